@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs what Gatehouse needs and is missing: Debian packages (nginx with its stream and njs
+# modules; with --test also what the test suite drives) and the npm dependencies (which builds the
+# TypeScript through npm's `prepare`). Safe to run again: it does nothing when all is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want=(nginx libnginx-mod-stream libnginx-mod-http-js)
+if [[ "${1:-}" == "--test" ]]; then want+=(curl); fi
+if [[ "${1:-}" == "--bench" ]]; then want+=(wrk); fi
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "gatehouse: missing Debian packages: ${missing[*]}; run this as root or: apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "gatehouse: installing ${missing[*]} ..."
+  # Keep Debian's own nginx service from starting (and taking port 80): Gatehouse runs its own.
+  policy=/usr/sbin/policy-rc.d
+  made_policy=0
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && made_policy=1
+  fi
+  trap '[[ $made_policy == 1 ]] && rm -f "$policy"' EXIT
+  export DEBIAN_FRONTEND=noninteractive
+  if [[ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages' -mmin -1440 2>/dev/null | head -n1)" ]]; then
+    apt-get update -qq
+  fi
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
+    systemctl disable --now nginx >/dev/null 2>&1 || true
+  fi
+fi
+
+# npm dependencies: install when absent or older than the lockfile.
+if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  echo "gatehouse: installing npm packages ..."
+  npm ci --no-audit --no-fund --loglevel=error
+elif [[ ! -f dist/src/cli/main.js ]] || [[ -n "$(find src bench -newer dist/src/cli/main.js -name '*.ts' 2>/dev/null | head -n1)" ]]; then
+  npm run --silent build
+fi

@@ -1,0 +1,72 @@
+import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { GatehouseError } from '../model/errors.js';
+
+export interface ClientOptions {
+  /** Base URL of the management API; when absent the local unix socket is used. */
+  api?: string;
+  token?: string;
+  socketPath: string;
+}
+
+/** A small client for the management API, over the local socket or HTTP(S) with the admin token. */
+export class ApiClient {
+  constructor(private readonly opts: ClientOptions) {}
+
+  async call<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const headers: Record<string, string> = {};
+    if (payload !== undefined) headers['content-type'] = 'application/json';
+    let target: { socketPath?: string; host?: string; port?: number; protocol?: string; path: string };
+    if (this.opts.api) {
+      const u = new URL(
+        path.replace(/^\//, ''),
+        this.opts.api.endsWith('/') ? this.opts.api : `${this.opts.api}/`,
+      );
+      target = {
+        host: u.hostname,
+        port: Number(u.port) || undefined,
+        protocol: u.protocol,
+        path: u.pathname + u.search,
+      };
+      if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
+    } else {
+      target = { socketPath: this.opts.socketPath, path };
+    }
+    const send = target.protocol === 'https:' ? httpsRequest : request;
+    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = send({ ...target, method, headers, timeout: 60_000 }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      req.on('timeout', () => req.destroy(new Error('timed out')));
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        const where = this.opts.api ?? this.opts.socketPath;
+        const hint =
+          err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? ' (is `gatehouse up` running?)' : '';
+        reject(
+          new GatehouseError('unreachable', `cannot reach Gatehouse at ${where}: ${err.message}${hint}`, 503),
+        );
+      });
+      if (payload !== undefined) req.write(payload);
+      req.end();
+    });
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new GatehouseError('bad_response', `unexpected answer (${status}): ${text.slice(0, 200)}`, 502);
+    }
+    if (status >= 400) {
+      const e = (
+        parsed as {
+          error?: { code?: string; message?: string; issues?: { field: string; message: string }[] };
+        }
+      ).error;
+      throw new GatehouseError(e?.code ?? 'error', e?.message ?? `HTTP ${status}`, status, e?.issues ?? []);
+    }
+    return parsed as T;
+  }
+}

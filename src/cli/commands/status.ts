@@ -1,0 +1,47 @@
+import { Command } from 'commander';
+import type { EdgeStatus } from '../../edge/local-edge.js';
+import { cliContext, settingsFor, type GlobalOptions } from '../context.js';
+import { runDoctor } from '../doctor.js';
+import { ago } from '../format.js';
+
+export function statusCommand(): Command {
+  return new Command('status')
+    .description('proxy state, applied version, last error')
+    .action(async (_o, c: Command) => {
+      const ctx = cliContext(c);
+      const r = await ctx.client.call<{
+        version: number;
+        services: number;
+        in_sync: boolean;
+        edge: EdgeStatus;
+      }>('GET', '/api/v1/status');
+      const e = r.edge;
+      const lines = [
+        `registry version: ${r.version} (${r.services} services)`,
+        `applied version:  ${e.appliedVersion}${r.in_sync ? ' (in sync)' : ' (behind)'}, config ${e.appliedHash?.slice(0, 12) ?? '-'}, applied ${ago(e.appliedAt)}`,
+        `proxy:            nginx ${e.proxy.running ? `running (pid ${e.proxy.pid})` : 'NOT running'}, ${e.proxy.restarts} restarts`,
+        `last apply:       ${e.lastApplyMs ? `${Math.round(e.lastApplyMs.total)} ms (check ${Math.round(e.lastApplyMs.test)} ms, reload ${Math.round(e.lastApplyMs.reload)} ms)` : '-'}`,
+        `last error:       ${e.lastError ? `${e.lastError.code}: ${e.lastError.message} (version ${e.lastError.version}, ${ago(e.lastError.at)})` : 'none'}`,
+      ];
+      if (e.downServers.length) lines.push(`down upstreams:   ${e.downServers.join(', ')}`);
+      ctx.print(lines.join('\n'), r);
+    });
+}
+
+export function doctorCommand(): Command {
+  return new Command('doctor')
+    .description('check nginx and its modules, ports, data dir and database')
+    .action(async (_o, c: Command) => {
+      const ctx = cliContext(c);
+      const running = await ctx.client.call('GET', '/api/v1/status').then(
+        () => true,
+        () => false,
+      );
+      const checks = await runDoctor(settingsFor(c.optsWithGlobals<GlobalOptions>()), running);
+      ctx.print(checks.map((ch) => `${ch.ok ? 'ok  ' : 'FAIL'} ${ch.name}: ${ch.detail}`).join('\n'), {
+        ok: checks.every((x) => x.ok),
+        checks,
+      });
+      if (!checks.every((x) => x.ok)) process.exitCode = 1;
+    });
+}

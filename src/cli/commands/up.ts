@@ -1,0 +1,48 @@
+import { Command } from 'commander';
+import { startGatehouse } from '../../gatehouse.js';
+import { flagName, loadSettings, SETTING_KEYS } from '../../model/settings.js';
+import { createLogger } from '../../observe/log.js';
+
+/** Setting keys that have a flag (templates only come from the config file). */
+const FLAG_KEYS = SETTING_KEYS.filter((k) => k !== 'templates' && k !== 'config' && k !== 'data_dir');
+
+export function upCommand(): Command {
+  const cmd = new Command('up').description(
+    'start Gatehouse: registry, managed nginx, management and registration APIs',
+  );
+  for (const key of FLAG_KEYS)
+    cmd.option(`--${flagName(key)} <value>`, `setting ${key} (env GATEHOUSE_${key.toUpperCase()})`);
+  cmd.action(async (_o, c: Command) => {
+    const all = c.optsWithGlobals<Record<string, string | boolean | undefined>>();
+    const flags: Record<string, unknown> = { config: all.config, data_dir: all.dataDir };
+    for (const key of FLAG_KEYS) flags[key] = all[camel(flagName(key))];
+    const settings = loadSettings(flags);
+    const log = createLogger(settings.log_level);
+    const gh = await startGatehouse(settings, log);
+    if (gh.generated.admin || gh.generated.register) {
+      // Printed once: only their hashes are stored.
+      const lines = ['', 'Generated tokens (shown once; only their hashes are stored):'];
+      if (gh.generated.admin) lines.push(`  admin token:    ${gh.generated.admin}`);
+      if (gh.generated.register) lines.push(`  register token: ${gh.generated.register}`);
+      lines.push('Set GATEHOUSE_ADMIN_TOKEN / GATEHOUSE_REGISTER_TOKEN to choose your own.', '');
+      process.stdout.write(lines.join('\n') + '\n');
+    }
+    process.stdout.write(
+      `Gatehouse is up: proxy on :${settings.http_port}, API on ${gh.addresses.api}, registration on ${gh.addresses.register}\n`,
+    );
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'stopping');
+      void gh.close().then(() => process.exit(0));
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+  });
+  return cmd;
+}
+
+function camel(s: string): string {
+  return s.replace(/-([a-z])/g, (_, ch: string) => ch.toUpperCase());
+}

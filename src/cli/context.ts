@@ -1,0 +1,43 @@
+import type { Command } from 'commander';
+import { apiSocketPath } from '../gatehouse.js';
+import { GatehouseError } from '../model/errors.js';
+import { loadSettings, type Settings } from '../model/settings.js';
+import { ApiClient } from './client.js';
+
+export interface GlobalOptions {
+  json?: boolean;
+  api?: string;
+  token?: string;
+  dataDir?: string;
+  config?: string;
+}
+
+/** What every client command needs: output mode and a client for the running Gatehouse. */
+export interface CliContext {
+  json: boolean;
+  client: ApiClient;
+  print(human: string, data: unknown): void;
+}
+
+export function cliContext(cmd: Command): CliContext {
+  const o = cmd.optsWithGlobals<GlobalOptions>();
+  const dataDir = o.dataDir ?? process.env.GATEHOUSE_DATA_DIR ?? settingsFor(o).data_dir;
+  const api = o.api ?? process.env.GATEHOUSE_API;
+  const token = o.token ?? process.env.GATEHOUSE_ADMIN_TOKEN;
+  const json = !!o.json;
+  return {
+    json,
+    client: new ApiClient({ api, token, socketPath: apiSocketPath(dataDir) }),
+    print: (human, data) => console.log(json ? JSON.stringify(data, null, 2) : human),
+  };
+}
+
+/** Settings for commands that read them locally (doctor); only the data dir and config matter. */
+export function settingsFor(o: GlobalOptions): Settings {
+  try {
+    return loadSettings({ config: o.config, data_dir: o.dataDir });
+  } catch (err) {
+    if (err instanceof GatehouseError) throw err;
+    throw err;
+  }
+}

@@ -1,0 +1,47 @@
+import { Command, CommanderError } from 'commander';
+import { GatehouseError } from '../model/errors.js';
+import { serviceCommand } from './commands/service.js';
+import { snapshotCommand } from './commands/snapshot.js';
+import { doctorCommand, statusCommand } from './commands/status.js';
+import { upCommand } from './commands/up.js';
+
+export function buildCli(): Command {
+  const program = new Command('gatehouse')
+    .description('Gatehouse: a self-hosted edge platform driving nginx')
+    .option('--json', 'machine-readable output')
+    .option(
+      '--api <url>',
+      'management API URL (default: the local socket in the data dir; env GATEHOUSE_API)',
+    )
+    .option('--token <token>', 'admin token for --api (env GATEHOUSE_ADMIN_TOKEN)')
+    .option('--data-dir <dir>', 'data directory (env GATEHOUSE_DATA_DIR)')
+    .option('--config <file>', 'YAML settings file (env GATEHOUSE_CONFIG)')
+    .showHelpAfterError()
+    .exitOverride();
+  program.addCommand(upCommand());
+  program.addCommand(serviceCommand());
+  program.addCommand(snapshotCommand());
+  program.addCommand(statusCommand());
+  program.addCommand(doctorCommand());
+  return program;
+}
+
+/** Runs the CLI; errors become one line on stderr and a non-zero exit, never a stack trace. */
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildCli().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode;
+      return;
+    }
+    if (err instanceof GatehouseError) {
+      console.error(`error: ${err.message}`);
+      for (const i of err.issues.slice(1)) console.error(`  ${i.field}: ${i.message}`);
+      process.exitCode = 2;
+      return;
+    }
+    console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,120 @@
+import { createHash } from 'node:crypto';
+import type { Access, Headers, Service } from '../model/service.js';
+import { durationMs, endpointAddress, parseEndpoint, type Endpoint } from '../model/values.js';
+import type {
+  EdgeConfig,
+  EffectiveAccess,
+  HeaderOps,
+  Pool,
+  Site,
+  SiteRoute,
+  TcpListener,
+} from './edge-config.js';
+
+export interface CompileInput {
+  services: Iterable<Service>;
+  listeners: { http: number; https: number };
+}
+
+/**
+ * Registry state → EdgeConfig. Pure and deterministic: the same services (in any order) give the
+ * same config and the same hash.
+ */
+export function compile(input: CompileInput): EdgeConfig {
+  const services = [...input.services].sort((a, b) => cmp(a.name, b.name));
+  const pools: Pool[] = [];
+  const tcp: TcpListener[] = [];
+  const routesByHost = new Map<string, SiteRoute[]>();
+
+  for (const svc of services) {
+    svc.routes.forEach((route, i) => {
+      const endpoints = route.upstreams.map((u) => parseEndpoint(u, true) as Endpoint);
+      const pool: Pool = {
+        id: `${svc.name}-r${i}`,
+        scheme: endpoints[0]?.scheme ?? 'http',
+        lb: route.lb,
+        servers: endpoints.map(endpointAddress),
+        ...(route.health
+          ? {
+              health: {
+                path: route.health.path,
+                intervalMs: durationMs(route.health.interval),
+                timeoutMs: durationMs(route.health.timeout),
+              },
+            }
+          : {}),
+      };
+      pools.push(pool);
+      const siteRoute: SiteRoute = {
+        service: svc.name,
+        path: route.path,
+        pool: pool.id,
+        stripPrefix: route.strip_prefix && route.path !== '/',
+        access: effectiveAccess(route.access ?? svc.access),
+        headers: headerOps(route.headers),
+      };
+      for (const host of svc.hosts) {
+        const list = routesByHost.get(host) ?? [];
+        list.push(siteRoute);
+        routesByHost.set(host, list);
+      }
+    });
+    svc.tcp.forEach((t, i) => {
+      const id = `${svc.name}-t${i}`;
+      pools.push({
+        id,
+        scheme: 'http',
+        lb: t.lb,
+        servers: t.upstreams.map((u) => endpointAddress(parseEndpoint(u, false) as Endpoint)),
+      });
+      tcp.push({ port: t.port, service: svc.name, pool: id });
+    });
+  }
+
+  // Hosts with identical route lists share one site (one server block, many names).
+  const sitesByKey = new Map<string, Site>();
+  for (const host of [...routesByHost.keys()].sort(cmp)) {
+    const routes = (routesByHost.get(host) ?? []).sort(
+      (a, b) => b.path.length - a.path.length || cmp(a.path, b.path),
+    );
+    const key = JSON.stringify(routes);
+    const site = sitesByKey.get(key);
+    if (site) site.hosts.push(host);
+    else sitesByKey.set(key, { hosts: [host], routes });
+  }
+  const sites = [...sitesByKey.values()].sort((a, b) => cmp(a.hosts[0] ?? '', b.hosts[0] ?? ''));
+  tcp.sort((a, b) => a.port - b.port);
+
+  const body = { schema: 1 as const, listeners: input.listeners, sites, pools, tcp };
+  return { ...body, hash: hashOf(body) };
+}
+
+function effectiveAccess(a: Access | undefined): EffectiveAccess {
+  if (a?.forward_auth) {
+    return { kind: 'forward_auth', url: a.forward_auth.url, copyHeaders: a.forward_auth.copy_headers };
+  }
+  return { kind: 'public' };
+}
+
+function headerOps(h: Headers | undefined): HeaderOps {
+  const sorted = (r: Record<string, string> | undefined): [string, string][] =>
+    Object.entries(r ?? {}).sort(([a], [b]) => cmp(a.toLowerCase(), b.toLowerCase()));
+  return {
+    requestSet: sorted(h?.request?.set),
+    requestDelete: [...(h?.request?.delete ?? [])].sort(cmp),
+    responseSet: sorted(h?.response?.set),
+    responseDelete: [...(h?.response?.delete ?? [])].sort(cmp),
+  };
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function hashOf(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex');
+}
+
+export function hasHeaderOps(h: HeaderOps): boolean {
+  return h.requestSet.length + h.requestDelete.length + h.responseSet.length + h.responseDelete.length > 0;
+}

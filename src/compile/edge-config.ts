@@ -1,0 +1,57 @@
+import type { LbMethod } from '../model/service.js';
+
+/**
+ * EdgeConfig: what an edge must serve, independent of the proxy that serves it. `compile` produces
+ * it from the registry; a driver (nginx today) translates it into the proxy's own configuration.
+ * Everything is already resolved: routes are grouped by host, sorted, and point at pools by id.
+ */
+export interface EdgeConfig {
+  schema: 1;
+  /** Content hash of everything below (hex sha256), used as the config's identity. */
+  hash: string;
+  listeners: { http: number; https: number };
+  sites: Site[];
+  pools: Pool[];
+  tcp: TcpListener[];
+}
+
+/** One or more hosts that serve exactly the same routes. */
+export interface Site {
+  hosts: string[];
+  /** Longest path first. */
+  routes: SiteRoute[];
+}
+
+export interface SiteRoute {
+  service: string;
+  path: string;
+  pool: string;
+  stripPrefix: boolean;
+  access: EffectiveAccess;
+  headers: HeaderOps;
+}
+
+export interface HeaderOps {
+  requestSet: [string, string][];
+  requestDelete: string[];
+  responseSet: [string, string][];
+  responseDelete: string[];
+}
+
+export type EffectiveAccess =
+  { kind: 'public' } | { kind: 'forward_auth'; url: string; copyHeaders: string[] };
+
+export interface Pool {
+  id: string;
+  scheme: 'http' | 'https';
+  lb: LbMethod;
+  /** `IP:port`, IPv6 in brackets. */
+  servers: string[];
+  health?: { path: string; intervalMs: number; timeoutMs: number };
+}
+
+export interface TcpListener {
+  port: number;
+  service: string;
+  pool: string;
+}

@@ -1,0 +1,239 @@
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { mkdir, readdir, readFile, readlink, rename, rm, symlink, writeFile, chmod } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { EdgeConfig } from '../../compile/edge-config.js';
+import { GatehouseError } from '../../model/errors.js';
+import type { Logger } from '../../observe/log.js';
+import { liveHash, NginxProcess, testConfig, type NginxCommand } from './process.js';
+import { renderNginx, type RenderedFiles } from './render.js';
+
+export interface NginxDriverOptions {
+  bin: string;
+  /** nginx's own directory inside the data dir. */
+  prefix: string;
+  modulesDir: string;
+  workers: number;
+  log: Logger;
+  /** How many old generations to keep on disk for inspection. */
+  keepGenerations?: number;
+}
+
+export interface ApplyResult {
+  generation: string;
+  hash: string;
+  ms: { render: number; test: number; reload: number; total: number };
+}
+
+/**
+ * Applies EdgeConfigs to a managed nginx: render → write a new generation directory → `nginx -t` →
+ * switch the `current` symlink atomically → SIGHUP → wait until the status socket answers with the
+ * new generation. A config nginx refuses never becomes `current`, so the last good one keeps
+ * serving, and it is also what a restarted nginx loads.
+ */
+export class NginxDriver {
+  readonly process: NginxProcess;
+  private readonly cmd: NginxCommand;
+  private readonly statusSocket: string;
+  private files: RenderedFiles | undefined;
+  private generation: string | undefined;
+  private seq = 0;
+
+  constructor(private readonly opts: NginxDriverOptions) {
+    const p = opts.prefix;
+    this.statusSocket = join(p, 'run', 'status.sock');
+    this.cmd = {
+      bin: opts.bin,
+      prefix: p,
+      conf: join(p, 'current', 'nginx.conf'),
+      errorLog: join(p, 'logs', 'error.log'),
+    };
+    this.process = new NginxProcess(this.cmd, opts.log);
+  }
+
+  get currentGeneration(): string | undefined {
+    return this.generation;
+  }
+
+  async init(): Promise<void> {
+    const p = this.opts.prefix;
+    await mkdir(p, { recursive: true, mode: 0o755 });
+    // Workers run as an unprivileged user and read pages from here.
+    await chmod(p, 0o755);
+    for (const d of ['logs', 'run', 'tmp', 'gen']) await mkdir(join(p, d), { recursive: true, mode: 0o755 });
+    this.process.reapStale(join(p, 'run', 'nginx.pid'));
+  }
+
+  async apply(cfg: EdgeConfig, down?: ReadonlySet<string>): Promise<ApplyResult> {
+    const t0 = performance.now();
+    const generation = `g${Date.now().toString(36)}${(this.seq++).toString(36)}`;
+    const genDir = join(this.opts.prefix, 'gen', generation);
+    const files = renderNginx(cfg, {
+      prefix: this.opts.prefix,
+      genDir,
+      statusSocket: this.statusSocket,
+      generation,
+      modulesDir: this.opts.modulesDir,
+      workers: this.opts.workers,
+      down,
+    });
+    await writeFiles(genDir, files);
+    const t1 = performance.now();
+    const check = await testConfig(this.cmd, join(genDir, 'nginx.conf'));
+    const t2 = performance.now();
+    if (!check.ok) {
+      await rm(genDir, { recursive: true, force: true });
+      throw new GatehouseError(
+        'nginx_rejected',
+        `nginx refused the new config: ${summarize(check.output)}`,
+        500,
+      );
+    }
+    const previous = await this.currentTarget();
+    await this.point(genDir);
+    try {
+      await this.activate(generation);
+    } catch (err) {
+      if (previous) await this.point(previous);
+      if (previous && this.process.running) this.process.reload();
+      await rm(genDir, { recursive: true, force: true });
+      throw err;
+    }
+    this.files = files;
+    this.generation = generation;
+    this.process.markHealthy();
+    const t3 = performance.now();
+    void this.prune(generation);
+    return {
+      generation,
+      hash: cfg.hash,
+      ms: { render: t1 - t0, test: t2 - t1, reload: t3 - t2, total: t3 - t0 },
+    };
+  }
+
+  /** Starts nginx on the current generation, or reloads it; resolves once the generation answers. */
+  private async activate(generation: string): Promise<void> {
+    const errLog = this.cmd.errorLog;
+    const offset = fileSize(errLog);
+    if (this.process.running) this.process.reload();
+    else await this.process.start();
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      if ((await liveHash(this.statusSocket)) === generation) return;
+      const emerg = newEmergencies(errLog, offset);
+      if (emerg)
+        throw new GatehouseError('nginx_reload_failed', `nginx could not load the new config: ${emerg}`, 500);
+      if (!this.process.running && Date.now() > deadline - 14_000) {
+        const out = this.process.output || newEmergencies(errLog, offset) || 'no output';
+        throw new GatehouseError('nginx_start_failed', `nginx did not start: ${summarize(out)}`, 500);
+      }
+      if (Date.now() > deadline)
+        throw new GatehouseError(
+          'nginx_reload_timeout',
+          'nginx did not load the new config within 15 s',
+          500,
+        );
+      await sleep(3);
+    }
+  }
+
+  /** Compares the files on disk with what was rendered; rewrites and reloads when they differ. */
+  async correctDrift(): Promise<string[]> {
+    if (!this.files || !this.generation) return [];
+    const genDir = join(this.opts.prefix, 'gen', this.generation);
+    const drifted: string[] = [];
+    if ((await this.currentTarget()) !== genDir) drifted.push('current');
+    for (const [rel, content] of this.files) {
+      const onDisk = await readFile(join(genDir, rel), 'utf8').catch(() => undefined);
+      if (onDisk === undefined || sha(onDisk) !== sha(content)) drifted.push(rel);
+    }
+    if (drifted.length === 0) return [];
+    this.opts.log.warn({ files: drifted }, 'nginx config changed behind Gatehouse; restoring it');
+    await writeFiles(genDir, this.files);
+    await this.point(genDir);
+    if (this.process.running) this.process.reload();
+    return drifted;
+  }
+
+  async liveGeneration(): Promise<string | undefined> {
+    return liveHash(this.statusSocket);
+  }
+
+  async stop(): Promise<void> {
+    await this.process.stop();
+  }
+
+  private async currentTarget(): Promise<string | undefined> {
+    return readlink(join(this.opts.prefix, 'current')).catch(() => undefined);
+  }
+
+  /** Atomically points `current` at a generation directory (rename over the old symlink). */
+  private async point(genDir: string): Promise<void> {
+    const link = join(this.opts.prefix, 'current');
+    const tmp = `${link}.${process.pid}.tmp`;
+    await rm(tmp, { force: true });
+    await symlink(genDir, tmp);
+    await rename(tmp, link);
+  }
+
+  private async prune(keep: string): Promise<void> {
+    const dir = join(this.opts.prefix, 'gen');
+    const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n !== keep).sort();
+    const excess = names.slice(0, Math.max(0, names.length - (this.opts.keepGenerations ?? 3)));
+    for (const n of excess) await rm(join(dir, n), { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+async function writeFiles(genDir: string, files: RenderedFiles): Promise<void> {
+  for (const [rel, content] of files) {
+    const path = join(genDir, rel);
+    await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+    await writeFile(path, content, { mode: 0o644 });
+  }
+}
+
+function sha(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** `[emerg]` lines written to the error log since `offset`, joined; empty when there are none. */
+function newEmergencies(path: string, offset: number): string {
+  const size = fileSize(path);
+  if (size <= offset) return '';
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(Math.min(size - offset, 64 * 1024));
+    readSync(fd, buf, 0, buf.length, offset);
+    return summarize(
+      buf
+        .toString('utf8')
+        .split('\n')
+        .filter((l) => l.includes('[emerg]'))
+        .join('\n'),
+    );
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** nginx messages without timestamps and pids, at most a few lines. */
+function summarize(output: string): string {
+  return output
+    .split('\n')
+    .map((l) => l.replace(/^\S+ \S+ \[(\w+)\] \d+#\d+: /, '[$1] ').replace(/^nginx: /, ''))
+    .filter((l) => l.trim() && !l.includes('configuration file') && !l.includes('test failed'))
+    .slice(0, 5)
+    .join('; ');
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

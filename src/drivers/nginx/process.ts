@@ -1,0 +1,152 @@
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import type { Logger } from '../../observe/log.js';
+
+export interface NginxCommand {
+  bin: string;
+  prefix: string;
+  /** Path of the main config file that the running master reads (a symlinked generation). */
+  conf: string;
+  errorLog: string;
+}
+
+/** `nginx -t` on a config; resolves with nginx's own message when the check fails. */
+export function testConfig(cmd: NginxCommand, conf: string): Promise<{ ok: boolean; output: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      cmd.bin,
+      ['-t', '-q', '-p', cmd.prefix, '-c', conf, '-e', cmd.errorLog],
+      { timeout: 60_000 },
+      (err, stdout, stderr) => resolve({ ok: !err, output: `${stdout}${stderr}`.trim() }),
+    );
+  });
+}
+
+/** Asks the status socket which config hash the workers serve; undefined while none answers. */
+export function liveHash(socketPath: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const req = request({ socketPath, path: '/version', timeout: 1000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve(res.statusCode === 200 ? body : undefined));
+      res.on('error', () => resolve(undefined));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(undefined));
+    req.end();
+  });
+}
+
+/**
+ * The nginx master process Gatehouse manages: started in the foreground as our child (so it is
+ * reaped and never outlives us unnoticed), restarted with the last good config if it dies,
+ * reloaded with SIGHUP.
+ */
+export class NginxProcess {
+  private child: ChildProcess | undefined;
+  private stopping = false;
+  private restartDelay = 100;
+  private lastOutput = '';
+  restarts = 0;
+  onUnexpectedExit: ((code: number | null, output: string) => void) | undefined;
+
+  constructor(
+    private readonly cmd: NginxCommand,
+    private readonly log: Logger,
+  ) {}
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Stops a master left behind by an earlier Gatehouse that was killed (found by our pid file). */
+  reapStale(pidFile: string): void {
+    let pid: number;
+    try {
+      pid = Number(readFileSync(pidFile, 'utf8').trim());
+    } catch {
+      return;
+    }
+    if (!Number.isInteger(pid) || pid <= 1 || pid === this.child?.pid) return;
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmdline.includes('nginx') && cmdline.includes(this.cmd.prefix)) {
+        this.log.warn({ pid }, 'stopping an nginx left running by an earlier Gatehouse');
+        process.kill(pid, 'SIGTERM');
+      }
+    } catch {
+      // not running
+    }
+  }
+
+  start(): Promise<void> {
+    this.stopping = false;
+    const child = spawn(
+      this.cmd.bin,
+      ['-p', this.cmd.prefix, '-c', this.cmd.conf, '-e', this.cmd.errorLog, '-g', 'daemon off;'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    this.child = child;
+    this.lastOutput = '';
+    const collect = (d: Buffer) => {
+      this.lastOutput = (this.lastOutput + d.toString()).slice(-4000);
+    };
+    child.stdout?.on('data', collect);
+    child.stderr?.on('data', collect);
+    child.on('exit', (code, signal) => {
+      if (this.child !== child) return;
+      this.child = undefined;
+      if (this.stopping) return;
+      this.log.error(
+        { code, signal, output: this.lastOutput },
+        'nginx exited; restarting with the last good config',
+      );
+      this.onUnexpectedExit?.(code, this.lastOutput);
+      const delay = this.restartDelay;
+      this.restartDelay = Math.min(this.restartDelay * 2, 5000);
+      setTimeout(() => {
+        if (this.stopping || this.child) return;
+        this.restarts += 1;
+        void this.start().catch(() => undefined);
+      }, delay).unref();
+    });
+    return new Promise((resolve, reject) => {
+      child.once('spawn', () => resolve());
+      child.once('error', reject);
+    });
+  }
+
+  /** The master process output seen since it started (nginx prints start-up errors here). */
+  get output(): string {
+    return this.lastOutput;
+  }
+
+  markHealthy(): void {
+    this.restartDelay = 100;
+  }
+
+  reload(): void {
+    if (!this.child?.pid) throw new Error('nginx is not running');
+    this.child.kill('SIGHUP');
+  }
+
+  /** Graceful stop (SIGQUIT) with a deadline, then SIGKILL. */
+  async stop(timeoutMs = 5000): Promise<void> {
+    this.stopping = true;
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGQUIT');
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    await exited;
+    clearTimeout(timer);
+  }
+}

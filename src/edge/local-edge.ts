@@ -1,0 +1,181 @@
+import { EventEmitter } from 'node:events';
+import { compile } from '../compile/compile.js';
+import type { EdgeConfig } from '../compile/edge-config.js';
+import type { NginxDriver } from '../drivers/nginx/driver.js';
+import { GatehouseError } from '../model/errors.js';
+import type { Logger } from '../observe/log.js';
+import type { Registry } from '../registry/registry.js';
+import { HealthChecker } from './health.js';
+
+export interface EdgeStatus {
+  /** Registry version the proxy serves. */
+  appliedVersion: number;
+  appliedHash?: string;
+  generation?: string;
+  appliedAt?: string;
+  lastApplyMs?: ApplyTimings;
+  applying: boolean;
+  lastError?: { code: string; message: string; version: number; at: string };
+  proxy: { running: boolean; pid?: number; restarts: number };
+  downServers: string[];
+}
+
+type ApplyTimings = { render: number; test: number; reload: number; total: number };
+
+/**
+ * The edge agent in single-machine mode: follows the registry in the same process and applies each
+ * change through the nginx driver. A change starts an apply at once; changes that arrive while one
+ * is running are folded into the next, so a burst costs one or two reloads, not one per change.
+ */
+export class LocalEdge {
+  private readonly status: EdgeStatus = {
+    appliedVersion: 0,
+    applying: false,
+    proxy: { running: false, restarts: 0 },
+    downServers: [],
+  };
+  private running: Promise<void> | undefined;
+  private dirty = false;
+  private lastDownKey = '';
+  private readonly events = new EventEmitter();
+  private readonly health: HealthChecker;
+  private driftTimer: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    private readonly registry: Registry,
+    private readonly driver: NginxDriver,
+    private readonly listeners: { http: number; https: number },
+    private readonly log: Logger,
+  ) {
+    this.health = new HealthChecker(() => this.schedule(), log);
+    this.events.setMaxListeners(0);
+    driver.process.onUnexpectedExit = (code, output) => {
+      this.status.lastError = {
+        code: 'nginx_exited',
+        message:
+          `nginx exited (code ${String(code)}); restarting it with the last good config. ${output.slice(-300)}`.trim(),
+        version: this.status.appliedVersion,
+        at: new Date().toISOString(),
+      };
+    };
+  }
+
+  /** Brings nginx up on the current registry state; rejects if that first apply fails. */
+  async start(opts: { driftCheckMs?: number } = {}): Promise<void> {
+    await this.driver.init();
+    this.unsubscribe = this.registry.onChange(() => this.schedule());
+    this.schedule();
+    await this.running;
+    if (this.status.lastError && !this.status.appliedHash) {
+      throw new GatehouseError(this.status.lastError.code, this.status.lastError.message, 500);
+    }
+    this.driftTimer = setInterval(() => void this.checkDrift(), opts.driftCheckMs ?? 5000);
+    this.driftTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribe?.();
+    this.health.stop();
+    if (this.driftTimer) clearInterval(this.driftTimer);
+    await this.running?.catch(() => undefined);
+    await this.driver.stop();
+  }
+
+  getStatus(): EdgeStatus {
+    const p = this.driver.process;
+    return {
+      ...this.status,
+      proxy: { running: p.running, pid: p.pid, restarts: p.restarts },
+      downServers: [...this.health.down].sort(),
+    };
+  }
+
+  /** Resolves when `version` (or a later one) is served, or rejects with the apply error. */
+  waitFor(version: number, timeoutMs = 15_000): Promise<EdgeStatus> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (this.status.appliedVersion >= version) return done(() => resolve(this.getStatus()));
+        const e = this.status.lastError;
+        if (e && e.version >= version) return done(() => reject(new GatehouseError(e.code, e.message, 502)));
+      };
+      const done = (f: () => void) => {
+        clearTimeout(timer);
+        this.events.off('settled', check);
+        f();
+      };
+      const timer = setTimeout(
+        () =>
+          done(() =>
+            reject(new GatehouseError('apply_timeout', `version ${version} was not applied in time`, 504)),
+          ),
+        timeoutMs,
+      );
+      this.events.on('settled', check);
+      check();
+    });
+  }
+
+  schedule(): void {
+    if (this.running) {
+      this.dirty = true;
+      return;
+    }
+    this.running = this.loop().finally(() => (this.running = undefined));
+  }
+
+  private async loop(): Promise<void> {
+    this.status.applying = true;
+    do {
+      this.dirty = false;
+      await this.applyOnce();
+    } while (this.dirty);
+    this.status.applying = false;
+  }
+
+  private async applyOnce(): Promise<void> {
+    const version = this.registry.version;
+    const cfg: EdgeConfig = compile({
+      services: this.registry.list().map((r) => r.service),
+      listeners: this.listeners,
+    });
+    const down = this.health.down;
+    const downKey = [...down].sort().join(',');
+    if (cfg.hash === this.status.appliedHash && downKey === this.lastDownKey) {
+      this.status.appliedVersion = version;
+      this.events.emit('settled');
+      return;
+    }
+    try {
+      const res = await this.driver.apply(cfg, down);
+      Object.assign(this.status, {
+        appliedVersion: version,
+        appliedHash: cfg.hash,
+        generation: res.generation,
+        appliedAt: new Date().toISOString(),
+        lastApplyMs: res.ms,
+      });
+      this.lastDownKey = downKey;
+      if (this.status.lastError && this.status.lastError.version <= version) delete this.status.lastError;
+      this.log.info({ version, generation: res.generation, ms: Math.round(res.ms.total) }, 'config applied');
+      this.health.update(cfg);
+    } catch (err) {
+      const e = err instanceof GatehouseError ? err : new GatehouseError('apply_failed', String(err), 500);
+      this.status.lastError = { code: e.code, message: e.message, version, at: new Date().toISOString() };
+      this.log.error(
+        { version, code: e.code, err: e.message },
+        'config not applied; the last good config keeps serving',
+      );
+    }
+    this.events.emit('settled');
+  }
+
+  private async checkDrift(): Promise<void> {
+    if (this.running) return;
+    try {
+      await this.driver.correctDrift();
+    } catch (err) {
+      this.log.error({ err: String(err) }, 'drift check failed');
+    }
+  }
+}

@@ -1,0 +1,139 @@
+import type { FastifyInstance } from 'fastify';
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { NginxDriver } from './drivers/nginx/driver.js';
+import { LocalEdge } from './edge/local-edge.js';
+import { parseListen, type Settings } from './model/settings.js';
+import type { Logger } from './observe/log.js';
+import { Registry } from './registry/registry.js';
+import { pruneVersions } from './registry/snapshots.js';
+import { buildApiServer } from './sources/api/server.js';
+import { buildRegisterServer } from './sources/register/server.js';
+import { BUILTIN_TEMPLATES, checkTemplates } from './sources/register/templates.js';
+import { TokenCheck } from './sources/tokens.js';
+import { openSqlite, type Db } from './store/db.js';
+
+export interface Gatehouse {
+  settings: Settings;
+  registry: Registry;
+  edge: LocalEdge;
+  db: Db;
+  /** Tokens generated at this start (shown once to the operator), by name. */
+  generated: { admin?: string; register?: string };
+  /** Actual bound addresses (useful when a port was 0). */
+  addresses: { api: string; register: string; socket: string };
+  close(): Promise<void>;
+}
+
+export function apiSocketPath(dataDir: string): string {
+  return join(dataDir, 'run', 'api.sock');
+}
+
+/** Ports Gatehouse or nginx itself listens on: a TCP route may not take them. */
+export function reservedPorts(s: Settings): Map<number, string> {
+  const m = new Map<number, string>([[s.http_port, 'HTTP']]);
+  if (s.https_port) m.set(s.https_port, 'HTTPS');
+  const api = parseListen(s.api_listen).port;
+  if (api) m.set(api, 'API');
+  const reg = parseListen(s.register_listen).port;
+  if (reg) m.set(reg, 'registration API');
+  return m;
+}
+
+/**
+ * Starts everything for single-machine mode: registry (SQLite), the local edge driving nginx, the
+ * management API (TCP with the admin token, plus a local unix socket) and the registration API.
+ */
+export async function startGatehouse(settings: Settings, log: Logger): Promise<Gatehouse> {
+  checkTemplates({ ...BUILTIN_TEMPLATES, ...settings.templates });
+  const dataDir = settings.data_dir;
+  await mkdir(dataDir, { recursive: true });
+  // Traversable, not listable: nginx workers (an unprivileged user) read their files below it.
+  await chmod(dataDir, 0o711);
+  await mkdir(join(dataDir, 'run'), { recursive: true, mode: 0o700 });
+
+  const cleanups: (() => Promise<void>)[] = [];
+  const closeAll = async () => {
+    for (const c of cleanups.reverse())
+      await c().catch((err: unknown) => log.error({ err: String(err) }, 'shutdown step failed'));
+  };
+  try {
+    const db = await openSqlite(join(dataDir, 'gatehouse.db'));
+    cleanups.push(() => db.destroy());
+    const registry = await Registry.open(db, reservedPorts(settings));
+    await pruneVersions(registry, settings.snapshot_keep, settings.snapshot_keep_days);
+    const pruneTimer = setInterval(
+      () =>
+        void pruneVersions(registry, settings.snapshot_keep, settings.snapshot_keep_days).catch(
+          () => undefined,
+        ),
+      3_600_000,
+    );
+    pruneTimer.unref();
+    cleanups.push(async () => clearInterval(pruneTimer));
+
+    const admin = await TokenCheck.load(dataDir, 'admin-token', settings.admin_token);
+    const register = await TokenCheck.load(dataDir, 'register-token', settings.register_token);
+
+    const driver = new NginxDriver({
+      bin: settings.nginx_bin,
+      prefix: join(dataDir, 'nginx'),
+      modulesDir: settings.nginx_modules_dir,
+      workers: settings.nginx_workers,
+      log: log.child({ part: 'nginx' }),
+    });
+    const edge = new LocalEdge(
+      registry,
+      driver,
+      { http: settings.http_port, https: settings.https_port },
+      log.child({ part: 'edge' }),
+    );
+    cleanups.push(() => edge.stop());
+    await edge.start();
+
+    const apiLog = log.child({ part: 'api' });
+    const api = buildApiServer({ registry, edge, settings, log: apiLog, token: admin.check });
+    const local = buildApiServer({ registry, edge, settings, log: apiLog });
+    const regServer = buildRegisterServer({
+      registry,
+      settings,
+      token: register.check,
+      log: log.child({ part: 'register' }),
+    });
+    const apiAddr = await listen(api, settings.api_listen);
+    cleanups.push(() => api.close());
+    const socket = apiSocketPath(dataDir);
+    await rm(socket, { force: true });
+    await local.listen({ path: socket });
+    await chmod(socket, 0o600);
+    cleanups.push(() => local.close());
+    const regAddr = await listen(regServer, settings.register_listen);
+    cleanups.push(() => regServer.close());
+
+    log.info(
+      { api: apiAddr, register: regAddr, http: settings.http_port, version: registry.version },
+      'Gatehouse is up',
+    );
+    return {
+      settings,
+      registry,
+      edge,
+      db,
+      generated: { admin: admin.generated, register: register.generated },
+      addresses: { api: apiAddr, register: regAddr, socket },
+      close: closeAll,
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+async function listen(app: FastifyInstance, spec: string): Promise<string> {
+  const l = parseListen(spec);
+  if (l.path) {
+    await rm(l.path, { force: true });
+    return app.listen({ path: l.path });
+  }
+  return app.listen({ host: l.host, port: l.port ?? 0 });
+}

@@ -1,0 +1,156 @@
+import { z } from 'zod';
+import {
+  durationSchema,
+  headerNameSchema,
+  headerValueSchema,
+  hostnameSchema,
+  httpUpstreamSchema,
+  ipUrlSchema,
+  pathSchema,
+  portSchema,
+  slugSchema,
+  tcpUpstreamSchema,
+} from './values.js';
+
+/**
+ * The service model: one schema that the REST API, the registration API, the config file, Docker
+ * labels and the UI all share. Every object is strict: an unknown field is an error, never ignored.
+ */
+
+/** Headers a rule may not touch: they are how nginx keeps the connection itself working. */
+const RESERVED_HEADERS = new Set([
+  'connection',
+  'upgrade',
+  'transfer-encoding',
+  'content-length',
+  'keep-alive',
+]);
+const settableHeaderName = headerNameSchema.refine((h) => !RESERVED_HEADERS.has(h.toLowerCase()), {
+  message: 'this header is managed by the proxy and cannot be changed',
+});
+
+const headerOpsSchema = z.strictObject({
+  set: z.record(settableHeaderName, headerValueSchema).optional(),
+  delete: z.array(settableHeaderName).max(64).optional(),
+});
+
+export const headersSchema = z.strictObject({
+  request: headerOpsSchema.optional(),
+  response: headerOpsSchema.optional(),
+});
+
+export const forwardAuthSchema = z.strictObject({
+  url: ipUrlSchema,
+  copy_headers: z.array(headerNameSchema).max(32).default([]),
+});
+
+export const accessSchema = z
+  .strictObject({
+    public: z.boolean().optional(),
+    forward_auth: forwardAuthSchema.optional(),
+  })
+  .superRefine((a, ctx) => {
+    if (a.public === true && a.forward_auth) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['public'],
+        message: 'a public route cannot also require forward_auth',
+      });
+    }
+    if (a.public === false && !a.forward_auth) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['public'],
+        message: 'nothing would admit a request: set public: true or configure forward_auth',
+      });
+    }
+  });
+
+export const lbSchema = z.enum(['round_robin', 'least_conn', 'ip_hash', 'first']);
+
+export const healthSchema = z.strictObject({
+  path: pathSchema,
+  interval: durationSchema.default('10s'),
+  timeout: durationSchema.default('2s'),
+});
+
+export const routeSchema = z.strictObject({
+  path: pathSchema.default('/'),
+  upstreams: z.array(httpUpstreamSchema).min(1, 'at least one upstream').max(64),
+  strip_prefix: z.boolean().default(false),
+  lb: lbSchema.default('round_robin'),
+  health: healthSchema.optional(),
+  headers: headersSchema.optional(),
+  access: accessSchema.optional(),
+});
+
+export const tcpRouteSchema = z.strictObject({
+  port: portSchema,
+  upstreams: z.array(tcpUpstreamSchema).min(1, 'at least one upstream').max(64),
+  lb: lbSchema.default('round_robin'),
+});
+
+function duplicates<T>(items: T[]): T[] {
+  const seen = new Set<T>();
+  return items.filter((i) => (seen.has(i) ? true : (seen.add(i), false)));
+}
+
+export const serviceSchema = z
+  .strictObject({
+    name: slugSchema,
+    hosts: z.array(hostnameSchema).max(100).default([]),
+    routes: z.array(routeSchema).max(100).default([]),
+    tcp: z.array(tcpRouteSchema).max(100).default([]),
+    access: accessSchema.optional(),
+    /** Free-form key/values for people and sources (e.g. which template a registration used). */
+    labels: z
+      .record(
+        z.string().regex(/^[A-Za-z0-9._/-]{1,128}$/, 'a label key is letters, digits and ._/-'),
+        z.string().max(1024),
+      )
+      .optional(),
+  })
+  .superRefine((s, ctx) => {
+    if (s.routes.length === 0 && s.tcp.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['routes'],
+        message: 'a service needs at least one route or tcp route',
+      });
+    }
+    if (s.routes.length > 0 && s.hosts.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['hosts'], message: 'HTTP routes need at least one host' });
+    }
+    for (const h of duplicates(s.hosts)) {
+      ctx.addIssue({ code: 'custom', path: ['hosts'], message: `host ${h} is listed twice` });
+    }
+    for (const p of duplicates(s.routes.map((r) => r.path))) {
+      ctx.addIssue({ code: 'custom', path: ['routes'], message: `path ${p} is listed twice` });
+    }
+    for (const p of duplicates(s.tcp.map((r) => r.port))) {
+      ctx.addIssue({ code: 'custom', path: ['tcp'], message: `port ${p} is listed twice` });
+    }
+  });
+
+export type ServiceInput = z.input<typeof serviceSchema>;
+export type Service = z.output<typeof serviceSchema>;
+export type Route = z.output<typeof routeSchema>;
+export type TcpRoute = z.output<typeof tcpRouteSchema>;
+export type Access = z.output<typeof accessSchema>;
+export type Headers = z.output<typeof headersSchema>;
+export type LbMethod = z.output<typeof lbSchema>;
+
+/** Who created a service. A source only ever changes or removes what it created itself. */
+export const sourceSchema = z.enum(['api', 'register', 'docker', 'file', 'agent']);
+export type Source = z.output<typeof sourceSchema>;
+
+export interface ServiceMeta {
+  source: Source;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ServiceRecord {
+  service: Service;
+  meta: ServiceMeta;
+}

@@ -1,0 +1,154 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import YAML from 'yaml';
+import { GatehouseError, fromZod } from './errors.js';
+import { cidrSchema, hostnameSchema, slugSchema } from './values.js';
+
+/**
+ * Start-up settings. Each can come from a flag (`--http-port`), an environment variable
+ * (`GATEHOUSE_HTTP_PORT`) or the YAML file named by `GATEHOUSE_CONFIG` (`http_port:`), in that order
+ * of precedence; one schema validates the merged result.
+ */
+
+const listenSchema = z
+  .string()
+  .regex(/^(?:[0-9.]*|\[[0-9a-fA-F:]+\]|unix:\/.+):?[0-9]{0,5}$/, 'HOST:PORT, :PORT or unix:/path');
+
+const portOrZero = z.coerce.number().int().min(0).max(65535);
+
+/** A registration template: a service without a name whose strings may hold {placeholders}. */
+export const templateSchema = z.strictObject({
+  hosts: z.array(z.string()).optional(),
+  routes: z.array(z.unknown()).optional(),
+  tcp: z.array(z.unknown()).optional(),
+  access: z.unknown().optional(),
+});
+export type Template = z.output<typeof templateSchema>;
+
+const csv = z.preprocess(
+  (v) =>
+    typeof v === 'string'
+      ? v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : v,
+  z.array(cidrSchema),
+);
+
+export const settingsSchema = z.strictObject({
+  config: z.string().optional(),
+  data_dir: z.string().min(1).default('/var/lib/gatehouse'),
+  http_port: portOrZero.refine((p) => p > 0, 'must be 1-65535').default(80),
+  https_port: portOrZero.default(443),
+  api_listen: listenSchema.default('127.0.0.1:7070'),
+  admin_token: z.string().min(16, 'at least 16 characters').optional(),
+  register_listen: listenSchema.default(':9876'),
+  register_token: z.string().min(16, 'at least 16 characters').optional(),
+  register_allow: csv.default([
+    '127.0.0.0/8',
+    '::1/128',
+    '10.0.0.0/8',
+    '172.16.0.0/12',
+    '192.168.0.0/16',
+    'fc00::/7',
+  ]),
+  base_domain: hostnameSchema.optional(),
+  nginx_bin: z.string().min(1).default('nginx'),
+  nginx_modules_dir: z.string().min(1).default('/usr/lib/nginx/modules'),
+  nginx_workers: z.coerce.number().int().min(1).max(64).default(2),
+  log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  snapshot_keep: z.coerce.number().int().min(1).default(100),
+  snapshot_keep_days: z.coerce.number().int().min(0).default(30),
+  templates: z.record(slugSchema, templateSchema).default({}),
+});
+
+export type Settings = z.output<typeof settingsSchema>;
+export type SettingsInput = z.input<typeof settingsSchema>;
+
+/** Names as they appear in the file (snake_case); env and flag names derive from them. */
+export const SETTING_KEYS = Object.keys(settingsSchema.shape) as (keyof Settings)[];
+
+export function envName(key: string): string {
+  return `GATEHOUSE_${key.toUpperCase()}`;
+}
+
+export function flagName(key: string): string {
+  return key.replace(/_/g, '-');
+}
+
+/**
+ * Merges defaults < file < environment < flags and validates the result. Throws a GatehouseError
+ * naming the setting (and where it came from) when anything is wrong.
+ */
+export function loadSettings(
+  flags: Record<string, unknown>,
+  env: NodeJS.ProcessEnv = process.env,
+  readFile: (path: string) => string = (p) => readFileSync(p, 'utf8'),
+): Settings {
+  const fromEnv: Record<string, unknown> = {};
+  for (const key of SETTING_KEYS) {
+    const v = env[envName(key)];
+    if (v !== undefined && v !== '' && key !== 'templates') fromEnv[key] = v;
+  }
+  const configPath = (flags.config ?? fromEnv.config) as string | undefined;
+  let fromFile: Record<string, unknown> = {};
+  if (configPath) {
+    let text: string;
+    try {
+      text = readFile(configPath);
+    } catch (err) {
+      throw new GatehouseError('config_unreadable', `config file ${configPath}: ${(err as Error).message}`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = YAML.parse(text);
+    } catch (err) {
+      throw new GatehouseError('config_invalid', `config file ${configPath}: ${(err as Error).message}`);
+    }
+    if (parsed !== null && (typeof parsed !== 'object' || Array.isArray(parsed))) {
+      throw new GatehouseError('config_invalid', `config file ${configPath}: expected a mapping of settings`);
+    }
+    fromFile = (parsed ?? {}) as Record<string, unknown>;
+  }
+  const merged = { ...fromFile, ...fromEnv, ...stripUndefined(flags) };
+  const result = settingsSchema.safeParse(merged);
+  if (!result.success) {
+    const err = fromZod(result.error);
+    const issue = err.issues[0];
+    const key = issue?.field.split('.')[0] ?? '';
+    const origin =
+      key in flags && flags[key] !== undefined
+        ? `--${flagName(key)}`
+        : key in fromEnv
+          ? envName(key)
+          : configPath
+            ? `${key} in ${configPath}`
+            : key;
+    throw new GatehouseError(
+      'setting_invalid',
+      `setting ${origin}: ${issue?.message ?? 'invalid'}`,
+      400,
+      err.issues,
+    );
+  }
+  return result.data;
+}
+
+function stripUndefined(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
+
+export interface ListenAddress {
+  host?: string;
+  port?: number;
+  path?: string;
+}
+
+export function parseListen(s: string): ListenAddress {
+  if (s.startsWith('unix:')) return { path: s.slice(5) };
+  const m = /^(.*):([0-9]+)$/.exec(s);
+  if (!m) return { host: '0.0.0.0', port: Number(s) };
+  const host = (m[1] ?? '').replace(/^\[|\]$/g, '') || '0.0.0.0';
+  return { host, port: Number(m[2]) };
+}

@@ -1,0 +1,124 @@
+import { isIPv4, isIPv6 } from 'node:net';
+import { z } from 'zod';
+
+/**
+ * Value types shared by every schema. Anything that ends up in an nginx config file is checked
+ * here against a narrow character set, and the nginx driver escapes it again on the way out.
+ */
+
+const LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
+const HOSTNAME_RE = new RegExp(`^(?:\\*\\.)?(?:${LABEL}\\.)*${LABEL}$`);
+
+export const hostnameSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .max(253, 'a host name is at most 253 characters')
+  .regex(HOSTNAME_RE, 'not a valid host name (RFC 1123 labels, optionally "*." in front)');
+
+export const slugSchema = z
+  .string()
+  .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'use 1-63 lowercase letters, digits and "-"');
+
+export const durationSchema = z
+  .string()
+  .regex(/^[1-9][0-9]{0,6}(?:ms|s|m|h)$/, 'a duration such as 500ms, 10s, 5m or 1h');
+
+export function durationMs(d: string): number {
+  const m = /^([0-9]+)(ms|s|m|h)$/.exec(d);
+  if (!m) throw new Error(`bad duration ${d}`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+  return Number(m[1]) * unit;
+}
+
+/** A URL path prefix: starts with "/", only unreserved and sub-delimiter characters, no "$;{}\"". */
+export const pathSchema = z
+  .string()
+  .max(1024)
+  .regex(/^\/[A-Za-z0-9\-._~!&'()*+,=:@/%]*$/, 'a path starts with "/" and uses URL characters only');
+
+export const headerNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/, 'a header name is letters, digits and "-"');
+
+export const headerValueSchema = z
+  .string()
+  .max(1024)
+  .regex(/^[\x20-\x7e]*$/, 'a header value is printable ASCII without control characters');
+
+export const portSchema = z.number().int().min(1).max(65535);
+
+export interface Endpoint {
+  scheme: 'http' | 'https';
+  host: string; // an IP literal; IPv6 without brackets
+  port: number;
+}
+
+/** `10.0.0.1:80`, `[fd00::1]:80`, `http://10.0.0.1:80` or `https://10.0.0.1:443` → parts, or an error. */
+export function parseEndpoint(raw: string, allowScheme: boolean): Endpoint | string {
+  let rest = raw;
+  let scheme: Endpoint['scheme'] = 'http';
+  const m = /^(https?):\/\/(.*)$/.exec(raw);
+  if (m) {
+    if (!allowScheme) return 'a TCP upstream is IP:port, without a scheme';
+    scheme = m[1] as Endpoint['scheme'];
+    rest = m[2] ?? '';
+  }
+  let host: string;
+  let portText: string;
+  const v6 = /^\[([0-9a-fA-F:.]+)\]:([0-9]{1,5})$/.exec(rest);
+  const v4 = /^([0-9.]+):([0-9]{1,5})$/.exec(rest);
+  if (v6) {
+    host = v6[1] ?? '';
+    portText = v6[2] ?? '';
+    if (!isIPv6(host)) return 'not a valid IPv6 address';
+  } else if (v4) {
+    host = v4[1] ?? '';
+    portText = v4[2] ?? '';
+    if (!isIPv4(host)) return 'not a valid IPv4 address';
+  } else {
+    return 'an upstream is IP:port (or http(s)://IP:port); host names are not resolved';
+  }
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return 'port must be 1-65535';
+  return { scheme, host, port };
+}
+
+export const httpUpstreamSchema = z.string().superRefine((s, ctx) => {
+  const r = parseEndpoint(s, true);
+  if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: r });
+});
+
+export const tcpUpstreamSchema = z.string().superRefine((s, ctx) => {
+  const r = parseEndpoint(s, false);
+  if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: r });
+});
+
+export function endpointAddress(e: Endpoint): string {
+  return e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`;
+}
+
+/** An http(s) URL whose host is an IP literal and whose path and query use URL characters only. */
+export const ipUrlSchema = z.string().superRefine((s, ctx) => {
+  const m =
+    /^(https?:\/\/[^/?#]+)(\/[A-Za-z0-9\-._~!&'()*+,=:@/%]*)?(\?[A-Za-z0-9\-._~!&'()*+,=:@/%?]*)?$/.exec(s);
+  if (!m) {
+    ctx.addIssue({ code: 'custom', message: 'a URL http(s)://IP:port/path using URL characters only' });
+    return;
+  }
+  const ep = parseEndpoint(m[1] ?? '', true);
+  if (typeof ep === 'string') ctx.addIssue({ code: 'custom', message: ep });
+});
+
+/** A CIDR block or a single address, v4 or v6. */
+export const cidrSchema = z.string().superRefine((s, ctx) => {
+  const [addr = '', bits, extra] = s.split('/');
+  const max = isIPv4(addr) ? 32 : isIPv6(addr) ? 128 : -1;
+  if (max < 0 || extra !== undefined) {
+    ctx.addIssue({ code: 'custom', message: 'not an IP address or CIDR block' });
+    return;
+  }
+  if (bits !== undefined && !(/^[0-9]{1,3}$/.test(bits) && Number(bits) <= max)) {
+    ctx.addIssue({ code: 'custom', message: `prefix length must be 0-${max}` });
+  }
+});

@@ -1,0 +1,276 @@
+import { EventEmitter } from 'node:events';
+import { conflict, fromZod, GatehouseError, notFound } from '../model/errors.js';
+import { serviceSchema, type Service, type ServiceRecord, type Source } from '../model/service.js';
+import type { Db } from '../store/db.js';
+import { Claims } from './claims.js';
+
+/** Who is writing, and why: recorded on every version. */
+export interface WriteMeta {
+  actor: string;
+  source: Source;
+  reason?: string;
+  /** Allow a change that leaves no route at all. */
+  force?: boolean;
+}
+
+export type Op = { kind: 'put'; service: Service } | { kind: 'delete'; name: string };
+
+export interface ChangeEvent {
+  version: number;
+  names: string[];
+}
+
+export interface WriteResult {
+  version: number;
+  /** Names whose record changed; empty when the write was a no-op. */
+  changed: string[];
+}
+
+/** Sources that may change records created by another source: only the operator's own API. */
+const OVERRIDING_SOURCES: ReadonlySet<Source> = new Set(['api']);
+
+/**
+ * The single source of truth for services. Holds the current state in memory (loaded at start),
+ * validates every write against the whole of it, persists it with a new version in one transaction
+ * and only then makes it visible and tells listeners. Writes are serialised.
+ */
+export class Registry {
+  private readonly records = new Map<string, ServiceRecord>();
+  private claims: Claims;
+  private current = 0;
+  private readonly events = new EventEmitter();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    readonly db: Db,
+    private readonly reservedPorts: Map<number, string>,
+  ) {
+    this.claims = new Claims(reservedPorts);
+  }
+
+  static async open(db: Db, reservedPorts: Map<number, string>): Promise<Registry> {
+    const r = new Registry(db, reservedPorts);
+    const rows = await db.selectFrom('services').selectAll().orderBy('name').execute();
+    for (const row of rows) {
+      r.records.set(row.name, {
+        service: serviceSchema.parse(JSON.parse(row.spec)),
+        meta: { source: row.source as Source, created_at: row.created_at, updated_at: row.updated_at },
+      });
+    }
+    // Settings may have changed since the records were written (a new HTTP port, say); a record
+    // that now collides is kept and reported by the next write rather than lost at start-up.
+    r.claims = new Claims(reservedPorts);
+    for (const rec of r.records.values()) r.claims.add(rec.service);
+    const v = await db
+      .selectFrom('versions')
+      .select((eb) => eb.fn.max('version').as('v'))
+      .executeTakeFirst();
+    r.current = Number(v?.v ?? 0);
+    return r;
+  }
+
+  get version(): number {
+    return this.current;
+  }
+
+  list(): ServiceRecord[] {
+    return [...this.records.values()].sort((a, b) => a.service.name.localeCompare(b.service.name));
+  }
+
+  /** The current state as a map; callers must not mutate it. */
+  state(): ReadonlyMap<string, ServiceRecord> {
+    return this.records;
+  }
+
+  get(name: string): ServiceRecord | undefined {
+    return this.records.get(name);
+  }
+
+  onChange(fn: (e: ChangeEvent) => void): () => void {
+    this.events.on('change', fn);
+    return () => this.events.off('change', fn);
+  }
+
+  /** Validates `input` with the service schema and creates or replaces that service. */
+  put(input: unknown, meta: WriteMeta): Promise<WriteResult> {
+    const parsed = serviceSchema.safeParse(input);
+    if (!parsed.success) return Promise.reject(fromZod(parsed.error));
+    return this.apply([{ kind: 'put', service: parsed.data }], meta);
+  }
+
+  remove(name: string, meta: WriteMeta): Promise<WriteResult> {
+    return this.apply([{ kind: 'delete', name }], meta);
+  }
+
+  /** Applies several operations as one version: all of them, or none. */
+  apply(ops: Op[], meta: WriteMeta): Promise<WriteResult> {
+    const run = this.queue.then(() => this.applyNow(ops, meta));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyNow(ops: Op[], meta: WriteMeta): Promise<WriteResult> {
+    const now = new Date().toISOString();
+    const next = new Map<string, ServiceRecord | undefined>();
+    for (const op of ops) {
+      const name = op.kind === 'put' ? op.service.name : op.name;
+      const existing = next.has(name) ? next.get(name) : this.records.get(name);
+      if (op.kind === 'delete' && !existing) throw notFound(`service ${name}`);
+      if (existing && existing.meta.source !== meta.source && !OVERRIDING_SOURCES.has(meta.source)) {
+        throw conflict(
+          'name',
+          `service ${name} belongs to source ${existing.meta.source}, not ${meta.source}`,
+        );
+      }
+      if (op.kind === 'delete') {
+        next.set(name, undefined);
+      } else if (!existing || !sameService(existing.service, op.service)) {
+        next.set(name, {
+          service: op.service,
+          meta: existing
+            ? { ...existing.meta, updated_at: now }
+            : { source: meta.source, created_at: now, updated_at: now },
+        });
+      } else {
+        next.set(name, existing);
+      }
+    }
+    const changed = [...next.keys()].filter((n) => next.get(n) !== this.records.get(n));
+    if (changed.length === 0) return { version: this.current, changed: [] };
+    return this.commit(
+      changed.map((n) => [n, next.get(n)]),
+      meta,
+    );
+  }
+
+  /** Writes whole records (with their own metadata) as one version: how a rollback restores a state. */
+  restore(changes: [string, ServiceRecord | undefined][], meta: WriteMeta): Promise<WriteResult> {
+    const run = this.queue.then(() =>
+      changes.length === 0 ? { version: this.current, changed: [] } : this.commit(changes, meta),
+    );
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Validates the resulting state, writes it with a new version, then swaps it in. */
+  private async commit(
+    changes: [string, ServiceRecord | undefined][],
+    meta: WriteMeta,
+  ): Promise<WriteResult> {
+    const routesBefore = this.claims.routeCount;
+    const { claims, undo } = this.prepareClaims(changes);
+    try {
+      if (claims.routeCount === 0 && routesBefore > 0 && !meta.force) {
+        throw new GatehouseError(
+          'would_drop_all_routes',
+          'this change would remove every route; repeat it with force to confirm',
+          409,
+        );
+      }
+      await this.persist(this.current + 1, changes, meta);
+    } catch (err) {
+      undo();
+      throw err;
+    }
+    for (const [name, rec] of changes) {
+      if (rec) this.records.set(name, rec);
+      else this.records.delete(name);
+    }
+    this.claims = claims;
+    this.current += 1;
+    const names = changes.map(([n]) => n);
+    this.events.emit('change', { version: this.current, names } satisfies ChangeEvent);
+    return { version: this.current, changed: names };
+  }
+
+  private async persist(version: number, changes: [string, ServiceRecord | undefined][], meta: WriteMeta) {
+    const at = new Date().toISOString();
+    await this.db.transaction().execute(async (tx) => {
+      await tx
+        .insertInto('versions')
+        .values({
+          version,
+          at,
+          actor: meta.actor,
+          source: meta.source,
+          reason: meta.reason ?? describe(changes),
+        })
+        .execute();
+      for (const [name, rec] of changes) {
+        const before = this.records.get(name);
+        await tx
+          .insertInto('changes')
+          .values({
+            version,
+            name,
+            before: before ? JSON.stringify(before) : null,
+            after: rec ? JSON.stringify(rec) : null,
+          })
+          .execute();
+        if (rec) {
+          const row = {
+            name,
+            source: rec.meta.source,
+            spec: JSON.stringify(rec.service),
+            created_at: rec.meta.created_at,
+            updated_at: rec.meta.updated_at,
+          };
+          await tx
+            .insertInto('services')
+            .values(row)
+            .onConflict((oc) => oc.column('name').doUpdateSet(row))
+            .execute();
+        } else {
+          await tx.deleteFrom('services').where('name', '=', name).execute();
+        }
+      }
+    });
+  }
+
+  /**
+   * The claim index after `changes`, or the conflict that forbids them. One change (the common case)
+   * is checked incrementally in place, with an undo for when the write fails later on; a batch is
+   * checked by building the whole next index.
+   */
+  private prepareClaims(changes: [string, ServiceRecord | undefined][]): {
+    claims: Claims;
+    undo: () => void;
+  } {
+    if (changes.length === 1) {
+      const [name, rec] = changes[0] as [string, ServiceRecord | undefined];
+      const before = this.records.get(name)?.service;
+      const claims = this.claims;
+      if (before) claims.remove(before);
+      const err = rec ? claims.check(rec.service) : undefined;
+      if (err) {
+        if (before) claims.add(before);
+        throw err;
+      }
+      if (rec) claims.add(rec.service);
+      const undo = () => {
+        if (rec) claims.remove(rec.service);
+        if (before) claims.add(before);
+      };
+      return { claims, undo };
+    }
+    const next = new Map(this.records);
+    for (const [name, rec] of changes) {
+      if (rec) next.set(name, rec);
+      else next.delete(name);
+    }
+    const claims = Claims.build(
+      [...next.values()].map((r) => r.service),
+      this.reservedPorts,
+    );
+    return { claims, undo: () => undefined };
+  }
+}
+
+function sameService(a: Service, b: Service): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function describe(changes: [string, ServiceRecord | undefined][]): string {
+  const parts = changes.slice(0, 5).map(([n, r]) => `${r ? 'put' : 'delete'} ${n}`);
+  return parts.join(', ') + (changes.length > 5 ? ` and ${changes.length - 5} more` : '');
+}

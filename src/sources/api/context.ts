@@ -1,0 +1,14 @@
+import type { LocalEdge } from '../../edge/local-edge.js';
+import type { Settings } from '../../model/settings.js';
+import type { Registry } from '../../registry/registry.js';
+
+export interface ApiContext {
+  registry: Registry;
+  edge: LocalEdge;
+  settings: Settings;
+  /** With `?wait=true`: waits until the version is live on the proxy and reports how it went. */
+  maybeWait(
+    version: number,
+    wait: string | undefined,
+  ): Promise<{ applied?: { version: number; generation?: string } }>;
+}

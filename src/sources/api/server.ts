@@ -1,0 +1,61 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { LocalEdge } from '../../edge/local-edge.js';
+import { GatehouseError } from '../../model/errors.js';
+import type { Settings } from '../../model/settings.js';
+import type { Logger } from '../../observe/log.js';
+import type { Registry } from '../../registry/registry.js';
+import { installErrorHandling } from '../http-errors.js';
+import type { TokenCheck } from '../tokens.js';
+import type { ApiContext } from './context.js';
+import { openApiDocument } from './openapi.js';
+import { servicesRoutes } from './services.js';
+import { snapshotRoutes } from './snapshots.js';
+import { statusRoutes } from './status.js';
+
+export interface ApiDeps {
+  registry: Registry;
+  edge: LocalEdge;
+  settings: Settings;
+  log: Logger;
+  /** Undefined for the local unix socket, whose file permissions are its access control. */
+  token?: TokenCheck;
+}
+
+/** The management REST API under /api/v1. */
+export function buildApiServer(deps: ApiDeps): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  installErrorHandling(app, deps.log);
+  const ctx: ApiContext = {
+    registry: deps.registry,
+    edge: deps.edge,
+    settings: deps.settings,
+    async maybeWait(version, wait) {
+      if (wait !== 'true' && wait !== '1') return {};
+      const s = await deps.edge.waitFor(version);
+      return { applied: { version: s.appliedVersion, generation: s.generation } };
+    },
+  };
+  const token = deps.token;
+  if (token) {
+    app.addHook('onRequest', async (req, reply) => {
+      if (req.url === '/api/v1/openapi.json' || req.url === '/healthz') return;
+      if (!token.matchesHeader(req.headers.authorization)) {
+        return reply
+          .code(401)
+          .header('WWW-Authenticate', 'Bearer')
+          .send(new GatehouseError('unauthorized', 'missing or wrong admin token', 401).toJSON());
+      }
+    });
+  }
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/api/v1/openapi.json', async () => openApiDocument());
+  void app.register(
+    async (api) => {
+      await servicesRoutes(api, ctx);
+      await snapshotRoutes(api, ctx);
+      await statusRoutes(api, ctx);
+    },
+    { prefix: '/api/v1' },
+  );
+  return app;
+}

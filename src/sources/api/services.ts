@@ -1,0 +1,73 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { conflict, invalid, notFound } from '../../model/errors.js';
+import type { ServiceRecord } from '../../model/service.js';
+import { slugSchema } from '../../model/values.js';
+import { parse } from '../http-errors.js';
+import type { ApiContext } from './context.js';
+
+const nameParams = z.strictObject({ name: slugSchema });
+const writeQuery = z.strictObject({
+  force: z.enum(['true', 'false', '1', '0']).optional(),
+  wait: z.enum(['true', 'false', '1', '0']).optional(),
+});
+
+export function view(rec: ServiceRecord) {
+  return { service: rec.service, meta: rec.meta };
+}
+
+/** Services CRUD under /api/v1/services. */
+export async function servicesRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  const { registry } = ctx;
+  const actor = () => 'admin';
+
+  app.get('/services', async () => ({ version: registry.version, services: registry.list().map(view) }));
+
+  app.get('/services/:name', async (req) => {
+    const { name } = parse(nameParams, req.params, 'params');
+    const rec = registry.get(name);
+    if (!rec) throw notFound(`service ${name}`);
+    return view(rec);
+  });
+
+  app.post('/services', async (req, reply) => {
+    const q = parse(writeQuery, req.query, 'query');
+    const body = req.body as { name?: unknown } | undefined;
+    if (typeof body?.name === 'string' && registry.get(body.name)) {
+      throw conflict(
+        'name',
+        `service ${body.name} already exists; use PUT /api/v1/services/${body.name} to replace it`,
+      );
+    }
+    const res = await registry.put(req.body, { actor: actor(), source: 'api' });
+    const applied = await ctx.maybeWait(res.version, q.wait);
+    const rec = registry.get((req.body as { name: string }).name) as ServiceRecord;
+    return reply.code(201).send({ ...view(rec), version: res.version, ...applied });
+  });
+
+  app.put('/services/:name', async (req, reply) => {
+    const { name } = parse(nameParams, req.params, 'params');
+    const q = parse(writeQuery, req.query, 'query');
+    const body = req.body;
+    if (body && typeof body === 'object' && !Array.isArray(body)) {
+      const given = (body as { name?: unknown }).name;
+      if (given !== undefined && given !== name) throw invalid('name', `must match the URL (${name})`);
+    }
+    const existed = registry.get(name) !== undefined;
+    const input = body && typeof body === 'object' && !Array.isArray(body) ? { ...body, name } : body;
+    const res = await registry.put(input, { actor: actor(), source: 'api' });
+    const applied = await ctx.maybeWait(res.version, q.wait);
+    return reply
+      .code(existed ? 200 : 201)
+      .send({ ...view(registry.get(name) as ServiceRecord), version: res.version, ...applied });
+  });
+
+  app.delete('/services/:name', async (req) => {
+    const { name } = parse(nameParams, req.params, 'params');
+    const q = parse(writeQuery, req.query, 'query');
+    const force = q.force === 'true' || q.force === '1';
+    const res = await registry.remove(name, { actor: actor(), source: 'api', force });
+    const applied = await ctx.maybeWait(res.version, q.wait);
+    return { deleted: name, version: res.version, ...applied };
+  });
+}

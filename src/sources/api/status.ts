@@ -1,0 +1,14 @@
+import type { FastifyInstance } from 'fastify';
+import type { ApiContext } from './context.js';
+
+export async function statusRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  app.get('/status', async () => {
+    const edge = ctx.edge.getStatus();
+    return {
+      version: ctx.registry.version,
+      services: ctx.registry.list().length,
+      in_sync: edge.appliedVersion === ctx.registry.version && !edge.lastError,
+      edge,
+    };
+  });
+}

@@ -1,0 +1,48 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ZodError, type ZodType } from 'zod';
+import { fromZod, GatehouseError } from '../model/errors.js';
+import type { Logger } from '../observe/log.js';
+
+/**
+ * One error shape for every HTTP listener: `{"error":{"code","message","issues"?}}`. Bad input is a
+ * 4xx naming the field; anything unexpected is logged and answered 500 without internals.
+ */
+export function installErrorHandling(app: FastifyInstance, log: Logger): void {
+  app.setErrorHandler(
+    (err: FastifyError | GatehouseError | ZodError | Error, req: FastifyRequest, reply: FastifyReply) => {
+      if (err instanceof GatehouseError) return reply.code(err.status).send(err.toJSON());
+      if (err instanceof ZodError) return reply.code(400).send(fromZod(err).toJSON());
+      const fe = err as FastifyError;
+      if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
+        const code = fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'unsupported_media_type' : 'bad_request';
+        const message =
+          fe.code?.startsWith('FST_ERR_CTP') || fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY'
+            ? `body: ${fe.message}`
+            : fe.message;
+        return reply.code(fe.statusCode).send(new GatehouseError(code, message, fe.statusCode).toJSON());
+      }
+      log.error({ err: err.message, stack: err.stack, url: req.url }, 'unexpected error');
+      return reply
+        .code(500)
+        .send(new GatehouseError('internal', 'internal error; see the Gatehouse log', 500).toJSON());
+    },
+  );
+  app.setNotFoundHandler((req, reply) =>
+    reply
+      .code(404)
+      .send(
+        new GatehouseError(
+          'not_found',
+          `no such endpoint: ${req.method} ${req.url.split('?')[0]}`,
+          404,
+        ).toJSON(),
+      ),
+  );
+}
+
+/** Parses `value` with `schema`, naming fields under `where` (body, query, params) on failure. */
+export function parse<T extends ZodType>(schema: T, value: unknown, where: string): ReturnType<T['parse']> {
+  const r = schema.safeParse(value);
+  if (!r.success) throw fromZod(r.error, where);
+  return r.data as ReturnType<T['parse']>;
+}

@@ -1,0 +1,141 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { BlockList, isIPv4 } from 'node:net';
+import { z } from 'zod';
+import { GatehouseError } from '../../model/errors.js';
+import type { Service } from '../../model/service.js';
+import type { Settings, Template } from '../../model/settings.js';
+import { slugSchema } from '../../model/values.js';
+import type { Logger } from '../../observe/log.js';
+import type { Registry } from '../../registry/registry.js';
+import { installErrorHandling, parse } from '../http-errors.js';
+import type { TokenCheck } from '../tokens.js';
+import { BUILTIN_TEMPLATES, instantiate, registerBodySchema } from './templates.js';
+
+const deregisterSchema = z.strictObject({ subdomain: slugSchema });
+
+export interface RegisterDeps {
+  registry: Registry;
+  settings: Settings;
+  token: TokenCheck;
+  log: Logger;
+}
+
+/** Source address allowlist from CIDR strings (v4 and v6; v4-mapped v6 addresses count as v4). */
+export function allowList(cidrs: string[]): (ip: string) => boolean {
+  const list = new BlockList();
+  for (const c of cidrs) {
+    const [addr = '', bits] = c.split('/');
+    const type = isIPv4(addr) ? 'ipv4' : 'ipv6';
+    list.addSubnet(addr, bits === undefined ? (type === 'ipv4' ? 32 : 128) : Number(bits), type);
+  }
+  return (ip: string) => {
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+    if (mapped) return list.check(mapped[1] as string, 'ipv4');
+    return list.check(ip, isIPv4(ip) ? 'ipv4' : 'ipv6');
+  };
+}
+
+function summary(s: Service) {
+  return {
+    subdomain: s.name,
+    hosts: s.hosts,
+    type: s.labels?.['gatehouse/template'],
+    backend_ip: s.labels?.['gatehouse/backend'],
+    routes: s.routes.map((r) => ({
+      path: r.path,
+      upstreams: r.upstreams,
+      auth: r.access?.forward_auth ? 'forward_auth' : 'public',
+    })),
+  };
+}
+
+/**
+ * The self-registration listener: backends register themselves with one authenticated call. Only
+ * sources in `register_allow` get an answer other than 403; every call but /health needs the token.
+ */
+export function buildRegisterServer(deps: RegisterDeps): FastifyInstance {
+  const { registry, settings, token, log } = deps;
+  const templates: Record<string, Template> = { ...BUILTIN_TEMPLATES, ...settings.templates };
+  const allowed = allowList(settings.register_allow);
+  const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
+  installErrorHandling(app, log);
+
+  app.addHook('onRequest', async (req, reply) => {
+    if (!allowed(req.socket.remoteAddress ?? '')) {
+      return reply
+        .code(403)
+        .send(
+          new GatehouseError(
+            'forbidden_source',
+            'this address may not use the registration API',
+            403,
+          ).toJSON(),
+        );
+    }
+    if (req.url === '/health') return;
+    if (!token.matchesHeader(req.headers.authorization)) {
+      return reply
+        .code(401)
+        .header('WWW-Authenticate', 'Bearer')
+        .send(new GatehouseError('unauthorized', 'missing or wrong bearer token', 401).toJSON());
+    }
+  });
+
+  app.get('/health', async () => ({ status: 'ok', version: registry.version }));
+
+  app.post('/register', async (req, reply) => {
+    const body = parse(registerBodySchema, req.body, 'body');
+    const template = templates[body.type];
+    if (!template) {
+      throw new GatehouseError(
+        'invalid',
+        `type: unknown template ${body.type} (have: ${Object.keys(templates).join(', ')})`,
+        400,
+        [{ field: 'type', message: 'unknown template' }],
+      );
+    }
+    if (!settings.base_domain) {
+      throw new GatehouseError(
+        'base_domain_unset',
+        'registration needs GATEHOUSE_BASE_DOMAIN to be set',
+        503,
+      );
+    }
+    const service = instantiate(body.type, template, { ...body, base_domain: settings.base_domain });
+    const existed = registry.get(service.name) !== undefined;
+    const res = await registry.apply([{ kind: 'put', service }], {
+      actor: `register:${req.socket.remoteAddress ?? '?'}`,
+      source: 'register',
+    });
+    log.info(
+      { subdomain: body.subdomain, type: body.type, version: res.version },
+      existed ? 'registration updated' : 'registered',
+    );
+    return reply.code(existed ? 200 : 201).send({ ok: true, version: res.version, ...summary(service) });
+  });
+
+  app.post('/deregister', async (req) => {
+    const body = parse(deregisterSchema, req.body, 'body');
+    const existing = registry.get(body.subdomain);
+    if (!existing || existing.meta.source !== 'register') {
+      throw new GatehouseError('not_found', `subdomain ${body.subdomain} is not registered`, 404);
+    }
+    const res = await registry.remove(body.subdomain, {
+      actor: `register:${req.socket.remoteAddress ?? '?'}`,
+      source: 'register',
+      // Deregistering names one record explicitly; it may be the last one.
+      force: true,
+    });
+    log.info({ subdomain: body.subdomain, version: res.version }, 'deregistered');
+    return { ok: true, version: res.version, subdomain: body.subdomain };
+  });
+
+  app.get('/routes', async () =>
+    registry
+      .list()
+      .filter((r) => r.meta.source === 'register')
+      .map((r) => summary(r.service)),
+  );
+
+  return app;
+}

@@ -1,0 +1,45 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/**
+ * A bearer token known to Gatehouse only by its SHA-256, so the data directory holds no usable
+ * secret. When no token is configured one is generated, its hash stored, and the token itself
+ * handed back once so the caller can show it to the operator.
+ */
+export class TokenCheck {
+  private constructor(private readonly digest: Buffer) {}
+
+  static fromToken(token: string): TokenCheck {
+    return new TokenCheck(sha256(token));
+  }
+
+  /** Uses `configured` if given; otherwise the stored hash, or a newly generated token. */
+  static async load(
+    dataDir: string,
+    name: string,
+    configured?: string,
+  ): Promise<{ check: TokenCheck; generated?: string }> {
+    if (configured) return { check: TokenCheck.fromToken(configured) };
+    const dir = join(dataDir, 'secrets');
+    const file = join(dir, `${name}.sha256`);
+    const stored = await readFile(file, 'utf8').catch(() => undefined);
+    if (stored && /^[0-9a-f]{64}$/.test(stored.trim()))
+      return { check: new TokenCheck(Buffer.from(stored.trim(), 'hex')) };
+    const token = randomBytes(24).toString('base64url');
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await writeFile(file, sha256(token).toString('hex') + '\n', { mode: 0o600 });
+    return { check: TokenCheck.fromToken(token), generated: token };
+  }
+
+  /** Constant-time check of an `Authorization: Bearer …` header value. */
+  matchesHeader(header: string | undefined): boolean {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+    if (!m) return false;
+    return timingSafeEqual(sha256(m[1] as string), this.digest);
+  }
+}
+
+function sha256(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}

@@ -1,0 +1,79 @@
+import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { compile } from '../../src/compile/compile.js';
+import { renderNginx, type RenderEnv } from '../../src/drivers/nginx/render.js';
+import { serviceSchema, type ServiceInput } from '../../src/model/service.js';
+
+const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'golden');
+const env: RenderEnv = {
+  prefix: '/var/lib/gatehouse/nginx',
+  genDir: '/var/lib/gatehouse/nginx/gen/g1',
+  statusSocket: '/var/lib/gatehouse/nginx/run/status.sock',
+  generation: 'g1',
+  modulesDir: '/usr/lib/nginx/modules',
+  workers: 2,
+};
+
+const auth = { forward_auth: { url: 'http://10.0.1.5:3000/auth/verify', copy_headers: ['X-Gateway-Token'] } };
+
+const cases: Record<string, ServiceInput[]> = {
+  // Simple public services: map lines only, no server or upstream blocks.
+  'fast-lane': [
+    { name: 'a', hosts: ['a.example.com'], routes: [{ upstreams: ['10.0.0.1:80'] }] },
+    { name: 'b', hosts: ['b.example.com', 'www.b.example.com'], routes: [{ upstreams: ['https://10.0.0.2:443'] }] },
+  ],
+  // Everything a route can say: several paths, LB, headers, strip, forward auth, health, TCP.
+  full: [
+    {
+      name: 'nextcloud',
+      hosts: ['cloud.example.com'],
+      routes: [
+        {
+          path: '/',
+          upstreams: ['10.0.1.5:8080', '10.0.1.6:8080'],
+          lb: 'least_conn',
+          health: { path: '/status', interval: '10s' },
+          headers: { request: { set: { 'X-Env': 'prod $HOME "q"' }, delete: ['X-Debug'] }, response: { delete: ['Server'], set: { 'X-Frame-Options': 'DENY' } } },
+        },
+        { path: '/api/', upstreams: ['[fd00::5]:9000'], strip_prefix: true, access: auth },
+        { path: '/legacy', upstreams: ['10.0.1.7:80'], strip_prefix: true, lb: 'first' },
+      ],
+      tcp: [{ port: 8883, upstreams: ['10.0.0.9:1883', '10.0.0.10:1883'], lb: 'ip_hash' }],
+    },
+    // A wildcard pulls an exact host it covers out of the fast lane.
+    { name: 'wild', hosts: ['*.apps.example.com'], routes: [{ path: '/', upstreams: ['10.0.2.1:80'] }] },
+    { name: 'exact', hosts: ['x.apps.example.com'], routes: [{ upstreams: ['10.0.2.2:80'] }] },
+    // No "/" route: the server block answers 404 outside its paths.
+    { name: 'only-api', hosts: ['api.example.com'], routes: [{ path: '/v1/', upstreams: ['10.0.3.1:80'] }] },
+  ],
+};
+
+describe('nginx driver golden files', () => {
+  for (const [name, inputs] of Object.entries(cases)) {
+    it(`renders ${name}`, () => {
+      const services = inputs.map((s) => serviceSchema.parse(s));
+      const cfg = compile({ services, listeners: { http: 80, https: 443 } });
+      const files = renderNginx(cfg, { ...env, down: new Set(['nextcloud-r0 10.0.1.6:8080']) });
+      const text = [...files]
+        .filter(([f]) => f.endsWith('.conf'))
+        .map(([f, c]) => `### ${f}\n${c}`)
+        .join('\n');
+      const file = join(dir, `${name}.conf`);
+      if (process.env.UPDATE_GOLDEN || !existsSync(file)) {
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(file, text);
+      }
+      expect(text).toBe(readFileSync(file, 'utf8'));
+    });
+  }
+
+  it('is deterministic whatever the order of services', () => {
+    const services = cases.full!.map((s) => serviceSchema.parse(s));
+    const a = compile({ services, listeners: { http: 80, https: 443 } });
+    const b = compile({ services: [...services].reverse(), listeners: { http: 80, https: 443 } });
+    expect(b.hash).toBe(a.hash);
+    expect(renderNginx(b, env).get('nginx.conf')).toBe(renderNginx(a, env).get('nginx.conf'));
+  });
+});
