@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { NginxDriver } from './drivers/nginx/driver.js';
 import { LocalEdge } from './edge/local-edge.js';
 import { parseListen, type Settings } from './model/settings.js';
+import { durationMs } from './model/values.js';
 import type { Logger } from './observe/log.js';
 import { Registry } from './registry/registry.js';
 import { pruneVersions } from './registry/snapshots.js';
@@ -89,7 +90,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       log.child({ part: 'edge' }),
     );
     cleanups.push(() => edge.stop());
-    await edge.start();
+    await edge.start({ driftCheckMs: durationMs(settings.drift_check_interval) });
 
     const apiLog = log.child({ part: 'api' });
     const api = buildApiServer({ registry, edge, settings, log: apiLog, token: admin.check });

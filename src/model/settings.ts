@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import YAML from 'yaml';
 import { GatehouseError, fromZod } from './errors.js';
-import { cidrSchema, hostnameSchema, slugSchema } from './values.js';
+import { cidrSchema, durationSchema, hostnameSchema, slugSchema } from './values.js';
 
 /**
  * Start-up settings. Each can come from a flag (`--http-port`), an environment variable
@@ -58,6 +58,8 @@ export const settingsSchema = z.strictObject({
   nginx_modules_dir: z.string().min(1).default('/usr/lib/nginx/modules'),
   nginx_workers: z.coerce.number().int().min(1).max(64).default(2),
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** How often the files nginx reads are compared with what Gatehouse rendered. */
+  drift_check_interval: durationSchema.default('5s'),
   snapshot_keep: z.coerce.number().int().min(1).default(100),
   snapshot_keep_days: z.coerce.number().int().min(0).default(30),
   templates: z.record(slugSchema, templateSchema).default({}),

@@ -88,10 +88,17 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startServer(handler: RequestListener, port = 0): Promise<TestServer> {
+export async function startServer(
+  handler: RequestListener,
+  port = 0,
+  host = '127.0.0.1',
+): Promise<TestServer> {
   const server = createServer(handler);
   server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, resolve);
+  });
   const actual = (server.address() as AddressInfo).port;
   return {
     port: actual,
@@ -105,12 +112,16 @@ export async function startServer(handler: RequestListener, port = 0): Promise<T
 }
 
 /** A backend that answers JSON describing the request, and its own name. */
-export function echoBackend(name: string, port = 0): Promise<TestServer> {
-  return startServer((req, res) => {
-    res.setHeader('content-type', 'application/json');
-    res.setHeader('x-backend', name);
-    res.end(JSON.stringify({ backend: name, method: req.method, url: req.url, headers: req.headers }));
-  }, port);
+export function echoBackend(name: string, port = 0, host = '127.0.0.1'): Promise<TestServer> {
+  return startServer(
+    (req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.setHeader('x-backend', name);
+      res.end(JSON.stringify({ backend: name, method: req.method, url: req.url, headers: req.headers }));
+    },
+    port,
+    host,
+  );
 }
 
 export async function until<T>(

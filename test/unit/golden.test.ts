@@ -22,7 +22,11 @@ const cases: Record<string, ServiceInput[]> = {
   // Simple public services: map lines only, no server or upstream blocks.
   'fast-lane': [
     { name: 'a', hosts: ['a.example.com'], routes: [{ upstreams: ['10.0.0.1:80'] }] },
-    { name: 'b', hosts: ['b.example.com', 'www.b.example.com'], routes: [{ upstreams: ['https://10.0.0.2:443'] }] },
+    {
+      name: 'b',
+      hosts: ['b.example.com', 'www.b.example.com'],
+      routes: [{ upstreams: ['https://10.0.0.2:443'] }],
+    },
   ],
   // Everything a route can say: several paths, LB, headers, strip, forward auth, health, TCP.
   full: [
@@ -35,7 +39,10 @@ const cases: Record<string, ServiceInput[]> = {
           upstreams: ['10.0.1.5:8080', '10.0.1.6:8080'],
           lb: 'least_conn',
           health: { path: '/status', interval: '10s' },
-          headers: { request: { set: { 'X-Env': 'prod $HOME "q"' }, delete: ['X-Debug'] }, response: { delete: ['Server'], set: { 'X-Frame-Options': 'DENY' } } },
+          headers: {
+            request: { set: { 'X-Env': 'prod $HOME "q"' }, delete: ['X-Debug'] },
+            response: { delete: ['Server'], set: { 'X-Frame-Options': 'DENY' } },
+          },
         },
         { path: '/api/', upstreams: ['[fd00::5]:9000'], strip_prefix: true, access: auth },
         { path: '/legacy', upstreams: ['10.0.1.7:80'], strip_prefix: true, lb: 'first' },

@@ -30,7 +30,11 @@ export const PAGES: Record<string, string> = {
 };
 
 // Inline bodies (nginx `return`) must be one line.
-export const UNAUTHORIZED_BODY = page(401, 'Sign-in required', 'You need to sign in to reach this service.').replace(/\n/g, ' ');
+export const UNAUTHORIZED_BODY = page(
+  401,
+  'Sign-in required',
+  'You need to sign in to reach this service.',
+).replace(/\n/g, ' ');
 export const AUTH_DOWN_BODY = page(
   503,
   'Sign-in unavailable',

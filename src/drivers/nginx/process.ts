@@ -49,6 +49,8 @@ export class NginxProcess {
   private stopping = false;
   private restartDelay = 100;
   private lastOutput = '';
+  /** Worker pids seen under our master; killed if the master dies, so they free the ports. */
+  private workers: number[] = [];
   restarts = 0;
   onUnexpectedExit: ((code: number | null, output: string) => void) | undefined;
 
@@ -104,6 +106,7 @@ export class NginxProcess {
     child.on('exit', (code, signal) => {
       if (this.child !== child) return;
       this.child = undefined;
+      this.killOrphanedWorkers();
       if (this.stopping) return;
       this.log.error(
         { code, signal, output: this.lastOutput },
@@ -118,6 +121,8 @@ export class NginxProcess {
         void this.start().catch(() => undefined);
       }, delay).unref();
     });
+    // Workers appear shortly after the master; note them for the case where the master dies.
+    setTimeout(() => this.child === child && this.captureWorkers(), 1000).unref();
     return new Promise((resolve, reject) => {
       child.once('spawn', () => resolve());
       child.once('error', reject);
@@ -129,8 +134,40 @@ export class NginxProcess {
     return this.lastOutput;
   }
 
+  /** Called once a config is confirmed live: resets the restart backoff, notes the workers. */
   markHealthy(): void {
     this.restartDelay = 100;
+    this.captureWorkers();
+  }
+
+  private captureWorkers(): void {
+    const pid = this.child?.pid;
+    if (!pid) return;
+    try {
+      const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+      this.workers = kids ? kids.split(/\s+/).map(Number) : [];
+    } catch {
+      this.workers = [];
+    }
+  }
+
+  /**
+   * A master killed hard leaves its workers running, holding the ports with the old config. They are
+   * ours: stop the ones still named as nginx workers and no longer children of a live master.
+   */
+  private killOrphanedWorkers(): void {
+    for (const pid of this.workers) {
+      try {
+        const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        const ppid = /PPid:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+        if (cmdline.startsWith('nginx: ') && ppid !== undefined && ppid !== String(this.child?.pid)) {
+          process.kill(pid, 'SIGKILL');
+        }
+      } catch {
+        // already gone
+      }
+    }
+    this.workers = [];
   }
 
   reload(): void {

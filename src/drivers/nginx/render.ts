@@ -253,7 +253,6 @@ function routeLocation(route: SiteRoute, i: number, pool: Pool, gen: string): st
   if (auth) {
     body.push(`auth_request /__gatehouse/auth/${i};`);
     body.push('auth_request_set $gh_auth_location $upstream_http_location;');
-    body.push('auth_request_set $gh_auth_www $upstream_http_www_authenticate;');
     auth.copyHeaders.forEach((name, k) =>
       body.push(`auth_request_set $gh_copy_${k} $upstream_http_${headerVar(name)};`),
     );
@@ -326,8 +325,8 @@ function authNamedLocations(): string[] {
     '    if ($gh_auth_location != "") {',
     '        return 302 $gh_auth_location;',
     '    }',
+    // nginx itself carries the auth answer's WWW-Authenticate over to this 401.
     '    default_type text/html;',
-    '    add_header WWW-Authenticate $gh_auth_www always;',
     '    add_header Cache-Control "no-store" always;',
     `    return 401 ${str(UNAUTHORIZED_BODY)};`,
     '}',

@@ -1,0 +1,43 @@
+import { startServer, type TestServer } from './net.js';
+
+/**
+ * A forward-auth server for tests. It decides by the request's `x-test-auth` header (clients send
+ * it; nginx passes request headers on to the auth subrequest):
+ * ok → 200 with X-Gateway-Token; deny → 403; login → 401 with Location; basic → 401 with
+ * WWW-Authenticate; weird → 302 (not a valid auth answer); anything else → 401.
+ */
+export function authServer(
+  port = 0,
+  host = '127.0.0.1',
+): Promise<TestServer & { calls: { url: string; headers: Record<string, unknown> }[] }> {
+  const calls: { url: string; headers: Record<string, unknown> }[] = [];
+  return startServer(
+    (req, res) => {
+      calls.push({ url: req.url ?? '', headers: { ...req.headers } });
+      switch (req.headers['x-test-auth']) {
+        case 'ok':
+          res.writeHead(200, { 'X-Gateway-Token': 'gw-token-42', 'X-Unlisted': 'not-copied' });
+          return res.end();
+        case 'deny':
+          res.writeHead(403);
+          return res.end('no');
+        case 'login':
+          res.writeHead(401, {
+            Location: `https://login.test/?rd=${encodeURIComponent(String(req.headers['x-original-url']))}`,
+          });
+          return res.end();
+        case 'basic':
+          res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="gatehouse-test"' });
+          return res.end();
+        case 'weird':
+          res.writeHead(302, { Location: '/elsewhere' });
+          return res.end();
+        default:
+          res.writeHead(401);
+          return res.end();
+      }
+    },
+    port,
+    host,
+  ).then((s) => Object.assign(s, { calls }));
+}
