@@ -142,7 +142,9 @@ export class LocalEdge {
     const down = this.health.down;
     const downKey = [...down].sort().join(',');
     if (cfg.hash === this.status.appliedHash && downKey === this.lastDownKey) {
+      // Nothing to do for nginx (e.g. the change that failed was taken back): in sync again.
       this.status.appliedVersion = version;
+      this.clearErrorUpTo(version);
       this.events.emit('settled');
       return;
     }
@@ -156,7 +158,7 @@ export class LocalEdge {
         lastApplyMs: res.ms,
       });
       this.lastDownKey = downKey;
-      if (this.status.lastError && this.status.lastError.version <= version) delete this.status.lastError;
+      this.clearErrorUpTo(version);
       this.log.info({ version, generation: res.generation, ms: Math.round(res.ms.total) }, 'config applied');
       this.health.update(cfg);
     } catch (err) {
@@ -168,6 +170,10 @@ export class LocalEdge {
       );
     }
     this.events.emit('settled');
+  }
+
+  private clearErrorUpTo(version: number): void {
+    if (this.status.lastError && this.status.lastError.version <= version) delete this.status.lastError;
   }
 
   private async checkDrift(): Promise<void> {

@@ -1,0 +1,176 @@
+import { connect, createServer, type Server } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket, WebSocketServer } from 'ws';
+import { startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
+import { echoBackend, freePort, startServer, until, type TestServer } from '../helpers/net.js';
+
+/** Open connections (WebSockets, long-polls) survive reloads; TCP routes come and go with them. */
+describe('connections across config changes', () => {
+  let t: TestGatehouse;
+  let backend: TestServer;
+  let wss: WebSocketServer;
+
+  beforeAll(async () => {
+    t = await startTestGatehouse();
+    backend = await startServer((req, res) => {
+      // A long-poll: answers after a while.
+      if (req.url?.startsWith('/poll')) {
+        setTimeout(
+          () => res.end('late answer'),
+          Number(new URL(req.url, 'http://x').searchParams.get('ms') ?? 2000),
+        );
+        return;
+      }
+      res.end('ok');
+    });
+    wss = new WebSocketServer({ server: backend.server });
+    wss.on('connection', (ws) => ws.on('message', (m) => ws.send(`echo:${String(m)}`)));
+    await t.api('PUT', '/api/v1/services/ws-fast?wait=true', {
+      hosts: ['ws-fast.test'],
+      routes: [{ upstreams: [`127.0.0.1:${backend.port}`] }],
+    });
+    await t.api('PUT', '/api/v1/services/ws-full?wait=true', {
+      hosts: ['ws-full.test'],
+      routes: [
+        {
+          path: '/',
+          upstreams: [`127.0.0.1:${backend.port}`],
+          headers: { response: { set: { 'X-Lane': 'full' } } },
+        },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await t?.close();
+    wss?.close();
+    await backend?.close();
+  });
+
+  const open = (host: string) =>
+    new Promise<WebSocket>((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${t.httpPort}/socket`, { headers: { host } });
+      ws.once('open', () => resolve(ws));
+      ws.once('error', reject);
+    });
+  const roundTrip = (ws: WebSocket, msg: string) =>
+    new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no echo')), 5000);
+      ws.once('message', (m) => {
+        clearTimeout(timer);
+        resolve(String(m));
+      });
+      ws.send(msg);
+    });
+
+  it('keeps WebSockets open across ten config changes', async () => {
+    const sockets = [await open('ws-fast.test'), await open('ws-full.test')];
+    const closed: string[] = [];
+    sockets.forEach((ws, i) => ws.on('close', () => closed.push(String(i))));
+    const generations = new Set<string>();
+    for (let i = 0; i < 10; i++) {
+      const r = await t.api('PUT', `/api/v1/services/filler-${i}?wait=true`, {
+        hosts: [`filler-${i}.test`],
+        routes: [{ upstreams: [`127.0.0.1:${backend.port}`] }],
+      });
+      expect(r.status).toBe(201);
+      generations.add(String((r.json.applied as { generation: string }).generation));
+      for (const ws of sockets) expect(await roundTrip(ws, `m${i}`)).toBe(`echo:m${i}`);
+    }
+    expect(generations.size).toBe(10);
+    expect(closed).toEqual([]);
+    for (const ws of sockets) ws.close();
+  });
+
+  it('finishes a long-poll that was in flight during a reload', async () => {
+    const poll = t.get('ws-full.test', '/poll?ms=1500');
+    await new Promise((r) => setTimeout(r, 200));
+    await t.api('PUT', '/api/v1/services/filler-poll?wait=true', {
+      hosts: ['filler-poll.test'],
+      routes: [{ upstreams: [`127.0.0.1:${backend.port}`] }],
+    });
+    const r = await poll;
+    expect(r.status).toBe(200);
+    expect(r.body).toBe('late answer');
+  });
+});
+
+describe('TCP routes', () => {
+  let t: TestGatehouse;
+  let echo: Server;
+  let echoPort: number;
+  let web: TestServer;
+
+  beforeAll(async () => {
+    t = await startTestGatehouse();
+    web = await echoBackend('web');
+    echo = createServer((sock) => sock.on('data', (d) => sock.write(`tcp:${String(d)}`)));
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+    echoPort = (echo.address() as { port: number }).port;
+  });
+  afterAll(async () => {
+    await t?.close();
+    echo?.close();
+    await web?.close();
+  });
+
+  const talk = (port: number, msg: string) =>
+    new Promise<string>((resolve, reject) => {
+      const s = connect(port, '127.0.0.1', () => s.write(msg));
+      s.once('data', (d) => {
+        resolve(String(d));
+        s.destroy();
+      });
+      s.once('error', reject);
+      s.setTimeout(5000, () => s.destroy(new Error('timeout')));
+    });
+
+  it('adds and removes a TCP route with a reload', async () => {
+    const port = await freePort();
+    const r = await t.api('PUT', '/api/v1/services/mqtt?wait=true', {
+      tcp: [{ port, upstreams: [`127.0.0.1:${echoPort}`] }],
+    });
+    expect(r.status, JSON.stringify(r.json)).toBe(201);
+    expect(await talk(port, 'hello')).toBe('tcp:hello');
+    await t.api('PUT', '/api/v1/services/keep?wait=true', {
+      hosts: ['keep.test'],
+      routes: [{ upstreams: [`127.0.0.1:${web.port}`] }],
+    });
+    const d = await t.api('DELETE', '/api/v1/services/mqtt?wait=true');
+    expect(d.status).toBe(200);
+    await until(
+      async () =>
+        talk(port, 'x').then(
+          () => undefined,
+          () => true,
+        ),
+      5000,
+    );
+  });
+
+  it('reports a config nginx cannot load and keeps the last good one serving', async () => {
+    // A port someone else holds: nginx -t accepts the config, the reload cannot bind it.
+    const squatter = createServer();
+    await new Promise<void>((r) => squatter.listen(0, '0.0.0.0', r));
+    const taken = (squatter.address() as { port: number }).port;
+    await t.api('PUT', '/api/v1/services/good?wait=true', {
+      tcp: [{ port: await freePort(), upstreams: [`127.0.0.1:${echoPort}`] }],
+    });
+    const before = t.gh.edge.getStatus();
+    const r = await t.api('PUT', '/api/v1/services/clash?wait=true', {
+      tcp: [{ port: taken, upstreams: [`127.0.0.1:${echoPort}`] }],
+    });
+    expect(r.status).toBe(502);
+    expect(r.json.error?.code).toBe('nginx_reload_failed');
+    expect(r.json.error?.message).toContain('Address already in use');
+    const s = await t.api('GET', '/api/v1/status');
+    expect(s.json.in_sync).toBe(false);
+    expect((s.json.edge as { lastError: { code: string } }).lastError.code).toBe('nginx_reload_failed');
+    expect((s.json.edge as { generation: string }).generation).toBe(before.generation);
+    expect((await t.get('keep.test')).status).toBe(200);
+    // Removing the offending route brings the proxy back in sync.
+    const fix = await t.api('DELETE', '/api/v1/services/clash?wait=true');
+    expect(fix.status).toBe(200);
+    expect((await t.api('GET', '/api/v1/status')).json.in_sync).toBe(true);
+    squatter.close();
+  });
+});
