@@ -47,6 +47,7 @@ export class NginxDriver {
       prefix: p,
       conf: join(p, 'current', 'nginx.conf'),
       errorLog: join(p, 'logs', 'error.log'),
+      unixSockets: [this.statusSocket],
     };
     this.process = new NginxProcess(this.cmd, opts.log);
   }

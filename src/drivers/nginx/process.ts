@@ -1,5 +1,5 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import type { Logger } from '../../observe/log.js';
 
@@ -9,6 +9,11 @@ export interface NginxCommand {
   /** Path of the main config file that the running master reads (a symlinked generation). */
   conf: string;
   errorLog: string;
+  /**
+   * Unix sockets the config listens on. nginx removes them on a graceful exit only; after a hard
+   * kill a stale file would make the next start fail with "address already in use".
+   */
+  unixSockets: string[];
 }
 
 /** `nginx -t` on a config; resolves with nginx's own message when the check fails. */
@@ -89,6 +94,7 @@ export class NginxProcess {
 
   start(): Promise<void> {
     this.stopping = false;
+    for (const sock of this.cmd.unixSockets) rmSync(sock, { force: true });
     const child = spawn(
       this.cmd.bin,
       ['-p', this.cmd.prefix, '-c', this.cmd.conf, '-e', this.cmd.errorLog, '-g', 'daemon off;'],
