@@ -1,0 +1,154 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { GatehouseError } from '../../src/model/errors.js';
+import { serviceSchema } from '../../src/model/service.js';
+import { Registry, type WriteMeta } from '../../src/registry/registry.js';
+import {
+  diffVersions,
+  listVersions,
+  pruneVersions,
+  rollback,
+  stateAt,
+} from '../../src/registry/snapshots.js';
+import { openSqlite, type Db } from '../../src/store/db.js';
+
+const api: WriteMeta = { actor: 'admin', source: 'api' };
+const reg: WriteMeta = { actor: 'register', source: 'register' };
+const reserved = new Map([
+  [80, 'HTTP'],
+  [7070, 'API'],
+]);
+const web = (name: string, host = `${name}.test`, path = '/') => ({
+  name,
+  hosts: [host],
+  routes: [{ path, upstreams: ['10.0.0.1:80'] }],
+});
+
+async function rejection(p: Promise<unknown>): Promise<GatehouseError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(GatehouseError);
+  return err as GatehouseError;
+}
+
+describe('registry', () => {
+  let db: Db;
+  let r: Registry;
+  beforeEach(async () => {
+    db = await openSqlite(':memory:');
+    r = await Registry.open(db, reserved);
+  });
+  afterEach(async () => db.destroy());
+
+  it('creates, updates and deletes, one version each; identical writes are no-ops', async () => {
+    expect((await r.put(web('a'), api)).version).toBe(1);
+    expect((await r.put(web('a'), api)).changed).toEqual([]);
+    expect(r.version).toBe(1);
+    expect((await r.put(web('a', 'a2.test'), api)).version).toBe(2);
+    expect((await r.put(web('b'), api)).version).toBe(3);
+    expect((await r.remove('a', api)).version).toBe(4);
+    expect(r.list().map((x) => x.service.name)).toEqual(['b']);
+  });
+
+  it('refuses a host + path another service claims, and keeps the state', async () => {
+    await r.put(web('a', 'shared.test', '/api/'), api);
+    const err = await rejection(r.put(web('b', 'shared.test', '/api/'), api));
+    expect(err.status).toBe(409);
+    expect(err.issues[0]?.field).toBe('routes.0.path');
+    expect(err.message).toContain('service a');
+    expect(r.get('b')).toBeUndefined();
+    expect(r.version).toBe(1);
+    // Another path on the same host is fine, and so is the same service rewriting its own claim.
+    await r.put(web('b', 'shared.test', '/web/'), api);
+    await r.put(web('a', 'shared.test', '/api/'), api);
+  });
+
+  it('refuses TCP ports taken by another service or by Gatehouse itself', async () => {
+    await r.put({ name: 'mqtt', tcp: [{ port: 8883, upstreams: ['10.0.0.9:1883'] }] }, api);
+    const dup = await rejection(
+      r.put({ name: 'other', tcp: [{ port: 8883, upstreams: ['10.0.0.9:1883'] }] }, api),
+    );
+    expect(dup.issues[0]).toEqual({
+      field: 'tcp.0.port',
+      message: 'port 8883 is already routed by service mqtt',
+    });
+    const own = await rejection(r.put({ name: 'x', tcp: [{ port: 7070, upstreams: ['10.0.0.9:1'] }] }, api));
+    expect(own.message).toContain("Gatehouse's API port");
+  });
+
+  it('lets a source change only what it created (the operator may change anything)', async () => {
+    await r.put(web('mine'), reg);
+    await r.put(web('ops'), api);
+    expect((await rejection(r.put(web('ops', 'x.test'), reg))).status).toBe(409);
+    expect((await rejection(r.remove('ops', reg))).status).toBe(409);
+    await r.put(web('mine', 'm2.test'), api);
+    expect(r.get('mine')?.meta.source).toBe('register');
+    await r.remove('mine', reg);
+  });
+
+  it('applies a batch all or nothing', async () => {
+    await r.put(web('a'), api);
+    const err = await rejection(
+      r.apply(
+        [
+          { kind: 'put', service: serviceSchema.parse(web('b')) },
+          { kind: 'delete', name: 'missing' },
+        ],
+        api,
+      ),
+    );
+    expect(err.status).toBe(404);
+    expect(r.get('b')).toBeUndefined();
+    expect(r.version).toBe(1);
+  });
+
+  it('persists across a reopen', async () => {
+    await r.put(web('a'), api);
+    await r.put(web('b'), api);
+    const again = await Registry.open(db, reserved);
+    expect(again.version).toBe(2);
+    expect(again.list().map((x) => x.service.name)).toEqual(['a', 'b']);
+    // The claim index is rebuilt too.
+    expect((await rejection(again.put(web('c', 'a.test'), api))).status).toBe(409);
+  });
+
+  it('reconstructs, diffs and rolls back versions', async () => {
+    await r.put(web('a'), api); // 1
+    await r.put(web('a', 'a2.test'), api); // 2
+    await r.put(web('b'), api); // 3
+    expect([...(await stateAt(r, 1)).keys()]).toEqual(['a']);
+    expect((await stateAt(r, 1)).get('a')?.service.hosts).toEqual(['a.test']);
+    const d = await diffVersions(r, 1, 3);
+    expect(d.map((x) => [x.name, x.op])).toEqual([
+      ['a', 'update'],
+      ['b', 'create'],
+    ]);
+    const res = await rollback(r, 1, api);
+    expect(res.version).toBe(4);
+    expect(r.list().map((x) => x.service.hosts[0])).toEqual(['a.test']);
+    const [latest] = await listVersions(r, 1);
+    expect(latest?.reason).toBe('rollback to version 1');
+    expect(latest?.changes.map((c) => `${c.op} ${c.name}`).sort()).toEqual(['delete b', 'update a']);
+  });
+
+  it('prunes versions older than both the newest N and D days', async () => {
+    for (let i = 0; i < 10; i++) await r.put(web('a', `a${i}.test`), api);
+    // Everything is younger than a day: nothing goes.
+    expect(await pruneVersions(r, 3, 1)).toBe(0);
+    // Seen from two days later, the 7 oldest go and the newest 3 stay.
+    expect(await pruneVersions(r, 3, 1, Date.now() + 2 * 86_400_000)).toBe(7);
+    expect((await listVersions(r, 100)).map((v) => v.version)).toEqual([10, 9, 8]);
+    expect((await stateAt(r, 8)).get('a')?.service.hosts).toEqual(['a7.test']);
+    expect((await rejection(stateAt(r, 5))).status).toBe(404);
+  });
+
+  it('needs force to remove the last route', async () => {
+    await r.put(web('a'), api);
+    const err = await rejection(r.remove('a', api));
+    expect(err.code).toBe('would_drop_all_routes');
+    expect(r.get('a')).toBeDefined();
+    await r.remove('a', { ...api, force: true });
+    expect(r.list()).toEqual([]);
+  });
+});

@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { GatehouseError } from '../../src/model/errors.js';
+import { loadSettings, parseListen } from '../../src/model/settings.js';
+import { checkTemplates, instantiate, BUILTIN_TEMPLATES } from '../../src/sources/register/templates.js';
+
+const noFile = () => {
+  throw new Error('no file expected');
+};
+
+function failure(fn: () => unknown): GatehouseError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(GatehouseError);
+    return err as GatehouseError;
+  }
+  throw new Error('expected a failure');
+}
+
+describe('settings', () => {
+  it('has the documented defaults', () => {
+    const s = loadSettings({}, {}, noFile);
+    expect(s).toMatchObject({
+      data_dir: '/var/lib/gatehouse',
+      http_port: 80,
+      https_port: 443,
+      api_listen: '127.0.0.1:7070',
+      register_listen: ':9876',
+      snapshot_keep: 100,
+      snapshot_keep_days: 30,
+    });
+    expect(s.register_allow).toContain('192.168.0.0/16');
+    expect(s.register_allow).toContain('fc00::/7');
+  });
+
+  it('takes flags over environment over file', () => {
+    const file = 'http_port: 8000\nhttps_port: 8443\nbase_domain: file.example\n';
+    const env = {
+      GATEHOUSE_CONFIG: '/etc/gh.yaml',
+      GATEHOUSE_HTTP_PORT: '8080',
+      GATEHOUSE_REGISTER_ALLOW: '10.0.0.0/8, 192.168.1.0/24',
+    };
+    const s = loadSettings({ http_port: '9090' }, env, (p) => (p === '/etc/gh.yaml' ? file : ''));
+    expect(s.http_port).toBe(9090);
+    expect(s.https_port).toBe(8443);
+    expect(s.base_domain).toBe('file.example');
+    expect(s.register_allow).toEqual(['10.0.0.0/8', '192.168.1.0/24']);
+  });
+
+  it('names the bad setting and where it came from', () => {
+    expect(failure(() => loadSettings({}, { GATEHOUSE_HTTP_PORT: '99999' }, noFile)).message).toMatch(
+      /^setting GATEHOUSE_HTTP_PORT: /,
+    );
+    expect(failure(() => loadSettings({ api_listen: 'nope nope' }, {}, noFile)).message).toMatch(
+      /^setting --api-listen: /,
+    );
+    expect(
+      failure(() => loadSettings({}, { GATEHOUSE_REGISTER_ALLOW: '10.0.0.0/33' }, noFile)).message,
+    ).toContain('GATEHOUSE_REGISTER_ALLOW');
+    expect(failure(() => loadSettings({ config: '/x.yaml' }, {}, () => 'bogus_key: 1\n')).message).toContain(
+      '/x.yaml',
+    );
+    expect(failure(() => loadSettings({ config: '/x.yaml' }, {}, () => ': : :\n  - [')).code).toBe(
+      'config_invalid',
+    );
+    expect(failure(() => loadSettings({}, { GATEHOUSE_ADMIN_TOKEN: 'short' }, noFile)).message).toContain(
+      'GATEHOUSE_ADMIN_TOKEN',
+    );
+  });
+
+  it('parses listen addresses', () => {
+    expect(parseListen(':9876')).toEqual({ host: '0.0.0.0', port: 9876 });
+    expect(parseListen('127.0.0.1:7070')).toEqual({ host: '127.0.0.1', port: 7070 });
+    expect(parseListen('[::1]:7070')).toEqual({ host: '::1', port: 7070 });
+    expect(parseListen('unix:/run/gh.sock')).toEqual({ path: '/run/gh.sock' });
+  });
+});
+
+describe('registration templates', () => {
+  it('fills placeholders, bracketing IPv6 backends', () => {
+    const s = instantiate('simple', BUILTIN_TEMPLATES.simple!, {
+      subdomain: 's1',
+      backend_ip: 'fd00::7',
+      backend_port: 8080,
+      base_domain: 'example.com',
+    });
+    expect(s.hosts).toEqual(['s1.example.com']);
+    expect(s.routes[0]?.upstreams).toEqual(['[fd00::7]:8080']);
+  });
+
+  it('builds the full template: public /auth/, guarded /api/, /ws and /', () => {
+    const s = instantiate('full', BUILTIN_TEMPLATES.full!, {
+      subdomain: 's42',
+      backend_ip: '10.0.1.7',
+      base_domain: 'example.com',
+    });
+    expect(s.routes.map((r) => [r.path, r.upstreams[0], r.access?.forward_auth?.url ?? 'public'])).toEqual([
+      ['/auth/', '10.0.1.7:3000', 'public'],
+      ['/api/', '10.0.1.7:18789', 'http://10.0.1.7:3000/auth/verify'],
+      ['/ws', '10.0.1.7:18789', 'http://10.0.1.7:3000/auth/verify'],
+      ['/', '10.0.1.7:8888', 'http://10.0.1.7:3000/auth/verify'],
+    ]);
+    expect(s.routes[1]?.access?.forward_auth?.copy_headers).toEqual(['X-Gateway-Token']);
+  });
+
+  it('asks for backend_port when the template needs it', () => {
+    const err = failure(() =>
+      instantiate('simple', BUILTIN_TEMPLATES.simple!, {
+        subdomain: 's',
+        backend_ip: '10.0.0.1',
+        base_domain: 'e.com',
+      }),
+    );
+    expect(err.issues[0]?.field).toBe('backend_port');
+  });
+
+  it('refuses a broken template from the config file at start-up', () => {
+    const err = failure(() =>
+      checkTemplates({ bad: { routes: [{ path: 'no-slash', upstreams: ['{backend_ip}:1'] }] } }),
+    );
+    expect(err.message).toContain('templates.bad');
+    expect(err.message).toContain('routes.0.path');
+  });
+});
