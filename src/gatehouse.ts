@@ -3,7 +3,7 @@ import { chmod, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NginxDriver } from './drivers/nginx/driver.js';
 import { LocalEdge } from './edge/local-edge.js';
-import { parseListen, type Settings } from './model/settings.js';
+import { apiSocketPath, parseListen, type Settings } from './model/settings.js';
 import { durationMs } from './model/values.js';
 import type { Logger } from './observe/log.js';
 import { Registry } from './registry/registry.js';
@@ -24,10 +24,6 @@ export interface Gatehouse {
   /** Actual bound addresses (useful when a port was 0). */
   addresses: { api: string; register: string; socket: string };
   close(): Promise<void>;
-}
-
-export function apiSocketPath(dataDir: string): string {
-  return join(dataDir, 'run', 'api.sock');
 }
 
 /** Ports Gatehouse or nginx itself listens on: a TCP route may not take them. */

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { apiSocketPath } from '../gatehouse.js';
 import { GatehouseError } from '../model/errors.js';
-import { loadSettings, type Settings } from '../model/settings.js';
+import { apiSocketPath, loadSettings, type Settings } from '../model/settings.js';
 import { ApiClient } from './client.js';
 
 export interface GlobalOptions {

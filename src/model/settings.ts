@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import YAML from 'yaml';
 import { GatehouseError, fromZod } from './errors.js';
@@ -153,4 +154,9 @@ export function parseListen(s: string): ListenAddress {
   if (!m) return { host: '0.0.0.0', port: Number(s) };
   const host = (m[1] ?? '').replace(/^\[|\]$/g, '') || '0.0.0.0';
   return { host, port: Number(m[2]) };
+}
+
+/** The management API's local unix socket (root-only), which the CLI uses by default. */
+export function apiSocketPath(dataDir: string): string {
+  return join(dataDir, 'run', 'api.sock');
 }

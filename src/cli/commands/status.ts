@@ -1,7 +1,6 @@
 import { Command } from 'commander';
 import type { EdgeStatus } from '../../edge/local-edge.js';
 import { cliContext, settingsFor, type GlobalOptions } from '../context.js';
-import { runDoctor } from '../doctor.js';
 import { ago } from '../format.js';
 
 export function statusCommand(): Command {
@@ -37,6 +36,7 @@ export function doctorCommand(): Command {
         () => true,
         () => false,
       );
+      const { runDoctor } = await import('../doctor.js');
       const checks = await runDoctor(settingsFor(c.optsWithGlobals<GlobalOptions>()), running);
       ctx.print(checks.map((ch) => `${ch.ok ? 'ok  ' : 'FAIL'} ${ch.name}: ${ch.detail}`).join('\n'), {
         ok: checks.every((x) => x.ok),

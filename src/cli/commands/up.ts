@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { startGatehouse } from '../../gatehouse.js';
 import { flagName, loadSettings, SETTING_KEYS } from '../../model/settings.js';
 import { createLogger } from '../../observe/log.js';
 
@@ -18,6 +17,8 @@ export function upCommand(): Command {
     for (const key of FLAG_KEYS) flags[key] = all[camel(flagName(key))];
     const settings = loadSettings(flags);
     const log = createLogger(settings.log_level);
+    // Loaded here so that client commands start quickly without the server's modules.
+    const { startGatehouse } = await import('../../gatehouse.js');
     const gh = await startGatehouse(settings, log);
     if (gh.generated.admin || gh.generated.register) {
       // Printed once: only their hashes are stored.

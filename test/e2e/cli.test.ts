@@ -1,0 +1,196 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { alive } from '../helpers/gatehouse.js';
+import { echoBackend, freePort, http, until, type TestServer } from '../helpers/net.js';
+
+const root = resolve(import.meta.dirname, '..', '..');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(args: string[], input?: string): Promise<Run> {
+  return new Promise((done) => {
+    const p = spawn(process.execPath, [join(root, 'bin', 'gatehouse.js'), ...args], { env: cleanEnv() });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    p.on('close', (code) => done({ code, stdout, stderr }));
+    p.stdin.end(input ?? '');
+  });
+}
+
+/** The environment without any GATEHOUSE_* a developer may have set. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GATEHOUSE_')));
+}
+
+/** The README's quick start, for real: install check, start, use the CLI, stop. */
+describe('quick start and CLI', () => {
+  let dataDir: string;
+  let up: ChildProcess;
+  let upOut = '';
+  let httpPort: number;
+  let backend: TestServer;
+  const cli = (...args: string[]) => run(['--data-dir', dataDir, ...args]);
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'gh-cli-'));
+    backend = await echoBackend('cli');
+    httpPort = await freePort();
+    const args = [
+      join(root, 'scripts', 'quickstart.sh'),
+      '--data-dir',
+      dataDir,
+      '--http-port',
+      String(httpPort),
+      '--https-port',
+      '0',
+      '--api-listen',
+      `127.0.0.1:${await freePort()}`,
+      '--register-listen',
+      `127.0.0.1:${await freePort()}`,
+      '--log-level',
+      'warn',
+    ];
+    up = spawn('bash', args, { env: { ...cleanEnv(), GATEHOUSE_BASE_DOMAIN: 'cli.test' } });
+    up.stdout?.on('data', (d: Buffer) => (upOut += d.toString()));
+    up.stderr?.on('data', (d: Buffer) => (upOut += d.toString()));
+    await until(() => (upOut.includes('Gatehouse is up') ? true : undefined), 120_000, 100);
+  }, 180_000);
+
+  afterAll(async () => {
+    if (up && up.exitCode === null) {
+      up.kill('SIGTERM');
+      await new Promise((r) => up.once('exit', r));
+    }
+    await backend?.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('prints the generated tokens once at first start', () => {
+    expect(upOut).toMatch(/admin token: +\S{20,}/);
+    expect(upOut).toMatch(/register token: +\S{20,}/);
+  });
+
+  it('adds a service from flags and from a YAML file, lists, shows and removes it', async () => {
+    const add = await cli(
+      'service',
+      'add',
+      '--name',
+      'flags',
+      '--host',
+      'flags.test',
+      '--upstream',
+      `127.0.0.1:${backend.port}`,
+    );
+    expect(add.stderr).toBe('');
+    expect(add.code).toBe(0);
+    expect(add.stdout).toContain('live on the proxy');
+    expect((await http(httpPort, 'flags.test')).status).toBe(200);
+
+    const file = join(dataDir, 'svc.yaml');
+    await writeFile(
+      file,
+      `name: yaml\nhosts: [yaml.test]\nroutes:\n  - path: /\n    upstreams: ["127.0.0.1:${backend.port}"]\n`,
+    );
+    expect((await cli('service', 'add', '-f', file)).code).toBe(0);
+    expect((await http(httpPort, 'yaml.test')).status).toBe(200);
+
+    const ls = await cli('service', 'ls');
+    expect(ls.stdout).toMatch(/^NAME +HOSTS/);
+    expect(ls.stdout).toMatch(/flags +flags\.test +\/ +- +api/);
+    const lsJson = JSON.parse((await cli('--json', 'service', 'ls')).stdout) as { services: unknown[] };
+    expect(lsJson.services).toHaveLength(2);
+    expect((await cli('service', 'show', 'yaml')).stdout).toContain('yaml.test');
+
+    expect((await cli('service', 'rm', 'yaml')).code).toBe(0);
+    expect((await http(httpPort, 'yaml.test')).status).toBe(404);
+  });
+
+  it('answers bad input with a message naming the field and a non-zero exit', async () => {
+    const bad = await cli(
+      'service',
+      'add',
+      '--name',
+      'bad',
+      '--host',
+      'bad..test',
+      '--upstream',
+      '10.0.0.1:80',
+    );
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/^error: hosts\.0: /);
+    const noName = await cli('service', 'add', '-f', '-');
+    expect(noName.code).not.toBe(0);
+    expect(noName.stderr).toContain('name');
+    const missing = await cli('service', 'show', 'nope');
+    expect(missing.stderr).toContain('service nope not found');
+    const last = await cli('service', 'rm', 'flags');
+    expect(last.code).not.toBe(0);
+    expect(last.stderr).toContain('force');
+  });
+
+  it('lists, diffs and rolls back snapshots; shows status', async () => {
+    const ls = await cli('snapshot', 'ls');
+    expect(ls.stdout.split('\n')[0]).toMatch(/^VERSION +WHEN +SOURCE/);
+    const diff = await cli('snapshot', 'diff', '2');
+    expect(diff.stdout).toContain('yaml.test');
+    const rb = await cli('snapshot', 'rollback', '2');
+    expect(rb.code, rb.stderr).toBe(0);
+    expect((await http(httpPort, 'yaml.test')).status).toBe(200);
+    const status = await cli('status');
+    expect(status.stdout).toMatch(/applied version: +\d+ \(in sync\)/);
+    expect(status.stdout).toMatch(/nginx running \(pid \d+\)/);
+    const json = JSON.parse((await cli('--json', 'status')).stdout) as { in_sync: boolean };
+    expect(json.in_sync).toBe(true);
+  });
+
+  it('runs doctor', async () => {
+    const d = await cli('doctor');
+    expect(d.stdout).toMatch(/ok +nginx: nginx version/);
+    expect(d.stdout).toMatch(/ok +database: ok/);
+    expect(d.stdout).toContain('module ngx_stream_module.so');
+  });
+
+  it('stops nginx with it', async () => {
+    const pid = Number(/running \(pid (\d+)\)/.exec((await cli('status')).stdout)?.[1]);
+    expect(alive(pid)).toBe(true);
+    up.kill('SIGTERM');
+    await new Promise((r) => up.once('exit', r));
+    expect(alive(pid)).toBe(false);
+    const after = await cli('status');
+    expect(after.code).not.toBe(0);
+    expect(after.stderr).toContain('is `gatehouse up` running?');
+  });
+});
+
+describe('gatehouse up with a bad setting', () => {
+  it('stops with a message naming the setting', async () => {
+    const r = await run(['up', '--http-port', '70000']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: setting --http-port: /);
+    const env = await new Promise<Run>((done) => {
+      const p = spawn(process.execPath, [join(root, 'bin', 'gatehouse.js'), 'up'], {
+        env: { ...cleanEnv(), GATEHOUSE_REGISTER_ALLOW: 'not-a-cidr' },
+      });
+      let stderr = '';
+      p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      p.on('close', (code) => done({ code, stdout: '', stderr }));
+    });
+    expect(env.code).toBe(2);
+    expect(env.stderr).toContain('GATEHOUSE_REGISTER_ALLOW');
+  });
+
+  it('shows help', async () => {
+    const r = await run(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('snapshot');
+  });
+});
