@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
-import { accessSync, constants, existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseListen, type Settings } from '../model/settings.js';
 import { checkDb, openSqlite } from '../store/db.js';
 
@@ -59,6 +59,7 @@ export async function runDoctor(s: Settings, gatehouseRunning: boolean): Promise
   } catch (err) {
     checks.push({ name: 'data dir', ok: false, detail: `${s.data_dir}: ${(err as Error).message}` });
   }
+  checks.push(workerReach(s.data_dir));
   try {
     const db = await openSqlite(join(s.data_dir, 'gatehouse.db'));
     const detail = await checkDb(db);
@@ -76,4 +77,27 @@ function portFree(port: number, host = '0.0.0.0'): Promise<boolean> {
     srv.once('error', () => resolve(false));
     srv.listen(port, host, () => srv.close(() => resolve(true)));
   });
+}
+
+/**
+ * nginx workers run as an unprivileged user and write request buffers below the data dir, so every
+ * directory above it must be enterable by others (o+x).
+ */
+function workerReach(dataDir: string): Check {
+  const blocked: string[] = [];
+  for (let dir = resolve(dataDir); ; dir = dirname(dir)) {
+    try {
+      if ((statSync(dir).mode & 0o001) === 0) blocked.push(dir);
+    } catch {
+      // not created yet
+    }
+    if (dir === dirname(dir)) break;
+  }
+  return blocked.length
+    ? {
+        name: 'worker access',
+        ok: false,
+        detail: `nginx workers cannot enter ${blocked.join(', ')}: chmod o+x, or pick another data dir`,
+      }
+    : { name: 'worker access', ok: true, detail: 'nginx workers can reach the data dir' };
 }

@@ -14,6 +14,8 @@ export interface EdgeStatus {
   generation?: string;
   appliedAt?: string;
   lastApplyMs?: ApplyTimings;
+  /** How many times nginx was reloaded (or started) with a new config since Gatehouse started. */
+  applies: number;
   applying: boolean;
   lastError?: { code: string; message: string; version: number; at: string };
   proxy: { running: boolean; pid?: number; restarts: number };
@@ -30,6 +32,7 @@ type ApplyTimings = { render: number; test: number; reload: number; total: numbe
 export class LocalEdge {
   private readonly status: EdgeStatus = {
     appliedVersion: 0,
+    applies: 0,
     applying: false,
     proxy: { running: false, restarts: 0 },
     downServers: [],
@@ -156,6 +159,7 @@ export class LocalEdge {
         generation: res.generation,
         appliedAt: new Date().toISOString(),
         lastApplyMs: res.ms,
+        applies: this.status.applies + 1,
       });
       this.lastDownKey = downKey;
       this.clearErrorUpTo(version);

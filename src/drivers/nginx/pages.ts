@@ -1,45 +1,79 @@
-/** Gatehouse's own answers: unknown host, upstream down, sign-in required, auth provider down. */
+/**
+ * Gatehouse's own answers: unknown host, upstream down or slow, sign-in required, auth provider
+ * down. Each page is defined once per config as a variable (`$gh_page_<status>`) and answered with
+ * `return`, so nginx's workers never read a file (the data dir may sit below a directory they cannot
+ * enter) and a server block costs a few lines, not a copy of each page.
+ */
 
 function page(status: number, title: string, text: string): string {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${status} ${title}</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;margin:0;display:grid;place-items:center;min-height:100vh;background:#f6f7f9;color:#1f2933}
-main{max-width:32rem;padding:2rem;background:#fff;border-radius:12px;box-shadow:0 1px 3px #0002}h1{font-size:1.4rem;margin:0 0 .5rem}small{color:#616e7c}</style>
-</head><body><main><h1>${title}</h1><p>${text}</p><small>${status} · Gatehouse</small></main></body></html>
-`;
+  return [
+    '<!doctype html><html lang="en"><head><meta charset="utf-8">',
+    '<meta name="viewport" content="width=device-width,initial-scale=1">',
+    `<title>${status} ${title}</title><style>`,
+    'body{font:16px/1.5 system-ui,sans-serif;margin:0;display:grid;place-items:center;min-height:100vh;background:#f6f7f9;color:#1f2933}',
+    'main{max-width:32rem;padding:2rem;background:#fff;border-radius:12px;box-shadow:0 1px 3px #0002}',
+    'h1{font-size:1.4rem;margin:0 0 .5rem}small{color:#616e7c}',
+    `</style></head><body><main><h1>${title}</h1><p>${text}</p><small>${status} · Gatehouse</small></main></body></html>`,
+  ].join('');
 }
 
-export const PAGES: Record<string, string> = {
-  '404.html': page(404, 'Nothing is served here', 'No service is published under this address.'),
-  'e/502.html': page(
-    502,
-    'Service unavailable',
-    'The service behind this address is not answering. Please try again shortly.',
-  ),
-  'e/503.html': page(
-    503,
-    'Service unavailable',
-    'The service behind this address is not available right now. Please try again shortly.',
-  ),
-  'e/504.html': page(
-    504,
-    'Service timed out',
-    'The service behind this address took too long to answer. Please try again shortly.',
-  ),
-};
+const AGAIN = 'Please try again shortly.';
 
-// Inline bodies (nginx `return`) must be one line.
-export const UNAUTHORIZED_BODY = page(
-  401,
-  'Sign-in required',
-  'You need to sign in to reach this service.',
-).replace(/\n/g, ' ');
-export const AUTH_DOWN_BODY = page(
-  503,
-  'Sign-in unavailable',
-  'The service that checks access to this address is not answering, so access is closed. Please try again shortly.',
-).replace(/\n/g, ' ');
+export interface PageDef {
+  /** The status and the variable suffix. */
+  key: string;
+  status: number;
+  body: string;
+  /** Whether clients are told to come back later. */
+  retry: boolean;
+}
+
+export const PAGES: PageDef[] = [
+  {
+    key: '404',
+    status: 404,
+    retry: false,
+    body: page(404, 'Nothing is served here', 'No service is published under this address.'),
+  },
+  {
+    key: '502',
+    status: 502,
+    retry: true,
+    body: page(502, 'Service unavailable', `The service behind this address is not answering. ${AGAIN}`),
+  },
+  {
+    key: '503',
+    status: 503,
+    retry: true,
+    body: page(
+      503,
+      'Service unavailable',
+      `The service behind this address is not available right now. ${AGAIN}`,
+    ),
+  },
+  {
+    key: '504',
+    status: 504,
+    retry: true,
+    body: page(504, 'Service timed out', `The service behind this address took too long to answer. ${AGAIN}`),
+  },
+  {
+    key: '401',
+    status: 401,
+    retry: false,
+    body: page(401, 'Sign-in required', 'You need to sign in to reach this service.'),
+  },
+  {
+    key: 'auth503',
+    status: 503,
+    retry: true,
+    body: page(
+      503,
+      'Sign-in unavailable',
+      `The service that checks access to this address is not answering, so access is closed. ${AGAIN}`,
+    ),
+  },
+];
 
 /** Seconds a client is told to wait before retrying an unavailable service. */
 export const RETRY_AFTER_S = 10;

@@ -1,7 +1,7 @@
 import { hasHeaderOps } from '../../compile/compile.js';
 import type { EdgeConfig, Pool, Site, SiteRoute } from '../../compile/edge-config.js';
 import { address, filePath, headerVar, ident, lit, str } from './escape.js';
-import { AUTH_DOWN_BODY, PAGES, RETRY_AFTER_S, UNAUTHORIZED_BODY } from './pages.js';
+import { PAGES, RETRY_AFTER_S } from './pages.js';
 
 /** Where the rendered files will live and run: everything the pure translation needs to know. */
 export interface RenderEnv {
@@ -65,8 +65,7 @@ export function renderNginx(cfg: EdgeConfig, env: RenderEnv): RenderedFiles {
   if (cfg.tcp.length > 0) main.push('', 'stream {', ...streamBody(cfg, pools, env).map(indent), '}');
   files.set('nginx.conf', main.join('\n') + '\n');
   files.set('proxy_headers.conf', PROXY_HEADERS.join('\n') + '\n');
-  files.set('pages.conf', pagesConf(env).join('\n') + '\n');
-  for (const [name, body] of Object.entries(PAGES)) files.set(`pages/${name}`, body);
+  files.set('pages.conf', pagesConf().join('\n') + '\n');
   return files;
 }
 
@@ -152,6 +151,7 @@ function httpPreamble(env: RenderEnv, cfg: EdgeConfig, fastCount: number): strin
     '    default "$";',
     '}',
     ...PROXY_HEADERS,
+    ...pageVariables(),
     '',
   ];
 }
@@ -178,27 +178,33 @@ function upstreamBlock(pool: Pool, env: RenderEnv, kind: 'http' | 'stream'): str
   return lines;
 }
 
-function pagesConf(env: RenderEnv): string[] {
-  const root = `${filePath(env.genDir)}/pages`;
+/** Error pages every server block includes: named locations answering with the page variables. */
+function pagesConf(): string[] {
+  const lines = [
+    'error_page 404 @gh_404;',
+    'error_page 502 @gh_502;',
+    'error_page 503 @gh_503;',
+    'error_page 504 @gh_504;',
+  ];
+  for (const p of PAGES.filter((x) => ['404', '502', '503', '504'].includes(x.key)))
+    lines.push(...pageLocation(p.key, p.status, p.retry));
+  return lines;
+}
+
+function pageLocation(key: string, status: number, retry: boolean): string[] {
   return [
-    'error_page 404 /__gatehouse/404.html;',
-    'error_page 502 /__gatehouse/e/502.html;',
-    'error_page 503 /__gatehouse/e/503.html;',
-    'error_page 504 /__gatehouse/e/504.html;',
-    'location ^~ /__gatehouse/ {',
-    '    internal;',
-    `    alias ${root}/;`,
+    `location @gh_${key} {`,
     '    default_type text/html;',
     '    add_header Cache-Control "no-store" always;',
-    '}',
-    'location ^~ /__gatehouse/e/ {',
-    '    internal;',
-    `    alias ${root}/e/;`,
-    '    default_type text/html;',
-    '    add_header Cache-Control "no-store" always;',
-    `    add_header Retry-After ${RETRY_AFTER_S} always;`,
+    ...(retry ? [`    add_header Retry-After ${RETRY_AFTER_S} always;`] : []),
+    `    return ${status} $gh_page_${key};`,
     '}',
   ];
+}
+
+/** Each page's HTML, once per config, as a variable (geo values are taken literally). */
+function pageVariables(): string[] {
+  return PAGES.flatMap((p) => [`geo $gh_page_${p.key} {`, `    default ${str(p.body)};`, '}']);
 }
 
 function defaultServer(cfg: EdgeConfig, env: RenderEnv): string[] {
@@ -260,10 +266,10 @@ function routeLocation(route: SiteRoute, i: number, pool: Pool, gen: string): st
     body.push(
       'error_page 401 = @gh_unauthorized;',
       'error_page 500 = @gh_auth_unavailable;',
-      'error_page 404 /__gatehouse/404.html;',
-      'error_page 502 /__gatehouse/e/502.html;',
-      'error_page 503 /__gatehouse/e/503.html;',
-      'error_page 504 /__gatehouse/e/504.html;',
+      'error_page 404 @gh_404;',
+      'error_page 502 @gh_502;',
+      'error_page 503 @gh_503;',
+      'error_page 504 @gh_504;',
     );
   }
   if (ownProxyHeaders) {
@@ -328,14 +334,9 @@ function authNamedLocations(): string[] {
     // nginx itself carries the auth answer's WWW-Authenticate over to this 401.
     '    default_type text/html;',
     '    add_header Cache-Control "no-store" always;',
-    `    return 401 ${str(UNAUTHORIZED_BODY)};`,
+    '    return 401 $gh_page_401;',
     '}',
-    'location @gh_auth_unavailable {',
-    '    default_type text/html;',
-    '    add_header Cache-Control "no-store" always;',
-    `    add_header Retry-After ${RETRY_AFTER_S} always;`,
-    `    return 503 ${str(AUTH_DOWN_BODY)};`,
-    '}',
+    ...pageLocation('auth503', 503, true).map((l) => l.replace('@gh_auth503', '@gh_auth_unavailable')),
   ];
 }
 

@@ -1,0 +1,126 @@
+import { mkdtemp, readlink, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compile } from '../../src/compile/compile.js';
+import type { EdgeConfig } from '../../src/compile/edge-config.js';
+import { NginxDriver } from '../../src/drivers/nginx/driver.js';
+import { serviceSchema } from '../../src/model/service.js';
+import { silentLogger } from '../../src/observe/log.js';
+import { startTestGatehouse } from '../helpers/gatehouse.js';
+import { echoBackend, freePort, http, json, type TestServer } from '../helpers/net.js';
+
+/** The nginx driver on its own, against the real binary. */
+describe('nginx driver', () => {
+  let dir: string;
+  let driver: NginxDriver;
+  let backend: TestServer;
+  let port: number;
+  const cfgFor = (host: string): EdgeConfig =>
+    compile({
+      services: [
+        serviceSchema.parse({
+          name: 'a',
+          hosts: [host],
+          routes: [{ upstreams: [`127.0.0.1:${backend.port}`] }],
+        }),
+      ],
+      listeners: { http: port, https: 0 },
+    });
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'gh-driver-'));
+    backend = await echoBackend('a');
+    port = await freePort();
+    driver = new NginxDriver({
+      bin: 'nginx',
+      prefix: join(dir, 'nginx'),
+      modulesDir: '/usr/lib/nginx/modules',
+      workers: 1,
+      log: silentLogger(),
+    });
+    await driver.init();
+  });
+  afterAll(async () => {
+    await driver?.stop();
+    await backend?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('applies a config and confirms the generation that answers', async () => {
+    const res = await driver.apply(cfgFor('one.test'));
+    expect(await driver.liveGeneration()).toBe(res.generation);
+    expect((await http(port, 'one.test')).status).toBe(200);
+  });
+
+  it('refuses a config nginx -t rejects, leaving the running one untouched', async () => {
+    const good = await readlink(join(dir, 'nginx', 'current'));
+    const bad = cfgFor('two.test');
+    // Two pools with one name: a config only a bug could produce, and nginx refuses it.
+    bad.pools.push({ ...(bad.pools[0] as EdgeConfig['pools'][number]) });
+    bad.sites.push({
+      hosts: ['three.test'],
+      routes: [
+        {
+          ...(bad.sites[0]!.routes[0] as EdgeConfig['sites'][number]['routes'][number]),
+          headers: { requestSet: [['X-A', 'b']], requestDelete: [], responseSet: [], responseDelete: [] },
+        },
+      ],
+    });
+    await expect(driver.apply(bad)).rejects.toMatchObject({
+      code: 'nginx_rejected',
+      message: expect.stringContaining('duplicate upstream'),
+    });
+    expect(await readlink(join(dir, 'nginx', 'current'))).toBe(good);
+    expect((await http(port, 'one.test')).status).toBe(200);
+    expect((await http(port, 'two.test')).status).toBe(404);
+  });
+});
+
+describe('change bursts', () => {
+  it('fold many concurrent registrations into a few reloads, every one landing', async () => {
+    const t = await startTestGatehouse();
+    const backend = await echoBackend('burst');
+    try {
+      const before = t.gh.edge.getStatus().applies;
+      const n = 60;
+      const results = await Promise.all(
+        Array.from({ length: n }, (_, i) =>
+          t.reg('POST', '/register', {
+            subdomain: `b${i}`,
+            backend_ip: '127.0.0.1',
+            backend_port: backend.port,
+          }),
+        ),
+      );
+      expect(results.every((r) => r.status === 201)).toBe(true);
+      await t.gh.edge.waitFor(t.gh.registry.version);
+      const reloads = t.gh.edge.getStatus().applies - before;
+      expect(reloads).toBeGreaterThanOrEqual(1);
+      expect(reloads).toBeLessThanOrEqual(5);
+      for (let i = 0; i < n; i++) expect((await t.get(`b${i}.gw.test`)).status).toBe(200);
+    } finally {
+      await t.close();
+      await backend.close();
+    }
+  });
+
+  it('serves the OpenAPI document', async () => {
+    const t = await startTestGatehouse();
+    try {
+      const r = await json(t.apiPort, 'GET', '/api/v1/openapi.json');
+      expect(r.status).toBe(200);
+      expect(r.json.openapi).toBe('3.1.0');
+      expect(Object.keys(r.json.paths as object)).toContain('/services/{name}');
+      const schemas = (
+        r.json.components as { schemas: Record<string, { properties?: Record<string, unknown> }> }
+      ).schemas;
+      expect(Object.keys(schemas.Service?.properties ?? {})).toEqual(
+        expect.arrayContaining(['name', 'hosts', 'routes', 'tcp', 'access']),
+      );
+      expect((await json(t.apiPort, 'GET', '/api/v1/services')).status).toBe(401);
+    } finally {
+      await t.close();
+    }
+  });
+});
