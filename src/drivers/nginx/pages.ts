@@ -1,3 +1,5 @@
+import { str } from './escape.js';
+
 /**
  * Gatehouse's own answers: unknown host, upstream down or slow, sign-in required, auth provider
  * down. Each page is defined once per config as a variable (`$gh_page_<status>`) and answered with
@@ -77,3 +79,32 @@ export const PAGES: PageDef[] = [
 
 /** Seconds a client is told to wait before retrying an unavailable service. */
 export const RETRY_AFTER_S = 10;
+
+/** Error pages every server block includes: named locations answering with the page variables. */
+export function pagesConf(): string[] {
+  const lines = [
+    'error_page 404 @gh_404;',
+    'error_page 502 @gh_502;',
+    'error_page 503 @gh_503;',
+    'error_page 504 @gh_504;',
+  ];
+  for (const p of PAGES.filter((x) => ['404', '502', '503', '504'].includes(x.key)))
+    lines.push(...pageLocation(p.key, p.status, p.retry));
+  return lines;
+}
+
+export function pageLocation(key: string, status: number, retry: boolean): string[] {
+  return [
+    `location @gh_${key} {`,
+    '    default_type text/html;',
+    '    add_header Cache-Control "no-store" always;',
+    ...(retry ? [`    add_header Retry-After ${RETRY_AFTER_S} always;`] : []),
+    `    return ${status} $gh_page_${key};`,
+    '}',
+  ];
+}
+
+/** Each page's HTML, once per config, as a variable (geo values are taken literally). */
+export function pageVariables(): string[] {
+  return PAGES.flatMap((p) => [`geo $gh_page_${p.key} {`, `    default ${str(p.body)};`, '}']);
+}

@@ -1,7 +1,9 @@
-import { hasHeaderOps } from '../../compile/compile.js';
-import type { EdgeConfig, Pool, Site, SiteRoute } from '../../compile/edge-config.js';
-import { address, filePath, headerVar, ident, lit, str } from './escape.js';
-import { PAGES, RETRY_AFTER_S } from './pages.js';
+import type { EdgeConfig, Pool } from '../../compile/edge-config.js';
+import { address, filePath, ident, lit, str } from './escape.js';
+import { indent, PROXY_HEADERS } from './common.js';
+import { splitLanes } from './lanes.js';
+import { pagesConf, pageVariables } from './pages.js';
+import { siteServer } from './site.js';
 
 /** Where the rendered files will live and run: everything the pure translation needs to know. */
 export interface RenderEnv {
@@ -69,51 +71,6 @@ export function renderNginx(cfg: EdgeConfig, env: RenderEnv): RenderedFiles {
   return files;
 }
 
-const PROXY_HEADERS = [
-  'proxy_set_header Host $host;',
-  'proxy_set_header X-Real-IP $remote_addr;',
-  'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
-  'proxy_set_header X-Forwarded-Proto $scheme;',
-  'proxy_set_header X-Forwarded-Host $host;',
-  'proxy_set_header Upgrade $http_upgrade;',
-  'proxy_set_header Connection $gh_connection;',
-];
-
-function indent(line: string): string {
-  return line === '' ? '' : `    ${line}`;
-}
-
-interface FastEntry {
-  host: string;
-  target: string;
-}
-
-/** Which sites can be a map line, and which need a server block. */
-function splitLanes(sites: Site[], pools: Map<string, Pool>): { fast: FastEntry[]; full: Site[] } {
-  const fast: FastEntry[] = [];
-  const full: Site[] = [];
-  const simple = (site: Site): string | undefined => {
-    if (site.routes.length !== 1) return undefined;
-    const r = site.routes[0] as SiteRoute;
-    const pool = pools.get(r.pool);
-    if (!pool || r.path !== '/' || r.access.kind !== 'public' || hasHeaderOps(r.headers)) return undefined;
-    if (pool.servers.length !== 1 || pool.health) return undefined;
-    return `${pool.scheme}://${address(pool.servers[0] as string)}`;
-  };
-  // A wildcard server_name would win over an exact host that only lives in the map, so an exact
-  // host covered by a wildcard site must get its own server block too.
-  const wildcards = sites.flatMap((s) => s.hosts.filter((h) => h.startsWith('*.')).map((h) => h.slice(1)));
-  const coveredByWildcard = (h: string) => wildcards.some((suffix) => h.endsWith(suffix));
-  for (const site of sites) {
-    const target = simple(site);
-    const fastHosts = target ? site.hosts.filter((h) => !h.startsWith('*.') && !coveredByWildcard(h)) : [];
-    for (const host of fastHosts) fast.push({ host, target: target as string });
-    const rest = site.hosts.filter((h) => !fastHosts.includes(h));
-    if (rest.length > 0) full.push({ hosts: rest, routes: site.routes });
-  }
-  return { fast, full };
-}
-
 function httpPreamble(env: RenderEnv, cfg: EdgeConfig, fastCount: number): string[] {
   const names = cfg.sites.reduce((n, s) => n + s.hosts.length, 0);
   const p = filePath(env.prefix);
@@ -179,34 +136,6 @@ function upstreamBlock(pool: Pool, env: RenderEnv, kind: 'http' | 'stream'): str
 }
 
 /** Error pages every server block includes: named locations answering with the page variables. */
-function pagesConf(): string[] {
-  const lines = [
-    'error_page 404 @gh_404;',
-    'error_page 502 @gh_502;',
-    'error_page 503 @gh_503;',
-    'error_page 504 @gh_504;',
-  ];
-  for (const p of PAGES.filter((x) => ['404', '502', '503', '504'].includes(x.key)))
-    lines.push(...pageLocation(p.key, p.status, p.retry));
-  return lines;
-}
-
-function pageLocation(key: string, status: number, retry: boolean): string[] {
-  return [
-    `location @gh_${key} {`,
-    '    default_type text/html;',
-    '    add_header Cache-Control "no-store" always;',
-    ...(retry ? [`    add_header Retry-After ${RETRY_AFTER_S} always;`] : []),
-    `    return ${status} $gh_page_${key};`,
-    '}',
-  ];
-}
-
-/** Each page's HTML, once per config, as a variable (geo values are taken literally). */
-function pageVariables(): string[] {
-  return PAGES.flatMap((p) => [`geo $gh_page_${p.key} {`, `    default ${str(p.body)};`, '}']);
-}
-
 function defaultServer(cfg: EdgeConfig, env: RenderEnv): string[] {
   return [
     'server {',
@@ -221,122 +150,6 @@ function defaultServer(cfg: EdgeConfig, env: RenderEnv): string[] {
     '    }',
     '}',
     '',
-  ];
-}
-
-function siteServer(
-  site: Site,
-  index: number,
-  cfg: EdgeConfig,
-  pools: Map<string, Pool>,
-  env: RenderEnv,
-): string[] {
-  const gen = filePath(env.genDir);
-  const lines = [
-    `# site ${index}: ${site.routes.map((r) => `${r.service}${r.path}`).join(', ')}`,
-    'server {',
-    `    listen ${cfg.listeners.http};`,
-    `    server_name ${site.hosts.map(lit).join(' ')};`,
-    `    include ${gen}/pages.conf;`,
-  ];
-  const authed = site.routes.some((r) => r.access.kind === 'forward_auth');
-  site.routes.forEach((route, i) => {
-    lines.push(...routeLocation(route, i, pools.get(route.pool) as Pool, gen).map(indent));
-  });
-  if (!site.routes.some((r) => r.path === '/'))
-    lines.push('    location / {', '        return 404;', '    }');
-  if (authed) lines.push(...authNamedLocations().map(indent));
-  lines.push('}', '');
-  return lines;
-}
-
-function routeLocation(route: SiteRoute, i: number, pool: Pool, gen: string): string[] {
-  const body: string[] = [];
-  const h = route.headers;
-  const auth = route.access.kind === 'forward_auth' ? route.access : undefined;
-  const ownProxyHeaders =
-    h.requestSet.length + h.requestDelete.length > 0 || (auth?.copyHeaders.length ?? 0) > 0;
-  if (auth) {
-    body.push(`auth_request /__gatehouse/auth/${i};`);
-    body.push('auth_request_set $gh_auth_location $upstream_http_location;');
-    auth.copyHeaders.forEach((name, k) =>
-      body.push(`auth_request_set $gh_copy_${k} $upstream_http_${headerVar(name)};`),
-    );
-    // error_page at this level replaces the server's list, so it is repeated in full.
-    body.push(
-      'error_page 401 = @gh_unauthorized;',
-      'error_page 500 = @gh_auth_unavailable;',
-      'error_page 404 @gh_404;',
-      'error_page 502 @gh_502;',
-      'error_page 503 @gh_503;',
-      'error_page 504 @gh_504;',
-    );
-  }
-  if (ownProxyHeaders) {
-    // Any proxy_set_header here drops the inherited ones, so the common set comes first.
-    body.push(`include ${gen}/proxy_headers.conf;`);
-    for (const [name, value] of h.requestSet) body.push(`proxy_set_header ${lit(name)} ${str(value)};`);
-    for (const name of h.requestDelete) body.push(`proxy_set_header ${lit(name)} "";`);
-    // Set from the auth answer only; a client's own copy is replaced (with nothing if absent).
-    auth?.copyHeaders.forEach((name, k) => body.push(`proxy_set_header ${lit(name)} $gh_copy_${k};`));
-  }
-  for (const name of h.responseDelete) body.push(`proxy_hide_header ${lit(name)};`);
-  for (const [name, value] of h.responseSet) body.push(`add_header ${lit(name)} ${str(value)} always;`);
-  const upstream = `${pool.scheme}://gh_${ident(pool.id)}`;
-  if (route.stripPrefix && route.path.endsWith('/')) {
-    body.push(`proxy_pass ${upstream}/;`);
-  } else if (route.stripPrefix) {
-    // The path is validated to URL characters (no quote, "$" or brace), so it is safe in a regex.
-    body.push(`rewrite "^${regexEscape(route.path)}/?(.*)$" /$1 break;`);
-    body.push(`proxy_pass ${upstream};`);
-  } else {
-    body.push(`proxy_pass ${upstream};`);
-  }
-  const lines = [`location ${lit(route.path)} {`, ...body.map(indent), '}'];
-  if (auth) lines.push(...authLocation(i, auth.url));
-  return lines;
-}
-
-function regexEscape(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-function authLocation(i: number, url: string): string[] {
-  return [
-    `location = /__gatehouse/auth/${i} {`,
-    '    internal;',
-    '    proxy_pass_request_body off;',
-    '    proxy_set_header Content-Length "";',
-    '    proxy_set_header Host $proxy_host;',
-    '    proxy_set_header X-Original-URL $scheme://$host$request_uri;',
-    '    proxy_set_header X-Original-URI $request_uri;',
-    '    proxy_set_header X-Original-Method $request_method;',
-    '    proxy_set_header X-Forwarded-Method $request_method;',
-    '    proxy_set_header X-Forwarded-Proto $scheme;',
-    '    proxy_set_header X-Forwarded-Host $host;',
-    '    proxy_set_header X-Forwarded-Uri $request_uri;',
-    '    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
-    '    proxy_set_header X-Real-IP $remote_addr;',
-    '    proxy_set_header Connection "";',
-    '    proxy_connect_timeout 3s;',
-    '    proxy_read_timeout 10s;',
-    `    proxy_pass ${str(url)};`,
-    '}',
-  ];
-}
-
-function authNamedLocations(): string[] {
-  return [
-    'location @gh_unauthorized {',
-    '    if ($gh_auth_location != "") {',
-    '        return 302 $gh_auth_location;',
-    '    }',
-    // nginx itself carries the auth answer's WWW-Authenticate over to this 401.
-    '    default_type text/html;',
-    '    add_header Cache-Control "no-store" always;',
-    '    return 401 $gh_page_401;',
-    '}',
-    ...pageLocation('auth503', 503, true).map((l) => l.replace('@gh_auth503', '@gh_auth_unavailable')),
   ];
 }
 

@@ -5,15 +5,17 @@ import { diffVersions, getVersion, listVersions, rollback, stateAt } from '../..
 import { parse } from '../http-errors.js';
 import type { ApiContext } from './context.js';
 
-const versionParams = z.strictObject({ version: z.coerce.number().int().min(0) });
+/** A version number as URL text: decimal digits only (`z.coerce` would read "", " " or "0x10" too). */
+const versionText = z
+  .string()
+  .regex(/^[0-9]{1,15}$/, 'a whole number')
+  .transform(Number);
+const versionParams = z.strictObject({ version: versionText });
 const listQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(1000).default(50),
-  before: z.coerce.number().int().min(1).optional(),
+  limit: versionText.pipe(z.number().min(1).max(1000)).default(50),
+  before: versionText.pipe(z.number().min(1)).optional(),
 });
-const diffQuery = z.strictObject({
-  from: z.coerce.number().int().min(0),
-  to: z.coerce.number().int().min(0).optional(),
-});
+const diffQuery = z.strictObject({ from: versionText, to: versionText.optional() });
 const rollbackBody = z
   .strictObject({ force: z.boolean().optional(), wait: z.boolean().optional() })
   .default({});

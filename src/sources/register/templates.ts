@@ -8,7 +8,9 @@ import { portSchema, slugSchema } from '../../model/values.js';
 /** The body of `POST /register` (compatible with the StartLobster seed's). */
 export const registerBodySchema = z.strictObject({
   subdomain: slugSchema,
-  backend_ip: z.string().refine((s) => isIPv4(s) || isIPv6(s), 'an IPv4 or IPv6 address'),
+  backend_ip: z
+    .string()
+    .refine((s) => isIPv4(s) || (isIPv6(s) && !s.includes('%')), 'an IPv4 or IPv6 address, without a zone'),
   backend_port: portSchema.optional(),
   type: slugSchema.default('simple'),
 });

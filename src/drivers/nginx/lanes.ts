@@ -1,0 +1,34 @@
+import { hasHeaderOps } from '../../compile/compile.js';
+import type { Pool, Site, SiteRoute } from '../../compile/edge-config.js';
+import { address } from './escape.js';
+
+export interface FastEntry {
+  host: string;
+  target: string;
+}
+
+/** Which sites can be a map line, and which need a server block. */
+export function splitLanes(sites: Site[], pools: Map<string, Pool>): { fast: FastEntry[]; full: Site[] } {
+  const fast: FastEntry[] = [];
+  const full: Site[] = [];
+  const simple = (site: Site): string | undefined => {
+    if (site.routes.length !== 1) return undefined;
+    const r = site.routes[0] as SiteRoute;
+    const pool = pools.get(r.pool);
+    if (!pool || r.path !== '/' || r.access.kind !== 'public' || hasHeaderOps(r.headers)) return undefined;
+    if (pool.servers.length !== 1 || pool.health) return undefined;
+    return `${pool.scheme}://${address(pool.servers[0] as string)}`;
+  };
+  // A wildcard server_name would win over an exact host that only lives in the map, so an exact
+  // host covered by a wildcard site must get its own server block too.
+  const wildcards = sites.flatMap((s) => s.hosts.filter((h) => h.startsWith('*.')).map((h) => h.slice(1)));
+  const coveredByWildcard = (h: string) => wildcards.some((suffix) => h.endsWith(suffix));
+  for (const site of sites) {
+    const target = simple(site);
+    const fastHosts = target ? site.hosts.filter((h) => !h.startsWith('*.') && !coveredByWildcard(h)) : [];
+    for (const host of fastHosts) fast.push({ host, target: target as string });
+    const rest = site.hosts.filter((h) => !fastHosts.includes(h));
+    if (rest.length > 0) full.push({ hosts: rest, routes: site.routes });
+  }
+  return { fast, full };
+}

@@ -1,0 +1,122 @@
+import type { EdgeConfig, Pool, Site, SiteRoute } from '../../compile/edge-config.js';
+import { indent } from './common.js';
+import { filePath, headerVar, ident, lit, str } from './escape.js';
+import { pageLocation } from './pages.js';
+import type { RenderEnv } from './render.js';
+
+/** A server block for a site that needs more than the fast lane: its routes, auth and pages. */
+export function siteServer(
+  site: Site,
+  index: number,
+  cfg: EdgeConfig,
+  pools: Map<string, Pool>,
+  env: RenderEnv,
+): string[] {
+  const gen = filePath(env.genDir);
+  const lines = [
+    `# site ${index}: ${site.routes.map((r) => `${r.service}${r.path}`).join(', ')}`,
+    'server {',
+    `    listen ${cfg.listeners.http};`,
+    `    server_name ${site.hosts.map(lit).join(' ')};`,
+    `    include ${gen}/pages.conf;`,
+  ];
+  const authed = site.routes.some((r) => r.access.kind === 'forward_auth');
+  site.routes.forEach((route, i) => {
+    lines.push(...routeLocation(route, i, pools.get(route.pool) as Pool, gen).map(indent));
+  });
+  if (!site.routes.some((r) => r.path === '/'))
+    lines.push('    location / {', '        return 404;', '    }');
+  if (authed) lines.push(...authNamedLocations().map(indent));
+  lines.push('}', '');
+  return lines;
+}
+
+function routeLocation(route: SiteRoute, i: number, pool: Pool, gen: string): string[] {
+  const body: string[] = [];
+  const h = route.headers;
+  const auth = route.access.kind === 'forward_auth' ? route.access : undefined;
+  const ownProxyHeaders =
+    h.requestSet.length + h.requestDelete.length > 0 || (auth?.copyHeaders.length ?? 0) > 0;
+  if (auth) {
+    body.push(`auth_request /__gatehouse/auth/${i};`);
+    body.push('auth_request_set $gh_auth_location $upstream_http_location;');
+    auth.copyHeaders.forEach((name, k) =>
+      body.push(`auth_request_set $gh_copy_${k} $upstream_http_${headerVar(name)};`),
+    );
+    // error_page at this level replaces the server's list, so it is repeated in full.
+    body.push(
+      'error_page 401 = @gh_unauthorized;',
+      'error_page 500 = @gh_auth_unavailable;',
+      'error_page 404 @gh_404;',
+      'error_page 502 @gh_502;',
+      'error_page 503 @gh_503;',
+      'error_page 504 @gh_504;',
+    );
+  }
+  if (ownProxyHeaders) {
+    // Any proxy_set_header here drops the inherited ones, so the common set comes first.
+    body.push(`include ${gen}/proxy_headers.conf;`);
+    for (const [name, value] of h.requestSet) body.push(`proxy_set_header ${lit(name)} ${str(value)};`);
+    for (const name of h.requestDelete) body.push(`proxy_set_header ${lit(name)} "";`);
+    // Set from the auth answer only; a client's own copy is replaced (with nothing if absent).
+    auth?.copyHeaders.forEach((name, k) => body.push(`proxy_set_header ${lit(name)} $gh_copy_${k};`));
+  }
+  for (const name of h.responseDelete) body.push(`proxy_hide_header ${lit(name)};`);
+  for (const [name, value] of h.responseSet) body.push(`add_header ${lit(name)} ${str(value)} always;`);
+  const upstream = `${pool.scheme}://gh_${ident(pool.id)}`;
+  if (route.stripPrefix && route.path.endsWith('/')) {
+    body.push(`proxy_pass ${upstream}/;`);
+  } else if (route.stripPrefix) {
+    // The path is validated to URL characters (no quote, "$" or brace), so it is safe in a regex.
+    body.push(`rewrite "^${regexEscape(route.path)}/?(.*)$" /$1 break;`);
+    body.push(`proxy_pass ${upstream};`);
+  } else {
+    body.push(`proxy_pass ${upstream};`);
+  }
+  const lines = [`location ${lit(route.path)} {`, ...body.map(indent), '}'];
+  if (auth) lines.push(...authLocation(i, auth.url));
+  return lines;
+}
+
+function regexEscape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function authLocation(i: number, url: string): string[] {
+  return [
+    `location = /__gatehouse/auth/${i} {`,
+    '    internal;',
+    '    proxy_pass_request_body off;',
+    '    proxy_set_header Content-Length "";',
+    '    proxy_set_header Host $proxy_host;',
+    '    proxy_set_header X-Original-URL $scheme://$host$request_uri;',
+    '    proxy_set_header X-Original-URI $request_uri;',
+    '    proxy_set_header X-Original-Method $request_method;',
+    '    proxy_set_header X-Forwarded-Method $request_method;',
+    '    proxy_set_header X-Forwarded-Proto $scheme;',
+    '    proxy_set_header X-Forwarded-Host $host;',
+    '    proxy_set_header X-Forwarded-Uri $request_uri;',
+    '    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+    '    proxy_set_header X-Real-IP $remote_addr;',
+    '    proxy_set_header Connection "";',
+    '    proxy_connect_timeout 3s;',
+    '    proxy_read_timeout 10s;',
+    `    proxy_pass ${str(url)};`,
+    '}',
+  ];
+}
+
+function authNamedLocations(): string[] {
+  return [
+    'location @gh_unauthorized {',
+    '    if ($gh_auth_location != "") {',
+    '        return 302 $gh_auth_location;',
+    '    }',
+    // nginx itself carries the auth answer's WWW-Authenticate over to this 401.
+    '    default_type text/html;',
+    '    add_header Cache-Control "no-store" always;',
+    '    return 401 $gh_page_401;',
+    '}',
+    ...pageLocation('auth503', 503, true).map((l) => l.replace('@gh_auth503', '@gh_auth_unavailable')),
+  ];
+}
