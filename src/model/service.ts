@@ -41,7 +41,8 @@ export const headersSchema = z.strictObject({
 
 export const forwardAuthSchema = z.strictObject({
   url: ipUrlSchema,
-  copy_headers: z.array(headerNameSchema).max(32).default([]),
+  // Copied headers are set on the upstream request, so the reserved ones are refused here too.
+  copy_headers: z.array(settableHeaderName).max(32).default([]),
 });
 
 export const accessSchema = z

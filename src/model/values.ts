@@ -9,8 +9,11 @@ import { z } from 'zod';
 const LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
 const HOSTNAME_RE = new RegExp(`^(?:\\*\\.)?(?:${LABEL}\\.)*${LABEL}$`);
 
-/** Keys nginx's `map` block reads as keywords even when quoted: a host must never be one. */
-const MAP_KEYWORDS = new Set(['default', 'include', 'hostnames', 'volatile']);
+/**
+ * Keys nginx's `map` block reads as keywords even when quoted (`include` would even read a file):
+ * a host in the fast-lane map must never be one.
+ */
+const MAP_KEYWORDS = new Set(['default', 'include']);
 
 export const hostnameSchema = z
   .string()

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
-import { echoBackend, type TestServer } from '../helpers/net.js';
+import { echoBackend, http, type TestServer } from '../helpers/net.js';
 
 describe('smoke', () => {
   let t: TestGatehouse;
@@ -24,6 +24,9 @@ describe('smoke', () => {
     const res = await t.get('app.test', '/hello');
     expect(res.status).toBe(200);
     expect(JSON.parse(res.body).backend).toBe('a');
+    // Over IPv6 too, where the machine has it.
+    const v6 = await http(t.httpPort, 'app.test', '/', { address: '::1' });
+    expect(v6.status).toBe(200);
     const unknown = await t.get('nope.test');
     expect(unknown.status).toBe(404);
     expect(unknown.body).toContain('Gatehouse');

@@ -31,6 +31,8 @@ export interface ReqOptions {
   body?: string;
   socketPath?: string;
   timeoutMs?: number;
+  /** Where to connect (default 127.0.0.1). */
+  address?: string;
 }
 
 /** An HTTP request with an explicit Host header (global fetch would drop it). */
@@ -38,7 +40,7 @@ export function http(port: number, host: string, path = '/', opts: ReqOptions = 
   return new Promise((resolve, reject) => {
     const req = request(
       {
-        host: '127.0.0.1',
+        host: opts.address ?? '127.0.0.1',
         port,
         socketPath: opts.socketPath,
         path,

@@ -14,6 +14,7 @@ const env: RenderEnv = {
   generation: 'g1',
   modulesDir: '/usr/lib/nginx/modules',
   workers: 2,
+  ipv6: true,
 };
 
 const auth = { forward_auth: { url: 'http://10.0.1.5:3000/auth/verify', copy_headers: ['X-Gateway-Token'] } };

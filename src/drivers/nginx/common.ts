@@ -14,3 +14,10 @@ export const PROXY_HEADERS = [
 export function indent(line: string): string {
   return line === '' ? '' : `    ${line}`;
 }
+
+/** `listen` lines for a port: IPv4, and IPv6 too when the machine has it. */
+export function listen(port: number, ipv6: boolean | undefined, extra = ''): string[] {
+  const lines = [`listen ${port}${extra};`];
+  if (ipv6) lines.push(`listen [::]:${port}${extra};`);
+  return lines;
+}

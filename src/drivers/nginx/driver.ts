@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, readlink, rename, rm, symlink, writeFile, chmod } from 'node:fs/promises';
+import { networkInterfaces } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { EdgeConfig } from '../../compile/edge-config.js';
 import { GatehouseError } from '../../model/errors.js';
@@ -38,6 +39,7 @@ export class NginxDriver {
   private files: RenderedFiles | undefined;
   private generation: string | undefined;
   private seq = 0;
+  private readonly ipv6 = hasIPv6();
 
   constructor(private readonly opts: NginxDriverOptions) {
     const p = opts.prefix;
@@ -76,6 +78,7 @@ export class NginxDriver {
       generation,
       modulesDir: this.opts.modulesDir,
       workers: this.opts.workers,
+      ipv6: this.ipv6,
       down,
     });
     await writeFiles(genDir, files);
@@ -230,11 +233,18 @@ function summarize(output: string): string {
   return output
     .split('\n')
     .map((l) => l.replace(/^\S+ \S+ \[(\w+)\] \d+#\d+: /, '[$1] ').replace(/^nginx: /, ''))
-    .filter((l) => l.trim() && !l.includes('configuration file') && !l.includes('test failed'))
+    .filter(
+      (l, i, all) =>
+        l.trim() && !l.includes('configuration file') && !l.includes('test failed') && all.indexOf(l) === i,
+    )
     .slice(0, 5)
     .join('; ');
 }
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+function hasIPv6(): boolean {
+  return Object.values(networkInterfaces()).some((list) => list?.some((a) => a.family === 'IPv6'));
 }

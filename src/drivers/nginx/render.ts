@@ -1,6 +1,6 @@
 import type { EdgeConfig, Pool } from '../../compile/edge-config.js';
 import { address, filePath, ident, lit, str } from './escape.js';
-import { indent, PROXY_HEADERS } from './common.js';
+import { indent, listen, PROXY_HEADERS } from './common.js';
 import { splitLanes } from './lanes.js';
 import { pagesConf, pageVariables } from './pages.js';
 import { siteServer } from './site.js';
@@ -17,6 +17,8 @@ export interface RenderEnv {
   generation: string;
   modulesDir: string;
   workers: number;
+  /** Also listen on IPv6 (only when the machine has an IPv6 address, or nginx cannot start). */
+  ipv6?: boolean;
   /** Servers that active health checks found down, as `poolId address`. */
   down?: ReadonlySet<string>;
 }
@@ -139,7 +141,7 @@ function upstreamBlock(pool: Pool, env: RenderEnv, kind: 'http' | 'stream'): str
 function defaultServer(cfg: EdgeConfig, env: RenderEnv): string[] {
   return [
     'server {',
-    `    listen ${cfg.listeners.http} default_server;`,
+    ...listen(cfg.listeners.http, env.ipv6, ' default_server').map(indent),
     '    server_name _;',
     `    include ${filePath(env.genDir)}/pages.conf;`,
     '    location / {',
@@ -182,7 +184,7 @@ function streamBody(cfg: EdgeConfig, pools: Map<string, Pool>, env: RenderEnv): 
     lines.push(
       `# ${t.service}`,
       'server {',
-      `    listen ${t.port};`,
+      ...listen(t.port, env.ipv6).map(indent),
       '    proxy_connect_timeout 5s;',
       `    proxy_pass gh_${ident(pool.id)};`,
       '}',

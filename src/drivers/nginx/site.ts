@@ -1,5 +1,5 @@
 import type { EdgeConfig, Pool, Site, SiteRoute } from '../../compile/edge-config.js';
-import { indent } from './common.js';
+import { indent, listen } from './common.js';
 import { filePath, headerVar, ident, lit, str } from './escape.js';
 import { pageLocation } from './pages.js';
 import type { RenderEnv } from './render.js';
@@ -16,7 +16,7 @@ export function siteServer(
   const lines = [
     `# site ${index}: ${site.routes.map((r) => `${r.service}${r.path}`).join(', ')}`,
     'server {',
-    `    listen ${cfg.listeners.http};`,
+    ...listen(cfg.listeners.http, env.ipv6).map(indent),
     `    server_name ${site.hosts.map(lit).join(' ')};`,
     `    include ${gen}/pages.conf;`,
   ];

@@ -24,6 +24,8 @@ export interface ApiDeps {
 /** The management REST API under /api/v1. */
 export function buildApiServer(deps: ApiDeps): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  // Bodies are JSON only: text/plain would arrive as a string and fail as "expected object".
+  app.removeContentTypeParser('text/plain');
   installErrorHandling(app, deps.log);
   const ctx: ApiContext = {
     registry: deps.registry,

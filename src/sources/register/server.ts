@@ -58,6 +58,8 @@ export function buildRegisterServer(deps: RegisterDeps): FastifyInstance {
   const templates: Record<string, Template> = { ...BUILTIN_TEMPLATES, ...settings.templates };
   const allowed = allowList(settings.register_allow);
   const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
+  // Bodies are JSON only: text/plain would arrive as a string and fail as "expected object".
+  app.removeContentTypeParser('text/plain');
   installErrorHandling(app, log);
 
   app.addHook('onRequest', async (req, reply) => {
