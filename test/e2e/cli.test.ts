@@ -188,9 +188,17 @@ describe('gatehouse up with a bad setting', () => {
     expect(env.stderr).toContain('GATEHOUSE_REGISTER_ALLOW');
   });
 
-  it('shows help', async () => {
+  it('shows help, also through npx in the project', async () => {
     const r = await run(['--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('snapshot');
+    const npx = await new Promise<Run>((done) => {
+      const p = spawn('npx', ['gatehouse', '--help'], { cwd: root, env: cleanEnv() });
+      let stdout = '';
+      p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      p.on('close', (code) => done({ code, stdout, stderr: '' }));
+    });
+    expect(npx.code).toBe(0);
+    expect(npx.stdout).toContain('Usage: gatehouse');
   });
 });
