@@ -38,6 +38,7 @@ export class LocalEdge {
     downServers: [],
   };
   private running: Promise<void> | undefined;
+  private stopped = false;
   private dirty = false;
   private lastDownKey = '';
   private readonly events = new EventEmitter();
@@ -78,6 +79,8 @@ export class LocalEdge {
   }
 
   async stop(): Promise<void> {
+    // First, so that nothing that settles during shutdown (a health probe, a write) starts an apply.
+    this.stopped = true;
     this.unsubscribe?.();
     this.health.stop();
     if (this.driftTimer) clearInterval(this.driftTimer);
@@ -120,6 +123,7 @@ export class LocalEdge {
   }
 
   schedule(): void {
+    if (this.stopped) return;
     if (this.running) {
       this.dirty = true;
       return;
@@ -132,7 +136,7 @@ export class LocalEdge {
     do {
       this.dirty = false;
       await this.applyOnce();
-    } while (this.dirty);
+    } while (this.dirty && !this.stopped);
     this.status.applying = false;
   }
 

@@ -17,6 +17,11 @@ import {
  * labels and the UI all share. Every object is strict: an unknown field is an error, never ignored.
  */
 
+function duplicates<T>(items: T[]): T[] {
+  const seen = new Set<T>();
+  return items.filter((i) => (seen.has(i) ? true : (seen.add(i), false)));
+}
+
 /** Headers a rule may not touch: they are how nginx keeps the connection itself working. */
 const RESERVED_HEADERS = new Set([
   'connection',
@@ -29,10 +34,22 @@ const settableHeaderName = headerNameSchema.refine((h) => !RESERVED_HEADERS.has(
   message: 'this header is managed by the proxy and cannot be changed',
 });
 
-const headerOpsSchema = z.strictObject({
-  set: z.record(settableHeaderName, headerValueSchema).optional(),
-  delete: z.array(settableHeaderName).max(64).optional(),
-});
+const headerOpsSchema = z
+  .strictObject({
+    set: z.record(settableHeaderName, headerValueSchema).optional(),
+    delete: z.array(settableHeaderName).max(64).optional(),
+  })
+  .superRefine((ops, ctx) => {
+    // Header names are case-insensitive: "X-A" and "x-a" would be two rules for one header.
+    const names = [...Object.keys(ops.set ?? {}), ...(ops.delete ?? [])].map((n) => n.toLowerCase());
+    for (const n of duplicates(names)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['set'],
+        message: `header ${n} appears more than once (names ignore case)`,
+      });
+    }
+  });
 
 export const headersSchema = z.strictObject({
   request: headerOpsSchema.optional(),
@@ -91,11 +108,6 @@ export const tcpRouteSchema = z.strictObject({
   lb: lbSchema.default('round_robin'),
 });
 
-function duplicates<T>(items: T[]): T[] {
-  const seen = new Set<T>();
-  return items.filter((i) => (seen.has(i) ? true : (seen.add(i), false)));
-}
-
 export const serviceSchema = z
   .strictObject({
     name: slugSchema,
@@ -107,7 +119,10 @@ export const serviceSchema = z
     labels: z
       .record(
         z.string().regex(/^[A-Za-z0-9._/-]{1,128}$/, 'a label key is letters, digits and ._/-'),
-        z.string().max(1024),
+        z
+          .string()
+          .max(1024)
+          .regex(/^\P{Cc}*$/u, 'a label value has no control characters'),
       )
       .optional(),
   })

@@ -9,19 +9,12 @@ import { z } from 'zod';
 const LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
 const HOSTNAME_RE = new RegExp(`^(?:\\*\\.)?(?:${LABEL}\\.)*${LABEL}$`);
 
-/**
- * Keys nginx's `map` block reads as keywords even when quoted (`include` would even read a file):
- * a host in the fast-lane map must never be one.
- */
-const MAP_KEYWORDS = new Set(['default', 'include']);
-
 export const hostnameSchema = z
   .string()
   .trim()
   .toLowerCase()
   .max(253, 'a host name is at most 253 characters')
-  .regex(HOSTNAME_RE, 'not a valid host name (RFC 1123 labels, optionally "*." in front)')
-  .refine((h) => !MAP_KEYWORDS.has(h), 'this name is reserved (nginx reads it as a keyword)');
+  .regex(HOSTNAME_RE, 'not a valid host name (RFC 1123 labels, optionally "*." in front)');
 
 export const slugSchema = z
   .string()

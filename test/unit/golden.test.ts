@@ -28,6 +28,8 @@ const cases: Record<string, ServiceInput[]> = {
       hosts: ['b.example.com', 'www.b.example.com'],
       routes: [{ upstreams: ['https://10.0.0.2:443'] }],
     },
+    // A map keyword as a host is escaped; "r", "t", "n" first letters are not (nginx reads \\r).
+    { name: 'kw', hosts: ['include', 'rtn.example.com'], routes: [{ upstreams: ['10.0.0.3:80'] }] },
   ],
   // Everything a route can say: several paths, LB, headers, strip, forward auth, health, TCP.
   full: [
@@ -41,7 +43,8 @@ const cases: Record<string, ServiceInput[]> = {
           lb: 'least_conn',
           health: { path: '/status', interval: '10s' },
           headers: {
-            request: { set: { 'X-Env': 'prod $HOME "q"' }, delete: ['X-Debug'] },
+            // Host overrides the common header of that name rather than adding a second one.
+            request: { set: { 'X-Env': 'prod $HOME "q"', Host: 'internal.example' }, delete: ['X-Debug'] },
             response: { delete: ['Server'], set: { 'X-Frame-Options': 'DENY' } },
           },
         },

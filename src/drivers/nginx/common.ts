@@ -1,15 +1,24 @@
 /** Pieces shared by the nginx renderer's files. */
 
 /** The forwarding headers every proxied request carries (repeated where a location sets its own). */
-export const PROXY_HEADERS = [
-  'proxy_set_header Host $host;',
-  'proxy_set_header X-Real-IP $remote_addr;',
-  'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
-  'proxy_set_header X-Forwarded-Proto $scheme;',
-  'proxy_set_header X-Forwarded-Host $host;',
-  'proxy_set_header Upgrade $http_upgrade;',
-  'proxy_set_header Connection $gh_connection;',
+const BASE_HEADERS: [string, string][] = [
+  ['Host', '$host'],
+  ['X-Real-IP', '$remote_addr'],
+  ['X-Forwarded-For', '$proxy_add_x_forwarded_for'],
+  ['X-Forwarded-Proto', '$scheme'],
+  ['X-Forwarded-Host', '$host'],
+  ['Upgrade', '$http_upgrade'],
+  ['Connection', '$gh_connection'],
 ];
+
+/** The common set, less the headers a route sets or deletes itself (names compared case-blind). */
+export function proxyHeaders(except: ReadonlySet<string> = new Set()): string[] {
+  return BASE_HEADERS.filter(([name]) => !except.has(name.toLowerCase())).map(
+    ([name, value]) => `proxy_set_header ${name} ${value};`,
+  );
+}
+
+export const PROXY_HEADERS = proxyHeaders();
 
 export function indent(line: string): string {
   return line === '' ? '' : `    ${line}`;

@@ -16,6 +16,18 @@ export function lit(value: string): string {
   return `"${value}"`;
 }
 
+/** Words a `map` block reads as its own keywords, even when quoted. */
+const MAP_KEYWORDS = new Set(['default', 'hostnames', 'include', 'volatile']);
+
+/**
+ * A key in a `map` block. A keyword (a host may be called `include`) gets a leading backslash,
+ * which nginx strips. Only keywords: nginx reads `\r`, `\n` and `\t` as control characters.
+ */
+export function mapKey(value: string): string {
+  const quoted = lit(value);
+  return MAP_KEYWORDS.has(value) ? `"\\${quoted.slice(1)}` : quoted;
+}
+
 /**
  * A quoted string in a directive whose value nginx expands (proxy_set_header, add_header, return).
  * A "$" is written as `${gh_dollar}`, a variable whose value is a literal dollar sign, because

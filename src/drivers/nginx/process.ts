@@ -52,6 +52,8 @@ export function liveHash(socketPath: string): Promise<string | undefined> {
 export class NginxProcess {
   private child: ChildProcess | undefined;
   private stopping = false;
+  /** Set for good by stop(): nothing may start nginx again (a late apply or restart timer). */
+  private closed = false;
   private restartDelay = 100;
   private lastOutput = '';
   /** Worker pids seen under our master; killed if the master dies, so they free the ports. */
@@ -93,6 +95,7 @@ export class NginxProcess {
   }
 
   start(): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('nginx was stopped for good; not starting it again'));
     this.stopping = false;
     for (const sock of this.cmd.unixSockets) rmSync(sock, { force: true });
     const child = spawn(
@@ -184,6 +187,7 @@ export class NginxProcess {
   /** Graceful stop (SIGQUIT) with a deadline, then SIGKILL. */
   async stop(timeoutMs = 5000): Promise<void> {
     this.stopping = true;
+    this.closed = true;
     const child = this.child;
     if (!child || child.exitCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -1,5 +1,5 @@
 import type { EdgeConfig, Pool } from '../../compile/edge-config.js';
-import { address, filePath, ident, lit, str } from './escape.js';
+import { address, filePath, ident, mapKey, str } from './escape.js';
 import { indent, listen, PROXY_HEADERS } from './common.js';
 import { splitLanes } from './lanes.js';
 import { pagesConf, pageVariables } from './pages.js';
@@ -46,7 +46,7 @@ export function renderNginx(cfg: EdgeConfig, env: RenderEnv): RenderedFiles {
   const http: string[] = [];
   http.push(...httpPreamble(env, cfg, fast.length));
   http.push('map $host $gh_fast {', '    default "";');
-  for (const { host, target } of fast) http.push(`    ${lit(host)} ${str(target)};`);
+  for (const { host, target } of fast) http.push(`    ${mapKey(host)} ${str(target)};`);
   http.push('}', '');
   for (const pool of cfg.pools) if (usedPools.has(pool.id)) http.push(...upstreamBlock(pool, env, 'http'));
   http.push(...defaultServer(cfg, env));

@@ -1,5 +1,5 @@
 import type { EdgeConfig, Pool, Site, SiteRoute } from '../../compile/edge-config.js';
-import { indent, listen } from './common.js';
+import { indent, listen, PROXY_HEADERS, proxyHeaders } from './common.js';
 import { filePath, headerVar, ident, lit, str } from './escape.js';
 import { pageLocation } from './pages.js';
 import type { RenderEnv } from './render.js';
@@ -54,8 +54,15 @@ function routeLocation(route: SiteRoute, i: number, pool: Pool, gen: string): st
     );
   }
   if (ownProxyHeaders) {
-    // Any proxy_set_header here drops the inherited ones, so the common set comes first.
-    body.push(`include ${gen}/proxy_headers.conf;`);
+    // Any proxy_set_header here drops the inherited ones, so the common set comes first, less the
+    // headers this route sets itself (nginx would send both).
+    const own = new Set(
+      [...h.requestSet.map(([n]) => n), ...h.requestDelete, ...(auth?.copyHeaders ?? [])].map((n) =>
+        n.toLowerCase(),
+      ),
+    );
+    const overrides = PROXY_HEADERS.length !== proxyHeaders(own).length;
+    body.push(...(overrides ? proxyHeaders(own) : [`include ${gen}/proxy_headers.conf;`]));
     for (const [name, value] of h.requestSet) body.push(`proxy_set_header ${lit(name)} ${str(value)};`);
     for (const name of h.requestDelete) body.push(`proxy_set_header ${lit(name)} "";`);
     // Set from the auth answer only; a client's own copy is replaced (with nothing if absent).

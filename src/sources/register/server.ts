@@ -105,10 +105,20 @@ export function buildRegisterServer(deps: RegisterDeps): FastifyInstance {
     }
     const service = instantiate(body.type, template, { ...body, base_domain: settings.base_domain });
     const existed = registry.get(service.name) !== undefined;
-    const res = await registry.apply([{ kind: 'put', service }], {
-      actor: `register:${req.socket.remoteAddress ?? '?'}`,
-      source: 'register',
-    });
+    const res = await registry
+      .apply([{ kind: 'put', service }], {
+        actor: `register:${req.socket.remoteAddress ?? '?'}`,
+        source: 'register',
+      })
+      .catch((err: unknown) => {
+        // The caller named a subdomain, not a service's routes: say which of theirs is at fault.
+        if (err instanceof GatehouseError && err.code === 'conflict') {
+          throw new GatehouseError('conflict', `subdomain: ${err.message}`, 409, [
+            { field: 'subdomain', message: err.message },
+          ]);
+        }
+        throw err;
+      });
     log.info(
       { subdomain: body.subdomain, type: body.type, version: res.version },
       existed ? 'registration updated' : 'registered',
