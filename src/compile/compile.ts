@@ -23,6 +23,7 @@ export interface CompileInput {
 export function compile(input: CompileInput): EdgeConfig {
   const services = [...input.services].sort((a, b) => cmp(a.name, b.name));
   const pools: Pool[] = [];
+  const poolByContent = new Map<string, Pool>();
   const tcp: TcpListener[] = [];
   const routesByHost = new Map<string, SiteRoute[]>();
 
@@ -44,11 +45,18 @@ export function compile(input: CompileInput): EdgeConfig {
             }
           : {}),
       };
-      pools.push(pool);
+      // Routes with the same upstreams share one pool: fewer upstream blocks for nginx to parse,
+      // and to search by name on every request that proxies to a variable.
+      const key = JSON.stringify([pool.scheme, pool.lb, pool.servers, pool.health]);
+      const shared = poolByContent.get(key);
+      if (!shared) {
+        poolByContent.set(key, pool);
+        pools.push(pool);
+      }
       const siteRoute: SiteRoute = {
         service: svc.name,
         path: route.path,
-        pool: pool.id,
+        pool: (shared ?? pool).id,
         stripPrefix: route.strip_prefix && route.path !== '/',
         access: effectiveAccess(route.access ?? svc.access),
         headers: headerOps(route.headers),
@@ -77,7 +85,8 @@ export function compile(input: CompileInput): EdgeConfig {
     const routes = (routesByHost.get(host) ?? []).sort(
       (a, b) => b.path.length - a.path.length || cmp(a.path, b.path),
     );
-    const key = JSON.stringify(routes);
+    // A (service, path) pair names one route object, shared by all hosts of that service.
+    const key = routes.map((r) => `${r.service} ${r.path}`).join('\n');
     const site = sitesByKey.get(key);
     if (site) site.hosts.push(host);
     else sitesByKey.set(key, { hosts: [host], routes });

@@ -128,7 +128,11 @@ export class LocalEdge {
       this.dirty = true;
       return;
     }
-    this.running = this.loop().finally(() => (this.running = undefined));
+    // Start on the next turn of the event loop: the writer that triggered this gets its answer
+    // first, and writes that arrive in the same turn fold into this apply.
+    this.running = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.loop())
+      .finally(() => (this.running = undefined));
   }
 
   private async loop(): Promise<void> {
@@ -143,7 +147,7 @@ export class LocalEdge {
   private async applyOnce(): Promise<void> {
     const version = this.registry.version;
     const cfg: EdgeConfig = compile({
-      services: this.registry.list().map((r) => r.service),
+      services: [...this.registry.state().values()].map((r) => r.service),
       listeners: this.listeners,
     });
     const down = this.health.down;

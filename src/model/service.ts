@@ -92,15 +92,26 @@ export const healthSchema = z.strictObject({
   timeout: durationSchema.default('2s'),
 });
 
-export const routeSchema = z.strictObject({
-  path: pathSchema.default('/'),
-  upstreams: z.array(httpUpstreamSchema).min(1, 'at least one upstream').max(64),
-  strip_prefix: z.boolean().default(false),
-  lb: lbSchema.default('round_robin'),
-  health: healthSchema.optional(),
-  headers: headersSchema.optional(),
-  access: accessSchema.optional(),
-});
+export const routeSchema = z
+  .strictObject({
+    path: pathSchema.default('/'),
+    upstreams: z.array(httpUpstreamSchema).min(1, 'at least one upstream').max(64),
+    strip_prefix: z.boolean().default(false),
+    lb: lbSchema.default('round_robin'),
+    health: healthSchema.optional(),
+    headers: headersSchema.optional(),
+    access: accessSchema.optional(),
+  })
+  .superRefine((r, ctx) => {
+    const schemes = new Set(r.upstreams.map((u) => (u.startsWith('https://') ? 'https' : 'http')));
+    if (schemes.size > 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['upstreams'],
+        message: 'upstreams of one route must all be http or all https',
+      });
+    }
+  });
 
 export const tcpRouteSchema = z.strictObject({
   port: portSchema,

@@ -24,6 +24,8 @@ export interface WriteResult {
   version: number;
   /** Names whose record changed; empty when the write was a no-op. */
   changed: string[];
+  /** Of those, the names that did not exist before. */
+  created: string[];
 }
 
 /** Sources that may change records created by another source: only the operator's own API. */
@@ -74,7 +76,7 @@ export class Registry {
   }
 
   list(): ServiceRecord[] {
-    return [...this.records.values()].sort((a, b) => a.service.name.localeCompare(b.service.name));
+    return [...this.records.values()].sort((a, b) => (a.service.name < b.service.name ? -1 : 1));
   }
 
   /** The current state as a map; callers must not mutate it. */
@@ -136,7 +138,7 @@ export class Registry {
       }
     }
     const changed = [...next.keys()].filter((n) => next.get(n) !== this.records.get(n));
-    if (changed.length === 0) return { version: this.current, changed: [] };
+    if (changed.length === 0) return { version: this.current, changed: [], created: [] };
     return this.commit(
       changed.map((n) => [n, next.get(n)]),
       meta,
@@ -146,7 +148,7 @@ export class Registry {
   /** Writes whole records (with their own metadata) as one version: how a rollback restores a state. */
   restore(changes: [string, ServiceRecord | undefined][], meta: WriteMeta): Promise<WriteResult> {
     const run = this.queue.then(() =>
-      changes.length === 0 ? { version: this.current, changed: [] } : this.commit(changes, meta),
+      changes.length === 0 ? { version: this.current, changed: [], created: [] } : this.commit(changes, meta),
     );
     this.queue = run.catch(() => undefined);
     return run;
@@ -172,6 +174,7 @@ export class Registry {
       undo();
       throw err;
     }
+    const created = changes.filter(([name, rec]) => rec && !this.records.has(name)).map(([name]) => name);
     for (const [name, rec] of changes) {
       if (rec) this.records.set(name, rec);
       else this.records.delete(name);
@@ -180,7 +183,7 @@ export class Registry {
     this.current += 1;
     const names = changes.map(([n]) => n);
     this.events.emit('change', { version: this.current, names } satisfies ChangeEvent);
-    return { version: this.current, changed: names };
+    return { version: this.current, changed: names, created };
   }
 
   private async persist(version: number, changes: [string, ServiceRecord | undefined][], meta: WriteMeta) {

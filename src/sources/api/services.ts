@@ -53,12 +53,11 @@ export async function servicesRoutes(app: FastifyInstance, ctx: ApiContext): Pro
       const given = (body as { name?: unknown }).name;
       if (given !== undefined && given !== name) throw invalid('name', `must match the URL (${name})`);
     }
-    const existed = registry.get(name) !== undefined;
     const input = body && typeof body === 'object' && !Array.isArray(body) ? { ...body, name } : body;
     const res = await registry.put(input, { actor: actor(), source: 'api' });
     const applied = await ctx.maybeWait(res.version, q.wait);
     return reply
-      .code(existed ? 200 : 201)
+      .code(res.created.length > 0 ? 201 : 200)
       .send({ ...view(registry.get(name) as ServiceRecord), version: res.version, ...applied });
   });
 

@@ -104,7 +104,6 @@ export function buildRegisterServer(deps: RegisterDeps): FastifyInstance {
       );
     }
     const service = instantiate(body.type, template, { ...body, base_domain: settings.base_domain });
-    const existed = registry.get(service.name) !== undefined;
     const res = await registry
       .apply([{ kind: 'put', service }], {
         actor: `register:${req.socket.remoteAddress ?? '?'}`,
@@ -119,11 +118,12 @@ export function buildRegisterServer(deps: RegisterDeps): FastifyInstance {
         }
         throw err;
       });
-    log.info(
-      { subdomain: body.subdomain, type: body.type, version: res.version },
-      existed ? 'registration updated' : 'registered',
-    );
-    return reply.code(existed ? 200 : 201).send({ ok: true, version: res.version, ...summary(service) });
+    const created = res.created.length > 0;
+    if (res.changed.length > 0) {
+      const msg = created ? 'registered' : 'registration updated';
+      log.info({ subdomain: body.subdomain, type: body.type, version: res.version }, msg);
+    }
+    return reply.code(created ? 201 : 200).send({ ok: true, version: res.version, ...summary(service) });
   });
 
   app.post('/deregister', async (req) => {

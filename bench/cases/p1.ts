@@ -1,0 +1,121 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BenchContext } from '../lib/context.js';
+import {
+  BASE_DOMAIN,
+  NGINX_WORKERS,
+  proxyGet,
+  simpleService,
+  startBenchGatehouse,
+  type BenchGatehouse,
+} from '../lib/gatehouse.js';
+import { startHandNginx } from '../lib/hand-nginx.js';
+import type { CaseResult, Row } from '../lib/report.js';
+import { round } from '../lib/stats.js';
+import { alternate, errorCount, medianRps, pairedRatio, type WrkResult, type WrkTarget } from '../lib/wrk.js';
+
+const ROUNDS = 8;
+const SECONDS = 3;
+const FAST_HOST = `p1-fast.${BASE_DOMAIN}`;
+const FULL_HOST = `p1-full.${BASE_DOMAIN}`;
+
+/**
+ * Two services on one backend: a `simple` registration, which Gatehouse renders in the "fast lane"
+ * (a map line), and a service with a second route, which gets its own server block and upstream
+ * blocks with keepalive. The second route is never requested; it only changes the rendering.
+ */
+async function addServices(bg: BenchGatehouse, backendPort: number): Promise<void> {
+  const upstreams = [`127.0.0.1:${backendPort}`];
+  const meta = { actor: 'bench', source: 'api' } as const;
+  await bg.gh.registry.apply([{ kind: 'put', service: simpleService('p1-fast', backendPort) }], meta);
+  await bg.gh.registry.put(
+    {
+      name: 'p1-full',
+      hosts: [FULL_HOST],
+      routes: [
+        { path: '/', upstreams },
+        { path: '/other/', upstreams },
+      ],
+    },
+    meta,
+  );
+  await bg.settle();
+}
+
+/** The figures only mean something if each service took the lane we think it took. */
+async function checkLanes(bg: BenchGatehouse): Promise<void> {
+  const conf = await readFile(join(bg.gh.settings.data_dir, 'nginx', 'current', 'nginx.conf'), 'utf8');
+  const map = /map \$host \$gh_fast \{([\s\S]*?)\n\s*\}/.exec(conf)?.[1] ?? '';
+  if (!map.includes(FAST_HOST)) throw new Error(`P1: ${FAST_HOST} is not in the fast-lane map`);
+  const ownServer = new RegExp(`server_name "?${FULL_HOST.replace(/\./g, '\\.')}"?;`);
+  if (map.includes(FULL_HOST) || !ownServer.test(conf)) {
+    throw new Error(`P1: ${FULL_HOST} does not have its own server block`);
+  }
+  for (const host of [FAST_HOST, FULL_HOST]) {
+    const status = await proxyGet(bg, host);
+    if (status !== 200) throw new Error(`P1: ${host} answers ${status} through Gatehouse`);
+  }
+}
+
+function ratioRow(
+  id: string,
+  measure: string,
+  runs: Map<string, WrkResult[]>,
+  num: string,
+  den: string,
+): Row {
+  return {
+    id,
+    measure,
+    value: round(pairedRatio(runs, num, den), 3),
+    unit: 'ratio',
+    goal: { op: '>=', value: 0.97 },
+    detail: `${Math.round(medianRps(runs, num))} / ${Math.round(medianRps(runs, den))} req/s (medians); ${ROUNDS}×${SECONDS}s`,
+  };
+}
+
+/** P1: req/s through Gatehouse's routes ÷ req/s through hand-written nginx, measured alternately. */
+export async function p1(ctx: BenchContext): Promise<CaseResult> {
+  const backend = await ctx.backend();
+  const bg = await startBenchGatehouse();
+  const hand = await startHandNginx({ backendPort: backend.port, workers: NGINX_WORKERS }).catch(
+    async (err: unknown) => {
+      await bg.close();
+      throw err;
+    },
+  );
+  try {
+    await addServices(bg, backend.port);
+    await checkLanes(bg);
+    // Ordered so that the pairs P1a and P1c compare are neighbours in every round (see `alternate`).
+    const targets: WrkTarget[] = [
+      { name: 'nginx-minimal', port: hand.minimalPort, host: 'localhost' },
+      { name: 'gatehouse-fast', port: bg.httpPort, host: FAST_HOST },
+      { name: 'gatehouse-full', port: bg.httpPort, host: FULL_HOST },
+      { name: 'nginx-keepalive', port: hand.keepalivePort, host: 'localhost' },
+    ];
+    const runs = await alternate(targets, ROUNDS, SECONDS);
+    const notes = targets
+      .map((t) => [t.name, errorCount(runs.get(t.name) ?? [])] as const)
+      .filter(([, n]) => n > 0)
+      .map(([name, n]) => `P1: ${name} saw ${n} errors (non-2xx or socket) under load`);
+    return {
+      rows: [
+        ratioRow('P1a', 'fast lane ÷ nginx minimal', runs, 'gatehouse-fast', 'nginx-minimal'),
+        ratioRow('P1b', 'fast lane ÷ nginx upstream+keepalive', runs, 'gatehouse-fast', 'nginx-keepalive'),
+        ratioRow(
+          'P1c',
+          '2-route service ÷ nginx upstream+keepalive',
+          runs,
+          'gatehouse-full',
+          'nginx-keepalive',
+        ),
+      ],
+      notes,
+      data: { rounds: ROUNDS, seconds: SECONDS, runs: Object.fromEntries(runs) },
+    };
+  } finally {
+    await hand.stop();
+    await bg.close();
+  }
+}

@@ -1,0 +1,140 @@
+import { Agent } from 'node:http';
+import { isRecord } from '../lib/child.js';
+import type { BenchContext } from '../lib/context.js';
+import { hostOf, REGISTER_TOKEN, startBenchGatehouse, type BenchGatehouse } from '../lib/gatehouse.js';
+import { httpRequest, mapLimit, parseJson } from '../lib/http.js';
+import { runRegisterLoad, type LoadResult } from '../lib/register-load.js';
+import type { CaseResult, Row } from '../lib/report.js';
+import { round } from '../lib/stats.js';
+
+const CLIENTS = 32;
+const SECONDS = 5;
+
+/** Subdomains GET /routes lists. */
+async function listedSubdomains(bg: BenchGatehouse): Promise<Set<string>> {
+  const res = await httpRequest(bg.registerPort, {
+    path: '/routes',
+    headers: { authorization: `Bearer ${REGISTER_TOKEN}` },
+    timeoutMs: 60_000,
+  });
+  const list = parseJson(res.body);
+  if (res.status !== 200 || !Array.isArray(list)) throw new Error(`P5: GET /routes answered ${res.status}`);
+  return new Set(
+    list.flatMap((r: unknown) => (isRecord(r) && typeof r.subdomain === 'string' ? [r.subdomain] : [])),
+  );
+}
+
+/**
+ * Which of `subdomains` answer 200 through nginx. Every one is checked, 16 at a time, over keep-alive
+ * connections opened after the final apply (so they are on workers with the final config).
+ */
+async function servingSubdomains(bg: BenchGatehouse, subdomains: string[]): Promise<Set<string>> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+  try {
+    const ok = await mapLimit(subdomains, 16, (s) =>
+      httpRequest(bg.httpPort, { host: hostOf(s), agent }).then(
+        (r) => r.status === 200,
+        () => false,
+      ),
+    );
+    return new Set(subdomains.filter((_, i) => ok[i]));
+  } finally {
+    agent.destroy();
+  }
+}
+
+interface Figures {
+  load: LoadResult;
+  /** Registrations attempted: every answer, whatever its status, plus connection failures. */
+  attempted: number;
+  listed: number;
+  missing: string[];
+  serving: number;
+  /** Answered 2xx, listed by GET /routes and answering 200 through nginx. */
+  verified: number;
+  /** From the last registration's answer until nginx served the final registry version. */
+  settleMs: number;
+}
+
+async function measure(bg: BenchGatehouse, backendPort: number): Promise<Figures> {
+  const load = await runRegisterLoad({
+    registerPort: bg.registerPort,
+    token: REGISTER_TOKEN,
+    clients: CLIENTS,
+    seconds: SECONDS,
+    prefix: 'p5',
+    backendPort,
+  });
+  const t0 = performance.now();
+  await bg.settle();
+  const settleMs = performance.now() - t0;
+  const listed = await listedSubdomains(bg);
+  const serving = await servingSubdomains(bg, load.landed);
+  return {
+    load,
+    attempted: Object.values(load.statuses).reduce((a, b) => a + b, 0),
+    listed: listed.size,
+    missing: load.landed.filter((s) => !listed.has(s)),
+    serving: serving.size,
+    verified: load.landed.filter((s) => listed.has(s) && serving.has(s)).length,
+    settleMs,
+  };
+}
+
+function rows(f: Figures): Row[] {
+  const { load } = f;
+  const secs = load.elapsedMs / 1000;
+  const lat = `POST p50 ${round(load.latencyMs.p50, 1)} ms, p99 ${round(load.latencyMs.p99, 1)} ms`;
+  return [
+    {
+      id: 'P5',
+      measure: `registrations/s, ${CLIENTS} keep-alive clients`,
+      value: Math.round(load.landed.length / secs),
+      unit: 'reg/s',
+      goal: { op: '>=', value: 1000 },
+      detail: `${load.landed.length} of ${f.attempted} answered 2xx in ${round(secs, 2)} s; ${lat}`,
+    },
+    {
+      id: 'P5',
+      measure: 'share of attempts listed and serving 200',
+      value: round(f.attempted === 0 ? 0 : f.verified / f.attempted, 4),
+      unit: 'ratio',
+      goal: { op: '>=', value: 1 },
+      detail:
+        `${f.listed} listed, ${f.serving} answer 200;` +
+        ` final apply live ${Math.round(f.settleMs)} ms after the last answer`,
+    },
+  ];
+}
+
+function notes(f: Figures): string[] {
+  const out: string[] = [];
+  if (f.attempted !== f.load.landed.length)
+    out.push(`P5: answers by status ${JSON.stringify(f.load.statuses)}`);
+  if (f.missing.length > 0) {
+    out.push(
+      `P5: ${f.missing.length} answered 2xx but not in GET /routes, e.g. ${f.missing.slice(0, 3).join(', ')}`,
+    );
+  }
+  return out;
+}
+
+/**
+ * P5: registrations per second sustained by concurrent keep-alive clients (in their own process),
+ * then proof that every one landed: listed by GET /routes and served by nginx after the final apply.
+ */
+export async function p5(ctx: BenchContext): Promise<CaseResult> {
+  const backend = await ctx.backend();
+  const bg = await startBenchGatehouse();
+  try {
+    const f = await measure(bg, backend.port);
+    const { landed, ...load } = f.load;
+    return {
+      rows: rows(f),
+      notes: notes(f),
+      data: { clients: CLIENTS, seconds: SECONDS, ...f, load: { ...load, landed: landed.length } },
+    };
+  } finally {
+    await bg.close();
+  }
+}

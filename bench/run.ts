@@ -1,0 +1,84 @@
+/**
+ * `npm run bench [-- P1 P3 …]`: Gatehouse's performance goals, each a figure measured side by side in
+ * one run (the machine is noisy, so absolute numbers from different runs are not comparable). Prints a
+ * table and writes bench/results/latest.json. Benchmarks, not tests: CI does not run them.
+ */
+import { spawnSync } from 'node:child_process';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { p1 } from './cases/p1.js';
+import { p2 } from './cases/p2.js';
+import { p3 } from './cases/p3.js';
+import { p5 } from './cases/p5.js';
+import { p8 } from './cases/p8.js';
+import { BenchContext } from './lib/context.js';
+import { formatTable, passes, writeJson, type CaseResult, type Row } from './lib/report.js';
+
+type Case = (ctx: BenchContext) => Promise<CaseResult>;
+
+/**
+ * In running order: P3 grows the shared Gatehouse to 1k then 10k routes, P2 and P8 reuse the 10k, and
+ * P5 (its own Gatehouse) comes after P8 so its garbage is not in P8's node RSS.
+ */
+const CASES: Record<string, Case> = { P1: p1, P3: p3, P2: p2, P8: p8, P5: p5 };
+
+// dist/bench/run.js → <repo>/bench/results/latest.json
+const RESULTS = fileURLToPath(new URL('../../bench/results/latest.json', import.meta.url));
+
+function selected(argv: string[]): string[] {
+  const wanted = argv.map((a) => a.toUpperCase());
+  const unknown = wanted.filter((w) => !(w in CASES));
+  if (unknown.length > 0) {
+    throw new Error(`unknown benchmark ${unknown.join(', ')} (have: ${Object.keys(CASES).join(', ')})`);
+  }
+  return Object.keys(CASES).filter((id) => wanted.length === 0 || wanted.includes(id));
+}
+
+function environment(): Record<string, string | number> {
+  // `nginx -v` answers on stderr.
+  const nginx = spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr.trim();
+  return { node: process.version, nginx, cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown' };
+}
+
+async function runAll(ids: string[], ctx: BenchContext): Promise<Record<string, CaseResult>> {
+  const out: Record<string, CaseResult> = {};
+  for (const id of ids) {
+    const t0 = performance.now();
+    process.stderr.write(`${id} …\n`);
+    out[id] = await (CASES[id] as Case)(ctx);
+    process.stderr.write(`${id} done in ${Math.round((performance.now() - t0) / 1000)} s\n`);
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const ids = selected(process.argv.slice(2));
+  const ctx = new BenchContext();
+  // Ctrl-C: stop what we started (nginx masters, backend) before going.
+  process.once('SIGINT', () => void ctx.close().finally(() => process.exit(130)));
+  const started = new Date().toISOString();
+  let results: Record<string, CaseResult>;
+  try {
+    results = await runAll(ids, ctx);
+  } finally {
+    await ctx.close();
+  }
+  const rows: Row[] = Object.values(results).flatMap((r) => r.rows);
+  const notes = Object.values(results).flatMap((r) => r.notes);
+  console.log(formatTable(rows));
+  if (notes.length > 0) console.log(['', 'notes:', ...notes.map((n) => `- ${n}`)].join('\n'));
+  await writeJson(RESULTS, {
+    started,
+    finished: new Date().toISOString(),
+    environment: environment(),
+    rows: rows.map((r) => ({ ...r, pass: passes(r) })),
+    notes,
+    data: Object.fromEntries(Object.entries(results).map(([id, r]) => [id, r.data])),
+  });
+  console.log(`\nwritten to ${RESULTS}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  process.exit(1);
+});
