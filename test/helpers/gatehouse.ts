@@ -44,7 +44,7 @@ export async function startTestGatehouse(extra: Record<string, unknown> = {}): P
     {},
   );
   const gh = await startGatehouse(settings, createLogger(process.env.GATEHOUSE_TEST_LOG ?? 'silent'));
-  return {
+  const t: TestGatehouse = {
     gh,
     dataDir,
     httpPort,
@@ -55,13 +55,15 @@ export async function startTestGatehouse(extra: Record<string, unknown> = {}): P
     reg: (method, path, body) =>
       json(registerPort, method, path, body, { authorization: `Bearer ${REGISTER_TOKEN}` }),
     get: (host, path = '/', opts = {}) => http(httpPort, host, path, opts),
+    // Uses `t.gh`, not the first instance: a test may restart Gatehouse and put the new one there.
     async close() {
-      const pid = gh.edge.getStatus().proxy.pid;
-      await gh.close();
+      const pid = t.gh.edge.getStatus().proxy.pid;
+      await t.gh.close();
       if (pid !== undefined && alive(pid)) throw new Error(`nginx master ${pid} outlived the test`);
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+  return t;
 }
 
 export function alive(pid: number): boolean {
