@@ -47,7 +47,8 @@ export function compile(input: CompileInput): EdgeConfig {
       };
       // Routes with the same upstreams share one pool: fewer upstream blocks for nginx to parse,
       // and to search by name on every request that proxies to a variable.
-      const key = JSON.stringify([pool.scheme, pool.lb, pool.servers, pool.health]);
+      const h = pool.health;
+      const key = `${pool.scheme} ${pool.lb} ${pool.servers.join(',')} ${h ? `${h.path} ${h.intervalMs} ${h.timeoutMs}` : ''}`;
       const shared = poolByContent.get(key);
       if (!shared) {
         poolByContent.set(key, pool);

@@ -128,9 +128,9 @@ export class LocalEdge {
       this.dirty = true;
       return;
     }
-    // Start on the next turn of the event loop: the writer that triggered this gets its answer
-    // first, and writes that arrive in the same turn fold into this apply.
-    this.running = new Promise<void>((resolve) => setImmediate(resolve))
+    // Start on a timer (not setImmediate, which runs before Fastify has sent its reply): the writer
+    // that triggered this gets its answer first, and writes arriving meanwhile fold into this apply.
+    this.running = new Promise<void>((resolve) => setTimeout(resolve, 0))
       .then(() => this.loop())
       .finally(() => (this.running = undefined));
   }

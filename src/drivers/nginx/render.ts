@@ -30,12 +30,14 @@ export type RenderedFiles = Map<string, string>;
  * EdgeConfig → nginx configuration files. Pure: same input, same bytes.
  *
  * Layout, chosen to keep the config compact at 10,000 hosts (nginx parses server blocks and upstream
- * blocks slowly at that scale; a map entry costs one line and is looked up in a hash):
+ * blocks slowly at that scale, upstream blocks in O(n²); a map entry costs one line and is looked up
+ * in a hash):
  * - the "fast lane": a host with one public "/" route to a single upstream and nothing else is a line
- *   in `map $host $gh_fast`, served by the default server with `proxy_pass $gh_fast` (an IP literal,
- *   so nginx never searches upstream blocks by name);
- * - every other site gets a server block, with one upstream block per pool (keepalive, passive health,
- *   load balancing) referenced statically.
+ *   in `map $host $gh_fast`, served by the default server with `proxy_pass $gh_fast` to an IP literal.
+ *   The price: no keepalive to the upstream (nginx pools connections per upstream block only), and
+ *   per request nginx compares the target with the name of each upstream block (few: see below);
+ * - every other site gets a server block, with one upstream block per distinct pool (keepalive,
+ *   passive health, load balancing) referenced statically, so never searched per request.
  */
 export function renderNginx(cfg: EdgeConfig, env: RenderEnv): RenderedFiles {
   const files: RenderedFiles = new Map();
