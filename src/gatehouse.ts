@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NginxDriver } from './drivers/nginx/driver.js';
+import { hostChecks } from './edge/host-checks.js';
 import { LocalEdge } from './edge/local-edge.js';
 import { apiSocketPath, parseListen, type Settings } from './model/settings.js';
 import { durationMs } from './model/values.js';
@@ -57,7 +58,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
   try {
     const db = await openSqlite(join(dataDir, 'gatehouse.db'));
     cleanups.push(() => db.destroy());
-    const registry = await Registry.open(db, reservedPorts(settings));
+    const registry = await Registry.open(db, reservedPorts(settings), hostChecks);
     await pruneVersions(registry, settings.snapshot_keep, settings.snapshot_keep_days);
     const pruneTimer = setInterval(
       () =>

@@ -24,7 +24,8 @@ export class ApiClient {
         this.opts.api.endsWith('/') ? this.opts.api : `${this.opts.api}/`,
       );
       target = {
-        host: u.hostname,
+        // URL keeps IPv6 literals in brackets; sockets want them bare.
+        host: u.hostname.replace(/^\[(.*)\]$/, '$1'),
         port: Number(u.port) || undefined,
         protocol: u.protocol,
         path: u.pathname + u.search,

@@ -28,6 +28,9 @@ export function compile(input: CompileInput): EdgeConfig {
   const routesByHost = new Map<string, SiteRoute[]>();
 
   for (const svc of services) {
+    // Headers this service's upstreams trust because its auth sets them: on its public routes a
+    // client's copy must not get through either.
+    const trusted = trustedHeaders(svc);
     svc.routes.forEach((route, i) => {
       const endpoints = route.upstreams.map((u) => parseEndpoint(u, true) as Endpoint);
       const pool: Pool = {
@@ -54,13 +57,17 @@ export function compile(input: CompileInput): EdgeConfig {
         poolByContent.set(key, pool);
         pools.push(pool);
       }
+      const access = effectiveAccess(route.access ?? svc.access);
       const siteRoute: SiteRoute = {
         service: svc.name,
         path: route.path,
         pool: (shared ?? pool).id,
         stripPrefix: route.strip_prefix && route.path !== '/',
-        access: effectiveAccess(route.access ?? svc.access),
-        headers: headerOps(route.headers),
+        access,
+        headers:
+          access.kind === 'public'
+            ? withDeleted(headerOps(route.headers), trusted)
+            : headerOps(route.headers),
       };
       for (const host of svc.hosts) {
         const list = routesByHost.get(host) ?? [];
@@ -104,6 +111,21 @@ function effectiveAccess(a: Access | undefined): EffectiveAccess {
     return { kind: 'forward_auth', url: a.forward_auth.url, copyHeaders: a.forward_auth.copy_headers };
   }
   return { kind: 'public' };
+}
+
+function trustedHeaders(svc: Service): string[] {
+  const auths = [svc.access, ...svc.routes.map((r) => r.access)].flatMap((a) => a?.forward_auth ?? []);
+  return auths.flatMap((a) => a.copy_headers);
+}
+
+/** `ops` with `names` deleted from the request too, unless it sets or deletes them already. */
+function withDeleted(ops: HeaderOps, names: string[]): HeaderOps {
+  const taken = new Set(
+    [...ops.requestSet.map(([n]) => n), ...ops.requestDelete].map((n) => n.toLowerCase()),
+  );
+  const extra = [...new Set(names.filter((n) => !taken.has(n.toLowerCase())).map((n) => n.toLowerCase()))];
+  if (extra.length === 0) return ops;
+  return { ...ops, requestDelete: [...ops.requestDelete, ...extra].sort(cmp) };
 }
 
 function headerOps(h: Headers | undefined): HeaderOps {

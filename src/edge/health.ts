@@ -44,7 +44,10 @@ export class HealthChecker {
   private async checkPool(pool: Pool): Promise<void> {
     const h = pool.health;
     if (!h) return;
+    const key = this.key;
     const results = await Promise.all(pool.servers.map((s) => probe(pool.scheme, s, h.path, h.timeoutMs)));
+    // Probes of a config that has since been replaced say nothing about the new one.
+    if (key !== this.key || this.timers.length === 0) return;
     let changed = false;
     pool.servers.forEach((server, i) => {
       const k = `${pool.id} ${server}`;

@@ -55,13 +55,15 @@ export class LocalEdge {
     this.health = new HealthChecker(() => this.schedule(), log);
     this.events.setMaxListeners(0);
     driver.process.onUnexpectedExit = (code, output) => {
-      this.status.lastError = {
+      const error = {
         code: 'nginx_exited',
         message:
           `nginx exited (code ${String(code)}); restarting it with the last good config. ${output.slice(-300)}`.trim(),
         version: this.status.appliedVersion,
         at: new Date().toISOString(),
       };
+      this.status.lastError = error;
+      void this.clearWhenBack(error);
     };
   }
 
@@ -74,7 +76,7 @@ export class LocalEdge {
     if (this.status.lastError && !this.status.appliedHash) {
       throw new GatehouseError(this.status.lastError.code, this.status.lastError.message, 500);
     }
-    this.driftTimer = setInterval(() => void this.checkDrift(), opts.driftCheckMs ?? 5000);
+    this.driftTimer = setInterval(() => this.checkDrift(), opts.driftCheckMs ?? 5000);
     this.driftTimer.unref();
   }
 
@@ -184,16 +186,34 @@ export class LocalEdge {
     this.events.emit('settled');
   }
 
+  /** Once the restarted nginx serves the applied generation again, the exit is history. */
+  private async clearWhenBack(error: EdgeStatus['lastError']): Promise<void> {
+    const deadline = Date.now() + 60_000;
+    while (!this.stopped && Date.now() < deadline && this.status.lastError === error) {
+      if ((await this.driver.liveGeneration()) === this.status.generation) {
+        if (this.status.lastError === error) delete this.status.lastError;
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
   private clearErrorUpTo(version: number): void {
     if (this.status.lastError && this.status.lastError.version <= version) delete this.status.lastError;
   }
 
-  private async checkDrift(): Promise<void> {
-    if (this.running) return;
-    try {
-      await this.driver.correctDrift();
-    } catch (err) {
-      this.log.error({ err: String(err) }, 'drift check failed');
-    }
+  /** Runs as an apply does (never beside one): both write the files nginx reads. */
+  private checkDrift(): void {
+    if (this.running || this.stopped) return;
+    this.running = this.driver
+      .correctDrift()
+      .then(
+        () => undefined,
+        (err: unknown) => this.log.error({ err: String(err) }, 'drift check failed'),
+      )
+      .finally(() => {
+        this.running = undefined;
+        if (this.dirty) this.schedule();
+      });
   }
 }

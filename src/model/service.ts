@@ -75,6 +75,9 @@ export const accessSchema = z
         message: 'a public route cannot also require forward_auth',
       });
     }
+    if (a.public === undefined && !a.forward_auth) {
+      ctx.addIssue({ code: 'custom', path: [], message: 'say who may pass: public: true or forward_auth' });
+    }
     if (a.public === false && !a.forward_auth) {
       ctx.addIssue({
         code: 'custom',

@@ -20,9 +20,14 @@ export const slugSchema = z
   .string()
   .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'use 1-63 lowercase letters, digits and "-"');
 
+/** Node's timers hold at most 2^31-1 ms (~24.8 days); a longer one would fire at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+
 export const durationSchema = z
   .string()
-  .regex(/^[1-9][0-9]{0,6}(?:ms|s|m|h)$/, 'a duration such as 500ms, 10s, 5m or 1h');
+  .regex(/^[1-9][0-9]{0,6}(?:ms|s|m|h)$/, 'a duration such as 500ms, 10s, 5m or 1h')
+  // zod runs this even when the pattern failed: only judge what parses.
+  .refine((d) => !/^[0-9]+(?:ms|s|m|h)$/.test(d) || durationMs(d) <= MAX_TIMER_MS, 'at most 596h');
 
 export function durationMs(d: string): number {
   const m = /^([0-9]+)(ms|s|m|h)$/.exec(d);
@@ -32,10 +37,17 @@ export function durationMs(d: string): number {
 }
 
 /** A URL path prefix: starts with "/", only unreserved and sub-delimiter characters, no "$;{}\"". */
+/**
+ * A URL path prefix: "/" first, unreserved and sub-delimiter characters only. No "%", "//" or
+ * "." / ".." segments: nginx matches locations against the decoded, normalised path, so such a prefix
+ * would never match and its requests would fall through to a shorter (perhaps public) route.
+ */
 export const pathSchema = z
   .string()
   .max(1024)
-  .regex(/^\/[A-Za-z0-9\-._~!&'()*+,=:@/%]*$/, 'a path starts with "/" and uses URL characters only');
+  .regex(/^\/[A-Za-z0-9\-._~!&'()*+,=:@/]*$/, 'a path starts with "/" and uses URL characters only (no "%")')
+  .refine((p) => !p.includes('//'), 'no empty segments ("//")')
+  .refine((p) => !/\/\.\.?(?:\/|$)/.test(p), 'no "." or ".." segments');
 
 export const headerNameSchema = z
   .string()
@@ -101,9 +113,12 @@ export function endpointAddress(e: Endpoint): string {
 /** An http(s) URL whose host is an IP literal and whose path and query use URL characters only. */
 export const ipUrlSchema = z.string().superRefine((s, ctx) => {
   const m =
-    /^(https?:\/\/[^/?#]+)(\/[A-Za-z0-9\-._~!&'()*+,=:@/%]*)?(\?[A-Za-z0-9\-._~!&'()*+,=:@/%?]*)?$/.exec(s);
+    /^(https?:\/\/[^/?#]+)(\/[A-Za-z0-9\-._~!&'()*+,=:@/%]*)(\?[A-Za-z0-9\-._~!&'()*+,=:@/%?]*)?$/.exec(s);
   if (!m) {
-    ctx.addIssue({ code: 'custom', message: 'a URL http(s)://IP:port/path using URL characters only' });
+    ctx.addIssue({
+      code: 'custom',
+      message: 'a URL http(s)://IP:port/path (with a path) using URL characters only',
+    });
     return;
   }
   const ep = parseEndpoint(m[1] ?? '', true);

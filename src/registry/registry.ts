@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { conflict, fromZod, GatehouseError, notFound } from '../model/errors.js';
 import { serviceSchema, type Service, type ServiceRecord, type Source } from '../model/service.js';
 import type { Db } from '../store/db.js';
-import { Claims } from './claims.js';
+import { Claims, type IsLocal } from './claims.js';
 
 /** Who is writing, and why: recorded on every version. */
 export interface WriteMeta {
@@ -13,7 +13,14 @@ export interface WriteMeta {
   force?: boolean;
 }
 
-export type Op = { kind: 'put'; service: Service } | { kind: 'delete'; name: string };
+/** Facts about the machine the registry checks writes against (absent in pure unit tests). */
+export interface HostChecks {
+  isLocal?: IsLocal;
+  /** Whether a TCP port is free to listen on; a new TCP route on a busy port is refused. */
+  portFree?: (port: number) => Promise<boolean>;
+}
+
+export type Op = { kind: 'put' | 'create'; service: Service } | { kind: 'delete'; name: string };
 
 export interface ChangeEvent {
   version: number;
@@ -46,12 +53,13 @@ export class Registry {
   private constructor(
     readonly db: Db,
     private readonly reservedPorts: Map<number, string>,
+    private readonly host: HostChecks,
   ) {
-    this.claims = new Claims(reservedPorts);
+    this.claims = new Claims(reservedPorts, host.isLocal);
   }
 
-  static async open(db: Db, reservedPorts: Map<number, string>): Promise<Registry> {
-    const r = new Registry(db, reservedPorts);
+  static async open(db: Db, reservedPorts: Map<number, string>, host: HostChecks = {}): Promise<Registry> {
+    const r = new Registry(db, reservedPorts, host);
     const rows = await db.selectFrom('services').selectAll().orderBy('name').execute();
     for (const row of rows) {
       r.records.set(row.name, {
@@ -61,7 +69,7 @@ export class Registry {
     }
     // Settings may have changed since the records were written (a new HTTP port, say); a record
     // that now collides is kept and reported by the next write rather than lost at start-up.
-    r.claims = new Claims(reservedPorts);
+    r.claims = new Claims(reservedPorts, host.isLocal);
     for (const rec of r.records.values()) r.claims.add(rec.service);
     const v = await db
       .selectFrom('versions')
@@ -93,11 +101,19 @@ export class Registry {
     return () => this.events.off('change', fn);
   }
 
-  /** Validates `input` with the service schema and creates or replaces that service. */
-  put(input: unknown, meta: WriteMeta): Promise<WriteResult> {
+  /**
+   * Validates `input` with the service schema and creates or replaces that service (with `create`,
+   * only creates: an existing name is a conflict, checked in the write queue).
+   */
+  async put(
+    input: unknown,
+    meta: WriteMeta,
+    opts: { create?: boolean } = {},
+  ): Promise<WriteResult & { name: string }> {
     const parsed = serviceSchema.safeParse(input);
-    if (!parsed.success) return Promise.reject(fromZod(parsed.error));
-    return this.apply([{ kind: 'put', service: parsed.data }], meta);
+    if (!parsed.success) throw fromZod(parsed.error);
+    const kind = opts.create ? 'create' : 'put';
+    return { ...(await this.apply([{ kind, service: parsed.data }], meta)), name: parsed.data.name };
   }
 
   remove(name: string, meta: WriteMeta): Promise<WriteResult> {
@@ -115,9 +131,15 @@ export class Registry {
     const now = new Date().toISOString();
     const next = new Map<string, ServiceRecord | undefined>();
     for (const op of ops) {
-      const name = op.kind === 'put' ? op.service.name : op.name;
+      const name = op.kind === 'delete' ? op.name : op.service.name;
       const existing = next.has(name) ? next.get(name) : this.records.get(name);
       if (op.kind === 'delete' && !existing) throw notFound(`service ${name}`);
+      if (op.kind === 'create' && existing) {
+        throw conflict(
+          'name',
+          `service ${name} already exists; use PUT /api/v1/services/${name} to replace it`,
+        );
+      }
       if (existing && existing.meta.source !== meta.source && !OVERRIDING_SOURCES.has(meta.source)) {
         throw conflict(
           'name',
@@ -169,6 +191,7 @@ export class Registry {
           409,
         );
       }
+      await this.checkNewPorts(changes);
       await this.persist(this.current + 1, changes, meta);
     } catch (err) {
       undo();
@@ -184,6 +207,23 @@ export class Registry {
     const names = changes.map(([n]) => n);
     this.events.emit('change', { version: this.current, names } satisfies ChangeEvent);
     return { version: this.current, changed: names, created };
+  }
+
+  /**
+   * nginx -t does not bind ports, so a TCP route on a port another program holds would only fail at
+   * reload, and keep every later change from reaching the proxy. Refuse it here instead.
+   */
+  private async checkNewPorts(changes: [string, ServiceRecord | undefined][]): Promise<void> {
+    const probe = this.host.portFree;
+    if (!probe || !changes.some(([, rec]) => rec?.service.tcp.length)) return;
+    const held = new Set([...this.records.values()].flatMap((r) => r.service.tcp.map((t) => t.port)));
+    for (const [, rec] of changes) {
+      for (const [i, t] of (rec?.service.tcp ?? []).entries()) {
+        if (!held.has(t.port) && !(await probe(t.port))) {
+          throw conflict(`tcp.${i}.port`, `port ${t.port} is in use by another program on this machine`);
+        }
+      }
+    }
   }
 
   private async persist(version: number, changes: [string, ServiceRecord | undefined][], meta: WriteMeta) {
@@ -264,6 +304,7 @@ export class Registry {
     const claims = Claims.build(
       [...next.values()].map((r) => r.service),
       this.reservedPorts,
+      this.host.isLocal,
     );
     return { claims, undo: () => undefined };
   }

@@ -374,6 +374,69 @@ const cases: Case[] = [
     req: post(withRoute({ path: '/a#b' })),
     want: [400, 'invalid', 'routes.0.path'],
   },
+  // A prefix nginx could never match (it matches the decoded, normalised path) would let its
+  // requests fall through to a shorter route, perhaps a public one.
+  {
+    why: 'path with a percent escape',
+    req: post(withRoute({ path: '/%7Eadmin/' })),
+    want: [400, 'invalid', 'routes.0.path'],
+  },
+  {
+    why: 'path with an empty segment',
+    req: post(withRoute({ path: '/x//admin/' })),
+    want: [400, 'invalid', 'routes.0.path'],
+  },
+  {
+    why: 'path with a dot segment',
+    req: post(withRoute({ path: '/a/./b/' })),
+    want: [400, 'invalid', 'routes.0.path'],
+  },
+  {
+    why: 'path ending in ".."',
+    req: post(withRoute({ path: '/a/..' })),
+    want: [400, 'invalid', 'routes.0.path'],
+  },
+  {
+    why: 'route access that says nothing',
+    req: post(withRoute({ access: {} })),
+    want: [400, 'invalid', 'routes.0.access'],
+  },
+  {
+    why: 'forward_auth URL without a path',
+    req: post(withRoute({ access: { forward_auth: { url: 'http://127.0.0.1:3000' } } })),
+    want: [400, 'invalid', 'routes.0.access.forward_auth.url'],
+  },
+  {
+    why: 'health interval beyond what a timer holds',
+    req: post(withRoute({ health: { path: '/h', interval: '600h' } })),
+    want: [400, 'invalid', 'routes.0.health.interval'],
+  },
+  {
+    why: "upstream that is Gatehouse's own registration API",
+    req: post(undefined, {
+      bodyFor: (p) => svc({ routes: [route({ upstreams: [`127.0.0.1:${p.register}`] })] }),
+    }),
+    want: [409, 'conflict', 'routes.0.upstreams.0'],
+  },
+  {
+    why: 'upstream that is the proxy itself (a loop)',
+    req: post(undefined, { bodyFor: (p) => svc({ routes: [route({ upstreams: [`[::1]:${p.http}`] })] }) }),
+    want: [409, 'conflict', 'routes.0.upstreams.0'],
+  },
+  {
+    why: "forward auth to Gatehouse's own management API",
+    req: post(undefined, {
+      bodyFor: (p) => svc({ access: { forward_auth: { url: `http://127.0.0.1:${p.api}/api/v1/status` } } }),
+    }),
+    want: [409, 'conflict', 'access.forward_auth.url'],
+  },
+  {
+    why: 'registration whose backend is the registration API itself',
+    req: reg(undefined, {
+      bodyFor: (p) => ({ subdomain: 'loop', backend_ip: '127.0.0.1', backend_port: p.register }),
+    }),
+    want: [409, 'conflict', 'subdomain'],
+  },
   {
     why: 'path over 1024 characters',
     req: post(withRoute({ path: `/${'a'.repeat(1024)}` })),

@@ -1,4 +1,5 @@
 import { mkdtemp, readlink, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,6 +75,49 @@ describe('nginx driver', () => {
     expect(await readlink(join(dir, 'nginx', 'current'))).toBe(good);
     expect((await http(port, 'one.test')).status).toBe(200);
     expect((await http(port, 'two.test')).status).toBe(404);
+  });
+});
+
+describe('nginx driver, reload failures', () => {
+  it('keeps the running config when a reload cannot bind a port, and says why', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gh-driver-'));
+    const backend = await echoBackend('a');
+    const port = await freePort();
+    const driver = new NginxDriver({
+      bin: 'nginx',
+      prefix: join(dir, 'nginx'),
+      modulesDir: '/usr/lib/nginx/modules',
+      workers: 1,
+      log: silentLogger(),
+    });
+    const squatter = createServer();
+    try {
+      await driver.init();
+      const svc = serviceSchema.parse({
+        name: 'a',
+        hosts: ['one.test'],
+        routes: [{ upstreams: [`127.0.0.1:${backend.port}`] }],
+      });
+      const good = await driver.apply(compile({ services: [svc], listeners: { http: port, https: 0 } }));
+      await new Promise<void>((r) => squatter.listen(0, '0.0.0.0', r));
+      const taken = (squatter.address() as { port: number }).port;
+      const tcp = serviceSchema.parse({
+        name: 't',
+        tcp: [{ port: taken, upstreams: [`127.0.0.1:${backend.port}`] }],
+      });
+      const bad = compile({ services: [svc, tcp], listeners: { http: port, https: 0 } });
+      await expect(driver.apply(bad)).rejects.toMatchObject({
+        code: 'nginx_reload_failed',
+        message: expect.stringContaining('Address already in use'),
+      });
+      expect(await driver.liveGeneration()).toBe(good.generation);
+      expect((await http(port, 'one.test')).status).toBe(200);
+    } finally {
+      squatter.close();
+      await driver.stop();
+      await backend.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

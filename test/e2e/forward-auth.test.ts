@@ -54,6 +54,9 @@ describe('forward auth', () => {
     // A public route of the same service has no auth answer: the forged header must not pass either.
     const p = await t.get('guarded.test', '/public/x', { headers: spoof });
     expect(p.status).toBe(200);
+    expect(
+      (JSON.parse(p.body) as { headers: Record<string, string> }).headers['x-gateway-token'],
+    ).toBeUndefined();
   });
 
   it('denies with 403', async () => {

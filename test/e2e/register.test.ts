@@ -10,13 +10,15 @@ describe('self-registration API', () => {
   let t: TestGatehouse;
   const servers: TestServer[] = [];
   let simple: TestServer;
+  let auth: Awaited<ReturnType<typeof authServer>>;
 
   beforeAll(async () => {
     t = await startTestGatehouse({ register_allow: '127.0.0.0/8' });
     simple = await echoBackend('simple');
     servers.push(simple);
     // The `full` template's containers: auth on :3000, API/WebSocket on :18789, UI on :8888.
-    servers.push(await authServer(3000, BACKEND_IP));
+    auth = await authServer(3000, BACKEND_IP);
+    servers.push(auth);
     servers.push(await echoBackend('gateway', 18789, BACKEND_IP));
     servers.push(await echoBackend('ui', 8888, BACKEND_IP));
   });
@@ -60,9 +62,13 @@ describe('self-registration API', () => {
     expect(r.status, JSON.stringify(r.json)).toBe(201);
     await t.gh.edge.waitFor(Number(r.json.version));
     const host = 's42.gw.test';
-    // /auth/* is public and goes to the auth container itself.
-    const login = await t.get(host, '/auth/login', { headers: { 'x-test-auth': 'ok' } });
+    // /auth/* is public and goes to the auth container itself, never with a forged gateway token.
+    const login = await t.get(host, '/auth/login', {
+      headers: { 'x-test-auth': 'ok', 'x-gateway-token': 'forged' },
+    });
     expect(login.status).toBe(200);
+    expect(auth.calls.at(-1)).toMatchObject({ url: '/auth/login' });
+    expect(auth.calls.at(-1)?.headers['x-gateway-token']).toBeUndefined();
     // Without a session: 401 from the auth container, passed on.
     expect((await t.get(host, '/')).status).toBe(401);
     expect((await t.get(host, '/api/x')).status).toBe(401);

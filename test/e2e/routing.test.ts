@@ -38,6 +38,9 @@ describe('HTTP routing through nginx', () => {
     expect(await body('paths.test', '/api/users?x=1')).toMatchObject({ backend: 'api', url: '/users?x=1' });
     expect(await body('paths.test', '/api/v1/users')).toMatchObject({ backend: 'v1', url: '/api/v1/users' });
     expect(await body('paths.test', '/legacy/old/page')).toMatchObject({ backend: 'v1', url: '/old/page' });
+    expect(await body('paths.test', '/legacy')).toMatchObject({ backend: 'v1', url: '/' });
+    // A prefix without a trailing slash matches "/legacyx" too, but strips only a whole segment.
+    expect(await body('paths.test', '/legacyx/y')).toMatchObject({ backend: 'v1', url: '/legacyx/y' });
     // nginx answers a path without its trailing slash with a redirect to it.
     const redirect = await t.get('paths.test', '/api');
     expect(redirect.status).toBe(301);
@@ -144,6 +147,29 @@ describe('HTTP routing through nginx', () => {
     });
     expect((await body('anything.apps.test', '/')).backend).toBe('lb1');
     expect((await body('x.apps.test', '/')).backend).toBe('lb2');
+  });
+
+  it('serves host names up to the 253 characters DNS allows, in both lanes', async () => {
+    const label = 'a'.repeat(63);
+    const long = `${label}.${label}.${label}.${'b'.repeat(56)}.test`;
+    expect(long).toHaveLength(253);
+    const fast = `f${long.slice(1)}`;
+    const full = `s${long.slice(1)}`;
+    expect(
+      (
+        await t.api('PUT', '/api/v1/services/long-fast?wait=true', {
+          hosts: [fast],
+          routes: [{ upstreams: [up('root')] }],
+        })
+      ).status,
+    ).toBe(201);
+    const r = await t.api('PUT', '/api/v1/services/long-full?wait=true', {
+      hosts: [full],
+      routes: [{ path: '/', upstreams: [up('api')], headers: { response: { set: { 'X-A': 'b' } } } }],
+    });
+    expect(r.status, JSON.stringify(r.json)).toBe(201);
+    expect((await body(fast, '/')).backend).toBe('root');
+    expect((await body(full, '/')).backend).toBe('api');
   });
 
   it('removes a service from the proxy when it is deleted', async () => {

@@ -77,6 +77,10 @@ export function renderNginx(cfg: EdgeConfig, env: RenderEnv): RenderedFiles {
 
 function httpPreamble(env: RenderEnv, cfg: EdgeConfig, fastCount: number): string[] {
   const names = cfg.sites.reduce((n, s) => n + s.hosts.length, 0);
+  // A bucket must hold the longest name (host names go up to 253 characters).
+  const longest = Math.max(0, ...cfg.sites.flatMap((s) => s.hosts.map((h) => h.length)));
+  let bucket = 128;
+  while (bucket < longest + 48) bucket *= 2;
   const p = filePath(env.prefix);
   return [
     'server_tokens off;',
@@ -94,15 +98,17 @@ function httpPreamble(env: RenderEnv, cfg: EdgeConfig, fastCount: number): strin
     'client_max_body_size 0;',
     // Hash sizes grow with the number of names so that nginx finds a table on the first tries.
     `server_names_hash_max_size ${hashSize(names)};`,
-    'server_names_hash_bucket_size 128;',
+    `server_names_hash_bucket_size ${bucket};`,
     `map_hash_max_size ${hashSize(fastCount)};`,
-    'map_hash_bucket_size 128;',
+    `map_hash_bucket_size ${bucket};`,
     'proxy_http_version 1.1;',
     'proxy_connect_timeout 5s;',
     // Long enough for WebSockets and long-polls; Traefik and Caddy do not time these out at all.
     'proxy_read_timeout 3600s;',
     'proxy_send_timeout 3600s;',
+    // TLS to upstreams: send the client's host name as SNI (upstreams are IP literals).
     'proxy_ssl_server_name on;',
+    'proxy_ssl_name $host;',
     'map $http_upgrade $gh_connection {',
     '    default upgrade;',
     '    "" "";',

@@ -74,8 +74,10 @@ function routeLocation(route: SiteRoute, i: number, pool: Pool, gen: string): st
   if (route.stripPrefix && route.path.endsWith('/')) {
     body.push(`proxy_pass ${upstream}/;`);
   } else if (route.stripPrefix) {
-    // The path is validated to URL characters (no quote, "$" or brace), so it is safe in a regex.
-    body.push(`rewrite "^${regexEscape(route.path)}/?(.*)$" /$1 break;`);
+    // "/api" strips from "/api" and "/api/x", not from "/apix" (which it matches as a prefix but
+    // passes on whole). The path is validated to URL characters, so it is safe in a regex.
+    const re = regexEscape(route.path);
+    body.push(`rewrite "^${re}$" / break;`, `rewrite "^${re}(/.*)$" $1 break;`);
     body.push(`proxy_pass ${upstream};`);
   } else {
     body.push(`proxy_pass ${upstream};`);

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { conflict, invalid, notFound } from '../../model/errors.js';
+import { invalid, notFound } from '../../model/errors.js';
 import type { ServiceRecord } from '../../model/service.js';
 import { slugSchema } from '../../model/values.js';
 import { parse } from '../http-errors.js';
@@ -32,16 +32,10 @@ export async function servicesRoutes(app: FastifyInstance, ctx: ApiContext): Pro
 
   app.post('/services', async (req, reply) => {
     const q = parse(writeQuery, req.query, 'query');
-    const body = req.body as { name?: unknown } | undefined;
-    if (typeof body?.name === 'string' && registry.get(body.name)) {
-      throw conflict(
-        'name',
-        `service ${body.name} already exists; use PUT /api/v1/services/${body.name} to replace it`,
-      );
-    }
-    const res = await registry.put(req.body, { actor: actor(), source: 'api' });
+    const res = await registry.put(req.body, { actor: actor(), source: 'api' }, { create: true });
+    // Read now: a later write (even a delete) may land while we wait for the proxy.
+    const rec = registry.get(res.name) as ServiceRecord;
     const applied = await ctx.maybeWait(res.version, q.wait);
-    const rec = registry.get((req.body as { name: string }).name) as ServiceRecord;
     return reply.code(201).send({ ...view(rec), version: res.version, ...applied });
   });
 
@@ -55,10 +49,11 @@ export async function servicesRoutes(app: FastifyInstance, ctx: ApiContext): Pro
     }
     const input = body && typeof body === 'object' && !Array.isArray(body) ? { ...body, name } : body;
     const res = await registry.put(input, { actor: actor(), source: 'api' });
+    const rec = registry.get(name) as ServiceRecord;
     const applied = await ctx.maybeWait(res.version, q.wait);
     return reply
       .code(res.created.length > 0 ? 201 : 200)
-      .send({ ...view(registry.get(name) as ServiceRecord), version: res.version, ...applied });
+      .send({ ...view(rec), version: res.version, ...applied });
   });
 
   app.delete('/services/:name', async (req) => {
