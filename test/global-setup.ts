@@ -1,16 +1,24 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
-/** Test data dirs start with these (see test/helpers). */
-const TEST_PREFIXES = ['/gh-test-', '/gh-cli-', '/gh-driver-'];
+/** This run's directory: every test data dir goes below it (see test/helpers/tmp.ts). */
+let runDir = '';
 
-/** nginx masters whose prefix is a test data dir, with their pids. */
+export function setup(): void {
+  runDir = mkdtempSync(join(tmpdir(), 'gh-run-'));
+  // Workers are started after this and inherit it.
+  process.env.GATEHOUSE_TEST_RUN_DIR = runDir;
+}
+
+/** nginx masters whose prefix lies in this run's directory. */
 function strayMasters(): { pid: number; cmd: string }[] {
   const found: { pid: number; cmd: string }[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      if (cmd.startsWith('nginx: master') && TEST_PREFIXES.some((p) => cmd.includes(p)))
+      if (cmd.startsWith('nginx: master') && cmd.includes(`${runDir}/`))
         found.push({ pid: Number(entry), cmd });
     } catch {
       // gone meanwhile
@@ -21,7 +29,7 @@ function strayMasters(): { pid: number; cmd: string }[] {
 
 /**
  * After all test files: no nginx master a test started may outlive the run. Any that did is
- * stopped, and the run fails so the leak gets fixed.
+ * stopped, and the run fails so that the leak gets fixed.
  */
 export function teardown(): void {
   const stray = strayMasters();
@@ -35,5 +43,7 @@ export function teardown(): void {
   if (stray.length) {
     console.error(`nginx masters outlived the tests:\n${stray.map((s) => `${s.pid} ${s.cmd}`).join('\n')}`);
     process.exitCode = 1;
+  } else {
+    rmSync(runDir, { recursive: true, force: true });
   }
 }

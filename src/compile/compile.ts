@@ -16,6 +16,20 @@ export interface CompileInput {
   listeners: { http: number; https: number };
 }
 
+/** What one service contributes, before pools are shared across services. */
+interface Fragment {
+  /** Hash of everything in the service that reaches the proxy (not its labels). */
+  hash: string;
+  routes: { pool: Pool; poolKey: string; route: SiteRoute }[];
+  tcp: { pool: Pool; listener: TcpListener }[];
+}
+
+/**
+ * Fragments by service object. Records are immutable (a write replaces the object), so a service
+ * that did not change is not translated again: at 10,000 services most of a compile is skipped.
+ */
+const fragments = new WeakMap<Service, Fragment>();
+
 /**
  * Registry state → EdgeConfig. Pure and deterministic: the same services (in any order) give the
  * same config and the same hash.
@@ -26,65 +40,31 @@ export function compile(input: CompileInput): EdgeConfig {
   const poolByContent = new Map<string, Pool>();
   const tcp: TcpListener[] = [];
   const routesByHost = new Map<string, SiteRoute[]>();
+  const hash = createHash('sha256').update(`1 ${input.listeners.http} ${input.listeners.https}\n`);
 
   for (const svc of services) {
-    // Headers this service's upstreams trust because its auth sets them: on its public routes a
-    // client's copy must not get through either.
-    const trusted = trustedHeaders(svc);
-    svc.routes.forEach((route, i) => {
-      const endpoints = route.upstreams.map((u) => parseEndpoint(u, true) as Endpoint);
-      const pool: Pool = {
-        id: `${svc.name}-r${i}`,
-        scheme: endpoints[0]?.scheme ?? 'http',
-        lb: route.lb,
-        servers: endpoints.map(endpointAddress),
-        ...(route.health
-          ? {
-              health: {
-                path: route.health.path,
-                intervalMs: durationMs(route.health.interval),
-                timeoutMs: durationMs(route.health.timeout),
-              },
-            }
-          : {}),
-      };
+    const f = fragmentOf(svc);
+    hash.update(`${svc.name} ${f.hash}\n`);
+    for (const { pool, poolKey, route } of f.routes) {
       // Routes with the same upstreams share one pool: fewer upstream blocks for nginx to parse,
       // and to search by name on every request that proxies to a variable.
-      const h = pool.health;
-      const key = `${pool.scheme} ${pool.lb} ${pool.servers.join(',')} ${h ? `${h.path} ${h.intervalMs} ${h.timeoutMs}` : ''}`;
-      const shared = poolByContent.get(key);
+      let shared = poolByContent.get(poolKey);
       if (!shared) {
-        poolByContent.set(key, pool);
+        shared = pool;
+        poolByContent.set(poolKey, pool);
         pools.push(pool);
       }
-      const access = effectiveAccess(route.access ?? svc.access);
-      const siteRoute: SiteRoute = {
-        service: svc.name,
-        path: route.path,
-        pool: (shared ?? pool).id,
-        stripPrefix: route.strip_prefix && route.path !== '/',
-        access,
-        headers:
-          access.kind === 'public'
-            ? withDeleted(headerOps(route.headers), trusted)
-            : headerOps(route.headers),
-      };
+      const siteRoute = shared === pool ? route : { ...route, pool: shared.id };
       for (const host of svc.hosts) {
-        const list = routesByHost.get(host) ?? [];
-        list.push(siteRoute);
-        routesByHost.set(host, list);
+        const list = routesByHost.get(host);
+        if (list) list.push(siteRoute);
+        else routesByHost.set(host, [siteRoute]);
       }
-    });
-    svc.tcp.forEach((t, i) => {
-      const id = `${svc.name}-t${i}`;
-      pools.push({
-        id,
-        scheme: 'http',
-        lb: t.lb,
-        servers: t.upstreams.map((u) => endpointAddress(parseEndpoint(u, false) as Endpoint)),
-      });
-      tcp.push({ port: t.port, service: svc.name, pool: id });
-    });
+    }
+    for (const t of f.tcp) {
+      pools.push(t.pool);
+      tcp.push(t.listener);
+    }
   }
 
   // Hosts with identical route lists share one site (one server block, many names).
@@ -93,8 +73,11 @@ export function compile(input: CompileInput): EdgeConfig {
     const routes = (routesByHost.get(host) ?? []).sort(
       (a, b) => b.path.length - a.path.length || cmp(a.path, b.path),
     );
-    // A (service, path) pair names one route object, shared by all hosts of that service.
-    const key = routes.map((r) => `${r.service} ${r.path}`).join('\n');
+    // A (service, path) pair names one route: unique across the registry.
+    const key =
+      routes.length === 1
+        ? `${routes[0]?.service} ${routes[0]?.path}`
+        : routes.map((r) => `${r.service} ${r.path}`).join('\n');
     const site = sitesByKey.get(key);
     if (site) site.hosts.push(host);
     else sitesByKey.set(key, { hosts: [host], routes });
@@ -102,8 +85,59 @@ export function compile(input: CompileInput): EdgeConfig {
   const sites = [...sitesByKey.values()].sort((a, b) => cmp(a.hosts[0] ?? '', b.hosts[0] ?? ''));
   tcp.sort((a, b) => a.port - b.port);
 
-  const body = { schema: 1 as const, listeners: input.listeners, sites, pools, tcp };
-  return { ...body, hash: hashOf(body) };
+  return { schema: 1, listeners: input.listeners, sites, pools, tcp, hash: hash.digest('hex') };
+}
+
+function fragmentOf(svc: Service): Fragment {
+  const cached = fragments.get(svc);
+  if (cached) return cached;
+  // Headers this service's upstreams trust because its auth sets them: on its public routes a
+  // client's copy must not get through either.
+  const trusted = trustedHeaders(svc);
+  const routes = svc.routes.map((route, i) => {
+    const endpoints = route.upstreams.map((u) => parseEndpoint(u, true) as Endpoint);
+    const health = route.health
+      ? {
+          path: route.health.path,
+          intervalMs: durationMs(route.health.interval),
+          timeoutMs: durationMs(route.health.timeout),
+        }
+      : undefined;
+    const pool: Pool = {
+      id: `${svc.name}-r${i}`,
+      scheme: endpoints[0]?.scheme ?? 'http',
+      lb: route.lb,
+      servers: endpoints.map(endpointAddress),
+      ...(health ? { health } : {}),
+    };
+    const h = pool.health;
+    const poolKey = `${pool.scheme} ${pool.lb} ${pool.servers.join(',')} ${h ? `${h.path} ${h.intervalMs} ${h.timeoutMs}` : ''}`;
+    const access = effectiveAccess(route.access ?? svc.access);
+    const ops = headerOps(route.headers);
+    const siteRoute: SiteRoute = {
+      service: svc.name,
+      path: route.path,
+      pool: pool.id,
+      stripPrefix: route.strip_prefix && route.path !== '/',
+      access,
+      headers: access.kind === 'public' ? withDeleted(ops, trusted) : ops,
+    };
+    return { pool, poolKey, route: siteRoute };
+  });
+  const tcp = svc.tcp.map((t, i) => {
+    const id = `${svc.name}-t${i}`;
+    const servers = t.upstreams.map((u) => endpointAddress(parseEndpoint(u, false) as Endpoint));
+    return {
+      pool: { id, scheme: 'http' as const, lb: t.lb, servers },
+      listener: { port: t.port, service: svc.name, pool: id },
+    };
+  });
+  const hash = createHash('sha256')
+    .update(JSON.stringify([svc.hosts, routes, tcp]))
+    .digest('hex');
+  const f = { hash, routes, tcp };
+  fragments.set(svc, f);
+  return f;
 }
 
 function effectiveAccess(a: Access | undefined): EffectiveAccess {
@@ -143,9 +177,6 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-export function hashOf(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value)).digest('hex');
-}
 
 export function hasHeaderOps(h: HeaderOps): boolean {
   return h.requestSet.length + h.requestDelete.length + h.responseSet.length + h.responseDelete.length > 0;

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alive } from '../helpers/gatehouse.js';
 import { echoBackend, freePort, http, until, type TestServer } from '../helpers/net.js';
+import { testDir } from '../helpers/tmp.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
 
@@ -41,7 +41,7 @@ describe('quick start and CLI', () => {
   const cli = (...args: string[]) => run(['--data-dir', dataDir, ...args]);
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'gh-cli-'));
+    dataDir = await testDir('gh-cli-');
     backend = await echoBackend('cli');
     httpPort = await freePort();
     const args = [

@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EdgeConfig, HeaderOps, SiteRoute } from '../../src/compile/edge-config.js';
@@ -11,6 +10,7 @@ import { checkTemplates } from '../../src/sources/register/templates.js';
 import { authServer } from '../helpers/auth-server.js';
 import { startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
 import { echoBackend, type Res, type TestServer } from '../helpers/net.js';
+import { testDir } from '../helpers/tmp.js';
 
 /**
  * Config injection: no value that reaches the nginx config may add a directive. A value is either
@@ -498,7 +498,7 @@ describe('escaping in the renderer, without the schema in front', () => {
   });
 
   it('renders a config nginx -t accepts, with every escapable payload in it', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'gh-inject-'));
+    const dir = await testDir('gh-inject-');
     try {
       const at = {
         ...env,

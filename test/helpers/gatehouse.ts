@@ -1,10 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { startGatehouse, type Gatehouse } from '../../src/gatehouse.js';
 import { loadSettings } from '../../src/model/settings.js';
 import { createLogger } from '../../src/observe/log.js';
 import { freePort, http, json, type ReqOptions } from './net.js';
+import { testDir } from './tmp.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 export const REGISTER_TOKEN = 'test-register-token-0123456789';
@@ -26,7 +25,7 @@ export interface TestGatehouse {
 
 /** Starts a whole Gatehouse (registry, nginx, APIs) on free loopback ports in a temp data dir. */
 export async function startTestGatehouse(extra: Record<string, unknown> = {}): Promise<TestGatehouse> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'gh-test-'));
+  const dataDir = await testDir('gh-test-');
   const [httpPort, apiPort, registerPort] = [await freePort(), await freePort(), await freePort()];
   const settings = loadSettings(
     {
