@@ -1,18 +1,7 @@
 import { request, type Agent } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createServer } from 'node:net';
 
-/** A TCP port that was free on 127.0.0.1 a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
+// One implementation for tests and benchmarks.
+export { freePort } from '../../test/helpers/net.js';
 
 export interface Res {
   status: number;
