@@ -177,7 +177,6 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-
 export function hasHeaderOps(h: HeaderOps): boolean {
   return h.requestSet.length + h.requestDelete.length + h.responseSet.length + h.responseDelete.length > 0;
 }
