@@ -59,6 +59,12 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     const db = await openSqlite(join(dataDir, 'gatehouse.db'));
     cleanups.push(() => db.destroy());
     const registry = await Registry.open(db, reservedPorts(settings), hostChecks);
+    for (const u of registry.unloadable) {
+      log.error(
+        { service: u.name, error: u.error },
+        'stored service no longer valid: not served until it is fixed (PUT it again)',
+      );
+    }
     await pruneVersions(registry, settings.snapshot_keep, settings.snapshot_keep_days);
     const pruneTimer = setInterval(
       () =>

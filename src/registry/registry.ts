@@ -45,6 +45,8 @@ const OVERRIDING_SOURCES: ReadonlySet<Source> = new Set(['api']);
  */
 export class Registry {
   private readonly records = new Map<string, ServiceRecord>();
+  /** Stored records that failed validation at start-up: kept in the database, not served. */
+  readonly unloadable: { name: string; error: string }[] = [];
   private claims: Claims;
   private current = 0;
   private readonly events = new EventEmitter();
@@ -62,8 +64,21 @@ export class Registry {
     const r = new Registry(db, reservedPorts, host);
     const rows = await db.selectFrom('services').selectAll().orderBy('name').execute();
     for (const row of rows) {
+      // A record a newer Gatehouse no longer accepts (rules only ever get stricter) is set aside,
+      // not fatal: everything else keeps serving, and `unloadable` says what needs fixing.
+      let spec: unknown;
+      try {
+        spec = JSON.parse(row.spec);
+      } catch {
+        spec = undefined;
+      }
+      const parsed = serviceSchema.safeParse(spec);
+      if (!parsed.success) {
+        r.unloadable.push({ name: row.name, error: fromZod(parsed.error).message });
+        continue;
+      }
       r.records.set(row.name, {
-        service: serviceSchema.parse(JSON.parse(row.spec)),
+        service: parsed.data,
         meta: { source: row.source as Source, created_at: row.created_at, updated_at: row.updated_at },
       });
     }
@@ -130,10 +145,14 @@ export class Registry {
   private async applyNow(ops: Op[], meta: WriteMeta): Promise<WriteResult> {
     const now = new Date().toISOString();
     const next = new Map<string, ServiceRecord | undefined>();
+    const unloadableDeletes = new Set<string>();
     for (const op of ops) {
       const name = op.kind === 'delete' ? op.name : op.service.name;
       const existing = next.has(name) ? next.get(name) : this.records.get(name);
-      if (op.kind === 'delete' && !existing) throw notFound(`service ${name}`);
+      if (op.kind === 'delete' && !existing) {
+        if (!this.unloadable.some((u) => u.name === name)) throw notFound(`service ${name}`);
+        unloadableDeletes.add(name);
+      }
       if (op.kind === 'create' && existing) {
         throw conflict(
           'name',
@@ -159,7 +178,9 @@ export class Registry {
         next.set(name, existing);
       }
     }
-    const changed = [...next.keys()].filter((n) => next.get(n) !== this.records.get(n));
+    const changed = [...next.keys()].filter(
+      (n) => unloadableDeletes.has(n) || next.get(n) !== this.records.get(n),
+    );
     if (changed.length === 0) return { version: this.current, changed: [], created: [] };
     return this.commit(
       changed.map((n) => [n, next.get(n)]),
@@ -201,6 +222,8 @@ export class Registry {
     for (const [name, rec] of changes) {
       if (rec) this.records.set(name, rec);
       else this.records.delete(name);
+      const i = this.unloadable.findIndex((u) => u.name === name);
+      if (i >= 0) this.unloadable.splice(i, 1);
     }
     this.claims = claims;
     this.current += 1;

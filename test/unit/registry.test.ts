@@ -143,6 +143,33 @@ describe('registry', () => {
     expect((await rejection(stateAt(r, 5))).status).toBe(404);
   });
 
+  it('sets aside a stored record that no longer validates, and lets it be replaced or deleted', async () => {
+    await r.put(web('good'), api);
+    const row = { source: 'api', created_at: 'x', updated_at: 'x' };
+    await db
+      .insertInto('services')
+      .values({
+        name: 'old',
+        spec: '{"name":"old","hosts":["o.test"],"routes":[{"path":"/%7E/","upstreams":["10.0.0.1:80"]}]}',
+        ...row,
+      })
+      .execute();
+    await db
+      .insertInto('services')
+      .values({ name: 'junk', spec: 'not json', ...row })
+      .execute();
+    const again = await Registry.open(db, reserved);
+    expect(again.list().map((x) => x.service.name)).toEqual(['good']);
+    expect(again.unloadable.map((u) => u.name)).toEqual(['junk', 'old']);
+    expect(again.unloadable.find((u) => u.name === 'old')?.error).toContain('routes.0.path');
+    await again.put(web('old'), api);
+    await again.remove('junk', api);
+    expect(again.unloadable).toEqual([]);
+    const third = await Registry.open(db, reserved);
+    expect(third.list().map((x) => x.service.name)).toEqual(['good', 'old']);
+    expect(third.unloadable).toEqual([]);
+  });
+
   it('needs force to remove the last route', async () => {
     await r.put(web('a'), api);
     const err = await rejection(r.remove('a', api));

@@ -13,6 +13,7 @@ export function statusCommand(): Command {
         services: number;
         in_sync: boolean;
         edge: EdgeStatus;
+        unloadable: { name: string; error: string }[];
       }>('GET', '/api/v1/status');
       const e = r.edge;
       const lines = [
@@ -23,6 +24,8 @@ export function statusCommand(): Command {
         `last error:       ${e.lastError ? `${e.lastError.code}: ${e.lastError.message} (version ${e.lastError.version}, ${ago(e.lastError.at)})` : 'none'}`,
       ];
       if (e.downServers.length) lines.push(`down upstreams:   ${e.downServers.join(', ')}`);
+      for (const u of r.unloadable)
+        lines.push(`NOT SERVED:       ${u.name}: ${u.error} (PUT it again to fix)`);
       ctx.print(lines.join('\n'), r);
     });
 }

@@ -8,6 +8,8 @@ export async function statusRoutes(app: FastifyInstance, ctx: ApiContext): Promi
       version: ctx.registry.version,
       services: ctx.registry.list().length,
       in_sync: edge.appliedVersion === ctx.registry.version && !edge.lastError,
+      /** Stored services that no longer validate and are not served. */
+      unloadable: ctx.registry.unloadable,
       edge,
     };
   });
