@@ -93,7 +93,10 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       log.child({ part: 'edge' }),
     );
     cleanups.push(() => edge.stop());
-    await edge.start({ driftCheckMs: durationMs(settings.drift_check_interval) });
+    await edge.start({
+      driftCheckMs: durationMs(settings.drift_check_interval),
+      logMaxBytes: settings.nginx_log_max_mb * 1024 * 1024,
+    });
 
     const apiLog = log.child({ part: 'api' });
     const api = buildApiServer({ registry, edge, settings, log: apiLog, token: admin.check });

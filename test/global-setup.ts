@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -7,6 +7,8 @@ let runDir = '';
 
 export function setup(): void {
   runDir = mkdtempSync(join(tmpdir(), 'gh-run-'));
+  // nginx workers run as an unprivileged user and must get through to the data dirs below.
+  chmodSync(runDir, 0o711);
   // Workers are started after this and inherit it.
   process.env.GATEHOUSE_TEST_RUN_DIR = runDir;
 }

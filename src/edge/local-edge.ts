@@ -68,7 +68,7 @@ export class LocalEdge {
   }
 
   /** Brings nginx up on the current registry state; rejects if that first apply fails. */
-  async start(opts: { driftCheckMs?: number } = {}): Promise<void> {
+  async start(opts: { driftCheckMs?: number; logMaxBytes?: number } = {}): Promise<void> {
     await this.driver.init();
     this.unsubscribe = this.registry.onChange(() => this.schedule());
     this.schedule();
@@ -76,7 +76,14 @@ export class LocalEdge {
     if (this.status.lastError && !this.status.appliedHash) {
       throw new GatehouseError(this.status.lastError.code, this.status.lastError.message, 500);
     }
-    this.driftTimer = setInterval(() => this.checkDrift(), opts.driftCheckMs ?? 5000);
+    this.driftTimer = setInterval(() => {
+      this.checkDrift();
+      const max = opts.logMaxBytes;
+      if (max)
+        void this.driver
+          .rotateLogs(max)
+          .catch((err: unknown) => this.log.error({ err: String(err) }, 'log rotation failed'));
+    }, opts.driftCheckMs ?? 5000);
     this.driftTimer.unref();
   }
 

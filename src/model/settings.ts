@@ -59,7 +59,9 @@ export const settingsSchema = z.strictObject({
   nginx_modules_dir: z.string().min(1).default('/usr/lib/nginx/modules'),
   nginx_workers: z.coerce.number().int().min(1).max(64).default(2),
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** How often the files nginx reads are compared with what Gatehouse rendered. */
+  /** nginx's access, stream and error logs are rotated (one old file kept) past this size. */
+  nginx_log_max_mb: z.coerce.number().int().min(1).max(100_000).default(100),
+  /** How often the files nginx reads are compared with what Gatehouse rendered (and logs rotated). */
   drift_check_interval: durationSchema.default('5s'),
   snapshot_keep: z.coerce.number().int().min(1).default(100),
   snapshot_keep_days: z.coerce.number().int().min(0).default(30),

@@ -1,4 +1,4 @@
-import { appendFile, readFile, readlink } from 'node:fs/promises';
+import { appendFile, readFile, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGatehouse } from '../../src/gatehouse.js';
@@ -30,7 +30,7 @@ describe('snapshots, rollback and the managed nginx', () => {
   };
 
   beforeAll(async () => {
-    t = await startTestGatehouse({ drift_check_interval: '200ms' });
+    t = await startTestGatehouse({ drift_check_interval: '200ms', nginx_log_max_mb: 1 });
     a = await echoBackend('a');
     b = await echoBackend('b');
   });
@@ -133,6 +133,18 @@ describe('snapshots, rollback and the managed nginx', () => {
     await appendFile(conf, '\n# tampered\n');
     await until(async () => ((await readFile(conf, 'utf8')) === good ? true : undefined), 5000);
     expect(await backendOf('three.test')).toBe('b');
+  });
+
+  it('rotates an nginx log that grew past its size limit', async () => {
+    const log = join(t.dataDir, 'nginx', 'logs', 'access.log');
+    await appendFile(log, 'x'.repeat(1024 * 1024 + 1));
+    await until(async () => ((await stat(`${log}.1`).catch(() => undefined))?.size ?? 0) > 1024 * 1024, 5000);
+    // nginx reopened its log: new requests land in a fresh access.log.
+    await until(async () => {
+      await t.get('three.test', '/after-rotation');
+      return (await readFile(log, 'utf8').catch(() => '')).includes('/after-rotation') ? true : undefined;
+    }, 5000);
+    expect((await stat(log)).size).toBeLessThan(64 * 1024);
   });
 
   it('keeps its state across a restart of Gatehouse', async () => {

@@ -159,6 +159,24 @@ export class NginxDriver {
     return drifted;
   }
 
+  /**
+   * Rotates nginx's logs that grew past `maxBytes`: the file becomes `<name>.1` (replacing the last
+   * one) and nginx is told to reopen its logs (SIGUSR1). Returns the rotated file names.
+   */
+  async rotateLogs(maxBytes: number): Promise<string[]> {
+    const pid = this.process.pid;
+    if (!pid || !this.process.running) return [];
+    const rotated: string[] = [];
+    for (const name of ['access.log', 'stream.log', 'error.log']) {
+      const path = join(this.opts.prefix, 'logs', name);
+      if (fileSize(path) <= maxBytes) continue;
+      await rename(path, `${path}.1`);
+      rotated.push(name);
+    }
+    if (rotated.length) process.kill(pid, 'SIGUSR1');
+    return rotated;
+  }
+
   async liveGeneration(): Promise<string | undefined> {
     return liveHash(this.statusSocket);
   }
