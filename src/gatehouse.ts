@@ -84,6 +84,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       prefix: join(dataDir, 'nginx'),
       modulesDir: settings.nginx_modules_dir,
       workers: settings.nginx_workers,
+      trustedProxies: settings.trusted_proxies,
       log: log.child({ part: 'nginx' }),
     });
     const edge = new LocalEdge(

@@ -120,7 +120,7 @@ function fragmentOf(svc: Service): Fragment {
       pool: pool.id,
       stripPrefix: route.strip_prefix && route.path !== '/',
       access,
-      headers: access.kind === 'public' ? withDeleted(ops, trusted) : ops,
+      headers: access.forwardAuth ? ops : withDeleted(ops, trusted),
     };
     return { pool, poolKey, route: siteRoute };
   });
@@ -141,10 +141,23 @@ function fragmentOf(svc: Service): Fragment {
 }
 
 function effectiveAccess(a: Access | undefined): EffectiveAccess {
-  if (a?.forward_auth) {
-    return { kind: 'forward_auth', url: a.forward_auth.url, copyHeaders: a.forward_auth.copy_headers };
-  }
-  return { kind: 'public' };
+  const fa = a?.forward_auth;
+  const rl = a?.rate_limit;
+  return {
+    public: !fa && !a?.ip,
+    ...(fa ? { forwardAuth: { url: fa.url, copyHeaders: fa.copy_headers } } : {}),
+    ...(a?.ip ? { ip: [...a.ip] } : {}),
+    // nginx counts in requests per minute (at least one); its burst is what a client may send on top
+    // of the request that is due, so a full bucket of `requests` is burst requests - 1.
+    ...(rl
+      ? {
+          rateLimit: {
+            perMinute: Math.max(1, Math.round((rl.requests * 60_000) / durationMs(rl.per))),
+            burst: rl.requests - 1,
+          },
+        }
+      : {}),
+  };
 }
 
 function trustedHeaders(svc: Service): string[] {

@@ -38,8 +38,17 @@ export interface HeaderOps {
   responseDelete: string[];
 }
 
-export type EffectiveAccess =
-  { kind: 'public' } | { kind: 'forward_auth'; url: string; copyHeaders: string[] };
+/**
+ * Who passes a route. `public`: anyone. Otherwise a request passes if any configured method admits
+ * it: its source is in `ip`, or `forwardAuth` answers 2xx; with neither admitting, it is refused.
+ * A rate limit applies on top, whoever passes.
+ */
+export interface EffectiveAccess {
+  public: boolean;
+  forwardAuth?: { url: string; copyHeaders: string[] };
+  ip?: string[];
+  rateLimit?: { perMinute: number; burst: number };
+}
 
 export interface Pool {
   id: string;

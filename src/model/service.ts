@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import {
+  cidrSchema,
+  durationMs,
   durationSchema,
   headerNameSchema,
   headerValueSchema,
@@ -62,27 +64,42 @@ export const forwardAuthSchema = z.strictObject({
   copy_headers: z.array(settableHeaderName).max(32).default([]),
 });
 
+export const rateLimitSchema = z.strictObject({
+  /** Requests a client may make per `per`; also the burst it may spend at once. */
+  requests: z.number().int().min(1).max(1_000_000),
+  per: durationSchema.refine((d) => durationMs(d) >= 1000, 'at least 1s'),
+  by: z.enum(['ip']).default('ip'),
+});
+
 export const accessSchema = z
   .strictObject({
     public: z.boolean().optional(),
     forward_auth: forwardAuthSchema.optional(),
+    /** Sources that pass; alone, only they may pass. */
+    ip: z.array(cidrSchema).min(1).max(256).optional(),
+    rate_limit: rateLimitSchema.optional(),
   })
   .superRefine((a, ctx) => {
-    if (a.public === true && a.forward_auth) {
+    const admits = !!a.forward_auth || !!a.ip;
+    if (a.public === true && admits) {
       ctx.addIssue({
         code: 'custom',
         path: ['public'],
-        message: 'a public route cannot also require forward_auth',
+        message: 'a public route cannot also require forward_auth or ip',
       });
     }
-    if (a.public === undefined && !a.forward_auth) {
-      ctx.addIssue({ code: 'custom', path: [], message: 'say who may pass: public: true or forward_auth' });
+    if (a.public === undefined && !admits) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message: 'say who may pass: public: true, ip or forward_auth',
+      });
     }
-    if (a.public === false && !a.forward_auth) {
+    if (a.public === false && !admits) {
       ctx.addIssue({
         code: 'custom',
         path: ['public'],
-        message: 'nothing would admit a request: set public: true or configure forward_auth',
+        message: 'nothing would admit a request: set public: true, ip or forward_auth',
       });
     }
   });

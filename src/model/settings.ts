@@ -55,6 +55,8 @@ export const settingsSchema = z.strictObject({
     'fc00::/7',
   ]),
   base_domain: hostnameSchema.optional(),
+  /** Proxies in front of Gatehouse whose X-Forwarded-For is believed (never a client's own). */
+  trusted_proxies: csv.default([]),
   nginx_bin: z.string().min(1).default('nginx'),
   nginx_modules_dir: z.string().min(1).default('/usr/lib/nginx/modules'),
   nginx_workers: z.coerce.number().int().min(1).max(64).default(2),

@@ -402,6 +402,36 @@ const cases: Case[] = [
     want: [400, 'invalid', 'routes.0.access'],
   },
   {
+    why: 'ip rule that is no address',
+    req: post(withRoute({ access: { ip: ['10.0.0.0/33'] } })),
+    want: [400, 'invalid', 'routes.0.access.ip.0'],
+  },
+  {
+    why: 'empty ip list',
+    req: post(withRoute({ access: { ip: [] } })),
+    want: [400, 'invalid', 'routes.0.access.ip'],
+  },
+  {
+    why: 'public and ip at once',
+    req: post(withRoute({ access: { public: true, ip: ['10.0.0.0/8'] } })),
+    want: [400, 'invalid', 'routes.0.access.public'],
+  },
+  {
+    why: 'rate limit of zero requests',
+    req: post(withRoute({ access: { public: true, rate_limit: { requests: 0, per: '1m' } } })),
+    want: [400, 'invalid', 'routes.0.access.rate_limit.requests'],
+  },
+  {
+    why: 'rate limit period under a second',
+    req: post(withRoute({ access: { public: true, rate_limit: { requests: 5, per: '500ms' } } })),
+    want: [400, 'invalid', 'routes.0.access.rate_limit.per'],
+  },
+  {
+    why: 'rate limit keyed by something unknown',
+    req: post(withRoute({ access: { public: true, rate_limit: { requests: 5, per: '1m', by: 'cookie' } } })),
+    want: [400, 'invalid', 'routes.0.access.rate_limit.by'],
+  },
+  {
     why: 'forward_auth URL without a path',
     req: post(withRoute({ access: { forward_auth: { url: 'http://127.0.0.1:3000' } } })),
     want: [400, 'invalid', 'routes.0.access.forward_auth.url'],

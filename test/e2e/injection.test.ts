@@ -427,7 +427,7 @@ describe('escaping in the renderer, without the schema in front', () => {
               path: h.path ?? '/',
               pool: poolId,
               stripPrefix: false,
-              access: h.access ?? { kind: 'public' },
+              access: h.access ?? { public: true },
               headers: { ...noHeaders, ...h.headers },
             },
           ],
@@ -477,7 +477,7 @@ describe('escaping in the renderer, without the schema in front', () => {
     expect(() => render({ headers: { responseDelete: [p] } })).toThrow(UnsafeValueError);
   });
   it.each(PAYLOADS)('refuses a hostile copy_headers name: %s', (_why, p) => {
-    const access = { kind: 'forward_auth' as const, url: 'http://127.0.0.1:9/v', copyHeaders: [p] };
+    const access = { public: false, forwardAuth: { url: 'http://127.0.0.1:9/v', copyHeaders: [p] } };
     expect(() => render({ access })).toThrow(UnsafeValueError);
   });
   it.each(PAYLOADS)('refuses a hostile upstream address or pool id: %s', (_why, p) => {
@@ -493,7 +493,7 @@ describe('escaping in the renderer, without the schema in front', () => {
 
   it('refuses header values and auth URLs with control characters', () => {
     expect(() => render({ headers: requestSet('X-A', 'v\nreturn 200 pwned;') })).toThrow(UnsafeValueError);
-    const access = { kind: 'forward_auth' as const, url: 'http://127.0.0.1:9/v\n}', copyHeaders: [] };
+    const access = { public: false, forwardAuth: { url: 'http://127.0.0.1:9/v\n}', copyHeaders: [] } };
     expect(() => render({ access })).toThrow(UnsafeValueError);
   });
 
@@ -508,9 +508,8 @@ describe('escaping in the renderer, without the schema in front', () => {
       };
       const values = VALUE_PAYLOADS.map(([, p], i): [string, string] => [`X-P${i}`, p]);
       const access = {
-        kind: 'forward_auth' as const,
-        url: 'http://127.0.0.1:9/"; return 200 pwned; "',
-        copyHeaders: ['X-Token'],
+        public: false,
+        forwardAuth: { url: 'http://127.0.0.1:9/"; return 200 pwned; "', copyHeaders: ['X-Token'] },
       };
       const files = renderNginx(
         edge({ path: '/x/', access, headers: { requestSet: values, responseSet: values } }),

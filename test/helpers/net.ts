@@ -33,6 +33,8 @@ export interface ReqOptions {
   timeoutMs?: number;
   /** Where to connect (default 127.0.0.1). */
   address?: string;
+  /** The client's own address (any 127.x.y.z works on loopback). */
+  localAddress?: string;
 }
 
 /** An HTTP request with an explicit Host header (global fetch would drop it). */
@@ -41,6 +43,7 @@ export function http(port: number, host: string, path = '/', opts: ReqOptions = 
     const req = request(
       {
         host: opts.address ?? '127.0.0.1',
+        localAddress: opts.localAddress,
         port,
         socketPath: opts.socketPath,
         path,

@@ -15,6 +15,7 @@ const env: RenderEnv = {
   modulesDir: '/usr/lib/nginx/modules',
   workers: 2,
   ipv6: true,
+  trustedProxies: ['10.0.0.1', '192.168.0.0/16'],
 };
 
 const auth = { forward_auth: { url: 'http://10.0.1.5:3000/auth/verify', copy_headers: ['X-Gateway-Token'] } };
@@ -56,6 +57,28 @@ const cases: Record<string, ServiceInput[]> = {
     // A wildcard pulls an exact host it covers out of the fast lane.
     { name: 'wild', hosts: ['*.apps.example.com'], routes: [{ path: '/', upstreams: ['10.0.2.1:80'] }] },
     { name: 'exact', hosts: ['x.apps.example.com'], routes: [{ upstreams: ['10.0.2.2:80'] }] },
+    // IP rules: alone only these sources; with forward auth either admits. A rate limit on top.
+    {
+      name: 'ops',
+      hosts: ['ops.example.com'],
+      routes: [
+        {
+          path: '/',
+          upstreams: ['10.0.4.1:80'],
+          access: { ip: ['10.44.0.0/16', 'fd00::/8'], rate_limit: { requests: 100, per: '1m' } },
+        },
+        {
+          path: '/admin/',
+          upstreams: ['10.0.4.1:80'],
+          access: { ip: ['192.168.1.0/24'], forward_auth: { url: 'http://10.0.4.2:9091/verify' } },
+        },
+        {
+          path: '/api/',
+          upstreams: ['10.0.4.1:80'],
+          access: { public: true, rate_limit: { requests: 5, per: '1s' } },
+        },
+      ],
+    },
     // No "/" route: the server block answers 404 outside its paths.
     { name: 'only-api', hosts: ['api.example.com'], routes: [{ path: '/v1/', upstreams: ['10.0.3.1:80'] }] },
   ],

@@ -9,6 +9,19 @@ const BASE_HEADERS: [string, string][] = [
   ['X-Forwarded-Host', '$host'],
   ['Upgrade', '$http_upgrade'],
   ['Connection', '$gh_connection'],
+  // Identity headers only the gate may set: a client's copies never reach an upstream.
+  ...[
+    'Remote-User',
+    'Remote-Email',
+    'Remote-Name',
+    'Remote-Groups',
+    'X-User-ID',
+    'X-Username',
+    'X-Email',
+    'X-Groups',
+    'X-User-First-Name',
+    'X-User-Last-Name',
+  ].map((h): [string, string] => [h, '""']),
 ];
 
 /** The common set, less the headers a route sets or deletes itself (names compared case-blind). */

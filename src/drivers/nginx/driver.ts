@@ -15,6 +15,8 @@ export interface NginxDriverOptions {
   prefix: string;
   modulesDir: string;
   workers: number;
+  /** See RenderEnv.trustedProxies. */
+  trustedProxies?: string[];
   log: Logger;
   /** How many old generations to keep on disk for inspection. */
   keepGenerations?: number;
@@ -79,6 +81,7 @@ export class NginxDriver {
       modulesDir: this.opts.modulesDir,
       workers: this.opts.workers,
       ipv6: this.ipv6,
+      trustedProxies: this.opts.trustedProxies,
       down,
     });
     await writeFiles(genDir, files);

@@ -38,6 +38,18 @@ export const PAGES: PageDef[] = [
     body: page(404, 'Nothing is served here', 'No service is published under this address.'),
   },
   {
+    key: '403',
+    status: 403,
+    retry: false,
+    body: page(403, 'Access denied', 'You may not reach this service from here.'),
+  },
+  {
+    key: '429',
+    status: 429,
+    retry: true,
+    body: page(429, 'Too many requests', `This address has had too many requests from you. ${AGAIN}`),
+  },
+  {
     key: '502',
     status: 502,
     retry: true,
@@ -81,14 +93,13 @@ export const PAGES: PageDef[] = [
 export const RETRY_AFTER_S = 10;
 
 /** Error pages every server block includes: named locations answering with the page variables. */
+/** The statuses Gatehouse answers with its own page, as error_page lines (repeated where a location
+ * sets error pages of its own, since that drops the inherited ones). */
+export const ERROR_PAGES = ['403', '404', '429', '502', '503', '504'].map((k) => `error_page ${k} @gh_${k};`);
+
 export function pagesConf(): string[] {
-  const lines = [
-    'error_page 404 @gh_404;',
-    'error_page 502 @gh_502;',
-    'error_page 503 @gh_503;',
-    'error_page 504 @gh_504;',
-  ];
-  for (const p of PAGES.filter((x) => ['404', '502', '503', '504'].includes(x.key)))
+  const lines = [...ERROR_PAGES];
+  for (const p of PAGES.filter((x) => /^[0-9]+$/.test(x.key) && x.key !== '401'))
     lines.push(...pageLocation(p.key, p.status, p.retry));
   return lines;
 }
@@ -98,7 +109,10 @@ export function pageLocation(key: string, status: number, retry: boolean): strin
     `location @gh_${key} {`,
     '    default_type text/html;',
     '    add_header Cache-Control "no-store" always;',
-    ...(retry ? [`    add_header Retry-After ${RETRY_AFTER_S} always;`] : []),
+    // A rate-limited route says how long its bucket takes to refill one request.
+    ...(retry
+      ? [`    add_header Retry-After ${key === '429' ? '$gh_retry_after' : RETRY_AFTER_S} always;`]
+      : []),
     `    return ${status} $gh_page_${key};`,
     '}',
   ];

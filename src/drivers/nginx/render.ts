@@ -17,6 +17,8 @@ export interface RenderEnv {
   generation: string;
   modulesDir: string;
   workers: number;
+  /** Proxies in front of this edge whose X-Forwarded-For names the real client (nginx real_ip). */
+  trustedProxies?: string[];
   /** Also listen on IPv6 (only when the machine has an IPv6 address, or nginx cannot start). */
   ipv6?: boolean;
   /** Servers that active health checks found down, as `poolId address`. */
@@ -119,6 +121,8 @@ function httpPreamble(env: RenderEnv, cfg: EdgeConfig, fastCount: number): strin
     '}',
     ...PROXY_HEADERS,
     ...pageVariables(),
+    ...realIp(env.trustedProxies ?? []),
+    ...rateZones(cfg),
     '',
   ];
 }
@@ -200,4 +204,48 @@ function streamBody(cfg: EdgeConfig, pools: Map<string, Pool>, env: RenderEnv): 
     );
   }
   return lines;
+}
+
+/** The client address comes from X-Forwarded-For only when a trusted proxy sent it. */
+function realIp(proxies: string[]): string[] {
+  if (proxies.length === 0) return [];
+  return [
+    ...proxies.map((p) => `set_real_ip_from ${cidrArg(p)};`),
+    'real_ip_header X-Forwarded-For;',
+    'real_ip_recursive on;',
+  ];
+}
+
+/**
+ * One limit_req zone per distinct rate, keyed by client address and route (the route's part is set
+ * in its location), so 10,000 rate-limited routes do not mean 10,000 shared-memory zones.
+ */
+function rateZones(cfg: EdgeConfig): string[] {
+  const rates = new Set(
+    cfg.sites.flatMap((s) =>
+      s.routes.flatMap((r) => (r.access.rateLimit ? [r.access.rateLimit.perMinute] : [])),
+    ),
+  );
+  // Declared here (a location's `set` overrides them) because the 429 page reads the first.
+  const declared = [
+    'geo $gh_retry_after {',
+    '    default "60";',
+    '}',
+    'geo $gh_rl_scope {',
+    '    default "";',
+    '}',
+  ];
+  if (rates.size === 0) return declared;
+  return [
+    ...declared,
+    'limit_req_status 429;',
+    ...[...rates]
+      .sort((a, b) => a - b)
+      .map((pm) => `limit_req_zone "$binary_remote_addr$gh_rl_scope" zone=gh_rl_${pm}:1m rate=${pm}r/m;`),
+  ];
+}
+
+function cidrArg(cidr: string): string {
+  if (!/^[0-9a-fA-F.:]+(?:\/[0-9]{1,3})?$/.test(cidr)) throw new Error(`unsafe CIDR ${cidr}`);
+  return cidr;
 }

@@ -1,7 +1,7 @@
 import type { EdgeConfig, Pool, Site, SiteRoute } from '../../compile/edge-config.js';
 import { indent, listen, PROXY_HEADERS, proxyHeaders } from './common.js';
 import { filePath, headerVar, ident, lit, str } from './escape.js';
-import { pageLocation } from './pages.js';
+import { ERROR_PAGES, pageLocation } from './pages.js';
 import type { RenderEnv } from './render.js';
 
 /** A server block for a site that needs more than the fast lane: its routes, auth and pages. */
@@ -20,9 +20,9 @@ export function siteServer(
     `    server_name ${site.hosts.map(lit).join(' ')};`,
     `    include ${gen}/pages.conf;`,
   ];
-  const authed = site.routes.some((r) => r.access.kind === 'forward_auth');
+  const authed = site.routes.some((r) => r.access.forwardAuth);
   site.routes.forEach((route, i) => {
-    lines.push(...routeLocation(route, i, pools.get(route.pool) as Pool, gen).map(indent));
+    lines.push(...routeLocation(route, `${index}-${i}`, i, pools.get(route.pool) as Pool, gen).map(indent));
   });
   if (!site.routes.some((r) => r.path === '/'))
     lines.push('    location / {', '        return 404;', '    }');
@@ -31,10 +31,23 @@ export function siteServer(
   return lines;
 }
 
-function routeLocation(route: SiteRoute, i: number, pool: Pool, gen: string): string[] {
+function routeLocation(route: SiteRoute, scope: string, i: number, pool: Pool, gen: string): string[] {
   const body: string[] = [];
   const h = route.headers;
-  const auth = route.access.kind === 'forward_auth' ? route.access : undefined;
+  const auth = route.access.forwardAuth;
+  const { ip, rateLimit } = route.access;
+  if (ip) {
+    // With forward auth too, either admits ("satisfy any"); alone, only these sources pass.
+    if (auth) body.push('satisfy any;');
+    for (const cidr of ip) body.push(`allow ${cidrText(cidr)};`);
+    body.push('deny all;');
+  }
+  if (rateLimit) {
+    // One zone per rate (see render.ts); this key part keeps routes' buckets apart.
+    body.push(`set $gh_rl_scope "${ident(scope)}";`);
+    body.push(`set $gh_retry_after "${Math.max(1, Math.ceil(60 / rateLimit.perMinute))}";`);
+    body.push(`limit_req zone=gh_rl_${rateLimit.perMinute} burst=${rateLimit.burst} nodelay;`);
+  }
   const ownProxyHeaders =
     h.requestSet.length + h.requestDelete.length > 0 || (auth?.copyHeaders.length ?? 0) > 0;
   if (auth) {
@@ -44,14 +57,7 @@ function routeLocation(route: SiteRoute, i: number, pool: Pool, gen: string): st
       body.push(`auth_request_set $gh_copy_${k} $upstream_http_${headerVar(name)};`),
     );
     // error_page at this level replaces the server's list, so it is repeated in full.
-    body.push(
-      'error_page 401 = @gh_unauthorized;',
-      'error_page 500 = @gh_auth_unavailable;',
-      'error_page 404 @gh_404;',
-      'error_page 502 @gh_502;',
-      'error_page 503 @gh_503;',
-      'error_page 504 @gh_504;',
-    );
+    body.push('error_page 401 = @gh_unauthorized;', 'error_page 500 = @gh_auth_unavailable;', ...ERROR_PAGES);
   }
   if (ownProxyHeaders) {
     // Any proxy_set_header here drops the inherited ones, so the common set comes first, less the
@@ -85,6 +91,12 @@ function routeLocation(route: SiteRoute, i: number, pool: Pool, gen: string): st
   const lines = [`location ${lit(route.path)} {`, ...body.map(indent), '}'];
   if (auth) lines.push(...authLocation(i, auth.url));
   return lines;
+}
+
+/** A CIDR or address as nginx's allow takes it; validated by the model, checked again here. */
+function cidrText(cidr: string): string {
+  if (!/^[0-9a-fA-F.:]+(?:\/[0-9]{1,3})?$/.test(cidr)) throw new Error(`unsafe CIDR ${cidr}`);
+  return cidr;
 }
 
 function regexEscape(s: string): string {
