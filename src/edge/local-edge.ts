@@ -155,10 +155,20 @@ export class LocalEdge {
 
   private async applyOnce(): Promise<void> {
     const version = this.registry.version;
-    const cfg: EdgeConfig = compile({
-      services: [...this.registry.state().values()].map((r) => r.service),
-      listeners: this.listeners,
-    });
+    let cfg: EdgeConfig;
+    try {
+      cfg = compile({
+        services: [...this.registry.state().values()].map((r) => r.service),
+        listeners: this.listeners,
+      });
+    } catch (err) {
+      // A bug, not bad input (that is refused at write time): report it, keep serving, never crash.
+      this.fail(
+        version,
+        new GatehouseError('compile_failed', `compiling the config failed: ${String(err)}`, 500),
+      );
+      return;
+    }
     const down = this.health.down;
     const downKey = [...down].sort().join(',');
     if (cfg.hash === this.status.appliedHash && downKey === this.lastDownKey) {
@@ -183,13 +193,21 @@ export class LocalEdge {
       this.log.info({ version, generation: res.generation, ms: Math.round(res.ms.total) }, 'config applied');
       this.health.update(cfg);
     } catch (err) {
-      const e = err instanceof GatehouseError ? err : new GatehouseError('apply_failed', String(err), 500);
-      this.status.lastError = { code: e.code, message: e.message, version, at: new Date().toISOString() };
-      this.log.error(
-        { version, code: e.code, err: e.message },
-        'config not applied; the last good config keeps serving',
+      this.fail(
+        version,
+        err instanceof GatehouseError ? err : new GatehouseError('apply_failed', String(err), 500),
       );
+      return;
     }
+    this.events.emit('settled');
+  }
+
+  private fail(version: number, e: GatehouseError): void {
+    this.status.lastError = { code: e.code, message: e.message, version, at: new Date().toISOString() };
+    this.log.error(
+      { version, code: e.code, err: e.message },
+      'config not applied; the last good config keeps serving',
+    );
     this.events.emit('settled');
   }
 

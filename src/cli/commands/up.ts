@@ -17,6 +17,8 @@ export function upCommand(): Command {
     for (const key of FLAG_KEYS) flags[key] = all[camel(flagName(key))];
     const settings = loadSettings(flags);
     const log = createLogger(settings.log_level);
+    // A bug somewhere must not take the control plane (and with it config changes) down: log it.
+    process.on('unhandledRejection', (err) => log.error({ err: String(err) }, 'unhandled rejection'));
     // Loaded here so that client commands start quickly without the server's modules.
     const { startGatehouse } = await import('../../gatehouse.js');
     const gh = await startGatehouse(settings, log);
