@@ -91,6 +91,7 @@ export async function p1(ctx: BenchContext): Promise<CaseResult> {
     const targets: WrkTarget[] = [
       { name: 'nginx-minimal', port: hand.minimalPort, host: 'localhost' },
       { name: 'gatehouse-fast', port: bg.httpPort, host: FAST_HOST },
+      { name: 'nginx-forwarding', port: hand.forwardingPort, host: 'localhost' },
       { name: 'gatehouse-full', port: bg.httpPort, host: FULL_HOST },
       { name: 'nginx-keepalive', port: hand.keepalivePort, host: 'localhost' },
     ];
@@ -102,6 +103,13 @@ export async function p1(ctx: BenchContext): Promise<CaseResult> {
     return {
       rows: [
         ratioRow('P1a', 'fast lane ÷ nginx minimal', runs, 'gatehouse-fast', 'nginx-minimal'),
+        ratioRow(
+          'P1a2',
+          'fast lane ÷ nginx minimal + forwarding headers',
+          runs,
+          'gatehouse-fast',
+          'nginx-forwarding',
+        ),
         ratioRow('P1b', 'fast lane ÷ nginx upstream+keepalive', runs, 'gatehouse-fast', 'nginx-keepalive'),
         ratioRow(
           'P1c',

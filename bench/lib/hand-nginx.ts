@@ -12,6 +12,8 @@ export interface HandNginx {
   minimalPort: number;
   /** The same through an upstream block with `keepalive 16`, HTTP/1.1 and `Connection ""`. */
   keepalivePort: number;
+  /** The minimal one plus the forwarding headers nginx's docs and most hand-written configs set. */
+  forwardingPort: number;
   pid: number;
   stop(): Promise<void>;
 }
@@ -28,7 +30,7 @@ export interface HandNginxOptions {
  */
 export function handConfig(
   dir: string,
-  o: HandNginxOptions & { minimalPort: number; keepalivePort: number },
+  o: HandNginxOptions & { minimalPort: number; keepalivePort: number; forwardingPort: number },
 ): string {
   const backend = `127.0.0.1:${o.backendPort}`;
   return `worker_processes ${o.workers};
@@ -51,6 +53,16 @@ http {
         location / { proxy_pass http://${backend}; }
     }
     server {
+        listen 127.0.0.1:${o.forwardingPort};
+        location / {
+            proxy_set_header Host $host;
+            proxy_set_header X-Real-IP $remote_addr;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_pass http://${backend};
+        }
+    }
+    server {
         listen 127.0.0.1:${o.keepalivePort};
         location / {
             proxy_pass http://backend;
@@ -69,8 +81,11 @@ export async function startHandNginx(o: HandNginxOptions): Promise<HandNginx> {
   // Workers run as an unprivileged user: they must be able to reach the temp directories.
   await chmod(dir, 0o755);
   await mkdir(join(dir, 'tmp'), { mode: 0o755 });
-  const [minimalPort, keepalivePort] = [await freePort(), await freePort()];
-  await writeFile(join(dir, 'nginx.conf'), handConfig(dir, { ...o, minimalPort, keepalivePort }));
+  const [minimalPort, keepalivePort, forwardingPort] = [await freePort(), await freePort(), await freePort()];
+  await writeFile(
+    join(dir, 'nginx.conf'),
+    handConfig(dir, { ...o, minimalPort, keepalivePort, forwardingPort }),
+  );
   const child = spawn(
     'nginx',
     ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log'), '-g', 'daemon off;'],
@@ -85,12 +100,12 @@ export async function startHandNginx(o: HandNginxOptions): Promise<HandNginx> {
     disownDir(dir);
   };
   try {
-    await untilServing(child, [minimalPort, keepalivePort]);
+    await untilServing(child, [minimalPort, keepalivePort, forwardingPort]);
   } catch (err) {
     await stop();
     throw err;
   }
-  return { minimalPort, keepalivePort, pid: child.pid, stop };
+  return { minimalPort, keepalivePort, forwardingPort, pid: child.pid, stop };
 }
 
 async function untilServing(child: ChildProcess, ports: number[]): Promise<void> {
