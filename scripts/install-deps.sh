@@ -6,7 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want=(nginx libnginx-mod-stream libnginx-mod-http-js)
-if [[ "${1:-}" == "--test" ]]; then want+=(curl); fi
+# better-sqlite3 is a native addon: npm fetches a prebuilt binary, or builds it when it cannot.
+if [[ ! -d node_modules/better-sqlite3/build ]]; then
+  for tool in g++ make python3; do command -v "$tool" >/dev/null || want+=("$tool"); done
+fi
 if [[ "${1:-}" == "--bench" ]]; then want+=(wrk); fi
 
 missing=()
