@@ -112,15 +112,21 @@ function fragmentOf(svc: Service): Fragment {
     };
     const h = pool.health;
     const poolKey = `${pool.scheme} ${pool.lb} ${pool.servers.join(',')} ${h ? `${h.path} ${h.intervalMs} ${h.timeoutMs}` : ''}`;
-    const access = effectiveAccess(route.access ?? svc.access);
+    const access = effectiveAccess(route.access ?? svc.access, svc.name, route.path);
     const ops = headerOps(route.headers);
+    const ownCopies = new Set((access.forwardAuth?.copyHeaders ?? []).map((n) => n.toLowerCase()));
     const siteRoute: SiteRoute = {
       service: svc.name,
       path: route.path,
       pool: pool.id,
       stripPrefix: route.strip_prefix && route.path !== '/',
       access,
-      headers: access.forwardAuth ? ops : withDeleted(ops, trusted),
+      // Headers the service's auth vouches for are removed from client requests on every route,
+      // except where this route's own auth answer sets them.
+      headers: withDeleted(
+        ops,
+        trusted.filter((n) => !ownCopies.has(n.toLowerCase())),
+      ),
     };
     return { pool, poolKey, route: siteRoute };
   });
@@ -140,20 +146,22 @@ function fragmentOf(svc: Service): Fragment {
   return f;
 }
 
-function effectiveAccess(a: Access | undefined): EffectiveAccess {
+function effectiveAccess(a: Access | undefined, service: string, path: string): EffectiveAccess {
   const fa = a?.forward_auth;
   const rl = a?.rate_limit;
   return {
     public: !fa && !a?.ip,
     ...(fa ? { forwardAuth: { url: fa.url, copyHeaders: fa.copy_headers } } : {}),
     ...(a?.ip ? { ip: [...a.ip] } : {}),
-    // nginx counts in requests per minute (at least one); its burst is what a client may send on top
-    // of the request that is due, so a full bucket of `requests` is burst requests - 1.
     ...(rl
       ? {
           rateLimit: {
-            perMinute: Math.max(1, Math.round((rl.requests * 60_000) / durationMs(rl.per))),
+            // nginx counts in whole requests per minute: round down, never looser than asked.
+            perMinute: Math.floor((rl.requests * 60_000) / durationMs(rl.per)),
+            // Its burst is what a client may send on top of the request that is due.
             burst: rl.requests - 1,
+            // Stable for the route wherever it is rendered, so counts neither leak nor reset.
+            scope: createHash('sha256').update(`${service}\n${path}`).digest('hex').slice(0, 16),
           },
         }
       : {}),

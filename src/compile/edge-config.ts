@@ -47,7 +47,8 @@ export interface EffectiveAccess {
   public: boolean;
   forwardAuth?: { url: string; copyHeaders: string[] };
   ip?: string[];
-  rateLimit?: { perMinute: number; burst: number };
+  /** `scope` keys the route's buckets: stable across reloads, the same on every host. */
+  rateLimit?: { perMinute: number; burst: number; scope: string };
 }
 
 export interface Pool {

@@ -64,12 +64,18 @@ export const forwardAuthSchema = z.strictObject({
   copy_headers: z.array(settableHeaderName).max(32).default([]),
 });
 
-export const rateLimitSchema = z.strictObject({
-  /** Requests a client may make per `per`; also the burst it may spend at once. */
-  requests: z.number().int().min(1).max(1_000_000),
-  per: durationSchema.refine((d) => durationMs(d) >= 1000, 'at least 1s'),
-  by: z.enum(['ip']).default('ip'),
-});
+export const rateLimitSchema = z
+  .strictObject({
+    /** Requests a client may make per `per`; also the burst it may spend at once. */
+    requests: z.number().int().min(1).max(1_000_000),
+    per: durationSchema.refine((d) => durationMs(d) >= 1000, 'at least 1s'),
+    by: z.enum(['ip']).default('ip'),
+  })
+  .refine(
+    // nginx's slowest rate is one request a minute; a slower one could not be enforced as asked.
+    (r) => !/^[0-9]+(?:ms|s|m|h)$/.test(r.per) || (r.requests * 60_000) / durationMs(r.per) >= 1,
+    { message: 'at least one request per minute (nginx cannot count slower)', path: ['requests'] },
+  );
 
 export const accessSchema = z
   .strictObject({

@@ -129,7 +129,8 @@ export const ipUrlSchema = z.string().superRefine((s, ctx) => {
 export const cidrSchema = z.string().superRefine((s, ctx) => {
   const [addr = '', bits, extra] = s.split('/');
   const max = isIPv4(addr) ? 32 : isIPv6(addr) ? 128 : -1;
-  if (max < 0 || extra !== undefined) {
+  // isIPv6 accepts zone ids ("fe80::1%lo"); nginx and allow lists do not.
+  if (max < 0 || extra !== undefined || addr.includes('%')) {
     ctx.addIssue({ code: 'custom', message: 'not an IP address or CIDR block' });
     return;
   }

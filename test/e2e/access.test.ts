@@ -89,6 +89,42 @@ describe('access: ip, rate limits, identity headers', () => {
     expect((await t.get('limited.test', '/', { localAddress: '127.0.0.3' })).status).toBe(200);
   });
 
+  it('rate limit of one request: no burst at all; buckets follow the route, not the host', async () => {
+    await t.api('PUT', '/api/v1/services/single?wait=true', {
+      hosts: ['one-a.test', 'one-b.test'],
+      routes: [{ upstreams: up(), access: { public: true, rate_limit: { requests: 1, per: '1m' } } }],
+    });
+    // Another service on one of the hosts puts the two hosts in different server blocks.
+    await t.api('PUT', '/api/v1/services/other?wait=true', {
+      hosts: ['one-b.test'],
+      routes: [{ path: '/t/', upstreams: up() }],
+    });
+    expect((await t.get('one-a.test')).status).toBe(200);
+    expect((await t.get('one-a.test')).status).toBe(429);
+    expect((await t.get('one-b.test')).status).toBe(429);
+  });
+
+  it("removes a header the service's auth vouches for, also on a route with an auth of its own", async () => {
+    const verify = `http://127.0.0.1:${auth.port}/verify`;
+    await t.api('PUT', '/api/v1/services/vouched?wait=true', {
+      hosts: ['vouched.test'],
+      access: { forward_auth: { url: verify, copy_headers: ['X-Gateway-Token'] } },
+      routes: [
+        { path: '/', upstreams: up() },
+        { path: '/other/', upstreams: up(), access: { forward_auth: { url: verify } } },
+      ],
+    });
+    const r = await t.get('vouched.test', '/other/x', {
+      headers: { 'x-test-auth': 'ok', 'x-gateway-token': 'FORGED' },
+    });
+    expect(r.status).toBe(200);
+    expect(seen(r.body).headers['x-gateway-token']).toBeUndefined();
+    const main = await t.get('vouched.test', '/', {
+      headers: { 'x-test-auth': 'ok', 'x-gateway-token': 'FORGED' },
+    });
+    expect(seen(main.body).headers['x-gateway-token']).toBe('gw-token-42');
+  });
+
   it('strips identity headers sent by clients, on every route', async () => {
     const forged = {
       'remote-user': 'admin',

@@ -407,6 +407,16 @@ const cases: Case[] = [
     want: [400, 'invalid', 'routes.0.access.ip.0'],
   },
   {
+    why: 'ip rule with an IPv6 zone id',
+    req: post(withRoute({ access: { ip: ['fe80::1%lo'] } })),
+    want: [400, 'invalid', 'routes.0.access.ip.0'],
+  },
+  {
+    why: 'rate limit slower than nginx can count',
+    req: post(withRoute({ access: { public: true, rate_limit: { requests: 2, per: '1h' } } })),
+    want: [400, 'invalid', 'routes.0.access.rate_limit.requests'],
+  },
+  {
     why: 'empty ip list',
     req: post(withRoute({ access: { ip: [] } })),
     want: [400, 'invalid', 'routes.0.access.ip'],

@@ -22,7 +22,7 @@ export function siteServer(
   ];
   const authed = site.routes.some((r) => r.access.forwardAuth);
   site.routes.forEach((route, i) => {
-    lines.push(...routeLocation(route, `${index}-${i}`, i, pools.get(route.pool) as Pool, gen).map(indent));
+    lines.push(...routeLocation(route, i, pools.get(route.pool) as Pool, gen).map(indent));
   });
   if (!site.routes.some((r) => r.path === '/'))
     lines.push('    location / {', '        return 404;', '    }');
@@ -31,7 +31,7 @@ export function siteServer(
   return lines;
 }
 
-function routeLocation(route: SiteRoute, scope: string, i: number, pool: Pool, gen: string): string[] {
+function routeLocation(route: SiteRoute, i: number, pool: Pool, gen: string): string[] {
   const body: string[] = [];
   const h = route.headers;
   const auth = route.access.forwardAuth;
@@ -44,9 +44,11 @@ function routeLocation(route: SiteRoute, scope: string, i: number, pool: Pool, g
   }
   if (rateLimit) {
     // One zone per rate (see render.ts); this key part keeps routes' buckets apart.
-    body.push(`set $gh_rl_scope "${ident(scope)}";`);
+    body.push(`set $gh_rl_scope "${ident(rateLimit.scope)}";`);
     body.push(`set $gh_retry_after "${Math.max(1, Math.ceil(60 / rateLimit.perMinute))}";`);
-    body.push(`limit_req zone=gh_rl_${rateLimit.perMinute} burst=${rateLimit.burst} nodelay;`);
+    // nginx refuses burst=0: a bucket of one request has no burst at all.
+    const burst = rateLimit.burst > 0 ? ` burst=${rateLimit.burst}` : '';
+    body.push(`limit_req zone=gh_rl_${rateLimit.perMinute}${burst} nodelay;`);
   }
   const ownProxyHeaders =
     h.requestSet.length + h.requestDelete.length > 0 || (auth?.copyHeaders.length ?? 0) > 0;

@@ -41,11 +41,14 @@ function summary(s: Service) {
     hosts: s.hosts,
     type: s.labels?.['gatehouse/template'],
     backend_ip: s.labels?.['gatehouse/backend'],
-    routes: s.routes.map((r) => ({
-      path: r.path,
-      upstreams: r.upstreams,
-      auth: r.access?.forward_auth ? 'forward_auth' : 'public',
-    })),
+    routes: s.routes.map((r) => {
+      const a = r.access ?? s.access;
+      return {
+        path: r.path,
+        upstreams: r.upstreams,
+        auth: a?.forward_auth ? 'forward_auth' : a?.ip ? 'ip' : 'public',
+      };
+    }),
   };
 }
 
