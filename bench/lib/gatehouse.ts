@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGatehouse, type Gatehouse } from '../../src/gatehouse.js';
 import type { Service } from '../../src/model/service.js';
-import { loadSettings } from '../../src/model/settings.js';
+import { loopbackSettings } from '../../test/helpers/gatehouse.js';
 import { createLogger } from '../../src/observe/log.js';
 import type { Op } from '../../src/registry/registry.js';
 import { BUILTIN_TEMPLATES, instantiate } from '../../src/sources/register/templates.js';
 import { disown, disownDir, own, ownDir } from './cleanup.js';
-import { freePort, httpRequest, postJson } from './http.js';
+import { httpRequest, postJson } from './http.js';
 
 export const REGISTER_TOKEN = 'bench-register-token-0123456789';
 const ADMIN_TOKEN = 'bench-admin-token-0123456789';
@@ -36,21 +36,12 @@ export interface BenchGatehouse {
 export async function startBenchGatehouse(): Promise<BenchGatehouse> {
   const dataDir = await mkdtemp(join(tmpdir(), 'gh-bench-'));
   ownDir(dataDir);
-  const [httpPort, apiPort, registerPort] = [await freePort(), await freePort(), await freePort()];
-  const settings = loadSettings(
-    {
-      data_dir: dataDir,
-      http_port: httpPort,
-      https_port: 0,
-      api_listen: `127.0.0.1:${apiPort}`,
-      register_listen: `127.0.0.1:${registerPort}`,
-      admin_token: ADMIN_TOKEN,
-      register_token: REGISTER_TOKEN,
-      base_domain: BASE_DOMAIN,
-      nginx_workers: NGINX_WORKERS,
-    },
-    {},
-  );
+  const { settings, httpPort, registerPort } = await loopbackSettings(dataDir, {
+    admin_token: ADMIN_TOKEN,
+    register_token: REGISTER_TOKEN,
+    base_domain: BASE_DOMAIN,
+    nginx_workers: NGINX_WORKERS,
+  });
   const gh = await startGatehouse(settings, createLogger('silent'));
   const nginxPid = gh.edge.getStatus().proxy.pid;
   if (nginxPid !== undefined) own(nginxPid);

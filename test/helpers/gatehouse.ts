@@ -23,9 +23,8 @@ export interface TestGatehouse {
   close(): Promise<void>;
 }
 
-/** Starts a whole Gatehouse (registry, nginx, APIs) on free loopback ports in a temp data dir. */
-export async function startTestGatehouse(extra: Record<string, unknown> = {}): Promise<TestGatehouse> {
-  const dataDir = await testDir('gh-test-');
+/** Settings for a Gatehouse on free loopback ports (no TLS listener), shared with the benchmarks. */
+export async function loopbackSettings(dataDir: string, extra: Record<string, unknown>) {
   const [httpPort, apiPort, registerPort] = [await freePort(), await freePort(), await freePort()];
   const settings = loadSettings(
     {
@@ -34,14 +33,23 @@ export async function startTestGatehouse(extra: Record<string, unknown> = {}): P
       https_port: 0,
       api_listen: `127.0.0.1:${apiPort}`,
       register_listen: `127.0.0.1:${registerPort}`,
-      admin_token: ADMIN_TOKEN,
-      register_token: REGISTER_TOKEN,
-      base_domain: 'gw.test',
-      nginx_workers: 1,
       ...extra,
     },
     {},
   );
+  return { settings, httpPort, apiPort, registerPort };
+}
+
+/** Starts a whole Gatehouse (registry, nginx, APIs) on free loopback ports in a temp data dir. */
+export async function startTestGatehouse(extra: Record<string, unknown> = {}): Promise<TestGatehouse> {
+  const dataDir = await testDir('gh-test-');
+  const { settings, httpPort, apiPort, registerPort } = await loopbackSettings(dataDir, {
+    admin_token: ADMIN_TOKEN,
+    register_token: REGISTER_TOKEN,
+    base_domain: 'gw.test',
+    nginx_workers: 1,
+    ...extra,
+  });
   const gh = await startGatehouse(settings, createLogger(process.env.GATEHOUSE_TEST_LOG ?? 'silent'));
   const t: TestGatehouse = {
     gh,

@@ -59,7 +59,7 @@ function routeLocation(route: SiteRoute, i: number, pool: Pool, gen: string): st
       body.push(`auth_request_set $gh_copy_${k} $upstream_http_${headerVar(name)};`),
     );
     // error_page at this level replaces the server's list, so it is repeated in full.
-    body.push('error_page 401 = @gh_unauthorized;', 'error_page 500 = @gh_auth_unavailable;', ...ERROR_PAGES);
+    body.push('error_page 401 = @gh_unauthorized;', 'error_page 500 = @gh_auth503;', ...ERROR_PAGES);
   }
   if (ownProxyHeaders) {
     // Any proxy_set_header here drops the inherited ones, so the common set comes first, less the
@@ -140,6 +140,6 @@ function authNamedLocations(): string[] {
     '    add_header Cache-Control "no-store" always;',
     '    return 401 $gh_page_401;',
     '}',
-    ...pageLocation('auth503', 503, true).map((l) => l.replace('@gh_auth503', '@gh_auth_unavailable')),
+    ...pageLocation('auth503', 503, true),
   ];
 }
