@@ -4,7 +4,11 @@ import { join } from 'node:path';
 import { NginxDriver } from './drivers/nginx/driver.js';
 import { hostChecks } from './edge/host-checks.js';
 import { LocalEdge } from './edge/local-edge.js';
-import { apiSocketPath, parseListen, type Settings } from './model/settings.js';
+import { apiSocketPath, parseListen, portalHost, type Settings } from './model/settings.js';
+import { Gate } from './gate/gate.js';
+import { Sealer } from './gate/secrets.js';
+import { buildGateServer } from './gate/server.js';
+import { SESSION_KEY_ENV } from './drivers/nginx/gate.js';
 import { durationMs } from './model/values.js';
 import type { Logger } from './observe/log.js';
 import { Registry } from './registry/registry.js';
@@ -20,6 +24,9 @@ export interface Gatehouse {
   registry: Registry;
   edge: LocalEdge;
   db: Db;
+  gate: Gate;
+  /** The gate's HTTP server (portal, session hand-over) on its unix socket. */
+  gateServer: FastifyInstance;
   /** Tokens generated at this start (shown once to the operator), by name. */
   generated: { admin?: string; register?: string };
   /** Actual bound addresses (useful when a port was 0). */
@@ -58,7 +65,11 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
   try {
     const db = await openSqlite(join(dataDir, 'gatehouse.db'));
     cleanups.push(() => db.destroy());
-    const registry = await Registry.open(db, reservedPorts(settings), hostChecks);
+    const portal = portalHost(settings);
+    const registry = await Registry.open(db, reservedPorts(settings), {
+      ...hostChecks,
+      reservedHosts: new Map(portal ? [[portal, 'login portal']] : []),
+    });
     for (const u of registry.unloadable) {
       log.error(
         { service: u.name, error: u.error },
@@ -79,6 +90,26 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     const admin = await TokenCheck.load(dataDir, 'admin-token', settings.admin_token);
     const register = await TokenCheck.load(dataDir, 'register-token', settings.register_token);
 
+    const gate = await Gate.open({
+      db,
+      dataDir,
+      sealer: await Sealer.load(dataDir),
+      registry,
+      log: log.child({ part: 'gate' }),
+      ...(settings.base_domain ? { baseDomain: settings.base_domain } : {}),
+      ...(portal ? { portalHost: portal } : {}),
+      sessionTtlMs: durationMs(settings.session_ttl),
+      brand: settings.portal_name,
+    });
+    const gateServer = buildGateServer(gate, log.child({ part: 'gate' }));
+    await rm(gate.env.socket, { force: true });
+    await gateServer.listen({ path: gate.env.socket });
+    await gate.openSocket(gate.env.socket);
+    cleanups.push(() => gateServer.close());
+    const sessionPrune = setInterval(() => void gate.sessions.prune().catch(() => undefined), 3_600_000);
+    sessionPrune.unref();
+    cleanups.push(async () => clearInterval(sessionPrune));
+
     const driver = new NginxDriver({
       bin: settings.nginx_bin,
       prefix: join(dataDir, 'nginx'),
@@ -86,6 +117,8 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       workers: settings.nginx_workers,
       trustedProxies: settings.trusted_proxies,
       log: log.child({ part: 'nginx' }),
+      gate: gate.env,
+      env: { [SESSION_KEY_ENV]: gate.sessionKey },
     });
     const edge = new LocalEdge(
       registry,
@@ -100,8 +133,8 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     });
 
     const apiLog = log.child({ part: 'api' });
-    const api = buildApiServer({ registry, edge, settings, log: apiLog, token: admin.check });
-    const local = buildApiServer({ registry, edge, settings, log: apiLog });
+    const api = buildApiServer({ registry, edge, settings, gate, log: apiLog, token: admin.check });
+    const local = buildApiServer({ registry, edge, settings, gate, log: apiLog });
     const regServer = buildRegisterServer({
       registry,
       settings,
@@ -127,6 +160,8 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       registry,
       edge,
       db,
+      gate,
+      gateServer,
       generated: { admin: admin.generated, register: register.generated },
       addresses: { api: apiAddr, register: regAddr, socket },
       close: closeAll,

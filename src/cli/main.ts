@@ -4,6 +4,7 @@ import { serviceCommand } from './commands/service.js';
 import { snapshotCommand } from './commands/snapshot.js';
 import { doctorCommand, statusCommand } from './commands/status.js';
 import { upCommand } from './commands/up.js';
+import { groupCommand, sessionCommand, userCommand } from './commands/user.js';
 
 export function buildCli(): Command {
   const program = new Command('gatehouse')
@@ -21,6 +22,9 @@ export function buildCli(): Command {
   program.addCommand(upCommand());
   program.addCommand(serviceCommand());
   program.addCommand(snapshotCommand());
+  program.addCommand(userCommand());
+  program.addCommand(groupCommand());
+  program.addCommand(sessionCommand());
   program.addCommand(statusCommand());
   program.addCommand(doctorCommand());
   return program;

@@ -149,8 +149,11 @@ function fragmentOf(svc: Service): Fragment {
 function effectiveAccess(a: Access | undefined, service: string, path: string): EffectiveAccess {
   const fa = a?.forward_auth;
   const rl = a?.rate_limit;
+  // Stable for the route wherever it is rendered, so counts neither leak nor reset on reloads.
+  const scope = createHash('sha256').update(`${service}\n${path}`).digest('hex').slice(0, 16);
+  const sets = a?.identity_headers ?? ['remote', 'x-user'];
   return {
-    public: !fa && !a?.ip,
+    public: !fa && !a?.ip && !a?.login,
     ...(fa ? { forwardAuth: { url: fa.url, copyHeaders: fa.copy_headers } } : {}),
     ...(a?.ip ? { ip: [...a.ip] } : {}),
     ...(rl
@@ -160,11 +163,27 @@ function effectiveAccess(a: Access | undefined, service: string, path: string): 
             perMinute: Math.floor((rl.requests * 60_000) / durationMs(rl.per)),
             // Its burst is what a client may send on top of the request that is due.
             burst: rl.requests - 1,
-            // Stable for the route wherever it is rendered, so counts neither leak nor reset.
-            scope: createHash('sha256').update(`${service}\n${path}`).digest('hex').slice(0, 16),
+            scope,
           },
         }
       : {}),
+    ...(a?.login
+      ? {
+          login: { groups: [...new Set(a.login.groups)].sort(cmp) },
+          identity: { remote: sets.includes('remote'), xUser: sets.includes('x-user') },
+        }
+      : {}),
+    ...(a?.rules
+      ? {
+          rules: a.rules.map((r) => ({
+            action: r.action,
+            cidrs: r.cidr === undefined ? [] : Array.isArray(r.cidr) ? [...r.cidr] : [r.cidr],
+            ...(r.path !== undefined ? { path: r.path } : {}),
+            methods: [...new Set(r.method ?? [])].sort(cmp),
+          })),
+        }
+      : {}),
+    ...(a?.login || a?.rules ? { policy: scope } : {}),
   };
 }
 

@@ -49,6 +49,26 @@ export interface EffectiveAccess {
   ip?: string[];
   /** `scope` keys the route's buckets: stable across reloads, the same on every host. */
   rateLimit?: { perMinute: number; burst: number; scope: string };
+  /** A signed-in user passes (a member of one of `groups`, when there are any). */
+  login?: { groups: string[] };
+  /** Checked first; the first that matches allows or denies. */
+  rules?: AccessRule[];
+  /** Identity header sets sent upstream for a signed-in user. */
+  identity?: { remote: boolean; xUser: boolean };
+  /**
+   * Set when nginx must run the gate's check (login or rules): the route's id in the gate's policy
+   * table, stable across reloads.
+   */
+  policy?: string;
+}
+
+export interface AccessRule {
+  action: 'allow' | 'deny';
+  /** Empty: any source. */
+  cidrs: string[];
+  path?: string;
+  /** Empty: any method. */
+  methods: string[];
 }
 
 export interface Pool {

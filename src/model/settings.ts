@@ -55,6 +55,17 @@ export const settingsSchema = z.strictObject({
     'fc00::/7',
   ]),
   base_domain: hostnameSchema.optional(),
+  /** The login portal's host; default `auth.<base_domain>`. */
+  auth_host: hostnameSchema.optional(),
+  /** How long a sign-in lasts. */
+  session_ttl: durationSchema.default('168h'),
+  /** The name the login portal shows. */
+  portal_name: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^\P{Cc}*$/u, 'no control characters')
+    .default('Gatehouse'),
   /** Proxies in front of Gatehouse whose X-Forwarded-For is believed (never a client's own). */
   trusted_proxies: csv.default([]),
   nginx_bin: z.string().min(1).default('nginx'),
@@ -161,6 +172,11 @@ export function parseListen(s: string): ListenAddress {
 }
 
 /** The management API's local unix socket (root-only), which the CLI uses by default. */
+/** The login portal's host, if there is one. */
+export function portalHost(s: Settings): string | undefined {
+  return s.auth_host ?? (s.base_domain ? `auth.${s.base_domain}` : undefined);
+}
+
 export function apiSocketPath(dataDir: string): string {
   return join(dataDir, 'run', 'api.sock');
 }

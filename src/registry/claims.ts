@@ -12,16 +12,24 @@ export type IsLocal = (ip: string) => boolean;
 export class Claims {
   private readonly hostPaths = new Map<string, string>();
   private readonly ports = new Map<number, string>();
+  /** Host → number of routes on it: which hosts Gatehouse serves (for redirect checks). */
+  private readonly hosts = new Map<string, number>();
   private routes = 0;
 
-  /** Ports the proxy or Gatehouse itself listens on, with a name for the message. */
+  /** Ports and host names the proxy or Gatehouse itself uses, with a name for the message. */
   constructor(
     private readonly reservedPorts: Map<number, string>,
     private readonly isLocal: IsLocal = () => false,
+    private readonly reservedHosts: ReadonlyMap<string, string> = new Map(),
   ) {}
 
-  static build(services: Iterable<Service>, reservedPorts: Map<number, string>, isLocal?: IsLocal): Claims {
-    const c = new Claims(reservedPorts, isLocal);
+  static build(
+    services: Iterable<Service>,
+    reservedPorts: Map<number, string>,
+    isLocal?: IsLocal,
+    reservedHosts?: ReadonlyMap<string, string>,
+  ): Claims {
+    const c = new Claims(reservedPorts, isLocal, reservedHosts);
     for (const s of services) {
       const err = c.check(s);
       if (err) throw err;
@@ -65,7 +73,18 @@ export class Claims {
     return undefined;
   }
 
+  /** Whether some service routes HTTP for this host, itself or through a wildcard. */
+  servesHost(host: string): boolean {
+    if ((this.hosts.get(host) ?? 0) > 0) return true;
+    const dot = host.indexOf('.');
+    return dot > 0 && (this.hosts.get(`*${host.slice(dot)}`) ?? 0) > 0;
+  }
+
   private checkExclusive(s: Service): GatehouseError | undefined {
+    for (const [i, host] of s.hosts.entries()) {
+      const own = this.reservedHosts.get(host);
+      if (own) return conflict(`hosts.${i}`, `${host} is Gatehouse's ${own}`);
+    }
     for (const [i, t] of s.tcp.entries()) {
       const reserved = this.reservedPorts.get(t.port);
       if (reserved) return conflict(`tcp.${i}.port`, `port ${t.port} is Gatehouse's ${reserved} port`);
@@ -87,7 +106,10 @@ export class Claims {
 
   add(s: Service): void {
     for (const t of s.tcp) this.ports.set(t.port, s.name);
-    for (const host of s.hosts) for (const r of s.routes) this.hostPaths.set(`${host} ${r.path}`, s.name);
+    for (const host of s.hosts) {
+      for (const r of s.routes) this.hostPaths.set(`${host} ${r.path}`, s.name);
+      if (s.routes.length > 0) this.hosts.set(host, (this.hosts.get(host) ?? 0) + s.routes.length);
+    }
     this.routes += s.routes.length + s.tcp.length;
   }
 
@@ -98,6 +120,9 @@ export class Claims {
         const key = `${host} ${r.path}`;
         if (this.hostPaths.get(key) === s.name) this.hostPaths.delete(key);
       }
+      const n = (this.hosts.get(host) ?? 0) - s.routes.length;
+      if (n > 0) this.hosts.set(host, n);
+      else this.hosts.delete(host);
     }
     this.routes -= s.routes.length + s.tcp.length;
   }

@@ -18,6 +18,8 @@ export interface HostChecks {
   isLocal?: IsLocal;
   /** Whether a TCP port is free to listen on; a new TCP route on a busy port is refused. */
   portFree?: (port: number) => Promise<boolean>;
+  /** Host names Gatehouse itself answers (the login portal), with a name for the message. */
+  reservedHosts?: ReadonlyMap<string, string>;
 }
 
 export type Op = { kind: 'put' | 'create'; service: Service } | { kind: 'delete'; name: string };
@@ -57,7 +59,7 @@ export class Registry {
     private readonly reservedPorts: Map<number, string>,
     private readonly host: HostChecks,
   ) {
-    this.claims = new Claims(reservedPorts, host.isLocal);
+    this.claims = new Claims(reservedPorts, host.isLocal, host.reservedHosts);
   }
 
   static async open(db: Db, reservedPorts: Map<number, string>, host: HostChecks = {}): Promise<Registry> {
@@ -84,7 +86,7 @@ export class Registry {
     }
     // Settings may have changed since the records were written (a new HTTP port, say); a record
     // that now collides is kept and reported by the next write rather than lost at start-up.
-    r.claims = new Claims(reservedPorts, host.isLocal);
+    r.claims = new Claims(reservedPorts, host.isLocal, host.reservedHosts);
     for (const rec of r.records.values()) r.claims.add(rec.service);
     const v = await db
       .selectFrom('versions')
@@ -92,6 +94,11 @@ export class Registry {
       .executeTakeFirst();
     r.current = Number(v?.v ?? 0);
     return r;
+  }
+
+  /** Whether some service routes HTTP for this host (exactly or by wildcard). */
+  servesHost(host: string): boolean {
+    return this.claims.servesHost(host);
   }
 
   get version(): number {
@@ -328,6 +335,7 @@ export class Registry {
       [...next.values()].map((r) => r.service),
       this.reservedPorts,
       this.host.isLocal,
+      this.host.reservedHosts,
     );
     return { claims, undo: () => undefined };
   }

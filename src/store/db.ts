@@ -1,5 +1,13 @@
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, sql, type Migration, type MigrationProvider } from 'kysely';
+import {
+  Kysely,
+  Migrator,
+  type Generated,
+  SqliteDialect,
+  sql,
+  type Migration,
+  type MigrationProvider,
+} from 'kysely';
 
 /** Table shapes. JSON columns hold text; the registry parses them with the model's schemas. */
 export interface Database {
@@ -7,6 +15,45 @@ export interface Database {
   versions: { version: number; at: string; actor: string; source: string; reason: string };
   changes: { version: number; name: string; before: string | null; after: string | null };
   meta: { key: string; value: string };
+  users: {
+    id: string;
+    username: string;
+    email: string;
+    name: string;
+    first_name: string;
+    last_name: string;
+    role: string;
+    password_hash: string | null;
+    /** TOTP secret, sealed with the data key. */
+    totp_secret: string | null;
+    /** JSON array of SHA-256 hashes of unused recovery codes. */
+    recovery_codes: string;
+    disabled: number;
+    created_at: string;
+    updated_at: string;
+  };
+  groups: { name: string; description: string; created_at: string };
+  user_groups: { user_id: string; group_name: string };
+  sessions: {
+    id: string;
+    user_id: string;
+    created_at: string;
+    expires_at: string;
+    revoked_at: string | null;
+    ip: string;
+    user_agent: string;
+    via: string;
+  };
+  /** Secrets Gatehouse generates (session signing key, ...), sealed with the data key. */
+  secrets: { name: string; value: string; created_at: string };
+  events: {
+    id: Generated<number>;
+    at: string;
+    kind: string;
+    ip: string;
+    username: string;
+    detail: string;
+  };
 }
 
 export type Db = Kysely<Database>;
@@ -43,6 +90,66 @@ const migrations: Record<string, Migration> = {
         .addColumn('key', 'text', (c) => c.primaryKey())
         .addColumn('value', 'text', (c) => c.notNull())
         .execute();
+    },
+  },
+  '0002_gate': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('users')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('username', 'text', (c) => c.notNull().unique())
+        .addColumn('email', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('first_name', 'text', (c) => c.notNull())
+        .addColumn('last_name', 'text', (c) => c.notNull())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('password_hash', 'text')
+        .addColumn('totp_secret', 'text')
+        .addColumn('recovery_codes', 'text', (c) => c.notNull().defaultTo('[]'))
+        .addColumn('disabled', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('groups')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('user_groups')
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('group_name', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('user_groups_pk', ['user_id', 'group_name'])
+        .execute();
+      await db.schema
+        .createTable('sessions')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('revoked_at', 'text')
+        .addColumn('ip', 'text', (c) => c.notNull())
+        .addColumn('user_agent', 'text', (c) => c.notNull())
+        .addColumn('via', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('sessions_user').on('sessions').column('user_id').execute();
+      await db.schema
+        .createTable('secrets')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('events')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('ip', 'text', (c) => c.notNull())
+        .addColumn('username', 'text', (c) => c.notNull())
+        .addColumn('detail', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('events_at').on('events').column('at').execute();
     },
   },
 };

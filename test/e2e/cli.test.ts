@@ -159,6 +159,36 @@ describe('quick start and CLI', () => {
     expect(d.stdout).toContain('module ngx_stream_module.so');
   });
 
+  it('manages users, groups and sessions', async () => {
+    expect((await cli('group', 'add', 'family', '--description', 'the family')).code).toBe(0);
+    const gen = await cli('user', 'add', 'alice', '--group', 'family', '--email', 'alice@example.test');
+    expect(gen.code, gen.stderr).toBe(0);
+    expect(gen.stdout).toMatch(/password \(shown once\): \S{12,}/);
+    const piped = await run(
+      ['--data-dir', dataDir, 'user', 'add', 'bob', '--password-stdin'],
+      'bob secret pw\n',
+    );
+    expect(piped.code, piped.stderr).toBe(0);
+    expect(piped.stdout).not.toContain('shown once');
+    const ls = await cli('user', 'ls');
+    expect(ls.stdout).toMatch(/^USERNAME +ROLE +GROUPS/);
+    expect(ls.stdout).toMatch(/alice +user +family +alice@example\.test +off +active/);
+    expect((await cli('user', 'set', 'bob', '--disable')).code).toBe(0);
+    expect((await cli('user', 'ls')).stdout).toMatch(/bob +user +- +- +off +disabled/);
+    expect((await cli('group', 'ls')).stdout).toMatch(/family +alice +the family/);
+    expect((await cli('session', 'ls')).code).toBe(0);
+    const bad = await cli('user', 'add', 'Not Valid!');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/^error: username: /);
+    const short = await cli('user', 'passwd', 'alice', '--password', 'short');
+    expect(short.code).not.toBe(0);
+    expect(short.stderr).toMatch(/^error: password: at least 8/);
+    const noGroup = await cli('user', 'set', 'alice', '--group', 'nope');
+    expect(noGroup.stderr).toContain('groups.0: no group nope');
+    expect((await cli('user', 'rm', 'bob')).code).toBe(0);
+    expect((await cli('user', 'rm', 'bob')).stderr).toContain('user bob not found');
+  });
+
   it('stops nginx with it', async () => {
     const pid = Number(/running \(pid (\d+)\)/.exec((await cli('status')).stdout)?.[1]);
     expect(alive(pid)).toBe(true);

@@ -82,6 +82,43 @@ const cases: Record<string, ServiceInput[]> = {
     // No "/" route: the server block answers 404 outside its paths.
     { name: 'only-api', hosts: ['api.example.com'], routes: [{ path: '/v1/', upstreams: ['10.0.3.1:80'] }] },
   ],
+  // The gate: login (with groups), rules before everything, login or a LAN, identity header sets.
+  gate: [
+    {
+      name: 'photos',
+      hosts: ['photos.example.com'],
+      routes: [
+        { path: '/', upstreams: ['10.0.5.1:80'] },
+        {
+          path: '/share/',
+          upstreams: ['10.0.5.1:80'],
+          access: { public: true, rules: [{ action: 'deny', path: '/share/private/' }] },
+        },
+      ],
+      access: {
+        login: { groups: ['family'] },
+        ip: ['192.168.1.0/24'],
+        identity_headers: ['remote'],
+        rules: [
+          { action: 'deny', cidr: '0.0.0.0/0', path: '/admin/' },
+          { action: 'allow', path: '/public/', method: ['GET', 'HEAD'] },
+        ],
+      },
+    },
+    {
+      name: 'wiki',
+      hosts: ['wiki.example.com'],
+      routes: [{ upstreams: ['10.0.5.2:80'], headers: { request: { set: { 'X-Email': 'fixed' } } } }],
+      access: { login: {} },
+    },
+  ],
+};
+
+const gateEnv: RenderEnv['gate'] = {
+  socket: '/var/lib/gatehouse/gate/gate.sock',
+  stateDir: '/var/lib/gatehouse/gate/state',
+  portalHost: 'auth.example.com',
+  cookie: 'gh_session',
 };
 
 describe('nginx driver golden files', () => {
@@ -89,9 +126,13 @@ describe('nginx driver golden files', () => {
     it(`renders ${name}`, () => {
       const services = inputs.map((s) => serviceSchema.parse(s));
       const cfg = compile({ services, listeners: { http: 80, https: 443 } });
-      const files = renderNginx(cfg, { ...env, down: new Set(['nextcloud-r0 10.0.1.6:8080']) });
+      const files = renderNginx(cfg, {
+        ...env,
+        down: new Set(['nextcloud-r0 10.0.1.6:8080']),
+        ...(name === 'gate' ? { gate: gateEnv } : {}),
+      });
       const text = [...files]
-        .filter(([f]) => f.endsWith('.conf'))
+        .filter(([f]) => f.endsWith('.conf') || f === 'njs/policies.js')
         .map(([f, c]) => `### ${f}\n${c}`)
         .join('\n');
       const file = join(dir, `${name}.conf`);

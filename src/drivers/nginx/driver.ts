@@ -8,6 +8,7 @@ import { GatehouseError } from '../../model/errors.js';
 import type { Logger } from '../../observe/log.js';
 import { liveHash, NginxProcess, testConfig, type NginxCommand } from './process.js';
 import { renderNginx, type RenderedFiles } from './render.js';
+import type { GateEnv } from './gate.js';
 
 export interface NginxDriverOptions {
   bin: string;
@@ -20,6 +21,10 @@ export interface NginxDriverOptions {
   log: Logger;
   /** How many old generations to keep on disk for inspection. */
   keepGenerations?: number;
+  /** See RenderEnv.gate. */
+  gate?: GateEnv;
+  /** Extra environment for nginx (the session key njs reads: never written to a file). */
+  env?: Record<string, string>;
 }
 
 export interface ApplyResult {
@@ -52,6 +57,7 @@ export class NginxDriver {
       conf: join(p, 'current', 'nginx.conf'),
       errorLog: join(p, 'logs', 'error.log'),
       unixSockets: [this.statusSocket],
+      env: opts.env,
     };
     this.process = new NginxProcess(this.cmd, opts.log);
   }
@@ -83,6 +89,7 @@ export class NginxDriver {
       ipv6: this.ipv6,
       trustedProxies: this.opts.trustedProxies,
       down,
+      gate: this.opts.gate,
     });
     await writeFiles(genDir, files);
     const t1 = performance.now();

@@ -15,7 +15,14 @@ export function splitLanes(sites: Site[], pools: Map<string, Pool>): { fast: Fas
     if (site.routes.length !== 1) return undefined;
     const r = site.routes[0] as SiteRoute;
     const pool = pools.get(r.pool);
-    if (!pool || r.path !== '/' || !r.access.public || r.access.rateLimit || hasHeaderOps(r.headers))
+    if (
+      !pool ||
+      r.path !== '/' ||
+      !r.access.public ||
+      r.access.rateLimit ||
+      r.access.policy ||
+      hasHeaderOps(r.headers)
+    )
       return undefined;
     if (pool.servers.length !== 1 || pool.health) return undefined;
     return `${pool.scheme}://${address(pool.servers[0] as string)}`;

@@ -87,6 +87,16 @@ export const PAGES: PageDef[] = [
       `The service that checks access to this address is not answering, so access is closed. ${AGAIN}`,
     ),
   },
+  {
+    key: 'login503',
+    status: 503,
+    retry: true,
+    body: page(
+      503,
+      'Sign-in unavailable',
+      'This address needs you to sign in, but no way to sign in is set up for it yet. Ask whoever runs it.',
+    ),
+  },
 ];
 
 /** Seconds a client is told to wait before retrying an unavailable service. */
@@ -99,8 +109,8 @@ export const ERROR_PAGES = ['403', '404', '429', '502', '503', '504'].map((k) =>
 
 export function pagesConf(): string[] {
   const lines = [...ERROR_PAGES];
-  for (const p of PAGES.filter((x) => /^[0-9]+$/.test(x.key) && x.key !== '401'))
-    lines.push(...pageLocation(p.key, p.status, p.retry));
+  // 401 is answered by the route's own sign-in location (portal redirect or provider's answer).
+  for (const p of PAGES.filter((x) => x.key !== '401')) lines.push(...pageLocation(p.key, p.status, p.retry));
   return lines;
 }
 

@@ -14,6 +14,8 @@ export interface NginxCommand {
    * kill a stale file would make the next start fail with "address already in use".
    */
   unixSockets: string[];
+  /** Added to Gatehouse's own environment for nginx. */
+  env?: Record<string, string>;
 }
 
 /** `nginx -t` on a config; resolves with nginx's own message when the check fails. */
@@ -103,6 +105,7 @@ export class NginxProcess {
       ['-p', this.cmd.prefix, '-c', this.cmd.conf, '-e', this.cmd.errorLog, '-g', 'daemon off;'],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, ...this.cmd.env },
       },
     );
     this.child = child;

@@ -1,7 +1,8 @@
 import type { EdgeConfig, Pool, Site, SiteRoute } from '../../compile/edge-config.js';
 import { indent, listen, PROXY_HEADERS, proxyHeaders } from './common.js';
 import { filePath, headerVar, ident, lit, str } from './escape.js';
-import { ERROR_PAGES, pageLocation } from './pages.js';
+import { ERROR_PAGES } from './pages.js';
+import { identityHeaders, policyCheck, siteGateLines } from './gate.js';
 import type { RenderEnv } from './render.js';
 
 /** A server block for a site that needs more than the fast lane: its routes, auth and pages. */
@@ -21,6 +22,7 @@ export function siteServer(
     `    include ${gen}/pages.conf;`,
   ];
   const authed = site.routes.some((r) => r.access.forwardAuth);
+  if (site.routes.some((r) => r.access.policy)) lines.push(...siteGateLines().map(indent));
   site.routes.forEach((route, i) => {
     lines.push(...routeLocation(route, i, pools.get(route.pool) as Pool, gen).map(indent));
   });
@@ -35,8 +37,10 @@ function routeLocation(route: SiteRoute, i: number, pool: Pool, gen: string): st
   const body: string[] = [];
   const h = route.headers;
   const auth = route.access.forwardAuth;
-  const { ip, rateLimit } = route.access;
-  if (ip) {
+  const { ip, rateLimit, policy } = route.access;
+  // The gate's check (njs) decides rules, login and ip together; plain ip rules are nginx's own.
+  if (policy) body.push(...policyCheck(route));
+  if (ip && !policy) {
     // With forward auth too, either admits ("satisfy any"); alone, only these sources pass.
     if (auth) body.push('satisfy any;');
     for (const cidr of ip) body.push(`allow ${cidrText(cidr)};`);
@@ -50,8 +54,15 @@ function routeLocation(route: SiteRoute, i: number, pool: Pool, gen: string): st
     const burst = rateLimit.burst > 0 ? ` burst=${rateLimit.burst}` : '';
     body.push(`limit_req zone=gh_rl_${rateLimit.perMinute}${burst} nodelay;`);
   }
+  // A signed-in user's identity, unless the route sets or deletes a header itself.
+  const explicit = new Set([...h.requestSet.map(([n]) => n), ...h.requestDelete].map((n) => n.toLowerCase()));
+  const identity = route.access.identity
+    ? identityHeaders(route).filter(([n, v]) => v !== '""' && !explicit.has(n.toLowerCase()))
+    : [];
   const ownProxyHeaders =
-    h.requestSet.length + h.requestDelete.length > 0 || (auth?.copyHeaders.length ?? 0) > 0;
+    h.requestSet.length + h.requestDelete.length > 0 ||
+    (auth?.copyHeaders.length ?? 0) > 0 ||
+    identity.length > 0;
   if (auth) {
     body.push(`auth_request /__gatehouse/auth/${i};`);
     body.push('auth_request_set $gh_auth_location $upstream_http_location;');
@@ -65,12 +76,16 @@ function routeLocation(route: SiteRoute, i: number, pool: Pool, gen: string): st
     // Any proxy_set_header here drops the inherited ones, so the common set comes first, less the
     // headers this route sets itself (nginx would send both).
     const own = new Set(
-      [...h.requestSet.map(([n]) => n), ...h.requestDelete, ...(auth?.copyHeaders ?? [])].map((n) =>
-        n.toLowerCase(),
-      ),
+      [
+        ...h.requestSet.map(([n]) => n),
+        ...h.requestDelete,
+        ...(auth?.copyHeaders ?? []),
+        ...identity.map(([n]) => n),
+      ].map((n) => n.toLowerCase()),
     );
     const overrides = PROXY_HEADERS.length !== proxyHeaders(own).length;
     body.push(...(overrides ? proxyHeaders(own) : [`include ${gen}/proxy_headers.conf;`]));
+    for (const [name, variable] of identity) body.push(`proxy_set_header ${name} ${variable};`);
     for (const [name, value] of h.requestSet) body.push(`proxy_set_header ${lit(name)} ${str(value)};`);
     for (const name of h.requestDelete) body.push(`proxy_set_header ${lit(name)} "";`);
     // Set from the auth answer only; a client's own copy is replaced (with nothing if absent).
@@ -140,6 +155,5 @@ function authNamedLocations(): string[] {
     '    add_header Cache-Control "no-store" always;',
     '    return 401 $gh_page_401;',
     '}',
-    ...pageLocation('auth503', 503, true),
   ];
 }

@@ -1,4 +1,5 @@
 import type { LocalEdge } from '../../edge/local-edge.js';
+import type { Gate } from '../../gate/gate.js';
 import type { Settings } from '../../model/settings.js';
 import type { Registry } from '../../registry/registry.js';
 
@@ -6,6 +7,7 @@ export interface ApiContext {
   registry: Registry;
   edge: LocalEdge;
   settings: Settings;
+  gate: Gate;
   /** With `?wait=true`: waits until the version is live on the proxy and reports how it went. */
   maybeWait(
     version: number,

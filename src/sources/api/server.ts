@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { LocalEdge } from '../../edge/local-edge.js';
+import type { Gate } from '../../gate/gate.js';
 import { GatehouseError } from '../../model/errors.js';
 import type { Settings } from '../../model/settings.js';
 import type { Logger } from '../../observe/log.js';
@@ -11,11 +12,13 @@ import { openApiDocument } from './openapi.js';
 import { servicesRoutes } from './services.js';
 import { snapshotRoutes } from './snapshots.js';
 import { statusRoutes } from './status.js';
+import { userRoutes } from './users.js';
 
 export interface ApiDeps {
   registry: Registry;
   edge: LocalEdge;
   settings: Settings;
+  gate: Gate;
   log: Logger;
   /** Undefined for the local unix socket, whose file permissions are its access control. */
   token?: TokenCheck;
@@ -31,6 +34,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     registry: deps.registry,
     edge: deps.edge,
     settings: deps.settings,
+    gate: deps.gate,
     async maybeWait(version, wait) {
       if (wait !== 'true' && wait !== '1') return {};
       const s = await deps.edge.waitFor(version);
@@ -56,6 +60,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
       await servicesRoutes(api, ctx);
       await snapshotRoutes(api, ctx);
       await statusRoutes(api, ctx);
+      await userRoutes(api, ctx);
     },
     { prefix: '/api/v1' },
   );

@@ -1,0 +1,241 @@
+import { randomBytes } from 'node:crypto';
+import { Command } from 'commander';
+import type { UserView } from '../../model/identity.js';
+import { cliContext } from '../context.js';
+import { ago, table } from '../format.js';
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** The first line of standard input (for --password-stdin). */
+async function stdinLine(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
+}
+
+interface PasswordOptions {
+  password?: string;
+  passwordStdin?: boolean;
+}
+
+/** The password given, or a generated one (returned so it can be shown once). */
+async function passwordFrom(o: PasswordOptions): Promise<{ password: string; generated: boolean }> {
+  if (o.passwordStdin) return { password: await stdinLine(), generated: false };
+  if (o.password !== undefined) return { password: o.password, generated: false };
+  return { password: randomBytes(12).toString('base64url'), generated: true };
+}
+
+export function userCommand(): Command {
+  const cmd = new Command('user').description('users who can sign in at the login portal');
+
+  cmd
+    .command('ls')
+    .description('list users')
+    .action(async (_o, c: Command) => {
+      const ctx = cliContext(c);
+      const r = await ctx.client.call<{ users: UserView[] }>('GET', '/api/v1/users');
+      ctx.print(
+        table(
+          ['USERNAME', 'ROLE', 'GROUPS', 'EMAIL', 'TOTP', 'STATE', 'UPDATED'],
+          r.users.map((u) => [
+            u.username,
+            u.role,
+            u.groups.join(',') || '-',
+            u.email || '-',
+            u.totp ? 'on' : 'off',
+            u.disabled ? 'disabled' : 'active',
+            ago(u.updated_at),
+          ]),
+        ),
+        r,
+      );
+    });
+
+  cmd
+    .command('add <username>')
+    .description('create a user (a password is generated and shown once unless given)')
+    .option('--password <password>', 'the password (visible in shell history; prefer --password-stdin)')
+    .option('--password-stdin', 'read the password from the first line of standard input')
+    .option('--email <email>', 'email address')
+    .option('--name <name>', 'display name')
+    .option('--first-name <name>', 'first name')
+    .option('--last-name <name>', 'last name')
+    .option('--group <group>', 'member of this group (repeatable)', collect)
+    .option('--admin', 'administrator role')
+    .action(
+      async (
+        username: string,
+        o: PasswordOptions & {
+          email?: string;
+          name?: string;
+          firstName?: string;
+          lastName?: string;
+          group?: string[];
+          admin?: boolean;
+        },
+        c: Command,
+      ) => {
+        const ctx = cliContext(c);
+        const { password, generated } = await passwordFrom(o);
+        const user = await ctx.client.call<UserView>('POST', '/api/v1/users', {
+          username,
+          password,
+          ...(o.email !== undefined ? { email: o.email } : {}),
+          ...(o.name !== undefined ? { name: o.name } : {}),
+          ...(o.firstName !== undefined ? { first_name: o.firstName } : {}),
+          ...(o.lastName !== undefined ? { last_name: o.lastName } : {}),
+          groups: o.group ?? [],
+          role: o.admin ? 'admin' : 'user',
+        });
+        const shown = generated ? `\npassword (shown once): ${password}` : '';
+        ctx.print(`created user ${user.username}${shown}`, generated ? { ...user, password } : user);
+      },
+    );
+
+  cmd
+    .command('passwd <username>')
+    .description("set a user's password (generated and shown once unless given)")
+    .option('--password <password>', 'the new password')
+    .option('--password-stdin', 'read the password from the first line of standard input')
+    .action(async (username: string, o: PasswordOptions, c: Command) => {
+      const ctx = cliContext(c);
+      const { password, generated } = await passwordFrom(o);
+      const user = await ctx.client.call<UserView>('PATCH', `/api/v1/users/${encodeURIComponent(username)}`, {
+        password,
+      });
+      const shown = generated ? `\npassword (shown once): ${password}` : '';
+      ctx.print(`password changed for ${user.username}${shown}`, generated ? { ...user, password } : user);
+    });
+
+  cmd
+    .command('set <username>')
+    .description("change a user's groups, role, names or state")
+    .option('--group <group>', 'replace the groups with these (repeatable)', collect)
+    .option('--no-groups', 'remove the user from every group')
+    .option('--email <email>', 'email address')
+    .option('--name <name>', 'display name')
+    .option('--role <role>', 'admin or user')
+    .option('--disable', 'disable: signing in and existing sessions stop working at once')
+    .option('--enable', 'enable again')
+    .action(
+      async (
+        username: string,
+        o: {
+          group?: string[];
+          groups?: boolean;
+          email?: string;
+          name?: string;
+          role?: string;
+          disable?: boolean;
+          enable?: boolean;
+        },
+        c: Command,
+      ) => {
+        const ctx = cliContext(c);
+        const body = {
+          ...(o.group ? { groups: o.group } : o.groups === false ? { groups: [] } : {}),
+          ...(o.email !== undefined ? { email: o.email } : {}),
+          ...(o.name !== undefined ? { name: o.name } : {}),
+          ...(o.role !== undefined ? { role: o.role } : {}),
+          ...(o.disable ? { disabled: true } : o.enable ? { disabled: false } : {}),
+        };
+        const user = await ctx.client.call<UserView>(
+          'PATCH',
+          `/api/v1/users/${encodeURIComponent(username)}`,
+          body,
+        );
+        ctx.print(`updated user ${user.username}`, user);
+      },
+    );
+
+  cmd
+    .command('rm <username>')
+    .description('remove a user (their sessions end at once)')
+    .action(async (username: string, _o, c: Command) => {
+      const ctx = cliContext(c);
+      const r = await ctx.client.call('DELETE', `/api/v1/users/${encodeURIComponent(username)}`);
+      ctx.print(`removed user ${username}`, r);
+    });
+
+  return cmd;
+}
+
+export function groupCommand(): Command {
+  const cmd = new Command('group').description('groups of users (login: { groups: [...] } admits them)');
+  cmd
+    .command('ls')
+    .description('list groups and their members')
+    .action(async (_o, c: Command) => {
+      const ctx = cliContext(c);
+      const r = await ctx.client.call<{ groups: { name: string; description: string; members: string[] }[] }>(
+        'GET',
+        '/api/v1/groups',
+      );
+      ctx.print(
+        table(
+          ['NAME', 'MEMBERS', 'DESCRIPTION'],
+          r.groups.map((g) => [g.name, g.members.join(',') || '-', g.description || '-']),
+        ),
+        r,
+      );
+    });
+  cmd
+    .command('add <name>')
+    .description('create a group')
+    .option('--description <text>', 'what the group is for')
+    .action(async (name: string, o: { description?: string }, c: Command) => {
+      const ctx = cliContext(c);
+      const r = await ctx.client.call('POST', '/api/v1/groups', {
+        name,
+        ...(o.description !== undefined ? { description: o.description } : {}),
+      });
+      ctx.print(`created group ${name}`, r);
+    });
+  cmd
+    .command('rm <name>')
+    .description('remove a group (its members lose it at once)')
+    .action(async (name: string, _o, c: Command) => {
+      const ctx = cliContext(c);
+      const r = await ctx.client.call('DELETE', `/api/v1/groups/${encodeURIComponent(name)}`);
+      ctx.print(`removed group ${name}`, r);
+    });
+  return cmd;
+}
+
+export function sessionCommand(): Command {
+  const cmd = new Command('session').description('signed-in sessions');
+  cmd
+    .command('ls')
+    .description('list live sessions')
+    .option('--user <username>', 'only this user')
+    .action(async (o: { user?: string }, c: Command) => {
+      const ctx = cliContext(c);
+      const q = o.user ? `?user=${encodeURIComponent(o.user)}` : '';
+      const r = await ctx.client.call<{
+        sessions: {
+          id: string;
+          user_id: string;
+          created_at: string;
+          expires_at: string;
+          ip: string;
+          via: string;
+        }[];
+      }>('GET', `/api/v1/sessions${q}`);
+      ctx.print(
+        table(
+          ['ID', 'USER ID', 'VIA', 'IP', 'CREATED', 'EXPIRES'],
+          r.sessions.map((s) => [s.id, s.user_id, s.via, s.ip, ago(s.created_at), s.expires_at]),
+        ),
+        r,
+      );
+    });
+  cmd
+    .command('revoke <id>')
+    .description('end a session on every edge at once')
+    .action(async (id: string, _o, c: Command) => {
+      const ctx = cliContext(c);
+      const r = await ctx.client.call('DELETE', `/api/v1/sessions/${encodeURIComponent(id)}`);
+      ctx.print(`revoked session ${id}`, r);
+    });
+  return cmd;
+}

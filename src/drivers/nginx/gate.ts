@@ -1,0 +1,194 @@
+import type { EdgeConfig, SiteRoute } from '../../compile/edge-config.js';
+import { indent, listen } from './common.js';
+import { filePath, lit } from './escape.js';
+import { GATE_NJS } from './njs.js';
+import type { RenderEnv } from './render.js';
+
+/** What the renderer needs to know of the gate (absent: no gate, guarded routes answer 503). */
+export interface GateEnv {
+  /** The gate's unix socket (login portal, session exchange). */
+  socket: string;
+  /** Files the njs check reads: r/<session> revoked, u/<user> not-before, p/<method> sign-in available. */
+  stateDir: string;
+  /** The login portal's host (`auth.<base domain>`); absent when none is configured. */
+  portalHost?: string;
+  /** Name of the session cookie. */
+  cookie: string;
+}
+
+/** The environment variable nginx passes to njs with the session signing key. */
+export const SESSION_KEY_ENV = 'GH_SESSION_KEY';
+
+/** Variables the njs check sets for a signed-in user, and the headers that carry them upstream. */
+export const IDENTITY_VARS: { header: string; set: 'remote' | 'x-user'; variable: string }[] = [
+  { header: 'Remote-User', set: 'remote', variable: '$gh_user' },
+  { header: 'Remote-Email', set: 'remote', variable: '$gh_email' },
+  { header: 'Remote-Name', set: 'remote', variable: '$gh_name' },
+  { header: 'Remote-Groups', set: 'remote', variable: '$gh_groups' },
+  { header: 'X-User-ID', set: 'x-user', variable: '$gh_uid' },
+  { header: 'X-Username', set: 'x-user', variable: '$gh_user' },
+  { header: 'X-Email', set: 'x-user', variable: '$gh_email' },
+  { header: 'X-Groups', set: 'x-user', variable: '$gh_groups' },
+  { header: 'X-User-First-Name', set: 'x-user', variable: '$gh_first' },
+  { header: 'X-User-Last-Name', set: 'x-user', variable: '$gh_last' },
+];
+
+export function policyRoutes(cfg: EdgeConfig): SiteRoute[] {
+  return cfg.sites.flatMap((s) => s.routes.filter((r) => r.access.policy));
+}
+
+export function portalUrl(env: RenderEnv): string {
+  // TLS arrives with certificates; until then the portal is served over plain HTTP.
+  return env.gate?.portalHost ? `http://${env.gate.portalHost}` : '';
+}
+
+/** Main-context lines: the njs module and the key's environment variable. */
+export function gateMain(env: RenderEnv, needsNjs: boolean): string[] {
+  if (!needsNjs) return [];
+  return [`load_module ${filePath(env.modulesDir)}/ngx_http_js_module.so;`, `env ${SESSION_KEY_ENV};`];
+}
+
+/** http-context lines: the njs check, its variables and the gate upstream. */
+export function gateHttp(env: RenderEnv, needsNjs: boolean): string[] {
+  const lines: string[] = [];
+  if (env.gate) {
+    lines.push(
+      'upstream gh_gate {',
+      `    server unix:${filePath(env.gate.socket)} max_fails=0;`,
+      '    keepalive 8;',
+      '}',
+    );
+  }
+  if (!needsNjs) return lines;
+  lines.push(
+    `js_path ${filePath(env.genDir)}/njs;`,
+    `js_import gate from ${filePath(env.genDir)}/njs/gate.js;`,
+    'js_set $gh_verdict gate.verdict;',
+    'js_set $gh_login_url gate.loginUrl;',
+    ...['user', 'uid', 'email', 'name', 'first', 'last', 'groups'].map((v) => `js_var $gh_${v};`),
+    // Declared here so that a location's `set` has a variable to set.
+    'geo $gh_policy {',
+    '    default "";',
+    '}',
+    // A browser is sent to the portal; an API client gets a 401 it can act on.
+    'map $http_accept $gh_browser {',
+    '    default 0;',
+    '    "~*text/html" 1;',
+    '}',
+  );
+  return lines;
+}
+
+/** The policy table the njs check imports: per route id, what admits a request. */
+export function policyModule(cfg: EdgeConfig, env: RenderEnv): string {
+  const routes: Record<string, unknown> = {};
+  for (const r of policyRoutes(cfg)) {
+    const a = r.access;
+    routes[a.policy as string] = {
+      public: a.public,
+      ...(a.login ? { login: { groups: a.login.groups } } : {}),
+      ...(a.ip ? { ip: a.ip } : {}),
+      ...(a.rules ? { rules: a.rules } : {}),
+    };
+  }
+  // JSON is valid JavaScript; the values were validated by the model. One line per route.
+  const head = JSON.stringify({
+    portal: portalUrl(env),
+    state: env.gate?.stateDir ?? '/nonexistent',
+    cookie: env.gate?.cookie ?? 'gh_session',
+  });
+  const body = Object.entries(routes).map(([id, p]) => `${JSON.stringify(id)}: ${JSON.stringify(p)}`);
+  return `export default Object.assign(${head}, { routes: {\n${body.join(',\n')}\n} });\n`;
+}
+
+export function njsFiles(cfg: EdgeConfig, env: RenderEnv): [string, string][] {
+  return [
+    ['njs/gate.js', GATE_NJS],
+    ['njs/policies.js', policyModule(cfg, env)],
+  ];
+}
+
+/** The lines at the top of a location whose route runs the gate's check. */
+export function policyCheck(route: SiteRoute): string[] {
+  return [
+    `set $gh_policy "${route.access.policy as string}";`,
+    'if ($gh_verdict = "deny") {',
+    '    return 403;',
+    '}',
+    'if ($gh_verdict = "login") {',
+    '    return 401;',
+    '}',
+    // An internal code, turned into the "sign-in unavailable" 503 by the server's error_page.
+    'if ($gh_verdict = "unavailable") {',
+    '    return 418;',
+    '}',
+  ];
+}
+
+/** The proxy headers carrying the signed-in user for a login route. */
+export function identityHeaders(route: SiteRoute): [string, string][] {
+  const id = route.access.identity;
+  return IDENTITY_VARS.map(({ header, set, variable }) => {
+    const on = set === 'remote' ? id?.remote : id?.xUser;
+    return [header, on ? variable : '""'];
+  });
+}
+
+/** Server-level lines of a site with gate-checked routes. */
+export function siteGateLines(): string[] {
+  return [
+    'error_page 401 = @gh_login;',
+    'error_page 418 = @gh_login_unavailable;',
+    'location @gh_login {',
+    '    if ($gh_browser) {',
+    '        return 302 $gh_login_url;',
+    '    }',
+    '    default_type text/html;',
+    '    add_header Cache-Control "no-store" always;',
+    '    return 401 $gh_page_401;',
+    '}',
+    'location @gh_login_unavailable {',
+    '    default_type text/html;',
+    '    add_header Cache-Control "no-store" always;',
+    '    return 503 $gh_page_login503;',
+    '}',
+    // The gate's own pages on every guarded host: session hand-over, sign-out.
+    'location ^~ /.gatehouse/ {',
+    ...gateProxy().map(indent),
+    '}',
+  ];
+}
+
+function gateProxy(): string[] {
+  return [
+    'proxy_pass http://gh_gate;',
+    'proxy_set_header Host $host;',
+    'proxy_set_header X-Real-IP $remote_addr;',
+    'proxy_set_header X-Forwarded-Proto $scheme;',
+    'proxy_set_header X-Forwarded-For "";',
+    'proxy_set_header Connection "";',
+    'proxy_connect_timeout 3s;',
+    'proxy_read_timeout 30s;',
+    // The gate down means nobody can sign in: say so, never pass.
+    'proxy_intercept_errors off;',
+    'error_page 502 504 = @gh_auth503;',
+  ];
+}
+
+/** The login portal's server block. */
+export function portalServer(cfg: EdgeConfig, env: RenderEnv): string[] {
+  const host = env.gate?.portalHost;
+  if (!host) return [];
+  return [
+    '# the login portal',
+    'server {',
+    ...listen(cfg.listeners.http, env.ipv6).map(indent),
+    `    server_name ${lit(host)};`,
+    `    include ${filePath(env.genDir)}/pages.conf;`,
+    '    location / {',
+    ...gateProxy().map((l) => `        ${l}`),
+    '    }',
+    '}',
+    '',
+  ];
+}

@@ -1,0 +1,212 @@
+/**
+ * The gate's check inside nginx (njs 0.7, ES5-style), written to `njs/gate.js` in each generation.
+ * It imports that generation's policy table (`njs/policies.js`, rendered by gate.ts) and answers
+ * `$gh_verdict` for the route named by `$gh_policy`:
+ *   pass | deny (403) | login (401: portal redirect or 401) | unavailable (no way to sign in: 503).
+ * Sessions are HMAC-signed cookies (see src/gate/sessions.ts for the format); the key comes from the
+ * environment, never from a file. Revocations are files whose existence is tested (one syscall).
+ * Anything unexpected answers deny: the check fails closed.
+ */
+export const GATE_NJS = String.raw`import P from 'policies.js';
+import fs from 'fs';
+import crypto from 'crypto';
+
+var KEY = process.env.GH_SESSION_KEY || '';
+var ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
+
+function parseIp(s) {
+  if (s.indexOf(':') < 0) return v4(s);
+  var m = /^::ffff:([0-9.]+)$/i.exec(s);
+  if (m) return v4(m[1]);
+  var halves = s.split('::');
+  if (halves.length > 2) return null;
+  var head = halves[0] ? halves[0].split(':') : [];
+  var tail = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
+  var fill = halves.length === 2 ? 8 - head.length - tail.length : 0;
+  if (fill < 0 || (halves.length === 1 && head.length !== 8)) return null;
+  var words = head.concat(new Array(fill).fill('0'), tail);
+  var bytes = [];
+  for (var i = 0; i < words.length; i++) {
+    var w = parseInt(words[i], 16);
+    if (isNaN(w) || w < 0 || w > 0xffff) return null;
+    bytes.push(w >> 8, w & 0xff);
+  }
+  return bytes;
+}
+
+function v4(s) {
+  var p = s.split('.');
+  if (p.length !== 4) return null;
+  var bytes = [];
+  for (var i = 0; i < 4; i++) {
+    var n = Number(p[i]);
+    if (!(n >= 0 && n <= 255)) return null;
+    bytes.push(n);
+  }
+  return bytes;
+}
+
+function parseCidr(c) {
+  var slash = c.indexOf('/');
+  var bytes = parseIp(slash < 0 ? c : c.slice(0, slash));
+  var bits = slash < 0 ? bytes.length * 8 : Number(c.slice(slash + 1));
+  return { bytes: bytes, bits: bits };
+}
+
+function inCidr(ip, net) {
+  if (!ip || ip.length !== net.bytes.length) return false;
+  for (var i = 0, left = net.bits; left > 0; i++, left -= 8) {
+    var mask = left >= 8 ? 0xff : (0xff << (8 - left)) & 0xff;
+    if ((ip[i] & mask) !== (net.bytes[i] & mask)) return false;
+  }
+  return true;
+}
+
+function inAny(ip, nets) {
+  for (var i = 0; i < nets.length; i++) if (inCidr(ip, nets[i])) return true;
+  return false;
+}
+
+// Policies arrive with CIDRs as text; parse them once, when the module loads.
+var ROUTES = {};
+Object.keys(P.routes).forEach(function (id) {
+  var p = P.routes[id];
+  ROUTES[id] = {
+    public: p.public,
+    login: p.login,
+    ip: p.ip ? p.ip.map(parseCidr) : null,
+    rules: p.rules
+      ? p.rules.map(function (r) {
+          return { allow: r.action === 'allow', cidrs: r.cidrs.length ? r.cidrs.map(parseCidr) : null,
+                   path: r.path || null, methods: r.methods.length ? r.methods : null };
+        })
+      : null,
+  };
+});
+
+function same(a, b) {
+  if (a.length !== b.length) return false;
+  var d = 0;
+  for (var i = 0; i < a.length; i++) d |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return d === 0;
+}
+
+function exists(path) {
+  try {
+    fs.accessSync(path);
+    return true;
+  } catch (e) {
+    return false;
+  }
+}
+
+function tokens(r) {
+  var h = r.variables.http_cookie;
+  if (!h) return [];
+  var out = [];
+  var parts = h.split(';');
+  for (var i = 0; i < parts.length; i++) {
+    var kv = parts[i].trim();
+    if (kv.indexOf(P.cookie + '=') === 0) out.push(kv.slice(P.cookie.length + 1));
+  }
+  return out;
+}
+
+// The claims of the first valid session cookie for this host, or null.
+function session(r) {
+  if (!KEY) return null;
+  var list = tokens(r);
+  var host = r.variables.host;
+  var now = Date.now();
+  for (var i = 0; i < list.length; i++) {
+    var t = list[i];
+    var dot = t.indexOf('.');
+    if (dot <= 0) continue;
+    var body = t.slice(0, dot);
+    var mac = crypto.createHmac('sha256', KEY).update(body).digest('base64url');
+    if (!same(mac, t.slice(dot + 1))) continue;
+    var c;
+    try {
+      c = JSON.parse(Buffer.from(body, 'base64url').toString());
+    } catch (e) {
+      continue;
+    }
+    if (!(c.x > now) || !ID_RE.test(c.s) || !ID_RE.test(c.u) || typeof c.d !== 'string') continue;
+    if (host !== c.d && !host.endsWith('.' + c.d)) continue;
+    if (exists(P.state + '/r/' + c.s)) continue;
+    var nb = 0;
+    try {
+      nb = Number(fs.readFileSync(P.state + '/u/' + c.u));
+    } catch (e) {}
+    if (c.i < nb) continue;
+    return c;
+  }
+  return null;
+}
+
+function identify(r, c) {
+  r.variables.gh_user = c.n;
+  r.variables.gh_uid = c.u;
+  r.variables.gh_email = c.e;
+  r.variables.gh_name = c.fn;
+  r.variables.gh_first = c.f;
+  r.variables.gh_last = c.l;
+  r.variables.gh_groups = c.g.join(',');
+}
+
+function member(c, groups) {
+  if (!groups.length) return true;
+  for (var i = 0; i < groups.length; i++) if (c.g.indexOf(groups[i]) >= 0) return true;
+  return false;
+}
+
+function decide(r) {
+  var p = ROUTES[r.variables.gh_policy];
+  if (!p) return 'deny';
+  var ip;
+  if (p.rules) {
+    for (var i = 0; i < p.rules.length; i++) {
+      var rule = p.rules[i];
+      if (rule.path && r.uri.indexOf(rule.path) !== 0) continue;
+      if (rule.methods && rule.methods.indexOf(r.method) < 0) continue;
+      if (rule.cidrs) {
+        if (ip === undefined) ip = parseIp(r.variables.remote_addr);
+        if (!inAny(ip, rule.cidrs)) continue;
+      }
+      return rule.allow ? 'pass' : 'deny';
+    }
+  }
+  if (p.public) return 'pass';
+  if (p.ip) {
+    if (ip === undefined) ip = parseIp(r.variables.remote_addr);
+    if (inAny(ip, p.ip)) return 'pass';
+  }
+  if (p.login) {
+    var c = session(r);
+    if (c) {
+      if (!member(c, p.login.groups)) return 'deny';
+      identify(r, c);
+      return 'pass';
+    }
+    if (!P.portal || !exists(P.state + '/p/password')) return 'unavailable';
+    return 'login';
+  }
+  return 'deny';
+}
+
+function verdict(r) {
+  try {
+    return decide(r);
+  } catch (e) {
+    r.error('gate check failed: ' + e);
+    return 'deny';
+  }
+}
+
+function loginUrl(r) {
+  var back = r.variables.scheme + '://' + r.variables.host + r.variables.request_uri;
+  return P.portal + '/login?rd=' + encodeURIComponent(back);
+}
+
+export default { verdict, loginUrl };
+`;

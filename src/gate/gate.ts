@@ -1,0 +1,134 @@
+import { chmod, chown, mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { GateEnv } from '../drivers/nginx/gate.js';
+import type { Logger } from '../observe/log.js';
+import type { Registry } from '../registry/registry.js';
+import type { Db } from '../store/db.js';
+import { generatedSecret, type Sealer } from './secrets.js';
+import { RevocationFiles, SESSION_COOKIE, SessionCodec, Sessions } from './sessions.js';
+import { UserStore } from './users.js';
+
+export interface GateOptions {
+  db: Db;
+  dataDir: string;
+  sealer: Sealer;
+  registry: Registry;
+  log: Logger;
+  /** Base domain: the session cookie covers it and its subdomains. */
+  baseDomain?: string;
+  /** The login portal's host. */
+  portalHost?: string;
+  sessionTtlMs: number;
+  /** Name shown on the portal's pages. */
+  brand: string;
+}
+
+export type SecurityEvent = 'login' | 'login_failed' | 'login_throttled' | 'logout' | 'session_revoked';
+
+/**
+ * The gate: users, sessions and what nginx needs to check them (key, state files, policy env). The
+ * portal and API servers use it; nginx never calls it on the hot path.
+ */
+export class Gate {
+  readonly users: UserStore;
+  readonly sessions: Sessions;
+  readonly env: GateEnv;
+  /** Security events since start, by kind (also stored in the events table). */
+  readonly counts = new Map<string, number>();
+
+  private constructor(
+    readonly opts: GateOptions,
+    readonly sessionKey: string,
+    private readonly files: RevocationFiles,
+  ) {
+    this.sessions = new Sessions(opts.db, new SessionCodec(sessionKey), files, opts.sessionTtlMs);
+    this.users = new UserStore(opts.db, async (uid, reason) => {
+      await this.sessions.userChanged(uid, reason === 'removed');
+      await this.refreshAvailability();
+    });
+    this.env = {
+      socket: join(opts.dataDir, 'gate', 'gate.sock'),
+      stateDir: files.dir,
+      ...(opts.portalHost ? { portalHost: opts.portalHost } : {}),
+      cookie: SESSION_COOKIE,
+    };
+  }
+
+  static async open(opts: GateOptions): Promise<Gate> {
+    const dir = join(opts.dataDir, 'gate');
+    // nginx's workers (an unprivileged user) reach the socket and test for state files below here.
+    await mkdir(dir, { recursive: true, mode: 0o711 });
+    await chmod(dir, 0o711);
+    const files = new RevocationFiles(join(dir, 'state'));
+    await files.init();
+    await mkdir(join(files.dir, 'p'), { recursive: true, mode: 0o711 });
+    const key = await generatedSecret(opts.db, opts.sealer, 'session-key');
+    const gate = new Gate(opts, key, files);
+    await gate.refreshAvailability();
+    return gate;
+  }
+
+  get cookieName(): string {
+    return SESSION_COOKIE;
+  }
+
+  /** Tells nginx whether password sign-in can serve anyone (some enabled user has a password). */
+  async refreshAvailability(): Promise<void> {
+    const n = await this.opts.db
+      .selectFrom('users')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('disabled', '=', 0)
+      .where('password_hash', 'is not', null)
+      .executeTakeFirst();
+    const file = join(this.files.dir, 'p', 'password');
+    if (Number(n?.n ?? 0) > 0) await writeFile(file, '1', { mode: 0o644 });
+    else await rm(file, { force: true });
+  }
+
+  /** The cookie scope for a host: the base domain when the host is in it, else the host alone. */
+  scopeFor(host: string): string {
+    const base = this.opts.baseDomain;
+    if (base && (host === base || host.endsWith(`.${base}`))) return base;
+    return host;
+  }
+
+  /**
+   * Where sign-in may send a browser back to: only http(s) URLs on hosts Gatehouse serves (or the
+   * portal itself). Anything else would make the portal an open redirect.
+   */
+  safeReturn(rd: string | undefined): URL | undefined {
+    if (!rd) return undefined;
+    let url: URL;
+    try {
+      url = new URL(rd);
+    } catch {
+      return undefined;
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+    if (url.username || url.password) return undefined;
+    const host = url.hostname.toLowerCase();
+    if (host === this.opts.portalHost || this.opts.registry.servesHost(host)) return url;
+    return undefined;
+  }
+
+  async event(kind: SecurityEvent, ip: string, username: string, detail = ''): Promise<void> {
+    this.counts.set(kind, (this.counts.get(kind) ?? 0) + 1);
+    this.opts.log.info({ event: kind, ip, username, detail }, 'security event');
+    await this.opts.db
+      .insertInto('events')
+      .values({ at: new Date().toISOString(), kind, ip, username, detail: detail.slice(0, 500) })
+      .execute();
+  }
+
+  /** Lets nginx's workers connect to the gate's socket, and nobody else without privileges. */
+  async openSocket(path: string): Promise<void> {
+    try {
+      // Workers run as nobody:nogroup (nginx's default when started as root).
+      await chown(path, 0, 65534);
+      await chmod(path, 0o660);
+    } catch {
+      // Not root: nginx's workers run as this same user.
+      await chmod(path, 0o600);
+    }
+  }
+}

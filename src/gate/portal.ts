@@ -1,0 +1,77 @@
+/**
+ * The login portal's pages: server-rendered HTML that works without JavaScript, with labelled
+ * fields, autocomplete hints and visible errors (announced to screen readers via role="alert").
+ */
+
+export function esc(s: string): string {
+  return s.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
+  );
+}
+
+export interface Brand {
+  name: string;
+}
+
+function layout(brand: Brand, title: string, body: string): string {
+  return [
+    '<!doctype html><html lang="en"><head><meta charset="utf-8">',
+    '<meta name="viewport" content="width=device-width,initial-scale=1">',
+    '<meta name="referrer" content="no-referrer">',
+    `<title>${esc(title)} · ${esc(brand.name)}</title><style>`,
+    'body{font:16px/1.5 system-ui,sans-serif;margin:0;display:grid;place-items:center;min-height:100vh;background:#f6f7f9;color:#1f2933}',
+    'main{width:min(24rem,92vw);padding:2rem;background:#fff;border-radius:12px;box-shadow:0 1px 3px #0002}',
+    'h1{font-size:1.3rem;margin:0 0 1rem}label{display:block;margin:.75rem 0 .25rem;font-weight:600}',
+    'input{width:100%;box-sizing:border-box;padding:.6rem;border:1px solid #9aa5b1;border-radius:6px;font:inherit}',
+    'input:focus{outline:3px solid #2680c2;outline-offset:1px}',
+    'button{margin-top:1.25rem;width:100%;padding:.7rem;border:0;border-radius:6px;background:#1f5f99;color:#fff;font:inherit;font-weight:600;cursor:pointer}',
+    '.error{background:#fde8e8;color:#8a1c1c;padding:.6rem .8rem;border-radius:6px}',
+    '.note{color:#52606d}small{color:#616e7c}',
+    `</style></head><body><main>${body}<p><small>${esc(brand.name)}</small></p></main></body></html>`,
+  ].join('');
+}
+
+export function loginPage(
+  brand: Brand,
+  opts: { rd: string; error?: string; username?: string; action?: string },
+): string {
+  const error = opts.error ? `<p class="error" role="alert">${esc(opts.error)}</p>` : '';
+  return layout(
+    brand,
+    'Sign in',
+    [
+      `<h1>Sign in</h1>${error}`,
+      `<form method="post" action="${esc(opts.action ?? '/login')}">`,
+      `<input type="hidden" name="rd" value="${esc(opts.rd)}">`,
+      '<label for="username">Username</label>',
+      `<input id="username" name="username" autocomplete="username" autocapitalize="none" required value="${esc(opts.username ?? '')}"${opts.username ? '' : ' autofocus'}>`,
+      '<label for="password">Password</label>',
+      `<input id="password" name="password" type="password" autocomplete="current-password" required${opts.username ? ' autofocus' : ''}>`,
+      '<button type="submit">Sign in</button>',
+      '</form>',
+    ].join(''),
+  );
+}
+
+export function messagePage(
+  brand: Brand,
+  title: string,
+  text: string,
+  link?: { href: string; label: string },
+): string {
+  const a = link ? `<p><a href="${esc(link.href)}">${esc(link.label)}</a></p>` : '';
+  return layout(brand, title, `<h1>${esc(title)}</h1><p class="note">${esc(text)}</p>${a}`);
+}
+
+export function signedInPage(brand: Brand, username: string): string {
+  return layout(
+    brand,
+    'Signed in',
+    [
+      '<h1>Signed in</h1>',
+      `<p class="note">You are signed in as <strong>${esc(username)}</strong>.</p>`,
+      '<form method="post" action="/logout"><button type="submit">Sign out</button></form>',
+    ].join(''),
+  );
+}

@@ -1,0 +1,63 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Db } from '../store/db.js';
+
+/**
+ * Secrets at rest: everything secret in the database (session signing key, TOTP secrets, OIDC client
+ * secrets) is sealed with AES-256-GCM under a data key kept in a root-only file beside it, so a copy
+ * of the database alone (a backup, a stolen disk image of the DB) reveals none of them.
+ */
+export class Sealer {
+  private constructor(private readonly key: Buffer) {}
+
+  /** Loads `<dataDir>/data.key`, creating it (0600) on first start. */
+  static async load(dataDir: string): Promise<Sealer> {
+    const file = join(dataDir, 'data.key');
+    try {
+      const key = Buffer.from((await readFile(file, 'utf8')).trim(), 'base64');
+      if (key.length !== 32) throw new Error(`${file}: not a 32-byte key`);
+      return new Sealer(key);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      const key = randomBytes(32);
+      // wx: two starts racing never overwrite each other's key.
+      await writeFile(file, key.toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
+      return new Sealer(key);
+    }
+  }
+
+  seal(plain: string): string {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.key, iv);
+    const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
+    return `v1:${Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64')}`;
+  }
+
+  open(sealed: string): string {
+    if (!sealed.startsWith('v1:')) throw new Error('unknown sealed format');
+    const raw = Buffer.from(sealed.slice(3), 'base64');
+    const decipher = createDecipheriv('aes-256-gcm', this.key, raw.subarray(0, 12));
+    decipher.setAuthTag(raw.subarray(12, 28));
+    return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+  }
+}
+
+/** A generated secret by name: created (random, sealed) on first use, the same ever after. */
+export async function generatedSecret(db: Db, sealer: Sealer, name: string): Promise<string> {
+  const row = await db.selectFrom('secrets').select('value').where('name', '=', name).executeTakeFirst();
+  if (row) return sealer.open(row.value);
+  const value = randomBytes(32).toString('base64url');
+  await db
+    .insertInto('secrets')
+    .values({ name, value: sealer.seal(value), created_at: new Date().toISOString() })
+    .onConflict((oc) => oc.doNothing())
+    .execute();
+  // Another start may have won the race: the stored one is the truth.
+  const stored = await db
+    .selectFrom('secrets')
+    .select('value')
+    .where('name', '=', name)
+    .executeTakeFirstOrThrow();
+  return sealer.open(stored.value);
+}

@@ -1,0 +1,226 @@
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../observe/log.js';
+import type { Gate } from './gate.js';
+import { FailureLimiter } from './limiter.js';
+import { loginPage, messagePage, signedInPage, type Brand } from './portal.js';
+import type { SessionClaims } from './sessions.js';
+
+/**
+ * The gate's HTTP server, behind nginx on a unix socket: the login portal (on the portal host) and
+ * `/.gatehouse/*` on every guarded host (session hand-over to hosts outside the base domain,
+ * sign-out). nginx sets X-Real-IP and X-Forwarded-Proto; nothing else here is trusted.
+ */
+export function buildGateServer(gate: Gate, log: Logger): FastifyInstance {
+  const app = Fastify({ logger: false, trustProxy: false });
+  const brand: Brand = { name: gate.opts.brand };
+  const byIp = new FailureLimiter(20, 5 * 60_000);
+  const byUser = new FailureLimiter(5, 5 * 60_000);
+  /** One-time codes for handing a session to a host outside the base domain. */
+  const handovers = new Map<string, { token: string; host: string; expires: number }>();
+
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string', bodyLimit: 16 * 1024 },
+    (_req, body, done) => done(null, Object.fromEntries(new URLSearchParams(body as string))),
+  );
+
+  const html = (reply: FastifyReply, status: number, body: string) =>
+    reply
+      .code(status)
+      .header('content-type', 'text/html; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .header('x-frame-options', 'DENY')
+      .header(
+        'content-security-policy',
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' http: https:",
+      )
+      .send(body);
+
+  const clientIp = (req: FastifyRequest) => String(req.headers['x-real-ip'] ?? req.ip ?? '');
+  const secure = (req: FastifyRequest) => req.headers['x-forwarded-proto'] === 'https';
+  const hostOf = (req: FastifyRequest) =>
+    String(req.headers.host ?? '')
+      .replace(/:[0-9]+$/, '')
+      .toLowerCase();
+
+  const setCookie = (
+    req: FastifyRequest,
+    reply: FastifyReply,
+    token: string,
+    scope: string,
+    maxAgeS: number,
+  ) => {
+    const domain = scope === hostOf(req) ? '' : `; Domain=${scope}`;
+    reply.header(
+      'set-cookie',
+      `${gate.cookieName}=${token}${domain}; Path=/; Max-Age=${Math.max(0, Math.floor(maxAgeS))}; HttpOnly; SameSite=Lax${secure(req) ? '; Secure' : ''}`,
+    );
+  };
+
+  /** A valid (DB-checked) session from the request's cookies, renewed with current identity. */
+  const currentSession = async (
+    req: FastifyRequest,
+  ): Promise<{ token: string; claims: SessionClaims } | undefined> => {
+    for (const raw of cookies(req, gate.cookieName)) {
+      const claims = gate.sessions.codec.verify(raw);
+      if (!claims || claims.x <= Date.now()) continue;
+      const renewed = await gate.sessions.renew(claims, claims.d, async (uid) => {
+        const row = await gate.users.rowById(uid);
+        return row && !row.disabled ? gate.users.identity(row) : undefined;
+      });
+      if (renewed) return renewed;
+    }
+    return undefined;
+  };
+
+  /** After sign-in: back to `rd` (through a hand-over for hosts outside the cookie's scope). */
+  const sendBack = (
+    req: FastifyRequest,
+    reply: FastifyReply,
+    s: { token: string; claims: SessionClaims },
+    rd: string | undefined,
+  ) => {
+    const url = gate.safeReturn(rd);
+    if (!url) return html(reply, 200, signedInPage(brand, s.claims.n));
+    const host = url.hostname.toLowerCase();
+    if (gate.scopeFor(host) === s.claims.d) return reply.redirect(url.toString(), 303);
+    // Another domain: it gets a session of its own, through a code that works once, for a minute.
+    const code = randomBytes(24).toString('base64url');
+    const token = gate.sessions.codec.sign({ ...s.claims, d: host });
+    handovers.set(code, { token, host, expires: Date.now() + 60_000 });
+    for (const [k, v] of handovers) if (v.expires < Date.now()) handovers.delete(k);
+    const target = new URL('/.gatehouse/session', url);
+    target.searchParams.set('code', code);
+    target.searchParams.set('rd', url.pathname + url.search);
+    return reply.redirect(target.toString(), 303);
+  };
+
+  app.get('/healthz', async () => ({ ok: true }));
+
+  app.get('/', async (req, reply) => {
+    const s = await currentSession(req);
+    if (s) return html(reply, 200, signedInPage(brand, s.claims.n));
+    return html(reply, 200, loginPage(brand, { rd: '' }));
+  });
+
+  app.get('/login', async (req, reply) => {
+    const rd = query(req, 'rd');
+    const s = await currentSession(req);
+    if (s) {
+      setCookie(req, reply, s.token, s.claims.d, (s.claims.x - Date.now()) / 1000);
+      return sendBack(req, reply, s, rd);
+    }
+    return html(reply, 200, loginPage(brand, { rd: rd ?? '' }));
+  });
+
+  app.post('/login', async (req, reply) => {
+    const body = (req.body ?? {}) as Record<string, string>;
+    const username = String(body.username ?? '')
+      .trim()
+      .toLowerCase()
+      .slice(0, 64);
+    const password = String(body.password ?? '').slice(0, 256);
+    const rd = String(body.rd ?? '');
+    const ip = clientIp(req);
+    // A form posted from another site could sign a victim into the attacker's account.
+    const origin = req.headers.origin;
+    if (origin && origin !== 'null' && new URL(origin).host !== String(req.headers.host)) {
+      return html(reply, 403, messagePage(brand, 'Refused', 'This sign-in form was sent from another site.'));
+    }
+    const wait = Math.max(byIp.blockedFor(ip), byUser.blockedFor(username));
+    if (wait > 0) {
+      await gate.event('login_throttled', ip, username);
+      reply.header('retry-after', String(wait));
+      return html(
+        reply,
+        429,
+        loginPage(brand, { rd, username, error: `Too many failed attempts. Try again in ${wait} seconds.` }),
+      );
+    }
+    const row = username && password ? await gate.users.authenticate(username, password) : undefined;
+    if (!row) {
+      byIp.fail(ip);
+      byUser.fail(username);
+      await gate.event('login_failed', ip, username);
+      return html(reply, 401, loginPage(brand, { rd, username, error: 'Wrong username or password.' }));
+    }
+    byUser.reset(username);
+    const scope = gate.scopeFor(hostOf(req));
+    const s = await gate.sessions.create(await gate.users.identity(row), {
+      ip,
+      userAgent: String(req.headers['user-agent'] ?? ''),
+      via: 'password',
+      scope,
+    });
+    await gate.event('login', ip, username);
+    setCookie(req, reply, s.token, scope, gate.opts.sessionTtlMs / 1000);
+    return sendBack(req, reply, s, rd);
+  });
+
+  const logout = async (req: FastifyRequest, reply: FastifyReply) => {
+    for (const raw of cookies(req, gate.cookieName)) {
+      const claims = gate.sessions.codec.verify(raw);
+      if (!claims) continue;
+      if (await gate.sessions.revoke(claims.s)) await gate.event('logout', clientIp(req), claims.n);
+      setCookie(req, reply, '', claims.d, 0);
+    }
+    const portal = gate.opts.portalHost;
+    const link = portal ? { href: `http://${portal}/login`, label: 'Sign in again' } : undefined;
+    return html(reply, 200, messagePage(brand, 'Signed out', 'You have been signed out.', link));
+  };
+  app.get('/logout', logout);
+  app.post('/logout', logout);
+  app.get('/.gatehouse/logout', logout);
+  app.post('/.gatehouse/logout', logout);
+
+  app.get('/.gatehouse/session', async (req, reply) => {
+    const code = query(req, 'code') ?? '';
+    const entry = handovers.get(code);
+    handovers.delete(code);
+    const host = hostOf(req);
+    if (!entry || entry.expires < Date.now() || entry.host !== host) {
+      return html(
+        reply,
+        400,
+        messagePage(brand, 'Link expired', 'This sign-in link is no longer valid. Please try again.'),
+      );
+    }
+    const claims = gate.sessions.codec.verify(entry.token) as SessionClaims;
+    setCookie(req, reply, entry.token, host, (claims.x - Date.now()) / 1000);
+    const rd = query(req, 'rd') ?? '/';
+    // Only a path on this same host: never somewhere else.
+    const path = rd.startsWith('/') && !rd.startsWith('//') && !rd.startsWith('/\\') ? rd : '/';
+    return reply.redirect(path, 303);
+  });
+
+  app.setNotFoundHandler((_req, reply) =>
+    html(reply, 404, messagePage(brand, 'Not found', 'There is no such page.')),
+  );
+  app.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply) => {
+    const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
+    if (status >= 500) log.error({ err: err.message }, 'gate request failed');
+    return html(
+      reply,
+      status,
+      messagePage(brand, 'Something went wrong', status >= 500 ? 'Please try again.' : err.message),
+    );
+  });
+  return app;
+}
+
+function query(req: FastifyRequest, name: string): string | undefined {
+  const q = req.query as Record<string, unknown>;
+  const v = q[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+function cookies(req: FastifyRequest, name: string): string[] {
+  const header = req.headers.cookie ?? '';
+  return header
+    .split(';')
+    .map((p) => p.trim())
+    .filter((p) => p.startsWith(`${name}=`))
+    .map((p) => p.slice(name.length + 1))
+    .filter((v) => v !== '');
+}

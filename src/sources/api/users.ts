@@ -1,0 +1,93 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { notFound } from '../../model/errors.js';
+import {
+  groupCreateSchema,
+  groupNameSchema,
+  userCreateSchema,
+  usernameSchema,
+  userUpdateSchema,
+} from '../../model/identity.js';
+import { parse } from '../http-errors.js';
+import type { ApiContext } from './context.js';
+
+const userParams = z.strictObject({ username: usernameSchema });
+const groupParams = z.strictObject({ name: groupNameSchema });
+const sessionParams = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a session id') });
+const sessionQuery = z.strictObject({ user: usernameSchema.optional() });
+const eventsQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  kind: z
+    .string()
+    .regex(/^[a-z_]{1,32}$/)
+    .optional(),
+});
+
+/** Users, groups, sessions and security events under /api/v1. */
+export async function userRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  const { gate } = ctx;
+  const users = gate.users;
+
+  app.get('/users', async () => ({ users: await users.list() }));
+  app.get('/users/:username', async (req) => {
+    const { username } = parse(userParams, req.params, 'params');
+    return users.get(username);
+  });
+  app.post('/users', async (req, reply) => {
+    const input = parse(userCreateSchema, req.body, '');
+    const user = await users.create(input);
+    await gate.refreshAvailability();
+    return reply.code(201).send(user);
+  });
+  app.patch('/users/:username', async (req) => {
+    const { username } = parse(userParams, req.params, 'params');
+    const input = parse(userUpdateSchema, req.body, '');
+    return users.update(username, input);
+  });
+  app.delete('/users/:username', async (req) => {
+    const { username } = parse(userParams, req.params, 'params');
+    await users.remove(username);
+    return { deleted: username };
+  });
+
+  app.get('/groups', async () => ({ groups: await users.listGroups() }));
+  app.post('/groups', async (req, reply) => {
+    const input = parse(groupCreateSchema, req.body, '');
+    return reply.code(201).send(await users.createGroup(input));
+  });
+  app.delete('/groups/:name', async (req) => {
+    const { name } = parse(groupParams, req.params, 'params');
+    await users.removeGroup(name);
+    return { deleted: name };
+  });
+
+  app.get('/sessions', async (req) => {
+    const q = parse(sessionQuery, req.query, 'query');
+    const uid = q.user ? (await users.get(q.user)).id : undefined;
+    const rows = await gate.sessions.list(uid);
+    return {
+      sessions: rows.map((r) => ({
+        id: r.id,
+        user_id: r.user_id,
+        created_at: r.created_at,
+        expires_at: r.expires_at,
+        ip: r.ip,
+        user_agent: r.user_agent,
+        via: r.via,
+      })),
+    };
+  });
+  app.delete('/sessions/:id', async (req) => {
+    const { id } = parse(sessionParams, req.params, 'params');
+    if (!(await gate.sessions.revoke(id))) throw notFound(`session ${id}`);
+    await gate.event('session_revoked', '', '', id);
+    return { revoked: id };
+  });
+
+  app.get('/events', async (req) => {
+    const q = parse(eventsQuery, req.query, 'query');
+    let sel = gate.opts.db.selectFrom('events').selectAll().orderBy('id', 'desc').limit(q.limit);
+    if (q.kind) sel = sel.where('kind', '=', q.kind);
+    return { events: await sel.execute(), counts: Object.fromEntries(gate.counts) };
+  });
+}
