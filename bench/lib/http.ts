@@ -1,4 +1,4 @@
-import { request, type Agent } from 'node:http';
+import { request, type Agent, type IncomingHttpHeaders } from 'node:http';
 
 // One implementation for tests and benchmarks.
 export { freePort } from '../../test/helpers/net.js';
@@ -6,6 +6,7 @@ export { freePort } from '../../test/helpers/net.js';
 export interface Res {
   status: number;
   body: string;
+  headers: IncomingHttpHeaders;
 }
 
 export interface ReqOptions {
@@ -36,7 +37,7 @@ export function httpRequest(port: number, opts: ReqOptions = {}): Promise<Res> {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (d: string) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
         res.on('error', reject);
       },
     );

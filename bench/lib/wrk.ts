@@ -6,6 +6,8 @@ export interface WrkTarget {
   name: string;
   port: number;
   host: string;
+  /** More request headers (e.g. a session cookie). */
+  headers?: Record<string, string>;
 }
 
 export interface WrkResult {
@@ -14,11 +16,16 @@ export interface WrkResult {
   /** Responses other than 2xx/3xx: any at all means the measurement is not of the happy path. */
   non2xx: number;
   socketErrors: number;
+  /** Latency percentiles in ms (with `latency: true`). */
+  p50Ms?: number;
+  p99Ms?: number;
 }
 
 export interface WrkOptions {
   seconds: number;
   connections?: number;
+  /** Ask wrk for its latency distribution. */
+  latency?: boolean;
 }
 
 /** Runs `wrk -t1 -cN -dSs` against 127.0.0.1 (never anything else) and parses its summary. */
@@ -29,6 +36,8 @@ export function runWrk(target: WrkTarget, opts: WrkOptions): Promise<WrkResult> 
     `-d${opts.seconds}s`,
     '-H',
     `Host: ${target.host}`,
+    ...Object.entries(target.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]),
+    ...(opts.latency ? ['--latency'] : []),
     `http://127.0.0.1:${target.port}/`,
   ];
   return new Promise((resolve, reject) => {
@@ -50,7 +59,22 @@ export function parseWrk(out: string): WrkResult {
   const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? '0';
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const socketErrors = sock ? sock.slice(1).reduce((n, x) => n + Number(x), 0) : 0;
-  return { rps: Number(rps), requests: Number(requests), non2xx: Number(non2xx), socketErrors };
+  const pct = (p: string) => {
+    const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)\\b`, 'm').exec(out);
+    if (!m) return undefined;
+    const f = { us: 0.001, ms: 1, s: 1000 }[m[2] as 'us' | 'ms' | 's'];
+    return Number(m[1]) * f;
+  };
+  const p50Ms = pct('50');
+  const p99Ms = pct('99');
+  return {
+    rps: Number(rps),
+    requests: Number(requests),
+    non2xx: Number(non2xx),
+    socketErrors,
+    ...(p50Ms !== undefined ? { p50Ms } : {}),
+    ...(p99Ms !== undefined ? { p99Ms } : {}),
+  };
 }
 
 /**
@@ -63,12 +87,13 @@ export async function alternate(
   targets: readonly WrkTarget[],
   rounds: number,
   seconds: number,
+  opts: Omit<WrkOptions, 'seconds'> = {},
 ): Promise<Map<string, WrkResult[]>> {
-  for (const t of targets) await runWrk(t, { seconds: 1 });
+  for (const t of targets) await runWrk(t, { ...opts, seconds: 1 });
   const results = new Map<string, WrkResult[]>(targets.map((t) => [t.name, []]));
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? targets : [...targets].reverse();
-    for (const t of order) results.get(t.name)?.push(await runWrk(t, { seconds }));
+    for (const t of order) results.get(t.name)?.push(await runWrk(t, { ...opts, seconds }));
   }
   return results;
 }

@@ -7,6 +7,9 @@ import type { Db } from '../store/db.js';
 import { generatedSecret, type Sealer } from './secrets.js';
 import { RevocationFiles, SESSION_COOKIE, SessionCodec, Sessions } from './sessions.js';
 import { UserStore } from './users.js';
+import { checkTotp, hashRecovery, newTotp, recoveryCodes } from './totp.js';
+import { notFound } from '../model/errors.js';
+import type { Database } from '../store/db.js';
 
 export interface GateOptions {
   db: Db;
@@ -23,7 +26,15 @@ export interface GateOptions {
   brand: string;
 }
 
-export type SecurityEvent = 'login' | 'login_failed' | 'login_throttled' | 'logout' | 'session_revoked';
+export type SecurityEvent =
+  | 'login'
+  | 'login_failed'
+  | 'login_throttled'
+  | 'logout'
+  | 'session_revoked'
+  | 'totp_failed'
+  | 'totp_enrolled'
+  | 'recovery_code_used';
 
 /**
  * The gate: users, sessions and what nginx needs to check them (key, state files, policy env). The
@@ -118,6 +129,55 @@ export class Gate {
       .insertInto('events')
       .values({ at: new Date().toISOString(), kind, ip, username, detail: detail.slice(0, 500) })
       .execute();
+  }
+
+  /** The last TOTP time step each user signed in with: a code works once. */
+  private readonly lastStep = new Map<string, number>();
+
+  /** Turns TOTP on for a user (admin path): returns the secret, its URL and recovery codes. */
+  async enrolTotp(username: string): Promise<{ secret: string; url: string; recovery_codes: string[] }> {
+    const row = await this.users.row(username);
+    if (!row) throw notFound(`user ${username}`);
+    const { secret, url } = newTotp(this.opts.brand, username);
+    const codes = await this.saveTotp(row.id, secret);
+    return { secret, url, recovery_codes: codes };
+  }
+
+  /** Stores a confirmed TOTP secret (sealed) and fresh recovery codes; returns the codes. */
+  async saveTotp(userId: string, secret: string): Promise<string[]> {
+    const { codes, hashes } = recoveryCodes();
+    await this.users.setTotp(userId, this.opts.sealer.seal(secret), hashes);
+    return codes;
+  }
+
+  async removeTotp(username: string): Promise<void> {
+    const row = await this.users.row(username);
+    if (!row) throw notFound(`user ${username}`);
+    await this.users.setTotp(row.id, null, []);
+  }
+
+  /** Checks a second-factor code: a TOTP code not used before, or an unused recovery code. */
+  async secondFactor(row: Database['users'], code: string, ip: string): Promise<boolean> {
+    if (!row.totp_secret) return true;
+    const clean = code.trim();
+    const step = checkTotp(this.opts.sealer.open(row.totp_secret), clean);
+    if (step !== undefined && step > (this.lastStep.get(row.id) ?? -1)) {
+      this.lastStep.set(row.id, step);
+      return true;
+    }
+    const hashes = JSON.parse(row.recovery_codes) as string[];
+    const h = hashRecovery(clean);
+    if (/^[0-9a-f]{5}-[0-9a-f]{5}$/i.test(clean) && hashes.includes(h)) {
+      await this.users.setTotp(
+        row.id,
+        row.totp_secret,
+        hashes.filter((x) => x !== h),
+      );
+      await this.event('recovery_code_used', ip, row.username);
+      return true;
+    }
+    await this.event('totp_failed', ip, row.username);
+    return false;
   }
 
   /** Lets nginx's workers connect to the gate's socket, and nobody else without privileges. */

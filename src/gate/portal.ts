@@ -75,3 +75,57 @@ export function signedInPage(brand: Brand, username: string): string {
     ].join(''),
   );
 }
+
+export function totpPage(brand: Brand, opts: { step: string; error?: string }): string {
+  const error = opts.error ? `<p class="error" role="alert">${esc(opts.error)}</p>` : '';
+  return layout(
+    brand,
+    'Verification code',
+    [
+      `<h1>Verification code</h1>${error}`,
+      '<p class="note">Enter the 6-digit code from your authenticator app, or a recovery code.</p>',
+      '<form method="post" action="/login/totp">',
+      `<input type="hidden" name="step" value="${esc(opts.step)}">`,
+      '<label for="code">Code</label>',
+      '<input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" autocapitalize="none" required autofocus>',
+      '<button type="submit">Verify</button>',
+      '</form>',
+    ].join(''),
+  );
+}
+
+export function enrolPage(
+  brand: Brand,
+  opts: { qrSvg: string; secret: string; step: string; error?: string },
+): string {
+  const error = opts.error ? `<p class="error" role="alert">${esc(opts.error)}</p>` : '';
+  return layout(
+    brand,
+    'Set up two-step sign-in',
+    [
+      `<h1>Set up two-step sign-in</h1>${error}`,
+      '<p class="note">Scan this code with an authenticator app, then enter the code it shows.</p>',
+      // The SVG comes from the qrcode library for our own otpauth URL: no user input in it.
+      `<div role="img" aria-label="QR code for your authenticator app" style="max-width:14rem">${opts.qrSvg}</div>`,
+      `<p class="note">Or enter this key by hand: <code>${esc(opts.secret)}</code></p>`,
+      '<form method="post" action="/totp">',
+      `<input type="hidden" name="step" value="${esc(opts.step)}">`,
+      '<label for="code">Code from the app</label>',
+      '<input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" required>',
+      '<button type="submit">Turn on</button>',
+      '</form>',
+    ].join(''),
+  );
+}
+
+export function recoveryPage(brand: Brand, codes: string[]): string {
+  return layout(
+    brand,
+    'Recovery codes',
+    [
+      '<h1>Two-step sign-in is on</h1>',
+      '<p class="note">Keep these recovery codes somewhere safe. Each one works once, in place of a code from the app. They are shown only now.</p>',
+      `<ul>${codes.map((c) => `<li><code>${esc(c)}</code></li>`).join('')}</ul>`,
+    ].join(''),
+  );
+}

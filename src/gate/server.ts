@@ -3,8 +3,20 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from '../observe/log.js';
 import type { Gate } from './gate.js';
 import { FailureLimiter } from './limiter.js';
-import { loginPage, messagePage, signedInPage, type Brand } from './portal.js';
+import {
+  enrolPage,
+  loginPage,
+  messagePage,
+  recoveryPage,
+  signedInPage,
+  totpPage,
+  type Brand,
+} from './portal.js';
+import { checkTotp, newTotp, openStep, qrSvg, signStep, totpUrl } from './totp.js';
 import type { SessionClaims } from './sessions.js';
+import type { Database } from '../store/db.js';
+
+type UserRow = Database['users'];
 
 /**
  * The gate's HTTP server, behind nginx on a unix socket: the login portal (on the portal host) and
@@ -146,6 +158,16 @@ export function buildGateServer(gate: Gate, log: Logger): FastifyInstance {
       return html(reply, 401, loginPage(brand, { rd, username, error: 'Wrong username or password.' }));
     }
     byUser.reset(username);
+    if (row.totp_secret) {
+      // Password accepted; the second step carries that fact, signed, for five minutes.
+      const step = signStep(gate.sessionKey, 'login-totp', { uid: row.id, rd }, 5 * 60_000);
+      return html(reply, 200, totpPage(brand, { step }));
+    }
+    return signIn(req, reply, row, rd);
+  });
+
+  const signIn = async (req: FastifyRequest, reply: FastifyReply, row: UserRow, rd: string) => {
+    const ip = clientIp(req);
     const scope = gate.scopeFor(hostOf(req));
     const s = await gate.sessions.create(await gate.users.identity(row), {
       ip,
@@ -153,9 +175,84 @@ export function buildGateServer(gate: Gate, log: Logger): FastifyInstance {
       via: 'password',
       scope,
     });
-    await gate.event('login', ip, username);
+    await gate.event('login', ip, row.username);
     setCookie(req, reply, s.token, scope, gate.opts.sessionTtlMs / 1000);
     return sendBack(req, reply, s, rd);
+  };
+
+  app.post('/login/totp', async (req, reply) => {
+    const body = (req.body ?? {}) as Record<string, string>;
+    const token = String(body.step ?? '');
+    const step = openStep(gate.sessionKey, 'login-totp', token);
+    const row = typeof step?.uid === 'string' ? await gate.users.rowById(step.uid) : undefined;
+    if (!step || !row || row.disabled) {
+      return html(
+        reply,
+        400,
+        loginPage(brand, { rd: '', error: 'That took too long. Please sign in again.' }),
+      );
+    }
+    const ip = clientIp(req);
+    const wait = Math.max(byIp.blockedFor(ip), byUser.blockedFor(row.username));
+    if (wait > 0) {
+      await gate.event('login_throttled', ip, row.username);
+      reply.header('retry-after', String(wait));
+      return html(
+        reply,
+        429,
+        totpPage(brand, { step: token, error: `Too many failed attempts. Try again in ${wait} seconds.` }),
+      );
+    }
+    if (!(await gate.secondFactor(row, String(body.code ?? '').slice(0, 32), ip))) {
+      byIp.fail(ip);
+      byUser.fail(row.username);
+      return html(
+        reply,
+        401,
+        totpPage(brand, { step: token, error: 'That code is not right. Try the next one.' }),
+      );
+    }
+    byUser.reset(row.username);
+    return signIn(req, reply, row, typeof step.rd === 'string' ? step.rd : '');
+  });
+
+  // Self-service two-step sign-in: the secret travels in a signed step until a code confirms it.
+  app.get('/totp', async (req, reply) => {
+    const s = await currentSession(req);
+    if (!s) return reply.redirect(`/login?rd=${encodeURIComponent(`http://${hostOf(req)}/totp`)}`, 303);
+    const { secret, url } = newTotp(gate.opts.brand, s.claims.n);
+    const step = signStep(gate.sessionKey, 'totp-enrol', { uid: s.claims.u, secret }, 10 * 60_000);
+    return html(reply, 200, enrolPage(brand, { qrSvg: await qrSvg(url), secret, step }));
+  });
+
+  app.post('/totp', async (req, reply) => {
+    const s = await currentSession(req);
+    const body = (req.body ?? {}) as Record<string, string>;
+    const step = openStep(gate.sessionKey, 'totp-enrol', String(body.step ?? ''));
+    if (!s || !step || step.uid !== s.claims.u || typeof step.secret !== 'string') {
+      return html(
+        reply,
+        400,
+        messagePage(brand, 'Please start again', 'This set-up page expired. Open it again.'),
+      );
+    }
+    const secret = step.secret;
+    if (checkTotp(secret, String(body.code ?? '').trim()) === undefined) {
+      const url = totpUrl(gate.opts.brand, s.claims.n, secret);
+      return html(
+        reply,
+        400,
+        enrolPage(brand, {
+          qrSvg: await qrSvg(url),
+          secret,
+          step: String(body.step),
+          error: 'That code is not right.',
+        }),
+      );
+    }
+    const codes = await gate.saveTotp(s.claims.u, secret);
+    await gate.event('totp_enrolled', clientIp(req), s.claims.n);
+    return html(reply, 200, recoveryPage(brand, codes));
   });
 
   const logout = async (req: FastifyRequest, reply: FastifyReply) => {

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import type { UserView } from '../../model/identity.js';
 import { cliContext } from '../context.js';
 import { ago, table } from '../format.js';
+import { qrTerminal } from '../../gate/totp.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -147,6 +148,36 @@ export function userCommand(): Command {
         ctx.print(`updated user ${user.username}`, user);
       },
     );
+
+  cmd
+    .command('totp <username>')
+    .description('turn on two-step sign-in for a user: prints the QR code, key and recovery codes')
+    .option('--off', 'turn it off instead')
+    .action(async (username: string, o: { off?: boolean }, c: Command) => {
+      const ctx = cliContext(c);
+      const path = `/api/v1/users/${encodeURIComponent(username)}/totp`;
+      if (o.off) {
+        const r = await ctx.client.call('DELETE', path);
+        ctx.print(`two-step sign-in is off for ${username}`, r);
+        return;
+      }
+      const r = await ctx.client.call<{ secret: string; url: string; recovery_codes: string[] }>(
+        'POST',
+        path,
+      );
+      const qr = ctx.json ? '' : await qrTerminal(r.url);
+      ctx.print(
+        [
+          `two-step sign-in is on for ${username}. Scan with an authenticator app:`,
+          qr,
+          `key: ${r.secret}`,
+          `url: ${r.url}`,
+          'recovery codes (each works once; shown only now):',
+          ...r.recovery_codes.map((x) => `  ${x}`),
+        ].join('\n'),
+        r,
+      );
+    });
 
   cmd
     .command('rm <username>')

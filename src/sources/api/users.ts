@@ -50,6 +50,16 @@ export async function userRoutes(app: FastifyInstance, ctx: ApiContext): Promise
     return { deleted: username };
   });
 
+  app.post('/users/:username/totp', async (req, reply) => {
+    const { username } = parse(userParams, req.params, 'params');
+    return reply.code(201).send(await gate.enrolTotp(username));
+  });
+  app.delete('/users/:username/totp', async (req) => {
+    const { username } = parse(userParams, req.params, 'params');
+    await gate.removeTotp(username);
+    return { username, totp: false };
+  });
+
   app.get('/groups', async () => ({ groups: await users.listGroups() }));
   app.post('/groups', async (req, reply) => {
     const input = parse(groupCreateSchema, req.body, '');
