@@ -4,6 +4,7 @@ import { serviceCommand } from './commands/service.js';
 import { snapshotCommand } from './commands/snapshot.js';
 import { doctorCommand, statusCommand } from './commands/status.js';
 import { upCommand } from './commands/up.js';
+import { linkCommand } from './commands/link.js';
 import { groupCommand, sessionCommand, userCommand } from './commands/user.js';
 
 export function buildCli(): Command {
@@ -25,6 +26,7 @@ export function buildCli(): Command {
   program.addCommand(userCommand());
   program.addCommand(groupCommand());
   program.addCommand(sessionCommand());
+  program.addCommand(linkCommand());
   program.addCommand(statusCommand());
   program.addCommand(doctorCommand());
   return program;

@@ -153,7 +153,7 @@ function effectiveAccess(a: Access | undefined, service: string, path: string): 
   const scope = createHash('sha256').update(`${service}\n${path}`).digest('hex').slice(0, 16);
   const sets = a?.identity_headers ?? ['remote', 'x-user'];
   return {
-    public: !fa && !a?.ip && !a?.login,
+    public: !fa && !a?.ip && !a?.login && !a?.links,
     ...(fa ? { forwardAuth: { url: fa.url, copyHeaders: fa.copy_headers } } : {}),
     ...(a?.ip ? { ip: [...a.ip] } : {}),
     ...(rl
@@ -183,7 +183,8 @@ function effectiveAccess(a: Access | undefined, service: string, path: string): 
           })),
         }
       : {}),
-    ...(a?.login || a?.rules ? { policy: scope } : {}),
+    ...(a?.links ? { links: true } : {}),
+    ...(a?.login || a?.rules || a?.links ? { policy: scope } : {}),
   };
 }
 

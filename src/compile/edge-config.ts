@@ -53,6 +53,8 @@ export interface EffectiveAccess {
   login?: { groups: string[] };
   /** Checked first; the first that matches allows or denies. */
   rules?: AccessRule[];
+  /** Addresses admitted by this service's temporary links pass. */
+  links?: boolean;
   /** Identity header sets sent upstream for a signed-in user. */
   identity?: { remote: boolean; xUser: boolean };
   /**

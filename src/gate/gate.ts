@@ -7,6 +7,7 @@ import type { Db } from '../store/db.js';
 import { generatedSecret, type Sealer } from './secrets.js';
 import { RevocationFiles, SESSION_COOKIE, SessionCodec, Sessions } from './sessions.js';
 import { UserStore } from './users.js';
+import { LinkStore } from './links.js';
 import { checkTotp, hashRecovery, newTotp, recoveryCodes } from './totp.js';
 import { notFound } from '../model/errors.js';
 import type { Database } from '../store/db.js';
@@ -34,7 +35,9 @@ export type SecurityEvent =
   | 'session_revoked'
   | 'totp_failed'
   | 'totp_enrolled'
-  | 'recovery_code_used';
+  | 'recovery_code_used'
+  | 'link_used'
+  | 'link_refused';
 
 /**
  * The gate: users, sessions and what nginx needs to check them (key, state files, policy env). The
@@ -43,6 +46,7 @@ export type SecurityEvent =
 export class Gate {
   readonly users: UserStore;
   readonly sessions: Sessions;
+  readonly links: LinkStore;
   readonly env: GateEnv;
   /** Security events since start, by kind (also stored in the events table). */
   readonly counts = new Map<string, number>();
@@ -57,6 +61,7 @@ export class Gate {
       await this.sessions.userChanged(uid, reason === 'removed');
       await this.refreshAvailability();
     });
+    this.links = new LinkStore(opts.db, opts.registry, files.dir);
     this.env = {
       socket: join(opts.dataDir, 'gate', 'gate.sock'),
       stateDir: files.dir,

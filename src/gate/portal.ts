@@ -129,3 +129,19 @@ export function recoveryPage(brand: Brand, codes: string[]): string {
     ].join(''),
   );
 }
+
+export function linkPasswordPage(brand: Brand, opts: { action: string; error?: string }): string {
+  const error = opts.error ? `<p class="error" role="alert">${esc(opts.error)}</p>` : '';
+  return layout(
+    brand,
+    'Password needed',
+    [
+      `<h1>This link needs a password</h1>${error}`,
+      `<form method="post" action="${esc(opts.action)}">`,
+      '<label for="password">Password</label>',
+      '<input id="password" name="password" type="password" autocomplete="off" required autofocus>',
+      '<button type="submit">Continue</button>',
+      '</form>',
+    ].join(''),
+  );
+}

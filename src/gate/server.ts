@@ -5,6 +5,7 @@ import type { Gate } from './gate.js';
 import { FailureLimiter } from './limiter.js';
 import {
   enrolPage,
+  linkPasswordPage,
   loginPage,
   messagePage,
   recoveryPage,
@@ -290,6 +291,75 @@ export function buildGateServer(gate: Gate, log: Logger): FastifyInstance {
     const path = rd.startsWith('/') && !rd.startsWith('//') && !rd.startsWith('/\\') ? rd : '/';
     return reply.redirect(path, 303);
   });
+
+  // Temporary links, on the service's own host: admit this address, then go to the service.
+  const openLink = async (req: FastifyRequest, reply: FastifyReply) => {
+    const { token } = req.params as { token: string };
+    const ip = clientIp(req);
+    const body = (req.body ?? {}) as Record<string, string>;
+    const password = req.method === 'POST' ? String(body.password ?? '').slice(0, 256) : undefined;
+    if (password !== undefined) {
+      const wait = byIp.blockedFor(`link ${ip}`);
+      if (wait > 0) {
+        reply.header('retry-after', String(wait));
+        return html(reply, 429, messagePage(brand, 'Too many attempts', `Try again in ${wait} seconds.`));
+      }
+    }
+    const r = await gate.links.open(
+      token.slice(0, 128),
+      ip,
+      String(req.headers['user-agent'] ?? ''),
+      password,
+    );
+    const action = `/.gatehouse/link/${encodeURIComponent(token)}`;
+    switch (r.kind) {
+      case 'admitted':
+        await gate.event('link_used', ip, '', r.link.id);
+        return reply.redirect('/', 303);
+      case 'password':
+        if (r.wrong) {
+          byIp.fail(`link ${ip}`);
+          await gate.event('link_refused', ip, '', `${r.link.id} wrong password`);
+        }
+        return html(
+          reply,
+          r.wrong ? 401 : 200,
+          linkPasswordPage(brand, { action, ...(r.wrong ? { error: 'Wrong password.' } : {}) }),
+        );
+      case 'full':
+        await gate.event('link_refused', ip, '', `${r.link.id} all addresses used`);
+        return html(
+          reply,
+          403,
+          messagePage(
+            brand,
+            'Link already used',
+            'This link has been opened from as many places as it allows. Ask for a new one.',
+          ),
+        );
+      case 'expired':
+      case 'revoked':
+        return html(
+          reply,
+          410,
+          messagePage(
+            brand,
+            r.kind === 'expired' ? 'Link expired' : 'Link withdrawn',
+            r.kind === 'expired'
+              ? 'This link has expired. Ask for a new one.'
+              : 'This link has been withdrawn. Ask for a new one.',
+          ),
+        );
+      default:
+        return html(
+          reply,
+          404,
+          messagePage(brand, 'Unknown link', 'This link is not valid. Check that it was copied whole.'),
+        );
+    }
+  };
+  app.get('/.gatehouse/link/:token', openLink);
+  app.post('/.gatehouse/link/:token', openLink);
 
   app.setNotFoundHandler((_req, reply) =>
     html(reply, 404, messagePage(brand, 'Not found', 'There is no such page.')),

@@ -106,6 +106,8 @@ export const accessSchema = z
     forward_auth: forwardAuthSchema.optional(),
     /** Sources that pass; alone, only they may pass. */
     ip: z.array(cidrSchema).min(1).max(256).optional(),
+    /** Temporary links (POST /api/v1/links) may admit a visitor's address. */
+    links: z.boolean().optional(),
     /** Checked before anything else; the first that matches allows (skipping sign-in) or denies. */
     rules: z.array(ruleSchema).min(1).max(64).optional(),
     rate_limit: rateLimitSchema.optional(),
@@ -113,35 +115,35 @@ export const accessSchema = z
     identity_headers: z.array(z.enum(IDENTITY_HEADER_SETS)).max(2).optional(),
   })
   .superRefine((a, ctx) => {
-    const admits = !!a.forward_auth || !!a.ip || !!a.login;
+    const admits = !!a.forward_auth || !!a.ip || !!a.login || !!a.links;
     if (a.public === true && admits) {
       ctx.addIssue({
         code: 'custom',
         path: ['public'],
-        message: 'a public route cannot also require login, forward_auth or ip',
+        message: 'a public route cannot also require login, links, forward_auth or ip',
       });
     }
     if (a.public === undefined && !admits) {
       ctx.addIssue({
         code: 'custom',
         path: [],
-        message: 'say who may pass: public: true, login, ip or forward_auth',
+        message: 'say who may pass: public: true, login, links, ip or forward_auth',
       });
     }
     if (a.public === false && !admits) {
       ctx.addIssue({
         code: 'custom',
         path: ['public'],
-        message: 'nothing would admit a request: set public: true, login, ip or forward_auth',
+        message: 'nothing would admit a request: set public: true, login, links, ip or forward_auth',
       });
     }
-    if (a.forward_auth && (a.login || a.rules)) {
+    if (a.forward_auth && (a.login || a.rules || a.links)) {
       // nginx can only ask an external provider unconditionally (auth_request); combining it with
       // checks made inside nginx would need the gate to call the provider itself.
       ctx.addIssue({
         code: 'custom',
         path: ['forward_auth'],
-        message: 'forward_auth cannot be combined with login or rules (use one or the other)',
+        message: 'forward_auth cannot be combined with login, links or rules (use one or the other)',
       });
     }
   });

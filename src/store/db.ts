@@ -46,6 +46,26 @@ export interface Database {
   };
   /** Secrets Gatehouse generates (session signing key, ...), sealed with the data key. */
   secrets: { name: string; value: string; created_at: string };
+  links: {
+    id: string;
+    service: string;
+    token_hash: string;
+    created_at: string;
+    expires_at: string;
+    max_ips: number;
+    password_hash: string | null;
+    note: string;
+    revoked_at: string | null;
+  };
+  link_ips: { link_id: string; ip: string; first_at: string };
+  link_uses: {
+    id: Generated<number>;
+    link_id: string;
+    at: string;
+    ip: string;
+    user_agent: string;
+    outcome: string;
+  };
   events: {
     id: Generated<number>;
     at: string;
@@ -150,6 +170,39 @@ const migrations: Record<string, Migration> = {
         .addColumn('detail', 'text', (c) => c.notNull())
         .execute();
       await db.schema.createIndex('events_at').on('events').column('at').execute();
+    },
+  },
+  '0003_links': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('links')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('service', 'text', (c) => c.notNull())
+        .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('max_ips', 'integer', (c) => c.notNull())
+        .addColumn('password_hash', 'text')
+        .addColumn('note', 'text', (c) => c.notNull())
+        .addColumn('revoked_at', 'text')
+        .execute();
+      await db.schema
+        .createTable('link_ips')
+        .addColumn('link_id', 'text', (c) => c.notNull())
+        .addColumn('ip', 'text', (c) => c.notNull())
+        .addColumn('first_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('link_ips_pk', ['link_id', 'ip'])
+        .execute();
+      await db.schema
+        .createTable('link_uses')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('link_id', 'text', (c) => c.notNull())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('ip', 'text', (c) => c.notNull())
+        .addColumn('user_agent', 'text', (c) => c.notNull())
+        .addColumn('outcome', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('link_uses_link').on('link_uses').column('link_id').execute();
     },
   },
 };

@@ -99,6 +99,7 @@ const cases: Record<string, ServiceInput[]> = {
         login: { groups: ['family'] },
         ip: ['192.168.1.0/24'],
         identity_headers: ['remote'],
+        links: true,
         rules: [
           { action: 'deny', cidr: '0.0.0.0/0', path: '/admin/' },
           { action: 'allow', path: '/public/', method: ['GET', 'HEAD'] },

@@ -89,6 +89,7 @@ export function policyModule(cfg: EdgeConfig, env: RenderEnv): string {
       ...(a.login ? { login: { groups: a.login.groups } } : {}),
       ...(a.ip ? { ip: a.ip } : {}),
       ...(a.rules ? { rules: a.rules } : {}),
+      ...(a.links ? { links: r.service } : {}),
     };
   }
   // JSON is valid JavaScript; the values were validated by the model. One line per route.

@@ -75,6 +75,7 @@ Object.keys(P.routes).forEach(function (id) {
   ROUTES[id] = {
     public: p.public,
     login: p.login,
+    links: p.links || null,
     ip: p.ip ? p.ip.map(parseCidr) : null,
     rules: p.rules
       ? p.rules.map(function (r) {
@@ -179,6 +180,11 @@ function decide(r) {
     if (ip === undefined) ip = parseIp(r.variables.remote_addr);
     if (inAny(ip, p.ip)) return 'pass';
   }
+  if (p.links) {
+    // A file per admitted address, holding when its link expires.
+    var linkFile = P.state + '/l/' + p.links + '/' + r.variables.remote_addr;
+    if (exists(linkFile) && Number(fs.readFileSync(linkFile)) > Date.now()) return 'pass';
+  }
   if (p.login) {
     var c = session(r);
     if (c) {
@@ -189,6 +195,7 @@ function decide(r) {
     if (!P.portal || !exists(P.state + '/p/password')) return 'unavailable';
     return 'login';
   }
+  // Links alone: a visitor without an admitted address is refused (they need the link itself).
   return 'deny';
 }
 

@@ -13,6 +13,7 @@ import { servicesRoutes } from './services.js';
 import { snapshotRoutes } from './snapshots.js';
 import { statusRoutes } from './status.js';
 import { userRoutes } from './users.js';
+import { linkRoutes } from './links.js';
 
 export interface ApiDeps {
   registry: Registry;
@@ -61,6 +62,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
       await snapshotRoutes(api, ctx);
       await statusRoutes(api, ctx);
       await userRoutes(api, ctx);
+      await linkRoutes(api, ctx);
     },
     { prefix: '/api/v1' },
   );

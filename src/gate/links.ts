@@ -1,0 +1,205 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+import { invalid, notFound } from '../model/errors.js';
+import type { LinkCreate, LinkView } from '../model/link.js';
+import { durationMs } from '../model/values.js';
+import type { Registry } from '../registry/registry.js';
+import type { Database, Db } from '../store/db.js';
+import { checkPassword, hashPassword } from './users.js';
+
+type LinkRow = Database['links'];
+
+export interface LinkUse {
+  id: number;
+  link_id: string;
+  at: string;
+  ip: string;
+  user_agent: string;
+  outcome: string;
+}
+
+export type OpenResult =
+  | { kind: 'admitted'; link: LinkRow }
+  | { kind: 'password'; link: LinkRow; wrong: boolean }
+  | { kind: 'expired' | 'revoked' | 'unknown' }
+  | { kind: 'full'; link: LinkRow };
+
+function tokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/**
+ * Temporary links. The token is shown once and stored as a SHA-256 hash. An admitted address is a
+ * file `l/<service>/<ip>` holding the expiry (ms), which nginx's check tests for: later requests from
+ * that address need no token and no round trip; removing the file revokes at once.
+ */
+export class LinkStore {
+  constructor(
+    private readonly db: Db,
+    private readonly registry: Registry,
+    private readonly stateDir: string,
+  ) {}
+
+  async create(input: LinkCreate): Promise<{ link: LinkView; token: string; url: string }> {
+    const rec = this.registry.get(input.service);
+    if (!rec) throw invalid('service', `no service ${input.service}`);
+    const svc = rec.service;
+    const accepts = [svc.access, ...svc.routes.map((r) => r.access)].some((a) => a?.links);
+    if (!accepts) throw invalid('service', `service ${input.service} has no route with access.links: true`);
+    const hosts = svc.hosts.filter((h) => !h.startsWith('*.'));
+    const host = input.host ?? hosts[0];
+    if (!host || !hosts.includes(host))
+      throw invalid('host', `not one of the service's hosts (${hosts.join(', ')})`);
+    const token = randomBytes(24).toString('base64url');
+    const now = Date.now();
+    const row: LinkRow = {
+      id: randomUUID(),
+      service: input.service,
+      token_hash: tokenHash(token),
+      created_at: new Date(now).toISOString(),
+      expires_at: new Date(now + durationMs(input.ttl)).toISOString(),
+      max_ips: input.max_ips,
+      password_hash: input.password ? await hashPassword(input.password) : null,
+      note: input.note,
+      revoked_at: null,
+    };
+    await this.db.insertInto('links').values(row).execute();
+    // TLS arrives with certificates; until then links are plain HTTP like every route.
+    const url = `http://${host}/.gatehouse/link/${token}`;
+    return { link: await this.view(row), token, url };
+  }
+
+  async list(service?: string): Promise<LinkView[]> {
+    let q = this.db.selectFrom('links').selectAll().orderBy('created_at', 'desc');
+    if (service) q = q.where('service', '=', service);
+    const rows = await q.execute();
+    return Promise.all(rows.map((r) => this.view(r)));
+  }
+
+  async get(id: string): Promise<LinkView & { uses: LinkUse[] }> {
+    const row = await this.db.selectFrom('links').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) throw notFound(`link ${id}`);
+    const uses = await this.db
+      .selectFrom('link_uses')
+      .selectAll()
+      .where('link_id', '=', id)
+      .orderBy('id', 'desc')
+      .limit(1000)
+      .execute();
+    return { ...(await this.view(row)), uses };
+  }
+
+  async revoke(id: string): Promise<void> {
+    const row = await this.db.selectFrom('links').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) throw notFound(`link ${id}`);
+    await this.db
+      .updateTable('links')
+      .set({ revoked_at: new Date().toISOString() })
+      .where('id', '=', id)
+      .execute();
+    const ips = await this.db.selectFrom('link_ips').select('ip').where('link_id', '=', id).execute();
+    for (const { ip } of ips) await this.refreshIp(row.service, ip);
+  }
+
+  /** Opening a link from `ip`: checks it and, when it may, admits the address. */
+  async open(
+    token: string,
+    ip: string,
+    userAgent: string,
+    password: string | undefined,
+    passwordOk: (hash: string, password: string) => Promise<boolean> = checkPassword,
+  ): Promise<OpenResult> {
+    const row = await this.db
+      .selectFrom('links')
+      .selectAll()
+      .where('token_hash', '=', tokenHash(token))
+      .executeTakeFirst();
+    if (!row) return { kind: 'unknown' };
+    const result = await this.decide(row, ip, password, passwordOk);
+    await this.db
+      .insertInto('link_uses')
+      .values({
+        link_id: row.id,
+        at: new Date().toISOString(),
+        ip,
+        user_agent: userAgent.slice(0, 512),
+        outcome: result.kind === 'password' && result.wrong ? 'wrong_password' : result.kind,
+      })
+      .execute();
+    return result;
+  }
+
+  private async decide(
+    row: LinkRow,
+    ip: string,
+    password: string | undefined,
+    passwordOk: (hash: string, password: string) => Promise<boolean>,
+  ): Promise<OpenResult> {
+    if (row.revoked_at) return { kind: 'revoked' };
+    if (Date.parse(row.expires_at) <= Date.now()) return { kind: 'expired' };
+    if (row.password_hash) {
+      if (password === undefined) return { kind: 'password', link: row, wrong: false };
+      if (!(await passwordOk(row.password_hash, password)))
+        return { kind: 'password', link: row, wrong: true };
+    }
+    const known = await this.db.selectFrom('link_ips').select('ip').where('link_id', '=', row.id).execute();
+    if (!known.some((k) => k.ip === ip)) {
+      if (known.length >= row.max_ips) return { kind: 'full', link: row };
+      await this.db
+        .insertInto('link_ips')
+        .values({ link_id: row.id, ip, first_at: new Date().toISOString() })
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+    }
+    await this.refreshIp(row.service, ip);
+    return { kind: 'admitted', link: row };
+  }
+
+  /** Writes (or removes) the admission file of one address: the latest expiry of its live links. */
+  private async refreshIp(service: string, ip: string): Promise<void> {
+    if (!isIP(ip)) return;
+    const rows = await this.db
+      .selectFrom('links')
+      .innerJoin('link_ips', 'link_ips.link_id', 'links.id')
+      .select('links.expires_at')
+      .where('links.service', '=', service)
+      .where('link_ips.ip', '=', ip)
+      .where('links.revoked_at', 'is', null)
+      .execute();
+    const until = Math.max(0, ...rows.map((r) => Date.parse(r.expires_at)));
+    const dir = join(this.stateDir, 'l', service);
+    const file = join(dir, ip);
+    if (until <= Date.now()) {
+      await rm(file, { force: true });
+      return;
+    }
+    await mkdir(dir, { recursive: true, mode: 0o711 });
+    const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
+    await writeFile(tmp, String(until), { mode: 0o644 });
+    await rename(tmp, file);
+  }
+
+  private async view(row: LinkRow): Promise<LinkView> {
+    const ips = await this.db
+      .selectFrom('link_ips')
+      .select(['ip', 'first_at'])
+      .where('link_id', '=', row.id)
+      .orderBy('first_at')
+      .execute();
+    const expired = Date.parse(row.expires_at) <= Date.now();
+    return {
+      id: row.id,
+      service: row.service,
+      created_at: row.created_at,
+      expires_at: row.expires_at,
+      max_ips: row.max_ips,
+      has_password: row.password_hash !== null,
+      note: row.note,
+      revoked: row.revoked_at !== null,
+      state: row.revoked_at ? 'revoked' : expired ? 'expired' : 'active',
+      ips,
+    };
+  }
+}
