@@ -5,7 +5,7 @@ import { snapshotCommand } from './commands/snapshot.js';
 import { doctorCommand, statusCommand } from './commands/status.js';
 import { upCommand } from './commands/up.js';
 import { linkCommand } from './commands/link.js';
-import { groupCommand, sessionCommand, userCommand } from './commands/user.js';
+import { groupCommand, hashPasswordCommand, sessionCommand, userCommand } from './commands/user.js';
 
 export function buildCli(): Command {
   const program = new Command('gatehouse')
@@ -27,6 +27,7 @@ export function buildCli(): Command {
   program.addCommand(groupCommand());
   program.addCommand(sessionCommand());
   program.addCommand(linkCommand());
+  program.addCommand(hashPasswordCommand());
   program.addCommand(statusCommand());
   program.addCommand(doctorCommand());
   return program;

@@ -149,11 +149,10 @@ function fragmentOf(svc: Service): Fragment {
 function effectiveAccess(a: Access | undefined, service: string, path: string): EffectiveAccess {
   const fa = a?.forward_auth;
   const rl = a?.rate_limit;
-  // Stable for the route wherever it is rendered, so counts neither leak nor reset on reloads.
-  const scope = createHash('sha256').update(`${service}\n${path}`).digest('hex').slice(0, 16);
+  const scope = routeId(service, path);
   const sets = a?.identity_headers ?? ['remote', 'x-user'];
   return {
-    public: !fa && !a?.ip && !a?.login && !a?.links,
+    public: !fa && !a?.ip && !a?.login && !a?.links && !a?.basic,
     ...(fa ? { forwardAuth: { url: fa.url, copyHeaders: fa.copy_headers } } : {}),
     ...(a?.ip ? { ip: [...a.ip] } : {}),
     ...(rl
@@ -184,8 +183,17 @@ function effectiveAccess(a: Access | undefined, service: string, path: string): 
         }
       : {}),
     ...(a?.links ? { links: true } : {}),
-    ...(a?.login || a?.rules || a?.links ? { policy: scope } : {}),
+    ...(a?.basic ? { basic: { users: a.basic.map((b) => b.user) } } : {}),
+    ...(a?.login || a?.rules || a?.links || a?.basic ? { policy: scope } : {}),
   };
+}
+
+/**
+ * A route's stable id (service and path): keys its rate-limit buckets and its entry in the gate's
+ * policy table, the same on every reload and every host.
+ */
+export function routeId(service: string, path: string): string {
+  return createHash('sha256').update(`${service}\n${path}`).digest('hex').slice(0, 16);
 }
 
 function trustedHeaders(svc: Service): string[] {

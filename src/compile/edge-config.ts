@@ -55,6 +55,8 @@ export interface EffectiveAccess {
   rules?: AccessRule[];
   /** Addresses admitted by this service's temporary links pass. */
   links?: boolean;
+  /** HTTP basic credentials pass (the gate checks them; only the user names are here). */
+  basic?: { users: string[] };
   /** Identity header sets sent upstream for a signed-in user. */
   identity?: { remote: boolean; xUser: boolean };
   /**

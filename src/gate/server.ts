@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from '../observe/log.js';
 import type { Gate } from './gate.js';
 import { FailureLimiter } from './limiter.js';
+import { BasicCheck } from './basic.js';
 import {
   enrolPage,
   linkPasswordPage,
@@ -110,6 +111,28 @@ export function buildGateServer(gate: Gate, log: Logger): FastifyInstance {
   };
 
   app.get('/healthz', async () => ({ ok: true }));
+
+  // nginx's auth_request for routes with basic credentials (never reachable from outside: the
+  // public /.gatehouse/ location clears the header).
+  const basic = new BasicCheck(gate.opts.registry);
+  app.all('/.gatehouse/check', async (req, reply) => {
+    const policy = String(req.headers['x-gatehouse-check'] ?? '');
+    if (!policy || !basic.knows(policy)) return reply.code(403).send();
+    const ip = clientIp(req);
+    const challenge = `Basic realm="${hostOf(req).replace(/[^a-z0-9.-]/g, '')}", charset="UTF-8"`;
+    if (!req.headers.authorization) return reply.code(401).header('www-authenticate', challenge).send();
+    if (byIp.blockedFor(`basic ${ip}`) > 0) {
+      await gate.event('login_throttled', ip, '', 'basic');
+      return reply.code(403).send();
+    }
+    const user = await basic.check(policy, req.headers.authorization);
+    if (!user) {
+      byIp.fail(`basic ${ip}`);
+      await gate.event('login_failed', ip, '', 'basic');
+      return reply.code(401).header('www-authenticate', challenge).send();
+    }
+    return reply.code(204).header('x-gatehouse-user', user).send();
+  });
 
   app.get('/', async (req, reply) => {
     const s = await currentSession(req);

@@ -96,6 +96,18 @@ export const ruleSchema = z
     message: 'a rule needs at least one of cidr, path, method (or it would match everything)',
   });
 
+/** HTTP basic credentials for clients that cannot sign in (CI, scripts). */
+export const basicUserSchema = z.strictObject({
+  user: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, 'letters, digits and ._@- (up to 64)'),
+  password_hash: z
+    .string()
+    .max(512)
+    .regex(
+      /^\$argon2id\$v=19\$m=[0-9]+,t=[0-9]+,p=[0-9]+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/,
+      'an argon2id hash ($argon2id$v=19$...)',
+    ),
+});
+
 export const IDENTITY_HEADER_SETS = ['remote', 'x-user'] as const;
 
 export const accessSchema = z
@@ -106,6 +118,8 @@ export const accessSchema = z
     forward_auth: forwardAuthSchema.optional(),
     /** Sources that pass; alone, only they may pass. */
     ip: z.array(cidrSchema).min(1).max(256).optional(),
+    /** HTTP basic credentials that admit a client (checked by the gate, not inside nginx). */
+    basic: z.array(basicUserSchema).min(1).max(64).optional(),
     /** Temporary links (POST /api/v1/links) may admit a visitor's address. */
     links: z.boolean().optional(),
     /** Checked before anything else; the first that matches allows (skipping sign-in) or denies. */
@@ -115,35 +129,34 @@ export const accessSchema = z
     identity_headers: z.array(z.enum(IDENTITY_HEADER_SETS)).max(2).optional(),
   })
   .superRefine((a, ctx) => {
-    const admits = !!a.forward_auth || !!a.ip || !!a.login || !!a.links;
+    const admits = !!a.forward_auth || !!a.ip || !!a.login || !!a.links || !!a.basic;
     if (a.public === true && admits) {
       ctx.addIssue({
         code: 'custom',
         path: ['public'],
-        message: 'a public route cannot also require login, links, forward_auth or ip',
+        message: 'a public route cannot also require login, links, basic, forward_auth or ip',
       });
     }
     if (a.public === undefined && !admits) {
       ctx.addIssue({
         code: 'custom',
         path: [],
-        message: 'say who may pass: public: true, login, links, ip or forward_auth',
+        message: 'say who may pass: public: true, login, links, basic, ip or forward_auth',
       });
     }
     if (a.public === false && !admits) {
       ctx.addIssue({
         code: 'custom',
         path: ['public'],
-        message: 'nothing would admit a request: set public: true, login, links, ip or forward_auth',
+        message: 'nothing would admit a request: set public: true, login, links, basic, ip or forward_auth',
       });
     }
-    if (a.forward_auth && (a.login || a.rules || a.links)) {
-      // nginx can only ask an external provider unconditionally (auth_request); combining it with
-      // checks made inside nginx would need the gate to call the provider itself.
+    if (a.forward_auth && a.basic) {
+      // Each of them is an auth_request that nginx makes; a route has room for one.
       ctx.addIssue({
         code: 'custom',
-        path: ['forward_auth'],
-        message: 'forward_auth cannot be combined with login, links or rules (use one or the other)',
+        path: ['basic'],
+        message: 'basic cannot be combined with forward_auth (use one or the other)',
       });
     }
   });

@@ -185,6 +185,9 @@ describe('quick start and CLI', () => {
     expect(short.stderr).toMatch(/^error: password: at least 8/);
     const noGroup = await cli('user', 'set', 'alice', '--group', 'nope');
     expect(noGroup.stderr).toContain('groups.0: no group nope');
+    const hashed = await run(['hash-password'], 'ci password 1\n');
+    expect(hashed.stdout).toMatch(/^\$argon2id\$v=19\$/);
+    expect((await run(['hash-password'], 'short\n')).stderr).toMatch(/^error: password: at least 8/);
     expect((await cli('user', 'rm', 'bob')).code).toBe(0);
     expect((await cli('user', 'rm', 'bob')).stderr).toContain('user bob not found');
   });

@@ -112,6 +112,31 @@ const cases: Record<string, ServiceInput[]> = {
       routes: [{ upstreams: ['10.0.5.2:80'], headers: { request: { set: { 'X-Email': 'fixed' } } } }],
       access: { login: {} },
     },
+    // Round trips only where needed: basic credentials (the gate), an external provider.
+    {
+      name: 'ci',
+      hosts: ['ci.example.com'],
+      routes: [{ upstreams: ['10.0.5.3:80'] }],
+      access: {
+        login: {},
+        basic: [
+          {
+            user: 'deploy',
+            password_hash:
+              '$argon2id$v=19$m=19456,t=2,p=1$aOo5wZZAqOeoiX7eM1uhCg$Dt23KW1nveUzp4pxsQxOahwhKWpi0j+QsM4So6Dbfp4',
+          },
+        ],
+      },
+    },
+    {
+      name: 'sso',
+      hosts: ['sso.example.com'],
+      routes: [{ upstreams: ['10.0.5.4:80'] }],
+      access: {
+        login: {},
+        forward_auth: { url: 'http://10.0.5.5:9091/verify', copy_headers: ['Remote-User'] },
+      },
+    },
   ],
 };
 

@@ -4,6 +4,9 @@ import type { UserView } from '../../model/identity.js';
 import { cliContext } from '../context.js';
 import { ago, table } from '../format.js';
 import { qrTerminal } from '../../gate/totp.js';
+import { hashPassword } from '../../gate/users.js';
+import { passwordSchema } from '../../model/identity.js';
+import { fromZod } from '../../model/errors.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -189,6 +192,20 @@ export function userCommand(): Command {
     });
 
   return cmd;
+}
+
+/** For access.basic: an argon2id hash of a password, computed locally (nothing is sent anywhere). */
+export function hashPasswordCommand(): Command {
+  return new Command('hash-password')
+    .description('print an argon2id hash of a password, for access.basic in a service')
+    .option('--password-stdin', 'read the password from the first line of standard input (default)')
+    .option('--password <password>', 'the password (visible in shell history)')
+    .action(async (o: PasswordOptions) => {
+      const password = o.password ?? (await stdinLine());
+      const parsed = passwordSchema.safeParse(password);
+      if (!parsed.success) throw fromZod(parsed.error, 'password');
+      console.log(await hashPassword(password));
+    });
 }
 
 export function groupCommand(): Command {

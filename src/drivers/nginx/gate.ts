@@ -90,6 +90,8 @@ export function policyModule(cfg: EdgeConfig, env: RenderEnv): string {
       ...(a.ip ? { ip: a.ip } : {}),
       ...(a.rules ? { rules: a.rules } : {}),
       ...(a.links ? { links: r.service } : {}),
+      ...(a.basic ? { basic: true } : {}),
+      ...(a.forwardAuth ? { forward: true } : {}),
     };
   }
   // JSON is valid JavaScript; the values were validated by the model. One line per route.
@@ -135,11 +137,34 @@ export function identityHeaders(route: SiteRoute): [string, string][] {
   });
 }
 
+export function policyErrorPages(): string[] {
+  return ['error_page 401 = @gh_login;', 'error_page 418 = @gh_login_unavailable;'];
+}
+
+/** The internal location the slow path asks: the gate checks basic credentials for the policy. */
+export function gateCheckLocation(i: number, policy: string): string[] {
+  return [
+    `location = /__gatehouse/auth/${i} {`,
+    '    internal;',
+    '    proxy_pass http://gh_gate/.gatehouse/check;',
+    '    proxy_pass_request_body off;',
+    '    proxy_set_header Content-Length "";',
+    '    proxy_set_header Host $host;',
+    '    proxy_set_header X-Real-IP $remote_addr;',
+    // Only nginx sets this (the public /.gatehouse/ location clears it): the gate answers checks
+    // for it alone.
+    `    proxy_set_header X-Gatehouse-Check "${policy}";`,
+    '    proxy_set_header Connection "";',
+    '    proxy_connect_timeout 3s;',
+    '    proxy_read_timeout 10s;',
+    '}',
+  ];
+}
+
 /** Server-level lines of a site with gate-checked routes. */
 export function siteGateLines(): string[] {
   return [
-    'error_page 401 = @gh_login;',
-    'error_page 418 = @gh_login_unavailable;',
+    ...policyErrorPages(),
     'location @gh_login {',
     '    if ($gh_browser) {',
     '        return 302 $gh_login_url;',
@@ -167,6 +192,7 @@ function gateProxy(): string[] {
     'proxy_set_header X-Real-IP $remote_addr;',
     'proxy_set_header X-Forwarded-Proto $scheme;',
     'proxy_set_header X-Forwarded-For "";',
+    'proxy_set_header X-Gatehouse-Check "";',
     'proxy_set_header Connection "";',
     'proxy_connect_timeout 3s;',
     'proxy_read_timeout 30s;',

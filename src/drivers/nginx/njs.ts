@@ -76,6 +76,8 @@ Object.keys(P.routes).forEach(function (id) {
     public: p.public,
     login: p.login,
     links: p.links || null,
+    basic: !!p.basic,
+    forward: !!p.forward,
     ip: p.ip ? p.ip.map(parseCidr) : null,
     rules: p.rules
       ? p.rules.map(function (r) {
@@ -159,6 +161,16 @@ function member(c, groups) {
   return false;
 }
 
+function hasBasic(r) {
+  var a = r.headersIn.Authorization;
+  return !!a && a.slice(0, 6).toLowerCase() === 'basic ';
+}
+
+function isBrowser(r) {
+  var a = r.headersIn.Accept;
+  return !!a && a.indexOf('text/html') >= 0;
+}
+
 function decide(r) {
   var p = ROUTES[r.variables.gh_policy];
   if (!p) return 'deny';
@@ -192,6 +204,11 @@ function decide(r) {
       identify(r, c);
       return 'pass';
     }
+  }
+  // What needs a round trip: basic credentials (or a client that may send them), an external
+  // provider. A browser on a login route goes to the portal instead.
+  if (p.forward || (p.basic && (!p.login || hasBasic(r) || !isBrowser(r)))) return 'gate';
+  if (p.login) {
     if (!P.portal || !exists(P.state + '/p/password')) return 'unavailable';
     return 'login';
   }

@@ -2,7 +2,7 @@ import type { EdgeConfig, Pool, Site, SiteRoute } from '../../compile/edge-confi
 import { indent, listen, PROXY_HEADERS, proxyHeaders } from './common.js';
 import { filePath, headerVar, ident, lit, str } from './escape.js';
 import { ERROR_PAGES } from './pages.js';
-import { identityHeaders, policyCheck, siteGateLines } from './gate.js';
+import { gateCheckLocation, identityHeaders, policyCheck, policyErrorPages, siteGateLines } from './gate.js';
 import type { RenderEnv } from './render.js';
 
 /** A server block for a site that needs more than the fast lane: its routes, auth and pages. */
@@ -21,7 +21,7 @@ export function siteServer(
     `    server_name ${site.hosts.map(lit).join(' ')};`,
     `    include ${gen}/pages.conf;`,
   ];
-  const authed = site.routes.some((r) => r.access.forwardAuth);
+  const authed = site.routes.some((r) => r.access.forwardAuth || r.access.basic);
   if (site.routes.some((r) => r.access.policy)) lines.push(...siteGateLines().map(indent));
   site.routes.forEach((route, i) => {
     lines.push(...routeLocation(route, i, pools.get(route.pool) as Pool, gen).map(indent));
@@ -35,11 +35,21 @@ export function siteServer(
 
 function routeLocation(route: SiteRoute, i: number, pool: Pool, gen: string): string[] {
   const body: string[] = [];
-  const h = route.headers;
-  const auth = route.access.forwardAuth;
-  const { ip, rateLimit, policy } = route.access;
-  // The gate's check (njs) decides rules, login and ip together; plain ip rules are nginx's own.
+  const { ip, rateLimit, policy, forwardAuth } = route.access;
+  // Routes the gate's njs check decides, some of whose requests need an auth_request round trip
+  // (basic credentials, or an external provider beside login/links/rules): that round trip lives
+  // in a named location, so requests with a session never make it.
+  const slow = !!policy && (!!route.access.basic || !!forwardAuth);
+  // The gate's check (njs) decides rules, login, links and ip together; plain ip is nginx's own.
   if (policy) body.push(...policyCheck(route));
+  if (slow) {
+    body.push('if ($gh_verdict = "gate") {', '    return 419;', '}');
+    // error_page at this level replaces the server's list, so it is repeated in full.
+    body.push(...policyErrorPages(), `error_page 419 = @gh_slow_${i};`, ...ERROR_PAGES);
+    // nginx follows a second error_page (the slow path's own 401/503) only if the first allowed it.
+    body.push('recursive_error_pages on;');
+  }
+  const auth = policy ? undefined : forwardAuth;
   if (ip && !policy) {
     // With forward auth too, either admits ("satisfy any"); alone, only these sources pass.
     if (auth) body.push('satisfy any;');
@@ -54,42 +64,76 @@ function routeLocation(route: SiteRoute, i: number, pool: Pool, gen: string): st
     const burst = rateLimit.burst > 0 ? ` burst=${rateLimit.burst}` : '';
     body.push(`limit_req zone=gh_rl_${rateLimit.perMinute}${burst} nodelay;`);
   }
-  // A signed-in user's identity, unless the route sets or deletes a header itself.
-  const explicit = new Set([...h.requestSet.map(([n]) => n), ...h.requestDelete].map((n) => n.toLowerCase()));
-  const identity = route.access.identity
-    ? identityHeaders(route).filter(([n, v]) => v !== '""' && !explicit.has(n.toLowerCase()))
-    : [];
-  const ownProxyHeaders =
-    h.requestSet.length + h.requestDelete.length > 0 ||
-    (auth?.copyHeaders.length ?? 0) > 0 ||
-    identity.length > 0;
-  if (auth) {
-    body.push(`auth_request /__gatehouse/auth/${i};`);
-    body.push('auth_request_set $gh_auth_location $upstream_http_location;');
-    auth.copyHeaders.forEach((name, k) =>
-      body.push(`auth_request_set $gh_copy_${k} $upstream_http_${headerVar(name)};`),
-    );
+  if (auth) body.push(...authRequest(i, auth.copyHeaders));
+  const identity = route.access.identity ? identityHeaders(route).filter(([, v]) => v !== '""') : [];
+  body.push(...proxyLines(route, pool, gen, auth ? copied(auth.copyHeaders) : identity));
+  const lines = [`location ${lit(route.path)} {`, ...body.map(indent), '}'];
+  if (auth) lines.push(...authLocation(i, auth.url));
+  if (slow) lines.push(...slowLocation(route, i, pool, gen));
+  return lines;
+}
+
+/** The named location a "gate" verdict goes to: an auth_request, then the same proxying. */
+function slowLocation(route: SiteRoute, i: number, pool: Pool, gen: string): string[] {
+  const fa = route.access.forwardAuth;
+  const copies = fa ? fa.copyHeaders : [];
+  const identity: [string, string][] = fa
+    ? copied(copies)
+    : [
+        ['Remote-User', '$gh_auth_user'],
+        ['X-Username', '$gh_auth_user'],
+      ];
+  const body = [
+    // An error_page target itself: its own answers (401, 403, 503) need another redirect.
+    'recursive_error_pages on;',
+    ...authRequest(i, copies),
+    ...(fa ? [] : ['auth_request_set $gh_auth_user $upstream_http_x_gatehouse_user;']),
+    ...proxyLines(route, pool, gen, identity),
+  ];
+  return [
+    `location @gh_slow_${i} {`,
+    ...body.map(indent),
+    '}',
+    ...(fa ? authLocation(i, fa.url) : gateCheckLocation(i, route.access.policy as string)),
+  ];
+}
+
+/** Headers set from an external auth answer: the variables authRequest() captured. */
+function copied(names: string[]): [string, string][] {
+  return names.map((name, k) => [name, `$gh_copy_${k}`]);
+}
+
+function authRequest(i: number, copyHeaders: string[]): string[] {
+  return [
+    `auth_request /__gatehouse/auth/${i};`,
+    'auth_request_set $gh_auth_location $upstream_http_location;',
+    ...copyHeaders.map((name, k) => `auth_request_set $gh_copy_${k} $upstream_http_${headerVar(name)};`),
     // error_page at this level replaces the server's list, so it is repeated in full.
-    body.push('error_page 401 = @gh_unauthorized;', 'error_page 500 = @gh_auth503;', ...ERROR_PAGES);
-  }
-  if (ownProxyHeaders) {
+    'error_page 401 = @gh_unauthorized;',
+    'error_page 500 = @gh_auth503;',
+    ...ERROR_PAGES,
+  ];
+}
+
+/**
+ * Request headers and proxy_pass for a route. `set` are headers whose value comes from the
+ * gate or an auth answer (a client's own copy is replaced, with nothing when absent); the route's
+ * own header rules win over them.
+ */
+function proxyLines(route: SiteRoute, pool: Pool, gen: string, set: [string, string][]): string[] {
+  const body: string[] = [];
+  const h = route.headers;
+  const explicit = new Set([...h.requestSet.map(([n]) => n), ...h.requestDelete].map((n) => n.toLowerCase()));
+  const fromAuth = set.filter(([n]) => !explicit.has(n.toLowerCase()));
+  if (h.requestSet.length + h.requestDelete.length + fromAuth.length > 0) {
     // Any proxy_set_header here drops the inherited ones, so the common set comes first, less the
     // headers this route sets itself (nginx would send both).
-    const own = new Set(
-      [
-        ...h.requestSet.map(([n]) => n),
-        ...h.requestDelete,
-        ...(auth?.copyHeaders ?? []),
-        ...identity.map(([n]) => n),
-      ].map((n) => n.toLowerCase()),
-    );
+    const own = new Set([...explicit, ...fromAuth.map(([n]) => n.toLowerCase())]);
     const overrides = PROXY_HEADERS.length !== proxyHeaders(own).length;
     body.push(...(overrides ? proxyHeaders(own) : [`include ${gen}/proxy_headers.conf;`]));
-    for (const [name, variable] of identity) body.push(`proxy_set_header ${name} ${variable};`);
+    for (const [name, variable] of fromAuth) body.push(`proxy_set_header ${lit(name)} ${variable};`);
     for (const [name, value] of h.requestSet) body.push(`proxy_set_header ${lit(name)} ${str(value)};`);
     for (const name of h.requestDelete) body.push(`proxy_set_header ${lit(name)} "";`);
-    // Set from the auth answer only; a client's own copy is replaced (with nothing if absent).
-    auth?.copyHeaders.forEach((name, k) => body.push(`proxy_set_header ${lit(name)} $gh_copy_${k};`));
   }
   for (const name of h.responseDelete) body.push(`proxy_hide_header ${lit(name)};`);
   for (const [name, value] of h.responseSet) body.push(`add_header ${lit(name)} ${str(value)} always;`);
@@ -105,9 +149,7 @@ function routeLocation(route: SiteRoute, i: number, pool: Pool, gen: string): st
   } else {
     body.push(`proxy_pass ${upstream};`);
   }
-  const lines = [`location ${lit(route.path)} {`, ...body.map(indent), '}'];
-  if (auth) lines.push(...authLocation(i, auth.url));
-  return lines;
+  return body;
 }
 
 /** A CIDR or address as nginx's allow takes it; validated by the model, checked again here. */
