@@ -124,7 +124,15 @@ export class Gate {
     if (url.username || url.password) return undefined;
     const host = url.hostname.toLowerCase();
     if (host === this.opts.portalHost || this.opts.registry.servesHost(host)) return url;
+    // Hosts under the base domain may sit behind another proxy that asks the gate (/verify).
+    const base = this.opts.baseDomain;
+    if (base && (host === base || host.endsWith(`.${base}`))) return url;
     return undefined;
+  }
+
+  /** The portal's login URL that comes back to `rd`. */
+  loginUrl(rd: string): string {
+    return `http://${this.opts.portalHost ?? ''}/login?rd=${encodeURIComponent(rd)}`;
   }
 
   async event(kind: SecurityEvent, ip: string, username: string, detail = ''): Promise<void> {

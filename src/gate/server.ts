@@ -112,6 +112,61 @@ export function buildGateServer(gate: Gate, log: Logger): FastifyInstance {
 
   app.get('/healthz', async () => ({ ok: true }));
 
+  /**
+   * Forward auth for proxies Gatehouse does not drive. Traefik sends X-Forwarded-Method/Proto/
+   * Host/Uri and passes a non-2xx answer to the client (so: a redirect to the portal); nginx's
+   * auth_request sends X-Original-URL and only understands 2xx/401/403 (so: 401, with the portal's
+   * URL in Location for its error_page). `?group=a,b` requires membership of one of them.
+   */
+  app.all('/verify', async (req, reply) => {
+    const h = req.headers;
+    const original =
+      typeof h['x-original-url'] === 'string'
+        ? h['x-original-url']
+        : `${String(h['x-forwarded-proto'] ?? 'http')}://${String(h['x-forwarded-host'] ?? '')}${String(h['x-forwarded-uri'] ?? '/')}`;
+    let url: URL | undefined;
+    try {
+      url = new URL(original);
+    } catch {
+      url = undefined;
+    }
+    if (!url || !url.hostname) {
+      return reply
+        .code(400)
+        .send({
+          error: { code: 'invalid', message: 'X-Original-URL or X-Forwarded-Host/Uri: a URL is needed' },
+        });
+    }
+    const host = url.hostname.toLowerCase();
+    const groups = (query(req, 'group') ?? '').split(',').filter(Boolean);
+    for (const raw of cookies(req, gate.cookieName)) {
+      const claims = gate.sessions.codec.verify(raw);
+      if (!claims || claims.x <= Date.now()) continue;
+      if (host !== claims.d && !host.endsWith(`.${claims.d}`)) continue;
+      const s = await currentSession(req);
+      if (!s) break;
+      if (groups.length > 0 && !groups.some((g) => s.claims.g.includes(g))) return reply.code(403).send();
+      const c = s.claims;
+      const values: Record<string, string> = {
+        'Remote-User': c.n,
+        'Remote-Email': c.e,
+        'Remote-Name': c.fn,
+        'Remote-Groups': c.g.join(','),
+        'X-User-ID': c.u,
+        'X-Username': c.n,
+        'X-Email': c.e,
+        'X-Groups': c.g.join(','),
+        'X-User-First-Name': c.f,
+        'X-User-Last-Name': c.l,
+      };
+      for (const [k, v] of Object.entries(values)) reply.header(k, v);
+      return reply.code(200).send();
+    }
+    const login = gate.loginUrl(url.toString());
+    if (typeof h['x-original-url'] === 'string') return reply.code(401).header('location', login).send();
+    return reply.redirect(login, 302);
+  });
+
   // nginx's auth_request for routes with basic credentials (never reachable from outside: the
   // public /.gatehouse/ location clears the header).
   const basic = new BasicCheck(gate.opts.registry);
