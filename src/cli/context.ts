@@ -40,3 +40,10 @@ export function settingsFor(o: GlobalOptions): Settings {
     throw err;
   }
 }
+
+/** The first line of standard input (for --password-stdin and the like). */
+export async function stdinLine(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
+}

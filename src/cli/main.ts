@@ -4,7 +4,7 @@ import { serviceCommand } from './commands/service.js';
 import { snapshotCommand } from './commands/snapshot.js';
 import { doctorCommand, statusCommand } from './commands/status.js';
 import { upCommand } from './commands/up.js';
-import { linkCommand } from './commands/link.js';
+import { linkCommand, providerCommand } from './commands/link.js';
 import { groupCommand, hashPasswordCommand, sessionCommand, userCommand } from './commands/user.js';
 
 export function buildCli(): Command {
@@ -27,6 +27,7 @@ export function buildCli(): Command {
   program.addCommand(groupCommand());
   program.addCommand(sessionCommand());
   program.addCommand(linkCommand());
+  program.addCommand(providerCommand());
   program.addCommand(hashPasswordCommand());
   program.addCommand(statusCommand());
   program.addCommand(doctorCommand());

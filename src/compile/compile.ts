@@ -152,7 +152,7 @@ function effectiveAccess(a: Access | undefined, service: string, path: string): 
   const scope = routeId(service, path);
   const sets = a?.identity_headers ?? ['remote', 'x-user'];
   return {
-    public: !fa && !a?.ip && !a?.login && !a?.links && !a?.basic,
+    public: !fa && !a?.ip && !a?.login && !a?.links && !a?.basic && !a?.provider,
     ...(fa ? { forwardAuth: { url: fa.url, copyHeaders: fa.copy_headers } } : {}),
     ...(a?.ip ? { ip: [...a.ip] } : {}),
     ...(rl
@@ -166,9 +166,12 @@ function effectiveAccess(a: Access | undefined, service: string, path: string): 
           },
         }
       : {}),
-    ...(a?.login
+    ...(a?.login || a?.provider
       ? {
-          login: { groups: [...new Set(a.login.groups)].sort(cmp) },
+          login: {
+            groups: [...new Set(a.login?.groups ?? [])].sort(cmp),
+            ...(a.provider ? { provider: a.provider } : {}),
+          },
           identity: { remote: sets.includes('remote'), xUser: sets.includes('x-user') },
         }
       : {}),
@@ -184,7 +187,7 @@ function effectiveAccess(a: Access | undefined, service: string, path: string): 
       : {}),
     ...(a?.links ? { links: true } : {}),
     ...(a?.basic ? { basic: { users: a.basic.map((b) => b.user) } } : {}),
-    ...(a?.login || a?.rules || a?.links || a?.basic ? { policy: scope } : {}),
+    ...(a?.login || a?.provider || a?.rules || a?.links || a?.basic ? { policy: scope } : {}),
   };
 }
 

@@ -49,8 +49,11 @@ export interface EffectiveAccess {
   ip?: string[];
   /** `scope` keys the route's buckets: stable across reloads, the same on every host. */
   rateLimit?: { perMinute: number; burst: number; scope: string };
-  /** A signed-in user passes (a member of one of `groups`, when there are any). */
-  login?: { groups: string[] };
+  /**
+   * A signed-in user passes (a member of one of `groups`, when there are any); with `provider`,
+   * only one who signed in through that OIDC provider.
+   */
+  login?: { groups: string[]; provider?: string };
   /** Checked first; the first that matches allows or denies. */
   rules?: AccessRule[];
   /** Addresses admitted by this service's temporary links pass. */

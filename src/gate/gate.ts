@@ -8,6 +8,7 @@ import { generatedSecret, type Sealer } from './secrets.js';
 import { RevocationFiles, SESSION_COOKIE, SessionCodec, Sessions } from './sessions.js';
 import { UserStore } from './users.js';
 import { LinkStore } from './links.js';
+import { Providers } from './oidc.js';
 import { checkTotp, hashRecovery, newTotp, recoveryCodes } from './totp.js';
 import { notFound } from '../model/errors.js';
 import type { Database } from '../store/db.js';
@@ -47,6 +48,7 @@ export class Gate {
   readonly users: UserStore;
   readonly sessions: Sessions;
   readonly links: LinkStore;
+  readonly providers: Providers;
   readonly env: GateEnv;
   /** Security events since start, by kind (also stored in the events table). */
   readonly counts = new Map<string, number>();
@@ -62,6 +64,9 @@ export class Gate {
       await this.refreshAvailability();
     });
     this.links = new LinkStore(opts.db, opts.registry, files.dir);
+    this.providers = new Providers(opts.db, opts.sealer, this.users, files.dir, sessionKey, () =>
+      this.refreshAvailability(),
+    );
     this.env = {
       socket: join(opts.dataDir, 'gate', 'gate.sock'),
       stateDir: files.dir,
@@ -88,7 +93,10 @@ export class Gate {
     return SESSION_COOKIE;
   }
 
-  /** Tells nginx whether password sign-in can serve anyone (some enabled user has a password). */
+  /**
+   * Tells nginx which ways to sign in exist: `p/password` (some enabled user has a password),
+   * `p/oidc-<name>` per provider, `p/login` (any of them). A login route with none answers 503.
+   */
   async refreshAvailability(): Promise<void> {
     const n = await this.opts.db
       .selectFrom('users')
@@ -96,9 +104,16 @@ export class Gate {
       .where('disabled', '=', 0)
       .where('password_hash', 'is not', null)
       .executeTakeFirst();
-    const file = join(this.files.dir, 'p', 'password');
-    if (Number(n?.n ?? 0) > 0) await writeFile(file, '1', { mode: 0o644 });
-    else await rm(file, { force: true });
+    await this.providers.syncAvailability();
+    const passwords = Number(n?.n ?? 0) > 0;
+    const any = passwords || (await this.providers.count()) > 0;
+    const mark = async (name: string, on: boolean) => {
+      const file = join(this.files.dir, 'p', name);
+      if (on) await writeFile(file, '1', { mode: 0o644 });
+      else await rm(file, { force: true });
+    };
+    await mark('password', passwords);
+    await mark('login', any);
   }
 
   /** The cookie scope for a host: the base domain when the host is in it, else the host alone. */

@@ -28,15 +28,28 @@ function layout(brand: Brand, title: string, body: string): string {
     'button{margin-top:1.25rem;width:100%;padding:.7rem;border:0;border-radius:6px;background:#1f5f99;color:#fff;font:inherit;font-weight:600;cursor:pointer}',
     '.error{background:#fde8e8;color:#8a1c1c;padding:.6rem .8rem;border-radius:6px}',
     '.note{color:#52606d}small{color:#616e7c}',
+    '.provider{display:block;text-align:center;padding:.6rem;border:1px solid #9aa5b1;border-radius:6px;color:#1f2933;text-decoration:none;font-weight:600}',
     `</style></head><body><main>${body}<p><small>${esc(brand.name)}</small></p></main></body></html>`,
   ].join('');
 }
 
 export function loginPage(
   brand: Brand,
-  opts: { rd: string; error?: string; username?: string; action?: string },
+  opts: {
+    rd: string;
+    error?: string;
+    username?: string;
+    action?: string;
+    providers?: { name: string; label: string }[];
+  },
 ): string {
   const error = opts.error ? `<p class="error" role="alert">${esc(opts.error)}</p>` : '';
+  const others = (opts.providers ?? [])
+    .map(
+      (p) =>
+        `<p><a class="provider" href="/oidc/${esc(p.name)}/start?rd=${esc(encodeURIComponent(opts.rd))}">Sign in with ${esc(p.label)}</a></p>`,
+    )
+    .join('');
   return layout(
     brand,
     'Sign in',
@@ -50,6 +63,7 @@ export function loginPage(
       `<input id="password" name="password" type="password" autocomplete="current-password" required${opts.username ? ' autofocus' : ''}>`,
       '<button type="submit">Sign in</button>',
       '</form>',
+      others,
     ].join(''),
   );
 }

@@ -4,6 +4,7 @@ import type { Logger } from '../observe/log.js';
 import type { Gate } from './gate.js';
 import { FailureLimiter } from './limiter.js';
 import { BasicCheck } from './basic.js';
+import { OIDC_COOKIE } from './oidc.js';
 import {
   enrolPage,
   linkPasswordPage,
@@ -131,11 +132,9 @@ export function buildGateServer(gate: Gate, log: Logger): FastifyInstance {
       url = undefined;
     }
     if (!url || !url.hostname) {
-      return reply
-        .code(400)
-        .send({
-          error: { code: 'invalid', message: 'X-Original-URL or X-Forwarded-Host/Uri: a URL is needed' },
-        });
+      return reply.code(400).send({
+        error: { code: 'invalid', message: 'X-Original-URL or X-Forwarded-Host/Uri: a URL is needed' },
+      });
     }
     const host = url.hostname.toLowerCase();
     const groups = (query(req, 'group') ?? '').split(',').filter(Boolean);
@@ -195,14 +194,85 @@ export function buildGateServer(gate: Gate, log: Logger): FastifyInstance {
     return html(reply, 200, loginPage(brand, { rd: '' }));
   });
 
+  const providerButtons = async () =>
+    (await gate.providers.list()).map((p) => ({ name: p.name, label: p.label }));
+
   app.get('/login', async (req, reply) => {
     const rd = query(req, 'rd');
+    const provider = query(req, 'provider');
     const s = await currentSession(req);
-    if (s) {
+    // A route that wants a provider's sign-in is not served by a password session.
+    if (s && (!provider || s.claims.v === provider)) {
       setCookie(req, reply, s.token, s.claims.d, (s.claims.x - Date.now()) / 1000);
       return sendBack(req, reply, s, rd);
     }
-    return html(reply, 200, loginPage(brand, { rd: rd ?? '' }));
+    if (provider && /^[a-z0-9-]{1,63}$/.test(provider)) {
+      return reply.redirect(`/oidc/${provider}/start?rd=${encodeURIComponent(rd ?? '')}`, 303);
+    }
+    return html(reply, 200, loginPage(brand, { rd: rd ?? '', providers: await providerButtons() }));
+  });
+
+  // OpenID Connect: to the provider (PKCE, state and nonce kept in a signed cookie), and back.
+  app.get('/oidc/:name/start', async (req, reply) => {
+    const { name } = req.params as { name: string };
+    const callback = `http://${hostOf(req)}/oidc/callback`;
+    let started: { url: string; pending: string };
+    try {
+      started = await gate.providers.start(name, callback, query(req, 'rd') ?? '');
+    } catch (err) {
+      const e = err as { status?: number; message: string };
+      log.warn({ provider: name, err: e.message }, 'OIDC sign-in could not start');
+      return html(
+        reply,
+        e.status === 404 ? 404 : 503,
+        messagePage(
+          brand,
+          'Sign-in unavailable',
+          e.status === 404
+            ? 'There is no such sign-in provider.'
+            : 'The sign-in provider is not answering. Please try again shortly.',
+        ),
+      );
+    }
+    reply.header(
+      'set-cookie',
+      `${OIDC_COOKIE}=${started.pending}; Path=/oidc; Max-Age=600; HttpOnly; SameSite=Lax${secure(req) ? '; Secure' : ''}`,
+    );
+    return reply.redirect(started.url, 303);
+  });
+
+  app.get('/oidc/callback', async (req, reply) => {
+    const pending = cookies(req, OIDC_COOKIE)[0] ?? '';
+    const clear = `${OIDC_COOKIE}=; Path=/oidc; Max-Age=0; HttpOnly; SameSite=Lax`;
+    const ip = clientIp(req);
+    let done: Awaited<ReturnType<typeof gate.providers.finish>>;
+    try {
+      done = await gate.providers.finish(new URL(req.url, `http://${hostOf(req)}`), pending);
+    } catch (err) {
+      const e = err as { message: string };
+      await gate.event('login_failed', ip, '', `oidc: ${e.message}`.slice(0, 200));
+      reply.header('set-cookie', clear);
+      return html(
+        reply,
+        401,
+        loginPage(brand, {
+          rd: '',
+          error: 'Signing in with the provider failed. Please try again.',
+          providers: await providerButtons(),
+        }),
+      );
+    }
+    const scope = gate.scopeFor(hostOf(req));
+    const s = await gate.sessions.create(done.identity, {
+      ip,
+      userAgent: String(req.headers['user-agent'] ?? ''),
+      via: done.provider,
+      scope,
+    });
+    await gate.event('login', ip, done.user.username, `via ${done.provider}`);
+    setCookie(req, reply, s.token, scope, gate.opts.sessionTtlMs / 1000);
+    reply.header('set-cookie', clear);
+    return sendBack(req, reply, s, done.rd);
   });
 
   app.post('/login', async (req, reply) => {

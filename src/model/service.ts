@@ -118,6 +118,8 @@ export const accessSchema = z
     forward_auth: forwardAuthSchema.optional(),
     /** Sources that pass; alone, only they may pass. */
     ip: z.array(cidrSchema).min(1).max(256).optional(),
+    /** Sign in through this OIDC provider (see /api/v1/providers) instead of local passwords. */
+    provider: slugSchema.optional(),
     /** HTTP basic credentials that admit a client (checked by the gate, not inside nginx). */
     basic: z.array(basicUserSchema).min(1).max(64).optional(),
     /** Temporary links (POST /api/v1/links) may admit a visitor's address. */
@@ -129,26 +131,27 @@ export const accessSchema = z
     identity_headers: z.array(z.enum(IDENTITY_HEADER_SETS)).max(2).optional(),
   })
   .superRefine((a, ctx) => {
-    const admits = !!a.forward_auth || !!a.ip || !!a.login || !!a.links || !!a.basic;
+    const admits = !!a.forward_auth || !!a.ip || !!a.login || !!a.links || !!a.basic || !!a.provider;
     if (a.public === true && admits) {
       ctx.addIssue({
         code: 'custom',
         path: ['public'],
-        message: 'a public route cannot also require login, links, basic, forward_auth or ip',
+        message: 'a public route cannot also require login, provider, links, basic, forward_auth or ip',
       });
     }
     if (a.public === undefined && !admits) {
       ctx.addIssue({
         code: 'custom',
         path: [],
-        message: 'say who may pass: public: true, login, links, basic, ip or forward_auth',
+        message: 'say who may pass: public: true, login, provider, links, basic, ip or forward_auth',
       });
     }
     if (a.public === false && !admits) {
       ctx.addIssue({
         code: 'custom',
         path: ['public'],
-        message: 'nothing would admit a request: set public: true, login, links, basic, ip or forward_auth',
+        message:
+          'nothing would admit a request: set public: true, login, provider, links, basic, ip or forward_auth',
       });
     }
     if (a.forward_auth && a.basic) {

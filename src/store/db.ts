@@ -58,6 +58,22 @@ export interface Database {
     revoked_at: string | null;
   };
   link_ips: { link_id: string; ip: string; first_at: string };
+  providers: {
+    name: string;
+    label: string;
+    issuer: string;
+    client_id: string;
+    /** Sealed with the data key. */
+    client_secret: string;
+    scopes: string;
+    groups_claim: string;
+    username_claim: string;
+    /** JSON object: claim value → local group. */
+    group_map: string;
+    created_at: string;
+  };
+  /** Which local user an OIDC identity (provider + subject) signs in as. */
+  user_links: { provider: string; subject: string; user_id: string };
   link_uses: {
     id: Generated<number>;
     link_id: string;
@@ -203,6 +219,30 @@ const migrations: Record<string, Migration> = {
         .addColumn('outcome', 'text', (c) => c.notNull())
         .execute();
       await db.schema.createIndex('link_uses_link').on('link_uses').column('link_id').execute();
+    },
+  },
+  '0004_providers': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('providers')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('label', 'text', (c) => c.notNull())
+        .addColumn('issuer', 'text', (c) => c.notNull())
+        .addColumn('client_id', 'text', (c) => c.notNull())
+        .addColumn('client_secret', 'text', (c) => c.notNull())
+        .addColumn('scopes', 'text', (c) => c.notNull())
+        .addColumn('groups_claim', 'text', (c) => c.notNull())
+        .addColumn('username_claim', 'text', (c) => c.notNull())
+        .addColumn('group_map', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('user_links')
+        .addColumn('provider', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text', (c) => c.notNull())
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('user_links_pk', ['provider', 'subject'])
+        .execute();
     },
   },
 };

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
 import type { UserView } from '../../model/identity.js';
-import { cliContext } from '../context.js';
+import { cliContext, stdinLine } from '../context.js';
 import { ago, table } from '../format.js';
 import { qrTerminal } from '../../gate/totp.js';
 import { hashPassword } from '../../gate/users.js';
@@ -9,13 +9,6 @@ import { passwordSchema } from '../../model/identity.js';
 import { fromZod } from '../../model/errors.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
-
-/** The first line of standard input (for --password-stdin). */
-async function stdinLine(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
-}
 
 interface PasswordOptions {
   password?: string;

@@ -86,7 +86,7 @@ export function policyModule(cfg: EdgeConfig, env: RenderEnv): string {
     const a = r.access;
     routes[a.policy as string] = {
       public: a.public,
-      ...(a.login ? { login: { groups: a.login.groups } } : {}),
+      ...(a.login ? { login: a.login } : {}),
       ...(a.ip ? { ip: a.ip } : {}),
       ...(a.rules ? { rules: a.rules } : {}),
       ...(a.links ? { links: r.service } : {}),

@@ -199,7 +199,7 @@ function decide(r) {
   }
   if (p.login) {
     var c = session(r);
-    if (c) {
+    if (c && (!p.login.provider || c.v === p.login.provider)) {
       if (!member(c, p.login.groups)) return 'deny';
       identify(r, c);
       return 'pass';
@@ -209,7 +209,8 @@ function decide(r) {
   // provider. A browser on a login route goes to the portal instead.
   if (p.forward || (p.basic && (!p.login || hasBasic(r) || !isBrowser(r)))) return 'gate';
   if (p.login) {
-    if (!P.portal || !exists(P.state + '/p/password')) return 'unavailable';
+    var method = p.login.provider ? 'oidc-' + p.login.provider : 'login';
+    if (!P.portal || !exists(P.state + '/p/' + method)) return 'unavailable';
     return 'login';
   }
   // Links alone: a visitor without an admitted address is refused (they need the link itself).
@@ -227,7 +228,9 @@ function verdict(r) {
 
 function loginUrl(r) {
   var back = r.variables.scheme + '://' + r.variables.host + r.variables.request_uri;
-  return P.portal + '/login?rd=' + encodeURIComponent(back);
+  var p = ROUTES[r.variables.gh_policy];
+  var via = p && p.login && p.login.provider ? '&provider=' + p.login.provider : '';
+  return P.portal + '/login?rd=' + encodeURIComponent(back) + via;
 }
 
 export default { verdict, loginUrl };

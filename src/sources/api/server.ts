@@ -13,7 +13,7 @@ import { servicesRoutes } from './services.js';
 import { snapshotRoutes } from './snapshots.js';
 import { statusRoutes } from './status.js';
 import { userRoutes } from './users.js';
-import { linkRoutes } from './links.js';
+import { linkRoutes, providerRoutes } from './links.js';
 
 export interface ApiDeps {
   registry: Registry;
@@ -63,6 +63,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
       await statusRoutes(api, ctx);
       await userRoutes(api, ctx);
       await linkRoutes(api, ctx);
+      await providerRoutes(api, ctx);
     },
     { prefix: '/api/v1' },
   );
