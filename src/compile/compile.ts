@@ -163,6 +163,7 @@ function effectiveAccess(a: Access | undefined, service: string, path: string): 
             // Its burst is what a client may send on top of the request that is due.
             burst: rl.requests - 1,
             scope,
+            ...(rl.by === 'user' ? { byUser: true } : {}),
           },
         }
       : {}),

@@ -48,7 +48,7 @@ export interface EffectiveAccess {
   forwardAuth?: { url: string; copyHeaders: string[] };
   ip?: string[];
   /** `scope` keys the route's buckets: stable across reloads, the same on every host. */
-  rateLimit?: { perMinute: number; burst: number; scope: string };
+  rateLimit?: { perMinute: number; burst: number; scope: string; byUser?: boolean };
   /**
    * A signed-in user passes (a member of one of `groups`, when there are any); with `provider`,
    * only one who signed in through that OIDC provider.

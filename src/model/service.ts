@@ -69,7 +69,8 @@ export const rateLimitSchema = z
     /** Requests a client may make per `per`; also the burst it may spend at once. */
     requests: z.number().int().min(1).max(1_000_000),
     per: durationSchema.refine((d) => durationMs(d) >= 1000, 'at least 1s'),
-    by: z.enum(['ip']).default('ip'),
+    /** Whose bucket: the client address, or the signed-in user (anonymous requests: their address). */
+    by: z.enum(['ip', 'user']).default('ip'),
   })
   .refine(
     // nginx's slowest rate is one request a minute; a slower one could not be enforced as asked.
@@ -152,6 +153,13 @@ export const accessSchema = z
         path: ['public'],
         message:
           'nothing would admit a request: set public: true, login, provider, links, basic, ip or forward_auth',
+      });
+    }
+    if (a.rate_limit?.by === 'user' && !a.login && !a.provider) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rate_limit', 'by'],
+        message: 'by: user needs login (or provider) on the same access',
       });
     }
     if (a.forward_auth && a.basic) {

@@ -31,6 +31,11 @@ describe('gate: rules and failing closed', () => {
       routes: [{ upstreams: up() }],
       access: { login: {}, ip: ['127.0.0.1/32'] },
     });
+    await put('limited', {
+      hosts: ['limited.home.test'],
+      routes: [{ upstreams: up() }],
+      access: { login: {}, ip: ['127.0.0.1/32'], rate_limit: { requests: 2, per: '1m', by: 'user' } },
+    });
     await put('open', {
       hosts: ['open.home.test'],
       routes: [{ upstreams: up() }],
@@ -78,6 +83,27 @@ describe('gate: rules and failing closed', () => {
     const b = new Browser(t.httpPort);
     await b.login('ann', 'ann password 1');
     expect((await b.get('lan.home.test', '/', { localAddress: '127.0.0.3' })).status).toBe(200);
+  });
+
+  it('rate limits per signed-in user; anonymous requests by address', async () => {
+    await t.api('POST', '/api/v1/users', { username: 'ben', password: 'ben password 1' });
+    const ann = new Browser(t.httpPort);
+    await ann.login('ann', 'ann password 1');
+    const ben = new Browser(t.httpPort);
+    await ben.login('ben', 'ben password 1');
+    const statuses = async (b: Browser, n: number) => {
+      const out: number[] = [];
+      for (let i = 0; i < n; i++)
+        out.push((await b.get('limited.home.test', '/', { localAddress: '127.0.0.3' })).status);
+      return out;
+    };
+    // Same address, two users: two buckets of two.
+    expect(await statuses(ann, 3)).toEqual([200, 200, 429]);
+    expect(await statuses(ben, 2)).toEqual([200, 200]);
+    // Anonymous (admitted by ip): the address's own bucket.
+    const anon = [];
+    for (let i = 0; i < 3; i++) anon.push((await t.get('limited.home.test', '/')).status);
+    expect(anon).toEqual([200, 200, 429]);
   });
 
   it('with the gate server down, sign-in answers 503 and nothing is let through unchecked', async () => {

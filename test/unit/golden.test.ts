@@ -110,7 +110,7 @@ const cases: Record<string, ServiceInput[]> = {
       name: 'wiki',
       hosts: ['wiki.example.com'],
       routes: [{ upstreams: ['10.0.5.2:80'], headers: { request: { set: { 'X-Email': 'fixed' } } } }],
-      access: { login: {} },
+      access: { login: {}, rate_limit: { requests: 10, per: '1s', by: 'user' } },
     },
     // Round trips only where needed: basic credentials (the gate), an external provider.
     {

@@ -43,3 +43,8 @@ export function listen(port: number, ipv6: boolean | undefined, extra = ''): str
   if (ipv6) lines.push(`listen [::]:${port}${extra};`);
   return lines;
 }
+
+/** One limit_req zone per rate and kind of key (address or user). */
+export function zoneName(l: { perMinute: number; byUser?: boolean }): string {
+  return `${l.byUser ? 'gh_rlu_' : 'gh_rl_'}${l.perMinute}`;
+}

@@ -1,6 +1,6 @@
 import type { EdgeConfig, Pool } from '../../compile/edge-config.js';
 import { address, filePath, ident, mapKey, str } from './escape.js';
-import { indent, listen, PROXY_HEADERS } from './common.js';
+import { indent, listen, PROXY_HEADERS, zoneName } from './common.js';
 import { splitLanes } from './lanes.js';
 import { pagesConf, pageVariables } from './pages.js';
 import { siteServer } from './site.js';
@@ -229,11 +229,11 @@ function realIp(proxies: string[]): string[] {
  * in its location), so 10,000 rate-limited routes do not mean 10,000 shared-memory zones.
  */
 function rateZones(cfg: EdgeConfig): string[] {
-  const rates = new Set(
-    cfg.sites.flatMap((s) =>
-      s.routes.flatMap((r) => (r.access.rateLimit ? [r.access.rateLimit.perMinute] : [])),
-    ),
+  const limits = cfg.sites.flatMap((s) =>
+    s.routes.flatMap((r) => (r.access.rateLimit ? [r.access.rateLimit] : [])),
   );
+  const zones = new Map<string, number>();
+  for (const l of limits) zones.set(zoneName(l), l.perMinute);
   // Declared here (a location's `set` overrides them) because the 429 page reads the first.
   const declared = [
     'geo $gh_retry_after {',
@@ -243,13 +243,21 @@ function rateZones(cfg: EdgeConfig): string[] {
     '    default "";',
     '}',
   ];
-  if (rates.size === 0) return declared;
+  if (zones.size === 0) return declared;
+  const byUser = limits.some((l) => l.byUser);
   return [
     ...declared,
     'limit_req_status 429;',
-    ...[...rates]
-      .sort((a, b) => a - b)
-      .map((pm) => `limit_req_zone "$binary_remote_addr$gh_rl_scope" zone=gh_rl_${pm}:1m rate=${pm}r/m;`),
+    // Per user: the signed-in user (set by the gate's check before limits apply), else the address.
+    ...(byUser
+      ? ['map $gh_user $gh_rl_user {', '    "" $binary_remote_addr;', '    default "u:$gh_user";', '}']
+      : []),
+    ...[...zones]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([name, pm]) => {
+        const who = name.startsWith('gh_rlu_') ? '$gh_rl_user' : '$binary_remote_addr';
+        return `limit_req_zone "${who}$gh_rl_scope" zone=${name}:1m rate=${pm}r/m;`;
+      }),
   ];
 }
 

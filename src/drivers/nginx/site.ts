@@ -1,5 +1,5 @@
 import type { EdgeConfig, Pool, Site, SiteRoute } from '../../compile/edge-config.js';
-import { indent, listen, PROXY_HEADERS, proxyHeaders } from './common.js';
+import { indent, listen, PROXY_HEADERS, proxyHeaders, zoneName } from './common.js';
 import { filePath, headerVar, ident, lit, str } from './escape.js';
 import { ERROR_PAGES } from './pages.js';
 import { gateCheckLocation, identityHeaders, policyCheck, policyErrorPages, siteGateLines } from './gate.js';
@@ -62,7 +62,7 @@ function routeLocation(route: SiteRoute, i: number, pool: Pool, gen: string): st
     body.push(`set $gh_retry_after "${Math.max(1, Math.ceil(60 / rateLimit.perMinute))}";`);
     // nginx refuses burst=0: a bucket of one request has no burst at all.
     const burst = rateLimit.burst > 0 ? ` burst=${rateLimit.burst}` : '';
-    body.push(`limit_req zone=gh_rl_${rateLimit.perMinute}${burst} nodelay;`);
+    body.push(`limit_req zone=${zoneName(rateLimit)}${burst} nodelay;`);
   }
   if (auth) body.push(...authRequest(i, auth.copyHeaders));
   const identity = route.access.identity ? identityHeaders(route).filter(([, v]) => v !== '""') : [];
