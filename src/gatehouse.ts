@@ -8,6 +8,7 @@ import { apiSocketPath, parseListen, portalHost, type Settings } from './model/s
 import { Gate } from './gate/gate.js';
 import { Sealer } from './gate/secrets.js';
 import { buildGateServer } from './gate/server.js';
+import { SecurityLog } from './gate/security-log.js';
 import { SESSION_KEY_ENV } from './drivers/nginx/gate.js';
 import { durationMs } from './model/values.js';
 import type { Logger } from './observe/log.js';
@@ -131,6 +132,10 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       driftCheckMs: durationMs(settings.drift_check_interval),
       logMaxBytes: settings.nginx_log_max_mb * 1024 * 1024,
     });
+
+    const securityLog = new SecurityLog(join(dataDir, 'nginx', 'logs', 'security.log'), gate);
+    await securityLog.start();
+    cleanups.push(async () => securityLog.stop());
 
     const apiLog = log.child({ part: 'api' });
     const api = buildApiServer({ registry, edge, settings, gate, log: apiLog, token: admin.check });

@@ -38,7 +38,10 @@ export type SecurityEvent =
   | 'totp_enrolled'
   | 'recovery_code_used'
   | 'link_used'
-  | 'link_refused';
+  | 'link_refused'
+  | 'denied'
+  | 'rate_limited'
+  | 'unauthenticated';
 
 /**
  * The gate: users, sessions and what nginx needs to check them (key, state files, policy env). The
@@ -150,8 +153,13 @@ export class Gate {
     return `http://${this.opts.portalHost ?? ''}/login?rd=${encodeURIComponent(rd)}`;
   }
 
-  async event(kind: SecurityEvent, ip: string, username: string, detail = ''): Promise<void> {
+  /** Counts an event without storing it. */
+  count(kind: SecurityEvent): void {
     this.counts.set(kind, (this.counts.get(kind) ?? 0) + 1);
+  }
+
+  async event(kind: SecurityEvent, ip: string, username: string, detail = ''): Promise<void> {
+    this.count(kind);
     this.opts.log.info({ event: kind, ip, username, detail }, 'security event');
     await this.opts.db
       .insertInto('events')

@@ -162,6 +162,12 @@ describe('change bursts', () => {
       expect(Object.keys(schemas.Service?.properties ?? {})).toEqual(
         expect.arrayContaining(['name', 'hosts', 'routes', 'tcp', 'access']),
       );
+      expect(Object.keys(r.json.paths as object)).toEqual(
+        expect.arrayContaining(['/users/{username}', '/links', '/providers', '/sessions/{id}', '/events']),
+      );
+      expect(Object.keys(schemas.Link?.properties ?? {})).toEqual(
+        expect.arrayContaining(['service', 'ttl', 'max_ips', 'password', 'note']),
+      );
       expect((await json(t.apiPort, 'GET', '/api/v1/services')).status).toBe(401);
     } finally {
       await t.close();

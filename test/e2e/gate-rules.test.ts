@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
-import { echoBackend, type TestServer } from '../helpers/net.js';
+import { echoBackend, until, type TestServer } from '../helpers/net.js';
 import { Browser } from '../helpers/browser.js';
 
 /** Rules, ip with login, and failing closed: no way to sign in, the gate's server down. */
@@ -104,6 +104,24 @@ describe('gate: rules and failing closed', () => {
     const anon = [];
     for (let i = 0; i < 3; i++) anon.push((await t.get('limited.home.test', '/')).status);
     expect(anon).toEqual([200, 200, 429]);
+  });
+
+  it('records and counts what nginx refused: denied, rate-limited, unauthenticated', async () => {
+    type Events = { events: { kind: string; ip: string; detail: string }[]; counts: Record<string, number> };
+    const events = async () => (await t.api('GET', '/api/v1/events?limit=1000')).json as unknown as Events;
+    // An API client without a session (the earlier ones were browsers, sent to the portal).
+    expect((await t.get('docs.home.test', '/api', { headers: { accept: 'application/json' } })).status).toBe(401);
+    await until(async () => {
+      const e = await events();
+      return ['denied', 'rate_limited', 'unauthenticated'].every((k) => (e.counts[k] ?? 0) > 0)
+        ? e
+        : undefined;
+    }, 5000);
+    const e = await events();
+    expect(e.events.some((x) => x.kind === 'denied' && x.detail === 'docs.home.test/admin/users')).toBe(true);
+    expect(e.events.some((x) => x.kind === 'rate_limited' && x.detail.startsWith('limited.home.test/'))).toBe(
+      true,
+    );
   });
 
   it('with the gate server down, sign-in answers 503 and nothing is let through unchecked', async () => {

@@ -177,7 +177,7 @@ export class NginxDriver {
     const pid = this.process.pid;
     if (!pid || !this.process.running) return [];
     const rotated: string[] = [];
-    for (const name of ['access.log', 'stream.log', 'error.log']) {
+    for (const name of ['access.log', 'stream.log', 'error.log', 'security.log']) {
       const path = join(this.opts.prefix, 'logs', name);
       if (fileSize(path) <= maxBytes) continue;
       await rename(path, `${path}.1`);

@@ -53,6 +53,17 @@ export function gateHttp(env: RenderEnv, needsNjs: boolean): string[] {
   const lines: string[] = [];
   if (env.gate) {
     lines.push(
+      // Requests nginx itself refused (no upstream answered): the gate counts and records them.
+      'map "$status:$upstream_status" $gh_refused {',
+      '    "401:" 1;',
+      '    "403:" 1;',
+      '    "429:" 1;',
+      '    default 0;',
+      '}',
+      `log_format gh_security '$msec $status $remote_addr "$host" "$request_uri"';`,
+      `access_log ${filePath(env.prefix)}/logs/security.log gh_security if=$gh_refused;`,
+    );
+    lines.push(
       'upstream gh_gate {',
       `    server unix:${filePath(env.gate.socket)} max_fails=0;`,
       '    keepalive 8;',

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { serviceSchema } from '../../model/service.js';
 import { registerBodySchema } from '../register/templates.js';
+import { groupCreateSchema, userCreateSchema, userUpdateSchema } from '../../model/identity.js';
+import { linkCreateSchema } from '../../model/link.js';
+import { providerCreateSchema } from '../../model/provider.js';
 
 const errorSchema = {
   type: 'object',
@@ -44,6 +47,11 @@ export function openApiDocument(): object {
       schemas: {
         Service: z.toJSONSchema(serviceSchema, { io: 'input', unrepresentable: 'any' }),
         Registration: z.toJSONSchema(registerBodySchema, { io: 'input', unrepresentable: 'any' }),
+        User: z.toJSONSchema(userCreateSchema, { io: 'input', unrepresentable: 'any' }),
+        UserUpdate: z.toJSONSchema(userUpdateSchema, { io: 'input', unrepresentable: 'any' }),
+        Group: z.toJSONSchema(groupCreateSchema, { io: 'input', unrepresentable: 'any' }),
+        Link: z.toJSONSchema(linkCreateSchema, { io: 'input', unrepresentable: 'any' }),
+        Provider: z.toJSONSchema(providerCreateSchema, { io: 'input', unrepresentable: 'any' }),
         Error: errorSchema,
       },
     },
@@ -116,6 +124,137 @@ export function openApiDocument(): object {
       },
       '/status': {
         get: { summary: 'Proxy state, applied version, last error', responses: { 200: ok('Status') } },
+      },
+      ...gatePaths(),
+    },
+  };
+}
+
+const param = (name: string, type = 'string') => [{ name, in: 'path', required: true, schema: { type } }];
+const body = (schema: string) => ({ required: true, ...json(ref(schema)) });
+
+/** Users, groups, sessions, links, providers, events: the gate's part of the API. */
+function gatePaths(): Record<string, object> {
+  return {
+    '/users': {
+      get: { summary: 'List users', responses: { 200: ok('Users') } },
+      post: {
+        summary: 'Create a user',
+        requestBody: body('User'),
+        responses: { 201: ok('Created'), ...errors },
+      },
+    },
+    '/users/{username}': {
+      get: {
+        summary: 'Show a user',
+        parameters: param('username'),
+        responses: { 200: ok('User'), ...errors },
+      },
+      patch: {
+        summary: 'Change a user (password, names, groups, role, disabled)',
+        parameters: param('username'),
+        requestBody: body('UserUpdate'),
+        responses: { 200: ok('Changed'), ...errors },
+      },
+      delete: {
+        summary: 'Remove a user',
+        parameters: param('username'),
+        responses: { 200: ok('Removed'), ...errors },
+      },
+    },
+    '/users/{username}/totp': {
+      post: {
+        summary: 'Turn on TOTP: returns the secret, its otpauth URL and recovery codes (shown once)',
+        parameters: param('username'),
+        responses: { 201: ok('Enrolled'), ...errors },
+      },
+      delete: {
+        summary: 'Turn off TOTP',
+        parameters: param('username'),
+        responses: { 200: ok('Off'), ...errors },
+      },
+    },
+    '/groups': {
+      get: { summary: 'List groups with members', responses: { 200: ok('Groups') } },
+      post: {
+        summary: 'Create a group',
+        requestBody: body('Group'),
+        responses: { 201: ok('Created'), ...errors },
+      },
+    },
+    '/groups/{name}': {
+      delete: {
+        summary: 'Remove a group',
+        parameters: nameParam,
+        responses: { 200: ok('Removed'), ...errors },
+      },
+    },
+    '/sessions': {
+      get: {
+        summary: 'List live sessions',
+        parameters: [{ name: 'user', in: 'query', schema: { type: 'string' } }],
+        responses: { 200: ok('Sessions'), ...errors },
+      },
+    },
+    '/sessions/{id}': {
+      delete: {
+        summary: 'Revoke a session everywhere',
+        parameters: param('id'),
+        responses: { 200: ok('Revoked'), ...errors },
+      },
+    },
+    '/links': {
+      get: {
+        summary: 'List temporary links',
+        parameters: [{ name: 'service', in: 'query', schema: { type: 'string' } }],
+        responses: { 200: ok('Links') },
+      },
+      post: {
+        summary: 'Create a temporary link (its URL is returned once)',
+        requestBody: body('Link'),
+        responses: { 201: ok('Created'), ...errors },
+      },
+    },
+    '/links/{id}': {
+      get: {
+        summary: 'Show a link with its usage log',
+        parameters: param('id'),
+        responses: { 200: ok('Link'), ...errors },
+      },
+      delete: {
+        summary: 'Revoke a link',
+        parameters: param('id'),
+        responses: { 200: ok('Revoked'), ...errors },
+      },
+    },
+    '/providers': {
+      get: { summary: 'List OIDC providers', responses: { 200: ok('Providers') } },
+      post: {
+        summary: 'Add an OIDC provider',
+        requestBody: body('Provider'),
+        responses: { 201: ok('Added'), ...errors },
+      },
+    },
+    '/providers/{name}': {
+      get: {
+        summary: 'Show a provider (never its secret)',
+        parameters: nameParam,
+        responses: { 200: ok('Provider'), ...errors },
+      },
+      delete: {
+        summary: 'Remove a provider',
+        parameters: nameParam,
+        responses: { 200: ok('Removed'), ...errors },
+      },
+    },
+    '/events': {
+      get: {
+        summary: 'Security events, newest first, with counts since start',
+        parameters: [
+          { name: 'kind', in: 'query', schema: { type: 'string' } },
+          { name: 'limit', in: 'query', schema: { type: 'integer' } },
+        ],
+        responses: { 200: ok('Events'), ...errors },
       },
     },
   };
