@@ -110,7 +110,9 @@ describe('gate: rules and failing closed', () => {
     type Events = { events: { kind: string; ip: string; detail: string }[]; counts: Record<string, number> };
     const events = async () => (await t.api('GET', '/api/v1/events?limit=1000')).json as unknown as Events;
     // An API client without a session (the earlier ones were browsers, sent to the portal).
-    expect((await t.get('docs.home.test', '/api', { headers: { accept: 'application/json' } })).status).toBe(401);
+    expect((await t.get('docs.home.test', '/api', { headers: { accept: 'application/json' } })).status).toBe(
+      401,
+    );
     await until(async () => {
       const e = await events();
       return ['denied', 'rate_limited', 'unauthenticated'].every((k) => (e.counts[k] ?? 0) > 0)
