@@ -47,3 +47,6 @@ export async function stdinLine(): Promise<string> {
   for await (const c of process.stdin) chunks.push(c as Buffer);
   return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
 }
+
+/** Commander accumulator for repeatable options. */
+export const collect = (v: string, prev: string[] = []): string[] => [...prev, v];

@@ -4,7 +4,8 @@ import { serviceCommand } from './commands/service.js';
 import { snapshotCommand } from './commands/snapshot.js';
 import { doctorCommand, statusCommand } from './commands/status.js';
 import { upCommand } from './commands/up.js';
-import { linkCommand, providerCommand } from './commands/link.js';
+import { linkCommand } from './commands/link.js';
+import { providerCommand } from './commands/provider.js';
 import { groupCommand, hashPasswordCommand, sessionCommand, userCommand } from './commands/user.js';
 
 export function buildCli(): Command {

@@ -273,3 +273,40 @@ describe('gate: login', () => {
     expect(seen(r).headers['remote-user']).toBeUndefined();
   });
 });
+
+describe('gate: session expiry', () => {
+  let t: TestGatehouse;
+  let app: TestServer;
+
+  beforeAll(async () => {
+    t = await startTestGatehouse({ base_domain: 'home.test', session_ttl: '2s' });
+    app = await echoBackend('app');
+    await t.api('POST', '/api/v1/users', { username: 'amy', password: 'amy password 1' });
+    await t.api('PUT', '/api/v1/services/wiki?wait=true', {
+      hosts: ['wiki.home.test'],
+      routes: [{ upstreams: [`127.0.0.1:${app.port}`] }],
+      access: { login: {} },
+    });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await app?.close();
+  });
+
+  it('an expired session no longer passes, in nginx or at the portal', async () => {
+    const b = new Browser(t.httpPort);
+    const signed = await b.login('amy', 'amy password 1');
+    expect(String(signed.headers['set-cookie'])).toMatch(/Max-Age=2;/);
+    const token = b.cookie as string;
+    expect((await b.get('wiki.home.test')).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 2100));
+    // The browser would have dropped it; a client that keeps sending it is refused all the same.
+    const stale = await t.get('wiki.home.test', '/', {
+      headers: { cookie: `gh_session=${token}`, accept: 'text/html' },
+    });
+    expect(stale.status).toBe(302);
+    const portal = await t.get('auth.home.test', '/login', { headers: { cookie: `gh_session=${token}` } });
+    expect(portal.status).toBe(200);
+    expect(portal.body).toContain('<form method="post"');
+  });
+});

@@ -3,10 +3,8 @@ import { Command } from 'commander';
 import YAML from 'yaml';
 import { GatehouseError } from '../../model/errors.js';
 import type { ServiceRecord } from '../../model/service.js';
-import { cliContext } from '../context.js';
+import { cliContext, collect } from '../context.js';
 import { ago, table } from '../format.js';
-
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 export function serviceCommand(): Command {
   const cmd = new Command('service').description('list, show, add and remove services');

@@ -1,14 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
 import type { UserView } from '../../model/identity.js';
-import { cliContext, stdinLine } from '../context.js';
+import { cliContext, collect, stdinLine } from '../context.js';
 import { ago, table } from '../format.js';
 import { qrTerminal } from '../../gate/totp.js';
 import { hashPassword } from '../../gate/users.js';
 import { passwordSchema } from '../../model/identity.js';
 import { fromZod } from '../../model/errors.js';
-
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 interface PasswordOptions {
   password?: string;
@@ -255,7 +253,7 @@ export function sessionCommand(): Command {
       const r = await ctx.client.call<{
         sessions: {
           id: string;
-          user_id: string;
+          username: string;
           created_at: string;
           expires_at: string;
           ip: string;
@@ -264,8 +262,8 @@ export function sessionCommand(): Command {
       }>('GET', `/api/v1/sessions${q}`);
       ctx.print(
         table(
-          ['ID', 'USER ID', 'VIA', 'IP', 'CREATED', 'EXPIRES'],
-          r.sessions.map((s) => [s.id, s.user_id, s.via, s.ip, ago(s.created_at), s.expires_at]),
+          ['ID', 'USER', 'VIA', 'IP', 'CREATED', 'EXPIRES'],
+          r.sessions.map((s) => [s.id, s.username, s.via, s.ip, ago(s.created_at), s.expires_at]),
         ),
         r,
       );

@@ -13,7 +13,8 @@ import { servicesRoutes } from './services.js';
 import { snapshotRoutes } from './snapshots.js';
 import { statusRoutes } from './status.js';
 import { userRoutes } from './users.js';
-import { linkRoutes, providerRoutes } from './links.js';
+import { linkRoutes } from './links.js';
+import { providerRoutes } from './providers.js';
 
 export interface ApiDeps {
   registry: Registry;

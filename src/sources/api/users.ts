@@ -75,10 +75,12 @@ export async function userRoutes(app: FastifyInstance, ctx: ApiContext): Promise
     const q = parse(sessionQuery, req.query, 'query');
     const uid = q.user ? (await users.get(q.user)).id : undefined;
     const rows = await gate.sessions.list(uid);
+    const names = new Map((await users.list()).map((u) => [u.id, u.username]));
     return {
       sessions: rows.map((r) => ({
         id: r.id,
         user_id: r.user_id,
+        username: names.get(r.user_id) ?? '',
         created_at: r.created_at,
         expires_at: r.expires_at,
         ip: r.ip,

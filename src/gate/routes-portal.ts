@@ -1,0 +1,196 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Gate } from './gate.js';
+import { query, type PortalKit } from './http.js';
+import { enrolPage, loginPage, messagePage, recoveryPage, signedInPage, totpPage } from './portal.js';
+import { checkTotp, newTotp, openStep, qrSvg, signStep, totpUrl } from './totp.js';
+import type { SessionClaims } from './sessions.js';
+import { cookies } from './http.js';
+
+/** The login portal: sign-in (password, then TOTP), self-service TOTP, sign-out, session hand-over. */
+export function portalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit): void {
+  const {
+    brand,
+    byIp,
+    byUser,
+    handovers,
+    html,
+    clientIp,
+    hostOf,
+    setCookie,
+    currentSession,
+    sendBack,
+    signIn,
+    providerButtons,
+  } = kit;
+  app.get('/', async (req, reply) => {
+    const s = await currentSession(req);
+    if (s) return html(reply, 200, signedInPage(brand, s.claims.n));
+    return html(reply, 200, loginPage(brand, { rd: '' }));
+  });
+
+  app.get('/login', async (req, reply) => {
+    const rd = query(req, 'rd');
+    const provider = query(req, 'provider');
+    const s = await currentSession(req);
+    // A route that wants a provider's sign-in is not served by a password session.
+    if (s && (!provider || s.claims.v === provider)) {
+      setCookie(req, reply, s.token, s.claims.d, (s.claims.x - Date.now()) / 1000);
+      return sendBack(req, reply, s, rd);
+    }
+    if (provider && /^[a-z0-9-]{1,63}$/.test(provider)) {
+      return reply.redirect(`/oidc/${provider}/start?rd=${encodeURIComponent(rd ?? '')}`, 303);
+    }
+    return html(reply, 200, loginPage(brand, { rd: rd ?? '', providers: await providerButtons() }));
+  });
+
+  app.post('/login', async (req, reply) => {
+    const body = (req.body ?? {}) as Record<string, string>;
+    const username = String(body.username ?? '')
+      .trim()
+      .toLowerCase()
+      .slice(0, 64);
+    const password = String(body.password ?? '').slice(0, 256);
+    const rd = String(body.rd ?? '');
+    const ip = clientIp(req);
+    // A form posted from another site could sign a victim into the attacker's account.
+    const origin = req.headers.origin;
+    if (origin && origin !== 'null' && new URL(origin).host !== String(req.headers.host)) {
+      return html(reply, 403, messagePage(brand, 'Refused', 'This sign-in form was sent from another site.'));
+    }
+    const wait = Math.max(byIp.blockedFor(ip), byUser.blockedFor(username));
+    if (wait > 0) {
+      await gate.event('login_throttled', ip, username);
+      reply.header('retry-after', String(wait));
+      return html(
+        reply,
+        429,
+        loginPage(brand, { rd, username, error: `Too many failed attempts. Try again in ${wait} seconds.` }),
+      );
+    }
+    const row = username && password ? await gate.users.authenticate(username, password) : undefined;
+    if (!row) {
+      byIp.fail(ip);
+      byUser.fail(username);
+      await gate.event('login_failed', ip, username);
+      return html(reply, 401, loginPage(brand, { rd, username, error: 'Wrong username or password.' }));
+    }
+    byUser.reset(username);
+    if (row.totp_secret) {
+      // Password accepted; the second step carries that fact, signed, for five minutes.
+      const step = signStep(gate.sessionKey, 'login-totp', { uid: row.id, rd }, 5 * 60_000);
+      return html(reply, 200, totpPage(brand, { step }));
+    }
+    return signIn(req, reply, row, rd);
+  });
+
+  app.post('/login/totp', async (req, reply) => {
+    const body = (req.body ?? {}) as Record<string, string>;
+    const token = String(body.step ?? '');
+    const step = openStep(gate.sessionKey, 'login-totp', token);
+    const row = typeof step?.uid === 'string' ? await gate.users.rowById(step.uid) : undefined;
+    if (!step || !row || row.disabled) {
+      return html(
+        reply,
+        400,
+        loginPage(brand, { rd: '', error: 'That took too long. Please sign in again.' }),
+      );
+    }
+    const ip = clientIp(req);
+    const wait = Math.max(byIp.blockedFor(ip), byUser.blockedFor(row.username));
+    if (wait > 0) {
+      await gate.event('login_throttled', ip, row.username);
+      reply.header('retry-after', String(wait));
+      return html(
+        reply,
+        429,
+        totpPage(brand, { step: token, error: `Too many failed attempts. Try again in ${wait} seconds.` }),
+      );
+    }
+    if (!(await gate.secondFactor(row, String(body.code ?? '').slice(0, 32), ip))) {
+      byIp.fail(ip);
+      byUser.fail(row.username);
+      return html(
+        reply,
+        401,
+        totpPage(brand, { step: token, error: 'That code is not right. Try the next one.' }),
+      );
+    }
+    byUser.reset(row.username);
+    return signIn(req, reply, row, typeof step.rd === 'string' ? step.rd : '');
+  });
+
+  // Self-service two-step sign-in: the secret travels in a signed step until a code confirms it.
+  app.get('/totp', async (req, reply) => {
+    const s = await currentSession(req);
+    if (!s) return reply.redirect(`/login?rd=${encodeURIComponent(`http://${hostOf(req)}/totp`)}`, 303);
+    const { secret, url } = newTotp(gate.opts.brand, s.claims.n);
+    const step = signStep(gate.sessionKey, 'totp-enrol', { uid: s.claims.u, secret }, 10 * 60_000);
+    return html(reply, 200, enrolPage(brand, { qrSvg: await qrSvg(url), secret, step }));
+  });
+
+  app.post('/totp', async (req, reply) => {
+    const s = await currentSession(req);
+    const body = (req.body ?? {}) as Record<string, string>;
+    const step = openStep(gate.sessionKey, 'totp-enrol', String(body.step ?? ''));
+    if (!s || !step || step.uid !== s.claims.u || typeof step.secret !== 'string') {
+      return html(
+        reply,
+        400,
+        messagePage(brand, 'Please start again', 'This set-up page expired. Open it again.'),
+      );
+    }
+    const secret = step.secret;
+    if (checkTotp(secret, String(body.code ?? '').trim()) === undefined) {
+      const url = totpUrl(gate.opts.brand, s.claims.n, secret);
+      return html(
+        reply,
+        400,
+        enrolPage(brand, {
+          qrSvg: await qrSvg(url),
+          secret,
+          step: String(body.step),
+          error: 'That code is not right.',
+        }),
+      );
+    }
+    const codes = await gate.saveTotp(s.claims.u, secret);
+    await gate.event('totp_enrolled', clientIp(req), s.claims.n);
+    return html(reply, 200, recoveryPage(brand, codes));
+  });
+
+  const logout = async (req: FastifyRequest, reply: FastifyReply) => {
+    for (const raw of cookies(req, gate.cookieName)) {
+      const claims = gate.sessions.codec.verify(raw);
+      if (!claims) continue;
+      if (await gate.sessions.revoke(claims.s)) await gate.event('logout', clientIp(req), claims.n);
+      setCookie(req, reply, '', claims.d, 0);
+    }
+    const portal = gate.opts.portalHost;
+    const link = portal ? { href: `http://${portal}/login`, label: 'Sign in again' } : undefined;
+    return html(reply, 200, messagePage(brand, 'Signed out', 'You have been signed out.', link));
+  };
+  app.get('/logout', logout);
+  app.post('/logout', logout);
+  app.get('/.gatehouse/logout', logout);
+  app.post('/.gatehouse/logout', logout);
+
+  app.get('/.gatehouse/session', async (req, reply) => {
+    const code = query(req, 'code') ?? '';
+    const entry = handovers.get(code);
+    handovers.delete(code);
+    const host = hostOf(req);
+    if (!entry || entry.expires < Date.now() || entry.host !== host) {
+      return html(
+        reply,
+        400,
+        messagePage(brand, 'Link expired', 'This sign-in link is no longer valid. Please try again.'),
+      );
+    }
+    const claims = gate.sessions.codec.verify(entry.token) as SessionClaims;
+    setCookie(req, reply, entry.token, host, (claims.x - Date.now()) / 1000);
+    const rd = query(req, 'rd') ?? '/';
+    // Only a path on this same host: never somewhere else.
+    const path = rd.startsWith('/') && !rd.startsWith('//') && !rd.startsWith('/\\') ? rd : '/';
+    return reply.redirect(path, 303);
+  });
+}
