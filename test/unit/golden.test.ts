@@ -119,6 +119,7 @@ const cases: Record<string, ServiceInput[]> = {
       routes: [{ upstreams: ['10.0.5.3:80'] }],
       access: {
         login: {},
+        rate_limit: { requests: 30, per: '1m' },
         basic: [
           {
             user: 'deploy',

@@ -9,6 +9,7 @@ const BASE_HEADERS: [string, string][] = [
   ['X-Forwarded-Host', '$host'],
   ['Upgrade', '$http_upgrade'],
   ['Connection', '$gh_connection'],
+  ['Cookie', '$gh_cookie'],
   // Identity headers only the gate may set: a client's copies never reach an upstream.
   ...[
     'Remote-User',

@@ -119,6 +119,19 @@ function httpPreamble(env: RenderEnv, cfg: EdgeConfig, fastCount: number): strin
     // TLS to upstreams: send the client's host name as SNI (upstreams are IP literals).
     'proxy_ssl_server_name on;',
     'proxy_ssl_name $host;',
+    // An upstream must not send a request on to another location (X-Accel-Redirect): that location
+    // would reuse the access verdict already made for this request, not make its own.
+    'proxy_ignore_headers X-Accel-Redirect;',
+    // The session cookie is the gate's: no upstream sees it (one would otherwise hold every
+    // visitor's session). Removed twice, for a request that carries two.
+    'map $http_cookie $gh_cookie_1 {',
+    '    default $http_cookie;',
+    '    "~^(?<gh_c1>(?:[^;]*;)*?) ?gh_session=[^;]*;?(?<gh_c2>.*)$" "$gh_c1$gh_c2";',
+    '}',
+    'map $gh_cookie_1 $gh_cookie {',
+    '    default $gh_cookie_1;',
+    '    "~^(?<gh_c3>(?:[^;]*;)*?) ?gh_session=[^;]*;?(?<gh_c4>.*)$" "$gh_c3$gh_c4";',
+    '}',
     'map $http_upgrade $gh_connection {',
     '    default upgrade;',
     '    "" "";',

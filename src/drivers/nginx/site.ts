@@ -56,14 +56,7 @@ function routeLocation(route: SiteRoute, i: number, pool: Pool, gen: string): st
     for (const cidr of ip) body.push(`allow ${cidrText(cidr)};`);
     body.push('deny all;');
   }
-  if (rateLimit) {
-    // One zone per rate (see render.ts); this key part keeps routes' buckets apart.
-    body.push(`set $gh_rl_scope "${ident(rateLimit.scope)}";`);
-    body.push(`set $gh_retry_after "${Math.max(1, Math.ceil(60 / rateLimit.perMinute))}";`);
-    // nginx refuses burst=0: a bucket of one request has no burst at all.
-    const burst = rateLimit.burst > 0 ? ` burst=${rateLimit.burst}` : '';
-    body.push(`limit_req zone=${zoneName(rateLimit)}${burst} nodelay;`);
-  }
+  if (rateLimit) body.push(...rateLimitLines(rateLimit));
   if (auth) body.push(...authRequest(i, auth.copyHeaders));
   const identity = route.access.identity ? identityHeaders(route).filter(([, v]) => v !== '""') : [];
   body.push(...proxyLines(route, pool, gen, auth ? copied(auth.copyHeaders) : identity));
@@ -83,9 +76,12 @@ function slowLocation(route: SiteRoute, i: number, pool: Pool, gen: string): str
         ['Remote-User', '$gh_auth_user'],
         ['X-Username', '$gh_auth_user'],
       ];
+  const rl = route.access.rateLimit;
   const body = [
     // An error_page target itself: its own answers (401, 403, 503) need another redirect.
     'recursive_error_pages on;',
+    // The main location left for here in its rewrite phase, before its limit applied: apply it here.
+    ...(rl ? rateLimitLines(rl) : []),
     ...authRequest(i, copies),
     ...(fa ? [] : ['auth_request_set $gh_auth_user $upstream_http_x_gatehouse_user;']),
     ...proxyLines(route, pool, gen, identity),
@@ -95,6 +91,17 @@ function slowLocation(route: SiteRoute, i: number, pool: Pool, gen: string): str
     ...body.map(indent),
     '}',
     ...(fa ? authLocation(i, fa.url) : gateCheckLocation(i, route.access.policy as string)),
+  ];
+}
+
+function rateLimitLines(rl: NonNullable<SiteRoute['access']['rateLimit']>): string[] {
+  // nginx refuses burst=0: a bucket of one request has no burst at all.
+  const burst = rl.burst > 0 ? ` burst=${rl.burst}` : '';
+  return [
+    // One zone per rate (see render.ts); this key part keeps routes' buckets apart.
+    `set $gh_rl_scope "${ident(rl.scope)}";`,
+    `set $gh_retry_after "${Math.max(1, Math.ceil(60 / rl.perMinute))}";`,
+    `limit_req zone=${zoneName(rl)}${burst} nodelay;`,
   ];
 }
 
