@@ -63,6 +63,7 @@ export class Gate {
   ) {
     this.sessions = new Sessions(opts.db, new SessionCodec(sessionKey), files, opts.sessionTtlMs);
     this.users = new UserStore(opts.db, async (uid, reason) => {
+      if (reason === 'revoked') await this.sessions.revokeUser(uid);
       await this.sessions.userChanged(uid, reason === 'removed');
       await this.refreshAvailability();
     });
@@ -167,9 +168,6 @@ export class Gate {
       .execute();
   }
 
-  /** The last TOTP time step each user signed in with: a code works once. */
-  private readonly lastStep = new Map<string, number>();
-
   /** Turns TOTP on for a user (admin path): returns the secret, its URL and recovery codes. */
   async enrolTotp(username: string): Promise<{ secret: string; url: string; recovery_codes: string[] }> {
     const row = await this.users.row(username);
@@ -196,21 +194,33 @@ export class Gate {
   async secondFactor(row: Database['users'], code: string, ip: string): Promise<boolean> {
     if (!row.totp_secret) return true;
     const clean = code.trim();
+    const db = this.opts.db;
     const step = checkTotp(this.opts.sealer.open(row.totp_secret), clean);
-    if (step !== undefined && step > (this.lastStep.get(row.id) ?? -1)) {
-      this.lastStep.set(row.id, step);
-      return true;
+    if (step !== undefined) {
+      // Each time step once: a conditional update, so two sign-ins racing with one code cannot both
+      // win, and a restart forgets nothing.
+      const r = await db
+        .updateTable('users')
+        .set({ totp_last_step: step })
+        .where('id', '=', row.id)
+        .where('totp_last_step', '<', step)
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) === 1) return true;
     }
-    const hashes = JSON.parse(row.recovery_codes) as string[];
     const h = hashRecovery(clean);
+    const hashes = JSON.parse(row.recovery_codes) as string[];
     if (/^[0-9a-f]{5}-[0-9a-f]{5}$/i.test(clean) && hashes.includes(h)) {
-      await this.users.setTotp(
-        row.id,
-        row.totp_secret,
-        hashes.filter((x) => x !== h),
-      );
-      await this.event('recovery_code_used', ip, row.username);
-      return true;
+      // Used up only if nobody used it meanwhile (the list we read is still the stored one).
+      const r = await db
+        .updateTable('users')
+        .set({ recovery_codes: JSON.stringify(hashes.filter((x) => x !== h)) })
+        .where('id', '=', row.id)
+        .where('recovery_codes', '=', row.recovery_codes)
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) === 1) {
+        await this.event('recovery_code_used', ip, row.username);
+        return true;
+      }
     }
     await this.event('totp_failed', ip, row.username);
     return false;

@@ -16,6 +16,8 @@ export function portalKit(gate: Gate) {
   const brand: Brand = { name: gate.opts.brand };
   const byIp = new FailureLimiter(20, 5 * 60_000);
   const byUser = new FailureLimiter(5, 5 * 60_000);
+  /** Second-factor failures per user: a correct password does not clear them. */
+  const byTotp = new FailureLimiter(5, 5 * 60_000);
   /** One-time codes for handing a session to a host outside the base domain. */
   const handovers = new Map<string, { token: string; host: string; expires: number }>();
 
@@ -52,20 +54,47 @@ export function portalKit(gate: Gate) {
     );
   };
 
-  /** A valid (DB-checked) session from the request's cookies, renewed with current identity. */
+  /**
+   * The session a token stands for on `host`: well signed, not expired, its cookie scope covering
+   * that host (a cookie from one domain is no session on another), and still good in the database;
+   * renewed with the user's current identity.
+   */
+  const sessionFrom = async (
+    raw: string,
+    host: string,
+  ): Promise<{ token: string; claims: SessionClaims } | undefined> => {
+    const claims = gate.sessions.codec.verify(raw);
+    if (!claims || claims.x <= Date.now()) return undefined;
+    if (host !== claims.d && !host.endsWith(`.${claims.d}`)) return undefined;
+    return gate.sessions.renew(claims, claims.d, async (uid) => {
+      const row = await gate.users.rowById(uid);
+      return row && !row.disabled ? gate.users.identity(row) : undefined;
+    });
+  };
+
+  /** A valid session from the request's cookies, for the host it was sent to. */
   const currentSession = async (
     req: FastifyRequest,
   ): Promise<{ token: string; claims: SessionClaims } | undefined> => {
     for (const raw of cookies(req, gate.cookieName)) {
-      const claims = gate.sessions.codec.verify(raw);
-      if (!claims || claims.x <= Date.now()) continue;
-      const renewed = await gate.sessions.renew(claims, claims.d, async (uid) => {
-        const row = await gate.users.rowById(uid);
-        return row && !row.disabled ? gate.users.identity(row) : undefined;
-      });
-      if (renewed) return renewed;
+      const s = await sessionFrom(raw, hostOf(req));
+      if (s) return s;
     }
     return undefined;
+  };
+
+  /**
+   * A browser's form post must come from the portal's own pages (login CSRF would sign a victim
+   * into the attacker's account). Clients that send no Origin at all (scripts) are not browsers.
+   */
+  const sameOrigin = (req: FastifyRequest): boolean => {
+    const origin = req.headers.origin;
+    if (origin === undefined) return true;
+    try {
+      return origin !== 'null' && new URL(origin).host === String(req.headers.host ?? '');
+    } catch {
+      return false;
+    }
   };
 
   /** After sign-in: back to `rd` (through a hand-over for hosts outside the cookie's scope). */
@@ -82,8 +111,10 @@ export function portalKit(gate: Gate) {
     // Another domain: it gets a session of its own, through a code that works once, for a minute.
     const code = randomBytes(24).toString('base64url');
     const token = gate.sessions.codec.sign({ ...s.claims, d: host });
-    handovers.set(code, { token, host, expires: Date.now() + 60_000 });
     for (const [k, v] of handovers) if (v.expires < Date.now()) handovers.delete(k);
+    // Bounded: beyond this many pending hand-overs the oldest go.
+    while (handovers.size >= 10_000) handovers.delete(handovers.keys().next().value as string);
+    handovers.set(code, { token, host, expires: Date.now() + 60_000 });
     const target = new URL('/.gatehouse/session', url);
     target.searchParams.set('code', code);
     target.searchParams.set('rd', url.pathname + url.search);
@@ -111,7 +142,10 @@ export function portalKit(gate: Gate) {
     brand,
     byIp,
     byUser,
+    byTotp,
     handovers,
+    sameOrigin,
+    sessionFrom,
     html,
     clientIp,
     secure,

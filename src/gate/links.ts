@@ -144,15 +144,20 @@ export class LinkStore {
       if (!(await passwordOk(row.password_hash, password)))
         return { kind: 'password', link: row, wrong: true };
     }
-    const known = await this.db.selectFrom('link_ips').select('ip').where('link_id', '=', row.id).execute();
-    if (!known.some((k) => k.ip === ip)) {
-      if (known.length >= row.max_ips) return { kind: 'full', link: row };
-      await this.db
+    // Check and insert in one transaction: two addresses opening the link at once cannot both be
+    // the last one it admits.
+    const full = await this.db.transaction().execute(async (tx) => {
+      const known = await tx.selectFrom('link_ips').select('ip').where('link_id', '=', row.id).execute();
+      if (known.some((k) => k.ip === ip)) return false;
+      if (known.length >= row.max_ips) return true;
+      await tx
         .insertInto('link_ips')
         .values({ link_id: row.id, ip, first_at: new Date().toISOString() })
         .onConflict((oc) => oc.doNothing())
         .execute();
-    }
+      return false;
+    });
+    if (full) return { kind: 'full', link: row };
     await this.refreshIp(row.service, ip);
     return { kind: 'admitted', link: row };
   }

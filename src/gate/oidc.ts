@@ -70,6 +70,7 @@ export class Providers {
         groups_claim: input.groups_claim,
         username_claim: input.username_claim,
         group_map: JSON.stringify(input.group_map),
+        groups_passthrough: input.groups_passthrough ? 1 : 0,
         created_at: new Date().toISOString(),
       })
       .execute();
@@ -164,7 +165,8 @@ export class Providers {
   ): Promise<Database['users']> {
     const text = (k: string, max: number) =>
       clean(typeof claims[k] === 'string' ? (claims[k] as string) : '', max);
-    const email = text('email', 254);
+    // An address the provider has not verified is nobody's to vouch for upstream.
+    const email = claims.email_verified === true ? text('email', 254) : '';
     const fields = {
       email: /^[^\s@]+@[^\s@]+$/.test(email) ? email : '',
       name: text('name', 128),
@@ -218,8 +220,8 @@ export class Providers {
     const local = new Set((await this.users.listGroups()).map((g) => g.name));
     const out = new Set<string>();
     for (const v of values) {
-      const mapped = map[v] ?? v;
-      if (local.has(mapped)) out.add(mapped);
+      const mapped = map[v] ?? (row.groups_passthrough === 1 ? v : undefined);
+      if (mapped !== undefined && local.has(mapped)) out.add(mapped);
     }
     return [...out].sort();
   }
@@ -289,6 +291,7 @@ function view(r: ProviderRow): ProviderView {
     groups_claim: r.groups_claim,
     username_claim: r.username_claim,
     group_map: JSON.parse(r.group_map) as Record<string, string>,
+    groups_passthrough: r.groups_passthrough === 1,
     created_at: r.created_at,
   };
 }

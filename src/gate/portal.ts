@@ -126,6 +126,8 @@ export function enrolPage(
       `<input type="hidden" name="step" value="${esc(opts.step)}">`,
       '<label for="code">Code from the app</label>',
       '<input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" required>',
+      '<label for="password">Your password</label>',
+      '<input id="password" name="password" type="password" autocomplete="current-password" required>',
       '<button type="submit">Turn on</button>',
       '</form>',
     ].join(''),
@@ -157,5 +159,13 @@ export function linkPasswordPage(brand: Brand, opts: { action: string; error?: s
       '<button type="submit">Continue</button>',
       '</form>',
     ].join(''),
+  );
+}
+
+export function logoutPage(brand: Brand, action: string): string {
+  return layout(
+    brand,
+    'Sign out',
+    `<h1>Sign out?</h1><form method="post" action="${esc(action)}"><button type="submit">Sign out</button></form>`,
   );
 }

@@ -8,18 +8,8 @@ import { linkPasswordPage, loginPage, messagePage } from './portal.js';
 
 /** What the gate answers besides the portal's pages: forward auth, basic checks, OIDC, links. */
 export function externalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit, log: Logger): void {
-  const {
-    brand,
-    byIp,
-    html,
-    clientIp,
-    secure,
-    hostOf,
-    setCookie,
-    currentSession,
-    sendBack,
-    providerButtons,
-  } = kit;
+  const { brand, byIp, html, clientIp, secure, hostOf, setCookie, sendBack, providerButtons, sessionFrom } =
+    kit;
   /**
    * Forward auth for proxies Gatehouse does not drive. Traefik sends X-Forwarded-Method/Proto/
    * Host/Uri and passes a non-2xx answer to the client (so: a redirect to the portal); nginx's
@@ -46,11 +36,9 @@ export function externalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit,
     const host = url.hostname.toLowerCase();
     const groups = (query(req, 'group') ?? '').split(',').filter(Boolean);
     for (const raw of cookies(req, gate.cookieName)) {
-      const claims = gate.sessions.codec.verify(raw);
-      if (!claims || claims.x <= Date.now()) continue;
-      if (host !== claims.d && !host.endsWith(`.${claims.d}`)) continue;
-      const s = await currentSession(req);
-      if (!s) break;
+      // The very token whose scope covers the guarded host, checked in the database.
+      const s = await sessionFrom(raw, host);
+      if (!s) continue;
       if (groups.length > 0 && !groups.some((g) => s.claims.g.includes(g))) return reply.code(403).send();
       const c = s.claims;
       const values: Record<string, string> = {
@@ -65,7 +53,9 @@ export function externalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit,
         'X-User-First-Name': c.f,
         'X-User-Last-Name': c.l,
       };
-      for (const [k, v] of Object.entries(values)) reply.header(k, v);
+      // Header bytes are the UTF-8 of the value, as nginx sends them on its own routes (Node writes
+      // header strings as Latin-1, and refuses characters beyond it).
+      for (const [k, v] of Object.entries(values)) reply.header(k, Buffer.from(v, 'utf8').toString('latin1'));
       return reply.code(200).send();
     }
     const login = gate.loginUrl(url.toString());

@@ -1,7 +1,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Gate } from './gate.js';
 import { query, type PortalKit } from './http.js';
-import { enrolPage, loginPage, messagePage, recoveryPage, signedInPage, totpPage } from './portal.js';
+import {
+  enrolPage,
+  loginPage,
+  logoutPage,
+  messagePage,
+  recoveryPage,
+  signedInPage,
+  totpPage,
+} from './portal.js';
 import { checkTotp, newTotp, openStep, qrSvg, signStep, totpUrl } from './totp.js';
 import type { SessionClaims } from './sessions.js';
 import { cookies } from './http.js';
@@ -21,7 +29,11 @@ export function portalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit): 
     sendBack,
     signIn,
     providerButtons,
+    byTotp,
+    sameOrigin,
   } = kit;
+  const refused = (reply: FastifyReply) =>
+    html(reply, 403, messagePage(brand, 'Refused', 'This form was sent from another site.'));
   app.get('/', async (req, reply) => {
     const s = await currentSession(req);
     if (s) return html(reply, 200, signedInPage(brand, s.claims.n));
@@ -52,11 +64,7 @@ export function portalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit): 
     const password = String(body.password ?? '').slice(0, 256);
     const rd = String(body.rd ?? '');
     const ip = clientIp(req);
-    // A form posted from another site could sign a victim into the attacker's account.
-    const origin = req.headers.origin;
-    if (origin && origin !== 'null' && new URL(origin).host !== String(req.headers.host)) {
-      return html(reply, 403, messagePage(brand, 'Refused', 'This sign-in form was sent from another site.'));
-    }
+    if (!sameOrigin(req)) return refused(reply);
     const wait = Math.max(byIp.blockedFor(ip), byUser.blockedFor(username));
     if (wait > 0) {
       await gate.event('login_throttled', ip, username);
@@ -84,6 +92,7 @@ export function portalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit): 
   });
 
   app.post('/login/totp', async (req, reply) => {
+    if (!sameOrigin(req)) return refused(reply);
     const body = (req.body ?? {}) as Record<string, string>;
     const token = String(body.step ?? '');
     const step = openStep(gate.sessionKey, 'login-totp', token);
@@ -96,7 +105,7 @@ export function portalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit): 
       );
     }
     const ip = clientIp(req);
-    const wait = Math.max(byIp.blockedFor(ip), byUser.blockedFor(row.username));
+    const wait = Math.max(byIp.blockedFor(ip), byTotp.blockedFor(row.id));
     if (wait > 0) {
       await gate.event('login_throttled', ip, row.username);
       reply.header('retry-after', String(wait));
@@ -108,14 +117,14 @@ export function portalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit): 
     }
     if (!(await gate.secondFactor(row, String(body.code ?? '').slice(0, 32), ip))) {
       byIp.fail(ip);
-      byUser.fail(row.username);
+      byTotp.fail(row.id);
       return html(
         reply,
         401,
         totpPage(brand, { step: token, error: 'That code is not right. Try the next one.' }),
       );
     }
-    byUser.reset(row.username);
+    byTotp.reset(row.id);
     return signIn(req, reply, row, typeof step.rd === 'string' ? step.rd : '');
   });
 
@@ -129,6 +138,7 @@ export function portalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit): 
   });
 
   app.post('/totp', async (req, reply) => {
+    if (!sameOrigin(req)) return refused(reply);
     const s = await currentSession(req);
     const body = (req.body ?? {}) as Record<string, string>;
     const step = openStep(gate.sessionKey, 'totp-enrol', String(body.step ?? ''));
@@ -140,7 +150,17 @@ export function portalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit): 
       );
     }
     const secret = step.secret;
-    if (checkTotp(secret, String(body.code ?? '').trim()) === undefined) {
+    // Whoever holds a session must still know the password to change the second factor.
+    const ip = clientIp(req);
+    const wait = Math.max(byIp.blockedFor(ip), byUser.blockedFor(s.claims.n));
+    const passwordOk =
+      wait === 0 && (await gate.users.authenticate(s.claims.n, String(body.password ?? '').slice(0, 256)));
+    if (!passwordOk) {
+      byIp.fail(ip);
+      byUser.fail(s.claims.n);
+      await gate.event('login_failed', ip, s.claims.n, 'totp set-up');
+    }
+    if (!passwordOk || checkTotp(secret, String(body.code ?? '').trim()) === undefined) {
       const url = totpUrl(gate.opts.brand, s.claims.n, secret);
       return html(
         reply,
@@ -149,7 +169,7 @@ export function portalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit): 
           qrSvg: await qrSvg(url),
           secret,
           step: String(body.step),
-          error: 'That code is not right.',
+          error: passwordOk ? 'That code is not right.' : 'Wrong password.',
         }),
       );
     }
@@ -159,6 +179,7 @@ export function portalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit): 
   });
 
   const logout = async (req: FastifyRequest, reply: FastifyReply) => {
+    if (!sameOrigin(req)) return refused(reply);
     for (const raw of cookies(req, gate.cookieName)) {
       const claims = gate.sessions.codec.verify(raw);
       if (!claims) continue;
@@ -169,9 +190,16 @@ export function portalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit): 
     const link = portal ? { href: `http://${portal}/login`, label: 'Sign in again' } : undefined;
     return html(reply, 200, messagePage(brand, 'Signed out', 'You have been signed out.', link));
   };
-  app.get('/logout', logout);
+  // GET only asks: another site must not be able to sign people out with a link or an image.
+  const confirmLogout = async (req: FastifyRequest, reply: FastifyReply) =>
+    html(
+      reply,
+      200,
+      logoutPage(brand, req.url.startsWith('/.gatehouse/') ? '/.gatehouse/logout' : '/logout'),
+    );
+  app.get('/logout', confirmLogout);
   app.post('/logout', logout);
-  app.get('/.gatehouse/logout', logout);
+  app.get('/.gatehouse/logout', confirmLogout);
   app.post('/.gatehouse/logout', logout);
 
   app.get('/.gatehouse/session', async (req, reply) => {

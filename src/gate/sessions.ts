@@ -179,6 +179,23 @@ export class Sessions {
     return true;
   }
 
+  /** Ends every live session of a user, on every edge (revocation files). */
+  async revokeUser(uid: string): Promise<void> {
+    const rows = await this.db
+      .selectFrom('sessions')
+      .select(['id', 'expires_at'])
+      .where('user_id', '=', uid)
+      .where('revoked_at', 'is', null)
+      .execute();
+    await this.db
+      .updateTable('sessions')
+      .set({ revoked_at: new Date().toISOString() })
+      .where('user_id', '=', uid)
+      .where('revoked_at', 'is', null)
+      .execute();
+    for (const r of rows) await this.files.revokeSession(r.id, Date.parse(r.expires_at));
+  }
+
   async list(userId?: string): Promise<Database['sessions'][]> {
     let q = this.db.selectFrom('sessions').selectAll().where('revoked_at', 'is', null);
     if (userId) q = q.where('user_id', '=', userId);

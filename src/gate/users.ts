@@ -24,7 +24,7 @@ export async function checkPassword(stored: string | null, password: string): Pr
 }
 
 /** Called when a user's sessions must stop working as they are (disabled, removed, groups changed). */
-export type IdentityChanged = (userId: string, reason: 'changed' | 'removed') => Promise<void>;
+export type IdentityChanged = (userId: string, reason: 'changed' | 'removed' | 'revoked') => Promise<void>;
 
 /** Users and groups in the registry database. */
 export class UserStore {
@@ -53,6 +53,7 @@ export class UserStore {
           password_hash: passwordHash,
           totp_secret: null,
           recovery_codes: '[]',
+          totp_last_step: -1,
           disabled: 0,
           created_at: now,
           updated_at: now,
@@ -114,8 +115,9 @@ export class UserStore {
           await tx.insertInto('user_groups').values({ user_id: r.id, group_name: g }).execute();
       }
     });
-    // Sessions carry the user's groups and names: they must be renewed (or end, if disabled).
-    await this.changed(r.id, 'changed');
+    // A new password or a disabled account ends every session (a reset after a compromise must
+    // lock the intruder out); other changes only make sessions renew their groups and names.
+    await this.changed(r.id, passwordHash || disabled === true ? 'revoked' : 'changed');
     return this.get(username);
   }
 
@@ -152,6 +154,7 @@ export class UserStore {
       .set({
         totp_secret: sealedSecret,
         recovery_codes: JSON.stringify(recoveryHashes),
+        totp_last_step: -1,
         updated_at: new Date().toISOString(),
       })
       .where('id', '=', userId)

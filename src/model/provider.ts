@@ -27,8 +27,10 @@ export const providerCreateSchema = z.strictObject({
   groups_claim: claimName.default('groups'),
   /** Claim that becomes the local username (falls back to email, then subject). */
   username_claim: claimName.default('preferred_username'),
-  /** Provider group → local group. Unmapped provider groups with a local group's name count too. */
+  /** Provider group → local group. */
   group_map: z.record(z.string().min(1).max(256), groupNameSchema).default({}),
+  /** Also grant unmapped provider groups that have a local group's name (off: only mapped ones). */
+  groups_passthrough: z.boolean().default(false),
 });
 
 export type ProviderCreate = z.output<typeof providerCreateSchema>;
@@ -42,5 +44,6 @@ export interface ProviderView {
   groups_claim: string;
   username_claim: string;
   group_map: Record<string, string>;
+  groups_passthrough: boolean;
   created_at: string;
 }

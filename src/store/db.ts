@@ -28,6 +28,8 @@ export interface Database {
     totp_secret: string | null;
     /** JSON array of SHA-256 hashes of unused recovery codes. */
     recovery_codes: string;
+    /** The last TOTP time step used to sign in: each code works once. */
+    totp_last_step: number;
     disabled: number;
     created_at: string;
     updated_at: string;
@@ -70,6 +72,8 @@ export interface Database {
     username_claim: string;
     /** JSON object: claim value → local group. */
     group_map: string;
+    /** 1: provider groups named like a local group count too, unmapped. */
+    groups_passthrough: number;
     created_at: string;
   };
   /** Which local user an OIDC identity (provider + subject) signs in as. */
@@ -242,6 +246,18 @@ const migrations: Record<string, Migration> = {
         .addColumn('subject', 'text', (c) => c.notNull())
         .addColumn('user_id', 'text', (c) => c.notNull())
         .addPrimaryKeyConstraint('user_links_pk', ['provider', 'subject'])
+        .execute();
+    },
+  },
+  '0005_totp_step_passthrough': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('users')
+        .addColumn('totp_last_step', 'integer', (c) => c.notNull().defaultTo(-1))
+        .execute();
+      await db.schema
+        .alterTable('providers')
+        .addColumn('groups_passthrough', 'integer', (c) => c.notNull().defaultTo(0))
         .execute();
     },
   },

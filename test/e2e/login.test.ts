@@ -241,6 +241,50 @@ describe('gate: login', () => {
       401,
     );
     await t.api('PATCH', '/api/v1/users/bob', { disabled: false });
+    // Disabled then enabled again: the old session stays dead.
+    expect((await d.get('wiki.home.test', '/', { headers: { accept: 'application/json' } })).status).toBe(
+      401,
+    );
+    // A new password ends every session of the user (a reset after a compromise).
+    const e = browser();
+    await e.login('bob', 'bob password 1');
+    expect((await e.get('wiki.home.test')).status).toBe(200);
+    await t.api('PATCH', '/api/v1/users/bob', { password: 'bob password 2' });
+    const after = await e.get('wiki.home.test');
+    expect(after.status).toBe(302);
+    // ... also at the portal: no silent renewal.
+    expect((await e.follow(after)).status).toBe(200);
+    await t.api('PATCH', '/api/v1/users/bob', { password: 'bob password 1' });
+  });
+
+  it('refuses sign-in forms posted from another site, and sign-out by a mere link', async () => {
+    const b = browser();
+    const form = { username: 'alice', password: 'correct horse battery', rd: '' };
+    expect((await b.post('auth.home.test', '/login', form, { origin: 'http://evil.test' })).status).toBe(403);
+    expect((await b.post('auth.home.test', '/login', form, { origin: 'null' })).status).toBe(403);
+    expect((await b.post('auth.home.test', '/login', form, { origin: 'http://auth.home.test' })).status).toBe(
+      200,
+    );
+    const confirm = await b.get('auth.home.test', '/logout');
+    expect(confirm.status).toBe(200);
+    expect(confirm.body).toContain('Sign out?');
+    expect((await b.get('wiki.home.test')).status).toBe(200);
+    expect((await b.post('auth.home.test', '/logout', {}, { origin: 'http://evil.test' })).status).toBe(403);
+    expect((await b.get('wiki.home.test')).status).toBe(200);
+  });
+
+  it('the portal does not turn a session for one domain into a session for another', async () => {
+    const b = browser();
+    await b.login('alice', 'correct horse battery');
+    const first = await b.get('app.other.test', '/');
+    const landed = await b.follow(await b.follow(first));
+    const hostToken = /gh_session=([^;]+)/.exec(String(landed.headers['set-cookie']))?.[1] as string;
+    // That host's token, taken to the portal, is no session there.
+    const r = await t.get('auth.home.test', `/login?rd=${encodeURIComponent('http://admin.home.test/')}`, {
+      headers: { cookie: `gh_session=${hostToken}`, accept: 'text/html' },
+    });
+    expect(r.status).toBe(200);
+    expect(r.body).toContain('<form method="post"');
   });
 
   it('group changes reach a signed-in user through a silent renewal', async () => {

@@ -82,6 +82,7 @@ describe('gate: OIDC', () => {
       client_id: 'gatehouse',
       client_secret: 'test-client-secret',
       group_map: { eng: 'engineering' },
+      groups_passthrough: true,
     });
     expect(ok.status, JSON.stringify(ok.json)).toBe(201);
     expect(JSON.stringify(ok.json)).not.toContain('test-client-secret');
@@ -119,6 +120,21 @@ describe('gate: OIDC', () => {
     const portal = await alice.follow(r);
     expect(portal.status).toBe(303);
     expect(portal.headers.location).toMatch(/^\/oidc\/corp\/start\?rd=/);
+  });
+
+  it('an email the provider has not verified is not passed on', async () => {
+    const b = new Browser(t.httpPort);
+    // Straight from the portal's "Sign in with" button.
+    const start = await b.get(
+      'auth.home.test',
+      `/oidc/corp/start?rd=${encodeURIComponent('http://any.home.test/')}`,
+    );
+    const callback = await signInAtProvider(start.headers.location as string, 'eve');
+    const back = await b.get(callback.hostname, callback.pathname + callback.search);
+    const page = await b.follow(back);
+    expect(page.status).toBe(200);
+    expect(seen(page).headers['remote-user']).toBe('eve');
+    expect(seen(page).headers['remote-email']).toBeUndefined();
   });
 
   it('a forged or replayed callback is refused', async () => {

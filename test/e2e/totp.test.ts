@@ -74,6 +74,19 @@ describe('gate: TOTP', () => {
     ).toBe(400);
   });
 
+  it('the password step does not reset the limit on wrong codes', async () => {
+    await t.api('POST', '/api/v1/users', { username: 'fay', password: 'fay password 1' });
+    await t.api('POST', '/api/v1/users/fay/totp');
+    const b = new Browser(t.httpPort);
+    const attempt = async () => {
+      const pw = await b.post(PORTAL, '/login', { username: 'fay', password: 'fay password 1', rd: '' });
+      return (await b.post(PORTAL, '/login/totp', { step: stepOf(pw.body), code: '000000' })).status;
+    };
+    const statuses = [];
+    for (let i = 0; i < 6; i++) statuses.push(await attempt());
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
+  });
+
   it('a user sets it up at the portal with a QR code', async () => {
     const b = new Browser(t.httpPort);
     await b.login('erin', 'erin password 1');
@@ -82,9 +95,25 @@ describe('gate: TOTP', () => {
     expect(page.body).toContain('<svg');
     const secret = /<code>([A-Z2-7]+)<\/code>/.exec(page.body)?.[1] as string;
     expect(secret).toBeTruthy();
-    const bad = await b.post(PORTAL, '/totp', { step: stepOf(page.body), code: '123456' });
+    const bad = await b.post(PORTAL, '/totp', {
+      step: stepOf(page.body),
+      code: '123456',
+      password: 'erin password 1',
+    });
     expect(bad.status).toBe(400);
-    const done = await b.post(PORTAL, '/totp', { step: stepOf(page.body), code: totpCode(secret) });
+    // Holding the session is not enough: the password is asked again.
+    const noPassword = await b.post(PORTAL, '/totp', {
+      step: stepOf(page.body),
+      code: totpCode(secret),
+      password: 'guess',
+    });
+    expect(noPassword.status).toBe(400);
+    expect(noPassword.body).toContain('Wrong password');
+    const done = await b.post(PORTAL, '/totp', {
+      step: stepOf(page.body),
+      code: totpCode(secret),
+      password: 'erin password 1',
+    });
     expect(done.status).toBe(200);
     expect(done.body.match(/<li><code>[0-9a-f]{5}-[0-9a-f]{5}<\/code><\/li>/g)).toHaveLength(10);
     const again = new Browser(t.httpPort);

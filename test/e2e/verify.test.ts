@@ -26,7 +26,7 @@ describe('gate: forward auth for other proxies', () => {
     app = await echoBackend('own');
     await t.api('POST', '/api/v1/groups', { name: 'family' });
     await t.api('POST', '/api/v1/users', { username: 'ann', password: 'ann password 1', groups: ['family'] });
-    await t.api('POST', '/api/v1/users', { username: 'bo', password: 'bo password 12' });
+    await t.api('POST', '/api/v1/users', { username: 'bo', password: 'bo password 12', name: '张伟 Zoë' });
     // Your own nginx, with the snippet from the docs.
     port = await freePort();
     const dir = await testDir('gh-own-nginx-');

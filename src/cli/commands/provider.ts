@@ -17,6 +17,7 @@ export function providerCommand(): Command {
     .option('--groups-claim <claim>', 'claim with the groups', 'groups')
     .option('--username-claim <claim>', 'claim that becomes the username', 'preferred_username')
     .option('--map <from=to>', 'provider group → local group (repeatable)', collect)
+    .option('--groups-passthrough', 'also grant provider groups named like a local group')
     .action(
       async (
         name: string,
@@ -30,6 +31,7 @@ export function providerCommand(): Command {
           groupsClaim: string;
           usernameClaim: string;
           map?: string[];
+          groupsPassthrough?: boolean;
         },
         c: Command,
       ) => {
@@ -51,6 +53,7 @@ export function providerCommand(): Command {
           groups_claim: o.groupsClaim,
           username_claim: o.usernameClaim,
           group_map: groupMap,
+          groups_passthrough: !!o.groupsPassthrough,
         });
         ctx.print(`added provider ${r.name} (${r.issuer})`, r);
       },

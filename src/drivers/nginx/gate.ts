@@ -60,7 +60,8 @@ export function gateHttp(env: RenderEnv, needsNjs: boolean): string[] {
       '    "429:" 1;',
       '    default 0;',
       '}',
-      `log_format gh_security '$msec $status $remote_addr "$host" "$request_uri"';`,
+      // The path without its query string: queries may hold tokens.
+      `log_format gh_security '$msec $status $remote_addr "$host" "$uri"';`,
       `access_log ${filePath(env.prefix)}/logs/security.log gh_security if=$gh_refused;`,
     );
     lines.push(
@@ -199,7 +200,8 @@ export function siteGateLines(): string[] {
 function gateProxy(): string[] {
   return [
     'proxy_pass http://gh_gate;',
-    'proxy_set_header Host $host;',
+    // With the port: the gate compares a form's Origin with it.
+    'proxy_set_header Host $http_host;',
     'proxy_set_header X-Real-IP $remote_addr;',
     'proxy_set_header X-Forwarded-Proto $scheme;',
     'proxy_set_header X-Forwarded-For "";',
