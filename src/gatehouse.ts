@@ -7,6 +7,7 @@ import { LocalEdge } from './edge/local-edge.js';
 import { apiSocketPath, parseListen, portalHost, type Settings } from './model/settings.js';
 import { Gate } from './gate/gate.js';
 import { Sealer } from './gate/secrets.js';
+import { CertStore } from './tls/store.js';
 import { buildGateServer } from './gate/server.js';
 import { SecurityLog } from './gate/security-log.js';
 import { SESSION_KEY_ENV } from './drivers/nginx/gate.js';
@@ -26,6 +27,7 @@ export interface Gatehouse {
   edge: LocalEdge;
   db: Db;
   gate: Gate;
+  certs: CertStore;
   /** The gate's HTTP server (portal, session hand-over) on its unix socket. */
   gateServer: FastifyInstance;
   /** Tokens generated at this start (shown once to the operator), by name. */
@@ -91,10 +93,12 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     const admin = await TokenCheck.load(dataDir, 'admin-token', settings.admin_token);
     const register = await TokenCheck.load(dataDir, 'register-token', settings.register_token);
 
+    const sealer = await Sealer.load(dataDir);
+    const certs = new CertStore(db, sealer);
     const gate = await Gate.open({
       db,
       dataDir,
-      sealer: await Sealer.load(dataDir),
+      sealer,
       registry,
       log: log.child({ part: 'gate' }),
       ...(settings.base_domain ? { baseDomain: settings.base_domain } : {}),
@@ -120,13 +124,20 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       log: log.child({ part: 'nginx' }),
       gate: gate.env,
       env: { [SESSION_KEY_ENV]: gate.sessionKey },
+      certMaterial: (id) => certs.material(id),
     });
     const edge = new LocalEdge(
       registry,
       driver,
       { http: settings.http_port, https: settings.https_port },
       log.child({ part: 'edge' }),
+      () => certs.inventory(),
     );
+    certs.onChange(() => edge.schedule());
+    // Certificates expire without a write: look again every hour.
+    const certTimer = setInterval(() => edge.schedule(), 3_600_000);
+    certTimer.unref();
+    cleanups.push(async () => clearInterval(certTimer));
     cleanups.push(() => edge.stop());
     await edge.start({
       driftCheckMs: durationMs(settings.drift_check_interval),
@@ -138,8 +149,8 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     cleanups.push(async () => securityLog.stop());
 
     const apiLog = log.child({ part: 'api' });
-    const api = buildApiServer({ registry, edge, settings, gate, log: apiLog, token: admin.check });
-    const local = buildApiServer({ registry, edge, settings, gate, log: apiLog });
+    const api = buildApiServer({ registry, edge, settings, gate, certs, log: apiLog, token: admin.check });
+    const local = buildApiServer({ registry, edge, settings, gate, certs, log: apiLog });
     const regServer = buildRegisterServer({
       registry,
       settings,
@@ -166,6 +177,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       edge,
       db,
       gate,
+      certs,
       gateServer,
       generated: { admin: admin.generated, register: register.generated },
       addresses: { api: apiAddr, register: regAddr, socket },

@@ -6,6 +6,7 @@ import { doctorCommand, statusCommand } from './commands/status.js';
 import { upCommand } from './commands/up.js';
 import { linkCommand } from './commands/link.js';
 import { providerCommand } from './commands/provider.js';
+import { certCommand } from './commands/cert.js';
 import { groupCommand, hashPasswordCommand, sessionCommand, userCommand } from './commands/user.js';
 
 export function buildCli(): Command {
@@ -30,6 +31,7 @@ export function buildCli(): Command {
   program.addCommand(linkCommand());
   program.addCommand(providerCommand());
   program.addCommand(hashPasswordCommand());
+  program.addCommand(certCommand());
   program.addCommand(statusCommand());
   program.addCommand(doctorCommand());
   return program;

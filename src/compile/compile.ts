@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Access, Headers, Service } from '../model/service.js';
 import { durationMs, endpointAddress, parseEndpoint, type Endpoint } from '../model/values.js';
+import { covers, type CertRef } from '../model/tls.js';
 import type {
   EdgeConfig,
   EffectiveAccess,
@@ -14,6 +15,8 @@ import type {
 export interface CompileInput {
   services: Iterable<Service>;
   listeners: { http: number; https: number };
+  /** Valid certificates (HTTPS needs an https listener too). */
+  certs?: CertRef[];
 }
 
 /** What one service contributes, before pools are shared across services. */
@@ -40,6 +43,7 @@ export function compile(input: CompileInput): EdgeConfig {
   const poolByContent = new Map<string, Pool>();
   const tcp: TcpListener[] = [];
   const routesByHost = new Map<string, SiteRoute[]>();
+  const tlsHosts = new Set<string>();
   const hash = createHash('sha256').update(`1 ${input.listeners.http} ${input.listeners.https}\n`);
 
   for (const svc of services) {
@@ -56,6 +60,7 @@ export function compile(input: CompileInput): EdgeConfig {
       }
       const siteRoute = shared === pool ? route : { ...route, pool: shared.id };
       for (const host of svc.hosts) {
+        if (svc.tls !== 'none') tlsHosts.add(host);
         const list = routesByHost.get(host);
         if (list) list.push(siteRoute);
         else routesByHost.set(host, [siteRoute]);
@@ -85,7 +90,23 @@ export function compile(input: CompileInput): EdgeConfig {
   const sites = [...sitesByKey.values()].sort((a, b) => cmp(a.hosts[0] ?? '', b.hosts[0] ?? ''));
   tcp.sort((a, b) => a.port - b.port);
 
-  return { schema: 1, listeners: input.listeners, sites, pools, tcp, hash: hash.digest('hex') };
+  const tls = assignCerts(input.listeners.https > 0 ? (input.certs ?? []) : [], [...tlsHosts].sort(cmp));
+  hash.update(JSON.stringify(tls));
+  return { schema: 1, listeners: input.listeners, sites, pools, tcp, tls, hash: hash.digest('hex') };
+}
+
+/** For each host, the valid certificate covering it that lasts longest (ties: by id). */
+function assignCerts(certs: CertRef[], hosts: string[]): EdgeConfig['tls'] {
+  const ordered = [...certs].sort((a, b) => cmp(b.notAfter, a.notAfter) || cmp(a.id, b.id));
+  const used = new Map<string, { id: string; fingerprint: string }>();
+  const assigned: [string, string][] = [];
+  for (const host of hosts) {
+    const cert = ordered.find((c) => c.names.some((n) => covers(n, host)));
+    if (!cert) continue;
+    used.set(cert.id, { id: cert.id, fingerprint: cert.fingerprint });
+    assigned.push([host, cert.id]);
+  }
+  return { certs: [...used.values()].sort((a, b) => cmp(a.id, b.id)), hosts: assigned };
 }
 
 function fragmentOf(svc: Service): Fragment {
@@ -117,6 +138,7 @@ function fragmentOf(svc: Service): Fragment {
     const ownCopies = new Set((access.forwardAuth?.copyHeaders ?? []).map((n) => n.toLowerCase()));
     const siteRoute: SiteRoute = {
       service: svc.name,
+      ...(svc.hsts ? { hsts: true } : {}),
       path: route.path,
       pool: pool.id,
       stripPrefix: route.strip_prefix && route.path !== '/',

@@ -13,6 +13,8 @@ export interface EdgeConfig {
   sites: Site[];
   pools: Pool[];
   tcp: TcpListener[];
+  /** HTTPS: which certificate serves which host (only hosts with one; sorted by host). */
+  tls: { certs: { id: string; fingerprint: string }[]; hosts: [host: string, certId: string][] };
 }
 
 /** One or more hosts that serve exactly the same routes. */
@@ -24,6 +26,8 @@ export interface Site {
 
 export interface SiteRoute {
   service: string;
+  /** Strict-Transport-Security on HTTPS answers. */
+  hsts?: boolean;
   path: string;
   pool: string;
   stripPrefix: boolean;

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { compile } from '../compile/compile.js';
+import type { CertRef } from '../model/tls.js';
 import type { EdgeConfig } from '../compile/edge-config.js';
 import type { NginxDriver } from '../drivers/nginx/driver.js';
 import { GatehouseError } from '../model/errors.js';
@@ -51,6 +52,8 @@ export class LocalEdge {
     private readonly driver: NginxDriver,
     private readonly listeners: { http: number; https: number },
     private readonly log: Logger,
+    /** Valid certificates (HTTPS); none when absent. */
+    private readonly certs?: () => Promise<CertRef[]>,
   ) {
     this.health = new HealthChecker(() => this.schedule(), log);
     this.events.setMaxListeners(0);
@@ -131,6 +134,13 @@ export class LocalEdge {
     });
   }
 
+  /** Applies now (folding into a running apply) and resolves once that apply is done. */
+  async refresh(): Promise<EdgeStatus> {
+    this.schedule();
+    await this.running;
+    return this.getStatus();
+  }
+
   schedule(): void {
     if (this.stopped) return;
     if (this.running) {
@@ -157,9 +167,11 @@ export class LocalEdge {
     const version = this.registry.version;
     let cfg: EdgeConfig;
     try {
+      const certs = this.certs ? await this.certs() : [];
       cfg = compile({
         services: [...this.registry.state().values()].map((r) => r.service),
         listeners: this.listeners,
+        certs,
       });
     } catch (err) {
       // A bug, not bad input (that is refused at write time): report it, keep serving, never crash.

@@ -214,6 +214,10 @@ export const serviceSchema = z
     routes: z.array(routeSchema).max(100).default([]),
     tcp: z.array(tcpRouteSchema).max(100).default([]),
     access: accessSchema.optional(),
+    /** HTTPS for the hosts: auto (when a certificate covers them, with a redirect from HTTP) or none. */
+    tls: z.enum(['auto', 'none']).optional(),
+    /** Strict-Transport-Security on its HTTPS answers. */
+    hsts: z.boolean().optional(),
     /** Free-form key/values for people and sources (e.g. which template a registration used). */
     labels: z
       .record(

@@ -76,6 +76,20 @@ export interface Database {
     groups_passthrough: number;
     created_at: string;
   };
+  certificates: {
+    id: string;
+    /** JSON array of the names it covers (SANs), "*.example.com" for a wildcard. */
+    names: string;
+    source: string;
+    fingerprint: string;
+    not_before: string;
+    not_after: string;
+    /** Certificate and chain, PEM (public). */
+    cert_pem: string;
+    /** The private key, PEM, sealed with the data key. */
+    key_sealed: string;
+    created_at: string;
+  };
   /** Which local user an OIDC identity (provider + subject) signs in as. */
   user_links: { provider: string; subject: string; user_id: string };
   link_uses: {
@@ -246,6 +260,22 @@ const migrations: Record<string, Migration> = {
         .addColumn('subject', 'text', (c) => c.notNull())
         .addColumn('user_id', 'text', (c) => c.notNull())
         .addPrimaryKeyConstraint('user_links_pk', ['provider', 'subject'])
+        .execute();
+    },
+  },
+  '0006_certificates': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('certificates')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('names', 'text', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('fingerprint', 'text', (c) => c.notNull())
+        .addColumn('not_before', 'text', (c) => c.notNull())
+        .addColumn('not_after', 'text', (c) => c.notNull())
+        .addColumn('cert_pem', 'text', (c) => c.notNull())
+        .addColumn('key_sealed', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
         .execute();
     },
   },

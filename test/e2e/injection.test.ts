@@ -418,6 +418,7 @@ describe('escaping in the renderer, without the schema in front', () => {
       schema: 1,
       hash: '0'.repeat(64),
       listeners: { http: 8080, https: 0 },
+      tls: { certs: [], hosts: [] },
       sites: [
         {
           hosts: [h.host ?? 'ok.test'],

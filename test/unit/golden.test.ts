@@ -141,6 +141,32 @@ const cases: Record<string, ServiceInput[]> = {
   ],
 };
 
+// HTTPS: a wildcard certificate serves a fast-lane host and a full site (with HSTS); a host under it
+// that opts out, and a host no certificate covers, stay on HTTP.
+cases.tls = [
+  { name: 'fast', hosts: ['a.example.com'], routes: [{ upstreams: ['10.0.6.1:80'] }] },
+  {
+    name: 'cloud',
+    hosts: ['cloud.example.com', 'cloud.other.org'],
+    hsts: true,
+    routes: [
+      { path: '/', upstreams: ['10.0.6.2:80'] },
+      { path: '/api/', upstreams: ['10.0.6.3:80'] },
+    ],
+  },
+  { name: 'plain', hosts: ['plain.example.com'], tls: 'none', routes: [{ upstreams: ['10.0.6.4:80'] }] },
+];
+const certs = {
+  tls: [
+    {
+      id: 'c1',
+      fingerprint: 'ab'.repeat(32),
+      names: ['*.example.com', 'example.com'],
+      notAfter: '2027-01-01T00:00:00.000Z',
+    },
+  ],
+} as const;
+
 const gateEnv: RenderEnv['gate'] = {
   socket: '/var/lib/gatehouse/gate/gate.sock',
   stateDir: '/var/lib/gatehouse/gate/state',
@@ -152,7 +178,11 @@ describe('nginx driver golden files', () => {
   for (const [name, inputs] of Object.entries(cases)) {
     it(`renders ${name}`, () => {
       const services = inputs.map((s) => serviceSchema.parse(s));
-      const cfg = compile({ services, listeners: { http: 80, https: 443 } });
+      const cfg = compile({
+        services,
+        listeners: { http: 80, https: 443 },
+        certs: name === 'tls' ? certs.tls.map((c) => ({ ...c, names: [...c.names] })) : [],
+      });
       const files = renderNginx(cfg, {
         ...env,
         down: new Set(['nextcloud-r0 10.0.1.6:8080']),

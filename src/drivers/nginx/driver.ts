@@ -25,6 +25,8 @@ export interface NginxDriverOptions {
   gate?: GateEnv;
   /** Extra environment for nginx (the session key njs reads: never written to a file). */
   env?: Record<string, string>;
+  /** A certificate and its key by id, to write where nginx reads them (`<prefix>/tls`, 0700). */
+  certMaterial?: (id: string) => Promise<{ cert: string; key: string }>;
 }
 
 export interface ApplyResult {
@@ -62,6 +64,41 @@ export class NginxDriver {
     this.process = new NginxProcess(this.cmd, opts.log);
   }
 
+  private get tlsDir(): string {
+    return join(this.opts.prefix, 'tls');
+  }
+
+  /** Certificate files for the config, named by fingerprint; keys readable by root only. */
+  private async writeCerts(cfg: EdgeConfig): Promise<void> {
+    if (cfg.tls.certs.length === 0) return;
+    const material = this.opts.certMaterial;
+    if (!material) throw new GatehouseError('no_certificates', 'this edge has no certificate source', 500);
+    await mkdir(this.tlsDir, { recursive: true, mode: 0o700 });
+    await chmod(this.tlsDir, 0o700);
+    for (const c of cfg.tls.certs) {
+      const base = join(this.tlsDir, c.fingerprint);
+      const have = await readFile(`${base}.crt`, 'utf8').then(
+        () => true,
+        () => false,
+      );
+      if (have) continue;
+      const m = await material(c.id);
+      // The key first (0600), the certificate last: a .crt never stands without its key.
+      await writeFile(`${base}.key.tmp`, m.key, { mode: 0o600 });
+      await rename(`${base}.key.tmp`, `${base}.key`);
+      await writeFile(`${base}.crt.tmp`, m.cert, { mode: 0o644 });
+      await rename(`${base}.crt.tmp`, `${base}.crt`);
+    }
+  }
+
+  /** Removes certificate files the live config no longer names. */
+  private async pruneCerts(cfg: EdgeConfig): Promise<void> {
+    const keep = new Set(cfg.tls.certs.flatMap((c) => [`${c.fingerprint}.crt`, `${c.fingerprint}.key`]));
+    for (const name of await readdir(this.tlsDir).catch(() => [] as string[])) {
+      if (!keep.has(name)) await rm(join(this.tlsDir, name), { force: true });
+    }
+  }
+
   get currentGeneration(): string | undefined {
     return this.generation;
   }
@@ -90,7 +127,9 @@ export class NginxDriver {
       trustedProxies: this.opts.trustedProxies,
       down,
       gate: this.opts.gate,
+      tlsDir: this.tlsDir,
     });
+    await this.writeCerts(cfg);
     await writeFiles(genDir, files);
     const t1 = performance.now();
     const check = await testConfig(this.cmd, join(genDir, 'nginx.conf'));
@@ -118,6 +157,7 @@ export class NginxDriver {
     this.process.markHealthy();
     const t3 = performance.now();
     void this.prune(generation);
+    void this.pruneCerts(cfg);
     return {
       generation,
       hash: cfg.hash,

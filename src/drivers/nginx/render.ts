@@ -5,6 +5,7 @@ import { splitLanes } from './lanes.js';
 import { pagesConf, pageVariables } from './pages.js';
 import { siteServer } from './site.js';
 import { gateHttp, gateMain, njsFiles, policyRoutes, portalServer, type GateEnv } from './gate.js';
+import { httpsRedirect, tlsHttpPreamble, tlsPlan, tlsServers } from './tls.js';
 
 /** Where the rendered files will live and run: everything the pure translation needs to know. */
 export interface RenderEnv {
@@ -26,6 +27,8 @@ export interface RenderEnv {
   down?: ReadonlySet<string>;
   /** The gate beside this edge: login portal, sessions (absent: login routes answer 503). */
   gate?: GateEnv;
+  /** Where certificate and key files are (`<fingerprint>.crt|.key`); default `<prefix>/tls`. */
+  tlsDir?: string;
 }
 
 /** Relative path → file content. */
@@ -49,18 +52,26 @@ export function renderNginx(cfg: EdgeConfig, env: RenderEnv): RenderedFiles {
   const pools = new Map(cfg.pools.map((p) => [p.id, p]));
   const { fast, full } = splitLanes(cfg.sites, pools);
   const usedPools = new Set(full.flatMap((s) => s.routes.map((r) => r.pool)));
+  const plan = tlsPlan(cfg);
+  // On HTTP, a host with a certificate only redirects: its own server block leaves it out.
+  const httpSites = full
+    .map((s) => ({ ...s, hosts: s.hosts.filter((h) => !plan.certOf.has(h)) }))
+    .filter((s) => s.hosts.length > 0);
 
   const needsNjs = policyRoutes(cfg).length > 0;
   const http: string[] = [];
   http.push(...httpPreamble(env, cfg, fast.length));
   http.push(...gateHttp(env, needsNjs));
+  http.push(...tlsHttpPreamble(plan));
   http.push('map $host $gh_fast {', '    default "";');
   for (const { host, target } of fast) http.push(`    ${mapKey(host)} ${str(target)};`);
   http.push('}', '');
   for (const pool of cfg.pools) if (usedPools.has(pool.id)) http.push(...upstreamBlock(pool, env, 'http'));
   http.push(...defaultServer(cfg, env));
   http.push(...portalServer(cfg, env));
-  full.forEach((site, i) => http.push(...siteServer(site, i, cfg, pools, env)));
+  httpSites.forEach((site, i) => http.push(...siteServer(site, i, cfg, pools, env)));
+  http.push(...httpsRedirect(cfg, env, plan));
+  http.push(...tlsServers(cfg, env, plan, fast, full, pools));
   http.push(...statusServer(env));
 
   const main: string[] = [

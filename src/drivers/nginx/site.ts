@@ -12,25 +12,38 @@ export function siteServer(
   cfg: EdgeConfig,
   pools: Map<string, Pool>,
   env: RenderEnv,
+  tls?: { listen: string[]; extra: string[]; https: true },
 ): string[] {
   const gen = filePath(env.genDir);
   const lines = [
-    `# site ${index}: ${site.routes.map((r) => `${r.service}${r.path}`).join(', ')}`,
+    `# site ${index}${tls ? ' (https)' : ''}: ${site.routes.map((r) => `${r.service}${r.path}`).join(', ')}`,
     'server {',
-    ...listen(cfg.listeners.http, env.ipv6).map(indent),
+    ...(tls ? tls.listen : listen(cfg.listeners.http, env.ipv6)).map(indent),
     `    server_name ${site.hosts.map(lit).join(' ')};`,
+    ...(tls ? tls.extra : []).map(indent),
     `    include ${gen}/pages.conf;`,
   ];
   const authed = site.routes.some((r) => r.access.forwardAuth || r.access.basic);
   if (site.routes.some((r) => r.access.policy)) lines.push(...siteGateLines().map(indent));
   site.routes.forEach((route, i) => {
-    lines.push(...routeLocation(route, i, pools.get(route.pool) as Pool, gen).map(indent));
+    const r = tls && route.hsts ? withHsts(route) : route;
+    lines.push(...routeLocation(r, i, pools.get(route.pool) as Pool, gen).map(indent));
   });
   if (!site.routes.some((r) => r.path === '/'))
     lines.push('    location / {', '        return 404;', '    }');
   if (authed) lines.push(...authNamedLocations().map(indent));
   lines.push('}', '');
   return lines;
+}
+
+/** The route with Strict-Transport-Security added to its answers (HTTPS only). */
+function withHsts(route: SiteRoute): SiteRoute {
+  const h = route.headers;
+  if (h.responseSet.some(([n]) => n.toLowerCase() === 'strict-transport-security')) return route;
+  return {
+    ...route,
+    headers: { ...h, responseSet: [...h.responseSet, ['Strict-Transport-Security', 'max-age=31536000']] },
+  };
 }
 
 function routeLocation(route: SiteRoute, i: number, pool: Pool, gen: string): string[] {

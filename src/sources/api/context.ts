@@ -1,5 +1,6 @@
 import type { LocalEdge } from '../../edge/local-edge.js';
 import type { Gate } from '../../gate/gate.js';
+import type { CertStore } from '../../tls/store.js';
 import type { Settings } from '../../model/settings.js';
 import type { Registry } from '../../registry/registry.js';
 
@@ -8,6 +9,7 @@ export interface ApiContext {
   edge: LocalEdge;
   settings: Settings;
   gate: Gate;
+  certs: CertStore;
   /** With `?wait=true`: waits until the version is live on the proxy and reports how it went. */
   maybeWait(
     version: number,

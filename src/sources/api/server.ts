@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { LocalEdge } from '../../edge/local-edge.js';
 import type { Gate } from '../../gate/gate.js';
+import type { CertStore } from '../../tls/store.js';
 import { GatehouseError } from '../../model/errors.js';
 import type { Settings } from '../../model/settings.js';
 import type { Logger } from '../../observe/log.js';
@@ -15,12 +16,14 @@ import { statusRoutes } from './status.js';
 import { userRoutes } from './users.js';
 import { linkRoutes } from './links.js';
 import { providerRoutes } from './providers.js';
+import { certRoutes } from './certs.js';
 
 export interface ApiDeps {
   registry: Registry;
   edge: LocalEdge;
   settings: Settings;
   gate: Gate;
+  certs: CertStore;
   log: Logger;
   /** Undefined for the local unix socket, whose file permissions are its access control. */
   token?: TokenCheck;
@@ -37,6 +40,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     edge: deps.edge,
     settings: deps.settings,
     gate: deps.gate,
+    certs: deps.certs,
     async maybeWait(version, wait) {
       if (wait !== 'true' && wait !== '1') return {};
       const s = await deps.edge.waitFor(version);
@@ -65,6 +69,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
       await userRoutes(api, ctx);
       await linkRoutes(api, ctx);
       await providerRoutes(api, ctx);
+      await certRoutes(api, ctx);
     },
     { prefix: '/api/v1' },
   );

@@ -1,0 +1,52 @@
+import { readFile } from 'node:fs/promises';
+import { Command } from 'commander';
+import { GatehouseError } from '../../model/errors.js';
+import type { CertView } from '../../tls/store.js';
+import { cliContext } from '../context.js';
+import { table } from '../format.js';
+
+async function readPem(path: string, field: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    throw new GatehouseError('invalid', `${field}: cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+export function certCommand(): Command {
+  const cmd = new Command('cert').description('TLS certificates served on the HTTPS port');
+  cmd
+    .command('ls')
+    .description('list certificates')
+    .action(async (_o, c: Command) => {
+      const ctx = cliContext(c);
+      const r = await ctx.client.call<{ certificates: CertView[] }>('GET', '/api/v1/certificates');
+      ctx.print(
+        table(
+          ['ID', 'NAMES', 'SOURCE', 'EXPIRES'],
+          r.certificates.map((x) => [x.id, x.names.join(','), x.source, x.notAfter]),
+        ),
+        r,
+      );
+    });
+  cmd
+    .command('upload')
+    .description('bring your own certificate (PEM, chain after the leaf) and its key')
+    .requiredOption('--cert <file>', 'certificate (and chain), PEM')
+    .requiredOption('--key <file>', 'private key, PEM (unencrypted)')
+    .action(async (o: { cert: string; key: string }, c: Command) => {
+      const ctx = cliContext(c);
+      const body = { cert: await readPem(o.cert, 'cert'), key: await readPem(o.key, 'key') };
+      const r = await ctx.client.call<CertView>('POST', '/api/v1/certificates?wait=true', body);
+      ctx.print(`uploaded certificate ${r.id} for ${r.names.join(', ')} (expires ${r.notAfter})`, r);
+    });
+  cmd
+    .command('rm <id>')
+    .description('remove a certificate (its hosts fall back to another one, or to HTTP)')
+    .action(async (id: string, _o, c: Command) => {
+      const ctx = cliContext(c);
+      const r = await ctx.client.call('DELETE', `/api/v1/certificates/${encodeURIComponent(id)}?wait=true`);
+      ctx.print(`removed certificate ${id}`, r);
+    });
+  return cmd;
+}
