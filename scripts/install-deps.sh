@@ -11,6 +11,8 @@ if [[ ! -d node_modules/better-sqlite3/build ]]; then
   for tool in g++ make python3; do command -v "$tool" >/dev/null || want+=("$tool"); done
 fi
 if [[ "${1:-}" == "--bench" ]]; then want+=(wrk); fi
+# The tests run a real ACME CA (Pebble) and make certificates with openssl.
+if [[ "${1:-}" == "--test" ]]; then want+=(pebble openssl); fi
 
 missing=()
 for p in "${want[@]}"; do

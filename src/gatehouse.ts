@@ -8,6 +8,8 @@ import { apiSocketPath, parseListen, portalHost, type Settings } from './model/s
 import { Gate } from './gate/gate.js';
 import { Sealer } from './gate/secrets.js';
 import { CertStore } from './tls/store.js';
+import { AcmeIssuer } from './tls/acme.js';
+import { CertManager } from './tls/manager.js';
 import { buildGateServer } from './gate/server.js';
 import { SecurityLog } from './gate/security-log.js';
 import { SESSION_KEY_ENV } from './drivers/nginx/gate.js';
@@ -28,6 +30,8 @@ export interface Gatehouse {
   db: Db;
   gate: Gate;
   certs: CertStore;
+  /** Orders and renews certificates (when an ACME directory is configured). */
+  certManager?: CertManager;
   /** The gate's HTTP server (portal, session hand-over) on its unix socket. */
   gateServer: FastifyInstance;
   /** Tokens generated at this start (shown once to the operator), by name. */
@@ -95,6 +99,8 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
 
     const sealer = await Sealer.load(dataDir);
     const certs = new CertStore(db, sealer);
+    /** ACME HTTP-01 answers in flight, served by the edge with the config. */
+    const challenges = new Map<string, string>();
     const gate = await Gate.open({
       db,
       dataDir,
@@ -131,7 +137,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       driver,
       { http: settings.http_port, https: settings.https_port },
       log.child({ part: 'edge' }),
-      () => certs.inventory(),
+      async () => ({ certs: await certs.inventory(), challenges }),
     );
     certs.onChange(() => edge.schedule());
     // Certificates expire without a write: look again every hour.
@@ -144,13 +150,52 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       logMaxBytes: settings.nginx_log_max_mb * 1024 * 1024,
     });
 
+    let certManager: CertManager | undefined;
+    if (settings.acme_directory && settings.https_port) {
+      const issuer = new AcmeIssuer(
+        {
+          directory: settings.acme_directory,
+          keyType: settings.acme_key_type,
+          ...(settings.acme_email ? { email: settings.acme_email } : {}),
+          ...(settings.acme_ca_file ? { caFile: settings.acme_ca_file } : {}),
+        },
+        db,
+        sealer,
+        {
+          // An answer must be live on the edge before the CA is asked to look.
+          add: async (token, keyAuthorization) => {
+            challenges.set(token, keyAuthorization);
+            await edge.refresh();
+          },
+          remove: async (token) => {
+            challenges.delete(token);
+            edge.schedule();
+          },
+        },
+        log.child({ part: 'acme' }),
+      );
+      certManager = new CertManager(registry, certs, issuer, log.child({ part: 'certs' }));
+      certManager.start();
+      const manager = certManager;
+      cleanups.push(async () => manager.stop());
+    }
+
     const securityLog = new SecurityLog(join(dataDir, 'nginx', 'logs', 'security.log'), gate);
     await securityLog.start();
     cleanups.push(async () => securityLog.stop());
 
     const apiLog = log.child({ part: 'api' });
-    const api = buildApiServer({ registry, edge, settings, gate, certs, log: apiLog, token: admin.check });
-    const local = buildApiServer({ registry, edge, settings, gate, certs, log: apiLog });
+    const api = buildApiServer({
+      registry,
+      edge,
+      settings,
+      gate,
+      certs,
+      certManager,
+      log: apiLog,
+      token: admin.check,
+    });
+    const local = buildApiServer({ registry, edge, settings, gate, certs, certManager, log: apiLog });
     const regServer = buildRegisterServer({
       registry,
       settings,
@@ -178,6 +223,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       db,
       gate,
       certs,
+      ...(certManager ? { certManager } : {}),
       gateServer,
       generated: { admin: admin.generated, register: register.generated },
       addresses: { api: apiAddr, register: regAddr, socket },

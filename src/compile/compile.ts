@@ -17,6 +17,8 @@ export interface CompileInput {
   listeners: { http: number; https: number };
   /** Valid certificates (HTTPS needs an https listener too). */
   certs?: CertRef[];
+  /** Pending ACME HTTP-01 challenges: token → key authorization. */
+  challenges?: ReadonlyMap<string, string>;
 }
 
 /** What one service contributes, before pools are shared across services. */
@@ -92,7 +94,11 @@ export function compile(input: CompileInput): EdgeConfig {
 
   const tls = assignCerts(input.listeners.https > 0 ? (input.certs ?? []) : [], [...tlsHosts].sort(cmp));
   hash.update(JSON.stringify(tls));
-  return { schema: 1, listeners: input.listeners, sites, pools, tcp, tls, hash: hash.digest('hex') };
+  const acme = [...(input.challenges ?? new Map<string, string>())]
+    .filter(([t, k]) => /^[A-Za-z0-9_-]{1,256}$/.test(t) && /^[A-Za-z0-9_.-]{1,512}$/.test(k))
+    .sort(([a], [b]) => cmp(a, b));
+  hash.update(JSON.stringify(acme));
+  return { schema: 1, listeners: input.listeners, sites, pools, tcp, tls, acme, hash: hash.digest('hex') };
 }
 
 /** For each host, the valid certificate covering it that lasts longest (ties: by id). */

@@ -13,6 +13,8 @@ export interface EdgeConfig {
   sites: Site[];
   pools: Pool[];
   tcp: TcpListener[];
+  /** ACME HTTP-01 answers every edge gives on HTTP: token → key authorization. */
+  acme: [token: string, keyAuthorization: string][];
   /** HTTPS: which certificate serves which host (only hosts with one; sorted by host). */
   tls: { certs: { id: string; fingerprint: string }[]; hosts: [host: string, certId: string][] };
 }

@@ -52,8 +52,8 @@ export class LocalEdge {
     private readonly driver: NginxDriver,
     private readonly listeners: { http: number; https: number },
     private readonly log: Logger,
-    /** Valid certificates (HTTPS); none when absent. */
-    private readonly certs?: () => Promise<CertRef[]>,
+    /** Valid certificates and pending ACME challenges; none when absent. */
+    private readonly tlsInput?: () => Promise<{ certs: CertRef[]; challenges: ReadonlyMap<string, string> }>,
   ) {
     this.health = new HealthChecker(() => this.schedule(), log);
     this.events.setMaxListeners(0);
@@ -167,11 +167,11 @@ export class LocalEdge {
     const version = this.registry.version;
     let cfg: EdgeConfig;
     try {
-      const certs = this.certs ? await this.certs() : [];
+      const tls = this.tlsInput ? await this.tlsInput() : undefined;
       cfg = compile({
         services: [...this.registry.state().values()].map((r) => r.service),
         listeners: this.listeners,
-        certs,
+        ...(tls ? { certs: tls.certs, challenges: tls.challenges } : {}),
       });
     } catch (err) {
       // A bug, not bad input (that is refused at write time): report it, keep serving, never crash.

@@ -44,10 +44,20 @@ export class Sealer {
 }
 
 /** A generated secret by name: created (random, sealed) on first use, the same ever after. */
-export async function generatedSecret(db: Db, sealer: Sealer, name: string): Promise<string> {
+export function generatedSecret(db: Db, sealer: Sealer, name: string): Promise<string> {
+  return generatedSecretWith(db, sealer, name, async () => randomBytes(32).toString('base64url'));
+}
+
+/** Like generatedSecret, with the value made by `make` (a key pair, say). */
+export async function generatedSecretWith(
+  db: Db,
+  sealer: Sealer,
+  name: string,
+  make: () => Promise<string>,
+): Promise<string> {
   const row = await db.selectFrom('secrets').select('value').where('name', '=', name).executeTakeFirst();
   if (row) return sealer.open(row.value);
-  const value = randomBytes(32).toString('base64url');
+  const value = await make();
   await db
     .insertInto('secrets')
     .values({ name, value: sealer.seal(value), created_at: new Date().toISOString() })

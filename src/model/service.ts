@@ -180,6 +180,8 @@ export const healthSchema = z.strictObject({
   timeout: durationSchema.default('2s'),
 });
 
+const RESERVED_PATHS = ['/.well-known/acme-challenge/', '/.gatehouse/', '/__gatehouse/'];
+
 export const routeSchema = z
   .strictObject({
     path: pathSchema.default('/'),
@@ -191,6 +193,11 @@ export const routeSchema = z
     access: accessSchema.optional(),
   })
   .superRefine((r, ctx) => {
+    // Gatehouse answers these itself on every host (ACME challenges, the gate's pages, its checks).
+    const reserved = RESERVED_PATHS.find((p) => r.path.startsWith(p));
+    if (reserved) {
+      ctx.addIssue({ code: 'custom', path: ['path'], message: `${reserved} is Gatehouse's own` });
+    }
     const schemes = new Set(r.upstreams.map((u) => (u.startsWith('https://') ? 'https' : 'http')));
     if (schemes.size > 1) {
       ctx.addIssue({

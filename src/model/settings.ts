@@ -59,6 +59,14 @@ export const settingsSchema = z.strictObject({
   auth_host: hostnameSchema.optional(),
   /** How long a sign-in lasts. */
   session_ttl: durationSchema.default('168h'),
+  /** ACME directory to obtain certificates from (Let's Encrypt: https://acme-v02.api.letsencrypt.org/directory). Unset: no ACME. */
+  acme_directory: z.url({ protocol: /^https?$/, error: 'the ACME directory URL' }).optional(),
+  /** Contact address for the ACME account. */
+  acme_email: z.email('an email address').optional(),
+  /** A PEM file of CAs to trust for the ACME directory's own HTTPS (a private CA, Pebble in tests). */
+  acme_ca_file: z.string().min(1).optional(),
+  /** Key type of issued certificates. */
+  acme_key_type: z.enum(['ecdsa', 'rsa']).default('ecdsa'),
   /** The name the login portal shows. */
   portal_name: z
     .string()

@@ -5,6 +5,7 @@ export interface CertRef {
   fingerprint: string;
   names: string[];
   notAfter: string;
+  notBefore?: string;
 }
 
 /** Whether a certificate name covers a host (a wildcard covers exactly one label). */

@@ -78,17 +78,20 @@ export class CertStore {
   /** Valid certificates, for compile. */
   async inventory(): Promise<CertRef[]> {
     const now = new Date().toISOString();
+    // A CA's clock may run a little ahead of ours: a certificate valid within the hour counts.
+    const soon = new Date(Date.now() + 3_600_000).toISOString();
     const rows = await this.db
       .selectFrom('certificates')
-      .select(['id', 'fingerprint', 'names', 'not_after'])
+      .select(['id', 'fingerprint', 'names', 'not_after', 'not_before'])
       .where('not_after', '>', now)
-      .where('not_before', '<=', now)
+      .where('not_before', '<=', soon)
       .execute();
     return rows.map((r) => ({
       id: r.id,
       fingerprint: r.fingerprint,
       names: JSON.parse(r.names) as string[],
       notAfter: r.not_after,
+      notBefore: r.not_before,
     }));
   }
 

@@ -419,6 +419,7 @@ describe('escaping in the renderer, without the schema in front', () => {
       hash: '0'.repeat(64),
       listeners: { http: 8080, https: 0 },
       tls: { certs: [], hosts: [] },
+      acme: [],
       sites: [
         {
           hosts: [h.host ?? 'ok.test'],

@@ -37,7 +37,8 @@ export async function loopbackSettings(dataDir: string, extra: Record<string, un
     },
     {},
   );
-  return { settings, httpPort, apiPort, registerPort };
+  // A caller's own port wins over the one picked here.
+  return { settings, httpPort: settings.http_port, apiPort, registerPort };
 }
 
 /** Starts a whole Gatehouse (registry, nginx, APIs) on free loopback ports in a temp data dir. */

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import type { Res } from './net.js';
@@ -7,6 +7,7 @@ import type { Res } from './net.js';
 /** A throwaway CA and leaf certificates made with openssl, for HTTPS tests. */
 export function makeCa(dir: string): {
   ca: string;
+  caFile: string;
   issue(names: string[], days?: number): { cert: string; key: string };
 } {
   const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
@@ -30,6 +31,7 @@ export function makeCa(dir: string): {
   let n = 0;
   return {
     ca: readFileSync(join(dir, 'ca.crt'), 'utf8'),
+    caFile: join(dir, 'ca.crt'),
     issue(names, days = 2) {
       const base = `leaf${n++}`;
       ssl(
@@ -47,10 +49,8 @@ export function makeCa(dir: string): {
         `/CN=${names[0] ?? 'x'}`,
       );
       const ext = join(dir, `${base}.ext`);
-      execFileSync('sh', [
-        '-c',
-        `printf 'subjectAltName=${names.map((x) => `DNS:${x}`).join(',')}\\n' > ${ext}`,
-      ]);
+      const san = names.map((x) => (/^[0-9.]+$/.test(x) ? `IP:${x}` : `DNS:${x}`)).join(',');
+      writeFileSync(ext, `subjectAltName=${san}\n`);
       ssl(
         'x509',
         '-req',

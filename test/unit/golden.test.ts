@@ -182,6 +182,7 @@ describe('nginx driver golden files', () => {
         services,
         listeners: { http: 80, https: 443 },
         certs: name === 'tls' ? certs.tls.map((c) => ({ ...c, names: [...c.names] })) : [],
+        ...(name === 'tls' ? { challenges: new Map([['tok_1-x', 'tok_1-x.thumb_print']]) } : {}),
       });
       const files = renderNginx(cfg, {
         ...env,

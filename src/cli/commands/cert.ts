@@ -41,6 +41,15 @@ export function certCommand(): Command {
       ctx.print(`uploaded certificate ${r.id} for ${r.names.join(', ')} (expires ${r.notAfter})`, r);
     });
   cmd
+    .command('issue <host...>')
+    .description('order a certificate for these hosts now from the ACME CA (HTTP-01)')
+    .action(async (hosts: string[], _o, c: Command) => {
+      const ctx = cliContext(c);
+      if (!ctx.json) process.stderr.write(`ordering a certificate for ${hosts.join(', ')} ...\n`);
+      const r = await ctx.client.call<CertView>('POST', '/api/v1/certificates/issue', { names: hosts });
+      ctx.print(`issued certificate ${r.id} for ${r.names.join(', ')} (expires ${r.notAfter})`, r);
+    });
+  cmd
     .command('rm <id>')
     .description('remove a certificate (its hosts fall back to another one, or to HTTP)')
     .action(async (id: string, _o, c: Command) => {

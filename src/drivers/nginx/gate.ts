@@ -2,6 +2,7 @@ import type { EdgeConfig, SiteRoute } from '../../compile/edge-config.js';
 import { indent, listen } from './common.js';
 import { filePath, lit } from './escape.js';
 import { GATE_NJS } from './njs.js';
+import { acmeLocation } from './tls.js';
 import type { RenderEnv } from './render.js';
 
 /** What the renderer needs to know of the gate (absent: no gate, guarded routes answer 503). */
@@ -225,6 +226,7 @@ export function portalServer(cfg: EdgeConfig, env: RenderEnv): string[] {
     ...listen(cfg.listeners.http, env.ipv6).map(indent),
     `    server_name ${lit(host)};`,
     `    include ${filePath(env.genDir)}/pages.conf;`,
+    ...acmeLocation().map(indent),
     // Forward auth for other proxies: their X-Forwarded-* describe the request they guard.
     '    location = /verify {',
     '        proxy_pass http://gh_gate;',

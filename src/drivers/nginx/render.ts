@@ -5,7 +5,7 @@ import { splitLanes } from './lanes.js';
 import { pagesConf, pageVariables } from './pages.js';
 import { siteServer } from './site.js';
 import { gateHttp, gateMain, njsFiles, policyRoutes, portalServer, type GateEnv } from './gate.js';
-import { httpsRedirect, tlsHttpPreamble, tlsPlan, tlsServers } from './tls.js';
+import { acmeLocation, acmeMap, httpsRedirect, tlsHttpPreamble, tlsPlan, tlsServers } from './tls.js';
 
 /** Where the rendered files will live and run: everything the pure translation needs to know. */
 export interface RenderEnv {
@@ -63,6 +63,7 @@ export function renderNginx(cfg: EdgeConfig, env: RenderEnv): RenderedFiles {
   http.push(...httpPreamble(env, cfg, fast.length));
   http.push(...gateHttp(env, needsNjs));
   http.push(...tlsHttpPreamble(plan));
+  http.push(...acmeMap(cfg));
   http.push('map $host $gh_fast {', '    default "";');
   for (const { host, target } of fast) http.push(`    ${mapKey(host)} ${str(target)};`);
   http.push('}', '');
@@ -188,6 +189,7 @@ function defaultServer(cfg: EdgeConfig, env: RenderEnv): string[] {
     ...listen(cfg.listeners.http, env.ipv6, ' default_server').map(indent),
     '    server_name _;',
     `    include ${filePath(env.genDir)}/pages.conf;`,
+    ...acmeLocation().map(indent),
     '    location / {',
     '        if ($gh_fast = "") {',
     '            return 404;',

@@ -4,6 +4,7 @@ import { filePath, headerVar, ident, lit, str } from './escape.js';
 import { ERROR_PAGES } from './pages.js';
 import { gateCheckLocation, identityHeaders, policyCheck, policyErrorPages, siteGateLines } from './gate.js';
 import type { RenderEnv } from './render.js';
+import { acmeLocation } from './tls.js';
 
 /** A server block for a site that needs more than the fast lane: its routes, auth and pages. */
 export function siteServer(
@@ -22,6 +23,7 @@ export function siteServer(
     `    server_name ${site.hosts.map(lit).join(' ')};`,
     ...(tls ? tls.extra : []).map(indent),
     `    include ${gen}/pages.conf;`,
+    ...(tls ? [] : acmeLocation().map(indent)),
   ];
   const authed = site.routes.some((r) => r.access.forwardAuth || r.access.basic);
   if (site.routes.some((r) => r.access.policy)) lines.push(...siteGateLines().map(indent));

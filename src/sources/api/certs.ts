@@ -2,15 +2,42 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { certUploadSchema } from '../../model/cert.js';
 import { parse } from '../http-errors.js';
+import { GatehouseError } from '../../model/errors.js';
+import { hostnameSchema } from '../../model/values.js';
 import type { ApiContext } from './context.js';
 
 const idParams = z.strictObject({ id: z.uuid('a certificate id') });
+const issueSchema = z.strictObject({ names: z.array(hostnameSchema).min(1).max(100) });
 const waitQuery = z.strictObject({ wait: z.enum(['true', 'false', '1', '0']).optional() });
 
 /** Certificates under /api/v1/certificates (keys go in, never out). */
 export async function certRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const { certs, edge } = ctx;
-  app.get('/certificates', async () => ({ certificates: await certs.list() }));
+  app.get('/certificates', async () => ({
+    certificates: await certs.list(),
+    orders: [...(ctx.certManager?.orders.values() ?? [])],
+    acme: !!ctx.certManager,
+  }));
+  app.post('/certificates/issue', async (req, reply) => {
+    const input = parse(issueSchema, req.body, '');
+    if (!ctx.certManager) {
+      throw new GatehouseError('acme_off', 'no ACME directory is configured (setting acme_directory)', 409);
+    }
+    let cert;
+    try {
+      cert = await ctx.certManager.issueNow(input.names);
+    } catch (err) {
+      if (err instanceof GatehouseError) throw err;
+      // The CA's refusal or an unreachable CA: the operator's to see, not a server fault.
+      throw new GatehouseError(
+        'acme_failed',
+        `the CA did not issue: ${err instanceof Error ? err.message : String(err)}`,
+        502,
+      );
+    }
+    await edge.refresh();
+    return reply.code(201).send(cert);
+  });
   app.post('/certificates', async (req, reply) => {
     const q = parse(waitQuery, req.query, 'query');
     const input = parse(certUploadSchema, req.body, '');

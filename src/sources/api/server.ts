@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { LocalEdge } from '../../edge/local-edge.js';
 import type { Gate } from '../../gate/gate.js';
 import type { CertStore } from '../../tls/store.js';
+import type { CertManager } from '../../tls/manager.js';
 import { GatehouseError } from '../../model/errors.js';
 import type { Settings } from '../../model/settings.js';
 import type { Logger } from '../../observe/log.js';
@@ -24,6 +25,7 @@ export interface ApiDeps {
   settings: Settings;
   gate: Gate;
   certs: CertStore;
+  certManager?: CertManager | undefined;
   log: Logger;
   /** Undefined for the local unix socket, whose file permissions are its access control. */
   token?: TokenCheck;
@@ -41,6 +43,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     settings: deps.settings,
     gate: deps.gate,
     certs: deps.certs,
+    ...(deps.certManager ? { certManager: deps.certManager } : {}),
     async maybeWait(version, wait) {
       if (wait !== 'true' && wait !== '1') return {};
       const s = await deps.edge.waitFor(version);

@@ -1,0 +1,120 @@
+import * as acme from 'acme-client';
+import { readFile } from 'node:fs/promises';
+import { Agent } from 'node:https';
+import { GatehouseError } from '../model/errors.js';
+import type { Logger } from '../observe/log.js';
+import { generatedSecretWith } from '../gate/secrets.js';
+import type { Sealer } from '../gate/secrets.js';
+import type { Db } from '../store/db.js';
+
+export interface AcmeOptions {
+  directory: string;
+  email?: string;
+  /** PEM CAs to trust for the directory's HTTPS (a private CA; Pebble in tests). */
+  caFile?: string;
+  keyType: 'ecdsa' | 'rsa';
+}
+
+/** Where HTTP-01 answers go: the edges serve them with the config (see EdgeConfig.acme). */
+export interface ChallengeSink {
+  add(token: string, keyAuthorization: string): Promise<void>;
+  remove(token: string): Promise<void>;
+}
+
+/**
+ * Obtains certificates from an ACME CA (RFC 8555, acme-client) with HTTP-01: the control plane
+ * answers for every edge by pushing the token with the config, then asks the CA to validate. The
+ * account key is generated once per directory and stored sealed.
+ */
+export class AcmeIssuer {
+  private client: Promise<acme.Client> | undefined;
+
+  constructor(
+    private readonly opts: AcmeOptions,
+    private readonly db: Db,
+    private readonly sealer: Sealer,
+    private readonly challenges: ChallengeSink,
+    private readonly log: Logger,
+  ) {}
+
+  /** A certificate (PEM chain) and its key for `names`; `progress` hears each step. */
+  async issue(
+    names: string[],
+    progress: (step: string) => void = () => undefined,
+  ): Promise<{ cert: string; key: string }> {
+    const client = await this.account();
+    progress('ordering');
+    const order = await client.createOrder({ identifiers: names.map((value) => ({ type: 'dns', value })) });
+    const authorizations = await client.getAuthorizations(order);
+    const tokens: string[] = [];
+    try {
+      for (const authz of authorizations) {
+        if (authz.status === 'valid') continue;
+        const challenge = authz.challenges.find((c) => c.type === 'http-01');
+        if (!challenge) {
+          throw new GatehouseError(
+            'acme_no_http01',
+            `${authz.identifier.value}: the CA offers no HTTP-01 challenge`,
+            502,
+          );
+        }
+        const keyAuthorization = await client.getChallengeKeyAuthorization(challenge);
+        await this.challenges.add(challenge.token, keyAuthorization);
+        tokens.push(challenge.token);
+        progress(`answering for ${authz.identifier.value}`);
+        await client.completeChallenge(challenge);
+        await client.waitForValidStatus(challenge);
+      }
+      progress('finalizing');
+      const [key, csr] =
+        this.opts.keyType === 'rsa'
+          ? await acme.crypto.createCsr(
+              { commonName: names[0], altNames: names },
+              await acme.crypto.createPrivateRsaKey(2048),
+            )
+          : await acme.crypto.createCsr(
+              { commonName: names[0], altNames: names },
+              await acme.crypto.createPrivateEcdsaKey('P-256'),
+            );
+      const finalized = await client.finalizeOrder(order, csr);
+      const cert = await client.getCertificate(finalized);
+      progress('issued');
+      return { cert, key: key.toString() };
+    } finally {
+      for (const t of tokens) await this.challenges.remove(t).catch(() => undefined);
+    }
+  }
+
+  private account(): Promise<acme.Client> {
+    this.client ??= (async () => {
+      // Fail fast on an unreachable CA: the certificate manager retries each order with its own
+      // backoff, and an operator asking now should hear now (acme-client would wait ~25 s).
+      const settings = (acme.axios.defaults as { acmeSettings?: Record<string, number> }).acmeSettings;
+      if (settings) {
+        settings.retryMaxAttempts = 1;
+        settings.retryDefaultDelay = 1;
+      }
+      if (this.opts.caFile) {
+        // acme-client makes its requests through this axios instance.
+        acme.axios.defaults.httpsAgent = new Agent({ ca: await readFile(this.opts.caFile, 'utf8') });
+      }
+      const accountKey = await generatedSecretWith(
+        this.db,
+        this.sealer,
+        `acme-account ${this.opts.directory}`,
+        async () => (await acme.crypto.createPrivateEcdsaKey('P-256')).toString(),
+      );
+      const client = new acme.Client({ directoryUrl: this.opts.directory, accountKey });
+      await client.createAccount({
+        termsOfServiceAgreed: true,
+        ...(this.opts.email ? { contact: [`mailto:${this.opts.email}`] } : {}),
+      });
+      this.log.info({ directory: this.opts.directory }, 'ACME account ready');
+      return client;
+    })().catch((err: unknown) => {
+      this.client = undefined;
+      throw err;
+    });
+    return this.client;
+  }
+}

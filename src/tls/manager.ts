@@ -1,0 +1,148 @@
+import type { Logger } from '../observe/log.js';
+import type { Registry } from '../registry/registry.js';
+import { covers, type CertRef } from '../model/tls.js';
+import type { AcmeIssuer } from './acme.js';
+import type { CertStore, CertView } from './store.js';
+
+export interface OrderStatus {
+  names: string[];
+  state: 'issuing' | 'failed' | 'issued';
+  step?: string;
+  error?: string;
+  /** When a failed order is tried again (ISO). */
+  retryAt?: string;
+  updatedAt: string;
+}
+
+const MIN_BACKOFF_MS = 60_000;
+const MAX_BACKOFF_MS = 24 * 3_600_000;
+
+/**
+ * Keeps every HTTPS host covered: orders a certificate for a service's hosts that no valid
+ * certificate covers (or whose certificate is past two-thirds of its life), one order at a time, each
+ * failure backing off on its own (a failing order never blocks the others). The old certificate keeps
+ * serving until its successor exists.
+ */
+export class CertManager {
+  readonly orders = new Map<string, OrderStatus>();
+  private readonly failures = new Map<string, number>();
+  private running: Promise<void> | undefined;
+  private again = false;
+  private timer: NodeJS.Timeout | undefined;
+  private debounce: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly registry: Registry,
+    private readonly store: CertStore,
+    private readonly issuer: AcmeIssuer,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.registry.onChange(() => {
+      // Registrations come in bursts: look once they settle.
+      if (this.debounce) clearTimeout(this.debounce);
+      this.debounce = setTimeout(() => this.kick(), 500);
+      this.debounce.unref();
+    });
+    this.timer = setInterval(() => this.kick(), 3_600_000);
+    this.timer.unref();
+    this.kick();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    if (this.debounce) clearTimeout(this.debounce);
+  }
+
+  /** Runs a pass now (or after the running one). */
+  kick(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        await this.pass().catch((err: unknown) =>
+          this.log.error({ err: String(err) }, 'certificate pass failed'),
+        );
+      } while (this.again && !this.stopped);
+    })().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  /** Orders a certificate for these names now (CLI `cert issue`). */
+  async issueNow(names: string[]): Promise<CertView> {
+    return this.order(names, true);
+  }
+
+  private async pass(): Promise<void> {
+    const fresh = (await this.store.inventory()).filter((c) => !dueForRenewal(c));
+    for (const names of this.wanted(fresh)) {
+      if (this.stopped) return;
+      const key = names.join(',');
+      const status = this.orders.get(key);
+      if (status?.retryAt && Date.parse(status.retryAt) > Date.now()) continue;
+      await this.order(names, false).catch(() => undefined);
+    }
+  }
+
+  /** Per service, the hosts no fresh certificate covers (wildcard hosts need DNS-01: not here). */
+  private wanted(fresh: CertRef[]): string[][] {
+    const out: string[][] = [];
+    for (const { service } of this.registry.list()) {
+      if (service.tls === 'none' || service.routes.length === 0) continue;
+      const names = service.hosts
+        .filter((h) => !h.startsWith('*.'))
+        .filter((h) => !fresh.some((c) => c.names.some((n) => covers(n, h))))
+        .sort();
+      if (names.length > 0) out.push(names);
+    }
+    return out;
+  }
+
+  private async order(names: string[], manual: boolean): Promise<CertView> {
+    const key = names.join(',');
+    const status: OrderStatus = { names, state: 'issuing', updatedAt: new Date().toISOString() };
+    this.orders.set(key, status);
+    try {
+      const { cert, key: pem } = await this.issuer.issue(names, (step) => {
+        status.step = step;
+        status.updatedAt = new Date().toISOString();
+      });
+      const view = await this.store.upload(cert, pem, 'acme');
+      this.failures.delete(key);
+      this.orders.set(key, { names, state: 'issued', updatedAt: new Date().toISOString() });
+      this.log.info({ names, expires: view.notAfter }, 'certificate issued');
+      return view;
+    } catch (err) {
+      const n = (this.failures.get(key) ?? 0) + 1;
+      this.failures.set(key, n);
+      const wait = Math.min(MAX_BACKOFF_MS, MIN_BACKOFF_MS * 2 ** (n - 1));
+      const message = err instanceof Error ? err.message : String(err);
+      this.orders.set(key, {
+        names,
+        state: 'failed',
+        error: message.slice(0, 500),
+        retryAt: new Date(Date.now() + wait).toISOString(),
+        updatedAt: new Date().toISOString(),
+      });
+      this.log.warn(
+        { names, err: message, retryInS: Math.round(wait / 1000), manual },
+        'certificate order failed',
+      );
+      throw err;
+    }
+  }
+}
+
+/** Past two-thirds of its lifetime. */
+function dueForRenewal(c: CertRef): boolean {
+  const end = Date.parse(c.notAfter);
+  const start = c.notBefore ? Date.parse(c.notBefore) : end - 90 * 86_400_000;
+  return Date.now() >= start + ((end - start) * 2) / 3;
+}
