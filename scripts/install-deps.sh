@@ -5,14 +5,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want=(nginx libnginx-mod-stream libnginx-mod-http-js)
+# bind9-dnsutils: nsupdate, for DNS-01 through RFC 2136 providers.
+want=(nginx libnginx-mod-stream libnginx-mod-http-js bind9-dnsutils)
 # better-sqlite3 is a native addon: npm fetches a prebuilt binary, or builds it when it cannot.
 if [[ ! -d node_modules/better-sqlite3/build ]]; then
   for tool in g++ make python3; do command -v "$tool" >/dev/null || want+=("$tool"); done
 fi
 if [[ "${1:-}" == "--bench" ]]; then want+=(wrk); fi
-# The tests run a real ACME CA (Pebble) and make certificates with openssl.
-if [[ "${1:-}" == "--test" ]]; then want+=(pebble openssl); fi
+# The tests run a real ACME CA (Pebble) and a real BIND, and make certificates with openssl.
+if [[ "${1:-}" == "--test" ]]; then want+=(pebble bind9 openssl); fi
 
 missing=()
 for p in "${want[@]}"; do

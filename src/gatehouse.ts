@@ -10,6 +10,7 @@ import { Sealer } from './gate/secrets.js';
 import { CertStore } from './tls/store.js';
 import { AcmeIssuer } from './tls/acme.js';
 import { CertManager } from './tls/manager.js';
+import { DnsProviders } from './dns/providers.js';
 import { buildGateServer } from './gate/server.js';
 import { SecurityLog } from './gate/security-log.js';
 import { SESSION_KEY_ENV } from './drivers/nginx/gate.js';
@@ -30,6 +31,7 @@ export interface Gatehouse {
   db: Db;
   gate: Gate;
   certs: CertStore;
+  dnsProviders: DnsProviders;
   /** Orders and renews certificates (when an ACME directory is configured). */
   certManager?: CertManager;
   /** The gate's HTTP server (portal, session hand-over) on its unix socket. */
@@ -99,6 +101,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
 
     const sealer = await Sealer.load(dataDir);
     const certs = new CertStore(db, sealer);
+    const dnsProviders = new DnsProviders(db, sealer);
     /** ACME HTTP-01 answers in flight, served by the edge with the config. */
     const challenges = new Map<string, string>();
     const gate = await Gate.open({
@@ -173,8 +176,12 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
           },
         },
         log.child({ part: 'acme' }),
+        (name) => dnsProviders.forName(name),
       );
-      certManager = new CertManager(registry, certs, issuer, log.child({ part: 'certs' }));
+      certManager = new CertManager(registry, certs, issuer, log.child({ part: 'certs' }), {
+        ...(settings.base_domain ? { baseDomain: settings.base_domain } : {}),
+        hasDns: async (name) => (await dnsProviders.forName(name)) !== undefined,
+      });
       certManager.start();
       const manager = certManager;
       cleanups.push(async () => manager.stop());
@@ -186,6 +193,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
 
     const apiLog = log.child({ part: 'api' });
     const api = buildApiServer({
+      dnsProviders,
       registry,
       edge,
       settings,
@@ -195,7 +203,16 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       log: apiLog,
       token: admin.check,
     });
-    const local = buildApiServer({ registry, edge, settings, gate, certs, certManager, log: apiLog });
+    const local = buildApiServer({
+      registry,
+      edge,
+      settings,
+      gate,
+      certs,
+      certManager,
+      dnsProviders,
+      log: apiLog,
+    });
     const regServer = buildRegisterServer({
       registry,
       settings,
@@ -223,6 +240,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       db,
       gate,
       certs,
+      dnsProviders,
       ...(certManager ? { certManager } : {}),
       gateServer,
       generated: { admin: admin.generated, register: register.generated },

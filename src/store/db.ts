@@ -90,6 +90,17 @@ export interface Database {
     key_sealed: string;
     created_at: string;
   };
+  dns_providers: {
+    name: string;
+    type: string;
+    /** The zone it may change (e.g. example.com): names under it are validated through it. */
+    zone: string;
+    /** JSON: the provider's settings without secrets. */
+    config: string;
+    /** The secret (TSIG key, API token), sealed with the data key. */
+    secret_sealed: string;
+    created_at: string;
+  };
   /** Which local user an OIDC identity (provider + subject) signs in as. */
   user_links: { provider: string; subject: string; user_id: string };
   link_uses: {
@@ -275,6 +286,19 @@ const migrations: Record<string, Migration> = {
         .addColumn('not_after', 'text', (c) => c.notNull())
         .addColumn('cert_pem', 'text', (c) => c.notNull())
         .addColumn('key_sealed', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
+  '0007_dns_providers': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('dns_providers')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('zone', 'text', (c) => c.notNull())
+        .addColumn('config', 'text', (c) => c.notNull())
+        .addColumn('secret_sealed', 'text', (c) => c.notNull())
         .addColumn('created_at', 'text', (c) => c.notNull())
         .execute();
     },

@@ -6,6 +6,7 @@ import type { Logger } from '../observe/log.js';
 import { generatedSecretWith } from '../gate/secrets.js';
 import type { Sealer } from '../gate/secrets.js';
 import type { Db } from '../store/db.js';
+import type { DnsProvider } from '../dns/rfc2136.js';
 
 export interface AcmeOptions {
   directory: string;
@@ -35,6 +36,8 @@ export class AcmeIssuer {
     private readonly sealer: Sealer,
     private readonly challenges: ChallengeSink,
     private readonly log: Logger,
+    /** The DNS provider for a name (DNS-01: wildcards), if one is configured. */
+    private readonly dns: (name: string) => Promise<DnsProvider | undefined> = async () => undefined,
   ) {}
 
   /** A certificate (PEM chain) and its key for `names`; `progress` hears each step. */
@@ -47,21 +50,38 @@ export class AcmeIssuer {
     const order = await client.createOrder({ identifiers: names.map((value) => ({ type: 'dns', value })) });
     const authorizations = await client.getAuthorizations(order);
     const tokens: string[] = [];
+    const records: { provider: DnsProvider; fqdn: string; value: string }[] = [];
     try {
       for (const authz of authorizations) {
         if (authz.status === 'valid') continue;
-        const challenge = authz.challenges.find((c) => c.type === 'http-01');
+        const name = authz.identifier.value;
+        // Wildcards can only be proven in DNS; other names over HTTP, through the edges.
+        const provider = authz.wildcard ? await this.dns(name) : undefined;
+        const type = authz.wildcard ? 'dns-01' : 'http-01';
+        const challenge = authz.challenges.find((c) => c.type === type);
         if (!challenge) {
-          throw new GatehouseError(
-            'acme_no_http01',
-            `${authz.identifier.value}: the CA offers no HTTP-01 challenge`,
-            502,
-          );
+          throw new GatehouseError('acme_no_challenge', `${name}: the CA offers no ${type} challenge`, 502);
         }
         const keyAuthorization = await client.getChallengeKeyAuthorization(challenge);
-        await this.challenges.add(challenge.token, keyAuthorization);
-        tokens.push(challenge.token);
-        progress(`answering for ${authz.identifier.value}`);
+        if (type === 'dns-01') {
+          if (!provider) {
+            throw new GatehouseError(
+              'acme_no_dns',
+              `*.${name}: no DNS provider for its zone (needed for a wildcard)`,
+              409,
+            );
+          }
+          const fqdn = `_acme-challenge.${name}`;
+          records.push({ provider, fqdn, value: keyAuthorization });
+          progress(`setting ${fqdn} TXT`);
+          await provider.setTxt(fqdn, keyAuthorization);
+          progress(`waiting for ${fqdn} on ${provider.zone}'s server`);
+          await provider.waitFor(fqdn, keyAuthorization);
+        } else {
+          await this.challenges.add(challenge.token, keyAuthorization);
+          tokens.push(challenge.token);
+        }
+        progress(`answering for ${authz.wildcard ? '*.' : ''}${name}`);
         await client.completeChallenge(challenge);
         await client.waitForValidStatus(challenge);
       }
@@ -82,6 +102,8 @@ export class AcmeIssuer {
       return { cert, key: key.toString() };
     } finally {
       for (const t of tokens) await this.challenges.remove(t).catch(() => undefined);
+      // Clean up what was put in DNS, whatever happened.
+      for (const r of records) await r.provider.removeTxt(r.fqdn, r.value).catch(() => undefined);
     }
   }
 

@@ -37,6 +37,12 @@ export class CertManager {
     private readonly store: CertStore,
     private readonly issuer: AcmeIssuer,
     private readonly log: Logger,
+    private readonly policy: {
+      /** With a DNS provider for it, the base domain gets one wildcard certificate for all its hosts. */
+      baseDomain?: string;
+      /** Whether a DNS provider can prove this name (DNS-01). */
+      hasDns?: (name: string) => Promise<boolean>;
+    } = {},
   ) {}
 
   start(): void {
@@ -82,7 +88,7 @@ export class CertManager {
 
   private async pass(): Promise<void> {
     const fresh = (await this.store.inventory()).filter((c) => !dueForRenewal(c));
-    for (const names of this.wanted(fresh)) {
+    for (const names of await this.wanted(fresh)) {
       if (this.stopped) return;
       const key = names.join(',');
       const status = this.orders.get(key);
@@ -91,15 +97,31 @@ export class CertManager {
     }
   }
 
-  /** Per service, the hosts no fresh certificate covers (wildcard hosts need DNS-01: not here). */
-  private wanted(fresh: CertRef[]): string[][] {
+  /**
+   * What to order: the base domain's wildcard (when DNS can prove it) instead of a certificate per
+   * host under it; per service, the hosts no fresh certificate covers; a service's own wildcard
+   * hosts when DNS can prove them.
+   */
+  private async wanted(fresh: CertRef[]): Promise<string[][]> {
     const out: string[][] = [];
+    const covered = (h: string) => fresh.some((c) => c.names.some((n) => covers(n, h)));
+    const hasDns = this.policy.hasDns ?? (async () => false);
+    const base = this.policy.baseDomain;
+    const wildcard = base && (await hasDns(`*.${base}`)) ? `*.${base}` : undefined;
+    if (wildcard && base && !(covered(`x.${base}`) && covered(base))) out.push([wildcard, base as string]);
     for (const { service } of this.registry.list()) {
       if (service.tls === 'none' || service.routes.length === 0) continue;
-      const names = service.hosts
-        .filter((h) => !h.startsWith('*.'))
-        .filter((h) => !fresh.some((c) => c.names.some((n) => covers(n, h))))
-        .sort();
+      const names: string[] = [];
+      for (const h of [...service.hosts].sort()) {
+        if (covered(h)) continue;
+        // The planned wildcard will cover it: no certificate of its own.
+        if (wildcard && (covers(wildcard, h) || h === base)) continue;
+        if (h.startsWith('*.')) {
+          if (await hasDns(h)) out.push([h]);
+          continue;
+        }
+        names.push(h);
+      }
       if (names.length > 0) out.push(names);
     }
     return out;

@@ -19,7 +19,7 @@ export interface Pebble {
  * Let's Encrypt's test CA (Debian's `pebble`), with `pebble-challtestsrv` as its DNS server answering
  * 127.0.0.1 for every name, so HTTP-01 validation connects to our nginx on `httpPort`.
  */
-export async function startPebble(httpPort: number): Promise<Pebble> {
+export async function startPebble(httpPort: number, opts: { dnsServer?: string } = {}): Promise<Pebble> {
   const dir = await testDir('gh-pebble-');
   const ca = makeCa(dir);
   const leaf = ca.issue(['localhost', '127.0.0.1']);
@@ -51,23 +51,26 @@ export async function startPebble(httpPort: number): Promise<Pebble> {
     procs.push(p);
     return p;
   };
-  run('pebble-challtestsrv', [
-    '-defaultIPv4',
-    '127.0.0.1',
-    '-defaultIPv6',
-    '',
-    '-dns01',
-    `127.0.0.1:${dns}`,
-    '-http01',
-    '',
-    '-https01',
-    '',
-    '-tlsalpn01',
-    '',
-    '-management',
-    `127.0.0.1:${dnsMgmt}`,
-  ]);
-  run('pebble', ['-config', join(dir, 'pebble.json'), '-dnsserver', `127.0.0.1:${dns}`], {
+  // Names resolve through the given DNS server (BIND, for DNS-01), or a stub answering 127.0.0.1.
+  if (!opts.dnsServer) {
+    run('pebble-challtestsrv', [
+      '-defaultIPv4',
+      '127.0.0.1',
+      '-defaultIPv6',
+      '',
+      '-dns01',
+      `127.0.0.1:${dns}`,
+      '-http01',
+      '',
+      '-https01',
+      '',
+      '-tlsalpn01',
+      '',
+      '-management',
+      `127.0.0.1:${dnsMgmt}`,
+    ]);
+  }
+  run('pebble', ['-config', join(dir, 'pebble.json'), '-dnsserver', opts.dnsServer ?? `127.0.0.1:${dns}`], {
     PEBBLE_VA_NOSLEEP: '1',
     PEBBLE_WFE_NONCEREJECT: '0',
     PEBBLE_AUTHZREUSE: '0',

@@ -2,6 +2,7 @@ import type { LocalEdge } from '../../edge/local-edge.js';
 import type { Gate } from '../../gate/gate.js';
 import type { CertStore } from '../../tls/store.js';
 import type { CertManager } from '../../tls/manager.js';
+import type { DnsProviders } from '../../dns/providers.js';
 import type { Settings } from '../../model/settings.js';
 import type { Registry } from '../../registry/registry.js';
 
@@ -12,6 +13,7 @@ export interface ApiContext {
   gate: Gate;
   certs: CertStore;
   certManager?: CertManager;
+  dnsProviders: DnsProviders;
   /** With `?wait=true`: waits until the version is live on the proxy and reports how it went. */
   maybeWait(
     version: number,

@@ -3,6 +3,7 @@ import type { LocalEdge } from '../../edge/local-edge.js';
 import type { Gate } from '../../gate/gate.js';
 import type { CertStore } from '../../tls/store.js';
 import type { CertManager } from '../../tls/manager.js';
+import type { DnsProviders } from '../../dns/providers.js';
 import { GatehouseError } from '../../model/errors.js';
 import type { Settings } from '../../model/settings.js';
 import type { Logger } from '../../observe/log.js';
@@ -17,7 +18,7 @@ import { statusRoutes } from './status.js';
 import { userRoutes } from './users.js';
 import { linkRoutes } from './links.js';
 import { providerRoutes } from './providers.js';
-import { certRoutes } from './certs.js';
+import { certRoutes, dnsRoutes } from './certs.js';
 
 export interface ApiDeps {
   registry: Registry;
@@ -26,6 +27,7 @@ export interface ApiDeps {
   gate: Gate;
   certs: CertStore;
   certManager?: CertManager | undefined;
+  dnsProviders: DnsProviders;
   log: Logger;
   /** Undefined for the local unix socket, whose file permissions are its access control. */
   token?: TokenCheck;
@@ -43,6 +45,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     settings: deps.settings,
     gate: deps.gate,
     certs: deps.certs,
+    dnsProviders: deps.dnsProviders,
     ...(deps.certManager ? { certManager: deps.certManager } : {}),
     async maybeWait(version, wait) {
       if (wait !== 'true' && wait !== '1') return {};
@@ -73,6 +76,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
       await linkRoutes(api, ctx);
       await providerRoutes(api, ctx);
       await certRoutes(api, ctx);
+      await dnsRoutes(api, ctx);
     },
     { prefix: '/api/v1' },
   );
