@@ -12,8 +12,8 @@ if [[ ! -d node_modules/better-sqlite3/build ]]; then
   for tool in g++ make python3; do command -v "$tool" >/dev/null || want+=("$tool"); done
 fi
 if [[ "${1:-}" == "--bench" ]]; then want+=(wrk); fi
-# The tests run a real ACME CA (Pebble) and a real BIND, and make certificates with openssl.
-if [[ "${1:-}" == "--test" ]]; then want+=(pebble bind9 openssl); fi
+# The tests run a real ACME CA (Pebble), a real BIND and an MQTT broker, and make certificates with openssl.
+if [[ "${1:-}" == "--test" ]]; then want+=(pebble bind9 openssl mosquitto mosquitto-clients); fi
 
 missing=()
 for p in "${want[@]}"; do

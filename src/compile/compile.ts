@@ -93,17 +93,48 @@ export function compile(input: CompileInput): EdgeConfig {
   tcp.sort((a, b) => a.port - b.port);
 
   const tls = assignCerts(input.listeners.https > 0 ? (input.certs ?? []) : [], [...tlsHosts].sort(cmp));
+  // Terminated TCP routes take the certificate of their name, https listener or not.
+  const tcpOut = tcp.map((l) => {
+    if (l.tls?.mode !== 'terminate') return l;
+    const name = l.tls.sni[0] as string;
+    const cert = sortCerts(input.certs ?? []).find((c) => c.names.some((n) => covers(n, name)));
+    if (!cert) return l;
+    if (!tls.certs.some((c) => c.id === cert.id))
+      tls.certs.push({ id: cert.id, fingerprint: cert.fingerprint });
+    return { ...l, tls: { ...l.tls, certId: cert.id } };
+  });
+  tls.certs.sort((a, b) => cmp(a.id, b.id));
   hash.update(JSON.stringify(tls));
   const acme = [...(input.challenges ?? new Map<string, string>())]
     .filter(([t, k]) => /^[A-Za-z0-9_-]{1,256}$/.test(t) && /^[A-Za-z0-9_.-]{1,512}$/.test(k))
     .sort(([a], [b]) => cmp(a, b));
   hash.update(JSON.stringify(acme));
-  return { schema: 1, listeners: input.listeners, sites, pools, tcp, tls, acme, hash: hash.digest('hex') };
+  hash.update(JSON.stringify(tcpOut));
+  return {
+    schema: 1,
+    listeners: input.listeners,
+    sites,
+    pools,
+    tcp: tcpOut,
+    tls,
+    acme,
+    hash: hash.digest('hex'),
+  };
 }
 
-/** For each host, the valid certificate covering it that lasts longest (ties: by id). */
+/** For each host, the valid certificate covering it that lasts longest (ties: the newest, then id). */
+function sortCerts(certs: CertRef[]): CertRef[] {
+  return [...certs].sort(
+    (a, b) =>
+      cmp(b.notAfter, a.notAfter) ||
+      cmp(b.notBefore ?? '', a.notBefore ?? '') ||
+      cmp(b.createdAt ?? '', a.createdAt ?? '') ||
+      cmp(a.id, b.id),
+  );
+}
+
 function assignCerts(certs: CertRef[], hosts: string[]): EdgeConfig['tls'] {
-  const ordered = [...certs].sort((a, b) => cmp(b.notAfter, a.notAfter) || cmp(a.id, b.id));
+  const ordered = sortCerts(certs);
   const used = new Map<string, { id: string; fingerprint: string }>();
   const assigned: [string, string][] = [];
   for (const host of hosts) {
@@ -163,7 +194,12 @@ function fragmentOf(svc: Service): Fragment {
     const servers = t.upstreams.map((u) => endpointAddress(parseEndpoint(u, false) as Endpoint));
     return {
       pool: { id, scheme: 'http' as const, lb: t.lb, servers },
-      listener: { port: t.port, service: svc.name, pool: id },
+      listener: {
+        port: t.port,
+        service: svc.name,
+        pool: id,
+        ...(t.tls && t.sni ? { tls: { mode: t.tls, sni: [...t.sni] } } : {}),
+      } as TcpListener,
     };
   });
   const hash = createHash('sha256')

@@ -97,4 +97,6 @@ export interface TcpListener {
   port: number;
   service: string;
   pool: string;
+  /** terminate: with the certificate (by id) of the first name; passthrough: by SNI name. */
+  tls?: { mode: 'terminate' | 'passthrough'; sni: string[]; certId?: string };
 }

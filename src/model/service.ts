@@ -208,11 +208,31 @@ export const routeSchema = z
     }
   });
 
-export const tcpRouteSchema = z.strictObject({
-  port: portSchema,
-  upstreams: z.array(tcpUpstreamSchema).min(1, 'at least one upstream').max(64),
-  lb: lbSchema.default('round_robin'),
-});
+export const tcpRouteSchema = z
+  .strictObject({
+    port: portSchema,
+    upstreams: z.array(tcpUpstreamSchema).min(1, 'at least one upstream').max(64),
+    lb: lbSchema.default('round_robin'),
+    /** terminate: TLS ends here (the certificate of sni[0]); passthrough: routed by SNI, untouched. */
+    tls: z.enum(['terminate', 'passthrough']).optional(),
+    /** Names the route answers for (TLS only). */
+    sni: z.array(hostnameSchema).min(1).max(100).optional(),
+  })
+  .superRefine((t, ctx) => {
+    if (t.tls && !t.sni) {
+      ctx.addIssue({ code: 'custom', path: ['sni'], message: `tls: ${t.tls} needs the names (sni)` });
+    }
+    if (!t.tls && t.sni) {
+      ctx.addIssue({ code: 'custom', path: ['sni'], message: 'sni needs tls: terminate or passthrough' });
+    }
+    if (t.tls === 'terminate' && t.sni?.some((n) => n.startsWith('*.'))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sni'],
+        message: 'a terminated route names its host, not a wildcard',
+      });
+    }
+  });
 
 export const serviceSchema = z
   .strictObject({

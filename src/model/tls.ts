@@ -6,6 +6,8 @@ export interface CertRef {
   names: string[];
   notAfter: string;
   notBefore?: string;
+  /** When Gatehouse got it: among equals, the newest wins. */
+  createdAt?: string;
 }
 
 /** Whether a certificate name covers a host (a wildcard covers exactly one label). */

@@ -12,6 +12,9 @@ export type IsLocal = (ip: string) => boolean;
 export class Claims {
   private readonly hostPaths = new Map<string, string>();
   private readonly ports = new Map<number, string>();
+  /** TLS passthrough shares a port by SNI name: "port name" → service, and who uses each port. */
+  private readonly sni = new Map<string, string>();
+  private readonly sniPorts = new Map<number, Map<string, number>>();
   /** Host → number of routes on it: which hosts Gatehouse serves (for redirect checks). */
   private readonly hosts = new Map<string, number>();
   private routes = 0;
@@ -92,6 +95,25 @@ export class Claims {
       if (owner !== undefined && owner !== s.name) {
         return conflict(`tcp.${i}.port`, `port ${t.port} is already routed by service ${owner}`);
       }
+      if (t.tls === 'passthrough') {
+        for (const [k, name] of (t.sni ?? []).entries()) {
+          const o = this.sni.get(`${t.port} ${name}`);
+          if (o !== undefined && o !== s.name) {
+            return conflict(
+              `tcp.${i}.sni.${k}`,
+              `${name} on port ${t.port} is already routed by service ${o}`,
+            );
+          }
+        }
+      } else {
+        const sharers = [...(this.sniPorts.get(t.port)?.keys() ?? [])].filter((n) => n !== s.name);
+        if (sharers.length > 0) {
+          return conflict(
+            `tcp.${i}.port`,
+            `port ${t.port} passes TLS through for service ${sharers[0] as string}`,
+          );
+        }
+      }
     }
     for (const host of s.hosts) {
       for (const [i, r] of s.routes.entries()) {
@@ -105,7 +127,16 @@ export class Claims {
   }
 
   add(s: Service): void {
-    for (const t of s.tcp) this.ports.set(t.port, s.name);
+    for (const t of s.tcp) {
+      if (t.tls !== 'passthrough') {
+        this.ports.set(t.port, s.name);
+        continue;
+      }
+      for (const name of t.sni ?? []) this.sni.set(`${t.port} ${name}`, s.name);
+      const users = this.sniPorts.get(t.port) ?? new Map<string, number>();
+      users.set(s.name, (users.get(s.name) ?? 0) + 1);
+      this.sniPorts.set(t.port, users);
+    }
     for (const host of s.hosts) {
       for (const r of s.routes) this.hostPaths.set(`${host} ${r.path}`, s.name);
       if (s.routes.length > 0) this.hosts.set(host, (this.hosts.get(host) ?? 0) + s.routes.length);
@@ -114,7 +145,20 @@ export class Claims {
   }
 
   remove(s: Service): void {
-    for (const t of s.tcp) if (this.ports.get(t.port) === s.name) this.ports.delete(t.port);
+    for (const t of s.tcp) {
+      if (t.tls !== 'passthrough') {
+        if (this.ports.get(t.port) === s.name) this.ports.delete(t.port);
+        continue;
+      }
+      for (const name of t.sni ?? []) {
+        if (this.sni.get(`${t.port} ${name}`) === s.name) this.sni.delete(`${t.port} ${name}`);
+      }
+      const users = this.sniPorts.get(t.port);
+      const n = (users?.get(s.name) ?? 0) - 1;
+      if (users && n > 0) users.set(s.name, n);
+      else users?.delete(s.name);
+      if (users && users.size === 0) this.sniPorts.delete(t.port);
+    }
     for (const host of s.hosts) {
       for (const r of s.routes) {
         const key = `${host} ${r.path}`;

@@ -107,6 +107,12 @@ export class AcmeIssuer {
     }
   }
 
+  /** Tells the CA a certificate must no longer be trusted (superseded). */
+  async revoke(certPem: string): Promise<void> {
+    const client = await this.account();
+    await client.revokeCertificate(certPem, { reason: 4 });
+  }
+
   private account(): Promise<acme.Client> {
     this.client ??= (async () => {
       // Fail fast on an unreachable CA: the certificate manager retries each order with its own

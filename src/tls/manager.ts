@@ -1,4 +1,5 @@
 import type { Logger } from '../observe/log.js';
+import { notFound } from '../model/errors.js';
 import type { Registry } from '../registry/registry.js';
 import { covers, type CertRef } from '../model/tls.js';
 import type { AcmeIssuer } from './acme.js';
@@ -79,6 +80,21 @@ export class CertManager {
       } while (this.again && !this.stopped);
     })().finally(() => (this.running = undefined));
     return this.running;
+  }
+
+  /** Orders a successor for a certificate now (same names); the old one serves until it exists. */
+  async renew(id: string): Promise<CertView> {
+    const cert = (await this.store.list()).find((c) => c.id === id);
+    if (!cert) throw notFound(`certificate ${id}`);
+    return this.order(cert.names, true);
+  }
+
+  /** Revokes a certificate at its CA (ACME ones) and removes it. */
+  async revoke(id: string): Promise<void> {
+    const cert = (await this.store.list()).find((c) => c.id === id);
+    if (!cert) throw notFound(`certificate ${id}`);
+    if (cert.source === 'acme') await this.issuer.revoke((await this.store.material(id)).cert);
+    await this.store.remove(id);
   }
 
   /** Orders a certificate for these names now (CLI `cert issue`). */

@@ -82,7 +82,7 @@ export class CertStore {
     const soon = new Date(Date.now() + 3_600_000).toISOString();
     const rows = await this.db
       .selectFrom('certificates')
-      .select(['id', 'fingerprint', 'names', 'not_after', 'not_before'])
+      .select(['id', 'fingerprint', 'names', 'not_after', 'not_before', 'created_at'])
       .where('not_after', '>', now)
       .where('not_before', '<=', soon)
       .execute();
@@ -92,6 +92,7 @@ export class CertStore {
       names: JSON.parse(r.names) as string[],
       notAfter: r.not_after,
       notBefore: r.not_before,
+      createdAt: r.created_at,
     }));
   }
 

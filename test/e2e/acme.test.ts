@@ -55,6 +55,25 @@ describe('tls: ACME', () => {
     expect((await t.get('shop.acme.test', '/.well-known/acme-challenge/unknown')).status).toBe(404);
   });
 
+  it('renews on demand (the new certificate takes over), revokes and replaces', async () => {
+    const before = (await listing()).certificates.find((c) => c.names.includes('shop.acme.test'));
+    const root = await pebble.root();
+    const old = await https(httpsPort, 'shop.acme.test', '/', root);
+    const renewed = await t.api('POST', `/api/v1/certificates/${before?.id as string}/renew`);
+    expect(renewed.status, JSON.stringify(renewed.json)).toBe(201);
+    const served = await https(httpsPort, 'shop.acme.test', '/', root);
+    expect(served.status).toBe(200);
+    expect(served.fingerprint).not.toBe(old.fingerprint);
+    expect(served.fingerprint).toBe(renewed.json.fingerprint);
+    const revoked = await t.api(
+      'DELETE',
+      `/api/v1/certificates/${before?.id as string}?revoke=true&wait=true`,
+    );
+    expect(revoked.status, JSON.stringify(revoked.json)).toBe(200);
+    expect((await listing()).certificates.map((c) => c.id)).not.toContain(before?.id);
+    expect((await https(httpsPort, 'shop.acme.test', '/', root)).fingerprint).toBe(served.fingerprint);
+  });
+
   it('issues on demand, and reports a CA that fails without blocking anything', async () => {
     await t.api('PUT', '/api/v1/services/api?wait=true', {
       hosts: ['api.acme.test'],

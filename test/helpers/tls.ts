@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { Res } from './net.js';
 
@@ -83,14 +84,14 @@ export function https(
   path: string,
   ca: string,
   headers: Record<string, string> = {},
-): Promise<Res> {
+): Promise<Res & { fingerprint: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
       {
         host: '127.0.0.1',
         port,
         path,
-        servername: host,
+        servername: isIP(host) ? '' : host,
         ca,
         headers: { host, ...headers },
         agent: false,
@@ -100,7 +101,11 @@ export function https(
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (d: string) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        const peer = (res.socket as import('node:tls').TLSSocket).getPeerCertificate();
+        const fingerprint = (peer.fingerprint256 ?? '').replace(/:/g, '').toLowerCase();
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, fingerprint }),
+        );
       },
     );
     req.on('timeout', () => req.destroy(new Error('timed out')));

@@ -155,6 +155,30 @@ cases.tls = [
     ],
   },
   { name: 'plain', hosts: ['plain.example.com'], tls: 'none', routes: [{ upstreams: ['10.0.6.4:80'] }] },
+  // TCP: MQTT over TLS ended here; two services sharing 8443 by SNI; one waiting for a certificate.
+  {
+    name: 'mqtt',
+    tcp: [{ port: 8883, upstreams: ['10.0.6.5:1883'], tls: 'terminate', sni: ['mqtt.example.com'] }],
+  },
+  {
+    name: 'git',
+    tcp: [{ port: 8443, upstreams: ['10.0.6.6:443'], tls: 'passthrough', sni: ['git.example.com'] }],
+  },
+  {
+    name: 'vpn',
+    tcp: [
+      {
+        port: 8443,
+        upstreams: ['10.0.6.7:443'],
+        tls: 'passthrough',
+        sni: ['vpn.example.com', 'vpn2.example.com'],
+      },
+    ],
+  },
+  {
+    name: 'nocert',
+    tcp: [{ port: 9883, upstreams: ['10.0.6.8:1883'], tls: 'terminate', sni: ['mqtt.other.org'] }],
+  },
 ];
 const certs = {
   tls: [

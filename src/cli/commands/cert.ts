@@ -50,12 +50,26 @@ export function certCommand(): Command {
       ctx.print(`issued certificate ${r.id} for ${r.names.join(', ')} (expires ${r.notAfter})`, r);
     });
   cmd
-    .command('rm <id>')
-    .description('remove a certificate (its hosts fall back to another one, or to HTTP)')
+    .command('renew <id>')
+    .description('order a successor for a certificate now (the old one serves until it exists)')
     .action(async (id: string, _o, c: Command) => {
       const ctx = cliContext(c);
-      const r = await ctx.client.call('DELETE', `/api/v1/certificates/${encodeURIComponent(id)}?wait=true`);
-      ctx.print(`removed certificate ${id}`, r);
+      if (!ctx.json) process.stderr.write(`renewing ${id} ...\n`);
+      const r = await ctx.client.call<CertView>(
+        'POST',
+        `/api/v1/certificates/${encodeURIComponent(id)}/renew`,
+      );
+      ctx.print(`issued certificate ${r.id} for ${r.names.join(', ')} (expires ${r.notAfter})`, r);
+    });
+  cmd
+    .command('rm <id>')
+    .description('remove a certificate (its hosts fall back to another one, or to HTTP)')
+    .option('--revoke', 'also revoke it at its CA')
+    .action(async (id: string, o: { revoke?: boolean }, c: Command) => {
+      const ctx = cliContext(c);
+      const q = `?wait=true${o.revoke ? '&revoke=true' : ''}`;
+      const r = await ctx.client.call('DELETE', `/api/v1/certificates/${encodeURIComponent(id)}${q}`);
+      ctx.print(`${o.revoke ? 'revoked and removed' : 'removed'} certificate ${id}`, r);
     });
   return cmd;
 }

@@ -1,11 +1,19 @@
-import type { EdgeConfig, Pool } from '../../compile/edge-config.js';
+import type { EdgeConfig, Pool, TcpListener } from '../../compile/edge-config.js';
 import { address, filePath, ident, mapKey, str } from './escape.js';
 import { indent, listen, PROXY_HEADERS, zoneName } from './common.js';
 import { splitLanes } from './lanes.js';
 import { pagesConf, pageVariables } from './pages.js';
 import { siteServer } from './site.js';
 import { gateHttp, gateMain, njsFiles, policyRoutes, portalServer, type GateEnv } from './gate.js';
-import { acmeLocation, acmeMap, httpsRedirect, tlsHttpPreamble, tlsPlan, tlsServers } from './tls.js';
+import {
+  acmeLocation,
+  acmeMap,
+  certFiles,
+  httpsRedirect,
+  tlsHttpPreamble,
+  tlsPlan,
+  tlsServers,
+} from './tls.js';
 
 /** Where the rendered files will live and run: everything the pure translation needs to know. */
 export interface RenderEnv {
@@ -219,20 +227,53 @@ function statusServer(env: RenderEnv): string[] {
 
 function streamBody(cfg: EdgeConfig, pools: Map<string, Pool>, env: RenderEnv): string[] {
   const p = filePath(env.prefix);
+  const fp = new Map(cfg.tls.certs.map((c) => [c.id, c.fingerprint]));
   const lines = [
     `log_format gh_stream '$remote_addr [$time_iso8601] $protocol $server_port $status $bytes_sent $bytes_received $session_time "$upstream_addr"';`,
     `access_log ${p}/logs/stream.log gh_stream buffer=32k flush=1s;`,
     '',
   ];
+  const passthrough = new Map<number, TcpListener[]>();
   for (const t of cfg.tcp) {
     const pool = pools.get(t.pool) as Pool;
     lines.push(...upstreamBlock(pool, env, 'stream'));
+    if (t.tls?.mode === 'passthrough') {
+      passthrough.set(t.port, [...(passthrough.get(t.port) ?? []), t]);
+      continue;
+    }
+    const terminate = t.tls?.mode === 'terminate';
+    const certFp = t.tls?.certId ? fp.get(t.tls.certId) : undefined;
+    if (terminate && !certFp) {
+      // No certificate yet: not served at all rather than served without TLS.
+      lines.push(`# ${t.service}: port ${t.port} waits for a certificate for ${t.tls?.sni[0] ?? ''}`, '');
+      continue;
+    }
     lines.push(
       `# ${t.service}`,
       'server {',
-      ...listen(t.port, env.ipv6).map(indent),
+      ...listen(t.port, env.ipv6, terminate ? ' ssl' : '').map(indent),
+      ...(terminate && certFp
+        ? [...certFiles(certFp, env), 'ssl_protocols TLSv1.2 TLSv1.3;'].map(indent)
+        : []),
       '    proxy_connect_timeout 5s;',
       `    proxy_pass gh_${ident(pool.id)};`,
+      '}',
+      '',
+    );
+  }
+  for (const [port, routes] of passthrough) {
+    lines.push(
+      `# TLS passthrough on ${port}, by SNI: ${routes.map((r) => r.service).join(', ')}`,
+      `map $ssl_preread_server_name $gh_sni_${port} {`,
+      // A name nobody routes: no upstream, the connection is closed.
+      '    default "";',
+      ...routes.flatMap((r) => (r.tls?.sni ?? []).map((n) => `    ${mapKey(n)} gh_${ident(r.pool)};`)),
+      '}',
+      'server {',
+      ...listen(port, env.ipv6).map(indent),
+      '    ssl_preread on;',
+      '    proxy_connect_timeout 5s;',
+      `    proxy_pass $gh_sni_${port};`,
       '}',
       '',
     );

@@ -33,6 +33,10 @@ export function tlsHttpPreamble(plan: TlsPlan): string[] {
   ];
 }
 
+export function certFiles(fingerprint: string, env: RenderEnv): string[] {
+  return certLines(fingerprint, env);
+}
+
 function certLines(fingerprint: string, env: RenderEnv): string[] {
   const dir = filePath(env.tlsDir ?? `${env.prefix}/tls`);
   if (!/^[0-9a-f]{64}$/.test(fingerprint)) throw new Error(`unsafe fingerprint ${fingerprint}`);

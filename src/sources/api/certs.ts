@@ -10,6 +10,31 @@ import type { ApiContext } from './context.js';
 const idParams = z.strictObject({ id: z.uuid('a certificate id') });
 const issueSchema = z.strictObject({ names: z.array(hostnameSchema).min(1).max(100) });
 const waitQuery = z.strictObject({ wait: z.enum(['true', 'false', '1', '0']).optional() });
+const deleteQuery = z.strictObject({
+  wait: z.enum(['true', 'false', '1', '0']).optional(),
+  revoke: z.enum(['true', 'false', '1', '0']).optional(),
+});
+
+function acmeOn(ctx: ApiContext): NonNullable<ApiContext['certManager']> {
+  if (!ctx.certManager) {
+    throw new GatehouseError('acme_off', 'no ACME directory is configured (setting acme_directory)', 409);
+  }
+  return ctx.certManager;
+}
+
+/** A CA's refusal, or an unreachable CA, is the operator's to see: 502, not a server fault. */
+async function viaCa<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (err) {
+    if (err instanceof GatehouseError) throw err;
+    throw new GatehouseError(
+      'acme_failed',
+      `the CA refused: ${err instanceof Error ? err.message : String(err)}`,
+      502,
+    );
+  }
+}
 
 /** Certificates under /api/v1/certificates (keys go in, never out). */
 export async function certRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
@@ -46,10 +71,22 @@ export async function certRoutes(app: FastifyInstance, ctx: ApiContext): Promise
     if (q.wait === 'true' || q.wait === '1') await edge.refresh();
     return reply.code(201).send(cert);
   });
+  app.post('/certificates/:id/renew', async (req, reply) => {
+    const { id } = parse(idParams, req.params, 'params');
+    const manager = acmeOn(ctx);
+    const cert = await viaCa(() => manager.renew(id));
+    await edge.refresh();
+    return reply.code(201).send(cert);
+  });
   app.delete('/certificates/:id', async (req) => {
     const { id } = parse(idParams, req.params, 'params');
-    const q = parse(waitQuery, req.query, 'query');
-    await certs.remove(id);
+    const q = parse(deleteQuery, req.query, 'query');
+    if (q.revoke === 'true' || q.revoke === '1') {
+      const manager = acmeOn(ctx);
+      await viaCa(() => manager.revoke(id));
+    } else {
+      await certs.remove(id);
+    }
     if (q.wait === 'true' || q.wait === '1') await edge.refresh();
     return { deleted: id };
   });
