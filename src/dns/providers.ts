@@ -3,6 +3,7 @@ import type { DnsProviderInput, DnsProviderView } from '../model/dns.js';
 import type { Sealer } from '../gate/secrets.js';
 import type { Database, Db } from '../store/db.js';
 import { Rfc2136Provider, type DnsProvider } from './rfc2136.js';
+import { CloudflareProvider, HetznerProvider } from './http-providers.js';
 
 type Row = Database['dns_providers'];
 
@@ -20,16 +21,17 @@ export class DnsProviders {
       .where('name', '=', input.name)
       .executeTakeFirst();
     if (exists) throw conflict('name', `DNS provider ${input.name} exists`);
+    const { name, type, zone, ...rest } = input;
+    const secret = input.type === 'rfc2136' ? input.tsig_secret : input.api_token;
+    const config = Object.fromEntries(
+      Object.entries(rest).filter(([k]) => k !== 'tsig_secret' && k !== 'api_token'),
+    );
     const row: Row = {
-      name: input.name,
-      type: input.type,
-      zone: input.zone,
-      config: JSON.stringify({
-        server: input.server,
-        tsig_name: input.tsig_name,
-        tsig_algorithm: input.tsig_algorithm,
-      }),
-      secret_sealed: this.sealer.seal(input.tsig_secret),
+      name,
+      type,
+      zone,
+      config: JSON.stringify(config),
+      secret_sealed: this.sealer.seal(secret),
       created_at: new Date().toISOString(),
     };
     await this.db.insertInto('dns_providers').values(row).execute();
@@ -53,26 +55,33 @@ export class DnsProviders {
       .filter((r) => bare === r.zone || bare.endsWith(`.${r.zone}`))
       .sort((a, b) => b.zone.length - a.zone.length)[0];
     if (!row) return undefined;
-    const c = JSON.parse(row.config) as { server: string; tsig_name: string; tsig_algorithm: string };
-    return new Rfc2136Provider({
+    const c = JSON.parse(row.config) as Record<string, string | string[] | undefined>;
+    const secret = this.sealer.open(row.secret_sealed);
+    if (row.type === 'rfc2136') {
+      return new Rfc2136Provider({
+        zone: row.zone,
+        server: String(c.server),
+        tsigName: String(c.tsig_name),
+        tsigAlgorithm: String(c.tsig_algorithm),
+        tsigSecret: secret,
+      });
+    }
+    const http = {
       zone: row.zone,
-      server: c.server,
-      tsigName: c.tsig_name,
-      tsigAlgorithm: c.tsig_algorithm,
-      tsigSecret: this.sealer.open(row.secret_sealed),
-    });
+      token: secret,
+      apiUrl: String(c.api_url),
+      ...(Array.isArray(c.propagation_servers) ? { propagationServers: c.propagation_servers } : {}),
+    };
+    return row.type === 'cloudflare' ? new CloudflareProvider(http) : new HetznerProvider(http);
   }
 }
 
 function view(r: Row): DnsProviderView {
-  const c = JSON.parse(r.config) as { server: string; tsig_name: string; tsig_algorithm: string };
   return {
     name: r.name,
     type: r.type,
     zone: r.zone,
-    server: c.server,
-    tsig_name: c.tsig_name,
-    tsig_algorithm: c.tsig_algorithm,
+    config: JSON.parse(r.config) as Record<string, unknown>,
     created_at: r.created_at,
   };
 }
