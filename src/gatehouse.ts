@@ -11,6 +11,7 @@ import { CertStore } from './tls/store.js';
 import { AcmeIssuer } from './tls/acme.js';
 import { CertManager } from './tls/manager.js';
 import { DnsProviders } from './dns/providers.js';
+import { Metrics } from './observe/metrics.js';
 import { buildGateServer } from './gate/server.js';
 import { SecurityLog } from './gate/security-log.js';
 import { SESSION_KEY_ENV } from './drivers/nginx/gate.js';
@@ -99,7 +100,8 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     const admin = await TokenCheck.load(dataDir, 'admin-token', settings.admin_token);
     const register = await TokenCheck.load(dataDir, 'register-token', settings.register_token);
 
-    const sealer = await Sealer.load(dataDir);
+    const sealer = await Sealer.load(dataDir, settings.secret);
+    const metrics = new Metrics();
     const certs = new CertStore(db, sealer);
     const dnsProviders = new DnsProviders(db, sealer);
     /** ACME HTTP-01 answers in flight, served by the edge with the config. */
@@ -181,6 +183,14 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       certManager = new CertManager(registry, certs, issuer, log.child({ part: 'certs' }), {
         ...(settings.base_domain ? { baseDomain: settings.base_domain } : {}),
         hasDns: async (name) => (await dnsProviders.forName(name)) !== undefined,
+        onExpiring: (c) =>
+          void gate
+            .event('cert_expiring', '', '', `${c.names.join(',')} expires ${c.notAfter}`)
+            .catch(() => undefined),
+        onFailure: (names) => {
+          metrics.orderFailures.inc({ names: names.join(',') });
+          void gate.event('cert_order_failed', '', '', names.join(',')).catch(() => undefined);
+        },
       });
       certManager.start();
       const manager = certManager;
@@ -191,8 +201,21 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     await securityLog.start();
     cleanups.push(async () => securityLog.stop());
 
+    metrics.onScrape(async () => {
+      metrics.certExpiry.reset();
+      for (const c of await certs.list()) {
+        metrics.certExpiry.set(
+          { id: c.id, names: c.names.join(',') },
+          Math.floor(Date.parse(c.notAfter) / 1000),
+        );
+      }
+      for (const [kind, n] of gate.counts) metrics.securityEvents.set({ kind }, n);
+      metrics.appliedVersion.set(edge.getStatus().appliedVersion);
+    });
+
     const apiLog = log.child({ part: 'api' });
     const api = buildApiServer({
+      metrics,
       dnsProviders,
       registry,
       edge,

@@ -41,7 +41,9 @@ export type SecurityEvent =
   | 'link_refused'
   | 'denied'
   | 'rate_limited'
-  | 'unauthenticated';
+  | 'unauthenticated'
+  | 'cert_expiring'
+  | 'cert_order_failed';
 
 /**
  * The gate: users, sessions and what nginx needs to check them (key, state files, policy env). The

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Db } from '../store/db.js';
@@ -11,8 +11,13 @@ import type { Db } from '../store/db.js';
 export class Sealer {
   private constructor(private readonly key: Buffer) {}
 
-  /** Loads `<dataDir>/data.key`, creating it (0600) on first start. */
-  static async load(dataDir: string): Promise<Sealer> {
+  /**
+   * The data key: from a secret given in the environment (GATEHOUSE_SECRET; never stored), else
+   * `<dataDir>/data.key`, created (0600) on first start.
+   */
+  static async load(dataDir: string, secret?: string): Promise<Sealer> {
+    // A passphrase of any length becomes a 256-bit key; the salt ties it to this purpose.
+    if (secret) return new Sealer(scryptSync(secret, 'gatehouse data key v1', 32));
     const file = join(dataDir, 'data.key');
     try {
       const key = Buffer.from((await readFile(file, 'utf8')).trim(), 'base64');

@@ -43,8 +43,14 @@ export class CertManager {
       baseDomain?: string;
       /** Whether a DNS provider can prove this name (DNS-01). */
       hasDns?: (name: string) => Promise<boolean>;
+      /** Told once a day about each certificate within 14 days of expiry. */
+      onExpiring?: (cert: CertRef) => void;
+      /** Told about every failed order. */
+      onFailure?: (names: string[]) => void;
     } = {},
   ) {}
+
+  private readonly warned = new Map<string, number>();
 
   start(): void {
     this.registry.onChange(() => {
@@ -103,7 +109,16 @@ export class CertManager {
   }
 
   private async pass(): Promise<void> {
-    const fresh = (await this.store.inventory()).filter((c) => !dueForRenewal(c));
+    const all = await this.store.inventory();
+    for (const c of all) {
+      const left = Date.parse(c.notAfter) - Date.now();
+      const last = this.warned.get(c.id) ?? 0;
+      if (left < 14 * 86_400_000 && Date.now() - last > 86_400_000) {
+        this.warned.set(c.id, Date.now());
+        this.policy.onExpiring?.(c);
+      }
+    }
+    const fresh = all.filter((c) => !dueForRenewal(c));
     for (const names of await this.wanted(fresh)) {
       if (this.stopped) return;
       const key = names.join(',');
@@ -160,6 +175,7 @@ export class CertManager {
     } catch (err) {
       const n = (this.failures.get(key) ?? 0) + 1;
       this.failures.set(key, n);
+      this.policy.onFailure?.(names);
       const wait = Math.min(MAX_BACKOFF_MS, MIN_BACKOFF_MS * 2 ** (n - 1));
       const message = err instanceof Error ? err.message : String(err);
       this.orders.set(key, {

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
-import { echoBackend, freePort, until, type TestServer } from '../helpers/net.js';
+import { ADMIN_TOKEN, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
+import { echoBackend, freePort, http, until, type TestServer } from '../helpers/net.js';
 import { startPebble, type Pebble } from '../helpers/pebble.js';
-import { https } from '../helpers/tls.js';
+import { https, makeCa } from '../helpers/tls.js';
+import { testDir } from '../helpers/tmp.js';
 
 interface Listing {
   certificates: { id: string; names: string[]; source: string }[];
@@ -55,6 +56,25 @@ describe('tls: ACME', () => {
     expect((await t.get('shop.acme.test', '/.well-known/acme-challenge/unknown')).status).toBe(404);
   });
 
+  it('raises an event for a certificate within 14 days of expiry, and exports expiry metrics', async () => {
+    const ca = makeCa(await testDir('gh-ca-'));
+    const short = ca.issue(['short.acme.test'], 1);
+    expect((await t.api('POST', '/api/v1/certificates', short)).status).toBe(201);
+    await t.gh.certManager?.kick();
+    const events = (await t.api('GET', '/api/v1/events?kind=cert_expiring')).json as unknown as {
+      events: { detail: string }[];
+    };
+    expect(events.events.some((e) => e.detail.startsWith('short.acme.test expires'))).toBe(true);
+    const m = await http(t.apiPort, '127.0.0.1', '/metrics', {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    expect(m.status).toBe(200);
+    expect(m.body).toMatch(
+      /gatehouse_certificate_expiry_timestamp_seconds\{id="[^"]+",names="short\.acme\.test"\} \d{10}/,
+    );
+    expect((await http(t.apiPort, '127.0.0.1', '/metrics')).status).toBe(401);
+  });
+
   it('renews on demand (the new certificate takes over), revokes and replaces', async () => {
     const before = (await listing()).certificates.find((c) => c.names.includes('shop.acme.test'));
     const root = await pebble.root();
@@ -93,6 +113,10 @@ describe('tls: ACME', () => {
     const failed = (await listing()).orders.find((o) => o.names.includes('later.acme.test'));
     expect(failed?.state).toBe('failed');
     expect(failed?.retryAt).toBeTruthy();
+    const status = (await t.api('GET', '/api/v1/status')).json as unknown as {
+      certificates: { failed: { names: string[] }[] };
+    };
+    expect(status.certificates.failed.map((f) => f.names.join(','))).toContain('later.acme.test');
     // What was issued keeps serving.
     expect((await t.get('shop.acme.test')).status).toBe(301);
   });

@@ -14,6 +14,12 @@ export function statusCommand(): Command {
         in_sync: boolean;
         edge: EdgeStatus;
         unloadable: { name: string; error: string }[];
+        certificates: {
+          count: number;
+          next_expiry: { names: string[]; not_after: string } | null;
+          issuing: { names: string[]; step: string }[];
+          failed: { names: string[]; error: string; retry_at: string }[];
+        };
       }>('GET', '/api/v1/status');
       const e = r.edge;
       const lines = [
@@ -23,6 +29,13 @@ export function statusCommand(): Command {
         `last apply:       ${e.lastApplyMs ? `${Math.round(e.lastApplyMs.total)} ms (check ${Math.round(e.lastApplyMs.test)} ms, reload ${Math.round(e.lastApplyMs.reload)} ms)` : '-'}`,
         `last error:       ${e.lastError ? `${e.lastError.code}: ${e.lastError.message} (version ${e.lastError.version}, ${ago(e.lastError.at)})` : 'none'}`,
       ];
+      const certs = r.certificates;
+      lines.push(
+        `certificates:     ${certs.count}${certs.next_expiry ? `, next expiry ${certs.next_expiry.not_after} (${certs.next_expiry.names.join(',')})` : ''}`,
+      );
+      for (const o of certs.issuing) lines.push(`issuing:          ${o.names.join(',')}: ${o.step}`);
+      for (const o of certs.failed)
+        lines.push(`ORDER FAILED:     ${o.names.join(',')}: ${o.error} (next try ${o.retry_at})`);
       if (e.downServers.length) lines.push(`down upstreams:   ${e.downServers.join(', ')}`);
       for (const u of r.unloadable)
         lines.push(`NOT SERVED:       ${u.name}: ${u.error} (PUT it again to fix)`);

@@ -4,6 +4,7 @@ import type { Gate } from '../../gate/gate.js';
 import type { CertStore } from '../../tls/store.js';
 import type { CertManager } from '../../tls/manager.js';
 import type { DnsProviders } from '../../dns/providers.js';
+import type { Metrics } from '../../observe/metrics.js';
 import { GatehouseError } from '../../model/errors.js';
 import type { Settings } from '../../model/settings.js';
 import type { Logger } from '../../observe/log.js';
@@ -28,6 +29,7 @@ export interface ApiDeps {
   certs: CertStore;
   certManager?: CertManager | undefined;
   dnsProviders: DnsProviders;
+  metrics?: Metrics;
   log: Logger;
   /** Undefined for the local unix socket, whose file permissions are its access control. */
   token?: TokenCheck;
@@ -66,6 +68,13 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     });
   }
   app.get('/healthz', async () => ({ status: 'ok' }));
+  const metrics = deps.metrics;
+  if (metrics) {
+    // Prometheus: with the admin token as a bearer token (or over the local socket).
+    app.get('/metrics', async (_req, reply) =>
+      reply.header('content-type', metrics.contentType).send(await metrics.text()),
+    );
+  }
   app.get('/api/v1/openapi.json', async () => openApiDocument());
   void app.register(
     async (api) => {

@@ -11,6 +11,22 @@ export async function statusRoutes(app: FastifyInstance, ctx: ApiContext): Promi
       /** Stored services that no longer validate and are not served. */
       unloadable: ctx.registry.unloadable,
       edge,
+      certificates: await certificateStatus(ctx),
     };
   });
+}
+
+/** Certificates in service, the next to expire, and orders under way or failed. */
+async function certificateStatus(ctx: ApiContext) {
+  const list = await ctx.certs.list();
+  const next = [...list].sort((a, b) => (a.notAfter < b.notAfter ? -1 : 1))[0];
+  const orders = [...(ctx.certManager?.orders.values() ?? [])];
+  return {
+    count: list.length,
+    next_expiry: next ? { names: next.names, not_after: next.notAfter } : null,
+    issuing: orders.filter((o) => o.state === 'issuing').map((o) => ({ names: o.names, step: o.step ?? '' })),
+    failed: orders
+      .filter((o) => o.state === 'failed')
+      .map((o) => ({ names: o.names, error: o.error ?? '', retry_at: o.retryAt ?? '' })),
+  };
 }
