@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import { chmod, mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { dirname, join, resolve } from 'node:path';
 import { NginxDriver } from './drivers/nginx/driver.js';
 import { hostChecks } from './edge/host-checks.js';
 import { LocalEdge } from './edge/local-edge.js';
@@ -12,6 +13,7 @@ import { AcmeIssuer } from './tls/acme.js';
 import { CertManager } from './tls/manager.js';
 import { DnsProviders } from './dns/providers.js';
 import { Metrics } from './observe/metrics.js';
+import { covers } from './model/tls.js';
 import { buildGateServer } from './gate/server.js';
 import { SecurityLog } from './gate/security-log.js';
 import { SESSION_KEY_ENV } from './drivers/nginx/gate.js';
@@ -116,6 +118,13 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       ...(portal ? { portalHost: portal } : {}),
       sessionTtlMs: durationMs(settings.session_ttl),
       brand: settings.portal_name,
+      originOf: async (host) => {
+        const covered =
+          settings.https_port > 0 &&
+          (await certs.inventory()).some((c) => c.names.some((n) => covers(n, host)));
+        if (!covered) return `http://${host}`;
+        return `https://${host}${settings.https_port === 443 ? '' : `:${settings.https_port}`}`;
+      },
     });
     const gateServer = buildGateServer(gate, log.child({ part: 'gate' }));
     await rm(gate.env.socket, { force: true });
@@ -126,6 +135,9 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     sessionPrune.unref();
     cleanups.push(async () => clearInterval(sessionPrune));
 
+    const { dir: tlsDir, inMemory } = await keyDir(dataDir);
+    // Keys in memory-backed storage go with us (nginx stops with us too).
+    if (inMemory) cleanups.push(() => rm(dirname(tlsDir), { recursive: true, force: true }));
     const driver = new NginxDriver({
       bin: settings.nginx_bin,
       prefix: join(dataDir, 'nginx'),
@@ -136,13 +148,14 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       gate: gate.env,
       env: { [SESSION_KEY_ENV]: gate.sessionKey },
       certMaterial: (id) => certs.material(id),
+      tlsDir,
     });
     const edge = new LocalEdge(
       registry,
       driver,
       { http: settings.http_port, https: settings.https_port },
       log.child({ part: 'edge' }),
-      async () => ({ certs: await certs.inventory(), challenges }),
+      async () => ({ certs: await certs.inventory(), challenges, ownHosts: portal ? [portal] : [] }),
     );
     certs.onChange(() => edge.schedule());
     // Certificates expire without a write: look again every hour.
@@ -182,6 +195,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       );
       certManager = new CertManager(registry, certs, issuer, log.child({ part: 'certs' }), {
         ...(settings.base_domain ? { baseDomain: settings.base_domain } : {}),
+        ownHosts: portal ? [portal] : [],
         hasDns: async (name) => (await dnsProviders.forName(name)) !== undefined,
         onExpiring: (c) =>
           void gate
@@ -274,6 +288,20 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     await closeAll();
     throw err;
   }
+}
+
+/**
+ * Where private keys are written for nginx: a directory on a tmpfs (/run) when there is one, so keys
+ * never reach a disk in the clear; else inside the data dir. One directory per data dir.
+ */
+async function keyDir(dataDir: string): Promise<{ dir: string; inMemory: boolean }> {
+  const mounts = await readFile('/proc/mounts', 'utf8').catch(() => '');
+  const base = ['/run', '/dev/shm'].find((m) => new RegExp(`^\\S+ ${m} tmpfs `, 'm').test(mounts));
+  if (!base || process.getuid?.() !== 0) return { dir: join(dataDir, 'nginx', 'tls'), inMemory: false };
+  const id = createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 12);
+  await mkdir(join(base, 'gatehouse'), { recursive: true, mode: 0o700 });
+  await chmod(join(base, 'gatehouse'), 0o700);
+  return { dir: join(base, 'gatehouse', id, 'tls'), inMemory: true };
 }
 
 async function listen(app: FastifyInstance, spec: string): Promise<string> {

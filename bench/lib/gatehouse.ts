@@ -33,7 +33,7 @@ export interface BenchGatehouse {
 }
 
 /** Starts a whole Gatehouse in this process on free loopback ports with a temp data dir. */
-export async function startBenchGatehouse(): Promise<BenchGatehouse> {
+export async function startBenchGatehouse(extra: Record<string, unknown> = {}): Promise<BenchGatehouse> {
   const dataDir = await mkdtemp(join(tmpdir(), 'gh-bench-'));
   ownDir(dataDir);
   const { settings, httpPort, registerPort } = await loopbackSettings(dataDir, {
@@ -41,6 +41,7 @@ export async function startBenchGatehouse(): Promise<BenchGatehouse> {
     register_token: REGISTER_TOKEN,
     base_domain: BASE_DOMAIN,
     nginx_workers: NGINX_WORKERS,
+    ...extra,
   });
   const gh = await startGatehouse(settings, createLogger('silent'));
   const nginxPid = gh.edge.getStatus().proxy.pid;

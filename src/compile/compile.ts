@@ -19,6 +19,8 @@ export interface CompileInput {
   certs?: CertRef[];
   /** Pending ACME HTTP-01 challenges: token → key authorization. */
   challenges?: ReadonlyMap<string, string>;
+  /** Hosts Gatehouse serves itself (the login portal): HTTPS like any service host. */
+  ownHosts?: string[];
 }
 
 /** What one service contributes, before pools are shared across services. */
@@ -92,6 +94,7 @@ export function compile(input: CompileInput): EdgeConfig {
   const sites = [...sitesByKey.values()].sort((a, b) => cmp(a.hosts[0] ?? '', b.hosts[0] ?? ''));
   tcp.sort((a, b) => a.port - b.port);
 
+  for (const h of input.ownHosts ?? []) tlsHosts.add(h);
   const tls = assignCerts(input.listeners.https > 0 ? (input.certs ?? []) : [], [...tlsHosts].sort(cmp));
   // Terminated TCP routes take the certificate of their name, https listener or not.
   const tcpOut = tcp.map((l) => {

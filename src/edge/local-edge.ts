@@ -53,7 +53,11 @@ export class LocalEdge {
     private readonly listeners: { http: number; https: number },
     private readonly log: Logger,
     /** Valid certificates and pending ACME challenges; none when absent. */
-    private readonly tlsInput?: () => Promise<{ certs: CertRef[]; challenges: ReadonlyMap<string, string> }>,
+    private readonly tlsInput?: () => Promise<{
+      certs: CertRef[];
+      challenges: ReadonlyMap<string, string>;
+      ownHosts?: string[];
+    }>,
   ) {
     this.health = new HealthChecker(() => this.schedule(), log);
     this.events.setMaxListeners(0);
@@ -171,7 +175,7 @@ export class LocalEdge {
       cfg = compile({
         services: [...this.registry.state().values()].map((r) => r.service),
         listeners: this.listeners,
-        ...(tls ? { certs: tls.certs, challenges: tls.challenges } : {}),
+        ...(tls ? { certs: tls.certs, challenges: tls.challenges, ownHosts: tls.ownHosts ?? [] } : {}),
       });
     } catch (err) {
       // A bug, not bad input (that is refused at write time): report it, keep serving, never crash.

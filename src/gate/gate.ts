@@ -26,6 +26,8 @@ export interface GateOptions {
   sessionTtlMs: number;
   /** Name shown on the portal's pages. */
   brand: string;
+  /** `https://host[:port]` when a certificate covers the host, else `http://host` (default: http). */
+  originOf?: (host: string) => Promise<string>;
 }
 
 export type SecurityEvent =
@@ -69,7 +71,7 @@ export class Gate {
       await this.sessions.userChanged(uid, reason === 'removed');
       await this.refreshAvailability();
     });
-    this.links = new LinkStore(opts.db, opts.registry, files.dir);
+    this.links = new LinkStore(opts.db, opts.registry, files.dir, (h) => this.originOf(h));
     this.providers = new Providers(opts.db, opts.sealer, this.users, files.dir, sessionKey, () =>
       this.refreshAvailability(),
     );
@@ -151,9 +153,14 @@ export class Gate {
     return undefined;
   }
 
+  /** How a host is reached from outside: https when a certificate covers it. */
+  originOf(host: string): Promise<string> {
+    return this.opts.originOf ? this.opts.originOf(host) : Promise.resolve(`http://${host}`);
+  }
+
   /** The portal's login URL that comes back to `rd`. */
-  loginUrl(rd: string): string {
-    return `http://${this.opts.portalHost ?? ''}/login?rd=${encodeURIComponent(rd)}`;
+  async loginUrl(rd: string): Promise<string> {
+    return `${await this.originOf(this.opts.portalHost ?? '')}/login?rd=${encodeURIComponent(rd)}`;
   }
 
   /** Counts an event without storing it. */

@@ -40,6 +40,7 @@ export class LinkStore {
     private readonly db: Db,
     private readonly registry: Registry,
     private readonly stateDir: string,
+    private readonly originOf: (host: string) => Promise<string> = async (h) => `http://${h}`,
   ) {}
 
   async create(input: LinkCreate): Promise<{ link: LinkView; token: string; url: string }> {
@@ -66,8 +67,7 @@ export class LinkStore {
       revoked_at: null,
     };
     await this.db.insertInto('links').values(row).execute();
-    // TLS arrives with certificates; until then links are plain HTTP like every route.
-    const url = `http://${host}/.gatehouse/link/${token}`;
+    const url = `${await this.originOf(host)}/.gatehouse/link/${token}`;
     return { link: await this.view(row), token, url };
   }
 

@@ -58,7 +58,7 @@ export function externalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit,
       for (const [k, v] of Object.entries(values)) reply.header(k, Buffer.from(v, 'utf8').toString('latin1'));
       return reply.code(200).send();
     }
-    const login = gate.loginUrl(url.toString());
+    const login = await gate.loginUrl(url.toString());
     if (typeof h['x-original-url'] === 'string') return reply.code(401).header('location', login).send();
     return reply.redirect(login, 302);
   });
@@ -88,7 +88,7 @@ export function externalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit,
   // OpenID Connect: to the provider (PKCE, state and nonce kept in a signed cookie), and back.
   app.get('/oidc/:name/start', async (req, reply) => {
     const { name } = req.params as { name: string };
-    const callback = `http://${hostOf(req)}/oidc/callback`;
+    const callback = `${await gate.originOf(hostOf(req))}/oidc/callback`;
     let started: { url: string; pending: string };
     try {
       started = await gate.providers.start(name, callback, query(req, 'rd') ?? '');
@@ -120,7 +120,7 @@ export function externalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit,
     const ip = clientIp(req);
     let done: Awaited<ReturnType<typeof gate.providers.finish>>;
     try {
-      done = await gate.providers.finish(new URL(req.url, `http://${hostOf(req)}`), pending);
+      done = await gate.providers.finish(new URL(req.url, await gate.originOf(hostOf(req))), pending);
     } catch (err) {
       const e = err as { message: string };
       await gate.event('login_failed', ip, '', `oidc: ${e.message}`.slice(0, 200));

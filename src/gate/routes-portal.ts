@@ -131,7 +131,11 @@ export function portalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit): 
   // Self-service two-step sign-in: the secret travels in a signed step until a code confirms it.
   app.get('/totp', async (req, reply) => {
     const s = await currentSession(req);
-    if (!s) return reply.redirect(`/login?rd=${encodeURIComponent(`http://${hostOf(req)}/totp`)}`, 303);
+    if (!s)
+      return reply.redirect(
+        `/login?rd=${encodeURIComponent(`${await gate.originOf(hostOf(req))}/totp`)}`,
+        303,
+      );
     const { secret, url } = newTotp(gate.opts.brand, s.claims.n);
     const step = signStep(gate.sessionKey, 'totp-enrol', { uid: s.claims.u, secret }, 10 * 60_000);
     return html(reply, 200, enrolPage(brand, { qrSvg: await qrSvg(url), secret, step }));
@@ -187,7 +191,9 @@ export function portalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit): 
       setCookie(req, reply, '', claims.d, 0);
     }
     const portal = gate.opts.portalHost;
-    const link = portal ? { href: `http://${portal}/login`, label: 'Sign in again' } : undefined;
+    const link = portal
+      ? { href: `${await gate.originOf(portal)}/login`, label: 'Sign in again' }
+      : undefined;
     return html(reply, 200, messagePage(brand, 'Signed out', 'You have been signed out.', link));
   };
   // GET only asks: another site must not be able to sign people out with a link or an image.

@@ -47,6 +47,8 @@ export class CertManager {
       onExpiring?: (cert: CertRef) => void;
       /** Told about every failed order. */
       onFailure?: (names: string[]) => void;
+      /** Hosts Gatehouse serves itself (the login portal). */
+      ownHosts?: string[];
     } = {},
   ) {}
 
@@ -140,6 +142,10 @@ export class CertManager {
     const base = this.policy.baseDomain;
     const wildcard = base && (await hasDns(`*.${base}`)) ? `*.${base}` : undefined;
     if (wildcard && base && !(covered(`x.${base}`) && covered(base))) out.push([wildcard, base as string]);
+    const own = (this.policy.ownHosts ?? []).filter(
+      (h) => !covered(h) && !(wildcard && (covers(wildcard, h) || h === base)),
+    );
+    if (own.length > 0) out.push(own);
     for (const { service } of this.registry.list()) {
       if (service.tls === 'none' || service.routes.length === 0) continue;
       const names: string[] = [];

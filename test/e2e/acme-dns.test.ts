@@ -72,8 +72,12 @@ describe('tls: DNS-01 wildcard', () => {
       const x = await listing();
       return x.certificates.some((c) => c.names.includes('*.wild.test')) ? x : undefined;
     }, 30_000);
-    expect(l.certificates).toHaveLength(1);
-    expect(l.certificates[0]?.names).toEqual(['*.wild.test', 'wild.test']);
+    // One wildcard for the base domain; no host under it has its own (the portal may, from before
+    // the DNS provider existed).
+    const wild = l.certificates.filter((c) => c.names.includes('*.wild.test'));
+    expect(wild.map((c) => c.names)).toEqual([['*.wild.test', 'wild.test']]);
+    const others = l.certificates.filter((c) => !c.names.includes('*.wild.test'));
+    expect(others.flatMap((c) => c.names).filter((n) => n !== 'auth.wild.test')).toEqual([]);
     await t.gh.edge.refresh();
     const root = await pebble.root();
     expect((await https(httpsPort, 'a.wild.test', '/', root)).status).toBe(200);
@@ -87,7 +91,7 @@ describe('tls: DNS-01 wildcard', () => {
     expect((await https(httpsPort, 'b.wild.test', '/', root)).status).toBe(200);
     expect(performance.now() - t0).toBeLessThan(2000);
     await new Promise((r) => setTimeout(r, 700));
-    expect((await listing()).certificates).toHaveLength(1);
+    expect((await listing()).certificates).toHaveLength(l.certificates.length);
   });
 
   it('a DNS provider that refuses the update fails its order, and nothing else', async () => {

@@ -1,11 +1,11 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGatehouse } from '../../src/gatehouse.js';
 import { createLogger } from '../../src/observe/log.js';
 import { startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
 import { echoBackend, freePort, type Res, type TestServer } from '../helpers/net.js';
-import { https, makeCa } from '../helpers/tls.js';
+import { https, httpsPost, makeCa } from '../helpers/tls.js';
 import { testDir } from '../helpers/tmp.js';
 
 /** HTTPS with certificates Gatehouse holds (brought by the operator), through real nginx. */
@@ -81,7 +81,44 @@ describe('tls: serving certificates', () => {
     await expect(get('x.other.test')).rejects.toThrow();
   });
 
+  it('serves the login portal over HTTPS when a certificate covers it; cookies are Secure', async () => {
+    const portalCert = ca.issue(['*.gw.test']);
+    expect((await t.api('POST', '/api/v1/certificates?wait=true', portalCert)).status).toBe(201);
+    await t.api('POST', '/api/v1/users', { username: 'tia', password: 'tia password 1' });
+    await t.api('PUT', '/api/v1/services/private?wait=true', {
+      hosts: ['private.gw.test'],
+      routes: [{ upstreams: [`127.0.0.1:${app.port}`] }],
+      access: { login: {} },
+    });
+    const port = `:${httpsPort}`;
+    const guarded = await https(httpsPort, 'private.gw.test', '/x', ca.ca, { accept: 'text/html' });
+    expect(guarded.status).toBe(302);
+    expect(guarded.headers.location).toBe(
+      // The way back is the Host the client sent (this one sends none with a port).
+      `https://auth.gw.test${port}/login?rd=${encodeURIComponent('https://private.gw.test/x')}`,
+    );
+    // On HTTP the portal redirects, but /verify still answers (other proxies do not follow redirects).
+    expect((await t.get('auth.gw.test', '/login')).status).toBe(301);
+    expect(
+      (await t.get('auth.gw.test', '/verify', { headers: { 'x-original-url': 'http://a.gw.test/' } })).status,
+    ).toBe(401);
+    const login = await httpsPost(
+      httpsPort,
+      'auth.gw.test',
+      '/login',
+      ca.ca,
+      'username=tia&password=tia+password+1&rd=',
+    );
+    expect(login.status).toBe(200);
+    expect(String(login.headers['set-cookie'])).toMatch(/; Secure/);
+  });
+
   it('keeps keys sealed at rest and serves again after a restart', async () => {
+    // nginx reads the key from memory-backed storage (tmpfs), root-only, outside the data dir.
+    const conf = await readFile(join(t.dataDir, 'nginx', 'current', 'nginx.conf'), 'utf8');
+    const keyFile = /ssl_certificate_key (\S+);/.exec(conf)?.[1] as string;
+    expect(keyFile).toMatch(/^\/(run|dev\/shm)\/gatehouse\/[0-9a-f]{12}\/tls\/[0-9a-f]{64}\.key$/);
+    expect((await stat(keyFile)).mode & 0o777).toBe(0o600);
     const db = await readFile(join(t.dataDir, 'gatehouse.db'));
     const keyBody = wildcard.key.split('\n')[1] as string;
     expect(db.includes(keyBody)).toBe(false);
@@ -92,8 +129,10 @@ describe('tls: serving certificates', () => {
   });
 
   it('removing the certificate takes its hosts back to HTTP', async () => {
-    const list = (await t.api('GET', '/api/v1/certificates')).json as { certificates: { id: string }[] };
-    const id = list.certificates[0]?.id as string;
+    const list = (await t.api('GET', '/api/v1/certificates')).json as {
+      certificates: { id: string; names: string[] }[];
+    };
+    const id = list.certificates.find((c) => c.names.includes('*.tls.test'))?.id as string;
     expect((await t.api('DELETE', `/api/v1/certificates/${id}?wait=true`)).status).toBe(200);
     expect((await t.get('web.tls.test')).status).toBe(200);
     await expect(get('web.tls.test')).rejects.toThrow();

@@ -113,3 +113,30 @@ export function https(
     req.end();
   });
 }
+
+/** A form POST over HTTPS (SNI and Host set to `host`). */
+export function httpsPost(port: number, host: string, path: string, ca: string, form: string): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'POST',
+        servername: host,
+        ca,
+        headers: { host, 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+        agent: false,
+        timeout: 10_000,
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
+    req.on('error', reject);
+    req.end(form);
+  });
+}

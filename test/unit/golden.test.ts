@@ -206,12 +206,14 @@ describe('nginx driver golden files', () => {
         services,
         listeners: { http: 80, https: 443 },
         certs: name === 'tls' ? certs.tls.map((c) => ({ ...c, names: [...c.names] })) : [],
-        ...(name === 'tls' ? { challenges: new Map([['tok_1-x', 'tok_1-x.thumb_print']]) } : {}),
+        ...(name === 'tls'
+          ? { challenges: new Map([['tok_1-x', 'tok_1-x.thumb_print']]), ownHosts: ['auth.example.com'] }
+          : {}),
       });
       const files = renderNginx(cfg, {
         ...env,
         down: new Set(['nextcloud-r0 10.0.1.6:8080']),
-        ...(name === 'gate' ? { gate: gateEnv } : {}),
+        ...(name === 'gate' || name === 'tls' ? { gate: gateEnv } : {}),
       });
       const text = [...files]
         .filter(([f]) => f.endsWith('.conf') || f === 'njs/policies.js')

@@ -25,8 +25,10 @@ export interface NginxDriverOptions {
   gate?: GateEnv;
   /** Extra environment for nginx (the session key njs reads: never written to a file). */
   env?: Record<string, string>;
-  /** A certificate and its key by id, to write where nginx reads them (`<prefix>/tls`, 0700). */
+  /** A certificate and its key by id, to write where nginx reads them (0700). */
   certMaterial?: (id: string) => Promise<{ cert: string; key: string }>;
+  /** Where those files go (default `<prefix>/tls`; Gatehouse prefers a tmpfs). */
+  tlsDir?: string;
 }
 
 export interface ApplyResult {
@@ -65,7 +67,7 @@ export class NginxDriver {
   }
 
   private get tlsDir(): string {
-    return join(this.opts.prefix, 'tls');
+    return this.opts.tlsDir ?? join(this.opts.prefix, 'tls');
   }
 
   /** Certificate files for the config, named by fingerprint; keys readable by root only. */

@@ -38,9 +38,13 @@ export function policyRoutes(cfg: EdgeConfig): SiteRoute[] {
   return cfg.sites.flatMap((s) => s.routes.filter((r) => r.access.policy));
 }
 
-export function portalUrl(env: RenderEnv): string {
-  // TLS arrives with certificates; until then the portal is served over plain HTTP.
-  return env.gate?.portalHost ? `http://${env.gate.portalHost}` : '';
+/** The portal's origin: HTTPS when a certificate covers its host. */
+export function portalUrl(env: RenderEnv, cfg?: EdgeConfig): string {
+  const host = env.gate?.portalHost;
+  if (!host) return '';
+  const tls = cfg?.tls.hosts.some(([h]) => h === host);
+  if (!tls || !cfg) return `http://${host}`;
+  return `https://${host}${cfg.listeners.https === 443 ? '' : `:${cfg.listeners.https}`}`;
 }
 
 /** Main-context lines: the njs module and the key's environment variable. */
@@ -109,7 +113,7 @@ export function policyModule(cfg: EdgeConfig, env: RenderEnv): string {
   }
   // JSON is valid JavaScript; the values were validated by the model. One line per route.
   const head = JSON.stringify({
-    portal: portalUrl(env),
+    portal: portalUrl(env, cfg),
     state: env.gate?.stateDir ?? '/nonexistent',
     cookie: env.gate?.cookie ?? 'gh_session',
   });
@@ -216,11 +220,35 @@ function gateProxy(): string[] {
   ];
 }
 
-/** The login portal's server block. */
-export function portalServer(cfg: EdgeConfig, env: RenderEnv): string[] {
+/**
+ * The login portal's server blocks. With a certificate: HTTPS, and on HTTP only ACME, /verify (other
+ * proxies ask it over HTTP and do not follow redirects) and a redirect for everything else.
+ */
+export function portalServer(
+  cfg: EdgeConfig,
+  env: RenderEnv,
+  tls?: { listen: string[]; certs: string[] },
+): string[] {
   const host = env.gate?.portalHost;
   if (!host) return [];
+  const port = cfg.listeners.https === 443 ? '' : `:${cfg.listeners.https}`;
+  const site = tls
+    ? [
+        '# the login portal (https)',
+        'server {',
+        ...tls.listen.map(indent),
+        `    server_name ${lit(host)};`,
+        ...tls.certs.map(indent),
+        `    include ${filePath(env.genDir)}/pages.conf;`,
+        '    location / {',
+        ...gateProxy().map((l) => `        ${l}`),
+        '    }',
+        '}',
+        '',
+      ]
+    : [];
   return [
+    ...site,
     '# the login portal',
     'server {',
     ...listen(cfg.listeners.http, env.ipv6).map(indent),
@@ -239,7 +267,9 @@ export function portalServer(cfg: EdgeConfig, env: RenderEnv): string[] {
     '        error_page 502 504 = @gh_auth503;',
     '    }',
     '    location / {',
-    ...gateProxy().map((l) => `        ${l}`),
+    ...(tls
+      ? [`        return 301 https://$host${port}$request_uri;`]
+      : gateProxy().map((l) => `        ${l}`)),
     '    }',
     '}',
     '',

@@ -228,7 +228,8 @@ function verdict(r) {
 }
 
 function loginUrl(r) {
-  var back = r.variables.scheme + '://' + r.variables.host + r.variables.request_uri;
+  // The Host as the browser sent it (with a port, if any), so the way back works on any port.
+  var back = r.variables.scheme + '://' + (r.variables.http_host || r.variables.host) + r.variables.request_uri;
   var p = ROUTES[r.variables.gh_policy];
   var via = p && p.login && p.login.provider ? '&provider=' + p.login.provider : '';
   return P.portal + '/login?rd=' + encodeURIComponent(back) + via;

@@ -77,9 +77,18 @@ export function renderNginx(cfg: EdgeConfig, env: RenderEnv): RenderedFiles {
   http.push('}', '');
   for (const pool of cfg.pools) if (usedPools.has(pool.id)) http.push(...upstreamBlock(pool, env, 'http'));
   http.push(...defaultServer(cfg, env));
-  http.push(...portalServer(cfg, env));
+  const portalFp = env.gate?.portalHost ? plan.certOf.get(env.gate.portalHost) : undefined;
+  http.push(
+    ...portalServer(
+      cfg,
+      env,
+      portalFp
+        ? { listen: listen(cfg.listeners.https, env.ipv6, ' ssl'), certs: certFiles(portalFp, env) }
+        : undefined,
+    ),
+  );
   httpSites.forEach((site, i) => http.push(...siteServer(site, i, cfg, pools, env)));
-  http.push(...httpsRedirect(cfg, env, plan));
+  http.push(...httpsRedirect(cfg, env, plan, env.gate?.portalHost));
   http.push(...tlsServers(cfg, env, plan, fast, full, pools));
   http.push(...statusServer(env));
 

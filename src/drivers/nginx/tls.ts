@@ -111,14 +111,15 @@ export function tlsServers(
 }
 
 /** On HTTP, hosts with a certificate are sent to HTTPS. */
-export function httpsRedirect(cfg: EdgeConfig, env: RenderEnv, plan: TlsPlan): string[] {
-  if (plan.certOf.size === 0) return [];
+export function httpsRedirect(cfg: EdgeConfig, env: RenderEnv, plan: TlsPlan, except?: string): string[] {
+  const hosts = [...plan.certOf.keys()].filter((h) => h !== except);
+  if (hosts.length === 0) return [];
   const port = cfg.listeners.https === 443 ? '' : `:${cfg.listeners.https}`;
   return [
     '# HTTP → HTTPS for hosts with a certificate',
     'server {',
     ...listen(cfg.listeners.http, env.ipv6).map(indent),
-    `    server_name ${[...plan.certOf.keys()].map(lit).join(' ')};`,
+    `    server_name ${hosts.map(lit).join(' ')};`,
     ...acmeLocation().map(indent),
     '    location / {',
     `        return 301 https://$host${port}$request_uri;`,
