@@ -176,6 +176,9 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
           keyType: settings.acme_key_type,
           ...(settings.acme_email ? { email: settings.acme_email } : {}),
           ...(settings.acme_ca_file ? { caFile: settings.acme_ca_file } : {}),
+          ...(settings.acme_eab_kid && settings.acme_eab_hmac_key
+            ? { eab: { kid: settings.acme_eab_kid, hmacKey: settings.acme_eab_hmac_key } }
+            : {}),
         },
         db,
         sealer,

@@ -67,6 +67,9 @@ export const settingsSchema = z.strictObject({
   acme_email: z.email('an email address').optional(),
   /** A PEM file of CAs to trust for the ACME directory's own HTTPS (a private CA, Pebble in tests). */
   acme_ca_file: z.string().min(1).optional(),
+  /** External account binding, for CAs that require one (ZeroSSL, Google): key id and HMAC key. */
+  acme_eab_kid: z.string().min(1).max(256).optional(),
+  acme_eab_hmac_key: z.string().min(1).max(512).optional(),
   /** Key type of issued certificates. */
   acme_key_type: z.enum(['ecdsa', 'rsa']).default('ecdsa'),
   /** The name the login portal shows. */

@@ -14,6 +14,8 @@ export interface AcmeOptions {
   /** PEM CAs to trust for the directory's HTTPS (a private CA; Pebble in tests). */
   caFile?: string;
   keyType: 'ecdsa' | 'rsa';
+  /** External account binding (ZeroSSL and other CAs that require one). */
+  eab?: { kid: string; hmacKey: string };
 }
 
 /** Where HTTP-01 answers go: the edges serve them with the config (see EdgeConfig.acme). */
@@ -132,7 +134,13 @@ export class AcmeIssuer {
         `acme-account ${this.opts.directory}`,
         async () => (await acme.crypto.createPrivateEcdsaKey('P-256')).toString(),
       );
-      const client = new acme.Client({ directoryUrl: this.opts.directory, accountKey });
+      const client = new acme.Client({
+        directoryUrl: this.opts.directory,
+        accountKey,
+        ...(this.opts.eab
+          ? { externalAccountBinding: { kid: this.opts.eab.kid, hmacKey: this.opts.eab.hmacKey } }
+          : {}),
+      });
       await client.createAccount({
         termsOfServiceAgreed: true,
         ...(this.opts.email ? { contact: [`mailto:${this.opts.email}`] } : {}),

@@ -19,7 +19,10 @@ export interface Pebble {
  * Let's Encrypt's test CA (Debian's `pebble`), with `pebble-challtestsrv` as its DNS server answering
  * 127.0.0.1 for every name, so HTTP-01 validation connects to our nginx on `httpPort`.
  */
-export async function startPebble(httpPort: number, opts: { dnsServer?: string } = {}): Promise<Pebble> {
+export async function startPebble(
+  httpPort: number,
+  opts: { dnsServer?: string; eab?: { kid: string; key: string }; validitySeconds?: number } = {},
+): Promise<Pebble> {
   const dir = await testDir('gh-pebble-');
   const ca = makeCa(dir);
   const leaf = ca.issue(['localhost', '127.0.0.1']);
@@ -42,6 +45,10 @@ export async function startPebble(httpPort: number, opts: { dnsServer?: string }
         privateKey: join(dir, 'key.pem'),
         httpPort,
         tlsPort: tls,
+        ...(opts.eab
+          ? { externalAccountBindingRequired: true, externalAccountMACKeys: { [opts.eab.kid]: opts.eab.key } }
+          : {}),
+        ...(opts.validitySeconds ? { certificateValidityPeriod: opts.validitySeconds } : {}),
       },
     }),
   );

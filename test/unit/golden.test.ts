@@ -16,6 +16,7 @@ const env: RenderEnv = {
   workers: 2,
   ipv6: true,
   trustedProxies: ['10.0.0.1', '192.168.0.0/16'],
+  resolvers: ['10.0.0.53', '[fd00::53]'],
 };
 
 const auth = { forward_auth: { url: 'http://10.0.1.5:3000/auth/verify', copy_headers: ['X-Gateway-Token'] } };

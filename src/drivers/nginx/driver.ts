@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, readlink, rename, rm, symlink, writeFile, chmod } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -51,6 +51,8 @@ export class NginxDriver {
   private generation: string | undefined;
   private seq = 0;
   private readonly ipv6 = hasIPv6();
+  /** The machine's DNS servers, for nginx's OCSP stapling. */
+  private readonly resolvers = systemResolvers();
 
   constructor(private readonly opts: NginxDriverOptions) {
     const p = opts.prefix;
@@ -130,6 +132,7 @@ export class NginxDriver {
       down,
       gate: this.opts.gate,
       tlsDir: this.tlsDir,
+      resolvers: this.resolvers,
     });
     await this.writeCerts(cfg);
     await writeFiles(genDir, files);
@@ -263,6 +266,18 @@ async function writeFiles(genDir: string, files: RenderedFiles): Promise<void> {
     const path = join(genDir, rel);
     await mkdir(dirname(path), { recursive: true, mode: 0o755 });
     await writeFile(path, content, { mode: 0o644 });
+  }
+}
+
+function systemResolvers(): string[] {
+  try {
+    return readFileSync('/etc/resolv.conf', 'utf8')
+      .split('\n')
+      .map((l) => /^nameserver\s+([0-9a-fA-F.:]+)\s*$/.exec(l)?.[1])
+      .filter((ip): ip is string => !!ip)
+      .map((ip) => (ip.includes(':') ? `[${ip}]` : ip));
+  } catch {
+    return [];
   }
 }
 

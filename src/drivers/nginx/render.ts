@@ -37,6 +37,8 @@ export interface RenderEnv {
   gate?: GateEnv;
   /** Where certificate and key files are (`<fingerprint>.crt|.key`); default `<prefix>/tls`. */
   tlsDir?: string;
+  /** DNS servers nginx may ask (OCSP responders' names); none: no stapling. */
+  resolvers?: string[];
 }
 
 /** Relative path → file content. */
@@ -70,7 +72,7 @@ export function renderNginx(cfg: EdgeConfig, env: RenderEnv): RenderedFiles {
   const http: string[] = [];
   http.push(...httpPreamble(env, cfg, fast.length));
   http.push(...gateHttp(env, needsNjs));
-  http.push(...tlsHttpPreamble(plan));
+  http.push(...tlsHttpPreamble(plan, env));
   http.push(...acmeMap(cfg));
   http.push('map $host $gh_fast {', '    default "";');
   for (const { host, target } of fast) http.push(`    ${mapKey(host)} ${str(target)};`);

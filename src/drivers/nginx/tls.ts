@@ -21,9 +21,19 @@ export function tlsPlan(cfg: EdgeConfig): TlsPlan {
   return { certOf: new Map(cfg.tls.hosts.map(([h, id]) => [h, fp.get(id) as string])) };
 }
 
-export function tlsHttpPreamble(plan: TlsPlan): string[] {
+export function tlsHttpPreamble(plan: TlsPlan, env: RenderEnv): string[] {
   if (plan.certOf.size === 0) return [];
+  const resolvers = (env.resolvers ?? []).filter((r) => /^[0-9a-fA-F.:[\]]+$/.test(r));
   return [
+    // OCSP stapling where the certificate names a responder (nginx fetches it through a resolver).
+    ...(resolvers.length > 0
+      ? [
+          `resolver ${resolvers.join(' ')} valid=300s;`,
+          'resolver_timeout 5s;',
+          'ssl_stapling on;',
+          'ssl_stapling_verify on;',
+        ]
+      : []),
     // Modern defaults: TLS 1.2 and 1.3, the library's cipher choice, session resumption.
     'ssl_protocols TLSv1.2 TLSv1.3;',
     'ssl_prefer_server_ciphers off;',
