@@ -15,7 +15,7 @@ const HMAC = 'zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W';
  * A CA that requires external account binding (as ZeroSSL does) and issues certificates that live
  * 15 seconds, so that renewal at two-thirds of the lifetime happens within the test.
  */
-describe('tls: EAB and automatic renewal', () => {
+describe('tls: EAB, RSA keys and automatic renewal', () => {
   let t: TestGatehouse;
   let app: TestServer;
   let pebble: Pebble;
@@ -35,6 +35,7 @@ describe('tls: EAB and automatic renewal', () => {
       acme_ca_file: pebble.apiCaFile,
       acme_eab_kid: KID,
       acme_eab_hmac_key: HMAC,
+      acme_key_type: 'rsa',
     });
     app = await echoBackend('app');
   });
@@ -67,5 +68,6 @@ describe('tls: EAB and automatic renewal', () => {
     const served = await https(httpsPort, 'shop.renew.test', '/', await pebble.root());
     expect(served.status).toBe(200);
     expect(served.fingerprint).toBe(next?.fingerprint);
+    expect(served.keyType).toBe('rsa-2048');
   });
 });

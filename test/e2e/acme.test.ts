@@ -51,6 +51,8 @@ describe('tls: ACME', () => {
     const root = await pebble.root();
     const r = await https(httpsPort, 'shop.acme.test', '/', root);
     expect(r.status).toBe(200);
+    // ECDSA P-256 by default.
+    expect(r.keyType).toBe('ec-prime256v1');
     // HTTP now redirects, and still answers ACME challenges (for renewals).
     expect((await t.get('shop.acme.test')).status).toBe(301);
     expect((await t.get('shop.acme.test', '/.well-known/acme-challenge/unknown')).status).toBe(404);

@@ -84,7 +84,7 @@ export function https(
   path: string,
   ca: string,
   headers: Record<string, string> = {},
-): Promise<Res & { fingerprint: string }> {
+): Promise<Res & { fingerprint: string; keyType: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -103,8 +103,11 @@ export function https(
         res.on('data', (d: string) => (body += d));
         const peer = (res.socket as import('node:tls').TLSSocket).getPeerCertificate();
         const fingerprint = (peer.fingerprint256 ?? '').replace(/:/g, '').toLowerCase();
+        // "rsa-2048" or "ec-prime256v1", from what the server presented.
+        const p = peer as { asn1Curve?: string; bits?: number };
+        const keyType = p.asn1Curve ? `ec-${p.asn1Curve}` : `rsa-${String(p.bits ?? '')}`;
         res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, fingerprint }),
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, fingerprint, keyType }),
         );
       },
     );
