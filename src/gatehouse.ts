@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readFile, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { NginxDriver } from './drivers/nginx/driver.js';
@@ -13,7 +13,6 @@ import { AcmeIssuer } from './tls/acme.js';
 import { CertManager } from './tls/manager.js';
 import { DnsProviders } from './dns/providers.js';
 import { Metrics } from './observe/metrics.js';
-import { covers } from './model/tls.js';
 import { buildGateServer } from './gate/server.js';
 import { SecurityLog } from './gate/security-log.js';
 import { SESSION_KEY_ENV } from './drivers/nginx/gate.js';
@@ -108,6 +107,8 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     const dnsProviders = new DnsProviders(db, sealer);
     /** ACME HTTP-01 answers in flight, served by the edge with the config. */
     const challenges = new Map<string, string>();
+    /** The edge, once it exists (the gate is built first and asks it later). */
+    const edgeRef: { current?: LocalEdge } = {};
     const gate = await Gate.open({
       db,
       dataDir,
@@ -118,11 +119,9 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       ...(portal ? { portalHost: portal } : {}),
       sessionTtlMs: durationMs(settings.session_ttl),
       brand: settings.portal_name,
+      // What the live config does (a certificate may cover a host that opted out with tls: none).
       originOf: async (host) => {
-        const covered =
-          settings.https_port > 0 &&
-          (await certs.inventory()).some((c) => c.names.some((n) => covers(n, host)));
-        if (!covered) return `http://${host}`;
+        if (!edgeRef.current?.servesHttps(host)) return `http://${host}`;
         return `https://${host}${settings.https_port === 443 ? '' : `:${settings.https_port}`}`;
       },
     });
@@ -150,14 +149,19 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       certMaterial: (id) => certs.material(id),
       tlsDir,
     });
-    const edge = new LocalEdge(
+    const edge = (edgeRef.current = new LocalEdge(
       registry,
       driver,
       { http: settings.http_port, https: settings.https_port },
       log.child({ part: 'edge' }),
       async () => ({ certs: await certs.inventory(), challenges, ownHosts: portal ? [portal] : [] }),
-    );
-    certs.onChange(() => edge.schedule());
+    ));
+    let certManager: CertManager | undefined;
+    certs.onChange(() => {
+      edge.schedule();
+      // A certificate removed may leave hosts uncovered: look at once, not at the next hourly pass.
+      void certManager?.kick();
+    });
     // Certificates expire without a write: look again every hour.
     const certTimer = setInterval(() => edge.schedule(), 3_600_000);
     certTimer.unref();
@@ -168,7 +172,6 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       logMaxBytes: settings.nginx_log_max_mb * 1024 * 1024,
     });
 
-    let certManager: CertManager | undefined;
     if (settings.acme_directory && settings.https_port) {
       const issuer = new AcmeIssuer(
         {
@@ -294,17 +297,27 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
 }
 
 /**
- * Where private keys are written for nginx: a directory on a tmpfs (/run) when there is one, so keys
- * never reach a disk in the clear; else inside the data dir. One directory per data dir.
+ * Where private keys are written for nginx: a root-only directory on /run when /run is a tmpfs, so
+ * keys never reach a disk in the clear; else inside the data dir. Never a world-writable tmpfs
+ * (/dev/shm): another user could have prepared the path. One directory per data dir.
  */
 async function keyDir(dataDir: string): Promise<{ dir: string; inMemory: boolean }> {
   const mounts = await readFile('/proc/mounts', 'utf8').catch(() => '');
-  const base = ['/run', '/dev/shm'].find((m) => new RegExp(`^\\S+ ${m} tmpfs `, 'm').test(mounts));
-  if (!base || process.getuid?.() !== 0) return { dir: join(dataDir, 'nginx', 'tls'), inMemory: false };
+  const runIsTmpfs = /^\S+ \/run tmpfs /m.test(mounts);
+  if (!runIsTmpfs || process.getuid?.() !== 0) return { dir: join(dataDir, 'nginx', 'tls'), inMemory: false };
   const id = createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 12);
-  await mkdir(join(base, 'gatehouse'), { recursive: true, mode: 0o700 });
-  await chmod(join(base, 'gatehouse'), 0o700);
-  return { dir: join(base, 'gatehouse', id, 'tls'), inMemory: true };
+  const parts = ['/run/gatehouse', join('/run/gatehouse', id), join('/run/gatehouse', id, 'tls')];
+  for (const p of parts) {
+    await mkdir(p, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+    // Ours, a real directory, root's alone: anything else and keys stay in the data dir.
+    const st = await lstat(p);
+    if (!st.isDirectory() || st.isSymbolicLink() || st.uid !== 0 || (st.mode & 0o077) !== 0) {
+      return { dir: join(dataDir, 'nginx', 'tls'), inMemory: false };
+    }
+  }
+  return { dir: join('/run/gatehouse', id, 'tls'), inMemory: true };
 }
 
 async function listen(app: FastifyInstance, spec: string): Promise<string> {

@@ -46,6 +46,13 @@ export class LocalEdge {
   private readonly health: HealthChecker;
   private driftTimer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
+  /** Hosts the live config serves over HTTPS. */
+  private httpsHosts = new Set<string>();
+
+  /** Whether the live config serves this host over HTTPS. */
+  servesHttps(host: string): boolean {
+    return this.httpsHosts.has(host);
+  }
 
   constructor(
     private readonly registry: Registry,
@@ -205,6 +212,7 @@ export class LocalEdge {
         applies: this.status.applies + 1,
       });
       this.lastDownKey = downKey;
+      this.httpsHosts = new Set(cfg.tls.hosts.map(([h]) => h));
       this.clearErrorUpTo(version);
       this.log.info({ version, generation: res.generation, ms: Math.round(res.ms.total) }, 'config applied');
       this.health.update(cfg);

@@ -95,6 +95,16 @@ export class Claims {
       if (owner !== undefined && owner !== s.name) {
         return conflict(`tcp.${i}.port`, `port ${t.port} is already routed by service ${owner}`);
       }
+      if (t.tls === 'terminate') {
+        // Ending TLS with a name's certificate is for that name's own service (or a name no HTTP
+        // route uses): else another service's or the portal's certificate would front this port.
+        const name = t.sni?.[0] ?? '';
+        const own = this.reservedHosts.get(name);
+        if (own) return conflict(`tcp.${i}.sni.0`, `${name} is Gatehouse's ${own}`);
+        if (this.servesHost(name) && !s.hosts.includes(name) && (this.hosts.get(name) ?? 0) > 0) {
+          return conflict(`tcp.${i}.sni.0`, `${name} is another service's host`);
+        }
+      }
       if (t.tls === 'passthrough') {
         for (const [k, name] of (t.sni ?? []).entries()) {
           const o = this.sni.get(`${t.port} ${name}`);

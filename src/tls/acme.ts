@@ -57,9 +57,10 @@ export class AcmeIssuer {
       for (const authz of authorizations) {
         if (authz.status === 'valid') continue;
         const name = authz.identifier.value;
-        // Wildcards can only be proven in DNS; other names over HTTP, through the edges.
-        const provider = authz.wildcard ? await this.dns(name) : undefined;
-        const type = authz.wildcard ? 'dns-01' : 'http-01';
+        // Wildcards can only be proven in DNS; a name whose zone a DNS provider holds is proven there
+        // too (it need not point at this machine); the rest over HTTP, through the edges.
+        const provider = await this.dns(name);
+        const type = authz.wildcard || provider ? 'dns-01' : 'http-01';
         const challenge = authz.challenges.find((c) => c.type === type);
         if (!challenge) {
           throw new GatehouseError('acme_no_challenge', `${name}: the CA offers no ${type} challenge`, 502);

@@ -125,6 +125,7 @@ export class CertManager {
       if (this.stopped) return;
       const key = names.join(',');
       const status = this.orders.get(key);
+      if (status?.state === 'issuing') continue;
       if (status?.retryAt && Date.parse(status.retryAt) > Date.now()) continue;
       await this.order(names, false).catch(() => undefined);
     }
@@ -140,26 +141,36 @@ export class CertManager {
     const covered = (h: string) => fresh.some((c) => c.names.some((n) => covers(n, h)));
     const hasDns = this.policy.hasDns ?? (async () => false);
     const base = this.policy.baseDomain;
-    const wildcard = base && (await hasDns(`*.${base}`)) ? `*.${base}` : undefined;
-    if (wildcard && base && !(covered(`x.${base}`) && covered(base))) out.push([wildcard, base as string]);
-    const own = (this.policy.ownHosts ?? []).filter(
-      (h) => !covered(h) && !(wildcard && (covers(wildcard, h) || h === base)),
-    );
+    let wildcard = base && (await hasDns(`*.${base}`)) ? `*.${base}` : undefined;
+    if (wildcard && base && !(covered(`x.${base}`) && covered(base))) {
+      out.push([wildcard, base]);
+      // While the wildcard keeps failing, the hosts under it get their own certificates.
+      if (this.failures.has(`${wildcard},${base}`)) wildcard = undefined;
+    }
+    const planned = (h: string) => !!wildcard && (covers(wildcard, h) || h === base);
+    const own = (this.policy.ownHosts ?? []).filter((h) => !covered(h) && !planned(h));
     if (own.length > 0) out.push(own);
     for (const { service } of this.registry.list()) {
-      if (service.tls === 'none' || service.routes.length === 0) continue;
+      // TCP routes that end TLS need their name's certificate too.
+      const terminated = service.tcp.flatMap((t) => (t.tls === 'terminate' && t.sni?.[0] ? [t.sni[0]] : []));
+      if (service.tls === 'none' && terminated.length === 0) continue;
+      const hosts = [
+        ...(service.tls === 'none' || service.routes.length === 0 ? [] : service.hosts),
+        ...terminated,
+      ];
       const names: string[] = [];
-      for (const h of [...service.hosts].sort()) {
-        if (covered(h)) continue;
-        // The planned wildcard will cover it: no certificate of its own.
-        if (wildcard && (covers(wildcard, h) || h === base)) continue;
+      for (const h of [...new Set(hosts)].sort()) {
+        if (covered(h) || planned(h)) continue;
         if (h.startsWith('*.')) {
           if (await hasDns(h)) out.push([h]);
           continue;
         }
         names.push(h);
       }
-      if (names.length > 0) out.push(names);
+      if (names.length === 0) continue;
+      // A name the CA refuses must not hold the others back: after a failure, one order each.
+      if (names.length > 1 && this.failures.has(names.join(','))) for (const n of names) out.push([n]);
+      else out.push(names);
     }
     return out;
   }

@@ -105,10 +105,26 @@ describe('tls: TCP routes', () => {
     expect(await readVia(port, 'a.tls.test')).toBe('hello from a\n');
     expect(await readVia(port, 'b.tls.test')).toBe('hello from b\n');
     expect(await readVia(port, 'c.tls.test')).toBe('');
+    // A wildcard name matches any one label under it.
+    const w = await tlsBackend('x.w');
+    expect((await put('pw', '*.w.tls.test', w)).status).toBe(201);
+    expect(await readVia(port, 'x.w.tls.test')).toBe('hello from x.w\n');
     // The same name on the same port for another service is a conflict naming the field.
     const clash = await put('pc', 'a.tls.test', a);
     expect(clash.status).toBe(409);
     expect(clash.json.error?.message).toMatch(/^tcp\.0\.sni\.0: /);
+    // Ending TLS with another service's name (its certificate, in front of a different upstream).
+    await t.api('PUT', '/api/v1/services/site?wait=true', {
+      hosts: ['owned.tls.test'],
+      routes: [{ upstreams: ['127.0.0.1:9'] }],
+    });
+    const steal = await t.api('PUT', '/api/v1/services/steal', {
+      tcp: [
+        { port: await freePort(), upstreams: ['127.0.0.1:9'], tls: 'terminate', sni: ['owned.tls.test'] },
+      ],
+    });
+    expect(steal.status).toBe(409);
+    expect(steal.json.error?.message).toMatch(/^tcp\.0\.sni\.0: /);
     const noSni = await t.api('PUT', '/api/v1/services/pd', {
       tcp: [{ port: await freePort(), upstreams: ['127.0.0.1:9'], tls: 'terminate' }],
     });

@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGatehouse } from '../../src/gatehouse.js';
 import { createLogger } from '../../src/observe/log.js';
@@ -36,6 +36,7 @@ describe('tls: serving certificates', () => {
       ],
     });
     await put('plain', { hosts: ['plain.tls.test'], tls: 'none', routes: [{ upstreams: up }] });
+    await put('strict', { hosts: ['strict.tls.test'], hsts: true, routes: [{ upstreams: up }] });
     await put('other', { hosts: ['x.other.test'], routes: [{ upstreams: up }] });
   });
   afterAll(async () => {
@@ -71,6 +72,8 @@ describe('tls: serving certificates', () => {
     expect(full.status).toBe(200);
     expect(full.headers['strict-transport-security']).toBe('max-age=31536000');
     expect((await get('web.tls.test')).headers['strict-transport-security']).toBeUndefined();
+    // A one-route service (the simplest kind) gets its HSTS too.
+    expect((await get('strict.tls.test')).headers['strict-transport-security']).toBe('max-age=31536000');
     const redirect = await t.get('web.tls.test', '/x?y=1');
     expect(redirect.status).toBe(301);
     expect(redirect.headers.location).toBe(`https://web.tls.test:${httpsPort}/x?y=1`);
@@ -114,11 +117,14 @@ describe('tls: serving certificates', () => {
   });
 
   it('keeps keys sealed at rest and serves again after a restart', async () => {
-    // nginx reads the key from memory-backed storage (tmpfs), root-only, outside the data dir.
+    // nginx reads the key from a root-only directory: on /run when it is a tmpfs, else the data dir.
     const conf = await readFile(join(t.dataDir, 'nginx', 'current', 'nginx.conf'), 'utf8');
     const keyFile = /ssl_certificate_key (\S+);/.exec(conf)?.[1] as string;
-    expect(keyFile).toMatch(/^\/(run|dev\/shm)\/gatehouse\/[0-9a-f]{12}\/tls\/[0-9a-f]{64}\.key$/);
+    const runTmpfs = / \/run tmpfs /.test(await readFile('/proc/mounts', 'utf8'));
+    const dir = runTmpfs ? '/run/gatehouse/[0-9a-f]{12}/tls' : `${t.dataDir}/nginx/tls`;
+    expect(keyFile).toMatch(new RegExp(`^${dir}/[0-9a-f]{64}\\.key$`));
     expect((await stat(keyFile)).mode & 0o777).toBe(0o600);
+    expect((await stat(dirname(keyFile))).mode & 0o777).toBe(0o700);
     const db = await readFile(join(t.dataDir, 'gatehouse.db'));
     const keyBody = wildcard.key.split('\n')[1] as string;
     expect(db.includes(keyBody)).toBe(false);

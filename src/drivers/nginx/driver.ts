@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, readlink, rename, rm, symlink, writeFile, chmod } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
@@ -87,19 +87,21 @@ export class NginxDriver {
       );
       if (have) continue;
       const m = await material(c.id);
-      // The key first (0600), the certificate last: a .crt never stands without its key.
-      await writeFile(`${base}.key.tmp`, m.key, { mode: 0o600 });
-      await rename(`${base}.key.tmp`, `${base}.key`);
-      await writeFile(`${base}.crt.tmp`, m.cert, { mode: 0o644 });
-      await rename(`${base}.crt.tmp`, `${base}.crt`);
+      // The key first (0600), the certificate last: a .crt never stands without its key. Fresh,
+      // exclusive temp names: nothing prepared in the directory is ever written through.
+      const tmp = randomBytes(6).toString('hex');
+      await writeFile(`${base}.key.${tmp}`, m.key, { mode: 0o600, flag: 'wx' });
+      await rename(`${base}.key.${tmp}`, `${base}.key`);
+      await writeFile(`${base}.crt.${tmp}`, m.cert, { mode: 0o644, flag: 'wx' });
+      await rename(`${base}.crt.${tmp}`, `${base}.crt`);
     }
   }
 
   /** Removes certificate files the live config no longer names. */
   private async pruneCerts(cfg: EdgeConfig): Promise<void> {
     const keep = new Set(cfg.tls.certs.flatMap((c) => [`${c.fingerprint}.crt`, `${c.fingerprint}.key`]));
-    for (const name of await readdir(this.tlsDir).catch(() => [] as string[])) {
-      if (!keep.has(name)) await rm(join(this.tlsDir, name), { force: true });
+    for (const entry of await readdir(this.tlsDir, { withFileTypes: true }).catch(() => [])) {
+      if (entry.isFile() && !keep.has(entry.name)) await rm(join(this.tlsDir, entry.name), { force: true });
     }
   }
 
@@ -162,7 +164,10 @@ export class NginxDriver {
     this.process.markHealthy();
     const t3 = performance.now();
     void this.prune(generation);
-    void this.pruneCerts(cfg);
+    // Inside the apply (applies never overlap), so a later apply never loses a file it needs.
+    await this.pruneCerts(cfg).catch((err: unknown) =>
+      this.opts.log.warn({ err: String(err) }, 'could not remove old certificate files'),
+    );
     return {
       generation,
       hash: cfg.hash,

@@ -21,6 +21,8 @@ export function splitLanes(sites: Site[], pools: Map<string, Pool>): { fast: Fas
       !r.access.public ||
       r.access.rateLimit ||
       r.access.policy ||
+      // Strict-Transport-Security is a header the fast lane's shared server cannot add per host.
+      r.hsts ||
       hasHeaderOps(r.headers)
     )
       return undefined;

@@ -276,6 +276,8 @@ function streamBody(cfg: EdgeConfig, pools: Map<string, Pool>, env: RenderEnv): 
     lines.push(
       `# TLS passthrough on ${port}, by SNI: ${routes.map((r) => r.service).join(', ')}`,
       `map $ssl_preread_server_name $gh_sni_${port} {`,
+      // "*.example.com" keys match as wildcards.
+      '    hostnames;',
       // A name nobody routes: no upstream, the connection is closed.
       '    default "";',
       ...routes.flatMap((r) => (r.tls?.sni ?? []).map((n) => `    ${mapKey(n)} gh_${ident(r.pool)};`)),
