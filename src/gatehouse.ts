@@ -212,7 +212,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
           void gate.event('cert_order_failed', '', '', names.join(',')).catch(() => undefined);
         },
       });
-      certManager.start();
+      await certManager.start();
       const manager = certManager;
       cleanups.push(async () => manager.stop());
     }

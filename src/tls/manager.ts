@@ -54,7 +54,8 @@ export class CertManager {
 
   private readonly warned = new Map<string, number>();
 
-  start(): void {
+  async start(): Promise<void> {
+    await this.loadBackoff();
     this.registry.onChange(() => {
       // Registrations come in bursts: look once they settle.
       if (this.debounce) clearTimeout(this.debounce);
@@ -175,6 +176,51 @@ export class CertManager {
     return out;
   }
 
+  /**
+   * Backoff survives a restart: a failing order is not retried at once after each start (a CA
+   * counts failed validations, Let's Encrypt at 5 an hour per name).
+   */
+  private async loadBackoff(): Promise<void> {
+    const rows = await this.registry.db
+      .selectFrom('meta')
+      .selectAll()
+      .where('key', 'like', `${BACKOFF_PREFIX}%`)
+      .execute();
+    for (const r of rows) {
+      const key = r.key.slice(BACKOFF_PREFIX.length);
+      try {
+        const v = JSON.parse(r.value) as { n: number; retryAt: string; error?: string };
+        this.failures.set(key, v.n);
+        this.orders.set(key, {
+          names: key.split(','),
+          state: 'failed',
+          ...(v.error ? { error: v.error } : {}),
+          retryAt: v.retryAt,
+          updatedAt: v.retryAt,
+        });
+      } catch {
+        // A damaged row is only a lost backoff.
+      }
+    }
+  }
+
+  private async saveBackoff(
+    key: string,
+    v: { n: number; retryAt: string; error: string } | undefined,
+  ): Promise<void> {
+    const db = this.registry.db;
+    const k = `${BACKOFF_PREFIX}${key}`;
+    if (!v) {
+      await db.deleteFrom('meta').where('key', '=', k).execute();
+      return;
+    }
+    await db
+      .insertInto('meta')
+      .values({ key: k, value: JSON.stringify(v) })
+      .onConflict((oc) => oc.column('key').doUpdateSet({ value: JSON.stringify(v) }))
+      .execute();
+  }
+
   private async order(names: string[], manual: boolean): Promise<CertView> {
     const key = names.join(',');
     const status: OrderStatus = { names, state: 'issuing', updatedAt: new Date().toISOString() };
@@ -186,6 +232,7 @@ export class CertManager {
       });
       const view = await this.store.upload(cert, pem, 'acme');
       this.failures.delete(key);
+      await this.saveBackoff(key, undefined);
       this.orders.set(key, { names, state: 'issued', updatedAt: new Date().toISOString() });
       this.log.info({ names, expires: view.notAfter }, 'certificate issued');
       return view;
@@ -195,6 +242,11 @@ export class CertManager {
       this.policy.onFailure?.(names);
       const wait = Math.min(MAX_BACKOFF_MS, MIN_BACKOFF_MS * 2 ** (n - 1));
       const message = err instanceof Error ? err.message : String(err);
+      await this.saveBackoff(key, {
+        n,
+        retryAt: new Date(Date.now() + wait).toISOString(),
+        error: message.slice(0, 500),
+      });
       this.orders.set(key, {
         names,
         state: 'failed',
@@ -210,6 +262,8 @@ export class CertManager {
     }
   }
 }
+
+const BACKOFF_PREFIX = 'cert-backoff ';
 
 /** Past two-thirds of its lifetime. */
 function dueForRenewal(c: CertRef): boolean {

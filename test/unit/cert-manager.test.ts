@@ -56,6 +56,18 @@ describe('certificate manager: what to order', () => {
     expect(await covered('bad.example.test')).toBe(false);
   });
 
+  it('remembers backoff across a restart: a failing name is not retried at once', async () => {
+    const before = ordered.length;
+    const m = new CertManager(registry, store, issuer, createLogger('silent'));
+    await m.start();
+    await m.kick();
+    m.stop();
+    const bad = m.orders.get('bad.example.test');
+    expect(bad?.state).toBe('failed');
+    expect(Date.parse(bad?.retryAt ?? '')).toBeGreaterThan(Date.now());
+    expect(ordered.slice(before)).not.toContain('bad.example.test');
+  });
+
   it('while the base wildcard keeps failing, hosts under it get their own certificates', async () => {
     ordered.length = 0;
     const m = new CertManager(registry, store, issuer, createLogger('silent'), {
