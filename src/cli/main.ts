@@ -7,6 +7,7 @@ import { upCommand } from './commands/up.js';
 import { linkCommand } from './commands/link.js';
 import { providerCommand } from './commands/provider.js';
 import { certCommand } from './commands/cert.js';
+import { edgeCommand, nodeCommand } from './commands/edge.js';
 import { groupCommand, hashPasswordCommand, sessionCommand, userCommand } from './commands/user.js';
 
 export function buildCli(): Command {
@@ -32,6 +33,8 @@ export function buildCli(): Command {
   program.addCommand(providerCommand());
   program.addCommand(hashPasswordCommand());
   program.addCommand(certCommand());
+  program.addCommand(nodeCommand());
+  program.addCommand(edgeCommand());
   program.addCommand(statusCommand());
   program.addCommand(doctorCommand());
   return program;

@@ -101,6 +101,17 @@ export interface Database {
     secret_sealed: string;
     created_at: string;
   };
+  /** Edge nodes that take their config from this control plane. */
+  nodes: {
+    name: string;
+    role: string;
+    token_hash: string;
+    created_at: string;
+    last_seen: string | null;
+    address: string;
+    applied_hash: string;
+    last_error: string;
+  };
   /** Which local user an OIDC identity (provider + subject) signs in as. */
   user_links: { provider: string; subject: string; user_id: string };
   link_uses: {
@@ -300,6 +311,21 @@ const migrations: Record<string, Migration> = {
         .addColumn('config', 'text', (c) => c.notNull())
         .addColumn('secret_sealed', 'text', (c) => c.notNull())
         .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
+  '0008_nodes': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('nodes')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('last_seen', 'text')
+        .addColumn('address', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('applied_hash', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('last_error', 'text', (c) => c.notNull().defaultTo(''))
         .execute();
     },
   },

@@ -20,6 +20,8 @@ import { userRoutes } from './users.js';
 import { linkRoutes } from './links.js';
 import { providerRoutes } from './providers.js';
 import { certRoutes, dnsRoutes } from './certs.js';
+import { edgeRoutes, nodeRoutes } from './nodes.js';
+import { NodeStore } from '../../edge/nodes.js';
 
 export interface ApiDeps {
   registry: Registry;
@@ -59,6 +61,8 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
   if (token) {
     app.addHook('onRequest', async (req, reply) => {
       if (req.url === '/api/v1/openapi.json' || req.url === '/healthz') return;
+      // Edge agents authenticate with their own node tokens (checked by those routes).
+      if (req.url.startsWith('/edge/v1/')) return;
       if (!token.matchesHeader(req.headers.authorization)) {
         return reply
           .code(401)
@@ -68,6 +72,8 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     });
   }
   app.get('/healthz', async () => ({ status: 'ok' }));
+  const nodes = new NodeStore(deps.registry.db);
+  void app.register(async (edge) => edgeRoutes(edge, ctx, nodes));
   const metrics = deps.metrics;
   if (metrics) {
     // Prometheus: with the admin token as a bearer token (or over the local socket).
@@ -86,6 +92,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
       await providerRoutes(api, ctx);
       await certRoutes(api, ctx);
       await dnsRoutes(api, ctx);
+      await nodeRoutes(api, ctx, nodes);
     },
     { prefix: '/api/v1' },
   );

@@ -1,0 +1,110 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { alive, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
+import { echoBackend, freePort, http, json, until, type TestServer } from '../helpers/net.js';
+import { testDir } from '../helpers/tmp.js';
+
+const root = resolve(import.meta.dirname, '..', '..');
+
+/** An edge node in its own process: enrolled, long-polling the control plane, serving with its nginx. */
+describe('edge agent (first part of issue 5)', () => {
+  let t: TestGatehouse;
+  let app: TestServer;
+  let agent: ChildProcess;
+  let edgeDir: string;
+  let edgePort: number;
+  let token: string;
+  const up = () => [`127.0.0.1:${app.port}`];
+
+  beforeAll(async () => {
+    t = await startTestGatehouse();
+    app = await echoBackend('app');
+    const r = await t.api('POST', '/api/v1/nodes', { name: 'vps', role: 'public' });
+    expect(r.status, JSON.stringify(r.json)).toBe(201);
+    token = String(r.json.token);
+    expect(String(r.json.command)).toContain(`--node-token ${token}`);
+    edgeDir = await testDir('gh-edge-');
+    edgePort = await freePort();
+    agent = spawn(
+      process.execPath,
+      [
+        join(root, 'bin', 'gatehouse.js'),
+        'edge',
+        '--control',
+        `http://127.0.0.1:${t.apiPort}`,
+        '--node-token',
+        token,
+        '--edge-dir',
+        edgeDir,
+        '--edge-http-port',
+        String(edgePort),
+        '--log-level',
+        'warn',
+      ],
+      { stdio: 'ignore' },
+    );
+  });
+  afterAll(async () => {
+    if (agent?.exitCode === null) {
+      const exited = new Promise((r) => agent.once('exit', r));
+      agent.kill('SIGTERM');
+      await exited;
+    }
+    await t?.close();
+    await app?.close();
+  });
+
+  it('serves what the control plane holds, and each change within moments', async () => {
+    await t.api('PUT', '/api/v1/services/web?wait=true', {
+      hosts: ['web.edge.test'],
+      routes: [{ upstreams: up() }],
+    });
+    await until(
+      async () =>
+        (await http(edgePort, 'web.edge.test').catch(() => undefined))?.status === 200 ? true : undefined,
+      15_000,
+    );
+    const t0 = performance.now();
+    await t.api('PUT', '/api/v1/services/two', { hosts: ['two.edge.test'], routes: [{ upstreams: up() }] });
+    await until(
+      async () =>
+        (await http(edgePort, 'two.edge.test').catch(() => undefined))?.status === 200 ? true : undefined,
+      5_000,
+      2,
+    );
+    expect(performance.now() - t0).toBeLessThan(2000);
+    // It reports what it applied: the control plane's own config hash.
+    const node = await until(async () => {
+      const n = (
+        (await t.api('GET', '/api/v1/nodes')).json as unknown as {
+          nodes: { applied_hash: string; last_seen: string | null }[];
+        }
+      ).nodes[0];
+      return n && n.applied_hash === t.gh.edge.getStatus().appliedHash ? n : undefined;
+    }, 5_000);
+    expect(node.last_seen).toBeTruthy();
+  });
+
+  it('refuses a wrong node token; the admin token is not a node token', async () => {
+    expect(
+      (await json(t.apiPort, 'GET', '/edge/v1/config?wait=0', undefined, { authorization: 'Bearer nope' }))
+        .status,
+    ).toBe(401);
+    const bad = await json(t.apiPort, 'GET', '/edge/v1/config?wait=0&have=xyz', undefined, {
+      authorization: `Bearer ${token}`,
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error?.message).toMatch(/^query\.have: /);
+  });
+
+  it('stops its nginx with it', async () => {
+    const pid = Number((await readFile(join(edgeDir, 'nginx', 'run', 'nginx.pid'), 'utf8')).trim());
+    expect(alive(pid)).toBe(true);
+    const exited = new Promise((r) => agent.once('exit', r));
+    agent.kill('SIGTERM');
+    await exited;
+    expect(alive(pid)).toBe(false);
+  });
+});
