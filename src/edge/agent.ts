@@ -1,3 +1,5 @@
+import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EdgeConfig } from '../compile/edge-config.js';
 import { NginxDriver } from '../drivers/nginx/driver.js';
@@ -36,8 +38,57 @@ export class EdgeAgent {
     });
   }
 
+  /** The last good config, sealed with a key derived from the node token (only this node reads it). */
+  private get cacheFile(): string {
+    return join(this.o.dataDir, 'state.cache');
+  }
+
+  private cacheKey(): Buffer {
+    return scryptSync(this.o.token, 'gatehouse edge cache v1', 32);
+  }
+
+  private async saveCache(body: unknown): Promise<void> {
+    const iv = randomBytes(12);
+    const c = createCipheriv('aes-256-gcm', this.cacheKey(), iv);
+    const data = Buffer.concat([c.update(JSON.stringify(body), 'utf8'), c.final()]);
+    const tmp = `${this.cacheFile}.${randomBytes(4).toString('hex')}`;
+    await writeFile(tmp, Buffer.concat([Buffer.from('GHC1'), iv, c.getAuthTag(), data]), { mode: 0o600 });
+    await rename(tmp, this.cacheFile);
+  }
+
+  /** Serves the cached config at start, so a restart while the control plane is away serves at once. */
+  private async fromCache(): Promise<void> {
+    const raw = await readFile(this.cacheFile).catch(() => undefined);
+    if (!raw) return;
+    let body: { hash: string; version: number; config: EdgeConfig };
+    try {
+      if (raw.subarray(0, 4).toString() !== 'GHC1') throw new Error('not a Gatehouse cache');
+      const d = createDecipheriv('aes-256-gcm', this.cacheKey(), raw.subarray(4, 16));
+      d.setAuthTag(raw.subarray(16, 32));
+      body = JSON.parse(
+        Buffer.concat([d.update(raw.subarray(32)), d.final()]).toString('utf8'),
+      ) as typeof body;
+    } catch (err) {
+      // Damaged, or another node's: never served; the control plane will send the config.
+      this.o.log.error(
+        { file: this.cacheFile, err: err instanceof Error ? err.message : String(err) },
+        'edge: the state cache cannot be read (damaged, or not this node’s); waiting for the control plane',
+      );
+      return;
+    }
+    await this.driver.apply({ ...body.config, listeners: { http: this.o.httpPort, https: 0 } });
+    this.have = body.hash;
+    this.o.log.info(
+      { version: body.version },
+      'edge: serving the cached config until the control plane answers',
+    );
+  }
+
   async run(): Promise<void> {
     await this.driver.init();
+    await this.fromCache().catch((err: unknown) =>
+      this.o.log.error({ err: String(err) }, 'edge: the cached config could not be applied'),
+    );
     while (!this.stopped) {
       try {
         const res = await fetch(
@@ -56,6 +107,7 @@ export class EdgeAgent {
         const t0 = performance.now();
         await this.driver.apply(cfg);
         this.have = body.hash;
+        await this.saveCache(body);
         this.o.log.info({ version: body.version, ms: Math.round(performance.now() - t0) }, 'config applied');
         await this.report('');
       } catch (err) {

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { startGatehouse } from '../../src/gatehouse.js';
+import { createLogger } from '../../src/observe/log.js';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alive, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
@@ -27,7 +29,11 @@ describe('edge agent (first part of issue 5)', () => {
     expect(String(r.json.command)).toContain(`--node-token ${token}`);
     edgeDir = await testDir('gh-edge-');
     edgePort = await freePort();
-    agent = spawn(
+    agent = startAgent();
+  });
+
+  const startAgent = () =>
+    spawn(
       process.execPath,
       [
         join(root, 'bin', 'gatehouse.js'),
@@ -45,13 +51,15 @@ describe('edge agent (first part of issue 5)', () => {
       ],
       { stdio: 'ignore' },
     );
-  });
+  const stopAgent = async () => {
+    if (agent.exitCode !== null || agent.signalCode !== null) return;
+    const exited = new Promise((r) => agent.once('exit', r));
+    agent.kill('SIGTERM');
+    await exited;
+  };
+  const serves = async (host: string) => (await http(edgePort, host).catch(() => undefined))?.status === 200;
   afterAll(async () => {
-    if (agent?.exitCode === null) {
-      const exited = new Promise((r) => agent.once('exit', r));
-      agent.kill('SIGTERM');
-      await exited;
-    }
+    if (agent) await stopAgent();
     await t?.close();
     await app?.close();
   });
@@ -106,5 +114,28 @@ describe('edge agent (first part of issue 5)', () => {
     agent.kill('SIGTERM');
     await exited;
     expect(alive(pid)).toBe(false);
+  });
+
+  it('restarted while the control plane is down, serves from its encrypted cache within 2 s', async () => {
+    const cache = await readFile(join(edgeDir, 'state.cache'));
+    expect(cache.includes(Buffer.from('web.edge.test'))).toBe(false);
+    const settings = t.gh.settings;
+    await t.gh.close();
+    const t0 = performance.now();
+    agent = startAgent();
+    await until(async () => ((await serves('web.edge.test')) ? true : undefined), 5_000, 10);
+    expect(performance.now() - t0).toBeLessThan(2000);
+    await stopAgent();
+    // A damaged cache is never served: the edge waits for the control plane.
+    const bad = Buffer.from(cache);
+    bad[bad.length - 1] = (bad[bad.length - 1] ?? 0) ^ 0xff;
+    await writeFile(join(edgeDir, 'state.cache'), bad);
+    agent = startAgent();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await serves('web.edge.test')).toBe(false);
+    // The control plane returns: the edge catches up.
+    t.gh = await startGatehouse(settings, createLogger('silent'));
+    await until(async () => ((await serves('two.edge.test')) ? true : undefined), 10_000);
+    await stopAgent();
   });
 });
