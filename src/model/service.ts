@@ -245,6 +245,8 @@ export const serviceSchema = z
     tls: z.enum(['auto', 'none']).optional(),
     /** Strict-Transport-Security on its HTTPS answers. */
     hsts: z.boolean().optional(),
+    /** Which edges serve it: public ones, LAN ones, or both (default). */
+    expose: z.enum(['public', 'lan', 'both']).optional(),
     /** Free-form key/values for people and sources (e.g. which template a registration used). */
     labels: z
       .record(

@@ -95,6 +95,23 @@ describe('edge agent (first part of issue 5)', () => {
     expect(node.last_seen).toBeTruthy();
   });
 
+  it('a public edge serves only what is exposed publicly', async () => {
+    await t.api('PUT', '/api/v1/services/intranet?wait=true', {
+      hosts: ['intranet.edge.test'],
+      expose: 'lan',
+      routes: [{ upstreams: up() }],
+    });
+    await t.api('PUT', '/api/v1/services/shop?wait=true', {
+      hosts: ['shop.edge.test'],
+      expose: 'public',
+      routes: [{ upstreams: up() }],
+    });
+    await until(async () => ((await serves('shop.edge.test')) ? true : undefined), 5_000);
+    expect(await serves('intranet.edge.test')).toBe(false);
+    // The control plane's own edge serves both.
+    expect((await t.get('intranet.edge.test')).status).toBe(200);
+  });
+
   it('refuses a wrong node token; the admin token is not a node token', async () => {
     expect(
       (await json(t.apiPort, 'GET', '/edge/v1/config?wait=0', undefined, { authorization: 'Bearer nope' }))
@@ -136,6 +153,7 @@ describe('edge agent (first part of issue 5)', () => {
     // The control plane returns: the edge catches up.
     t.gh = await startGatehouse(settings, createLogger('silent'));
     await until(async () => ((await serves('two.edge.test')) ? true : undefined), 10_000);
+    expect(await serves('intranet.edge.test')).toBe(false);
     await stopAgent();
   });
 });

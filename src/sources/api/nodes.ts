@@ -38,9 +38,12 @@ export async function nodeRoutes(app: FastifyInstance, ctx: ApiContext, nodes: N
  * control plane never connects to an edge, so edges behind NAT work), and what they applied.
  */
 export async function edgeRoutes(app: FastifyInstance, ctx: ApiContext, nodes: NodeStore): Promise<void> {
-  const current = (): EdgeConfig =>
+  /** A node's config: a public edge serves what is exposed publicly, a LAN edge what is exposed to the LAN. */
+  const current = (role: string): EdgeConfig =>
     compile({
-      services: [...ctx.registry.state().values()].map((r) => r.service),
+      services: [...ctx.registry.state().values()]
+        .map((r) => r.service)
+        .filter((s) => (s.expose ?? 'both') === 'both' || s.expose === role),
       listeners: { http: ctx.settings.http_port, https: ctx.settings.https_port },
     });
   const changed = (ms: number) =>
@@ -61,10 +64,10 @@ export async function edgeRoutes(app: FastifyInstance, ctx: ApiContext, nodes: N
     if (!node) throw new GatehouseError('unauthorized', 'missing or wrong node token', 401);
     const q = parse(configQuery, req.query, 'query');
     await nodes.seen(node.name, req.ip);
-    let cfg = current();
+    let cfg = current(node.role);
     if (q.have === cfg.hash && q.wait > 0) {
       await changed(q.wait * 1000);
-      cfg = current();
+      cfg = current(node.role);
     }
     if (q.have === cfg.hash) return reply.code(204).send();
     return { version: ctx.registry.version, hash: cfg.hash, config: cfg };
