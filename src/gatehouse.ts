@@ -234,28 +234,20 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     });
 
     const apiLog = log.child({ part: 'api' });
-    const api = buildApiServer({
+    // The TCP listener asks for the admin token; the local socket's file mode is its access control.
+    const apiDeps = {
+      registry,
+      edge,
+      settings,
+      gate,
+      certs,
+      certManager,
+      dnsProviders,
       metrics,
-      dnsProviders,
-      registry,
-      edge,
-      settings,
-      gate,
-      certs,
-      certManager,
       log: apiLog,
-      token: admin.check,
-    });
-    const local = buildApiServer({
-      registry,
-      edge,
-      settings,
-      gate,
-      certs,
-      certManager,
-      dnsProviders,
-      log: apiLog,
-    });
+    };
+    const api = buildApiServer({ ...apiDeps, token: admin.check });
+    const local = buildApiServer(apiDeps);
     const regServer = buildRegisterServer({
       registry,
       settings,

@@ -82,15 +82,6 @@ export class UserStore {
     return view(r, await this.groupsOf(r.id));
   }
 
-  async count(): Promise<number> {
-    const r = await this.db
-      .selectFrom('users')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('disabled', '=', 0)
-      .executeTakeFirst();
-    return Number(r?.n ?? 0);
-  }
-
   async update(username: string, input: UserUpdate): Promise<UserView> {
     const r = await this.row(username);
     if (!r) throw notFound(`user ${username}`);

@@ -84,6 +84,7 @@ export function https(
   path: string,
   ca: string,
   headers: Record<string, string> = {},
+  opts: { method?: string; body?: string } = {},
 ): Promise<Res & { fingerprint: string; keyType: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
@@ -91,6 +92,7 @@ export function https(
         host: '127.0.0.1',
         port,
         path,
+        method: opts.method ?? 'GET',
         servername: isIP(host) ? '' : host,
         ca,
         headers: { host, ...headers },
@@ -113,33 +115,12 @@ export function https(
     );
     req.on('timeout', () => req.destroy(new Error('timed out')));
     req.on('error', reject);
-    req.end();
+    req.end(opts.body);
   });
 }
 
 /** A form POST over HTTPS (SNI and Host set to `host`). */
 export function httpsPost(port: number, host: string, path: string, ca: string, form: string): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path,
-        method: 'POST',
-        servername: host,
-        ca,
-        headers: { host, 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
-        agent: false,
-        timeout: 10_000,
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      },
-    );
-    req.on('error', reject);
-    req.end(form);
-  });
+  const headers = { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' };
+  return https(port, host, path, ca, headers, { method: 'POST', body: form });
 }

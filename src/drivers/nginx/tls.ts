@@ -44,10 +44,6 @@ export function tlsHttpPreamble(plan: TlsPlan, env: RenderEnv): string[] {
 }
 
 export function certFiles(fingerprint: string, env: RenderEnv): string[] {
-  return certLines(fingerprint, env);
-}
-
-function certLines(fingerprint: string, env: RenderEnv): string[] {
   const dir = filePath(env.tlsDir ?? `${env.prefix}/tls`);
   if (!/^[0-9a-f]{64}$/.test(fingerprint)) throw new Error(`unsafe fingerprint ${fingerprint}`);
   return [`ssl_certificate ${dir}/${fingerprint}.crt;`, `ssl_certificate_key ${dir}/${fingerprint}.key;`];
@@ -97,7 +93,7 @@ export function tlsServers(
       'server {',
       ...tlsListen(cfg, env).map(indent),
       `    server_name ${hosts.map(lit).join(' ')};`,
-      ...certLines(fp, env).map(indent),
+      ...certFiles(fp, env).map(indent),
       `    include ${gen}/pages.conf;`,
       '    location / {',
       '        proxy_pass $gh_fast;',
@@ -111,7 +107,7 @@ export function tlsServers(
       lines.push(
         ...siteServer({ hosts, routes: site.routes }, i, cfg, pools, env, {
           listen: tlsListen(cfg, env),
-          extra: certLines(fp, env),
+          extra: certFiles(fp, env),
           https: true,
         }),
       );

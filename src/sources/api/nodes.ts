@@ -18,7 +18,7 @@ const configQuery = z.strictObject({
 });
 
 /** Nodes (admin) under /api/v1/nodes. */
-export async function nodeRoutes(app: FastifyInstance, ctx: ApiContext, nodes: NodeStore): Promise<void> {
+export async function nodeRoutes(app: FastifyInstance, nodes: NodeStore): Promise<void> {
   app.get('/nodes', async () => ({ nodes: await nodes.list() }));
   app.post('/nodes', async (req, reply) => {
     const input = parse(nodeCreateSchema, req.body, '');

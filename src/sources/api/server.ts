@@ -19,7 +19,8 @@ import { statusRoutes } from './status.js';
 import { userRoutes } from './users.js';
 import { linkRoutes } from './links.js';
 import { providerRoutes } from './providers.js';
-import { certRoutes, dnsRoutes } from './certs.js';
+import { certRoutes } from './certs.js';
+import { dnsRoutes } from './dns.js';
 import { edgeRoutes, nodeRoutes } from './nodes.js';
 import { NodeStore } from '../../edge/nodes.js';
 
@@ -92,7 +93,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
       await providerRoutes(api, ctx);
       await certRoutes(api, ctx);
       await dnsRoutes(api, ctx);
-      await nodeRoutes(api, ctx, nodes);
+      await nodeRoutes(api, nodes);
     },
     { prefix: '/api/v1' },
   );
