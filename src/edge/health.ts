@@ -11,6 +11,8 @@ import type { Logger } from '../observe/log.js';
 export class HealthChecker {
   private timers: NodeJS.Timeout[] = [];
   private readonly downSet = new Set<string>();
+  /** Pools with a check in flight: a slow probe must not land after a newer one and undo it. */
+  private readonly inFlight = new Set<string>();
   private key = '';
 
   constructor(
@@ -43,9 +45,11 @@ export class HealthChecker {
 
   private async checkPool(pool: Pool): Promise<void> {
     const h = pool.health;
-    if (!h) return;
+    if (!h || this.inFlight.has(pool.id)) return;
     const key = this.key;
+    this.inFlight.add(pool.id);
     const results = await Promise.all(pool.servers.map((s) => probe(pool.scheme, s, h.path, h.timeoutMs)));
+    this.inFlight.delete(pool.id);
     // Probes of a config that has since been replaced say nothing about the new one.
     if (key !== this.key || this.timers.length === 0) return;
     let changed = false;

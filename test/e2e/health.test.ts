@@ -58,6 +58,8 @@ describe('active health checks', () => {
     expect((s.json.edge as { downServers: string[] }).downServers).toEqual([downKey]);
     healthy.b = true;
     await until(async () => ((await spread()).join() === 'a,b' ? true : undefined), 5000);
+    // Status is updated by the checker after it restores the server; allow it a moment.
+    await until(() => (t.gh.edge.getStatus().downServers.length === 0 ? true : undefined), 2000);
     expect(t.gh.edge.getStatus().downServers).toEqual([]);
   });
 });
