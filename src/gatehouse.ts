@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { chmod, lstat, mkdir, readFile, rm } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
-import { dirname, join, resolve } from 'node:path';
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { NginxDriver } from './drivers/nginx/driver.js';
 import { hostChecks } from './edge/host-checks.js';
 import { LocalEdge } from './edge/local-edge.js';
@@ -9,6 +8,9 @@ import { apiSocketPath, parseListen, portalHost, type Settings } from './model/s
 import { Gate } from './gate/gate.js';
 import { Sealer } from './gate/secrets.js';
 import { CertStore } from './tls/store.js';
+import { keyDir } from './tls/key-dir.js';
+import { EdgeFeed } from './edge/feed.js';
+import { NodeStore } from './edge/nodes.js';
 import { AcmeIssuer } from './tls/acme.js';
 import { CertManager } from './tls/manager.js';
 import { DnsProviders } from './dns/providers.js';
@@ -134,7 +136,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     sessionPrune.unref();
     cleanups.push(async () => clearInterval(sessionPrune));
 
-    const { dir: tlsDir, inMemory } = await keyDir(dataDir);
+    const { dir: tlsDir, inMemory } = await keyDir(dataDir, join(dataDir, 'nginx', 'tls'));
     // Keys in memory-backed storage go with us (nginx stops with us too).
     if (inMemory) cleanups.push(() => rm(dirname(tlsDir), { recursive: true, force: true }));
     const driver = new NginxDriver({
@@ -149,21 +151,47 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       certMaterial: (id) => certs.material(id),
       tlsDir,
     });
+    const tlsInput = async () => ({
+      certs: await certs.inventory(),
+      challenges,
+      ownHosts: portal ? [portal] : [],
+    });
     const edge = (edgeRef.current = new LocalEdge(
       registry,
       driver,
       { http: settings.http_port, https: settings.https_port },
       log.child({ part: 'edge' }),
-      async () => ({ certs: await certs.inventory(), challenges, ownHosts: portal ? [portal] : [] }),
+      tlsInput,
     ));
+    // Remote edge nodes: the same config (per role), certificates and gate state.
+    const feed = new EdgeFeed({
+      registry,
+      listeners: { http: settings.http_port, https: settings.https_port },
+      tlsInput,
+      certMaterial: (id) => certs.material(id),
+      gate: {
+        stateDir: gate.env.stateDir,
+        sessionKey: gate.sessionKey,
+        cookie: gate.env.cookie,
+        ...(portal ? { portalHost: portal } : {}),
+      },
+      log: log.child({ part: 'feed' }),
+    });
+    feed.start();
+    const nodeStore = new NodeStore(db);
+    cleanups.push(async () => feed.stop());
     let certManager: CertManager | undefined;
     certs.onChange(() => {
       edge.schedule();
+      feed.signal();
       // A certificate removed may leave hosts uncovered: look at once, not at the next hourly pass.
       void certManager?.kick();
     });
     // Certificates expire without a write: look again every hour.
-    const certTimer = setInterval(() => edge.schedule(), 3_600_000);
+    const certTimer = setInterval(() => {
+      edge.schedule();
+      feed.signal();
+    }, 3_600_000);
     certTimer.unref();
     cleanups.push(async () => clearInterval(certTimer));
     cleanups.push(() => edge.stop());
@@ -189,11 +217,15 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
           // An answer must be live on the edge before the CA is asked to look.
           add: async (token, keyAuthorization) => {
             challenges.set(token, keyAuthorization);
+            feed.signal();
             await edge.refresh();
+            // Public edges answer the CA too (DNS points at them): wait a moment for them to have it.
+            await feed.settled(5000);
           },
           remove: async (token) => {
             challenges.delete(token);
             edge.schedule();
+            feed.signal();
           },
         },
         log.child({ part: 'acme' }),
@@ -230,7 +262,31 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
         );
       }
       for (const [kind, n] of gate.counts) metrics.securityEvents.set({ kind }, n);
-      metrics.appliedVersion.set(edge.getStatus().appliedVersion);
+      const status = edge.getStatus();
+      metrics.appliedVersion.set(status.appliedVersion);
+      metrics.upstreamUp.reset();
+      const down = new Set(status.downServers);
+      for (const key of status.checkedServers) {
+        const [pool = '', server = ''] = key.split(' ');
+        metrics.upstreamUp.set({ node: 'local', pool, server }, down.has(key) ? 0 : 1);
+      }
+      metrics.nodeUp.reset();
+      metrics.nodeLastSeen.reset();
+      metrics.nodeInSync.reset();
+      for (const n of await nodeStore.list()) {
+        metrics.nodeUp.set({ node: n.name, role: n.role }, n.online ? 1 : 0);
+        if (n.last_seen)
+          metrics.nodeLastSeen.set({ node: n.name }, Math.floor(Date.parse(n.last_seen) / 1000));
+        const current = await feed.currentHash(n.role);
+        metrics.nodeInSync.set({ node: n.name }, n.applied_hash === current ? 1 : 0);
+        const nodeDown = new Set(n.down_servers);
+        for (const pool of (await feed.config(n.role)).pools.filter((p) => p.health))
+          for (const server of pool.servers)
+            metrics.upstreamUp.set(
+              { node: n.name, pool: pool.id, server },
+              nodeDown.has(`${pool.id} ${server}`) ? 0 : 1,
+            );
+      }
     });
 
     const apiLog = log.child({ part: 'api' });
@@ -244,6 +300,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       certManager,
       dnsProviders,
       metrics,
+      feed,
       log: apiLog,
     };
     const api = buildApiServer({ ...apiDeps, token: admin.check });
@@ -256,6 +313,8 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     });
     const apiAddr = await listen(api, settings.api_listen);
     cleanups.push(() => api.close());
+    // First at shutdown: edges' long-polls answer now instead of holding the close for 25 s.
+    cleanups.push(async () => feed.stop());
     const socket = apiSocketPath(dataDir);
     await rm(socket, { force: true });
     await local.listen({ path: socket });
@@ -286,30 +345,6 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     await closeAll();
     throw err;
   }
-}
-
-/**
- * Where private keys are written for nginx: a root-only directory on /run when /run is a tmpfs, so
- * keys never reach a disk in the clear; else inside the data dir. Never a world-writable tmpfs
- * (/dev/shm): another user could have prepared the path. One directory per data dir.
- */
-async function keyDir(dataDir: string): Promise<{ dir: string; inMemory: boolean }> {
-  const mounts = await readFile('/proc/mounts', 'utf8').catch(() => '');
-  const runIsTmpfs = /^\S+ \/run tmpfs /m.test(mounts);
-  if (!runIsTmpfs || process.getuid?.() !== 0) return { dir: join(dataDir, 'nginx', 'tls'), inMemory: false };
-  const id = createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 12);
-  const parts = ['/run/gatehouse', join('/run/gatehouse', id), join('/run/gatehouse', id, 'tls')];
-  for (const p of parts) {
-    await mkdir(p, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EEXIST') throw err;
-    });
-    // Ours, a real directory, root's alone: anything else and keys stay in the data dir.
-    const st = await lstat(p);
-    if (!st.isDirectory() || st.isSymbolicLink() || st.uid !== 0 || (st.mode & 0o077) !== 0) {
-      return { dir: join(dataDir, 'nginx', 'tls'), inMemory: false };
-    }
-  }
-  return { dir: join('/run/gatehouse', id, 'tls'), inMemory: true };
 }
 
 async function listen(app: FastifyInstance, spec: string): Promise<string> {

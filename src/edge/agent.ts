@@ -1,9 +1,17 @@
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
-import { readFile, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { EdgeConfig } from '../compile/edge-config.js';
 import { NginxDriver } from '../drivers/nginx/driver.js';
+import { SESSION_KEY_ENV, type GateEnv } from '../drivers/nginx/gate.js';
 import type { Logger } from '../observe/log.js';
+import { VERSION } from '../observe/version.js';
+import { keyDir } from '../tls/key-dir.js';
+import type { EdgeFeedBody, FeedSecrets } from './feed.js';
+import { GateRelay } from './gate-relay.js';
+import { mirrorState } from './gate-state.js';
+import { HealthChecker } from './health.js';
+import { openAsNode } from './transit.js';
 
 export interface AgentOptions {
   /** The control plane's management API, e.g. http://10.0.0.1:7070. */
@@ -11,6 +19,8 @@ export interface AgentOptions {
   token: string;
   dataDir: string;
   httpPort: number;
+  /** 0: no HTTPS. */
+  httpsPort: number;
   nginxBin: string;
   modulesDir: string;
   workers: number;
@@ -18,27 +28,48 @@ export interface AgentOptions {
 }
 
 /**
- * An edge node: long-polls the control plane with the config hash it holds, applies each new config
- * through its own nginx (the same driver as the control plane's local edge) and reports what it
- * applied. Only outgoing requests: an edge behind NAT works.
+ * An edge node: long-polls the control plane with the hash of what it holds, applies each new body
+ * through its own nginx (the same driver as the control plane's local edge), mirrors the gate's
+ * state, relays sign-in to the control plane's gate, and reports what it applied. Only outgoing
+ * requests: an edge behind NAT works.
  */
 export class EdgeAgent {
   private stopped = false;
   private abort = new AbortController();
+  /** Hash of the body held (what is sent as `have`). */
   private have = '';
+  private body: EdgeFeedBody | undefined;
+  private secrets: FeedSecrets | undefined;
+  /** What nginx serves: config hash + down servers. */
+  private appliedKey = '';
+  private applying: Promise<void> = Promise.resolve();
+  private lastError = '';
   readonly driver: NginxDriver;
+  private readonly relay: GateRelay;
+  private readonly health: HealthChecker;
+  private readonly gateDir: string;
+  /** Keys in memory-backed storage go with the agent (its nginx stops with it). */
+  private memoryDir: string | undefined;
 
   constructor(private readonly o: AgentOptions) {
+    this.gateDir = join(o.dataDir, 'gate');
     this.driver = new NginxDriver({
       bin: o.nginxBin,
       prefix: join(o.dataDir, 'nginx'),
       modulesDir: o.modulesDir,
       workers: o.workers,
       log: o.log.child({ part: 'nginx' }),
+      certMaterial: async (id) => {
+        const m = this.secrets?.certs[id];
+        if (!m) throw new Error(`certificate ${id} was not in the control plane's feed`);
+        return m;
+      },
     });
+    this.relay = new GateRelay(o.control, o.token);
+    this.health = new HealthChecker(() => void this.serve().catch(() => undefined), o.log);
   }
 
-  /** The last good config, sealed with a key derived from the node token (only this node reads it). */
+  /** The last good body, sealed with a key derived from the node token (only this node reads it). */
   private get cacheFile(): string {
     return join(this.o.dataDir, 'state.cache');
   }
@@ -47,27 +78,27 @@ export class EdgeAgent {
     return scryptSync(this.o.token, 'gatehouse edge cache v1', 32);
   }
 
-  private async saveCache(body: unknown): Promise<void> {
+  private async saveCache(body: EdgeFeedBody): Promise<void> {
     const iv = randomBytes(12);
     const c = createCipheriv('aes-256-gcm', this.cacheKey(), iv);
     const data = Buffer.concat([c.update(JSON.stringify(body), 'utf8'), c.final()]);
     const tmp = `${this.cacheFile}.${randomBytes(4).toString('hex')}`;
-    await writeFile(tmp, Buffer.concat([Buffer.from('GHC1'), iv, c.getAuthTag(), data]), { mode: 0o600 });
+    await writeFile(tmp, Buffer.concat([Buffer.from('GHC2'), iv, c.getAuthTag(), data]), { mode: 0o600 });
     await rename(tmp, this.cacheFile);
   }
 
-  /** Serves the cached config at start, so a restart while the control plane is away serves at once. */
+  /** Serves the cached body at start, so a restart while the control plane is away serves at once. */
   private async fromCache(): Promise<void> {
     const raw = await readFile(this.cacheFile).catch(() => undefined);
     if (!raw) return;
-    let body: { hash: string; version: number; config: EdgeConfig };
+    let body: EdgeFeedBody;
     try {
-      if (raw.subarray(0, 4).toString() !== 'GHC1') throw new Error('not a Gatehouse cache');
+      if (raw.subarray(0, 4).toString() !== 'GHC2') throw new Error('not a Gatehouse edge cache');
       const d = createDecipheriv('aes-256-gcm', this.cacheKey(), raw.subarray(4, 16));
       d.setAuthTag(raw.subarray(16, 32));
       body = JSON.parse(
         Buffer.concat([d.update(raw.subarray(32)), d.final()]).toString('utf8'),
-      ) as typeof body;
+      ) as EdgeFeedBody;
     } catch (err) {
       // Damaged, or another node's: never served; the control plane will send the config.
       this.o.log.error(
@@ -76,8 +107,7 @@ export class EdgeAgent {
       );
       return;
     }
-    await this.driver.apply({ ...body.config, listeners: { http: this.o.httpPort, https: 0 } });
-    this.have = body.hash;
+    await this.take(body);
     this.o.log.info(
       { version: body.version },
       'edge: serving the cached config until the control plane answers',
@@ -85,46 +115,99 @@ export class EdgeAgent {
   }
 
   async run(): Promise<void> {
+    await mkdir(this.gateDir, { recursive: true, mode: 0o711 });
+    // nginx's workers (an unprivileged user) reach the relay socket and test for state files here.
+    await chmod(this.gateDir, 0o711);
+    await mkdir(join(this.gateDir, 'state'), { recursive: true, mode: 0o711 });
+    await chmod(this.o.dataDir, 0o711).catch(() => undefined);
+    await this.relay.listen(join(this.gateDir, 'gate.sock'));
+    const { dir: tlsDir, inMemory } = await keyDir(this.o.dataDir, join(this.o.dataDir, 'nginx', 'tls'));
+    this.driver.setTlsDir(tlsDir);
+    if (inMemory) this.memoryDir = dirname(tlsDir);
     await this.driver.init();
     await this.fromCache().catch((err: unknown) =>
       this.o.log.error({ err: String(err) }, 'edge: the cached config could not be applied'),
     );
     while (!this.stopped) {
       try {
-        const res = await fetch(
-          `${this.o.control.replace(/\/$/, '')}/edge/v1/config?have=${this.have}&wait=25`,
-          {
-            headers: { authorization: `Bearer ${this.o.token}` },
-            signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(40_000)]),
-          },
-        );
+        const res = await fetch(`${this.base}/edge/v1/config?have=${this.have}&wait=25`, {
+          headers: { authorization: `Bearer ${this.o.token}` },
+          signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(40_000)]),
+        });
         if (res.status === 204) continue;
         if (res.status === 401) throw new Error('the control plane refused this node token');
         if (!res.ok) throw new Error(`control plane answered ${res.status}`);
-        const body = (await res.json()) as { hash: string; version: number; config: EdgeConfig };
-        // This edge's own listeners; the config's identity stays the control plane's hash.
-        const cfg: EdgeConfig = { ...body.config, listeners: { http: this.o.httpPort, https: 0 } };
+        const body = (await res.json()) as EdgeFeedBody;
         const t0 = performance.now();
-        await this.driver.apply(cfg);
-        this.have = body.hash;
+        await this.take(body);
         await this.saveCache(body);
         this.o.log.info({ version: body.version, ms: Math.round(performance.now() - t0) }, 'config applied');
-        await this.report('');
+        this.lastError = '';
+        await this.report();
       } catch (err) {
         if (this.stopped) break;
-        const message = err instanceof Error ? err.message : String(err);
-        this.o.log.warn({ err: message }, 'edge: could not get or apply the config; retrying');
-        await this.report(message).catch(() => undefined);
+        this.lastError = err instanceof Error ? err.message : String(err);
+        this.o.log.warn({ err: this.lastError }, 'edge: could not get or apply the config; retrying');
+        await this.report();
         await new Promise((r) => setTimeout(r, 1000));
       }
     }
   }
 
-  private async report(error: string): Promise<void> {
-    await fetch(`${this.o.control.replace(/\/$/, '')}/edge/v1/status`, {
+  private get base(): string {
+    return this.o.control.replace(/\/$/, '');
+  }
+
+  /** Takes a body: secrets, gate state, then the config (nginx reloads only when that changed). */
+  private async take(body: EdgeFeedBody): Promise<void> {
+    const secrets = openAsNode<FeedSecrets>(this.o.token, body.sealed);
+    const gate: GateEnv = {
+      socket: join(this.gateDir, 'gate.sock'),
+      stateDir: join(this.gateDir, 'state'),
+      cookie: body.gate.cookie,
+      ...(body.gate.portalHost ? { portalHost: body.gate.portalHost } : {}),
+    };
+    this.driver.setGate(gate, { [SESSION_KEY_ENV]: secrets.sessionKey });
+    await mirrorState(gate.stateDir, body.gate.state.files);
+    this.relay.stateSynced(body.gate.state.seq);
+    this.secrets = secrets;
+    this.body = body;
+    await this.serve();
+    this.have = body.hash;
+  }
+
+  /** Applies the held config with the servers health checks found down (once at a time). */
+  private serve(): Promise<void> {
+    const next = this.applying.then(async () => {
+      const body = this.body;
+      if (!body || this.stopped) return;
+      const cfg: EdgeConfig = {
+        ...body.config,
+        // This edge's own listeners; the config's identity stays the control plane's hash.
+        listeners: { http: this.o.httpPort, https: this.o.httpsPort },
+      };
+      const down = this.health.down;
+      const key = `${cfg.hash} ${[...down].sort().join(',')}`;
+      if (key === this.appliedKey) return;
+      await this.driver.apply(cfg, down);
+      this.appliedKey = key;
+      this.health.update(cfg);
+      if (this.have === body.hash) void this.report();
+    });
+    this.applying = next.catch(() => undefined);
+    return next;
+  }
+
+  private async report(): Promise<void> {
+    await fetch(`${this.base}/edge/v1/status`, {
       method: 'POST',
       headers: { authorization: `Bearer ${this.o.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ applied_hash: this.have, error: error.slice(0, 1000) }),
+      body: JSON.stringify({
+        applied_hash: this.have,
+        error: this.lastError.slice(0, 1000),
+        version: VERSION,
+        down: [...this.health.down].sort(),
+      }),
       signal: AbortSignal.timeout(10_000),
     }).catch(() => undefined);
   }
@@ -132,6 +215,10 @@ export class EdgeAgent {
   async stop(): Promise<void> {
     this.stopped = true;
     this.abort.abort();
+    this.health.stop();
+    await this.applying;
+    await this.relay.close();
     await this.driver.stop();
+    if (this.memoryDir) await rm(this.memoryDir, { recursive: true, force: true });
   }
 }

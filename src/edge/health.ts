@@ -24,6 +24,12 @@ export class HealthChecker {
     return this.downSet;
   }
 
+  /** Every server under checks, as `pool address`. */
+  private checkedKeys: string[] = [];
+  get checked(): readonly string[] {
+    return this.checkedKeys;
+  }
+
   /** Starts checking the pools of a newly applied config (no-op when they did not change). */
   update(cfg: EdgeConfig): void {
     const pools = cfg.pools.filter((p) => p.health);
@@ -32,6 +38,7 @@ export class HealthChecker {
     this.key = key;
     this.stop();
     const live = new Set(pools.flatMap((p) => p.servers.map((s) => `${p.id} ${s}`)));
+    this.checkedKeys = [...live].sort();
     let changed = false;
     for (const k of [...this.downSet]) if (!live.has(k)) changed = this.downSet.delete(k) || changed;
     for (const pool of pools) {

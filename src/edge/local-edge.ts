@@ -21,6 +21,8 @@ export interface EdgeStatus {
   lastError?: { code: string; message: string; version: number; at: string };
   proxy: { running: boolean; pid?: number; restarts: number };
   downServers: string[];
+  /** Servers under active health checks, as `pool address`. */
+  checkedServers: string[];
 }
 
 type ApplyTimings = { render: number; test: number; reload: number; total: number };
@@ -37,6 +39,7 @@ export class LocalEdge {
     applying: false,
     proxy: { running: false, restarts: 0 },
     downServers: [],
+    checkedServers: [],
   };
   private running: Promise<void> | undefined;
   private stopped = false;
@@ -117,6 +120,7 @@ export class LocalEdge {
       ...this.status,
       proxy: { running: p.running, pid: p.pid, restarts: p.restarts },
       downServers: [...this.health.down].sort(),
+      checkedServers: [...this.health.checked],
     };
   }
 

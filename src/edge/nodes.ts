@@ -1,18 +1,23 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { conflict, notFound } from '../model/errors.js';
 import { slugSchema } from '../model/values.js';
 import type { Database, Db } from '../store/db.js';
+import { tokenHash } from './transit.js';
 
 export const nodeCreateSchema = z.strictObject({
   name: slugSchema,
-  /** lan: serves every service to its LAN; public: (with `expose`, later) only public ones. */
+  /** lan: serves every service to its LAN; public: only services exposed publicly. */
   role: z.enum(['public', 'lan']).default('public'),
 });
 
 export const nodeReportSchema = z.strictObject({
   applied_hash: z.string().regex(/^[0-9a-f]{64}$|^$/, 'a config hash'),
   error: z.string().max(1000).default(''),
+  /** The agent's Gatehouse version. */
+  version: z.string().max(40).default(''),
+  /** Upstream servers its health checks find down, as `pool address`. */
+  down: z.array(z.string().max(300)).max(10_000).default([]),
 });
 
 export interface NodeView {
@@ -23,11 +28,14 @@ export interface NodeView {
   address: string;
   applied_hash: string;
   last_error: string;
+  version: string;
+  down_servers: string[];
+  /** Heard from within the last minute (an agent asks at least every 25 s). */
+  online: boolean;
 }
 
-function hash(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
-}
+/** A node is online while it keeps asking; its long-poll comes back every 25 s at the latest. */
+export const ONLINE_MS = 60_000;
 
 /** Edge nodes: enrolled with a one-time-shown token (stored as a hash), and what each reported. */
 export class NodeStore {
@@ -44,12 +52,14 @@ export class NodeStore {
     const row: Database['nodes'] = {
       name: input.name,
       role: input.role,
-      token_hash: hash(token),
+      token_hash: tokenHash(token),
       created_at: new Date().toISOString(),
       last_seen: null,
       address: '',
       applied_hash: '',
       last_error: '',
+      agent_version: '',
+      down_servers: '[]',
     };
     await this.db.insertInto('nodes').values(row).execute();
     return { node: view(row), token };
@@ -64,16 +74,21 @@ export class NodeStore {
     if (Number(r.numDeletedRows) === 0) throw notFound(`node ${name}`);
   }
 
-  /** The node a bearer token belongs to, if any (the token is compared by its hash). */
-  async byToken(header: string | undefined): Promise<NodeView | undefined> {
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
-    if (!m) return undefined;
+  /** The node a token belongs to, if any (compared by its hash), with that hash (the transit key's root). */
+  async byToken(token: string | undefined): Promise<{ node: NodeView; tokenHash: string } | undefined> {
+    if (!token) return undefined;
     const row = await this.db
       .selectFrom('nodes')
       .selectAll()
-      .where('token_hash', '=', hash(m[1] as string))
+      .where('token_hash', '=', tokenHash(token))
       .executeTakeFirst();
-    return row ? view(row) : undefined;
+    return row ? { node: view(row), tokenHash: row.token_hash } : undefined;
+  }
+
+  /** The same from an `Authorization: Bearer` header. */
+  async byBearer(header: string | undefined): Promise<{ node: NodeView; tokenHash: string } | undefined> {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+    return m ? this.byToken(m[1]) : undefined;
   }
 
   async seen(name: string, address: string, report?: z.output<typeof nodeReportSchema>): Promise<void> {
@@ -82,7 +97,14 @@ export class NodeStore {
       .set({
         last_seen: new Date().toISOString(),
         address,
-        ...(report ? { applied_hash: report.applied_hash, last_error: report.error } : {}),
+        ...(report
+          ? {
+              applied_hash: report.applied_hash,
+              last_error: report.error,
+              agent_version: report.version,
+              down_servers: JSON.stringify(report.down),
+            }
+          : {}),
       })
       .where('name', '=', name)
       .execute();
@@ -98,5 +120,8 @@ function view(r: Database['nodes']): NodeView {
     address: r.address,
     applied_hash: r.applied_hash,
     last_error: r.last_error,
+    version: r.agent_version,
+    down_servers: JSON.parse(r.down_servers) as string[],
+    online: !!r.last_seen && Date.now() - Date.parse(r.last_seen) < ONLINE_MS,
   };
 }

@@ -29,6 +29,30 @@ export class Metrics {
     help: 'Registry version live on the proxy',
     registers: [this.registry],
   });
+  readonly upstreamUp = new Gauge({
+    name: 'gatehouse_upstream_up',
+    help: 'Upstream servers under active health checks: 1 answering, 0 down (node "local": this machine)',
+    labelNames: ['node', 'pool', 'server'],
+    registers: [this.registry],
+  });
+  readonly nodeUp = new Gauge({
+    name: 'gatehouse_node_up',
+    help: 'Edge nodes: 1 while the node keeps in touch with the control plane (its link), else 0',
+    labelNames: ['node', 'role'],
+    registers: [this.registry],
+  });
+  readonly nodeLastSeen = new Gauge({
+    name: 'gatehouse_node_last_seen_timestamp_seconds',
+    help: 'When each edge node last reached the control plane (Unix time)',
+    labelNames: ['node'],
+    registers: [this.registry],
+  });
+  readonly nodeInSync = new Gauge({
+    name: 'gatehouse_node_config_in_sync',
+    help: 'Edge nodes: 1 when the node applied the current config, else 0',
+    labelNames: ['node'],
+    registers: [this.registry],
+  });
 
   /** Sources read at scrape time. */
   private collectors: (() => Promise<void> | void)[] = [];

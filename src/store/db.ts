@@ -111,6 +111,10 @@ export interface Database {
     address: string;
     applied_hash: string;
     last_error: string;
+    /** The agent's Gatehouse version. */
+    agent_version: string;
+    /** Upstream servers the node's health checks find down (JSON array of `pool server`). */
+    down_servers: string;
   };
   /** Which local user an OIDC identity (provider + subject) signs in as. */
   user_links: { provider: string; subject: string; user_id: string };
@@ -326,6 +330,18 @@ const migrations: Record<string, Migration> = {
         .addColumn('address', 'text', (c) => c.notNull().defaultTo(''))
         .addColumn('applied_hash', 'text', (c) => c.notNull().defaultTo(''))
         .addColumn('last_error', 'text', (c) => c.notNull().defaultTo(''))
+        .execute();
+    },
+  },
+  '0009_node_health': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('nodes')
+        .addColumn('agent_version', 'text', (c) => c.notNull().defaultTo(''))
+        .execute();
+      await db.schema
+        .alterTable('nodes')
+        .addColumn('down_servers', 'text', (c) => c.notNull().defaultTo('[]'))
         .execute();
     },
   },

@@ -1,14 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { startGatehouse } from '../../src/gatehouse.js';
 import { createLogger } from '../../src/observe/log.js';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { startEdgeAgent } from '../helpers/edge.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alive, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
 import { echoBackend, freePort, http, json, until, type TestServer } from '../helpers/net.js';
 import { testDir } from '../helpers/tmp.js';
-
-const root = resolve(import.meta.dirname, '..', '..');
 
 /** An edge node in its own process: enrolled, long-polling the control plane, serving with its nginx. */
 describe('edge agent (first part of issue 5)', () => {
@@ -33,24 +32,8 @@ describe('edge agent (first part of issue 5)', () => {
   });
 
   const startAgent = () =>
-    spawn(
-      process.execPath,
-      [
-        join(root, 'bin', 'gatehouse.js'),
-        'edge',
-        '--control',
-        `http://127.0.0.1:${t.apiPort}`,
-        '--node-token',
-        token,
-        '--edge-dir',
-        edgeDir,
-        '--edge-http-port',
-        String(edgePort),
-        '--log-level',
-        'warn',
-      ],
-      { stdio: 'ignore' },
-    );
+    startEdgeAgent({ control: `http://127.0.0.1:${t.apiPort}`, token, dir: edgeDir, httpPort: edgePort })
+      .proc;
   const stopAgent = async () => {
     if (agent.exitCode !== null || agent.signalCode !== null) return;
     const exited = new Promise((r) => agent.once('exit', r));
@@ -87,12 +70,14 @@ describe('edge agent (first part of issue 5)', () => {
     const node = await until(async () => {
       const n = (
         (await t.api('GET', '/api/v1/nodes')).json as unknown as {
-          nodes: { applied_hash: string; last_seen: string | null }[];
+          nodes: { in_sync: boolean; online: boolean; version: string; last_seen: string | null }[];
         }
       ).nodes[0];
-      return n && n.applied_hash === t.gh.edge.getStatus().appliedHash ? n : undefined;
+      return n?.in_sync ? n : undefined;
     }, 5_000);
     expect(node.last_seen).toBeTruthy();
+    expect(node.online).toBe(true);
+    expect(node.version).toMatch(/^\d+\.\d+\.\d+/);
   });
 
   it('a public edge serves only what is exposed publicly', async () => {

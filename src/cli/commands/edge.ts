@@ -12,6 +12,7 @@ export function edgeCommand(): Command {
     .requiredOption('--node-token <token>', "this node's token (from `gatehouse node add`)")
     .option('--edge-dir <dir>', 'where the edge keeps its nginx', '/var/lib/gatehouse-edge')
     .option('--edge-http-port <port>', 'HTTP port to serve on', '80')
+    .option('--edge-https-port <port>', 'HTTPS port to serve on (0: none)', '443')
     .option('--nginx-bin <path>', 'nginx binary', 'nginx')
     .option('--nginx-modules-dir <dir>', 'nginx modules', '/usr/lib/nginx/modules')
     .option('--log-level <level>', 'log level', 'info')
@@ -21,6 +22,7 @@ export function edgeCommand(): Command {
         nodeToken: string;
         edgeDir: string;
         edgeHttpPort: string;
+        edgeHttpsPort: string;
         nginxBin: string;
         nginxModulesDir: string;
         logLevel: string;
@@ -28,12 +30,16 @@ export function edgeCommand(): Command {
         const log = createLogger(o.logLevel as 'info');
         const port = Number(o.edgeHttpPort);
         if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error('--edge-http-port: 1-65535');
+        const httpsPort = Number(o.edgeHttpsPort);
+        if (!Number.isInteger(httpsPort) || httpsPort < 0 || httpsPort > 65535 || httpsPort === port)
+          throw new Error('--edge-https-port: 0-65535, not the HTTP port');
         const { EdgeAgent } = await import('../../edge/agent.js');
         const agent = new EdgeAgent({
           control: o.control,
           token: o.nodeToken,
           dataDir: o.edgeDir,
           httpPort: port,
+          httpsPort,
           nginxBin: o.nginxBin,
           modulesDir: o.nginxModulesDir,
           workers: 1,
@@ -71,16 +77,19 @@ export function nodeCommand(): Command {
     .description('list nodes with what they applied and when they were last seen')
     .action(async (_o, c: Command) => {
       const ctx = cliContext(c);
-      const r = await ctx.client.call<{ nodes: NodeView[] }>('GET', '/api/v1/nodes');
+      const r = await ctx.client.call<{ nodes: (NodeView & { in_sync: boolean })[] }>('GET', '/api/v1/nodes');
       ctx.print(
         table(
-          ['NAME', 'ROLE', 'ADDRESS', 'LAST SEEN', 'APPLIED', 'ERROR'],
+          ['NAME', 'ROLE', 'STATE', 'ADDRESS', 'VERSION', 'LAST SEEN', 'APPLIED', 'DOWN', 'ERROR'],
           r.nodes.map((n) => [
             n.name,
             n.role,
+            n.online ? 'online' : 'offline',
             n.address || '-',
+            n.version || '-',
             n.last_seen ?? 'never',
-            n.applied_hash.slice(0, 12) || '-',
+            n.applied_hash ? (n.in_sync ? 'current' : 'behind') : '-',
+            n.down_servers.join(' ') || '-',
             n.last_error || '-',
           ]),
         ),

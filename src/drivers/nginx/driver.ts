@@ -68,6 +68,20 @@ export class NginxDriver {
     this.process = new NginxProcess(this.cmd, opts.log);
   }
 
+  /**
+   * An edge node learns its gate (portal host, session key) from the control plane after it starts.
+   * nginx reads its environment when it starts: a key that changes needs a restart (it never does).
+   */
+  setGate(gate: GateEnv | undefined, env: Record<string, string>): void {
+    this.opts.gate = gate;
+    this.cmd.env = env;
+  }
+
+  /** Where certificate files go, when that is only known after construction. */
+  setTlsDir(dir: string): void {
+    this.opts.tlsDir = dir;
+  }
+
   private get tlsDir(): string {
     return this.opts.tlsDir ?? join(this.opts.prefix, 'tls');
   }

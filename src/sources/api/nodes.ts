@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { compile } from '../../compile/compile.js';
-import type { EdgeConfig } from '../../compile/edge-config.js';
+import type { EdgeFeed } from '../../edge/feed.js';
 import { nodeCreateSchema, nodeReportSchema, type NodeStore } from '../../edge/nodes.js';
 import { GatehouseError } from '../../model/errors.js';
 import { slugSchema } from '../../model/values.js';
@@ -18,8 +17,16 @@ const configQuery = z.strictObject({
 });
 
 /** Nodes (admin) under /api/v1/nodes. */
-export async function nodeRoutes(app: FastifyInstance, nodes: NodeStore): Promise<void> {
-  app.get('/nodes', async () => ({ nodes: await nodes.list() }));
+export async function nodeRoutes(app: FastifyInstance, nodes: NodeStore, feed: EdgeFeed): Promise<void> {
+  app.get('/nodes', async () => ({
+    nodes: await Promise.all(
+      (await nodes.list()).map(async (n) => ({
+        ...n,
+        // Whether it serves what it should now: the current config, certificates and gate state.
+        in_sync: n.applied_hash !== '' && n.applied_hash === (await feed.currentHash(n.role)),
+      })),
+    ),
+  }));
   app.post('/nodes', async (req, reply) => {
     const input = parse(nodeCreateSchema, req.body, '');
     const { node, token } = await nodes.add(input);
@@ -29,55 +36,40 @@ export async function nodeRoutes(app: FastifyInstance, nodes: NodeStore): Promis
   app.delete('/nodes/:name', async (req) => {
     const { name } = parse(nameParams, req.params, 'params');
     await nodes.remove(name);
+    feed.forget(name);
     return { deleted: name };
   });
 }
 
 /**
- * What edge agents call, with their node token (not the admin token): the config, long-polled (the
+ * What edge agents call, with their node token (not the admin token): the feed, long-polled (the
  * control plane never connects to an edge, so edges behind NAT work), and what they applied.
  */
-export async function edgeRoutes(app: FastifyInstance, ctx: ApiContext, nodes: NodeStore): Promise<void> {
-  /** A node's config: a public edge serves what is exposed publicly, a LAN edge what is exposed to the LAN. */
-  const current = (role: string): EdgeConfig =>
-    compile({
-      services: [...ctx.registry.state().values()]
-        .map((r) => r.service)
-        .filter((s) => (s.expose ?? 'both') === 'both' || s.expose === role),
-      listeners: { http: ctx.settings.http_port, https: ctx.settings.https_port },
-    });
-  const changed = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const off = ctx.registry.onChange(() => {
-        clearTimeout(timer);
-        off();
-        resolve();
-      });
-      const timer = setTimeout(() => {
-        off();
-        resolve();
-      }, ms);
-    });
-
+export async function edgeRoutes(
+  app: FastifyInstance,
+  ctx: ApiContext,
+  nodes: NodeStore,
+  feed: EdgeFeed,
+): Promise<void> {
   app.get('/edge/v1/config', async (req, reply) => {
-    const node = await nodes.byToken(req.headers.authorization);
-    if (!node) throw new GatehouseError('unauthorized', 'missing or wrong node token', 401);
+    const auth = await nodes.byBearer(req.headers.authorization);
+    if (!auth) throw new GatehouseError('unauthorized', 'missing or wrong node token', 401);
     const q = parse(configQuery, req.query, 'query');
-    await nodes.seen(node.name, req.ip);
-    let cfg = current(node.role);
-    if (q.have === cfg.hash && q.wait > 0) {
-      await changed(q.wait * 1000);
-      cfg = current(node.role);
+    await nodes.seen(auth.node.name, req.ip);
+    if (q.have && q.have === (await feed.currentHash(auth.node.role)) && q.wait > 0) {
+      await feed.changed(q.wait * 1000);
     }
-    if (q.have === cfg.hash) return reply.code(204).send();
-    return { version: ctx.registry.version, hash: cfg.hash, config: cfg };
+    const body = await feed.body(auth.node.role, auth.tokenHash);
+    if (q.have === body.hash) return reply.code(204).send();
+    return body;
   });
 
   app.post('/edge/v1/status', async (req) => {
-    const node = await nodes.byToken(req.headers.authorization);
-    if (!node) throw new GatehouseError('unauthorized', 'missing or wrong node token', 401);
+    const auth = await nodes.byBearer(req.headers.authorization);
+    if (!auth) throw new GatehouseError('unauthorized', 'missing or wrong node token', 401);
     const report = parse(nodeReportSchema, req.body, '');
-    await nodes.seen(node.name, req.ip, report);
+    await nodes.seen(auth.node.name, req.ip, report);
+    feed.reported(auth.node.name, auth.node.role, report.applied_hash);
     return { ok: true };
   });
 }

@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { LocalEdge } from '../../edge/local-edge.js';
 import type { Gate } from '../../gate/gate.js';
@@ -23,6 +24,8 @@ import { certRoutes } from './certs.js';
 import { dnsRoutes } from './dns.js';
 import { edgeRoutes, nodeRoutes } from './nodes.js';
 import { NodeStore } from '../../edge/nodes.js';
+import type { EdgeFeed } from '../../edge/feed.js';
+import { edgeGateRelay } from './edge-gate.js';
 
 export interface ApiDeps {
   registry: Registry;
@@ -33,6 +36,8 @@ export interface ApiDeps {
   certManager?: CertManager | undefined;
   dnsProviders: DnsProviders;
   metrics?: Metrics;
+  /** What edge nodes take their config from. */
+  feed: EdgeFeed;
   log: Logger;
   /** Undefined for the local unix socket, whose file permissions are its access control. */
   token?: TokenCheck;
@@ -40,7 +45,17 @@ export interface ApiDeps {
 
 /** The management REST API under /api/v1. */
 export function buildApiServer(deps: ApiDeps): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  const nodes = new NodeStore(deps.registry.db);
+  const relay = edgeGateRelay(deps.gate.env.socket, nodes, deps.feed);
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 1024 * 1024,
+    // Edges' gate traffic is relayed as raw HTTP, before Fastify would parse a body.
+    serverFactory: (handler) =>
+      createServer((req, res) => {
+        if (!relay(req, res)) handler(req, res);
+      }),
+  });
   // Bodies are JSON only: text/plain would arrive as a string and fail as "expected object".
   app.removeContentTypeParser('text/plain');
   installErrorHandling(app, deps.log);
@@ -73,8 +88,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     });
   }
   app.get('/healthz', async () => ({ status: 'ok' }));
-  const nodes = new NodeStore(deps.registry.db);
-  void app.register(async (edge) => edgeRoutes(edge, ctx, nodes));
+  void app.register(async (edge) => edgeRoutes(edge, ctx, nodes, deps.feed));
   const metrics = deps.metrics;
   if (metrics) {
     // Prometheus: with the admin token as a bearer token (or over the local socket).
@@ -93,7 +107,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
       await providerRoutes(api, ctx);
       await certRoutes(api, ctx);
       await dnsRoutes(api, ctx);
-      await nodeRoutes(api, nodes);
+      await nodeRoutes(api, nodes, deps.feed);
     },
     { prefix: '/api/v1' },
   );

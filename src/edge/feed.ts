@@ -1,0 +1,222 @@
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { watch, type FSWatcher } from 'node:fs';
+import { compile } from '../compile/compile.js';
+import type { EdgeConfig } from '../compile/edge-config.js';
+import type { CertRef } from '../model/tls.js';
+import type { Logger } from '../observe/log.js';
+import type { Registry } from '../registry/registry.js';
+import { readState } from './gate-state.js';
+import { sealForNode } from './transit.js';
+
+/** What the control plane sends an edge node: everything it needs to serve on its own. */
+export interface EdgeFeedBody {
+  /** Registry version the config was compiled from. */
+  version: number;
+  /** Identity of the whole body: the edge sends it back as `have`. */
+  hash: string;
+  config: EdgeConfig;
+  gate: {
+    portalHost?: string;
+    cookie: string;
+    /** The gate's state files (revocations, sign-in availability, link admissions) to mirror. */
+    state: GateState;
+  };
+  /** `sealForNode` of FeedSecrets: readable only with the node's token. */
+  sealed: string;
+}
+
+export interface GateState {
+  /** Counts up whenever the files change (per control-plane process). */
+  seq: number;
+  hash: string;
+  files: [path: string, content: string][];
+}
+
+export interface FeedSecrets {
+  sessionKey: string;
+  /** Certificate and key by certificate id, for the certificates the config names. */
+  certs: Record<string, { cert: string; key: string }>;
+}
+
+export interface EdgeFeedOptions {
+  registry: Registry;
+  listeners: { http: number; https: number };
+  tlsInput: () => Promise<{ certs: CertRef[]; challenges: ReadonlyMap<string, string>; ownHosts: string[] }>;
+  certMaterial: (id: string) => Promise<{ cert: string; key: string }>;
+  gate: { stateDir: string; sessionKey: string; portalHost?: string; cookie: string };
+  log: Logger;
+}
+
+/**
+ * The control plane's side of edge nodes: builds each role's body (config compiled for what the
+ * role serves, the gate's state, sealed secrets) and wakes long-polls when any of it changes: a
+ * registry write, a certificate or ACME challenge (via `signal`), or a gate state file (watched).
+ */
+export class EdgeFeed {
+  private readonly events = new EventEmitter();
+  private watcher: FSWatcher | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private state: GateState = { seq: 0, hash: '', files: [] };
+  private stateRead: Promise<GateState> | undefined;
+  private stateDirty = true;
+  private stopped = false;
+  /** What each node last reported as applied, for `settled`. */
+  private readonly applied = new Map<string, { role: string; hash: string; at: number }>();
+
+  constructor(private readonly o: EdgeFeedOptions) {
+    this.events.setMaxListeners(0);
+  }
+
+  start(): void {
+    this.unsubscribe = this.o.registry.onChange(() => this.signal());
+    try {
+      this.watcher = watch(this.o.gate.stateDir, { recursive: true }, () => {
+        this.stateDirty = true;
+        this.signal();
+      });
+      this.watcher.on('error', (err) => this.o.log.warn({ err: String(err) }, 'gate state watch failed'));
+    } catch (err) {
+      this.o.log.warn(
+        { err: String(err) },
+        'cannot watch the gate state; edges learn of it with the next change',
+      );
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.unsubscribe?.();
+    this.watcher?.close();
+    this.events.emit('change');
+  }
+
+  /** Something edges serve changed: wake their long-polls. */
+  signal(): void {
+    this.events.emit('change');
+  }
+
+  /** Resolves at the next change, or after `ms`. */
+  changed(ms: number): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.events.off('change', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.events.on('change', done);
+    });
+  }
+
+  /** The gate state as it is on disk now (read again only after a change). */
+  async gateState(): Promise<GateState> {
+    if (!this.stateDirty && !this.stateRead) return this.state;
+    if (this.stateRead) return this.stateRead;
+    this.stateDirty = false;
+    this.stateRead = readState(this.o.gate.stateDir)
+      .then((files) => {
+        const hash = createHash('sha256').update(JSON.stringify(files)).digest('hex');
+        if (hash !== this.state.hash) this.state = { seq: this.state.seq + 1, hash, files };
+        return this.state;
+      })
+      .finally(() => {
+        this.stateRead = undefined;
+      });
+    return this.stateRead;
+  }
+
+  /** The gate's state sequence after a change the caller just made (re-read whatever the watch says). */
+  async freshStateSeq(): Promise<number> {
+    this.stateDirty = true;
+    const before = this.state.seq;
+    const s = await this.gateState();
+    if (s.seq !== before) this.signal();
+    return s.seq;
+  }
+
+  /** The config a node of `role` serves: a public edge what is exposed publicly, a LAN edge what is exposed to the LAN. */
+  async config(role: string): Promise<EdgeConfig> {
+    const tls = await this.o.tlsInput();
+    return compile({
+      services: [...this.o.registry.state().values()]
+        .map((r) => r.service)
+        .filter((s) => (s.expose ?? 'both') === 'both' || s.expose === role),
+      // Each edge listens on its own ports; HTTPS is on wherever certificates exist, even when the
+      // control plane itself serves no HTTPS.
+      listeners: { http: this.o.listeners.http, https: this.o.listeners.https || 443 },
+      certs: tls.certs,
+      challenges: tls.challenges,
+      ownHosts: tls.ownHosts,
+    });
+  }
+
+  /** The whole body for a node; `hash` changes whenever anything in it does. */
+  async body(role: string, nodeTokenHash: string): Promise<EdgeFeedBody> {
+    const version = this.o.registry.version;
+    const config = await this.config(role);
+    const state = await this.gateState();
+    const { portalHost, cookie, sessionKey } = this.o.gate;
+    const hash = createHash('sha256')
+      .update(`${config.hash} ${state.hash} ${portalHost ?? ''} ${cookie} `)
+      .update(createHash('sha256').update(sessionKey).digest('hex'))
+      .digest('hex');
+    const certs: FeedSecrets['certs'] = {};
+    for (const c of config.tls.certs) certs[c.id] = await this.o.certMaterial(c.id);
+    const secrets: FeedSecrets = { sessionKey, certs };
+    return {
+      version,
+      hash,
+      config,
+      gate: { ...(portalHost ? { portalHost } : {}), cookie, state },
+      sealed: sealForNode(nodeTokenHash, secrets),
+    };
+  }
+
+  /** The identity a node holding the current body would send as `have` (cheap: no sealing). */
+  async currentHash(role: string): Promise<string> {
+    const config = await this.config(role);
+    const state = await this.gateState();
+    const { portalHost, cookie, sessionKey } = this.o.gate;
+    return createHash('sha256')
+      .update(`${config.hash} ${state.hash} ${portalHost ?? ''} ${cookie} `)
+      .update(createHash('sha256').update(sessionKey).digest('hex'))
+      .digest('hex');
+  }
+
+  /** A node reported what it applied (the body hash). */
+  reported(node: string, role: string, hash: string): void {
+    this.applied.set(node, { role, hash, at: Date.now() });
+    this.events.emit('reported');
+  }
+
+  forget(node: string): void {
+    this.applied.delete(node);
+  }
+
+  /**
+   * Resolves once every node heard from in the last minute has applied the current body (or after
+   * `ms`): an ACME HTTP-01 answer must be live on the public edges before the CA is asked to look.
+   */
+  async settled(ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const active = [...this.applied.values()].filter((a) => Date.now() - a.at < 60_000);
+      let all = true;
+      for (const a of active) if (a.hash !== (await this.currentHash(a.role))) all = false;
+      if (all) return true;
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.events.off('reported', done);
+          resolve();
+        };
+        const timer = setTimeout(done, Math.min(left, 1000));
+        this.events.on('reported', done);
+      });
+    }
+  }
+}

@@ -1,0 +1,54 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+
+/** Bounds the mirrored state: revocations are pruned hourly, so this is far above normal use. */
+const MAX_STATE_FILES = 100_000;
+/** State files hold a number or a flag. */
+const MAX_CONTENT = 64;
+
+/**
+ * The gate's state files (revocations `r/`, `u/`; sign-in availability `p/`; link admissions
+ * `l/<service>/<ip>`): every file below `dir` as (relative path, content), sorted. Temp files of a
+ * write in progress are skipped.
+ */
+export async function readState(dir: string): Promise<[string, string][]> {
+  const out: [string, string][] = [];
+  const walk = async (rel: string): Promise<void> => {
+    const entries = await readdir(join(dir, rel), { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      const p = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile() && !e.name.endsWith('.tmp') && out.length < MAX_STATE_FILES) {
+        const content = await readFile(join(dir, p), 'utf8').catch(() => undefined);
+        if (content !== undefined && content.length <= MAX_CONTENT) out.push([p, content]);
+      }
+    }
+  };
+  await walk('');
+  return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}
+
+/** A path from the control plane: relative, plain segments only (it names a file we write). */
+function safeRelative(p: string): boolean {
+  return p.split('/').every((seg) => /^[A-Za-z0-9_.:-]{1,100}$/.test(seg) && seg !== '.' && seg !== '..');
+}
+
+/**
+ * Makes `dir` hold exactly `files` (an edge mirroring the control plane's gate state). Each file is
+ * written whole and renamed, so nginx's check never reads half a number; workers (an unprivileged
+ * user) may test for names but not list directories.
+ */
+export async function mirrorState(dir: string, files: [string, string][]): Promise<void> {
+  const want = new Map(files.filter(([p, c]) => safeRelative(p) && c.length <= MAX_CONTENT));
+  const have = new Map(await readState(dir));
+  for (const [p, content] of want) {
+    if (have.get(p) === content) continue;
+    const file = join(dir, p);
+    await mkdir(dirname(file), { recursive: true, mode: 0o711 });
+    const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
+    await writeFile(tmp, content, { mode: 0o644 });
+    await rename(tmp, file);
+  }
+  for (const p of have.keys()) if (!want.has(p)) await rm(join(dir, p), { force: true });
+}

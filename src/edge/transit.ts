@@ -1,0 +1,37 @@
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+
+/** The path prefix under which edges reach the gate (login portal, slow-path checks). */
+export const EDGE_GATE_PREFIX = '/edge/v1/gate';
+/** The header that carries the node token on gate requests (Authorization may be a user's). */
+export const NODE_TOKEN_HEADER = 'x-gatehouse-node';
+/** The gate state sequence a gate answer rests on: the edge holds the answer until it has it. */
+export const STATE_SEQ_HEADER = 'x-gatehouse-state-seq';
+
+/**
+ * Secrets on their way to an edge (the session key, certificates' keys) are sealed with AES-256-GCM
+ * under a key derived from the node token. The control plane keeps only the token's SHA-256, the
+ * edge has the token: both derive the same key, and someone who only sees the traffic (a plain-HTTP
+ * control URL over a tunnel, a logging proxy) learns nothing.
+ */
+export function tokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+function transitKey(tokenHashHex: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', Buffer.from(tokenHashHex, 'hex'), '', 'gatehouse edge feed v1', 32));
+}
+
+export function sealForNode(tokenHashHex: string, value: unknown): string {
+  const iv = randomBytes(12);
+  const c = createCipheriv('aes-256-gcm', transitKey(tokenHashHex), iv);
+  const data = Buffer.concat([c.update(JSON.stringify(value), 'utf8'), c.final()]);
+  return Buffer.concat([iv, c.getAuthTag(), data]).toString('base64');
+}
+
+/** Throws when the box was not sealed for this token or was altered. */
+export function openAsNode<T>(token: string, sealed: string): T {
+  const raw = Buffer.from(sealed, 'base64');
+  const d = createDecipheriv('aes-256-gcm', transitKey(tokenHash(token)), raw.subarray(0, 12));
+  d.setAuthTag(raw.subarray(12, 28));
+  return JSON.parse(Buffer.concat([d.update(raw.subarray(28)), d.final()]).toString('utf8')) as T;
+}

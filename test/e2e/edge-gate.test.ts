@@ -1,0 +1,158 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGatehouse } from '../../src/gatehouse.js';
+import { createLogger } from '../../src/observe/log.js';
+import { Browser } from '../helpers/browser.js';
+import { startEdgeAgent, type EdgeProcess } from '../helpers/edge.js';
+import { startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
+import { echoBackend, freePort, http, until, type Res, type TestServer } from '../helpers/net.js';
+import { https, makeCa } from '../helpers/tls.js';
+import { testDir } from '../helpers/tmp.js';
+
+/**
+ * A remote edge serves on its own what needs no round trip: HTTPS with the control plane's
+ * certificates, sessions checked by its nginx; sign-in and links go through the control plane's
+ * gate (relayed), and revocations reach the edge before the answer that caused them.
+ */
+describe('edge: gate and certificates on a remote edge', () => {
+  let t: TestGatehouse;
+  let app: TestServer;
+  let edge: EdgeProcess;
+  let edgeDir: string;
+  let httpPort: number;
+  let httpsPort: number;
+  let ca: ReturnType<typeof makeCa>;
+  let fingerprint: string;
+  let token: string;
+  const up = () => [`127.0.0.1:${app.port}`];
+  const seen = (r: Res) => JSON.parse(r.body) as { headers: Record<string, string> };
+  const put = (name: string, body: unknown) => t.api('PUT', `/api/v1/services/${name}?wait=true`, body);
+  const inSync = async () =>
+    (
+      (await t.api('GET', '/api/v1/nodes')).json as unknown as {
+        nodes: { in_sync: boolean }[];
+      }
+    ).nodes[0]?.in_sync
+      ? true
+      : undefined;
+
+  beforeAll(async () => {
+    t = await startTestGatehouse({ base_domain: 'home.test' });
+    app = await echoBackend('app');
+    expect(
+      (await t.api('POST', '/api/v1/users', { username: 'alice', password: 'correct horse battery' })).status,
+    ).toBe(201);
+    await put('wiki', { hosts: ['wiki.home.test'], routes: [{ upstreams: up() }], access: { login: {} } });
+    await put('share', {
+      hosts: ['share.home.test'],
+      routes: [{ upstreams: up() }],
+      access: { links: true },
+    });
+    await put('www', { hosts: ['www.home.test'], routes: [{ upstreams: up() }] });
+    ca = makeCa(await testDir('gh-edge-ca-'));
+    const leaf = ca.issue(['www.home.test']);
+    const uploaded = await t.api('POST', '/api/v1/certificates', leaf);
+    expect(uploaded.status, JSON.stringify(uploaded.json)).toBe(201);
+    fingerprint = String(uploaded.json.fingerprint);
+    const node = await t.api('POST', '/api/v1/nodes', { name: 'vps', role: 'public' });
+    token = String(node.json.token);
+    edgeDir = await testDir('gh-edge-');
+    httpPort = await freePort();
+    httpsPort = await freePort();
+    edge = startEdgeAgent({
+      control: `http://127.0.0.1:${t.apiPort}`,
+      token,
+      dir: edgeDir,
+      httpPort,
+      httpsPort,
+    });
+    await until(inSync, 15_000);
+  });
+  afterAll(async () => {
+    await edge?.stop();
+    await t?.close();
+    await app?.close();
+  });
+
+  it('serves HTTPS with the certificate the control plane holds; keys are never stored in the clear', async () => {
+    const r = await https(httpsPort, 'www.home.test', '/', ca.ca);
+    expect(r.status).toBe(200);
+    expect(r.fingerprint).toBe(fingerprint);
+    // Plain HTTP redirects to HTTPS, as on the control plane's own edge.
+    const plain = await http(httpPort, 'www.home.test', '/x');
+    expect(plain.status).toBe(301);
+    expect(plain.headers.location).toBe(`https://www.home.test:${httpsPort}/x`);
+    const cache = await readFile(join(edgeDir, 'state.cache'));
+    expect(cache.includes(Buffer.from('PRIVATE KEY'))).toBe(false);
+    expect(cache.includes(Buffer.from('www.home.test'))).toBe(false);
+  });
+
+  it('signs in through the edge (the portal is relayed) and checks the session at the edge', async () => {
+    const b = new Browser(httpPort);
+    const first = await b.get('wiki.home.test', '/page');
+    expect(first.status).toBe(302);
+    expect(new URL(String(first.headers.location)).host).toBe('auth.home.test');
+    const form = await b.follow(first);
+    expect(form.status).toBe(200);
+    expect(form.body).toContain('<form method="post"');
+    const done = await b.post('auth.home.test', '/login', {
+      username: 'alice',
+      password: 'correct horse battery',
+      rd: 'http://wiki.home.test/page',
+    });
+    expect(done.status).toBe(303);
+    const page = await b.get('wiki.home.test', '/page');
+    expect(page.status).toBe(200);
+    expect(seen(page).headers['remote-user']).toBe('alice');
+    // The sign-in happened at the control plane's gate, with the client address the edge saw.
+    const events = (await t.api('GET', '/api/v1/events?kind=login')).json as unknown as {
+      events: { ip: string }[];
+    };
+    expect(events.events.at(0)?.ip).toBe('127.0.0.1');
+
+    // Signing out through the edge: the old cookie stops working with the very next request.
+    const old = b.cookie as string;
+    const out = await b.post('auth.home.test', '/logout', {});
+    expect(out.body).toContain('You have been signed out');
+    const replay = await http(httpPort, 'wiki.home.test', '/page', {
+      headers: { cookie: `gh_session=${old}`, accept: 'text/html' },
+    });
+    expect(replay.status).toBe(302);
+  });
+
+  it('a temporary link opened at the edge admits that address at once', async () => {
+    const from = { localAddress: '127.0.0.21', headers: { accept: 'text/html' } };
+    expect((await http(httpPort, 'share.home.test', '/', from)).status).toBe(403);
+    const created = await t.api('POST', '/api/v1/links', { service: 'share', ttl: '1h' });
+    const url = new URL(String(created.json.url));
+    const open = await http(httpPort, url.host, url.pathname, from);
+    expect(open.status).toBe(303);
+    expect((await http(httpPort, 'share.home.test', '/', from)).status).toBe(200);
+    // Another address is still refused.
+    expect(
+      (await http(httpPort, 'share.home.test', '/', { ...from, localAddress: '127.0.0.22' })).status,
+    ).toBe(403);
+  });
+
+  it('with the control plane down, sessions keep working at the edge and sign-in fails closed', async () => {
+    const b = new Browser(httpPort);
+    await b.login('alice', 'correct horse battery');
+    expect((await b.get('wiki.home.test', '/')).status).toBe(200);
+    const settings = t.gh.settings;
+    await t.gh.close();
+    try {
+      expect((await b.get('wiki.home.test', '/')).status).toBe(200);
+      const stranger = await http(httpPort, 'wiki.home.test', '/', { headers: { accept: 'text/html' } });
+      expect(stranger.status).toBe(302);
+      const portal = await http(httpPort, 'auth.home.test', '/login', { headers: { accept: 'text/html' } });
+      expect(portal.status).toBe(503);
+      // Certificates' files on the edge are the fingerprints it was sent, nothing else.
+      const files = await readdir(join(edgeDir, 'nginx', 'tls'));
+      expect(files.sort()).toEqual([`${fingerprint}.crt`, `${fingerprint}.key`]);
+    } finally {
+      t.gh = await startGatehouse(settings, createLogger('silent'));
+    }
+    await until(inSync, 15_000);
+  });
+});
