@@ -178,6 +178,10 @@ function fragmentOf(svc: Service): Fragment {
     const ownCopies = new Set((access.forwardAuth?.copyHeaders ?? []).map((n) => n.toLowerCase()));
     const siteRoute: SiteRoute = {
       service: svc.name,
+      offline: {
+        title: svc.offline_page?.title ?? svc.name,
+        ...(svc.offline_page?.message ? { message: svc.offline_page.message } : {}),
+      },
       ...(svc.hsts ? { hsts: true } : {}),
       path: route.path,
       pool: pool.id,

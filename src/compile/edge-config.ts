@@ -28,6 +28,8 @@ export interface Site {
 
 export interface SiteRoute {
   service: string;
+  /** The service's offline page: its title and, when set, its own text. */
+  offline: { title: string; message?: string };
   /** Strict-Transport-Security on HTTPS answers. */
   hsts?: boolean;
   path: string;

@@ -129,6 +129,8 @@ export class EdgeFeed {
 
   /** The gate's state sequence after a change the caller just made (re-read whatever the watch says). */
   async freshStateSeq(): Promise<number> {
+    // A read already under way may have started before the caller's write: let it finish first.
+    await this.stateRead?.catch(() => undefined);
     this.stateDirty = true;
     const before = this.state.seq;
     const s = await this.gateState();

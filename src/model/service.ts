@@ -247,6 +247,25 @@ export const serviceSchema = z
     hsts: z.boolean().optional(),
     /** Which edges serve it: public ones, LAN ones, or both (default). */
     expose: z.enum(['public', 'lan', 'both']).optional(),
+    /** The page shown while its upstreams are all down (a 503 with Retry-After). */
+    offline_page: z
+      .strictObject({
+        /** Names the service on the page (default: its name). */
+        title: z
+          .string()
+          .min(1)
+          .max(100)
+          .regex(/^\P{Cc}*$/u, 'a title has no control characters')
+          .optional(),
+        /** Replaces the default text, e.g. "Back at 10:00 after maintenance". */
+        message: z
+          .string()
+          .min(1)
+          .max(500)
+          .regex(/^\P{Cc}*$/u, 'a message has no control characters')
+          .optional(),
+      })
+      .optional(),
     /** Free-form key/values for people and sources (e.g. which template a registration used). */
     labels: z
       .record(

@@ -164,6 +164,21 @@ const cases: Case[] = [
     want: [415, 'unsupported_media_type', 'body'],
   },
   { why: 'no body at all', req: call('POST', '/api/v1/services'), want: [400, 'invalid', '(root)'] },
+  {
+    why: 'an offline page title over 100 characters',
+    req: post(svc({ offline_page: { title: 'x'.repeat(101) } })),
+    want: [400, 'invalid', 'offline_page.title'],
+  },
+  {
+    why: 'an offline page message with a line break',
+    req: post(svc({ offline_page: { message: 'down\nreturn 200;' } })),
+    want: [400, 'invalid', 'offline_page.message'],
+  },
+  {
+    why: 'an unknown key in the offline page',
+    req: post(svc({ offline_page: { html: '<b>x</b>' } })),
+    want: [400, 'invalid', 'offline_page'],
+  },
   { why: 'null instead of an object', req: raw('null'), want: [400, 'invalid', '(root)'] },
   { why: 'an array instead of an object', req: post([svc()]), want: [400, 'invalid', '(root)'] },
   { why: 'a string instead of an object', req: post('fresh'), want: [400, 'invalid', '(root)'] },

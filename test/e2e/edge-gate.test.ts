@@ -5,7 +5,7 @@ import { startGatehouse } from '../../src/gatehouse.js';
 import { createLogger } from '../../src/observe/log.js';
 import { Browser } from '../helpers/browser.js';
 import { startEdgeAgent, type EdgeProcess } from '../helpers/edge.js';
-import { startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
+import { ADMIN_TOKEN, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
 import { echoBackend, freePort, http, until, type Res, type TestServer } from '../helpers/net.js';
 import { https, makeCa } from '../helpers/tls.js';
 import { testDir } from '../helpers/tmp.js';
@@ -133,6 +133,70 @@ describe('edge: gate and certificates on a remote edge', () => {
     expect(
       (await http(httpPort, 'share.home.test', '/', { ...from, localAddress: '127.0.0.22' })).status,
     ).toBe(403);
+  });
+
+  it('answers the service’s offline page while its upstream is down, reports it, and recovers', async () => {
+    const port = await freePort();
+    let backend = await echoBackend('status', port);
+    await put('status', {
+      hosts: ['status.home.test'],
+      tls: 'none',
+      offline_page: {
+        title: 'Family <Photos>',
+        message: 'Back after the backup finishes (about 10 minutes).',
+      },
+      routes: [
+        { upstreams: [`127.0.0.1:${port}`], health: { path: '/', interval: '200ms', timeout: '500ms' } },
+      ],
+    });
+    await until(
+      async () => ((await http(httpPort, 'status.home.test')).status === 200 ? true : undefined),
+      10_000,
+    );
+    await backend.close();
+    const down = await until(async () => {
+      const r = await http(httpPort, 'status.home.test', '/', { headers: { accept: 'text/html' } });
+      return r.status === 503 ? r : undefined;
+    }, 5_000);
+    expect(down.headers['retry-after']).toBe('10');
+    expect(down.body).toContain('<h1>Family &lt;Photos&gt; is offline</h1>');
+    expect(down.body).toContain('Back after the backup finishes (about 10 minutes).');
+    // The edge's health checks report the server down to the control plane, which exports it.
+    const key = `status-r0 127.0.0.1:${port}`;
+    await until(async () => {
+      const n = (
+        (await t.api('GET', '/api/v1/nodes')).json as unknown as { nodes: { down_servers: string[] }[] }
+      ).nodes[0];
+      return n?.down_servers.includes(key) ? true : undefined;
+    }, 5_000);
+    const metrics = async () =>
+      (
+        await http(t.apiPort, '127.0.0.1', '/metrics', {
+          headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+        })
+      ).body;
+    const m = await metrics();
+    expect(m).toContain(`gatehouse_upstream_up{node="vps",pool="status-r0",server="127.0.0.1:${port}"} 0`);
+    expect(m).toContain('gatehouse_node_up{node="vps",role="public"} 1');
+    expect(m).toContain('gatehouse_node_config_in_sync{node="vps"} 1');
+    // Back: served again without anyone doing anything.
+    backend = await echoBackend('status', port);
+    try {
+      await until(
+        async () => ((await http(httpPort, 'status.home.test')).status === 200 ? true : undefined),
+        5_000,
+      );
+      await until(async () =>
+        (await metrics()).includes(
+          `gatehouse_upstream_up{node="vps",pool="status-r0",server="127.0.0.1:${port}"} 1`,
+        )
+          ? true
+          : undefined,
+      );
+    } finally {
+      await backend.close();
+    }
+    await t.api('DELETE', '/api/v1/services/status');
   });
 
   it('with the control plane down, sessions keep working at the edge and sign-in fails closed', async () => {

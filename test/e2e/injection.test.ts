@@ -410,6 +410,9 @@ describe('escaping in the renderer, without the schema in front', () => {
     access?: SiteRoute['access'];
     server?: string;
     poolId?: string;
+    /** The offline page's title and text. */
+    title?: string;
+    message?: string;
   }
   /** A one-route EdgeConfig with hostile parts; path "/" and no headers or auth make it fast-lane. */
   const edge = (h: Hostile): EdgeConfig => {
@@ -426,6 +429,7 @@ describe('escaping in the renderer, without the schema in front', () => {
           routes: [
             {
               service: 'svc',
+              offline: { title: h.title ?? 'svc', ...(h.message ? { message: h.message } : {}) },
               path: h.path ?? '/',
               pool: poolId,
               stripPrefix: false,
@@ -493,6 +497,13 @@ describe('escaping in the renderer, without the schema in front', () => {
     expect(out).toContain(`add_header "X-B" ${str(p)} always;\n`);
   });
 
+  it.each(VALUE_PAYLOADS)('writes a hostile offline-page title and text as escaped HTML: %s', (_why, p) => {
+    const out = render({ title: p, message: p });
+    const maps = out.slice(out.indexOf('map $host $gh_offline_title'));
+    expect(maps).not.toMatch(/"ok\.test" "[^"]*[<>'$][^"]*";/);
+    expect(maps).toContain('"ok.test" "');
+  });
+
   it('refuses header values and auth URLs with control characters', () => {
     expect(() => render({ headers: requestSet('X-A', 'v\nreturn 200 pwned;') })).toThrow(UnsafeValueError);
     const access = { public: false, forwardAuth: { url: 'http://127.0.0.1:9/v\n}', copyHeaders: [] } };
@@ -514,7 +525,13 @@ describe('escaping in the renderer, without the schema in front', () => {
         forwardAuth: { url: 'http://127.0.0.1:9/"; return 200 pwned; "', copyHeaders: ['X-Token'] },
       };
       const files = renderNginx(
-        edge({ path: '/x/', access, headers: { requestSet: values, responseSet: values } }),
+        edge({
+          path: '/x/',
+          access,
+          headers: { requestSet: values, responseSet: values },
+          title: VALUE_PAYLOADS.map(([, p]) => p).join(' '),
+          message: VALUE_PAYLOADS.map(([, p]) => p).join(' '),
+        }),
         at,
       );
       for (const [rel, content] of files) {

@@ -114,7 +114,7 @@ describe('HTTP routing through nginx', () => {
     for (let i = 0; i < 6; i++) expect((await body('first.test', '/')).backend).toBe('lb2');
   });
 
-  it('answers unknown hosts with its own 404 page and dead upstreams with a page and Retry-After', async () => {
+  it('answers unknown hosts with its own 404 page and dead upstreams with the service’s offline page (503, Retry-After)', async () => {
     const unknown = await t.get('nobody.test', '/');
     expect(unknown.status).toBe(404);
     expect(unknown.headers['content-type']).toContain('text/html');
@@ -130,9 +130,10 @@ describe('HTTP routing through nginx', () => {
     ] as const) {
       await t.api('PUT', `/api/v1/services/${name}?wait=true`, { hosts: [`${name}.test`], routes });
       const r = await t.get(`${name}.test`, '/');
-      expect(r.status, name).toBe(502);
+      expect(r.status, name).toBe(503);
       expect(r.headers['retry-after'], name).toBe('10');
-      expect(r.body, name).toContain('not answering');
+      expect(r.body, name).toContain(`<h1>${name} is offline</h1>`);
+      expect(r.body, name).toContain('not answering right now');
     }
   });
 

@@ -1,4 +1,5 @@
-import { str } from './escape.js';
+import type { Site } from '../../compile/edge-config.js';
+import { mapKey, str } from './escape.js';
 
 /**
  * Gatehouse's own answers: unknown host, upstream down or slow, sign-in required, auth provider
@@ -8,6 +9,10 @@ import { str } from './escape.js';
  */
 
 function page(status: number, title: string, text: string): string {
+  return pageHtml(String(status), title, text);
+}
+
+function pageHtml(status: string, title: string, text: string): string {
   return [
     '<!doctype html><html lang="en"><head><meta charset="utf-8">',
     '<meta name="viewport" content="width=device-width,initial-scale=1">',
@@ -50,12 +55,6 @@ export const PAGES: PageDef[] = [
     body: page(429, 'Too many requests', `This address has had too many requests from you. ${AGAIN}`),
   },
   {
-    key: '502',
-    status: 502,
-    retry: true,
-    body: page(502, 'Service unavailable', `The service behind this address is not answering. ${AGAIN}`),
-  },
-  {
     key: '503',
     status: 503,
     retry: true,
@@ -64,12 +63,6 @@ export const PAGES: PageDef[] = [
       'Service unavailable',
       `The service behind this address is not available right now. ${AGAIN}`,
     ),
-  },
-  {
-    key: '504',
-    status: 504,
-    retry: true,
-    body: page(504, 'Service timed out', `The service behind this address took too long to answer. ${AGAIN}`),
   },
   {
     key: '401',
@@ -105,13 +98,81 @@ export const RETRY_AFTER_S = 10;
 /** Error pages every server block includes: named locations answering with the page variables. */
 /** The statuses Gatehouse answers with its own page, as error_page lines (repeated where a location
  * sets error pages of its own, since that drops the inherited ones). */
-export const ERROR_PAGES = ['403', '404', '429', '502', '503', '504'].map((k) => `error_page ${k} @gh_${k};`);
+export const ERROR_PAGES = ['403', '404', '429', '502', '503', '504'].map((k) =>
+  // Without "=503" nginx would keep the original status whatever the page's own `return` says.
+  k === '502' || k === '504' ? `error_page ${k} =503 @gh_${k};` : `error_page ${k} @gh_${k};`,
+);
 
 export function pagesConf(): string[] {
   const lines = [...ERROR_PAGES];
   // 401 is answered by the route's own sign-in location (portal redirect or provider's answer).
   for (const p of PAGES.filter((x) => x.key !== '401')) lines.push(...pageLocation(p.key, p.status, p.retry));
+  // No upstream answered (all down, refused, unreachable, timed out): the service's offline page.
+  for (const key of ['502', '504']) lines.push(...offlineLocation(key));
   return lines;
+}
+
+const OFFLINE_TEXT = `It is not answering right now; this page will give way to it by itself when it is back. ${AGAIN}`;
+
+/** Text for an HTML page: markup and nginx's "$" become entities. */
+function html(text: string): string {
+  return text
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;')
+    .replace(/\$/g, '&#36;');
+}
+
+/**
+ * A service's offline page: 503 with Retry-After, naming the service (or its `offline_page` title)
+ * and its own text when it has one. Title and text come from maps by host, read only on this path.
+ */
+function offlineLocation(key: string): string[] {
+  // The page with markers where the title and the text go, then each static piece escaped.
+  const template = pageHtml('503', '\u0000T is offline', '\u0000M');
+  const vars: Record<string, string> = { T: '${gh_offline_title}', M: '${gh_offline_text}' };
+  const body = template
+    .split('\u0000')
+    .map((piece, i) =>
+      i === 0 ? str(piece).slice(1, -1) : vars[piece[0] ?? ''] + str(piece.slice(1)).slice(1, -1),
+    )
+    .join('');
+  return [
+    `location @gh_${key} {`,
+    '    default_type text/html;',
+    '    add_header Cache-Control "no-store" always;',
+    `    add_header Retry-After ${RETRY_AFTER_S} always;`,
+    `    return 503 "${body}";`,
+    '}',
+  ];
+}
+
+/** Each host's offline-page title and text (sites whose routes span services take the "/" route's). */
+export function offlineMaps(sites: Site[]): string[] {
+  const titles: string[] = [];
+  const texts: string[] = [];
+  for (const site of sites) {
+    const route = site.routes.find((r) => r.path === '/') ?? site.routes[0];
+    if (!route) continue;
+    for (const host of site.hosts) {
+      titles.push(`    ${mapKey(host)} ${str(html(route.offline.title))};`);
+      if (route.offline.message) texts.push(`    ${mapKey(host)} ${str(html(route.offline.message))};`);
+    }
+  }
+  return [
+    'map $host $gh_offline_title {',
+    '    hostnames;',
+    '    default "This service";',
+    ...titles,
+    '}',
+    'map $host $gh_offline_text {',
+    '    hostnames;',
+    `    default ${str(OFFLINE_TEXT)};`,
+    ...texts,
+    '}',
+  ];
 }
 
 export function pageLocation(key: string, status: number, retry: boolean): string[] {

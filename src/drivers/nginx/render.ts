@@ -2,7 +2,7 @@ import type { EdgeConfig, Pool, TcpListener } from '../../compile/edge-config.js
 import { address, filePath, ident, mapKey, str } from './escape.js';
 import { indent, listen, PROXY_HEADERS, zoneName } from './common.js';
 import { splitLanes } from './lanes.js';
-import { pagesConf, pageVariables } from './pages.js';
+import { offlineMaps, pagesConf, pageVariables } from './pages.js';
 import { siteServer } from './site.js';
 import { gateHttp, gateMain, njsFiles, policyRoutes, portalServer, type GateEnv } from './gate.js';
 import {
@@ -173,6 +173,7 @@ function httpPreamble(env: RenderEnv, cfg: EdgeConfig, fastCount: number): strin
     '}',
     ...PROXY_HEADERS,
     ...pageVariables(),
+    ...offlineMaps(cfg.sites),
     ...realIp(env.trustedProxies ?? []),
     ...rateZones(cfg),
     '',
