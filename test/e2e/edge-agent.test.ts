@@ -1,4 +1,4 @@
-import type { ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { startGatehouse } from '../../src/gatehouse.js';
 import { createLogger } from '../../src/observe/log.js';
@@ -107,6 +107,26 @@ describe('edge agent (first part of issue 5)', () => {
     });
     expect(bad.status).toBe(400);
     expect(bad.json.error?.message).toMatch(/^query\.have: /);
+  });
+
+  it('refuses bad flags with a message naming each, and a non-zero exit', () => {
+    const r = spawnSync(
+      process.execPath,
+      [
+        join(import.meta.dirname, '..', '..', 'bin', 'gatehouse.js'),
+        'edge',
+        '--control',
+        'not a url',
+        '--node-token',
+        token,
+        '--edge-http-port',
+        '99999',
+      ],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^error: control: /);
+    expect(r.stderr).toContain('edge-http-port: ');
   });
 
   it('stops its nginx with it', async () => {

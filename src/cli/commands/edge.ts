@@ -1,8 +1,28 @@
 import { Command } from 'commander';
+import { z } from 'zod';
+import { fromZod } from '../../model/errors.js';
+import { portSchema } from '../../model/values.js';
 import { createLogger } from '../../observe/log.js';
 import { cliContext } from '../context.js';
 import { table } from '../format.js';
 import type { NodeView } from '../../edge/nodes.js';
+
+/** Options of `gatehouse edge`, keyed by their flags so that errors name what the user typed. */
+const edgeOptionsSchema = z
+  .strictObject({
+    control: z.string().regex(/^https?:\/\/[^\s/]+(\/\S*)?$/, 'the control plane API as http(s)://host:port'),
+    'node-token': z.string().regex(/^[A-Za-z0-9_-]{16,200}$/, 'the token `gatehouse node add` printed'),
+    'edge-dir': z.string().min(1),
+    'edge-http-port': z.coerce.number().pipe(portSchema),
+    'edge-https-port': z.coerce.number().int().min(0).max(65535),
+    'nginx-bin': z.string().min(1),
+    'nginx-modules-dir': z.string().min(1),
+    'log-level': z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  })
+  .refine((o) => o['edge-https-port'] !== o['edge-http-port'], {
+    path: ['edge-https-port'],
+    message: 'not the HTTP port',
+  });
 
 /** `gatehouse edge`: run this machine as an edge node of a control plane. */
 export function edgeCommand(): Command {
@@ -16,41 +36,31 @@ export function edgeCommand(): Command {
     .option('--nginx-bin <path>', 'nginx binary', 'nginx')
     .option('--nginx-modules-dir <dir>', 'nginx modules', '/usr/lib/nginx/modules')
     .option('--log-level <level>', 'log level', 'info')
-    .action(
-      async (o: {
-        control: string;
-        nodeToken: string;
-        edgeDir: string;
-        edgeHttpPort: string;
-        edgeHttpsPort: string;
-        nginxBin: string;
-        nginxModulesDir: string;
-        logLevel: string;
-      }) => {
-        const log = createLogger(o.logLevel as 'info');
-        const port = Number(o.edgeHttpPort);
-        if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error('--edge-http-port: 1-65535');
-        const httpsPort = Number(o.edgeHttpsPort);
-        if (!Number.isInteger(httpsPort) || httpsPort < 0 || httpsPort > 65535 || httpsPort === port)
-          throw new Error('--edge-https-port: 0-65535, not the HTTP port');
-        const { EdgeAgent } = await import('../../edge/agent.js');
-        const agent = new EdgeAgent({
-          control: o.control,
-          token: o.nodeToken,
-          dataDir: o.edgeDir,
-          httpPort: port,
-          httpsPort,
-          nginxBin: o.nginxBin,
-          modulesDir: o.nginxModulesDir,
-          workers: 1,
-          log,
-        });
-        const stop = () => void agent.stop().then(() => process.exit(0));
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-        await agent.run();
-      },
-    );
+    .action(async (raw: Record<string, string>) => {
+      const flags = Object.fromEntries(
+        Object.entries(raw).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`), v]),
+      );
+      const parsed = edgeOptionsSchema.safeParse(flags);
+      if (!parsed.success) throw fromZod(parsed.error, '');
+      const o = parsed.data;
+      const log = createLogger(o['log-level']);
+      const { EdgeAgent } = await import('../../edge/agent.js');
+      const agent = new EdgeAgent({
+        control: o.control,
+        token: o['node-token'],
+        dataDir: o['edge-dir'],
+        httpPort: o['edge-http-port'],
+        httpsPort: o['edge-https-port'],
+        nginxBin: o['nginx-bin'],
+        modulesDir: o['nginx-modules-dir'],
+        workers: 1,
+        log,
+      });
+      const stop = () => void agent.stop().then(() => process.exit(0));
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+      await agent.run();
+    });
 }
 
 /** `gatehouse node`: enrol, list and remove edge nodes on the control plane. */
