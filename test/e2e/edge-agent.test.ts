@@ -1,5 +1,5 @@
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { startGatehouse } from '../../src/gatehouse.js';
 import { createLogger } from '../../src/observe/log.js';
 import { join } from 'node:path';
@@ -31,9 +31,12 @@ describe('edge agent (first part of issue 5)', () => {
     agent = startAgent();
   });
 
-  const startAgent = () =>
-    startEdgeAgent({ control: `http://127.0.0.1:${t.apiPort}`, token, dir: edgeDir, httpPort: edgePort })
-      .proc;
+  const startAgent = (enrolled = false) =>
+    startEdgeAgent({
+      ...(enrolled ? {} : { control: `http://127.0.0.1:${t.apiPort}`, token }),
+      dir: edgeDir,
+      httpPort: edgePort,
+    }).proc;
   const stopAgent = async () => {
     if (agent.exitCode !== null || agent.signalCode !== null) return;
     const exited = new Promise((r) => agent.once('exit', r));
@@ -143,8 +146,10 @@ describe('edge agent (first part of issue 5)', () => {
     expect(cache.includes(Buffer.from('web.edge.test'))).toBe(false);
     const settings = t.gh.settings;
     await t.gh.close();
+    // Enrolled: the credentials were stored (root-only) at the first start; no flags needed now.
+    expect((await stat(join(edgeDir, 'credentials.json'))).mode & 0o777).toBe(0o600);
     const t0 = performance.now();
-    agent = startAgent();
+    agent = startAgent(true);
     await until(async () => ((await serves('web.edge.test')) ? true : undefined), 5_000, 10);
     expect(performance.now() - t0).toBeLessThan(2000);
     await stopAgent();

@@ -11,8 +11,9 @@ export interface EdgeProcess {
 
 /** An edge agent in its own process, as an operator runs it (`gatehouse edge …`, built dist). */
 export function startEdgeAgent(o: {
-  control: string;
-  token: string;
+  /** Both omitted: an enrolled edge's later start, from its stored credentials. */
+  control?: string;
+  token?: string;
   dir: string;
   httpPort: number;
   httpsPort?: number;
@@ -23,10 +24,8 @@ export function startEdgeAgent(o: {
     [
       join(root, 'bin', 'gatehouse.js'),
       'edge',
-      '--control',
-      o.control,
-      '--node-token',
-      o.token,
+      ...(o.control ? ['--control', o.control] : []),
+      ...(o.token ? ['--node-token', o.token] : []),
       '--edge-dir',
       o.dir,
       '--edge-http-port',

@@ -1,6 +1,7 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { z } from 'zod';
-import { fromZod } from '../../model/errors.js';
+import { fromZod, GatehouseError } from '../../model/errors.js';
+import { credentialsSchema, loadCredentials, saveCredentials } from '../../edge/credentials.js';
 import { portSchema } from '../../model/values.js';
 import { createLogger } from '../../observe/log.js';
 import { cliContext } from '../context.js';
@@ -10,14 +11,15 @@ import type { NodeView } from '../../edge/nodes.js';
 /** Options of `gatehouse edge`, keyed by their flags so that errors name what the user typed. */
 const edgeOptionsSchema = z
   .strictObject({
-    control: z.string().regex(/^https?:\/\/[^\s/]+(\/\S*)?$/, 'the control plane API as http(s)://host:port'),
-    'node-token': z.string().regex(/^[A-Za-z0-9_-]{16,200}$/, 'the token `gatehouse node add` printed'),
+    control: credentialsSchema.shape.control.optional(),
+    'node-token': credentialsSchema.shape.token.optional(),
     'edge-dir': z.string().min(1),
     'edge-http-port': z.coerce.number().pipe(portSchema),
     'edge-https-port': z.coerce.number().int().min(0).max(65535),
     'nginx-bin': z.string().min(1),
     'nginx-modules-dir': z.string().min(1),
     'log-level': z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    'insecure-control': z.boolean().default(false),
   })
   .refine((o) => o['edge-https-port'] !== o['edge-http-port'], {
     path: ['edge-https-port'],
@@ -28,8 +30,14 @@ const edgeOptionsSchema = z
 export function edgeCommand(): Command {
   return new Command('edge')
     .description('run an edge node: take the config from a control plane and serve it with nginx')
-    .requiredOption('--control <url>', "the control plane's management API URL")
-    .requiredOption('--node-token <token>', "this node's token (from `gatehouse node add`)")
+    .option('--control <url>', "the control plane's management API URL (stored after the first start)")
+    .addOption(
+      new Option(
+        '--node-token <token>',
+        "this node's token from `gatehouse node add` (stored, root-only, after the first start)",
+      ).env('GATEHOUSE_NODE_TOKEN'),
+    )
+    .option('--insecure-control', 'allow a plain-http control URL that is not loopback (a private tunnel)')
     .option('--edge-dir <dir>', 'where the edge keeps its nginx', '/var/lib/gatehouse-edge')
     .option('--edge-http-port <port>', 'HTTP port to serve on', '80')
     .option('--edge-https-port <port>', 'HTTPS port to serve on (0: none)', '443')
@@ -44,10 +52,34 @@ export function edgeCommand(): Command {
       if (!parsed.success) throw fromZod(parsed.error, '');
       const o = parsed.data;
       const log = createLogger(o['log-level']);
+      // First start: the enrolment flags are stored; later starts need none (and keep the token
+      // out of the process list).
+      const stored = await loadCredentials(o['edge-dir']);
+      const control = o.control ?? stored?.control;
+      const token = o['node-token'] ?? stored?.token;
+      if (!control || !token)
+        throw new GatehouseError(
+          'not_enrolled',
+          'this edge is not enrolled: pass --control and --node-token (from `gatehouse node add`) once',
+          400,
+        );
+      // The node token rides on every request: in clear text only to this machine or when the
+      // operator says the path is private (a WireGuard tunnel, a cable).
+      if (
+        !o['insecure-control'] &&
+        !/^https:|^http:\/\/(127\.[0-9.]+|\[::1\]|localhost)(:|\/|$)/.test(control)
+      )
+        throw new GatehouseError(
+          'insecure_control',
+          'control: use https:// (plain http sends the node token in clear text); on a private tunnel pass --insecure-control',
+          400,
+        );
+      if (control !== stored?.control || token !== stored?.token)
+        await saveCredentials(o['edge-dir'], { control, token });
       const { EdgeAgent } = await import('../../edge/agent.js');
       const agent = new EdgeAgent({
-        control: o.control,
-        token: o['node-token'],
+        control,
+        token,
         dataDir: o['edge-dir'],
         httpPort: o['edge-http-port'],
         httpsPort: o['edge-https-port'],

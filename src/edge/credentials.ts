@@ -1,0 +1,42 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+
+/** What an enrolled edge keeps so that later starts need no flags: where to ask, and as whom. */
+export const credentialsSchema = z.strictObject({
+  control: z.string().regex(/^https?:\/\/[^\s/]+(\/\S*)?$/, 'the control plane API as http(s)://host:port'),
+  token: z.string().regex(/^[A-Za-z0-9_-]{16,200}$/, 'the token `gatehouse node add` printed'),
+});
+export type Credentials = z.infer<typeof credentialsSchema>;
+
+const FILE = 'credentials.json';
+
+/** Stored root-only (0600) in the edge's directory, written whole then renamed. */
+export async function saveCredentials(dir: string, c: Credentials): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o711 });
+  const file = join(dir, FILE);
+  const tmp = `${file}.${randomBytes(4).toString('hex')}`;
+  await writeFile(tmp, JSON.stringify(c) + '\n', { mode: 0o600, flag: 'wx' });
+  await chmod(tmp, 0o600);
+  await rename(tmp, file);
+}
+
+/** The stored credentials; undefined when there are none, an error naming the file when unreadable. */
+export async function loadCredentials(dir: string): Promise<Credentials | undefined> {
+  const file = join(dir, FILE);
+  const raw = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (raw === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new Error(`${file}: not JSON; enrol again with --control and --node-token`);
+  }
+  const c = credentialsSchema.safeParse(parsed);
+  if (!c.success) throw new Error(`${file}: ${c.error.issues[0]?.message ?? 'invalid'}; enrol again`);
+  return c.data;
+}
