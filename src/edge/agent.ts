@@ -50,6 +50,7 @@ export class EdgeAgent {
   private readonly gateDir: string;
   /** Keys in memory-backed storage go with the agent (its nginx stops with it). */
   private memoryDir: string | undefined;
+  private tlsDir: string | undefined;
 
   constructor(private readonly o: AgentOptions) {
     this.gateDir = join(o.dataDir, 'gate');
@@ -123,6 +124,7 @@ export class EdgeAgent {
     await this.relay.listen(join(this.gateDir, 'gate.sock'));
     const { dir: tlsDir, inMemory } = await keyDir(this.o.dataDir, join(this.o.dataDir, 'nginx', 'tls'));
     this.driver.setTlsDir(tlsDir);
+    this.tlsDir = tlsDir;
     if (inMemory) this.memoryDir = dirname(tlsDir);
     await this.driver.init();
     await this.fromCache().catch((err: unknown) =>
@@ -135,7 +137,10 @@ export class EdgeAgent {
           signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(40_000)]),
         });
         if (res.status === 204) continue;
-        if (res.status === 401) throw new Error('the control plane refused this node token');
+        if (res.status === 401) {
+          await this.revoked();
+          throw new Error('the control plane refused this node token');
+        }
         if (!res.ok) throw new Error(`control plane answered ${res.status}`);
         const body = (await res.json()) as EdgeFeedBody;
         const t0 = performance.now();
@@ -154,6 +159,27 @@ export class EdgeAgent {
     }
   }
 
+  /**
+   * The control plane does not know this node (removed, or its token replaced): it must not go on
+   * serving with the keys it was given. nginx stops and the cache goes; the agent keeps asking, so
+   * a node enrolled again under the same token (never: tokens are random) or a mistaken URL fixed
+   * brings it back.
+   */
+  private async revoked(): Promise<void> {
+    if (!this.body && !this.driver.process.running) return;
+    this.o.log.error(
+      'edge: the control plane refused this node token; stopped serving and removed the cache',
+    );
+    this.body = undefined;
+    this.secrets = undefined;
+    this.have = '';
+    this.appliedKey = '';
+    await this.applying;
+    await this.driver.stop();
+    await rm(this.cacheFile, { force: true });
+    if (this.tlsDir) await rm(this.tlsDir, { recursive: true, force: true });
+  }
+
   private get base(): string {
     return this.o.control.replace(/\/$/, '');
   }
@@ -169,7 +195,7 @@ export class EdgeAgent {
     };
     this.driver.setGate(gate, { [SESSION_KEY_ENV]: secrets.sessionKey });
     await mirrorState(gate.stateDir, body.gate.state.files);
-    this.relay.stateSynced(body.gate.state.seq);
+    this.relay.stateSynced(body.gate.state.epoch, body.gate.state.seq);
     this.secrets = secrets;
     this.body = body;
     await this.serve();

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
 import { compile } from '../compile/compile.js';
@@ -27,7 +27,9 @@ export interface EdgeFeedBody {
 }
 
 export interface GateState {
-  /** Counts up whenever the files change (per control-plane process). */
+  /** Random per control-plane process: a restarted one starts counting again. */
+  epoch: string;
+  /** Counts up whenever the files change. */
   seq: number;
   hash: string;
   files: [path: string, content: string][];
@@ -48,6 +50,9 @@ export interface EdgeFeedOptions {
   log: Logger;
 }
 
+/** A file-system event usually comes in pairs (a temp file, its rename): one wake-up for both. */
+const WATCH_DEBOUNCE_MS = 3;
+
 /**
  * The control plane's side of edge nodes: builds each role's body (config compiled for what the
  * role serves, the gate's state, sealed secrets) and wakes long-polls when any of it changes: a
@@ -56,11 +61,16 @@ export interface EdgeFeedOptions {
 export class EdgeFeed {
   private readonly events = new EventEmitter();
   private watcher: FSWatcher | undefined;
+  private watchTimer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
-  private state: GateState = { seq: 0, hash: '', files: [] };
+  private state: GateState = { epoch: randomBytes(6).toString('hex'), seq: 0, hash: '', files: [] };
   private stateRead: Promise<GateState> | undefined;
   private stateDirty = true;
   private stopped = false;
+  /** Counts every change signalled: a long-poll compares it to see whether it missed one. */
+  private changes = 0;
+  /** Compiled configs by role, valid for one (registry version, TLS input) pair. */
+  private readonly configs = new Map<string, { key: string; config: EdgeConfig }>();
   /** What each node last reported as applied, for `settled`. */
   private readonly applied = new Map<string, { role: string; hash: string; at: number }>();
 
@@ -73,7 +83,11 @@ export class EdgeFeed {
     try {
       this.watcher = watch(this.o.gate.stateDir, { recursive: true }, () => {
         this.stateDirty = true;
-        this.signal();
+        if (this.watchTimer) return;
+        this.watchTimer = setTimeout(() => {
+          this.watchTimer = undefined;
+          this.signal();
+        }, WATCH_DEBOUNCE_MS);
       });
       this.watcher.on('error', (err) => this.o.log.warn({ err: String(err) }, 'gate state watch failed'));
     } catch (err) {
@@ -88,17 +102,24 @@ export class EdgeFeed {
     this.stopped = true;
     this.unsubscribe?.();
     this.watcher?.close();
-    this.events.emit('change');
+    if (this.watchTimer) clearTimeout(this.watchTimer);
+    this.signal();
   }
 
   /** Something edges serve changed: wake their long-polls. */
   signal(): void {
+    this.changes++;
     this.events.emit('change');
   }
 
-  /** Resolves at the next change, or after `ms`. */
-  changed(ms: number): Promise<void> {
-    if (this.stopped) return Promise.resolve();
+  /** The change counter now: pass it to `changedSince` after looking at the state. */
+  get mark(): number {
+    return this.changes;
+  }
+
+  /** Resolves at the first change after `mark` (at once if one already happened), or after `ms`. */
+  changedSince(mark: number, ms: number): Promise<void> {
+    if (this.stopped || this.changes !== mark) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -110,38 +131,56 @@ export class EdgeFeed {
     });
   }
 
-  /** The gate state as it is on disk now (read again only after a change). */
+  /**
+   * The gate state as it is on disk (read again only after a change). A read that fails or finds
+   * more files than it may send keeps the last state: a partial list would delete revocations on
+   * the edges, which would let revoked sessions pass there.
+   */
   async gateState(): Promise<GateState> {
     if (!this.stateDirty && !this.stateRead) return this.state;
     if (this.stateRead) return this.stateRead;
     this.stateDirty = false;
     this.stateRead = readState(this.o.gate.stateDir)
-      .then((files) => {
-        const hash = createHash('sha256').update(JSON.stringify(files)).digest('hex');
-        if (hash !== this.state.hash) this.state = { seq: this.state.seq + 1, hash, files };
-        return this.state;
-      })
+      .then(
+        (files) => {
+          const hash = createHash('sha256').update(JSON.stringify(files)).digest('hex');
+          if (hash !== this.state.hash) this.state = { ...this.state, seq: this.state.seq + 1, hash, files };
+          return this.state;
+        },
+        (err: unknown) => {
+          this.stateDirty = true;
+          this.o.log.error({ err: String(err) }, 'gate state not read; edges keep the last one');
+          return this.state;
+        },
+      )
       .finally(() => {
         this.stateRead = undefined;
       });
     return this.stateRead;
   }
 
-  /** The gate's state sequence after a change the caller just made (re-read whatever the watch says). */
-  async freshStateSeq(): Promise<number> {
-    // A read already under way may have started before the caller's write: let it finish first.
-    await this.stateRead?.catch(() => undefined);
+  /** The gate's state after a change the caller just made (waits out a read that began before it). */
+  async freshState(): Promise<GateState> {
+    await this.stateRead;
     this.stateDirty = true;
     const before = this.state.seq;
     const s = await this.gateState();
     if (s.seq !== before) this.signal();
-    return s.seq;
+    return s;
   }
 
   /** The config a node of `role` serves: a public edge what is exposed publicly, a LAN edge what is exposed to the LAN. */
   async config(role: string): Promise<EdgeConfig> {
     const tls = await this.o.tlsInput();
-    return compile({
+    const key = [
+      this.o.registry.version,
+      ...tls.certs.map((c) => `${c.id}/${c.fingerprint}/${c.notAfter}`),
+      ...[...tls.challenges.keys()],
+      ...tls.ownHosts,
+    ].join(' ');
+    const cached = this.configs.get(role);
+    if (cached?.key === key) return cached.config;
+    const config = compile({
       services: [...this.o.registry.state().values()]
         .map((r) => r.service)
         .filter((s) => (s.expose ?? 'both') === 'both' || s.expose === role),
@@ -152,24 +191,37 @@ export class EdgeFeed {
       challenges: tls.challenges,
       ownHosts: tls.ownHosts,
     });
+    this.configs.set(role, { key, config });
+    return config;
+  }
+
+  /** Link admissions of services this role does not serve stay off its edges (names, addresses). */
+  private stateFor(config: EdgeConfig, state: GateState): GateState {
+    const served = new Set(config.sites.flatMap((s) => s.routes.map((r) => r.service)));
+    const files = state.files.filter(([p]) => !p.startsWith('l/') || served.has(p.split('/')[1] ?? ''));
+    return files.length === state.files.length ? state : { ...state, files };
+  }
+
+  private identity(config: EdgeConfig, state: GateState): string {
+    const { portalHost, cookie, sessionKey } = this.o.gate;
+    return createHash('sha256')
+      .update(`${config.hash} ${state.epoch} ${state.hash} ${portalHost ?? ''} ${cookie} `)
+      .update(createHash('sha256').update(sessionKey).digest('hex'))
+      .digest('hex');
   }
 
   /** The whole body for a node; `hash` changes whenever anything in it does. */
   async body(role: string, nodeTokenHash: string): Promise<EdgeFeedBody> {
     const version = this.o.registry.version;
     const config = await this.config(role);
-    const state = await this.gateState();
-    const { portalHost, cookie, sessionKey } = this.o.gate;
-    const hash = createHash('sha256')
-      .update(`${config.hash} ${state.hash} ${portalHost ?? ''} ${cookie} `)
-      .update(createHash('sha256').update(sessionKey).digest('hex'))
-      .digest('hex');
+    const state = this.stateFor(config, await this.gateState());
     const certs: FeedSecrets['certs'] = {};
     for (const c of config.tls.certs) certs[c.id] = await this.o.certMaterial(c.id);
-    const secrets: FeedSecrets = { sessionKey, certs };
+    const secrets: FeedSecrets = { sessionKey: this.o.gate.sessionKey, certs };
+    const { portalHost, cookie } = this.o.gate;
     return {
       version,
-      hash,
+      hash: this.identity(config, state),
       config,
       gate: { ...(portalHost ? { portalHost } : {}), cookie, state },
       sealed: sealForNode(nodeTokenHash, secrets),
@@ -179,12 +231,7 @@ export class EdgeFeed {
   /** The identity a node holding the current body would send as `have` (cheap: no sealing). */
   async currentHash(role: string): Promise<string> {
     const config = await this.config(role);
-    const state = await this.gateState();
-    const { portalHost, cookie, sessionKey } = this.o.gate;
-    return createHash('sha256')
-      .update(`${config.hash} ${state.hash} ${portalHost ?? ''} ${cookie} `)
-      .update(createHash('sha256').update(sessionKey).digest('hex'))
-      .digest('hex');
+    return this.identity(config, this.stateFor(config, await this.gateState()));
   }
 
   /** A node reported what it applied (the body hash). */
@@ -193,8 +240,10 @@ export class EdgeFeed {
     this.events.emit('reported');
   }
 
+  /** A node was removed: its long-poll wakes (and is refused). */
   forget(node: string): void {
     this.applied.delete(node);
+    this.signal();
   }
 
   /**
@@ -205,8 +254,12 @@ export class EdgeFeed {
     const deadline = Date.now() + ms;
     for (;;) {
       const active = [...this.applied.values()].filter((a) => Date.now() - a.at < 60_000);
+      const current = new Map<string, string>();
       let all = true;
-      for (const a of active) if (a.hash !== (await this.currentHash(a.role))) all = false;
+      for (const a of active) {
+        if (!current.has(a.role)) current.set(a.role, await this.currentHash(a.role));
+        if (a.hash !== current.get(a.role)) all = false;
+      }
       if (all) return true;
       const left = deadline - Date.now();
       if (left <= 0) return false;

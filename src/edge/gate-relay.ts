@@ -1,10 +1,19 @@
 import { chmod, chown, rm } from 'node:fs/promises';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { EDGE_GATE_PREFIX, NODE_TOKEN_HEADER, STATE_SEQ_HEADER } from './transit.js';
+import { isIP } from 'node:net';
+import {
+  EDGE_GATE_PREFIX,
+  endToEnd,
+  NODE_TOKEN_HEADER,
+  ORIGINAL_HOST_HEADER,
+  STATE_HEADER,
+} from './transit.js';
 
 /** How long an answer may wait for the gate state it rests on before it goes out anyway. */
 const STATE_WAIT_MS = 2000;
+/** How long the control plane may take to answer. */
+const CONTROL_TIMEOUT_MS = 15_000;
 
 /**
  * The gate for an edge's nginx: a unix socket (the same place a local gate listens) that relays
@@ -14,31 +23,41 @@ const STATE_WAIT_MS = 2000;
  */
 export class GateRelay {
   private server: Server | undefined;
-  private seq = 0;
-  private waiters: { seq: number; resolve: () => void }[] = [];
+  private synced = { epoch: '', seq: 0 };
+  private readonly waiters = new Set<{ epoch: string; seq: number; resolve: () => void }>();
 
   constructor(
     private readonly control: string,
     private readonly token: string,
   ) {}
 
-  /** The edge mirrored the gate state of this sequence number. */
-  stateSynced(seq: number): void {
-    this.seq = seq;
-    const ready = this.waiters.filter((w) => w.seq <= seq);
-    this.waiters = this.waiters.filter((w) => w.seq > seq);
-    for (const w of ready) w.resolve();
+  /** The edge mirrored the gate state `seq` of the control plane process `epoch`. */
+  stateSynced(epoch: string, seq: number): void {
+    this.synced = { epoch, seq };
+    for (const w of this.waiters) if (this.has(w.epoch, w.seq)) w.resolve();
   }
 
-  private waitForState(seq: number): Promise<void> {
-    if (seq <= this.seq) return Promise.resolve();
+  private has(epoch: string, seq: number): boolean {
+    return this.synced.epoch === epoch && this.synced.seq >= seq;
+  }
+
+  private waitForState(marker: string | undefined): Promise<void> {
+    const m = /^([0-9a-f]{1,32}):([0-9]{1,15})$/.exec(marker ?? '');
+    if (!m) return Promise.resolve();
+    const [epoch, seq] = [m[1] as string, Number(m[2])];
+    if (this.has(epoch, seq)) return Promise.resolve();
     return new Promise((resolve) => {
-      const w = { seq, resolve };
-      this.waiters.push(w);
-      setTimeout(() => {
-        this.waiters = this.waiters.filter((x) => x !== w);
-        resolve();
-      }, STATE_WAIT_MS).unref();
+      const w = {
+        epoch,
+        seq,
+        resolve: () => {
+          clearTimeout(timer);
+          this.waiters.delete(w);
+          resolve();
+        },
+      };
+      const timer = setTimeout(w.resolve, STATE_WAIT_MS);
+      this.waiters.add(w);
     });
   }
 
@@ -47,22 +66,31 @@ export class GateRelay {
     const base = new URL(this.control.replace(/\/$/, '') + EDGE_GATE_PREFIX);
     const request = base.protocol === 'https:' ? httpsRequest : httpRequest;
     this.server = createServer((req, res) => {
+      const headers = endToEnd({ ...req.headers });
+      // The control plane is addressed as itself (TLS name, any proxy before it); the client's
+      // Host travels beside it.
+      if (headers.host) headers[ORIGINAL_HOST_HEADER] = headers.host;
+      headers.host = base.host;
+      headers[NODE_TOKEN_HEADER] = this.token;
       const upstream = request(
         {
           protocol: base.protocol,
           hostname: base.hostname,
           port: base.port,
+          // SNI carries names only (RFC 6066), never an address.
+          ...(isIP(base.hostname.replace(/^\[|\]$/g, '')) ? {} : { servername: base.hostname }),
           method: req.method,
           path: base.pathname + (req.url ?? '/'),
-          headers: { ...req.headers, [NODE_TOKEN_HEADER]: this.token },
-          timeout: 15_000,
+          headers,
+          timeout: CONTROL_TIMEOUT_MS,
         },
         (answer) => {
-          const seq = Number(answer.headers[STATE_SEQ_HEADER] ?? 0);
-          const headers = { ...answer.headers };
-          delete headers[STATE_SEQ_HEADER];
-          void this.waitForState(seq).then(() => {
-            res.writeHead(answer.statusCode ?? 502, headers);
+          const marker = answer.headers[STATE_HEADER];
+          void this.waitForState(typeof marker === 'string' ? marker : undefined).then(() => {
+            if (res.destroyed) return answer.resume();
+            const out = endToEnd({ ...answer.headers });
+            delete out[STATE_HEADER];
+            res.writeHead(answer.statusCode ?? 502, out);
             answer.pipe(res);
           });
         },
@@ -71,6 +99,7 @@ export class GateRelay {
       // the gate's locations turn into "sign-in unavailable" (503). A 502 sent here would pass as is.
       upstream.on('timeout', () => upstream.destroy());
       upstream.on('error', () => res.destroy());
+      res.on('close', () => upstream.destroy());
       req.pipe(upstream);
     });
     await new Promise<void>((resolve, reject) => {
@@ -87,6 +116,7 @@ export class GateRelay {
   }
 
   async close(): Promise<void> {
+    for (const w of this.waiters) w.resolve();
     const s = this.server;
     if (!s) return;
     s.closeAllConnections();

@@ -12,16 +12,23 @@ const MAX_CONTENT = 64;
  * `l/<service>/<ip>`): every file below `dir` as (relative path, content), sorted. Temp files of a
  * write in progress are skipped.
  */
-export async function readState(dir: string): Promise<[string, string][]> {
+export async function readState(dir: string, max = MAX_STATE_FILES): Promise<[string, string][]> {
   const out: [string, string][] = [];
+  const gone = (err: NodeJS.ErrnoException) => {
+    // Removed while we looked (an expired revocation pruned, a link withdrawn): simply not there.
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  };
   const walk = async (rel: string): Promise<void> => {
-    const entries = await readdir(join(dir, rel), { withFileTypes: true }).catch(() => []);
+    const entries = (await readdir(join(dir, rel), { withFileTypes: true }).catch(gone)) ?? [];
     for (const e of entries) {
       const p = rel ? `${rel}/${e.name}` : e.name;
       if (e.isDirectory()) await walk(p);
-      else if (e.isFile() && !e.name.endsWith('.tmp') && out.length < MAX_STATE_FILES) {
-        const content = await readFile(join(dir, p), 'utf8').catch(() => undefined);
-        if (content !== undefined && content.length <= MAX_CONTENT) out.push([p, content]);
+      else if (e.isFile() && !e.name.endsWith('.tmp')) {
+        // Refused rather than cut short: a partial list would drop revocations on the edges.
+        if (out.length >= max) throw new Error(`more than ${max} gate state files`);
+        const content = await readFile(join(dir, p), 'utf8').catch(gone);
+        if (content !== undefined) out.push([p, content.slice(0, MAX_CONTENT)]);
       }
     }
   };

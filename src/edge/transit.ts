@@ -4,8 +4,33 @@ import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } f
 export const EDGE_GATE_PREFIX = '/edge/v1/gate';
 /** The header that carries the node token on gate requests (Authorization may be a user's). */
 export const NODE_TOKEN_HEADER = 'x-gatehouse-node';
-/** The gate state sequence a gate answer rests on: the edge holds the answer until it has it. */
-export const STATE_SEQ_HEADER = 'x-gatehouse-state-seq';
+/** The gate state (`epoch:seq`) a gate answer rests on: the edge holds the answer until it has it. */
+export const STATE_HEADER = 'x-gatehouse-state';
+/** The Host the client asked the edge for (the relay's own Host names the control plane). */
+export const ORIGINAL_HOST_HEADER = 'x-gatehouse-host';
+
+/** Headers that describe one connection, not the message: never relayed. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** A relayed message's headers without hop-by-hop ones (and those the Connection header names). */
+export function endToEnd<T extends Record<string, string | string[] | undefined>>(headers: T): T {
+  const named = String(headers.connection ?? '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase());
+  const out = { ...headers };
+  for (const k of Object.keys(out)) if (HOP_BY_HOP.has(k) || named.includes(k)) delete out[k];
+  return out;
+}
 
 /**
  * Secrets on their way to an edge (the session key, certificates' keys) are sealed with AES-256-GCM
@@ -23,7 +48,7 @@ function transitKey(tokenHashHex: string): Buffer {
 
 export function sealForNode(tokenHashHex: string, value: unknown): string {
   const iv = randomBytes(12);
-  const c = createCipheriv('aes-256-gcm', transitKey(tokenHashHex), iv);
+  const c = createCipheriv('aes-256-gcm', transitKey(tokenHashHex), iv, { authTagLength: 16 });
   const data = Buffer.concat([c.update(JSON.stringify(value), 'utf8'), c.final()]);
   return Buffer.concat([iv, c.getAuthTag(), data]).toString('base64');
 }
@@ -31,7 +56,10 @@ export function sealForNode(tokenHashHex: string, value: unknown): string {
 /** Throws when the box was not sealed for this token or was altered. */
 export function openAsNode<T>(token: string, sealed: string): T {
   const raw = Buffer.from(sealed, 'base64');
-  const d = createDecipheriv('aes-256-gcm', transitKey(tokenHash(token)), raw.subarray(0, 12));
+  if (raw.length < 28) throw new Error('sealed secrets too short');
+  const d = createDecipheriv('aes-256-gcm', transitKey(tokenHash(token)), raw.subarray(0, 12), {
+    authTagLength: 16,
+  });
   d.setAuthTag(raw.subarray(12, 28));
   return JSON.parse(Buffer.concat([d.update(raw.subarray(28)), d.final()]).toString('utf8')) as T;
 }

@@ -164,6 +164,16 @@ describe('edge agent (first part of issue 5)', () => {
     t.gh = await startGatehouse(settings, createLogger('silent'));
     await until(async () => ((await serves('two.edge.test')) ? true : undefined), 10_000);
     expect(await serves('intranet.edge.test')).toBe(false);
+  });
+
+  it('a removed node stops serving and drops its cache', async () => {
+    expect((await t.api('DELETE', '/api/v1/nodes/vps')).status).toBe(200);
+    await until(
+      async () => ((await http(edgePort, 'web.edge.test').catch(() => undefined)) ? undefined : true),
+      5_000,
+      50,
+    );
+    await expect(stat(join(edgeDir, 'state.cache'))).rejects.toThrow(/ENOENT/);
     await stopAgent();
   });
 });

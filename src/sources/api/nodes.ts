@@ -56,8 +56,13 @@ export async function edgeRoutes(
     if (!auth) throw new GatehouseError('unauthorized', 'missing or wrong node token', 401);
     const q = parse(configQuery, req.query, 'query');
     await nodes.seen(auth.node.name, req.ip);
+    // The mark is taken before looking, so a change between the look and the wait is not missed.
+    const mark = feed.mark;
     if (q.have && q.have === (await feed.currentHash(auth.node.role)) && q.wait > 0) {
-      await feed.changed(q.wait * 1000);
+      await feed.changedSince(mark, q.wait * 1000);
+      // Removed while it waited: it must hear so now, not at its next request.
+      if (!(await nodes.byBearer(req.headers.authorization)))
+        throw new GatehouseError('unauthorized', 'missing or wrong node token', 401);
     }
     const body = await feed.body(auth.node.role, auth.tokenHash);
     if (q.have === body.hash) return reply.code(204).send();
