@@ -11,6 +11,7 @@ import { p2 } from './cases/p2.js';
 import { p3 } from './cases/p3.js';
 import { p4 } from './cases/p4.js';
 import { p5 } from './cases/p5.js';
+import { p6 } from './cases/p6.js';
 import { p7 } from './cases/p7.js';
 import { p8 } from './cases/p8.js';
 import { p9 } from './cases/p9.js';
@@ -21,9 +22,10 @@ type Case = (ctx: BenchContext) => Promise<CaseResult>;
 
 /**
  * In running order: P3 grows the shared Gatehouse to 1k then 10k routes, P2 and P8 reuse the 10k, and
- * P5 (its own Gatehouse) comes after P8 so its garbage is not in P8's node RSS.
+ * P5 (its own Gatehouse) comes after P8 so its garbage is not in P8's node RSS; P6 (network
+ * namespaces, keepalived) last, for the same reason.
  */
-const CASES: Record<string, Case> = { P1: p1, P4: p4, P9: p9, P7: p7, P3: p3, P2: p2, P8: p8, P5: p5 };
+const CASES: Record<string, Case> = { P1: p1, P4: p4, P9: p9, P7: p7, P3: p3, P2: p2, P8: p8, P5: p5, P6: p6 };
 
 // dist/bench/run.js → <repo>/bench/results/latest.json
 const RESULTS = fileURLToPath(new URL('../../bench/results/latest.json', import.meta.url));

@@ -8,6 +8,7 @@ import { linkCommand } from './commands/link.js';
 import { providerCommand } from './commands/provider.js';
 import { certCommand } from './commands/cert.js';
 import { edgeCommand, nodeCommand } from './commands/edge.js';
+import { haCommand } from './commands/ha.js';
 import { groupCommand, hashPasswordCommand, sessionCommand, userCommand } from './commands/user.js';
 
 export function buildCli(): Command {
@@ -35,6 +36,7 @@ export function buildCli(): Command {
   program.addCommand(certCommand());
   program.addCommand(nodeCommand());
   program.addCommand(edgeCommand());
+  program.addCommand(haCommand());
   program.addCommand(statusCommand());
   program.addCommand(doctorCommand());
   return program;
