@@ -25,7 +25,17 @@ type Case = (ctx: BenchContext) => Promise<CaseResult>;
  * P5 (its own Gatehouse) comes after P8 so its garbage is not in P8's node RSS; P6 (network
  * namespaces, keepalived) last, for the same reason.
  */
-const CASES: Record<string, Case> = { P1: p1, P4: p4, P9: p9, P7: p7, P3: p3, P2: p2, P8: p8, P5: p5, P6: p6 };
+const CASES: Record<string, Case> = {
+  P1: p1,
+  P4: p4,
+  P9: p9,
+  P7: p7,
+  P3: p3,
+  P2: p2,
+  P8: p8,
+  P5: p5,
+  P6: p6,
+};
 
 // dist/bench/run.js → <repo>/bench/results/latest.json
 const RESULTS = fileURLToPath(new URL('../../bench/results/latest.json', import.meta.url));
