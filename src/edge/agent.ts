@@ -174,9 +174,10 @@ export class EdgeAgent {
     this.secrets = undefined;
     this.have = '';
     this.appliedKey = '';
+    // The cache first: once nginx has stopped, nothing of this node's may remain.
+    await rm(this.cacheFile, { force: true });
     await this.applying;
     await this.driver.stop();
-    await rm(this.cacheFile, { force: true });
     if (this.tlsDir) await rm(this.tlsDir, { recursive: true, force: true });
   }
 
@@ -230,6 +231,7 @@ export class EdgeAgent {
       headers: { authorization: `Bearer ${this.o.token}`, 'content-type': 'application/json' },
       body: JSON.stringify({
         applied_hash: this.have,
+        applied_version: this.have && this.body ? this.body.version : 0,
         error: this.lastError.slice(0, 1000),
         version: VERSION,
         down: [...this.health.down].sort(),

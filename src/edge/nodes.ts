@@ -13,6 +13,8 @@ export const nodeCreateSchema = z.strictObject({
 
 export const nodeReportSchema = z.strictObject({
   applied_hash: z.string().regex(/^[0-9a-f]{64}$|^$/, 'a config hash'),
+  /** Registry version of what it applied. */
+  applied_version: z.number().int().min(0).default(0),
   error: z.string().max(1000).default(''),
   /** The agent's Gatehouse version. */
   version: z.string().max(40).default(''),
@@ -27,6 +29,7 @@ export interface NodeView {
   last_seen: string | null;
   address: string;
   applied_hash: string;
+  applied_version: number;
   last_error: string;
   version: string;
   down_servers: string[];
@@ -60,6 +63,7 @@ export class NodeStore {
       last_error: '',
       agent_version: '',
       down_servers: '[]',
+      applied_version: 0,
     };
     await this.db.insertInto('nodes').values(row).execute();
     return { node: view(row), token };
@@ -100,6 +104,7 @@ export class NodeStore {
         ...(report
           ? {
               applied_hash: report.applied_hash,
+              applied_version: report.applied_version,
               last_error: report.error,
               agent_version: report.version,
               down_servers: JSON.stringify(report.down),
@@ -119,6 +124,7 @@ function view(r: Database['nodes']): NodeView {
     last_seen: r.last_seen,
     address: r.address,
     applied_hash: r.applied_hash,
+    applied_version: r.applied_version,
     last_error: r.last_error,
     version: r.agent_version,
     down_servers: JSON.parse(r.down_servers) as string[],

@@ -113,6 +113,8 @@ export interface Database {
     last_error: string;
     /** The agent's Gatehouse version. */
     agent_version: string;
+    /** Registry version of the config the node applied. */
+    applied_version: number;
     /** Upstream servers the node's health checks find down (JSON array of `pool server`). */
     down_servers: string;
   };
@@ -342,6 +344,10 @@ const migrations: Record<string, Migration> = {
       await db.schema
         .alterTable('nodes')
         .addColumn('down_servers', 'text', (c) => c.notNull().defaultTo('[]'))
+        .execute();
+      await db.schema
+        .alterTable('nodes')
+        .addColumn('applied_version', 'integer', (c) => c.notNull().defaultTo(0))
         .execute();
     },
   },

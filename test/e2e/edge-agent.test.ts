@@ -73,13 +73,20 @@ describe('edge agent (first part of issue 5)', () => {
     const node = await until(async () => {
       const n = (
         (await t.api('GET', '/api/v1/nodes')).json as unknown as {
-          nodes: { in_sync: boolean; online: boolean; version: string; last_seen: string | null }[];
+          nodes: {
+            in_sync: boolean;
+            online: boolean;
+            version: string;
+            applied_version: number;
+            last_seen: string | null;
+          }[];
         }
       ).nodes[0];
       return n?.in_sync ? n : undefined;
     }, 5_000);
     expect(node.last_seen).toBeTruthy();
     expect(node.online).toBe(true);
+    expect(node.applied_version).toBe(t.gh.registry.version);
     expect(node.version).toMatch(/^\d+\.\d+\.\d+/);
   });
 
@@ -173,7 +180,10 @@ describe('edge agent (first part of issue 5)', () => {
       5_000,
       50,
     );
-    await expect(stat(join(edgeDir, 'state.cache'))).rejects.toThrow(/ENOENT/);
+    await until(
+      async () => ((await stat(join(edgeDir, 'state.cache')).catch(() => undefined)) ? undefined : true),
+      2_000,
+    );
     await stopAgent();
   });
 });

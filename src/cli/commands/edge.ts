@@ -130,7 +130,7 @@ export function nodeCommand(): Command {
             n.address || '-',
             n.version || '-',
             n.last_seen ?? 'never',
-            n.applied_hash ? (n.in_sync ? 'current' : 'behind') : '-',
+            n.applied_hash ? `v${n.applied_version} ${n.in_sync ? 'current' : 'behind'}` : '-',
             n.down_servers.join(' ') || '-',
             n.last_error || '-',
           ]),
