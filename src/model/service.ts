@@ -313,6 +313,12 @@ export type Source = z.output<typeof sourceSchema>;
 
 export interface ServiceMeta {
   source: Source;
+  /**
+   * Within a source, what created it: a container's name (docker), a file's path (file), an
+   * agent's name (agent); empty for the API and self-registration. Only the same owner (or the
+   * operator's API) changes or removes it.
+   */
+  owner?: string;
   created_at: string;
   updated_at: string;
 }

@@ -8,6 +8,8 @@ import { Claims, type IsLocal } from './claims.js';
 export interface WriteMeta {
   actor: string;
   source: Source;
+  /** See ServiceMeta.owner: what within the source writes (a container, a file, an agent). */
+  owner?: string;
   reason?: string;
   /** Allow a change that leaves no route at all. */
   force?: boolean;
@@ -81,7 +83,12 @@ export class Registry {
       }
       r.records.set(row.name, {
         service: parsed.data,
-        meta: { source: row.source as Source, created_at: row.created_at, updated_at: row.updated_at },
+        meta: {
+          source: row.source as Source,
+          ...(row.owner ? { owner: row.owner } : {}),
+          created_at: row.created_at,
+          updated_at: row.updated_at,
+        },
       });
     }
     // Settings may have changed since the records were written (a new HTTP port, say); a record
@@ -142,6 +149,28 @@ export class Registry {
     return this.apply([{ kind: 'delete', name }], meta);
   }
 
+  /**
+   * Makes what `meta.source` + `meta.owner` holds exactly `services`, as one version: each is put,
+   * and every record of that source and owner not among them is removed. How a source withdraws a
+   * record (a container gone, a service deleted from a file) without touching anyone else's.
+   */
+  reconcile(services: Service[], meta: WriteMeta): Promise<WriteResult> {
+    const wanted = new Set(services.map((s) => s.name));
+    const owner = meta.owner ?? '';
+    const gone = [...this.records.values()]
+      .filter((r) => r.meta.source === meta.source && (r.meta.owner ?? '') === owner)
+      .filter((r) => !wanted.has(r.service.name))
+      .map((r): Op => ({ kind: 'delete', name: r.service.name }));
+    return this.apply([...services.map((service): Op => ({ kind: 'put', service })), ...gone], meta);
+  }
+
+  /** Owners of a source's records (e.g. the containers docker created services for). */
+  owners(source: Source): Set<string> {
+    return new Set(
+      [...this.records.values()].filter((r) => r.meta.source === source).map((r) => r.meta.owner ?? ''),
+    );
+  }
+
   /** Applies several operations as one version: all of them, or none. */
   apply(ops: Op[], meta: WriteMeta): Promise<WriteResult> {
     const run = this.queue.then(() => this.applyNow(ops, meta));
@@ -166,11 +195,14 @@ export class Registry {
           `service ${name} already exists; use PUT /api/v1/services/${name} to replace it`,
         );
       }
-      if (existing && existing.meta.source !== meta.source && !OVERRIDING_SOURCES.has(meta.source)) {
-        throw conflict(
-          'name',
-          `service ${name} belongs to source ${existing.meta.source}, not ${meta.source}`,
-        );
+      if (existing && !OVERRIDING_SOURCES.has(meta.source)) {
+        const owner = existing.meta.owner ?? '';
+        if (existing.meta.source !== meta.source || owner !== (meta.owner ?? '')) {
+          throw conflict(
+            'name',
+            `service ${name} belongs to ${existing.meta.source}${owner ? ` (${owner})` : ''}, not ${meta.source}${meta.owner ? ` (${meta.owner})` : ''}`,
+          );
+        }
       }
       if (op.kind === 'delete') {
         next.set(name, undefined);
@@ -179,7 +211,12 @@ export class Registry {
           service: op.service,
           meta: existing
             ? { ...existing.meta, updated_at: now }
-            : { source: meta.source, created_at: now, updated_at: now },
+            : {
+                source: meta.source,
+                ...(meta.owner ? { owner: meta.owner } : {}),
+                created_at: now,
+                updated_at: now,
+              },
         });
       } else {
         next.set(name, existing);
@@ -284,6 +321,7 @@ export class Registry {
           const row = {
             name,
             source: rec.meta.source,
+            owner: rec.meta.owner ?? '',
             spec: JSON.stringify(rec.service),
             created_at: rec.meta.created_at,
             updated_at: rec.meta.updated_at,

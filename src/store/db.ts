@@ -11,7 +11,15 @@ import {
 
 /** Table shapes. JSON columns hold text; the registry parses them with the model's schemas. */
 export interface Database {
-  services: { name: string; source: string; spec: string; created_at: string; updated_at: string };
+  services: {
+    name: string;
+    source: string;
+    /** See ServiceMeta.owner. */
+    owner: string;
+    spec: string;
+    created_at: string;
+    updated_at: string;
+  };
   versions: { version: number; at: string; actor: string; source: string; reason: string };
   changes: { version: number; name: string; before: string | null; after: string | null };
   meta: { key: string; value: string };
@@ -332,6 +340,14 @@ const migrations: Record<string, Migration> = {
         .addColumn('address', 'text', (c) => c.notNull().defaultTo(''))
         .addColumn('applied_hash', 'text', (c) => c.notNull().defaultTo(''))
         .addColumn('last_error', 'text', (c) => c.notNull().defaultTo(''))
+        .execute();
+    },
+  },
+  '0010_service_owner': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('services')
+        .addColumn('owner', 'text', (c) => c.notNull().defaultTo(''))
         .execute();
     },
   },

@@ -87,6 +87,27 @@ describe('registry', () => {
     await r.remove('mine', reg);
   });
 
+  it('reconciles one owner of a source: puts what it holds, removes what it no longer holds, nothing else', async () => {
+    const c1 = { actor: 'docker', source: 'docker' as const, owner: 'c1' };
+    const c2 = { actor: 'docker', source: 'docker' as const, owner: 'c2' };
+    const svc = (name: string) => serviceSchema.parse(web(name));
+    await r.reconcile([svc('one'), svc('two')], c1);
+    await r.reconcile([svc('three')], c2);
+    expect(r.get('one')?.meta).toMatchObject({ source: 'docker', owner: 'c1' });
+    // c1 drops "two": only that record goes.
+    const res = await r.reconcile([svc('one')], c1);
+    expect(res.changed).toEqual(['two']);
+    expect(r.list().map((x) => x.service.name)).toEqual(['one', 'three']);
+    // Another owner of the same source may not take over or remove c1's record.
+    expect((await rejection(r.reconcile([svc('one')], c2))).message).toContain('docker (c1)');
+    expect([...r.owners('docker')].sort()).toEqual(['c1', 'c2']);
+    // The owner survives a reopen.
+    const again = await Registry.open(db, reserved);
+    expect(again.get('three')?.meta.owner).toBe('c2');
+    await r.reconcile([], c1);
+    expect(r.get('one')).toBeUndefined();
+  });
+
   it('applies a batch all or nothing', async () => {
     await r.put(web('a'), api);
     const err = await rejection(
@@ -145,7 +166,7 @@ describe('registry', () => {
 
   it('sets aside a stored record that no longer validates, and lets it be replaced or deleted', async () => {
     await r.put(web('good'), api);
-    const row = { source: 'api', created_at: 'x', updated_at: 'x' };
+    const row = { source: 'api', owner: '', created_at: 'x', updated_at: 'x' };
     await db
       .insertInto('services')
       .values({

@@ -23,7 +23,7 @@ export function serviceCommand(): Command {
             s.hosts.join(',') || '-',
             s.routes.map((x) => x.path).join(' ') || '-',
             s.tcp.map((t) => t.port).join(' ') || '-',
-            meta.source,
+            meta.owner ? `${meta.source}:${meta.owner}` : meta.source,
             ago(meta.updated_at),
           ]),
         ),
@@ -37,7 +37,11 @@ export function serviceCommand(): Command {
     .action(async (name: string, _o, c: Command) => {
       const ctx = cliContext(c);
       const r = await ctx.client.call<ServiceRecord>('GET', `/api/v1/services/${encodeURIComponent(name)}`);
-      ctx.print(`# source: ${r.meta.source}, updated ${r.meta.updated_at}\n${YAML.stringify(r.service)}`, r);
+      const owner = r.meta.owner ? ` (${r.meta.owner})` : '';
+      ctx.print(
+        `# source: ${r.meta.source}${owner}, updated ${r.meta.updated_at}\n${YAML.stringify(r.service)}`,
+        r,
+      );
     });
 
   cmd
