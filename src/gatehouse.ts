@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { NginxDriver } from './drivers/nginx/driver.js';
 import { hostChecks } from './edge/host-checks.js';
 import { LocalEdge } from './edge/local-edge.js';
-import { apiSocketPath, parseListen, portalHost, type Settings } from './model/settings.js';
+import { apiSocketPath, parseListen, portalHost, type Settings, type Template } from './model/settings.js';
 import { Gate } from './gate/gate.js';
 import { Sealer } from './gate/secrets.js';
 import { CertStore } from './tls/store.js';
@@ -26,6 +26,7 @@ import { buildApiServer } from './sources/api/server.js';
 import { buildRegisterServer } from './sources/register/server.js';
 import { BUILTIN_TEMPLATES, checkTemplates } from './sources/register/templates.js';
 import { TokenCheck } from './sources/tokens.js';
+import { WatchedFile } from './sources/file/watch.js';
 import { openSqlite, type Db } from './store/db.js';
 
 export interface Gatehouse {
@@ -127,6 +128,20 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
         return `https://${host}${settings.https_port === 443 ? '' : `:${settings.https_port}`}`;
       },
     });
+    // The edge file (GATEHOUSE_FILE): applied before nginx first starts, and again on each change.
+    const fileTemplates = new Map<string, Record<string, Template>>();
+    let watchedFile: WatchedFile | undefined;
+    if (settings.file) {
+      const wf = new WatchedFile(
+        settings.file,
+        { registry, users: gate.users, db, templates: fileTemplates },
+        log.child({ part: 'file' }),
+      );
+      await wf.start();
+      cleanups.push(() => wf.stop());
+      watchedFile = wf;
+    }
+
     const gateServer = buildGateServer(gate, log.child({ part: 'gate' }));
     await rm(gate.env.socket, { force: true });
     await gateServer.listen({ path: gate.env.socket });
@@ -301,6 +316,8 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       dnsProviders,
       metrics,
       feed,
+      fileTemplates,
+      sourceStatus: () => ({ ...(watchedFile ? { file: watchedFile.status } : {}) }),
       log: apiLog,
     };
     const api = buildApiServer({ ...apiDeps, token: admin.check });
@@ -308,6 +325,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     const regServer = buildRegisterServer({
       registry,
       settings,
+      fileTemplates,
       token: register.check,
       log: log.child({ part: 'register' }),
     });

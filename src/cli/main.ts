@@ -9,6 +9,7 @@ import { providerCommand } from './commands/provider.js';
 import { certCommand } from './commands/cert.js';
 import { edgeCommand, nodeCommand } from './commands/edge.js';
 import { haCommand } from './commands/ha.js';
+import { applyCommand } from './commands/apply.js';
 import { groupCommand, hashPasswordCommand, sessionCommand, userCommand } from './commands/user.js';
 
 export function buildCli(): Command {
@@ -37,6 +38,7 @@ export function buildCli(): Command {
   program.addCommand(nodeCommand());
   program.addCommand(edgeCommand());
   program.addCommand(haCommand());
+  program.addCommand(applyCommand());
   program.addCommand(statusCommand());
   program.addCommand(doctorCommand());
   return program;

@@ -33,7 +33,8 @@ export class UserStore {
     private readonly changed: IdentityChanged,
   ) {}
 
-  async create(input: UserCreate): Promise<UserView> {
+  /** `managedBy`: the edge file that manages the user (see the file source). */
+  async create(input: UserCreate, managedBy = ''): Promise<UserView> {
     if (await this.row(input.username)) throw conflict('username', `user ${input.username} exists`);
     await this.requireGroups(input.groups);
     const now = new Date().toISOString();
@@ -54,6 +55,7 @@ export class UserStore {
           totp_secret: null,
           recovery_codes: '[]',
           totp_last_step: -1,
+          managed_by: managedBy,
           disabled: 0,
           created_at: now,
           updated_at: now,
@@ -176,7 +178,10 @@ export class UserStore {
 
   // Groups
 
-  async createGroup(input: GroupCreate): Promise<{ name: string; description: string; members: string[] }> {
+  async createGroup(
+    input: GroupCreate,
+    managedBy = '',
+  ): Promise<{ name: string; description: string; members: string[] }> {
     const exists = await this.db
       .selectFrom('groups')
       .select('name')
@@ -185,7 +190,12 @@ export class UserStore {
     if (exists) throw conflict('name', `group ${input.name} exists`);
     await this.db
       .insertInto('groups')
-      .values({ name: input.name, description: input.description, created_at: new Date().toISOString() })
+      .values({
+        name: input.name,
+        description: input.description,
+        created_at: new Date().toISOString(),
+        managed_by: managedBy,
+      })
       .execute();
     return { ...input, members: [] };
   }

@@ -92,6 +92,8 @@ export const settingsSchema = z.strictObject({
   snapshot_keep: z.coerce.number().int().min(1).default(100),
   snapshot_keep_days: z.coerce.number().int().min(0).default(30),
   templates: z.record(slugSchema, templateSchema).default({}),
+  /** An edge file (services, users, groups, templates) applied at start and whenever it changes. */
+  file: z.string().default(''),
 });
 
 export type Settings = z.output<typeof settingsSchema>;

@@ -13,6 +13,8 @@ export interface WriteMeta {
   reason?: string;
   /** Allow a change that leaves no route at all. */
   force?: boolean;
+  /** Check the change against the whole state, report what it would change, write nothing. */
+  dryRun?: boolean;
 }
 
 /** Facts about the machine the registry checks writes against (absent in pure unit tests). */
@@ -257,10 +259,18 @@ export class Registry {
         );
       }
       await this.checkNewPorts(changes);
-      await this.persist(this.current + 1, changes, meta);
+      if (!meta.dryRun) await this.persist(this.current + 1, changes, meta);
     } catch (err) {
       undo();
       throw err;
+    }
+    if (meta.dryRun) {
+      undo();
+      return {
+        version: this.current,
+        changed: changes.map(([n]) => n),
+        created: changes.filter(([n, rec]) => rec && !this.records.has(n)).map(([n]) => n),
+      };
     }
     const created = changes.filter(([name, rec]) => rec && !this.records.has(name)).map(([name]) => name);
     for (const [name, rec] of changes) {

@@ -38,11 +38,19 @@ export interface Database {
     recovery_codes: string;
     /** The last TOTP time step used to sign in: each code works once. */
     totp_last_step: number;
+    /** The edge file that manages it (its owner name); empty when made through the API or CLI. */
+    managed_by: string;
     disabled: number;
     created_at: string;
     updated_at: string;
   };
-  groups: { name: string; description: string; created_at: string };
+  groups: {
+    name: string;
+    description: string;
+    created_at: string;
+    /** The edge file that manages it (its owner name); empty when made through the API or CLI. */
+    managed_by: string;
+  };
   user_groups: { user_id: string; group_name: string };
   sessions: {
     id: string;
@@ -341,6 +349,15 @@ const migrations: Record<string, Migration> = {
         .addColumn('applied_hash', 'text', (c) => c.notNull().defaultTo(''))
         .addColumn('last_error', 'text', (c) => c.notNull().defaultTo(''))
         .execute();
+    },
+  },
+  '0011_managed_identities': {
+    async up(db: Kysely<unknown>) {
+      for (const table of ['users', 'groups'])
+        await db.schema
+          .alterTable(table)
+          .addColumn('managed_by', 'text', (c) => c.notNull().defaultTo(''))
+          .execute();
     },
   },
   '0010_service_owner': {

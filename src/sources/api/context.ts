@@ -3,7 +3,7 @@ import type { Gate } from '../../gate/gate.js';
 import type { CertStore } from '../../tls/store.js';
 import type { CertManager } from '../../tls/manager.js';
 import type { DnsProviders } from '../../dns/providers.js';
-import type { Settings } from '../../model/settings.js';
+import type { Settings, Template } from '../../model/settings.js';
 import type { Registry } from '../../registry/registry.js';
 
 export interface ApiContext {
@@ -14,6 +14,10 @@ export interface ApiContext {
   certs: CertStore;
   certManager?: CertManager;
   dnsProviders: DnsProviders;
+  /** Registration templates from edge files, by file. */
+  fileTemplates: Map<string, Record<string, Template>>;
+  /** What each discovery source reports (see /api/v1/status). */
+  sourceStatus: () => Record<string, unknown>;
   /** With `?wait=true`: waits until the version is live on the proxy and reports how it went. */
   maybeWait(
     version: number,

@@ -7,7 +7,7 @@ import type { CertManager } from '../../tls/manager.js';
 import type { DnsProviders } from '../../dns/providers.js';
 import type { Metrics } from '../../observe/metrics.js';
 import { GatehouseError } from '../../model/errors.js';
-import type { Settings } from '../../model/settings.js';
+import type { Settings, Template } from '../../model/settings.js';
 import type { Logger } from '../../observe/log.js';
 import type { Registry } from '../../registry/registry.js';
 import { installErrorHandling } from '../http-errors.js';
@@ -22,6 +22,7 @@ import { linkRoutes } from './links.js';
 import { providerRoutes } from './providers.js';
 import { certRoutes } from './certs.js';
 import { dnsRoutes } from './dns.js';
+import { applyRoutes } from './apply.js';
 import { edgeRoutes, nodeRoutes } from './nodes.js';
 import { NodeStore } from '../../edge/nodes.js';
 import type { EdgeFeed } from '../../edge/feed.js';
@@ -38,6 +39,10 @@ export interface ApiDeps {
   metrics?: Metrics;
   /** What edge nodes take their config from. */
   feed: EdgeFeed;
+  /** Registration templates from edge files, by file. */
+  fileTemplates: Map<string, Record<string, Template>>;
+  /** What each discovery source reports (see /api/v1/status). */
+  sourceStatus?: () => Record<string, unknown>;
   log: Logger;
   /** Undefined for the local unix socket, whose file permissions are its access control. */
   token?: TokenCheck;
@@ -66,6 +71,8 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     gate: deps.gate,
     certs: deps.certs,
     dnsProviders: deps.dnsProviders,
+    fileTemplates: deps.fileTemplates,
+    sourceStatus: deps.sourceStatus ?? (() => ({})),
     ...(deps.certManager ? { certManager: deps.certManager } : {}),
     async maybeWait(version, wait) {
       if (wait !== 'true' && wait !== '1') return {};
@@ -107,6 +114,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
       await providerRoutes(api, ctx);
       await certRoutes(api, ctx);
       await dnsRoutes(api, ctx);
+      await applyRoutes(api, ctx);
       await nodeRoutes(api, nodes, deps.feed);
     },
     { prefix: '/api/v1' },

@@ -12,6 +12,8 @@ export async function statusRoutes(app: FastifyInstance, ctx: ApiContext): Promi
       unloadable: ctx.registry.unloadable,
       edge,
       certificates: await certificateStatus(ctx),
+      /** Discovery sources (the watched edge file, Docker): what each last applied, or why not. */
+      sources: ctx.sourceStatus(),
     };
   });
 }

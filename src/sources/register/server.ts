@@ -18,6 +18,8 @@ export interface RegisterDeps {
   settings: Settings;
   token: TokenCheck;
   log: Logger;
+  /** Templates from edge files, by file (read per request: a file applied later counts at once). */
+  fileTemplates?: ReadonlyMap<string, Record<string, Template>>;
 }
 
 /** Source address allowlist from CIDR strings (v4 and v6; v4-mapped v6 addresses count as v4). */
@@ -90,11 +92,15 @@ export function buildRegisterServer(deps: RegisterDeps): FastifyInstance {
 
   app.post('/register', async (req, reply) => {
     const body = parse(registerBodySchema, req.body, 'body');
-    const template = templates[body.type];
+    const all = Object.assign({}, templates, ...(deps.fileTemplates?.values() ?? [])) as Record<
+      string,
+      Template
+    >;
+    const template = all[body.type];
     if (!template) {
       throw new GatehouseError(
         'invalid',
-        `type: unknown template ${body.type} (have: ${Object.keys(templates).join(', ')})`,
+        `type: unknown template ${body.type} (have: ${Object.keys(all).join(', ')})`,
         400,
         [{ field: 'type', message: 'unknown template' }],
       );

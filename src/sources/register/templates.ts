@@ -78,7 +78,7 @@ export function instantiate(name: string, template: Template, values: TemplateVa
 }
 
 /** Checks every template at start-up with sample values, so a broken one stops Gatehouse early. */
-export function checkTemplates(templates: Record<string, Template>): void {
+export function checkTemplates(templates: Record<string, Template>, where = 'setting templates'): void {
   for (const [name, t] of Object.entries(templates)) {
     try {
       instantiate(name, t, {
@@ -89,7 +89,12 @@ export function checkTemplates(templates: Record<string, Template>): void {
       });
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
-      throw new GatehouseError('setting_invalid', `setting templates.${name}: ${msg}`);
+      throw new GatehouseError(
+        where.startsWith('setting') ? 'setting_invalid' : 'invalid',
+        `${where}.${name}: ${msg}`,
+        400,
+        [{ field: `${where.replace(/^setting /, '')}.${name}`, message: msg }],
+      );
     }
   }
 }

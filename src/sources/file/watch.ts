@@ -1,0 +1,88 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import { GatehouseError } from '../../model/errors.js';
+import type { Logger } from '../../observe/log.js';
+import { applyEdgeFile, type FileDeps } from './apply.js';
+import { parseEdgeFile } from './document.js';
+
+export interface WatchedFileStatus {
+  file: string;
+  owner: string;
+  /** Registry version of the last successful apply. */
+  appliedVersion?: number;
+  appliedAt?: string;
+  /** Why the file's current content is not applied (the last good one still is). */
+  lastError?: { message: string; at: string };
+}
+
+/** Editors save in bursts (write, rename, chmod): one apply for all of them. */
+const SETTLE_MS = 100;
+
+/**
+ * The edge file named by `GATEHOUSE_FILE` (setting `file`): applied at start and again whenever it
+ * changes. A content that does not validate or conflicts changes nothing; what was applied before
+ * keeps serving and the error is logged and shown in status.
+ */
+export class WatchedFile {
+  private watcher: FSWatcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> = Promise.resolve();
+  private lastText: string | undefined;
+  readonly status: WatchedFileStatus;
+
+  constructor(
+    path: string,
+    private readonly deps: FileDeps,
+    private readonly log: Logger,
+  ) {
+    const file = resolve(path);
+    this.status = { file, owner: basename(file) };
+  }
+
+  async start(): Promise<void> {
+    await this.applyNow();
+    // The directory, not the file: an editor that saves by renaming replaces the file's inode.
+    this.watcher = watch(dirname(this.status.file), (_event, name) => {
+      if (name !== null && name !== basename(this.status.file)) return;
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = setTimeout(() => {
+        this.running = this.running.then(() => this.applyNow());
+      }, SETTLE_MS);
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.watcher?.close();
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private async applyNow(): Promise<void> {
+    const { file, owner } = this.status;
+    try {
+      const text = await readFile(file, 'utf8');
+      if (text === this.lastText && !this.status.lastError) return;
+      const report = await applyEdgeFile(this.deps, parseEdgeFile(text), owner);
+      this.lastText = text;
+      delete this.status.lastError;
+      this.status.appliedVersion = report.version;
+      this.status.appliedAt = new Date().toISOString();
+      const changed = report.services.length + report.users.length + report.groups.length;
+      if (changed > 0)
+        this.log.info(
+          { file, version: report.version, services: report.services.map((s) => `${s.op} ${s.name}`) },
+          'edge file applied',
+        );
+    } catch (err) {
+      const message =
+        err instanceof GatehouseError
+          ? [err.message, ...err.issues.slice(1).map((i) => `${i.field}: ${i.message}`)].join('; ')
+          : err instanceof Error
+            ? err.message
+            : String(err);
+      this.status.lastError = { message, at: new Date().toISOString() };
+      this.log.error({ file, err: message }, 'edge file not applied; what was applied before stays');
+    }
+  }
+}
