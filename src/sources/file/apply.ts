@@ -163,8 +163,8 @@ async function applyIdentities(
       await deps.users.create(create, owner);
       if (disabled) await deps.users.update(u.username, { disabled: true });
     } else {
-      const { username: _name, ...update } = want;
-      await deps.users.update(u.username, update);
+      const { email, name, first_name, last_name, role, groups, disabled } = want;
+      await deps.users.update(u.username, { email, name, first_name, last_name, role, groups, disabled });
     }
   }
   for (const g of plan.groups.filter((x) => x.op === 'delete')) await deps.users.removeGroup(g.name);
