@@ -27,6 +27,7 @@ import { buildRegisterServer } from './sources/register/server.js';
 import { BUILTIN_TEMPLATES, checkTemplates } from './sources/register/templates.js';
 import { TokenCheck } from './sources/tokens.js';
 import { WatchedFile } from './sources/file/watch.js';
+import { AgentLeases } from './sources/agent/leases.js';
 import { openSqlite, type Db } from './store/db.js';
 
 export interface Gatehouse {
@@ -322,10 +323,14 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     };
     const api = buildApiServer({ ...apiDeps, token: admin.check });
     const local = buildApiServer(apiDeps);
+    const agents = new AgentLeases(registry, durationMs(settings.agent_grace), log.child({ part: 'agents' }));
+    agents.start();
+    cleanups.push(async () => agents.stop());
     const regServer = buildRegisterServer({
       registry,
       settings,
       fileTemplates,
+      agents,
       token: register.check,
       log: log.child({ part: 'register' }),
     });

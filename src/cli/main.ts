@@ -10,6 +10,7 @@ import { certCommand } from './commands/cert.js';
 import { edgeCommand, nodeCommand } from './commands/edge.js';
 import { haCommand } from './commands/ha.js';
 import { applyCommand } from './commands/apply.js';
+import { agentCommand } from './commands/agent.js';
 import { groupCommand, hashPasswordCommand, sessionCommand, userCommand } from './commands/user.js';
 
 export function buildCli(): Command {
@@ -39,6 +40,7 @@ export function buildCli(): Command {
   program.addCommand(edgeCommand());
   program.addCommand(haCommand());
   program.addCommand(applyCommand());
+  program.addCommand(agentCommand());
   program.addCommand(statusCommand());
   program.addCommand(doctorCommand());
   return program;

@@ -170,9 +170,10 @@ function fragmentOf(svc: Service): Fragment {
       lb: route.lb,
       servers: endpoints.map(endpointAddress),
       ...(health ? { health } : {}),
+      ...(svc.suspended ? { down: true } : {}),
     };
     const h = pool.health;
-    const poolKey = `${pool.scheme} ${pool.lb} ${pool.servers.join(',')} ${h ? `${h.path} ${h.intervalMs} ${h.timeoutMs}` : ''}`;
+    const poolKey = `${pool.scheme} ${pool.lb} ${pool.servers.join(',')} ${h ? `${h.path} ${h.intervalMs} ${h.timeoutMs}` : ''}${pool.down ? ' down' : ''}`;
     const access = effectiveAccess(route.access ?? svc.access, svc.name, route.path);
     const ops = headerOps(route.headers);
     const ownCopies = new Set((access.forwardAuth?.copyHeaders ?? []).map((n) => n.toLowerCase()));

@@ -93,6 +93,8 @@ export interface Pool {
   /** `IP:port`, IPv6 in brackets. */
   servers: string[];
   health?: { path: string; intervalMs: number; timeoutMs: number };
+  /** Out of rotation (a suspended service): every server is down, the offline page answers. */
+  down?: boolean;
 }
 
 export interface TcpListener {

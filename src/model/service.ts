@@ -247,6 +247,11 @@ export const serviceSchema = z
     hsts: z.boolean().optional(),
     /** Which edges serve it: public ones, LAN ones, or both (default). */
     expose: z.enum(['public', 'lan', 'both']).optional(),
+    /**
+     * Out of rotation: every upstream counts as down, so the service answers its offline page (set
+     * while its agent misses heartbeats or reports it unhealthy).
+     */
+    suspended: z.boolean().optional(),
     /** The page shown while its upstreams are all down (a 503 with Retry-After). */
     offline_page: z
       .strictObject({

@@ -94,6 +94,8 @@ export const settingsSchema = z.strictObject({
   templates: z.record(slugSchema, templateSchema).default({}),
   /** An edge file (services, users, groups, templates) applied at start and whenever it changes. */
   file: z.string().default(''),
+  /** A service whose agent is silent this long past its TTL is removed (until then: offline page). */
+  agent_grace: durationSchema.default('10m'),
 });
 
 export type Settings = z.output<typeof settingsSchema>;

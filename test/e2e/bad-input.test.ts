@@ -1044,6 +1044,40 @@ const cases: Case[] = [
     req: { to: 'reg', method: 'GET', path: '/register' },
     want: [404, 'not_found', 'GET /register'],
   },
+  {
+    why: 'an agent registration with a bad domain',
+    req: reg(
+      { name: 'vmx', domains: ['bad host'], upstreams: ['127.0.0.1:9'] },
+      { path: '/agent/v1/register' },
+    ),
+    want: [400, 'invalid', 'domains.0'],
+  },
+  {
+    why: 'an agent registration with a TTL that is not a duration',
+    req: reg(
+      { name: 'vmx', domains: ['vmx.test'], upstreams: ['127.0.0.1:9'], ttl: 'soon' },
+      { path: '/agent/v1/register' },
+    ),
+    want: [400, 'invalid', 'ttl'],
+  },
+  {
+    why: 'an agent registration with an upstream that is not IP:port',
+    req: reg({ name: 'vmx', domains: ['vmx.test'], upstreams: ['nowhere'] }, { path: '/agent/v1/register' }),
+    want: [400, 'invalid', 'upstreams.0'],
+  },
+  {
+    why: 'a heartbeat for an agent that never registered',
+    req: reg({ name: 'ghost' }, { path: '/agent/v1/heartbeat' }),
+    want: [404, 'not_registered', 'name'],
+  },
+  {
+    why: 'an agent registration without the registration token',
+    req: reg(
+      { name: 'vmx', domains: ['vmx.test'], upstreams: ['127.0.0.1:9'] },
+      { path: '/agent/v1/register', auth: null },
+    ),
+    want: [401, 'unauthorized', 'token'],
+  },
 ];
 
 interface ErrorBody {

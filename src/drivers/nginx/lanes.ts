@@ -26,7 +26,7 @@ export function splitLanes(sites: Site[], pools: Map<string, Pool>): { fast: Fas
       hasHeaderOps(r.headers)
     )
       return undefined;
-    if (pool.servers.length !== 1 || pool.health) return undefined;
+    if (pool.servers.length !== 1 || pool.health || pool.down) return undefined;
     return `${pool.scheme}://${address(pool.servers[0] as string)}`;
   };
   // A wildcard server_name would win over an exact host that only lives in the map, so an exact

@@ -194,7 +194,7 @@ function upstreamBlock(pool: Pool, env: RenderEnv, kind: 'http' | 'stream'): str
   pool.servers.forEach((s, i) => {
     const flags = ['max_fails=3', 'fail_timeout=10s'];
     if (pool.lb === 'first' && i > 0) flags.push('backup');
-    if (env.down?.has(`${pool.id} ${s}`)) flags.push('down');
+    if (pool.down || env.down?.has(`${pool.id} ${s}`)) flags.push('down');
     lines.push(`    server ${address(s)} ${flags.join(' ')};`);
   });
   if (kind === 'http') lines.push('    keepalive 16;');

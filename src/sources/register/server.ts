@@ -10,6 +10,12 @@ import type { Registry } from '../../registry/registry.js';
 import { installErrorHandling, parse } from '../http-errors.js';
 import type { TokenCheck } from '../tokens.js';
 import { BUILTIN_TEMPLATES, instantiate, registerBodySchema } from './templates.js';
+import {
+  agentHeartbeatSchema,
+  agentNameSchema,
+  agentRegisterSchema,
+  type AgentLeases,
+} from '../agent/leases.js';
 
 const deregisterSchema = z.strictObject({ subdomain: slugSchema });
 
@@ -20,6 +26,8 @@ export interface RegisterDeps {
   log: Logger;
   /** Templates from edge files, by file (read per request: a file applied later counts at once). */
   fileTemplates?: ReadonlyMap<string, Record<string, Template>>;
+  /** Services that `gatehouse agent` keeps registered with heartbeats. */
+  agents?: AgentLeases;
 }
 
 /** Source address allowlist from CIDR strings (v4 and v6; v4-mapped v6 addresses count as v4). */
@@ -134,6 +142,26 @@ export function buildRegisterServer(deps: RegisterDeps): FastifyInstance {
     }
     return reply.code(created ? 201 : 200).send({ ok: true, version: res.version, ...summary(service) });
   });
+
+  const agents = deps.agents;
+  if (agents) {
+    app.post('/agent/v1/register', async (req, reply) => {
+      const body = parse(agentRegisterSchema, req.body, '');
+      const r = await agents.register(body);
+      if (r.created) log.info({ service: body.name, version: r.version }, 'agent registered');
+      return reply.code(r.created ? 201 : 200).send({ ok: true, version: r.version });
+    });
+    app.post('/agent/v1/heartbeat', async (req) => {
+      const body = parse(agentHeartbeatSchema, req.body, '');
+      return { ok: true, ...(await agents.heartbeat(body.name, body.healthy)) };
+    });
+    app.post('/agent/v1/deregister', async (req) => {
+      const body = parse(agentNameSchema, req.body, '');
+      await agents.deregister(body.name);
+      log.info({ service: body.name }, 'agent deregistered');
+      return { ok: true };
+    });
+  }
 
   app.post('/deregister', async (req) => {
     const body = parse(deregisterSchema, req.body, 'body');

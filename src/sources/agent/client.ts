@@ -1,0 +1,99 @@
+import { request } from 'node:http';
+import type { Logger } from '../../observe/log.js';
+
+export interface ServiceAgentOptions {
+  /** The control plane's registration API, e.g. http://10.0.0.1:9876. */
+  control: string;
+  /** The registration token. */
+  token: string;
+  name: string;
+  upstreams: string[];
+  domains: string[];
+  path: string;
+  ttlMs: number;
+  /** Checked locally on the first upstream each heartbeat; absent: always healthy. */
+  healthPath?: string;
+  log: Logger;
+}
+
+/**
+ * `gatehouse agent`: keeps one service registered for a machine that runs no Docker. Registers,
+ * heartbeats at a third of the TTL with the result of its own health check of the upstream (so an
+ * upstream down is out of rotation at once, not after the TTL), re-registers when the control
+ * plane forgot it (restarted, or removed it after a long silence), deregisters on stop.
+ */
+export class ServiceAgent {
+  private stopped = false;
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly o: ServiceAgentOptions) {}
+
+  private async call(path: string, body: unknown): Promise<{ status: number; text: string }> {
+    const res = await fetch(`${this.o.control.replace(/\/$/, '')}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${this.o.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(10_000),
+    });
+    return { status: res.status, text: await res.text() };
+  }
+
+  private async register(): Promise<void> {
+    const r = await this.call('/agent/v1/register', {
+      name: this.o.name,
+      domains: this.o.domains,
+      upstreams: this.o.upstreams,
+      path: this.o.path,
+      ttl: `${Math.round(this.o.ttlMs / 1000)}s`,
+    });
+    if (r.status >= 400) throw new Error(`registration refused (${r.status}): ${r.text}`);
+    this.o.log.info({ service: this.o.name }, 'registered');
+  }
+
+  /** Runs until stop(); a refused registration (bad input, wrong token) ends it with that error. */
+  async run(): Promise<void> {
+    await this.register();
+    while (!this.stopped) {
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        setTimeout(resolve, Math.max(500, this.o.ttlMs / 3));
+      });
+      if (this.stopped) break;
+      try {
+        const healthy = await this.healthy();
+        const r = await this.call('/agent/v1/heartbeat', { name: this.o.name, healthy });
+        if (r.status === 404) await this.register();
+        else if (r.status >= 400) this.o.log.warn({ status: r.status, body: r.text }, 'heartbeat refused');
+      } catch (err) {
+        this.o.log.warn({ err: String(err) }, 'control plane unreachable; retrying');
+      }
+    }
+  }
+
+  private healthy(): Promise<boolean> {
+    const path = this.o.healthPath;
+    if (!path) return Promise.resolve(true);
+    const m = /^\[?([^\]]+?)\]?:([0-9]+)$/.exec(this.o.upstreams[0] ?? '');
+    return new Promise((resolve) => {
+      const req = request(
+        { host: m?.[1], port: Number(m?.[2]), path, timeout: 5000, agent: false },
+        (res) => {
+          res.resume();
+          resolve((res.statusCode ?? 500) < 400);
+        },
+      );
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => resolve(false));
+      req.end();
+    });
+  }
+
+  /** Deregisters (the route goes at once) and ends run(). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.call('/agent/v1/deregister', { name: this.o.name }).catch((err: unknown) =>
+      this.o.log.warn({ err: String(err) }, 'could not deregister'),
+    );
+  }
+}

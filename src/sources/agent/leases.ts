@@ -1,0 +1,156 @@
+import { z } from 'zod';
+import { GatehouseError } from '../../model/errors.js';
+import { serviceSchema, type Service } from '../../model/service.js';
+import { durationMs, durationSchema, hostnameSchema, slugSchema } from '../../model/values.js';
+import type { Logger } from '../../observe/log.js';
+import type { Registry } from '../../registry/registry.js';
+
+/** What `gatehouse agent` registers: one service on behalf of a VM or host that runs no Docker. */
+export const agentRegisterSchema = z.strictObject({
+  name: slugSchema,
+  domains: z.array(hostnameSchema).min(1, 'at least one domain').max(20),
+  upstreams: z.array(z.string()).min(1, 'at least one upstream').max(16),
+  path: z.string().default('/'),
+  /** Without a heartbeat for this long, the service goes out of rotation (offline page). */
+  ttl: durationSchema.default('30s'),
+});
+
+export const agentHeartbeatSchema = z.strictObject({
+  name: slugSchema,
+  /** The agent's own health check of its upstream. */
+  healthy: z.boolean().default(true),
+});
+
+export const agentNameSchema = z.strictObject({ name: slugSchema });
+
+const TTL_LABEL = 'gatehouse/agent-ttl';
+const MIN_TTL_MS = 2_000;
+
+interface Lease {
+  ttlMs: number;
+  /** Last heartbeat (or registration). */
+  seenAt: number;
+  healthy: boolean;
+}
+
+/**
+ * Services registered by agents, each owned by its agent's name. An agent heartbeats; a service
+ * whose agent is silent past its TTL, or reports its upstream unhealthy, is suspended (out of
+ * rotation: its offline page answers) and comes back with the next good heartbeat; silent past the
+ * grace period, it is removed. After a control-plane restart every agent gets a fresh TTL.
+ */
+export class AgentLeases {
+  private readonly leases = new Map<string, Lease>();
+  private timer: NodeJS.Timeout | undefined;
+  private sweeping = false;
+
+  constructor(
+    private readonly registry: Registry,
+    private readonly graceMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    const now = Date.now();
+    for (const r of this.registry.list()) {
+      if (r.meta.source !== 'agent') continue;
+      const ttlMs = Number(r.service.labels?.[TTL_LABEL] ?? 30_000);
+      this.leases.set(r.service.name, { ttlMs, seenAt: now, healthy: !r.service.suspended });
+    }
+    this.timer = setInterval(() => void this.sweep(), 500);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  private meta(name: string) {
+    return { actor: `agent:${name}`, source: 'agent' as const, owner: name };
+  }
+
+  async register(
+    input: z.output<typeof agentRegisterSchema>,
+  ): Promise<{ created: boolean; version: number }> {
+    const ttlMs = Math.max(MIN_TTL_MS, durationMs(input.ttl));
+    const candidate = {
+      name: input.name,
+      hosts: input.domains,
+      routes: [{ path: input.path, upstreams: input.upstreams }],
+      labels: { [TTL_LABEL]: String(ttlMs) },
+    };
+    const parsed = serviceSchema.safeParse(candidate);
+    if (!parsed.success) {
+      // Name the agent's own fields: `domains`, `upstreams`, `path`.
+      const issue = parsed.error.issues[0];
+      const path = (issue?.path ?? []).map(String);
+      const field =
+        path[0] === 'hosts'
+          ? ['domains', ...path.slice(1)].join('.')
+          : path[0] === 'routes'
+            ? path.slice(2).join('.') || 'path'
+            : path.join('.');
+      const message = issue?.message ?? 'invalid';
+      throw new GatehouseError('invalid', `${field}: ${message}`, 400, [{ field, message }]);
+    }
+    const res = await this.registry.reconcile([parsed.data], this.meta(input.name));
+    this.leases.set(input.name, { ttlMs, seenAt: Date.now(), healthy: true });
+    return { created: res.created.length > 0, version: res.version };
+  }
+
+  async heartbeat(name: string, healthy: boolean): Promise<{ suspended: boolean }> {
+    const rec = this.registry.get(name);
+    const lease = this.leases.get(name);
+    if (!rec || rec.meta.source !== 'agent' || !lease)
+      throw new GatehouseError('not_registered', `name: no agent service ${name}; register first`, 404);
+    lease.seenAt = Date.now();
+    lease.healthy = healthy;
+    await this.setSuspended(rec.service, !healthy);
+    return { suspended: !healthy };
+  }
+
+  async deregister(name: string): Promise<void> {
+    const rec = this.registry.get(name);
+    if (!rec || rec.meta.source !== 'agent')
+      throw new GatehouseError('not_registered', `name: no agent service ${name}`, 404);
+    this.leases.delete(name);
+    await this.registry.reconcile([], { ...this.meta(name), force: true });
+  }
+
+  private async setSuspended(svc: Service, suspended: boolean): Promise<void> {
+    if (!!svc.suspended === suspended) return;
+    const next = { ...svc };
+    if (suspended) next.suspended = true;
+    else delete next.suspended;
+    await this.registry.reconcile([next], this.meta(svc.name));
+  }
+
+  /** Suspends services whose agents fell silent, removes those silent past the grace period. */
+  private async sweep(): Promise<void> {
+    if (this.sweeping) return;
+    this.sweeping = true;
+    try {
+      const now = Date.now();
+      for (const [name, lease] of this.leases) {
+        const rec = this.registry.get(name);
+        if (!rec || rec.meta.source !== 'agent') {
+          this.leases.delete(name);
+          continue;
+        }
+        const silent = now - lease.seenAt;
+        if (silent > lease.ttlMs + this.graceMs) {
+          this.log.warn({ service: name }, 'agent silent past its grace period: service removed');
+          this.leases.delete(name);
+          await this.registry.reconcile([], { ...this.meta(name), force: true });
+        } else if (silent > lease.ttlMs && !rec.service.suspended) {
+          this.log.warn({ service: name }, 'agent missed its heartbeats: service out of rotation');
+          await this.setSuspended(rec.service, true);
+        }
+      }
+    } catch (err) {
+      this.log.error({ err: String(err) }, 'agent lease sweep failed');
+    } finally {
+      this.sweeping = false;
+    }
+  }
+}
