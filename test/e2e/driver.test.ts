@@ -168,6 +168,12 @@ describe('change bursts', () => {
       expect(Object.keys(schemas.Link?.properties ?? {})).toEqual(
         expect.arrayContaining(['service', 'ttl', 'max_ips', 'password', 'note']),
       );
+      expect(Object.keys(r.json.paths as object)).toEqual(
+        expect.arrayContaining(['/certificates', '/dns-providers', '/nodes/{name}', '/apply']),
+      );
+      expect(Object.keys(schemas.EdgeFile?.properties ?? {})).toEqual(
+        expect.arrayContaining(['services', 'users', 'groups', 'templates']),
+      );
       expect((await json(t.apiPort, 'GET', '/api/v1/services')).status).toBe(401);
     } finally {
       await t.close();

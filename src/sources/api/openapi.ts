@@ -4,6 +4,7 @@ import { registerBodySchema } from '../register/templates.js';
 import { groupCreateSchema, userCreateSchema, userUpdateSchema } from '../../model/identity.js';
 import { linkCreateSchema } from '../../model/link.js';
 import { providerCreateSchema } from '../../model/provider.js';
+import { edgeFileJsonSchema, edgePaths } from './openapi-edges.js';
 
 const errorSchema = {
   type: 'object',
@@ -52,6 +53,7 @@ export function openApiDocument(): object {
         Group: z.toJSONSchema(groupCreateSchema, { io: 'input', unrepresentable: 'any' }),
         Link: z.toJSONSchema(linkCreateSchema, { io: 'input', unrepresentable: 'any' }),
         Provider: z.toJSONSchema(providerCreateSchema, { io: 'input', unrepresentable: 'any' }),
+        EdgeFile: edgeFileJsonSchema(),
         Error: errorSchema,
       },
     },
@@ -126,6 +128,7 @@ export function openApiDocument(): object {
         get: { summary: 'Proxy state, applied version, last error', responses: { 200: ok('Status') } },
       },
       ...gatePaths(),
+      ...edgePaths(),
     },
   };
 }
