@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import type { EdgeStatus } from '../../edge/local-edge.js';
 import { cliContext, settingsFor, type GlobalOptions } from '../context.js';
 import { ago } from '../format.js';
+import type { WatchedFileStatus } from '../../sources/file/watch.js';
 
 export function statusCommand(): Command {
   return new Command('status')
@@ -20,6 +21,7 @@ export function statusCommand(): Command {
           issuing: { names: string[]; step: string }[];
           failed: { names: string[]; error: string; retry_at: string }[];
         };
+        sources?: { file?: WatchedFileStatus };
       }>('GET', '/api/v1/status');
       const e = r.edge;
       const lines = [
@@ -37,6 +39,13 @@ export function statusCommand(): Command {
       for (const o of certs.failed)
         lines.push(`ORDER FAILED:     ${o.names.join(',')}: ${o.error} (next try ${o.retry_at})`);
       if (e.downServers.length) lines.push(`down upstreams:   ${e.downServers.join(', ')}`);
+      const file = r.sources?.file;
+      if (file)
+        lines.push(
+          file.lastError
+            ? `EDGE FILE:        ${file.file}: NOT applied (${file.lastError.message}); the last good one serves`
+            : `edge file:        ${file.file}: applied as version ${file.appliedVersion ?? '-'} ${ago(file.appliedAt)}`,
+        );
       for (const u of r.unloadable)
         lines.push(`NOT SERVED:       ${u.name}: ${u.error} (PUT it again to fix)`);
       ctx.print(lines.join('\n'), r);
