@@ -11,12 +11,12 @@ want=(nginx libnginx-mod-stream libnginx-mod-http-js bind9-dnsutils)
 if [[ ! -d node_modules/better-sqlite3/build ]]; then
   for tool in g++ make python3; do command -v "$tool" >/dev/null || want+=("$tool"); done
 fi
-# P6 (failover) runs real keepalived in network namespaces, as the HA test does.
-if [[ "${1:-}" == "--bench" ]]; then want+=(wrk keepalived iproute2); fi
-# The tests run a real ACME CA (Pebble), a real BIND, an MQTT broker and keepalived (in network
-# namespaces they create), and make certificates with openssl.
+# P6 (failover) and P11 (container → route) run keepalived and dockerd in network namespaces.
+if [[ "${1:-}" == "--bench" ]]; then want+=(wrk keepalived iproute2 docker.io busybox-static); fi
+# The tests run a real ACME CA (Pebble), a real BIND, an MQTT broker, keepalived and dockerd (in
+# network namespaces they create), and make certificates with openssl.
 if [[ "${1:-}" == "--test" ]]; then
-  want+=(pebble bind9 openssl mosquitto mosquitto-clients keepalived iproute2)
+  want+=(pebble bind9 openssl mosquitto mosquitto-clients keepalived iproute2 docker.io busybox-static)
 fi
 
 missing=()
@@ -45,6 +45,7 @@ if ((${#missing[@]})); then
   if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
     systemctl disable --now nginx >/dev/null 2>&1 || true
     systemctl disable --now keepalived >/dev/null 2>&1 || true
+    systemctl disable --now docker docker.socket >/dev/null 2>&1 || true
   fi
 fi
 

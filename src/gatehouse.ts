@@ -27,6 +27,7 @@ import { buildRegisterServer } from './sources/register/server.js';
 import { BUILTIN_TEMPLATES, checkTemplates } from './sources/register/templates.js';
 import { TokenCheck } from './sources/tokens.js';
 import { WatchedFile } from './sources/file/watch.js';
+import { DockerSource } from './sources/docker/source.js';
 import { AgentLeases } from './sources/agent/leases.js';
 import { openSqlite, type Db } from './store/db.js';
 
@@ -305,6 +306,31 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       }
     });
 
+    // Docker (GATEHOUSE_DOCKER_ENDPOINT): container labels publish services, watched in the background.
+    let docker: DockerSource | undefined;
+    if (settings.docker_endpoint) {
+      const ds = new DockerSource({
+        endpoint: settings.docker_endpoint,
+        ...(settings.docker_network ? { network: settings.docker_network } : {}),
+        resyncMs: durationMs(settings.docker_resync_interval),
+        registry,
+        log: log.child({ part: 'docker' }),
+        // Recorded with the other events (GET /api/v1/events?kind=docker_labels).
+        onProblems: (container, problems) =>
+          void gate
+            .event(
+              'docker_labels',
+              '',
+              '',
+              `${container}: ${problems.map((p) => `${p.label}: ${p.message}`).join('; ')}`.slice(0, 1000),
+            )
+            .catch(() => undefined),
+      });
+      ds.start();
+      cleanups.push(() => ds.stop());
+      docker = ds;
+    }
+
     const apiLog = log.child({ part: 'api' });
     // The TCP listener asks for the admin token; the local socket's file mode is its access control.
     const apiDeps = {
@@ -318,7 +344,10 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       metrics,
       feed,
       fileTemplates,
-      sourceStatus: () => ({ ...(watchedFile ? { file: watchedFile.status } : {}) }),
+      sourceStatus: () => ({
+        ...(watchedFile ? { file: watchedFile.status } : {}),
+        ...(docker ? { docker: docker.getStatus() } : {}),
+      }),
       log: apiLog,
     };
     const api = buildApiServer({ ...apiDeps, token: admin.check });

@@ -45,7 +45,8 @@ export type SecurityEvent =
   | 'rate_limited'
   | 'unauthenticated'
   | 'cert_expiring'
-  | 'cert_order_failed';
+  | 'cert_order_failed'
+  | 'docker_labels';
 
 /**
  * The gate: users, sessions and what nginx needs to check them (key, state files, policy env). The

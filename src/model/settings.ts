@@ -96,6 +96,21 @@ export const settingsSchema = z.strictObject({
   file: z.string().default(''),
   /** A service whose agent is silent this long past its TTL is removed (until then: offline page). */
   agent_grace: durationSchema.default('10m'),
+  /** The Docker Engine API whose container labels publish services; empty: Docker is not watched. */
+  docker_endpoint: z
+    .string()
+    .regex(
+      /^(?:unix:\/\/\/.+|tcp:\/\/(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5})?$/,
+      'unix:///path/to/docker.sock or tcp://host:port',
+    )
+    .default(''),
+  /** Which Docker network's container address is the upstream (for containers on several). */
+  docker_network: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'a Docker network name')
+    .optional(),
+  /** How often every container is looked at again (events may be missed). */
+  docker_resync_interval: durationSchema.default('5m'),
 });
 
 export type Settings = z.output<typeof settingsSchema>;

@@ -3,6 +3,7 @@ import type { EdgeStatus } from '../../edge/local-edge.js';
 import { cliContext, settingsFor, type GlobalOptions } from '../context.js';
 import { ago } from '../format.js';
 import type { WatchedFileStatus } from '../../sources/file/watch.js';
+import type { DockerStatus } from '../../sources/docker/source.js';
 
 export function statusCommand(): Command {
   return new Command('status')
@@ -21,7 +22,7 @@ export function statusCommand(): Command {
           issuing: { names: string[]; step: string }[];
           failed: { names: string[]; error: string; retry_at: string }[];
         };
-        sources?: { file?: WatchedFileStatus };
+        sources?: { file?: WatchedFileStatus; docker?: DockerStatus };
       }>('GET', '/api/v1/status');
       const e = r.edge;
       const lines = [
@@ -46,6 +47,16 @@ export function statusCommand(): Command {
             ? `EDGE FILE:        ${file.file}: NOT applied (${file.lastError.message}); the last good one serves`
             : `edge file:        ${file.file}: applied as version ${file.appliedVersion ?? '-'} ${ago(file.appliedAt)}`,
         );
+      const docker = r.sources?.docker;
+      if (docker) {
+        lines.push(
+          `docker:           ${docker.endpoint} ${docker.connected ? 'connected' : `NOT connected${docker.lastError ? ` (${docker.lastError})` : ''}`}, last sync ${ago(docker.lastSync)}, ${docker.containers.reduce((n, c) => n + c.services.length, 0)} services from ${docker.containers.length} containers`,
+        );
+        for (const c of docker.containers.filter((x) => x.problems.length > 0))
+          lines.push(
+            `LABELS:           ${c.name}: ${c.problems.map((p) => `${p.label}: ${p.message}`).join('; ')}`,
+          );
+      }
       for (const u of r.unloadable)
         lines.push(`NOT SERVED:       ${u.name}: ${u.error} (PUT it again to fix)`);
       ctx.print(lines.join('\n'), r);
