@@ -132,11 +132,12 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     });
     // The edge file (GATEHOUSE_FILE): applied before nginx first starts, and again on each change.
     const fileTemplates = new Map<string, Record<string, Template>>();
+    const baseTemplates = new Set([...Object.keys(BUILTIN_TEMPLATES), ...Object.keys(settings.templates)]);
     let watchedFile: WatchedFile | undefined;
     if (settings.file) {
       const wf = new WatchedFile(
         settings.file,
-        { registry, users: gate.users, db, templates: fileTemplates },
+        { registry, users: gate.users, db, templates: fileTemplates, baseTemplates },
         log.child({ part: 'file' }),
       );
       await wf.start();
@@ -344,6 +345,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       metrics,
       feed,
       fileTemplates,
+      baseTemplates,
       sourceStatus: () => ({
         ...(watchedFile ? { file: watchedFile.status } : {}),
         ...(docker ? { docker: docker.getStatus() } : {}),

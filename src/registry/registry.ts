@@ -41,6 +41,14 @@ export interface WriteResult {
   created: string[];
 }
 
+/**
+ * Sources whose owners may share a host with each other: containers of one Docker daemon (whoever
+ * starts them is trusted with every route, as in Traefik: a compose project splits one host across
+ * containers by path), and the operator's edge files. Self-registrations and agents, which anyone
+ * with the registration token can make, may not.
+ */
+const SHARED_HOST_SOURCES: ReadonlySet<Source> = new Set(['docker', 'file']);
+
 /** Sources that may change records created by another source: only the operator's own API. */
 const OVERRIDING_SOURCES: ReadonlySet<Source> = new Set(['api']);
 
@@ -157,13 +165,46 @@ export class Registry {
    * record (a container gone, a service deleted from a file) without touching anyone else's.
    */
   reconcile(services: Service[], meta: WriteMeta): Promise<WriteResult> {
-    const wanted = new Set(services.map((s) => s.name));
-    const owner = meta.owner ?? '';
-    const gone = [...this.records.values()]
-      .filter((r) => r.meta.source === meta.source && (r.meta.owner ?? '') === owner)
-      .filter((r) => !wanted.has(r.service.name))
-      .map((r): Op => ({ kind: 'delete', name: r.service.name }));
-    return this.apply([...services.map((service): Op => ({ kind: 'put', service })), ...gone], meta);
+    // What to remove is decided in the queue, against the state the write will meet.
+    const run = this.queue.then(() => {
+      const wanted = new Set(services.map((s) => s.name));
+      const owner = meta.owner ?? '';
+      const gone = [...this.records.values()]
+        .filter((r) => r.meta.source === meta.source && (r.meta.owner ?? '') === owner)
+        .filter((r) => !wanted.has(r.service.name))
+        .map((r): Op => ({ kind: 'delete', name: r.service.name }));
+      return this.applyNow([...services.map((service): Op => ({ kind: 'put', service })), ...gone], meta);
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * A source other than the operator's API may not add routes to a host another source (or, for
+   * registrations and agents, another owner) serves: a public path in front of a guarded service,
+   * an exact host carved out of a wildcard. The claim index answers the common case (a new host).
+   */
+  private checkHosts(svc: Service, meta: WriteMeta, next: Map<string, ServiceRecord | undefined>): void {
+    const mine = (r: ServiceRecord) =>
+      r.service.name === svc.name ||
+      (r.meta.source === meta.source &&
+        (SHARED_HOST_SOURCES.has(meta.source) || (!!meta.owner && (r.meta.owner ?? '') === meta.owner)));
+    const overlaps = (a: string, b: string) =>
+      a === b ||
+      (a.startsWith('*.') && b.endsWith(a.slice(1)) && !b.slice(0, -a.length + 1).includes('.')) ||
+      (b.startsWith('*.') && a.endsWith(b.slice(1)) && !a.slice(0, -b.length + 1).includes('.'));
+    svc.hosts.forEach((host, i) => {
+      if (!host.startsWith('*.') && !this.claims.servesHost(host)) return;
+      for (const [name, rec] of this.records) {
+        const r = next.has(name) ? next.get(name) : rec;
+        if (!r || mine(r)) continue;
+        if (r.service.hosts.some((h) => overlaps(h, host)))
+          throw conflict(
+            `hosts.${i}`,
+            `host ${host} is served by service ${name} (${r.meta.source}${r.meta.owner ? ` ${r.meta.owner}` : ''}); only its owner or the operator may add routes to it`,
+          );
+      }
+    });
   }
 
   /** Owners of a source's records (e.g. the containers docker created services for). */
@@ -206,13 +247,21 @@ export class Registry {
           );
         }
       }
+      if (op.kind !== 'delete' && !OVERRIDING_SOURCES.has(meta.source))
+        this.checkHosts(op.service, meta, next);
       if (op.kind === 'delete') {
         next.set(name, undefined);
       } else if (!existing || !sameService(existing.service, op.service)) {
+        // The operator editing a source's record takes it over: the source's next sync must not
+        // quietly undo the edit (it is told of the conflict instead).
+        const takeover =
+          existing && OVERRIDING_SOURCES.has(meta.source) && existing.meta.source !== meta.source;
         next.set(name, {
           service: op.service,
           meta: existing
-            ? { ...existing.meta, updated_at: now }
+            ? takeover
+              ? { source: meta.source, created_at: existing.meta.created_at, updated_at: now }
+              : { ...existing.meta, updated_at: now }
             : {
                 source: meta.source,
                 ...(meta.owner ? { owner: meta.owner } : {}),

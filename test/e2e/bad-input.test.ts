@@ -1017,7 +1017,7 @@ const cases: Case[] = [
   {
     why: 'registering a host another service claims',
     req: reg(registration({ subdomain: 'taken' })),
-    want: [409, 'conflict', 'routes.0.path'],
+    want: [409, 'conflict', 'taken.gw.test'],
   },
   {
     why: 'deregistering an unknown subdomain',

@@ -189,6 +189,14 @@ describe('file source: gatehouse apply and GATEHOUSE_FILE', () => {
     const notYaml = await apply('services: [unclosed');
     expect(notYaml.status).toBe(400);
     expect(notYaml.json.error?.message).toMatch(/^document: not YAML/);
+    const builtin = await apply({
+      templates: { simple: { routes: [{ path: '/', upstreams: ['{backend_ip}:1'] }] } },
+    });
+    expect(builtin.status).toBe(409);
+    expect(builtin.json.error?.message).toMatch(/^templates\.simple: /);
+    const empty = await apply('# nothing here\n');
+    expect(empty.status).toBe(400);
+    expect(empty.json.error?.message).toContain('the file is empty');
     const owner = await apply({}, { owner: '../etc' });
     expect(owner.status).toBe(400);
     expect(owner.json.error?.message).toMatch(/^owner: /);
@@ -235,6 +243,14 @@ describe('file source: the watched file (GATEHOUSE_FILE)', () => {
       ).sources.file;
     const broken = await until(async () => ((await status())?.lastError ? await status() : undefined), 5_000);
     expect(broken?.lastError?.message).toContain('services.0.hosts.0');
+    expect((await t.get('two.watch.test')).status).toBe(200);
+
+    // Emptied (a writer caught half-way, a mistake): nothing is removed.
+    await writeFile(file, '');
+    await until(
+      async () => ((await status())?.lastError?.message.includes('empty') ? true : undefined),
+      5_000,
+    );
     expect((await t.get('two.watch.test')).status).toBe(200);
 
     await writeFile(file, YAML.stringify(svc('three.watch.test')));

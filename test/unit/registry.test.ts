@@ -82,9 +82,26 @@ describe('registry', () => {
     await r.put(web('ops'), api);
     expect((await rejection(r.put(web('ops', 'x.test'), reg))).status).toBe(409);
     expect((await rejection(r.remove('ops', reg))).status).toBe(409);
-    await r.put(web('mine', 'm2.test'), api);
-    expect(r.get('mine')?.meta.source).toBe('register');
     await r.remove('mine', reg);
+    // The operator editing a source's record takes it over: the source can no longer undo the edit.
+    await r.put(web('theirs'), reg);
+    await r.put(web('theirs', 't2.test'), api);
+    expect(r.get('theirs')?.meta.source).toBe('api');
+    expect((await rejection(r.put(web('theirs'), reg))).status).toBe(409);
+  });
+
+  it('keeps registrations off hosts other sources or owners serve; containers may share one', async () => {
+    await r.put(web('guarded', 'app.test', '/'), api);
+    const front = await rejection(r.put(web('sneaky', 'app.test', '/admin/'), reg));
+    expect(front.issues[0]?.field).toBe('hosts.0');
+    expect(front.message).toContain('service guarded (api)');
+    await r.put(web('wild', '*.w.test'), api);
+    expect((await rejection(r.put(web('carve', 'x.w.test'), reg))).status).toBe(409);
+    const c1 = { actor: 'docker', source: 'docker' as const, owner: 'front' };
+    const c2 = { actor: 'docker', source: 'docker' as const, owner: 'back' };
+    await r.reconcile([serviceSchema.parse(web('shop', 'shop.test', '/'))], c1);
+    await r.reconcile([serviceSchema.parse(web('shop-api', 'shop.test', '/api/'))], c2);
+    expect((await rejection(r.put(web('reg-shop', 'shop.test', '/x/'), reg))).status).toBe(409);
   });
 
   it('reconciles one owner of a source: puts what it holds, removes what it no longer holds, nothing else', async () => {

@@ -19,7 +19,13 @@ export async function applyRoutes(app: FastifyInstance, ctx: ApiContext): Promis
     const body = parse(applyBodySchema, req.body, '');
     const doc = parseEdgeFile(body.document, 'document');
     const report = await applyEdgeFile(
-      { registry: ctx.registry, users: ctx.gate.users, db: ctx.registry.db, templates: ctx.fileTemplates },
+      {
+        registry: ctx.registry,
+        users: ctx.gate.users,
+        db: ctx.registry.db,
+        templates: ctx.fileTemplates,
+        baseTemplates: ctx.baseTemplates,
+      },
       doc,
       body.owner,
       { dryRun: body.dry_run },

@@ -16,6 +16,8 @@ export interface ApiContext {
   dnsProviders: DnsProviders;
   /** Registration templates from edge files, by file. */
   fileTemplates: Map<string, Record<string, Template>>;
+  /** Template names edge files may not redefine (built in, from settings). */
+  baseTemplates: ReadonlySet<string>;
   /** What each discovery source reports (see /api/v1/status). */
   sourceStatus: () => Record<string, unknown>;
   /** With `?wait=true`: waits until the version is live on the proxy and reports how it went. */

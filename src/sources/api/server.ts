@@ -41,6 +41,8 @@ export interface ApiDeps {
   feed: EdgeFeed;
   /** Registration templates from edge files, by file. */
   fileTemplates: Map<string, Record<string, Template>>;
+  /** Template names edge files may not redefine (built in, from settings). */
+  baseTemplates: ReadonlySet<string>;
   /** What each discovery source reports (see /api/v1/status). */
   sourceStatus?: () => Record<string, unknown>;
   log: Logger;
@@ -72,6 +74,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     certs: deps.certs,
     dnsProviders: deps.dnsProviders,
     fileTemplates: deps.fileTemplates,
+    baseTemplates: deps.baseTemplates,
     sourceStatus: deps.sourceStatus ?? (() => ({})),
     ...(deps.certManager ? { certManager: deps.certManager } : {}),
     async maybeWait(version, wait) {

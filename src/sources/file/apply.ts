@@ -26,6 +26,8 @@ export interface FileDeps {
   db: Db;
   /** Where the file's registration templates go (the register listener reads them per request). */
   templates: Map<string, Record<string, Template>>;
+  /** Templates that exist without any file (built in, from settings): a file may not redefine them. */
+  baseTemplates: ReadonlySet<string>;
 }
 
 /**
@@ -42,6 +44,14 @@ export async function applyEdgeFile(
 ): Promise<FileApplyReport> {
   const meta = { actor: `file:${owner}`, source: 'file' as const, owner, reason: `apply ${owner}` };
   checkTemplates(doc.templates, 'templates');
+  for (const name of Object.keys(doc.templates)) {
+    const other = [...deps.templates].find(([o, t]) => o !== owner && name in t)?.[0];
+    if (deps.baseTemplates.has(name) || other)
+      throw conflict(
+        `templates.${name}`,
+        `template ${name} is ${other ? `defined by ${other}` : 'built in or set in the settings'}; choose another name`,
+      );
+  }
   const identities = await planIdentities(deps, doc, owner);
   // Services first, checked in full (claims, ownership, ports) even on a dry run.
   const check = await deps.registry.reconcile(doc.services, { ...meta, dryRun: true });

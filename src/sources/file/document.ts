@@ -72,7 +72,15 @@ export function parseEdgeFile(text: string, prefix = ''): EdgeFile {
       { field, message },
     ]);
   }
-  const r = edgeFileSchema.safeParse(raw ?? {});
+  // An empty file (or one caught half-written) would remove everything the file manages: that
+  // takes saying so (`services: []`).
+  if (raw === null || raw === undefined) {
+    const message = 'the file is empty; to remove everything it manages, write `services: []`';
+    throw new GatehouseError('invalid', `${prefix ? `${prefix}: ` : ''}${message}`, 400, [
+      { field: prefix || '(root)', message },
+    ]);
+  }
+  const r = edgeFileSchema.safeParse(raw);
   if (!r.success) throw fromZod(r.error, prefix);
   return r.data;
 }

@@ -44,12 +44,14 @@ export class WatchedFile {
     await this.applyNow();
     // The directory, not the file: an editor that saves by renaming replaces the file's inode.
     this.watcher = watch(dirname(this.status.file), (_event, name) => {
-      if (name !== null && name !== basename(this.status.file)) return;
+      // `..data` and friends: a Kubernetes ConfigMap swaps a symlinked directory, not the file.
+      if (name !== null && name !== basename(this.status.file) && !name.startsWith('..')) return;
       if (this.timer) clearTimeout(this.timer);
       this.timer = setTimeout(() => {
         this.running = this.running.then(() => this.applyNow());
       }, SETTLE_MS);
     });
+    this.watcher.on('error', (err) => this.log.error({ err: String(err) }, 'edge file watch failed'));
   }
 
   async stop(): Promise<void> {
@@ -61,7 +63,14 @@ export class WatchedFile {
   private async applyNow(): Promise<void> {
     const { file, owner } = this.status;
     try {
-      const text = await readFile(file, 'utf8');
+      let text = await readFile(file, 'utf8');
+      // A writer that is not atomic (cat >, scp) may still be at it: apply only a settled file.
+      for (let i = 0; i < 20; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        const again = await readFile(file, 'utf8');
+        if (again === text) break;
+        text = again;
+      }
       if (text === this.lastText && !this.status.lastError) return;
       const report = await applyEdgeFile(this.deps, parseEdgeFile(text), owner);
       this.lastText = text;
