@@ -207,6 +207,22 @@ export class Registry {
     });
   }
 
+  /**
+   * Rewrites one record from what it is when the write's turn comes (not from a copy read
+   * earlier, which a queued write may have changed meanwhile). `fn` returning the same object
+   * writes nothing; a record that is gone is left gone.
+   */
+  update(name: string, fn: (svc: Service) => Service, meta: WriteMeta): Promise<WriteResult> {
+    const run = this.queue.then(() => {
+      const rec = this.records.get(name);
+      const next = rec ? fn(rec.service) : undefined;
+      if (!rec || !next || next === rec.service) return { version: this.current, changed: [], created: [] };
+      return this.applyNow([{ kind: 'put', service: next }], meta);
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
   /** Owners of a source's records (e.g. the containers docker created services for). */
   owners(source: Source): Set<string> {
     return new Set(

@@ -269,3 +269,33 @@ describe('traefik labels', () => {
     expect(r.services.map((s) => s.name)).toEqual(['web', 'web-app']);
   });
 });
+
+describe('traefik routers beside gatehouse labels, and entrypoints (fail closed)', () => {
+  it('refuses a router that would be public beside gatehouse.* access labels', () => {
+    const r = router('Host(`app.example.com`) && PathPrefix(`/api`)', {
+      'gatehouse.enable': 'true',
+      'gatehouse.domain': 'app.example.com',
+      'gatehouse.auth': 'required',
+    });
+    expect(r.services.map((s) => s.name).sort()).not.toContain(expect.stringContaining('app-app'));
+    expect(r.services.every((s) => s.routes.every((x) => !(x.access ?? s.access)?.public))).toBe(true);
+    expect(r.problems.some((p) => p.label === `${R}.app.rule` && p.message.includes('would be public'))).toBe(
+      true,
+    );
+    // With an access middleware of its own it is published.
+    const guarded = router('Host(`app.example.com`) && PathPrefix(`/api`)', {
+      'gatehouse.auth': 'required',
+      [`${R}.app.middlewares`]: 'lan',
+      [`${M}.lan.ipallowlist.sourcerange`]: '10.0.0.0/8',
+    });
+    expect(guarded.services).toHaveLength(1);
+  });
+
+  it('refuses a router on an entrypoint that may be internal', () => {
+    const internal = router('Host(`app.example.com`)', { [`${R}.app.entrypoints`]: 'internal' });
+    expect(internal.services).toEqual([]);
+    expect(internal.problems.some((p) => p.label === `${R}.app.entrypoints`)).toBe(true);
+    const usual = router('Host(`app.example.com`)', { [`${R}.app.entrypoints`]: 'web,websecure' });
+    expect(usual.services).toHaveLength(1);
+  });
+});

@@ -1,5 +1,9 @@
-import { request } from 'node:http';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { Logger } from '../../observe/log.js';
+
+/** The control plane answered and said no: retrying would not help. */
+class RefusedError extends Error {}
 
 export interface ServiceAgentOptions {
   /** The control plane's registration API, e.g. http://10.0.0.1:9876. */
@@ -46,13 +50,23 @@ export class ServiceAgent {
       path: this.o.path,
       ttl: `${Math.round(this.o.ttlMs / 1000)}s`,
     });
-    if (r.status >= 400) throw new Error(`registration refused (${r.status}): ${r.text}`);
+    if (r.status >= 400) throw new RefusedError(`registration refused (${r.status}): ${r.text}`);
     this.o.log.info({ service: this.o.name }, 'registered');
   }
 
   /** Runs until stop(); a refused registration (bad input, wrong token) ends it with that error. */
   async run(): Promise<void> {
-    await this.register();
+    // The control plane may not be up yet: keep trying; a refusal (bad input, token) ends it.
+    for (let delay = 500; ; delay = Math.min(delay * 2, 10_000)) {
+      try {
+        await this.register();
+        break;
+      } catch (err) {
+        if (err instanceof RefusedError || this.stopped) throw err;
+        this.o.log.warn({ err: String(err) }, 'control plane unreachable; retrying');
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
     while (!this.stopped) {
       await new Promise<void>((resolve) => {
         this.wake = resolve;
@@ -62,8 +76,10 @@ export class ServiceAgent {
       try {
         const healthy = await this.healthy();
         const r = await this.call('/agent/v1/heartbeat', { name: this.o.name, healthy });
-        if (r.status === 404) await this.register();
-        else if (r.status >= 400) this.o.log.warn({ status: r.status, body: r.text }, 'heartbeat refused');
+        if (r.status === 404) {
+          // Forgotten (a long silence): register again, with the health check's verdict next time.
+          await this.register();
+        } else if (r.status >= 400) this.o.log.warn({ status: r.status, body: r.text }, 'heartbeat refused');
       } catch (err) {
         this.o.log.warn({ err: String(err) }, 'control plane unreachable; retrying');
       }
@@ -73,10 +89,13 @@ export class ServiceAgent {
   private healthy(): Promise<boolean> {
     const path = this.o.healthPath;
     if (!path) return Promise.resolve(true);
-    const m = /^\[?([^\]]+?)\]?:([0-9]+)$/.exec(this.o.upstreams[0] ?? '');
+    // An upstream is IP:port or http(s)://IP:port.
+    const m = /^(?:(https?):\/\/)?\[?([^\]/]+?)\]?:([0-9]+)\/?$/.exec(this.o.upstreams[0] ?? '');
+    if (!m) return Promise.resolve(false);
+    const request = m[1] === 'https' ? httpsRequest : httpRequest;
     return new Promise((resolve) => {
       const req = request(
-        { host: m?.[1], port: Number(m?.[2]), path, timeout: 5000, agent: false },
+        { host: m[2], port: Number(m[3]), path, timeout: 5000, agent: false, rejectUnauthorized: false },
         (res) => {
           res.resume();
           resolve((res.statusCode ?? 500) < 400);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { GatehouseError } from '../../model/errors.js';
-import { serviceSchema, type Service } from '../../model/service.js';
+import { serviceSchema } from '../../model/service.js';
 import { durationMs, durationSchema, hostnameSchema, slugSchema } from '../../model/values.js';
 import type { Logger } from '../../observe/log.js';
 import type { Registry } from '../../registry/registry.js';
@@ -105,7 +105,7 @@ export class AgentLeases {
       throw new GatehouseError('not_registered', `name: no agent service ${name}; register first`, 404);
     lease.seenAt = Date.now();
     lease.healthy = healthy;
-    await this.setSuspended(rec.service, !healthy);
+    await this.setSuspended(name, !healthy);
     return { suspended: !healthy };
   }
 
@@ -117,12 +117,19 @@ export class AgentLeases {
     await this.registry.reconcile([], { ...this.meta(name), force: true });
   }
 
-  private async setSuspended(svc: Service, suspended: boolean): Promise<void> {
-    if (!!svc.suspended === suspended) return;
-    const next = { ...svc };
-    if (suspended) next.suspended = true;
-    else delete next.suspended;
-    await this.registry.reconcile([next], this.meta(svc.name));
+  private async setSuspended(name: string, suspended: boolean): Promise<void> {
+    // Decided in the registry's turn: a heartbeat and the sweep may both be on their way.
+    await this.registry.update(
+      name,
+      (svc) => {
+        if (!!svc.suspended === suspended) return svc;
+        const next = { ...svc };
+        if (suspended) next.suspended = true;
+        else delete next.suspended;
+        return next;
+      },
+      this.meta(name),
+    );
   }
 
   /** Suspends services whose agents fell silent, removes those silent past the grace period. */
@@ -132,23 +139,28 @@ export class AgentLeases {
     try {
       const now = Date.now();
       for (const [name, lease] of this.leases) {
-        const rec = this.registry.get(name);
-        if (!rec || rec.meta.source !== 'agent') {
-          this.leases.delete(name);
-          continue;
-        }
-        const silent = now - lease.seenAt;
-        if (silent > lease.ttlMs + this.graceMs) {
-          this.log.warn({ service: name }, 'agent silent past its grace period: service removed');
-          this.leases.delete(name);
-          await this.registry.reconcile([], { ...this.meta(name), force: true });
-        } else if (silent > lease.ttlMs && !rec.service.suspended) {
-          this.log.warn({ service: name }, 'agent missed its heartbeats: service out of rotation');
-          await this.setSuspended(rec.service, true);
+        // One failing write must not hold up every other lease.
+        try {
+          const rec = this.registry.get(name);
+          if (!rec || rec.meta.source !== 'agent') {
+            this.leases.delete(name);
+            continue;
+          }
+          const silent = now - lease.seenAt;
+          if (silent > lease.ttlMs + this.graceMs) {
+            await this.registry.reconcile([], { ...this.meta(name), force: true });
+            // Only once it is gone: a failed removal is tried again at the next sweep.
+            if (this.leases.get(name) === lease) this.leases.delete(name);
+            this.log.warn({ service: name }, 'agent silent past its grace period: service removed');
+          } else if (silent > lease.ttlMs && !rec.service.suspended) {
+            this.log.warn({ service: name }, 'agent missed its heartbeats: service out of rotation');
+            // A heartbeat may have come in while this one waited for its turn.
+            if (Date.now() - lease.seenAt > lease.ttlMs) await this.setSuspended(name, true);
+          }
+        } catch (err) {
+          this.log.error({ service: name, err: String(err) }, 'agent lease sweep failed');
         }
       }
-    } catch (err) {
-      this.log.error({ err: String(err) }, 'agent lease sweep failed');
     } finally {
       this.sweeping = false;
     }

@@ -73,12 +73,23 @@ export function parseContainer(f: ContainerFacts, opts: ParseOptions = {}): Pars
     problems.push({ label: 'traefik.enable', message: 'traefik.enable=true is missing: not published' });
   }
 
+  // gatehouse.auth/access/groups say who may reach this container; they do not reach into Traefik
+  // routers, so a router that would come out open beside them is refused rather than published.
+  const guarded = own.some(([k]) => /^gatehouse\.(?:[^.]+\.)?(auth|access|groups)$/i.test(k));
   const services: Service[] = [];
   const anchors = new Map<string, string>();
   for (const d of drafts) {
     const done = finish(d);
     problems.push(...done.problems);
     if (!done.service) continue;
+    if (guarded && d.anchor.toLowerCase().startsWith('traefik.') && isOpen(done.service)) {
+      problems.push({
+        label: d.anchor,
+        message:
+          'this Traefik router would be public beside gatehouse.* access labels: give it an access middleware or describe it with gatehouse.* labels; not published',
+      });
+      continue;
+    }
     if (anchors.has(done.service.name)) {
       problems.push({
         label: d.anchor,
@@ -96,6 +107,12 @@ export function parseContainer(f: ContainerFacts, opts: ParseOptions = {}): Pars
     return seen.has(key) ? false : (seen.add(key), true);
   });
   return { services, problems: unique, anchors };
+}
+
+/** Whether anyone may reach a service (no access rule on it or on any of its routes). */
+function isOpen(s: Service): boolean {
+  const open = (a: Service['access']) => !a || a.public === true;
+  return s.routes.some((r) => open(r.access ?? s.access));
 }
 
 /**

@@ -12,6 +12,8 @@ import { parseRule } from './traefik-rule.js';
 /** Router options that need nothing from Gatehouse: it serves HTTP and HTTPS and orders certificates itself. */
 const ROUTER_ACCEPTED =
   /^(rule|service|middlewares|entrypoints|tls|tls\.certresolver|tls\.domains\[\d+\]\.(main|sans))$/;
+/** Entrypoint names that mean plain HTTP/HTTPS in the usual Traefik set-ups. */
+const PUBLIC_ENTRYPOINTS = new Set(['web', 'websecure', 'http', 'https']);
 const ROUTER_IGNORED: Record<string, string> = {
   priority: 'ignored: the longest matching path prefix wins',
   'tls.options': "ignored: Gatehouse's own TLS settings apply",
@@ -45,6 +47,18 @@ export function traefikDrafts(
       if (ROUTER_IGNORED[key]) d.note(o.label, ROUTER_IGNORED[key]);
       else if (!ROUTER_ACCEPTED.test(key)) d.fail(o.label, `router option ${o.raw} is not supported`);
     }
+    // An entrypoint may be the way a router is kept internal; only the usual public ones are known
+    // to mean nothing more than HTTP/HTTPS (fail closed; gatehouse.expose says LAN-only).
+    const entry = opts.get('entrypoints');
+    const unknown = entry?.value
+      .split(',')
+      .map((e) => e.trim())
+      .filter((e) => e && !PUBLIC_ENTRYPOINTS.has(e.toLowerCase()));
+    if (entry && unknown && unknown.length > 0)
+      d.fail(
+        entry.label,
+        `entrypoint ${unknown.join(', ')} is not web/websecure: if it keeps this router internal, say so with gatehouse.expose=lan and leave entrypoints out`,
+      );
     if (!rule) {
       d.fail(anchor, `router ${router} has no rule (Gatehouse needs its Host)`);
       continue;
