@@ -52,6 +52,12 @@ export class LocalEdge {
   /** Hosts the live config serves over HTTPS. */
   private httpsHosts = new Set<string>();
 
+  /** Called after each apply attempt (and health change) settles; returns the unsubscribe. */
+  onSettled(fn: () => void): () => void {
+    this.events.on('settled', fn);
+    return () => this.events.off('settled', fn);
+  }
+
   /** Whether the live config serves this host over HTTPS. */
   servesHttps(host: string): boolean {
     return this.httpsHosts.has(host);

@@ -60,6 +60,9 @@ export class Gate {
   readonly env: GateEnv;
   /** Security events since start, by kind (also stored in the events table). */
   readonly counts = new Map<string, number>();
+  private readonly listeners = new Set<
+    (e: { kind: SecurityEvent; ip: string; username: string; detail: string; at: string }) => void
+  >();
 
   private constructor(
     readonly opts: GateOptions,
@@ -169,12 +172,22 @@ export class Gate {
     this.counts.set(kind, (this.counts.get(kind) ?? 0) + 1);
   }
 
+  /** Tells `fn` of each recorded event (the API's live stream); returns the unsubscribe. */
+  onEvent(
+    fn: (e: { kind: SecurityEvent; ip: string; username: string; detail: string; at: string }) => void,
+  ): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
   async event(kind: SecurityEvent, ip: string, username: string, detail = ''): Promise<void> {
     this.count(kind);
+    const at = new Date().toISOString();
+    for (const fn of this.listeners) fn({ kind, ip, username, detail, at });
     this.opts.log.info({ event: kind, ip, username, detail }, 'security event');
     await this.opts.db
       .insertInto('events')
-      .values({ at: new Date().toISOString(), kind, ip, username, detail: detail.slice(0, 500) })
+      .values({ at, kind, ip, username, detail: detail.slice(0, 500) })
       .execute();
   }
 

@@ -23,6 +23,8 @@ import { providerRoutes } from './providers.js';
 import { certRoutes } from './certs.js';
 import { dnsRoutes } from './dns.js';
 import { applyRoutes } from './apply.js';
+import { adminFromCookie, CSRF_HEADER, sessionRoutes } from './session.js';
+import { streamRoutes } from './stream.js';
 import { edgeRoutes, nodeRoutes } from './nodes.js';
 import { NodeStore } from '../../edge/nodes.js';
 import type { EdgeFeed } from '../../edge/feed.js';
@@ -86,15 +88,31 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
   const token = deps.token;
   if (token) {
     app.addHook('onRequest', async (req, reply) => {
-      if (req.url === '/api/v1/openapi.json' || req.url === '/healthz') return;
+      const path = req.url.split('?')[0] ?? '';
+      if (path === '/api/v1/openapi.json' || path === '/healthz' || path === '/api/v1/session') return;
       // Edge agents authenticate with their own node tokens (checked by those routes).
       if (req.url.startsWith('/edge/v1/')) return;
-      if (!token.matchesHeader(req.headers.authorization)) {
+      if (token.matchesHeader(req.headers.authorization)) return;
+      // The web UI: an admin user's session cookie; changes also need the CSRF header.
+      if (await adminFromCookie(deps.gate, req)) {
+        const safe = req.method === 'GET' || req.method === 'HEAD';
+        if (safe || req.headers[CSRF_HEADER] === '1') return;
         return reply
-          .code(401)
-          .header('WWW-Authenticate', 'Bearer')
-          .send(new GatehouseError('unauthorized', 'missing or wrong admin token', 401).toJSON());
+          .code(403)
+          .send(
+            new GatehouseError(
+              'csrf',
+              `a change made with a session cookie needs the ${CSRF_HEADER} header`,
+              403,
+            ).toJSON(),
+          );
       }
+      return reply
+        .code(401)
+        .header('WWW-Authenticate', 'Bearer')
+        .send(
+          new GatehouseError('unauthorized', 'missing or wrong admin token (or not signed in)', 401).toJSON(),
+        );
     });
   }
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -118,6 +136,8 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
       await certRoutes(api, ctx);
       await dnsRoutes(api, ctx);
       await applyRoutes(api, ctx);
+      await sessionRoutes(api, deps.gate);
+      await streamRoutes(api, ctx);
       await nodeRoutes(api, nodes, deps.feed);
     },
     { prefix: '/api/v1' },
