@@ -5,6 +5,7 @@ import type { Template } from '../../model/settings.js';
 import type { UserStore } from '../../gate/users.js';
 import type { Registry } from '../../registry/registry.js';
 import type { ServiceDiff } from '../../registry/snapshots.js';
+import type { ServiceRecord } from '../../model/service.js';
 import type { Db } from '../../store/db.js';
 import { checkTemplates } from '../register/templates.js';
 import type { EdgeFile, FileUser } from './document.js';
@@ -58,8 +59,22 @@ export async function applyEdgeFile(
   const services = serviceDiffs(deps.registry, doc, check.changed);
   let version = deps.registry.version;
   if (!opts.dryRun) {
+    const before = check.changed.map((n): [string, ServiceRecord | undefined] => [n, deps.registry.get(n)]);
     version = (await deps.registry.reconcile(doc.services, meta)).version;
-    await applyIdentities(deps, doc, owner, identities);
+    try {
+      await applyIdentities(deps, doc, owner, identities);
+    } catch (err) {
+      // Users or groups changed under us since the plan: take the services back, so the file is
+      // applied whole or not at all (the identity changes made before the failure stay, reported).
+      await deps.registry
+        .restore(before, {
+          ...meta,
+          reason: `${owner}: rolled back (${String(err)})`.slice(0, 200),
+          force: true,
+        })
+        .catch(() => undefined);
+      throw err;
+    }
     if (Object.keys(doc.templates).length > 0) deps.templates.set(owner, doc.templates);
     else deps.templates.delete(owner);
   }
