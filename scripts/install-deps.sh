@@ -14,9 +14,10 @@ fi
 # P6 (failover) and P11 (container → route) run keepalived and dockerd in network namespaces.
 if [[ "${1:-}" == "--bench" ]]; then want+=(wrk keepalived iproute2 docker.io busybox-static); fi
 # The tests run a real ACME CA (Pebble), a real BIND, an MQTT broker, keepalived and dockerd (in
-# network namespaces they create), and make certificates with openssl.
+# network namespaces they create), drive the web UI in Debian's Chromium, and make certificates
+# with openssl.
 if [[ "${1:-}" == "--test" ]]; then
-  want+=(pebble bind9 openssl mosquitto mosquitto-clients keepalived iproute2 docker.io busybox-static)
+  want+=(pebble bind9 openssl mosquitto mosquitto-clients keepalived iproute2 docker.io busybox-static chromium)
 fi
 
 missing=()
@@ -53,6 +54,7 @@ fi
 if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
   echo "gatehouse: installing npm packages ..."
   npm ci --no-audit --no-fund --loglevel=error
-elif [[ ! -f dist/src/cli/main.js ]] || [[ -n "$(find src bench -newer dist/src/cli/main.js -name '*.ts' 2>/dev/null | head -n1)" ]]; then
+elif [[ ! -f dist/src/cli/main.js || ! -f web/dist/index.html ]] ||
+  [[ -n "$(find src bench web/src -newer dist/src/cli/main.js \( -name '*.ts' -o -name '*.tsx' -o -name '*.css' \) 2>/dev/null | head -n1)" ]]; then
   npm run --silent build
 fi

@@ -25,6 +25,7 @@ import { dnsRoutes } from './dns.js';
 import { applyRoutes } from './apply.js';
 import { adminFromCookie, CSRF_HEADER, sessionRoutes } from './session.js';
 import { streamRoutes } from './stream.js';
+import { isUiPath, uiRoutes } from './ui.js';
 import { edgeRoutes, nodeRoutes } from './nodes.js';
 import { NodeStore } from '../../edge/nodes.js';
 import type { EdgeFeed } from '../../edge/feed.js';
@@ -90,6 +91,8 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     app.addHook('onRequest', async (req, reply) => {
       const path = req.url.split('?')[0] ?? '';
       if (path === '/api/v1/openapi.json' || path === '/healthz' || path === '/api/v1/session') return;
+      // The web UI's static files are public; it signs in through /api/v1/session.
+      if ((req.method === 'GET' || req.method === 'HEAD') && isUiPath(path)) return;
       // Edge agents authenticate with their own node tokens (checked by those routes).
       if (req.url.startsWith('/edge/v1/')) return;
       if (token.matchesHeader(req.headers.authorization)) return;
@@ -125,6 +128,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     );
   }
   app.get('/api/v1/openapi.json', async () => openApiDocument());
+  void app.register(async (ui) => uiRoutes(ui));
   void app.register(
     async (api) => {
       await servicesRoutes(api, ctx);

@@ -1,0 +1,179 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import Fastify from 'fastify';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { totpCode } from '../../src/gate/totp.js';
+import { defaultUiDir, uiRoutes } from '../../src/sources/api/ui.js';
+import { launchChromium } from '../helpers/chromium.js';
+import { startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
+import { freePort, startServer, until, type TestServer } from '../helpers/net.js';
+import { testDir } from '../helpers/tmp.js';
+
+const SHOTS = join(process.cwd(), 'test-results', 'screenshots');
+
+/** The web UI in a real browser: sign-in with TOTP, the live dashboard, services, sign-out. */
+describe('web UI', () => {
+  let t: TestGatehouse;
+  let app: TestServer;
+  let browser: Browser;
+  let page: Page;
+  let base: string;
+  let healthy = true;
+  let secret: string;
+
+  beforeAll(async () => {
+    const dir = defaultUiDir();
+    // A fresh checkout has no build: make one (about two seconds) rather than fail.
+    if (!existsSync(join(dir, 'index.html')))
+      execFileSync('npm', ['run', 'build:ui'], { stdio: 'ignore', timeout: 120_000 });
+    await mkdir(SHOTS, { recursive: true });
+    t = await startTestGatehouse();
+    app = await startServer(
+      (req, res) => {
+        res.writeHead(req.url === '/health' && !healthy ? 503 : 200);
+        res.end('app');
+      },
+      await freePort(),
+    );
+    await t.api('POST', '/api/v1/users', { username: 'root', password: 'root password 1', role: 'admin' });
+    secret = ((await t.api('POST', '/api/v1/users/root/totp')).json as { secret: string }).secret;
+    // The management API serves the UI at its root, without a token (the UI signs in itself).
+    base = `http://127.0.0.1:${t.apiPort}`;
+    const served = await fetch(`${base}/`);
+    expect(served.status).toBe(200);
+    expect(served.headers.get('content-type')).toMatch(/^text\/html/);
+    browser = await launchChromium();
+    page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
+    page.setDefaultTimeout(10_000);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+    await app?.close();
+  });
+
+  it('signs in with password, then the TOTP code the API asks for', async () => {
+    await page.goto(base + '/');
+    await page.getByLabel('Username').fill('root');
+    await page.getByLabel('Password').fill('wrong password 1');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/wrong username or password/);
+    await page.getByLabel('Password').fill('root password 1');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const code = page.getByLabel('Authenticator code');
+    await code.waitFor();
+    // The code field takes the focus: the keyboard goes on without a click.
+    expect(await code.evaluate((el) => el === document.activeElement)).toBe(true);
+    await page.screenshot({ path: join(SHOTS, 'sign-in.png') });
+    await page.keyboard.type(totpCode(secret));
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    await page.getByTestId('live').filter({ hasText: 'live' }).waitFor();
+    expect(await page.getByTestId('count-services').textContent()).toContain('0');
+  });
+
+  it('creates a service in the form, with the API’s field errors next to the fields', async () => {
+    await page.getByRole('link', { name: 'Services' }).click();
+    await page.getByRole('heading', { name: 'Services' }).waitFor();
+    await page.getByLabel('Name').fill('webui');
+    await page.getByLabel('Host').fill('webui.test');
+    await page.getByLabel('Upstream').fill('not an address');
+    await page.getByRole('button', { name: 'Create service' }).click();
+    const upstreamError = page.locator('[aria-invalid="true"][name="upstream"]');
+    await upstreamError.waitFor();
+    expect(await page.getByRole('alert').first().textContent()).toBeTruthy();
+    await page.getByLabel('Upstream').fill(`127.0.0.1:${app.port}`);
+    await page.getByRole('button', { name: 'Create service' }).click();
+    await page.getByRole('status').filter({ hasText: 'Created webui' }).waitFor();
+    await page.getByTestId('services').getByText('webui.test').waitFor();
+    expect((await t.get('webui.test')).status).toBe(200);
+    await page.getByLabel('Filter').fill('nothing-like-it');
+    await page.getByText('No service matches.').waitFor();
+    await page.getByLabel('Filter').fill('api:');
+    await page.getByTestId('services').getByText('webui').first().waitFor();
+    await page.screenshot({ path: join(SHOTS, 'services.png'), fullPage: true });
+  });
+
+  it('shows an upstream going down live, without a reload', async () => {
+    await page.getByRole('link', { name: 'Dashboard' }).click();
+    await page.getByTestId('live').filter({ hasText: 'live' }).waitFor();
+    await t.api('PUT', '/api/v1/services/watched?wait=true', {
+      hosts: ['watched.test'],
+      routes: [
+        {
+          upstreams: [`127.0.0.1:${app.port}`],
+          health: { path: '/health', interval: '200ms', timeout: '500ms' },
+        },
+      ],
+    });
+    // The `version` event re-reads the counts.
+    await expect.poll(() => page.getByTestId('count-services').textContent()).toContain('2');
+    await until(
+      () => t.gh.edge.getStatus().checkedServers.some((s) => s.startsWith('watched-r0 ')) || undefined,
+      5_000,
+    );
+    healthy = false;
+    const t0 = Date.now();
+    await page
+      .getByTestId('down-list')
+      .getByText(/watched-r0/)
+      .waitFor({ timeout: 5_000 });
+    const ms = Date.now() - t0;
+    // The health check's interval and its failure, then an `edge` event: well within ~1 s.
+    expect(ms).toBeLessThan(1_500);
+    expect(await page.getByTestId('count-down').textContent()).toContain('1');
+    await page.screenshot({ path: join(SHOTS, 'dashboard.png'), fullPage: true });
+    // A phone's width: the same page, one column of cards per two.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: join(SHOTS, 'dashboard-phone.png'), fullPage: true });
+    await page.setViewportSize({ width: 1200, height: 800 });
+    healthy = true;
+  });
+
+  it('signs out: the cookie no longer reads the API', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in to Gatehouse' }).waitFor();
+    const status = await page.evaluate(async () => (await fetch('/api/v1/services')).status);
+    expect(status).toBe(401);
+  });
+});
+
+/** Serving the build: content types, the SPA fallback, no way out of the folder, no build at all. */
+describe('uiRoutes', () => {
+  it('serves files, falls back to index.html, refuses traversal and API paths', async () => {
+    const dir = await testDir('gh-ui-');
+    await mkdir(join(dir, 'dist', 'assets'), { recursive: true });
+    await writeFile(join(dir, 'dist', 'index.html'), '<!doctype html><title>ui</title>');
+    await writeFile(join(dir, 'dist', 'assets', 'a-1.js'), 'export {}');
+    await writeFile(join(dir, 'secret.txt'), 'TOP-SECRET-CONTENT');
+    const app = Fastify({ logger: false });
+    await uiRoutes(app, join(dir, 'dist'));
+    const none = Fastify({ logger: false });
+    await uiRoutes(none, join(dir, 'missing'));
+    try {
+      const get = (url: string) => app.inject({ method: 'GET', url });
+      const root = await get('/');
+      expect(root.statusCode).toBe(200);
+      expect(root.headers['content-type']).toBe('text/html; charset=utf-8');
+      expect(root.headers['cache-control']).toBe('no-cache');
+      const js = await get('/assets/a-1.js');
+      expect(js.headers['content-type']).toBe('text/javascript; charset=utf-8');
+      expect(js.headers['cache-control']).toContain('immutable');
+      expect((await get('/services')).body).toContain('<title>ui</title>');
+      expect((await get('/assets/missing.js')).statusCode).toBe(404);
+      for (const url of ['/../secret.txt', '/%2e%2e/secret.txt', '/assets/..%2f..%2fsecret.txt', '/%00'])
+        expect((await get(url)).body).not.toContain('TOP-SECRET');
+      expect((await get('/api/v1/nope')).statusCode).toBe(404);
+      const missing = await none.inject({ method: 'GET', url: '/' });
+      expect(missing.statusCode).toBe(503);
+      expect(missing.body).toContain('npm run build:ui');
+    } finally {
+      await app.close();
+      await none.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

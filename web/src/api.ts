@@ -1,0 +1,96 @@
+/** The management API's error shape: `{"error":{"code","message","issues"?}}`. */
+export interface FieldIssue {
+  field: string;
+  message: string;
+}
+export interface ApiErrorBody {
+  code: string;
+  message: string;
+  issues?: FieldIssue[];
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: ApiErrorBody,
+  ) {
+    super(body.message);
+  }
+}
+
+/** Called when any request answers 401: the session ended (expired, revoked, signed out elsewhere). */
+let onUnauthorized: () => void = () => undefined;
+export function setUnauthorizedHandler(fn: () => void): void {
+  onUnauthorized = fn;
+}
+
+/**
+ * One call to /api/v1 with the admin cookie. Changes carry the CSRF header the API demands of
+ * cookie-authenticated writes (a cross-site form cannot set it).
+ */
+export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (method !== 'GET' && method !== 'HEAD') headers['X-Gatehouse-CSRF'] = '1';
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`/api/v1${path}`, {
+    method,
+    headers,
+    credentials: 'same-origin',
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  let data: unknown = undefined;
+  try {
+    data = text ? JSON.parse(text) : undefined;
+  } catch {
+    data = undefined;
+  }
+  if (!res.ok) {
+    const err = (data as { error?: ApiErrorBody } | undefined)?.error ?? {
+      code: 'http_' + res.status,
+      message: `the API answered ${res.status} ${res.statusText}`,
+    };
+    // Sign-in itself answers 401 for a wrong password: that is not a lost session.
+    if (res.status === 401 && path !== '/session') onUnauthorized();
+    throw new ApiError(res.status, err);
+  }
+  return data as T;
+}
+
+export function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+// Shapes of the responses the UI reads (only the fields it uses).
+export interface Session {
+  username: string;
+  role: string;
+}
+export interface EdgeView {
+  appliedVersion: number;
+  downServers: string[];
+  lastError: { code: string; message: string } | null;
+  proxy: { running: boolean };
+}
+export interface Status {
+  version: number;
+  services: number;
+  in_sync: boolean;
+  edge: EdgeView & { lastError?: { code: string; message: string } };
+  certificates: { count: number; next_expiry: { names: string[]; not_after: string } | null };
+}
+export interface NodeInfo {
+  name: string;
+  online: boolean;
+}
+export interface SecurityEvent {
+  at: string;
+  kind: string;
+  ip: string;
+  username: string;
+  detail: string;
+}
+export interface ServiceItem {
+  service: { name: string; hosts: string[] };
+  meta: { source: string; owner?: string };
+}

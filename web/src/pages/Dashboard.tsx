@@ -1,0 +1,164 @@
+import { useCallback, useEffect, useState } from 'react';
+import { api, messageOf, type EdgeView, type NodeInfo, type SecurityEvent, type Status } from '../api';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+function Card({
+  label,
+  value,
+  detail,
+  testId,
+}: {
+  label: string;
+  value: string;
+  detail?: string;
+  testId: string;
+}) {
+  return (
+    <div className="rounded-lg border border-slate-200 bg-white p-4" data-testid={testId}>
+      <p className="text-sm text-slate-500">{label}</p>
+      <p className="mt-1 text-2xl font-semibold">{value}</p>
+      {detail ? <p className="mt-1 text-xs text-slate-500">{detail}</p> : null}
+    </div>
+  );
+}
+
+/**
+ * Counts and recent security events, then kept current by the API's event stream: `edge` replaces
+ * the proxy's state as is (an upstream going down shows at once), `version` re-reads the counts.
+ */
+export function Dashboard() {
+  const [status, setStatus] = useState<Status | null>(null);
+  const [edge, setEdge] = useState<EdgeView | null>(null);
+  const [nodes, setNodes] = useState<NodeInfo[]>([]);
+  const [events, setEvents] = useState<SecurityEvent[]>([]);
+  const [live, setLive] = useState(false);
+  const [error, setError] = useState('');
+
+  const load = useCallback(async () => {
+    try {
+      const [s, n, ev] = await Promise.all([
+        api<Status>('GET', '/status'),
+        api<{ nodes: NodeInfo[] }>('GET', '/nodes'),
+        api<{ events: SecurityEvent[] }>('GET', '/events?limit=200'),
+      ]);
+      setStatus(s);
+      setEdge((cur) => cur ?? { ...s.edge, lastError: s.edge.lastError ?? null });
+      setNodes(n.nodes);
+      const since = Date.now() - DAY_MS;
+      setEvents(ev.events.filter((e) => Date.parse(e.at) >= since));
+      setError('');
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  }, []);
+
+  useEffect(() => {
+    void load();
+    // EventSource reconnects by itself after a drop; `live` shows whether it is connected now.
+    const es = new EventSource('/api/v1/stream', { withCredentials: true });
+    es.addEventListener('open', () => setLive(true));
+    es.addEventListener('error', () => setLive(false));
+    es.addEventListener('edge', (m) => setEdge(JSON.parse((m as MessageEvent<string>).data) as EdgeView));
+    es.addEventListener('version', () => void load());
+    es.addEventListener('security', (m) => {
+      const e = JSON.parse((m as MessageEvent<string>).data) as SecurityEvent;
+      setEvents((cur) => [e, ...cur].slice(0, 200));
+    });
+    return () => es.close();
+  }, [load]);
+
+  const down = edge?.downServers ?? [];
+  const next = status?.certificates.next_expiry;
+  return (
+    <section aria-labelledby="dash-title" className="flex flex-col gap-6">
+      <div className="flex items-center gap-3">
+        <h1 id="dash-title" className="text-xl font-semibold">
+          Dashboard
+        </h1>
+        <span
+          className={
+            'rounded-full px-2 py-0.5 text-xs ' +
+            (live ? 'bg-green-100 text-green-800' : 'bg-slate-200 text-slate-600')
+          }
+          data-testid="live"
+        >
+          {live ? 'live' : 'offline'}
+        </span>
+      </div>
+      {error ? (
+        <p role="alert" className="rounded border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800">
+          {error}
+        </p>
+      ) : null}
+      <div className="grid grid-cols-2 gap-3 md:grid-cols-4">
+        <Card testId="count-services" label="Services" value={status ? String(status.services) : '…'} />
+        <Card
+          testId="count-nodes"
+          label="Nodes online"
+          value={status ? `${nodes.filter((n) => n.online).length} / ${nodes.length}` : '…'}
+        />
+        <Card
+          testId="count-certs"
+          label="Certificates"
+          value={status ? String(status.certificates.count) : '…'}
+          detail={
+            next ? `next expiry ${next.not_after.slice(0, 10)} (${next.names[0] ?? ''})` : 'none expiring'
+          }
+        />
+        <Card testId="count-down" label="Upstreams down" value={edge ? String(down.length) : '…'} />
+      </div>
+      {edge?.lastError ? (
+        <p
+          role="alert"
+          className="rounded border border-amber-200 bg-amber-50 px-3 py-2 text-sm text-amber-900"
+        >
+          Proxy: {edge.lastError.message}
+        </p>
+      ) : null}
+      <div aria-live="polite">
+        <h2 className="mb-2 font-semibold">Upstreams down</h2>
+        {down.length === 0 ? (
+          <p className="text-sm text-slate-500">All upstreams healthy.</p>
+        ) : (
+          <ul className="flex flex-col gap-1" data-testid="down-list">
+            {down.map((s) => (
+              <li key={s} className="rounded bg-red-50 px-3 py-1.5 font-mono text-sm text-red-800">
+                {s}
+              </li>
+            ))}
+          </ul>
+        )}
+      </div>
+      <div>
+        <h2 className="mb-2 font-semibold">Security events (last 24 h)</h2>
+        {events.length === 0 ? (
+          <p className="text-sm text-slate-500">None.</p>
+        ) : (
+          <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white">
+            <table className="w-full text-left text-sm" data-testid="events">
+              <thead className="bg-slate-100 text-slate-600">
+                <tr>
+                  <th className="px-3 py-2 font-medium">Time</th>
+                  <th className="px-3 py-2 font-medium">Event</th>
+                  <th className="px-3 py-2 font-medium">User</th>
+                  <th className="px-3 py-2 font-medium">Address</th>
+                </tr>
+              </thead>
+              <tbody>
+                {events.slice(0, 50).map((e, i) => (
+                  <tr key={`${e.at}-${i}`} className="border-t border-slate-100">
+                    <td className="whitespace-nowrap px-3 py-1.5">{new Date(e.at).toLocaleString()}</td>
+                    <td className="px-3 py-1.5">{e.kind}</td>
+                    <td className="px-3 py-1.5">{e.username}</td>
+                    <td className="px-3 py-1.5 font-mono">{e.ip}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,204 @@
+import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { api, ApiError, messageOf, type ServiceItem } from '../api';
+import { buttonClass, Field } from './Field';
+
+type FormField = 'name' | 'host' | 'upstream';
+
+/** Which form field an API issue is about: `hosts.0` is the host, `routes.0.upstreams.0` the upstream. */
+function fieldOf(issue: string): FormField | undefined {
+  const f = issue.replace(/^(body|params)\./, '');
+  if (f === 'name') return 'name';
+  if (f.startsWith('hosts')) return 'host';
+  if (f.startsWith('routes')) return 'upstream';
+  return undefined;
+}
+
+function CreateForm({ existing, onCreated }: { existing: Set<string>; onCreated: () => void }) {
+  const [values, setValues] = useState<Record<FormField, string>>({ name: '', host: '', upstream: '' });
+  const [errors, setErrors] = useState<Partial<Record<FormField, string>>>({});
+  const [general, setGeneral] = useState('');
+  const [done, setDone] = useState('');
+  const [busy, setBusy] = useState(false);
+  const set = (k: FormField) => (e: { target: { value: string } }) =>
+    setValues((v) => ({ ...v, [k]: e.target.value }));
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setErrors({});
+    setGeneral('');
+    setDone('');
+    const name = values.name.trim();
+    // PUT replaces a service of that name: a form that says "create" must not overwrite one.
+    if (existing.has(name)) {
+      setErrors({ name: 'a service with this name exists already' });
+      return;
+    }
+    setBusy(true);
+    try {
+      await api('PUT', `/services/${encodeURIComponent(name)}?wait=true`, {
+        hosts: [values.host.trim()],
+        routes: [{ upstreams: [values.upstream.trim()] }],
+      });
+      setDone(`Created ${name}; the proxy serves it now.`);
+      setValues({ name: '', host: '', upstream: '' });
+      onCreated();
+    } catch (err) {
+      if (err instanceof ApiError && err.body.issues?.length) {
+        const byField: Partial<Record<FormField, string>> = {};
+        const rest: string[] = [];
+        for (const i of err.body.issues) {
+          const f = fieldOf(i.field);
+          if (f) byField[f] = byField[f] ? `${byField[f]}; ${i.message}` : i.message;
+          else rest.push(`${i.field}: ${i.message}`);
+        }
+        setErrors(byField);
+        setGeneral(rest.join('; '));
+      } else setGeneral(messageOf(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <form
+      onSubmit={(e) => void submit(e)}
+      aria-labelledby="create-title"
+      className="flex flex-col gap-3 rounded-lg border border-slate-200 bg-white p-4"
+    >
+      <h2 id="create-title" className="font-semibold">
+        New service
+      </h2>
+      <div className="grid gap-3 md:grid-cols-3">
+        <Field
+          label="Name"
+          name="name"
+          required
+          value={values.name}
+          onChange={set('name')}
+          error={errors.name}
+        />
+        <Field
+          label="Host"
+          name="host"
+          placeholder="app.example.com"
+          required
+          value={values.host}
+          onChange={set('host')}
+          error={errors.host}
+        />
+        <Field
+          label="Upstream"
+          name="upstream"
+          placeholder="10.0.0.5:8080"
+          required
+          value={values.upstream}
+          onChange={set('upstream')}
+          error={errors.upstream}
+        />
+      </div>
+      {general ? (
+        <p role="alert" className="rounded border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800">
+          {general}
+        </p>
+      ) : null}
+      {done ? (
+        <p
+          role="status"
+          className="rounded border border-green-200 bg-green-50 px-3 py-2 text-sm text-green-800"
+        >
+          {done}
+        </p>
+      ) : null}
+      <div>
+        <button type="submit" disabled={busy} className={buttonClass}>
+          {busy ? 'Creating…' : 'Create service'}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+/** The services list with a filter, and a form for a simple service (one host, one upstream). */
+export function Services() {
+  const [items, setItems] = useState<ServiceItem[] | null>(null);
+  const [filter, setFilter] = useState('');
+  const [error, setError] = useState('');
+
+  const load = useCallback(async () => {
+    try {
+      setItems((await api<{ services: ServiceItem[] }>('GET', '/services')).services);
+      setError('');
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  }, []);
+  useEffect(() => void load(), [load]);
+
+  const q = filter.trim().toLowerCase();
+  const shown = (items ?? []).filter(
+    (s) =>
+      !q ||
+      s.service.name.includes(q) ||
+      s.service.hosts.some((h) => h.includes(q)) ||
+      `${s.meta.source}:${s.meta.owner ?? ''}`.toLowerCase().includes(q),
+  );
+
+  return (
+    <section aria-labelledby="svc-title" className="flex flex-col gap-6">
+      <h1 id="svc-title" className="text-xl font-semibold">
+        Services
+      </h1>
+      <CreateForm
+        existing={new Set((items ?? []).map((s) => s.service.name))}
+        onCreated={() => void load()}
+      />
+      <div className="flex flex-col gap-3">
+        <div className="max-w-sm">
+          <Field
+            label="Filter"
+            name="filter"
+            type="search"
+            value={filter}
+            onChange={(e) => setFilter(e.target.value)}
+          />
+        </div>
+        {error ? (
+          <p role="alert" className="text-sm text-red-700">
+            {error}
+          </p>
+        ) : null}
+        {items === null ? (
+          <p className="text-sm text-slate-500">Loading…</p>
+        ) : shown.length === 0 ? (
+          <p className="text-sm text-slate-500">
+            {items.length ? 'No service matches.' : 'No services yet.'}
+          </p>
+        ) : (
+          <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white">
+            <table className="w-full text-left text-sm" data-testid="services">
+              <thead className="bg-slate-100 text-slate-600">
+                <tr>
+                  <th className="px-3 py-2 font-medium">Name</th>
+                  <th className="px-3 py-2 font-medium">Hosts</th>
+                  <th className="px-3 py-2 font-medium">Source</th>
+                </tr>
+              </thead>
+              <tbody>
+                {shown.map((s) => (
+                  <tr key={s.service.name} className="border-t border-slate-100">
+                    <td className="px-3 py-1.5 font-medium">{s.service.name}</td>
+                    <td className="px-3 py-1.5">{s.service.hosts.join(', ')}</td>
+                    <td className="px-3 py-1.5 text-slate-600">
+                      {s.meta.source}
+                      {s.meta.owner ? `:${s.meta.owner}` : ''}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </div>
+    </section>
+  );
+}

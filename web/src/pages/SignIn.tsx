@@ -1,0 +1,96 @@
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { api, ApiError, messageOf, type Session } from '../api';
+import { buttonClass, Field } from './Field';
+
+/** Admin sign-in: username and password, then a TOTP code when the API asks for one. */
+export function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const [totp, setTotp] = useState('');
+  const [needTotp, setNeedTotp] = useState(false);
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+  const totpRef = useRef<HTMLInputElement>(null);
+
+  useEffect(() => {
+    if (needTotp) totpRef.current?.focus();
+  }, [needTotp]);
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setBusy(true);
+    setError('');
+    try {
+      const s = await api<Session>('POST', '/session', {
+        username,
+        password,
+        ...(needTotp && totp ? { totp: totp.trim() } : {}),
+      });
+      onSignedIn(s);
+    } catch (err) {
+      if (err instanceof ApiError && err.body.code === 'totp_required') {
+        // Not a failure: the account has a second factor; ask for it without an error banner.
+        setNeedTotp(true);
+      } else setError(messageOf(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <main className="flex min-h-screen items-center justify-center px-4">
+      <form
+        onSubmit={(e) => void submit(e)}
+        className="flex w-full max-w-sm flex-col gap-4 rounded-lg border border-slate-200 bg-white p-6 shadow-sm"
+        aria-labelledby="signin-title"
+      >
+        <h1 id="signin-title" className="text-xl font-semibold">
+          Sign in to Gatehouse
+        </h1>
+        <Field
+          label="Username"
+          name="username"
+          autoComplete="username"
+          autoFocus
+          required
+          value={username}
+          onChange={(e) => setUsername(e.target.value)}
+        />
+        <Field
+          label="Password"
+          name="password"
+          type="password"
+          autoComplete="current-password"
+          required
+          value={password}
+          onChange={(e) => setPassword(e.target.value)}
+        />
+        {needTotp ? (
+          <Field
+            ref={totpRef}
+            label="Authenticator code"
+            name="totp"
+            inputMode="numeric"
+            autoComplete="one-time-code"
+            required
+            value={totp}
+            onChange={(e) => setTotp(e.target.value)}
+          />
+        ) : null}
+        {needTotp ? (
+          <p className="text-sm text-slate-600">
+            Enter the code from your authenticator app (or a recovery code).
+          </p>
+        ) : null}
+        {error ? (
+          <p role="alert" className="rounded border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800">
+            {error}
+          </p>
+        ) : null}
+        <button type="submit" disabled={busy} className={buttonClass}>
+          {busy ? 'Signing in…' : 'Sign in'}
+        </button>
+      </form>
+    </main>
+  );
+}
