@@ -133,6 +133,83 @@ describe('web UI', () => {
     healthy = true;
   });
 
+  it('creates a temporary link, which admits its opener until it is revoked', async () => {
+    await t.api('PUT', '/api/v1/services/shared?wait=true', {
+      hosts: ['shared.test'],
+      routes: [{ upstreams: [`127.0.0.1:${app.port}`] }],
+      access: { links: true },
+    });
+    const from = { localAddress: '127.0.0.51', headers: { accept: 'text/html' } };
+    expect((await t.get('shared.test', '/', from)).status).toBe(403);
+    await page.getByRole('link', { name: 'Links' }).click();
+    await page.getByRole('heading', { name: 'Links', exact: true }).waitFor();
+    // Only services whose routes take links are offered.
+    await page.getByLabel('Service').locator('option', { hasText: 'shared' }).waitFor({ state: 'attached' });
+    expect(await page.getByLabel('Service').locator('option').allTextContents()).toEqual(['shared']);
+    // The API's own words for a bad field.
+    await page.getByLabel('Lifetime').fill('forever');
+    await page.getByRole('button', { name: 'Create link' }).click();
+    await expect.poll(() => page.getByRole('alert').first().textContent()).toMatch(/ttl/);
+    await page.getByLabel('Lifetime').fill('1h');
+    await page.getByLabel('Addresses (max)').fill('2');
+    await page.getByLabel('Note').fill('for the e2e test');
+    await page.getByRole('button', { name: 'Create link' }).click();
+    const url = new URL(await page.getByLabel('Link URL').inputValue());
+    expect(url.host).toBe('shared.test');
+    await page.getByRole('button', { name: 'Copy' }).click();
+    await page.getByText(/Copied\.|Selected:/).waitFor();
+    const row = page.getByTestId('links').locator('tr', { hasText: 'for the e2e test' });
+    await row.waitFor();
+    const open = await t.get(url.host, url.pathname, from);
+    expect(open.status).toBe(303);
+    expect((await t.get('shared.test', '/', from)).status).toBe(200);
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await row.getByText('127.0.0.51').waitFor();
+    expect(await row.textContent()).toContain('1 / 2');
+    await page.screenshot({ path: join(SHOTS, 'links.png'), fullPage: true });
+    await row.getByRole('button', { name: /^Revoke/ }).click();
+    await row.getByText('revoked').waitFor();
+    expect((await t.get('shared.test', '/', from)).status).toBe(403);
+    expect((await t.get(url.host, url.pathname, from)).status).toBe(410);
+  });
+
+  it('shows a version’s diff and rolls back to it, which the proxy serves again', async () => {
+    const put = async (hosts: string[]) =>
+      (
+        await t.api('PUT', '/api/v1/services/snap?wait=true', {
+          hosts,
+          routes: [{ upstreams: [`127.0.0.1:${app.port}`] }],
+        })
+      ).json as unknown as { version: number };
+    const before = await put(['snap.test']);
+    await put(['snap-moved.test']);
+    expect((await t.get('snap.test')).status).not.toBe(200);
+    await page.getByRole('link', { name: 'Snapshots' }).click();
+    await page.getByRole('heading', { name: 'Snapshots', exact: true }).waitFor();
+    await page.getByRole('button', { name: `Version ${before.version}`, exact: true }).click();
+    const diff = page.getByTestId('diff');
+    // From that version to the current one: its host went, the new one came.
+    await diff.getByText(/^-\s+- snap\.test$/).waitFor();
+    await diff.getByText(/^\+\s+- snap-moved\.test$/).waitFor();
+    await page.getByRole('button', { name: 'Roll back to this version' }).click();
+    // A confirmation step: Cancel leaves everything as it was.
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByRole('button', { name: 'Roll back to this version' }).click();
+    await page.screenshot({ path: join(SHOTS, 'snapshots.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Confirm rollback' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: new RegExp(`Rolled back to version ${before.version}: .* version \\d+`) })
+      .waitFor();
+    expect((await t.get('snap.test')).status).toBe(200);
+    expect((await t.get('snap-moved.test')).status).not.toBe(200);
+    // The new version is in the list, marked current.
+    const current = (await t.api('GET', '/api/v1/snapshots')).json as unknown as { version: number };
+    const newest = page.getByTestId('snapshots').locator('tr', { hasText: `Version ${current.version}` });
+    await newest.getByText('(current)').waitFor();
+    expect(await newest.textContent()).toContain(`rollback to version ${before.version}`);
+  });
+
   it('signs out: the cookie no longer reads the API', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Sign in to Gatehouse' }).waitFor();

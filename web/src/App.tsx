@@ -1,14 +1,18 @@
 import { useCallback, useEffect, useState } from 'react';
 import { api, setUnauthorizedHandler, type Session } from './api';
 import { Dashboard } from './pages/Dashboard';
+import { Links } from './pages/Links';
 import { Services } from './pages/Services';
 import { SignIn } from './pages/SignIn';
+import { Snapshots } from './pages/Snapshots';
 
-type Page = 'dashboard' | 'services';
+const PAGES = ['dashboard', 'services', 'snapshots', 'links'] as const;
+type Page = (typeof PAGES)[number];
 
 /** Hash routes: any path the server answers with index.html works, and reloads keep the page. */
 function pageFromHash(): Page {
-  return window.location.hash === '#/services' ? 'services' : 'dashboard';
+  const name = window.location.hash.replace(/^#\//, '');
+  return PAGES.find((p) => p === name) ?? 'dashboard';
 }
 
 export function App() {
@@ -36,7 +40,7 @@ export function App() {
 
   const link = (to: Page, label: string) => (
     <a
-      href={to === 'services' ? '#/services' : '#/'}
+      href={to === 'dashboard' ? '#/' : `#/${to}`}
       aria-current={page === to ? 'page' : undefined}
       className={
         'rounded px-3 py-2 text-sm font-medium focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 ' +
@@ -52,9 +56,11 @@ export function App() {
       <header className="border-b border-slate-200 bg-white">
         <div className="mx-auto flex max-w-5xl flex-wrap items-center gap-2 px-4 py-3">
           <span className="mr-4 font-semibold">Gatehouse</span>
-          <nav aria-label="Main" className="flex gap-1">
+          <nav aria-label="Main" className="flex flex-wrap gap-1">
             {link('dashboard', 'Dashboard')}
             {link('services', 'Services')}
+            {link('snapshots', 'Snapshots')}
+            {link('links', 'Links')}
           </nav>
           <span className="ml-auto text-sm text-slate-500">{session.username}</span>
           <button
@@ -67,7 +73,15 @@ export function App() {
         </div>
       </header>
       <main className="mx-auto max-w-5xl px-4 py-6">
-        {page === 'dashboard' ? <Dashboard /> : <Services />}
+        {page === 'services' ? (
+          <Services />
+        ) : page === 'snapshots' ? (
+          <Snapshots />
+        ) : page === 'links' ? (
+          <Links />
+        ) : (
+          <Dashboard />
+        )}
       </main>
     </div>
   );

@@ -91,6 +91,35 @@ export interface SecurityEvent {
   detail: string;
 }
 export interface ServiceItem {
-  service: { name: string; hosts: string[] };
+  service: {
+    name: string;
+    hosts: string[];
+    access?: { links?: boolean };
+    routes?: { access?: { links?: boolean } }[];
+  };
   meta: { source: string; owner?: string };
+}
+export interface SnapshotInfo {
+  version: number;
+  at: string;
+  actor: string;
+  source: string;
+  reason: string;
+  changes: { name: string; op: 'create' | 'update' | 'delete' }[];
+}
+export interface SnapshotDiff {
+  from: number;
+  to: number;
+  changes: { name: string; op: 'create' | 'update' | 'delete'; patch: string }[];
+}
+export interface LinkView {
+  id: string;
+  service: string;
+  created_at: string;
+  expires_at: string;
+  max_ips: number;
+  has_password: boolean;
+  note: string;
+  state: 'active' | 'expired' | 'revoked';
+  ips: { ip: string; first_at: string }[];
 }

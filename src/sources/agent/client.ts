@@ -29,6 +29,7 @@ export interface ServiceAgentOptions {
 export class ServiceAgent {
   private stopped = false;
   private wake: (() => void) | undefined;
+  private beat: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: ServiceAgentOptions) {}
 
@@ -73,16 +74,21 @@ export class ServiceAgent {
         setTimeout(resolve, Math.max(500, this.o.ttlMs / 3));
       });
       if (this.stopped) break;
-      try {
-        const healthy = await this.healthy();
-        const r = await this.call('/agent/v1/heartbeat', { name: this.o.name, healthy });
-        if (r.status === 404) {
-          // Forgotten (a long silence): register again, with the health check's verdict next time.
-          await this.register();
-        } else if (r.status >= 400) this.o.log.warn({ status: r.status, body: r.text }, 'heartbeat refused');
-      } catch (err) {
-        this.o.log.warn({ err: String(err) }, 'control plane unreachable; retrying');
-      }
+      this.beat = this.heartbeat();
+      await this.beat;
+    }
+  }
+
+  private async heartbeat(): Promise<void> {
+    try {
+      const healthy = await this.healthy();
+      const r = await this.call('/agent/v1/heartbeat', { name: this.o.name, healthy });
+      // Forgotten (a long silence): register again, unless it is stopping (its deregistration
+      // may be what the control plane answered to).
+      if (r.status === 404 && !this.stopped) await this.register();
+      else if (r.status >= 400) this.o.log.warn({ status: r.status, body: r.text }, 'heartbeat refused');
+    } catch (err) {
+      this.o.log.warn({ err: String(err) }, 'control plane unreachable; retrying');
     }
   }
 
@@ -111,6 +117,8 @@ export class ServiceAgent {
   async stop(): Promise<void> {
     this.stopped = true;
     this.wake?.();
+    // A heartbeat on its way must not land after the deregistration (and re-register).
+    await this.beat;
     await this.call('/agent/v1/deregister', { name: this.o.name }).catch((err: unknown) =>
       this.o.log.warn({ err: String(err) }, 'could not deregister'),
     );

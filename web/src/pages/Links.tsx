@@ -1,0 +1,260 @@
+import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
+import { api, messageOf, type LinkView, type ServiceItem } from '../api';
+import { buttonClass, Field } from './Field';
+
+const plainButton =
+  'rounded border border-slate-300 px-3 py-1.5 text-sm hover:bg-slate-100 disabled:opacity-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500';
+
+/** A service takes links when it, or one of its routes, says `access.links`. */
+function takesLinks(s: ServiceItem): boolean {
+  return !!s.service.access?.links || (s.service.routes ?? []).some((r) => !!r.access?.links);
+}
+
+function CreatedUrl({ url }: { url: string }) {
+  const input = useRef<HTMLInputElement>(null);
+  const [copied, setCopied] = useState('');
+  async function copy() {
+    try {
+      await navigator.clipboard.writeText(url);
+      setCopied('Copied.');
+    } catch {
+      // No clipboard (plain HTTP, or refused): select the text so the keyboard can copy it.
+      input.current?.focus();
+      input.current?.select();
+      setCopied('Selected: press Ctrl+C (⌘C) to copy.');
+    }
+  }
+  return (
+    <div
+      role="status"
+      className="flex flex-col gap-2 rounded border border-green-200 bg-green-50 p-3 text-sm text-green-900"
+    >
+      <span>Link created. Its URL is shown only now:</span>
+      <div className="flex flex-wrap gap-2">
+        <input
+          ref={input}
+          readOnly
+          aria-label="Link URL"
+          value={url}
+          onFocus={(e) => e.target.select()}
+          className="min-w-0 flex-1 rounded border border-slate-300 bg-white px-3 py-2 font-mono text-sm"
+        />
+        <button type="button" onClick={() => void copy()} className={buttonClass}>
+          Copy
+        </button>
+      </div>
+      {copied ? <span>{copied}</span> : null}
+    </div>
+  );
+}
+
+function CreateForm({ services, onCreated }: { services: string[]; onCreated: () => void }) {
+  const [values, setValues] = useState({ service: '', ttl: '1h', max_ips: '1', password: '', note: '' });
+  const [url, setUrl] = useState('');
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+  const set = (k: keyof typeof values) => (e: { target: { value: string } }) =>
+    setValues((v) => ({ ...v, [k]: e.target.value }));
+  const service = values.service || services[0] || '';
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setError('');
+    setUrl('');
+    setBusy(true);
+    try {
+      const r = await api<{ url: string }>('POST', '/links', {
+        service: service.trim(),
+        ttl: values.ttl.trim(),
+        max_ips: Number(values.max_ips),
+        note: values.note,
+        ...(values.password ? { password: values.password } : {}),
+      });
+      setUrl(r.url);
+      setValues((v) => ({ ...v, password: '', note: '' }));
+      onCreated();
+    } catch (err) {
+      setError(messageOf(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const selectClass =
+    'rounded border border-slate-300 bg-white px-3 py-2 text-base focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500';
+  return (
+    <form
+      onSubmit={(e) => void submit(e)}
+      aria-labelledby="link-create-title"
+      className="flex flex-col gap-3 rounded-lg border border-slate-200 bg-white p-4"
+    >
+      <h2 id="link-create-title" className="font-semibold">
+        New temporary link
+      </h2>
+      <div className="grid gap-3 md:grid-cols-3">
+        {services.length ? (
+          <div className="flex flex-col gap-1">
+            <label htmlFor="link-service" className="text-sm font-medium text-slate-700">
+              Service
+            </label>
+            <select id="link-service" value={service} onChange={set('service')} className={selectClass}>
+              {services.map((s) => (
+                <option key={s}>{s}</option>
+              ))}
+            </select>
+          </div>
+        ) : (
+          <Field label="Service" name="service" required value={values.service} onChange={set('service')} />
+        )}
+        <Field
+          label="Lifetime"
+          name="ttl"
+          placeholder="1h"
+          required
+          value={values.ttl}
+          onChange={set('ttl')}
+        />
+        <Field
+          label="Addresses (max)"
+          name="max_ips"
+          type="number"
+          min={1}
+          max={1000}
+          required
+          value={values.max_ips}
+          onChange={set('max_ips')}
+        />
+        <Field
+          label="Password (optional)"
+          name="password"
+          type="password"
+          autoComplete="new-password"
+          value={values.password}
+          onChange={set('password')}
+        />
+        <div className="md:col-span-2">
+          <Field label="Note" name="note" value={values.note} onChange={set('note')} />
+        </div>
+      </div>
+      {error ? (
+        <p role="alert" className="rounded border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800">
+          {error}
+        </p>
+      ) : null}
+      {url ? <CreatedUrl url={url} /> : null}
+      <div>
+        <button type="submit" disabled={busy} className={buttonClass}>
+          {busy ? 'Creating…' : 'Create link'}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+/** Temporary links: make one for a service, see who used it, revoke it. */
+export function Links() {
+  const [links, setLinks] = useState<LinkView[] | null>(null);
+  const [services, setServices] = useState<string[]>([]);
+  const [error, setError] = useState('');
+  const [busyId, setBusyId] = useState('');
+
+  const load = useCallback(async () => {
+    try {
+      const [l, s] = await Promise.all([
+        api<{ links: LinkView[] }>('GET', '/links'),
+        api<{ services: ServiceItem[] }>('GET', '/services'),
+      ]);
+      setLinks(l.links);
+      setServices(s.services.filter(takesLinks).map((x) => x.service.name));
+      setError('');
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  }, []);
+  useEffect(() => void load(), [load]);
+
+  async function revoke(id: string) {
+    setBusyId(id);
+    try {
+      await api('DELETE', `/links/${encodeURIComponent(id)}`);
+      await load();
+    } catch (e) {
+      setError(messageOf(e));
+    } finally {
+      setBusyId('');
+    }
+  }
+
+  return (
+    <section aria-labelledby="links-title" className="flex flex-col gap-6">
+      <h1 id="links-title" className="text-xl font-semibold">
+        Links
+      </h1>
+      <CreateForm services={services} onCreated={() => void load()} />
+      <div className="flex items-center gap-3">
+        <h2 className="font-semibold">Existing links</h2>
+        <button type="button" onClick={() => void load()} className={plainButton}>
+          Refresh
+        </button>
+      </div>
+      {error ? (
+        <p role="alert" className="text-sm text-red-700">
+          {error}
+        </p>
+      ) : null}
+      {links === null ? (
+        <p className="text-sm text-slate-500">Loading…</p>
+      ) : links.length === 0 ? (
+        <p className="text-sm text-slate-500">No links yet.</p>
+      ) : (
+        <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white">
+          <table className="w-full text-left text-sm" data-testid="links">
+            <thead className="bg-slate-100 text-slate-600">
+              <tr>
+                <th className="px-3 py-2 font-medium">Service</th>
+                <th className="px-3 py-2 font-medium">Note</th>
+                <th className="px-3 py-2 font-medium">Expires</th>
+                <th className="px-3 py-2 font-medium">Addresses</th>
+                <th className="px-3 py-2 font-medium">State</th>
+                <th className="px-3 py-2 font-medium">
+                  <span className="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {links.map((l) => (
+                <tr key={l.id} className="border-t border-slate-100" data-link-id={l.id}>
+                  <td className="px-3 py-1.5 font-medium">{l.service}</td>
+                  <td className="px-3 py-1.5">{l.note}</td>
+                  <td className="whitespace-nowrap px-3 py-1.5">{new Date(l.expires_at).toLocaleString()}</td>
+                  <td className="px-3 py-1.5" title={l.ips.map((i) => i.ip).join(', ')}>
+                    {l.ips.length} / {l.max_ips}
+                    {l.ips.length ? (
+                      <span className="block font-mono text-xs text-slate-500">
+                        {l.ips.map((i) => i.ip).join(', ')}
+                      </span>
+                    ) : null}
+                  </td>
+                  <td className="px-3 py-1.5">{l.state}</td>
+                  <td className="px-3 py-1.5 text-right">
+                    {l.state === 'active' ? (
+                      <button
+                        type="button"
+                        disabled={busyId === l.id}
+                        onClick={() => void revoke(l.id)}
+                        aria-label={`Revoke link for ${l.service}${l.note ? ` (${l.note})` : ''}`}
+                        className={plainButton}
+                      >
+                        Revoke
+                      </button>
+                    ) : null}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}

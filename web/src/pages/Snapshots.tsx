@@ -1,0 +1,211 @@
+import { useCallback, useEffect, useState } from 'react';
+import { api, messageOf, type SnapshotDiff, type SnapshotInfo } from '../api';
+import { buttonClass } from './Field';
+
+const plainButton =
+  'rounded border border-slate-300 px-3 py-1.5 text-sm hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500';
+
+/** One line of a unified diff, coloured by what it does. */
+function lineClass(line: string): string {
+  if (line.startsWith('+++') || line.startsWith('---')) return 'text-slate-500';
+  if (line.startsWith('+')) return 'bg-green-50 text-green-800';
+  if (line.startsWith('-')) return 'bg-red-50 text-red-800';
+  if (line.startsWith('@@')) return 'text-sky-700';
+  return '';
+}
+
+function Patch({ patch }: { patch: string }) {
+  // The first line of createTwoFilesPatch is a "====" separator: it says nothing here.
+  const lines = patch.replace(/\n+$/, '').split('\n');
+  if (lines[0]?.startsWith('===')) lines.shift();
+  return (
+    <pre className="overflow-x-auto rounded border border-slate-200 bg-white p-2 text-xs leading-5">
+      {lines.map((l, i) => (
+        <span key={i} className={'block ' + lineClass(l)}>
+          {l || ' '}
+        </span>
+      ))}
+    </pre>
+  );
+}
+
+function changeText(s: SnapshotInfo): string {
+  const ops = s.changes.map((c) => `${c.op} ${c.name}`).join(', ');
+  return s.reason ? (ops ? `${ops} (${s.reason})` : s.reason) : ops;
+}
+
+/** The registry's versions: pick one to see what changed since, and roll back to it. */
+export function Snapshots() {
+  const [current, setCurrent] = useState<number | null>(null);
+  const [items, setItems] = useState<SnapshotInfo[] | null>(null);
+  const [selected, setSelected] = useState<number | null>(null);
+  const [diff, setDiff] = useState<SnapshotDiff | null>(null);
+  const [confirming, setConfirming] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState('');
+  const [done, setDone] = useState('');
+
+  const load = useCallback(async () => {
+    try {
+      const r = await api<{ version: number; snapshots: SnapshotInfo[] }>('GET', '/snapshots?limit=100');
+      setCurrent(r.version);
+      setItems(r.snapshots);
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  }, []);
+  useEffect(() => void load(), [load]);
+
+  async function select(version: number) {
+    setSelected(version);
+    setConfirming(false);
+    setDiff(null);
+    setError('');
+    try {
+      setDiff(await api<SnapshotDiff>('GET', `/snapshots/diff?from=${version}`));
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  }
+
+  async function rollback(version: number) {
+    setBusy(true);
+    setError('');
+    setDone('');
+    try {
+      const r = await api<{ version: number; changed: boolean }>('POST', `/snapshots/${version}/rollback`, {
+        wait: true,
+      });
+      setDone(
+        r.changed
+          ? `Rolled back to version ${version}: the registry is now at version ${r.version}.`
+          : `Nothing to roll back: version ${version} is what the registry holds (version ${r.version}).`,
+      );
+      setConfirming(false);
+      setSelected(null);
+      setDiff(null);
+      await load();
+    } catch (e) {
+      setError(messageOf(e));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <section aria-labelledby="snap-title" className="flex flex-col gap-6">
+      <h1 id="snap-title" className="text-xl font-semibold">
+        Snapshots
+      </h1>
+      {error ? (
+        <p role="alert" className="rounded border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800">
+          {error}
+        </p>
+      ) : null}
+      {done ? (
+        <p
+          role="status"
+          className="rounded border border-green-200 bg-green-50 px-3 py-2 text-sm text-green-800"
+        >
+          {done}
+        </p>
+      ) : null}
+      {items === null ? (
+        <p className="text-sm text-slate-500">Loading…</p>
+      ) : items.length === 0 ? (
+        <p className="text-sm text-slate-500">No versions yet.</p>
+      ) : (
+        <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white">
+          <table className="w-full text-left text-sm" data-testid="snapshots">
+            <thead className="bg-slate-100 text-slate-600">
+              <tr>
+                <th className="px-3 py-2 font-medium">Version</th>
+                <th className="px-3 py-2 font-medium">When</th>
+                <th className="px-3 py-2 font-medium">Source</th>
+                <th className="px-3 py-2 font-medium">Actor</th>
+                <th className="px-3 py-2 font-medium">Change</th>
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((s) => (
+                <tr
+                  key={s.version}
+                  className={'border-t border-slate-100 ' + (selected === s.version ? 'bg-sky-50' : '')}
+                >
+                  <td className="px-3 py-1.5">
+                    <button
+                      type="button"
+                      aria-pressed={selected === s.version}
+                      onClick={() => void select(s.version)}
+                      className="rounded px-1 font-medium text-sky-700 underline hover:text-sky-900 focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500"
+                    >
+                      Version {s.version}
+                    </button>
+                    {s.version === current ? (
+                      <span className="ml-1 text-xs text-slate-500">(current)</span>
+                    ) : null}
+                  </td>
+                  <td className="whitespace-nowrap px-3 py-1.5">{new Date(s.at).toLocaleString()}</td>
+                  <td className="px-3 py-1.5">{s.source}</td>
+                  <td className="px-3 py-1.5">{s.actor}</td>
+                  <td className="px-3 py-1.5 text-slate-600">{changeText(s)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {selected !== null ? (
+        <div aria-labelledby="diff-title" role="region" className="flex flex-col gap-3">
+          <h2 id="diff-title" className="font-semibold">
+            Version {selected} → current ({current})
+          </h2>
+          {diff === null ? (
+            <p className="text-sm text-slate-500">Loading…</p>
+          ) : diff.changes.length === 0 ? (
+            <p className="text-sm text-slate-500">No difference from the current version.</p>
+          ) : (
+            <div className="flex flex-col gap-3" data-testid="diff">
+              {diff.changes.map((c) => (
+                <div key={c.name}>
+                  <h3 className="mb-1 text-sm font-medium">
+                    {c.name} <span className="text-slate-500">({c.op})</span>
+                  </h3>
+                  <Patch patch={c.patch} />
+                </div>
+              ))}
+            </div>
+          )}
+          {selected === current ? null : confirming ? (
+            <div
+              role="group"
+              aria-label="Confirm rollback"
+              className="flex flex-wrap items-center gap-2 rounded border border-amber-200 bg-amber-50 p-3 text-sm text-amber-900"
+            >
+              <span>Roll back to version {selected}? The change above is undone as a new version.</span>
+              <button
+                type="button"
+                disabled={busy}
+                // The step replaced the button that had the focus: the keyboard goes on from here.
+                autoFocus
+                onClick={() => void rollback(selected)}
+                className={buttonClass}
+              >
+                {busy ? 'Rolling back…' : 'Confirm rollback'}
+              </button>
+              <button type="button" onClick={() => setConfirming(false)} className={plainButton}>
+                Cancel
+              </button>
+            </div>
+          ) : (
+            <div>
+              <button type="button" onClick={() => setConfirming(true)} className={buttonClass}>
+                Roll back to this version
+              </button>
+            </div>
+          )}
+        </div>
+      ) : null}
+    </section>
+  );
+}
