@@ -110,6 +110,11 @@ describe('management API: admin sign-in and the live stream', () => {
     });
     expect(made.status).toBe(201);
     expect((await t.get('ui.test')).status).toBe(200);
+    // The version records who made it.
+    const versions = (await t.api('GET', '/api/v1/snapshots')).json as unknown as {
+      snapshots: { version: number; actor: string }[];
+    };
+    expect(versions.snapshots.find((v) => v.version === t.gh.registry.version)?.actor).toBe('root');
     // A gate session (the portal's cookie) is not an API session.
     expect(
       (await json(t.apiPort, 'GET', '/api/v1/services', undefined, { cookie: 'gh_admin=x.y' })).status,

@@ -53,6 +53,13 @@ export interface ApiDeps {
   token?: TokenCheck;
 }
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who is changing things: the signed-in admin's name (web UI), else "admin" (the token). */
+    actor?: string;
+  }
+}
+
 /** The management REST API under /api/v1. */
 export function buildApiServer(deps: ApiDeps): FastifyInstance {
   const nodes = new NodeStore(deps.registry.db);
@@ -97,7 +104,10 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
       if (req.url.startsWith('/edge/v1/')) return;
       if (token.matchesHeader(req.headers.authorization)) return;
       // The web UI: an admin user's session cookie; changes also need the CSRF header.
-      if (await adminFromCookie(deps.gate, req)) {
+      const who = await adminFromCookie(deps.gate, req);
+      if (who) {
+        // Versions record who made a change through the UI.
+        req.actor = who.username;
         const safe = req.method === 'GET' || req.method === 'HEAD';
         if (safe || req.headers[CSRF_HEADER] === '1') return;
         return reply

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { invalid, notFound } from '../../model/errors.js';
 import type { ServiceRecord } from '../../model/service.js';
@@ -19,7 +19,7 @@ export function view(rec: ServiceRecord) {
 /** Services CRUD under /api/v1/services. */
 export async function servicesRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const { registry } = ctx;
-  const actor = () => 'admin';
+  const actor = (req: FastifyRequest) => req.actor ?? 'admin';
 
   app.get('/services', async () => ({ version: registry.version, services: registry.list().map(view) }));
 
@@ -32,7 +32,7 @@ export async function servicesRoutes(app: FastifyInstance, ctx: ApiContext): Pro
 
   app.post('/services', async (req, reply) => {
     const q = parse(writeQuery, req.query, 'query');
-    const res = await registry.put(req.body, { actor: actor(), source: 'api' }, { create: true });
+    const res = await registry.put(req.body, { actor: actor(req), source: 'api' }, { create: true });
     // Read now: a later write (even a delete) may land while we wait for the proxy.
     const rec = registry.get(res.name) as ServiceRecord;
     const applied = await ctx.maybeWait(res.version, q.wait);
@@ -48,7 +48,7 @@ export async function servicesRoutes(app: FastifyInstance, ctx: ApiContext): Pro
       if (given !== undefined && given !== name) throw invalid('name', `must match the URL (${name})`);
     }
     const input = body && typeof body === 'object' && !Array.isArray(body) ? { ...body, name } : body;
-    const res = await registry.put(input, { actor: actor(), source: 'api' });
+    const res = await registry.put(input, { actor: actor(req), source: 'api' });
     const rec = registry.get(name) as ServiceRecord;
     const applied = await ctx.maybeWait(res.version, q.wait);
     return reply
@@ -60,7 +60,7 @@ export async function servicesRoutes(app: FastifyInstance, ctx: ApiContext): Pro
     const { name } = parse(nameParams, req.params, 'params');
     const q = parse(writeQuery, req.query, 'query');
     const force = q.force === 'true' || q.force === '1';
-    const res = await registry.remove(name, { actor: actor(), source: 'api', force });
+    const res = await registry.remove(name, { actor: actor(req), source: 'api', force });
     const applied = await ctx.maybeWait(res.version, q.wait);
     return { deleted: name, version: res.version, ...applied };
   });

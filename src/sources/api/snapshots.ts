@@ -50,7 +50,11 @@ export async function snapshotRoutes(app: FastifyInstance, ctx: ApiContext): Pro
   app.post('/snapshots/:version/rollback', async (req) => {
     const { version } = parse(versionParams, req.params, 'params');
     const body = parse(rollbackBody, req.body ?? {}, 'body');
-    const res = await rollback(registry, version, { actor: 'admin', source: 'api', force: body.force });
+    const res = await rollback(registry, version, {
+      actor: req.actor ?? 'admin',
+      source: 'api',
+      force: body.force,
+    });
     const applied = await ctx.maybeWait(res.version, body.wait ? 'true' : undefined);
     return { restored: version, version: res.version, changed: res.changed, ...applied };
   });
