@@ -15,6 +15,7 @@ import { AcmeIssuer } from './tls/acme.js';
 import { CertManager } from './tls/manager.js';
 import { DnsProviders } from './dns/providers.js';
 import { Metrics } from './observe/metrics.js';
+import { fillMetrics } from './observe/scrape.js';
 import { buildGateServer } from './gate/server.js';
 import { SecurityLog } from './gate/security-log.js';
 import { SESSION_KEY_ENV } from './drivers/nginx/gate.js';
@@ -271,41 +272,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     await securityLog.start();
     cleanups.push(async () => securityLog.stop());
 
-    metrics.onScrape(async () => {
-      metrics.certExpiry.reset();
-      for (const c of await certs.list()) {
-        metrics.certExpiry.set(
-          { id: c.id, names: c.names.join(',') },
-          Math.floor(Date.parse(c.notAfter) / 1000),
-        );
-      }
-      for (const [kind, n] of gate.counts) metrics.securityEvents.set({ kind }, n);
-      const status = edge.getStatus();
-      metrics.appliedVersion.set(status.appliedVersion);
-      metrics.upstreamUp.reset();
-      const down = new Set(status.downServers);
-      for (const key of status.checkedServers) {
-        const [pool = '', server = ''] = key.split(' ');
-        metrics.upstreamUp.set({ node: 'local', pool, server }, down.has(key) ? 0 : 1);
-      }
-      metrics.nodeUp.reset();
-      metrics.nodeLastSeen.reset();
-      metrics.nodeInSync.reset();
-      for (const n of await nodeStore.list()) {
-        metrics.nodeUp.set({ node: n.name, role: n.role }, n.online ? 1 : 0);
-        if (n.last_seen)
-          metrics.nodeLastSeen.set({ node: n.name }, Math.floor(Date.parse(n.last_seen) / 1000));
-        const current = await feed.currentHash(n.role);
-        metrics.nodeInSync.set({ node: n.name }, n.applied_hash === current ? 1 : 0);
-        const nodeDown = new Set(n.down_servers);
-        for (const pool of (await feed.config(n.role)).pools.filter((p) => p.health))
-          for (const server of pool.servers)
-            metrics.upstreamUp.set(
-              { node: n.name, pool: pool.id, server },
-              nodeDown.has(`${pool.id} ${server}`) ? 0 : 1,
-            );
-      }
-    });
+    metrics.onScrape(() => fillMetrics(metrics, { certs, gate, edge, nodes: nodeStore, feed }));
 
     // Docker (GATEHOUSE_DOCKER_ENDPOINT): container labels publish services, watched in the background.
     let docker: DockerSource | undefined;

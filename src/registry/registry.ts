@@ -3,6 +3,8 @@ import { conflict, fromZod, GatehouseError, notFound } from '../model/errors.js'
 import { serviceSchema, type Service, type ServiceRecord, type Source } from '../model/service.js';
 import type { Db } from '../store/db.js';
 import { Claims, type IsLocal } from './claims.js';
+import { checkHosts, checkOwner, overrides } from './ownership.js';
+import { persistVersion } from './persist.js';
 
 /** Who is writing, and why: recorded on every version. */
 export interface WriteMeta {
@@ -40,17 +42,6 @@ export interface WriteResult {
   /** Of those, the names that did not exist before. */
   created: string[];
 }
-
-/**
- * Sources whose owners may share a host with each other: containers of one Docker daemon (whoever
- * starts them is trusted with every route, as in Traefik: a compose project splits one host across
- * containers by path), and the operator's edge files. Self-registrations and agents, which anyone
- * with the registration token can make, may not.
- */
-const SHARED_HOST_SOURCES: ReadonlySet<Source> = new Set(['docker', 'file']);
-
-/** Sources that may change records created by another source: only the operator's own API. */
-const OVERRIDING_SOURCES: ReadonlySet<Source> = new Set(['api']);
 
 /**
  * The single source of truth for services. Holds the current state in memory (loaded at start),
@@ -180,34 +171,6 @@ export class Registry {
   }
 
   /**
-   * A source other than the operator's API may not add routes to a host another source (or, for
-   * registrations and agents, another owner) serves: a public path in front of a guarded service,
-   * an exact host carved out of a wildcard. The claim index answers the common case (a new host).
-   */
-  private checkHosts(svc: Service, meta: WriteMeta, next: Map<string, ServiceRecord | undefined>): void {
-    const mine = (r: ServiceRecord) =>
-      r.service.name === svc.name ||
-      (r.meta.source === meta.source &&
-        (SHARED_HOST_SOURCES.has(meta.source) || (!!meta.owner && (r.meta.owner ?? '') === meta.owner)));
-    const overlaps = (a: string, b: string) =>
-      a === b ||
-      (a.startsWith('*.') && b.endsWith(a.slice(1)) && !b.slice(0, -a.length + 1).includes('.')) ||
-      (b.startsWith('*.') && a.endsWith(b.slice(1)) && !a.slice(0, -b.length + 1).includes('.'));
-    svc.hosts.forEach((host, i) => {
-      if (!host.startsWith('*.') && !this.claims.servesHost(host)) return;
-      for (const [name, rec] of this.records) {
-        const r = next.has(name) ? next.get(name) : rec;
-        if (!r || mine(r)) continue;
-        if (r.service.hosts.some((h) => overlaps(h, host)))
-          throw conflict(
-            `hosts.${i}`,
-            `host ${host} is served by service ${name} (${r.meta.source}${r.meta.owner ? ` ${r.meta.owner}` : ''}); only its owner or the operator may add routes to it`,
-          );
-      }
-    });
-  }
-
-  /**
    * Rewrites one record from what it is when the write's turn comes (not from a copy read
    * earlier, which a queued write may have changed meanwhile). `fn` returning the same object
    * writes nothing; a record that is gone is left gone.
@@ -254,24 +217,21 @@ export class Registry {
           `service ${name} already exists; use PUT /api/v1/services/${name} to replace it`,
         );
       }
-      if (existing && !OVERRIDING_SOURCES.has(meta.source)) {
-        const owner = existing.meta.owner ?? '';
-        if (existing.meta.source !== meta.source || owner !== (meta.owner ?? '')) {
-          throw conflict(
-            'name',
-            `service ${name} belongs to ${existing.meta.source}${owner ? ` (${owner})` : ''}, not ${meta.source}${meta.owner ? ` (${meta.owner})` : ''}`,
-          );
-        }
+      if (existing) checkOwner(name, existing, meta);
+      if (op.kind !== 'delete') {
+        // Lazily: only a host someone already serves makes checkHosts look at the records.
+        const records = this.records;
+        const state = function* (): Generator<[string, ServiceRecord | undefined]> {
+          for (const [n, r] of records) yield [n, next.has(n) ? next.get(n) : r];
+        };
+        checkHosts(op.service, meta, state(), (h) => this.claims.servesHost(h));
       }
-      if (op.kind !== 'delete' && !OVERRIDING_SOURCES.has(meta.source))
-        this.checkHosts(op.service, meta, next);
       if (op.kind === 'delete') {
         next.set(name, undefined);
       } else if (!existing || !sameService(existing.service, op.service)) {
         // The operator editing a source's record takes it over: the source's next sync must not
         // quietly undo the edit (it is told of the conflict instead).
-        const takeover =
-          existing && OVERRIDING_SOURCES.has(meta.source) && existing.meta.source !== meta.source;
+        const takeover = existing && overrides(meta) && existing.meta.source !== meta.source;
         next.set(name, {
           service: op.service,
           meta: existing
@@ -324,7 +284,7 @@ export class Registry {
         );
       }
       await this.checkNewPorts(changes);
-      if (!meta.dryRun) await this.persist(this.current + 1, changes, meta);
+      if (!meta.dryRun) await persistVersion(this.db, this.current + 1, changes, this.records, meta);
     } catch (err) {
       undo();
       throw err;
@@ -366,51 +326,6 @@ export class Registry {
         }
       }
     }
-  }
-
-  private async persist(version: number, changes: [string, ServiceRecord | undefined][], meta: WriteMeta) {
-    const at = new Date().toISOString();
-    await this.db.transaction().execute(async (tx) => {
-      await tx
-        .insertInto('versions')
-        .values({
-          version,
-          at,
-          actor: meta.actor,
-          source: meta.source,
-          reason: meta.reason ?? describe(changes),
-        })
-        .execute();
-      for (const [name, rec] of changes) {
-        const before = this.records.get(name);
-        await tx
-          .insertInto('changes')
-          .values({
-            version,
-            name,
-            before: before ? JSON.stringify(before) : null,
-            after: rec ? JSON.stringify(rec) : null,
-          })
-          .execute();
-        if (rec) {
-          const row = {
-            name,
-            source: rec.meta.source,
-            owner: rec.meta.owner ?? '',
-            spec: JSON.stringify(rec.service),
-            created_at: rec.meta.created_at,
-            updated_at: rec.meta.updated_at,
-          };
-          await tx
-            .insertInto('services')
-            .values(row)
-            .onConflict((oc) => oc.column('name').doUpdateSet(row))
-            .execute();
-        } else {
-          await tx.deleteFrom('services').where('name', '=', name).execute();
-        }
-      }
-    });
   }
 
   /**
@@ -456,9 +371,4 @@ export class Registry {
 
 function sameService(a: Service, b: Service): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
-}
-
-function describe(changes: [string, ServiceRecord | undefined][]): string {
-  const parts = changes.slice(0, 5).map(([n, r]) => `${r ? 'put' : 'delete'} ${n}`);
-  return parts.join(', ') + (changes.length > 5 ? ` and ${changes.length - 5} more` : '');
 }

@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useState } from 'react';
+import { Table } from './Table';
 import { api, messageOf, type EdgeView, type NodeInfo, type SecurityEvent, type Status } from '../api';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -135,28 +136,16 @@ export function Dashboard() {
         {events.length === 0 ? (
           <p className="text-sm text-slate-500">None.</p>
         ) : (
-          <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white">
-            <table className="w-full text-left text-sm" data-testid="events">
-              <thead className="bg-slate-100 text-slate-600">
-                <tr>
-                  <th className="px-3 py-2 font-medium">Time</th>
-                  <th className="px-3 py-2 font-medium">Event</th>
-                  <th className="px-3 py-2 font-medium">User</th>
-                  <th className="px-3 py-2 font-medium">Address</th>
-                </tr>
-              </thead>
-              <tbody>
-                {events.slice(0, 50).map((e, i) => (
-                  <tr key={`${e.at}-${i}`} className="border-t border-slate-100">
-                    <td className="whitespace-nowrap px-3 py-1.5">{new Date(e.at).toLocaleString()}</td>
-                    <td className="px-3 py-1.5">{e.kind}</td>
-                    <td className="px-3 py-1.5">{e.username}</td>
-                    <td className="px-3 py-1.5 font-mono">{e.ip}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table testId="events" columns={['Time', 'Event', 'User', 'Address']}>
+            {events.slice(0, 50).map((e, i) => (
+              <tr key={`${e.at}-${i}`} className="border-t border-slate-100">
+                <td className="whitespace-nowrap px-3 py-1.5">{new Date(e.at).toLocaleString()}</td>
+                <td className="px-3 py-1.5">{e.kind}</td>
+                <td className="px-3 py-1.5">{e.username}</td>
+                <td className="px-3 py-1.5 font-mono">{e.ip}</td>
+              </tr>
+            ))}
+          </Table>
         )}
       </div>
     </section>

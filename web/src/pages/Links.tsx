@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
+import { Table } from './Table';
 import { api, messageOf, type LinkView, type ServiceItem } from '../api';
 import { buttonClass, Field } from './Field';
 
@@ -207,53 +208,47 @@ export function Links() {
       ) : links.length === 0 ? (
         <p className="text-sm text-slate-500">No links yet.</p>
       ) : (
-        <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white">
-          <table className="w-full text-left text-sm" data-testid="links">
-            <thead className="bg-slate-100 text-slate-600">
-              <tr>
-                <th className="px-3 py-2 font-medium">Service</th>
-                <th className="px-3 py-2 font-medium">Note</th>
-                <th className="px-3 py-2 font-medium">Expires</th>
-                <th className="px-3 py-2 font-medium">Addresses</th>
-                <th className="px-3 py-2 font-medium">State</th>
-                <th className="px-3 py-2 font-medium">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {links.map((l) => (
-                <tr key={l.id} className="border-t border-slate-100" data-link-id={l.id}>
-                  <td className="px-3 py-1.5 font-medium">{l.service}</td>
-                  <td className="px-3 py-1.5">{l.note}</td>
-                  <td className="whitespace-nowrap px-3 py-1.5">{new Date(l.expires_at).toLocaleString()}</td>
-                  <td className="px-3 py-1.5" title={l.ips.map((i) => i.ip).join(', ')}>
-                    {l.ips.length} / {l.max_ips}
-                    {l.ips.length ? (
-                      <span className="block font-mono text-xs text-slate-500">
-                        {l.ips.map((i) => i.ip).join(', ')}
-                      </span>
-                    ) : null}
-                  </td>
-                  <td className="px-3 py-1.5">{l.state}</td>
-                  <td className="px-3 py-1.5 text-right">
-                    {l.state === 'active' ? (
-                      <button
-                        type="button"
-                        disabled={busyId === l.id}
-                        onClick={() => void revoke(l.id)}
-                        aria-label={`Revoke link for ${l.service}${l.note ? ` (${l.note})` : ''}`}
-                        className={plainButton}
-                      >
-                        Revoke
-                      </button>
-                    ) : null}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table
+          testId="links"
+          columns={[
+            'Service',
+            'Note',
+            'Expires',
+            'Addresses',
+            'State',
+            <span className="sr-only">Actions</span>,
+          ]}
+        >
+          {links.map((l) => (
+            <tr key={l.id} className="border-t border-slate-100" data-link-id={l.id}>
+              <td className="px-3 py-1.5 font-medium">{l.service}</td>
+              <td className="px-3 py-1.5">{l.note}</td>
+              <td className="whitespace-nowrap px-3 py-1.5">{new Date(l.expires_at).toLocaleString()}</td>
+              <td className="px-3 py-1.5" title={l.ips.map((i) => i.ip).join(', ')}>
+                {l.ips.length} / {l.max_ips}
+                {l.ips.length ? (
+                  <span className="block font-mono text-xs text-slate-500">
+                    {l.ips.map((i) => i.ip).join(', ')}
+                  </span>
+                ) : null}
+              </td>
+              <td className="px-3 py-1.5">{l.state}</td>
+              <td className="px-3 py-1.5 text-right">
+                {l.state === 'active' ? (
+                  <button
+                    type="button"
+                    disabled={busyId === l.id}
+                    onClick={() => void revoke(l.id)}
+                    aria-label={`Revoke link for ${l.service}${l.note ? ` (${l.note})` : ''}`}
+                    className={plainButton}
+                  >
+                    Revoke
+                  </button>
+                ) : null}
+              </td>
+            </tr>
+          ))}
+        </Table>
       )}
     </section>
   );

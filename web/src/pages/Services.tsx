@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { Table } from './Table';
 import { api, ApiError, messageOf, type ServiceItem } from '../api';
 import { buttonClass, Field } from './Field';
 
@@ -174,29 +175,18 @@ export function Services() {
             {items.length ? 'No service matches.' : 'No services yet.'}
           </p>
         ) : (
-          <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white">
-            <table className="w-full text-left text-sm" data-testid="services">
-              <thead className="bg-slate-100 text-slate-600">
-                <tr>
-                  <th className="px-3 py-2 font-medium">Name</th>
-                  <th className="px-3 py-2 font-medium">Hosts</th>
-                  <th className="px-3 py-2 font-medium">Source</th>
-                </tr>
-              </thead>
-              <tbody>
-                {shown.map((s) => (
-                  <tr key={s.service.name} className="border-t border-slate-100">
-                    <td className="px-3 py-1.5 font-medium">{s.service.name}</td>
-                    <td className="px-3 py-1.5">{s.service.hosts.join(', ')}</td>
-                    <td className="px-3 py-1.5 text-slate-600">
-                      {s.meta.source}
-                      {s.meta.owner ? `:${s.meta.owner}` : ''}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table testId="services" columns={['Name', 'Hosts', 'Source']}>
+            {shown.map((s) => (
+              <tr key={s.service.name} className="border-t border-slate-100">
+                <td className="px-3 py-1.5 font-medium">{s.service.name}</td>
+                <td className="px-3 py-1.5">{s.service.hosts.join(', ')}</td>
+                <td className="px-3 py-1.5 text-slate-600">
+                  {s.meta.source}
+                  {s.meta.owner ? `:${s.meta.owner}` : ''}
+                </td>
+              </tr>
+            ))}
+          </Table>
         )}
       </div>
     </section>

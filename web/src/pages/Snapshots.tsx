@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useState } from 'react';
+import { Table } from './Table';
 import { api, messageOf, type SnapshotDiff, type SnapshotInfo } from '../api';
 import { buttonClass } from './Field';
 
@@ -115,45 +116,32 @@ export function Snapshots() {
       ) : items.length === 0 ? (
         <p className="text-sm text-slate-500">No versions yet.</p>
       ) : (
-        <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white">
-          <table className="w-full text-left text-sm" data-testid="snapshots">
-            <thead className="bg-slate-100 text-slate-600">
-              <tr>
-                <th className="px-3 py-2 font-medium">Version</th>
-                <th className="px-3 py-2 font-medium">When</th>
-                <th className="px-3 py-2 font-medium">Source</th>
-                <th className="px-3 py-2 font-medium">Actor</th>
-                <th className="px-3 py-2 font-medium">Change</th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((s) => (
-                <tr
-                  key={s.version}
-                  className={'border-t border-slate-100 ' + (selected === s.version ? 'bg-sky-50' : '')}
+        <Table testId="snapshots" columns={['Version', 'When', 'Source', 'Actor', 'Change']}>
+          {items.map((s) => (
+            <tr
+              key={s.version}
+              className={'border-t border-slate-100 ' + (selected === s.version ? 'bg-sky-50' : '')}
+            >
+              <td className="px-3 py-1.5">
+                <button
+                  type="button"
+                  aria-pressed={selected === s.version}
+                  onClick={() => void select(s.version)}
+                  className="rounded px-1 font-medium text-sky-700 underline hover:text-sky-900 focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500"
                 >
-                  <td className="px-3 py-1.5">
-                    <button
-                      type="button"
-                      aria-pressed={selected === s.version}
-                      onClick={() => void select(s.version)}
-                      className="rounded px-1 font-medium text-sky-700 underline hover:text-sky-900 focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500"
-                    >
-                      Version {s.version}
-                    </button>
-                    {s.version === current ? (
-                      <span className="ml-1 text-xs text-slate-500">(current)</span>
-                    ) : null}
-                  </td>
-                  <td className="whitespace-nowrap px-3 py-1.5">{new Date(s.at).toLocaleString()}</td>
-                  <td className="px-3 py-1.5">{s.source}</td>
-                  <td className="px-3 py-1.5">{s.actor}</td>
-                  <td className="px-3 py-1.5 text-slate-600">{changeText(s)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+                  Version {s.version}
+                </button>
+                {s.version === current ? (
+                  <span className="ml-1 text-xs text-slate-500">(current)</span>
+                ) : null}
+              </td>
+              <td className="whitespace-nowrap px-3 py-1.5">{new Date(s.at).toLocaleString()}</td>
+              <td className="px-3 py-1.5">{s.source}</td>
+              <td className="px-3 py-1.5">{s.actor}</td>
+              <td className="px-3 py-1.5 text-slate-600">{changeText(s)}</td>
+            </tr>
+          ))}
+        </Table>
       )}
       {selected !== null ? (
         <div aria-labelledby="diff-title" role="region" className="flex flex-col gap-3">

@@ -1,0 +1,54 @@
+import type { EdgeFeed } from '../edge/feed.js';
+import type { LocalEdge } from '../edge/local-edge.js';
+import type { NodeStore } from '../edge/nodes.js';
+import type { Gate } from '../gate/gate.js';
+import type { CertStore } from '../tls/store.js';
+import type { Metrics } from './metrics.js';
+
+export interface ScrapeSources {
+  certs: CertStore;
+  gate: Gate;
+  edge: LocalEdge;
+  nodes: NodeStore;
+  feed: EdgeFeed;
+}
+
+/**
+ * Fills the state gauges from their sources at scrape time (so they are never stale): certificate
+ * expiry, security events, what the local nginx serves, and each edge node's link, sync and
+ * upstream health.
+ */
+export async function fillMetrics(
+  metrics: Metrics,
+  { certs, gate, edge, nodes, feed }: ScrapeSources,
+): Promise<void> {
+  metrics.certExpiry.reset();
+  for (const c of await certs.list()) {
+    metrics.certExpiry.set({ id: c.id, names: c.names.join(',') }, Math.floor(Date.parse(c.notAfter) / 1000));
+  }
+  for (const [kind, n] of gate.counts) metrics.securityEvents.set({ kind }, n);
+  const status = edge.getStatus();
+  metrics.appliedVersion.set(status.appliedVersion);
+  metrics.upstreamUp.reset();
+  const down = new Set(status.downServers);
+  for (const key of status.checkedServers) {
+    const [pool = '', server = ''] = key.split(' ');
+    metrics.upstreamUp.set({ node: 'local', pool, server }, down.has(key) ? 0 : 1);
+  }
+  metrics.nodeUp.reset();
+  metrics.nodeLastSeen.reset();
+  metrics.nodeInSync.reset();
+  for (const n of await nodes.list()) {
+    metrics.nodeUp.set({ node: n.name, role: n.role }, n.online ? 1 : 0);
+    if (n.last_seen) metrics.nodeLastSeen.set({ node: n.name }, Math.floor(Date.parse(n.last_seen) / 1000));
+    const current = await feed.currentHash(n.role);
+    metrics.nodeInSync.set({ node: n.name }, n.applied_hash === current ? 1 : 0);
+    const nodeDown = new Set(n.down_servers);
+    for (const pool of (await feed.config(n.role)).pools.filter((p) => p.health))
+      for (const server of pool.servers)
+        metrics.upstreamUp.set(
+          { node: n.name, pool: pool.id, server },
+          nodeDown.has(`${pool.id} ${server}`) ? 0 : 1,
+        );
+  }
+}
