@@ -1,36 +1,28 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Fastify from 'fastify';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCode } from '../../src/gate/totp.js';
-import { defaultUiDir, uiRoutes } from '../../src/sources/api/ui.js';
-import { launchChromium } from '../helpers/chromium.js';
-import { startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
+import { uiRoutes } from '../../src/sources/api/ui.js';
+import type { TestGatehouse } from '../helpers/gatehouse.js';
 import { freePort, startServer, until, type TestServer } from '../helpers/net.js';
 import { testDir } from '../helpers/tmp.js';
-
-const SHOTS = join(process.cwd(), 'test-results', 'screenshots');
+import { SHOTS, startUi, type UiHarness } from '../helpers/ui.js';
 
 /** The web UI in a real browser: sign-in with TOTP, the live dashboard, services, sign-out. */
 describe('web UI', () => {
+  let ui: UiHarness;
   let t: TestGatehouse;
   let app: TestServer;
-  let browser: Browser;
   let page: Page;
   let base: string;
   let healthy = true;
   let secret: string;
 
   beforeAll(async () => {
-    const dir = defaultUiDir();
-    // A fresh checkout has no build: make one (about two seconds) rather than fail.
-    if (!existsSync(join(dir, 'index.html')))
-      execFileSync('npm', ['run', 'build:ui'], { stdio: 'ignore', timeout: 120_000 });
-    await mkdir(SHOTS, { recursive: true });
-    t = await startTestGatehouse();
+    ui = await startUi();
+    ({ t, page, base, secret } = ui);
     app = await startServer(
       (req, res) => {
         res.writeHead(req.url === '/health' && !healthy ? 503 : 200);
@@ -38,20 +30,13 @@ describe('web UI', () => {
       },
       await freePort(),
     );
-    await t.api('POST', '/api/v1/users', { username: 'root', password: 'root password 1', role: 'admin' });
-    secret = ((await t.api('POST', '/api/v1/users/root/totp')).json as { secret: string }).secret;
     // The management API serves the UI at its root, without a token (the UI signs in itself).
-    base = `http://127.0.0.1:${t.apiPort}`;
     const served = await fetch(`${base}/`);
     expect(served.status).toBe(200);
     expect(served.headers.get('content-type')).toMatch(/^text\/html/);
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
-    page.setDefaultTimeout(10_000);
   });
   afterAll(async () => {
-    await browser?.close();
-    await t?.close();
+    await ui?.close();
     await app?.close();
   });
 

@@ -1,4 +1,4 @@
-import { useId, type ComponentProps } from 'react';
+import { useId, type ComponentProps, type ReactNode } from 'react';
 
 /**
  * A labelled input with its error announced to screen readers and tied to the field. React 19
@@ -33,3 +33,84 @@ export function Field(props: ComponentProps<'input'> & { label: string; error?: 
 
 export const buttonClass =
   'rounded bg-slate-900 px-4 py-2 text-sm font-medium text-white hover:bg-slate-700 disabled:opacity-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 focus-visible:ring-offset-2';
+
+/** A secondary button (Refresh, Cancel, Revoke, …). */
+export const plainButton =
+  'rounded border border-slate-300 px-3 py-1.5 text-sm hover:bg-slate-100 disabled:opacity-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500';
+
+/** A labelled select, with its error tied to it as Field does. */
+export function SelectField(
+  props: ComponentProps<'select'> & {
+    label: string;
+    error?: string | undefined;
+    options: readonly (string | { value: string; label: string })[];
+  },
+) {
+  const { label, error, options, ...select } = props;
+  const id = useId();
+  return (
+    <div className="flex flex-col gap-1">
+      <label htmlFor={id} className="text-sm font-medium text-slate-700">
+        {label}
+      </label>
+      <select
+        id={id}
+        aria-invalid={error ? true : undefined}
+        aria-describedby={error ? `${id}-error` : undefined}
+        className={
+          'rounded border bg-white px-3 py-2 text-base focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 ' +
+          (error ? 'border-red-500' : 'border-slate-300')
+        }
+        {...select}
+      >
+        {options.map((o) => {
+          const { value, label: text } = typeof o === 'string' ? { value: o, label: o } : o;
+          return (
+            <option key={value} value={value}>
+              {text}
+            </option>
+          );
+        })}
+      </select>
+      {error ? (
+        <p id={`${id}-error`} className="text-sm text-red-700" role="alert">
+          {error}
+        </p>
+      ) : null}
+    </div>
+  );
+}
+
+/** A checkbox with its label to the right, the whole line clickable. */
+export function CheckboxField(props: Omit<ComponentProps<'input'>, 'type'> & { label: string }) {
+  const { label, ...input } = props;
+  const id = useId();
+  return (
+    <div className="flex items-center gap-2">
+      <input
+        id={id}
+        type="checkbox"
+        className="h-4 w-4 rounded border-slate-300 focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500"
+        {...input}
+      />
+      <label htmlFor={id} className="text-sm text-slate-700">
+        {label}
+      </label>
+    </div>
+  );
+}
+
+/** A message above or below a form: `error` is announced at once, `ok` politely. */
+export function Notice({ kind, children }: { kind: 'error' | 'ok' | 'warn'; children: ReactNode }) {
+  const style =
+    kind === 'error'
+      ? 'border-red-200 bg-red-50 text-red-800'
+      : kind === 'warn'
+        ? 'border-amber-200 bg-amber-50 text-amber-900'
+        : 'border-green-200 bg-green-50 text-green-800';
+  return (
+    <p role={kind === 'ok' ? 'status' : 'alert'} className={`rounded border px-3 py-2 text-sm ${style}`}>
+      {children}
+    </p>
+  );
+}

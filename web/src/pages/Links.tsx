@@ -1,10 +1,7 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { Table } from './Table';
 import { api, messageOf, type LinkView, type ServiceItem } from '../api';
-import { buttonClass, Field } from './Field';
-
-const plainButton =
-  'rounded border border-slate-300 px-3 py-1.5 text-sm hover:bg-slate-100 disabled:opacity-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500';
+import { buttonClass, Field, plainButton } from './Field';
 
 /** A service takes links when it, or one of its routes, says `access.links`. */
 function takesLinks(s: ServiceItem): boolean {

@@ -1,34 +1,8 @@
 import { useCallback, useEffect, useState } from 'react';
 import { Table } from './Table';
 import { api, messageOf, type SnapshotDiff, type SnapshotInfo } from '../api';
-import { buttonClass } from './Field';
-
-const plainButton =
-  'rounded border border-slate-300 px-3 py-1.5 text-sm hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500';
-
-/** One line of a unified diff, coloured by what it does. */
-function lineClass(line: string): string {
-  if (line.startsWith('+++') || line.startsWith('---')) return 'text-slate-500';
-  if (line.startsWith('+')) return 'bg-green-50 text-green-800';
-  if (line.startsWith('-')) return 'bg-red-50 text-red-800';
-  if (line.startsWith('@@')) return 'text-sky-700';
-  return '';
-}
-
-function Patch({ patch }: { patch: string }) {
-  // The first line of createTwoFilesPatch is a "====" separator: it says nothing here.
-  const lines = patch.replace(/\n+$/, '').split('\n');
-  if (lines[0]?.startsWith('===')) lines.shift();
-  return (
-    <pre className="overflow-x-auto rounded border border-slate-200 bg-white p-2 text-xs leading-5">
-      {lines.map((l, i) => (
-        <span key={i} className={'block ' + lineClass(l)}>
-          {l || ' '}
-        </span>
-      ))}
-    </pre>
-  );
-}
+import { buttonClass, plainButton } from './Field';
+import { Patch } from './Patch';
 
 function changeText(s: SnapshotInfo): string {
   const ops = s.changes.map((c) => `${c.op} ${c.name}`).join(', ');
