@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { GatehouseError } from '../model/errors.js';
 import { serviceCommand } from './commands/service.js';
 import { snapshotCommand } from './commands/snapshot.js';
+import { auditCommand } from './commands/audit.js';
 import { doctorCommand, statusCommand } from './commands/status.js';
 import { upCommand } from './commands/up.js';
 import { linkCommand } from './commands/link.js';
@@ -42,6 +43,7 @@ export function buildCli(): Command {
   program.addCommand(applyCommand());
   program.addCommand(agentCommand());
   program.addCommand(statusCommand());
+  program.addCommand(auditCommand());
   program.addCommand(doctorCommand());
   return program;
 }

@@ -1,7 +1,7 @@
 import { createTwoFilesPatch } from 'diff';
 import YAML from 'yaml';
 import { GatehouseError, notFound } from '../model/errors.js';
-import type { ServiceRecord } from '../model/service.js';
+import type { Service, ServiceRecord } from '../model/service.js';
 import type { Registry, WriteMeta, WriteResult } from './registry.js';
 
 /**
@@ -91,18 +91,24 @@ export async function diffVersions(reg: Registry, from: number, to: number): Pro
   for (const name of names) {
     const before = a.get(name);
     const after = b.get(name);
-    const [ya, yb] = [
-      before ? YAML.stringify(before.service) : '',
-      after ? YAML.stringify(after.service) : '',
-    ];
-    if (ya === yb) continue;
-    const op = !before ? 'create' : !after ? 'delete' : 'update';
-    const patch = createTwoFilesPatch(`${name}@${from}`, `${name}@${to}`, ya, yb, undefined, undefined, {
-      context: 3,
-    });
-    out.push({ name, op, patch });
+    const d = serviceDiff(name, before?.service, after?.service, `${name}@${from}`, `${name}@${to}`);
+    if (d) out.push(d);
   }
   return out;
+}
+
+/** One service's change as a YAML patch (undefined when there is none), labelled `from` → `to`. */
+export function serviceDiff(
+  name: string,
+  before: Service | undefined,
+  after: Service | undefined,
+  from: string,
+  to: string,
+): ServiceDiff | undefined {
+  const [ya, yb] = [before ? YAML.stringify(before) : '', after ? YAML.stringify(after) : ''];
+  if (ya === yb) return undefined;
+  const op = !before ? 'create' : !after ? 'delete' : 'update';
+  return { name, op, patch: createTwoFilesPatch(from, to, ya, yb, undefined, undefined, { context: 3 }) };
 }
 
 /** Makes the registry look as it did at `version`, written as a new version. */

@@ -145,6 +145,17 @@ export interface Database {
     username: string;
     detail: string;
   };
+  /** Changes made through the management API: who, how, from where, what (never the body). */
+  audit: {
+    id: Generated<number>;
+    at: string;
+    actor: string;
+    via: string;
+    ip: string;
+    method: string;
+    path: string;
+    status: number;
+  };
 }
 
 export type Db = Kysely<Database>;

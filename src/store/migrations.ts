@@ -199,6 +199,22 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0012_audit': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('audit')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('via', 'text', (c) => c.notNull())
+        .addColumn('ip', 'text', (c) => c.notNull())
+        .addColumn('method', 'text', (c) => c.notNull())
+        .addColumn('path', 'text', (c) => c.notNull())
+        .addColumn('status', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('audit_actor').on('audit').column('actor').execute();
+    },
+  },
   '0011_managed_identities': {
     async up(db: Kysely<unknown>) {
       for (const table of ['users', 'groups'])

@@ -75,8 +75,26 @@ export function openApiDocument(): object {
           responses: { 200: ok('Service'), ...errors },
         },
         put: {
-          summary: 'Create or replace a service',
-          parameters: [...nameParam, waitParam],
+          summary: 'Create or replace a service (or, with dry_run, see the diff it would make)',
+          parameters: [
+            ...nameParam,
+            waitParam,
+            { name: 'force', in: 'query', schema: { type: 'boolean' } },
+            {
+              name: 'dry_run',
+              in: 'query',
+              schema: { type: 'boolean' },
+              description:
+                'check the change in full and answer {dry_run, changes: [{name, op, patch}]}; write nothing',
+            },
+            {
+              name: 'if_updated_at',
+              in: 'query',
+              schema: { type: 'string' },
+              description:
+                "the meta.updated_at last read (or 'absent' for a new service): 409 changed_meanwhile if it differs",
+            },
+          ],
           requestBody: { required: true, ...json(ref('Service')) },
           responses: { 200: ok('Replaced'), 201: ok('Created'), ...errors },
         },
@@ -258,6 +276,23 @@ function gatePaths(): Record<string, object> {
           { name: 'limit', in: 'query', schema: { type: 'integer' } },
         ],
         responses: { 200: ok('Events'), ...errors },
+      },
+    },
+    '/audit': {
+      get: {
+        summary:
+          'Audit log: changes made through the API and refused attempts (who, how, from where), newest first',
+        parameters: [
+          { name: 'limit', in: 'query', schema: { type: 'integer' } },
+          {
+            name: 'before',
+            in: 'query',
+            schema: { type: 'integer' },
+            description: 'entries older than this id',
+          },
+          { name: 'actor', in: 'query', schema: { type: 'string' } },
+        ],
+        responses: { 200: ok('Entries'), ...errors },
       },
     },
   };

@@ -30,6 +30,8 @@ import { edgeRoutes, nodeRoutes } from './nodes.js';
 import { NodeStore } from '../../edge/nodes.js';
 import type { EdgeFeed } from '../../edge/feed.js';
 import { edgeGateRelay } from './edge-gate.js';
+import { AuditLog, auditChanges } from '../../observe/audit.js';
+import { auditRoutes } from './audit.js';
 
 export interface ApiDeps {
   registry: Registry;
@@ -63,6 +65,7 @@ declare module 'fastify' {
 /** The management REST API under /api/v1. */
 export function buildApiServer(deps: ApiDeps): FastifyInstance {
   const nodes = new NodeStore(deps.registry.db);
+  const audit = new AuditLog(deps.registry.db);
   const relay = edgeGateRelay(deps.gate.env.socket, nodes, deps.feed);
   const app = Fastify({
     logger: false,
@@ -94,6 +97,12 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     },
   };
   const token = deps.token;
+  if (!token) {
+    // The local unix socket: its file permissions are its access control.
+    app.addHook('onRequest', async (req) => {
+      req.via = 'socket';
+    });
+  }
   if (token) {
     app.addHook('onRequest', async (req, reply) => {
       const path = req.url.split('?')[0] ?? '';
@@ -102,12 +111,16 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
       if ((req.method === 'GET' || req.method === 'HEAD') && isUiPath(path)) return;
       // Edge agents authenticate with their own node tokens (checked by those routes).
       if (req.url.startsWith('/edge/v1/')) return;
-      if (token.matchesHeader(req.headers.authorization)) return;
+      if (token.matchesHeader(req.headers.authorization)) {
+        req.via = 'token';
+        return;
+      }
       // The web UI: an admin user's session cookie; changes also need the CSRF header.
       const who = await adminFromCookie(deps.gate, req);
       if (who) {
         // Versions record who made a change through the UI.
         req.actor = who.username;
+        req.via = 'session';
         const safe = req.method === 'GET' || req.method === 'HEAD';
         if (safe || req.headers[CSRF_HEADER] === '1') return;
         return reply
@@ -141,6 +154,8 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
   void app.register(async (ui) => uiRoutes(ui));
   void app.register(
     async (api) => {
+      auditChanges(api, audit, (err) => deps.log.warn({ err }, 'audit log write failed'));
+      await auditRoutes(api, audit);
       await servicesRoutes(api, ctx);
       await snapshotRoutes(api, ctx);
       await statusRoutes(api, ctx);

@@ -1,16 +1,27 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { invalid, notFound } from '../../model/errors.js';
-import type { ServiceRecord } from '../../model/service.js';
+import { GatehouseError, invalid, notFound } from '../../model/errors.js';
+import { serviceSchema, type ServiceRecord } from '../../model/service.js';
+import { serviceDiff } from '../../registry/snapshots.js';
 import { slugSchema } from '../../model/values.js';
 import { parse } from '../http-errors.js';
 import type { ApiContext } from './context.js';
 
 const nameParams = z.strictObject({ name: slugSchema });
-const writeQuery = z.strictObject({
-  force: z.enum(['true', 'false', '1', '0']).optional(),
-  wait: z.enum(['true', 'false', '1', '0']).optional(),
+const flag = z.enum(['true', 'false', '1', '0']).optional();
+const writeQuery = z.strictObject({ force: flag, wait: flag });
+const putQuery = z.strictObject({
+  force: flag,
+  wait: flag,
+  /** Check the change in full (schema, claims, ownership, ports) and answer its diff; write nothing. */
+  dry_run: flag,
+  /**
+   * The `meta.updated_at` the writer last read: if the service changed since (or is gone), the
+   * write is refused with 409 instead of overwriting someone else's change. `absent` = must not exist.
+   */
+  if_updated_at: z.union([z.iso.datetime(), z.literal('absent')]).optional(),
 });
+const yes = (v: string | undefined) => v === 'true' || v === '1';
 
 export function view(rec: ServiceRecord) {
   return { service: rec.service, meta: rec.meta };
@@ -41,14 +52,35 @@ export async function servicesRoutes(app: FastifyInstance, ctx: ApiContext): Pro
 
   app.put('/services/:name', async (req, reply) => {
     const { name } = parse(nameParams, req.params, 'params');
-    const q = parse(writeQuery, req.query, 'query');
+    const q = parse(putQuery, req.query, 'query');
     const body = req.body;
     if (body && typeof body === 'object' && !Array.isArray(body)) {
       const given = (body as { name?: unknown }).name;
       if (given !== undefined && given !== name) throw invalid('name', `must match the URL (${name})`);
     }
     const input = body && typeof body === 'object' && !Array.isArray(body) ? { ...body, name } : body;
-    const res = await registry.put(input, { actor: actor(req), source: 'api' });
+    const before = registry.get(name);
+    if (q.if_updated_at && (before?.meta.updated_at ?? 'absent') !== q.if_updated_at) {
+      throw new GatehouseError(
+        'changed_meanwhile',
+        before
+          ? `service ${name} was changed at ${before.meta.updated_at} by someone else; reload it and apply your change again`
+          : q.if_updated_at === 'absent'
+            ? `service ${name} does not exist`
+            : `service ${name} was deleted meanwhile`,
+        409,
+      );
+    }
+    const meta = { actor: actor(req), source: 'api' as const, force: yes(q.force) };
+    if (yes(q.dry_run)) {
+      const res = await registry.put(input, { ...meta, dryRun: true });
+      const after = serviceSchema.parse(input);
+      const diff = res.changed.length
+        ? serviceDiff(name, before?.service, after, `${name} (now)`, `${name} (edited)`)
+        : undefined;
+      return { dry_run: true, name, changes: diff ? [diff] : [], service: after };
+    }
+    const res = await registry.put(input, meta);
     const rec = registry.get(name) as ServiceRecord;
     const applied = await ctx.maybeWait(res.version, q.wait);
     return reply

@@ -128,6 +128,7 @@ export async function sessionRoutes(app: FastifyInstance, gate: Gate): Promise<v
   app.delete('/session', async (req, reply) => {
     const who = await adminFromCookie(gate, req);
     if (who) {
+      req.actor = who.username;
       await gate.sessions.revoke(who.sid);
       await gate.event('logout', req.ip, who.username, 'api');
     }

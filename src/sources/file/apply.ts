@@ -1,10 +1,8 @@
-import YAML from 'yaml';
-import { createTwoFilesPatch } from 'diff';
 import { conflict } from '../../model/errors.js';
 import type { Template } from '../../model/settings.js';
 import type { UserStore } from '../../gate/users.js';
 import type { Registry } from '../../registry/registry.js';
-import type { ServiceDiff } from '../../registry/snapshots.js';
+import { serviceDiff, type ServiceDiff } from '../../registry/snapshots.js';
 import type { ServiceRecord } from '../../model/service.js';
 import type { Db } from '../../store/db.js';
 import { checkTemplates } from '../register/templates.js';
@@ -91,17 +89,12 @@ export async function applyEdgeFile(
 
 function serviceDiffs(registry: Registry, doc: EdgeFile, changed: string[]): ServiceDiff[] {
   const wanted = new Map(doc.services.map((s) => [s.name, s]));
-  return changed.sort().map((name) => {
-    const before = registry.get(name)?.service;
-    const after = wanted.get(name);
-    const [a, b] = [before ? YAML.stringify(before) : '', after ? YAML.stringify(after) : ''];
-    const op = !before ? 'create' : !after ? 'delete' : 'update';
-    return {
-      name,
-      op,
-      patch: createTwoFilesPatch(`${name} (now)`, `${name} (file)`, a, b, undefined, undefined),
-    };
-  });
+  return changed
+    .sort()
+    .map((name) =>
+      serviceDiff(name, registry.get(name)?.service, wanted.get(name), `${name} (now)`, `${name} (file)`),
+    )
+    .filter((d): d is ServiceDiff => d !== undefined);
 }
 
 interface IdentityPlan {
