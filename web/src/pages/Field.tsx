@@ -58,7 +58,7 @@ export function SelectField(
         aria-invalid={error ? true : undefined}
         aria-describedby={error ? `${id}-error` : undefined}
         className={
-          'rounded border bg-white px-3 py-2 text-base focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 ' +
+          'w-full min-w-0 rounded border bg-white px-3 py-2 text-base focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 ' +
           (error ? 'border-red-500' : 'border-slate-300')
         }
         {...select}

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { Table } from './Table';
 import { api, ApiError, messageOf, type ServiceItem } from '../api';
-import { buttonClass, Field } from './Field';
+import { buttonClass, Field, plainButton } from './Field';
 
 type FormField = 'name' | 'host' | 'upstream';
 
@@ -119,7 +119,10 @@ function CreateForm({ existing, onCreated }: { existing: Set<string>; onCreated:
   );
 }
 
-/** The services list with a filter, and a form for a simple service (one host, one upstream). */
+/**
+ * The services list with a filter, a quick form for a simple service (one host, one upstream), and
+ * links to the full editor.
+ */
 export function Services() {
   const [items, setItems] = useState<ServiceItem[] | null>(null);
   const [filter, setFilter] = useState('');
@@ -146,9 +149,14 @@ export function Services() {
 
   return (
     <section aria-labelledby="svc-title" className="flex flex-col gap-6">
-      <h1 id="svc-title" className="text-xl font-semibold">
-        Services
-      </h1>
+      <div className="flex flex-wrap items-center gap-3">
+        <h1 id="svc-title" className="text-xl font-semibold">
+          Services
+        </h1>
+        <a href="#/services/+new" className={plainButton}>
+          New service in the full editor
+        </a>
+      </div>
       <CreateForm
         existing={new Set((items ?? []).map((s) => s.service.name))}
         onCreated={() => void load()}
@@ -178,7 +186,14 @@ export function Services() {
           <Table testId="services" columns={['Name', 'Hosts', 'Source']}>
             {shown.map((s) => (
               <tr key={s.service.name} className="border-t border-slate-100">
-                <td className="px-3 py-1.5 font-medium">{s.service.name}</td>
+                <td className="px-3 py-1.5 font-medium">
+                  <a
+                    href={`#/services/${encodeURIComponent(s.service.name)}`}
+                    className="text-sky-700 underline focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500"
+                  >
+                    {s.service.name}
+                  </a>
+                </td>
                 <td className="px-3 py-1.5">{s.service.hosts.join(', ')}</td>
                 <td className="px-3 py-1.5 text-slate-600">
                   {s.meta.source}

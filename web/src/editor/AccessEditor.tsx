@@ -1,0 +1,261 @@
+import type { ReactNode } from 'react';
+import { CheckboxField, Field, plainButton, SelectField } from '../pages/Field';
+import { asList, asObject, asString, useEditor, type Json } from './draft';
+import { ListText, Section, TextAt } from './parts';
+
+/** A part of the access model that is on when its key is present. */
+function Toggle({
+  path,
+  label,
+  on,
+  children,
+}: {
+  path: string;
+  label: string;
+  /** What the key holds when switched on. */
+  on: Json;
+  children?: ReactNode;
+}) {
+  const ed = useEditor();
+  const present = ed.get(path) !== undefined && ed.get(path) !== false;
+  return (
+    <div className="flex flex-col gap-2">
+      <CheckboxField
+        label={label}
+        checked={present}
+        onChange={(e) => ed.set(path, e.target.checked ? on : undefined)}
+      />
+      {present && children ? (
+        <div className="ml-6 flex flex-col gap-3 border-l-2 border-slate-100 pl-3">{children}</div>
+      ) : null}
+    </div>
+  );
+}
+
+function Rules({ path }: { path: string }) {
+  const ed = useEditor();
+  const rules = Array.isArray(ed.get(path)) ? (ed.get(path) as Json[]) : [];
+  return (
+    <div className="flex flex-col gap-3">
+      {rules.map((_, i) => {
+        const p = `${path}.${i}`;
+        return (
+          <div key={i} className="flex flex-col gap-2 rounded border border-slate-200 p-3">
+            {ed.issues.at(p) ? (
+              <p role="alert" className="text-sm text-red-700">
+                {ed.issues.at(p)}
+              </p>
+            ) : null}
+            <div className="grid gap-2 md:grid-cols-4">
+              <SelectField
+                label={`Rule ${i + 1}: action`}
+                value={asString(ed.get(`${p}.action`)) || 'allow'}
+                onChange={(e) => ed.set(`${p}.action`, e.target.value)}
+                options={['allow', 'deny']}
+              />
+              <ListText path={`${p}.cidr`} label={`Rule ${i + 1}: addresses`} hint="10.0.0.0/8" />
+              <TextAt path={`${p}.path`} label={`Rule ${i + 1}: path`} placeholder="/admin" />
+              <ListText path={`${p}.method`} label={`Rule ${i + 1}: methods`} hint="GET, POST" />
+            </div>
+            <div>
+              <button
+                type="button"
+                className={plainButton}
+                onClick={() => ed.set(p, undefined)}
+                aria-label={`Remove rule ${i + 1}`}
+              >
+                Remove rule
+              </button>
+            </div>
+          </div>
+        );
+      })}
+      <div>
+        <button
+          type="button"
+          className={plainButton}
+          onClick={() => ed.set(`${path}.${rules.length}`, { action: 'allow', path: '/' })}
+        >
+          Add rule
+        </button>
+      </div>
+    </div>
+  );
+}
+
+function BasicUsers({ path }: { path: string }) {
+  const ed = useEditor();
+  const users = Array.isArray(ed.get(path)) ? (ed.get(path) as Json[]) : [];
+  return (
+    <div className="flex flex-col gap-2">
+      {users.map((_, i) => (
+        <div key={i} className="grid items-end gap-2 md:grid-cols-[1fr_2fr_auto]">
+          <TextAt path={`${path}.${i}.user`} label={`Basic user ${i + 1}`} required />
+          <TextAt
+            path={`${path}.${i}.password_hash`}
+            label={`Basic user ${i + 1}: password hash`}
+            placeholder="$argon2id$v=19$… (gatehouse hash-password)"
+            required
+          />
+          <button
+            type="button"
+            className={plainButton + ' mb-0.5'}
+            onClick={() => ed.set(`${path}.${i}`, undefined)}
+            aria-label={`Remove basic user ${i + 1}`}
+          >
+            Remove
+          </button>
+        </div>
+      ))}
+      <div>
+        <button
+          type="button"
+          className={plainButton}
+          onClick={() => ed.set(`${path}.${users.length}`, { user: '', password_hash: '' })}
+        >
+          Add basic user
+        </button>
+      </div>
+    </div>
+  );
+}
+
+/**
+ * The access model of a service or a route: who may pass (public, sign-in, a provider, addresses,
+ * temporary links, basic credentials, another auth service), rules before all of it, a rate limit,
+ * and which identity headers reach the upstream. The API's checks (e.g. public with sign-in) come
+ * back as errors on the section.
+ */
+export function AccessEditor({ path, title, inherit }: { path: string; title: string; inherit?: string }) {
+  const ed = useEditor();
+  const access = ed.get(path);
+  const own = access !== undefined;
+  const identity = asList(ed.get(`${path}.identity_headers`));
+  const setIdentity = (name: string, on: boolean) => {
+    const next = on ? [...new Set([...identity, name])] : identity.filter((n) => n !== name);
+    ed.set(`${path}.identity_headers`, next.length ? next : undefined);
+  };
+  return (
+    <Section title={title} error={ed.issues.at(path)}>
+      {inherit ? (
+        <CheckboxField
+          label={`Own access rules (otherwise: ${inherit})`}
+          checked={own}
+          onChange={(e) => ed.set(path, e.target.checked ? { public: true } : undefined)}
+        />
+      ) : null}
+      {!own && inherit ? null : (
+        <div className="flex flex-col gap-3">
+          <CheckboxField
+            label="Public: anyone may pass"
+            checked={asObject(access).public === true}
+            onChange={(e) => ed.set(`${path}.public`, e.target.checked ? true : undefined)}
+          />
+          <Toggle path={`${path}.login`} label="Sign-in required (Gatehouse users)" on={{ groups: [] }}>
+            <ListText
+              path={`${path}.login.groups`}
+              label="Only members of these groups"
+              hint="any signed-in user"
+            />
+          </Toggle>
+          <Toggle
+            path={`${path}.provider`}
+            label="Sign-in through an OIDC provider"
+            on={ed.providers[0] ?? ''}
+          >
+            {ed.providers.length ? (
+              <SelectField
+                label="Provider"
+                value={asString(ed.get(`${path}.provider`))}
+                onChange={(e) => ed.set(`${path}.provider`, e.target.value)}
+                options={ed.providers}
+                error={ed.issues.under(`${path}.provider`)}
+              />
+            ) : (
+              <TextAt path={`${path}.provider`} label="Provider" required />
+            )}
+          </Toggle>
+          <Toggle path={`${path}.ip`} label="Addresses that pass" on={['127.0.0.1']}>
+            <ListText path={`${path}.ip`} label="Addresses (CIDR)" hint="192.168.0.0/16, 10.0.0.5" />
+          </Toggle>
+          <CheckboxField
+            label="Temporary links may admit visitors"
+            checked={asObject(access).links === true}
+            onChange={(e) => ed.set(`${path}.links`, e.target.checked ? true : undefined)}
+          />
+          <Toggle
+            path={`${path}.basic`}
+            label="HTTP basic credentials"
+            on={[{ user: '', password_hash: '' }]}
+          >
+            <BasicUsers path={`${path}.basic`} />
+          </Toggle>
+          <Toggle
+            path={`${path}.forward_auth`}
+            label="Ask another auth service (forward auth)"
+            on={{ url: '' }}
+          >
+            <TextAt
+              path={`${path}.forward_auth.url`}
+              label="Auth URL"
+              placeholder="http://10.0.0.9:9091/verify"
+              required
+            />
+            <ListText
+              path={`${path}.forward_auth.copy_headers`}
+              label="Headers to copy to the upstream"
+              hint="Remote-User"
+            />
+          </Toggle>
+          <Toggle
+            path={`${path}.rules`}
+            label="Rules (checked first; first match decides)"
+            on={[{ action: 'allow', path: '/' }]}
+          >
+            <Rules path={`${path}.rules`} />
+          </Toggle>
+          <Toggle path={`${path}.rate_limit`} label="Rate limit" on={{ requests: 10, per: '1s', by: 'ip' }}>
+            <div className="grid gap-2 md:grid-cols-3">
+              <Field
+                label="Requests"
+                type="number"
+                min={1}
+                value={asString(ed.get(`${path}.rate_limit.requests`))}
+                onChange={(e) =>
+                  ed.set(
+                    `${path}.rate_limit.requests`,
+                    e.target.value === '' ? undefined : Number(e.target.value),
+                  )
+                }
+                error={ed.issues.under(`${path}.rate_limit.requests`)}
+              />
+              <TextAt path={`${path}.rate_limit.per`} label="Per" placeholder="1s" required />
+              <SelectField
+                label="Counted by"
+                value={asString(ed.get(`${path}.rate_limit.by`)) || 'ip'}
+                onChange={(e) => ed.set(`${path}.rate_limit.by`, e.target.value)}
+                options={[
+                  { value: 'ip', label: 'client address' },
+                  { value: 'user', label: 'signed-in user' },
+                ]}
+                error={ed.issues.under(`${path}.rate_limit.by`)}
+              />
+            </div>
+          </Toggle>
+          <div className="flex flex-wrap gap-4">
+            <CheckboxField
+              label="Send Remote-User headers"
+              checked={identity.includes('remote')}
+              onChange={(e) => setIdentity('remote', e.target.checked)}
+            />
+            <CheckboxField
+              label="Send X-User headers"
+              checked={identity.includes('x-user')}
+              onChange={(e) => setIdentity('x-user', e.target.checked)}
+            />
+          </div>
+        </div>
+      )}
+    </Section>
+  );
+}

@@ -1,0 +1,422 @@
+import { useCallback, useEffect, useMemo, useState } from 'react';
+import YAML from 'yaml';
+import { serviceSchema } from '../../../src/model/service';
+import { api, ApiError, messageOf, type FieldIssue } from '../api';
+import {
+  asList,
+  asObject,
+  EditorContext,
+  getAt,
+  prune,
+  serviceIssues,
+  setAt,
+  type EditorApi,
+  type Json,
+  type JsonObject,
+} from '../editor/draft';
+import { AccessEditor } from '../editor/AccessEditor';
+import { Rows, Section, TextAt } from '../editor/parts';
+import { RouteEditor } from '../editor/RouteEditor';
+import { buttonClass, CheckboxField, Field, Notice, plainButton, SelectField } from './Field';
+import { Patch } from './Patch';
+
+interface Loaded {
+  service: JsonObject;
+  meta: { source: string; owner?: string; updated_at: string };
+}
+interface Review {
+  changes: { name: string; op: string; patch: string }[];
+}
+
+const NEW = '+new';
+/** What a save of a new service says, carried over the page change to its own editor. */
+let carried = '';
+const blank = (): JsonObject => ({
+  hosts: [''],
+  routes: [{ path: '/', upstreams: [''] }],
+  access: { public: true },
+});
+
+/**
+ * Edits one service (or a new one) with the model's own schema checking it as it is typed out,
+ * then the API's dry run: its diff is shown before anything is saved, and the save refuses to
+ * overwrite a change someone made meanwhile.
+ */
+export function ServiceEditor({ name: routeName }: { name: string }) {
+  const isNew = routeName === NEW;
+  const [loaded, setLoaded] = useState<Loaded | null>(null);
+  const [draft, setDraft] = useState<JsonObject | null>(isNew ? blank() : null);
+  const [name, setName] = useState(isNew ? '' : routeName);
+  const [issues, setIssues] = useState<FieldIssue[]>([]);
+  const [general, setGeneral] = useState('');
+  const [done, setDone] = useState(() => {
+    const said = carried;
+    carried = '';
+    return said;
+  });
+  const [review, setReview] = useState<Review | null>(null);
+  const [yaml, setYaml] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [confirmDelete, setConfirmDelete] = useState(false);
+  const [providers, setProviders] = useState<string[]>([]);
+
+  const load = useCallback(async () => {
+    setGeneral('');
+    try {
+      const p = await api<{ providers: { name: string }[] }>('GET', '/providers').catch(() => ({
+        providers: [],
+      }));
+      setProviders(p.providers.map((x) => x.name));
+      if (isNew) return;
+      const r = await api<Loaded>('GET', `/services/${encodeURIComponent(routeName)}`);
+      setLoaded(r);
+      setDraft(r.service);
+    } catch (e) {
+      setGeneral(messageOf(e));
+    }
+  }, [isNew, routeName]);
+  useEffect(() => void load(), [load]);
+
+  const editor = useMemo<EditorApi | null>(
+    () =>
+      draft && {
+        get: (path) => getAt(draft, path),
+        set: (path, value) => {
+          setDraft((d) => asObject(setAt(d ?? {}, path, value)));
+          setReview(null);
+          setDone('');
+        },
+        issues: serviceIssues(issues),
+        providers,
+      },
+    [draft, issues, providers],
+  );
+
+  /** The service as it would be sent: the form's draft, or the YAML text when that is open. */
+  function current(): JsonObject | undefined {
+    if (yaml === null) return draft ? prune({ ...draft, name }) : undefined;
+    try {
+      const parsed = YAML.parse(yaml) as Json;
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+        setGeneral('YAML: the service is a mapping (name: …, hosts: …, routes: …)');
+        return undefined;
+      }
+      return { ...parsed, name };
+    } catch (e) {
+      setGeneral(`YAML: ${messageOf(e)}`);
+      return undefined;
+    }
+  }
+
+  function showErrors(list: FieldIssue[], message: string) {
+    setIssues(list);
+    setGeneral(message);
+  }
+
+  async function reviewChanges() {
+    setGeneral('');
+    setDone('');
+    setReview(null);
+    const svc = current();
+    if (!svc) return;
+    // The model's schema first, in the browser: the same messages the API would give, at once.
+    const local = serviceSchema.safeParse(svc);
+    if (!local.success) {
+      const list = local.error.issues.map((i) => ({
+        field: i.path.map(String).join('.') || '(root)',
+        message: i.message,
+      }));
+      showErrors(list, `${list.length} field${list.length === 1 ? '' : 's'} to fix (marked below).`);
+      return;
+    }
+    setBusy(true);
+    try {
+      const r = await api<Review>('PUT', `/services/${encodeURIComponent(name)}?dry_run=true`, svc);
+      setIssues([]);
+      setReview(r);
+    } catch (e) {
+      if (e instanceof ApiError && e.body.issues?.length) showErrors(e.body.issues, e.body.message);
+      else setGeneral(messageOf(e));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function save() {
+    const svc = current();
+    if (!svc) return;
+    setBusy(true);
+    try {
+      const guard = loaded ? loaded.meta.updated_at : 'absent';
+      const r = await api<Loaded & { version: number }>(
+        'PUT',
+        `/services/${encodeURIComponent(name)}?wait=true&if_updated_at=${encodeURIComponent(guard)}`,
+        svc,
+      );
+      setLoaded(r);
+      setDraft(r.service);
+      if (yaml !== null) setYaml(YAML.stringify(r.service));
+      setReview(null);
+      setIssues([]);
+      setDone(`Saved as version ${r.version}; the proxy serves it now.`);
+      if (isNew) {
+        carried = `Saved as version ${r.version}; the proxy serves it now.`;
+        window.location.hash = `#/services/${encodeURIComponent(name)}`;
+      }
+    } catch (e) {
+      setReview(null);
+      if (e instanceof ApiError && e.body.issues?.length) showErrors(e.body.issues, e.body.message);
+      else setGeneral(messageOf(e));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function remove() {
+    setBusy(true);
+    try {
+      await api('DELETE', `/services/${encodeURIComponent(name)}?wait=true`);
+      window.location.hash = '#/services';
+    } catch (e) {
+      setGeneral(messageOf(e));
+      setConfirmDelete(false);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  function toggleYaml() {
+    if (yaml === null) {
+      setYaml(YAML.stringify(prune({ ...(draft ?? {}), name })));
+      return;
+    }
+    const svc = current();
+    if (!svc) return;
+    const rest = { ...svc };
+    delete rest.name;
+    setDraft(rest);
+    setYaml(null);
+    setGeneral('');
+  }
+
+  if (!editor) {
+    return (
+      <section className="flex flex-col gap-4">
+        <a href="#/services" className="text-sm text-sky-700 underline">
+          ← Services
+        </a>
+        {general ? (
+          <Notice kind="error">{general}</Notice>
+        ) : (
+          <p className="text-sm text-slate-500">Loading…</p>
+        )}
+      </section>
+    );
+  }
+
+  const issueList = serviceIssues(issues);
+  const routes = Array.isArray(draft?.routes) ? draft.routes : [];
+  const tcp = Array.isArray(draft?.tcp) ? draft.tcp : [];
+  const fromSource = loaded && loaded.meta.source !== 'api';
+  return (
+    <EditorContext.Provider value={editor}>
+      <section aria-labelledby="edit-title" className="flex flex-col gap-4">
+        <a href="#/services" className="text-sm text-sky-700 underline">
+          ← Services
+        </a>
+        <div className="flex flex-wrap items-center gap-3">
+          <h1 id="edit-title" className="text-xl font-semibold">
+            {isNew ? 'New service' : `Service ${routeName}`}
+          </h1>
+          <button type="button" className={plainButton} onClick={toggleYaml}>
+            {yaml === null ? 'Edit as YAML' : 'Back to the form'}
+          </button>
+        </div>
+        {fromSource ? (
+          <Notice kind="warn">
+            This service comes from {loaded.meta.source}
+            {loaded.meta.owner ? ` (${loaded.meta.owner})` : ''}. Saving it here takes it over: that source
+            will no longer change it.
+          </Notice>
+        ) : null}
+        {general ? <Notice kind="error">{general}</Notice> : null}
+        {issues.length ? (
+          <ul aria-label="Fields to fix" className="list-disc pl-6 text-sm text-red-800">
+            {issues.map((i, n) => (
+              <li key={n}>
+                <code>{i.field.replace(/^body\./, '')}</code>: {i.message}
+              </li>
+            ))}
+          </ul>
+        ) : null}
+        {done ? <Notice kind="ok">{done}</Notice> : null}
+        {yaml !== null ? (
+          <div className="flex flex-col gap-1">
+            <label htmlFor="svc-yaml" className="text-sm font-medium text-slate-700">
+              Service (YAML)
+            </label>
+            <textarea
+              id="svc-yaml"
+              value={yaml}
+              onChange={(e) => {
+                setYaml(e.target.value);
+                setReview(null);
+              }}
+              rows={24}
+              spellCheck={false}
+              className="rounded border border-slate-300 bg-white p-2 font-mono text-sm focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500"
+            />
+          </div>
+        ) : (
+          <>
+            <Section title="Service" error={issueList.at('(root)')}>
+              <div className="grid gap-3 md:grid-cols-2">
+                {isNew ? (
+                  <Field
+                    label="Name"
+                    name="name"
+                    required
+                    value={name}
+                    onChange={(e) => setName(e.target.value.trim())}
+                    error={issueList.at('name')}
+                  />
+                ) : null}
+                <SelectField
+                  label="HTTPS"
+                  value={typeof draft?.tls === 'string' ? draft.tls : ''}
+                  onChange={(e) => editor.set('tls', e.target.value || undefined)}
+                  options={[
+                    { value: '', label: 'default (auto)' },
+                    { value: 'auto', label: 'auto: when a certificate covers the hosts' },
+                    { value: 'none', label: 'none: plain HTTP only' },
+                  ]}
+                />
+                <SelectField
+                  label="Served by"
+                  value={typeof draft?.expose === 'string' ? draft.expose : ''}
+                  onChange={(e) => editor.set('expose', e.target.value || undefined)}
+                  options={[
+                    { value: '', label: 'all edges (default)' },
+                    { value: 'public', label: 'public edges' },
+                    { value: 'lan', label: 'LAN edges' },
+                    { value: 'both', label: 'both' },
+                  ]}
+                />
+              </div>
+              <Rows
+                path="hosts"
+                label="Hosts"
+                itemLabel="Host"
+                placeholder="app.example.com"
+                addLabel="Add host"
+              />
+              <div className="flex flex-wrap gap-4">
+                <CheckboxField
+                  label="HSTS (browsers insist on HTTPS)"
+                  checked={draft?.hsts === true}
+                  onChange={(e) => editor.set('hsts', e.target.checked || undefined)}
+                />
+                <CheckboxField
+                  label="Suspended (answers its offline page)"
+                  checked={draft?.suspended === true}
+                  onChange={(e) => editor.set('suspended', e.target.checked || undefined)}
+                />
+              </div>
+              <div className="grid gap-3 md:grid-cols-2">
+                <TextAt path="offline_page.title" label="Offline page: title" />
+                <TextAt
+                  path="offline_page.message"
+                  label="Offline page: message"
+                  placeholder="Back at 10:00"
+                />
+              </div>
+            </Section>
+            <AccessEditor path="access" title="Access (all routes, unless a route has its own)" />
+            {issueList.at('routes') ? <Notice kind="error">{issueList.at('routes')}</Notice> : null}
+            {routes.map((_, i) => (
+              <RouteEditor key={i} index={i} count={routes.length} />
+            ))}
+            <div>
+              <button
+                type="button"
+                className={plainButton}
+                onClick={() =>
+                  editor.set(`routes.${routes.length}`, {
+                    path: `/path-${routes.length + 1}/`,
+                    upstreams: [''],
+                  })
+                }
+              >
+                Add route
+              </button>
+            </div>
+            {tcp.length ? (
+              <p className="text-sm text-slate-600">
+                {tcp.length} TCP route{tcp.length === 1 ? '' : 's'} (ports{' '}
+                {asList(tcp.map((t) => asObject(t).port ?? '')).join(', ')}): edit them as YAML.
+              </p>
+            ) : null}
+          </>
+        )}
+        {review ? (
+          <div
+            role="region"
+            aria-labelledby="review-title"
+            className="flex flex-col gap-3 rounded-lg border border-sky-200 bg-sky-50 p-4"
+          >
+            <h2 id="review-title" className="font-semibold">
+              Changes to save
+            </h2>
+            {review.changes.length === 0 ? (
+              <p className="text-sm">Nothing would change.</p>
+            ) : (
+              <div data-testid="review-diff">
+                {review.changes.map((c) => (
+                  <Patch key={c.name} patch={c.patch} />
+                ))}
+              </div>
+            )}
+            <div className="flex flex-wrap gap-2">
+              {review.changes.length ? (
+                <button type="button" className={buttonClass} disabled={busy} onClick={() => void save()}>
+                  {busy ? 'Saving…' : 'Save changes'}
+                </button>
+              ) : null}
+              <button type="button" className={plainButton} onClick={() => setReview(null)}>
+                Keep editing
+              </button>
+            </div>
+          </div>
+        ) : (
+          <div className="flex flex-wrap items-center gap-2">
+            <button
+              type="button"
+              className={buttonClass}
+              disabled={busy}
+              onClick={() => void reviewChanges()}
+            >
+              {busy ? 'Checking…' : 'Review changes'}
+            </button>
+            {!isNew && loaded ? (
+              confirmDelete ? (
+                <span role="alert" className="flex flex-wrap items-center gap-2 text-sm">
+                  Delete {routeName}? Its hosts stop being served.
+                  <button type="button" className={plainButton} onClick={() => void remove()} disabled={busy}>
+                    Confirm delete
+                  </button>
+                  <button type="button" className={plainButton} onClick={() => setConfirmDelete(false)}>
+                    Cancel
+                  </button>
+                </span>
+              ) : (
+                <button type="button" className={plainButton} onClick={() => setConfirmDelete(true)}>
+                  Delete service
+                </button>
+              )
+            ) : null}
+          </div>
+        )}
+      </section>
+    </EditorContext.Provider>
+  );
+}
