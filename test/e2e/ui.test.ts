@@ -110,6 +110,7 @@ describe('web UI', () => {
     // The health check's interval and its failure, then an `edge` event: well within ~1 s.
     expect(ms).toBeLessThan(1_500);
     expect(await page.getByTestId('count-down').textContent()).toContain('1');
+    expect(await page.getByTestId('count-services').textContent()).toContain('1 with an upstream down');
     await page.screenshot({ path: join(SHOTS, 'dashboard.png'), fullPage: true });
     // A phone's width: the same page, one column of cards per two.
     await page.setViewportSize({ width: 390, height: 844 });
@@ -151,6 +152,16 @@ describe('web UI', () => {
     await page.getByRole('button', { name: 'Refresh' }).click();
     await row.getByText('127.0.0.51').waitFor();
     expect(await row.textContent()).toContain('1 / 2');
+    // The link's usage log: who opened it, from where, and what came of it.
+    await row.getByRole('button', { name: /^Usage/ }).click();
+    const uses = page.getByTestId('link-uses');
+    await uses.getByText('127.0.0.51').waitFor();
+    expect(await uses.locator('tbody tr').count()).toBe(1);
+    // The dashboard counts the addresses links admit now.
+    await page.getByRole('link', { name: 'Dashboard' }).click();
+    await expect.poll(() => page.getByTestId('count-links').textContent()).toMatch(/^Link clients1/);
+    await page.getByRole('link', { name: 'Links' }).click();
+    await row.waitFor();
     await page.screenshot({ path: join(SHOTS, 'links.png'), fullPage: true });
     await row.getByRole('button', { name: /^Revoke/ }).click();
     await row.getByText('revoked').waitFor();
@@ -193,6 +204,35 @@ describe('web UI', () => {
     const newest = page.getByTestId('snapshots').locator('tr', { hasText: `Version ${current.version}` });
     await newest.getByText('(current)').waitFor();
     expect(await newest.textContent()).toContain(`rollback to version ${before.version}`);
+  });
+
+  it('shows the audit log: who changed what, how, and who was refused', async () => {
+    // A refused attempt: a change with a wrong token.
+    const refused = await fetch(`${base}/api/v1/services/webui`, {
+      method: 'DELETE',
+      headers: { authorization: 'Bearer wrong' },
+    });
+    expect(refused.status).toBe(401);
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    await page.getByRole('heading', { name: 'Audit log' }).waitFor();
+    const audit = page.getByTestId('audit');
+    const rowOf = (text: string) => audit.locator('tr', { hasText: text }).first();
+    await rowOf('saved service webui').waitFor();
+    expect(await rowOf('saved service webui').textContent()).toContain('root');
+    expect(await rowOf('saved service webui').textContent()).toContain('session');
+    expect(await rowOf('signed in').textContent()).toContain('root');
+    expect(await rowOf('revoked link').textContent()).toContain('root');
+    expect(await rowOf('deleted service webui').textContent()).toMatch(/refused \(401\)/);
+    // Changes made with the admin token (the test's set-up) are the admin's.
+    expect(await rowOf('created user').textContent()).toContain('admin');
+    await page.getByLabel('User').fill('root');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await expect.poll(() => audit.getByText('created user').count()).toBe(0);
+    expect(await audit.getByText('saved service webui').count()).toBe(1);
+    await page.screenshot({ path: join(SHOTS, 'audit.png'), fullPage: true });
+    // The last day's tallies on the dashboard: the link opened once.
+    await page.getByRole('link', { name: 'Dashboard' }).click();
+    await expect.poll(() => page.getByTestId('tally-links').textContent()).toBe('Links used: 1');
   });
 
   it('signs out: the cookie no longer reads the API', async () => {

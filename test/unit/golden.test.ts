@@ -229,6 +229,24 @@ describe('nginx driver golden files', () => {
     });
   }
 
+  it('serves no host over HTTPS on an edge without an HTTPS listener, even with certificates', () => {
+    const services = cases.tls!.map((s) => serviceSchema.parse(s));
+    const cfg = compile({
+      services,
+      listeners: { http: 80, https: 443 },
+      certs: certs.tls.map((c) => ({ ...c, names: [...c.names] })),
+    });
+    expect(cfg.tls.hosts.length).toBeGreaterThan(0);
+    // What an edge agent does with the control plane's config: its own listeners.
+    const conf = renderNginx({ ...cfg, listeners: { http: 8080, https: 0 } }, { ...env, gate: gateEnv }).get(
+      'nginx.conf',
+    );
+    // (A TCP route's own TLS port stays: it is not the HTTPS listener.)
+    expect(conf).not.toMatch(/listen (?:\[::\]:)?(?:0|443)\b/);
+    expect(conf).not.toMatch(/return 30[18] https:/);
+    expect(conf).toMatch(/listen 8080/);
+  });
+
   it('is deterministic whatever the order of services', () => {
     const services = cases.full!.map((s) => serviceSchema.parse(s));
     const a = compile({ services, listeners: { http: 80, https: 443 } });

@@ -1,28 +1,84 @@
-import { useCallback, useEffect, useState } from 'react';
+import { lazy, Suspense, useCallback, useEffect, useState } from 'react';
 import { api, setUnauthorizedHandler, type Session } from './api';
+import { Audit } from './pages/Audit';
+import { Certificates } from './pages/Certificates';
 import { Dashboard } from './pages/Dashboard';
 import { Links } from './pages/Links';
+import { Nodes } from './pages/Nodes';
+import { Providers } from './pages/Providers';
 import { Services } from './pages/Services';
 import { SignIn } from './pages/SignIn';
 import { Snapshots } from './pages/Snapshots';
+import { Users } from './pages/Users';
 
-const PAGES = ['dashboard', 'services', 'snapshots', 'links'] as const;
-type Page = (typeof PAGES)[number];
+// The editor brings the model's schemas (zod) and YAML: loaded when first opened.
+const ServiceEditor = lazy(() => import('./pages/ServiceEditor').then((m) => ({ default: m.ServiceEditor })));
+
+/** The main menu, in its order: the hash route and the label of each page. */
+const PAGES = [
+  ['dashboard', 'Dashboard'],
+  ['services', 'Services'],
+  ['users', 'Users'],
+  ['links', 'Links'],
+  ['providers', 'Providers'],
+  ['nodes', 'Nodes'],
+  ['certificates', 'Certificates'],
+  ['snapshots', 'Snapshots'],
+  ['audit', 'Audit log'],
+] as const;
+type Page = (typeof PAGES)[number][0];
+
+interface Route {
+  page: Page;
+  /** `#/services/<name>`: the service being edited (`+new` for a new one). */
+  arg?: string;
+}
 
 /** Hash routes: any path the server answers with index.html works, and reloads keep the page. */
-function pageFromHash(): Page {
-  const name = window.location.hash.replace(/^#\//, '');
-  return PAGES.find((p) => p === name) ?? 'dashboard';
+function routeFromHash(): Route {
+  const [name, ...rest] = window.location.hash.replace(/^#\//, '').split('/');
+  const page = PAGES.find(([p]) => p === name)?.[0] ?? 'dashboard';
+  const arg = rest.length ? decodeURIComponent(rest.join('/')) : undefined;
+  return arg ? { page, arg } : { page };
+}
+
+function PageView({ route }: { route: Route }) {
+  switch (route.page) {
+    case 'services':
+      return route.arg ? (
+        <Suspense fallback={<p className="text-sm text-slate-500">Loading…</p>}>
+          <ServiceEditor key={route.arg} name={route.arg} />
+        </Suspense>
+      ) : (
+        <Services />
+      );
+    case 'users':
+      return <Users />;
+    case 'links':
+      return <Links />;
+    case 'providers':
+      return <Providers />;
+    case 'nodes':
+      return <Nodes />;
+    case 'certificates':
+      return <Certificates />;
+    case 'snapshots':
+      return <Snapshots />;
+    case 'audit':
+      return <Audit />;
+    default:
+      return <Dashboard />;
+  }
 }
 
 export function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
-  const [page, setPage] = useState<Page>(pageFromHash);
+  const [route, setRoute] = useState<Route>(routeFromHash);
 
   useEffect(() => {
     setUnauthorizedHandler(() => setSession(null));
     api<Session>('GET', '/session').then(setSession, () => setSession(null));
-    const onHash = () => setPage(pageFromHash());
+    const onHash = () => setRoute(routeFromHash());
     window.addEventListener('hashchange', onHash);
     return () => window.removeEventListener('hashchange', onHash);
   }, []);
@@ -38,8 +94,10 @@ export function App() {
   if (session === undefined) return <p className="p-6 text-slate-500">Loading…</p>;
   if (session === null) return <SignIn onSignedIn={setSession} />;
 
+  const page = route.page;
   const link = (to: Page, label: string) => (
     <a
+      key={to}
       href={to === 'dashboard' ? '#/' : `#/${to}`}
       aria-current={page === to ? 'page' : undefined}
       className={
@@ -54,13 +112,10 @@ export function App() {
   return (
     <div className="min-h-screen">
       <header className="border-b border-slate-200 bg-white">
-        <div className="mx-auto flex max-w-5xl flex-wrap items-center gap-2 px-4 py-3">
+        <div className="mx-auto flex max-w-6xl flex-wrap items-center gap-2 px-4 py-3">
           <span className="mr-4 font-semibold">Gatehouse</span>
           <nav aria-label="Main" className="flex flex-wrap gap-1">
-            {link('dashboard', 'Dashboard')}
-            {link('services', 'Services')}
-            {link('snapshots', 'Snapshots')}
-            {link('links', 'Links')}
+            {PAGES.map(([to, label]) => link(to, label))}
           </nav>
           <span className="ml-auto text-sm text-slate-500">{session.username}</span>
           <button
@@ -72,16 +127,8 @@ export function App() {
           </button>
         </div>
       </header>
-      <main className="mx-auto max-w-5xl px-4 py-6">
-        {page === 'services' ? (
-          <Services />
-        ) : page === 'snapshots' ? (
-          <Snapshots />
-        ) : page === 'links' ? (
-          <Links />
-        ) : (
-          <Dashboard />
-        )}
+      <main className="mx-auto max-w-6xl px-4 py-6">
+        <PageView route={route} />
       </main>
     </div>
   );

@@ -77,11 +77,17 @@ export interface Status {
   services: number;
   in_sync: boolean;
   edge: EdgeView & { lastError?: { code: string; message: string } };
-  certificates: { count: number; next_expiry: { names: string[]; not_after: string } | null };
+  certificates: {
+    count: number;
+    next_expiry: { names: string[]; not_after: string } | null;
+    issuing: { names: string[]; step: string }[];
+    failed: { names: string[]; error: string; retry_at: string }[];
+  };
 }
 export interface NodeInfo {
   name: string;
   online: boolean;
+  in_sync: boolean;
 }
 export interface SecurityEvent {
   at: string;

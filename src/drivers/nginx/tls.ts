@@ -17,6 +17,8 @@ export interface TlsPlan {
 }
 
 export function tlsPlan(cfg: EdgeConfig): TlsPlan {
+  // No HTTPS listener on this edge (an agent's `--edge-https-port 0`): certificates serve no host.
+  if (cfg.listeners.https <= 0) return { certOf: new Map() };
   const fp = new Map(cfg.tls.certs.map((c) => [c.id, c.fingerprint]));
   return { certOf: new Map(cfg.tls.hosts.map(([h, id]) => [h, fp.get(id) as string])) };
 }

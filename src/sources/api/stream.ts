@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { NodeStore } from '../../edge/nodes.js';
 import type { ApiContext } from './context.js';
 
 /** Keeps proxies and browsers from closing an idle stream. */
@@ -7,9 +8,10 @@ const KEEPALIVE_MS = 15_000;
 /**
  * GET /api/v1/stream: server-sent events for the web UI. `version` (a registry change: which
  * services), `edge` (what nginx serves: applied version, upstreams down, last error — an upstream
- * going down shows within its health-check interval) and `security` (sign-ins, denials, links…).
+ * going down shows within its health-check interval), `security` (sign-ins, denials, links…) and
+ * `node` (an edge node reported what it applied).
  */
-export async function streamRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
+export async function streamRoutes(app: FastifyInstance, ctx: ApiContext, nodes?: NodeStore): Promise<void> {
   const open = new Set<() => void>();
   // Streams never end by themselves: closing the API ends them, or the close would wait forever.
   app.addHook('preClose', async () => {
@@ -46,6 +48,7 @@ export async function streamRoutes(app: FastifyInstance, ctx: ApiContext): Promi
       ctx.registry.onChange((e) => send('version', e)),
       ctx.edge.onSettled(edge),
       ctx.gate.onEvent((e) => send('security', e)),
+      ...(nodes ? [nodes.onReport((name) => send('node', { name }))] : []),
     ];
     const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
     keepalive.unref();

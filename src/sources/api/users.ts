@@ -28,10 +28,32 @@ export async function userRoutes(app: FastifyInstance, ctx: ApiContext): Promise
   const { gate } = ctx;
   const users = gate.users;
 
-  app.get('/users', async () => ({ users: await users.list() }));
+  // Which edge file manages each user and group ('' for none): shown so that an operator knows a
+  // change made here is set back by that file's next apply.
+  const db = gate.opts.db;
+  const userOwners = async () =>
+    new Map(
+      (await db.selectFrom('users').select(['username', 'managed_by']).execute()).map((r) => [
+        r.username,
+        r.managed_by,
+      ]),
+    );
+  const groupOwners = async () =>
+    new Map(
+      (await db.selectFrom('groups').select(['name', 'managed_by']).execute()).map((r) => [
+        r.name,
+        r.managed_by,
+      ]),
+    );
+
+  app.get('/users', async () => {
+    const by = await userOwners();
+    return { users: (await users.list()).map((u) => ({ ...u, managed_by: by.get(u.username) ?? '' })) };
+  });
   app.get('/users/:username', async (req) => {
     const { username } = parse(userParams, req.params, 'params');
-    return users.get(username);
+    const user = await users.get(username);
+    return { ...user, managed_by: (await userOwners()).get(username) ?? '' };
   });
   app.post('/users', async (req, reply) => {
     const input = parse(userCreateSchema, req.body, '');
@@ -60,7 +82,10 @@ export async function userRoutes(app: FastifyInstance, ctx: ApiContext): Promise
     return { username, totp: false };
   });
 
-  app.get('/groups', async () => ({ groups: await users.listGroups() }));
+  app.get('/groups', async () => {
+    const by = await groupOwners();
+    return { groups: (await users.listGroups()).map((g) => ({ ...g, managed_by: by.get(g.name) ?? '' })) };
+  });
   app.post('/groups', async (req, reply) => {
     const input = parse(groupCreateSchema, req.body, '');
     return reply.code(201).send(await users.createGroup(input));

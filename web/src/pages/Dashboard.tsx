@@ -1,8 +1,29 @@
 import { useCallback, useEffect, useState } from 'react';
 import { Table } from './Table';
-import { api, messageOf, type EdgeView, type NodeInfo, type SecurityEvent, type Status } from '../api';
+import {
+  api,
+  messageOf,
+  type EdgeView,
+  type LinkView,
+  type NodeInfo,
+  type SecurityEvent,
+  type Status,
+} from '../api';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** The last day's events in the four tallies an operator watches. */
+const TALLIES: [string, string, (kind: string) => boolean][] = [
+  ['tally-denied', 'Denied', (k) => k === 'denied' || k === 'unauthenticated' || k === 'link_refused'],
+  ['tally-failed', 'Failed sign-ins', (k) => k === 'login_failed' || k === 'totp_failed'],
+  ['tally-limited', 'Rate limited', (k) => k === 'rate_limited' || k === 'login_throttled'],
+  ['tally-links', 'Links used', (k) => k === 'link_used'],
+];
+
+/** Down servers are named `<service>-r<route> <address>` (or `-t<n>` for TCP). */
+function serviceOf(server: string): string {
+  return server.split(' ')[0]?.replace(/-[rt][0-9]+$/, '') ?? server;
+}
 
 function Card({
   label,
@@ -32,18 +53,21 @@ export function Dashboard() {
   const [status, setStatus] = useState<Status | null>(null);
   const [edge, setEdge] = useState<EdgeView | null>(null);
   const [nodes, setNodes] = useState<NodeInfo[]>([]);
+  const [links, setLinks] = useState<LinkView[]>([]);
   const [events, setEvents] = useState<SecurityEvent[]>([]);
   const [live, setLive] = useState(false);
   const [error, setError] = useState('');
 
   const load = useCallback(async () => {
     try {
-      const [s, n, ev] = await Promise.all([
+      const [s, n, ev, l] = await Promise.all([
         api<Status>('GET', '/status'),
         api<{ nodes: NodeInfo[] }>('GET', '/nodes'),
-        api<{ events: SecurityEvent[] }>('GET', '/events?limit=200'),
+        api<{ events: SecurityEvent[] }>('GET', '/events?limit=1000'),
+        api<{ links: LinkView[] }>('GET', '/links'),
       ]);
       setStatus(s);
+      setLinks(l.links.filter((x) => x.state === 'active'));
       setEdge((cur) => cur ?? { ...s.edge, lastError: s.edge.lastError ?? null });
       setNodes(n.nodes);
       const since = Date.now() - DAY_MS;
@@ -64,13 +88,17 @@ export function Dashboard() {
     es.addEventListener('version', () => void load());
     es.addEventListener('security', (m) => {
       const e = JSON.parse((m as MessageEvent<string>).data) as SecurityEvent;
-      setEvents((cur) => [e, ...cur].slice(0, 200));
+      setEvents((cur) => [e, ...cur].slice(0, 1000));
     });
     return () => es.close();
   }, [load]);
 
   const down = edge?.downServers ?? [];
   const next = status?.certificates.next_expiry;
+  const daysLeft = next ? Math.floor((Date.parse(next.not_after) - Date.now()) / DAY_MS) : null;
+  const unhealthy = new Set(down.map(serviceOf)).size;
+  const issuing = status?.certificates.issuing ?? [];
+  const failed = status?.certificates.failed ?? [];
   return (
     <section aria-labelledby="dash-title" className="flex flex-col gap-6">
       <div className="flex items-center gap-3">
@@ -92,22 +120,42 @@ export function Dashboard() {
           {error}
         </p>
       ) : null}
-      <div className="grid grid-cols-2 gap-3 md:grid-cols-4">
-        <Card testId="count-services" label="Services" value={status ? String(status.services) : '…'} />
+      <div className="grid grid-cols-2 gap-3 md:grid-cols-5">
+        <Card
+          testId="count-services"
+          label="Services"
+          value={status ? String(status.services) : '…'}
+          detail={!status ? undefined : unhealthy ? `${unhealthy} with an upstream down` : 'all healthy'}
+        />
+        <Card testId="count-down" label="Upstreams down" value={edge ? String(down.length) : '…'} />
         <Card
           testId="count-nodes"
           label="Nodes online"
           value={status ? `${nodes.filter((n) => n.online).length} / ${nodes.length}` : '…'}
+          detail={
+            nodes.length
+              ? `${nodes.filter((n) => n.in_sync).length} serving version ${status?.version ?? ''}`
+              : undefined
+          }
+        />
+        <Card
+          testId="count-links"
+          label="Link clients"
+          value={String(links.reduce((n, l) => n + l.ips.length, 0))}
+          detail={`${links.length} active link${links.length === 1 ? '' : 's'}`}
         />
         <Card
           testId="count-certs"
           label="Certificates"
           value={status ? String(status.certificates.count) : '…'}
           detail={
-            next ? `next expiry ${next.not_after.slice(0, 10)} (${next.names[0] ?? ''})` : 'none expiring'
+            next
+              ? `next expiry in ${daysLeft} days (${next.names[0] ?? ''})` +
+                (issuing.length ? `; ${issuing.length} being issued` : '') +
+                (failed.length ? `; ${failed.length} failed` : '')
+              : 'none expiring'
           }
         />
-        <Card testId="count-down" label="Upstreams down" value={edge ? String(down.length) : '…'} />
       </div>
       {edge?.lastError ? (
         <p
@@ -133,6 +181,13 @@ export function Dashboard() {
       </div>
       <div>
         <h2 className="mb-2 font-semibold">Security events (last 24 h)</h2>
+        <div className="mb-3 flex flex-wrap gap-2">
+          {TALLIES.map(([id, label, match]) => (
+            <span key={id} data-testid={id} className="rounded bg-slate-100 px-3 py-1 text-sm">
+              {label}: <strong>{events.filter((e) => match(e.kind)).length}</strong>
+            </span>
+          ))}
+        </div>
         {events.length === 0 ? (
           <p className="text-sm text-slate-500">None.</p>
         ) : (

@@ -149,8 +149,64 @@ function CreateForm({ services, onCreated }: { services: string[]; onCreated: ()
   );
 }
 
+interface LinkUse {
+  id: number;
+  at: string;
+  ip: string;
+  user_agent: string;
+  outcome: string;
+}
+
+/** Every opening of one link: when, from where, with what browser, and whether it admitted. */
+function UsageLog({ link, onClose }: { link: LinkView; onClose: () => void }) {
+  const [uses, setUses] = useState<LinkUse[] | null>(null);
+  const [error, setError] = useState('');
+  useEffect(() => {
+    api<{ uses: LinkUse[] }>('GET', `/links/${encodeURIComponent(link.id)}`).then(
+      (r) => setUses(r.uses),
+      (e: unknown) => setError(messageOf(e)),
+    );
+  }, [link.id]);
+  return (
+    <div role="region" aria-labelledby="usage-title" className="flex flex-col gap-2">
+      <div className="flex items-center gap-3">
+        <h2 id="usage-title" className="font-semibold">
+          Usage of the link for {link.service}
+          {link.note ? ` (${link.note})` : ''}
+        </h2>
+        <button type="button" className={plainButton} onClick={onClose}>
+          Close
+        </button>
+      </div>
+      {error ? (
+        <p role="alert" className="text-sm text-red-700">
+          {error}
+        </p>
+      ) : uses === null ? (
+        <p className="text-sm text-slate-500">Loading…</p>
+      ) : uses.length === 0 ? (
+        <p className="text-sm text-slate-500">Not opened yet.</p>
+      ) : (
+        <Table testId="link-uses" columns={['When', 'Address', 'Outcome', 'Browser']}>
+          {uses.map((u) => (
+            <tr key={u.id} className="border-t border-slate-100">
+              <td className="whitespace-nowrap px-3 py-1.5">{new Date(u.at).toLocaleString()}</td>
+              <td className="px-3 py-1.5 font-mono">{u.ip}</td>
+              <td className="px-3 py-1.5">{u.outcome}</td>
+              <td className="max-w-xs truncate px-3 py-1.5 text-slate-600" title={u.user_agent}>
+                {u.user_agent}
+              </td>
+            </tr>
+          ))}
+        </Table>
+      )}
+    </div>
+  );
+}
+
 /** Temporary links: make one for a service, see who used it, revoke it. */
 export function Links() {
+  const [usage, setUsage] = useState<LinkView | null>(null);
   const [links, setLinks] = useState<LinkView[] | null>(null);
   const [services, setServices] = useState<string[]>([]);
   const [error, setError] = useState('');
@@ -230,7 +286,15 @@ export function Links() {
                 ) : null}
               </td>
               <td className="px-3 py-1.5">{l.state}</td>
-              <td className="px-3 py-1.5 text-right">
+              <td className="flex justify-end gap-2 px-3 py-1.5">
+                <button
+                  type="button"
+                  onClick={() => setUsage(l)}
+                  aria-label={`Usage of link for ${l.service}${l.note ? ` (${l.note})` : ''}`}
+                  className={plainButton}
+                >
+                  Usage
+                </button>
                 {l.state === 'active' ? (
                   <button
                     type="button"
@@ -247,6 +311,7 @@ export function Links() {
           ))}
         </Table>
       )}
+      {usage ? <UsageLog key={usage.id} link={usage} onClose={() => setUsage(null)} /> : null}
     </section>
   );
 }

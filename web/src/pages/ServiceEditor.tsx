@@ -15,9 +15,9 @@ import {
   type JsonObject,
 } from '../editor/draft';
 import { AccessEditor } from '../editor/AccessEditor';
-import { Rows, Section, TextAt } from '../editor/parts';
+import { ServiceSection } from '../editor/ServiceSection';
 import { RouteEditor } from '../editor/RouteEditor';
-import { buttonClass, CheckboxField, Field, Notice, plainButton, SelectField } from './Field';
+import { buttonClass, Notice, plainButton } from './Field';
 import { Patch } from './Patch';
 
 interface Loaded {
@@ -269,68 +269,7 @@ export function ServiceEditor({ name: routeName }: { name: string }) {
           </div>
         ) : (
           <>
-            <Section title="Service" error={issueList.at('(root)')}>
-              <div className="grid gap-3 md:grid-cols-2">
-                {isNew ? (
-                  <Field
-                    label="Name"
-                    name="name"
-                    required
-                    value={name}
-                    onChange={(e) => setName(e.target.value.trim())}
-                    error={issueList.at('name')}
-                  />
-                ) : null}
-                <SelectField
-                  label="HTTPS"
-                  value={typeof draft?.tls === 'string' ? draft.tls : ''}
-                  onChange={(e) => editor.set('tls', e.target.value || undefined)}
-                  options={[
-                    { value: '', label: 'default (auto)' },
-                    { value: 'auto', label: 'auto: when a certificate covers the hosts' },
-                    { value: 'none', label: 'none: plain HTTP only' },
-                  ]}
-                />
-                <SelectField
-                  label="Served by"
-                  value={typeof draft?.expose === 'string' ? draft.expose : ''}
-                  onChange={(e) => editor.set('expose', e.target.value || undefined)}
-                  options={[
-                    { value: '', label: 'all edges (default)' },
-                    { value: 'public', label: 'public edges' },
-                    { value: 'lan', label: 'LAN edges' },
-                    { value: 'both', label: 'both' },
-                  ]}
-                />
-              </div>
-              <Rows
-                path="hosts"
-                label="Hosts"
-                itemLabel="Host"
-                placeholder="app.example.com"
-                addLabel="Add host"
-              />
-              <div className="flex flex-wrap gap-4">
-                <CheckboxField
-                  label="HSTS (browsers insist on HTTPS)"
-                  checked={draft?.hsts === true}
-                  onChange={(e) => editor.set('hsts', e.target.checked || undefined)}
-                />
-                <CheckboxField
-                  label="Suspended (answers its offline page)"
-                  checked={draft?.suspended === true}
-                  onChange={(e) => editor.set('suspended', e.target.checked || undefined)}
-                />
-              </div>
-              <div className="grid gap-3 md:grid-cols-2">
-                <TextAt path="offline_page.title" label="Offline page: title" />
-                <TextAt
-                  path="offline_page.message"
-                  label="Offline page: message"
-                  placeholder="Back at 10:00"
-                />
-              </div>
-            </Section>
+            <ServiceSection draft={draft ?? {}} isNew={isNew} name={name} setName={setName} />
             <AccessEditor path="access" title="Access (all routes, unless a route has its own)" />
             {issueList.at('routes') ? <Notice kind="error">{issueList.at('routes')}</Notice> : null}
             {routes.map((_, i) => (

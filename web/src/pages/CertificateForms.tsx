@@ -1,0 +1,277 @@
+import { useEffect, useId, useState, type ComponentProps, type FormEvent } from 'react';
+import { api, ApiError, messageOf } from '../api';
+import { buttonClass, Field, Notice } from './Field';
+import { orderKey, OrderProgress, type CertOrder, type CertRow } from './CertificateOrders';
+import { issueField, local } from './when';
+
+const DAY_MS = 86_400_000;
+
+/** A labelled textarea with its error tied to it, as Field does for inputs. */
+function TextAreaField(props: ComponentProps<'textarea'> & { label: string; error?: string | undefined }) {
+  const { label, error, ...area } = props;
+  const id = useId();
+  return (
+    <div className="flex flex-col gap-1">
+      <label htmlFor={id} className="text-sm font-medium text-slate-700">
+        {label}
+      </label>
+      <textarea
+        id={id}
+        rows={6}
+        spellCheck={false}
+        aria-invalid={error ? true : undefined}
+        aria-describedby={error ? `${id}-error` : undefined}
+        className={
+          'min-w-0 rounded border bg-white px-3 py-2 font-mono text-xs focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 ' +
+          (error ? 'border-red-500' : 'border-slate-300')
+        }
+        {...area}
+      />
+      {error ? (
+        <p id={`${id}-error`} className="text-sm text-red-700" role="alert">
+          {error}
+        </p>
+      ) : null}
+    </div>
+  );
+}
+
+/** "a.example.com, b.example.com www.example.com" → the names, lower case, each once. */
+function splitNames(text: string): string[] {
+  return [
+    ...new Set(
+      text
+        .split(/[\s,]+/)
+        .map((n) => n.trim().toLowerCase())
+        .filter(Boolean),
+    ),
+  ];
+}
+
+function validity(c: CertRow): string {
+  const days = Math.floor((Date.parse(c.notAfter) - Date.now()) / DAY_MS);
+  return `valid until ${local(c.notAfter)} (${days} days)`;
+}
+
+/**
+ * Orders a certificate now. The call returns once the CA issued it; meanwhile the page reads the
+ * orders fast (`onBusy`) and this form shows the order's progress and each step it saw.
+ */
+export function RequestForm({
+  acme,
+  orders,
+  onBusy,
+  onDone,
+}: {
+  acme: boolean;
+  orders: CertOrder[];
+  onBusy: (busy: boolean) => void;
+  onDone: () => void;
+}) {
+  const [text, setText] = useState('');
+  const [error, setError] = useState('');
+  const [general, setGeneral] = useState('');
+  const [pending, setPending] = useState<{ names: string[]; steps: string[] } | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [issued, setIssued] = useState('');
+
+  const order = pending && orders.find((o) => orderKey(o.names) === orderKey(pending.names));
+  const step = busy && order?.state === 'issuing' ? order.step : undefined;
+  // An `issued` order counts once this request saw it under way (an older order of the same names
+  // may be listed as issued before this one starts); the call itself returns after the proxy reloads.
+  const shown: Pick<CertOrder, 'state' | 'step'> = !busy
+    ? { state: 'issued' }
+    : order?.state === 'issuing' || (order?.state === 'issued' && pending?.steps.length)
+      ? order
+      : { state: 'issuing' };
+  // Each step seen once, in the order seen: a fast CA may run through some between two reads.
+  useEffect(() => {
+    if (!step) return;
+    setPending((p) => (p && p.steps[p.steps.length - 1] !== step ? { ...p, steps: [...p.steps, step] } : p));
+  }, [step]);
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setError('');
+    setGeneral('');
+    setIssued('');
+    const names = splitNames(text);
+    if (names.length === 0) {
+      setError('enter at least one host name');
+      return;
+    }
+    setPending({ names, steps: [] });
+    setBusy(true);
+    onBusy(true);
+    try {
+      const cert = await api<CertRow>('POST', '/certificates/issue', { names });
+      setPending((p) => (p ? { ...p, steps: [...p.steps.filter((s) => s !== 'issued'), 'issued'] } : p));
+      setIssued(`Issued a certificate for ${cert.names.join(', ')}, ${validity(cert)}.`);
+      setText('');
+    } catch (err) {
+      setPending(null);
+      if (err instanceof ApiError && err.body.issues?.length) {
+        const mine: string[] = [];
+        const rest: string[] = [];
+        for (const i of err.body.issues) {
+          const m = /^names(?:\.(\d+))?$/.exec(issueField(i.field));
+          if (!m) rest.push(`${i.field}: ${i.message}`);
+          else mine.push(m[1] !== undefined ? `${names[Number(m[1])] ?? ''}: ${i.message}` : i.message);
+        }
+        setError(mine.join('; '));
+        setGeneral(rest.join('; '));
+      } else setGeneral(messageOf(err));
+    } finally {
+      setBusy(false);
+      onBusy(false);
+      onDone();
+    }
+  }
+
+  return (
+    <form
+      onSubmit={(e) => void submit(e)}
+      aria-labelledby="cert-request-title"
+      className="flex flex-col gap-3 rounded-lg border border-slate-200 bg-white p-4"
+    >
+      <h2 id="cert-request-title" className="font-semibold">
+        Request certificate
+      </h2>
+      {acme ? null : (
+        <Notice kind="warn">
+          No ACME directory is configured (setting acme_directory): certificates can only be uploaded.
+        </Notice>
+      )}
+      <Field
+        label="Host names"
+        name="names"
+        placeholder="shop.example.com, www.shop.example.com"
+        autoComplete="off"
+        required
+        disabled={!acme}
+        value={text}
+        onChange={(e) => setText(e.target.value)}
+        error={error}
+      />
+      <p className="-mt-2 text-xs text-slate-500">
+        Separated by commas or spaces; one certificate names them all. The CA must reach this edge over HTTP
+        (or a DNS provider must hold the zone).
+      </p>
+      {general ? <Notice kind="error">{general}</Notice> : null}
+      {pending ? (
+        <div
+          role="status"
+          data-testid="request-progress"
+          className={
+            'flex flex-col gap-2 rounded border p-3 text-sm ' +
+            (busy ? 'border-sky-200 bg-sky-50 text-sky-900' : 'border-green-200 bg-green-50 text-green-900')
+          }
+        >
+          <span className="break-all">
+            {busy ? 'Requesting a certificate for ' : 'Certificate for '}
+            {pending.names.join(', ')}
+            {busy ? '…' : ''}
+          </span>
+          <OrderProgress order={shown} />
+          {busy && shown.state === 'issued' ? <span>Issued; the proxy is loading it…</span> : null}
+          {pending.steps.length ? (
+            <ol className="list-inside list-decimal text-xs" aria-label="Steps seen" data-testid="steps-seen">
+              {pending.steps.map((s, i) => (
+                <li key={`${i}-${s}`} className="break-all">
+                  {s}
+                </li>
+              ))}
+            </ol>
+          ) : null}
+          {issued ? <span>{issued}</span> : null}
+        </div>
+      ) : null}
+      <div>
+        <button type="submit" disabled={busy || !acme} className={buttonClass}>
+          {busy ? 'Requesting…' : 'Request certificate'}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+/** Bring your own: a PEM certificate (with its chain) and its unencrypted key. */
+export function UploadForm({ onDone }: { onDone: () => void }) {
+  const [cert, setCert] = useState('');
+  const [key, setKey] = useState('');
+  const [errors, setErrors] = useState<{ cert?: string; key?: string }>({});
+  const [general, setGeneral] = useState('');
+  const [done, setDone] = useState('');
+  const [busy, setBusy] = useState(false);
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setErrors({});
+    setGeneral('');
+    setDone('');
+    setBusy(true);
+    try {
+      const c = await api<CertRow>('POST', '/certificates?wait=true', { cert, key });
+      setDone(`Uploaded a certificate for ${c.names.join(', ')}, ${validity(c)}.`);
+      setCert('');
+      setKey('');
+      onDone();
+    } catch (err) {
+      if (err instanceof ApiError && err.body.issues?.length) {
+        const byField: { cert?: string; key?: string } = {};
+        const rest: string[] = [];
+        for (const i of err.body.issues) {
+          const f = issueField(i.field);
+          if (f === 'cert' || f === 'key')
+            byField[f] = byField[f] ? `${byField[f]}; ${i.message}` : i.message;
+          else rest.push(`${i.field}: ${i.message}`);
+        }
+        setErrors(byField);
+        setGeneral(rest.join('; '));
+      } else setGeneral(messageOf(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <details className="rounded-lg border border-slate-200 bg-white p-4">
+      <summary className="cursor-pointer font-semibold focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500">
+        Upload a certificate
+      </summary>
+      <form
+        onSubmit={(e) => void submit(e)}
+        aria-label="Upload a certificate"
+        className="mt-3 flex flex-col gap-3"
+      >
+        <div className="grid gap-3 md:grid-cols-2">
+          <TextAreaField
+            label="Certificate (PEM, chain after it)"
+            name="cert"
+            placeholder="-----BEGIN CERTIFICATE-----"
+            required
+            value={cert}
+            onChange={(e) => setCert(e.target.value)}
+            error={errors.cert}
+          />
+          <TextAreaField
+            label="Private key (PEM)"
+            name="key"
+            placeholder="-----BEGIN PRIVATE KEY-----"
+            required
+            value={key}
+            onChange={(e) => setKey(e.target.value)}
+            error={errors.key}
+          />
+        </div>
+        {general ? <Notice kind="error">{general}</Notice> : null}
+        {done ? <Notice kind="ok">{done}</Notice> : null}
+        <div>
+          <button type="submit" disabled={busy} className={buttonClass}>
+            {busy ? 'Uploading…' : 'Upload certificate'}
+          </button>
+        </div>
+      </form>
+    </details>
+  );
+}

@@ -1,0 +1,313 @@
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { api, messageOf } from '../api';
+import { buttonClass, CheckboxField, Notice, plainButton } from './Field';
+import { RequestForm, UploadForm } from './CertificateForms';
+import { OrdersPanel, type CertListing, type CertRow } from './CertificateOrders';
+import { Table } from './Table';
+import { local } from './when';
+
+const DAY_MS = 86_400_000;
+/** A certificate this close to its end is highlighted (the API raises `cert_expiring` then too). */
+const SOON_DAYS = 14;
+
+/** While this page waits for its own request, the orders are read this often; while any order is under way, every second. */
+const OWN_REQUEST_MS = 250;
+const ISSUING_MS = 1_000;
+const IDLE_MS = 10_000;
+
+const badge = 'inline-block whitespace-nowrap rounded-full px-2 py-0.5 text-xs font-medium';
+
+function DaysLeft({ notAfter }: { notAfter: string }) {
+  const ms = Date.parse(notAfter) - Date.now();
+  if (ms <= 0) return <span className={`${badge} bg-red-100 text-red-800`}>expired</span>;
+  const days = Math.floor(ms / DAY_MS);
+  const text = days === 1 ? '1 day' : `${days} days`;
+  return days < SOON_DAYS ? (
+    <span className={`${badge} bg-amber-100 text-amber-900`} title="renew or replace it soon">
+      {text} left
+    </span>
+  ) : (
+    <span>{text}</span>
+  );
+}
+
+function ConfirmDelete({
+  cert,
+  busy,
+  onConfirm,
+  onCancel,
+}: {
+  cert: CertRow;
+  busy: boolean;
+  onConfirm: (revoke: boolean) => void;
+  onCancel: () => void;
+}) {
+  const [revoke, setRevoke] = useState(false);
+  return (
+    <div
+      role="group"
+      aria-label="Confirm deletion"
+      className="flex flex-col gap-2 rounded border border-amber-200 bg-amber-50 p-3 text-sm text-amber-900"
+    >
+      <span className="break-all">
+        Delete the certificate for <strong>{cert.names.join(', ')}</strong> (expires {local(cert.notAfter)})?
+        Hosts only it covers lose HTTPS until another certificate covers them.
+      </span>
+      {cert.source === 'acme' ? (
+        <CheckboxField
+          label="Also revoke it at the CA"
+          checked={revoke}
+          onChange={(e) => setRevoke(e.target.checked)}
+        />
+      ) : null}
+      <div className="flex flex-wrap gap-2">
+        <button
+          type="button"
+          disabled={busy}
+          // The step replaced the button that had the focus: the keyboard goes on from here.
+          autoFocus
+          onClick={() => onConfirm(revoke)}
+          className={buttonClass}
+        >
+          {busy ? 'Deleting…' : 'Delete certificate'}
+        </button>
+        <button type="button" onClick={onCancel} className={plainButton}>
+          Cancel
+        </button>
+      </div>
+    </div>
+  );
+}
+
+function CertRowView({
+  c,
+  acme,
+  renewing,
+  onRenew,
+  onDelete,
+}: {
+  c: CertRow;
+  acme: boolean;
+  renewing: boolean;
+  onRenew: () => void;
+  onDelete: () => void;
+}) {
+  const label = c.names.join(', ');
+  return (
+    <tr className="border-t border-slate-100 align-top" data-cert={c.id}>
+      <td className="px-3 py-1.5">
+        <ul>
+          {c.names.map((n) => (
+            <li key={n} className="font-medium">
+              {n}
+            </li>
+          ))}
+        </ul>
+        <span className="block font-mono text-xs text-slate-500" title={c.fingerprint}>
+          {c.fingerprint.slice(0, 16)}…
+        </span>
+      </td>
+      <td className="px-3 py-1.5">
+        {c.source === 'acme' ? 'ACME' : c.source === 'upload' ? 'uploaded' : c.source}
+      </td>
+      <td className="whitespace-nowrap px-3 py-1.5">{local(c.notBefore)}</td>
+      <td className="whitespace-nowrap px-3 py-1.5" data-testid="not-after">
+        {local(c.notAfter)}
+      </td>
+      <td className="px-3 py-1.5" data-testid="days-left">
+        <DaysLeft notAfter={c.notAfter} />
+      </td>
+      <td className="px-3 py-1.5">
+        <div className="flex justify-end gap-2">
+          {acme ? (
+            <button
+              type="button"
+              disabled={renewing}
+              onClick={onRenew}
+              aria-label={`Renew certificate for ${label}`}
+              className={plainButton}
+            >
+              {renewing ? 'Renewing…' : 'Renew'}
+            </button>
+          ) : null}
+          <button
+            type="button"
+            onClick={onDelete}
+            aria-label={`Delete certificate for ${label}`}
+            className={plainButton}
+          >
+            Delete
+          </button>
+        </div>
+      </td>
+    </tr>
+  );
+}
+
+/**
+ * Certificates and ACME orders: what serves (and until when), orders under way as a live progress
+ * list, failed ones with their error and next try; request, renew, upload and delete.
+ */
+export function Certificates() {
+  const [listing, setListing] = useState<CertListing | null>(null);
+  const [error, setError] = useState('');
+  const [done, setDone] = useState('');
+  const [waiting, setWaiting] = useState(0);
+  const [renewing, setRenewing] = useState('');
+  const [deleting, setDeleting] = useState('');
+  const [busy, setBusy] = useState(false);
+  const loading = useRef(false);
+
+  const load = useCallback(async () => {
+    if (loading.current) return;
+    loading.current = true;
+    try {
+      setListing(await api<CertListing>('GET', '/certificates'));
+      setError('');
+    } catch (e) {
+      setError(messageOf(e));
+    } finally {
+      loading.current = false;
+    }
+  }, []);
+
+  useEffect(() => {
+    void load();
+    let later: ReturnType<typeof setTimeout> | undefined;
+    const es = new EventSource('/api/v1/stream', { withCredentials: true });
+    es.addEventListener('version', () => {
+      void load();
+      // A change may need a certificate: the manager looks once registrations settle (~0.5 s).
+      clearTimeout(later);
+      later = setTimeout(() => void load(), 1_500);
+    });
+    // What the proxy serves changed: a certificate arrived or went.
+    es.addEventListener('edge', () => void load());
+    return () => {
+      clearTimeout(later);
+      es.close();
+    };
+  }, [load]);
+
+  const issuing = (listing?.orders ?? []).some((o) => o.state === 'issuing');
+  const every = waiting > 0 ? OWN_REQUEST_MS : issuing ? ISSUING_MS : IDLE_MS;
+  useEffect(() => {
+    const timer = setInterval(() => {
+      if (!document.hidden || every !== IDLE_MS) void load();
+    }, every);
+    return () => clearInterval(timer);
+  }, [load, every]);
+
+  // A request or renewal blocks until issued: its order is read fast in the meantime.
+  const onBusy = useCallback(
+    (b: boolean) => {
+      setWaiting((n) => n + (b ? 1 : -1));
+      if (b) setTimeout(() => void load(), 50);
+    },
+    [load],
+  );
+
+  async function renew(c: CertRow) {
+    setRenewing(c.id);
+    setDone('');
+    setError('');
+    onBusy(true);
+    try {
+      const next = await api<CertRow>('POST', `/certificates/${encodeURIComponent(c.id)}/renew`);
+      setDone(`Renewed ${next.names.join(', ')}: the new certificate serves until ${local(next.notAfter)}.`);
+    } catch (e) {
+      setError(`Renewing ${c.names.join(', ')}: ${messageOf(e)}`);
+    } finally {
+      setRenewing('');
+      onBusy(false);
+      await load();
+    }
+  }
+
+  async function remove(c: CertRow, revoke: boolean) {
+    setBusy(true);
+    setDone('');
+    try {
+      await api(
+        'DELETE',
+        `/certificates/${encodeURIComponent(c.id)}?wait=true${revoke ? '&revoke=true' : ''}`,
+      );
+      setDeleting('');
+      setDone(`Deleted the certificate for ${c.names.join(', ')}${revoke ? ' (revoked at the CA)' : ''}.`);
+      await load();
+    } catch (e) {
+      setError(messageOf(e));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const certs = listing?.certificates ?? [];
+  const toDelete = certs.find((c) => c.id === deleting);
+  return (
+    <section aria-labelledby="certs-title" className="flex flex-col gap-6">
+      <h1 id="certs-title" className="text-xl font-semibold">
+        Certificates
+      </h1>
+      <RequestForm
+        acme={listing?.acme ?? true}
+        orders={listing?.orders ?? []}
+        onBusy={onBusy}
+        onDone={() => void load()}
+      />
+      <OrdersPanel orders={listing?.orders ?? []} />
+      <div className="flex flex-wrap items-center gap-3">
+        <h2 className="font-semibold">Certificates in store</h2>
+        <button type="button" onClick={() => void load()} className={plainButton}>
+          Refresh
+        </button>
+      </div>
+      {error ? <Notice kind="error">{error}</Notice> : null}
+      {done ? <Notice kind="ok">{done}</Notice> : null}
+      {toDelete ? (
+        <ConfirmDelete
+          cert={toDelete}
+          busy={busy}
+          onConfirm={(revoke) => void remove(toDelete, revoke)}
+          onCancel={() => setDeleting('')}
+        />
+      ) : null}
+      {listing === null ? (
+        <p className="text-sm text-slate-500">Loading…</p>
+      ) : certs.length === 0 ? (
+        <p className="text-sm text-slate-500">No certificates yet.</p>
+      ) : (
+        <Table
+          testId="certificates"
+          columns={[
+            'Names',
+            'Source',
+            'Valid from',
+            'Expires',
+            'Left',
+            // Positioned inside the table's scroller: an absolute sr-only span in a header cell would
+            // otherwise widen the whole page on a phone.
+            <span className="relative">
+              <span className="sr-only">Actions</span>
+            </span>,
+          ]}
+        >
+          {certs.map((c) => (
+            <CertRowView
+              key={c.id}
+              c={c}
+              acme={listing.acme}
+              renewing={renewing === c.id}
+              onRenew={() => void renew(c)}
+              onDelete={() => {
+                setDone('');
+                setDeleting(c.id);
+              }}
+            />
+          ))}
+        </Table>
+      )}
+      <UploadForm onDone={() => void load()} />
+    </section>
+  );
+}

@@ -1,0 +1,151 @@
+import { useState, type FormEvent } from 'react';
+import { api } from '../api';
+import { buttonClass, Field, Notice, plainButton } from './Field';
+import { Table } from './Table';
+import { ConfirmStep, splitIssues, type GroupView } from './UserParts';
+
+type GroupField = 'name' | 'description';
+
+function CreateGroup({ onCreated }: { onCreated: () => void }) {
+  const [values, setValues] = useState<Record<GroupField, string>>({ name: '', description: '' });
+  const [errors, setErrors] = useState<Partial<Record<GroupField, string>>>({});
+  const [general, setGeneral] = useState('');
+  const [done, setDone] = useState('');
+  const [busy, setBusy] = useState(false);
+  const set = (k: GroupField) => (e: { target: { value: string } }) =>
+    setValues((v) => ({ ...v, [k]: e.target.value }));
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setErrors({});
+    setGeneral('');
+    setDone('');
+    setBusy(true);
+    const name = values.name.trim();
+    try {
+      await api('POST', '/groups', { name, description: values.description.trim() });
+      setDone(`Created group ${name}.`);
+      setValues({ name: '', description: '' });
+      onCreated();
+    } catch (err) {
+      const r = splitIssues(err, (f) => (f === 'name' || f === 'description' ? f : undefined));
+      setErrors(r.fields);
+      setGeneral(r.general);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <form
+      onSubmit={(e) => void submit(e)}
+      aria-labelledby="group-create-title"
+      className="flex flex-col gap-3 rounded-lg border border-slate-200 bg-white p-4"
+    >
+      <h3 id="group-create-title" className="font-semibold">
+        New group
+      </h3>
+      <div className="grid gap-3 md:grid-cols-3">
+        <Field
+          label="Group name"
+          name="group-name"
+          placeholder="family"
+          required
+          autoCapitalize="none"
+          value={values.name}
+          onChange={set('name')}
+          error={errors.name}
+        />
+        <div className="md:col-span-2">
+          <Field
+            label="Description"
+            name="description"
+            value={values.description}
+            onChange={set('description')}
+            error={errors.description}
+          />
+        </div>
+      </div>
+      {general ? <Notice kind="error">{general}</Notice> : null}
+      {done ? <Notice kind="ok">{done}</Notice> : null}
+      <div>
+        <button type="submit" disabled={busy} className={buttonClass}>
+          {busy ? 'Creating…' : 'Create group'}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+/** Groups: the list with members, a form for a new one, deletion after a confirmation. */
+export function Groups({ groups, onChanged }: { groups: GroupView[] | null; onChanged: () => void }) {
+  const [confirming, setConfirming] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState('');
+  const [done, setDone] = useState('');
+
+  async function remove(name: string) {
+    setBusy(true);
+    setError('');
+    setDone('');
+    try {
+      await api('DELETE', `/groups/${encodeURIComponent(name)}`);
+      setDone(`Deleted group ${name}.`);
+      setConfirming('');
+      onChanged();
+    } catch (e) {
+      setError(splitIssues(e, () => undefined).general);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <section aria-labelledby="groups-title" className="flex flex-col gap-3">
+      <h2 id="groups-title" className="text-lg font-semibold">
+        Groups
+      </h2>
+      <CreateGroup onCreated={onChanged} />
+      {error ? <Notice kind="error">{error}</Notice> : null}
+      {done ? <Notice kind="ok">{done}</Notice> : null}
+      {groups === null ? (
+        <p className="text-sm text-slate-500">Loading…</p>
+      ) : groups.length === 0 ? (
+        <p className="text-sm text-slate-500">No groups yet.</p>
+      ) : (
+        <Table testId="groups" columns={['Name', 'Description', 'Members', 'Managed by', 'Actions']}>
+          {groups.map((g) => (
+            <tr key={g.name} className="border-t border-slate-100 align-top">
+              <td className="px-3 py-1.5 font-medium">{g.name}</td>
+              <td className="px-3 py-1.5">{g.description}</td>
+              <td className="px-3 py-1.5">{g.members.join(', ') || '—'}</td>
+              <td className="px-3 py-1.5 text-slate-600">{g.managed_by ? `file: ${g.managed_by}` : '—'}</td>
+              <td className="px-3 py-1.5 text-right">
+                {confirming === g.name ? (
+                  <ConfirmStep
+                    label={`Confirm deleting group ${g.name}`}
+                    action={busy ? 'Deleting…' : 'Delete group'}
+                    busy={busy}
+                    onConfirm={() => void remove(g.name)}
+                    onCancel={() => setConfirming('')}
+                  >
+                    Delete {g.name}?{g.members.length ? ` Its ${g.members.length} member(s) leave it.` : ''}
+                  </ConfirmStep>
+                ) : (
+                  <button
+                    type="button"
+                    onClick={() => setConfirming(g.name)}
+                    aria-label={`Delete group ${g.name}`}
+                    className={plainButton}
+                  >
+                    Delete
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </Table>
+      )}
+    </section>
+  );
+}

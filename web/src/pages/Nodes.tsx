@@ -1,0 +1,300 @@
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { api, messageOf } from '../api';
+import { buttonClass, Notice, plainButton } from './Field';
+import { NodeAdd } from './NodeAdd';
+import { Table } from './Table';
+import { local, relative } from './when';
+
+/** A node as GET /api/v1/nodes lists it. */
+interface NodeRow {
+  name: string;
+  role: string;
+  created_at: string;
+  last_seen: string | null;
+  address: string;
+  applied_hash: string;
+  applied_version: number;
+  last_error: string;
+  /** The agent's Gatehouse version. */
+  version: string;
+  down_servers: string[];
+  online: boolean;
+  /** It serves what it should now (config, certificates, gate state). */
+  in_sync: boolean;
+}
+
+/** Reports arrive as `node` events; being offline (no report for a while) shows on a re-read this often. */
+const IDLE_MS = 5_000;
+
+const badge = 'inline-block rounded-full px-2 py-0.5 text-xs font-medium whitespace-nowrap';
+
+function SyncCell({ n, current }: { n: NodeRow; current: number | undefined }) {
+  if (!n.applied_hash) return <span className="text-slate-500">nothing applied yet</span>;
+  const lag = current === undefined ? undefined : Math.max(0, current - n.applied_version);
+  return (
+    <div className="flex flex-col gap-0.5">
+      <span className="flex flex-wrap items-center gap-2">
+        <span data-testid="lag">{lag ?? '…'}</span>
+        {n.in_sync ? (
+          <span className={`${badge} bg-green-100 text-green-800`}>in sync</span>
+        ) : (
+          <span className={`${badge} bg-amber-100 text-amber-900`}>behind</span>
+        )}
+      </span>
+      {n.in_sync && lag ? (
+        <span className="text-xs text-slate-500">versions since change nothing it serves</span>
+      ) : null}
+    </div>
+  );
+}
+
+function NodeRowView({
+  n,
+  current,
+  onRemove,
+}: {
+  n: NodeRow;
+  current: number | undefined;
+  onRemove: (name: string) => void;
+}) {
+  return (
+    <tr className="border-t border-slate-100 align-top" data-node={n.name}>
+      <td className="px-3 py-1.5">
+        <span className="font-medium">{n.name}</span>
+        {n.version ? <span className="block text-xs text-slate-500">agent {n.version}</span> : null}
+      </td>
+      <td className="px-3 py-1.5">{n.role}</td>
+      <td className="px-3 py-1.5">
+        <span
+          data-testid="online"
+          className={`${badge} ${n.online ? 'bg-green-100 text-green-800' : 'bg-slate-200 text-slate-700'}`}
+        >
+          {n.online ? 'online' : 'offline'}
+        </span>
+      </td>
+      <td className="whitespace-nowrap px-3 py-1.5" title={n.last_seen ? local(n.last_seen) : undefined}>
+        {n.last_seen ? relative(n.last_seen) : 'never'}
+      </td>
+      <td className="px-3 py-1.5 font-mono">{n.address || '—'}</td>
+      <td className="px-3 py-1.5" data-testid="applied">
+        {n.applied_hash ? n.applied_version : '—'}
+      </td>
+      <td className="px-3 py-1.5">
+        <SyncCell n={n} current={current} />
+      </td>
+      <td className="px-3 py-1.5">
+        {n.down_servers.length === 0 ? (
+          <span className="text-slate-500">none</span>
+        ) : (
+          <ul data-testid="node-down">
+            {n.down_servers.map((s) => (
+              <li key={s} className="whitespace-nowrap font-mono text-xs text-red-800">
+                {s}
+              </li>
+            ))}
+          </ul>
+        )}
+        {n.last_error ? (
+          <span role="note" className="mt-1 block text-xs text-red-700">
+            Last error: {n.last_error}
+          </span>
+        ) : null}
+      </td>
+      <td className="px-3 py-1.5 text-right">
+        <button
+          type="button"
+          onClick={() => onRemove(n.name)}
+          aria-label={`Remove node ${n.name}`}
+          className={plainButton}
+        >
+          Remove
+        </button>
+      </td>
+    </tr>
+  );
+}
+
+/** Removing a node is one step more than a click: the agent on it stops serving at once. */
+function ConfirmRemove({
+  name,
+  busy,
+  onConfirm,
+  onCancel,
+}: {
+  name: string;
+  busy: boolean;
+  onConfirm: () => void;
+  onCancel: () => void;
+}) {
+  return (
+    <div
+      role="group"
+      aria-label="Confirm removal"
+      className="flex flex-wrap items-center gap-2 rounded border border-amber-200 bg-amber-50 p-3 text-sm text-amber-900"
+    >
+      <span>
+        Remove node <strong>{name}</strong>? The control plane refuses its token at once; its agent stops its
+        nginx and deletes its cache.
+      </span>
+      <button
+        type="button"
+        disabled={busy}
+        // The step replaced the button that had the focus: the keyboard goes on from here.
+        autoFocus
+        onClick={onConfirm}
+        className={buttonClass}
+      >
+        {busy ? 'Removing…' : `Remove ${name}`}
+      </button>
+      <button type="button" onClick={onCancel} className={plainButton}>
+        Cancel
+      </button>
+    </div>
+  );
+}
+
+/**
+ * Edge nodes: what each applied and how far behind the registry it is, kept current by the event
+ * stream (`version`) and by reading again every few seconds (nodes report by polling; no event
+ * announces a report) — every second while an online node is catching up or a new one is awaited.
+ */
+export function Nodes() {
+  const [nodes, setNodes] = useState<NodeRow[] | null>(null);
+  const [current, setCurrent] = useState<number | undefined>(undefined);
+  const [error, setError] = useState('');
+  const [live, setLive] = useState(false);
+  const [removing, setRemoving] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [done, setDone] = useState('');
+  const loading = useRef(false);
+
+  const load = useCallback(async () => {
+    if (loading.current) return;
+    loading.current = true;
+    try {
+      const [n, s] = await Promise.all([
+        api<{ nodes: NodeRow[] }>('GET', '/nodes'),
+        api<{ version: number }>('GET', '/status'),
+      ]);
+      setNodes(n.nodes);
+      setCurrent(s.version);
+      setError('');
+    } catch (e) {
+      setError(messageOf(e));
+    } finally {
+      loading.current = false;
+    }
+  }, []);
+
+  useEffect(() => {
+    void load();
+    const es = new EventSource('/api/v1/stream', { withCredentials: true });
+    es.addEventListener('open', () => setLive(true));
+    es.addEventListener('error', () => setLive(false));
+    // A node reported what it applied: its version, lag and health changed.
+    es.addEventListener('node', () => void load());
+    es.addEventListener('version', (m) => {
+      const v = (JSON.parse((m as MessageEvent<string>).data) as { version?: number }).version;
+      if (typeof v === 'number') setCurrent(v);
+      void load();
+    });
+    return () => es.close();
+  }, [load]);
+
+  // Going offline is an absence of reports, which no event announces: read again now and then.
+  useEffect(() => {
+    const timer = setInterval(() => {
+      if (!document.hidden) void load();
+    }, IDLE_MS);
+    return () => clearInterval(timer);
+  }, [load]);
+
+  async function remove(name: string) {
+    setBusy(true);
+    setDone('');
+    try {
+      await api('DELETE', `/nodes/${encodeURIComponent(name)}`);
+      setRemoving('');
+      setDone(`Removed node ${name}.`);
+      await load();
+    } catch (e) {
+      setError(messageOf(e));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <section aria-labelledby="nodes-title" className="flex flex-col gap-6">
+      <div className="flex items-center gap-3">
+        <h1 id="nodes-title" className="text-xl font-semibold">
+          Nodes
+        </h1>
+        <span
+          className={`${badge} ${live ? 'bg-green-100 text-green-800' : 'bg-slate-200 text-slate-600'}`}
+          data-testid="live"
+        >
+          {live ? 'live' : 'offline'}
+        </span>
+      </div>
+      <NodeAdd onAdded={() => void load()} />
+      <div className="flex flex-wrap items-center gap-3">
+        <h2 className="font-semibold">Edge nodes</h2>
+        <span className="text-sm text-slate-600">
+          Registry version <span data-testid="current-version">{current ?? '…'}</span>
+        </span>
+        <button type="button" onClick={() => void load()} className={plainButton}>
+          Refresh
+        </button>
+      </div>
+      {error ? <Notice kind="error">{error}</Notice> : null}
+      {done ? <Notice kind="ok">{done}</Notice> : null}
+      {removing ? (
+        <ConfirmRemove
+          name={removing}
+          busy={busy}
+          onConfirm={() => void remove(removing)}
+          onCancel={() => setRemoving('')}
+        />
+      ) : null}
+      {nodes === null ? (
+        <p className="text-sm text-slate-500">Loading…</p>
+      ) : nodes.length === 0 ? (
+        <p className="text-sm text-slate-500">
+          No nodes yet. The control plane’s own nginx serves everything.
+        </p>
+      ) : (
+        <Table
+          testId="nodes"
+          columns={[
+            'Name',
+            'Role',
+            'State',
+            'Last seen',
+            'Address',
+            'Applied version',
+            'Lag (versions)',
+            'Upstreams down',
+            // Positioned inside the table's scroller: an absolute sr-only span in a header cell would
+            // otherwise widen the whole page on a phone.
+            <span className="relative">
+              <span className="sr-only">Actions</span>
+            </span>,
+          ]}
+        >
+          {nodes.map((n) => (
+            <NodeRowView
+              key={n.name}
+              n={n}
+              current={current}
+              onRemove={(name) => {
+                setDone('');
+                setRemoving(name);
+              }}
+            />
+          ))}
+        </Table>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,387 @@
+import { useCallback, useEffect, useId, useState, type FormEvent } from 'react';
+import { api, messageOf } from '../api';
+import { buttonClass, CheckboxField, Field, Notice, plainButton } from './Field';
+import { Table } from './Table';
+import { ConfirmStep, splitIssues } from './UserParts';
+
+/** A provider as /api/v1/providers shows it: the client secret is write-only, never returned. */
+interface ProviderView {
+  name: string;
+  label: string;
+  issuer: string;
+  client_id: string;
+  scopes: string[];
+  groups_claim: string;
+  username_claim: string;
+  group_map: Record<string, string>;
+  groups_passthrough: boolean;
+}
+
+type ProviderField =
+  | 'name'
+  | 'label'
+  | 'issuer'
+  | 'client_id'
+  | 'client_secret'
+  | 'scopes'
+  | 'groups_claim'
+  | 'username_claim'
+  | 'group_map';
+
+const TEXT_FIELDS = [
+  'name',
+  'label',
+  'issuer',
+  'client_id',
+  'client_secret',
+  'groups_claim',
+  'username_claim',
+];
+
+function providerFieldOf(f: string): ProviderField | undefined {
+  if (TEXT_FIELDS.includes(f)) return f as ProviderField;
+  if (f.startsWith('scopes')) return 'scopes';
+  if (f.startsWith('group_map')) return 'group_map';
+  return undefined;
+}
+
+const EMPTY = {
+  name: '',
+  label: '',
+  issuer: '',
+  client_id: '',
+  client_secret: '',
+  scopes: 'openid email profile groups',
+  groups_claim: 'groups',
+  username_claim: 'preferred_username',
+  group_map: '',
+  groups_passthrough: false,
+};
+
+/** `engineers=engineering` per line (or comma): provider group → local group. */
+function parseGroupMap(text: string): Record<string, string> | string {
+  const map: Record<string, string> = {};
+  for (const raw of text.split(/[\n,]/)) {
+    const line = raw.trim();
+    if (!line) continue;
+    const eq = line.lastIndexOf('=');
+    if (eq <= 0 || eq === line.length - 1) return `"${line}" is not provider-group=local-group`;
+    map[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
+  }
+  return map;
+}
+
+function GroupMapField({
+  value,
+  onChange,
+  error,
+}: {
+  value: string;
+  onChange: (v: string) => void;
+  error?: string | undefined;
+}) {
+  const id = useId();
+  return (
+    <div className="flex flex-col gap-1">
+      <label htmlFor={id} className="text-sm font-medium text-slate-700">
+        Group map (provider group=local group, one a line)
+      </label>
+      <textarea
+        id={id}
+        name="group_map"
+        rows={3}
+        placeholder="engineers=engineering"
+        aria-invalid={error ? true : undefined}
+        aria-describedby={error ? `${id}-error` : undefined}
+        value={value}
+        onChange={(e) => onChange(e.target.value)}
+        className={
+          'rounded border bg-white px-3 py-2 font-mono text-sm focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 ' +
+          (error ? 'border-red-500' : 'border-slate-300')
+        }
+      />
+      {error ? (
+        <p id={`${id}-error`} className="text-sm text-red-700" role="alert">
+          {error}
+        </p>
+      ) : null}
+    </div>
+  );
+}
+
+function AddProvider({ onCreated }: { onCreated: () => void }) {
+  const [values, setValues] = useState(EMPTY);
+  const [errors, setErrors] = useState<Partial<Record<ProviderField, string>>>({});
+  const [general, setGeneral] = useState('');
+  const [done, setDone] = useState('');
+  const [busy, setBusy] = useState(false);
+  const set = (k: Exclude<keyof typeof EMPTY, 'groups_passthrough'>) => (e: { target: { value: string } }) =>
+    setValues((v) => ({ ...v, [k]: e.target.value }));
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setErrors({});
+    setGeneral('');
+    setDone('');
+    const groupMap = parseGroupMap(values.group_map);
+    if (typeof groupMap === 'string') {
+      setErrors({ group_map: groupMap });
+      return;
+    }
+    setBusy(true);
+    const name = values.name.trim();
+    try {
+      await api<ProviderView>('POST', '/providers', {
+        name,
+        ...(values.label.trim() ? { label: values.label.trim() } : {}),
+        issuer: values.issuer.trim(),
+        client_id: values.client_id.trim(),
+        client_secret: values.client_secret,
+        scopes: values.scopes.split(/[\s,]+/).filter(Boolean),
+        groups_claim: values.groups_claim.trim(),
+        username_claim: values.username_claim.trim(),
+        group_map: groupMap,
+        groups_passthrough: values.groups_passthrough,
+      });
+      // The secret is stored sealed and never comes back: it leaves the page too.
+      setValues(EMPTY);
+      setDone(`Added ${name}: the login portal offers it now.`);
+      onCreated();
+    } catch (err) {
+      const r = splitIssues(err, providerFieldOf);
+      setErrors(r.fields);
+      setGeneral(r.general);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <form
+      onSubmit={(e) => void submit(e)}
+      aria-labelledby="prov-create-title"
+      className="flex flex-col gap-3 rounded-lg border border-slate-200 bg-white p-4"
+    >
+      <h2 id="prov-create-title" className="font-semibold">
+        New OIDC provider
+      </h2>
+      <p className="text-sm text-slate-600">
+        At the provider, register the redirect URI{' '}
+        <code className="break-all">https://auth.&lt;base domain&gt;/oidc/callback</code> (http when the
+        portal has no certificate).
+      </p>
+      <div className="grid gap-3 md:grid-cols-2">
+        <Field
+          label="Name"
+          name="name"
+          placeholder="google"
+          required
+          autoCapitalize="none"
+          value={values.name}
+          onChange={set('name')}
+          error={errors.name}
+        />
+        <Field
+          label="Button label (optional)"
+          name="label"
+          placeholder="Google"
+          value={values.label}
+          onChange={set('label')}
+          error={errors.label}
+        />
+        <div className="md:col-span-2">
+          <Field
+            label="Issuer URL"
+            name="issuer"
+            inputMode="url"
+            autoCapitalize="none"
+            placeholder="https://accounts.example.com"
+            required
+            value={values.issuer}
+            onChange={set('issuer')}
+            error={errors.issuer}
+          />
+        </div>
+        <Field
+          label="Client ID"
+          name="client_id"
+          required
+          autoComplete="off"
+          value={values.client_id}
+          onChange={set('client_id')}
+          error={errors.client_id}
+        />
+        <Field
+          label="Client secret"
+          name="client_secret"
+          type="password"
+          autoComplete="off"
+          required
+          value={values.client_secret}
+          onChange={set('client_secret')}
+          error={errors.client_secret}
+        />
+        <Field
+          label="Scopes"
+          name="scopes"
+          value={values.scopes}
+          onChange={set('scopes')}
+          error={errors.scopes}
+        />
+        <Field
+          label="Groups claim"
+          name="groups_claim"
+          value={values.groups_claim}
+          onChange={set('groups_claim')}
+          error={errors.groups_claim}
+        />
+        <Field
+          label="Username claim"
+          name="username_claim"
+          value={values.username_claim}
+          onChange={set('username_claim')}
+          error={errors.username_claim}
+        />
+        <GroupMapField
+          value={values.group_map}
+          onChange={(v) => setValues((x) => ({ ...x, group_map: v }))}
+          error={errors.group_map}
+        />
+      </div>
+      <CheckboxField
+        label="Also grant provider groups that have a local group's name"
+        name="groups_passthrough"
+        checked={values.groups_passthrough}
+        onChange={(e) => setValues((v) => ({ ...v, groups_passthrough: e.target.checked }))}
+      />
+      {general ? <Notice kind="error">{general}</Notice> : null}
+      {done ? <Notice kind="ok">{done}</Notice> : null}
+      <div>
+        <button type="submit" disabled={busy} className={buttonClass}>
+          {busy ? 'Adding…' : 'Add provider'}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+/** OIDC sign-in providers: the list (never a secret), a form for a new one, deletion after a confirmation. */
+export function Providers() {
+  const [items, setItems] = useState<ProviderView[] | null>(null);
+  const [confirming, setConfirming] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState('');
+  const [done, setDone] = useState('');
+
+  const load = useCallback(async () => {
+    try {
+      setItems((await api<{ providers: ProviderView[] }>('GET', '/providers')).providers);
+      setError('');
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  }, []);
+  useEffect(() => void load(), [load]);
+
+  async function remove(name: string) {
+    setBusy(true);
+    setError('');
+    setDone('');
+    try {
+      await api('DELETE', `/providers/${encodeURIComponent(name)}`);
+      setConfirming('');
+      setDone(`Deleted ${name}: the login portal no longer offers it.`);
+      await load();
+    } catch (e) {
+      setError(messageOf(e));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <section aria-labelledby="prov-title" className="flex flex-col gap-6">
+      <h1 id="prov-title" className="text-xl font-semibold">
+        Sign-in providers
+      </h1>
+      <AddProvider
+        onCreated={() => {
+          setDone('');
+          void load();
+        }}
+      />
+      <div className="flex flex-col gap-3">
+        <div className="flex items-center gap-3">
+          <h2 className="text-lg font-semibold">Providers</h2>
+          <button type="button" onClick={() => void load()} className={plainButton}>
+            Refresh
+          </button>
+        </div>
+        {error ? <Notice kind="error">{error}</Notice> : null}
+        {done ? <Notice kind="ok">{done}</Notice> : null}
+        {items === null ? (
+          <p className="text-sm text-slate-500">Loading…</p>
+        ) : items.length === 0 ? (
+          <p className="text-sm text-slate-500">No providers: users sign in with a password.</p>
+        ) : (
+          <Table
+            testId="providers"
+            columns={[
+              'Name',
+              'Label',
+              'Issuer',
+              'Client ID',
+              'Scopes',
+              'Claims (groups, username)',
+              'Group map',
+              'Actions',
+            ]}
+          >
+            {items.map((p) => (
+              <tr key={p.name} className="border-t border-slate-100 align-top" data-provider={p.name}>
+                <td className="px-3 py-1.5 font-medium">{p.name}</td>
+                <td className="px-3 py-1.5">{p.label}</td>
+                <td className="px-3 py-1.5 break-all">{p.issuer}</td>
+                <td className="px-3 py-1.5 font-mono text-xs break-all">{p.client_id}</td>
+                <td className="px-3 py-1.5">{p.scopes.join(' ')}</td>
+                <td className="px-3 py-1.5">
+                  {p.groups_claim}, {p.username_claim}
+                </td>
+                <td className="px-3 py-1.5">
+                  {Object.entries(p.group_map)
+                    .map(([from, to]) => `${from} → ${to}`)
+                    .join(', ') || '—'}
+                  {p.groups_passthrough ? (
+                    <span className="block text-xs text-slate-500">and same-named groups</span>
+                  ) : null}
+                </td>
+                <td className="px-3 py-1.5 text-right">
+                  {confirming === p.name ? (
+                    <ConfirmStep
+                      label={`Confirm deleting provider ${p.name}`}
+                      action={busy ? 'Deleting…' : 'Delete provider'}
+                      busy={busy}
+                      onConfirm={() => void remove(p.name)}
+                      onCancel={() => setConfirming('')}
+                    >
+                      Delete {p.name}? Its users stay, but can no longer sign in through it.
+                    </ConfirmStep>
+                  ) : (
+                    <button
+                      type="button"
+                      onClick={() => setConfirming(p.name)}
+                      aria-label={`Delete provider ${p.name}`}
+                      className={plainButton}
+                    >
+                      Delete
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </Table>
+        )}
+      </div>
+    </section>
+  );
+}

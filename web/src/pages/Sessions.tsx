@@ -1,0 +1,107 @@
+import { useCallback, useEffect, useState } from 'react';
+import { api, messageOf } from '../api';
+import { Notice, plainButton } from './Field';
+import { Table } from './Table';
+import { ConfirmStep, type SessionView } from './UserParts';
+import { local as when } from './when';
+
+/** How a session began: this UI's sign-in, the portal's password form, or an OIDC provider. */
+function viaText(via: string): string {
+  if (via === 'api') return 'this UI';
+  if (via === 'password') return 'portal';
+  return via ? `provider ${via}` : '—';
+}
+
+/**
+ * Live sessions (portal, OIDC and this UI's own), each revocable after a confirmation. `reload`
+ * changes when users change (a deleted or disabled user's sessions are gone).
+ */
+export function Sessions({ reload }: { reload: number }) {
+  const [sessions, setSessions] = useState<SessionView[] | null>(null);
+  const [confirming, setConfirming] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState('');
+  const [done, setDone] = useState('');
+
+  const load = useCallback(async () => {
+    try {
+      setSessions((await api<{ sessions: SessionView[] }>('GET', '/sessions')).sessions);
+      setError('');
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  }, []);
+  useEffect(() => void load(), [load, reload]);
+
+  async function revoke(s: SessionView) {
+    setBusy(true);
+    setError('');
+    setDone('');
+    try {
+      await api('DELETE', `/sessions/${encodeURIComponent(s.id)}`);
+      setDone(`Revoked a session of ${s.username || 'a removed user'}.`);
+      setConfirming('');
+      await load();
+    } catch (e) {
+      setError(messageOf(e));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <section aria-labelledby="sessions-title" className="flex flex-col gap-3">
+      <div className="flex items-center gap-3">
+        <h2 id="sessions-title" className="text-lg font-semibold">
+          Sessions
+        </h2>
+        <button type="button" onClick={() => void load()} className={plainButton}>
+          Refresh
+        </button>
+      </div>
+      {error ? <Notice kind="error">{error}</Notice> : null}
+      {done ? <Notice kind="ok">{done}</Notice> : null}
+      {sessions === null ? (
+        <p className="text-sm text-slate-500">Loading…</p>
+      ) : sessions.length === 0 ? (
+        <p className="text-sm text-slate-500">No live sessions.</p>
+      ) : (
+        <Table testId="sessions" columns={['User', 'Via', 'Address', 'Started', 'Expires', 'Actions']}>
+          {sessions.map((s) => (
+            <tr key={s.id} className="border-t border-slate-100 align-top" data-session-id={s.id}>
+              <td className="px-3 py-1.5 font-medium">{s.username || '—'}</td>
+              <td className="px-3 py-1.5">{viaText(s.via)}</td>
+              <td className="px-3 py-1.5 font-mono text-xs" title={s.user_agent}>
+                {s.ip}
+              </td>
+              <td className="whitespace-nowrap px-3 py-1.5">{when(s.created_at)}</td>
+              <td className="whitespace-nowrap px-3 py-1.5">{when(s.expires_at)}</td>
+              <td className="px-3 py-1.5 text-right">
+                {confirming === s.id ? (
+                  <ConfirmStep
+                    label={`Confirm revoking the session of ${s.username}`}
+                    action={busy ? 'Revoking…' : 'Revoke session'}
+                    busy={busy}
+                    onConfirm={() => void revoke(s)}
+                    onCancel={() => setConfirming('')}
+                  >
+                    End this session of {s.username}? (If it is yours, you are signed out.)
+                  </ConfirmStep>
+                ) : (
+                  <button
+                    type="button"
+                    onClick={() => setConfirming(s.id)}
+                    aria-label={`Revoke session of ${s.username} from ${s.ip}, started ${when(s.created_at)}`}
+                    className={plainButton}
+                  >
+                    Revoke
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </Table>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,189 @@
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { api } from '../api';
+import { buttonClass, CheckboxField, Field, Notice, plainButton, SelectField } from './Field';
+import { ConfirmStep, GroupPicker, splitIssues, type UserView } from './UserParts';
+import { UserTotp } from './UserTotp';
+
+type EditField = 'role' | 'groups' | 'password';
+
+function editFieldOf(f: string): EditField | undefined {
+  if (f === 'role' || f === 'password') return f;
+  if (f.startsWith('groups')) return 'groups';
+  return undefined;
+}
+
+/**
+ * One user's settings: role, groups, disabled, a new password; the second factor; deletion after a
+ * confirmation. `me` is the signed-in admin, warned before locking themselves out.
+ */
+export function UserEditor({
+  user,
+  groups,
+  me,
+  onChanged,
+  onDeleted,
+  onClose,
+}: {
+  user: UserView;
+  groups: string[];
+  me: string;
+  onChanged: () => void;
+  onDeleted: (username: string) => void;
+  onClose: () => void;
+}) {
+  const [role, setRole] = useState(user.role);
+  const [memberOf, setMemberOf] = useState(user.groups);
+  const [disabled, setDisabled] = useState(user.disabled);
+  const [password, setPassword] = useState('');
+  const [errors, setErrors] = useState<Partial<Record<EditField, string>>>({});
+  const [general, setGeneral] = useState('');
+  const [done, setDone] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [confirmDelete, setConfirmDelete] = useState(false);
+  const heading = useRef<HTMLHeadingElement>(null);
+  const self = user.username === me;
+  const path = `/users/${encodeURIComponent(user.username)}`;
+
+  // Opened from the list: the keyboard (and a phone's screen) goes to the editor.
+  useEffect(() => {
+    heading.current?.focus();
+    heading.current?.scrollIntoView?.({ block: 'nearest' });
+  }, []);
+
+  async function save(e: FormEvent) {
+    e.preventDefault();
+    setErrors({});
+    setGeneral('');
+    setDone('');
+    const change: Record<string, unknown> = {};
+    if (role !== user.role) change.role = role;
+    if (disabled !== user.disabled) change.disabled = disabled;
+    if ([...memberOf].sort().join() !== [...user.groups].sort().join()) change.groups = memberOf;
+    if (password) change.password = password;
+    if (Object.keys(change).length === 0) {
+      setDone('Nothing changed.');
+      return;
+    }
+    setBusy(true);
+    try {
+      await api<UserView>('PATCH', path, change);
+      setPassword('');
+      setDone(
+        `Saved ${user.username}.` +
+          (change.password || change.disabled === true ? ' Their sessions have ended.' : ''),
+      );
+      onChanged();
+    } catch (err) {
+      const { fields, general: rest } = splitIssues(err, editFieldOf);
+      setErrors(fields);
+      setGeneral(rest);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function remove() {
+    setBusy(true);
+    setGeneral('');
+    try {
+      await api('DELETE', path);
+      onDeleted(user.username);
+    } catch (err) {
+      setGeneral(splitIssues(err, () => undefined).general);
+      setConfirmDelete(false);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <section
+      aria-labelledby="user-edit-title"
+      className="flex flex-col gap-4 rounded-lg border border-slate-200 bg-white p-4"
+    >
+      <div className="flex flex-wrap items-center gap-3">
+        <h2 id="user-edit-title" ref={heading} tabIndex={-1} className="font-semibold focus:outline-none">
+          Edit user {user.username}
+        </h2>
+        <button type="button" onClick={onClose} className={'ml-auto ' + plainButton}>
+          Close
+        </button>
+      </div>
+      {user.managed_by ? (
+        <Notice kind="warn">
+          Managed by the edge file {user.managed_by}: its next apply sets role, groups, names and disabled
+          back to what the file says (a password set here stays).
+        </Notice>
+      ) : null}
+      {self ? (
+        <Notice kind="warn">
+          This is you: disabling or demoting this account, or a new password, signs you out.
+        </Notice>
+      ) : null}
+      <form
+        onSubmit={(e) => void save(e)}
+        aria-label={`Settings of ${user.username}`}
+        className="flex flex-col gap-3"
+      >
+        <div className="grid gap-3 md:grid-cols-2">
+          <SelectField
+            label="Role"
+            name="role"
+            value={role}
+            onChange={(e) => setRole(e.target.value === 'admin' ? 'admin' : 'user')}
+            options={[
+              { value: 'user', label: 'user' },
+              { value: 'admin', label: 'admin (signs in to this UI)' },
+            ]}
+            error={errors.role}
+          />
+          <Field
+            label="New password"
+            name="new-password"
+            type="password"
+            autoComplete="new-password"
+            placeholder="unchanged"
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+            error={errors.password}
+          />
+        </div>
+        <GroupPicker groups={groups} value={memberOf} onChange={setMemberOf} error={errors.groups} />
+        <CheckboxField
+          label="Disabled (cannot sign in; their sessions end)"
+          name="disabled"
+          checked={disabled}
+          onChange={(e) => setDisabled(e.target.checked)}
+        />
+        {general ? <Notice kind="error">{general}</Notice> : null}
+        {done ? <Notice kind="ok">{done}</Notice> : null}
+        <div>
+          <button type="submit" disabled={busy} className={buttonClass}>
+            {busy ? 'Saving…' : 'Save changes'}
+          </button>
+        </div>
+      </form>
+      <hr className="border-slate-200" />
+      <UserTotp user={user} onChanged={onChanged} />
+      <hr className="border-slate-200" />
+      {confirmDelete ? (
+        <ConfirmStep
+          label="Confirm deleting the user"
+          action={busy ? 'Deleting…' : `Delete ${user.username}`}
+          busy={busy}
+          onConfirm={() => void remove()}
+          onCancel={() => setConfirmDelete(false)}
+        >
+          Delete {user.username}? Their sessions end at once{self ? ', yours included' : ''}; this cannot be
+          undone.
+        </ConfirmStep>
+      ) : (
+        <div>
+          <button type="button" onClick={() => setConfirmDelete(true)} className={plainButton}>
+            Delete user…
+          </button>
+        </div>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,135 @@
+import { useId, type ReactNode } from 'react';
+import { ApiError, messageOf } from '../api';
+import { buttonClass, CheckboxField, plainButton } from './Field';
+
+// Shapes of /api/v1/users, /groups and /sessions (only the fields the pages read).
+export interface UserView {
+  username: string;
+  email: string;
+  name: string;
+  role: 'admin' | 'user';
+  groups: string[];
+  disabled: boolean;
+  has_password: boolean;
+  totp: boolean;
+  /** The edge file that manages the user ('' or absent: the API's own). */
+  managed_by?: string;
+}
+export interface GroupView {
+  name: string;
+  description: string;
+  members: string[];
+  managed_by?: string;
+}
+export interface SessionView {
+  id: string;
+  username: string;
+  created_at: string;
+  expires_at: string;
+  ip: string;
+  user_agent: string;
+  via: string;
+}
+
+/**
+ * An API error split into messages per form field (`which` names the field an issue's path is
+ * about, e.g. `groups.0` → `groups`) and the rest, shown above the submit button.
+ */
+export function splitIssues<F extends string>(
+  err: unknown,
+  which: (field: string) => F | undefined,
+): { fields: Partial<Record<F, string>>; general: string } {
+  const fields: Partial<Record<F, string>> = {};
+  if (!(err instanceof ApiError) || !err.body.issues?.length) return { fields, general: messageOf(err) };
+  const rest: string[] = [];
+  for (const i of err.body.issues) {
+    const f = which(i.field.replace(/^(body|params)\./, ''));
+    if (f) fields[f] = fields[f] ? `${fields[f]}; ${i.message}` : i.message;
+    else rest.push(`${i.field}: ${i.message}`);
+  }
+  return { fields, general: rest.join('; ') };
+}
+
+/** The groups a user is in, as one checkbox per group, with the API's error for the list. */
+export function GroupPicker({
+  groups,
+  value,
+  onChange,
+  error,
+  disabled,
+}: {
+  groups: string[];
+  value: string[];
+  onChange: (groups: string[]) => void;
+  error?: string | undefined;
+  disabled?: boolean;
+}) {
+  const id = useId();
+  const toggle = (g: string, on: boolean) =>
+    onChange(on ? [...value, g].filter((x, i, a) => a.indexOf(x) === i) : value.filter((x) => x !== g));
+  return (
+    <fieldset
+      className="flex min-w-0 flex-col gap-1"
+      aria-describedby={error ? `${id}-error` : undefined}
+      disabled={disabled}
+    >
+      <legend className="mb-1 text-sm font-medium text-slate-700">Groups</legend>
+      {groups.length === 0 ? (
+        <p className="text-sm text-slate-500">No groups yet (create them under Groups).</p>
+      ) : (
+        <div className="flex flex-wrap gap-x-4 gap-y-1">
+          {groups.map((g) => (
+            <CheckboxField
+              key={g}
+              label={g}
+              checked={value.includes(g)}
+              aria-invalid={error ? true : undefined}
+              onChange={(e) => toggle(g, e.target.checked)}
+            />
+          ))}
+        </div>
+      )}
+      {error ? (
+        <p id={`${id}-error`} className="text-sm text-red-700" role="alert">
+          {error}
+        </p>
+      ) : null}
+    </fieldset>
+  );
+}
+
+/**
+ * The second step of a destructive action: what will happen, a button that does it (taking the
+ * focus, since it replaced the button that had it) and one that backs out.
+ */
+export function ConfirmStep({
+  label,
+  children,
+  action,
+  busy,
+  onConfirm,
+  onCancel,
+}: {
+  label: string;
+  children: ReactNode;
+  action: string;
+  busy: boolean;
+  onConfirm: () => void;
+  onCancel: () => void;
+}) {
+  return (
+    <div
+      role="group"
+      aria-label={label}
+      className="flex flex-wrap items-center gap-2 rounded border border-amber-200 bg-amber-50 p-3 text-sm text-amber-900"
+    >
+      <span className="min-w-0 basis-full sm:basis-auto">{children}</span>
+      <button type="button" disabled={busy} autoFocus onClick={onConfirm} className={buttonClass}>
+        {action}
+      </button>
+      <button type="button" onClick={onCancel} className={plainButton}>
+        Cancel
+      </button>
+    </div>
+  );
+}

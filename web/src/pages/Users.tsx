@@ -1,0 +1,256 @@
+import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { api, messageOf, type Session } from '../api';
+import { buttonClass, Field, Notice, plainButton, SelectField } from './Field';
+import { Groups } from './Groups';
+import { Sessions } from './Sessions';
+import { Table } from './Table';
+import { UserEditor } from './UserEditor';
+import { GroupPicker, splitIssues, type GroupView, type UserView } from './UserParts';
+
+type CreateField = 'username' | 'password' | 'role' | 'groups';
+
+function createFieldOf(f: string): CreateField | undefined {
+  if (f === 'username' || f === 'password' || f === 'role') return f;
+  if (f.startsWith('groups')) return 'groups';
+  return undefined;
+}
+
+const EMPTY = { username: '', password: '', role: 'user' as 'admin' | 'user', groups: [] as string[] };
+
+function CreateUser({ groups, onCreated }: { groups: string[]; onCreated: () => void }) {
+  const [values, setValues] = useState(EMPTY);
+  const [errors, setErrors] = useState<Partial<Record<CreateField, string>>>({});
+  const [general, setGeneral] = useState('');
+  const [done, setDone] = useState('');
+  const [busy, setBusy] = useState(false);
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setErrors({});
+    setGeneral('');
+    setDone('');
+    setBusy(true);
+    const username = values.username.trim();
+    try {
+      await api<UserView>('POST', '/users', {
+        username,
+        role: values.role,
+        groups: values.groups,
+        ...(values.password ? { password: values.password } : {}),
+      });
+      setDone(`Created ${username}.`);
+      setValues(EMPTY);
+      onCreated();
+    } catch (err) {
+      const r = splitIssues(err, createFieldOf);
+      setErrors(r.fields);
+      setGeneral(r.general);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <form
+      onSubmit={(e) => void submit(e)}
+      aria-labelledby="user-create-title"
+      className="flex flex-col gap-3 rounded-lg border border-slate-200 bg-white p-4"
+    >
+      <h2 id="user-create-title" className="font-semibold">
+        New user
+      </h2>
+      <div className="grid gap-3 md:grid-cols-3">
+        <Field
+          label="Username"
+          name="username"
+          autoComplete="off"
+          autoCapitalize="none"
+          spellCheck={false}
+          required
+          value={values.username}
+          onChange={(e) => setValues((v) => ({ ...v, username: e.target.value }))}
+          error={errors.username}
+        />
+        <Field
+          label="Password"
+          name="password"
+          type="password"
+          autoComplete="new-password"
+          value={values.password}
+          onChange={(e) => setValues((v) => ({ ...v, password: e.target.value }))}
+          error={errors.password}
+        />
+        <SelectField
+          label="Role"
+          name="role"
+          value={values.role}
+          onChange={(e) => setValues((v) => ({ ...v, role: e.target.value === 'admin' ? 'admin' : 'user' }))}
+          options={[
+            { value: 'user', label: 'user' },
+            { value: 'admin', label: 'admin (signs in to this UI)' },
+          ]}
+          error={errors.role}
+        />
+      </div>
+      <GroupPicker
+        groups={groups}
+        value={values.groups}
+        onChange={(g) => setValues((v) => ({ ...v, groups: g }))}
+        error={errors.groups}
+      />
+      <p className="text-sm text-slate-500">
+        Without a password, the user signs in only through a sign-in provider.
+      </p>
+      {general ? <Notice kind="error">{general}</Notice> : null}
+      {done ? <Notice kind="ok">{done}</Notice> : null}
+      <div>
+        <button type="submit" disabled={busy} className={buttonClass}>
+          {busy ? 'Creating…' : 'Create user'}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function Flag({ on, yes, no }: { on: boolean; yes: string; no: string }) {
+  return (
+    <span
+      className={
+        'inline-block rounded px-1.5 py-0.5 text-xs font-medium ' +
+        (on ? 'bg-green-100 text-green-800' : 'bg-slate-100 text-slate-600')
+      }
+    >
+      {on ? yes : no}
+    </span>
+  );
+}
+
+/** Users and groups: who may sign in, with which role, groups and second factor; live sessions. */
+export function Users() {
+  const [users, setUsers] = useState<UserView[] | null>(null);
+  const [groups, setGroups] = useState<GroupView[] | null>(null);
+  const [me, setMe] = useState('');
+  const [editing, setEditing] = useState('');
+  const [error, setError] = useState('');
+  const [done, setDone] = useState('');
+  const [tick, setTick] = useState(0);
+
+  const load = useCallback(async () => {
+    try {
+      const [u, g] = await Promise.all([
+        api<{ users: UserView[] }>('GET', '/users'),
+        api<{ groups: GroupView[] }>('GET', '/groups'),
+      ]);
+      setUsers(u.users);
+      setGroups(g.groups);
+      setError('');
+    } catch (e) {
+      setError(messageOf(e));
+    }
+    setTick((n) => n + 1);
+  }, []);
+  useEffect(() => {
+    void load();
+    api<Session>('GET', '/session').then(
+      (s) => setMe(s.username),
+      () => undefined,
+    );
+  }, [load]);
+
+  const groupNames = (groups ?? []).map((g) => g.name);
+  const current = users?.find((u) => u.username === editing);
+
+  return (
+    <section aria-labelledby="users-title" className="flex flex-col gap-6">
+      <h1 id="users-title" className="text-xl font-semibold">
+        Users
+      </h1>
+      <CreateUser
+        groups={groupNames}
+        onCreated={() => {
+          setDone('');
+          void load();
+        }}
+      />
+      <div className="flex items-center gap-3">
+        <h2 className="text-lg font-semibold">All users</h2>
+        <button type="button" onClick={() => void load()} className={plainButton}>
+          Refresh
+        </button>
+      </div>
+      {error ? <Notice kind="error">{error}</Notice> : null}
+      {done ? <Notice kind="ok">{done}</Notice> : null}
+      {users === null ? (
+        <p className="text-sm text-slate-500">Loading…</p>
+      ) : users.length === 0 ? (
+        <p className="text-sm text-slate-500">No users yet.</p>
+      ) : (
+        <Table
+          testId="users"
+          columns={['Username', 'Role', 'Groups', 'TOTP', 'State', 'Managed by', 'Actions']}
+        >
+          {users.map((u) => (
+            <tr key={u.username} className="border-t border-slate-100 align-top" data-user={u.username}>
+              <td className="px-3 py-1.5 font-medium">
+                {u.username}
+                {u.username === me ? <span className="font-normal text-slate-500"> (you)</span> : null}
+              </td>
+              <td className="px-3 py-1.5">{u.role}</td>
+              <td className="px-3 py-1.5">{u.groups.join(', ') || '—'}</td>
+              <td className="px-3 py-1.5">
+                <Flag on={u.totp} yes="on" no="off" />
+              </td>
+              <td className="px-3 py-1.5">
+                {u.disabled ? (
+                  <span className="inline-block rounded bg-red-100 px-1.5 py-0.5 text-xs font-medium text-red-800">
+                    disabled
+                  </span>
+                ) : (
+                  <Flag on yes="enabled" no="" />
+                )}
+              </td>
+              <td className="px-3 py-1.5 text-slate-600">{u.managed_by ? `file: ${u.managed_by}` : '—'}</td>
+              <td className="px-3 py-1.5 text-right">
+                <button
+                  type="button"
+                  onClick={() => {
+                    setDone('');
+                    setEditing(u.username);
+                  }}
+                  aria-label={`Edit ${u.username}`}
+                  aria-expanded={editing === u.username}
+                  className={plainButton}
+                >
+                  Edit
+                </button>
+              </td>
+            </tr>
+          ))}
+        </Table>
+      )}
+      {current ? (
+        <UserEditor
+          key={current.username}
+          user={current}
+          groups={groupNames}
+          me={me}
+          onChanged={() => void load()}
+          onDeleted={(name) => {
+            setEditing('');
+            setDone(`Deleted ${name}.`);
+            void load();
+          }}
+          onClose={() => {
+            setEditing('');
+            // Back to the button that opened the editor.
+            document
+              .querySelector<HTMLButtonElement>(`tr[data-user="${CSS.escape(current.username)}"] button`)
+              ?.focus();
+          }}
+        />
+      ) : null}
+      <Groups groups={groups} onChanged={() => void load()} />
+      <Sessions reload={tick} />
+    </section>
+  );
+}
