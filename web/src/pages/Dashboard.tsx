@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { Table } from './Table';
 import {
   api,
@@ -58,7 +58,10 @@ export function Dashboard() {
   const [live, setLive] = useState(false);
   const [error, setError] = useState('');
 
+  // `version` events can come in bursts: only the latest read's answer is shown.
+  const latest = useRef(0);
   const load = useCallback(async () => {
+    const mine = ++latest.current;
     try {
       const [s, n, ev, l] = await Promise.all([
         api<Status>('GET', '/status'),
@@ -66,6 +69,7 @@ export function Dashboard() {
         api<{ events: SecurityEvent[] }>('GET', '/events?limit=1000'),
         api<{ links: LinkView[] }>('GET', '/links'),
       ]);
+      if (mine !== latest.current) return;
       setStatus(s);
       setLinks(l.links.filter((x) => x.state === 'active'));
       setEdge((cur) => cur ?? { ...s.edge, lastError: s.edge.lastError ?? null });

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { api, messageOf, type Session } from '../api';
 import { buttonClass, Field, Notice, plainButton, SelectField } from './Field';
 import { Groups } from './Groups';
@@ -135,12 +135,17 @@ export function Users() {
   const [done, setDone] = useState('');
   const [tick, setTick] = useState(0);
 
+  // Reads may overlap (a change's re-read, then Refresh): only the latest one's answer is shown,
+  // or an older answer arriving last would bring back a list from before a change.
+  const latest = useRef(0);
   const load = useCallback(async () => {
+    const mine = ++latest.current;
     try {
       const [u, g] = await Promise.all([
         api<{ users: UserView[] }>('GET', '/users'),
         api<{ groups: GroupView[] }>('GET', '/groups'),
       ]);
+      if (mine !== latest.current) return;
       setUsers(u.users);
       setGroups(g.groups);
       setError('');
