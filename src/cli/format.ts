@@ -1,6 +1,12 @@
+/** Control characters in a cell could forge rows or drive the terminal (colours, hidden text). */
+function printable(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+}
+
 /** Plain text tables for the terminal. */
 export function table(headers: string[], rows: (string | number | undefined)[][]): string {
-  const cells = [headers, ...rows.map((r) => r.map((c) => (c === undefined ? '-' : String(c))))];
+  const cells = [headers, ...rows.map((r) => r.map((c) => (c === undefined ? '-' : printable(String(c)))))];
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
   return cells
     .map((r) =>

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Db } from '../store/db.js';
 
@@ -9,6 +9,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set by the API's authentication hook. */
     via?: AuditVia;
+    /** Set by a handler that changed nothing although it answered 2xx (a dry run, a no-op sign-out). */
+    auditSkip?: boolean;
   }
 }
 
@@ -69,39 +71,43 @@ export class AuditLog {
   }
 }
 
-/** Paths that are not changes made by an operator (node heartbeats, the event stream). */
-function unaudited(req: FastifyRequest): boolean {
-  const path = req.url.split('?')[0] ?? '';
-  if (path.startsWith('/edge/')) return true;
-  const q = req.query as Record<string, unknown> | undefined;
-  const body = req.body as Record<string, unknown> | undefined;
-  const dry = (v: unknown) => v === true || v === 'true' || v === '1';
-  return dry(q?.dry_run) || (typeof body === 'object' && body !== null && dry(body.dry_run));
-}
+/** Refusals (401/403) kept per address and minute: guessing tokens must not push history out. */
+const REFUSALS_PER_MINUTE = 10;
 
-/** Keeps the audit log of `app`'s changes: adds an onResponse hook, recording after the answer. */
+/**
+ * Keeps the audit log of `app`'s changes: adds an onResponse hook, recording after the answer.
+ * Kept: every answered change (2xx), every failure after a change may have been made (5xx: e.g.
+ * written, but nginx did not take it in time), and refusals of who is asking (401/403, a few a
+ * minute per address). Not kept: 400/404/409/429 (bad input, nothing there, a conflict, throttled:
+ * nothing changed) and what a handler marks as changing nothing (dry runs).
+ */
 export function auditChanges(app: FastifyInstance, log: AuditLog, onError: (err: unknown) => void): void {
+  const refusals = new Map<string, number>();
+  let minute = 0;
   app.addHook('onResponse', async (req, reply) => {
     if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return;
     const status = reply.statusCode;
-    // 400/404/409/429: bad input, nothing there, a conflict, throttled: nothing changed. Refusals
-    // of who is asking (401, 403) are kept: they are what an audit is for.
-    if (status >= 400 && status !== 401 && status !== 403) return;
-    if (unaudited(req)) return;
-    const signIn = (req.url.split('?')[0] ?? '') === '/api/v1/session' && req.method === 'POST';
-    const claimed = signIn ? (req.body as { username?: unknown } | undefined)?.username : undefined;
-    const actor =
-      req.actor ??
-      (typeof claimed === 'string'
-        ? claimed.trim().toLowerCase().slice(0, 64)
-        : req.via === 'token' || req.via === 'socket'
-          ? 'admin'
-          : '-');
+    const refused = status === 401 || status === 403;
+    if (status >= 400 && status < 500 && !refused) return;
+    if (req.auditSkip && !refused) return;
+    if (refused) {
+      const now = Math.floor(Date.now() / 60_000);
+      if (now !== minute) {
+        minute = now;
+        refusals.clear();
+      }
+      const n = (refusals.get(req.ip) ?? 0) + 1;
+      refusals.set(req.ip, n);
+      if (n > REFUSALS_PER_MINUTE) return;
+    }
+    // Only a verified identity is an actor: a refused sign-in's claimed name is not (the security
+    // events keep it), so nobody can put entries in someone else's name.
+    const actor = req.actor ?? (req.via === 'token' || req.via === 'socket' ? 'admin' : '-');
     await log
       .record({
         at: new Date().toISOString(),
         actor,
-        via: signIn ? 'session' : (req.via ?? 'none'),
+        via: req.via ?? 'none',
         ip: req.ip,
         method: req.method,
         path: (req.url.split('?')[0] ?? '').slice(0, 300),

@@ -28,7 +28,14 @@ export interface HostChecks {
   reservedHosts?: ReadonlyMap<string, string>;
 }
 
-export type Op = { kind: 'put' | 'create'; service: Service } | { kind: 'delete'; name: string };
+export type Op =
+  | {
+      kind: 'put' | 'create';
+      service: Service;
+      /** Write only if the record's `meta.updated_at` is still this ('absent': it must not exist). */
+      ifUpdatedAt?: string;
+    }
+  | { kind: 'delete'; name: string };
 
 export interface ChangeEvent {
   version: number;
@@ -138,12 +145,17 @@ export class Registry {
   async put(
     input: unknown,
     meta: WriteMeta,
-    opts: { create?: boolean } = {},
+    opts: { create?: boolean; ifUpdatedAt?: string } = {},
   ): Promise<WriteResult & { name: string }> {
     const parsed = serviceSchema.safeParse(input);
     if (!parsed.success) throw fromZod(parsed.error);
     const kind = opts.create ? 'create' : 'put';
-    return { ...(await this.apply([{ kind, service: parsed.data }], meta)), name: parsed.data.name };
+    const op: Op = {
+      kind,
+      service: parsed.data,
+      ...(opts.ifUpdatedAt ? { ifUpdatedAt: opts.ifUpdatedAt } : {}),
+    };
+    return { ...(await this.apply([op], meta)), name: parsed.data.name };
   }
 
   remove(name: string, meta: WriteMeta): Promise<WriteResult> {
@@ -217,6 +229,22 @@ export class Registry {
           `service ${name} already exists; use PUT /api/v1/services/${name} to replace it`,
         );
       }
+      if (
+        op.kind !== 'delete' &&
+        op.ifUpdatedAt &&
+        (existing?.meta.updated_at ?? 'absent') !== op.ifUpdatedAt
+      ) {
+        // Checked in the write queue: no write can land between this check and this write.
+        throw new GatehouseError(
+          'changed_meanwhile',
+          existing
+            ? `service ${name} was changed at ${existing.meta.updated_at} by someone else; reload it and apply your change again`
+            : op.ifUpdatedAt === 'absent'
+              ? `service ${name} does not exist`
+              : `service ${name} was deleted meanwhile`,
+          409,
+        );
+      }
       if (existing) checkOwner(name, existing, meta);
       if (op.kind !== 'delete') {
         // Lazily: only a host someone already serves makes checkHosts look at the records.
@@ -273,6 +301,9 @@ export class Registry {
     changes: [string, ServiceRecord | undefined][],
     meta: WriteMeta,
   ): Promise<WriteResult> {
+    // Before the claims are touched: while a probe runs, readers (sign-in redirects) must see
+    // the current claims, not a dry run's.
+    await this.checkNewPorts(changes);
     const routesBefore = this.claims.routeCount;
     const { claims, undo } = this.prepareClaims(changes);
     try {
@@ -283,7 +314,6 @@ export class Registry {
           409,
         );
       }
-      await this.checkNewPorts(changes);
       if (!meta.dryRun) await persistVersion(this.db, this.current + 1, changes, this.records, meta);
     } catch (err) {
       undo();

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
+import { ADMIN_TOKEN, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
 import { freePort, json, startServer, type TestServer } from '../helpers/net.js';
 import { runCli } from '../helpers/netns.js';
 
@@ -107,6 +107,19 @@ describe('management API: dry runs, guarded writes, audit log', () => {
     );
     expect(fresh.status).toBe(200);
     expect((await t.get('mine.test')).status).toBe(200);
+    // Two writers who read the same state: exactly one wins, whatever the timing.
+    const seenNow = ((await t.api('GET', '/api/v1/services/web')).json as { meta: { updated_at: string } })
+      .meta.updated_at;
+    const race = await Promise.all(
+      ['one.test', 'two.test'].map((h) =>
+        t.api(
+          'PUT',
+          `/api/v1/services/web?if_updated_at=${encodeURIComponent(seenNow)}`,
+          svc(['web.test', h]),
+        ),
+      ),
+    );
+    expect(race.map((r) => r.status).sort()).toEqual([200, 409]);
     // `absent`: create only, never replace.
     const exists = await t.api('PUT', '/api/v1/services/web?if_updated_at=absent', svc(['web.test']));
     expect(exists.status).toBe(409);
@@ -130,17 +143,36 @@ describe('management API: dry runs, guarded writes, audit log', () => {
       'x-gatehouse-csrf': '1',
     });
     expect(put.status).toBe(201);
+    // A refused sign-in is nobody's: the claimed name is not an actor.
+    expect(
+      (await json(t.apiPort, 'POST', '/api/v1/session', { username: 'ops', password: 'wrong wrong' })).status,
+    ).toBe(401);
     // Refused: no token. Not kept: bad input, dry runs, reads.
     expect((await json(t.apiPort, 'DELETE', '/api/v1/services/web')).status).toBe(401);
     await t.api('PUT', '/api/v1/services/web?dry_run=true', svc(['web.test']));
     await t.api('PUT', '/api/v1/services/bad', { hosts: ['bad.test'] });
+    // A dry_run flag on a route that does not take one hides nothing.
+    await t.api('PUT', '/api/v1/services/gone', svc(['gone.test']));
+    const del = await fetch(`http://127.0.0.1:${t.apiPort}/api/v1/services/gone`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ dry_run: true }),
+    });
+    expect(del.status).toBe(200);
+    // Signing out without a session changes nothing.
+    expect((await json(t.apiPort, 'DELETE', '/api/v1/session')).status).toBe(200);
 
     const entries = ((await t.api('GET', '/api/v1/audit?limit=100')).json as { entries: AuditEntry[] })
       .entries;
     const lines = entries.map((e) => `${e.actor} ${e.via} ${e.method} ${e.path} ${e.status}`);
-    expect(lines[0]).toBe('- none DELETE /api/v1/services/web 401');
-    expect(lines[1]).toBe('ops session PUT /api/v1/services/byops 201');
-    expect(lines[2]).toBe('ops session POST /api/v1/session 200');
+    expect(lines.slice(0, 5)).toEqual([
+      'admin token DELETE /api/v1/services/gone 200',
+      'admin token PUT /api/v1/services/gone 201',
+      '- none DELETE /api/v1/services/web 401',
+      '- none POST /api/v1/session 401',
+      'ops session PUT /api/v1/services/byops 201',
+    ]);
+    expect(lines[5]).toBe('ops session POST /api/v1/session 200');
     expect(lines).toContain('admin token PUT /api/v1/services/web 200');
     expect(lines).toContain('admin token POST /api/v1/users 201');
     expect(lines.some((l) => l.includes('dry_run') || l.includes('/services/bad'))).toBe(false);
@@ -151,12 +183,25 @@ describe('management API: dry runs, guarded writes, audit log', () => {
     const ops = ((await t.api('GET', '/api/v1/audit?actor=ops')).json as { entries: AuditEntry[] }).entries;
     expect(ops.map((e) => e.path)).toEqual(['/api/v1/services/byops', '/api/v1/session']);
     const older = (
-      (await t.api('GET', `/api/v1/audit?before=${entries[1]?.id}&limit=1`)).json as { entries: AuditEntry[] }
+      (await t.api('GET', `/api/v1/audit?before=${entries[4]?.id}&limit=1`)).json as { entries: AuditEntry[] }
     ).entries;
     expect(older.map((e) => e.path)).toEqual(['/api/v1/session']);
     const bad = await t.api('GET', '/api/v1/audit?limit=0');
     expect(bad.status).toBe(400);
     expect(bad.json.error?.message).toMatch(/^query\.limit: /);
+  });
+
+  it('keeps a few refusals a minute per address: guessing tokens cannot push history out', async () => {
+    const count = async () =>
+      ((await t.api('GET', '/api/v1/audit?limit=1000')).json as { entries: AuditEntry[] }).entries.filter(
+        (e) => e.status === 401,
+      ).length;
+    const before = await count();
+    for (let i = 0; i < 30; i++)
+      await json(t.apiPort, 'POST', '/api/v1/services', {}, { authorization: `Bearer guess-${i}` });
+    // At most ten a minute from one address (the minute may turn during the loop: twenty then).
+    expect((await count()) - before).toBeLessThanOrEqual(20);
+    expect((await count()) - before).toBeGreaterThanOrEqual(8);
   });
 
   it('shows the audit log on the command line', async () => {

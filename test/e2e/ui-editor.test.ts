@@ -145,6 +145,10 @@ describe('web UI: service editor', () => {
       ((await t.api('GET', '/api/v1/services/edited')).json as { service: { hsts?: boolean } }).service.hsts,
     ).toBe(true);
     expect((await t.get('edited.test')).status).toBe(403);
+    // Their version, loaded on request: HSTS is on now, and the allow list is still there.
+    await page.getByRole('button', { name: /^Load their version/ }).click();
+    await expect.poll(() => L('HSTS (browsers insist on HTTPS)').isChecked()).toBe(true);
+    expect(await L('Addresses that pass').first().isChecked()).toBe(true);
   });
 
   it('edits the service as YAML, and back in the form', async () => {

@@ -164,6 +164,11 @@ describe('web UI', () => {
     await row.waitFor();
     await page.screenshot({ path: join(SHOTS, 'links.png'), fullPage: true });
     await row.getByRole('button', { name: /^Revoke/ }).click();
+    // A second step: Cancel keeps the link.
+    await row.getByRole('button', { name: 'Cancel' }).click();
+    expect((await t.get('shared.test', '/', from)).status).toBe(200);
+    await row.getByRole('button', { name: /^Revoke/ }).click();
+    await row.getByRole('button', { name: 'Confirm revoke' }).click();
     await row.getByText('revoked').waitFor();
     expect((await t.get('shared.test', '/', from)).status).toBe(403);
     expect((await t.get(url.host, url.pathname, from)).status).toBe(410);

@@ -1,4 +1,4 @@
-import { lazy, Suspense, useCallback, useEffect, useState } from 'react';
+import { Component, lazy, Suspense, useCallback, useEffect, useState, type ReactNode } from 'react';
 import { api, setUnauthorizedHandler, type Session } from './api';
 import { Audit } from './pages/Audit';
 import { Certificates } from './pages/Certificates';
@@ -38,8 +38,35 @@ interface Route {
 function routeFromHash(): Route {
   const [name, ...rest] = window.location.hash.replace(/^#\//, '').split('/');
   const page = PAGES.find(([p]) => p === name)?.[0] ?? 'dashboard';
-  const arg = rest.length ? decodeURIComponent(rest.join('/')) : undefined;
+  let arg: string | undefined;
+  try {
+    arg = rest.length ? decodeURIComponent(rest.join('/')) : undefined;
+  } catch {
+    arg = undefined; // a mangled address: the page itself, not a blank screen
+  }
   return arg ? { page, arg } : { page };
+}
+
+/**
+ * A page that fails to render (a bug, or an editor chunk that no longer exists after an upgrade)
+ * says so in its place, with the menu still there, instead of blanking the whole app.
+ */
+class PageBoundary extends Component<{ children: ReactNode }, { error: string }> {
+  override state = { error: '' };
+  static getDerivedStateFromError(e: unknown) {
+    return { error: e instanceof Error ? e.message : String(e) };
+  }
+  override render() {
+    if (!this.state.error) return this.props.children;
+    return (
+      <div role="alert" className="rounded border border-red-200 bg-red-50 p-4 text-sm text-red-800">
+        <p className="font-medium">This page could not be shown: {this.state.error}</p>
+        <button type="button" className="mt-2 underline" onClick={() => window.location.reload()}>
+          Reload the app
+        </button>
+      </div>
+    );
+  }
 }
 
 function PageView({ route }: { route: Route }) {
@@ -128,7 +155,9 @@ export function App() {
         </div>
       </header>
       <main className="mx-auto max-w-6xl px-4 py-6">
-        <PageView route={route} />
+        <PageBoundary key={`${route.page}/${route.arg ?? ''}`}>
+          <PageView route={route} />
+        </PageBoundary>
       </main>
     </div>
   );

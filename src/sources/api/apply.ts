@@ -18,6 +18,7 @@ export async function applyRoutes(app: FastifyInstance, ctx: ApiContext): Promis
   app.post('/apply', { bodyLimit: 16 * 1024 * 1024 }, async (req) => {
     const body = parse(applyBodySchema, req.body, '');
     const doc = parseEdgeFile(body.document, 'document');
+    if (body.dry_run) req.auditSkip = true;
     const report = await applyEdgeFile(
       {
         registry: ctx.registry,

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { GatehouseError, invalid, notFound } from '../../model/errors.js';
+import { invalid, notFound } from '../../model/errors.js';
 import { serviceSchema, type ServiceRecord } from '../../model/service.js';
 import { serviceDiff } from '../../registry/snapshots.js';
 import { slugSchema } from '../../model/values.js';
@@ -60,27 +60,18 @@ export async function servicesRoutes(app: FastifyInstance, ctx: ApiContext): Pro
     }
     const input = body && typeof body === 'object' && !Array.isArray(body) ? { ...body, name } : body;
     const before = registry.get(name);
-    if (q.if_updated_at && (before?.meta.updated_at ?? 'absent') !== q.if_updated_at) {
-      throw new GatehouseError(
-        'changed_meanwhile',
-        before
-          ? `service ${name} was changed at ${before.meta.updated_at} by someone else; reload it and apply your change again`
-          : q.if_updated_at === 'absent'
-            ? `service ${name} does not exist`
-            : `service ${name} was deleted meanwhile`,
-        409,
-      );
-    }
+    const guard = q.if_updated_at ? { ifUpdatedAt: q.if_updated_at } : {};
     const meta = { actor: actor(req), source: 'api' as const, force: yes(q.force) };
     if (yes(q.dry_run)) {
-      const res = await registry.put(input, { ...meta, dryRun: true });
+      req.auditSkip = true;
+      const res = await registry.put(input, { ...meta, dryRun: true }, guard);
       const after = serviceSchema.parse(input);
       const diff = res.changed.length
         ? serviceDiff(name, before?.service, after, `${name} (now)`, `${name} (edited)`)
         : undefined;
       return { dry_run: true, name, changes: diff ? [diff] : [], service: after };
     }
-    const res = await registry.put(input, meta);
+    const res = await registry.put(input, meta, guard);
     const rec = registry.get(name) as ServiceRecord;
     const applied = await ctx.maybeWait(res.version, q.wait);
     return reply

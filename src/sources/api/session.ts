@@ -109,6 +109,8 @@ export async function sessionRoutes(app: FastifyInstance, gate: Gate): Promise<v
       scope: String(req.headers.host ?? ''),
     });
     await gate.event('login', ip, username, 'api');
+    req.actor = row.username;
+    req.via = 'session';
     const secure = req.protocol === 'https' ? '; Secure' : '';
     const maxAge = Math.max(1, Math.floor((s.claims.x - Date.now()) / 1000));
     return reply
@@ -129,9 +131,10 @@ export async function sessionRoutes(app: FastifyInstance, gate: Gate): Promise<v
     const who = await adminFromCookie(gate, req);
     if (who) {
       req.actor = who.username;
+      req.via = 'session';
       await gate.sessions.revoke(who.sid);
       await gate.event('logout', req.ip, who.username, 'api');
-    }
+    } else req.auditSkip = true;
     return reply.header('set-cookie', `${ADMIN_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`).send({
       ok: true,
     });

@@ -53,7 +53,12 @@ export async function userRoutes(app: FastifyInstance, ctx: ApiContext): Promise
   app.get('/users/:username', async (req) => {
     const { username } = parse(userParams, req.params, 'params');
     const user = await users.get(username);
-    return { ...user, managed_by: (await userOwners()).get(username) ?? '' };
+    const row = await db
+      .selectFrom('users')
+      .select('managed_by')
+      .where('username', '=', user.username)
+      .executeTakeFirst();
+    return { ...user, managed_by: row?.managed_by ?? '' };
   });
   app.post('/users', async (req, reply) => {
     const input = parse(userCreateSchema, req.body, '');

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { api, messageOf } from '../api';
 import { buttonClass, Field, Notice, plainButton } from './Field';
 import { Table } from './Table';
@@ -21,7 +21,13 @@ export function describeChange(e: AuditEntry): string {
   const parts = e.path
     .replace(/^\/api\/v1\//, '')
     .split('/')
-    .map((p) => decodeURIComponent(p));
+    .map((p) => {
+      try {
+        return decodeURIComponent(p);
+      } catch {
+        return p;
+      }
+    });
   const [what = '', name, sub] = parts;
   if (what === 'session') return e.method === 'POST' ? 'signed in' : 'signed out';
   if (what === 'snapshots' && sub === 'rollback') return `rolled back to version ${name ?? ''}`;
@@ -49,18 +55,26 @@ export function Audit() {
   const [more, setMore] = useState(false);
   const [error, setError] = useState('');
 
+  // Only the latest read is shown (a filter typed while a page of older entries loads wins).
+  const latest = useRef(0);
+  const [busy, setBusy] = useState(false);
   const load = useCallback(async (who: string, before?: number) => {
+    const mine = ++latest.current;
+    setBusy(true);
     try {
       const q = new URLSearchParams({ limit: String(PAGE) });
       if (who) q.set('actor', who);
       if (before) q.set('before', String(before));
       const r = await api<{ entries: AuditEntry[] }>('GET', `/audit?${q}`);
+      if (mine !== latest.current) return;
       setEntries((cur) => (before ? [...(cur ?? []), ...r.entries] : r.entries));
       setMore(r.entries.length === PAGE);
       setShown(who);
       setError('');
     } catch (e) {
-      setError(messageOf(e));
+      if (mine === latest.current) setError(messageOf(e));
+    } finally {
+      if (mine === latest.current) setBusy(false);
     }
   }, []);
   useEffect(() => void load(''), [load]);
@@ -122,6 +136,7 @@ export function Audit() {
           <button
             type="button"
             className={plainButton}
+            disabled={busy}
             onClick={() => void load(shown, entries[entries.length - 1]?.id)}
           >
             Older entries

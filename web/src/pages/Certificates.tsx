@@ -1,8 +1,9 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import { api, messageOf } from '../api';
 import { buttonClass, CheckboxField, Notice, plainButton } from './Field';
 import { RequestForm, UploadForm } from './CertificateForms';
 import { OrdersPanel, type CertListing, type CertRow } from './CertificateOrders';
+import { useSerialRead } from './serial';
 import { Table } from './Table';
 import { local } from './when';
 
@@ -61,17 +62,11 @@ function ConfirmDelete({
         />
       ) : null}
       <div className="flex flex-wrap gap-2">
-        <button
-          type="button"
-          disabled={busy}
-          // The step replaced the button that had the focus: the keyboard goes on from here.
-          autoFocus
-          onClick={() => onConfirm(revoke)}
-          className={buttonClass}
-        >
+        <button type="button" disabled={busy} onClick={() => onConfirm(revoke)} className={buttonClass}>
           {busy ? 'Deleting…' : 'Delete certificate'}
         </button>
-        <button type="button" onClick={onCancel} className={plainButton}>
+        {/* The step replaced the button that had the focus: it goes to the safe way back. */}
+        <button type="button" autoFocus onClick={onCancel} className={plainButton}>
           Cancel
         </button>
       </div>
@@ -156,20 +151,15 @@ export function Certificates() {
   const [renewing, setRenewing] = useState('');
   const [deleting, setDeleting] = useState('');
   const [busy, setBusy] = useState(false);
-  const loading = useRef(false);
 
-  const load = useCallback(async () => {
-    if (loading.current) return;
-    loading.current = true;
+  const load = useSerialRead(async () => {
     try {
       setListing(await api<CertListing>('GET', '/certificates'));
       setError('');
     } catch (e) {
       setError(messageOf(e));
-    } finally {
-      loading.current = false;
     }
-  }, []);
+  });
 
   useEffect(() => {
     void load();

@@ -211,6 +211,8 @@ export function Links() {
   const [services, setServices] = useState<string[]>([]);
   const [error, setError] = useState('');
   const [busyId, setBusyId] = useState('');
+  /** The link whose Revoke was pressed once: a second step confirms it. */
+  const [confirming, setConfirming] = useState('');
 
   const load = useCallback(async () => {
     try {
@@ -228,6 +230,7 @@ export function Links() {
   useEffect(() => void load(), [load]);
 
   async function revoke(id: string) {
+    setConfirming('');
     setBusyId(id);
     try {
       await api('DELETE', `/links/${encodeURIComponent(id)}`);
@@ -295,17 +298,30 @@ export function Links() {
                 >
                   Usage
                 </button>
-                {l.state === 'active' ? (
+                {l.state !== 'active' ? null : confirming === l.id ? (
+                  <>
+                    <button
+                      type="button"
+                      disabled={busyId === l.id}
+                      onClick={() => void revoke(l.id)}
+                      className={buttonClass}
+                    >
+                      Confirm revoke
+                    </button>
+                    <button type="button" autoFocus onClick={() => setConfirming('')} className={plainButton}>
+                      Cancel
+                    </button>
+                  </>
+                ) : (
                   <button
                     type="button"
-                    disabled={busyId === l.id}
-                    onClick={() => void revoke(l.id)}
+                    onClick={() => setConfirming(l.id)}
                     aria-label={`Revoke link for ${l.service}${l.note ? ` (${l.note})` : ''}`}
                     className={plainButton}
                   >
                     Revoke
                   </button>
-                ) : null}
+                )}
               </td>
             </tr>
           ))}

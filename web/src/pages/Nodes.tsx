@@ -1,7 +1,8 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useEffect, useState } from 'react';
 import { api, messageOf } from '../api';
 import { buttonClass, Notice, plainButton } from './Field';
 import { NodeAdd } from './NodeAdd';
+import { useSerialRead } from './serial';
 import { Table } from './Table';
 import { local, relative } from './when';
 
@@ -136,17 +137,11 @@ function ConfirmRemove({
         Remove node <strong>{name}</strong>? The control plane refuses its token at once; its agent stops its
         nginx and deletes its cache.
       </span>
-      <button
-        type="button"
-        disabled={busy}
-        // The step replaced the button that had the focus: the keyboard goes on from here.
-        autoFocus
-        onClick={onConfirm}
-        className={buttonClass}
-      >
+      <button type="button" disabled={busy} onClick={onConfirm} className={buttonClass}>
         {busy ? 'Removing…' : `Remove ${name}`}
       </button>
-      <button type="button" onClick={onCancel} className={plainButton}>
+      {/* The step replaced the button that had the focus: it goes to the safe way back. */}
+      <button type="button" autoFocus onClick={onCancel} className={plainButton}>
         Cancel
       </button>
     </div>
@@ -155,8 +150,8 @@ function ConfirmRemove({
 
 /**
  * Edge nodes: what each applied and how far behind the registry it is, kept current by the event
- * stream (`version`) and by reading again every few seconds (nodes report by polling; no event
- * announces a report) — every second while an online node is catching up or a new one is awaited.
+ * stream (`version` for a change, `node` for a node's report) and by reading again every few
+ * seconds (a node going silent is announced by nothing).
  */
 export function Nodes() {
   const [nodes, setNodes] = useState<NodeRow[] | null>(null);
@@ -166,11 +161,8 @@ export function Nodes() {
   const [removing, setRemoving] = useState('');
   const [busy, setBusy] = useState(false);
   const [done, setDone] = useState('');
-  const loading = useRef(false);
 
-  const load = useCallback(async () => {
-    if (loading.current) return;
-    loading.current = true;
+  const load = useSerialRead(async () => {
     try {
       const [n, s] = await Promise.all([
         api<{ nodes: NodeRow[] }>('GET', '/nodes'),
@@ -181,10 +173,8 @@ export function Nodes() {
       setError('');
     } catch (e) {
       setError(messageOf(e));
-    } finally {
-      loading.current = false;
     }
-  }, []);
+  });
 
   useEffect(() => {
     void load();

@@ -58,6 +58,8 @@ export function ServiceEditor({ name: routeName }: { name: string }) {
   const [yaml, setYaml] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [confirmDelete, setConfirmDelete] = useState(false);
+  /** Someone else changed the service since it was loaded: offer to load theirs. */
+  const [stale, setStale] = useState(false);
   const [providers, setProviders] = useState<string[]>([]);
 
   const load = useCallback(async () => {
@@ -166,10 +168,35 @@ export function ServiceEditor({ name: routeName }: { name: string }) {
     } catch (e) {
       setReview(null);
       if (e instanceof ApiError && e.body.issues?.length) showErrors(e.body.issues, e.body.message);
-      else setGeneral(messageOf(e));
+      else if (e instanceof ApiError && e.body.code === 'changed_meanwhile') {
+        setGeneral(e.body.message);
+        setStale(true);
+      } else if (e instanceof ApiError && e.status >= 500) {
+        // The write may be stored although the proxy did not confirm it (refused, or too slow):
+        // what is stored now is the base of the next save, not what was loaded before.
+        const fresh = await api<Loaded>('GET', `/services/${encodeURIComponent(name)}`).catch(() => null);
+        if (fresh) setLoaded(fresh);
+        setGeneral(
+          fresh
+            ? `Stored, but the proxy did not confirm it: ${e.body.message}`
+            : `Not saved: ${e.body.message}`,
+        );
+        if (fresh && isNew) {
+          carried = '';
+          window.location.hash = `#/services/${encodeURIComponent(name)}`;
+        }
+      } else setGeneral(messageOf(e));
     } finally {
       setBusy(false);
     }
+  }
+
+  function reload() {
+    setStale(false);
+    setReview(null);
+    setIssues([]);
+    setYaml(null);
+    void load();
   }
 
   async function remove() {
@@ -240,6 +267,13 @@ export function ServiceEditor({ name: routeName }: { name: string }) {
           </Notice>
         ) : null}
         {general ? <Notice kind="error">{general}</Notice> : null}
+        {stale ? (
+          <div>
+            <button type="button" className={plainButton} onClick={reload}>
+              Load their version (your edits here are dropped)
+            </button>
+          </div>
+        ) : null}
         {issues.length ? (
           <ul aria-label="Fields to fix" className="list-disc pl-6 text-sm text-red-800">
             {issues.map((i, n) => (
@@ -269,7 +303,16 @@ export function ServiceEditor({ name: routeName }: { name: string }) {
           </div>
         ) : (
           <>
-            <ServiceSection draft={draft ?? {}} isNew={isNew} name={name} setName={setName} />
+            <ServiceSection
+              draft={draft ?? {}}
+              isNew={isNew}
+              name={name}
+              setName={(n) => {
+                // A review was of the old name: it must not be saved under a new one.
+                setName(n);
+                setReview(null);
+              }}
+            />
             <AccessEditor path="access" title="Access (all routes, unless a route has its own)" />
             {issueList.at('routes') ? <Notice kind="error">{issueList.at('routes')}</Notice> : null}
             {routes.map((_, i) => (
@@ -343,7 +386,12 @@ export function ServiceEditor({ name: routeName }: { name: string }) {
                   <button type="button" className={plainButton} onClick={() => void remove()} disabled={busy}>
                     Confirm delete
                   </button>
-                  <button type="button" className={plainButton} onClick={() => setConfirmDelete(false)}>
+                  <button
+                    type="button"
+                    className={plainButton}
+                    autoFocus
+                    onClick={() => setConfirmDelete(false)}
+                  >
                     Cancel
                   </button>
                 </span>

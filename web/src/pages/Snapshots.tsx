@@ -148,14 +148,13 @@ export function Snapshots() {
               <button
                 type="button"
                 disabled={busy}
-                // The step replaced the button that had the focus: the keyboard goes on from here.
-                autoFocus
                 onClick={() => void rollback(selected)}
                 className={buttonClass}
               >
                 {busy ? 'Rolling back…' : 'Confirm rollback'}
               </button>
-              <button type="button" onClick={() => setConfirming(false)} className={plainButton}>
+              {/* The step replaced the button that had the focus: it goes to the safe way back. */}
+              <button type="button" autoFocus onClick={() => setConfirming(false)} className={plainButton}>
                 Cancel
               </button>
             </div>

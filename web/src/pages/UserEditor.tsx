@@ -35,6 +35,9 @@ export function UserEditor({
   const [memberOf, setMemberOf] = useState(user.groups);
   const [disabled, setDisabled] = useState(user.disabled);
   const [password, setPassword] = useState('');
+  // What the form started from: only what the admin changed here is sent, so a change made
+  // elsewhere meanwhile (another admin, an edge file) is not quietly set back.
+  const opened = useRef({ role: user.role, groups: user.groups, disabled: user.disabled });
   const [errors, setErrors] = useState<Partial<Record<EditField, string>>>({});
   const [general, setGeneral] = useState('');
   const [done, setDone] = useState('');
@@ -56,9 +59,10 @@ export function UserEditor({
     setGeneral('');
     setDone('');
     const change: Record<string, unknown> = {};
-    if (role !== user.role) change.role = role;
-    if (disabled !== user.disabled) change.disabled = disabled;
-    if ([...memberOf].sort().join() !== [...user.groups].sort().join()) change.groups = memberOf;
+    const was = opened.current;
+    if (role !== was.role) change.role = role;
+    if (disabled !== was.disabled) change.disabled = disabled;
+    if ([...memberOf].sort().join() !== [...was.groups].sort().join()) change.groups = memberOf;
     if (password) change.password = password;
     if (Object.keys(change).length === 0) {
       setDone('Nothing changed.');
@@ -67,6 +71,7 @@ export function UserEditor({
     setBusy(true);
     try {
       await api<UserView>('PATCH', path, change);
+      opened.current = { role, groups: memberOf, disabled };
       setPassword('');
       setDone(
         `Saved ${user.username}.` +

@@ -99,8 +99,8 @@ export function GroupPicker({
 }
 
 /**
- * The second step of a destructive action: what will happen, a button that does it (taking the
- * focus, since it replaced the button that had it) and one that backs out.
+ * The second step of a destructive action: what will happen, a button that does it and one that
+ * backs out, which takes the focus (it replaced the button that had it): a second Enter is safe.
  */
 export function ConfirmStep({
   label,
@@ -124,10 +124,10 @@ export function ConfirmStep({
       className="flex flex-wrap items-center gap-2 rounded border border-amber-200 bg-amber-50 p-3 text-sm text-amber-900"
     >
       <span className="min-w-0 basis-full sm:basis-auto">{children}</span>
-      <button type="button" disabled={busy} autoFocus onClick={onConfirm} className={buttonClass}>
+      <button type="button" disabled={busy} onClick={onConfirm} className={buttonClass}>
         {action}
       </button>
-      <button type="button" onClick={onCancel} className={plainButton}>
+      <button type="button" autoFocus onClick={onCancel} className={plainButton}>
         Cancel
       </button>
     </div>
