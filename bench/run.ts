@@ -16,6 +16,7 @@ import { p7 } from './cases/p7.js';
 import { p8 } from './cases/p8.js';
 import { p9 } from './cases/p9.js';
 import { p11 } from './cases/p11.js';
+import { p12 } from './cases/p12.js';
 import { BenchContext } from './lib/context.js';
 import { formatTable, passes, writeJson, type CaseResult, type Row } from './lib/report.js';
 
@@ -37,6 +38,7 @@ const CASES: Record<string, Case> = {
   P5: p5,
   P6: p6,
   P11: p11,
+  P12: p12,
 };
 
 // dist/bench/run.js → <repo>/bench/results/latest.json

@@ -12,7 +12,7 @@ if [[ ! -d node_modules/better-sqlite3/build ]]; then
   for tool in g++ make python3; do command -v "$tool" >/dev/null || want+=("$tool"); done
 fi
 # P6 (failover) and P11 (container → route) run keepalived and dockerd in network namespaces.
-if [[ "${1:-}" == "--bench" ]]; then want+=(wrk keepalived iproute2 docker.io busybox-static); fi
+if [[ "${1:-}" == "--bench" ]]; then want+=(wrk keepalived iproute2 docker.io busybox-static chromium); fi
 # The tests run a real ACME CA (Pebble), a real BIND, an MQTT broker, keepalived and dockerd (in
 # network namespaces they create), drive the web UI in Debian's Chromium, and make certificates
 # with openssl.

@@ -12,7 +12,7 @@ import { disown, disownDir, own, ownDir } from './cleanup.js';
 import { httpRequest, postJson } from './http.js';
 
 export const REGISTER_TOKEN = 'bench-register-token-0123456789';
-const ADMIN_TOKEN = 'bench-admin-token-0123456789';
+export const ADMIN_TOKEN = 'bench-admin-token-0123456789';
 export const BASE_DOMAIN = 'bench.test';
 
 /**
