@@ -186,6 +186,13 @@ describe('management API: dry runs, guarded writes, audit log', () => {
       (await t.api('GET', `/api/v1/audit?before=${entries[4]?.id}&limit=1`)).json as { entries: AuditEntry[] }
     ).entries;
     expect(older.map((e) => e.path)).toEqual(['/api/v1/session']);
+    // The security events behind the dashboard's tallies, counted by the store.
+    const summary = (await t.api('GET', '/api/v1/events/summary?hours=24')).json as {
+      counts: Record<string, number>;
+    };
+    expect(summary.counts.login_failed).toBe(1);
+    expect(summary.counts.login).toBe(1);
+    expect((await t.api('GET', '/api/v1/events/summary?hours=0')).status).toBe(400);
     const bad = await t.api('GET', '/api/v1/audit?limit=0');
     expect(bad.status).toBe(400);
     expect(bad.json.error?.message).toMatch(/^query\.limit: /);

@@ -19,10 +19,13 @@ describe('web UI', () => {
   let base: string;
   let healthy = true;
   let secret: string;
+  const requested: string[] = [];
 
   beforeAll(async () => {
     ui = await startUi();
     ({ t, page, base, secret } = ui);
+    // Works offline: no font, script or style from anywhere but the API's own origin.
+    page.on('request', (r) => requested.push(r.url()));
     app = await startServer(
       (req, res) => {
         res.writeHead(req.url === '/health' && !healthy ? 503 : 200);
@@ -238,6 +241,11 @@ describe('web UI', () => {
     // The last day's tallies on the dashboard: the link opened once.
     await page.getByRole('link', { name: 'Dashboard' }).click();
     await expect.poll(() => page.getByTestId('tally-links').textContent()).toBe('Links used: 1');
+  });
+
+  it('loaded nothing from anywhere but its own origin (it must work offline)', () => {
+    expect(requested.length).toBeGreaterThan(10);
+    expect(requested.filter((u) => !u.startsWith(base + '/') && !u.startsWith('data:'))).toEqual([]);
   });
 
   it('signs out: the cookie no longer reads the API', async () => {

@@ -278,6 +278,13 @@ function gatePaths(): Record<string, object> {
         responses: { 200: ok('Events'), ...errors },
       },
     },
+    '/events/summary': {
+      get: {
+        summary: 'Security events of the last `hours` (default 24), counted by kind',
+        parameters: [{ name: 'hours', in: 'query', schema: { type: 'integer' } }],
+        responses: { 200: ok('Counts'), ...errors },
+      },
+    },
     '/audit': {
       get: {
         summary:

@@ -15,6 +15,14 @@ const userParams = z.strictObject({ username: usernameSchema });
 const groupParams = z.strictObject({ name: groupNameSchema });
 const sessionParams = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a session id') });
 const sessionQuery = z.strictObject({ user: usernameSchema.optional() });
+const summaryQuery = z.strictObject({
+  hours: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 90)
+    .default(24),
+});
 const eventsQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   kind: z
@@ -131,5 +139,18 @@ export async function userRoutes(app: FastifyInstance, ctx: ApiContext): Promise
     let sel = gate.opts.db.selectFrom('events').selectAll().orderBy('id', 'desc').limit(q.limit);
     if (q.kind) sel = sel.where('kind', '=', q.kind);
     return { events: await sel.execute(), counts: Object.fromEntries(gate.counts) };
+  });
+
+  // Counted in the store, so an attack's thousands of denials are all counted, not a page of them.
+  app.get('/events/summary', async (req) => {
+    const q = parse(summaryQuery, req.query, 'query');
+    const since = new Date(Date.now() - q.hours * 3_600_000).toISOString();
+    const rows = await gate.opts.db
+      .selectFrom('events')
+      .select(['kind', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('at', '>=', since)
+      .groupBy('kind')
+      .execute();
+    return { since, counts: Object.fromEntries(rows.map((r) => [r.kind, Number(r.n)])) };
   });
 }

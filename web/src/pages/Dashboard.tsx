@@ -55,6 +55,8 @@ export function Dashboard() {
   const [nodes, setNodes] = useState<NodeInfo[]>([]);
   const [links, setLinks] = useState<LinkView[]>([]);
   const [events, setEvents] = useState<SecurityEvent[]>([]);
+  /** The last day's events by kind, counted by the API (all of them, not a page). */
+  const [tally, setTally] = useState<Record<string, number>>({});
   const [live, setLive] = useState(false);
   const [error, setError] = useState('');
 
@@ -63,11 +65,12 @@ export function Dashboard() {
   const load = useCallback(async () => {
     const mine = ++latest.current;
     try {
-      const [s, n, ev, l] = await Promise.all([
+      const [s, n, ev, l, sum] = await Promise.all([
         api<Status>('GET', '/status'),
         api<{ nodes: NodeInfo[] }>('GET', '/nodes'),
-        api<{ events: SecurityEvent[] }>('GET', '/events?limit=1000'),
+        api<{ events: SecurityEvent[] }>('GET', '/events?limit=200'),
         api<{ links: LinkView[] }>('GET', '/links'),
+        api<{ counts: Record<string, number> }>('GET', '/events/summary?hours=24'),
       ]);
       if (mine !== latest.current) return;
       setStatus(s);
@@ -76,6 +79,7 @@ export function Dashboard() {
       setNodes(n.nodes);
       const since = Date.now() - DAY_MS;
       setEvents(ev.events.filter((e) => Date.parse(e.at) >= since));
+      setTally(sum.counts);
       setError('');
     } catch (e) {
       setError(messageOf(e));
@@ -92,7 +96,8 @@ export function Dashboard() {
     es.addEventListener('version', () => void load());
     es.addEventListener('security', (m) => {
       const e = JSON.parse((m as MessageEvent<string>).data) as SecurityEvent;
-      setEvents((cur) => [e, ...cur].slice(0, 1000));
+      setEvents((cur) => [e, ...cur].slice(0, 200));
+      setTally((cur) => ({ ...cur, [e.kind]: (cur[e.kind] ?? 0) + 1 }));
     });
     return () => es.close();
   }, [load]);
@@ -188,7 +193,12 @@ export function Dashboard() {
         <div className="mb-3 flex flex-wrap gap-2">
           {TALLIES.map(([id, label, match]) => (
             <span key={id} data-testid={id} className="rounded bg-slate-100 px-3 py-1 text-sm">
-              {label}: <strong>{events.filter((e) => match(e.kind)).length}</strong>
+              {label}:{' '}
+              <strong>
+                {Object.entries(tally)
+                  .filter(([kind]) => match(kind))
+                  .reduce((n, [, c]) => n + c, 0)}
+              </strong>
             </span>
           ))}
         </div>

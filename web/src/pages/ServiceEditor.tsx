@@ -15,17 +15,17 @@ import {
   type JsonObject,
 } from '../editor/draft';
 import { AccessEditor } from '../editor/AccessEditor';
+import { ReviewPanel, type ReviewChange } from '../editor/ReviewPanel';
 import { ServiceSection } from '../editor/ServiceSection';
 import { RouteEditor } from '../editor/RouteEditor';
 import { buttonClass, Notice, plainButton } from './Field';
-import { Patch } from './Patch';
 
 interface Loaded {
   service: JsonObject;
   meta: { source: string; owner?: string; updated_at: string };
 }
 interface Review {
-  changes: { name: string; op: string; patch: string }[];
+  changes: ReviewChange[];
 }
 
 const NEW = '+new';
@@ -341,34 +341,12 @@ export function ServiceEditor({ name: routeName }: { name: string }) {
           </>
         )}
         {review ? (
-          <div
-            role="region"
-            aria-labelledby="review-title"
-            className="flex flex-col gap-3 rounded-lg border border-sky-200 bg-sky-50 p-4"
-          >
-            <h2 id="review-title" className="font-semibold">
-              Changes to save
-            </h2>
-            {review.changes.length === 0 ? (
-              <p className="text-sm">Nothing would change.</p>
-            ) : (
-              <div data-testid="review-diff">
-                {review.changes.map((c) => (
-                  <Patch key={c.name} patch={c.patch} />
-                ))}
-              </div>
-            )}
-            <div className="flex flex-wrap gap-2">
-              {review.changes.length ? (
-                <button type="button" className={buttonClass} disabled={busy} onClick={() => void save()}>
-                  {busy ? 'Saving…' : 'Save changes'}
-                </button>
-              ) : null}
-              <button type="button" className={plainButton} onClick={() => setReview(null)}>
-                Keep editing
-              </button>
-            </div>
-          </div>
+          <ReviewPanel
+            changes={review.changes}
+            busy={busy}
+            onSave={() => void save()}
+            onBack={() => setReview(null)}
+          />
         ) : (
           <div className="flex flex-wrap items-center gap-2">
             <button
