@@ -47,6 +47,39 @@ export class AcmeIssuer {
     names: string[],
     progress: (step: string) => void = () => undefined,
   ): Promise<{ cert: string; key: string }> {
+    try {
+      return await this.order(names, progress);
+    } catch (err) {
+      throw await this.explained(err);
+    }
+  }
+
+  /**
+   * acme-client reports a CA that does not answer as an internal TypeError ("reading 'config'"):
+   * when the directory cannot be reached, say that instead, with the network's own reason.
+   */
+  private async explained(err: unknown): Promise<unknown> {
+    if (err instanceof GatehouseError) return err;
+    const reason = await fetch(this.opts.directory, { signal: AbortSignal.timeout(3_000) }).then(
+      () => undefined,
+      (e: unknown) => {
+        const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+        return cause?.code ?? cause?.message ?? (e instanceof Error ? e.message : String(e));
+      },
+    );
+    return reason
+      ? new GatehouseError(
+          'acme_unreachable',
+          `the CA at ${this.opts.directory} does not answer (${reason})`,
+          502,
+        )
+      : err;
+  }
+
+  private async order(
+    names: string[],
+    progress: (step: string) => void,
+  ): Promise<{ cert: string; key: string }> {
     const client = await this.account();
     progress('ordering');
     const order = await client.createOrder({ identifiers: names.map((value) => ({ type: 'dns', value })) });

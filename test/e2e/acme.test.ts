@@ -111,7 +111,8 @@ describe('tls: ACME', () => {
     await pebble.close();
     const down = await t.api('POST', '/api/v1/certificates/issue', { names: ['later.acme.test'] });
     expect(down.status).toBe(502);
-    expect(down.json.error?.code).toBe('acme_failed');
+    expect(down.json.error?.code).toBe('acme_unreachable');
+    expect(down.json.error?.message).toMatch(/^the CA at https:\/\/\S+ does not answer \(ECONNREFUSED\)$/);
     const failed = (await listing()).orders.find((o) => o.names.includes('later.acme.test'));
     expect(failed?.state).toBe('failed');
     expect(failed?.retryAt).toBeTruthy();

@@ -311,10 +311,12 @@ describe('web UI: nodes and certificates', () => {
     await page.getByRole('button', { name: 'Request certificate' }).click();
     await page
       .getByRole('alert')
-      .filter({ hasText: /the CA did not issue/ })
+      // In words an operator can act on, not the ACME library's internals.
+      .filter({ hasText: /the CA at https:\/\/\S+ does not answer \(ECONNREFUSED\)/ })
       .waitFor({ timeout: 20_000 });
     const failed = (await certsNow()).orders.find((o) => o.names.join() === 'later.ops.test');
     expect(failed?.state).toBe('failed');
+    expect(failed?.error).toMatch(/does not answer \(ECONNREFUSED\)/);
     const failedItem = page.getByTestId('orders-failed').locator('li[data-order="later.ops.test"]');
     await failedItem.getByText(/^Next try in \d+ s/).waitFor();
     expect(await failedItem.textContent()).toContain(failed?.error ?? '?');
