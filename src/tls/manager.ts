@@ -18,6 +18,9 @@ export interface OrderStatus {
 const MIN_BACKOFF_MS = 60_000;
 const MAX_BACKOFF_MS = 24 * 3_600_000;
 
+/** How long a finished order stays listed (GET /api/v1/certificates `orders`). */
+const ISSUED_SHOWN_MS = 60 * 60_000;
+
 /**
  * Keeps every HTTPS host covered: orders a certificate for a service's hosts that no valid
  * certificate covers (or whose certificate is past two-thirds of its life), one order at a time, each
@@ -112,6 +115,11 @@ export class CertManager {
   }
 
   private async pass(): Promise<void> {
+    // An issued order is news for a while (the UI shows it), then only the certificate matters.
+    for (const [k, o] of this.orders) {
+      if (o.state === 'issued' && Date.now() - Date.parse(o.updatedAt) > ISSUED_SHOWN_MS)
+        this.orders.delete(k);
+    }
     const all = await this.store.inventory();
     for (const c of all) {
       const left = Date.parse(c.notAfter) - Date.now();

@@ -56,6 +56,18 @@ describe('certificate manager: what to order', () => {
     expect(await covered('bad.example.test')).toBe(false);
   });
 
+  it('forgets an issued order after an hour; one under way or failed stays', async () => {
+    const m = new CertManager(registry, store, issuer, createLogger('silent'));
+    const hourAgo = new Date(Date.now() - 61 * 60_000).toISOString();
+    m.orders.set('old.test', { names: ['old.test'], state: 'issued', updatedAt: hourAgo });
+    m.orders.set('new.test', { names: ['new.test'], state: 'issued', updatedAt: new Date().toISOString() });
+    m.orders.set('x.test', { names: ['x.test'], state: 'failed', updatedAt: hourAgo, retryAt: hourAgo });
+    await m.kick();
+    expect(m.orders.has('old.test')).toBe(false);
+    expect(m.orders.has('new.test')).toBe(true);
+    expect(m.orders.has('x.test')).toBe(true);
+  });
+
   it('remembers backoff across a restart: a failing name is not retried at once', async () => {
     const before = ordered.length;
     const m = new CertManager(registry, store, issuer, createLogger('silent'));
