@@ -23,11 +23,9 @@ function CreatedUrl({ url }: { url: string }) {
     }
   }
   return (
-    <div
-      role="status"
-      className="flex flex-col gap-2 rounded border border-green-200 bg-green-50 p-3 text-sm text-green-900"
-    >
-      <span>Link created. Its URL is shown only now:</span>
+    <div className="flex flex-col gap-2 rounded border border-green-200 bg-green-50 p-3 text-sm text-green-900">
+      {/* Only the sentence is announced: a screen reader must not read the link's secret aloud. */}
+      <span role="status">Link created. Its URL is shown only now:</span>
       <div className="flex flex-wrap gap-2">
         <input
           ref={input}

@@ -69,11 +69,9 @@ function Created({ created, onDone }: { created: NodeCreated; onDone: () => void
   // The API cannot know the address the node reaches it by; the browser's is the best guess.
   const command = created.command.replace("<this API's URL>", window.location.origin);
   return (
-    <div
-      role="status"
-      className="flex flex-col gap-3 rounded border border-green-200 bg-green-50 p-3 text-sm text-green-900"
-    >
-      <span>
+    <div className="flex flex-col gap-3 rounded border border-green-200 bg-green-50 p-3 text-sm text-green-900">
+      {/* Only the sentence is announced: a screen reader must not read the token aloud. */}
+      <span role="status">
         Node <strong>{created.node.name}</strong> added. Its token is shown only now: run the command on the
         node (change the control URL if the node reaches this API by another address).
       </span>
