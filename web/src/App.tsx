@@ -110,6 +110,13 @@ export function App() {
     return () => window.removeEventListener('hashchange', onHash);
   }, []);
 
+  // On a phone the menu scrolls sideways: keep the current page's entry in sight.
+  useEffect(() => {
+    document
+      .querySelector('nav[aria-label="Main"] [aria-current="page"]')
+      ?.scrollIntoView?.({ block: 'nearest', inline: 'nearest' });
+  }, [route.page, session]);
+
   const signOut = useCallback(async () => {
     try {
       await api('DELETE', '/session');
@@ -128,7 +135,7 @@ export function App() {
       href={to === 'dashboard' ? '#/' : `#/${to}`}
       aria-current={page === to ? 'page' : undefined}
       className={
-        'rounded px-3 py-2 text-sm font-medium focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 ' +
+        'shrink-0 whitespace-nowrap rounded px-3 py-2 text-sm font-medium focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 ' +
         (page === to ? 'bg-slate-900 text-white' : 'text-slate-700 hover:bg-slate-200')
       }
     >
@@ -141,7 +148,10 @@ export function App() {
       <header className="border-b border-slate-200 bg-white">
         <div className="mx-auto flex max-w-6xl flex-wrap items-center gap-2 px-4 py-3">
           <span className="mr-4 font-semibold">Gatehouse</span>
-          <nav aria-label="Main" className="flex flex-wrap gap-1">
+          <nav
+            aria-label="Main"
+            className="order-last -mx-1 flex w-full gap-1 overflow-x-auto px-1 pb-1 md:order-none md:mx-0 md:w-auto md:flex-wrap md:overflow-visible md:px-0 md:pb-0"
+          >
             {PAGES.map(([to, label]) => link(to, label))}
           </nav>
           <span className="ml-auto text-sm text-slate-500">{session.username}</span>
