@@ -61,6 +61,25 @@ export function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/**
+ * An API error split into messages per form field (`which` names the field an issue's path is
+ * about, e.g. `groups.0` → `groups`) and the rest, shown above the submit button.
+ */
+export function splitIssues<F extends string>(
+  err: unknown,
+  which: (field: string) => F | undefined,
+): { fields: Partial<Record<F, string>>; general: string } {
+  const fields: Partial<Record<F, string>> = {};
+  if (!(err instanceof ApiError) || !err.body.issues?.length) return { fields, general: messageOf(err) };
+  const rest: string[] = [];
+  for (const i of err.body.issues) {
+    const f = which(i.field.replace(/^(body|params)\./, ''));
+    if (f) fields[f] = fields[f] ? `${fields[f]}; ${i.message}` : i.message;
+    else rest.push(`${i.field}: ${i.message}`);
+  }
+  return { fields, general: rest.join('; ') };
+}
+
 // Shapes of the responses the UI reads (only the fields it uses).
 export interface Session {
   username: string;

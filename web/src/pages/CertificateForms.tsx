@@ -1,40 +1,10 @@
-import { useEffect, useId, useState, type ComponentProps, type FormEvent } from 'react';
-import { api, ApiError, messageOf } from '../api';
-import { buttonClass, Field, Notice } from './Field';
+import { useEffect, useState, type FormEvent } from 'react';
+import { api, ApiError, messageOf, splitIssues } from '../api';
+import { buttonClass, Field, Notice, TextAreaField } from './Field';
 import { orderKey, OrderProgress, type CertOrder, type CertRow } from './CertificateOrders';
 import { issueField, local } from './when';
 
 const DAY_MS = 86_400_000;
-
-/** A labelled textarea with its error tied to it, as Field does for inputs. */
-function TextAreaField(props: ComponentProps<'textarea'> & { label: string; error?: string | undefined }) {
-  const { label, error, ...area } = props;
-  const id = useId();
-  return (
-    <div className="flex flex-col gap-1">
-      <label htmlFor={id} className="text-sm font-medium text-slate-700">
-        {label}
-      </label>
-      <textarea
-        id={id}
-        rows={6}
-        spellCheck={false}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={error ? `${id}-error` : undefined}
-        className={
-          'min-w-0 rounded border bg-white px-3 py-2 font-mono text-xs focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 ' +
-          (error ? 'border-red-500' : 'border-slate-300')
-        }
-        {...area}
-      />
-      {error ? (
-        <p id={`${id}-error`} className="text-sm text-red-700" role="alert">
-          {error}
-        </p>
-      ) : null}
-    </div>
-  );
-}
 
 /** "a.example.com, b.example.com www.example.com" → the names, lower case, each once. */
 function splitNames(text: string): string[] {
@@ -217,18 +187,11 @@ export function UploadForm({ onDone }: { onDone: () => void }) {
       setKey('');
       onDone();
     } catch (err) {
-      if (err instanceof ApiError && err.body.issues?.length) {
-        const byField: { cert?: string; key?: string } = {};
-        const rest: string[] = [];
-        for (const i of err.body.issues) {
-          const f = issueField(i.field);
-          if (f === 'cert' || f === 'key')
-            byField[f] = byField[f] ? `${byField[f]}; ${i.message}` : i.message;
-          else rest.push(`${i.field}: ${i.message}`);
-        }
-        setErrors(byField);
-        setGeneral(rest.join('; '));
-      } else setGeneral(messageOf(err));
+      const { fields, general: rest } = splitIssues(err, (f): 'cert' | 'key' | undefined =>
+        f === 'cert' || f === 'key' ? f : undefined,
+      );
+      setErrors(fields);
+      setGeneral(rest);
     } finally {
       setBusy(false);
     }
@@ -246,6 +209,9 @@ export function UploadForm({ onDone }: { onDone: () => void }) {
       >
         <div className="grid gap-3 md:grid-cols-2">
           <TextAreaField
+            rows={6}
+            spellCheck={false}
+            className="font-mono text-xs"
             label="Certificate (PEM, chain after it)"
             name="cert"
             placeholder="-----BEGIN CERTIFICATE-----"
@@ -255,6 +221,9 @@ export function UploadForm({ onDone }: { onDone: () => void }) {
             error={errors.cert}
           />
           <TextAreaField
+            rows={6}
+            spellCheck={false}
+            className="font-mono text-xs"
             label="Private key (PEM)"
             name="key"
             placeholder="-----BEGIN PRIVATE KEY-----"

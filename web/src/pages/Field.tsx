@@ -1,33 +1,70 @@
 import { useId, type ComponentProps, type ReactNode } from 'react';
 
+interface Labelled {
+  label: string;
+  error?: string | undefined;
+}
+
 /**
- * A labelled input with its error announced to screen readers and tied to the field. React 19
- * passes `ref` as a plain prop, so it reaches the input through the spread.
+ * What every form control shares: a label tied to it, and its error announced to screen readers
+ * and tied to it with aria-describedby. `control` gets the id, the aria attributes and the style.
  */
-export function Field(props: ComponentProps<'input'> & { label: string; error?: string | undefined }) {
-  const { label, error, ...input } = props;
+function FieldShell({
+  label,
+  error,
+  control,
+}: Labelled & {
+  control: (attrs: {
+    id: string;
+    'aria-invalid': true | undefined;
+    'aria-describedby': string | undefined;
+    className: string;
+  }) => ReactNode;
+}) {
   const id = useId();
   return (
     <div className="flex flex-col gap-1">
       <label htmlFor={id} className="text-sm font-medium text-slate-700">
         {label}
       </label>
-      <input
-        id={id}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={error ? `${id}-error` : undefined}
-        className={
-          'rounded border bg-white px-3 py-2 text-base focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 ' +
-          (error ? 'border-red-500' : 'border-slate-300')
-        }
-        {...input}
-      />
+      {control({
+        id,
+        'aria-invalid': error ? true : undefined,
+        'aria-describedby': error ? `${id}-error` : undefined,
+        className:
+          'min-w-0 rounded border bg-white px-3 py-2 focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 ' +
+          (error ? 'border-red-500' : 'border-slate-300'),
+      })}
       {error ? (
         <p id={`${id}-error`} className="text-sm text-red-700" role="alert">
           {error}
         </p>
       ) : null}
     </div>
+  );
+}
+
+/** A labelled input. React 19 passes `ref` as a plain prop, so it reaches the input through the spread. */
+export function Field(props: ComponentProps<'input'> & Labelled) {
+  const { label, error, className, ...input } = props;
+  return (
+    <FieldShell
+      label={label}
+      error={error}
+      control={(a) => <input {...a} className={`${a.className} text-base ${className ?? ''}`} {...input} />}
+    />
+  );
+}
+
+/** A labelled textarea (PEM, YAML, lists of lines). */
+export function TextAreaField(props: ComponentProps<'textarea'> & Labelled) {
+  const { label, error, className, ...area } = props;
+  return (
+    <FieldShell
+      label={label}
+      error={error}
+      control={(a) => <textarea {...a} className={`${a.className} ${className ?? 'text-base'}`} {...area} />}
+    />
   );
 }
 
@@ -38,46 +75,29 @@ export const buttonClass =
 export const plainButton =
   'rounded border border-slate-300 px-3 py-1.5 text-sm hover:bg-slate-100 disabled:opacity-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500';
 
-/** A labelled select, with its error tied to it as Field does. */
+/** A labelled select. */
 export function SelectField(
-  props: ComponentProps<'select'> & {
-    label: string;
-    error?: string | undefined;
-    options: readonly (string | { value: string; label: string })[];
-  },
+  props: ComponentProps<'select'> &
+    Labelled & { options: readonly (string | { value: string; label: string })[] },
 ) {
-  const { label, error, options, ...select } = props;
-  const id = useId();
+  const { label, error, options, className, ...select } = props;
   return (
-    <div className="flex flex-col gap-1">
-      <label htmlFor={id} className="text-sm font-medium text-slate-700">
-        {label}
-      </label>
-      <select
-        id={id}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={error ? `${id}-error` : undefined}
-        className={
-          'w-full min-w-0 rounded border bg-white px-3 py-2 text-base focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 ' +
-          (error ? 'border-red-500' : 'border-slate-300')
-        }
-        {...select}
-      >
-        {options.map((o) => {
-          const { value, label: text } = typeof o === 'string' ? { value: o, label: o } : o;
-          return (
-            <option key={value} value={value}>
-              {text}
-            </option>
-          );
-        })}
-      </select>
-      {error ? (
-        <p id={`${id}-error`} className="text-sm text-red-700" role="alert">
-          {error}
-        </p>
-      ) : null}
-    </div>
+    <FieldShell
+      label={label}
+      error={error}
+      control={(a) => (
+        <select {...a} className={`${a.className} w-full text-base ${className ?? ''}`} {...select}>
+          {options.map((o) => {
+            const { value, label: text } = typeof o === 'string' ? { value: o, label: o } : o;
+            return (
+              <option key={value} value={value}>
+                {text}
+              </option>
+            );
+          })}
+        </select>
+      )}
+    />
   );
 }
 

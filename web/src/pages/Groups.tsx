@@ -1,8 +1,8 @@
 import { useState, type FormEvent } from 'react';
-import { api } from '../api';
+import { api, splitIssues } from '../api';
 import { buttonClass, Field, Notice, plainButton } from './Field';
 import { Table } from './Table';
-import { ConfirmStep, splitIssues, type GroupView } from './UserParts';
+import { ConfirmStep, type GroupView } from './UserParts';
 
 type GroupField = 'name' | 'description';
 

@@ -1,7 +1,6 @@
 import { useRef, useState, type FormEvent } from 'react';
-import { api, ApiError, messageOf } from '../api';
+import { api, splitIssues } from '../api';
 import { buttonClass, Field, plainButton, SelectField } from './Field';
-import { issueField } from './when';
 
 /** POST /api/v1/nodes answers with the token, shown only this once, and the command to run. */
 interface NodeCreated {
@@ -109,18 +108,11 @@ export function NodeAdd({ onAdded }: { onAdded: () => void }) {
       setName('');
       onAdded();
     } catch (err) {
-      if (err instanceof ApiError && err.body.issues?.length) {
-        const byField: Partial<Record<FormField, string>> = {};
-        const rest: string[] = [];
-        for (const i of err.body.issues) {
-          const f = issueField(i.field);
-          if (f === 'name' || f === 'role')
-            byField[f] = byField[f] ? `${byField[f]}; ${i.message}` : i.message;
-          else rest.push(`${i.field}: ${i.message}`);
-        }
-        setErrors(byField);
-        setGeneral(rest.join('; '));
-      } else setGeneral(messageOf(err));
+      const { fields, general: rest } = splitIssues(err, (f): FormField | undefined =>
+        f === 'name' || f === 'role' ? f : undefined,
+      );
+      setErrors(fields);
+      setGeneral(rest);
     } finally {
       setBusy(false);
     }

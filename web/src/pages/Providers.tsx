@@ -1,8 +1,8 @@
 import { useCallback, useEffect, useId, useState, type FormEvent } from 'react';
-import { api, messageOf } from '../api';
+import { api, messageOf, splitIssues } from '../api';
 import { buttonClass, CheckboxField, Field, Notice, plainButton } from './Field';
 import { Table } from './Table';
-import { ConfirmStep, splitIssues } from './UserParts';
+import { ConfirmStep } from './UserParts';
 
 /** A provider as /api/v1/providers shows it: the client secret is write-only, never returned. */
 interface ProviderView {

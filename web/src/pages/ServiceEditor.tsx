@@ -18,7 +18,7 @@ import { AccessEditor } from '../editor/AccessEditor';
 import { ReviewPanel, type ReviewChange } from '../editor/ReviewPanel';
 import { ServiceSection } from '../editor/ServiceSection';
 import { RouteEditor } from '../editor/RouteEditor';
-import { buttonClass, Notice, plainButton } from './Field';
+import { buttonClass, Notice, plainButton, TextAreaField } from './Field';
 
 interface Loaded {
   service: JsonObject;
@@ -285,22 +285,17 @@ export function ServiceEditor({ name: routeName }: { name: string }) {
         ) : null}
         {done ? <Notice kind="ok">{done}</Notice> : null}
         {yaml !== null ? (
-          <div className="flex flex-col gap-1">
-            <label htmlFor="svc-yaml" className="text-sm font-medium text-slate-700">
-              Service (YAML)
-            </label>
-            <textarea
-              id="svc-yaml"
-              value={yaml}
-              onChange={(e) => {
-                setYaml(e.target.value);
-                setReview(null);
-              }}
-              rows={24}
-              spellCheck={false}
-              className="rounded border border-slate-300 bg-white p-2 font-mono text-sm focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500"
-            />
-          </div>
+          <TextAreaField
+            label="Service (YAML)"
+            value={yaml}
+            onChange={(e) => {
+              setYaml(e.target.value);
+              setReview(null);
+            }}
+            rows={24}
+            spellCheck={false}
+            className="font-mono text-sm"
+          />
         ) : (
           <>
             <ServiceSection

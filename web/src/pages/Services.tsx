@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { Table } from './Table';
-import { api, ApiError, messageOf, type ServiceItem } from '../api';
+import { api, messageOf, splitIssues, type ServiceItem } from '../api';
 import { buttonClass, Field, plainButton } from './Field';
 
 type FormField = 'name' | 'host' | 'upstream';
@@ -44,17 +44,9 @@ function CreateForm({ existing, onCreated }: { existing: Set<string>; onCreated:
       setValues({ name: '', host: '', upstream: '' });
       onCreated();
     } catch (err) {
-      if (err instanceof ApiError && err.body.issues?.length) {
-        const byField: Partial<Record<FormField, string>> = {};
-        const rest: string[] = [];
-        for (const i of err.body.issues) {
-          const f = fieldOf(i.field);
-          if (f) byField[f] = byField[f] ? `${byField[f]}; ${i.message}` : i.message;
-          else rest.push(`${i.field}: ${i.message}`);
-        }
-        setErrors(byField);
-        setGeneral(rest.join('; '));
-      } else setGeneral(messageOf(err));
+      const { fields, general: rest } = splitIssues(err, fieldOf);
+      setErrors(fields);
+      setGeneral(rest);
     } finally {
       setBusy(false);
     }

@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
-import { api } from '../api';
+import { api, splitIssues } from '../api';
 import { buttonClass, CheckboxField, Field, Notice, plainButton, SelectField } from './Field';
-import { ConfirmStep, GroupPicker, splitIssues, type UserView } from './UserParts';
+import { ConfirmStep, GroupPicker, type UserView } from './UserParts';
 import { UserTotp } from './UserTotp';
 
 type EditField = 'role' | 'groups' | 'password';

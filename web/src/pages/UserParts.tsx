@@ -1,5 +1,4 @@
 import { useId, type ReactNode } from 'react';
-import { ApiError, messageOf } from '../api';
 import { buttonClass, CheckboxField, plainButton } from './Field';
 
 // Shapes of /api/v1/users, /groups and /sessions (only the fields the pages read).
@@ -29,25 +28,6 @@ export interface SessionView {
   ip: string;
   user_agent: string;
   via: string;
-}
-
-/**
- * An API error split into messages per form field (`which` names the field an issue's path is
- * about, e.g. `groups.0` → `groups`) and the rest, shown above the submit button.
- */
-export function splitIssues<F extends string>(
-  err: unknown,
-  which: (field: string) => F | undefined,
-): { fields: Partial<Record<F, string>>; general: string } {
-  const fields: Partial<Record<F, string>> = {};
-  if (!(err instanceof ApiError) || !err.body.issues?.length) return { fields, general: messageOf(err) };
-  const rest: string[] = [];
-  for (const i of err.body.issues) {
-    const f = which(i.field.replace(/^(body|params)\./, ''));
-    if (f) fields[f] = fields[f] ? `${fields[f]}; ${i.message}` : i.message;
-    else rest.push(`${i.field}: ${i.message}`);
-  }
-  return { fields, general: rest.join('; ') };
 }
 
 /** The groups a user is in, as one checkbox per group, with the API's error for the list. */

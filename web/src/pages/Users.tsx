@@ -1,11 +1,11 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
-import { api, messageOf, type Session } from '../api';
+import { api, messageOf, type Session, splitIssues } from '../api';
 import { buttonClass, Field, Notice, plainButton, SelectField } from './Field';
 import { Groups } from './Groups';
 import { Sessions } from './Sessions';
 import { Table } from './Table';
 import { UserEditor } from './UserEditor';
-import { GroupPicker, splitIssues, type GroupView, type UserView } from './UserParts';
+import { GroupPicker, type GroupView, type UserView } from './UserParts';
 
 type CreateField = 'username' | 'password' | 'role' | 'groups';
 
