@@ -224,4 +224,19 @@ describe('management API: dry runs, guarded writes, audit log', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/ops\s+session\s+127\.0\.0\.1\s+PUT \/api\/v1\/services\/byops\s+201/);
   });
+  it('keeps one enabled admin user: the web UI needs someone who can sign in', async () => {
+    // `ops` is the only admin user here.
+    const demote = await t.api('PATCH', '/api/v1/users/ops', { role: 'user' });
+    expect(demote.status).toBe(409);
+    expect(demote.json.error?.message).toMatch(/^role: ops is the last enabled admin user/);
+    expect((await t.api('PATCH', '/api/v1/users/ops', { disabled: true })).json.error?.message).toMatch(
+      /^disabled: /,
+    );
+    expect((await t.api('DELETE', '/api/v1/users/ops')).json.error?.message).toMatch(/^username: /);
+    expect((await t.api('GET', '/api/v1/users/ops')).json).toMatchObject({ role: 'admin', disabled: false });
+    // Other changes to the last admin go through; with a second admin, so does removing the first.
+    expect((await t.api('PATCH', '/api/v1/users/ops', { name: 'Ops' })).status).toBe(200);
+    await t.api('POST', '/api/v1/users', { username: 'ops2', password: 'ops2 password 1', role: 'admin' });
+    expect((await t.api('DELETE', '/api/v1/users/ops')).status).toBe(200);
+  });
 });

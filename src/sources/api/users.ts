@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { notFound } from '../../model/errors.js';
+import { conflict, notFound } from '../../model/errors.js';
 import {
   groupCreateSchema,
   groupNameSchema,
@@ -74,13 +74,35 @@ export async function userRoutes(app: FastifyInstance, ctx: ApiContext): Promise
     await gate.refreshAvailability();
     return reply.code(201).send(user);
   });
+  /**
+   * Only admin users sign in to the web UI: the operator's API keeps one enabled (the admin token
+   * still works either way). Edge files manage their users as they say, unchecked.
+   */
+  const keepAnAdmin = async (username: string, after: { role?: string; disabled?: boolean } | 'removed') => {
+    const all = await users.list();
+    const target = all.find((u) => u.username === username.toLowerCase());
+    if (!target || target.role !== 'admin' || target.disabled) return;
+    const stays =
+      after !== 'removed' && (after.role ?? target.role) === 'admin' && !(after.disabled ?? false);
+    if (stays || all.some((u) => u !== target && u.role === 'admin' && !u.disabled)) return;
+    throw conflict(
+      after === 'removed'
+        ? 'username'
+        : after.role !== undefined && after.role !== 'admin'
+          ? 'role'
+          : 'disabled',
+      `${target.username} is the last enabled admin user (the only one who can sign in to the web UI); make another user admin first`,
+    );
+  };
   app.patch('/users/:username', async (req) => {
     const { username } = parse(userParams, req.params, 'params');
     const input = parse(userUpdateSchema, req.body, '');
+    await keepAnAdmin(username, input);
     return users.update(username, input);
   });
   app.delete('/users/:username', async (req) => {
     const { username } = parse(userParams, req.params, 'params');
+    await keepAnAdmin(username, 'removed');
     await users.remove(username);
     return { deleted: username };
   });
