@@ -1,4 +1,4 @@
-import { conflict } from '../model/errors.js';
+import { conflict, GatehouseError } from '../model/errors.js';
 import type { Service, ServiceRecord, Source } from '../model/service.js';
 import { covers } from '../model/tls.js';
 
@@ -65,4 +65,21 @@ export function checkHosts(
           `host ${host} is served by service ${name} (${r.meta.source}${r.meta.owner ? ` ${r.meta.owner}` : ''}); only its owner or the operator may add routes to it`,
         );
   }
+}
+
+/**
+ * A write made on what its writer last read (`ifUpdatedAt`: that `meta.updated_at`, or 'absent'
+ * for a service that must not exist yet) is refused if the record changed since.
+ */
+export function checkUnchanged(name: string, existing: ServiceRecord | undefined, ifUpdatedAt: string): void {
+  if ((existing?.meta.updated_at ?? 'absent') === ifUpdatedAt) return;
+  throw new GatehouseError(
+    'changed_meanwhile',
+    existing
+      ? `service ${name} was changed at ${existing.meta.updated_at} by someone else; reload it and apply your change again`
+      : ifUpdatedAt === 'absent'
+        ? `service ${name} does not exist`
+        : `service ${name} was deleted meanwhile`,
+    409,
+  );
 }

@@ -1,4 +1,5 @@
-import type { ServiceRecord } from '../model/service.js';
+import { fromZod } from '../model/errors.js';
+import { serviceSchema, type ServiceRecord, type Source } from '../model/service.js';
 import type { Db } from '../store/db.js';
 import type { WriteMeta } from './registry.js';
 
@@ -60,4 +61,46 @@ export async function persistVersion(
 function describe(changes: [string, ServiceRecord | undefined][]): string {
   const parts = changes.slice(0, 5).map(([n, r]) => `${r ? 'put' : 'delete'} ${n}`);
   return parts.join(', ') + (changes.length > 5 ? ` and ${changes.length - 5} more` : '');
+}
+
+/**
+ * The stored records and the latest version, as the registry starts. A record a newer Gatehouse no
+ * longer accepts (rules only ever get stricter) is set aside, not fatal: everything else keeps
+ * serving, and `unloadable` says what needs fixing.
+ */
+export async function loadRecords(db: Db): Promise<{
+  records: Map<string, ServiceRecord>;
+  unloadable: { name: string; error: string }[];
+  version: number;
+}> {
+  const records = new Map<string, ServiceRecord>();
+  const unloadable: { name: string; error: string }[] = [];
+  const rows = await db.selectFrom('services').selectAll().orderBy('name').execute();
+  for (const row of rows) {
+    let spec: unknown;
+    try {
+      spec = JSON.parse(row.spec);
+    } catch {
+      spec = undefined;
+    }
+    const parsed = serviceSchema.safeParse(spec);
+    if (!parsed.success) {
+      unloadable.push({ name: row.name, error: fromZod(parsed.error).message });
+      continue;
+    }
+    records.set(row.name, {
+      service: parsed.data,
+      meta: {
+        source: row.source as Source,
+        ...(row.owner ? { owner: row.owner } : {}),
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+      },
+    });
+  }
+  const v = await db
+    .selectFrom('versions')
+    .select((eb) => eb.fn.max('version').as('v'))
+    .executeTakeFirst();
+  return { records, unloadable, version: Number(v?.v ?? 0) };
 }

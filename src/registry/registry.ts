@@ -3,8 +3,8 @@ import { conflict, fromZod, GatehouseError, notFound } from '../model/errors.js'
 import { serviceSchema, type Service, type ServiceRecord, type Source } from '../model/service.js';
 import type { Db } from '../store/db.js';
 import { Claims, type IsLocal } from './claims.js';
-import { checkHosts, checkOwner, overrides } from './ownership.js';
-import { persistVersion } from './persist.js';
+import { checkHosts, checkOwner, checkUnchanged, overrides } from './ownership.js';
+import { loadRecords, persistVersion } from './persist.js';
 
 /** Who is writing, and why: recorded on every version. */
 export interface WriteMeta {
@@ -74,40 +74,14 @@ export class Registry {
 
   static async open(db: Db, reservedPorts: Map<number, string>, host: HostChecks = {}): Promise<Registry> {
     const r = new Registry(db, reservedPorts, host);
-    const rows = await db.selectFrom('services').selectAll().orderBy('name').execute();
-    for (const row of rows) {
-      // A record a newer Gatehouse no longer accepts (rules only ever get stricter) is set aside,
-      // not fatal: everything else keeps serving, and `unloadable` says what needs fixing.
-      let spec: unknown;
-      try {
-        spec = JSON.parse(row.spec);
-      } catch {
-        spec = undefined;
-      }
-      const parsed = serviceSchema.safeParse(spec);
-      if (!parsed.success) {
-        r.unloadable.push({ name: row.name, error: fromZod(parsed.error).message });
-        continue;
-      }
-      r.records.set(row.name, {
-        service: parsed.data,
-        meta: {
-          source: row.source as Source,
-          ...(row.owner ? { owner: row.owner } : {}),
-          created_at: row.created_at,
-          updated_at: row.updated_at,
-        },
-      });
-    }
+    const loaded = await loadRecords(db);
+    for (const [name, rec] of loaded.records) r.records.set(name, rec);
+    r.unloadable.push(...loaded.unloadable);
     // Settings may have changed since the records were written (a new HTTP port, say); a record
     // that now collides is kept and reported by the next write rather than lost at start-up.
     r.claims = new Claims(reservedPorts, host.isLocal, host.reservedHosts);
     for (const rec of r.records.values()) r.claims.add(rec.service);
-    const v = await db
-      .selectFrom('versions')
-      .select((eb) => eb.fn.max('version').as('v'))
-      .executeTakeFirst();
-    r.current = Number(v?.v ?? 0);
+    r.current = loaded.version;
     return r;
   }
 
@@ -229,22 +203,8 @@ export class Registry {
           `service ${name} already exists; use PUT /api/v1/services/${name} to replace it`,
         );
       }
-      if (
-        op.kind !== 'delete' &&
-        op.ifUpdatedAt &&
-        (existing?.meta.updated_at ?? 'absent') !== op.ifUpdatedAt
-      ) {
-        // Checked in the write queue: no write can land between this check and this write.
-        throw new GatehouseError(
-          'changed_meanwhile',
-          existing
-            ? `service ${name} was changed at ${existing.meta.updated_at} by someone else; reload it and apply your change again`
-            : op.ifUpdatedAt === 'absent'
-              ? `service ${name} does not exist`
-              : `service ${name} was deleted meanwhile`,
-          409,
-        );
-      }
+      // Checked in the write queue: no write can land between this check and this write.
+      if (op.kind !== 'delete' && op.ifUpdatedAt) checkUnchanged(name, existing, op.ifUpdatedAt);
       if (existing) checkOwner(name, existing, meta);
       if (op.kind !== 'delete') {
         // Lazily: only a host someone already serves makes checkHosts look at the records.
