@@ -79,7 +79,6 @@ export class Registry {
     r.unloadable.push(...loaded.unloadable);
     // Settings may have changed since the records were written (a new HTTP port, say); a record
     // that now collides is kept and reported by the next write rather than lost at start-up.
-    r.claims = new Claims(reservedPorts, host.isLocal, host.reservedHosts);
     for (const rec of r.records.values()) r.claims.add(rec.service);
     r.current = loaded.version;
     return r;
@@ -143,7 +142,7 @@ export class Registry {
    */
   reconcile(services: Service[], meta: WriteMeta): Promise<WriteResult> {
     // What to remove is decided in the queue, against the state the write will meet.
-    const run = this.queue.then(() => {
+    return this.enqueue(() => {
       const wanted = new Set(services.map((s) => s.name));
       const owner = meta.owner ?? '';
       const gone = [...this.records.values()]
@@ -152,8 +151,6 @@ export class Registry {
         .map((r): Op => ({ kind: 'delete', name: r.service.name }));
       return this.applyNow([...services.map((service): Op => ({ kind: 'put', service })), ...gone], meta);
     });
-    this.queue = run.catch(() => undefined);
-    return run;
   }
 
   /**
@@ -162,14 +159,12 @@ export class Registry {
    * writes nothing; a record that is gone is left gone.
    */
   update(name: string, fn: (svc: Service) => Service, meta: WriteMeta): Promise<WriteResult> {
-    const run = this.queue.then(() => {
+    return this.enqueue(() => {
       const rec = this.records.get(name);
       const next = rec ? fn(rec.service) : undefined;
-      if (!rec || !next || next === rec.service) return { version: this.current, changed: [], created: [] };
+      if (!rec || !next || next === rec.service) return this.nothing();
       return this.applyNow([{ kind: 'put', service: next }], meta);
     });
-    this.queue = run.catch(() => undefined);
-    return run;
   }
 
   /** Owners of a source's records (e.g. the containers docker created services for). */
@@ -181,9 +176,19 @@ export class Registry {
 
   /** Applies several operations as one version: all of them, or none. */
   apply(ops: Op[], meta: WriteMeta): Promise<WriteResult> {
-    const run = this.queue.then(() => this.applyNow(ops, meta));
+    return this.enqueue(() => this.applyNow(ops, meta));
+  }
+
+  /** Writes are serialised: `fn` runs once every write queued before it has finished. */
+  private enqueue(fn: () => WriteResult | Promise<WriteResult>): Promise<WriteResult> {
+    const run = this.queue.then(fn);
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  /** The answer to a write that changes nothing. */
+  private nothing(): WriteResult {
+    return { version: this.current, changed: [], created: [] };
   }
 
   private async applyNow(ops: Op[], meta: WriteMeta): Promise<WriteResult> {
@@ -206,7 +211,9 @@ export class Registry {
       // Checked in the write queue: no write can land between this check and this write.
       if (op.kind !== 'delete' && op.ifUpdatedAt) checkUnchanged(name, existing, op.ifUpdatedAt);
       if (existing) checkOwner(name, existing, meta);
-      if (op.kind !== 'delete') {
+      // A source re-applying a record as it is (a file, a resync) has nothing new to claim.
+      const unchanged = op.kind !== 'delete' && !!existing && sameService(existing.service, op.service);
+      if (op.kind !== 'delete' && !unchanged) {
         // Lazily: only a host someone already serves makes checkHosts look at the records.
         const records = this.records;
         const state = function* (): Generator<[string, ServiceRecord | undefined]> {
@@ -216,7 +223,7 @@ export class Registry {
       }
       if (op.kind === 'delete') {
         next.set(name, undefined);
-      } else if (!existing || !sameService(existing.service, op.service)) {
+      } else if (!unchanged) {
         // The operator editing a source's record takes it over: the source's next sync must not
         // quietly undo the edit (it is told of the conflict instead).
         const takeover = existing && overrides(meta) && existing.meta.source !== meta.source;
@@ -240,7 +247,7 @@ export class Registry {
     const changed = [...next.keys()].filter(
       (n) => unloadableDeletes.has(n) || next.get(n) !== this.records.get(n),
     );
-    if (changed.length === 0) return { version: this.current, changed: [], created: [] };
+    if (changed.length === 0) return this.nothing();
     return this.commit(
       changed.map((n) => [n, next.get(n)]),
       meta,
@@ -249,11 +256,7 @@ export class Registry {
 
   /** Writes whole records (with their own metadata) as one version: how a rollback restores a state. */
   restore(changes: [string, ServiceRecord | undefined][], meta: WriteMeta): Promise<WriteResult> {
-    const run = this.queue.then(() =>
-      changes.length === 0 ? { version: this.current, changed: [], created: [] } : this.commit(changes, meta),
-    );
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.enqueue(() => (changes.length === 0 ? this.nothing() : this.commit(changes, meta)));
   }
 
   /** Validates the resulting state, writes it with a new version, then swaps it in. */
@@ -279,15 +282,11 @@ export class Registry {
       undo();
       throw err;
     }
+    const created = changes.filter(([name, rec]) => rec && !this.records.has(name)).map(([name]) => name);
     if (meta.dryRun) {
       undo();
-      return {
-        version: this.current,
-        changed: changes.map(([n]) => n),
-        created: changes.filter(([n, rec]) => rec && !this.records.has(n)).map(([n]) => n),
-      };
+      return { version: this.current, changed: changes.map(([n]) => n), created };
     }
-    const created = changes.filter(([name, rec]) => rec && !this.records.has(name)).map(([name]) => name);
     for (const [name, rec] of changes) {
       if (rec) this.records.set(name, rec);
       else this.records.delete(name);
