@@ -230,14 +230,20 @@ export class EdgeFeed {
 
   /** The identity a node holding the current body would send as `have` (cheap: no sealing). */
   async currentHash(role: string): Promise<string> {
-    const config = await this.config(role);
-    return this.identity(config, this.stateFor(config, await this.gateState()));
+    // The identity covers the state's epoch and hash, which the per-role filter keeps as they are.
+    return this.identity(await this.config(role), await this.gateState());
   }
 
   /** A node reported what it applied (the body hash). */
   reported(node: string, role: string, hash: string): void {
     this.applied.set(node, { role, hash, at: Date.now() });
-    this.events.emit('reported');
+    this.events.emit('reported', node);
+  }
+
+  /** Called with a node's name after it reported what it applied (the web UI's live node list). */
+  onReported(fn: (node: string) => void): () => void {
+    this.events.on('reported', fn);
+    return () => this.events.off('reported', fn);
   }
 
   /** A node was removed: its long-poll wakes (and is refused). */

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import { z } from 'zod';
 import { conflict, notFound } from '../model/errors.js';
 import { slugSchema } from '../model/values.js';
@@ -43,16 +42,7 @@ export const ONLINE_MS = 60_000;
 
 /** Edge nodes: enrolled with a one-time-shown token (stored as a hash), and what each reported. */
 export class NodeStore {
-  private readonly reports = new EventEmitter();
-  constructor(private readonly db: Db) {
-    this.reports.setMaxListeners(0);
-  }
-
-  /** Called with a node's name after it reported what it applied (the web UI's live node list). */
-  onReport(fn: (name: string) => void): () => void {
-    this.reports.on('report', fn);
-    return () => this.reports.off('report', fn);
-  }
+  constructor(private readonly db: Db) {}
 
   async add(input: z.output<typeof nodeCreateSchema>): Promise<{ node: NodeView; token: string }> {
     const exists = await this.db
@@ -123,7 +113,6 @@ export class NodeStore {
       })
       .where('name', '=', name)
       .execute();
-    if (report) this.reports.emit('report', name);
   }
 }
 

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ZodError, type ZodType } from 'zod';
+import { z, ZodError, type ZodType } from 'zod';
 import { fromZod, GatehouseError } from '../model/errors.js';
 import type { Logger } from '../observe/log.js';
 
@@ -45,4 +45,12 @@ export function parse<T extends ZodType>(schema: T, value: unknown, where: strin
   const r = schema.safeParse(value);
   if (!r.success) throw fromZod(r.error, where);
   return r.data as ReturnType<T['parse']>;
+}
+
+/** A yes/no query parameter (`?wait=true`, `?force=1`). */
+export const queryFlag = z.enum(['true', 'false', '1', '0']).optional();
+
+/** Whether a yes/no query parameter says yes. */
+export function isSet(v: string | undefined): boolean {
+  return v === 'true' || v === '1';
 }

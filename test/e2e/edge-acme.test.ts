@@ -56,15 +56,18 @@ describe('edge: ACME through a public edge', () => {
       expose: 'public',
       routes: [{ upstreams: [`127.0.0.1:${app.port}`] }],
     });
-    const listing = await until(async () => {
+    // `until` retries what throws: a failed order is returned, and thrown once out of it.
+    const seen = await until(async () => {
       const l = (await t.api('GET', '/api/v1/certificates')).json as unknown as {
         certificates: { names: string[]; fingerprint: string }[];
         orders: { names: string[]; state: string; error?: string }[];
       };
       const failed = l.orders.find((o) => o.state === 'failed' && o.names.includes('shop.acme.test'));
-      if (failed) throw new Error(`order failed: ${failed.error ?? ''}`);
-      return l.certificates.some((c) => c.names.includes('shop.acme.test')) ? l : undefined;
+      if (failed) return { failed };
+      return l.certificates.some((c) => c.names.includes('shop.acme.test')) ? { listing: l } : undefined;
     }, 30_000);
+    if (seen.failed) throw new Error(`order failed: ${seen.failed.error ?? ''}`);
+    const listing = seen.listing;
     const cert = listing.certificates.find((c) => c.names.includes('shop.acme.test'));
     const root = await pebble.root();
     const r = await until(async () => {

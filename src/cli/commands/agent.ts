@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { fromZod } from '../../model/errors.js';
 import { durationMs, durationSchema, hostnameSchema, slugSchema } from '../../model/values.js';
 import { createLogger } from '../../observe/log.js';
+import { collect } from '../context.js';
 
 /** Options of `gatehouse agent`, keyed by their flags so that errors name what the user typed. */
 const agentOptionsSchema = z.strictObject({
@@ -19,8 +20,6 @@ const agentOptionsSchema = z.strictObject({
     .optional(),
   'log-level': z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
 });
-
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 /** `gatehouse agent`: register one service from a VM or host without Docker, and keep it alive. */
 export function agentCommand(): Command {

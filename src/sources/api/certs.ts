@@ -1,17 +1,17 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { certUploadSchema } from '../../model/cert.js';
-import { parse } from '../http-errors.js';
+import { isSet, parse, queryFlag } from '../http-errors.js';
 import { GatehouseError } from '../../model/errors.js';
 import { hostnameSchema } from '../../model/values.js';
 import type { ApiContext } from './context.js';
 
 const idParams = z.strictObject({ id: z.uuid('a certificate id') });
 const issueSchema = z.strictObject({ names: z.array(hostnameSchema).min(1).max(100) });
-const waitQuery = z.strictObject({ wait: z.enum(['true', 'false', '1', '0']).optional() });
+const waitQuery = z.strictObject({ wait: queryFlag });
 const deleteQuery = z.strictObject({
-  wait: z.enum(['true', 'false', '1', '0']).optional(),
-  revoke: z.enum(['true', 'false', '1', '0']).optional(),
+  wait: queryFlag,
+  revoke: queryFlag,
 });
 
 function acmeOn(ctx: ApiContext): NonNullable<ApiContext['certManager']> {
@@ -67,7 +67,7 @@ export async function certRoutes(app: FastifyInstance, ctx: ApiContext): Promise
     const q = parse(waitQuery, req.query, 'query');
     const input = parse(certUploadSchema, req.body, '');
     const cert = await certs.upload(input.cert, input.key);
-    if (q.wait === 'true' || q.wait === '1') await edge.refresh();
+    if (isSet(q.wait)) await edge.refresh();
     return reply.code(201).send(cert);
   });
   app.post('/certificates/:id/renew', async (req, reply) => {
@@ -80,13 +80,13 @@ export async function certRoutes(app: FastifyInstance, ctx: ApiContext): Promise
   app.delete('/certificates/:id', async (req) => {
     const { id } = parse(idParams, req.params, 'params');
     const q = parse(deleteQuery, req.query, 'query');
-    if (q.revoke === 'true' || q.revoke === '1') {
+    if (isSet(q.revoke)) {
       const manager = acmeOn(ctx);
       await viaCa(() => manager.revoke(id));
     } else {
       await certs.remove(id);
     }
-    if (q.wait === 'true' || q.wait === '1') await edge.refresh();
+    if (isSet(q.wait)) await edge.refresh();
     return { deleted: id };
   });
 }

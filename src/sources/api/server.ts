@@ -166,7 +166,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
       await dnsRoutes(api, ctx);
       await applyRoutes(api, ctx);
       await sessionRoutes(api, deps.gate);
-      await streamRoutes(api, ctx, nodes);
+      await streamRoutes(api, ctx, deps.feed);
       await nodeRoutes(api, nodes, deps.feed);
     },
     { prefix: '/api/v1' },

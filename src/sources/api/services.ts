@@ -4,24 +4,22 @@ import { invalid, notFound } from '../../model/errors.js';
 import { serviceSchema, type ServiceRecord } from '../../model/service.js';
 import { serviceDiff } from '../../registry/snapshots.js';
 import { slugSchema } from '../../model/values.js';
-import { parse } from '../http-errors.js';
+import { isSet, parse, queryFlag } from '../http-errors.js';
 import type { ApiContext } from './context.js';
 
 const nameParams = z.strictObject({ name: slugSchema });
-const flag = z.enum(['true', 'false', '1', '0']).optional();
-const writeQuery = z.strictObject({ force: flag, wait: flag });
+const writeQuery = z.strictObject({ force: queryFlag, wait: queryFlag });
 const putQuery = z.strictObject({
-  force: flag,
-  wait: flag,
+  force: queryFlag,
+  wait: queryFlag,
   /** Check the change in full (schema, claims, ownership, ports) and answer its diff; write nothing. */
-  dry_run: flag,
+  dry_run: queryFlag,
   /**
    * The `meta.updated_at` the writer last read: if the service changed since (or is gone), the
    * write is refused with 409 instead of overwriting someone else's change. `absent` = must not exist.
    */
   if_updated_at: z.union([z.iso.datetime(), z.literal('absent')]).optional(),
 });
-const yes = (v: string | undefined) => v === 'true' || v === '1';
 
 export function view(rec: ServiceRecord) {
   return { service: rec.service, meta: rec.meta };
@@ -61,8 +59,8 @@ export async function servicesRoutes(app: FastifyInstance, ctx: ApiContext): Pro
     const input = body && typeof body === 'object' && !Array.isArray(body) ? { ...body, name } : body;
     const before = registry.get(name);
     const guard = q.if_updated_at ? { ifUpdatedAt: q.if_updated_at } : {};
-    const meta = { actor: actor(req), source: 'api' as const, force: yes(q.force) };
-    if (yes(q.dry_run)) {
+    const meta = { actor: actor(req), source: 'api' as const, force: isSet(q.force) };
+    if (isSet(q.dry_run)) {
       req.auditSkip = true;
       const res = await registry.put(input, { ...meta, dryRun: true }, guard);
       const after = serviceSchema.parse(input);
@@ -82,8 +80,7 @@ export async function servicesRoutes(app: FastifyInstance, ctx: ApiContext): Pro
   app.delete('/services/:name', async (req) => {
     const { name } = parse(nameParams, req.params, 'params');
     const q = parse(writeQuery, req.query, 'query');
-    const force = q.force === 'true' || q.force === '1';
-    const res = await registry.remove(name, { actor: actor(req), source: 'api', force });
+    const res = await registry.remove(name, { actor: actor(req), source: 'api', force: isSet(q.force) });
     const applied = await ctx.maybeWait(res.version, q.wait);
     return { deleted: name, version: res.version, ...applied };
   });

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { NodeStore } from '../../edge/nodes.js';
+import type { EdgeFeed } from '../../edge/feed.js';
 import type { ApiContext } from './context.js';
 
 /** Keeps proxies and browsers from closing an idle stream. */
@@ -11,7 +11,7 @@ const KEEPALIVE_MS = 15_000;
  * going down shows within its health-check interval), `security` (sign-ins, denials, links…) and
  * `node` (an edge node reported what it applied).
  */
-export async function streamRoutes(app: FastifyInstance, ctx: ApiContext, nodes?: NodeStore): Promise<void> {
+export async function streamRoutes(app: FastifyInstance, ctx: ApiContext, feed?: EdgeFeed): Promise<void> {
   const open = new Set<() => void>();
   // Streams never end by themselves: closing the API ends them, or the close would wait forever.
   app.addHook('preClose', async () => {
@@ -48,7 +48,7 @@ export async function streamRoutes(app: FastifyInstance, ctx: ApiContext, nodes?
       ctx.registry.onChange((e) => send('version', e)),
       ctx.edge.onSettled(edge),
       ctx.gate.onEvent((e) => send('security', e)),
-      ...(nodes ? [nodes.onReport((name) => send('node', { name }))] : []),
+      ...(feed ? [feed.onReported((name) => send('node', { name }))] : []),
     ];
     const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
     keepalive.unref();
