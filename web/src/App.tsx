@@ -69,7 +69,7 @@ class PageBoundary extends Component<{ children: ReactNode }, { error: string }>
   }
 }
 
-function PageView({ route }: { route: Route }) {
+function PageView({ route, me }: { route: Route; me: string }) {
   switch (route.page) {
     case 'services':
       return route.arg ? (
@@ -80,7 +80,7 @@ function PageView({ route }: { route: Route }) {
         <Services />
       );
     case 'users':
-      return <Users />;
+      return <Users me={me} />;
     case 'links':
       return <Links />;
     case 'providers':
@@ -166,7 +166,7 @@ export function App() {
       </header>
       <main className="mx-auto max-w-6xl px-4 py-6">
         <PageBoundary key={`${route.page}/${route.arg ?? ''}`}>
-          <PageView route={route} />
+          <PageView route={route} me={session.username} />
         </PageBoundary>
       </main>
     </div>

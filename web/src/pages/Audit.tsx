@@ -2,6 +2,7 @@ import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react'
 import { api, messageOf } from '../api';
 import { buttonClass, Field, Notice, plainButton } from './Field';
 import { Table } from './Table';
+import { local } from './when';
 
 interface AuditEntry {
   id: number;
@@ -17,7 +18,7 @@ interface AuditEntry {
 const VERB: Record<string, string> = { POST: 'created', PUT: 'saved', PATCH: 'changed', DELETE: 'deleted' };
 
 /** A change in words: "saved service web", "signed in", "rolled back to version 12". */
-export function describeChange(e: AuditEntry): string {
+function describeChange(e: AuditEntry): string {
   const parts = e.path
     .replace(/^\/api\/v1\//, '')
     .split('/')
@@ -117,7 +118,7 @@ export function Audit() {
         <Table testId="audit" columns={['When', 'Who', 'Change', 'Result', 'How', 'From']}>
           {entries.map((e) => (
             <tr key={e.id} className="border-t border-slate-100">
-              <td className="whitespace-nowrap px-3 py-1.5">{new Date(e.at).toLocaleString()}</td>
+              <td className="whitespace-nowrap px-3 py-1.5">{local(e.at)}</td>
               <td className="px-3 py-1.5 font-medium">{e.actor}</td>
               <td className="px-3 py-1.5" title={`${e.method} ${e.path}`}>
                 {describeChange(e)}

@@ -9,6 +9,8 @@ import {
   type SecurityEvent,
   type Status,
 } from '../api';
+import { Notice } from './Field';
+import { local } from './when';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -124,11 +126,7 @@ export function Dashboard() {
           {live ? 'live' : 'offline'}
         </span>
       </div>
-      {error ? (
-        <p role="alert" className="rounded border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800">
-          {error}
-        </p>
-      ) : null}
+      {error ? <Notice kind="error">{error}</Notice> : null}
       <div className="grid grid-cols-2 gap-3 md:grid-cols-5">
         <Card
           testId="count-services"
@@ -166,14 +164,7 @@ export function Dashboard() {
           }
         />
       </div>
-      {edge?.lastError ? (
-        <p
-          role="alert"
-          className="rounded border border-amber-200 bg-amber-50 px-3 py-2 text-sm text-amber-900"
-        >
-          Proxy: {edge.lastError.message}
-        </p>
-      ) : null}
+      {edge?.lastError ? <Notice kind="warn">Proxy: {edge.lastError.message}</Notice> : null}
       <div aria-live="polite">
         <h2 className="mb-2 font-semibold">Upstreams down</h2>
         {down.length === 0 ? (
@@ -208,7 +199,7 @@ export function Dashboard() {
           <Table testId="events" columns={['Time', 'Event', 'User', 'Address']}>
             {events.slice(0, 50).map((e, i) => (
               <tr key={`${e.at}-${i}`} className="border-t border-slate-100">
-                <td className="whitespace-nowrap px-3 py-1.5">{new Date(e.at).toLocaleString()}</td>
+                <td className="whitespace-nowrap px-3 py-1.5">{local(e.at)}</td>
                 <td className="px-3 py-1.5">{e.kind}</td>
                 <td className="px-3 py-1.5">{e.username}</td>
                 <td className="px-3 py-1.5 font-mono">{e.ip}</td>

@@ -1,8 +1,8 @@
 import { useState, type FormEvent } from 'react';
 import { api, splitIssues } from '../api';
-import { buttonClass, Field, Notice, plainButton } from './Field';
+import { buttonClass, ConfirmStep, Field, Notice, plainButton } from './Field';
 import { Table } from './Table';
-import { ConfirmStep, type GroupView } from './UserParts';
+import type { GroupView } from './UserParts';
 
 type GroupField = 'name' | 'description';
 

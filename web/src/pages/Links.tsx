@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { Table } from './Table';
 import { api, messageOf, type LinkView, type ServiceItem } from '../api';
-import { buttonClass, Field, plainButton } from './Field';
+import { buttonClass, Field, Notice, plainButton, SelectField } from './Field';
+import { local } from './when';
 
 /** A service takes links when it, or one of its routes, says `access.links`. */
 function takesLinks(s: ServiceItem): boolean {
@@ -76,8 +77,6 @@ function CreateForm({ services, onCreated }: { services: string[]; onCreated: ()
     }
   }
 
-  const selectClass =
-    'rounded border border-slate-300 bg-white px-3 py-2 text-base focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500';
   return (
     <form
       onSubmit={(e) => void submit(e)}
@@ -89,16 +88,7 @@ function CreateForm({ services, onCreated }: { services: string[]; onCreated: ()
       </h2>
       <div className="grid gap-3 md:grid-cols-3">
         {services.length ? (
-          <div className="flex flex-col gap-1">
-            <label htmlFor="link-service" className="text-sm font-medium text-slate-700">
-              Service
-            </label>
-            <select id="link-service" value={service} onChange={set('service')} className={selectClass}>
-              {services.map((s) => (
-                <option key={s}>{s}</option>
-              ))}
-            </select>
-          </div>
+          <SelectField label="Service" value={service} onChange={set('service')} options={services} />
         ) : (
           <Field label="Service" name="service" required value={values.service} onChange={set('service')} />
         )}
@@ -132,11 +122,7 @@ function CreateForm({ services, onCreated }: { services: string[]; onCreated: ()
           <Field label="Note" name="note" value={values.note} onChange={set('note')} />
         </div>
       </div>
-      {error ? (
-        <p role="alert" className="rounded border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800">
-          {error}
-        </p>
-      ) : null}
+      {error ? <Notice kind="error">{error}</Notice> : null}
       {url ? <CreatedUrl url={url} /> : null}
       <div>
         <button type="submit" disabled={busy} className={buttonClass}>
@@ -188,7 +174,7 @@ function UsageLog({ link, onClose }: { link: LinkView; onClose: () => void }) {
         <Table testId="link-uses" columns={['When', 'Address', 'Outcome', 'Browser']}>
           {uses.map((u) => (
             <tr key={u.id} className="border-t border-slate-100">
-              <td className="whitespace-nowrap px-3 py-1.5">{new Date(u.at).toLocaleString()}</td>
+              <td className="whitespace-nowrap px-3 py-1.5">{local(u.at)}</td>
               <td className="px-3 py-1.5 font-mono">{u.ip}</td>
               <td className="px-3 py-1.5">{u.outcome}</td>
               <td className="max-w-xs truncate px-3 py-1.5 text-slate-600" title={u.user_agent}>
@@ -277,7 +263,7 @@ export function Links() {
             <tr key={l.id} className="border-t border-slate-100" data-link-id={l.id}>
               <td className="px-3 py-1.5 font-medium">{l.service}</td>
               <td className="px-3 py-1.5">{l.note}</td>
-              <td className="whitespace-nowrap px-3 py-1.5">{new Date(l.expires_at).toLocaleString()}</td>
+              <td className="whitespace-nowrap px-3 py-1.5">{local(l.expires_at)}</td>
               <td className="px-3 py-1.5" title={l.ips.map((i) => i.ip).join(', ')}>
                 {l.ips.length} / {l.max_ips}
                 {l.ips.length ? (

@@ -1,6 +1,6 @@
 import { useRef, useState, type FormEvent } from 'react';
 import { api, splitIssues } from '../api';
-import { buttonClass, Field, plainButton, SelectField } from './Field';
+import { buttonClass, Field, Notice, plainButton, SelectField } from './Field';
 
 /** POST /api/v1/nodes answers with the token, shown only this once, and the command to run. */
 interface NodeCreated {
@@ -150,11 +150,7 @@ export function NodeAdd({ onAdded }: { onAdded: () => void }) {
           ]}
         />
       </div>
-      {general ? (
-        <p role="alert" className="rounded border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800">
-          {general}
-        </p>
-      ) : null}
+      {general ? <Notice kind="error">{general}</Notice> : null}
       {created ? <Created created={created} onDone={() => setCreated(null)} /> : null}
       <div>
         <button type="submit" disabled={busy} className={buttonClass}>

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { api, messageOf } from '../api';
-import { buttonClass, Notice, plainButton } from './Field';
+import { ConfirmStep, Notice, plainButton } from './Field';
 import { NodeAdd } from './NodeAdd';
 import { useSerialRead } from './serial';
 import { Table } from './Table';
@@ -128,23 +128,16 @@ function ConfirmRemove({
   onCancel: () => void;
 }) {
   return (
-    <div
-      role="group"
-      aria-label="Confirm removal"
-      className="flex flex-wrap items-center gap-2 rounded border border-amber-200 bg-amber-50 p-3 text-sm text-amber-900"
+    <ConfirmStep
+      label="Confirm removal"
+      action={busy ? 'Removing…' : `Remove ${name}`}
+      busy={busy}
+      onConfirm={onConfirm}
+      onCancel={onCancel}
     >
-      <span>
-        Remove node <strong>{name}</strong>? The control plane refuses its token at once; its agent stops its
-        nginx and deletes its cache.
-      </span>
-      <button type="button" disabled={busy} onClick={onConfirm} className={buttonClass}>
-        {busy ? 'Removing…' : `Remove ${name}`}
-      </button>
-      {/* The step replaced the button that had the focus: it goes to the safe way back. */}
-      <button type="button" autoFocus onClick={onCancel} className={plainButton}>
-        Cancel
-      </button>
-    </div>
+      Remove node <strong>{name}</strong>? The control plane refuses its token at once; its agent stops its
+      nginx and deletes its cache.
+    </ConfirmStep>
   );
 }
 

@@ -1,8 +1,7 @@
-import { useCallback, useEffect, useId, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { api, messageOf, splitIssues } from '../api';
-import { buttonClass, CheckboxField, Field, Notice, plainButton } from './Field';
+import { buttonClass, CheckboxField, ConfirmStep, Field, Notice, plainButton, TextAreaField } from './Field';
 import { Table } from './Table';
-import { ConfirmStep } from './UserParts';
 
 /** A provider as /api/v1/providers shows it: the client secret is write-only, never returned. */
 interface ProviderView {
@@ -69,44 +68,6 @@ function parseGroupMap(text: string): Record<string, string> | string {
     map[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
   }
   return map;
-}
-
-function GroupMapField({
-  value,
-  onChange,
-  error,
-}: {
-  value: string;
-  onChange: (v: string) => void;
-  error?: string | undefined;
-}) {
-  const id = useId();
-  return (
-    <div className="flex flex-col gap-1">
-      <label htmlFor={id} className="text-sm font-medium text-slate-700">
-        Group map (provider group=local group, one a line)
-      </label>
-      <textarea
-        id={id}
-        name="group_map"
-        rows={3}
-        placeholder="engineers=engineering"
-        aria-invalid={error ? true : undefined}
-        aria-describedby={error ? `${id}-error` : undefined}
-        value={value}
-        onChange={(e) => onChange(e.target.value)}
-        className={
-          'rounded border bg-white px-3 py-2 font-mono text-sm focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 ' +
-          (error ? 'border-red-500' : 'border-slate-300')
-        }
-      />
-      {error ? (
-        <p id={`${id}-error`} className="text-sm text-red-700" role="alert">
-          {error}
-        </p>
-      ) : null}
-    </div>
-  );
 }
 
 function AddProvider({ onCreated }: { onCreated: () => void }) {
@@ -242,9 +203,14 @@ function AddProvider({ onCreated }: { onCreated: () => void }) {
           onChange={set('username_claim')}
           error={errors.username_claim}
         />
-        <GroupMapField
+        <TextAreaField
+          label="Group map (provider group=local group, one a line)"
+          name="group_map"
+          rows={3}
+          placeholder="engineers=engineering"
+          className="font-mono text-sm"
           value={values.group_map}
-          onChange={(v) => setValues((x) => ({ ...x, group_map: v }))}
+          onChange={set('group_map')}
           error={errors.group_map}
         />
       </div>

@@ -241,7 +241,6 @@ export function ServiceEditor({ name: routeName }: { name: string }) {
     );
   }
 
-  const issueList = serviceIssues(issues);
   const routes = Array.isArray(draft?.routes) ? draft.routes : [];
   const tcp = Array.isArray(draft?.tcp) ? draft.tcp : [];
   const fromSource = loaded && loaded.meta.source !== 'api';
@@ -309,7 +308,7 @@ export function ServiceEditor({ name: routeName }: { name: string }) {
               }}
             />
             <AccessEditor path="access" title="Access (all routes, unless a route has its own)" />
-            {issueList.at('routes') ? <Notice kind="error">{issueList.at('routes')}</Notice> : null}
+            {editor.issues.at('routes') ? <Notice kind="error">{editor.issues.at('routes')}</Notice> : null}
             {routes.map((_, i) => (
               <RouteEditor key={i} index={i} count={routes.length} />
             ))}

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { Table } from './Table';
 import { api, messageOf, splitIssues, type ServiceItem } from '../api';
-import { buttonClass, Field, plainButton } from './Field';
+import { buttonClass, Field, Notice, plainButton } from './Field';
 
 type FormField = 'name' | 'host' | 'upstream';
 
@@ -89,19 +89,8 @@ function CreateForm({ existing, onCreated }: { existing: Set<string>; onCreated:
           error={errors.upstream}
         />
       </div>
-      {general ? (
-        <p role="alert" className="rounded border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800">
-          {general}
-        </p>
-      ) : null}
-      {done ? (
-        <p
-          role="status"
-          className="rounded border border-green-200 bg-green-50 px-3 py-2 text-sm text-green-800"
-        >
-          {done}
-        </p>
-      ) : null}
+      {general ? <Notice kind="error">{general}</Notice> : null}
+      {done ? <Notice kind="ok">{done}</Notice> : null}
       <div>
         <button type="submit" disabled={busy} className={buttonClass}>
           {busy ? 'Creating…' : 'Create service'}

@@ -1,8 +1,8 @@
 import { useCallback, useEffect, useState } from 'react';
 import { api, messageOf } from '../api';
-import { Notice, plainButton } from './Field';
+import { ConfirmStep, Notice, plainButton } from './Field';
 import { Table } from './Table';
-import { ConfirmStep, type SessionView } from './UserParts';
+import type { SessionView } from './UserParts';
 import { local as when } from './when';
 
 /** How a session began: this UI's sign-in, the portal's password form, or an OIDC provider. */

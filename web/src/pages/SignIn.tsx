@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { api, ApiError, messageOf, type Session } from '../api';
-import { buttonClass, Field } from './Field';
+import { buttonClass, Field, Notice } from './Field';
 
 /** Admin sign-in: username and password, then a TOTP code when the API asks for one. */
 export function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
@@ -82,11 +82,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
             Enter the code from your authenticator app (or a recovery code).
           </p>
         ) : null}
-        {error ? (
-          <p role="alert" className="rounded border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800">
-            {error}
-          </p>
-        ) : null}
+        {error ? <Notice kind="error">{error}</Notice> : null}
         <button type="submit" disabled={busy} className={buttonClass}>
           {busy ? 'Signing in…' : 'Sign in'}
         </button>

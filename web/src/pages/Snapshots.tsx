@@ -1,8 +1,9 @@
 import { useCallback, useEffect, useState } from 'react';
 import { Table } from './Table';
 import { api, messageOf, type SnapshotDiff, type SnapshotInfo } from '../api';
-import { buttonClass, plainButton } from './Field';
+import { buttonClass, ConfirmStep, Notice } from './Field';
 import { Patch } from './Patch';
+import { local } from './when';
 
 function changeText(s: SnapshotInfo): string {
   const ops = s.changes.map((c) => `${c.op} ${c.name}`).join(', ');
@@ -72,19 +73,8 @@ export function Snapshots() {
       <h1 id="snap-title" className="text-xl font-semibold">
         Snapshots
       </h1>
-      {error ? (
-        <p role="alert" className="rounded border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800">
-          {error}
-        </p>
-      ) : null}
-      {done ? (
-        <p
-          role="status"
-          className="rounded border border-green-200 bg-green-50 px-3 py-2 text-sm text-green-800"
-        >
-          {done}
-        </p>
-      ) : null}
+      {error ? <Notice kind="error">{error}</Notice> : null}
+      {done ? <Notice kind="ok">{done}</Notice> : null}
       {items === null ? (
         <p className="text-sm text-slate-500">Loading…</p>
       ) : items.length === 0 ? (
@@ -109,7 +99,7 @@ export function Snapshots() {
                   <span className="ml-1 text-xs text-slate-500">(current)</span>
                 ) : null}
               </td>
-              <td className="whitespace-nowrap px-3 py-1.5">{new Date(s.at).toLocaleString()}</td>
+              <td className="whitespace-nowrap px-3 py-1.5">{local(s.at)}</td>
               <td className="px-3 py-1.5">{s.source}</td>
               <td className="px-3 py-1.5">{s.actor}</td>
               <td className="px-3 py-1.5 text-slate-600">{changeText(s)}</td>
@@ -139,25 +129,15 @@ export function Snapshots() {
             </div>
           )}
           {selected === current ? null : confirming ? (
-            <div
-              role="group"
-              aria-label="Confirm rollback"
-              className="flex flex-wrap items-center gap-2 rounded border border-amber-200 bg-amber-50 p-3 text-sm text-amber-900"
+            <ConfirmStep
+              label="Confirm rollback"
+              action={busy ? 'Rolling back…' : 'Confirm rollback'}
+              busy={busy}
+              onConfirm={() => void rollback(selected)}
+              onCancel={() => setConfirming(false)}
             >
-              <span>Roll back to version {selected}? The change above is undone as a new version.</span>
-              <button
-                type="button"
-                disabled={busy}
-                onClick={() => void rollback(selected)}
-                className={buttonClass}
-              >
-                {busy ? 'Rolling back…' : 'Confirm rollback'}
-              </button>
-              {/* The step replaced the button that had the focus: it goes to the safe way back. */}
-              <button type="button" autoFocus onClick={() => setConfirming(false)} className={plainButton}>
-                Cancel
-              </button>
-            </div>
+              Roll back to version {selected}? The change above is undone as a new version.
+            </ConfirmStep>
           ) : (
             <div>
               <button type="button" onClick={() => setConfirming(true)} className={buttonClass}>

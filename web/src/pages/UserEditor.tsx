@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { api, splitIssues } from '../api';
-import { buttonClass, CheckboxField, Field, Notice, plainButton, SelectField } from './Field';
-import { ConfirmStep, GroupPicker, type UserView } from './UserParts';
+import { buttonClass, CheckboxField, ConfirmStep, Field, Notice, plainButton, SelectField } from './Field';
+import { GroupPicker, type UserView } from './UserParts';
 import { UserTotp } from './UserTotp';
 
 type EditField = 'role' | 'groups' | 'password';

@@ -1,8 +1,8 @@
 import QRCode from 'qrcode';
 import { useEffect, useRef, useState } from 'react';
 import { api, messageOf } from '../api';
-import { buttonClass, Notice, plainButton } from './Field';
-import { ConfirmStep, type UserView } from './UserParts';
+import { buttonClass, ConfirmStep, Notice, plainButton } from './Field';
+import type { UserView } from './UserParts';
 
 interface Enrolment {
   secret: string;

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
-import { api, messageOf, type Session, splitIssues } from '../api';
+import { api, messageOf, splitIssues } from '../api';
 import { buttonClass, Field, Notice, plainButton, SelectField } from './Field';
 import { Groups } from './Groups';
 import { Sessions } from './Sessions';
@@ -126,10 +126,9 @@ function Flag({ on, yes, no }: { on: boolean; yes: string; no: string }) {
 }
 
 /** Users and groups: who may sign in, with which role, groups and second factor; live sessions. */
-export function Users() {
+export function Users({ me }: { me: string }) {
   const [users, setUsers] = useState<UserView[] | null>(null);
   const [groups, setGroups] = useState<GroupView[] | null>(null);
-  const [me, setMe] = useState('');
   const [editing, setEditing] = useState('');
   const [error, setError] = useState('');
   const [done, setDone] = useState('');
@@ -156,10 +155,6 @@ export function Users() {
   }, []);
   useEffect(() => {
     void load();
-    api<Session>('GET', '/session').then(
-      (s) => setMe(s.username),
-      () => undefined,
-    );
   }, [load]);
 
   const groupNames = (groups ?? []).map((g) => g.name);
