@@ -200,7 +200,9 @@ export class UserStore {
     return { ...input, members: [] };
   }
 
-  async listGroups(): Promise<{ name: string; description: string; members: string[] }[]> {
+  async listGroups(): Promise<
+    { name: string; description: string; members: string[]; managed_by: string }[]
+  > {
     const groups = await this.db.selectFrom('groups').selectAll().orderBy('name').execute();
     const members = await this.db
       .selectFrom('user_groups')
@@ -212,6 +214,7 @@ export class UserStore {
       name: g.name,
       description: g.description,
       members: members.filter((m) => m.group_name === g.name).map((m) => m.username),
+      managed_by: g.managed_by,
     }));
   }
 
@@ -261,6 +264,7 @@ function view(r: UserRow, groups: string[]): UserView {
     disabled: r.disabled === 1,
     has_password: r.password_hash !== null,
     totp: r.totp_secret !== null,
+    managed_by: r.managed_by,
     created_at: r.created_at,
     updated_at: r.updated_at,
   };

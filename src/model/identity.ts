@@ -75,6 +75,8 @@ export interface UserView {
   disabled: boolean;
   has_password: boolean;
   totp: boolean;
+  /** The edge file that manages the user ('' : the API's own). */
+  managed_by: string;
   created_at: string;
   updated_at: string;
 }

@@ -36,37 +36,10 @@ export async function userRoutes(app: FastifyInstance, ctx: ApiContext): Promise
   const { gate } = ctx;
   const users = gate.users;
 
-  // Which edge file manages each user and group ('' for none): shown so that an operator knows a
-  // change made here is set back by that file's next apply.
-  const db = gate.opts.db;
-  const userOwners = async () =>
-    new Map(
-      (await db.selectFrom('users').select(['username', 'managed_by']).execute()).map((r) => [
-        r.username,
-        r.managed_by,
-      ]),
-    );
-  const groupOwners = async () =>
-    new Map(
-      (await db.selectFrom('groups').select(['name', 'managed_by']).execute()).map((r) => [
-        r.name,
-        r.managed_by,
-      ]),
-    );
-
-  app.get('/users', async () => {
-    const by = await userOwners();
-    return { users: (await users.list()).map((u) => ({ ...u, managed_by: by.get(u.username) ?? '' })) };
-  });
+  app.get('/users', async () => ({ users: await users.list() }));
   app.get('/users/:username', async (req) => {
     const { username } = parse(userParams, req.params, 'params');
-    const user = await users.get(username);
-    const row = await db
-      .selectFrom('users')
-      .select('managed_by')
-      .where('username', '=', user.username)
-      .executeTakeFirst();
-    return { ...user, managed_by: row?.managed_by ?? '' };
+    return users.get(username);
   });
   app.post('/users', async (req, reply) => {
     const input = parse(userCreateSchema, req.body, '');
@@ -79,12 +52,24 @@ export async function userRoutes(app: FastifyInstance, ctx: ApiContext): Promise
    * still works either way). Edge files manage their users as they say, unchecked.
    */
   const keepAnAdmin = async (username: string, after: { role?: string; disabled?: boolean } | 'removed') => {
-    const all = await users.list();
-    const target = all.find((u) => u.username === username.toLowerCase());
+    const db = gate.opts.db;
+    const target = await db
+      .selectFrom('users')
+      .select(['username', 'role', 'disabled'])
+      .where('username', '=', username.toLowerCase())
+      .executeTakeFirst();
     if (!target || target.role !== 'admin' || target.disabled) return;
     const stays =
       after !== 'removed' && (after.role ?? target.role) === 'admin' && !(after.disabled ?? false);
-    if (stays || all.some((u) => u !== target && u.role === 'admin' && !u.disabled)) return;
+    if (stays) return;
+    const others = await db
+      .selectFrom('users')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('role', '=', 'admin')
+      .where('disabled', '=', 0)
+      .where('username', '!=', target.username)
+      .executeTakeFirst();
+    if (Number(others?.n ?? 0) > 0) return;
     throw conflict(
       after === 'removed'
         ? 'username'
@@ -117,10 +102,7 @@ export async function userRoutes(app: FastifyInstance, ctx: ApiContext): Promise
     return { username, totp: false };
   });
 
-  app.get('/groups', async () => {
-    const by = await groupOwners();
-    return { groups: (await users.listGroups()).map((g) => ({ ...g, managed_by: by.get(g.name) ?? '' })) };
-  });
+  app.get('/groups', async () => ({ groups: await users.listGroups() }));
   app.post('/groups', async (req, reply) => {
     const input = parse(groupCreateSchema, req.body, '');
     return reply.code(201).send(await users.createGroup(input));

@@ -106,12 +106,6 @@ interface IdentityPlan {
 async function planIdentities(deps: FileDeps, doc: EdgeFile, owner: string): Promise<IdentityPlan> {
   const groups = await deps.db.selectFrom('groups').select(['name', 'description', 'managed_by']).execute();
   const users = await deps.users.list();
-  const managed = new Map(
-    (await deps.db.selectFrom('users').select(['username', 'managed_by']).execute()).map((u) => [
-      u.username,
-      u.managed_by,
-    ]),
-  );
   const plan: IdentityPlan = { groups: [], users: [] };
   const known = new Set([...groups.map((g) => g.name), ...doc.groups.map((g) => g.name)]);
   doc.groups.forEach((g, i) => {
@@ -123,7 +117,7 @@ async function planIdentities(deps: FileDeps, doc: EdgeFile, owner: string): Pro
   });
   doc.users.forEach((u, i) => {
     const have = users.find((x) => x.username === u.username);
-    if (have && managed.get(u.username) !== owner)
+    if (have && have.managed_by !== owner)
       throw conflict(`users.${i}.username`, `user ${u.username} exists and is not managed by ${owner}`);
     u.groups.forEach((g, j) => {
       if (!known.has(g)) throw conflict(`users.${i}.groups.${j}`, `no group ${g}`);
@@ -132,8 +126,8 @@ async function planIdentities(deps: FileDeps, doc: EdgeFile, owner: string): Pro
     else if (userChanged(have, u)) plan.users.push({ username: u.username, op: 'update' });
   });
   const listedUsers = new Set(doc.users.map((u) => u.username));
-  for (const [username, by] of managed)
-    if (by === owner && !listedUsers.has(username)) plan.users.push({ username, op: 'delete' });
+  for (const { username, managed_by } of users)
+    if (managed_by === owner && !listedUsers.has(username)) plan.users.push({ username, op: 'delete' });
   const listedGroups = new Set(doc.groups.map((g) => g.name));
   for (const g of groups)
     if (g.managed_by === owner && !listedGroups.has(g.name)) plan.groups.push({ name: g.name, op: 'delete' });
