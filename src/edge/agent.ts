@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
+import { randomBytes, scryptSync } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { EdgeConfig } from '../compile/edge-config.js';
@@ -11,7 +11,7 @@ import type { EdgeFeedBody, FeedSecrets } from './feed.js';
 import { GateRelay } from './gate-relay.js';
 import { mirrorState } from './gate-state.js';
 import { HealthChecker } from './health.js';
-import { openAsNode } from './transit.js';
+import { openAsNode, openWith, sealWith } from './transit.js';
 
 export interface AgentOptions {
   /** The control plane's management API, e.g. http://10.0.0.1:7070. */
@@ -80,11 +80,10 @@ export class EdgeAgent {
   }
 
   private async saveCache(body: EdgeFeedBody): Promise<void> {
-    const iv = randomBytes(12);
-    const c = createCipheriv('aes-256-gcm', this.cacheKey(), iv);
-    const data = Buffer.concat([c.update(JSON.stringify(body), 'utf8'), c.final()]);
     const tmp = `${this.cacheFile}.${randomBytes(4).toString('hex')}`;
-    await writeFile(tmp, Buffer.concat([Buffer.from('GHC2'), iv, c.getAuthTag(), data]), { mode: 0o600 });
+    await writeFile(tmp, Buffer.concat([Buffer.from('GHC2'), sealWith(this.cacheKey(), body)]), {
+      mode: 0o600,
+    });
     await rename(tmp, this.cacheFile);
   }
 
@@ -95,11 +94,7 @@ export class EdgeAgent {
     let body: EdgeFeedBody;
     try {
       if (raw.subarray(0, 4).toString() !== 'GHC2') throw new Error('not a Gatehouse edge cache');
-      const d = createDecipheriv('aes-256-gcm', this.cacheKey(), raw.subarray(4, 16));
-      d.setAuthTag(raw.subarray(16, 32));
-      body = JSON.parse(
-        Buffer.concat([d.update(raw.subarray(32)), d.final()]).toString('utf8'),
-      ) as EdgeFeedBody;
+      body = openWith<EdgeFeedBody>(this.cacheKey(), raw.subarray(4));
     } catch (err) {
       // Damaged, or another node's: never served; the control plane will send the config.
       this.o.log.error(

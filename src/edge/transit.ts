@@ -46,20 +46,27 @@ function transitKey(tokenHashHex: string): Buffer {
   return Buffer.from(hkdfSync('sha256', Buffer.from(tokenHashHex, 'hex'), '', 'gatehouse edge feed v1', 32));
 }
 
-export function sealForNode(tokenHashHex: string, value: unknown): string {
+/** AES-256-GCM: iv (12) | tag (16) | ciphertext of the value as JSON. */
+export function sealWith(key: Buffer, value: unknown): Buffer {
   const iv = randomBytes(12);
-  const c = createCipheriv('aes-256-gcm', transitKey(tokenHashHex), iv, { authTagLength: 16 });
+  const c = createCipheriv('aes-256-gcm', key, iv, { authTagLength: 16 });
   const data = Buffer.concat([c.update(JSON.stringify(value), 'utf8'), c.final()]);
-  return Buffer.concat([iv, c.getAuthTag(), data]).toString('base64');
+  return Buffer.concat([iv, c.getAuthTag(), data]);
+}
+
+/** Throws when the box was not sealed with this key, was altered or is cut short. */
+export function openWith<T>(key: Buffer, raw: Buffer): T {
+  if (raw.length < 28) throw new Error('sealed data too short');
+  const d = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12), { authTagLength: 16 });
+  d.setAuthTag(raw.subarray(12, 28));
+  return JSON.parse(Buffer.concat([d.update(raw.subarray(28)), d.final()]).toString('utf8')) as T;
+}
+
+export function sealForNode(tokenHashHex: string, value: unknown): string {
+  return sealWith(transitKey(tokenHashHex), value).toString('base64');
 }
 
 /** Throws when the box was not sealed for this token or was altered. */
 export function openAsNode<T>(token: string, sealed: string): T {
-  const raw = Buffer.from(sealed, 'base64');
-  if (raw.length < 28) throw new Error('sealed secrets too short');
-  const d = createDecipheriv('aes-256-gcm', transitKey(tokenHash(token)), raw.subarray(0, 12), {
-    authTagLength: 16,
-  });
-  d.setAuthTag(raw.subarray(12, 28));
-  return JSON.parse(Buffer.concat([d.update(raw.subarray(28)), d.final()]).toString('utf8')) as T;
+  return openWith<T>(transitKey(tokenHash(token)), Buffer.from(sealed, 'base64'));
 }
