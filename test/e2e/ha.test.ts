@@ -6,10 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHetznerCloudFake, type HetznerCloudFake } from '../helpers/hetzner-cloud-fake.js';
 import { freePort, startServer, until, type TestServer } from '../helpers/net.js';
 import { HaPair, HETZNER } from '../helpers/ha-pair.js';
-import { now, requirePrerequisites, runCli } from '../helpers/netns.js';
+import { now, requirePrerequisites, runCli, sleep } from '../helpers/netns.js';
 import { testDir } from '../helpers/tmp.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let dir: string;
 
@@ -21,27 +19,28 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
+/** `gatehouse ha keepalived --out OUT --interface eth0` with these flags (each `--name value`). */
+const keepalived = (out: string, flags: Record<string, string>) =>
+  runCli([
+    'ha',
+    'keepalived',
+    '--out',
+    out,
+    '--interface',
+    'eth0',
+    ...Object.entries(flags).flatMap(([k, v]) => [`--${k}`, v]),
+  ]);
+
 describe('gatehouse ha keepalived', () => {
   it('writes keepalived.conf and its scripts, the one holding the command readable by root only', async () => {
     const out = join(dir, 'conf');
-    const r = await runCli([
-      'ha',
-      'keepalived',
-      '--out',
-      out,
-      '--interface',
-      'eth0',
-      '--vip',
-      '10.211.255.100/24',
-      '--peer',
-      '10.211.255.12',
-      '--source-ip',
-      '10.211.255.11',
-      '--priority',
-      '150',
-      '--on-master',
-      'echo moved',
-    ]);
+    const r = await keepalived(out, {
+      vip: '10.211.255.100/24',
+      peer: '10.211.255.12',
+      'source-ip': '10.211.255.11',
+      priority: '150',
+      'on-master': 'echo moved',
+    });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain(`keepalived -t -f ${out}/keepalived.conf`);
     expect(((await stat(join(out, 'notify.sh'))).mode & 0o777).toString(8)).toBe('700');
@@ -50,22 +49,12 @@ describe('gatehouse ha keepalived', () => {
 
   it('refuses a bad option with a non-zero exit that names it, and writes nothing', async () => {
     const out = join(dir, 'bad');
-    const r = await runCli([
-      'ha',
-      'keepalived',
-      '--out',
-      out,
-      '--interface',
-      'eth0',
-      '--vip',
-      '10.0.0.100/24',
-      '--peer',
-      '10.0.0.12',
-      '--priority',
-      '150',
-      '--advert',
-      'fast',
-    ]);
+    const r = await keepalived(out, {
+      vip: '10.0.0.100/24',
+      peer: '10.0.0.12',
+      priority: '150',
+      advert: 'fast',
+    });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/^error: --advert: /);
     await expect(stat(out)).rejects.toThrow();
@@ -91,22 +80,12 @@ describe('gatehouse ha keepalived', () => {
 
     const checkAgainst = async (port: number) => {
       const out = join(dir, `check-${port}`);
-      const r = await runCli([
-        'ha',
-        'keepalived',
-        '--out',
-        out,
-        '--interface',
-        'eth0',
-        '--vip',
-        '10.0.0.100/24',
-        '--peer',
-        '10.0.0.12',
-        '--priority',
-        '100',
-        '--check-url',
-        `http://127.0.0.1:${port}/`,
-      ]);
+      const r = await keepalived(out, {
+        vip: '10.0.0.100/24',
+        peer: '10.0.0.12',
+        priority: '100',
+        'check-url': `http://127.0.0.1:${port}/`,
+      });
       expect(r.status, r.stderr).toBe(0);
       const t0 = performance.now();
       // Not spawnSync: the servers it talks to run in this process.
