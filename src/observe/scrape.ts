@@ -1,3 +1,4 @@
+import type { EdgeConfig } from '../compile/edge-config.js';
 import type { EdgeFeed } from '../edge/feed.js';
 import type { LocalEdge } from '../edge/local-edge.js';
 import type { NodeStore } from '../edge/nodes.js';
@@ -38,13 +39,20 @@ export async function fillMetrics(
   metrics.nodeUp.reset();
   metrics.nodeLastSeen.reset();
   metrics.nodeInSync.reset();
+  // What each role should serve, worked out once per scrape rather than once per node.
+  const roles = new Map<string, Promise<[string, EdgeConfig]>>();
+  const current = (role: string) => {
+    let r = roles.get(role);
+    if (!r) roles.set(role, (r = Promise.all([feed.currentHash(role), feed.config(role)])));
+    return r;
+  };
   for (const n of await nodes.list()) {
     metrics.nodeUp.set({ node: n.name, role: n.role }, n.online ? 1 : 0);
     if (n.last_seen) metrics.nodeLastSeen.set({ node: n.name }, Math.floor(Date.parse(n.last_seen) / 1000));
-    const current = await feed.currentHash(n.role);
-    metrics.nodeInSync.set({ node: n.name }, n.applied_hash === current ? 1 : 0);
+    const [hash, config] = await current(n.role);
+    metrics.nodeInSync.set({ node: n.name }, n.applied_hash === hash ? 1 : 0);
     const nodeDown = new Set(n.down_servers);
-    for (const pool of (await feed.config(n.role)).pools.filter((p) => p.health))
+    for (const pool of config.pools.filter((p) => p.health))
       for (const server of pool.servers)
         metrics.upstreamUp.set(
           { node: n.name, pool: pool.id, server },

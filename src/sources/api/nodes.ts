@@ -18,15 +18,18 @@ const configQuery = z.strictObject({
 
 /** Nodes (admin) under /api/v1/nodes. */
 export async function nodeRoutes(app: FastifyInstance, nodes: NodeStore, feed: EdgeFeed): Promise<void> {
-  app.get('/nodes', async () => ({
-    nodes: await Promise.all(
-      (await nodes.list()).map(async (n) => ({
+  app.get('/nodes', async () => {
+    const list = await nodes.list();
+    // What each role should serve now (config, certificates, gate state): once per role.
+    const hashes = new Map<string, string>();
+    for (const role of new Set(list.map((n) => n.role))) hashes.set(role, await feed.currentHash(role));
+    return {
+      nodes: list.map((n) => ({
         ...n,
-        // Whether it serves what it should now: the current config, certificates and gate state.
-        in_sync: n.applied_hash !== '' && n.applied_hash === (await feed.currentHash(n.role)),
+        in_sync: n.applied_hash !== '' && n.applied_hash === hashes.get(n.role),
       })),
-    ),
-  }));
+    };
+  });
   app.post('/nodes', async (req, reply) => {
     const input = parse(nodeCreateSchema, req.body, '');
     const { node, token } = await nodes.add(input);
