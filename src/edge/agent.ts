@@ -1,5 +1,5 @@
-import { randomBytes, scryptSync } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { scryptSync } from 'node:crypto';
+import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { EdgeConfig } from '../compile/edge-config.js';
 import { NginxDriver } from '../drivers/nginx/driver.js';
@@ -12,6 +12,7 @@ import { GateRelay } from './gate-relay.js';
 import { mirrorState } from './gate-state.js';
 import { HealthChecker } from './health.js';
 import { openAsNode, openWith, sealWith } from './transit.js';
+import { writeFileAtomic } from '../store/files.js';
 
 export interface AgentOptions {
   /** The control plane's management API, e.g. http://10.0.0.1:7070. */
@@ -80,11 +81,11 @@ export class EdgeAgent {
   }
 
   private async saveCache(body: EdgeFeedBody): Promise<void> {
-    const tmp = `${this.cacheFile}.${randomBytes(4).toString('hex')}`;
-    await writeFile(tmp, Buffer.concat([Buffer.from('GHC2'), sealWith(this.cacheKey(), body)]), {
-      mode: 0o600,
-    });
-    await rename(tmp, this.cacheFile);
+    await writeFileAtomic(
+      this.cacheFile,
+      Buffer.concat([Buffer.from('GHC2'), sealWith(this.cacheKey(), body)]),
+      0o600,
+    );
   }
 
   /** Serves the cached body at start, so a restart while the control plane is away serves at once. */

@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { writeFileAtomic } from '../store/files.js';
 
 /** What an enrolled edge keeps so that later starts need no flags: where to ask, and as whom. */
 export const credentialsSchema = z.strictObject({
@@ -16,10 +16,7 @@ const FILE = 'credentials.json';
 export async function saveCredentials(dir: string, c: Credentials): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o711 });
   const file = join(dir, FILE);
-  const tmp = `${file}.${randomBytes(4).toString('hex')}`;
-  await writeFile(tmp, JSON.stringify(c) + '\n', { mode: 0o600, flag: 'wx' });
-  await chmod(tmp, 0o600);
-  await rename(tmp, file);
+  await writeFileAtomic(file, JSON.stringify(c) + '\n', 0o600);
 }
 
 /** The stored credentials; undefined when there are none, an error naming the file when unreadable. */

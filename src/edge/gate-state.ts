@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { writeFileAtomic } from '../store/files.js';
 
 /** Bounds the mirrored state: revocations are pruned hourly, so this is far above normal use. */
 const MAX_STATE_FILES = 100_000;
@@ -53,9 +53,7 @@ export async function mirrorState(dir: string, files: [string, string][]): Promi
     if (have.get(p) === content) continue;
     const file = join(dir, p);
     await mkdir(dirname(file), { recursive: true, mode: 0o711 });
-    const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-    await writeFile(tmp, content, { mode: 0o644 });
-    await rename(tmp, file);
+    await writeFileAtomic(file, content, 0o644);
   }
   for (const p of have.keys()) if (!want.has(p)) await rm(join(dir, p), { force: true });
 }

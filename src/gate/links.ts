@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { invalid, notFound } from '../model/errors.js';
@@ -8,6 +8,7 @@ import { durationMs } from '../model/values.js';
 import type { Registry } from '../registry/registry.js';
 import type { Database, Db } from '../store/db.js';
 import { checkPassword, hashPassword } from './users.js';
+import { writeFileAtomic } from '../store/files.js';
 
 type LinkRow = Database['links'];
 
@@ -181,9 +182,7 @@ export class LinkStore {
       return;
     }
     await mkdir(dir, { recursive: true, mode: 0o711 });
-    const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-    await writeFile(tmp, String(until), { mode: 0o644 });
-    await rename(tmp, file);
+    await writeFileAtomic(file, String(until), 0o644);
   }
 
   private async view(row: LinkRow): Promise<LinkView> {

@@ -1,8 +1,9 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, writeFile, rename } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Identity } from '../model/identity.js';
 import type { Database, Db } from '../store/db.js';
+import { writeFileAtomic } from '../store/files.js';
 
 /**
  * Signed sessions. The cookie is `base64url(JSON claims) "." base64url(HMAC-SHA256)`; nginx checks it
@@ -96,9 +97,7 @@ export class RevocationFiles {
 
   private async write(file: string, content: string): Promise<void> {
     // Written whole then renamed: a worker never reads half a number.
-    const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-    await writeFile(tmp, content, { mode: 0o644 });
-    await rename(tmp, file);
+    await writeFileAtomic(file, content, 0o644);
   }
 }
 

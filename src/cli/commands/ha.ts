@@ -1,6 +1,7 @@
-import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { Command } from 'commander';
+import { writeFileAtomic } from '../../store/files.js';
 import { keepalivedConfig, type KeepalivedInput } from '../../edge/ha.js';
 import {
   assignFloatingIp,
@@ -28,14 +29,6 @@ function withFlags<T>(fn: () => T): T {
     const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
     throw new GatehouseError(err.code, `${first?.field}: ${first?.message}${more}`, err.status, issues);
   }
-}
-
-/** Written beside its final name and renamed, so keepalived never reads half a file. */
-async function writeAtomic(path: string, content: string, mode: number): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, content, { mode });
-  await chmod(tmp, mode);
-  await rename(tmp, path);
 }
 
 interface KeepalivedFlags {
@@ -102,7 +95,7 @@ function keepalivedSubcommand(): Command {
         await mkdir(options.out, { recursive: true });
         for (const f of files) {
           await mkdir(dirname(f.path), { recursive: true });
-          await writeAtomic(f.path, f.content, f.mode);
+          await writeFileAtomic(f.path, f.content, f.mode);
         }
         if (c.optsWithGlobals<GlobalOptions>().json) {
           console.log(JSON.stringify({ files: files.map((f) => f.path), options }, null, 2));
