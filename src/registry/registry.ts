@@ -144,11 +144,9 @@ export class Registry {
     // What to remove is decided in the queue, against the state the write will meet.
     return this.enqueue(() => {
       const wanted = new Set(services.map((s) => s.name));
-      const owner = meta.owner ?? '';
-      const gone = [...this.records.values()]
-        .filter((r) => r.meta.source === meta.source && (r.meta.owner ?? '') === owner)
-        .filter((r) => !wanted.has(r.service.name))
-        .map((r): Op => ({ kind: 'delete', name: r.service.name }));
+      const gone = this.owned(meta.source, meta.owner)
+        .filter((name) => !wanted.has(name))
+        .map((name): Op => ({ kind: 'delete', name }));
       return this.applyNow([...services.map((service): Op => ({ kind: 'put', service })), ...gone], meta);
     });
   }
@@ -165,6 +163,14 @@ export class Registry {
       if (!rec || !next || next === rec.service) return this.nothing();
       return this.applyNow([{ kind: 'put', service: next }], meta);
     });
+  }
+
+  /** Names of the records one owner within a source holds (what `reconcile` makes exactly so). */
+  owned(source: Source, owner = ''): string[] {
+    const names: string[] = [];
+    for (const r of this.records.values())
+      if (r.meta.source === source && (r.meta.owner ?? '') === owner) names.push(r.service.name);
+    return names;
   }
 
   /** Owners of a source's records (e.g. the containers docker created services for). */

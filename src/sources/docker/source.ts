@@ -180,7 +180,8 @@ export class DockerSource {
   private onEvent(line: string): void {
     const e = parseEvent(line);
     if (!e) return;
-    const known = (n: string) => this.containers.has(n) || this.opts.registry.owners('docker').has(n);
+    const owners = this.opts.registry.owners('docker');
+    const known = (n: string) => this.containers.has(n) || owners.has(n);
     if (e.oldName && known(e.oldName)) this.refresh(e.oldName);
     if (hasOurLabels(e.attributes) || known(e.name)) this.refresh(e.name);
   }
@@ -259,10 +260,7 @@ export class DockerSource {
       const message = err instanceof GatehouseError ? err.message : String(err);
       problems.push({ label: '(registry)', message: `refused, the previous services stay: ${message}` });
     }
-    const services = this.opts.registry
-      .list()
-      .filter((r) => r.meta.source === 'docker' && r.meta.owner === name)
-      .map((r) => r.service.name);
+    const services = this.opts.registry.owned('docker', name).sort();
     this.report(name, facts, services, problems);
   }
 
