@@ -58,7 +58,7 @@ function keepalivedSubcommand(): Command {
       .option('--interface <name>', 'the interface the adverts (and the VIP) go on (required)')
       .option(
         '--vip <addr/prefix>',
-        'the shared address with its prefix length, e.g. 10.0.0.100/24 (required)',
+        'the shared address with its prefix length, e.g. 203.0.113.10/32 (required)',
       )
       .option('--vip-interface <name>', 'put the VIP on this interface instead (e.g. the public one)')
       .option('--peer <ip>', 'the other edge’s address, for unicast adverts (required; repeatable)', collect)
