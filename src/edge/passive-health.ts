@@ -34,11 +34,10 @@ export class PassiveHealth {
   private readonly tag = `gh${randomBytes(8).toString('hex')}`;
   private readonly hits = new Map<string, number[]>();
   private readonly last = new Map<string, { status: string; at: number }>();
-  /** nginx upstream block name → pool id; address → pools serving it (fast lane has no block). */
+  /** nginx upstream block name → pool id; address → pools with it; host → its site's pools. */
   private byBlock = new Map<string, string>();
   private byAddress = new Map<string, string[]>();
-  /** Pools that can be fast-lane targets (one server, no active check): proxied to by address. */
-  private single = new Set<string>();
+  private byHost = new Map<string, Set<string>>();
   private pending: NodeJS.Timeout | undefined;
   private sweeper: NodeJS.Timeout | undefined;
   private lastKey = '';
@@ -74,7 +73,13 @@ export class PassiveHealth {
   update(cfg: EdgeConfig): void {
     this.byBlock = new Map(cfg.pools.map((p) => [`gh_${p.id}`, p.id]));
     this.byAddress = new Map();
-    this.single = new Set(cfg.pools.filter((p) => p.servers.length === 1 && !p.health).map((p) => p.id));
+    this.byHost = new Map();
+    for (const site of cfg.sites)
+      for (const h of site.hosts) {
+        const set = this.byHost.get(h) ?? new Set<string>();
+        for (const r of site.routes) set.add(r.pool);
+        this.byHost.set(h, set);
+      }
     const live = new Set<string>();
     for (const p of cfg.pools)
       for (const s of p.servers) {
@@ -85,11 +90,11 @@ export class PassiveHealth {
     this.flush();
   }
 
-  /** One syslog datagram: `<PRI>TIMESTAMP TAG: proxy_host|upstream_addr|upstream_status`. */
+  /** One syslog datagram: `<PRI>TIMESTAMP TAG: host|upstream_addr|upstream_status`. */
   receive(datagram: string): void {
     const at = datagram.indexOf(` ${this.tag}: `);
     if (at < 0) return;
-    const [proxyHost = '', addrs = '', statuses = ''] = datagram.slice(at + this.tag.length + 3).split('|');
+    const [host = '', addrs = '', statuses = ''] = datagram.slice(at + this.tag.length + 3).split('|');
     // Several tries (", ") and internal redirects (" : ") are listed in the same order in both.
     const a = addrs.trim().split(/, | : /);
     const s = statuses.trim().split(/, | : /);
@@ -97,7 +102,7 @@ export class PassiveHealth {
     a.forEach((addr, i) => {
       const status = s[i] ?? '';
       if (status !== '502' && status !== '504') return;
-      for (const key of this.keysFor(proxyHost, addr)) {
+      for (const key of this.keysFor(host, addr)) {
         const list = this.hits.get(key) ?? [];
         list.push(t);
         this.hits.set(key, list);
@@ -111,18 +116,29 @@ export class PassiveHealth {
     }, 100);
   }
 
-  private keysFor(proxyHost: string, addr: string): string[] {
-    const pool = this.byBlock.get(proxyHost);
-    if (pool) {
-      // "No live upstreams": nginx names the block, not a server; every server of it is out.
-      if (addr === proxyHost)
-        return [...this.byAddress].filter(([, ps]) => ps.includes(pool)).map(([s]) => `${pool} ${s}`);
-      return this.byAddress.get(addr)?.includes(pool) ? [`${pool} ${addr}`] : [];
-    }
-    // The fast lane proxies to the address itself (no block); the gate and auth providers match no pool.
+  private keysFor(host: string, addr: string): string[] {
+    // "No live upstreams": nginx names the block, not a server; every server of it is out.
+    const block = this.byBlock.get(addr);
+    if (block)
+      return [...this.byAddress].filter(([, ps]) => ps.includes(block)).map(([s]) => `${block} ${s}`);
+    // The host's site tells pools that share an address apart ($proxy_host is gone after the
+    // offline page's internal redirect); a host no site serves (the portal, an auth provider) or
+    // none matching falls back to every pool with that address.
     const pools = this.byAddress.get(addr) ?? [];
-    const fast = pools.filter((p) => this.single.has(p));
-    return (fast.length ? fast : pools).map((p) => `${p} ${addr}`);
+    const site = this.siteOf(host);
+    const mine = site ? pools.filter((p) => site.has(p)) : [];
+    return (mine.length ? mine : pools).map((p) => `${p} ${addr}`);
+  }
+
+  private siteOf(host: string): Set<string> | undefined {
+    const h = host.toLowerCase();
+    const exact = this.byHost.get(h);
+    if (exact) return exact;
+    for (let i = h.indexOf('.'); i >= 0; i = h.indexOf('.', i + 1)) {
+      const wild = this.byHost.get(`*${h.slice(i)}`);
+      if (wild) return wild;
+    }
+    return undefined;
   }
 
   /** Servers with failures in the window, busiest first. */

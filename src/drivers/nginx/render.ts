@@ -131,7 +131,7 @@ function upstreamFailureLog(env: RenderEnv): string[] {
     '    default 0;',
     '    "~50[24]" 1;',
     '}',
-    "log_format gh_upstream '$proxy_host|$upstream_addr|$upstream_status';",
+    "log_format gh_upstream '$host|$upstream_addr|$upstream_status';",
     `access_log syslog:server=${address(t.address)},nohostname,tag=${ident(t.tag)} gh_upstream if=$gh_upstream_failed;`,
     '',
   ];
