@@ -99,7 +99,8 @@ describe('passive upstream health', () => {
     await t.get('broken.test');
     await list.getByText(/failing \(4 errors in the last minute\)/).waitFor();
     await page.goto(ui.base + '/#/services');
-    const row = (name: string) => page.getByTestId('services').locator('tr', { has: page.getByRole('link', { name, exact: true }) });
+    const row = (name: string) =>
+      page.getByTestId('services').locator('tr', { has: page.getByRole('link', { name, exact: true }) });
     await expect(row('quiet').getByTestId('health').textContent()).resolves.toBe('not checked');
     await expect(row('broken').getByTestId('health').textContent()).resolves.toBe('failing (4 errors)');
     await ui.shot('services-health');
