@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { linkCreateSchema } from '../../src/model/link.js';
+import { LINK_TTL_DEFAULT } from '../../web/src/defaults.js';
 import { accessLabel, healthOf, summarize } from '../../web/src/pages/summary.js';
 
 describe('services list summary (web UI)', () => {
@@ -68,5 +70,9 @@ describe('services list summary (web UI)', () => {
       healthOf(svc, { downServers: ['web-r0 192.0.2.1:80'], checkedServers: ['web-r0 192.0.2.1:80'] }).label,
     ).toBe('1 upstream down');
     expect(healthOf({ ...svc, suspended: true }, { downServers: [] }).label).toBe('suspended');
+  });
+
+  it('fills in the same link lifetime as the API and the CLI', () => {
+    expect(linkCreateSchema.parse({ service: 'a' }).ttl).toBe(LINK_TTL_DEFAULT);
   });
 });
