@@ -91,7 +91,7 @@ function CreateForm({ existing, onCreated }: { existing: Set<string>; onCreated:
         <Field
           label="Upstream"
           name="upstream"
-          placeholder="10.0.0.5:8080"
+          placeholder="192.0.2.10:8080 (a documentation address)"
           required
           value={values.upstream}
           onChange={set('upstream')}
