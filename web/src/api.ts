@@ -120,6 +120,9 @@ export interface SecurityEvent {
   ip: string;
   username: string;
   detail: string;
+  /** Where the request went, when the event is about one (absent on older events). */
+  host?: string;
+  path?: string;
 }
 export interface ServiceItem {
   service: ServiceLike;

@@ -229,11 +229,14 @@ export function Dashboard() {
         {events.length === 0 ? (
           <p className="text-sm text-slate-500">None.</p>
         ) : (
-          <Table testId="events" columns={['Time', 'Event', 'User', 'Address']}>
+          <Table testId="events" columns={['Time', 'Event', 'Where', 'User', 'Address']}>
             {events.slice(0, 50).map((e, i) => (
               <tr key={`${e.at}-${i}`} className="border-t border-slate-100">
                 <td className="whitespace-nowrap px-3 py-1.5">{local(e.at)}</td>
                 <td className="px-3 py-1.5">{e.kind}</td>
+                <td className="px-3 py-1.5 break-all" data-testid="event-where">
+                  {e.host ? `${e.host}${e.path ?? ''}` : ''}
+                </td>
                 <td className="px-3 py-1.5">{e.username}</td>
                 <td className="px-3 py-1.5 font-mono">{e.ip}</td>
               </tr>
