@@ -32,7 +32,8 @@ export class PassiveHealth {
   private socket: Socket | undefined;
   /** A random tag per start: a stray datagram from another local process is not counted. */
   private readonly tag = `gh${randomBytes(8).toString('hex')}`;
-  private readonly hits = new Map<string, number[]>();
+  /** Per server, failures counted per second: [second, count] oldest first (at most a minute's worth). */
+  private readonly hits = new Map<string, [number, number][]>();
   private readonly last = new Map<string, { status: string; at: number }>();
   /** nginx upstream block name → pool id; address → pools with it; host → its site's pools. */
   private byBlock = new Map<string, string>();
@@ -104,7 +105,10 @@ export class PassiveHealth {
       if (status !== '502' && status !== '504') return;
       for (const key of this.keysFor(host, addr)) {
         const list = this.hits.get(key) ?? [];
-        list.push(t);
+        const sec = Math.floor(t / 1000);
+        const lastBucket = list[list.length - 1];
+        if (lastBucket && lastBucket[0] === sec) lastBucket[1]++;
+        else list.push([sec, 1]);
         this.hits.set(key, list);
         this.last.set(key, { status, at: t });
       }
@@ -143,10 +147,10 @@ export class PassiveHealth {
 
   /** Servers with failures in the window, busiest first. */
   failing(): UpstreamFailing[] {
-    const since = this.now() - FAILURE_WINDOW_MS;
+    const since = Math.floor((this.now() - FAILURE_WINDOW_MS) / 1000);
     const out: UpstreamFailing[] = [];
     for (const [server, list] of this.hits) {
-      while (list.length && (list[0] as number) < since) list.shift();
+      while (list.length && (list[0] as [number, number])[0] <= since) list.shift();
       if (list.length === 0) {
         this.hits.delete(server);
         continue;
@@ -154,7 +158,7 @@ export class PassiveHealth {
       const l = this.last.get(server);
       out.push({
         server,
-        errors: list.length,
+        errors: list.reduce((n, [, c]) => n + c, 0),
         lastStatus: l?.status ?? '',
         lastAt: new Date(l?.at ?? 0).toISOString(),
       });

@@ -90,6 +90,7 @@ describe('passive upstream health', () => {
     await ui.signIn();
     const card = page.getByTestId('count-services');
     await card.getByText(/2 failing/).waitFor();
+    await expect(card.textContent()).resolves.toContain('2 failing, 2 not checked');
     await expect(card.textContent()).resolves.not.toContain('healthy');
     const item = page
       .getByTestId('failing-list')

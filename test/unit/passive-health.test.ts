@@ -53,6 +53,17 @@ describe('passive health', () => {
     p.stop();
   });
 
+  it('counts a burst in full, kept as per-second tallies', () => {
+    const { p, send, advance } = setup();
+    for (let i = 0; i < 5000; i++) send('a.test|10.0.0.1:80|502');
+    advance(1000);
+    for (let i = 0; i < 5000; i++) send('a.test|10.0.0.1:80|504');
+    expect(p.failing()).toMatchObject([{ server: 'a-r0 10.0.0.1:80', errors: 10_000, lastStatus: '504' }]);
+    const buckets = (p as unknown as { hits: Map<string, unknown[]> }).hits.get('a-r0 10.0.0.1:80');
+    expect(buckets).toHaveLength(2);
+    p.stop();
+  });
+
   it('falls back to every pool with the address when the host is no site of its own', () => {
     const { p, send } = setup();
     send('portal.test|10.0.0.1:80 : 10.0.0.9:1|502 : 502');
