@@ -1,8 +1,8 @@
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useMemo, useState, type FormEvent } from 'react';
 import { Table } from './Table';
 import { api, messageOf, splitIssues, type EdgeView, type ServiceItem, type Status } from '../api';
 import { buttonClass, Field, Notice, plainButton } from './Field';
-import { summarize, type HealthState } from './summary';
+import { indexHealth, summarize, type HealthState } from './summary';
 
 const HEALTH_STYLE: Record<HealthState, string> = {
   failing: 'bg-red-100 text-red-800',
@@ -144,6 +144,7 @@ export function Services() {
     return () => es.close();
   }, [load]);
 
+  const health = useMemo(() => (edge ? indexHealth(edge) : undefined), [edge]);
   const q = filter.trim().toLowerCase();
   const shown = (items ?? []).filter(
     (s) =>
@@ -194,7 +195,7 @@ export function Services() {
             columns={['Name', 'Hosts', 'Access', 'Upstreams', 'HTTPS', 'Health', 'Source']}
           >
             {shown.map((s) => {
-              const sum = summarize(s.service, edge, certNames);
+              const sum = summarize(s.service, health, certNames);
               return (
                 <tr key={s.service.name} className="border-t border-slate-100 align-top">
                   <td className="px-3 py-1.5 font-medium">

@@ -62,20 +62,43 @@ export function serviceOfKey(key: string): string {
   return key.split(' ')[0]?.replace(/-[rt][0-9]+$/, '') ?? key;
 }
 
-export function healthOf(svc: ServiceLike, edge: EdgeHealth | undefined): ServiceSummary['health'] {
+/** The edge's lists by service, built once per render rather than searched per row. */
+export interface HealthIndex {
+  down: Map<string, number>;
+  failing: Map<string, number>;
+  checked: Set<string>;
+}
+
+export function indexHealth(edge: EdgeHealth): HealthIndex {
+  const idx: HealthIndex = { down: new Map(), failing: new Map(), checked: new Set() };
+  for (const k of edge.downServers) {
+    const s = serviceOfKey(k);
+    idx.down.set(s, (idx.down.get(s) ?? 0) + 1);
+  }
+  for (const f of edge.failingServers ?? []) {
+    const s = serviceOfKey(f.server);
+    idx.failing.set(s, (idx.failing.get(s) ?? 0) + f.errors);
+  }
+  for (const k of edge.checkedServers ?? []) idx.checked.add(serviceOfKey(k));
+  return idx;
+}
+
+export function healthOf(
+  svc: ServiceLike,
+  edge: EdgeHealth | HealthIndex | undefined,
+): ServiceSummary['health'] {
   if (svc.suspended) return { state: 'suspended', label: 'suspended' };
   if (!edge) return { state: 'not checked', label: '…' };
-  const mine = (k: string) => serviceOfKey(k) === svc.name;
-  const down = edge.downServers.filter(mine);
-  const failing = (edge.failingServers ?? []).filter((f) => mine(f.server));
-  if (failing.length) {
-    const n = failing.reduce((sum, f) => sum + f.errors, 0);
-    return { state: 'failing', label: `failing (${n} error${n === 1 ? '' : 's'})` };
-  }
-  if (down.length)
-    return { state: 'down', label: `${down.length} upstream${down.length === 1 ? '' : 's'} down` };
+  const idx =
+    'checked' in edge && edge.checked instanceof Set
+      ? (edge as HealthIndex)
+      : indexHealth(edge as EdgeHealth);
+  const errors = idx.failing.get(svc.name) ?? 0;
+  if (errors) return { state: 'failing', label: `failing (${errors} error${errors === 1 ? '' : 's'})` };
+  const down = idx.down.get(svc.name) ?? 0;
+  if (down) return { state: 'down', label: `${down} upstream${down === 1 ? '' : 's'} down` };
   // Only an active check says "healthy"; no errors seen is not the same thing.
-  if ((edge.checkedServers ?? []).some(mine)) return { state: 'healthy', label: 'healthy' };
+  if (idx.checked.has(svc.name)) return { state: 'healthy', label: 'healthy' };
   return { state: 'not checked', label: 'not checked' };
 }
 
@@ -89,7 +112,7 @@ function covers(name: string, host: string): boolean {
 
 export function summarize(
   svc: ServiceLike,
-  edge: EdgeHealth | undefined,
+  edge: EdgeHealth | HealthIndex | undefined,
   certNames: readonly string[] = [],
 ): ServiceSummary {
   const routes = svc.routes ?? [];
