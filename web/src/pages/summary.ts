@@ -89,10 +89,7 @@ export function healthOf(
 ): ServiceSummary['health'] {
   if (svc.suspended) return { state: 'suspended', label: 'suspended' };
   if (!edge) return { state: 'not checked', label: '…' };
-  const idx =
-    'checked' in edge && edge.checked instanceof Set
-      ? (edge as HealthIndex)
-      : indexHealth(edge as EdgeHealth);
+  const idx = 'checked' in edge ? edge : indexHealth(edge);
   const errors = idx.failing.get(svc.name) ?? 0;
   if (errors) return { state: 'failing', label: `failing (${errors} error${errors === 1 ? '' : 's'})` };
   const down = idx.down.get(svc.name) ?? 0;
