@@ -7,6 +7,7 @@ import { GatehouseError } from '../model/errors.js';
 import type { Logger } from '../observe/log.js';
 import type { Registry } from '../registry/registry.js';
 import { HealthChecker } from './health.js';
+import { PassiveHealth, type UpstreamFailing, type UpstreamLogTarget } from './passive-health.js';
 
 export interface EdgeStatus {
   /** Registry version the proxy serves. */
@@ -23,6 +24,8 @@ export interface EdgeStatus {
   downServers: string[];
   /** Servers under active health checks, as `pool address`. */
   checkedServers: string[];
+  /** Servers nginx could not get an answer from in the last minute (passive, every pool). */
+  failingServers: UpstreamFailing[];
 }
 
 type ApplyTimings = { render: number; test: number; reload: number; total: number };
@@ -40,6 +43,7 @@ export class LocalEdge {
     proxy: { running: false, restarts: 0 },
     downServers: [],
     checkedServers: [],
+    failingServers: [],
   };
   private running: Promise<void> | undefined;
   private stopped = false;
@@ -47,6 +51,8 @@ export class LocalEdge {
   private lastDownKey = '';
   private readonly events = new EventEmitter();
   private readonly health: HealthChecker;
+  private readonly passive: PassiveHealth;
+  private upstreamLog: UpstreamLogTarget | undefined;
   private driftTimer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
   /** Hosts the live config serves over HTTPS. */
@@ -76,6 +82,7 @@ export class LocalEdge {
     }>,
   ) {
     this.health = new HealthChecker(() => this.schedule(), log);
+    this.passive = new PassiveHealth(() => this.events.emit('settled'), log);
     this.events.setMaxListeners(0);
     driver.process.onUnexpectedExit = (code, output) => {
       const error = {
@@ -93,6 +100,7 @@ export class LocalEdge {
   /** Brings nginx up on the current registry state; rejects if that first apply fails. */
   async start(opts: { driftCheckMs?: number; logMaxBytes?: number } = {}): Promise<void> {
     await this.driver.init();
+    this.upstreamLog = await this.passive.start();
     this.unsubscribe = this.registry.onChange(() => this.schedule());
     this.schedule();
     await this.running;
@@ -115,6 +123,7 @@ export class LocalEdge {
     this.stopped = true;
     this.unsubscribe?.();
     this.health.stop();
+    this.passive.stop();
     if (this.driftTimer) clearInterval(this.driftTimer);
     await this.running?.catch(() => undefined);
     await this.driver.stop();
@@ -127,6 +136,7 @@ export class LocalEdge {
       proxy: { running: p.running, pid: p.pid, restarts: p.restarts },
       downServers: [...this.health.down].sort(),
       checkedServers: [...this.health.checked],
+      failingServers: this.passive.failing(),
     };
   }
 
@@ -212,7 +222,7 @@ export class LocalEdge {
       return;
     }
     try {
-      const res = await this.driver.apply(cfg, down);
+      const res = await this.driver.apply(cfg, down, { upstreamLog: this.upstreamLog });
       Object.assign(this.status, {
         appliedVersion: version,
         appliedHash: cfg.hash,
@@ -226,6 +236,7 @@ export class LocalEdge {
       this.clearErrorUpTo(version);
       this.log.info({ version, generation: res.generation, ms: Math.round(res.ms.total) }, 'config applied');
       this.health.update(cfg);
+      this.passive.update(cfg);
     } catch (err) {
       this.fail(
         version,

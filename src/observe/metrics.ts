@@ -35,6 +35,12 @@ export class Metrics {
     labelNames: ['node', 'pool', 'server'],
     registers: [this.registry],
   });
+  readonly upstreamErrors = new Gauge({
+    name: 'gatehouse_upstream_recent_errors',
+    help: 'Upstream servers nginx could not get an answer from (refused, broken off, timed out): failed attempts in the last minute, any pool (node "local")',
+    labelNames: ['node', 'pool', 'server'],
+    registers: [this.registry],
+  });
   readonly nodeUp = new Gauge({
     name: 'gatehouse_node_up',
     help: 'Edge nodes: 1 while the node keeps in touch with the control plane (its link), else 0',

@@ -16,7 +16,7 @@ export interface ScrapeSources {
 
 /**
  * Fills the state gauges from their sources at scrape time (so they are never stale): certificate
- * expiry, security events, what the local nginx serves, and each edge node's link, sync and
+ * expiry, security events, what the local nginx serves (and which upstreams it could not reach), and each edge node's link, sync and
  * upstream health.
  */
 export async function fillMetrics(
@@ -35,6 +35,11 @@ export async function fillMetrics(
   for (const key of status.checkedServers) {
     const [pool = '', server = ''] = key.split(' ');
     metrics.upstreamUp.set({ node: 'local', pool, server }, down.has(key) ? 0 : 1);
+  }
+  metrics.upstreamErrors.reset();
+  for (const f of status.failingServers) {
+    const [pool = '', server = ''] = f.server.split(' ');
+    metrics.upstreamErrors.set({ node: 'local', pool, server }, f.errors);
   }
   metrics.nodeUp.reset();
   metrics.nodeLastSeen.reset();

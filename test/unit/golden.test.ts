@@ -215,6 +215,8 @@ describe('nginx driver golden files', () => {
         ...env,
         down: new Set(['nextcloud-r0 10.0.1.6:8080']),
         ...(name === 'gate' || name === 'tls' ? { gate: gateEnv } : {}),
+        // Passive health's failure log (the edge's UDP listener), shown once.
+        ...(name === 'full' ? { upstreamLog: { address: '127.0.0.1:5514', tag: 'ghtest' } } : {}),
       });
       const text = [...files]
         .filter(([f]) => f.endsWith('.conf') || f === 'njs/policies.js')

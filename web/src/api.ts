@@ -1,3 +1,5 @@
+import type { ServiceLike } from './pages/summary';
+
 /** The management API's error shape: `{"error":{"code","message","issues"?}}`. */
 export interface FieldIssue {
   field: string;
@@ -88,6 +90,10 @@ export interface Session {
 export interface EdgeView {
   appliedVersion: number;
   downServers: string[];
+  /** Servers under active health checks, as `pool address`. */
+  checkedServers?: string[];
+  /** Servers nginx could not get an answer from in the last minute (passive, no check needed). */
+  failingServers?: { server: string; errors: number; lastStatus: string; lastAt: string }[];
   lastError: { code: string; message: string } | null;
   proxy: { running: boolean };
 }
@@ -114,14 +120,12 @@ export interface SecurityEvent {
   ip: string;
   username: string;
   detail: string;
+  /** Where the request went, when the event is about one (absent on older events). */
+  host?: string;
+  path?: string;
 }
 export interface ServiceItem {
-  service: {
-    name: string;
-    hosts: string[];
-    access?: { links?: boolean };
-    routes?: { access?: { links?: boolean } }[];
-  };
+  service: ServiceLike;
   meta: { source: string; owner?: string };
 }
 export interface SnapshotInfo {

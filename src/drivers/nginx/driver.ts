@@ -7,7 +7,7 @@ import type { EdgeConfig } from '../../compile/edge-config.js';
 import { GatehouseError } from '../../model/errors.js';
 import type { Logger } from '../../observe/log.js';
 import { liveHash, NginxProcess, testConfig, type NginxCommand } from './process.js';
-import { renderNginx, type RenderedFiles } from './render.js';
+import { renderNginx, type RenderedFiles, type RenderEnv } from './render.js';
 import type { GateEnv } from './gate.js';
 
 export interface NginxDriverOptions {
@@ -132,7 +132,11 @@ export class NginxDriver {
     this.process.reapStale(join(p, 'run', 'nginx.pid'));
   }
 
-  async apply(cfg: EdgeConfig, down?: ReadonlySet<string>): Promise<ApplyResult> {
+  async apply(
+    cfg: EdgeConfig,
+    down?: ReadonlySet<string>,
+    extra: Pick<RenderEnv, 'upstreamLog'> = {},
+  ): Promise<ApplyResult> {
     const t0 = performance.now();
     const generation = `g${Date.now().toString(36)}${(this.seq++).toString(36)}`;
     const genDir = join(this.opts.prefix, 'gen', generation);
@@ -149,6 +153,7 @@ export class NginxDriver {
       gate: this.opts.gate,
       tlsDir: this.tlsDir,
       resolvers: this.resolvers,
+      ...extra,
     });
     await this.writeCerts(cfg);
     await writeFiles(genDir, files);

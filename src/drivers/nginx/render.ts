@@ -39,6 +39,8 @@ export interface RenderEnv {
   tlsDir?: string;
   /** DNS servers nginx may ask (OCSP responders' names); none: no stapling. */
   resolvers?: string[];
+  /** Where nginx reports failed upstream attempts (syslog over UDP on loopback); none: not reported. */
+  upstreamLog?: { address: string; tag: string };
 }
 
 /** Relative path → file content. */
@@ -71,6 +73,7 @@ export function renderNginx(cfg: EdgeConfig, env: RenderEnv): RenderedFiles {
   const needsNjs = policyRoutes(cfg).length > 0;
   const http: string[] = [];
   http.push(...httpPreamble(env, cfg, fast.length));
+  http.push(...upstreamFailureLog(env));
   http.push(...gateHttp(env, needsNjs));
   http.push(...tlsHttpPreamble(plan, env));
   http.push(...acmeMap(cfg));
@@ -114,6 +117,24 @@ export function renderNginx(cfg: EdgeConfig, env: RenderEnv): RenderedFiles {
   files.set('pages.conf', pagesConf().join('\n') + '\n');
   if (needsNjs) for (const [name, content] of njsFiles(cfg, env)) files.set(name, content);
   return files;
+}
+
+/**
+ * Passive health: one syslog line per request in which an upstream was refused, broke off or timed
+ * out (nginx's 502/504 in $upstream_status, also "no live upstreams"). Successful requests log nothing.
+ */
+function upstreamFailureLog(env: RenderEnv): string[] {
+  const t = env.upstreamLog;
+  if (!t) return [];
+  return [
+    'map $upstream_status $gh_upstream_failed {',
+    '    default 0;',
+    '    "~50[24]" 1;',
+    '}',
+    "log_format gh_upstream '$host|$upstream_addr|$upstream_status';",
+    `access_log syslog:server=${address(t.address)},nohostname,tag=${ident(t.tag)} gh_upstream if=$gh_upstream_failed;`,
+    '',
+  ];
 }
 
 function httpPreamble(env: RenderEnv, cfg: EdgeConfig, fastCount: number): string[] {

@@ -8,7 +8,7 @@ const KEEPALIVE_MS = 15_000;
 /**
  * GET /api/v1/stream: server-sent events for the web UI. `version` (a registry change: which
  * services), `edge` (what nginx serves: applied version, upstreams down, last error — an upstream
- * going down shows within its health-check interval), `security` (sign-ins, denials, links…) and
+ * going down shows within its health-check interval; one nginx could not reach, within a second), `security` (sign-ins, denials, links…) and
  * `node` (an edge node reported what it applied).
  */
 export async function streamRoutes(app: FastifyInstance, ctx: ApiContext, feed?: EdgeFeed): Promise<void> {
@@ -34,6 +34,8 @@ export async function streamRoutes(app: FastifyInstance, ctx: ApiContext, feed?:
       const view = {
         appliedVersion: s.appliedVersion,
         downServers: s.downServers,
+        checkedServers: s.checkedServers,
+        failingServers: s.failingServers,
         lastError: s.lastError ?? null,
         proxy: s.proxy,
       };

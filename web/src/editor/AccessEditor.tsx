@@ -120,6 +120,9 @@ function BasicUsers({ path }: { path: string }) {
   );
 }
 
+/** Identity header sets sent when a service says nothing (src/compile/compile.ts). */
+const IDENTITY_DEFAULT = ['remote', 'x-user'];
+
 /**
  * The access model of a service or a route: who may pass (public, sign-in, a provider, addresses,
  * temporary links, basic credentials, another auth service), rules before all of it, a rate limit,
@@ -130,10 +133,13 @@ export function AccessEditor({ path, title, inherit }: { path: string; title: st
   const ed = useEditor();
   const access = ed.get(path);
   const own = access !== undefined;
-  const identity = asList(ed.get(`${path}.identity_headers`));
+  // Absent means both sets are sent (the compiler's default): show that, and store [] for none.
+  const stored = ed.get(`${path}.identity_headers`);
+  const identity = stored === undefined ? IDENTITY_DEFAULT : asList(stored);
   const setIdentity = (name: string, on: boolean) => {
     const next = on ? [...new Set([...identity, name])] : identity.filter((n) => n !== name);
-    ed.set(`${path}.identity_headers`, next.length ? next : undefined);
+    const isDefault = IDENTITY_DEFAULT.every((n) => next.includes(n));
+    ed.set(`${path}.identity_headers`, isDefault ? undefined : next);
   };
   return (
     <Section title={title} error={ed.issues.at(path)}>

@@ -10,6 +10,7 @@ import {
   type Status,
 } from '../api';
 import { Notice } from './Field';
+import { serviceOfKey } from './summary';
 import { local } from './when';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -22,9 +23,20 @@ const TALLIES: [string, string, (kind: string) => boolean][] = [
   ['tally-links', 'Links used', (k) => k === 'link_used'],
 ];
 
-/** Down servers are named `<service>-r<route> <address>` (or `-t<n>` for TCP). */
-function serviceOf(server: string): string {
-  return server.split(' ')[0]?.replace(/-[rt][0-9]+$/, '') ?? server;
+/**
+ * The services card's line: only an active check says healthy; a service nobody checks is "not
+ * checked" unless nginx's own answers showed it failing.
+ */
+function healthLine(services: number, edge: EdgeView): string {
+  const failing = new Set(
+    [...edge.downServers, ...(edge.failingServers ?? []).map((f) => f.server)].map(serviceOfKey),
+  );
+  const checked = new Set((edge.checkedServers ?? []).map(serviceOfKey));
+  const unchecked = Math.max(0, services - new Set([...checked, ...failing]).size);
+  const parts = [];
+  if (failing.size) parts.push(`${failing.size} failing`);
+  if (unchecked) parts.push(`${unchecked} not checked`);
+  return parts.length ? parts.join(', ') : 'all checked and healthy';
 }
 
 function Card({
@@ -107,7 +119,7 @@ export function Dashboard() {
   const down = edge?.downServers ?? [];
   const next = status?.certificates.next_expiry;
   const daysLeft = next ? Math.floor((Date.parse(next.not_after) - Date.now()) / DAY_MS) : null;
-  const unhealthy = new Set(down.map(serviceOf)).size;
+  const failing = edge?.failingServers ?? [];
   const issuing = status?.certificates.issuing ?? [];
   const failed = status?.certificates.failed ?? [];
   return (
@@ -132,9 +144,13 @@ export function Dashboard() {
           testId="count-services"
           label="Services"
           value={status ? String(status.services) : '…'}
-          detail={!status ? undefined : unhealthy ? `${unhealthy} with an upstream down` : 'all healthy'}
+          detail={status && edge ? healthLine(status.services, edge) : undefined}
         />
-        <Card testId="count-down" label="Upstreams down" value={edge ? String(down.length) : '…'} />
+        <Card
+          testId="count-down"
+          label="Upstreams down or failing"
+          value={edge ? String(down.length + failing.length) : '…'}
+        />
         <Card
           testId="count-nodes"
           label="Nodes online"
@@ -166,18 +182,35 @@ export function Dashboard() {
       </div>
       {edge?.lastError ? <Notice kind="warn">Proxy: {edge.lastError.message}</Notice> : null}
       <div aria-live="polite">
-        <h2 className="mb-2 font-semibold">Upstreams down</h2>
-        {down.length === 0 ? (
-          <p className="text-sm text-slate-500">All upstreams healthy.</p>
-        ) : (
-          <ul className="flex flex-col gap-1" data-testid="down-list">
+        <h2 className="mb-2 font-semibold">Upstreams</h2>
+        {down.length === 0 && failing.length === 0 ? (
+          <p className="text-sm text-slate-500">
+            No upstream is down or failing.{' '}
+            {edge?.checkedServers?.length
+              ? `${edge.checkedServers.length} under active health checks; others are watched through the requests nginx passes.`
+              : 'None has an active health check; failures show here from the requests nginx passes.'}
+          </p>
+        ) : null}
+        {down.length ? (
+          <ul className="mb-2 flex flex-col gap-1" data-testid="down-list">
             {down.map((s) => (
-              <li key={s} className="rounded bg-red-50 px-3 py-1.5 font-mono text-sm text-red-800">
-                {s}
+              <li key={s} className="rounded bg-red-50 px-3 py-1.5 text-sm text-red-800">
+                <span className="font-mono break-all">{s}</span> down (failed its health check)
               </li>
             ))}
           </ul>
-        )}
+        ) : null}
+        {failing.length ? (
+          <ul className="flex flex-col gap-1" data-testid="failing-list">
+            {failing.map((f) => (
+              <li key={f.server} className="rounded bg-red-50 px-3 py-1.5 text-sm text-red-800">
+                <span className="font-mono break-all">{f.server}</span> failing ({f.errors} error
+                {f.errors === 1 ? '' : 's'} in the last minute; last{' '}
+                {f.lastStatus === '504' ? 'timed out' : 'refused or broke off'} {local(f.lastAt)})
+              </li>
+            ))}
+          </ul>
+        ) : null}
       </div>
       <div>
         <h2 className="mb-2 font-semibold">Security events (last 24 h)</h2>
@@ -196,11 +229,14 @@ export function Dashboard() {
         {events.length === 0 ? (
           <p className="text-sm text-slate-500">None.</p>
         ) : (
-          <Table testId="events" columns={['Time', 'Event', 'User', 'Address']}>
+          <Table testId="events" columns={['Time', 'Event', 'Where', 'User', 'Address']}>
             {events.slice(0, 50).map((e, i) => (
               <tr key={`${e.at}-${i}`} className="border-t border-slate-100">
                 <td className="whitespace-nowrap px-3 py-1.5">{local(e.at)}</td>
                 <td className="px-3 py-1.5">{e.kind}</td>
+                <td className="px-3 py-1.5 break-all" data-testid="event-where">
+                  {e.host ? `${e.host}${e.path ?? ''}` : ''}
+                </td>
                 <td className="px-3 py-1.5">{e.username}</td>
                 <td className="px-3 py-1.5 font-mono">{e.ip}</td>
               </tr>

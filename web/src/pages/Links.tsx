@@ -3,6 +3,7 @@ import { Table } from './Table';
 import { api, messageOf, type LinkView, type ServiceItem } from '../api';
 import { buttonClass, Field, Notice, plainButton, SelectField } from './Field';
 import { local } from './when';
+import { LINK_TTL_DEFAULT } from '../defaults';
 
 /** A service takes links when it, or one of its routes, says `access.links`. */
 function takesLinks(s: ServiceItem): boolean {
@@ -46,7 +47,13 @@ function CreatedUrl({ url }: { url: string }) {
 }
 
 function CreateForm({ services, onCreated }: { services: string[]; onCreated: () => void }) {
-  const [values, setValues] = useState({ service: '', ttl: '1h', max_ips: '1', password: '', note: '' });
+  const [values, setValues] = useState({
+    service: '',
+    ttl: LINK_TTL_DEFAULT,
+    max_ips: '1',
+    password: '',
+    note: '',
+  });
   const [url, setUrl] = useState('');
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
@@ -95,7 +102,7 @@ function CreateForm({ services, onCreated }: { services: string[]; onCreated: ()
         <Field
           label="Lifetime"
           name="ttl"
-          placeholder="1h"
+          placeholder={LINK_TTL_DEFAULT}
           required
           value={values.ttl}
           onChange={set('ttl')}

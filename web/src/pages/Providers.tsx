@@ -70,7 +70,13 @@ function parseGroupMap(text: string): Record<string, string> | string {
   return map;
 }
 
-function AddProvider({ onCreated }: { onCreated: () => void }) {
+function AddProvider({
+  onCreated,
+  redirectUri,
+}: {
+  onCreated: () => void;
+  redirectUri: string | null | undefined;
+}) {
   const [values, setValues] = useState(EMPTY);
   const [errors, setErrors] = useState<Partial<Record<ProviderField, string>>>({});
   const [general, setGeneral] = useState('');
@@ -126,10 +132,14 @@ function AddProvider({ onCreated }: { onCreated: () => void }) {
       <h2 id="prov-create-title" className="font-semibold">
         New OIDC provider
       </h2>
-      <p className="text-sm text-slate-600">
-        At the provider, register the redirect URI{' '}
-        <code className="break-all">https://auth.&lt;base domain&gt;/oidc/callback</code> (http when the
-        portal has no certificate).
+      <p className="text-sm text-slate-600" data-testid="redirect-uri">
+        {redirectUri === undefined ? null : redirectUri ? (
+          <>
+            At the provider, register the redirect URI <code className="break-all">{redirectUri}</code>
+          </>
+        ) : (
+          'There is no sign-in portal (set base_domain or auth_host): providers cannot send users back.'
+        )}
       </p>
       <div className="grid gap-3 md:grid-cols-2">
         <Field
@@ -234,6 +244,7 @@ function AddProvider({ onCreated }: { onCreated: () => void }) {
 /** OIDC sign-in providers: the list (never a secret), a form for a new one, deletion after a confirmation. */
 export function Providers() {
   const [items, setItems] = useState<ProviderView[] | null>(null);
+  const [redirectUri, setRedirectUri] = useState<string | null | undefined>(undefined);
   const [confirming, setConfirming] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
@@ -241,7 +252,9 @@ export function Providers() {
 
   const load = useCallback(async () => {
     try {
-      setItems((await api<{ providers: ProviderView[] }>('GET', '/providers')).providers);
+      const r = await api<{ providers: ProviderView[]; redirect_uri: string | null }>('GET', '/providers');
+      setItems(r.providers);
+      setRedirectUri(r.redirect_uri);
       setError('');
     } catch (e) {
       setError(messageOf(e));
@@ -271,6 +284,7 @@ export function Providers() {
         Sign-in providers
       </h1>
       <AddProvider
+        redirectUri={redirectUri}
         onCreated={() => {
           setDone('');
           void load();

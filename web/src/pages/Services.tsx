@@ -1,7 +1,16 @@
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useMemo, useState, type FormEvent } from 'react';
 import { Table } from './Table';
-import { api, messageOf, splitIssues, type ServiceItem } from '../api';
+import { api, messageOf, splitIssues, type EdgeView, type ServiceItem, type Status } from '../api';
 import { buttonClass, Field, Notice, plainButton } from './Field';
+import { indexHealth, summarize, type HealthState } from './summary';
+
+const HEALTH_STYLE: Record<HealthState, string> = {
+  failing: 'bg-red-100 text-red-800',
+  down: 'bg-red-100 text-red-800',
+  healthy: 'bg-green-100 text-green-800',
+  'not checked': 'bg-slate-100 text-slate-600',
+  suspended: 'bg-amber-100 text-amber-800',
+};
 
 type FormField = 'name' | 'host' | 'upstream';
 
@@ -82,7 +91,7 @@ function CreateForm({ existing, onCreated }: { existing: Set<string>; onCreated:
         <Field
           label="Upstream"
           name="upstream"
-          placeholder="10.0.0.5:8080"
+          placeholder="192.0.2.10:8080 (a documentation address)"
           required
           value={values.upstream}
           onChange={set('upstream')}
@@ -106,19 +115,36 @@ function CreateForm({ existing, onCreated }: { existing: Set<string>; onCreated:
  */
 export function Services() {
   const [items, setItems] = useState<ServiceItem[] | null>(null);
+  const [edge, setEdge] = useState<EdgeView | undefined>(undefined);
+  const [certNames, setCertNames] = useState<string[]>([]);
   const [filter, setFilter] = useState('');
   const [error, setError] = useState('');
 
   const load = useCallback(async () => {
     try {
-      setItems((await api<{ services: ServiceItem[] }>('GET', '/services')).services);
+      const [list, status, certs] = await Promise.all([
+        api<{ services: ServiceItem[] }>('GET', '/services'),
+        api<Status>('GET', '/status'),
+        api<{ certificates: { names: string[] }[] }>('GET', '/certificates'),
+      ]);
+      setItems(list.services);
+      setEdge(status.edge);
+      setCertNames(certs.certificates.flatMap((c) => c.names));
       setError('');
     } catch (e) {
       setError(messageOf(e));
     }
   }, []);
-  useEffect(() => void load(), [load]);
+  useEffect(() => {
+    void load();
+    // Upstream health changes without a registry change: follow the edge's reports.
+    const es = new EventSource('/api/v1/stream', { withCredentials: true });
+    es.addEventListener('edge', (m) => setEdge(JSON.parse((m as MessageEvent<string>).data) as EdgeView));
+    es.addEventListener('version', () => void load());
+    return () => es.close();
+  }, [load]);
 
+  const health = useMemo(() => (edge ? indexHealth(edge) : undefined), [edge]);
   const q = filter.trim().toLowerCase();
   const shown = (items ?? []).filter(
     (s) =>
@@ -164,24 +190,56 @@ export function Services() {
             {items.length ? 'No service matches.' : 'No services yet.'}
           </p>
         ) : (
-          <Table testId="services" columns={['Name', 'Hosts', 'Source']}>
-            {shown.map((s) => (
-              <tr key={s.service.name} className="border-t border-slate-100">
-                <td className="px-3 py-1.5 font-medium">
-                  <a
-                    href={`#/services/${encodeURIComponent(s.service.name)}`}
-                    className="text-sky-700 underline focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500"
-                  >
-                    {s.service.name}
-                  </a>
-                </td>
-                <td className="px-3 py-1.5">{s.service.hosts.join(', ')}</td>
-                <td className="px-3 py-1.5 text-slate-600">
-                  {s.meta.source}
-                  {s.meta.owner ? `:${s.meta.owner}` : ''}
-                </td>
-              </tr>
-            ))}
+          <Table
+            testId="services"
+            columns={['Name', 'Hosts', 'Access', 'Upstreams', 'HTTPS', 'Health', 'Source']}
+          >
+            {shown.map((s) => {
+              const sum = summarize(s.service, health, certNames);
+              return (
+                <tr key={s.service.name} className="border-t border-slate-100 align-top">
+                  <td className="px-3 py-1.5 font-medium">
+                    <a
+                      href={`#/services/${encodeURIComponent(s.service.name)}`}
+                      className="text-sky-700 underline focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500"
+                    >
+                      {s.service.name}
+                    </a>
+                  </td>
+                  <td className="px-3 py-1.5">{s.service.hosts.join(', ')}</td>
+                  <td className="px-3 py-1.5" data-testid="access">
+                    <span
+                      className={
+                        'rounded px-1.5 py-0.5 ' +
+                        (sum.open ? 'bg-amber-50 text-amber-900' : 'bg-sky-50 text-sky-900')
+                      }
+                    >
+                      {sum.access}
+                    </span>
+                  </td>
+                  <td className="px-3 py-1.5 font-mono text-xs" data-testid="upstreams">
+                    {sum.upstreams.join(', ')}
+                  </td>
+                  <td className="px-3 py-1.5" data-testid="https">
+                    {sum.https}
+                  </td>
+                  <td className="px-3 py-1.5">
+                    <span
+                      data-testid="health"
+                      className={
+                        'whitespace-nowrap rounded px-1.5 py-0.5 text-xs ' + HEALTH_STYLE[sum.health.state]
+                      }
+                    >
+                      {sum.health.label}
+                    </span>
+                  </td>
+                  <td className="px-3 py-1.5 text-slate-600">
+                    {s.meta.source}
+                    {s.meta.owner ? `:${s.meta.owner}` : ''}
+                  </td>
+                </tr>
+              );
+            })}
           </Table>
         )}
       </div>

@@ -1,0 +1,99 @@
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestGatehouse } from '../helpers/gatehouse.js';
+import { echoBackend, type TestServer } from '../helpers/net.js';
+import { startUi, type UiHarness } from '../helpers/ui.js';
+
+const PAGES = ['', 'services', 'users', 'links', 'providers', 'nodes', 'certificates', 'snapshots', 'audit'];
+
+/**
+ * At a phone's width (390 × 844) no page scrolls sideways and every table's buttons and links are
+ * on screen: tables turn into labelled cards instead of hiding their actions behind a scroll.
+ */
+describe('web UI at phone width', () => {
+  let ui: UiHarness;
+  let t: TestGatehouse;
+  let page: Page;
+  let app: TestServer;
+
+  beforeAll(async () => {
+    ui = await startUi();
+    t = ui.t;
+    page = ui.page;
+    app = await echoBackend('phone');
+    const ok = async (method: string, path: string, body: unknown) => {
+      const r = await t.api(method, path, body);
+      expect(r.status, `${path}: ${JSON.stringify(r.json)}`).toBeLessThan(300);
+    };
+    await ok('POST', '/api/v1/groups', {
+      name: 'operations-team',
+      description: 'Runs the machines at night',
+    });
+    await ok('POST', '/api/v1/users', {
+      username: 'a-rather-long-user-name',
+      password: 'user password 1',
+      groups: ['operations-team'],
+    });
+    for (const [name, access] of [
+      ['shared', { links: true }],
+      ['guarded', { login: { groups: ['operations-team'] } }],
+      ['public-with-a-long-name', undefined],
+    ] as const)
+      await ok('PUT', `/api/v1/services/${name}?wait=true`, {
+        hosts: [`${name}.some-subdomain.example.test`, `www.${name}.example.test`],
+        routes: [{ upstreams: [`127.0.0.1:${app.port}`, '127.0.0.2:65535'] }],
+        ...(access ? { access } : {}),
+      });
+    await ok('POST', '/api/v1/links', { service: 'shared', note: 'for the plumber who comes on Tuesday' });
+  });
+  afterAll(async () => {
+    await ui?.close();
+    await app?.close();
+  });
+
+  it('fits every page into 390 px with the actions in view', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await ui.signIn();
+    for (const p of PAGES) {
+      await page.goto(`${ui.base}/#/${p}`);
+      await page.locator('main h1').first().waitFor();
+      // Let the page's data arrive (tables render after their fetches).
+      await page.waitForLoadState('networkidle').catch(() => undefined);
+      await page.waitForTimeout(300);
+      const m = await page.evaluate(() => {
+        const width = window.innerWidth;
+        const actions = [...document.querySelectorAll('main table button, main table a')].map((el) => {
+          const r = el.getBoundingClientRect();
+          return { text: (el.textContent ?? '').trim().slice(0, 40), left: r.left, right: r.right };
+        });
+        return { width, scroll: document.documentElement.scrollWidth, actions };
+      });
+      expect(m.scroll, `#/${p} scrolls sideways`).toBeLessThanOrEqual(m.width);
+      for (const a of m.actions) {
+        expect(a.left, `#/${p}: "${a.text}"`).toBeGreaterThanOrEqual(0);
+        expect(a.right, `#/${p}: "${a.text}"`).toBeLessThanOrEqual(m.width);
+      }
+      if (['services', 'users', 'links'].includes(p))
+        expect(m.actions.length, `#/${p} has rows with actions`).toBeGreaterThan(0);
+      await ui.shot(`phone-${p || 'dashboard'}`);
+    }
+  });
+
+  it('tells a public service from a guarded one in the services list', async () => {
+    await page.setViewportSize({ width: 1200, height: 800 });
+    await page.goto(`${ui.base}/#/services`);
+    const cell = (name: string, id: string) =>
+      page
+        .getByTestId('services')
+        .locator('tr', { has: page.getByRole('link', { name, exact: true }) })
+        .getByTestId(id)
+        .textContent();
+    await page.getByTestId('services').waitFor();
+    expect(await cell('guarded', 'access')).toBe('sign-in (operations-team)');
+    expect(await cell('shared', 'access')).toBe('links');
+    expect(await cell('public-with-a-long-name', 'access')).toBe('public');
+    expect(await cell('guarded', 'upstreams')).toBe(`127.0.0.1:${app.port}, 127.0.0.2:65535`);
+    expect(await cell('guarded', 'https')).toBe('no certificate yet');
+    expect(await cell('guarded', 'health')).toBe('not checked');
+  });
+});
