@@ -30,7 +30,7 @@ import { edgeRoutes, nodeRoutes } from './nodes.js';
 import { NodeStore } from '../../edge/nodes.js';
 import type { EdgeFeed } from '../../edge/feed.js';
 import { edgeGateRelay } from './edge-gate.js';
-import { AuditLog, auditChanges } from '../../observe/audit.js';
+import { AuditLog, auditChanges, CLI_UID_HEADER, socketActor } from '../../observe/audit.js';
 import { auditRoutes } from './audit.js';
 
 export interface ApiDeps {
@@ -101,6 +101,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     // The local unix socket: its file permissions are its access control.
     app.addHook('onRequest', async (req) => {
       req.via = 'socket';
+      req.actor = socketActor(req.headers[CLI_UID_HEADER]);
     });
   }
   if (token) {
@@ -154,7 +155,13 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
   void app.register(async (ui) => uiRoutes(ui));
   void app.register(
     async (api) => {
-      auditChanges(api, audit, (err) => deps.log.warn({ err }, 'audit log write failed'));
+      // A change that cannot be audited still happened: say so loudly, with what was lost.
+      auditChanges(api, audit, (err, entry) =>
+        deps.log.error(
+          { err: err instanceof Error ? err.message : String(err), entry },
+          'audit log write failed; this change is not in the audit log',
+        ),
+      );
       await auditRoutes(api, audit);
       await servicesRoutes(api, ctx);
       await snapshotRoutes(api, ctx);
