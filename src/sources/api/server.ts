@@ -10,7 +10,7 @@ import { GatehouseError } from '../../model/errors.js';
 import type { Settings, Template } from '../../model/settings.js';
 import type { Logger } from '../../observe/log.js';
 import type { Registry } from '../../registry/registry.js';
-import { installErrorHandling } from '../http-errors.js';
+import { frameworkErrors, installErrorHandling } from '../http-errors.js';
 import type { TokenCheck } from '../tokens.js';
 import type { ApiContext } from './context.js';
 import { openApiDocument } from './openapi.js';
@@ -70,6 +70,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
   const app = Fastify({
     logger: false,
     bodyLimit: 1024 * 1024,
+    frameworkErrors,
     // Edges' gate traffic is relayed as raw HTTP, before Fastify would parse a body.
     serverFactory: (handler) =>
       createServer((req, res) => {
