@@ -82,3 +82,141 @@ describe('CLI over the local socket', () => {
     );
   });
 });
+
+describe('service add over an existing service, and service ls', () => {
+  let t: TestGatehouse;
+  let backend: TestServer;
+  const run = (args: string[], input = '') => cli(t.dataDir, args, input);
+  const guarded = (port: number) =>
+    JSON.stringify({
+      name: 'guarded',
+      hosts: ['guarded.test'],
+      routes: [{ path: '/', upstreams: [`127.0.0.1:${port}`] }],
+      access: { login: { groups: ['staff'] } },
+    });
+
+  beforeAll(async () => {
+    t = await startTestGatehouse();
+    backend = await echoBackend('guarded-app');
+    // With a user who could sign in, a login-guarded route asks for it (401).
+    const user = { username: 'bob', password: 'bob password 1', groups: [] };
+    expect((await t.api('POST', '/api/v1/users', user)).status).toBe(201);
+  }, 60_000);
+
+  afterAll(async () => {
+    await backend?.close();
+    await t?.close();
+  });
+
+  it('refuses to replace an existing service without --replace, and shows what would change', async () => {
+    const first = await run(['service', 'add', '-f', '-'], guarded(backend.port));
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect((await t.get('guarded.test')).status).toBe(401);
+
+    // The same name from flags: no access rules, so it would make the service public.
+    const flags = [
+      'service',
+      'add',
+      '--name',
+      'guarded',
+      '--host',
+      'guarded.test',
+      '--upstream',
+      `127.0.0.1:${backend.port}`,
+    ];
+    const again = await run(flags);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toContain('service guarded exists');
+    expect(again.stderr).toContain('--replace');
+    expect(again.stderr).toMatch(/^-\s+login:/m);
+    // Nothing changed: still behind the login.
+    expect((await t.get('guarded.test')).status).toBe(401);
+    const kept = await t.api('GET', '/api/v1/services/guarded');
+    expect(kept.json.service).toMatchObject({ access: { login: { groups: ['staff'] } } });
+
+    const dry = await run([...flags, '--replace', '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/^-\s+login:/m);
+    expect((await t.get('guarded.test')).status).toBe(401);
+
+    const replaced = await run([...flags, '--replace']);
+    expect(replaced.stderr).toBe('');
+    expect(replaced.code).toBe(0);
+    expect(replaced.stdout).toMatch(/^-\s+login:/m);
+    expect(replaced.stdout).toContain('service guarded replaced as version');
+    const now = await t.get('guarded.test');
+    expect(now.status).toBe(200);
+    expect(now.body).toContain('guarded-app');
+  });
+
+  it('a second add of the same definition with --replace changes nothing', async () => {
+    const flags = [
+      'service',
+      'add',
+      '--name',
+      'guarded',
+      '--host',
+      'guarded.test',
+      '--upstream',
+      `127.0.0.1:${backend.port}`,
+    ];
+    const before = (await t.api('GET', '/api/v1/services')).json.version;
+    const same = await run([...flags, '--replace']);
+    expect(same.code).toBe(0);
+    expect(same.stdout).toContain('nothing to change');
+    expect((await t.api('GET', '/api/v1/services')).json.version).toBe(before);
+  });
+
+  it('lists access, upstreams, HTTPS and state for each service', async () => {
+    const spec = (name: string, port: number, access: unknown, health = true) =>
+      JSON.stringify({
+        name,
+        hosts: [`${name}.test`],
+        tls: 'none',
+        routes: [
+          {
+            path: '/',
+            upstreams: [`127.0.0.1:${port}`],
+            ...(health ? { health: { path: '/', interval: '1s', timeout: '1s' } } : {}),
+          },
+        ],
+        ...(access ? { access } : {}),
+      });
+    expect(
+      (await run(['service', 'add', '-f', '-'], spec('open', backend.port, { public: true }))).code,
+    ).toBe(0);
+    // Port 1 on loopback: nothing listens, every check fails.
+    expect((await run(['service', 'add', '-f', '-'], spec('gone', 1, { login: {} }))).code).toBe(0);
+    const members = { login: { groups: ['staff', 'ops'] }, ip: ['10.0.0.0/8'] };
+    expect((await run(['service', 'add', '-f', '-'], spec('nochk', backend.port, members, false))).code).toBe(
+      0,
+    );
+
+    let out = '';
+    const row = (name: string) => out.split('\n').find((l) => l.startsWith(`${name} `)) ?? '';
+    for (let i = 0; i < 100; i++) {
+      const ls = await run(['service', 'ls']);
+      expect(ls.code).toBe(0);
+      out = ls.stdout;
+      if (/\bup\b/.test(row('open')) && /\bdown\b/.test(row('gone'))) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(out.split('\n')[0]).toMatch(/^NAME +HOSTS +ACCESS +UPSTREAMS +HTTPS +STATE/);
+    // Public in capitals; guarded ones say what guards them.
+    expect(row('open')).toMatch(new RegExp(`open\\.test +PUBLIC +127\\.0\\.0\\.1:${backend.port} +off +up `));
+    expect(row('gone')).toMatch(/gone\.test +login +127\.0\.0\.1:1 +off +down \(1\/1 down\) /);
+    expect(row('nochk')).toMatch(/nochk\.test +login \(staff,ops\) \+ ip +127\.0\.0\.1:\d+ +off +unchecked /);
+    expect(row('guarded')).toMatch(/guarded\.test +PUBLIC /);
+
+    const json = await run(['--json', 'service', 'ls']);
+    const list = JSON.parse(json.stdout) as { services: { service: { name: string }; summary: unknown }[] };
+    expect(list.services.find((s) => s.service.name === 'gone')?.summary).toMatchObject({
+      access: 'login',
+      public: false,
+      upstreams: ['127.0.0.1:1'],
+      https: 'off',
+      state: 'down',
+    });
+  });
+});
