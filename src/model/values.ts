@@ -1,5 +1,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
+// For its zod messages ("did you mean" for unknown keys), wherever a schema is used.
+import './errors.js';
 
 /**
  * Value types shared by every schema. Anything that ends up in an nginx config file is checked

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
 import { echoBackend, type TestServer } from '../helpers/net.js';
+import { testDir } from '../helpers/tmp.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
 
@@ -80,6 +81,93 @@ describe('CLI over the local socket', () => {
     expect(human.stdout).toMatch(
       new RegExp(`cli:uid${uid} +socket +local +PUT /api/v1/services/audited +201`),
     );
+  });
+});
+
+describe('CLI messages', () => {
+  let t: TestGatehouse;
+  let missing: string;
+  const run = (args: string[], input = '') => cli(t.dataDir, args, input);
+
+  beforeAll(async () => {
+    missing = join(await testDir('gh-missing-'), 'nope.yaml');
+    // The file source watches a file that is not there (yet).
+    t = await startTestGatehouse({ file: missing });
+  }, 60_000);
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('says "no such file: PATH" for a missing file, in words or as JSON', async () => {
+    const r = await run(['apply', '-f', missing]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr.trim()).toBe(`error: no such file: ${missing}`);
+    const add = await run(['service', 'add', '-f', missing]);
+    expect(add.stderr.trim()).toBe(`error: no such file: ${missing}`);
+
+    const j = await run(['--json', 'apply', '-f', missing]);
+    expect(j.code).not.toBe(0);
+    expect(j.stdout).toBe('');
+    expect(JSON.parse(j.stderr)).toEqual({
+      error: {
+        code: 'no_such_file',
+        message: `no such file: ${missing}`,
+        issues: [{ field: 'file', message: `no such file: ${missing}` }],
+      },
+    });
+    // The file source reports the same words.
+    const status = await t.api('GET', '/api/v1/status');
+    const file = (status.json.sources as { file?: { lastError?: { message: string } } }).file;
+    expect(file?.lastError?.message).toBe(`no such file: ${missing}`);
+  });
+
+  it('suggests the field an unknown key was meant to be; --json answers errors in JSON', async () => {
+    const spec = JSON.stringify({
+      name: 'typo',
+      hosts: ['typo.test'],
+      routes: [{ upstream: ['127.0.0.1:9'] }],
+    });
+    const r = await run(['service', 'add', '-f', '-'], spec);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('routes.0.upstream: unknown field "upstream" (did you mean "upstreams"?)');
+
+    const j = await run(['service', 'add', '-f', '-', '--json'], spec);
+    expect(j.code).not.toBe(0);
+    const body = JSON.parse(j.stderr) as {
+      error: { code: string; issues: { field: string; message: string }[] };
+    };
+    expect(body.error.code).toBe('invalid');
+    expect(body.error.issues).toContainEqual({
+      field: 'routes.0.upstream',
+      message: 'unknown field "upstream" (did you mean "upstreams"?)',
+    });
+    // A usage error too.
+    const usage = await run(['--json', 'service', 'frobnicate']);
+    expect(usage.code).not.toBe(0);
+    expect((JSON.parse(usage.stderr) as { error: { code: string; message: string } }).error).toMatchObject({
+      code: 'usage',
+      message: expect.stringContaining('frobnicate'),
+    });
+    // And the API itself, for any client.
+    const api = await t.api('PUT', '/api/v1/services/typo', JSON.parse(spec));
+    expect(api.status).toBe(400);
+    expect(api.json.error?.message).toContain('did you mean "upstreams"?');
+  });
+
+  it('takes login: true as a login-only service', async () => {
+    const spec = JSON.stringify({
+      name: 'members',
+      hosts: ['members.test'],
+      routes: [{ upstreams: ['127.0.0.1:9'] }],
+      access: { login: true },
+    });
+    const r = await run(['service', 'add', '-f', '-'], spec);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const got = await t.api('GET', '/api/v1/services/members');
+    expect(got.json.service).toMatchObject({ access: { login: { groups: [] } } });
+    expect((await t.get('members.test')).status).not.toBe(200);
   });
 });
 

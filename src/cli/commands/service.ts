@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import YAML from 'yaml';
 import { GatehouseError } from '../../model/errors.js';
 import type { ServiceRecord } from '../../model/service.js';
+import { readTextFile } from '../../sources/file/read.js';
 import { cliContext, collect, type CliContext } from '../context.js';
 import type { ServiceSummary } from '../../model/summary.js';
 import { ago, table } from '../format.js';
@@ -85,7 +85,7 @@ export function serviceCommand(): Command {
         const ctx = cliContext(c);
         let spec: unknown;
         if (o.file) {
-          const text = o.file === '-' ? await readStdin() : await readFile(o.file, 'utf8');
+          const text = o.file === '-' ? await readStdin() : await readTextFile(o.file);
           try {
             spec = YAML.parse(text);
           } catch (err) {
