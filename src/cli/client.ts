@@ -1,6 +1,7 @@
 import { request } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { GatehouseError } from '../model/errors.js';
+import { CLI_UID_HEADER } from '../observe/audit.js';
 
 export interface ClientOptions {
   /** Base URL of the management API; when absent the local unix socket is used. */
@@ -33,6 +34,8 @@ export class ApiClient {
       if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
     } else {
       target = { socketPath: this.opts.socketPath, path };
+      // Over the socket the audit log names the change's author by the uid it runs as.
+      if (typeof process.getuid === 'function') headers[CLI_UID_HEADER] = String(process.getuid());
     }
     const send = target.protocol === 'https:' ? httpsRequest : request;
     const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {

@@ -48,22 +48,52 @@ export function buildCli(): Command {
   return program;
 }
 
-/** Runs the CLI; errors become one line on stderr and a non-zero exit, never a stack trace. */
+/** Every command under `cmd`, itself included. */
+function allCommands(cmd: Command): Command[] {
+  return [cmd, ...cmd.commands.flatMap(allCommands)];
+}
+
+/** Whether `--json` was given (anywhere before a "--"): errors then answer in JSON too. */
+function wantsJson(argv: string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+/** An error as the API answers it, `{"error":{"code","message","issues"?}}`, on stderr. */
+function printJsonError(code: string, message: string, issues: { field: string; message: string }[] = []) {
+  console.error(JSON.stringify({ error: { code, message, ...(issues.length ? { issues } : {}) } }, null, 2));
+}
+
+/** Runs the CLI; errors become one line on stderr (JSON with --json) and a non-zero exit, never a stack trace. */
 export async function main(argv: string[]): Promise<void> {
+  const json = wantsJson(argv);
+  const program = buildCli();
+  for (const c of allCommands(program)) {
+    // Subcommands would exit the process themselves on a usage error: throw to here instead.
+    c.exitOverride();
+    // With --json, usage errors are reported below as JSON instead of commander's text.
+    if (json) c.configureOutput({ outputError: () => undefined, writeErr: () => undefined });
+  }
   try {
-    await buildCli().parseAsync(argv);
+    await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
+      if (json && err.exitCode !== 0) printJsonError('usage', err.message.replace(/^error: /, ''));
       process.exitCode = err.exitCode;
       return;
     }
     if (err instanceof GatehouseError) {
-      console.error(`error: ${err.message}`);
-      for (const i of err.issues.slice(1)) console.error(`  ${i.field}: ${i.message}`);
+      if (json) printJsonError(err.code, err.message, err.issues);
+      else {
+        console.error(`error: ${err.message}`);
+        for (const i of err.issues.slice(1)) console.error(`  ${i.field}: ${i.message}`);
+      }
       process.exitCode = 2;
       return;
     }
-    console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+    const message = err instanceof Error ? err.message : String(err);
+    if (json) printJsonError('error', message);
+    else console.error(`error: ${message}`);
     process.exitCode = 1;
   }
 }

@@ -78,10 +78,16 @@ export const rateLimitSchema = z
     { message: 'at least one request per minute (nginx cannot count slower)', path: ['requests'] },
   );
 
-export const loginSchema = z.strictObject({
+const loginObjectSchema = z.strictObject({
   /** Members of any of these groups pass; with none listed, any signed-in user does. */
   groups: z.array(slugSchema).max(64).default([]),
 });
+
+/** `login: true` is short for `login: {}` (any signed-in user), as people write it. */
+export const loginSchema = z.preprocess(
+  (v: true | z.input<typeof loginObjectSchema>) => (v === true ? {} : v),
+  loginObjectSchema,
+);
 
 const methodSchema = z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 

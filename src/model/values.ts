@@ -1,5 +1,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
+// For its zod messages ("did you mean" for unknown keys), wherever a schema is used.
+import './errors.js';
 
 /**
  * Value types shared by every schema. Anything that ends up in an nginx config file is checked
@@ -23,12 +25,20 @@ export const slugSchema = z
 /** Node's timers hold at most 2^31-1 ms (~24.8 days); a longer one would fire at once. */
 const MAX_TIMER_MS = 2_147_483_647;
 
+/**
+ * A duration. The pattern aborts on failure: zod would otherwise run every later refinement (here
+ * and in each schema built on this one) on the bad text, and one that converts it would throw (a
+ * 500 where a 400 naming the field belongs).
+ */
 export const durationSchema = z
   .string()
-  .regex(/^[1-9][0-9]{0,6}(?:ms|s|m|h)$/, 'a duration such as 500ms, 10s, 5m or 1h')
-  // zod runs this even when the pattern failed: only judge what parses.
-  .refine((d) => !/^[0-9]+(?:ms|s|m|h)$/.test(d) || durationMs(d) <= MAX_TIMER_MS, 'at most 596h');
+  .regex(/^[1-9][0-9]{0,6}(?:ms|s|m|h)$/, {
+    message: 'a duration such as 500ms, 10s, 5m or 1h',
+    abort: true,
+  })
+  .refine((d) => durationMs(d) <= MAX_TIMER_MS, 'at most 596h');
 
+/** Milliseconds in a duration that `durationSchema` accepted (throws on any other text). */
 export function durationMs(d: string): number {
   const m = /^([0-9]+)(ms|s|m|h)$/.exec(d);
   if (!m) throw new Error(`bad duration ${d}`);

@@ -71,6 +71,17 @@ export class AuditLog {
   }
 }
 
+/** The header the CLI names its user id in, over the local socket only. */
+export const CLI_UID_HEADER = 'x-gatehouse-cli-uid';
+
+/**
+ * The actor of a change made over the local socket: `cli:uid<N>`. The socket is mode 0600, so only
+ * its owner (or root) can connect at all; the uid the CLI states is kept as what it says it is.
+ */
+export function socketActor(uid: string | string[] | undefined): string {
+  return typeof uid === 'string' && /^[0-9]{1,10}$/.test(uid) ? `cli:uid${uid}` : 'cli';
+}
+
 /** Refusals (401/403) kept per address and minute: guessing tokens must not push history out. */
 const REFUSALS_PER_MINUTE = 10;
 
@@ -81,7 +92,11 @@ const REFUSALS_PER_MINUTE = 10;
  * minute per address). Not kept: 400/404/409/429 (bad input, nothing there, a conflict, throttled:
  * nothing changed) and what a handler marks as changing nothing (dry runs).
  */
-export function auditChanges(app: FastifyInstance, log: AuditLog, onError: (err: unknown) => void): void {
+export function auditChanges(
+  app: FastifyInstance,
+  log: AuditLog,
+  onError: (err: unknown, entry: Omit<AuditEntry, 'id'>) => void,
+): void {
   const refusals = new Map<string, number>();
   let minute = 0;
   app.addHook('onResponse', async (req, reply) => {
@@ -103,16 +118,16 @@ export function auditChanges(app: FastifyInstance, log: AuditLog, onError: (err:
     // Only a verified identity is an actor: a refused sign-in's claimed name is not (the security
     // events keep it), so nobody can put entries in someone else's name.
     const actor = req.actor ?? (req.via === 'token' || req.via === 'socket' ? 'admin' : '-');
-    await log
-      .record({
-        at: new Date().toISOString(),
-        actor,
-        via: req.via ?? 'none',
-        ip: req.ip,
-        method: req.method,
-        path: (req.url.split('?')[0] ?? '').slice(0, 300),
-        status,
-      })
-      .catch(onError);
+    const entry = {
+      at: new Date().toISOString(),
+      actor,
+      via: req.via ?? 'none',
+      // The unix socket has no peer address (req.ip is undefined there): "local".
+      ip: req.via === 'socket' ? 'local' : req.ip || '-',
+      method: req.method,
+      path: (req.url.split('?')[0] ?? '').slice(0, 300),
+      status,
+    };
+    await log.record(entry).catch((err: unknown) => onError(err, entry));
   });
 }

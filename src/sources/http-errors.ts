@@ -40,6 +40,21 @@ export function installErrorHandling(app: FastifyInstance, log: Logger): void {
   );
 }
 
+/**
+ * Fastify's own refusals before routing (a malformed or overlong URL), in the one error shape: pass
+ * as the `frameworkErrors` option (they never reach the error handler).
+ */
+export function frameworkErrors(err: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
+  const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
+  const message =
+    err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? 'path: a part of the URL path is too long'
+      : `path: ${err.message || 'not a valid URL'}`;
+  void reply
+    .code(status)
+    .send(new GatehouseError('bad_request', message, status, [{ field: 'path', message }]).toJSON());
+}
+
 /** Parses `value` with `schema`, naming fields under `where` (body, query, params) on failure. */
 export function parse<T extends ZodType>(schema: T, value: unknown, where: string): ReturnType<T['parse']> {
   const r = schema.safeParse(value);

@@ -347,8 +347,9 @@ const cases: Case[] = [
     want: [400, 'invalid', 'access.login.groups.0'],
   },
   {
-    why: 'access: login: true instead of an object',
-    ...svc({ login: true }),
+    // login: true is short for login: {} (issue 12): other non-objects are still refused.
+    why: 'access: login: "yes" instead of an object',
+    ...svc({ login: 'yes' }),
     want: [400, 'invalid', 'access.login'],
   },
   {

@@ -105,7 +105,8 @@ describe('quick start and CLI', () => {
 
     const ls = await cli('service', 'ls');
     expect(ls.stdout).toMatch(/^NAME +HOSTS/);
-    expect(ls.stdout).toMatch(/flags +flags\.test +\/ +- +api/);
+    // No access rules: public, told apart at a glance; no health check: state unknown.
+    expect(ls.stdout).toMatch(/flags +flags\.test +PUBLIC +127\.0\.0\.1:\d+ +off +unchecked +api/);
     const lsJson = JSON.parse((await cli('--json', 'service', 'ls')).stdout) as { services: unknown[] };
     expect(lsJson.services).toHaveLength(2);
     expect((await cli('service', 'show', 'yaml')).stdout).toContain('yaml.test');

@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Command } from 'commander';
 import { fromZod } from '../../model/errors.js';
 import type { FileApplyReport } from '../../sources/file/apply.js';
 import { fileOwnerSchema } from '../../sources/file/document.js';
+import { readTextFile } from '../../sources/file/read.js';
 import { cliContext } from '../context.js';
 
 /** `gatehouse apply -f edge.yaml`: the declarative file, as one change (or its diff with --dry-run). */
@@ -19,7 +19,7 @@ export function applyCommand(): Command {
       const ctx = cliContext(c);
       const owner = fileOwnerSchema.safeParse(o.owner ?? basename(o.file));
       if (!owner.success) throw fromZod(owner.error, 'owner');
-      const document = await readFile(o.file, 'utf8');
+      const document = await readTextFile(o.file);
       const r = await ctx.client.call<FileApplyReport>('POST', '/api/v1/apply', {
         owner: owner.data,
         document,

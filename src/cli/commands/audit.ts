@@ -8,7 +8,7 @@ export function auditCommand(): Command {
   return new Command('audit')
     .description('show the audit log: changes made through the API and refused attempts')
     .option('-n, --limit <n>', 'how many', '50')
-    .option('--actor <name>', 'only this user (or "admin" for the admin token)')
+    .option('--actor <name>', 'only this user ("admin": the admin token, "cli:uid<N>": the local socket)')
     .action(async (o: { limit: string; actor?: string }, c: Command) => {
       const ctx = cliContext(c);
       const q = new URLSearchParams({ limit: o.limit, ...(o.actor ? { actor: o.actor } : {}) });

@@ -1,17 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
-import { GatehouseError } from '../../model/errors.js';
 import type { CertView } from '../../tls/store.js';
+import { readTextFile } from '../../sources/file/read.js';
 import { cliContext } from '../context.js';
 import { table } from '../format.js';
 
-async function readPem(path: string, field: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    throw new GatehouseError('invalid', `${field}: cannot read ${path}: ${(err as Error).message}`);
-  }
-}
+const readPem = (path: string, field: string): Promise<string> => readTextFile(path, field);
 
 export function certCommand(): Command {
   const cmd = new Command('cert').description('TLS certificates served on the HTTPS port');

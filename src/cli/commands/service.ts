@@ -1,28 +1,41 @@
-import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import YAML from 'yaml';
 import { GatehouseError } from '../../model/errors.js';
 import type { ServiceRecord } from '../../model/service.js';
-import { cliContext, collect } from '../context.js';
+import { readTextFile } from '../../sources/file/read.js';
+import { cliContext, collect, type CliContext } from '../context.js';
+import type { ServiceSummary } from '../../model/summary.js';
 import { ago, table } from '../format.js';
+
+/** The first two upstreams and how many more: a list stays one line per service. */
+function shorten(list: string[]): string {
+  if (list.length === 0) return '-';
+  return list.length > 2 ? `${list.slice(0, 2).join(',')} +${list.length - 2}` : list.join(',');
+}
 
 export function serviceCommand(): Command {
   const cmd = new Command('service').description('list, show, add and remove services');
 
   cmd
     .command('ls')
-    .description('list services')
+    .description('list services: access, upstreams, HTTPS and state at a glance')
     .action(async (_o, c: Command) => {
       const ctx = cliContext(c);
-      const r = await ctx.client.call<{ services: ServiceRecord[] }>('GET', '/api/v1/services');
+      const r = await ctx.client.call<{ services: (ServiceRecord & { summary: ServiceSummary })[] }>(
+        'GET',
+        '/api/v1/services',
+      );
       ctx.print(
         table(
-          ['NAME', 'HOSTS', 'ROUTES', 'TCP', 'SOURCE', 'UPDATED'],
-          r.services.map(({ service: s, meta }) => [
+          ['NAME', 'HOSTS', 'ACCESS', 'UPSTREAMS', 'HTTPS', 'STATE', 'SOURCE', 'UPDATED'],
+          r.services.map(({ service: s, meta, summary: m }) => [
             s.name,
-            s.hosts.join(',') || '-',
-            s.routes.map((x) => x.path).join(' ') || '-',
-            s.tcp.map((t) => t.port).join(' ') || '-',
+            [...s.hosts, ...s.tcp.map((t) => `tcp:${t.port}`)].join(',') || '-',
+            // A public service must stand out from the guarded ones.
+            m.public ? m.access.toUpperCase() : m.access,
+            shorten(m.upstreams),
+            m.https,
+            m.down ? `${m.state} (${m.down} down)` : m.state,
             meta.owner ? `${meta.source}:${meta.owner}` : meta.source,
             ago(meta.updated_at),
           ]),
@@ -46,13 +59,15 @@ export function serviceCommand(): Command {
 
   cmd
     .command('add')
-    .description('create or replace a service, from a YAML/JSON file or from flags')
+    .description('create a service (or, with --replace, replace one), from a YAML/JSON file or from flags')
     .option('-f, --file <path>', 'service definition (YAML or JSON); "-" reads stdin')
     .option('--name <name>', 'service name')
     .option('--host <host>', 'host name (repeatable)', collect)
     .option('--upstream <addr>', 'upstream IP:port or http(s)://IP:port (repeatable)', collect)
     .option('--path <prefix>', 'path prefix', '/')
     .option('--tcp-port <port>', 'instead of HTTP: a TCP port to route to the upstreams')
+    .option('--replace', 'replace an existing service of that name (its access rules too); prints the diff')
+    .option('--dry-run', 'print what would change, change nothing')
     .action(
       async (
         o: {
@@ -62,13 +77,15 @@ export function serviceCommand(): Command {
           upstream?: string[];
           path: string;
           tcpPort?: string;
+          replace?: boolean;
+          dryRun?: boolean;
         },
         c: Command,
       ) => {
         const ctx = cliContext(c);
         let spec: unknown;
         if (o.file) {
-          const text = o.file === '-' ? await readStdin() : await readFile(o.file, 'utf8');
+          const text = o.file === '-' ? await readStdin() : await readTextFile(o.file);
           try {
             spec = YAML.parse(text);
           } catch (err) {
@@ -83,12 +100,7 @@ export function serviceCommand(): Command {
         }
         const name = (spec as { name?: unknown } | null)?.name;
         if (typeof name !== 'string' || name === '') throw new GatehouseError('invalid', 'name: required');
-        const r = await ctx.client.call<{ version: number; applied?: { version: number } }>(
-          'PUT',
-          `/api/v1/services/${encodeURIComponent(name)}?wait=true`,
-          spec,
-        );
-        ctx.print(`service ${name} saved as version ${r.version}; live on the proxy`, r);
+        await addService(ctx, name, spec, { replace: !!o.replace, dryRun: !!o.dryRun });
       },
     );
 
@@ -105,6 +117,61 @@ export function serviceCommand(): Command {
       ctx.print(`service ${name} removed (version ${r.version})`, r);
     });
   return cmd;
+}
+
+interface DryRun {
+  changes: { op: string; patch: string }[];
+}
+
+/**
+ * Creates `name`, refusing to overwrite an existing service unless asked to (`replace`): a
+ * replacement takes the whole definition, so access rules left out of `spec` would be dropped. The
+ * diff is shown first, and the write is guarded by the version it was computed against.
+ */
+async function addService(
+  ctx: CliContext,
+  name: string,
+  spec: unknown,
+  o: { replace: boolean; dryRun: boolean },
+): Promise<void> {
+  const path = `/api/v1/services/${encodeURIComponent(name)}`;
+  const existing = await ctx.client.call<ServiceRecord>('GET', path).catch((err: unknown) => {
+    if (err instanceof GatehouseError && err.status === 404) return undefined;
+    throw err;
+  });
+  const guard = existing ? existing.meta.updated_at : 'absent';
+  const dry = await ctx.client.call<DryRun>(
+    'PUT',
+    `${path}?dry_run=true&if_updated_at=${encodeURIComponent(guard)}`,
+    spec,
+  );
+  const patch = dry.changes.map((c) => c.patch.trimEnd()).join('\n');
+  if (existing && !o.replace) {
+    const owner = existing.meta.owner ? `:${existing.meta.owner}` : '';
+    throw new GatehouseError(
+      'exists',
+      `service ${name} exists (source ${existing.meta.source}${owner}, hosts ${existing.service.hosts.join(',') || '-'}); ` +
+        `nothing changed. Add --replace to replace it as a whole (access rules included)` +
+        (patch ? `; it would change:\n${patch}` : '; the new definition is the same'),
+      409,
+      [{ field: 'name', message: `service ${name} exists` }],
+    );
+  }
+  if (o.dryRun) {
+    ctx.print(patch || `service ${name}: nothing would change`, { dry_run: true, name, ...dry });
+    return;
+  }
+  if (existing && dry.changes.length === 0) {
+    ctx.print(`service ${name}: nothing to change`, { name, changes: [] });
+    return;
+  }
+  const r = await ctx.client.call<{ version: number; applied?: { version: number } }>(
+    'PUT',
+    `${path}?wait=true&if_updated_at=${encodeURIComponent(guard)}`,
+    spec,
+  );
+  const done = `service ${name} ${existing ? 'replaced' : 'saved'} as version ${r.version}; live on the proxy`;
+  ctx.print(existing ? `${patch}\n${done}` : done, { ...r, changes: dry.changes });
 }
 
 async function readStdin(): Promise<string> {

@@ -60,7 +60,11 @@ export function openApiDocument(): object {
     security: [{ bearer: [] }],
     paths: {
       '/services': {
-        get: { summary: 'List services', responses: { 200: ok('Services') } },
+        get: {
+          summary:
+            'List services, each with a summary: access, upstreams, HTTPS (yes/partial/no/off) and state (up/degraded/down/unchecked/suspended)',
+          responses: { 200: ok('Services') },
+        },
         post: {
           summary: 'Create a service',
           parameters: [waitParam],

@@ -10,7 +10,7 @@ import { GatehouseError } from '../../model/errors.js';
 import type { Settings, Template } from '../../model/settings.js';
 import type { Logger } from '../../observe/log.js';
 import type { Registry } from '../../registry/registry.js';
-import { installErrorHandling } from '../http-errors.js';
+import { frameworkErrors, installErrorHandling } from '../http-errors.js';
 import type { TokenCheck } from '../tokens.js';
 import type { ApiContext } from './context.js';
 import { openApiDocument } from './openapi.js';
@@ -30,7 +30,7 @@ import { edgeRoutes, nodeRoutes } from './nodes.js';
 import { NodeStore } from '../../edge/nodes.js';
 import type { EdgeFeed } from '../../edge/feed.js';
 import { edgeGateRelay } from './edge-gate.js';
-import { AuditLog, auditChanges } from '../../observe/audit.js';
+import { AuditLog, auditChanges, CLI_UID_HEADER, socketActor } from '../../observe/audit.js';
 import { auditRoutes } from './audit.js';
 
 export interface ApiDeps {
@@ -70,6 +70,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
   const app = Fastify({
     logger: false,
     bodyLimit: 1024 * 1024,
+    frameworkErrors,
     // Edges' gate traffic is relayed as raw HTTP, before Fastify would parse a body.
     serverFactory: (handler) =>
       createServer((req, res) => {
@@ -101,6 +102,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     // The local unix socket: its file permissions are its access control.
     app.addHook('onRequest', async (req) => {
       req.via = 'socket';
+      req.actor = socketActor(req.headers[CLI_UID_HEADER]);
     });
   }
   if (token) {
@@ -154,7 +156,13 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
   void app.register(async (ui) => uiRoutes(ui));
   void app.register(
     async (api) => {
-      auditChanges(api, audit, (err) => deps.log.warn({ err }, 'audit log write failed'));
+      // A change that cannot be audited still happened: say so loudly, with what was lost.
+      auditChanges(api, audit, (err, entry) =>
+        deps.log.error(
+          { err: err instanceof Error ? err.message : String(err), entry },
+          'audit log write failed; this change is not in the audit log',
+        ),
+      );
       await auditRoutes(api, audit);
       await servicesRoutes(api, ctx);
       await snapshotRoutes(api, ctx);

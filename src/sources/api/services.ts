@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { invalid, notFound } from '../../model/errors.js';
 import { serviceSchema, type ServiceRecord } from '../../model/service.js';
 import { serviceDiff } from '../../registry/snapshots.js';
+import { summarizeService, type ServiceFacts } from '../../model/summary.js';
 import { slugSchema } from '../../model/values.js';
 import { isSet, parse, queryFlag } from '../http-errors.js';
 import type { ApiContext } from './context.js';
@@ -25,12 +26,32 @@ export function view(rec: ServiceRecord) {
   return { service: rec.service, meta: rec.meta };
 }
 
+/** What a service's summary needs beyond its definition: certificates in service, health. */
+async function serviceFacts(ctx: ApiContext): Promise<ServiceFacts> {
+  const now = new Date().toISOString();
+  const certs = (await ctx.certs.list()).filter((c) => c.notAfter > now);
+  const edge = ctx.edge.getStatus();
+  return {
+    certNames: certs.flatMap((c) => c.names),
+    httpsListener: ctx.settings.https_port > 0,
+    down: edge.downServers,
+    checked: edge.checkedServers,
+  };
+}
+
 /** Services CRUD under /api/v1/services. */
 export async function servicesRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const { registry } = ctx;
   const actor = (req: FastifyRequest) => req.actor ?? 'admin';
 
-  app.get('/services', async () => ({ version: registry.version, services: registry.list().map(view) }));
+  app.get('/services', async () => {
+    const facts = await serviceFacts(ctx);
+    return {
+      version: registry.version,
+      // Each with its summary (access, upstreams, HTTPS, state): what `service ls` and the UI show.
+      services: registry.list().map((r) => ({ ...view(r), summary: summarizeService(r.service, facts) })),
+    };
+  });
 
   app.get('/services/:name', async (req) => {
     const { name } = parse(nameParams, req.params, 'params');

@@ -1,6 +1,6 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
+import { readTextFile } from './read.js';
 import { GatehouseError } from '../../model/errors.js';
 import type { Logger } from '../../observe/log.js';
 import { applyEdgeFile, type FileDeps } from './apply.js';
@@ -63,11 +63,11 @@ export class WatchedFile {
   private async applyNow(): Promise<void> {
     const { file, owner } = this.status;
     try {
-      let text = await readFile(file, 'utf8');
+      let text = await readTextFile(file);
       // A writer that is not atomic (cat >, scp) may still be at it: apply only a settled file.
       for (let i = 0; i < 20; i++) {
         await new Promise((r) => setTimeout(r, 50));
-        const again = await readFile(file, 'utf8');
+        const again = await readTextFile(file);
         if (again === text) break;
         text = again;
       }

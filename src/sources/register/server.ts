@@ -7,7 +7,7 @@ import type { Settings, Template } from '../../model/settings.js';
 import { slugSchema } from '../../model/values.js';
 import type { Logger } from '../../observe/log.js';
 import type { Registry } from '../../registry/registry.js';
-import { installErrorHandling, parse } from '../http-errors.js';
+import { frameworkErrors, installErrorHandling, parse } from '../http-errors.js';
 import type { TokenCheck } from '../tokens.js';
 import { BUILTIN_TEMPLATES, instantiate, registerBodySchema } from './templates.js';
 import {
@@ -70,7 +70,7 @@ export function buildRegisterServer(deps: RegisterDeps): FastifyInstance {
   const { registry, settings, token, log } = deps;
   const templates: Record<string, Template> = { ...BUILTIN_TEMPLATES, ...settings.templates };
   const allowed = allowList(settings.register_allow);
-  const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
+  const app = Fastify({ logger: false, bodyLimit: 64 * 1024, frameworkErrors });
   // Bodies are JSON only: text/plain would arrive as a string and fail as "expected object".
   app.removeContentTypeParser('text/plain');
   installErrorHandling(app, log);
