@@ -8,7 +8,7 @@ export function linkCommand(): Command {
   cmd
     .command('create <service>')
     .description('create a link (the URL is shown once)')
-    .option('--ttl <duration>', 'how long it works, e.g. 30m, 24h', '24h')
+    .option('--ttl <duration>', 'how long it works, e.g. 30m, 24h (default: 24h)')
     .option('--max-ips <n>', 'distinct addresses it admits', '1')
     .option('--password <password>', 'ask visitors for this password first')
     .option('--note <text>', 'what the link is for')
@@ -16,14 +16,15 @@ export function linkCommand(): Command {
     .action(
       async (
         service: string,
-        o: { ttl: string; maxIps: string; password?: string; note?: string; host?: string },
+        o: { ttl?: string; maxIps: string; password?: string; note?: string; host?: string },
         c: Command,
       ) => {
         const ctx = cliContext(c);
         const maxIps = Number(o.maxIps);
         const r = await ctx.client.call<{ link: LinkView; url: string }>('POST', '/api/v1/links', {
           service,
-          ttl: o.ttl,
+          // Unset: the schema's default applies, the same one the API and the web UI use.
+          ...(o.ttl !== undefined ? { ttl: o.ttl } : {}),
           max_ips: Number.isFinite(maxIps) ? maxIps : o.maxIps,
           ...(o.password !== undefined ? { password: o.password } : {}),
           ...(o.note !== undefined ? { note: o.note } : {}),

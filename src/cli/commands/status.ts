@@ -40,6 +40,9 @@ export function statusCommand(): Command {
       for (const o of certs.failed)
         lines.push(`ORDER FAILED:     ${o.names.join(',')}: ${o.error} (next try ${o.retry_at})`);
       if (e.downServers.length) lines.push(`down upstreams:   ${e.downServers.join(', ')}`);
+      // What nginx itself could not reach in the last minute (routes without an active check too).
+      for (const f of e.failingServers ?? [])
+        lines.push(`FAILING upstream: ${f.server}: ${f.errors} failed in the last minute`);
       const file = r.sources?.file;
       if (file)
         lines.push(

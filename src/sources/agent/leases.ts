@@ -54,7 +54,10 @@ export class AgentLeases {
     const now = Date.now();
     for (const r of this.registry.list()) {
       if (r.meta.source !== 'agent') continue;
-      const ttlMs = Number(r.service.labels?.[TTL_LABEL] ?? 30_000);
+      // The label is ours, but a stored record can be edited by hand: a bad one means the default
+      // (NaN would never expire the lease).
+      const label = Number(r.service.labels?.[TTL_LABEL]);
+      const ttlMs = Number.isFinite(label) && label >= MIN_TTL_MS ? label : 30_000;
       this.leases.set(r.service.name, { ttlMs, seenAt: now, healthy: !r.service.suspended });
     }
     this.timer = setInterval(() => void this.sweep(), 500);
