@@ -31,7 +31,15 @@ import { WatchedFile } from './sources/file/watch.js';
 import { DockerSource } from './sources/docker/source.js';
 import { AgentLeases } from './sources/agent/leases.js';
 import { openSqlite, type Db } from './store/db.js';
-import { dbFile, emptiedMessage, markRegistry, prepareDataDir, readMarker } from './store/data-dir.js';
+import {
+  dbFile,
+  emptiedMessage,
+  instanceFile,
+  markRegistry,
+  prepareDataDir,
+  readMarker,
+  writeInstance,
+} from './store/data-dir.js';
 import { securePermissions } from './store/permissions.js';
 
 export interface Gatehouse {
@@ -358,6 +366,19 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     const regAddr = await listen(regServer, settings.register_listen);
     cleanups.push(() => regServer.close());
 
+    // For `doctor`: the ports this instance really uses (flags given to `up` are not on disk otherwise).
+    writeInstance(dataDir, {
+      pid: process.pid,
+      http_port: settings.http_port,
+      https_port: settings.https_port,
+      api: apiAddr,
+      register: regAddr,
+      api_listen: settings.api_listen,
+      register_listen: settings.register_listen,
+      nginx_bin: settings.nginx_bin,
+      nginx_modules_dir: settings.nginx_modules_dir,
+    });
+    cleanups.push(() => rm(instanceFile(dataDir), { force: true }));
     // Files created during start-up with others' defaults (nginx's logs and sockets): narrowed.
     await securePermissions(dataDir, log, { quiet: true });
 

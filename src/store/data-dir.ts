@@ -124,3 +124,34 @@ export function markRegistry(dataDir: string, version: number): void {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
 }
+
+/** What a running Gatehouse tells `doctor` and the CLI about itself (no secrets). */
+export interface InstanceInfo {
+  pid: number;
+  http_port: number;
+  https_port: number;
+  api: string;
+  register: string;
+  api_listen: string;
+  register_listen: string;
+  nginx_bin: string;
+  nginx_modules_dir: string;
+}
+
+export const instanceFile = (dataDir: string): string => join(dataDir, 'run', 'instance.json');
+
+export function writeInstance(dataDir: string, info: InstanceInfo): void {
+  writeFileSync(instanceFile(dataDir), JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
+}
+
+/** The instance running on this data dir, if its process is alive. */
+export function runningInstance(dataDir: string): InstanceInfo | undefined {
+  let info: InstanceInfo;
+  try {
+    info = JSON.parse(readFileSync(instanceFile(dataDir), 'utf8')) as InstanceInfo;
+    process.kill(info.pid, 0);
+  } catch {
+    return undefined;
+  }
+  return info;
+}

@@ -1,21 +1,33 @@
 import { Command } from 'commander';
-import { flagName, loadSettings, SETTING_KEYS } from '../../model/settings.js';
+import { flagName, loadSettings, SETTING_KEYS, type Settings } from '../../model/settings.js';
 import { createLogger } from '../../observe/log.js';
 
 /** Setting keys that have a flag (templates only come from the config file). */
 const FLAG_KEYS = SETTING_KEYS.filter((k) => k !== 'templates' && k !== 'config' && k !== 'data_dir');
 
-export function upCommand(): Command {
-  const cmd = new Command('up').description(
-    'start Gatehouse: registry, managed nginx, management and registration APIs',
-  );
+/** Adds a flag per setting (the same for `up` and `doctor`, so that both see one instance). */
+export function settingFlags(cmd: Command): Command {
   for (const key of FLAG_KEYS)
     cmd.option(`--${flagName(key)} <value>`, `setting ${key} (env GATEHOUSE_${key.toUpperCase()})`);
+  return cmd;
+}
+
+/** Settings from those flags, the environment and the config file, as `up` reads them. */
+export function settingsFromFlags(c: Command): Settings {
+  const all = c.optsWithGlobals<Record<string, string | boolean | undefined>>();
+  const flags: Record<string, unknown> = { config: all.config, data_dir: all.dataDir };
+  for (const key of FLAG_KEYS) flags[key] = all[camel(flagName(key))];
+  return loadSettings(flags);
+}
+
+export function upCommand(): Command {
+  const cmd = settingFlags(
+    new Command('up').description(
+      'start Gatehouse: registry, managed nginx, management and registration APIs',
+    ),
+  );
   cmd.action(async (_o, c: Command) => {
-    const all = c.optsWithGlobals<Record<string, string | boolean | undefined>>();
-    const flags: Record<string, unknown> = { config: all.config, data_dir: all.dataDir };
-    for (const key of FLAG_KEYS) flags[key] = all[camel(flagName(key))];
-    const settings = loadSettings(flags);
+    const settings = settingsFromFlags(c);
     const log = createLogger(settings.log_level);
     // A bug somewhere must not take the control plane (and with it config changes) down: log it.
     process.on('unhandledRejection', (err) => log.error({ err: String(err) }, 'unhandled rejection'));
