@@ -213,3 +213,15 @@ export async function checkDb(db: Db): Promise<string> {
     .executeTakeFirst();
   return `ok (version ${String(v?.v ?? 0)}, ${String(n?.n ?? 0)} services)`;
 }
+
+/** Whether an admin can sign in to the web UI (enabled, with a password): else the first run hint. */
+export async function hasAdmin(db: Db): Promise<boolean> {
+  const row = await db
+    .selectFrom('users')
+    .select('id')
+    .where('role', '=', 'admin')
+    .where('disabled', '=', 0)
+    .where('password_hash', 'is not', null)
+    .executeTakeFirst();
+  return row !== undefined;
+}

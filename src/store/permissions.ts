@@ -9,7 +9,7 @@ import type { Logger } from '../observe/log.js';
  * what nginx's workers (an unprivileged user) must reach, and they get the least they need: to
  * enter the data dir, `gate/` and `nginx/tmp/` (0711), to read the gate's state files (0644 in
  * 0711 directories: names tested, never listed) and to connect to the gate's socket (0660, group
- * of the workers). Generated nginx config below `nginx/gen/` (0700) keeps its ordinary modes.
+ * of the workers).
  */
 export function maxMode(rel: string, isDir: boolean): number {
   const parts = rel === '' ? [] : rel.split(sep);
@@ -23,8 +23,10 @@ export function maxMode(rel: string, isDir: boolean): number {
   if (top === 'nginx') {
     if (parts.length === 1) return 0o711;
     if (second === 'tmp' && parts.length === 2) return 0o711;
-    // Generated config, written with ordinary modes: gen/ itself (0700) keeps others out.
-    if (second === 'gen' && parts.length > 2) return isDir ? 0o755 : 0o644;
+    // nginx's own files (config generations, logs, its pid and status socket) keep the modes nginx
+    // gives them (it creates logs 0644 at every reopen): their 0700 directory keeps others out.
+    if ((second === 'gen' || second === 'logs' || second === 'run') && parts.length > 2)
+      return isDir ? 0o755 : 0o666;
   }
   return isDir ? 0o700 : 0o600;
 }

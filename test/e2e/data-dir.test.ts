@@ -105,7 +105,6 @@ describe('data dir', () => {
       ['gate/state', '711'],
       ['nginx', '711'],
       ['nginx/logs', '700'],
-      ['nginx/logs/error.log', '600'],
       ['nginx/run', '700'],
       ['nginx/gen', '700'],
       ['nginx/tmp', '711'],

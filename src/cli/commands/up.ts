@@ -1,4 +1,6 @@
 import { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { flagName, loadSettings, SETTING_KEYS, type Settings } from '../../model/settings.js';
 import { createLogger } from '../../observe/log.js';
 
@@ -42,9 +44,8 @@ export function upCommand(): Command {
       lines.push('Set GATEHOUSE_ADMIN_TOKEN / GATEHOUSE_REGISTER_TOKEN to choose your own.', '');
       process.stdout.write(lines.join('\n') + '\n');
     }
-    process.stdout.write(
-      `Gatehouse is up: proxy on :${settings.http_port}, API on ${gh.addresses.api}, registration on ${gh.addresses.register}\n`,
-    );
+    const { hasAdmin } = await import('../../store/db.js');
+    process.stdout.write(banner(settings, gh.addresses, !(await hasAdmin(gh.db))) + '\n');
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
@@ -56,6 +57,41 @@ export function upCommand(): Command {
     process.on('SIGTERM', () => stop('SIGTERM'));
   });
   return cmd;
+}
+
+/**
+ * What an operator needs after `up`, in one block on stdout (logs go to stderr): where the web UI
+ * is, how to make the first admin, and that other shells must name the same data dir.
+ */
+export function banner(
+  settings: Settings,
+  addresses: { api: string; register: string },
+  needsAdmin: boolean,
+): string {
+  const dataDir = resolve(settings.data_dir);
+  const isDefault = dataDir === resolve(loadSettings({}, {}).data_dir);
+  // From a checkout (the quick start) the command is run through npx.
+  const cli = existsSync(join(process.cwd(), 'bin', 'gatehouse.js')) ? 'npx gatehouse' : 'gatehouse';
+  const dirFlag = isDefault ? '' : ` --data-dir ${dataDir}`;
+  const ui = addresses.api.startsWith('http')
+    ? `${addresses.api.replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//[::1]:')}/`
+    : `on the unix socket ${addresses.api}`;
+  const lines = [
+    `Gatehouse is up: proxy on :${settings.http_port}${settings.https_port ? ` (HTTPS :${settings.https_port})` : ''}, API on ${addresses.api}, registration on ${addresses.register}`,
+    `  Web UI:    ${ui}`,
+  ];
+  if (needsAdmin)
+    lines.push(
+      `  First admin (prints a password for the web UI):`,
+      `             ${cli}${dirFlag} user add admin --admin`,
+    );
+  lines.push(
+    `  Data dir:  ${dataDir}${isDefault ? ' (the default)' : ''}`,
+    isDefault
+      ? `             the CLI in another shell finds this instance there`
+      : `             in another shell, name it too: ${cli} --data-dir ${dataDir} ..., or export GATEHOUSE_DATA_DIR=${dataDir}`,
+  );
+  return lines.join('\n');
 }
 
 function camel(s: string): string {
