@@ -62,7 +62,8 @@ export function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
           <Notice kind="warn">
             No admin user yet. On the Gatehouse machine, run{' '}
             <code className="font-mono">gatehouse user add NAME --admin</code> (with the same{' '}
-            <code className="font-mono">--data-dir</code> as <code className="font-mono">gatehouse up</code>
+            <code className="whitespace-nowrap font-mono">--data-dir</code> as{' '}
+            <code className="whitespace-nowrap font-mono">gatehouse up</code>
             ); it prints a password to sign in with here.
           </Notice>
         ) : null}
