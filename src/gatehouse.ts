@@ -31,15 +31,7 @@ import { WatchedFile } from './sources/file/watch.js';
 import { DockerSource } from './sources/docker/source.js';
 import { AgentLeases } from './sources/agent/leases.js';
 import { openSqlite, type Db } from './store/db.js';
-import {
-  dbFile,
-  emptiedMessage,
-  instanceFile,
-  markRegistry,
-  prepareDataDir,
-  readMarker,
-  writeInstance,
-} from './store/data-dir.js';
+import { dbFile, guardRegistry, instanceFile, prepareDataDir, writeInstance } from './store/data-dir.js';
 import { securePermissions } from './store/permissions.js';
 
 export interface Gatehouse {
@@ -95,20 +87,8 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       ...hostChecks,
       reservedHosts: new Map(portal ? [[portal, 'login portal']] : []),
     });
-    // A database that once held versions and now holds none (tables gone, another file) is a loss.
-    if (registry.version === 0 && readMarker(dataDir) !== undefined)
-      throw new Error(emptiedMessage(dataDir, 'holds no registry (version 0)'));
-    if (registry.version > 0) markRegistry(dataDir, registry.version);
-    else {
-      const stop = registry.onChange((e) => {
-        stop();
-        try {
-          markRegistry(dataDir, e.version);
-        } catch (err) {
-          log.error({ err: String(err) }, 'could not write the registry marker');
-        }
-      });
-    }
+    // Refuses a registry that was emptied; marks the data dir once it holds a version.
+    guardRegistry(dataDir, registry, log);
     for (const u of registry.unloadable) {
       log.error(
         { service: u.name, error: u.error },
@@ -367,17 +347,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     cleanups.push(() => regServer.close());
 
     // For `doctor`: the ports this instance really uses (flags given to `up` are not on disk otherwise).
-    writeInstance(dataDir, {
-      pid: process.pid,
-      http_port: settings.http_port,
-      https_port: settings.https_port,
-      api: apiAddr,
-      register: regAddr,
-      api_listen: settings.api_listen,
-      register_listen: settings.register_listen,
-      nginx_bin: settings.nginx_bin,
-      nginx_modules_dir: settings.nginx_modules_dir,
-    });
+    writeInstance(dataDir, settings, { api: apiAddr, register: regAddr });
     cleanups.push(() => rm(instanceFile(dataDir), { force: true }));
     // Files created during start-up with others' defaults (nginx's logs and sockets): narrowed.
     await securePermissions(dataDir, log, { quiet: true });

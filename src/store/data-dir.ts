@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import type { Settings } from '../model/settings.js';
 import type { Logger } from '../observe/log.js';
 import { securePermissions } from './permissions.js';
 
@@ -125,6 +126,32 @@ export function markRegistry(dataDir: string, version: number): void {
   }
 }
 
+/**
+ * After the registry is loaded: a database that once held versions and now holds none (tables
+ * gone, another file) is a loss and stops start-up; else the data dir is marked as soon as it
+ * holds a version (now, or at the first write).
+ */
+export function guardRegistry(
+  dataDir: string,
+  registry: { version: number; onChange(fn: (e: { version: number }) => void): () => void },
+  log: Logger,
+): void {
+  if (registry.version === 0 && readMarker(dataDir) !== undefined)
+    throw new Error(emptiedMessage(dataDir, 'holds no registry (version 0)'));
+  if (registry.version > 0) {
+    markRegistry(dataDir, registry.version);
+    return;
+  }
+  const stop = registry.onChange((e) => {
+    stop();
+    try {
+      markRegistry(dataDir, e.version);
+    } catch (err) {
+      log.error({ err: String(err) }, 'could not write the registry marker');
+    }
+  });
+}
+
 /** What a running Gatehouse tells `doctor` and the CLI about itself (no secrets). */
 export interface InstanceInfo {
   pid: number;
@@ -140,7 +167,17 @@ export interface InstanceInfo {
 
 export const instanceFile = (dataDir: string): string => join(dataDir, 'run', 'instance.json');
 
-export function writeInstance(dataDir: string, info: InstanceInfo): void {
+export function writeInstance(dataDir: string, s: Settings, bound: { api: string; register: string }): void {
+  const info: InstanceInfo = {
+    pid: process.pid,
+    http_port: s.http_port,
+    https_port: s.https_port,
+    ...bound,
+    api_listen: s.api_listen,
+    register_listen: s.register_listen,
+    nginx_bin: s.nginx_bin,
+    nginx_modules_dir: s.nginx_modules_dir,
+  };
   writeFileSync(instanceFile(dataDir), JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
 }
 
