@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { chmod, mkdir, rm } from 'node:fs/promises';
+import { chmod, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { NginxDriver } from './drivers/nginx/driver.js';
 import { hostChecks } from './edge/host-checks.js';
@@ -31,6 +31,8 @@ import { WatchedFile } from './sources/file/watch.js';
 import { DockerSource } from './sources/docker/source.js';
 import { AgentLeases } from './sources/agent/leases.js';
 import { openSqlite, type Db } from './store/db.js';
+import { dbFile, guardRegistry, instanceFile, prepareDataDir, writeInstance } from './store/data-dir.js';
+import { securePermissions } from './store/permissions.js';
 
 export interface Gatehouse {
   settings: Settings;
@@ -69,10 +71,8 @@ export function reservedPorts(s: Settings): Map<number, string> {
 export async function startGatehouse(settings: Settings, log: Logger): Promise<Gatehouse> {
   checkTemplates({ ...BUILTIN_TEMPLATES, ...settings.templates });
   const dataDir = settings.data_dir;
-  await mkdir(dataDir, { recursive: true });
-  // Traversable, not listable: nginx workers (an unprivileged user) read their files below it.
-  await chmod(dataDir, 0o711);
-  await mkdir(join(dataDir, 'run'), { recursive: true, mode: 0o700 });
+  // Refuses (workers locked out, a registry emptied) before anything is opened or nginx touched.
+  await prepareDataDir(dataDir, log);
 
   const cleanups: (() => Promise<void>)[] = [];
   const closeAll = async () => {
@@ -80,13 +80,15 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       await c().catch((err: unknown) => log.error({ err: String(err) }, 'shutdown step failed'));
   };
   try {
-    const db = await openSqlite(join(dataDir, 'gatehouse.db'));
+    const db = await openSqlite(dbFile(dataDir));
     cleanups.push(() => db.destroy());
     const portal = portalHost(settings);
     const registry = await Registry.open(db, reservedPorts(settings), {
       ...hostChecks,
       reservedHosts: new Map(portal ? [[portal, 'login portal']] : []),
     });
+    // Refuses a registry that was emptied; marks the data dir once it holds a version.
+    guardRegistry(dataDir, registry, log);
     for (const u of registry.unloadable) {
       log.error(
         { service: u.name, error: u.error },
@@ -343,6 +345,12 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     cleanups.push(() => local.close());
     const regAddr = await listen(regServer, settings.register_listen);
     cleanups.push(() => regServer.close());
+
+    // For `doctor`: the ports this instance really uses (flags given to `up` are not on disk otherwise).
+    writeInstance(dataDir, settings, { api: apiAddr, register: regAddr });
+    cleanups.push(() => rm(instanceFile(dataDir), { force: true }));
+    // Files created during start-up with others' defaults (nginx's logs and sockets): narrowed.
+    await securePermissions(dataDir, log, { quiet: true });
 
     log.info(
       { api: apiAddr, register: regAddr, http: settings.http_port, version: registry.version },

@@ -1,10 +1,19 @@
 import { execFile } from 'node:child_process';
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { parseListen, type Settings } from '../model/settings.js';
-import { checkDb, openSqlite } from '../store/db.js';
+import {
+  dbFile,
+  emptiedMessage,
+  reachMessage,
+  readMarker,
+  runningInstance,
+  workerReach,
+  type InstanceInfo,
+} from '../store/data-dir.js';
+import { checkDb, openSqliteReadOnly } from '../store/db.js';
+import { octal, tooOpen } from '../store/permissions.js';
 
 export interface Check {
   name: string;
@@ -12,11 +21,26 @@ export interface Check {
   detail: string;
 }
 
-/** Diagnostics that need no running Gatehouse: nginx and its modules, ports, data dir, database. */
-export async function runDoctor(s: Settings, gatehouseRunning: boolean): Promise<Check[]> {
+/**
+ * Diagnostics for the instance on `s.data_dir`: nginx and its modules, its ports, the data dir
+ * (reachable by nginx's workers, modes, an emptied registry) and the database. When Gatehouse runs
+ * on that data dir, its own ports and nginx are checked (it records them in run/instance.json).
+ * Reads only: it creates no directory, file or database.
+ */
+export async function runDoctor(settings: Settings): Promise<Check[]> {
+  const dataDir = resolve(settings.data_dir);
+  const running = runningInstance(dataDir);
+  const s: Settings | (Settings & InstanceInfo) = running ? { ...settings, ...running } : settings;
   const checks: Check[] = [];
-  const version = await new Promise<string | undefined>((resolve) =>
-    execFile(s.nginx_bin, ['-v'], (err, _out, stderr) => resolve(err ? undefined : stderr.trim())),
+  checks.push({
+    name: 'instance',
+    ok: true,
+    detail: running
+      ? `Gatehouse is running on ${dataDir} (pid ${running.pid}): checking its ports`
+      : `Gatehouse is not running on ${dataDir}: checking the ports it would use`,
+  });
+  const version = await new Promise<string | undefined>((done) =>
+    execFile(s.nginx_bin, ['-v'], (err, _out, stderr) => done(err ? undefined : stderr.trim())),
   );
   checks.push({
     name: 'nginx',
@@ -33,6 +57,7 @@ export async function runDoctor(s: Settings, gatehouseRunning: boolean): Promise
   }
   const ports: [string, number | undefined, string | undefined][] = [
     ['HTTP port', s.http_port, undefined],
+    ['HTTPS port', s.https_port || undefined, undefined],
     ['API listener', parseListen(s.api_listen).port, parseListen(s.api_listen).host],
     ['registration listener', parseListen(s.register_listen).port, parseListen(s.register_listen).host],
   ];
@@ -41,63 +66,102 @@ export async function runDoctor(s: Settings, gatehouseRunning: boolean): Promise
     const free = await portFree(port, host);
     checks.push({
       name,
-      ok: free || gatehouseRunning,
+      ok: free || !!running,
       detail: free
         ? `${port} free`
-        : gatehouseRunning
-          ? `${port} in use (Gatehouse is running)`
+        : running
+          ? `${port} in use (by Gatehouse, pid ${running.pid})`
           : `${port} is in use by another program`,
     });
   }
-  try {
-    await mkdir(s.data_dir, { recursive: true });
-    const probe = join(s.data_dir, `.doctor-${process.pid}`);
-    await writeFile(probe, 'ok');
-    await rm(probe);
-    accessSync(s.data_dir, constants.W_OK);
-    checks.push({ name: 'data dir', ok: true, detail: `${s.data_dir} writable` });
-  } catch (err) {
-    checks.push({ name: 'data dir', ok: false, detail: `${s.data_dir}: ${(err as Error).message}` });
-  }
-  checks.push(workerReach(s.data_dir));
-  try {
-    const db = await openSqlite(join(s.data_dir, 'gatehouse.db'));
-    const detail = await checkDb(db);
-    await db.destroy();
-    checks.push({ name: 'database', ok: true, detail });
-  } catch (err) {
-    checks.push({ name: 'database', ok: false, detail: (err as Error).message });
-  }
+  checks.push(...dataDirChecks(dataDir));
+  checks.push(await databaseCheck(dataDir));
   return checks;
 }
 
-function portFree(port: number, host = '0.0.0.0'): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, host, () => srv.close(() => resolve(true)));
-  });
+function dataDirChecks(dataDir: string): Check[] {
+  if (!existsSync(dataDir)) {
+    // Where it would be created: can the workers get there?
+    let parent = dirname(dataDir);
+    while (!existsSync(parent) && parent !== dirname(parent)) parent = dirname(parent);
+    const reach = workerReach(parent);
+    return [
+      { name: 'data dir', ok: true, detail: `no data dir at ${dataDir} (gatehouse up creates it)` },
+      reach.ok
+        ? { name: 'worker access', ok: true, detail: `nginx workers can reach ${parent}` }
+        : { name: 'worker access', ok: false, detail: reachMessage(dataDir, reach) },
+    ];
+  }
+  const checks: Check[] = [];
+  try {
+    accessSync(dataDir, constants.W_OK);
+    checks.push({ name: 'data dir', ok: true, detail: `${dataDir} writable` });
+  } catch (err) {
+    checks.push({ name: 'data dir', ok: false, detail: `${dataDir}: ${(err as Error).message}` });
+  }
+  // The data dir itself may be 0700 until `up` opens it to the workers: ask about its parent then.
+  const mode = statSync(dataDir).mode;
+  const reach = workerReach((mode & 0o001) === 0 ? dirname(dataDir) : dataDir);
+  checks.push(
+    reach.ok
+      ? { name: 'worker access', ok: true, detail: 'nginx workers can reach the data dir' }
+      : { name: 'worker access', ok: false, detail: reachMessage(dataDir, reach) },
+  );
+  const open = tooOpen(dataDir);
+  checks.push(
+    open.length
+      ? {
+          name: 'permissions',
+          ok: false,
+          detail:
+            `readable or writable by others: ` +
+            open
+              .slice(0, 10)
+              .map((f) => `${f.path} ${octal(f.mode)} (at most ${octal(f.max)})`)
+              .join(', ') +
+            `${open.length > 10 ? `, and ${open.length - 10} more` : ''}; gatehouse up narrows them at start`,
+        }
+      : { name: 'permissions', ok: true, detail: 'state is readable by its owner only' },
+  );
+  return checks;
 }
 
-/**
- * nginx workers run as an unprivileged user and write request buffers below the data dir, so every
- * directory above it must be enterable by others (o+x).
- */
-function workerReach(dataDir: string): Check {
-  const blocked: string[] = [];
-  for (let dir = resolve(dataDir); ; dir = dirname(dir)) {
-    try {
-      if ((statSync(dir).mode & 0o001) === 0) blocked.push(dir);
-    } catch {
-      // not created yet
-    }
-    if (dir === dirname(dir)) break;
-  }
-  return blocked.length
-    ? {
-        name: 'worker access',
+async function databaseCheck(dataDir: string): Promise<Check> {
+  const file = dbFile(dataDir);
+  const marked = readMarker(dataDir) !== undefined;
+  const size = existsSync(file) ? statSync(file).size : undefined;
+  if (size === undefined || size === 0) {
+    if (marked)
+      return {
+        name: 'database',
         ok: false,
-        detail: `nginx workers cannot enter ${blocked.join(', ')}: chmod o+x, or pick another data dir`,
-      }
-    : { name: 'worker access', ok: true, detail: 'nginx workers can reach the data dir' };
+        detail: emptiedMessage(dataDir, size === undefined ? 'is missing' : 'is empty (0 bytes)'),
+      };
+    return { name: 'database', ok: true, detail: `none yet at ${file} (gatehouse up creates it)` };
+  }
+  try {
+    const db = openSqliteReadOnly(file);
+    try {
+      const detail = await checkDb(db);
+      if (marked && detail.startsWith('ok (version 0,'))
+        return {
+          name: 'database',
+          ok: false,
+          detail: emptiedMessage(dataDir, 'holds no registry (version 0)'),
+        };
+      return { name: 'database', ok: true, detail };
+    } finally {
+      await db.destroy();
+    }
+  } catch (err) {
+    return { name: 'database', ok: false, detail: `${file}: ${(err as Error).message}` };
+  }
+}
+
+function portFree(port: number, host = '0.0.0.0'): Promise<boolean> {
+  return new Promise((done) => {
+    const srv = createServer();
+    srv.once('error', () => done(false));
+    srv.listen(port, host, () => srv.close(() => done(true)));
+  });
 }

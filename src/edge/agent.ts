@@ -1,5 +1,7 @@
 import { scryptSync } from 'node:crypto';
 import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
+import { reachMessage, workerReach } from '../store/data-dir.js';
+import { securePermissions } from '../store/permissions.js';
 import { dirname, join } from 'node:path';
 import type { EdgeConfig } from '../compile/edge-config.js';
 import { NginxDriver } from '../drivers/nginx/driver.js';
@@ -117,6 +119,10 @@ export class EdgeAgent {
     await chmod(this.gateDir, 0o711);
     await mkdir(join(this.gateDir, 'state'), { recursive: true, mode: 0o711 });
     await chmod(this.o.dataDir, 0o711).catch(() => undefined);
+    // As on the control plane: workers locked out of the data dir would answer 403 to every guarded route.
+    const reach = workerReach(this.o.dataDir);
+    if (!reach.ok) throw new Error(reachMessage(this.o.dataDir, reach));
+    await securePermissions(this.o.dataDir, this.o.log);
     await this.relay.listen(join(this.gateDir, 'gate.sock'));
     const { dir: tlsDir, inMemory } = await keyDir(this.o.dataDir, join(this.o.dataDir, 'nginx', 'tls'));
     this.driver.setTlsDir(tlsDir);

@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, type Generated, SqliteDialect, sql, type MigrationProvider } from 'kysely';
 import { migrations } from './migrations.js';
@@ -178,6 +179,25 @@ export async function openSqlite(file: string): Promise<Db> {
   return db;
 }
 
+/**
+ * Opens a database for reading without creating or changing any file (for `doctor`): SQLite's own
+ * read-only open still creates -wal and -shm beside the file, so without a WAL in use it reads a
+ * copy in memory (marked as a rollback-journal database, which memory can hold).
+ */
+export function openSqliteReadOnly(file: string): Db {
+  let sqlite: SQLite.Database;
+  if (existsSync(`${file}-wal`)) {
+    // A running (or crashed) instance's WAL holds the latest writes; its -shm belongs with it.
+    sqlite = new SQLite(file, { readonly: true, fileMustExist: true });
+  } else {
+    const copy = readFileSync(file);
+    // Header bytes 18-19: file format versions; 2 = WAL, 1 = legacy.
+    if (copy.length >= 20 && copy[18] === 2) copy[18] = copy[19] = 1;
+    sqlite = new SQLite(copy, { readonly: true });
+  }
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+}
+
 /** Integrity check for `doctor`. */
 export async function checkDb(db: Db): Promise<string> {
   const { rows } = await sql<{ integrity_check: string }>`pragma integrity_check`.execute(db);
@@ -187,5 +207,21 @@ export async function checkDb(db: Db): Promise<string> {
     .selectFrom('services')
     .select((eb) => eb.fn.countAll().as('n'))
     .executeTakeFirst();
-  return `ok (${String(n?.n ?? 0)} services)`;
+  const v = await db
+    .selectFrom('versions')
+    .select((eb) => eb.fn.max('version').as('v'))
+    .executeTakeFirst();
+  return `ok (version ${String(v?.v ?? 0)}, ${String(n?.n ?? 0)} services)`;
+}
+
+/** Whether an admin can sign in to the web UI (enabled, with a password): else the first run hint. */
+export async function hasAdmin(db: Db): Promise<boolean> {
+  const row = await db
+    .selectFrom('users')
+    .select('id')
+    .where('role', '=', 'admin')
+    .where('disabled', '=', 0)
+    .where('password_hash', 'is not', null)
+    .executeTakeFirst();
+  return row !== undefined;
 }

@@ -9,6 +9,8 @@ export interface ApiErrorBody {
   code: string;
   message: string;
   issues?: FieldIssue[];
+  /** GET /session only: no admin user exists yet (the sign-in page shows how to make one). */
+  setup_needed?: boolean;
 }
 
 export class ApiError extends Error {

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import type { EdgeStatus } from '../../edge/local-edge.js';
-import { cliContext, settingsFor, type GlobalOptions } from '../context.js';
+import { cliContext } from '../context.js';
 import { ago } from '../format.js';
 import type { WatchedFileStatus } from '../../sources/file/watch.js';
 import type { DockerStatus } from '../../sources/docker/source.js';
@@ -63,24 +63,5 @@ export function statusCommand(): Command {
       for (const u of r.unloadable)
         lines.push(`NOT SERVED:       ${u.name}: ${u.error} (PUT it again to fix)`);
       ctx.print(lines.join('\n'), r);
-    });
-}
-
-export function doctorCommand(): Command {
-  return new Command('doctor')
-    .description('check nginx and its modules, ports, data dir and database')
-    .action(async (_o, c: Command) => {
-      const ctx = cliContext(c);
-      const running = await ctx.client.call('GET', '/api/v1/status').then(
-        () => true,
-        () => false,
-      );
-      const { runDoctor } = await import('../doctor.js');
-      const checks = await runDoctor(settingsFor(c.optsWithGlobals<GlobalOptions>()), running);
-      ctx.print(checks.map((ch) => `${ch.ok ? 'ok  ' : 'FAIL'} ${ch.name}: ${ch.detail}`).join('\n'), {
-        ok: checks.every((x) => x.ok),
-        checks,
-      });
-      if (!checks.every((x) => x.ok)) process.exitCode = 1;
     });
 }

@@ -1,21 +1,35 @@
 import { Command } from 'commander';
-import { flagName, loadSettings, SETTING_KEYS } from '../../model/settings.js';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { flagName, loadSettings, SETTING_KEYS, type Settings } from '../../model/settings.js';
 import { createLogger } from '../../observe/log.js';
 
 /** Setting keys that have a flag (templates only come from the config file). */
 const FLAG_KEYS = SETTING_KEYS.filter((k) => k !== 'templates' && k !== 'config' && k !== 'data_dir');
 
-export function upCommand(): Command {
-  const cmd = new Command('up').description(
-    'start Gatehouse: registry, managed nginx, management and registration APIs',
-  );
+/** Adds a flag per setting (the same for `up` and `doctor`, so that both see one instance). */
+export function settingFlags(cmd: Command): Command {
   for (const key of FLAG_KEYS)
     cmd.option(`--${flagName(key)} <value>`, `setting ${key} (env GATEHOUSE_${key.toUpperCase()})`);
+  return cmd;
+}
+
+/** Settings from those flags, the environment and the config file, as `up` reads them. */
+export function settingsFromFlags(c: Command): Settings {
+  const all = c.optsWithGlobals<Record<string, string | boolean | undefined>>();
+  const flags: Record<string, unknown> = { config: all.config, data_dir: all.dataDir };
+  for (const key of FLAG_KEYS) flags[key] = all[camel(flagName(key))];
+  return loadSettings(flags);
+}
+
+export function upCommand(): Command {
+  const cmd = settingFlags(
+    new Command('up').description(
+      'start Gatehouse: registry, managed nginx, management and registration APIs',
+    ),
+  );
   cmd.action(async (_o, c: Command) => {
-    const all = c.optsWithGlobals<Record<string, string | boolean | undefined>>();
-    const flags: Record<string, unknown> = { config: all.config, data_dir: all.dataDir };
-    for (const key of FLAG_KEYS) flags[key] = all[camel(flagName(key))];
-    const settings = loadSettings(flags);
+    const settings = settingsFromFlags(c);
     const log = createLogger(settings.log_level);
     // A bug somewhere must not take the control plane (and with it config changes) down: log it.
     process.on('unhandledRejection', (err) => log.error({ err: String(err) }, 'unhandled rejection'));
@@ -30,9 +44,8 @@ export function upCommand(): Command {
       lines.push('Set GATEHOUSE_ADMIN_TOKEN / GATEHOUSE_REGISTER_TOKEN to choose your own.', '');
       process.stdout.write(lines.join('\n') + '\n');
     }
-    process.stdout.write(
-      `Gatehouse is up: proxy on :${settings.http_port}, API on ${gh.addresses.api}, registration on ${gh.addresses.register}\n`,
-    );
+    const { hasAdmin } = await import('../../store/db.js');
+    process.stdout.write(banner(settings, gh.addresses, !(await hasAdmin(gh.db))) + '\n');
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
@@ -44,6 +57,41 @@ export function upCommand(): Command {
     process.on('SIGTERM', () => stop('SIGTERM'));
   });
   return cmd;
+}
+
+/**
+ * What an operator needs after `up`, in one block on stdout (logs go to stderr): where the web UI
+ * is, how to make the first admin, and that other shells must name the same data dir.
+ */
+export function banner(
+  settings: Settings,
+  addresses: { api: string; register: string },
+  needsAdmin: boolean,
+): string {
+  const dataDir = resolve(settings.data_dir);
+  const isDefault = dataDir === resolve(loadSettings({}, {}).data_dir);
+  // From a checkout (the quick start) the command is run through npx.
+  const cli = existsSync(join(process.cwd(), 'bin', 'gatehouse.js')) ? 'npx gatehouse' : 'gatehouse';
+  const dirFlag = isDefault ? '' : ` --data-dir ${dataDir}`;
+  const ui = addresses.api.startsWith('http')
+    ? `${addresses.api.replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//[::1]:')}/`
+    : `on the unix socket ${addresses.api}`;
+  const lines = [
+    `Gatehouse is up: proxy on :${settings.http_port}${settings.https_port ? ` (HTTPS :${settings.https_port})` : ''}, API on ${addresses.api}, registration on ${addresses.register}`,
+    `  Web UI:    ${ui}`,
+  ];
+  if (needsAdmin)
+    lines.push(
+      `  First admin (prints a password for the web UI):`,
+      `             ${cli}${dirFlag} user add admin --admin`,
+    );
+  lines.push(
+    `  Data dir:  ${dataDir}${isDefault ? ' (the default)' : ''}`,
+    isDefault
+      ? `             the CLI in another shell finds this instance there`
+      : `             in another shell, name it too: ${cli} --data-dir ${dataDir} ..., or export GATEHOUSE_DATA_DIR=${dataDir}`,
+  );
+  return lines.join('\n');
 }
 
 function camel(s: string): string {

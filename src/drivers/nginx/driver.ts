@@ -125,10 +125,11 @@ export class NginxDriver {
 
   async init(): Promise<void> {
     const p = this.opts.prefix;
-    await mkdir(p, { recursive: true, mode: 0o755 });
-    // Workers run as an unprivileged user and read pages from here.
-    await chmod(p, 0o755);
-    for (const d of ['logs', 'run', 'tmp', 'gen']) await mkdir(join(p, d), { recursive: true, mode: 0o755 });
+    await mkdir(p, { recursive: true, mode: 0o711 });
+    // Workers run as an unprivileged user: they enter tmp/ (request buffers), nothing else here.
+    await chmod(p, 0o711);
+    for (const d of ['logs', 'run', 'gen']) await mkdir(join(p, d), { recursive: true, mode: 0o700 });
+    await mkdir(join(p, 'tmp'), { recursive: true, mode: 0o711 });
     this.process.reapStale(join(p, 'run', 'nginx.pid'));
   }
 

@@ -4,6 +4,7 @@ import type { Gate } from '../../gate/gate.js';
 import { FailureLimiter } from '../../gate/limiter.js';
 import { GatehouseError } from '../../model/errors.js';
 import { parse } from '../http-errors.js';
+import { hasAdmin } from '../../store/db.js';
 
 /** The management API's own cookie: an admin user's gate session, for this API's origin only. */
 export const ADMIN_COOKIE = 'gh_admin';
@@ -123,7 +124,12 @@ export async function sessionRoutes(app: FastifyInstance, gate: Gate): Promise<v
 
   app.get('/session', async (req, reply) => {
     const who = await adminFromCookie(gate, req);
-    if (!who) return reply.code(401).send(new GatehouseError('unauthorized', 'not signed in', 401).toJSON());
+    if (!who) {
+      const body = new GatehouseError('unauthorized', 'not signed in', 401).toJSON();
+      // First run: the sign-in page shows how to make the first admin (nothing else is told).
+      if (!(await hasAdmin(gate.opts.db))) Object.assign(body.error, { setup_needed: true });
+      return reply.code(401).send(body);
+    }
     return { username: who.username, role: 'admin', csrf_header: CSRF_HEADER };
   });
 

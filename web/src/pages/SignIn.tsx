@@ -10,11 +10,22 @@ export function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
   const [needTotp, setNeedTotp] = useState(false);
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
+  const [setupNeeded, setSetupNeeded] = useState(false);
   const totpRef = useRef<HTMLInputElement>(null);
 
   useEffect(() => {
     if (needTotp) totpRef.current?.focus();
   }, [needTotp]);
+
+  // First run: the API says whether an admin exists yet (and nothing more) while signed out.
+  useEffect(() => {
+    api<Session>('GET', '/session').then(
+      () => undefined,
+      (err: unknown) => {
+        if (err instanceof ApiError && err.body.setup_needed) setSetupNeeded(true);
+      },
+    );
+  }, []);
 
   async function submit(e: FormEvent) {
     e.preventDefault();
@@ -47,6 +58,15 @@ export function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
         <h1 id="signin-title" className="text-xl font-semibold">
           Sign in to Gatehouse
         </h1>
+        {setupNeeded ? (
+          <Notice kind="warn">
+            No admin user yet. On the Gatehouse machine, run{' '}
+            <code className="font-mono">gatehouse user add NAME --admin</code> (with the same{' '}
+            <code className="whitespace-nowrap font-mono">--data-dir</code> as{' '}
+            <code className="whitespace-nowrap font-mono">gatehouse up</code>
+            ); it prints a password to sign in with here.
+          </Notice>
+        ) : null}
         <Field
           label="Username"
           name="username"
