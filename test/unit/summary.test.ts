@@ -25,8 +25,9 @@ describe('summarizeService', () => {
       svc({ access: { login: { groups: ['staff'] }, ip: ['10.0.0.0/8'], links: true } }),
       facts(),
     );
-    expect(guarded).toMatchObject({ access: 'login (staff) + ip + links', public: false });
-    expect(summarizeService(svc({ access: { provider: 'corp' } }), facts()).access).toBe('oidc (corp)');
+    expect(guarded).toMatchObject({ access: 'sign-in (staff) or addresses (1) or links', public: false });
+    expect(summarizeService(svc({ access: { provider: 'corp' } }), facts()).access).toBe('OIDC (corp)');
+
     const mixed = svc({
       access: { login: {} },
       routes: [
@@ -40,7 +41,7 @@ describe('summarizeService', () => {
       ],
     });
     expect(summarizeService(mixed, facts())).toMatchObject({
-      access: 'login | public | forward-auth',
+      access: '/: sign-in; /hook: public; /api/: forward auth',
       public: true,
       upstreams: ['127.0.0.1:1'],
     });
@@ -58,8 +59,22 @@ describe('summarizeService', () => {
   it('reports state from health: unchecked is not up', () => {
     const s = svc({ access: { public: true } });
     const keys = ['app-r0 127.0.0.1:8080', 'app-r0 [::1]:8080'];
-    expect(summarizeService(s, facts()).state).toBe('unchecked');
-    expect(summarizeService(s, facts({ checked: keys })).state).toBe('up');
+    expect(summarizeService(s, facts())).toMatchObject({ state: 'unchecked', state_label: 'not checked' });
+    expect(summarizeService(s, facts({ checked: keys }))).toMatchObject({
+      state: 'up',
+      state_label: 'healthy',
+    });
+    // Failures nginx saw count, checked or not; another service whose name starts the same does not.
+    const failing = [
+      { server: 'app-r0 127.0.0.1:8080', errors: 3 },
+      { server: 'app-r0 [::1]:8080', errors: 1 },
+      { server: 'app-api-r0 127.0.0.1:9', errors: 7 },
+    ];
+    expect(summarizeService(s, facts({ failing }))).toMatchObject({
+      state: 'failing',
+      state_label: 'failing (4 errors)',
+    });
+    expect(summarizeService(s, facts({ failing: failing.slice(2) })).state).toBe('unchecked');
     expect(summarizeService(s, facts({ checked: keys, down: [keys[0] as string] }))).toMatchObject({
       state: 'degraded',
       down: '1/2',

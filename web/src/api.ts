@@ -1,4 +1,4 @@
-import type { ServiceLike } from './pages/summary';
+import type { ServiceSummary } from '../../src/model/summary';
 
 /** The management API's error shape: `{"error":{"code","message","issues"?}}`. */
 export interface FieldIssue {
@@ -126,9 +126,19 @@ export interface SecurityEvent {
   host?: string;
   path?: string;
 }
+/** The parts of a stored service the lists read (the editor loads the whole one). */
+export interface ServiceLike {
+  name: string;
+  hosts: string[];
+  suspended?: boolean;
+  access?: { links?: boolean };
+  routes?: { access?: { links?: boolean } }[];
+}
 export interface ServiceItem {
   service: ServiceLike;
   meta: { source: string; owner?: string };
+  /** Access, upstreams, HTTPS and state, derived by the API (src/model/summary.ts) as the CLI shows it. */
+  summary: ServiceSummary;
 }
 export interface SnapshotInfo {
   version: number;

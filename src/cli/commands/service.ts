@@ -35,7 +35,7 @@ export function serviceCommand(): Command {
             m.public ? m.access.toUpperCase() : m.access,
             shorten(m.upstreams),
             m.https,
-            m.down ? `${m.state} (${m.down} down)` : m.state,
+            m.down ? `${m.state} (${m.down} down)` : m.state === 'failing' ? m.state_label : m.state,
             meta.owner ? `${meta.source}:${meta.owner}` : meta.source,
             ago(meta.updated_at),
           ]),

@@ -62,7 +62,7 @@ export function openApiDocument(): object {
       '/services': {
         get: {
           summary:
-            'List services, each with a summary: access, upstreams, HTTPS (yes/partial/no/off) and state (up/degraded/down/unchecked/suspended)',
+            'List services, each with a summary: access, upstreams, HTTPS (yes/partial/no/off) and state (up/degraded/down/failing/unchecked/suspended) and state_label in words',
           responses: { 200: ok('Services') },
         },
         post: {

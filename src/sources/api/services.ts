@@ -35,6 +35,7 @@ async function serviceFacts(ctx: ApiContext): Promise<ServiceFacts> {
     certNames: certs.flatMap((c) => c.names),
     httpsListener: ctx.settings.https_port > 0,
     down: edge.downServers,
+    failing: edge.failingServers,
     checked: edge.checkedServers,
   };
 }

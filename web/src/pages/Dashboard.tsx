@@ -10,10 +10,16 @@ import {
   type Status,
 } from '../api';
 import { Notice } from './Field';
-import { serviceOfKey } from './summary';
 import { local } from './when';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * The service an edge key (`<service>-r<n> address`) belongs to. The same rule as src/model/summary.ts's
+ * serviceOfKey, written out here so that the dashboard does not pull the model (and zod) into the
+ * main bundle.
+ */
+const serviceOfKey = (key: string) => key.split(' ')[0]?.replace(/-[rt][0-9]+$/, '') ?? key;
 
 /** The last day's events in the four tallies an operator watches. */
 const TALLIES: [string, string, (kind: string) => boolean][] = [

@@ -1,15 +1,25 @@
-import { useCallback, useEffect, useMemo, useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { Table } from './Table';
-import { api, messageOf, splitIssues, type EdgeView, type ServiceItem, type Status } from '../api';
+import { api, messageOf, splitIssues, type ServiceItem } from '../api';
+import { useSerialRead } from './serial';
 import { buttonClass, Field, Notice, plainButton } from './Field';
-import { indexHealth, summarize, type HealthState } from './summary';
+import type { ServiceSummary } from '../../../src/model/summary';
 
-const HEALTH_STYLE: Record<HealthState, string> = {
+const HEALTH_STYLE: Record<ServiceSummary['state'], string> = {
   failing: 'bg-red-100 text-red-800',
   down: 'bg-red-100 text-red-800',
-  healthy: 'bg-green-100 text-green-800',
-  'not checked': 'bg-slate-100 text-slate-600',
+  degraded: 'bg-amber-100 text-amber-800',
+  up: 'bg-green-100 text-green-800',
+  unchecked: 'bg-slate-100 text-slate-600',
   suspended: 'bg-amber-100 text-amber-800',
+};
+
+const HTTPS_WORDS: Record<ServiceSummary['https'], string> = {
+  yes: 'yes',
+  partial: 'some hosts',
+  no: 'no certificate yet',
+  off: 'off',
+  '-': '—',
 };
 
 type FormField = 'name' | 'host' | 'upstream';
@@ -115,36 +125,35 @@ function CreateForm({ existing, onCreated }: { existing: Set<string>; onCreated:
  */
 export function Services() {
   const [items, setItems] = useState<ServiceItem[] | null>(null);
-  const [edge, setEdge] = useState<EdgeView | undefined>(undefined);
-  const [certNames, setCertNames] = useState<string[]>([]);
   const [filter, setFilter] = useState('');
   const [error, setError] = useState('');
 
-  const load = useCallback(async () => {
+  // Each service comes with the API's summary (the words `gatehouse service ls` uses too).
+  const load = useSerialRead(async () => {
     try {
-      const [list, status, certs] = await Promise.all([
-        api<{ services: ServiceItem[] }>('GET', '/services'),
-        api<Status>('GET', '/status'),
-        api<{ certificates: { names: string[] }[] }>('GET', '/certificates'),
-      ]);
+      const list = await api<{ services: ServiceItem[] }>('GET', '/services');
       setItems(list.services);
-      setEdge(status.edge);
-      setCertNames(certs.certificates.flatMap((c) => c.names));
       setError('');
     } catch (e) {
       setError(messageOf(e));
     }
-  }, []);
+  });
   useEffect(() => {
     void load();
-    // Upstream health changes without a registry change: follow the edge's reports.
+    // Upstream health changes without a registry change: the edge's reports say when.
     const es = new EventSource('/api/v1/stream', { withCredentials: true });
-    es.addEventListener('edge', (m) => setEdge(JSON.parse((m as MessageEvent<string>).data) as EdgeView));
+    es.addEventListener('edge', () => void load());
     es.addEventListener('version', () => void load());
-    return () => es.close();
+    // Failures seen by nginx age out of their one-minute window without an event.
+    const timer = setInterval(() => {
+      if (!document.hidden) void load();
+    }, 15_000);
+    return () => {
+      es.close();
+      clearInterval(timer);
+    };
   }, [load]);
 
-  const health = useMemo(() => (edge ? indexHealth(edge) : undefined), [edge]);
   const q = filter.trim().toLowerCase();
   const shown = (items ?? []).filter(
     (s) =>
@@ -195,7 +204,7 @@ export function Services() {
             columns={['Name', 'Hosts', 'Access', 'Upstreams', 'HTTPS', 'Health', 'Source']}
           >
             {shown.map((s) => {
-              const sum = summarize(s.service, health, certNames);
+              const sum = s.summary;
               return (
                 <tr key={s.service.name} className="border-t border-slate-100 align-top">
                   <td className="px-3 py-1.5 font-medium">
@@ -211,7 +220,7 @@ export function Services() {
                     <span
                       className={
                         'rounded px-1.5 py-0.5 ' +
-                        (sum.open ? 'bg-amber-50 text-amber-900' : 'bg-sky-50 text-sky-900')
+                        (sum.public ? 'bg-amber-50 text-amber-900' : 'bg-sky-50 text-sky-900')
                       }
                     >
                       {sum.access}
@@ -221,16 +230,14 @@ export function Services() {
                     {sum.upstreams.join(', ')}
                   </td>
                   <td className="px-3 py-1.5" data-testid="https">
-                    {sum.https}
+                    {HTTPS_WORDS[sum.https]}
                   </td>
                   <td className="px-3 py-1.5">
                     <span
                       data-testid="health"
-                      className={
-                        'whitespace-nowrap rounded px-1.5 py-0.5 text-xs ' + HEALTH_STYLE[sum.health.state]
-                      }
+                      className={'whitespace-nowrap rounded px-1.5 py-0.5 text-xs ' + HEALTH_STYLE[sum.state]}
                     >
-                      {sum.health.label}
+                      {sum.state_label}
                     </span>
                   </td>
                   <td className="px-3 py-1.5 text-slate-600">
