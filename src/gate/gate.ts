@@ -1,6 +1,6 @@
 import { chmod, chown, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { GateEnv } from '../drivers/nginx/gate.js';
+import type { GateEnv, PublicOrigin } from '../drivers/nginx/gate.js';
 import type { Logger } from '../observe/log.js';
 import type { Registry } from '../registry/registry.js';
 import type { Db } from '../store/db.js';
@@ -26,7 +26,12 @@ export interface GateOptions {
   sessionTtlMs: number;
   /** Name shown on the portal's pages. */
   brand: string;
-  /** `https://host[:port]` when a certificate covers the host, else `http://host` (default: http). */
+  /** Scheme and port clients use (setting `public_url`); absent: those of each request. */
+  publicOrigin?: PublicOrigin;
+  /**
+   * `scheme://host[:port]` as clients reach a host outside a request (links made through the API):
+   * `public_url`'s, https when a certificate covers the host, else http on the HTTP listener.
+   */
   originOf?: (host: string) => Promise<string>;
 }
 
@@ -84,6 +89,7 @@ export class Gate {
       stateDir: files.dir,
       ...(opts.portalHost ? { portalHost: opts.portalHost } : {}),
       cookie: SESSION_COOKIE,
+      ...(opts.publicOrigin ? { publicOrigin: opts.publicOrigin } : {}),
     };
   }
 

@@ -8,8 +8,19 @@ import { linkPasswordPage, loginPage, messagePage } from './portal.js';
 
 /** What the gate answers besides the portal's pages: forward auth, basic checks, OIDC, links. */
 export function externalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit, log: Logger): void {
-  const { brand, byIp, html, clientIp, secure, hostOf, setCookie, sendBack, providerButtons, sessionFrom } =
-    kit;
+  const {
+    brand,
+    byIp,
+    html,
+    clientIp,
+    secure,
+    hostOf,
+    originFor,
+    setCookie,
+    sendBack,
+    providerButtons,
+    sessionFrom,
+  } = kit;
   /**
    * Forward auth for proxies Gatehouse does not drive. Traefik sends X-Forwarded-Method/Proto/
    * Host/Uri and passes a non-2xx answer to the client (so: a redirect to the portal); nginx's
@@ -88,7 +99,7 @@ export function externalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit,
   // OpenID Connect: to the provider (PKCE, state and nonce kept in a signed cookie), and back.
   app.get('/oidc/:name/start', async (req, reply) => {
     const { name } = req.params as { name: string };
-    const callback = `${await gate.originOf(hostOf(req))}/oidc/callback`;
+    const callback = `${originFor(req)}/oidc/callback`;
     let started: { url: string; pending: string };
     try {
       started = await gate.providers.start(name, callback, query(req, 'rd') ?? '');
@@ -120,7 +131,7 @@ export function externalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit,
     const ip = clientIp(req);
     let done: Awaited<ReturnType<typeof gate.providers.finish>>;
     try {
-      done = await gate.providers.finish(new URL(req.url, await gate.originOf(hostOf(req))), pending);
+      done = await gate.providers.finish(new URL(req.url, originFor(req)), pending);
     } catch (err) {
       const e = err as { message: string };
       await gate.event('login_failed', ip, '', `oidc: ${e.message}`.slice(0, 200));

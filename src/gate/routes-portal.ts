@@ -24,6 +24,7 @@ export function portalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit): 
     html,
     clientIp,
     hostOf,
+    originFor,
     setCookie,
     currentSession,
     sendBack,
@@ -31,6 +32,7 @@ export function portalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit): 
     providerButtons,
     byTotp,
     sameOrigin,
+    secure,
   } = kit;
   const refused = (reply: FastifyReply) =>
     html(reply, 403, messagePage(brand, 'Refused', 'This form was sent from another site.'));
@@ -131,11 +133,7 @@ export function portalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit): 
   // Self-service two-step sign-in: the secret travels in a signed step until a code confirms it.
   app.get('/totp', async (req, reply) => {
     const s = await currentSession(req);
-    if (!s)
-      return reply.redirect(
-        `/login?rd=${encodeURIComponent(`${await gate.originOf(hostOf(req))}/totp`)}`,
-        303,
-      );
+    if (!s) return reply.redirect(`/login?rd=${encodeURIComponent(`${originFor(req)}/totp`)}`, 303);
     const { secret, url } = newTotp(gate.opts.brand, s.claims.n);
     const step = signStep(gate.sessionKey, 'totp-enrol', { uid: s.claims.u, secret }, 10 * 60_000);
     return html(reply, 200, enrolPage(brand, { qrSvg: await qrSvg(url), secret, step }));
@@ -191,9 +189,9 @@ export function portalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit): 
       setCookie(req, reply, '', claims.d, 0);
     }
     const portal = gate.opts.portalHost;
-    const link = portal
-      ? { href: `${await gate.originOf(portal)}/login`, label: 'Sign in again' }
-      : undefined;
+    // The portal on this request's port; over HTTPS, where the portal is actually served.
+    const origin = portal && (secure(req) ? await gate.originOf(portal) : originFor(req, portal));
+    const link = origin ? { href: `${origin}/login`, label: 'Sign in again' } : undefined;
     return html(reply, 200, messagePage(brand, 'Signed out', 'You have been signed out.', link));
   };
   // GET only asks: another site must not be able to sign people out with a link or an image.
