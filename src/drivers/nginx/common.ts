@@ -1,4 +1,5 @@
 /** Pieces shared by the nginx renderer's files. */
+import { STRIPPED_IDENTITY_HEADERS } from './identity-headers.js';
 
 /** The forwarding headers every proxied request carries (repeated where a location sets its own). */
 const BASE_HEADERS: [string, string][] = [
@@ -10,19 +11,9 @@ const BASE_HEADERS: [string, string][] = [
   ['Upgrade', '$http_upgrade'],
   ['Connection', '$gh_connection'],
   ['Cookie', '$gh_cookie'],
-  // Identity headers only the gate may set: a client's copies never reach an upstream.
-  ...[
-    'Remote-User',
-    'Remote-Email',
-    'Remote-Name',
-    'Remote-Groups',
-    'X-User-ID',
-    'X-Username',
-    'X-Email',
-    'X-Groups',
-    'X-User-First-Name',
-    'X-User-Last-Name',
-  ].map((h): [string, string] => [h, '""']),
+  // Identity headers only the gate may set (its own and other auth proxies'): a client's copies
+  // never reach an upstream.
+  ...STRIPPED_IDENTITY_HEADERS.map((h): [string, string] => [h, '""']),
 ];
 
 /** The common set, less the headers a route sets or deletes itself (names compared case-blind). */
