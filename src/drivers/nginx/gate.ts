@@ -1,5 +1,5 @@
 import type { EdgeConfig, SiteRoute } from '../../compile/edge-config.js';
-import { indent, listen } from './common.js';
+import { httpsPortPart, indent, listen } from './common.js';
 import { filePath, lit } from './escape.js';
 import { GATE_NJS } from './njs.js';
 import { acmeLocation } from './tls.js';
@@ -59,10 +59,10 @@ export function portalUrl(
   if (!host) return { host: '' };
   const pub = env.gate?.publicOrigin;
   if (pub) return { host, public: pub };
-  const port = (n: number, dflt: number) => (n === dflt ? '' : `:${n}`);
   const tls = cfg?.tls.hosts.some(([h]) => h === host);
-  if (tls && cfg) return { host, https: `https://${host}${port(cfg.listeners.https, 443)}` };
-  return { host, http: `http://${host}${cfg ? port(cfg.listeners.http, 80) : ''}` };
+  if (tls && cfg) return { host, https: `https://${host}${httpsPortPart(cfg.listeners.https, undefined)}` };
+  const http = cfg && cfg.listeners.http !== 80 ? `:${cfg.listeners.http}` : '';
+  return { host, http: `http://${host}${http}` };
 }
 
 /** Main-context lines: the njs module and the key's environment variable. */
@@ -249,7 +249,7 @@ export function portalServer(
 ): string[] {
   const host = env.gate?.portalHost;
   if (!host) return [];
-  const port = cfg.listeners.https === 443 ? '' : `:${cfg.listeners.https}`;
+  const port = httpsPortPart(cfg.listeners.https, env.gate?.publicOrigin);
   const site = tls
     ? [
         '# the login portal (https)',
