@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import type { Database } from '../store/db.js';
-import type { Gate } from './gate.js';
+import type { EventPlace, Gate } from './gate.js';
 import { FailureLimiter } from './limiter.js';
 import { signedInPage, type Brand } from './portal.js';
 import type { SessionClaims } from './sessions.js';
@@ -40,6 +40,19 @@ export function portalKit(gate: Gate) {
     String(req.headers.host ?? '')
       .replace(/:[0-9]+$/, '')
       .toLowerCase();
+
+  /**
+   * Where a request went, for its security events: the host and the path without the query. A
+   * link's path is its token: only the prefix is kept. nginx's auth subrequests name the original
+   * request in X-Gatehouse-Uri (raw, so no line breaks; only nginx sets it on check requests).
+   */
+  const place = (req: FastifyRequest): EventPlace => {
+    const check = req.url.startsWith('/.gatehouse/check') && req.headers['x-gatehouse-check'];
+    const uri = check ? String(req.headers['x-gatehouse-uri'] ?? '') : req.url;
+    const path = uri.split('?')[0] ?? '';
+    const link = '/.gatehouse/link/';
+    return { host: hostOf(req), path: path.startsWith(link) ? link : path };
+  };
 
   /**
    * `scheme://host[:port]` for a host as the browser reaches it: `public_url`'s scheme and port, else
@@ -149,7 +162,7 @@ export function portalKit(gate: Gate) {
       via: 'password',
       scope,
     });
-    await gate.event('login', ip, row.username);
+    await gate.event('login', ip, row.username, '', place(req));
     setCookie(req, reply, s.token, scope, gate.opts.sessionTtlMs / 1000);
     return sendBack(req, reply, s, rd);
   };
@@ -169,6 +182,7 @@ export function portalKit(gate: Gate) {
     clientIp,
     secure,
     hostOf,
+    place,
     originFor,
     setCookie,
     currentSession,

@@ -14,6 +14,7 @@ export function externalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit,
     html,
     clientIp,
     secure,
+    place,
     hostOf,
     originFor,
     setCookie,
@@ -84,13 +85,13 @@ export function externalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit,
     const challenge = `Basic realm="${hostOf(req).replace(/[^a-z0-9.-]/g, '')}", charset="UTF-8"`;
     if (!req.headers.authorization) return reply.code(401).header('www-authenticate', challenge).send();
     if (byIp.blockedFor(`basic ${ip}`) > 0) {
-      await gate.event('login_throttled', ip, '', 'basic');
+      await gate.event('login_throttled', ip, '', 'basic', place(req));
       return reply.code(403).send();
     }
     const user = await basic.check(policy, req.headers.authorization);
     if (!user) {
       byIp.fail(`basic ${ip}`);
-      await gate.event('login_failed', ip, '', 'basic');
+      await gate.event('login_failed', ip, '', 'basic', place(req));
       return reply.code(401).header('www-authenticate', challenge).send();
     }
     return reply.code(204).header('x-gatehouse-user', user).send();
@@ -134,7 +135,7 @@ export function externalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit,
       done = await gate.providers.finish(new URL(req.url, originFor(req)), pending);
     } catch (err) {
       const e = err as { message: string };
-      await gate.event('login_failed', ip, '', `oidc: ${e.message}`.slice(0, 200));
+      await gate.event('login_failed', ip, '', `oidc: ${e.message}`.slice(0, 200), place(req));
       reply.header('set-cookie', clear);
       return html(
         reply,
@@ -153,7 +154,7 @@ export function externalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit,
       via: done.provider,
       scope,
     });
-    await gate.event('login', ip, done.user.username, `via ${done.provider}`);
+    await gate.event('login', ip, done.user.username, `via ${done.provider}`, place(req));
     setCookie(req, reply, s.token, scope, gate.opts.sessionTtlMs / 1000);
     reply.header('set-cookie', clear);
     return sendBack(req, reply, s, done.rd);
@@ -181,12 +182,12 @@ export function externalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit,
     const action = `/.gatehouse/link/${encodeURIComponent(token)}`;
     switch (r.kind) {
       case 'admitted':
-        await gate.event('link_used', ip, '', r.link.id);
+        await gate.event('link_used', ip, '', r.link.id, place(req));
         return reply.redirect('/', 303);
       case 'password':
         if (r.wrong) {
           byIp.fail(`link ${ip}`);
-          await gate.event('link_refused', ip, '', `${r.link.id} wrong password`);
+          await gate.event('link_refused', ip, '', `${r.link.id} wrong password`, place(req));
         }
         return html(
           reply,
@@ -194,7 +195,7 @@ export function externalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit,
           linkPasswordPage(brand, { action, ...(r.wrong ? { error: 'Wrong password.' } : {}) }),
         );
       case 'full':
-        await gate.event('link_refused', ip, '', `${r.link.id} all addresses used`);
+        await gate.event('link_refused', ip, '', `${r.link.id} all addresses used`, place(req));
         return html(
           reply,
           403,

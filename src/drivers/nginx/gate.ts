@@ -189,6 +189,8 @@ export function gateCheckLocation(i: number, policy: string): string[] {
     // Only nginx sets this (the public /.gatehouse/ location clears it): the gate answers checks
     // for it alone.
     `    proxy_set_header X-Gatehouse-Check "${policy}";`,
+    // The request being checked, for security events ($request_uri is raw: no line breaks).
+    '    proxy_set_header X-Gatehouse-Uri $request_uri;',
     '    proxy_set_header Connection "";',
     '    proxy_connect_timeout 3s;',
     '    proxy_read_timeout 10s;',
