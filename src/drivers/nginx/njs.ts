@@ -230,8 +230,8 @@ function verdict(r) {
 // The port in a Host header as the browser sent it (":8080"), or "" for none. Digits only: anything
 // else there ("auth:80@evil.test") would make the portal's URL point elsewhere.
 function portOf(hostHeader) {
-  var m = /:([0-9]{1,5})$/.exec(hostHeader);
-  return m && hostHeader.charAt(hostHeader.length - m[0].length - 1) !== ':' ? m[0] : '';
+  var m = /:[0-9]{1,5}$/.exec(hostHeader);
+  return m ? m[0] : '';
 }
 
 // The portal on the scheme and port the browser used (so that it works behind a port mapping),
