@@ -30,7 +30,8 @@ function layout(brand: Brand, title: string, body: string): string {
     'input:focus{outline:3px solid #2680c2;outline-offset:1px}',
     'button{margin-top:1.25rem;width:100%;padding:.7rem;border:0;border-radius:6px;background:#1f5f99;color:#fff;font:inherit;font-weight:600;cursor:pointer}',
     '.error{background:#fde8e8;color:#8a1c1c;padding:.6rem .8rem;border-radius:6px}',
-    '.note{color:#52606d}small{color:#616e7c}',
+    // A TOTP key or recovery code is one long word: it wraps rather than widening the card.
+    '.note{color:#52606d}small{color:#616e7c}code{overflow-wrap:anywhere}',
     '.provider{display:block;text-align:center;padding:.6rem;border:1px solid #9aa5b1;border-radius:6px;color:#1f2933;text-decoration:none;font-weight:600}',
     `</style></head><body><main>${body}<p><small>${esc(brand.name)}</small></p></main></body></html>`,
   ].join('');

@@ -108,6 +108,13 @@ describe('portal: sign-in in Chromium', () => {
     expect((await echoed(page)).headers['remote-user']).toBe('bob');
   });
 
+  it('fits the two-step set-up page (QR code, a long key) on the phone too', async () => {
+    await page.goto(url('auth.home.test', '/totp'));
+    await page.getByRole('heading', { name: 'Set up two-step sign-in' }).waitFor();
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await page.screenshot({ path: join(SHOTS, 'portal-phone-totp.png'), fullPage: true });
+  });
+
   it('signs out, after which guarded hosts send the browser to the portal again', async () => {
     await page.goto(url('wiki.home.test', '/.gatehouse/logout'));
     await page.getByRole('button', { name: 'Sign out' }).click();
