@@ -4,7 +4,14 @@ import { dirname, join } from 'node:path';
 import { NginxDriver } from './drivers/nginx/driver.js';
 import { hostChecks } from './edge/host-checks.js';
 import { LocalEdge } from './edge/local-edge.js';
-import { apiSocketPath, parseListen, portalHost, type Settings, type Template } from './model/settings.js';
+import {
+  apiSocketPath,
+  parseListen,
+  portalHost,
+  publicOrigin,
+  type Settings,
+  type Template,
+} from './model/settings.js';
 import { Gate } from './gate/gate.js';
 import { Sealer } from './gate/secrets.js';
 import { CertStore } from './tls/store.js';
@@ -127,9 +134,14 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       ...(portal ? { portalHost: portal } : {}),
       sessionTtlMs: durationMs(settings.session_ttl),
       brand: settings.portal_name,
-      // What the live config does (a certificate may cover a host that opted out with tls: none).
+      ...(publicOrigin(settings) ? { publicOrigin: publicOrigin(settings) } : {}),
+      // What the live config does (a certificate may cover a host that opted out with tls: none),
+      // on the port clients use (public_url's, else the listener's).
       originOf: async (host) => {
-        if (!edgeRef.current?.servesHttps(host)) return `http://${host}`;
+        const pub = publicOrigin(settings);
+        if (pub) return `${pub.scheme}://${host}${pub.port}`;
+        if (!edgeRef.current?.servesHttps(host))
+          return `http://${host}${settings.http_port === 80 ? '' : `:${settings.http_port}`}`;
         return `https://${host}${settings.https_port === 443 ? '' : `:${settings.https_port}`}`;
       },
     });

@@ -1,6 +1,6 @@
 import { chmod, chown, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { GateEnv } from '../drivers/nginx/gate.js';
+import type { GateEnv, PublicOrigin } from '../drivers/nginx/gate.js';
 import type { Logger } from '../observe/log.js';
 import type { Registry } from '../registry/registry.js';
 import type { Db } from '../store/db.js';
@@ -26,7 +26,12 @@ export interface GateOptions {
   sessionTtlMs: number;
   /** Name shown on the portal's pages. */
   brand: string;
-  /** `https://host[:port]` when a certificate covers the host, else `http://host` (default: http). */
+  /** Scheme and port clients use (setting `public_url`); absent: those of each request. */
+  publicOrigin?: PublicOrigin;
+  /**
+   * `scheme://host[:port]` as clients reach a host outside a request (links made through the API):
+   * `public_url`'s, https when a certificate covers the host, else http on the HTTP listener.
+   */
   originOf?: (host: string) => Promise<string>;
 }
 
@@ -48,6 +53,23 @@ export type SecurityEvent =
   | 'cert_order_failed'
   | 'docker_labels';
 
+/** Where a security event happened: the host and path asked for (never the query: it may hold tokens). */
+export interface EventPlace {
+  host: string;
+  path: string;
+}
+
+/** A security event as listeners (the API's live stream) see it. */
+export interface EventRecord {
+  kind: SecurityEvent;
+  ip: string;
+  username: string;
+  detail: string;
+  host: string;
+  path: string;
+  at: string;
+}
+
 /**
  * The gate: users, sessions and what nginx needs to check them (key, state files, policy env). The
  * portal and API servers use it; nginx never calls it on the hot path.
@@ -60,9 +82,7 @@ export class Gate {
   readonly env: GateEnv;
   /** Security events since start, by kind (also stored in the events table). */
   readonly counts = new Map<string, number>();
-  private readonly listeners = new Set<
-    (e: { kind: SecurityEvent; ip: string; username: string; detail: string; at: string }) => void
-  >();
+  private readonly listeners = new Set<(e: EventRecord) => void>();
 
   private constructor(
     readonly opts: GateOptions,
@@ -84,6 +104,7 @@ export class Gate {
       stateDir: files.dir,
       ...(opts.portalHost ? { portalHost: opts.portalHost } : {}),
       cookie: SESSION_COOKIE,
+      ...(opts.publicOrigin ? { publicOrigin: opts.publicOrigin } : {}),
     };
   }
 
@@ -173,21 +194,27 @@ export class Gate {
   }
 
   /** Tells `fn` of each recorded event (the API's live stream); returns the unsubscribe. */
-  onEvent(
-    fn: (e: { kind: SecurityEvent; ip: string; username: string; detail: string; at: string }) => void,
-  ): () => void {
+  onEvent(fn: (e: EventRecord) => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
   }
 
-  async event(kind: SecurityEvent, ip: string, username: string, detail = ''): Promise<void> {
+  async event(
+    kind: SecurityEvent,
+    ip: string,
+    username: string,
+    detail = '',
+    where?: EventPlace,
+  ): Promise<void> {
     this.count(kind);
     const at = new Date().toISOString();
-    for (const fn of this.listeners) fn({ kind, ip, username, detail, at });
-    this.opts.log.info({ event: kind, ip, username, detail }, 'security event');
+    const host = (where?.host ?? '').slice(0, 253);
+    const path = (where?.path ?? '').slice(0, 500);
+    for (const fn of this.listeners) fn({ kind, ip, username, detail, host, path, at });
+    this.opts.log.info({ event: kind, ip, username, detail, host, path }, 'security event');
     await this.opts.db
       .insertInto('events')
-      .values({ at, kind, ip, username, detail: detail.slice(0, 500) })
+      .values({ at, kind, ip, username, detail: detail.slice(0, 500), host, path })
       .execute();
   }
 
@@ -214,7 +241,7 @@ export class Gate {
   }
 
   /** Checks a second-factor code: a TOTP code not used before, or an unused recovery code. */
-  async secondFactor(row: Database['users'], code: string, ip: string): Promise<boolean> {
+  async secondFactor(row: Database['users'], code: string, ip: string, where?: EventPlace): Promise<boolean> {
     if (!row.totp_secret) return true;
     const clean = code.trim();
     const db = this.opts.db;
@@ -241,11 +268,11 @@ export class Gate {
         .where('recovery_codes', '=', row.recovery_codes)
         .executeTakeFirst();
       if (Number(r.numUpdatedRows) === 1) {
-        await this.event('recovery_code_used', ip, row.username);
+        await this.event('recovery_code_used', ip, row.username, '', where);
         return true;
       }
     }
-    await this.event('totp_failed', ip, row.username);
+    await this.event('totp_failed', ip, row.username, '', where);
     return false;
   }
 

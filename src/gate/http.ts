@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import type { Database } from '../store/db.js';
-import type { Gate } from './gate.js';
+import type { EventPlace, Gate } from './gate.js';
 import { FailureLimiter } from './limiter.js';
 import { signedInPage, type Brand } from './portal.js';
 import type { SessionClaims } from './sessions.js';
@@ -27,6 +27,7 @@ export function portalKit(gate: Gate) {
       .header('content-type', 'text/html; charset=utf-8')
       .header('cache-control', 'no-store')
       .header('x-frame-options', 'DENY')
+      .header('referrer-policy', 'same-origin')
       .header(
         'content-security-policy',
         "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' http: https:",
@@ -39,6 +40,30 @@ export function portalKit(gate: Gate) {
     String(req.headers.host ?? '')
       .replace(/:[0-9]+$/, '')
       .toLowerCase();
+
+  /**
+   * Where a request went, for its security events: the host and the path without the query. A
+   * link's path is its token: only the prefix is kept. nginx's auth subrequests name the original
+   * request in X-Gatehouse-Uri (raw, so no line breaks; only nginx sets it on check requests).
+   */
+  const place = (req: FastifyRequest): EventPlace => {
+    const check = req.url.startsWith('/.gatehouse/check') && req.headers['x-gatehouse-check'];
+    const uri = check ? String(req.headers['x-gatehouse-uri'] ?? '') : req.url;
+    const path = uri.split('?')[0] ?? '';
+    const link = '/.gatehouse/link/';
+    return { host: hostOf(req), path: path.startsWith(link) ? link : path };
+  };
+
+  /**
+   * `scheme://host[:port]` for a host as the browser reaches it: `public_url`'s scheme and port, else
+   * this request's (nginx passes the Host header with its port).
+   */
+  const originFor = (req: FastifyRequest, host = hostOf(req)) => {
+    const pub = gate.opts.publicOrigin;
+    if (pub) return `${pub.scheme}://${host}${pub.port}`;
+    const port = /:[0-9]{1,5}$/.exec(String(req.headers.host ?? ''))?.[0] ?? '';
+    return `${secure(req) ? 'https' : 'http'}://${host}${port}`;
+  };
 
   const setCookie = (
     req: FastifyRequest,
@@ -85,16 +110,23 @@ export function portalKit(gate: Gate) {
 
   /**
    * A browser's form post must come from the portal's own pages (login CSRF would sign a victim
-   * into the attacker's account). Clients that send no Origin at all (scripts) are not browsers.
+   * into the attacker's account). The pages' referrer policy (`same-origin`) makes browsers send
+   * their real Origin with them; `Origin: null` is an opaque origin (a sandboxed frame, a page that
+   * hides its origin, a redirect across sites) and is refused. Clients that send no Origin at all
+   * (scripts) are not browsers.
    */
   const sameOrigin = (req: FastifyRequest): boolean => {
     const origin = req.headers.origin;
     if (origin === undefined) return true;
+    let url: URL;
     try {
-      return origin !== 'null' && new URL(origin).host === String(req.headers.host ?? '');
+      url = new URL(origin);
     } catch {
       return false;
     }
+    if (url.origin === 'null' || url.hostname.toLowerCase() !== hostOf(req)) return false;
+    // Behind another proxy the browser's origin is public_url's; else it is the request's own.
+    return url.origin === originFor(req) || url.host === String(req.headers.host ?? '').toLowerCase();
   };
 
   /** After sign-in: back to `rd` (through a hand-over for hosts outside the cookie's scope). */
@@ -130,7 +162,7 @@ export function portalKit(gate: Gate) {
       via: 'password',
       scope,
     });
-    await gate.event('login', ip, row.username);
+    await gate.event('login', ip, row.username, '', place(req));
     setCookie(req, reply, s.token, scope, gate.opts.sessionTtlMs / 1000);
     return sendBack(req, reply, s, rd);
   };
@@ -150,6 +182,8 @@ export function portalKit(gate: Gate) {
     clientIp,
     secure,
     hostOf,
+    place,
+    originFor,
     setCookie,
     currentSession,
     sendBack,

@@ -18,16 +18,20 @@ function layout(brand: Brand, title: string, body: string): string {
   return [
     '<!doctype html><html lang="en"><head><meta charset="utf-8">',
     '<meta name="viewport" content="width=device-width,initial-scale=1">',
-    '<meta name="referrer" content="no-referrer">',
+    // Not no-referrer: with it Chromium sends `Origin: null` with the forms' posts, which the
+    // login-CSRF check must refuse. same-origin sends the origin to ourselves, and nothing (not the
+    // URL with its ?rd=) to other sites.
+    '<meta name="referrer" content="same-origin">',
     `<title>${esc(title)} · ${esc(brand.name)}</title><style>`,
     'body{font:16px/1.5 system-ui,sans-serif;margin:0;display:grid;place-items:center;min-height:100vh;background:#f6f7f9;color:#1f2933}',
-    'main{width:min(24rem,92vw);padding:2rem;background:#fff;border-radius:12px;box-shadow:0 1px 3px #0002}',
+    'main{box-sizing:border-box;width:min(24rem,calc(100vw - 1.5rem));padding:clamp(1.25rem,5vw,2rem);background:#fff;border-radius:12px;box-shadow:0 1px 3px #0002}',
     'h1{font-size:1.3rem;margin:0 0 1rem}label{display:block;margin:.75rem 0 .25rem;font-weight:600}',
     'input{width:100%;box-sizing:border-box;padding:.6rem;border:1px solid #9aa5b1;border-radius:6px;font:inherit}',
     'input:focus{outline:3px solid #2680c2;outline-offset:1px}',
     'button{margin-top:1.25rem;width:100%;padding:.7rem;border:0;border-radius:6px;background:#1f5f99;color:#fff;font:inherit;font-weight:600;cursor:pointer}',
     '.error{background:#fde8e8;color:#8a1c1c;padding:.6rem .8rem;border-radius:6px}',
-    '.note{color:#52606d}small{color:#616e7c}',
+    // A TOTP key or recovery code is one long word: it wraps rather than widening the card.
+    '.note{color:#52606d}small{color:#616e7c}code{overflow-wrap:anywhere}',
     '.provider{display:block;text-align:center;padding:.6rem;border:1px solid #9aa5b1;border-radius:6px;color:#1f2933;text-decoration:none;font-weight:600}',
     `</style></head><body><main>${body}<p><small>${esc(brand.name)}</small></p></main></body></html>`,
   ].join('');

@@ -8,8 +8,20 @@ import { linkPasswordPage, loginPage, messagePage } from './portal.js';
 
 /** What the gate answers besides the portal's pages: forward auth, basic checks, OIDC, links. */
 export function externalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit, log: Logger): void {
-  const { brand, byIp, html, clientIp, secure, hostOf, setCookie, sendBack, providerButtons, sessionFrom } =
-    kit;
+  const {
+    brand,
+    byIp,
+    html,
+    clientIp,
+    secure,
+    place,
+    hostOf,
+    originFor,
+    setCookie,
+    sendBack,
+    providerButtons,
+    sessionFrom,
+  } = kit;
   /**
    * Forward auth for proxies Gatehouse does not drive. Traefik sends X-Forwarded-Method/Proto/
    * Host/Uri and passes a non-2xx answer to the client (so: a redirect to the portal); nginx's
@@ -73,13 +85,13 @@ export function externalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit,
     const challenge = `Basic realm="${hostOf(req).replace(/[^a-z0-9.-]/g, '')}", charset="UTF-8"`;
     if (!req.headers.authorization) return reply.code(401).header('www-authenticate', challenge).send();
     if (byIp.blockedFor(`basic ${ip}`) > 0) {
-      await gate.event('login_throttled', ip, '', 'basic');
+      await gate.event('login_throttled', ip, '', 'basic', place(req));
       return reply.code(403).send();
     }
     const user = await basic.check(policy, req.headers.authorization);
     if (!user) {
       byIp.fail(`basic ${ip}`);
-      await gate.event('login_failed', ip, '', 'basic');
+      await gate.event('login_failed', ip, '', 'basic', place(req));
       return reply.code(401).header('www-authenticate', challenge).send();
     }
     return reply.code(204).header('x-gatehouse-user', user).send();
@@ -88,7 +100,7 @@ export function externalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit,
   // OpenID Connect: to the provider (PKCE, state and nonce kept in a signed cookie), and back.
   app.get('/oidc/:name/start', async (req, reply) => {
     const { name } = req.params as { name: string };
-    const callback = `${await gate.originOf(hostOf(req))}/oidc/callback`;
+    const callback = `${originFor(req)}/oidc/callback`;
     let started: { url: string; pending: string };
     try {
       started = await gate.providers.start(name, callback, query(req, 'rd') ?? '');
@@ -120,10 +132,10 @@ export function externalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit,
     const ip = clientIp(req);
     let done: Awaited<ReturnType<typeof gate.providers.finish>>;
     try {
-      done = await gate.providers.finish(new URL(req.url, await gate.originOf(hostOf(req))), pending);
+      done = await gate.providers.finish(new URL(req.url, originFor(req)), pending);
     } catch (err) {
       const e = err as { message: string };
-      await gate.event('login_failed', ip, '', `oidc: ${e.message}`.slice(0, 200));
+      await gate.event('login_failed', ip, '', `oidc: ${e.message}`.slice(0, 200), place(req));
       reply.header('set-cookie', clear);
       return html(
         reply,
@@ -142,7 +154,7 @@ export function externalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit,
       via: done.provider,
       scope,
     });
-    await gate.event('login', ip, done.user.username, `via ${done.provider}`);
+    await gate.event('login', ip, done.user.username, `via ${done.provider}`, place(req));
     setCookie(req, reply, s.token, scope, gate.opts.sessionTtlMs / 1000);
     reply.header('set-cookie', clear);
     return sendBack(req, reply, s, done.rd);
@@ -170,12 +182,12 @@ export function externalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit,
     const action = `/.gatehouse/link/${encodeURIComponent(token)}`;
     switch (r.kind) {
       case 'admitted':
-        await gate.event('link_used', ip, '', r.link.id);
+        await gate.event('link_used', ip, '', r.link.id, place(req));
         return reply.redirect('/', 303);
       case 'password':
         if (r.wrong) {
           byIp.fail(`link ${ip}`);
-          await gate.event('link_refused', ip, '', `${r.link.id} wrong password`);
+          await gate.event('link_refused', ip, '', `${r.link.id} wrong password`, place(req));
         }
         return html(
           reply,
@@ -183,7 +195,7 @@ export function externalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit,
           linkPasswordPage(brand, { action, ...(r.wrong ? { error: 'Wrong password.' } : {}) }),
         );
       case 'full':
-        await gate.event('link_refused', ip, '', `${r.link.id} all addresses used`);
+        await gate.event('link_refused', ip, '', `${r.link.id} all addresses used`, place(req));
         return html(
           reply,
           403,

@@ -24,6 +24,8 @@ export function portalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit): 
     html,
     clientIp,
     hostOf,
+    place,
+    originFor,
     setCookie,
     currentSession,
     sendBack,
@@ -31,6 +33,7 @@ export function portalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit): 
     providerButtons,
     byTotp,
     sameOrigin,
+    secure,
   } = kit;
   const refused = (reply: FastifyReply) =>
     html(reply, 403, messagePage(brand, 'Refused', 'This form was sent from another site.'));
@@ -67,7 +70,7 @@ export function portalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit): 
     if (!sameOrigin(req)) return refused(reply);
     const wait = Math.max(byIp.blockedFor(ip), byUser.blockedFor(username));
     if (wait > 0) {
-      await gate.event('login_throttled', ip, username);
+      await gate.event('login_throttled', ip, username, '', place(req));
       reply.header('retry-after', String(wait));
       return html(
         reply,
@@ -79,7 +82,7 @@ export function portalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit): 
     if (!row) {
       byIp.fail(ip);
       byUser.fail(username);
-      await gate.event('login_failed', ip, username);
+      await gate.event('login_failed', ip, username, '', place(req));
       return html(reply, 401, loginPage(brand, { rd, username, error: 'Wrong username or password.' }));
     }
     byUser.reset(username);
@@ -107,7 +110,7 @@ export function portalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit): 
     const ip = clientIp(req);
     const wait = Math.max(byIp.blockedFor(ip), byTotp.blockedFor(row.id));
     if (wait > 0) {
-      await gate.event('login_throttled', ip, row.username);
+      await gate.event('login_throttled', ip, row.username, '', place(req));
       reply.header('retry-after', String(wait));
       return html(
         reply,
@@ -115,7 +118,7 @@ export function portalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit): 
         totpPage(brand, { step: token, error: `Too many failed attempts. Try again in ${wait} seconds.` }),
       );
     }
-    if (!(await gate.secondFactor(row, String(body.code ?? '').slice(0, 32), ip))) {
+    if (!(await gate.secondFactor(row, String(body.code ?? '').slice(0, 32), ip, place(req)))) {
       byIp.fail(ip);
       byTotp.fail(row.id);
       return html(
@@ -131,11 +134,7 @@ export function portalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit): 
   // Self-service two-step sign-in: the secret travels in a signed step until a code confirms it.
   app.get('/totp', async (req, reply) => {
     const s = await currentSession(req);
-    if (!s)
-      return reply.redirect(
-        `/login?rd=${encodeURIComponent(`${await gate.originOf(hostOf(req))}/totp`)}`,
-        303,
-      );
+    if (!s) return reply.redirect(`/login?rd=${encodeURIComponent(`${originFor(req)}/totp`)}`, 303);
     const { secret, url } = newTotp(gate.opts.brand, s.claims.n);
     const step = signStep(gate.sessionKey, 'totp-enrol', { uid: s.claims.u, secret }, 10 * 60_000);
     return html(reply, 200, enrolPage(brand, { qrSvg: await qrSvg(url), secret, step }));
@@ -162,7 +161,7 @@ export function portalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit): 
     if (!passwordOk) {
       byIp.fail(ip);
       byUser.fail(s.claims.n);
-      await gate.event('login_failed', ip, s.claims.n, 'totp set-up');
+      await gate.event('login_failed', ip, s.claims.n, 'totp set-up', place(req));
     }
     if (!passwordOk || checkTotp(secret, String(body.code ?? '').trim()) === undefined) {
       const url = totpUrl(gate.opts.brand, s.claims.n, secret);
@@ -178,7 +177,7 @@ export function portalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit): 
       );
     }
     const codes = await gate.saveTotp(s.claims.u, secret);
-    await gate.event('totp_enrolled', clientIp(req), s.claims.n);
+    await gate.event('totp_enrolled', clientIp(req), s.claims.n, '', place(req));
     return html(reply, 200, recoveryPage(brand, codes));
   });
 
@@ -187,13 +186,14 @@ export function portalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit): 
     for (const raw of cookies(req, gate.cookieName)) {
       const claims = gate.sessions.codec.verify(raw);
       if (!claims) continue;
-      if (await gate.sessions.revoke(claims.s)) await gate.event('logout', clientIp(req), claims.n);
+      if (await gate.sessions.revoke(claims.s))
+        await gate.event('logout', clientIp(req), claims.n, '', place(req));
       setCookie(req, reply, '', claims.d, 0);
     }
     const portal = gate.opts.portalHost;
-    const link = portal
-      ? { href: `${await gate.originOf(portal)}/login`, label: 'Sign in again' }
-      : undefined;
+    // The portal on this request's port; over HTTPS, where the portal is actually served.
+    const origin = portal && (secure(req) ? await gate.originOf(portal) : originFor(req, portal));
+    const link = origin ? { href: `${origin}/login`, label: 'Sign in again' } : undefined;
     return html(reply, 200, messagePage(brand, 'Signed out', 'You have been signed out.', link));
   };
   // GET only asks: another site must not be able to sign people out with a link or an image.

@@ -71,7 +71,9 @@ export class SecurityLog {
       this.stored = 0;
     }
     if (this.stored++ < STORE_PER_MINUTE) {
-      await this.gate.event(kind, m[3] as string, '', `${m[4] as string}${(m[5] as string).slice(0, 200)}`);
+      const host = m[4] as string;
+      const path = (m[5] as string).slice(0, 200);
+      await this.gate.event(kind, m[3] as string, '', `${host}${path}`, { host, path });
     } else {
       this.gate.count(kind);
     }

@@ -57,6 +57,22 @@ export const settingsSchema = z.strictObject({
   base_domain: hostnameSchema.optional(),
   /** The login portal's host; default `auth.<base_domain>`. */
   auth_host: hostnameSchema.optional(),
+  /**
+   * How clients reach the proxy when that differs from what nginx listens on (NAT, another proxy):
+   * `scheme://host[:port]`. Portal redirects, hand-overs and temporary-link URLs use its scheme and
+   * port with their own host. Unset: the port (and scheme) of the request itself.
+   */
+  public_url: z
+    .string()
+    .regex(
+      /^https?:\/\/[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?(?::[0-9]{1,5})?\/?$/i,
+      'scheme://host[:port], e.g. https://example.com:8443 (no path)',
+    )
+    .refine((v) => {
+      const port = /:([0-9]+)\/?$/.exec(v.replace(/^https?:\/\//i, ''))?.[1];
+      return port === undefined || (Number(port) >= 1 && Number(port) <= 65535);
+    }, 'port must be 1-65535')
+    .optional(),
   /** How long a sign-in lasts. */
   session_ttl: durationSchema.default('168h'),
   /** Encrypts secrets at rest (keys, tokens, TOTP); without it a key file in data_dir does. */
@@ -203,12 +219,21 @@ export function parseListen(s: string): ListenAddress {
   return { host, port: Number(m[2]) };
 }
 
-/** The management API's local unix socket (root-only), which the CLI uses by default. */
 /** The login portal's host, if there is one. */
 export function portalHost(s: Settings): string | undefined {
   return s.auth_host ?? (s.base_domain ? `auth.${s.base_domain}` : undefined);
 }
 
+/** `public_url`'s scheme and port part (`""` for the scheme's default port), if it is set. */
+export function publicOrigin(s: Settings): { scheme: 'http' | 'https'; port: string } | undefined {
+  if (!s.public_url) return undefined;
+  const url = new URL(s.public_url);
+  const scheme = url.protocol === 'https:' ? 'https' : 'http';
+  // URL drops a scheme's default port itself: ":443" for https leaves `port` empty.
+  return { scheme, port: url.port ? `:${url.port}` : '' };
+}
+
+/** The management API's local unix socket (root-only), which the CLI uses by default. */
 export function apiSocketPath(dataDir: string): string {
   return join(dataDir, 'run', 'api.sock');
 }

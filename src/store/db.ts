@@ -145,6 +145,9 @@ export interface Database {
     ip: string;
     username: string;
     detail: string;
+    /** The host and path asked for ('' when the event has none, or predates them). */
+    host: Generated<string>;
+    path: Generated<string>;
   };
   /** Changes made through the management API: who, how, from where, what (never the body). */
   audit: {

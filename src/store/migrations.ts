@@ -260,4 +260,13 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0013_events_host_path': {
+    async up(db: Kysely<unknown>) {
+      for (const column of ['host', 'path'])
+        await db.schema
+          .alterTable('events')
+          .addColumn(column, 'text', (c) => c.notNull().defaultTo(''))
+          .execute();
+    },
+  },
 };

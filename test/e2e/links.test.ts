@@ -20,7 +20,7 @@ describe('gate: temporary links', () => {
     expect(r.status, JSON.stringify(r.json)).toBe(201);
     const c = r.json as unknown as Created;
     const u = new URL(c.url);
-    return { ...c, host: u.host, path: u.pathname };
+    return { ...c, host: u.hostname, port: u.port, path: u.pathname };
   };
 
   beforeAll(async () => {
@@ -52,6 +52,8 @@ describe('gate: temporary links', () => {
     expect((await t.get('share.home.test', '/', from('127.0.0.11'))).status).toBe(403);
     const l = await link({ service: 'share', ttl: '1h', max_ips: 2, note: 'for the plumber' });
     expect(l.host).toBe('share.home.test');
+    // On the proxy's own port (not 80, where nothing listens here).
+    expect(l.port).toBe(String(t.httpPort));
     const open = await t.get(l.host, l.path, from('127.0.0.11'));
     expect(open.status).toBe(303);
     expect(open.headers.location).toBe('/');

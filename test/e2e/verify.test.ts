@@ -71,7 +71,8 @@ describe('gate: forward auth for other proxies', () => {
     const first = await b.get('app.home.test', '/page');
     expect(first.status).toBe(302);
     const login = new URL(first.headers.location as string);
-    expect(login.host).toBe('auth.home.test');
+    // The portal where Gatehouse's proxy serves it (its listener's port: a high one here).
+    expect(login.host).toBe(`auth.home.test:${t.httpPort}`);
     expect(login.searchParams.get('rd')).toBe('http://app.home.test/page');
     // Sign in at the portal (through Gatehouse), then back at our own nginx with the cookie.
     const portal = new Browser(t.httpPort);

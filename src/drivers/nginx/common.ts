@@ -1,4 +1,6 @@
 /** Pieces shared by the nginx renderer's files. */
+import { STRIPPED_IDENTITY_HEADERS } from './identity-headers.js';
+import type { PublicOrigin } from './gate.js';
 
 /** The forwarding headers every proxied request carries (repeated where a location sets its own). */
 const BASE_HEADERS: [string, string][] = [
@@ -10,19 +12,9 @@ const BASE_HEADERS: [string, string][] = [
   ['Upgrade', '$http_upgrade'],
   ['Connection', '$gh_connection'],
   ['Cookie', '$gh_cookie'],
-  // Identity headers only the gate may set: a client's copies never reach an upstream.
-  ...[
-    'Remote-User',
-    'Remote-Email',
-    'Remote-Name',
-    'Remote-Groups',
-    'X-User-ID',
-    'X-Username',
-    'X-Email',
-    'X-Groups',
-    'X-User-First-Name',
-    'X-User-Last-Name',
-  ].map((h): [string, string] => [h, '""']),
+  // Identity headers only the gate may set (its own and other auth proxies'): a client's copies
+  // never reach an upstream.
+  ...STRIPPED_IDENTITY_HEADERS.map((h): [string, string] => [h, '""']),
 ];
 
 /** The common set, less the headers a route sets or deletes itself (names compared case-blind). */
@@ -48,4 +40,13 @@ export function listen(port: number, ipv6: boolean | undefined, extra = ''): str
 /** One limit_req zone per rate and kind of key (address or user). */
 export function zoneName(l: { perMinute: number; byUser?: boolean }): string {
   return `${l.byUser ? 'gh_rlu_' : 'gh_rl_'}${l.perMinute}`;
+}
+
+/**
+ * The port part (`""` or `":8443"`) of an HTTPS URL as clients use it: public_url's when that is
+ * HTTPS (a port mapping in front), else the HTTPS listener's.
+ */
+export function httpsPortPart(listener: number, pub: PublicOrigin | undefined): string {
+  if (pub?.scheme === 'https') return pub.port;
+  return listener === 443 ? '' : `:${listener}`;
 }

@@ -1,5 +1,5 @@
 import type { EdgeConfig, SiteRoute } from '../../compile/edge-config.js';
-import { indent, listen } from './common.js';
+import { httpsPortPart, indent, listen } from './common.js';
 import { filePath, lit } from './escape.js';
 import { GATE_NJS } from './njs.js';
 import { acmeLocation } from './tls.js';
@@ -15,6 +15,14 @@ export interface GateEnv {
   portalHost?: string;
   /** Name of the session cookie. */
   cookie: string;
+  /** Scheme and port clients use (setting `public_url`); absent: those of each request. */
+  publicOrigin?: PublicOrigin;
+}
+
+/** The scheme and port part of the address clients use (`port` is `""` or `":8443"`). */
+export interface PublicOrigin {
+  scheme: 'http' | 'https';
+  port: string;
 }
 
 /** The environment variable nginx passes to njs with the session signing key. */
@@ -38,13 +46,23 @@ export function policyRoutes(cfg: EdgeConfig): SiteRoute[] {
   return cfg.sites.flatMap((s) => s.routes.filter((r) => r.access.policy));
 }
 
-/** The portal's origin: HTTPS when a certificate covers its host. */
-export function portalUrl(env: RenderEnv, cfg?: EdgeConfig): string {
+/**
+ * What the njs check needs to build the portal's URL. With `public_url`, its scheme and port. Else
+ * the portal's HTTPS origin when a certificate covers it (the request's own port when that came over
+ * HTTPS), or plain HTTP on the request's port (on the HTTP listener's when the request was HTTPS).
+ */
+export function portalUrl(
+  env: RenderEnv,
+  cfg?: EdgeConfig,
+): { host: string; public?: PublicOrigin; https?: string; http?: string } {
   const host = env.gate?.portalHost;
-  if (!host) return '';
+  if (!host) return { host: '' };
+  const pub = env.gate?.publicOrigin;
+  if (pub) return { host, public: pub };
   const tls = cfg?.tls.hosts.some(([h]) => h === host);
-  if (!tls || !cfg) return `http://${host}`;
-  return `https://${host}${cfg.listeners.https === 443 ? '' : `:${cfg.listeners.https}`}`;
+  if (tls && cfg) return { host, https: `https://${host}${httpsPortPart(cfg.listeners.https, undefined)}` };
+  const http = cfg && cfg.listeners.http !== 80 ? `:${cfg.listeners.http}` : '';
+  return { host, http: `http://${host}${http}` };
 }
 
 /** Main-context lines: the njs module and the key's environment variable. */
@@ -171,6 +189,8 @@ export function gateCheckLocation(i: number, policy: string): string[] {
     // Only nginx sets this (the public /.gatehouse/ location clears it): the gate answers checks
     // for it alone.
     `    proxy_set_header X-Gatehouse-Check "${policy}";`,
+    // The request being checked, for security events ($request_uri is raw: no line breaks).
+    '    proxy_set_header X-Gatehouse-Uri $request_uri;',
     '    proxy_set_header Connection "";',
     '    proxy_connect_timeout 3s;',
     '    proxy_read_timeout 10s;',
@@ -231,7 +251,7 @@ export function portalServer(
 ): string[] {
   const host = env.gate?.portalHost;
   if (!host) return [];
-  const port = cfg.listeners.https === 443 ? '' : `:${cfg.listeners.https}`;
+  const port = httpsPortPart(cfg.listeners.https, env.gate?.publicOrigin);
   const site = tls
     ? [
         '# the login portal (https)',

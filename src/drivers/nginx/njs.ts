@@ -211,7 +211,7 @@ function decide(r) {
   if (p.forward || (p.basic && (!p.login || hasBasic(r) || !isBrowser(r)))) return 'gate';
   if (p.login) {
     var method = p.login.provider ? 'oidc-' + p.login.provider : 'login';
-    if (!P.portal || !exists(P.state + '/p/' + method)) return 'unavailable';
+    if (!P.portal.host || !exists(P.state + '/p/' + method)) return 'unavailable';
     return 'login';
   }
   // Links alone: a visitor without an admitted address is refused (they need the link itself).
@@ -227,12 +227,31 @@ function verdict(r) {
   }
 }
 
+// The port in a Host header as the browser sent it (":8080"), or "" for none. Digits only: anything
+// else there ("auth:80@evil.test") would make the portal's URL point elsewhere.
+function portOf(hostHeader) {
+  var m = /:[0-9]{1,5}$/.exec(hostHeader);
+  return m ? m[0] : '';
+}
+
+// The portal on the scheme and port the browser used (so that it works behind a port mapping),
+// unless public_url says how clients reach us, or the portal has HTTPS and the request has not.
 function loginUrl(r) {
-  // The Host as the browser sent it (with a port, if any), so the way back works on any port.
-  var back = r.variables.scheme + '://' + (r.variables.http_host || r.variables.host) + r.variables.request_uri;
+  var q = P.portal;
+  var hostHeader = r.variables.http_host || '';
+  var back, portal;
+  if (q.public) {
+    back = q.public.scheme + '://' + r.variables.host + q.public.port;
+    portal = q.public.scheme + '://' + q.host + q.public.port;
+  } else {
+    back = r.variables.scheme + '://' + r.variables.host + portOf(hostHeader);
+    var https = r.variables.scheme === 'https';
+    if (q.https) portal = https ? 'https://' + q.host + portOf(hostHeader) : q.https;
+    else portal = https ? q.http : 'http://' + q.host + portOf(hostHeader);
+  }
   var p = ROUTES[r.variables.gh_policy];
   var via = p && p.login && p.login.provider ? '&provider=' + p.login.provider : '';
-  return P.portal + '/login?rd=' + encodeURIComponent(back) + via;
+  return portal + '/login?rd=' + encodeURIComponent(back + r.variables.request_uri) + via;
 }
 
 export default { verdict, loginUrl };

@@ -3,6 +3,7 @@ import { indent, listen, PROXY_HEADERS, proxyHeaders, zoneName } from './common.
 import { filePath, headerVar, ident, lit, str } from './escape.js';
 import { ERROR_PAGES } from './pages.js';
 import { gateCheckLocation, identityHeaders, policyCheck, policyErrorPages, siteGateLines } from './gate.js';
+import { STRIPPED_IDENTITY_HEADERS } from './identity-headers.js';
 import type { RenderEnv } from './render.js';
 import { acmeLocation } from './tls.js';
 
@@ -201,6 +202,8 @@ function authLocation(i: number, url: string): string[] {
     '    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
     '    proxy_set_header X-Real-IP $remote_addr;',
     '    proxy_set_header Connection "";',
+    // The auth server decides who this is: a client's own identity headers must not tell it.
+    ...STRIPPED_IDENTITY_HEADERS.map((h) => `    proxy_set_header ${h} "";`),
     '    proxy_connect_timeout 3s;',
     '    proxy_read_timeout 10s;',
     `    proxy_pass ${str(url)};`,

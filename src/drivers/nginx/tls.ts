@@ -1,5 +1,5 @@
 import type { EdgeConfig, Pool, Site } from '../../compile/edge-config.js';
-import { indent, listen } from './common.js';
+import { httpsPortPart, indent, listen } from './common.js';
 import { filePath, lit } from './escape.js';
 import type { FastEntry } from './lanes.js';
 import type { RenderEnv } from './render.js';
@@ -122,7 +122,7 @@ export function tlsServers(
 export function httpsRedirect(cfg: EdgeConfig, env: RenderEnv, plan: TlsPlan, except?: string): string[] {
   const hosts = [...plan.certOf.keys()].filter((h) => h !== except);
   if (hosts.length === 0) return [];
-  const port = cfg.listeners.https === 443 ? '' : `:${cfg.listeners.https}`;
+  const port = httpsPortPart(cfg.listeners.https, env.gate?.publicOrigin);
   return [
     '# HTTP → HTTPS for hosts with a certificate',
     'server {',

@@ -274,7 +274,8 @@ function gatePaths(): Record<string, object> {
     },
     '/events': {
       get: {
-        summary: 'Security events, newest first, with counts since start',
+        summary:
+          'Security events (kind, ip, username, host, path, detail), newest first, with counts since start',
         parameters: [
           { name: 'kind', in: 'query', schema: { type: 'string' } },
           { name: 'limit', in: 'query', schema: { type: 'integer' } },
