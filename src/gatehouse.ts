@@ -116,7 +116,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     const admin = await TokenCheck.load(dataDir, 'admin-token', settings.admin_token);
     const register = await TokenCheck.load(dataDir, 'register-token', settings.register_token);
 
-    const sealer = await Sealer.load(dataDir, settings.secret);
+    const sealer = await Sealer.load(dataDir, settings.secret, db);
     const metrics = new Metrics();
     const certs = new CertStore(db, sealer);
     const dnsProviders = new DnsProviders(db, sealer);

@@ -34,7 +34,7 @@ const vipSchema = z
     const [addr = '', bits, extra] = s.split('/');
     const family = isIP(addr);
     if (family === 0 || addr.includes('%') || extra !== undefined || bits === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'an address with its prefix length, e.g. 10.0.0.100/24' });
+      ctx.addIssue({ code: 'custom', message: 'an address with its prefix length, e.g. 203.0.113.10/32' });
       return;
     }
     const max = family === 4 ? 32 : 128;

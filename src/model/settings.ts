@@ -13,7 +13,12 @@ import { cidrSchema, durationSchema, hostnameSchema, slugSchema } from './values
 
 const listenSchema = z
   .string()
-  .regex(/^(?:[0-9.]*|\[[0-9a-fA-F:]+\]|unix:\/.+):?[0-9]{0,5}$/, 'HOST:PORT, :PORT or unix:/path');
+  .regex(
+    /^(?:unix:\/.+|(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|\[[0-9a-fA-F:.]+\])?:[0-9]{1,5}|[0-9]{1,5})$/,
+    'HOST:PORT, :PORT, PORT or unix:/path',
+  )
+  // A port past 65535 (or an address without one) would reach listen() as NaN or a wrap-around.
+  .refine((v) => v.startsWith('unix:') || Number(/([0-9]+)$/.exec(v)?.[1]) <= 65535, 'a port up to 65535');
 
 const portOrZero = z.coerce.number().int().min(0).max(65535);
 
@@ -164,7 +169,13 @@ export function loadSettings(
     try {
       text = readFile(configPath);
     } catch (err) {
-      throw new GatehouseError('config_unreadable', `config file ${configPath}: ${(err as Error).message}`);
+      const e = err as NodeJS.ErrnoException;
+      throw new GatehouseError(
+        'config_unreadable',
+        e.code === 'ENOENT'
+          ? `no such file: ${configPath} (the config file)`
+          : `config file ${configPath}: ${e.message}`,
+      );
     }
     let parsed: unknown;
     try {

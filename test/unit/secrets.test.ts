@@ -1,8 +1,9 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Sealer } from '../../src/gate/secrets.js';
+import { generatedSecret, Sealer } from '../../src/gate/secrets.js';
+import { openSqlite } from '../../src/store/db.js';
 
 describe('secrets at rest', () => {
   it('seals with a key file created 0600, or with GATEHOUSE_SECRET and no file at all', async () => {
@@ -23,6 +24,32 @@ describe('secrets at rest', () => {
       expect(() => fromFile.open(s2)).toThrow();
       await rm(other, { recursive: true, force: true });
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a database restored without its data.key, or with another one, saying what to put back', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gh-sealer-'));
+    const db = await openSqlite(join(dir, 'gatehouse.db'));
+    try {
+      const secret = await generatedSecret(db, await Sealer.load(dir, undefined, db), 'session-key');
+      const key = await readFile(join(dir, 'data.key'), 'utf8');
+      await rm(join(dir, 'data.key'));
+      await expect(Sealer.load(dir, undefined, db)).rejects.toMatchObject({
+        code: 'data_key_missing',
+        message: expect.stringContaining('put back the data.key'),
+      });
+      // No new key was written beside the sealed secrets.
+      await expect(stat(join(dir, 'data.key'))).rejects.toThrow();
+      await writeFile(join(dir, 'data.key'), Buffer.alloc(32, 7).toString('base64'));
+      await expect(Sealer.load(dir, undefined, db)).rejects.toMatchObject({ code: 'data_key_mismatch' });
+      await expect(Sealer.load(dir, 'some passphrase', db)).rejects.toMatchObject({
+        code: 'data_key_mismatch',
+      });
+      await writeFile(join(dir, 'data.key'), key);
+      expect(await generatedSecret(db, await Sealer.load(dir, undefined, db), 'session-key')).toBe(secret);
+    } finally {
+      await db.destroy();
       await rm(dir, { recursive: true, force: true });
     }
   });

@@ -57,6 +57,20 @@ describe('settings', () => {
     expect(
       failure(() => loadSettings({}, { GATEHOUSE_REGISTER_ALLOW: '10.0.0.0/33' }, noFile)).message,
     ).toContain('GATEHOUSE_REGISTER_ALLOW');
+    // An address without a port, or a port past 65535, never reaches listen() as NaN.
+    for (const api_listen of ['1.2.3.4', '127.0.0.1:99999', 'localhost:7070'])
+      expect(failure(() => loadSettings({ api_listen }, {}, noFile)).message).toMatch(
+        /^setting --api-listen: /,
+      );
+    expect(loadSettings({ api_listen: '7071' }, {}, noFile).api_listen).toBe('7071');
+    const missing = () => {
+      throw Object.assign(new Error("ENOENT: no such file or directory, open '/nope.yaml'"), {
+        code: 'ENOENT',
+      });
+    };
+    expect(failure(() => loadSettings({ config: '/nope.yaml' }, {}, missing)).message).toBe(
+      'no such file: /nope.yaml (the config file)',
+    );
     expect(failure(() => loadSettings({ config: '/x.yaml' }, {}, () => 'bogus_key: 1\n')).message).toContain(
       '/x.yaml',
     );
