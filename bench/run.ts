@@ -6,17 +6,6 @@
 import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { p1 } from './cases/p1.js';
-import { p2 } from './cases/p2.js';
-import { p3 } from './cases/p3.js';
-import { p4 } from './cases/p4.js';
-import { p5 } from './cases/p5.js';
-import { p6 } from './cases/p6.js';
-import { p7 } from './cases/p7.js';
-import { p8 } from './cases/p8.js';
-import { p9 } from './cases/p9.js';
-import { p11 } from './cases/p11.js';
-import { p12 } from './cases/p12.js';
 import { BenchContext } from './lib/context.js';
 import { formatTable, passes, writeJson, type CaseResult, type Row } from './lib/report.js';
 
@@ -25,20 +14,22 @@ type Case = (ctx: BenchContext) => Promise<CaseResult>;
 /**
  * In running order: P3 grows the shared Gatehouse to 1k then 10k routes, P2 and P8 reuse the 10k, and
  * P5 (its own Gatehouse) comes after P8 so its garbage is not in P8's node RSS; P6 (network
- * namespaces, keepalived) last, for the same reason.
+ * namespaces, keepalived) last, for the same reason. Each case is loaded when it runs: P8 measures
+ * this process, which must not hold what later cases bring (playwright-core for P12 alone is
+ * ~40 MB of RSS).
  */
-const CASES: Record<string, Case> = {
-  P1: p1,
-  P4: p4,
-  P9: p9,
-  P7: p7,
-  P3: p3,
-  P2: p2,
-  P8: p8,
-  P5: p5,
-  P6: p6,
-  P11: p11,
-  P12: p12,
+const CASES: Record<string, () => Promise<Case>> = {
+  P1: async () => (await import('./cases/p1.js')).p1,
+  P4: async () => (await import('./cases/p4.js')).p4,
+  P9: async () => (await import('./cases/p9.js')).p9,
+  P7: async () => (await import('./cases/p7.js')).p7,
+  P3: async () => (await import('./cases/p3.js')).p3,
+  P2: async () => (await import('./cases/p2.js')).p2,
+  P8: async () => (await import('./cases/p8.js')).p8,
+  P5: async () => (await import('./cases/p5.js')).p5,
+  P6: async () => (await import('./cases/p6.js')).p6,
+  P11: async () => (await import('./cases/p11.js')).p11,
+  P12: async () => (await import('./cases/p12.js')).p12,
 };
 
 // dist/bench/run.js → <repo>/bench/results/latest.json
@@ -64,7 +55,8 @@ async function runAll(ids: string[], ctx: BenchContext): Promise<Record<string, 
   for (const id of ids) {
     const t0 = performance.now();
     process.stderr.write(`${id} …\n`);
-    out[id] = await (CASES[id] as Case)(ctx);
+    const run = await (CASES[id] as () => Promise<Case>)();
+    out[id] = await run(ctx);
     process.stderr.write(`${id} done in ${Math.round((performance.now() - t0) / 1000)} s\n`);
   }
   return out;

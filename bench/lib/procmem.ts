@@ -32,9 +32,19 @@ export function procMem(pid: number): ProcMem {
   return { pid, name, rssBytes, pssBytes };
 }
 
-/** The nginx master and its workers. */
+/**
+ * The nginx master and its live workers. A worker that exited meanwhile holds no memory: a zombie not
+ * yet reaped has no VmRSS, a reaped one no /proc entry; it is left out.
+ */
 export function nginxTree(masterPid: number): ProcMem[] {
-  return [masterPid, ...childrenOf(masterPid)].map(procMem);
+  const workers = childrenOf(masterPid).flatMap((pid) => {
+    try {
+      return [procMem(pid)];
+    } catch {
+      return [];
+    }
+  });
+  return [procMem(masterPid), ...workers];
 }
 
 export function mb(bytes: number): number {
