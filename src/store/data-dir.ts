@@ -6,9 +6,9 @@ import type { Settings } from '../model/settings.js';
 import type { Logger } from '../observe/log.js';
 import { securePermissions } from './permissions.js';
 
-/** nginx started as root runs its workers as nobody:nogroup (it sets no `user` of its own here). */
-export const WORKER_UID = 65534;
-export const WORKER_GID = 65534;
+import { WORKER_GID, WORKER_UID } from '../drivers/nginx/process.js';
+
+export { WORKER_GID, WORKER_UID };
 
 /** The registry database in a data dir. */
 export const dbFile = (dataDir: string): string => join(dataDir, 'gatehouse.db');

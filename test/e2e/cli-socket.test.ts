@@ -293,14 +293,16 @@ describe('service add over an existing service, and service ls', () => {
     expect(out.split('\n')[0]).toMatch(/^NAME +HOSTS +ACCESS +UPSTREAMS +HTTPS +STATE/);
     // Public in capitals; guarded ones say what guards them.
     expect(row('open')).toMatch(new RegExp(`open\\.test +PUBLIC +127\\.0\\.0\\.1:${backend.port} +off +up `));
-    expect(row('gone')).toMatch(/gone\.test +login +127\.0\.0\.1:1 +off +down \(1\/1 down\) /);
-    expect(row('nochk')).toMatch(/nochk\.test +login \(staff,ops\) \+ ip +127\.0\.0\.1:\d+ +off +unchecked /);
+    expect(row('gone')).toMatch(/gone\.test +sign-in +127\.0\.0\.1:1 +off +down \(1\/1 down\) /);
+    expect(row('nochk')).toMatch(
+      /nochk\.test +sign-in \(staff, ops\) or addresses \(1\) +127\.0\.0\.1:\d+ +off +unchecked /,
+    );
     expect(row('guarded')).toMatch(/guarded\.test +PUBLIC /);
 
     const json = await run(['--json', 'service', 'ls']);
     const list = JSON.parse(json.stdout) as { services: { service: { name: string }; summary: unknown }[] };
     expect(list.services.find((s) => s.service.name === 'gone')?.summary).toMatchObject({
-      access: 'login',
+      access: 'sign-in',
       public: false,
       upstreams: ['127.0.0.1:1'],
       https: 'off',

@@ -104,7 +104,7 @@ describe('data dir', () => {
       ['gate', '711'],
       ['gate/state', '711'],
       ['nginx', '711'],
-      ['nginx/logs', '700'],
+      ['nginx/logs', '710'],
       ['nginx/run', '700'],
       ['nginx/gen', '700'],
       ['nginx/tmp', '711'],

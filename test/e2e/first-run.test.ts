@@ -89,7 +89,11 @@ describe('first run: banner, logs, doctor', () => {
     expect(up.stdout).toContain(`export GATEHOUSE_DATA_DIR=${dataDir}`);
     // The banner is for people; the JSON log lines stay on stderr (not a terminal here).
     expect(up.stdout).not.toContain('{"level"');
-    expect(up.stderr).toMatch(/^\{"level":30,.*"msg":"Gatehouse is up"/m);
+    // (stderr is another pipe: its lines may arrive after the banner.)
+    await until(
+      async () => (/^\{"level":30,.*"msg":"Gatehouse is up"/m.test(up.stderr) ? true : undefined),
+      10_000,
+    );
 
     // The command it prints works as printed (from the checkout, as the quick start runs).
     const made = await new Promise<Run>((done) => {

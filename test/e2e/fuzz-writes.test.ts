@@ -204,11 +204,19 @@ const EDGE_FILE = {
 describe('fuzzing every write endpoint', () => {
   let t: TestGatehouse;
 
-  /** Everything a write could change, as the API shows it. */
+  /**
+   * Everything a write could change, as the API shows it. A service's summary is left out: it is
+   * derived from live health checks (its upstreams here go up and down on their own).
+   */
   const state = async (): Promise<string> => {
     const parts = await Promise.all(
       ['services', 'users', 'groups', 'links', 'providers', 'dns-providers', 'certificates', 'nodes'].map(
-        async (p) => (await t.api('GET', `/api/v1/${p}`)).body,
+        async (p) => {
+          const body = (await t.api('GET', `/api/v1/${p}`)).body;
+          if (p !== 'services') return body;
+          const list = JSON.parse(body) as { services: { service: unknown; meta: unknown }[] };
+          return JSON.stringify(list.services.map(({ service, meta }) => ({ service, meta })));
+        },
       ),
     );
     return parts.join('\n');

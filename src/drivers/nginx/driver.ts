@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
-import { mkdir, readdir, readFile, readlink, rename, rm, symlink, writeFile, chmod } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { EdgeConfig } from '../../compile/edge-config.js';
 import { GatehouseError } from '../../model/errors.js';
 import type { Logger } from '../../observe/log.js';
-import { liveHash, NginxProcess, testConfig, type NginxCommand } from './process.js';
+import { liveHash, NginxProcess, testConfig, WORKER_GID, type NginxCommand } from './process.js';
 import { renderNginx, type RenderedFiles, type RenderEnv } from './render.js';
 import type { GateEnv } from './gate.js';
 
@@ -129,6 +129,12 @@ export class NginxDriver {
     // Workers run as an unprivileged user: they enter tmp/ (request buffers), nothing else here.
     await chmod(p, 0o711);
     for (const d of ['logs', 'run', 'gen']) await mkdir(join(p, d), { recursive: true, mode: 0o700 });
+    // Workers reopen the logs themselves after a rotation (SIGUSR1): they enter logs/ through its
+    // group, nobody else does.
+    if (process.getuid?.() === 0) {
+      await chown(join(p, 'logs'), 0, WORKER_GID);
+      await chmod(join(p, 'logs'), 0o710);
+    }
     await mkdir(join(p, 'tmp'), { recursive: true, mode: 0o711 });
     this.process.reapStale(join(p, 'run', 'nginx.pid'));
   }
