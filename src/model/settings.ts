@@ -44,7 +44,13 @@ const csv = z.preprocess(
 
 export const settingsSchema = z.strictObject({
   config: z.string().optional(),
-  data_dir: z.string().min(1).default('/var/lib/gatehouse'),
+  // nginx's config names paths below it: characters its syntax gives a meaning to are refused here,
+  // before anything starts, rather than by the driver at the first apply.
+  data_dir: z
+    .string()
+    .min(1)
+    .regex(/^[^\s$"'\\{};\p{Cc}]+$/u, 'a path without spaces, quotes or any of $ \\ { } ;')
+    .default('/var/lib/gatehouse'),
   http_port: portOrZero.refine((p) => p > 0, 'must be 1-65535').default(80),
   https_port: portOrZero.default(443),
   api_listen: listenSchema.default('127.0.0.1:7070'),

@@ -57,6 +57,10 @@ describe('settings', () => {
     expect(
       failure(() => loadSettings({}, { GATEHOUSE_REGISTER_ALLOW: '10.0.0.0/33' }, noFile)).message,
     ).toContain('GATEHOUSE_REGISTER_ALLOW');
+    // nginx's config names paths below the data dir: refused at once, not at the first apply.
+    expect(failure(() => loadSettings({ data_dir: '/srv/My Trial/gh' }, {}, noFile)).message).toMatch(
+      /^setting --data-dir: .*without spaces/,
+    );
     // An address without a port, or a port past 65535, never reaches listen() as NaN.
     for (const api_listen of ['1.2.3.4', '127.0.0.1:99999', 'localhost:7070'])
       expect(failure(() => loadSettings({ api_listen }, {}, noFile)).message).toMatch(
