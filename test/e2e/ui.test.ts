@@ -243,6 +243,13 @@ describe('web UI', () => {
     // The last day's tallies on the dashboard: the link opened once.
     await page.getByRole('link', { name: 'Dashboard' }).click();
     await expect.poll(() => page.getByTestId('tally-links').textContent()).toBe('Links used: 1');
+    // Each security event says what it was about: the visit refused before the link, and the
+    // link's use, both at shared.test/ (never the link's token).
+    const where = page.getByTestId('events').getByTestId('event-where');
+    await expect
+      .poll(async () => (await where.allTextContents()).filter((w) => w === 'shared.test/').length)
+      .toBeGreaterThanOrEqual(2);
+    expect((await where.allTextContents()).join(' ')).not.toMatch(/token|\?/);
   });
 
   it('loaded nothing from anywhere but its own origin (it must work offline)', () => {
