@@ -110,3 +110,17 @@ export function fromZod(err: ZodError, prefix = ''): GatehouseError {
   const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
   return new GatehouseError('invalid', `${first.field}: ${first.message}${more}`, 400, issues);
 }
+
+/** Why a file a person named could not be read, in words ("no such file: PATH"), not a system code. */
+export function unreadableFile(path: string, err: unknown): { code: string; why: string } {
+  const code = (err as NodeJS.ErrnoException).code;
+  const why =
+    code === 'ENOENT'
+      ? `no such file: ${path}`
+      : code === 'EISDIR'
+        ? `a directory, not a file: ${path}`
+        : code === 'EACCES' || code === 'EPERM'
+          ? `permission denied: ${path}`
+          : `cannot read ${path}: ${(err as Error).message}`;
+  return { code: code === 'ENOENT' ? 'no_such_file' : 'unreadable_file', why };
+}

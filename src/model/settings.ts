@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import YAML from 'yaml';
-import { GatehouseError, fromZod } from './errors.js';
+import { GatehouseError, fromZod, unreadableFile } from './errors.js';
 import { cidrSchema, durationSchema, hostnameSchema, slugSchema } from './values.js';
 
 /**
@@ -175,12 +175,9 @@ export function loadSettings(
     try {
       text = readFile(configPath);
     } catch (err) {
-      const e = err as NodeJS.ErrnoException;
       throw new GatehouseError(
         'config_unreadable',
-        e.code === 'ENOENT'
-          ? `no such file: ${configPath} (the config file)`
-          : `config file ${configPath}: ${e.message}`,
+        `${unreadableFile(configPath, err).why} (the config file)`,
       );
     }
     let parsed: unknown;

@@ -172,6 +172,17 @@ describe('CLI messages', () => {
 });
 
 describe('service add over an existing service, and service ls', () => {
+  /** `service add` of the guarded service's name from flags alone (no access rules: public). */
+  const guardedFromFlags = () => [
+    'service',
+    'add',
+    '--name',
+    'guarded',
+    '--host',
+    'guarded.test',
+    '--upstream',
+    `127.0.0.1:${backend.port}`,
+  ];
   let t: TestGatehouse;
   let backend: TestServer;
   const run = (args: string[], input = '') => cli(t.dataDir, args, input);
@@ -203,16 +214,7 @@ describe('service add over an existing service, and service ls', () => {
     expect((await t.get('guarded.test')).status).toBe(401);
 
     // The same name from flags: no access rules, so it would make the service public.
-    const flags = [
-      'service',
-      'add',
-      '--name',
-      'guarded',
-      '--host',
-      'guarded.test',
-      '--upstream',
-      `127.0.0.1:${backend.port}`,
-    ];
+    const flags = guardedFromFlags();
     const again = await run(flags);
     expect(again.code).not.toBe(0);
     expect(again.stderr).toContain('service guarded exists');
@@ -239,16 +241,7 @@ describe('service add over an existing service, and service ls', () => {
   });
 
   it('a second add of the same definition with --replace changes nothing', async () => {
-    const flags = [
-      'service',
-      'add',
-      '--name',
-      'guarded',
-      '--host',
-      'guarded.test',
-      '--upstream',
-      `127.0.0.1:${backend.port}`,
-    ];
+    const flags = guardedFromFlags();
     const before = (await t.api('GET', '/api/v1/services')).json.version;
     const same = await run([...flags, '--replace']);
     expect(same.code).toBe(0);

@@ -4,8 +4,6 @@ import { readTextFile } from '../../sources/file/read.js';
 import { cliContext } from '../context.js';
 import { table } from '../format.js';
 
-const readPem = (path: string, field: string): Promise<string> => readTextFile(path, field);
-
 export function certCommand(): Command {
   const cmd = new Command('cert').description('TLS certificates served on the HTTPS port');
   cmd
@@ -29,7 +27,7 @@ export function certCommand(): Command {
     .requiredOption('--key <file>', 'private key, PEM (unencrypted)')
     .action(async (o: { cert: string; key: string }, c: Command) => {
       const ctx = cliContext(c);
-      const body = { cert: await readPem(o.cert, 'cert'), key: await readPem(o.key, 'key') };
+      const body = { cert: await readTextFile(o.cert, 'cert'), key: await readTextFile(o.key, 'key') };
       const r = await ctx.client.call<CertView>('POST', '/api/v1/certificates?wait=true', body);
       ctx.print(`uploaded certificate ${r.id} for ${r.names.join(', ')} (expires ${r.notAfter})`, r);
     });
