@@ -2,7 +2,7 @@ import tailwindcss from '@tailwindcss/vite';
 import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vite';
 
-// Built into web/dist and served by the management API (src/sources/api/ui.ts) at its own origin,
+// Built into web/dist and served by the management API (src/api/ui.ts) at its own origin,
 // so the admin cookie (SameSite=Strict, HttpOnly) and the API share one origin.
 export default defineConfig({
   root: import.meta.dirname,

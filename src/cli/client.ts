@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { GatehouseError } from '../model/errors.js';
-import { CLI_UID_HEADER } from '../observe/audit.js';
+import { CLI_UID_HEADER } from '../api/audit-log.js';
 
 export interface ClientOptions {
   /** Base URL of the management API; when absent the local unix socket is used. */

@@ -1,6 +1,6 @@
 import { conflict, notFound } from '../model/errors.js';
 import type { DnsProviderInput, DnsProviderView } from '../model/dns.js';
-import type { Sealer } from '../gate/secrets.js';
+import type { Sealer } from '../store/secrets.js';
 import type { Database, Db } from '../store/db.js';
 import { Rfc2136Provider, type DnsProvider } from './rfc2136.js';
 import { CloudflareProvider, HetznerProvider } from './http-providers.js';

@@ -4,7 +4,7 @@ import type { GateEnv, PublicOrigin } from '../drivers/nginx/gate.js';
 import type { Logger } from '../observe/log.js';
 import type { Registry } from '../registry/registry.js';
 import type { Db } from '../store/db.js';
-import { generatedSecret, type Sealer } from './secrets.js';
+import { generatedSecret, type Sealer } from '../store/secrets.js';
 import { RevocationFiles, SESSION_COOKIE, SessionCodec, Sessions } from './sessions.js';
 import { UserStore } from './users.js';
 import { LinkStore } from './links.js';

@@ -5,7 +5,7 @@ import { conflict, GatehouseError, notFound } from '../model/errors.js';
 import type { Identity } from '../model/identity.js';
 import type { ProviderCreate, ProviderView } from '../model/provider.js';
 import type { Database, Db } from '../store/db.js';
-import type { Sealer } from './secrets.js';
+import type { Sealer } from '../store/secrets.js';
 import { openStep, signStep } from './totp.js';
 import type { UserStore } from './users.js';
 

@@ -4,11 +4,8 @@ import { chmod, mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Settings } from '../model/settings.js';
 import type { Logger } from '../observe/log.js';
-import { securePermissions } from './permissions.js';
 
-import { WORKER_GID, WORKER_UID } from '../drivers/nginx/process.js';
-
-export { WORKER_GID, WORKER_UID };
+import { securePermissions, WORKER_GID, WORKER_UID } from './permissions.js';
 
 /** The registry database in a data dir. */
 export const dbFile = (dataDir: string): string => join(dataDir, 'gatehouse.db');

@@ -3,6 +3,10 @@ import { chmod } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { Logger } from '../observe/log.js';
 
+/** nginx started as root runs its workers as nobody:nogroup (the generated config sets no `user`). */
+export const WORKER_UID = 65534;
+export const WORKER_GID = 65534;
+
 /**
  * The most a path in the data dir may allow. State (the database and its WAL, keys, token hashes,
  * caches, logs, sockets) is the owner's alone: 0600 files, 0700 directories. The exceptions are

@@ -3,8 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { Agent } from 'node:https';
 import { GatehouseError } from '../model/errors.js';
 import type { Logger } from '../observe/log.js';
-import { generatedSecretWith } from '../gate/secrets.js';
-import type { Sealer } from '../gate/secrets.js';
+import { generatedSecretWith } from '../store/secrets.js';
+import type { Sealer } from '../store/secrets.js';
 import type { Db } from '../store/db.js';
 import type { DnsProvider } from '../dns/rfc2136.js';
 

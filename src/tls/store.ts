@@ -1,6 +1,6 @@
 import { createPrivateKey, randomUUID, X509Certificate } from 'node:crypto';
 import { GatehouseError, invalid, notFound } from '../model/errors.js';
-import type { Sealer } from '../gate/secrets.js';
+import type { Sealer } from '../store/secrets.js';
 import type { Database, Db } from '../store/db.js';
 
 type CertRow = Database['certificates'];

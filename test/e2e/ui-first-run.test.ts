@@ -4,7 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultUiDir } from '../../src/sources/api/ui.js';
+import { defaultUiDir } from '../../src/api/ui.js';
 import { launchChromium } from '../helpers/chromium.js';
 import { startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
 import { json } from '../helpers/net.js';

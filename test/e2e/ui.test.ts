@@ -4,7 +4,7 @@ import Fastify from 'fastify';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCode } from '../../src/gate/totp.js';
-import { uiRoutes } from '../../src/sources/api/ui.js';
+import { uiRoutes } from '../../src/api/ui.js';
 import type { TestGatehouse } from '../helpers/gatehouse.js';
 import { freePort, startServer, until, type TestServer } from '../helpers/net.js';
 import { testDir } from '../helpers/tmp.js';

@@ -4,7 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { totpCode } from '../../src/gate/totp.js';
-import { defaultUiDir } from '../../src/sources/api/ui.js';
+import { defaultUiDir } from '../../src/api/ui.js';
 import { launchChromium } from './chromium.js';
 import { startTestGatehouse, type TestGatehouse } from './gatehouse.js';
 

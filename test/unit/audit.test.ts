@@ -1,6 +1,6 @@
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { auditChanges, socketActor, type AuditEntry, type AuditLog } from '../../src/observe/audit.js';
+import { auditChanges, socketActor, type AuditEntry, type AuditLog } from '../../src/api/audit-log.js';
 
 describe('audit of changes', () => {
   it('hands a change it could not record to onError with the entry, never drops it silently', async () => {

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Sealer } from '../../src/gate/secrets.js';
+import { Sealer } from '../../src/store/secrets.js';
 import { createLogger } from '../../src/observe/log.js';
 import { Registry } from '../../src/registry/registry.js';
 import { openSqlite, type Db } from '../../src/store/db.js';

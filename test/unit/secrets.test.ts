@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { generatedSecret, Sealer } from '../../src/gate/secrets.js';
+import { generatedSecret, Sealer } from '../../src/store/secrets.js';
 import { openSqlite } from '../../src/store/db.js';
 
 describe('secrets at rest', () => {

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import type { AuditEntry } from '../../observe/audit.js';
+import type { AuditEntry } from '../../api/audit-log.js';
 import { cliContext } from '../context.js';
 import { ago, table } from '../format.js';
 

@@ -17,7 +17,8 @@ import { dirname, join } from 'node:path';
 import type { EdgeConfig } from '../../compile/edge-config.js';
 import { GatehouseError } from '../../model/errors.js';
 import type { Logger } from '../../observe/log.js';
-import { liveHash, NginxProcess, testConfig, WORKER_GID, type NginxCommand } from './process.js';
+import { liveHash, NginxProcess, testConfig, type NginxCommand } from './process.js';
+import { WORKER_GID } from '../../store/permissions.js';
 import { renderNginx, type RenderedFiles, type RenderEnv } from './render.js';
 import type { GateEnv } from './gate.js';
 

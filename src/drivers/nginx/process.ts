@@ -3,10 +3,6 @@ import { readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import type { Logger } from '../../observe/log.js';
 
-/** nginx started as root runs its workers as nobody:nogroup (the generated config sets no `user`). */
-export const WORKER_UID = 65534;
-export const WORKER_GID = 65534;
-
 export interface NginxCommand {
   bin: string;
   prefix: string;

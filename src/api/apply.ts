@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { applyEdgeFile } from '../file/apply.js';
-import { fileOwnerSchema, parseEdgeFile } from '../file/document.js';
-import { parse } from '../http-errors.js';
+import { applyEdgeFile } from '../sources/file/apply.js';
+import { fileOwnerSchema, parseEdgeFile } from '../sources/file/document.js';
+import { parse } from './http-errors.js';
 import type { ApiContext } from './context.js';
 
 const applyBodySchema = z.strictObject({

@@ -1,10 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { Gate } from '../../gate/gate.js';
-import { FailureLimiter } from '../../gate/limiter.js';
-import { GatehouseError } from '../../model/errors.js';
-import { parse } from '../http-errors.js';
-import { hasAdmin } from '../../store/db.js';
+import type { Gate } from '../gate/gate.js';
+import { FailureLimiter } from '../gate/limiter.js';
+import { GatehouseError } from '../model/errors.js';
+import { parse } from './http-errors.js';
+import { hasAdmin } from '../store/db.js';
 
 /** The management API's own cookie: an admin user's gate session, for this API's origin only. */
 export const ADMIN_COOKIE = 'gh_admin';

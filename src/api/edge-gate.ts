@@ -1,14 +1,14 @@
 import { request, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { EdgeFeed } from '../../edge/feed.js';
-import type { NodeStore } from '../../edge/nodes.js';
-import { GatehouseError } from '../../model/errors.js';
+import type { EdgeFeed } from '../edge/feed.js';
+import type { NodeStore } from '../edge/nodes.js';
+import { GatehouseError } from '../model/errors.js';
 import {
   EDGE_GATE_PREFIX,
   endToEnd,
   NODE_TOKEN_HEADER,
   ORIGINAL_HOST_HEADER,
   STATE_HEADER,
-} from '../../edge/transit.js';
+} from '../edge/transit.js';
 
 /** How long the gate may take to answer a relayed request. */
 const GATE_TIMEOUT_MS = 15_000;

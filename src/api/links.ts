@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { linkCreateSchema } from '../../model/link.js';
-import { slugSchema } from '../../model/values.js';
-import { parse } from '../http-errors.js';
+import { linkCreateSchema } from '../model/link.js';
+import { slugSchema } from '../model/values.js';
+import { parse } from './http-errors.js';
 import type { ApiContext } from './context.js';
 
 const idParams = z.strictObject({ id: z.uuid('a link id') });

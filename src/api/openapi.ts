@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { serviceSchema } from '../../model/service.js';
-import { registerBodySchema } from '../register/templates.js';
-import { groupCreateSchema, userCreateSchema, userUpdateSchema } from '../../model/identity.js';
-import { linkCreateSchema } from '../../model/link.js';
-import { providerCreateSchema } from '../../model/provider.js';
+import { serviceSchema } from '../model/service.js';
+import { registerBodySchema } from '../sources/register/templates.js';
+import { groupCreateSchema, userCreateSchema, userUpdateSchema } from '../model/identity.js';
+import { linkCreateSchema } from '../model/link.js';
+import { providerCreateSchema } from '../model/provider.js';
 import { edgeFileJsonSchema, edgePaths } from './openapi-edges.js';
 
 const errorSchema = {

@@ -4,7 +4,7 @@ import type { LocalEdge } from '../edge/local-edge.js';
 import type { NodeStore } from '../edge/nodes.js';
 import type { Gate } from '../gate/gate.js';
 import type { CertStore } from '../tls/store.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics } from '../observe/metrics.js';
 
 export interface ScrapeSources {
   certs: CertStore;

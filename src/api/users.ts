@@ -1,14 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { conflict, notFound } from '../../model/errors.js';
+import { conflict, notFound } from '../model/errors.js';
 import {
   groupCreateSchema,
   groupNameSchema,
   userCreateSchema,
   usernameSchema,
   userUpdateSchema,
-} from '../../model/identity.js';
-import { parse } from '../http-errors.js';
+} from '../model/identity.js';
+import { parse } from './http-errors.js';
 import type { ApiContext } from './context.js';
 
 const userParams = z.strictObject({ username: usernameSchema });

@@ -1,21 +1,21 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { BlockList, isIPv4 } from 'node:net';
 import { z } from 'zod';
-import { GatehouseError } from '../../model/errors.js';
-import type { Service } from '../../model/service.js';
-import type { Settings, Template } from '../../model/settings.js';
-import { slugSchema } from '../../model/values.js';
-import type { Logger } from '../../observe/log.js';
-import type { Registry } from '../../registry/registry.js';
-import { frameworkErrors, installErrorHandling, parse } from '../http-errors.js';
-import type { TokenCheck } from '../tokens.js';
-import { BUILTIN_TEMPLATES, instantiate, registerBodySchema } from './templates.js';
+import { GatehouseError } from '../model/errors.js';
+import type { Service } from '../model/service.js';
+import type { Settings, Template } from '../model/settings.js';
+import { slugSchema } from '../model/values.js';
+import type { Logger } from '../observe/log.js';
+import type { Registry } from '../registry/registry.js';
+import { frameworkErrors, installErrorHandling, parse } from './http-errors.js';
+import type { TokenCheck } from './tokens.js';
+import { BUILTIN_TEMPLATES, instantiate, registerBodySchema } from '../sources/register/templates.js';
 import {
   agentHeartbeatSchema,
   agentNameSchema,
   agentRegisterSchema,
   type AgentLeases,
-} from '../agent/leases.js';
+} from '../sources/agent/leases.js';
 
 const deregisterSchema = z.strictObject({ subdomain: slugSchema });
 

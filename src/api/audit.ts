@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { auditQuerySchema, type AuditLog } from '../../observe/audit.js';
-import { parse } from '../http-errors.js';
+import { auditQuerySchema, type AuditLog } from './audit-log.js';
+import { parse } from './http-errors.js';
 
 /** GET /api/v1/audit: changes made through the API, newest first (`before` pages on). */
 export async function auditRoutes(app: FastifyInstance, audit: AuditLog): Promise<void> {

@@ -1,10 +1,10 @@
-import type { LocalEdge } from '../../edge/local-edge.js';
-import type { Gate } from '../../gate/gate.js';
-import type { CertStore } from '../../tls/store.js';
-import type { CertManager } from '../../tls/manager.js';
-import type { DnsProviders } from '../../dns/providers.js';
-import type { Settings, Template } from '../../model/settings.js';
-import type { Registry } from '../../registry/registry.js';
+import type { LocalEdge } from '../edge/local-edge.js';
+import type { Gate } from '../gate/gate.js';
+import type { CertStore } from '../tls/store.js';
+import type { CertManager } from '../tls/manager.js';
+import type { DnsProviders } from '../dns/providers.js';
+import type { Settings, Template } from '../model/settings.js';
+import type { Registry } from '../registry/registry.js';
 
 export interface ApiContext {
   registry: Registry;

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { dnsProviderSchema } from '../../model/dns.js';
-import { slugSchema } from '../../model/values.js';
-import { parse } from '../http-errors.js';
+import { dnsProviderSchema } from '../model/dns.js';
+import { slugSchema } from '../model/values.js';
+import { parse } from './http-errors.js';
 import type { ApiContext } from './context.js';
 
 const dnsParams = z.strictObject({ name: slugSchema });

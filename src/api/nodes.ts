@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { EdgeFeed } from '../../edge/feed.js';
-import { nodeCreateSchema, nodeReportSchema, type NodeStore } from '../../edge/nodes.js';
-import { GatehouseError } from '../../model/errors.js';
-import { slugSchema } from '../../model/values.js';
-import { parse } from '../http-errors.js';
+import type { EdgeFeed } from '../edge/feed.js';
+import { nodeCreateSchema, nodeReportSchema, type NodeStore } from '../edge/nodes.js';
+import { GatehouseError } from '../model/errors.js';
+import { slugSchema } from '../model/values.js';
+import { parse } from './http-errors.js';
 import type { ApiContext } from './context.js';
 
 const nameParams = z.strictObject({ name: slugSchema });

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { EdgeFeed } from '../../edge/feed.js';
+import type { EdgeFeed } from '../edge/feed.js';
 import type { ApiContext } from './context.js';
 
 /** Keeps proxies and browsers from closing an idle stream. */

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { compile } from '../../compile/compile.js';
-import { diffVersions, getVersion, listVersions, rollback, stateAt } from '../../registry/snapshots.js';
-import { parse } from '../http-errors.js';
+import { compile } from '../compile/compile.js';
+import { diffVersions, getVersion, listVersions, rollback, stateAt } from '../registry/snapshots.js';
+import { parse } from './http-errors.js';
 import type { ApiContext } from './context.js';
 
 /** A version number as URL text: decimal digits only (`z.coerce` would read "", " " or "0x10" too). */

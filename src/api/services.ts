@@ -1,11 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { invalid, notFound } from '../../model/errors.js';
-import { serviceSchema, type ServiceRecord } from '../../model/service.js';
-import { serviceDiff } from '../../registry/snapshots.js';
-import { summarizeService, type ServiceFacts } from '../../model/summary.js';
-import { slugSchema } from '../../model/values.js';
-import { isSet, parse, queryFlag } from '../http-errors.js';
+import { invalid, notFound } from '../model/errors.js';
+import { serviceSchema, type ServiceRecord } from '../model/service.js';
+import { serviceDiff } from '../registry/snapshots.js';
+import { summarizeService, type ServiceFacts } from '../model/summary.js';
+import { slugSchema } from '../model/values.js';
+import { isSet, parse, queryFlag } from './http-errors.js';
 import type { ApiContext } from './context.js';
 
 const nameParams = z.strictObject({ name: slugSchema });

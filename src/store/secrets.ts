@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GatehouseError } from '../model/errors.js';
-import type { Db } from '../store/db.js';
+import type { Db } from './db.js';
 
 /**
  * Secrets at rest: everything secret in the database (session signing key, TOTP secrets, OIDC client

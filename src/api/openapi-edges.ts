@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { nodeCreateSchema } from '../../edge/nodes.js';
-import { dnsProviderSchema } from '../../model/dns.js';
-import { edgeFileSchema } from '../file/document.js';
+import { nodeCreateSchema } from '../edge/nodes.js';
+import { dnsProviderSchema } from '../model/dns.js';
+import { edgeFileSchema } from '../sources/file/document.js';
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
 const json = (s: object) => ({ content: { 'application/json': { schema: s } } });

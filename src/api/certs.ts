@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { certUploadSchema } from '../../model/cert.js';
-import { isSet, parse, queryFlag } from '../http-errors.js';
-import { GatehouseError } from '../../model/errors.js';
-import { hostnameSchema } from '../../model/values.js';
+import { certUploadSchema } from '../model/cert.js';
+import { isSet, parse, queryFlag } from './http-errors.js';
+import { GatehouseError } from '../model/errors.js';
+import { hostnameSchema } from '../model/values.js';
 import type { ApiContext } from './context.js';
 
 const idParams = z.strictObject({ id: z.uuid('a certificate id') });

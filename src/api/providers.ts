@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { providerCreateSchema } from '../../model/provider.js';
-import { portalHost } from '../../model/settings.js';
-import { slugSchema } from '../../model/values.js';
-import { parse } from '../http-errors.js';
+import { providerCreateSchema } from '../model/provider.js';
+import { portalHost } from '../model/settings.js';
+import { slugSchema } from '../model/values.js';
+import { parse } from './http-errors.js';
 import type { ApiContext } from './context.js';
 
 const providerParams = z.strictObject({ name: slugSchema });
