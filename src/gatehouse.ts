@@ -24,7 +24,7 @@ import { Metrics } from './observe/metrics.js';
 import { fillMetrics } from './api/metrics-scrape.js';
 import { buildGateServer } from './gate/server.js';
 import { SecurityLog } from './gate/security-log.js';
-import { SESSION_KEY_ENV } from './drivers/nginx/gate.js';
+import { SESSION_KEY_ENV } from './model/session.js';
 import { durationMs } from './model/values.js';
 import type { Logger } from './observe/log.js';
 import { Registry } from './registry/registry.js';

@@ -5,7 +5,7 @@ import { securePermissions } from '../store/permissions.js';
 import { dirname, join } from 'node:path';
 import type { EdgeConfig } from '../compile/edge-config.js';
 import { NginxDriver } from '../drivers/nginx/driver.js';
-import { SESSION_KEY_ENV, type GateEnv } from '../drivers/nginx/gate.js';
+import { SESSION_KEY_ENV, type GateEnv } from '../model/session.js';
 import type { Logger } from '../observe/log.js';
 import { VERSION } from '../observe/version.js';
 import { keyDir } from '../tls/key-dir.js';

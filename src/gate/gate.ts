@@ -1,11 +1,19 @@
 import { chmod, chown, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { GateEnv, PublicOrigin } from '../drivers/nginx/gate.js';
 import type { Logger } from '../observe/log.js';
 import type { Registry } from '../registry/registry.js';
 import type { Db } from '../store/db.js';
 import { generatedSecret, type Sealer } from '../store/secrets.js';
-import { RevocationFiles, SESSION_COOKIE, SessionCodec, Sessions } from './sessions.js';
+import {
+  SESSION_COOKIE,
+  SessionCodec,
+  SIGN_IN,
+  STATE_DIR,
+  stateFile,
+  type GateEnv,
+  type PublicOrigin,
+} from '../model/session.js';
+import { RevocationFiles, Sessions } from './sessions.js';
 import { UserStore } from './users.js';
 import { LinkStore } from './links.js';
 import { Providers } from './oidc.js';
@@ -115,7 +123,7 @@ export class Gate {
     await chmod(dir, 0o711);
     const files = new RevocationFiles(join(dir, 'state'));
     await files.init();
-    await mkdir(join(files.dir, 'p'), { recursive: true, mode: 0o711 });
+    await mkdir(join(files.dir, STATE_DIR.signIn), { recursive: true, mode: 0o711 });
     const key = await generatedSecret(opts.db, opts.sealer, 'session-key');
     const gate = new Gate(opts, key, files);
     await gate.refreshAvailability();
@@ -141,12 +149,12 @@ export class Gate {
     const passwords = Number(n?.n ?? 0) > 0;
     const any = passwords || (await this.providers.count()) > 0;
     const mark = async (name: string, on: boolean) => {
-      const file = join(this.files.dir, 'p', name);
-      if (on) await writeFile(file, '1', { mode: 0o644 });
+      const file = stateFile.signIn(this.files.dir, name);
+      if (on) await writeFile(file, SIGN_IN.mark, { mode: 0o644 });
       else await rm(file, { force: true });
     };
-    await mark('password', passwords);
-    await mark('login', any);
+    await mark(SIGN_IN.password, passwords);
+    await mark(SIGN_IN.any, any);
   }
 
   /** The cookie scope for a host: the base domain when the host is in it, else the host alone. */

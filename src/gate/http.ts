@@ -4,7 +4,7 @@ import type { Database } from '../store/db.js';
 import type { EventPlace, Gate } from './gate.js';
 import { FailureLimiter } from './limiter.js';
 import { signedInPage, type Brand } from './portal.js';
-import type { SessionClaims } from './sessions.js';
+import type { SessionClaims } from '../model/session.js';
 
 export type UserRow = Database['users'];
 

@@ -1,9 +1,10 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { join } from 'node:path';
+import { dirname } from 'node:path';
 import { invalid, notFound } from '../model/errors.js';
 import type { LinkCreate, LinkView } from '../model/link.js';
+import { stateFile, stateTime } from '../model/session.js';
 import { durationMs } from '../model/values.js';
 import type { Registry } from '../registry/registry.js';
 import type { Database, Db } from '../store/db.js';
@@ -175,14 +176,13 @@ export class LinkStore {
       .where('links.revoked_at', 'is', null)
       .execute();
     const until = Math.max(0, ...rows.map((r) => Date.parse(r.expires_at)));
-    const dir = join(this.stateDir, 'l', service);
-    const file = join(dir, ip);
+    const file = stateFile.link(this.stateDir, service, ip);
     if (until <= Date.now()) {
       await rm(file, { force: true });
       return;
     }
-    await mkdir(dir, { recursive: true, mode: 0o711 });
-    await writeFileAtomic(file, String(until), 0o644);
+    await mkdir(dirname(file), { recursive: true, mode: 0o711 });
+    await writeFileAtomic(file, stateTime(until), 0o644);
   }
 
   private async view(row: LinkRow): Promise<LinkView> {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { conflict, GatehouseError, notFound } from '../model/errors.js';
 import type { Identity } from '../model/identity.js';
 import type { ProviderCreate, ProviderView } from '../model/provider.js';
+import { SIGN_IN, STATE_DIR, stateFile } from '../model/session.js';
 import type { Database, Db } from '../store/db.js';
 import type { Sealer } from '../store/secrets.js';
 import { openStep, signStep } from './totp.js';
@@ -98,11 +99,13 @@ export class Providers {
   async syncAvailability(): Promise<void> {
     const rows = await this.db.selectFrom('providers').select('name').execute();
     const names = new Set(rows.map((r) => r.name));
-    const dir = join(this.stateDir, 'p');
+    const dir = join(this.stateDir, STATE_DIR.signIn);
+    const prefix = SIGN_IN.oidcPrefix;
     for (const f of await readdir(dir)) {
-      if (f.startsWith('oidc-') && !names.has(f.slice(5))) await rm(join(dir, f), { force: true });
+      if (f.startsWith(prefix) && !names.has(f.slice(prefix.length))) await rm(join(dir, f), { force: true });
     }
-    for (const n of names) await writeFile(join(dir, `oidc-${n}`), '1', { mode: 0o644 });
+    for (const n of names)
+      await writeFile(stateFile.signIn(this.stateDir, `${prefix}${n}`), SIGN_IN.mark, { mode: 0o644 });
   }
 
   /** The provider's authorization URL, and the signed value the browser keeps until the callback. */

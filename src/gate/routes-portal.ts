@@ -11,7 +11,7 @@ import {
   totpPage,
 } from './portal.js';
 import { checkTotp, newTotp, openStep, qrSvg, signStep, totpUrl } from './totp.js';
-import type { SessionClaims } from './sessions.js';
+import type { SessionClaims } from '../model/session.js';
 import { cookies } from './http.js';
 
 /** The login portal: sign-in (password, then TOTP), self-service TOTP, sign-out, session hand-over. */

@@ -1,91 +1,50 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Identity } from '../model/identity.js';
+import {
+  NEVER_AGAIN_MS,
+  sessionClaims,
+  STATE_DIR,
+  stateFile,
+  stateTime,
+  type SessionClaims,
+  type SessionCodec,
+} from '../model/session.js';
 import type { Database, Db } from '../store/db.js';
 import { writeFileAtomic } from '../store/files.js';
 
 /**
- * Signed sessions. The cookie is `base64url(JSON claims) "." base64url(HMAC-SHA256)`; nginx checks it
- * in njs on every request (no database, no round trip) and the gate mints it. Revocation reaches
- * nginx through small files it can test for in one system call: `r/<session id>` (revoked) and
- * `u/<user id>` (sessions issued before the time it holds are stale).
+ * Sessions: the gate mints signed tokens that nginx checks in njs on every request (no database, no
+ * round trip), and tells nginx of revocations through small files it can test for in one system
+ * call. Token format and file layout: model/session.ts.
  */
-export interface SessionClaims {
-  /** Session id. */
-  s: string;
-  /** User id, username, email, display name, first and last name, groups. */
-  u: string;
-  n: string;
-  e: string;
-  fn: string;
-  f: string;
-  l: string;
-  g: string[];
-  /** Issued and expiry times, ms since the epoch. */
-  i: number;
-  x: number;
-  /** The cookie's scope: the base domain (and its subdomains) or one host. */
-  d: string;
-  /** How the user signed in: "password" or an OIDC provider's name. */
-  v: string;
-}
 
-export const SESSION_COOKIE = 'gh_session';
-
-export class SessionCodec {
-  constructor(private readonly key: string) {}
-
-  sign(claims: SessionClaims): string {
-    const body = Buffer.from(JSON.stringify(claims)).toString('base64url');
-    return `${body}.${this.mac(body)}`;
-  }
-
-  /** The claims of a well-signed token, expired or not; undefined for anything else. */
-  verify(token: string): SessionClaims | undefined {
-    const dot = token.indexOf('.');
-    if (dot <= 0) return undefined;
-    const body = token.slice(0, dot);
-    const given = Buffer.from(token.slice(dot + 1));
-    const expected = Buffer.from(this.mac(body));
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
-    try {
-      const c = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as SessionClaims;
-      return typeof c.s === 'string' && typeof c.u === 'string' && typeof c.x === 'number' ? c : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
-  private mac(body: string): string {
-    return createHmac('sha256', this.key).update(body).digest('base64url');
-  }
-}
-
-/** Files nginx reads to learn about revocations (see the class comment above). */
+/** Files nginx reads to learn about revocations (`r/` and `u/`, see STATE_DIR). */
 export class RevocationFiles {
   constructor(readonly dir: string) {}
 
   async init(): Promise<void> {
     // Workers (an unprivileged user) test for names here; they need not list the directories.
-    await mkdir(join(this.dir, 'r'), { recursive: true, mode: 0o711 });
-    await mkdir(join(this.dir, 'u'), { recursive: true, mode: 0o711 });
+    await mkdir(join(this.dir, STATE_DIR.revoked), { recursive: true, mode: 0o711 });
+    await mkdir(join(this.dir, STATE_DIR.userNotBefore), { recursive: true, mode: 0o711 });
   }
 
   async revokeSession(sid: string, expiresMs: number): Promise<void> {
-    await this.write(join(this.dir, 'r', safeName(sid)), String(expiresMs));
+    await this.write(stateFile.revoked(this.dir, sid), stateTime(expiresMs));
   }
 
   /** Sessions of this user issued before `notBeforeMs` stop passing. */
   async userNotBefore(uid: string, notBeforeMs: number): Promise<void> {
-    await this.write(join(this.dir, 'u', safeName(uid)), String(notBeforeMs));
+    await this.write(stateFile.userNotBefore(this.dir, uid), stateTime(notBeforeMs));
   }
 
   /** Removes revocation files of sessions that have expired anyway. */
   async prune(nowMs: number): Promise<number> {
     let removed = 0;
-    for (const name of await readdir(join(this.dir, 'r')).catch(() => [])) {
-      const file = join(this.dir, 'r', name);
+    const dir = join(this.dir, STATE_DIR.revoked);
+    for (const name of await readdir(dir).catch(() => [])) {
+      const file = join(dir, name);
       const exp = Number(await readFile(file, 'utf8').catch(() => '0'));
       if (exp < nowMs) {
         await rm(file, { force: true });
@@ -99,11 +58,6 @@ export class RevocationFiles {
     // Written whole then renamed: a worker never reads half a number.
     await writeFileAtomic(file, content, 0o644);
   }
-}
-
-function safeName(id: string): string {
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new Error(`unsafe id ${id}`);
-  return id;
 }
 
 export interface NewSession {
@@ -139,7 +93,7 @@ export class Sessions {
         via: opts.via,
       })
       .execute();
-    const claims = claimsFor(who, sid, now, now + this.ttlMs, opts.scope, opts.via);
+    const claims = sessionClaims(who, sid, now, now + this.ttlMs, opts.scope, opts.via);
     return { token: this.codec.sign(claims), claims };
   }
 
@@ -162,7 +116,7 @@ export class Sessions {
       return undefined;
     const who = await identity(row.user_id);
     if (!who) return undefined;
-    const next = claimsFor(who, row.id, now, Date.parse(row.expires_at), scope, row.via);
+    const next = sessionClaims(who, row.id, now, Date.parse(row.expires_at), scope, row.via);
     return { token: this.codec.sign(next), claims: next };
   }
 
@@ -207,7 +161,7 @@ export class Sessions {
   async userChanged(uid: string, removed: boolean): Promise<void> {
     if (removed) {
       // Far in the future: nothing issued for this id passes again.
-      await this.files.userNotBefore(uid, 8_640_000_000_000_000);
+      await this.files.userNotBefore(uid, NEVER_AGAIN_MS);
       return;
     }
     await this.files.userNotBefore(uid, Date.now());
@@ -218,28 +172,4 @@ export class Sessions {
     await this.db.deleteFrom('sessions').where('expires_at', '<', now).execute();
     await this.files.prune(Date.now());
   }
-}
-
-function claimsFor(
-  who: Identity,
-  sid: string,
-  issued: number,
-  expires: number,
-  scope: string,
-  via: string,
-): SessionClaims {
-  return {
-    s: sid,
-    u: who.uid,
-    n: who.username,
-    e: who.email,
-    fn: who.name,
-    f: who.first_name,
-    l: who.last_name,
-    g: who.groups,
-    i: issued,
-    x: expires,
-    d: scope,
-    v: via,
-  };
 }

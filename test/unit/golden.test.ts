@@ -3,8 +3,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/compile/compile.js';
-import { renderNginx, type RenderEnv } from '../../src/drivers/nginx/render.js';
+import type { RenderEnv } from '../../src/drivers/nginx/env.js';
+import { renderNginx } from '../../src/drivers/nginx/render.js';
 import { serviceSchema, type ServiceInput } from '../../src/model/service.js';
+import { SESSION_COOKIE } from '../../src/model/session.js';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'golden');
 const env: RenderEnv = {
@@ -196,7 +198,7 @@ const gateEnv: RenderEnv['gate'] = {
   socket: '/var/lib/gatehouse/gate/gate.sock',
   stateDir: '/var/lib/gatehouse/gate/state',
   portalHost: 'auth.example.com',
-  cookie: 'gh_session',
+  cookie: SESSION_COOKIE,
 };
 
 describe('nginx driver golden files', () => {

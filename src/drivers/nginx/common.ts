@@ -1,6 +1,6 @@
 /** Pieces shared by the nginx renderer's files. */
 import { STRIPPED_IDENTITY_HEADERS } from './identity-headers.js';
-import type { PublicOrigin } from './gate.js';
+import type { PublicOrigin } from '../../model/session.js';
 
 /** The forwarding headers every proxied request carries (repeated where a location sets its own). */
 const BASE_HEADERS: [string, string][] = [

@@ -19,8 +19,9 @@ import { GatehouseError } from '../../model/errors.js';
 import type { Logger } from '../../observe/log.js';
 import { liveHash, NginxProcess, testConfig, type NginxCommand } from './process.js';
 import { WORKER_GID } from '../../store/permissions.js';
-import { renderNginx, type RenderedFiles, type RenderEnv } from './render.js';
-import type { GateEnv } from './gate.js';
+import { renderNginx, type RenderedFiles } from './render.js';
+import type { RenderEnv } from './env.js';
+import type { GateEnv } from '../../model/session.js';
 
 export interface NginxDriverOptions {
   bin: string;

@@ -1,32 +1,10 @@
 import type { EdgeConfig, SiteRoute } from '../../compile/edge-config.js';
 import { httpsPortPart, indent, listen } from './common.js';
 import { filePath, lit } from './escape.js';
+import { SESSION_COOKIE, SESSION_KEY_ENV, type PublicOrigin } from '../../model/session.js';
+import { acmeLocation } from './acme.js';
+import type { RenderEnv } from './env.js';
 import { GATE_NJS } from './njs.js';
-import { acmeLocation } from './tls.js';
-import type { RenderEnv } from './render.js';
-
-/** What the renderer needs to know of the gate (absent: no gate, guarded routes answer 503). */
-export interface GateEnv {
-  /** The gate's unix socket (login portal, session exchange). */
-  socket: string;
-  /** Files the njs check reads: r/<session> revoked, u/<user> not-before, p/<method> sign-in available. */
-  stateDir: string;
-  /** The login portal's host (`auth.<base domain>`); absent when none is configured. */
-  portalHost?: string;
-  /** Name of the session cookie. */
-  cookie: string;
-  /** Scheme and port clients use (setting `public_url`); absent: those of each request. */
-  publicOrigin?: PublicOrigin;
-}
-
-/** The scheme and port part of the address clients use (`port` is `""` or `":8443"`). */
-export interface PublicOrigin {
-  scheme: 'http' | 'https';
-  port: string;
-}
-
-/** The environment variable nginx passes to njs with the session signing key. */
-export const SESSION_KEY_ENV = 'GH_SESSION_KEY';
 
 /** Variables the njs check sets for a signed-in user, and the headers that carry them upstream. */
 export const IDENTITY_VARS: { header: string; set: 'remote' | 'x-user'; variable: string }[] = [
@@ -133,7 +111,7 @@ export function policyModule(cfg: EdgeConfig, env: RenderEnv): string {
   const head = JSON.stringify({
     portal: portalUrl(env, cfg),
     state: env.gate?.stateDir ?? '/nonexistent',
-    cookie: env.gate?.cookie ?? 'gh_session',
+    cookie: env.gate?.cookie ?? SESSION_COOKIE,
   });
   const body = Object.entries(routes).map(([id, p]) => `${JSON.stringify(id)}: ${JSON.stringify(p)}`);
   return `export default Object.assign(${head}, { routes: {\n${body.join(',\n')}\n} });\n`;

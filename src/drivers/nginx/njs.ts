@@ -1,10 +1,16 @@
+import { CLAIM, SESSION_KEY_ENV, SIGN_IN, STATE_DIR, STATE_NAME_MAX, TOKEN } from '../../model/session.js';
+
+const C = CLAIM;
+
 /**
  * The gate's check inside nginx (njs 0.7, ES5-style), written to `njs/gate.js` in each generation.
  * It imports that generation's policy table (`njs/policies.js`, rendered by gate.ts) and answers
  * `$gh_verdict` for the route named by `$gh_policy`:
  *   pass | deny (403) | login (401: portal redirect or 401) | unavailable (no way to sign in: 503).
- * Sessions are HMAC-signed cookies (see src/gate/sessions.ts for the format); the key comes from the
- * environment, never from a file. Revocations are files whose existence is tested (one syscall).
+ * Sessions are HMAC-signed cookies; the key comes from the environment, never from a file.
+ * Revocations are files whose existence is tested (one syscall). Every name and format shared with
+ * the gate (key variable, token, claims, state files) is interpolated from model/session.ts; the
+ * cookie's name comes with the policy table.
  * Anything unexpected answers deny: the check fails closed. The hot path never throws: a caught
  * exception costs more in njs than everything else here together.
  */
@@ -12,11 +18,11 @@ export const GATE_NJS = String.raw`import P from 'policies.js';
 import fs from 'fs';
 import crypto from 'crypto';
 
-var KEY = process.env.GH_SESSION_KEY || '';
+var KEY = process.env.${SESSION_KEY_ENV} || '';
 
 // Cheaper than a regular expression on the hot path: no separators, no dots, bounded.
 function safeId(id) {
-  return typeof id === 'string' && id.length > 0 && id.length <= 64 && id.indexOf('/') < 0 && id.indexOf('.') < 0;
+  return typeof id === 'string' && id.length > 0 && id.length <= ${STATE_NAME_MAX} && id.indexOf('/') < 0 && id.indexOf('.') < 0;
 }
 
 function parseIp(s) {
@@ -121,44 +127,44 @@ function session(r) {
   var now = Date.now();
   for (var i = 0; i < list.length; i++) {
     var t = list[i];
-    var dot = t.indexOf('.');
+    var dot = t.indexOf('${TOKEN.separator}');
     if (dot <= 0) continue;
     var body = t.slice(0, dot);
-    var mac = crypto.createHmac('sha256', KEY).update(body).digest('base64url');
+    var mac = crypto.createHmac('${TOKEN.hmac}', KEY).update(body).digest('${TOKEN.encoding}');
     // A plain comparison, as nginx's own secure_link makes (ngx_memcmp): an HMAC-based constant-
     // time compare costs two more HMACs per request, and a timing difference of nanoseconds in a
     // string comparison is not observable through nginx and the network.
     if (mac !== t.slice(dot + 1)) continue;
     var c;
     try {
-      c = JSON.parse(Buffer.from(body, 'base64url').toString());
+      c = JSON.parse(Buffer.from(body, '${TOKEN.encoding}').toString());
     } catch (e) {
       continue;
     }
     // Ids are ours (the token is signed); checked anyway before they become file names.
-    if (!(c.x > now) || !safeId(c.s) || !safeId(c.u) || typeof c.d !== 'string') continue;
-    if (host !== c.d && !host.endsWith('.' + c.d)) continue;
-    if (exists(P.state + '/r/' + c.s)) continue;
-    var userFile = P.state + '/u/' + c.u;
-    if (exists(userFile) && c.i < Number(fs.readFileSync(userFile))) continue;
+    if (!(c.${C.expires} > now) || !safeId(c.${C.sessionId}) || !safeId(c.${C.userId}) || typeof c.${C.scope} !== 'string') continue;
+    if (host !== c.${C.scope} && !host.endsWith('.' + c.${C.scope})) continue;
+    if (exists(P.state + '/${STATE_DIR.revoked}/' + c.${C.sessionId})) continue;
+    var userFile = P.state + '/${STATE_DIR.userNotBefore}/' + c.${C.userId};
+    if (exists(userFile) && c.${C.issued} < Number(fs.readFileSync(userFile))) continue;
     return c;
   }
   return null;
 }
 
 function identify(r, c) {
-  r.variables.gh_user = c.n;
-  r.variables.gh_uid = c.u;
-  r.variables.gh_email = c.e;
-  r.variables.gh_name = c.fn;
-  r.variables.gh_first = c.f;
-  r.variables.gh_last = c.l;
-  r.variables.gh_groups = c.g.join(',');
+  r.variables.gh_user = c.${C.username};
+  r.variables.gh_uid = c.${C.userId};
+  r.variables.gh_email = c.${C.email};
+  r.variables.gh_name = c.${C.name};
+  r.variables.gh_first = c.${C.firstName};
+  r.variables.gh_last = c.${C.lastName};
+  r.variables.gh_groups = c.${C.groups}.join(',');
 }
 
 function member(c, groups) {
   if (!groups.length) return true;
-  for (var i = 0; i < groups.length; i++) if (c.g.indexOf(groups[i]) >= 0) return true;
+  for (var i = 0; i < groups.length; i++) if (c.${C.groups}.indexOf(groups[i]) >= 0) return true;
   return false;
 }
 
@@ -195,12 +201,12 @@ function decide(r) {
   }
   if (p.links) {
     // A file per admitted address, holding when its link expires.
-    var linkFile = P.state + '/l/' + p.links + '/' + r.variables.remote_addr;
+    var linkFile = P.state + '/${STATE_DIR.links}/' + p.links + '/' + r.variables.remote_addr;
     if (exists(linkFile) && Number(fs.readFileSync(linkFile)) > Date.now()) return 'pass';
   }
   if (p.login) {
     var c = session(r);
-    if (c && (!p.login.provider || c.v === p.login.provider)) {
+    if (c && (!p.login.provider || c.${C.via} === p.login.provider)) {
       if (!member(c, p.login.groups)) return 'deny';
       identify(r, c);
       return 'pass';
@@ -210,8 +216,8 @@ function decide(r) {
   // provider. A browser on a login route goes to the portal instead.
   if (p.forward || (p.basic && (!p.login || hasBasic(r) || !isBrowser(r)))) return 'gate';
   if (p.login) {
-    var method = p.login.provider ? 'oidc-' + p.login.provider : 'login';
-    if (!P.portal.host || !exists(P.state + '/p/' + method)) return 'unavailable';
+    var method = p.login.provider ? '${SIGN_IN.oidcPrefix}' + p.login.provider : '${SIGN_IN.any}';
+    if (!P.portal.host || !exists(P.state + '/${STATE_DIR.signIn}/' + method)) return 'unavailable';
     return 'login';
   }
   // Links alone: a visitor without an admitted address is refused (they need the link itself).

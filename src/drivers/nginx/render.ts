@@ -4,44 +4,11 @@ import { indent, listen, PROXY_HEADERS, zoneName } from './common.js';
 import { splitLanes } from './lanes.js';
 import { offlineMaps, pagesConf, pageVariables } from './pages.js';
 import { siteServer } from './site.js';
-import { gateHttp, gateMain, njsFiles, policyRoutes, portalServer, type GateEnv } from './gate.js';
-import {
-  acmeLocation,
-  acmeMap,
-  certFiles,
-  httpsRedirect,
-  tlsHttpPreamble,
-  tlsPlan,
-  tlsServers,
-} from './tls.js';
-
-/** Where the rendered files will live and run: everything the pure translation needs to know. */
-export interface RenderEnv {
-  /** nginx prefix: logs/, run/, tmp/ live here. */
-  prefix: string;
-  /** The directory this generation's files are written to (absolute). */
-  genDir: string;
-  /** Unix socket on which nginx answers /version with `generation` (to confirm a reload). */
-  statusSocket: string;
-  /** A name unique to this rendering, so that Gatehouse can tell when it is live. */
-  generation: string;
-  modulesDir: string;
-  workers: number;
-  /** Proxies in front of this edge whose X-Forwarded-For names the real client (nginx real_ip). */
-  trustedProxies?: string[];
-  /** Also listen on IPv6 (only when the machine has an IPv6 address, or nginx cannot start). */
-  ipv6?: boolean;
-  /** Servers that active health checks found down, as `poolId address`. */
-  down?: ReadonlySet<string>;
-  /** The gate beside this edge: login portal, sessions (absent: login routes answer 503). */
-  gate?: GateEnv;
-  /** Where certificate and key files are (`<fingerprint>.crt|.key`); default `<prefix>/tls`. */
-  tlsDir?: string;
-  /** DNS servers nginx may ask (OCSP responders' names); none: no stapling. */
-  resolvers?: string[];
-  /** Where nginx reports failed upstream attempts (syslog over UDP on loopback); none: not reported. */
-  upstreamLog?: { address: string; tag: string };
-}
+import { gateHttp, gateMain, njsFiles, policyRoutes, portalServer } from './gate.js';
+import { certFiles, httpsRedirect, tlsHttpPreamble, tlsPlan, tlsServers } from './tls.js';
+import { acmeLocation, acmeMap } from './acme.js';
+import type { RenderEnv } from './env.js';
+import { SESSION_COOKIE } from '../../model/session.js';
 
 /** Relative path → file content. */
 export type RenderedFiles = Map<string, string>;
@@ -178,11 +145,11 @@ function httpPreamble(env: RenderEnv, cfg: EdgeConfig, fastCount: number): strin
     // visitor's session). Removed twice, for a request that carries two.
     'map $http_cookie $gh_cookie_1 {',
     '    default $http_cookie;',
-    '    "~^(?<gh_c1>(?:[^;]*;)*?) ?gh_session=[^;]*;?(?<gh_c2>.*)$" "$gh_c1$gh_c2";',
+    `    "~^(?<gh_c1>(?:[^;]*;)*?) ?${SESSION_COOKIE}=[^;]*;?(?<gh_c2>.*)$" "$gh_c1$gh_c2";`,
     '}',
     'map $gh_cookie_1 $gh_cookie {',
     '    default $gh_cookie_1;',
-    '    "~^(?<gh_c3>(?:[^;]*;)*?) ?gh_session=[^;]*;?(?<gh_c4>.*)$" "$gh_c3$gh_c4";',
+    `    "~^(?<gh_c3>(?:[^;]*;)*?) ?${SESSION_COOKIE}=[^;]*;?(?<gh_c4>.*)$" "$gh_c3$gh_c4";`,
     '}',
     'map $http_upgrade $gh_connection {',
     '    default upgrade;',

@@ -4,8 +4,8 @@ import { filePath, headerVar, ident, lit, str } from './escape.js';
 import { ERROR_PAGES } from './pages.js';
 import { gateCheckLocation, identityHeaders, policyCheck, policyErrorPages, siteGateLines } from './gate.js';
 import { STRIPPED_IDENTITY_HEADERS } from './identity-headers.js';
-import type { RenderEnv } from './render.js';
-import { acmeLocation } from './tls.js';
+import type { RenderEnv } from './env.js';
+import { acmeLocation } from './acme.js';
 
 /** A server block for a site that needs more than the fast lane: its routes, auth and pages. */
 export function siteServer(

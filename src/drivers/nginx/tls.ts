@@ -1,8 +1,9 @@
 import type { EdgeConfig, Pool, Site } from '../../compile/edge-config.js';
 import { httpsPortPart, indent, listen } from './common.js';
+import { acmeLocation } from './acme.js';
 import { filePath, lit } from './escape.js';
 import type { FastEntry } from './lanes.js';
-import type { RenderEnv } from './render.js';
+import type { RenderEnv } from './env.js';
 import { siteServer } from './site.js';
 
 /**
@@ -134,28 +135,5 @@ export function httpsRedirect(cfg: EdgeConfig, env: RenderEnv, plan: TlsPlan, ex
     '    }',
     '}',
     '',
-  ];
-}
-
-/** ACME HTTP-01 answers, pushed with the config (see EdgeConfig.acme). */
-export function acmeMap(cfg: EdgeConfig): string[] {
-  return [
-    'map $uri $gh_acme {',
-    '    default "";',
-    ...cfg.acme.map(([token, ka]) => `    "/.well-known/acme-challenge/${token}" "${ka}";`),
-    '}',
-  ];
-}
-
-/** Every HTTP server answers ACME challenges for any host it serves (also while redirecting). */
-export function acmeLocation(): string[] {
-  return [
-    'location ^~ /.well-known/acme-challenge/ {',
-    '    default_type text/plain;',
-    '    if ($gh_acme = "") {',
-    '        return 404;',
-    '    }',
-    '    return 200 $gh_acme;',
-    '}',
   ];
 }

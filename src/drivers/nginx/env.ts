@@ -1,0 +1,31 @@
+import type { GateEnv } from '../../model/session.js';
+
+// The renderer's input, in a file of its own: the renderer's parts share it without importing each other.
+
+/** Where the rendered files will live and run: everything the pure translation needs to know. */
+export interface RenderEnv {
+  /** nginx prefix: logs/, run/, tmp/ live here. */
+  prefix: string;
+  /** The directory this generation's files are written to (absolute). */
+  genDir: string;
+  /** Unix socket on which nginx answers /version with `generation` (to confirm a reload). */
+  statusSocket: string;
+  /** A name unique to this rendering, so that Gatehouse can tell when it is live. */
+  generation: string;
+  modulesDir: string;
+  workers: number;
+  /** Proxies in front of this edge whose X-Forwarded-For names the real client (nginx real_ip). */
+  trustedProxies?: string[];
+  /** Also listen on IPv6 (only when the machine has an IPv6 address, or nginx cannot start). */
+  ipv6?: boolean;
+  /** Servers that active health checks found down, as `poolId address`. */
+  down?: ReadonlySet<string>;
+  /** The gate beside this edge: login portal, sessions (absent: login routes answer 503). */
+  gate?: GateEnv;
+  /** Where certificate and key files are (`<fingerprint>.crt|.key`); default `<prefix>/tls`. */
+  tlsDir?: string;
+  /** DNS servers nginx may ask (OCSP responders' names); none: no stapling. */
+  resolvers?: string[];
+  /** Where nginx reports failed upstream attempts (syslog over UDP on loopback); none: not reported. */
+  upstreamLog?: { address: string; tag: string };
+}

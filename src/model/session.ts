@@ -1,0 +1,181 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { Identity } from './identity.js';
+
+/**
+ * The session contract between the gate, which mints sessions and writes state files, and nginx's
+ * njs check (drivers/nginx/njs.ts), which reads both on every request without a round trip. Every
+ * name and format they share lives here; the njs source is generated from these values, and
+ * test/unit/session-contract.test.ts runs it against tokens and files the gate made.
+ */
+
+/** The session cookie's name (also removed from every request before it reaches an upstream). */
+export const SESSION_COOKIE = 'gh_session';
+
+/** The environment variable nginx passes to njs with the session signing key (never a file). */
+export const SESSION_KEY_ENV = 'GH_SESSION_KEY';
+
+/**
+ * A token: `base64url(JSON claims) "." base64url(HMAC-SHA256(key, first part))`. No lifetime is
+ * encoded beyond the claims' own issued and expiry times.
+ */
+export const TOKEN = { separator: '.', hmac: 'sha256', encoding: 'base64url' } as const;
+
+/** A session's claims, with short keys: the token rides in the cookie of every request. */
+export const sessionClaimsSchema = z.object({
+  /** Session id. */
+  s: z.string(),
+  /** User id, username, email, display name, first and last name, groups. */
+  u: z.string(),
+  n: z.string(),
+  e: z.string(),
+  fn: z.string(),
+  f: z.string(),
+  l: z.string(),
+  g: z.array(z.string()),
+  /** Issued and expiry times, ms since the epoch. */
+  i: z.number(),
+  x: z.number(),
+  /** The cookie's scope: the base domain (and its subdomains) or one host. */
+  d: z.string(),
+  /** How the user signed in: "password" or an OIDC provider's name. */
+  v: z.string(),
+});
+export type SessionClaims = z.infer<typeof sessionClaimsSchema>;
+
+/** Claim keys by meaning, for the njs source (which reads them by these names). */
+export const CLAIM = {
+  sessionId: 's',
+  userId: 'u',
+  username: 'n',
+  email: 'e',
+  name: 'fn',
+  firstName: 'f',
+  lastName: 'l',
+  groups: 'g',
+  issued: 'i',
+  expires: 'x',
+  scope: 'd',
+  via: 'v',
+} as const satisfies Record<string, keyof SessionClaims>;
+
+/** The claims of a session, in the order they are signed. */
+export function sessionClaims(
+  who: Identity,
+  sid: string,
+  issued: number,
+  expires: number,
+  scope: string,
+  via: string,
+): SessionClaims {
+  return {
+    s: sid,
+    u: who.uid,
+    n: who.username,
+    e: who.email,
+    fn: who.name,
+    f: who.first_name,
+    l: who.last_name,
+    g: who.groups,
+    i: issued,
+    x: expires,
+    d: scope,
+    v: via,
+  };
+}
+
+/** Signs and checks tokens (see TOKEN). The njs check makes the same computation. */
+export class SessionCodec {
+  constructor(private readonly key: string) {}
+
+  sign(claims: SessionClaims): string {
+    const body = Buffer.from(JSON.stringify(claims)).toString(TOKEN.encoding);
+    return `${body}${TOKEN.separator}${this.mac(body)}`;
+  }
+
+  /** The claims of a well-signed token, expired or not; undefined for anything else. */
+  verify(token: string): SessionClaims | undefined {
+    const dot = token.indexOf(TOKEN.separator);
+    if (dot <= 0) return undefined;
+    const body = token.slice(0, dot);
+    const given = Buffer.from(token.slice(dot + 1));
+    const expected = Buffer.from(this.mac(body));
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+    try {
+      // Well signed means we wrote it: only the fields everything relies on are checked.
+      const c = JSON.parse(Buffer.from(body, TOKEN.encoding).toString('utf8')) as SessionClaims;
+      return typeof c.s === 'string' && typeof c.u === 'string' && typeof c.x === 'number' ? c : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private mac(body: string): string {
+    return createHmac(TOKEN.hmac, this.key).update(body).digest(TOKEN.encoding);
+  }
+}
+
+/**
+ * Files under the gate's state directory that the njs check reads. It tests whether a name exists
+ * (one system call) and reads a file only for the time it holds: a decimal number of ms since the
+ * epoch, nothing else (written whole and renamed, so never half a number).
+ */
+export const STATE_DIR = {
+  /** `r/<session id>`: that session is revoked; holds its expiry, after which the file may go. */
+  revoked: 'r',
+  /** `u/<user id>`: sessions of that user issued before the time it holds are stale. */
+  userNotBefore: 'u',
+  /** `p/<method>`: a way to sign in exists (see SIGN_IN); holds SIGN_IN.mark. */
+  signIn: 'p',
+  /** `l/<service>/<address>`: a link admitted that address to the service until the time it holds. */
+  links: 'l',
+} as const;
+
+/** Names of the files in `p/`: any way at all, passwords, and one per OIDC provider (prefix + name). */
+export const SIGN_IN = { any: 'login', password: 'password', oidcPrefix: 'oidc-', mark: '1' } as const;
+
+/** The time in a `u/` file that no session ever passes again (the largest a Date holds). */
+export const NEVER_AGAIN_MS = 8_640_000_000_000_000;
+
+/** Session and user ids become file names: the njs check refuses longer ones, or any with / or . */
+export const STATE_NAME_MAX = 64;
+const SAFE_NAME = new RegExp(`^[A-Za-z0-9_-]{1,${STATE_NAME_MAX}}$`);
+
+function safeName(id: string): string {
+  if (!SAFE_NAME.test(id)) throw new Error(`unsafe id ${id}`);
+  return id;
+}
+
+/** Paths of the state files, under the state directory `dir`. */
+export const stateFile = {
+  revoked: (dir: string, sid: string) => join(dir, STATE_DIR.revoked, safeName(sid)),
+  userNotBefore: (dir: string, uid: string) => join(dir, STATE_DIR.userNotBefore, safeName(uid)),
+  signIn: (dir: string, method: string) => join(dir, STATE_DIR.signIn, method),
+  link: (dir: string, service: string, ip: string) => join(dir, STATE_DIR.links, service, ip),
+};
+
+/** The content of a file that holds a time. */
+export function stateTime(ms: number): string {
+  return String(ms);
+}
+
+/** The scheme and port part of the address clients use (`port` is `""` or `":8443"`). */
+export interface PublicOrigin {
+  scheme: 'http' | 'https';
+  port: string;
+}
+
+/** What nginx needs to know of the gate (absent: no gate, guarded routes answer 503). */
+export interface GateEnv {
+  /** The gate's unix socket (login portal, session exchange). */
+  socket: string;
+  /** The state directory (see STATE_DIR). */
+  stateDir: string;
+  /** The login portal's host (`auth.<base domain>`); absent when none is configured. */
+  portalHost?: string;
+  /** Name of the session cookie: SESSION_COOKIE (carried to edge agents in the feed). */
+  cookie: string;
+  /** Scheme and port clients use (setting `public_url`); absent: those of each request. */
+  publicOrigin?: PublicOrigin;
+}
