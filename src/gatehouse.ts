@@ -35,6 +35,7 @@ import { Listening } from './api/listening.js';
 import { sourceStatuses, type Source } from './sources/source.js';
 import { TokenCheck } from './api/tokens.js';
 import { WatchedFile } from './sources/file/watch.js';
+import { openDockerSource } from './sources/docker/open.js';
 import { AgentLeases } from './sources/agent/leases.js';
 import { openSqlite, type Db } from './store/db.js';
 import { dbFile, guardRegistry, instanceFile, prepareDataDir, writeInstance } from './store/data-dir.js';
@@ -96,41 +97,24 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     const metrics = new Metrics();
     const certs = new CertStore(db, sealer);
     const dnsProviders = new DnsProviders(db, sealer);
+    const core: Core = { settings, db, registry, sealer, certs, dnsProviders, metrics, portal, log };
 
     /** The edges' owner, once it exists (the gate is built first and asks it later). */
     const edges: { publisher?: EdgePublisher } = {};
-    const { gate, gateServer } = await startGate(
-      life,
-      settings,
-      { db, sealer, registry, portal, log },
-      (host) => Boolean(edges.publisher?.edge.servesHttps(host)),
+    const { gate, gateServer } = await startGate(life, core, (host) =>
+      Boolean(edges.publisher?.edge.servesHttps(host)),
     );
 
     // Discovery, before nginx first starts: the edge file's services are in its first config.
-    const templates = {
-      fileTemplates: new Map<string, Record<string, Template>>(),
+    const templates: Templates = {
+      fileTemplates: new Map(),
       baseTemplates: new Set([...Object.keys(BUILTIN_TEMPLATES), ...Object.keys(settings.templates)]),
     };
-    const { sources, registration } = await discoverySources(settings, {
-      ...templates,
-      registry,
-      db,
-      gate,
-      token: register.check,
-      log,
-    });
+    const { sources, registration } = await discoverySources(core, gate, register.check, templates);
     for (const source of sources) await life.start(source);
 
-    const publisher = (edges.publisher = await EdgePublisher.open({
-      settings,
-      registry,
-      gate,
-      certs,
-      portal,
-      log,
-    }));
-    const certDeps = { settings, registry, db, sealer, certs, dnsProviders, gate, metrics, portal, log };
-    const certManager = await acmeCertManager(certDeps, publisher.challenges);
+    const publisher = (edges.publisher = await EdgePublisher.open({ ...core, gate }));
+    const certManager = await acmeCertManager(core, gate, publisher.challenges);
     certs.onChange(() => {
       publisher.changed();
       // A certificate removed may leave hosts uncovered: look at once, not at the next hourly pass.
@@ -143,16 +127,12 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     metrics.onScrape(() => fillMetrics(metrics, { certs, gate, edge, nodes: new NodeStore(db), feed }));
 
     const api = await serveApi(life, admin.check, {
+      ...core,
       ...templates,
-      registry,
-      edge,
-      settings,
       gate,
-      certs,
-      certManager,
-      dnsProviders,
-      metrics,
+      edge,
       feed,
+      certManager,
       sourceStatus: () => sourceStatuses(sources),
       log: log.child({ part: 'api' }),
     });
@@ -193,6 +173,26 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
   }
 }
 
+/** What most parts are built from. */
+interface Core {
+  settings: Settings;
+  db: Db;
+  registry: Registry;
+  sealer: Sealer;
+  certs: CertStore;
+  dnsProviders: DnsProviders;
+  metrics: Metrics;
+  /** The login portal's host, if there is one. */
+  portal: string | undefined;
+  log: Logger;
+}
+
+/** Registration templates: the edge files' (by file), and the names they may not redefine. */
+interface Templates {
+  fileTemplates: Map<string, Record<string, Template>>;
+  baseTemplates: ReadonlySet<string>;
+}
+
 /** The registry, refused if it was emptied; old versions pruned now and every hour. */
 async function openRegistry(
   life: Lifecycle,
@@ -225,11 +225,10 @@ async function openRegistry(
  */
 async function startGate(
   life: Lifecycle,
-  settings: Settings,
-  deps: { db: Db; sealer: Sealer; registry: Registry; portal: string | undefined; log: Logger },
+  deps: Core,
   servesHttps: (host: string) => boolean,
 ): Promise<{ gate: Gate; gateServer: FastifyInstance }> {
-  const { portal } = deps;
+  const { settings, portal } = deps;
   const pub = publicOrigin(settings);
   const gate = await Gate.open({
     db: deps.db,
@@ -269,25 +268,18 @@ async function startGate(
  * Docker, `gatehouse agent`'s leases, the registration listener.
  */
 async function discoverySources(
-  settings: Settings,
-  deps: {
-    registry: Registry;
-    db: Db;
-    gate: Gate;
-    token: TokenCheck;
-    fileTemplates: Map<string, Record<string, Template>>;
-    baseTemplates: ReadonlySet<string>;
-    log: Logger;
-  },
+  { settings, registry, db, log }: Core,
+  gate: Gate,
+  token: TokenCheck,
+  { fileTemplates, baseTemplates }: Templates,
 ): Promise<{ sources: Source[]; registration: RegisterSource }> {
-  const { registry, db, gate, fileTemplates, baseTemplates, log } = deps;
   const agents = new AgentLeases(registry, durationMs(settings.agent_grace), log.child({ part: 'agents' }));
   const app = buildRegisterServer({
     registry,
     settings,
     fileTemplates,
     agents,
-    token: deps.token,
+    token,
     log: log.child({ part: 'register' }),
   });
   const registration = new RegisterSource(new Listening(app, parseListen(settings.register_listen)));
@@ -299,31 +291,29 @@ async function discoverySources(
       )
     : undefined;
   const docker = settings.docker_endpoint
-    ? await dockerSource(settings.docker_endpoint, settings, registry, gate, log)
+    ? await openDockerSource(
+        settings.docker_endpoint,
+        settings,
+        registry,
+        gate,
+        log.child({ part: 'docker' }),
+      )
     : undefined;
   const sources = [file, docker, agents, registration].filter((s): s is Source => s !== undefined);
   return { sources, registration };
 }
 
-interface CertDeps {
-  settings: Settings;
-  registry: Registry;
-  db: Db;
-  sealer: Sealer;
-  certs: CertStore;
-  dnsProviders: DnsProviders;
-  gate: Gate;
-  metrics: Metrics;
-  portal: string | undefined;
-  log: Logger;
-}
-
 /** Orders and renews certificates, when an ACME directory (and an HTTPS listener) is configured. */
-async function acmeCertManager(deps: CertDeps, challenges: ChallengeSink): Promise<CertManager | undefined> {
-  const { settings, dnsProviders, gate, portal, log } = deps;
+async function acmeCertManager(
+  deps: Core,
+  gate: Gate,
+  challenges: ChallengeSink,
+): Promise<CertManager | undefined> {
+  const { settings, dnsProviders, portal, log } = deps;
   if (!settings.acme_directory || !settings.https_port) return undefined;
-  // acme-client and dockerode are loaded only where used: on every instance they cost ~20 MB of
-  // RSS and 11 MB of heap (dockerode brings ssh2, whose WebAssembly poly1305 reserves 16 MB).
+  // acme-client and dockerode (sources/docker/open.ts) are loaded only where used: on every instance
+  // they cost ~20 MB of RSS and 11 MB of heap (dockerode brings ssh2, whose WebAssembly poly1305
+  // reserves 16 MB).
   const { AcmeIssuer } = await import('./tls/acme.js');
   const issuer = new AcmeIssuer(
     {
@@ -353,34 +343,6 @@ async function acmeCertManager(deps: CertDeps, challenges: ChallengeSink): Promi
       deps.metrics.orderFailures.inc({ names: names.join(',') });
       void gate.event('cert_order_failed', '', '', names.join(',')).catch(() => undefined);
     },
-  });
-}
-
-/** Docker (GATEHOUSE_DOCKER_ENDPOINT): container labels publish services, watched in the background. */
-async function dockerSource(
-  endpoint: string,
-  settings: Settings,
-  registry: Registry,
-  gate: Gate,
-  log: Logger,
-): Promise<Source> {
-  const { DockerSource } = await import('./sources/docker/source.js');
-  return new DockerSource({
-    endpoint,
-    ...(settings.docker_network ? { network: settings.docker_network } : {}),
-    resyncMs: durationMs(settings.docker_resync_interval),
-    registry,
-    log: log.child({ part: 'docker' }),
-    // Recorded with the other events (GET /api/v1/events?kind=docker_labels).
-    onProblems: (container, problems) =>
-      void gate
-        .event(
-          'docker_labels',
-          '',
-          '',
-          `${container}: ${problems.map((p) => `${p.label}: ${p.message}`).join('; ')}`.slice(0, 1000),
-        )
-        .catch(() => undefined),
   });
 }
 
