@@ -70,7 +70,7 @@ export class AgentLeases implements Source {
     if (this.timer) clearInterval(this.timer);
   }
 
-  /** Leases show in each service's state, not in status. */
+  /** Its services (in rotation or not) show with the others; nothing of its own in status. */
   status(): SourceStatuses {
     return {};
   }
