@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { chmod, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { NginxDriver } from './drivers/nginx/driver.js';
+import { join } from 'node:path';
 import { hostChecks } from './edge/host-checks.js';
-import { LocalEdge } from './edge/local-edge.js';
+import type { LocalEdge } from './edge/local-edge.js';
+import { EdgePublisher } from './edge/publisher.js';
 import {
   apiSocketPath,
   parseListen,
@@ -15,30 +15,32 @@ import {
 import { Gate } from './gate/gate.js';
 import { Sealer } from './store/secrets.js';
 import { CertStore } from './tls/store.js';
-import { keyDir } from './tls/key-dir.js';
-import { EdgeFeed } from './edge/feed.js';
 import { NodeStore } from './edge/nodes.js';
 import { CertManager } from './tls/manager.js';
+import type { ChallengeSink } from './tls/acme.js';
 import { DnsProviders } from './dns/providers.js';
 import { Metrics } from './observe/metrics.js';
 import { fillMetrics } from './api/metrics-scrape.js';
 import { buildGateServer } from './gate/server.js';
 import { SecurityLog } from './gate/security-log.js';
-import { SESSION_KEY_ENV } from './model/session.js';
 import { durationMs } from './model/values.js';
 import type { Logger } from './observe/log.js';
 import { Registry } from './registry/registry.js';
 import { pruneVersions } from './registry/snapshots.js';
-import { buildApiServer } from './api/server.js';
+import { buildApiServer, type ApiDeps } from './api/server.js';
 import { buildRegisterServer } from './api/register.js';
 import { BUILTIN_TEMPLATES, checkTemplates } from './sources/register/templates.js';
+import { RegisterSource } from './sources/register/source.js';
+import { Listening } from './api/listening.js';
+import { sourceStatuses, type Source } from './sources/source.js';
 import { TokenCheck } from './api/tokens.js';
 import { WatchedFile } from './sources/file/watch.js';
-import type { DockerSource } from './sources/docker/source.js';
+import { openDockerSource } from './sources/docker/open.js';
 import { AgentLeases } from './sources/agent/leases.js';
 import { openSqlite, type Db } from './store/db.js';
 import { dbFile, guardRegistry, instanceFile, prepareDataDir, writeInstance } from './store/data-dir.js';
 import { securePermissions } from './store/permissions.js';
+import { every, Lifecycle } from './lifecycle.js';
 
 export interface Gatehouse {
   settings: Settings;
@@ -70,9 +72,12 @@ export function reservedPorts(s: Settings): Map<number, string> {
   return m;
 }
 
+const HOUR = 3_600_000;
+
 /**
- * Starts everything for single-machine mode: registry (SQLite), the local edge driving nginx, the
- * management API (TCP with the admin token, plus a local unix socket) and the registration API.
+ * Starts everything for single-machine mode: registry (SQLite), the gate, the discovery sources,
+ * the edges (nginx here, the feed for remote ones), certificates, and the management API (TCP with
+ * the admin token, plus a local unix socket). Each part is stopped at shutdown, in reverse order.
  */
 export async function startGatehouse(settings: Settings, log: Logger): Promise<Gatehouse> {
   checkTemplates({ ...BUILTIN_TEMPLATES, ...settings.templates });
@@ -80,294 +85,72 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
   // Refuses (workers locked out, a registry emptied) before anything is opened or nginx touched.
   await prepareDataDir(dataDir, log);
 
-  const cleanups: (() => Promise<void>)[] = [];
-  const closeAll = async () => {
-    for (const c of cleanups.reverse())
-      await c().catch((err: unknown) => log.error({ err: String(err) }, 'shutdown step failed'));
-  };
+  const life = new Lifecycle(log);
   try {
     const db = await openSqlite(dbFile(dataDir));
-    cleanups.push(() => db.destroy());
+    life.onStop(() => db.destroy());
     const portal = portalHost(settings);
-    const registry = await Registry.open(db, reservedPorts(settings), {
-      ...hostChecks,
-      reservedHosts: new Map(portal ? [[portal, 'login portal']] : []),
-    });
-    // Refuses a registry that was emptied; marks the data dir once it holds a version.
-    guardRegistry(dataDir, registry, log);
-    for (const u of registry.unloadable) {
-      log.error(
-        { service: u.name, error: u.error },
-        'stored service no longer valid: not served until it is fixed (PUT it again)',
-      );
-    }
-    await pruneVersions(registry, settings.snapshot_keep, settings.snapshot_keep_days);
-    const pruneTimer = setInterval(
-      () =>
-        void pruneVersions(registry, settings.snapshot_keep, settings.snapshot_keep_days).catch(
-          () => undefined,
-        ),
-      3_600_000,
-    );
-    pruneTimer.unref();
-    cleanups.push(async () => clearInterval(pruneTimer));
-
+    const registry = await openRegistry(life, settings, db, portal, log);
     const admin = await TokenCheck.load(dataDir, 'admin-token', settings.admin_token);
     const register = await TokenCheck.load(dataDir, 'register-token', settings.register_token);
-
     const sealer = await Sealer.load(dataDir, settings.secret, db);
     const metrics = new Metrics();
     const certs = new CertStore(db, sealer);
     const dnsProviders = new DnsProviders(db, sealer);
-    /** ACME HTTP-01 answers in flight, served by the edge with the config. */
-    const challenges = new Map<string, string>();
-    /** The edge, once it exists (the gate is built first and asks it later). */
-    const edgeRef: { current?: LocalEdge } = {};
-    const gate = await Gate.open({
-      db,
-      dataDir,
-      sealer,
-      registry,
-      log: log.child({ part: 'gate' }),
-      ...(settings.base_domain ? { baseDomain: settings.base_domain } : {}),
-      ...(portal ? { portalHost: portal } : {}),
-      sessionTtlMs: durationMs(settings.session_ttl),
-      brand: settings.portal_name,
-      ...(publicOrigin(settings) ? { publicOrigin: publicOrigin(settings) } : {}),
-      // What the live config does (a certificate may cover a host that opted out with tls: none),
-      // on the port clients use (public_url's, else the listener's).
-      originOf: async (host) => {
-        const pub = publicOrigin(settings);
-        if (pub) return `${pub.scheme}://${host}${pub.port}`;
-        if (!edgeRef.current?.servesHttps(host))
-          return `http://${host}${settings.http_port === 80 ? '' : `:${settings.http_port}`}`;
-        return `https://${host}${settings.https_port === 443 ? '' : `:${settings.https_port}`}`;
-      },
-    });
-    // The edge file (GATEHOUSE_FILE): applied before nginx first starts, and again on each change.
-    const fileTemplates = new Map<string, Record<string, Template>>();
-    const baseTemplates = new Set([...Object.keys(BUILTIN_TEMPLATES), ...Object.keys(settings.templates)]);
-    let watchedFile: WatchedFile | undefined;
-    if (settings.file) {
-      const wf = new WatchedFile(
-        settings.file,
-        { registry, users: gate.users, db, templates: fileTemplates, baseTemplates },
-        log.child({ part: 'file' }),
-      );
-      await wf.start();
-      cleanups.push(() => wf.stop());
-      watchedFile = wf;
-    }
+    const core: Core = { settings, db, registry, sealer, certs, dnsProviders, metrics, portal, log };
 
-    const gateServer = buildGateServer(gate, log.child({ part: 'gate' }));
-    await rm(gate.env.socket, { force: true });
-    await gateServer.listen({ path: gate.env.socket });
-    await gate.openSocket(gate.env.socket);
-    cleanups.push(() => gateServer.close());
-    const sessionPrune = setInterval(() => void gate.sessions.prune().catch(() => undefined), 3_600_000);
-    sessionPrune.unref();
-    cleanups.push(async () => clearInterval(sessionPrune));
+    /** The edges' owner, once it exists (the gate is built first and asks it later). */
+    const edges: { publisher?: EdgePublisher } = {};
+    const { gate, gateServer } = await startGate(life, core, (host) =>
+      Boolean(edges.publisher?.edge.servesHttps(host)),
+    );
 
-    const { dir: tlsDir, inMemory } = await keyDir(dataDir, join(dataDir, 'nginx', 'tls'));
-    // Keys in memory-backed storage go with us (nginx stops with us too).
-    if (inMemory) cleanups.push(() => rm(dirname(tlsDir), { recursive: true, force: true }));
-    const driver = new NginxDriver({
-      bin: settings.nginx_bin,
-      prefix: join(dataDir, 'nginx'),
-      modulesDir: settings.nginx_modules_dir,
-      workers: settings.nginx_workers,
-      trustedProxies: settings.trusted_proxies,
-      log: log.child({ part: 'nginx' }),
-      gate: gate.env,
-      env: { [SESSION_KEY_ENV]: gate.sessionKey },
-      certMaterial: (id) => certs.material(id),
-      tlsDir,
-    });
-    const tlsInput = async () => ({
-      certs: await certs.inventory(),
-      challenges,
-      ownHosts: portal ? [portal] : [],
-    });
-    const edge = (edgeRef.current = new LocalEdge(
-      registry,
-      driver,
-      { http: settings.http_port, https: settings.https_port },
-      log.child({ part: 'edge' }),
-      tlsInput,
-    ));
-    // Remote edge nodes: the same config (per role), certificates and gate state.
-    const feed = new EdgeFeed({
-      registry,
-      listeners: { http: settings.http_port, https: settings.https_port },
-      tlsInput,
-      certMaterial: (id) => certs.material(id),
-      gate: {
-        stateDir: gate.env.stateDir,
-        sessionKey: gate.sessionKey,
-        cookie: gate.env.cookie,
-        ...(portal ? { portalHost: portal } : {}),
-      },
-      log: log.child({ part: 'feed' }),
-    });
-    feed.start();
-    const nodeStore = new NodeStore(db);
-    cleanups.push(async () => feed.stop());
-    let certManager: CertManager | undefined;
+    // Discovery, before nginx first starts: the edge file's services are in its first config.
+    const templates: Templates = {
+      fileTemplates: new Map(),
+      baseTemplates: new Set([...Object.keys(BUILTIN_TEMPLATES), ...Object.keys(settings.templates)]),
+    };
+    const { sources, registration } = await discoverySources(core, gate, register.check, templates);
+    for (const source of sources) await life.start(source);
+
+    const publisher = (edges.publisher = await EdgePublisher.open({ ...core, gate }));
+    const certManager = await acmeCertManager(core, gate, publisher.challenges);
     certs.onChange(() => {
-      edge.schedule();
-      feed.signal();
+      publisher.changed();
       // A certificate removed may leave hosts uncovered: look at once, not at the next hourly pass.
       void certManager?.kick();
     });
-    // Certificates expire without a write: look again every hour.
-    const certTimer = setInterval(() => {
-      edge.schedule();
-      feed.signal();
-    }, 3_600_000);
-    certTimer.unref();
-    cleanups.push(async () => clearInterval(certTimer));
-    cleanups.push(() => edge.stop());
-    await edge.start({
-      driftCheckMs: durationMs(settings.drift_check_interval),
-      logMaxBytes: settings.nginx_log_max_mb * 1024 * 1024,
-    });
+    await life.start(publisher);
+    if (certManager) await life.start(certManager);
+    await life.start(new SecurityLog(join(dataDir, 'nginx', 'logs', 'security.log'), gate));
+    const { edge, feed } = publisher;
+    metrics.onScrape(() => fillMetrics(metrics, { certs, gate, edge, nodes: new NodeStore(db), feed }));
 
-    if (settings.acme_directory && settings.https_port) {
-      // acme-client and dockerode are loaded only where used: on every instance they cost ~20 MB of
-      // RSS and 11 MB of heap (dockerode brings ssh2, whose WebAssembly poly1305 reserves 16 MB).
-      const { AcmeIssuer } = await import('./tls/acme.js');
-      const issuer = new AcmeIssuer(
-        {
-          directory: settings.acme_directory,
-          keyType: settings.acme_key_type,
-          ...(settings.acme_email ? { email: settings.acme_email } : {}),
-          ...(settings.acme_ca_file ? { caFile: settings.acme_ca_file } : {}),
-          ...(settings.acme_eab_kid && settings.acme_eab_hmac_key
-            ? { eab: { kid: settings.acme_eab_kid, hmacKey: settings.acme_eab_hmac_key } }
-            : {}),
-        },
-        db,
-        sealer,
-        {
-          // An answer must be live on the edge before the CA is asked to look.
-          add: async (token, keyAuthorization) => {
-            challenges.set(token, keyAuthorization);
-            feed.signal();
-            await edge.refresh();
-            // Public edges answer the CA too (DNS points at them): wait a moment for them to have it.
-            await feed.settled(5000);
-          },
-          remove: async (token) => {
-            challenges.delete(token);
-            edge.schedule();
-            feed.signal();
-          },
-        },
-        log.child({ part: 'acme' }),
-        (name) => dnsProviders.forName(name),
-      );
-      certManager = new CertManager(registry, certs, issuer, log.child({ part: 'certs' }), {
-        ...(settings.base_domain ? { baseDomain: settings.base_domain } : {}),
-        ownHosts: portal ? [portal] : [],
-        hasDns: async (name) => (await dnsProviders.forName(name)) !== undefined,
-        onExpiring: (c) =>
-          void gate
-            .event('cert_expiring', '', '', `${c.names.join(',')} expires ${c.notAfter}`)
-            .catch(() => undefined),
-        onFailure: (names) => {
-          metrics.orderFailures.inc({ names: names.join(',') });
-          void gate.event('cert_order_failed', '', '', names.join(',')).catch(() => undefined);
-        },
-      });
-      await certManager.start();
-      const manager = certManager;
-      cleanups.push(async () => manager.stop());
-    }
-
-    const securityLog = new SecurityLog(join(dataDir, 'nginx', 'logs', 'security.log'), gate);
-    await securityLog.start();
-    cleanups.push(async () => securityLog.stop());
-
-    metrics.onScrape(() => fillMetrics(metrics, { certs, gate, edge, nodes: nodeStore, feed }));
-
-    // Docker (GATEHOUSE_DOCKER_ENDPOINT): container labels publish services, watched in the background.
-    let docker: DockerSource | undefined;
-    if (settings.docker_endpoint) {
-      const ds = new (await import('./sources/docker/source.js')).DockerSource({
-        endpoint: settings.docker_endpoint,
-        ...(settings.docker_network ? { network: settings.docker_network } : {}),
-        resyncMs: durationMs(settings.docker_resync_interval),
-        registry,
-        log: log.child({ part: 'docker' }),
-        // Recorded with the other events (GET /api/v1/events?kind=docker_labels).
-        onProblems: (container, problems) =>
-          void gate
-            .event(
-              'docker_labels',
-              '',
-              '',
-              `${container}: ${problems.map((p) => `${p.label}: ${p.message}`).join('; ')}`.slice(0, 1000),
-            )
-            .catch(() => undefined),
-      });
-      ds.start();
-      cleanups.push(() => ds.stop());
-      docker = ds;
-    }
-
-    const apiLog = log.child({ part: 'api' });
-    // The TCP listener asks for the admin token; the local socket's file mode is its access control.
-    const apiDeps = {
-      registry,
-      edge,
-      settings,
+    const api = await serveApi(life, admin.check, {
+      ...core,
+      ...templates,
       gate,
-      certs,
-      certManager,
-      dnsProviders,
-      metrics,
+      edge,
       feed,
-      fileTemplates,
-      baseTemplates,
-      sourceStatus: () => ({
-        ...(watchedFile ? { file: watchedFile.status } : {}),
-        ...(docker ? { docker: docker.getStatus() } : {}),
-      }),
-      log: apiLog,
-    };
-    const api = buildApiServer({ ...apiDeps, token: admin.check });
-    const local = buildApiServer(apiDeps);
-    const agents = new AgentLeases(registry, durationMs(settings.agent_grace), log.child({ part: 'agents' }));
-    agents.start();
-    cleanups.push(async () => agents.stop());
-    const regServer = buildRegisterServer({
-      registry,
-      settings,
-      fileTemplates,
-      agents,
-      token: register.check,
-      log: log.child({ part: 'register' }),
+      certManager,
+      sourceStatus: () => sourceStatuses(sources),
+      log: log.child({ part: 'api' }),
     });
-    const apiAddr = await listen(api, settings.api_listen);
-    cleanups.push(() => api.close());
-    // First at shutdown: edges' long-polls answer now instead of holding the close for 25 s.
-    cleanups.push(async () => feed.stop());
-    const socket = apiSocketPath(dataDir);
-    await rm(socket, { force: true });
-    await local.listen({ path: socket });
-    await chmod(socket, 0o600);
-    cleanups.push(() => local.close());
-    const regAddr = await listen(regServer, settings.register_listen);
-    cleanups.push(() => regServer.close());
-
     // For `doctor`: the ports this instance really uses (flags given to `up` are not on disk otherwise).
-    writeInstance(dataDir, settings, { api: apiAddr, register: regAddr });
-    cleanups.push(() => rm(instanceFile(dataDir), { force: true }));
+    writeInstance(dataDir, settings, { api: api.address, register: registration.address });
+    life.onStop(() => rm(instanceFile(dataDir), { force: true }));
+    // First at shutdown: edges' long-polls answer now instead of holding the close for 25 s.
+    life.onStop(() => feed.stop());
     // Files created during start-up with others' defaults (nginx's logs and sockets): narrowed.
     await securePermissions(dataDir, log, { quiet: true });
 
     log.info(
-      { api: apiAddr, register: regAddr, http: settings.http_port, version: registry.version },
+      {
+        api: api.address,
+        register: registration.address,
+        http: settings.http_port,
+        version: registry.version,
+      },
       'Gatehouse is up',
     );
     return {
@@ -381,20 +164,201 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       ...(certManager ? { certManager } : {}),
       gateServer,
       generated: { admin: admin.generated, register: register.generated },
-      addresses: { api: apiAddr, register: regAddr, socket },
-      close: closeAll,
+      addresses: { api: api.address, register: registration.address, socket: api.socket },
+      close: () => life.stopAll(),
     };
   } catch (err) {
-    await closeAll();
+    await life.stopAll();
     throw err;
   }
 }
 
-async function listen(app: FastifyInstance, spec: string): Promise<string> {
-  const l = parseListen(spec);
-  if (l.path) {
-    await rm(l.path, { force: true });
-    return app.listen({ path: l.path });
+/** What most parts are built from. */
+interface Core {
+  settings: Settings;
+  db: Db;
+  registry: Registry;
+  sealer: Sealer;
+  certs: CertStore;
+  dnsProviders: DnsProviders;
+  metrics: Metrics;
+  /** The login portal's host, if there is one. */
+  portal: string | undefined;
+  log: Logger;
+}
+
+/** Registration templates: the edge files' (by file), and the names they may not redefine. */
+interface Templates {
+  fileTemplates: Map<string, Record<string, Template>>;
+  baseTemplates: ReadonlySet<string>;
+}
+
+/** The registry, refused if it was emptied; old versions pruned now and every hour. */
+async function openRegistry(
+  life: Lifecycle,
+  settings: Settings,
+  db: Db,
+  portal: string | undefined,
+  log: Logger,
+): Promise<Registry> {
+  const registry = await Registry.open(db, reservedPorts(settings), {
+    ...hostChecks,
+    reservedHosts: new Map(portal ? [[portal, 'login portal']] : []),
+  });
+  // Refuses a registry that was emptied; marks the data dir once it holds a version.
+  guardRegistry(settings.data_dir, registry, log);
+  for (const u of registry.unloadable) {
+    log.error(
+      { service: u.name, error: u.error },
+      'stored service no longer valid: not served until it is fixed (PUT it again)',
+    );
   }
-  return app.listen({ host: l.host, port: l.port ?? 0 });
+  const prune = () => pruneVersions(registry, settings.snapshot_keep, settings.snapshot_keep_days);
+  await prune();
+  await life.start(every(HOUR, prune));
+  return registry;
+}
+
+/**
+ * The gate (sessions, users, the login portal) and its HTTP server on the unix socket nginx asks.
+ * The portal links to hosts the way clients reach them.
+ */
+async function startGate(
+  life: Lifecycle,
+  deps: Core,
+  servesHttps: (host: string) => boolean,
+): Promise<{ gate: Gate; gateServer: FastifyInstance }> {
+  const { settings, portal } = deps;
+  const pub = publicOrigin(settings);
+  const gate = await Gate.open({
+    db: deps.db,
+    dataDir: settings.data_dir,
+    sealer: deps.sealer,
+    registry: deps.registry,
+    log: deps.log.child({ part: 'gate' }),
+    ...(settings.base_domain ? { baseDomain: settings.base_domain } : {}),
+    ...(portal ? { portalHost: portal } : {}),
+    sessionTtlMs: durationMs(settings.session_ttl),
+    brand: settings.portal_name,
+    ...(pub ? { publicOrigin: pub } : {}),
+    // What the live config does (a certificate may cover a host that opted out with tls: none),
+    // on the port clients use (public_url's, else the listener's).
+    originOf: async (host) => {
+      if (pub) return `${pub.scheme}://${host}${pub.port}`;
+      if (!servesHttps(host))
+        return `http://${host}${settings.http_port === 80 ? '' : `:${settings.http_port}`}`;
+      return `https://${host}${settings.https_port === 443 ? '' : `:${settings.https_port}`}`;
+    },
+  });
+  const gateServer = buildGateServer(gate, deps.log.child({ part: 'gate' }));
+  await life.start({
+    start: async () => {
+      await rm(gate.env.socket, { force: true });
+      await gateServer.listen({ path: gate.env.socket });
+      await gate.openSocket(gate.env.socket);
+    },
+    stop: () => gateServer.close(),
+  });
+  await life.start(every(HOUR, () => gate.sessions.prune()));
+  return { gate, gateServer };
+}
+
+/**
+ * The discovery sources configured, in the order they start (and show in status): the edge file,
+ * Docker, `gatehouse agent`'s leases, the registration listener.
+ */
+async function discoverySources(
+  { settings, registry, db, log }: Core,
+  gate: Gate,
+  token: TokenCheck,
+  { fileTemplates, baseTemplates }: Templates,
+): Promise<{ sources: Source[]; registration: RegisterSource }> {
+  const agents = new AgentLeases(registry, durationMs(settings.agent_grace), log.child({ part: 'agents' }));
+  const app = buildRegisterServer({
+    registry,
+    settings,
+    fileTemplates,
+    agents,
+    token,
+    log: log.child({ part: 'register' }),
+  });
+  const registration = new RegisterSource(new Listening(app, parseListen(settings.register_listen)));
+  const file = settings.file
+    ? new WatchedFile(
+        settings.file,
+        { registry, users: gate.users, db, templates: fileTemplates, baseTemplates },
+        log.child({ part: 'file' }),
+      )
+    : undefined;
+  const docker = settings.docker_endpoint
+    ? await openDockerSource(
+        settings.docker_endpoint,
+        settings,
+        registry,
+        gate,
+        log.child({ part: 'docker' }),
+      )
+    : undefined;
+  const sources = [file, docker, agents, registration].filter((s): s is Source => s !== undefined);
+  return { sources, registration };
+}
+
+/** Orders and renews certificates, when an ACME directory (and an HTTPS listener) is configured. */
+async function acmeCertManager(
+  deps: Core,
+  gate: Gate,
+  challenges: ChallengeSink,
+): Promise<CertManager | undefined> {
+  const { settings, dnsProviders, portal, log } = deps;
+  if (!settings.acme_directory || !settings.https_port) return undefined;
+  // acme-client and dockerode (sources/docker/open.ts) are loaded only where used: on every instance
+  // they cost ~20 MB of RSS and 11 MB of heap (dockerode brings ssh2, whose WebAssembly poly1305
+  // reserves 16 MB).
+  const { AcmeIssuer } = await import('./tls/acme.js');
+  const issuer = new AcmeIssuer(
+    {
+      directory: settings.acme_directory,
+      keyType: settings.acme_key_type,
+      ...(settings.acme_email ? { email: settings.acme_email } : {}),
+      ...(settings.acme_ca_file ? { caFile: settings.acme_ca_file } : {}),
+      ...(settings.acme_eab_kid && settings.acme_eab_hmac_key
+        ? { eab: { kid: settings.acme_eab_kid, hmacKey: settings.acme_eab_hmac_key } }
+        : {}),
+    },
+    deps.db,
+    deps.sealer,
+    challenges,
+    log.child({ part: 'acme' }),
+    (name) => dnsProviders.forName(name),
+  );
+  return new CertManager(deps.registry, deps.certs, issuer, log.child({ part: 'certs' }), {
+    ...(settings.base_domain ? { baseDomain: settings.base_domain } : {}),
+    ownHosts: portal ? [portal] : [],
+    hasDns: async (name) => (await dnsProviders.forName(name)) !== undefined,
+    onExpiring: (c) =>
+      void gate
+        .event('cert_expiring', '', '', `${c.names.join(',')} expires ${c.notAfter}`)
+        .catch(() => undefined),
+    onFailure: (names) => {
+      deps.metrics.orderFailures.inc({ names: names.join(',') });
+      void gate.event('cert_order_failed', '', '', names.join(',')).catch(() => undefined);
+    },
+  });
+}
+
+/**
+ * The management API: on TCP with the admin token, and on a local unix socket whose file mode is
+ * its access control (the CLI's way in).
+ */
+async function serveApi(
+  life: Lifecycle,
+  admin: TokenCheck,
+  deps: ApiDeps,
+): Promise<{ address: string; socket: string }> {
+  const tcp = buildApiServer({ ...deps, token: admin });
+  const { address } = await life.start(new Listening(tcp, parseListen(deps.settings.api_listen)));
+  const socket = apiSocketPath(deps.settings.data_dir);
+  await life.start(new Listening(buildApiServer(deps), { path: socket }));
+  await chmod(socket, 0o600);
+  return { address, socket };
 }

@@ -4,6 +4,7 @@ import { serviceSchema } from '../../model/service.js';
 import { durationMs, durationSchema, hostnameSchema, slugSchema } from '../../model/values.js';
 import type { Logger } from '../../observe/log.js';
 import type { Registry } from '../../registry/registry.js';
+import type { Source, SourceStatuses } from '../source.js';
 
 /** What `gatehouse agent` registers: one service on behalf of a VM or host that runs no Docker. */
 export const agentRegisterSchema = z.strictObject({
@@ -39,7 +40,8 @@ interface Lease {
  * rotation: its offline page answers) and comes back with the next good heartbeat; silent past the
  * grace period, it is removed. After a control-plane restart every agent gets a fresh TTL.
  */
-export class AgentLeases {
+export class AgentLeases implements Source {
+  readonly name = 'agent';
   private readonly leases = new Map<string, Lease>();
   private timer: NodeJS.Timeout | undefined;
   private sweeping = false;
@@ -50,7 +52,7 @@ export class AgentLeases {
     private readonly log: Logger,
   ) {}
 
-  start(): void {
+  async start(): Promise<void> {
     const now = Date.now();
     for (const r of this.registry.list()) {
       if (r.meta.source !== 'agent') continue;
@@ -64,8 +66,13 @@ export class AgentLeases {
     this.timer.unref();
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+  }
+
+  /** Its services (in rotation or not) show with the others; nothing of its own in status. */
+  status(): SourceStatuses {
+    return {};
   }
 
   private meta(name: string) {

@@ -7,6 +7,7 @@ import type { Registry } from '../../registry/registry.js';
 import { dockerOptions, listRunning, parseEvent, readRunning, WATCHED_EVENTS } from './client.js';
 import { hasOurLabels, type ContainerFacts } from './facts.js';
 import { parseContainer, type Problem } from './labels.js';
+import type { Source, SourceStatuses } from '../source.js';
 
 export interface DockerSourceOptions {
   /** docker_endpoint: `unix:///var/run/docker.sock` or `tcp://host:port`. */
@@ -49,7 +50,8 @@ export interface DockerStatus {
  * While the daemon is away, what it last published stays as it is; the source reconnects with backoff.
  * One container's bad labels or conflicts are its own: reported in its status, never anyone else's.
  */
-export class DockerSource {
+export class DockerSource implements Source {
+  readonly name = 'docker';
   private readonly calls: Docker;
   private readonly events: Docker;
   private stopped = false;
@@ -77,7 +79,7 @@ export class DockerSource {
   }
 
   /** Starts watching in the background: Gatehouse starts whether or not the daemon is there. */
-  start(): void {
+  async start(): Promise<void> {
     this.loop = this.run();
     this.timer = setInterval(() => {
       if (this.connected) void this.resync().catch((err: unknown) => this.lost(err));
@@ -96,13 +98,15 @@ export class DockerSource {
     await Promise.all([...this.chains.values()]);
   }
 
-  getStatus(): DockerStatus {
+  status(): SourceStatuses {
     return {
-      endpoint: this.opts.endpoint,
-      connected: this.connected,
-      ...(this.lastSync ? { lastSync: this.lastSync } : {}),
-      ...(this.lastError ? { lastError: this.lastError } : {}),
-      containers: [...this.containers.values()].sort((a, b) => (a.name < b.name ? -1 : 1)),
+      docker: {
+        endpoint: this.opts.endpoint,
+        connected: this.connected,
+        ...(this.lastSync ? { lastSync: this.lastSync } : {}),
+        ...(this.lastError ? { lastError: this.lastError } : {}),
+        containers: [...this.containers.values()].sort((a, b) => (a.name < b.name ? -1 : 1)),
+      },
     };
   }
 

@@ -5,6 +5,7 @@ import { GatehouseError } from '../../model/errors.js';
 import type { Logger } from '../../observe/log.js';
 import { applyEdgeFile, type FileDeps } from './apply.js';
 import { parseEdgeFile } from './document.js';
+import type { Source, SourceStatuses } from '../source.js';
 
 export interface WatchedFileStatus {
   file: string;
@@ -24,12 +25,13 @@ const SETTLE_MS = 100;
  * changes. A content that does not validate or conflicts changes nothing; what was applied before
  * keeps serving and the error is logged and shown in status.
  */
-export class WatchedFile {
+export class WatchedFile implements Source {
+  readonly name = 'file';
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
   private lastText: string | undefined;
-  readonly status: WatchedFileStatus;
+  private readonly state: WatchedFileStatus;
 
   constructor(
     path: string,
@@ -37,15 +39,19 @@ export class WatchedFile {
     private readonly log: Logger,
   ) {
     const file = resolve(path);
-    this.status = { file, owner: basename(file) };
+    this.state = { file, owner: basename(file) };
+  }
+
+  status(): SourceStatuses {
+    return { file: this.state };
   }
 
   async start(): Promise<void> {
     await this.applyNow();
     // The directory, not the file: an editor that saves by renaming replaces the file's inode.
-    this.watcher = watch(dirname(this.status.file), (_event, name) => {
+    this.watcher = watch(dirname(this.state.file), (_event, name) => {
       // `..data` and friends: a Kubernetes ConfigMap swaps a symlinked directory, not the file.
-      if (name !== null && name !== basename(this.status.file) && !name.startsWith('..')) return;
+      if (name !== null && name !== basename(this.state.file) && !name.startsWith('..')) return;
       if (this.timer) clearTimeout(this.timer);
       this.timer = setTimeout(() => {
         this.running = this.running.then(() => this.applyNow());
@@ -61,7 +67,7 @@ export class WatchedFile {
   }
 
   private async applyNow(): Promise<void> {
-    const { file, owner } = this.status;
+    const { file, owner } = this.state;
     try {
       let text = await readTextFile(file);
       // A writer that is not atomic (cat >, scp) may still be at it: apply only a settled file.
@@ -71,12 +77,12 @@ export class WatchedFile {
         if (again === text) break;
         text = again;
       }
-      if (text === this.lastText && !this.status.lastError) return;
+      if (text === this.lastText && !this.state.lastError) return;
       const report = await applyEdgeFile(this.deps, parseEdgeFile(text), owner);
       this.lastText = text;
-      delete this.status.lastError;
-      this.status.appliedVersion = report.version;
-      this.status.appliedAt = new Date().toISOString();
+      delete this.state.lastError;
+      this.state.appliedVersion = report.version;
+      this.state.appliedAt = new Date().toISOString();
       const changed = report.services.length + report.users.length + report.groups.length;
       if (changed > 0)
         this.log.info(
@@ -90,7 +96,7 @@ export class WatchedFile {
           : err instanceof Error
             ? err.message
             : String(err);
-      this.status.lastError = { message, at: new Date().toISOString() };
+      this.state.lastError = { message, at: new Date().toISOString() };
       this.log.error({ file, err: message }, 'edge file not applied; what was applied before stays');
     }
   }

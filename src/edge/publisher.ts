@@ -1,0 +1,130 @@
+import { rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { NginxDriver } from '../drivers/nginx/driver.js';
+import { SESSION_KEY_ENV } from '../model/session.js';
+import type { Gate } from '../gate/gate.js';
+import type { Settings } from '../model/settings.js';
+import { durationMs } from '../model/values.js';
+import type { Logger } from '../observe/log.js';
+import type { Registry } from '../registry/registry.js';
+import type { ChallengeSink } from '../tls/acme.js';
+import { keyDir } from '../tls/key-dir.js';
+import type { CertStore } from '../tls/store.js';
+import { EdgeFeed } from './feed.js';
+import { LocalEdge } from './local-edge.js';
+
+export interface EdgePublisherDeps {
+  settings: Settings;
+  registry: Registry;
+  gate: Gate;
+  certs: CertStore;
+  /** The login portal's host: Gatehouse serves it (and gets its certificate) itself. */
+  portal: string | undefined;
+  log: Logger;
+}
+
+/**
+ * The one owner of what serves the registry: the local edge (nginx on this machine) and the feed
+ * that remote edge nodes long-poll. Whatever else changes what edges serve (a certificate, time
+ * passing an expiry, an ACME HTTP-01 answer) comes here and reaches both.
+ */
+export class EdgePublisher {
+  readonly edge: LocalEdge;
+  readonly feed: EdgeFeed;
+  /** ACME HTTP-01 answers in flight, by token: served by the edges with the config. */
+  private readonly answers = new Map<string, string>();
+  private certTimer: NodeJS.Timeout | undefined;
+
+  /** Where the ACME issuer puts its HTTP-01 answers. */
+  readonly challenges: ChallengeSink = {
+    // An answer must be live on the edge before the CA is asked to look.
+    add: async (token, keyAuthorization) => {
+      this.answers.set(token, keyAuthorization);
+      this.feed.signal();
+      await this.edge.refresh();
+      // Public edges answer the CA too (DNS points at them): wait a moment for them to have it.
+      await this.feed.settled(5000);
+    },
+    remove: async (token) => {
+      this.answers.delete(token);
+      this.changed();
+    },
+  };
+
+  /** Picks where nginx's keys go (memory when it can), then builds the edge and the feed. */
+  static async open(deps: EdgePublisherDeps): Promise<EdgePublisher> {
+    const dataDir = deps.settings.data_dir;
+    const keys = await keyDir(dataDir, join(dataDir, 'nginx', 'tls'));
+    return new EdgePublisher(deps, keys);
+  }
+
+  private constructor(
+    private readonly deps: EdgePublisherDeps,
+    private readonly keys: { dir: string; inMemory: boolean },
+  ) {
+    const { settings, registry, gate, certs, portal, log } = deps;
+    const listeners = { http: settings.http_port, https: settings.https_port };
+    const tlsInput = async () => ({
+      certs: await certs.inventory(),
+      challenges: this.answers,
+      ownHosts: portal ? [portal] : [],
+    });
+    const driver = new NginxDriver({
+      bin: settings.nginx_bin,
+      prefix: join(settings.data_dir, 'nginx'),
+      modulesDir: settings.nginx_modules_dir,
+      workers: settings.nginx_workers,
+      trustedProxies: settings.trusted_proxies,
+      log: log.child({ part: 'nginx' }),
+      gate: gate.env,
+      env: { [SESSION_KEY_ENV]: gate.sessionKey },
+      certMaterial: (id) => certs.material(id),
+      tlsDir: keys.dir,
+    });
+    this.edge = new LocalEdge(registry, driver, listeners, log.child({ part: 'edge' }), tlsInput);
+    // Remote edge nodes: the same config (per role), certificates and gate state.
+    this.feed = new EdgeFeed({
+      registry,
+      listeners,
+      tlsInput,
+      certMaterial: (id) => certs.material(id),
+      gate: {
+        stateDir: gate.env.stateDir,
+        sessionKey: gate.sessionKey,
+        cookie: gate.env.cookie,
+        ...(portal ? { portalHost: portal } : {}),
+      },
+      log: log.child({ part: 'feed' }),
+    });
+  }
+
+  /** Brings nginx up on the registry as it is; rejects if that first apply fails. */
+  async start(): Promise<void> {
+    const { settings } = this.deps;
+    this.feed.start();
+    // Certificates expire without a write: look again every hour.
+    this.certTimer = setInterval(() => this.changed(), 3_600_000);
+    this.certTimer.unref();
+    await this.edge.start({
+      driftCheckMs: durationMs(settings.drift_check_interval),
+      logMaxBytes: settings.nginx_log_max_mb * 1024 * 1024,
+    });
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.certTimer);
+    this.feed.stop();
+    try {
+      await this.edge.stop();
+    } finally {
+      // Keys in memory-backed storage go with us (nginx stops with us too).
+      if (this.keys.inMemory) await rm(dirname(this.keys.dir), { recursive: true, force: true });
+    }
+  }
+
+  /** What edges serve changed outside the registry (a certificate came or went): both render again. */
+  changed(): void {
+    this.edge.schedule();
+    this.feed.signal();
+  }
+}
