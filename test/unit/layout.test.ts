@@ -17,12 +17,12 @@ const RANK: Record<string, number> = {
   drivers: 4,
   dns: 5,
   tls: 6,
-  gate: 6,
-  edge: 7,
-  sources: 8,
-  api: 9,
-  '(root)': 10,
-  cli: 11,
+  gate: 7,
+  edge: 8,
+  sources: 9,
+  api: 10,
+  '(root)': 11,
+  cli: 12,
 };
 
 const SRC = resolve('src');
