@@ -1,102 +1,113 @@
-import { z } from 'zod';
 import { nodeCreateSchema } from '../edge/nodes.js';
 import { dnsProviderSchema } from '../model/dns.js';
 import { edgeFileSchema } from '../sources/file/document.js';
-
-const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
-const json = (s: object) => ({ content: { 'application/json': { schema: s } } });
-const ok = (description: string) => ({ description, ...json({ type: 'object' }) });
-const errors = {
-  '4XX': { description: 'Bad input or conflict', ...json({ $ref: '#/components/schemas/Error' }) },
-};
-const param = (name: string) => [{ name, in: 'path', required: true, schema: { type: 'string' } }];
+import { body, inputSchema, op, pathParam } from './openapi-build.js';
 
 /** Certificates, DNS providers, edge nodes and the edge file: the parts added with issues 4-6. */
 export function edgePaths(): Record<string, object> {
+  const removed = { 200: ['Removed', 'Deleted'] } as const;
   return {
     '/certificates': {
-      get: { summary: 'Certificates and orders (never a key)', responses: { 200: ok('Certificates') } },
-      post: {
+      get: op({
+        summary: 'Certificates and orders (never a key)',
+        answers: { 200: ['Certificates', 'CertList'] },
+        noErrors: true,
+      }),
+      post: op({
         summary: 'Upload a certificate and its key (names and validity checked, key must match)',
-        requestBody: json({
-          type: 'object',
-          properties: { cert: { type: 'string' }, key: { type: 'string' } },
-          required: ['cert', 'key'],
-        }),
-        responses: { 201: ok('Stored'), ...errors },
-      },
+        requestBody: body(
+          {
+            type: 'object',
+            properties: { cert: { type: 'string' }, key: { type: 'string' } },
+            required: ['cert', 'key'],
+          },
+          false,
+        ),
+        answers: { 201: ['Stored', 'CertView'] },
+      }),
     },
     '/certificates/issue': {
-      post: {
+      post: op({
         summary: 'Order a certificate now',
-        requestBody: json({
-          type: 'object',
-          properties: { names: { type: 'array', items: { type: 'string' } } },
-          required: ['names'],
-        }),
-        responses: { 201: ok('Issued'), ...errors },
-      },
+        requestBody: body(
+          {
+            type: 'object',
+            properties: { names: { type: 'array', items: { type: 'string' } } },
+            required: ['names'],
+          },
+          false,
+        ),
+        answers: { 201: ['Issued', 'CertView'] },
+      }),
     },
     '/certificates/{id}/renew': {
-      post: { summary: 'Renew now', parameters: param('id'), responses: { 200: ok('Renewed'), ...errors } },
+      post: op({
+        summary: 'Renew now',
+        parameters: [pathParam('id')],
+        answers: { 201: ['Renewed', 'CertView'] },
+      }),
     },
     '/certificates/{id}': {
-      delete: {
+      delete: op({
         summary: 'Remove (with ?revoke=true: revoke at the CA first)',
-        parameters: param('id'),
-        responses: { 200: ok('Removed'), ...errors },
-      },
+        parameters: [pathParam('id')],
+        answers: removed,
+      }),
     },
     '/dns-providers': {
-      get: { summary: 'DNS providers (never a secret)', responses: { 200: ok('Providers') } },
-      post: {
+      get: op({
+        summary: 'DNS providers (never a secret)',
+        answers: { 200: ['Providers', 'DnsProviderList'] },
+        noErrors: true,
+      }),
+      post: op({
         summary: 'Add a DNS provider for DNS-01',
-        requestBody: { required: true, ...json(schema(dnsProviderSchema)) },
-        responses: { 201: ok('Added'), ...errors },
-      },
+        requestBody: body(inputSchema(dnsProviderSchema)),
+        answers: { 201: ['Added', 'DnsProviderView'] },
+      }),
     },
     '/dns-providers/{name}': {
-      delete: {
-        summary: 'Remove a DNS provider',
-        parameters: param('name'),
-        responses: { 200: ok('Removed'), ...errors },
-      },
+      delete: op({ summary: 'Remove a DNS provider', parameters: [pathParam('name')], answers: removed }),
     },
     '/nodes': {
-      get: {
+      get: op({
         summary: 'Edge nodes: role, online, version, applied version, in_sync, down upstreams',
-        responses: { 200: ok('Nodes') },
-      },
-      post: {
+        answers: { 200: ['Nodes', 'NodeList'] },
+        noErrors: true,
+      }),
+      post: op({
         summary: 'Enrol an edge node (its token is shown once)',
-        requestBody: { required: true, ...json(schema(nodeCreateSchema)) },
-        responses: { 201: ok('Enrolled'), ...errors },
-      },
+        requestBody: body(inputSchema(nodeCreateSchema)),
+        answers: { 201: ['Enrolled', 'NodeEnrolled'] },
+      }),
     },
     '/nodes/{name}': {
-      delete: {
+      delete: op({
         summary: 'Remove a node: it stops serving and drops its cache',
-        parameters: param('name'),
-        responses: { 200: ok('Removed'), ...errors },
-      },
+        parameters: [pathParam('name')],
+        answers: removed,
+      }),
     },
     '/apply': {
-      post: {
+      post: op({
         summary: 'Apply an edge file (services, users, groups, templates) as one change, owned by the file',
-        requestBody: json({
-          type: 'object',
-          properties: {
-            owner: { type: 'string', description: "the file's name" },
-            document: { type: 'string', description: 'the file as YAML text; see EdgeFile' },
-            dry_run: { type: 'boolean' },
+        requestBody: body(
+          {
+            type: 'object',
+            properties: {
+              owner: { type: 'string', description: "the file's name" },
+              document: { type: 'string', description: 'the file as YAML text; see EdgeFile' },
+              dry_run: { type: 'boolean' },
+            },
+            required: ['owner', 'document'],
           },
-          required: ['owner', 'document'],
-        }),
-        responses: { 200: ok('What changed (or would)'), ...errors },
-      },
+          false,
+        ),
+        answers: { 200: ['What changed (or would)', 'ApplyReport'] },
+      }),
     },
   };
 }
 
 /** The edge file's structure, for the components section. */
-export const edgeFileJsonSchema = (): object => schema(edgeFileSchema);
+export const edgeFileJsonSchema = (): object => inputSchema(edgeFileSchema);
