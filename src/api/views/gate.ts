@@ -147,6 +147,7 @@ export const signedInView = z.strictObject({
 export type UserView = z.infer<typeof userView>;
 export type UserList = z.infer<typeof userListView>;
 export type TotpEnrolment = z.infer<typeof totpEnrolmentView>;
+export type TotpOff = z.infer<typeof totpOffView>;
 export type GroupView = z.infer<typeof groupView>;
 export type GroupCreated = z.infer<typeof groupCreatedView>;
 export type GroupList = z.infer<typeof groupListView>;
