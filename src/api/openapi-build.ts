@@ -31,7 +31,8 @@ export const query = (name: string, type = 'string', description?: string): Para
  * `[description, view]` by status: every answer names its view (see views/index.ts), or the views
  * it may be (one of them).
  */
-type Answers = Partial<Record<200 | 201, readonly [string, ApiViewName | readonly ApiViewName[]]>>;
+type Answer = readonly [string, ApiViewName | readonly ApiViewName[]];
+type Answers = Partial<Record<200 | 201, Answer>>;
 
 export interface Operation {
   summary: string;
@@ -57,6 +58,18 @@ export function op(o: Operation): object {
     responses,
   };
 }
+
+/** A read (200): a list, or one thing by its path parameter. */
+export const read = (summary: string, answer: Answer, parameters?: Param[], noErrors?: true): object =>
+  op({ summary, parameters, answers: { 200: answer }, ...(noErrors ? { noErrors } : {}) });
+
+/** A creation (201) from a request body. */
+export const create = (summary: string, requestBody: object, answer: Answer, parameters?: Param[]): object =>
+  op({ summary, parameters, requestBody, answers: { 201: answer } });
+
+/** A removal by its path parameter: `{deleted}` unless said otherwise. */
+export const remove = (summary: string, param: Param, answer: Answer = ['Removed', 'Deleted']): object =>
+  op({ summary, parameters: [param], answers: { 200: answer } });
 
 /** An input schema as JSON Schema (what a request may send). */
 export const inputSchema = (s: z.ZodType): object =>

@@ -4,11 +4,22 @@ import { groupCreateSchema, userCreateSchema, userUpdateSchema } from '../model/
 import { linkCreateSchema } from '../model/link.js';
 import { providerCreateSchema } from '../model/provider.js';
 import { edgeFileJsonSchema, edgePaths } from './openapi-edges.js';
-import { body, inputSchema, op, pathParam, query, viewSchemas } from './openapi-build.js';
+import {
+  body,
+  create,
+  inputSchema,
+  op,
+  pathParam,
+  query,
+  read,
+  remove,
+  viewSchemas,
+} from './openapi-build.js';
 
 const name = pathParam('name');
 const version = pathParam('version', 'integer');
 const username = pathParam('username');
+const id = pathParam('id');
 const wait = query('wait', 'boolean', 'wait until the change is live');
 const force = query('force', 'boolean');
 
@@ -44,25 +55,16 @@ export function openApiDocument(): object {
 function servicePaths(): Record<string, object> {
   return {
     '/services': {
-      get: op({
-        summary:
-          'List services, each with a summary: access, upstreams, HTTPS (yes/partial/no/off) and state (up/degraded/down/failing/unchecked/suspended) and state_label in words',
-        answers: { 200: ['Services', 'ServiceList'] },
-        noErrors: true,
-      }),
-      post: op({
-        summary: 'Create a service',
-        parameters: [wait],
-        requestBody: body('Service'),
-        answers: { 201: ['Created', 'ServiceWrite'] },
-      }),
+      get: read(
+        'List services, each with a summary: access, upstreams, HTTPS (yes/partial/no/off) and state (up/degraded/down/failing/unchecked/suspended) and state_label in words',
+        ['Services', 'ServiceList'],
+        undefined,
+        true,
+      ),
+      post: create('Create a service', body('Service'), ['Created', 'ServiceWrite'], [wait]),
     },
     '/services/{name}': {
-      get: op({
-        summary: 'Show a service',
-        parameters: [name],
-        answers: { 200: ['Service', 'ServiceRecord'] },
-      }),
+      get: read('Show a service', ['Service', 'ServiceRecord'], [name]),
       put: op({
         summary: 'Create or replace a service (or, with dry_run, see the diff it would make)',
         parameters: [
@@ -93,26 +95,22 @@ function servicePaths(): Record<string, object> {
       }),
     },
     '/snapshots': {
-      get: op({
-        summary: 'List snapshots (registry versions), newest first',
-        parameters: [query('limit', 'integer'), query('before', 'integer')],
-        answers: { 200: ['Snapshots', 'SnapshotList'] },
-        noErrors: true,
-      }),
+      get: read(
+        'List snapshots (registry versions), newest first',
+        ['Snapshots', 'SnapshotList'],
+        [query('limit', 'integer'), query('before', 'integer')],
+        true,
+      ),
     },
     '/snapshots/{version}': {
-      get: op({
-        summary: 'Show a snapshot with its services and compiled config',
-        parameters: [version],
-        answers: { 200: ['Snapshot', 'Snapshot'] },
-      }),
+      get: read('Show a snapshot with its services and compiled config', ['Snapshot', 'Snapshot'], [version]),
     },
     '/snapshots/diff': {
-      get: op({
-        summary: 'Diff two snapshots',
-        parameters: [{ ...query('from', 'integer'), required: true }, query('to', 'integer')],
-        answers: { 200: ['Per-service YAML patches', 'SnapshotDiff'] },
-      }),
+      get: read(
+        'Diff two snapshots',
+        ['Per-service YAML patches', 'SnapshotDiff'],
+        [{ ...query('from', 'integer'), required: true }, query('to', 'integer')],
+      ),
     },
     '/snapshots/{version}/rollback': {
       post: op({
@@ -126,37 +124,28 @@ function servicePaths(): Record<string, object> {
       }),
     },
     '/status': {
-      get: op({
-        summary: 'Proxy state, applied version, last error',
-        answers: { 200: ['Status', 'Status'] },
-        noErrors: true,
-      }),
+      get: read('Proxy state, applied version, last error', ['Status', 'Status'], undefined, true),
     },
   };
 }
 
 /** Users, groups, sessions, links, providers, events, audit, sign-in: the gate's part of the API. */
 function gatePaths(): Record<string, object> {
-  const id = pathParam('id');
-  const removed = { 200: ['Removed', 'Deleted'] } as const;
+  const revoked = ['Revoked', 'Revoked'] as const;
   return {
     '/users': {
-      get: op({ summary: 'List users', answers: { 200: ['Users', 'UserList'] }, noErrors: true }),
-      post: op({
-        summary: 'Create a user',
-        requestBody: body('User'),
-        answers: { 201: ['Created', 'UserView'] },
-      }),
+      get: read('List users', ['Users', 'UserList'], undefined, true),
+      post: create('Create a user', body('User'), ['Created', 'UserView']),
     },
     '/users/{username}': {
-      get: op({ summary: 'Show a user', parameters: [username], answers: { 200: ['User', 'UserView'] } }),
+      get: read('Show a user', ['User', 'UserView'], [username]),
       patch: op({
         summary: 'Change a user (password, names, groups, role, disabled)',
         parameters: [username],
         requestBody: body('UserUpdate'),
         answers: { 200: ['Changed', 'UserView'] },
       }),
-      delete: op({ summary: 'Remove a user', parameters: [username], answers: removed }),
+      delete: remove('Remove a user', username),
     },
     '/users/{username}/totp': {
       post: op({
@@ -164,109 +153,60 @@ function gatePaths(): Record<string, object> {
         parameters: [username],
         answers: { 201: ['Enrolled', 'TotpEnrolment'] },
       }),
-      delete: op({ summary: 'Turn off TOTP', parameters: [username], answers: { 200: ['Off', 'TotpOff'] } }),
+      delete: remove('Turn off TOTP', username, ['Off', 'TotpOff']),
     },
     '/groups': {
-      get: op({
-        summary: 'List groups with members',
-        answers: { 200: ['Groups', 'GroupList'] },
-        noErrors: true,
-      }),
-      post: op({
-        summary: 'Create a group',
-        requestBody: body('Group'),
-        answers: { 201: ['Created', 'GroupCreated'] },
-      }),
+      get: read('List groups with members', ['Groups', 'GroupList'], undefined, true),
+      post: create('Create a group', body('Group'), ['Created', 'GroupCreated']),
     },
-    '/groups/{name}': { delete: op({ summary: 'Remove a group', parameters: [name], answers: removed }) },
-    '/sessions': {
-      get: op({
-        summary: 'List live sessions',
-        parameters: [query('user')],
-        answers: { 200: ['Sessions', 'SessionList'] },
-      }),
-    },
-    '/sessions/{id}': {
-      delete: op({
-        summary: 'Revoke a session everywhere',
-        parameters: [id],
-        answers: { 200: ['Revoked', 'Revoked'] },
-      }),
-    },
+    '/groups/{name}': { delete: remove('Remove a group', name) },
+    '/sessions': { get: read('List live sessions', ['Sessions', 'SessionList'], [query('user')]) },
+    '/sessions/{id}': { delete: remove('Revoke a session everywhere', id, revoked) },
     '/links': {
-      get: op({
-        summary: 'List temporary links',
-        parameters: [query('service')],
-        answers: { 200: ['Links', 'LinkList'] },
-        noErrors: true,
-      }),
-      post: op({
-        summary: 'Create a temporary link (its URL is returned once)',
-        requestBody: body('Link'),
-        answers: { 201: ['Created', 'LinkCreated'] },
-      }),
+      get: read('List temporary links', ['Links', 'LinkList'], [query('service')], true),
+      post: create('Create a temporary link (its URL is returned once)', body('Link'), [
+        'Created',
+        'LinkCreated',
+      ]),
     },
     '/links/{id}': {
-      get: op({
-        summary: 'Show a link with its usage log',
-        parameters: [id],
-        answers: { 200: ['Link', 'LinkDetail'] },
-      }),
-      delete: op({ summary: 'Revoke a link', parameters: [id], answers: { 200: ['Revoked', 'Revoked'] } }),
+      get: read('Show a link with its usage log', ['Link', 'LinkDetail'], [id]),
+      delete: remove('Revoke a link', id, revoked),
     },
     '/providers': {
-      get: op({
-        summary: 'List OIDC providers',
-        answers: { 200: ['Providers', 'ProviderList'] },
-        noErrors: true,
-      }),
-      post: op({
-        summary: 'Add an OIDC provider',
-        requestBody: body('Provider'),
-        answers: { 201: ['Added', 'ProviderView'] },
-      }),
+      get: read('List OIDC providers', ['Providers', 'ProviderList'], undefined, true),
+      post: create('Add an OIDC provider', body('Provider'), ['Added', 'ProviderView']),
     },
     '/providers/{name}': {
-      get: op({
-        summary: 'Show a provider (never its secret)',
-        parameters: [name],
-        answers: { 200: ['Provider', 'ProviderView'] },
-      }),
-      delete: op({ summary: 'Remove a provider', parameters: [name], answers: removed }),
+      get: read('Show a provider (never its secret)', ['Provider', 'ProviderView'], [name]),
+      delete: remove('Remove a provider', name),
     },
     '/events': {
-      get: op({
-        summary:
-          'Security events (kind, ip, username, host, path, detail), newest first, with counts since start',
-        parameters: [query('kind'), query('limit', 'integer')],
-        answers: { 200: ['Events', 'EventList'] },
-      }),
+      get: read(
+        'Security events (kind, ip, username, host, path, detail), newest first, with counts since start',
+        ['Events', 'EventList'],
+        [query('kind'), query('limit', 'integer')],
+      ),
     },
     '/events/summary': {
-      get: op({
-        summary: 'Security events of the last `hours` (default 24), counted by kind',
-        parameters: [query('hours', 'integer')],
-        answers: { 200: ['Counts', 'EventSummary'] },
-      }),
+      get: read(
+        'Security events of the last `hours` (default 24), counted by kind',
+        ['Counts', 'EventSummary'],
+        [query('hours', 'integer')],
+      ),
     },
     '/audit': {
-      get: op({
-        summary:
-          'Audit log: changes made through the API and refused attempts (who, how, from where), newest first',
-        parameters: [
-          query('limit', 'integer'),
-          query('before', 'integer', 'entries older than this id'),
-          query('actor'),
-        ],
-        answers: { 200: ['Entries', 'AuditList'] },
-      }),
+      get: read(
+        'Audit log: changes made through the API and refused attempts (who, how, from where), newest first',
+        ['Entries', 'AuditList'],
+        [query('limit', 'integer'), query('before', 'integer', 'entries older than this id'), query('actor')],
+      ),
     },
     '/session': {
-      get: op({
-        summary:
-          "The web UI's signed-in admin (401 when not signed in; on first run with error.setup_needed)",
-        answers: { 200: ['Signed in', 'SignedIn'] },
-      }),
+      get: read(
+        "The web UI's signed-in admin (401 when not signed in; on first run with error.setup_needed)",
+        ['Signed in', 'SignedIn'],
+      ),
       post: op({
         summary:
           'Sign in to the web UI as an admin user (password, and TOTP when enrolled): sets its session cookie',
