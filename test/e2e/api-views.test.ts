@@ -1,15 +1,28 @@
-import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { apiViews, streamEventViews } from '../../src/api/views/index.js';
 import { ADMIN_TOKEN, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
 import { json } from '../helpers/net.js';
+import { openStream } from '../helpers/stream.js';
 import { makeCa } from '../helpers/tls.js';
 import { testDir } from '../helpers/tmp.js';
 
 type Schema = { $ref?: string; oneOf?: { $ref: string }[] };
-type Operation = { responses: Record<string, { content?: { 'application/json'?: { schema: Schema } } }> };
+type Answer = { content?: { 'application/json'?: { schema: Schema } } };
+type Operation = { responses: Record<string, Answer> };
 type Doc = { paths: Record<string, Record<string, Operation>> };
+
+/** The views an answer may be: its schema's $ref, or each of its oneOf. */
+const refsOf = (answer: Answer | undefined): string[] => {
+  const schema = answer?.content?.['application/json']?.schema;
+  return schema?.$ref ? [schema.$ref] : (schema?.oneOf ?? []).map((s) => s.$ref);
+};
+
+/** Every operation of the document, as `METHOD /path`. */
+const operations = (doc: Doc) =>
+  Object.entries(doc.paths).flatMap(([path, ops]) =>
+    Object.entries(ops).map(([method, op]) => ({ key: `${method.toUpperCase()} ${path}`, op })),
+  );
 
 /** Answers that need an ACME CA to succeed; here they answer acme_off, which is checked instead. */
 const NEEDS_ACME = new Set(['POST /certificates/issue', 'POST /certificates/{id}/renew']);
@@ -57,9 +70,7 @@ describe('API views: each documented answer parses with its schema', () => {
     const key = `${method} ${templateOf(path)}`;
     const op = doc.paths[templateOf(path)]?.[method.toLowerCase()];
     if (!op) throw new Error(`${key} is not in the OpenAPI document`);
-    const answer = op.responses[String(status)] ?? (status >= 400 ? op.responses['4XX'] : undefined);
-    const schema = answer?.content?.['application/json']?.schema;
-    const refs = schema?.$ref ? [schema.$ref] : (schema?.oneOf ?? []).map((s) => s.$ref);
+    const refs = refsOf(op.responses[String(status)] ?? (status >= 400 ? op.responses['4XX'] : undefined));
     expect(refs.length, `${key} ${status}: the document names no view`).toBeGreaterThan(0);
     const results = refs.map((ref) => viewOf(ref).safeParse(r.json));
     if (!results.some((p) => p.success)) {
@@ -79,14 +90,11 @@ describe('API views: each documented answer parses with its schema', () => {
   });
 
   it('documents a view for every answer it lists', () => {
-    for (const [path, ops] of Object.entries(doc.paths)) {
-      for (const [method, op] of Object.entries(ops)) {
-        for (const [status, answer] of Object.entries(op.responses)) {
-          const schema = answer.content?.['application/json']?.schema;
-          const refs = schema?.$ref ? [schema.$ref] : (schema?.oneOf ?? []).map((s) => s.$ref);
-          expect(refs.length, `${method} ${path} ${status}`).toBeGreaterThan(0);
-          for (const ref of refs) expect(() => viewOf(ref)).not.toThrow();
-        }
+    for (const { key, op } of operations(doc)) {
+      for (const [status, answer] of Object.entries(op.responses)) {
+        const refs = refsOf(answer);
+        expect(refs.length, `${key} ${status}`).toBeGreaterThan(0);
+        for (const ref of refs) expect(() => viewOf(ref)).not.toThrow();
       }
     }
   });
@@ -228,39 +236,12 @@ describe('API views: each documented answer parses with its schema', () => {
   });
 
   it('called every documented route (those needing an ACME CA answered acme_off)', () => {
-    const documented = Object.entries(doc.paths).flatMap(([path, ops]) =>
-      Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
-    );
-    expect(documented.filter((k) => !called.has(k) && !NEEDS_ACME.has(k))).toEqual([]);
+    const missed = operations(doc).filter(({ key }) => !called.has(key) && !NEEDS_ACME.has(key));
+    expect(missed.map(({ key }) => key)).toEqual([]);
   });
 
   it("the live stream's events parse with their views", async () => {
-    const seen: { event: string; data: unknown }[] = [];
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port: t.apiPort,
-        path: '/api/v1/stream',
-        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
-      },
-      (res) => {
-        let buf = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          buf += chunk;
-          let i;
-          while ((i = buf.indexOf('\n\n')) >= 0) {
-            const block = buf.slice(0, i);
-            buf = buf.slice(i + 2);
-            const event = /^event: (.*)$/m.exec(block)?.[1];
-            const data = /^data: (.*)$/m.exec(block)?.[1];
-            if (event && data) seen.push({ event, data: JSON.parse(data) as unknown });
-          }
-        });
-      },
-    );
-    req.on('error', () => undefined);
-    req.end();
+    const stream = openStream(t.apiPort, { authorization: `Bearer ${ADMIN_TOKEN}` });
     try {
       await new Promise((r) => setTimeout(r, 300));
       await t.api('PUT', '/api/v1/services/streamed?wait=true', {
@@ -270,11 +251,11 @@ describe('API views: each documented answer parses with its schema', () => {
       await json(t.apiPort, 'POST', '/api/v1/session', { username: 'root', password: 'wrong again' });
       await new Promise((r) => setTimeout(r, 500));
     } finally {
-      req.destroy();
+      stream.close();
     }
-    const names = new Set(seen.map((e) => e.event));
+    const names = new Set(stream.events.map((e) => e.event));
     expect([...names]).toEqual(expect.arrayContaining(['hello', 'edge', 'version', 'security']));
-    for (const { event, data } of seen) {
+    for (const { event, data } of stream.events) {
       const view = streamEventViews[event as keyof typeof streamEventViews];
       expect(view, `event ${event} has a view`).toBeDefined();
       const parsed = view.safeParse(data);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { appliedView } from './common.js';
-import { serviceDiffView } from './services.js';
+import { changeOpView, serviceDiffView } from './services.js';
 
 /** Certificates, DNS providers, edge nodes and edge files as the API answers them. */
 
@@ -72,8 +72,8 @@ export const applyReportView = z.strictObject({
   /** Registry version after the change (unchanged on a dry run or a no-op). */
   version: z.number(),
   services: z.array(serviceDiffView),
-  groups: z.array(z.strictObject({ name: z.string(), op: z.enum(['create', 'update', 'delete']) })),
-  users: z.array(z.strictObject({ username: z.string(), op: z.enum(['create', 'update', 'delete']) })),
+  groups: z.array(z.strictObject({ name: z.string(), op: changeOpView })),
+  users: z.array(z.strictObject({ username: z.string(), op: changeOpView })),
   templates: z.array(z.string()),
   applied: appliedView.optional(),
 });

@@ -38,10 +38,11 @@ export const serviceWriteView = serviceRecordView.extend({
   applied: appliedView.optional(),
 });
 
-const opView = z.enum(['create', 'update', 'delete']);
+/** What a change did to one record. */
+export const changeOpView = z.enum(['create', 'update', 'delete']);
 
 /** One service's change between two states, as a unified YAML patch. */
-export const serviceDiffView = z.strictObject({ name: z.string(), op: opView, patch: z.string() });
+export const serviceDiffView = z.strictObject({ name: z.string(), op: changeOpView, patch: z.string() });
 
 /** PUT /services/{name}?dry_run=true: what the write would change; nothing is written. */
 export const serviceDryRunView = z.strictObject({
@@ -63,7 +64,7 @@ export const versionInfoView = z.strictObject({
   actor: z.string(),
   source: z.string(),
   reason: z.string(),
-  changes: z.array(z.strictObject({ name: z.string(), op: opView })),
+  changes: z.array(z.strictObject({ name: z.string(), op: changeOpView })),
 });
 
 export const snapshotListView = z.strictObject({
