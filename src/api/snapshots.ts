@@ -4,7 +4,7 @@ import { compile } from '../compile/compile.js';
 import { diffVersions, getVersion, listVersions, rollback, stateAt } from '../registry/snapshots.js';
 import { parse } from './http-errors.js';
 import type { ApiContext } from './context.js';
-import type { Rollback, SnapshotDiff, SnapshotList } from './views/index.js';
+import type { Rollback, SnapshotDiff, SnapshotList, SnapshotView } from './views/index.js';
 
 /** A version number as URL text: decimal digits only (`z.coerce` would read "", " " or "0x10" too). */
 const versionText = z
@@ -48,7 +48,12 @@ export async function snapshotRoutes(app: FastifyInstance, ctx: ApiContext): Pro
       services: services.map((s) => s.service),
       listeners: { http: ctx.settings.http_port, https: ctx.settings.https_port },
     });
-    return { snapshot: info ?? { version: 0 }, hash: config.hash, services, config };
+    return {
+      snapshot: info ?? { version: 0 as const },
+      hash: config.hash,
+      services,
+      config,
+    } satisfies SnapshotView;
   });
 
   app.post('/snapshots/:version/rollback', async (req) => {

@@ -4,6 +4,7 @@ import type * as views from '../../src/api/views/index.js';
 import { openApiDocument } from '../../src/api/openapi.js';
 import { buildApiServer, type ApiDeps } from '../../src/api/server.js';
 import { apiViews } from '../../src/api/views/index.js';
+import type { EdgeConfig } from '../../src/compile/edge-config.js';
 import type { EdgeStatus } from '../../src/edge/local-edge.js';
 import type { NodeView } from '../../src/edge/nodes.js';
 import type { UpstreamFailing } from '../../src/edge/passive-health.js';
@@ -46,6 +47,8 @@ describe('API views agree with the domain types they show', () => {
     expectTypeOf<Omit<views.ApplyReport, 'applied'>>().toEqualTypeOf<FileApplyReport>();
     // The gate names its event kinds; stored events (and the view) take any kind as text.
     expectTypeOf<EventRecord>().toExtend<views.SecurityEventLive>();
+    // Compile's sites, pools and TCP listeners are shown as they are (see edgeConfigView).
+    expectTypeOf<EdgeConfig>().toExtend<views.EdgeConfigView>();
     expect(Object.keys(apiViews)).toContain('Error');
   });
 });
@@ -81,5 +84,14 @@ describe('the OpenAPI document lists every route', () => {
     expect(routes.length).toBeGreaterThan(40);
     expect(routes.filter((r) => !documented.has(r) && !UNDOCUMENTED.has(r))).toEqual([]);
     expect([...documented].filter((d) => !routes.includes(d))).toEqual([]);
+  });
+
+  it('refers only to components it has', () => {
+    const doc = openApiDocument() as { components: { schemas: Record<string, unknown> } };
+    const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)].map(
+      (m) => m[1] ?? '',
+    );
+    expect(refs.length).toBeGreaterThan(50);
+    expect(refs.filter((r) => !(r in doc.components.schemas))).toEqual([]);
   });
 });

@@ -72,14 +72,17 @@ export const snapshotListView = z.strictObject({
   snapshots: z.array(versionInfoView),
 });
 
-/** The compiled config (src/compile/edge-config.ts): its parts, each as compile made it. */
+/**
+ * The compiled config (src/compile/edge-config.ts EdgeConfig): its sites, pools and TCP listeners
+ * are compile's internals, shown as they are (not held to a shape here).
+ */
 export const edgeConfigView = z.strictObject({
   schema: z.literal(1),
   hash: z.string(),
   listeners: z.strictObject({ http: z.number(), https: z.number() }),
-  sites: z.array(z.record(z.string(), z.unknown())),
-  pools: z.array(z.record(z.string(), z.unknown())),
-  tcp: z.array(z.record(z.string(), z.unknown())),
+  sites: z.array(z.unknown()),
+  pools: z.array(z.unknown()),
+  tcp: z.array(z.unknown()),
   acme: z.array(z.tuple([z.string(), z.string()])),
   tls: z.strictObject({
     certs: z.array(z.strictObject({ id: z.string(), fingerprint: z.string() })),
@@ -119,6 +122,7 @@ export type ServiceDryRun = z.infer<typeof serviceDryRunView>;
 export type ServiceDelete = z.infer<typeof serviceDeleteView>;
 export type VersionInfoView = z.infer<typeof versionInfoView>;
 export type SnapshotList = z.infer<typeof snapshotListView>;
+export type EdgeConfigView = z.infer<typeof edgeConfigView>;
 export type SnapshotView = z.infer<typeof snapshotView>;
 export type SnapshotDiff = z.infer<typeof snapshotDiffView>;
 export type Rollback = z.infer<typeof rollbackView>;
