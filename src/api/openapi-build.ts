@@ -39,8 +39,8 @@ export interface Operation {
   parameters?: Param[];
   requestBody?: object;
   answers: Answers;
-  /** Reads that cannot fail on input (no parameters to get wrong) document no 4XX. */
-  noErrors?: true;
+  /** No 4XX answer to document: a read that takes no parameters (so none to get wrong). */
+  noErrors?: boolean;
 }
 
 /** One operation of the document, its answers referring to their views in components.schemas. */
@@ -59,9 +59,9 @@ export function op(o: Operation): object {
   };
 }
 
-/** A read (200): a list, or one thing by its path parameter. */
-export const read = (summary: string, answer: Answer, parameters?: Param[], noErrors?: true): object =>
-  op({ summary, parameters, answers: { 200: answer }, ...(noErrors ? { noErrors } : {}) });
+/** A read (200): a list, or one thing by its path parameter; 4XX only where it takes parameters. */
+export const read = (summary: string, answer: Answer, parameters?: Param[]): object =>
+  op({ summary, parameters, answers: { 200: answer }, noErrors: !parameters });
 
 /** A creation (201) from a request body. */
 export const create = (summary: string, requestBody: object, answer: Answer, parameters?: Param[]): object =>

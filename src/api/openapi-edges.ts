@@ -13,7 +13,7 @@ export function edgePaths(): Record<string, object> {
   const name = pathParam('name');
   return {
     '/certificates': {
-      get: read('Certificates and orders (never a key)', ['Certificates', 'CertList'], undefined, true),
+      get: read('Certificates and orders (never a key)', ['Certificates', 'CertList']),
       post: create(
         'Upload a certificate and its key (names and validity checked, key must match)',
         fields({ cert: { type: 'string' }, key: { type: 'string' } }),
@@ -32,7 +32,7 @@ export function edgePaths(): Record<string, object> {
     },
     '/certificates/{id}': { delete: remove('Remove (with ?revoke=true: revoke at the CA first)', id) },
     '/dns-providers': {
-      get: read('DNS providers (never a secret)', ['Providers', 'DnsProviderList'], undefined, true),
+      get: read('DNS providers (never a secret)', ['Providers', 'DnsProviderList']),
       post: create('Add a DNS provider for DNS-01', body(inputSchema(dnsProviderSchema)), [
         'Added',
         'DnsProviderView',
@@ -40,12 +40,10 @@ export function edgePaths(): Record<string, object> {
     },
     '/dns-providers/{name}': { delete: remove('Remove a DNS provider', name) },
     '/nodes': {
-      get: read(
-        'Edge nodes: role, online, version, applied version, in_sync, down upstreams',
-        ['Nodes', 'NodeList'],
-        undefined,
-        true,
-      ),
+      get: read('Edge nodes: role, online, version, applied version, in_sync, down upstreams', [
+        'Nodes',
+        'NodeList',
+      ]),
       post: create('Enrol an edge node (its token is shown once)', body(inputSchema(nodeCreateSchema)), [
         'Enrolled',
         'NodeEnrolled',

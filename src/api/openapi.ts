@@ -58,8 +58,6 @@ function servicePaths(): Record<string, object> {
       get: read(
         'List services, each with a summary: access, upstreams, HTTPS (yes/partial/no/off) and state (up/degraded/down/failing/unchecked/suspended) and state_label in words',
         ['Services', 'ServiceList'],
-        undefined,
-        true,
       ),
       post: create('Create a service', body('Service'), ['Created', 'ServiceWrite'], [wait]),
     },
@@ -99,7 +97,6 @@ function servicePaths(): Record<string, object> {
         'List snapshots (registry versions), newest first',
         ['Snapshots', 'SnapshotList'],
         [query('limit', 'integer'), query('before', 'integer')],
-        true,
       ),
     },
     '/snapshots/{version}': {
@@ -124,7 +121,7 @@ function servicePaths(): Record<string, object> {
       }),
     },
     '/status': {
-      get: read('Proxy state, applied version, last error', ['Status', 'Status'], undefined, true),
+      get: read('Proxy state, applied version, last error', ['Status', 'Status']),
     },
   };
 }
@@ -134,7 +131,7 @@ function gatePaths(): Record<string, object> {
   const revoked = ['Revoked', 'Revoked'] as const;
   return {
     '/users': {
-      get: read('List users', ['Users', 'UserList'], undefined, true),
+      get: read('List users', ['Users', 'UserList']),
       post: create('Create a user', body('User'), ['Created', 'UserView']),
     },
     '/users/{username}': {
@@ -156,14 +153,14 @@ function gatePaths(): Record<string, object> {
       delete: remove('Turn off TOTP', username, ['Off', 'TotpOff']),
     },
     '/groups': {
-      get: read('List groups with members', ['Groups', 'GroupList'], undefined, true),
+      get: read('List groups with members', ['Groups', 'GroupList']),
       post: create('Create a group', body('Group'), ['Created', 'GroupCreated']),
     },
     '/groups/{name}': { delete: remove('Remove a group', name) },
     '/sessions': { get: read('List live sessions', ['Sessions', 'SessionList'], [query('user')]) },
     '/sessions/{id}': { delete: remove('Revoke a session everywhere', id, revoked) },
     '/links': {
-      get: read('List temporary links', ['Links', 'LinkList'], [query('service')], true),
+      get: read('List temporary links', ['Links', 'LinkList'], [query('service')]),
       post: create('Create a temporary link (its URL is returned once)', body('Link'), [
         'Created',
         'LinkCreated',
@@ -174,7 +171,7 @@ function gatePaths(): Record<string, object> {
       delete: remove('Revoke a link', id, revoked),
     },
     '/providers': {
-      get: read('List OIDC providers', ['Providers', 'ProviderList'], undefined, true),
+      get: read('List OIDC providers', ['Providers', 'ProviderList']),
       post: create('Add an OIDC provider', body('Provider'), ['Added', 'ProviderView']),
     },
     '/providers/{name}': {
@@ -203,10 +200,11 @@ function gatePaths(): Record<string, object> {
       ),
     },
     '/session': {
-      get: read(
-        "The web UI's signed-in admin (401 when not signed in; on first run with error.setup_needed)",
-        ['Signed in', 'SignedIn'],
-      ),
+      get: op({
+        summary:
+          "The web UI's signed-in admin (401 when not signed in; on first run with error.setup_needed)",
+        answers: { 200: ['Signed in', 'SignedIn'] },
+      }),
       post: op({
         summary:
           'Sign in to the web UI as an admin user (password, and TOTP when enrolled): sets its session cookie',
