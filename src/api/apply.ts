@@ -4,6 +4,7 @@ import { applyEdgeFile } from '../sources/file/apply.js';
 import { fileOwnerSchema, parseEdgeFile } from '../sources/file/document.js';
 import { parse } from './http-errors.js';
 import type { ApiContext } from './context.js';
+import type { ApplyReport } from './views/index.js';
 
 const applyBodySchema = z.strictObject({
   /** The file's name: what its records are owned by (removing them from the file removes them). */
@@ -33,6 +34,6 @@ export async function applyRoutes(app: FastifyInstance, ctx: ApiContext): Promis
     );
     const applied =
       report.dry_run || report.services.length === 0 ? {} : await ctx.maybeWait(report.version, 'true');
-    return { ...report, ...applied };
+    return { ...report, ...applied } satisfies ApplyReport;
   });
 }

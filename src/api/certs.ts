@@ -5,6 +5,7 @@ import { isSet, parse, queryFlag } from './http-errors.js';
 import { GatehouseError } from '../model/errors.js';
 import { hostnameSchema } from '../model/values.js';
 import type { ApiContext } from './context.js';
+import type { CertList } from './views/index.js';
 
 const idParams = z.strictObject({ id: z.uuid('a certificate id') });
 const issueSchema = z.strictObject({ names: z.array(hostnameSchema).min(1).max(100) });
@@ -38,11 +39,15 @@ async function viaCa<T>(f: () => Promise<T>): Promise<T> {
 /** Certificates under /api/v1/certificates (keys go in, never out). */
 export async function certRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const { certs, edge } = ctx;
-  app.get('/certificates', async () => ({
-    certificates: await certs.list(),
-    orders: [...(ctx.certManager?.orders.values() ?? [])],
-    acme: !!ctx.certManager,
-  }));
+  app.get(
+    '/certificates',
+    async () =>
+      ({
+        certificates: await certs.list(),
+        orders: [...(ctx.certManager?.orders.values() ?? [])],
+        acme: !!ctx.certManager,
+      }) satisfies CertList,
+  );
   app.post('/certificates/issue', async (req, reply) => {
     const input = parse(issueSchema, req.body, '');
     if (!ctx.certManager) {

@@ -6,6 +6,7 @@ import { GatehouseError } from '../model/errors.js';
 import { slugSchema } from '../model/values.js';
 import { parse } from './http-errors.js';
 import type { ApiContext } from './context.js';
+import type { NodeEnrolled, NodeList } from './views/index.js';
 
 const nameParams = z.strictObject({ name: slugSchema });
 const configQuery = z.strictObject({
@@ -28,13 +29,13 @@ export async function nodeRoutes(app: FastifyInstance, nodes: NodeStore, feed: E
         ...n,
         in_sync: n.applied_hash !== '' && n.applied_hash === hashes.get(n.role),
       })),
-    };
+    } satisfies NodeList;
   });
   app.post('/nodes', async (req, reply) => {
     const input = parse(nodeCreateSchema, req.body, '');
     const { node, token } = await nodes.add(input);
     const command = `gatehouse edge --control <this API's URL> --node-token ${token}`;
-    return reply.code(201).send({ node, token, command });
+    return reply.code(201).send({ node, token, command } satisfies NodeEnrolled);
   });
   app.delete('/nodes/:name', async (req) => {
     const { name } = parse(nameParams, req.params, 'params');

@@ -1,43 +1,32 @@
-import { z } from 'zod';
 import { serviceSchema } from '../model/service.js';
 import { registerBodySchema } from '../sources/register/templates.js';
 import { groupCreateSchema, userCreateSchema, userUpdateSchema } from '../model/identity.js';
 import { linkCreateSchema } from '../model/link.js';
 import { providerCreateSchema } from '../model/provider.js';
 import { edgeFileJsonSchema, edgePaths } from './openapi-edges.js';
+import {
+  body,
+  create,
+  inputSchema,
+  op,
+  pathParam,
+  query,
+  read,
+  remove,
+  viewSchemas,
+} from './openapi-build.js';
 
-const errorSchema = {
-  type: 'object',
-  properties: {
-    error: {
-      type: 'object',
-      properties: {
-        code: { type: 'string' },
-        message: { type: 'string' },
-        issues: {
-          type: 'array',
-          items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } },
-        },
-      },
-      required: ['code', 'message'],
-    },
-  },
-};
+const name = pathParam('name');
+const version = pathParam('version', 'integer');
+const username = pathParam('username');
+const id = pathParam('id');
+const wait = query('wait', 'boolean', 'wait until the change is live');
+const force = query('force', 'boolean');
 
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const json = (schema: object) => ({ content: { 'application/json': { schema } } });
-const errors = { '4XX': { description: 'Bad input or conflict', ...json(ref('Error')) } };
-const ok = (description: string, schema: object = { type: 'object' }) => ({ description, ...json(schema) });
-const nameParam = [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }];
-const versionParam = [{ name: 'version', in: 'path', required: true, schema: { type: 'integer' } }];
-const waitParam = {
-  name: 'wait',
-  in: 'query',
-  schema: { type: 'boolean' },
-  description: 'wait until the change is live',
-};
-
-/** The management API's OpenAPI 3.1 document; entity schemas come from the model's zod schemas. */
+/**
+ * The management API's OpenAPI 3.1 document: request schemas come from the model's zod schemas,
+ * answers from the API's views (src/api/views).
+ */
 export function openApiDocument(): object {
   return {
     openapi: '3.1.0',
@@ -46,266 +35,195 @@ export function openApiDocument(): object {
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
       schemas: {
-        Service: z.toJSONSchema(serviceSchema, { io: 'input', unrepresentable: 'any' }),
-        Registration: z.toJSONSchema(registerBodySchema, { io: 'input', unrepresentable: 'any' }),
-        User: z.toJSONSchema(userCreateSchema, { io: 'input', unrepresentable: 'any' }),
-        UserUpdate: z.toJSONSchema(userUpdateSchema, { io: 'input', unrepresentable: 'any' }),
-        Group: z.toJSONSchema(groupCreateSchema, { io: 'input', unrepresentable: 'any' }),
-        Link: z.toJSONSchema(linkCreateSchema, { io: 'input', unrepresentable: 'any' }),
-        Provider: z.toJSONSchema(providerCreateSchema, { io: 'input', unrepresentable: 'any' }),
+        Service: inputSchema(serviceSchema),
+        Registration: inputSchema(registerBodySchema),
+        User: inputSchema(userCreateSchema),
+        UserUpdate: inputSchema(userUpdateSchema),
+        Group: inputSchema(groupCreateSchema),
+        Link: inputSchema(linkCreateSchema),
+        Provider: inputSchema(providerCreateSchema),
         EdgeFile: edgeFileJsonSchema(),
-        Error: errorSchema,
+        ...viewSchemas(),
       },
     },
     security: [{ bearer: [] }],
-    paths: {
-      '/services': {
-        get: {
-          summary:
-            'List services, each with a summary: access, upstreams, HTTPS (yes/partial/no/off) and state (up/degraded/down/failing/unchecked/suspended) and state_label in words',
-          responses: { 200: ok('Services') },
+    paths: { ...servicePaths(), ...gatePaths(), ...edgePaths() },
+  };
+}
+
+/** Services, snapshots, status. */
+function servicePaths(): Record<string, object> {
+  return {
+    '/services': {
+      get: read(
+        'List services, each with a summary: access, upstreams, HTTPS (yes/partial/no/off) and state (up/degraded/down/failing/unchecked/suspended) and state_label in words',
+        ['Services', 'ServiceList'],
+      ),
+      post: create('Create a service', body('Service'), ['Created', 'ServiceWrite'], [wait]),
+    },
+    '/services/{name}': {
+      get: read('Show a service', ['Service', 'ServiceRecord'], [name]),
+      put: op({
+        summary: 'Create or replace a service (or, with dry_run, see the diff it would make)',
+        parameters: [
+          name,
+          wait,
+          force,
+          query(
+            'dry_run',
+            'boolean',
+            'check the change in full and answer {dry_run, changes: [{name, op, patch}]}; write nothing',
+          ),
+          query(
+            'if_updated_at',
+            'string',
+            "the meta.updated_at last read (or 'absent' for a new service): 409 changed_meanwhile if it differs",
+          ),
+        ],
+        requestBody: body('Service'),
+        answers: {
+          200: ['Replaced (or, dry run, what would change)', ['ServiceWrite', 'ServiceDryRun']],
+          201: ['Created', 'ServiceWrite'],
         },
-        post: {
-          summary: 'Create a service',
-          parameters: [waitParam],
-          requestBody: { required: true, ...json(ref('Service')) },
-          responses: { 201: ok('Created'), ...errors },
-        },
-      },
-      '/services/{name}': {
-        get: {
-          summary: 'Show a service',
-          parameters: nameParam,
-          responses: { 200: ok('Service'), ...errors },
-        },
-        put: {
-          summary: 'Create or replace a service (or, with dry_run, see the diff it would make)',
-          parameters: [
-            ...nameParam,
-            waitParam,
-            { name: 'force', in: 'query', schema: { type: 'boolean' } },
-            {
-              name: 'dry_run',
-              in: 'query',
-              schema: { type: 'boolean' },
-              description:
-                'check the change in full and answer {dry_run, changes: [{name, op, patch}]}; write nothing',
-            },
-            {
-              name: 'if_updated_at',
-              in: 'query',
-              schema: { type: 'string' },
-              description:
-                "the meta.updated_at last read (or 'absent' for a new service): 409 changed_meanwhile if it differs",
-            },
-          ],
-          requestBody: { required: true, ...json(ref('Service')) },
-          responses: { 200: ok('Replaced'), 201: ok('Created'), ...errors },
-        },
-        delete: {
-          summary: 'Delete a service',
-          parameters: [...nameParam, waitParam, { name: 'force', in: 'query', schema: { type: 'boolean' } }],
-          responses: { 200: ok('Deleted'), ...errors },
-        },
-      },
-      '/snapshots': {
-        get: {
-          summary: 'List snapshots (registry versions), newest first',
-          parameters: [
-            { name: 'limit', in: 'query', schema: { type: 'integer' } },
-            { name: 'before', in: 'query', schema: { type: 'integer' } },
-          ],
-          responses: { 200: ok('Snapshots') },
-        },
-      },
-      '/snapshots/{version}': {
-        get: {
-          summary: 'Show a snapshot with its services and compiled config',
-          parameters: versionParam,
-          responses: { 200: ok('Snapshot'), ...errors },
-        },
-      },
-      '/snapshots/diff': {
-        get: {
-          summary: 'Diff two snapshots',
-          parameters: [
-            { name: 'from', in: 'query', required: true, schema: { type: 'integer' } },
-            { name: 'to', in: 'query', schema: { type: 'integer' } },
-          ],
-          responses: { 200: ok('Per-service YAML patches'), ...errors },
-        },
-      },
-      '/snapshots/{version}/rollback': {
-        post: {
-          summary: 'Restore the registry as it was at a snapshot (as a new version)',
-          parameters: versionParam,
-          requestBody: json({
-            type: 'object',
-            properties: { force: { type: 'boolean' }, wait: { type: 'boolean' } },
-          }),
-          responses: { 200: ok('Rolled back'), ...errors },
-        },
-      },
-      '/status': {
-        get: { summary: 'Proxy state, applied version, last error', responses: { 200: ok('Status') } },
-      },
-      ...gatePaths(),
-      ...edgePaths(),
+      }),
+      delete: op({
+        summary: 'Delete a service',
+        parameters: [name, wait, force],
+        answers: { 200: ['Deleted', 'ServiceDeleted'] },
+      }),
+    },
+    '/snapshots': {
+      get: read(
+        'List snapshots (registry versions), newest first',
+        ['Snapshots', 'SnapshotList'],
+        [query('limit', 'integer'), query('before', 'integer')],
+      ),
+    },
+    '/snapshots/{version}': {
+      get: read('Show a snapshot with its services and compiled config', ['Snapshot', 'Snapshot'], [version]),
+    },
+    '/snapshots/diff': {
+      get: read(
+        'Diff two snapshots',
+        ['Per-service YAML patches', 'SnapshotDiff'],
+        [{ ...query('from', 'integer'), required: true }, query('to', 'integer')],
+      ),
+    },
+    '/snapshots/{version}/rollback': {
+      post: op({
+        summary: 'Restore the registry as it was at a snapshot (as a new version)',
+        parameters: [version],
+        requestBody: body(
+          { type: 'object', properties: { force: { type: 'boolean' }, wait: { type: 'boolean' } } },
+          false,
+        ),
+        answers: { 200: ['Rolled back', 'Rollback'] },
+      }),
+    },
+    '/status': {
+      get: read('Proxy state, applied version, last error', ['Status', 'Status']),
     },
   };
 }
 
-const param = (name: string, type = 'string') => [{ name, in: 'path', required: true, schema: { type } }];
-const body = (schema: string) => ({ required: true, ...json(ref(schema)) });
-
-/** Users, groups, sessions, links, providers, events: the gate's part of the API. */
+/** Users, groups, sessions, links, providers, events, audit, sign-in: the gate's part of the API. */
 function gatePaths(): Record<string, object> {
+  const revoked = ['Revoked', 'Revoked'] as const;
   return {
     '/users': {
-      get: { summary: 'List users', responses: { 200: ok('Users') } },
-      post: {
-        summary: 'Create a user',
-        requestBody: body('User'),
-        responses: { 201: ok('Created'), ...errors },
-      },
+      get: read('List users', ['Users', 'UserList']),
+      post: create('Create a user', body('User'), ['Created', 'UserView']),
     },
     '/users/{username}': {
-      get: {
-        summary: 'Show a user',
-        parameters: param('username'),
-        responses: { 200: ok('User'), ...errors },
-      },
-      patch: {
+      get: read('Show a user', ['User', 'UserView'], [username]),
+      patch: op({
         summary: 'Change a user (password, names, groups, role, disabled)',
-        parameters: param('username'),
+        parameters: [username],
         requestBody: body('UserUpdate'),
-        responses: { 200: ok('Changed'), ...errors },
-      },
-      delete: {
-        summary: 'Remove a user',
-        parameters: param('username'),
-        responses: { 200: ok('Removed'), ...errors },
-      },
+        answers: { 200: ['Changed', 'UserView'] },
+      }),
+      delete: remove('Remove a user', username),
     },
     '/users/{username}/totp': {
-      post: {
+      post: op({
         summary: 'Turn on TOTP: returns the secret, its otpauth URL and recovery codes (shown once)',
-        parameters: param('username'),
-        responses: { 201: ok('Enrolled'), ...errors },
-      },
-      delete: {
-        summary: 'Turn off TOTP',
-        parameters: param('username'),
-        responses: { 200: ok('Off'), ...errors },
-      },
+        parameters: [username],
+        answers: { 201: ['Enrolled', 'TotpEnrolment'] },
+      }),
+      delete: remove('Turn off TOTP', username, ['Off', 'TotpOff']),
     },
     '/groups': {
-      get: { summary: 'List groups with members', responses: { 200: ok('Groups') } },
-      post: {
-        summary: 'Create a group',
-        requestBody: body('Group'),
-        responses: { 201: ok('Created'), ...errors },
-      },
+      get: read('List groups with members', ['Groups', 'GroupList']),
+      post: create('Create a group', body('Group'), ['Created', 'GroupCreated']),
     },
-    '/groups/{name}': {
-      delete: {
-        summary: 'Remove a group',
-        parameters: nameParam,
-        responses: { 200: ok('Removed'), ...errors },
-      },
-    },
-    '/sessions': {
-      get: {
-        summary: 'List live sessions',
-        parameters: [{ name: 'user', in: 'query', schema: { type: 'string' } }],
-        responses: { 200: ok('Sessions'), ...errors },
-      },
-    },
-    '/sessions/{id}': {
-      delete: {
-        summary: 'Revoke a session everywhere',
-        parameters: param('id'),
-        responses: { 200: ok('Revoked'), ...errors },
-      },
-    },
+    '/groups/{name}': { delete: remove('Remove a group', name) },
+    '/sessions': { get: read('List live sessions', ['Sessions', 'SessionList'], [query('user')]) },
+    '/sessions/{id}': { delete: remove('Revoke a session everywhere', id, revoked) },
     '/links': {
-      get: {
-        summary: 'List temporary links',
-        parameters: [{ name: 'service', in: 'query', schema: { type: 'string' } }],
-        responses: { 200: ok('Links') },
-      },
-      post: {
-        summary: 'Create a temporary link (its URL is returned once)',
-        requestBody: body('Link'),
-        responses: { 201: ok('Created'), ...errors },
-      },
+      get: read('List temporary links', ['Links', 'LinkList'], [query('service')]),
+      post: create('Create a temporary link (its URL is returned once)', body('Link'), [
+        'Created',
+        'LinkCreated',
+      ]),
     },
     '/links/{id}': {
-      get: {
-        summary: 'Show a link with its usage log',
-        parameters: param('id'),
-        responses: { 200: ok('Link'), ...errors },
-      },
-      delete: {
-        summary: 'Revoke a link',
-        parameters: param('id'),
-        responses: { 200: ok('Revoked'), ...errors },
-      },
+      get: read('Show a link with its usage log', ['Link', 'LinkDetail'], [id]),
+      delete: remove('Revoke a link', id, revoked),
     },
     '/providers': {
-      get: { summary: 'List OIDC providers', responses: { 200: ok('Providers') } },
-      post: {
-        summary: 'Add an OIDC provider',
-        requestBody: body('Provider'),
-        responses: { 201: ok('Added'), ...errors },
-      },
+      get: read('List OIDC providers', ['Providers', 'ProviderList']),
+      post: create('Add an OIDC provider', body('Provider'), ['Added', 'ProviderView']),
     },
     '/providers/{name}': {
-      get: {
-        summary: 'Show a provider (never its secret)',
-        parameters: nameParam,
-        responses: { 200: ok('Provider'), ...errors },
-      },
-      delete: {
-        summary: 'Remove a provider',
-        parameters: nameParam,
-        responses: { 200: ok('Removed'), ...errors },
-      },
+      get: read('Show a provider (never its secret)', ['Provider', 'ProviderView'], [name]),
+      delete: remove('Remove a provider', name),
     },
     '/events': {
-      get: {
-        summary:
-          'Security events (kind, ip, username, host, path, detail), newest first, with counts since start',
-        parameters: [
-          { name: 'kind', in: 'query', schema: { type: 'string' } },
-          { name: 'limit', in: 'query', schema: { type: 'integer' } },
-        ],
-        responses: { 200: ok('Events'), ...errors },
-      },
+      get: read(
+        'Security events (kind, ip, username, host, path, detail), newest first, with counts since start',
+        ['Events', 'EventList'],
+        [query('kind'), query('limit', 'integer')],
+      ),
     },
     '/events/summary': {
-      get: {
-        summary: 'Security events of the last `hours` (default 24), counted by kind',
-        parameters: [{ name: 'hours', in: 'query', schema: { type: 'integer' } }],
-        responses: { 200: ok('Counts'), ...errors },
-      },
+      get: read(
+        'Security events of the last `hours` (default 24), counted by kind',
+        ['Counts', 'EventSummary'],
+        [query('hours', 'integer')],
+      ),
     },
     '/audit': {
-      get: {
+      get: read(
+        'Audit log: changes made through the API and refused attempts (who, how, from where), newest first',
+        ['Entries', 'AuditList'],
+        [query('limit', 'integer'), query('before', 'integer', 'entries older than this id'), query('actor')],
+      ),
+    },
+    '/session': {
+      get: op({
         summary:
-          'Audit log: changes made through the API and refused attempts (who, how, from where), newest first',
-        parameters: [
-          { name: 'limit', in: 'query', schema: { type: 'integer' } },
-          {
-            name: 'before',
-            in: 'query',
-            schema: { type: 'integer' },
-            description: 'entries older than this id',
+          "The web UI's signed-in admin (401 when not signed in; on first run with error.setup_needed)",
+        answers: { 200: ['Signed in', 'SignedIn'] },
+      }),
+      post: op({
+        summary:
+          'Sign in to the web UI as an admin user (password, and TOTP when enrolled): sets its session cookie',
+        requestBody: body({
+          type: 'object',
+          properties: {
+            username: { type: 'string' },
+            password: { type: 'string' },
+            totp: { type: 'string' },
           },
-          { name: 'actor', in: 'query', schema: { type: 'string' } },
-        ],
-        responses: { 200: ok('Entries'), ...errors },
-      },
+          required: ['username', 'password'],
+        }),
+        answers: { 200: ['Signed in', 'SignedIn'] },
+      }),
+      delete: op({
+        summary: 'Sign out of the web UI',
+        answers: { 200: ['Signed out', 'Ok'] },
+        noErrors: true,
+      }),
     },
   };
 }

@@ -7,6 +7,13 @@ import { summarizeService, type ServiceFacts } from '../model/summary.js';
 import { slugSchema } from '../model/values.js';
 import { isSet, parse, queryFlag } from './http-errors.js';
 import type { ApiContext } from './context.js';
+import type {
+  ServiceDelete,
+  ServiceDryRun,
+  ServiceList,
+  ServiceRecordView,
+  ServiceWrite,
+} from './views/index.js';
 
 const nameParams = z.strictObject({ name: slugSchema });
 const writeQuery = z.strictObject({ force: queryFlag, wait: queryFlag });
@@ -22,7 +29,7 @@ const putQuery = z.strictObject({
   if_updated_at: z.union([z.iso.datetime(), z.literal('absent')]).optional(),
 });
 
-export function view(rec: ServiceRecord) {
+export function view(rec: ServiceRecord): ServiceRecordView {
   return { service: rec.service, meta: rec.meta };
 }
 
@@ -51,7 +58,7 @@ export async function servicesRoutes(app: FastifyInstance, ctx: ApiContext): Pro
       version: registry.version,
       // Each with its summary (access, upstreams, HTTPS, state): what `service ls` and the UI show.
       services: registry.list().map((r) => ({ ...view(r), summary: summarizeService(r.service, facts) })),
-    };
+    } satisfies ServiceList;
   });
 
   app.get('/services/:name', async (req) => {
@@ -67,7 +74,7 @@ export async function servicesRoutes(app: FastifyInstance, ctx: ApiContext): Pro
     // Read now: a later write (even a delete) may land while we wait for the proxy.
     const rec = registry.get(res.name) as ServiceRecord;
     const applied = await ctx.maybeWait(res.version, q.wait);
-    return reply.code(201).send({ ...view(rec), version: res.version, ...applied });
+    return reply.code(201).send({ ...view(rec), version: res.version, ...applied } satisfies ServiceWrite);
   });
 
   app.put('/services/:name', async (req, reply) => {
@@ -89,14 +96,14 @@ export async function servicesRoutes(app: FastifyInstance, ctx: ApiContext): Pro
       const diff = res.changed.length
         ? serviceDiff(name, before?.service, after, `${name} (now)`, `${name} (edited)`)
         : undefined;
-      return { dry_run: true, name, changes: diff ? [diff] : [], service: after };
+      return { dry_run: true, name, changes: diff ? [diff] : [], service: after } satisfies ServiceDryRun;
     }
     const res = await registry.put(input, meta, guard);
     const rec = registry.get(name) as ServiceRecord;
     const applied = await ctx.maybeWait(res.version, q.wait);
     return reply
       .code(res.created.length > 0 ? 201 : 200)
-      .send({ ...view(rec), version: res.version, ...applied });
+      .send({ ...view(rec), version: res.version, ...applied } satisfies ServiceWrite);
   });
 
   app.delete('/services/:name', async (req) => {
@@ -104,6 +111,6 @@ export async function servicesRoutes(app: FastifyInstance, ctx: ApiContext): Pro
     const q = parse(writeQuery, req.query, 'query');
     const res = await registry.remove(name, { actor: actor(req), source: 'api', force: isSet(q.force) });
     const applied = await ctx.maybeWait(res.version, q.wait);
-    return { deleted: name, version: res.version, ...applied };
+    return { deleted: name, version: res.version, ...applied } satisfies ServiceDelete;
   });
 }

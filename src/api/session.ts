@@ -5,6 +5,7 @@ import { FailureLimiter } from '../gate/limiter.js';
 import { GatehouseError } from '../model/errors.js';
 import { parse } from './http-errors.js';
 import { hasAdmin } from '../store/db.js';
+import type { SignedIn } from './views/index.js';
 
 /** The management API's own cookie: an admin user's gate session, for this API's origin only. */
 export const ADMIN_COOKIE = 'gh_admin';
@@ -119,7 +120,7 @@ export async function sessionRoutes(app: FastifyInstance, gate: Gate): Promise<v
         'set-cookie',
         `${ADMIN_COOKIE}=${encodeURIComponent(s.token)}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAge}${secure}`,
       )
-      .send({ username: row.username, role: row.role, csrf_header: CSRF_HEADER });
+      .send({ username: row.username, role: row.role, csrf_header: CSRF_HEADER } satisfies SignedIn);
   });
 
   app.get('/session', async (req, reply) => {
@@ -130,7 +131,7 @@ export async function sessionRoutes(app: FastifyInstance, gate: Gate): Promise<v
       if (!(await hasAdmin(gate.opts.db))) Object.assign(body.error, { setup_needed: true });
       return reply.code(401).send(body);
     }
-    return { username: who.username, role: 'admin', csrf_header: CSRF_HEADER };
+    return { username: who.username, role: 'admin', csrf_header: CSRF_HEADER } satisfies SignedIn;
   });
 
   app.delete('/session', async (req, reply) => {

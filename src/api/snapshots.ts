@@ -4,6 +4,7 @@ import { compile } from '../compile/compile.js';
 import { diffVersions, getVersion, listVersions, rollback, stateAt } from '../registry/snapshots.js';
 import { parse } from './http-errors.js';
 import type { ApiContext } from './context.js';
+import type { Rollback, SnapshotDiff, SnapshotList, SnapshotView } from './views/index.js';
 
 /** A version number as URL text: decimal digits only (`z.coerce` would read "", " " or "0x10" too). */
 const versionText = z
@@ -26,13 +27,16 @@ export async function snapshotRoutes(app: FastifyInstance, ctx: ApiContext): Pro
 
   app.get('/snapshots', async (req) => {
     const q = parse(listQuery, req.query, 'query');
-    return { version: registry.version, snapshots: await listVersions(registry, q.limit, q.before) };
+    return {
+      version: registry.version,
+      snapshots: await listVersions(registry, q.limit, q.before),
+    } satisfies SnapshotList;
   });
 
   app.get('/snapshots/diff', async (req) => {
     const q = parse(diffQuery, req.query, 'query');
     const to = q.to ?? registry.version;
-    return { from: q.from, to, changes: await diffVersions(registry, q.from, to) };
+    return { from: q.from, to, changes: await diffVersions(registry, q.from, to) } satisfies SnapshotDiff;
   });
 
   app.get('/snapshots/:version', async (req) => {
@@ -44,7 +48,12 @@ export async function snapshotRoutes(app: FastifyInstance, ctx: ApiContext): Pro
       services: services.map((s) => s.service),
       listeners: { http: ctx.settings.http_port, https: ctx.settings.https_port },
     });
-    return { snapshot: info ?? { version: 0 }, hash: config.hash, services, config };
+    return {
+      snapshot: info ?? { version: 0 as const },
+      hash: config.hash,
+      services,
+      config,
+    } satisfies SnapshotView;
   });
 
   app.post('/snapshots/:version/rollback', async (req) => {
@@ -56,6 +65,6 @@ export async function snapshotRoutes(app: FastifyInstance, ctx: ApiContext): Pro
       force: body.force,
     });
     const applied = await ctx.maybeWait(res.version, body.wait ? 'true' : undefined);
-    return { restored: version, version: res.version, changed: res.changed, ...applied };
+    return { restored: version, version: res.version, changed: res.changed, ...applied } satisfies Rollback;
   });
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from './context.js';
+import type { CertificateStatus, Status } from './views/index.js';
 
 export async function statusRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   app.get('/status', async () => {
@@ -14,12 +15,12 @@ export async function statusRoutes(app: FastifyInstance, ctx: ApiContext): Promi
       certificates: await certificateStatus(ctx),
       /** Discovery sources (the watched edge file, Docker): what each last applied, or why not. */
       sources: ctx.sourceStatus(),
-    };
+    } satisfies Status;
   });
 }
 
 /** Certificates in service, the next to expire, and orders under way or failed. */
-async function certificateStatus(ctx: ApiContext) {
+async function certificateStatus(ctx: ApiContext): Promise<CertificateStatus> {
   const list = await ctx.certs.list();
   const next = [...list].sort((a, b) => (a.notAfter < b.notAfter ? -1 : 1))[0];
   const orders = [...(ctx.certManager?.orders.values() ?? [])];

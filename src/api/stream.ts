@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { EdgeFeed } from '../edge/feed.js';
 import type { ApiContext } from './context.js';
+import type { EdgeEvent } from './views/index.js';
 
 /** Keeps proxies and browsers from closing an idle stream. */
 const KEEPALIVE_MS = 15_000;
@@ -38,7 +39,7 @@ export async function streamRoutes(app: FastifyInstance, ctx: ApiContext, feed?:
         failingServers: s.failingServers,
         lastError: s.lastError ?? null,
         proxy: s.proxy,
-      };
+      } satisfies EdgeEvent;
       const key = JSON.stringify(view);
       if (key === lastEdge) return;
       lastEdge = key;

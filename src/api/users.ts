@@ -10,6 +10,7 @@ import {
 } from '../model/identity.js';
 import { parse } from './http-errors.js';
 import type { ApiContext } from './context.js';
+import type { EventList, EventSummary, SessionList, TotpOff } from './views/index.js';
 
 const userParams = z.strictObject({ username: usernameSchema });
 const groupParams = z.strictObject({ name: groupNameSchema });
@@ -99,7 +100,7 @@ export async function userRoutes(app: FastifyInstance, ctx: ApiContext): Promise
   app.delete('/users/:username/totp', async (req) => {
     const { username } = parse(userParams, req.params, 'params');
     await gate.removeTotp(username);
-    return { username, totp: false };
+    return { username, totp: false } satisfies TotpOff;
   });
 
   app.get('/groups', async () => ({ groups: await users.listGroups() }));
@@ -129,7 +130,7 @@ export async function userRoutes(app: FastifyInstance, ctx: ApiContext): Promise
         user_agent: r.user_agent,
         via: r.via,
       })),
-    };
+    } satisfies SessionList;
   });
   app.delete('/sessions/:id', async (req) => {
     const { id } = parse(sessionParams, req.params, 'params');
@@ -142,7 +143,7 @@ export async function userRoutes(app: FastifyInstance, ctx: ApiContext): Promise
     const q = parse(eventsQuery, req.query, 'query');
     let sel = gate.opts.db.selectFrom('events').selectAll().orderBy('id', 'desc').limit(q.limit);
     if (q.kind) sel = sel.where('kind', '=', q.kind);
-    return { events: await sel.execute(), counts: Object.fromEntries(gate.counts) };
+    return { events: await sel.execute(), counts: Object.fromEntries(gate.counts) } satisfies EventList;
   });
 
   // Counted in the store, so an attack's thousands of denials are all counted, not a page of them.
@@ -155,6 +156,9 @@ export async function userRoutes(app: FastifyInstance, ctx: ApiContext): Promise
       .where('at', '>=', since)
       .groupBy('kind')
       .execute();
-    return { since, counts: Object.fromEntries(rows.map((r) => [r.kind, Number(r.n)])) };
+    return {
+      since,
+      counts: Object.fromEntries(rows.map((r) => [r.kind, Number(r.n)])),
+    } satisfies EventSummary;
   });
 }

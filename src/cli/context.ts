@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { GatehouseError } from '../model/errors.js';
 import { apiSocketPath, loadSettings, type Settings } from '../model/settings.js';
+import type { Deleted, Revoked } from '../api/views/index.js';
 import { ApiClient } from './client.js';
 
 export interface GlobalOptions {
@@ -50,3 +51,24 @@ export async function stdinLine(): Promise<string> {
 
 /** Commander accumulator for repeatable options. */
 export const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+/**
+ * A subcommand that removes one thing by its name or id: DELETE `<base><arg>`, then print
+ * `<done> <arg>` (or, with --json, the API's answer).
+ */
+export function removeCommand(
+  parent: Command,
+  usage: string,
+  description: string,
+  base: string,
+  done: string,
+): void {
+  parent
+    .command(usage)
+    .description(description)
+    .action(async (arg: string, _o, c: Command) => {
+      const ctx = cliContext(c);
+      const r = await ctx.client.call<Deleted | Revoked>('DELETE', `${base}${encodeURIComponent(arg)}`);
+      ctx.print(`${done} ${arg}`, r);
+    });
+}

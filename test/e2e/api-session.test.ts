@@ -1,36 +1,8 @@
-import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCode } from '../../src/gate/totp.js';
 import { startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
 import { freePort, json, startServer, until, type TestServer } from '../helpers/net.js';
-
-interface StreamEvent {
-  event: string;
-  data: Record<string, unknown>;
-}
-
-/** Reads server-sent events from the API into an array until closed. */
-function openStream(port: number, cookie: string): { events: StreamEvent[]; close: () => void } {
-  const events: StreamEvent[] = [];
-  const req = request({ host: '127.0.0.1', port, path: '/api/v1/stream', headers: { cookie } }, (res) => {
-    let buf = '';
-    res.setEncoding('utf8');
-    res.on('data', (chunk: string) => {
-      buf += chunk;
-      let i;
-      while ((i = buf.indexOf('\n\n')) >= 0) {
-        const block = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        const event = /^event: (.*)$/m.exec(block)?.[1];
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (event && data) events.push({ event, data: JSON.parse(data) as Record<string, unknown> });
-      }
-    });
-  });
-  req.on('error', () => undefined);
-  req.end();
-  return { events, close: () => req.destroy() };
-}
+import { openStream } from '../helpers/stream.js';
 
 /**
  * The management API for the web UI: sign-in with an admin user (password and TOTP) instead of
@@ -131,7 +103,7 @@ describe('management API: admin sign-in and the live stream', () => {
       totp: recovery[0],
     });
     const cookie = cookieOf(ok as never);
-    const stream = openStream(t.apiPort, cookie);
+    const stream = openStream(t.apiPort, { cookie });
     try {
       await until(() => (stream.events.some((e) => e.event === 'hello') ? true : undefined), 5_000);
       await t.api('PUT', '/api/v1/services/watched', {

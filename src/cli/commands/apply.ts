@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import { Command } from 'commander';
 import { fromZod } from '../../model/errors.js';
-import type { FileApplyReport } from '../../sources/file/apply.js';
+import type { ApplyReport } from '../../api/views/index.js';
 import { fileOwnerSchema } from '../../sources/file/document.js';
 import { readTextFile } from '../../sources/file/read.js';
 import { cliContext } from '../context.js';
@@ -20,7 +20,7 @@ export function applyCommand(): Command {
       const owner = fileOwnerSchema.safeParse(o.owner ?? basename(o.file));
       if (!owner.success) throw fromZod(owner.error, 'owner');
       const document = await readTextFile(o.file);
-      const r = await ctx.client.call<FileApplyReport>('POST', '/api/v1/apply', {
+      const r = await ctx.client.call<ApplyReport>('POST', '/api/v1/apply', {
         owner: owner.data,
         document,
         dry_run: !!o.dryRun,
@@ -29,7 +29,7 @@ export function applyCommand(): Command {
     });
 }
 
-function describe(r: FileApplyReport): string {
+function describe(r: ApplyReport): string {
   const lines: string[] = [];
   for (const s of r.services) lines.push(r.dry_run ? s.patch.trimEnd() : `${s.op} service ${s.name}`);
   for (const g of r.groups) lines.push(`${g.op} group ${g.name}`);

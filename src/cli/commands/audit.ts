@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import type { AuditEntry } from '../../api/audit-log.js';
+import type { AuditList } from '../../api/views/index.js';
 import { cliContext } from '../context.js';
 import { ago, table } from '../format.js';
 
@@ -12,7 +12,7 @@ export function auditCommand(): Command {
     .action(async (o: { limit: string; actor?: string }, c: Command) => {
       const ctx = cliContext(c);
       const q = new URLSearchParams({ limit: o.limit, ...(o.actor ? { actor: o.actor } : {}) });
-      const r = await ctx.client.call<{ entries: AuditEntry[] }>('GET', `/api/v1/audit?${q}`);
+      const r = await ctx.client.call<AuditList>('GET', `/api/v1/audit?${q}`);
       ctx.print(
         table(
           ['WHEN', 'ACTOR', 'VIA', 'FROM', 'CHANGE', 'STATUS'],

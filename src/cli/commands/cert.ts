@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import type { CertView } from '../../tls/store.js';
+import type { CertList, CertView, Deleted } from '../../api/views/index.js';
 import { readTextFile } from '../../sources/file/read.js';
 import { cliContext } from '../context.js';
 import { table } from '../format.js';
@@ -11,7 +11,7 @@ export function certCommand(): Command {
     .description('list certificates')
     .action(async (_o, c: Command) => {
       const ctx = cliContext(c);
-      const r = await ctx.client.call<{ certificates: CertView[] }>('GET', '/api/v1/certificates');
+      const r = await ctx.client.call<CertList>('GET', '/api/v1/certificates');
       ctx.print(
         table(
           ['ID', 'NAMES', 'SOURCE', 'EXPIRES'],
@@ -59,7 +59,10 @@ export function certCommand(): Command {
     .action(async (id: string, o: { revoke?: boolean }, c: Command) => {
       const ctx = cliContext(c);
       const q = `?wait=true${o.revoke ? '&revoke=true' : ''}`;
-      const r = await ctx.client.call('DELETE', `/api/v1/certificates/${encodeURIComponent(id)}${q}`);
+      const r = await ctx.client.call<Deleted>(
+        'DELETE',
+        `/api/v1/certificates/${encodeURIComponent(id)}${q}`,
+      );
       ctx.print(`${o.revoke ? 'revoked and removed' : 'removed'} certificate ${id}`, r);
     });
   return cmd;

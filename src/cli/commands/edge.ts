@@ -4,9 +4,9 @@ import { fromZod, GatehouseError } from '../../model/errors.js';
 import { credentialsSchema, loadCredentials, saveCredentials } from '../../edge/credentials.js';
 import { portSchema } from '../../model/values.js';
 import { createLogger } from '../../observe/log.js';
-import { cliContext } from '../context.js';
+import { cliContext, removeCommand } from '../context.js';
 import { table } from '../format.js';
-import type { NodeView } from '../../edge/nodes.js';
+import type { NodeEnrolled, NodeList } from '../../api/views/index.js';
 
 /** Options of `gatehouse edge`, keyed by their flags so that errors name what the user typed. */
 const edgeOptionsSchema = z
@@ -104,14 +104,7 @@ export function nodeCommand(): Command {
     .option('--role <role>', 'public or lan', 'public')
     .action(async (name: string, o: { role: string }, c: Command) => {
       const ctx = cliContext(c);
-      const r = await ctx.client.call<{ node: NodeView; token: string; command: string }>(
-        'POST',
-        '/api/v1/nodes',
-        {
-          name,
-          role: o.role,
-        },
-      );
+      const r = await ctx.client.call<NodeEnrolled>('POST', '/api/v1/nodes', { name, role: o.role });
       ctx.print(`enrolled node ${r.node.name}; on it, run:\n  ${r.command}`, r);
     });
   cmd
@@ -119,7 +112,7 @@ export function nodeCommand(): Command {
     .description('list nodes with what they applied and when they were last seen')
     .action(async (_o, c: Command) => {
       const ctx = cliContext(c);
-      const r = await ctx.client.call<{ nodes: (NodeView & { in_sync: boolean })[] }>('GET', '/api/v1/nodes');
+      const r = await ctx.client.call<NodeList>('GET', '/api/v1/nodes');
       ctx.print(
         table(
           ['NAME', 'ROLE', 'STATE', 'ADDRESS', 'VERSION', 'LAST SEEN', 'APPLIED', 'DOWN', 'ERROR'],
@@ -138,13 +131,12 @@ export function nodeCommand(): Command {
         r,
       );
     });
-  cmd
-    .command('rm <name>')
-    .description('remove a node (its token stops working)')
-    .action(async (name: string, _o, c: Command) => {
-      const ctx = cliContext(c);
-      const r = await ctx.client.call('DELETE', `/api/v1/nodes/${encodeURIComponent(name)}`);
-      ctx.print(`removed node ${name}`, r);
-    });
+  removeCommand(
+    cmd,
+    'rm <name>',
+    'remove a node (its token stops working)',
+    '/api/v1/nodes/',
+    'removed node',
+  );
   return cmd;
 }

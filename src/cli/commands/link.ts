@@ -1,6 +1,6 @@
 import { Command } from 'commander';
-import type { LinkView } from '../../model/link.js';
-import { cliContext } from '../context.js';
+import type { LinkCreated, LinkList } from '../../api/views/index.js';
+import { cliContext, removeCommand } from '../context.js';
 import { ago, table } from '../format.js';
 
 export function linkCommand(): Command {
@@ -21,7 +21,7 @@ export function linkCommand(): Command {
       ) => {
         const ctx = cliContext(c);
         const maxIps = Number(o.maxIps);
-        const r = await ctx.client.call<{ link: LinkView; url: string }>('POST', '/api/v1/links', {
+        const r = await ctx.client.call<LinkCreated>('POST', '/api/v1/links', {
           service,
           // Unset: the schema's default applies, the same one the API and the web UI use.
           ...(o.ttl !== undefined ? { ttl: o.ttl } : {}),
@@ -40,7 +40,7 @@ export function linkCommand(): Command {
     .action(async (o: { service?: string }, c: Command) => {
       const ctx = cliContext(c);
       const q = o.service ? `?service=${encodeURIComponent(o.service)}` : '';
-      const r = await ctx.client.call<{ links: LinkView[] }>('GET', `/api/v1/links${q}`);
+      const r = await ctx.client.call<LinkList>('GET', `/api/v1/links${q}`);
       ctx.print(
         table(
           ['ID', 'SERVICE', 'STATE', 'IPS', 'EXPIRES', 'CREATED', 'NOTE'],
@@ -57,13 +57,12 @@ export function linkCommand(): Command {
         r,
       );
     });
-  cmd
-    .command('revoke <id>')
-    .description('withdraw a link: the addresses it admitted are refused at once')
-    .action(async (id: string, _o, c: Command) => {
-      const ctx = cliContext(c);
-      const r = await ctx.client.call('DELETE', `/api/v1/links/${encodeURIComponent(id)}`);
-      ctx.print(`revoked link ${id}`, r);
-    });
+  removeCommand(
+    cmd,
+    'revoke <id>',
+    'withdraw a link: the addresses it admitted are refused at once',
+    '/api/v1/links/',
+    'revoked link',
+  );
   return cmd;
 }

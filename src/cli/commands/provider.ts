@@ -1,6 +1,6 @@
 import { Command } from 'commander';
-import type { ProviderView } from '../../model/provider.js';
-import { cliContext, collect, stdinLine } from '../context.js';
+import type { ProviderList, ProviderView } from '../../api/views/index.js';
+import { cliContext, collect, removeCommand, stdinLine } from '../context.js';
 import { table } from '../format.js';
 
 export function providerCommand(): Command {
@@ -63,7 +63,7 @@ export function providerCommand(): Command {
     .description('list providers')
     .action(async (_o, c: Command) => {
       const ctx = cliContext(c);
-      const r = await ctx.client.call<{ providers: ProviderView[] }>('GET', '/api/v1/providers');
+      const r = await ctx.client.call<ProviderList>('GET', '/api/v1/providers');
       ctx.print(
         table(
           ['NAME', 'LABEL', 'ISSUER', 'CLIENT ID', 'GROUPS CLAIM'],
@@ -72,13 +72,6 @@ export function providerCommand(): Command {
         r,
       );
     });
-  cmd
-    .command('rm <name>')
-    .description('remove a provider')
-    .action(async (name: string, _o, c: Command) => {
-      const ctx = cliContext(c);
-      const r = await ctx.client.call('DELETE', `/api/v1/providers/${encodeURIComponent(name)}`);
-      ctx.print(`removed provider ${name}`, r);
-    });
+  removeCommand(cmd, 'rm <name>', 'remove a provider', '/api/v1/providers/', 'removed provider');
   return cmd;
 }

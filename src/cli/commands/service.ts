@@ -1,10 +1,15 @@
 import { Command } from 'commander';
 import YAML from 'yaml';
 import { GatehouseError } from '../../model/errors.js';
-import type { ServiceRecord } from '../../model/service.js';
 import { readTextFile } from '../../sources/file/read.js';
 import { cliContext, collect, type CliContext } from '../context.js';
-import type { ServiceSummary } from '../../model/summary.js';
+import type {
+  ServiceDelete,
+  ServiceDryRun,
+  ServiceList,
+  ServiceRecordView,
+  ServiceWrite,
+} from '../../api/views/index.js';
 import { ago, table } from '../format.js';
 
 /** The first two upstreams and how many more: a list stays one line per service. */
@@ -21,10 +26,7 @@ export function serviceCommand(): Command {
     .description('list services: access, upstreams, HTTPS and state at a glance')
     .action(async (_o, c: Command) => {
       const ctx = cliContext(c);
-      const r = await ctx.client.call<{ services: (ServiceRecord & { summary: ServiceSummary })[] }>(
-        'GET',
-        '/api/v1/services',
-      );
+      const r = await ctx.client.call<ServiceList>('GET', '/api/v1/services');
       ctx.print(
         table(
           ['NAME', 'HOSTS', 'ACCESS', 'UPSTREAMS', 'HTTPS', 'STATE', 'SOURCE', 'UPDATED'],
@@ -49,7 +51,10 @@ export function serviceCommand(): Command {
     .description('show one service as YAML')
     .action(async (name: string, _o, c: Command) => {
       const ctx = cliContext(c);
-      const r = await ctx.client.call<ServiceRecord>('GET', `/api/v1/services/${encodeURIComponent(name)}`);
+      const r = await ctx.client.call<ServiceRecordView>(
+        'GET',
+        `/api/v1/services/${encodeURIComponent(name)}`,
+      );
       const owner = r.meta.owner ? ` (${r.meta.owner})` : '';
       ctx.print(
         `# source: ${r.meta.source}${owner}, updated ${r.meta.updated_at}\n${YAML.stringify(r.service)}`,
@@ -110,17 +115,13 @@ export function serviceCommand(): Command {
     .option('--force', 'allow removing the last route')
     .action(async (name: string, o: { force?: boolean }, c: Command) => {
       const ctx = cliContext(c);
-      const r = await ctx.client.call<{ version: number }>(
+      const r = await ctx.client.call<ServiceDelete>(
         'DELETE',
         `/api/v1/services/${encodeURIComponent(name)}?wait=true${o.force ? '&force=true' : ''}`,
       );
       ctx.print(`service ${name} removed (version ${r.version})`, r);
     });
   return cmd;
-}
-
-interface DryRun {
-  changes: { op: string; patch: string }[];
 }
 
 /**
@@ -135,12 +136,12 @@ async function addService(
   o: { replace: boolean; dryRun: boolean },
 ): Promise<void> {
   const path = `/api/v1/services/${encodeURIComponent(name)}`;
-  const existing = await ctx.client.call<ServiceRecord>('GET', path).catch((err: unknown) => {
+  const existing = await ctx.client.call<ServiceRecordView>('GET', path).catch((err: unknown) => {
     if (err instanceof GatehouseError && err.status === 404) return undefined;
     throw err;
   });
   const guard = existing ? existing.meta.updated_at : 'absent';
-  const dry = await ctx.client.call<DryRun>(
+  const dry = await ctx.client.call<ServiceDryRun>(
     'PUT',
     `${path}?dry_run=true&if_updated_at=${encodeURIComponent(guard)}`,
     spec,
@@ -158,14 +159,14 @@ async function addService(
     );
   }
   if (o.dryRun) {
-    ctx.print(patch || `service ${name}: nothing would change`, { dry_run: true, name, ...dry });
+    ctx.print(patch || `service ${name}: nothing would change`, dry);
     return;
   }
   if (existing && dry.changes.length === 0) {
     ctx.print(`service ${name}: nothing to change`, { name, changes: [] });
     return;
   }
-  const r = await ctx.client.call<{ version: number; applied?: { version: number } }>(
+  const r = await ctx.client.call<ServiceWrite>(
     'PUT',
     `${path}?wait=true&if_updated_at=${encodeURIComponent(guard)}`,
     spec,

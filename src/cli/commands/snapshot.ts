@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import type { ServiceDiff, VersionInfo } from '../../registry/snapshots.js';
+import type { Rollback, SnapshotDiff, SnapshotList, SnapshotView } from '../../api/views/index.js';
 import { cliContext } from '../context.js';
 import { ago, table } from '../format.js';
 
@@ -12,7 +12,7 @@ export function snapshotCommand(): Command {
     .option('-n, --limit <n>', 'how many', '20')
     .action(async (o: { limit: string }, c: Command) => {
       const ctx = cliContext(c);
-      const r = await ctx.client.call<{ version: number; snapshots: VersionInfo[] }>(
+      const r = await ctx.client.call<SnapshotList>(
         'GET',
         `/api/v1/snapshots?limit=${encodeURIComponent(o.limit)}`,
       );
@@ -30,7 +30,7 @@ export function snapshotCommand(): Command {
     .description('show the services and config hash of a snapshot')
     .action(async (version: string, _o, c: Command) => {
       const ctx = cliContext(c);
-      const r = await ctx.client.call<{ hash: string; services: { service: { name: string } }[] }>(
+      const r = await ctx.client.call<SnapshotView>(
         'GET',
         `/api/v1/snapshots/${encodeURIComponent(version)}`,
       );
@@ -46,10 +46,7 @@ export function snapshotCommand(): Command {
     .action(async (from: string, to: string | undefined, _o, c: Command) => {
       const ctx = cliContext(c);
       const q = `from=${encodeURIComponent(from)}${to ? `&to=${encodeURIComponent(to)}` : ''}`;
-      const r = await ctx.client.call<{ from: number; to: number; changes: ServiceDiff[] }>(
-        'GET',
-        `/api/v1/snapshots/diff?${q}`,
-      );
+      const r = await ctx.client.call<SnapshotDiff>('GET', `/api/v1/snapshots/diff?${q}`);
       ctx.print(
         r.changes.length
           ? r.changes.map((d) => d.patch).join('\n')
@@ -64,7 +61,7 @@ export function snapshotCommand(): Command {
     .option('--force', 'allow a rollback that removes every route')
     .action(async (version: string, o: { force?: boolean }, c: Command) => {
       const ctx = cliContext(c);
-      const r = await ctx.client.call<{ version: number; changed: string[] }>(
+      const r = await ctx.client.call<Rollback>(
         'POST',
         `/api/v1/snapshots/${encodeURIComponent(version)}/rollback`,
         {

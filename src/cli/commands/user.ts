@@ -1,7 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
-import type { UserView } from '../../model/identity.js';
-import { cliContext, collect, stdinLine } from '../context.js';
+import type {
+  GroupCreated,
+  GroupList,
+  SessionList,
+  TotpEnrolment,
+  TotpOff,
+  UserList,
+  UserView,
+} from '../../api/views/index.js';
+import { cliContext, collect, removeCommand, stdinLine } from '../context.js';
 import { ago, table } from '../format.js';
 import { qrTerminal } from '../../gate/totp.js';
 import { hashPassword } from '../../gate/users.js';
@@ -28,7 +36,7 @@ export function userCommand(): Command {
     .description('list users')
     .action(async (_o, c: Command) => {
       const ctx = cliContext(c);
-      const r = await ctx.client.call<{ users: UserView[] }>('GET', '/api/v1/users');
+      const r = await ctx.client.call<UserList>('GET', '/api/v1/users');
       ctx.print(
         table(
           ['USERNAME', 'ROLE', 'GROUPS', 'EMAIL', 'TOTP', 'STATE', 'UPDATED'],
@@ -151,14 +159,11 @@ export function userCommand(): Command {
       const ctx = cliContext(c);
       const path = `/api/v1/users/${encodeURIComponent(username)}/totp`;
       if (o.off) {
-        const r = await ctx.client.call('DELETE', path);
+        const r = await ctx.client.call<TotpOff>('DELETE', path);
         ctx.print(`two-step sign-in is off for ${username}`, r);
         return;
       }
-      const r = await ctx.client.call<{ secret: string; url: string; recovery_codes: string[] }>(
-        'POST',
-        path,
-      );
+      const r = await ctx.client.call<TotpEnrolment>('POST', path);
       const qr = ctx.json ? '' : await qrTerminal(r.url);
       ctx.print(
         [
@@ -173,14 +178,13 @@ export function userCommand(): Command {
       );
     });
 
-  cmd
-    .command('rm <username>')
-    .description('remove a user (their sessions end at once)')
-    .action(async (username: string, _o, c: Command) => {
-      const ctx = cliContext(c);
-      const r = await ctx.client.call('DELETE', `/api/v1/users/${encodeURIComponent(username)}`);
-      ctx.print(`removed user ${username}`, r);
-    });
+  removeCommand(
+    cmd,
+    'rm <username>',
+    'remove a user (their sessions end at once)',
+    '/api/v1/users/',
+    'removed user',
+  );
 
   return cmd;
 }
@@ -206,10 +210,7 @@ export function groupCommand(): Command {
     .description('list groups and their members')
     .action(async (_o, c: Command) => {
       const ctx = cliContext(c);
-      const r = await ctx.client.call<{ groups: { name: string; description: string; members: string[] }[] }>(
-        'GET',
-        '/api/v1/groups',
-      );
+      const r = await ctx.client.call<GroupList>('GET', '/api/v1/groups');
       ctx.print(
         table(
           ['NAME', 'MEMBERS', 'DESCRIPTION'],
@@ -224,20 +225,19 @@ export function groupCommand(): Command {
     .option('--description <text>', 'what the group is for')
     .action(async (name: string, o: { description?: string }, c: Command) => {
       const ctx = cliContext(c);
-      const r = await ctx.client.call('POST', '/api/v1/groups', {
+      const r = await ctx.client.call<GroupCreated>('POST', '/api/v1/groups', {
         name,
         ...(o.description !== undefined ? { description: o.description } : {}),
       });
       ctx.print(`created group ${name}`, r);
     });
-  cmd
-    .command('rm <name>')
-    .description('remove a group (its members lose it at once)')
-    .action(async (name: string, _o, c: Command) => {
-      const ctx = cliContext(c);
-      const r = await ctx.client.call('DELETE', `/api/v1/groups/${encodeURIComponent(name)}`);
-      ctx.print(`removed group ${name}`, r);
-    });
+  removeCommand(
+    cmd,
+    'rm <name>',
+    'remove a group (its members lose it at once)',
+    '/api/v1/groups/',
+    'removed group',
+  );
   return cmd;
 }
 
@@ -250,16 +250,7 @@ export function sessionCommand(): Command {
     .action(async (o: { user?: string }, c: Command) => {
       const ctx = cliContext(c);
       const q = o.user ? `?user=${encodeURIComponent(o.user)}` : '';
-      const r = await ctx.client.call<{
-        sessions: {
-          id: string;
-          username: string;
-          created_at: string;
-          expires_at: string;
-          ip: string;
-          via: string;
-        }[];
-      }>('GET', `/api/v1/sessions${q}`);
+      const r = await ctx.client.call<SessionList>('GET', `/api/v1/sessions${q}`);
       ctx.print(
         table(
           ['ID', 'USER', 'VIA', 'IP', 'CREATED', 'EXPIRES'],
@@ -268,13 +259,12 @@ export function sessionCommand(): Command {
         r,
       );
     });
-  cmd
-    .command('revoke <id>')
-    .description('end a session on every edge at once')
-    .action(async (id: string, _o, c: Command) => {
-      const ctx = cliContext(c);
-      const r = await ctx.client.call('DELETE', `/api/v1/sessions/${encodeURIComponent(id)}`);
-      ctx.print(`revoked session ${id}`, r);
-    });
+  removeCommand(
+    cmd,
+    'revoke <id>',
+    'end a session on every edge at once',
+    '/api/v1/sessions/',
+    'revoked session',
+  );
   return cmd;
 }

@@ -1,0 +1,95 @@
+import { serviceSchema } from '../../model/service.js';
+import { deletedView, errorView, okView, revokedView } from './common.js';
+import {
+  applyReportView,
+  certListView,
+  certView,
+  dnsProviderListView,
+  dnsProviderView,
+  nodeEnrolledView,
+  nodeListView,
+} from './edges.js';
+import {
+  auditListView,
+  eventListView,
+  eventSummaryView,
+  groupCreatedView,
+  groupListView,
+  linkCreatedView,
+  linkDetailView,
+  linkListView,
+  providerListView,
+  providerView,
+  sessionListView,
+  signedInView,
+  totpEnrolmentView,
+  totpOffView,
+  userListView,
+  userView,
+} from './gate.js';
+import {
+  rollbackView,
+  serviceDeleteView,
+  serviceDryRunView,
+  serviceListView,
+  serviceRecordView,
+  serviceWriteView,
+  snapshotDiffView,
+  snapshotListView,
+  snapshotView,
+} from './services.js';
+import { statusView } from './status.js';
+
+export * from './common.js';
+export * from './edges.js';
+export * from './gate.js';
+export * from './services.js';
+export * from './status.js';
+export * from './stream.js';
+
+/**
+ * Every answer the management API documents, by the name the OpenAPI document gives it
+ * (components.schemas): the document refers to these, and test/e2e/api-views.test.ts parses each
+ * route's real answer with the one its document names.
+ */
+export const apiViews = {
+  StoredService: serviceSchema,
+  ServiceRecord: serviceRecordView,
+  ServiceList: serviceListView,
+  ServiceWrite: serviceWriteView,
+  ServiceDryRun: serviceDryRunView,
+  ServiceDeleted: serviceDeleteView,
+  SnapshotList: snapshotListView,
+  Snapshot: snapshotView,
+  SnapshotDiff: snapshotDiffView,
+  Rollback: rollbackView,
+  Status: statusView,
+  UserView: userView,
+  UserList: userListView,
+  TotpEnrolment: totpEnrolmentView,
+  TotpOff: totpOffView,
+  GroupCreated: groupCreatedView,
+  GroupList: groupListView,
+  SessionList: sessionListView,
+  LinkList: linkListView,
+  LinkDetail: linkDetailView,
+  LinkCreated: linkCreatedView,
+  ProviderView: providerView,
+  ProviderList: providerListView,
+  EventList: eventListView,
+  EventSummary: eventSummaryView,
+  AuditList: auditListView,
+  SignedIn: signedInView,
+  CertView: certView,
+  CertList: certListView,
+  DnsProviderView: dnsProviderView,
+  DnsProviderList: dnsProviderListView,
+  NodeList: nodeListView,
+  NodeEnrolled: nodeEnrolledView,
+  ApplyReport: applyReportView,
+  Deleted: deletedView,
+  Revoked: revokedView,
+  Ok: okView,
+  Error: errorView,
+};
+export type ApiViewName = keyof typeof apiViews;
