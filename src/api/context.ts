@@ -1,3 +1,4 @@
+import type { SourceStatuses } from '../sources/source.js';
 import type { LocalEdge } from '../edge/local-edge.js';
 import type { Gate } from '../gate/gate.js';
 import type { CertStore } from '../tls/store.js';
@@ -19,7 +20,7 @@ export interface ApiContext {
   /** Template names edge files may not redefine (built in, from settings). */
   baseTemplates: ReadonlySet<string>;
   /** What each discovery source reports (see /api/v1/status). */
-  sourceStatus: () => Record<string, unknown>;
+  sourceStatus: () => SourceStatuses;
   /** With `?wait=true`: waits until the version is live on the proxy and reports how it went. */
   maybeWait(
     version: number,

@@ -1,3 +1,4 @@
+import type { SourceStatuses } from '../sources/source.js';
 import { createServer } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { LocalEdge } from '../edge/local-edge.js';
@@ -49,7 +50,7 @@ export interface ApiDeps {
   /** Template names edge files may not redefine (built in, from settings). */
   baseTemplates: ReadonlySet<string>;
   /** What each discovery source reports (see /api/v1/status). */
-  sourceStatus?: () => Record<string, unknown>;
+  sourceStatus?: () => SourceStatuses;
   log: Logger;
   /** Undefined for the local unix socket, whose file permissions are its access control. */
   token?: TokenCheck;

@@ -18,6 +18,8 @@ import type { ServiceMeta, ServiceRecord } from '../../src/model/service.js';
 import type { ServiceSummary } from '../../src/model/summary.js';
 import type { ServiceDiff, VersionInfo } from '../../src/registry/snapshots.js';
 import type { FileApplyReport } from '../../src/sources/file/apply.js';
+import type { DockerStatus } from '../../src/sources/docker/source.js';
+import type { WatchedFileStatus } from '../../src/sources/file/watch.js';
 import type { OrderStatus } from '../../src/tls/manager.js';
 import type { CertView } from '../../src/tls/store.js';
 
@@ -29,6 +31,8 @@ import type { CertView } from '../../src/tls/store.js';
 describe('API views agree with the domain types they show', () => {
   it('are the same types', () => {
     expectTypeOf<views.UserView>().toEqualTypeOf<UserView>();
+    expectTypeOf<views.FileSourceView>().toEqualTypeOf<WatchedFileStatus>();
+    expectTypeOf<views.DockerSourceView>().toEqualTypeOf<DockerStatus>();
     expectTypeOf<views.LinkView>().toEqualTypeOf<LinkView>();
     expectTypeOf<views.LinkUseView>().toEqualTypeOf<LinkUse>();
     expectTypeOf<views.ProviderView>().toEqualTypeOf<ProviderView>();

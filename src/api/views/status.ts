@@ -37,6 +37,31 @@ export const certificateStatusView = z.strictObject({
   failed: z.array(z.strictObject({ names: z.array(z.string()), error: z.string(), retry_at: z.string() })),
 });
 
+/** The watched edge file (src/sources/file/watch.ts WatchedFileStatus). */
+export const fileSourceView = z.strictObject({
+  file: z.string(),
+  owner: z.string(),
+  appliedVersion: z.number().optional(),
+  appliedAt: z.string().optional(),
+  lastError: z.strictObject({ message: z.string(), at: z.string() }).optional(),
+});
+
+/** Docker's connection and the containers that opted in (src/sources/docker/source.ts DockerStatus). */
+export const dockerSourceView = z.strictObject({
+  endpoint: z.string(),
+  connected: z.boolean(),
+  lastSync: z.string().optional(),
+  lastError: z.string().optional(),
+  containers: z.array(
+    z.strictObject({
+      name: z.string(),
+      id: z.string(),
+      services: z.array(z.string()),
+      problems: z.array(z.strictObject({ label: z.string(), message: z.string() })),
+    }),
+  ),
+});
+
 export const statusView = z.strictObject({
   version: z.number(),
   services: z.number(),
@@ -45,8 +70,8 @@ export const statusView = z.strictObject({
   unloadable: z.array(z.strictObject({ name: z.string(), error: z.string() })),
   edge: edgeStatusView,
   certificates: certificateStatusView,
-  /** Each discovery source's own report (the watched edge file, Docker), by name. */
-  sources: z.record(z.string(), z.unknown()),
+  /** Each discovery source with something to report, under its name. */
+  sources: z.strictObject({ file: fileSourceView.optional(), docker: dockerSourceView.optional() }),
 });
 
 /** The `edge` event of GET /stream: the part of the edge status the web UI shows live. */
@@ -64,4 +89,6 @@ export type UpstreamFailingView = z.infer<typeof upstreamFailingView>;
 export type EdgeStatusView = z.infer<typeof edgeStatusView>;
 export type CertificateStatus = z.infer<typeof certificateStatusView>;
 export type Status = z.infer<typeof statusView>;
+export type FileSourceView = z.infer<typeof fileSourceView>;
+export type DockerSourceView = z.infer<typeof dockerSourceView>;
 export type EdgeEvent = z.infer<typeof edgeEventView>;

@@ -2,18 +2,13 @@ import { Command } from 'commander';
 import type { Status } from '../../api/views/index.js';
 import { cliContext } from '../context.js';
 import { ago } from '../format.js';
-import type { WatchedFileStatus } from '../../sources/file/watch.js';
-import type { DockerStatus } from '../../sources/docker/source.js';
 
 export function statusCommand(): Command {
   return new Command('status')
     .description('proxy state, applied version, last error')
     .action(async (_o, c: Command) => {
       const ctx = cliContext(c);
-      // Each source's report is its own module's type (the view leaves it open).
-      const r = await ctx.client.call<
-        Status & { sources?: { file?: WatchedFileStatus; docker?: DockerStatus } }
-      >('GET', '/api/v1/status');
+      const r = await ctx.client.call<Status>('GET', '/api/v1/status');
       const e = r.edge;
       const lines = [
         `registry version: ${r.version} (${r.services} services)`,
