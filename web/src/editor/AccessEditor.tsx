@@ -1,5 +1,6 @@
 import type { ReactNode } from 'react';
-import { CheckboxField, Field, plainButton, SelectField } from '../pages/Field';
+import { CheckboxField, Field, SelectField } from '../components/Field';
+import { plainButton } from '../components/buttons';
 import { asList, asObject, asString, useEditor, type Json } from './draft';
 import { ListText, Section, TextAt } from './parts';
 

@@ -1,4 +1,5 @@
-import { CheckboxField, plainButton, SelectField } from '../pages/Field';
+import { CheckboxField, SelectField } from '../components/Field';
+import { plainButton } from '../components/buttons';
 import { AccessEditor } from './AccessEditor';
 import { asString, useEditor } from './draft';
 import { HeaderRows, ListText, Rows, Section, TextAt } from './parts';

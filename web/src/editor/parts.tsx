@@ -1,5 +1,6 @@
 import { useEffect, useId, useState, type ReactNode } from 'react';
-import { Field, plainButton } from '../pages/Field';
+import { Field } from '../components/Field';
+import { plainButton } from '../components/buttons';
 import { asList, asObject, asString, useEditor, type JsonObject } from './draft';
 
 /** A group of fields with a heading; `error` is what the API said of the group as a whole. */

@@ -1,8 +1,10 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { api, messageOf } from '../api';
-import { buttonClass, Field, Notice, plainButton } from './Field';
-import { Table } from './Table';
-import { local } from './when';
+import { Field } from '../components/Field';
+import { Notice } from '../components/Notice';
+import { buttonClass, plainButton } from '../components/buttons';
+import { Table } from '../components/Table';
+import { local } from '../components/when';
 
 interface AuditEntry {
   id: number;

@@ -1,11 +1,13 @@
 import { useCallback, useEffect, useState } from 'react';
 import { api, messageOf } from '../api';
-import { buttonClass, CheckboxField, Notice, plainButton } from './Field';
-import { RequestForm, UploadForm } from './CertificateForms';
-import { OrdersPanel, type CertListing, type CertRow } from './CertificateOrders';
-import { useSerialRead } from './serial';
-import { Table } from './Table';
-import { local } from './when';
+import { CheckboxField } from '../components/Field';
+import { Notice } from '../components/Notice';
+import { buttonClass, plainButton } from '../components/buttons';
+import { RequestForm, UploadForm } from './certificates/CertificateForms';
+import { OrdersPanel, type CertListing, type CertRow } from './certificates/CertificateOrders';
+import { useSerialRead } from '../hooks/useSerialRead';
+import { Table } from '../components/Table';
+import { local } from '../components/when';
 
 const DAY_MS = 86_400_000;
 /** A certificate this close to its end is highlighted (the API raises `cert_expiring` then too). */

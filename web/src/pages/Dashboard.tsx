@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { Table } from './Table';
+import { Table } from '../components/Table';
 import {
   api,
   messageOf,
@@ -9,8 +9,8 @@ import {
   type SecurityEvent,
   type Status,
 } from '../api';
-import { Notice } from './Field';
-import { local } from './when';
+import { Notice } from '../components/Notice';
+import { local } from '../components/when';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 

@@ -1,8 +1,10 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
-import { Table } from './Table';
+import { Table } from '../components/Table';
 import { api, messageOf, type LinkView, type ServiceItem } from '../api';
-import { buttonClass, Field, Notice, plainButton, SelectField } from './Field';
-import { local } from './when';
+import { Field, SelectField } from '../components/Field';
+import { Notice } from '../components/Notice';
+import { buttonClass, plainButton } from '../components/buttons';
+import { local } from '../components/when';
 import { LINK_TTL_DEFAULT } from '../defaults';
 
 /** A service takes links when it, or one of its routes, says `access.links`. */

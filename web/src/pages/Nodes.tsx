@@ -1,10 +1,12 @@
 import { useEffect, useState } from 'react';
 import { api, messageOf } from '../api';
-import { ConfirmStep, Notice, plainButton } from './Field';
-import { NodeAdd } from './NodeAdd';
-import { useSerialRead } from './serial';
-import { Table } from './Table';
-import { local, relative } from './when';
+import { ConfirmStep } from '../components/ConfirmStep';
+import { Notice } from '../components/Notice';
+import { plainButton } from '../components/buttons';
+import { NodeAdd } from './nodes/NodeAdd';
+import { useSerialRead } from '../hooks/useSerialRead';
+import { Table } from '../components/Table';
+import { local, relative } from '../components/when';
 
 /** A node as GET /api/v1/nodes lists it. */
 interface NodeRow {

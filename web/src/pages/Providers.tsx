@@ -1,7 +1,10 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { api, messageOf, splitIssues } from '../api';
-import { buttonClass, CheckboxField, ConfirmStep, Field, Notice, plainButton, TextAreaField } from './Field';
-import { Table } from './Table';
+import { ConfirmStep } from '../components/ConfirmStep';
+import { CheckboxField, Field, TextAreaField } from '../components/Field';
+import { Notice } from '../components/Notice';
+import { buttonClass, plainButton } from '../components/buttons';
+import { Table } from '../components/Table';
 
 /** A provider as /api/v1/providers shows it: the client secret is write-only, never returned. */
 interface ProviderView {

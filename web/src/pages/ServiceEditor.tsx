@@ -18,7 +18,9 @@ import { AccessEditor } from '../editor/AccessEditor';
 import { ReviewPanel, type ReviewChange } from '../editor/ReviewPanel';
 import { ServiceSection } from '../editor/ServiceSection';
 import { RouteEditor } from '../editor/RouteEditor';
-import { buttonClass, Notice, plainButton, TextAreaField } from './Field';
+import { TextAreaField } from '../components/Field';
+import { Notice } from '../components/Notice';
+import { buttonClass, plainButton } from '../components/buttons';
 
 interface Loaded {
   service: JsonObject;

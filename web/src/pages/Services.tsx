@@ -1,8 +1,10 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import { Table } from './Table';
+import { Table } from '../components/Table';
 import { api, messageOf, splitIssues, type ServiceItem } from '../api';
-import { useSerialRead } from './serial';
-import { buttonClass, Field, Notice, plainButton } from './Field';
+import { useSerialRead } from '../hooks/useSerialRead';
+import { Field } from '../components/Field';
+import { Notice } from '../components/Notice';
+import { buttonClass, plainButton } from '../components/buttons';
 import type { ServiceSummary } from '../../../src/model/summary';
 
 const HEALTH_STYLE: Record<ServiceSummary['state'], string> = {

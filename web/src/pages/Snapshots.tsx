@@ -1,9 +1,11 @@
 import { useCallback, useEffect, useState } from 'react';
-import { Table } from './Table';
+import { Table } from '../components/Table';
 import { api, messageOf, type SnapshotDiff, type SnapshotInfo } from '../api';
-import { buttonClass, ConfirmStep, Notice } from './Field';
-import { Patch } from './Patch';
-import { local } from './when';
+import { ConfirmStep } from '../components/ConfirmStep';
+import { Notice } from '../components/Notice';
+import { buttonClass } from '../components/buttons';
+import { Patch } from '../components/Patch';
+import { local } from '../components/when';
 
 function changeText(s: SnapshotInfo): string {
   const ops = s.changes.map((c) => `${c.op} ${c.name}`).join(', ');

@@ -1,11 +1,13 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { api, messageOf, splitIssues } from '../api';
-import { buttonClass, Field, Notice, plainButton, SelectField } from './Field';
-import { Groups } from './Groups';
-import { Sessions } from './Sessions';
-import { Table } from './Table';
-import { UserEditor } from './UserEditor';
-import { GroupPicker, type GroupView, type UserView } from './UserParts';
+import { Field, SelectField } from '../components/Field';
+import { Notice } from '../components/Notice';
+import { buttonClass, plainButton } from '../components/buttons';
+import { Groups } from './users/Groups';
+import { Sessions } from './users/Sessions';
+import { Table } from '../components/Table';
+import { UserEditor } from './users/UserEditor';
+import { GroupPicker, type GroupView, type UserView } from './users/UserParts';
 
 type CreateField = 'username' | 'password' | 'role' | 'groups';
 

@@ -1,8 +1,10 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import { api, ApiError, messageOf, splitIssues } from '../api';
-import { buttonClass, Field, Notice, TextAreaField } from './Field';
+import { api, ApiError, messageOf, splitIssues } from '../../api';
+import { Field, TextAreaField } from '../../components/Field';
+import { Notice } from '../../components/Notice';
+import { buttonClass } from '../../components/buttons';
 import { orderKey, OrderProgress, type CertOrder, type CertRow } from './CertificateOrders';
-import { issueField, local } from './when';
+import { issueField, local } from '../../components/when';
 
 const DAY_MS = 86_400_000;
 

@@ -1,6 +1,8 @@
 import { useRef, useState, type FormEvent } from 'react';
-import { api, splitIssues } from '../api';
-import { buttonClass, Field, Notice, plainButton, SelectField } from './Field';
+import { api, splitIssues } from '../../api';
+import { Field, SelectField } from '../../components/Field';
+import { Notice } from '../../components/Notice';
+import { buttonClass, plainButton } from '../../components/buttons';
 
 /** POST /api/v1/nodes answers with the token, shown only this once, and the command to run. */
 interface NodeCreated {

@@ -1,6 +1,9 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
-import { api, splitIssues } from '../api';
-import { buttonClass, CheckboxField, ConfirmStep, Field, Notice, plainButton, SelectField } from './Field';
+import { api, splitIssues } from '../../api';
+import { ConfirmStep } from '../../components/ConfirmStep';
+import { CheckboxField, Field, SelectField } from '../../components/Field';
+import { Notice } from '../../components/Notice';
+import { buttonClass, plainButton } from '../../components/buttons';
 import { GroupPicker, type UserView } from './UserParts';
 import { UserTotp } from './UserTotp';
 

@@ -1,7 +1,10 @@
 import { useState, type FormEvent } from 'react';
-import { api, splitIssues } from '../api';
-import { buttonClass, ConfirmStep, Field, Notice, plainButton } from './Field';
-import { Table } from './Table';
+import { api, splitIssues } from '../../api';
+import { ConfirmStep } from '../../components/ConfirmStep';
+import { Field } from '../../components/Field';
+import { Notice } from '../../components/Notice';
+import { buttonClass, plainButton } from '../../components/buttons';
+import { Table } from '../../components/Table';
 import type { GroupView } from './UserParts';
 
 type GroupField = 'name' | 'description';

@@ -1,7 +1,9 @@
 import QRCode from 'qrcode';
 import { useEffect, useRef, useState } from 'react';
-import { api, messageOf } from '../api';
-import { buttonClass, ConfirmStep, Notice, plainButton } from './Field';
+import { api, messageOf } from '../../api';
+import { ConfirmStep } from '../../components/ConfirmStep';
+import { Notice } from '../../components/Notice';
+import { buttonClass, plainButton } from '../../components/buttons';
 import type { UserView } from './UserParts';
 
 interface Enrolment {

@@ -1,9 +1,11 @@
 import { useCallback, useEffect, useState } from 'react';
-import { api, messageOf } from '../api';
-import { ConfirmStep, Notice, plainButton } from './Field';
-import { Table } from './Table';
+import { api, messageOf } from '../../api';
+import { ConfirmStep } from '../../components/ConfirmStep';
+import { Notice } from '../../components/Notice';
+import { plainButton } from '../../components/buttons';
+import { Table } from '../../components/Table';
 import type { SessionView } from './UserParts';
-import { local as when } from './when';
+import { local as when } from '../../components/when';
 
 /** How a session began: this UI's sign-in, the portal's password form, or an OIDC provider. */
 function viaText(via: string): string {

@@ -1,0 +1,16 @@
+import type { ReactNode } from 'react';
+
+/** A message above or below a form: `error` is announced at once, `ok` politely. */
+export function Notice({ kind, children }: { kind: 'error' | 'ok' | 'warn'; children: ReactNode }) {
+  const style =
+    kind === 'error'
+      ? 'border-red-200 bg-red-50 text-red-800'
+      : kind === 'warn'
+        ? 'border-amber-200 bg-amber-50 text-amber-900'
+        : 'border-green-200 bg-green-50 text-green-800';
+  return (
+    <p role={kind === 'ok' ? 'status' : 'alert'} className={`rounded border px-3 py-2 text-sm ${style}`}>
+      {children}
+    </p>
+  );
+}
