@@ -1,11 +1,13 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, messageOf } from '../api';
 import { CheckboxField } from '../components/Field';
 import { Notice } from '../components/Notice';
 import { buttonClass, plainButton } from '../components/buttons';
 import { RequestForm, UploadForm } from './certificates/CertificateForms';
 import { OrdersPanel, type CertListing, type CertRow } from './certificates/CertificateOrders';
-import { useSerialRead } from '../hooks/useSerialRead';
+import { useLoad } from '../hooks/useLoad';
+import { usePoll } from '../hooks/usePoll';
+import { useStream } from '../hooks/useStream';
 import { Table } from '../components/Table';
 import { local } from '../components/when';
 
@@ -146,49 +148,35 @@ function CertRowView({
  * list, failed ones with their error and next try; request, renew, upload and delete.
  */
 export function Certificates() {
-  const [listing, setListing] = useState<CertListing | null>(null);
-  const [error, setError] = useState('');
   const [done, setDone] = useState('');
   const [waiting, setWaiting] = useState(0);
   const [renewing, setRenewing] = useState('');
   const [deleting, setDeleting] = useState('');
   const [busy, setBusy] = useState(false);
 
-  const load = useSerialRead(async () => {
-    try {
-      setListing(await api<CertListing>('GET', '/certificates'));
-      setError('');
-    } catch (e) {
-      setError(messageOf(e));
-    }
-  });
+  const {
+    data: listing,
+    error,
+    setError,
+    reload: load,
+  } = useLoad(() => api<CertListing>('GET', '/certificates'));
 
-  useEffect(() => {
-    void load();
-    let later: ReturnType<typeof setTimeout> | undefined;
-    const es = new EventSource('/api/v1/stream', { withCredentials: true });
-    es.addEventListener('version', () => {
+  const later = useRef<ReturnType<typeof setTimeout>>(undefined);
+  useEffect(() => () => clearTimeout(later.current), []);
+  useStream({
+    version: () => {
       void load();
       // A change may need a certificate: the manager looks once registrations settle (~0.5 s).
-      clearTimeout(later);
-      later = setTimeout(() => void load(), 1_500);
-    });
+      clearTimeout(later.current);
+      later.current = setTimeout(() => void load(), 1_500);
+    },
     // What the proxy serves changed: a certificate arrived or went.
-    es.addEventListener('edge', () => void load());
-    return () => {
-      clearTimeout(later);
-      es.close();
-    };
-  }, [load]);
+    edge: () => void load(),
+  });
 
   const issuing = (listing?.orders ?? []).some((o) => o.state === 'issuing');
   const every = waiting > 0 ? OWN_REQUEST_MS : issuing ? ISSUING_MS : IDLE_MS;
-  useEffect(() => {
-    const timer = setInterval(() => {
-      if (!document.hidden || every !== IDLE_MS) void load();
-    }, every);
-    return () => clearInterval(timer);
-  }, [load, every]);
+  usePoll(load, every, every !== IDLE_MS);
 
   // A request or renewal blocks until issued: its order is read fast in the meantime.
   const onBusy = useCallback(

@@ -1,4 +1,7 @@
-import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
+import { useState } from 'react';
+import { useCopy } from '../hooks/useCopy';
+import { useCreateForm } from '../hooks/useCreateForm';
+import { useLoad } from '../hooks/useLoad';
 import { Table } from '../components/Table';
 import { api, messageOf, type LinkView, type ServiceItem } from '../api';
 import { Field, SelectField } from '../components/Field';
@@ -13,33 +16,21 @@ function takesLinks(s: ServiceItem): boolean {
 }
 
 function CreatedUrl({ url }: { url: string }) {
-  const input = useRef<HTMLInputElement>(null);
-  const [copied, setCopied] = useState('');
-  async function copy() {
-    try {
-      await navigator.clipboard.writeText(url);
-      setCopied('Copied.');
-    } catch {
-      // No clipboard (plain HTTP, or refused): select the text so the keyboard can copy it.
-      input.current?.focus();
-      input.current?.select();
-      setCopied('Selected: press Ctrl+C (⌘C) to copy.');
-    }
-  }
+  const { field, copied, copy } = useCopy(url);
   return (
     <div className="flex flex-col gap-2 rounded border border-green-200 bg-green-50 p-3 text-sm text-green-900">
       {/* Only the sentence is announced: a screen reader must not read the link's secret aloud. */}
       <span role="status">Link created. Its URL is shown only now:</span>
       <div className="flex flex-wrap gap-2">
         <input
-          ref={input}
+          ref={field}
           readOnly
           aria-label="Link URL"
           value={url}
           onFocus={(e) => e.target.select()}
           className="min-w-0 flex-1 rounded border border-slate-300 bg-white px-3 py-2 font-mono text-sm"
         />
-        <button type="button" onClick={() => void copy()} className={buttonClass}>
+        <button type="button" onClick={copy} className={buttonClass}>
           Copy
         </button>
       </div>
@@ -49,46 +40,33 @@ function CreatedUrl({ url }: { url: string }) {
 }
 
 function CreateForm({ services, onCreated }: { services: string[]; onCreated: () => void }) {
-  const [values, setValues] = useState({
-    service: '',
-    ttl: LINK_TTL_DEFAULT,
-    max_ips: '1',
-    password: '',
-    note: '',
-  });
-  const [url, setUrl] = useState('');
-  const [error, setError] = useState('');
-  const [busy, setBusy] = useState(false);
-  const set = (k: keyof typeof values) => (e: { target: { value: string } }) =>
-    setValues((v) => ({ ...v, [k]: e.target.value }));
-  const service = values.service || services[0] || '';
-
-  async function submit(e: FormEvent) {
-    e.preventDefault();
-    setError('');
-    setUrl('');
-    setBusy(true);
-    try {
+  const {
+    values,
+    set,
+    general: error,
+    result: url,
+    busy,
+    submit,
+  } = useCreateForm({
+    initial: { service: '', ttl: LINK_TTL_DEFAULT, max_ips: '1', password: '', note: '' },
+    send: async (v) => {
       const r = await api<{ url: string }>('POST', '/links', {
-        service: service.trim(),
-        ttl: values.ttl.trim(),
-        max_ips: Number(values.max_ips),
-        note: values.note,
-        ...(values.password ? { password: values.password } : {}),
+        service: (v.service || services[0] || '').trim(),
+        ttl: v.ttl.trim(),
+        max_ips: Number(v.max_ips),
+        note: v.note,
+        ...(v.password ? { password: v.password } : {}),
       });
-      setUrl(r.url);
-      setValues((v) => ({ ...v, password: '', note: '' }));
-      onCreated();
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-    }
-  }
+      return r.url;
+    },
+    after: (v) => ({ ...v, password: '', note: '' }),
+    onSent: onCreated,
+  });
+  const service = values.service || services[0] || '';
 
   return (
     <form
-      onSubmit={(e) => void submit(e)}
+      onSubmit={submit}
       aria-labelledby="link-create-title"
       className="flex flex-col gap-3 rounded-lg border border-slate-200 bg-white p-4"
     >
@@ -152,14 +130,9 @@ interface LinkUse {
 
 /** Every opening of one link: when, from where, with what browser, and whether it admitted. */
 function UsageLog({ link, onClose }: { link: LinkView; onClose: () => void }) {
-  const [uses, setUses] = useState<LinkUse[] | null>(null);
-  const [error, setError] = useState('');
-  useEffect(() => {
-    api<{ uses: LinkUse[] }>('GET', `/links/${encodeURIComponent(link.id)}`).then(
-      (r) => setUses(r.uses),
-      (e: unknown) => setError(messageOf(e)),
-    );
-  }, [link.id]);
+  const { data: uses, error } = useLoad(() =>
+    api<{ uses: LinkUse[] }>('GET', `/links/${encodeURIComponent(link.id)}`).then((r) => r.uses),
+  );
   return (
     <div role="region" aria-labelledby="usage-title" className="flex flex-col gap-2">
       <div className="flex items-center gap-3">
@@ -200,27 +173,24 @@ function UsageLog({ link, onClose }: { link: LinkView; onClose: () => void }) {
 /** Temporary links: make one for a service, see who used it, revoke it. */
 export function Links() {
   const [usage, setUsage] = useState<LinkView | null>(null);
-  const [links, setLinks] = useState<LinkView[] | null>(null);
-  const [services, setServices] = useState<string[]>([]);
-  const [error, setError] = useState('');
   const [busyId, setBusyId] = useState('');
   /** The link whose Revoke was pressed once: a second step confirms it. */
   const [confirming, setConfirming] = useState('');
 
-  const load = useCallback(async () => {
-    try {
-      const [l, s] = await Promise.all([
-        api<{ links: LinkView[] }>('GET', '/links'),
-        api<{ services: ServiceItem[] }>('GET', '/services'),
-      ]);
-      setLinks(l.links);
-      setServices(s.services.filter(takesLinks).map((x) => x.service.name));
-      setError('');
-    } catch (e) {
-      setError(messageOf(e));
-    }
-  }, []);
-  useEffect(() => void load(), [load]);
+  const {
+    data,
+    error,
+    setError,
+    reload: load,
+  } = useLoad(async () => {
+    const [l, s] = await Promise.all([
+      api<{ links: LinkView[] }>('GET', '/links'),
+      api<{ services: ServiceItem[] }>('GET', '/services'),
+    ]);
+    return { links: l.links, services: s.services.filter(takesLinks).map((x) => x.service.name) };
+  });
+  const links = data?.links ?? null;
+  const services = data?.services ?? [];
 
   async function revoke(id: string) {
     setConfirming('');

@@ -1,10 +1,12 @@
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import { api, messageOf } from '../api';
 import { ConfirmStep } from '../components/ConfirmStep';
 import { Notice } from '../components/Notice';
 import { plainButton } from '../components/buttons';
 import { NodeAdd } from './nodes/NodeAdd';
-import { useSerialRead } from '../hooks/useSerialRead';
+import { useLoad } from '../hooks/useLoad';
+import { usePoll } from '../hooks/usePoll';
+import { useStream } from '../hooks/useStream';
 import { Table } from '../components/Table';
 import { local, relative } from '../components/when';
 
@@ -149,50 +151,35 @@ function ConfirmRemove({
  * seconds (a node going silent is announced by nothing).
  */
 export function Nodes() {
-  const [nodes, setNodes] = useState<NodeRow[] | null>(null);
   const [current, setCurrent] = useState<number | undefined>(undefined);
-  const [error, setError] = useState('');
-  const [live, setLive] = useState(false);
   const [removing, setRemoving] = useState('');
   const [busy, setBusy] = useState(false);
   const [done, setDone] = useState('');
 
-  const load = useSerialRead(async () => {
-    try {
-      const [n, s] = await Promise.all([
-        api<{ nodes: NodeRow[] }>('GET', '/nodes'),
-        api<{ version: number }>('GET', '/status'),
-      ]);
-      setNodes(n.nodes);
-      setCurrent(s.version);
-      setError('');
-    } catch (e) {
-      setError(messageOf(e));
-    }
+  const {
+    data: nodes,
+    error,
+    setError,
+    reload: load,
+  } = useLoad(async () => {
+    const [n, s] = await Promise.all([
+      api<{ nodes: NodeRow[] }>('GET', '/nodes'),
+      api<{ version: number }>('GET', '/status'),
+    ]);
+    setCurrent(s.version);
+    return n.nodes;
   });
-
-  useEffect(() => {
-    void load();
-    const es = new EventSource('/api/v1/stream', { withCredentials: true });
-    es.addEventListener('open', () => setLive(true));
-    es.addEventListener('error', () => setLive(false));
+  const live = useStream({
     // A node reported what it applied: its version, lag and health changed.
-    es.addEventListener('node', () => void load());
-    es.addEventListener('version', (m) => {
-      const v = (JSON.parse((m as MessageEvent<string>).data) as { version?: number }).version;
+    node: () => void load(),
+    version: (data) => {
+      const v = (JSON.parse(data) as { version?: number }).version;
       if (typeof v === 'number') setCurrent(v);
       void load();
-    });
-    return () => es.close();
-  }, [load]);
-
+    },
+  });
   // Going offline is an absence of reports, which no event announces: read again now and then.
-  useEffect(() => {
-    const timer = setInterval(() => {
-      if (!document.hidden) void load();
-    }, IDLE_MS);
-    return () => clearInterval(timer);
-  }, [load]);
+  usePoll(load, IDLE_MS);
 
   async function remove(name: string) {
     setBusy(true);

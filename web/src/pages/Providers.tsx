@@ -1,5 +1,7 @@
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
-import { api, messageOf, splitIssues } from '../api';
+import { useState } from 'react';
+import { useCreateForm } from '../hooks/useCreateForm';
+import { useLoad } from '../hooks/useLoad';
+import { api, messageOf } from '../api';
 import { ConfirmStep } from '../components/ConfirmStep';
 import { CheckboxField, Field, TextAreaField } from '../components/Field';
 import { Notice } from '../components/Notice';
@@ -80,55 +82,36 @@ function AddProvider({
   onCreated: () => void;
   redirectUri: string | null | undefined;
 }) {
-  const [values, setValues] = useState(EMPTY);
-  const [errors, setErrors] = useState<Partial<Record<ProviderField, string>>>({});
-  const [general, setGeneral] = useState('');
-  const [done, setDone] = useState('');
-  const [busy, setBusy] = useState(false);
-  const set = (k: Exclude<keyof typeof EMPTY, 'groups_passthrough'>) => (e: { target: { value: string } }) =>
-    setValues((v) => ({ ...v, [k]: e.target.value }));
-
-  async function submit(e: FormEvent) {
-    e.preventDefault();
-    setErrors({});
-    setGeneral('');
-    setDone('');
-    const groupMap = parseGroupMap(values.group_map);
-    if (typeof groupMap === 'string') {
-      setErrors({ group_map: groupMap });
-      return;
-    }
-    setBusy(true);
-    const name = values.name.trim();
-    try {
+  const { values, setValues, set, errors, general, result, busy, submit } = useCreateForm({
+    initial: EMPTY,
+    fieldOf: providerFieldOf,
+    check: (v) => {
+      const groupMap = parseGroupMap(v.group_map);
+      return typeof groupMap === 'string' ? { group_map: groupMap } : undefined;
+    },
+    send: async (v) => {
+      const name = v.name.trim();
       await api<ProviderView>('POST', '/providers', {
         name,
-        ...(values.label.trim() ? { label: values.label.trim() } : {}),
-        issuer: values.issuer.trim(),
-        client_id: values.client_id.trim(),
-        client_secret: values.client_secret,
-        scopes: values.scopes.split(/[\s,]+/).filter(Boolean),
-        groups_claim: values.groups_claim.trim(),
-        username_claim: values.username_claim.trim(),
-        group_map: groupMap,
-        groups_passthrough: values.groups_passthrough,
+        ...(v.label.trim() ? { label: v.label.trim() } : {}),
+        issuer: v.issuer.trim(),
+        client_id: v.client_id.trim(),
+        client_secret: v.client_secret,
+        scopes: v.scopes.split(/[\s,]+/).filter(Boolean),
+        groups_claim: v.groups_claim.trim(),
+        username_claim: v.username_claim.trim(),
+        group_map: parseGroupMap(v.group_map),
+        groups_passthrough: v.groups_passthrough,
       });
-      // The secret is stored sealed and never comes back: it leaves the page too.
-      setValues(EMPTY);
-      setDone(`Added ${name}: the login portal offers it now.`);
-      onCreated();
-    } catch (err) {
-      const r = splitIssues(err, providerFieldOf);
-      setErrors(r.fields);
-      setGeneral(r.general);
-    } finally {
-      setBusy(false);
-    }
-  }
+      // The secret is stored sealed and never comes back: it leaves the page too (the values reset).
+      return `Added ${name}: the login portal offers it now.`;
+    },
+    onSent: onCreated,
+  });
 
   return (
     <form
-      onSubmit={(e) => void submit(e)}
+      onSubmit={submit}
       aria-labelledby="prov-create-title"
       className="flex flex-col gap-3 rounded-lg border border-slate-200 bg-white p-4"
     >
@@ -234,7 +217,7 @@ function AddProvider({
         onChange={(e) => setValues((v) => ({ ...v, groups_passthrough: e.target.checked }))}
       />
       {general ? <Notice kind="error">{general}</Notice> : null}
-      {done ? <Notice kind="ok">{done}</Notice> : null}
+      {result ? <Notice kind="ok">{result}</Notice> : null}
       <div>
         <button type="submit" disabled={busy} className={buttonClass}>
           {busy ? 'Adding…' : 'Add provider'}
@@ -246,24 +229,16 @@ function AddProvider({
 
 /** OIDC sign-in providers: the list (never a secret), a form for a new one, deletion after a confirmation. */
 export function Providers() {
-  const [items, setItems] = useState<ProviderView[] | null>(null);
-  const [redirectUri, setRedirectUri] = useState<string | null | undefined>(undefined);
   const [confirming, setConfirming] = useState('');
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState('');
   const [done, setDone] = useState('');
-
-  const load = useCallback(async () => {
-    try {
-      const r = await api<{ providers: ProviderView[]; redirect_uri: string | null }>('GET', '/providers');
-      setItems(r.providers);
-      setRedirectUri(r.redirect_uri);
-      setError('');
-    } catch (e) {
-      setError(messageOf(e));
-    }
-  }, []);
-  useEffect(() => void load(), [load]);
+  const {
+    data,
+    error,
+    setError,
+    reload: load,
+  } = useLoad(() => api<{ providers: ProviderView[]; redirect_uri: string | null }>('GET', '/providers'));
+  const items = data?.providers ?? null;
 
   async function remove(name: string) {
     setBusy(true);
@@ -287,7 +262,7 @@ export function Providers() {
         Sign-in providers
       </h1>
       <AddProvider
-        redirectUri={redirectUri}
+        redirectUri={data?.redirect_uri}
         onCreated={() => {
           setDone('');
           void load();

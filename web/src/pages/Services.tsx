@@ -1,7 +1,10 @@
-import { useEffect, useState, type FormEvent } from 'react';
+import { useState } from 'react';
 import { Table } from '../components/Table';
-import { api, messageOf, splitIssues, type ServiceItem } from '../api';
-import { useSerialRead } from '../hooks/useSerialRead';
+import { api, type ServiceItem } from '../api';
+import { useCreateForm } from '../hooks/useCreateForm';
+import { useLoad } from '../hooks/useLoad';
+import { usePoll } from '../hooks/usePoll';
+import { useStream } from '../hooks/useStream';
 import { Field } from '../components/Field';
 import { Notice } from '../components/Notice';
 import { buttonClass, plainButton } from '../components/buttons';
@@ -27,8 +30,7 @@ const HTTPS_WORDS: Record<ServiceSummary['https'], string> = {
 type FormField = 'name' | 'host' | 'upstream';
 
 /** Which form field an API issue is about: `hosts.0` is the host, `routes.0.upstreams.0` the upstream. */
-function fieldOf(issue: string): FormField | undefined {
-  const f = issue.replace(/^(body|params)\./, '');
+function fieldOf(f: string): FormField | undefined {
   if (f === 'name') return 'name';
   if (f.startsWith('hosts')) return 'host';
   if (f.startsWith('routes')) return 'upstream';
@@ -36,46 +38,26 @@ function fieldOf(issue: string): FormField | undefined {
 }
 
 function CreateForm({ existing, onCreated }: { existing: Set<string>; onCreated: () => void }) {
-  const [values, setValues] = useState<Record<FormField, string>>({ name: '', host: '', upstream: '' });
-  const [errors, setErrors] = useState<Partial<Record<FormField, string>>>({});
-  const [general, setGeneral] = useState('');
-  const [done, setDone] = useState('');
-  const [busy, setBusy] = useState(false);
-  const set = (k: FormField) => (e: { target: { value: string } }) =>
-    setValues((v) => ({ ...v, [k]: e.target.value }));
-
-  async function submit(e: FormEvent) {
-    e.preventDefault();
-    setErrors({});
-    setGeneral('');
-    setDone('');
-    const name = values.name.trim();
+  const { values, set, errors, general, result, busy, submit } = useCreateForm({
+    initial: { name: '', host: '', upstream: '' },
+    fieldOf,
     // PUT replaces a service of that name: a form that says "create" must not overwrite one.
-    if (existing.has(name)) {
-      setErrors({ name: 'a service with this name exists already' });
-      return;
-    }
-    setBusy(true);
-    try {
+    check: (v) =>
+      existing.has(v.name.trim()) ? { name: 'a service with this name exists already' } : undefined,
+    send: async (v) => {
+      const name = v.name.trim();
       await api('PUT', `/services/${encodeURIComponent(name)}?wait=true`, {
-        hosts: [values.host.trim()],
-        routes: [{ upstreams: [values.upstream.trim()] }],
+        hosts: [v.host.trim()],
+        routes: [{ upstreams: [v.upstream.trim()] }],
       });
-      setDone(`Created ${name}; the proxy serves it now.`);
-      setValues({ name: '', host: '', upstream: '' });
-      onCreated();
-    } catch (err) {
-      const { fields, general: rest } = splitIssues(err, fieldOf);
-      setErrors(fields);
-      setGeneral(rest);
-    } finally {
-      setBusy(false);
-    }
-  }
+      return `Created ${name}; the proxy serves it now.`;
+    },
+    onSent: onCreated,
+  });
 
   return (
     <form
-      onSubmit={(e) => void submit(e)}
+      onSubmit={submit}
       aria-labelledby="create-title"
       className="flex flex-col gap-3 rounded-lg border border-slate-200 bg-white p-4"
     >
@@ -111,7 +93,7 @@ function CreateForm({ existing, onCreated }: { existing: Set<string>; onCreated:
         />
       </div>
       {general ? <Notice kind="error">{general}</Notice> : null}
-      {done ? <Notice kind="ok">{done}</Notice> : null}
+      {result ? <Notice kind="ok">{result}</Notice> : null}
       <div>
         <button type="submit" disabled={busy} className={buttonClass}>
           {busy ? 'Creating…' : 'Create service'}
@@ -126,35 +108,17 @@ function CreateForm({ existing, onCreated }: { existing: Set<string>; onCreated:
  * links to the full editor.
  */
 export function Services() {
-  const [items, setItems] = useState<ServiceItem[] | null>(null);
   const [filter, setFilter] = useState('');
-  const [error, setError] = useState('');
-
   // Each service comes with the API's summary (the words `gatehouse service ls` uses too).
-  const load = useSerialRead(async () => {
-    try {
-      const list = await api<{ services: ServiceItem[] }>('GET', '/services');
-      setItems(list.services);
-      setError('');
-    } catch (e) {
-      setError(messageOf(e));
-    }
-  });
-  useEffect(() => {
-    void load();
-    // Upstream health changes without a registry change: the edge's reports say when.
-    const es = new EventSource('/api/v1/stream', { withCredentials: true });
-    es.addEventListener('edge', () => void load());
-    es.addEventListener('version', () => void load());
-    // Failures seen by nginx age out of their one-minute window without an event.
-    const timer = setInterval(() => {
-      if (!document.hidden) void load();
-    }, 15_000);
-    return () => {
-      es.close();
-      clearInterval(timer);
-    };
-  }, [load]);
+  const {
+    data: items,
+    error,
+    reload: load,
+  } = useLoad(() => api<{ services: ServiceItem[] }>('GET', '/services').then((r) => r.services));
+  // Upstream health changes without a registry change: the edge's reports say when.
+  useStream({ edge: () => void load(), version: () => void load() });
+  // Failures seen by nginx age out of their one-minute window without an event.
+  usePoll(load, 15_000);
 
   const q = filter.trim().toLowerCase();
   const shown = (items ?? []).filter(

@@ -1,6 +1,7 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useState } from 'react';
 import { Table } from '../components/Table';
 import { api, messageOf, type SnapshotDiff, type SnapshotInfo } from '../api';
+import { useLoad } from '../hooks/useLoad';
 import { ConfirmStep } from '../components/ConfirmStep';
 import { Notice } from '../components/Notice';
 import { buttonClass } from '../components/buttons';
@@ -14,25 +15,19 @@ function changeText(s: SnapshotInfo): string {
 
 /** The registry's versions: pick one to see what changed since, and roll back to it. */
 export function Snapshots() {
-  const [current, setCurrent] = useState<number | null>(null);
-  const [items, setItems] = useState<SnapshotInfo[] | null>(null);
   const [selected, setSelected] = useState<number | null>(null);
   const [diff, setDiff] = useState<SnapshotDiff | null>(null);
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState('');
   const [done, setDone] = useState('');
-
-  const load = useCallback(async () => {
-    try {
-      const r = await api<{ version: number; snapshots: SnapshotInfo[] }>('GET', '/snapshots?limit=100');
-      setCurrent(r.version);
-      setItems(r.snapshots);
-    } catch (e) {
-      setError(messageOf(e));
-    }
-  }, []);
-  useEffect(() => void load(), [load]);
+  const {
+    data,
+    error,
+    setError,
+    reload: load,
+  } = useLoad(() => api<{ version: number; snapshots: SnapshotInfo[] }>('GET', '/snapshots?limit=100'));
+  const current = data?.version ?? null;
+  const items = data?.snapshots ?? null;
 
   async function select(version: number) {
     setSelected(version);

@@ -1,5 +1,7 @@
-import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
-import { api, messageOf, splitIssues } from '../api';
+import { useState } from 'react';
+import { useCreateForm } from '../hooks/useCreateForm';
+import { useLoad } from '../hooks/useLoad';
+import { api } from '../api';
 import { Field, SelectField } from '../components/Field';
 import { Notice } from '../components/Notice';
 import { buttonClass, plainButton } from '../components/buttons';
@@ -20,41 +22,25 @@ function createFieldOf(f: string): CreateField | undefined {
 const EMPTY = { username: '', password: '', role: 'user' as 'admin' | 'user', groups: [] as string[] };
 
 function CreateUser({ groups, onCreated }: { groups: string[]; onCreated: () => void }) {
-  const [values, setValues] = useState(EMPTY);
-  const [errors, setErrors] = useState<Partial<Record<CreateField, string>>>({});
-  const [general, setGeneral] = useState('');
-  const [done, setDone] = useState('');
-  const [busy, setBusy] = useState(false);
-
-  async function submit(e: FormEvent) {
-    e.preventDefault();
-    setErrors({});
-    setGeneral('');
-    setDone('');
-    setBusy(true);
-    const username = values.username.trim();
-    try {
+  const { values, setValues, set, errors, general, result, busy, submit } = useCreateForm({
+    initial: EMPTY,
+    fieldOf: createFieldOf,
+    send: async (v) => {
+      const username = v.username.trim();
       await api<UserView>('POST', '/users', {
         username,
-        role: values.role,
-        groups: values.groups,
-        ...(values.password ? { password: values.password } : {}),
+        role: v.role,
+        groups: v.groups,
+        ...(v.password ? { password: v.password } : {}),
       });
-      setDone(`Created ${username}.`);
-      setValues(EMPTY);
-      onCreated();
-    } catch (err) {
-      const r = splitIssues(err, createFieldOf);
-      setErrors(r.fields);
-      setGeneral(r.general);
-    } finally {
-      setBusy(false);
-    }
-  }
+      return `Created ${username}.`;
+    },
+    onSent: onCreated,
+  });
 
   return (
     <form
-      onSubmit={(e) => void submit(e)}
+      onSubmit={submit}
       aria-labelledby="user-create-title"
       className="flex flex-col gap-3 rounded-lg border border-slate-200 bg-white p-4"
     >
@@ -70,7 +56,7 @@ function CreateUser({ groups, onCreated }: { groups: string[]; onCreated: () => 
           spellCheck={false}
           required
           value={values.username}
-          onChange={(e) => setValues((v) => ({ ...v, username: e.target.value }))}
+          onChange={set('username')}
           error={errors.username}
         />
         <Field
@@ -79,7 +65,7 @@ function CreateUser({ groups, onCreated }: { groups: string[]; onCreated: () => 
           type="password"
           autoComplete="new-password"
           value={values.password}
-          onChange={(e) => setValues((v) => ({ ...v, password: e.target.value }))}
+          onChange={set('password')}
           error={errors.password}
         />
         <SelectField
@@ -104,7 +90,7 @@ function CreateUser({ groups, onCreated }: { groups: string[]; onCreated: () => 
         Without a password, the user signs in only through a sign-in provider.
       </p>
       {general ? <Notice kind="error">{general}</Notice> : null}
-      {done ? <Notice kind="ok">{done}</Notice> : null}
+      {result ? <Notice kind="ok">{result}</Notice> : null}
       <div>
         <button type="submit" disabled={busy} className={buttonClass}>
           {busy ? 'Creating…' : 'Create user'}
@@ -129,35 +115,28 @@ function Flag({ on, yes, no }: { on: boolean; yes: string; no: string }) {
 
 /** Users and groups: who may sign in, with which role, groups and second factor; live sessions. */
 export function Users({ me }: { me: string }) {
-  const [users, setUsers] = useState<UserView[] | null>(null);
-  const [groups, setGroups] = useState<GroupView[] | null>(null);
   const [editing, setEditing] = useState('');
-  const [error, setError] = useState('');
   const [done, setDone] = useState('');
+  /** Counts the reads: the sessions list reads again after each (a user's change can end sessions). */
   const [tick, setTick] = useState(0);
 
-  // Reads may overlap (a change's re-read, then Refresh): only the latest one's answer is shown,
-  // or an older answer arriving last would bring back a list from before a change.
-  const latest = useRef(0);
-  const load = useCallback(async () => {
-    const mine = ++latest.current;
+  const {
+    data,
+    error,
+    reload: load,
+  } = useLoad(async () => {
     try {
       const [u, g] = await Promise.all([
         api<{ users: UserView[] }>('GET', '/users'),
         api<{ groups: GroupView[] }>('GET', '/groups'),
       ]);
-      if (mine !== latest.current) return;
-      setUsers(u.users);
-      setGroups(g.groups);
-      setError('');
-    } catch (e) {
-      setError(messageOf(e));
+      return { users: u.users, groups: g.groups };
+    } finally {
+      setTick((n) => n + 1);
     }
-    setTick((n) => n + 1);
-  }, []);
-  useEffect(() => {
-    void load();
-  }, [load]);
+  });
+  const users = data?.users ?? null;
+  const groups = data?.groups ?? null;
 
   const groupNames = (groups ?? []).map((g) => g.name);
   const current = users?.find((u) => u.username === editing);

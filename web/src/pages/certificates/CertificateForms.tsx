@@ -1,5 +1,6 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import { api, ApiError, messageOf, splitIssues } from '../../api';
+import { useCreateForm } from '../../hooks/useCreateForm';
+import { api, ApiError, messageOf } from '../../api';
 import { Field, TextAreaField } from '../../components/Field';
 import { Notice } from '../../components/Notice';
 import { buttonClass } from '../../components/buttons';
@@ -169,46 +170,22 @@ export function RequestForm({
 
 /** Bring your own: a PEM certificate (with its chain) and its unencrypted key. */
 export function UploadForm({ onDone }: { onDone: () => void }) {
-  const [cert, setCert] = useState('');
-  const [key, setKey] = useState('');
-  const [errors, setErrors] = useState<{ cert?: string; key?: string }>({});
-  const [general, setGeneral] = useState('');
-  const [done, setDone] = useState('');
-  const [busy, setBusy] = useState(false);
-
-  async function submit(e: FormEvent) {
-    e.preventDefault();
-    setErrors({});
-    setGeneral('');
-    setDone('');
-    setBusy(true);
-    try {
-      const c = await api<CertRow>('POST', '/certificates?wait=true', { cert, key });
-      setDone(`Uploaded a certificate for ${c.names.join(', ')}, ${validity(c)}.`);
-      setCert('');
-      setKey('');
-      onDone();
-    } catch (err) {
-      const { fields, general: rest } = splitIssues(err, (f): 'cert' | 'key' | undefined =>
-        f === 'cert' || f === 'key' ? f : undefined,
-      );
-      setErrors(fields);
-      setGeneral(rest);
-    } finally {
-      setBusy(false);
-    }
-  }
+  const { values, set, errors, general, result, busy, submit } = useCreateForm({
+    initial: { cert: '', key: '' },
+    fieldOf: (f): 'cert' | 'key' | undefined => (f === 'cert' || f === 'key' ? f : undefined),
+    send: async (v) => {
+      const c = await api<CertRow>('POST', '/certificates?wait=true', v);
+      return `Uploaded a certificate for ${c.names.join(', ')}, ${validity(c)}.`;
+    },
+    onSent: onDone,
+  });
 
   return (
     <details className="rounded-lg border border-slate-200 bg-white p-4">
       <summary className="cursor-pointer font-semibold focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500">
         Upload a certificate
       </summary>
-      <form
-        onSubmit={(e) => void submit(e)}
-        aria-label="Upload a certificate"
-        className="mt-3 flex flex-col gap-3"
-      >
+      <form onSubmit={submit} aria-label="Upload a certificate" className="mt-3 flex flex-col gap-3">
         <div className="grid gap-3 md:grid-cols-2">
           <TextAreaField
             rows={6}
@@ -218,8 +195,8 @@ export function UploadForm({ onDone }: { onDone: () => void }) {
             name="cert"
             placeholder="-----BEGIN CERTIFICATE-----"
             required
-            value={cert}
-            onChange={(e) => setCert(e.target.value)}
+            value={values.cert}
+            onChange={set('cert')}
             error={errors.cert}
           />
           <TextAreaField
@@ -230,13 +207,13 @@ export function UploadForm({ onDone }: { onDone: () => void }) {
             name="key"
             placeholder="-----BEGIN PRIVATE KEY-----"
             required
-            value={key}
-            onChange={(e) => setKey(e.target.value)}
+            value={values.key}
+            onChange={set('key')}
             error={errors.key}
           />
         </div>
         {general ? <Notice kind="error">{general}</Notice> : null}
-        {done ? <Notice kind="ok">{done}</Notice> : null}
+        {result ? <Notice kind="ok">{result}</Notice> : null}
         <div>
           <button type="submit" disabled={busy} className={buttonClass}>
             {busy ? 'Uploading…' : 'Upload certificate'}

@@ -1,4 +1,5 @@
-import { useState, type FormEvent } from 'react';
+import { useState } from 'react';
+import { useCreateForm } from '../../hooks/useCreateForm';
 import { api, splitIssues } from '../../api';
 import { ConfirmStep } from '../../components/ConfirmStep';
 import { Field } from '../../components/Field';
@@ -10,38 +11,20 @@ import type { GroupView } from './UserParts';
 type GroupField = 'name' | 'description';
 
 function CreateGroup({ onCreated }: { onCreated: () => void }) {
-  const [values, setValues] = useState<Record<GroupField, string>>({ name: '', description: '' });
-  const [errors, setErrors] = useState<Partial<Record<GroupField, string>>>({});
-  const [general, setGeneral] = useState('');
-  const [done, setDone] = useState('');
-  const [busy, setBusy] = useState(false);
-  const set = (k: GroupField) => (e: { target: { value: string } }) =>
-    setValues((v) => ({ ...v, [k]: e.target.value }));
-
-  async function submit(e: FormEvent) {
-    e.preventDefault();
-    setErrors({});
-    setGeneral('');
-    setDone('');
-    setBusy(true);
-    const name = values.name.trim();
-    try {
-      await api('POST', '/groups', { name, description: values.description.trim() });
-      setDone(`Created group ${name}.`);
-      setValues({ name: '', description: '' });
-      onCreated();
-    } catch (err) {
-      const r = splitIssues(err, (f) => (f === 'name' || f === 'description' ? f : undefined));
-      setErrors(r.fields);
-      setGeneral(r.general);
-    } finally {
-      setBusy(false);
-    }
-  }
+  const { values, set, errors, general, result, busy, submit } = useCreateForm({
+    initial: { name: '', description: '' },
+    fieldOf: (f): GroupField | undefined => (f === 'name' || f === 'description' ? f : undefined),
+    send: async (v) => {
+      const name = v.name.trim();
+      await api('POST', '/groups', { name, description: v.description.trim() });
+      return `Created group ${name}.`;
+    },
+    onSent: onCreated,
+  });
 
   return (
     <form
-      onSubmit={(e) => void submit(e)}
+      onSubmit={submit}
       aria-labelledby="group-create-title"
       className="flex flex-col gap-3 rounded-lg border border-slate-200 bg-white p-4"
     >
@@ -70,7 +53,7 @@ function CreateGroup({ onCreated }: { onCreated: () => void }) {
         </div>
       </div>
       {general ? <Notice kind="error">{general}</Notice> : null}
-      {done ? <Notice kind="ok">{done}</Notice> : null}
+      {result ? <Notice kind="ok">{result}</Notice> : null}
       <div>
         <button type="submit" disabled={busy} className={buttonClass}>
           {busy ? 'Creating…' : 'Create group'}

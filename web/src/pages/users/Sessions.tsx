@@ -1,5 +1,6 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useState } from 'react';
 import { api, messageOf } from '../../api';
+import { useLoad } from '../../hooks/useLoad';
 import { ConfirmStep } from '../../components/ConfirmStep';
 import { Notice } from '../../components/Notice';
 import { plainButton } from '../../components/buttons';
@@ -19,21 +20,15 @@ function viaText(via: string): string {
  * changes when users change (a deleted or disabled user's sessions are gone).
  */
 export function Sessions({ reload }: { reload: number }) {
-  const [sessions, setSessions] = useState<SessionView[] | null>(null);
   const [confirming, setConfirming] = useState('');
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState('');
   const [done, setDone] = useState('');
-
-  const load = useCallback(async () => {
-    try {
-      setSessions((await api<{ sessions: SessionView[] }>('GET', '/sessions')).sessions);
-      setError('');
-    } catch (e) {
-      setError(messageOf(e));
-    }
-  }, []);
-  useEffect(() => void load(), [load, reload]);
+  const {
+    data: sessions,
+    error,
+    setError,
+    reload: load,
+  } = useLoad(() => api<{ sessions: SessionView[] }>('GET', '/sessions').then((r) => r.sessions), reload);
 
   async function revoke(s: SessionView) {
     setBusy(true);
