@@ -26,6 +26,13 @@ export function useCreateForm<V extends object, F extends string = never, R = st
   const [busy, setBusy] = useState(false);
   const set = (k: TextKeys<V>) => (e: { target: { value: string } }) =>
     setValues((v) => ({ ...v, [k]: e.target.value }));
+  /** What ties a text field to the form: its name, value, change and the API's complaint about it. */
+  const field = (k: TextKeys<V> & string) => ({
+    name: k,
+    value: values[k] as string,
+    onChange: set(k),
+    error: errors[k as string as F],
+  });
 
   async function submit(e: FormEvent) {
     e.preventDefault();
@@ -58,6 +65,7 @@ export function useCreateForm<V extends object, F extends string = never, R = st
     values,
     setValues,
     set,
+    field,
     errors,
     general,
     result,

@@ -42,6 +42,7 @@ function CreatedUrl({ url }: { url: string }) {
 function CreateForm({ services, onCreated }: { services: string[]; onCreated: () => void }) {
   const {
     values,
+    field,
     set,
     general: error,
     result: url,
@@ -79,31 +80,13 @@ function CreateForm({ services, onCreated }: { services: string[]; onCreated: ()
         ) : (
           <Field label="Service" name="service" required value={values.service} onChange={set('service')} />
         )}
+        <Field {...field('ttl')} label="Lifetime" placeholder={LINK_TTL_DEFAULT} required />
+        <Field {...field('max_ips')} label="Addresses (max)" type="number" min={1} max={1000} required />
         <Field
-          label="Lifetime"
-          name="ttl"
-          placeholder={LINK_TTL_DEFAULT}
-          required
-          value={values.ttl}
-          onChange={set('ttl')}
-        />
-        <Field
-          label="Addresses (max)"
-          name="max_ips"
-          type="number"
-          min={1}
-          max={1000}
-          required
-          value={values.max_ips}
-          onChange={set('max_ips')}
-        />
-        <Field
+          {...field('password')}
           label="Password (optional)"
-          name="password"
           type="password"
           autoComplete="new-password"
-          value={values.password}
-          onChange={set('password')}
         />
         <div className="md:col-span-2">
           <Field label="Note" name="note" value={values.note} onChange={set('note')} />

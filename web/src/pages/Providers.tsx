@@ -82,7 +82,7 @@ function AddProvider({
   onCreated: () => void;
   redirectUri: string | null | undefined;
 }) {
-  const { values, setValues, set, errors, general, result, busy, submit } = useCreateForm({
+  const { values, field, setValues, general, result, busy, submit } = useCreateForm({
     initial: EMPTY,
     fieldOf: providerFieldOf,
     check: (v) => {
@@ -128,86 +128,35 @@ function AddProvider({
         )}
       </p>
       <div className="grid gap-3 md:grid-cols-2">
-        <Field
-          label="Name"
-          name="name"
-          placeholder="google"
-          required
-          autoCapitalize="none"
-          value={values.name}
-          onChange={set('name')}
-          error={errors.name}
-        />
-        <Field
-          label="Button label (optional)"
-          name="label"
-          placeholder="Google"
-          value={values.label}
-          onChange={set('label')}
-          error={errors.label}
-        />
+        <Field {...field('name')} label="Name" placeholder="google" required autoCapitalize="none" />
+        <Field {...field('label')} label="Button label (optional)" placeholder="Google" />
         <div className="md:col-span-2">
           <Field
+            {...field('issuer')}
             label="Issuer URL"
-            name="issuer"
             inputMode="url"
             autoCapitalize="none"
             placeholder="https://accounts.example.com"
             required
-            value={values.issuer}
-            onChange={set('issuer')}
-            error={errors.issuer}
           />
         </div>
+        <Field {...field('client_id')} label="Client ID" required autoComplete="off" />
         <Field
-          label="Client ID"
-          name="client_id"
-          required
-          autoComplete="off"
-          value={values.client_id}
-          onChange={set('client_id')}
-          error={errors.client_id}
-        />
-        <Field
+          {...field('client_secret')}
           label="Client secret"
-          name="client_secret"
           type="password"
           autoComplete="off"
           required
-          value={values.client_secret}
-          onChange={set('client_secret')}
-          error={errors.client_secret}
         />
-        <Field
-          label="Scopes"
-          name="scopes"
-          value={values.scopes}
-          onChange={set('scopes')}
-          error={errors.scopes}
-        />
-        <Field
-          label="Groups claim"
-          name="groups_claim"
-          value={values.groups_claim}
-          onChange={set('groups_claim')}
-          error={errors.groups_claim}
-        />
-        <Field
-          label="Username claim"
-          name="username_claim"
-          value={values.username_claim}
-          onChange={set('username_claim')}
-          error={errors.username_claim}
-        />
+        <Field {...field('scopes')} label="Scopes" />
+        <Field {...field('groups_claim')} label="Groups claim" />
+        <Field {...field('username_claim')} label="Username claim" />
         <TextAreaField
+          {...field('group_map')}
           label="Group map (provider group=local group, one a line)"
-          name="group_map"
           rows={3}
           placeholder="engineers=engineering"
           className="font-mono text-sm"
-          value={values.group_map}
-          onChange={set('group_map')}
-          error={errors.group_map}
         />
       </div>
       <CheckboxField

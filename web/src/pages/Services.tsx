@@ -38,7 +38,7 @@ function fieldOf(f: string): FormField | undefined {
 }
 
 function CreateForm({ existing, onCreated }: { existing: Set<string>; onCreated: () => void }) {
-  const { values, set, errors, general, result, busy, submit } = useCreateForm({
+  const { general, field, result, busy, submit } = useCreateForm({
     initial: { name: '', host: '', upstream: '' },
     fieldOf,
     // PUT replaces a service of that name: a form that says "create" must not overwrite one.
@@ -65,31 +65,13 @@ function CreateForm({ existing, onCreated }: { existing: Set<string>; onCreated:
         New service
       </h2>
       <div className="grid gap-3 md:grid-cols-3">
+        <Field {...field('name')} label="Name" required />
+        <Field {...field('host')} label="Host" placeholder="app.example.com" required />
         <Field
-          label="Name"
-          name="name"
-          required
-          value={values.name}
-          onChange={set('name')}
-          error={errors.name}
-        />
-        <Field
-          label="Host"
-          name="host"
-          placeholder="app.example.com"
-          required
-          value={values.host}
-          onChange={set('host')}
-          error={errors.host}
-        />
-        <Field
+          {...field('upstream')}
           label="Upstream"
-          name="upstream"
           placeholder="192.0.2.10:8080 (a documentation address)"
           required
-          value={values.upstream}
-          onChange={set('upstream')}
-          error={errors.upstream}
         />
       </div>
       {general ? <Notice kind="error">{general}</Notice> : null}

@@ -22,7 +22,7 @@ function createFieldOf(f: string): CreateField | undefined {
 const EMPTY = { username: '', password: '', role: 'user' as 'admin' | 'user', groups: [] as string[] };
 
 function CreateUser({ groups, onCreated }: { groups: string[]; onCreated: () => void }) {
-  const { values, setValues, set, errors, general, result, busy, submit } = useCreateForm({
+  const { values, field, setValues, errors, general, result, busy, submit } = useCreateForm({
     initial: EMPTY,
     fieldOf: createFieldOf,
     send: async (v) => {
@@ -49,25 +49,14 @@ function CreateUser({ groups, onCreated }: { groups: string[]; onCreated: () => 
       </h2>
       <div className="grid gap-3 md:grid-cols-3">
         <Field
+          {...field('username')}
           label="Username"
-          name="username"
           autoComplete="off"
           autoCapitalize="none"
           spellCheck={false}
           required
-          value={values.username}
-          onChange={set('username')}
-          error={errors.username}
         />
-        <Field
-          label="Password"
-          name="password"
-          type="password"
-          autoComplete="new-password"
-          value={values.password}
-          onChange={set('password')}
-          error={errors.password}
-        />
+        <Field {...field('password')} label="Password" type="password" autoComplete="new-password" />
         <SelectField
           label="Role"
           name="role"

@@ -170,7 +170,7 @@ export function RequestForm({
 
 /** Bring your own: a PEM certificate (with its chain) and its unencrypted key. */
 export function UploadForm({ onDone }: { onDone: () => void }) {
-  const { values, set, errors, general, result, busy, submit } = useCreateForm({
+  const { general, field, result, busy, submit } = useCreateForm({
     initial: { cert: '', key: '' },
     fieldOf: (f): 'cert' | 'key' | undefined => (f === 'cert' || f === 'key' ? f : undefined),
     send: async (v) => {
@@ -188,28 +188,22 @@ export function UploadForm({ onDone }: { onDone: () => void }) {
       <form onSubmit={submit} aria-label="Upload a certificate" className="mt-3 flex flex-col gap-3">
         <div className="grid gap-3 md:grid-cols-2">
           <TextAreaField
+            {...field('cert')}
             rows={6}
             spellCheck={false}
             className="font-mono text-xs"
             label="Certificate (PEM, chain after it)"
-            name="cert"
             placeholder="-----BEGIN CERTIFICATE-----"
             required
-            value={values.cert}
-            onChange={set('cert')}
-            error={errors.cert}
           />
           <TextAreaField
+            {...field('key')}
             rows={6}
             spellCheck={false}
             className="font-mono text-xs"
             label="Private key (PEM)"
-            name="key"
             placeholder="-----BEGIN PRIVATE KEY-----"
             required
-            value={values.key}
-            onChange={set('key')}
-            error={errors.key}
           />
         </div>
         {general ? <Notice kind="error">{general}</Notice> : null}

@@ -81,10 +81,8 @@ type FormField = 'name' | 'role';
 /** Enrols a node: name and role, then its one-time token and command. */
 export function NodeAdd({ onAdded }: { onAdded: () => void }) {
   const {
-    values,
-    set,
-    errors,
     general,
+    field,
     result: created,
     setResult,
     busy,
@@ -107,22 +105,10 @@ export function NodeAdd({ onAdded }: { onAdded: () => void }) {
         Add a node
       </h2>
       <div className="grid gap-3 md:grid-cols-3">
-        <Field
-          label="Node name"
-          name="name"
-          placeholder="vps"
-          required
-          autoComplete="off"
-          value={values.name}
-          onChange={set('name')}
-          error={errors.name}
-        />
+        <Field {...field('name')} label="Node name" placeholder="vps" required autoComplete="off" />
         <SelectField
+          {...field('role')}
           label="Role"
-          name="role"
-          value={values.role}
-          onChange={set('role')}
-          error={errors.role}
           options={[
             { value: 'public', label: 'public: services exposed publicly' },
             { value: 'lan', label: 'lan: services exposed to the LAN' },

@@ -11,7 +11,7 @@ import type { GroupView } from './UserParts';
 type GroupField = 'name' | 'description';
 
 function CreateGroup({ onCreated }: { onCreated: () => void }) {
-  const { values, set, errors, general, result, busy, submit } = useCreateForm({
+  const { general, field, result, busy, submit } = useCreateForm({
     initial: { name: '', description: '' },
     fieldOf: (f): GroupField | undefined => (f === 'name' || f === 'description' ? f : undefined),
     send: async (v) => {
@@ -33,23 +33,15 @@ function CreateGroup({ onCreated }: { onCreated: () => void }) {
       </h3>
       <div className="grid gap-3 md:grid-cols-3">
         <Field
+          {...field('name')}
           label="Group name"
           name="group-name"
           placeholder="family"
           required
           autoCapitalize="none"
-          value={values.name}
-          onChange={set('name')}
-          error={errors.name}
         />
         <div className="md:col-span-2">
-          <Field
-            label="Description"
-            name="description"
-            value={values.description}
-            onChange={set('description')}
-            error={errors.description}
-          />
+          <Field {...field('description')} label="Description" />
         </div>
       </div>
       {general ? <Notice kind="error">{general}</Notice> : null}
