@@ -1,11 +1,11 @@
 import { useState } from 'react';
+import { FormCard, FormFooter } from '../components/Form';
 import { useCopy } from '../hooks/useCopy';
 import { useCreateForm } from '../hooks/useCreateForm';
 import { useLoad } from '../hooks/useLoad';
 import { Table } from '../components/Table';
 import { api, messageOf, type LinkView, type ServiceItem } from '../api';
 import { Field, SelectField } from '../components/Field';
-import { Notice } from '../components/Notice';
 import { buttonClass, plainButton } from '../components/buttons';
 import { local } from '../components/when';
 import { LINK_TTL_DEFAULT } from '../defaults';
@@ -66,14 +66,7 @@ function CreateForm({ services, onCreated }: { services: string[]; onCreated: ()
   const service = values.service || services[0] || '';
 
   return (
-    <form
-      onSubmit={submit}
-      aria-labelledby="link-create-title"
-      className="flex flex-col gap-3 rounded-lg border border-slate-200 bg-white p-4"
-    >
-      <h2 id="link-create-title" className="font-semibold">
-        New temporary link
-      </h2>
+    <FormCard titleId="link-create-title" title="New temporary link" onSubmit={submit}>
       <div className="grid gap-3 md:grid-cols-3">
         {services.length ? (
           <SelectField label="Service" value={service} onChange={set('service')} options={services} />
@@ -92,14 +85,10 @@ function CreateForm({ services, onCreated }: { services: string[]; onCreated: ()
           <Field label="Note" name="note" value={values.note} onChange={set('note')} />
         </div>
       </div>
-      {error ? <Notice kind="error">{error}</Notice> : null}
-      {url ? <CreatedUrl url={url} /> : null}
-      <div>
-        <button type="submit" disabled={busy} className={buttonClass}>
-          {busy ? 'Creating…' : 'Create link'}
-        </button>
-      </div>
-    </form>
+      <FormFooter error={error} busy={busy} label="Create link" busyLabel="Creating…">
+        {url ? <CreatedUrl url={url} /> : null}
+      </FormFooter>
+    </FormCard>
   );
 }
 

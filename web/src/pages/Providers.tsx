@@ -1,11 +1,12 @@
 import { useState } from 'react';
+import { FormCard, FormFooter } from '../components/Form';
 import { useCreateForm } from '../hooks/useCreateForm';
 import { useLoad } from '../hooks/useLoad';
 import { api, messageOf } from '../api';
 import { ConfirmStep } from '../components/ConfirmStep';
 import { CheckboxField, Field, TextAreaField } from '../components/Field';
 import { Notice } from '../components/Notice';
-import { buttonClass, plainButton } from '../components/buttons';
+import { plainButton } from '../components/buttons';
 import { Table } from '../components/Table';
 
 /** A provider as /api/v1/providers shows it: the client secret is write-only, never returned. */
@@ -110,14 +111,7 @@ function AddProvider({
   });
 
   return (
-    <form
-      onSubmit={submit}
-      aria-labelledby="prov-create-title"
-      className="flex flex-col gap-3 rounded-lg border border-slate-200 bg-white p-4"
-    >
-      <h2 id="prov-create-title" className="font-semibold">
-        New OIDC provider
-      </h2>
+    <FormCard titleId="prov-create-title" title="New OIDC provider" onSubmit={submit}>
       <p className="text-sm text-slate-600" data-testid="redirect-uri">
         {redirectUri === undefined ? null : redirectUri ? (
           <>
@@ -165,14 +159,8 @@ function AddProvider({
         checked={values.groups_passthrough}
         onChange={(e) => setValues((v) => ({ ...v, groups_passthrough: e.target.checked }))}
       />
-      {general ? <Notice kind="error">{general}</Notice> : null}
-      {result ? <Notice kind="ok">{result}</Notice> : null}
-      <div>
-        <button type="submit" disabled={busy} className={buttonClass}>
-          {busy ? 'Adding…' : 'Add provider'}
-        </button>
-      </div>
-    </form>
+      <FormFooter error={general} done={result} busy={busy} label="Add provider" busyLabel="Adding…" />
+    </FormCard>
   );
 }
 

@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import { FormCard, FormFooter } from '../components/Form';
 import { Table } from '../components/Table';
 import { api, type ServiceItem } from '../api';
 import { useCreateForm } from '../hooks/useCreateForm';
@@ -6,8 +7,7 @@ import { useLoad } from '../hooks/useLoad';
 import { usePoll } from '../hooks/usePoll';
 import { useStream } from '../hooks/useStream';
 import { Field } from '../components/Field';
-import { Notice } from '../components/Notice';
-import { buttonClass, plainButton } from '../components/buttons';
+import { plainButton } from '../components/buttons';
 import type { ServiceSummary } from '../../../src/model/summary';
 
 const HEALTH_STYLE: Record<ServiceSummary['state'], string> = {
@@ -56,14 +56,7 @@ function CreateForm({ existing, onCreated }: { existing: Set<string>; onCreated:
   });
 
   return (
-    <form
-      onSubmit={submit}
-      aria-labelledby="create-title"
-      className="flex flex-col gap-3 rounded-lg border border-slate-200 bg-white p-4"
-    >
-      <h2 id="create-title" className="font-semibold">
-        New service
-      </h2>
+    <FormCard titleId="create-title" title="New service" onSubmit={submit}>
       <div className="grid gap-3 md:grid-cols-3">
         <Field {...field('name')} label="Name" required />
         <Field {...field('host')} label="Host" placeholder="app.example.com" required />
@@ -74,14 +67,8 @@ function CreateForm({ existing, onCreated }: { existing: Set<string>; onCreated:
           required
         />
       </div>
-      {general ? <Notice kind="error">{general}</Notice> : null}
-      {result ? <Notice kind="ok">{result}</Notice> : null}
-      <div>
-        <button type="submit" disabled={busy} className={buttonClass}>
-          {busy ? 'Creating…' : 'Create service'}
-        </button>
-      </div>
-    </form>
+      <FormFooter error={general} done={result} busy={busy} label="Create service" busyLabel="Creating…" />
+    </FormCard>
   );
 }
 

@@ -1,10 +1,11 @@
 import { useState } from 'react';
+import { FormCard, FormFooter } from '../components/Form';
 import { useCreateForm } from '../hooks/useCreateForm';
 import { useLoad } from '../hooks/useLoad';
 import { api } from '../api';
 import { Field, SelectField } from '../components/Field';
 import { Notice } from '../components/Notice';
-import { buttonClass, plainButton } from '../components/buttons';
+import { plainButton } from '../components/buttons';
 import { Groups } from './users/Groups';
 import { Sessions } from './users/Sessions';
 import { Table } from '../components/Table';
@@ -39,14 +40,7 @@ function CreateUser({ groups, onCreated }: { groups: string[]; onCreated: () => 
   });
 
   return (
-    <form
-      onSubmit={submit}
-      aria-labelledby="user-create-title"
-      className="flex flex-col gap-3 rounded-lg border border-slate-200 bg-white p-4"
-    >
-      <h2 id="user-create-title" className="font-semibold">
-        New user
-      </h2>
+    <FormCard titleId="user-create-title" title="New user" onSubmit={submit}>
       <div className="grid gap-3 md:grid-cols-3">
         <Field
           {...field('username')}
@@ -78,14 +72,8 @@ function CreateUser({ groups, onCreated }: { groups: string[]; onCreated: () => 
       <p className="text-sm text-slate-500">
         Without a password, the user signs in only through a sign-in provider.
       </p>
-      {general ? <Notice kind="error">{general}</Notice> : null}
-      {result ? <Notice kind="ok">{result}</Notice> : null}
-      <div>
-        <button type="submit" disabled={busy} className={buttonClass}>
-          {busy ? 'Creating…' : 'Create user'}
-        </button>
-      </div>
-    </form>
+      <FormFooter error={general} done={result} busy={busy} label="Create user" busyLabel="Creating…" />
+    </FormCard>
   );
 }
 

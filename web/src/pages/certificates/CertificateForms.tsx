@@ -1,11 +1,11 @@
 import { useEffect, useState, type FormEvent } from 'react';
+import { FormCard, FormFooter } from '../../components/Form';
 import { useCreateForm } from '../../hooks/useCreateForm';
-import { api, ApiError, messageOf } from '../../api';
+import { api, ApiError, issueField, messageOf } from '../../api';
 import { Field, TextAreaField } from '../../components/Field';
 import { Notice } from '../../components/Notice';
-import { buttonClass } from '../../components/buttons';
 import { orderKey, OrderProgress, type CertOrder, type CertRow } from './CertificateOrders';
-import { issueField, local } from '../../components/when';
+import { local } from '../../components/when';
 
 const DAY_MS = 86_400_000;
 
@@ -24,6 +24,48 @@ function splitNames(text: string): string[] {
 function validity(c: CertRow): string {
   const days = Math.floor((Date.parse(c.notAfter) - Date.now()) / DAY_MS);
   return `valid until ${local(c.notAfter)} (${days} days)`;
+}
+
+/** A request under way (or just done): the order's stages, each step seen, and what was issued. */
+function RequestProgress({
+  pending,
+  busy,
+  shown,
+  issued,
+}: {
+  pending: { names: string[]; steps: string[] };
+  busy: boolean;
+  shown: Pick<CertOrder, 'state' | 'step'>;
+  issued: string;
+}) {
+  return (
+    <div
+      role="status"
+      data-testid="request-progress"
+      className={
+        'flex flex-col gap-2 rounded border p-3 text-sm ' +
+        (busy ? 'border-sky-200 bg-sky-50 text-sky-900' : 'border-green-200 bg-green-50 text-green-900')
+      }
+    >
+      <span className="break-all">
+        {busy ? 'Requesting a certificate for ' : 'Certificate for '}
+        {pending.names.join(', ')}
+        {busy ? '…' : ''}
+      </span>
+      <OrderProgress order={shown} />
+      {busy && shown.state === 'issued' ? <span>Issued; the proxy is loading it…</span> : null}
+      {pending.steps.length ? (
+        <ol className="list-inside list-decimal text-xs" aria-label="Steps seen" data-testid="steps-seen">
+          {pending.steps.map((s, i) => (
+            <li key={`${i}-${s}`} className="break-all">
+              {s}
+            </li>
+          ))}
+        </ol>
+      ) : null}
+      {issued ? <span>{issued}</span> : null}
+    </div>
+  );
 }
 
 /**
@@ -102,14 +144,7 @@ export function RequestForm({
   }
 
   return (
-    <form
-      onSubmit={(e) => void submit(e)}
-      aria-labelledby="cert-request-title"
-      className="flex flex-col gap-3 rounded-lg border border-slate-200 bg-white p-4"
-    >
-      <h2 id="cert-request-title" className="font-semibold">
-        Request certificate
-      </h2>
+    <FormCard titleId="cert-request-title" title="Request certificate" onSubmit={(e) => void submit(e)}>
       {acme ? null : (
         <Notice kind="warn">
           No ACME directory is configured (setting acme_directory): certificates can only be uploaded.
@@ -130,41 +165,16 @@ export function RequestForm({
         Separated by commas or spaces; one certificate names them all. The CA must reach this edge over HTTP
         (or a DNS provider must hold the zone).
       </p>
-      {general ? <Notice kind="error">{general}</Notice> : null}
-      {pending ? (
-        <div
-          role="status"
-          data-testid="request-progress"
-          className={
-            'flex flex-col gap-2 rounded border p-3 text-sm ' +
-            (busy ? 'border-sky-200 bg-sky-50 text-sky-900' : 'border-green-200 bg-green-50 text-green-900')
-          }
-        >
-          <span className="break-all">
-            {busy ? 'Requesting a certificate for ' : 'Certificate for '}
-            {pending.names.join(', ')}
-            {busy ? '…' : ''}
-          </span>
-          <OrderProgress order={shown} />
-          {busy && shown.state === 'issued' ? <span>Issued; the proxy is loading it…</span> : null}
-          {pending.steps.length ? (
-            <ol className="list-inside list-decimal text-xs" aria-label="Steps seen" data-testid="steps-seen">
-              {pending.steps.map((s, i) => (
-                <li key={`${i}-${s}`} className="break-all">
-                  {s}
-                </li>
-              ))}
-            </ol>
-          ) : null}
-          {issued ? <span>{issued}</span> : null}
-        </div>
-      ) : null}
-      <div>
-        <button type="submit" disabled={busy || !acme} className={buttonClass}>
-          {busy ? 'Requesting…' : 'Request certificate'}
-        </button>
-      </div>
-    </form>
+      <FormFooter
+        error={general}
+        busy={busy}
+        disabled={!acme}
+        label="Request certificate"
+        busyLabel="Requesting…"
+      >
+        {pending ? <RequestProgress pending={pending} busy={busy} shown={shown} issued={issued} /> : null}
+      </FormFooter>
+    </FormCard>
   );
 }
 
@@ -206,13 +216,13 @@ export function UploadForm({ onDone }: { onDone: () => void }) {
             required
           />
         </div>
-        {general ? <Notice kind="error">{general}</Notice> : null}
-        {result ? <Notice kind="ok">{result}</Notice> : null}
-        <div>
-          <button type="submit" disabled={busy} className={buttonClass}>
-            {busy ? 'Uploading…' : 'Upload certificate'}
-          </button>
-        </div>
+        <FormFooter
+          error={general}
+          done={result}
+          busy={busy}
+          label="Upload certificate"
+          busyLabel="Uploading…"
+        />
       </form>
     </details>
   );

@@ -1,8 +1,8 @@
 import { useCopy } from '../../hooks/useCopy';
+import { FormCard, FormFooter } from '../../components/Form';
 import { useCreateForm } from '../../hooks/useCreateForm';
 import { api } from '../../api';
 import { Field, SelectField } from '../../components/Field';
-import { Notice } from '../../components/Notice';
 import { buttonClass, plainButton } from '../../components/buttons';
 
 /** POST /api/v1/nodes answers with the token, shown only this once, and the command to run. */
@@ -96,14 +96,7 @@ export function NodeAdd({ onAdded }: { onAdded: () => void }) {
   });
 
   return (
-    <form
-      onSubmit={submit}
-      aria-labelledby="node-add-title"
-      className="flex flex-col gap-3 rounded-lg border border-slate-200 bg-white p-4"
-    >
-      <h2 id="node-add-title" className="font-semibold">
-        Add a node
-      </h2>
+    <FormCard titleId="node-add-title" title="Add a node" onSubmit={submit}>
       <div className="grid gap-3 md:grid-cols-3">
         <Field {...field('name')} label="Node name" placeholder="vps" required autoComplete="off" />
         <SelectField
@@ -115,13 +108,9 @@ export function NodeAdd({ onAdded }: { onAdded: () => void }) {
           ]}
         />
       </div>
-      {general ? <Notice kind="error">{general}</Notice> : null}
-      {created ? <Created created={created} onDone={() => setResult(null)} /> : null}
-      <div>
-        <button type="submit" disabled={busy} className={buttonClass}>
-          {busy ? 'Adding…' : 'Add node'}
-        </button>
-      </div>
-    </form>
+      <FormFooter error={general} busy={busy} label="Add node" busyLabel="Adding…">
+        {created ? <Created created={created} onDone={() => setResult(null)} /> : null}
+      </FormFooter>
+    </FormCard>
   );
 }

@@ -1,10 +1,11 @@
 import { useState } from 'react';
+import { FormCard, FormFooter } from '../../components/Form';
 import { useCreateForm } from '../../hooks/useCreateForm';
 import { api, splitIssues } from '../../api';
 import { ConfirmStep } from '../../components/ConfirmStep';
 import { Field } from '../../components/Field';
 import { Notice } from '../../components/Notice';
-import { buttonClass, plainButton } from '../../components/buttons';
+import { plainButton } from '../../components/buttons';
 import { Table } from '../../components/Table';
 import type { GroupView } from './UserParts';
 
@@ -23,14 +24,7 @@ function CreateGroup({ onCreated }: { onCreated: () => void }) {
   });
 
   return (
-    <form
-      onSubmit={submit}
-      aria-labelledby="group-create-title"
-      className="flex flex-col gap-3 rounded-lg border border-slate-200 bg-white p-4"
-    >
-      <h3 id="group-create-title" className="font-semibold">
-        New group
-      </h3>
+    <FormCard titleId="group-create-title" title="New group" heading="h3" onSubmit={submit}>
       <div className="grid gap-3 md:grid-cols-3">
         <Field
           {...field('name')}
@@ -44,14 +38,8 @@ function CreateGroup({ onCreated }: { onCreated: () => void }) {
           <Field {...field('description')} label="Description" />
         </div>
       </div>
-      {general ? <Notice kind="error">{general}</Notice> : null}
-      {result ? <Notice kind="ok">{result}</Notice> : null}
-      <div>
-        <button type="submit" disabled={busy} className={buttonClass}>
-          {busy ? 'Creating…' : 'Create group'}
-        </button>
-      </div>
-    </form>
+      <FormFooter error={general} done={result} busy={busy} label="Create group" busyLabel="Creating…" />
+    </FormCard>
   );
 }
 
