@@ -1,10 +1,12 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
+import { LoadedList } from '../components/LoadedList';
 import { api, messageOf } from '../api';
 import { CheckboxField } from '../components/Field';
 import { Notice } from '../components/Notice';
 import { buttonClass, plainButton } from '../components/buttons';
 import { RequestForm, UploadForm } from './certificates/CertificateForms';
 import { OrdersPanel, type CertListing, type CertRow } from './certificates/CertificateOrders';
+import { useAction } from '../hooks/useAction';
 import { useLoad } from '../hooks/useLoad';
 import { usePoll } from '../hooks/usePoll';
 import { useStream } from '../hooks/useStream';
@@ -148,11 +150,9 @@ function CertRowView({
  * list, failed ones with their error and next try; request, renew, upload and delete.
  */
 export function Certificates() {
-  const [done, setDone] = useState('');
   const [waiting, setWaiting] = useState(0);
   const [renewing, setRenewing] = useState('');
   const [deleting, setDeleting] = useState('');
-  const [busy, setBusy] = useState(false);
 
   const {
     data: listing,
@@ -160,6 +160,7 @@ export function Certificates() {
     setError,
     reload: load,
   } = useLoad(() => api<CertListing>('GET', '/certificates'));
+  const { busy, done, setDone, run } = useAction(setError);
 
   const later = useRef<ReturnType<typeof setTimeout>>(undefined);
   useEffect(() => () => clearTimeout(later.current), []);
@@ -204,10 +205,8 @@ export function Certificates() {
     }
   }
 
-  async function remove(c: CertRow, revoke: boolean) {
-    setBusy(true);
-    setDone('');
-    try {
+  const remove = (c: CertRow, revoke: boolean) =>
+    run(async () => {
       await api(
         'DELETE',
         `/certificates/${encodeURIComponent(c.id)}?wait=true${revoke ? '&revoke=true' : ''}`,
@@ -215,12 +214,7 @@ export function Certificates() {
       setDeleting('');
       setDone(`Deleted the certificate for ${c.names.join(', ')}${revoke ? ' (revoked at the CA)' : ''}.`);
       await load();
-    } catch (e) {
-      setError(messageOf(e));
-    } finally {
-      setBusy(false);
-    }
-  }
+    });
 
   const certs = listing?.certificates ?? [];
   const toDelete = certs.find((c) => c.id === deleting);
@@ -252,41 +246,39 @@ export function Certificates() {
           onCancel={() => setDeleting('')}
         />
       ) : null}
-      {listing === null ? (
-        <p className="text-sm text-slate-500">Loading…</p>
-      ) : certs.length === 0 ? (
-        <p className="text-sm text-slate-500">No certificates yet.</p>
-      ) : (
-        <Table
-          testId="certificates"
-          columns={[
-            'Names',
-            'Source',
-            'Valid from',
-            'Expires',
-            'Left',
-            // Positioned inside the table's scroller: an absolute sr-only span in a header cell would
-            // otherwise widen the whole page on a phone.
-            <span className="relative">
-              <span className="sr-only">Actions</span>
-            </span>,
-          ]}
-        >
-          {certs.map((c) => (
-            <CertRowView
-              key={c.id}
-              c={c}
-              acme={listing.acme}
-              renewing={renewing === c.id}
-              onRenew={() => void renew(c)}
-              onDelete={() => {
-                setDone('');
-                setDeleting(c.id);
-              }}
-            />
-          ))}
-        </Table>
-      )}
+      <LoadedList items={listing?.certificates} empty="No certificates yet.">
+        {(certs) => (
+          <Table
+            testId="certificates"
+            columns={[
+              'Names',
+              'Source',
+              'Valid from',
+              'Expires',
+              'Left',
+              // Positioned inside the table's scroller: an absolute sr-only span in a header cell would
+              // otherwise widen the whole page on a phone.
+              <span className="relative">
+                <span className="sr-only">Actions</span>
+              </span>,
+            ]}
+          >
+            {certs.map((c) => (
+              <CertRowView
+                key={c.id}
+                c={c}
+                acme={!!listing?.acme}
+                renewing={renewing === c.id}
+                onRenew={() => void renew(c)}
+                onDelete={() => {
+                  setDone('');
+                  setDeleting(c.id);
+                }}
+              />
+            ))}
+          </Table>
+        )}
+      </LoadedList>
       <UploadForm onDone={() => void load()} />
     </section>
   );

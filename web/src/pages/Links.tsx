@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import { LoadedList } from '../components/LoadedList';
 import { FormCard, FormFooter } from '../components/Form';
 import { useCopy } from '../hooks/useCopy';
 import { useCreateForm } from '../hooks/useCreateForm';
@@ -120,23 +121,23 @@ function UsageLog({ link, onClose }: { link: LinkView; onClose: () => void }) {
         <p role="alert" className="text-sm text-red-700">
           {error}
         </p>
-      ) : uses === null ? (
-        <p className="text-sm text-slate-500">Loading…</p>
-      ) : uses.length === 0 ? (
-        <p className="text-sm text-slate-500">Not opened yet.</p>
       ) : (
-        <Table testId="link-uses" columns={['When', 'Address', 'Outcome', 'Browser']}>
-          {uses.map((u) => (
-            <tr key={u.id} className="border-t border-slate-100">
-              <td className="whitespace-nowrap px-3 py-1.5">{local(u.at)}</td>
-              <td className="px-3 py-1.5 font-mono">{u.ip}</td>
-              <td className="px-3 py-1.5">{u.outcome}</td>
-              <td className="max-w-xs truncate px-3 py-1.5 text-slate-600" title={u.user_agent}>
-                {u.user_agent}
-              </td>
-            </tr>
-          ))}
-        </Table>
+        <LoadedList items={uses} empty="Not opened yet.">
+          {(uses) => (
+            <Table testId="link-uses" columns={['When', 'Address', 'Outcome', 'Browser']}>
+              {uses.map((u) => (
+                <tr key={u.id} className="border-t border-slate-100">
+                  <td className="whitespace-nowrap px-3 py-1.5">{local(u.at)}</td>
+                  <td className="px-3 py-1.5 font-mono">{u.ip}</td>
+                  <td className="px-3 py-1.5">{u.outcome}</td>
+                  <td className="max-w-xs truncate px-3 py-1.5 text-slate-600" title={u.user_agent}>
+                    {u.user_agent}
+                  </td>
+                </tr>
+              ))}
+            </Table>
+          )}
+        </LoadedList>
       )}
     </div>
   );
@@ -194,74 +195,77 @@ export function Links() {
           {error}
         </p>
       ) : null}
-      {links === null ? (
-        <p className="text-sm text-slate-500">Loading…</p>
-      ) : links.length === 0 ? (
-        <p className="text-sm text-slate-500">No links yet.</p>
-      ) : (
-        <Table
-          testId="links"
-          columns={[
-            'Service',
-            'Note',
-            'Expires',
-            'Addresses',
-            'State',
-            <span className="sr-only">Actions</span>,
-          ]}
-        >
-          {links.map((l) => (
-            <tr key={l.id} className="border-t border-slate-100" data-link-id={l.id}>
-              <td className="px-3 py-1.5 font-medium">{l.service}</td>
-              <td className="px-3 py-1.5">{l.note}</td>
-              <td className="whitespace-nowrap px-3 py-1.5">{local(l.expires_at)}</td>
-              <td className="px-3 py-1.5" title={l.ips.map((i) => i.ip).join(', ')}>
-                {l.ips.length} / {l.max_ips}
-                {l.ips.length ? (
-                  <span className="block font-mono text-xs text-slate-500">
-                    {l.ips.map((i) => i.ip).join(', ')}
-                  </span>
-                ) : null}
-              </td>
-              <td className="px-3 py-1.5">{l.state}</td>
-              <td className="flex justify-end gap-2 px-3 py-1.5">
-                <button
-                  type="button"
-                  onClick={() => setUsage(l)}
-                  aria-label={`Usage of link for ${l.service}${l.note ? ` (${l.note})` : ''}`}
-                  className={plainButton}
-                >
-                  Usage
-                </button>
-                {l.state !== 'active' ? null : confirming === l.id ? (
-                  <>
-                    <button
-                      type="button"
-                      disabled={busyId === l.id}
-                      onClick={() => void revoke(l.id)}
-                      className={buttonClass}
-                    >
-                      Confirm revoke
-                    </button>
-                    <button type="button" autoFocus onClick={() => setConfirming('')} className={plainButton}>
-                      Cancel
-                    </button>
-                  </>
-                ) : (
+      <LoadedList items={links} empty="No links yet.">
+        {(links) => (
+          <Table
+            testId="links"
+            columns={[
+              'Service',
+              'Note',
+              'Expires',
+              'Addresses',
+              'State',
+              <span className="sr-only">Actions</span>,
+            ]}
+          >
+            {links.map((l) => (
+              <tr key={l.id} className="border-t border-slate-100" data-link-id={l.id}>
+                <td className="px-3 py-1.5 font-medium">{l.service}</td>
+                <td className="px-3 py-1.5">{l.note}</td>
+                <td className="whitespace-nowrap px-3 py-1.5">{local(l.expires_at)}</td>
+                <td className="px-3 py-1.5" title={l.ips.map((i) => i.ip).join(', ')}>
+                  {l.ips.length} / {l.max_ips}
+                  {l.ips.length ? (
+                    <span className="block font-mono text-xs text-slate-500">
+                      {l.ips.map((i) => i.ip).join(', ')}
+                    </span>
+                  ) : null}
+                </td>
+                <td className="px-3 py-1.5">{l.state}</td>
+                <td className="flex justify-end gap-2 px-3 py-1.5">
                   <button
                     type="button"
-                    onClick={() => setConfirming(l.id)}
-                    aria-label={`Revoke link for ${l.service}${l.note ? ` (${l.note})` : ''}`}
+                    onClick={() => setUsage(l)}
+                    aria-label={`Usage of link for ${l.service}${l.note ? ` (${l.note})` : ''}`}
                     className={plainButton}
                   >
-                    Revoke
+                    Usage
                   </button>
-                )}
-              </td>
-            </tr>
-          ))}
-        </Table>
-      )}
+                  {l.state !== 'active' ? null : confirming === l.id ? (
+                    <>
+                      <button
+                        type="button"
+                        disabled={busyId === l.id}
+                        onClick={() => void revoke(l.id)}
+                        className={buttonClass}
+                      >
+                        Confirm revoke
+                      </button>
+                      <button
+                        type="button"
+                        autoFocus
+                        onClick={() => setConfirming('')}
+                        className={plainButton}
+                      >
+                        Cancel
+                      </button>
+                    </>
+                  ) : (
+                    <button
+                      type="button"
+                      onClick={() => setConfirming(l.id)}
+                      aria-label={`Revoke link for ${l.service}${l.note ? ` (${l.note})` : ''}`}
+                      className={plainButton}
+                    >
+                      Revoke
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </Table>
+        )}
+      </LoadedList>
       {usage ? <UsageLog key={usage.id} link={usage} onClose={() => setUsage(null)} /> : null}
     </section>
   );

@@ -1,9 +1,11 @@
 import { useState } from 'react';
-import { api, messageOf } from '../api';
+import { LoadedList } from '../components/LoadedList';
+import { api } from '../api';
 import { ConfirmStep } from '../components/ConfirmStep';
 import { Notice } from '../components/Notice';
 import { plainButton } from '../components/buttons';
 import { NodeAdd } from './nodes/NodeAdd';
+import { useAction } from '../hooks/useAction';
 import { useLoad } from '../hooks/useLoad';
 import { usePoll } from '../hooks/usePoll';
 import { useStream } from '../hooks/useStream';
@@ -153,8 +155,6 @@ function ConfirmRemove({
 export function Nodes() {
   const [current, setCurrent] = useState<number | undefined>(undefined);
   const [removing, setRemoving] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [done, setDone] = useState('');
 
   const {
     data: nodes,
@@ -169,6 +169,7 @@ export function Nodes() {
     setCurrent(s.version);
     return n.nodes;
   });
+  const { busy, done, setDone, run } = useAction(setError);
   const live = useStream({
     // A node reported what it applied: its version, lag and health changed.
     node: () => void load(),
@@ -181,20 +182,13 @@ export function Nodes() {
   // Going offline is an absence of reports, which no event announces: read again now and then.
   usePoll(load, IDLE_MS);
 
-  async function remove(name: string) {
-    setBusy(true);
-    setDone('');
-    try {
+  const remove = (name: string) =>
+    run(async () => {
       await api('DELETE', `/nodes/${encodeURIComponent(name)}`);
       setRemoving('');
       setDone(`Removed node ${name}.`);
       await load();
-    } catch (e) {
-      setError(messageOf(e));
-    } finally {
-      setBusy(false);
-    }
-  }
+    });
 
   return (
     <section aria-labelledby="nodes-title" className="flex flex-col gap-6">
@@ -229,44 +223,40 @@ export function Nodes() {
           onCancel={() => setRemoving('')}
         />
       ) : null}
-      {nodes === null ? (
-        <p className="text-sm text-slate-500">Loading…</p>
-      ) : nodes.length === 0 ? (
-        <p className="text-sm text-slate-500">
-          No nodes yet. The control plane’s own nginx serves everything.
-        </p>
-      ) : (
-        <Table
-          testId="nodes"
-          columns={[
-            'Name',
-            'Role',
-            'State',
-            'Last seen',
-            'Address',
-            'Applied version',
-            'Lag (versions)',
-            'Upstreams down',
-            // Positioned inside the table's scroller: an absolute sr-only span in a header cell would
-            // otherwise widen the whole page on a phone.
-            <span className="relative">
-              <span className="sr-only">Actions</span>
-            </span>,
-          ]}
-        >
-          {nodes.map((n) => (
-            <NodeRowView
-              key={n.name}
-              n={n}
-              current={current}
-              onRemove={(name) => {
-                setDone('');
-                setRemoving(name);
-              }}
-            />
-          ))}
-        </Table>
-      )}
+      <LoadedList items={nodes} empty="No nodes yet. The control plane’s own nginx serves everything.">
+        {(nodes) => (
+          <Table
+            testId="nodes"
+            columns={[
+              'Name',
+              'Role',
+              'State',
+              'Last seen',
+              'Address',
+              'Applied version',
+              'Lag (versions)',
+              'Upstreams down',
+              // Positioned inside the table's scroller: an absolute sr-only span in a header cell would
+              // otherwise widen the whole page on a phone.
+              <span className="relative">
+                <span className="sr-only">Actions</span>
+              </span>,
+            ]}
+          >
+            {nodes.map((n) => (
+              <NodeRowView
+                key={n.name}
+                n={n}
+                current={current}
+                onRemove={(name) => {
+                  setDone('');
+                  setRemoving(name);
+                }}
+              />
+            ))}
+          </Table>
+        )}
+      </LoadedList>
     </section>
   );
 }

@@ -1,8 +1,10 @@
 import { useState } from 'react';
+import { LoadedList } from '../components/LoadedList';
 import { FormCard, FormFooter } from '../components/Form';
 import { useCreateForm } from '../hooks/useCreateForm';
+import { useAction } from '../hooks/useAction';
 import { useLoad } from '../hooks/useLoad';
-import { api, messageOf } from '../api';
+import { api } from '../api';
 import { ConfirmStep } from '../components/ConfirmStep';
 import { CheckboxField, Field, TextAreaField } from '../components/Field';
 import { Notice } from '../components/Notice';
@@ -167,8 +169,6 @@ function AddProvider({
 /** OIDC sign-in providers: the list (never a secret), a form for a new one, deletion after a confirmation. */
 export function Providers() {
   const [confirming, setConfirming] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [done, setDone] = useState('');
   const {
     data,
     error,
@@ -176,22 +176,16 @@ export function Providers() {
     reload: load,
   } = useLoad(() => api<{ providers: ProviderView[]; redirect_uri: string | null }>('GET', '/providers'));
   const items = data?.providers ?? null;
+  const { busy, done, setDone, run } = useAction(setError);
 
-  async function remove(name: string) {
-    setBusy(true);
-    setError('');
-    setDone('');
-    try {
+  const remove = (name: string) =>
+    run(async () => {
+      setError('');
       await api('DELETE', `/providers/${encodeURIComponent(name)}`);
       setConfirming('');
       setDone(`Deleted ${name}: the login portal no longer offers it.`);
       await load();
-    } catch (e) {
-      setError(messageOf(e));
-    } finally {
-      setBusy(false);
-    }
-  }
+    });
 
   return (
     <section aria-labelledby="prov-title" className="flex flex-col gap-6">
@@ -214,68 +208,66 @@ export function Providers() {
         </div>
         {error ? <Notice kind="error">{error}</Notice> : null}
         {done ? <Notice kind="ok">{done}</Notice> : null}
-        {items === null ? (
-          <p className="text-sm text-slate-500">Loading…</p>
-        ) : items.length === 0 ? (
-          <p className="text-sm text-slate-500">No providers: users sign in with a password.</p>
-        ) : (
-          <Table
-            testId="providers"
-            columns={[
-              'Name',
-              'Label',
-              'Issuer',
-              'Client ID',
-              'Scopes',
-              'Claims (groups, username)',
-              'Group map',
-              'Actions',
-            ]}
-          >
-            {items.map((p) => (
-              <tr key={p.name} className="border-t border-slate-100 align-top" data-provider={p.name}>
-                <td className="px-3 py-1.5 font-medium">{p.name}</td>
-                <td className="px-3 py-1.5">{p.label}</td>
-                <td className="px-3 py-1.5 break-all">{p.issuer}</td>
-                <td className="px-3 py-1.5 font-mono text-xs break-all">{p.client_id}</td>
-                <td className="px-3 py-1.5">{p.scopes.join(' ')}</td>
-                <td className="px-3 py-1.5">
-                  {p.groups_claim}, {p.username_claim}
-                </td>
-                <td className="px-3 py-1.5">
-                  {Object.entries(p.group_map)
-                    .map(([from, to]) => `${from} → ${to}`)
-                    .join(', ') || '—'}
-                  {p.groups_passthrough ? (
-                    <span className="block text-xs text-slate-500">and same-named groups</span>
-                  ) : null}
-                </td>
-                <td className="px-3 py-1.5 text-right">
-                  {confirming === p.name ? (
-                    <ConfirmStep
-                      label={`Confirm deleting provider ${p.name}`}
-                      action={busy ? 'Deleting…' : 'Delete provider'}
-                      busy={busy}
-                      onConfirm={() => void remove(p.name)}
-                      onCancel={() => setConfirming('')}
-                    >
-                      Delete {p.name}? Its users stay, but can no longer sign in through it.
-                    </ConfirmStep>
-                  ) : (
-                    <button
-                      type="button"
-                      onClick={() => setConfirming(p.name)}
-                      aria-label={`Delete provider ${p.name}`}
-                      className={plainButton}
-                    >
-                      Delete
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </Table>
-        )}
+        <LoadedList items={items} empty="No providers: users sign in with a password.">
+          {(items) => (
+            <Table
+              testId="providers"
+              columns={[
+                'Name',
+                'Label',
+                'Issuer',
+                'Client ID',
+                'Scopes',
+                'Claims (groups, username)',
+                'Group map',
+                'Actions',
+              ]}
+            >
+              {items.map((p) => (
+                <tr key={p.name} className="border-t border-slate-100 align-top" data-provider={p.name}>
+                  <td className="px-3 py-1.5 font-medium">{p.name}</td>
+                  <td className="px-3 py-1.5">{p.label}</td>
+                  <td className="px-3 py-1.5 break-all">{p.issuer}</td>
+                  <td className="px-3 py-1.5 font-mono text-xs break-all">{p.client_id}</td>
+                  <td className="px-3 py-1.5">{p.scopes.join(' ')}</td>
+                  <td className="px-3 py-1.5">
+                    {p.groups_claim}, {p.username_claim}
+                  </td>
+                  <td className="px-3 py-1.5">
+                    {Object.entries(p.group_map)
+                      .map(([from, to]) => `${from} → ${to}`)
+                      .join(', ') || '—'}
+                    {p.groups_passthrough ? (
+                      <span className="block text-xs text-slate-500">and same-named groups</span>
+                    ) : null}
+                  </td>
+                  <td className="px-3 py-1.5 text-right">
+                    {confirming === p.name ? (
+                      <ConfirmStep
+                        label={`Confirm deleting provider ${p.name}`}
+                        action={busy ? 'Deleting…' : 'Delete provider'}
+                        busy={busy}
+                        onConfirm={() => void remove(p.name)}
+                        onCancel={() => setConfirming('')}
+                      >
+                        Delete {p.name}? Its users stay, but can no longer sign in through it.
+                      </ConfirmStep>
+                    ) : (
+                      <button
+                        type="button"
+                        onClick={() => setConfirming(p.name)}
+                        aria-label={`Delete provider ${p.name}`}
+                        className={plainButton}
+                      >
+                        Delete
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </Table>
+          )}
+        </LoadedList>
       </div>
     </section>
   );

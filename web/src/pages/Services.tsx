@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import { LoadedList } from '../components/LoadedList';
 import { FormCard, FormFooter } from '../components/Form';
 import { Table } from '../components/Table';
 import { api, type ServiceItem } from '../api';
@@ -127,63 +128,61 @@ export function Services() {
             {error}
           </p>
         ) : null}
-        {items === null ? (
-          <p className="text-sm text-slate-500">Loading…</p>
-        ) : shown.length === 0 ? (
-          <p className="text-sm text-slate-500">
-            {items.length ? 'No service matches.' : 'No services yet.'}
-          </p>
-        ) : (
-          <Table
-            testId="services"
-            columns={['Name', 'Hosts', 'Access', 'Upstreams', 'HTTPS', 'Health', 'Source']}
-          >
-            {shown.map((s) => {
-              const sum = s.summary;
-              return (
-                <tr key={s.service.name} className="border-t border-slate-100 align-top">
-                  <td className="px-3 py-1.5 font-medium">
-                    <a
-                      href={`#/services/${encodeURIComponent(s.service.name)}`}
-                      className="text-sky-700 underline focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500"
-                    >
-                      {s.service.name}
-                    </a>
-                  </td>
-                  <td className="px-3 py-1.5">{s.service.hosts.join(', ')}</td>
-                  <td className="px-3 py-1.5" data-testid="access">
-                    <span
-                      className={
-                        'rounded px-1.5 py-0.5 ' +
-                        (sum.public ? 'bg-amber-50 text-amber-900' : 'bg-sky-50 text-sky-900')
-                      }
-                    >
-                      {sum.access}
-                    </span>
-                  </td>
-                  <td className="px-3 py-1.5 font-mono text-xs" data-testid="upstreams">
-                    {sum.upstreams.join(', ')}
-                  </td>
-                  <td className="px-3 py-1.5" data-testid="https">
-                    {HTTPS_WORDS[sum.https]}
-                  </td>
-                  <td className="px-3 py-1.5">
-                    <span
-                      data-testid="health"
-                      className={'whitespace-nowrap rounded px-1.5 py-0.5 text-xs ' + HEALTH_STYLE[sum.state]}
-                    >
-                      {sum.state_label}
-                    </span>
-                  </td>
-                  <td className="px-3 py-1.5 text-slate-600">
-                    {s.meta.source}
-                    {s.meta.owner ? `:${s.meta.owner}` : ''}
-                  </td>
-                </tr>
-              );
-            })}
-          </Table>
-        )}
+        <LoadedList items={items && shown} empty={items?.length ? 'No service matches.' : 'No services yet.'}>
+          {(shown) => (
+            <Table
+              testId="services"
+              columns={['Name', 'Hosts', 'Access', 'Upstreams', 'HTTPS', 'Health', 'Source']}
+            >
+              {shown.map((s) => {
+                const sum = s.summary;
+                return (
+                  <tr key={s.service.name} className="border-t border-slate-100 align-top">
+                    <td className="px-3 py-1.5 font-medium">
+                      <a
+                        href={`#/services/${encodeURIComponent(s.service.name)}`}
+                        className="text-sky-700 underline focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500"
+                      >
+                        {s.service.name}
+                      </a>
+                    </td>
+                    <td className="px-3 py-1.5">{s.service.hosts.join(', ')}</td>
+                    <td className="px-3 py-1.5" data-testid="access">
+                      <span
+                        className={
+                          'rounded px-1.5 py-0.5 ' +
+                          (sum.public ? 'bg-amber-50 text-amber-900' : 'bg-sky-50 text-sky-900')
+                        }
+                      >
+                        {sum.access}
+                      </span>
+                    </td>
+                    <td className="px-3 py-1.5 font-mono text-xs" data-testid="upstreams">
+                      {sum.upstreams.join(', ')}
+                    </td>
+                    <td className="px-3 py-1.5" data-testid="https">
+                      {HTTPS_WORDS[sum.https]}
+                    </td>
+                    <td className="px-3 py-1.5">
+                      <span
+                        data-testid="health"
+                        className={
+                          'whitespace-nowrap rounded px-1.5 py-0.5 text-xs ' + HEALTH_STYLE[sum.state]
+                        }
+                      >
+                        {sum.state_label}
+                      </span>
+                    </td>
+                    <td className="px-3 py-1.5 text-slate-600">
+                      {s.meta.source}
+                      {s.meta.owner ? `:${s.meta.owner}` : ''}
+                    </td>
+                  </tr>
+                );
+              })}
+            </Table>
+          )}
+        </LoadedList>
       </div>
     </section>
   );

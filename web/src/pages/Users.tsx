@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import { LoadedList } from '../components/LoadedList';
 import { FormCard, FormFooter } from '../components/Form';
 import { useCreateForm } from '../hooks/useCreateForm';
 import { useLoad } from '../hooks/useLoad';
@@ -138,54 +139,52 @@ export function Users({ me }: { me: string }) {
       </div>
       {error ? <Notice kind="error">{error}</Notice> : null}
       {done ? <Notice kind="ok">{done}</Notice> : null}
-      {users === null ? (
-        <p className="text-sm text-slate-500">Loading…</p>
-      ) : users.length === 0 ? (
-        <p className="text-sm text-slate-500">No users yet.</p>
-      ) : (
-        <Table
-          testId="users"
-          columns={['Username', 'Role', 'Groups', 'TOTP', 'State', 'Managed by', 'Actions']}
-        >
-          {users.map((u) => (
-            <tr key={u.username} className="border-t border-slate-100 align-top" data-user={u.username}>
-              <td className="px-3 py-1.5 font-medium">
-                {u.username}
-                {u.username === me ? <span className="font-normal text-slate-500"> (you)</span> : null}
-              </td>
-              <td className="px-3 py-1.5">{u.role}</td>
-              <td className="px-3 py-1.5">{u.groups.join(', ') || '—'}</td>
-              <td className="px-3 py-1.5">
-                <Flag on={u.totp} yes="on" no="off" />
-              </td>
-              <td className="px-3 py-1.5">
-                {u.disabled ? (
-                  <span className="inline-block rounded bg-red-100 px-1.5 py-0.5 text-xs font-medium text-red-800">
-                    disabled
-                  </span>
-                ) : (
-                  <Flag on yes="enabled" no="" />
-                )}
-              </td>
-              <td className="px-3 py-1.5 text-slate-600">{u.managed_by ? `file: ${u.managed_by}` : '—'}</td>
-              <td className="px-3 py-1.5 text-right">
-                <button
-                  type="button"
-                  onClick={() => {
-                    setDone('');
-                    setEditing(u.username);
-                  }}
-                  aria-label={`Edit ${u.username}`}
-                  aria-expanded={editing === u.username}
-                  className={plainButton}
-                >
-                  Edit
-                </button>
-              </td>
-            </tr>
-          ))}
-        </Table>
-      )}
+      <LoadedList items={users} empty="No users yet.">
+        {(users) => (
+          <Table
+            testId="users"
+            columns={['Username', 'Role', 'Groups', 'TOTP', 'State', 'Managed by', 'Actions']}
+          >
+            {users.map((u) => (
+              <tr key={u.username} className="border-t border-slate-100 align-top" data-user={u.username}>
+                <td className="px-3 py-1.5 font-medium">
+                  {u.username}
+                  {u.username === me ? <span className="font-normal text-slate-500"> (you)</span> : null}
+                </td>
+                <td className="px-3 py-1.5">{u.role}</td>
+                <td className="px-3 py-1.5">{u.groups.join(', ') || '—'}</td>
+                <td className="px-3 py-1.5">
+                  <Flag on={u.totp} yes="on" no="off" />
+                </td>
+                <td className="px-3 py-1.5">
+                  {u.disabled ? (
+                    <span className="inline-block rounded bg-red-100 px-1.5 py-0.5 text-xs font-medium text-red-800">
+                      disabled
+                    </span>
+                  ) : (
+                    <Flag on yes="enabled" no="" />
+                  )}
+                </td>
+                <td className="px-3 py-1.5 text-slate-600">{u.managed_by ? `file: ${u.managed_by}` : '—'}</td>
+                <td className="px-3 py-1.5 text-right">
+                  <button
+                    type="button"
+                    onClick={() => {
+                      setDone('');
+                      setEditing(u.username);
+                    }}
+                    aria-label={`Edit ${u.username}`}
+                    aria-expanded={editing === u.username}
+                    className={plainButton}
+                  >
+                    Edit
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </Table>
+        )}
+      </LoadedList>
       {current ? (
         <UserEditor
           key={current.username}

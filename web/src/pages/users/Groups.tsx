@@ -1,5 +1,7 @@
 import { useState } from 'react';
+import { LoadedList } from '../../components/LoadedList';
 import { FormCard, FormFooter } from '../../components/Form';
+import { useAction } from '../../hooks/useAction';
 import { useCreateForm } from '../../hooks/useCreateForm';
 import { api, splitIssues } from '../../api';
 import { ConfirmStep } from '../../components/ConfirmStep';
@@ -46,25 +48,17 @@ function CreateGroup({ onCreated }: { onCreated: () => void }) {
 /** Groups: the list with members, a form for a new one, deletion after a confirmation. */
 export function Groups({ groups, onChanged }: { groups: GroupView[] | null; onChanged: () => void }) {
   const [confirming, setConfirming] = useState('');
-  const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
-  const [done, setDone] = useState('');
+  const { busy, done, setDone, run } = useAction(setError, (e) => splitIssues(e, () => undefined).general);
 
-  async function remove(name: string) {
-    setBusy(true);
-    setError('');
-    setDone('');
-    try {
+  const remove = (name: string) =>
+    run(async () => {
+      setError('');
       await api('DELETE', `/groups/${encodeURIComponent(name)}`);
       setDone(`Deleted group ${name}.`);
       setConfirming('');
       onChanged();
-    } catch (e) {
-      setError(splitIssues(e, () => undefined).general);
-    } finally {
-      setBusy(false);
-    }
-  }
+    });
 
   return (
     <section aria-labelledby="groups-title" className="flex flex-col gap-3">
@@ -74,44 +68,42 @@ export function Groups({ groups, onChanged }: { groups: GroupView[] | null; onCh
       <CreateGroup onCreated={onChanged} />
       {error ? <Notice kind="error">{error}</Notice> : null}
       {done ? <Notice kind="ok">{done}</Notice> : null}
-      {groups === null ? (
-        <p className="text-sm text-slate-500">Loading…</p>
-      ) : groups.length === 0 ? (
-        <p className="text-sm text-slate-500">No groups yet.</p>
-      ) : (
-        <Table testId="groups" columns={['Name', 'Description', 'Members', 'Managed by', 'Actions']}>
-          {groups.map((g) => (
-            <tr key={g.name} className="border-t border-slate-100 align-top">
-              <td className="px-3 py-1.5 font-medium">{g.name}</td>
-              <td className="px-3 py-1.5">{g.description}</td>
-              <td className="px-3 py-1.5">{g.members.join(', ') || '—'}</td>
-              <td className="px-3 py-1.5 text-slate-600">{g.managed_by ? `file: ${g.managed_by}` : '—'}</td>
-              <td className="px-3 py-1.5 text-right">
-                {confirming === g.name ? (
-                  <ConfirmStep
-                    label={`Confirm deleting group ${g.name}`}
-                    action={busy ? 'Deleting…' : 'Delete group'}
-                    busy={busy}
-                    onConfirm={() => void remove(g.name)}
-                    onCancel={() => setConfirming('')}
-                  >
-                    Delete {g.name}?{g.members.length ? ` Its ${g.members.length} member(s) leave it.` : ''}
-                  </ConfirmStep>
-                ) : (
-                  <button
-                    type="button"
-                    onClick={() => setConfirming(g.name)}
-                    aria-label={`Delete group ${g.name}`}
-                    className={plainButton}
-                  >
-                    Delete
-                  </button>
-                )}
-              </td>
-            </tr>
-          ))}
-        </Table>
-      )}
+      <LoadedList items={groups} empty="No groups yet.">
+        {(groups) => (
+          <Table testId="groups" columns={['Name', 'Description', 'Members', 'Managed by', 'Actions']}>
+            {groups.map((g) => (
+              <tr key={g.name} className="border-t border-slate-100 align-top">
+                <td className="px-3 py-1.5 font-medium">{g.name}</td>
+                <td className="px-3 py-1.5">{g.description}</td>
+                <td className="px-3 py-1.5">{g.members.join(', ') || '—'}</td>
+                <td className="px-3 py-1.5 text-slate-600">{g.managed_by ? `file: ${g.managed_by}` : '—'}</td>
+                <td className="px-3 py-1.5 text-right">
+                  {confirming === g.name ? (
+                    <ConfirmStep
+                      label={`Confirm deleting group ${g.name}`}
+                      action={busy ? 'Deleting…' : 'Delete group'}
+                      busy={busy}
+                      onConfirm={() => void remove(g.name)}
+                      onCancel={() => setConfirming('')}
+                    >
+                      Delete {g.name}?{g.members.length ? ` Its ${g.members.length} member(s) leave it.` : ''}
+                    </ConfirmStep>
+                  ) : (
+                    <button
+                      type="button"
+                      onClick={() => setConfirming(g.name)}
+                      aria-label={`Delete group ${g.name}`}
+                      className={plainButton}
+                    >
+                      Delete
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </Table>
+        )}
+      </LoadedList>
     </section>
   );
 }

@@ -1,5 +1,7 @@
 import { useState } from 'react';
-import { api, messageOf } from '../../api';
+import { LoadedList } from '../../components/LoadedList';
+import { api } from '../../api';
+import { useAction } from '../../hooks/useAction';
 import { useLoad } from '../../hooks/useLoad';
 import { ConfirmStep } from '../../components/ConfirmStep';
 import { Notice } from '../../components/Notice';
@@ -21,30 +23,22 @@ function viaText(via: string): string {
  */
 export function Sessions({ reload }: { reload: number }) {
   const [confirming, setConfirming] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [done, setDone] = useState('');
   const {
     data: sessions,
     error,
     setError,
     reload: load,
   } = useLoad(() => api<{ sessions: SessionView[] }>('GET', '/sessions').then((r) => r.sessions), reload);
+  const { busy, done, setDone, run } = useAction(setError);
 
-  async function revoke(s: SessionView) {
-    setBusy(true);
-    setError('');
-    setDone('');
-    try {
+  const revoke = (s: SessionView) =>
+    run(async () => {
+      setError('');
       await api('DELETE', `/sessions/${encodeURIComponent(s.id)}`);
       setDone(`Revoked a session of ${s.username || 'a removed user'}.`);
       setConfirming('');
       await load();
-    } catch (e) {
-      setError(messageOf(e));
-    } finally {
-      setBusy(false);
-    }
-  }
+    });
 
   return (
     <section aria-labelledby="sessions-title" className="flex flex-col gap-3">
@@ -58,47 +52,45 @@ export function Sessions({ reload }: { reload: number }) {
       </div>
       {error ? <Notice kind="error">{error}</Notice> : null}
       {done ? <Notice kind="ok">{done}</Notice> : null}
-      {sessions === null ? (
-        <p className="text-sm text-slate-500">Loading…</p>
-      ) : sessions.length === 0 ? (
-        <p className="text-sm text-slate-500">No live sessions.</p>
-      ) : (
-        <Table testId="sessions" columns={['User', 'Via', 'Address', 'Started', 'Expires', 'Actions']}>
-          {sessions.map((s) => (
-            <tr key={s.id} className="border-t border-slate-100 align-top" data-session-id={s.id}>
-              <td className="px-3 py-1.5 font-medium">{s.username || '—'}</td>
-              <td className="px-3 py-1.5">{viaText(s.via)}</td>
-              <td className="px-3 py-1.5 font-mono text-xs" title={s.user_agent}>
-                {s.ip}
-              </td>
-              <td className="whitespace-nowrap px-3 py-1.5">{when(s.created_at)}</td>
-              <td className="whitespace-nowrap px-3 py-1.5">{when(s.expires_at)}</td>
-              <td className="px-3 py-1.5 text-right">
-                {confirming === s.id ? (
-                  <ConfirmStep
-                    label={`Confirm revoking the session of ${s.username}`}
-                    action={busy ? 'Revoking…' : 'Revoke session'}
-                    busy={busy}
-                    onConfirm={() => void revoke(s)}
-                    onCancel={() => setConfirming('')}
-                  >
-                    End this session of {s.username}? (If it is yours, you are signed out.)
-                  </ConfirmStep>
-                ) : (
-                  <button
-                    type="button"
-                    onClick={() => setConfirming(s.id)}
-                    aria-label={`Revoke session of ${s.username} from ${s.ip}, started ${when(s.created_at)}`}
-                    className={plainButton}
-                  >
-                    Revoke
-                  </button>
-                )}
-              </td>
-            </tr>
-          ))}
-        </Table>
-      )}
+      <LoadedList items={sessions} empty="No live sessions.">
+        {(sessions) => (
+          <Table testId="sessions" columns={['User', 'Via', 'Address', 'Started', 'Expires', 'Actions']}>
+            {sessions.map((s) => (
+              <tr key={s.id} className="border-t border-slate-100 align-top" data-session-id={s.id}>
+                <td className="px-3 py-1.5 font-medium">{s.username || '—'}</td>
+                <td className="px-3 py-1.5">{viaText(s.via)}</td>
+                <td className="px-3 py-1.5 font-mono text-xs" title={s.user_agent}>
+                  {s.ip}
+                </td>
+                <td className="whitespace-nowrap px-3 py-1.5">{when(s.created_at)}</td>
+                <td className="whitespace-nowrap px-3 py-1.5">{when(s.expires_at)}</td>
+                <td className="px-3 py-1.5 text-right">
+                  {confirming === s.id ? (
+                    <ConfirmStep
+                      label={`Confirm revoking the session of ${s.username}`}
+                      action={busy ? 'Revoking…' : 'Revoke session'}
+                      busy={busy}
+                      onConfirm={() => void revoke(s)}
+                      onCancel={() => setConfirming('')}
+                    >
+                      End this session of {s.username}? (If it is yours, you are signed out.)
+                    </ConfirmStep>
+                  ) : (
+                    <button
+                      type="button"
+                      onClick={() => setConfirming(s.id)}
+                      aria-label={`Revoke session of ${s.username} from ${s.ip}, started ${when(s.created_at)}`}
+                      className={plainButton}
+                    >
+                      Revoke
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </Table>
+        )}
+      </LoadedList>
     </section>
   );
 }

@@ -1,6 +1,7 @@
 import QRCode from 'qrcode';
 import { useEffect, useRef, useState } from 'react';
 import { api, messageOf } from '../../api';
+import { useAction } from '../../hooks/useAction';
 import { ConfirmStep } from '../../components/ConfirmStep';
 import { Notice } from '../../components/Notice';
 import { buttonClass, plainButton } from '../../components/buttons';
@@ -100,42 +101,27 @@ function Enrolled({ username, data, onDone }: { username: string; data: Enrolmen
 export function UserTotp({ user, onChanged }: { user: UserView; onChanged: () => void }) {
   const [enrolled, setEnrolled] = useState<Enrolment | null>(null);
   const [confirming, setConfirming] = useState<'' | 'remove' | 'replace'>('');
-  const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
-  const [done, setDone] = useState('');
+  const { busy, done, setDone, run } = useAction(setError);
   const path = `/users/${encodeURIComponent(user.username)}/totp`;
 
-  async function enrol() {
-    setBusy(true);
-    setError('');
-    setDone('');
-    try {
+  const enrol = () =>
+    run(async () => {
+      setError('');
       setEnrolled(await api<Enrolment>('POST', path));
       setConfirming('');
       onChanged();
-    } catch (e) {
-      setError(messageOf(e));
-    } finally {
-      setBusy(false);
-    }
-  }
+    });
 
-  async function remove() {
-    setBusy(true);
-    setError('');
-    setDone('');
-    try {
+  const remove = () =>
+    run(async () => {
+      setError('');
       await api('DELETE', path);
       setConfirming('');
       setEnrolled(null);
       setDone(`TOTP is off for ${user.username}: a password alone signs in now.`);
       onChanged();
-    } catch (e) {
-      setError(messageOf(e));
-    } finally {
-      setBusy(false);
-    }
-  }
+    });
 
   return (
     <div className="flex flex-col gap-3">
