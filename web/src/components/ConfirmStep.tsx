@@ -36,3 +36,28 @@ export function ConfirmStep({
     </div>
   );
 }
+
+/**
+ * A row's destructive button (`button`, read out as `buttonLabel`) that becomes its ConfirmStep
+ * while `asking`: the page keeps which row asks.
+ */
+export function ConfirmButton({
+  asking,
+  onAsk,
+  button,
+  buttonLabel,
+  ...step
+}: Parameters<typeof ConfirmStep>[0] & {
+  asking: boolean;
+  onAsk: () => void;
+  button: string;
+  buttonLabel: string;
+}) {
+  return asking ? (
+    <ConfirmStep {...step} />
+  ) : (
+    <button type="button" onClick={onAsk} aria-label={buttonLabel} className={plainButton}>
+      {button}
+    </button>
+  );
+}

@@ -1,6 +1,6 @@
 import type { FormEvent, ReactNode } from 'react';
+import { Outcome } from './Notice';
 import { buttonClass } from './buttons';
-import { Notice } from './Notice';
 
 /** A form in a card of its own, named by its heading (an `h3` where it sits under a page's `h2`). */
 export function FormCard({
@@ -53,8 +53,7 @@ export function FormFooter({
 }) {
   return (
     <>
-      {error ? <Notice kind="error">{error}</Notice> : null}
-      {done ? <Notice kind="ok">{done}</Notice> : null}
+      <Outcome error={error} done={done} />
       {children}
       <div>
         <button type="submit" disabled={busy || disabled} className={buttonClass}>

@@ -14,3 +14,13 @@ export function Notice({ kind, children }: { kind: 'error' | 'ok' | 'warn'; chil
     </p>
   );
 }
+
+/** What the last read or action came to: its error, or the line saying what it did. */
+export function Outcome({ error, done }: { error: string; done?: string | null | undefined }) {
+  return (
+    <>
+      {error ? <Notice kind="error">{error}</Notice> : null}
+      {done ? <Notice kind="ok">{done}</Notice> : null}
+    </>
+  );
+}

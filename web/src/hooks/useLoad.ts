@@ -30,7 +30,7 @@ function useSerialRead(read: () => Promise<void>): () => Promise<void> {
 }
 
 /**
- * A page's data: read when the page opens (and again when `rereadOn` changes), and on `reload()`
+ * A page's data: read when the page opens (and again when `rereadOn` changes), and on `load()`
  * after a change, a Refresh, a stream event or a timer. `data` is null until the first answer; a
  * failed read keeps the last data and says why in `error`, which the page's own actions set too.
  * A page that keeps its data in its own state has `read` set it and return nothing.
@@ -38,7 +38,7 @@ function useSerialRead(read: () => Promise<void>): () => Promise<void> {
 export function useLoad<T>(read: () => Promise<T>, rereadOn?: unknown) {
   const [data, setData] = useState<T | null>(null);
   const [error, setError] = useState('');
-  const reload = useSerialRead(async () => {
+  const load = useSerialRead(async () => {
     try {
       const answer = await read();
       setData(() => answer);
@@ -47,6 +47,6 @@ export function useLoad<T>(read: () => Promise<T>, rereadOn?: unknown) {
       setError(messageOf(e));
     }
   });
-  useEffect(() => void reload(), [reload, rereadOn]);
-  return { data, error, setError, reload };
+  useEffect(() => void load(), [load, rereadOn]);
+  return { data, error, setError, load };
 }

@@ -1,16 +1,16 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
+import { RefreshButton, buttonClass, plainButton } from '../components/buttons';
+import { Outcome } from '../components/Notice';
 import { LoadedList } from '../components/LoadedList';
 import { api, messageOf } from '../api';
 import { CheckboxField } from '../components/Field';
-import { Notice } from '../components/Notice';
-import { buttonClass, plainButton } from '../components/buttons';
 import { RequestForm, UploadForm } from './certificates/CertificateForms';
 import { OrdersPanel, type CertListing, type CertRow } from './certificates/CertificateOrders';
 import { useAction } from '../hooks/useAction';
 import { useLoad } from '../hooks/useLoad';
 import { usePoll } from '../hooks/usePoll';
 import { useStream } from '../hooks/useStream';
-import { Table } from '../components/Table';
+import { actionsColumn, Table } from '../components/Table';
 import { local } from '../components/when';
 
 const DAY_MS = 86_400_000;
@@ -154,12 +154,7 @@ export function Certificates() {
   const [renewing, setRenewing] = useState('');
   const [deleting, setDeleting] = useState('');
 
-  const {
-    data: listing,
-    error,
-    setError,
-    reload: load,
-  } = useLoad(() => api<CertListing>('GET', '/certificates'));
+  const { data: listing, error, setError, load } = useLoad(() => api<CertListing>('GET', '/certificates'));
   const { busy, done, setDone, run } = useAction(setError);
 
   const later = useRef<ReturnType<typeof setTimeout>>(undefined);
@@ -232,12 +227,9 @@ export function Certificates() {
       <OrdersPanel orders={listing?.orders ?? []} />
       <div className="flex flex-wrap items-center gap-3">
         <h2 className="font-semibold">Certificates in store</h2>
-        <button type="button" onClick={() => void load()} className={plainButton}>
-          Refresh
-        </button>
+        <RefreshButton onClick={() => void load()} />
       </div>
-      {error ? <Notice kind="error">{error}</Notice> : null}
-      {done ? <Notice kind="ok">{done}</Notice> : null}
+      <Outcome error={error} done={done} />
       {toDelete ? (
         <ConfirmDelete
           cert={toDelete}
@@ -250,18 +242,7 @@ export function Certificates() {
         {(certs) => (
           <Table
             testId="certificates"
-            columns={[
-              'Names',
-              'Source',
-              'Valid from',
-              'Expires',
-              'Left',
-              // Positioned inside the table's scroller: an absolute sr-only span in a header cell would
-              // otherwise widen the whole page on a phone.
-              <span className="relative">
-                <span className="sr-only">Actions</span>
-              </span>,
-            ]}
+            columns={['Names', 'Source', 'Valid from', 'Expires', 'Left', actionsColumn]}
           >
             {certs.map((c) => (
               <CertRowView

@@ -72,7 +72,7 @@ export function Dashboard() {
   /** The last day's events by kind, counted by the API (all of them, not a page). */
   const [tally, setTally] = useState<Record<string, number>>({});
 
-  const { error, reload: load } = useLoad(async () => {
+  const { error, load } = useLoad(async () => {
     const [s, n, ev, l, sum] = await Promise.all([
       api<Status>('GET', '/status'),
       api<{ nodes: NodeInfo[] }>('GET', '/nodes'),

@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import { RefreshButton, buttonClass, plainButton } from '../components/buttons';
 import { LoadedList } from '../components/LoadedList';
 import { FormCard, FormFooter } from '../components/Form';
 import { useCopy } from '../hooks/useCopy';
@@ -7,7 +8,6 @@ import { useLoad } from '../hooks/useLoad';
 import { Table } from '../components/Table';
 import { api, messageOf, type LinkView, type ServiceItem } from '../api';
 import { Field, SelectField } from '../components/Field';
-import { buttonClass, plainButton } from '../components/buttons';
 import { local } from '../components/when';
 import { LINK_TTL_DEFAULT } from '../defaults';
 
@@ -150,12 +150,7 @@ export function Links() {
   /** The link whose Revoke was pressed once: a second step confirms it. */
   const [confirming, setConfirming] = useState('');
 
-  const {
-    data,
-    error,
-    setError,
-    reload: load,
-  } = useLoad(async () => {
+  const { data, error, setError, load } = useLoad(async () => {
     const [l, s] = await Promise.all([
       api<{ links: LinkView[] }>('GET', '/links'),
       api<{ services: ServiceItem[] }>('GET', '/services'),
@@ -186,9 +181,7 @@ export function Links() {
       <CreateForm services={services} onCreated={() => void load()} />
       <div className="flex items-center gap-3">
         <h2 className="font-semibold">Existing links</h2>
-        <button type="button" onClick={() => void load()} className={plainButton}>
-          Refresh
-        </button>
+        <RefreshButton onClick={() => void load()} />
       </div>
       {error ? (
         <p role="alert" className="text-sm text-red-700">

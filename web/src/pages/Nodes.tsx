@@ -1,15 +1,15 @@
 import { useState } from 'react';
+import { RefreshButton, plainButton } from '../components/buttons';
+import { Outcome } from '../components/Notice';
 import { LoadedList } from '../components/LoadedList';
 import { api } from '../api';
 import { ConfirmStep } from '../components/ConfirmStep';
-import { Notice } from '../components/Notice';
-import { plainButton } from '../components/buttons';
 import { NodeAdd } from './nodes/NodeAdd';
 import { useAction } from '../hooks/useAction';
 import { useLoad } from '../hooks/useLoad';
 import { usePoll } from '../hooks/usePoll';
 import { useStream } from '../hooks/useStream';
-import { Table } from '../components/Table';
+import { actionsColumn, Table } from '../components/Table';
 import { local, relative } from '../components/when';
 
 /** A node as GET /api/v1/nodes lists it. */
@@ -160,7 +160,7 @@ export function Nodes() {
     data: nodes,
     error,
     setError,
-    reload: load,
+    load,
   } = useLoad(async () => {
     const [n, s] = await Promise.all([
       api<{ nodes: NodeRow[] }>('GET', '/nodes'),
@@ -209,12 +209,9 @@ export function Nodes() {
         <span className="text-sm text-slate-600">
           Registry version <span data-testid="current-version">{current ?? '…'}</span>
         </span>
-        <button type="button" onClick={() => void load()} className={plainButton}>
-          Refresh
-        </button>
+        <RefreshButton onClick={() => void load()} />
       </div>
-      {error ? <Notice kind="error">{error}</Notice> : null}
-      {done ? <Notice kind="ok">{done}</Notice> : null}
+      <Outcome error={error} done={done} />
       {removing ? (
         <ConfirmRemove
           name={removing}
@@ -236,11 +233,7 @@ export function Nodes() {
               'Applied version',
               'Lag (versions)',
               'Upstreams down',
-              // Positioned inside the table's scroller: an absolute sr-only span in a header cell would
-              // otherwise widen the whole page on a phone.
-              <span className="relative">
-                <span className="sr-only">Actions</span>
-              </span>,
+              actionsColumn,
             ]}
           >
             {nodes.map((n) => (

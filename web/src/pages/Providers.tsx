@@ -1,14 +1,14 @@
 import { useState } from 'react';
+import { RefreshButton } from '../components/buttons';
+import { Outcome } from '../components/Notice';
 import { LoadedList } from '../components/LoadedList';
 import { FormCard, FormFooter } from '../components/Form';
 import { useCreateForm } from '../hooks/useCreateForm';
 import { useAction } from '../hooks/useAction';
 import { useLoad } from '../hooks/useLoad';
 import { api } from '../api';
-import { ConfirmStep } from '../components/ConfirmStep';
+import { ConfirmButton } from '../components/ConfirmStep';
 import { CheckboxField, Field, TextAreaField } from '../components/Field';
-import { Notice } from '../components/Notice';
-import { plainButton } from '../components/buttons';
 import { Table } from '../components/Table';
 
 /** A provider as /api/v1/providers shows it: the client secret is write-only, never returned. */
@@ -169,12 +169,9 @@ function AddProvider({
 /** OIDC sign-in providers: the list (never a secret), a form for a new one, deletion after a confirmation. */
 export function Providers() {
   const [confirming, setConfirming] = useState('');
-  const {
-    data,
-    error,
-    setError,
-    reload: load,
-  } = useLoad(() => api<{ providers: ProviderView[]; redirect_uri: string | null }>('GET', '/providers'));
+  const { data, error, setError, load } = useLoad(() =>
+    api<{ providers: ProviderView[]; redirect_uri: string | null }>('GET', '/providers'),
+  );
   const items = data?.providers ?? null;
   const { busy, done, setDone, run } = useAction(setError);
 
@@ -202,12 +199,9 @@ export function Providers() {
       <div className="flex flex-col gap-3">
         <div className="flex items-center gap-3">
           <h2 className="text-lg font-semibold">Providers</h2>
-          <button type="button" onClick={() => void load()} className={plainButton}>
-            Refresh
-          </button>
+          <RefreshButton onClick={() => void load()} />
         </div>
-        {error ? <Notice kind="error">{error}</Notice> : null}
-        {done ? <Notice kind="ok">{done}</Notice> : null}
+        <Outcome error={error} done={done} />
         <LoadedList items={items} empty="No providers: users sign in with a password.">
           {(items) => (
             <Table
@@ -242,26 +236,19 @@ export function Providers() {
                     ) : null}
                   </td>
                   <td className="px-3 py-1.5 text-right">
-                    {confirming === p.name ? (
-                      <ConfirmStep
-                        label={`Confirm deleting provider ${p.name}`}
-                        action={busy ? 'Deleting…' : 'Delete provider'}
-                        busy={busy}
-                        onConfirm={() => void remove(p.name)}
-                        onCancel={() => setConfirming('')}
-                      >
-                        Delete {p.name}? Its users stay, but can no longer sign in through it.
-                      </ConfirmStep>
-                    ) : (
-                      <button
-                        type="button"
-                        onClick={() => setConfirming(p.name)}
-                        aria-label={`Delete provider ${p.name}`}
-                        className={plainButton}
-                      >
-                        Delete
-                      </button>
-                    )}
+                    <ConfirmButton
+                      asking={confirming === p.name}
+                      onAsk={() => setConfirming(p.name)}
+                      button="Delete"
+                      buttonLabel={`Delete provider ${p.name}`}
+                      label={`Confirm deleting provider ${p.name}`}
+                      action={busy ? 'Deleting…' : 'Delete provider'}
+                      busy={busy}
+                      onConfirm={() => void remove(p.name)}
+                      onCancel={() => setConfirming('')}
+                    >
+                      Delete {p.name}? Its users stay, but can no longer sign in through it.
+                    </ConfirmButton>
                   </td>
                 </tr>
               ))}

@@ -83,7 +83,7 @@ export function Services() {
   const {
     data: items,
     error,
-    reload: load,
+    load,
   } = useLoad(() => api<{ services: ServiceItem[] }>('GET', '/services').then((r) => r.services));
   // Upstream health changes without a registry change: the edge's reports say when.
   useStream({ edge: () => void load(), version: () => void load() });

@@ -1,11 +1,11 @@
 import { useState } from 'react';
+import { Outcome } from '../components/Notice';
 import { LoadedList } from '../components/LoadedList';
 import { Table } from '../components/Table';
 import { api, messageOf, type SnapshotDiff, type SnapshotInfo } from '../api';
 import { useAction } from '../hooks/useAction';
 import { useLoad } from '../hooks/useLoad';
 import { ConfirmStep } from '../components/ConfirmStep';
-import { Notice } from '../components/Notice';
 import { buttonClass } from '../components/buttons';
 import { Patch } from '../components/Patch';
 import { local } from '../components/when';
@@ -20,12 +20,9 @@ export function Snapshots() {
   const [selected, setSelected] = useState<number | null>(null);
   const [diff, setDiff] = useState<SnapshotDiff | null>(null);
   const [confirming, setConfirming] = useState(false);
-  const {
-    data,
-    error,
-    setError,
-    reload: load,
-  } = useLoad(() => api<{ version: number; snapshots: SnapshotInfo[] }>('GET', '/snapshots?limit=100'));
+  const { data, error, setError, load } = useLoad(() =>
+    api<{ version: number; snapshots: SnapshotInfo[] }>('GET', '/snapshots?limit=100'),
+  );
   const current = data?.version ?? null;
   const items = data?.snapshots ?? null;
   const { busy, done, setDone, run } = useAction(setError);
@@ -64,8 +61,7 @@ export function Snapshots() {
       <h1 id="snap-title" className="text-xl font-semibold">
         Snapshots
       </h1>
-      {error ? <Notice kind="error">{error}</Notice> : null}
-      {done ? <Notice kind="ok">{done}</Notice> : null}
+      <Outcome error={error} done={done} />
       <LoadedList items={items} empty="No versions yet.">
         {(items) => (
           <Table testId="snapshots" columns={['Version', 'When', 'Source', 'Actor', 'Change']}>

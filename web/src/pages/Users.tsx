@@ -1,12 +1,12 @@
 import { useState } from 'react';
+import { RefreshButton, plainButton } from '../components/buttons';
+import { Outcome } from '../components/Notice';
 import { LoadedList } from '../components/LoadedList';
 import { FormCard, FormFooter } from '../components/Form';
 import { useCreateForm } from '../hooks/useCreateForm';
 import { useLoad } from '../hooks/useLoad';
 import { api } from '../api';
 import { Field, SelectField } from '../components/Field';
-import { Notice } from '../components/Notice';
-import { plainButton } from '../components/buttons';
 import { Groups } from './users/Groups';
 import { Sessions } from './users/Sessions';
 import { Table } from '../components/Table';
@@ -98,11 +98,7 @@ export function Users({ me }: { me: string }) {
   /** Counts the reads: the sessions list reads again after each (a user's change can end sessions). */
   const [tick, setTick] = useState(0);
 
-  const {
-    data,
-    error,
-    reload: load,
-  } = useLoad(async () => {
+  const { data, error, load } = useLoad(async () => {
     try {
       const [u, g] = await Promise.all([
         api<{ users: UserView[] }>('GET', '/users'),
@@ -133,12 +129,9 @@ export function Users({ me }: { me: string }) {
       />
       <div className="flex items-center gap-3">
         <h2 className="text-lg font-semibold">All users</h2>
-        <button type="button" onClick={() => void load()} className={plainButton}>
-          Refresh
-        </button>
+        <RefreshButton onClick={() => void load()} />
       </div>
-      {error ? <Notice kind="error">{error}</Notice> : null}
-      {done ? <Notice kind="ok">{done}</Notice> : null}
+      <Outcome error={error} done={done} />
       <LoadedList items={users} empty="No users yet.">
         {(users) => (
           <Table

@@ -1,13 +1,12 @@
 import { useState } from 'react';
+import { Outcome } from '../../components/Notice';
 import { LoadedList } from '../../components/LoadedList';
 import { FormCard, FormFooter } from '../../components/Form';
 import { useAction } from '../../hooks/useAction';
 import { useCreateForm } from '../../hooks/useCreateForm';
 import { api, splitIssues } from '../../api';
-import { ConfirmStep } from '../../components/ConfirmStep';
+import { ConfirmButton } from '../../components/ConfirmStep';
 import { Field } from '../../components/Field';
-import { Notice } from '../../components/Notice';
-import { plainButton } from '../../components/buttons';
 import { Table } from '../../components/Table';
 import type { GroupView } from './UserParts';
 
@@ -66,8 +65,7 @@ export function Groups({ groups, onChanged }: { groups: GroupView[] | null; onCh
         Groups
       </h2>
       <CreateGroup onCreated={onChanged} />
-      {error ? <Notice kind="error">{error}</Notice> : null}
-      {done ? <Notice kind="ok">{done}</Notice> : null}
+      <Outcome error={error} done={done} />
       <LoadedList items={groups} empty="No groups yet.">
         {(groups) => (
           <Table testId="groups" columns={['Name', 'Description', 'Members', 'Managed by', 'Actions']}>
@@ -78,26 +76,19 @@ export function Groups({ groups, onChanged }: { groups: GroupView[] | null; onCh
                 <td className="px-3 py-1.5">{g.members.join(', ') || '—'}</td>
                 <td className="px-3 py-1.5 text-slate-600">{g.managed_by ? `file: ${g.managed_by}` : '—'}</td>
                 <td className="px-3 py-1.5 text-right">
-                  {confirming === g.name ? (
-                    <ConfirmStep
-                      label={`Confirm deleting group ${g.name}`}
-                      action={busy ? 'Deleting…' : 'Delete group'}
-                      busy={busy}
-                      onConfirm={() => void remove(g.name)}
-                      onCancel={() => setConfirming('')}
-                    >
-                      Delete {g.name}?{g.members.length ? ` Its ${g.members.length} member(s) leave it.` : ''}
-                    </ConfirmStep>
-                  ) : (
-                    <button
-                      type="button"
-                      onClick={() => setConfirming(g.name)}
-                      aria-label={`Delete group ${g.name}`}
-                      className={plainButton}
-                    >
-                      Delete
-                    </button>
-                  )}
+                  <ConfirmButton
+                    asking={confirming === g.name}
+                    onAsk={() => setConfirming(g.name)}
+                    button="Delete"
+                    buttonLabel={`Delete group ${g.name}`}
+                    label={`Confirm deleting group ${g.name}`}
+                    action={busy ? 'Deleting…' : 'Delete group'}
+                    busy={busy}
+                    onConfirm={() => void remove(g.name)}
+                    onCancel={() => setConfirming('')}
+                  >
+                    Delete {g.name}?{g.members.length ? ` Its ${g.members.length} member(s) leave it.` : ''}
+                  </ConfirmButton>
                 </td>
               </tr>
             ))}

@@ -1,11 +1,11 @@
 import { useState } from 'react';
+import { RefreshButton } from '../../components/buttons';
+import { Outcome } from '../../components/Notice';
 import { LoadedList } from '../../components/LoadedList';
 import { api } from '../../api';
 import { useAction } from '../../hooks/useAction';
 import { useLoad } from '../../hooks/useLoad';
-import { ConfirmStep } from '../../components/ConfirmStep';
-import { Notice } from '../../components/Notice';
-import { plainButton } from '../../components/buttons';
+import { ConfirmButton } from '../../components/ConfirmStep';
 import { Table } from '../../components/Table';
 import type { SessionView } from './UserParts';
 import { local as when } from '../../components/when';
@@ -27,7 +27,7 @@ export function Sessions({ reload }: { reload: number }) {
     data: sessions,
     error,
     setError,
-    reload: load,
+    load,
   } = useLoad(() => api<{ sessions: SessionView[] }>('GET', '/sessions').then((r) => r.sessions), reload);
   const { busy, done, setDone, run } = useAction(setError);
 
@@ -46,12 +46,9 @@ export function Sessions({ reload }: { reload: number }) {
         <h2 id="sessions-title" className="text-lg font-semibold">
           Sessions
         </h2>
-        <button type="button" onClick={() => void load()} className={plainButton}>
-          Refresh
-        </button>
+        <RefreshButton onClick={() => void load()} />
       </div>
-      {error ? <Notice kind="error">{error}</Notice> : null}
-      {done ? <Notice kind="ok">{done}</Notice> : null}
+      <Outcome error={error} done={done} />
       <LoadedList items={sessions} empty="No live sessions.">
         {(sessions) => (
           <Table testId="sessions" columns={['User', 'Via', 'Address', 'Started', 'Expires', 'Actions']}>
@@ -65,26 +62,19 @@ export function Sessions({ reload }: { reload: number }) {
                 <td className="whitespace-nowrap px-3 py-1.5">{when(s.created_at)}</td>
                 <td className="whitespace-nowrap px-3 py-1.5">{when(s.expires_at)}</td>
                 <td className="px-3 py-1.5 text-right">
-                  {confirming === s.id ? (
-                    <ConfirmStep
-                      label={`Confirm revoking the session of ${s.username}`}
-                      action={busy ? 'Revoking…' : 'Revoke session'}
-                      busy={busy}
-                      onConfirm={() => void revoke(s)}
-                      onCancel={() => setConfirming('')}
-                    >
-                      End this session of {s.username}? (If it is yours, you are signed out.)
-                    </ConfirmStep>
-                  ) : (
-                    <button
-                      type="button"
-                      onClick={() => setConfirming(s.id)}
-                      aria-label={`Revoke session of ${s.username} from ${s.ip}, started ${when(s.created_at)}`}
-                      className={plainButton}
-                    >
-                      Revoke
-                    </button>
-                  )}
+                  <ConfirmButton
+                    asking={confirming === s.id}
+                    onAsk={() => setConfirming(s.id)}
+                    button="Revoke"
+                    buttonLabel={`Revoke session of ${s.username} from ${s.ip}, started ${when(s.created_at)}`}
+                    label={`Confirm revoking the session of ${s.username}`}
+                    action={busy ? 'Revoking…' : 'Revoke session'}
+                    busy={busy}
+                    onConfirm={() => void revoke(s)}
+                    onCancel={() => setConfirming('')}
+                  >
+                    End this session of {s.username}? (If it is yours, you are signed out.)
+                  </ConfirmButton>
                 </td>
               </tr>
             ))}

@@ -1,9 +1,9 @@
 import QRCode from 'qrcode';
+import { Outcome, Notice } from '../../components/Notice';
 import { useEffect, useRef, useState } from 'react';
 import { api, messageOf } from '../../api';
 import { useAction } from '../../hooks/useAction';
 import { ConfirmStep } from '../../components/ConfirmStep';
-import { Notice } from '../../components/Notice';
 import { buttonClass, plainButton } from '../../components/buttons';
 import type { UserView } from './UserParts';
 
@@ -129,8 +129,7 @@ export function UserTotp({ user, onChanged }: { user: UserView; onChanged: () =>
       <p className="text-sm text-slate-600">
         {user.totp ? 'On: signing in asks for a code from an authenticator app.' : 'Off.'}
       </p>
-      {error ? <Notice kind="error">{error}</Notice> : null}
-      {done ? <Notice kind="ok">{done}</Notice> : null}
+      <Outcome error={error} done={done} />
       {enrolled ? (
         <Enrolled username={user.username} data={enrolled} onDone={() => setEnrolled(null)} />
       ) : null}

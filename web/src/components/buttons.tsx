@@ -5,3 +5,12 @@ export const buttonClass =
 /** A secondary button (Refresh, Cancel, Revoke, …). */
 export const plainButton =
   'rounded border border-slate-300 px-3 py-1.5 text-sm hover:bg-slate-100 disabled:opacity-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500';
+
+/** Reads a list again on demand (the lists also read again after each change made here). */
+export function RefreshButton({ onClick }: { onClick: () => void }) {
+  return (
+    <button type="button" onClick={onClick} className={plainButton}>
+      Refresh
+    </button>
+  );
+}
