@@ -1,6 +1,6 @@
 import type { FormEvent, ReactNode } from 'react';
-import { Outcome } from './Notice';
 import { buttonClass } from './buttons';
+import { Outcome } from './Notice';
 
 /** A form in a card of its own, named by its heading (an `h3` where it sits under a page's `h2`). */
 export function FormCard({

@@ -24,3 +24,12 @@ export function Outcome({ error, done }: { error: string; done?: string | null |
     </>
   );
 }
+
+/** A short error inside a form or a list (a field group's complaint, a failed read), announced at once. */
+export function ErrorLine({ error }: { error: ReactNode }) {
+  return error ? (
+    <p role="alert" className="text-sm text-red-700">
+      {error}
+    </p>
+  ) : null;
+}

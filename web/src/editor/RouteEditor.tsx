@@ -1,5 +1,5 @@
-import { CheckboxField, SelectField } from '../components/Field';
 import { plainButton } from '../components/buttons';
+import { CheckboxField, SelectField } from '../components/Field';
 import { AccessEditor } from './AccessEditor';
 import { asString, useEditor } from './draft';
 import { HeaderRows, ListText, Rows, Section, TextAt } from './parts';

@@ -1,9 +1,9 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
-import { LoadedList } from '../components/LoadedList';
 import { api, messageOf } from '../api';
-import { Field } from '../components/Field';
-import { Notice } from '../components/Notice';
 import { buttonClass, plainButton } from '../components/buttons';
+import { Field } from '../components/Field';
+import { LoadedList } from '../components/LoadedList';
+import { Notice } from '../components/Notice';
 import { Table } from '../components/Table';
 import { local } from '../components/when';
 

@@ -1,17 +1,17 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { RefreshButton, buttonClass, plainButton } from '../components/buttons';
-import { Outcome } from '../components/Notice';
-import { LoadedList } from '../components/LoadedList';
 import { api, messageOf } from '../api';
+import { buttonClass, plainButton, RefreshButton } from '../components/buttons';
 import { CheckboxField } from '../components/Field';
-import { RequestForm, UploadForm } from './certificates/CertificateForms';
-import { OrdersPanel, type CertListing, type CertRow } from './certificates/CertificateOrders';
+import { LoadedList } from '../components/LoadedList';
+import { Outcome } from '../components/Notice';
+import { actionsColumn, Table } from '../components/Table';
+import { local } from '../components/when';
 import { useAction } from '../hooks/useAction';
 import { useLoad } from '../hooks/useLoad';
 import { usePoll } from '../hooks/usePoll';
 import { useStream } from '../hooks/useStream';
-import { actionsColumn, Table } from '../components/Table';
-import { local } from '../components/when';
+import { RequestForm, UploadForm } from './certificates/CertificateForms';
+import { OrdersPanel, type CertListing, type CertRow } from './certificates/CertificateOrders';
 
 const DAY_MS = 86_400_000;
 /** A certificate this close to its end is highlighted (the API raises `cert_expiring` then too). */

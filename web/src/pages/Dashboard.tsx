@@ -1,10 +1,10 @@
 import { useState } from 'react';
-import { Table } from '../components/Table';
 import { api, type EdgeView, type LinkView, type NodeInfo, type SecurityEvent, type Status } from '../api';
+import { Notice } from '../components/Notice';
+import { Table } from '../components/Table';
+import { local } from '../components/when';
 import { useLoad } from '../hooks/useLoad';
 import { useStream } from '../hooks/useStream';
-import { Notice } from '../components/Notice';
-import { local } from '../components/when';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 

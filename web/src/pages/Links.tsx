@@ -1,15 +1,16 @@
 import { useState } from 'react';
-import { RefreshButton, buttonClass, plainButton } from '../components/buttons';
-import { LoadedList } from '../components/LoadedList';
+import { api, messageOf, type LinkView, type ServiceItem } from '../api';
+import { buttonClass, plainButton, RefreshButton } from '../components/buttons';
+import { Field, SelectField } from '../components/Field';
 import { FormCard, FormFooter } from '../components/Form';
+import { LoadedList } from '../components/LoadedList';
+import { ErrorLine } from '../components/Notice';
+import { Table } from '../components/Table';
+import { local } from '../components/when';
+import { LINK_TTL_DEFAULT } from '../defaults';
 import { useCopy } from '../hooks/useCopy';
 import { useCreateForm } from '../hooks/useCreateForm';
 import { useLoad } from '../hooks/useLoad';
-import { Table } from '../components/Table';
-import { api, messageOf, type LinkView, type ServiceItem } from '../api';
-import { Field, SelectField } from '../components/Field';
-import { local } from '../components/when';
-import { LINK_TTL_DEFAULT } from '../defaults';
 
 /** A service takes links when it, or one of its routes, says `access.links`. */
 function takesLinks(s: ServiceItem): boolean {
@@ -118,9 +119,7 @@ function UsageLog({ link, onClose }: { link: LinkView; onClose: () => void }) {
         </button>
       </div>
       {error ? (
-        <p role="alert" className="text-sm text-red-700">
-          {error}
-        </p>
+        <ErrorLine error={error} />
       ) : (
         <LoadedList items={uses} empty="Not opened yet.">
           {(uses) => (
@@ -183,11 +182,7 @@ export function Links() {
         <h2 className="font-semibold">Existing links</h2>
         <RefreshButton onClick={() => void load()} />
       </div>
-      {error ? (
-        <p role="alert" className="text-sm text-red-700">
-          {error}
-        </p>
-      ) : null}
+      <ErrorLine error={error} />
       <LoadedList items={links} empty="No links yet.">
         {(links) => (
           <Table

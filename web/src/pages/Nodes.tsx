@@ -1,16 +1,16 @@
 import { useState } from 'react';
-import { RefreshButton, plainButton } from '../components/buttons';
-import { Outcome } from '../components/Notice';
-import { LoadedList } from '../components/LoadedList';
 import { api } from '../api';
+import { plainButton, RefreshButton } from '../components/buttons';
 import { ConfirmStep } from '../components/ConfirmStep';
-import { NodeAdd } from './nodes/NodeAdd';
+import { LoadedList } from '../components/LoadedList';
+import { Outcome } from '../components/Notice';
+import { actionsColumn, Table } from '../components/Table';
+import { local, relative } from '../components/when';
 import { useAction } from '../hooks/useAction';
 import { useLoad } from '../hooks/useLoad';
 import { usePoll } from '../hooks/usePoll';
 import { useStream } from '../hooks/useStream';
-import { actionsColumn, Table } from '../components/Table';
-import { local, relative } from '../components/when';
+import { NodeAdd } from './nodes/NodeAdd';
 
 /** A node as GET /api/v1/nodes lists it. */
 interface NodeRow {

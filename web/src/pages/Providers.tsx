@@ -1,15 +1,15 @@
 import { useState } from 'react';
-import { RefreshButton } from '../components/buttons';
-import { Outcome } from '../components/Notice';
-import { LoadedList } from '../components/LoadedList';
-import { FormCard, FormFooter } from '../components/Form';
-import { useCreateForm } from '../hooks/useCreateForm';
-import { useAction } from '../hooks/useAction';
-import { useLoad } from '../hooks/useLoad';
 import { api } from '../api';
+import { RefreshButton } from '../components/buttons';
 import { ConfirmButton } from '../components/ConfirmStep';
 import { CheckboxField, Field, TextAreaField } from '../components/Field';
+import { FormCard, FormFooter } from '../components/Form';
+import { LoadedList } from '../components/LoadedList';
+import { Outcome } from '../components/Notice';
 import { Table } from '../components/Table';
+import { useAction } from '../hooks/useAction';
+import { useCreateForm } from '../hooks/useCreateForm';
+import { useLoad } from '../hooks/useLoad';
 
 /** A provider as /api/v1/providers shows it: the client secret is write-only, never returned. */
 interface ProviderView {

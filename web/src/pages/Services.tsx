@@ -1,15 +1,16 @@
 import { useState } from 'react';
-import { LoadedList } from '../components/LoadedList';
-import { FormCard, FormFooter } from '../components/Form';
-import { Table } from '../components/Table';
+import type { ServiceSummary } from '../../../src/model/summary';
 import { api, type ServiceItem } from '../api';
+import { plainButton } from '../components/buttons';
+import { Field } from '../components/Field';
+import { FormCard, FormFooter } from '../components/Form';
+import { LoadedList } from '../components/LoadedList';
+import { ErrorLine } from '../components/Notice';
+import { Table } from '../components/Table';
 import { useCreateForm } from '../hooks/useCreateForm';
 import { useLoad } from '../hooks/useLoad';
 import { usePoll } from '../hooks/usePoll';
 import { useStream } from '../hooks/useStream';
-import { Field } from '../components/Field';
-import { plainButton } from '../components/buttons';
-import type { ServiceSummary } from '../../../src/model/summary';
 
 const HEALTH_STYLE: Record<ServiceSummary['state'], string> = {
   failing: 'bg-red-100 text-red-800',
@@ -123,11 +124,7 @@ export function Services() {
             onChange={(e) => setFilter(e.target.value)}
           />
         </div>
-        {error ? (
-          <p role="alert" className="text-sm text-red-700">
-            {error}
-          </p>
-        ) : null}
+        <ErrorLine error={error} />
         <LoadedList items={items && shown} empty={items?.length ? 'No service matches.' : 'No services yet.'}>
           {(shown) => (
             <Table

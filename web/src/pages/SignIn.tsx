@@ -1,8 +1,8 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { api, ApiError, messageOf, type Session } from '../api';
+import { buttonClass } from '../components/buttons';
 import { Field } from '../components/Field';
 import { Notice } from '../components/Notice';
-import { buttonClass } from '../components/buttons';
 
 /** Admin sign-in: username and password, then a TOTP code when the API asks for one. */
 export function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {

@@ -1,14 +1,14 @@
 import { useState } from 'react';
-import { Outcome } from '../components/Notice';
-import { LoadedList } from '../components/LoadedList';
-import { Table } from '../components/Table';
 import { api, messageOf, type SnapshotDiff, type SnapshotInfo } from '../api';
+import { buttonClass } from '../components/buttons';
+import { ConfirmStep } from '../components/ConfirmStep';
+import { LoadedList } from '../components/LoadedList';
+import { Outcome } from '../components/Notice';
+import { Patch } from '../components/Patch';
+import { Table } from '../components/Table';
+import { local } from '../components/when';
 import { useAction } from '../hooks/useAction';
 import { useLoad } from '../hooks/useLoad';
-import { ConfirmStep } from '../components/ConfirmStep';
-import { buttonClass } from '../components/buttons';
-import { Patch } from '../components/Patch';
-import { local } from '../components/when';
 
 function changeText(s: SnapshotInfo): string {
   const ops = s.changes.map((c) => `${c.op} ${c.name}`).join(', ');

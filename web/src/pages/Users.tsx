@@ -1,15 +1,15 @@
 import { useState } from 'react';
-import { RefreshButton, plainButton } from '../components/buttons';
-import { Outcome } from '../components/Notice';
-import { LoadedList } from '../components/LoadedList';
+import { api } from '../api';
+import { plainButton, RefreshButton } from '../components/buttons';
+import { Field, SelectField } from '../components/Field';
 import { FormCard, FormFooter } from '../components/Form';
+import { LoadedList } from '../components/LoadedList';
+import { Outcome } from '../components/Notice';
+import { Table } from '../components/Table';
 import { useCreateForm } from '../hooks/useCreateForm';
 import { useLoad } from '../hooks/useLoad';
-import { api } from '../api';
-import { Field, SelectField } from '../components/Field';
 import { Groups } from './users/Groups';
 import { Sessions } from './users/Sessions';
-import { Table } from '../components/Table';
 import { UserEditor } from './users/UserEditor';
 import { GroupPicker, type GroupView, type UserView } from './users/UserParts';
 

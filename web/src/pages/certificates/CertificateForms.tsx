@@ -1,11 +1,11 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import { FormCard, FormFooter } from '../../components/Form';
-import { useCreateForm } from '../../hooks/useCreateForm';
 import { api, ApiError, issueField, messageOf } from '../../api';
 import { Field, TextAreaField } from '../../components/Field';
+import { FormCard, FormFooter } from '../../components/Form';
 import { Notice } from '../../components/Notice';
-import { orderKey, OrderProgress, type CertOrder, type CertRow } from './CertificateOrders';
 import { local } from '../../components/when';
+import { useCreateForm } from '../../hooks/useCreateForm';
+import { orderKey, OrderProgress, type CertOrder, type CertRow } from './CertificateOrders';
 
 const DAY_MS = 86_400_000;
 

@@ -1,9 +1,9 @@
-import { useCopy } from '../../hooks/useCopy';
-import { FormCard, FormFooter } from '../../components/Form';
-import { useCreateForm } from '../../hooks/useCreateForm';
 import { api } from '../../api';
-import { Field, SelectField } from '../../components/Field';
 import { buttonClass, plainButton } from '../../components/buttons';
+import { Field, SelectField } from '../../components/Field';
+import { FormCard, FormFooter } from '../../components/Form';
+import { useCopy } from '../../hooks/useCopy';
+import { useCreateForm } from '../../hooks/useCreateForm';
 
 /** POST /api/v1/nodes answers with the token, shown only this once, and the command to run. */
 interface NodeCreated {

@@ -1,13 +1,13 @@
 import { useState } from 'react';
-import { Outcome } from '../../components/Notice';
-import { LoadedList } from '../../components/LoadedList';
-import { FormCard, FormFooter } from '../../components/Form';
-import { useAction } from '../../hooks/useAction';
-import { useCreateForm } from '../../hooks/useCreateForm';
 import { api, splitIssues } from '../../api';
 import { ConfirmButton } from '../../components/ConfirmStep';
 import { Field } from '../../components/Field';
+import { FormCard, FormFooter } from '../../components/Form';
+import { LoadedList } from '../../components/LoadedList';
+import { Outcome } from '../../components/Notice';
 import { Table } from '../../components/Table';
+import { useAction } from '../../hooks/useAction';
+import { useCreateForm } from '../../hooks/useCreateForm';
 import type { GroupView } from './UserParts';
 
 type GroupField = 'name' | 'description';

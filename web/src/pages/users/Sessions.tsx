@@ -1,14 +1,14 @@
 import { useState } from 'react';
-import { RefreshButton } from '../../components/buttons';
-import { Outcome } from '../../components/Notice';
-import { LoadedList } from '../../components/LoadedList';
 import { api } from '../../api';
+import { RefreshButton } from '../../components/buttons';
+import { ConfirmButton } from '../../components/ConfirmStep';
+import { LoadedList } from '../../components/LoadedList';
+import { Outcome } from '../../components/Notice';
+import { Table } from '../../components/Table';
+import { local as when } from '../../components/when';
 import { useAction } from '../../hooks/useAction';
 import { useLoad } from '../../hooks/useLoad';
-import { ConfirmButton } from '../../components/ConfirmStep';
-import { Table } from '../../components/Table';
 import type { SessionView } from './UserParts';
-import { local as when } from '../../components/when';
 
 /** How a session began: this UI's sign-in, the portal's password form, or an OIDC provider. */
 function viaText(via: string): string {

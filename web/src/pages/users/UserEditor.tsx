@@ -1,10 +1,10 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
-import { FormFooter } from '../../components/Form';
 import { api, splitIssues } from '../../api';
+import { plainButton } from '../../components/buttons';
 import { ConfirmStep } from '../../components/ConfirmStep';
 import { CheckboxField, Field, SelectField } from '../../components/Field';
+import { FormFooter } from '../../components/Form';
 import { Notice } from '../../components/Notice';
-import { plainButton } from '../../components/buttons';
 import { GroupPicker, type UserView } from './UserParts';
 import { UserTotp } from './UserTotp';
 

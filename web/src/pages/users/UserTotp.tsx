@@ -1,10 +1,10 @@
 import QRCode from 'qrcode';
-import { Outcome, Notice } from '../../components/Notice';
 import { useEffect, useRef, useState } from 'react';
 import { api, messageOf } from '../../api';
-import { useAction } from '../../hooks/useAction';
-import { ConfirmStep } from '../../components/ConfirmStep';
 import { buttonClass, plainButton } from '../../components/buttons';
+import { ConfirmStep } from '../../components/ConfirmStep';
+import { Notice, Outcome } from '../../components/Notice';
+import { useAction } from '../../hooks/useAction';
 import type { UserView } from './UserParts';
 
 interface Enrolment {
