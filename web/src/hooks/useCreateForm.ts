@@ -7,8 +7,8 @@ type TextKeys<V> = { [K in keyof V]: V[K] extends string ? K : never }[keyof V];
 /**
  * A form that sends its values to the API: what was typed, the API's complaints per field (`fieldOf`
  * names the field an issue is about; without it the API's message is shown as it is), the rest as
- * one general message, busy while sending, and what the API answered (`result`, e.g. the "Created"
- * line) until the next send. `check` refuses values before anything is sent; after a send the
+ * one general message, busy while sending, and what `send` returned (`result`: the "Created …"
+ * line, or what the API answered) until the next send. `check` refuses values before anything is sent; after a send the
  * values become `after(values)` (by default `initial`) and `onSent` lets the page read again.
  */
 export function useCreateForm<V extends object, F extends string = never, R = string>(opts: {
