@@ -65,6 +65,11 @@ export function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** Which form field an API issue is about, without the `body.` (or `params.`) prefix answers carry. */
+export function issueField(field: string): string {
+  return field.replace(/^(body|params)\./, '');
+}
+
 /**
  * An API error split into messages per form field (`which` names the field an issue's path is
  * about, e.g. `groups.0` → `groups`) and the rest, shown above the submit button.
@@ -77,7 +82,7 @@ export function splitIssues<F extends string>(
   if (!(err instanceof ApiError) || !err.body.issues?.length) return { fields, general: messageOf(err) };
   const rest: string[] = [];
   for (const i of err.body.issues) {
-    const f = which(i.field.replace(/^(body|params)\./, ''));
+    const f = which(issueField(i.field));
     if (f) fields[f] = fields[f] ? `${fields[f]}; ${i.message}` : i.message;
     else rest.push(`${i.field}: ${i.message}`);
   }

@@ -1,5 +1,7 @@
 import type { ReactNode } from 'react';
-import { CheckboxField, Field, plainButton, SelectField } from '../pages/Field';
+import { plainButton } from '../components/buttons';
+import { CheckboxField, Field, SelectField } from '../components/Field';
+import { ErrorLine } from '../components/Notice';
 import { asList, asObject, asString, useEditor, type Json } from './draft';
 import { ListText, Section, TextAt } from './parts';
 
@@ -41,11 +43,7 @@ function Rules({ path }: { path: string }) {
         const p = `${path}.${i}`;
         return (
           <div key={i} className="flex flex-col gap-2 rounded border border-slate-200 p-3">
-            {ed.issues.at(p) ? (
-              <p role="alert" className="text-sm text-red-700">
-                {ed.issues.at(p)}
-              </p>
-            ) : null}
+            <ErrorLine error={ed.issues.at(p)} />
             <div className="grid gap-2 md:grid-cols-4">
               <SelectField
                 label={`Rule ${i + 1}: action`}

@@ -1,5 +1,5 @@
-import { buttonClass, plainButton } from '../pages/Field';
-import { Patch } from '../pages/Patch';
+import { buttonClass, plainButton } from '../components/buttons';
+import { Patch } from '../components/Patch';
 
 export interface ReviewChange {
   name: string;

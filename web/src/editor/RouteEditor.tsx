@@ -1,4 +1,5 @@
-import { CheckboxField, plainButton, SelectField } from '../pages/Field';
+import { plainButton } from '../components/buttons';
+import { CheckboxField, SelectField } from '../components/Field';
 import { AccessEditor } from './AccessEditor';
 import { asString, useEditor } from './draft';
 import { HeaderRows, ListText, Rows, Section, TextAt } from './parts';

@@ -1,4 +1,4 @@
-import { CheckboxField, Field, SelectField } from '../pages/Field';
+import { CheckboxField, Field, SelectField } from '../components/Field';
 import { useEditor, type JsonObject } from './draft';
 import { Rows, Section, TextAt } from './parts';
 

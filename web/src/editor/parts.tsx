@@ -1,5 +1,7 @@
 import { useEffect, useId, useState, type ReactNode } from 'react';
-import { Field, plainButton } from '../pages/Field';
+import { plainButton } from '../components/buttons';
+import { Field } from '../components/Field';
+import { ErrorLine } from '../components/Notice';
 import { asList, asObject, asString, useEditor, type JsonObject } from './draft';
 
 /** A group of fields with a heading; `error` is what the API said of the group as a whole. */
@@ -18,11 +20,7 @@ export function Section({
     <fieldset className="flex min-w-0 flex-col gap-3 rounded-lg border border-slate-200 bg-white p-4">
       <legend className="px-1 font-semibold">{title}</legend>
       {actions ? <div className="-mt-2 flex flex-wrap justify-end gap-2">{actions}</div> : null}
-      {error ? (
-        <p role="alert" className="text-sm text-red-700">
-          {error}
-        </p>
-      ) : null}
+      <ErrorLine error={error} />
       {children}
     </fieldset>
   );
@@ -75,11 +73,7 @@ export function Rows({
       <span id={headingId} className="text-sm font-medium text-slate-700">
         {label}
       </span>
-      {ed.issues.at(path) ? (
-        <p role="alert" className="text-sm text-red-700">
-          {ed.issues.at(path)}
-        </p>
-      ) : null}
+      <ErrorLine error={ed.issues.at(path)} />
       {items.map((v, i) => (
         <div key={i} className="flex items-end gap-2">
           <div className="min-w-0 flex-1">
@@ -172,11 +166,7 @@ export function HeaderRows({ path, label }: { path: string; label: string }) {
       <span id={headingId} className="text-sm font-medium text-slate-700">
         {label}
       </span>
-      {ed.issues.under(path) ? (
-        <p role="alert" className="text-sm text-red-700">
-          {ed.issues.under(path)}
-        </p>
-      ) : null}
+      <ErrorLine error={ed.issues.under(path)} />
       {entries.map(([k, v], i) => (
         <div key={i} className="grid grid-cols-1 items-end gap-2 sm:grid-cols-[1fr_1fr_auto]">
           <Field

@@ -1,8 +1,11 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { api, messageOf } from '../api';
-import { buttonClass, Field, Notice, plainButton } from './Field';
-import { Table } from './Table';
-import { local } from './when';
+import { buttonClass, plainButton } from '../components/buttons';
+import { Field } from '../components/Field';
+import { LoadedList } from '../components/LoadedList';
+import { Notice } from '../components/Notice';
+import { Table } from '../components/Table';
+import { local } from '../components/when';
 
 interface AuditEntry {
   id: number;
@@ -110,28 +113,26 @@ export function Audit() {
         </button>
       </form>
       {error ? <Notice kind="error">{error}</Notice> : null}
-      {entries === null ? (
-        <p className="text-sm text-slate-500">Loading…</p>
-      ) : entries.length === 0 ? (
-        <p className="text-sm text-slate-500">{shown ? `Nothing by ${shown}.` : 'Nothing yet.'}</p>
-      ) : (
-        <Table testId="audit" columns={['When', 'Who', 'Change', 'Result', 'How', 'From']}>
-          {entries.map((e) => (
-            <tr key={e.id} className="border-t border-slate-100">
-              <td className="whitespace-nowrap px-3 py-1.5">{local(e.at)}</td>
-              <td className="px-3 py-1.5 font-medium">{e.actor}</td>
-              <td className="px-3 py-1.5" title={`${e.method} ${e.path}`}>
-                {describeChange(e)}
-              </td>
-              <td className={'px-3 py-1.5 ' + (e.status >= 400 ? 'text-red-700' : 'text-slate-600')}>
-                {e.status >= 400 ? `refused (${e.status})` : 'done'}
-              </td>
-              <td className="px-3 py-1.5 text-slate-600">{e.via}</td>
-              <td className="px-3 py-1.5 font-mono text-slate-600">{e.ip}</td>
-            </tr>
-          ))}
-        </Table>
-      )}
+      <LoadedList items={entries} empty={shown ? `Nothing by ${shown}.` : 'Nothing yet.'}>
+        {(entries) => (
+          <Table testId="audit" columns={['When', 'Who', 'Change', 'Result', 'How', 'From']}>
+            {entries.map((e) => (
+              <tr key={e.id} className="border-t border-slate-100">
+                <td className="whitespace-nowrap px-3 py-1.5">{local(e.at)}</td>
+                <td className="px-3 py-1.5 font-medium">{e.actor}</td>
+                <td className="px-3 py-1.5" title={`${e.method} ${e.path}`}>
+                  {describeChange(e)}
+                </td>
+                <td className={'px-3 py-1.5 ' + (e.status >= 400 ? 'text-red-700' : 'text-slate-600')}>
+                  {e.status >= 400 ? `refused (${e.status})` : 'done'}
+                </td>
+                <td className="px-3 py-1.5 text-slate-600">{e.via}</td>
+                <td className="px-3 py-1.5 font-mono text-slate-600">{e.ip}</td>
+              </tr>
+            ))}
+          </Table>
+        )}
+      </LoadedList>
       {more && entries?.length ? (
         <div>
           <button

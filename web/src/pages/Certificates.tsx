@@ -1,11 +1,17 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, messageOf } from '../api';
-import { buttonClass, CheckboxField, Notice, plainButton } from './Field';
-import { RequestForm, UploadForm } from './CertificateForms';
-import { OrdersPanel, type CertListing, type CertRow } from './CertificateOrders';
-import { useSerialRead } from './serial';
-import { Table } from './Table';
-import { local } from './when';
+import { buttonClass, plainButton, RefreshButton } from '../components/buttons';
+import { CheckboxField } from '../components/Field';
+import { LoadedList } from '../components/LoadedList';
+import { Outcome } from '../components/Notice';
+import { actionsColumn, Table } from '../components/Table';
+import { local } from '../components/when';
+import { useAction } from '../hooks/useAction';
+import { useLoad } from '../hooks/useLoad';
+import { usePoll } from '../hooks/usePoll';
+import { useStream } from '../hooks/useStream';
+import { RequestForm, UploadForm } from './certificates/CertificateForms';
+import { OrdersPanel, type CertListing, type CertRow } from './certificates/CertificateOrders';
 
 const DAY_MS = 86_400_000;
 /** A certificate this close to its end is highlighted (the API raises `cert_expiring` then too). */
@@ -144,49 +150,29 @@ function CertRowView({
  * list, failed ones with their error and next try; request, renew, upload and delete.
  */
 export function Certificates() {
-  const [listing, setListing] = useState<CertListing | null>(null);
-  const [error, setError] = useState('');
-  const [done, setDone] = useState('');
   const [waiting, setWaiting] = useState(0);
   const [renewing, setRenewing] = useState('');
   const [deleting, setDeleting] = useState('');
-  const [busy, setBusy] = useState(false);
 
-  const load = useSerialRead(async () => {
-    try {
-      setListing(await api<CertListing>('GET', '/certificates'));
-      setError('');
-    } catch (e) {
-      setError(messageOf(e));
-    }
-  });
+  const { data: listing, error, setError, load } = useLoad(() => api<CertListing>('GET', '/certificates'));
+  const { busy, done, setDone, run } = useAction(setError);
 
-  useEffect(() => {
-    void load();
-    let later: ReturnType<typeof setTimeout> | undefined;
-    const es = new EventSource('/api/v1/stream', { withCredentials: true });
-    es.addEventListener('version', () => {
+  const later = useRef<ReturnType<typeof setTimeout>>(undefined);
+  useEffect(() => () => clearTimeout(later.current), []);
+  useStream({
+    version: () => {
       void load();
       // A change may need a certificate: the manager looks once registrations settle (~0.5 s).
-      clearTimeout(later);
-      later = setTimeout(() => void load(), 1_500);
-    });
+      clearTimeout(later.current);
+      later.current = setTimeout(() => void load(), 1_500);
+    },
     // What the proxy serves changed: a certificate arrived or went.
-    es.addEventListener('edge', () => void load());
-    return () => {
-      clearTimeout(later);
-      es.close();
-    };
-  }, [load]);
+    edge: () => void load(),
+  });
 
   const issuing = (listing?.orders ?? []).some((o) => o.state === 'issuing');
   const every = waiting > 0 ? OWN_REQUEST_MS : issuing ? ISSUING_MS : IDLE_MS;
-  useEffect(() => {
-    const timer = setInterval(() => {
-      if (!document.hidden || every !== IDLE_MS) void load();
-    }, every);
-    return () => clearInterval(timer);
-  }, [load, every]);
+  usePoll(load, every, every !== IDLE_MS);
 
   // A request or renewal blocks until issued: its order is read fast in the meantime.
   const onBusy = useCallback(
@@ -214,10 +200,8 @@ export function Certificates() {
     }
   }
 
-  async function remove(c: CertRow, revoke: boolean) {
-    setBusy(true);
-    setDone('');
-    try {
+  const remove = (c: CertRow, revoke: boolean) =>
+    run(async () => {
       await api(
         'DELETE',
         `/certificates/${encodeURIComponent(c.id)}?wait=true${revoke ? '&revoke=true' : ''}`,
@@ -225,12 +209,7 @@ export function Certificates() {
       setDeleting('');
       setDone(`Deleted the certificate for ${c.names.join(', ')}${revoke ? ' (revoked at the CA)' : ''}.`);
       await load();
-    } catch (e) {
-      setError(messageOf(e));
-    } finally {
-      setBusy(false);
-    }
-  }
+    });
 
   const certs = listing?.certificates ?? [];
   const toDelete = certs.find((c) => c.id === deleting);
@@ -248,12 +227,9 @@ export function Certificates() {
       <OrdersPanel orders={listing?.orders ?? []} />
       <div className="flex flex-wrap items-center gap-3">
         <h2 className="font-semibold">Certificates in store</h2>
-        <button type="button" onClick={() => void load()} className={plainButton}>
-          Refresh
-        </button>
+        <RefreshButton onClick={() => void load()} />
       </div>
-      {error ? <Notice kind="error">{error}</Notice> : null}
-      {done ? <Notice kind="ok">{done}</Notice> : null}
+      <Outcome error={error} done={done} />
       {toDelete ? (
         <ConfirmDelete
           cert={toDelete}
@@ -262,41 +238,28 @@ export function Certificates() {
           onCancel={() => setDeleting('')}
         />
       ) : null}
-      {listing === null ? (
-        <p className="text-sm text-slate-500">Loading…</p>
-      ) : certs.length === 0 ? (
-        <p className="text-sm text-slate-500">No certificates yet.</p>
-      ) : (
-        <Table
-          testId="certificates"
-          columns={[
-            'Names',
-            'Source',
-            'Valid from',
-            'Expires',
-            'Left',
-            // Positioned inside the table's scroller: an absolute sr-only span in a header cell would
-            // otherwise widen the whole page on a phone.
-            <span className="relative">
-              <span className="sr-only">Actions</span>
-            </span>,
-          ]}
-        >
-          {certs.map((c) => (
-            <CertRowView
-              key={c.id}
-              c={c}
-              acme={listing.acme}
-              renewing={renewing === c.id}
-              onRenew={() => void renew(c)}
-              onDelete={() => {
-                setDone('');
-                setDeleting(c.id);
-              }}
-            />
-          ))}
-        </Table>
-      )}
+      <LoadedList items={listing?.certificates} empty="No certificates yet.">
+        {(certs) => (
+          <Table
+            testId="certificates"
+            columns={['Names', 'Source', 'Valid from', 'Expires', 'Left', actionsColumn]}
+          >
+            {certs.map((c) => (
+              <CertRowView
+                key={c.id}
+                c={c}
+                acme={!!listing?.acme}
+                renewing={renewing === c.id}
+                onRenew={() => void renew(c)}
+                onDelete={() => {
+                  setDone('');
+                  setDeleting(c.id);
+                }}
+              />
+            ))}
+          </Table>
+        )}
+      </LoadedList>
       <UploadForm onDone={() => void load()} />
     </section>
   );

@@ -1,16 +1,10 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
-import { Table } from './Table';
-import {
-  api,
-  messageOf,
-  type EdgeView,
-  type LinkView,
-  type NodeInfo,
-  type SecurityEvent,
-  type Status,
-} from '../api';
-import { Notice } from './Field';
-import { local } from './when';
+import { useState } from 'react';
+import { api, type EdgeView, type LinkView, type NodeInfo, type SecurityEvent, type Status } from '../api';
+import { Notice } from '../components/Notice';
+import { Table } from '../components/Table';
+import { local } from '../components/when';
+import { useLoad } from '../hooks/useLoad';
+import { useStream } from '../hooks/useStream';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -77,50 +71,32 @@ export function Dashboard() {
   const [events, setEvents] = useState<SecurityEvent[]>([]);
   /** The last day's events by kind, counted by the API (all of them, not a page). */
   const [tally, setTally] = useState<Record<string, number>>({});
-  const [live, setLive] = useState(false);
-  const [error, setError] = useState('');
 
-  // `version` events can come in bursts: only the latest read's answer is shown.
-  const latest = useRef(0);
-  const load = useCallback(async () => {
-    const mine = ++latest.current;
-    try {
-      const [s, n, ev, l, sum] = await Promise.all([
-        api<Status>('GET', '/status'),
-        api<{ nodes: NodeInfo[] }>('GET', '/nodes'),
-        api<{ events: SecurityEvent[] }>('GET', '/events?limit=200'),
-        api<{ links: LinkView[] }>('GET', '/links'),
-        api<{ counts: Record<string, number> }>('GET', '/events/summary?hours=24'),
-      ]);
-      if (mine !== latest.current) return;
-      setStatus(s);
-      setLinks(l.links.filter((x) => x.state === 'active'));
-      setEdge((cur) => cur ?? { ...s.edge, lastError: s.edge.lastError ?? null });
-      setNodes(n.nodes);
-      const since = Date.now() - DAY_MS;
-      setEvents(ev.events.filter((e) => Date.parse(e.at) >= since));
-      setTally(sum.counts);
-      setError('');
-    } catch (e) {
-      setError(messageOf(e));
-    }
-  }, []);
-
-  useEffect(() => {
-    void load();
-    // EventSource reconnects by itself after a drop; `live` shows whether it is connected now.
-    const es = new EventSource('/api/v1/stream', { withCredentials: true });
-    es.addEventListener('open', () => setLive(true));
-    es.addEventListener('error', () => setLive(false));
-    es.addEventListener('edge', (m) => setEdge(JSON.parse((m as MessageEvent<string>).data) as EdgeView));
-    es.addEventListener('version', () => void load());
-    es.addEventListener('security', (m) => {
-      const e = JSON.parse((m as MessageEvent<string>).data) as SecurityEvent;
+  const { error, load } = useLoad(async () => {
+    const [s, n, ev, l, sum] = await Promise.all([
+      api<Status>('GET', '/status'),
+      api<{ nodes: NodeInfo[] }>('GET', '/nodes'),
+      api<{ events: SecurityEvent[] }>('GET', '/events?limit=200'),
+      api<{ links: LinkView[] }>('GET', '/links'),
+      api<{ counts: Record<string, number> }>('GET', '/events/summary?hours=24'),
+    ]);
+    setStatus(s);
+    setLinks(l.links.filter((x) => x.state === 'active'));
+    setEdge((cur) => cur ?? { ...s.edge, lastError: s.edge.lastError ?? null });
+    setNodes(n.nodes);
+    const since = Date.now() - DAY_MS;
+    setEvents(ev.events.filter((e) => Date.parse(e.at) >= since));
+    setTally(sum.counts);
+  });
+  const live = useStream({
+    edge: (data) => setEdge(JSON.parse(data) as EdgeView),
+    version: () => void load(),
+    security: (data) => {
+      const e = JSON.parse(data) as SecurityEvent;
       setEvents((cur) => [e, ...cur].slice(0, 200));
       setTally((cur) => ({ ...cur, [e.kind]: (cur[e.kind] ?? 0) + 1 }));
-    });
-    return () => es.close();
-  }, [load]);
+    },
+  });
 
   const down = edge?.downServers ?? [];
   const next = status?.certificates.next_expiry;

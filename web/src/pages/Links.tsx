@@ -1,9 +1,16 @@
-import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
-import { Table } from './Table';
+import { useState } from 'react';
 import { api, messageOf, type LinkView, type ServiceItem } from '../api';
-import { buttonClass, Field, Notice, plainButton, SelectField } from './Field';
-import { local } from './when';
+import { buttonClass, plainButton, RefreshButton } from '../components/buttons';
+import { Field, SelectField } from '../components/Field';
+import { FormCard, FormFooter } from '../components/Form';
+import { LoadedList } from '../components/LoadedList';
+import { ErrorLine } from '../components/Notice';
+import { Table } from '../components/Table';
+import { local } from '../components/when';
 import { LINK_TTL_DEFAULT } from '../defaults';
+import { useCopy } from '../hooks/useCopy';
+import { useCreateForm } from '../hooks/useCreateForm';
+import { useLoad } from '../hooks/useLoad';
 
 /** A service takes links when it, or one of its routes, says `access.links`. */
 function takesLinks(s: ServiceItem): boolean {
@@ -11,33 +18,21 @@ function takesLinks(s: ServiceItem): boolean {
 }
 
 function CreatedUrl({ url }: { url: string }) {
-  const input = useRef<HTMLInputElement>(null);
-  const [copied, setCopied] = useState('');
-  async function copy() {
-    try {
-      await navigator.clipboard.writeText(url);
-      setCopied('Copied.');
-    } catch {
-      // No clipboard (plain HTTP, or refused): select the text so the keyboard can copy it.
-      input.current?.focus();
-      input.current?.select();
-      setCopied('Selected: press Ctrl+C (⌘C) to copy.');
-    }
-  }
+  const { field, copied, copy } = useCopy(url);
   return (
     <div className="flex flex-col gap-2 rounded border border-green-200 bg-green-50 p-3 text-sm text-green-900">
       {/* Only the sentence is announced: a screen reader must not read the link's secret aloud. */}
       <span role="status">Link created. Its URL is shown only now:</span>
       <div className="flex flex-wrap gap-2">
         <input
-          ref={input}
+          ref={field}
           readOnly
           aria-label="Link URL"
           value={url}
           onFocus={(e) => e.target.select()}
           className="min-w-0 flex-1 rounded border border-slate-300 bg-white px-3 py-2 font-mono text-sm"
         />
-        <button type="button" onClick={() => void copy()} className={buttonClass}>
+        <button type="button" onClick={copy} className={buttonClass}>
           Copy
         </button>
       </div>
@@ -47,96 +42,55 @@ function CreatedUrl({ url }: { url: string }) {
 }
 
 function CreateForm({ services, onCreated }: { services: string[]; onCreated: () => void }) {
-  const [values, setValues] = useState({
-    service: '',
-    ttl: LINK_TTL_DEFAULT,
-    max_ips: '1',
-    password: '',
-    note: '',
+  const {
+    values,
+    field,
+    set,
+    general: error,
+    result: url,
+    busy,
+    submit,
+  } = useCreateForm({
+    initial: { service: '', ttl: LINK_TTL_DEFAULT, max_ips: '1', password: '', note: '' },
+    send: async (v) => {
+      const r = await api<{ url: string }>('POST', '/links', {
+        service: (v.service || services[0] || '').trim(),
+        ttl: v.ttl.trim(),
+        max_ips: Number(v.max_ips),
+        note: v.note,
+        ...(v.password ? { password: v.password } : {}),
+      });
+      return r.url;
+    },
+    after: (v) => ({ ...v, password: '', note: '' }),
+    onSent: onCreated,
   });
-  const [url, setUrl] = useState('');
-  const [error, setError] = useState('');
-  const [busy, setBusy] = useState(false);
-  const set = (k: keyof typeof values) => (e: { target: { value: string } }) =>
-    setValues((v) => ({ ...v, [k]: e.target.value }));
   const service = values.service || services[0] || '';
 
-  async function submit(e: FormEvent) {
-    e.preventDefault();
-    setError('');
-    setUrl('');
-    setBusy(true);
-    try {
-      const r = await api<{ url: string }>('POST', '/links', {
-        service: service.trim(),
-        ttl: values.ttl.trim(),
-        max_ips: Number(values.max_ips),
-        note: values.note,
-        ...(values.password ? { password: values.password } : {}),
-      });
-      setUrl(r.url);
-      setValues((v) => ({ ...v, password: '', note: '' }));
-      onCreated();
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-    }
-  }
-
   return (
-    <form
-      onSubmit={(e) => void submit(e)}
-      aria-labelledby="link-create-title"
-      className="flex flex-col gap-3 rounded-lg border border-slate-200 bg-white p-4"
-    >
-      <h2 id="link-create-title" className="font-semibold">
-        New temporary link
-      </h2>
+    <FormCard titleId="link-create-title" title="New temporary link" onSubmit={submit}>
       <div className="grid gap-3 md:grid-cols-3">
         {services.length ? (
           <SelectField label="Service" value={service} onChange={set('service')} options={services} />
         ) : (
           <Field label="Service" name="service" required value={values.service} onChange={set('service')} />
         )}
+        <Field {...field('ttl')} label="Lifetime" placeholder={LINK_TTL_DEFAULT} required />
+        <Field {...field('max_ips')} label="Addresses (max)" type="number" min={1} max={1000} required />
         <Field
-          label="Lifetime"
-          name="ttl"
-          placeholder={LINK_TTL_DEFAULT}
-          required
-          value={values.ttl}
-          onChange={set('ttl')}
-        />
-        <Field
-          label="Addresses (max)"
-          name="max_ips"
-          type="number"
-          min={1}
-          max={1000}
-          required
-          value={values.max_ips}
-          onChange={set('max_ips')}
-        />
-        <Field
+          {...field('password')}
           label="Password (optional)"
-          name="password"
           type="password"
           autoComplete="new-password"
-          value={values.password}
-          onChange={set('password')}
         />
         <div className="md:col-span-2">
           <Field label="Note" name="note" value={values.note} onChange={set('note')} />
         </div>
       </div>
-      {error ? <Notice kind="error">{error}</Notice> : null}
-      {url ? <CreatedUrl url={url} /> : null}
-      <div>
-        <button type="submit" disabled={busy} className={buttonClass}>
-          {busy ? 'Creating…' : 'Create link'}
-        </button>
-      </div>
-    </form>
+      <FormFooter error={error} busy={busy} label="Create link" busyLabel="Creating…">
+        {url ? <CreatedUrl url={url} /> : null}
+      </FormFooter>
+    </FormCard>
   );
 }
 
@@ -150,14 +104,9 @@ interface LinkUse {
 
 /** Every opening of one link: when, from where, with what browser, and whether it admitted. */
 function UsageLog({ link, onClose }: { link: LinkView; onClose: () => void }) {
-  const [uses, setUses] = useState<LinkUse[] | null>(null);
-  const [error, setError] = useState('');
-  useEffect(() => {
-    api<{ uses: LinkUse[] }>('GET', `/links/${encodeURIComponent(link.id)}`).then(
-      (r) => setUses(r.uses),
-      (e: unknown) => setError(messageOf(e)),
-    );
-  }, [link.id]);
+  const { data: uses, error } = useLoad(() =>
+    api<{ uses: LinkUse[] }>('GET', `/links/${encodeURIComponent(link.id)}`).then((r) => r.uses),
+  );
   return (
     <div role="region" aria-labelledby="usage-title" className="flex flex-col gap-2">
       <div className="flex items-center gap-3">
@@ -170,26 +119,24 @@ function UsageLog({ link, onClose }: { link: LinkView; onClose: () => void }) {
         </button>
       </div>
       {error ? (
-        <p role="alert" className="text-sm text-red-700">
-          {error}
-        </p>
-      ) : uses === null ? (
-        <p className="text-sm text-slate-500">Loading…</p>
-      ) : uses.length === 0 ? (
-        <p className="text-sm text-slate-500">Not opened yet.</p>
+        <ErrorLine error={error} />
       ) : (
-        <Table testId="link-uses" columns={['When', 'Address', 'Outcome', 'Browser']}>
-          {uses.map((u) => (
-            <tr key={u.id} className="border-t border-slate-100">
-              <td className="whitespace-nowrap px-3 py-1.5">{local(u.at)}</td>
-              <td className="px-3 py-1.5 font-mono">{u.ip}</td>
-              <td className="px-3 py-1.5">{u.outcome}</td>
-              <td className="max-w-xs truncate px-3 py-1.5 text-slate-600" title={u.user_agent}>
-                {u.user_agent}
-              </td>
-            </tr>
-          ))}
-        </Table>
+        <LoadedList items={uses} empty="Not opened yet.">
+          {(uses) => (
+            <Table testId="link-uses" columns={['When', 'Address', 'Outcome', 'Browser']}>
+              {uses.map((u) => (
+                <tr key={u.id} className="border-t border-slate-100">
+                  <td className="whitespace-nowrap px-3 py-1.5">{local(u.at)}</td>
+                  <td className="px-3 py-1.5 font-mono">{u.ip}</td>
+                  <td className="px-3 py-1.5">{u.outcome}</td>
+                  <td className="max-w-xs truncate px-3 py-1.5 text-slate-600" title={u.user_agent}>
+                    {u.user_agent}
+                  </td>
+                </tr>
+              ))}
+            </Table>
+          )}
+        </LoadedList>
       )}
     </div>
   );
@@ -198,27 +145,19 @@ function UsageLog({ link, onClose }: { link: LinkView; onClose: () => void }) {
 /** Temporary links: make one for a service, see who used it, revoke it. */
 export function Links() {
   const [usage, setUsage] = useState<LinkView | null>(null);
-  const [links, setLinks] = useState<LinkView[] | null>(null);
-  const [services, setServices] = useState<string[]>([]);
-  const [error, setError] = useState('');
   const [busyId, setBusyId] = useState('');
   /** The link whose Revoke was pressed once: a second step confirms it. */
   const [confirming, setConfirming] = useState('');
 
-  const load = useCallback(async () => {
-    try {
-      const [l, s] = await Promise.all([
-        api<{ links: LinkView[] }>('GET', '/links'),
-        api<{ services: ServiceItem[] }>('GET', '/services'),
-      ]);
-      setLinks(l.links);
-      setServices(s.services.filter(takesLinks).map((x) => x.service.name));
-      setError('');
-    } catch (e) {
-      setError(messageOf(e));
-    }
-  }, []);
-  useEffect(() => void load(), [load]);
+  const { data, error, setError, load } = useLoad(async () => {
+    const [l, s] = await Promise.all([
+      api<{ links: LinkView[] }>('GET', '/links'),
+      api<{ services: ServiceItem[] }>('GET', '/services'),
+    ]);
+    return { links: l.links, services: s.services.filter(takesLinks).map((x) => x.service.name) };
+  });
+  const links = data?.links ?? null;
+  const services = data?.services ?? [];
 
   async function revoke(id: string) {
     setConfirming('');
@@ -241,83 +180,80 @@ export function Links() {
       <CreateForm services={services} onCreated={() => void load()} />
       <div className="flex items-center gap-3">
         <h2 className="font-semibold">Existing links</h2>
-        <button type="button" onClick={() => void load()} className={plainButton}>
-          Refresh
-        </button>
+        <RefreshButton onClick={() => void load()} />
       </div>
-      {error ? (
-        <p role="alert" className="text-sm text-red-700">
-          {error}
-        </p>
-      ) : null}
-      {links === null ? (
-        <p className="text-sm text-slate-500">Loading…</p>
-      ) : links.length === 0 ? (
-        <p className="text-sm text-slate-500">No links yet.</p>
-      ) : (
-        <Table
-          testId="links"
-          columns={[
-            'Service',
-            'Note',
-            'Expires',
-            'Addresses',
-            'State',
-            <span className="sr-only">Actions</span>,
-          ]}
-        >
-          {links.map((l) => (
-            <tr key={l.id} className="border-t border-slate-100" data-link-id={l.id}>
-              <td className="px-3 py-1.5 font-medium">{l.service}</td>
-              <td className="px-3 py-1.5">{l.note}</td>
-              <td className="whitespace-nowrap px-3 py-1.5">{local(l.expires_at)}</td>
-              <td className="px-3 py-1.5" title={l.ips.map((i) => i.ip).join(', ')}>
-                {l.ips.length} / {l.max_ips}
-                {l.ips.length ? (
-                  <span className="block font-mono text-xs text-slate-500">
-                    {l.ips.map((i) => i.ip).join(', ')}
-                  </span>
-                ) : null}
-              </td>
-              <td className="px-3 py-1.5">{l.state}</td>
-              <td className="flex justify-end gap-2 px-3 py-1.5">
-                <button
-                  type="button"
-                  onClick={() => setUsage(l)}
-                  aria-label={`Usage of link for ${l.service}${l.note ? ` (${l.note})` : ''}`}
-                  className={plainButton}
-                >
-                  Usage
-                </button>
-                {l.state !== 'active' ? null : confirming === l.id ? (
-                  <>
-                    <button
-                      type="button"
-                      disabled={busyId === l.id}
-                      onClick={() => void revoke(l.id)}
-                      className={buttonClass}
-                    >
-                      Confirm revoke
-                    </button>
-                    <button type="button" autoFocus onClick={() => setConfirming('')} className={plainButton}>
-                      Cancel
-                    </button>
-                  </>
-                ) : (
+      <ErrorLine error={error} />
+      <LoadedList items={links} empty="No links yet.">
+        {(links) => (
+          <Table
+            testId="links"
+            columns={[
+              'Service',
+              'Note',
+              'Expires',
+              'Addresses',
+              'State',
+              <span className="sr-only">Actions</span>,
+            ]}
+          >
+            {links.map((l) => (
+              <tr key={l.id} className="border-t border-slate-100" data-link-id={l.id}>
+                <td className="px-3 py-1.5 font-medium">{l.service}</td>
+                <td className="px-3 py-1.5">{l.note}</td>
+                <td className="whitespace-nowrap px-3 py-1.5">{local(l.expires_at)}</td>
+                <td className="px-3 py-1.5" title={l.ips.map((i) => i.ip).join(', ')}>
+                  {l.ips.length} / {l.max_ips}
+                  {l.ips.length ? (
+                    <span className="block font-mono text-xs text-slate-500">
+                      {l.ips.map((i) => i.ip).join(', ')}
+                    </span>
+                  ) : null}
+                </td>
+                <td className="px-3 py-1.5">{l.state}</td>
+                <td className="flex justify-end gap-2 px-3 py-1.5">
                   <button
                     type="button"
-                    onClick={() => setConfirming(l.id)}
-                    aria-label={`Revoke link for ${l.service}${l.note ? ` (${l.note})` : ''}`}
+                    onClick={() => setUsage(l)}
+                    aria-label={`Usage of link for ${l.service}${l.note ? ` (${l.note})` : ''}`}
                     className={plainButton}
                   >
-                    Revoke
+                    Usage
                   </button>
-                )}
-              </td>
-            </tr>
-          ))}
-        </Table>
-      )}
+                  {l.state !== 'active' ? null : confirming === l.id ? (
+                    <>
+                      <button
+                        type="button"
+                        disabled={busyId === l.id}
+                        onClick={() => void revoke(l.id)}
+                        className={buttonClass}
+                      >
+                        Confirm revoke
+                      </button>
+                      <button
+                        type="button"
+                        autoFocus
+                        onClick={() => setConfirming('')}
+                        className={plainButton}
+                      >
+                        Cancel
+                      </button>
+                    </>
+                  ) : (
+                    <button
+                      type="button"
+                      onClick={() => setConfirming(l.id)}
+                      aria-label={`Revoke link for ${l.service}${l.note ? ` (${l.note})` : ''}`}
+                      className={plainButton}
+                    >
+                      Revoke
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </Table>
+        )}
+      </LoadedList>
       {usage ? <UsageLog key={usage.id} link={usage} onClose={() => setUsage(null)} /> : null}
     </section>
   );

@@ -1,10 +1,16 @@
-import { useEffect, useState } from 'react';
-import { api, messageOf } from '../api';
-import { ConfirmStep, Notice, plainButton } from './Field';
-import { NodeAdd } from './NodeAdd';
-import { useSerialRead } from './serial';
-import { Table } from './Table';
-import { local, relative } from './when';
+import { useState } from 'react';
+import { api } from '../api';
+import { plainButton, RefreshButton } from '../components/buttons';
+import { ConfirmStep } from '../components/ConfirmStep';
+import { LoadedList } from '../components/LoadedList';
+import { Outcome } from '../components/Notice';
+import { actionsColumn, Table } from '../components/Table';
+import { local, relative } from '../components/when';
+import { useAction } from '../hooks/useAction';
+import { useLoad } from '../hooks/useLoad';
+import { usePoll } from '../hooks/usePoll';
+import { useStream } from '../hooks/useStream';
+import { NodeAdd } from './nodes/NodeAdd';
 
 /** A node as GET /api/v1/nodes lists it. */
 interface NodeRow {
@@ -147,65 +153,42 @@ function ConfirmRemove({
  * seconds (a node going silent is announced by nothing).
  */
 export function Nodes() {
-  const [nodes, setNodes] = useState<NodeRow[] | null>(null);
   const [current, setCurrent] = useState<number | undefined>(undefined);
-  const [error, setError] = useState('');
-  const [live, setLive] = useState(false);
   const [removing, setRemoving] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [done, setDone] = useState('');
 
-  const load = useSerialRead(async () => {
-    try {
-      const [n, s] = await Promise.all([
-        api<{ nodes: NodeRow[] }>('GET', '/nodes'),
-        api<{ version: number }>('GET', '/status'),
-      ]);
-      setNodes(n.nodes);
-      setCurrent(s.version);
-      setError('');
-    } catch (e) {
-      setError(messageOf(e));
-    }
+  const {
+    data: nodes,
+    error,
+    setError,
+    load,
+  } = useLoad(async () => {
+    const [n, s] = await Promise.all([
+      api<{ nodes: NodeRow[] }>('GET', '/nodes'),
+      api<{ version: number }>('GET', '/status'),
+    ]);
+    setCurrent(s.version);
+    return n.nodes;
   });
-
-  useEffect(() => {
-    void load();
-    const es = new EventSource('/api/v1/stream', { withCredentials: true });
-    es.addEventListener('open', () => setLive(true));
-    es.addEventListener('error', () => setLive(false));
+  const { busy, done, setDone, run } = useAction(setError);
+  const live = useStream({
     // A node reported what it applied: its version, lag and health changed.
-    es.addEventListener('node', () => void load());
-    es.addEventListener('version', (m) => {
-      const v = (JSON.parse((m as MessageEvent<string>).data) as { version?: number }).version;
+    node: () => void load(),
+    version: (data) => {
+      const v = (JSON.parse(data) as { version?: number }).version;
       if (typeof v === 'number') setCurrent(v);
       void load();
-    });
-    return () => es.close();
-  }, [load]);
-
+    },
+  });
   // Going offline is an absence of reports, which no event announces: read again now and then.
-  useEffect(() => {
-    const timer = setInterval(() => {
-      if (!document.hidden) void load();
-    }, IDLE_MS);
-    return () => clearInterval(timer);
-  }, [load]);
+  usePoll(load, IDLE_MS);
 
-  async function remove(name: string) {
-    setBusy(true);
-    setDone('');
-    try {
+  const remove = (name: string) =>
+    run(async () => {
       await api('DELETE', `/nodes/${encodeURIComponent(name)}`);
       setRemoving('');
       setDone(`Removed node ${name}.`);
       await load();
-    } catch (e) {
-      setError(messageOf(e));
-    } finally {
-      setBusy(false);
-    }
-  }
+    });
 
   return (
     <section aria-labelledby="nodes-title" className="flex flex-col gap-6">
@@ -226,12 +209,9 @@ export function Nodes() {
         <span className="text-sm text-slate-600">
           Registry version <span data-testid="current-version">{current ?? '…'}</span>
         </span>
-        <button type="button" onClick={() => void load()} className={plainButton}>
-          Refresh
-        </button>
+        <RefreshButton onClick={() => void load()} />
       </div>
-      {error ? <Notice kind="error">{error}</Notice> : null}
-      {done ? <Notice kind="ok">{done}</Notice> : null}
+      <Outcome error={error} done={done} />
       {removing ? (
         <ConfirmRemove
           name={removing}
@@ -240,44 +220,36 @@ export function Nodes() {
           onCancel={() => setRemoving('')}
         />
       ) : null}
-      {nodes === null ? (
-        <p className="text-sm text-slate-500">Loading…</p>
-      ) : nodes.length === 0 ? (
-        <p className="text-sm text-slate-500">
-          No nodes yet. The control plane’s own nginx serves everything.
-        </p>
-      ) : (
-        <Table
-          testId="nodes"
-          columns={[
-            'Name',
-            'Role',
-            'State',
-            'Last seen',
-            'Address',
-            'Applied version',
-            'Lag (versions)',
-            'Upstreams down',
-            // Positioned inside the table's scroller: an absolute sr-only span in a header cell would
-            // otherwise widen the whole page on a phone.
-            <span className="relative">
-              <span className="sr-only">Actions</span>
-            </span>,
-          ]}
-        >
-          {nodes.map((n) => (
-            <NodeRowView
-              key={n.name}
-              n={n}
-              current={current}
-              onRemove={(name) => {
-                setDone('');
-                setRemoving(name);
-              }}
-            />
-          ))}
-        </Table>
-      )}
+      <LoadedList items={nodes} empty="No nodes yet. The control plane’s own nginx serves everything.">
+        {(nodes) => (
+          <Table
+            testId="nodes"
+            columns={[
+              'Name',
+              'Role',
+              'State',
+              'Last seen',
+              'Address',
+              'Applied version',
+              'Lag (versions)',
+              'Upstreams down',
+              actionsColumn,
+            ]}
+          >
+            {nodes.map((n) => (
+              <NodeRowView
+                key={n.name}
+                n={n}
+                current={current}
+                onRemove={(name) => {
+                  setDone('');
+                  setRemoving(name);
+                }}
+              />
+            ))}
+          </Table>
+        )}
+      </LoadedList>
     </section>
   );
 }

@@ -1,7 +1,15 @@
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
-import { api, messageOf, splitIssues } from '../api';
-import { buttonClass, CheckboxField, ConfirmStep, Field, Notice, plainButton, TextAreaField } from './Field';
-import { Table } from './Table';
+import { useState } from 'react';
+import { api } from '../api';
+import { RefreshButton } from '../components/buttons';
+import { ConfirmButton } from '../components/ConfirmStep';
+import { CheckboxField, Field, TextAreaField } from '../components/Field';
+import { FormCard, FormFooter } from '../components/Form';
+import { LoadedList } from '../components/LoadedList';
+import { Outcome } from '../components/Notice';
+import { Table } from '../components/Table';
+import { useAction } from '../hooks/useAction';
+import { useCreateForm } from '../hooks/useCreateForm';
+import { useLoad } from '../hooks/useLoad';
 
 /** A provider as /api/v1/providers shows it: the client secret is write-only, never returned. */
 interface ProviderView {
@@ -77,61 +85,35 @@ function AddProvider({
   onCreated: () => void;
   redirectUri: string | null | undefined;
 }) {
-  const [values, setValues] = useState(EMPTY);
-  const [errors, setErrors] = useState<Partial<Record<ProviderField, string>>>({});
-  const [general, setGeneral] = useState('');
-  const [done, setDone] = useState('');
-  const [busy, setBusy] = useState(false);
-  const set = (k: Exclude<keyof typeof EMPTY, 'groups_passthrough'>) => (e: { target: { value: string } }) =>
-    setValues((v) => ({ ...v, [k]: e.target.value }));
-
-  async function submit(e: FormEvent) {
-    e.preventDefault();
-    setErrors({});
-    setGeneral('');
-    setDone('');
-    const groupMap = parseGroupMap(values.group_map);
-    if (typeof groupMap === 'string') {
-      setErrors({ group_map: groupMap });
-      return;
-    }
-    setBusy(true);
-    const name = values.name.trim();
-    try {
+  const { values, field, setValues, general, result, busy, submit } = useCreateForm({
+    initial: EMPTY,
+    fieldOf: providerFieldOf,
+    check: (v) => {
+      const groupMap = parseGroupMap(v.group_map);
+      return typeof groupMap === 'string' ? { group_map: groupMap } : undefined;
+    },
+    send: async (v) => {
+      const name = v.name.trim();
       await api<ProviderView>('POST', '/providers', {
         name,
-        ...(values.label.trim() ? { label: values.label.trim() } : {}),
-        issuer: values.issuer.trim(),
-        client_id: values.client_id.trim(),
-        client_secret: values.client_secret,
-        scopes: values.scopes.split(/[\s,]+/).filter(Boolean),
-        groups_claim: values.groups_claim.trim(),
-        username_claim: values.username_claim.trim(),
-        group_map: groupMap,
-        groups_passthrough: values.groups_passthrough,
+        ...(v.label.trim() ? { label: v.label.trim() } : {}),
+        issuer: v.issuer.trim(),
+        client_id: v.client_id.trim(),
+        client_secret: v.client_secret,
+        scopes: v.scopes.split(/[\s,]+/).filter(Boolean),
+        groups_claim: v.groups_claim.trim(),
+        username_claim: v.username_claim.trim(),
+        group_map: parseGroupMap(v.group_map),
+        groups_passthrough: v.groups_passthrough,
       });
-      // The secret is stored sealed and never comes back: it leaves the page too.
-      setValues(EMPTY);
-      setDone(`Added ${name}: the login portal offers it now.`);
-      onCreated();
-    } catch (err) {
-      const r = splitIssues(err, providerFieldOf);
-      setErrors(r.fields);
-      setGeneral(r.general);
-    } finally {
-      setBusy(false);
-    }
-  }
+      // The secret is stored sealed and never comes back: it leaves the page too (the values reset).
+      return `Added ${name}: the login portal offers it now.`;
+    },
+    onSent: onCreated,
+  });
 
   return (
-    <form
-      onSubmit={(e) => void submit(e)}
-      aria-labelledby="prov-create-title"
-      className="flex flex-col gap-3 rounded-lg border border-slate-200 bg-white p-4"
-    >
-      <h2 id="prov-create-title" className="font-semibold">
-        New OIDC provider
-      </h2>
+    <FormCard titleId="prov-create-title" title="New OIDC provider" onSubmit={submit}>
       <p className="text-sm text-slate-600" data-testid="redirect-uri">
         {redirectUri === undefined ? null : redirectUri ? (
           <>
@@ -142,86 +124,35 @@ function AddProvider({
         )}
       </p>
       <div className="grid gap-3 md:grid-cols-2">
-        <Field
-          label="Name"
-          name="name"
-          placeholder="google"
-          required
-          autoCapitalize="none"
-          value={values.name}
-          onChange={set('name')}
-          error={errors.name}
-        />
-        <Field
-          label="Button label (optional)"
-          name="label"
-          placeholder="Google"
-          value={values.label}
-          onChange={set('label')}
-          error={errors.label}
-        />
+        <Field {...field('name')} label="Name" placeholder="google" required autoCapitalize="none" />
+        <Field {...field('label')} label="Button label (optional)" placeholder="Google" />
         <div className="md:col-span-2">
           <Field
+            {...field('issuer')}
             label="Issuer URL"
-            name="issuer"
             inputMode="url"
             autoCapitalize="none"
             placeholder="https://accounts.example.com"
             required
-            value={values.issuer}
-            onChange={set('issuer')}
-            error={errors.issuer}
           />
         </div>
+        <Field {...field('client_id')} label="Client ID" required autoComplete="off" />
         <Field
-          label="Client ID"
-          name="client_id"
-          required
-          autoComplete="off"
-          value={values.client_id}
-          onChange={set('client_id')}
-          error={errors.client_id}
-        />
-        <Field
+          {...field('client_secret')}
           label="Client secret"
-          name="client_secret"
           type="password"
           autoComplete="off"
           required
-          value={values.client_secret}
-          onChange={set('client_secret')}
-          error={errors.client_secret}
         />
-        <Field
-          label="Scopes"
-          name="scopes"
-          value={values.scopes}
-          onChange={set('scopes')}
-          error={errors.scopes}
-        />
-        <Field
-          label="Groups claim"
-          name="groups_claim"
-          value={values.groups_claim}
-          onChange={set('groups_claim')}
-          error={errors.groups_claim}
-        />
-        <Field
-          label="Username claim"
-          name="username_claim"
-          value={values.username_claim}
-          onChange={set('username_claim')}
-          error={errors.username_claim}
-        />
+        <Field {...field('scopes')} label="Scopes" />
+        <Field {...field('groups_claim')} label="Groups claim" />
+        <Field {...field('username_claim')} label="Username claim" />
         <TextAreaField
+          {...field('group_map')}
           label="Group map (provider group=local group, one a line)"
-          name="group_map"
           rows={3}
           placeholder="engineers=engineering"
           className="font-mono text-sm"
-          value={values.group_map}
-          onChange={set('group_map')}
-          error={errors.group_map}
         />
       </div>
       <CheckboxField
@@ -230,53 +161,28 @@ function AddProvider({
         checked={values.groups_passthrough}
         onChange={(e) => setValues((v) => ({ ...v, groups_passthrough: e.target.checked }))}
       />
-      {general ? <Notice kind="error">{general}</Notice> : null}
-      {done ? <Notice kind="ok">{done}</Notice> : null}
-      <div>
-        <button type="submit" disabled={busy} className={buttonClass}>
-          {busy ? 'Adding…' : 'Add provider'}
-        </button>
-      </div>
-    </form>
+      <FormFooter error={general} done={result} busy={busy} label="Add provider" busyLabel="Adding…" />
+    </FormCard>
   );
 }
 
 /** OIDC sign-in providers: the list (never a secret), a form for a new one, deletion after a confirmation. */
 export function Providers() {
-  const [items, setItems] = useState<ProviderView[] | null>(null);
-  const [redirectUri, setRedirectUri] = useState<string | null | undefined>(undefined);
   const [confirming, setConfirming] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState('');
-  const [done, setDone] = useState('');
+  const { data, error, setError, load } = useLoad(() =>
+    api<{ providers: ProviderView[]; redirect_uri: string | null }>('GET', '/providers'),
+  );
+  const items = data?.providers ?? null;
+  const { busy, done, setDone, run } = useAction(setError);
 
-  const load = useCallback(async () => {
-    try {
-      const r = await api<{ providers: ProviderView[]; redirect_uri: string | null }>('GET', '/providers');
-      setItems(r.providers);
-      setRedirectUri(r.redirect_uri);
+  const remove = (name: string) =>
+    run(async () => {
       setError('');
-    } catch (e) {
-      setError(messageOf(e));
-    }
-  }, []);
-  useEffect(() => void load(), [load]);
-
-  async function remove(name: string) {
-    setBusy(true);
-    setError('');
-    setDone('');
-    try {
       await api('DELETE', `/providers/${encodeURIComponent(name)}`);
       setConfirming('');
       setDone(`Deleted ${name}: the login portal no longer offers it.`);
       await load();
-    } catch (e) {
-      setError(messageOf(e));
-    } finally {
-      setBusy(false);
-    }
-  }
+    });
 
   return (
     <section aria-labelledby="prov-title" className="flex flex-col gap-6">
@@ -284,7 +190,7 @@ export function Providers() {
         Sign-in providers
       </h1>
       <AddProvider
-        redirectUri={redirectUri}
+        redirectUri={data?.redirect_uri}
         onCreated={() => {
           setDone('');
           void load();
@@ -293,51 +199,48 @@ export function Providers() {
       <div className="flex flex-col gap-3">
         <div className="flex items-center gap-3">
           <h2 className="text-lg font-semibold">Providers</h2>
-          <button type="button" onClick={() => void load()} className={plainButton}>
-            Refresh
-          </button>
+          <RefreshButton onClick={() => void load()} />
         </div>
-        {error ? <Notice kind="error">{error}</Notice> : null}
-        {done ? <Notice kind="ok">{done}</Notice> : null}
-        {items === null ? (
-          <p className="text-sm text-slate-500">Loading…</p>
-        ) : items.length === 0 ? (
-          <p className="text-sm text-slate-500">No providers: users sign in with a password.</p>
-        ) : (
-          <Table
-            testId="providers"
-            columns={[
-              'Name',
-              'Label',
-              'Issuer',
-              'Client ID',
-              'Scopes',
-              'Claims (groups, username)',
-              'Group map',
-              'Actions',
-            ]}
-          >
-            {items.map((p) => (
-              <tr key={p.name} className="border-t border-slate-100 align-top" data-provider={p.name}>
-                <td className="px-3 py-1.5 font-medium">{p.name}</td>
-                <td className="px-3 py-1.5">{p.label}</td>
-                <td className="px-3 py-1.5 break-all">{p.issuer}</td>
-                <td className="px-3 py-1.5 font-mono text-xs break-all">{p.client_id}</td>
-                <td className="px-3 py-1.5">{p.scopes.join(' ')}</td>
-                <td className="px-3 py-1.5">
-                  {p.groups_claim}, {p.username_claim}
-                </td>
-                <td className="px-3 py-1.5">
-                  {Object.entries(p.group_map)
-                    .map(([from, to]) => `${from} → ${to}`)
-                    .join(', ') || '—'}
-                  {p.groups_passthrough ? (
-                    <span className="block text-xs text-slate-500">and same-named groups</span>
-                  ) : null}
-                </td>
-                <td className="px-3 py-1.5 text-right">
-                  {confirming === p.name ? (
-                    <ConfirmStep
+        <Outcome error={error} done={done} />
+        <LoadedList items={items} empty="No providers: users sign in with a password.">
+          {(items) => (
+            <Table
+              testId="providers"
+              columns={[
+                'Name',
+                'Label',
+                'Issuer',
+                'Client ID',
+                'Scopes',
+                'Claims (groups, username)',
+                'Group map',
+                'Actions',
+              ]}
+            >
+              {items.map((p) => (
+                <tr key={p.name} className="border-t border-slate-100 align-top" data-provider={p.name}>
+                  <td className="px-3 py-1.5 font-medium">{p.name}</td>
+                  <td className="px-3 py-1.5">{p.label}</td>
+                  <td className="px-3 py-1.5 break-all">{p.issuer}</td>
+                  <td className="px-3 py-1.5 font-mono text-xs break-all">{p.client_id}</td>
+                  <td className="px-3 py-1.5">{p.scopes.join(' ')}</td>
+                  <td className="px-3 py-1.5">
+                    {p.groups_claim}, {p.username_claim}
+                  </td>
+                  <td className="px-3 py-1.5">
+                    {Object.entries(p.group_map)
+                      .map(([from, to]) => `${from} → ${to}`)
+                      .join(', ') || '—'}
+                    {p.groups_passthrough ? (
+                      <span className="block text-xs text-slate-500">and same-named groups</span>
+                    ) : null}
+                  </td>
+                  <td className="px-3 py-1.5 text-right">
+                    <ConfirmButton
+                      asking={confirming === p.name}
+                      onAsk={() => setConfirming(p.name)}
+                      button="Delete"
+                      buttonLabel={`Delete provider ${p.name}`}
                       label={`Confirm deleting provider ${p.name}`}
                       action={busy ? 'Deleting…' : 'Delete provider'}
                       busy={busy}
@@ -345,22 +248,13 @@ export function Providers() {
                       onCancel={() => setConfirming('')}
                     >
                       Delete {p.name}? Its users stay, but can no longer sign in through it.
-                    </ConfirmStep>
-                  ) : (
-                    <button
-                      type="button"
-                      onClick={() => setConfirming(p.name)}
-                      aria-label={`Delete provider ${p.name}`}
-                      className={plainButton}
-                    >
-                      Delete
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </Table>
-        )}
+                    </ConfirmButton>
+                  </td>
+                </tr>
+              ))}
+            </Table>
+          )}
+        </LoadedList>
       </div>
     </section>
   );

@@ -2,6 +2,10 @@ import { useCallback, useEffect, useMemo, useState } from 'react';
 import YAML from 'yaml';
 import { serviceSchema } from '../../../src/model/service';
 import { api, ApiError, messageOf, type FieldIssue } from '../api';
+import { buttonClass, plainButton } from '../components/buttons';
+import { TextAreaField } from '../components/Field';
+import { Notice } from '../components/Notice';
+import { AccessEditor } from '../editor/AccessEditor';
 import {
   asList,
   asObject,
@@ -14,11 +18,9 @@ import {
   type Json,
   type JsonObject,
 } from '../editor/draft';
-import { AccessEditor } from '../editor/AccessEditor';
 import { ReviewPanel, type ReviewChange } from '../editor/ReviewPanel';
-import { ServiceSection } from '../editor/ServiceSection';
 import { RouteEditor } from '../editor/RouteEditor';
-import { buttonClass, Notice, plainButton, TextAreaField } from './Field';
+import { ServiceSection } from '../editor/ServiceSection';
 
 interface Loaded {
   service: JsonObject;

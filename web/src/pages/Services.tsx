@@ -1,9 +1,16 @@
-import { useEffect, useState, type FormEvent } from 'react';
-import { Table } from './Table';
-import { api, messageOf, splitIssues, type ServiceItem } from '../api';
-import { useSerialRead } from './serial';
-import { buttonClass, Field, Notice, plainButton } from './Field';
+import { useState } from 'react';
 import type { ServiceSummary } from '../../../src/model/summary';
+import { api, type ServiceItem } from '../api';
+import { plainButton } from '../components/buttons';
+import { Field } from '../components/Field';
+import { FormCard, FormFooter } from '../components/Form';
+import { LoadedList } from '../components/LoadedList';
+import { ErrorLine } from '../components/Notice';
+import { Table } from '../components/Table';
+import { useCreateForm } from '../hooks/useCreateForm';
+import { useLoad } from '../hooks/useLoad';
+import { usePoll } from '../hooks/usePoll';
+import { useStream } from '../hooks/useStream';
 
 const HEALTH_STYLE: Record<ServiceSummary['state'], string> = {
   failing: 'bg-red-100 text-red-800',
@@ -25,8 +32,7 @@ const HTTPS_WORDS: Record<ServiceSummary['https'], string> = {
 type FormField = 'name' | 'host' | 'upstream';
 
 /** Which form field an API issue is about: `hosts.0` is the host, `routes.0.upstreams.0` the upstream. */
-function fieldOf(issue: string): FormField | undefined {
-  const f = issue.replace(/^(body|params)\./, '');
+function fieldOf(f: string): FormField | undefined {
   if (f === 'name') return 'name';
   if (f.startsWith('hosts')) return 'host';
   if (f.startsWith('routes')) return 'upstream';
@@ -34,88 +40,37 @@ function fieldOf(issue: string): FormField | undefined {
 }
 
 function CreateForm({ existing, onCreated }: { existing: Set<string>; onCreated: () => void }) {
-  const [values, setValues] = useState<Record<FormField, string>>({ name: '', host: '', upstream: '' });
-  const [errors, setErrors] = useState<Partial<Record<FormField, string>>>({});
-  const [general, setGeneral] = useState('');
-  const [done, setDone] = useState('');
-  const [busy, setBusy] = useState(false);
-  const set = (k: FormField) => (e: { target: { value: string } }) =>
-    setValues((v) => ({ ...v, [k]: e.target.value }));
-
-  async function submit(e: FormEvent) {
-    e.preventDefault();
-    setErrors({});
-    setGeneral('');
-    setDone('');
-    const name = values.name.trim();
+  const { general, field, result, busy, submit } = useCreateForm({
+    initial: { name: '', host: '', upstream: '' },
+    fieldOf,
     // PUT replaces a service of that name: a form that says "create" must not overwrite one.
-    if (existing.has(name)) {
-      setErrors({ name: 'a service with this name exists already' });
-      return;
-    }
-    setBusy(true);
-    try {
+    check: (v) =>
+      existing.has(v.name.trim()) ? { name: 'a service with this name exists already' } : undefined,
+    send: async (v) => {
+      const name = v.name.trim();
       await api('PUT', `/services/${encodeURIComponent(name)}?wait=true`, {
-        hosts: [values.host.trim()],
-        routes: [{ upstreams: [values.upstream.trim()] }],
+        hosts: [v.host.trim()],
+        routes: [{ upstreams: [v.upstream.trim()] }],
       });
-      setDone(`Created ${name}; the proxy serves it now.`);
-      setValues({ name: '', host: '', upstream: '' });
-      onCreated();
-    } catch (err) {
-      const { fields, general: rest } = splitIssues(err, fieldOf);
-      setErrors(fields);
-      setGeneral(rest);
-    } finally {
-      setBusy(false);
-    }
-  }
+      return `Created ${name}; the proxy serves it now.`;
+    },
+    onSent: onCreated,
+  });
 
   return (
-    <form
-      onSubmit={(e) => void submit(e)}
-      aria-labelledby="create-title"
-      className="flex flex-col gap-3 rounded-lg border border-slate-200 bg-white p-4"
-    >
-      <h2 id="create-title" className="font-semibold">
-        New service
-      </h2>
+    <FormCard titleId="create-title" title="New service" onSubmit={submit}>
       <div className="grid gap-3 md:grid-cols-3">
+        <Field {...field('name')} label="Name" required />
+        <Field {...field('host')} label="Host" placeholder="app.example.com" required />
         <Field
-          label="Name"
-          name="name"
-          required
-          value={values.name}
-          onChange={set('name')}
-          error={errors.name}
-        />
-        <Field
-          label="Host"
-          name="host"
-          placeholder="app.example.com"
-          required
-          value={values.host}
-          onChange={set('host')}
-          error={errors.host}
-        />
-        <Field
+          {...field('upstream')}
           label="Upstream"
-          name="upstream"
           placeholder="192.0.2.10:8080 (a documentation address)"
           required
-          value={values.upstream}
-          onChange={set('upstream')}
-          error={errors.upstream}
         />
       </div>
-      {general ? <Notice kind="error">{general}</Notice> : null}
-      {done ? <Notice kind="ok">{done}</Notice> : null}
-      <div>
-        <button type="submit" disabled={busy} className={buttonClass}>
-          {busy ? 'Creating…' : 'Create service'}
-        </button>
-      </div>
-    </form>
+      <FormFooter error={general} done={result} busy={busy} label="Create service" busyLabel="Creating…" />
+    </FormCard>
   );
 }
 
@@ -124,35 +79,17 @@ function CreateForm({ existing, onCreated }: { existing: Set<string>; onCreated:
  * links to the full editor.
  */
 export function Services() {
-  const [items, setItems] = useState<ServiceItem[] | null>(null);
   const [filter, setFilter] = useState('');
-  const [error, setError] = useState('');
-
   // Each service comes with the API's summary (the words `gatehouse service ls` uses too).
-  const load = useSerialRead(async () => {
-    try {
-      const list = await api<{ services: ServiceItem[] }>('GET', '/services');
-      setItems(list.services);
-      setError('');
-    } catch (e) {
-      setError(messageOf(e));
-    }
-  });
-  useEffect(() => {
-    void load();
-    // Upstream health changes without a registry change: the edge's reports say when.
-    const es = new EventSource('/api/v1/stream', { withCredentials: true });
-    es.addEventListener('edge', () => void load());
-    es.addEventListener('version', () => void load());
-    // Failures seen by nginx age out of their one-minute window without an event.
-    const timer = setInterval(() => {
-      if (!document.hidden) void load();
-    }, 15_000);
-    return () => {
-      es.close();
-      clearInterval(timer);
-    };
-  }, [load]);
+  const {
+    data: items,
+    error,
+    load,
+  } = useLoad(() => api<{ services: ServiceItem[] }>('GET', '/services').then((r) => r.services));
+  // Upstream health changes without a registry change: the edge's reports say when.
+  useStream({ edge: () => void load(), version: () => void load() });
+  // Failures seen by nginx age out of their one-minute window without an event.
+  usePoll(load, 15_000);
 
   const q = filter.trim().toLowerCase();
   const shown = (items ?? []).filter(
@@ -187,68 +124,62 @@ export function Services() {
             onChange={(e) => setFilter(e.target.value)}
           />
         </div>
-        {error ? (
-          <p role="alert" className="text-sm text-red-700">
-            {error}
-          </p>
-        ) : null}
-        {items === null ? (
-          <p className="text-sm text-slate-500">Loading…</p>
-        ) : shown.length === 0 ? (
-          <p className="text-sm text-slate-500">
-            {items.length ? 'No service matches.' : 'No services yet.'}
-          </p>
-        ) : (
-          <Table
-            testId="services"
-            columns={['Name', 'Hosts', 'Access', 'Upstreams', 'HTTPS', 'Health', 'Source']}
-          >
-            {shown.map((s) => {
-              const sum = s.summary;
-              return (
-                <tr key={s.service.name} className="border-t border-slate-100 align-top">
-                  <td className="px-3 py-1.5 font-medium">
-                    <a
-                      href={`#/services/${encodeURIComponent(s.service.name)}`}
-                      className="text-sky-700 underline focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500"
-                    >
-                      {s.service.name}
-                    </a>
-                  </td>
-                  <td className="px-3 py-1.5">{s.service.hosts.join(', ')}</td>
-                  <td className="px-3 py-1.5" data-testid="access">
-                    <span
-                      className={
-                        'rounded px-1.5 py-0.5 ' +
-                        (sum.public ? 'bg-amber-50 text-amber-900' : 'bg-sky-50 text-sky-900')
-                      }
-                    >
-                      {sum.access}
-                    </span>
-                  </td>
-                  <td className="px-3 py-1.5 font-mono text-xs" data-testid="upstreams">
-                    {sum.upstreams.join(', ')}
-                  </td>
-                  <td className="px-3 py-1.5" data-testid="https">
-                    {HTTPS_WORDS[sum.https]}
-                  </td>
-                  <td className="px-3 py-1.5">
-                    <span
-                      data-testid="health"
-                      className={'whitespace-nowrap rounded px-1.5 py-0.5 text-xs ' + HEALTH_STYLE[sum.state]}
-                    >
-                      {sum.state_label}
-                    </span>
-                  </td>
-                  <td className="px-3 py-1.5 text-slate-600">
-                    {s.meta.source}
-                    {s.meta.owner ? `:${s.meta.owner}` : ''}
-                  </td>
-                </tr>
-              );
-            })}
-          </Table>
-        )}
+        <ErrorLine error={error} />
+        <LoadedList items={items && shown} empty={items?.length ? 'No service matches.' : 'No services yet.'}>
+          {(shown) => (
+            <Table
+              testId="services"
+              columns={['Name', 'Hosts', 'Access', 'Upstreams', 'HTTPS', 'Health', 'Source']}
+            >
+              {shown.map((s) => {
+                const sum = s.summary;
+                return (
+                  <tr key={s.service.name} className="border-t border-slate-100 align-top">
+                    <td className="px-3 py-1.5 font-medium">
+                      <a
+                        href={`#/services/${encodeURIComponent(s.service.name)}`}
+                        className="text-sky-700 underline focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500"
+                      >
+                        {s.service.name}
+                      </a>
+                    </td>
+                    <td className="px-3 py-1.5">{s.service.hosts.join(', ')}</td>
+                    <td className="px-3 py-1.5" data-testid="access">
+                      <span
+                        className={
+                          'rounded px-1.5 py-0.5 ' +
+                          (sum.public ? 'bg-amber-50 text-amber-900' : 'bg-sky-50 text-sky-900')
+                        }
+                      >
+                        {sum.access}
+                      </span>
+                    </td>
+                    <td className="px-3 py-1.5 font-mono text-xs" data-testid="upstreams">
+                      {sum.upstreams.join(', ')}
+                    </td>
+                    <td className="px-3 py-1.5" data-testid="https">
+                      {HTTPS_WORDS[sum.https]}
+                    </td>
+                    <td className="px-3 py-1.5">
+                      <span
+                        data-testid="health"
+                        className={
+                          'whitespace-nowrap rounded px-1.5 py-0.5 text-xs ' + HEALTH_STYLE[sum.state]
+                        }
+                      >
+                        {sum.state_label}
+                      </span>
+                    </td>
+                    <td className="px-3 py-1.5 text-slate-600">
+                      {s.meta.source}
+                      {s.meta.owner ? `:${s.meta.owner}` : ''}
+                    </td>
+                  </tr>
+                );
+              })}
+            </Table>
+          )}
+        </LoadedList>
       </div>
     </section>
   );

@@ -1,6 +1,8 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { api, ApiError, messageOf, type Session } from '../api';
-import { buttonClass, Field, Notice } from './Field';
+import { buttonClass } from '../components/buttons';
+import { Field } from '../components/Field';
+import { Notice } from '../components/Notice';
 
 /** Admin sign-in: username and password, then a TOTP code when the API asks for one. */
 export function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {

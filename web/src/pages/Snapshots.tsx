@@ -1,9 +1,14 @@
-import { useCallback, useEffect, useState } from 'react';
-import { Table } from './Table';
+import { useState } from 'react';
 import { api, messageOf, type SnapshotDiff, type SnapshotInfo } from '../api';
-import { buttonClass, ConfirmStep, Notice } from './Field';
-import { Patch } from './Patch';
-import { local } from './when';
+import { buttonClass } from '../components/buttons';
+import { ConfirmStep } from '../components/ConfirmStep';
+import { LoadedList } from '../components/LoadedList';
+import { Outcome } from '../components/Notice';
+import { Patch } from '../components/Patch';
+import { Table } from '../components/Table';
+import { local } from '../components/when';
+import { useAction } from '../hooks/useAction';
+import { useLoad } from '../hooks/useLoad';
 
 function changeText(s: SnapshotInfo): string {
   const ops = s.changes.map((c) => `${c.op} ${c.name}`).join(', ');
@@ -12,25 +17,15 @@ function changeText(s: SnapshotInfo): string {
 
 /** The registry's versions: pick one to see what changed since, and roll back to it. */
 export function Snapshots() {
-  const [current, setCurrent] = useState<number | null>(null);
-  const [items, setItems] = useState<SnapshotInfo[] | null>(null);
   const [selected, setSelected] = useState<number | null>(null);
   const [diff, setDiff] = useState<SnapshotDiff | null>(null);
   const [confirming, setConfirming] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState('');
-  const [done, setDone] = useState('');
-
-  const load = useCallback(async () => {
-    try {
-      const r = await api<{ version: number; snapshots: SnapshotInfo[] }>('GET', '/snapshots?limit=100');
-      setCurrent(r.version);
-      setItems(r.snapshots);
-    } catch (e) {
-      setError(messageOf(e));
-    }
-  }, []);
-  useEffect(() => void load(), [load]);
+  const { data, error, setError, load } = useLoad(() =>
+    api<{ version: number; snapshots: SnapshotInfo[] }>('GET', '/snapshots?limit=100'),
+  );
+  const current = data?.version ?? null;
+  const items = data?.snapshots ?? null;
+  const { busy, done, setDone, run } = useAction(setError);
 
   async function select(version: number) {
     setSelected(version);
@@ -44,11 +39,9 @@ export function Snapshots() {
     }
   }
 
-  async function rollback(version: number) {
-    setBusy(true);
-    setError('');
-    setDone('');
-    try {
+  const rollback = (version: number) =>
+    run(async () => {
+      setError('');
       const r = await api<{ version: number; changed: boolean }>('POST', `/snapshots/${version}/rollback`, {
         wait: true,
       });
@@ -61,73 +54,63 @@ export function Snapshots() {
       setSelected(null);
       setDiff(null);
       await load();
-    } catch (e) {
-      setError(messageOf(e));
-    } finally {
-      setBusy(false);
-    }
-  }
+    });
 
   return (
     <section aria-labelledby="snap-title" className="flex flex-col gap-6">
       <h1 id="snap-title" className="text-xl font-semibold">
         Snapshots
       </h1>
-      {error ? <Notice kind="error">{error}</Notice> : null}
-      {done ? <Notice kind="ok">{done}</Notice> : null}
-      {items === null ? (
-        <p className="text-sm text-slate-500">Loading…</p>
-      ) : items.length === 0 ? (
-        <p className="text-sm text-slate-500">No versions yet.</p>
-      ) : (
-        <Table testId="snapshots" columns={['Version', 'When', 'Source', 'Actor', 'Change']}>
-          {items.map((s) => (
-            <tr
-              key={s.version}
-              className={'border-t border-slate-100 ' + (selected === s.version ? 'bg-sky-50' : '')}
-            >
-              <td className="px-3 py-1.5">
-                <button
-                  type="button"
-                  aria-pressed={selected === s.version}
-                  onClick={() => void select(s.version)}
-                  className="rounded px-1 font-medium text-sky-700 underline hover:text-sky-900 focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500"
-                >
-                  Version {s.version}
-                </button>
-                {s.version === current ? (
-                  <span className="ml-1 text-xs text-slate-500">(current)</span>
-                ) : null}
-              </td>
-              <td className="whitespace-nowrap px-3 py-1.5">{local(s.at)}</td>
-              <td className="px-3 py-1.5">{s.source}</td>
-              <td className="px-3 py-1.5">{s.actor}</td>
-              <td className="px-3 py-1.5 text-slate-600">{changeText(s)}</td>
-            </tr>
-          ))}
-        </Table>
-      )}
+      <Outcome error={error} done={done} />
+      <LoadedList items={items} empty="No versions yet.">
+        {(items) => (
+          <Table testId="snapshots" columns={['Version', 'When', 'Source', 'Actor', 'Change']}>
+            {items.map((s) => (
+              <tr
+                key={s.version}
+                className={'border-t border-slate-100 ' + (selected === s.version ? 'bg-sky-50' : '')}
+              >
+                <td className="px-3 py-1.5">
+                  <button
+                    type="button"
+                    aria-pressed={selected === s.version}
+                    onClick={() => void select(s.version)}
+                    className="rounded px-1 font-medium text-sky-700 underline hover:text-sky-900 focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500"
+                  >
+                    Version {s.version}
+                  </button>
+                  {s.version === current ? (
+                    <span className="ml-1 text-xs text-slate-500">(current)</span>
+                  ) : null}
+                </td>
+                <td className="whitespace-nowrap px-3 py-1.5">{local(s.at)}</td>
+                <td className="px-3 py-1.5">{s.source}</td>
+                <td className="px-3 py-1.5">{s.actor}</td>
+                <td className="px-3 py-1.5 text-slate-600">{changeText(s)}</td>
+              </tr>
+            ))}
+          </Table>
+        )}
+      </LoadedList>
       {selected !== null ? (
         <div aria-labelledby="diff-title" role="region" className="flex flex-col gap-3">
           <h2 id="diff-title" className="font-semibold">
             Version {selected} → current ({current})
           </h2>
-          {diff === null ? (
-            <p className="text-sm text-slate-500">Loading…</p>
-          ) : diff.changes.length === 0 ? (
-            <p className="text-sm text-slate-500">No difference from the current version.</p>
-          ) : (
-            <div className="flex flex-col gap-3" data-testid="diff">
-              {diff.changes.map((c) => (
-                <div key={c.name}>
-                  <h3 className="mb-1 text-sm font-medium">
-                    {c.name} <span className="text-slate-500">({c.op})</span>
-                  </h3>
-                  <Patch patch={c.patch} />
-                </div>
-              ))}
-            </div>
-          )}
+          <LoadedList items={diff?.changes} empty="No difference from the current version.">
+            {(changes) => (
+              <div className="flex flex-col gap-3" data-testid="diff">
+                {changes.map((c) => (
+                  <div key={c.name}>
+                    <h3 className="mb-1 text-sm font-medium">
+                      {c.name} <span className="text-slate-500">({c.op})</span>
+                    </h3>
+                    <Patch patch={c.patch} />
+                  </div>
+                ))}
+              </div>
+            )}
+          </LoadedList>
           {selected === current ? null : confirming ? (
             <ConfirmStep
               label="Confirm rollback"

@@ -1,11 +1,17 @@
-import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
-import { api, messageOf, splitIssues } from '../api';
-import { buttonClass, Field, Notice, plainButton, SelectField } from './Field';
-import { Groups } from './Groups';
-import { Sessions } from './Sessions';
-import { Table } from './Table';
-import { UserEditor } from './UserEditor';
-import { GroupPicker, type GroupView, type UserView } from './UserParts';
+import { useState } from 'react';
+import { api } from '../api';
+import { plainButton, RefreshButton } from '../components/buttons';
+import { Field, SelectField } from '../components/Field';
+import { FormCard, FormFooter } from '../components/Form';
+import { LoadedList } from '../components/LoadedList';
+import { Outcome } from '../components/Notice';
+import { Table } from '../components/Table';
+import { useCreateForm } from '../hooks/useCreateForm';
+import { useLoad } from '../hooks/useLoad';
+import { Groups } from './users/Groups';
+import { Sessions } from './users/Sessions';
+import { UserEditor } from './users/UserEditor';
+import { GroupPicker, type GroupView, type UserView } from './users/UserParts';
 
 type CreateField = 'username' | 'password' | 'role' | 'groups';
 
@@ -18,68 +24,34 @@ function createFieldOf(f: string): CreateField | undefined {
 const EMPTY = { username: '', password: '', role: 'user' as 'admin' | 'user', groups: [] as string[] };
 
 function CreateUser({ groups, onCreated }: { groups: string[]; onCreated: () => void }) {
-  const [values, setValues] = useState(EMPTY);
-  const [errors, setErrors] = useState<Partial<Record<CreateField, string>>>({});
-  const [general, setGeneral] = useState('');
-  const [done, setDone] = useState('');
-  const [busy, setBusy] = useState(false);
-
-  async function submit(e: FormEvent) {
-    e.preventDefault();
-    setErrors({});
-    setGeneral('');
-    setDone('');
-    setBusy(true);
-    const username = values.username.trim();
-    try {
+  const { values, field, setValues, errors, general, result, busy, submit } = useCreateForm({
+    initial: EMPTY,
+    fieldOf: createFieldOf,
+    send: async (v) => {
+      const username = v.username.trim();
       await api<UserView>('POST', '/users', {
         username,
-        role: values.role,
-        groups: values.groups,
-        ...(values.password ? { password: values.password } : {}),
+        role: v.role,
+        groups: v.groups,
+        ...(v.password ? { password: v.password } : {}),
       });
-      setDone(`Created ${username}.`);
-      setValues(EMPTY);
-      onCreated();
-    } catch (err) {
-      const r = splitIssues(err, createFieldOf);
-      setErrors(r.fields);
-      setGeneral(r.general);
-    } finally {
-      setBusy(false);
-    }
-  }
+      return `Created ${username}.`;
+    },
+    onSent: onCreated,
+  });
 
   return (
-    <form
-      onSubmit={(e) => void submit(e)}
-      aria-labelledby="user-create-title"
-      className="flex flex-col gap-3 rounded-lg border border-slate-200 bg-white p-4"
-    >
-      <h2 id="user-create-title" className="font-semibold">
-        New user
-      </h2>
+    <FormCard titleId="user-create-title" title="New user" onSubmit={submit}>
       <div className="grid gap-3 md:grid-cols-3">
         <Field
+          {...field('username')}
           label="Username"
-          name="username"
           autoComplete="off"
           autoCapitalize="none"
           spellCheck={false}
           required
-          value={values.username}
-          onChange={(e) => setValues((v) => ({ ...v, username: e.target.value }))}
-          error={errors.username}
         />
-        <Field
-          label="Password"
-          name="password"
-          type="password"
-          autoComplete="new-password"
-          value={values.password}
-          onChange={(e) => setValues((v) => ({ ...v, password: e.target.value }))}
-          error={errors.password}
-        />
+        <Field {...field('password')} label="Password" type="password" autoComplete="new-password" />
         <SelectField
           label="Role"
           name="role"
@@ -101,14 +73,8 @@ function CreateUser({ groups, onCreated }: { groups: string[]; onCreated: () => 
       <p className="text-sm text-slate-500">
         Without a password, the user signs in only through a sign-in provider.
       </p>
-      {general ? <Notice kind="error">{general}</Notice> : null}
-      {done ? <Notice kind="ok">{done}</Notice> : null}
-      <div>
-        <button type="submit" disabled={busy} className={buttonClass}>
-          {busy ? 'Creating…' : 'Create user'}
-        </button>
-      </div>
-    </form>
+      <FormFooter error={general} done={result} busy={busy} label="Create user" busyLabel="Creating…" />
+    </FormCard>
   );
 }
 
@@ -127,35 +93,24 @@ function Flag({ on, yes, no }: { on: boolean; yes: string; no: string }) {
 
 /** Users and groups: who may sign in, with which role, groups and second factor; live sessions. */
 export function Users({ me }: { me: string }) {
-  const [users, setUsers] = useState<UserView[] | null>(null);
-  const [groups, setGroups] = useState<GroupView[] | null>(null);
   const [editing, setEditing] = useState('');
-  const [error, setError] = useState('');
   const [done, setDone] = useState('');
+  /** Counts the reads: the sessions list reads again after each (a user's change can end sessions). */
   const [tick, setTick] = useState(0);
 
-  // Reads may overlap (a change's re-read, then Refresh): only the latest one's answer is shown,
-  // or an older answer arriving last would bring back a list from before a change.
-  const latest = useRef(0);
-  const load = useCallback(async () => {
-    const mine = ++latest.current;
+  const { data, error, load } = useLoad(async () => {
     try {
       const [u, g] = await Promise.all([
         api<{ users: UserView[] }>('GET', '/users'),
         api<{ groups: GroupView[] }>('GET', '/groups'),
       ]);
-      if (mine !== latest.current) return;
-      setUsers(u.users);
-      setGroups(g.groups);
-      setError('');
-    } catch (e) {
-      setError(messageOf(e));
+      return { users: u.users, groups: g.groups };
+    } finally {
+      setTick((n) => n + 1);
     }
-    setTick((n) => n + 1);
-  }, []);
-  useEffect(() => {
-    void load();
-  }, [load]);
+  });
+  const users = data?.users ?? null;
+  const groups = data?.groups ?? null;
 
   const groupNames = (groups ?? []).map((g) => g.name);
   const current = users?.find((u) => u.username === editing);
@@ -174,60 +129,55 @@ export function Users({ me }: { me: string }) {
       />
       <div className="flex items-center gap-3">
         <h2 className="text-lg font-semibold">All users</h2>
-        <button type="button" onClick={() => void load()} className={plainButton}>
-          Refresh
-        </button>
+        <RefreshButton onClick={() => void load()} />
       </div>
-      {error ? <Notice kind="error">{error}</Notice> : null}
-      {done ? <Notice kind="ok">{done}</Notice> : null}
-      {users === null ? (
-        <p className="text-sm text-slate-500">Loading…</p>
-      ) : users.length === 0 ? (
-        <p className="text-sm text-slate-500">No users yet.</p>
-      ) : (
-        <Table
-          testId="users"
-          columns={['Username', 'Role', 'Groups', 'TOTP', 'State', 'Managed by', 'Actions']}
-        >
-          {users.map((u) => (
-            <tr key={u.username} className="border-t border-slate-100 align-top" data-user={u.username}>
-              <td className="px-3 py-1.5 font-medium">
-                {u.username}
-                {u.username === me ? <span className="font-normal text-slate-500"> (you)</span> : null}
-              </td>
-              <td className="px-3 py-1.5">{u.role}</td>
-              <td className="px-3 py-1.5">{u.groups.join(', ') || '—'}</td>
-              <td className="px-3 py-1.5">
-                <Flag on={u.totp} yes="on" no="off" />
-              </td>
-              <td className="px-3 py-1.5">
-                {u.disabled ? (
-                  <span className="inline-block rounded bg-red-100 px-1.5 py-0.5 text-xs font-medium text-red-800">
-                    disabled
-                  </span>
-                ) : (
-                  <Flag on yes="enabled" no="" />
-                )}
-              </td>
-              <td className="px-3 py-1.5 text-slate-600">{u.managed_by ? `file: ${u.managed_by}` : '—'}</td>
-              <td className="px-3 py-1.5 text-right">
-                <button
-                  type="button"
-                  onClick={() => {
-                    setDone('');
-                    setEditing(u.username);
-                  }}
-                  aria-label={`Edit ${u.username}`}
-                  aria-expanded={editing === u.username}
-                  className={plainButton}
-                >
-                  Edit
-                </button>
-              </td>
-            </tr>
-          ))}
-        </Table>
-      )}
+      <Outcome error={error} done={done} />
+      <LoadedList items={users} empty="No users yet.">
+        {(users) => (
+          <Table
+            testId="users"
+            columns={['Username', 'Role', 'Groups', 'TOTP', 'State', 'Managed by', 'Actions']}
+          >
+            {users.map((u) => (
+              <tr key={u.username} className="border-t border-slate-100 align-top" data-user={u.username}>
+                <td className="px-3 py-1.5 font-medium">
+                  {u.username}
+                  {u.username === me ? <span className="font-normal text-slate-500"> (you)</span> : null}
+                </td>
+                <td className="px-3 py-1.5">{u.role}</td>
+                <td className="px-3 py-1.5">{u.groups.join(', ') || '—'}</td>
+                <td className="px-3 py-1.5">
+                  <Flag on={u.totp} yes="on" no="off" />
+                </td>
+                <td className="px-3 py-1.5">
+                  {u.disabled ? (
+                    <span className="inline-block rounded bg-red-100 px-1.5 py-0.5 text-xs font-medium text-red-800">
+                      disabled
+                    </span>
+                  ) : (
+                    <Flag on yes="enabled" no="" />
+                  )}
+                </td>
+                <td className="px-3 py-1.5 text-slate-600">{u.managed_by ? `file: ${u.managed_by}` : '—'}</td>
+                <td className="px-3 py-1.5 text-right">
+                  <button
+                    type="button"
+                    onClick={() => {
+                      setDone('');
+                      setEditing(u.username);
+                    }}
+                    aria-label={`Edit ${u.username}`}
+                    aria-expanded={editing === u.username}
+                    className={plainButton}
+                  >
+                    Edit
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </Table>
+        )}
+      </LoadedList>
       {current ? (
         <UserEditor
           key={current.username}

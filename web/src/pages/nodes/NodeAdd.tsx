@@ -1,6 +1,9 @@
-import { useRef, useState, type FormEvent } from 'react';
-import { api, splitIssues } from '../api';
-import { buttonClass, Field, Notice, plainButton, SelectField } from './Field';
+import { api } from '../../api';
+import { buttonClass, plainButton } from '../../components/buttons';
+import { Field, SelectField } from '../../components/Field';
+import { FormCard, FormFooter } from '../../components/Form';
+import { useCopy } from '../../hooks/useCopy';
+import { useCreateForm } from '../../hooks/useCreateForm';
 
 /** POST /api/v1/nodes answers with the token, shown only this once, and the command to run. */
 interface NodeCreated {
@@ -11,19 +14,7 @@ interface NodeCreated {
 
 /** A read-only value with a Copy button (falls back to selecting it when there is no clipboard). */
 function CopyValue({ label, value, multiline }: { label: string; value: string; multiline?: boolean }) {
-  const ref = useRef<HTMLInputElement & HTMLTextAreaElement>(null);
-  const [copied, setCopied] = useState('');
-  async function copy() {
-    try {
-      await navigator.clipboard.writeText(value);
-      setCopied('Copied.');
-    } catch {
-      // No clipboard (plain HTTP, or refused): select the text so the keyboard can copy it.
-      ref.current?.focus();
-      ref.current?.select();
-      setCopied('Selected: press Ctrl+C (⌘C) to copy.');
-    }
-  }
+  const { field, copied, copy } = useCopy<HTMLInputElement & HTMLTextAreaElement>(value);
   const cls = 'min-w-0 flex-1 rounded border border-slate-300 bg-white px-3 py-2 font-mono text-sm';
   return (
     <div className="flex flex-col gap-1">
@@ -31,7 +22,7 @@ function CopyValue({ label, value, multiline }: { label: string; value: string; 
       <div className="flex flex-wrap items-start gap-2">
         {multiline ? (
           <textarea
-            ref={ref}
+            ref={field}
             readOnly
             aria-label={label}
             value={value}
@@ -41,7 +32,7 @@ function CopyValue({ label, value, multiline }: { label: string; value: string; 
           />
         ) : (
           <input
-            ref={ref}
+            ref={field}
             readOnly
             aria-label={label}
             value={value}
@@ -51,7 +42,7 @@ function CopyValue({ label, value, multiline }: { label: string; value: string; 
         )}
         <button
           type="button"
-          onClick={() => void copy()}
+          onClick={copy}
           aria-label={`Copy ${label.toLowerCase()}`}
           className={buttonClass}
         >
@@ -89,74 +80,37 @@ type FormField = 'name' | 'role';
 
 /** Enrols a node: name and role, then its one-time token and command. */
 export function NodeAdd({ onAdded }: { onAdded: () => void }) {
-  const [name, setName] = useState('');
-  const [role, setRole] = useState('public');
-  const [errors, setErrors] = useState<Partial<Record<FormField, string>>>({});
-  const [general, setGeneral] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [created, setCreated] = useState<NodeCreated | null>(null);
-
-  async function submit(e: FormEvent) {
-    e.preventDefault();
-    setErrors({});
-    setGeneral('');
-    setCreated(null);
-    setBusy(true);
-    try {
-      const r = await api<NodeCreated>('POST', '/nodes', { name: name.trim(), role });
-      setCreated(r);
-      setName('');
-      onAdded();
-    } catch (err) {
-      const { fields, general: rest } = splitIssues(err, (f): FormField | undefined =>
-        f === 'name' || f === 'role' ? f : undefined,
-      );
-      setErrors(fields);
-      setGeneral(rest);
-    } finally {
-      setBusy(false);
-    }
-  }
+  const {
+    general,
+    field,
+    result: created,
+    setResult,
+    busy,
+    submit,
+  } = useCreateForm({
+    initial: { name: '', role: 'public' },
+    fieldOf: (f): FormField | undefined => (f === 'name' || f === 'role' ? f : undefined),
+    send: (v) => api<NodeCreated>('POST', '/nodes', { name: v.name.trim(), role: v.role }),
+    after: (v) => ({ ...v, name: '' }),
+    onSent: onAdded,
+  });
 
   return (
-    <form
-      onSubmit={(e) => void submit(e)}
-      aria-labelledby="node-add-title"
-      className="flex flex-col gap-3 rounded-lg border border-slate-200 bg-white p-4"
-    >
-      <h2 id="node-add-title" className="font-semibold">
-        Add a node
-      </h2>
+    <FormCard titleId="node-add-title" title="Add a node" onSubmit={submit}>
       <div className="grid gap-3 md:grid-cols-3">
-        <Field
-          label="Node name"
-          name="name"
-          placeholder="vps"
-          required
-          autoComplete="off"
-          value={name}
-          onChange={(e) => setName(e.target.value)}
-          error={errors.name}
-        />
+        <Field {...field('name')} label="Node name" placeholder="vps" required autoComplete="off" />
         <SelectField
+          {...field('role')}
           label="Role"
-          name="role"
-          value={role}
-          onChange={(e) => setRole(e.target.value)}
-          error={errors.role}
           options={[
             { value: 'public', label: 'public: services exposed publicly' },
             { value: 'lan', label: 'lan: services exposed to the LAN' },
           ]}
         />
       </div>
-      {general ? <Notice kind="error">{general}</Notice> : null}
-      {created ? <Created created={created} onDone={() => setCreated(null)} /> : null}
-      <div>
-        <button type="submit" disabled={busy} className={buttonClass}>
-          {busy ? 'Adding…' : 'Add node'}
-        </button>
-      </div>
-    </form>
+      <FormFooter error={general} busy={busy} label="Add node" busyLabel="Adding…">
+        {created ? <Created created={created} onDone={() => setResult(null)} /> : null}
+      </FormFooter>
+    </FormCard>
   );
 }

@@ -42,3 +42,14 @@ export function Table({
     </div>
   );
 }
+
+/**
+ * The header of a column of row actions, named for screen readers only. Positioned inside the
+ * table's scroller: an absolute sr-only span in a header cell would otherwise widen the whole page
+ * on a phone.
+ */
+export const actionsColumn = (
+  <span className="relative">
+    <span className="sr-only">Actions</span>
+  </span>
+);

@@ -25,8 +25,3 @@ export function local(iso: string): string {
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
 }
-
-/** Which form field an API issue is about, without the `body.` prefix some answers carry. */
-export function issueField(field: string): string {
-  return field.replace(/^body\./, '');
-}

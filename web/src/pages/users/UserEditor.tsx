@@ -1,6 +1,10 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
-import { api, splitIssues } from '../api';
-import { buttonClass, CheckboxField, ConfirmStep, Field, Notice, plainButton, SelectField } from './Field';
+import { api, splitIssues } from '../../api';
+import { plainButton } from '../../components/buttons';
+import { ConfirmStep } from '../../components/ConfirmStep';
+import { CheckboxField, Field, SelectField } from '../../components/Field';
+import { FormFooter } from '../../components/Form';
+import { Notice } from '../../components/Notice';
 import { GroupPicker, type UserView } from './UserParts';
 import { UserTotp } from './UserTotp';
 
@@ -160,13 +164,7 @@ export function UserEditor({
           checked={disabled}
           onChange={(e) => setDisabled(e.target.checked)}
         />
-        {general ? <Notice kind="error">{general}</Notice> : null}
-        {done ? <Notice kind="ok">{done}</Notice> : null}
-        <div>
-          <button type="submit" disabled={busy} className={buttonClass}>
-            {busy ? 'Saving…' : 'Save changes'}
-          </button>
-        </div>
+        <FormFooter error={general} done={done} busy={busy} label="Save changes" busyLabel="Saving…" />
       </form>
       <hr className="border-slate-200" />
       <UserTotp user={user} onChanged={onChanged} />

@@ -1,4 +1,4 @@
-import { local, relative } from './when';
+import { local, relative } from '../../components/when';
 
 /** A certificate as GET /api/v1/certificates lists it (keys never leave the API). */
 export interface CertRow {

@@ -68,13 +68,6 @@ export function TextAreaField(props: ComponentProps<'textarea'> & Labelled) {
   );
 }
 
-export const buttonClass =
-  'rounded bg-slate-900 px-4 py-2 text-sm font-medium text-white hover:bg-slate-700 disabled:opacity-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 focus-visible:ring-offset-2';
-
-/** A secondary button (Refresh, Cancel, Revoke, …). */
-export const plainButton =
-  'rounded border border-slate-300 px-3 py-1.5 text-sm hover:bg-slate-100 disabled:opacity-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500';
-
 /** A labelled select. */
 export function SelectField(
   props: ComponentProps<'select'> &
@@ -116,57 +109,6 @@ export function CheckboxField(props: Omit<ComponentProps<'input'>, 'type'> & { l
       <label htmlFor={id} className="text-sm text-slate-700">
         {label}
       </label>
-    </div>
-  );
-}
-
-/** A message above or below a form: `error` is announced at once, `ok` politely. */
-export function Notice({ kind, children }: { kind: 'error' | 'ok' | 'warn'; children: ReactNode }) {
-  const style =
-    kind === 'error'
-      ? 'border-red-200 bg-red-50 text-red-800'
-      : kind === 'warn'
-        ? 'border-amber-200 bg-amber-50 text-amber-900'
-        : 'border-green-200 bg-green-50 text-green-800';
-  return (
-    <p role={kind === 'ok' ? 'status' : 'alert'} className={`rounded border px-3 py-2 text-sm ${style}`}>
-      {children}
-    </p>
-  );
-}
-
-/**
- * The second step of a destructive action: what will happen, a button that does it and one that
- * backs out, which takes the focus (it replaced the button that had it): a second Enter is safe.
- */
-export function ConfirmStep({
-  label,
-  children,
-  action,
-  busy,
-  onConfirm,
-  onCancel,
-}: {
-  label: string;
-  children: ReactNode;
-  action: string;
-  busy: boolean;
-  onConfirm: () => void;
-  onCancel: () => void;
-}) {
-  return (
-    <div
-      role="group"
-      aria-label={label}
-      className="flex flex-wrap items-center gap-2 rounded border border-amber-200 bg-amber-50 p-3 text-sm text-amber-900"
-    >
-      <span className="min-w-0 basis-full sm:basis-auto">{children}</span>
-      <button type="button" disabled={busy} onClick={onConfirm} className={buttonClass}>
-        {action}
-      </button>
-      <button type="button" autoFocus onClick={onCancel} className={plainButton}>
-        Cancel
-      </button>
     </div>
   );
 }

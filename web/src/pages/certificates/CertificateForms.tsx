@@ -1,8 +1,11 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import { api, ApiError, messageOf, splitIssues } from '../api';
-import { buttonClass, Field, Notice, TextAreaField } from './Field';
+import { api, ApiError, issueField, messageOf } from '../../api';
+import { Field, TextAreaField } from '../../components/Field';
+import { FormCard, FormFooter } from '../../components/Form';
+import { Notice } from '../../components/Notice';
+import { local } from '../../components/when';
+import { useCreateForm } from '../../hooks/useCreateForm';
 import { orderKey, OrderProgress, type CertOrder, type CertRow } from './CertificateOrders';
-import { issueField, local } from './when';
 
 const DAY_MS = 86_400_000;
 
@@ -21,6 +24,48 @@ function splitNames(text: string): string[] {
 function validity(c: CertRow): string {
   const days = Math.floor((Date.parse(c.notAfter) - Date.now()) / DAY_MS);
   return `valid until ${local(c.notAfter)} (${days} days)`;
+}
+
+/** A request under way (or just done): the order's stages, each step seen, and what was issued. */
+function RequestProgress({
+  pending,
+  busy,
+  shown,
+  issued,
+}: {
+  pending: { names: string[]; steps: string[] };
+  busy: boolean;
+  shown: Pick<CertOrder, 'state' | 'step'>;
+  issued: string;
+}) {
+  return (
+    <div
+      role="status"
+      data-testid="request-progress"
+      className={
+        'flex flex-col gap-2 rounded border p-3 text-sm ' +
+        (busy ? 'border-sky-200 bg-sky-50 text-sky-900' : 'border-green-200 bg-green-50 text-green-900')
+      }
+    >
+      <span className="break-all">
+        {busy ? 'Requesting a certificate for ' : 'Certificate for '}
+        {pending.names.join(', ')}
+        {busy ? '…' : ''}
+      </span>
+      <OrderProgress order={shown} />
+      {busy && shown.state === 'issued' ? <span>Issued; the proxy is loading it…</span> : null}
+      {pending.steps.length ? (
+        <ol className="list-inside list-decimal text-xs" aria-label="Steps seen" data-testid="steps-seen">
+          {pending.steps.map((s, i) => (
+            <li key={`${i}-${s}`} className="break-all">
+              {s}
+            </li>
+          ))}
+        </ol>
+      ) : null}
+      {issued ? <span>{issued}</span> : null}
+    </div>
+  );
 }
 
 /**
@@ -99,14 +144,7 @@ export function RequestForm({
   }
 
   return (
-    <form
-      onSubmit={(e) => void submit(e)}
-      aria-labelledby="cert-request-title"
-      className="flex flex-col gap-3 rounded-lg border border-slate-200 bg-white p-4"
-    >
-      <h2 id="cert-request-title" className="font-semibold">
-        Request certificate
-      </h2>
+    <FormCard titleId="cert-request-title" title="Request certificate" onSubmit={(e) => void submit(e)}>
       {acme ? null : (
         <Notice kind="warn">
           No ACME directory is configured (setting acme_directory): certificates can only be uploaded.
@@ -127,119 +165,64 @@ export function RequestForm({
         Separated by commas or spaces; one certificate names them all. The CA must reach this edge over HTTP
         (or a DNS provider must hold the zone).
       </p>
-      {general ? <Notice kind="error">{general}</Notice> : null}
-      {pending ? (
-        <div
-          role="status"
-          data-testid="request-progress"
-          className={
-            'flex flex-col gap-2 rounded border p-3 text-sm ' +
-            (busy ? 'border-sky-200 bg-sky-50 text-sky-900' : 'border-green-200 bg-green-50 text-green-900')
-          }
-        >
-          <span className="break-all">
-            {busy ? 'Requesting a certificate for ' : 'Certificate for '}
-            {pending.names.join(', ')}
-            {busy ? '…' : ''}
-          </span>
-          <OrderProgress order={shown} />
-          {busy && shown.state === 'issued' ? <span>Issued; the proxy is loading it…</span> : null}
-          {pending.steps.length ? (
-            <ol className="list-inside list-decimal text-xs" aria-label="Steps seen" data-testid="steps-seen">
-              {pending.steps.map((s, i) => (
-                <li key={`${i}-${s}`} className="break-all">
-                  {s}
-                </li>
-              ))}
-            </ol>
-          ) : null}
-          {issued ? <span>{issued}</span> : null}
-        </div>
-      ) : null}
-      <div>
-        <button type="submit" disabled={busy || !acme} className={buttonClass}>
-          {busy ? 'Requesting…' : 'Request certificate'}
-        </button>
-      </div>
-    </form>
+      <FormFooter
+        error={general}
+        busy={busy}
+        disabled={!acme}
+        label="Request certificate"
+        busyLabel="Requesting…"
+      >
+        {pending ? <RequestProgress pending={pending} busy={busy} shown={shown} issued={issued} /> : null}
+      </FormFooter>
+    </FormCard>
   );
 }
 
 /** Bring your own: a PEM certificate (with its chain) and its unencrypted key. */
 export function UploadForm({ onDone }: { onDone: () => void }) {
-  const [cert, setCert] = useState('');
-  const [key, setKey] = useState('');
-  const [errors, setErrors] = useState<{ cert?: string; key?: string }>({});
-  const [general, setGeneral] = useState('');
-  const [done, setDone] = useState('');
-  const [busy, setBusy] = useState(false);
-
-  async function submit(e: FormEvent) {
-    e.preventDefault();
-    setErrors({});
-    setGeneral('');
-    setDone('');
-    setBusy(true);
-    try {
-      const c = await api<CertRow>('POST', '/certificates?wait=true', { cert, key });
-      setDone(`Uploaded a certificate for ${c.names.join(', ')}, ${validity(c)}.`);
-      setCert('');
-      setKey('');
-      onDone();
-    } catch (err) {
-      const { fields, general: rest } = splitIssues(err, (f): 'cert' | 'key' | undefined =>
-        f === 'cert' || f === 'key' ? f : undefined,
-      );
-      setErrors(fields);
-      setGeneral(rest);
-    } finally {
-      setBusy(false);
-    }
-  }
+  const { general, field, result, busy, submit } = useCreateForm({
+    initial: { cert: '', key: '' },
+    fieldOf: (f): 'cert' | 'key' | undefined => (f === 'cert' || f === 'key' ? f : undefined),
+    send: async (v) => {
+      const c = await api<CertRow>('POST', '/certificates?wait=true', v);
+      return `Uploaded a certificate for ${c.names.join(', ')}, ${validity(c)}.`;
+    },
+    onSent: onDone,
+  });
 
   return (
     <details className="rounded-lg border border-slate-200 bg-white p-4">
       <summary className="cursor-pointer font-semibold focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500">
         Upload a certificate
       </summary>
-      <form
-        onSubmit={(e) => void submit(e)}
-        aria-label="Upload a certificate"
-        className="mt-3 flex flex-col gap-3"
-      >
+      <form onSubmit={submit} aria-label="Upload a certificate" className="mt-3 flex flex-col gap-3">
         <div className="grid gap-3 md:grid-cols-2">
           <TextAreaField
+            {...field('cert')}
             rows={6}
             spellCheck={false}
             className="font-mono text-xs"
             label="Certificate (PEM, chain after it)"
-            name="cert"
             placeholder="-----BEGIN CERTIFICATE-----"
             required
-            value={cert}
-            onChange={(e) => setCert(e.target.value)}
-            error={errors.cert}
           />
           <TextAreaField
+            {...field('key')}
             rows={6}
             spellCheck={false}
             className="font-mono text-xs"
             label="Private key (PEM)"
-            name="key"
             placeholder="-----BEGIN PRIVATE KEY-----"
             required
-            value={key}
-            onChange={(e) => setKey(e.target.value)}
-            error={errors.key}
           />
         </div>
-        {general ? <Notice kind="error">{general}</Notice> : null}
-        {done ? <Notice kind="ok">{done}</Notice> : null}
-        <div>
-          <button type="submit" disabled={busy} className={buttonClass}>
-            {busy ? 'Uploading…' : 'Upload certificate'}
-          </button>
-        </div>
+        <FormFooter
+          error={general}
+          done={result}
+          busy={busy}
+          label="Upload certificate"
+          busyLabel="Uploading…"
+        />
       </form>
     </details>
   );

@@ -1,5 +1,5 @@
 import { useId } from 'react';
-import { CheckboxField } from './Field';
+import { CheckboxField } from '../../components/Field';
 
 // Shapes of /api/v1/users, /groups and /sessions (only the fields the pages read).
 export interface UserView {

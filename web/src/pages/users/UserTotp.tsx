@@ -1,7 +1,10 @@
 import QRCode from 'qrcode';
 import { useEffect, useRef, useState } from 'react';
-import { api, messageOf } from '../api';
-import { buttonClass, ConfirmStep, Notice, plainButton } from './Field';
+import { api, messageOf } from '../../api';
+import { buttonClass, plainButton } from '../../components/buttons';
+import { ConfirmStep } from '../../components/ConfirmStep';
+import { Notice, Outcome } from '../../components/Notice';
+import { useAction } from '../../hooks/useAction';
 import type { UserView } from './UserParts';
 
 interface Enrolment {
@@ -98,42 +101,27 @@ function Enrolled({ username, data, onDone }: { username: string; data: Enrolmen
 export function UserTotp({ user, onChanged }: { user: UserView; onChanged: () => void }) {
   const [enrolled, setEnrolled] = useState<Enrolment | null>(null);
   const [confirming, setConfirming] = useState<'' | 'remove' | 'replace'>('');
-  const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
-  const [done, setDone] = useState('');
+  const { busy, done, setDone, run } = useAction(setError);
   const path = `/users/${encodeURIComponent(user.username)}/totp`;
 
-  async function enrol() {
-    setBusy(true);
-    setError('');
-    setDone('');
-    try {
+  const enrol = () =>
+    run(async () => {
+      setError('');
       setEnrolled(await api<Enrolment>('POST', path));
       setConfirming('');
       onChanged();
-    } catch (e) {
-      setError(messageOf(e));
-    } finally {
-      setBusy(false);
-    }
-  }
+    });
 
-  async function remove() {
-    setBusy(true);
-    setError('');
-    setDone('');
-    try {
+  const remove = () =>
+    run(async () => {
+      setError('');
       await api('DELETE', path);
       setConfirming('');
       setEnrolled(null);
       setDone(`TOTP is off for ${user.username}: a password alone signs in now.`);
       onChanged();
-    } catch (e) {
-      setError(messageOf(e));
-    } finally {
-      setBusy(false);
-    }
-  }
+    });
 
   return (
     <div className="flex flex-col gap-3">
@@ -141,8 +129,7 @@ export function UserTotp({ user, onChanged }: { user: UserView; onChanged: () =>
       <p className="text-sm text-slate-600">
         {user.totp ? 'On: signing in asks for a code from an authenticator app.' : 'Off.'}
       </p>
-      {error ? <Notice kind="error">{error}</Notice> : null}
-      {done ? <Notice kind="ok">{done}</Notice> : null}
+      <Outcome error={error} done={done} />
       {enrolled ? (
         <Enrolled username={user.username} data={enrolled} onDone={() => setEnrolled(null)} />
       ) : null}
