@@ -1,7 +1,19 @@
 import { fromZod } from '../model/errors.js';
 import { serviceSchema, type ServiceRecord, type Source } from '../model/service.js';
 import type { Db } from '../store/db.js';
-import type { WriteMeta } from './registry.js';
+
+/** Who is writing, and why: recorded on every version. */
+export interface WriteMeta {
+  actor: string;
+  source: Source;
+  /** See ServiceMeta.owner: what within the source writes (a container, a file, an agent). */
+  owner?: string;
+  reason?: string;
+  /** Allow a change that leaves no route at all. */
+  force?: boolean;
+  /** Check the change against the whole state, report what it would change, write nothing. */
+  dryRun?: boolean;
+}
 
 /**
  * Writes one version in one transaction: its row, each record's before and after (what snapshots,

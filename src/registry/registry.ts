@@ -4,20 +4,9 @@ import { serviceSchema, type Service, type ServiceRecord, type Source } from '..
 import type { Db } from '../store/db.js';
 import { Claims, type IsLocal } from './claims.js';
 import { checkHosts, checkOwner, checkUnchanged, overrides } from './ownership.js';
-import { loadRecords, persistVersion } from './persist.js';
+import { loadRecords, persistVersion, type WriteMeta } from './persist.js';
 
-/** Who is writing, and why: recorded on every version. */
-export interface WriteMeta {
-  actor: string;
-  source: Source;
-  /** See ServiceMeta.owner: what within the source writes (a container, a file, an agent). */
-  owner?: string;
-  reason?: string;
-  /** Allow a change that leaves no route at all. */
-  force?: boolean;
-  /** Check the change against the whole state, report what it would change, write nothing. */
-  dryRun?: boolean;
-}
+export type { WriteMeta } from './persist.js';
 
 /** Facts about the machine the registry checks writes against (absent in pure unit tests). */
 export interface HostChecks {

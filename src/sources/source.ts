@@ -1,6 +1,34 @@
 import type { Source as RecordSource } from '../model/service.js';
-import type { DockerStatus } from './docker/source.js';
-import type { WatchedFileStatus } from './file/watch.js';
+import type { Problem } from './docker/draft.js';
+
+/** The edge file's report: what was applied, and why the current content is not. */
+export interface WatchedFileStatus {
+  file: string;
+  owner: string;
+  /** Registry version of the last successful apply. */
+  appliedVersion?: number;
+  appliedAt?: string;
+  /** Why the file's current content is not applied (the last good one still is). */
+  lastError?: { message: string; at: string };
+}
+
+/** Docker's report: the connection, and each container that opted in. */
+export interface DockerContainerStatus {
+  name: string;
+  id: string;
+  /** Services of this container that are live (in the registry). */
+  services: string[];
+  problems: Problem[];
+}
+
+export interface DockerStatus {
+  endpoint: string;
+  connected: boolean;
+  /** When the last full look at every container finished. */
+  lastSync?: string;
+  lastError?: string;
+  containers: DockerContainerStatus[];
+}
 
 /** What /api/v1/status shows under `sources`: each source with something to say, under its name. */
 export type SourceStatuses = { file?: WatchedFileStatus; docker?: DockerStatus };

@@ -18,8 +18,7 @@ import type { ServiceMeta, ServiceRecord } from '../../src/model/service.js';
 import type { ServiceSummary } from '../../src/model/summary.js';
 import type { ServiceDiff, VersionInfo } from '../../src/registry/snapshots.js';
 import type { FileApplyReport } from '../../src/sources/file/apply.js';
-import type { DockerStatus } from '../../src/sources/docker/source.js';
-import type { WatchedFileStatus } from '../../src/sources/file/watch.js';
+import type { DockerStatus, WatchedFileStatus } from '../../src/sources/source.js';
 import type { OrderStatus } from '../../src/tls/manager.js';
 import type { CertView } from '../../src/tls/store.js';
 

@@ -37,7 +37,7 @@ export const certificateStatusView = z.strictObject({
   failed: z.array(z.strictObject({ names: z.array(z.string()), error: z.string(), retry_at: z.string() })),
 });
 
-/** The watched edge file (src/sources/file/watch.ts WatchedFileStatus). */
+/** The watched edge file (src/sources/source.ts WatchedFileStatus). */
 export const fileSourceView = z.strictObject({
   file: z.string(),
   owner: z.string(),
@@ -46,7 +46,7 @@ export const fileSourceView = z.strictObject({
   lastError: z.strictObject({ message: z.string(), at: z.string() }).optional(),
 });
 
-/** Docker's connection and the containers that opted in (src/sources/docker/source.ts DockerStatus). */
+/** Docker's connection and the containers that opted in (src/sources/source.ts DockerStatus). */
 export const dockerSourceView = z.strictObject({
   endpoint: z.string(),
   connected: z.boolean(),

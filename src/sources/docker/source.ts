@@ -7,7 +7,7 @@ import type { Registry } from '../../registry/registry.js';
 import { dockerOptions, listRunning, parseEvent, readRunning, WATCHED_EVENTS } from './client.js';
 import { hasOurLabels, type ContainerFacts } from './facts.js';
 import { parseContainer, type Problem } from './labels.js';
-import type { Source, SourceStatuses } from '../source.js';
+import type { DockerContainerStatus, Source, SourceStatuses } from '../source.js';
 
 export interface DockerSourceOptions {
   /** docker_endpoint: `unix:///var/run/docker.sock` or `tcp://host:port`. */
@@ -24,23 +24,6 @@ export interface DockerSourceOptions {
   backoffMs?: { min: number; max: number };
   /** Timeout of each Engine API call (not of the event stream). */
   callTimeoutMs?: number;
-}
-
-export interface DockerContainerStatus {
-  name: string;
-  id: string;
-  /** Services of this container that are live (in the registry). */
-  services: string[];
-  problems: Problem[];
-}
-
-export interface DockerStatus {
-  endpoint: string;
-  connected: boolean;
-  /** When the last full look at every container finished. */
-  lastSync?: string;
-  lastError?: string;
-  containers: DockerContainerStatus[];
 }
 
 /**

@@ -5,17 +5,7 @@ import { GatehouseError } from '../../model/errors.js';
 import type { Logger } from '../../observe/log.js';
 import { applyEdgeFile, type FileDeps } from './apply.js';
 import { parseEdgeFile } from './document.js';
-import type { Source, SourceStatuses } from '../source.js';
-
-export interface WatchedFileStatus {
-  file: string;
-  owner: string;
-  /** Registry version of the last successful apply. */
-  appliedVersion?: number;
-  appliedAt?: string;
-  /** Why the file's current content is not applied (the last good one still is). */
-  lastError?: { message: string; at: string };
-}
+import type { Source, SourceStatuses, WatchedFileStatus } from '../source.js';
 
 /** Editors save in bursts (write, rename, chmod): one apply for all of them. */
 const SETTLE_MS = 100;
