@@ -81,7 +81,17 @@ export class HealthChecker {
   }
 }
 
-function probe(scheme: 'http' | 'https', server: string, path: string, timeoutMs: number): Promise<boolean> {
+/**
+ * One health probe: GET `path` on `server` (`IP:port`, `[v6]:port`); healthy when it answers below
+ * 400 within the timeout. Certificates are not checked (backends are addressed by IP). Also used by
+ * `gatehouse agent` for the service it keeps registered.
+ */
+export function probe(
+  scheme: 'http' | 'https',
+  server: string,
+  path: string,
+  timeoutMs: number,
+): Promise<boolean> {
   const m = /^\[?([^\]]+?)\]?:([0-9]+)$/.exec(server);
   const request = scheme === 'https' ? httpsRequest : httpRequest;
   return new Promise((resolve) => {

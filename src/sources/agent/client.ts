@@ -1,5 +1,4 @@
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { probe } from '../../edge/health.js';
 import type { Logger } from '../../observe/log.js';
 
 /** The control plane answered and said no: retrying would not help. */
@@ -96,21 +95,9 @@ export class ServiceAgent {
     const path = this.o.healthPath;
     if (!path) return Promise.resolve(true);
     // An upstream is IP:port or http(s)://IP:port.
-    const m = /^(?:(https?):\/\/)?\[?([^\]/]+?)\]?:([0-9]+)\/?$/.exec(this.o.upstreams[0] ?? '');
+    const m = /^(?:(https?):\/\/)?(\[?[^\]/]+?\]?:[0-9]+)\/?$/.exec(this.o.upstreams[0] ?? '');
     if (!m) return Promise.resolve(false);
-    const request = m[1] === 'https' ? httpsRequest : httpRequest;
-    return new Promise((resolve) => {
-      const req = request(
-        { host: m[2], port: Number(m[3]), path, timeout: 5000, agent: false, rejectUnauthorized: false },
-        (res) => {
-          res.resume();
-          resolve((res.statusCode ?? 500) < 400);
-        },
-      );
-      req.on('timeout', () => req.destroy());
-      req.on('error', () => resolve(false));
-      req.end();
-    });
+    return probe(m[1] === 'https' ? 'https' : 'http', m[2]!, path, 5000);
   }
 
   /** Deregisters (the route goes at once) and ends run(). */
