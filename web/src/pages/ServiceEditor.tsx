@@ -4,7 +4,7 @@ import type {
   FieldIssue,
   ProviderList,
   ServiceDryRun,
-  ServiceMetaView,
+  ServiceRecordView,
   ServiceWrite,
 } from '../../../src/api/views';
 import { serviceSchema } from '../../../src/model/service';
@@ -29,11 +29,8 @@ import { ReviewPanel } from '../editor/ReviewPanel';
 import { RouteEditor } from '../editor/RouteEditor';
 import { ServiceSection } from '../editor/ServiceSection';
 
-/** GET /services/{name} (ServiceRecordView), its service read as the editor's plain JSON draft. */
-interface Loaded {
-  service: JsonObject;
-  meta: ServiceMetaView;
-}
+/** GET /services/{name}, its service read as the editor's plain JSON draft. */
+type Loaded = Omit<ServiceRecordView, 'service'> & { service: JsonObject };
 
 const NEW = '+new';
 /** What a save of a new service says, carried over the page change to its own editor. */
