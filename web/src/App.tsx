@@ -1,5 +1,6 @@
 import { Component, lazy, Suspense, useCallback, useEffect, useState, type ReactNode } from 'react';
-import { api, setUnauthorizedHandler, type Session } from './api';
+import type { SignedIn } from '../../src/api/views';
+import { api, setUnauthorizedHandler } from './api';
 import { Audit } from './pages/Audit';
 import { Certificates } from './pages/Certificates';
 import { Dashboard } from './pages/Dashboard';
@@ -99,12 +100,12 @@ function PageView({ route, me }: { route: Route; me: string }) {
 }
 
 export function App() {
-  const [session, setSession] = useState<Session | null | undefined>(undefined);
+  const [session, setSession] = useState<SignedIn | null | undefined>(undefined);
   const [route, setRoute] = useState<Route>(routeFromHash);
 
   useEffect(() => {
     setUnauthorizedHandler(() => setSession(null));
-    api<Session>('GET', '/session').then(setSession, () => setSession(null));
+    api<SignedIn>('GET', '/session').then(setSession, () => setSession(null));
     const onHash = () => setRoute(routeFromHash());
     window.addEventListener('hashchange', onHash);
     return () => window.removeEventListener('hashchange', onHash);

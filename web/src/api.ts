@@ -1,17 +1,7 @@
-import type { ServiceSummary } from '../../src/model/summary';
+import type { ErrorBody } from '../../src/api/views';
 
 /** The management API's error shape: `{"error":{"code","message","issues"?}}`. */
-export interface FieldIssue {
-  field: string;
-  message: string;
-}
-export interface ApiErrorBody {
-  code: string;
-  message: string;
-  issues?: FieldIssue[];
-  /** GET /session only: no admin user exists yet (the sign-in page shows how to make one). */
-  setup_needed?: boolean;
-}
+type ApiErrorBody = ErrorBody['error'];
 
 export class ApiError extends Error {
   constructor(
@@ -50,7 +40,7 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
     data = undefined;
   }
   if (!res.ok) {
-    const err = (data as { error?: ApiErrorBody } | undefined)?.error ?? {
+    const err = (data as Partial<ErrorBody> | undefined)?.error ?? {
       code: 'http_' + res.status,
       message: `the API answered ${res.status} ${res.statusText}`,
     };
@@ -87,85 +77,4 @@ export function splitIssues<F extends string>(
     else rest.push(`${i.field}: ${i.message}`);
   }
   return { fields, general: rest.join('; ') };
-}
-
-// Shapes of the responses the UI reads (only the fields it uses).
-export interface Session {
-  username: string;
-  role: string;
-}
-export interface EdgeView {
-  appliedVersion: number;
-  downServers: string[];
-  /** Servers under active health checks, as `pool address`. */
-  checkedServers?: string[];
-  /** Servers nginx could not get an answer from in the last minute (passive, no check needed). */
-  failingServers?: { server: string; errors: number; lastStatus: string; lastAt: string }[];
-  lastError: { code: string; message: string } | null;
-  proxy: { running: boolean };
-}
-export interface Status {
-  version: number;
-  services: number;
-  in_sync: boolean;
-  edge: EdgeView & { lastError?: { code: string; message: string } };
-  certificates: {
-    count: number;
-    next_expiry: { names: string[]; not_after: string } | null;
-    issuing: { names: string[]; step: string }[];
-    failed: { names: string[]; error: string; retry_at: string }[];
-  };
-}
-export interface NodeInfo {
-  name: string;
-  online: boolean;
-  in_sync: boolean;
-}
-export interface SecurityEvent {
-  at: string;
-  kind: string;
-  ip: string;
-  username: string;
-  detail: string;
-  /** Where the request went, when the event is about one (absent on older events). */
-  host?: string;
-  path?: string;
-}
-/** The parts of a stored service the lists read (the editor loads the whole one). */
-export interface ServiceLike {
-  name: string;
-  hosts: string[];
-  suspended?: boolean;
-  access?: { links?: boolean };
-  routes?: { access?: { links?: boolean } }[];
-}
-export interface ServiceItem {
-  service: ServiceLike;
-  meta: { source: string; owner?: string };
-  /** Access, upstreams, HTTPS and state, derived by the API (src/model/summary.ts) as the CLI shows it. */
-  summary: ServiceSummary;
-}
-export interface SnapshotInfo {
-  version: number;
-  at: string;
-  actor: string;
-  source: string;
-  reason: string;
-  changes: { name: string; op: 'create' | 'update' | 'delete' }[];
-}
-export interface SnapshotDiff {
-  from: number;
-  to: number;
-  changes: { name: string; op: 'create' | 'update' | 'delete'; patch: string }[];
-}
-export interface LinkView {
-  id: string;
-  service: string;
-  created_at: string;
-  expires_at: string;
-  max_ips: number;
-  has_password: boolean;
-  note: string;
-  state: 'active' | 'expired' | 'revoked';
-  ips: { ip: string; first_at: string }[];
 }

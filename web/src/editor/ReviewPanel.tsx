@@ -1,11 +1,6 @@
+import type { ServiceDiffView } from '../../../src/api/views';
 import { buttonClass, plainButton } from '../components/buttons';
 import { Patch } from '../components/Patch';
-
-export interface ReviewChange {
-  name: string;
-  op: string;
-  patch: string;
-}
 
 /** What a save would change, as the API's dry run reported it; saving is only offered from here. */
 export function ReviewPanel({
@@ -14,7 +9,7 @@ export function ReviewPanel({
   onSave,
   onBack,
 }: {
-  changes: ReviewChange[];
+  changes: ServiceDiffView[];
   busy: boolean;
   onSave: () => void;
   onBack: () => void;

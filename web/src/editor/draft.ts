@@ -1,5 +1,5 @@
 import { createContext, useContext } from 'react';
-import type { FieldIssue } from '../api';
+import type { FieldIssue } from '../../../src/api/views';
 
 /** A service being edited: plain JSON, as the API takes and gives it. */
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };

@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
+import type { AuditEntryView, AuditList } from '../../../src/api/views';
 import { api, messageOf } from '../api';
 import { buttonClass, plainButton } from '../components/buttons';
 import { Field } from '../components/Field';
@@ -7,21 +8,10 @@ import { Notice } from '../components/Notice';
 import { Table } from '../components/Table';
 import { local } from '../components/when';
 
-interface AuditEntry {
-  id: number;
-  at: string;
-  actor: string;
-  via: string;
-  ip: string;
-  method: string;
-  path: string;
-  status: number;
-}
-
 const VERB: Record<string, string> = { POST: 'created', PUT: 'saved', PATCH: 'changed', DELETE: 'deleted' };
 
 /** A change in words: "saved service web", "signed in", "rolled back to version 12". */
-function describeChange(e: AuditEntry): string {
+function describeChange(e: AuditEntryView): string {
   const parts = e.path
     .replace(/^\/api\/v1\//, '')
     .split('/')
@@ -53,7 +43,7 @@ const PAGE = 50;
  * refused; newest first, filtered by user, paged. Service changes' contents are in Snapshots.
  */
 export function Audit() {
-  const [entries, setEntries] = useState<AuditEntry[] | null>(null);
+  const [entries, setEntries] = useState<AuditEntryView[] | null>(null);
   const [actor, setActor] = useState('');
   const [shown, setShown] = useState('');
   const [more, setMore] = useState(false);
@@ -69,7 +59,7 @@ export function Audit() {
       const q = new URLSearchParams({ limit: String(PAGE) });
       if (who) q.set('actor', who);
       if (before) q.set('before', String(before));
-      const r = await api<{ entries: AuditEntry[] }>('GET', `/audit?${q}`);
+      const r = await api<AuditList>('GET', `/audit?${q}`);
       if (mine !== latest.current) return;
       setEntries((cur) => (before ? [...(cur ?? []), ...r.entries] : r.entries));
       setMore(r.entries.length === PAGE);

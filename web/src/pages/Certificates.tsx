@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
+import type { CertList, CertView } from '../../../src/api/views';
 import { api, messageOf } from '../api';
 import { buttonClass, plainButton, RefreshButton } from '../components/buttons';
 import { CheckboxField } from '../components/Field';
@@ -11,7 +12,7 @@ import { useLoad } from '../hooks/useLoad';
 import { usePoll } from '../hooks/usePoll';
 import { useStream } from '../hooks/useStream';
 import { RequestForm, UploadForm } from './certificates/CertificateForms';
-import { OrdersPanel, type CertListing, type CertRow } from './certificates/CertificateOrders';
+import { OrdersPanel } from './certificates/CertificateOrders';
 
 const DAY_MS = 86_400_000;
 /** A certificate this close to its end is highlighted (the API raises `cert_expiring` then too). */
@@ -44,7 +45,7 @@ function ConfirmDelete({
   onConfirm,
   onCancel,
 }: {
-  cert: CertRow;
+  cert: CertView;
   busy: boolean;
   onConfirm: (revoke: boolean) => void;
   onCancel: () => void;
@@ -87,7 +88,7 @@ function CertRowView({
   onRenew,
   onDelete,
 }: {
-  c: CertRow;
+  c: CertView;
   acme: boolean;
   renewing: boolean;
   onRenew: () => void;
@@ -154,7 +155,7 @@ export function Certificates() {
   const [renewing, setRenewing] = useState('');
   const [deleting, setDeleting] = useState('');
 
-  const { data: listing, error, setError, load } = useLoad(() => api<CertListing>('GET', '/certificates'));
+  const { data: listing, error, setError, load } = useLoad(() => api<CertList>('GET', '/certificates'));
   const { busy, done, setDone, run } = useAction(setError);
 
   const later = useRef<ReturnType<typeof setTimeout>>(undefined);
@@ -183,13 +184,13 @@ export function Certificates() {
     [load],
   );
 
-  async function renew(c: CertRow) {
+  async function renew(c: CertView) {
     setRenewing(c.id);
     setDone('');
     setError('');
     onBusy(true);
     try {
-      const next = await api<CertRow>('POST', `/certificates/${encodeURIComponent(c.id)}/renew`);
+      const next = await api<CertView>('POST', `/certificates/${encodeURIComponent(c.id)}/renew`);
       setDone(`Renewed ${next.names.join(', ')}: the new certificate serves until ${local(next.notAfter)}.`);
     } catch (e) {
       setError(`Renewing ${c.names.join(', ')}: ${messageOf(e)}`);
@@ -200,7 +201,7 @@ export function Certificates() {
     }
   }
 
-  const remove = (c: CertRow, revoke: boolean) =>
+  const remove = (c: CertView, revoke: boolean) =>
     run(async () => {
       await api(
         'DELETE',

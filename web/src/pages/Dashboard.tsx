@@ -1,5 +1,15 @@
 import { useState } from 'react';
-import { api, type EdgeView, type LinkView, type NodeInfo, type SecurityEvent, type Status } from '../api';
+import type {
+  EventList,
+  EventSummary,
+  LinkList,
+  LinkView,
+  NodeList,
+  NodeStatusView,
+  Status,
+  StreamEvent,
+} from '../../../src/api/views';
+import { api } from '../api';
 import { Notice } from '../components/Notice';
 import { Table } from '../components/Table';
 import { local } from '../components/when';
@@ -23,15 +33,20 @@ const TALLIES: [string, string, (kind: string) => boolean][] = [
   ['tally-links', 'Links used', (k) => k === 'link_used'],
 ];
 
+/** The proxy's state as the stream's `edge` event gives it (the dashboard starts from /status's). */
+type EdgeEvent = StreamEvent<'edge'>;
+/** A security event, read from /events or as it happens on the stream (which has no `id` yet). */
+type SecurityEvent = StreamEvent<'security'>;
+
 /**
  * The services card's line: only an active check says healthy; a service nobody checks is "not
  * checked" unless nginx's own answers showed it failing.
  */
-function healthLine(services: number, edge: EdgeView): string {
+function healthLine(services: number, edge: EdgeEvent): string {
   const failing = new Set(
-    [...edge.downServers, ...(edge.failingServers ?? []).map((f) => f.server)].map(serviceOfKey),
+    [...edge.downServers, ...edge.failingServers.map((f) => f.server)].map(serviceOfKey),
   );
-  const checked = new Set((edge.checkedServers ?? []).map(serviceOfKey));
+  const checked = new Set(edge.checkedServers.map(serviceOfKey));
   const unchecked = Math.max(0, services - new Set([...checked, ...failing]).size);
   const parts = [];
   if (failing.size) parts.push(`${failing.size} failing`);
@@ -65,8 +80,8 @@ function Card({
  */
 export function Dashboard() {
   const [status, setStatus] = useState<Status | null>(null);
-  const [edge, setEdge] = useState<EdgeView | null>(null);
-  const [nodes, setNodes] = useState<NodeInfo[]>([]);
+  const [edge, setEdge] = useState<EdgeEvent | null>(null);
+  const [nodes, setNodes] = useState<NodeStatusView[]>([]);
   const [links, setLinks] = useState<LinkView[]>([]);
   const [events, setEvents] = useState<SecurityEvent[]>([]);
   /** The last day's events by kind, counted by the API (all of them, not a page). */
@@ -75,10 +90,10 @@ export function Dashboard() {
   const { error, load } = useLoad(async () => {
     const [s, n, ev, l, sum] = await Promise.all([
       api<Status>('GET', '/status'),
-      api<{ nodes: NodeInfo[] }>('GET', '/nodes'),
-      api<{ events: SecurityEvent[] }>('GET', '/events?limit=200'),
-      api<{ links: LinkView[] }>('GET', '/links'),
-      api<{ counts: Record<string, number> }>('GET', '/events/summary?hours=24'),
+      api<NodeList>('GET', '/nodes'),
+      api<EventList>('GET', '/events?limit=200'),
+      api<LinkList>('GET', '/links'),
+      api<EventSummary>('GET', '/events/summary?hours=24'),
     ]);
     setStatus(s);
     setLinks(l.links.filter((x) => x.state === 'active'));
@@ -89,7 +104,7 @@ export function Dashboard() {
     setTally(sum.counts);
   });
   const live = useStream({
-    edge: (data) => setEdge(JSON.parse(data) as EdgeView),
+    edge: (data) => setEdge(JSON.parse(data) as EdgeEvent),
     version: () => void load(),
     security: (data) => {
       const e = JSON.parse(data) as SecurityEvent;
@@ -168,7 +183,7 @@ export function Dashboard() {
         {down.length === 0 && failing.length === 0 ? (
           <p className="text-sm text-slate-500">
             No upstream is down or failing.{' '}
-            {edge?.checkedServers?.length
+            {edge?.checkedServers.length
               ? `${edge.checkedServers.length} under active health checks; others are watched through the requests nginx passes.`
               : 'None has an active health check; failures show here from the requests nginx passes.'}
           </p>
@@ -217,7 +232,7 @@ export function Dashboard() {
                 <td className="whitespace-nowrap px-3 py-1.5">{local(e.at)}</td>
                 <td className="px-3 py-1.5">{e.kind}</td>
                 <td className="px-3 py-1.5 break-all" data-testid="event-where">
-                  {e.host ? `${e.host}${e.path ?? ''}` : ''}
+                  {e.host ? `${e.host}${e.path}` : ''}
                 </td>
                 <td className="px-3 py-1.5">{e.username}</td>
                 <td className="px-3 py-1.5 font-mono">{e.ip}</td>

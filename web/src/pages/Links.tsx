@@ -1,5 +1,13 @@
 import { useState } from 'react';
-import { api, messageOf, type LinkView, type ServiceItem } from '../api';
+import type {
+  LinkCreated,
+  LinkDetail,
+  LinkList,
+  LinkView,
+  ServiceList,
+  ServiceListItem,
+} from '../../../src/api/views';
+import { api, messageOf } from '../api';
 import { buttonClass, plainButton, RefreshButton } from '../components/buttons';
 import { Field, SelectField } from '../components/Field';
 import { FormCard, FormFooter } from '../components/Form';
@@ -13,8 +21,8 @@ import { useCreateForm } from '../hooks/useCreateForm';
 import { useLoad } from '../hooks/useLoad';
 
 /** A service takes links when it, or one of its routes, says `access.links`. */
-function takesLinks(s: ServiceItem): boolean {
-  return !!s.service.access?.links || (s.service.routes ?? []).some((r) => !!r.access?.links);
+function takesLinks(s: ServiceListItem): boolean {
+  return !!s.service.access?.links || s.service.routes.some((r) => !!r.access?.links);
 }
 
 function CreatedUrl({ url }: { url: string }) {
@@ -53,7 +61,7 @@ function CreateForm({ services, onCreated }: { services: string[]; onCreated: ()
   } = useCreateForm({
     initial: { service: '', ttl: LINK_TTL_DEFAULT, max_ips: '1', password: '', note: '' },
     send: async (v) => {
-      const r = await api<{ url: string }>('POST', '/links', {
+      const r = await api<LinkCreated>('POST', '/links', {
         service: (v.service || services[0] || '').trim(),
         ttl: v.ttl.trim(),
         max_ips: Number(v.max_ips),
@@ -94,18 +102,10 @@ function CreateForm({ services, onCreated }: { services: string[]; onCreated: ()
   );
 }
 
-interface LinkUse {
-  id: number;
-  at: string;
-  ip: string;
-  user_agent: string;
-  outcome: string;
-}
-
 /** Every opening of one link: when, from where, with what browser, and whether it admitted. */
 function UsageLog({ link, onClose }: { link: LinkView; onClose: () => void }) {
   const { data: uses, error } = useLoad(() =>
-    api<{ uses: LinkUse[] }>('GET', `/links/${encodeURIComponent(link.id)}`).then((r) => r.uses),
+    api<LinkDetail>('GET', `/links/${encodeURIComponent(link.id)}`).then((r) => r.uses),
   );
   return (
     <div role="region" aria-labelledby="usage-title" className="flex flex-col gap-2">
@@ -150,10 +150,7 @@ export function Links() {
   const [confirming, setConfirming] = useState('');
 
   const { data, error, setError, load } = useLoad(async () => {
-    const [l, s] = await Promise.all([
-      api<{ links: LinkView[] }>('GET', '/links'),
-      api<{ services: ServiceItem[] }>('GET', '/services'),
-    ]);
+    const [l, s] = await Promise.all([api<LinkList>('GET', '/links'), api<ServiceList>('GET', '/services')]);
     return { links: l.links, services: s.services.filter(takesLinks).map((x) => x.service.name) };
   });
   const links = data?.links ?? null;

@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import type { NodeList, NodeStatusView, Status, StreamEvent } from '../../../src/api/views';
 import { api } from '../api';
 import { plainButton, RefreshButton } from '../components/buttons';
 import { ConfirmStep } from '../components/ConfirmStep';
@@ -12,30 +13,12 @@ import { usePoll } from '../hooks/usePoll';
 import { useStream } from '../hooks/useStream';
 import { NodeAdd } from './nodes/NodeAdd';
 
-/** A node as GET /api/v1/nodes lists it. */
-interface NodeRow {
-  name: string;
-  role: string;
-  created_at: string;
-  last_seen: string | null;
-  address: string;
-  applied_hash: string;
-  applied_version: number;
-  last_error: string;
-  /** The agent's Gatehouse version. */
-  version: string;
-  down_servers: string[];
-  online: boolean;
-  /** It serves what it should now (config, certificates, gate state). */
-  in_sync: boolean;
-}
-
 /** Reports arrive as `node` events; being offline (no report for a while) shows on a re-read this often. */
 const IDLE_MS = 5_000;
 
 const badge = 'inline-block rounded-full px-2 py-0.5 text-xs font-medium whitespace-nowrap';
 
-function SyncCell({ n, current }: { n: NodeRow; current: number | undefined }) {
+function SyncCell({ n, current }: { n: NodeStatusView; current: number | undefined }) {
   if (!n.applied_hash) return <span className="text-slate-500">nothing applied yet</span>;
   const lag = current === undefined ? undefined : Math.max(0, current - n.applied_version);
   return (
@@ -60,7 +43,7 @@ function NodeRowView({
   current,
   onRemove,
 }: {
-  n: NodeRow;
+  n: NodeStatusView;
   current: number | undefined;
   onRemove: (name: string) => void;
 }) {
@@ -162,10 +145,7 @@ export function Nodes() {
     setError,
     load,
   } = useLoad(async () => {
-    const [n, s] = await Promise.all([
-      api<{ nodes: NodeRow[] }>('GET', '/nodes'),
-      api<{ version: number }>('GET', '/status'),
-    ]);
+    const [n, s] = await Promise.all([api<NodeList>('GET', '/nodes'), api<Status>('GET', '/status')]);
     setCurrent(s.version);
     return n.nodes;
   });
@@ -174,8 +154,7 @@ export function Nodes() {
     // A node reported what it applied: its version, lag and health changed.
     node: () => void load(),
     version: (data) => {
-      const v = (JSON.parse(data) as { version?: number }).version;
-      if (typeof v === 'number') setCurrent(v);
+      setCurrent((JSON.parse(data) as StreamEvent<'version'>).version);
       void load();
     },
   });

@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import type { ProviderList, ProviderView } from '../../../src/api/views';
 import { api } from '../api';
 import { RefreshButton } from '../components/buttons';
 import { ConfirmButton } from '../components/ConfirmStep';
@@ -10,19 +11,6 @@ import { Table } from '../components/Table';
 import { useAction } from '../hooks/useAction';
 import { useCreateForm } from '../hooks/useCreateForm';
 import { useLoad } from '../hooks/useLoad';
-
-/** A provider as /api/v1/providers shows it: the client secret is write-only, never returned. */
-interface ProviderView {
-  name: string;
-  label: string;
-  issuer: string;
-  client_id: string;
-  scopes: string[];
-  groups_claim: string;
-  username_claim: string;
-  group_map: Record<string, string>;
-  groups_passthrough: boolean;
-}
 
 type ProviderField =
   | 'name'
@@ -169,9 +157,7 @@ function AddProvider({
 /** OIDC sign-in providers: the list (never a secret), a form for a new one, deletion after a confirmation. */
 export function Providers() {
   const [confirming, setConfirming] = useState('');
-  const { data, error, setError, load } = useLoad(() =>
-    api<{ providers: ProviderView[]; redirect_uri: string | null }>('GET', '/providers'),
-  );
+  const { data, error, setError, load } = useLoad(() => api<ProviderList>('GET', '/providers'));
   const items = data?.providers ?? null;
   const { busy, done, setDone, run } = useAction(setError);
 

@@ -1,7 +1,14 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import YAML from 'yaml';
+import type {
+  FieldIssue,
+  ProviderList,
+  ServiceDryRun,
+  ServiceRecordView,
+  ServiceWrite,
+} from '../../../src/api/views';
 import { serviceSchema } from '../../../src/model/service';
-import { api, ApiError, messageOf, type FieldIssue } from '../api';
+import { api, ApiError, messageOf } from '../api';
 import { buttonClass, plainButton } from '../components/buttons';
 import { TextAreaField } from '../components/Field';
 import { Notice } from '../components/Notice';
@@ -18,17 +25,12 @@ import {
   type Json,
   type JsonObject,
 } from '../editor/draft';
-import { ReviewPanel, type ReviewChange } from '../editor/ReviewPanel';
+import { ReviewPanel } from '../editor/ReviewPanel';
 import { RouteEditor } from '../editor/RouteEditor';
 import { ServiceSection } from '../editor/ServiceSection';
 
-interface Loaded {
-  service: JsonObject;
-  meta: { source: string; owner?: string; updated_at: string };
-}
-interface Review {
-  changes: ReviewChange[];
-}
+/** GET /services/{name}, its service read as the editor's plain JSON draft. */
+type Loaded = Omit<ServiceRecordView, 'service'> & { service: JsonObject };
 
 const NEW = '+new';
 /** What a save of a new service says, carried over the page change to its own editor. */
@@ -56,7 +58,7 @@ export function ServiceEditor({ name: routeName }: { name: string }) {
     carried = '';
     return said;
   });
-  const [review, setReview] = useState<Review | null>(null);
+  const [review, setReview] = useState<ServiceDryRun | null>(null);
   const [yaml, setYaml] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [confirmDelete, setConfirmDelete] = useState(false);
@@ -67,7 +69,7 @@ export function ServiceEditor({ name: routeName }: { name: string }) {
   const load = useCallback(async () => {
     setGeneral('');
     try {
-      const p = await api<{ providers: { name: string }[] }>('GET', '/providers').catch(() => ({
+      const p = await api<ProviderList>('GET', '/providers').catch(() => ({
         providers: [],
       }));
       setProviders(p.providers.map((x) => x.name));
@@ -135,7 +137,7 @@ export function ServiceEditor({ name: routeName }: { name: string }) {
     }
     setBusy(true);
     try {
-      const r = await api<Review>('PUT', `/services/${encodeURIComponent(name)}?dry_run=true`, svc);
+      const r = await api<ServiceDryRun>('PUT', `/services/${encodeURIComponent(name)}?dry_run=true`, svc);
       setIssues([]);
       setReview(r);
     } catch (e) {
@@ -152,7 +154,7 @@ export function ServiceEditor({ name: routeName }: { name: string }) {
     setBusy(true);
     try {
       const guard = loaded ? loaded.meta.updated_at : 'absent';
-      const r = await api<Loaded & { version: number }>(
+      const r = await api<Loaded & Pick<ServiceWrite, 'version'>>(
         'PUT',
         `/services/${encodeURIComponent(name)}?wait=true&if_updated_at=${encodeURIComponent(guard)}`,
         svc,

@@ -1,6 +1,7 @@
 import { useState } from 'react';
+import type { ServiceList } from '../../../src/api/views';
 import type { ServiceSummary } from '../../../src/model/summary';
-import { api, type ServiceItem } from '../api';
+import { api } from '../api';
 import { plainButton } from '../components/buttons';
 import { Field } from '../components/Field';
 import { FormCard, FormFooter } from '../components/Form';
@@ -85,7 +86,7 @@ export function Services() {
     data: items,
     error,
     load,
-  } = useLoad(() => api<{ services: ServiceItem[] }>('GET', '/services').then((r) => r.services));
+  } = useLoad(() => api<ServiceList>('GET', '/services').then((r) => r.services));
   // Upstream health changes without a registry change: the edge's reports say when.
   useStream({ edge: () => void load(), version: () => void load() });
   // Failures seen by nginx age out of their one-minute window without an event.

@@ -1,11 +1,12 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
-import { api, ApiError, messageOf, type Session } from '../api';
+import type { SignedIn } from '../../../src/api/views';
+import { api, ApiError, messageOf } from '../api';
 import { buttonClass } from '../components/buttons';
 import { Field } from '../components/Field';
 import { Notice } from '../components/Notice';
 
 /** Admin sign-in: username and password, then a TOTP code when the API asks for one. */
-export function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
+export function SignIn({ onSignedIn }: { onSignedIn: (s: SignedIn) => void }) {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [totp, setTotp] = useState('');
@@ -21,7 +22,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
 
   // First run: the API says whether an admin exists yet (and nothing more) while signed out.
   useEffect(() => {
-    api<Session>('GET', '/session').then(
+    api<SignedIn>('GET', '/session').then(
       () => undefined,
       (err: unknown) => {
         if (err instanceof ApiError && err.body.setup_needed) setSetupNeeded(true);
@@ -34,7 +35,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
     setBusy(true);
     setError('');
     try {
-      const s = await api<Session>('POST', '/session', {
+      const s = await api<SignedIn>('POST', '/session', {
         username,
         password,
         ...(needTotp && totp ? { totp: totp.trim() } : {}),

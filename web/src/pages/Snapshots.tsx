@@ -1,5 +1,6 @@
 import { useState } from 'react';
-import { api, messageOf, type SnapshotDiff, type SnapshotInfo } from '../api';
+import type { Rollback, SnapshotDiff, SnapshotList, VersionInfoView } from '../../../src/api/views';
+import { api, messageOf } from '../api';
 import { buttonClass } from '../components/buttons';
 import { ConfirmStep } from '../components/ConfirmStep';
 import { LoadedList } from '../components/LoadedList';
@@ -10,7 +11,7 @@ import { local } from '../components/when';
 import { useAction } from '../hooks/useAction';
 import { useLoad } from '../hooks/useLoad';
 
-function changeText(s: SnapshotInfo): string {
+function changeText(s: VersionInfoView): string {
   const ops = s.changes.map((c) => `${c.op} ${c.name}`).join(', ');
   return s.reason ? (ops ? `${ops} (${s.reason})` : s.reason) : ops;
 }
@@ -20,9 +21,7 @@ export function Snapshots() {
   const [selected, setSelected] = useState<number | null>(null);
   const [diff, setDiff] = useState<SnapshotDiff | null>(null);
   const [confirming, setConfirming] = useState(false);
-  const { data, error, setError, load } = useLoad(() =>
-    api<{ version: number; snapshots: SnapshotInfo[] }>('GET', '/snapshots?limit=100'),
-  );
+  const { data, error, setError, load } = useLoad(() => api<SnapshotList>('GET', '/snapshots?limit=100'));
   const current = data?.version ?? null;
   const items = data?.snapshots ?? null;
   const { busy, done, setDone, run } = useAction(setError);
@@ -42,11 +41,10 @@ export function Snapshots() {
   const rollback = (version: number) =>
     run(async () => {
       setError('');
-      const r = await api<{ version: number; changed: boolean }>('POST', `/snapshots/${version}/rollback`, {
-        wait: true,
-      });
+      const r = await api<Rollback>('POST', `/snapshots/${version}/rollback`, { wait: true });
+      // `changed` names the services the rollback touched: none when the registry already held them.
       setDone(
-        r.changed
+        r.changed.length
           ? `Rolled back to version ${version}: the registry is now at version ${r.version}.`
           : `Nothing to roll back: version ${version} is what the registry holds (version ${r.version}).`,
       );

@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import type { GroupList, UserList, UserView } from '../../../src/api/views';
 import { api } from '../api';
 import { plainButton, RefreshButton } from '../components/buttons';
 import { Field, SelectField } from '../components/Field';
@@ -11,7 +12,7 @@ import { useLoad } from '../hooks/useLoad';
 import { Groups } from './users/Groups';
 import { Sessions } from './users/Sessions';
 import { UserEditor } from './users/UserEditor';
-import { GroupPicker, type GroupView, type UserView } from './users/UserParts';
+import { GroupPicker } from './users/UserParts';
 
 type CreateField = 'username' | 'password' | 'role' | 'groups';
 
@@ -100,10 +101,7 @@ export function Users({ me }: { me: string }) {
 
   const { data, error, load } = useLoad(async () => {
     try {
-      const [u, g] = await Promise.all([
-        api<{ users: UserView[] }>('GET', '/users'),
-        api<{ groups: GroupView[] }>('GET', '/groups'),
-      ]);
+      const [u, g] = await Promise.all([api<UserList>('GET', '/users'), api<GroupList>('GET', '/groups')]);
       return { users: u.users, groups: g.groups };
     } finally {
       setTick((n) => n + 1);

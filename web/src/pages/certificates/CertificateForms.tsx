@@ -1,11 +1,12 @@
 import { useEffect, useState, type FormEvent } from 'react';
+import type { CertView, OrderView } from '../../../../src/api/views';
 import { api, ApiError, issueField, messageOf } from '../../api';
 import { Field, TextAreaField } from '../../components/Field';
 import { FormCard, FormFooter } from '../../components/Form';
 import { Notice } from '../../components/Notice';
 import { local } from '../../components/when';
 import { useCreateForm } from '../../hooks/useCreateForm';
-import { orderKey, OrderProgress, type CertOrder, type CertRow } from './CertificateOrders';
+import { orderKey, OrderProgress } from './CertificateOrders';
 
 const DAY_MS = 86_400_000;
 
@@ -21,7 +22,7 @@ function splitNames(text: string): string[] {
   ];
 }
 
-function validity(c: CertRow): string {
+function validity(c: CertView): string {
   const days = Math.floor((Date.parse(c.notAfter) - Date.now()) / DAY_MS);
   return `valid until ${local(c.notAfter)} (${days} days)`;
 }
@@ -35,7 +36,7 @@ function RequestProgress({
 }: {
   pending: { names: string[]; steps: string[] };
   busy: boolean;
-  shown: Pick<CertOrder, 'state' | 'step'>;
+  shown: Pick<OrderView, 'state' | 'step'>;
   issued: string;
 }) {
   return (
@@ -79,7 +80,7 @@ export function RequestForm({
   onDone,
 }: {
   acme: boolean;
-  orders: CertOrder[];
+  orders: OrderView[];
   onBusy: (busy: boolean) => void;
   onDone: () => void;
 }) {
@@ -94,7 +95,7 @@ export function RequestForm({
   const step = busy && order?.state === 'issuing' ? order.step : undefined;
   // An `issued` order counts once this request saw it under way (an older order of the same names
   // may be listed as issued before this one starts); the call itself returns after the proxy reloads.
-  const shown: Pick<CertOrder, 'state' | 'step'> = !busy
+  const shown: Pick<OrderView, 'state' | 'step'> = !busy
     ? { state: 'issued' }
     : order?.state === 'issuing' || (order?.state === 'issued' && pending?.steps.length)
       ? order
@@ -119,7 +120,7 @@ export function RequestForm({
     setBusy(true);
     onBusy(true);
     try {
-      const cert = await api<CertRow>('POST', '/certificates/issue', { names });
+      const cert = await api<CertView>('POST', '/certificates/issue', { names });
       setPending((p) => (p ? { ...p, steps: [...p.steps.filter((s) => s !== 'issued'), 'issued'] } : p));
       setIssued(`Issued a certificate for ${cert.names.join(', ')}, ${validity(cert)}.`);
       setText('');
@@ -184,7 +185,7 @@ export function UploadForm({ onDone }: { onDone: () => void }) {
     initial: { cert: '', key: '' },
     fieldOf: (f): 'cert' | 'key' | undefined => (f === 'cert' || f === 'key' ? f : undefined),
     send: async (v) => {
-      const c = await api<CertRow>('POST', '/certificates?wait=true', v);
+      const c = await api<CertView>('POST', '/certificates?wait=true', v);
       return `Uploaded a certificate for ${c.names.join(', ')}, ${validity(c)}.`;
     },
     onSent: onDone,

@@ -1,33 +1,5 @@
+import type { OrderView } from '../../../../src/api/views';
 import { local, relative } from '../../components/when';
-
-/** A certificate as GET /api/v1/certificates lists it (keys never leave the API). */
-export interface CertRow {
-  id: string;
-  fingerprint: string;
-  names: string[];
-  notBefore: string;
-  notAfter: string;
-  /** `acme` (ordered by Gatehouse) or `upload` (brought by an operator). */
-  source: string;
-  createdAt: string;
-}
-
-/** An ACME order: under way (`issuing`, with its current step), `failed` (error, next try) or `issued`. */
-export interface CertOrder {
-  names: string[];
-  state: 'issuing' | 'failed' | 'issued';
-  step?: string;
-  error?: string;
-  retryAt?: string;
-  updatedAt: string;
-}
-
-export interface CertListing {
-  certificates: CertRow[];
-  orders: CertOrder[];
-  /** Whether an ACME directory is configured (else certificates can only be uploaded). */
-  acme: boolean;
-}
 
 /** The manager keys orders by their names joined with commas, in the order asked for. */
 export const orderKey = (names: string[]) => names.join(',');
@@ -35,7 +7,7 @@ export const orderKey = (names: string[]) => names.join(',');
 /** The stages an ACME order goes through; each step the API reports belongs to one. */
 const STAGES = ['Order placed', 'Proving control', 'Finalizing', 'Issued'] as const;
 
-function stageOf(o: Pick<CertOrder, 'state' | 'step'>): number {
+function stageOf(o: Pick<OrderView, 'state' | 'step'>): number {
   if (o.state === 'issued' || o.step === 'issued') return 3;
   const step = o.step ?? '';
   if (step === 'finalizing') return 2;
@@ -44,7 +16,7 @@ function stageOf(o: Pick<CertOrder, 'state' | 'step'>): number {
 }
 
 /** Where an order stands: its stages, done ones ticked, the current one with the API's own words. */
-export function OrderProgress({ order }: { order: Pick<CertOrder, 'state' | 'step'> }) {
+export function OrderProgress({ order }: { order: Pick<OrderView, 'state' | 'step'> }) {
   const at = stageOf(order);
   return (
     <ol className="flex flex-wrap gap-x-3 gap-y-1 text-sm" aria-label="Progress">
@@ -68,7 +40,7 @@ export function OrderProgress({ order }: { order: Pick<CertOrder, 'state' | 'ste
 }
 
 /** Orders under way, as a live progress list, and failed ones with their error and next try. */
-export function OrdersPanel({ orders }: { orders: CertOrder[] }) {
+export function OrdersPanel({ orders }: { orders: OrderView[] }) {
   const issuing = orders.filter((o) => o.state === 'issuing');
   const failed = orders.filter((o) => o.state === 'failed');
   return (

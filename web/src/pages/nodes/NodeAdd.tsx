@@ -1,16 +1,10 @@
+import type { NodeEnrolled } from '../../../../src/api/views';
 import { api } from '../../api';
 import { buttonClass, plainButton } from '../../components/buttons';
 import { Field, SelectField } from '../../components/Field';
 import { FormCard, FormFooter } from '../../components/Form';
 import { useCopy } from '../../hooks/useCopy';
 import { useCreateForm } from '../../hooks/useCreateForm';
-
-/** POST /api/v1/nodes answers with the token, shown only this once, and the command to run. */
-interface NodeCreated {
-  node: { name: string; role: string };
-  token: string;
-  command: string;
-}
 
 /** A read-only value with a Copy button (falls back to selecting it when there is no clipboard). */
 function CopyValue({ label, value, multiline }: { label: string; value: string; multiline?: boolean }) {
@@ -55,7 +49,7 @@ function CopyValue({ label, value, multiline }: { label: string; value: string; 
 }
 
 /** The token and the ready-to-run command of a node just added: shown once, never again. */
-function Created({ created, onDone }: { created: NodeCreated; onDone: () => void }) {
+function Created({ created, onDone }: { created: NodeEnrolled; onDone: () => void }) {
   // The API cannot know the address the node reaches it by; the browser's is the best guess.
   const command = created.command.replace("<this API's URL>", window.location.origin);
   return (
@@ -90,7 +84,7 @@ export function NodeAdd({ onAdded }: { onAdded: () => void }) {
   } = useCreateForm({
     initial: { name: '', role: 'public' },
     fieldOf: (f): FormField | undefined => (f === 'name' || f === 'role' ? f : undefined),
-    send: (v) => api<NodeCreated>('POST', '/nodes', { name: v.name.trim(), role: v.role }),
+    send: (v) => api<NodeEnrolled>('POST', '/nodes', { name: v.name.trim(), role: v.role }),
     after: (v) => ({ ...v, name: '' }),
     onSent: onAdded,
   });

@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import type { GroupView } from '../../../../src/api/views';
 import { api, splitIssues } from '../../api';
 import { ConfirmButton } from '../../components/ConfirmStep';
 import { Field } from '../../components/Field';
@@ -8,7 +9,6 @@ import { Outcome } from '../../components/Notice';
 import { Table } from '../../components/Table';
 import { useAction } from '../../hooks/useAction';
 import { useCreateForm } from '../../hooks/useCreateForm';
-import type { GroupView } from './UserParts';
 
 type GroupField = 'name' | 'description';
 

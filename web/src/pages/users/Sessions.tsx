@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import type { SessionList, SessionView } from '../../../../src/api/views';
 import { api } from '../../api';
 import { RefreshButton } from '../../components/buttons';
 import { ConfirmButton } from '../../components/ConfirmStep';
@@ -8,7 +9,6 @@ import { Table } from '../../components/Table';
 import { local as when } from '../../components/when';
 import { useAction } from '../../hooks/useAction';
 import { useLoad } from '../../hooks/useLoad';
-import type { SessionView } from './UserParts';
 
 /** How a session began: this UI's sign-in, the portal's password form, or an OIDC provider. */
 function viaText(via: string): string {
@@ -28,7 +28,7 @@ export function Sessions({ reload }: { reload: number }) {
     error,
     setError,
     load,
-  } = useLoad(() => api<{ sessions: SessionView[] }>('GET', '/sessions').then((r) => r.sessions), reload);
+  } = useLoad(() => api<SessionList>('GET', '/sessions').then((r) => r.sessions), reload);
   const { busy, done, setDone, run } = useAction(setError);
 
   const revoke = (s: SessionView) =>

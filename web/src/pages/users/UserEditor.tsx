@@ -1,11 +1,12 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
+import type { UserView } from '../../../../src/api/views';
 import { api, splitIssues } from '../../api';
 import { plainButton } from '../../components/buttons';
 import { ConfirmStep } from '../../components/ConfirmStep';
 import { CheckboxField, Field, SelectField } from '../../components/Field';
 import { FormFooter } from '../../components/Form';
 import { Notice } from '../../components/Notice';
-import { GroupPicker, type UserView } from './UserParts';
+import { GroupPicker } from './UserParts';
 import { UserTotp } from './UserTotp';
 
 type EditField = 'role' | 'groups' | 'password';

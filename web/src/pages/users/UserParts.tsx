@@ -1,35 +1,6 @@
 import { useId } from 'react';
 import { CheckboxField } from '../../components/Field';
 
-// Shapes of /api/v1/users, /groups and /sessions (only the fields the pages read).
-export interface UserView {
-  username: string;
-  email: string;
-  name: string;
-  role: 'admin' | 'user';
-  groups: string[];
-  disabled: boolean;
-  has_password: boolean;
-  totp: boolean;
-  /** The edge file that manages the user ('' or absent: the API's own). */
-  managed_by?: string;
-}
-export interface GroupView {
-  name: string;
-  description: string;
-  members: string[];
-  managed_by?: string;
-}
-export interface SessionView {
-  id: string;
-  username: string;
-  created_at: string;
-  expires_at: string;
-  ip: string;
-  user_agent: string;
-  via: string;
-}
-
 /** The groups a user is in, as one checkbox per group, with the API's error for the list. */
 export function GroupPicker({
   groups,

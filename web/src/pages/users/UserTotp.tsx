@@ -1,17 +1,11 @@
 import QRCode from 'qrcode';
 import { useEffect, useRef, useState } from 'react';
+import type { TotpEnrolment, UserView } from '../../../../src/api/views';
 import { api, messageOf } from '../../api';
 import { buttonClass, plainButton } from '../../components/buttons';
 import { ConfirmStep } from '../../components/ConfirmStep';
 import { Notice, Outcome } from '../../components/Notice';
 import { useAction } from '../../hooks/useAction';
-import type { UserView } from './UserParts';
-
-interface Enrolment {
-  secret: string;
-  url: string;
-  recovery_codes: string[];
-}
 
 /** The otpauth URL as a QR code drawn here (an SVG from the qrcode library): no outside service sees it. */
 function QrImage({ url, username }: { url: string; username: string }) {
@@ -41,7 +35,7 @@ function QrImage({ url, username }: { url: string; username: string }) {
 }
 
 /** What an enrolment returns, shown once: the QR code, the secret for typing in, the recovery codes. */
-function Enrolled({ username, data, onDone }: { username: string; data: Enrolment; onDone: () => void }) {
+function Enrolled({ username, data, onDone }: { username: string; data: TotpEnrolment; onDone: () => void }) {
   // The button that had the focus is gone: the keyboard goes on from what it made.
   const ref = useRef<HTMLDivElement>(null);
   useEffect(() => ref.current?.focus(), [data]);
@@ -99,7 +93,7 @@ function Enrolled({ username, data, onDone }: { username: string; data: Enrolmen
 
 /** A user's second factor: enrol (again), or remove it after a confirmation. */
 export function UserTotp({ user, onChanged }: { user: UserView; onChanged: () => void }) {
-  const [enrolled, setEnrolled] = useState<Enrolment | null>(null);
+  const [enrolled, setEnrolled] = useState<TotpEnrolment | null>(null);
   const [confirming, setConfirming] = useState<'' | 'remove' | 'replace'>('');
   const [error, setError] = useState('');
   const { busy, done, setDone, run } = useAction(setError);
@@ -108,7 +102,7 @@ export function UserTotp({ user, onChanged }: { user: UserView; onChanged: () =>
   const enrol = () =>
     run(async () => {
       setError('');
-      setEnrolled(await api<Enrolment>('POST', path));
+      setEnrolled(await api<TotpEnrolment>('POST', path));
       setConfirming('');
       onChanged();
     });
