@@ -1,33 +1,36 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Logger } from '../observe/log.js';
 import { BasicCheck } from './basic.js';
-import type { Gate } from './gate.js';
-import { cookies, query, type PortalKit } from './http.js';
+import { providerButtons, sendBack, sessionFrom } from './browser-session.js';
+import {
+  clientIp,
+  cookies,
+  hostOf,
+  html,
+  originFor,
+  place,
+  query,
+  secure,
+  setSessionCookie,
+} from './http.js';
 import { OIDC_COOKIE } from './oidc.js';
 import { linkPasswordPage, loginPage, messagePage } from './portal.js';
+import type { GateRouteContext } from './routes-context.js';
 
 /** What the gate answers besides the portal's pages: forward auth, basic checks, OIDC, links. */
-export function externalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit, log: Logger): void {
-  const {
-    brand,
-    byIp,
-    html,
-    clientIp,
-    secure,
-    place,
-    hostOf,
-    originFor,
-    setCookie,
-    sendBack,
-    providerButtons,
-    sessionFrom,
-  } = kit;
-  /**
-   * Forward auth for proxies Gatehouse does not drive. Traefik sends X-Forwarded-Method/Proto/
-   * Host/Uri and passes a non-2xx answer to the client (so: a redirect to the portal); nginx's
-   * auth_request sends X-Original-URL and only understands 2xx/401/403 (so: 401, with the portal's
-   * URL in Location for its error_page). `?group=a,b` requires membership of one of them.
-   */
+export function externalRoutes(app: FastifyInstance, ctx: GateRouteContext): void {
+  forwardAuthRoute(app, ctx);
+  basicCheckRoute(app, ctx);
+  oidcRoutes(app, ctx);
+  linkRoutes(app, ctx);
+}
+
+/**
+ * Forward auth for proxies Gatehouse does not drive. Traefik sends X-Forwarded-Method/Proto/
+ * Host/Uri and passes a non-2xx answer to the client (so: a redirect to the portal); nginx's
+ * auth_request sends X-Original-URL and only understands 2xx/401/403 (so: 401, with the portal's
+ * URL in Location for its error_page). `?group=a,b` requires membership of one of them.
+ */
+function forwardAuthRoute(app: FastifyInstance, { gate }: GateRouteContext): void {
   app.all('/verify', async (req, reply) => {
     const h = req.headers;
     const original =
@@ -49,7 +52,7 @@ export function externalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit,
     const groups = (query(req, 'group') ?? '').split(',').filter(Boolean);
     for (const raw of cookies(req, gate.cookieName)) {
       // The very token whose scope covers the guarded host, checked in the database.
-      const s = await sessionFrom(raw, host);
+      const s = await sessionFrom(gate, raw, host);
       if (!s) continue;
       if (groups.length > 0 && !groups.some((g) => s.claims.g.includes(g))) return reply.code(403).send();
       const c = s.claims;
@@ -74,9 +77,13 @@ export function externalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit,
     if (typeof h['x-original-url'] === 'string') return reply.code(401).header('location', login).send();
     return reply.redirect(login, 302);
   });
+}
 
-  // nginx's auth_request for routes with basic credentials (never reachable from outside: the
-  // public /.gatehouse/ location clears the header).
+/**
+ * nginx's auth_request for routes with basic credentials (never reachable from outside: the
+ * public /.gatehouse/ location clears the header).
+ */
+function basicCheckRoute(app: FastifyInstance, { gate, byIp }: GateRouteContext): void {
   const basic = new BasicCheck(gate.opts.registry);
   app.all('/.gatehouse/check', async (req, reply) => {
     const policy = String(req.headers['x-gatehouse-check'] ?? '');
@@ -96,11 +103,14 @@ export function externalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit,
     }
     return reply.code(204).header('x-gatehouse-user', user).send();
   });
+}
 
-  // OpenID Connect: to the provider (PKCE, state and nonce kept in a signed cookie), and back.
+/** OpenID Connect: to the provider (PKCE, state and nonce kept in a signed cookie), and back. */
+function oidcRoutes(app: FastifyInstance, ctx: GateRouteContext): void {
+  const { gate, brand, log } = ctx;
   app.get('/oidc/:name/start', async (req, reply) => {
     const { name } = req.params as { name: string };
-    const callback = `${originFor(req)}/oidc/callback`;
+    const callback = `${originFor(gate, req)}/oidc/callback`;
     let started: { url: string; pending: string };
     try {
       started = await gate.providers.start(name, callback, query(req, 'rd') ?? '');
@@ -132,7 +142,7 @@ export function externalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit,
     const ip = clientIp(req);
     let done: Awaited<ReturnType<typeof gate.providers.finish>>;
     try {
-      done = await gate.providers.finish(new URL(req.url, originFor(req)), pending);
+      done = await gate.providers.finish(new URL(req.url, originFor(gate, req)), pending);
     } catch (err) {
       const e = err as { message: string };
       await gate.event('login_failed', ip, '', `oidc: ${e.message}`.slice(0, 200), place(req));
@@ -143,7 +153,7 @@ export function externalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit,
         loginPage(brand, {
           rd: '',
           error: 'Signing in with the provider failed. Please try again.',
-          providers: await providerButtons(),
+          providers: await providerButtons(gate),
         }),
       );
     }
@@ -155,12 +165,15 @@ export function externalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit,
       scope,
     });
     await gate.event('login', ip, done.user.username, `via ${done.provider}`, place(req));
-    setCookie(req, reply, s.token, scope, gate.opts.sessionTtlMs / 1000);
+    setSessionCookie(gate, req, reply, s.token, scope, gate.opts.sessionTtlMs / 1000);
     reply.header('set-cookie', clear);
-    return sendBack(req, reply, s, done.rd);
+    return sendBack(ctx, req, reply, s, done.rd);
   });
+}
 
-  // Temporary links, on the service's own host: admit this address, then go to the service.
+/** Temporary links, on the service's own host: admit this address, then go to the service. */
+function linkRoutes(app: FastifyInstance, ctx: GateRouteContext): void {
+  const { gate, brand, byIp } = ctx;
   const openLink = async (req: FastifyRequest, reply: FastifyReply) => {
     const { token } = req.params as { token: string };
     const ip = clientIp(req);

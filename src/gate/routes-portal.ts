@@ -1,6 +1,17 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Gate } from './gate.js';
-import { query, type PortalKit } from './http.js';
+import { currentSession, providerButtons, sendBack, signIn } from './browser-session.js';
+import {
+  clientIp,
+  cookies,
+  hostOf,
+  html,
+  originFor,
+  place,
+  query,
+  sameOrigin,
+  secure,
+  setSessionCookie,
+} from './http.js';
 import {
   enrolPage,
   loginPage,
@@ -10,35 +21,28 @@ import {
   signedInPage,
   totpPage,
 } from './portal.js';
+import type { GateRouteContext } from './routes-context.js';
 import { checkTotp, newTotp, openStep, qrSvg, signStep, totpUrl } from './totp.js';
 import type { SessionClaims } from '../model/session.js';
-import { cookies } from './http.js';
 
 /** The login portal: sign-in (password, then TOTP), self-service TOTP, sign-out, session hand-over. */
-export function portalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit): void {
-  const {
-    brand,
-    byIp,
-    byUser,
-    handovers,
-    html,
-    clientIp,
-    hostOf,
-    place,
-    originFor,
-    setCookie,
-    currentSession,
-    sendBack,
-    signIn,
-    providerButtons,
-    byTotp,
-    sameOrigin,
-    secure,
-  } = kit;
-  const refused = (reply: FastifyReply) =>
-    html(reply, 403, messagePage(brand, 'Refused', 'This form was sent from another site.'));
+export function portalRoutes(app: FastifyInstance, ctx: GateRouteContext): void {
+  signInFormRoutes(app, ctx);
+  totpStepRoute(app, ctx);
+  totpEnrolRoutes(app, ctx);
+  signOutRoutes(app, ctx);
+  handoverRoute(app, ctx);
+}
+
+function refused(ctx: GateRouteContext, reply: FastifyReply) {
+  return html(reply, 403, messagePage(ctx.brand, 'Refused', 'This form was sent from another site.'));
+}
+
+/** The portal's front page and the sign-in form: password first, the TOTP step if the user has one. */
+function signInFormRoutes(app: FastifyInstance, ctx: GateRouteContext): void {
+  const { gate, brand, byIp, byUser } = ctx;
   app.get('/', async (req, reply) => {
-    const s = await currentSession(req);
+    const s = await currentSession(gate, req);
     if (s) return html(reply, 200, signedInPage(brand, s.claims.n));
     return html(reply, 200, loginPage(brand, { rd: '' }));
   });
@@ -46,16 +50,16 @@ export function portalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit): 
   app.get('/login', async (req, reply) => {
     const rd = query(req, 'rd');
     const provider = query(req, 'provider');
-    const s = await currentSession(req);
+    const s = await currentSession(gate, req);
     // A route that wants a provider's sign-in is not served by a password session.
     if (s && (!provider || s.claims.v === provider)) {
-      setCookie(req, reply, s.token, s.claims.d, (s.claims.x - Date.now()) / 1000);
-      return sendBack(req, reply, s, rd);
+      setSessionCookie(gate, req, reply, s.token, s.claims.d, (s.claims.x - Date.now()) / 1000);
+      return sendBack(ctx, req, reply, s, rd);
     }
     if (provider && /^[a-z0-9-]{1,63}$/.test(provider)) {
       return reply.redirect(`/oidc/${provider}/start?rd=${encodeURIComponent(rd ?? '')}`, 303);
     }
-    return html(reply, 200, loginPage(brand, { rd: rd ?? '', providers: await providerButtons() }));
+    return html(reply, 200, loginPage(brand, { rd: rd ?? '', providers: await providerButtons(gate) }));
   });
 
   app.post('/login', async (req, reply) => {
@@ -67,7 +71,7 @@ export function portalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit): 
     const password = String(body.password ?? '').slice(0, 256);
     const rd = String(body.rd ?? '');
     const ip = clientIp(req);
-    if (!sameOrigin(req)) return refused(reply);
+    if (!sameOrigin(gate, req)) return refused(ctx, reply);
     const wait = Math.max(byIp.blockedFor(ip), byUser.blockedFor(username));
     if (wait > 0) {
       await gate.event('login_throttled', ip, username, '', place(req));
@@ -91,11 +95,15 @@ export function portalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit): 
       const step = signStep(gate.sessionKey, 'login-totp', { uid: row.id, rd }, 5 * 60_000);
       return html(reply, 200, totpPage(brand, { step }));
     }
-    return signIn(req, reply, row, rd);
+    return signIn(ctx, req, reply, row, rd);
   });
+}
 
+/** Sign-in's second step: the signed step from the password form, and a TOTP or recovery code. */
+function totpStepRoute(app: FastifyInstance, ctx: GateRouteContext): void {
+  const { gate, brand, byIp, byTotp } = ctx;
   app.post('/login/totp', async (req, reply) => {
-    if (!sameOrigin(req)) return refused(reply);
+    if (!sameOrigin(gate, req)) return refused(ctx, reply);
     const body = (req.body ?? {}) as Record<string, string>;
     const token = String(body.step ?? '');
     const step = openStep(gate.sessionKey, 'login-totp', token);
@@ -128,21 +136,24 @@ export function portalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit): 
       );
     }
     byTotp.reset(row.id);
-    return signIn(req, reply, row, typeof step.rd === 'string' ? step.rd : '');
+    return signIn(ctx, req, reply, row, typeof step.rd === 'string' ? step.rd : '');
   });
+}
 
-  // Self-service two-step sign-in: the secret travels in a signed step until a code confirms it.
+/** Self-service two-step sign-in: the secret travels in a signed step until a code confirms it. */
+function totpEnrolRoutes(app: FastifyInstance, ctx: GateRouteContext): void {
+  const { gate, brand, byIp, byUser } = ctx;
   app.get('/totp', async (req, reply) => {
-    const s = await currentSession(req);
-    if (!s) return reply.redirect(`/login?rd=${encodeURIComponent(`${originFor(req)}/totp`)}`, 303);
+    const s = await currentSession(gate, req);
+    if (!s) return reply.redirect(`/login?rd=${encodeURIComponent(`${originFor(gate, req)}/totp`)}`, 303);
     const { secret, url } = newTotp(gate.opts.brand, s.claims.n);
     const step = signStep(gate.sessionKey, 'totp-enrol', { uid: s.claims.u, secret }, 10 * 60_000);
     return html(reply, 200, enrolPage(brand, { qrSvg: await qrSvg(url), secret, step }));
   });
 
   app.post('/totp', async (req, reply) => {
-    if (!sameOrigin(req)) return refused(reply);
-    const s = await currentSession(req);
+    if (!sameOrigin(gate, req)) return refused(ctx, reply);
+    const s = await currentSession(gate, req);
     const body = (req.body ?? {}) as Record<string, string>;
     const step = openStep(gate.sessionKey, 'totp-enrol', String(body.step ?? ''));
     if (!s || !step || step.uid !== s.claims.u || typeof step.secret !== 'string') {
@@ -180,19 +191,23 @@ export function portalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit): 
     await gate.event('totp_enrolled', clientIp(req), s.claims.n, '', place(req));
     return html(reply, 200, recoveryPage(brand, codes));
   });
+}
 
+/** Sign-out, on the portal and on every guarded host: GET asks, POST revokes. */
+function signOutRoutes(app: FastifyInstance, ctx: GateRouteContext): void {
+  const { gate, brand } = ctx;
   const logout = async (req: FastifyRequest, reply: FastifyReply) => {
-    if (!sameOrigin(req)) return refused(reply);
+    if (!sameOrigin(gate, req)) return refused(ctx, reply);
     for (const raw of cookies(req, gate.cookieName)) {
       const claims = gate.sessions.codec.verify(raw);
       if (!claims) continue;
       if (await gate.sessions.revoke(claims.s))
         await gate.event('logout', clientIp(req), claims.n, '', place(req));
-      setCookie(req, reply, '', claims.d, 0);
+      setSessionCookie(gate, req, reply, '', claims.d, 0);
     }
     const portal = gate.opts.portalHost;
     // The portal on this request's port; over HTTPS, where the portal is actually served.
-    const origin = portal && (secure(req) ? await gate.originOf(portal) : originFor(req, portal));
+    const origin = portal && (secure(req) ? await gate.originOf(portal) : originFor(gate, req, portal));
     const link = origin ? { href: `${origin}/login`, label: 'Sign in again' } : undefined;
     return html(reply, 200, messagePage(brand, 'Signed out', 'You have been signed out.', link));
   };
@@ -207,11 +222,14 @@ export function portalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit): 
   app.post('/logout', logout);
   app.get('/.gatehouse/logout', confirmLogout);
   app.post('/.gatehouse/logout', logout);
+}
 
+/** The receiving end of a hand-over: a host outside the cookie's scope takes its session by code. */
+function handoverRoute(app: FastifyInstance, ctx: GateRouteContext): void {
+  const { gate, brand, handovers } = ctx;
   app.get('/.gatehouse/session', async (req, reply) => {
     const code = query(req, 'code') ?? '';
-    const entry = handovers.get(code);
-    handovers.delete(code);
+    const entry = handovers.take(code);
     const host = hostOf(req);
     if (!entry || entry.expires < Date.now() || entry.host !== host) {
       return html(
@@ -221,7 +239,7 @@ export function portalRoutes(app: FastifyInstance, gate: Gate, kit: PortalKit): 
       );
     }
     const claims = gate.sessions.codec.verify(entry.token) as SessionClaims;
-    setCookie(req, reply, entry.token, host, (claims.x - Date.now()) / 1000);
+    setSessionCookie(gate, req, reply, entry.token, host, (claims.x - Date.now()) / 1000);
     const rd = query(req, 'rd') ?? '/';
     // Only a path on this same host: never somewhere else.
     const path = rd.startsWith('/') && !rd.startsWith('//') && !rd.startsWith('/\\') ? rd : '/';

@@ -1,8 +1,9 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from '../observe/log.js';
 import type { Gate } from './gate.js';
-import { portalKit } from './http.js';
+import { html } from './http.js';
 import { messagePage } from './portal.js';
+import { gateRouteContext } from './routes-context.js';
 import { externalRoutes } from './routes-external.js';
 import { portalRoutes } from './routes-portal.js';
 
@@ -19,11 +20,11 @@ export function buildGateServer(gate: Gate, log: Logger): FastifyInstance {
     (_req, body, done) => done(null, Object.fromEntries(new URLSearchParams(body as string))),
   );
 
-  const kit = portalKit(gate);
-  const { html, brand } = kit;
+  const ctx = gateRouteContext(gate, log);
+  const { brand } = ctx;
   app.get('/healthz', async () => ({ ok: true }));
-  portalRoutes(app, gate, kit);
-  externalRoutes(app, gate, kit, log);
+  portalRoutes(app, ctx);
+  externalRoutes(app, ctx);
   app.setNotFoundHandler((_req, reply) =>
     html(reply, 404, messagePage(brand, 'Not found', 'There is no such page.')),
   );
