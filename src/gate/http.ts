@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { EventPlace, Gate } from './gate.js';
+import { messagePage, type Brand } from './portal.js';
 
 /**
  * Request and reply helpers for the gate's routes: pages, cookies, where a request came from and
@@ -93,6 +94,11 @@ export function sameOrigin(gate: Gate, req: FastifyRequest): boolean {
   if (url.origin === 'null' || url.hostname.toLowerCase() !== hostOf(req)) return false;
   // Behind another proxy the browser's origin is public_url's; else it is the request's own.
   return url.origin === originFor(gate, req) || url.host === String(req.headers.host ?? '').toLowerCase();
+}
+
+/** The answer to a form post that came from another site (see `sameOrigin`). */
+export function refuseCrossSiteForm(reply: FastifyReply, brand: Brand): FastifyReply {
+  return html(reply, 403, messagePage(brand, 'Refused', 'This form was sent from another site.'));
 }
 
 export function query(req: FastifyRequest, name: string): string | undefined {

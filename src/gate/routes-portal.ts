@@ -1,41 +1,27 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { currentSession, providerButtons, sendBack, signIn } from './browser-session.js';
 import {
   clientIp,
-  cookies,
   hostOf,
   html,
   originFor,
   place,
   query,
+  refuseCrossSiteForm,
   sameOrigin,
-  secure,
   setSessionCookie,
 } from './http.js';
-import {
-  enrolPage,
-  loginPage,
-  logoutPage,
-  messagePage,
-  recoveryPage,
-  signedInPage,
-  totpPage,
-} from './portal.js';
+import { enrolPage, loginPage, messagePage, recoveryPage, signedInPage, totpPage } from './portal.js';
 import type { GateRouteContext } from './routes-context.js';
 import { checkTotp, newTotp, openStep, qrSvg, signStep, totpUrl } from './totp.js';
 import type { SessionClaims } from '../model/session.js';
 
-/** The login portal: sign-in (password, then TOTP), self-service TOTP, sign-out, session hand-over. */
+/** The login portal: sign-in (password, then TOTP), self-service TOTP, session hand-over. */
 export function portalRoutes(app: FastifyInstance, ctx: GateRouteContext): void {
   signInFormRoutes(app, ctx);
   totpStepRoute(app, ctx);
   totpEnrolRoutes(app, ctx);
-  signOutRoutes(app, ctx);
   handoverRoute(app, ctx);
-}
-
-function refused(ctx: GateRouteContext, reply: FastifyReply) {
-  return html(reply, 403, messagePage(ctx.brand, 'Refused', 'This form was sent from another site.'));
 }
 
 /** The portal's front page and the sign-in form: password first, the TOTP step if the user has one. */
@@ -71,7 +57,7 @@ function signInFormRoutes(app: FastifyInstance, ctx: GateRouteContext): void {
     const password = String(body.password ?? '').slice(0, 256);
     const rd = String(body.rd ?? '');
     const ip = clientIp(req);
-    if (!sameOrigin(gate, req)) return refused(ctx, reply);
+    if (!sameOrigin(gate, req)) return refuseCrossSiteForm(reply, brand);
     const wait = Math.max(byIp.blockedFor(ip), byUser.blockedFor(username));
     if (wait > 0) {
       await gate.event('login_throttled', ip, username, '', place(req));
@@ -103,7 +89,7 @@ function signInFormRoutes(app: FastifyInstance, ctx: GateRouteContext): void {
 function totpStepRoute(app: FastifyInstance, ctx: GateRouteContext): void {
   const { gate, brand, byIp, byTotp } = ctx;
   app.post('/login/totp', async (req, reply) => {
-    if (!sameOrigin(gate, req)) return refused(ctx, reply);
+    if (!sameOrigin(gate, req)) return refuseCrossSiteForm(reply, brand);
     const body = (req.body ?? {}) as Record<string, string>;
     const token = String(body.step ?? '');
     const step = openStep(gate.sessionKey, 'login-totp', token);
@@ -152,7 +138,7 @@ function totpEnrolRoutes(app: FastifyInstance, ctx: GateRouteContext): void {
   });
 
   app.post('/totp', async (req, reply) => {
-    if (!sameOrigin(gate, req)) return refused(ctx, reply);
+    if (!sameOrigin(gate, req)) return refuseCrossSiteForm(reply, brand);
     const s = await currentSession(gate, req);
     const body = (req.body ?? {}) as Record<string, string>;
     const step = openStep(gate.sessionKey, 'totp-enrol', String(body.step ?? ''));
@@ -191,37 +177,6 @@ function totpEnrolRoutes(app: FastifyInstance, ctx: GateRouteContext): void {
     await gate.event('totp_enrolled', clientIp(req), s.claims.n, '', place(req));
     return html(reply, 200, recoveryPage(brand, codes));
   });
-}
-
-/** Sign-out, on the portal and on every guarded host: GET asks, POST revokes. */
-function signOutRoutes(app: FastifyInstance, ctx: GateRouteContext): void {
-  const { gate, brand } = ctx;
-  const logout = async (req: FastifyRequest, reply: FastifyReply) => {
-    if (!sameOrigin(gate, req)) return refused(ctx, reply);
-    for (const raw of cookies(req, gate.cookieName)) {
-      const claims = gate.sessions.codec.verify(raw);
-      if (!claims) continue;
-      if (await gate.sessions.revoke(claims.s))
-        await gate.event('logout', clientIp(req), claims.n, '', place(req));
-      setSessionCookie(gate, req, reply, '', claims.d, 0);
-    }
-    const portal = gate.opts.portalHost;
-    // The portal on this request's port; over HTTPS, where the portal is actually served.
-    const origin = portal && (secure(req) ? await gate.originOf(portal) : originFor(gate, req, portal));
-    const link = origin ? { href: `${origin}/login`, label: 'Sign in again' } : undefined;
-    return html(reply, 200, messagePage(brand, 'Signed out', 'You have been signed out.', link));
-  };
-  // GET only asks: another site must not be able to sign people out with a link or an image.
-  const confirmLogout = async (req: FastifyRequest, reply: FastifyReply) =>
-    html(
-      reply,
-      200,
-      logoutPage(brand, req.url.startsWith('/.gatehouse/') ? '/.gatehouse/logout' : '/logout'),
-    );
-  app.get('/logout', confirmLogout);
-  app.post('/logout', logout);
-  app.get('/.gatehouse/logout', confirmLogout);
-  app.post('/.gatehouse/logout', logout);
 }
 
 /** The receiving end of a hand-over: a host outside the cookie's scope takes its session by code. */

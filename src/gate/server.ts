@@ -6,6 +6,7 @@ import { messagePage } from './portal.js';
 import { gateRouteContext } from './routes-context.js';
 import { externalRoutes } from './routes-external.js';
 import { portalRoutes } from './routes-portal.js';
+import { signOutRoutes } from './routes-sign-out.js';
 
 /**
  * The gate's HTTP server, behind nginx on a unix socket: the login portal (on the portal host),
@@ -24,6 +25,7 @@ export function buildGateServer(gate: Gate, log: Logger): FastifyInstance {
   const { brand } = ctx;
   app.get('/healthz', async () => ({ ok: true }));
   portalRoutes(app, ctx);
+  signOutRoutes(app, ctx);
   externalRoutes(app, ctx);
   app.setNotFoundHandler((_req, reply) =>
     html(reply, 404, messagePage(brand, 'Not found', 'There is no such page.')),
