@@ -1,28 +1,19 @@
+import type { ComponentProps } from 'react';
 import { plainButton } from '../components/buttons';
 import { Notice } from '../components/Notice';
 import { AccessEditor } from './AccessEditor';
-import { asList, asObject, useEditor, type JsonObject } from './draft';
+import { asList, asObject, useEditor } from './draft';
 import { RouteEditor } from './RouteEditor';
 import { ServiceSection } from './ServiceSection';
 
 /** The service as a form: the service's own fields, its access, its routes; TCP routes only as YAML. */
-export function ServiceForm({
-  draft,
-  isNew,
-  name,
-  setName,
-}: {
-  draft: JsonObject;
-  isNew: boolean;
-  name: string;
-  setName: (name: string) => void;
-}) {
+export function ServiceForm(props: ComponentProps<typeof ServiceSection>) {
   const editor = useEditor();
-  const routes = Array.isArray(draft.routes) ? draft.routes : [];
-  const tcp = Array.isArray(draft.tcp) ? draft.tcp : [];
+  const routes = Array.isArray(props.draft.routes) ? props.draft.routes : [];
+  const tcp = Array.isArray(props.draft.tcp) ? props.draft.tcp : [];
   return (
     <>
-      <ServiceSection draft={draft} isNew={isNew} name={name} setName={setName} />
+      <ServiceSection {...props} />
       <AccessEditor path="access" title="Access (all routes, unless a route has its own)" />
       {editor.issues.at('routes') ? <Notice kind="error">{editor.issues.at('routes')}</Notice> : null}
       {routes.map((_, i) => (
