@@ -121,6 +121,79 @@ function BasicUsers({ path }: { path: string }) {
 /** Identity header sets sent when a service says nothing (src/compile/compile.ts). */
 const IDENTITY_DEFAULT = ['remote', 'x-user'];
 
+/** Which OIDC provider signs in: a choice of the configured ones, else its name typed out. */
+function ProviderChoice({ path }: { path: string }) {
+  const ed = useEditor();
+  return ed.providers.length ? (
+    <SelectField
+      label="Provider"
+      value={asString(ed.get(path))}
+      onChange={(e) => ed.set(path, e.target.value)}
+      options={ed.providers}
+      error={ed.issues.under(path)}
+    />
+  ) : (
+    <TextAt path={path} label="Provider" required />
+  );
+}
+
+/** A rate limit's fields: how many requests, per how long, counted by address or by user. */
+function RateLimitFields({ path }: { path: string }) {
+  const ed = useEditor();
+  return (
+    <div className="grid gap-2 md:grid-cols-3">
+      <Field
+        label="Requests"
+        type="number"
+        min={1}
+        value={asString(ed.get(`${path}.requests`))}
+        onChange={(e) =>
+          ed.set(`${path}.requests`, e.target.value === '' ? undefined : Number(e.target.value))
+        }
+        error={ed.issues.under(`${path}.requests`)}
+      />
+      <TextAt path={`${path}.per`} label="Per" placeholder="1s" required />
+      <SelectField
+        label="Counted by"
+        value={asString(ed.get(`${path}.by`)) || 'ip'}
+        onChange={(e) => ed.set(`${path}.by`, e.target.value)}
+        options={[
+          { value: 'ip', label: 'client address' },
+          { value: 'user', label: 'signed-in user' },
+        ]}
+        error={ed.issues.under(`${path}.by`)}
+      />
+    </div>
+  );
+}
+
+/** Which identity headers reach the upstream. */
+function IdentityHeaders({ path }: { path: string }) {
+  const ed = useEditor();
+  // Absent means both sets are sent (the compiler's default): show that, and store [] for none.
+  const stored = ed.get(`${path}.identity_headers`);
+  const identity = stored === undefined ? IDENTITY_DEFAULT : asList(stored);
+  const setIdentity = (name: string, on: boolean) => {
+    const next = on ? [...new Set([...identity, name])] : identity.filter((n) => n !== name);
+    const isDefault = IDENTITY_DEFAULT.every((n) => next.includes(n));
+    ed.set(`${path}.identity_headers`, isDefault ? undefined : next);
+  };
+  return (
+    <div className="flex flex-wrap gap-4">
+      <CheckboxField
+        label="Send Remote-User headers"
+        checked={identity.includes('remote')}
+        onChange={(e) => setIdentity('remote', e.target.checked)}
+      />
+      <CheckboxField
+        label="Send X-User headers"
+        checked={identity.includes('x-user')}
+        onChange={(e) => setIdentity('x-user', e.target.checked)}
+      />
+    </div>
+  );
+}
+
 /**
  * The access model of a service or a route: who may pass (public, sign-in, a provider, addresses,
  * temporary links, basic credentials, another auth service), rules before all of it, a rate limit,
@@ -131,14 +204,6 @@ export function AccessEditor({ path, title, inherit }: { path: string; title: st
   const ed = useEditor();
   const access = ed.get(path);
   const own = access !== undefined;
-  // Absent means both sets are sent (the compiler's default): show that, and store [] for none.
-  const stored = ed.get(`${path}.identity_headers`);
-  const identity = stored === undefined ? IDENTITY_DEFAULT : asList(stored);
-  const setIdentity = (name: string, on: boolean) => {
-    const next = on ? [...new Set([...identity, name])] : identity.filter((n) => n !== name);
-    const isDefault = IDENTITY_DEFAULT.every((n) => next.includes(n));
-    ed.set(`${path}.identity_headers`, isDefault ? undefined : next);
-  };
   return (
     <Section title={title} error={ed.issues.at(path)}>
       {inherit ? (
@@ -167,17 +232,7 @@ export function AccessEditor({ path, title, inherit }: { path: string; title: st
             label="Sign-in through an OIDC provider"
             on={ed.providers[0] ?? ''}
           >
-            {ed.providers.length ? (
-              <SelectField
-                label="Provider"
-                value={asString(ed.get(`${path}.provider`))}
-                onChange={(e) => ed.set(`${path}.provider`, e.target.value)}
-                options={ed.providers}
-                error={ed.issues.under(`${path}.provider`)}
-              />
-            ) : (
-              <TextAt path={`${path}.provider`} label="Provider" required />
-            )}
+            <ProviderChoice path={`${path}.provider`} />
           </Toggle>
           <Toggle path={`${path}.ip`} label="Addresses that pass" on={['127.0.0.1']}>
             <ListText path={`${path}.ip`} label="Addresses (CIDR)" hint="192.168.0.0/16, 10.0.0.5" />
@@ -219,45 +274,9 @@ export function AccessEditor({ path, title, inherit }: { path: string; title: st
             <Rules path={`${path}.rules`} />
           </Toggle>
           <Toggle path={`${path}.rate_limit`} label="Rate limit" on={{ requests: 10, per: '1s', by: 'ip' }}>
-            <div className="grid gap-2 md:grid-cols-3">
-              <Field
-                label="Requests"
-                type="number"
-                min={1}
-                value={asString(ed.get(`${path}.rate_limit.requests`))}
-                onChange={(e) =>
-                  ed.set(
-                    `${path}.rate_limit.requests`,
-                    e.target.value === '' ? undefined : Number(e.target.value),
-                  )
-                }
-                error={ed.issues.under(`${path}.rate_limit.requests`)}
-              />
-              <TextAt path={`${path}.rate_limit.per`} label="Per" placeholder="1s" required />
-              <SelectField
-                label="Counted by"
-                value={asString(ed.get(`${path}.rate_limit.by`)) || 'ip'}
-                onChange={(e) => ed.set(`${path}.rate_limit.by`, e.target.value)}
-                options={[
-                  { value: 'ip', label: 'client address' },
-                  { value: 'user', label: 'signed-in user' },
-                ]}
-                error={ed.issues.under(`${path}.rate_limit.by`)}
-              />
-            </div>
+            <RateLimitFields path={`${path}.rate_limit`} />
           </Toggle>
-          <div className="flex flex-wrap gap-4">
-            <CheckboxField
-              label="Send Remote-User headers"
-              checked={identity.includes('remote')}
-              onChange={(e) => setIdentity('remote', e.target.checked)}
-            />
-            <CheckboxField
-              label="Send X-User headers"
-              checked={identity.includes('x-user')}
-              onChange={(e) => setIdentity('x-user', e.target.checked)}
-            />
-          </div>
+          <IdentityHeaders path={path} />
         </div>
       )}
     </Section>

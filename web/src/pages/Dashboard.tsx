@@ -74,11 +74,8 @@ function Card({
   );
 }
 
-/**
- * Counts and recent security events, then kept current by the API's event stream: `edge` replaces
- * the proxy's state as is (an upstream going down shows at once), `version` re-reads the counts.
- */
-export function Dashboard() {
+/** The dashboard's data: read from the API, then kept current by its event stream. */
+function useDashboard() {
   const [status, setStatus] = useState<Status | null>(null);
   const [edge, setEdge] = useState<EdgeEvent | null>(null);
   const [nodes, setNodes] = useState<NodeStatusView[]>([]);
@@ -112,13 +109,155 @@ export function Dashboard() {
       setTally((cur) => ({ ...cur, [e.kind]: (cur[e.kind] ?? 0) + 1 }));
     },
   });
+  return { status, edge, nodes, links, events, tally, error, live };
+}
 
+/** The counts at the top: services, upstreams in trouble, nodes, link clients, certificates. */
+function Counts({
+  status,
+  edge,
+  nodes,
+  links,
+}: {
+  status: Status | null;
+  edge: EdgeEvent | null;
+  nodes: NodeStatusView[];
+  links: LinkView[];
+}) {
   const down = edge?.downServers ?? [];
   const next = status?.certificates.next_expiry;
   const daysLeft = next ? Math.floor((Date.parse(next.not_after) - Date.now()) / DAY_MS) : null;
   const failing = edge?.failingServers ?? [];
   const issuing = status?.certificates.issuing ?? [];
   const failed = status?.certificates.failed ?? [];
+  return (
+    <div className="grid grid-cols-2 gap-3 md:grid-cols-5">
+      <Card
+        testId="count-services"
+        label="Services"
+        value={status ? String(status.services) : '…'}
+        detail={status && edge ? healthLine(status.services, edge) : undefined}
+      />
+      <Card
+        testId="count-down"
+        label="Upstreams down or failing"
+        value={edge ? String(down.length + failing.length) : '…'}
+      />
+      <Card
+        testId="count-nodes"
+        label="Nodes online"
+        value={status ? `${nodes.filter((n) => n.online).length} / ${nodes.length}` : '…'}
+        detail={
+          nodes.length
+            ? `${nodes.filter((n) => n.in_sync).length} serving version ${status?.version ?? ''}`
+            : undefined
+        }
+      />
+      <Card
+        testId="count-links"
+        label="Link clients"
+        value={String(links.reduce((n, l) => n + l.ips.length, 0))}
+        detail={`${links.length} active link${links.length === 1 ? '' : 's'}`}
+      />
+      <Card
+        testId="count-certs"
+        label="Certificates"
+        value={status ? String(status.certificates.count) : '…'}
+        detail={
+          next
+            ? `next expiry in ${daysLeft} days (${next.names[0] ?? ''})` +
+              (issuing.length ? `; ${issuing.length} being issued` : '') +
+              (failed.length ? `; ${failed.length} failed` : '')
+            : 'none expiring'
+        }
+      />
+    </div>
+  );
+}
+
+/** The upstreams a health check found down and those nginx's own answers show failing. */
+function Upstreams({ edge }: { edge: EdgeEvent | null }) {
+  const down = edge?.downServers ?? [];
+  const failing = edge?.failingServers ?? [];
+  return (
+    <div aria-live="polite">
+      <h2 className="mb-2 font-semibold">Upstreams</h2>
+      {down.length === 0 && failing.length === 0 ? (
+        <p className="text-sm text-slate-500">
+          No upstream is down or failing.{' '}
+          {edge?.checkedServers.length
+            ? `${edge.checkedServers.length} under active health checks; others are watched through the requests nginx passes.`
+            : 'None has an active health check; failures show here from the requests nginx passes.'}
+        </p>
+      ) : null}
+      {down.length ? (
+        <ul className="mb-2 flex flex-col gap-1" data-testid="down-list">
+          {down.map((s) => (
+            <li key={s} className="rounded bg-red-50 px-3 py-1.5 text-sm text-red-800">
+              <span className="font-mono break-all">{s}</span> down (failed its health check)
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      {failing.length ? (
+        <ul className="flex flex-col gap-1" data-testid="failing-list">
+          {failing.map((f) => (
+            <li key={f.server} className="rounded bg-red-50 px-3 py-1.5 text-sm text-red-800">
+              <span className="font-mono break-all">{f.server}</span> failing ({f.errors} error
+              {f.errors === 1 ? '' : 's'} in the last minute; last{' '}
+              {f.lastStatus === '504' ? 'timed out' : 'refused or broke off'} {local(f.lastAt)})
+            </li>
+          ))}
+        </ul>
+      ) : null}
+    </div>
+  );
+}
+
+/** The last day's security events: the tallies, then the latest fifty. */
+function SecurityEvents({ events, tally }: { events: SecurityEvent[]; tally: Record<string, number> }) {
+  return (
+    <div>
+      <h2 className="mb-2 font-semibold">Security events (last 24 h)</h2>
+      <div className="mb-3 flex flex-wrap gap-2">
+        {TALLIES.map(([id, label, match]) => (
+          <span key={id} data-testid={id} className="rounded bg-slate-100 px-3 py-1 text-sm">
+            {label}:{' '}
+            <strong>
+              {Object.entries(tally)
+                .filter(([kind]) => match(kind))
+                .reduce((n, [, c]) => n + c, 0)}
+            </strong>
+          </span>
+        ))}
+      </div>
+      {events.length === 0 ? (
+        <p className="text-sm text-slate-500">None.</p>
+      ) : (
+        <Table testId="events" columns={['Time', 'Event', 'Where', 'User', 'Address']}>
+          {events.slice(0, 50).map((e, i) => (
+            <tr key={`${e.at}-${i}`} className="border-t border-slate-100">
+              <td className="whitespace-nowrap px-3 py-1.5">{local(e.at)}</td>
+              <td className="px-3 py-1.5">{e.kind}</td>
+              <td className="px-3 py-1.5 break-all" data-testid="event-where">
+                {e.host ? `${e.host}${e.path}` : ''}
+              </td>
+              <td className="px-3 py-1.5">{e.username}</td>
+              <td className="px-3 py-1.5 font-mono">{e.ip}</td>
+            </tr>
+          ))}
+        </Table>
+      )}
+    </div>
+  );
+}
+
+/**
+ * Counts and recent security events, then kept current by the API's event stream: `edge` replaces
+ * the proxy's state as is (an upstream going down shows at once), `version` re-reads the counts.
+ */
+export function Dashboard() {
+  const { status, edge, nodes, links, events, tally, error, live } = useDashboard();
   return (
     <section aria-labelledby="dash-title" className="flex flex-col gap-6">
       <div className="flex items-center gap-3">
@@ -136,111 +275,10 @@ export function Dashboard() {
         </span>
       </div>
       {error ? <Notice kind="error">{error}</Notice> : null}
-      <div className="grid grid-cols-2 gap-3 md:grid-cols-5">
-        <Card
-          testId="count-services"
-          label="Services"
-          value={status ? String(status.services) : '…'}
-          detail={status && edge ? healthLine(status.services, edge) : undefined}
-        />
-        <Card
-          testId="count-down"
-          label="Upstreams down or failing"
-          value={edge ? String(down.length + failing.length) : '…'}
-        />
-        <Card
-          testId="count-nodes"
-          label="Nodes online"
-          value={status ? `${nodes.filter((n) => n.online).length} / ${nodes.length}` : '…'}
-          detail={
-            nodes.length
-              ? `${nodes.filter((n) => n.in_sync).length} serving version ${status?.version ?? ''}`
-              : undefined
-          }
-        />
-        <Card
-          testId="count-links"
-          label="Link clients"
-          value={String(links.reduce((n, l) => n + l.ips.length, 0))}
-          detail={`${links.length} active link${links.length === 1 ? '' : 's'}`}
-        />
-        <Card
-          testId="count-certs"
-          label="Certificates"
-          value={status ? String(status.certificates.count) : '…'}
-          detail={
-            next
-              ? `next expiry in ${daysLeft} days (${next.names[0] ?? ''})` +
-                (issuing.length ? `; ${issuing.length} being issued` : '') +
-                (failed.length ? `; ${failed.length} failed` : '')
-              : 'none expiring'
-          }
-        />
-      </div>
+      <Counts status={status} edge={edge} nodes={nodes} links={links} />
       {edge?.lastError ? <Notice kind="warn">Proxy: {edge.lastError.message}</Notice> : null}
-      <div aria-live="polite">
-        <h2 className="mb-2 font-semibold">Upstreams</h2>
-        {down.length === 0 && failing.length === 0 ? (
-          <p className="text-sm text-slate-500">
-            No upstream is down or failing.{' '}
-            {edge?.checkedServers.length
-              ? `${edge.checkedServers.length} under active health checks; others are watched through the requests nginx passes.`
-              : 'None has an active health check; failures show here from the requests nginx passes.'}
-          </p>
-        ) : null}
-        {down.length ? (
-          <ul className="mb-2 flex flex-col gap-1" data-testid="down-list">
-            {down.map((s) => (
-              <li key={s} className="rounded bg-red-50 px-3 py-1.5 text-sm text-red-800">
-                <span className="font-mono break-all">{s}</span> down (failed its health check)
-              </li>
-            ))}
-          </ul>
-        ) : null}
-        {failing.length ? (
-          <ul className="flex flex-col gap-1" data-testid="failing-list">
-            {failing.map((f) => (
-              <li key={f.server} className="rounded bg-red-50 px-3 py-1.5 text-sm text-red-800">
-                <span className="font-mono break-all">{f.server}</span> failing ({f.errors} error
-                {f.errors === 1 ? '' : 's'} in the last minute; last{' '}
-                {f.lastStatus === '504' ? 'timed out' : 'refused or broke off'} {local(f.lastAt)})
-              </li>
-            ))}
-          </ul>
-        ) : null}
-      </div>
-      <div>
-        <h2 className="mb-2 font-semibold">Security events (last 24 h)</h2>
-        <div className="mb-3 flex flex-wrap gap-2">
-          {TALLIES.map(([id, label, match]) => (
-            <span key={id} data-testid={id} className="rounded bg-slate-100 px-3 py-1 text-sm">
-              {label}:{' '}
-              <strong>
-                {Object.entries(tally)
-                  .filter(([kind]) => match(kind))
-                  .reduce((n, [, c]) => n + c, 0)}
-              </strong>
-            </span>
-          ))}
-        </div>
-        {events.length === 0 ? (
-          <p className="text-sm text-slate-500">None.</p>
-        ) : (
-          <Table testId="events" columns={['Time', 'Event', 'Where', 'User', 'Address']}>
-            {events.slice(0, 50).map((e, i) => (
-              <tr key={`${e.at}-${i}`} className="border-t border-slate-100">
-                <td className="whitespace-nowrap px-3 py-1.5">{local(e.at)}</td>
-                <td className="px-3 py-1.5">{e.kind}</td>
-                <td className="px-3 py-1.5 break-all" data-testid="event-where">
-                  {e.host ? `${e.host}${e.path}` : ''}
-                </td>
-                <td className="px-3 py-1.5">{e.username}</td>
-                <td className="px-3 py-1.5 font-mono">{e.ip}</td>
-              </tr>
-            ))}
-          </Table>
-        )}
-      </div>
+      <Upstreams edge={edge} />
+      <SecurityEvents events={events} tally={tally} />
     </section>
   );
 }

@@ -18,24 +18,10 @@ function editFieldOf(f: string): EditField | undefined {
 }
 
 /**
- * One user's settings: role, groups, disabled, a new password; the second factor; deletion after a
- * confirmation. `me` is the signed-in admin, warned before locking themselves out.
+ * One user's settings as the form holds them, their save (only what changed here) and the user's
+ * deletion; `general` and `busy` are shared by both.
  */
-export function UserEditor({
-  user,
-  groups,
-  me,
-  onChanged,
-  onDeleted,
-  onClose,
-}: {
-  user: UserView;
-  groups: string[];
-  me: string;
-  onChanged: () => void;
-  onDeleted: (username: string) => void;
-  onClose: () => void;
-}) {
+function useUserEdit(user: UserView, onChanged: () => void, onDeleted: (username: string) => void) {
   const [role, setRole] = useState(user.role);
   const [memberOf, setMemberOf] = useState(user.groups);
   const [disabled, setDisabled] = useState(user.disabled);
@@ -48,15 +34,7 @@ export function UserEditor({
   const [done, setDone] = useState('');
   const [busy, setBusy] = useState(false);
   const [confirmDelete, setConfirmDelete] = useState(false);
-  const heading = useRef<HTMLHeadingElement>(null);
-  const self = user.username === me;
   const path = `/users/${encodeURIComponent(user.username)}`;
-
-  // Opened from the list: the keyboard (and a phone's screen) goes to the editor.
-  useEffect(() => {
-    heading.current?.focus();
-    heading.current?.scrollIntoView?.({ block: 'nearest' });
-  }, []);
 
   async function save(e: FormEvent) {
     e.preventDefault();
@@ -106,6 +84,111 @@ export function UserEditor({
     }
   }
 
+  return {
+    values: { role, memberOf, disabled, password },
+    setRole,
+    setMemberOf,
+    setDisabled,
+    setPassword,
+    errors,
+    general,
+    done,
+    busy,
+    confirmDelete,
+    setConfirmDelete,
+    save: (e: FormEvent) => void save(e),
+    remove: () => void remove(),
+  };
+}
+
+/** The user's role, new password, groups and disabled flag, saved together. */
+function UserSettings({
+  user,
+  groups,
+  edit,
+}: {
+  user: UserView;
+  groups: string[];
+  edit: ReturnType<typeof useUserEdit>;
+}) {
+  const { values, errors } = edit;
+  return (
+    <form onSubmit={edit.save} aria-label={`Settings of ${user.username}`} className="flex flex-col gap-3">
+      <div className="grid gap-3 md:grid-cols-2">
+        <SelectField
+          label="Role"
+          name="role"
+          value={values.role}
+          onChange={(e) => edit.setRole(e.target.value === 'admin' ? 'admin' : 'user')}
+          options={[
+            { value: 'user', label: 'user' },
+            { value: 'admin', label: 'admin (signs in to this UI)' },
+          ]}
+          error={errors.role}
+        />
+        <Field
+          label="New password"
+          name="new-password"
+          type="password"
+          autoComplete="new-password"
+          placeholder="unchanged"
+          value={values.password}
+          onChange={(e) => edit.setPassword(e.target.value)}
+          error={errors.password}
+        />
+      </div>
+      <GroupPicker
+        groups={groups}
+        value={values.memberOf}
+        onChange={edit.setMemberOf}
+        error={errors.groups}
+      />
+      <CheckboxField
+        label="Disabled (cannot sign in; their sessions end)"
+        name="disabled"
+        checked={values.disabled}
+        onChange={(e) => edit.setDisabled(e.target.checked)}
+      />
+      <FormFooter
+        error={edit.general}
+        done={edit.done}
+        busy={edit.busy}
+        label="Save changes"
+        busyLabel="Saving…"
+      />
+    </form>
+  );
+}
+
+/**
+ * One user's settings: role, groups, disabled, a new password; the second factor; deletion after a
+ * confirmation. `me` is the signed-in admin, warned before locking themselves out.
+ */
+export function UserEditor({
+  user,
+  groups,
+  me,
+  onChanged,
+  onDeleted,
+  onClose,
+}: {
+  user: UserView;
+  groups: string[];
+  me: string;
+  onChanged: () => void;
+  onDeleted: (username: string) => void;
+  onClose: () => void;
+}) {
+  const edit = useUserEdit(user, onChanged, onDeleted);
+  const heading = useRef<HTMLHeadingElement>(null);
+  const self = user.username === me;
+
+  // Opened from the list: the keyboard (and a phone's screen) goes to the editor.
+  useEffect(() => {
+    heading.current?.focus();
+    heading.current?.scrollIntoView?.({ block: 'nearest' });
+  }, []);
+
   return (
     <section
       aria-labelledby="user-edit-title"
@@ -130,60 +213,24 @@ export function UserEditor({
           This is you: disabling or demoting this account, or a new password, signs you out.
         </Notice>
       ) : null}
-      <form
-        onSubmit={(e) => void save(e)}
-        aria-label={`Settings of ${user.username}`}
-        className="flex flex-col gap-3"
-      >
-        <div className="grid gap-3 md:grid-cols-2">
-          <SelectField
-            label="Role"
-            name="role"
-            value={role}
-            onChange={(e) => setRole(e.target.value === 'admin' ? 'admin' : 'user')}
-            options={[
-              { value: 'user', label: 'user' },
-              { value: 'admin', label: 'admin (signs in to this UI)' },
-            ]}
-            error={errors.role}
-          />
-          <Field
-            label="New password"
-            name="new-password"
-            type="password"
-            autoComplete="new-password"
-            placeholder="unchanged"
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-            error={errors.password}
-          />
-        </div>
-        <GroupPicker groups={groups} value={memberOf} onChange={setMemberOf} error={errors.groups} />
-        <CheckboxField
-          label="Disabled (cannot sign in; their sessions end)"
-          name="disabled"
-          checked={disabled}
-          onChange={(e) => setDisabled(e.target.checked)}
-        />
-        <FormFooter error={general} done={done} busy={busy} label="Save changes" busyLabel="Saving…" />
-      </form>
+      <UserSettings user={user} groups={groups} edit={edit} />
       <hr className="border-slate-200" />
       <UserTotp user={user} onChanged={onChanged} />
       <hr className="border-slate-200" />
-      {confirmDelete ? (
+      {edit.confirmDelete ? (
         <ConfirmStep
           label="Confirm deleting the user"
-          action={busy ? 'Deleting…' : `Delete ${user.username}`}
-          busy={busy}
-          onConfirm={() => void remove()}
-          onCancel={() => setConfirmDelete(false)}
+          action={edit.busy ? 'Deleting…' : `Delete ${user.username}`}
+          busy={edit.busy}
+          onConfirm={edit.remove}
+          onCancel={() => edit.setConfirmDelete(false)}
         >
           Delete {user.username}? Their sessions end at once{self ? ', yours included' : ''}; this cannot be
           undone.
         </ConfirmStep>
       ) : (
         <div>
-          <button type="button" onClick={() => setConfirmDelete(true)} className={plainButton}>
+          <button type="button" onClick={() => edit.setConfirmDelete(true)} className={plainButton}>
             Delete user…
           </button>
         </div>
