@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { compile } from '../compile/compile.js';
 import type { CertRef } from '../model/tls.js';
 import type { EdgeConfig } from '../compile/edge-config.js';
-import type { NginxDriver } from '../drivers/nginx/driver.js';
+import type { LastReload, NginxDriver } from '../drivers/nginx/driver.js';
 import { GatehouseError } from '../model/errors.js';
 import type { Logger } from '../observe/log.js';
 import type { Registry } from '../registry/registry.js';
@@ -26,6 +26,8 @@ export interface EdgeStatus {
   checkedServers: string[];
   /** Servers nginx could not get an answer from in the last minute (passive, every pool). */
   failingServers: UpstreamFailing[];
+  /** When nginx was last reloaded, and why. */
+  lastReload?: LastReload;
 }
 
 type ApplyTimings = { render: number; test: number; reload: number; total: number };
@@ -137,6 +139,7 @@ export class LocalEdge {
       downServers: [...this.health.down].sort(),
       checkedServers: [...this.health.checked],
       failingServers: this.passive.failing(),
+      ...(this.driver.lastReload ? { lastReload: this.driver.lastReload } : {}),
     };
   }
 

@@ -74,6 +74,7 @@ export class EdgePublisher {
       prefix: join(settings.data_dir, 'nginx'),
       modulesDir: settings.nginx_modules_dir,
       workers: settings.nginx_workers,
+      workerShutdownSeconds: Math.ceil(durationMs(settings.nginx_worker_shutdown_timeout) / 1000),
       trustedProxies: settings.trusted_proxies,
       log: log.child({ part: 'nginx' }),
       gate: gate.env,

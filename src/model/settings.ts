@@ -111,6 +111,11 @@ export const settingsSchema = z.strictObject({
   nginx_bin: z.string().min(1).default('nginx'),
   nginx_modules_dir: z.string().min(1).default('/usr/lib/nginx/modules'),
   nginx_workers: z.coerce.number().int().min(1).max(64).default(2),
+  /**
+   * After a reload, old workers finish their requests; connections still open this long after
+   * (WebSockets, long polls, TCP routes) are closed, so old workers cannot pile up.
+   */
+  nginx_worker_shutdown_timeout: durationSchema.default('5m'),
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** nginx's access, stream and error logs are rotated (one old file kept) past this size. */
   nginx_log_max_mb: z.coerce.number().int().min(1).max(100_000).default(100),

@@ -149,6 +149,8 @@ describe('quick start and CLI', () => {
     const status = await cli('status');
     expect(status.stdout).toMatch(/applied version: +\d+ \(in sync\)/);
     expect(status.stdout).toMatch(/nginx running \(pid \d+\)/);
+    // The rollback above changed the config: nginx reloaded for it.
+    expect(status.stdout).toMatch(/last reload: +\d+s ago \(a new config\)/);
     const json = JSON.parse((await cli('--json', 'status')).stdout) as { in_sync: boolean };
     expect(json.in_sync).toBe(true);
   });

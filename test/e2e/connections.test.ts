@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -165,5 +166,68 @@ describe('TCP routes', () => {
     expect(after.json.in_sync).toBe(true);
     expect((await t.get('keep.test')).status).toBe(200);
     squatter.close();
+  });
+});
+
+describe('old workers after a reload', () => {
+  let t: TestGatehouse;
+  let backend: TestServer;
+  let wss: WebSocketServer;
+
+  beforeAll(async () => {
+    t = await startTestGatehouse({ nginx_worker_shutdown_timeout: '2s' });
+    backend = await startServer((_req, res) => res.end('ok'));
+    wss = new WebSocketServer({ server: backend.server });
+    await t.api('PUT', '/api/v1/services/ws?wait=true', {
+      hosts: ['ws.test'],
+      routes: [{ upstreams: [`127.0.0.1:${backend.port}`] }],
+    });
+  });
+  afterAll(async () => {
+    await t?.close();
+    wss?.close();
+    await backend?.close();
+  });
+
+  /** nginx's workers (the master's children), and how many of them are old ones shutting down. */
+  const workers = () => {
+    const master = String(t.gh.edge.getStatus().proxy.pid);
+    const all = readdirSync('/proc').filter((p) => /^[0-9]+$/.test(p));
+    const mine = all.flatMap((pid) => {
+      try {
+        const ppid = /PPid:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+        return ppid === master ? [readFileSync(`/proc/${pid}/cmdline`, 'utf8')] : [];
+      } catch {
+        return [];
+      }
+    });
+    return { count: mine.length, shuttingDown: mine.filter((c) => c.includes('shutting down')).length };
+  };
+
+  it('closes what an old worker still holds at worker_shutdown_timeout, so none pile up', async () => {
+    const before = workers();
+    const ws = new WebSocket(`ws://127.0.0.1:${t.httpPort}/socket`, { headers: { host: 'ws.test' } });
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const closed = new Promise<number>((resolve) => ws.once('close', () => resolve(Date.now())));
+
+    const r = await t.api('PUT', '/api/v1/services/other?wait=true', {
+      hosts: ['other.test'],
+      routes: [{ upstreams: [`127.0.0.1:${backend.port}`] }],
+    });
+    expect(r.status).toBe(201);
+    const reloadedAt = Date.now();
+    // The old worker lives on while it holds the WebSocket ...
+    await until(async () => workers().shuttingDown === 1 || undefined, 1000);
+    // ... until the deadline (2 s here; 5 min by default), when it closes it and exits.
+    const at = await closed;
+    expect(at - reloadedAt).toBeGreaterThan(1000);
+    expect(at - reloadedAt).toBeLessThan(6000);
+    await until(async () => workers().count === before.count || undefined, 5000);
+    expect(workers().shuttingDown).toBe(0);
+
+    const status = await t.api('GET', '/api/v1/status');
+    const lastReload = (status.json.edge as { lastReload?: { at: string; reason: string } }).lastReload;
+    expect(lastReload?.reason).toBe('config');
+    expect(Date.parse(lastReload?.at ?? '')).toBeGreaterThanOrEqual(reloadedAt - 2000);
   });
 });

@@ -28,6 +28,8 @@ export const edgeStatusView = z.strictObject({
   downServers: z.array(z.string()),
   checkedServers: z.array(z.string()),
   failingServers: z.array(upstreamFailingView),
+  /** When nginx was last reloaded, and why. */
+  lastReload: z.strictObject({ at: z.string(), reason: z.enum(['config', 'drift', 'rollback']) }).optional(),
 });
 
 export const certificateStatusView = z.strictObject({

@@ -3,6 +3,12 @@ import type { Status } from '../../api/views/index.js';
 import { cliContext } from '../context.js';
 import { ago } from '../format.js';
 
+const RELOAD_REASON: Record<NonNullable<Status['edge']['lastReload']>['reason'], string> = {
+  config: 'a new config',
+  drift: 'files changed behind Gatehouse were restored',
+  rollback: 'a new config failed; the previous one was restored',
+};
+
 export function statusCommand(): Command {
   return new Command('status')
     .description('proxy state, applied version, last error')
@@ -14,6 +20,7 @@ export function statusCommand(): Command {
         `registry version: ${r.version} (${r.services} services)`,
         `applied version:  ${e.appliedVersion}${r.in_sync ? ' (in sync)' : ' (behind)'}, config ${e.appliedHash?.slice(0, 12) ?? '-'}, applied ${ago(e.appliedAt)}`,
         `proxy:            nginx ${e.proxy.running ? `running (pid ${e.proxy.pid})` : 'NOT running'}, ${e.proxy.restarts} restarts`,
+        `last reload:      ${e.lastReload ? `${ago(e.lastReload.at)} (${RELOAD_REASON[e.lastReload.reason]})` : 'none since start'}`,
         `last apply:       ${e.lastApplyMs ? `${Math.round(e.lastApplyMs.total)} ms (check ${Math.round(e.lastApplyMs.test)} ms, reload ${Math.round(e.lastApplyMs.reload)} ms)` : '-'}`,
         `last error:       ${e.lastError ? `${e.lastError.code}: ${e.lastError.message} (version ${e.lastError.version}, ${ago(e.lastError.at)})` : 'none'}`,
       ];

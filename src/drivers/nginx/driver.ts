@@ -23,12 +23,20 @@ import { renderNginx, type RenderedFiles } from './render.js';
 import type { RenderEnv } from './env.js';
 import type { GateEnv } from '../../model/session.js';
 
+export interface LastReload {
+  at: string;
+  /** config: a new config; drift: the files were changed behind Gatehouse and restored; rollback: a new config failed to load and the previous one was restored. */
+  reason: 'config' | 'drift' | 'rollback';
+}
+
 export interface NginxDriverOptions {
   bin: string;
   /** nginx's own directory inside the data dir. */
   prefix: string;
   modulesDir: string;
   workers: number;
+  /** See RenderEnv.workerShutdownSeconds. */
+  workerShutdownSeconds?: number;
   /** See RenderEnv.trustedProxies. */
   trustedProxies?: string[];
   log: Logger;
@@ -63,6 +71,8 @@ export class NginxDriver {
   private files: RenderedFiles | undefined;
   private generation: string | undefined;
   private seq = 0;
+  /** When nginx was last told to reload, and why (a new config, files restored, a failed one undone). */
+  lastReload: LastReload | undefined;
   private readonly ipv6 = hasIPv6();
   /** The machine's DNS servers, for nginx's OCSP stapling. */
   private readonly resolvers = systemResolvers();
@@ -167,6 +177,7 @@ export class NginxDriver {
       generation,
       modulesDir: this.opts.modulesDir,
       workers: this.opts.workers,
+      workerShutdownSeconds: this.opts.workerShutdownSeconds,
       ipv6: this.ipv6,
       trustedProxies: this.opts.trustedProxies,
       down,
@@ -194,7 +205,7 @@ export class NginxDriver {
       await this.activate(generation);
     } catch (err) {
       if (previous) await this.point(previous);
-      if (previous && this.process.running) this.process.reload();
+      if (previous && this.process.running) this.reload('rollback');
       await rm(genDir, { recursive: true, force: true });
       throw err;
     }
@@ -214,11 +225,16 @@ export class NginxDriver {
     };
   }
 
+  private reload(reason: LastReload['reason']): void {
+    this.process.reload();
+    this.lastReload = { at: new Date().toISOString(), reason };
+  }
+
   /** Starts nginx on the current generation, or reloads it; resolves once the generation answers. */
   private async activate(generation: string): Promise<void> {
     const errLog = this.cmd.errorLog;
     const offset = fileSize(errLog);
-    if (this.process.running) this.process.reload();
+    if (this.process.running) this.reload('config');
     else await this.process.start();
     const deadline = Date.now() + 15_000;
     for (;;) {
@@ -254,7 +270,7 @@ export class NginxDriver {
     this.opts.log.warn({ files: drifted }, 'nginx config changed behind Gatehouse; restoring it');
     await writeFiles(genDir, this.files);
     await this.point(genDir);
-    if (this.process.running) this.process.reload();
+    if (this.process.running) this.reload('drift');
     return drifted;
   }
 

@@ -14,6 +14,8 @@ export interface RenderEnv {
   generation: string;
   modulesDir: string;
   workers: number;
+  /** nginx's worker_shutdown_timeout, in seconds (default 300). */
+  workerShutdownSeconds?: number;
   /** Proxies in front of this edge whose X-Forwarded-For names the real client (nginx real_ip). */
   trustedProxies?: string[];
   /** Also listen on IPv6 (only when the machine has an IPv6 address, or nginx cannot start). */

@@ -70,6 +70,8 @@ export function renderNginx(cfg: EdgeConfig, env: RenderEnv): RenderedFiles {
     `load_module ${filePath(env.modulesDir)}/ngx_stream_module.so;`,
     ...gateMain(env, needsNjs),
     `worker_processes ${env.workers};`,
+    // Old workers left by a reload close what they still hold (WebSockets, TCP routes) at this deadline.
+    `worker_shutdown_timeout ${env.workerShutdownSeconds ?? 300}s;`,
     `pid ${filePath(env.prefix)}/run/nginx.pid;`,
     `error_log ${filePath(env.prefix)}/logs/error.log warn;`,
     'events { worker_connections 4096; }',
