@@ -210,4 +210,20 @@ describe('web UI: service editor', () => {
     expect((await t.api('GET', '/api/v1/services/edited')).status).toBe(404);
     expect((await t.get('edited.test')).status).not.toBe(200);
   });
+
+  it('says a service without an access block is public', async () => {
+    await t.api('PUT', '/api/v1/services/plain?wait=true', {
+      hosts: ['plain.test'],
+      routes: [{ upstreams: [`127.0.0.1:${app.port}`] }],
+    });
+    await page.goto(page.url().replace(/#.*$/, '#/services/plain'));
+    await page.getByRole('heading', { name: 'Service plain' }).waitFor();
+    // The boxes are all empty, yet anyone passes (as `service ls` says: PUBLIC).
+    expect(await L('Public: anyone may pass').first().isChecked()).toBe(false);
+    await page.getByText('No access is set, so anyone may pass, as with Public.').waitFor();
+    expect((await t.get('plain.test')).status).toBe(200);
+    // Once access is set, the note goes.
+    await L('Public: anyone may pass').first().check();
+    expect(await page.getByText('No access is set').count()).toBe(0);
+  });
 });

@@ -220,6 +220,12 @@ export function AccessEditor({ path, title, inherit }: { path: string; title: st
             checked={asObject(access).public === true}
             onChange={(e) => ed.set(`${path}.public`, e.target.checked ? true : undefined)}
           />
+          {!own ? (
+            // A service without any access block is public: say so, or the empty boxes read as closed.
+            <p className="-mt-2 ml-6 text-xs text-slate-500">
+              No access is set, so anyone may pass, as with Public.
+            </p>
+          ) : null}
           <Toggle path={`${path}.login`} label="Sign-in required (Gatehouse users)" on={{ groups: [] }}>
             <ListText
               path={`${path}.login.groups`}
