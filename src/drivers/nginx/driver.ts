@@ -22,6 +22,8 @@ import { WORKER_GID } from '../../store/permissions.js';
 import { renderNginx, type RenderedFiles } from './render.js';
 import type { RenderEnv } from './env.js';
 import type { GateEnv } from '../../model/session.js';
+import { FAST_LANE_STATE, stateVersion } from './fast-lane.js';
+import { checkModules, liveStateVersion, onlyStateDiffers, sendFastLane, writeAtomic } from './live-state.js';
 
 export interface NginxDriverOptions {
   bin: string;
@@ -47,6 +49,8 @@ export interface NginxDriverOptions {
 export interface ApplyResult {
   generation: string;
   hash: string;
+  /** dynamic: only the fast lane changed, sent to the running nginx; reload: new files, tested, reloaded. */
+  mode: 'dynamic' | 'reload';
   ms: { render: number; test: number; reload: number; total: number };
 }
 
@@ -55,6 +59,8 @@ export interface ApplyResult {
  * switch the `current` symlink atomically → SIGHUP → wait until the status socket answers with the
  * new generation. A config nginx refuses never becomes `current`, so the last good one keeps
  * serving, and it is also what a restarted nginx loads.
+ * When a config changes only the fast lane's table, the live generation's state file is replaced
+ * and the table sent to the running nginx instead: no test, no reload (see fast-lane.ts).
  */
 export class NginxDriver {
   readonly process: NginxProcess;
@@ -158,23 +164,30 @@ export class NginxDriver {
     extra: Pick<RenderEnv, 'upstreamLog'> = {},
   ): Promise<ApplyResult> {
     const t0 = performance.now();
+    const render = (generation: string) =>
+      renderNginx(cfg, {
+        prefix: this.opts.prefix,
+        genDir: join(this.opts.prefix, 'gen', generation),
+        statusSocket: this.statusSocket,
+        generation,
+        modulesDir: this.opts.modulesDir,
+        workers: this.opts.workers,
+        ipv6: this.ipv6,
+        trustedProxies: this.opts.trustedProxies,
+        down,
+        gate: this.opts.gate,
+        tlsDir: this.tlsDir,
+        resolvers: this.resolvers,
+        ...extra,
+      });
+    if (this.files && this.generation && this.process.running) {
+      const dynamic = await this.applyDynamic(cfg, render(this.generation), t0);
+      if (dynamic) return dynamic;
+    }
     const generation = `g${Date.now().toString(36)}${(this.seq++).toString(36)}`;
     const genDir = join(this.opts.prefix, 'gen', generation);
-    const files = renderNginx(cfg, {
-      prefix: this.opts.prefix,
-      genDir,
-      statusSocket: this.statusSocket,
-      generation,
-      modulesDir: this.opts.modulesDir,
-      workers: this.opts.workers,
-      ipv6: this.ipv6,
-      trustedProxies: this.opts.trustedProxies,
-      down,
-      gate: this.opts.gate,
-      tlsDir: this.tlsDir,
-      resolvers: this.resolvers,
-      ...extra,
-    });
+    const files = render(generation);
+    checkModules(files.get('nginx.conf') ?? '');
     await this.writeCerts(cfg);
     await writeFiles(genDir, files);
     const t1 = performance.now();
@@ -207,10 +220,54 @@ export class NginxDriver {
     await this.pruneCerts(cfg).catch((err: unknown) =>
       this.opts.log.warn({ err: String(err) }, 'could not remove old certificate files'),
     );
+    this.opts.log.debug({ generation, mode: 'reload' }, 'nginx config applied');
     return {
       generation,
       hash: cfg.hash,
+      mode: 'reload',
       ms: { render: t1 - t0, test: t2 - t1, reload: t3 - t2, total: t3 - t0 },
+    };
+  }
+
+  /**
+   * The live generation rendered again for the new config: if only the fast lane's table differs,
+   * it replaces the state file (atomically) and is sent to nginx's shared memory. Undefined when a
+   * reload is needed, or when nginx did not take the table (the full path then writes it anew).
+   */
+  private async applyDynamic(
+    cfg: EdgeConfig,
+    files: RenderedFiles,
+    t0: number,
+  ): Promise<ApplyResult | undefined> {
+    const live = this.files;
+    const generation = this.generation;
+    if (!live || !generation || !onlyStateDiffers(files, live)) return undefined;
+    const state = files.get(FAST_LANE_STATE) as string;
+    const t1 = performance.now();
+    try {
+      // The file first: an nginx that restarts from here on loads the new table.
+      await writeAtomic(join(this.opts.prefix, 'gen', generation, FAST_LANE_STATE), state);
+      this.files = files;
+      await sendFastLane(this.statusSocket, state);
+    } catch (err) {
+      this.opts.log.warn({ err: String(err) }, 'fast lane update not taken by nginx; reloading instead');
+      return undefined;
+    }
+    const t2 = performance.now();
+    this.opts.log.debug({ generation, mode: 'dynamic' }, 'nginx fast lane updated without reload');
+    return {
+      generation,
+      hash: cfg.hash,
+      mode: 'dynamic',
+      ms: { render: t1 - t0, test: 0, reload: t2 - t1, total: t2 - t0 },
+    };
+  }
+
+  /** The fast-lane version in nginx's shared memory and in the live state file. */
+  async fastLaneVersions(): Promise<{ memory?: string; file?: string }> {
+    return {
+      memory: await liveStateVersion(this.statusSocket),
+      file: stateVersion(this.files?.get(FAST_LANE_STATE)),
     };
   }
 
@@ -250,7 +307,14 @@ export class NginxDriver {
       const onDisk = await readFile(join(genDir, rel), 'utf8').catch(() => undefined);
       if (onDisk === undefined || sha(onDisk) !== sha(content)) drifted.push(rel);
     }
-    if (drifted.length === 0) return [];
+    if (drifted.length === 0) {
+      // The table in shared memory must be the file's (someone may have written to the endpoint).
+      const { memory, file } = await this.fastLaneVersions();
+      if (!this.process.running || memory === undefined || memory === file) return [];
+      this.opts.log.warn({ memory, file }, 'nginx fast lane changed behind Gatehouse; restoring it');
+      await sendFastLane(this.statusSocket, this.files.get(FAST_LANE_STATE) as string);
+      return ['fast lane'];
+    }
     this.opts.log.warn({ files: drifted }, 'nginx config changed behind Gatehouse; restoring it');
     await writeFiles(genDir, this.files);
     await this.point(genDir);
