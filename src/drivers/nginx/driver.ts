@@ -47,6 +47,7 @@ export interface NginxDriverOptions {
 }
 
 export interface ApplyResult {
+  /** What nginx serves: its config's generation and the fast-lane table's version (see liveGeneration). */
   generation: string;
   hash: string;
   /** dynamic: only the fast lane changed, sent to the running nginx; reload: new files, tested, reloaded. */
@@ -207,7 +208,16 @@ export class NginxDriver {
       await this.activate(generation);
     } catch (err) {
       if (previous) await this.point(previous);
-      if (previous && this.process.running) this.process.reload();
+      if (previous && this.process.running) {
+        this.process.reload();
+        // The failed reload's init may already have loaded its table into shared memory, which the
+        // old workers read: the live table goes back at once, not only when the reload above lands.
+        const state = this.files?.get(FAST_LANE_STATE);
+        if (state)
+          await sendFastLane(this.statusSocket, state).catch((e: unknown) =>
+            this.opts.log.warn({ err: String(e) }, 'could not restore the fast lane table'),
+          );
+      }
       await rm(genDir, { recursive: true, force: true });
       throw err;
     }
@@ -222,7 +232,7 @@ export class NginxDriver {
     );
     this.opts.log.debug({ generation, mode: 'reload' }, 'nginx config applied');
     return {
-      generation,
+      generation: served(generation, cfg.hash),
       hash: cfg.hash,
       mode: 'reload',
       ms: { render: t1 - t0, test: t2 - t1, reload: t3 - t2, total: t3 - t0 },
@@ -256,7 +266,7 @@ export class NginxDriver {
     const t2 = performance.now();
     this.opts.log.debug({ generation, mode: 'dynamic' }, 'nginx fast lane updated without reload');
     return {
-      generation,
+      generation: served(generation, cfg.hash),
       hash: cfg.hash,
       mode: 'dynamic',
       ms: { render: t1 - t0, test: 0, reload: t2 - t1, total: t2 - t0 },
@@ -340,8 +350,11 @@ export class NginxDriver {
     return rotated;
   }
 
+  /** What the running nginx serves (as ApplyResult.generation); undefined while it does not answer. */
   async liveGeneration(): Promise<string | undefined> {
-    return liveHash(this.statusSocket);
+    const generation = await liveHash(this.statusSocket);
+    const table = generation && (await liveStateVersion(this.statusSocket));
+    return generation && table ? served(generation, table) : undefined;
   }
 
   async stop(): Promise<void> {
@@ -387,6 +400,11 @@ function systemResolvers(): string[] {
   } catch {
     return [];
   }
+}
+
+/** A config generation and a fast-lane table version: together, what nginx serves. */
+function served(generation: string, tableVersion: string): string {
+  return `${generation}.${tableVersion.slice(0, 12)}`;
 }
 
 function sha(s: string): string {
