@@ -224,6 +224,7 @@ export class NginxDriver {
     this.files = files;
     this.generation = generation;
     this.process.markHealthy();
+    await this.syncTable();
     const t3 = performance.now();
     void this.prune(generation);
     // Inside the apply (applies never overlap), so a later apply never loses a file it needs.
@@ -271,6 +272,19 @@ export class NginxDriver {
       mode: 'dynamic',
       ms: { render: t1 - t0, test: 0, reload: t2 - t1, total: t2 - t0 },
     };
+  }
+
+  /**
+   * After a reload, nginx's table still holds the hosts the old workers may have needed (see
+   * fast-lane-lua.ts, load): once the new generation answers, the exact table replaces it.
+   */
+  private async syncTable(): Promise<void> {
+    const { memory, file } = await this.fastLaneVersions();
+    const state = this.files?.get(FAST_LANE_STATE);
+    if (memory === file || !state) return;
+    await sendFastLane(this.statusSocket, state).catch((err: unknown) =>
+      this.opts.log.warn({ err: String(err) }, 'could not send the fast lane table after a reload'),
+    );
   }
 
   /** The fast-lane version in nginx's shared memory and in the live state file. */

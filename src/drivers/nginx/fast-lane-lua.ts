@@ -90,6 +90,22 @@ function M.load(path)
   local version, entries = M.parse(text)
   if not version then error("fast lane: " .. path .. ": " .. entries) end
   if M.version() == version then return end
+  -- A reload: the old workers serve the old config until they exit, and a host leaving the table
+  -- may have no server block there. Hosts the file lacks stay until Gatehouse sends the exact
+  -- table once the reload has landed; the version says the table is not the file's meanwhile.
+  local dict = ngx.shared.gh_fast
+  local cur, kept = dict:get("current"), false
+  if cur then
+    local prefix = cur .. "|"
+    for _, key in ipairs(dict:get_keys(0)) do
+      local host = key:sub(1, #prefix) == prefix and key:sub(#prefix + 1)
+      if host and not entries[host] then
+        entries[host] = dict:get(key)
+        kept = true
+      end
+    end
+  end
+  if kept then version = version .. "+kept" end
   local ok, rerr = M.replace(version, entries)
   if not ok then error("fast lane: " .. rerr) end
 end
