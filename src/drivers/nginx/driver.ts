@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import {
   chmod,
   chown,
@@ -12,7 +11,6 @@ import {
   symlink,
   writeFile,
 } from 'node:fs/promises';
-import { networkInterfaces } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { EdgeConfig } from '../../compile/edge-config.js';
 import { GatehouseError } from '../../model/errors.js';
@@ -22,6 +20,8 @@ import { WORKER_GID } from '../../store/permissions.js';
 import { renderNginx, type RenderedFiles } from './render.js';
 import type { RenderEnv } from './env.js';
 import type { GateEnv } from '../../model/session.js';
+import { fileSize, newEmergencies, summarize } from './error-log.js';
+import { hasIPv6, systemResolvers } from './machine.js';
 import { FAST_LANE_STATE, stateVersion } from './fast-lane.js';
 import { checkModules, liveStateVersion, onlyStateDiffers, sendFastLane, writeAtomic } from './live-state.js';
 
@@ -404,18 +404,6 @@ async function writeFiles(genDir: string, files: RenderedFiles): Promise<void> {
   }
 }
 
-function systemResolvers(): string[] {
-  try {
-    return readFileSync('/etc/resolv.conf', 'utf8')
-      .split('\n')
-      .map((l) => /^nameserver\s+([0-9a-fA-F.:]+)\s*$/.exec(l)?.[1])
-      .filter((ip): ip is string => !!ip)
-      .map((ip) => (ip.includes(':') ? `[${ip}]` : ip));
-  } catch {
-    return [];
-  }
-}
-
 /** A config generation and a fast-lane table version: together, what nginx serves. */
 function served(generation: string, tableVersion: string): string {
   return `${generation}.${tableVersion.slice(0, 12)}`;
@@ -425,51 +413,6 @@ function sha(s: string): string {
   return createHash('sha256').update(s).digest('hex');
 }
 
-function fileSize(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch {
-    return 0;
-  }
-}
-
-/** `[emerg]` lines written to the error log since `offset`, joined; empty when there are none. */
-function newEmergencies(path: string, offset: number): string {
-  const size = fileSize(path);
-  if (size <= offset) return '';
-  const fd = openSync(path, 'r');
-  try {
-    const buf = Buffer.alloc(Math.min(size - offset, 64 * 1024));
-    readSync(fd, buf, 0, buf.length, offset);
-    return summarize(
-      buf
-        .toString('utf8')
-        .split('\n')
-        .filter((l) => l.includes('[emerg]'))
-        .join('\n'),
-    );
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** nginx messages without timestamps and pids, at most a few lines. */
-function summarize(output: string): string {
-  return output
-    .split('\n')
-    .map((l) => l.replace(/^\S+ \S+ \[(\w+)\] \d+#\d+: /, '[$1] ').replace(/^nginx: /, ''))
-    .filter(
-      (l, i, all) =>
-        l.trim() && !l.includes('configuration file') && !l.includes('test failed') && all.indexOf(l) === i,
-    )
-    .slice(0, 5)
-    .join('; ');
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-function hasIPv6(): boolean {
-  return Object.values(networkInterfaces()).some((list) => list?.some((a) => a.family === 'IPv6'));
 }
