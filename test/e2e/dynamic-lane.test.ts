@@ -151,6 +151,24 @@ describe('dynamic fast lane', () => {
     expect((await http(port, 'one.test')).body).toBe('a');
   });
 
+  it("answers a host's offline page when its backend is down", async () => {
+    const dead = await freePort();
+    expect(
+      (
+        await driver.apply(
+          cfg([
+            ['one.test', a.port],
+            ['dead.test', dead],
+          ]),
+        )
+      ).mode,
+    ).toBe('dynamic');
+    const res = await http(port, 'dead.test');
+    expect(res.status).toBe(503);
+    expect(res.body).toContain('dead is offline');
+    expect(res.headers['retry-after']).toBe('10');
+  });
+
   it('comes back with the dynamic hosts after nginx is killed', async () => {
     expect(
       (
