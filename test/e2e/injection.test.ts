@@ -499,11 +499,24 @@ describe('escaping in the renderer, without the schema in front', () => {
   });
 
   it.each(VALUE_PAYLOADS)('writes a hostile offline-page title and text as escaped HTML: %s', (_why, p) => {
-    const out = render({ title: p, message: p });
+    // A route below "/" keeps the host out of the fast lane, so its page text is in the host maps.
+    const out = render({ title: p, message: p, path: '/x/' });
     const maps = out.slice(out.indexOf('map $host $gh_offline_title'));
     expect(maps).not.toMatch(/"ok\.test" "[^"]*[<>'$][^"]*";/);
     expect(maps).toContain('"ok.test" "');
   });
+
+  it.each(VALUE_PAYLOADS)(
+    'writes a hostile offline-page title and text escaped in the fast lane: %s',
+    (_why, p) => {
+      const state = renderNginx(edge({ title: p, message: p }), env).get('fast-lane.tsv') ?? '';
+      const line = state.split('\n').find((l) => l.startsWith('ok.test\t')) ?? '';
+      const [, , , title, message] = line.split('\t');
+      expect(title).not.toMatch(/[<>"'$]/);
+      expect(message).not.toMatch(/[<>"'$]/);
+      expect(title).toBeTruthy();
+    },
+  );
 
   it('refuses header values and auth URLs with control characters', () => {
     expect(() => render({ headers: requestSet('X-A', 'v\nreturn 200 pwned;') })).toThrow(UnsafeValueError);

@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import {
   chmod,
   chown,
@@ -12,7 +11,6 @@ import {
   symlink,
   writeFile,
 } from 'node:fs/promises';
-import { networkInterfaces } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { EdgeConfig } from '../../compile/edge-config.js';
 import { GatehouseError } from '../../model/errors.js';
@@ -22,6 +20,10 @@ import { WORKER_GID } from '../../store/permissions.js';
 import { renderNginx, type RenderedFiles } from './render.js';
 import type { RenderEnv } from './env.js';
 import type { GateEnv } from '../../model/session.js';
+import { fileSize, newEmergencies, summarize } from './error-log.js';
+import { hasIPv6, systemResolvers } from './machine.js';
+import { FAST_LANE_STATE, stateVersion } from './fast-lane.js';
+import { checkModules, liveStateVersion, onlyStateDiffers, sendFastLane, writeAtomic } from './live-state.js';
 
 export interface LastReload {
   at: string;
@@ -53,8 +55,11 @@ export interface NginxDriverOptions {
 }
 
 export interface ApplyResult {
+  /** What nginx serves: its config's generation and the fast-lane table's version (see liveGeneration). */
   generation: string;
   hash: string;
+  /** dynamic: only the fast lane changed, sent to the running nginx; reload: new files, tested, reloaded. */
+  mode: 'dynamic' | 'reload';
   ms: { render: number; test: number; reload: number; total: number };
 }
 
@@ -63,6 +68,8 @@ export interface ApplyResult {
  * switch the `current` symlink atomically → SIGHUP → wait until the status socket answers with the
  * new generation. A config nginx refuses never becomes `current`, so the last good one keeps
  * serving, and it is also what a restarted nginx loads.
+ * When a config changes only the fast lane's table, the live generation's state file is replaced
+ * and the table sent to the running nginx instead: no test, no reload (see fast-lane.ts).
  */
 export class NginxDriver {
   readonly process: NginxProcess;
@@ -168,24 +175,31 @@ export class NginxDriver {
     extra: Pick<RenderEnv, 'upstreamLog'> = {},
   ): Promise<ApplyResult> {
     const t0 = performance.now();
+    const render = (generation: string) =>
+      renderNginx(cfg, {
+        prefix: this.opts.prefix,
+        genDir: join(this.opts.prefix, 'gen', generation),
+        statusSocket: this.statusSocket,
+        generation,
+        modulesDir: this.opts.modulesDir,
+        workers: this.opts.workers,
+        workerShutdownSeconds: this.opts.workerShutdownSeconds,
+        ipv6: this.ipv6,
+        trustedProxies: this.opts.trustedProxies,
+        down,
+        gate: this.opts.gate,
+        tlsDir: this.tlsDir,
+        resolvers: this.resolvers,
+        ...extra,
+      });
+    if (this.files && this.generation && this.process.running) {
+      const dynamic = await this.applyDynamic(cfg, render(this.generation), t0);
+      if (dynamic) return dynamic;
+    }
     const generation = `g${Date.now().toString(36)}${(this.seq++).toString(36)}`;
     const genDir = join(this.opts.prefix, 'gen', generation);
-    const files = renderNginx(cfg, {
-      prefix: this.opts.prefix,
-      genDir,
-      statusSocket: this.statusSocket,
-      generation,
-      modulesDir: this.opts.modulesDir,
-      workers: this.opts.workers,
-      workerShutdownSeconds: this.opts.workerShutdownSeconds,
-      ipv6: this.ipv6,
-      trustedProxies: this.opts.trustedProxies,
-      down,
-      gate: this.opts.gate,
-      tlsDir: this.tlsDir,
-      resolvers: this.resolvers,
-      ...extra,
-    });
+    const files = render(generation);
+    checkModules(files.get('nginx.conf') ?? '');
     await this.writeCerts(cfg);
     await writeFiles(genDir, files);
     const t1 = performance.now();
@@ -205,22 +219,34 @@ export class NginxDriver {
       await this.activate(generation);
     } catch (err) {
       if (previous) await this.point(previous);
-      if (previous && this.process.running) this.reload('rollback');
+      if (previous && this.process.running) {
+        this.reload('rollback');
+        // The failed reload's init may already have loaded its table into shared memory, which the
+        // old workers read: the live table goes back at once, not only when the reload above lands.
+        const state = this.files?.get(FAST_LANE_STATE);
+        if (state)
+          await sendFastLane(this.statusSocket, state).catch((e: unknown) =>
+            this.opts.log.warn({ err: String(e) }, 'could not restore the fast lane table'),
+          );
+      }
       await rm(genDir, { recursive: true, force: true });
       throw err;
     }
     this.files = files;
     this.generation = generation;
     this.process.markHealthy();
+    await this.syncTable();
     const t3 = performance.now();
     void this.prune(generation);
     // Inside the apply (applies never overlap), so a later apply never loses a file it needs.
     await this.pruneCerts(cfg).catch((err: unknown) =>
       this.opts.log.warn({ err: String(err) }, 'could not remove old certificate files'),
     );
+    this.opts.log.debug({ generation, mode: 'reload' }, 'nginx config applied');
     return {
-      generation,
+      generation: served(generation, cfg.hash),
       hash: cfg.hash,
+      mode: 'reload',
       ms: { render: t1 - t0, test: t2 - t1, reload: t3 - t2, total: t3 - t0 },
     };
   }
@@ -228,6 +254,61 @@ export class NginxDriver {
   private reload(reason: LastReload['reason']): void {
     this.process.reload();
     this.lastReload = { at: new Date().toISOString(), reason };
+  }
+
+  /**
+   * The live generation rendered again for the new config: if only the fast lane's table differs,
+   * it replaces the state file (atomically) and is sent to nginx's shared memory. Undefined when a
+   * reload is needed, or when nginx did not take the table (the full path then writes it anew).
+   */
+  private async applyDynamic(
+    cfg: EdgeConfig,
+    files: RenderedFiles,
+    t0: number,
+  ): Promise<ApplyResult | undefined> {
+    const live = this.files;
+    const generation = this.generation;
+    if (!live || !generation || !onlyStateDiffers(files, live)) return undefined;
+    const state = files.get(FAST_LANE_STATE) as string;
+    const t1 = performance.now();
+    try {
+      // The file first: an nginx that restarts from here on loads the new table.
+      await writeAtomic(join(this.opts.prefix, 'gen', generation, FAST_LANE_STATE), state);
+      this.files = files;
+      await sendFastLane(this.statusSocket, state);
+    } catch (err) {
+      this.opts.log.warn({ err: String(err) }, 'fast lane update not taken by nginx; reloading instead');
+      return undefined;
+    }
+    const t2 = performance.now();
+    this.opts.log.debug({ generation, mode: 'dynamic' }, 'nginx fast lane updated without reload');
+    return {
+      generation: served(generation, cfg.hash),
+      hash: cfg.hash,
+      mode: 'dynamic',
+      ms: { render: t1 - t0, test: 0, reload: t2 - t1, total: t2 - t0 },
+    };
+  }
+
+  /**
+   * After a reload, nginx's table still holds the hosts the old workers may have needed (see
+   * fast-lane-lua.ts, load): once the new generation answers, the exact table replaces it.
+   */
+  private async syncTable(): Promise<void> {
+    const { memory, file } = await this.fastLaneVersions();
+    const state = this.files?.get(FAST_LANE_STATE);
+    if (memory === file || !state) return;
+    await sendFastLane(this.statusSocket, state).catch((err: unknown) =>
+      this.opts.log.warn({ err: String(err) }, 'could not send the fast lane table after a reload'),
+    );
+  }
+
+  /** The fast-lane version in nginx's shared memory and in the live state file. */
+  async fastLaneVersions(): Promise<{ memory?: string; file?: string }> {
+    return {
+      memory: await liveStateVersion(this.statusSocket),
+      file: stateVersion(this.files?.get(FAST_LANE_STATE)),
+    };
   }
 
   /** Starts nginx on the current generation, or reloads it; resolves once the generation answers. */
@@ -266,7 +347,14 @@ export class NginxDriver {
       const onDisk = await readFile(join(genDir, rel), 'utf8').catch(() => undefined);
       if (onDisk === undefined || sha(onDisk) !== sha(content)) drifted.push(rel);
     }
-    if (drifted.length === 0) return [];
+    if (drifted.length === 0) {
+      // The table in shared memory must be the file's (someone may have written to the endpoint).
+      const { memory, file } = await this.fastLaneVersions();
+      if (!this.process.running || memory === undefined || memory === file) return [];
+      this.opts.log.warn({ memory, file }, 'nginx fast lane changed behind Gatehouse; restoring it');
+      await sendFastLane(this.statusSocket, this.files.get(FAST_LANE_STATE) as string);
+      return ['fast lane'];
+    }
     this.opts.log.warn({ files: drifted }, 'nginx config changed behind Gatehouse; restoring it');
     await writeFiles(genDir, this.files);
     await this.point(genDir);
@@ -292,8 +380,11 @@ export class NginxDriver {
     return rotated;
   }
 
+  /** What the running nginx serves (as ApplyResult.generation); undefined while it does not answer. */
   async liveGeneration(): Promise<string | undefined> {
-    return liveHash(this.statusSocket);
+    const generation = await liveHash(this.statusSocket);
+    const table = generation && (await liveStateVersion(this.statusSocket));
+    return generation && table ? served(generation, table) : undefined;
   }
 
   async stop(): Promise<void> {
@@ -329,67 +420,15 @@ async function writeFiles(genDir: string, files: RenderedFiles): Promise<void> {
   }
 }
 
-function systemResolvers(): string[] {
-  try {
-    return readFileSync('/etc/resolv.conf', 'utf8')
-      .split('\n')
-      .map((l) => /^nameserver\s+([0-9a-fA-F.:]+)\s*$/.exec(l)?.[1])
-      .filter((ip): ip is string => !!ip)
-      .map((ip) => (ip.includes(':') ? `[${ip}]` : ip));
-  } catch {
-    return [];
-  }
+/** A config generation and a fast-lane table version: together, what nginx serves. */
+function served(generation: string, tableVersion: string): string {
+  return `${generation}.${tableVersion.slice(0, 12)}`;
 }
 
 function sha(s: string): string {
   return createHash('sha256').update(s).digest('hex');
 }
 
-function fileSize(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch {
-    return 0;
-  }
-}
-
-/** `[emerg]` lines written to the error log since `offset`, joined; empty when there are none. */
-function newEmergencies(path: string, offset: number): string {
-  const size = fileSize(path);
-  if (size <= offset) return '';
-  const fd = openSync(path, 'r');
-  try {
-    const buf = Buffer.alloc(Math.min(size - offset, 64 * 1024));
-    readSync(fd, buf, 0, buf.length, offset);
-    return summarize(
-      buf
-        .toString('utf8')
-        .split('\n')
-        .filter((l) => l.includes('[emerg]'))
-        .join('\n'),
-    );
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** nginx messages without timestamps and pids, at most a few lines. */
-function summarize(output: string): string {
-  return output
-    .split('\n')
-    .map((l) => l.replace(/^\S+ \S+ \[(\w+)\] \d+#\d+: /, '[$1] ').replace(/^nginx: /, ''))
-    .filter(
-      (l, i, all) =>
-        l.trim() && !l.includes('configuration file') && !l.includes('test failed') && all.indexOf(l) === i,
-    )
-    .slice(0, 5)
-    .join('; ');
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-function hasIPv6(): boolean {
-  return Object.values(networkInterfaces()).some((list) => list?.some((a) => a.family === 'IPv6'));
 }

@@ -1,17 +1,21 @@
 import { hasHeaderOps } from '../../compile/compile.js';
 import type { Pool, Site, SiteRoute } from '../../compile/edge-config.js';
-import { address } from './escape.js';
 
+/** A fast-lane host: served from nginx's shared memory (see fast-lane.ts), not from a server block. */
 export interface FastEntry {
   host: string;
-  target: string;
+  scheme: 'http' | 'https';
+  /** `IP:port`, IPv6 in brackets. */
+  address: string;
+  /** The service's offline page: title and, when set, its own text. */
+  offline: { title: string; message?: string };
 }
 
-/** Which sites can be a map line, and which need a server block. */
+/** Which sites can be a fast-lane entry, and which need a server block. */
 export function splitLanes(sites: Site[], pools: Map<string, Pool>): { fast: FastEntry[]; full: Site[] } {
   const fast: FastEntry[] = [];
   const full: Site[] = [];
-  const simple = (site: Site): string | undefined => {
+  const simple = (site: Site): Omit<FastEntry, 'host'> | undefined => {
     if (site.routes.length !== 1) return undefined;
     const r = site.routes[0] as SiteRoute;
     const pool = pools.get(r.pool);
@@ -27,16 +31,16 @@ export function splitLanes(sites: Site[], pools: Map<string, Pool>): { fast: Fas
     )
       return undefined;
     if (pool.servers.length !== 1 || pool.health || pool.down) return undefined;
-    return `${pool.scheme}://${address(pool.servers[0] as string)}`;
+    return { scheme: pool.scheme, address: pool.servers[0] as string, offline: r.offline };
   };
-  // A wildcard server_name would win over an exact host that only lives in the map, so an exact
-  // host covered by a wildcard site must get its own server block too.
+  // A wildcard server_name would win over an exact host that only lives in the fast lane, so an
+  // exact host covered by a wildcard site must get its own server block too.
   const wildcards = sites.flatMap((s) => s.hosts.filter((h) => h.startsWith('*.')).map((h) => h.slice(1)));
   const coveredByWildcard = (h: string) => wildcards.some((suffix) => h.endsWith(suffix));
   for (const site of sites) {
     const target = simple(site);
     const fastHosts = target ? site.hosts.filter((h) => !h.startsWith('*.') && !coveredByWildcard(h)) : [];
-    for (const host of fastHosts) fast.push({ host, target: target as string });
+    for (const host of fastHosts) fast.push({ host, ...(target as Omit<FastEntry, 'host'>) });
     const rest = site.hosts.filter((h) => !fastHosts.includes(h));
     if (rest.length > 0) full.push({ hosts: rest, routes: site.routes });
   }

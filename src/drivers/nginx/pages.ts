@@ -112,10 +112,10 @@ export function pagesConf(): string[] {
   return lines;
 }
 
-const OFFLINE_TEXT = `It is not answering right now; this page will give way to it by itself when it is back. ${AGAIN}`;
+export const OFFLINE_TEXT = `It is not answering right now; this page will give way to it by itself when it is back. ${AGAIN}`;
 
 /** Text for an HTML page: markup and nginx's "$" become entities. */
-function html(text: string): string {
+export function html(text: string): string {
   return text
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
@@ -129,18 +129,21 @@ function html(text: string): string {
  * A service's offline page: 503 with Retry-After, naming the service (or its `offline_page` title)
  * and its own text when it has one. Title and text come from maps by host, read only on this path.
  */
-function offlineLocation(key: string): string[] {
+export function offlineLocation(
+  key: string,
+  name = `@gh_${key}`,
+  vars: Record<'T' | 'M', string> = { T: '${gh_offline_title}', M: '${gh_offline_text}' },
+): string[] {
   // The page with markers where the title and the text go, then each static piece escaped.
   const template = pageHtml('503', '\u0000T is offline', '\u0000M');
-  const vars: Record<string, string> = { T: '${gh_offline_title}', M: '${gh_offline_text}' };
   const body = template
     .split('\u0000')
     .map((piece, i) =>
-      i === 0 ? str(piece).slice(1, -1) : vars[piece[0] ?? ''] + str(piece.slice(1)).slice(1, -1),
+      i === 0 ? str(piece).slice(1, -1) : vars[piece[0] as 'T' | 'M'] + str(piece.slice(1)).slice(1, -1),
     )
     .join('');
   return [
-    `location @gh_${key} {`,
+    `location ${name} {`,
     '    default_type text/html;',
     '    add_header Cache-Control "no-store" always;',
     `    add_header Retry-After ${RETRY_AFTER_S} always;`,

@@ -98,9 +98,7 @@ export function tlsServers(
       `    server_name ${hosts.map(lit).join(' ')};`,
       ...certFiles(fp, env).map(indent),
       `    include ${gen}/pages.conf;`,
-      '    location / {',
-      '        proxy_pass $gh_fast;',
-      '    }',
+      `    include ${gen}/fast-lane.conf;`,
       '}',
       '',
     );

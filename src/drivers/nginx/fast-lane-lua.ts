@@ -1,0 +1,171 @@
+/**
+ * The fast lane inside nginx (LuaJIT through Debian's libnginx-mod-http-lua), written to
+ * `fast-lane.lua` in each generation and loaded once by `init_by_lua`. The table (host → scheme,
+ * address, offline page) lives in the shared dict `gh_fast`, under a generation number: a
+ * replacement writes the new entries first and then switches `current` in one step, so every worker
+ * sees either the old table or the new one, never a mix, and never an empty one. The state file
+ * and the endpoint share one line format, and every line is validated before anything is written.
+ */
+export const FAST_LANE_LUA = String.raw`local balancer = require "ngx.balancer"
+
+local M = {}
+local FIELDS = "^([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)$"
+
+local function bad(n, field, why)
+  return ("line %d: %s %s"):format(n, field, why)
+end
+
+-- The whole table, checked line by line: version and host -> value, or nil and what is wrong.
+function M.parse(text)
+  if type(text) ~= "string" or text == "" then return nil, bad(1, "header", "is missing") end
+  if text:sub(-1) ~= "\n" then return nil, "the table does not end with a newline" end
+  local version, entries, n = nil, {}, 0
+  for line in text:gmatch("([^\n]*)\n") do
+    n = n + 1
+    if n == 1 then
+      version = line:match("^# gatehouse fast lane ([0-9a-f]+)$")
+      if not version then return nil, bad(1, "header", "is not \"# gatehouse fast lane <version>\"") end
+    else
+      local host, scheme, addr, title, msg = line:match(FIELDS)
+      if not host then return nil, bad(n, "line", "does not have 5 tab-separated fields") end
+      if #host > 253 or not host:find("^[a-z0-9_][a-z0-9_.-]*$") then
+        return nil, bad(n, "host", "is not a host name")
+      end
+      if entries[host] then return nil, bad(n, "host", "is listed twice") end
+      if scheme ~= "http" and scheme ~= "https" then return nil, bad(n, "scheme", "is not http or https") end
+      local ip, port = addr:match("^(%d+%.%d+%.%d+%.%d+):(%d+)$")
+      if not ip then ip, port = addr:match("^%[([%x:.]+)%]:(%d+)$") end
+      port = tonumber(port)
+      if not ip or not port or port < 1 or port > 65535 then return nil, bad(n, "address", "is not IP:port") end
+      -- Page text arrives HTML-escaped: markup, quotes and "$" would mean it was not.
+      if title == "" or title:find("[%c<>\"'$]") then return nil, bad(n, "title", "is empty or not escaped") end
+      if msg:find("[%c<>\"'$]") then return nil, bad(n, "message", "is not escaped") end
+      entries[host] = table.concat({ scheme, ip, port, title, msg }, "\t")
+    end
+  end
+  return version, entries
+end
+
+local function drop(dict, gen)
+  local prefix = gen .. "|"
+  for _, key in ipairs(dict:get_keys(0)) do
+    if key:sub(1, #prefix) == prefix then dict:delete(key) end
+  end
+end
+
+-- The version the running nginx holds, or nil.
+function M.version()
+  return ngx.shared.gh_fast:get("version")
+end
+
+-- Replaces the table in one step; on failure (memory) the old one stays as it was.
+function M.replace(version, entries)
+  local dict = ngx.shared.gh_fast
+  local gen, err = dict:incr("gen", 1, 0)
+  if not gen then return nil, err end
+  for host, value in pairs(entries) do
+    local ok, serr = dict:safe_set(gen .. "|" .. host, value)
+    if not ok then
+      drop(dict, gen)
+      return nil, "shared memory: " .. tostring(serr)
+    end
+  end
+  local old = dict:get("current")
+  local ok, serr = dict:safe_set("current", gen)
+  if not ok then
+    drop(dict, gen)
+    return nil, "shared memory: " .. tostring(serr)
+  end
+  dict:safe_set("version", version)
+  if old then drop(dict, old) end
+  return true
+end
+
+-- At (re)start and reload: the state file is the truth.
+function M.load(path)
+  local f, err = io.open(path, "r")
+  if not f then error("fast lane: " .. err) end
+  local text = f:read("*a")
+  f:close()
+  local version, entries = M.parse(text)
+  if not version then error("fast lane: " .. path .. ": " .. entries) end
+  if M.version() == version then return end
+  -- A reload: the old workers serve the old config until they exit, and a host leaving the table
+  -- may have no server block there. Hosts the file lacks stay until Gatehouse sends the exact
+  -- table once the reload has landed; the version says the table is not the file's meanwhile.
+  local dict = ngx.shared.gh_fast
+  local cur, kept = dict:get("current"), false
+  if cur then
+    local prefix = cur .. "|"
+    for _, key in ipairs(dict:get_keys(0)) do
+      local host = key:sub(1, #prefix) == prefix and key:sub(#prefix + 1)
+      if host and not entries[host] then
+        entries[host] = dict:get(key)
+        kept = true
+      end
+    end
+  end
+  if kept then version = version .. "+kept" end
+  local ok, rerr = M.replace(version, entries)
+  if not ok then error("fast lane: " .. rerr) end
+end
+
+-- Access phase: an unknown host is a 404 here (the balancer phase cannot answer one).
+function M.route()
+  local dict = ngx.shared.gh_fast
+  local host = ngx.var.host
+  local value
+  -- A replacement may drop the generation read a moment ago: read once more if it switched.
+  for _ = 1, 2 do
+    local cur = dict:get("current")
+    if not cur then break end
+    value = dict:get(cur .. "|" .. host)
+    if value or dict:get("current") == cur then break end
+  end
+  if not value then return ngx.exit(404) end
+  local scheme, ip, port, title, msg = value:match(FIELDS)
+  local ctx = ngx.ctx
+  ctx.gh_ip, ctx.gh_port = ip, tonumber(port)
+  ngx.var.gh_fast_upstream = scheme .. "://gh_fast_" .. scheme
+  ngx.var.gh_fast_title = title
+  if msg ~= "" then ngx.var.gh_fast_text = msg end
+end
+
+function M.balance()
+  local ctx = ngx.ctx
+  local ok, err = balancer.set_current_peer(ctx.gh_ip, ctx.gh_port)
+  -- Without a peer nginx tries the placeholder, which fails: the offline page answers.
+  if not ok then ngx.log(ngx.ERR, "fast lane: ", err) end
+end
+
+-- The root-only endpoint: GET answers the version, PUT replaces the whole table.
+function M.serve()
+  local method = ngx.req.get_method()
+  if method == "GET" then
+    ngx.print(M.version() or "")
+    return
+  end
+  if method ~= "PUT" then return ngx.exit(405) end
+  ngx.req.read_body()
+  local text = ngx.req.get_body_data()
+  if not text then
+    local file = ngx.req.get_body_file()
+    local f = file and io.open(file, "r")
+    if f then
+      text = f:read("*a")
+      f:close()
+    end
+  end
+  local version, entries = M.parse(text)
+  local ok, err = version, entries
+  if version then ok, err = M.replace(version, entries) end
+  if not ok then
+    ngx.status = version and 500 or 400
+    ngx.print(err)
+    return
+  end
+  ngx.print(version)
+end
+
+return M
+`;

@@ -1,0 +1,123 @@
+import { FAST_LANE_LUA } from './fast-lane-lua.js';
+import type { RenderEnv } from './env.js';
+import { address, filePath, str, UnsafeValueError } from './escape.js';
+import type { FastEntry } from './lanes.js';
+import { ERROR_PAGES, html, OFFLINE_TEXT, offlineLocation } from './pages.js';
+
+/**
+ * The fast lane: hosts with one public "/" route to a single upstream are served from nginx's shared
+ * memory (see fast-lane-lua.ts) through one upstream block per scheme, whose `balancer_by_lua` sets
+ * the peer and whose `keepalive` pool reuses connections per peer. The table is a file of its own
+ * (FAST_LANE_STATE), loaded when nginx starts or reloads; a change to it alone is sent to the
+ * running nginx over the status socket, with no reload.
+ */
+
+/** The state file: its first line names its version, then one line per host. */
+export const FAST_LANE_STATE = 'fast-lane.tsv';
+export const FAST_LANE_PATH = '/fast-lane';
+/** Idle connections kept open per worker to fast-lane upstreams (all peers together). */
+const KEEPALIVE = 64;
+
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\x00-\x1f\x7f]/;
+const HOST = /^[a-z0-9_][a-z0-9_.-]*$/;
+
+/** `# gatehouse fast lane <version>` and one `host scheme address title message` line per host. */
+export function fastLaneState(fast: FastEntry[], version: string): string {
+  if (!/^[0-9a-f]+$/.test(version)) throw new UnsafeValueError(`unsafe fast lane version ${version}`);
+  const lines = [`# gatehouse fast lane ${version}`];
+  for (const f of fast) {
+    if (f.host.length > 253 || !HOST.test(f.host))
+      throw new UnsafeValueError(`unsafe fast lane host: ${JSON.stringify(f.host)}`);
+    const title = html(f.offline.title);
+    const message = html(f.offline.message ?? '');
+    if (CONTROL.test(title) || CONTROL.test(message))
+      throw new UnsafeValueError(`unsafe offline page text for ${f.host}`);
+    lines.push([f.host, f.scheme, address(f.address), title, message].join('\t'));
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** The version a state file names (its first line), or undefined. */
+export function stateVersion(state: string | undefined): string | undefined {
+  return /^# gatehouse fast lane ([0-9a-f]+)\n/.exec(state ?? '')?.[1];
+}
+
+/** Main context: the Lua module (NDK first: the Lua module needs it). */
+export function fastLaneMain(env: RenderEnv): string[] {
+  const m = filePath(env.modulesDir);
+  return [`load_module ${m}/ndk_http_module.so;`, `load_module ${m}/ngx_http_lua_module.so;`];
+}
+
+/** http context: the shared dict, the table loaded from the state file, the upstream blocks. */
+export function fastLaneHttp(env: RenderEnv): string[] {
+  const gen = filePath(env.genDir);
+  const upstream = (scheme: string) => [
+    `upstream gh_fast_${scheme} {`,
+    // A placeholder: the balancer sets the peer of each request.
+    '    server 0.0.0.1;',
+    '    balancer_by_lua_block {',
+    '        gh_fast.balance()',
+    '    }',
+    `    keepalive ${KEEPALIVE};`,
+    '}',
+  ];
+  return [
+    'lua_package_path "/usr/share/lua/5.1/?.lua;;";',
+    'lua_shared_dict gh_fast 32m;',
+    // Before nginx takes traffic (start, restart after a crash, reload): the table from the file.
+    'init_by_lua_block {',
+    '    require "resty.core"',
+    `    gh_fast = dofile("${gen}/fast-lane.lua")`,
+    `    gh_fast.load("${gen}/${FAST_LANE_STATE}")`,
+    '}',
+    ...upstream('http'),
+    ...upstream('https'),
+    '',
+  ];
+}
+
+/**
+ * `fast-lane.conf`, included by every server that serves fast-lane hosts: the location that routes
+ * them, with offline pages whose title and text come from the table.
+ */
+export function fastLaneConf(): string[] {
+  const vars = { T: '${gh_fast_title}', M: '${gh_fast_text}' };
+  return [
+    'location / {',
+    // error_page here replaces the inherited ones: all of them, 502/504 to this lane's page.
+    ...ERROR_PAGES.map((l) => `    ${l.replace(/@gh_(50[24])/, '@gh_fast_$1')}`),
+    '    set $gh_fast_upstream "";',
+    '    set $gh_fast_title "This service";',
+    `    set $gh_fast_text ${str(OFFLINE_TEXT)};`,
+    '    access_by_lua_block {',
+    '        gh_fast.route()',
+    '    }',
+    '    proxy_pass $gh_fast_upstream;',
+    '}',
+    ...offlineLocation('502', '@gh_fast_502', vars),
+    ...offlineLocation('504', '@gh_fast_504', vars),
+  ];
+}
+
+/** The status server's location for the table: GET its version, PUT a whole new table. */
+export function fastLaneEndpoint(): string[] {
+  return [
+    `location = ${FAST_LANE_PATH} {`,
+    // The table stays in memory, not in a temp file.
+    '    client_body_buffer_size 16m;',
+    '    content_by_lua_block {',
+    '        gh_fast.serve()',
+    '    }',
+    '}',
+  ];
+}
+
+/** The generation's files for the fast lane. */
+export function fastLaneFiles(fast: FastEntry[], version: string): [string, string][] {
+  return [
+    ['fast-lane.conf', fastLaneConf().join('\n') + '\n'],
+    ['fast-lane.lua', FAST_LANE_LUA],
+    [FAST_LANE_STATE, fastLaneState(fast, version)],
+  ];
+}
