@@ -4,7 +4,7 @@ import type { CertificateStatus, Status } from './views/index.js';
 
 export async function statusRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   app.get('/status', async () => {
-    const edge = ctx.edge.getStatus();
+    const edge = await ctx.edge.getFullStatus();
     return {
       version: ctx.registry.version,
       services: ctx.registry.list().length,

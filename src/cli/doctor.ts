@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { MODULE_PACKAGES } from '../drivers/nginx/live-state.js';
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -47,12 +48,12 @@ export async function runDoctor(settings: Settings): Promise<Check[]> {
     ok: !!version,
     detail: version ?? `${s.nginx_bin} not found: run the quick-start installer`,
   });
-  for (const mod of ['ngx_stream_module.so', 'ngx_http_js_module.so']) {
+  for (const [mod, pkg] of Object.entries(MODULE_PACKAGES)) {
     const path = join(s.nginx_modules_dir, mod);
     checks.push({
       name: `module ${mod}`,
       ok: existsSync(path),
-      detail: existsSync(path) ? path : `${path} missing`,
+      detail: existsSync(path) ? path : `${path} missing: install the Debian package ${pkg}`,
     });
   }
   const ports: [string, number | undefined, string | undefined][] = [

@@ -16,6 +16,8 @@ export interface EdgeStatus {
   generation?: string;
   appliedAt?: string;
   lastApplyMs?: ApplyTimings;
+  /** How the last apply reached nginx: its shared memory only (dynamic), or new files and a reload. */
+  lastApplyMode?: 'dynamic' | 'reload';
   /**
    * How many times a new config was applied since Gatehouse started: nginx reloaded or started, or
    * (a change to the fast lane only) its table replaced in shared memory.
@@ -31,6 +33,8 @@ export interface EdgeStatus {
   failingServers: UpstreamFailing[];
   /** When nginx was last reloaded, and why. */
   lastReload?: LastReload;
+  /** The fast lane's table version in nginx's shared memory and in its state file (status only). */
+  fastLane?: { memory?: string; file?: string };
 }
 
 /** The least time between two applies in a burst of changes. */
@@ -149,6 +153,11 @@ export class LocalEdge {
     };
   }
 
+  /** getStatus, with the fast lane's table version as nginx's shared memory and its file hold it. */
+  async getFullStatus(): Promise<EdgeStatus> {
+    return { ...this.getStatus(), fastLane: await this.driver.fastLaneVersions() };
+  }
+
   /** Resolves when `version` (or a later one) is served, or rejects with the apply error. */
   waitFor(version: number, timeoutMs = 15_000): Promise<EdgeStatus> {
     return new Promise((resolve, reject) => {
@@ -243,6 +252,7 @@ export class LocalEdge {
         generation: res.generation,
         appliedAt: new Date().toISOString(),
         lastApplyMs: res.ms,
+        lastApplyMode: res.mode,
         applies: this.status.applies + 1,
       });
       this.lastDownKey = downKey;

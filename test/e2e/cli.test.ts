@@ -149,8 +149,10 @@ describe('quick start and CLI', () => {
     const status = await cli('status');
     expect(status.stdout).toMatch(/applied version: +\d+ \(in sync\)/);
     expect(status.stdout).toMatch(/nginx running \(pid \d+\)/);
-    // The rollback above changed the config: nginx reloaded for it.
-    expect(status.stdout).toMatch(/last reload: +\d+s ago \(a new config\)/);
+    // Both services are fast-lane hosts: the rollback reached nginx's memory, with no reload.
+    expect(status.stdout).toMatch(/fast lane: +version [0-9a-f]{12} \(memory and file agree\)/);
+    expect(status.stdout).toMatch(/last reload: +none since start/);
+    expect(status.stdout).toMatch(/last apply: +\d+ ms \(in nginx's memory, no reload\)/);
     const json = JSON.parse((await cli('--json', 'status')).stdout) as { in_sync: boolean };
     expect(json.in_sync).toBe(true);
   });
@@ -160,6 +162,9 @@ describe('quick start and CLI', () => {
     expect(d.stdout).toMatch(/ok +nginx: nginx version/);
     expect(d.stdout).toMatch(/ok +database: ok/);
     expect(d.stdout).toContain('module ngx_stream_module.so');
+    // The fast lane runs on the Lua module (and the NDK it needs).
+    expect(d.stdout).toMatch(/ok +module ngx_http_lua_module\.so/);
+    expect(d.stdout).toMatch(/ok +module ndk_http_module\.so/);
   });
 
   it('manages users, groups and sessions', async () => {

@@ -210,9 +210,10 @@ describe('old workers after a reload', () => {
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
     const closed = new Promise<number>((resolve) => ws.once('close', () => resolve(Date.now())));
 
+    // A service with its own server block (a path route): a structural change, so nginx reloads.
     const r = await t.api('PUT', '/api/v1/services/other?wait=true', {
       hosts: ['other.test'],
-      routes: [{ upstreams: [`127.0.0.1:${backend.port}`] }],
+      routes: [{ path: '/api', upstreams: [`127.0.0.1:${backend.port}`] }],
     });
     expect(r.status).toBe(201);
     const reloadedAt = Date.now();

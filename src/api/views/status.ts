@@ -16,6 +16,7 @@ export const edgeStatusView = z.strictObject({
   appliedHash: z.string().optional(),
   generation: z.string().optional(),
   appliedAt: z.string().optional(),
+  lastApplyMode: z.enum(['dynamic', 'reload']).optional(),
   lastApplyMs: z
     .strictObject({ render: z.number(), test: z.number(), reload: z.number(), total: z.number() })
     .optional(),
@@ -30,6 +31,8 @@ export const edgeStatusView = z.strictObject({
   failingServers: z.array(upstreamFailingView),
   /** When nginx was last reloaded, and why. */
   lastReload: z.strictObject({ at: z.string(), reason: z.enum(['config', 'drift', 'rollback']) }).optional(),
+  /** The fast lane's table version in nginx's shared memory and in its state file (equal when in sync). */
+  fastLane: z.strictObject({ memory: z.string().optional(), file: z.string().optional() }).optional(),
 });
 
 export const certificateStatusView = z.strictObject({

@@ -9,6 +9,17 @@ const RELOAD_REASON: Record<NonNullable<Status['edge']['lastReload']>['reason'],
   rollback: 'a new config failed; the previous one was restored',
 };
 
+/** The fast lane's table: the version nginx's memory holds, and whether its file says the same. */
+function fastLaneLine(v: Status['edge']['fastLane']): string {
+  const short = (x: string | undefined) => x?.slice(0, 12) ?? '-';
+  if (!v?.memory) return v?.file ? `version ${short(v.file)} on disk, not in nginx's memory` : '-';
+  const kept = v.memory.endsWith('+kept');
+  const mem = v.memory.replace(/\+kept$/, '');
+  return mem === v.file && !kept
+    ? `version ${short(mem)} (memory and file agree)`
+    : `memory ${short(mem)}${kept ? ' (+ hosts kept for old workers)' : ''}, file ${short(v.file)}`;
+}
+
 export function statusCommand(): Command {
   return new Command('status')
     .description('proxy state, applied version, last error')
@@ -20,8 +31,9 @@ export function statusCommand(): Command {
         `registry version: ${r.version} (${r.services} services)`,
         `applied version:  ${e.appliedVersion}${r.in_sync ? ' (in sync)' : ' (behind)'}, config ${e.appliedHash?.slice(0, 12) ?? '-'}, applied ${ago(e.appliedAt)}`,
         `proxy:            nginx ${e.proxy.running ? `running (pid ${e.proxy.pid})` : 'NOT running'}, ${e.proxy.restarts} restarts`,
+        `fast lane:        ${fastLaneLine(e.fastLane)}`,
         `last reload:      ${e.lastReload ? `${ago(e.lastReload.at)} (${RELOAD_REASON[e.lastReload.reason]})` : 'none since start'}`,
-        `last apply:       ${e.lastApplyMs ? `${Math.round(e.lastApplyMs.total)} ms (check ${Math.round(e.lastApplyMs.test)} ms, reload ${Math.round(e.lastApplyMs.reload)} ms)` : '-'}`,
+        `last apply:       ${e.lastApplyMs ? `${Math.round(e.lastApplyMs.total)} ms (${e.lastApplyMode === 'dynamic' ? "in nginx's memory, no reload" : `check ${Math.round(e.lastApplyMs.test)} ms, reload ${Math.round(e.lastApplyMs.reload)} ms`})` : '-'}`,
         `last error:       ${e.lastError ? `${e.lastError.code}: ${e.lastError.message} (version ${e.lastError.version}, ${ago(e.lastError.at)})` : 'none'}`,
       ];
       const certs = r.certificates;

@@ -55,8 +55,8 @@ export async function liveStateVersion(socketPath: string): Promise<string | und
   return res?.status === 200 ? res.body : undefined;
 }
 
-/** The Debian package of each module the config may load. */
-const MODULE_PACKAGES: Record<string, string> = {
+/** The nginx modules Gatehouse loads, and the Debian package each comes from. */
+export const MODULE_PACKAGES: Record<string, string> = {
   'ngx_stream_module.so': 'libnginx-mod-stream',
   'ngx_http_js_module.so': 'libnginx-mod-http-js',
   'ndk_http_module.so': 'libnginx-mod-http-ndk',
