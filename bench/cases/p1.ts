@@ -21,7 +21,7 @@ const FULL_HOST = `p1-full.${BASE_DOMAIN}`;
 
 /**
  * Two services on one backend: a `simple` registration, which Gatehouse renders in the "fast lane"
- * (a map line), and a service with a second route, which gets its own server block and upstream
+ * (a line in nginx's shared-memory table, served through a Lua balancer with keepalive), and a service with a second route, which gets its own server block and upstream
  * blocks with keepalive. The second route is never requested; it only changes the rendering.
  */
 async function addServices(bg: BenchGatehouse, backendPort: number): Promise<void> {
@@ -44,11 +44,15 @@ async function addServices(bg: BenchGatehouse, backendPort: number): Promise<voi
 
 /** The figures only mean something if each service took the lane we think it took. */
 async function checkLanes(bg: BenchGatehouse): Promise<void> {
-  const conf = await readFile(join(bg.gh.settings.data_dir, 'nginx', 'current', 'nginx.conf'), 'utf8');
-  const map = /map \$host \$gh_fast \{([\s\S]*?)\n\s*\}/.exec(conf)?.[1] ?? '';
-  if (!map.includes(FAST_HOST)) throw new Error(`P1: ${FAST_HOST} is not in the fast-lane map`);
+  const current = join(bg.gh.settings.data_dir, 'nginx', 'current');
+  const conf = await readFile(join(current, 'nginx.conf'), 'utf8');
+  // The fast lane's table (in nginx's shared memory, loaded from this file): one host per line.
+  const table = (await readFile(join(current, 'fast-lane.tsv'), 'utf8'))
+    .split('\n')
+    .map((l) => l.split('\t')[0]);
+  if (!table.includes(FAST_HOST)) throw new Error(`P1: ${FAST_HOST} is not in the fast lane's table`);
   const ownServer = new RegExp(`server_name "?${FULL_HOST.replace(/\./g, '\\.')}"?;`);
-  if (map.includes(FULL_HOST) || !ownServer.test(conf)) {
+  if (table.includes(FULL_HOST) || !ownServer.test(conf)) {
     throw new Error(`P1: ${FULL_HOST} does not have its own server block`);
   }
   for (const host of [FAST_HOST, FULL_HOST]) {
