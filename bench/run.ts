@@ -16,7 +16,7 @@ type Case = (ctx: BenchContext) => Promise<CaseResult>;
  * P5 (its own Gatehouse) comes after P8 so its garbage is not in P8's node RSS; P6 (network
  * namespaces, keepalived) last, for the same reason. Each case is loaded when it runs: P8 measures
  * this process, which must not hold what later cases bring (playwright-core for P12 alone is
- * ~40 MB of RSS).
+ * ~40 MB of RSS). R4 (its own Gatehouse, a 60 s soak) runs last.
  */
 const CASES: Record<string, () => Promise<Case>> = {
   P1: async () => (await import('./cases/p1.js')).p1,
@@ -30,6 +30,7 @@ const CASES: Record<string, () => Promise<Case>> = {
   P6: async () => (await import('./cases/p6.js')).p6,
   P11: async () => (await import('./cases/p11.js')).p11,
   P12: async () => (await import('./cases/p12.js')).p12,
+  R4: async () => (await import('./cases/r4.js')).r4,
 };
 
 // dist/bench/run.js → <repo>/bench/results/latest.json
