@@ -47,6 +47,8 @@ export class EdgeAgent {
   private appliedKey = '';
   private applying: Promise<void> = Promise.resolve();
   private lastError = '';
+  /** How the last apply reached nginx: its shared memory only (dynamic), or a reload. */
+  private lastMode: 'dynamic' | 'reload' | undefined;
   readonly driver: NginxDriver;
   private readonly relay: GateRelay;
   private readonly health: HealthChecker;
@@ -148,7 +150,10 @@ export class EdgeAgent {
         const t0 = performance.now();
         await this.take(body);
         await this.saveCache(body);
-        this.o.log.info({ version: body.version, ms: Math.round(performance.now() - t0) }, 'config applied');
+        this.o.log.info(
+          { version: body.version, mode: this.lastMode, ms: Math.round(performance.now() - t0) },
+          'config applied',
+        );
         this.lastError = '';
         await this.report();
       } catch (err) {
@@ -218,7 +223,7 @@ export class EdgeAgent {
       const down = this.health.down;
       const key = `${cfg.hash} ${[...down].sort().join(',')}`;
       if (key === this.appliedKey) return;
-      await this.driver.apply(cfg, down);
+      this.lastMode = (await this.driver.apply(cfg, down)).mode;
       this.appliedKey = key;
       this.health.update(cfg);
       if (this.have === body.hash) void this.report();

@@ -1,5 +1,6 @@
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import { startGatehouse } from '../../src/gatehouse.js';
 import { createLogger } from '../../src/observe/log.js';
 import { join } from 'node:path';
@@ -8,6 +9,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alive, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
 import { echoBackend, freePort, http, json, until, type TestServer } from '../helpers/net.js';
 import { testDir } from '../helpers/tmp.js';
+
+/** A process's children (nginx's workers), sorted. */
+function childPids(pid: number): number[] {
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+    .trim()
+    .split(/\s+/)
+    .map(Number)
+    .sort((a, b) => a - b);
+}
 
 /** An edge node in its own process: enrolled, long-polling the control plane, serving with its nginx. */
 describe('edge agent (first part of issue 5)', () => {
@@ -88,6 +98,31 @@ describe('edge agent (first part of issue 5)', () => {
     expect(node.online).toBe(true);
     expect(node.applied_version).toBe(t.gh.registry.version);
     expect(node.version).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it('takes a simple registration into its running nginx, without a reload', async () => {
+    const prefix = join(edgeDir, 'nginx');
+    const master = Number((await readFile(join(prefix, 'run', 'nginx.pid'), 'utf8')).trim());
+    const workers = childPids(master);
+    const generation = await readlink(join(prefix, 'current'));
+    const r = await t.reg('POST', '/register', {
+      subdomain: 'dyn',
+      backend_ip: '127.0.0.1',
+      backend_port: app.port,
+      type: 'simple',
+    });
+    expect(r.status, JSON.stringify(r.json)).toBe(201);
+    await until(async () => ((await serves('dyn.gw.test')) ? true : undefined), 5_000, 2);
+    // The same workers, the same generation of files: the edge's nginx was not reloaded.
+    expect(childPids(master)).toEqual(workers);
+    expect(await readlink(join(prefix, 'current'))).toBe(generation);
+    // nginx's shared memory holds the table its state file holds, which has the new host.
+    const table = await readFile(join(prefix, 'current', 'fast-lane.tsv'), 'utf8');
+    expect(table).toMatch(/^dyn\.gw\.test\thttp\t127\.0\.0\.1:\d+\t/m);
+    const memory = await http(0, 'localhost', '/fast-lane', {
+      socketPath: join(prefix, 'run', 'status.sock'),
+    });
+    expect(table.startsWith(`# gatehouse fast lane ${memory.body}\n`)).toBe(true);
   });
 
   it('a public edge serves only what is exposed publicly', async () => {
