@@ -8,6 +8,7 @@ import type { BenchContext } from '../lib/context.js';
 import { disownDir, own, ownDir, stopChild } from '../lib/cleanup.js';
 import { hostOf, seedSimple, startBenchGatehouse, type BenchGatehouse } from '../lib/gatehouse.js';
 import { freePort, httpRequest } from '../lib/http.js';
+import { childrenOf } from '../lib/procmem.js';
 import type { CaseResult } from '../lib/report.js';
 import { median, percentile, round, sleep } from '../lib/stats.js';
 
@@ -48,11 +49,14 @@ function startEdge(control: string, token: string, dir: string, httpPort: number
   return { proc, dir, httpPort };
 }
 
+/** The edge's nginx master, or 0. */
+async function nginxPid(dir: string): Promise<number> {
+  return Number((await readFile(join(dir, 'nginx', 'run', 'nginx.pid'), 'utf8').catch(() => '')).trim());
+}
+
 /** The agent stops its nginx with it; should it not, the nginx pid is owned too. */
 async function stopEdge(e: Edge): Promise<void> {
-  const pid = Number(
-    (await readFile(join(e.dir, 'nginx', 'run', 'nginx.pid'), 'utf8').catch(() => '')).trim(),
-  );
+  const pid = await nginxPid(e.dir);
   if (pid) own(pid);
   await stopChild(e.proc);
 }
@@ -70,7 +74,8 @@ async function untilServes(port: number, host: string, giveUpMs: number): Promis
  * P7: an edge node (its own process and nginx) restarted while the control plane is unreachable,
  * from spawn to its first 200, serving from its encrypted state cache (1k routes).
  * P10: propagation from the control plane to a remote edge: a registration's change reaching an
- * edge's long-poll (delivery), and the edge serving it (delivery + its nginx reload).
+ * edge's long-poll (delivery), and the edge serving it (a change to its nginx's shared memory when
+ * only the fast lane changed).
  */
 export async function p7(ctx: BenchContext): Promise<CaseResult> {
   const backend = await ctx.backend();
@@ -105,6 +110,8 @@ export async function p7(ctx: BenchContext): Promise<CaseResult> {
     await untilServes(httpPort, hostOf(`p7-${ROUTES - 1}`), 20_000);
     const delivery: number[] = [];
     const served: number[] = [];
+    const edgeNginx = await nginxPid(dir);
+    const workersBefore = childrenOf(edgeNginx).sort().join(',');
     let have = await currentHash(apiPort, probeToken);
     for (let i = 0; i < CHANGES; i++) {
       const poll = longPoll(apiPort, probeToken, have);
@@ -119,6 +126,7 @@ export async function p7(ctx: BenchContext): Promise<CaseResult> {
       served.push(performance.now() - t0);
       await bg.settle();
     }
+    const reloaded = childrenOf(edgeNginx).sort().join(',') !== workersBefore;
     await stopEdge(edge);
     edge = undefined;
     const fmt = (xs: number[]) =>
@@ -146,7 +154,10 @@ export async function p7(ctx: BenchContext): Promise<CaseResult> {
           measure: `change → remote edge serves it, p99 (${ROUTES} routes)`,
           value: round(percentile(served, 99)),
           unit: 'ms',
-          detail: `includes the edge's nginx reload (~100 ms of nginx's own): ${fmt(served)}`,
+          goal: { op: '<=', value: 100 },
+          detail:
+            `from POST /register to the edge's first 200: ${fmt(served)};` +
+            ` the edge's nginx workers ${reloaded ? 'were replaced (a reload)' : 'stayed the same (no reload)'}`,
         },
       ],
       notes: [],
