@@ -48,7 +48,7 @@ export async function p8(ctx: BenchContext): Promise<CaseResult> {
         measure: `memory, ${routes} routes: node RSS + nginx PSS`,
         value: mb(node.rss + nginxPss),
         unit: 'MB',
-        goal: { op: '<=', value: 250 },
+        goal: { op: '<=', value: 150 },
         detail: `node RSS ${mb(node.rss)} (heap used ${mb(node.heapUsed)}, external ${mb(node.external)}) + nginx PSS ${mb(nginxPss)}`,
       },
       {

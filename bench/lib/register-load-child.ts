@@ -1,5 +1,6 @@
 /**
- * P5's load generator, a process of its own: `clients` concurrent keep-alive clients, each posting
+ * P5's load generator, a process of its own: `clients` concurrent clients (keep-alive, or a fresh
+ * connection per registration), each posting
  * registrations with fresh subdomains back to back until the time is up, then one message with the
  * tally to the parent.
  */
@@ -14,7 +15,13 @@ interface Tally {
   latencies: number[];
 }
 
-async function client(id: number, plan: LoadPlan, agent: Agent, end: number, tally: Tally): Promise<void> {
+async function client(
+  id: number,
+  plan: LoadPlan,
+  agent: Agent | undefined,
+  end: number,
+  tally: Tally,
+): Promise<void> {
   const auth = { authorization: `Bearer ${plan.token}` };
   for (let n = 0; Date.now() < end; n++) {
     const subdomain = `${plan.prefix}-${id}-${n}`;
@@ -33,14 +40,14 @@ async function client(id: number, plan: LoadPlan, agent: Agent, end: number, tal
 async function main(): Promise<void> {
   const plan: unknown = JSON.parse(process.argv[2] ?? 'null');
   if (!isLoadPlan(plan)) throw new Error('register-load-child: bad plan');
-  const agent = new Agent({ keepAlive: true, maxSockets: plan.clients });
+  const agent = plan.newConnection ? undefined : new Agent({ keepAlive: true, maxSockets: plan.clients });
   const tally: Tally = { landed: [], statuses: {}, latencies: [] };
   const start = performance.now();
   const end = Date.now() + plan.seconds * 1000;
   await Promise.all(Array.from({ length: plan.clients }, (_, i) => client(i, plan, agent, end, tally)));
   // Until the last answer, not the deadline: a registration counts once it has been answered.
   const elapsedMs = performance.now() - start;
-  agent.destroy();
+  agent?.destroy();
   const l = tally.latencies;
   const result: LoadResult = {
     kind: 'result',

@@ -9,6 +9,8 @@ export interface LoadPlan {
   /** Subdomains are `${prefix}-${client}-${n}`: unique across the whole run. */
   prefix: string;
   backendPort: number;
+  /** Each registration on a fresh connection (an agent registering itself); else keep-alive clients. */
+  newConnection: boolean;
 }
 
 export interface LoadResult {
@@ -33,7 +35,8 @@ export function isLoadPlan(v: unknown): v is LoadPlan {
     typeof v.clients === 'number' &&
     typeof v.seconds === 'number' &&
     typeof v.prefix === 'string' &&
-    typeof v.backendPort === 'number'
+    typeof v.backendPort === 'number' &&
+    typeof v.newConnection === 'boolean'
   );
 }
 
