@@ -26,6 +26,12 @@ export interface SoakPlan {
   messageEveryMs: number;
   /** Concurrent request loops on unchanged routes, a fresh connection per request. */
   requestLoops: number;
+  /**
+   * What changes: `simple` registrations and deregistrations through the registration API (the
+   * fast lane), or services with a server block of their own written to the registry (each one a
+   * reload: the comparison).
+   */
+  churn: 'simple' | 'server-block';
 }
 
 /** The issue's R4 soak. */
@@ -37,6 +43,7 @@ export const R4_PLAN: SoakPlan = {
   changeEveryMs: 1_000,
   messageEveryMs: 3_000,
   requestLoops: 2,
+  churn: 'simple',
 };
 
 export interface SoakTarget {
@@ -78,21 +85,24 @@ export interface SoakResult {
 const SAMPLE_MS = 250;
 const CHANGE_LIVE_MS = 10_000;
 
+/** A service on the backend; with a response header it needs its own server block (not the fast lane). */
+function soakService(name: string, domain: string, backendPort: number, serverBlock: boolean): Service {
+  return serviceSchema.parse({
+    name,
+    hosts: [`${name}.${domain}`],
+    routes: [
+      {
+        upstreams: [`127.0.0.1:${backendPort}`],
+        ...(serverBlock ? { headers: { response: { set: { 'X-Soak': 'server-block' } } } } : {}),
+      },
+    ],
+  });
+}
+
 function seedServices(plan: SoakPlan, domain: string, backendPort: number): Service[] {
   return Array.from({ length: plan.routes }, (_, i) => {
     const serverBlock = i < plan.serverBlocks;
-    const name = serverBlock ? `soak-sb-${i}` : `soak-${i}`;
-    return serviceSchema.parse({
-      name,
-      hosts: [`${name}.${domain}`],
-      routes: [
-        {
-          upstreams: [`127.0.0.1:${backendPort}`],
-          // A response header needs the host's own server block: not the fast lane.
-          ...(serverBlock ? { headers: { response: { set: { 'X-Soak': 'server-block' } } } } : {}),
-        },
-      ],
-    });
+    return soakService(serverBlock ? `soak-sb-${i}` : `soak-${i}`, domain, backendPort, serverBlock);
   });
 }
 
@@ -185,18 +195,29 @@ export async function runSoak(target: SoakTarget, plan: SoakPlan = R4_PLAN): Pro
     const auth = { authorization: `Bearer ${target.registerToken}` };
     const live: string[] = [];
     const checks: Promise<void>[] = [];
+    const register = async (subdomain: string, remove: boolean): Promise<number> => {
+      const body = remove
+        ? { subdomain }
+        : { subdomain, backend_ip: '127.0.0.1', backend_port: backend.port, type: 'simple' };
+      return (await postJson(registerPort, remove ? '/deregister' : '/register', body, auth)).status;
+    };
+    const writeServerBlock = async (name: string, remove: boolean): Promise<number> => {
+      const service = soakService(name, baseDomain, backend.port, true);
+      await gh.registry.apply([remove ? { kind: 'delete', name } : { kind: 'put', service }], {
+        actor: 'soak',
+        source: 'api',
+      });
+      return remove ? 200 : 201;
+    };
     const change = async (i: number) => {
       const remove = i % 2 === 1 && live.length > 2;
       const subdomain = remove ? (live.shift() as string) : `soak-churn-${i}`;
       const host = `${subdomain}.${baseDomain}`;
-      const body = remove
-        ? { subdomain }
-        : { subdomain, backend_ip: '127.0.0.1', backend_port: backend.port, type: 'simple' };
-      const res = await postJson(registerPort, remove ? '/deregister' : '/register', body, auth).catch(
-        (e: unknown) => ({ status: 0, json: String(e) }),
-      );
-      if (res.status < 200 || res.status > 299) {
-        changes.failed.push(`${remove ? 'deregister' : 'register'} ${subdomain}: ${res.status}`);
+      const status = await (
+        plan.churn === 'simple' ? register(subdomain, remove) : writeServerBlock(subdomain, remove)
+      ).catch((e: unknown) => String(e));
+      if (typeof status !== 'number' || status < 200 || status > 299) {
+        changes.failed.push(`${remove ? 'deregister' : 'register'} ${subdomain}: ${status}`);
         return;
       }
       if (remove) changes.deregistered++;
