@@ -80,8 +80,12 @@ export class EdgeAgent {
     return join(this.o.dataDir, 'state.cache');
   }
 
+  /** Derived once: scrypt takes ~150 ms of blocked event loop, and the token never changes. */
+  private cacheKeyMemo: Buffer | undefined;
+
   private cacheKey(): Buffer {
-    return scryptSync(this.o.token, 'gatehouse edge cache v1', 32);
+    this.cacheKeyMemo ??= scryptSync(this.o.token, 'gatehouse edge cache v1', 32);
+    return this.cacheKeyMemo;
   }
 
   private async saveCache(body: EdgeFeedBody): Promise<void> {
