@@ -1,6 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, type Generated, SqliteDialect, sql, type MigrationProvider } from 'kysely';
+import {
+  Kysely,
+  Migrator,
+  type Generated,
+  SqliteDialect,
+  sql,
+  type MigrationProvider,
+  type SqliteDatabase,
+} from 'kysely';
 import { migrations } from './migrations.js';
 
 /** Table shapes. JSON columns hold text; the registry parses them with the model's schemas. */
@@ -173,13 +181,38 @@ export async function openSqlite(file: string): Promise<Db> {
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: keepStatements(sqlite) }) });
   const { error } = await new Migrator({ db, provider }).migrateToLatest();
   if (error) {
     await db.destroy();
     throw error instanceof Error ? error : new Error(String(error));
   }
   return db;
+}
+
+/** Prepared statements kept, at most this many (SQL built with lists of any length varies). */
+const STATEMENTS_KEPT = 256;
+
+/**
+ * The database with its prepared statements kept by their SQL: Kysely prepares every query anew,
+ * which costs about as much as running a small insert (a registration runs five statements).
+ * Kysely runs one query at a time on its one connection, so a kept statement is never reused while
+ * it is still being iterated; SQLite prepares a statement again by itself when the schema changed.
+ */
+function keepStatements(sqlite: SQLite.Database): SqliteDatabase {
+  const kept = new Map<string, SQLite.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare: (text) => {
+      let stmt = kept.get(text);
+      if (!stmt) {
+        stmt = sqlite.prepare(text);
+        if (kept.size >= STATEMENTS_KEPT) kept.clear();
+        kept.set(text, stmt);
+      }
+      return stmt;
+    },
+  };
 }
 
 /**
