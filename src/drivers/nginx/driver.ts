@@ -24,6 +24,8 @@ import { fileSize, newEmergencies, summarize } from './error-log.js';
 import { hasIPv6, systemResolvers } from './machine.js';
 import { FAST_LANE_STATE, stateVersion } from './fast-lane.js';
 import { checkModules, liveStateVersion, onlyStateDiffers, sendFastLane, writeAtomic } from './live-state.js';
+import { FALLBACK_CERT, TLS_STATE, tlsStateVersion } from './tls-dynamic.js';
+import { liveTlsVersion, sendTls, tlsUpdateBody, withoutTlsState } from './tls-live.js';
 
 export interface LastReload {
   at: string;
@@ -139,11 +141,80 @@ export class NginxDriver {
       await writeFile(`${base}.crt.${tmp}`, m.cert, { mode: 0o644, flag: 'wx' });
       await rename(`${base}.crt.${tmp}`, `${base}.crt`);
     }
+    await this.writeFallbackCert(cfg);
+  }
+
+  /**
+   * HTTPS servers name a fallback pair that nginx loads with the config and never sends (the Lua
+   * certificate callback replaces it, or fails the handshake): a copy of any certificate, kept.
+   */
+  private async writeFallbackCert(cfg: EdgeConfig): Promise<void> {
+    const base = join(this.tlsDir, FALLBACK_CERT);
+    const have = await readFile(`${base}.crt`, 'utf8').then(
+      () => true,
+      () => false,
+    );
+    const first = cfg.tls.certs[0];
+    if (have || !first) return;
+    const from = join(this.tlsDir, first.fingerprint);
+    const tmp = randomBytes(6).toString('hex');
+    await writeFile(`${base}.key.${tmp}`, await readFile(`${from}.key`), { mode: 0o600, flag: 'wx' });
+    await rename(`${base}.key.${tmp}`, `${base}.key`);
+    await writeFile(`${base}.crt.${tmp}`, await readFile(`${from}.crt`), { mode: 0o644, flag: 'wx' });
+    await rename(`${base}.crt.${tmp}`, `${base}.crt`);
+  }
+
+  /**
+   * When the certificate table is all that differs from the live files besides the fast lane's
+   * (a renewal, another certificate for a host already on HTTPS): the files, the table file, then
+   * nginx's memory. False when nginx did not take it (the caller reloads instead).
+   */
+  private async applyTlsDynamic(cfg: EdgeConfig, files: RenderedFiles, generation: string): Promise<boolean> {
+    const state = files.get(TLS_STATE);
+    if (!state || state === this.files?.get(TLS_STATE)) return true;
+    try {
+      await this.writeCerts(cfg);
+      const body = await tlsUpdateBody(state, this.tlsDir);
+      // The file first: an nginx that restarts from here on loads the new table.
+      await writeAtomic(join(this.opts.prefix, 'gen', generation, TLS_STATE), state);
+      await sendTls(this.statusSocket, body);
+    } catch (err) {
+      this.opts.log.warn({ err: String(err) }, 'certificate table not taken by nginx; reloading instead');
+      return false;
+    }
+    await this.pruneCerts(cfg).catch((err: unknown) =>
+      this.opts.log.warn({ err: String(err) }, 'could not remove old certificate files'),
+    );
+    return true;
+  }
+
+  /** Sends the live certificate table when nginx's memory holds another (after a reload, a rollback, drift). */
+  private async syncTls(): Promise<string[]> {
+    const { memory, file } = await this.tlsVersions();
+    const state = this.files?.get(TLS_STATE);
+    if (!this.process.running || memory === undefined || memory === file || !state) return [];
+    try {
+      await sendTls(this.statusSocket, await tlsUpdateBody(state, this.tlsDir));
+    } catch (err) {
+      this.opts.log.warn({ err: String(err) }, 'could not send the certificate table');
+      return [];
+    }
+    return ['tls'];
+  }
+
+  /** The certificate table's version in nginx's shared memory and in the live state file. */
+  async tlsVersions(): Promise<{ memory?: string; file?: string }> {
+    return {
+      memory: await liveTlsVersion(this.statusSocket),
+      file: tlsStateVersion(this.files?.get(TLS_STATE)),
+    };
   }
 
   /** Removes certificate files the live config no longer names. */
   private async pruneCerts(cfg: EdgeConfig): Promise<void> {
-    const keep = new Set(cfg.tls.certs.flatMap((c) => [`${c.fingerprint}.crt`, `${c.fingerprint}.key`]));
+    const keep = new Set(
+      [...cfg.tls.certs.map((c) => c.fingerprint), FALLBACK_CERT].flatMap((f) => [`${f}.crt`, `${f}.key`]),
+    );
     for (const entry of await readdir(this.tlsDir, { withFileTypes: true }).catch(() => [])) {
       if (entry.isFile() && !keep.has(entry.name)) await rm(join(this.tlsDir, entry.name), { force: true });
     }
@@ -228,6 +299,7 @@ export class NginxDriver {
           await sendFastLane(this.statusSocket, state).catch((e: unknown) =>
             this.opts.log.warn({ err: String(e) }, 'could not restore the fast lane table'),
           );
+        await this.syncTls();
       }
       await rm(genDir, { recursive: true, force: true });
       throw err;
@@ -236,6 +308,7 @@ export class NginxDriver {
     this.generation = generation;
     this.process.markHealthy();
     await this.syncTable();
+    await this.syncTls();
     const t3 = performance.now();
     void this.prune(generation);
     // Inside the apply (applies never overlap), so a later apply never loses a file it needs.
@@ -268,9 +341,11 @@ export class NginxDriver {
   ): Promise<ApplyResult | undefined> {
     const live = this.files;
     const generation = this.generation;
-    if (!live || !generation || !onlyStateDiffers(files, live)) return undefined;
+    if (!live || !generation || !onlyStateDiffers(withoutTlsState(files), withoutTlsState(live)))
+      return undefined;
     const state = files.get(FAST_LANE_STATE) as string;
     const t1 = performance.now();
+    if (!(await this.applyTlsDynamic(cfg, files, generation))) return undefined;
     try {
       // The file first: an nginx that restarts from here on loads the new table.
       await writeAtomic(join(this.opts.prefix, 'gen', generation, FAST_LANE_STATE), state);
@@ -349,11 +424,13 @@ export class NginxDriver {
     }
     if (drifted.length === 0) {
       // The table in shared memory must be the file's (someone may have written to the endpoint).
+      // Likewise the certificate table.
+      const tls = await this.syncTls();
       const { memory, file } = await this.fastLaneVersions();
-      if (!this.process.running || memory === undefined || memory === file) return [];
+      if (!this.process.running || memory === undefined || memory === file) return tls;
       this.opts.log.warn({ memory, file }, 'nginx fast lane changed behind Gatehouse; restoring it');
       await sendFastLane(this.statusSocket, this.files.get(FAST_LANE_STATE) as string);
-      return ['fast lane'];
+      return [...tls, 'fast lane'];
     }
     this.opts.log.warn({ files: drifted }, 'nginx config changed behind Gatehouse; restoring it');
     await writeFiles(genDir, this.files);
