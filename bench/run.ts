@@ -30,6 +30,7 @@ const CASES: Record<string, () => Promise<Case>> = {
   P6: async () => (await import('./cases/p6.js')).p6,
   P11: async () => (await import('./cases/p11.js')).p11,
   P12: async () => (await import('./cases/p12.js')).p12,
+  P13: async () => (await import('./cases/p13.js')).p13,
 };
 
 // dist/bench/run.js → <repo>/bench/results/latest.json

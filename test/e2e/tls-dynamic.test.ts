@@ -210,6 +210,15 @@ describe('tls: certificates without reload', () => {
     }
     expect(await driver.tlsVersions()).toEqual(before);
     expect(await seen('web.dyn.test')).toBe(web);
+    // A well-formed table sent behind Gatehouse's back is drift: the live one is sent again.
+    const stray = await putTls(socket(), table(`app.dyn.test\t${fp}`) + `= ${fp}\n${own.cert}${own.key}`);
+    expect(stray).toEqual({ status: 200, body: '00ff' });
+    expect(await seen('app.dyn.test')).toBe(fp);
+    await expect(peerCert(httpsPort, 'web.dyn.test')).rejects.toThrow();
+    expect(await driver.correctDrift()).toEqual(['tls']);
+    expect(await driver.tlsVersions()).toEqual(before);
+    expect(await seen('web.dyn.test')).toBe(web);
+    expect(await seen('app.dyn.test')).not.toBe(fp);
   });
 
   it('comes back with the right certificates after nginx is killed', async () => {

@@ -150,15 +150,33 @@ function M.load(path, dir)
   if not ok then error("tls: " .. err) end
 end
 
-local function fingerprint(dict, name)
+local function parse_pair(fp, chain, key)
+  local c, cerr = ssl.parse_pem_cert(chain)
+  local k, kerr = ssl.parse_pem_priv_key(key)
+  if not c or not k then
+    ngx.log(ngx.ERR, "tls: certificate ", fp:sub(1, 12), " does not parse: ", tostring(cerr or kerr))
+    return nil
+  end
+  local p = { c, k }
+  parsed:set(fp, p)
+  return p
+end
+
+-- The parsed chain and key for a name (exact, else its wildcard): from this worker's cache when it
+-- holds the fingerprint (the common case: no PEM copied out of shared memory), else parsed once.
+local function lookup(dict, name)
   local wild = name:match("^[^.]+(%..+)$")
   -- A replacement may drop the generation read a moment ago: read once more if it switched.
   for _ = 1, 2 do
     local cur = dict:get("current")
     if not cur then return nil end
     local fp = dict:get(cur .. "|" .. name) or (wild and dict:get(cur .. "|*" .. wild))
-    local chain, key = fp and dict:get("c|" .. fp), fp and dict:get("k|" .. fp)
-    if chain and key then return fp, chain, key end
+    if fp then
+      local p = parsed:get(fp)
+      if p then return fp, p end
+      local chain, key = dict:get("c|" .. fp), dict:get("k|" .. fp)
+      if chain and key then return fp, parse_pair(fp, chain, key) end
+    end
     if dict:get("current") == cur then return nil end
   end
 end
@@ -169,23 +187,10 @@ function M.select()
   local name = ssl.server_name()
   if not name then return ngx.exit(ngx.ERROR) end
   name = name:lower()
-  local dict = ngx.shared.gh_certs
-  local cur = dict:get("current")
-  local fp, chain, key = fingerprint(dict, name)
-  if not fp then
-    ngx.log(ngx.ERR, "tls: no certificate for ", name, " in table ", tostring(cur))
-    return ngx.exit(ngx.ERROR)
-  end
-  local p = parsed:get(fp)
+  local fp, p = lookup(ngx.shared.gh_certs, name)
   if not p then
-    local c, cerr = ssl.parse_pem_cert(chain)
-    local k, kerr = ssl.parse_pem_priv_key(key)
-    if not c or not k then
-      ngx.log(ngx.ERR, "tls: certificate ", fp:sub(1, 12), " does not parse: ", tostring(cerr or kerr))
-      return ngx.exit(ngx.ERROR)
-    end
-    p = { c, k }
-    parsed:set(fp, p)
+    if not fp then ngx.log(ngx.ERR, "tls: no certificate for ", name) end
+    return ngx.exit(ngx.ERROR)
   end
   local ok, err = ssl.clear_certs()
   if ok then ok, err = ssl.set_cert(p[1]) end
