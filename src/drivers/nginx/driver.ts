@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
   chmod,
   chown,
@@ -24,8 +24,8 @@ import { fileSize, newEmergencies, summarize } from './error-log.js';
 import { hasIPv6, systemResolvers } from './machine.js';
 import { FAST_LANE_STATE, stateVersion } from './fast-lane.js';
 import { checkModules, liveStateVersion, onlyStateDiffers, sendFastLane, writeAtomic } from './live-state.js';
-import { FALLBACK_CERT, TLS_STATE, tlsStateVersion } from './tls-dynamic.js';
-import { liveTlsVersion, sendTls, tlsUpdateBody, withoutTlsState } from './tls-live.js';
+import { TLS_STATE } from './tls-dynamic.js';
+import { LiveCertificates, withoutTlsState } from './tls-live.js';
 
 export interface LastReload {
   at: string;
@@ -77,6 +77,8 @@ export class NginxDriver {
   readonly process: NginxProcess;
   private readonly cmd: NginxCommand;
   private readonly statusSocket: string;
+  /** Certificate files, and the certificate table in nginx's memory. */
+  private readonly certs: LiveCertificates;
   private files: RenderedFiles | undefined;
   private generation: string | undefined;
   private seq = 0;
@@ -98,6 +100,16 @@ export class NginxDriver {
       env: opts.env,
     };
     this.process = new NginxProcess(this.cmd, opts.log);
+    this.certs = new LiveCertificates({
+      dir: () => this.tlsDir,
+      statusSocket: this.statusSocket,
+      log: opts.log,
+      material: (id) => {
+        const m = this.opts.certMaterial;
+        if (!m) throw new GatehouseError('no_certificates', 'this edge has no certificate source', 500);
+        return m(id);
+      },
+    });
   }
 
   /**
@@ -118,106 +130,14 @@ export class NginxDriver {
     return this.opts.tlsDir ?? join(this.opts.prefix, 'tls');
   }
 
-  /** Certificate files for the config, named by fingerprint; keys readable by root only. */
-  private async writeCerts(cfg: EdgeConfig): Promise<void> {
-    if (cfg.tls.certs.length === 0) return;
-    const material = this.opts.certMaterial;
-    if (!material) throw new GatehouseError('no_certificates', 'this edge has no certificate source', 500);
-    await mkdir(this.tlsDir, { recursive: true, mode: 0o700 });
-    await chmod(this.tlsDir, 0o700);
-    for (const c of cfg.tls.certs) {
-      const base = join(this.tlsDir, c.fingerprint);
-      const have = await readFile(`${base}.crt`, 'utf8').then(
-        () => true,
-        () => false,
-      );
-      if (have) continue;
-      const m = await material(c.id);
-      // The key first (0600), the certificate last: a .crt never stands without its key. Fresh,
-      // exclusive temp names: nothing prepared in the directory is ever written through.
-      const tmp = randomBytes(6).toString('hex');
-      await writeFile(`${base}.key.${tmp}`, m.key, { mode: 0o600, flag: 'wx' });
-      await rename(`${base}.key.${tmp}`, `${base}.key`);
-      await writeFile(`${base}.crt.${tmp}`, m.cert, { mode: 0o644, flag: 'wx' });
-      await rename(`${base}.crt.${tmp}`, `${base}.crt`);
-    }
-    await this.writeFallbackCert(cfg);
-  }
-
-  /**
-   * HTTPS servers name a fallback pair that nginx loads with the config and never sends (the Lua
-   * certificate callback replaces it, or fails the handshake): a copy of any certificate, kept.
-   */
-  private async writeFallbackCert(cfg: EdgeConfig): Promise<void> {
-    const base = join(this.tlsDir, FALLBACK_CERT);
-    const have = await readFile(`${base}.crt`, 'utf8').then(
-      () => true,
-      () => false,
-    );
-    const first = cfg.tls.certs[0];
-    if (have || !first) return;
-    const from = join(this.tlsDir, first.fingerprint);
-    const tmp = randomBytes(6).toString('hex');
-    await writeFile(`${base}.key.${tmp}`, await readFile(`${from}.key`), { mode: 0o600, flag: 'wx' });
-    await rename(`${base}.key.${tmp}`, `${base}.key`);
-    await writeFile(`${base}.crt.${tmp}`, await readFile(`${from}.crt`), { mode: 0o644, flag: 'wx' });
-    await rename(`${base}.crt.${tmp}`, `${base}.crt`);
-  }
-
-  /**
-   * When the certificate table is all that differs from the live files besides the fast lane's
-   * (a renewal, another certificate for a host already on HTTPS): the files, the table file, then
-   * nginx's memory. False when nginx did not take it (the caller reloads instead).
-   */
-  private async applyTlsDynamic(cfg: EdgeConfig, files: RenderedFiles, generation: string): Promise<boolean> {
-    const state = files.get(TLS_STATE);
-    if (!state || state === this.files?.get(TLS_STATE)) return true;
-    try {
-      await this.writeCerts(cfg);
-      const body = await tlsUpdateBody(state, this.tlsDir);
-      // The file first: an nginx that restarts from here on loads the new table.
-      await writeAtomic(join(this.opts.prefix, 'gen', generation, TLS_STATE), state);
-      await sendTls(this.statusSocket, body);
-    } catch (err) {
-      this.opts.log.warn({ err: String(err) }, 'certificate table not taken by nginx; reloading instead');
-      return false;
-    }
-    await this.pruneCerts(cfg).catch((err: unknown) =>
-      this.opts.log.warn({ err: String(err) }, 'could not remove old certificate files'),
-    );
-    return true;
+  /** The certificate table's version in nginx's shared memory and in the live state file. */
+  async tlsVersions(): Promise<{ memory?: string; file?: string }> {
+    return this.certs.versions(this.files?.get(TLS_STATE));
   }
 
   /** Sends the live certificate table when nginx's memory holds another (after a reload, a rollback, drift). */
-  private async syncTls(): Promise<string[]> {
-    const { memory, file } = await this.tlsVersions();
-    const state = this.files?.get(TLS_STATE);
-    if (!this.process.running || memory === undefined || memory === file || !state) return [];
-    try {
-      await sendTls(this.statusSocket, await tlsUpdateBody(state, this.tlsDir));
-    } catch (err) {
-      this.opts.log.warn({ err: String(err) }, 'could not send the certificate table');
-      return [];
-    }
-    return ['tls'];
-  }
-
-  /** The certificate table's version in nginx's shared memory and in the live state file. */
-  async tlsVersions(): Promise<{ memory?: string; file?: string }> {
-    return {
-      memory: await liveTlsVersion(this.statusSocket),
-      file: tlsStateVersion(this.files?.get(TLS_STATE)),
-    };
-  }
-
-  /** Removes certificate files the live config no longer names. */
-  private async pruneCerts(cfg: EdgeConfig): Promise<void> {
-    const keep = new Set(
-      [...cfg.tls.certs.map((c) => c.fingerprint), FALLBACK_CERT].flatMap((f) => [`${f}.crt`, `${f}.key`]),
-    );
-    for (const entry of await readdir(this.tlsDir, { withFileTypes: true }).catch(() => [])) {
-      if (entry.isFile() && !keep.has(entry.name)) await rm(join(this.tlsDir, entry.name), { force: true });
-    }
+  private syncTls(): Promise<string[]> {
+    return this.certs.sync(this.files?.get(TLS_STATE), this.process.running);
   }
 
   get currentGeneration(): string | undefined {
@@ -271,7 +191,7 @@ export class NginxDriver {
     const genDir = join(this.opts.prefix, 'gen', generation);
     const files = render(generation);
     checkModules(files.get('nginx.conf') ?? '');
-    await this.writeCerts(cfg);
+    await this.certs.write(cfg);
     await writeFiles(genDir, files);
     const t1 = performance.now();
     const check = await testConfig(this.cmd, join(genDir, 'nginx.conf'));
@@ -312,9 +232,7 @@ export class NginxDriver {
     const t3 = performance.now();
     void this.prune(generation);
     // Inside the apply (applies never overlap), so a later apply never loses a file it needs.
-    await this.pruneCerts(cfg).catch((err: unknown) =>
-      this.opts.log.warn({ err: String(err) }, 'could not remove old certificate files'),
-    );
+    await this.certs.prune(cfg);
     this.opts.log.debug({ generation, mode: 'reload' }, 'nginx config applied');
     return {
       generation: served(generation, cfg.hash),
@@ -345,7 +263,8 @@ export class NginxDriver {
       return undefined;
     const state = files.get(FAST_LANE_STATE) as string;
     const t1 = performance.now();
-    if (!(await this.applyTlsDynamic(cfg, files, generation))) return undefined;
+    const genDir = join(this.opts.prefix, 'gen', generation);
+    if (!(await this.certs.apply(cfg, files.get(TLS_STATE), live.get(TLS_STATE), genDir))) return undefined;
     try {
       // The file first: an nginx that restarts from here on loads the new table.
       await writeAtomic(join(this.opts.prefix, 'gen', generation, FAST_LANE_STATE), state);
