@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
@@ -157,6 +157,9 @@ describe('tls: certificates without reload', () => {
     expect(await seen('app.dyn.test')).toBe(a2.fingerprint);
     const files = await readdir(join(dir, 'keys'));
     expect(files.filter((f) => f.startsWith(a1.fingerprint))).toEqual([]);
+    // Nor does its key stay behind as the fallback pair's copy.
+    const keyLine = a1.key.split('\n')[1] as string;
+    for (const f of files) expect(await readFile(join(dir, 'keys', f), 'utf8')).not.toContain(keyLine);
     expect(driver.process.pid).toBe(master);
     expect(workerPids(master)).toEqual(workers);
   });

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
@@ -98,10 +98,12 @@ export class LiveCertificates {
       await writePair(base, m.cert, m.key);
     }
     // nginx loads the fallback with the config and never sends it (the Lua certificate callback
-    // replaces it, or fails the handshake): a copy of any certificate, kept once written.
+    // replaces it, or fails the handshake): a copy of a certificate the config has, so that a
+    // removed certificate's key does not stay behind in it.
     const fallback = join(dir, FALLBACK_CERT);
+    const have = await readFile(`${fallback}.crt`, 'utf8').then(fingerprintOf, () => undefined);
     const first = cfg.tls.certs[0];
-    if (first && !(await exists(`${fallback}.crt`))) {
+    if (first && !cfg.tls.certs.some((c) => c.fingerprint === have)) {
       const from = join(dir, first.fingerprint);
       await writePair(fallback, await readFile(`${from}.crt`, 'utf8'), await readFile(`${from}.key`, 'utf8'));
     }
@@ -110,9 +112,9 @@ export class LiveCertificates {
   /** Removes certificate files the live config no longer names (never fails the apply). */
   async prune(cfg: EdgeConfig): Promise<void> {
     const dir = this.o.dir();
-    const keep = new Set(
-      [...cfg.tls.certs.map((c) => c.fingerprint), FALLBACK_CERT].flatMap((f) => [`${f}.crt`, `${f}.key`]),
-    );
+    const names = cfg.tls.certs.map((c) => c.fingerprint);
+    if (names.length > 0) names.push(FALLBACK_CERT);
+    const keep = new Set(names.flatMap((f) => [`${f}.crt`, `${f}.key`]));
     try {
       for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
         if (entry.isFile() && !keep.has(entry.name)) await rm(join(dir, entry.name), { force: true });
@@ -164,6 +166,15 @@ export class LiveCertificates {
   /** The table's version in nginx's shared memory and in `state` (the live file). */
   async versions(state: string | undefined): Promise<{ memory?: string; file?: string }> {
     return { memory: await liveTlsVersion(this.o.statusSocket), file: tlsStateVersion(state) };
+  }
+}
+
+/** A PEM certificate's SHA-256 fingerprint as the store writes it; undefined if it does not parse. */
+function fingerprintOf(pem: string): string | undefined {
+  try {
+    return new X509Certificate(pem).fingerprint256.replace(/:/g, '').toLowerCase();
+  } catch {
+    return undefined;
   }
 }
 
