@@ -133,6 +133,7 @@ describe('tls: certificates without reload', () => {
   it('serves the certificate by SNI and refuses names it has none for', async () => {
     expect(await seen('web.dyn.test')).toBe(a1.fingerprint);
     expect(await seen('app.dyn.test')).toBe(a1.fingerprint);
+    expect(await seen('App.Dyn.Test.')).toBe(a1.fingerprint);
     expect((await https(httpsPort, 'web.dyn.test', '/', ca.ca)).status).toBe(200);
     await expect(peerCert(httpsPort, 'nobody.other.test')).rejects.toThrow();
     const v = await driver.tlsVersions();

@@ -186,7 +186,8 @@ end
 function M.select()
   local name = ssl.server_name()
   if not name then return ngx.exit(ngx.ERROR) end
-  name = name:lower()
+  -- As nginx matches server names: case-blind, a trailing dot ignored.
+  name = name:lower():gsub("%.$", "")
   local fp, p = lookup(ngx.shared.gh_certs, name)
   if not p then
     if not fp then ngx.log(ngx.ERR, "tls: no certificate for ", name) end
