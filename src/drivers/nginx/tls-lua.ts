@@ -188,6 +188,8 @@ function M.select()
   if not name then return ngx.exit(ngx.ERROR) end
   -- As nginx matches server names: case-blind, a trailing dot ignored.
   name = name:lower():gsub("%.$", "")
+  -- The client's bytes: not a host name, no table entry (and nothing of it in the error log).
+  if #name > 253 or not name:find("^[a-z0-9_][a-z0-9_.-]*$") then return ngx.exit(ngx.ERROR) end
   local fp, p = lookup(ngx.shared.gh_certs, name)
   if not p then
     if not fp then ngx.log(ngx.ERR, "tls: no certificate for ", name) end
