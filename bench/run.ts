@@ -31,6 +31,7 @@ const CASES: Record<string, () => Promise<Case>> = {
   P11: async () => (await import('./cases/p11.js')).p11,
   P12: async () => (await import('./cases/p12.js')).p12,
   R4: async () => (await import('./cases/r4.js')).r4,
+  P13: async () => (await import('./cases/p13.js')).p13,
 };
 
 // dist/bench/run.js → <repo>/bench/results/latest.json

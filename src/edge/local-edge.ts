@@ -35,6 +35,8 @@ export interface EdgeStatus {
   lastReload?: LastReload;
   /** The fast lane's table version in nginx's shared memory and in its state file (status only). */
   fastLane?: { memory?: string; file?: string };
+  /** The certificate table's version likewise (status only). */
+  tlsTable?: { memory?: string; file?: string };
 }
 
 /**
@@ -158,7 +160,11 @@ export class LocalEdge {
 
   /** getStatus, with the fast lane's table version as nginx's shared memory and its file hold it. */
   async getFullStatus(): Promise<EdgeStatus> {
-    return { ...this.getStatus(), fastLane: await this.driver.fastLaneVersions() };
+    return {
+      ...this.getStatus(),
+      fastLane: await this.driver.fastLaneVersions(),
+      tlsTable: await this.driver.tlsVersions(),
+    };
   }
 
   /** Resolves when `version` (or a later one) is served, or rejects with the apply error. */

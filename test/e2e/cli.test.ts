@@ -151,6 +151,7 @@ describe('quick start and CLI', () => {
     expect(status.stdout).toMatch(/nginx running \(pid \d+\)/);
     // Both services are fast-lane hosts: the rollback reached nginx's memory, with no reload.
     expect(status.stdout).toMatch(/fast lane: +version [0-9a-f]{12} \(memory and file agree\)/);
+    expect(status.stdout).toMatch(/cert table: +version [0-9a-f]{12} \(memory and file agree\)/);
     expect(status.stdout).toMatch(/last reload: +none since start/);
     expect(status.stdout).toMatch(/last apply: +\d+ ms \(in nginx's memory, no reload\)/);
     const json = JSON.parse((await cli('--json', 'status')).stdout) as { in_sync: boolean };

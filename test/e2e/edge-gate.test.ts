@@ -211,9 +211,15 @@ describe('edge: gate and certificates on a remote edge', () => {
       expect(stranger.status).toBe(302);
       const portal = await http(httpPort, 'auth.home.test', '/login', { headers: { accept: 'text/html' } });
       expect(portal.status).toBe(503);
-      // Certificates' files on the edge are the fingerprints it was sent, nothing else.
+      // Certificates' files on the edge are the fingerprints it was sent and the fallback pair its
+      // HTTPS servers name (a copy, never sent), nothing else.
       const files = await readdir(join(edgeDir, 'nginx', 'tls'));
-      expect(files.sort()).toEqual([`${fingerprint}.crt`, `${fingerprint}.key`]);
+      expect(files.sort()).toEqual([
+        `${fingerprint}.crt`,
+        `${fingerprint}.key`,
+        'fallback.crt',
+        'fallback.key',
+      ]);
     } finally {
       t.gh = await startGatehouse(settings, createLogger('silent'));
     }

@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGatehouse } from '../../src/gatehouse.js';
@@ -122,9 +122,18 @@ describe('tls: serving certificates', () => {
     const keyFile = /ssl_certificate_key (\S+);/.exec(conf)?.[1] as string;
     const runTmpfs = / \/run tmpfs /.test(await readFile('/proc/mounts', 'utf8'));
     const dir = runTmpfs ? '/run/gatehouse/[0-9a-f]{12}/tls' : `${t.dataDir}/nginx/tls`;
-    expect(keyFile).toMatch(new RegExp(`^${dir}/[0-9a-f]{64}\\.key$`));
-    expect((await stat(keyFile)).mode & 0o777).toBe(0o600);
+    // The config names a fallback pair; nginx's master loads each certificate's files (named by
+    // fingerprint) into memory at start, and the generation's table names them without a key.
+    expect(keyFile).toMatch(new RegExp(`^${dir}/fallback\\.key$`));
+    const keys = (await readdir(dirname(keyFile))).filter((f) => f.endsWith('.key'));
+    expect(keys.filter((f) => /^[0-9a-f]{64}\.key$/.test(f)).length).toBeGreaterThan(0);
+    for (const k of keys) expect((await stat(join(dirname(keyFile), k))).mode & 0o777).toBe(0o600);
     expect((await stat(dirname(keyFile))).mode & 0o777).toBe(0o700);
+    const gen = join(t.dataDir, 'nginx', 'current');
+    for (const f of await readdir(gen)) {
+      if (f === 'njs') continue;
+      expect(await readFile(join(gen, f), 'utf8')).not.toContain(wildcard.key.split('\n')[1]);
+    }
     const db = await readFile(join(t.dataDir, 'gatehouse.db'));
     const keyBody = wildcard.key.split('\n')[1] as string;
     expect(db.includes(keyBody)).toBe(false);

@@ -33,6 +33,8 @@ export const edgeStatusView = z.strictObject({
   lastReload: z.strictObject({ at: z.string(), reason: z.enum(['config', 'drift', 'rollback']) }).optional(),
   /** The fast lane's table version in nginx's shared memory and in its state file (equal when in sync). */
   fastLane: z.strictObject({ memory: z.string().optional(), file: z.string().optional() }).optional(),
+  /** The certificate table's version likewise (HTTPS certificates chosen from nginx's memory). */
+  tlsTable: z.strictObject({ memory: z.string().optional(), file: z.string().optional() }).optional(),
 });
 
 export const certificateStatusView = z.strictObject({

@@ -9,7 +9,7 @@ const RELOAD_REASON: Record<NonNullable<Status['edge']['lastReload']>['reason'],
   rollback: 'a new config failed; the previous one was restored',
 };
 
-/** The fast lane's table: the version nginx's memory holds, and whether its file says the same. */
+/** A table in nginx's memory (fast lane, certificates): its version there, and whether its file says the same. */
 function fastLaneLine(v: Status['edge']['fastLane']): string {
   const short = (x: string | undefined) => x?.slice(0, 12) ?? '-';
   if (!v?.memory) return v?.file ? `version ${short(v.file)} on disk, not in nginx's memory` : '-';
@@ -32,6 +32,7 @@ export function statusCommand(): Command {
         `applied version:  ${e.appliedVersion}${r.in_sync ? ' (in sync)' : ' (behind)'}, config ${e.appliedHash?.slice(0, 12) ?? '-'}, applied ${ago(e.appliedAt)}`,
         `proxy:            nginx ${e.proxy.running ? `running (pid ${e.proxy.pid})` : 'NOT running'}, ${e.proxy.restarts} restarts`,
         `fast lane:        ${fastLaneLine(e.fastLane)}`,
+        `cert table:       ${fastLaneLine(e.tlsTable)}`,
         `last reload:      ${e.lastReload ? `${ago(e.lastReload.at)} (${RELOAD_REASON[e.lastReload.reason]})` : 'none since start'}`,
         `last apply:       ${e.lastApplyMs ? `${Math.round(e.lastApplyMs.total)} ms (${e.lastApplyMode === 'dynamic' ? "in nginx's memory, no reload" : `check ${Math.round(e.lastApplyMs.test)} ms, reload ${Math.round(e.lastApplyMs.reload)} ms`})` : '-'}`,
         `last error:       ${e.lastError ? `${e.lastError.code}: ${e.lastError.message} (version ${e.lastError.version}, ${ago(e.lastError.at)})` : 'none'}`,

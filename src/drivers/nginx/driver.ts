@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
   chmod,
   chown,
@@ -24,6 +24,8 @@ import { fileSize, newEmergencies, summarize } from './error-log.js';
 import { hasIPv6, systemResolvers } from './machine.js';
 import { FAST_LANE_STATE, stateVersion } from './fast-lane.js';
 import { checkModules, liveStateVersion, onlyStateDiffers, sendFastLane, writeAtomic } from './live-state.js';
+import { TLS_STATE } from './tls-dynamic.js';
+import { LiveCertificates, withoutTlsState } from './tls-live.js';
 
 export interface LastReload {
   at: string;
@@ -75,6 +77,8 @@ export class NginxDriver {
   readonly process: NginxProcess;
   private readonly cmd: NginxCommand;
   private readonly statusSocket: string;
+  /** Certificate files, and the certificate table in nginx's memory. */
+  private readonly certs: LiveCertificates;
   private files: RenderedFiles | undefined;
   private generation: string | undefined;
   private seq = 0;
@@ -96,6 +100,16 @@ export class NginxDriver {
       env: opts.env,
     };
     this.process = new NginxProcess(this.cmd, opts.log);
+    this.certs = new LiveCertificates({
+      dir: () => this.tlsDir,
+      statusSocket: this.statusSocket,
+      log: opts.log,
+      material: (id) => {
+        const m = this.opts.certMaterial;
+        if (!m) throw new GatehouseError('no_certificates', 'this edge has no certificate source', 500);
+        return m(id);
+      },
+    });
   }
 
   /**
@@ -116,37 +130,14 @@ export class NginxDriver {
     return this.opts.tlsDir ?? join(this.opts.prefix, 'tls');
   }
 
-  /** Certificate files for the config, named by fingerprint; keys readable by root only. */
-  private async writeCerts(cfg: EdgeConfig): Promise<void> {
-    if (cfg.tls.certs.length === 0) return;
-    const material = this.opts.certMaterial;
-    if (!material) throw new GatehouseError('no_certificates', 'this edge has no certificate source', 500);
-    await mkdir(this.tlsDir, { recursive: true, mode: 0o700 });
-    await chmod(this.tlsDir, 0o700);
-    for (const c of cfg.tls.certs) {
-      const base = join(this.tlsDir, c.fingerprint);
-      const have = await readFile(`${base}.crt`, 'utf8').then(
-        () => true,
-        () => false,
-      );
-      if (have) continue;
-      const m = await material(c.id);
-      // The key first (0600), the certificate last: a .crt never stands without its key. Fresh,
-      // exclusive temp names: nothing prepared in the directory is ever written through.
-      const tmp = randomBytes(6).toString('hex');
-      await writeFile(`${base}.key.${tmp}`, m.key, { mode: 0o600, flag: 'wx' });
-      await rename(`${base}.key.${tmp}`, `${base}.key`);
-      await writeFile(`${base}.crt.${tmp}`, m.cert, { mode: 0o644, flag: 'wx' });
-      await rename(`${base}.crt.${tmp}`, `${base}.crt`);
-    }
+  /** The certificate table's version in nginx's shared memory and in the live state file. */
+  async tlsVersions(): Promise<{ memory?: string; file?: string }> {
+    return this.certs.versions(this.files?.get(TLS_STATE));
   }
 
-  /** Removes certificate files the live config no longer names. */
-  private async pruneCerts(cfg: EdgeConfig): Promise<void> {
-    const keep = new Set(cfg.tls.certs.flatMap((c) => [`${c.fingerprint}.crt`, `${c.fingerprint}.key`]));
-    for (const entry of await readdir(this.tlsDir, { withFileTypes: true }).catch(() => [])) {
-      if (entry.isFile() && !keep.has(entry.name)) await rm(join(this.tlsDir, entry.name), { force: true });
-    }
+  /** Sends the live certificate table when nginx's memory holds another (after a reload, a rollback, drift). */
+  private syncTls(): Promise<string[]> {
+    return this.certs.sync(this.files?.get(TLS_STATE), this.process.running);
   }
 
   get currentGeneration(): string | undefined {
@@ -200,7 +191,7 @@ export class NginxDriver {
     const genDir = join(this.opts.prefix, 'gen', generation);
     const files = render(generation);
     checkModules(files.get('nginx.conf') ?? '');
-    await this.writeCerts(cfg);
+    await this.certs.write(cfg);
     await writeFiles(genDir, files);
     const t1 = performance.now();
     const check = await testConfig(this.cmd, join(genDir, 'nginx.conf'));
@@ -228,6 +219,7 @@ export class NginxDriver {
           await sendFastLane(this.statusSocket, state).catch((e: unknown) =>
             this.opts.log.warn({ err: String(e) }, 'could not restore the fast lane table'),
           );
+        await this.syncTls();
       }
       await rm(genDir, { recursive: true, force: true });
       throw err;
@@ -236,12 +228,11 @@ export class NginxDriver {
     this.generation = generation;
     this.process.markHealthy();
     await this.syncTable();
+    await this.syncTls();
     const t3 = performance.now();
     void this.prune(generation);
     // Inside the apply (applies never overlap), so a later apply never loses a file it needs.
-    await this.pruneCerts(cfg).catch((err: unknown) =>
-      this.opts.log.warn({ err: String(err) }, 'could not remove old certificate files'),
-    );
+    await this.certs.prune(cfg);
     this.opts.log.debug({ generation, mode: 'reload' }, 'nginx config applied');
     return {
       generation: served(generation, cfg.hash),
@@ -268,9 +259,12 @@ export class NginxDriver {
   ): Promise<ApplyResult | undefined> {
     const live = this.files;
     const generation = this.generation;
-    if (!live || !generation || !onlyStateDiffers(files, live)) return undefined;
+    if (!live || !generation || !onlyStateDiffers(withoutTlsState(files), withoutTlsState(live)))
+      return undefined;
     const state = files.get(FAST_LANE_STATE) as string;
     const t1 = performance.now();
+    const genDir = join(this.opts.prefix, 'gen', generation);
+    if (!(await this.certs.apply(cfg, files.get(TLS_STATE), live.get(TLS_STATE), genDir))) return undefined;
     try {
       // The file first: an nginx that restarts from here on loads the new table.
       await writeAtomic(join(this.opts.prefix, 'gen', generation, FAST_LANE_STATE), state);
@@ -349,11 +343,13 @@ export class NginxDriver {
     }
     if (drifted.length === 0) {
       // The table in shared memory must be the file's (someone may have written to the endpoint).
+      // Likewise the certificate table.
+      const tls = await this.syncTls();
       const { memory, file } = await this.fastLaneVersions();
-      if (!this.process.running || memory === undefined || memory === file) return [];
+      if (!this.process.running || memory === undefined || memory === file) return tls;
       this.opts.log.warn({ memory, file }, 'nginx fast lane changed behind Gatehouse; restoring it');
       await sendFastLane(this.statusSocket, this.files.get(FAST_LANE_STATE) as string);
-      return ['fast lane'];
+      return [...tls, 'fast lane'];
     }
     this.opts.log.warn({ files: drifted }, 'nginx config changed behind Gatehouse; restoring it');
     await writeFiles(genDir, this.files);

@@ -26,7 +26,10 @@ export interface RenderEnv {
   gate?: GateEnv;
   /** Where certificate and key files are (`<fingerprint>.crt|.key`); default `<prefix>/tls`. */
   tlsDir?: string;
-  /** DNS servers nginx may ask (OCSP responders' names); none: no stapling. */
+  /**
+   * The machine's DNS servers. Unused since certificates are chosen from Lua (nginx staples only
+   * certificates from its config; see tls.ts): kept for a resolver nginx may need again.
+   */
   resolvers?: string[];
   /** Where nginx reports failed upstream attempts (syslog over UDP on loopback); none: not reported. */
   upstreamLog?: { address: string; tag: string };

@@ -7,6 +7,7 @@ import { offlineMaps, pagesConf, pageVariables } from './pages.js';
 import { siteServer } from './site.js';
 import { gateHttp, gateMain, njsFiles, policyRoutes, portalServer } from './gate.js';
 import { certFiles, httpsRedirect, tlsHttpPreamble, tlsPlan, tlsServers } from './tls.js';
+import { tlsCertLines, tlsEndpoint, tlsFiles, tlsHttp, tlsInit } from './tls-dynamic.js';
 import { acmeLocation, acmeMap } from './acme.js';
 import type { RenderEnv } from './env.js';
 import { SESSION_COOKIE } from '../../model/session.js';
@@ -48,18 +49,18 @@ export function renderNginx(cfg: EdgeConfig, env: RenderEnv): RenderedFiles {
   http.push(...httpPreamble(env, cfg, full, named));
   http.push(...upstreamFailureLog(env));
   http.push(...gateHttp(env, needsNjs));
-  http.push(...tlsHttpPreamble(plan, env));
+  http.push(...tlsHttpPreamble(plan));
   http.push(...acmeMap(cfg));
-  http.push('', ...fastLaneHttp(env));
+  http.push('', ...tlsHttp(cfg.tls.certs.length), ...fastLaneHttp(env, tlsInit(env)));
   for (const pool of cfg.pools) if (usedPools.has(pool.id)) http.push(...upstreamBlock(pool, env, 'http'));
   http.push(...defaultServer(cfg, env));
-  const portalFp = env.gate?.portalHost ? plan.certOf.get(env.gate.portalHost) : undefined;
+  const portalHttps = env.gate?.portalHost ? plan.certOf.has(env.gate.portalHost) : false;
   http.push(
     ...portalServer(
       cfg,
       env,
-      portalFp
-        ? { listen: listen(cfg.listeners.https, env.ipv6, ' ssl'), certs: certFiles(portalFp, env) }
+      portalHttps
+        ? { listen: listen(cfg.listeners.https, env.ipv6, ' ssl'), certs: tlsCertLines(env) }
         : undefined,
     ),
   );
@@ -90,6 +91,7 @@ export function renderNginx(cfg: EdgeConfig, env: RenderEnv): RenderedFiles {
   files.set('proxy_headers.conf', PROXY_HEADERS.join('\n') + '\n');
   files.set('pages.conf', pagesConf().join('\n') + '\n');
   for (const [name, content] of fastLaneFiles(fast, cfg.hash)) files.set(name, content);
+  for (const [name, content] of tlsFiles(plan)) files.set(name, content);
   if (needsNjs) for (const [name, content] of njsFiles(cfg, env)) files.set(name, content);
   return files;
 }
@@ -224,6 +226,7 @@ function statusServer(env: RenderEnv): string[] {
     `        return 200 "${ident(env.generation)}";`,
     '    }',
     ...fastLaneEndpoint().map(indent),
+    ...tlsEndpoint().map(indent),
     '    location / {',
     '        return 404;',
     '    }',

@@ -5,12 +5,16 @@ import { filePath, lit } from './escape.js';
 import type { FastEntry } from './lanes.js';
 import type { RenderEnv } from './env.js';
 import { siteServer } from './site.js';
+import { tlsCertLines } from './tls-dynamic.js';
 
 /**
  * HTTPS: server blocks on the https port for every host a certificate covers, a redirect from HTTP
  * for those hosts, and a default server that refuses the handshake for names Gatehouse has no
  * certificate for. Certificates and keys are files named by fingerprint in `env.tlsDir`, written by
- * the driver (never part of the rendered, hashed config).
+ * the driver (never part of the rendered, hashed config). The http module's servers take their
+ * certificate from nginx's memory by SNI (tls-dynamic.ts), so the config names only which hosts
+ * are served over HTTPS, not with which certificate; TLS-terminating TCP routes (stream, which has
+ * no Lua here) name their files, and a new certificate for them reloads.
  */
 export interface TlsPlan {
   /** host → certificate fingerprint. */
@@ -24,19 +28,11 @@ export function tlsPlan(cfg: EdgeConfig): TlsPlan {
   return { certOf: new Map(cfg.tls.hosts.map(([h, id]) => [h, fp.get(id) as string])) };
 }
 
-export function tlsHttpPreamble(plan: TlsPlan, env: RenderEnv): string[] {
+export function tlsHttpPreamble(plan: TlsPlan): string[] {
   if (plan.certOf.size === 0) return [];
-  const resolvers = (env.resolvers ?? []).filter((r) => /^[0-9a-fA-F.:[\]]+$/.test(r));
+  // No OCSP stapling: nginx staples only certificates it loaded from its config, and these are set
+  // per handshake from Lua (see tls-dynamic.ts). A stapled response is optional for clients.
   return [
-    // OCSP stapling where the certificate names a responder (nginx fetches it through a resolver).
-    ...(resolvers.length > 0
-      ? [
-          `resolver ${resolvers.join(' ')} valid=300s;`,
-          'resolver_timeout 5s;',
-          'ssl_stapling on;',
-          'ssl_stapling_verify on;',
-        ]
-      : []),
     // Modern defaults: TLS 1.2 and 1.3, the library's cipher choice, session resumption.
     'ssl_protocols TLSv1.2 TLSv1.3;',
     'ssl_prefer_server_ciphers off;',
@@ -56,20 +52,12 @@ function tlsListen(cfg: EdgeConfig, env: RenderEnv, extra = ''): string[] {
   return listen(cfg.listeners.https, env.ipv6, ` ssl${extra}`);
 }
 
-/** Hosts grouped by the certificate that serves them, in a stable order. */
-function byCert(hosts: string[], plan: TlsPlan): [string, string[]][] {
-  const groups = new Map<string, string[]>();
-  for (const h of hosts) {
-    const fp = plan.certOf.get(h);
-    if (!fp) continue;
-    const g = groups.get(fp);
-    if (g) g.push(h);
-    else groups.set(fp, [h]);
-  }
-  return [...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+/** The hosts of `hosts` served over HTTPS, in their order. */
+function withCert(hosts: string[], plan: TlsPlan): string[] {
+  return hosts.filter((h) => plan.certOf.has(h));
 }
 
-/** The https side: fast-lane hosts by certificate, full sites by certificate, the refusing default. */
+/** The https side: fast-lane hosts in one server, full sites' HTTPS hosts, the refusing default. */
 export function tlsServers(
   cfg: EdgeConfig,
   env: RenderEnv,
@@ -88,31 +76,31 @@ export function tlsServers(
     '}',
     '',
   ];
-  for (const [fp, hosts] of byCert(
+  const fastHosts = withCert(
     fast.map((f) => f.host),
     plan,
-  )) {
+  );
+  if (fastHosts.length > 0)
     lines.push(
       'server {',
       ...tlsListen(cfg, env).map(indent),
-      `    server_name ${hosts.map(lit).join(' ')};`,
-      ...certFiles(fp, env).map(indent),
+      `    server_name ${fastHosts.map(lit).join(' ')};`,
+      ...tlsCertLines(env).map(indent),
       `    include ${gen}/pages.conf;`,
       `    include ${gen}/fast-lane.conf;`,
       '}',
       '',
     );
-  }
   full.forEach((site, i) => {
-    for (const [fp, hosts] of byCert(site.hosts, plan)) {
-      lines.push(
-        ...siteServer({ hosts, routes: site.routes }, i, cfg, pools, env, {
-          listen: tlsListen(cfg, env),
-          extra: certFiles(fp, env),
-          https: true,
-        }),
-      );
-    }
+    const hosts = withCert(site.hosts, plan);
+    if (hosts.length === 0) return;
+    lines.push(
+      ...siteServer({ hosts, routes: site.routes }, i, cfg, pools, env, {
+        listen: tlsListen(cfg, env),
+        extra: tlsCertLines(env),
+        https: true,
+      }),
+    );
   });
   return lines;
 }
