@@ -23,6 +23,7 @@ import type { GateEnv } from '../../model/session.js';
 import { fileSize, newEmergencies, summarize } from './error-log.js';
 import { hasIPv6, systemResolvers } from './machine.js';
 import { FAST_LANE_STATE, stateVersion } from './fast-lane.js';
+import { RevocationSync } from './revocations.js';
 import { checkModules, liveStateVersion, onlyStateDiffers, sendFastLane, writeAtomic } from './live-state.js';
 
 export interface LastReload {
@@ -75,6 +76,8 @@ export class NginxDriver {
   readonly process: NginxProcess;
   private readonly cmd: NginxCommand;
   private readonly statusSocket: string;
+  /** Revocations in nginx's shared memory (see revocations.ts). */
+  readonly revocations: RevocationSync;
   private files: RenderedFiles | undefined;
   private generation: string | undefined;
   private seq = 0;
@@ -96,6 +99,7 @@ export class NginxDriver {
       env: opts.env,
     };
     this.process = new NginxProcess(this.cmd, opts.log);
+    this.revocations = new RevocationSync(this.statusSocket, () => this.opts.gate?.stateDir);
   }
 
   /**

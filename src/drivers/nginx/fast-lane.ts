@@ -49,8 +49,11 @@ export function fastLaneMain(env: RenderEnv): string[] {
   return [`load_module ${m}/ndk_http_module.so;`, `load_module ${m}/ngx_http_lua_module.so;`];
 }
 
-/** http context: the shared dict, the table loaded from the state file, the upstream blocks. */
-export function fastLaneHttp(env: RenderEnv): string[] {
+/**
+ * http context: the shared dict, the table loaded from the state file, the upstream blocks.
+ * `moreInit`: other Lua state to load in the same init_by_lua (nginx allows one).
+ */
+export function fastLaneHttp(env: RenderEnv, moreInit: string[] = []): string[] {
   const gen = filePath(env.genDir);
   const upstream = (scheme: string) => [
     `upstream gh_fast_${scheme} {`,
@@ -70,6 +73,7 @@ export function fastLaneHttp(env: RenderEnv): string[] {
     '    require "resty.core"',
     `    gh_fast = dofile("${gen}/fast-lane.lua")`,
     `    gh_fast.load("${gen}/${FAST_LANE_STATE}")`,
+    ...moreInit.map((l) => `    ${l}`),
     '}',
     ...upstream('http'),
     ...upstream('https'),
