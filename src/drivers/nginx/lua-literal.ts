@@ -13,12 +13,12 @@ export function luaValue(value: unknown): string {
     if (!Number.isFinite(value)) throw new UnsafeValueError(`not a finite number: ${value}`);
     return String(value);
   }
-  if (Array.isArray(value)) return `{ ${value.map(luaValue).join(', ')} }`;
+  if (Array.isArray(value)) return value.length ? `{ ${value.map(luaValue).join(', ')} }` : '{}';
   if (value !== null && typeof value === 'object') {
     const fields = Object.entries(value as Record<string, unknown>)
       .filter(([, v]) => v !== undefined)
       .map(([k, v]) => `[${luaString(k)}] = ${luaValue(v)}`);
-    return `{ ${fields.join(', ')} }`;
+    return fields.length ? `{ ${fields.join(', ')} }` : '{}';
   }
   throw new UnsafeValueError(`no Lua literal for ${String(value)}`);
 }
