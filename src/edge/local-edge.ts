@@ -316,7 +316,10 @@ export class LocalEdge {
     this.running = this.driver
       .correctDrift()
       // nginx's revocations must be the files' (one sent while nginx restarted would be missing).
-      .then(() => this.driver.revocations.sync())
+      .then(async () => {
+        if (await this.driver.revocations.sync())
+          this.log.warn('nginx held other revocations than the gate state files; sent them again');
+      })
       .then(
         () => undefined,
         (err: unknown) => this.log.error({ err: String(err) }, 'drift check failed'),

@@ -15,9 +15,10 @@ import type { Database, Db } from '../store/db.js';
 import { writeFileAtomic } from '../store/files.js';
 
 /**
- * Sessions: the gate mints signed tokens that nginx checks in njs on every request (no database, no
- * round trip), and tells nginx of revocations through small files it can test for in one system
- * call. Token format and file layout: model/session.ts.
+ * Sessions: the gate mints signed tokens that nginx checks in Lua on every request (no database, no
+ * round trip), and tells nginx of revocations through small files (the truth nginx loads when it
+ * starts) and, as each is written, its shared memory (see onWrite). Token format and file layout:
+ * model/session.ts.
  */
 
 /** Files nginx reads to learn about revocations (`r/` and `u/`, see STATE_DIR). */

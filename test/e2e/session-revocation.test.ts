@@ -1,7 +1,9 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { revocationDigest } from '../../src/drivers/nginx/revocations.js';
 import { Browser } from '../helpers/browser.js';
 import { startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
 import { echoBackend, until, type TestServer } from '../helpers/net.js';
@@ -24,7 +26,12 @@ describe('session revocation through shared memory', () => {
   const socket = () => join(t.dataDir, 'nginx', 'run', 'status.sock');
 
   beforeAll(async () => {
-    t = await startTestGatehouse({ base_domain: 'rev.test', nginx_workers: WORKERS });
+    t = await startTestGatehouse({
+      base_domain: 'rev.test',
+      nginx_workers: WORKERS,
+      // The default (5 s): the SIGKILL test must see what nginx loads at start, not a drift check's repair.
+      drift_check_interval: '5s',
+    });
     app = await echoBackend('app');
     for (const [username, password] of [
       ['bob', 'bob password 1'],
@@ -204,6 +211,9 @@ describe('session revocation through shared memory', () => {
     const cookie = await signIn('carol', 'carol password 1');
     expect((await t.get(HOST, '/', { headers: { cookie: `gh_session=${cookie}` } })).status).toBe(200);
     const before = await t.get('x', '/gate-revocations', { socketPath: socket() });
+    // nginx's digest is the files' (so drift checks send nothing while they agree).
+    expect(before.body).toBe(await revocationDigest(join(t.dataDir, 'gate', 'state')));
+    expect(before.body).toMatch(/^[1-9]\d* \d+$/);
     const sid = (
       (await t.api('GET', '/api/v1/sessions?user=carol')).json as unknown as { sessions: { id: string }[] }
     ).sessions.map((s) => s.id);
@@ -225,5 +235,24 @@ describe('session revocation through shared memory', () => {
     expect((await t.get('x', '/gate-revocations', { socketPath: socket() })).body).toBe(before.body);
     for (let i = 0; i < 8; i++)
       expect((await t.get(HOST, '/', { headers: { cookie: `gh_session=${cookie}` } })).status).toBe(200);
+  });
+
+  it('a revocation file nginx was not told of reaches its memory at the next drift check', async () => {
+    const cookie = await signIn('carol', 'carol password 1');
+    expect((await t.get(HOST, '/', { headers: { cookie: `gh_session=${cookie}` } })).status).toBe(200);
+    const sid = JSON.parse(Buffer.from(cookie.split('.')[0] as string, 'base64url').toString()) as {
+      s: string;
+    };
+    // As if the gate's message had been lost (nginx restarting at that moment).
+    await writeFile(join(t.dataDir, 'gate', 'state', 'r', sid.s), String(Date.now() + 60_000), {
+      mode: 0o644,
+    });
+    await until(
+      async () =>
+        (await t.get(HOST, '/', { headers: { cookie: `gh_session=${cookie}` } })).status === 401
+          ? true
+          : undefined,
+      12_000,
+    );
   });
 });

@@ -47,7 +47,7 @@ export interface NginxDriverOptions {
   keepGenerations?: number;
   /** See RenderEnv.gate. */
   gate?: GateEnv;
-  /** Extra environment for nginx (the session key njs reads: never written to a file). */
+  /** Extra environment for nginx (the session key the Lua check reads: never written to a file). */
   env?: Record<string, string>;
   /** A certificate and its key by id, to write where nginx reads them (0700). */
   certMaterial?: (id: string) => Promise<{ cert: string; key: string }>;

@@ -79,14 +79,27 @@ function M.parse(text)
   return entries
 end
 
+-- What the drift check compares (revocations.ts computes the same from the files): the key of a
+-- revoked session (its time never changes), the key and time of a user's limit.
+local function sig(key, ms)
+  if key:sub(1, 2) == "${STATE_DIR.revoked}/" then return ngx.crc32_long(key) end
+  return ngx.crc32_long(key .. " " .. ms)
+end
+
 local function store(entries)
   local dict = ngx.shared.gh_revoked
   for key, ms in pairs(entries) do
-    local ok, err = dict:safe_set(key, ms)
-    if not ok then
-      -- Never evict a revocation: the files decide from now on (until nginx restarts).
-      ngx.shared.gh_revoked_meta:set("files", true)
-      return nil, "shared memory: " .. tostring(err)
+    local old = dict:get(key)
+    if old ~= ms then
+      local ok, err = dict:safe_set(key, ms)
+      if not ok then
+        -- Never evict a revocation: the files decide from now on (until nginx restarts).
+        ngx.shared.gh_revoked_meta:set("files", true)
+        return nil, "shared memory: " .. tostring(err)
+      end
+      local meta = ngx.shared.gh_revoked_meta
+      if old == nil then meta:incr("count", 1, 0) end
+      meta:incr("sum", sig(key, ms) - (old and sig(key, old) or 0), 0)
     end
   end
   return true
@@ -96,9 +109,16 @@ end
 local function replace(entries)
   local ok, err = store(entries)
   if not ok then return nil, err end
-  local dict = ngx.shared.gh_revoked
+  local dict, meta = ngx.shared.gh_revoked, ngx.shared.gh_revoked_meta
   for _, key in ipairs(dict:get_keys(0)) do
-    if entries[key] == nil then dict:delete(key) end
+    if entries[key] == nil then
+      local old = dict:get(key)
+      dict:delete(key)
+      if old then
+        meta:incr("count", -1, 0)
+        meta:incr("sum", -sig(key, old), 0)
+      end
+    end
   end
   return true
 end
@@ -149,12 +169,17 @@ local function body()
   return text
 end
 
--- The root-only endpoint: GET counts, POST adds, PUT replaces the whole list.
+-- "<count> <sum of signatures>", and " files" when the dict could not hold them all.
+function M.digest()
+  local meta = ngx.shared.gh_revoked_meta
+  return ("%d %d%s"):format(meta:get("count") or 0, meta:get("sum") or 0, meta:get("files") and " files" or "")
+end
+
+-- The root-only endpoint: GET the digest, POST adds, PUT replaces the whole list.
 function M.serve()
   local method = ngx.req.get_method()
   if method == "GET" then
-    local meta = ngx.shared.gh_revoked_meta:get("files") and " files" or ""
-    ngx.print(#ngx.shared.gh_revoked:get_keys(0) .. meta)
+    ngx.print(M.digest())
     return
   end
   if method ~= "PUT" and method ~= "POST" then return ngx.exit(405) end

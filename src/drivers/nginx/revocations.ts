@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { STATE_DIR, STATE_NAME_MAX } from '../../model/session.js';
 import { UnsafeValueError } from './escape.js';
 import { REVOCATIONS_PATH } from './gate.js';
@@ -41,6 +42,32 @@ export async function readRevocations(stateDir: string): Promise<Revocation[]> {
   return out;
 }
 
+/**
+ * What nginx's GET answers when its memory holds exactly the files' revocations: their count and
+ * the sum of their signatures (gate-revocations-lua.ts, sig). Reads only `u/` files' contents
+ * (one per user changed); `r/` names suffice, a revoked session's time never changes.
+ */
+export async function revocationDigest(stateDir: string): Promise<string> {
+  let count = 0;
+  let sum = 0;
+  for (const kind of KINDS) {
+    const names = await readdir(join(stateDir, kind)).catch(() => [] as string[]);
+    for (const id of names) {
+      if (!SAFE_ID.test(id)) continue;
+      if (kind === STATE_DIR.revoked) {
+        count++;
+        sum += crc32(`${kind}/${id}`);
+        continue;
+      }
+      const ms = Number(await readFile(join(stateDir, kind, id), 'utf8').catch(() => ''));
+      if (!Number.isSafeInteger(ms) || ms < 0) continue;
+      count++;
+      sum += crc32(`${kind}/${id} ${ms}`);
+    }
+  }
+  return `${count} ${sum}`;
+}
+
 function call(socketPath: string, method: 'GET' | 'PUT' | 'POST', body?: string) {
   return new Promise<{ status: number; body: string }>((resolve, reject) => {
     const req = request({ socketPath, path: REVOCATIONS_PATH, method, timeout: 5000 }, (res) => {
@@ -76,21 +103,29 @@ export class RevocationSync {
     return this.serial(() => this.send('POST', body));
   }
 
-  /** Replaces nginx's list with the files' (none when there is no gate). */
-  sync(): Promise<void> {
+  /**
+   * Replaces nginx's list with the files' when the two differ (none when there is no gate).
+   * Resolves true when it sent the list.
+   */
+  sync(): Promise<boolean> {
     return this.serial(async () => {
       const dir = this.stateDir();
-      if (dir) await this.send('PUT', revocationList(await readRevocations(dir)));
+      if (!dir) return false;
+      const memory = await this.digest();
+      // No nginx, or no guarded route (no endpoint): it reads the files when it starts.
+      if (memory === undefined || memory === (await revocationDigest(dir))) return false;
+      await this.send('PUT', revocationList(await readRevocations(dir)));
+      return true;
     });
   }
 
-  /** How many revocations nginx's memory holds (and " files" when it had to fall back to them). */
-  async count(): Promise<string | undefined> {
+  /** nginx's `<count> <sum>` (and " files" when it fell back to them), or undefined. */
+  async digest(): Promise<string | undefined> {
     const res = await call(this.socketPath, 'GET').catch(() => undefined);
     return res?.status === 200 ? res.body : undefined;
   }
 
-  private serial(job: () => Promise<void>): Promise<void> {
+  private serial<T>(job: () => Promise<T>): Promise<T> {
     const next = this.queue.then(job);
     this.queue = next.catch(() => undefined);
     return next;
