@@ -132,12 +132,24 @@ export class RevocationSync {
   }
 
   private async send(method: 'PUT' | 'POST', body: string): Promise<void> {
-    const res = await call(this.socketPath, method, body).catch((err: NodeJS.ErrnoException) => {
-      // nginx not running (or with no guarded route, hence no endpoint): it reads the files at start.
-      if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') return undefined;
-      throw err;
-    });
-    if (!res || res.status === 404) return;
-    if (res.status !== 200) throw new Error(`nginx refused the revocations (${res.status}): ${res.body}`);
+    for (let attempt = 0; ; attempt++) {
+      const res = await call(this.socketPath, method, body).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') return undefined;
+        throw err;
+      });
+      if (!res) {
+        // nginx not running, or starting (its socket not yet listening): it reads the files at start,
+        // unless it read them a moment ago; a few tries cover that (the drift check, the rest).
+        if (attempt < 3) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          continue;
+        }
+        return;
+      }
+      // No guarded route, hence no endpoint (nor any check to tell).
+      if (res.status === 404) return;
+      if (res.status !== 200) throw new Error(`nginx refused the revocations (${res.status}): ${res.body}`);
+      return;
+    }
   }
 }
