@@ -126,16 +126,25 @@ local function session()
   return nil
 end
 
--- Written only where the config reads them (an unread variable is not writable): pcall says which.
+-- An nginx variable is writable only if the config reads it somewhere (identity headers, a per-user
+-- rate limit): the first failed write says it is not, for this config, in this worker.
+local unwritable = {}
+local function set_var(name, value)
+  ngx.var[name] = value
+end
+local function put(name, value)
+  if unwritable[name] then return end
+  if not pcall(set_var, name, value) then unwritable[name] = true end
+end
+
 local function identify(c)
-  local var = ngx.var
-  var.gh_user = c.${C.username}
-  var.gh_uid = c.${C.userId}
-  var.gh_email = c.${C.email}
-  var.gh_name = c.${C.name}
-  var.gh_first = c.${C.firstName}
-  var.gh_last = c.${C.lastName}
-  var.gh_groups = c.group_list
+  put("gh_user", c.${C.username})
+  put("gh_uid", c.${C.userId})
+  put("gh_email", c.${C.email})
+  put("gh_name", c.${C.name})
+  put("gh_first", c.${C.firstName})
+  put("gh_last", c.${C.lastName})
+  put("gh_groups", c.group_list)
 end
 
 local function member(c, groups)
@@ -187,7 +196,7 @@ local function decide()
     local c = session()
     if c and (not p.login.provider or c.${C.via} == p.login.provider) then
       if not member(c, p.login.groups) then return "deny" end
-      pcall(identify, c)
+      identify(c)
       return "pass"
     end
   end
