@@ -91,37 +91,44 @@ local function claims_of(token)
   return c
 end
 
--- Session cookies on the request. nginx finds the first by itself ($cookie_...); only when there
--- is more than one (a stale one beside a fresh one) is the header split here.
-local function tokens()
-  local var = ngx.var
-  local first = var["cookie_" .. P.cookie]
-  if not first or first == "" then return {} end
-  local h = var.http_cookie
+-- The session cookies after the first (a stale one beside a fresh one): asked for only when the
+-- first does not pass, which keeps the common request to the one cookie nginx found by itself.
+local function more_tokens()
+  local h = ngx.var.http_cookie or ""
   local needle = P.cookie .. "="
-  local at = find(h, needle, 1, true)
-  if not at or not find(h, needle, at + 1, true) then return { first } end
-  local out = {}
+  local out, seen = {}, 0
   for _, part in ipairs(lib.split(h, ";")) do
     local kv = part:match("^%s*(.-)%s*$")
-    if sub(kv, 1, #needle) == needle then out[#out + 1] = sub(kv, #needle + 1) end
+    if sub(kv, 1, #needle) == needle then
+      seen = seen + 1
+      if seen > 1 then out[#out + 1] = sub(kv, #needle + 1) end
+    end
   end
   return out
+end
+
+-- The claims of a session token if it passes for this host now, or nil.
+local function passes(token, host, now)
+  local c = claims_of(token)
+  if not c or c.${C.expires} <= now then return nil end
+  local d = c.${C.scope}
+  if host ~= d and not (#host > #d and sub(host, -#d - 1) == "." .. d) then return nil end
+  if revoked.refuses(c) then return nil end
+  return c
 end
 
 -- The claims of the first valid session cookie for this host, or nil.
 local function session()
   if KEY == "" then return nil end
-  local list = tokens()
-  if #list == 0 then return nil end
+  local first = ngx.var["cookie_" .. P.cookie]
+  if not first or first == "" then return nil end
   local host = ngx.var.host
   local now = ngx.now() * 1000
-  for i = 1, #list do
-    local c = claims_of(list[i])
-    if c and c.${C.expires} > now then
-      local d = c.${C.scope}
-      if (host == d or (#host > #d and sub(host, -#d - 1) == "." .. d)) and not revoked.refuses(c) then return c end
-    end
+  local c = passes(first, host, now)
+  if c then return c end
+  for _, t in ipairs(more_tokens()) do
+    c = passes(t, host, now)
+    if c then return c end
   end
   return nil
 end
