@@ -110,7 +110,7 @@ export function gateInit(env: RenderEnv, guarded: boolean): string[] {
   ];
 }
 
-/** The status server's location for revocations: GET counts, POST adds, PUT replaces. */
+/** The status server's location for revocations: GET their digest, POST adds, PUT replaces all. */
 export function gateEndpoint(guarded: boolean): string[] {
   if (!guarded) return [];
   return [
