@@ -70,7 +70,12 @@ const bob: Identity = { ...alice, uid: 'u_bob', username: 'bob', groups: [] };
 const IDENTITY = ['user', 'uid', 'email', 'name', 'first', 'last', 'groups'] as const;
 
 /** An nginx running the generated check on a unix socket (workers as root: the state is in /tmp). */
-async function checkNginx(dir: string, env: RenderEnv, key: string | undefined): Promise<ChildProcess> {
+async function checkNginx(
+  dir: string,
+  env: RenderEnv,
+  key: string | undefined,
+  dict = '32m',
+): Promise<ChildProcess> {
   const vars = IDENTITY.map((v) => `$gh_${v}`).join('|');
   const conf = [
     'load_module /usr/lib/nginx/modules/ndk_http_module.so;',
@@ -86,7 +91,9 @@ async function checkNginx(dir: string, env: RenderEnv, key: string | undefined):
     `  access_log off;`,
     `  client_body_temp_path ${dir}/body;`,
     'lua_package_path "/usr/share/lua/5.1/?.lua;;";',
-    ...gateHttp({ ...env, gate: undefined }, true),
+    ...gateHttp({ ...env, gate: undefined }, true).map((l) =>
+      l.replace('gh_revoked 32m', `gh_revoked ${dict}`),
+    ),
     'init_by_lua_block {',
     '  require "resty.core"',
     ...gateInit(env, true),
@@ -321,6 +328,18 @@ describe('session contract: the Lua check in nginx accepts what the gate mints',
       if (m?.groups) cookie = `${m.groups[first as string] ?? ''}${m.groups[second as string] ?? ''}`;
     }
     expect(cookie).toBe('theme=dark; lang=en;');
+  });
+
+  it('with its shared memory full, nginx refuses a revoked session all the same (from the files)', async () => {
+    nginxes.push(await checkNginx(join(dir, 'tiny'), env, KEY, '12k'));
+    const tiny = join(dir, 'tiny', 'check.sock');
+    const many = Array.from({ length: 2000 }, (_, i) => ({ kind: 'r' as const, id: `filler_${i}`, ms: 1 }));
+    await expect(new RevocationSync(tiny, () => stateDir).add(many)).rejects.toThrow(/shared memory/);
+    const gone = await login(alice);
+    const kept = await login(alice);
+    expect(await sessions.revoke(gone.claims.s)).toBe(true);
+    expect((await check('wiki.example.com', [gone.token], IP, tiny)).verdict).toBe('login');
+    expect((await check('wiki.example.com', [kept.token], IP, tiny)).verdict).toBe('pass');
   });
 
   it('never reached the check’s error path', async () => {
