@@ -255,4 +255,28 @@ describe('session revocation through shared memory', () => {
       12_000,
     );
   });
+
+  it('a reload (a new guarded service) keeps every revocation', async () => {
+    const cookie = await signIn('bob', 'bob password 1');
+    const list = (await t.api('GET', '/api/v1/sessions?user=bob')).json as unknown as {
+      sessions: { id: string }[];
+    };
+    for (const s of list.sessions) await t.api('DELETE', `/api/v1/sessions/${s.id}`);
+    const before = t.gh.edge.getStatus().lastReload?.at;
+    const service = {
+      hosts: ['other.rev.test'],
+      routes: [
+        { upstreams: [`127.0.0.1:${app.port}`] },
+        { path: '/x/', upstreams: [`127.0.0.1:${app.port}`] },
+      ],
+      access: { login: {} },
+    };
+    expect((await t.api('PUT', '/api/v1/services/other?wait=true', service)).status).toBe(201);
+    expect(t.gh.edge.getStatus().lastReload?.at).not.toBe(before);
+    for (const host of [HOST, 'other.rev.test'])
+      for (let i = 0; i < 8; i++)
+        expect((await t.get(host, '/', { headers: { cookie: `gh_session=${cookie}` } })).status).toBe(401);
+    const digest = await t.get('x', '/gate-revocations', { socketPath: socket() });
+    expect(digest.body).toBe(await revocationDigest(join(t.dataDir, 'gate', 'state')));
+  });
 });

@@ -144,9 +144,11 @@ function M.init(helpers, state_dir)
   for kind in pairs(KINDS) do
     for _, name in ipairs(list_dir(STATE .. "/" .. kind)) do
       -- Temp files of a write in progress have a dot; the contract's names never do.
-      if lib.safe_id(name) then
-        local ms = read_number(STATE .. "/" .. kind .. "/" .. name)
-        if ms then entries[kind .. "/" .. name] = ms end
+      local key = kind .. "/" .. name
+      -- A revoked session's time never changes: on a reload, one the dict holds is not read again.
+      if lib.safe_id(name) and not (kind == "${STATE_DIR.revoked}" and ngx.shared.gh_revoked:get(key)) then
+        local ms = read_number(STATE .. "/" .. key)
+        if ms then entries[key] = ms end
       end
     end
   end
