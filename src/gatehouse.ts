@@ -114,6 +114,8 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     for (const source of sources) await life.start(source);
 
     const publisher = (edges.publisher = await EdgePublisher.open({ ...core, gate }));
+    // A revocation reaches nginx's shared memory before the gate answers (sign-out, user changes).
+    gate.onRevocation((kind, id, ms) => publisher.edge.revoked(kind, id, ms));
     const certManager = await acmeCertManager(core, gate, publisher.challenges);
     certs.onChange(() => {
       publisher.changed();

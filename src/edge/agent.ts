@@ -207,6 +207,10 @@ export class EdgeAgent {
     };
     this.driver.setGate(gate, { [SESSION_KEY_ENV]: secrets.sessionKey });
     await mirrorState(gate.stateDir, body.gate.state.files);
+    // Revocations among them reach nginx's shared memory now, not at the next drift check.
+    await this.driver.revocations
+      .sync()
+      .catch((err: unknown) => this.o.log.warn({ err: String(err) }, 'could not send revocations to nginx'));
     this.relay.stateSynced(body.gate.state.epoch, body.gate.state.seq);
     this.secrets = secrets;
     this.body = body;

@@ -312,11 +312,27 @@ export class LocalEdge {
     if (this.status.lastError && this.status.lastError.version <= version) delete this.status.lastError;
   }
 
+  /**
+   * A revocation the gate just wrote to its files, sent to nginx's shared memory; resolves once
+   * nginx holds it. Never rejects: should nginx refuse it (memory full), it reads the files instead,
+   * and the next drift check sends the whole list again.
+   */
+  async revoked(kind: 'r' | 'u', id: string, ms: number): Promise<void> {
+    await this.driver.revocations
+      .add([{ kind, id, ms }])
+      .catch((err: unknown) => this.log.error({ err: String(err) }, 'could not send a revocation to nginx'));
+  }
+
   /** Runs as an apply does (never beside one): both write the files nginx reads. */
   private checkDrift(): void {
     if (this.running || this.stopped) return;
     this.running = this.driver
       .correctDrift()
+      // nginx's revocations must be the files' (one sent while nginx restarted would be missing).
+      .then(async () => {
+        if (await this.driver.revocations.sync())
+          this.log.warn('nginx held other revocations than the gate state files; sent them again');
+      })
       .then(
         () => undefined,
         (err: unknown) => this.log.error({ err: String(err) }, 'drift check failed'),

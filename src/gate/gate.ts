@@ -130,6 +130,11 @@ export class Gate {
     return gate;
   }
 
+  /** Tells `listener` of each revocation once its file is written; the change waits for it. */
+  onRevocation(listener: (kind: 'r' | 'u', id: string, ms: number) => Promise<void>): void {
+    this.files.onWrite(listener);
+  }
+
   get cookieName(): string {
     return SESSION_COOKIE;
   }

@@ -15,14 +15,25 @@ import type { Database, Db } from '../store/db.js';
 import { writeFileAtomic } from '../store/files.js';
 
 /**
- * Sessions: the gate mints signed tokens that nginx checks in njs on every request (no database, no
- * round trip), and tells nginx of revocations through small files it can test for in one system
- * call. Token format and file layout: model/session.ts.
+ * Sessions: the gate mints signed tokens that nginx checks in Lua on every request (no database, no
+ * round trip), and tells nginx of revocations through small files (the truth nginx loads when it
+ * starts) and, as each is written, its shared memory (see onWrite). Token format and file layout:
+ * model/session.ts.
  */
 
 /** Files nginx reads to learn about revocations (`r/` and `u/`, see STATE_DIR). */
 export class RevocationFiles {
+  /**
+   * Told of each revocation once its file is written, and awaited before the change is reported
+   * done: nginx's shared memory holds it before the next request (see drivers/nginx/revocations.ts).
+   */
+  private readonly listeners: ((kind: 'r' | 'u', id: string, ms: number) => Promise<void>)[] = [];
+
   constructor(readonly dir: string) {}
+
+  onWrite(listener: (kind: 'r' | 'u', id: string, ms: number) => Promise<void>): void {
+    this.listeners.push(listener);
+  }
 
   async init(): Promise<void> {
     // Workers (an unprivileged user) test for names here; they need not list the directories.
@@ -32,11 +43,17 @@ export class RevocationFiles {
 
   async revokeSession(sid: string, expiresMs: number): Promise<void> {
     await this.write(stateFile.revoked(this.dir, sid), stateTime(expiresMs));
+    await this.tell(STATE_DIR.revoked, sid, expiresMs);
   }
 
   /** Sessions of this user issued before `notBeforeMs` stop passing. */
   async userNotBefore(uid: string, notBeforeMs: number): Promise<void> {
     await this.write(stateFile.userNotBefore(this.dir, uid), stateTime(notBeforeMs));
+    await this.tell(STATE_DIR.userNotBefore, uid, notBeforeMs);
+  }
+
+  private async tell(kind: 'r' | 'u', id: string, ms: number): Promise<void> {
+    for (const l of this.listeners) await l(kind, id, ms);
   }
 
   /** Removes revocation files of sessions that have expired anyway. */

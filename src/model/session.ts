@@ -5,15 +5,15 @@ import type { Identity } from './identity.js';
 
 /**
  * The session contract between the gate, which mints sessions and writes state files, and nginx's
- * njs check (drivers/nginx/njs.ts), which reads both on every request without a round trip. Every
- * name and format they share lives here; the njs source is generated from these values, and
+ * Lua check (drivers/nginx/gate-lua.ts), which reads both on every request without a round trip.
+ * Every name and format they share lives here; the Lua source is generated from these values, and
  * test/unit/session-contract.test.ts runs it against tokens and files the gate made.
  */
 
 /** The session cookie's name (also removed from every request before it reaches an upstream). */
 export const SESSION_COOKIE = 'gh_session';
 
-/** The environment variable nginx passes to njs with the session signing key (never a file). */
+/** The environment variable nginx passes to the Lua check with the session signing key (never a file). */
 export const SESSION_KEY_ENV = 'GH_SESSION_KEY';
 
 /**
@@ -44,7 +44,7 @@ export const sessionClaimsSchema = z.object({
 });
 export type SessionClaims = z.infer<typeof sessionClaimsSchema>;
 
-/** Claim keys by meaning, for the njs source (which reads them by these names). */
+/** Claim keys by meaning, for the Lua source (which reads them by these names). */
 export const CLAIM = {
   sessionId: 's',
   userId: 'u',
@@ -85,7 +85,7 @@ export function sessionClaims(
   };
 }
 
-/** Signs and checks tokens (see TOKEN). The njs check makes the same computation. */
+/** Signs and checks tokens (see TOKEN). The Lua check makes the same computation. */
 export class SessionCodec {
   constructor(private readonly key: string) {}
 
@@ -117,8 +117,9 @@ export class SessionCodec {
 }
 
 /**
- * Files under the gate's state directory that the njs check reads. It tests whether a name exists
- * (one system call) and reads a file only for the time it holds: a decimal number of ms since the
+ * Files under the gate's state directory. nginx loads `r/` and `u/` into shared memory when it
+ * starts (the gate sends new ones as it writes them); it tests `p/` and `l/` names per request and
+ * reads a file only for the time it holds: a decimal number of ms since the
  * epoch, nothing else (written whole and renamed, so never half a number).
  */
 export const STATE_DIR = {
@@ -138,7 +139,7 @@ export const SIGN_IN = { any: 'login', password: 'password', oidcPrefix: 'oidc-'
 /** The time in a `u/` file that no session ever passes again (the largest a Date holds). */
 export const NEVER_AGAIN_MS = 8_640_000_000_000_000;
 
-/** Session and user ids become file names: the njs check refuses longer ones, or any with / or . */
+/** Session and user ids become file names: the Lua check refuses longer ones, or any with / or . */
 export const STATE_NAME_MAX = 64;
 const SAFE_NAME = new RegExp(`^[A-Za-z0-9_-]{1,${STATE_NAME_MAX}}$`);
 

@@ -4,7 +4,7 @@ import { echoBackend, type Res, type TestServer } from '../helpers/net.js';
 import { Browser } from '../helpers/browser.js';
 
 /**
- * Sign-in through the portal and signed sessions checked by nginx (njs): redirects, SSO across
+ * Sign-in through the portal and signed sessions checked by nginx (Lua): redirects, SSO across
  * subdomains, the hand-over to another domain, groups, identity headers, forged cookies, revocation.
  */
 describe('gate: login', () => {

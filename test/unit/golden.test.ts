@@ -221,7 +221,7 @@ describe('nginx driver golden files', () => {
         ...(name === 'full' ? { upstreamLog: { address: '127.0.0.1:5514', tag: 'ghtest' } } : {}),
       });
       const text = [...files]
-        .filter(([f]) => f.endsWith('.conf') || f === 'njs/policies.js' || f === 'tls.tsv')
+        .filter(([f]) => f.endsWith('.conf') || f === 'gate-policies.lua' || f === 'tls.tsv')
         .map(([f, c]) => `### ${f}\n${c}`)
         .join('\n');
       const file = join(dir, `${name}.conf`);

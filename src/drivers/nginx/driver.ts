@@ -23,6 +23,7 @@ import type { GateEnv } from '../../model/session.js';
 import { fileSize, newEmergencies, summarize } from './error-log.js';
 import { hasIPv6, systemResolvers } from './machine.js';
 import { FAST_LANE_STATE, stateVersion } from './fast-lane.js';
+import { RevocationSync } from './revocations.js';
 import { checkModules, liveStateVersion, onlyStateDiffers, sendFastLane, writeAtomic } from './live-state.js';
 import { TLS_STATE } from './tls-dynamic.js';
 import { LiveCertificates, withoutTlsState } from './tls-live.js';
@@ -48,7 +49,7 @@ export interface NginxDriverOptions {
   keepGenerations?: number;
   /** See RenderEnv.gate. */
   gate?: GateEnv;
-  /** Extra environment for nginx (the session key njs reads: never written to a file). */
+  /** Extra environment for nginx (the session key the Lua check reads: never written to a file). */
   env?: Record<string, string>;
   /** A certificate and its key by id, to write where nginx reads them (0700). */
   certMaterial?: (id: string) => Promise<{ cert: string; key: string }>;
@@ -79,6 +80,8 @@ export class NginxDriver {
   private readonly statusSocket: string;
   /** Certificate files, and the certificate table in nginx's memory. */
   private readonly certs: LiveCertificates;
+  /** Revocations in nginx's shared memory (see revocations.ts). */
+  readonly revocations: RevocationSync;
   private files: RenderedFiles | undefined;
   private generation: string | undefined;
   private seq = 0;
@@ -110,6 +113,7 @@ export class NginxDriver {
         return m(id);
       },
     });
+    this.revocations = new RevocationSync(this.statusSocket, () => this.opts.gate?.stateDir);
   }
 
   /**

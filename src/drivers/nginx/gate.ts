@@ -4,9 +4,15 @@ import { filePath, lit } from './escape.js';
 import { SESSION_COOKIE, SESSION_KEY_ENV, type PublicOrigin } from '../../model/session.js';
 import { acmeLocation } from './acme.js';
 import type { RenderEnv } from './env.js';
-import { GATE_NJS } from './njs.js';
+import { GATE_LUA } from './gate-lua.js';
+import { GATE_LIB_LUA } from './gate-lua-lib.js';
+import { GATE_REVOCATIONS_LUA } from './gate-revocations-lua.js';
+import { luaValue } from './lua-literal.js';
 
-/** Variables the njs check sets for a signed-in user, and the headers that carry them upstream. */
+/** The status socket's path for revocations (see gate-revocations-lua.ts). */
+export const REVOCATIONS_PATH = '/gate-revocations';
+
+/** Variables the Lua check sets for a signed-in user, and the headers that carry them upstream. */
 export const IDENTITY_VARS: { header: string; set: 'remote' | 'x-user'; variable: string }[] = [
   { header: 'Remote-User', set: 'remote', variable: '$gh_user' },
   { header: 'Remote-Email', set: 'remote', variable: '$gh_email' },
@@ -25,7 +31,7 @@ export function policyRoutes(cfg: EdgeConfig): SiteRoute[] {
 }
 
 /**
- * What the njs check needs to build the portal's URL. With `public_url`, its scheme and port. Else
+ * What the Lua check needs to build the portal's URL. With `public_url`, its scheme and port. Else
  * the portal's HTTPS origin when a certificate covers it (the request's own port when that came over
  * HTTPS), or plain HTTP on the request's port (on the HTTP listener's when the request was HTTPS).
  */
@@ -43,14 +49,13 @@ export function portalUrl(
   return { host, http: `http://${host}${http}` };
 }
 
-/** Main-context lines: the njs module and the key's environment variable. */
-export function gateMain(env: RenderEnv, needsNjs: boolean): string[] {
-  if (!needsNjs) return [];
-  return [`load_module ${filePath(env.modulesDir)}/ngx_http_js_module.so;`, `env ${SESSION_KEY_ENV};`];
+/** Main-context lines: the key's environment variable (the Lua module is loaded for the fast lane). */
+export function gateMain(guarded: boolean): string[] {
+  return guarded ? [`env ${SESSION_KEY_ENV};`] : [];
 }
 
-/** http-context lines: the njs check, its variables and the gate upstream. */
-export function gateHttp(env: RenderEnv, needsNjs: boolean): string[] {
+/** http-context lines: the gate upstream, the check's shared memory and variables. */
+export function gateHttp(env: RenderEnv, guarded: boolean): string[] {
   const lines: string[] = [];
   if (env.gate) {
     lines.push(
@@ -72,17 +77,17 @@ export function gateHttp(env: RenderEnv, needsNjs: boolean): string[] {
       '}',
     );
   }
-  if (!needsNjs) return lines;
+  if (!guarded) return lines;
   lines.push(
-    `js_path ${filePath(env.genDir)}/njs;`,
-    `js_import gate from ${filePath(env.genDir)}/njs/gate.js;`,
-    'js_set $gh_verdict gate.verdict;',
-    'js_set $gh_login_url gate.loginUrl;',
-    ...['user', 'uid', 'email', 'name', 'first', 'last', 'groups'].map((v) => `js_var $gh_${v};`),
-    // Declared here so that a location's `set` has a variable to set.
-    'geo $gh_policy {',
-    '    default "";',
-    '}',
+    // Revocations (keys of tens of bytes: 100,000 fit many times over); a flag when they did not.
+    'lua_shared_dict gh_revoked 32m;',
+    'lua_shared_dict gh_revoked_meta 64k;',
+    // Declared here so that the check (and a location's `set`) has variables to set.
+    ...['policy', 'user', 'uid', 'email', 'name', 'first', 'last', 'groups'].flatMap((v) => [
+      `geo $gh_${v} {`,
+      '    default "";',
+      '}',
+    ]),
     // A browser is sent to the portal; an API client gets a 401 it can act on.
     'map $http_accept $gh_browser {',
     '    default 0;',
@@ -92,7 +97,33 @@ export function gateHttp(env: RenderEnv, needsNjs: boolean): string[] {
   return lines;
 }
 
-/** The policy table the njs check imports: per route id, what admits a request. */
+/** Lines for init_by_lua: the check and its revocations, loaded before nginx takes traffic. */
+export function gateInit(env: RenderEnv, guarded: boolean): string[] {
+  if (!guarded) return [];
+  const gen = filePath(env.genDir);
+  const state = filePath(env.gate?.stateDir ?? '/nonexistent');
+  return [
+    `local gh_lib = dofile("${gen}/gate-lib.lua")`,
+    `local gh_revocations = dofile("${gen}/gate-revocations.lua").init(gh_lib, "${state}")`,
+    `gh_gate = dofile("${gen}/gate.lua").init(dofile("${gen}/gate-policies.lua"), gh_lib, gh_revocations)`,
+    'gh_gate_revocations = gh_revocations',
+  ];
+}
+
+/** The status server's location for revocations: GET their digest, POST adds, PUT replaces all. */
+export function gateEndpoint(guarded: boolean): string[] {
+  if (!guarded) return [];
+  return [
+    `location = ${REVOCATIONS_PATH} {`,
+    '    client_body_buffer_size 16m;',
+    '    content_by_lua_block {',
+    '        gh_gate_revocations.serve()',
+    '    }',
+    '}',
+  ];
+}
+
+/** The policy table the Lua check loads: per route id, what admits a request. */
 export function policyModule(cfg: EdgeConfig, env: RenderEnv): string {
   const routes: Record<string, unknown> = {};
   for (const r of policyRoutes(cfg)) {
@@ -107,20 +138,23 @@ export function policyModule(cfg: EdgeConfig, env: RenderEnv): string {
       ...(a.forwardAuth ? { forward: true } : {}),
     };
   }
-  // JSON is valid JavaScript; the values were validated by the model. One line per route.
-  const head = JSON.stringify({
+  // Every string a Lua literal with all but plain characters escaped (lua-literal.ts).
+  const head = {
     portal: portalUrl(env, cfg),
     state: env.gate?.stateDir ?? '/nonexistent',
     cookie: env.gate?.cookie ?? SESSION_COOKIE,
-  });
-  const body = Object.entries(routes).map(([id, p]) => `${JSON.stringify(id)}: ${JSON.stringify(p)}`);
-  return `export default Object.assign(${head}, { routes: {\n${body.join(',\n')}\n} });\n`;
+  };
+  const body = Object.entries(routes).map(([id, p]) => `  [${luaValue(id)}] = ${luaValue(p)},`);
+  const fields = Object.entries(head).map(([k, v]) => `  ${k} = ${luaValue(v)},`);
+  return ['return {', ...fields, '  routes = {', ...body.map((l) => `  ${l}`), '  },', '}', ''].join('\n');
 }
 
-export function njsFiles(cfg: EdgeConfig, env: RenderEnv): [string, string][] {
+export function gateFiles(cfg: EdgeConfig, env: RenderEnv): [string, string][] {
   return [
-    ['njs/gate.js', GATE_NJS],
-    ['njs/policies.js', policyModule(cfg, env)],
+    ['gate.lua', GATE_LUA],
+    ['gate-lib.lua', GATE_LIB_LUA],
+    ['gate-revocations.lua', GATE_REVOCATIONS_LUA],
+    ['gate-policies.lua', policyModule(cfg, env)],
   ];
 }
 
@@ -128,6 +162,9 @@ export function njsFiles(cfg: EdgeConfig, env: RenderEnv): [string, string][] {
 export function policyCheck(route: SiteRoute): string[] {
   return [
     `set $gh_policy "${route.access.policy as string}";`,
+    'set_by_lua_block $gh_verdict {',
+    '    return gh_gate.verdict()',
+    '}',
     'if ($gh_verdict = "deny") {',
     '    return 403;',
     '}',
@@ -181,6 +218,9 @@ export function siteGateLines(): string[] {
   return [
     ...policyErrorPages(),
     'location @gh_login {',
+    '    set_by_lua_block $gh_login_url {',
+    '        return gh_gate.login_url()',
+    '    }',
     '    if ($gh_browser) {',
     '        return 302 $gh_login_url;',
     '    }',

@@ -1,0 +1,302 @@
+import { CLAIM, SESSION_KEY_ENV, SIGN_IN, STATE_DIR, TOKEN } from '../../model/session.js';
+
+const C = CLAIM;
+
+/**
+ * The gate's check inside nginx (LuaJIT through Debian's Lua module), written to `gate.lua` in each
+ * generation and loaded once by init_by_lua with that generation's policy table (`gate-policies.lua`,
+ * rendered by gate.ts). `verdict()` answers `$gh_verdict` (set_by_lua) for the route named by
+ * `$gh_policy`: pass | deny (403) | login (401: portal redirect or 401) | unavailable (503) | gate
+ * (a round trip to the gate: basic credentials, forward auth).
+ *
+ * Sessions are HMAC-SHA256-signed cookies, computed by the OpenSSL nginx already links (LuaJIT
+ * FFI); the key comes from the environment, never from a file. A verified token's claims are kept
+ * per worker (lrucache), so a request with a known session costs a table lookup, not an HMAC and a
+ * JSON parse; expiry, scope and revocation are checked on every request all the same. Revocations
+ * live in shared memory (gate-revocations-lua.ts), so every worker sees one at once. Every name and
+ * format shared with the gate is interpolated from model/session.ts.
+ * Anything unexpected answers deny: the check fails closed.
+ */
+export const GATE_LUA = String.raw`local ffi = require "ffi"
+local base64 = require "ngx.base64"
+local lrucache = require "resty.lrucache"
+
+local M = {}
+local C = ffi.C
+local lib, revoked, P, ROUTES, KEY, SHA256
+local find, sub = string.find, string.sub
+
+for _, decl in ipairs({
+  "typedef struct evp_md_st gh_evp_md;",
+  "const gh_evp_md *EVP_sha256(void);",
+  "unsigned char *HMAC(const gh_evp_md *md, const void *key, int key_len, const unsigned char *d, size_t n, unsigned char *out, unsigned int *out_len);",
+  "int access(const char *path, int mode);",
+}) do
+  -- Declared once per Lua state; a second declaration (another module's) is not an error here.
+  pcall(ffi.cdef, decl)
+end
+
+local mac_buf = ffi.new("unsigned char[64]")
+local mac_len = ffi.new("unsigned int[1]")
+-- Verified tokens' claims, per worker: a valid session skips the HMAC and the parse. A miss costs
+-- only that (a few µs), so the cache stays small (~1 KB an entry).
+local verified = lrucache.new(4096)
+
+local function mac(body)
+  if C.HMAC(SHA256, KEY, #KEY, body, #body, mac_buf, mac_len) == nil then return nil end
+  return base64.encode_base64url(ffi.string(mac_buf, mac_len[0]))
+end
+
+local function exists(path)
+  return C.access(path, 0) == 0
+end
+
+local function read_number(path)
+  local f = io.open(path, "r")
+  if not f then return nil end
+  local text = f:read("*a")
+  f:close()
+  return tonumber(text)
+end
+
+local function strings(list)
+  if type(list) ~= "table" then return false end
+  for i = 1, #list do
+    if type(list[i]) ~= "string" then return false end
+  end
+  return true
+end
+
+-- The claims of a well-signed token, checked for every field the check and the headers use.
+local function claims_of(token)
+  local dot = find(token, "${TOKEN.separator}", 1, true)
+  if not dot or dot == 1 then return nil end
+  local c = verified:get(token)
+  if c then return c end
+  local body = sub(token, 1, dot - 1)
+  -- A plain comparison, as nginx's own secure_link makes: a timing difference of nanoseconds in a
+  -- string comparison is not observable through nginx and the network.
+  if mac(body) ~= sub(token, dot + 1) then return nil end
+  c = lib.object(base64.decode_base64url(body))
+  if not c or type(c.${C.expires}) ~= "number" or type(c.${C.issued}) ~= "number" or not lib.safe_id(c.${C.sessionId})
+    or not lib.safe_id(c.${C.userId}) or type(c.${C.scope}) ~= "string" or type(c.${C.via}) ~= "string" or not strings(c.${C.groups}) then
+    return nil
+  end
+  for _, k in ipairs({ "${C.username}", "${C.email}", "${C.name}", "${C.firstName}", "${C.lastName}" }) do
+    if type(c[k]) ~= "string" then return nil end
+  end
+  c.group_set, c.group_list = {}, table.concat(c.${C.groups}, ",")
+  for _, g in ipairs(c.${C.groups}) do c.group_set[g] = true end
+  verified:set(token, c, (c.${C.expires} - ngx.now() * 1000) / 1000)
+  return c
+end
+
+-- The session cookies after the first (a stale one beside a fresh one): asked for only when the
+-- first does not pass, which keeps the common request to the one cookie nginx found by itself.
+local function more_tokens()
+  local h = ngx.var.http_cookie or ""
+  local needle = P.cookie .. "="
+  local out, seen = {}, 0
+  for _, part in ipairs(lib.split(h, ";")) do
+    local kv = part:match("^%s*(.-)%s*$")
+    if sub(kv, 1, #needle) == needle then
+      seen = seen + 1
+      if seen > 1 then out[#out + 1] = sub(kv, #needle + 1) end
+    end
+  end
+  return out
+end
+
+-- The claims of a session token if it passes for this host now, or nil.
+local function passes(token, host, now)
+  local c = claims_of(token)
+  if not c or c.${C.expires} <= now then return nil end
+  local d = c.${C.scope}
+  if host ~= d and not (#host > #d and sub(host, -#d - 1) == "." .. d) then return nil end
+  if revoked.refuses(c) then return nil end
+  return c
+end
+
+-- The claims of the first valid session cookie for this host, or nil.
+local function session()
+  if KEY == "" then return nil end
+  local first = ngx.var["cookie_" .. P.cookie]
+  if not first or first == "" then return nil end
+  local host = ngx.var.host
+  local now = ngx.now() * 1000
+  local c = passes(first, host, now)
+  if c then return c end
+  for _, t in ipairs(more_tokens()) do
+    c = passes(t, host, now)
+    if c then return c end
+  end
+  return nil
+end
+
+-- An nginx variable is writable only if the config reads it somewhere (identity headers, a per-user
+-- rate limit): the first failed write says it is not, for this config, in this worker.
+local unwritable = {}
+local function set_var(name, value)
+  ngx.var[name] = value
+end
+local function put(name, value)
+  if unwritable[name] then return end
+  if not pcall(set_var, name, value) then unwritable[name] = true end
+end
+
+local function identify(c)
+  put("gh_user", c.${C.username})
+  put("gh_uid", c.${C.userId})
+  put("gh_email", c.${C.email})
+  put("gh_name", c.${C.name})
+  put("gh_first", c.${C.firstName})
+  put("gh_last", c.${C.lastName})
+  put("gh_groups", c.group_list)
+end
+
+local function member(c, groups)
+  if #groups == 0 then return true end
+  for i = 1, #groups do
+    if c.group_set[groups[i]] then return true end
+  end
+  return false
+end
+
+local function has_basic()
+  local a = ngx.var.http_authorization
+  return a ~= nil and a:sub(1, 6):lower() == "basic "
+end
+
+local function is_browser()
+  local a = ngx.var.http_accept
+  return a ~= nil and find(a, "text/html", 1, true) ~= nil
+end
+
+local function decide()
+  local var = ngx.var
+  local p = ROUTES[var.gh_policy]
+  if not p then return "deny" end
+  local ip
+  if p.rules then
+    for i = 1, #p.rules do
+      local rule = p.rules[i]
+      local applies = (not rule.path or sub(var.uri, 1, #rule.path) == rule.path)
+        and (not rule.methods or rule.methods[var.request_method])
+      if applies and rule.cidrs then
+        ip = ip or lib.parse_ip(var.remote_addr)
+        applies = lib.in_any(ip, rule.cidrs)
+      end
+      if applies then return rule.allow and "pass" or "deny" end
+    end
+  end
+  if p.public then return "pass" end
+  if p.ip then
+    ip = ip or lib.parse_ip(var.remote_addr)
+    if lib.in_any(ip, p.ip) then return "pass" end
+  end
+  if p.links then
+    -- A file per admitted address, holding when its link expires.
+    local until_ms = read_number(P.state .. "/${STATE_DIR.links}/" .. p.links .. "/" .. var.remote_addr)
+    if until_ms and until_ms > ngx.now() * 1000 then return "pass" end
+  end
+  if p.login then
+    local c = session()
+    if c and (not p.login.provider or c.${C.via} == p.login.provider) then
+      if not member(c, p.login.groups) then return "deny" end
+      identify(c)
+      return "pass"
+    end
+  end
+  -- What needs a round trip: basic credentials (or a client that may send them), an external
+  -- provider. A browser on a login route goes to the portal instead.
+  if p.forward or (p.basic and (not p.login or has_basic() or not is_browser())) then return "gate" end
+  if p.login then
+    local method = p.login.provider and ("${SIGN_IN.oidcPrefix}" .. p.login.provider) or "${SIGN_IN.any}"
+    if P.portal.host == "" or not exists(P.state .. "/${STATE_DIR.signIn}/" .. method) then return "unavailable" end
+    return "login"
+  end
+  -- Links alone: a visitor without an admitted address is refused (they need the link itself).
+  return "deny"
+end
+
+function M.verdict()
+  local ok, v = pcall(decide)
+  if ok then return v end
+  ngx.log(ngx.ERR, "gate check failed: ", v)
+  return "deny"
+end
+
+-- The port in a Host header as the browser sent it (":8080"), or "" for none. Digits only: anything
+-- else there ("auth:80@evil.test") would make the portal's URL point elsewhere.
+local function port_of(host_header)
+  return host_header:match("(:%d%d?%d?%d?%d?)$") or ""
+end
+
+-- The portal on the scheme and port the browser used (so that it works behind a port mapping),
+-- unless public_url says how clients reach us, or the portal has HTTPS and the request has not.
+function M.login_url()
+  local var, q = ngx.var, P.portal
+  local host_header = var.http_host or ""
+  local back, portal
+  if q.public then
+    back = q.public.scheme .. "://" .. var.host .. q.public.port
+    portal = q.public.scheme .. "://" .. q.host .. q.public.port
+  else
+    back = var.scheme .. "://" .. var.host .. port_of(host_header)
+    local https = var.scheme == "https"
+    if q.https then
+      portal = https and ("https://" .. q.host .. port_of(host_header)) or q.https
+    else
+      portal = https and q.http or ("http://" .. q.host .. port_of(host_header))
+    end
+  end
+  local p = ROUTES[var.gh_policy]
+  local via = (p and p.login and p.login.provider) and ("&provider=" .. p.login.provider) or ""
+  return portal .. "/login?rd=" .. ngx.escape_uri(back .. var.request_uri) .. via
+end
+
+local function cidrs(list)
+  local out = {}
+  for i, c in ipairs(list) do
+    -- A CIDR that does not parse matches nothing (the model validated them: this does not happen).
+    out[i] = lib.parse_cidr(c) or false
+  end
+  return out
+end
+
+-- At init (master, before any worker): the policy table parsed once; the key from the environment.
+function M.init(policies, helpers, revocations)
+  lib, revoked, P = helpers, revocations, policies
+  KEY = os.getenv("${SESSION_KEY_ENV}") or ""
+  SHA256 = C.EVP_sha256()
+  ROUTES = {}
+  for id, p in pairs(P.routes) do
+    local methods
+    local rules
+    if p.rules then
+      rules = {}
+      for i, r in ipairs(p.rules) do
+        if #r.methods > 0 then
+          methods = {}
+          for _, m in ipairs(r.methods) do methods[m] = true end
+        else
+          methods = nil
+        end
+        rules[i] = { allow = r.action == "allow", cidrs = #r.cidrs > 0 and cidrs(r.cidrs) or nil, path = r.path, methods = methods }
+      end
+    end
+    ROUTES[id] = {
+      public = p.public == true,
+      login = p.login and { provider = p.login.provider, groups = p.login.groups or {} } or nil,
+      links = p.links,
+      basic = p.basic == true,
+      forward = p.forward == true,
+      ip = p.ip and cidrs(p.ip) or nil,
+      rules = rules,
+    }
+  end
+  return M
+end
+
+return M
+`;
