@@ -221,7 +221,8 @@ describe('nginx driver golden files', () => {
         ...(name === 'full' ? { upstreamLog: { address: '127.0.0.1:5514', tag: 'ghtest' } } : {}),
       });
       const text = [...files]
-        .filter(([f]) => f.endsWith('.conf') || f === 'njs/policies.js')
+        // The Lua table (hosts, pools) and the Lua code too: what nginx's memory is loaded from.
+        .filter(([f]) => /\.(conf|tsv|lua)$/.test(f) || f === 'njs/policies.js')
         .map(([f, c]) => `### ${f}\n${c}`)
         .join('\n');
       const file = join(dir, `${name}.conf`);

@@ -42,9 +42,11 @@ describe('passive health', () => {
     p.stop();
   });
 
-  it('takes "no live upstreams" as every server of that block, and forgets after a minute', () => {
+  it('takes the pool nginx names, not "no live upstreams", and forgets after a minute', () => {
     const { p, send, advance } = setup();
-    send('y.b.test|gh_b-r0|502');
+    send('y.b.test|gh_fast_http|502|b-r0');
+    expect(p.failing()).toEqual([]);
+    send('a.test|10.0.0.1:80, 10.0.0.2:80|502, 504|b-r0');
     expect(p.failing().map((f) => f.server)).toEqual(['b-r0 10.0.0.1:80', 'b-r0 10.0.0.2:80']);
     advance(59_000);
     expect(p.failing()).toHaveLength(2);

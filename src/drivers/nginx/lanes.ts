@@ -5,8 +5,8 @@ import type { Pool, Site, SiteRoute } from '../../compile/edge-config.js';
 export interface FastEntry {
   host: string;
   scheme: 'http' | 'https';
-  /** `IP:port`, IPv6 in brackets. */
-  address: string;
+  /** The id of its pool, a line of the same table (pools.ts): its servers, balancing and health. */
+  pool: string;
   /** The service's offline page: title and, when set, its own text. */
   offline: { title: string; message?: string };
 }
@@ -30,8 +30,8 @@ export function splitLanes(sites: Site[], pools: Map<string, Pool>): { fast: Fas
       hasHeaderOps(r.headers)
     )
       return undefined;
-    if (pool.servers.length !== 1 || pool.health || pool.down) return undefined;
-    return { scheme: pool.scheme, address: pool.servers[0] as string, offline: r.offline };
+    // Any pool: its servers, balancing and health are the table's (pools.ts), like the host.
+    return { scheme: pool.scheme, pool: pool.id, offline: r.offline };
   };
   // A wildcard server_name would win over an exact host that only lives in the fast lane, so an
   // exact host covered by a wildcard site must get its own server block too.

@@ -148,6 +148,8 @@ export function offlineLocation(
     '    add_header Cache-Control "no-store" always;',
     `    add_header Retry-After ${RETRY_AFTER_S} always;`,
     `    return 503 "${body}";`,
+    // The last attempt at a pool's peer failed: it counts for passive health (pools-lua.ts).
+    '    log_by_lua_block { gh_pools.offline() }',
     '}',
   ];
 }
