@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import type { EdgeConfig } from '../compile/edge-config.js';
 import type { Logger } from '../observe/log.js';
+import { routePool } from '../drivers/nginx/pools.js';
 
 /** How far back failures count. */
 export const FAILURE_WINDOW_MS = 60_000;
@@ -35,8 +36,9 @@ export class PassiveHealth {
   /** Per server, failures counted per second: [second, count] oldest first (at most a minute's worth). */
   private readonly hits = new Map<string, [number, number][]>();
   private readonly last = new Map<string, { status: string; at: number }>();
-  /** Pool id → its servers; address → pools with it; host → its site's pools. */
+  /** Pool id → its servers; nginx's name for a route's pool → pool id; address → pools with it; host → its site's pools. */
   private servers = new Map<string, Set<string>>();
+  private byRoutePool = new Map<string, string>();
   private byAddress = new Map<string, string[]>();
   private byHost = new Map<string, Set<string>>();
   private pending: NodeJS.Timeout | undefined;
@@ -73,6 +75,7 @@ export class PassiveHealth {
   /** Learns the pools of a newly applied config; failures of servers no longer served are dropped. */
   update(cfg: EdgeConfig): void {
     this.servers = new Map(cfg.pools.map((p) => [p.id, new Set(p.servers)]));
+    this.byRoutePool = new Map(cfg.sites.flatMap((s) => s.routes.map((r) => [routePool(r), r.pool])));
     this.byAddress = new Map();
     this.byHost = new Map();
     for (const site of cfg.sites)
@@ -121,7 +124,8 @@ export class PassiveHealth {
     }, 100);
   }
 
-  private keysFor(host: string, addr: string, pool: string): string[] {
+  private keysFor(host: string, addr: string, routePoolName: string): string[] {
+    const pool = this.byRoutePool.get(routePoolName) ?? '';
     // The route's pool, when nginx names it ($gh_pool). "No live upstreams" names the shared
     // upstream block instead of a server: every peer was down (suspended, active checks), which
     // is not a failure of theirs, and not counted.

@@ -36,7 +36,7 @@ describe('fast lane state file', () => {
       [
         pool(),
         pool({ id: 'b-r0', scheme: 'https', lb: 'first', servers: ['[fd00::5]:443', '10.0.0.2:443'] }),
-      ],
+      ].map((p): [string, Pool] => [p.id, p]),
     );
     expect(state).toBe(
       '# gatehouse fast lane abc123\n' +
@@ -61,7 +61,11 @@ describe('fast lane state file', () => {
     const state =
       (fast: FastEntry[], pools: Pool[] = [pool()], v = 'ab') =>
       () =>
-        fastLaneState(fast, v, pools);
+        fastLaneState(
+          fast,
+          v,
+          pools.map((p) => [p.id, p]),
+        );
     expect(state([entry({ host: 'A.example.com' })])).toThrow(UnsafeValueError);
     expect(state([entry({ host: 'a\tb' })])).toThrow(UnsafeValueError);
     expect(state([entry({ pool: 'b-r0' })])).toThrow(/no pool b-r0/);

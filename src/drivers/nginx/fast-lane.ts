@@ -33,12 +33,12 @@ const HOST = /^[a-z0-9_][a-z0-9_.-]*$/;
 export function fastLaneState(
   fast: FastEntry[],
   version: string,
-  pools: Pool[] = [],
+  pools: [name: string, pool: Pool][] = [],
   down?: ReadonlySet<string>,
 ): string {
   if (!/^[0-9a-f]+$/.test(version)) throw new UnsafeValueError(`unsafe fast lane version ${version}`);
-  const lines = [`# gatehouse fast lane ${version}`, ...pools.map((p) => poolLine(p, down))];
-  const known = new Set(pools.map((p) => p.id));
+  const lines = [`# gatehouse fast lane ${version}`, ...pools.map(([name, p]) => poolLine(p, down, name))];
+  const known = new Set(pools.map(([name]) => name));
   for (const f of fast) {
     if (!known.has(f.pool)) throw new UnsafeValueError(`fast lane host ${f.host}: no pool ${f.pool}`);
     if (f.host.length > 253 || !HOST.test(f.host))
@@ -139,7 +139,7 @@ export function fastLaneEndpoint(): string[] {
 export function fastLaneFiles(
   fast: FastEntry[],
   version: string,
-  pools: Pool[],
+  pools: [name: string, pool: Pool][],
   down?: ReadonlySet<string>,
 ): [string, string][] {
   return [

@@ -130,7 +130,8 @@ function M.balance(ctx)
     if not pool then return end
     tried = {}
     ctx.gh_pool, ctx.gh_tried = pool, tried
-    if pool.live > 1 then balancer.set_more_tries(pool.live - 1) end
+    -- The placeholder server is down, so nginx counts no try of its own: one per live peer.
+    if pool.live > 0 then balancer.set_more_tries(pool.live) end
   else
     local last = ctx.gh_last
     local state = balancer.get_last_failure()

@@ -1,4 +1,5 @@
-import type { Pool } from '../../compile/edge-config.js';
+import { createHash } from 'node:crypto';
+import type { Pool, SiteRoute } from '../../compile/edge-config.js';
 import { address, ident, UnsafeValueError } from './escape.js';
 
 /**
@@ -7,7 +8,17 @@ import { address, ident, UnsafeValueError } from './escape.js';
  * the running nginx without a reload. Locations name their pool in `$gh_pool` and proxy to one
  * upstream block per scheme (fast-lane.ts) whose Lua balancer picks the peer. TCP (stream) pools
  * stay nginx upstream blocks: a change to one reloads nginx.
+ *
+ * A table line is named by its route (service and path), not by the config's pool id: routes with
+ * the same servers share a pool in the config, and which route names it changes as servers change;
+ * a name in nginx.conf that changed would mean a reload.
  */
+
+/** The table's name for a route's pool: stable while the route's service and path are. */
+export function routePool(route: Pick<SiteRoute, 'service' | 'path'>): string {
+  const path = createHash('sha256').update(route.path).digest('hex').slice(0, 10);
+  return `${ident(route.service)}-p${path}`;
+}
 
 /** The upstream block every pool of a scheme is served through. */
 export function poolUpstream(scheme: Pool['scheme']): string {
@@ -15,18 +26,18 @@ export function poolUpstream(scheme: Pool['scheme']): string {
 }
 
 /** A location's lines naming its pool (validated id) and releasing its peer when the request ends. */
-export function poolLocationLines(pool: Pool): string[] {
-  return [`set $gh_pool ${ident(pool.id)};`, 'log_by_lua_block { gh_pools.done() }'];
+export function poolLocationLines(route: Pick<SiteRoute, 'service' | 'path'>): string[] {
+  return [`set $gh_pool ${routePool(route)};`, 'log_by_lua_block { gh_pools.done() }'];
 }
 
 const LB: readonly Pool['lb'][] = ['round_robin', 'least_conn', 'ip_hash', 'first'];
 
 /**
- * `@<id> <scheme> <lb> <peers>` (tab-separated), peers in order, comma-separated, `/down` after
+ * `@<name> <scheme> <lb> <peers>` (tab-separated), peers in order, comma-separated, `/down` after
  * a peer out of rotation: every peer of a suspended pool, and those `down` (`poolId address`, the
- * active health checks' verdict) names.
+ * active health checks' verdict) names. `name`: routePool(), or the pool's id.
  */
-export function poolLine(pool: Pool, down?: ReadonlySet<string>): string {
+export function poolLine(pool: Pool, down?: ReadonlySet<string>, name = pool.id): string {
   if (!LB.includes(pool.lb))
     throw new UnsafeValueError(`pool ${pool.id}: unknown lb ${JSON.stringify(pool.lb)}`);
   if (pool.scheme !== 'http' && pool.scheme !== 'https')
@@ -35,5 +46,5 @@ export function poolLine(pool: Pool, down?: ReadonlySet<string>): string {
   const peers = pool.servers.map((s) =>
     pool.down || down?.has(`${pool.id} ${s}`) ? `${address(s)}/down` : address(s),
   );
-  return ['@' + ident(pool.id), pool.scheme, pool.lb, peers.join(',')].join('\t');
+  return ['@' + ident(name), pool.scheme, pool.lb, peers.join(',')].join('\t');
 }

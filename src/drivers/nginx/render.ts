@@ -3,6 +3,7 @@ import { address, filePath, ident, mapKey } from './escape.js';
 import { indent, listen, PROXY_HEADERS, zoneName } from './common.js';
 import { splitLanes } from './lanes.js';
 import { fastLaneEndpoint, fastLaneFiles, fastLaneHttp, fastLaneMain } from './fast-lane.js';
+import { routePool } from './pools.js';
 import { offlineMaps, pagesConf, pageVariables } from './pages.js';
 import { siteServer } from './site.js';
 import { gateHttp, gateMain, njsFiles, policyRoutes, portalServer } from './gate.js';
@@ -34,8 +35,10 @@ export function renderNginx(cfg: EdgeConfig, env: RenderEnv): RenderedFiles {
   const files: RenderedFiles = new Map();
   const pools = new Map(cfg.pools.map((p) => [p.id, p]));
   const { fast, full } = splitLanes(cfg.sites, pools);
-  const usedPools = new Set(cfg.sites.flatMap((s) => s.routes.map((r) => r.pool)));
-  const httpPools = cfg.pools.filter((p) => usedPools.has(p.id));
+  // The table's pools: one per route (routePool), sorted by name.
+  const routePools = new Map<string, Pool>();
+  for (const r of cfg.sites.flatMap((s) => s.routes)) routePools.set(routePool(r), pools.get(r.pool) as Pool);
+  const httpPools = [...routePools].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
   const plan = tlsPlan(cfg);
   // On HTTP, a host with a certificate only redirects: its own server block leaves it out.
   const httpSites = full

@@ -162,7 +162,7 @@ function proxyLines(route: SiteRoute, pool: Pool, gen: string, set: [string, str
   for (const name of h.responseDelete) body.push(`proxy_hide_header ${lit(name)};`);
   for (const [name, value] of h.responseSet) body.push(`add_header ${lit(name)} ${str(value)} always;`);
   // The pool is a line of the Lua table (pools.ts): its peers change without a reload.
-  body.push(...poolLocationLines(pool));
+  body.push(...poolLocationLines(route));
   const upstream = poolUpstream(pool.scheme);
   if (route.stripPrefix && route.path.endsWith('/')) {
     body.push(`proxy_pass ${upstream}/;`);
