@@ -117,13 +117,6 @@ describe('dynamic upstreams', () => {
     await a?.close();
     await b?.close();
     await breaker?.close();
-    console.log(
-      readFileSync(join(dir, 'nginx/logs/error.log'), 'utf8')
-        .split('\n')
-        .filter((l) => /retr|failed|lua/.test(l))
-        .slice(0, 12)
-        .join('\n'),
-    );
     await rm(dir, { recursive: true, force: true });
   });
 
