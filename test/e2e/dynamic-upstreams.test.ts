@@ -48,6 +48,7 @@ interface Svc {
   suspended?: boolean;
   /** Two routes ("/" and "/api/"): a server block, not the fast lane. */
   twoRoutes?: boolean;
+  offline?: { title?: string; message?: string };
 }
 
 /**
@@ -73,6 +74,7 @@ describe('dynamic upstreams', () => {
           name,
           hosts: [`${name}.test`],
           ...(s.suspended ? { suspended: true } : {}),
+          ...(s.offline ? { offline_page: s.offline } : {}),
           routes: (s.twoRoutes ? ['/api/', '/'] : ['/']).map((path) => ({
             path,
             strip_prefix: false,
@@ -191,6 +193,26 @@ describe('dynamic upstreams', () => {
     expect(workerPids(master)).toEqual(workers);
   });
 
+  it("changes a server-block site's offline page without a reload", async () => {
+    const dead = await freePort();
+    const svc = (message: string): Svc => ({
+      upstreams: [addr(dead)],
+      twoRoutes: true,
+      offline: { title: 'Svc <1>', message },
+    });
+    expect((await driver.apply(cfg({ svc: svc('Back at noon') }))).mode).toBe('dynamic');
+    const master = driver.process.pid as number;
+    const workers = workerPids(master);
+    const first = await http(port, 'svc.test', '/api/');
+    expect(first.status).toBe(503);
+    expect(first.body).toContain('<h1>Svc &lt;1&gt; is offline</h1><p>Back at noon</p>');
+    expect((await driver.apply(cfg({ svc: svc('Back at one') }))).mode).toBe('dynamic');
+    expect((await http(port, 'svc.test', '/')).body).toContain('<p>Back at one</p>');
+    // The other site, unchanged, still answers.
+    expect((await http(port, 'other.test', '/')).status).toBe(200);
+    expect(workerPids(master)).toEqual(workers);
+  });
+
   it('spreads requests over two backends (round robin) and reuses connections (keepalive)', async () => {
     expect(
       (await driver.apply(cfg({ svc: { upstreams: [addr(a.port), addr(b.port)], twoRoutes: true } }))).mode,
@@ -226,11 +248,13 @@ describe('dynamic upstreams', () => {
   it('refuses a malformed pool line with 400 naming the line and field, routing unchanged', async () => {
     const version = (await driver.fastLaneVersions()).memory;
     for (const [line, field] of [
-      [`@svc-r0\thttp\trandom\t${addr(a.port)}`, 'line 2: lb'],
-      [`@svc-r0\thttp\tfirst\t${addr(a.port)};x`, 'line 2: peers'],
-      [`@svc r0\thttp\tfirst\t${addr(a.port)}`, 'line 2: pool id'],
-      [`@svc-r0\tftp\tfirst\t${addr(a.port)}`, 'line 2: scheme'],
-      [`@svc-r0\thttp\tfirst`, 'line 2: pool'],
+      [`@svc-r0\thttp\trandom\t${addr(a.port)}\tT\t`, 'line 2: lb'],
+      [`@svc-r0\thttp\tfirst\t${addr(a.port)};x\tT\t`, 'line 2: peers'],
+      [`@svc r0\thttp\tfirst\t${addr(a.port)}\tT\t`, 'line 2: pool id'],
+      [`@svc-r0\tftp\tfirst\t${addr(a.port)}\tT\t`, 'line 2: scheme'],
+      [`@svc-r0\thttp\tfirst\t${addr(a.port)}\t<b>T</b>\t`, 'line 2: title'],
+      [`@svc-r0\thttp\tfirst\t${addr(a.port)}\tT\t$x`, 'line 2: message'],
+      [`@svc-r0\thttp\tfirst\t${addr(a.port)}`, 'line 2: pool'],
       ['x.test\thttp\t@nope\tX\t', 'line 2: address'],
     ]) {
       const res = await http(0, 'localhost', '/fast-lane', {

@@ -1,11 +1,10 @@
-import type { Pool } from '../../compile/edge-config.js';
 import { FAST_LANE_LUA } from './fast-lane-lua.js';
 import type { RenderEnv } from './env.js';
 import { filePath, ident, str, UnsafeValueError } from './escape.js';
 import type { FastEntry } from './lanes.js';
 import { ERROR_PAGES, html, OFFLINE_TEXT, offlineLocation } from './pages.js';
 import { POOLS_LUA } from './pools-lua.js';
-import { poolLine } from './pools.js';
+import { poolLine, type RoutePool } from './pools.js';
 
 /**
  * The fast lane: hosts with one public "/" route are served from nginx's shared memory (see
@@ -33,12 +32,15 @@ const HOST = /^[a-z0-9_][a-z0-9_.-]*$/;
 export function fastLaneState(
   fast: FastEntry[],
   version: string,
-  pools: [name: string, pool: Pool][] = [],
+  pools: RoutePool[] = [],
   down?: ReadonlySet<string>,
 ): string {
   if (!/^[0-9a-f]+$/.test(version)) throw new UnsafeValueError(`unsafe fast lane version ${version}`);
-  const lines = [`# gatehouse fast lane ${version}`, ...pools.map(([name, p]) => poolLine(p, down, name))];
-  const known = new Set(pools.map(([name]) => name));
+  const lines = [
+    `# gatehouse fast lane ${version}`,
+    ...pools.map((p) => poolLine(p.name, p.pool, p.offline, down)),
+  ];
+  const known = new Set(pools.map((p) => p.name));
   for (const f of fast) {
     if (!known.has(f.pool)) throw new UnsafeValueError(`fast lane host ${f.host}: no pool ${f.pool}`);
     if (f.host.length > 253 || !HOST.test(f.host))
@@ -139,7 +141,7 @@ export function fastLaneEndpoint(): string[] {
 export function fastLaneFiles(
   fast: FastEntry[],
   version: string,
-  pools: [name: string, pool: Pool][],
+  pools: RoutePool[],
   down?: ReadonlySet<string>,
 ): [string, string][] {
   return [

@@ -1,9 +1,10 @@
 /**
  * HTTP upstream pools inside nginx, written to `pools.lua` in each generation and loaded by
  * `init_by_lua` beside the fast lane (fast-lane-lua.ts), whose table also holds the pools: one line
- * `@<id> <scheme> <lb> <peers>` each, peers `IP:port` in order, `/down` marking one taken out
- * (pool suspended, active health check failed). Every location that proxies to a pool names it in
- * `$gh_pool`; the balancer here picks the peer per request.
+ * `@<name> <scheme> <lb> <peers> <title> <text>` each (pools.ts), peers `IP:port` in order, `/down`
+ * marking one taken out (pool suspended, active health check failed), then the route's offline
+ * page. Every location that proxies to a pool names it in `$gh_pool`; the balancer here picks the
+ * peer per request.
  *
  * - Balancing: round_robin (a counter per worker), least_conn (requests in flight per worker,
  *   released in the log phase), ip_hash (crc32 of the client address), first (the first live peer).
@@ -19,10 +20,12 @@ local M = {}
 local LB = { round_robin = true, least_conn = true, ip_hash = true, first = true }
 local MAX_FAILS, FAIL_TIMEOUT = 3, 10
 
--- One "@id\tscheme\tlb\tpeers" line: key and value for the table, or nil and what is wrong.
+local LINE = "^@([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)$"
+
+-- One "@id scheme lb peers title text" line: key and value for the table, or nil and what is wrong.
 function M.parse_line(n, line, bad)
-  local id, scheme, lb, peers = line:match("^@([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)$")
-  if not id then return nil, bad(n, "pool", "does not have 4 tab-separated fields") end
+  local id, scheme, lb, peers, title, msg = line:match(LINE)
+  if not id then return nil, bad(n, "pool", "does not have 6 tab-separated fields") end
   if #id > 200 or not id:find("^[%w_-]+$") then return nil, bad(n, "pool id", "is not an identifier") end
   if scheme ~= "http" and scheme ~= "https" then return nil, bad(n, "scheme", "is not http or https") end
   if not LB[lb] then return nil, bad(n, "lb", "is not round_robin, least_conn, ip_hash or first") end
@@ -36,15 +39,19 @@ function M.parse_line(n, line, bad)
       return nil, bad(n, "peers", "are not IP:port[/down] separated by commas")
     end
   end
-  return "@" .. id, table.concat({ scheme, lb, peers }, "\t")
+  -- Page text arrives HTML-escaped: markup, quotes and "$" would mean it was not.
+  if title == "" or title:find("[%c<>\"'$]") then return nil, bad(n, "title", "is empty or not escaped") end
+  if msg:find("[%c<>\"'$]") then return nil, bad(n, "message", "is not escaped") end
+  return "@" .. id, table.concat({ scheme, lb, peers, title, msg }, "\t")
 end
 
 -- Parsed pools of the current table generation, per worker.
 local cache, cache_gen = {}, nil
 
 local function parse_value(id, value)
-  local scheme, lb, list = value:match("^([^\t]*)\t([^\t]*)\t([^\t]*)$")
+  local scheme, lb, list, title, msg = value:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)$")
   local pool = { id = id, scheme = scheme, lb = lb, peers = {}, live = 0, rr = 0, busy = {} }
+  pool.page = { title, msg ~= "" and msg or nil }
   for peer in (list .. ","):gmatch("([^,]*),") do
     local addr = peer:match("^(.-)/down$")
     local down = addr ~= nil
@@ -146,6 +153,12 @@ function M.balance(ctx)
   local peer = pool.peers[i]
   local ok, err = balancer.set_current_peer(peer.ip, peer.port)
   if not ok then ngx.log(ngx.ERR, "pool ", pool.id, ": ", err) end
+end
+
+-- The offline page of the request's pool: 1 its title, 2 its text; nil for none (the default).
+function M.page(k)
+  local pool = M.get(ngx.var.gh_pool)
+  return pool and pool.page[k]
 end
 
 -- log_by_lua of a proxying location: a least_conn request is no longer in flight.

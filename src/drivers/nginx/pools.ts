@@ -1,6 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { Pool, SiteRoute } from '../../compile/edge-config.js';
 import { address, ident, UnsafeValueError } from './escape.js';
+import { html } from './pages.js';
+
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\x00-\x1f\x7f]/;
 
 /**
  * HTTP pools are lines of the fast lane's table (see pools-lua.ts), not nginx upstream blocks: a
@@ -13,6 +17,13 @@ import { address, ident, UnsafeValueError } from './escape.js';
  * the same servers share a pool in the config, and which route names it changes as servers change;
  * a name in nginx.conf that changed would mean a reload.
  */
+
+/** A route's pool in the table: its name (routePool), the config's pool, the route's offline page. */
+export interface RoutePool {
+  name: string;
+  pool: Pool;
+  offline: SiteRoute['offline'];
+}
 
 /** The table's name for a route's pool: stable while the route's service and path are. */
 export function routePool(route: Pick<SiteRoute, 'service' | 'path'>): string {
@@ -33,11 +44,17 @@ export function poolLocationLines(route: Pick<SiteRoute, 'service' | 'path'>): s
 const LB: readonly Pool['lb'][] = ['round_robin', 'least_conn', 'ip_hash', 'first'];
 
 /**
- * `@<name> <scheme> <lb> <peers>` (tab-separated), peers in order, comma-separated, `/down` after
- * a peer out of rotation: every peer of a suspended pool, and those `down` (`poolId address`, the
- * active health checks' verdict) names. `name`: routePool(), or the pool's id.
+ * `@<name> <scheme> <lb> <peers> <title> <text>` (tab-separated): `name` is routePool(); peers in
+ * order, comma-separated, `/down` after a peer out of rotation: every peer of a suspended pool, and
+ * those `down` (`poolId address`, the active health checks' verdict) names; then the route's
+ * offline page (HTML-escaped; no text: the default one).
  */
-export function poolLine(pool: Pool, down?: ReadonlySet<string>, name = pool.id): string {
+export function poolLine(
+  name: string,
+  pool: Pool,
+  offline: SiteRoute['offline'],
+  down?: ReadonlySet<string>,
+): string {
   if (!LB.includes(pool.lb))
     throw new UnsafeValueError(`pool ${pool.id}: unknown lb ${JSON.stringify(pool.lb)}`);
   if (pool.scheme !== 'http' && pool.scheme !== 'https')
@@ -46,5 +63,9 @@ export function poolLine(pool: Pool, down?: ReadonlySet<string>, name = pool.id)
   const peers = pool.servers.map((s) =>
     pool.down || down?.has(`${pool.id} ${s}`) ? `${address(s)}/down` : address(s),
   );
-  return ['@' + ident(name), pool.scheme, pool.lb, peers.join(',')].join('\t');
+  const title = html(offline.title);
+  const text = html(offline.message ?? '');
+  if (!title || CONTROL.test(title) || CONTROL.test(text))
+    throw new UnsafeValueError(`pool ${pool.id}: unsafe offline page text`);
+  return ['@' + ident(name), pool.scheme, pool.lb, peers.join(','), title, text].join('\t');
 }

@@ -1,10 +1,10 @@
-import type { EdgeConfig, Pool, Site, TcpListener } from '../../compile/edge-config.js';
+import type { EdgeConfig, Pool, TcpListener } from '../../compile/edge-config.js';
 import { address, filePath, ident, mapKey } from './escape.js';
 import { indent, listen, PROXY_HEADERS, zoneName } from './common.js';
 import { splitLanes } from './lanes.js';
 import { fastLaneEndpoint, fastLaneFiles, fastLaneHttp, fastLaneMain } from './fast-lane.js';
-import { routePool } from './pools.js';
-import { offlineMaps, pagesConf, pageVariables } from './pages.js';
+import { routePool, type RoutePool } from './pools.js';
+import { pagesConf, pageVariables } from './pages.js';
 import { siteServer } from './site.js';
 import { gateHttp, gateMain, njsFiles, policyRoutes, portalServer } from './gate.js';
 import { certFiles, httpsRedirect, tlsHttpPreamble, tlsPlan, tlsServers } from './tls.js';
@@ -36,9 +36,12 @@ export function renderNginx(cfg: EdgeConfig, env: RenderEnv): RenderedFiles {
   const pools = new Map(cfg.pools.map((p) => [p.id, p]));
   const { fast, full } = splitLanes(cfg.sites, pools);
   // The table's pools: one per route (routePool), sorted by name.
-  const routePools = new Map<string, Pool>();
-  for (const r of cfg.sites.flatMap((s) => s.routes)) routePools.set(routePool(r), pools.get(r.pool) as Pool);
-  const httpPools = [...routePools].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+  const routePools = new Map<string, RoutePool>();
+  for (const r of cfg.sites.flatMap((s) => s.routes)) {
+    const name = routePool(r);
+    routePools.set(name, { name, pool: pools.get(r.pool) as Pool, offline: r.offline });
+  }
+  const httpPools = [...routePools.values()].sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
   const plan = tlsPlan(cfg);
   // On HTTP, a host with a certificate only redirects: its own server block leaves it out.
   const httpSites = full
@@ -52,7 +55,7 @@ export function renderNginx(cfg: EdgeConfig, env: RenderEnv): RenderedFiles {
     ...full.flatMap((s) => s.hosts),
     ...fast.map((f) => f.host).filter((h) => plan.certOf.has(h)),
   ];
-  http.push(...httpPreamble(env, cfg, full, named));
+  http.push(...httpPreamble(env, cfg, named));
   http.push(...upstreamFailureLog(env));
   http.push(...gateHttp(env, needsNjs));
   http.push(...tlsHttpPreamble(plan, env));
@@ -119,8 +122,8 @@ function upstreamFailureLog(env: RenderEnv): string[] {
   ];
 }
 
-/** `full`: the sites with server blocks; `named`: every host named in a server block or host map. */
-function httpPreamble(env: RenderEnv, cfg: EdgeConfig, full: Site[], named: string[]): string[] {
+/** `named`: every host named in a server block or host map. */
+function httpPreamble(env: RenderEnv, cfg: EdgeConfig, named: string[]): string[] {
   const names = named.length;
   // A bucket must hold the longest name (host names go up to 253 characters).
   const longest = Math.max(0, ...named.map((h) => h.length));
@@ -177,8 +180,6 @@ function httpPreamble(env: RenderEnv, cfg: EdgeConfig, full: Site[], named: stri
     '}',
     ...PROXY_HEADERS,
     ...pageVariables(),
-    // Fast-lane hosts carry their offline page in their table line.
-    ...offlineMaps(full),
     ...realIp(env.trustedProxies ?? []),
     ...rateZones(cfg),
     '',
