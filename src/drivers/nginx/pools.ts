@@ -60,6 +60,8 @@ export function poolLine(
   if (pool.scheme !== 'http' && pool.scheme !== 'https')
     throw new UnsafeValueError(`pool ${pool.id}: unknown scheme ${JSON.stringify(pool.scheme)}`);
   if (pool.servers.length === 0) throw new UnsafeValueError(`pool ${pool.id}: no servers`);
+  // Not written here, but active health's down keys and passive health name it: an identifier.
+  ident(pool.id);
   const peers = pool.servers.map((s) =>
     pool.down || down?.has(`${pool.id} ${s}`) ? `${address(s)}/down` : address(s),
   );
