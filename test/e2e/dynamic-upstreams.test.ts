@@ -225,6 +225,23 @@ describe('dynamic upstreams', () => {
     expect(a.connections() + b.connections() - before).toBeLessThanOrEqual(8);
   });
 
+  it('ip_hash keeps a client on one backend; least_conn and first balance as named', async () => {
+    const two = [addr(a.port), addr(b.port)];
+    expect((await driver.apply(cfg({ svc: { upstreams: two, twoRoutes: true, lb: 'ip_hash' } }))).mode).toBe(
+      'dynamic',
+    );
+    expect(Object.values(await backendsSeen('svc.test', 20))).toEqual([20]);
+    expect(
+      (await driver.apply(cfg({ svc: { upstreams: two, twoRoutes: true, lb: 'least_conn' } }))).mode,
+    ).toBe('dynamic');
+    // One request at a time: every backend is as idle as the other, so they take turns.
+    expect(Object.keys(await backendsSeen('svc.test', 20)).sort()).toEqual(['a', 'b']);
+    expect((await driver.apply(cfg({ svc: { upstreams: two, twoRoutes: true, lb: 'first' } }))).mode).toBe(
+      'dynamic',
+    );
+    expect(await backendsSeen('svc.test', 10)).toEqual({ a: 10 });
+  });
+
   it('retries a failed attempt on the next peer: the client sees 200', async () => {
     const dead = await freePort();
     expect(

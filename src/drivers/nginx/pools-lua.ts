@@ -138,7 +138,8 @@ function M.balance(ctx)
     tried = {}
     ctx.gh_pool, ctx.gh_tried = pool, tried
     -- The placeholder server is down, so nginx counts no try of its own: one per live peer.
-    if pool.live > 0 then balancer.set_more_tries(pool.live) end
+    -- (nginx makes the first attempt whatever the count: one peer needs none.)
+    if pool.live > 1 then balancer.set_more_tries(pool.live) end
   else
     local last = ctx.gh_last
     local state = balancer.get_last_failure()
