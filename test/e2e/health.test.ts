@@ -71,4 +71,34 @@ describe('active health checks', () => {
     expect(after.lastReload).toEqual(before.lastReload);
     expect(after.proxy.pid).toBe(before.proxy.pid);
   });
+
+  it('suspends, resumes and changes the servers of a service without a reload', async () => {
+    const before = t.gh.edge.getStatus();
+    const put = async (body: Record<string, unknown>) => {
+      const r = await t.api('PUT', '/api/v1/services/checked?wait=true', {
+        hosts: ['checked.test'],
+        routes: [
+          {
+            path: '/',
+            upstreams: servers.map((s) => `127.0.0.1:${s.port}`),
+            health: { path: '/status', interval: '100ms', timeout: '500ms' },
+          },
+        ],
+        ...body,
+      });
+      expect(r.status, JSON.stringify(r.json)).toBe(200);
+      expect(t.gh.edge.getStatus().lastApplyMode).toBe('dynamic');
+    };
+    await put({ suspended: true });
+    const off = await t.get('checked.test');
+    expect(off.status).toBe(503);
+    expect(off.body).toContain('checked is offline');
+    await put({});
+    expect(await spread()).toEqual(['a', 'b']);
+    await put({ routes: [{ path: '/', upstreams: [`127.0.0.1:${servers[1]!.port}`] }] });
+    expect(await spread()).toEqual(['b']);
+    const after = t.gh.edge.getStatus();
+    expect(after.lastReload).toEqual(before.lastReload);
+    expect(after.proxy.pid).toBe(before.proxy.pid);
+  });
 });
