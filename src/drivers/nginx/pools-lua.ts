@@ -57,7 +57,9 @@ local function parse_value(id, value)
     local down = addr ~= nil
     addr = addr or peer
     local ip, port = addr:match("^%[?([^%]]+)%]?:(%d+)$")
-    pool.peers[#pool.peers + 1] = { addr = addr, ip = ip, port = tonumber(port), down = down }
+    -- key: the peer's entry in gh_health, made once here rather than per request.
+    local key = id .. "|" .. addr
+    pool.peers[#pool.peers + 1] = { addr = addr, ip = ip, port = tonumber(port), down = down, key = key }
     if not down then pool.live = pool.live + 1 end
   end
   return pool
@@ -84,8 +86,8 @@ function M.get(id)
   end
 end
 
-local function skipped(pool, peer)
-  return (ngx.shared.gh_health:get(pool.id .. "|" .. peer.addr) or 0) >= MAX_FAILS
+local function skipped(peer)
+  return (ngx.shared.gh_health:get(peer.key) or 0) >= MAX_FAILS
 end
 
 -- A failed attempt (refused, broken off, timed out) against a peer, seen by every worker.
@@ -113,7 +115,7 @@ local function pick(pool, tried)
     for k = 0, n - 1 do
       local i = (start + k - 1) % n + 1
       local p = peers[i]
-      if not p.down and not tried[i] and (pass == 2 or not skipped(pool, p)) then
+      if not p.down and not tried[i] and (pass == 2 or not skipped(p)) then
         if pool.lb ~= "least_conn" then return i end
         local b = pool.busy[i] or 0
         if not best or b < best_busy then best, best_busy = i, b end
