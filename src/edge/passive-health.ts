@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import type { EdgeConfig } from '../compile/edge-config.js';
 import type { Logger } from '../observe/log.js';
+import { routePool } from '../drivers/nginx/pools.js';
 
 /** How far back failures count. */
 export const FAILURE_WINDOW_MS = 60_000;
@@ -35,8 +36,9 @@ export class PassiveHealth {
   /** Per server, failures counted per second: [second, count] oldest first (at most a minute's worth). */
   private readonly hits = new Map<string, [number, number][]>();
   private readonly last = new Map<string, { status: string; at: number }>();
-  /** nginx upstream block name → pool id; address → pools with it; host → its site's pools. */
-  private byBlock = new Map<string, string>();
+  /** Pool id → its servers; nginx's name for a route's pool → pool id; address → pools with it; host → its site's pools. */
+  private servers = new Map<string, Set<string>>();
+  private byRoutePool = new Map<string, string>();
   private byAddress = new Map<string, string[]>();
   private byHost = new Map<string, Set<string>>();
   private pending: NodeJS.Timeout | undefined;
@@ -72,7 +74,8 @@ export class PassiveHealth {
 
   /** Learns the pools of a newly applied config; failures of servers no longer served are dropped. */
   update(cfg: EdgeConfig): void {
-    this.byBlock = new Map(cfg.pools.map((p) => [`gh_${p.id}`, p.id]));
+    this.servers = new Map(cfg.pools.map((p) => [p.id, new Set(p.servers)]));
+    this.byRoutePool = new Map(cfg.sites.flatMap((s) => s.routes.map((r) => [routePool(r), r.pool])));
     this.byAddress = new Map();
     this.byHost = new Map();
     for (const site of cfg.sites)
@@ -91,11 +94,12 @@ export class PassiveHealth {
     this.flush();
   }
 
-  /** One syslog datagram: `<PRI>TIMESTAMP TAG: host|upstream_addr|upstream_status`. */
+  /** One syslog datagram: `<PRI>TIMESTAMP TAG: host|upstream_addr|upstream_status|pool`. */
   receive(datagram: string): void {
     const at = datagram.indexOf(` ${this.tag}: `);
     if (at < 0) return;
-    const [host = '', addrs = '', statuses = ''] = datagram.slice(at + this.tag.length + 3).split('|');
+    const fields = datagram.slice(at + this.tag.length + 3).split('|');
+    const [host = '', addrs = '', statuses = '', pool = ''] = fields;
     // Several tries (", ") and internal redirects (" : ") are listed in the same order in both.
     const a = addrs.trim().split(/, | : /);
     const s = statuses.trim().split(/, | : /);
@@ -103,7 +107,7 @@ export class PassiveHealth {
     a.forEach((addr, i) => {
       const status = s[i] ?? '';
       if (status !== '502' && status !== '504') return;
-      for (const key of this.keysFor(host, addr)) {
+      for (const key of this.keysFor(host, addr, pool.trim())) {
         const list = this.hits.get(key) ?? [];
         const sec = Math.floor(t / 1000);
         const lastBucket = list[list.length - 1];
@@ -120,11 +124,13 @@ export class PassiveHealth {
     }, 100);
   }
 
-  private keysFor(host: string, addr: string): string[] {
-    // "No live upstreams": nginx names the block, not a server; every server of it is out.
-    const block = this.byBlock.get(addr);
-    if (block)
-      return [...this.byAddress].filter(([, ps]) => ps.includes(block)).map(([s]) => `${block} ${s}`);
+  private keysFor(host: string, addr: string, routePoolName: string): string[] {
+    const pool = this.byRoutePool.get(routePoolName) ?? '';
+    // The route's pool, when nginx names it ($gh_pool). "No live upstreams" names the shared
+    // upstream block instead of a server: every peer was down (suspended, active checks), which
+    // is not a failure of theirs, and not counted.
+    const servers = this.servers.get(pool);
+    if (servers) return servers.has(addr) ? [`${pool} ${addr}`] : [];
     // The host's site tells pools that share an address apart ($proxy_host is gone after the
     // offline page's internal redirect); a host no site serves (the portal, an auth provider) or
     // none matching falls back to every pool with that address.

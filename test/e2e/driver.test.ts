@@ -57,8 +57,13 @@ describe('nginx driver', () => {
   it('refuses a config nginx -t rejects, leaving the running one untouched', async () => {
     const good = await readlink(join(dir, 'nginx', 'current'));
     const bad = cfgFor('two.test');
-    // Two pools with one name: a config only a bug could produce, and nginx refuses it.
-    bad.pools.push({ ...(bad.pools[0] as EdgeConfig['pools'][number]) });
+    // Two TCP routes rendering one upstream block each under the same pool name: a config only a
+    // bug could produce (HTTP pools are lines of the Lua table, not blocks), and nginx refuses it.
+    bad.pools.push({ id: 'tcp-r0', scheme: 'http', lb: 'round_robin', servers: ['127.0.0.1:9'] });
+    bad.tcp.push(
+      { port: await freePort(), service: 'tcp', pool: 'tcp-r0' },
+      { port: await freePort(), service: 'tcp', pool: 'tcp-r0' },
+    );
     bad.sites.push({
       hosts: ['three.test'],
       routes: [

@@ -48,7 +48,8 @@ describe('active health checks', () => {
     expect(await spread()).toEqual(['a', 'b']);
   });
 
-  it('marks a failing upstream down, shows it in status, and brings it back', async () => {
+  it('marks a failing upstream down, shows it in status, and brings it back, without a reload', async () => {
+    const before = t.gh.edge.getStatus();
     healthy.b = false;
     const downKey = `checked-r0 127.0.0.1:${servers[1]!.port}`;
     await until(() => (t.gh.edge.getStatus().downServers.includes(downKey) ? true : undefined), 5000);
@@ -56,10 +57,48 @@ describe('active health checks', () => {
     await until(async () => ((await spread()).join() === 'a' ? true : undefined), 5000);
     const s = await t.api('GET', '/api/v1/status');
     expect((s.json.edge as { downServers: string[] }).downServers).toEqual([downKey]);
+    // The pool's down servers are in nginx's shared memory: sent there, nginx not reloaded.
+    expect(t.gh.edge.getStatus().lastApplyMode).toBe('dynamic');
+    expect(t.gh.edge.getStatus().lastReload).toEqual(before.lastReload);
     healthy.b = true;
     await until(async () => ((await spread()).join() === 'a,b' ? true : undefined), 5000);
     // Status is updated by the checker after it restores the server; allow it a moment.
     await until(() => (t.gh.edge.getStatus().downServers.length === 0 ? true : undefined), 2000);
     expect(t.gh.edge.getStatus().downServers).toEqual([]);
+    const after = t.gh.edge.getStatus();
+    expect(after.applies).toBeGreaterThanOrEqual(before.applies + 2);
+    expect(after.lastApplyMode).toBe('dynamic');
+    expect(after.lastReload).toEqual(before.lastReload);
+    expect(after.proxy.pid).toBe(before.proxy.pid);
+  });
+
+  it('suspends, resumes and changes the servers of a service without a reload', async () => {
+    const before = t.gh.edge.getStatus();
+    const put = async (body: Record<string, unknown>) => {
+      const r = await t.api('PUT', '/api/v1/services/checked?wait=true', {
+        hosts: ['checked.test'],
+        routes: [
+          {
+            path: '/',
+            upstreams: servers.map((s) => `127.0.0.1:${s.port}`),
+            health: { path: '/status', interval: '100ms', timeout: '500ms' },
+          },
+        ],
+        ...body,
+      });
+      expect(r.status, JSON.stringify(r.json)).toBe(200);
+      expect(t.gh.edge.getStatus().lastApplyMode).toBe('dynamic');
+    };
+    await put({ suspended: true });
+    const off = await t.get('checked.test');
+    expect(off.status).toBe(503);
+    expect(off.body).toContain('checked is offline');
+    await put({});
+    expect(await spread()).toEqual(['a', 'b']);
+    await put({ routes: [{ path: '/', upstreams: [`127.0.0.1:${servers[1]!.port}`] }] });
+    expect(await spread()).toEqual(['b']);
+    const after = t.gh.edge.getStatus();
+    expect(after.lastReload).toEqual(before.lastReload);
+    expect(after.proxy.pid).toBe(before.proxy.pid);
   });
 });

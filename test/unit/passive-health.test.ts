@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/compile/compile.js';
+import { routePool } from '../../src/drivers/nginx/pools.js';
 import { PassiveHealth } from '../../src/edge/passive-health.js';
 import { serviceSchema } from '../../src/model/service.js';
 import { createLogger } from '../../src/observe/log.js';
@@ -42,9 +43,12 @@ describe('passive health', () => {
     p.stop();
   });
 
-  it('takes "no live upstreams" as every server of that block, and forgets after a minute', () => {
+  it('takes the pool nginx names, not "no live upstreams", and forgets after a minute', () => {
     const { p, send, advance } = setup();
-    send('y.b.test|gh_b-r0|502');
+    const b = routePool({ service: 'b', path: '/' });
+    send(`y.b.test|gh_fast_http|502|${b}`);
+    expect(p.failing()).toEqual([]);
+    send(`a.test|10.0.0.1:80, 10.0.0.2:80|502, 504|${b}`);
     expect(p.failing().map((f) => f.server)).toEqual(['b-r0 10.0.0.1:80', 'b-r0 10.0.0.2:80']);
     advance(59_000);
     expect(p.failing()).toHaveLength(2);

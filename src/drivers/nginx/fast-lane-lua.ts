@@ -1,7 +1,8 @@
 /**
  * The fast lane inside nginx (LuaJIT through Debian's libnginx-mod-http-lua), written to
  * `fast-lane.lua` in each generation and loaded once by `init_by_lua`. The table (host → scheme,
- * address, offline page) lives in the shared dict `gh_fast`, under a generation number: a
+ * address or pool, offline page; and the HTTP pools, see pools-lua.ts, global `gh_pools`) lives
+ * in the shared dict `gh_fast`, under a generation number: a
  * replacement writes the new entries first and then switches `current` in one step, so every worker
  * sees either the old table or the new one, never a mix, and never an empty one. The state file
  * and the endpoint share one line format, and every line is validated before anything is written.
@@ -19,12 +20,17 @@ end
 function M.parse(text)
   if type(text) ~= "string" or text == "" then return nil, bad(1, "header", "is missing") end
   if text:sub(-1) ~= "\n" then return nil, "the table does not end with a newline" end
-  local version, entries, n = nil, {}, 0
+  local version, entries, n, refs = nil, {}, 0, {}
   for line in text:gmatch("([^\n]*)\n") do
     n = n + 1
     if n == 1 then
       version = line:match("^# gatehouse fast lane ([0-9a-f]+)$")
       if not version then return nil, bad(1, "header", "is not \"# gatehouse fast lane <version>\"") end
+    elseif line:sub(1, 1) == "@" then
+      local key, value = gh_pools.parse_line(n, line, bad)
+      if not key then return nil, value end
+      if entries[key] then return nil, bad(n, "pool id", "is listed twice") end
+      entries[key] = value
     else
       local host, scheme, addr, title, msg = line:match(FIELDS)
       if not host then return nil, bad(n, "line", "does not have 5 tab-separated fields") end
@@ -36,12 +42,21 @@ function M.parse(text)
       local ip, port = addr:match("^(%d+%.%d+%.%d+%.%d+):(%d+)$")
       if not ip then ip, port = addr:match("^%[([%x:.]+)%]:(%d+)$") end
       port = tonumber(port)
-      if not ip or not port or port < 1 or port > 65535 then return nil, bad(n, "address", "is not IP:port") end
+      local pool = addr:match("^(@[%w_-]+)$")
+      if pool then
+        ip, port = pool, ""
+        refs[#refs + 1] = { n, pool }
+      elseif not ip or not port or port < 1 or port > 65535 then
+        return nil, bad(n, "address", "is not IP:port or @pool")
+      end
       -- Page text arrives HTML-escaped: markup, quotes and "$" would mean it was not.
       if title == "" or title:find("[%c<>\"'$]") then return nil, bad(n, "title", "is empty or not escaped") end
       if msg:find("[%c<>\"'$]") then return nil, bad(n, "message", "is not escaped") end
       entries[host] = table.concat({ scheme, ip, port, title, msg }, "\t")
     end
+  end
+  for _, ref in ipairs(refs) do
+    if not entries[ref[2]] then return nil, bad(ref[1], "address", "names a pool the table lacks") end
   end
   return version, entries
 end
@@ -125,16 +140,24 @@ function M.route()
   if not value then return ngx.exit(404) end
   local scheme, ip, port, title, msg = value:match(FIELDS)
   local ctx = ngx.ctx
-  ctx.gh_ip, ctx.gh_port = ip, tonumber(port)
+  if ip:sub(1, 1) == "@" then
+    ctx.gh_pool_id = ip:sub(2)
+    -- For the offline page's log phase and the failure log: the request's context is gone there.
+    ngx.var.gh_pool = ctx.gh_pool_id
+  else
+    ctx.gh_ip, ctx.gh_port = ip, tonumber(port)
+  end
   ngx.var.gh_fast_upstream = scheme .. "://gh_fast_" .. scheme
   ngx.var.gh_fast_title = title
   if msg ~= "" then ngx.var.gh_fast_text = msg end
 end
 
+-- A fast-lane host with its own address, or any location that names a pool.
 function M.balance()
   local ctx = ngx.ctx
+  if not ctx.gh_ip then return gh_pools.balance(ctx) end
   local ok, err = balancer.set_current_peer(ctx.gh_ip, ctx.gh_port)
-  -- Without a peer nginx tries the placeholder, which fails: the offline page answers.
+  -- Without a peer nginx falls back on the placeholder, which is down: the offline page answers.
   if not ok then ngx.log(ngx.ERR, "fast lane: ", err) end
 end
 

@@ -1,15 +1,18 @@
 import { FAST_LANE_LUA } from './fast-lane-lua.js';
 import type { RenderEnv } from './env.js';
-import { address, filePath, str, UnsafeValueError } from './escape.js';
+import { filePath, ident, str, UnsafeValueError } from './escape.js';
 import type { FastEntry } from './lanes.js';
 import { ERROR_PAGES, html, OFFLINE_TEXT, offlineLocation } from './pages.js';
+import { POOLS_LUA } from './pools-lua.js';
+import { poolLine, type RoutePool } from './pools.js';
 
 /**
- * The fast lane: hosts with one public "/" route to a single upstream are served from nginx's shared
- * memory (see fast-lane-lua.ts) through one upstream block per scheme, whose `balancer_by_lua` sets
- * the peer and whose `keepalive` pool reuses connections per peer. The table is a file of its own
- * (FAST_LANE_STATE), loaded when nginx starts or reloads; a change to it alone is sent to the
- * running nginx over the status socket, with no reload.
+ * The fast lane: hosts with one public "/" route are served from nginx's shared memory (see
+ * fast-lane-lua.ts) through one upstream block per scheme, whose `balancer_by_lua` sets the peer
+ * and whose `keepalive` pool reuses connections per peer. Every HTTP pool is in the same table
+ * (pools.ts) and served through the same blocks, also for server-block sites. The table is a file
+ * of its own (FAST_LANE_STATE), loaded when nginx starts or reloads; a change to it alone is sent
+ * to the running nginx over the status socket, with no reload.
  */
 
 /** The state file: its first line names its version, then one line per host. */
@@ -22,18 +25,31 @@ const KEEPALIVE = 64;
 const CONTROL = /[\x00-\x1f\x7f]/;
 const HOST = /^[a-z0-9_][a-z0-9_.-]*$/;
 
-/** `# gatehouse fast lane <version>` and one `host scheme address title message` line per host. */
-export function fastLaneState(fast: FastEntry[], version: string): string {
+/**
+ * `# gatehouse fast lane <version>`, one line per HTTP pool (pools.ts), then one
+ * `host scheme @pool title message` line per fast-lane host.
+ */
+export function fastLaneState(
+  fast: FastEntry[],
+  version: string,
+  pools: RoutePool[] = [],
+  down?: ReadonlySet<string>,
+): string {
   if (!/^[0-9a-f]+$/.test(version)) throw new UnsafeValueError(`unsafe fast lane version ${version}`);
-  const lines = [`# gatehouse fast lane ${version}`];
+  const lines = [
+    `# gatehouse fast lane ${version}`,
+    ...pools.map((p) => poolLine(p.name, p.pool, p.offline, down)),
+  ];
+  const known = new Set(pools.map((p) => p.name));
   for (const f of fast) {
+    if (!known.has(f.pool)) throw new UnsafeValueError(`fast lane host ${f.host}: no pool ${f.pool}`);
     if (f.host.length > 253 || !HOST.test(f.host))
       throw new UnsafeValueError(`unsafe fast lane host: ${JSON.stringify(f.host)}`);
     const title = html(f.offline.title);
     const message = html(f.offline.message ?? '');
     if (CONTROL.test(title) || CONTROL.test(message))
       throw new UnsafeValueError(`unsafe offline page text for ${f.host}`);
-    lines.push([f.host, f.scheme, address(f.address), title, message].join('\t'));
+    lines.push([f.host, f.scheme, `@${ident(f.pool)}`, title, message].join('\t'));
   }
   return lines.join('\n') + '\n';
 }
@@ -58,7 +74,9 @@ export function fastLaneHttp(env: RenderEnv, init: string[] = []): string[] {
   const upstream = (scheme: string) => [
     `upstream gh_fast_${scheme} {`,
     // A placeholder: the balancer sets the peer of each request.
-    '    server 0.0.0.1;',
+    // A placeholder, down: a request the balancer finds no peer for is nginx's "no live
+    // upstreams" (502, the offline page), never a connection to this address.
+    '    server 0.0.0.1 down;',
     '    balancer_by_lua_block {',
     '        gh_fast.balance()',
     '    }',
@@ -68,9 +86,12 @@ export function fastLaneHttp(env: RenderEnv, init: string[] = []): string[] {
   return [
     'lua_package_path "/usr/share/lua/5.1/?.lua;;";',
     'lua_shared_dict gh_fast 32m;',
+    // Passive health: failed attempts per pool and peer, seen by every worker.
+    'lua_shared_dict gh_health 4m;',
     // Before nginx takes traffic (start, restart after a crash, reload): the table from the file.
     'init_by_lua_block {',
     '    require "resty.core"',
+    `    gh_pools = dofile("${gen}/pools.lua")`,
     `    gh_fast = dofile("${gen}/fast-lane.lua")`,
     `    gh_fast.load("${gen}/${FAST_LANE_STATE}")`,
     ...init.map((l) => `    ${l}`),
@@ -92,12 +113,15 @@ export function fastLaneConf(): string[] {
     // error_page here replaces the inherited ones: all of them, 502/504 to this lane's page.
     ...ERROR_PAGES.map((l) => `    ${l.replace(/@gh_(50[24])/, '@gh_fast_$1')}`),
     '    set $gh_fast_upstream "";',
+    // The host's pool, set by gh_fast.route() (also read by the offline page and the failure log).
+    '    set $gh_pool "";',
     '    set $gh_fast_title "This service";',
     `    set $gh_fast_text ${str(OFFLINE_TEXT)};`,
     '    access_by_lua_block {',
     '        gh_fast.route()',
     '    }',
     '    proxy_pass $gh_fast_upstream;',
+    '    log_by_lua_block { gh_pools.done() }',
     '}',
     ...offlineLocation('502', '@gh_fast_502', vars),
     ...offlineLocation('504', '@gh_fast_504', vars),
@@ -118,10 +142,16 @@ export function fastLaneEndpoint(): string[] {
 }
 
 /** The generation's files for the fast lane. */
-export function fastLaneFiles(fast: FastEntry[], version: string): [string, string][] {
+export function fastLaneFiles(
+  fast: FastEntry[],
+  version: string,
+  pools: RoutePool[],
+  down?: ReadonlySet<string>,
+): [string, string][] {
   return [
     ['fast-lane.conf', fastLaneConf().join('\n') + '\n'],
     ['fast-lane.lua', FAST_LANE_LUA],
-    [FAST_LANE_STATE, fastLaneState(fast, version)],
+    ['pools.lua', POOLS_LUA],
+    [FAST_LANE_STATE, fastLaneState(fast, version, pools, down)],
   ];
 }

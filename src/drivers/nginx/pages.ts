@@ -1,5 +1,4 @@
-import type { Site } from '../../compile/edge-config.js';
-import { mapKey, str } from './escape.js';
+import { str } from './escape.js';
 
 /**
  * Gatehouse's own answers: unknown host, upstream down or slow, sign-in required, auth provider
@@ -107,8 +106,16 @@ export function pagesConf(): string[] {
   const lines = [...ERROR_PAGES];
   // 401 is answered by the route's own sign-in location (portal redirect or provider's answer).
   for (const p of PAGES.filter((x) => x.key !== '401')) lines.push(...pageLocation(p.key, p.status, p.retry));
-  // No upstream answered (all down, refused, unreachable, timed out): the service's offline page.
-  for (const key of ['502', '504']) lines.push(...offlineLocation(key));
+  // No upstream answered (all down, refused, unreachable, timed out): the service's offline page,
+  // its title and text from the route's pool line in the Lua table (pools-lua.ts), so that a new
+  // text needs no reload; a location without a pool (the portal's) says "This service".
+  const fromPool = [
+    'set $gh_offline_title "This service";',
+    `set $gh_offline_text ${str(OFFLINE_TEXT)};`,
+    'set_by_lua_block $gh_offline_title { return gh_pools.page(1) or ngx.var.gh_offline_title }',
+    'set_by_lua_block $gh_offline_text { return gh_pools.page(2) or ngx.var.gh_offline_text }',
+  ];
+  for (const key of ['502', '504']) lines.push(...offlineLocation(key, undefined, undefined, fromPool));
   return lines;
 }
 
@@ -127,12 +134,13 @@ export function html(text: string): string {
 
 /**
  * A service's offline page: 503 with Retry-After, naming the service (or its `offline_page` title)
- * and its own text when it has one. Title and text come from maps by host, read only on this path.
+ * and its own text when it has one, from `vars`, which `setVars` (run first) may set.
  */
 export function offlineLocation(
   key: string,
   name = `@gh_${key}`,
   vars: Record<'T' | 'M', string> = { T: '${gh_offline_title}', M: '${gh_offline_text}' },
+  setVars: string[] = [],
 ): string[] {
   // The page with markers where the title and the text go, then each static piece escaped.
   const template = pageHtml('503', '\u0000T is offline', '\u0000M');
@@ -147,33 +155,10 @@ export function offlineLocation(
     '    default_type text/html;',
     '    add_header Cache-Control "no-store" always;',
     `    add_header Retry-After ${RETRY_AFTER_S} always;`,
+    ...setVars.map((l) => `    ${l}`),
     `    return 503 "${body}";`,
-    '}',
-  ];
-}
-
-/** Each host's offline-page title and text (sites whose routes span services take the "/" route's). */
-export function offlineMaps(sites: Site[]): string[] {
-  const titles: string[] = [];
-  const texts: string[] = [];
-  for (const site of sites) {
-    const route = site.routes.find((r) => r.path === '/') ?? site.routes[0];
-    if (!route) continue;
-    for (const host of site.hosts) {
-      titles.push(`    ${mapKey(host)} ${str(html(route.offline.title))};`);
-      if (route.offline.message) texts.push(`    ${mapKey(host)} ${str(html(route.offline.message))};`);
-    }
-  }
-  return [
-    'map $host $gh_offline_title {',
-    '    hostnames;',
-    '    default "This service";',
-    ...titles,
-    '}',
-    'map $host $gh_offline_text {',
-    '    hostnames;',
-    `    default ${str(OFFLINE_TEXT)};`,
-    ...texts,
+    // The last attempt at a pool's peer failed: it counts for passive health (pools-lua.ts).
+    '    log_by_lua_block { gh_pools.offline() }',
     '}',
   ];
 }

@@ -1,9 +1,10 @@
-import type { EdgeConfig, Pool, Site, TcpListener } from '../../compile/edge-config.js';
+import type { EdgeConfig, Pool, TcpListener } from '../../compile/edge-config.js';
 import { address, filePath, ident, mapKey } from './escape.js';
 import { indent, listen, PROXY_HEADERS, zoneName } from './common.js';
 import { splitLanes } from './lanes.js';
 import { fastLaneEndpoint, fastLaneFiles, fastLaneHttp, fastLaneMain } from './fast-lane.js';
-import { offlineMaps, pagesConf, pageVariables } from './pages.js';
+import { routePool, type RoutePool } from './pools.js';
+import { pagesConf, pageVariables } from './pages.js';
 import { siteServer } from './site.js';
 import { gateEndpoint, gateFiles, gateHttp, gateInit, gateMain, policyRoutes, portalServer } from './gate.js';
 import { certFiles, httpsRedirect, tlsHttpPreamble, tlsPlan, tlsServers } from './tls.js';
@@ -21,18 +22,27 @@ export type RenderedFiles = Map<string, string>;
  * Layout, chosen to keep the config compact at 10,000 hosts (nginx parses server blocks and upstream
  * blocks slowly at that scale, upstream blocks in O(n²); a map entry costs one line and is looked up
  * in a hash):
- * - the "fast lane": a host with one public "/" route to a single upstream and nothing else is a line
- *   in a table in nginx's shared memory (fast-lane.ts), served by the default server through one
- *   upstream block per scheme whose Lua balancer picks the peer and whose keepalive pool reuses
- *   connections; a change to that table alone reaches nginx without a reload;
- * - every other site gets a server block, with one upstream block per distinct pool (keepalive,
- *   passive health, load balancing) referenced statically, so never searched per request.
+ * - the "fast lane": a host with one public "/" route and nothing else is a line in a table in
+ *   nginx's shared memory (fast-lane.ts), served by the default server;
+ * - every HTTP pool is a line of the same table (pools.ts): its servers, balancing and down servers
+ *   (suspended, active health). Every route, fast lane or server block, proxies through one
+ *   upstream block per scheme whose Lua balancer picks the pool's peer (with retries and passive
+ *   health shared by all workers) and whose keepalive pool reuses connections;
+ * - every other site gets a server block naming its routes' pools.
+ * A change to the table alone (hosts of the fast lane, pools) reaches nginx without a reload.
+ * TCP routes keep an nginx upstream block per pool in the stream context (a change reloads).
  */
 export function renderNginx(cfg: EdgeConfig, env: RenderEnv): RenderedFiles {
   const files: RenderedFiles = new Map();
   const pools = new Map(cfg.pools.map((p) => [p.id, p]));
   const { fast, full } = splitLanes(cfg.sites, pools);
-  const usedPools = new Set(full.flatMap((s) => s.routes.map((r) => r.pool)));
+  // The table's pools: one per route (routePool), sorted by name.
+  const routePools = new Map<string, RoutePool>();
+  for (const r of cfg.sites.flatMap((s) => s.routes)) {
+    const name = routePool(r);
+    routePools.set(name, { name, pool: pools.get(r.pool) as Pool, offline: r.offline });
+  }
+  const httpPools = [...routePools.values()].sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
   const plan = tlsPlan(cfg);
   // On HTTP, a host with a certificate only redirects: its own server block leaves it out.
   const httpSites = full
@@ -46,7 +56,7 @@ export function renderNginx(cfg: EdgeConfig, env: RenderEnv): RenderedFiles {
     ...full.flatMap((s) => s.hosts),
     ...fast.map((f) => f.host).filter((h) => plan.certOf.has(h)),
   ];
-  http.push(...httpPreamble(env, cfg, full, named));
+  http.push(...httpPreamble(env, cfg, named));
   http.push(...upstreamFailureLog(env));
   http.push(...gateHttp(env, guarded));
   http.push(...tlsHttpPreamble(plan));
@@ -56,7 +66,6 @@ export function renderNginx(cfg: EdgeConfig, env: RenderEnv): RenderedFiles {
     ...tlsHttp(cfg.tls.certs.length),
     ...fastLaneHttp(env, [...tlsInit(env), ...gateInit(env, guarded)]),
   );
-  for (const pool of cfg.pools) if (usedPools.has(pool.id)) http.push(...upstreamBlock(pool, env, 'http'));
   http.push(...defaultServer(cfg, env));
   const portalHttps = env.gate?.portalHost ? plan.certOf.has(env.gate.portalHost) : false;
   http.push(
@@ -94,7 +103,7 @@ export function renderNginx(cfg: EdgeConfig, env: RenderEnv): RenderedFiles {
   files.set('nginx.conf', main.join('\n') + '\n');
   files.set('proxy_headers.conf', PROXY_HEADERS.join('\n') + '\n');
   files.set('pages.conf', pagesConf().join('\n') + '\n');
-  for (const [name, content] of fastLaneFiles(fast, cfg.hash)) files.set(name, content);
+  for (const [name, content] of fastLaneFiles(fast, cfg.hash, httpPools, env.down)) files.set(name, content);
   for (const [name, content] of tlsFiles(plan)) files.set(name, content);
   if (guarded) for (const [name, content] of gateFiles(cfg, env)) files.set(name, content);
   return files;
@@ -102,7 +111,8 @@ export function renderNginx(cfg: EdgeConfig, env: RenderEnv): RenderedFiles {
 
 /**
  * Passive health: one syslog line per request in which an upstream was refused, broke off or timed
- * out (nginx's 502/504 in $upstream_status, also "no live upstreams"). Successful requests log nothing.
+ * out (nginx's 502/504 in $upstream_status, also "no live upstreams"), with the route's pool (the
+ * upstream block is shared by all pools). Successful requests log nothing.
  */
 function upstreamFailureLog(env: RenderEnv): string[] {
   const t = env.upstreamLog;
@@ -112,14 +122,14 @@ function upstreamFailureLog(env: RenderEnv): string[] {
     '    default 0;',
     '    "~50[24]" 1;',
     '}',
-    "log_format gh_upstream '$host|$upstream_addr|$upstream_status';",
+    "log_format gh_upstream '$host|$upstream_addr|$upstream_status|$gh_pool';",
     `access_log syslog:server=${address(t.address)},nohostname,tag=${ident(t.tag)} gh_upstream if=$gh_upstream_failed;`,
     '',
   ];
 }
 
-/** `full`: the sites with server blocks; `named`: every host named in a server block or host map. */
-function httpPreamble(env: RenderEnv, cfg: EdgeConfig, full: Site[], named: string[]): string[] {
+/** `named`: every host named in a server block or host map. */
+function httpPreamble(env: RenderEnv, cfg: EdgeConfig, named: string[]): string[] {
   const names = named.length;
   // A bucket must hold the longest name (host names go up to 253 characters).
   const longest = Math.max(0, ...named.map((h) => h.length));
@@ -176,8 +186,6 @@ function httpPreamble(env: RenderEnv, cfg: EdgeConfig, full: Site[], named: stri
     '}',
     ...PROXY_HEADERS,
     ...pageVariables(),
-    // Fast-lane hosts carry their offline page in their table line.
-    ...offlineMaps(full),
     ...realIp(env.trustedProxies ?? []),
     ...rateZones(cfg),
     '',
@@ -190,18 +198,17 @@ function hashSize(n: number): number {
   return size;
 }
 
-function upstreamBlock(pool: Pool, env: RenderEnv, kind: 'http' | 'stream'): string[] {
+/** A TCP route's pool (HTTP pools are lines of the Lua table, see pools.ts). */
+function streamUpstream(pool: Pool, env: RenderEnv): string[] {
   const lines = [`upstream gh_${ident(pool.id)} {`];
   if (pool.lb === 'least_conn') lines.push('    least_conn;');
-  if (pool.lb === 'ip_hash')
-    lines.push(kind === 'http' ? '    ip_hash;' : '    hash $remote_addr consistent;');
+  if (pool.lb === 'ip_hash') lines.push('    hash $remote_addr consistent;');
   pool.servers.forEach((s, i) => {
     const flags = ['max_fails=3', 'fail_timeout=10s'];
     if (pool.lb === 'first' && i > 0) flags.push('backup');
     if (pool.down || env.down?.has(`${pool.id} ${s}`)) flags.push('down');
     lines.push(`    server ${address(s)} ${flags.join(' ')};`);
   });
-  if (kind === 'http') lines.push('    keepalive 16;');
   lines.push('}', '');
   return lines;
 }
@@ -250,7 +257,7 @@ function streamBody(cfg: EdgeConfig, pools: Map<string, Pool>, env: RenderEnv): 
   const passthrough = new Map<number, TcpListener[]>();
   for (const t of cfg.tcp) {
     const pool = pools.get(t.pool) as Pool;
-    lines.push(...upstreamBlock(pool, env, 'stream'));
+    lines.push(...streamUpstream(pool, env));
     if (t.tls?.mode === 'passthrough') {
       passthrough.set(t.port, [...(passthrough.get(t.port) ?? []), t]);
       continue;

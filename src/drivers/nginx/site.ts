@@ -6,6 +6,7 @@ import { gateCheckLocation, identityHeaders, policyCheck, policyErrorPages, site
 import { STRIPPED_IDENTITY_HEADERS } from './identity-headers.js';
 import type { RenderEnv } from './env.js';
 import { acmeLocation } from './acme.js';
+import { poolLocationLines, poolUpstream } from './pools.js';
 
 /** A server block for a site that needs more than the fast lane: its routes, auth and pages. */
 export function siteServer(
@@ -160,7 +161,9 @@ function proxyLines(route: SiteRoute, pool: Pool, gen: string, set: [string, str
   }
   for (const name of h.responseDelete) body.push(`proxy_hide_header ${lit(name)};`);
   for (const [name, value] of h.responseSet) body.push(`add_header ${lit(name)} ${str(value)} always;`);
-  const upstream = `${pool.scheme}://gh_${ident(pool.id)}`;
+  // The pool is a line of the Lua table (pools.ts): its peers change without a reload.
+  body.push(...poolLocationLines(route));
+  const upstream = poolUpstream(pool.scheme);
   if (route.stripPrefix && route.path.endsWith('/')) {
     body.push(`proxy_pass ${upstream}/;`);
   } else if (route.stripPrefix) {

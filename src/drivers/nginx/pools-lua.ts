@@ -1,0 +1,195 @@
+/**
+ * HTTP upstream pools inside nginx, written to `pools.lua` in each generation and loaded by
+ * `init_by_lua` beside the fast lane (fast-lane-lua.ts), whose table also holds the pools: one line
+ * `@<name> <scheme> <lb> <peers> <title> <text>` each (pools.ts), peers `IP:port` in order, `/down`
+ * marking one taken out (pool suspended, active health check failed), then the route's offline
+ * page. Every location that proxies to a pool names it in `$gh_pool`; the balancer here picks the
+ * peer per request.
+ *
+ * - Balancing: round_robin (a counter per worker), least_conn (requests in flight per worker,
+ *   released in the log phase), ip_hash (crc32 of the client address), first (the first live peer).
+ * - Retries: one more try per other live peer (nginx's proxy_next_upstream decides whether to
+ *   retry, as with an upstream block); a request never tries the same peer twice.
+ * - Passive health, shared by every worker (dict gh_health), as nginx's max_fails=3
+ *   fail_timeout=10s: a failed attempt counts against its peer for 10 s; a peer with 3 is skipped
+ *   for 10 s. When every live peer is skipped, they are tried anyway (nginx does so for one peer).
+ */
+export const POOLS_LUA = String.raw`local balancer = require "ngx.balancer"
+
+local M = {}
+local LB = { round_robin = true, least_conn = true, ip_hash = true, first = true }
+local MAX_FAILS, FAIL_TIMEOUT = 3, 10
+
+local LINE = "^@([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)$"
+
+-- One "@id scheme lb peers title text" line: key and value for the table, or nil and what is wrong.
+function M.parse_line(n, line, bad)
+  local id, scheme, lb, peers, title, msg = line:match(LINE)
+  if not id then return nil, bad(n, "pool", "does not have 6 tab-separated fields") end
+  if #id > 200 or not id:find("^[%w_-]+$") then return nil, bad(n, "pool id", "is not an identifier") end
+  if scheme ~= "http" and scheme ~= "https" then return nil, bad(n, "scheme", "is not http or https") end
+  if not LB[lb] then return nil, bad(n, "lb", "is not round_robin, least_conn, ip_hash or first") end
+  if peers == "" then return nil, bad(n, "peers", "are empty") end
+  for peer in (peers .. ","):gmatch("([^,]*),") do
+    local addr = peer:match("^(.-)/down$") or peer
+    local ip, port = addr:match("^(%d+%.%d+%.%d+%.%d+):(%d+)$")
+    if not ip then ip, port = addr:match("^%[([%x:.]+)%]:(%d+)$") end
+    port = tonumber(port)
+    if not ip or not port or port < 1 or port > 65535 then
+      return nil, bad(n, "peers", "are not IP:port[/down] separated by commas")
+    end
+  end
+  -- Page text arrives HTML-escaped: markup, quotes and "$" would mean it was not.
+  if title == "" or title:find("[%c<>\"'$]") then return nil, bad(n, "title", "is empty or not escaped") end
+  if msg:find("[%c<>\"'$]") then return nil, bad(n, "message", "is not escaped") end
+  return "@" .. id, table.concat({ scheme, lb, peers, title, msg }, "\t")
+end
+
+-- Parsed pools of the current table generation, per worker.
+local cache, cache_gen = {}, nil
+
+local function parse_value(id, value)
+  local scheme, lb, list, title, msg = value:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)$")
+  local pool = { id = id, scheme = scheme, lb = lb, peers = {}, live = 0, rr = 0, busy = {} }
+  pool.page = { title, msg ~= "" and msg or nil }
+  for peer in (list .. ","):gmatch("([^,]*),") do
+    local addr = peer:match("^(.-)/down$")
+    local down = addr ~= nil
+    addr = addr or peer
+    local ip, port = addr:match("^%[?([^%]]+)%]?:(%d+)$")
+    -- key: the peer's entry in gh_health, made once here rather than per request.
+    local key = id .. "|" .. addr
+    pool.peers[#pool.peers + 1] = { addr = addr, ip = ip, port = tonumber(port), down = down, key = key }
+    if not down then pool.live = pool.live + 1 end
+  end
+  return pool
+end
+
+-- The pool named id in the table nginx holds now, or nil.
+function M.get(id)
+  if not id or id == "" then return nil end
+  local dict = ngx.shared.gh_fast
+  for _ = 1, 2 do
+    local cur = dict:get("current")
+    if not cur then return nil end
+    if cur ~= cache_gen then cache, cache_gen = {}, cur end
+    local pool = cache[id]
+    if pool then return pool end
+    local value = dict:get(cur .. "|@" .. id)
+    if value then
+      pool = parse_value(id, value)
+      cache[id] = pool
+      return pool
+    end
+    -- A replacement may have dropped the generation read a moment ago: read once more if so.
+    if dict:get("current") == cur then return nil end
+  end
+end
+
+local function skipped(peer)
+  return (ngx.shared.gh_health:get(peer.key) or 0) >= MAX_FAILS
+end
+
+-- A failed attempt (refused, broken off, timed out) against a peer, seen by every worker.
+function M.failed(id, addr)
+  local health = ngx.shared.gh_health
+  local key = id .. "|" .. addr
+  local n = health:incr(key, 1, 0, FAIL_TIMEOUT)
+  -- The third failure takes the peer out for a full fail_timeout from now.
+  if n == MAX_FAILS then health:set(key, n, FAIL_TIMEOUT) end
+end
+
+-- The peer to try: live, not tried yet in this request, not skipped unless all are.
+local function pick(pool, tried)
+  local peers, n = pool.peers, #pool.peers
+  local start = 1
+  if pool.lb == "round_robin" or pool.lb == "least_conn" then
+    -- least_conn too: among peers as busy, the next in turn.
+    pool.rr = pool.rr % n + 1
+    start = pool.rr
+  elseif pool.lb == "ip_hash" then
+    start = ngx.crc32_short(ngx.var.remote_addr or "") % n + 1
+  end
+  for pass = 1, 2 do
+    local best, best_busy
+    for k = 0, n - 1 do
+      local i = (start + k - 1) % n + 1
+      local p = peers[i]
+      if not p.down and not tried[i] and (pass == 2 or not skipped(p)) then
+        if pool.lb ~= "least_conn" then return i end
+        local b = pool.busy[i] or 0
+        if not best or b < best_busy then best, best_busy = i, b end
+      end
+    end
+    if best then return best end
+  end
+end
+
+local function release(pool, i)
+  local b = pool.busy[i]
+  if b and b > 0 then pool.busy[i] = b - 1 end
+end
+
+-- balancer_by_lua for a request whose location named a pool (ctx.gh_pool_id or $gh_pool).
+function M.balance(ctx)
+  local pool, tried = ctx.gh_pool, ctx.gh_tried
+  if not pool then
+    pool = M.get(ctx.gh_pool_id or ngx.var.gh_pool)
+    -- No pool: no peer set, and the placeholder server is down: 502, the offline page.
+    if not pool then return end
+    tried = {}
+    ctx.gh_pool, ctx.gh_tried = pool, tried
+    -- The placeholder server is down, so nginx counts no try of its own: one per live peer.
+    -- (nginx makes the first attempt whatever the count: one peer needs none.)
+    if pool.live > 1 then balancer.set_more_tries(pool.live) end
+  else
+    local last = ctx.gh_last
+    local state = balancer.get_last_failure()
+    if last and state == "failed" then M.failed(pool.id, pool.peers[last].addr) end
+    if last and pool.lb == "least_conn" then release(pool, last) end
+  end
+  local i = pick(pool, tried)
+  ctx.gh_last = i
+  if not i then return end
+  tried[i] = true
+  if pool.lb == "least_conn" then pool.busy[i] = (pool.busy[i] or 0) + 1 end
+  local peer = pool.peers[i]
+  local ok, err = balancer.set_current_peer(peer.ip, peer.port)
+  if not ok then ngx.log(ngx.ERR, "pool ", pool.id, ": ", err) end
+end
+
+-- The offline page of the request's pool: 1 its title, 2 its text; nil for none (the default).
+function M.page(k)
+  local pool = M.get(ngx.var.gh_pool)
+  return pool and pool.page[k]
+end
+
+-- log_by_lua of a proxying location: a least_conn request is no longer in flight.
+function M.done()
+  local ctx = ngx.ctx
+  local pool, i = ctx.gh_pool, ctx.gh_last
+  if i and pool and pool.lb == "least_conn" then release(pool, i) end
+end
+
+-- log_by_lua of the offline page (the request's context is gone after the redirect to it): the
+-- last attempt failed; it counts against its peer, and is no longer in flight.
+function M.offline()
+  local id = ngx.var.gh_pool
+  if not id or id == "" then return end
+  local addrs, statuses = ngx.var.upstream_addr or "", ngx.var.upstream_status or ""
+  local addr = addrs:match("([^%s,]+)$")
+  local status = statuses:match("(%d+)$")
+  local pool = M.get(id)
+  if not pool or not addr or (status ~= "502" and status ~= "504") then return end
+  -- Only a peer of the pool: "no live upstreams" names the upstream block instead.
+  for i, p in ipairs(pool.peers) do
+    if p.addr == addr then
+      M.failed(id, addr)
+      if pool.lb == "least_conn" then release(pool, i) end
+      return
+    end
+  end
+end
+
+return M
+`;
