@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Installs what Gatehouse needs and is missing: Debian packages (nginx with its stream and njs
+# Installs what Gatehouse needs and is missing: Debian packages (nginx with its stream and Lua
 # modules; with --test also what the test suite drives) and the npm dependencies (which builds the
 # TypeScript through npm's `prepare`). Safe to run again: it does nothing when all is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # bind9-dnsutils: nsupdate, for DNS-01 through RFC 2136 providers.
-# libnginx-mod-http-lua (with lua-resty-core): the fast lane lives in nginx's shared memory.
-want=(nginx libnginx-mod-stream libnginx-mod-http-js libnginx-mod-http-lua lua-resty-core lua-resty-lrucache bind9-dnsutils)
+# libnginx-mod-http-lua (with lua-resty-core): routes, upstream pools, certificates and revoked
+# sessions live in nginx's shared memory.
+want=(nginx libnginx-mod-stream libnginx-mod-http-lua lua-resty-core lua-resty-lrucache bind9-dnsutils)
 # better-sqlite3 is a native addon: npm fetches a prebuilt binary, or builds it when it cannot.
 if [[ ! -d node_modules/better-sqlite3/build ]]; then
   for tool in g++ make python3; do command -v "$tool" >/dev/null || want+=("$tool"); done

@@ -93,7 +93,7 @@ export async function p4(ctx: BenchContext): Promise<CaseResult> {
         measure: 'login route (valid session) ÷ same route public',
         value: round(pairedRatio(load, 'login', 'public'), 3),
         unit: 'ratio',
-        goal: { op: '>=', value: 0.6 },
+        goal: { op: '>=', value: 0.85 },
         detail: `${Math.round(medianRps(load, 'login'))} / ${Math.round(medianRps(load, 'public'))} req/s (medians); ${ROUNDS}×${SECONDS}s, 16 connections`,
       },
       {

@@ -58,7 +58,6 @@ export async function liveStateVersion(socketPath: string): Promise<string | und
 /** The nginx modules Gatehouse loads, and the Debian package each comes from. */
 export const MODULE_PACKAGES: Record<string, string> = {
   'ngx_stream_module.so': 'libnginx-mod-stream',
-  'ngx_http_js_module.so': 'libnginx-mod-http-js',
   'ndk_http_module.so': 'libnginx-mod-http-ndk',
   'ngx_http_lua_module.so': 'libnginx-mod-http-lua',
 };

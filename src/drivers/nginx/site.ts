@@ -53,11 +53,11 @@ function withHsts(route: SiteRoute): SiteRoute {
 function routeLocation(route: SiteRoute, i: number, pool: Pool, gen: string): string[] {
   const body: string[] = [];
   const { ip, rateLimit, policy, forwardAuth } = route.access;
-  // Routes the gate's njs check decides, some of whose requests need an auth_request round trip
+  // Routes the gate's check (Lua) decides, some of whose requests need an auth_request round trip
   // (basic credentials, or an external provider beside login/links/rules): that round trip lives
   // in a named location, so requests with a session never make it.
   const slow = !!policy && (!!route.access.basic || !!forwardAuth);
-  // The gate's check (njs) decides rules, login, links and ip together; plain ip is nginx's own.
+  // The gate's check (Lua) decides rules, login, links and ip together; plain ip is nginx's own.
   if (policy) body.push(...policyCheck(route));
   if (slow) {
     body.push('if ($gh_verdict = "gate") {', '    return 419;', '}');
