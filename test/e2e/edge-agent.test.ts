@@ -118,7 +118,10 @@ describe('edge agent (first part of issue 5)', () => {
     expect(await readlink(join(prefix, 'current'))).toBe(generation);
     // nginx's shared memory holds the table its state file holds, which has the new host.
     const table = await readFile(join(prefix, 'current', 'fast-lane.tsv'), 'utf8');
-    expect(table).toMatch(/^dyn\.gw\.test\thttp\t127\.0\.0\.1:\d+\t/m);
+    // The host names its pool; the pool line holds the backend's address.
+    const pool = /^dyn\.gw\.test\thttp\t(@[^\t]+)\t/m.exec(table)?.[1];
+    expect(pool, table).toBeDefined();
+    expect(table).toMatch(new RegExp(`^${pool}\\thttp\\tround_robin\\t127\\.0\\.0\\.1:\\d+\\t`, 'm'));
     const memory = await http(0, 'localhost', '/fast-lane', {
       socketPath: join(prefix, 'run', 'status.sock'),
     });
