@@ -67,7 +67,9 @@ export function reachMessage(dataDir: string, reach: Reach): string {
  * that held a registry must not have become empty, and state must not be readable by others.
  */
 export async function prepareDataDir(dataDir: string, log: Logger): Promise<void> {
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  // Parents it creates are traversable, not listable (0711): a 0700 one would shut nginx's workers
+  // out of the data dir Gatehouse itself asked for.
+  await mkdir(dataDir, { recursive: true, mode: 0o711 });
   // Traversable, not listable: nginx workers (an unprivileged user) reach gate/ and nginx/tmp/ below it.
   await chmod(dataDir, 0o711);
   const reach = workerReach(dataDir);

@@ -87,6 +87,23 @@ describe('data dir', () => {
     await stop(gh);
   });
 
+  it('creates missing parents the workers can enter (0711), and starts', async () => {
+    const root = await testDir('gh-parents-');
+    dirs.push(root);
+    await chmod(root, 0o711);
+    const dataDir = join(root, 'srv', 'gatehouse', 'data');
+    const { gh, httpPort, api } = await start(dataDir);
+    expect(await modeOf(join(root, 'srv'))).toBe('711');
+    expect(await modeOf(join(root, 'srv', 'gatehouse'))).toBe('711');
+    const put = await api('PUT', '/api/v1/services/app?wait=true', {
+      hosts: ['app.dd.test'],
+      routes: [{ upstreams: [`127.0.0.1:${app.port}`] }],
+    });
+    expect(put.status).toBe(201);
+    expect((await new Browser(httpPort).get('app.dd.test', '/')).status).toBe(200);
+    await stop(gh);
+  });
+
   it('keeps state to its owner: modes after start, and a 0644 database narrowed at the next start', async () => {
     const dataDir = await testDir('gh-modes-');
     dirs.push(dataDir);
