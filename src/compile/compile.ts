@@ -62,7 +62,7 @@ export function compile(input: CompileInput): EdgeConfig {
         poolByContent.set(poolKey, pool);
         pools.push(pool);
       }
-      const siteRoute = shared === pool ? route : { ...route, pool: shared.id };
+      const siteRoute = shared === pool ? route : sharedRoute(route, shared.id);
       for (const host of svc.hosts) {
         if (svc.tls !== 'none') tlsHosts.add(host);
         const list = routesByHost.get(host);
@@ -147,6 +147,20 @@ function assignCerts(certs: CertRef[], hosts: string[]): EdgeConfig['tls'] {
     assigned.push([host, cert.id]);
   }
   return { certs: [...used.values()].sort((a, b) => cmp(a.id, b.id)), hosts: assigned };
+}
+
+/**
+ * A route that uses another service's identical pool, the same object from one compile to the next
+ * while that stays so: the nginx driver keeps what it made of a route by the route object.
+ */
+const sharedRoutes = new WeakMap<SiteRoute, SiteRoute>();
+
+function sharedRoute(route: SiteRoute, pool: string): SiteRoute {
+  const cached = sharedRoutes.get(route);
+  if (cached?.pool === pool) return cached;
+  const r = { ...route, pool };
+  sharedRoutes.set(route, r);
+  return r;
 }
 
 function fragmentOf(svc: Service): Fragment {

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { compile } from '../compile/compile.js';
 import type { CertRef } from '../model/tls.js';
 import type { EdgeConfig } from '../compile/edge-config.js';
-import type { LastReload, NginxDriver } from '../drivers/nginx/driver.js';
+import type { ApplyResult, LastReload, NginxDriver } from '../drivers/nginx/driver.js';
 import { GatehouseError } from '../model/errors.js';
 import type { Logger } from '../observe/log.js';
 import type { Registry } from '../registry/registry.js';
@@ -18,6 +18,13 @@ export interface EdgeStatus {
   lastApplyMs?: ApplyTimings;
   /** How the last apply reached nginx: its shared memory only (dynamic), or new files and a reload. */
   lastApplyMode?: 'dynamic' | 'reload';
+  /** What the last apply sent: a patch of the fast lane's table, the whole table, or a reload. */
+  lastApplySent?: ApplyResult['sent'];
+  /**
+   * Where the last apply's time went, ms: waiting to start after the change, compiling, rendering,
+   * writing files, handing it to nginx (the table's PATCH or PUT; or nginx -t and the reload).
+   */
+  lastApplyStages?: ApplyStages;
   /**
    * How many times a new config was applied since Gatehouse started: nginx reloaded or started, or
    * (a change to the fast lane only) its table replaced in shared memory.
@@ -44,6 +51,10 @@ export interface EdgeStatus {
  * costs nginx ~100 ms and new workers, so the changes arriving meanwhile fold into one more.
  */
 const FOLD_MS = 100;
+/** After an update without reload, the next apply waits at most this long (see loop). */
+const DYNAMIC_FOLD_MS = 5;
+
+type ApplyStages = { wait: number; compile: number; render: number; file: number; send: number };
 
 type ApplyTimings = { render: number; test: number; reload: number; total: number };
 
@@ -65,6 +76,8 @@ export class LocalEdge {
   private running: Promise<void> | undefined;
   private stopped = false;
   private dirty = false;
+  /** When the oldest change not yet being applied arrived (for the `wait` stage). */
+  private pendingSince: number | undefined;
   private lastDownKey = '';
   private readonly events = new EventEmitter();
   private readonly health: HealthChecker;
@@ -201,6 +214,7 @@ export class LocalEdge {
 
   schedule(): void {
     if (this.stopped) return;
+    this.pendingSince ??= performance.now();
     if (this.running) {
       this.dirty = true;
       return;
@@ -222,9 +236,9 @@ export class LocalEdge {
       const took = performance.now() - t0;
       const reloaded = this.status.applies > applies && this.status.lastApplyMode === 'reload';
       // After a reload, the next apply waits until FOLD_MS have passed. An update without reload
-      // costs a few ms: the next one waits as long as it took (at most FOLD_MS), so a burst spends
-      // at most half the time applying and a lone change is never held back.
-      const rest = reloaded ? FOLD_MS - took : Math.min(took, FOLD_MS);
+      // costs a few ms: the next one waits as long as it took, at most DYNAMIC_FOLD_MS (a change
+      // behind it is not held back by tens of ms), and a lone change is never held back.
+      const rest = reloaded ? FOLD_MS - took : Math.min(took, DYNAMIC_FOLD_MS);
       if (this.dirty && rest > 0) await new Promise((r) => setTimeout(r, rest));
     } while (this.dirty && !this.stopped);
     this.status.applying = false;
@@ -232,6 +246,9 @@ export class LocalEdge {
 
   private async applyOnce(): Promise<void> {
     const version = this.registry.version;
+    const t0 = performance.now();
+    const wait = t0 - (this.pendingSince ?? t0);
+    this.pendingSince = undefined;
     let cfg: EdgeConfig;
     try {
       const tls = this.tlsInput ? await this.tlsInput() : undefined;
@@ -248,6 +265,7 @@ export class LocalEdge {
       );
       return;
     }
+    const compiled = performance.now() - t0;
     const down = this.health.down;
     const downKey = [...down].sort().join(',');
     if (cfg.hash === this.status.appliedHash && downKey === this.lastDownKey) {
@@ -266,13 +284,15 @@ export class LocalEdge {
         appliedAt: new Date().toISOString(),
         lastApplyMs: res.ms,
         lastApplyMode: res.mode,
+        lastApplySent: res.sent,
+        lastApplyStages: { wait, compile: compiled, ...res.stages },
         applies: this.status.applies + 1,
       });
       this.lastDownKey = downKey;
       this.httpsHosts = new Set(cfg.tls.hosts.map(([h]) => h));
       this.clearErrorUpTo(version);
       this.log.info(
-        { version, generation: res.generation, mode: res.mode, ms: Math.round(res.ms.total) },
+        { version, generation: res.generation, mode: res.mode, sent: res.sent, ms: Math.round(res.ms.total) },
         'config applied',
       );
       this.health.update(cfg);

@@ -20,6 +20,18 @@ export const edgeStatusView = z.strictObject({
   lastApplyMs: z
     .strictObject({ render: z.number(), test: z.number(), reload: z.number(), total: z.number() })
     .optional(),
+  /** What the last apply sent nginx: a patch of the fast lane's table, the whole table, or a reload. */
+  lastApplySent: z.enum(['patch', 'table', 'reload']).optional(),
+  /** Where its time went, ms (see src/edge/local-edge.ts). */
+  lastApplyStages: z
+    .strictObject({
+      wait: z.number(),
+      compile: z.number(),
+      render: z.number(),
+      file: z.number(),
+      send: z.number(),
+    })
+    .optional(),
   applies: z.number(),
   applying: z.boolean(),
   lastError: z

@@ -1,17 +1,6 @@
 import { createHash } from 'node:crypto';
-import {
-  chmod,
-  chown,
-  mkdir,
-  readdir,
-  readFile,
-  readlink,
-  rename,
-  rm,
-  symlink,
-  writeFile,
-} from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { chmod, chown, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { EdgeConfig } from '../../compile/edge-config.js';
 import { GatehouseError } from '../../model/errors.js';
 import type { Logger } from '../../observe/log.js';
@@ -22,9 +11,11 @@ import type { RenderEnv } from './env.js';
 import type { GateEnv } from '../../model/session.js';
 import { fileSize, newEmergencies, summarize } from './error-log.js';
 import { hasIPv6, systemResolvers } from './machine.js';
-import { FAST_LANE_STATE, stateVersion } from './fast-lane.js';
+import { FAST_LANE_STATE, stateVersion, tableOf } from './fast-lane.js';
 import { RevocationSync } from './revocations.js';
-import { checkModules, liveStateVersion, onlyStateDiffers, sendFastLane, writeAtomic } from './live-state.js';
+import { checkModules, liveStateVersion, onlyStateDiffers, writeAtomic } from './live-state.js';
+import { TableDelivery, type TableSent } from './table-delivery.js';
+import { currentTarget, pointCurrent, pruneGenerations, writeFiles } from './generations.js';
 import { TLS_STATE } from './tls-dynamic.js';
 import { LiveCertificates, withoutTlsState } from './tls-live.js';
 
@@ -63,7 +54,11 @@ export interface ApplyResult {
   hash: string;
   /** dynamic: only the fast lane changed, sent to the running nginx; reload: new files, tested, reloaded. */
   mode: 'dynamic' | 'reload';
+  /** How: a patch of the fast lane's table, the whole table, or new files and a reload. */
+  sent: TableSent | 'reload';
   ms: { render: number; test: number; reload: number; total: number };
+  /** Where the time went: rendering, writing files, handing it to nginx (send, or test + reload). */
+  stages: { render: number; file: number; send: number };
 }
 
 /**
@@ -82,6 +77,8 @@ export class NginxDriver {
   private readonly certs: LiveCertificates;
   /** Revocations in nginx's shared memory (see revocations.ts). */
   readonly revocations: RevocationSync;
+  /** The fast lane's table in nginx's memory: patched, or sent whole. */
+  private readonly table: TableDelivery;
   private files: RenderedFiles | undefined;
   private generation: string | undefined;
   private seq = 0;
@@ -114,6 +111,7 @@ export class NginxDriver {
       },
     });
     this.revocations = new RevocationSync(this.statusSocket, () => this.opts.gate?.stateDir);
+    this.table = new TableDelivery(this.statusSocket, opts.log, () => this.files);
   }
 
   /**
@@ -194,6 +192,7 @@ export class NginxDriver {
     const generation = `g${Date.now().toString(36)}${(this.seq++).toString(36)}`;
     const genDir = join(this.opts.prefix, 'gen', generation);
     const files = render(generation);
+    const tr = performance.now();
     checkModules(files.get('nginx.conf') ?? '');
     await this.certs.write(cfg);
     await writeFiles(genDir, files);
@@ -208,19 +207,19 @@ export class NginxDriver {
         500,
       );
     }
-    const previous = await this.currentTarget();
-    await this.point(genDir);
+    const previous = await currentTarget(this.opts.prefix);
+    await pointCurrent(this.opts.prefix, genDir);
     try {
       await this.activate(generation);
     } catch (err) {
-      if (previous) await this.point(previous);
+      if (previous) await pointCurrent(this.opts.prefix, previous);
       if (previous && this.process.running) {
         this.reload('rollback');
         // The failed reload's init may already have loaded its table into shared memory, which the
         // old workers read: the live table goes back at once, not only when the reload above lands.
-        const state = this.files?.get(FAST_LANE_STATE);
-        if (state)
-          await sendFastLane(this.statusSocket, state).catch((e: unknown) =>
+        await this.table
+          .putLive()
+          .catch((e: unknown) =>
             this.opts.log.warn({ err: String(e) }, 'could not restore the fast lane table'),
           );
         await this.syncTls();
@@ -231,10 +230,10 @@ export class NginxDriver {
     this.files = files;
     this.generation = generation;
     this.process.markHealthy();
-    await this.syncTable();
+    await this.table.sync();
     await this.syncTls();
     const t3 = performance.now();
-    void this.prune(generation);
+    void pruneGenerations(this.opts.prefix, generation, this.opts.keepGenerations ?? 3);
     // Inside the apply (applies never overlap), so a later apply never loses a file it needs.
     await this.certs.prune(cfg);
     this.opts.log.debug({ generation, mode: 'reload' }, 'nginx config applied');
@@ -242,7 +241,9 @@ export class NginxDriver {
       generation: served(generation, cfg.hash),
       hash: cfg.hash,
       mode: 'reload',
+      sent: 'reload',
       ms: { render: t1 - t0, test: t2 - t1, reload: t3 - t2, total: t3 - t0 },
+      stages: { render: tr - t0, file: t1 - tr, send: t3 - t1 },
     };
   }
 
@@ -269,44 +270,34 @@ export class NginxDriver {
     const t1 = performance.now();
     const genDir = join(this.opts.prefix, 'gen', generation);
     if (!(await this.certs.apply(cfg, files.get(TLS_STATE), live.get(TLS_STATE), genDir))) return undefined;
+    let sent: TableSent;
+    let t2: number;
     try {
       // The file first: an nginx that restarts from here on loads the new table.
-      await writeAtomic(join(this.opts.prefix, 'gen', generation, FAST_LANE_STATE), state);
+      await writeAtomic(join(genDir, FAST_LANE_STATE), state);
+      t2 = performance.now();
       this.files = files;
-      await sendFastLane(this.statusSocket, state);
+      sent = await this.table.deliver(stateVersion(state) as string, tableOf(files), state);
     } catch (err) {
+      this.table.forget();
       this.opts.log.warn({ err: String(err) }, 'fast lane update not taken by nginx; reloading instead');
       return undefined;
     }
-    const t2 = performance.now();
-    this.opts.log.debug({ generation, mode: 'dynamic' }, 'nginx fast lane updated without reload');
+    const t3 = performance.now();
+    this.opts.log.debug({ generation, mode: 'dynamic', sent }, 'nginx fast lane updated without reload');
     return {
       generation: served(generation, cfg.hash),
       hash: cfg.hash,
       mode: 'dynamic',
-      ms: { render: t1 - t0, test: 0, reload: t2 - t1, total: t2 - t0 },
+      sent,
+      ms: { render: t1 - t0, test: 0, reload: t3 - t1, total: t3 - t0 },
+      stages: { render: t1 - t0, file: t2 - t1, send: t3 - t2 },
     };
-  }
-
-  /**
-   * After a reload, nginx's table still holds the hosts the old workers may have needed (see
-   * fast-lane-lua.ts, load): once the new generation answers, the exact table replaces it.
-   */
-  private async syncTable(): Promise<void> {
-    const { memory, file } = await this.fastLaneVersions();
-    const state = this.files?.get(FAST_LANE_STATE);
-    if (memory === file || !state) return;
-    await sendFastLane(this.statusSocket, state).catch((err: unknown) =>
-      this.opts.log.warn({ err: String(err) }, 'could not send the fast lane table after a reload'),
-    );
   }
 
   /** The fast-lane version in nginx's shared memory and in the live state file. */
-  async fastLaneVersions(): Promise<{ memory?: string; file?: string }> {
-    return {
-      memory: await liveStateVersion(this.statusSocket),
-      file: stateVersion(this.files?.get(FAST_LANE_STATE)),
-    };
+  fastLaneVersions(): Promise<{ memory?: string; file?: string }> {
+    return this.table.versions();
   }
 
   /** Starts nginx on the current generation, or reloads it; resolves once the generation answers. */
@@ -340,7 +331,7 @@ export class NginxDriver {
     if (!this.files || !this.generation) return [];
     const genDir = join(this.opts.prefix, 'gen', this.generation);
     const drifted: string[] = [];
-    if ((await this.currentTarget()) !== genDir) drifted.push('current');
+    if ((await currentTarget(this.opts.prefix)) !== genDir) drifted.push('current');
     for (const [rel, content] of this.files) {
       const onDisk = await readFile(join(genDir, rel), 'utf8').catch(() => undefined);
       if (onDisk === undefined || sha(onDisk) !== sha(content)) drifted.push(rel);
@@ -352,12 +343,12 @@ export class NginxDriver {
       const { memory, file } = await this.fastLaneVersions();
       if (!this.process.running || memory === undefined || memory === file) return tls;
       this.opts.log.warn({ memory, file }, 'nginx fast lane changed behind Gatehouse; restoring it');
-      await sendFastLane(this.statusSocket, this.files.get(FAST_LANE_STATE) as string);
+      await this.table.putLive();
       return [...tls, 'fast lane'];
     }
     this.opts.log.warn({ files: drifted }, 'nginx config changed behind Gatehouse; restoring it');
     await writeFiles(genDir, this.files);
-    await this.point(genDir);
+    await pointCurrent(this.opts.prefix, genDir);
     if (this.process.running) this.reload('drift');
     return drifted;
   }
@@ -389,34 +380,6 @@ export class NginxDriver {
 
   async stop(): Promise<void> {
     await this.process.stop();
-  }
-
-  private async currentTarget(): Promise<string | undefined> {
-    return readlink(join(this.opts.prefix, 'current')).catch(() => undefined);
-  }
-
-  /** Atomically points `current` at a generation directory (rename over the old symlink). */
-  private async point(genDir: string): Promise<void> {
-    const link = join(this.opts.prefix, 'current');
-    const tmp = `${link}.${process.pid}.tmp`;
-    await rm(tmp, { force: true });
-    await symlink(genDir, tmp);
-    await rename(tmp, link);
-  }
-
-  private async prune(keep: string): Promise<void> {
-    const dir = join(this.opts.prefix, 'gen');
-    const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n !== keep).sort();
-    const excess = names.slice(0, Math.max(0, names.length - (this.opts.keepGenerations ?? 3)));
-    for (const n of excess) await rm(join(dir, n), { recursive: true, force: true }).catch(() => undefined);
-  }
-}
-
-async function writeFiles(genDir: string, files: RenderedFiles): Promise<void> {
-  for (const [rel, content] of files) {
-    const path = join(genDir, rel);
-    await mkdir(dirname(path), { recursive: true, mode: 0o755 });
-    await writeFile(path, content, { mode: 0o644 });
   }
 }
 

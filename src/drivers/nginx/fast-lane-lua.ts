@@ -16,6 +16,36 @@ local function bad(n, field, why)
   return ("line %d: %s %s"):format(n, field, why)
 end
 
+-- One line of the table (a pool or a host), as the state file, PUT and PATCH write it: key, value
+-- and, for a host, the pool it names (or nil); or nil and what is wrong.
+local function check_line(n, line)
+  if line:sub(1, 1) == "@" then return gh_pools.parse_line(n, line, bad) end
+  local host, scheme, addr, title, msg = line:match(FIELDS)
+  if not host then return nil, bad(n, "line", "does not have 5 tab-separated fields") end
+  if #host > 253 or not host:find("^[a-z0-9_][a-z0-9_.-]*$") then
+    return nil, bad(n, "host", "is not a host name")
+  end
+  if scheme ~= "http" and scheme ~= "https" then return nil, bad(n, "scheme", "is not http or https") end
+  local ip, port = addr:match("^(%d+%.%d+%.%d+%.%d+):(%d+)$")
+  if not ip then ip, port = addr:match("^%[([%x:.]+)%]:(%d+)$") end
+  port = tonumber(port)
+  local pool = addr:match("^(@[%w_-]+)$")
+  if pool then
+    ip, port = pool, ""
+  elseif not ip or not port or port < 1 or port > 65535 then
+    return nil, bad(n, "address", "is not IP:port or @pool")
+  end
+  -- Page text arrives HTML-escaped: markup, quotes and "$" would mean it was not.
+  if title == "" or title:find("[%c<>\"'$]") then return nil, bad(n, "title", "is empty or not escaped") end
+  if msg:find("[%c<>\"'$]") then return nil, bad(n, "message", "is not escaped") end
+  return host, table.concat({ scheme, ip, port, title, msg }, "\t"), pool
+end
+M.check_line = check_line
+
+local function field_of(key)
+  return key:sub(1, 1) == "@" and "pool id" or "host"
+end
+
 -- The whole table, checked line by line: version and host -> value, or nil and what is wrong.
 function M.parse(text)
   if type(text) ~= "string" or text == "" then return nil, bad(1, "header", "is missing") end
@@ -26,33 +56,12 @@ function M.parse(text)
     if n == 1 then
       version = line:match("^# gatehouse fast lane ([0-9a-f]+)$")
       if not version then return nil, bad(1, "header", "is not \"# gatehouse fast lane <version>\"") end
-    elseif line:sub(1, 1) == "@" then
-      local key, value = gh_pools.parse_line(n, line, bad)
-      if not key then return nil, value end
-      if entries[key] then return nil, bad(n, "pool id", "is listed twice") end
-      entries[key] = value
     else
-      local host, scheme, addr, title, msg = line:match(FIELDS)
-      if not host then return nil, bad(n, "line", "does not have 5 tab-separated fields") end
-      if #host > 253 or not host:find("^[a-z0-9_][a-z0-9_.-]*$") then
-        return nil, bad(n, "host", "is not a host name")
-      end
-      if entries[host] then return nil, bad(n, "host", "is listed twice") end
-      if scheme ~= "http" and scheme ~= "https" then return nil, bad(n, "scheme", "is not http or https") end
-      local ip, port = addr:match("^(%d+%.%d+%.%d+%.%d+):(%d+)$")
-      if not ip then ip, port = addr:match("^%[([%x:.]+)%]:(%d+)$") end
-      port = tonumber(port)
-      local pool = addr:match("^(@[%w_-]+)$")
-      if pool then
-        ip, port = pool, ""
-        refs[#refs + 1] = { n, pool }
-      elseif not ip or not port or port < 1 or port > 65535 then
-        return nil, bad(n, "address", "is not IP:port or @pool")
-      end
-      -- Page text arrives HTML-escaped: markup, quotes and "$" would mean it was not.
-      if title == "" or title:find("[%c<>\"'$]") then return nil, bad(n, "title", "is empty or not escaped") end
-      if msg:find("[%c<>\"'$]") then return nil, bad(n, "message", "is not escaped") end
-      entries[host] = table.concat({ scheme, ip, port, title, msg }, "\t")
+      local key, value, pool = check_line(n, line)
+      if not key then return nil, value end
+      if entries[key] then return nil, bad(n, field_of(key), "is listed twice") end
+      entries[key] = value
+      if pool then refs[#refs + 1] = { n, pool } end
     end
   end
   for _, ref in ipairs(refs) do
@@ -61,6 +70,39 @@ function M.parse(text)
   return version, entries
 end
 
+-- A change to the table: "# gatehouse fast lane patch <base> <version>", then lines to set (as in
+-- the table) and keys to delete ("-host", "-@pool"). Checked whole before anything is written.
+function M.parse_patch(text)
+  if type(text) ~= "string" or text == "" then return nil, bad(1, "header", "is missing") end
+  if text:sub(-1) ~= "\n" then return nil, "the patch does not end with a newline" end
+  local p = { sets = {}, dels = {}, refs = {}, lines = {} }
+  local n = 0
+  for line in text:gmatch("([^\n]*)\n") do
+    n = n + 1
+    if n == 1 then
+      p.base, p.version = line:match("^# gatehouse fast lane patch ([0-9a-f]+) ([0-9a-f]+)$")
+      if not p.base then
+        return nil, bad(1, "header", "is not \"# gatehouse fast lane patch <base> <version>\"")
+      end
+    else
+      local key, value, pool
+      if line:sub(1, 1) == "-" then
+        key = line:sub(2)
+        local ok = key:find("^@[%w_-]+$") and #key <= 201
+          or #key <= 253 and key:find("^[a-z0-9_][a-z0-9_.-]*$")
+        if not ok then return nil, bad(n, "delete", "is not -host or -@pool") end
+      else
+        key, value, pool = check_line(n, line)
+        if not key then return nil, value end
+      end
+      if p.lines[key] then return nil, bad(n, field_of(key), "is listed twice") end
+      p.lines[key] = n
+      if value then p.sets[key] = value else p.dels[key] = true end
+      if pool then p.refs[#p.refs + 1] = { n, pool } end
+    end
+  end
+  return p
+end
 local function drop(dict, gen)
   local prefix = gen .. "|"
   for _, key in ipairs(dict:get_keys(0)) do
@@ -72,6 +114,7 @@ end
 function M.version()
   return ngx.shared.gh_fast:get("version")
 end
+function M.bump(dict) dict:incr("serial", 1, 0) end
 
 -- Replaces the table in one step; on failure (memory) the old one stays as it was.
 function M.replace(version, entries)
@@ -93,6 +136,79 @@ function M.replace(version, entries)
   end
   dict:safe_set("version", version)
   if old then drop(dict, old) end
+  M.bump(dict)
+  return true
+end
+
+-- Applies a parsed patch to the current generation: nil, status and what is wrong when it cannot
+-- (409: nginx holds another version than its base; 400: it would leave a host naming a missing
+-- pool; 500: shared memory ran out part way, and the version says so: "<base>+partial").
+-- Order: pools first, then hosts (deletes before sets), pools deleted last, the version at the end,
+-- so a worker reading meanwhile never finds a host whose pool is missing.
+function M.patch(p)
+  local dict = ngx.shared.gh_fast
+  local current = M.version()
+  if current ~= p.base then
+    return nil, 409, ("the table is at version %s, not %s"):format(tostring(current), p.base)
+  end
+  local cur = dict:get("current")
+  if not cur then return nil, 409, "nginx holds no table" end
+  local prefix = cur .. "|"
+  local function has(key)
+    if p.sets[key] then return true end
+    return not p.dels[key] and dict:get(prefix .. key) ~= nil
+  end
+  for _, ref in ipairs(p.refs) do
+    if not has(ref[2]) then return nil, 400, bad(ref[1], "address", "names a pool the table lacks") end
+  end
+  local gone = {}
+  for key in pairs(p.dels) do
+    if key:sub(1, 1) == "@" then gone[key] = true end
+  end
+  if next(gone) then
+    -- Only when pools go (a service removed): every host the patch leaves must keep its pool.
+    for _, k in ipairs(dict:get_keys(0)) do
+      local host = k:sub(1, #prefix) == prefix and k:sub(#prefix + 1)
+      if host and host:sub(1, 1) ~= "@" and not p.sets[host] and not p.dels[host] then
+        local pool = (dict:get(k) or ""):match("^[^\t]*\t(@[^\t]*)\t")
+        if pool and gone[pool] then
+          return nil, 400, bad(p.lines[pool], "delete", "removes a pool host " .. host .. " still names")
+        end
+      end
+    end
+  end
+  local function set(key, value)
+    local ok, err = dict:safe_set(prefix .. key, value)
+    if ok then return true end
+    dict:safe_set("version", p.base .. "+partial")
+    M.bump(dict)
+    return nil, 500, "shared memory: " .. tostring(err)
+  end
+  local steps = {
+    function(key) return key:sub(1, 1) == "@" and p.sets[key] end,
+    function(key) return key:sub(1, 1) ~= "@" and p.dels[key] end,
+    function(key) return key:sub(1, 1) ~= "@" and p.sets[key] end,
+    function(key) return key:sub(1, 1) == "@" and p.dels[key] end,
+  }
+  for _, step in ipairs(steps) do
+    for key in pairs(p.lines) do
+      if step(key) then
+        if p.dels[key] then
+          dict:delete(prefix .. key)
+        else
+          local ok, status, err = set(key, p.sets[key])
+          if not ok then return nil, status, err end
+        end
+      end
+    end
+  end
+  local ok, verr = dict:safe_set("version", p.version)
+  if not ok then
+    dict:safe_set("version", p.base .. "+partial")
+    M.bump(dict)
+    return nil, 500, "shared memory: " .. tostring(verr)
+  end
+  M.bump(dict)
   return true
 end
 
@@ -161,14 +277,15 @@ function M.balance()
   if not ok then ngx.log(ngx.ERR, "fast lane: ", err) end
 end
 
--- The root-only endpoint: GET answers the version, PUT replaces the whole table.
+-- The root-only endpoint: GET answers the version, PUT replaces the whole table, PATCH changes
+-- some of its lines (409 when nginx holds another version than the patch's base).
 function M.serve()
   local method = ngx.req.get_method()
   if method == "GET" then
     ngx.print(M.version() or "")
     return
   end
-  if method ~= "PUT" then return ngx.exit(405) end
+  if method ~= "PUT" and method ~= "PATCH" then return ngx.exit(405) end
   ngx.req.read_body()
   local text = ngx.req.get_body_data()
   if not text then
@@ -178,6 +295,18 @@ function M.serve()
       text = f:read("*a")
       f:close()
     end
+  end
+  if method == "PATCH" then
+    local p, perr = M.parse_patch(text)
+    local ok, status, err = p, 400, perr
+    if p then ok, status, err = M.patch(p) end
+    if not ok then
+      ngx.status = status
+      ngx.print(err)
+      return
+    end
+    ngx.print(p.version)
+    return
   end
   local version, entries = M.parse(text)
   local ok, err = version, entries

@@ -5,6 +5,7 @@ import type { FastEntry } from './lanes.js';
 import { ERROR_PAGES, html, OFFLINE_TEXT, offlineLocation } from './pages.js';
 import { POOLS_LUA } from './pools-lua.js';
 import { poolLine, type RoutePool } from './pools.js';
+import type { RenderedFiles } from './render.js';
 
 /**
  * The fast lane: hosts with one public "/" route are served from nginx's shared memory (see
@@ -25,33 +26,70 @@ const KEEPALIVE = 64;
 const CONTROL = /[\x00-\x1f\x7f]/;
 const HOST = /^[a-z0-9_][a-z0-9_.-]*$/;
 
+/** The table by key (`@pool`, or a host) → its whole line, in the state file's order. */
+export type FastTable = ReadonlyMap<string, string>;
+
 /**
- * `# gatehouse fast lane <version>`, one line per HTTP pool (pools.ts), then one
- * `host scheme @pool title message` line per fast-lane host.
+ * Host lines by entry: splitLanes hands back the same FastEntry while its route is unchanged, so
+ * at 10,000 hosts an apply escapes and checks only the new ones.
  */
+const hostLines = new WeakMap<FastEntry, string>();
+
+function hostLine(f: FastEntry): string {
+  const cached = hostLines.get(f);
+  if (cached !== undefined) return cached;
+  if (f.host.length > 253 || !HOST.test(f.host))
+    throw new UnsafeValueError(`unsafe fast lane host: ${JSON.stringify(f.host)}`);
+  const title = html(f.offline.title);
+  const message = html(f.offline.message ?? '');
+  if (CONTROL.test(title) || CONTROL.test(message))
+    throw new UnsafeValueError(`unsafe offline page text for ${f.host}`);
+  const line = [f.host, f.scheme, `@${ident(f.pool)}`, title, message].join('\t');
+  hostLines.set(f, line);
+  return line;
+}
+
+/** One line per HTTP pool (pools.ts), then one `host scheme @pool title message` line per host. */
+export function fastLaneTable(
+  fast: FastEntry[],
+  pools: RoutePool[] = [],
+  down?: ReadonlySet<string>,
+): Map<string, string> {
+  const table = new Map<string, string>();
+  for (const p of pools) table.set(`@${p.name}`, poolLine(p.name, p.pool, p.offline, down));
+  for (const f of fast) {
+    if (!table.has(`@${f.pool}`)) throw new UnsafeValueError(`fast lane host ${f.host}: no pool ${f.pool}`);
+    table.set(f.host, hostLine(f));
+  }
+  return table;
+}
+
+/** The state file: `# gatehouse fast lane <version>`, then the table's lines. */
+export function stateText(version: string, table: FastTable): string {
+  if (!/^[0-9a-f]+$/.test(version)) throw new UnsafeValueError(`unsafe fast lane version ${version}`);
+  let text = `# gatehouse fast lane ${version}\n`;
+  for (const line of table.values()) text += line + '\n';
+  return text;
+}
+
 export function fastLaneState(
   fast: FastEntry[],
   version: string,
   pools: RoutePool[] = [],
   down?: ReadonlySet<string>,
 ): string {
-  if (!/^[0-9a-f]+$/.test(version)) throw new UnsafeValueError(`unsafe fast lane version ${version}`);
-  const lines = [
-    `# gatehouse fast lane ${version}`,
-    ...pools.map((p) => poolLine(p.name, p.pool, p.offline, down)),
-  ];
-  const known = new Set(pools.map((p) => p.name));
-  for (const f of fast) {
-    if (!known.has(f.pool)) throw new UnsafeValueError(`fast lane host ${f.host}: no pool ${f.pool}`);
-    if (f.host.length > 253 || !HOST.test(f.host))
-      throw new UnsafeValueError(`unsafe fast lane host: ${JSON.stringify(f.host)}`);
-    const title = html(f.offline.title);
-    const message = html(f.offline.message ?? '');
-    if (CONTROL.test(title) || CONTROL.test(message))
-      throw new UnsafeValueError(`unsafe offline page text for ${f.host}`);
-    lines.push([f.host, f.scheme, `@${ident(f.pool)}`, title, message].join('\t'));
-  }
-  return lines.join('\n') + '\n';
+  return stateText(version, fastLaneTable(fast, pools, down));
+}
+
+/** The table behind each rendering's state file (render.ts), for a patch against the next one. */
+const tables = new WeakMap<RenderedFiles, FastTable>();
+
+export function rememberTable(files: RenderedFiles, table: FastTable): void {
+  tables.set(files, table);
+}
+
+export function tableOf(files: RenderedFiles | undefined): FastTable | undefined {
+  return files && tables.get(files);
 }
 
 /** The version a state file names (its first line), or undefined. */
@@ -128,7 +166,7 @@ export function fastLaneConf(): string[] {
   ];
 }
 
-/** The status server's location for the table: GET its version, PUT a whole new table. */
+/** The status server's location for the table: GET its version, PUT a whole new table, PATCH lines. */
 export function fastLaneEndpoint(): string[] {
   return [
     `location = ${FAST_LANE_PATH} {`,
@@ -141,17 +179,18 @@ export function fastLaneEndpoint(): string[] {
   ];
 }
 
-/** The generation's files for the fast lane. */
+/** The generation's files for the fast lane; the state file's table is remembered with `files`. */
 export function fastLaneFiles(
+  files: RenderedFiles,
   fast: FastEntry[],
   version: string,
   pools: RoutePool[],
   down?: ReadonlySet<string>,
-): [string, string][] {
-  return [
-    ['fast-lane.conf', fastLaneConf().join('\n') + '\n'],
-    ['fast-lane.lua', FAST_LANE_LUA],
-    ['pools.lua', POOLS_LUA],
-    [FAST_LANE_STATE, fastLaneState(fast, version, pools, down)],
-  ];
+): void {
+  const table = fastLaneTable(fast, pools, down);
+  files.set('fast-lane.conf', fastLaneConf().join('\n') + '\n');
+  files.set('fast-lane.lua', FAST_LANE_LUA);
+  files.set('pools.lua', POOLS_LUA);
+  files.set(FAST_LANE_STATE, stateText(version, table));
+  rememberTable(files, table);
 }

@@ -23,9 +23,9 @@ export async function writeAtomic(path: string, content: string): Promise<void> 
   await rename(tmp, path);
 }
 
-function call(
+export function callFastLane(
   socketPath: string,
-  method: 'GET' | 'PUT',
+  method: 'GET' | 'PUT' | 'PATCH',
   body?: string,
 ): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -44,14 +44,14 @@ function call(
 
 /** Sends the whole fast-lane table to the running nginx; rejects with nginx's message if refused. */
 export async function sendFastLane(socketPath: string, state: string): Promise<void> {
-  const res = await call(socketPath, 'PUT', state);
+  const res = await callFastLane(socketPath, 'PUT', state);
   if (res.status !== 200)
     throw new GatehouseError('fast_lane_refused', `nginx refused the fast lane table: ${res.body}`, 500);
 }
 
 /** The fast-lane version nginx's shared memory holds; undefined when nginx does not answer. */
 export async function liveStateVersion(socketPath: string): Promise<string | undefined> {
-  const res = await call(socketPath, 'GET').catch(() => undefined);
+  const res = await callFastLane(socketPath, 'GET').catch(() => undefined);
   return res?.status === 200 ? res.body : undefined;
 }
 

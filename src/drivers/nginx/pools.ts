@@ -27,8 +27,27 @@ export interface RoutePool {
 
 /** The table's name for a route's pool: stable while the route's service and path are. */
 export function routePool(route: Pick<SiteRoute, 'service' | 'path'>): string {
-  const path = createHash('sha256').update(route.path).digest('hex').slice(0, 10);
+  const path =
+    pathHashes.get(route.path) ?? createHash('sha256').update(route.path).digest('hex').slice(0, 10);
+  if (pathHashes.size < 10_000) pathHashes.set(route.path, path);
   return `${ident(route.service)}-p${path}`;
+}
+
+/** Paths are few ("/" mostly): their hashes are kept, up to a bound. */
+const pathHashes = new Map<string, string>();
+
+/**
+ * A route's pool in the table, the same object while the route and its pool are (compile keeps
+ * both for an unchanged service): its line is then made once, not at every apply.
+ */
+const routePools = new WeakMap<SiteRoute, RoutePool>();
+
+export function routePoolOf(route: SiteRoute, pool: Pool): RoutePool {
+  const cached = routePools.get(route);
+  if (cached?.pool === pool) return cached;
+  const rp = { name: routePool(route), pool, offline: route.offline };
+  routePools.set(route, rp);
+  return rp;
 }
 
 /** The upstream block every pool of a scheme is served through. */
@@ -50,6 +69,31 @@ const LB: readonly Pool['lb'][] = ['round_robin', 'least_conn', 'ip_hash', 'firs
  * offline page (HTML-escaped; no text: the default one).
  */
 export function poolLine(
+  name: string,
+  pool: Pool,
+  offline: SiteRoute['offline'],
+  down?: ReadonlySet<string>,
+): string {
+  // The active health checks' verdict is the one input not kept with the pool: a pool with a
+  // server down is written anew each time.
+  const anyDown =
+    down !== undefined && down.size > 0 && pool.servers.some((s) => down.has(`${pool.id} ${s}`));
+  const memo = anyDown ? undefined : lines.get(pool);
+  const cached = memo?.get(name);
+  if (cached && cached.offline === offline) return cached.line;
+  const line = makePoolLine(name, pool, offline, down);
+  if (!anyDown) {
+    const m = memo ?? new Map<string, { offline: SiteRoute['offline']; line: string }>();
+    m.set(name, { offline, line });
+    if (!memo) lines.set(pool, m);
+  }
+  return line;
+}
+
+/** Lines by pool object, then by name (routes sharing a pool have a line each). */
+const lines = new WeakMap<Pool, Map<string, { offline: SiteRoute['offline']; line: string }>>();
+
+function makePoolLine(
   name: string,
   pool: Pool,
   offline: SiteRoute['offline'],

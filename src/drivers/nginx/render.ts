@@ -3,7 +3,7 @@ import { address, filePath, ident, mapKey } from './escape.js';
 import { indent, listen, PROXY_HEADERS, zoneName } from './common.js';
 import { splitLanes } from './lanes.js';
 import { fastLaneEndpoint, fastLaneFiles, fastLaneHttp, fastLaneMain } from './fast-lane.js';
-import { routePool, type RoutePool } from './pools.js';
+import { routePoolOf, type RoutePool } from './pools.js';
 import { pagesConf, pageVariables } from './pages.js';
 import { siteServer } from './site.js';
 import { gateEndpoint, gateFiles, gateHttp, gateInit, gateMain, policyRoutes, portalServer } from './gate.js';
@@ -38,9 +38,11 @@ export function renderNginx(cfg: EdgeConfig, env: RenderEnv): RenderedFiles {
   const { fast, full } = splitLanes(cfg.sites, pools);
   // The table's pools: one per route (routePool), sorted by name.
   const routePools = new Map<string, RoutePool>();
-  for (const r of cfg.sites.flatMap((s) => s.routes)) {
-    const name = routePool(r);
-    routePools.set(name, { name, pool: pools.get(r.pool) as Pool, offline: r.offline });
+  for (const s of cfg.sites) {
+    for (const r of s.routes) {
+      const rp = routePoolOf(r, pools.get(r.pool) as Pool);
+      routePools.set(rp.name, rp);
+    }
   }
   const httpPools = [...routePools.values()].sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
   const plan = tlsPlan(cfg);
@@ -103,7 +105,7 @@ export function renderNginx(cfg: EdgeConfig, env: RenderEnv): RenderedFiles {
   files.set('nginx.conf', main.join('\n') + '\n');
   files.set('proxy_headers.conf', PROXY_HEADERS.join('\n') + '\n');
   files.set('pages.conf', pagesConf().join('\n') + '\n');
-  for (const [name, content] of fastLaneFiles(fast, cfg.hash, httpPools, env.down)) files.set(name, content);
+  fastLaneFiles(files, fast, cfg.hash, httpPools, env.down);
   for (const [name, content] of tlsFiles(plan)) files.set(name, content);
   if (guarded) for (const [name, content] of gateFiles(cfg, env)) files.set(name, content);
   return files;

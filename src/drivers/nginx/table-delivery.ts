@@ -1,0 +1,105 @@
+import type { Logger } from '../../observe/log.js';
+import { fastLaneDelta, PATCH_CHANGED_POOLS } from './fast-lane-delta.js';
+import { FAST_LANE_STATE, stateVersion, tableOf, type FastTable } from './fast-lane.js';
+import { callFastLane, liveStateVersion, sendFastLane } from './live-state.js';
+import type { RenderedFiles } from './render.js';
+
+/** How a table reached nginx's memory: a patch of the lines that changed, or the whole table. */
+export type TableSent = 'patch' | 'table';
+
+/**
+ * Sends fast-lane tables to the running nginx (fast-lane-lua.ts, M.serve): a PATCH of the lines
+ * that changed since the table nginx is known to hold, else the whole table (PUT). nginx checks the
+ * patch's base against the version it holds: 409 when another (a reload's "+kept" table, a failed
+ * patch's "+partial", one written behind Gatehouse) means the whole table goes instead, as it does
+ * when a patch is refused for any other reason.
+ */
+export class TableDelivery {
+  /** The table nginx holds as far as Gatehouse knows (what it last sent and nginx took). */
+  private held: { version: string; table: FastTable } | undefined;
+  /** Pools deleted by a patch since the last whole table: a worker may still hold them parsed. */
+  private readonly stale = new Set<string>();
+
+  constructor(
+    private readonly socket: string,
+    private readonly log: Logger,
+    /** The live generation's files: its state file is the table nginx should hold. */
+    private readonly live: () => RenderedFiles | undefined,
+  ) {}
+
+  /** The fast-lane version in nginx's shared memory and in the live state file. */
+  async versions(): Promise<{ memory?: string; file?: string }> {
+    return {
+      memory: await liveStateVersion(this.socket),
+      file: stateVersion(this.live()?.get(FAST_LANE_STATE)),
+    };
+  }
+
+  /**
+   * After a reload, nginx's table still holds the hosts the old workers may have needed (see
+   * fast-lane-lua.ts, load): once the new generation answers, the exact table replaces it.
+   */
+  async sync(): Promise<void> {
+    const { memory, file } = await this.versions();
+    if (memory === file && file !== undefined) {
+      const table = tableOf(this.live());
+      this.held = table ? { version: file, table } : undefined;
+      return;
+    }
+    await this.putLive().catch((err: unknown) =>
+      this.log.warn({ err: String(err) }, 'could not send the fast lane table after a reload'),
+    );
+  }
+
+  /** The live state file's whole table to nginx's memory. */
+  async putLive(): Promise<void> {
+    const files = this.live();
+    const state = files?.get(FAST_LANE_STATE);
+    if (!state) return this.forget();
+    await this.put(stateVersion(state) as string, tableOf(files), state);
+  }
+
+  /** What nginx holds is not known (a rollback, an error): the next delivery sends the whole table. */
+  forget(): void {
+    this.held = undefined;
+  }
+
+  /** Sends `table` (whose state file is `text`); rejects with nginx's message if it took neither. */
+  async deliver(version: string, table: FastTable | undefined, text: string): Promise<TableSent> {
+    const held = this.held;
+    const delta =
+      held && table
+        ? fastLaneDelta(held.table, table, held.version, version, {
+            changedPools: PATCH_CHANGED_POOLS,
+            stale: this.stale,
+          })
+        : undefined;
+    if (delta && table) {
+      const res = await callFastLane(this.socket, 'PATCH', delta.text).catch((err: unknown) => ({
+        status: 0,
+        body: String(err),
+      }));
+      if (res.status === 200) {
+        this.held = { version, table };
+        for (const key of delta.deleted) if (key.startsWith('@')) this.stale.add(key);
+        return 'patch';
+      }
+      // 409 (another base) is expected after a reload; anything else is worth a line in the log.
+      const level = res.status === 409 ? 'debug' : 'warn';
+      this.log[level](
+        { status: res.status, body: res.body },
+        'fast lane patch not taken; sending the whole table',
+      );
+    }
+    await this.put(version, table, text);
+    return 'table';
+  }
+
+  /** The whole table (PUT): a new generation in nginx's memory, every worker's pools parsed anew. */
+  async put(version: string, table: FastTable | undefined, text: string): Promise<void> {
+    this.held = undefined;
+    await sendFastLane(this.socket, text);
+    this.stale.clear();
+    if (table) this.held = { version, table };
+  }
+}
