@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { fastLaneDelta } from '../../src/drivers/nginx/fast-lane-delta.js';
+import { fastLaneTable, stateText } from '../../src/drivers/nginx/fast-lane.js';
+import type { FastEntry } from '../../src/drivers/nginx/lanes.js';
+import type { RoutePool } from '../../src/drivers/nginx/pools.js';
+
+const pool = (name: string, port: number): RoutePool => ({
+  name,
+  pool: { id: `${name}-r0`, scheme: 'http', lb: 'round_robin', servers: [`127.0.0.1:${port}`] },
+  offline: { title: name },
+});
+const host = (h: string, p: string): FastEntry => ({
+  host: h,
+  scheme: 'http',
+  pool: p,
+  offline: { title: h.split('.')[0] as string },
+});
+
+/** A table of `n` hosts, each with its own pool (as registrations make them). */
+function table(n: number, extra: [string, number][] = []) {
+  const names: [string, number][] = [
+    ...Array.from({ length: n }, (_, i): [string, number] => [`s${i}`, 8000]),
+    ...extra,
+  ];
+  return fastLaneTable(
+    names.map(([name]) => host(`${name}.test`, `${name}-p1`)),
+    names.map(([name, port]) => pool(`${name}-p1`, port)),
+  );
+}
+
+describe('fast lane delta', () => {
+  it('names a new host and its pool, and nothing else', () => {
+    const prev = table(100);
+    const next = table(100, [['new', 9000]]);
+    const d = fastLaneDelta(prev, next, 'aa', 'bb');
+    expect(d?.set).toEqual(['@new-p1', 'new.test']);
+    expect(d?.deleted).toEqual([]);
+    expect(d?.text).toBe(
+      '# gatehouse fast lane patch aa bb\n' + `${next.get('@new-p1')}\n` + `${next.get('new.test')}\n`,
+    );
+  });
+
+  it('deletes a removed host and its pool with -key lines', () => {
+    const prev = table(100, [['gone', 9000]]);
+    const d = fastLaneDelta(prev, table(100), 'aa', 'bb');
+    expect(d?.text).toBe('# gatehouse fast lane patch aa bb\n-@gone-p1\n-gone.test\n');
+  });
+
+  it('sends a changed host line, and applied to the old table gives the new one', () => {
+    const prev = table(100);
+    const next = new Map(prev);
+    next.set('s3.test', (prev.get('s3.test') as string).replace('\ts3\t', '\tThree\t'));
+    const d = fastLaneDelta(prev, next, 'aa', 'bb');
+    expect(d?.set).toEqual(['s3.test']);
+    const applied = new Map(prev);
+    for (const line of (d?.text ?? '').split('\n').slice(1, -1)) {
+      if (line.startsWith('-')) applied.delete(line.slice(1));
+      else applied.set(line.split('\t')[0] as string, line);
+    }
+    expect(stateText('bb', applied)).toBe(stateText('bb', next));
+  });
+
+  it('leaves a changed pool, or one a worker may still hold, to the whole table', () => {
+    const prev = table(100, [['x', 9000]]);
+    expect(fastLaneDelta(prev, table(100, [['x', 9001]]), 'aa', 'bb')).toBeUndefined();
+    // With changed pools allowed, it is one line.
+    expect(fastLaneDelta(prev, table(100, [['x', 9001]]), 'aa', 'bb', { changedPools: true })?.set).toEqual([
+      '@x-p1',
+    ]);
+    // Deleted by an earlier patch, now back: a worker may have the old one parsed.
+    const back = fastLaneDelta(table(100), table(100, [['x', 9000]]), 'aa', 'bb', {
+      stale: new Set(['@x-p1']),
+    });
+    expect(back).toBeUndefined();
+  });
+
+  it('sends the whole table when most of it changed', () => {
+    const prev = table(200);
+    const next = table(0, [['other', 1]]);
+    expect(fastLaneDelta(prev, next, 'aa', 'bb')).toBeUndefined();
+    // A small table: a few lines are still a patch.
+    expect(fastLaneDelta(table(1), table(1, [['y', 2]]), 'aa', 'bb')?.set).toHaveLength(2);
+  });
+
+  it('an unchanged table is a header that only moves the version', () => {
+    expect(fastLaneDelta(table(10), table(10), 'aa', 'bb')?.text).toBe('# gatehouse fast lane patch aa bb\n');
+  });
+
+  it('refuses versions that are not hex (they go into the header line)', () => {
+    expect(() => fastLaneDelta(table(1), table(1), 'aa\n-x', 'bb')).toThrow(/unsafe/);
+    expect(() => fastLaneDelta(table(1), table(1), 'aa', 'bb+kept')).toThrow(/unsafe/);
+  });
+
+  it('keeps the line made for an unchanged entry (same string, nothing escaped again)', () => {
+    const e = host('keep.test', 'keep-p1');
+    const p = pool('keep-p1', 1);
+    const a = fastLaneTable([e], [p]);
+    const b = fastLaneTable([e], [p]);
+    expect(b.get('keep.test')).toBe(a.get('keep.test'));
+    expect(fastLaneDelta(a, b, 'aa', 'bb')?.set).toEqual([]);
+  });
+});
