@@ -18,6 +18,9 @@ interface Sample {
   liveMs: number;
   /** The apply that made it live, as Gatehouse timed it. */
   apply?: { render: number; test: number; reload: number; total: number };
+  /** What it sent nginx (a patch of the table, the whole table, a reload) and where its time went. */
+  sent?: string;
+  stages?: { wait: number; compile: number; render: number; file: number; send: number };
 }
 
 /**
@@ -41,7 +44,14 @@ async function sample(bg: BenchGatehouse, subdomain: string, backendPort: number
   const t2 = performance.now();
   // Start the next sample from a quiet Gatehouse: the apply may still be finishing after the 200.
   await bg.settle();
-  return { postMs: t1 - t0, liveMs: t2 - t1, apply: bg.gh.edge.getStatus().lastApplyMs };
+  const st = bg.gh.edge.getStatus();
+  return {
+    postMs: t1 - t0,
+    liveMs: t2 - t1,
+    apply: st.lastApplyMs,
+    ...(st.lastApplySent ? { sent: st.lastApplySent } : {}),
+    ...(st.lastApplyStages ? { stages: st.lastApplyStages } : {}),
+  };
 }
 
 function rows(routes: number, goalMs: number, samples: Sample[]): Row[] {
@@ -97,6 +107,18 @@ export async function p3(ctx: BenchContext): Promise<CaseResult> {
       out.notes.push(
         `P3 ${step.routes} routes: median apply ${m((a) => a.total)} ms = render ${m((a) => a.render)}` +
           ` + nginx -t ${m((a) => a.test)} + reload (or, without one, state file + send) ${m((a) => a.reload)}`,
+      );
+    }
+    const staged = samples.flatMap((s) => (s.stages ? [s.stages] : []));
+    if (staged.length > 0) {
+      const q = (f: (a: NonNullable<Sample['stages']>) => number) =>
+        `${round(median(staged.map(f)), 1)}/${round(percentile(staged.map(f), 99), 1)}`;
+      const sent = new Map<string, number>();
+      for (const s of samples) sent.set(s.sent ?? '?', (sent.get(s.sent ?? '?') ?? 0) + 1);
+      out.notes.push(
+        `P3 ${step.routes} routes: stages p50/p99 ms: wait ${q((a) => a.wait)}, compile ${q((a) => a.compile)},` +
+          ` render ${q((a) => a.render)}, file ${q((a) => a.file)}, send ${q((a) => a.send)};` +
+          ` sent ${[...sent].map(([k, v]) => `${k} ×${v}`).join(', ')}`,
       );
     }
   }

@@ -27,7 +27,7 @@ export interface CompileInput {
 interface Fragment {
   /** Hash of everything in the service that reaches the proxy (not its labels). */
   hash: string;
-  routes: { pool: Pool; poolKey: string; route: SiteRoute }[];
+  routes: { pool: Pool; poolKey: string; route: SiteRoute; siteKey: string }[];
   tcp: { pool: Pool; listener: TcpListener }[];
 }
 
@@ -46,14 +46,15 @@ export function compile(input: CompileInput): EdgeConfig {
   const pools: Pool[] = [];
   const poolByContent = new Map<string, Pool>();
   const tcp: TcpListener[] = [];
-  const routesByHost = new Map<string, SiteRoute[]>();
+  // A host's routes, and the key of its first (see siteKey).
+  const routesByHost = new Map<string, { routes: SiteRoute[]; key: string }>();
   const tlsHosts = new Set<string>();
   const hash = createHash('sha256').update(`1 ${input.listeners.http} ${input.listeners.https}\n`);
 
   for (const svc of services) {
     const f = fragmentOf(svc);
     hash.update(`${svc.name} ${f.hash}\n`);
-    for (const { pool, poolKey, route } of f.routes) {
+    for (const { pool, poolKey, route, siteKey } of f.routes) {
       // Routes with the same upstreams share one pool: fewer upstream blocks for nginx to parse,
       // and to search by name on every request that proxies to a variable.
       let shared = poolByContent.get(poolKey);
@@ -66,8 +67,8 @@ export function compile(input: CompileInput): EdgeConfig {
       for (const host of svc.hosts) {
         if (svc.tls !== 'none') tlsHosts.add(host);
         const list = routesByHost.get(host);
-        if (list) list.push(siteRoute);
-        else routesByHost.set(host, [siteRoute]);
+        if (list) list.routes.push(siteRoute);
+        else routesByHost.set(host, { routes: [siteRoute], key: siteKey });
       }
     }
     for (const t of f.tcp) {
@@ -78,15 +79,10 @@ export function compile(input: CompileInput): EdgeConfig {
 
   // Hosts with identical route lists share one site (one server block, many names).
   const sitesByKey = new Map<string, Site>();
-  for (const host of [...routesByHost.keys()].sort(cmp)) {
-    const routes = (routesByHost.get(host) ?? []).sort(
-      (a, b) => b.path.length - a.path.length || cmp(a.path, b.path),
-    );
+  for (const [host, entry] of [...routesByHost].sort((a, b) => cmp(a[0], b[0]))) {
+    const routes = entry.routes.sort((a, b) => b.path.length - a.path.length || cmp(a.path, b.path));
     // A (service, path) pair names one route: unique across the registry.
-    const key =
-      routes.length === 1
-        ? `${routes[0]?.service} ${routes[0]?.path}`
-        : routes.map((r) => `${r.service} ${r.path}`).join('\n');
+    const key = routes.length === 1 ? entry.key : routes.map((r) => `${r.service} ${r.path}`).join('\n');
     const site = sitesByKey.get(key);
     if (site) site.hosts.push(host);
     else sitesByKey.set(key, { hosts: [host], routes });
@@ -209,7 +205,8 @@ function fragmentOf(svc: Service): Fragment {
         trusted.filter((n) => !ownCopies.has(n.toLowerCase())),
       ),
     };
-    return { pool, poolKey, route: siteRoute };
+    // The route's key among sites (see compile), made once: a fresh string is hashed at every lookup.
+    return { pool, poolKey, route: siteRoute, siteKey: `${svc.name} ${route.path}` };
   });
   const tcp = svc.tcp.map((t, i) => {
     const id = `${svc.name}-t${i}`;
@@ -225,7 +222,9 @@ function fragmentOf(svc: Service): Fragment {
     };
   });
   const hash = createHash('sha256')
-    .update(JSON.stringify([svc.hosts, routes, tcp]))
+    .update(
+      JSON.stringify([svc.hosts, routes.map(({ pool, poolKey, route }) => ({ pool, poolKey, route })), tcp]),
+    )
     .digest('hex');
   const f = { hash, routes, tcp };
   fragments.set(svc, f);

@@ -30,12 +30,14 @@ const HOST = /^[a-z0-9_][a-z0-9_.-]*$/;
 export type FastTable = ReadonlyMap<string, string>;
 
 /**
- * Host lines by entry: splitLanes hands back the same FastEntry while its route is unchanged, so
- * at 10,000 hosts an apply escapes and checks only the new ones.
+ * Lines by entry: splitLanes hands back the same FastEntry, and render the same RoutePool, while
+ * its route is unchanged, so at 10,000 hosts an apply escapes and checks only the new ones. The
+ * keys are kept too: a string made anew would be hashed anew for every table lookup.
  */
-const hostLines = new WeakMap<FastEntry, string>();
+const hostLines = new WeakMap<FastEntry, { poolKey: string; line: string }>();
+const poolKeys = new WeakMap<RoutePool, string>();
 
-function hostLine(f: FastEntry): string {
+function hostLine(f: FastEntry): { poolKey: string; line: string } {
   const cached = hostLines.get(f);
   if (cached !== undefined) return cached;
   if (f.host.length > 253 || !HOST.test(f.host))
@@ -44,9 +46,19 @@ function hostLine(f: FastEntry): string {
   const message = html(f.offline.message ?? '');
   if (CONTROL.test(title) || CONTROL.test(message))
     throw new UnsafeValueError(`unsafe offline page text for ${f.host}`);
-  const line = [f.host, f.scheme, `@${ident(f.pool)}`, title, message].join('\t');
-  hostLines.set(f, line);
-  return line;
+  const poolKey = `@${ident(f.pool)}`;
+  const made = { poolKey, line: [f.host, f.scheme, poolKey, title, message].join('\t') };
+  hostLines.set(f, made);
+  return made;
+}
+
+function poolKey(p: RoutePool): string {
+  let key = poolKeys.get(p);
+  if (key === undefined) {
+    key = `@${p.name}`;
+    poolKeys.set(p, key);
+  }
+  return key;
 }
 
 /** One line per HTTP pool (pools.ts), then one `host scheme @pool title message` line per host. */
@@ -56,10 +68,11 @@ export function fastLaneTable(
   down?: ReadonlySet<string>,
 ): Map<string, string> {
   const table = new Map<string, string>();
-  for (const p of pools) table.set(`@${p.name}`, poolLine(p.name, p.pool, p.offline, down));
+  for (const p of pools) table.set(poolKey(p), poolLine(p.name, p.pool, p.offline, down));
   for (const f of fast) {
-    if (!table.has(`@${f.pool}`)) throw new UnsafeValueError(`fast lane host ${f.host}: no pool ${f.pool}`);
-    table.set(f.host, hostLine(f));
+    const { poolKey: key, line } = hostLine(f);
+    if (!table.has(key)) throw new UnsafeValueError(`fast lane host ${f.host}: no pool ${f.pool}`);
+    table.set(f.host, line);
   }
   return table;
 }
