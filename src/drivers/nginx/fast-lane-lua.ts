@@ -4,8 +4,12 @@
  * address or pool, offline page; and the HTTP pools, see pools-lua.ts, global `gh_pools`) lives
  * in the shared dict `gh_fast`, under a generation number: a
  * replacement writes the new entries first and then switches `current` in one step, so every worker
- * sees either the old table or the new one, never a mix, and never an empty one. The state file
- * and the endpoint share one line format, and every line is validated before anything is written.
+ * sees either the old table or the new one, never a mix, and never an empty one. A patch (PATCH:
+ * the lines that changed, keys deleted) changes the current generation in place, pools before the
+ * hosts that name them and hosts before the pools they named, the version last; it names the
+ * version it was made against, and nginx refuses it (409) when it holds another. The state file
+ * and the endpoint share one line format (check_line), and every line of a table or a patch is
+ * validated before anything is written.
  */
 export const FAST_LANE_LUA = String.raw`local balancer = require "ngx.balancer"
 
