@@ -4,7 +4,7 @@ import { filePath, ident, str, UnsafeValueError } from './escape.js';
 import type { FastEntry } from './lanes.js';
 import { ERROR_PAGES, html, OFFLINE_TEXT, offlineLocation } from './pages.js';
 import { POOLS_LUA } from './pools-lua.js';
-import { poolLine, type RoutePool } from './pools.js';
+import { anyServerDown, poolLine, type RoutePool } from './pools.js';
 import type { RenderedFiles } from './render.js';
 
 /**
@@ -35,7 +35,7 @@ export type FastTable = ReadonlyMap<string, string>;
  * keys are kept too: a string made anew would be hashed anew for every table lookup.
  */
 const hostLines = new WeakMap<FastEntry, { poolKey: string; line: string }>();
-const poolKeys = new WeakMap<RoutePool, string>();
+const poolLines = new WeakMap<RoutePool, { key: string; line: string }>();
 
 function hostLine(f: FastEntry): { poolKey: string; line: string } {
   const cached = hostLines.get(f);
@@ -52,13 +52,14 @@ function hostLine(f: FastEntry): { poolKey: string; line: string } {
   return made;
 }
 
-function poolKey(p: RoutePool): string {
-  let key = poolKeys.get(p);
-  if (key === undefined) {
-    key = `@${p.name}`;
-    poolKeys.set(p, key);
-  }
-  return key;
+/** A pool's key and line; made anew while the health checks have one of its servers down. */
+function poolEntry(p: RoutePool, down: ReadonlySet<string> | undefined): { key: string; line: string } {
+  const cached = poolLines.get(p);
+  const isDown = anyServerDown(p.pool, down);
+  if (cached && !isDown) return cached;
+  const made = { key: cached?.key ?? `@${p.name}`, line: poolLine(p.name, p.pool, p.offline, down) };
+  if (!isDown) poolLines.set(p, made);
+  return made;
 }
 
 /** One line per HTTP pool (pools.ts), then one `host scheme @pool title message` line per host. */
@@ -68,7 +69,10 @@ export function fastLaneTable(
   down?: ReadonlySet<string>,
 ): Map<string, string> {
   const table = new Map<string, string>();
-  for (const p of pools) table.set(poolKey(p), poolLine(p.name, p.pool, p.offline, down));
+  for (const p of pools) {
+    const { key, line } = poolEntry(p, down);
+    table.set(key, line);
+  }
   for (const f of fast) {
     const { poolKey: key, line } = hostLine(f);
     if (!table.has(key)) throw new UnsafeValueError(`fast lane host ${f.host}: no pool ${f.pool}`);

@@ -50,6 +50,11 @@ export function routePoolOf(route: SiteRoute, pool: Pool): RoutePool {
   return rp;
 }
 
+/** Whether the active health checks' verdict (`down`, see poolLine) names a server of the pool. */
+export function anyServerDown(pool: Pool, down: ReadonlySet<string> | undefined): boolean {
+  return down !== undefined && down.size > 0 && pool.servers.some((s) => down.has(`${pool.id} ${s}`));
+}
+
 /** The upstream block every pool of a scheme is served through. */
 export function poolUpstream(scheme: Pool['scheme']): string {
   return `${scheme}://gh_fast_${scheme}`;
@@ -69,31 +74,6 @@ const LB: readonly Pool['lb'][] = ['round_robin', 'least_conn', 'ip_hash', 'firs
  * offline page (HTML-escaped; no text: the default one).
  */
 export function poolLine(
-  name: string,
-  pool: Pool,
-  offline: SiteRoute['offline'],
-  down?: ReadonlySet<string>,
-): string {
-  // The active health checks' verdict is the one input not kept with the pool: a pool with a
-  // server down is written anew each time.
-  const anyDown =
-    down !== undefined && down.size > 0 && pool.servers.some((s) => down.has(`${pool.id} ${s}`));
-  const memo = anyDown ? undefined : lines.get(pool);
-  const cached = memo?.get(name);
-  if (cached && cached.offline === offline) return cached.line;
-  const line = makePoolLine(name, pool, offline, down);
-  if (!anyDown) {
-    const m = memo ?? new Map<string, { offline: SiteRoute['offline']; line: string }>();
-    m.set(name, { offline, line });
-    if (!memo) lines.set(pool, m);
-  }
-  return line;
-}
-
-/** Lines by pool object, then by name (routes sharing a pool have a line each). */
-const lines = new WeakMap<Pool, Map<string, { offline: SiteRoute['offline']; line: string }>>();
-
-function makePoolLine(
   name: string,
   pool: Pool,
   offline: SiteRoute['offline'],
