@@ -27,6 +27,8 @@ export interface CompileInput {
 interface Fragment {
   /** Hash of everything in the service that reaches the proxy (not its labels). */
   hash: string;
+  /** `<name> <hash>\n`, the service's part of the config's hash (made once). */
+  hashLine: string;
   routes: { pool: Pool; poolKey: string; route: SiteRoute; siteKey: string }[];
   tcp: { pool: Pool; listener: TcpListener }[];
 }
@@ -50,10 +52,12 @@ export function compile(input: CompileInput): EdgeConfig {
   const routesByHost = new Map<string, { routes: SiteRoute[]; key: string }>();
   const tlsHosts = new Set<string>();
   const hash = createHash('sha256').update(`1 ${input.listeners.http} ${input.listeners.https}\n`);
+  // The services' parts, hashed in one call: 10,000 calls into the hash cost more than the hashing.
+  const hashLines: string[] = [];
 
   for (const svc of services) {
     const f = fragmentOf(svc);
-    hash.update(`${svc.name} ${f.hash}\n`);
+    hashLines.push(f.hashLine);
     for (const { pool, poolKey, route, siteKey } of f.routes) {
       // Routes with the same upstreams share one pool: fewer upstream blocks for nginx to parse,
       // and to search by name on every request that proxies to a variable.
@@ -87,6 +91,7 @@ export function compile(input: CompileInput): EdgeConfig {
     if (site) site.hosts.push(host);
     else sitesByKey.set(key, { hosts: [host], routes });
   }
+  hash.update(hashLines.join(''));
   const sites = [...sitesByKey.values()].sort((a, b) => cmp(a.hosts[0] ?? '', b.hosts[0] ?? ''));
   tcp.sort((a, b) => a.port - b.port);
 
@@ -226,7 +231,7 @@ function fragmentOf(svc: Service): Fragment {
       JSON.stringify([svc.hosts, routes.map(({ pool, poolKey, route }) => ({ pool, poolKey, route })), tcp]),
     )
     .digest('hex');
-  const f = { hash, routes, tcp };
+  const f = { hash, hashLine: `${svc.name} ${hash}\n`, routes, tcp };
   fragments.set(svc, f);
   return f;
 }
