@@ -96,7 +96,9 @@ export function compile(input: CompileInput): EdgeConfig {
   tcp.sort((a, b) => a.port - b.port);
 
   for (const h of input.ownHosts ?? []) tlsHosts.add(h);
-  const tls = assignCerts(input.listeners.https > 0 ? (input.certs ?? []) : [], [...tlsHosts].sort(cmp));
+  const certs = input.listeners.https > 0 ? (input.certs ?? []) : [];
+  // No certificate, no host gets one: 10,000 host names are not sorted for nothing.
+  const tls = assignCerts(certs, certs.length > 0 ? [...tlsHosts].sort(cmp) : []);
   // Terminated TCP routes take the certificate of their name, https listener or not.
   const tcpOut = tcp.map((l) => {
     if (l.tls?.mode !== 'terminate') return l;
