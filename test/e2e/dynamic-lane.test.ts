@@ -1,6 +1,8 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compile } from '../../src/compile/compile.js';
@@ -8,6 +10,7 @@ import { NginxDriver } from '../../src/drivers/nginx/driver.js';
 import { serviceSchema } from '../../src/model/service.js';
 import { silentLogger } from '../../src/observe/log.js';
 import { freePort, http, startServer, until, type TestServer } from '../helpers/net.js';
+import { makeCa } from '../helpers/tls.js';
 import { testDir } from '../helpers/tmp.js';
 
 /** A backend that counts the TCP connections it accepted. */
@@ -71,13 +74,14 @@ describe('dynamic fast lane', () => {
   let a: Awaited<ReturnType<typeof countingBackend>>;
   let b: Awaited<ReturnType<typeof countingBackend>>;
   const socket = () => join(dir, 'nginx', 'run', 'status.sock');
-  const cfg = (services: [string, number][], offline: Record<string, string> = {}) =>
+  /** Hosts and their backends' ports (an "https://" prefix: the backend speaks HTTPS). */
+  const cfg = (services: [string, number | string][], offline: Record<string, string> = {}) =>
     compile({
       services: services.map(([host, p]) =>
         serviceSchema.parse({
           name: host.split('.')[0],
           hosts: [host],
-          routes: [{ upstreams: [`127.0.0.1:${p}`] }],
+          routes: [{ upstreams: [typeof p === 'number' ? `127.0.0.1:${p}` : p] }],
           ...(offline[host] ? { offline_page: { message: offline[host] } } : {}),
         }),
       ),
@@ -188,6 +192,27 @@ describe('dynamic fast lane', () => {
     expect((await http(port, 'one.test')).body).toBe('b');
     expect(await driver.correctDrift()).toEqual(['fast lane']);
     expect((await http(port, 'one.test')).body).toBe('a');
+  });
+
+  it('serves a host whose backend speaks HTTPS beside one that speaks HTTP', async () => {
+    const { cert, key } = makeCa(dir).issue(['backend.test']);
+    const tls = createHttpsServer({ cert, key }, (_req, res) => res.end('tls'));
+    await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
+    try {
+      const tlsPort = (tls.address() as AddressInfo).port;
+      const hosts: [string, number | string][] = [
+        ['one.test', a.port],
+        ['secure.test', `https://127.0.0.1:${tlsPort}`],
+      ];
+      expect((await driver.apply(cfg(hosts))).mode).toBe('dynamic');
+      for (let i = 0; i < 5; i++) {
+        expect(await http(port, 'secure.test')).toMatchObject({ status: 200, body: 'tls' });
+        expect(await http(port, 'one.test')).toMatchObject({ status: 200, body: 'a' });
+      }
+    } finally {
+      tls.closeAllConnections();
+      await new Promise<void>((resolve) => tls.close(() => resolve()));
+    }
   });
 
   it("answers a host's offline page when its backend is down", async () => {

@@ -8,7 +8,7 @@
  * and the endpoint share one line format, and every line is validated before anything is written.
  *
  * Every change to the table ends by bumping the dict's `serial`. Each worker keeps the entries it
- * has parsed (host → upstream, pool, page) in a Lua table of its own while `serial` stays the same,
+ * has parsed (host → scheme, pool, page) in a Lua table of its own while `serial` stays the same,
  * so a request costs one shared-dict read, not three reads and a parse; a new serial empties it.
  */
 export const FAST_LANE_LUA = String.raw`local balancer = require "ngx.balancer"
@@ -134,13 +134,12 @@ end
 
 -- This worker's parsed entries (host -> entry) while the dict's serial is cache_serial.
 local cache, cache_serial = {}, nil
-local UPSTREAM = { http = "http://gh_fast_http", https = "https://gh_fast_https" }
 
--- The table's value for host, parsed: upstream, pool (the parsed pool, see pools-lua.ts) or
--- ip and port, title, text (nil for the default one).
+-- The table's value for host, parsed: scheme, pool (the parsed pool, see pools-lua.ts) or ip and
+-- port, title, text (nil for the default one).
 local function parse_entry(value, serial)
   local scheme, ip, port, title, msg = value:match(FIELDS)
-  local e = { upstream = UPSTREAM[scheme], title = title, text = msg ~= "" and msg or nil }
+  local e = { scheme = scheme, title = title, text = msg ~= "" and msg or nil }
   if ip:sub(1, 1) == "@" then
     e.pool_id = ip:sub(2)
     e.pool = gh_pools.get(e.pool_id, serial)
@@ -174,8 +173,9 @@ local function entry(host)
   return e
 end
 
--- set_by_lua of the fast lane's location: the upstream block for the request's host, or "" (the
--- location answers 404: set_by_lua cannot). The balancer finds the pool or peer in ngx.ctx.
+-- set_by_lua of the fast lane's location: the request's host's scheme ("http" or "https", which
+-- picks the upstream block), or "" (the location answers 404: set_by_lua cannot). The balancer
+-- finds the pool or peer in ngx.ctx.
 function M.route()
   local e = entry(ngx.var.host)
   if not e then return "" end
@@ -185,7 +185,7 @@ function M.route()
   else
     ctx.gh_ip, ctx.gh_port = e.ip, e.port
   end
-  return e.upstream
+  return e.scheme
 end
 
 -- The offline page only (the error path): 0 the host's pool, 1 its title, 2 its text; nil for

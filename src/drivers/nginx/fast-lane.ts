@@ -106,8 +106,9 @@ export function fastLaneHttp(env: RenderEnv, init: string[] = []): string[] {
  * `fast-lane.conf`, included by every server that serves fast-lane hosts: the location that routes
  * them, with offline pages whose title and text come from the table.
  *
- * The route is a `set_by_lua` (no coroutine, unlike access_by_lua) that yields the upstream block
- * and leaves the pool in ngx.ctx for the balancer; an unknown host yields "" and a 404. The
+ * The route is a `set_by_lua` (no coroutine, unlike access_by_lua) that yields the host's scheme,
+ * which picks the upstream block, and leaves the pool in ngx.ctx for the balancer; an unknown host
+ * yields "" and a 404. The
  * offline page looks its title, text and pool up on the error path only.
  */
 export function fastLaneConf(): string[] {
@@ -126,11 +127,15 @@ export function fastLaneConf(): string[] {
     ...ERROR_PAGES.map((l) => `    ${l.replace(/@gh_(50[24])/, '@gh_fast_$1')}`),
     // A fast-lane host's pool is named on the error path only (and by the balancer on a retry).
     '    set $gh_pool "";',
-    '    set_by_lua_block $gh_fast_upstream { return gh_fast.route() }',
-    '    if ($gh_fast_upstream = "") {',
+    '    set_by_lua_block $gh_fast_scheme { return gh_fast.route() }',
+    '    if ($gh_fast_scheme = "") {',
     '        return 404;',
     '    }',
-    '    proxy_pass $gh_fast_upstream;',
+    // Literal upstreams: nginx parses a proxy_pass from a variable as a URL on every request.
+    '    if ($gh_fast_scheme = "https") {',
+    '        proxy_pass https://gh_fast_https;',
+    '    }',
+    '    proxy_pass http://gh_fast_http;',
     '    log_by_lua_block { gh_pools.done() }',
     '}',
     ...offlineLocation('502', '@gh_fast_502', vars, fromTable),
