@@ -138,9 +138,16 @@ local function release(pool, i)
   if b and b > 0 then pool.busy[i] = b - 1 end
 end
 
+-- The failure log reads $upstream_status of requests that were retried (render.ts); the variable
+-- exists only where that log is on.
+local function mark_retried()
+  ngx.var.gh_upstream_retried = "1"
+end
+
 -- Another attempt in the same request: the last one failed (or its kept-alive connection was
 -- closed). It counts against its peer, is no longer in flight, and the failure log is told.
 function M.retry(ctx, pool)
+  pcall(mark_retried)
   local last = ctx.gh_last
   if last then
     if balancer.get_last_failure() == "failed" then M.failed(pool.id, pool.peers[last].addr) end
@@ -166,7 +173,10 @@ function M.balance(ctx)
     -- One live peer: nothing to choose and no other peer to retry (passive health would try it
     -- anyway), so no bookkeeping: a failure is counted by the offline page's log phase. A closed
     -- kept-alive connection calls the balancer again: the same peer, on a new connection.
-    if pool.single then return set_peer(pool, pool.single) end
+    if pool.single then
+      if ctx.gh_single then pcall(mark_retried) else ctx.gh_single = true end
+      return set_peer(pool, pool.single)
+    end
     tried = {}
     ctx.gh_pool, ctx.gh_tried = pool, tried
     -- The placeholder server is down, so nginx counts no try of its own: one per live peer.
