@@ -138,10 +138,10 @@ local function release(pool, i)
   if b and b > 0 then pool.busy[i] = b - 1 end
 end
 
--- The failure log reads $upstream_status of requests that were retried (render.ts); the variable
--- exists only where that log is on.
+-- A retried request had a failed attempt: the failure log takes it without evaluating its
+-- condition (render.ts). The variable exists only where that log is on.
 local function mark_retried()
-  ngx.var.gh_upstream_retried = "1"
+  ngx.var.gh_upstream_failed = "1"
 end
 
 -- Another attempt in the same request: the last one failed (or its kept-alive connection was

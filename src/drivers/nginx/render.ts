@@ -114,16 +114,16 @@ export function renderNginx(cfg: EdgeConfig, env: RenderEnv): RenderedFiles {
  * upstream block is shared by all pools). Successful requests log nothing.
  *
  * The condition is evaluated for every request, so it reads $upstream_status (printed per request,
- * then a regex) only where a failed attempt can be: a final 502 or 504, a 503 (the offline page
- * answers those), or a request the Lua balancer sent to another peer, which sets
- * $gh_upstream_retried (pools-lua.ts).
+ * then a regex) only where a failed attempt can be: a final 502 or 504, or a 503 (the offline page
+ * answers those). A request the Lua balancer sent to another peer (after a failed attempt) sets
+ * $gh_upstream_failed itself (pools-lua.ts), and the map is not evaluated.
  */
 function upstreamFailureLog(env: RenderEnv): string[] {
   const t = env.upstreamLog;
   if (!t) return [];
   return [
     'map $status $gh_upstream_failed {',
-    '    default $gh_upstream_retried;',
+    '    default 0;',
     '    502 $gh_upstream_failed_any;',
     '    503 $gh_upstream_failed_any;',
     '    504 $gh_upstream_failed_any;',
@@ -131,9 +131,6 @@ function upstreamFailureLog(env: RenderEnv): string[] {
     'map $upstream_status $gh_upstream_failed_any {',
     '    default 0;',
     '    "~50[24]" 1;',
-    '}',
-    'map "" $gh_upstream_retried {',
-    '    default 0;',
     '}',
     "log_format gh_upstream '$host|$upstream_addr|$upstream_status|$gh_pool';",
     `access_log syslog:server=${address(t.address)},nohostname,tag=${ident(t.tag)} gh_upstream if=$gh_upstream_failed;`,
