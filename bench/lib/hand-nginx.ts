@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PROXY_HEADER_MAPS, PROXY_HEADERS } from '../../src/drivers/nginx/common.js';
 import { disownDir, own, ownDir, stopChild } from './cleanup.js';
 import { freePort, httpRequest } from './http.js';
 import { sleep } from './stats.js';
@@ -14,6 +15,11 @@ export interface HandNginx {
   keepalivePort: number;
   /** The minimal one plus the forwarding headers nginx's docs and most hand-written configs set. */
   forwardingPort: number;
+  /**
+   * The keepalive one with the proxy headers Gatehouse sets on every route (and the maps they
+   * read): what is left between it and a Gatehouse route is routing (Lua), not headers.
+   */
+  headersPort: number;
   pid: number;
   stop(): Promise<void>;
 }
@@ -30,9 +36,16 @@ export interface HandNginxOptions {
  */
 export function handConfig(
   dir: string,
-  o: HandNginxOptions & { minimalPort: number; keepalivePort: number; forwardingPort: number },
+  o: HandNginxOptions & {
+    minimalPort: number;
+    keepalivePort: number;
+    forwardingPort: number;
+    headersPort: number;
+  },
 ): string {
   const backend = `127.0.0.1:${o.backendPort}`;
+  const maps = PROXY_HEADER_MAPS.map((l) => `    ${l}`).join('\n');
+  const headers = PROXY_HEADERS.map((l) => `            ${l}`).join('\n');
   return `worker_processes ${o.workers};
 pid ${dir}/nginx.pid;
 events { worker_connections 4096; }
@@ -43,6 +56,7 @@ http {
     fastcgi_temp_path ${dir}/tmp/fastcgi;
     uwsgi_temp_path ${dir}/tmp/uwsgi;
     scgi_temp_path ${dir}/tmp/scgi;
+${maps}
 
     upstream backend {
         server ${backend};
@@ -70,6 +84,14 @@ http {
             proxy_set_header Connection "";
         }
     }
+    server {
+        listen 127.0.0.1:${o.headersPort};
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+${headers}
+        }
+    }
 }
 `;
 }
@@ -81,10 +103,15 @@ export async function startHandNginx(o: HandNginxOptions): Promise<HandNginx> {
   // Workers run as an unprivileged user: they must be able to reach the temp directories.
   await chmod(dir, 0o755);
   await mkdir(join(dir, 'tmp'), { mode: 0o755 });
-  const [minimalPort, keepalivePort, forwardingPort] = [await freePort(), await freePort(), await freePort()];
+  const [minimalPort, keepalivePort, forwardingPort, headersPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
   await writeFile(
     join(dir, 'nginx.conf'),
-    handConfig(dir, { ...o, minimalPort, keepalivePort, forwardingPort }),
+    handConfig(dir, { ...o, minimalPort, keepalivePort, forwardingPort, headersPort }),
   );
   const child = spawn(
     'nginx',
@@ -100,12 +127,12 @@ export async function startHandNginx(o: HandNginxOptions): Promise<HandNginx> {
     disownDir(dir);
   };
   try {
-    await untilServing(child, [minimalPort, keepalivePort, forwardingPort]);
+    await untilServing(child, [minimalPort, keepalivePort, forwardingPort, headersPort]);
   } catch (err) {
     await stop();
     throw err;
   }
-  return { minimalPort, keepalivePort, forwardingPort, pid: child.pid, stop };
+  return { minimalPort, keepalivePort, forwardingPort, headersPort, pid: child.pid, stop };
 }
 
 async function untilServing(child: ChildProcess, ports: number[]): Promise<void> {

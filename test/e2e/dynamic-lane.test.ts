@@ -1,5 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { Agent, request } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compile } from '../../src/compile/compile.js';
@@ -7,6 +10,7 @@ import { NginxDriver } from '../../src/drivers/nginx/driver.js';
 import { serviceSchema } from '../../src/model/service.js';
 import { silentLogger } from '../../src/observe/log.js';
 import { freePort, http, startServer, until, type TestServer } from '../helpers/net.js';
+import { makeCa } from '../helpers/tls.js';
 import { testDir } from '../helpers/tmp.js';
 
 /** A backend that counts the TCP connections it accepted. */
@@ -25,6 +29,43 @@ function workerPids(master: number): number[] {
     .sort();
 }
 
+/** The nginx worker that holds the connection from 127.0.0.1:clientPort to 127.0.0.1:port. */
+function workerOf(workers: number[], port: number, clientPort: number): number | undefined {
+  const hex = (n: number) => n.toString(16).toUpperCase().padStart(4, '0');
+  // /proc/net/tcp: "sl local rem st … inode": the worker's side is local :port, remote :clientPort.
+  const line = readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .find((f) => f[1]?.endsWith(`:${hex(port)}`) && f[2]?.endsWith(`:${hex(clientPort)}`));
+  const inode = line?.[9];
+  if (!clientPort || !inode) return undefined;
+  return workers.find((pid) =>
+    readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`) === `socket:[${inode}]`;
+      } catch {
+        return false;
+      }
+    }),
+  );
+}
+
+/** A GET over a kept-alive connection (one per agent): status, body and the client's port. */
+function keptAlive(agent: Agent, port: number, host: string) {
+  return new Promise<{ status: number; body: string; clientPort: number }>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/', headers: { host }, agent }, (res) => {
+      // Read now: a kept-alive socket goes back to its agent when the response ends.
+      const clientPort = res.socket.localPort ?? 0;
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, clientPort }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 /** The fast lane in nginx's shared memory, changed without reloads, through the real nginx. */
 describe('dynamic fast lane', () => {
   let dir: string;
@@ -33,13 +74,15 @@ describe('dynamic fast lane', () => {
   let a: Awaited<ReturnType<typeof countingBackend>>;
   let b: Awaited<ReturnType<typeof countingBackend>>;
   const socket = () => join(dir, 'nginx', 'run', 'status.sock');
-  const cfg = (services: [string, number][]) =>
+  /** Hosts and their backends' ports (an "https://" prefix: the backend speaks HTTPS). */
+  const cfg = (services: [string, number | string][], offline: Record<string, string> = {}) =>
     compile({
       services: services.map(([host, p]) =>
         serviceSchema.parse({
           name: host.split('.')[0],
           hosts: [host],
-          routes: [{ upstreams: [`127.0.0.1:${p}`] }],
+          routes: [{ upstreams: [typeof p === 'number' ? `127.0.0.1:${p}` : p] }],
+          ...(offline[host] ? { offline_page: { message: offline[host] } } : {}),
         }),
       ),
       listeners: { http: port, https: 0 },
@@ -151,6 +194,27 @@ describe('dynamic fast lane', () => {
     expect((await http(port, 'one.test')).body).toBe('a');
   });
 
+  it('serves a host whose backend speaks HTTPS beside one that speaks HTTP', async () => {
+    const { cert, key } = makeCa(dir).issue(['backend.test']);
+    const tls = createHttpsServer({ cert, key }, (_req, res) => res.end('tls'));
+    await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
+    try {
+      const tlsPort = (tls.address() as AddressInfo).port;
+      const hosts: [string, number | string][] = [
+        ['one.test', a.port],
+        ['secure.test', `https://127.0.0.1:${tlsPort}`],
+      ];
+      expect((await driver.apply(cfg(hosts))).mode).toBe('dynamic');
+      for (let i = 0; i < 5; i++) {
+        expect(await http(port, 'secure.test')).toMatchObject({ status: 200, body: 'tls' });
+        expect(await http(port, 'one.test')).toMatchObject({ status: 200, body: 'a' });
+      }
+    } finally {
+      tls.closeAllConnections();
+      await new Promise<void>((resolve) => tls.close(() => resolve()));
+    }
+  });
+
   it("answers a host's offline page when its backend is down", async () => {
     const dead = await freePort();
     expect(
@@ -167,6 +231,51 @@ describe('dynamic fast lane', () => {
     expect(res.status).toBe(503);
     expect(res.body).toContain('dead is offline');
     expect(res.headers['retry-after']).toBe('10');
+  });
+
+  it('an offline text change reaches every worker at once, with no reload', async () => {
+    const dead = await freePort();
+    const hosts: [string, number][] = [
+      ['one.test', a.port],
+      ['dead.test', dead],
+    ];
+    expect((await driver.apply(cfg(hosts, { 'dead.test': 'Back at ten.' }))).mode).toBe('dynamic');
+    const master = driver.process.pid as number;
+    const workers = workerPids(master);
+    expect(workers).toHaveLength(2);
+    // Kept-alive connections until each worker holds one; each worker then caches the old text.
+    const held = new Map<number, Agent>();
+    const agents: Agent[] = [];
+    try {
+      // Opened many at a time: one after another, the same idle worker would accept every one.
+      for (let round = 0; round < 10 && held.size < workers.length; round++) {
+        const batch = Array.from({ length: 16 }, () => new Agent({ keepAlive: true, maxSockets: 1 }));
+        agents.push(...batch);
+        const answers = await Promise.all(batch.map((agent) => keptAlive(agent, port, 'dead.test')));
+        answers.forEach((res, i) => {
+          expect(res.status).toBe(503);
+          expect(res.body).toContain('Back at ten.');
+          const w = workerOf(workers, port, res.clientPort);
+          if (w !== undefined && !held.has(w)) held.set(w, batch[i] as Agent);
+        });
+      }
+      expect([...held.keys()].sort()).toEqual(workers);
+      for (const agent of held.values())
+        expect((await keptAlive(agent, port, 'dead.test')).body).toContain('Back at ten.');
+      expect((await driver.apply(cfg(hosts, { 'dead.test': 'Back at eleven.' }))).mode).toBe('dynamic');
+      for (const [w, agent] of held) {
+        const res = await keptAlive(agent, port, 'dead.test');
+        // Still the same connection, so still the same worker.
+        expect(workerOf(workers, port, res.clientPort)).toBe(w);
+        expect(res.status).toBe(503);
+        expect(res.body).toContain('Back at eleven.');
+        expect(res.body).not.toContain('Back at ten.');
+        expect(res.body).toContain('dead is offline');
+      }
+      expect(workerPids(master)).toEqual(workers);
+    } finally {
+      for (const agent of agents) agent.destroy();
+    }
   });
 
   it('comes back with the dynamic hosts after nginx is killed', async () => {

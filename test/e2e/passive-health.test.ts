@@ -107,4 +107,18 @@ describe('passive upstream health', () => {
     await expect(row('broken').getByTestId('health').textContent()).resolves.toBe('failing (4 errors)');
     await ui.shot('services-health');
   });
+
+  it('counts a failed attempt the next peer made good (the client saw 200)', async () => {
+    const dead = await freePort();
+    await put('half', [`127.0.0.1:${dead}`, `127.0.0.1:${app.port}`]);
+    // Round robin: some of these try the dead peer first, then the live one.
+    for (let i = 0; i < 4; i++) expect((await t.get('half.test')).status).toBe(200);
+    const f = await until(async () => {
+      const x = (await edge()).failingServers.find((s) => s.server === `half-r0 127.0.0.1:${dead}`);
+      return x && x.errors >= 1 ? x : undefined;
+    }, 3000);
+    expect(f.lastStatus).toBe('502');
+    const e = await edge();
+    expect(e.failingServers.map((s) => s.server)).not.toContain(`half-r0 127.0.0.1:${app.port}`);
+  });
 });

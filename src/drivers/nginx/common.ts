@@ -1,6 +1,6 @@
 /** Pieces shared by the nginx renderer's files. */
 import { STRIPPED_IDENTITY_HEADERS } from './identity-headers.js';
-import type { PublicOrigin } from '../../model/session.js';
+import { SESSION_COOKIE, type PublicOrigin } from '../../model/session.js';
 
 /** The forwarding headers every proxied request carries (repeated where a location sets its own). */
 const BASE_HEADERS: [string, string][] = [
@@ -25,6 +25,24 @@ export function proxyHeaders(except: ReadonlySet<string> = new Set()): string[] 
 }
 
 export const PROXY_HEADERS = proxyHeaders();
+
+/** http-context maps the common headers use ($gh_cookie, $gh_connection). */
+export const PROXY_HEADER_MAPS = [
+  // The session cookie is the gate's: no upstream sees it (one would otherwise hold every
+  // visitor's session). Removed twice, for a request that carries two.
+  'map $http_cookie $gh_cookie_1 {',
+  '    default $http_cookie;',
+  `    "~^(?<gh_c1>(?:[^;]*;)*?) ?${SESSION_COOKIE}=[^;]*;?(?<gh_c2>.*)$" "$gh_c1$gh_c2";`,
+  '}',
+  'map $gh_cookie_1 $gh_cookie {',
+  '    default $gh_cookie_1;',
+  `    "~^(?<gh_c3>(?:[^;]*;)*?) ?${SESSION_COOKIE}=[^;]*;?(?<gh_c4>.*)$" "$gh_c3$gh_c4";`,
+  '}',
+  'map $http_upgrade $gh_connection {',
+  '    default upgrade;',
+  '    "" "";',
+  '}',
+];
 
 export function indent(line: string): string {
   return line === '' ? '' : `    ${line}`;

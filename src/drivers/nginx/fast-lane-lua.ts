@@ -10,6 +10,10 @@
  * version it was made against, and nginx refuses it (409) when it holds another. The state file
  * and the endpoint share one line format (check_line), and every line of a table or a patch is
  * validated before anything is written.
+ *
+ * Every change to the table ends by bumping the dict's `serial`. Each worker keeps the entries it
+ * has parsed (host → scheme, pool, page) in a Lua table of its own while `serial` stays the same,
+ * so a request costs one shared-dict read, not three reads and a parse; a new serial empties it.
  */
 export const FAST_LANE_LUA = String.raw`local balancer = require "ngx.balancer"
 
@@ -245,10 +249,33 @@ function M.load(path)
   if not ok then error("fast lane: " .. rerr) end
 end
 
--- Access phase: an unknown host is a 404 here (the balancer phase cannot answer one).
-function M.route()
+-- This worker's parsed entries (host -> entry) while the dict's serial is cache_serial.
+local cache, cache_serial = {}, nil
+
+-- The table's value for host, parsed: scheme, pool (the parsed pool, see pools-lua.ts) or ip and
+-- port, title, text (nil for the default one).
+local function parse_entry(value, serial)
+  local scheme, ip, port, title, msg = value:match(FIELDS)
+  local e = { scheme = scheme, title = title, text = msg ~= "" and msg or nil }
+  if ip:sub(1, 1) == "@" then
+    e.pool_id = ip:sub(2)
+    e.pool = gh_pools.get(e.pool_id, serial)
+  else
+    e.ip, e.port = ip, tonumber(port)
+  end
+  return e
+end
+
+-- The entry for host in the table nginx holds now, or nil. Unknown hosts are not cached: a
+-- client's made-up Host headers must not fill the worker's memory.
+local function entry(host)
   local dict = ngx.shared.gh_fast
-  local host = ngx.var.host
+  -- Read before the table: a change bumps serial after its switch, so an entry parsed from an
+  -- older table is only ever cached under an older serial.
+  local serial = dict:get("serial")
+  if serial ~= cache_serial then cache, cache_serial = {}, serial end
+  local e = cache[host]
+  if e then return e end
   local value
   -- A replacement may drop the generation read a moment ago: read once more if it switched.
   for _ = 1, 2 do
@@ -257,19 +284,35 @@ function M.route()
     value = dict:get(cur .. "|" .. host)
     if value or dict:get("current") == cur then break end
   end
-  if not value then return ngx.exit(404) end
-  local scheme, ip, port, title, msg = value:match(FIELDS)
+  if not value then return nil end
+  e = parse_entry(value, serial)
+  cache[host] = e
+  return e
+end
+
+-- set_by_lua of the fast lane's location: the request's host's scheme ("http" or "https", which
+-- picks the upstream block), or "" (the location answers 404: set_by_lua cannot). The balancer
+-- finds the pool or peer in ngx.ctx.
+function M.route()
+  local e = entry(ngx.var.host)
+  if not e then return "" end
   local ctx = ngx.ctx
-  if ip:sub(1, 1) == "@" then
-    ctx.gh_pool_id = ip:sub(2)
-    -- For the offline page's log phase and the failure log: the request's context is gone there.
-    ngx.var.gh_pool = ctx.gh_pool_id
+  if e.pool_id then
+    ctx.gh_pool_id, ctx.gh_pool_ref = e.pool_id, e.pool
   else
-    ctx.gh_ip, ctx.gh_port = ip, tonumber(port)
+    ctx.gh_ip, ctx.gh_port = e.ip, e.port
   end
-  ngx.var.gh_fast_upstream = scheme .. "://gh_fast_" .. scheme
-  ngx.var.gh_fast_title = title
-  if msg ~= "" then ngx.var.gh_fast_text = msg end
+  return e.scheme
+end
+
+-- The offline page only (the error path): 0 the host's pool, 1 its title, 2 its text; nil for
+-- none (the page's default). The request's context is gone there: the host is looked up again.
+function M.page(k)
+  local e = entry(ngx.var.host)
+  if not e then return nil end
+  if k == 0 then return e.pool_id end
+  if k == 1 then return e.title end
+  return e.text
 end
 
 -- A fast-lane host with its own address, or any location that names a pool.

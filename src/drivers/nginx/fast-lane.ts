@@ -160,26 +160,41 @@ export function fastLaneHttp(env: RenderEnv, init: string[] = []): string[] {
 /**
  * `fast-lane.conf`, included by every server that serves fast-lane hosts: the location that routes
  * them, with offline pages whose title and text come from the table.
+ *
+ * The route is a `set_by_lua` (no coroutine, unlike access_by_lua) that yields the host's scheme,
+ * which picks the upstream block, and leaves the pool in ngx.ctx for the balancer; an unknown host
+ * yields "" and a 404. The
+ * offline page looks its title, text and pool up on the error path only.
  */
 export function fastLaneConf(): string[] {
   const vars = { T: '${gh_fast_title}', M: '${gh_fast_text}' };
+  const fromTable = [
+    // The pool: for the offline page's passive health and the failure log.
+    'set_by_lua_block $gh_pool { return gh_fast.page(0) or "" }',
+    'set $gh_fast_title "This service";',
+    `set $gh_fast_text ${str(OFFLINE_TEXT)};`,
+    'set_by_lua_block $gh_fast_title { return gh_fast.page(1) or ngx.var.gh_fast_title }',
+    'set_by_lua_block $gh_fast_text { return gh_fast.page(2) or ngx.var.gh_fast_text }',
+  ];
   return [
     'location / {',
     // error_page here replaces the inherited ones: all of them, 502/504 to this lane's page.
     ...ERROR_PAGES.map((l) => `    ${l.replace(/@gh_(50[24])/, '@gh_fast_$1')}`),
-    '    set $gh_fast_upstream "";',
-    // The host's pool, set by gh_fast.route() (also read by the offline page and the failure log).
+    // A fast-lane host's pool is named on the error path only (and by the balancer on a retry).
     '    set $gh_pool "";',
-    '    set $gh_fast_title "This service";',
-    `    set $gh_fast_text ${str(OFFLINE_TEXT)};`,
-    '    access_by_lua_block {',
-    '        gh_fast.route()',
+    '    set_by_lua_block $gh_fast_scheme { return gh_fast.route() }',
+    '    if ($gh_fast_scheme = "") {',
+    '        return 404;',
     '    }',
-    '    proxy_pass $gh_fast_upstream;',
+    // Literal upstreams: nginx parses a proxy_pass from a variable as a URL on every request.
+    '    if ($gh_fast_scheme = "https") {',
+    '        proxy_pass https://gh_fast_https;',
+    '    }',
+    '    proxy_pass http://gh_fast_http;',
     '    log_by_lua_block { gh_pools.done() }',
     '}',
-    ...offlineLocation('502', '@gh_fast_502', vars),
-    ...offlineLocation('504', '@gh_fast_504', vars),
+    ...offlineLocation('502', '@gh_fast_502', vars, fromTable),
+    ...offlineLocation('504', '@gh_fast_504', vars, fromTable),
   ];
 }
 

@@ -60,11 +60,16 @@ export function gateHttp(env: RenderEnv, guarded: boolean): string[] {
   if (env.gate) {
     lines.push(
       // Requests nginx itself refused (no upstream answered): the gate counts and records them.
-      'map "$status:$upstream_status" $gh_refused {',
-      '    "401:" 1;',
-      '    "403:" 1;',
-      '    "429:" 1;',
+      // Evaluated for every request: $upstream_status (printed per request) only for these statuses.
+      'map $status $gh_refused {',
       '    default 0;',
+      '    401 $gh_refused_here;',
+      '    403 $gh_refused_here;',
+      '    429 $gh_refused_here;',
+      '}',
+      'map $upstream_status $gh_refused_here {',
+      '    default 0;',
+      '    "" 1;',
       '}',
       // The path without its query string: queries may hold tokens.
       `log_format gh_security '$msec $status $remote_addr "$host" "$uri"';`,

@@ -45,8 +45,9 @@ function M.parse_line(n, line, bad)
   return "@" .. id, table.concat({ scheme, lb, peers, title, msg }, "\t")
 end
 
--- Parsed pools of the current table generation, per worker.
-local cache, cache_gen = {}, nil
+-- Parsed pools, per worker, while the fast lane's dict has serial cache_serial (fast-lane-lua.ts:
+-- every change to the table bumps it).
+local cache, cache_serial = {}, nil
 
 local function parse_value(id, value)
   local scheme, lb, list, title, msg = value:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)$")
@@ -62,19 +63,26 @@ local function parse_value(id, value)
     pool.peers[#pool.peers + 1] = { addr = addr, ip = ip, port = tonumber(port), down = down, key = key }
     if not down then pool.live = pool.live + 1 end
   end
+  if pool.live == 1 then
+    for _, p in ipairs(pool.peers) do
+      if not p.down then pool.single = p end
+    end
+  end
   return pool
 end
 
--- The pool named id in the table nginx holds now, or nil.
-function M.get(id)
+-- The pool named id in the table nginx holds now, or nil. serial: the dict's, when the caller has
+-- just read it.
+function M.get(id, serial)
   if not id or id == "" then return nil end
   local dict = ngx.shared.gh_fast
+  if serial == nil then serial = dict:get("serial") end
+  if serial ~= cache_serial then cache, cache_serial = {}, serial end
+  local pool = cache[id]
+  if pool then return pool end
   for _ = 1, 2 do
     local cur = dict:get("current")
     if not cur then return nil end
-    if cur ~= cache_gen then cache, cache_gen = {}, cur end
-    local pool = cache[id]
-    if pool then return pool end
     local value = dict:get(cur .. "|@" .. id)
     if value then
       pool = parse_value(id, value)
@@ -130,32 +138,59 @@ local function release(pool, i)
   if b and b > 0 then pool.busy[i] = b - 1 end
 end
 
+-- A retried request had a failed attempt: the failure log takes it without evaluating its
+-- condition (render.ts). The variable exists only where that log is on.
+local function mark_retried()
+  ngx.var.gh_upstream_failed = "1"
+end
+
+-- Another attempt in the same request: the last one failed (or its kept-alive connection was
+-- closed). It counts against its peer, is no longer in flight, and the failure log is told.
+function M.retry(ctx, pool)
+  pcall(mark_retried)
+  local last = ctx.gh_last
+  if last then
+    if balancer.get_last_failure() == "failed" then M.failed(pool.id, pool.peers[last].addr) end
+    if pool.lb == "least_conn" then release(pool, last) end
+  end
+  -- A location's pool is named in $gh_pool, a fast-lane host's only on the error path: the failure
+  -- log names it for this request too.
+  if ngx.var.gh_pool == "" then ngx.var.gh_pool = pool.id end
+end
+
+local function set_peer(pool, peer)
+  local ok, err = balancer.set_current_peer(peer.ip, peer.port)
+  if not ok then ngx.log(ngx.ERR, "pool ", pool.id, ": ", err) end
+end
+
 -- balancer_by_lua for a request whose location named a pool (ctx.gh_pool_id or $gh_pool).
 function M.balance(ctx)
   local pool, tried = ctx.gh_pool, ctx.gh_tried
   if not pool then
-    pool = M.get(ctx.gh_pool_id or ngx.var.gh_pool)
+    pool = ctx.gh_pool_ref or M.get(ctx.gh_pool_id or ngx.var.gh_pool)
     -- No pool: no peer set, and the placeholder server is down: 502, the offline page.
     if not pool then return end
+    -- One live peer: nothing to choose and no other peer to retry (passive health would try it
+    -- anyway), so no bookkeeping: a failure is counted by the offline page's log phase. A closed
+    -- kept-alive connection calls the balancer again: the same peer, on a new connection.
+    if pool.single then
+      if ctx.gh_single then pcall(mark_retried) else ctx.gh_single = true end
+      return set_peer(pool, pool.single)
+    end
     tried = {}
     ctx.gh_pool, ctx.gh_tried = pool, tried
     -- The placeholder server is down, so nginx counts no try of its own: one per live peer.
     -- (nginx makes the first attempt whatever the count: one peer needs none.)
     if pool.live > 1 then balancer.set_more_tries(pool.live) end
   else
-    local last = ctx.gh_last
-    local state = balancer.get_last_failure()
-    if last and state == "failed" then M.failed(pool.id, pool.peers[last].addr) end
-    if last and pool.lb == "least_conn" then release(pool, last) end
+    M.retry(ctx, pool)
   end
   local i = pick(pool, tried)
   ctx.gh_last = i
   if not i then return end
   tried[i] = true
   if pool.lb == "least_conn" then pool.busy[i] = (pool.busy[i] or 0) + 1 end
-  local peer = pool.peers[i]
-  local ok, err = balancer.set_current_peer(peer.ip, peer.port)
-  if not ok then ngx.log(ngx.ERR, "pool ", pool.id, ": ", err) end
+  set_peer(pool, pool.peers[i])
 end
 
 -- The offline page of the request's pool: 1 its title, 2 its text; nil for none (the default).
@@ -167,8 +202,10 @@ end
 -- log_by_lua of a proxying location: a least_conn request is no longer in flight.
 function M.done()
   local ctx = ngx.ctx
-  local pool, i = ctx.gh_pool, ctx.gh_last
-  if i and pool and pool.lb == "least_conn" then release(pool, i) end
+  local i = ctx.gh_last
+  if not i then return end
+  local pool = ctx.gh_pool
+  if pool and pool.lb == "least_conn" then release(pool, i) end
 end
 
 -- log_by_lua of the offline page (the request's context is gone after the redirect to it): the

@@ -1,6 +1,6 @@
 import type { EdgeConfig, Pool, TcpListener } from '../../compile/edge-config.js';
 import { address, filePath, ident, mapKey } from './escape.js';
-import { indent, listen, PROXY_HEADERS, zoneName } from './common.js';
+import { indent, listen, PROXY_HEADER_MAPS, PROXY_HEADERS, zoneName } from './common.js';
 import { splitLanes } from './lanes.js';
 import { fastLaneEndpoint, fastLaneFiles, fastLaneHttp, fastLaneMain } from './fast-lane.js';
 import { routePoolOf, type RoutePool } from './pools.js';
@@ -11,7 +11,6 @@ import { certFiles, httpsRedirect, tlsHttpPreamble, tlsPlan, tlsServers } from '
 import { tlsCertLines, tlsEndpoint, tlsFiles, tlsHttp, tlsInit } from './tls-dynamic.js';
 import { acmeLocation, acmeMap } from './acme.js';
 import type { RenderEnv } from './env.js';
-import { SESSION_COOKIE } from '../../model/session.js';
 
 /** Relative path → file content. */
 export type RenderedFiles = Map<string, string>;
@@ -115,12 +114,23 @@ export function renderNginx(cfg: EdgeConfig, env: RenderEnv): RenderedFiles {
  * Passive health: one syslog line per request in which an upstream was refused, broke off or timed
  * out (nginx's 502/504 in $upstream_status, also "no live upstreams"), with the route's pool (the
  * upstream block is shared by all pools). Successful requests log nothing.
+ *
+ * The condition is evaluated for every request, so it reads $upstream_status (printed per request,
+ * then a regex) only where a failed attempt can be: a final 502 or 504, or a 503 (the offline page
+ * answers those). A request the Lua balancer sent to another peer (after a failed attempt) sets
+ * $gh_upstream_failed itself (pools-lua.ts), and the map is not evaluated.
  */
 function upstreamFailureLog(env: RenderEnv): string[] {
   const t = env.upstreamLog;
   if (!t) return [];
   return [
-    'map $upstream_status $gh_upstream_failed {',
+    'map $status $gh_upstream_failed {',
+    '    default 0;',
+    '    502 $gh_upstream_failed_any;',
+    '    503 $gh_upstream_failed_any;',
+    '    504 $gh_upstream_failed_any;',
+    '}',
+    'map $upstream_status $gh_upstream_failed_any {',
     '    default 0;',
     '    "~50[24]" 1;',
     '}',
@@ -168,20 +178,7 @@ function httpPreamble(env: RenderEnv, cfg: EdgeConfig, named: string[]): string[
     // An upstream must not send a request on to another location (X-Accel-Redirect): that location
     // would reuse the access verdict already made for this request, not make its own.
     'proxy_ignore_headers X-Accel-Redirect;',
-    // The session cookie is the gate's: no upstream sees it (one would otherwise hold every
-    // visitor's session). Removed twice, for a request that carries two.
-    'map $http_cookie $gh_cookie_1 {',
-    '    default $http_cookie;',
-    `    "~^(?<gh_c1>(?:[^;]*;)*?) ?${SESSION_COOKIE}=[^;]*;?(?<gh_c2>.*)$" "$gh_c1$gh_c2";`,
-    '}',
-    'map $gh_cookie_1 $gh_cookie {',
-    '    default $gh_cookie_1;',
-    `    "~^(?<gh_c3>(?:[^;]*;)*?) ?${SESSION_COOKIE}=[^;]*;?(?<gh_c4>.*)$" "$gh_c3$gh_c4";`,
-    '}',
-    'map $http_upgrade $gh_connection {',
-    '    default upgrade;',
-    '    "" "";',
-    '}',
+    ...PROXY_HEADER_MAPS,
     // nginx has no escape for "$" in strings it expands; this variable's value is a literal "$".
     'geo $gh_dollar {',
     '    default "$";',

@@ -1,5 +1,5 @@
 import type { Logger } from '../../observe/log.js';
-import { fastLaneDelta, PATCH_CHANGED_POOLS } from './fast-lane-delta.js';
+import { fastLaneDelta } from './fast-lane-delta.js';
 import { FAST_LANE_STATE, stateVersion, tableOf, type FastTable } from './fast-lane.js';
 import { callFastLane, liveStateVersion, sendFastLane } from './live-state.js';
 import type { RenderedFiles } from './render.js';
@@ -17,8 +17,6 @@ export type TableSent = 'patch' | 'table';
 export class TableDelivery {
   /** The table nginx holds as far as Gatehouse knows (what it last sent and nginx took). */
   private held: { version: string; table: FastTable } | undefined;
-  /** Pools deleted by a patch since the last whole table: a worker may still hold them parsed. */
-  private readonly stale = new Set<string>();
 
   constructor(
     private readonly socket: string,
@@ -67,13 +65,7 @@ export class TableDelivery {
   /** Sends `table` (whose state file is `text`); rejects with nginx's message if it took neither. */
   async deliver(version: string, table: FastTable | undefined, text: string): Promise<TableSent> {
     const held = this.held;
-    const delta =
-      held && table
-        ? fastLaneDelta(held.table, table, held.version, version, {
-            changedPools: PATCH_CHANGED_POOLS,
-            stale: this.stale,
-          })
-        : undefined;
+    const delta = held && table ? fastLaneDelta(held.table, table, held.version, version) : undefined;
     if (delta && table) {
       const res = await callFastLane(this.socket, 'PATCH', delta.text).catch((err: unknown) => ({
         status: 0,
@@ -81,7 +73,6 @@ export class TableDelivery {
       }));
       if (res.status === 200) {
         this.held = { version, table };
-        for (const key of delta.deleted) if (key.startsWith('@')) this.stale.add(key);
         return 'patch';
       }
       // 409 (another base) is expected after a reload; anything else is worth a line in the log.
@@ -95,11 +86,10 @@ export class TableDelivery {
     return 'table';
   }
 
-  /** The whole table (PUT): a new generation in nginx's memory, every worker's pools parsed anew. */
+  /** The whole table (PUT): a new generation in nginx's memory. */
   async put(version: string, table: FastTable | undefined, text: string): Promise<void> {
     this.held = undefined;
     await sendFastLane(this.socket, text);
-    this.stale.clear();
     if (table) this.held = { version, table };
   }
 }
