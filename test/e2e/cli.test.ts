@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -79,6 +80,15 @@ describe('quick start and CLI', () => {
     expect(upOut).toMatch(/register token: +\S{20,}/);
   });
 
+  it('tells the first apply, which started nginx, from a reload', async () => {
+    // The first test to run after start: the only apply so far started nginx.
+    const first = await cli('status');
+    expect(first.stdout).toMatch(/last reload: +none since start/);
+    expect(first.stdout).toMatch(
+      /last apply: +\d+ ms \(new files: nginx -t \d+ ms, live \d+ ms later; nginx started\)/,
+    );
+  });
+
   it('adds a service from flags and from a YAML file, lists, shows and removes it', async () => {
     const add = await cli(
       'service',
@@ -156,6 +166,21 @@ describe('quick start and CLI', () => {
     expect(status.stdout).toMatch(/last apply: +\d+ ms \(in nginx's memory, no reload\)/);
     const json = JSON.parse((await cli('--json', 'status')).stdout) as { in_sync: boolean };
     expect(json.in_sync).toBe(true);
+
+    // Two paths make a server block: new files, and a reload this time.
+    const file = join(dataDir, 'two-paths.yaml');
+    const up = `127.0.0.1:${backend.port}`;
+    await writeFile(
+      file,
+      `name: two\nhosts: [two.test]\nroutes:\n  - { path: /, upstreams: ["${up}"] }\n  - { path: /api/, upstreams: ["${up}"] }\n`,
+    );
+    expect((await cli('service', 'add', '-f', file)).code).toBe(0);
+    const reloaded = await cli('status');
+    expect(reloaded.stdout).toMatch(/last reload: +\S+ ago \(a new config\)/);
+    expect(reloaded.stdout).toMatch(
+      /last apply: +\d+ ms \(new files: nginx -t \d+ ms, live \d+ ms later; nginx reloaded\)/,
+    );
+    expect((await cli('service', 'rm', 'two')).code).toBe(0);
   });
 
   it('runs doctor', async () => {
@@ -228,6 +253,27 @@ describe('gatehouse up with a bad setting', () => {
     });
     expect(env.code).toBe(2);
     expect(env.stderr).toContain('GATEHOUSE_REGISTER_ALLOW');
+  });
+
+  it('says in one line which flag is wrong and what it accepts, and starts nothing', async () => {
+    const parent = await testDir('gh-badflag-');
+    const dir = join(parent, 'data');
+    const cases: [string[], string][] = [
+      [
+        ['--api-listen', 'nonsense'],
+        'error: setting --api-listen: expected HOST:PORT, :PORT, PORT (up to 65535) or unix:/path (got "nonsense")',
+      ],
+      [['--http-port', 'abc'], 'error: setting --http-port: expected a port from 1 to 65535'],
+    ];
+    for (const [flags, line] of cases) {
+      const r = await run(['up', '--data-dir', dir, ...flags]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(`${line}\n`);
+      expect(r.stdout).toBe('');
+      // Nothing started: not even the data dir was made.
+      expect(existsSync(dir)).toBe(false);
+    }
+    await rm(parent, { recursive: true, force: true });
   });
 
   it('shows help, also through npx in the project', async () => {

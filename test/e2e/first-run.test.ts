@@ -87,6 +87,8 @@ describe('first run: banner, logs, doctor', () => {
     expect(up.stdout).toContain(`Web UI:    http://127.0.0.1:${p.api}/`);
     expect(up.stdout).toContain(`npx gatehouse --data-dir ${dataDir} user add admin --admin`);
     expect(up.stdout).toContain(`export GATEHOUSE_DATA_DIR=${dataDir}`);
+    // How to stop it, with the pid a `kill` needs (this process's, not a shell's).
+    expect(up.stdout).toContain(`Stop:      Ctrl-C here, or kill ${up.p.pid} (SIGTERM)`);
     // The banner is for people; the JSON log lines stay on stderr (not a terminal here).
     expect(up.stdout).not.toContain('{"level"');
     // (stderr is another pipe: its lines may arrive after the banner.)

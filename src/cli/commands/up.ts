@@ -45,7 +45,7 @@ export function upCommand(): Command {
       process.stdout.write(lines.join('\n') + '\n');
     }
     const { hasAdmin } = await import('../../store/db.js');
-    process.stdout.write(banner(settings, gh.addresses, !(await hasAdmin(gh.db))) + '\n');
+    process.stdout.write(banner(settings, gh.addresses, !(await hasAdmin(gh.db)), process.pid) + '\n');
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
@@ -61,12 +61,13 @@ export function upCommand(): Command {
 
 /**
  * What an operator needs after `up`, in one block on stdout (logs go to stderr): where the web UI
- * is, how to make the first admin, and that other shells must name the same data dir.
+ * is, how to make the first admin, that other shells must name the same data dir, and how to stop it.
  */
 export function banner(
   settings: Settings,
   addresses: { api: string; register: string },
   needsAdmin: boolean,
+  pid: number,
 ): string {
   const dataDir = resolve(settings.data_dir);
   const isDefault = dataDir === resolve(loadSettings({}, {}).data_dir);
@@ -90,6 +91,8 @@ export function banner(
     isDefault
       ? `             the CLI in another shell finds this instance there`
       : `             in another shell, name it too: ${cli} --data-dir ${dataDir} ..., or export GATEHOUSE_DATA_DIR=${dataDir}`,
+    // nginx runs as long as Gatehouse does: stopping Gatehouse stops it too.
+    `  Stop:      Ctrl-C here, or kill ${pid} (SIGTERM); the nginx it manages stops with it`,
   );
   return lines.join('\n');
 }
