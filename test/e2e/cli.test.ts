@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { rm, utimes, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alive } from '../helpers/gatehouse.js';
@@ -78,6 +78,23 @@ describe('quick start and CLI', () => {
   it('prints the generated tokens once at first start', () => {
     expect(upOut).toMatch(/admin token: +\S{20,}/);
     expect(upOut).toMatch(/register token: +\S{20,}/);
+  });
+
+  it('keeps the quick start quiet: progress lines, not npm or vite transcripts', async () => {
+    expect(upOut).not.toMatch(/^> gatehouse@|vite v\d|modules transformed|^added \d+ packages/m);
+    // Sources whose times changed but whose content did not (a checkout, `git switch`): nothing
+    // is rebuilt and nothing is printed.
+    const now = new Date();
+    await utimes(join(root, 'src', 'cli', 'main.ts'), now, now);
+    const again = await new Promise<Run>((done) => {
+      const p = spawn('bash', [join(root, 'scripts', 'install-deps.sh')], { cwd: root, env: cleanEnv() });
+      let out = '';
+      p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      p.on('close', (code) => done({ code, stdout: out, stderr: '' }));
+    });
+    expect(again.code, again.stdout).toBe(0);
+    expect(again.stdout).toBe('');
   });
 
   it('tells the first apply, which started nginx, from a reload', async () => {
