@@ -144,7 +144,7 @@ describe('registration templates', () => {
         base_domain: 'e.com',
       }),
     );
-    expect(err.issues[0]?.field).toBe('backend_port');
+    expect(err.issues[0]?.field).toBe('body.backend_port');
   });
 
   it('refuses a broken template from the config file at start-up', () => {
