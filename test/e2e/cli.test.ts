@@ -154,10 +154,35 @@ describe('quick start and CLI', () => {
       '10.0.0.1:80',
     );
     expect(bad.code).not.toBe(0);
-    expect(bad.stderr).toMatch(/^error: hosts\.0: /);
+    // Told in the flags given, not in the fields of a body the user never wrote.
+    expect(bad.stderr).toMatch(/^error: --host bad\.\.test: not a valid host name/);
+    const flagFaults: [string[], RegExp][] = [
+      [['--name', 'x'], /^error: --upstream: at least one upstream \(and 1 more\)\n {2}--host: /],
+      [
+        ['--name', 'X', '--host', 'x.test', '--upstream', '10.0.0.1:80'],
+        /^error: --name: use 1-63 lowercase/,
+      ],
+      [
+        ['--name', 'x', '--host', 'x.test', '--upstream', 'localhost:80'],
+        /^error: --upstream localhost:80: /,
+      ],
+      [
+        ['--name', 'x', '--tcp-port', 'abc', '--upstream', '10.0.0.1:80'],
+        /^error: --tcp-port: expected a port/,
+      ],
+      [['--name', 'x', '--host', 'x.test', '--upstream', '10.0.0.1:80', '--path', 'api'], /^error: --path: /],
+    ];
+    for (const [flags, want] of flagFaults) {
+      const r = await cli('service', 'add', ...flags);
+      expect(r.code, flags.join(' ')).toBe(2);
+      expect(r.stderr, flags.join(' ')).toMatch(want);
+    }
     const noName = await cli('service', 'add', '-f', '-');
     expect(noName.code).not.toBe(0);
     expect(noName.stderr).toContain('name');
+    const notVersion = await cli('snapshot', 'diff', '1', 'latest');
+    expect(notVersion.code).toBe(2);
+    expect(notVersion.stderr).toMatch(/^error: <to>: expected a version number/);
     const missing = await cli('service', 'show', 'nope');
     expect(missing.stderr).toContain('service nope not found');
     const last = await cli('service', 'rm', 'flags');
