@@ -124,6 +124,41 @@ describe('first run: banner, logs, doctor', () => {
     expect(d.code, d.stdout).toBe(0);
   });
 
+  it('a second up on the ports the first holds says which setting names the taken port', async () => {
+    const second = await testDir('gh-second-');
+    dirs.push(second);
+    const free = async () => String(await freePort());
+    const cases: [string[], string][] = [
+      [
+        ['--http-port', await free(), '--api-listen', `127.0.0.1:${p.api}`],
+        `--api-listen 127.0.0.1:${p.api}`,
+      ],
+      [
+        ['--http-port', String(p.http), '--api-listen', `127.0.0.1:${await freePort()}`],
+        `--http-port ${p.http}`,
+      ],
+    ];
+    for (const [flags, named] of cases) {
+      const r = await run([
+        'up',
+        '--data-dir',
+        second,
+        '--https-port',
+        '0',
+        '--register-listen',
+        `127.0.0.1:${await freePort()}`,
+        '--log-level',
+        'silent',
+        ...flags,
+      ]);
+      expect(r.code, r.stderr).toBe(2);
+      const port = named.replace(/^.*[ :]/, '');
+      expect(r.stderr).toBe(
+        `error: port ${port} (${named}) is in use by another program (another Gatehouse? \`ss -ltnp 'sport = :${port}'\` names it): stop it or choose another port; Gatehouse did not start\n`,
+      );
+    }
+  });
+
   it('doctor creates nothing: no data dir is reported, not made', async () => {
     const parent = await testDir('gh-none-');
     dirs.push(parent);
