@@ -197,11 +197,11 @@ export function inFlags(err: GatehouseError, o: { host?: string[]; upstream?: st
     if (field === 'tcp.0.port') return '--tcp-port';
     return field;
   };
-  if (err.issues.length === 0) return err;
+  // Only a message that starts with its field is about that field (not, say, "service x exists").
+  const field = err.issues[0]?.field;
+  if (field === undefined || !err.message.startsWith(`${field}: `)) return err;
   const issues = err.issues.map((i) => ({ field: flag(i.field), message: i.message }));
-  const [first] = issues;
-  const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
-  return new GatehouseError(err.code, `${first?.field}: ${first?.message}${more}`, err.status, issues);
+  return new GatehouseError(err.code, `${flag(field)}${err.message.slice(field.length)}`, err.status, issues);
 }
 
 async function readStdin(): Promise<string> {
