@@ -144,7 +144,7 @@ export function buildRegisterServer(deps: RegisterDeps): FastifyInstance {
     if (!settings.base_domain) {
       throw new GatehouseError(
         'base_domain_unset',
-        'registration needs GATEHOUSE_BASE_DOMAIN to be set',
+        'registration needs a base domain (a registration is served as <subdomain>.<base domain>): start Gatehouse with --base-domain example.com, or set GATEHOUSE_BASE_DOMAIN',
         503,
       );
     }

@@ -167,6 +167,22 @@ describe('registration errors', () => {
     expect(held.error.issues).toEqual([{ field: 'body.subdomain', message: expect.any(String) }]);
     expect(t.gh.registry.version).toBe(1);
   });
+
+  it('says how to set the base domain a registration needs', async () => {
+    const bare = await startTestGatehouse({ register_allow: '127.0.0.0/8', base_domain: undefined });
+    try {
+      const r = await bare.reg('POST', '/register', {
+        subdomain: 'x',
+        backend_ip: '127.0.0.1',
+        backend_port: 9,
+      });
+      expect(r.status).toBe(503);
+      expect(r.json.error?.code).toBe('base_domain_unset');
+      expect(r.json.error?.message).toContain('start Gatehouse with --base-domain example.com');
+    } finally {
+      await bare.close();
+    }
+  });
 });
 
 describe('registration source allowlist', () => {
