@@ -138,7 +138,7 @@ export function buildRegisterServer(deps: RegisterDeps): FastifyInstance {
       const have = Object.keys(all).sort().join(', ');
       throw invalid(
         'body.type',
-        `no registration template named ${body.type}; the templates are: ${have} (templates: in the config file, or an edge file, adds more)`,
+        `no registration template named ${body.type}; the templates are: ${have} (more are defined under templates: in the config file or an edge file)`,
       );
     }
     if (!settings.base_domain) {
