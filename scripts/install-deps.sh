@@ -52,11 +52,57 @@ if ((${#missing[@]})); then
   fi
 fi
 
-# npm dependencies: install when absent or older than the lockfile.
-if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
-  echo "gatehouse: installing npm packages ..."
-  npm ci --no-audit --no-fund --loglevel=error
-elif [[ ! -f dist/src/cli/main.js || ! -f web/dist/index.html ]] ||
-  [[ -n "$(find src bench web/src -newer dist/src/cli/main.js \( -name '*.ts' -o -name '*.tsx' -o -name '*.css' \) 2>/dev/null | head -n1)" ]]; then
-  npm run --silent build
+# npm dependencies and the build. What was installed and built is recorded by content (a hash of
+# the lockfile; of the sources), not by file times: a fresh checkout or `git switch` makes every file
+# look new, and nothing needs doing when the content is the same. The tools' own output goes to a
+# log, shown only when they fail: the quick start prints progress lines, not a build transcript.
+lock_stamp=node_modules/.gatehouse-lock.sha256
+build_stamp=dist/.gatehouse-sources.sha256
+lock_sum() { sha256sum package-lock.json | cut -d' ' -f1; }
+sources_sum() {
+  find src bench web/src web/index.html web/vite.config.ts web/tsconfig.json tsconfig.json \
+    tsconfig.build.json package-lock.json -type f -print0 2>/dev/null | LC_ALL=C sort -z |
+    xargs -0 sha256sum | sha256sum | cut -d' ' -f1
+}
+# Runs a step quietly: its output is kept in a log and printed only if it fails.
+quietly() {
+  local log
+  log=$(mktemp "${TMPDIR:-/tmp}/gatehouse-install.XXXXXX")
+  if ! "$@" >"$log" 2>&1; then
+    echo "gatehouse: '$*' failed:" >&2
+    tail -n 40 "$log" >&2
+    rm -f "$log"
+    return 1
+  fi
+  rm -f "$log"
+}
+
+need_npm=0
+if [[ ! -d node_modules ]]; then
+  need_npm=1
+elif [[ -f $lock_stamp ]]; then
+  [[ "$(cat "$lock_stamp")" == "$(lock_sum)" ]] || need_npm=1
+elif [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
+  # Installed before the stamp existed: install again only if what is installed does not match.
+  npm ls --depth=0 >/dev/null 2>&1 || need_npm=1
 fi
+if ((need_npm)); then
+  echo "gatehouse: installing npm packages (a few minutes the first time) ..."
+  # npm's `prepare` builds the TypeScript and the web UI too.
+  quietly npm ci --no-audit --no-fund --loglevel=error
+  sources_sum >"$build_stamp"
+fi
+lock_sum >"$lock_stamp"
+
+if [[ ! -f dist/src/cli/main.js || ! -f web/dist/index.html ]]; then
+  need_build=1
+elif [[ -f $build_stamp ]]; then
+  [[ "$(cat "$build_stamp")" == "$(sources_sum)" ]] && need_build=0 || need_build=1
+else
+  [[ -n "$(find src bench web/src -newer dist/src/cli/main.js \( -name '*.ts' -o -name '*.tsx' -o -name '*.css' \) 2>/dev/null | head -n1)" ]] && need_build=1 || need_build=0
+fi
+if ((need_build)); then
+  echo "gatehouse: building (sources changed) ..."
+  quietly npm run --silent build
+fi
+sources_sum >"$build_stamp"

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { BlockList, isIPv4 } from 'node:net';
 import { z } from 'zod';
-import { GatehouseError } from '../model/errors.js';
+import { GatehouseError, invalid } from '../model/errors.js';
 import type { Service } from '../model/service.js';
 import type { Settings, Template } from '../model/settings.js';
 import { slugSchema } from '../model/values.js';
@@ -9,7 +9,12 @@ import type { Logger } from '../observe/log.js';
 import type { Registry } from '../registry/registry.js';
 import { frameworkErrors, installErrorHandling, parse } from './http-errors.js';
 import type { TokenCheck } from './tokens.js';
-import { BUILTIN_TEMPLATES, instantiate, registerBodySchema } from '../sources/register/templates.js';
+import {
+  BUILTIN_TEMPLATES,
+  instantiate,
+  registerBodySchema,
+  type RegisterBody,
+} from '../sources/register/templates.js';
 import {
   agentHeartbeatSchema,
   agentNameSchema,
@@ -63,6 +68,30 @@ function summary(s: Service) {
 }
 
 /**
+ * A conflict of the service a registration made, told in the registration's own fields. An upstream
+ * that is Gatehouse itself (its API, registration or proxy port on this machine) is a bad
+ * backend_port, or a bad type when the template fixes the port: 400, as for any bad value. Anything
+ * else (the host is another service's) is the subdomain's: 409.
+ */
+function registrationConflict(err: GatehouseError, body: RegisterBody): GatehouseError {
+  const field = err.issues[0]?.field ?? '';
+  const detail = err.issues[0]?.message ?? err.message;
+  if (/\.upstreams\.|forward_auth/.test(field) && detail.includes("is Gatehouse's own")) {
+    const port = /:([0-9]+)(?:\/|\s)/.exec(detail)?.[1];
+    if (body.backend_port !== undefined && port === String(body.backend_port)) {
+      return invalid(
+        'body.backend_port',
+        `${body.backend_port} is Gatehouse's own ${detail.replace(/^.*is Gatehouse's own /, '')}: give the port your backend listens on`,
+      );
+    }
+    return invalid('body.type', `template ${body.type}: ${detail}`);
+  }
+  return new GatehouseError('conflict', `body.subdomain: ${detail}`, 409, [
+    { field: 'body.subdomain', message: detail },
+  ]);
+}
+
+/**
  * The self-registration listener: backends register themselves with one authenticated call. Only
  * sources in `register_allow` get an answer other than 403; every call but /health needs the token.
  */
@@ -106,17 +135,16 @@ export function buildRegisterServer(deps: RegisterDeps): FastifyInstance {
     >;
     const template = all[body.type];
     if (!template) {
-      throw new GatehouseError(
-        'invalid',
-        `type: unknown template ${body.type} (have: ${Object.keys(all).join(', ')})`,
-        400,
-        [{ field: 'type', message: 'unknown template' }],
+      const have = Object.keys(all).sort().join(', ');
+      throw invalid(
+        'body.type',
+        `no registration template named ${body.type}; the templates are: ${have} (more are defined under templates: in the config file or an edge file)`,
       );
     }
     if (!settings.base_domain) {
       throw new GatehouseError(
         'base_domain_unset',
-        'registration needs GATEHOUSE_BASE_DOMAIN to be set',
+        'registration needs a base domain (a registration is served as <subdomain>.<base domain>): start Gatehouse with --base-domain example.com, or set GATEHOUSE_BASE_DOMAIN',
         503,
       );
     }
@@ -127,13 +155,9 @@ export function buildRegisterServer(deps: RegisterDeps): FastifyInstance {
         source: 'register',
       })
       .catch((err: unknown) => {
-        // The caller named a subdomain, not a service's routes: say which of theirs is at fault.
-        if (err instanceof GatehouseError && err.code === 'conflict') {
-          throw new GatehouseError('conflict', `subdomain: ${err.message}`, 409, [
-            { field: 'subdomain', message: err.message },
-          ]);
-        }
-        throw err;
+        throw err instanceof GatehouseError && err.code === 'conflict'
+          ? registrationConflict(err, body)
+          : err;
       });
     const created = res.created.length > 0;
     if (res.changed.length > 0) {

@@ -11,16 +11,30 @@ import { cidrSchema, durationSchema, hostnameSchema, slugSchema } from './values
  * of precedence; one schema validates the merged result.
  */
 
-const listenSchema = z
-  .string()
-  .regex(
-    /^(?:unix:\/.+|(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|\[[0-9a-fA-F:.]+\])?:[0-9]{1,5}|[0-9]{1,5})$/,
-    'HOST:PORT, :PORT, PORT or unix:/path',
-  )
-  // A port past 65535 (or an address without one) would reach listen() as NaN or a wrap-around.
-  .refine((v) => v.startsWith('unix:') || Number(/([0-9]+)$/.exec(v)?.[1]) <= 65535, 'a port up to 65535');
+const LISTEN = /^(?:unix:\/.+|(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|\[[0-9a-fA-F:.]+\])?:[0-9]{1,5}|[0-9]{1,5})$/;
 
-const portOrZero = z.coerce.number().int().min(0).max(65535);
+/**
+ * What a setting's value was, for a message that says what is accepted instead. Text that is no
+ * number reaches the check already converted (NaN), which would only confuse: it is left out.
+ */
+const got = (input: unknown): string =>
+  Number.isNaN(input) ? '' : ` (got ${JSON.stringify(input) ?? String(input)})`;
+
+// One check, one message: an address that is not one is not also told its port is too large.
+const listenSchema = z.string().refine(
+  // A port past 65535 (or an address without one) would reach listen() as NaN or a wrap-around.
+  (v) => LISTEN.test(v) && (v.startsWith('unix:') || Number(/([0-9]+)$/.exec(v)?.[1]) <= 65535),
+  { error: (iss) => `expected HOST:PORT, :PORT, PORT (up to 65535) or unix:/path${got(iss.input)}` },
+);
+
+/**
+ * A whole number from min to max; flags and the environment give strings, converted here. Every
+ * failure (not a number, a fraction, out of range) says the same: what is accepted.
+ */
+function wholeNumber(min: number, max: number, what = `a whole number from ${min} to ${max}`) {
+  const error = (iss: { input?: unknown }) => `expected ${what}${got(iss.input)}`;
+  return z.coerce.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+}
 
 /** A registration template: a service without a name whose strings may hold {placeholders}. */
 export const templateSchema = z.strictObject({
@@ -51,8 +65,8 @@ export const settingsSchema = z.strictObject({
     .min(1)
     .regex(/^[^\s$"'\\{};\p{Cc}]+$/u, 'a path without spaces, quotes or any of $ \\ { } ;')
     .default('/var/lib/gatehouse'),
-  http_port: portOrZero.refine((p) => p > 0, 'must be 1-65535').default(80),
-  https_port: portOrZero.default(443),
+  http_port: wholeNumber(1, 65535, 'a port from 1 to 65535').default(80),
+  https_port: wholeNumber(0, 65535, 'a port from 1 to 65535, or 0 for none').default(443),
   api_listen: listenSchema.default('127.0.0.1:7070'),
   admin_token: z.string().min(16, 'at least 16 characters').optional(),
   register_listen: listenSchema.default(':9876'),
@@ -110,7 +124,7 @@ export const settingsSchema = z.strictObject({
   trusted_proxies: csv.default([]),
   nginx_bin: z.string().min(1).default('nginx'),
   nginx_modules_dir: z.string().min(1).default('/usr/lib/nginx/modules'),
-  nginx_workers: z.coerce.number().int().min(1).max(64).default(2),
+  nginx_workers: wholeNumber(1, 64).default(2),
   /**
    * After a reload, old workers finish their requests; connections still open this long after
    * (WebSockets, long polls, TCP routes) are closed, so old workers cannot pile up.
@@ -118,11 +132,11 @@ export const settingsSchema = z.strictObject({
   nginx_worker_shutdown_timeout: durationSchema.default('5m'),
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** nginx's access, stream and error logs are rotated (one old file kept) past this size. */
-  nginx_log_max_mb: z.coerce.number().int().min(1).max(100_000).default(100),
+  nginx_log_max_mb: wholeNumber(1, 100_000).default(100),
   /** How often the files nginx reads are compared with what Gatehouse rendered (and logs rotated). */
   drift_check_interval: durationSchema.default('5s'),
-  snapshot_keep: z.coerce.number().int().min(1).default(100),
-  snapshot_keep_days: z.coerce.number().int().min(0).default(30),
+  snapshot_keep: wholeNumber(1, Number.MAX_SAFE_INTEGER, 'a whole number, 1 or more').default(100),
+  snapshot_keep_days: wholeNumber(0, Number.MAX_SAFE_INTEGER, 'a whole number, 0 or more').default(30),
   templates: z.record(slugSchema, templateSchema).default({}),
   /** An edge file (services, users, groups, templates) applied at start and whenever it changes. */
   file: z.string().default(''),

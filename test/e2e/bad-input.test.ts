@@ -490,7 +490,14 @@ const cases: Case[] = [
     req: reg(undefined, {
       bodyFor: (p) => ({ subdomain: 'loop', backend_ip: '127.0.0.1', backend_port: p.register }),
     }),
-    want: [409, 'conflict', 'subdomain'],
+    want: [400, 'invalid', 'body.backend_port'],
+  },
+  {
+    why: 'registration whose backend is the management API',
+    req: reg(undefined, {
+      bodyFor: (p) => ({ subdomain: 'loop', backend_ip: '127.0.0.1', backend_port: p.api }),
+    }),
+    want: [400, 'invalid', 'body.backend_port'],
   },
   {
     why: 'path over 1024 characters',
@@ -965,7 +972,7 @@ const cases: Case[] = [
   {
     why: 'simple without backend_port',
     req: reg({ subdomain: 'fresh', backend_ip: '127.0.0.1', type: 'simple' }),
-    want: [400, 'invalid', 'backend_port'],
+    want: [400, 'invalid', 'body.backend_port'],
   },
   {
     why: 'backend_port 0',
@@ -982,7 +989,7 @@ const cases: Case[] = [
     req: reg(registration({ backend_port: '8080' })),
     want: [400, 'invalid', 'body.backend_port'],
   },
-  { why: 'unknown template', req: reg(registration({ type: 'nope' })), want: [400, 'invalid', 'type'] },
+  { why: 'unknown template', req: reg(registration({ type: 'nope' })), want: [400, 'invalid', 'body.type'] },
   {
     why: 'upper-case template',
     req: reg(registration({ type: 'Full' })),
@@ -1012,7 +1019,7 @@ const cases: Case[] = [
   {
     why: 'registering over a service the operator owns',
     req: reg(registration({ subdomain: 'baseline' })),
-    want: [409, 'conflict', 'name'],
+    want: [409, 'conflict', 'body.subdomain'],
   },
   {
     why: 'registering a host another service claims',

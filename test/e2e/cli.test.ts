@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { rm, utimes, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alive } from '../helpers/gatehouse.js';
@@ -79,6 +80,32 @@ describe('quick start and CLI', () => {
     expect(upOut).toMatch(/register token: +\S{20,}/);
   });
 
+  it('keeps the quick start quiet: progress lines, not npm or vite transcripts', async () => {
+    expect(upOut).not.toMatch(/^> gatehouse@|vite v\d|modules transformed|^added \d+ packages/m);
+    // Sources whose times changed but whose content did not (a checkout, `git switch`): nothing
+    // is rebuilt and nothing is printed.
+    const now = new Date();
+    await utimes(join(root, 'src', 'cli', 'main.ts'), now, now);
+    const again = await new Promise<Run>((done) => {
+      const p = spawn('bash', [join(root, 'scripts', 'install-deps.sh')], { cwd: root, env: cleanEnv() });
+      let out = '';
+      p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      p.on('close', (code) => done({ code, stdout: out, stderr: '' }));
+    });
+    expect(again.code, again.stdout).toBe(0);
+    expect(again.stdout).toBe('');
+  });
+
+  it('tells the first apply, which started nginx, from a reload', async () => {
+    // The first test to run after start: the only apply so far started nginx.
+    const first = await cli('status');
+    expect(first.stdout).toMatch(/last reload: +none since start/);
+    expect(first.stdout).toMatch(
+      /last apply: +\d+ ms \(new files: nginx -t \d+ ms, live \d+ ms later; nginx started\)/,
+    );
+  });
+
   it('adds a service from flags and from a YAML file, lists, shows and removes it', async () => {
     const add = await cli(
       'service',
@@ -127,10 +154,35 @@ describe('quick start and CLI', () => {
       '10.0.0.1:80',
     );
     expect(bad.code).not.toBe(0);
-    expect(bad.stderr).toMatch(/^error: hosts\.0: /);
+    // Told in the flags given, not in the fields of a body the user never wrote.
+    expect(bad.stderr).toMatch(/^error: --host bad\.\.test: not a valid host name/);
+    const flagFaults: [string[], RegExp][] = [
+      [['--name', 'x'], /^error: --upstream: at least one upstream \(and 1 more\)\n {2}--host: /],
+      [
+        ['--name', 'X', '--host', 'x.test', '--upstream', '10.0.0.1:80'],
+        /^error: --name: use 1-63 lowercase/,
+      ],
+      [
+        ['--name', 'x', '--host', 'x.test', '--upstream', 'localhost:80'],
+        /^error: --upstream localhost:80: /,
+      ],
+      [
+        ['--name', 'x', '--tcp-port', 'abc', '--upstream', '10.0.0.1:80'],
+        /^error: --tcp-port: expected a port/,
+      ],
+      [['--name', 'x', '--host', 'x.test', '--upstream', '10.0.0.1:80', '--path', 'api'], /^error: --path: /],
+    ];
+    for (const [flags, want] of flagFaults) {
+      const r = await cli('service', 'add', ...flags);
+      expect(r.code, flags.join(' ')).toBe(2);
+      expect(r.stderr, flags.join(' ')).toMatch(want);
+    }
     const noName = await cli('service', 'add', '-f', '-');
     expect(noName.code).not.toBe(0);
     expect(noName.stderr).toContain('name');
+    const notVersion = await cli('snapshot', 'diff', '1', 'latest');
+    expect(notVersion.code).toBe(2);
+    expect(notVersion.stderr).toMatch(/^error: <to>: expected a version number/);
     const missing = await cli('service', 'show', 'nope');
     expect(missing.stderr).toContain('service nope not found');
     const last = await cli('service', 'rm', 'flags');
@@ -156,6 +208,21 @@ describe('quick start and CLI', () => {
     expect(status.stdout).toMatch(/last apply: +\d+ ms \(in nginx's memory, no reload\)/);
     const json = JSON.parse((await cli('--json', 'status')).stdout) as { in_sync: boolean };
     expect(json.in_sync).toBe(true);
+
+    // Two paths make a server block: new files, and a reload this time.
+    const file = join(dataDir, 'two-paths.yaml');
+    const up = `127.0.0.1:${backend.port}`;
+    await writeFile(
+      file,
+      `name: two\nhosts: [two.test]\nroutes:\n  - { path: /, upstreams: ["${up}"] }\n  - { path: /api/, upstreams: ["${up}"] }\n`,
+    );
+    expect((await cli('service', 'add', '-f', file)).code).toBe(0);
+    const reloaded = await cli('status');
+    expect(reloaded.stdout).toMatch(/last reload: +\S+ ago \(a new config\)/);
+    expect(reloaded.stdout).toMatch(
+      /last apply: +\d+ ms \(new files: nginx -t \d+ ms, live \d+ ms later; nginx reloaded\)/,
+    );
+    expect((await cli('service', 'rm', 'two')).code).toBe(0);
   });
 
   it('runs doctor', async () => {
@@ -228,6 +295,27 @@ describe('gatehouse up with a bad setting', () => {
     });
     expect(env.code).toBe(2);
     expect(env.stderr).toContain('GATEHOUSE_REGISTER_ALLOW');
+  });
+
+  it('says in one line which flag is wrong and what it accepts, and starts nothing', async () => {
+    const parent = await testDir('gh-badflag-');
+    const dir = join(parent, 'data');
+    const cases: [string[], string][] = [
+      [
+        ['--api-listen', 'nonsense'],
+        'error: setting --api-listen: expected HOST:PORT, :PORT, PORT (up to 65535) or unix:/path (got "nonsense")',
+      ],
+      [['--http-port', 'abc'], 'error: setting --http-port: expected a port from 1 to 65535'],
+    ];
+    for (const [flags, line] of cases) {
+      const r = await run(['up', '--data-dir', dir, ...flags]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(`${line}\n`);
+      expect(r.stdout).toBe('');
+      // Nothing started: not even the data dir was made.
+      expect(existsSync(dir)).toBe(false);
+    }
+    await rm(parent, { recursive: true, force: true });
   });
 
   it('shows help, also through npx in the project', async () => {

@@ -87,6 +87,8 @@ describe('first run: banner, logs, doctor', () => {
     expect(up.stdout).toContain(`Web UI:    http://127.0.0.1:${p.api}/`);
     expect(up.stdout).toContain(`npx gatehouse --data-dir ${dataDir} user add admin --admin`);
     expect(up.stdout).toContain(`export GATEHOUSE_DATA_DIR=${dataDir}`);
+    // How to stop it, with the pid a `kill` needs (this process's, not a shell's).
+    expect(up.stdout).toContain(`Stop:      Ctrl-C here, or kill ${up.p.pid} (SIGTERM)`);
     // The banner is for people; the JSON log lines stay on stderr (not a terminal here).
     expect(up.stdout).not.toContain('{"level"');
     // (stderr is another pipe: its lines may arrive after the banner.)
@@ -120,6 +122,41 @@ describe('first run: banner, logs, doctor', () => {
     expect(d.stdout).toMatch(/ok +permissions: state is readable by its owner only/);
     expect(d.stdout).toMatch(/ok +database: ok \(version 0, 0 services\)/);
     expect(d.code, d.stdout).toBe(0);
+  });
+
+  it('a second up on the ports the first holds says which setting names the taken port', async () => {
+    const second = await testDir('gh-second-');
+    dirs.push(second);
+    const free = async () => String(await freePort());
+    const cases: [string[], string][] = [
+      [
+        ['--http-port', await free(), '--api-listen', `127.0.0.1:${p.api}`],
+        `--api-listen 127.0.0.1:${p.api}`,
+      ],
+      [
+        ['--http-port', String(p.http), '--api-listen', `127.0.0.1:${await freePort()}`],
+        `--http-port ${p.http}`,
+      ],
+    ];
+    for (const [flags, named] of cases) {
+      const r = await run([
+        'up',
+        '--data-dir',
+        second,
+        '--https-port',
+        '0',
+        '--register-listen',
+        `127.0.0.1:${await freePort()}`,
+        '--log-level',
+        'silent',
+        ...flags,
+      ]);
+      expect(r.code, r.stderr).toBe(2);
+      const port = named.replace(/^.*[ :]/, '');
+      expect(r.stderr).toBe(
+        `error: port ${port} (${named}) is in use by another program (another Gatehouse? \`ss -ltnp 'sport = :${port}'\` names it): stop it or choose another port; Gatehouse did not start\n`,
+      );
+    }
   });
 
   it('doctor creates nothing: no data dir is reported, not made', async () => {

@@ -119,6 +119,72 @@ describe('self-registration API', () => {
   });
 });
 
+describe('registration errors', () => {
+  let t: TestGatehouse;
+  beforeAll(async () => {
+    t = await startTestGatehouse({ register_allow: '127.0.0.0/8' });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it("name the registration's own field, with a message saying what would do", async () => {
+    const reg = async (body: Record<string, unknown>) => {
+      const r = await t.reg('POST', '/register', { subdomain: 'x', backend_ip: '127.0.0.1', ...body });
+      return {
+        status: r.status,
+        error: r.json.error as { code: string; message: string; issues: unknown[] },
+      };
+    };
+    // Gatehouse's own API port is a bad backend_port (400), not a subdomain conflict (409).
+    const own = await reg({ backend_port: t.apiPort });
+    expect(own.status).toBe(400);
+    expect(own.error.code).toBe('invalid');
+    expect(own.error.message).toBe(
+      `body.backend_port: ${t.apiPort} is Gatehouse's own API port on this machine: give the port your backend listens on`,
+    );
+    expect(own.error.issues).toEqual([{ field: 'body.backend_port', message: expect.any(String) }]);
+    const proxy = await reg({ backend_port: t.httpPort });
+    expect(proxy.error.message).toContain(
+      'body.backend_port: ' + String(t.httpPort) + " is Gatehouse's own HTTP port",
+    );
+    // An unknown template: the field as every other error names it, and the templates there are.
+    const type = await reg({ backend_port: 9, type: 'nope' });
+    expect(type.status).toBe(400);
+    expect(type.error.issues).toEqual([{ field: 'body.type', message: expect.any(String) }]);
+    expect(type.error.message).toMatch(
+      /^body\.type: no registration template named nope; the templates are: full, simple /,
+    );
+    const noPort = await reg({});
+    expect(noPort.error.issues).toEqual([{ field: 'body.backend_port', message: expect.any(String) }]);
+    // A host another source's service holds is the subdomain's conflict.
+    await t.api('PUT', '/api/v1/services/held?wait=true', {
+      hosts: ['held.gw.test'],
+      routes: [{ upstreams: ['127.0.0.1:9'] }],
+    });
+    const held = await reg({ subdomain: 'held', backend_port: 9 });
+    expect(held.status).toBe(409);
+    expect(held.error.issues).toEqual([{ field: 'body.subdomain', message: expect.any(String) }]);
+    expect(t.gh.registry.version).toBe(1);
+  });
+
+  it('says how to set the base domain a registration needs', async () => {
+    const bare = await startTestGatehouse({ register_allow: '127.0.0.0/8', base_domain: undefined });
+    try {
+      const r = await bare.reg('POST', '/register', {
+        subdomain: 'x',
+        backend_ip: '127.0.0.1',
+        backend_port: 9,
+      });
+      expect(r.status).toBe(503);
+      expect(r.json.error?.code).toBe('base_domain_unset');
+      expect(r.json.error?.message).toContain('start Gatehouse with --base-domain example.com');
+    } finally {
+      await bare.close();
+    }
+  });
+});
+
 describe('registration source allowlist', () => {
   it('refuses sources outside GATEHOUSE_REGISTER_ALLOW with 403', async () => {
     const t = await startTestGatehouse({ register_allow: '10.0.0.0/8' });

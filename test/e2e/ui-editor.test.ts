@@ -226,4 +226,49 @@ describe('web UI: service editor', () => {
     await L('Public: anyone may pass').first().check();
     expect(await page.getByText('No access is set').count()).toBe(0);
   });
+
+  it('lines each Remove button up with the field it removes, with an error shown or not', async () => {
+    const aligned = async (input: string, button: string, where: string) => {
+      const a = await L(input).boundingBox();
+      const b = await page.getByRole('button', { name: button, exact: true }).boundingBox();
+      if (!a || !b) throw new Error(`${where}: ${input} or ${button} not shown`);
+      // Same line, same height: top and bottom edges together (not the button's bottom on the
+      // input's, with its top lower, as before).
+      expect(Math.abs(a.y - b.y), `${where}: top of ${button}`).toBeLessThanOrEqual(1);
+      expect(
+        Math.abs(a.y + a.height - (b.y + b.height)),
+        `${where}: bottom of ${button}`,
+      ).toBeLessThanOrEqual(1);
+      expect(b.x, `${where}: ${button} beside the field`).toBeGreaterThanOrEqual(a.x + a.width);
+    };
+    await page.getByText('Headers', { exact: true }).click();
+    await page.getByRole('button', { name: 'Add header' }).nth(1).click();
+    for (const width of [1200, 390]) {
+      await page.setViewportSize({ width, height: 844 });
+      await aligned('Host 1', 'Remove host 1', `${width} px`);
+      await aligned('Route 1 upstream 1', 'Remove route 1 upstream 1', `${width} px`);
+      await aligned('Response header: value 1', 'Remove response header 1', `${width} px`);
+    }
+    await page.setViewportSize({ width: 1200, height: 800 });
+    // An error below the field does not pull the button down with it.
+    await L('Host 1').fill('bad..host');
+    await review();
+    await page.locator('[name="hosts.0"][aria-invalid="true"]').waitFor();
+    await aligned('Host 1', 'Remove host 1', 'with an error');
+    await ui.shot('service-editor-remove-buttons');
+  });
+
+  it('shows in the quick form what each field takes', async () => {
+    await page.goto(page.url().replace(/#.*$/, '#/services'));
+    await page.getByRole('heading', { name: 'New service' }).waitFor();
+    const hint = (label: string) =>
+      page
+        .getByRole('form', { name: 'New service' })
+        .getByLabel(label, { exact: true })
+        .getAttribute('placeholder');
+    expect(await hint('Name')).toMatch(/^whoami /);
+    expect(await hint('Host')).toBe('whoami.example.com');
+    // An address, not a host name (which the API refuses: host names are not resolved).
+    expect(await hint('Upstream')).toBe('IP:port, e.g. 192.0.2.10:8080');
+  });
 });

@@ -67,6 +67,21 @@ describe('settings', () => {
         /^setting --api-listen: /,
       );
     expect(loadSettings({ api_listen: '7071' }, {}, noFile).api_listen).toBe('7071');
+    // One issue, one message saying what is accepted (not the same field told twice, not "NaN").
+    const nonsense = failure(() => loadSettings({ api_listen: 'nonsense' }, {}, noFile));
+    expect(nonsense.message).toBe(
+      'setting --api-listen: expected HOST:PORT, :PORT, PORT (up to 65535) or unix:/path (got "nonsense")',
+    );
+    expect(nonsense.issues).toHaveLength(1);
+    for (const http_port of ['abc', '8080abc', '1.5', '0', '65536']) {
+      const e = failure(() => loadSettings({ http_port }, {}, noFile));
+      expect(e.message).toMatch(/^setting --http-port: expected a port from 1 to 65535( \(got \S+\))?$/);
+      expect(e.issues).toHaveLength(1);
+    }
+    expect(failure(() => loadSettings({ nginx_workers: 'x' }, {}, noFile)).message).toBe(
+      'setting --nginx-workers: expected a whole number from 1 to 64',
+    );
+    expect(loadSettings({ https_port: '0' }, {}, noFile).https_port).toBe(0);
     const missing = () => {
       throw Object.assign(new Error("ENOENT: no such file or directory, open '/nope.yaml'"), {
         code: 'ENOENT',
@@ -129,7 +144,7 @@ describe('registration templates', () => {
         base_domain: 'e.com',
       }),
     );
-    expect(err.issues[0]?.field).toBe('backend_port');
+    expect(err.issues[0]?.field).toBe('body.backend_port');
   });
 
   it('refuses a broken template from the config file at start-up', () => {

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import YAML from 'yaml';
-import { GatehouseError } from '../../model/errors.js';
+import { GatehouseError, invalid } from '../../model/errors.js';
 import { readTextFile } from '../../sources/file/read.js';
 import { cliContext, collect, type CliContext } from '../context.js';
 import type {
@@ -99,13 +99,20 @@ export function serviceCommand(): Command {
         } else {
           if (!o.name)
             throw new GatehouseError('invalid', 'give --file, or --name with --host and --upstream');
+          if (o.tcpPort !== undefined && !/^[0-9]{1,5}$/.test(o.tcpPort))
+            throw invalid('--tcp-port', `expected a port from 1 to 65535 (got ${JSON.stringify(o.tcpPort)})`);
           spec = o.tcpPort
             ? { name: o.name, tcp: [{ port: Number(o.tcpPort), upstreams: o.upstream ?? [] }] }
             : { name: o.name, hosts: o.host ?? [], routes: [{ path: o.path, upstreams: o.upstream ?? [] }] };
         }
         const name = (spec as { name?: unknown } | null)?.name;
         if (typeof name !== 'string' || name === '') throw new GatehouseError('invalid', 'name: required');
-        await addService(ctx, name, spec, { replace: !!o.replace, dryRun: !!o.dryRun });
+        await addService(ctx, name, spec, { replace: !!o.replace, dryRun: !!o.dryRun }).catch(
+          (err: unknown) => {
+            // Built from flags: the flag at fault, not a field of a body the user never wrote.
+            throw !o.file && err instanceof GatehouseError ? inFlags(err, o) : err;
+          },
+        );
       },
     );
 
@@ -173,6 +180,28 @@ async function addService(
   );
   const done = `service ${name} ${existing ? 'replaced' : 'saved'} as version ${r.version}; live on the proxy`;
   ctx.print(existing ? `${patch}\n${done}` : done, { ...r, changes: dry.changes });
+}
+
+/**
+ * An API error about a service `service add` built from flags, told in those flags: `hosts.0` is
+ * `--host <that host>`, `routes.0.upstreams` is `--upstream`, the path's name is `--name`.
+ */
+export function inFlags(err: GatehouseError, o: { host?: string[]; upstream?: string[] }): GatehouseError {
+  const flag = (field: string): string => {
+    const host = /^hosts(?:\.(\d+))?$/.exec(field);
+    if (host) return host[1] === undefined ? '--host' : `--host ${o.host?.[Number(host[1])] ?? ''}`;
+    const up = /^(?:routes|tcp)\.0\.upstreams(?:\.(\d+))?$/.exec(field);
+    if (up) return up[1] === undefined ? '--upstream' : `--upstream ${o.upstream?.[Number(up[1])] ?? ''}`;
+    if (/^(params\.)?name$/.test(field)) return '--name';
+    if (field === 'routes.0.path') return '--path';
+    if (field === 'tcp.0.port') return '--tcp-port';
+    return field;
+  };
+  // Only a message that starts with its field is about that field (not, say, "service x exists").
+  const field = err.issues[0]?.field;
+  if (field === undefined || !err.message.startsWith(`${field}: `)) return err;
+  const issues = err.issues.map((i) => ({ field: flag(i.field), message: i.message }));
+  return new GatehouseError(err.code, `${flag(field)}${err.message.slice(field.length)}`, err.status, issues);
 }
 
 async function readStdin(): Promise<string> {

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { invalid } from '../../model/errors.js';
 import type { Rollback, SnapshotDiff, SnapshotList, SnapshotView } from '../../api/views/index.js';
 import { cliContext } from '../context.js';
 import { ago, table } from '../format.js';
@@ -44,6 +45,8 @@ export function snapshotCommand(): Command {
     .command('diff <from> [to]')
     .description('what changed between two versions (to defaults to the current one)')
     .action(async (from: string, to: string | undefined, _o, c: Command) => {
+      versionArg('from', from);
+      if (to !== undefined) versionArg('to', to);
       const ctx = cliContext(c);
       const q = `from=${encodeURIComponent(from)}${to ? `&to=${encodeURIComponent(to)}` : ''}`;
       const r = await ctx.client.call<SnapshotDiff>('GET', `/api/v1/snapshots/diff?${q}`);
@@ -60,6 +63,7 @@ export function snapshotCommand(): Command {
     .description('restore the registry as it was at <version>, as a new version')
     .option('--force', 'allow a rollback that removes every route')
     .action(async (version: string, o: { force?: boolean }, c: Command) => {
+      versionArg('version', version);
       const ctx = cliContext(c);
       const r = await ctx.client.call<Rollback>(
         'POST',
@@ -75,4 +79,13 @@ export function snapshotCommand(): Command {
       );
     });
   return cmd;
+}
+
+/** A version argument, checked here: the API would name its own query field (`query.from`). */
+function versionArg(name: string, value: string): void {
+  if (!/^[0-9]+$/.test(value))
+    throw invalid(
+      `<${name}>`,
+      `expected a version number, as \`gatehouse snapshot ls\` lists them (got ${JSON.stringify(value)})`,
+    );
 }

@@ -20,6 +20,23 @@ function fastLaneLine(v: Status['edge']['fastLane']): string {
     : `memory ${short(mem)}${kept ? ' (+ hosts kept for old workers)' : ''}, file ${short(v.file)}`;
 }
 
+/**
+ * How the last apply reached nginx. With new files it was `nginx -t`, then nginx started (the first
+ * apply after Gatehouse or nginx started) or reloaded: a reload of this apply is one the driver
+ * recorded while it ran (at or after the apply began); otherwise nginx was started.
+ */
+export function applyLine(e: Status['edge']): string {
+  const ms = e.lastApplyMs;
+  if (!ms) return '-';
+  const total = `${Math.round(ms.total)} ms`;
+  if (e.lastApplyMode === 'dynamic') return `${total} (in nginx's memory, no reload)`;
+  const applied = e.appliedAt ? Date.parse(e.appliedAt) : NaN;
+  // ISO times have whole milliseconds: a little slack for their rounding.
+  const reloaded = e.lastReload !== undefined && !(Date.parse(e.lastReload.at) < applied - ms.total - 5);
+  const how = reloaded ? 'nginx reloaded' : 'nginx started';
+  return `${total} (new files: nginx -t ${Math.round(ms.test)} ms, live ${Math.round(ms.reload)} ms later; ${how})`;
+}
+
 export function statusCommand(): Command {
   return new Command('status')
     .description('proxy state, applied version, last error')
@@ -34,7 +51,7 @@ export function statusCommand(): Command {
         `fast lane:        ${fastLaneLine(e.fastLane)}`,
         `cert table:       ${fastLaneLine(e.tlsTable)}`,
         `last reload:      ${e.lastReload ? `${ago(e.lastReload.at)} (${RELOAD_REASON[e.lastReload.reason]})` : 'none since start'}`,
-        `last apply:       ${e.lastApplyMs ? `${Math.round(e.lastApplyMs.total)} ms (${e.lastApplyMode === 'dynamic' ? "in nginx's memory, no reload" : `check ${Math.round(e.lastApplyMs.test)} ms, reload ${Math.round(e.lastApplyMs.reload)} ms`})` : '-'}`,
+        `last apply:       ${applyLine(e)}`,
         `last error:       ${e.lastError ? `${e.lastError.code}: ${e.lastError.message} (version ${e.lastError.version}, ${ago(e.lastError.at)})` : 'none'}`,
       ];
       const certs = r.certificates;

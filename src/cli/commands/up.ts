@@ -1,7 +1,8 @@
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { flagName, loadSettings, SETTING_KEYS, type Settings } from '../../model/settings.js';
+import { GatehouseError } from '../../model/errors.js';
+import { flagName, loadSettings, parseListen, SETTING_KEYS, type Settings } from '../../model/settings.js';
 import { createLogger } from '../../observe/log.js';
 
 /** Setting keys that have a flag (templates only come from the config file). */
@@ -35,7 +36,9 @@ export function upCommand(): Command {
     process.on('unhandledRejection', (err) => log.error({ err: String(err) }, 'unhandled rejection'));
     // Loaded here so that client commands start quickly without the server's modules.
     const { startGatehouse } = await import('../../gatehouse.js');
-    const gh = await startGatehouse(settings, log);
+    const gh = await startGatehouse(settings, log).catch((err: unknown) => {
+      throw portInUse(err, settings) ?? err;
+    });
     if (gh.generated.admin || gh.generated.register) {
       // Printed once: only their hashes are stored.
       const lines = ['', 'Generated tokens (shown once; only their hashes are stored):'];
@@ -45,7 +48,7 @@ export function upCommand(): Command {
       process.stdout.write(lines.join('\n') + '\n');
     }
     const { hasAdmin } = await import('../../store/db.js');
-    process.stdout.write(banner(settings, gh.addresses, !(await hasAdmin(gh.db))) + '\n');
+    process.stdout.write(banner(settings, gh.addresses, !(await hasAdmin(gh.db)), process.pid) + '\n');
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
@@ -61,12 +64,13 @@ export function upCommand(): Command {
 
 /**
  * What an operator needs after `up`, in one block on stdout (logs go to stderr): where the web UI
- * is, how to make the first admin, and that other shells must name the same data dir.
+ * is, how to make the first admin, that other shells must name the same data dir, and how to stop it.
  */
 export function banner(
   settings: Settings,
   addresses: { api: string; register: string },
   needsAdmin: boolean,
+  pid: number,
 ): string {
   const dataDir = resolve(settings.data_dir);
   const isDefault = dataDir === resolve(loadSettings({}, {}).data_dir);
@@ -90,8 +94,38 @@ export function banner(
     isDefault
       ? `             the CLI in another shell finds this instance there`
       : `             in another shell, name it too: ${cli} --data-dir ${dataDir} ..., or export GATEHOUSE_DATA_DIR=${dataDir}`,
+    // nginx runs as long as Gatehouse does: stopping Gatehouse stops it too.
+    `  Stop:      Ctrl-C here, or kill ${pid} (SIGTERM); the nginx it manages stops with it`,
   );
   return lines.join('\n');
+}
+
+/**
+ * A port another program holds, told as the setting that names it (Node's EADDRINUSE for the APIs,
+ * nginx's bind() error for the proxy ports): what to do, not a system call's words.
+ */
+export function portInUse(err: unknown, settings: Settings): GatehouseError | undefined {
+  const node = err as NodeJS.ErrnoException & { port?: number };
+  const message = err instanceof Error ? err.message : String(err);
+  const port =
+    node.code === 'EADDRINUSE'
+      ? node.port
+      : Number(/bind\(\) to \S*:([0-9]+) failed \(98: Address already in use\)/.exec(message)?.[1]);
+  if (!port) return undefined;
+  const settingsWith: [string, number | undefined, string][] = [
+    ['http_port', settings.http_port, String(settings.http_port)],
+    ['https_port', settings.https_port || undefined, String(settings.https_port)],
+    ['api_listen', parseListen(settings.api_listen).port, settings.api_listen],
+    ['register_listen', parseListen(settings.register_listen).port, settings.register_listen],
+  ];
+  const hit = settingsWith.find(([, p]) => p === port);
+  const named = hit ? ` (--${flagName(hit[0])} ${hit[2]})` : '';
+  return new GatehouseError(
+    'port_in_use',
+    `port ${port}${named} is in use by another program (another Gatehouse? \`ss -ltnp 'sport = :${port}'\` names it): stop it or choose another port; Gatehouse did not start`,
+    409,
+    hit ? [{ field: hit[0], message: `port ${port} is in use` }] : [],
+  );
 }
 
 function camel(s: string): string {

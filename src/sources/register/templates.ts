@@ -71,7 +71,11 @@ export function instantiate(name: string, template: Template, values: TemplateVa
     ...(template.access !== undefined ? { access: template.access } : {}),
     labels: { 'gatehouse/template': name, 'gatehouse/backend': values.backend_ip },
   });
-  if (missingPort.hit) throw invalid('backend_port', `template ${name} needs backend_port`);
+  if (missingPort.hit)
+    throw invalid(
+      'body.backend_port',
+      `template ${name} needs backend_port: the port your backend listens on`,
+    );
   const r = serviceSchema.safeParse(filled);
   if (!r.success) throw fromZod(r.error, `template ${name}`);
   return r.data;

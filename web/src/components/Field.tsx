@@ -3,6 +3,11 @@ import { useId, type ComponentProps, type ReactNode } from 'react';
 interface Labelled {
   label: string;
   error?: string | undefined;
+  /**
+   * Beside the control, as tall as it (a row's Remove button): kept out of the label's row and
+   * above the error, so it lines up with the control whatever the label or the error.
+   */
+  after?: ReactNode;
 }
 
 /**
@@ -12,6 +17,7 @@ interface Labelled {
 function FieldShell({
   label,
   error,
+  after,
   control,
 }: Labelled & {
   control: (attrs: {
@@ -22,19 +28,28 @@ function FieldShell({
   }) => ReactNode;
 }) {
   const id = useId();
+  const shown = control({
+    id,
+    'aria-invalid': error ? true : undefined,
+    'aria-describedby': error ? `${id}-error` : undefined,
+    className:
+      'min-w-0 rounded border bg-white px-3 py-2 focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 ' +
+      (after ? 'flex-1 ' : '') +
+      (error ? 'border-red-500' : 'border-slate-300'),
+  });
   return (
     <div className="flex flex-col gap-1">
       <label htmlFor={id} className="text-sm font-medium text-slate-700">
         {label}
       </label>
-      {control({
-        id,
-        'aria-invalid': error ? true : undefined,
-        'aria-describedby': error ? `${id}-error` : undefined,
-        className:
-          'min-w-0 rounded border bg-white px-3 py-2 focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 ' +
-          (error ? 'border-red-500' : 'border-slate-300'),
-      })}
+      {after ? (
+        <div className="flex items-stretch gap-2">
+          {shown}
+          {after}
+        </div>
+      ) : (
+        shown
+      )}
       {error ? (
         <p id={`${id}-error`} className="text-sm text-red-700" role="alert">
           {error}
@@ -46,11 +61,12 @@ function FieldShell({
 
 /** A labelled input. React 19 passes `ref` as a plain prop, so it reaches the input through the spread. */
 export function Field(props: ComponentProps<'input'> & Labelled) {
-  const { label, error, className, ...input } = props;
+  const { label, error, after, className, ...input } = props;
   return (
     <FieldShell
       label={label}
       error={error}
+      after={after}
       control={(a) => <input {...a} className={`${a.className} text-base ${className ?? ''}`} {...input} />}
     />
   );

@@ -87,22 +87,24 @@ function BasicUsers({ path }: { path: string }) {
   return (
     <div className="flex flex-col gap-2">
       {users.map((_, i) => (
-        <div key={i} className="grid items-end gap-2 md:grid-cols-[1fr_2fr_auto]">
+        <div key={i} className="grid items-start gap-2 md:grid-cols-[1fr_2fr]">
           <TextAt path={`${path}.${i}.user`} label={`Basic user ${i + 1}`} required />
           <TextAt
             path={`${path}.${i}.password_hash`}
             label={`Basic user ${i + 1}: password hash`}
             placeholder="$argon2id$v=19$… (gatehouse hash-password)"
             required
+            after={
+              <button
+                type="button"
+                className={plainButton}
+                onClick={() => ed.set(`${path}.${i}`, undefined)}
+                aria-label={`Remove basic user ${i + 1}`}
+              >
+                Remove
+              </button>
+            }
           />
-          <button
-            type="button"
-            className={plainButton + ' mb-0.5'}
-            onClick={() => ed.set(`${path}.${i}`, undefined)}
-            aria-label={`Remove basic user ${i + 1}`}
-          >
-            Remove
-          </button>
         </div>
       ))}
       <div>

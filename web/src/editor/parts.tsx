@@ -32,11 +32,14 @@ export function TextAt({
   label,
   placeholder,
   required,
+  after,
 }: {
   path: string;
   label: string;
   placeholder?: string;
   required?: boolean;
+  /** Beside the input, as tall as it (a Remove button). */
+  after?: ReactNode;
 }) {
   const ed = useEditor();
   return (
@@ -44,6 +47,7 @@ export function TextAt({
       label={label}
       name={path}
       placeholder={placeholder}
+      after={after}
       value={asString(ed.get(path))}
       onChange={(e) => ed.set(path, e.target.value === '' && !required ? undefined : e.target.value)}
       error={ed.issues.under(path)}
@@ -75,26 +79,25 @@ export function Rows({
       </span>
       <ErrorLine error={ed.issues.at(path)} />
       {items.map((v, i) => (
-        <div key={i} className="flex items-end gap-2">
-          <div className="min-w-0 flex-1">
-            <Field
-              label={`${itemLabel} ${i + 1}`}
-              name={`${path}.${i}`}
-              placeholder={placeholder}
-              value={v}
-              onChange={(e) => ed.set(`${path}.${i}`, e.target.value)}
-              error={ed.issues.under(`${path}.${i}`)}
-            />
-          </div>
-          <button
-            type="button"
-            className={plainButton + ' mb-0.5'}
-            aria-label={`Remove ${itemLabel.toLowerCase()} ${i + 1}`}
-            onClick={() => ed.set(`${path}.${i}`, undefined)}
-          >
-            Remove
-          </button>
-        </div>
+        <Field
+          key={i}
+          label={`${itemLabel} ${i + 1}`}
+          name={`${path}.${i}`}
+          placeholder={placeholder}
+          value={v}
+          onChange={(e) => ed.set(`${path}.${i}`, e.target.value)}
+          error={ed.issues.under(`${path}.${i}`)}
+          after={
+            <button
+              type="button"
+              className={plainButton}
+              aria-label={`Remove ${itemLabel.toLowerCase()} ${i + 1}`}
+              onClick={() => ed.set(`${path}.${i}`, undefined)}
+            >
+              Remove
+            </button>
+          }
+        />
       ))}
       <div>
         <button type="button" className={plainButton} onClick={() => ed.set(`${path}.${items.length}`, '')}>
@@ -168,7 +171,7 @@ export function HeaderRows({ path, label }: { path: string; label: string }) {
       </span>
       <ErrorLine error={ed.issues.under(path)} />
       {entries.map(([k, v], i) => (
-        <div key={i} className="grid grid-cols-1 items-end gap-2 sm:grid-cols-[1fr_1fr_auto]">
+        <div key={i} className="grid grid-cols-1 items-start gap-2 sm:grid-cols-2">
           <Field
             label={`${label}: name ${i + 1}`}
             value={k}
@@ -178,15 +181,17 @@ export function HeaderRows({ path, label }: { path: string; label: string }) {
             label={`${label}: value ${i + 1}`}
             value={v}
             onChange={(e) => write(entries.map((x, j) => (j === i ? [x[0], e.target.value] : x)))}
+            after={
+              <button
+                type="button"
+                className={plainButton}
+                aria-label={`Remove ${label.toLowerCase()} ${i + 1}`}
+                onClick={() => write(entries.filter((_, j) => j !== i))}
+              >
+                Remove
+              </button>
+            }
           />
-          <button
-            type="button"
-            className={plainButton + ' mb-0.5'}
-            aria-label={`Remove ${label.toLowerCase()} ${i + 1}`}
-            onClick={() => write(entries.filter((_, j) => j !== i))}
-          >
-            Remove
-          </button>
         </div>
       ))}
       <div>

@@ -91,16 +91,25 @@ export function Audit() {
         </a>
         .
       </p>
-      <form onSubmit={filter} className="flex flex-wrap items-end gap-2">
-        <div className="w-56">
-          <Field label="User" name="actor" value={actor} onChange={(e) => setActor(e.target.value)} />
-        </div>
-        <button type="submit" className={buttonClass}>
-          Show
-        </button>
-        <button type="button" className={plainButton} onClick={() => void load(shown)}>
-          Refresh
-        </button>
+      <form onSubmit={filter} className="w-full max-w-md">
+        {/* The buttons beside the input, as tall as it, whatever the width. */}
+        <Field
+          label="User"
+          name="actor"
+          placeholder="e.g. admin"
+          value={actor}
+          onChange={(e) => setActor(e.target.value)}
+          after={
+            <>
+              <button type="submit" className={buttonClass}>
+                Show
+              </button>
+              <button type="button" className={plainButton} onClick={() => void load(shown)}>
+                Refresh
+              </button>
+            </>
+          }
+        />
       </form>
       {error ? <Notice kind="error">{error}</Notice> : null}
       <LoadedList items={entries} empty={shown ? `Nothing by ${shown}.` : 'Nothing yet.'}>

@@ -81,7 +81,15 @@ function CreateForm({ services, onCreated }: { services: string[]; onCreated: ()
         {services.length ? (
           <SelectField label="Service" value={service} onChange={set('service')} options={services} />
         ) : (
-          <Field label="Service" name="service" required value={values.service} onChange={set('service')} />
+          // No service takes links yet: say what one needs, since the list to choose from is empty.
+          <Field
+            label="Service"
+            name="service"
+            placeholder="a service with links: true"
+            required
+            value={values.service}
+            onChange={set('service')}
+          />
         )}
         <Field {...field('ttl')} label="Lifetime" placeholder={LINK_TTL_DEFAULT} required />
         <Field {...field('max_ips')} label="Addresses (max)" type="number" min={1} max={1000} required />
@@ -92,7 +100,13 @@ function CreateForm({ services, onCreated }: { services: string[]; onCreated: ()
           autoComplete="new-password"
         />
         <div className="md:col-span-2">
-          <Field label="Note" name="note" value={values.note} onChange={set('note')} />
+          <Field
+            label="Note"
+            name="note"
+            placeholder="who it is for, e.g. the plumber"
+            value={values.note}
+            onChange={set('note')}
+          />
         </div>
       </div>
       <FormFooter error={error} busy={busy} label="Create link" busyLabel="Creating…">

@@ -61,14 +61,10 @@ function CreateForm({ existing, onCreated }: { existing: Set<string>; onCreated:
   return (
     <FormCard titleId="create-title" title="New service" onSubmit={submit}>
       <div className="grid gap-3 md:grid-cols-3">
-        <Field {...field('name')} label="Name" required />
-        <Field {...field('host')} label="Host" placeholder="app.example.com" required />
-        <Field
-          {...field('upstream')}
-          label="Upstream"
-          placeholder="192.0.2.10:8080 (a documentation address)"
-          required
-        />
+        {/* Examples of the form each field takes (the README's): a host name is no upstream. */}
+        <Field {...field('name')} label="Name" placeholder="whoami (a-z, 0-9, -)" required />
+        <Field {...field('host')} label="Host" placeholder="whoami.example.com" required />
+        <Field {...field('upstream')} label="Upstream" placeholder="IP:port, e.g. 192.0.2.10:8080" required />
       </div>
       <FormFooter error={general} done={result} busy={busy} label="Create service" busyLabel="Creating…" />
     </FormCard>
@@ -121,6 +117,7 @@ export function Services() {
             label="Filter"
             name="filter"
             type="search"
+            placeholder="name, host or source"
             value={filter}
             onChange={(e) => setFilter(e.target.value)}
           />
