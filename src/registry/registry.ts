@@ -1,10 +1,11 @@
 import { EventEmitter } from 'node:events';
 import { conflict, fromZod, GatehouseError, notFound } from '../model/errors.js';
 import { serviceSchema, type Service, type ServiceRecord, type Source } from '../model/service.js';
-import type { Db } from '../store/db.js';
+import { sqliteOf, type Db } from '../store/db.js';
 import { Claims, type IsLocal } from './claims.js';
+import { GroupCommit } from './group-commit.js';
 import { checkHosts, checkOwner, checkUnchanged, overrides } from './ownership.js';
-import { loadRecords, persistVersion, type WriteMeta } from './persist.js';
+import { loadRecords, persistVersionsSync, type VersionRow, type WriteMeta } from './persist.js';
 
 export type { WriteMeta } from './persist.js';
 
@@ -39,10 +40,16 @@ export interface WriteResult {
   created: string[];
 }
 
+/** A write's turn in the queue: its answer, or (staged for the group commit) the answer to come. */
+type Turn = WriteResult | { done: Promise<WriteResult> };
+
 /**
  * The single source of truth for services. Holds the current state in memory (loaded at start),
- * validates every write against the whole of it, persists it with a new version in one transaction
- * and only then makes it visible and tells listeners. Writes are serialised.
+ * validates every write against the whole of it, persists it with a new version and only then makes
+ * it visible and tells listeners. Writes are serialised: each is checked against the state every
+ * earlier write leaves, including those staged and not yet stored. The writes staged within one
+ * turn of the event loop are stored together, one version each, in one transaction (group commit);
+ * each is answered once that transaction has committed.
  */
 export class Registry {
   private readonly records = new Map<string, ServiceRecord>();
@@ -52,6 +59,16 @@ export class Registry {
   private current = 0;
   private readonly events = new EventEmitter();
   private queue: Promise<unknown> = Promise.resolve();
+  /** Writes checked and waiting for their group commit (undefined: deleted): what later writes see. */
+  private readonly staged = new Map<string, ServiceRecord | undefined>();
+  /** Each staged write's undo of its claims, in order. */
+  private stagedUndo: (() => void)[] = [];
+  /** The last version handed out, stored or staged. */
+  private lastVersion = 0;
+  /** Bumped when a batch fails to commit; a write checked before then against its state is refused. */
+  private epoch = 0;
+  private turnEpoch = 0;
+  private readonly group: GroupCommit<VersionRow>;
 
   private constructor(
     readonly db: Db,
@@ -59,6 +76,19 @@ export class Registry {
     private readonly host: HostChecks,
   ) {
     this.claims = new Claims(reservedPorts, host.isLocal, host.reservedHosts);
+    const sqlite = sqliteOf(db);
+    this.group = new GroupCommit<VersionRow>({
+      write: (rows) => persistVersionsSync(sqlite, rows),
+      // A Kysely transaction (users, links) spans awaits on the same handle: the batch waits for it.
+      ready: () => !sqlite.inTransaction,
+      committed: (rows) => this.committed(rows),
+      failed: () => this.unstage(),
+    });
+  }
+
+  /** Batches the group commit wrote (how many writes each held): for tests and the bench. */
+  get commitStats(): { batches: number; items: number; largest: number } {
+    return { ...this.group.stats };
   }
 
   static async open(db: Db, reservedPorts: Map<number, string>, host: HostChecks = {}): Promise<Registry> {
@@ -69,7 +99,7 @@ export class Registry {
     // Settings may have changed since the records were written (a new HTTP port, say); a record
     // that now collides is kept and reported by the next write rather than lost at start-up.
     for (const rec of r.records.values()) r.claims.add(rec.service);
-    r.current = loaded.version;
+    r.current = r.lastVersion = loaded.version;
     return r;
   }
 
@@ -174,25 +204,76 @@ export class Registry {
     return this.enqueue(() => this.applyNow(ops, meta));
   }
 
-  /** Writes are serialised: `fn` runs once every write queued before it has finished. */
-  private enqueue(fn: () => WriteResult | Promise<WriteResult>): Promise<WriteResult> {
-    const run = this.queue.then(fn);
+  /**
+   * Writes are serialised: `fn` runs once every write queued before it has been checked and staged
+   * (or refused); its caller is answered once it is stored.
+   */
+  private enqueue(fn: () => Turn | Promise<Turn>): Promise<WriteResult> {
+    const run = this.queue.then(() => {
+      this.turnEpoch = this.epoch;
+      return fn();
+    });
     this.queue = run.catch(() => undefined);
-    return run;
+    return run.then((t) => ('done' in t ? t.done : t));
   }
 
-  /** The answer to a write that changes nothing. */
-  private nothing(): WriteResult {
-    return { version: this.current, changed: [], created: [] };
+  /**
+   * The answer to a write that changes nothing. With writes staged, "nothing" is relative to them:
+   * it is answered once they are stored (and refused if they cannot be).
+   */
+  private nothing(): Turn {
+    if (this.staged.size === 0) return { version: this.current, changed: [], created: [] };
+    const version = this.lastVersion;
+    return { done: this.group.submit(undefined).then(() => ({ version, changed: [], created: [] })) };
   }
 
-  private async applyNow(ops: Op[], meta: WriteMeta): Promise<WriteResult> {
+  /** A record as the next write sees it: staged, else stored. */
+  private view(name: string): ServiceRecord | undefined {
+    return this.staged.has(name) ? this.staged.get(name) : this.records.get(name);
+  }
+
+  /** Every record as the next write sees it. */
+  private *viewEntries(): Generator<[string, ServiceRecord | undefined]> {
+    for (const [n, r] of this.records) yield [n, this.staged.has(n) ? this.staged.get(n) : r];
+    for (const [n, r] of this.staged) if (!this.records.has(n)) yield [n, r];
+  }
+
+  /** A batch is stored: its records become visible, listeners are told once. */
+  private committed(rows: VersionRow[]): void {
+    const names = new Set<string>();
+    for (const row of rows) {
+      for (const { name, after } of row.changes) {
+        if (after) this.records.set(name, after);
+        else this.records.delete(name);
+        const i = this.unloadable.findIndex((u) => u.name === name);
+        if (i >= 0) this.unloadable.splice(i, 1);
+        names.add(name);
+      }
+      this.current = row.version;
+    }
+    // Every staged write was in this batch (it is written synchronously, between two turns).
+    this.staged.clear();
+    this.stagedUndo = [];
+    if (names.size > 0)
+      this.events.emit('change', { version: this.current, names: [...names] } satisfies ChangeEvent);
+  }
+
+  /** A batch could not be stored: every staged write is taken back, claims included. */
+  private unstage(): void {
+    for (const undo of this.stagedUndo.reverse()) undo();
+    this.stagedUndo = [];
+    this.staged.clear();
+    this.lastVersion = this.current;
+    this.epoch += 1;
+  }
+
+  private async applyNow(ops: Op[], meta: WriteMeta): Promise<Turn> {
     const now = new Date().toISOString();
     const next = new Map<string, ServiceRecord | undefined>();
     const unloadableDeletes = new Set<string>();
     for (const op of ops) {
       const name = op.kind === 'delete' ? op.name : op.service.name;
-      const existing = next.has(name) ? next.get(name) : this.records.get(name);
+      const existing = next.has(name) ? next.get(name) : this.view(name);
       if (op.kind === 'delete' && !existing) {
         if (!this.unloadable.some((u) => u.name === name)) throw notFound(`service ${name}`);
         unloadableDeletes.add(name);
@@ -210,9 +291,9 @@ export class Registry {
       const unchanged = op.kind !== 'delete' && !!existing && sameService(existing.service, op.service);
       if (op.kind !== 'delete' && !unchanged) {
         // Lazily: only a host someone already serves makes checkHosts look at the records.
-        const records = this.records;
+        const view = this.viewEntries();
         const state = function* (): Generator<[string, ServiceRecord | undefined]> {
-          for (const [n, r] of records) yield [n, next.has(n) ? next.get(n) : r];
+          for (const [n, r] of view) yield [n, next.has(n) ? next.get(n) : r];
         };
         checkHosts(op.service, meta, state(), (h) => this.claims.servesHost(h));
       }
@@ -239,9 +320,7 @@ export class Registry {
         next.set(name, existing);
       }
     }
-    const changed = [...next.keys()].filter(
-      (n) => unloadableDeletes.has(n) || next.get(n) !== this.records.get(n),
-    );
+    const changed = [...next.keys()].filter((n) => unloadableDeletes.has(n) || next.get(n) !== this.view(n));
     if (changed.length === 0) return this.nothing();
     return this.commit(
       changed.map((n) => [n, next.get(n)]),
@@ -254,15 +333,23 @@ export class Registry {
     return this.enqueue(() => (changes.length === 0 ? this.nothing() : this.commit(changes, meta)));
   }
 
-  /** Validates the resulting state, writes it with a new version, then swaps it in. */
-  private async commit(
-    changes: [string, ServiceRecord | undefined][],
-    meta: WriteMeta,
-  ): Promise<WriteResult> {
+  /**
+   * Validates the resulting state and stages it with a new version for the group commit; the turn's
+   * answer comes once it is stored, and only then is it visible.
+   */
+  private async commit(changes: [string, ServiceRecord | undefined][], meta: WriteMeta): Promise<Turn> {
     // Before the claims are touched: while a probe runs, readers (sign-in redirects) must see
     // the current claims, not a dry run's.
     await this.checkNewPorts(changes);
+    if (this.turnEpoch !== this.epoch) {
+      throw new GatehouseError(
+        'write_retry',
+        'a write this one was checked against could not be stored; nothing was written, try again',
+        503,
+      );
+    }
     const routesBefore = this.claims.routeCount;
+    const claimsBefore = this.claims;
     const { claims, undo } = this.prepareClaims(changes);
     try {
       if (claims.routeCount === 0 && routesBefore > 0 && !meta.force) {
@@ -272,27 +359,30 @@ export class Registry {
           409,
         );
       }
-      if (!meta.dryRun) await persistVersion(this.db, this.current + 1, changes, this.records, meta);
     } catch (err) {
       undo();
       throw err;
     }
-    const created = changes.filter(([name, rec]) => rec && !this.records.has(name)).map(([name]) => name);
+    const created = changes.filter(([name, rec]) => rec && !this.view(name)).map(([name]) => name);
+    const names = changes.map(([n]) => n);
     if (meta.dryRun) {
       undo();
-      return { version: this.current, changed: changes.map(([n]) => n), created };
-    }
-    for (const [name, rec] of changes) {
-      if (rec) this.records.set(name, rec);
-      else this.records.delete(name);
-      const i = this.unloadable.findIndex((u) => u.name === name);
-      if (i >= 0) this.unloadable.splice(i, 1);
+      return { version: this.current, changed: names, created };
     }
     this.claims = claims;
-    this.current += 1;
-    const names = changes.map(([n]) => n);
-    this.events.emit('change', { version: this.current, names } satisfies ChangeEvent);
-    return { version: this.current, changed: names, created };
+    this.stagedUndo.push(() => {
+      undo();
+      this.claims = claimsBefore;
+    });
+    const version = ++this.lastVersion;
+    const row: VersionRow = {
+      version,
+      at: new Date().toISOString(),
+      meta,
+      changes: changes.map(([name, after]) => ({ name, before: this.view(name), after })),
+    };
+    for (const [name, rec] of changes) this.staged.set(name, rec);
+    return { done: this.group.submit(row).then(() => ({ version, changed: names, created })) };
   }
 
   /**
@@ -302,7 +392,8 @@ export class Registry {
   private async checkNewPorts(changes: [string, ServiceRecord | undefined][]): Promise<void> {
     const probe = this.host.portFree;
     if (!probe || !changes.some(([, rec]) => rec?.service.tcp.length)) return;
-    const held = new Set([...this.records.values()].flatMap((r) => r.service.tcp.map((t) => t.port)));
+    const held = new Set<number>();
+    for (const [, r] of this.viewEntries()) for (const t of r?.service.tcp ?? []) held.add(t.port);
     for (const [, rec] of changes) {
       for (const [i, t] of (rec?.service.tcp ?? []).entries()) {
         if (!held.has(t.port) && !(await probe(t.port))) {
@@ -323,7 +414,7 @@ export class Registry {
   } {
     if (changes.length === 1) {
       const [name, rec] = changes[0] as [string, ServiceRecord | undefined];
-      const before = this.records.get(name)?.service;
+      const before = this.view(name)?.service;
       const claims = this.claims;
       if (before) claims.remove(before);
       const err = rec ? claims.check(rec.service) : undefined;
@@ -338,7 +429,8 @@ export class Registry {
       };
       return { claims, undo };
     }
-    const next = new Map(this.records);
+    const next = new Map<string, ServiceRecord>();
+    for (const [name, rec] of this.viewEntries()) if (rec) next.set(name, rec);
     for (const [name, rec] of changes) {
       if (rec) next.set(name, rec);
       else next.delete(name);

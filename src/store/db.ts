@@ -174,6 +174,19 @@ export type Db = Kysely<Database>;
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
+/** The better-sqlite3 handle under each database `openSqlite` opened. */
+const handles = new WeakMap<Db, SQLite.Database>();
+
+/**
+ * The better-sqlite3 handle under `db`, for writes that run synchronously in one transaction (the
+ * registry's group commit). Only for databases `openSqlite` opened.
+ */
+export function sqliteOf(db: Db): SQLite.Database {
+  const h = handles.get(db);
+  if (!h) throw new Error('sqliteOf: not a database openSqlite opened');
+  return h;
+}
+
 /** Opens (creating if needed) the SQLite registry database and brings its schema up to date. */
 export async function openSqlite(file: string): Promise<Db> {
   const sqlite = new SQLite(file);
@@ -182,6 +195,7 @@ export async function openSqlite(file: string): Promise<Db> {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: keepStatements(sqlite) }) });
+  handles.set(db, sqlite);
   const { error } = await new Migrator({ db, provider }).migrateToLatest();
   if (error) {
     await db.destroy();
