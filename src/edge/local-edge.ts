@@ -45,6 +45,9 @@ export interface EdgeStatus {
  */
 const FOLD_MS = 100;
 
+/** In a burst, the rest after an update without reload, as a multiple of what the update took. */
+const FOLD_REST = 3;
+
 type ApplyTimings = { render: number; test: number; reload: number; total: number };
 
 /**
@@ -222,9 +225,10 @@ export class LocalEdge {
       const took = performance.now() - t0;
       const reloaded = this.status.applies > applies && this.status.lastApplyMode === 'reload';
       // After a reload, the next apply waits until FOLD_MS have passed. An update without reload
-      // costs a few ms: the next one waits as long as it took (at most FOLD_MS), so a burst spends
-      // at most half the time applying and a lone change is never held back.
-      const rest = reloaded ? FOLD_MS - took : Math.min(took, FOLD_MS);
+      // costs a few ms: the next one waits three times as long as it took (at most FOLD_MS), so a
+      // burst spends at most a quarter of the time applying (the same thread answers the writes
+      // that make the burst) and a lone change is never held back.
+      const rest = reloaded ? FOLD_MS - took : Math.min(FOLD_REST * took, FOLD_MS);
       if (this.dirty && rest > 0) await new Promise((r) => setTimeout(r, rest));
     } while (this.dirty && !this.stopped);
     this.status.applying = false;

@@ -2,10 +2,11 @@ import { EventEmitter } from 'node:events';
 import { conflict, fromZod, GatehouseError, notFound } from '../model/errors.js';
 import { serviceSchema, type Service, type ServiceRecord, type Source } from '../model/service.js';
 import { sqliteOf, type Db } from '../store/db.js';
-import { Claims, type IsLocal } from './claims.js';
+import { checkNewPorts, Claims, type IsLocal } from './claims.js';
 import { GroupCommit } from './group-commit.js';
 import { checkHosts, checkOwner, checkUnchanged, overrides } from './ownership.js';
 import { loadRecords, persistVersionsSync, type VersionRow, type WriteMeta } from './persist.js';
+import { Staging } from './staging.js';
 
 export type { WriteMeta } from './persist.js';
 
@@ -59,14 +60,9 @@ export class Registry {
   private current = 0;
   private readonly events = new EventEmitter();
   private queue: Promise<unknown> = Promise.resolve();
-  /** Writes checked and waiting for their group commit (undefined: deleted): what later writes see. */
-  private readonly staged = new Map<string, ServiceRecord | undefined>();
-  /** Each staged write's undo of its claims, in order. */
-  private stagedUndo: (() => void)[] = [];
-  /** The last version handed out, stored or staged. */
-  private lastVersion = 0;
-  /** Bumped when a batch fails to commit; a write checked before then against its state is refused. */
-  private epoch = 0;
+  /** Writes checked and waiting for their group commit: what later writes are checked against. */
+  private readonly staging: Staging;
+  /** The staging's epoch when the running write's turn began. */
   private turnEpoch = 0;
   private readonly group: GroupCommit<VersionRow>;
 
@@ -76,13 +72,15 @@ export class Registry {
     private readonly host: HostChecks,
   ) {
     this.claims = new Claims(reservedPorts, host.isLocal, host.reservedHosts);
+    this.staging = new Staging(this.records, 0);
     const sqlite = sqliteOf(db);
     this.group = new GroupCommit<VersionRow>({
       write: (rows) => persistVersionsSync(sqlite, rows),
       // A Kysely transaction (users, links) spans awaits on the same handle: the batch waits for it.
       ready: () => !sqlite.inTransaction,
       committed: (rows) => this.committed(rows),
-      failed: () => this.unstage(),
+      // Every staged write was in the batch (it is written synchronously, between two turns).
+      failed: () => this.staging.takeBack(this.current),
     });
   }
 
@@ -99,7 +97,7 @@ export class Registry {
     // Settings may have changed since the records were written (a new HTTP port, say); a record
     // that now collides is kept and reported by the next write rather than lost at start-up.
     for (const rec of r.records.values()) r.claims.add(rec.service);
-    r.current = r.lastVersion = loaded.version;
+    r.current = r.staging.lastVersion = loaded.version;
     return r;
   }
 
@@ -210,7 +208,7 @@ export class Registry {
    */
   private enqueue(fn: () => Turn | Promise<Turn>): Promise<WriteResult> {
     const run = this.queue.then(() => {
-      this.turnEpoch = this.epoch;
+      this.turnEpoch = this.staging.epoch;
       return fn();
     });
     this.queue = run.catch(() => undefined);
@@ -222,20 +220,13 @@ export class Registry {
    * it is answered once they are stored (and refused if they cannot be).
    */
   private nothing(): Turn {
-    if (this.staged.size === 0) return { version: this.current, changed: [], created: [] };
-    const version = this.lastVersion;
+    if (this.staging.size === 0) return { version: this.current, changed: [], created: [] };
+    const version = this.staging.lastVersion;
     return { done: this.group.submit(undefined).then(() => ({ version, changed: [], created: [] })) };
   }
 
-  /** A record as the next write sees it: staged, else stored. */
   private view(name: string): ServiceRecord | undefined {
-    return this.staged.has(name) ? this.staged.get(name) : this.records.get(name);
-  }
-
-  /** Every record as the next write sees it. */
-  private *viewEntries(): Generator<[string, ServiceRecord | undefined]> {
-    for (const [n, r] of this.records) yield [n, this.staged.has(n) ? this.staged.get(n) : r];
-    for (const [n, r] of this.staged) if (!this.records.has(n)) yield [n, r];
+    return this.staging.view(name);
   }
 
   /** A batch is stored: its records become visible, listeners are told once. */
@@ -251,20 +242,9 @@ export class Registry {
       }
       this.current = row.version;
     }
-    // Every staged write was in this batch (it is written synchronously, between two turns).
-    this.staged.clear();
-    this.stagedUndo = [];
+    this.staging.clear();
     if (names.size > 0)
       this.events.emit('change', { version: this.current, names: [...names] } satisfies ChangeEvent);
-  }
-
-  /** A batch could not be stored: every staged write is taken back, claims included. */
-  private unstage(): void {
-    for (const undo of this.stagedUndo.reverse()) undo();
-    this.stagedUndo = [];
-    this.staged.clear();
-    this.lastVersion = this.current;
-    this.epoch += 1;
   }
 
   private async applyNow(ops: Op[], meta: WriteMeta): Promise<Turn> {
@@ -291,7 +271,7 @@ export class Registry {
       const unchanged = op.kind !== 'delete' && !!existing && sameService(existing.service, op.service);
       if (op.kind !== 'delete' && !unchanged) {
         // Lazily: only a host someone already serves makes checkHosts look at the records.
-        const view = this.viewEntries();
+        const view = this.staging.entries();
         const state = function* (): Generator<[string, ServiceRecord | undefined]> {
           for (const [n, r] of view) yield [n, next.has(n) ? next.get(n) : r];
         };
@@ -340,8 +320,8 @@ export class Registry {
   private async commit(changes: [string, ServiceRecord | undefined][], meta: WriteMeta): Promise<Turn> {
     // Before the claims are touched: while a probe runs, readers (sign-in redirects) must see
     // the current claims, not a dry run's.
-    await this.checkNewPorts(changes);
-    if (this.turnEpoch !== this.epoch) {
+    await checkNewPorts(this.host.portFree, this.staging.entries(), changes);
+    if (this.turnEpoch !== this.staging.epoch) {
       throw new GatehouseError(
         'write_retry',
         'a write this one was checked against could not be stored; nothing was written, try again',
@@ -350,7 +330,7 @@ export class Registry {
     }
     const routesBefore = this.claims.routeCount;
     const claimsBefore = this.claims;
-    const { claims, undo } = this.prepareClaims(changes);
+    const { claims, undo } = this.claims.after(changes, this.staging);
     try {
       if (claims.routeCount === 0 && routesBefore > 0 && !meta.force) {
         throw new GatehouseError(
@@ -370,78 +350,12 @@ export class Registry {
       return { version: this.current, changed: names, created };
     }
     this.claims = claims;
-    this.stagedUndo.push(() => {
+    const row = this.staging.stage(changes, meta, () => {
       undo();
       this.claims = claimsBefore;
     });
-    const version = ++this.lastVersion;
-    const row: VersionRow = {
-      version,
-      at: new Date().toISOString(),
-      meta,
-      changes: changes.map(([name, after]) => ({ name, before: this.view(name), after })),
-    };
-    for (const [name, rec] of changes) this.staged.set(name, rec);
+    const version = row.version;
     return { done: this.group.submit(row).then(() => ({ version, changed: names, created })) };
-  }
-
-  /**
-   * nginx -t does not bind ports, so a TCP route on a port another program holds would only fail at
-   * reload, and keep every later change from reaching the proxy. Refuse it here instead.
-   */
-  private async checkNewPorts(changes: [string, ServiceRecord | undefined][]): Promise<void> {
-    const probe = this.host.portFree;
-    if (!probe || !changes.some(([, rec]) => rec?.service.tcp.length)) return;
-    const held = new Set<number>();
-    for (const [, r] of this.viewEntries()) for (const t of r?.service.tcp ?? []) held.add(t.port);
-    for (const [, rec] of changes) {
-      for (const [i, t] of (rec?.service.tcp ?? []).entries()) {
-        if (!held.has(t.port) && !(await probe(t.port))) {
-          throw conflict(`tcp.${i}.port`, `port ${t.port} is in use by another program on this machine`);
-        }
-      }
-    }
-  }
-
-  /**
-   * The claim index after `changes`, or the conflict that forbids them. One change (the common case)
-   * is checked incrementally in place, with an undo for when the write fails later on; a batch is
-   * checked by building the whole next index.
-   */
-  private prepareClaims(changes: [string, ServiceRecord | undefined][]): {
-    claims: Claims;
-    undo: () => void;
-  } {
-    if (changes.length === 1) {
-      const [name, rec] = changes[0] as [string, ServiceRecord | undefined];
-      const before = this.view(name)?.service;
-      const claims = this.claims;
-      if (before) claims.remove(before);
-      const err = rec ? claims.check(rec.service) : undefined;
-      if (err) {
-        if (before) claims.add(before);
-        throw err;
-      }
-      if (rec) claims.add(rec.service);
-      const undo = () => {
-        if (rec) claims.remove(rec.service);
-        if (before) claims.add(before);
-      };
-      return { claims, undo };
-    }
-    const next = new Map<string, ServiceRecord>();
-    for (const [name, rec] of this.viewEntries()) if (rec) next.set(name, rec);
-    for (const [name, rec] of changes) {
-      if (rec) next.set(name, rec);
-      else next.delete(name);
-    }
-    const claims = Claims.build(
-      [...next.values()].map((r) => r.service),
-      this.reservedPorts,
-      this.host.isLocal,
-      this.host.reservedHosts,
-    );
-    return { claims, undo: () => undefined };
   }
 }
 

@@ -77,8 +77,9 @@ export function startCheckpointer(
   const module = createRequire(import.meta.url).resolve('better-sqlite3');
   const worker = new Worker(WORKER, {
     eval: true,
-    // Run as CommonJS whatever the main program was started as (`--input-type=module` would apply).
-    execArgv: process.execArgv.filter((a) => !a.startsWith('--input-type')),
+    // None of the main program's flags: `--input-type=module` would make this code ESM, and some
+    // (`--expose-gc`) are refused in a worker.
+    execArgv: [],
     workerData: { file, module, intervalMs: opts.intervalMs ?? CHECKPOINT_INTERVAL_MS },
   });
   worker.unref();
