@@ -3,6 +3,10 @@ import { sql } from 'kysely';
 import { GatehouseError } from '../../src/model/errors.js';
 import { Registry, type ChangeEvent, type WriteMeta, type WriteResult } from '../../src/registry/registry.js';
 import { openSqlite, type Db } from '../../src/store/db.js';
+import { buildRegisterServer } from '../../src/api/register.js';
+import { TokenCheck } from '../../src/api/tokens.js';
+import { settingsSchema } from '../../src/model/settings.js';
+import { createLogger } from '../../src/observe/log.js';
 
 const reg: WriteMeta = { actor: 'register:127.0.0.1', source: 'register' };
 const reserved = new Map([[80, 'HTTP']]);
@@ -178,5 +182,41 @@ describe('group commit', () => {
     expect(await db.selectFrom('meta').select('value').where('key', '=', 'k').executeTakeFirst()).toEqual({
       value: 'v',
     });
+  });
+
+  it('answers each of concurrent POST /register calls on its own: the bad one gets its 4xx, the rest land in one transaction', async () => {
+    const settings = settingsSchema.parse({ base_domain: 'gc.test', register_allow: '127.0.0.0/8' });
+    const app = buildRegisterServer({
+      registry: r,
+      settings,
+      token: TokenCheck.fromToken('gc-token'),
+      log: createLogger('silent'),
+    });
+    try {
+      await r.put(web('taken', 'held.gc.test'), { actor: 'admin', source: 'api' });
+      const post = (subdomain: string) =>
+        app.inject({
+          method: 'POST',
+          url: '/register',
+          remoteAddress: '127.0.0.1',
+          headers: { authorization: 'Bearer gc-token' },
+          payload: { subdomain, backend_ip: '10.0.0.7', backend_port: 8080 },
+        });
+      const before = r.commitStats.batches;
+      const subs = ['r0', 'r1', 'held', 'r3', 'r4', 'r5'];
+      const res = await Promise.all(subs.map(post));
+      expect(res.map((x) => x.statusCode)).toEqual([201, 201, 409, 201, 201, 201]);
+      const refused = res[2]!.json<{ error: { message: string; issues: { field: string }[] } }>();
+      expect(refused.error.issues[0]?.field).toBe('subdomain');
+      expect(refused.error.message).toContain('service taken');
+      // In the order they came, one transaction (the five stored ones) after the operator's write.
+      expect(
+        res.filter((x) => x.statusCode === 201).map((x) => x.json<{ version: number }>().version),
+      ).toEqual([2, 3, 4, 5, 6]);
+      expect(r.commitStats.batches - before).toBe(1);
+      expect(await storedNames(db)).toEqual(['r0', 'r1', 'r3', 'r4', 'r5', 'taken']);
+    } finally {
+      await app.close();
+    }
   });
 });
