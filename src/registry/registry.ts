@@ -76,7 +76,8 @@ export class Registry {
     const sqlite = sqliteOf(db);
     this.group = new GroupCommit<VersionRow>({
       write: (rows) => persistVersionsSync(sqlite, rows),
-      // A Kysely transaction (users, links) spans awaits on the same handle: the batch waits for it.
+      // A Kysely transaction (users, links) spans awaits on the same handle: the batch waits for it
+      // (so no such transaction may wait for a registry write: none does).
       ready: () => !sqlite.inTransaction,
       committed: (rows) => this.committed(rows),
       // Every staged write was in the batch (it is written synchronously, between two turns).
