@@ -56,10 +56,13 @@ interface Figures {
   settleMs: number;
   /** The registry's group commits during the load: transactions, and versions in them. */
   commits: { batches: number; items: number; largest: number };
+  /** Configs applied to nginx from the start of the load until the final one. */
+  applies: number;
 }
 
 async function measure(bg: BenchGatehouse, backendPort: number, newConnection: boolean): Promise<Figures> {
   const c0 = bg.gh.registry.commitStats;
+  const a0 = bg.gh.edge.getStatus().applies;
   const load = await runRegisterLoad({
     registerPort: bg.registerPort,
     token: REGISTER_TOKEN,
@@ -84,6 +87,7 @@ async function measure(bg: BenchGatehouse, backendPort: number, newConnection: b
     verified: load.landed.filter((s) => listed.has(s) && serving.has(s)).length,
     settleMs,
     commits: { batches: c1.batches - c0.batches, items: c1.items - c0.items, largest: c1.largest },
+    applies: bg.gh.edge.getStatus().applies - a0,
   };
 }
 
@@ -113,7 +117,7 @@ function rows(f: Figures, newConnection: boolean): Row[] {
       goal: { op: '>=', value: 1 },
       detail:
         `${f.listed} listed, ${f.serving} answer 200;` +
-        ` final apply live ${Math.round(f.settleMs)} ms after the last answer`,
+        ` final apply live ${Math.round(f.settleMs)} ms after the last answer; ${f.applies} applies`,
     },
   ];
 }
