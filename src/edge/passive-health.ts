@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
-import type { EdgeConfig } from '../compile/edge-config.js';
+import type { EdgeConfig, SiteRoute } from '../compile/edge-config.js';
 import type { Logger } from '../observe/log.js';
 import { routePool } from '../drivers/nginx/pools.js';
 
@@ -75,7 +75,7 @@ export class PassiveHealth {
   /** Learns the pools of a newly applied config; failures of servers no longer served are dropped. */
   update(cfg: EdgeConfig): void {
     this.servers = new Map(cfg.pools.map((p) => [p.id, new Set(p.servers)]));
-    this.byRoutePool = new Map(cfg.sites.flatMap((s) => s.routes.map((r) => [routePool(r), r.pool])));
+    this.byRoutePool = new Map(cfg.sites.flatMap((s) => s.routes.map((r) => [routePoolOf(r), r.pool])));
     this.byAddress = new Map();
     this.byHost = new Map();
     for (const site of cfg.sites)
@@ -187,4 +187,19 @@ export class PassiveHealth {
     this.socket?.close();
     this.socket = undefined;
   }
+}
+
+/**
+ * Each route's pool name (a SHA-256 of its path) by route object: the compiler keeps a service's
+ * routes as long as the service is unchanged, so an apply hashes only the routes that are new.
+ */
+const routePools = new WeakMap<SiteRoute, string>();
+
+function routePoolOf(r: SiteRoute): string {
+  let name = routePools.get(r);
+  if (name === undefined) {
+    name = routePool(r);
+    routePools.set(r, name);
+  }
+  return name;
 }
