@@ -162,9 +162,17 @@ export class Registry {
     // What to remove is decided in the queue, against the state the write will meet.
     return this.enqueue(() => {
       const wanted = new Set(services.map((s) => s.name));
-      const gone = this.owned(meta.source, meta.owner)
-        .filter((name) => !wanted.has(name))
-        .map((name): Op => ({ kind: 'delete', name }));
+      // Against what the write will meet: stored, and staged by the writes before it.
+      const gone: Op[] = [];
+      for (const [name, r] of this.staging.entries()) {
+        if (
+          r &&
+          r.meta.source === meta.source &&
+          (r.meta.owner ?? '') === (meta.owner ?? '') &&
+          !wanted.has(name)
+        )
+          gone.push({ kind: 'delete', name });
+      }
       return this.applyNow([...services.map((service): Op => ({ kind: 'put', service })), ...gone], meta);
     });
   }
@@ -176,7 +184,7 @@ export class Registry {
    */
   update(name: string, fn: (svc: Service) => Service, meta: WriteMeta): Promise<WriteResult> {
     return this.enqueue(() => {
-      const rec = this.records.get(name);
+      const rec = this.view(name);
       const next = rec ? fn(rec.service) : undefined;
       if (!rec || !next || next === rec.service) return this.nothing();
       return this.applyNow([{ kind: 'put', service: next }], meta);

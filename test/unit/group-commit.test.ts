@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { GatehouseError } from '../../src/model/errors.js';
+import { serviceSchema } from '../../src/model/service.js';
 import { Registry, type ChangeEvent, type WriteMeta, type WriteResult } from '../../src/registry/registry.js';
 import { openSqlite, type Db } from '../../src/store/db.js';
 import { buildRegisterServer } from '../../src/api/register.js';
@@ -124,6 +125,25 @@ describe('group commit', () => {
     ]);
     const before3 = JSON.parse(changes[1]!.before!) as { service: { hosts: string[] } };
     expect(before3.service.hosts).toEqual(['a.test']);
+  });
+
+  it('reconciles and updates against the writes staged before them in the same batch', async () => {
+    const docker: WriteMeta = { actor: 'docker', source: 'docker', owner: 'c1' };
+    const svc = (name: string, host = `${name}.test`) => serviceSchema.parse(web(name, host));
+    const out = await concurrently([
+      () => r.reconcile([svc('a'), svc('b')], docker),
+      // The same owner again before the first is stored: b (staged, not stored) goes.
+      () => r.reconcile([svc('a')], docker),
+      // Rewrites what the staged reconcile left, not the stored state (where a does not exist).
+      () => r.update('a', (s) => ({ ...s, hosts: ['a2.test'] }), docker),
+    ]);
+    expect(out.map((o) => ('ok' in o ? [o.ok.version, o.ok.changed] : o.err.message))).toEqual([
+      [1, ['a', 'b']],
+      [2, ['b']],
+      [3, ['a']],
+    ]);
+    expect(r.list().map((x) => [x.service.name, x.service.hosts[0]])).toEqual([['a', 'a2.test']]);
+    expect(await storedNames(db)).toEqual(['a']);
   });
 
   it('fails every caller of a batch whose transaction fails, with a clear error, and writes none of it', async () => {
