@@ -87,7 +87,10 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
 
   const life = new Lifecycle(log);
   try {
-    const db = await openSqlite(dbFile(dataDir));
+    const db = await openSqlite(dbFile(dataDir), {
+      onCheckpointError: (err) =>
+        log.warn({ err }, 'WAL checkpoint failed; the writer checkpoints by itself past 10,000 pages'),
+    });
     life.onStop(() => db.destroy());
     const portal = portalHost(settings);
     const registry = await openRegistry(life, settings, db, portal, log);

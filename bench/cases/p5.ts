@@ -54,9 +54,15 @@ interface Figures {
   verified: number;
   /** From the last registration's answer until nginx served the final registry version. */
   settleMs: number;
+  /** The registry's group commits during the load: transactions, and versions in them. */
+  commits: { batches: number; items: number; largest: number };
+  /** Configs applied to nginx from the start of the load until the final one. */
+  applies: number;
 }
 
 async function measure(bg: BenchGatehouse, backendPort: number, newConnection: boolean): Promise<Figures> {
+  const c0 = bg.gh.registry.commitStats;
+  const a0 = bg.gh.edge.getStatus().applies;
   const load = await runRegisterLoad({
     registerPort: bg.registerPort,
     token: REGISTER_TOKEN,
@@ -66,6 +72,7 @@ async function measure(bg: BenchGatehouse, backendPort: number, newConnection: b
     backendPort,
     newConnection,
   });
+  const c1 = bg.gh.registry.commitStats;
   const t0 = performance.now();
   await bg.settle();
   const settleMs = performance.now() - t0;
@@ -79,6 +86,8 @@ async function measure(bg: BenchGatehouse, backendPort: number, newConnection: b
     serving: serving.size,
     verified: load.landed.filter((s) => listed.has(s) && serving.has(s)).length,
     settleMs,
+    commits: { batches: c1.batches - c0.batches, items: c1.items - c0.items, largest: c1.largest },
+    applies: bg.gh.edge.getStatus().applies - a0,
   };
 }
 
@@ -87,6 +96,8 @@ function rows(f: Figures, newConnection: boolean): Row[] {
   const how = newConnection ? 'a new connection each' : 'keep-alive';
   const secs = load.elapsedMs / 1000;
   const lat = `POST p50 ${round(load.latencyMs.p50, 1)} ms, p99 ${round(load.latencyMs.p99, 1)} ms`;
+  const { batches, items, largest } = f.commits;
+  const group = `${batches} transactions (${round(batches ? items / batches : 0, 1)} a transaction, at most ${largest})`;
   return [
     {
       id: 'P5',
@@ -94,7 +105,9 @@ function rows(f: Figures, newConnection: boolean): Row[] {
       value: Math.round(load.landed.length / secs),
       unit: 'reg/s',
       ...(newConnection ? { goal: { op: '>=' as const, value: 1000 } } : {}),
-      detail: `${load.landed.length} of ${f.attempted} answered 2xx in ${round(secs, 2)} s; ${lat}`,
+      detail:
+        `${load.landed.length} of ${f.attempted} answered 2xx in ${round(secs, 2)} s; ${lat}; ${group};` +
+        ' clients in a process of their own',
     },
     {
       id: 'P5',
@@ -104,7 +117,7 @@ function rows(f: Figures, newConnection: boolean): Row[] {
       goal: { op: '>=', value: 1 },
       detail:
         `${f.listed} listed, ${f.serving} answer 200;` +
-        ` final apply live ${Math.round(f.settleMs)} ms after the last answer`,
+        ` final apply live ${Math.round(f.settleMs)} ms after the last answer; ${f.applies} applies`,
     },
   ];
 }

@@ -52,9 +52,12 @@ export interface EdgeStatus {
  */
 const FOLD_MS = 100;
 /** After an update without reload, the next apply waits at most this long (see loop). */
-const DYNAMIC_FOLD_MS = 5;
+const DYNAMIC_FOLD_MS = 20;
 
 type ApplyStages = { wait: number; compile: number; render: number; file: number; send: number };
+
+/** In a burst, the rest after an update without reload, as a multiple of what the update took. */
+const FOLD_REST = 3;
 
 type ApplyTimings = { render: number; test: number; reload: number; total: number };
 
@@ -236,9 +239,11 @@ export class LocalEdge {
       const took = performance.now() - t0;
       const reloaded = this.status.applies > applies && this.status.lastApplyMode === 'reload';
       // After a reload, the next apply waits until FOLD_MS have passed. An update without reload
-      // costs a few ms: the next one waits as long as it took, at most DYNAMIC_FOLD_MS (a change
-      // behind it is not held back by tens of ms), and a lone change is never held back.
-      const rest = reloaded ? FOLD_MS - took : Math.min(took, DYNAMIC_FOLD_MS);
+      // costs a few ms: in a burst the next one waits three times as long as it took, so the burst
+      // spends at most a quarter of the time applying (the same thread answers the writes that make
+      // it), but at most DYNAMIC_FOLD_MS, so a change behind a 10,000-route apply is not held back by
+      // tens of ms more; a lone change is never held back.
+      const rest = reloaded ? FOLD_MS - took : Math.min(FOLD_REST * took, DYNAMIC_FOLD_MS);
       if (this.dirty && rest > 0) await new Promise((r) => setTimeout(r, rest));
     } while (this.dirty && !this.stopped);
     this.status.applying = false;

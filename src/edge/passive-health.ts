@@ -39,6 +39,8 @@ export class PassiveHealth {
   /** Pool id → its servers; nginx's name for a route's pool → pool id; address → pools with it; host → its site's pools. */
   private servers = new Map<string, Set<string>>();
   private byRoutePool = new Map<string, string>();
+  /** Pool names by `service\npath`, as of the last apply. */
+  private poolNames = new Map<string, string>();
   private byAddress = new Map<string, string[]>();
   private byHost = new Map<string, Set<string>>();
   private pending: NodeJS.Timeout | undefined;
@@ -75,7 +77,20 @@ export class PassiveHealth {
   /** Learns the pools of a newly applied config; failures of servers no longer served are dropped. */
   update(cfg: EdgeConfig): void {
     this.servers = new Map(cfg.pools.map((p) => [p.id, new Set(p.servers)]));
-    this.byRoutePool = new Map(cfg.sites.flatMap((s) => s.routes.map((r) => [routePool(r), r.pool])));
+    // Each route's pool name is a SHA-256 of its path: kept from the last apply by service and path,
+    // so an apply hashes only new routes (route objects are copied when routes share a pool).
+    const names = new Map<string, string>();
+    this.byRoutePool = new Map(
+      cfg.sites.flatMap((s) =>
+        s.routes.map((r) => {
+          const key = `${r.service}\n${r.path}`;
+          const name = this.poolNames.get(key) ?? routePool(r);
+          names.set(key, name);
+          return [name, r.pool];
+        }),
+      ),
+    );
+    this.poolNames = names;
     this.byAddress = new Map();
     this.byHost = new Map();
     for (const site of cfg.sites)

@@ -1,5 +1,5 @@
 import { conflict, GatehouseError } from '../model/errors.js';
-import type { Service } from '../model/service.js';
+import type { Service, ServiceRecord } from '../model/service.js';
 import { parseEndpoint } from '../model/values.js';
 
 /** Is this IP one of this machine's own (loopback, unspecified, or an interface address)? */
@@ -39,6 +39,49 @@ export class Claims {
       c.add(s);
     }
     return c;
+  }
+
+  /**
+   * The claim index after `changes` to `state`, or the conflict that forbids them. One change (the
+   * common case) is checked incrementally in this index, with an undo for when the write fails later
+   * on; several are checked by building the whole next index.
+   */
+  after(
+    changes: [string, ServiceRecord | undefined][],
+    state: {
+      view(name: string): ServiceRecord | undefined;
+      entries(): Iterable<[string, ServiceRecord | undefined]>;
+    },
+  ): { claims: Claims; undo: () => void } {
+    if (changes.length === 1) {
+      const [name, rec] = changes[0] as [string, ServiceRecord | undefined];
+      const before = state.view(name)?.service;
+      if (before) this.remove(before);
+      const err = rec ? this.check(rec.service) : undefined;
+      if (err) {
+        if (before) this.add(before);
+        throw err;
+      }
+      if (rec) this.add(rec.service);
+      const undo = () => {
+        if (rec) this.remove(rec.service);
+        if (before) this.add(before);
+      };
+      return { claims: this, undo };
+    }
+    const next = new Map<string, ServiceRecord>();
+    for (const [name, rec] of state.entries()) if (rec) next.set(name, rec);
+    for (const [name, rec] of changes) {
+      if (rec) next.set(name, rec);
+      else next.delete(name);
+    }
+    const claims = Claims.build(
+      [...next.values()].map((r) => r.service),
+      this.reservedPorts,
+      this.isLocal,
+      this.reservedHosts,
+    );
+    return { claims, undo: () => undefined };
   }
 
   get routeCount(): number {
@@ -185,4 +228,25 @@ export class Claims {
 /** `http://IP:port/path?q` → `http://IP:port`. */
 function authTarget(url: string): string {
   return /^https?:\/\/[^/?#]+/.exec(url)?.[0] ?? url;
+}
+
+/**
+ * nginx -t does not bind ports, so a TCP route on a port another program holds would only fail at
+ * reload, and keep every later change from reaching the proxy. Refuse it here instead.
+ */
+export async function checkNewPorts(
+  probe: ((port: number) => Promise<boolean>) | undefined,
+  state: Iterable<[string, ServiceRecord | undefined]>,
+  changes: [string, ServiceRecord | undefined][],
+): Promise<void> {
+  if (!probe || !changes.some(([, rec]) => rec?.service.tcp.length)) return;
+  const held = new Set<number>();
+  for (const [, r] of state) for (const t of r?.service.tcp ?? []) held.add(t.port);
+  for (const [, rec] of changes) {
+    for (const [i, t] of (rec?.service.tcp ?? []).entries()) {
+      if (!held.has(t.port) && !(await probe(t.port))) {
+        throw conflict(`tcp.${i}.port`, `port ${t.port} is in use by another program on this machine`);
+      }
+    }
+  }
 }

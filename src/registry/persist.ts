@@ -1,5 +1,6 @@
 import { fromZod } from '../model/errors.js';
 import { serviceSchema, type ServiceRecord, type Source } from '../model/service.js';
+import type SQLite from 'better-sqlite3';
 import type { Db } from '../store/db.js';
 
 /** Who is writing, and why: recorded on every version. */
@@ -15,59 +16,84 @@ export interface WriteMeta {
   dryRun?: boolean;
 }
 
-/**
- * Writes one version in one transaction: its row, each record's before and after (what snapshots,
- * diffs and rollbacks are built from), and the records themselves.
- */
-export async function persistVersion(
-  db: Db,
-  version: number,
-  changes: [string, ServiceRecord | undefined][],
-  current: ReadonlyMap<string, ServiceRecord>,
-  meta: WriteMeta,
-): Promise<void> {
-  const at = new Date().toISOString();
-  await db.transaction().execute(async (tx) => {
-    await tx
-      .insertInto('versions')
-      .values({
-        version,
-        at,
-        actor: meta.actor,
-        source: meta.source,
-        reason: meta.reason ?? describe(changes),
-      })
-      .execute();
-    for (const [name, rec] of changes) {
-      const before = current.get(name);
-      await tx
-        .insertInto('changes')
-        .values({
-          version,
-          name,
-          before: before ? JSON.stringify(before) : null,
-          after: rec ? JSON.stringify(rec) : null,
-        })
-        .execute();
-      if (rec) {
-        const row = {
-          name,
-          source: rec.meta.source,
-          owner: rec.meta.owner ?? '',
-          spec: JSON.stringify(rec.service),
-          created_at: rec.meta.created_at,
-          updated_at: rec.meta.updated_at,
-        };
-        await tx
-          .insertInto('services')
-          .values(row)
-          .onConflict((oc) => oc.column('name').doUpdateSet(row))
-          .execute();
-      } else {
-        await tx.deleteFrom('services').where('name', '=', name).execute();
-      }
+/** One version to write: its number, who wrote it, and each record's before and after. */
+export interface VersionRow {
+  version: number;
+  at: string;
+  meta: WriteMeta;
+  changes: { name: string; before: ServiceRecord | undefined; after: ServiceRecord | undefined }[];
+}
+
+interface Statements {
+  version: SQLite.Statement;
+  change: SQLite.Statement;
+  upsert: SQLite.Statement;
+  remove: SQLite.Statement;
+  /** Every row of a batch, in one transaction. */
+  all: (rows: VersionRow[]) => void;
+}
+
+/** Prepared once per database handle. */
+const prepared = new WeakMap<SQLite.Database, Statements>();
+
+function statements(sqlite: SQLite.Database): Statements {
+  let st = prepared.get(sqlite);
+  if (st) return st;
+  const s = {
+    version: sqlite.prepare(
+      'insert into versions (version, at, actor, source, reason) values (?, ?, ?, ?, ?)',
+    ),
+    change: sqlite.prepare('insert into changes (version, name, before, after) values (?, ?, ?, ?)'),
+    upsert: sqlite.prepare(
+      'insert into services (name, source, owner, spec, created_at, updated_at) values (?, ?, ?, ?, ?, ?)' +
+        ' on conflict (name) do update set source = excluded.source, owner = excluded.owner,' +
+        ' spec = excluded.spec, created_at = excluded.created_at, updated_at = excluded.updated_at',
+    ),
+    remove: sqlite.prepare('delete from services where name = ?'),
+  };
+  st = {
+    ...s,
+    all: sqlite.transaction((rows: VersionRow[]) => {
+      for (const row of rows) writeRow(s, row);
+    }),
+  };
+  prepared.set(sqlite, st);
+  return st;
+}
+
+function writeRow(s: Omit<Statements, 'all'>, row: VersionRow): void {
+  const { version, meta } = row;
+  s.version.run(
+    version,
+    row.at,
+    meta.actor,
+    meta.source,
+    meta.reason ?? describe(row.changes.map((c) => [c.name, c.after])),
+  );
+  for (const { name, before, after } of row.changes) {
+    const spec = after ? JSON.stringify(after.service) : null;
+    // The change's after is the whole record; its service part is the spec just serialised.
+    const afterJson =
+      after && spec !== null ? `{"service":${spec},"meta":${JSON.stringify(after.meta)}}` : null;
+    s.change.run(version, name, before ? JSON.stringify(before) : null, afterJson);
+    if (after && spec !== null) {
+      const m = after.meta;
+      s.upsert.run(name, m.source, m.owner ?? '', spec, m.created_at, m.updated_at);
+    } else {
+      s.remove.run(name);
     }
-  });
+  }
+}
+
+/**
+ * Writes several versions in one SQLite transaction, synchronously: each version's row, each
+ * record's before and after (what snapshots, diffs and rollbacks are built from), and the records
+ * themselves. All of them, or (it throws) none. The caller makes sure no other transaction is open
+ * on the handle (better-sqlite3 would nest this one in it).
+ */
+export function persistVersionsSync(sqlite: SQLite.Database, rows: VersionRow[]): void {
+  if (sqlite.inTransaction) throw new Error('persistVersionsSync: another transaction is open');
+  statements(sqlite).all(rows);
 }
 
 function describe(changes: [string, ServiceRecord | undefined][]): string {

@@ -1,10 +1,12 @@
 import { EventEmitter } from 'node:events';
 import { conflict, fromZod, GatehouseError, notFound } from '../model/errors.js';
 import { serviceSchema, type Service, type ServiceRecord, type Source } from '../model/service.js';
-import type { Db } from '../store/db.js';
-import { Claims, type IsLocal } from './claims.js';
+import { sqliteOf, type Db } from '../store/db.js';
+import { checkNewPorts, Claims, type IsLocal } from './claims.js';
+import { GroupCommit } from './group-commit.js';
 import { checkHosts, checkOwner, checkUnchanged, overrides } from './ownership.js';
-import { loadRecords, persistVersion, type WriteMeta } from './persist.js';
+import { loadRecords, persistVersionsSync, type VersionRow, type WriteMeta } from './persist.js';
+import { Staging } from './staging.js';
 
 export type { WriteMeta } from './persist.js';
 
@@ -39,10 +41,16 @@ export interface WriteResult {
   created: string[];
 }
 
+/** A write's turn in the queue: its answer, or (staged for the group commit) the answer to come. */
+type Turn = WriteResult | { done: Promise<WriteResult> };
+
 /**
  * The single source of truth for services. Holds the current state in memory (loaded at start),
- * validates every write against the whole of it, persists it with a new version in one transaction
- * and only then makes it visible and tells listeners. Writes are serialised.
+ * validates every write against the whole of it, persists it with a new version and only then makes
+ * it visible and tells listeners. Writes are serialised: each is checked against the state every
+ * earlier write leaves, including those staged and not yet stored. The writes staged within one
+ * turn of the event loop are stored together, one version each, in one transaction (group commit);
+ * each is answered once that transaction has committed.
  */
 export class Registry {
   private readonly records = new Map<string, ServiceRecord>();
@@ -52,6 +60,11 @@ export class Registry {
   private current = 0;
   private readonly events = new EventEmitter();
   private queue: Promise<unknown> = Promise.resolve();
+  /** Writes checked and waiting for their group commit: what later writes are checked against. */
+  private readonly staging: Staging;
+  /** The staging's epoch when the running write's turn began. */
+  private turnEpoch = 0;
+  private readonly group: GroupCommit<VersionRow>;
 
   private constructor(
     readonly db: Db,
@@ -59,6 +72,22 @@ export class Registry {
     private readonly host: HostChecks,
   ) {
     this.claims = new Claims(reservedPorts, host.isLocal, host.reservedHosts);
+    this.staging = new Staging(this.records, 0);
+    const sqlite = sqliteOf(db);
+    this.group = new GroupCommit<VersionRow>({
+      write: (rows) => persistVersionsSync(sqlite, rows),
+      // A Kysely transaction (users, links) spans awaits on the same handle: the batch waits for it
+      // (so no such transaction may wait for a registry write: none does).
+      ready: () => !sqlite.inTransaction,
+      committed: (rows) => this.committed(rows),
+      // Every staged write was in the batch (it is written synchronously, between two turns).
+      failed: () => this.staging.takeBack(this.current),
+    });
+  }
+
+  /** Batches the group commit wrote (how many writes each held): for tests and the bench. */
+  get commitStats(): { batches: number; items: number; largest: number } {
+    return { ...this.group.stats };
   }
 
   static async open(db: Db, reservedPorts: Map<number, string>, host: HostChecks = {}): Promise<Registry> {
@@ -69,7 +98,7 @@ export class Registry {
     // Settings may have changed since the records were written (a new HTTP port, say); a record
     // that now collides is kept and reported by the next write rather than lost at start-up.
     for (const rec of r.records.values()) r.claims.add(rec.service);
-    r.current = loaded.version;
+    r.current = r.staging.lastVersion = loaded.version;
     return r;
   }
 
@@ -133,9 +162,17 @@ export class Registry {
     // What to remove is decided in the queue, against the state the write will meet.
     return this.enqueue(() => {
       const wanted = new Set(services.map((s) => s.name));
-      const gone = this.owned(meta.source, meta.owner)
-        .filter((name) => !wanted.has(name))
-        .map((name): Op => ({ kind: 'delete', name }));
+      // Against what the write will meet: stored, and staged by the writes before it.
+      const gone: Op[] = [];
+      for (const [name, r] of this.staging.entries()) {
+        if (
+          r &&
+          r.meta.source === meta.source &&
+          (r.meta.owner ?? '') === (meta.owner ?? '') &&
+          !wanted.has(name)
+        )
+          gone.push({ kind: 'delete', name });
+      }
       return this.applyNow([...services.map((service): Op => ({ kind: 'put', service })), ...gone], meta);
     });
   }
@@ -147,7 +184,7 @@ export class Registry {
    */
   update(name: string, fn: (svc: Service) => Service, meta: WriteMeta): Promise<WriteResult> {
     return this.enqueue(() => {
-      const rec = this.records.get(name);
+      const rec = this.view(name);
       const next = rec ? fn(rec.service) : undefined;
       if (!rec || !next || next === rec.service) return this.nothing();
       return this.applyNow([{ kind: 'put', service: next }], meta);
@@ -174,25 +211,58 @@ export class Registry {
     return this.enqueue(() => this.applyNow(ops, meta));
   }
 
-  /** Writes are serialised: `fn` runs once every write queued before it has finished. */
-  private enqueue(fn: () => WriteResult | Promise<WriteResult>): Promise<WriteResult> {
-    const run = this.queue.then(fn);
+  /**
+   * Writes are serialised: `fn` runs once every write queued before it has been checked and staged
+   * (or refused); its caller is answered once it is stored.
+   */
+  private enqueue(fn: () => Turn | Promise<Turn>): Promise<WriteResult> {
+    const run = this.queue.then(() => {
+      this.turnEpoch = this.staging.epoch;
+      return fn();
+    });
     this.queue = run.catch(() => undefined);
-    return run;
+    return run.then((t) => ('done' in t ? t.done : t));
   }
 
-  /** The answer to a write that changes nothing. */
-  private nothing(): WriteResult {
-    return { version: this.current, changed: [], created: [] };
+  /**
+   * The answer to a write that changes nothing. With writes staged, "nothing" is relative to them:
+   * it is answered once they are stored (and refused if they cannot be).
+   */
+  private nothing(): Turn {
+    if (this.staging.size === 0) return { version: this.current, changed: [], created: [] };
+    const version = this.staging.lastVersion;
+    return { done: this.group.submit(undefined).then(() => ({ version, changed: [], created: [] })) };
   }
 
-  private async applyNow(ops: Op[], meta: WriteMeta): Promise<WriteResult> {
+  private view(name: string): ServiceRecord | undefined {
+    return this.staging.view(name);
+  }
+
+  /** A batch is stored: its records become visible, listeners are told once. */
+  private committed(rows: VersionRow[]): void {
+    const names = new Set<string>();
+    for (const row of rows) {
+      for (const { name, after } of row.changes) {
+        if (after) this.records.set(name, after);
+        else this.records.delete(name);
+        const i = this.unloadable.findIndex((u) => u.name === name);
+        if (i >= 0) this.unloadable.splice(i, 1);
+        names.add(name);
+      }
+      this.current = row.version;
+    }
+    this.staging.clear();
+    if (names.size > 0)
+      this.events.emit('change', { version: this.current, names: [...names] } satisfies ChangeEvent);
+  }
+
+  private async applyNow(ops: Op[], meta: WriteMeta): Promise<Turn> {
     const now = new Date().toISOString();
     const next = new Map<string, ServiceRecord | undefined>();
     const unloadableDeletes = new Set<string>();
     for (const op of ops) {
       const name = op.kind === 'delete' ? op.name : op.service.name;
-      const existing = next.has(name) ? next.get(name) : this.records.get(name);
+      const existing = next.has(name) ? next.get(name) : this.view(name);
       if (op.kind === 'delete' && !existing) {
         if (!this.unloadable.some((u) => u.name === name)) throw notFound(`service ${name}`);
         unloadableDeletes.add(name);
@@ -210,9 +280,9 @@ export class Registry {
       const unchanged = op.kind !== 'delete' && !!existing && sameService(existing.service, op.service);
       if (op.kind !== 'delete' && !unchanged) {
         // Lazily: only a host someone already serves makes checkHosts look at the records.
-        const records = this.records;
+        const view = this.staging.entries();
         const state = function* (): Generator<[string, ServiceRecord | undefined]> {
-          for (const [n, r] of records) yield [n, next.has(n) ? next.get(n) : r];
+          for (const [n, r] of view) yield [n, next.has(n) ? next.get(n) : r];
         };
         checkHosts(op.service, meta, state(), (h) => this.claims.servesHost(h));
       }
@@ -239,9 +309,7 @@ export class Registry {
         next.set(name, existing);
       }
     }
-    const changed = [...next.keys()].filter(
-      (n) => unloadableDeletes.has(n) || next.get(n) !== this.records.get(n),
-    );
+    const changed = [...next.keys()].filter((n) => unloadableDeletes.has(n) || next.get(n) !== this.view(n));
     if (changed.length === 0) return this.nothing();
     return this.commit(
       changed.map((n) => [n, next.get(n)]),
@@ -254,16 +322,24 @@ export class Registry {
     return this.enqueue(() => (changes.length === 0 ? this.nothing() : this.commit(changes, meta)));
   }
 
-  /** Validates the resulting state, writes it with a new version, then swaps it in. */
-  private async commit(
-    changes: [string, ServiceRecord | undefined][],
-    meta: WriteMeta,
-  ): Promise<WriteResult> {
+  /**
+   * Validates the resulting state and stages it with a new version for the group commit; the turn's
+   * answer comes once it is stored, and only then is it visible.
+   */
+  private async commit(changes: [string, ServiceRecord | undefined][], meta: WriteMeta): Promise<Turn> {
     // Before the claims are touched: while a probe runs, readers (sign-in redirects) must see
     // the current claims, not a dry run's.
-    await this.checkNewPorts(changes);
+    await checkNewPorts(this.host.portFree, this.staging.entries(), changes);
+    if (this.turnEpoch !== this.staging.epoch) {
+      throw new GatehouseError(
+        'write_retry',
+        'a write this one was checked against could not be stored; nothing was written, try again',
+        503,
+      );
+    }
     const routesBefore = this.claims.routeCount;
-    const { claims, undo } = this.prepareClaims(changes);
+    const claimsBefore = this.claims;
+    const { claims, undo } = this.claims.after(changes, this.staging);
     try {
       if (claims.routeCount === 0 && routesBefore > 0 && !meta.force) {
         throw new GatehouseError(
@@ -272,84 +348,23 @@ export class Registry {
           409,
         );
       }
-      if (!meta.dryRun) await persistVersion(this.db, this.current + 1, changes, this.records, meta);
     } catch (err) {
       undo();
       throw err;
     }
-    const created = changes.filter(([name, rec]) => rec && !this.records.has(name)).map(([name]) => name);
+    const created = changes.filter(([name, rec]) => rec && !this.view(name)).map(([name]) => name);
+    const names = changes.map(([n]) => n);
     if (meta.dryRun) {
       undo();
-      return { version: this.current, changed: changes.map(([n]) => n), created };
-    }
-    for (const [name, rec] of changes) {
-      if (rec) this.records.set(name, rec);
-      else this.records.delete(name);
-      const i = this.unloadable.findIndex((u) => u.name === name);
-      if (i >= 0) this.unloadable.splice(i, 1);
+      return { version: this.current, changed: names, created };
     }
     this.claims = claims;
-    this.current += 1;
-    const names = changes.map(([n]) => n);
-    this.events.emit('change', { version: this.current, names } satisfies ChangeEvent);
-    return { version: this.current, changed: names, created };
-  }
-
-  /**
-   * nginx -t does not bind ports, so a TCP route on a port another program holds would only fail at
-   * reload, and keep every later change from reaching the proxy. Refuse it here instead.
-   */
-  private async checkNewPorts(changes: [string, ServiceRecord | undefined][]): Promise<void> {
-    const probe = this.host.portFree;
-    if (!probe || !changes.some(([, rec]) => rec?.service.tcp.length)) return;
-    const held = new Set([...this.records.values()].flatMap((r) => r.service.tcp.map((t) => t.port)));
-    for (const [, rec] of changes) {
-      for (const [i, t] of (rec?.service.tcp ?? []).entries()) {
-        if (!held.has(t.port) && !(await probe(t.port))) {
-          throw conflict(`tcp.${i}.port`, `port ${t.port} is in use by another program on this machine`);
-        }
-      }
-    }
-  }
-
-  /**
-   * The claim index after `changes`, or the conflict that forbids them. One change (the common case)
-   * is checked incrementally in place, with an undo for when the write fails later on; a batch is
-   * checked by building the whole next index.
-   */
-  private prepareClaims(changes: [string, ServiceRecord | undefined][]): {
-    claims: Claims;
-    undo: () => void;
-  } {
-    if (changes.length === 1) {
-      const [name, rec] = changes[0] as [string, ServiceRecord | undefined];
-      const before = this.records.get(name)?.service;
-      const claims = this.claims;
-      if (before) claims.remove(before);
-      const err = rec ? claims.check(rec.service) : undefined;
-      if (err) {
-        if (before) claims.add(before);
-        throw err;
-      }
-      if (rec) claims.add(rec.service);
-      const undo = () => {
-        if (rec) claims.remove(rec.service);
-        if (before) claims.add(before);
-      };
-      return { claims, undo };
-    }
-    const next = new Map(this.records);
-    for (const [name, rec] of changes) {
-      if (rec) next.set(name, rec);
-      else next.delete(name);
-    }
-    const claims = Claims.build(
-      [...next.values()].map((r) => r.service),
-      this.reservedPorts,
-      this.host.isLocal,
-      this.host.reservedHosts,
-    );
-    return { claims, undo: () => undefined };
+    const row = this.staging.stage(changes, meta, () => {
+      undo();
+      this.claims = claimsBefore;
+    });
+    const version = row.version;
+    return { done: this.group.submit(row).then(() => ({ version, changed: names, created })) };
   }
 }
 

@@ -9,6 +9,12 @@ import {
   type MigrationProvider,
   type SqliteDatabase,
 } from 'kysely';
+import {
+  CHECKPOINT_INTERVAL_MS,
+  SELF_CHECKPOINT_PAGES,
+  startCheckpointer,
+  type Checkpointer,
+} from './checkpoint.js';
 import { migrations } from './migrations.js';
 
 /** Table shapes. JSON columns hold text; the registry parses them with the model's schemas. */
@@ -174,14 +180,53 @@ export type Db = Kysely<Database>;
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
-/** Opens (creating if needed) the SQLite registry database and brings its schema up to date. */
-export async function openSqlite(file: string): Promise<Db> {
+/** The better-sqlite3 handle under each database `openSqlite` opened. */
+const handles = new WeakMap<Db, SQLite.Database>();
+/** The checkpoint thread of each database file `openSqlite` opened. */
+const checkpointers = new WeakMap<Db, Checkpointer>();
+
+/** The checkpoint thread of `db` (none for a database in memory). */
+export function checkpointerOf(db: Db): Checkpointer | undefined {
+  return checkpointers.get(db);
+}
+
+/**
+ * The better-sqlite3 handle under `db`, for writes that run synchronously in one transaction (the
+ * registry's group commit). Only for databases `openSqlite` opened.
+ */
+export function sqliteOf(db: Db): SQLite.Database {
+  const h = handles.get(db);
+  if (!h) throw new Error('sqliteOf: not a database openSqlite opened');
+  return h;
+}
+
+/**
+ * Opens (creating if needed) the SQLite registry database and brings its schema up to date. A
+ * database file gets a checkpoint thread (see checkpoint.ts); `checkpointMs` is its interval.
+ */
+export async function openSqlite(
+  file: string,
+  opts: { checkpointMs?: number; onCheckpointError?: (msg: string) => void } = {},
+): Promise<Db> {
   const sqlite = new SQLite(file);
   // WAL: readers never block the writer; NORMAL sync is durable across process crashes.
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: keepStatements(sqlite) }) });
+  const inMemory = file === '' || file === ':memory:';
+  // Checkpoints run in their own thread; the writer checkpoints itself only if that falls far behind.
+  if (!inMemory) sqlite.pragma(`wal_autocheckpoint = ${SELF_CHECKPOINT_PAGES}`);
+  const checkpointer = inMemory
+    ? undefined
+    : startCheckpointer(file, {
+        intervalMs: opts.checkpointMs ?? CHECKPOINT_INTERVAL_MS,
+        ...(opts.onCheckpointError ? { onError: opts.onCheckpointError } : {}),
+      });
+  const db = new Kysely<Database>({
+    dialect: new SqliteDialect({ database: keepStatements(sqlite, () => checkpointer?.stop()) }),
+  });
+  handles.set(db, sqlite);
+  if (checkpointer) checkpointers.set(db, checkpointer);
   const { error } = await new Migrator({ db, provider }).migrateToLatest();
   if (error) {
     await db.destroy();
@@ -199,10 +244,13 @@ const STATEMENTS_KEPT = 256;
  * Kysely runs one query at a time on its one connection, so a kept statement is never reused while
  * it is still being iterated; SQLite prepares a statement again by itself when the schema changed.
  */
-function keepStatements(sqlite: SQLite.Database): SqliteDatabase {
+function keepStatements(sqlite: SQLite.Database, onClose: () => void): SqliteDatabase {
   const kept = new Map<string, SQLite.Statement>();
   return {
-    close: () => sqlite.close(),
+    close: () => {
+      onClose();
+      sqlite.close();
+    },
     prepare: (text) => {
       let stmt = kept.get(text);
       if (!stmt) {
