@@ -227,7 +227,7 @@ describe('group commit', () => {
       const res = await Promise.all(subs.map(post));
       expect(res.map((x) => x.statusCode)).toEqual([201, 201, 409, 201, 201, 201]);
       const refused = res[2]!.json<{ error: { message: string; issues: { field: string }[] } }>();
-      expect(refused.error.issues[0]?.field).toBe('subdomain');
+      expect(refused.error.issues[0]?.field).toBe('body.subdomain');
       expect(refused.error.message).toContain('service taken');
       // In the order they came, one transaction (the five stored ones) after the operator's write.
       expect(
