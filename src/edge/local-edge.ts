@@ -314,9 +314,12 @@ export class LocalEdge {
 
   private fail(version: number, e: GatehouseError): void {
     this.status.lastError = { code: e.code, message: e.message, version, at: new Date().toISOString() };
+    // Before the first apply there is no good config to fall back on: say so, not that one serves.
     this.log.error(
       { version, code: e.code, err: e.message },
-      'config not applied; the last good config keeps serving',
+      this.status.applies > 0
+        ? 'config not applied; the last good config keeps serving'
+        : 'config not applied; nginx serves nothing from Gatehouse until a config applies',
     );
     this.events.emit('settled');
   }

@@ -100,6 +100,25 @@ describe('web UI at phone width', () => {
     }
   });
 
+  it('shows every item of the main menu on screen (it wraps, nothing hides behind a scroll)', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    // Signed in by the test before.
+    await page.goto(`${ui.base}/#/`);
+    const links = page.locator('nav[aria-label="Main"] a');
+    await links.first().waitFor();
+    const boxes = await links.evaluateAll((els) =>
+      els.map((el) => {
+        const r = el.getBoundingClientRect();
+        return { text: el.textContent ?? '', left: r.left, right: r.right };
+      }),
+    );
+    expect(boxes.length).toBeGreaterThan(5);
+    for (const b of boxes) {
+      expect(b.left, b.text).toBeGreaterThanOrEqual(0);
+      expect(b.right, b.text).toBeLessThanOrEqual(390);
+    }
+  });
+
   it('tells a public service from a guarded one in the services list', async () => {
     await page.setViewportSize({ width: 1200, height: 800 });
     await page.goto(`${ui.base}/#/services`);

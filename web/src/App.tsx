@@ -151,7 +151,7 @@ export function App() {
           <span className="mr-4 font-semibold">Gatehouse</span>
           <nav
             aria-label="Main"
-            className="order-last -mx-1 flex w-full gap-1 overflow-x-auto px-1 pb-1 md:order-none md:mx-0 md:w-auto md:flex-wrap md:overflow-visible md:px-0 md:pb-0"
+            className="order-last -mx-1 flex w-full flex-wrap gap-1 px-1 pb-1 md:order-none md:mx-0 md:w-auto md:px-0 md:pb-0"
           >
             {PAGES.map(([to, label]) => link(to, label))}
           </nav>
