@@ -9,7 +9,10 @@
  * are sent over 4 keep-alive connections, and the counters are dumped: the dump ÷ requests is the
  * figure. Gatehouse's config is the one the bench's Gatehouse renders for P1's two services,
  * copied with its paths moved to a directory of its own. CG_KEEP=1 keeps the dumps (for
- * callgrind_annotate) and prints where.
+ * callgrind_annotate) and prints where; CG_ONLY=name,name measures only those targets.
+ *
+ * Under each figure, where Lua runs, its handlers' share (inclusive, per request): set_by_lua,
+ * the balancer (and within it set_current_peer, C), log_by_lua.
  */
 import { spawn, execFile } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readdir, readFile, realpath, rm, writeFile, chmod } from 'node:fs/promises';
@@ -27,6 +30,28 @@ import { sleep } from './lib/stats.js';
 
 const run = promisify(execFile);
 const WARMUP = 300;
+
+/** The Lua module's entry points, inclusive, as callgrind_annotate names them. */
+const LUA_PARTS: [string, string][] = [
+  ['set_by_lua', 'ngx_http_lua_filter_set_by_lua_inline'],
+  ['balancer', 'ngx_http_lua_balancer_handler_inline'],
+  ['set_current_peer', 'ngx_http_lua_ffi_balancer_set_current_peer'],
+  ['log_by_lua', 'ngx_http_lua_log_handler'],
+];
+
+/** "set_by_lua 2.4k, balancer 3.5k, …" per request from a dump; "" where no Lua ran. */
+async function luaParts(dump: string, requests: number): Promise<string> {
+  const { stdout } = await run('callgrind_annotate', ['--inclusive=yes', '--threshold=100', dump], {
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const parts: string[] = [];
+  for (const [label, fn] of LUA_PARTS) {
+    const line = new RegExp(`^\\s*([\\d,]+) \\([^)]*\\)\\s+\\S*:${fn} \\[`, 'm').exec(stdout);
+    if (line?.[1])
+      parts.push(`${label} ${(Number(line[1].replace(/,/g, '')) / requests / 1000).toFixed(2)}k`);
+  }
+  return parts.join(', ');
+}
 
 interface Target {
   name: string;
@@ -113,7 +138,7 @@ async function send(t: Target, n: number, agent: Agent): Promise<void> {
 }
 
 /** Instructions per request of one target. */
-async function measure(t: Target, requests: number, out: string): Promise<number> {
+async function measure(t: Target, requests: number, out: string): Promise<{ per: number; lua: string }> {
   const file = join(out, `${t.name}.%p`);
   const child = spawn(
     'valgrind',
@@ -147,7 +172,7 @@ async function measure(t: Target, requests: number, out: string): Promise<number
     const text = await readFile(join(out, dump), 'utf8');
     const total = /^summary: (\d+)/m.exec(text)?.[1];
     if (!total) throw new Error(`${t.name}: no summary in ${dump}`);
-    return Number(total) / requests;
+    return { per: Number(total) / requests, lua: await luaParts(join(out, dump), requests) };
   } finally {
     agent.destroy();
     await stopChild(child, 'SIGQUIT', 30_000);
@@ -175,8 +200,9 @@ async function main(): Promise<void> {
     ];
     const only = process.env.CG_ONLY?.split(',');
     for (const t of targets.filter((x) => !only || only.includes(x.name))) {
-      const per = await measure(t, requests, out);
+      const { per, lua } = await measure(t, requests, out);
       process.stdout.write(`${t.name.padEnd(26)} ${Math.round(per).toLocaleString('en')} instr/request\n`);
+      if (lua) process.stdout.write(`${''.padEnd(26)} Lua: ${lua}\n`);
     }
   } finally {
     await backend.stop();

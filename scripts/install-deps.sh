@@ -20,6 +20,10 @@ if [[ "${1:-}" == "--bench" ]]; then want+=(wrk keepalived iproute2 docker.io bu
 # with openssl.
 if [[ "${1:-}" == "--test" ]]; then
   want+=(pebble bind9 openssl mosquitto mosquitto-clients keepalived iproute2 docker.io busybox-static chromium)
+  # PostgreSQL: the store suites run against it too (initdb/pg_ctl, on the PATH or Debian's).
+  if ! command -v initdb >/dev/null && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+    want+=(postgresql)
+  fi
 fi
 
 missing=()

@@ -37,8 +37,10 @@ import { TokenCheck } from './api/tokens.js';
 import { WatchedFile } from './sources/file/watch.js';
 import { openDockerSource } from './sources/docker/open.js';
 import { AgentLeases } from './sources/agent/leases.js';
-import { openSqlite, type Db } from './store/db.js';
-import { dbFile, guardRegistry, instanceFile, prepareDataDir, writeInstance } from './store/data-dir.js';
+import { type Db } from './store/db.js';
+import { openDatabase } from './store/open.js';
+import { BackupService } from './store/backup-schedule.js';
+import { guardRegistry, instanceFile, prepareDataDir, writeInstance } from './store/data-dir.js';
 import { securePermissions } from './store/permissions.js';
 import { every, Lifecycle } from './lifecycle.js';
 
@@ -83,20 +85,24 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
   checkTemplates({ ...BUILTIN_TEMPLATES, ...settings.templates });
   const dataDir = settings.data_dir;
   // Refuses (workers locked out, a registry emptied) before anything is opened or nginx touched.
-  await prepareDataDir(dataDir, log);
+  await prepareDataDir(dataDir, log, { sqlite: settings.database_url === undefined });
 
   const life = new Lifecycle(log);
   try {
-    const db = await openSqlite(dbFile(dataDir), {
-      onCheckpointError: (err) =>
-        log.warn({ err }, 'WAL checkpoint failed; the writer checkpoints by itself past 10,000 pages'),
-    });
+    const db = await openDatabase(
+      { data_dir: dataDir, database_url: settings.database_url },
+      {
+        onCheckpointError: (err) =>
+          log.warn({ err }, 'WAL checkpoint failed; the writer checkpoints by itself past 10,000 pages'),
+      },
+    );
     life.onStop(() => db.destroy());
     const portal = portalHost(settings);
     const registry = await openRegistry(life, settings, db, portal, log);
     const admin = await TokenCheck.load(dataDir, 'admin-token', settings.admin_token);
     const register = await TokenCheck.load(dataDir, 'register-token', settings.register_token);
     const sealer = await Sealer.load(dataDir, settings.secret, db);
+    life.onStop(BackupService.start(db, dataDir, settings, log));
     const metrics = new Metrics();
     const certs = new CertStore(db, sealer);
     const dnsProviders = new DnsProviders(db, sealer);
@@ -210,8 +216,9 @@ async function openRegistry(
     ...hostChecks,
     reservedHosts: new Map(portal ? [[portal, 'login portal']] : []),
   });
-  // Refuses a registry that was emptied; marks the data dir once it holds a version.
-  guardRegistry(settings.data_dir, registry, log);
+  // Refuses a registry that was emptied; marks the data dir once it holds a version. The marker
+  // guards the SQLite file in the data dir: a PostgreSQL store is not there.
+  if (settings.database_url === undefined) guardRegistry(settings.data_dir, registry, log);
   for (const u of registry.unloadable) {
     log.error(
       { service: u.name, error: u.error },

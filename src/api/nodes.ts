@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { EdgeFeed } from '../edge/feed.js';
+import { feedBodyJson } from '../edge/feed-json.js';
 import { nodeCreateSchema, nodeReportSchema, type NodeStore } from '../edge/nodes.js';
 import { GatehouseError } from '../model/errors.js';
 import { slugSchema } from '../model/values.js';
@@ -70,7 +71,7 @@ export async function edgeRoutes(
     }
     const body = await feed.body(auth.node.role, auth.tokenHash);
     if (q.have === body.hash) return reply.code(204).send();
-    return body;
+    return reply.type('application/json; charset=utf-8').send(feedBodyJson(body));
   });
 
   app.post('/edge/v1/status', async (req) => {

@@ -129,6 +129,14 @@ function servicePaths(): Record<string, object> {
 /** Users, groups, sessions, links, providers, events, audit, sign-in: the gate's part of the API. */
 function gatePaths(): Record<string, object> {
   const revoked = ['Revoked', 'Revoked'] as const;
+  // A file, not JSON: its 200 says so; errors are JSON as everywhere.
+  const backupDownload = op({ summary: 'Download a backup file', parameters: [name], answers: {} }) as {
+    responses: Record<string, object>;
+  };
+  backupDownload.responses['200'] = {
+    description: 'The encrypted backup (GHBK)',
+    content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
+  };
   return {
     '/users': {
       get: read('List users', ['Users', 'UserList']),
@@ -199,6 +207,14 @@ function gatePaths(): Record<string, object> {
         [query('limit', 'integer'), query('before', 'integer', 'entries older than this id'), query('actor')],
       ),
     },
+    '/backups': {
+      get: read('List the backups in the backup directory, and the last run', ['Backups', 'BackupList']),
+      post: op({
+        summary: 'Write an encrypted backup now (needs GATEHOUSE_BACKUP_PASSPHRASE; see docs/backup.md)',
+        answers: { 201: ['Written', 'BackupCreated'] },
+      }),
+    },
+    '/backups/{name}': { get: backupDownload },
     '/session': {
       get: op({
         summary:

@@ -33,6 +33,7 @@ import type { EdgeFeed } from '../edge/feed.js';
 import { edgeGateRelay } from './edge-gate.js';
 import { AuditLog, auditChanges, CLI_UID_HEADER, socketActor } from './audit-log.js';
 import { auditRoutes } from './audit.js';
+import { backupRoutes } from './backups.js';
 
 export interface ApiDeps {
   registry: Registry;
@@ -177,6 +178,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
       await sessionRoutes(api, deps.gate);
       await streamRoutes(api, ctx, deps.feed);
       await nodeRoutes(api, nodes, deps.feed);
+      await backupRoutes(api, ctx);
     },
     { prefix: '/api/v1' },
   );

@@ -14,6 +14,7 @@ import {
   type InstanceInfo,
 } from '../store/data-dir.js';
 import { checkDb, openSqliteReadOnly } from '../store/db.js';
+import { openPostgresForCheck, redactUrl } from '../store/postgres.js';
 import { octal, tooOpen } from '../store/permissions.js';
 
 export interface Check {
@@ -76,7 +77,11 @@ export async function runDoctor(settings: Settings): Promise<Check[]> {
     });
   }
   checks.push(...dataDirChecks(dataDir));
-  checks.push(await databaseCheck(dataDir));
+  checks.push(
+    settings.database_url === undefined
+      ? await databaseCheck(dataDir)
+      : await postgresCheck(settings.database_url),
+  );
   return checks;
 }
 
@@ -127,6 +132,19 @@ function dataDirChecks(dataDir: string): Check[] {
   return checks;
 }
 
+async function postgresCheck(url: string): Promise<Check> {
+  try {
+    const db = await openPostgresForCheck(url);
+    try {
+      return { name: 'database', ok: true, detail: `${await checkDb(db)}, PostgreSQL ${redactUrl(url)}` };
+    } finally {
+      await db.destroy();
+    }
+  } catch (err) {
+    return { name: 'database', ok: false, detail: `PostgreSQL: ${(err as Error).message}` };
+  }
+}
+
 async function databaseCheck(dataDir: string): Promise<Check> {
   const file = dbFile(dataDir);
   const marked = readMarker(dataDir) !== undefined;
@@ -150,7 +168,7 @@ async function databaseCheck(dataDir: string): Promise<Check> {
           ok: false,
           detail: emptiedMessage(dataDir, 'holds no registry (version 0)'),
         };
-      return { name: 'database', ok: true, detail };
+      return { name: 'database', ok: true, detail: `${detail}, SQLite ${file}` };
     } finally {
       await db.destroy();
     }

@@ -5,6 +5,7 @@ import { snapshotCommand } from './commands/snapshot.js';
 import { auditCommand } from './commands/audit.js';
 import { statusCommand } from './commands/status.js';
 import { doctorCommand } from './commands/doctor.js';
+import { backupCommand } from './commands/backup.js';
 import { upCommand } from './commands/up.js';
 import { linkCommand } from './commands/link.js';
 import { providerCommand } from './commands/provider.js';
@@ -46,6 +47,7 @@ export function buildCli(): Command {
   program.addCommand(statusCommand());
   program.addCommand(auditCommand());
   program.addCommand(doctorCommand());
+  program.addCommand(backupCommand());
   return program;
 }
 

@@ -1,16 +1,20 @@
-import { createHash } from 'node:crypto';
-import type { Access, Headers, Service } from '../model/service.js';
-import { durationMs, endpointAddress, parseEndpoint, type Endpoint } from '../model/values.js';
-import { covers, type CertRef } from '../model/tls.js';
-import type {
-  EdgeConfig,
-  EffectiveAccess,
-  HeaderOps,
-  Pool,
-  Site,
-  SiteRoute,
-  TcpListener,
-} from './edge-config.js';
+import type { Service } from '../model/service.js';
+import type { CertRef } from '../model/tls.js';
+import type { EdgeConfig, Pool, Site, SiteRoute, TcpListener } from './edge-config.js';
+import {
+  BUCKETS,
+  acmeOf,
+  bucketDigest,
+  bucketOf,
+  certFor,
+  configHash,
+  sortCerts,
+  tcpWithCerts,
+  tlsLine,
+} from './digest.js';
+import { cmp, fragmentOf, sharedRoute } from './fragment.js';
+
+export { hasHeaderOps, routeId } from './fragment.js';
 
 export interface CompileInput {
   services: Iterable<Service>;
@@ -23,25 +27,11 @@ export interface CompileInput {
   ownHosts?: string[];
 }
 
-/** What one service contributes, before pools are shared across services. */
-interface Fragment {
-  /** Hash of everything in the service that reaches the proxy (not its labels). */
-  hash: string;
-  /** `<name> <hash>\n`, the service's part of the config's hash (made once). */
-  hashLine: string;
-  routes: { pool: Pool; poolKey: string; route: SiteRoute; siteKey: string }[];
-  tcp: { pool: Pool; listener: TcpListener }[];
-}
-
 /**
- * Fragments by service object. Records are immutable (a write replaces the object), so a service
- * that did not change is not translated again: at 10,000 services most of a compile is skipped.
- */
-const fragments = new WeakMap<Service, Fragment>();
-
-/**
- * Registry state → EdgeConfig. Pure and deterministic: the same services (in any order) give the
- * same config and the same hash.
+ * Registry state → EdgeConfig, in one go. Pure and deterministic: the same services (in any order)
+ * give the same config and the same hash. A caller that compiles again and again (an edge) keeps a
+ * Compiler (incremental.ts), which gives the same config doing only what the changes need; this
+ * one is its reference.
  */
 export function compile(input: CompileInput): EdgeConfig {
   const services = [...input.services].sort((a, b) => cmp(a.name, b.name));
@@ -51,13 +41,12 @@ export function compile(input: CompileInput): EdgeConfig {
   // A host's routes, and the key of its first (see siteKey).
   const routesByHost = new Map<string, { routes: SiteRoute[]; key: string }>();
   const tlsHosts = new Set<string>();
-  const hash = createHash('sha256').update(`1 ${input.listeners.http} ${input.listeners.https}\n`);
-  // The services' parts, hashed in one call: 10,000 calls into the hash cost more than the hashing.
-  const hashLines: string[] = [];
+  // The services' parts of the hash, by bucket (services come sorted by name).
+  const buckets: string[][] = Array.from({ length: BUCKETS }, () => []);
 
   for (const svc of services) {
     const f = fragmentOf(svc);
-    hashLines.push(f.hashLine);
+    (buckets[bucketOf(svc.name)] as string[]).push(f.hashLine);
     for (const { pool, poolKey, route, siteKey } of f.routes) {
       // Routes with the same upstreams share one pool: fewer upstream blocks for nginx to parse,
       // and to search by name on every request that proxies to a variable.
@@ -84,244 +73,51 @@ export function compile(input: CompileInput): EdgeConfig {
   // Hosts with identical route lists share one site (one server block, many names).
   const sitesByKey = new Map<string, Site>();
   for (const [host, entry] of [...routesByHost].sort((a, b) => cmp(a[0], b[0]))) {
-    const routes = entry.routes.sort((a, b) => b.path.length - a.path.length || cmp(a.path, b.path));
+    const routes = entry.routes.sort(byPath);
     // A (service, path) pair names one route: unique across the registry.
-    const key = routes.length === 1 ? entry.key : routes.map((r) => `${r.service} ${r.path}`).join('\n');
+    const key = routes.length === 1 ? entry.key : siteKeyOf(routes);
     const site = sitesByKey.get(key);
     if (site) site.hosts.push(host);
     else sitesByKey.set(key, { hosts: [host], routes });
   }
-  hash.update(hashLines.join(''));
   const sites = [...sitesByKey.values()].sort((a, b) => cmp(a.hosts[0] ?? '', b.hosts[0] ?? ''));
   tcp.sort((a, b) => a.port - b.port);
 
   for (const h of input.ownHosts ?? []) tlsHosts.add(h);
   const certs = input.listeners.https > 0 ? (input.certs ?? []) : [];
   // No certificate, no host gets one: 10,000 host names are not sorted for nothing.
-  const tls = assignCerts(certs, certs.length > 0 ? [...tlsHosts].sort(cmp) : []);
-  // Terminated TCP routes take the certificate of their name, https listener or not.
-  const tcpOut = tcp.map((l) => {
-    if (l.tls?.mode !== 'terminate') return l;
-    const name = l.tls.sni[0] as string;
-    const cert = sortCerts(input.certs ?? []).find((c) => c.names.some((n) => covers(n, name)));
-    if (!cert) return l;
-    if (!tls.certs.some((c) => c.id === cert.id))
-      tls.certs.push({ id: cert.id, fingerprint: cert.fingerprint });
-    return { ...l, tls: { ...l.tls, certId: cert.id } };
-  });
-  tls.certs.sort((a, b) => cmp(a.id, b.id));
-  hash.update(JSON.stringify(tls));
-  const acme = [...(input.challenges ?? new Map<string, string>())]
-    .filter(([t, k]) => /^[A-Za-z0-9_-]{1,256}$/.test(t) && /^[A-Za-z0-9_.-]{1,512}$/.test(k))
-    .sort(([a], [b]) => cmp(a, b));
-  hash.update(JSON.stringify(acme));
-  hash.update(JSON.stringify(tcpOut));
-  return {
-    schema: 1,
-    listeners: input.listeners,
-    sites,
-    pools,
-    tcp: tcpOut,
-    tls,
-    acme,
-    hash: hash.digest('hex'),
-  };
-}
-
-/** For each host, the valid certificate covering it that lasts longest (ties: the newest, then id). */
-function sortCerts(certs: CertRef[]): CertRef[] {
-  return [...certs].sort(
-    (a, b) =>
-      cmp(b.notAfter, a.notAfter) ||
-      cmp(b.notBefore ?? '', a.notBefore ?? '') ||
-      cmp(b.createdAt ?? '', a.createdAt ?? '') ||
-      cmp(a.id, b.id),
-  );
-}
-
-function assignCerts(certs: CertRef[], hosts: string[]): EdgeConfig['tls'] {
   const ordered = sortCerts(certs);
   const used = new Map<string, { id: string; fingerprint: string }>();
-  const assigned: [string, string][] = [];
-  for (const host of hosts) {
-    const cert = ordered.find((c) => c.names.some((n) => covers(n, host)));
+  const hosts: [string, string][] = [];
+  const tlsBuckets: string[][] = Array.from({ length: BUCKETS }, () => []);
+  for (const host of certs.length > 0 ? [...tlsHosts].sort(cmp) : []) {
+    const cert = certFor(ordered, host);
     if (!cert) continue;
     used.set(cert.id, { id: cert.id, fingerprint: cert.fingerprint });
-    assigned.push([host, cert.id]);
+    hosts.push([host, cert.id]);
+    (tlsBuckets[bucketOf(host)] as string[]).push(tlsLine(host, cert.id));
   }
-  return { certs: [...used.values()].sort((a, b) => cmp(a.id, b.id)), hosts: assigned };
-}
-
-/**
- * A route that uses another service's identical pool, the same object from one compile to the next
- * while that stays so: the nginx driver keeps what it made of a route by the route object.
- */
-const sharedRoutes = new WeakMap<SiteRoute, SiteRoute>();
-
-function sharedRoute(route: SiteRoute, pool: string): SiteRoute {
-  const cached = sharedRoutes.get(route);
-  if (cached?.pool === pool) return cached;
-  const r = { ...route, pool };
-  sharedRoutes.set(route, r);
-  return r;
-}
-
-function fragmentOf(svc: Service): Fragment {
-  const cached = fragments.get(svc);
-  if (cached) return cached;
-  // Headers this service's upstreams trust because its auth sets them: on its public routes a
-  // client's copy must not get through either.
-  const trusted = trustedHeaders(svc);
-  const routes = svc.routes.map((route, i) => {
-    const endpoints = route.upstreams.map((u) => parseEndpoint(u, true) as Endpoint);
-    const health = route.health
-      ? {
-          path: route.health.path,
-          intervalMs: durationMs(route.health.interval),
-          timeoutMs: durationMs(route.health.timeout),
-        }
-      : undefined;
-    const pool: Pool = {
-      id: `${svc.name}-r${i}`,
-      scheme: endpoints[0]?.scheme ?? 'http',
-      lb: route.lb,
-      servers: endpoints.map(endpointAddress),
-      ...(health ? { health } : {}),
-      ...(svc.suspended ? { down: true } : {}),
-    };
-    const h = pool.health;
-    const poolKey = `${pool.scheme} ${pool.lb} ${pool.servers.join(',')} ${h ? `${h.path} ${h.intervalMs} ${h.timeoutMs}` : ''}${pool.down ? ' down' : ''}`;
-    const access = effectiveAccess(route.access ?? svc.access, svc.name, route.path);
-    const ops = headerOps(route.headers);
-    const ownCopies = new Set((access.forwardAuth?.copyHeaders ?? []).map((n) => n.toLowerCase()));
-    const siteRoute: SiteRoute = {
-      service: svc.name,
-      offline: {
-        title: svc.offline_page?.title ?? svc.name,
-        ...(svc.offline_page?.message ? { message: svc.offline_page.message } : {}),
-      },
-      ...(svc.hsts ? { hsts: true } : {}),
-      path: route.path,
-      pool: pool.id,
-      stripPrefix: route.strip_prefix && route.path !== '/',
-      access,
-      // Headers the service's auth vouches for are removed from client requests on every route,
-      // except where this route's own auth answer sets them.
-      headers: withDeleted(
-        ops,
-        trusted.filter((n) => !ownCopies.has(n.toLowerCase())),
-      ),
-    };
-    // The route's key among sites (see compile), made once: a fresh string is hashed at every lookup.
-    return { pool, poolKey, route: siteRoute, siteKey: `${svc.name} ${route.path}` };
-  });
-  const tcp = svc.tcp.map((t, i) => {
-    const id = `${svc.name}-t${i}`;
-    const servers = t.upstreams.map((u) => endpointAddress(parseEndpoint(u, false) as Endpoint));
-    return {
-      pool: { id, scheme: 'http' as const, lb: t.lb, servers },
-      listener: {
-        port: t.port,
-        service: svc.name,
-        pool: id,
-        ...(t.tls && t.sni ? { tls: { mode: t.tls, sni: [...t.sni] } } : {}),
-      } as TcpListener,
-    };
-  });
-  const hash = createHash('sha256')
-    .update(
-      JSON.stringify([svc.hosts, routes.map(({ pool, poolKey, route }) => ({ pool, poolKey, route })), tcp]),
-    )
-    .digest('hex');
-  const f = { hash, hashLine: `${svc.name} ${hash}\n`, routes, tcp };
-  fragments.set(svc, f);
-  return f;
-}
-
-function effectiveAccess(a: Access | undefined, service: string, path: string): EffectiveAccess {
-  const fa = a?.forward_auth;
-  const rl = a?.rate_limit;
-  const scope = routeId(service, path);
-  const sets = a?.identity_headers ?? ['remote', 'x-user'];
-  return {
-    public: !fa && !a?.ip && !a?.login && !a?.links && !a?.basic && !a?.provider,
-    ...(fa ? { forwardAuth: { url: fa.url, copyHeaders: fa.copy_headers } } : {}),
-    ...(a?.ip ? { ip: [...a.ip] } : {}),
-    ...(rl
-      ? {
-          rateLimit: {
-            // nginx counts in whole requests per minute: round down, never looser than asked.
-            perMinute: Math.floor((rl.requests * 60_000) / durationMs(rl.per)),
-            // Its burst is what a client may send on top of the request that is due.
-            burst: rl.requests - 1,
-            scope,
-            ...(rl.by === 'user' ? { byUser: true } : {}),
-          },
-        }
-      : {}),
-    ...(a?.login || a?.provider
-      ? {
-          login: {
-            groups: [...new Set(a.login?.groups ?? [])].sort(cmp),
-            ...(a.provider ? { provider: a.provider } : {}),
-          },
-          identity: { remote: sets.includes('remote'), xUser: sets.includes('x-user') },
-        }
-      : {}),
-    ...(a?.rules
-      ? {
-          rules: a.rules.map((r) => ({
-            action: r.action,
-            cidrs: r.cidr === undefined ? [] : Array.isArray(r.cidr) ? [...r.cidr] : [r.cidr],
-            ...(r.path !== undefined ? { path: r.path } : {}),
-            methods: [...new Set(r.method ?? [])].sort(cmp),
-          })),
-        }
-      : {}),
-    ...(a?.links ? { links: true } : {}),
-    ...(a?.basic ? { basic: { users: a.basic.map((b) => b.user) } } : {}),
-    ...(a?.login || a?.provider || a?.rules || a?.links || a?.basic ? { policy: scope } : {}),
-  };
-}
-
-/**
- * A route's stable id (service and path): keys its rate-limit buckets and its entry in the gate's
- * policy table, the same on every reload and every host.
- */
-export function routeId(service: string, path: string): string {
-  return createHash('sha256').update(`${service}\n${path}`).digest('hex').slice(0, 16);
-}
-
-function trustedHeaders(svc: Service): string[] {
-  const auths = [svc.access, ...svc.routes.map((r) => r.access)].flatMap((a) => a?.forward_auth ?? []);
-  return auths.flatMap((a) => a.copy_headers);
-}
-
-/** `ops` with `names` deleted from the request too, unless it sets or deletes them already. */
-function withDeleted(ops: HeaderOps, names: string[]): HeaderOps {
-  const taken = new Set(
-    [...ops.requestSet.map(([n]) => n), ...ops.requestDelete].map((n) => n.toLowerCase()),
+  const tcpOut = tcpWithCerts(tcp, input.certs ?? [], used);
+  const tls = { certs: [...used.values()].sort((a, b) => cmp(a.id, b.id)), hosts };
+  const acme = acmeOf(input.challenges);
+  const hash = configHash(
+    input.listeners,
+    buckets.map(bucketDigest),
+    { certs: tls.certs, buckets: tlsBuckets.map(bucketDigest) },
+    acme,
+    tcpOut,
   );
-  const extra = [...new Set(names.filter((n) => !taken.has(n.toLowerCase())).map((n) => n.toLowerCase()))];
-  if (extra.length === 0) return ops;
-  return { ...ops, requestDelete: [...ops.requestDelete, ...extra].sort(cmp) };
+  return { schema: 1, listeners: input.listeners, sites, pools, tcp: tcpOut, tls, acme, hash };
 }
 
-function headerOps(h: Headers | undefined): HeaderOps {
-  const sorted = (r: Record<string, string> | undefined): [string, string][] =>
-    Object.entries(r ?? {}).sort(([a], [b]) => cmp(a.toLowerCase(), b.toLowerCase()));
-  return {
-    requestSet: sorted(h?.request?.set),
-    requestDelete: [...(h?.request?.delete ?? [])].sort(cmp),
-    responseSet: sorted(h?.response?.set),
-    responseDelete: [...(h?.response?.delete ?? [])].sort(cmp),
-  };
+/** Longest path first; equal paths keep their order (services by name). */
+export function byPath(a: SiteRoute, b: SiteRoute): number {
+  return b.path.length - a.path.length || cmp(a.path, b.path);
 }
 
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-export function hasHeaderOps(h: HeaderOps): boolean {
-  return h.requestSet.length + h.requestDelete.length + h.responseSet.length + h.responseDelete.length > 0;
+/** The key of a host's (sorted) routes: hosts with the same key share a site. */
+export function siteKeyOf(routes: readonly SiteRoute[]): string {
+  return routes.length === 1
+    ? `${(routes[0] as SiteRoute).service} ${(routes[0] as SiteRoute).path}`
+    : routes.map((r) => `${r.service} ${r.path}`).join('\n');
 }

@@ -13,6 +13,7 @@ import type { EdgeFeedBody, FeedSecrets } from './feed.js';
 import { GateRelay } from './gate-relay.js';
 import { mirrorState } from './gate-state.js';
 import { HealthChecker } from './health.js';
+import { ConfigInterner } from './intern.js';
 import { openAsNode, openWith, sealWith } from './transit.js';
 import { writeFileAtomic } from '../store/files.js';
 
@@ -56,6 +57,10 @@ export class EdgeAgent {
   /** Keys in memory-backed storage go with the agent (its nginx stops with it). */
   private memoryDir: string | undefined;
   private tlsDir: string | undefined;
+  /** Objects of the previous config put back in place of equal ones (see intern.ts). */
+  private readonly interner = new ConfigInterner();
+  /** The gate state last mirrored to disk and sent to nginx (epoch, seq, hash). */
+  private mirrored = '';
 
   constructor(private readonly o: AgentOptions) {
     this.gateDir = join(o.dataDir, 'gate');
@@ -206,14 +211,24 @@ export class EdgeAgent {
       ...(body.gate.portalHost ? { portalHost: body.gate.portalHost } : {}),
     };
     this.driver.setGate(gate, { [SESSION_KEY_ENV]: secrets.sessionKey });
-    await mirrorState(gate.stateDir, body.gate.state.files);
-    // Revocations among them reach nginx's shared memory now, not at the next drift check.
-    await this.driver.revocations
-      .sync()
-      .catch((err: unknown) => this.o.log.warn({ err: String(err) }, 'could not send revocations to nginx'));
-    this.relay.stateSynced(body.gate.state.epoch, body.gate.state.seq);
+    const st = body.gate.state;
+    const stateKey = `${st.epoch} ${st.seq} ${st.hash}`;
+    // Most bodies change only the config: the state on disk and in nginx is left as it is then.
+    if (stateKey !== this.mirrored) {
+      await mirrorState(gate.stateDir, st.files);
+      // Revocations among them reach nginx's shared memory now, not at the next drift check.
+      const sent = await this.driver.revocations.sync().then(
+        () => true,
+        (err: unknown) => {
+          this.o.log.warn({ err: String(err) }, 'could not send revocations to nginx');
+          return false;
+        },
+      );
+      this.mirrored = sent ? stateKey : '';
+    }
+    this.relay.stateSynced(st.epoch, st.seq);
     this.secrets = secrets;
-    this.body = body;
+    this.body = { ...body, config: this.interner.intern(body.config) };
     await this.serve();
     this.have = body.hash;
   }

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
-import { compile } from '../compile/compile.js';
+import { Compiler } from '../compile/incremental.js';
 import type { EdgeConfig } from '../compile/edge-config.js';
 import type { CertRef } from '../model/tls.js';
 import type { Logger } from '../observe/log.js';
@@ -71,6 +71,8 @@ export class EdgeFeed {
   private changes = 0;
   /** Compiled configs by role, valid for one (registry version, TLS input) pair. */
   private readonly configs = new Map<string, { key: string; config: EdgeConfig }>();
+  /** One compiler per role: each compiles only the services that changed since its last config. */
+  private readonly compilers = new Map<string, Compiler>();
   /** What each node last reported as applied, for `settled`. */
   private readonly applied = new Map<string, { role: string; hash: string; at: number }>();
 
@@ -180,7 +182,9 @@ export class EdgeFeed {
     ].join(' ');
     const cached = this.configs.get(role);
     if (cached?.key === key) return cached.config;
-    const config = compile({
+    let compiler = this.compilers.get(role);
+    if (!compiler) this.compilers.set(role, (compiler = new Compiler()));
+    const config = compiler.compile({
       services: [...this.o.registry.state().values()]
         .map((r) => r.service)
         .filter((s) => (s.expose ?? 'both') === 'both' || s.expose === role),
@@ -197,7 +201,7 @@ export class EdgeFeed {
 
   /** Link admissions of services this role does not serve stay off its edges (names, addresses). */
   private stateFor(config: EdgeConfig, state: GateState): GateState {
-    const served = new Set(config.sites.flatMap((s) => s.routes.map((r) => r.service)));
+    const served = servedBy(config);
     const files = state.files.filter(([p]) => !p.startsWith('l/') || served.has(p.split('/')[1] ?? ''));
     return files.length === state.files.length ? state : { ...state, files };
   }
@@ -280,4 +284,16 @@ export class EdgeFeed {
       });
     }
   }
+}
+
+/** The services a config serves: made once per config, not for every node's long-poll. */
+const servedSets = new WeakMap<EdgeConfig, Set<string>>();
+
+function servedBy(config: EdgeConfig): Set<string> {
+  let served = servedSets.get(config);
+  if (!served) {
+    served = new Set(config.sites.flatMap((s) => s.routes.map((r) => r.service)));
+    servedSets.set(config, served);
+  }
+  return served;
 }

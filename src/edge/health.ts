@@ -14,6 +14,7 @@ export class HealthChecker {
   /** Pools with a check in flight: a slow probe must not land after a newer one and undo it. */
   private readonly inFlight = new Set<string>();
   private key = '';
+  private pools: readonly Pool[] | undefined;
 
   constructor(
     private readonly onChange: () => void,
@@ -32,6 +33,9 @@ export class HealthChecker {
 
   /** Starts checking the pools of a newly applied config (no-op when they did not change). */
   update(cfg: EdgeConfig): void {
+    // The compiler hands out the same pool list while no pool changed: nothing to look at.
+    if (cfg.pools === this.pools) return;
+    this.pools = cfg.pools;
     const pools = cfg.pools.filter((p) => p.health);
     const key = JSON.stringify(pools);
     if (key === this.key) return;

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { compile } from '../compile/compile.js';
+import { Compiler } from '../compile/incremental.js';
 import type { CertRef } from '../model/tls.js';
 import type { EdgeConfig } from '../compile/edge-config.js';
 import type { ApplyResult, LastReload, NginxDriver } from '../drivers/nginx/driver.js';
@@ -77,6 +77,8 @@ export class LocalEdge {
     failingServers: [],
   };
   private running: Promise<void> | undefined;
+  /** Keeps what it compiled: the next apply compiles only the services that changed. */
+  private readonly compiler = new Compiler();
   private stopped = false;
   private dirty = false;
   /** When the oldest change not yet being applied arrived (for the `wait` stage). */
@@ -90,6 +92,7 @@ export class LocalEdge {
   private unsubscribe: (() => void) | undefined;
   /** Hosts the live config serves over HTTPS. */
   private httpsHosts = new Set<string>();
+  private httpsHostsOf: EdgeConfig['tls']['hosts'] | undefined;
 
   /** Called after each apply attempt (and health change) settles; returns the unsubscribe. */
   onSettled(fn: () => void): () => void {
@@ -257,8 +260,8 @@ export class LocalEdge {
     let cfg: EdgeConfig;
     try {
       const tls = this.tlsInput ? await this.tlsInput() : undefined;
-      cfg = compile({
-        services: [...this.registry.state().values()].map((r) => r.service),
+      cfg = this.compiler.compile({
+        services: Array.from(this.registry.state().values(), (r) => r.service),
         listeners: this.listeners,
         ...(tls ? { certs: tls.certs, challenges: tls.challenges, ownHosts: tls.ownHosts ?? [] } : {}),
       });
@@ -294,7 +297,11 @@ export class LocalEdge {
         applies: this.status.applies + 1,
       });
       this.lastDownKey = downKey;
-      this.httpsHosts = new Set(cfg.tls.hosts.map(([h]) => h));
+      // The compiler hands out the same list while no host's certificate changed.
+      if (cfg.tls.hosts !== this.httpsHostsOf) {
+        this.httpsHostsOf = cfg.tls.hosts;
+        this.httpsHosts = new Set(cfg.tls.hosts.map(([h]) => h));
+      }
       this.clearErrorUpTo(version);
       this.log.info(
         { version, generation: res.generation, mode: res.mode, sent: res.sent, ms: Math.round(res.ms.total) },

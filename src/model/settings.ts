@@ -65,6 +65,12 @@ export const settingsSchema = z.strictObject({
     .min(1)
     .regex(/^[^\s$"'\\{};\p{Cc}]+$/u, 'a path without spaces, quotes or any of $ \\ { } ;')
     .default('/var/lib/gatehouse'),
+  /** PostgreSQL as the store (docs/postgresql.md); unset: SQLite in data_dir. */
+  database_url: z
+    .string()
+    .regex(/^postgres(ql)?:\/\/\S+$/i, 'a postgres:// or postgresql:// URL')
+    .refine((v) => URL.canParse(v), 'a postgres:// or postgresql:// URL')
+    .optional(),
   http_port: wholeNumber(1, 65535, 'a port from 1 to 65535').default(80),
   https_port: wholeNumber(0, 65535, 'a port from 1 to 65535, or 0 for none').default(443),
   api_listen: listenSchema.default('127.0.0.1:7070'),
@@ -98,6 +104,12 @@ export const settingsSchema = z.strictObject({
       return port === undefined || (Number(port) >= 1 && Number(port) <= 65535);
     }, 'port must be 1-65535')
     .optional(),
+  /** How often to write a scheduled backup (see docs/backup.md); unset: no scheduled backups. */
+  backup_interval: durationSchema.optional(),
+  /** How many scheduled backups to keep; older ones are deleted. */
+  backup_keep: wholeNumber(1, 10000, 'a count from 1 to 10000').default(7),
+  /** Where scheduled backups go (default: <data_dir>/backups). */
+  backup_dir: z.string().min(1).optional(),
   /** How long a sign-in lasts. */
   session_ttl: durationSchema.default('168h'),
   /** Encrypts secrets at rest (keys, tokens, TOTP); without it a key file in data_dir does. */

@@ -1,9 +1,13 @@
 import { GatehouseError } from '../model/errors.js';
 
-/** What the group commit calls: write a batch (synchronously, all or nothing), then either hook. */
+/**
+ * What the group commit calls: write a batch (all or nothing), then either hook. SQLite writes
+ * synchronously (between two turns, nothing else is staged meanwhile); PostgreSQL's write is a
+ * promise, and one batch is in flight at a time.
+ */
 export interface GroupCommitHooks<T> {
-  /** Writes every item in one transaction; throws (having written nothing) when it cannot. */
-  write(items: T[]): void;
+  /** Writes every item in one transaction; throws or rejects (having written nothing) when it cannot. */
+  write(items: T[]): void | Promise<void>;
   /** Whether a write may start now (no other transaction open on the handle); else it waits. */
   ready?(): boolean;
   /** After the transaction committed, before any caller is answered. */
@@ -31,6 +35,8 @@ const RETRY_MS = 1;
 export class GroupCommit<T> {
   private pending: Pending<T>[] = [];
   private scheduled = false;
+  /** An asynchronous batch is being written: the next waits for it. */
+  private inFlight = false;
   /** Batches written, and the largest: for tests and the bench. */
   readonly stats = { batches: 0, items: 0, largest: 0 };
 
@@ -53,7 +59,7 @@ export class GroupCommit<T> {
   }
 
   private flush(): void {
-    if (this.hooks.ready && !this.hooks.ready()) {
+    if (this.inFlight || (this.hooks.ready && !this.hooks.ready())) {
       setTimeout(() => this.flush(), RETRY_MS);
       return;
     }
@@ -66,19 +72,46 @@ export class GroupCommit<T> {
       for (const p of batch) p.resolve();
       return;
     }
+    let written: void | Promise<void>;
     try {
-      this.hooks.write(items);
+      written = this.hooks.write(items);
     } catch (err) {
-      this.hooks.failed(items, err);
-      const reason = err instanceof Error ? err.message : String(err);
-      const refusal = new GatehouseError(
-        'commit_failed',
-        `the registry could not store this write (${reason}); nothing of it was stored, try again`,
-        500,
-      );
-      for (const p of batch) p.reject(refusal);
+      this.fail(batch, items, err);
       return;
     }
+    if (written instanceof Promise) {
+      this.inFlight = true;
+      written.then(
+        () => {
+          this.inFlight = false;
+          this.done(batch, items);
+        },
+        (err: unknown) => {
+          this.inFlight = false;
+          this.fail(batch, items, err);
+        },
+      );
+      return;
+    }
+    this.done(batch, items);
+  }
+
+  private fail(batch: Pending<T>[], items: T[], err: unknown): void {
+    this.hooks.failed(items, err);
+    const reason = err instanceof Error ? err.message : String(err);
+    const refusal = new GatehouseError(
+      'commit_failed',
+      `the registry could not store this write (${reason}); nothing of it was stored, try again`,
+      // The store is unavailable (disk full, locked, gone), not the request wrong: a client retries.
+      503,
+    );
+    // Items staged while an asynchronous batch was in flight were checked against it: they go too.
+    const after = this.pending;
+    this.pending = [];
+    for (const p of [...batch, ...after]) p.reject(refusal);
+  }
+
+  private done(batch: Pending<T>[], items: T[]): void {
     this.stats.batches += 1;
     this.stats.items += items.length;
     this.stats.largest = Math.max(this.stats.largest, items.length);

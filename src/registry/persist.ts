@@ -96,6 +96,57 @@ export function persistVersionsSync(sqlite: SQLite.Database, rows: VersionRow[])
   statements(sqlite).all(rows);
 }
 
+/**
+ * The same rows as `persistVersionsSync`, in one transaction through Kysely (PostgreSQL). A later
+ * multi-replica store takes its lock and checks the version inside this transaction.
+ */
+export async function persistVersions(db: Db, rows: VersionRow[]): Promise<void> {
+  await db.transaction().execute(async (tx) => {
+    for (const row of rows) {
+      const { version, meta } = row;
+      await tx
+        .insertInto('versions')
+        .values({
+          version,
+          at: row.at,
+          actor: meta.actor,
+          source: meta.source,
+          reason: meta.reason ?? describe(row.changes.map((c) => [c.name, c.after])),
+        })
+        .execute();
+      for (const { name, before, after } of row.changes) {
+        const spec = after ? JSON.stringify(after.service) : null;
+        await tx
+          .insertInto('changes')
+          .values({
+            version,
+            name,
+            before: before ? JSON.stringify(before) : null,
+            after: after ? JSON.stringify({ service: after.service, meta: after.meta }) : null,
+          })
+          .execute();
+        if (after && spec !== null) {
+          const m = after.meta;
+          const values = {
+            source: m.source,
+            owner: m.owner ?? '',
+            spec,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+          };
+          await tx
+            .insertInto('services')
+            .values({ name, ...values })
+            .onConflict((oc) => oc.column('name').doUpdateSet(values))
+            .execute();
+        } else {
+          await tx.deleteFrom('services').where('name', '=', name).execute();
+        }
+      }
+    }
+  });
+}
+
 function describe(changes: [string, ServiceRecord | undefined][]): string {
   const parts = changes.slice(0, 5).map(([n, r]) => `${r ? 'put' : 'delete'} ${n}`);
   return parts.join(', ') + (changes.length > 5 ? ` and ${changes.length - 5} more` : '');
@@ -113,7 +164,9 @@ export async function loadRecords(db: Db): Promise<{
 }> {
   const records = new Map<string, ServiceRecord>();
   const unloadable: { name: string; error: string }[] = [];
-  const rows = await db.selectFrom('services').selectAll().orderBy('name').execute();
+  const rows = await db.selectFrom('services').selectAll().execute();
+  // Sorted here, not by the database: PostgreSQL's collation may not order as SQLite's bytes do.
+  rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const row of rows) {
     let spec: unknown;
     try {

@@ -1,11 +1,17 @@
 import { EventEmitter } from 'node:events';
 import { conflict, fromZod, GatehouseError, notFound } from '../model/errors.js';
 import { serviceSchema, type Service, type ServiceRecord, type Source } from '../model/service.js';
-import { sqliteOf, type Db } from '../store/db.js';
+import { dialectOf, sqliteOf, type Db } from '../store/db.js';
 import { checkNewPorts, Claims, type IsLocal } from './claims.js';
 import { GroupCommit } from './group-commit.js';
 import { checkHosts, checkOwner, checkUnchanged, overrides } from './ownership.js';
-import { loadRecords, persistVersionsSync, type VersionRow, type WriteMeta } from './persist.js';
+import {
+  loadRecords,
+  persistVersions,
+  persistVersionsSync,
+  type VersionRow,
+  type WriteMeta,
+} from './persist.js';
 import { Staging } from './staging.js';
 
 export type { WriteMeta } from './persist.js';
@@ -73,12 +79,13 @@ export class Registry {
   ) {
     this.claims = new Claims(reservedPorts, host.isLocal, host.reservedHosts);
     this.staging = new Staging(this.records, 0);
-    const sqlite = sqliteOf(db);
+    // SQLite writes synchronously through its handle (measured: P5); PostgreSQL through the pool.
+    const sqlite = dialectOf(db) === 'sqlite' ? sqliteOf(db) : undefined;
     this.group = new GroupCommit<VersionRow>({
-      write: (rows) => persistVersionsSync(sqlite, rows),
+      write: sqlite ? (rows) => persistVersionsSync(sqlite, rows) : (rows) => persistVersions(db, rows),
       // A Kysely transaction (users, links) spans awaits on the same handle: the batch waits for it
       // (so no such transaction may wait for a registry write: none does).
-      ready: () => !sqlite.inTransaction,
+      ready: () => !sqlite?.inTransaction,
       committed: (rows) => this.committed(rows),
       // Every staged write was in the batch (it is written synchronously, between two turns).
       failed: () => this.staging.takeBack(this.current),

@@ -66,7 +66,11 @@ export function reachMessage(dataDir: string, reach: Reach): string {
  * must reach it (item: a 0700 parent used to mean a silent 403 on every guarded route), a database
  * that held a registry must not have become empty, and state must not be readable by others.
  */
-export async function prepareDataDir(dataDir: string, log: Logger): Promise<void> {
+export async function prepareDataDir(
+  dataDir: string,
+  log: Logger,
+  opts: { sqlite: boolean } = { sqlite: true },
+): Promise<void> {
   // Parents it creates are traversable, not listable (0711): a 0700 one would shut nginx's workers
   // out of the data dir Gatehouse itself asked for.
   await mkdir(dataDir, { recursive: true, mode: 0o711 });
@@ -77,6 +81,8 @@ export async function prepareDataDir(dataDir: string, log: Logger): Promise<void
   checkNotEmptied(dataDir);
   await securePermissions(dataDir, log);
   await mkdir(join(dataDir, 'run'), { recursive: true, mode: 0o700 });
+  // On PostgreSQL the data dir holds no database: an empty gatehouse.db would only mislead.
+  if (!opts.sqlite) return;
   // Created by us with a fixed mode, whatever the umask: SQLite gives its -wal and -shm the same.
   const db = dbFile(dataDir);
   closeSync(openSync(db, 'a', 0o600));

@@ -1,4 +1,12 @@
-import { type Kysely, type Migration } from 'kysely';
+import { PostgresAdapter, type Kysely, type Migration } from 'kysely';
+
+/**
+ * An autoincrement id: SQLite's `integer primary key autoincrement` (unchanged, so existing
+ * databases see the same schema), PostgreSQL's `serial`.
+ */
+function idType(db: Kysely<unknown>): 'integer' | 'serial' {
+  return db.getExecutor().adapter instanceof PostgresAdapter ? 'serial' : 'integer';
+}
 
 /**
  * Schema migrations, applied in name order at start-up. Each is written once and never changed:
@@ -88,7 +96,9 @@ export const migrations: Record<string, Migration> = {
         .execute();
       await db.schema
         .createTable('events')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', idType(db), (c) =>
+          idType(db) === 'serial' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+        )
         .addColumn('at', 'text', (c) => c.notNull())
         .addColumn('kind', 'text', (c) => c.notNull())
         .addColumn('ip', 'text', (c) => c.notNull())
@@ -121,7 +131,9 @@ export const migrations: Record<string, Migration> = {
         .execute();
       await db.schema
         .createTable('link_uses')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', idType(db), (c) =>
+          idType(db) === 'serial' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+        )
         .addColumn('link_id', 'text', (c) => c.notNull())
         .addColumn('at', 'text', (c) => c.notNull())
         .addColumn('ip', 'text', (c) => c.notNull())
@@ -203,7 +215,9 @@ export const migrations: Record<string, Migration> = {
     async up(db: Kysely<unknown>) {
       await db.schema
         .createTable('audit')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', idType(db), (c) =>
+          idType(db) === 'serial' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+        )
         .addColumn('at', 'text', (c) => c.notNull())
         .addColumn('actor', 'text', (c) => c.notNull())
         .addColumn('via', 'text', (c) => c.notNull())

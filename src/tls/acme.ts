@@ -171,6 +171,11 @@ export class AcmeIssuer {
       const client = new acme.Client({
         directoryUrl: this.opts.directory,
         accountKey,
+        // Poll a pending challenge or order from 1 s up (acme-client starts at 5 s and doubles: one
+        // slow validation cost an operator 15 s of waiting, a second one 35 s). ~90 s in all.
+        backoffMin: 1_000,
+        backoffMax: 10_000,
+        backoffAttempts: 13,
         ...(this.opts.eab
           ? { externalAccountBinding: { kid: this.opts.eab.kid, hmacKey: this.opts.eab.hmacKey } }
           : {}),

@@ -68,7 +68,8 @@ export async function startTestGatehouse(extra: Record<string, unknown> = {}): P
       const pid = t.gh.edge.getStatus().proxy.pid;
       await t.gh.close();
       if (pid !== undefined && alive(pid)) throw new Error(`nginx master ${pid} outlived the test`);
-      await rm(dataDir, { recursive: true, force: true });
+      // A worker that is still exiting may write one last file (a log): ENOTEMPTY is retried.
+      await rm(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
     },
   };
   return t;

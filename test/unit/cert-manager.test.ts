@@ -5,14 +5,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sealer } from '../../src/store/secrets.js';
 import { createLogger } from '../../src/observe/log.js';
 import { Registry } from '../../src/registry/registry.js';
-import { openSqlite, type Db } from '../../src/store/db.js';
+import { type Db } from '../../src/store/db.js';
+import { openTestDb, STORES, stopSharedPostgres } from '../helpers/postgres.js';
 import type { AcmeIssuer } from '../../src/tls/acme.js';
 import { CertManager } from '../../src/tls/manager.js';
 import { CertStore } from '../../src/tls/store.js';
 import { makeCa } from '../helpers/tls.js';
 
 /** What the manager orders, with a CA (a stand-in issuer signing with a test CA) that refuses some names. */
-describe('certificate manager: what to order', () => {
+afterAll(stopSharedPostgres);
+
+describe.each(STORES)('certificate manager (%s): what to order', (kind) => {
   let dir: string;
   let db: Db;
   let registry: Registry;
@@ -34,7 +37,7 @@ describe('certificate manager: what to order', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'gh-mgr-'));
     ca = makeCa(dir);
-    db = await openSqlite(join(dir, 'db.sqlite'));
+    db = await openTestDb(kind);
     registry = await Registry.open(db, new Map());
     store = new CertStore(db, await Sealer.load(dir));
   });

@@ -1,9 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { GatehouseError } from '../../src/model/errors.js';
 import { serviceSchema } from '../../src/model/service.js';
 import { Registry, type ChangeEvent, type WriteMeta, type WriteResult } from '../../src/registry/registry.js';
-import { openSqlite, type Db } from '../../src/store/db.js';
+import { type Db } from '../../src/store/db.js';
+import { openTestDb, STORES, stopSharedPostgres } from '../helpers/postgres.js';
 import { buildRegisterServer } from '../../src/api/register.js';
 import { TokenCheck } from '../../src/api/tokens.js';
 import { settingsSchema } from '../../src/model/settings.js';
@@ -42,12 +43,14 @@ async function storedNames(db: Db): Promise<string[]> {
   return (await db.selectFrom('services').select('name').orderBy('name').execute()).map((r) => r.name);
 }
 
-describe('group commit', () => {
+afterAll(stopSharedPostgres);
+
+describe.each(STORES)('group commit (%s)', (kind) => {
   let db: Db;
   let r: Registry;
   let events: ChangeEvent[];
   beforeEach(async () => {
-    db = await openSqlite(':memory:');
+    db = await openTestDb(kind);
     r = await Registry.open(db, reserved);
     events = [];
     r.onChange((e) => events.push(e));
@@ -149,8 +152,18 @@ describe('group commit', () => {
   it('fails every caller of a batch whose transaction fails, with a clear error, and writes none of it', async () => {
     await r.put(web('keep'), reg);
     // The database refuses one row of the batch, as a full disk or a broken file would.
-    await sql`create trigger no_boom before insert on services when new.name = 'boom'
+    if (kind === 'sqlite') {
+      await sql`create trigger no_boom before insert on services when new.name = 'boom'
       begin select raise(abort, 'disk says no'); end`.execute(db);
+    } else {
+      await sql`create function no_boom() returns trigger language plpgsql as $$
+        begin if new.name = 'boom' then raise exception 'disk says no'; end if; return new; end $$`.execute(
+        db,
+      );
+      await sql`create trigger no_boom before insert on services for each row execute function no_boom()`.execute(
+        db,
+      );
+    }
     const out = await concurrently([
       () => r.put(web('one'), reg),
       () => r.put(web('boom'), reg),
@@ -161,7 +174,7 @@ describe('group commit', () => {
       expect('err' in o).toBe(true);
       if ('err' in o) {
         expect(o.err.code).toBe('commit_failed');
-        expect(o.err.status).toBe(500);
+        expect(o.err.status).toBe(503);
         expect(o.err.message).toContain('disk says no');
         expect(o.err.message).toContain('nothing of it was stored');
       }
@@ -175,7 +188,8 @@ describe('group commit', () => {
     expect(r.servesHost('keep.test')).toBe(true);
     expect(events).toEqual([{ version: 1, names: ['keep'] }]);
     // The next writes go on from the stored state: the failed batch's versions and hosts are free.
-    await sql`drop trigger no_boom`.execute(db);
+    if (kind === 'sqlite') await sql`drop trigger no_boom`.execute(db);
+    else await sql`drop trigger no_boom on services`.execute(db);
     const next = await r.put(web('three', 'shared.test'), reg);
     expect(next.version).toBe(2);
     expect(await storedNames(db)).toEqual(['keep', 'three']);
@@ -192,10 +206,16 @@ describe('group commit', () => {
     await new Promise((res) => setTimeout(res, 5));
     let done = false;
     const put = r.put(web('late'), reg).then((res) => ((done = true), res));
-    await new Promise((res) => setTimeout(res, 30));
-    expect(done).toBe(false);
-    expect(r.version).toBe(0);
-    release();
+    // PostgreSQL: not waiting for the open transaction, the write completes while it is held.
+    await (kind === 'postgres' ? put : new Promise((res) => setTimeout(res, 30)));
+    try {
+      // SQLite: one handle, so the batch waits. PostgreSQL: the other transaction has its own
+      // connection from the pool, and the batch goes ahead beside it.
+      expect(done).toBe(kind === 'postgres');
+      expect(r.version).toBe(kind === 'postgres' ? 1 : 0);
+    } finally {
+      release();
+    }
     await other;
     expect((await put).version).toBe(1);
     expect(await storedNames(db)).toEqual(['late']);

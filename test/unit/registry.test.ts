@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GatehouseError } from '../../src/model/errors.js';
 import { serviceSchema } from '../../src/model/service.js';
 import { Registry, type WriteMeta } from '../../src/registry/registry.js';
@@ -9,7 +9,8 @@ import {
   rollback,
   stateAt,
 } from '../../src/registry/snapshots.js';
-import { openSqlite, type Db } from '../../src/store/db.js';
+import { type Db } from '../../src/store/db.js';
+import { openTestDb, STORES, stopSharedPostgres } from '../helpers/postgres.js';
 
 const api: WriteMeta = { actor: 'admin', source: 'api' };
 const reg: WriteMeta = { actor: 'register', source: 'register' };
@@ -32,11 +33,13 @@ async function rejection(p: Promise<unknown>): Promise<GatehouseError> {
   return err as GatehouseError;
 }
 
-describe('registry', () => {
+afterAll(stopSharedPostgres);
+
+describe.each(STORES)('registry (%s)', (kind) => {
   let db: Db;
   let r: Registry;
   beforeEach(async () => {
-    db = await openSqlite(':memory:');
+    db = await openTestDb(kind);
     r = await Registry.open(db, reserved);
   });
   afterEach(async () => db.destroy());

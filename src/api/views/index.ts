@@ -1,4 +1,5 @@
 import { serviceSchema } from '../../model/service.js';
+import { backupCreatedView, backupListView } from './backups.js';
 import { deletedView, errorView, okView, revokedView } from './common.js';
 import {
   applyReportView,
@@ -40,6 +41,7 @@ import {
 } from './services.js';
 import { statusView } from './status.js';
 
+export * from './backups.js';
 export * from './common.js';
 export * from './edges.js';
 export * from './gate.js';
@@ -87,6 +89,8 @@ export const apiViews = {
   NodeList: nodeListView,
   NodeEnrolled: nodeEnrolledView,
   ApplyReport: applyReportView,
+  BackupList: backupListView,
+  BackupCreated: backupCreatedView,
   Deleted: deletedView,
   Revoked: revokedView,
   Ok: okView,

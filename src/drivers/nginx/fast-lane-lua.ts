@@ -1,3 +1,5 @@
+import { FAST_LANE_LOAD_LUA } from './fast-lane-load-lua.js';
+
 /**
  * The fast lane inside nginx (LuaJIT through Debian's libnginx-mod-http-lua), written to
  * `fast-lane.lua` in each generation and loaded once by `init_by_lua`. The table (host → scheme,
@@ -16,6 +18,7 @@
  * so a request costs one shared-dict read, not three reads and a parse; a new serial empties it.
  */
 export const FAST_LANE_LUA = String.raw`local balancer = require "ngx.balancer"
+local get_request = require("resty.core.base").get_request
 
 local M = {}
 local FIELDS = "^([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)$"
@@ -220,46 +223,24 @@ function M.patch(p)
   return true
 end
 
--- At (re)start and reload: the state file is the truth.
-function M.load(path)
-  local f, err = io.open(path, "r")
-  if not f then error("fast lane: " .. err) end
-  local text = f:read("*a")
-  f:close()
-  local version, entries = M.parse(text)
-  if not version then error("fast lane: " .. path .. ": " .. entries) end
-  if M.version() == version then return end
-  -- A reload: the old workers serve the old config until they exit, and a host leaving the table
-  -- may have no server block there. Hosts the file lacks stay until Gatehouse sends the exact
-  -- table once the reload has landed; the version says the table is not the file's meanwhile.
-  local dict = ngx.shared.gh_fast
-  local cur, kept = dict:get("current"), false
-  if cur then
-    local prefix = cur .. "|"
-    for _, key in ipairs(dict:get_keys(0)) do
-      local host = key:sub(1, #prefix) == prefix and key:sub(#prefix + 1)
-      if host and not entries[host] then
-        entries[host] = dict:get(key)
-        kept = true
-      end
-    end
-  end
-  if kept then version = version .. "+kept" end
-  local ok, rerr = M.replace(version, entries)
-  if not ok then error("fast lane: " .. rerr) end
-end
-
+${FAST_LANE_LOAD_LUA}
 -- This worker's parsed entries (host -> entry) while the dict's serial is cache_serial.
 local cache, cache_serial = {}, nil
 
 -- The table's value for host, parsed: scheme, pool (the parsed pool, see pools-lua.ts) or ip and
--- port, title, text (nil for the default one).
+-- port, title, text (nil for the default one), and route: what M.route answers for it.
 local function parse_entry(value, serial)
   local scheme, ip, port, title, msg = value:match(FIELDS)
-  local e = { scheme = scheme, title = title, text = msg ~= "" and msg or nil }
+  local e = { scheme = scheme, route = scheme, title = title, text = msg ~= "" and msg or nil }
   if ip:sub(1, 1) == "@" then
     e.pool_id = ip:sub(2)
-    e.pool = gh_pools.get(e.pool_id, serial)
+    local pool = gh_pools.get(e.pool_id, serial)
+    e.pool = pool
+    -- A least_conn pool with a choice counts requests in flight: its location releases them in
+    -- the log phase, which the others skip (fastLaneConf).
+    if pool and pool.lb == "least_conn" and not pool.single and pool.live > 0 then
+      e.route = scheme .. "_lc"
+    end
   else
     e.ip, e.port = ip, tonumber(port)
   end
@@ -290,19 +271,18 @@ local function entry(host)
   return e
 end
 
+-- The request M.route last found an entry for (its pointer), and that entry.
+local routed_r, routed_e
+
 -- set_by_lua of the fast lane's location: the request's host's scheme ("http" or "https", which
--- picks the upstream block), or "" (the location answers 404: set_by_lua cannot). The balancer
--- finds the pool or peer in ngx.ctx.
+-- picks the upstream block; "http_lc" or "https_lc" when its pool counts requests in flight, which
+-- its log phase releases), or "" (the location answers 404: set_by_lua cannot). No ngx.ctx (a
+-- table per request): the balancer finds the entry in routed_e, or in this worker's cache.
 function M.route()
   local e = entry(ngx.var.host)
   if not e then return "" end
-  local ctx = ngx.ctx
-  if e.pool_id then
-    ctx.gh_pool_id, ctx.gh_pool_ref = e.pool_id, e.pool
-  else
-    ctx.gh_ip, ctx.gh_port = e.ip, e.port
-  end
-  return e.scheme
+  routed_r, routed_e = get_request(), e
+  return e.route
 end
 
 -- The offline page only (the error path): 0 the host's pool, 1 its title, 2 its text; nil for
@@ -315,11 +295,29 @@ function M.page(k)
   return e.text
 end
 
--- A fast-lane host with its own address, or any location that names a pool.
+-- A fast-lane host with its own address or pool, or any location that names a pool ($gh_pool,
+-- "" in the fast lane's location).
 function M.balance()
-  local ctx = ngx.ctx
-  if not ctx.gh_ip then return gh_pools.balance(ctx) end
-  local ok, err = balancer.set_current_peer(ctx.gh_ip, ctx.gh_port)
+  local id = ngx.var.gh_pool
+  if id ~= "" then return gh_pools.balance(gh_pools.get(id), true) end
+  -- Routed a moment ago (while a request lives, no other has its address), unless another request
+  -- was routed meanwhile (its body read first, say): then looked up again.
+  local e
+  if get_request() == routed_r then
+    e = routed_e
+  else
+    local host = ngx.var.host
+    e = cache[host] or entry(host)
+    if not e then return end
+  end
+  local pool = e.pool
+  if pool then
+    -- Counted in flight only if the location's log phase releases it (M.route said so).
+    local counts = pool.lb == "least_conn" and ngx.var.gh_fast_scheme:sub(-3) == "_lc"
+    return gh_pools.balance(pool, counts)
+  end
+  if e.pool_id then return end
+  local ok, err = balancer.set_current_peer(e.ip, e.port)
   -- Without a peer nginx falls back on the placeholder, which is down: the offline page answers.
   if not ok then ngx.log(ngx.ERR, "fast lane: ", err) end
 end

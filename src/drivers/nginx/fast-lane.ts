@@ -37,7 +37,7 @@ export type FastTable = ReadonlyMap<string, string>;
 const hostLines = new WeakMap<FastEntry, { poolKey: string; line: string }>();
 const poolLines = new WeakMap<RoutePool, { key: string; line: string }>();
 
-function hostLine(f: FastEntry): { poolKey: string; line: string } {
+export function hostLine(f: FastEntry): { poolKey: string; line: string } {
   const cached = hostLines.get(f);
   if (cached !== undefined) return cached;
   if (f.host.length > 253 || !HOST.test(f.host))
@@ -53,7 +53,10 @@ function hostLine(f: FastEntry): { poolKey: string; line: string } {
 }
 
 /** A pool's key and line; made anew while the health checks have one of its servers down. */
-function poolEntry(p: RoutePool, down: ReadonlySet<string> | undefined): { key: string; line: string } {
+export function poolEntry(
+  p: RoutePool,
+  down: ReadonlySet<string> | undefined,
+): { key: string; line: string } {
   const cached = poolLines.get(p);
   const isDown = anyServerDown(p.pool, down);
   if (cached && !isDown) return cached;
@@ -109,6 +112,27 @@ export function tableOf(files: RenderedFiles | undefined): FastTable | undefined
   return files && tables.get(files);
 }
 
+/**
+ * What changed in a rendering's table since the table of the rendering before it (`from`): the keys
+ * set (new or changed lines) and the keys deleted. Known when render could tell without comparing
+ * whole tables; a patch against `from` is then made from these keys alone (fast-lane-delta.ts).
+ */
+export interface TableChanges {
+  from: FastTable;
+  set: readonly string[];
+  deleted: readonly string[];
+}
+
+const changes = new WeakMap<RenderedFiles, TableChanges>();
+
+export function rememberChanges(files: RenderedFiles, c: TableChanges): void {
+  changes.set(files, c);
+}
+
+export function changesOf(files: RenderedFiles | undefined): TableChanges | undefined {
+  return files && changes.get(files);
+}
+
 /** The version a state file names (its first line), or undefined. */
 export function stateVersion(state: string | undefined): string | undefined {
   return /^# gatehouse fast lane ([0-9a-f]+)\n/.exec(state ?? '')?.[1];
@@ -162,8 +186,9 @@ export function fastLaneHttp(env: RenderEnv, init: string[] = []): string[] {
  * them, with offline pages whose title and text come from the table.
  *
  * The route is a `set_by_lua` (no coroutine, unlike access_by_lua) that yields the host's scheme,
- * which picks the upstream block, and leaves the pool in ngx.ctx for the balancer; an unknown host
- * yields "" and a 404. The
+ * which picks the upstream block (the balancer finds the host's entry again in the worker's cache);
+ * an unknown host yields "" and a 404. Only a least_conn pool's requests (scheme `http_lc` or
+ * `https_lc`) need the log phase, which releases their peer: the others skip its Lua handler. The
  * offline page looks its title, text and pool up on the error path only.
  */
 export function fastLaneConf(): string[] {
@@ -190,8 +215,14 @@ export function fastLaneConf(): string[] {
     '    if ($gh_fast_scheme = "https") {',
     '        proxy_pass https://gh_fast_https;',
     '    }',
+    // log_by_lua is allowed in "location if": a request in flight is released there.
+    ...(['http', 'https'] as const).flatMap((s) => [
+      `    if ($gh_fast_scheme = "${s}_lc") {`,
+      `        proxy_pass ${s}://gh_fast_${s};`,
+      '        log_by_lua_block { gh_pools.done() }',
+      '    }',
+    ]),
     '    proxy_pass http://gh_fast_http;',
-    '    log_by_lua_block { gh_pools.done() }',
     '}',
     ...offlineLocation('502', '@gh_fast_502', vars, fromTable),
     ...offlineLocation('504', '@gh_fast_504', vars, fromTable),
@@ -219,10 +250,19 @@ export function fastLaneFiles(
   pools: RoutePool[],
   down?: ReadonlySet<string>,
 ): void {
-  const table = fastLaneTable(fast, pools, down);
+  tableFiles(files, version, fastLaneTable(fast, pools, down));
+}
+
+/** fastLaneFiles for a table already made (its state file's text too, when known). */
+export function tableFiles(
+  files: RenderedFiles,
+  version: string,
+  table: FastTable,
+  state: string = stateText(version, table),
+): void {
   files.set('fast-lane.conf', fastLaneConf().join('\n') + '\n');
   files.set('fast-lane.lua', FAST_LANE_LUA);
   files.set('pools.lua', POOLS_LUA);
-  files.set(FAST_LANE_STATE, stateText(version, table));
+  files.set(FAST_LANE_STATE, state);
   rememberTable(files, table);
 }

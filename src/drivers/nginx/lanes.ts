@@ -40,7 +40,7 @@ function simple(r: SiteRoute, pool: Pool | undefined): Target | undefined {
   return { scheme: pool.scheme, pool: routePool(r), offline: r.offline };
 }
 
-function routeLane(r: SiteRoute, pools: Map<string, Pool>) {
+function routeLane(r: SiteRoute, pools: ReadonlyMap<string, Pool>) {
   const pool = pools.get(r.pool);
   let memo = byRoute.get(r);
   if (!memo || memo.pool !== pool) {
@@ -51,36 +51,61 @@ function routeLane(r: SiteRoute, pools: Map<string, Pool>) {
   return memo;
 }
 
-/** Which sites can be a fast-lane entry, and which need a server block. */
-export function splitLanes(sites: Site[], pools: Map<string, Pool>): { fast: FastEntry[]; full: Site[] } {
-  const fast: FastEntry[] = [];
-  const full: Site[] = [];
-  // A wildcard server_name would win over an exact host that only lives in the fast lane, so an
-  // exact host covered by a wildcard site must get its own server block too.
+/** What one site makes: its fast-lane entries, and the server block it needs (if any), in order. */
+export interface SiteLane {
+  fast: FastEntry[];
+  full: Site | undefined;
+}
+
+/**
+ * Whether an exact host is covered by a wildcard host of `sites`. A wildcard server_name would win
+ * over an exact host that only lives in the fast lane, so such a host must get its own server block.
+ */
+export function wildcardCover(sites: Site[]): (host: string) => boolean {
   const wildcards = sites.flatMap((s) => s.hosts.filter((h) => h.startsWith('*.')).map((h) => h.slice(1)));
-  const coveredByWildcard = (h: string) =>
-    wildcards.length > 0 && wildcards.some((suffix) => h.endsWith(suffix));
-  for (const site of sites) {
-    const lane = site.routes.length === 1 ? routeLane(site.routes[0] as SiteRoute, pools) : undefined;
-    const target = lane?.target;
-    if (!lane || !target) {
-      full.push(site);
+  return (h) => wildcards.length > 0 && wildcards.some((suffix) => h.endsWith(suffix));
+}
+
+const NO_ENTRIES: FastEntry[] = [];
+
+/** One site's lanes (`covered`: wildcardCover of all the sites). */
+export function siteLane(
+  site: Site,
+  pools: ReadonlyMap<string, Pool>,
+  covered: (host: string) => boolean,
+): SiteLane {
+  const lane = site.routes.length === 1 ? routeLane(site.routes[0] as SiteRoute, pools) : undefined;
+  const target = lane?.target;
+  if (!lane || !target) return { fast: NO_ENTRIES, full: site };
+  const fast: FastEntry[] = [];
+  let rest: string[] | undefined;
+  for (const host of site.hosts) {
+    if (host.startsWith('*.') || covered(host)) {
+      (rest ??= []).push(host);
       continue;
     }
-    let rest: string[] | undefined;
-    for (const host of site.hosts) {
-      if (host.startsWith('*.') || coveredByWildcard(host)) {
-        (rest ??= []).push(host);
-        continue;
-      }
-      let entry = lane.hosts.get(host);
-      if (!entry) {
-        entry = { host, ...target };
-        lane.hosts.set(host, entry);
-      }
-      fast.push(entry);
+    let entry = lane.hosts.get(host);
+    if (!entry) {
+      entry = { host, ...target };
+      lane.hosts.set(host, entry);
     }
-    if (rest) full.push({ hosts: rest, routes: site.routes });
+    fast.push(entry);
+  }
+  return { fast, full: rest ? { hosts: rest, routes: site.routes } : undefined };
+}
+
+/** Which sites can be a fast-lane entry, and which need a server block. */
+export function splitLanes(
+  sites: Site[],
+  pools: ReadonlyMap<string, Pool>,
+): { fast: FastEntry[]; full: Site[] } {
+  const fast: FastEntry[] = [];
+  const full: Site[] = [];
+  const covered = wildcardCover(sites);
+  for (const site of sites) {
+    const lane = siteLane(site, pools, covered);
+    for (const f of lane.fast) fast.push(f);
+    if (lane.full) full.push(lane.full);
   }
   return { fast, full };
 }

@@ -8,6 +8,8 @@
  *
  * - Balancing: round_robin (a counter per worker), least_conn (requests in flight per worker,
  *   released in the log phase), ip_hash (crc32 of the client address), first (the first live peer).
+ *   A pool with one live peer has nothing to choose: no ngx.ctx, no bookkeeping (a request's
+ *   ngx.ctx costs a table and a registry reference; most pools have one server).
  * - Retries: one more try per other live peer (nginx's proxy_next_upstream decides whether to
  *   retry, as with an upstream block); a request never tries the same peer twice.
  * - Passive health, shared by every worker (dict gh_health), as nginx's max_fails=3
@@ -133,9 +135,16 @@ local function pick(pool, tried)
   end
 end
 
+-- Requests in flight counted in this worker, over every pool object (those of older tables too):
+-- while it is 0 the log phase has nothing to release and leaves ngx.ctx alone.
+local inflight = 0
+
 local function release(pool, i)
   local b = pool.busy[i]
-  if b and b > 0 then pool.busy[i] = b - 1 end
+  if b and b > 0 then
+    pool.busy[i] = b - 1
+    inflight = inflight - 1
+  end
 end
 
 -- A retried request had a failed attempt: the failure log takes it without evaluating its
@@ -151,7 +160,7 @@ function M.retry(ctx, pool)
   local last = ctx.gh_last
   if last then
     if balancer.get_last_failure() == "failed" then M.failed(pool.id, pool.peers[last].addr) end
-    if pool.lb == "least_conn" then release(pool, last) end
+    if ctx.gh_count then release(pool, last) end
   end
   -- A location's pool is named in $gh_pool, a fast-lane host's only on the error path: the failure
   -- log names it for this request too.
@@ -163,33 +172,47 @@ local function set_peer(pool, peer)
   if not ok then ngx.log(ngx.ERR, "pool ", pool.id, ": ", err) end
 end
 
--- balancer_by_lua for a request whose location named a pool (ctx.gh_pool_id or $gh_pool).
-function M.balance(ctx)
-  local pool, tried = ctx.gh_pool, ctx.gh_tried
-  if not pool then
-    pool = ctx.gh_pool_ref or M.get(ctx.gh_pool_id or ngx.var.gh_pool)
+-- balancer_by_lua for a request's pool (nil: none): the fast lane's host's, or the one its location
+-- names in $gh_pool. counts: whether the request's location releases a least_conn peer in its log
+-- phase (M.done); only then is it counted in flight.
+function M.balance(pool, counts)
+  -- nil on a request's first attempt; after a failed one (or a closed kept-alive connection), what
+  -- became of it.
+  local again = balancer.get_last_failure()
+  -- One live peer: nothing to choose and no other peer to retry (passive health would try it
+  -- anyway), so no bookkeeping and no ngx.ctx: a failure is counted by the offline page's log
+  -- phase.
+  if not again and pool and pool.single then return set_peer(pool, pool.single) end
+  local ctx = ngx.ctx
+  local tried = ctx.gh_tried
+  if tried then
+    -- Another attempt: with the pool of the first (the table may have changed since).
+    pool = ctx.gh_pool
+    M.retry(ctx, pool)
+  elseif not pool then
     -- No pool: no peer set, and the placeholder server is down: 502, the offline page.
-    if not pool then return end
-    -- One live peer: nothing to choose and no other peer to retry (passive health would try it
-    -- anyway), so no bookkeeping: a failure is counted by the offline page's log phase. A closed
-    -- kept-alive connection calls the balancer again: the same peer, on a new connection.
-    if pool.single then
-      if ctx.gh_single then pcall(mark_retried) else ctx.gh_single = true end
-      return set_peer(pool, pool.single)
-    end
+    return
+  elseif pool.single then
+    -- Another attempt at the one peer (a closed kept-alive connection: on a new connection). The
+    -- failure log is told.
+    if again then pcall(mark_retried) end
+    return set_peer(pool, pool.single)
+  else
     tried = {}
     ctx.gh_pool, ctx.gh_tried = pool, tried
+    ctx.gh_count = counts and pool.lb == "least_conn"
     -- The placeholder server is down, so nginx counts no try of its own: one per live peer.
     -- (nginx makes the first attempt whatever the count: one peer needs none.)
     if pool.live > 1 then balancer.set_more_tries(pool.live) end
-  else
-    M.retry(ctx, pool)
   end
   local i = pick(pool, tried)
   ctx.gh_last = i
   if not i then return end
   tried[i] = true
-  if pool.lb == "least_conn" then pool.busy[i] = (pool.busy[i] or 0) + 1 end
+  if ctx.gh_count then
+    pool.busy[i] = (pool.busy[i] or 0) + 1
+    inflight = inflight + 1
+  end
   set_peer(pool, pool.peers[i])
 end
 
@@ -199,13 +222,13 @@ function M.page(k)
   return pool and pool.page[k]
 end
 
--- log_by_lua of a proxying location: a least_conn request is no longer in flight.
+-- log_by_lua of a proxying location whose request may be counted in flight (least_conn): it is no
+-- longer. Nothing counted in this worker: nothing to release, and no ngx.ctx made for nothing.
 function M.done()
+  if inflight == 0 then return end
   local ctx = ngx.ctx
   local i = ctx.gh_last
-  if not i then return end
-  local pool = ctx.gh_pool
-  if pool and pool.lb == "least_conn" then release(pool, i) end
+  if i and ctx.gh_count then release(ctx.gh_pool, i) end
 end
 
 -- log_by_lua of the offline page (the request's context is gone after the redirect to it): the

@@ -183,8 +183,18 @@ export class NginxProcess {
   }
 
   reload(): void {
-    if (!this.child?.pid) throw new Error('nginx is not running');
-    this.child.kill('SIGHUP');
+    const child = this.child;
+    if (!child?.pid) throw new Error('nginx is not running');
+    child.kill('SIGHUP');
+    // The reload's new workers, noted as at start: a master killed later must not leave them
+    // holding the ports (a reload no apply confirms, such as a drift check's, is not noted otherwise).
+    // Every 50 ms for 2 s: they appear once the master has loaded the new config.
+    let left = 40;
+    const timer = setInterval(() => {
+      if (this.child === child) this.captureWorkers();
+      if (--left <= 0 || this.child !== child) clearInterval(timer);
+    }, 50);
+    timer.unref();
   }
 
   /** Graceful stop (SIGQUIT) with a deadline, then SIGKILL. */

@@ -1,15 +1,26 @@
-import type { EdgeConfig, Pool, TcpListener } from '../../compile/edge-config.js';
-import { address, filePath, ident, mapKey } from './escape.js';
+import type { EdgeConfig, Pool, Site } from '../../compile/edge-config.js';
+import { address, filePath, ident } from './escape.js';
 import { indent, listen, PROXY_HEADER_MAPS, PROXY_HEADERS, zoneName } from './common.js';
-import { splitLanes } from './lanes.js';
-import { fastLaneEndpoint, fastLaneFiles, fastLaneHttp, fastLaneMain } from './fast-lane.js';
-import { routePoolOf, type RoutePool } from './pools.js';
+import { wildcardCover, type FastEntry } from './lanes.js';
+import { fastLaneEndpoint, fastLaneHttp, fastLaneMain } from './fast-lane.js';
+import {
+  assembleFiles,
+  buildTable,
+  contribution,
+  fixedPools,
+  poolRefs,
+  renderIncremental,
+  type ConfFiles,
+  type RenderMemo,
+} from './render-memo.js';
 import { pagesConf, pageVariables } from './pages.js';
 import { siteServer } from './site.js';
 import { gateEndpoint, gateFiles, gateHttp, gateInit, gateMain, policyRoutes, portalServer } from './gate.js';
-import { certFiles, httpsRedirect, tlsHttpPreamble, tlsPlan, tlsServers } from './tls.js';
+import { httpsRedirect, tlsHttpPreamble, tlsPlan, tlsServers, type TlsPlan } from './tls.js';
 import { tlsCertLines, tlsEndpoint, tlsFiles, tlsHttp, tlsInit } from './tls-dynamic.js';
 import { acmeLocation, acmeMap } from './acme.js';
+import { streamBody } from './stream.js';
+import { envKey, snapshot } from './render-diff.js';
 import type { RenderEnv } from './env.js';
 
 /** Relative path → file content. */
@@ -32,32 +43,110 @@ export type RenderedFiles = Map<string, string>;
  * TCP routes keep an nginx upstream block per pool in the stream context (a change reloads).
  */
 export function renderNginx(cfg: EdgeConfig, env: RenderEnv): RenderedFiles {
-  const files: RenderedFiles = new Map();
-  const pools = new Map(cfg.pools.map((p) => [p.id, p]));
-  const { fast, full } = splitLanes(cfg.sites, pools);
-  // The table's pools: one per route (routePool), sorted by name.
-  const routePools = new Map<string, RoutePool>();
-  for (const s of cfg.sites) {
-    for (const r of s.routes) {
-      const rp = routePoolOf(r, pools.get(r.pool) as Pool);
-      routePools.set(rp.name, rp);
+  const key = envKey(env);
+  const memo = memos.get(key);
+  memos.delete(key);
+  if (memo) {
+    try {
+      const made = renderIncremental(memo, cfg, env, renderConf);
+      if (made) {
+        memos.set(key, memo);
+        lastMode = made.conf ? 'conf' : 'table';
+        return made.files;
+      }
+    } catch {
+      // The full rendering below throws what is wrong, as it always has.
     }
   }
-  const httpPools = [...routePools.values()].sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+  const { files, memo: made } = renderFull(cfg, env);
+  memos.set(key, made);
+  // The oldest environments' memos go (a driver renders for one generation at a time).
+  for (const k of memos.keys()) if (memos.size > MAX_MEMOS) memos.delete(k);
+  lastMode = 'full';
+  return files;
+}
+
+/** renderNginx without the memo: every file made anew (tests compare the two). */
+export function renderNginxFull(cfg: EdgeConfig, env: RenderEnv): RenderedFiles {
+  return renderFull(cfg, env).files;
+}
+
+/**
+ * How the last renderNginx was made (tests and benchmarks): in full, or from the one before it,
+ * with its table changed (`table`) and its other files made again too (`conf`).
+ */
+export type RenderMode = 'full' | 'table' | 'conf';
+
+export function lastRenderMode(): RenderMode | undefined {
+  return lastMode;
+}
+
+/** What the last rendering per environment keeps for the next (render-memo.ts). */
+const memos = new Map<string, RenderMemo>();
+const MAX_MEMOS = 4;
+let lastMode: RenderMode | undefined;
+
+function renderFull(cfg: EdgeConfig, env: RenderEnv): { files: RenderedFiles; memo: RenderMemo } {
+  const pools = new Map(cfg.pools.map((p) => [p.id, p]));
+  const covered = wildcardCover(cfg.sites);
+  const contribs = cfg.sites.map((s) => contribution(s, pools, covered));
+  const fast: FastEntry[] = [];
+  const full: Site[] = [];
+  for (const c of contribs) {
+    for (const f of c.fast) fast.push(f);
+    if (c.full) full.push(c.full);
+  }
+  // The table's pools: one per route (routePool), sorted by name.
+  const { refs, sorted } = poolRefs(contribs);
   const plan = tlsPlan(cfg);
+  const conf = renderConf(cfg, env, fast, full, pools, plan);
+  const table = buildTable(sorted, contribs, env.down);
+  const files = assembleFiles(conf, cfg.hash, table);
+  const memo: RenderMemo = {
+    // A copy: the health checks change their set in place.
+    down: env.down ? new Set(env.down) : undefined,
+    cfg: snapshot(cfg),
+    contribs,
+    pools,
+    fixedPools: fixedPools(cfg, full),
+    covered,
+    refs,
+    names: sorted.map((r) => r.rp.name),
+    poolLines: sorted.map((r) => r.line),
+    plan,
+    files,
+    table,
+  };
+  return { files, memo };
+}
+
+/**
+ * Every file but the table's: nginx.conf and those before the table's files (`head`), and those
+ * after (`tail`). Of the sites, only the server blocks (`full`) and the fast-lane hosts with a
+ * certificate count: a site in the fast lane alone has no rate limit and no policy.
+ */
+export function renderConf(
+  cfg: EdgeConfig,
+  env: RenderEnv,
+  fast: FastEntry[],
+  full: Site[],
+  pools: Map<string, Pool>,
+  plan: TlsPlan,
+): ConfFiles {
+  const own = { ...cfg, sites: full };
   // On HTTP, a host with a certificate only redirects: its own server block leaves it out.
   const httpSites = full
     .map((s) => ({ ...s, hosts: s.hosts.filter((h) => !plan.certOf.has(h)) }))
     .filter((s) => s.hosts.length > 0);
 
-  const guarded = policyRoutes(cfg).length > 0;
+  const guarded = policyRoutes(own).length > 0;
   const http: string[] = [];
   // Hosts named in server blocks or host maps (a fast-lane host only where it has a certificate).
   const named = [
     ...full.flatMap((s) => s.hosts),
     ...fast.map((f) => f.host).filter((h) => plan.certOf.has(h)),
   ];
-  http.push(...httpPreamble(env, cfg, named));
+  http.push(...httpPreamble(env, own, named));
   http.push(...upstreamFailureLog(env));
   http.push(...gateHttp(env, guarded));
   http.push(...tlsHttpPreamble(plan));
@@ -101,13 +190,14 @@ export function renderNginx(cfg: EdgeConfig, env: RenderEnv): RenderedFiles {
     '}',
   ];
   if (cfg.tcp.length > 0) main.push('', 'stream {', ...streamBody(cfg, pools, env).map(indent), '}');
-  files.set('nginx.conf', main.join('\n') + '\n');
-  files.set('proxy_headers.conf', PROXY_HEADERS.join('\n') + '\n');
-  files.set('pages.conf', pagesConf().join('\n') + '\n');
-  fastLaneFiles(files, fast, cfg.hash, httpPools, env.down);
-  for (const [name, content] of tlsFiles(plan)) files.set(name, content);
-  if (guarded) for (const [name, content] of gateFiles(cfg, env)) files.set(name, content);
-  return files;
+  return {
+    head: [
+      ['nginx.conf', main.join('\n') + '\n'],
+      ['proxy_headers.conf', PROXY_HEADERS.join('\n') + '\n'],
+      ['pages.conf', pagesConf().join('\n') + '\n'],
+    ],
+    tail: [...tlsFiles(plan), ...(guarded ? gateFiles(own, env) : [])],
+  };
 }
 
 /**
@@ -197,21 +287,6 @@ function hashSize(n: number): number {
   return size;
 }
 
-/** A TCP route's pool (HTTP pools are lines of the Lua table, see pools.ts). */
-function streamUpstream(pool: Pool, env: RenderEnv): string[] {
-  const lines = [`upstream gh_${ident(pool.id)} {`];
-  if (pool.lb === 'least_conn') lines.push('    least_conn;');
-  if (pool.lb === 'ip_hash') lines.push('    hash $remote_addr consistent;');
-  pool.servers.forEach((s, i) => {
-    const flags = ['max_fails=3', 'fail_timeout=10s'];
-    if (pool.lb === 'first' && i > 0) flags.push('backup');
-    if (pool.down || env.down?.has(`${pool.id} ${s}`)) flags.push('down');
-    lines.push(`    server ${address(s)} ${flags.join(' ')};`);
-  });
-  lines.push('}', '');
-  return lines;
-}
-
 /** Error pages every server block includes: named locations answering with the page variables. */
 function defaultServer(cfg: EdgeConfig, env: RenderEnv): string[] {
   return [
@@ -243,64 +318,6 @@ function statusServer(env: RenderEnv, guarded: boolean): string[] {
     '    }',
     '}',
   ];
-}
-
-function streamBody(cfg: EdgeConfig, pools: Map<string, Pool>, env: RenderEnv): string[] {
-  const p = filePath(env.prefix);
-  const fp = new Map(cfg.tls.certs.map((c) => [c.id, c.fingerprint]));
-  const lines = [
-    `log_format gh_stream '$remote_addr [$time_iso8601] $protocol $server_port $status $bytes_sent $bytes_received $session_time "$upstream_addr"';`,
-    `access_log ${p}/logs/stream.log gh_stream buffer=32k flush=1s;`,
-    '',
-  ];
-  const passthrough = new Map<number, TcpListener[]>();
-  for (const t of cfg.tcp) {
-    const pool = pools.get(t.pool) as Pool;
-    lines.push(...streamUpstream(pool, env));
-    if (t.tls?.mode === 'passthrough') {
-      passthrough.set(t.port, [...(passthrough.get(t.port) ?? []), t]);
-      continue;
-    }
-    const terminate = t.tls?.mode === 'terminate';
-    const certFp = t.tls?.certId ? fp.get(t.tls.certId) : undefined;
-    if (terminate && !certFp) {
-      // No certificate yet: not served at all rather than served without TLS.
-      lines.push(`# ${t.service}: port ${t.port} waits for a certificate for ${t.tls?.sni[0] ?? ''}`, '');
-      continue;
-    }
-    lines.push(
-      `# ${t.service}`,
-      'server {',
-      ...listen(t.port, env.ipv6, terminate ? ' ssl' : '').map(indent),
-      ...(terminate && certFp
-        ? [...certFiles(certFp, env), 'ssl_protocols TLSv1.2 TLSv1.3;'].map(indent)
-        : []),
-      '    proxy_connect_timeout 5s;',
-      `    proxy_pass gh_${ident(pool.id)};`,
-      '}',
-      '',
-    );
-  }
-  for (const [port, routes] of passthrough) {
-    lines.push(
-      `# TLS passthrough on ${port}, by SNI: ${routes.map((r) => r.service).join(', ')}`,
-      `map $ssl_preread_server_name $gh_sni_${port} {`,
-      // "*.example.com" keys match as wildcards.
-      '    hostnames;',
-      // A name nobody routes: no upstream, the connection is closed.
-      '    default "";',
-      ...routes.flatMap((r) => (r.tls?.sni ?? []).map((n) => `    ${mapKey(n)} gh_${ident(r.pool)};`)),
-      '}',
-      'server {',
-      ...listen(port, env.ipv6).map(indent),
-      '    ssl_preread on;',
-      '    proxy_connect_timeout 5s;',
-      `    proxy_pass $gh_sni_${port};`,
-      '}',
-      '',
-    );
-  }
-  return lines;
 }
 
 /** The client address comes from X-Forwarded-For only when a trusted proxy sent it. */

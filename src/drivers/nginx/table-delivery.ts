@@ -1,8 +1,9 @@
 import type { Logger } from '../../observe/log.js';
-import { fastLaneDelta } from './fast-lane-delta.js';
-import { FAST_LANE_STATE, stateVersion, tableOf, type FastTable } from './fast-lane.js';
+import { fastLaneDelta, type FastLaneDelta } from './fast-lane-delta.js';
+import { FAST_LANE_STATE, stateVersion, tableOf, type FastTable, type TableChanges } from './fast-lane.js';
 import { callFastLane, liveStateVersion, sendFastLane } from './live-state.js';
 import type { RenderedFiles } from './render.js';
+import type { StateJournal } from './state-journal.js';
 
 /** How a table reached nginx's memory: a patch of the lines that changed, or the whole table. */
 export type TableSent = 'patch' | 'table';
@@ -23,13 +24,15 @@ export class TableDelivery {
     private readonly log: Logger,
     /** The live generation's files: its state file is the table nginx should hold. */
     private readonly live: () => RenderedFiles | undefined,
+    /** The version the live state file reaches (its journal's last section, see state-journal.ts). */
+    private readonly fileVersion: () => string | undefined = () => stateVersion(live()?.get(FAST_LANE_STATE)),
   ) {}
 
   /** The fast-lane version in nginx's shared memory and in the live state file. */
   async versions(): Promise<{ memory?: string; file?: string }> {
     return {
       memory: await liveStateVersion(this.socket),
-      file: stateVersion(this.live()?.get(FAST_LANE_STATE)),
+      file: this.fileVersion(),
     };
   }
 
@@ -62,28 +65,66 @@ export class TableDelivery {
     this.held = undefined;
   }
 
-  /** Sends `table` (whose state file is `text`); rejects with nginx's message if it took neither. */
-  async deliver(version: string, table: FastTable | undefined, text: string): Promise<TableSent> {
+  /**
+   * The PATCH that takes nginx from the table it holds (as far as Gatehouse knows) to `table`, or
+   * undefined when none should be sent (nothing known held, most of the table changed).
+   */
+  delta(version: string, table: FastTable | undefined, changes?: TableChanges): FastLaneDelta | undefined {
     const held = this.held;
-    const delta = held && table ? fastLaneDelta(held.table, table, held.version, version) : undefined;
-    if (delta && table) {
-      const res = await callFastLane(this.socket, 'PATCH', delta.text).catch((err: unknown) => ({
-        status: 0,
-        body: String(err),
-      }));
-      if (res.status === 200) {
-        this.held = { version, table };
-        return 'patch';
-      }
-      // 409 (another base) is expected after a reload; anything else is worth a line in the log.
-      const level = res.status === 409 ? 'debug' : 'warn';
-      this.log[level](
-        { status: res.status, body: res.body },
-        'fast lane patch not taken; sending the whole table',
-      );
+    return held && table ? fastLaneDelta(held.table, table, held.version, version, changes) : undefined;
+  }
+
+  /**
+   * Sends a patch made by delta(); whether nginx took it. When it did not (409: it holds another
+   * table; anything else), the caller sends the whole table.
+   */
+  async patch(delta: FastLaneDelta, version: string, table: FastTable): Promise<boolean> {
+    const res = await callFastLane(this.socket, 'PATCH', delta.text).catch((err: unknown) => ({
+      status: 0,
+      body: String(err),
+    }));
+    if (res.status === 200) {
+      this.held = { version, table };
+      return true;
     }
-    await this.put(version, table, text);
-    return 'table';
+    // 409 (another base) is expected after a reload; anything else is worth a line in the log.
+    const level = res.status === 409 ? 'debug' : 'warn';
+    this.log[level](
+      { status: res.status, body: res.body },
+      'fast lane patch not taken; sending the whole table',
+    );
+    return false;
+  }
+
+  /**
+   * The live state file first, then nginx. The file: the patch appended (state-journal.ts), else
+   * (no patch, past the journal's bound, an append that failed) the whole table written atomically.
+   * nginx: the patch, else (no patch, one nginx did not take) the whole table. Either file describes
+   * the new table, whatever nginx took. `written` runs once the file holds the new table. How it
+   * was sent, and the ms spent on the file.
+   */
+  async update(
+    journal: StateJournal,
+    t: { path: string; version: string; table: FastTable | undefined; state: string; changes?: TableChanges },
+    written: () => void,
+  ): Promise<{ sent: TableSent; file: number }> {
+    const delta = t.table && this.delta(t.version, t.table, t.changes);
+    const tf = performance.now();
+    let appended = false;
+    if (delta && journal.fits(delta.text)) {
+      try {
+        journal.append(t.path, delta.text);
+        appended = true;
+      } catch (err) {
+        this.log.warn({ err: String(err) }, 'could not append to the fast lane state file; rewriting it');
+      }
+    }
+    if (!appended) await journal.rewrite(t.path, t.state);
+    const file = performance.now() - tf;
+    written();
+    if (delta && t.table && (await this.patch(delta, t.version, t.table))) return { sent: 'patch', file };
+    await this.put(t.version, t.table, t.state);
+    return { sent: 'table', file };
   }
 
   /** The whole table (PUT): a new generation in nginx's memory. */

@@ -10,6 +10,7 @@ import type {
   StreamEvent,
 } from '../../../src/api/views';
 import { api } from '../api';
+import { BackupsCard } from '../components/BackupsCard';
 import { Notice } from '../components/Notice';
 import { Table } from '../components/Table';
 import { local } from '../components/when';
@@ -279,6 +280,7 @@ export function Dashboard() {
       {edge?.lastError ? <Notice kind="warn">Proxy: {edge.lastError.message}</Notice> : null}
       <Upstreams edge={edge} />
       <SecurityEvents events={events} tally={tally} />
+      <BackupsCard />
     </section>
   );
 }

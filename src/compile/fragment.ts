@@ -1,0 +1,194 @@
+import { createHash } from 'node:crypto';
+import type { Access, Headers, Service } from '../model/service.js';
+import { durationMs, endpointAddress, parseEndpoint, type Endpoint } from '../model/values.js';
+import type { EffectiveAccess, HeaderOps, Pool, SiteRoute, TcpListener } from './edge-config.js';
+
+/** What one service contributes, before pools are shared across services. */
+export interface Fragment {
+  /** Hash of everything in the service that reaches the proxy (not its labels). */
+  hash: string;
+  /** `<name> <hash>\n`, the service's part of the config's hash (made once). */
+  hashLine: string;
+  routes: { pool: Pool; poolKey: string; route: SiteRoute; siteKey: string }[];
+  tcp: { pool: Pool; listener: TcpListener }[];
+}
+
+/**
+ * Fragments by service object. Records are immutable (a write replaces the object), so a service
+ * that did not change is not translated again: at 10,000 services most of a compile is skipped.
+ */
+const fragments = new WeakMap<Service, Fragment>();
+
+/**
+ * A route that uses another service's identical pool, the same object from one compile to the next
+ * while that stays so: the nginx driver keeps what it made of a route by the route object.
+ */
+const sharedRoutes = new WeakMap<SiteRoute, SiteRoute>();
+
+export function sharedRoute(route: SiteRoute, pool: string): SiteRoute {
+  const cached = sharedRoutes.get(route);
+  if (cached?.pool === pool) return cached;
+  const r = { ...route, pool };
+  sharedRoutes.set(route, r);
+  return r;
+}
+
+export function fragmentOf(svc: Service): Fragment {
+  const cached = fragments.get(svc);
+  if (cached) return cached;
+  // Headers this service's upstreams trust because its auth sets them: on its public routes a
+  // client's copy must not get through either.
+  const trusted = trustedHeaders(svc);
+  const routes = svc.routes.map((route, i) => {
+    const endpoints = route.upstreams.map((u) => parseEndpoint(u, true) as Endpoint);
+    const health = route.health
+      ? {
+          path: route.health.path,
+          intervalMs: durationMs(route.health.interval),
+          timeoutMs: durationMs(route.health.timeout),
+        }
+      : undefined;
+    const pool: Pool = {
+      id: `${svc.name}-r${i}`,
+      scheme: endpoints[0]?.scheme ?? 'http',
+      lb: route.lb,
+      servers: endpoints.map(endpointAddress),
+      ...(health ? { health } : {}),
+      ...(svc.suspended ? { down: true } : {}),
+    };
+    const h = pool.health;
+    const poolKey = `${pool.scheme} ${pool.lb} ${pool.servers.join(',')} ${h ? `${h.path} ${h.intervalMs} ${h.timeoutMs}` : ''}${pool.down ? ' down' : ''}`;
+    const access = effectiveAccess(route.access ?? svc.access, svc.name, route.path);
+    const ops = headerOps(route.headers);
+    const ownCopies = new Set((access.forwardAuth?.copyHeaders ?? []).map((n) => n.toLowerCase()));
+    const siteRoute: SiteRoute = {
+      service: svc.name,
+      offline: {
+        title: svc.offline_page?.title ?? svc.name,
+        ...(svc.offline_page?.message ? { message: svc.offline_page.message } : {}),
+      },
+      ...(svc.hsts ? { hsts: true } : {}),
+      path: route.path,
+      pool: pool.id,
+      stripPrefix: route.strip_prefix && route.path !== '/',
+      access,
+      // Headers the service's auth vouches for are removed from client requests on every route,
+      // except where this route's own auth answer sets them.
+      headers: withDeleted(
+        ops,
+        trusted.filter((n) => !ownCopies.has(n.toLowerCase())),
+      ),
+    };
+    // The route's key among sites (see compile), made once: a fresh string is hashed at every lookup.
+    return { pool, poolKey, route: siteRoute, siteKey: `${svc.name} ${route.path}` };
+  });
+  const tcp = svc.tcp.map((t, i) => {
+    const id = `${svc.name}-t${i}`;
+    const servers = t.upstreams.map((u) => endpointAddress(parseEndpoint(u, false) as Endpoint));
+    return {
+      pool: { id, scheme: 'http' as const, lb: t.lb, servers },
+      listener: {
+        port: t.port,
+        service: svc.name,
+        pool: id,
+        ...(t.tls && t.sni ? { tls: { mode: t.tls, sni: [...t.sni] } } : {}),
+      } as TcpListener,
+    };
+  });
+  const hash = createHash('sha256')
+    .update(
+      JSON.stringify([svc.hosts, routes.map(({ pool, poolKey, route }) => ({ pool, poolKey, route })), tcp]),
+    )
+    .digest('hex');
+  const f = { hash, hashLine: `${svc.name} ${hash}\n`, routes, tcp };
+  fragments.set(svc, f);
+  return f;
+}
+
+function effectiveAccess(a: Access | undefined, service: string, path: string): EffectiveAccess {
+  const fa = a?.forward_auth;
+  const rl = a?.rate_limit;
+  const scope = routeId(service, path);
+  const sets = a?.identity_headers ?? ['remote', 'x-user'];
+  return {
+    public: !fa && !a?.ip && !a?.login && !a?.links && !a?.basic && !a?.provider,
+    ...(fa ? { forwardAuth: { url: fa.url, copyHeaders: fa.copy_headers } } : {}),
+    ...(a?.ip ? { ip: [...a.ip] } : {}),
+    ...(rl
+      ? {
+          rateLimit: {
+            // nginx counts in whole requests per minute: round down, never looser than asked.
+            perMinute: Math.floor((rl.requests * 60_000) / durationMs(rl.per)),
+            // Its burst is what a client may send on top of the request that is due.
+            burst: rl.requests - 1,
+            scope,
+            ...(rl.by === 'user' ? { byUser: true } : {}),
+          },
+        }
+      : {}),
+    ...(a?.login || a?.provider
+      ? {
+          login: {
+            groups: [...new Set(a.login?.groups ?? [])].sort(cmp),
+            ...(a.provider ? { provider: a.provider } : {}),
+          },
+          identity: { remote: sets.includes('remote'), xUser: sets.includes('x-user') },
+        }
+      : {}),
+    ...(a?.rules
+      ? {
+          rules: a.rules.map((r) => ({
+            action: r.action,
+            cidrs: r.cidr === undefined ? [] : Array.isArray(r.cidr) ? [...r.cidr] : [r.cidr],
+            ...(r.path !== undefined ? { path: r.path } : {}),
+            methods: [...new Set(r.method ?? [])].sort(cmp),
+          })),
+        }
+      : {}),
+    ...(a?.links ? { links: true } : {}),
+    ...(a?.basic ? { basic: { users: a.basic.map((b) => b.user) } } : {}),
+    ...(a?.login || a?.provider || a?.rules || a?.links || a?.basic ? { policy: scope } : {}),
+  };
+}
+
+/**
+ * A route's stable id (service and path): keys its rate-limit buckets and its entry in the gate's
+ * policy table, the same on every reload and every host.
+ */
+export function routeId(service: string, path: string): string {
+  return createHash('sha256').update(`${service}\n${path}`).digest('hex').slice(0, 16);
+}
+
+function trustedHeaders(svc: Service): string[] {
+  const auths = [svc.access, ...svc.routes.map((r) => r.access)].flatMap((a) => a?.forward_auth ?? []);
+  return auths.flatMap((a) => a.copy_headers);
+}
+
+/** `ops` with `names` deleted from the request too, unless it sets or deletes them already. */
+function withDeleted(ops: HeaderOps, names: string[]): HeaderOps {
+  const taken = new Set(
+    [...ops.requestSet.map(([n]) => n), ...ops.requestDelete].map((n) => n.toLowerCase()),
+  );
+  const extra = [...new Set(names.filter((n) => !taken.has(n.toLowerCase())).map((n) => n.toLowerCase()))];
+  if (extra.length === 0) return ops;
+  return { ...ops, requestDelete: [...ops.requestDelete, ...extra].sort(cmp) };
+}
+
+function headerOps(h: Headers | undefined): HeaderOps {
+  const sorted = (r: Record<string, string> | undefined): [string, string][] =>
+    Object.entries(r ?? {}).sort(([a], [b]) => cmp(a.toLowerCase(), b.toLowerCase()));
+  return {
+    requestSet: sorted(h?.request?.set),
+    requestDelete: [...(h?.request?.delete ?? [])].sort(cmp),
+    responseSet: sorted(h?.response?.set),
+    responseDelete: [...(h?.response?.delete ?? [])].sort(cmp),
+  };
+}
+
+export function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function hasHeaderOps(h: HeaderOps): boolean {
+  return h.requestSet.length + h.requestDelete.length + h.responseSet.length + h.responseDelete.length > 0;
+}

@@ -1,0 +1,66 @@
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { GatehouseError } from '../model/errors.js';
+import type { Database, Db } from './db.js';
+import { migratedOrClosed } from './migrate.js';
+
+// int8 (bigint columns, count(*), sum) comes back as a string by default; every value Gatehouse
+// keeps there (counts, milliseconds since the epoch) fits a double exactly.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
+// numeric (sum over integers): same reasoning.
+pg.types.setTypeParser(pg.types.builtins.NUMERIC, (v: string) => Number(v));
+
+/** The URL without its password, for messages and logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '';
+    const user = u.username ? `${u.username}@` : '';
+    return `${u.protocol}//${user}${u.host}${u.pathname}`;
+  } catch {
+    return 'postgres://(unparsable URL)';
+  }
+}
+
+/** The PostgreSQL pool under each database `openPostgres` opened. */
+const pools = new WeakMap<Db, pg.Pool>();
+
+export function poolOf(db: Db): pg.Pool | undefined {
+  return pools.get(db);
+}
+
+/**
+ * Opens the PostgreSQL database at `url` and brings its schema up to date. An unreachable database
+ * is a `db_unreachable` error naming the URL without its password.
+ */
+export async function openPostgres(url: string, opts: { max?: number } = {}): Promise<Db> {
+  const db = await connect(url, opts.max ?? 10);
+  return migratedOrClosed(db);
+}
+
+/** Opens without migrating (for `doctor`, which changes nothing). */
+export function openPostgresForCheck(url: string): Promise<Db> {
+  return connect(url, 1);
+}
+
+async function connect(url: string, max: number): Promise<Db> {
+  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5000 });
+  // An idle client losing its server (database restarted) must not crash the process; the pool
+  // drops it and the next query opens a new one.
+  pool.on('error', () => undefined);
+  try {
+    const client = await pool.connect();
+    client.release();
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new GatehouseError(
+      'db_unreachable',
+      `cannot reach the database at ${redactUrl(url)}: ${reason}`,
+      503,
+    );
+  }
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  pools.set(db, pool);
+  return db;
+}
