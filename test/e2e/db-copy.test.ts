@@ -168,7 +168,7 @@ describe('gatehouse db copy: a running installation moved SQLite → PostgreSQL 
     expect(copy.err + copy.out, copy.err).toContain('copied');
     expect(copy.code).toBe(0);
     expect(copy.err).toMatch(/^services: 3 rows$/m);
-    expect(copy.err).toMatch(/^certificates: 1 rows$/m);
+    expect(copy.err).toMatch(/^certificates: 1 row$/m);
     expect(copy.err).toMatch(/^users: 2 rows$/m);
     expect(copy.out).toMatch(/compiled config hash [0-9a-f]+ on both/);
     expect(copy.out).toContain('same data key');

@@ -82,7 +82,7 @@ describe('db copy', () => {
     await expect(copyStore(from, to)).rejects.toThrow(
       /^--to: .* is not empty \(audit: 3, .*services: 7.*\): copy into an empty database/,
     );
-  });
+  }, 30_000);
 
   it('refuses an older or newer source, a missing one, and a target in a missing directory; leaves nothing behind', async () => {
     const old = await fixtureFile(latest - 1, false);
@@ -102,7 +102,7 @@ describe('db copy', () => {
       /^--to: the directory/,
     );
     expect(existsSync(to)).toBe(false);
-  });
+  }, 30_000);
 
   it('refuses a source holding a table it does not know', async () => {
     const from = await fixtureFile(latest);
@@ -112,5 +112,5 @@ describe('db copy', () => {
     const dir = await testDir('copy-to-');
     mkdirSync(dir, { recursive: true });
     await expect(copyStore(from, join(dir, 'x.db'))).rejects.toThrow(/does not know: plugins/);
-  });
+  }, 30_000);
 });

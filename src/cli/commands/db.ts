@@ -27,7 +27,7 @@ export function dbCommand(): Command {
     .action(async (o: { from: string; to: string }, c: Command) => {
       const json = !!c.optsWithGlobals<GlobalOptions>().json;
       const report = await copyStore(o.from, o.to, (table, rows) => {
-        if (!json) process.stderr.write(`${table}: ${rows} rows\n`);
+        if (!json) process.stderr.write(`${table}: ${rows} row${rows === 1 ? '' : 's'}\n`);
       });
       if (json)
         console.log(JSON.stringify({ ...report, sealed: 'copied as they are (same data key)' }, null, 2));
