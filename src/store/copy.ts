@@ -193,10 +193,14 @@ async function openSource(loc: StoreLocation): Promise<Db> {
 /** Rows already in the target's tables (before anything is created or migrated there). */
 async function targetRows(loc: StoreLocation): Promise<Map<string, number>> {
   if (loc.kind === 'sqlite' && !existsSync(loc.path)) return new Map();
-  const db =
-    loc.kind === 'sqlite'
-      ? openSqliteReadOnly(loc.path)
-      : await withFlag('--to', () => openPostgresForCheck(loc.url));
+  let db: Db;
+  if (loc.kind === 'sqlite') {
+    try {
+      db = openSqliteReadOnly(loc.path);
+    } catch (err) {
+      throw invalid('--to', `${loc.path} does not open as a SQLite database (${String(err)})`);
+    }
+  } else db = await withFlag('--to', () => openPostgresForCheck(loc.url));
   try {
     const counts = await rowCounts(db, await storeTables(db));
     return new Map([...counts].filter(([, n]) => n > 0));

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
@@ -102,6 +102,12 @@ describe('db copy', () => {
       /^--to: the directory/,
     );
     expect(existsSync(to)).toBe(false);
+    const junk = join(await testDir('copy-junk-'), 'junk.db');
+    writeFileSync(junk, 'not a database at all, just text that is long enough to have a header');
+    await expect(copyStore(await fixtureFile(latest), junk)).rejects.toThrow(
+      /^--to: .*junk\.db cannot be read: file is not a database/,
+    );
+    await expect(copyStore(junk, to)).rejects.toThrow(/^--from: .* does not open as a SQLite database/);
   }, 30_000);
 
   it('refuses a source holding a table it does not know', async () => {
