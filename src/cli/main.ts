@@ -6,6 +6,7 @@ import { auditCommand } from './commands/audit.js';
 import { statusCommand } from './commands/status.js';
 import { doctorCommand } from './commands/doctor.js';
 import { backupCommand } from './commands/backup.js';
+import { rotateCommand } from './commands/rotate.js';
 import { upCommand } from './commands/up.js';
 import { linkCommand } from './commands/link.js';
 import { providerCommand } from './commands/provider.js';
@@ -48,6 +49,7 @@ export function buildCli(): Command {
   program.addCommand(auditCommand());
   program.addCommand(doctorCommand());
   program.addCommand(backupCommand());
+  program.addCommand(rotateCommand());
   return program;
 }
 

@@ -85,6 +85,10 @@ export class NginxDriver {
   private files: RenderedFiles | undefined;
   private generation: string | undefined;
   private seq = 0;
+  /** Applies and restarts, one after another. */
+  private serial: Promise<unknown> = Promise.resolve();
+  /** nginx runs with an older environment than cmd.env (see setGate). */
+  private envStale = false;
   /** When nginx was last told to reload, and why (a new config, files restored, a failed one undone). */
   lastReload: LastReload | undefined;
   private readonly ipv6 = hasIPv6();
@@ -128,7 +132,43 @@ export class NginxDriver {
    */
   setGate(gate: GateEnv | undefined, env: Record<string, string>): void {
     this.opts.gate = gate;
+    if (JSON.stringify(env) === JSON.stringify(this.cmd.env)) return;
     this.cmd.env = env;
+    // A running nginx keeps the environment it started with: restartForEnv() gives it this one.
+    this.envStale = this.process.running;
+  }
+
+  /**
+   * Restarts nginx when its environment changed since it started (a rotated session key), once
+   * no apply is under way; resolves when the new master serves the live generation again (its
+   * tables come back from the state files it loads at start).
+   */
+  async restartForEnv(): Promise<boolean> {
+    if (!this.envStale) return false;
+    const run = this.exclusive(async () => {
+      if (!this.envStale) return false;
+      this.envStale = false;
+      if (!this.process.running) return false;
+      await this.process.restart();
+      const deadline = Date.now() + 15_000;
+      while (this.generation && (await liveHash(this.statusSocket)) !== this.generation) {
+        if (Date.now() > deadline)
+          throw new GatehouseError('nginx_start_failed', 'nginx did not come back within 15 s', 500);
+        await sleep(10);
+      }
+      this.process.markHealthy();
+      await this.syncTls();
+      await this.revocations.sync();
+      return true;
+    });
+    return run;
+  }
+
+  /** Runs `fn` after every apply or restart already under way (they never overlap). */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.serial.then(fn, fn);
+    this.serial = next.catch(() => undefined);
+    return next;
   }
 
   /** Where certificate files go, when that is only known after construction. */
@@ -174,6 +214,14 @@ export class NginxDriver {
     cfg: EdgeConfig,
     down?: ReadonlySet<string>,
     extra: Pick<RenderEnv, 'upstreamLog'> = {},
+  ): Promise<ApplyResult> {
+    return this.exclusive(() => this.applyNow(cfg, down, extra));
+  }
+
+  private async applyNow(
+    cfg: EdgeConfig,
+    down: ReadonlySet<string> | undefined,
+    extra: Pick<RenderEnv, 'upstreamLog'>,
   ): Promise<ApplyResult> {
     const t0 = performance.now();
     const render = (generation: string) =>

@@ -197,6 +197,25 @@ export class NginxProcess {
     timer.unref();
   }
 
+  /**
+   * A new master in place of the running one (it reads its environment anew: a rotated session
+   * key). The old one stops gracefully (SIGQUIT, SIGKILL after `timeoutMs`), then the new one starts
+   * from the current config and state files; the ports are closed in between.
+   */
+  async restart(timeoutMs = 5000): Promise<void> {
+    if (this.closed) throw new Error('nginx was stopped for good; not starting it again');
+    const child = this.child;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      this.stopping = true;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGQUIT');
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      await exited;
+      clearTimeout(timer);
+    }
+    await this.start();
+  }
+
   /** Graceful stop (SIGQUIT) with a deadline, then SIGKILL. */
   async stop(timeoutMs = 5000): Promise<void> {
     this.stopping = true;
