@@ -67,7 +67,8 @@ export class Rotations {
 
   private async now(kind: RotateKind, body: RotateBody): Promise<Rotated> {
     if (body.node !== undefined && kind !== 'node-token') throw invalid('node', 'only for node-token');
-    if (body.new_secret !== undefined && kind !== 'data-key') throw invalid('new_secret', 'only for data-key');
+    if (body.new_secret !== undefined && kind !== 'data-key')
+      throw invalid('new_secret', 'only for data-key');
     const { settings, log } = this.d;
     switch (kind) {
       case 'admin-token':

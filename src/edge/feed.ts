@@ -227,7 +227,11 @@ export class EdgeFeed {
     const { portalHost, cookie, sessionKey, previousSessionKey: prev } = this.o.gate;
     return createHash('sha256')
       .update(`${config.hash} ${state.epoch} ${state.hash} ${portalHost ?? ''} ${cookie} `)
-      .update(createHash('sha256').update(`${sessionKey} ${prev ? `${prev.until} ${prev.key}` : ''}`).digest('hex'))
+      .update(
+        createHash('sha256')
+          .update(`${sessionKey} ${prev ? `${prev.until} ${prev.key}` : ''}`)
+          .digest('hex'),
+      )
       .digest('hex');
   }
 

@@ -81,7 +81,11 @@ export class NodeStore {
       .where('name', '=', name)
       .executeTakeFirst();
     if (Number(r.numUpdatedRows) === 0) throw notFound(`node ${name}`);
-    const row = await this.db.selectFrom('nodes').selectAll().where('name', '=', name).executeTakeFirstOrThrow();
+    const row = await this.db
+      .selectFrom('nodes')
+      .selectAll()
+      .where('name', '=', name)
+      .executeTakeFirstOrThrow();
     return { node: view(row), token };
   }
 

@@ -2,7 +2,13 @@ import { z } from 'zod';
 
 /** POST /rotate/{kind} (src/api/rotate.ts). */
 
-export const ROTATE_KINDS = ['admin-token', 'register-token', 'node-token', 'session-key', 'data-key'] as const;
+export const ROTATE_KINDS = [
+  'admin-token',
+  'register-token',
+  'node-token',
+  'session-key',
+  'data-key',
+] as const;
 
 /** What a rotation did. A new token is in the answer once, and nowhere else. */
 export const rotatedView = z.strictObject({
