@@ -199,18 +199,21 @@ export class NginxProcess {
 
   /**
    * A new master in place of the running one (it reads its environment anew: a rotated session
-   * key). The old one stops gracefully (SIGQUIT, SIGKILL after `timeoutMs`), then the new one starts
-   * from the current config and state files; the ports are closed in between.
+   * key). The old one stops gracefully (SIGQUIT); requests still open after `graceMs` are cut
+   * (SIGTERM, then SIGKILL after `timeoutMs`): the ports stay closed until it is gone. The new one
+   * starts from the current config and state files.
    */
-  async restart(timeoutMs = 5000): Promise<void> {
+  async restart(graceMs = 1000, timeoutMs = 5000): Promise<void> {
     if (this.closed) throw new Error('nginx was stopped for good; not starting it again');
     const child = this.child;
     if (child && child.exitCode === null && child.signalCode === null) {
       this.stopping = true;
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       child.kill('SIGQUIT');
+      const fast = setTimeout(() => child.kill('SIGTERM'), graceMs);
       const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
       await exited;
+      clearTimeout(fast);
       clearTimeout(timer);
     }
     await this.start();
