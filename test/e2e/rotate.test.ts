@@ -24,10 +24,15 @@ const fieldOf = (r: { json: { error?: unknown } }) =>
 const stepOf = (body: string) => /name="step" value="([^"]+)"/.exec(body)?.[1] ?? '';
 
 /** `gatehouse …` as an operator runs it (built dist), without the test's GATEHOUSE_ variables. */
-function cli(args: string[]): Promise<{ code: number | null; out: string }> {
+function cli(
+  args: string[],
+  extra: Record<string, string> = {},
+): Promise<{ code: number | null; out: string }> {
   return new Promise((done) => {
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GATEHOUSE_')));
-    const p = spawn(process.execPath, [join(root, 'bin', 'gatehouse.js'), ...args], { env });
+    const p = spawn(process.execPath, [join(root, 'bin', 'gatehouse.js'), ...args], {
+      env: { ...env, ...extra },
+    });
     let out = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
     p.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -311,5 +316,58 @@ describe('gatehouse rotate', () => {
     }
     expect(entries.find((x) => x.path === '/api/v1/rotate/register-token')?.actor).toMatch(/^cli/);
     expect(JSON.stringify(entries)).not.toContain(admin);
+  });
+});
+
+describe('gatehouse rotate data-key with GATEHOUSE_SECRET', () => {
+  const FIRST = 'the first GATEHOUSE_SECRET value';
+  const NEXT = 'the next GATEHOUSE_SECRET value';
+  let t: TestGatehouse;
+  beforeAll(async () => {
+    t = await startTestGatehouse({ secret: FIRST });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('needs --new-secret-env; then only the new secret opens the store, at once and after a restart', async () => {
+    const p = await t.api('POST', '/api/v1/providers', {
+      name: 'corp',
+      issuer: 'https://id.example.com',
+      client_id: 'gatehouse',
+      client_secret: 'the corp client secret',
+    });
+    expect(p.status).toBe(201);
+    const none = await cli(['--data-dir', t.dataDir, 'rotate', 'data-key']);
+    expect(none.code).not.toBe(0);
+    expect(none.out).toContain('--new-secret-env');
+    const ok = await cli(
+      ['--data-dir', t.dataDir, 'rotate', 'data-key', '--new-secret-env', 'NEW_GH_SECRET'],
+      {
+        NEW_GH_SECRET: NEXT,
+      },
+    );
+    expect(ok.code, ok.out).toBe(0);
+    expect(ok.out).toContain('set GATEHOUSE_SECRET');
+    expect(ok.out).not.toContain(NEXT);
+    expect(existsSync(join(t.dataDir, 'data.key'))).toBe(false);
+
+    const settings = t.gh.settings;
+    await t.gh.close();
+    // Started with the old secret: refused, nothing touched.
+    await expect(
+      startGatehouse({ ...settings, secret: FIRST }, createLogger('silent')),
+    ).rejects.toMatchObject({
+      code: 'data_key_mismatch',
+    });
+    t.gh = await startGatehouse({ ...settings, secret: NEXT }, createLogger('silent'));
+    const db = await openDatabase(settings);
+    try {
+      const sealer = await Sealer.load(t.dataDir, NEXT, db);
+      const row = await db.selectFrom('providers').select('client_secret').executeTakeFirstOrThrow();
+      expect(sealer.open(row.client_secret)).toBe('the corp client secret');
+    } finally {
+      await db.destroy();
+    }
   });
 });
