@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { EdgeConfig } from '../../compile/edge-config.js';
 import { GatehouseError } from '../../model/errors.js';
 import type { Logger } from '../../observe/log.js';
-import { liveHash, NginxProcess, testConfig, type NginxCommand } from './process.js';
+import { liveHash, NginxProcess, testConfig, untilServing, type NginxCommand } from './process.js';
 import { WORKER_GID } from '../../store/permissions.js';
 import { renderNginx, type RenderedFiles } from './render.js';
 import type { RenderEnv } from './env.js';
@@ -128,7 +128,7 @@ export class NginxDriver {
 
   /**
    * An edge node learns its gate (portal host, session key) from the control plane after it starts.
-   * nginx reads its environment when it starts: a key that changes needs a restart (it never does).
+   * nginx reads its environment when it starts: a key that changes (a rotation) needs a restart.
    */
   setGate(gate: GateEnv | undefined, env: Record<string, string>): void {
     this.opts.gate = gate;
@@ -145,23 +145,17 @@ export class NginxDriver {
    */
   async restartForEnv(): Promise<boolean> {
     if (!this.envStale) return false;
-    const run = this.exclusive(async () => {
+    return this.exclusive(async () => {
       if (!this.envStale) return false;
       this.envStale = false;
       if (!this.process.running) return false;
       await this.process.restart();
-      const deadline = Date.now() + 15_000;
-      while (this.generation && (await liveHash(this.statusSocket)) !== this.generation) {
-        if (Date.now() > deadline)
-          throw new GatehouseError('nginx_start_failed', 'nginx did not come back within 15 s', 500);
-        await sleep(10);
-      }
+      if (this.generation) await untilServing(this.statusSocket, this.generation);
       this.process.markHealthy();
       await this.syncTls();
       await this.revocations.sync();
       return true;
     });
-    return run;
   }
 
   /** Runs `fn` after every apply or restart already under way (they never overlap). */

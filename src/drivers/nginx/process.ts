@@ -1,6 +1,7 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
+import { GatehouseError } from '../../model/errors.js';
 import type { Logger } from '../../observe/log.js';
 
 export interface NginxCommand {
@@ -44,6 +45,20 @@ export function liveHash(socketPath: string): Promise<string | undefined> {
     req.on('error', () => resolve(undefined));
     req.end();
   });
+}
+
+/** Resolves once nginx answers with `generation` on its status socket (a restarted master, say). */
+export async function untilServing(socketPath: string, generation: string, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while ((await liveHash(socketPath)) !== generation) {
+    if (Date.now() > deadline)
+      throw new GatehouseError(
+        'nginx_start_failed',
+        `nginx did not serve ${generation} within ${ms} ms`,
+        500,
+      );
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 /**
