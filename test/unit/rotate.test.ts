@@ -2,9 +2,9 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SessionCodec, sessionClaims } from '../../src/model/session.js';
-import { openSqlite, type Db } from '../../src/store/db.js';
+import type { Db } from '../../src/store/db.js';
 import {
   previousSessionKey,
   resealAll,
@@ -13,6 +13,9 @@ import {
   SEALED_COLUMNS,
 } from '../../src/store/rotate.js';
 import { generatedSecret, nextKeyFile, Sealer } from '../../src/store/secrets.js';
+import { openTestDb, STORES, stopSharedPostgres } from '../helpers/postgres.js';
+
+afterAll(stopSharedPostgres);
 
 const now = () => new Date().toISOString();
 
@@ -98,12 +101,12 @@ async function openEverything(db: Db, sealer: Sealer): Promise<Record<string, st
   };
 }
 
-describe('data-key rotation', () => {
+describe.each(STORES)('data-key rotation (%s)', (kind) => {
   let dir: string;
   let db: Db;
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'gh-rotate-'));
-    db = await openSqlite(join(dir, 'gatehouse.db'));
+    db = await openTestDb(kind);
   });
   afterEach(async () => {
     await db.destroy();
@@ -195,10 +198,10 @@ describe('data-key rotation', () => {
   });
 });
 
-describe('session-key rotation', () => {
+describe.each(STORES)('session-key rotation (%s)', (kind) => {
   it('signs with the new key; the previous one verifies until its time is up', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'gh-rotate-'));
-    const db = await openSqlite(join(dir, 'gatehouse.db'));
+    const db = await openTestDb(kind);
     try {
       const sealer = await Sealer.load(dir, undefined, db);
       const oldKey = await generatedSecret(db, sealer, 'session-key');
