@@ -305,6 +305,9 @@ describe('gatehouse rotate', () => {
     ]);
     expect(bad.code).not.toBe(0);
     expect(bad.out).toContain('new-secret-env: NOT_SET_HERE is not set');
+    const kindCli = await cli(['--data-dir', t.dataDir, 'rotate', 'passwords']);
+    expect(kindCli.code).not.toBe(0);
+    expect(kindCli.out).toContain("unknown command 'passwords'");
   });
 
   it('puts every rotation in the audit log (never the secret)', async () => {
