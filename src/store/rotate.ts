@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { sql } from 'kysely';
 import { GatehouseError } from '../model/errors.js';
 import type { Db } from './db.js';
 import { nextKeyFile, Sealer } from './secrets.js';
@@ -27,22 +28,15 @@ export async function resealAll(db: Db, from: Sealer, to: Sealer): Promise<numbe
   return db.transaction().execute(async (trx) => {
     let n = 0;
     for (const { table, key, column } of SEALED_COLUMNS) {
-      // Dynamic table and column names over a fixed list: Kysely's types cannot follow them.
-      const t = trx as unknown as Db & {
-        selectFrom(t: string): {
-          select(c: string[]): { execute(): Promise<Record<string, string | null>[]> };
-        };
-      };
-      const rows = await t.selectFrom(table).select([key, column]).execute();
-      for (const row of rows) {
-        const sealed = row[column];
-        if (sealed === null || sealed === undefined) continue;
-        const id = row[key] as string;
-        await (trx as unknown as Db)
-          .updateTable(table as 'secrets')
-          .set({ [column]: to.seal(from.open(sealed)) } as never)
-          .where(key as 'name', '=', id)
-          .execute();
+      // Table and column names from the fixed list above, as identifiers (never values).
+      const { rows } = await sql<{ id: string; sealed: string | null }>`
+        select ${sql.ref(key)} as id, ${sql.ref(column)} as sealed from ${sql.table(table)}`.execute(trx);
+      for (const { id, sealed } of rows) {
+        if (sealed === null) continue;
+        const next = to.seal(from.open(sealed));
+        await sql`update ${sql.table(table)} set ${sql.ref(column)} = ${next} where ${sql.ref(key)} = ${id}`.execute(
+          trx,
+        );
         n++;
       }
     }
