@@ -34,6 +34,7 @@ import { RegisterSource } from './sources/register/source.js';
 import { Listening } from './api/listening.js';
 import { sourceStatuses, type Source } from './sources/source.js';
 import { TokenCheck } from './api/tokens.js';
+import { Rotations } from './api/rotate.js';
 import { WatchedFile } from './sources/file/watch.js';
 import { openDockerSource } from './sources/docker/open.js';
 import { AgentLeases } from './sources/agent/leases.js';
@@ -135,6 +136,16 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     if (certManager) await life.start(certManager);
     await life.start(new SecurityLog(join(dataDir, 'nginx', 'logs', 'security.log'), gate));
     const { edge, feed } = publisher;
+    // A rotated session key reaches nginx (a restart: it reads keys from its environment) and edges.
+    gate.onSessionKey(() => publisher.sessionKeyChanged());
+    const rotations = new Rotations({
+      ...core,
+      admin: admin.check,
+      register: register.check,
+      gate,
+      feed,
+      log: log.child({ part: 'rotate' }),
+    });
     metrics.onScrape(() => fillMetrics(metrics, { certs, gate, edge, nodes: new NodeStore(db), feed }));
 
     const api = await serveApi(life, admin.check, {
@@ -145,6 +156,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       feed,
       certManager,
       sourceStatus: () => sourceStatuses(sources),
+      rotations,
       log: log.child({ part: 'api' }),
     });
     // For `doctor`: the ports this instance really uses (flags given to `up` are not on disk otherwise).

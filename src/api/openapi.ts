@@ -3,6 +3,8 @@ import { registerBodySchema } from '../sources/register/templates.js';
 import { groupCreateSchema, userCreateSchema, userUpdateSchema } from '../model/identity.js';
 import { linkCreateSchema } from '../model/link.js';
 import { providerCreateSchema } from '../model/provider.js';
+import { rotateBodySchema } from './rotate.js';
+import { ROTATE_KINDS } from './views/rotate.js';
 import { edgeFileJsonSchema, edgePaths } from './openapi-edges.js';
 import {
   body,
@@ -42,6 +44,7 @@ export function openApiDocument(): object {
         Group: inputSchema(groupCreateSchema),
         Link: inputSchema(linkCreateSchema),
         Provider: inputSchema(providerCreateSchema),
+        Rotate: inputSchema(rotateBodySchema),
         EdgeFile: edgeFileJsonSchema(),
         ...viewSchemas(),
       },
@@ -215,6 +218,15 @@ function gatePaths(): Record<string, object> {
       }),
     },
     '/backups/{name}': { get: backupDownload },
+    '/rotate/{kind}': {
+      post: op({
+        summary:
+          'Rotate a secret, in force at once (see docs/rotation.md): admin-token, register-token, node-token (body node), session-key (the previous key verifies existing sessions until renewed), data-key (every sealed value re-sealed in one transaction; body new_secret when GATEHOUSE_SECRET is set). A new token is in the answer once.',
+        parameters: [{ ...pathParam('kind'), schema: { type: 'string', enum: [...ROTATE_KINDS] } }],
+        requestBody: body('Rotate', false),
+        answers: { 200: ['Rotated', 'Rotated'] },
+      }),
+    },
     '/session': {
       get: op({
         summary:

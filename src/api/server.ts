@@ -34,6 +34,7 @@ import { edgeGateRelay } from './edge-gate.js';
 import { AuditLog, auditChanges, CLI_UID_HEADER, socketActor } from './audit-log.js';
 import { auditRoutes } from './audit.js';
 import { backupRoutes } from './backups.js';
+import { rotateRoutes, type Rotations } from './rotate.js';
 
 export interface ApiDeps {
   registry: Registry;
@@ -55,6 +56,8 @@ export interface ApiDeps {
   log: Logger;
   /** Undefined for the local unix socket, whose file permissions are its access control. */
   token?: TokenCheck;
+  /** Secret rotation (POST /api/v1/rotate/{kind}); absent where the process cannot rotate. */
+  rotations?: Rotations;
 }
 
 declare module 'fastify' {
@@ -179,6 +182,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
       await streamRoutes(api, ctx, deps.feed);
       await nodeRoutes(api, nodes, deps.feed);
       await backupRoutes(api, ctx);
+      if (deps.rotations) await rotateRoutes(api, deps.rotations);
     },
     { prefix: '/api/v1' },
   );

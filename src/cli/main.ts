@@ -7,6 +7,7 @@ import { statusCommand } from './commands/status.js';
 import { doctorCommand } from './commands/doctor.js';
 import { backupCommand } from './commands/backup.js';
 import { dbCommand } from './commands/db.js';
+import { rotateCommand } from './commands/rotate.js';
 import { upCommand } from './commands/up.js';
 import { linkCommand } from './commands/link.js';
 import { providerCommand } from './commands/provider.js';
@@ -50,6 +51,7 @@ export function buildCli(): Command {
   program.addCommand(doctorCommand());
   program.addCommand(backupCommand());
   program.addCommand(dbCommand());
+  program.addCommand(rotateCommand());
   return program;
 }
 

@@ -5,7 +5,7 @@ import { securePermissions } from '../store/permissions.js';
 import { dirname, join } from 'node:path';
 import type { EdgeConfig } from '../compile/edge-config.js';
 import { NginxDriver } from '../drivers/nginx/driver.js';
-import { SESSION_KEY_ENV, type GateEnv } from '../model/session.js';
+import { sessionKeyEnv, type GateEnv } from '../model/session.js';
 import type { Logger } from '../observe/log.js';
 import { VERSION } from '../observe/version.js';
 import { keyDir } from '../tls/key-dir.js';
@@ -210,7 +210,7 @@ export class EdgeAgent {
       cookie: body.gate.cookie,
       ...(body.gate.portalHost ? { portalHost: body.gate.portalHost } : {}),
     };
-    this.driver.setGate(gate, { [SESSION_KEY_ENV]: secrets.sessionKey });
+    this.driver.setGate(gate, sessionKeyEnv(secrets.sessionKey, secrets.previousSessionKey));
     const st = body.gate.state;
     const stateKey = `${st.epoch} ${st.seq} ${st.hash}`;
     // Most bodies change only the config: the state on disk and in nginx is left as it is then.
@@ -230,6 +230,8 @@ export class EdgeAgent {
     this.secrets = secrets;
     this.body = { ...body, config: this.interner.intern(body.config) };
     await this.serve();
+    // A rotated session key: nginx reads it (and the previous one) from its environment.
+    if (await this.driver.restartForEnv()) this.o.log.info('nginx restarted with the rotated session key');
     this.have = body.hash;
   }
 

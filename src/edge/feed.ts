@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
 import { Compiler } from '../compile/incremental.js';
 import type { EdgeConfig } from '../compile/edge-config.js';
+import type { PreviousSessionKey } from '../model/session.js';
 import type { CertRef } from '../model/tls.js';
 import type { Logger } from '../observe/log.js';
 import type { Registry } from '../registry/registry.js';
@@ -37,6 +38,8 @@ export interface GateState {
 
 export interface FeedSecrets {
   sessionKey: string;
+  /** After a session-key rotation: the previous key, verifying until its time is up. */
+  previousSessionKey?: PreviousSessionKey;
   /** Certificate and key by certificate id, for the certificates the config names. */
   certs: Record<string, { cert: string; key: string }>;
 }
@@ -46,7 +49,13 @@ export interface EdgeFeedOptions {
   listeners: { http: number; https: number };
   tlsInput: () => Promise<{ certs: CertRef[]; challenges: ReadonlyMap<string, string>; ownHosts: string[] }>;
   certMaterial: (id: string) => Promise<{ cert: string; key: string }>;
-  gate: { stateDir: string; sessionKey: string; portalHost?: string; cookie: string };
+  gate: {
+    stateDir: string;
+    sessionKey: string;
+    previousSessionKey?: PreviousSessionKey;
+    portalHost?: string;
+    cookie: string;
+  };
   log: Logger;
 }
 
@@ -105,6 +114,14 @@ export class EdgeFeed {
     this.unsubscribe?.();
     this.watcher?.close();
     if (this.watchTimer) clearTimeout(this.watchTimer);
+    this.signal();
+  }
+
+  /** A rotated session key: every edge gets it (and the previous one) in its next body. */
+  setSessionKey(key: string, previous: PreviousSessionKey | undefined): void {
+    this.o.gate.sessionKey = key;
+    if (previous) this.o.gate.previousSessionKey = previous;
+    else delete this.o.gate.previousSessionKey;
     this.signal();
   }
 
@@ -207,10 +224,14 @@ export class EdgeFeed {
   }
 
   private identity(config: EdgeConfig, state: GateState): string {
-    const { portalHost, cookie, sessionKey } = this.o.gate;
+    const { portalHost, cookie, sessionKey, previousSessionKey: prev } = this.o.gate;
     return createHash('sha256')
       .update(`${config.hash} ${state.epoch} ${state.hash} ${portalHost ?? ''} ${cookie} `)
-      .update(createHash('sha256').update(sessionKey).digest('hex'))
+      .update(
+        createHash('sha256')
+          .update(`${sessionKey} ${prev ? `${prev.until} ${prev.key}` : ''}`)
+          .digest('hex'),
+      )
       .digest('hex');
   }
 
@@ -221,7 +242,8 @@ export class EdgeFeed {
     const state = this.stateFor(config, await this.gateState());
     const certs: FeedSecrets['certs'] = {};
     for (const c of config.tls.certs) certs[c.id] = await this.o.certMaterial(c.id);
-    const secrets: FeedSecrets = { sessionKey: this.o.gate.sessionKey, certs };
+    const { sessionKey, previousSessionKey } = this.o.gate;
+    const secrets: FeedSecrets = { sessionKey, ...(previousSessionKey ? { previousSessionKey } : {}), certs };
     const { portalHost, cookie } = this.o.gate;
     return {
       version,

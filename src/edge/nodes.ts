@@ -69,6 +69,26 @@ export class NodeStore {
     return { node: view(row), token };
   }
 
+  /**
+   * A new token for a node: its hash replaces the old one, which is refused from now on. The agent
+   * is started again with the new token (its transit key derives from the token's hash).
+   */
+  async rotateToken(name: string): Promise<{ node: NodeView; token: string }> {
+    const token = randomBytes(24).toString('base64url');
+    const r = await this.db
+      .updateTable('nodes')
+      .set({ token_hash: tokenHash(token) })
+      .where('name', '=', name)
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) === 0) throw notFound(`node ${name}`);
+    const row = await this.db
+      .selectFrom('nodes')
+      .selectAll()
+      .where('name', '=', name)
+      .executeTakeFirstOrThrow();
+    return { node: view(row), token };
+  }
+
   async list(): Promise<NodeView[]> {
     return (await this.db.selectFrom('nodes').selectAll().orderBy('name').execute()).map(view);
   }

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { NginxDriver } from '../drivers/nginx/driver.js';
-import { SESSION_KEY_ENV } from '../model/session.js';
+import { sessionKeyEnv } from '../model/session.js';
 import type { Gate } from '../gate/gate.js';
 import type { Settings } from '../model/settings.js';
 import { durationMs } from '../model/values.js';
@@ -34,6 +34,7 @@ export class EdgePublisher {
   /** ACME HTTP-01 answers in flight, by token: served by the edges with the config. */
   private readonly answers = new Map<string, string>();
   private certTimer: NodeJS.Timeout | undefined;
+  private readonly driver: NginxDriver;
 
   /** Where the ACME issuer puts its HTTP-01 answers. */
   readonly challenges: ChallengeSink = {
@@ -78,10 +79,11 @@ export class EdgePublisher {
       trustedProxies: settings.trusted_proxies,
       log: log.child({ part: 'nginx' }),
       gate: gate.env,
-      env: { [SESSION_KEY_ENV]: gate.sessionKey },
+      env: sessionKeyEnv(gate.sessionKey, gate.previousSessionKey),
       certMaterial: (id) => certs.material(id),
       tlsDir: keys.dir,
     });
+    this.driver = driver;
     this.edge = new LocalEdge(registry, driver, listeners, log.child({ part: 'edge' }), tlsInput);
     // Remote edge nodes: the same config (per role), certificates and gate state.
     this.feed = new EdgeFeed({
@@ -92,6 +94,7 @@ export class EdgePublisher {
       gate: {
         stateDir: gate.env.stateDir,
         sessionKey: gate.sessionKey,
+        ...(gate.previousSessionKey ? { previousSessionKey: gate.previousSessionKey } : {}),
         cookie: gate.env.cookie,
         ...(portal ? { portalHost: portal } : {}),
       },
@@ -121,6 +124,18 @@ export class EdgePublisher {
       // Keys in memory-backed storage go with us (nginx stops with us too).
       if (this.keys.inMemory) await rm(dirname(this.keys.dir), { recursive: true, force: true });
     }
+  }
+
+  /**
+   * A rotated session key (Gate.useSessionKey): the local nginx restarts with it and the previous
+   * one (it reads them from its environment); edge nodes get both in their next body.
+   */
+  async sessionKeyChanged(): Promise<void> {
+    const { gate } = this.deps;
+    const previous = gate.previousSessionKey;
+    this.driver.setGate(gate.env, sessionKeyEnv(gate.sessionKey, previous));
+    await this.driver.restartForEnv();
+    this.feed.setSessionKey(gate.sessionKey, previous);
   }
 
   /** What edges serve changed outside the registry (a certificate came or went): both render again. */

@@ -4,9 +4,11 @@ import type { Logger } from '../observe/log.js';
 import type { Registry } from '../registry/registry.js';
 import type { Db } from '../store/db.js';
 import { generatedSecret, type Sealer } from '../store/secrets.js';
+import { previousSessionKey, SESSION_KEY } from '../store/rotate.js';
 import {
   SESSION_COOKIE,
   SessionCodec,
+  type PreviousSessionKey,
   SIGN_IN,
   STATE_DIR,
   stateFile,
@@ -91,21 +93,28 @@ export class Gate {
   /** Security events since start, by kind (also stored in the events table). */
   readonly counts = new Map<string, number>();
   private readonly listeners = new Set<(e: EventRecord) => void>();
+  private readonly keyListeners: ((key: string, previous?: PreviousSessionKey) => Promise<void>)[] = [];
 
   private constructor(
     readonly opts: GateOptions,
-    readonly sessionKey: string,
+    private key: string,
+    private previous: PreviousSessionKey | undefined,
     private readonly files: RevocationFiles,
   ) {
-    this.sessions = new Sessions(opts.db, new SessionCodec(sessionKey), files, opts.sessionTtlMs);
+    this.sessions = new Sessions(opts.db, new SessionCodec(key, previous), files, opts.sessionTtlMs);
     this.users = new UserStore(opts.db, async (uid, reason) => {
       if (reason === 'revoked') await this.sessions.revokeUser(uid);
       await this.sessions.userChanged(uid, reason === 'removed');
       await this.refreshAvailability();
     });
     this.links = new LinkStore(opts.db, opts.registry, files.dir, (h) => this.originOf(h));
-    this.providers = new Providers(opts.db, opts.sealer, this.users, files.dir, sessionKey, () =>
-      this.refreshAvailability(),
+    this.providers = new Providers(
+      opts.db,
+      opts.sealer,
+      this.users,
+      files.dir,
+      () => this.key,
+      () => this.refreshAvailability(),
     );
     this.env = {
       socket: join(opts.dataDir, 'gate', 'gate.sock'),
@@ -124,10 +133,38 @@ export class Gate {
     const files = new RevocationFiles(join(dir, 'state'));
     await files.init();
     await mkdir(join(files.dir, STATE_DIR.signIn), { recursive: true, mode: 0o711 });
-    const key = await generatedSecret(opts.db, opts.sealer, 'session-key');
-    const gate = new Gate(opts, key, files);
+    const key = await generatedSecret(opts.db, opts.sealer, SESSION_KEY);
+    const previous = await previousSessionKey(opts.db, opts.sealer);
+    const gate = new Gate(opts, key, previous, files);
     await gate.refreshAvailability();
     return gate;
+  }
+
+  /** The key new sessions are signed with. */
+  get sessionKey(): string {
+    return this.key;
+  }
+
+  /** The key sessions made before the last rotation still verify with, while its time holds. */
+  get previousSessionKey(): PreviousSessionKey | undefined {
+    return this.previous && this.previous.until > Date.now() ? this.previous : undefined;
+  }
+
+  /**
+   * After a session-key rotation (store/rotate.ts): new sessions are signed with `key`, sessions
+   * made before still verify with `previous` until renewed or its time is up; every edge is told
+   * (listeners: the local nginx and the feed) before this resolves.
+   */
+  async useSessionKey(key: string, previous: PreviousSessionKey): Promise<void> {
+    this.key = key;
+    this.previous = previous;
+    this.sessions.codec.use(key, previous);
+    for (const l of this.keyListeners) await l(key, previous);
+  }
+
+  /** Tells `listener` of each new session key (see useSessionKey). */
+  onSessionKey(listener: (key: string, previous?: PreviousSessionKey) => Promise<void>): void {
+    this.keyListeners.push(listener);
   }
 
   /** Tells `listener` of each revocation once its file is written; the change waits for it. */

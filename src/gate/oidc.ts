@@ -36,7 +36,8 @@ export class Providers {
     private readonly sealer: Sealer,
     private readonly users: UserStore,
     private readonly stateDir: string,
-    private readonly key: string,
+    /** The session key now (short-lived sign-in steps are signed with it). */
+    private readonly keyOf: () => string,
     /** Called after providers change (sign-in availability depends on them). */
     private readonly changed: () => Promise<void>,
   ) {}
@@ -124,7 +125,7 @@ export class Providers {
       nonce,
     });
     const pending: Pending = { p: name, v: verifier, s: state, n: nonce, rd };
-    return { url: url.href, pending: signStep(this.key, 'oidc', { ...pending }, 10 * 60_000) };
+    return { url: url.href, pending: signStep(this.keyOf(), 'oidc', { ...pending }, 10 * 60_000) };
   }
 
   /** Completes the callback: the local user this provider identity signs in as, and where to go. */
@@ -132,7 +133,7 @@ export class Providers {
     callbackUrl: URL,
     pendingToken: string,
   ): Promise<{ user: Database['users']; identity: Identity; provider: string; rd: string }> {
-    const p = openStep(this.key, 'oidc', pendingToken) as Pending | undefined;
+    const p = openStep(this.keyOf(), 'oidc', pendingToken) as Pending | undefined;
     if (!p || typeof p.p !== 'string')
       throw new GatehouseError('oidc_expired', 'the sign-in took too long; start again', 400);
     const row = await this.row(p.p);

@@ -17,6 +17,26 @@ export const SESSION_COOKIE = 'gh_session';
 export const SESSION_KEY_ENV = 'GH_SESSION_KEY';
 
 /**
+ * After a session-key rotation: the previous key and until when it still verifies sessions, as
+ * `<until ms> <key>` (absent, or empty, when there is none).
+ */
+export const SESSION_KEY_PREVIOUS_ENV = 'GH_SESSION_KEY_PREVIOUS';
+
+/** A key that verifies (never signs) sessions made before a rotation, until `until` (ms). */
+export interface PreviousSessionKey {
+  key: string;
+  until: number;
+}
+
+/** nginx's environment for the session check: the key, and the previous one while it holds. */
+export function sessionKeyEnv(key: string, previous?: PreviousSessionKey): Record<string, string> {
+  return {
+    [SESSION_KEY_ENV]: key,
+    [SESSION_KEY_PREVIOUS_ENV]: previous ? `${previous.until} ${previous.key}` : '',
+  };
+}
+
+/**
  * A token: `base64url(JSON claims) "." base64url(HMAC-SHA256(key, first part))`. No lifetime is
  * encoded beyond the claims' own issued and expiry times.
  */
@@ -85,13 +105,25 @@ export function sessionClaims(
   };
 }
 
-/** Signs and checks tokens (see TOKEN). The Lua check makes the same computation. */
+/**
+ * Signs and checks tokens (see TOKEN). The Lua check makes the same computation. After a rotation
+ * (`use`) it signs with the new key and still verifies with the previous one until its time is up.
+ */
 export class SessionCodec {
-  constructor(private readonly key: string) {}
+  constructor(
+    private key: string,
+    private previous?: PreviousSessionKey,
+  ) {}
+
+  /** From now on signs with `key`; `previous` verifies until its `until`. */
+  use(key: string, previous?: PreviousSessionKey): void {
+    this.key = key;
+    this.previous = previous;
+  }
 
   sign(claims: SessionClaims): string {
     const body = Buffer.from(JSON.stringify(claims)).toString(TOKEN.encoding);
-    return `${body}${TOKEN.separator}${this.mac(body)}`;
+    return `${body}${TOKEN.separator}${this.mac(body, this.key)}`;
   }
 
   /** The claims of a well-signed token, expired or not; undefined for anything else. */
@@ -100,8 +132,9 @@ export class SessionCodec {
     if (dot <= 0) return undefined;
     const body = token.slice(0, dot);
     const given = Buffer.from(token.slice(dot + 1));
-    const expected = Buffer.from(this.mac(body));
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+    const prev = this.previous && this.previous.until > Date.now() ? this.previous.key : undefined;
+    if (!macMatches(given, this.mac(body, this.key)) && !(prev && macMatches(given, this.mac(body, prev))))
+      return undefined;
     try {
       // Well signed means we wrote it: only the fields everything relies on are checked.
       const c = JSON.parse(Buffer.from(body, TOKEN.encoding).toString('utf8')) as SessionClaims;
@@ -111,9 +144,14 @@ export class SessionCodec {
     }
   }
 
-  private mac(body: string): string {
-    return createHmac(TOKEN.hmac, this.key).update(body).digest(TOKEN.encoding);
+  private mac(body: string, key: string): string {
+    return createHmac(TOKEN.hmac, key).update(body).digest(TOKEN.encoding);
   }
+}
+
+function macMatches(given: Buffer, mac: string): boolean {
+  const expected = Buffer.from(mac);
+  return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
 /**

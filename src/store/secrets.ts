@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GatehouseError } from '../model/errors.js';
 import type { Db } from './db.js';
@@ -10,7 +10,26 @@ import type { Db } from './db.js';
  * of the database alone (a backup, a stolen disk image of the DB) reveals none of them.
  */
 export class Sealer {
-  private constructor(private readonly key: Buffer) {}
+  private constructor(private key: Buffer) {}
+
+  /** A sealer over a raw 32-byte key (data-key rotation seals with the next one). */
+  static fromKey(key: Buffer): Sealer {
+    return new Sealer(key);
+  }
+
+  /** The 256-bit key a GATEHOUSE_SECRET passphrase stands for. */
+  static keyOfSecret(secret: string): Buffer {
+    // A passphrase of any length becomes a 256-bit key; the salt ties it to this purpose.
+    return scryptSync(secret, 'gatehouse data key v1', 32);
+  }
+
+  /**
+   * From now on seals and opens with `next` (after data-key rotation re-sealed everything under it).
+   * Every part holds this one Sealer, so the running process switches at once.
+   */
+  useKey(next: Sealer): void {
+    this.key = next.key;
+  }
 
   /**
    * The data key: from a secret given in the environment (GATEHOUSE_SECRET; never stored), else
@@ -18,8 +37,9 @@ export class Sealer {
    */
   static async load(dataDir: string, secret?: string, db?: Db): Promise<Sealer> {
     const file = join(dataDir, 'data.key');
-    // A passphrase of any length becomes a 256-bit key; the salt ties it to this purpose.
-    if (secret) return new Sealer(scryptSync(secret, 'gatehouse data key v1', 32)).checked(db, file, true);
+    if (secret) return new Sealer(Sealer.keyOfSecret(secret)).checked(db, file, true);
+    // A data-key rotation interrupted between its commit and its rename: see settleNextKey.
+    if (db) await settleNextKey(file, db);
     let sealer: Sealer;
     try {
       const key = Buffer.from((await readFile(file, 'utf8')).trim(), 'base64');
@@ -45,17 +65,23 @@ export class Sealer {
 
   /** Refuses a key that does not open what the database holds (a data.key from another machine). */
   private async checked(db: Db | undefined, file: string, fromSecret: boolean): Promise<Sealer> {
-    const row = db && (await db.selectFrom('secrets').select('value').limit(1).executeTakeFirst());
-    if (!row) return this;
+    if (!db || (await this.opens(db))) return this;
+    throw new GatehouseError(
+      'data_key_mismatch',
+      `the database's secrets were sealed with another key than ${fromSecret ? 'GATEHOUSE_SECRET' : file}: ` +
+        'put back the data.key (or GATEHOUSE_SECRET) that was backed up with this database',
+    );
+  }
+
+  /** Whether this key opens a sealed value the database holds (true when it holds none). */
+  async opens(db: Db): Promise<boolean> {
+    const sample = await sealedSample(db);
+    if (sample === undefined) return true;
     try {
-      this.open(row.value);
-      return this;
+      this.open(sample);
+      return true;
     } catch {
-      throw new GatehouseError(
-        'data_key_mismatch',
-        `the database's secrets were sealed with another key than ${fromSecret ? 'GATEHOUSE_SECRET' : file}: ` +
-          'put back the data.key (or GATEHOUSE_SECRET) that was backed up with this database',
-      );
+      return false;
     }
   }
 
@@ -76,7 +102,56 @@ export class Sealer {
 }
 
 async function anySealed(db: Db): Promise<boolean> {
-  return !!(await db.selectFrom('secrets').select('name').limit(1).executeTakeFirst());
+  return (await sealedSample(db)) !== undefined;
+}
+
+/** One sealed value from the database (the secrets table first), or undefined when none is stored. */
+async function sealedSample(db: Db): Promise<string | undefined> {
+  const secret = await db.selectFrom('secrets').select('value').limit(1).executeTakeFirst();
+  if (secret) return secret.value;
+  const totp = await db
+    .selectFrom('users')
+    .select('totp_secret')
+    .where('totp_secret', 'is not', null)
+    .limit(1)
+    .executeTakeFirst();
+  if (totp?.totp_secret) return totp.totp_secret;
+  const oidc = await db.selectFrom('providers').select('client_secret').limit(1).executeTakeFirst();
+  if (oidc) return oidc.client_secret;
+  const cert = await db.selectFrom('certificates').select('key_sealed').limit(1).executeTakeFirst();
+  if (cert) return cert.key_sealed;
+  const dns = await db.selectFrom('dns_providers').select('secret_sealed').limit(1).executeTakeFirst();
+  return dns?.secret_sealed;
+}
+
+/** Where data-key rotation writes the next key before re-sealing under it (store/rotate.ts). */
+export const nextKeyFile = (keyFile: string): string => `${keyFile}.next`;
+
+/**
+ * A `data.key.next` left by a data-key rotation that stopped half-way. Before its commit the
+ * database is still sealed under data.key: the next key is dropped. After its commit (the rename
+ * did not happen) only the next key opens the database: it becomes data.key. Either way no secret
+ * is lost, and the next start sees a plain data.key.
+ */
+async function settleNextKey(file: string, db: Db): Promise<void> {
+  const next = nextKeyFile(file);
+  let raw: string;
+  try {
+    raw = await readFile(next, 'utf8');
+  } catch {
+    return;
+  }
+  const key = Buffer.from(raw.trim(), 'base64');
+  const current = await readFile(file, 'utf8').then(
+    (t) => Buffer.from(t.trim(), 'base64'),
+    () => undefined,
+  );
+  const opensWith = async (k: Buffer | undefined) => k?.length === 32 && (await Sealer.fromKey(k).opens(db));
+  if ((await opensWith(current)) || !(await opensWith(key))) {
+    await rm(next, { force: true });
+    return;
+  }
+  await rename(next, file);
 }
 
 /** A generated secret by name: created (random, sealed) on first use, the same ever after. */

@@ -258,6 +258,12 @@ describe('API views: each documented answer parses with its schema', () => {
     }
   });
 
+  it('secret rotation (test/e2e/rotate.test.ts tries every kind)', async () => {
+    await call('POST', '/api/v1/rotate/session-key', 200, {});
+    await call('POST', '/api/v1/rotate/node-token', 400, {});
+    await call('POST', '/api/v1/rotate/admin-token', 409);
+  });
+
   it('called every documented route (those needing an ACME CA answered acme_off)', () => {
     const missed = operations(doc).filter(({ key }) => !called.has(key) && !NEEDS_ACME.has(key));
     expect(missed.map(({ key }) => key)).toEqual([]);

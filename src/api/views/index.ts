@@ -40,6 +40,7 @@ import {
   snapshotView,
 } from './services.js';
 import { statusView } from './status.js';
+import { rotatedView } from './rotate.js';
 
 export * from './backups.js';
 export * from './common.js';
@@ -47,6 +48,7 @@ export * from './edges.js';
 export * from './gate.js';
 export * from './services.js';
 export * from './status.js';
+export * from './rotate.js';
 export * from './stream.js';
 
 /**
@@ -91,6 +93,7 @@ export const apiViews = {
   ApplyReport: applyReportView,
   BackupList: backupListView,
   BackupCreated: backupCreatedView,
+  Rotated: rotatedView,
   Deleted: deletedView,
   Revoked: revokedView,
   Ok: okView,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { EdgeConfig } from '../../compile/edge-config.js';
 import { GatehouseError } from '../../model/errors.js';
 import type { Logger } from '../../observe/log.js';
-import { liveHash, NginxProcess, testConfig, type NginxCommand } from './process.js';
+import { liveHash, NginxProcess, testConfig, untilServing, type NginxCommand } from './process.js';
 import { WORKER_GID } from '../../store/permissions.js';
 import { renderNginx, type RenderedFiles } from './render.js';
 import type { RenderEnv } from './env.js';
@@ -85,6 +85,10 @@ export class NginxDriver {
   private files: RenderedFiles | undefined;
   private generation: string | undefined;
   private seq = 0;
+  /** Applies and restarts, one after another. */
+  private serial: Promise<unknown> = Promise.resolve();
+  /** nginx runs with an older environment than cmd.env (see setGate). */
+  private envStale = false;
   /** When nginx was last told to reload, and why (a new config, files restored, a failed one undone). */
   lastReload: LastReload | undefined;
   private readonly ipv6 = hasIPv6();
@@ -124,11 +128,41 @@ export class NginxDriver {
 
   /**
    * An edge node learns its gate (portal host, session key) from the control plane after it starts.
-   * nginx reads its environment when it starts: a key that changes needs a restart (it never does).
+   * nginx reads its environment when it starts: a key that changes (a rotation) needs a restart.
    */
   setGate(gate: GateEnv | undefined, env: Record<string, string>): void {
     this.opts.gate = gate;
+    if (JSON.stringify(env) === JSON.stringify(this.cmd.env)) return;
     this.cmd.env = env;
+    // A running nginx keeps the environment it started with: restartForEnv() gives it this one.
+    this.envStale = this.process.running;
+  }
+
+  /**
+   * Restarts nginx when its environment changed since it started (a rotated session key), once
+   * no apply is under way; resolves when the new master serves the live generation again (its
+   * tables come back from the state files it loads at start).
+   */
+  async restartForEnv(): Promise<boolean> {
+    if (!this.envStale) return false;
+    return this.exclusive(async () => {
+      if (!this.envStale) return false;
+      this.envStale = false;
+      if (!this.process.running) return false;
+      await this.process.restart();
+      if (this.generation) await untilServing(this.statusSocket, this.generation);
+      this.process.markHealthy();
+      await this.syncTls();
+      await this.revocations.sync();
+      return true;
+    });
+  }
+
+  /** Runs `fn` after every apply or restart already under way (they never overlap). */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.serial.then(fn, fn);
+    this.serial = next.catch(() => undefined);
+    return next;
   }
 
   /** Where certificate files go, when that is only known after construction. */
@@ -174,6 +208,14 @@ export class NginxDriver {
     cfg: EdgeConfig,
     down?: ReadonlySet<string>,
     extra: Pick<RenderEnv, 'upstreamLog'> = {},
+  ): Promise<ApplyResult> {
+    return this.exclusive(() => this.applyNow(cfg, down, extra));
+  }
+
+  private async applyNow(
+    cfg: EdgeConfig,
+    down: ReadonlySet<string> | undefined,
+    extra: Pick<RenderEnv, 'upstreamLog'>,
   ): Promise<ApplyResult> {
     const t0 = performance.now();
     const render = (generation: string) =>

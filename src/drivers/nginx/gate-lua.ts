@@ -1,4 +1,11 @@
-import { CLAIM, SESSION_KEY_ENV, SIGN_IN, STATE_DIR, TOKEN } from '../../model/session.js';
+import {
+  CLAIM,
+  SESSION_KEY_ENV,
+  SESSION_KEY_PREVIOUS_ENV,
+  SIGN_IN,
+  STATE_DIR,
+  TOKEN,
+} from '../../model/session.js';
 
 const C = CLAIM;
 
@@ -24,6 +31,8 @@ local lrucache = require "resty.lrucache"
 local M = {}
 local C = ffi.C
 local lib, revoked, P, ROUTES, KEY, SHA256
+-- After a session-key rotation: the previous key verifies (never signs) until PREV_UNTIL (ms).
+local PREV, PREV_UNTIL
 local find, sub = string.find, string.sub
 
 for _, decl in ipairs({
@@ -42,8 +51,8 @@ local mac_len = ffi.new("unsigned int[1]")
 -- only that (a few µs), so the cache stays small (~1 KB an entry).
 local verified = lrucache.new(4096)
 
-local function mac(body)
-  if C.HMAC(SHA256, KEY, #KEY, body, #body, mac_buf, mac_len) == nil then return nil end
+local function mac(key, body)
+  if C.HMAC(SHA256, key, #key, body, #body, mac_buf, mac_len) == nil then return nil end
   return base64.encode_base64url(ffi.string(mac_buf, mac_len[0]))
 end
 
@@ -76,7 +85,10 @@ local function claims_of(token)
   local body = sub(token, 1, dot - 1)
   -- A plain comparison, as nginx's own secure_link makes: a timing difference of nanoseconds in a
   -- string comparison is not observable through nginx and the network.
-  if mac(body) ~= sub(token, dot + 1) then return nil end
+  local sig = sub(token, dot + 1)
+  if mac(KEY, body) ~= sig and not (PREV and ngx.now() * 1000 < PREV_UNTIL and mac(PREV, body) == sig) then
+    return nil
+  end
   c = lib.object(base64.decode_base64url(body))
   if not c or type(c.${C.expires}) ~= "number" or type(c.${C.issued}) ~= "number" or not lib.safe_id(c.${C.sessionId})
     or not lib.safe_id(c.${C.userId}) or type(c.${C.scope}) ~= "string" or type(c.${C.via}) ~= "string" or not strings(c.${C.groups}) then
@@ -268,6 +280,8 @@ end
 function M.init(policies, helpers, revocations)
   lib, revoked, P = helpers, revocations, policies
   KEY = os.getenv("${SESSION_KEY_ENV}") or ""
+  local until_ms, prev = (os.getenv("${SESSION_KEY_PREVIOUS_ENV}") or ""):match("^(%d+) (%S+)$")
+  if prev then PREV, PREV_UNTIL = prev, tonumber(until_ms) end
   SHA256 = C.EVP_sha256()
   ROUTES = {}
   for id, p in pairs(P.routes) do

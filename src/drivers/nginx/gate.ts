@@ -1,7 +1,12 @@
 import type { EdgeConfig, SiteRoute } from '../../compile/edge-config.js';
 import { httpsPortPart, indent, listen } from './common.js';
 import { filePath, lit } from './escape.js';
-import { SESSION_COOKIE, SESSION_KEY_ENV, type PublicOrigin } from '../../model/session.js';
+import {
+  SESSION_COOKIE,
+  SESSION_KEY_ENV,
+  SESSION_KEY_PREVIOUS_ENV,
+  type PublicOrigin,
+} from '../../model/session.js';
 import { acmeLocation } from './acme.js';
 import type { RenderEnv } from './env.js';
 import { GATE_LUA } from './gate-lua.js';
@@ -51,7 +56,7 @@ export function portalUrl(
 
 /** Main-context lines: the key's environment variable (the Lua module is loaded for the fast lane). */
 export function gateMain(guarded: boolean): string[] {
-  return guarded ? [`env ${SESSION_KEY_ENV};`] : [];
+  return guarded ? [`env ${SESSION_KEY_ENV};`, `env ${SESSION_KEY_PREVIOUS_ENV};`] : [];
 }
 
 /** http-context lines: the gate upstream, the check's shared memory and variables. */

@@ -1,6 +1,7 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
+import { GatehouseError } from '../../model/errors.js';
 import type { Logger } from '../../observe/log.js';
 
 export interface NginxCommand {
@@ -44,6 +45,20 @@ export function liveHash(socketPath: string): Promise<string | undefined> {
     req.on('error', () => resolve(undefined));
     req.end();
   });
+}
+
+/** Resolves once nginx answers with `generation` on its status socket (a restarted master, say). */
+export async function untilServing(socketPath: string, generation: string, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while ((await liveHash(socketPath)) !== generation) {
+    if (Date.now() > deadline)
+      throw new GatehouseError(
+        'nginx_start_failed',
+        `nginx did not serve ${generation} within ${ms} ms`,
+        500,
+      );
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 /**
@@ -195,6 +210,28 @@ export class NginxProcess {
       if (--left <= 0 || this.child !== child) clearInterval(timer);
     }, 50);
     timer.unref();
+  }
+
+  /**
+   * A new master in place of the running one (it reads its environment anew: a rotated session
+   * key). The old one stops gracefully (SIGQUIT); requests still open after `graceMs` are cut
+   * (SIGTERM, then SIGKILL after `timeoutMs`): the ports stay closed until it is gone. The new one
+   * starts from the current config and state files.
+   */
+  async restart(graceMs = 1000, timeoutMs = 5000): Promise<void> {
+    if (this.closed) throw new Error('nginx was stopped for good; not starting it again');
+    const child = this.child;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      this.stopping = true;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGQUIT');
+      const fast = setTimeout(() => child.kill('SIGTERM'), graceMs);
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      await exited;
+      clearTimeout(fast);
+      clearTimeout(timer);
+    }
+    await this.start();
   }
 
   /** Graceful stop (SIGQUIT) with a deadline, then SIGKILL. */
