@@ -9,7 +9,7 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, sql, type MigrationProvider } from 'kysely';
 import { GatehouseError } from '../model/errors.js';
@@ -42,8 +42,15 @@ export const BACKUP_TABLES = [
   'audit',
 ] as const satisfies readonly (keyof Database)[];
 
-/** Data dir files that hold state: data.key opens sealed secrets; the token files hold hashes. */
-export const BACKUP_FILES = ['data.key', 'admin-token', 'register-token'] as const;
+/**
+ * Data dir files that hold state: data.key opens sealed secrets; the generated tokens' hashes
+ * (src/api/tokens.ts) keep the admin and register tokens working after a restore.
+ */
+export const BACKUP_FILES = [
+  'data.key',
+  'secrets/admin-token.sha256',
+  'secrets/register-token.sha256',
+] as const;
 
 const MAGIC = Buffer.from('GHBK');
 const FORMAT_VERSION = 1;
@@ -255,7 +262,9 @@ export async function restoreBackup(
     if (!o.file || typeof o.data !== 'string') continue;
     if (!(BACKUP_FILES as readonly string[]).includes(o.file))
       throw new GatehouseError('backup_format', `the backup names an unknown file ${o.file}`, 400);
-    writeFileSync(join(dataDir, o.file), Buffer.from(o.data, 'base64'), { mode: 0o600 });
+    const target = join(dataDir, o.file);
+    mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
+    writeFileSync(target, Buffer.from(o.data, 'base64'), { mode: 0o600 });
   }
   return head;
 }

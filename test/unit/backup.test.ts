@@ -1,4 +1,4 @@
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -29,6 +29,8 @@ async function sample(): Promise<{ dir: string; file: string }> {
     })
     .execute();
   writeFileSync(join(dir, 'data.key'), 'k'.repeat(32), { mode: 0o600 });
+  mkdirSync(join(dir, 'secrets'), { mode: 0o700 });
+  writeFileSync(join(dir, 'secrets', 'admin-token.sha256'), 'ab'.repeat(32) + '\n', { mode: 0o600 });
   const file = join(dir, 'b.ghbk');
   await createBackup(db, dir, file, 'correct horse', '0.1.0');
   await db.destroy();
@@ -64,6 +66,9 @@ describe('backup', () => {
     );
     expect(head.gatehouse).toBe('0.1.0');
     expect(readFileSync(join(target, 'data.key'), 'utf8')).toBe('k'.repeat(32));
+    // The generated admin token's hash: the token printed at first start still works.
+    expect(readFileSync(join(target, 'secrets', 'admin-token.sha256'), 'utf8')).toBe('ab'.repeat(32) + '\n');
+    expect(statSync(join(target, 'secrets', 'admin-token.sha256')).mode & 0o777).toBe(0o600);
     const db = await openSqlite(join(target, 'gatehouse.db'));
     expect((await db.selectFrom('services').select('name').execute()).map((r) => r.name)).toEqual(['web']);
     await db.destroy();
