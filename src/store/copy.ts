@@ -1,10 +1,7 @@
 import { existsSync, rmSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { compile } from '../compile/compile.js';
 import { GatehouseError, invalid } from '../model/errors.js';
-import type { CertRef } from '../model/tls.js';
-import { loadRecords } from '../registry/persist.js';
 import { BACKUP_TABLES } from './backup.js';
 import { dbFile, runningInstance } from './data-dir.js';
 import { dialectOf, type Database, type Db } from './db.js';
@@ -90,43 +87,10 @@ async function rowCounts(db: Kysely<Database>, tables: readonly string[]): Promi
 }
 
 /**
- * The certificates compile would use at `now` (as CertStore.inventory picks them: valid, or valid
- * within the hour).
+ * The hash of the config a Gatehouse on a store compiles (compile/store-hash.ts): the copy's check
+ * that both stores serve the same. Passed in: the store does not compile.
  */
-async function certRefs(db: Kysely<Database>, now: number): Promise<CertRef[]> {
-  const rows = await db
-    .selectFrom('certificates')
-    .select(['id', 'fingerprint', 'names', 'not_after', 'not_before', 'created_at'])
-    .where('not_after', '>', new Date(now).toISOString())
-    .where('not_before', '<=', new Date(now + 3_600_000).toISOString())
-    .execute();
-  return rows.map((r) => ({
-    id: r.id,
-    fingerprint: r.fingerprint,
-    names: JSON.parse(r.names) as string[],
-    notAfter: r.not_after,
-    notBefore: r.not_before,
-    createdAt: r.created_at,
-  }));
-}
-
-/**
- * The hash of the config a Gatehouse on this store compiles (its services and valid certificates,
- * on fixed listeners): equal on two stores when they serve the same. Services the registry would set
- * aside (unloadable) are counted in `unloadable`.
- */
-export async function storeConfigHash(
-  db: Kysely<Database>,
-  now = Date.now(),
-): Promise<{ hash: string; services: number; unloadable: number }> {
-  const { records, unloadable } = await loadRecords(db as Db);
-  const config = compile({
-    services: [...records.values()].map((r) => r.service),
-    listeners: { http: 80, https: 443 },
-    certs: await certRefs(db, now),
-  });
-  return { hash: config.hash, services: records.size, unloadable: unloadable.length };
-}
+export type StoreHasher = (db: Kysely<Database>, now: number) => Promise<{ hash: string }>;
 
 export interface CopyProgress {
   (table: string, rows: number): void;
@@ -243,6 +207,7 @@ async function withFlag<T>(flag: '--from' | '--to', fn: () => Promise<T>): Promi
 export async function copyStore(
   fromText: string,
   toText: string,
+  configHash: StoreHasher,
   progress: CopyProgress = () => undefined,
 ): Promise<CopyReport> {
   const from = parseLocation('--from', fromText);
@@ -258,7 +223,7 @@ export async function copyStore(
     const dst = await withFlag('--to', () => openDatabase(to.kind === 'sqlite' ? to.path : to.url));
     let ok = false;
     try {
-      const report = await copyOpen(src, dst, from, to, progress);
+      const report = await copyOpen(src, dst, from, to, configHash, progress);
       ok = true;
       return report;
     } finally {
@@ -278,6 +243,7 @@ async function copyOpen(
   dst: Db,
   from: StoreLocation,
   to: StoreLocation,
+  configHash: StoreHasher,
   progress: CopyProgress,
 ): Promise<CopyReport> {
   const now = Date.now();
@@ -288,7 +254,7 @@ async function copyOpen(
       : src.transaction();
   return read.execute(async (s) => {
     const { applied } = await migrationState(s as unknown as Kysely<unknown>);
-    const before = await storeConfigHash(s, now);
+    const before = await configHash(s, now);
     return dst.transaction().execute(async (d) => {
       const present = await rowCounts(d, COPY_TABLES);
       const busy = new Map([...present].filter(([, n]) => n > 0));
@@ -300,7 +266,7 @@ async function copyOpen(
         progress(table, n);
       }
       for (const { table, column } of serials) await resetSerial(d, table, column);
-      await verify(d, tables, before.hash, now);
+      await verify(d, tables, before.hash, () => configHash(d, now));
       return {
         from: from.label,
         to: to.label,
@@ -344,7 +310,7 @@ async function verify(
   d: Transaction<Database>,
   tables: { table: string; rows: number }[],
   hash: string,
-  now: number,
+  hashNow: () => Promise<{ hash: string }>,
 ): Promise<void> {
   const counts = await rowCounts(d, COPY_TABLES);
   const off = tables.filter((t) => counts.get(t.table) !== t.rows);
@@ -354,7 +320,7 @@ async function verify(
       `the copy's row counts differ (${off.map((t) => `${t.table}: ${t.rows} read, ${String(counts.get(t.table))} written`).join('; ')}); nothing was stored`,
       500,
     );
-  const after = await storeConfigHash(d, now);
+  const after = await hashNow();
   if (after.hash !== hash)
     throw new GatehouseError(
       'copy_mismatch',

@@ -4,7 +4,8 @@ import SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { openSqlite } from '../../src/store/db.js';
-import { COPY_TABLES, copyStore, parseLocation, storeConfigHash, storeTables } from '../../src/store/copy.js';
+import { storeConfigHash } from '../../src/compile/store-hash.js';
+import { COPY_TABLES, copyStore, parseLocation, storeTables } from '../../src/store/copy.js';
 import { loadFixture, seedFixture, shippedMigrations } from '../fixtures/generate.js';
 import { testDir } from '../helpers/tmp.js';
 
@@ -61,7 +62,7 @@ describe('db copy', () => {
     const from = await fixtureFile(latest);
     const to = join(await testDir('copy-to-'), 'gatehouse.db');
     const seen: string[] = [];
-    const report = await copyStore(from, `sqlite:${to}`, (t) => seen.push(t));
+    const report = await copyStore(from, `sqlite:${to}`, storeConfigHash, (t) => seen.push(t));
     expect(seen).toEqual([...COPY_TABLES]);
     const f = loadFixture(latest);
     for (const t of report.tables) expect(t.rows, t.table).toBe(f.tables[t.table]?.length);
@@ -79,7 +80,7 @@ describe('db copy', () => {
       await a.destroy();
       await b.destroy();
     }
-    await expect(copyStore(from, to)).rejects.toThrow(
+    await expect(copyStore(from, to, storeConfigHash)).rejects.toThrow(
       /^--to: .* is not empty \(audit: 3, .*services: 7.*\): copy into an empty database/,
     );
   }, 30_000);
@@ -87,27 +88,31 @@ describe('db copy', () => {
   it('refuses an older or newer source, a missing one, and a target in a missing directory; leaves nothing behind', async () => {
     const old = await fixtureFile(latest - 1, false);
     const to = join(await testDir('copy-to-'), 'x.db');
-    await expect(copyStore(old, to)).rejects.toThrow(
+    await expect(copyStore(old, to, storeConfigHash)).rejects.toThrow(
       /^--from: .* has an older schema than this Gatehouse \(0013_events_host_path not applied\)/,
     );
     const newer = await fixtureFile(latest);
     const s = new SQLite(newer);
     s.prepare("insert into kysely_migration (name, timestamp) values ('9999_future', 'x')").run();
     s.close();
-    await expect(copyStore(newer, to)).rejects.toThrow(/^--from: .* newer schema .*9999_future/);
-    await expect(copyStore('/nonexistent/gatehouse.db', to)).rejects.toThrow(
+    await expect(copyStore(newer, to, storeConfigHash)).rejects.toThrow(
+      /^--from: .* newer schema .*9999_future/,
+    );
+    await expect(copyStore('/nonexistent/gatehouse.db', to, storeConfigHash)).rejects.toThrow(
       /^--from: there is no SQLite database/,
     );
-    await expect(copyStore(await fixtureFile(latest), '/nonexistent/dir/x.db')).rejects.toThrow(
-      /^--to: the directory/,
-    );
+    await expect(
+      copyStore(await fixtureFile(latest), '/nonexistent/dir/x.db', storeConfigHash),
+    ).rejects.toThrow(/^--to: the directory/);
     expect(existsSync(to)).toBe(false);
     const junk = join(await testDir('copy-junk-'), 'junk.db');
     writeFileSync(junk, 'not a database at all, just text that is long enough to have a header');
-    await expect(copyStore(await fixtureFile(latest), junk)).rejects.toThrow(
+    await expect(copyStore(await fixtureFile(latest), junk, storeConfigHash)).rejects.toThrow(
       /^--to: .*junk\.db cannot be read: file is not a database/,
     );
-    await expect(copyStore(junk, to)).rejects.toThrow(/^--from: .* does not open as a SQLite database/);
+    await expect(copyStore(junk, to, storeConfigHash)).rejects.toThrow(
+      /^--from: .* does not open as a SQLite database/,
+    );
   }, 30_000);
 
   it('refuses a source holding a table it does not know', async () => {
@@ -117,6 +122,8 @@ describe('db copy', () => {
     s.close();
     const dir = await testDir('copy-to-');
     mkdirSync(dir, { recursive: true });
-    await expect(copyStore(from, join(dir, 'x.db'))).rejects.toThrow(/does not know: plugins/);
+    await expect(copyStore(from, join(dir, 'x.db'), storeConfigHash)).rejects.toThrow(
+      /does not know: plugins/,
+    );
   }, 30_000);
 });

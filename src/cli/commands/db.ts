@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { storeConfigHash } from '../../compile/store-hash.js';
 import { copyStore, type CopyReport } from '../../store/copy.js';
 import type { GlobalOptions } from '../context.js';
 
@@ -26,7 +27,7 @@ export function dbCommand(): Command {
     .requiredOption('--to <url>', 'an empty database: created and migrated by the copy')
     .action(async (o: { from: string; to: string }, c: Command) => {
       const json = !!c.optsWithGlobals<GlobalOptions>().json;
-      const report = await copyStore(o.from, o.to, (table, rows) => {
+      const report = await copyStore(o.from, o.to, storeConfigHash, (table, rows) => {
         if (!json) process.stderr.write(`${table}: ${rows} row${rows === 1 ? '' : 's'}\n`);
       });
       if (json)
