@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { conflict, fromZod, GatehouseError, notFound } from '../model/errors.js';
 import { serviceSchema, type Service, type ServiceRecord, type Source } from '../model/service.js';
 import { dialectOf, sqliteOf, type Db } from '../store/db.js';
+import { applyCatchUp, readSince, STALE_RETRIES, staleError, type CatchUp } from './catch-up.js';
 import { checkNewPorts, Claims, type IsLocal } from './claims.js';
 import { GroupCommit } from './group-commit.js';
 import { checkHosts, checkOwner, checkUnchanged, overrides } from './ownership.js';
@@ -9,6 +11,7 @@ import {
   loadRecords,
   persistVersions,
   persistVersionsSync,
+  StaleVersionError,
   type VersionRow,
   type WriteMeta,
 } from './persist.js';
@@ -71,6 +74,14 @@ export class Registry {
   /** The staging's epoch when the running write's turn began. */
   private turnEpoch = 0;
   private readonly group: GroupCommit<VersionRow>;
+  /** Names this process among replicas sharing one PostgreSQL (in the notifications it sends). */
+  readonly replica = randomUUID().slice(0, 8);
+  /** PostgreSQL: other replicas may store versions too (SQLite: this process is the only writer). */
+  private readonly shared: boolean;
+  /** The staging's epoch after a batch was refused because another replica wrote first. */
+  private staleEpoch = -1;
+  /** A catch-up queued and not yet begun: another request joins it. */
+  private catchUpQueued: Promise<void> | undefined;
 
   private constructor(
     readonly db: Db,
@@ -81,14 +92,24 @@ export class Registry {
     this.staging = new Staging(this.records, 0);
     // SQLite writes synchronously through its handle (measured: P5); PostgreSQL through the pool.
     const sqlite = dialectOf(db) === 'sqlite' ? sqliteOf(db) : undefined;
+    this.shared = !sqlite;
     this.group = new GroupCommit<VersionRow>({
-      write: sqlite ? (rows) => persistVersionsSync(sqlite, rows) : (rows) => persistVersions(db, rows),
+      write: sqlite
+        ? (rows) => persistVersionsSync(sqlite, rows)
+        : (rows) => persistVersions(db, rows, this.replica),
       // A Kysely transaction (users, links) spans awaits on the same handle: the batch waits for it
       // (so no such transaction may wait for a registry write: none does).
       ready: () => !sqlite?.inTransaction,
       committed: (rows) => this.committed(rows),
       // Every staged write was in the batch (it is written synchronously, between two turns).
-      failed: () => this.staging.takeBack(this.current),
+      failed: (_rows, err) => {
+        this.staging.takeBack(this.current);
+        if (!(err instanceof StaleVersionError)) return undefined;
+        // Another replica wrote first: catch up (ahead of the writes' second turns), then they run again.
+        this.staleEpoch = this.staging.epoch;
+        void this.catchUp().catch(() => undefined);
+        return staleError();
+      },
     });
   }
 
@@ -134,6 +155,39 @@ export class Registry {
   onChange(fn: (e: ChangeEvent) => void): () => void {
     this.events.on('change', fn);
     return () => this.events.off('change', fn);
+  }
+
+  /** Records another replica stored that this binary does not accept (set aside, as at start-up). */
+  onUnloadable(fn: (records: { name: string; error: string }[]) => void): () => void {
+    this.events.on('unloadable', fn);
+    return () => this.events.off('unloadable', fn);
+  }
+
+  /**
+   * Takes in what other replicas stored since this one's version (PostgreSQL), in the write queue:
+   * after the writes queued before it are stored, before those queued after it are checked.
+   */
+  catchUp(): Promise<void> {
+    if (this.catchUpQueued) return this.catchUpQueued;
+    const run = this.queue.then(async () => {
+      this.catchUpQueued = undefined;
+      // Staged writes hold claims and version numbers: their batch lands (or fails) first.
+      if (this.staging.size > 0) await this.group.submit(undefined).catch(() => undefined);
+      const c = await readSince(this.db, this.current);
+      if (c) this.caughtUp(c);
+    });
+    this.catchUpQueued = run;
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Applies what other replicas stored to the records and claims; listeners are told once. */
+  private caughtUp(c: CatchUp): void {
+    const names = applyCatchUp(c, this.records, this.claims, this.unloadable);
+    this.current = this.staging.lastVersion = c.version;
+    if (c.unloadable.length > 0) this.events.emit('unloadable', c.unloadable);
+    if (names.size > 0)
+      this.events.emit('change', { version: this.current, names: [...names] } satisfies ChangeEvent);
   }
 
   /**
@@ -222,13 +276,28 @@ export class Registry {
    * Writes are serialised: `fn` runs once every write queued before it has been checked and staged
    * (or refused); its caller is answered once it is stored.
    */
-  private enqueue(fn: () => Turn | Promise<Turn>): Promise<WriteResult> {
+  private enqueue(fn: () => Turn | Promise<Turn>, again = true, attempt = 0): Promise<WriteResult> {
     const run = this.queue.then(() => {
       this.turnEpoch = this.staging.epoch;
       return fn();
     });
     this.queue = run.catch(() => undefined);
-    return run.then((t) => ('done' in t ? t.done : t));
+    const answer = run.then((t) => ('done' in t ? t.done : t));
+    if (!this.shared) return answer;
+    // Another replica wrote first: the turn runs again once caught up (the catch-up was queued
+    // first), against the state it now meets. The caller sees that answer, not this refusal.
+    return answer.catch((err: unknown) => {
+      if (!(err instanceof GatehouseError) || err.code !== 'stale_version') throw err;
+      if (!again) {
+        throw new GatehouseError(
+          'changed_meanwhile',
+          'another replica changed the registry meanwhile; nothing was written, look again and repeat',
+          409,
+        );
+      }
+      if (attempt >= STALE_RETRIES) throw err;
+      return this.enqueue(fn, again, attempt + 1);
+    });
   }
 
   /**
@@ -326,7 +395,8 @@ export class Registry {
 
   /** Writes whole records (with their own metadata) as one version: how a rollback restores a state. */
   restore(changes: [string, ServiceRecord | undefined][], meta: WriteMeta): Promise<WriteResult> {
-    return this.enqueue(() => (changes.length === 0 ? this.nothing() : this.commit(changes, meta)));
+    // Computed from the state before the turn: not run again on a state another replica changed.
+    return this.enqueue(() => (changes.length === 0 ? this.nothing() : this.commit(changes, meta)), false);
   }
 
   /**
@@ -338,6 +408,7 @@ export class Registry {
     // the current claims, not a dry run's.
     await checkNewPorts(this.host.portFree, this.staging.entries(), changes);
     if (this.turnEpoch !== this.staging.epoch) {
+      if (this.staleEpoch === this.staging.epoch) throw staleError();
       throw new GatehouseError(
         'write_retry',
         'a write this one was checked against could not be stored; nothing was written, try again',
