@@ -136,7 +136,25 @@ export function applyCatchUp(
 }
 
 /** How many times a write runs again after other replicas wrote first, before it is refused. */
-export const STALE_RETRIES = 20;
+const STALE_RETRIES = 20;
+
+/**
+ * Whether a write refused with `err` runs again (returns), or its caller gets an answer (throws):
+ * that error when it is not about another replica writing first; a 409 for a write computed before
+ * its turn (`again` false: a rollback), which must not be applied to a state it was not computed
+ * from; the refusal itself after STALE_RETRIES rounds.
+ */
+export function stillStale(err: unknown, again: boolean, attempt: number): void {
+  if (!(err instanceof GatehouseError) || err.code !== 'stale_version') throw err;
+  if (!again) {
+    throw new GatehouseError(
+      'changed_meanwhile',
+      'another replica changed the registry meanwhile; nothing was written, look again and repeat',
+      409,
+    );
+  }
+  if (attempt >= STALE_RETRIES) throw err;
+}
 
 /** Another replica stored a version first (the registry runs the write again; see STALE_RETRIES). */
 export function staleError(): GatehouseError {

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { conflict, fromZod, GatehouseError, notFound } from '../model/errors.js';
 import { serviceSchema, type Service, type ServiceRecord, type Source } from '../model/service.js';
 import { dialectOf, sqliteOf, type Db } from '../store/db.js';
-import { applyCatchUp, readSince, STALE_RETRIES, staleError, type CatchUp } from './catch-up.js';
+import { applyCatchUp, readSince, staleError, stillStale, type CatchUp } from './catch-up.js';
 import { checkNewPorts, Claims, type IsLocal } from './claims.js';
 import { GroupCommit } from './group-commit.js';
 import { checkHosts, checkOwner, checkUnchanged, overrides } from './ownership.js';
@@ -287,15 +287,7 @@ export class Registry {
     // Another replica wrote first: the turn runs again once caught up (the catch-up was queued
     // first), against the state it now meets. The caller sees that answer, not this refusal.
     return answer.catch((err: unknown) => {
-      if (!(err instanceof GatehouseError) || err.code !== 'stale_version') throw err;
-      if (!again) {
-        throw new GatehouseError(
-          'changed_meanwhile',
-          'another replica changed the registry meanwhile; nothing was written, look again and repeat',
-          409,
-        );
-      }
-      if (attempt >= STALE_RETRIES) throw err;
+      stillStale(err, again, attempt);
       return this.enqueue(fn, again, attempt + 1);
     });
   }
