@@ -10,7 +10,7 @@ export const CERTS_CHANNEL = 'gatehouse_certs';
 
 /** Reconnecting after the database went away: the first wait, and the longest. */
 const RETRY_FIRST_MS = 100;
-const RETRY_MAX_MS = 2000;
+const RETRY_MAX_MS = 1000;
 
 /**
  * Keeps one replica's registry in step with the others sharing its PostgreSQL: one dedicated

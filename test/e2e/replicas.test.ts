@@ -125,8 +125,8 @@ describe('replicas: two gatehouse processes on one PostgreSQL', () => {
     pgc = await startPostgres();
     url = await pgc.createDatabase();
     app = await echoBackend('app');
-    a = await startReplica('a', url);
-    b = await startReplica('b', url);
+    // Started together: one migrates the empty database, the other waits for it.
+    [a, b] = await Promise.all([startReplica('a', url), startReplica('b', url)]);
   }, 120_000);
   afterAll(async () => {
     await stopReplica(a);
