@@ -139,6 +139,41 @@ export async function persistVersions(db: Db, rows: VersionRow[], replica = ''):
   });
 }
 
+/** The registry's write lock held by one pinned connection, across a catch-up and the next batch. */
+export interface WriteHold {
+  /** The pinned connection: the batch written through it takes the lock it already holds. */
+  db: Db;
+  release(): void;
+}
+
+/**
+ * Takes the write lock for a while (a session-level advisory lock on a pinned connection): no other
+ * replica stores a version until `release`. A registry that was refused because another replica wrote
+ * first holds it from its catch-up to the batch that writes again, so that batch cannot be refused
+ * again (without it, replicas writing without pause can keep refusing each other).
+ */
+export function holdWriteLock(db: Db): Promise<WriteHold> {
+  return new Promise<WriteHold>((resolve, reject) => {
+    let release = () => undefined as void;
+    const released = new Promise<void>((r) => (release = r));
+    let held = false;
+    db.connection()
+      .execute(async (conn) => {
+        await sql`select pg_advisory_lock(${VERSIONS_LOCK_KEY})`.execute(conn);
+        held = true;
+        try {
+          resolve({ db: conn, release });
+          await released;
+        } finally {
+          await sql`select pg_advisory_unlock(${VERSIONS_LOCK_KEY})`.execute(conn).catch(() => undefined);
+        }
+      })
+      .catch((err: unknown) => {
+        if (!held) reject(err instanceof Error ? err : new Error(String(err)));
+      });
+  });
+}
+
 async function insertRow(tx: Transaction<Database>, row: VersionRow): Promise<void> {
   const { version, meta } = row;
   await tx

@@ -11,7 +11,9 @@ import {
   loadRecords,
   persistVersions,
   persistVersionsSync,
+  holdWriteLock,
   StaleVersionError,
+  type WriteHold,
   type VersionRow,
   type WriteMeta,
 } from './persist.js';
@@ -82,6 +84,10 @@ export class Registry {
   private staleEpoch = -1;
   /** A catch-up queued and not yet begun: another request joins it. */
   private catchUpQueued: Promise<void> | undefined;
+  /** The queued catch-up is for writes that were refused: it takes the write lock (see holdWriteLock). */
+  private holdNext = false;
+  /** The write lock, held from such a catch-up until the writes that run again are stored. */
+  private hold: WriteHold | undefined;
 
   private constructor(
     readonly db: Db,
@@ -96,7 +102,7 @@ export class Registry {
     this.group = new GroupCommit<VersionRow>({
       write: sqlite
         ? (rows) => persistVersionsSync(sqlite, rows)
-        : (rows) => persistVersions(db, rows, this.replica),
+        : (rows) => persistVersions(this.hold?.db ?? db, rows, this.replica),
       // A Kysely transaction (users, links) spans awaits on the same handle: the batch waits for it
       // (so no such transaction may wait for a registry write: none does).
       ready: () => !sqlite?.inTransaction,
@@ -107,7 +113,7 @@ export class Registry {
         if (!(err instanceof StaleVersionError)) return undefined;
         // Another replica wrote first: catch up (ahead of the writes' second turns), then they run again.
         this.staleEpoch = this.staging.epoch;
-        void this.catchUp().catch(() => undefined);
+        void this.catchUp(true).catch(() => undefined);
         return staleError();
       },
     });
@@ -167,18 +173,37 @@ export class Registry {
    * Takes in what other replicas stored since this one's version (PostgreSQL), in the write queue:
    * after the writes queued before it are stored, before those queued after it are checked.
    */
-  catchUp(): Promise<void> {
+  catchUp(lock = false): Promise<void> {
+    if (lock) this.holdNext = true;
     if (this.catchUpQueued) return this.catchUpQueued;
     const run = this.queue.then(async () => {
       this.catchUpQueued = undefined;
+      const lock = this.holdNext && !this.hold;
+      this.holdNext = false;
       // Staged writes hold claims and version numbers: their batch lands (or fails) first.
       if (this.staging.size > 0) await this.group.submit(undefined).catch(() => undefined);
-      const c = await readSince(this.db, this.current);
-      if (c) this.caughtUp(c);
+      if (lock) this.hold = await holdWriteLock(this.db);
+      try {
+        const c = await readSince(this.hold?.db ?? this.db, this.current);
+        if (c) this.caughtUp(c);
+      } finally {
+        // Queued after the writes that run again (queued as they were refused, before any I/O).
+        if (lock) this.releaseHold();
+      }
     });
     this.catchUpQueued = run;
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  /** A turn that lets the write lock go once the batch staged before it is stored (or refused). */
+  private releaseHold(): void {
+    this.queue = this.queue.then(async () => {
+      if (this.staging.size > 0) await this.group.submit(undefined).catch(() => undefined);
+      const hold = this.hold;
+      this.hold = undefined;
+      hold?.release();
+    });
   }
 
   /** Applies what other replicas stored to the records and claims; listeners are told once. */
