@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { conflict, fromZod, GatehouseError, notFound } from '../model/errors.js';
 import { serviceSchema, type Service, type ServiceRecord, type Source } from '../model/service.js';
 import { dialectOf, sqliteOf, type Db } from '../store/db.js';
-import { applyCatchUp, readSince, staleError, stillStale, type CatchUp } from './catch-up.js';
+import { applyCatchUp, staleError, type CatchUp } from './catch-up.js';
 import { checkNewPorts, Claims, type IsLocal } from './claims.js';
 import { GroupCommit } from './group-commit.js';
 import { checkHosts, checkOwner, checkUnchanged, overrides } from './ownership.js';
@@ -11,13 +11,12 @@ import {
   loadRecords,
   persistVersions,
   persistVersionsSync,
-  holdWriteLock,
   StaleVersionError,
-  type WriteHold,
   type VersionRow,
   type WriteMeta,
 } from './persist.js';
 import { Staging } from './staging.js';
+import { WriteQueue, type Turn as QueueTurn } from './write-queue.js';
 
 export type { WriteMeta } from './persist.js';
 
@@ -53,7 +52,7 @@ export interface WriteResult {
 }
 
 /** A write's turn in the queue: its answer, or (staged for the group commit) the answer to come. */
-type Turn = WriteResult | { done: Promise<WriteResult> };
+type Turn = QueueTurn<WriteResult>;
 
 /**
  * The single source of truth for services. Holds the current state in memory (loaded at start),
@@ -70,7 +69,6 @@ export class Registry {
   private claims: Claims;
   private current = 0;
   private readonly events = new EventEmitter();
-  private queue: Promise<unknown> = Promise.resolve();
   /** Writes checked and waiting for their group commit: what later writes are checked against. */
   private readonly staging: Staging;
   /** The staging's epoch when the running write's turn began. */
@@ -78,16 +76,9 @@ export class Registry {
   private readonly group: GroupCommit<VersionRow>;
   /** Names this process among replicas sharing one PostgreSQL (in the notifications it sends). */
   readonly replica = randomUUID().slice(0, 8);
-  /** PostgreSQL: other replicas may store versions too (SQLite: this process is the only writer). */
-  private readonly shared: boolean;
   /** The staging's epoch after a batch was refused because another replica wrote first. */
   private staleEpoch = -1;
-  /** A catch-up queued and not yet begun: another request joins it. */
-  private catchUpQueued: Promise<void> | undefined;
-  /** The queued catch-up is for writes that were refused: it takes the write lock (see holdWriteLock). */
-  private holdNext = false;
-  /** The write lock, held from such a catch-up until the writes that run again are stored. */
-  private hold: WriteHold | undefined;
+  private readonly writes: WriteQueue<WriteResult>;
 
   private constructor(
     readonly db: Db,
@@ -98,11 +89,18 @@ export class Registry {
     this.staging = new Staging(this.records, 0);
     // SQLite writes synchronously through its handle (measured: P5); PostgreSQL through the pool.
     const sqlite = dialectOf(db) === 'sqlite' ? sqliteOf(db) : undefined;
-    this.shared = !sqlite;
+    this.writes = new WriteQueue<WriteResult>({
+      db,
+      shared: !sqlite,
+      staged: () => this.staging.size,
+      drained: () => this.group.submit(undefined),
+      version: () => this.current,
+      caughtUp: (c) => this.caughtUp(c),
+    });
     this.group = new GroupCommit<VersionRow>({
       write: sqlite
         ? (rows) => persistVersionsSync(sqlite, rows)
-        : (rows) => persistVersions(this.hold?.db ?? db, rows, this.replica),
+        : (rows) => persistVersions(this.writes.writer, rows, this.replica),
       // A Kysely transaction (users, links) spans awaits on the same handle: the batch waits for it
       // (so no such transaction may wait for a registry write: none does).
       ready: () => !sqlite?.inTransaction,
@@ -113,7 +111,7 @@ export class Registry {
         if (!(err instanceof StaleVersionError)) return undefined;
         // Another replica wrote first: catch up (ahead of the writes' second turns), then they run again.
         this.staleEpoch = this.staging.epoch;
-        void this.catchUp(true).catch(() => undefined);
+        void this.writes.catchUp(true).catch(() => undefined);
         return staleError();
       },
     });
@@ -173,37 +171,8 @@ export class Registry {
    * Takes in what other replicas stored since this one's version (PostgreSQL), in the write queue:
    * after the writes queued before it are stored, before those queued after it are checked.
    */
-  catchUp(lock = false): Promise<void> {
-    if (lock) this.holdNext = true;
-    if (this.catchUpQueued) return this.catchUpQueued;
-    const run = this.queue.then(async () => {
-      this.catchUpQueued = undefined;
-      const lock = this.holdNext && !this.hold;
-      this.holdNext = false;
-      // Staged writes hold claims and version numbers: their batch lands (or fails) first.
-      if (this.staging.size > 0) await this.group.submit(undefined).catch(() => undefined);
-      if (lock) this.hold = await holdWriteLock(this.db);
-      try {
-        const c = await readSince(this.hold?.db ?? this.db, this.current);
-        if (c) this.caughtUp(c);
-      } finally {
-        // Queued after the writes that run again (queued as they were refused, before any I/O).
-        if (lock) this.releaseHold();
-      }
-    });
-    this.catchUpQueued = run;
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
-  /** A turn that lets the write lock go once the batch staged before it is stored (or refused). */
-  private releaseHold(): void {
-    this.queue = this.queue.then(async () => {
-      if (this.staging.size > 0) await this.group.submit(undefined).catch(() => undefined);
-      const hold = this.hold;
-      this.hold = undefined;
-      hold?.release();
-    });
+  catchUp(): Promise<void> {
+    return this.writes.catchUp();
   }
 
   /** Applies what other replicas stored to the records and claims; listeners are told once. */
@@ -301,20 +270,11 @@ export class Registry {
    * Writes are serialised: `fn` runs once every write queued before it has been checked and staged
    * (or refused); its caller is answered once it is stored.
    */
-  private enqueue(fn: () => Turn | Promise<Turn>, again = true, attempt = 0): Promise<WriteResult> {
-    const run = this.queue.then(() => {
+  private enqueue(fn: () => Turn | Promise<Turn>, again = true): Promise<WriteResult> {
+    return this.writes.run(() => {
       this.turnEpoch = this.staging.epoch;
       return fn();
-    });
-    this.queue = run.catch(() => undefined);
-    const answer = run.then((t) => ('done' in t ? t.done : t));
-    if (!this.shared) return answer;
-    // Another replica wrote first: the turn runs again once caught up (the catch-up was queued
-    // first), against the state it now meets. The caller sees that answer, not this refusal.
-    return answer.catch((err: unknown) => {
-      stillStale(err, again, attempt);
-      return this.enqueue(fn, again, attempt + 1);
-    });
+    }, again);
   }
 
   /**
