@@ -2,7 +2,7 @@ import { fromZod, GatehouseError } from '../model/errors.js';
 import { serviceSchema, type ServiceMeta, type ServiceRecord, type Source } from '../model/service.js';
 import { dialectOf, type Db } from '../store/db.js';
 import type { Claims } from './claims.js';
-import { loadRecords } from './persist.js';
+import { loadRecordsIn } from './persist.js';
 
 /** What other replicas stored since a version this replica holds. */
 export interface CatchUp {
@@ -70,7 +70,7 @@ async function read(db: Db, version: number): Promise<CatchUp | undefined> {
 }
 
 async function whole(db: Db): Promise<CatchUp> {
-  const loaded = await loadRecords(db);
+  const loaded = await loadRecordsIn(db);
   return {
     version: loaded.version,
     changes: new Map(),

@@ -2,7 +2,7 @@ import { fromZod } from '../model/errors.js';
 import { serviceSchema, type ServiceRecord, type Source } from '../model/service.js';
 import type SQLite from 'better-sqlite3';
 import { sql, type Transaction } from 'kysely';
-import type { Database, Db } from '../store/db.js';
+import { dialectOf, type Database, type Db } from '../store/db.js';
 
 /** Who is writing, and why: recorded on every version. */
 export interface WriteMeta {
@@ -227,11 +227,23 @@ function describe(changes: [string, ServiceRecord | undefined][]): string {
  * longer accepts (rules only ever get stricter) is set aside, not fatal: everything else keeps
  * serving, and `unloadable` says what needs fixing.
  */
-export async function loadRecords(db: Db): Promise<{
+export function loadRecords(db: Db): Promise<Loaded> {
+  // Other replicas may store versions meanwhile: the records and the version come from one snapshot.
+  if (dialectOf(db) !== 'postgres') return loadRecordsIn(db);
+  return db
+    .transaction()
+    .setIsolationLevel('repeatable read')
+    .execute((tx) => loadRecordsIn(tx));
+}
+
+export interface Loaded {
   records: Map<string, ServiceRecord>;
   unloadable: { name: string; error: string }[];
   version: number;
-}> {
+}
+
+/** `loadRecords` inside a transaction the caller opened. */
+export async function loadRecordsIn(db: Db): Promise<Loaded> {
   const records = new Map<string, ServiceRecord>();
   const unloadable: { name: string; error: string }[] = [];
   const rows = await db.selectFrom('services').selectAll().execute();
