@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEdgeAgent } from '../helpers/edge.js';
 import { alive } from '../helpers/gatehouse.js';
 import { echoBackend, freePort, http, json, until, type TestServer } from '../helpers/net.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
@@ -224,6 +225,43 @@ describe('replicas: two gatehouse processes on one PostgreSQL', () => {
       `replicas: a certificate uploaded on A served by B after ${(performance.now() - t0).toFixed(0)} ms`,
     );
     expect(res.status).toBe(200);
+  });
+
+  it('an edge that follows B serves a write made on A', async () => {
+    const node = await a.api('POST', '/api/v1/nodes', { name: 'edge-b', role: 'public' });
+    expect(node.status, JSON.stringify(node.json)).toBe(201);
+    const edgePort = await freePort();
+    const edge = startEdgeAgent({
+      control: `http://127.0.0.1:${b.ports.api}`,
+      token: String(node.json.token),
+      dir: await testDir('gh-replicas-edge-'),
+      httpPort: edgePort,
+    });
+    try {
+      const viaEdge = (host: string) => http(edgePort, host).catch(() => undefined);
+      await until(
+        async () => ((await viaEdge('first0.replicas.test'))?.status === 200 ? true : undefined),
+        30_000,
+      );
+      const figures: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await a.api('POST', '/api/v1/services', service(`edge${i}`, app.port));
+        expect(res.status).toBe(201);
+        const t0 = performance.now();
+        await until(
+          async () => ((await viaEdge(`edge${i}.replicas.test`))?.status === 200 ? true : undefined),
+          5000,
+          2,
+        );
+        figures.push(performance.now() - t0);
+      }
+      console.log(
+        `replicas: a write on A served by an edge following B after ${figures.map((f) => f.toFixed(0)).join(', ')} ms`,
+      );
+      expect(Math.max(...figures)).toBeLessThan(2000);
+    } finally {
+      await edge.stop();
+    }
   });
 
   it('PostgreSQL restarted: B catches up on writes made on A after it returns', async () => {
