@@ -26,6 +26,7 @@ import { SecurityLog } from './gate/security-log.js';
 import { durationMs } from './model/values.js';
 import type { Logger } from './observe/log.js';
 import { Registry } from './registry/registry.js';
+import { Replication } from './registry/replication.js';
 import { pruneVersions } from './registry/snapshots.js';
 import { buildApiServer, type ApiDeps } from './api/server.js';
 import { buildRegisterServer } from './api/register.js';
@@ -99,7 +100,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     );
     life.onStop(() => db.destroy());
     const portal = portalHost(settings);
-    const registry = await openRegistry(life, settings, db, portal, log);
+    const { registry, replication } = await openRegistry(life, settings, db, portal, log);
     const admin = await TokenCheck.load(dataDir, 'admin-token', settings.admin_token);
     const register = await TokenCheck.load(dataDir, 'register-token', settings.register_token);
     const sealer = await Sealer.load(dataDir, settings.secret, db);
@@ -127,8 +128,11 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     // A revocation reaches nginx's shared memory before the gate answers (sign-out, user changes).
     gate.onRevocation((kind, id, ms) => publisher.edge.revoked(kind, id, ms));
     const certManager = await acmeCertManager(core, gate, publisher.challenges);
+    // Another replica's certificate change re-renders here too (PostgreSQL).
+    replication?.onCerts(() => publisher.changed());
     certs.onChange(() => {
       publisher.changed();
+      replication?.announceCerts();
       // A certificate removed may leave hosts uncovered: look at once, not at the next hourly pass.
       void certManager?.kick();
     });
@@ -216,14 +220,17 @@ interface Templates {
   baseTemplates: ReadonlySet<string>;
 }
 
-/** The registry, refused if it was emptied; old versions pruned now and every hour. */
+/**
+ * The registry, refused if it was emptied; old versions pruned now and every hour. On PostgreSQL it
+ * follows the other replicas sharing the database.
+ */
 async function openRegistry(
   life: Lifecycle,
   settings: Settings,
   db: Db,
   portal: string | undefined,
   log: Logger,
-): Promise<Registry> {
+): Promise<{ registry: Registry; replication?: Replication }> {
   const registry = await Registry.open(db, reservedPorts(settings), {
     ...hostChecks,
     reservedHosts: new Map(portal ? [[portal, 'login portal']] : []),
@@ -240,7 +247,10 @@ async function openRegistry(
   const prune = () => pruneVersions(registry, settings.snapshot_keep, settings.snapshot_keep_days);
   await prune();
   await life.start(every(HOUR, prune));
-  return registry;
+  if (settings.database_url === undefined) return { registry };
+  const replication = new Replication(settings.database_url, registry, log.child({ part: 'replication' }));
+  await life.start(replication);
+  return { registry, replication };
 }
 
 /**

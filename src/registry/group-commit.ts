@@ -12,8 +12,11 @@ export interface GroupCommitHooks<T> {
   ready?(): boolean;
   /** After the transaction committed, before any caller is answered. */
   committed(items: T[]): void;
-  /** After the transaction failed (nothing written), before every caller is refused. */
-  failed(items: T[], err: unknown): void;
+  /**
+   * After the transaction failed (nothing written), before every caller is refused: with what it
+   * returns, else a 503 `commit_failed` naming the cause.
+   */
+  failed(items: T[], err: unknown): Error | void;
 }
 
 interface Pending<T> {
@@ -97,14 +100,16 @@ export class GroupCommit<T> {
   }
 
   private fail(batch: Pending<T>[], items: T[], err: unknown): void {
-    this.hooks.failed(items, err);
+    const own = this.hooks.failed(items, err);
     const reason = err instanceof Error ? err.message : String(err);
-    const refusal = new GatehouseError(
-      'commit_failed',
-      `the registry could not store this write (${reason}); nothing of it was stored, try again`,
-      // The store is unavailable (disk full, locked, gone), not the request wrong: a client retries.
-      503,
-    );
+    const refusal =
+      own ??
+      new GatehouseError(
+        'commit_failed',
+        `the registry could not store this write (${reason}); nothing of it was stored, try again`,
+        // The store is unavailable (disk full, locked, gone), not the request wrong: a client retries.
+        503,
+      );
     // Items staged while an asynchronous batch was in flight were checked against it: they go too.
     const after = this.pending;
     this.pending = [];

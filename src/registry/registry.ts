@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { conflict, fromZod, GatehouseError, notFound } from '../model/errors.js';
 import { serviceSchema, type Service, type ServiceRecord, type Source } from '../model/service.js';
 import { dialectOf, sqliteOf, type Db } from '../store/db.js';
+import { applyCatchUp, staleError, type CatchUp } from './catch-up.js';
 import { checkNewPorts, Claims, type IsLocal } from './claims.js';
 import { GroupCommit } from './group-commit.js';
 import { checkHosts, checkOwner, checkUnchanged, overrides } from './ownership.js';
@@ -9,10 +11,12 @@ import {
   loadRecords,
   persistVersions,
   persistVersionsSync,
+  StaleVersionError,
   type VersionRow,
   type WriteMeta,
 } from './persist.js';
 import { Staging } from './staging.js';
+import { WriteQueue, type Turn as QueueTurn } from './write-queue.js';
 
 export type { WriteMeta } from './persist.js';
 
@@ -48,7 +52,7 @@ export interface WriteResult {
 }
 
 /** A write's turn in the queue: its answer, or (staged for the group commit) the answer to come. */
-type Turn = WriteResult | { done: Promise<WriteResult> };
+type Turn = QueueTurn<WriteResult>;
 
 /**
  * The single source of truth for services. Holds the current state in memory (loaded at start),
@@ -65,12 +69,16 @@ export class Registry {
   private claims: Claims;
   private current = 0;
   private readonly events = new EventEmitter();
-  private queue: Promise<unknown> = Promise.resolve();
   /** Writes checked and waiting for their group commit: what later writes are checked against. */
   private readonly staging: Staging;
   /** The staging's epoch when the running write's turn began. */
   private turnEpoch = 0;
   private readonly group: GroupCommit<VersionRow>;
+  /** Names this process among replicas sharing one PostgreSQL (in the notifications it sends). */
+  readonly replica = randomUUID().slice(0, 8);
+  /** The staging's epoch after a batch was refused because another replica wrote first. */
+  private staleEpoch = -1;
+  private readonly writes: WriteQueue<WriteResult>;
 
   private constructor(
     readonly db: Db,
@@ -81,14 +89,31 @@ export class Registry {
     this.staging = new Staging(this.records, 0);
     // SQLite writes synchronously through its handle (measured: P5); PostgreSQL through the pool.
     const sqlite = dialectOf(db) === 'sqlite' ? sqliteOf(db) : undefined;
+    this.writes = new WriteQueue<WriteResult>({
+      db,
+      shared: !sqlite,
+      staged: () => this.staging.size,
+      drained: () => this.group.submit(undefined),
+      version: () => this.current,
+      caughtUp: (c) => this.caughtUp(c),
+    });
     this.group = new GroupCommit<VersionRow>({
-      write: sqlite ? (rows) => persistVersionsSync(sqlite, rows) : (rows) => persistVersions(db, rows),
+      write: sqlite
+        ? (rows) => persistVersionsSync(sqlite, rows)
+        : (rows) => persistVersions(this.writes.writer, rows, this.replica),
       // A Kysely transaction (users, links) spans awaits on the same handle: the batch waits for it
       // (so no such transaction may wait for a registry write: none does).
       ready: () => !sqlite?.inTransaction,
       committed: (rows) => this.committed(rows),
       // Every staged write was in the batch (it is written synchronously, between two turns).
-      failed: () => this.staging.takeBack(this.current),
+      failed: (_rows, err) => {
+        this.staging.takeBack(this.current);
+        if (!(err instanceof StaleVersionError)) return undefined;
+        // Another replica wrote first: catch up (ahead of the writes' second turns), then they run again.
+        this.staleEpoch = this.staging.epoch;
+        void this.writes.catchUp(true).catch(() => undefined);
+        return staleError();
+      },
     });
   }
 
@@ -134,6 +159,29 @@ export class Registry {
   onChange(fn: (e: ChangeEvent) => void): () => void {
     this.events.on('change', fn);
     return () => this.events.off('change', fn);
+  }
+
+  /** Records another replica stored that this binary does not accept (set aside, as at start-up). */
+  onUnloadable(fn: (records: { name: string; error: string }[]) => void): () => void {
+    this.events.on('unloadable', fn);
+    return () => this.events.off('unloadable', fn);
+  }
+
+  /**
+   * Takes in what other replicas stored since this one's version (PostgreSQL), in the write queue:
+   * after the writes queued before it are stored, before those queued after it are checked.
+   */
+  catchUp(): Promise<void> {
+    return this.writes.catchUp();
+  }
+
+  /** Applies what other replicas stored to the records and claims; listeners are told once. */
+  private caughtUp(c: CatchUp): void {
+    const names = applyCatchUp(c, this.records, this.claims, this.unloadable);
+    this.current = this.staging.lastVersion = c.version;
+    if (c.unloadable.length > 0) this.events.emit('unloadable', c.unloadable);
+    if (names.size > 0)
+      this.events.emit('change', { version: this.current, names: [...names] } satisfies ChangeEvent);
   }
 
   /**
@@ -222,13 +270,11 @@ export class Registry {
    * Writes are serialised: `fn` runs once every write queued before it has been checked and staged
    * (or refused); its caller is answered once it is stored.
    */
-  private enqueue(fn: () => Turn | Promise<Turn>): Promise<WriteResult> {
-    const run = this.queue.then(() => {
+  private enqueue(fn: () => Turn | Promise<Turn>, again = true): Promise<WriteResult> {
+    return this.writes.run(() => {
       this.turnEpoch = this.staging.epoch;
       return fn();
-    });
-    this.queue = run.catch(() => undefined);
-    return run.then((t) => ('done' in t ? t.done : t));
+    }, again);
   }
 
   /**
@@ -326,7 +372,8 @@ export class Registry {
 
   /** Writes whole records (with their own metadata) as one version: how a rollback restores a state. */
   restore(changes: [string, ServiceRecord | undefined][], meta: WriteMeta): Promise<WriteResult> {
-    return this.enqueue(() => (changes.length === 0 ? this.nothing() : this.commit(changes, meta)));
+    // Computed from the state before the turn: not run again on a state another replica changed.
+    return this.enqueue(() => (changes.length === 0 ? this.nothing() : this.commit(changes, meta)), false);
   }
 
   /**
@@ -338,6 +385,7 @@ export class Registry {
     // the current claims, not a dry run's.
     await checkNewPorts(this.host.portFree, this.staging.entries(), changes);
     if (this.turnEpoch !== this.staging.epoch) {
+      if (this.staleEpoch === this.staging.epoch) throw staleError();
       throw new GatehouseError(
         'write_retry',
         'a write this one was checked against could not be stored; nothing was written, try again',

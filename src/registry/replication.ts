@@ -1,0 +1,147 @@
+import { sql } from 'kysely';
+import pg from 'pg';
+import type { Part } from '../lifecycle.js';
+import type { Logger } from '../observe/log.js';
+import { VERSIONS_CHANNEL } from './persist.js';
+import type { Registry } from './registry.js';
+
+/** The channel a replica announces a certificate change on (payload: its replica id). */
+export const CERTS_CHANNEL = 'gatehouse_certs';
+
+/** Reconnecting after the database went away: the first wait, and the longest. */
+const RETRY_FIRST_MS = 100;
+const RETRY_MAX_MS = 1000;
+
+/**
+ * Keeps one replica's registry in step with the others sharing its PostgreSQL: one dedicated
+ * connection LISTENs for the versions other replicas store, and each notification queues a catch-up
+ * in the registry's write queue (serialised with this replica's own writes). On every (re)connect it
+ * catches up once, since notifications sent while it was away are lost. Certificate changes travel
+ * the same way, so every replica's nginx gets a certificate any one of them stored.
+ */
+export class Replication implements Part {
+  private client: pg.Client | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private delay = RETRY_FIRST_MS;
+  private stopped = false;
+  /** The connection is lost and that was logged (once, until it is back). */
+  private down = false;
+  private certsChanged: () => void = () => undefined;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    private readonly url: string,
+    private readonly registry: Registry,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    this.unsubscribe = this.registry.onUnloadable((records) => {
+      for (const u of records)
+        this.log.error(
+          { service: u.name, error: u.error },
+          'service stored by another replica is not valid here: not served until it is fixed (PUT it again)',
+        );
+    });
+    await this.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribe?.();
+    clearTimeout(this.timer);
+    const client = this.client;
+    this.client = undefined;
+    await client?.end().catch(() => undefined);
+  }
+
+  /** What to do when another replica changed the certificates (this replica's nginx re-renders). */
+  onCerts(fn: () => void): void {
+    this.certsChanged = fn;
+  }
+
+  /** Tells the other replicas that this one changed the certificates. */
+  announceCerts(): void {
+    void sql`select pg_notify(${CERTS_CHANNEL}, ${this.registry.replica})`
+      .execute(this.registry.db)
+      .catch((err: unknown) =>
+        this.log.warn({ err: String(err) }, 'could not tell the other replicas of a certificate change'),
+      );
+  }
+
+  private async connect(): Promise<void> {
+    this.timer = undefined;
+    if (this.stopped) return;
+    const client = new pg.Client({
+      connectionString: this.url,
+      connectionTimeoutMillis: 5000,
+      keepAlive: true,
+    });
+    client.on('notification', (n) => this.notified(n));
+    client.on('error', (err) => this.lost(client, err));
+    client.on('end', () => this.lost(client, new Error('connection closed')));
+    try {
+      await client.connect();
+      await client.query(`listen ${VERSIONS_CHANNEL}`);
+      await client.query(`listen ${CERTS_CHANNEL}`);
+    } catch (err) {
+      this.lost(client, err);
+      return;
+    }
+    if (this.stopped) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.client = client;
+    this.delay = RETRY_FIRST_MS;
+    const wasDown = this.down;
+    if (wasDown) {
+      this.down = false;
+      this.log.info('following the other replicas again');
+    }
+    // Listening now: what was stored before (while away, or before this start) is read once.
+    this.catchUp();
+    if (wasDown) this.certsChanged();
+  }
+
+  /** The listening connection failed or closed: logged once, then reconnected with backoff. */
+  private lost(client: pg.Client, err: unknown): void {
+    if (this.stopped || this.timer) return;
+    if (this.client !== undefined && this.client !== client) return;
+    this.client = undefined;
+    client.removeAllListeners('end');
+    client.removeAllListeners('notification');
+    client.on('error', () => undefined);
+    void client.end().catch(() => undefined);
+    if (!this.down) {
+      this.down = true;
+      this.log.warn(
+        { err: err instanceof Error ? err.message : String(err) },
+        'lost the database connection that follows the other replicas; reconnecting',
+      );
+    }
+    this.timer = setTimeout(() => void this.connect(), this.delay);
+    this.timer.unref();
+    this.delay = Math.min(this.delay * 2, RETRY_MAX_MS);
+  }
+
+  private notified(n: pg.Notification): void {
+    const [version, from] = (n.payload ?? '').split(' ');
+    if (n.channel === CERTS_CHANNEL) {
+      if (n.payload !== this.registry.replica) this.certsChanged();
+      return;
+    }
+    if (n.channel !== VERSIONS_CHANNEL || from === this.registry.replica) return;
+    if (Number(version) > this.registry.version) this.catchUp();
+  }
+
+  private catchUp(): void {
+    this.registry.catchUp().catch((err: unknown) => {
+      // The next notification, write or reconnect catches up again.
+      this.log.warn(
+        { err: err instanceof Error ? err.message : String(err) },
+        'catching up with the other replicas failed',
+      );
+    });
+  }
+}
