@@ -43,6 +43,7 @@ import { BackupService } from './store/backup-schedule.js';
 import { guardRegistry, instanceFile, prepareDataDir, writeInstance } from './store/data-dir.js';
 import { securePermissions } from './store/permissions.js';
 import { every, Lifecycle } from './lifecycle.js';
+import { leaderOnlySource, openLeader, runEvery, type Leader } from './store/leader.js';
 
 export interface Gatehouse {
   settings: Settings;
@@ -97,16 +98,23 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       },
     );
     life.onStop(() => db.destroy());
+    // Among replicas on one PostgreSQL, one leads: work that must run once runs there only.
+    const leader = await life.start(openLeader(settings, db, log.child({ part: 'leader' })));
     const portal = portalHost(settings);
     const registry = await openRegistry(life, settings, db, portal, log);
+    const prune = async () => {
+      const removed = await pruneVersions(registry, settings.snapshot_keep, settings.snapshot_keep_days);
+      log.info({ removed }, 'old versions pruned');
+    };
+    await life.start(leader.whileLeading('version pruning', () => runEvery(HOUR, prune)));
     const admin = await TokenCheck.load(dataDir, 'admin-token', settings.admin_token);
     const register = await TokenCheck.load(dataDir, 'register-token', settings.register_token);
     const sealer = await Sealer.load(dataDir, settings.secret, db);
-    life.onStop(BackupService.start(db, dataDir, settings, log));
+    life.onStop(BackupService.start(db, dataDir, settings, log, () => leader.leading));
     const metrics = new Metrics();
     const certs = new CertStore(db, sealer);
     const dnsProviders = new DnsProviders(db, sealer);
-    const core: Core = { settings, db, registry, sealer, certs, dnsProviders, metrics, portal, log };
+    const core: Core = { settings, db, registry, sealer, certs, dnsProviders, metrics, portal, log, leader };
 
     /** The edges' owner, once it exists (the gate is built first and asks it later). */
     const edges: { publisher?: EdgePublisher } = {};
@@ -132,7 +140,16 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       void certManager?.kick();
     });
     await life.start(publisher);
-    if (certManager) await life.start(certManager);
+    if (certManager) {
+      await life.start(certManager);
+      // Its passes run on the leader only; a replica that comes to lead looks at once.
+      await life.start(
+        leader.whileLeading('certificates', () => {
+          void certManager.kick();
+          return () => undefined;
+        }),
+      );
+    }
     await life.start(new SecurityLog(join(dataDir, 'nginx', 'logs', 'security.log'), gate));
     const { edge, feed } = publisher;
     metrics.onScrape(() => fillMetrics(metrics, { certs, gate, edge, nodes: new NodeStore(db), feed }));
@@ -144,6 +161,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       edge,
       feed,
       certManager,
+      leader,
       sourceStatus: () => sourceStatuses(sources),
       log: log.child({ part: 'api' }),
     });
@@ -196,6 +214,7 @@ interface Core {
   /** The login portal's host, if there is one. */
   portal: string | undefined;
   log: Logger;
+  leader: Leader;
 }
 
 /** Registration templates: the edge files' (by file), and the names they may not redefine. */
@@ -204,7 +223,7 @@ interface Templates {
   baseTemplates: ReadonlySet<string>;
 }
 
-/** The registry, refused if it was emptied; old versions pruned now and every hour. */
+/** The registry, refused if it was emptied. */
 async function openRegistry(
   life: Lifecycle,
   settings: Settings,
@@ -225,9 +244,6 @@ async function openRegistry(
       'stored service no longer valid: not served until it is fixed (PUT it again)',
     );
   }
-  const prune = () => pruneVersions(registry, settings.snapshot_keep, settings.snapshot_keep_days);
-  await prune();
-  await life.start(every(HOUR, prune));
   return registry;
 }
 
@@ -280,12 +296,17 @@ async function startGate(
  * Docker, `gatehouse agent`'s leases, the registration listener.
  */
 async function discoverySources(
-  { settings, registry, db, log }: Core,
+  { settings, registry, db, log, leader }: Core,
   gate: Gate,
   token: TokenCheck,
   { fileTemplates, baseTemplates }: Templates,
 ): Promise<{ sources: Source[]; registration: RegisterSource }> {
-  const agents = new AgentLeases(registry, durationMs(settings.agent_grace), log.child({ part: 'agents' }));
+  const agents = new AgentLeases(
+    registry,
+    durationMs(settings.agent_grace),
+    log.child({ part: 'agents' }),
+    () => leader.leading,
+  );
   const app = buildRegisterServer({
     registry,
     settings,
@@ -302,13 +323,11 @@ async function discoverySources(
         log.child({ part: 'file' }),
       )
     : undefined;
-  const docker = settings.docker_endpoint
-    ? await openDockerSource(
-        settings.docker_endpoint,
-        settings,
-        registry,
-        gate,
-        log.child({ part: 'docker' }),
+  const endpoint = settings.docker_endpoint;
+  // A shared daemon is watched by the leader only.
+  const docker = endpoint
+    ? leaderOnlySource(leader, 'docker', () =>
+        openDockerSource(endpoint, settings, registry, gate, log.child({ part: 'docker' })),
       )
     : undefined;
   const sources = [file, docker, agents, registration].filter((s): s is Source => s !== undefined);
@@ -347,6 +366,7 @@ async function acmeCertManager(
     ...(settings.base_domain ? { baseDomain: settings.base_domain } : {}),
     ownHosts: portal ? [portal] : [],
     hasDns: async (name) => (await dnsProviders.forName(name)) !== undefined,
+    leading: () => deps.leader.leading,
     onExpiring: (c) =>
       void gate
         .event('cert_expiring', '', '', `${c.names.join(',')} expires ${c.notAfter}`)

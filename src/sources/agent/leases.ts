@@ -45,11 +45,14 @@ export class AgentLeases implements Source {
   private readonly leases = new Map<string, Lease>();
   private timer: NodeJS.Timeout | undefined;
   private sweeping = false;
+  private swept = false;
 
   constructor(
     private readonly registry: Registry,
     private readonly graceMs: number,
     private readonly log: Logger,
+    /** Among replicas only the leader sweeps; one that comes to lead gives every agent a fresh TTL. */
+    private readonly leading: () => boolean = () => true,
   ) {}
 
   async start(): Promise<void> {
@@ -145,6 +148,10 @@ export class AgentLeases implements Source {
   /** Suspends services whose agents fell silent, removes those silent past the grace period. */
   private async sweep(): Promise<void> {
     if (this.sweeping) return;
+    const leading = this.leading();
+    if (leading && !this.swept) for (const lease of this.leases.values()) lease.seenAt = Date.now();
+    this.swept = leading;
+    if (!leading) return;
     this.sweeping = true;
     try {
       const now = Date.now();

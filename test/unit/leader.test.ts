@@ -1,0 +1,136 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/observe/log.js';
+import type { Db } from '../../src/store/db.js';
+import { openLeader, REPLICA_APP_PREFIX, type Leader } from '../../src/store/leader.js';
+import { openDatabase } from '../../src/store/open.js';
+import { until } from '../helpers/net.js';
+import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
+
+const log = createLogger('silent');
+
+/** A leader whose one job records when it runs. */
+function withJob(leader: Leader, events: string[]) {
+  const part = leader.whileLeading('job', () => {
+    events.push(`${leader.id} start`);
+    return () => void events.push(`${leader.id} stop`);
+  });
+  return part;
+}
+
+describe('leader election on SQLite', () => {
+  it('always leads: jobs run from their start to their stop', async () => {
+    const leader = openLeader({ replica_name: 'solo' }, undefined as unknown as Db, log);
+    const events: string[] = [];
+    await leader.start();
+    const job = withJob(leader, events);
+    await job.start();
+    expect(leader.leading).toBe(true);
+    expect(await leader.status()).toEqual({
+      id: 'solo',
+      leading: true,
+      leader: 'solo',
+      replicas: ['solo'],
+      store: 'sqlite',
+    });
+    await job.stop();
+    await leader.stop();
+    expect(events).toEqual(['solo start', 'solo stop']);
+  });
+});
+
+describe('leader election on PostgreSQL (two Leader objects, one database)', () => {
+  let pgc: TestPostgres;
+  let url: string;
+  let db: Db;
+  beforeAll(async () => {
+    pgc = await startPostgres();
+    url = await pgc.createDatabase();
+    db = await openDatabase(url);
+  }, 60_000);
+  afterAll(async () => {
+    await db?.destroy();
+    await pgc?.stop().catch(() => undefined);
+  });
+
+  const open = (name: string) =>
+    openLeader({ database_url: url, replica_name: name }, db, log, { retryMs: 200, timeoutMs: 1000 });
+
+  it('one leads; its connection killed, it stops at once and the other takes over', async () => {
+    const a = open('replica-a');
+    const b = open('replica-b');
+    const events: string[] = [];
+    await a.start();
+    await b.start();
+    const ja = withJob(a, events);
+    const jb = withJob(b, events);
+    await ja.start();
+    await jb.start();
+    try {
+      expect(a.leading).toBe(true);
+      expect(b.leading).toBe(false);
+      expect(events).toEqual(['replica-a start']);
+      const seen = await b.status();
+      expect(seen).toMatchObject({ id: 'replica-b', leading: false, leader: 'replica-a', store: 'postgresql' });
+      expect([...seen.replicas].sort()).toEqual(['replica-a', 'replica-b']);
+
+      // The leader's session dies (as when its process is killed): the lock goes with it.
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1', [
+        `${REPLICA_APP_PREFIX}replica-a`,
+      ]);
+      await admin.end();
+      // It stops leading (its job stopped) as soon as it sees the connection go; then exactly one
+      // of the two leads again (a, reconnected, may win the lock back: a dead process would not).
+      await until(() => (events.includes('replica-a stop') ? true : undefined), 2000, 10);
+      await until(() => (a.leading !== b.leading ? true : undefined), 2000, 10);
+      const [leader, follower] = a.leading ? [a, b] : [b, a];
+      await until(
+        async () => ((await follower.status()).leader === leader.id ? true : undefined),
+        3000,
+        50,
+      );
+      expect(await leader.status()).toMatchObject({ leading: true, leader: leader.id });
+      expect(events.at(-1)).toBe(`${leader.id} start`);
+
+      // The leader stops (gracefully, or killed: its session ends): the other leads within a second or so.
+      const jobOf = leader === a ? ja : jb;
+      await jobOf.stop();
+      await leader.stop();
+      expect(events.at(-1)).toBe(`${leader.id} stop`);
+      const t0 = performance.now();
+      await until(() => (follower.leading ? true : undefined), 3000, 10);
+      expect(performance.now() - t0).toBeLessThan(1500);
+      expect(events.at(-1)).toBe(`${follower.id} start`);
+      expect(events.filter((e) => e.endsWith('start')).length).toBe(
+        events.filter((e) => e.endsWith('stop')).length + 1,
+      );
+    } finally {
+      await ja.stop();
+      await jb.stop();
+      await a.stop();
+      await b.stop();
+    }
+  });
+
+  it('the database goes away: the leader stops leading; back, one leads again', async () => {
+    const a = open('replica-c');
+    const events: string[] = [];
+    await a.start();
+    const job = withJob(a, events);
+    await job.start();
+    try {
+      expect(a.leading).toBe(true);
+      await pgc.stop();
+      await until(() => (!a.leading ? true : undefined), 5000, 10);
+      expect(events).toEqual(['replica-c start', 'replica-c stop']);
+      await pgc.start();
+      await until(() => (a.leading ? true : undefined), 10_000, 50);
+      expect(events).toEqual(['replica-c start', 'replica-c stop', 'replica-c start']);
+    } finally {
+      await job.stop();
+      await a.stop();
+    }
+  }, 30_000);
+});
