@@ -29,7 +29,10 @@ export interface ReplicaStatus {
 /** `replica_name`, else hostname-pid-random (unique per process; fits application_name's 63 bytes). */
 export function replicaId(name?: string): string {
   if (name) return name;
-  const host = hostname().replace(/[^A-Za-z0-9.-]/g, '-').slice(0, 24) || 'host';
+  const host =
+    hostname()
+      .replace(/[^A-Za-z0-9.-]/g, '-')
+      .slice(0, 24) || 'host';
   return `${host}-${process.pid}-${randomBytes(2).toString('hex')}`;
 }
 
@@ -40,6 +43,8 @@ interface Job {
   /** Starts and stops of one job run one after the other. */
   chain: Promise<void>;
   removed: boolean;
+  /** Why its last start failed (thrown by the part's start: a replica that leads at once fails fast). */
+  error?: unknown;
 }
 
 /**
@@ -71,6 +76,9 @@ export abstract class Leader implements Part {
         this.jobs.add(job);
         if (this.leadingNow) this.run(job, true);
         await job.chain;
+        const err = job.error;
+        delete job.error;
+        if (err !== undefined) throw err;
       },
       stop: async () => {
         job.removed = true;
@@ -86,6 +94,7 @@ export abstract class Leader implements Part {
       try {
         if (on) {
           if (job.stop || job.removed || !this.leadingNow) return;
+          delete job.error;
           job.stop = await job.start();
         } else {
           const stop = job.stop;
@@ -93,6 +102,7 @@ export abstract class Leader implements Part {
           await stop?.();
         }
       } catch (err) {
+        if (on) job.error = err;
         this.log.error({ job: job.name, err: String(err) }, `leader job failed to ${on ? 'start' : 'stop'}`);
       }
     });
@@ -186,7 +196,9 @@ class PgLeader extends Leader {
         await client.query('select 1');
         return;
       }
-      const r = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1) as ok', [LEADER_LOCK_KEY]);
+      const r = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1) as ok', [
+        LEADER_LOCK_KEY,
+      ]);
       if (r.rows[0]?.ok && this.client === client && !this.stopped) this.setLeading(true);
     } catch (err) {
       if (client) this.lost(client, err instanceof Error ? err.message : String(err));
@@ -298,11 +310,7 @@ export function openLeader(
  * A discovery source that runs on the leader only (Docker, when several replicas watch one daemon):
  * opened afresh each time this replica comes to lead, stopped when it no longer does.
  */
-export function leaderOnlySource(
-  leader: Leader,
-  name: Source['name'],
-  open: () => Promise<Source>,
-): Source {
+export function leaderOnlySource(leader: Leader, name: Source['name'], open: () => Promise<Source>): Source {
   let inner: Source | undefined;
   const part = leader.whileLeading(name, async () => {
     const s = await open();

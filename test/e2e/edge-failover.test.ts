@@ -109,7 +109,9 @@ describe('edge: several control URLs, failover between replicas', () => {
       const v = await follows(beta);
       return v?.replica === 'beta' ? v : undefined;
     }, 10_000);
-    console.log(`edge failover: follows beta ${Math.round(performance.now() - t0)} ms after alpha was killed`);
+    console.log(
+      `edge failover: follows beta ${Math.round(performance.now() - t0)} ms after alpha was killed`,
+    );
     expect(n.control).toBe(url(beta));
     await new Promise((r) => setTimeout(r, 300));
     running = false;

@@ -71,26 +71,28 @@ describe('leader election on PostgreSQL (two Leader objects, one database)', () 
       expect(b.leading).toBe(false);
       expect(events).toEqual(['replica-a start']);
       const seen = await b.status();
-      expect(seen).toMatchObject({ id: 'replica-b', leading: false, leader: 'replica-a', store: 'postgresql' });
+      expect(seen).toMatchObject({
+        id: 'replica-b',
+        leading: false,
+        leader: 'replica-a',
+        store: 'postgresql',
+      });
       expect([...seen.replicas].sort()).toEqual(['replica-a', 'replica-b']);
 
       // The leader's session dies (as when its process is killed): the lock goes with it.
       const admin = new pg.Client({ connectionString: url });
       await admin.connect();
-      await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1', [
-        `${REPLICA_APP_PREFIX}replica-a`,
-      ]);
+      await admin.query(
+        'select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1',
+        [`${REPLICA_APP_PREFIX}replica-a`],
+      );
       await admin.end();
       // It stops leading (its job stopped) as soon as it sees the connection go; then exactly one
       // of the two leads again (a, reconnected, may win the lock back: a dead process would not).
       await until(() => (events.includes('replica-a stop') ? true : undefined), 2000, 10);
       await until(() => (a.leading !== b.leading ? true : undefined), 2000, 10);
       const [leader, follower] = a.leading ? [a, b] : [b, a];
-      await until(
-        async () => ((await follower.status()).leader === leader.id ? true : undefined),
-        3000,
-        50,
-      );
+      await until(async () => ((await follower.status()).leader === leader.id ? true : undefined), 3000, 50);
       expect(await leader.status()).toMatchObject({ leading: true, leader: leader.id });
       expect(events.at(-1)).toBe(`${leader.id} start`);
 

@@ -16,7 +16,18 @@ import type { NodeEnrolled, NodeList } from '../../api/views/index.js';
 /** Options of `gatehouse edge`, keyed by their flags so that errors name what the user typed. */
 const edgeOptionsSchema = z
   .strictObject({
-    control: z.array(controlUrlSchema).min(1).max(16).optional(),
+    // Each URL checked on its own, so that the message names `control` and the URL at fault.
+    control: z
+      .array(z.string())
+      .min(1)
+      .max(16)
+      .superRefine((urls, ctx) => {
+        for (const u of urls) {
+          const r = controlUrlSchema.safeParse(u);
+          if (!r.success) ctx.addIssue({ code: 'custom', message: `${u}: ${r.error.issues[0]?.message}` });
+        }
+      })
+      .optional(),
     'node-token': credentialsSchema.shape.token.optional(),
     'edge-dir': z.string().min(1),
     'edge-http-port': z.coerce.number().pipe(portSchema),
