@@ -237,10 +237,12 @@ export class EdgeAgent {
   private failover(): boolean {
     if (this.controls.length < 2) return false;
     const from = this.base;
+    // Reported to the next replica: the error names the URL it was about.
+    this.lastError = `${from}: ${this.lastError}`;
     this.current = (this.current + 1) % this.controls.length;
     this.failures += 1;
     this.o.log.warn(
-      { from, to: this.base, err: this.lastError },
+      { to: this.base, err: this.lastError },
       'edge: control plane not answering; following the next control URL',
     );
     // Tells the new one at once which replica this edge follows now.

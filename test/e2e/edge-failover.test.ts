@@ -1,11 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeList } from '../../src/api/views/index.js';
 import { echoBackend, freePort, http, until, type TestServer } from '../helpers/net.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { startReplica, type ReplicaProcess } from '../helpers/replicas.js';
+import { BIN, cleanEnv, startReplica, type ReplicaProcess } from '../helpers/replicas.js';
 import { testDir } from '../helpers/tmp.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
@@ -113,6 +114,16 @@ describe('edge: several control URLs, failover between replicas', () => {
       `edge failover: follows beta ${Math.round(performance.now() - t0)} ms after alpha was killed`,
     );
     expect(n.control).toBe(url(beta));
+    // `gatehouse status` on beta: which replica leads now, and which one the edge follows.
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [BIN, 'status', '--data-dir', beta.dataDir],
+      {
+        env: cleanEnv(),
+        timeout: 30_000,
+      },
+    );
+    expect(stdout).toContain(`edge vps:         follows replica beta (${url(beta)})`);
     await new Promise((r) => setTimeout(r, 300));
     running = false;
     await traffic;

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/observe/log.js';
@@ -6,6 +9,12 @@ import { openLeader, REPLICA_APP_PREFIX, type Leader } from '../../src/store/lea
 import { openDatabase } from '../../src/store/open.js';
 import { until } from '../helpers/net.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { makeCa } from '../helpers/tls.js';
+import { Registry } from '../../src/registry/registry.js';
+import { Sealer } from '../../src/store/secrets.js';
+import type { AcmeIssuer } from '../../src/tls/acme.js';
+import { CertManager } from '../../src/tls/manager.js';
+import { CertStore } from '../../src/tls/store.js';
 
 const log = createLogger('silent');
 
@@ -113,6 +122,69 @@ describe('leader election on PostgreSQL (two Leader objects, one database)', () 
       await jb.stop();
       await a.stop();
       await b.stop();
+    }
+  });
+
+  it('certificates: only the leader orders; a replica that comes to lead looks at once', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gh-leader-certs-'));
+    const ca = makeCa(dir);
+    const store = new CertStore(db, await Sealer.load(dir));
+    // One registry for both (sharing it between processes is the registry's part, not the election's).
+    const registry = await Registry.open(db, new Map());
+    const ordered: string[] = [];
+    /** A replica as src/gatehouse.ts wires one: its leader and its certificate manager. */
+    const replica = async (name: string) => {
+      const leader = open(name);
+      await leader.start();
+      const issuer = {
+        issue: async (names: string[]) => {
+          ordered.push(`${name} ${names.join(',')}`);
+          return ca.issue(names);
+        },
+      } as unknown as AcmeIssuer;
+      const certs = new CertManager(registry, store, issuer, log, { leading: () => leader.leading });
+      await certs.start();
+      const job = leader.whileLeading('certificates', () => {
+        void certs.kick();
+        return () => undefined;
+      });
+      await job.start();
+      return { leader, certs, job };
+    };
+    const put = (host: string) =>
+      registry.put(
+        { name: host.split('.')[0] as string, hosts: [host], routes: [{ upstreams: ['10.0.0.1:80'] }] },
+        { actor: 't', source: 'api' },
+      );
+    const a = await replica('certs-a');
+    const b = await replica('certs-b');
+    try {
+      expect(a.leader.leading).toBe(true);
+      // Both managers see the change; only the leader's orders.
+      await put('one.leader.test');
+      await until(() => (ordered.length >= 1 ? true : undefined), 5000);
+      await b.certs.kick();
+      await new Promise((r) => setTimeout(r, 800));
+      expect(ordered).toEqual(['certs-a one.leader.test']);
+
+      // A host while a's manager is stopped: the follower leaves it alone...
+      a.certs.stop();
+      await put('two.leader.test');
+      await new Promise((r) => setTimeout(r, 800));
+      expect(ordered).toEqual(['certs-a one.leader.test']);
+      // ...until a goes and b leads: b looks at once.
+      await a.job.stop();
+      await a.leader.stop();
+      await until(() => (ordered.length >= 2 ? true : undefined), 5000, 10);
+      expect(b.leader.leading).toBe(true);
+      expect(ordered).toEqual(['certs-a one.leader.test', 'certs-b two.leader.test']);
+    } finally {
+      for (const r of [a, b]) {
+        await r.job.stop();
+        r.certs.stop();
+        await r.leader.stop();
+      }
+      await rm(dir, { recursive: true, force: true });
     }
   });
 

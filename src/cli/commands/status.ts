@@ -40,11 +40,12 @@ export function applyLine(e: Status['edge']): string {
 /** Which replica this is, which one leads, and which replica each edge follows. */
 export async function replicaLines(r: Status, nodes: () => Promise<NodeList>): Promise<string[]> {
   const rep = r.replica;
-  if (!rep) return [];
+  // One process on SQLite: nothing to choose between.
+  if (!rep || rep.store !== 'postgresql') return [];
   const lines = [
     `replica:          ${rep.id} (${rep.leading ? 'the leader' : `follower; leader: ${rep.leader ?? 'none'}`})`,
   ];
-  if (rep.store === 'postgresql') lines.push(`replicas:         ${rep.replicas.join(', ') || '-'}`);
+  lines.push(`replicas:         ${rep.replicas.join(', ') || '-'}`);
   const list = await nodes().catch(() => undefined);
   for (const n of list?.nodes ?? [])
     lines.push(

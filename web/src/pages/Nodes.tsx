@@ -47,10 +47,13 @@ function SyncCell({ n, current }: { n: NodeStatusView; current: number | undefin
 function NodeRowView({
   n,
   current,
+  showFollows,
   onRemove,
 }: {
   n: NodeStatusView;
   current: number | undefined;
+  /** Several replicas (PostgreSQL): which one the node follows. */
+  showFollows: boolean;
   onRemove: (name: string) => void;
 }) {
   return (
@@ -58,7 +61,7 @@ function NodeRowView({
       <td className="px-3 py-1.5">
         <span className="font-medium">{n.name}</span>
         {n.version ? <span className="block text-xs text-slate-500">agent {n.version}</span> : null}
-        {n.replica ? (
+        {n.replica && showFollows ? (
           <span className="block text-xs text-slate-500" data-testid="follows" title={n.control}>
             follows replica {n.replica}
           </span>
@@ -238,6 +241,7 @@ export function Nodes() {
                 key={n.name}
                 n={n}
                 current={current}
+                showFollows={replica?.store === 'postgresql'}
                 onRemove={(name) => {
                   setDone('');
                   setRemoving(name);
