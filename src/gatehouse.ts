@@ -306,6 +306,7 @@ async function discoverySources(
     durationMs(settings.agent_grace),
     log.child({ part: 'agents' }),
     () => leader.leading,
+    settings.database_url !== undefined,
   );
   const app = buildRegisterServer({
     registry,
