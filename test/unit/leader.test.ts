@@ -8,7 +8,9 @@ import type { Db } from '../../src/store/db.js';
 import { openLeader, REPLICA_APP_PREFIX, type Leader } from '../../src/store/leader.js';
 import { openDatabase } from '../../src/store/open.js';
 import { until } from '../helpers/net.js';
-import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { openTestDb, startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { loadSettings } from '../../src/model/settings.js';
+import { BackupService } from '../../src/store/backup-schedule.js';
 import { makeCa } from '../helpers/tls.js';
 import { Registry } from '../../src/registry/registry.js';
 import { Sealer } from '../../src/store/secrets.js';
@@ -45,6 +47,31 @@ describe('leader election on SQLite', () => {
     await job.stop();
     await leader.stop();
     expect(events).toEqual(['solo start', 'solo stop']);
+  });
+});
+
+describe('scheduled backups run on the leader only', () => {
+  it('a follower writes none; once it leads, it writes them', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gh-leader-backups-'));
+    const db = await openTestDb('sqlite');
+    const before = process.env.GATEHOUSE_BACKUP_PASSPHRASE;
+    process.env.GATEHOUSE_BACKUP_PASSPHRASE = 'leader backup passphrase';
+    let leading = false;
+    const settings = loadSettings({ data_dir: dir, backup_interval: '100ms' }, {});
+    const stop = BackupService.start(db, dir, settings, log, () => leading);
+    try {
+      const svc = new BackupService(db, dir, settings, log);
+      await new Promise((r) => setTimeout(r, 600));
+      expect(svc.list()).toEqual([]);
+      leading = true;
+      await until(() => (svc.list().length > 0 ? true : undefined), 5000, 50);
+    } finally {
+      stop();
+      if (before === undefined) delete process.env.GATEHOUSE_BACKUP_PASSPHRASE;
+      else process.env.GATEHOUSE_BACKUP_PASSPHRASE = before;
+      await db.destroy();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
