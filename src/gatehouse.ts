@@ -45,6 +45,7 @@ import { BackupService } from './store/backup-schedule.js';
 import { guardRegistry, instanceFile, prepareDataDir, writeInstance } from './store/data-dir.js';
 import { securePermissions } from './store/permissions.js';
 import { every, Lifecycle } from './lifecycle.js';
+import { leaderOnlySource, openLeader, runEvery, type Leader } from './store/leader.js';
 
 export interface Gatehouse {
   settings: Settings;
@@ -99,16 +100,23 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       },
     );
     life.onStop(() => db.destroy());
+    // Among replicas on one PostgreSQL, one leads: work that must run once runs there only.
+    const leader = await life.start(openLeader(settings, db, log.child({ part: 'leader' })));
     const portal = portalHost(settings);
     const { registry, replication } = await openRegistry(life, settings, db, portal, log);
+    const prune = async () => {
+      const removed = await pruneVersions(registry, settings.snapshot_keep, settings.snapshot_keep_days);
+      log.info({ removed }, 'old versions pruned');
+    };
+    await life.start(leader.whileLeading('version pruning', () => runEvery(HOUR, prune)));
     const admin = await TokenCheck.load(dataDir, 'admin-token', settings.admin_token);
     const register = await TokenCheck.load(dataDir, 'register-token', settings.register_token);
     const sealer = await Sealer.load(dataDir, settings.secret, db);
-    life.onStop(BackupService.start(db, dataDir, settings, log));
+    life.onStop(BackupService.start(db, dataDir, settings, log, () => leader.leading));
     const metrics = new Metrics();
     const certs = new CertStore(db, sealer);
     const dnsProviders = new DnsProviders(db, sealer);
-    const core: Core = { settings, db, registry, sealer, certs, dnsProviders, metrics, portal, log };
+    const core: Core = { settings, db, registry, sealer, certs, dnsProviders, metrics, portal, log, leader };
 
     /** The edges' owner, once it exists (the gate is built first and asks it later). */
     const edges: { publisher?: EdgePublisher } = {};
@@ -137,7 +145,16 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       void certManager?.kick();
     });
     await life.start(publisher);
-    if (certManager) await life.start(certManager);
+    if (certManager) {
+      await life.start(certManager);
+      // Its passes run on the leader only; a replica that comes to lead looks at once.
+      await life.start(
+        leader.whileLeading('certificates', () => {
+          void certManager.kick();
+          return () => undefined;
+        }),
+      );
+    }
     await life.start(new SecurityLog(join(dataDir, 'nginx', 'logs', 'security.log'), gate));
     const { edge, feed } = publisher;
     // A rotated session key reaches nginx (a restart: it reads keys from its environment) and edges.
@@ -159,6 +176,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       edge,
       feed,
       certManager,
+      leader,
       sourceStatus: () => sourceStatuses(sources),
       rotations,
       log: log.child({ part: 'api' }),
@@ -212,6 +230,7 @@ interface Core {
   /** The login portal's host, if there is one. */
   portal: string | undefined;
   log: Logger;
+  leader: Leader;
 }
 
 /** Registration templates: the edge files' (by file), and the names they may not redefine. */
@@ -221,8 +240,8 @@ interface Templates {
 }
 
 /**
- * The registry, refused if it was emptied; old versions pruned now and every hour. On PostgreSQL it
- * follows the other replicas sharing the database.
+ * The registry, refused if it was emptied. On PostgreSQL it follows the other replicas sharing the
+ * database.
  */
 async function openRegistry(
   life: Lifecycle,
@@ -244,9 +263,6 @@ async function openRegistry(
       'stored service no longer valid: not served until it is fixed (PUT it again)',
     );
   }
-  const prune = () => pruneVersions(registry, settings.snapshot_keep, settings.snapshot_keep_days);
-  await prune();
-  await life.start(every(HOUR, prune));
   if (settings.database_url === undefined) return { registry };
   const replication = new Replication(settings.database_url, registry, log.child({ part: 'replication' }));
   await life.start(replication);
@@ -302,12 +318,18 @@ async function startGate(
  * Docker, `gatehouse agent`'s leases, the registration listener.
  */
 async function discoverySources(
-  { settings, registry, db, log }: Core,
+  { settings, registry, db, log, leader }: Core,
   gate: Gate,
   token: TokenCheck,
   { fileTemplates, baseTemplates }: Templates,
 ): Promise<{ sources: Source[]; registration: RegisterSource }> {
-  const agents = new AgentLeases(registry, durationMs(settings.agent_grace), log.child({ part: 'agents' }));
+  const agents = new AgentLeases(
+    registry,
+    durationMs(settings.agent_grace),
+    log.child({ part: 'agents' }),
+    () => leader.leading,
+    settings.database_url !== undefined,
+  );
   const app = buildRegisterServer({
     registry,
     settings,
@@ -324,13 +346,11 @@ async function discoverySources(
         log.child({ part: 'file' }),
       )
     : undefined;
-  const docker = settings.docker_endpoint
-    ? await openDockerSource(
-        settings.docker_endpoint,
-        settings,
-        registry,
-        gate,
-        log.child({ part: 'docker' }),
+  const endpoint = settings.docker_endpoint;
+  // A shared daemon is watched by the leader only.
+  const docker = endpoint
+    ? leaderOnlySource(leader, 'docker', () =>
+        openDockerSource(endpoint, settings, registry, gate, log.child({ part: 'docker' })),
       )
     : undefined;
   const sources = [file, docker, agents, registration].filter((s): s is Source => s !== undefined);
@@ -369,6 +389,7 @@ async function acmeCertManager(
     ...(settings.base_domain ? { baseDomain: settings.base_domain } : {}),
     ownHosts: portal ? [portal] : [],
     hasDns: async (name) => (await dnsProviders.forName(name)) !== undefined,
+    leading: () => deps.leader.leading,
     onExpiring: (c) =>
       void gate
         .event('cert_expiring', '', '', `${c.names.join(',')} expires ${c.notAfter}`)

@@ -6,6 +6,7 @@ import type { CertManager } from '../tls/manager.js';
 import type { DnsProviders } from '../dns/providers.js';
 import type { Settings, Template } from '../model/settings.js';
 import type { Registry } from '../registry/registry.js';
+import type { Leader } from '../store/leader.js';
 
 export interface ApiContext {
   registry: Registry;
@@ -21,6 +22,8 @@ export interface ApiContext {
   baseTemplates: ReadonlySet<string>;
   /** What each discovery source reports (see /api/v1/status). */
   sourceStatus: () => SourceStatuses;
+  /** The leader election among replicas (absent: this process alone). */
+  leader?: Leader;
   /** With `?wait=true`: waits until the version is live on the proxy and reports how it went. */
   maybeWait(
     version: number,

@@ -28,6 +28,7 @@ import { adminFromCookie, CSRF_HEADER, sessionRoutes } from './session.js';
 import { streamRoutes } from './stream.js';
 import { isUiPath, uiRoutes } from './ui.js';
 import { edgeRoutes, nodeRoutes } from './nodes.js';
+import type { Leader } from '../store/leader.js';
 import { NodeStore } from '../edge/nodes.js';
 import type { EdgeFeed } from '../edge/feed.js';
 import { edgeGateRelay } from './edge-gate.js';
@@ -47,6 +48,8 @@ export interface ApiDeps {
   metrics?: Metrics;
   /** What edge nodes take their config from. */
   feed: EdgeFeed;
+  /** The leader election (absent: this process alone, always leading). */
+  leader?: Leader;
   /** Registration templates from edge files, by file. */
   fileTemplates: Map<string, Record<string, Template>>;
   /** Template names edge files may not redefine (built in, from settings). */
@@ -69,7 +72,7 @@ declare module 'fastify' {
 
 /** The management REST API under /api/v1. */
 export function buildApiServer(deps: ApiDeps): FastifyInstance {
-  const nodes = new NodeStore(deps.registry.db);
+  const nodes = new NodeStore(deps.registry.db, deps.leader?.id ?? '');
   const audit = new AuditLog(deps.registry.db);
   const relay = edgeGateRelay(deps.gate.env.socket, nodes, deps.feed);
   const app = Fastify({
@@ -95,6 +98,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     fileTemplates: deps.fileTemplates,
     baseTemplates: deps.baseTemplates,
     sourceStatus: deps.sourceStatus ?? (() => ({})),
+    ...(deps.leader ? { leader: deps.leader } : {}),
     ...(deps.certManager ? { certManager: deps.certManager } : {}),
     async maybeWait(version, wait) {
       if (wait !== 'true' && wait !== '1') return {};

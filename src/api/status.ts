@@ -15,6 +15,7 @@ export async function statusRoutes(app: FastifyInstance, ctx: ApiContext): Promi
       certificates: await certificateStatus(ctx),
       /** Discovery sources (the watched edge file, Docker): what each last applied, or why not. */
       sources: ctx.sourceStatus(),
+      ...(ctx.leader ? { replica: await ctx.leader.status() } : {}),
     } satisfies Status;
   });
 }

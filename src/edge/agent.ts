@@ -18,8 +18,11 @@ import { openAsNode, openWith, sealWith } from './transit.js';
 import { writeFileAtomic } from '../store/files.js';
 
 export interface AgentOptions {
-  /** The control plane's management API, e.g. http://10.0.0.1:7070. */
-  control: string;
+  /**
+   * The control plane's management API, e.g. http://10.0.0.1:7070; with several replicas, each of
+   * their URLs: the agent follows one and moves to the next when it fails.
+   */
+  control: string | string[];
   token: string;
   dataDir: string;
   httpPort: number;
@@ -61,8 +64,15 @@ export class EdgeAgent {
   private readonly interner = new ConfigInterner();
   /** The gate state last mirrored to disk and sent to nginx (epoch, seq, hash). */
   private mirrored = '';
+  /** The control URLs, and the index of the one followed now. */
+  private readonly controls: string[];
+  private current = 0;
+  /** Failures in a row (each moves to the next URL; a whole round without an answer waits a second). */
+  private failures = 0;
 
   constructor(private readonly o: AgentOptions) {
+    this.controls = (Array.isArray(o.control) ? o.control : [o.control]).map((u) => u.replace(/\/$/, ''));
+    if (this.controls.length === 0) throw new Error('edge: no control URL');
     this.gateDir = join(o.dataDir, 'gate');
     this.driver = new NginxDriver({
       bin: o.nginxBin,
@@ -76,7 +86,7 @@ export class EdgeAgent {
         return m;
       },
     });
-    this.relay = new GateRelay(o.control, o.token);
+    this.relay = new GateRelay(() => this.base, o.token);
     this.health = new HealthChecker(() => void this.serve().catch(() => undefined), o.log);
   }
 
@@ -148,14 +158,19 @@ export class EdgeAgent {
         const res = await fetch(`${this.base}/edge/v1/config?have=${this.have}&wait=25`, {
           headers: { authorization: `Bearer ${this.o.token}` },
           signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(40_000)]),
-        });
-        if (res.status === 204) continue;
+        }).catch(unreachable);
+        if (res.status === 204) {
+          this.answered();
+          continue;
+        }
         if (res.status === 401) {
           await this.revoked();
           throw new Error('the control plane refused this node token');
         }
+        if (res.status >= 500) throw new ControlDown(`control plane answered ${res.status}`);
         if (!res.ok) throw new Error(`control plane answered ${res.status}`);
-        const body = (await res.json()) as EdgeFeedBody;
+        const body = (await res.json().catch(unreachable)) as EdgeFeedBody;
+        this.failures = 0;
         const t0 = performance.now();
         await this.take(body);
         await this.saveCache(body);
@@ -168,7 +183,12 @@ export class EdgeAgent {
       } catch (err) {
         if (this.stopped) break;
         this.lastError = err instanceof Error ? err.message : String(err);
-        this.o.log.warn({ err: this.lastError }, 'edge: could not get or apply the config; retrying');
+        // No answer (refused, reset, timed out) or a 5xx: this replica is down, the next one is asked.
+        if (err instanceof ControlDown && this.failover()) continue;
+        this.o.log.warn(
+          { err: this.lastError, control: this.base },
+          'edge: could not get or apply the config; retrying',
+        );
         await this.report();
         await new Promise((r) => setTimeout(r, 1000));
       }
@@ -197,8 +217,37 @@ export class EdgeAgent {
     if (this.tlsDir) await rm(this.tlsDir, { recursive: true, force: true });
   }
 
-  private get base(): string {
-    return this.o.control.replace(/\/$/, '');
+  /** An answer after failures: the error reported last is over. */
+  private answered(): void {
+    this.failures = 0;
+    if (!this.lastError) return;
+    this.lastError = '';
+    void this.report();
+  }
+
+  /** The control URL followed now. */
+  get base(): string {
+    return this.controls[this.current] as string;
+  }
+
+  /**
+   * The control plane at `base` did not answer: follow the next URL (the last config keeps serving
+   * meanwhile). False when there is no other, or a whole round failed (then wait before the next).
+   */
+  private failover(): boolean {
+    if (this.controls.length < 2) return false;
+    const from = this.base;
+    // Reported to the next replica: the error names the URL it was about.
+    this.lastError = `${from}: ${this.lastError}`;
+    this.current = (this.current + 1) % this.controls.length;
+    this.failures += 1;
+    this.o.log.warn(
+      { to: this.base, err: this.lastError },
+      'edge: control plane not answering; following the next control URL',
+    );
+    // Tells the new one at once which replica this edge follows now.
+    void this.report();
+    return this.failures % this.controls.length !== 0;
   }
 
   /** Takes a body: secrets, gate state, then the config (nginx reloads only when that changed). */
@@ -267,6 +316,7 @@ export class EdgeAgent {
         error: this.lastError.slice(0, 1000),
         version: VERSION,
         down: [...this.health.down].sort(),
+        control: this.base,
       }),
       signal: AbortSignal.timeout(10_000),
     }).catch(() => undefined);
@@ -281,4 +331,15 @@ export class EdgeAgent {
     await this.driver.stop();
     if (this.memoryDir) await rm(this.memoryDir, { recursive: true, force: true });
   }
+}
+
+/** The control plane did not answer (refused, reset, timed out) or answered a 5xx: as good as down. */
+class ControlDown extends Error {
+  override name = 'ControlDown';
+}
+
+function unreachable(err: unknown): never {
+  if (err instanceof Error && err.name === 'AbortError') throw err;
+  const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
+  throw new ControlDown(`${err instanceof Error ? err.message : String(err)}${cause}`);
 }

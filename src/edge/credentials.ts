@@ -4,8 +4,13 @@ import { z } from 'zod';
 import { writeFileAtomic } from '../store/files.js';
 
 /** What an enrolled edge keeps so that later starts need no flags: where to ask, and as whom. */
+export const controlUrlSchema = z
+  .string()
+  .regex(/^https?:\/\/[^\s/,]+(\/[^\s,]*)?$/, 'the control plane API as http(s)://host:port');
 export const credentialsSchema = z.strictObject({
-  control: z.string().regex(/^https?:\/\/[^\s/]+(\/\S*)?$/, 'the control plane API as http(s)://host:port'),
+  control: controlUrlSchema,
+  /** With several control-plane replicas: every URL, in order (`control` is the first). */
+  controls: z.array(controlUrlSchema).min(2).max(16).optional(),
   token: z.string().regex(/^[A-Za-z0-9_-]{16,200}$/, 'the token `gatehouse node add` printed'),
 });
 export type Credentials = z.infer<typeof credentialsSchema>;

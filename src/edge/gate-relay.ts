@@ -27,7 +27,8 @@ export class GateRelay {
   private readonly waiters = new Set<{ epoch: string; seq: number; resolve: () => void }>();
 
   constructor(
-    private readonly control: string,
+    /** The control plane's URL (a function: the one an agent with several follows now). */
+    private readonly control: string | (() => string),
     private readonly token: string,
   ) {}
 
@@ -63,9 +64,11 @@ export class GateRelay {
 
   async listen(socket: string): Promise<void> {
     await rm(socket, { force: true });
-    const base = new URL(this.control.replace(/\/$/, '') + EDGE_GATE_PREFIX);
-    const request = base.protocol === 'https:' ? httpsRequest : httpRequest;
+    const control = this.control;
     this.server = createServer((req, res) => {
+      const url = typeof control === 'string' ? control : control();
+      const base = new URL(url.replace(/\/$/, '') + EDGE_GATE_PREFIX);
+      const request = base.protocol === 'https:' ? httpsRequest : httpRequest;
       const headers = endToEnd({ ...req.headers });
       // The control plane is addressed as itself (TLS name, any proxy before it); the client's
       // Host travels beside it.

@@ -20,6 +20,8 @@ export const nodeReportSchema = z.strictObject({
   version: z.string().max(40).default(''),
   /** Upstream servers its health checks find down, as `pool address`. */
   down: z.array(z.string().max(300)).max(10_000).default([]),
+  /** The control URL it follows (an agent given several fails over between them). */
+  control: z.string().max(300).default(''),
 });
 
 export interface NodeView {
@@ -35,14 +37,26 @@ export interface NodeView {
   down_servers: string[];
   /** Heard from within the last minute (an agent asks at least every 25 s). */
   online: boolean;
+  /** The control URL the agent last reported it follows ('' before its first report). */
+  control: string;
+  /** The replica that took its last report ('' before it). */
+  replica: string;
 }
+
+/** Where each node's last report went, kept in `meta` under this prefix + the node's name. */
+const FOLLOWS_PREFIX = 'node-follows ';
+const followsSchema = z.object({ control: z.string(), replica: z.string() });
 
 /** A node is online while it keeps asking; its long-poll comes back every 25 s at the latest. */
 export const ONLINE_MS = 60_000;
 
 /** Edge nodes: enrolled with a one-time-shown token (stored as a hash), and what each reported. */
 export class NodeStore {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    /** This replica's id: recorded as the one each reporting node follows. */
+    private readonly replica = '',
+  ) {}
 
   async add(input: z.output<typeof nodeCreateSchema>): Promise<{ node: NodeView; token: string }> {
     const exists = await this.db
@@ -66,7 +80,7 @@ export class NodeStore {
       applied_version: 0,
     };
     await this.db.insertInto('nodes').values(row).execute();
-    return { node: view(row), token };
+    return { node: view(row, undefined), token };
   }
 
   /**
@@ -86,16 +100,27 @@ export class NodeStore {
       .selectAll()
       .where('name', '=', name)
       .executeTakeFirstOrThrow();
-    return { node: view(row), token };
+    const follows = await this.db
+      .selectFrom('meta')
+      .select('value')
+      .where('key', '=', `${FOLLOWS_PREFIX}${name}`)
+      .executeTakeFirst();
+    return { node: view(row, follows?.value), token };
   }
 
   async list(): Promise<NodeView[]> {
-    return (await this.db.selectFrom('nodes').selectAll().orderBy('name').execute()).map(view);
+    const [rows, follows] = await Promise.all([
+      this.db.selectFrom('nodes').selectAll().orderBy('name').execute(),
+      this.db.selectFrom('meta').selectAll().where('key', 'like', `${FOLLOWS_PREFIX}%`).execute(),
+    ]);
+    const by = new Map(follows.map((f) => [f.key.slice(FOLLOWS_PREFIX.length), f.value]));
+    return rows.map((r) => view(r, by.get(r.name)));
   }
 
   async remove(name: string): Promise<void> {
     const r = await this.db.deleteFrom('nodes').where('name', '=', name).executeTakeFirst();
     if (Number(r.numDeletedRows) === 0) throw notFound(`node ${name}`);
+    await this.db.deleteFrom('meta').where('key', '=', `${FOLLOWS_PREFIX}${name}`).execute();
   }
 
   /** The node a token belongs to, if any (compared by its hash), with that hash (the transit key's root). */
@@ -106,7 +131,7 @@ export class NodeStore {
       .selectAll()
       .where('token_hash', '=', tokenHash(token))
       .executeTakeFirst();
-    return row ? { node: view(row), tokenHash: row.token_hash } : undefined;
+    return row ? { node: view(row, undefined), tokenHash: row.token_hash } : undefined;
   }
 
   /** The same from an `Authorization: Bearer` header. */
@@ -133,10 +158,23 @@ export class NodeStore {
       })
       .where('name', '=', name)
       .execute();
+    if (!report) return;
+    const value = JSON.stringify({ control: report.control, replica: this.replica });
+    await this.db
+      .insertInto('meta')
+      .values({ key: `${FOLLOWS_PREFIX}${name}`, value })
+      .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
+      .execute();
   }
 }
 
-function view(r: Database['nodes']): NodeView {
+function view(r: Database['nodes'], followsJson: string | undefined): NodeView {
+  let follows = { control: '', replica: '' };
+  try {
+    follows = followsSchema.parse(JSON.parse(followsJson ?? '{"control":"","replica":""}'));
+  } catch {
+    // A damaged row only hides which replica it follows.
+  }
   return {
     name: r.name,
     role: r.role,
@@ -149,5 +187,7 @@ function view(r: Database['nodes']): NodeView {
     version: r.agent_version,
     down_servers: JSON.parse(r.down_servers) as string[],
     online: !!r.last_seen && Date.now() - Date.parse(r.last_seen) < ONLINE_MS,
+    control: follows.control,
+    replica: follows.replica,
   };
 }

@@ -71,6 +71,11 @@ export const settingsSchema = z.strictObject({
     .regex(/^postgres(ql)?:\/\/\S+$/i, 'a postgres:// or postgresql:// URL')
     .refine((v) => URL.canParse(v), 'a postgres:// or postgresql:// URL')
     .optional(),
+  /** This replica's name in status (docs/postgresql.md); unset: hostname-pid-random. */
+  replica_name: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,40}$/, 'at most 40 letters, digits, ".", "_" or "-"')
+    .optional(),
   http_port: wholeNumber(1, 65535, 'a port from 1 to 65535').default(80),
   https_port: wholeNumber(0, 65535, 'a port from 1 to 65535, or 0 for none').default(443),
   api_listen: listenSchema.default('127.0.0.1:7070'),

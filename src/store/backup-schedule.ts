@@ -44,8 +44,17 @@ export class BackupService {
     services.set(settings, this);
   }
 
-  /** Starts the schedule; refuses an interval without a passphrase. Returns the stop function. */
-  static start(db: Db, dataDir: string, settings: Settings, log: Logger): () => void {
+  /**
+   * Starts the schedule; refuses an interval without a passphrase. Returns the stop function.
+   * Among replicas, only the leader writes scheduled backups (`leading`).
+   */
+  static start(
+    db: Db,
+    dataDir: string,
+    settings: Settings,
+    log: Logger,
+    leading: () => boolean = () => true,
+  ): () => void {
     const svc = new BackupService(db, dataDir, settings, log);
     if (settings.backup_interval !== undefined) {
       if (!process.env.GATEHOUSE_BACKUP_PASSPHRASE)
@@ -54,7 +63,9 @@ export class BackupService {
           'backup_interval is set, but GATEHOUSE_BACKUP_PASSPHRASE is not: scheduled backups need a passphrase',
         );
       const ms = durationMs(settings.backup_interval);
-      svc.timer = setInterval(() => void svc.run().catch(() => undefined), ms);
+      svc.timer = setInterval(() => {
+        if (leading()) void svc.run().catch(() => undefined);
+      }, ms);
       svc.timer.unref();
     }
     return () => {

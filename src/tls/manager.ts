@@ -52,6 +52,8 @@ export class CertManager {
       onFailure?: (names: string[]) => void;
       /** Hosts Gatehouse serves itself (the login portal). */
       ownHosts?: string[];
+      /** Whether this replica leads: only the leader orders and renews (manual orders run anywhere). */
+      leading?: () => boolean;
     } = {},
   ) {}
 
@@ -78,7 +80,7 @@ export class CertManager {
 
   /** Runs a pass now (or after the running one). */
   kick(): Promise<void> {
-    if (this.stopped) return Promise.resolve();
+    if (this.stopped || this.policy.leading?.() === false) return Promise.resolve();
     if (this.running) {
       this.again = true;
       return this.running;

@@ -58,6 +58,9 @@ export const nodeView = z.strictObject({
   down_servers: z.array(z.string()),
   /** Heard from within the last minute. */
   online: z.boolean(),
+  /** The control URL the agent last reported it follows, and the replica that took that report. */
+  control: z.string(),
+  replica: z.string(),
 });
 /** A node in GET /nodes: with whether it serves what it should now (config, certificates, gate state). */
 export const nodeStatusView = nodeView.extend({ in_sync: z.boolean() });

@@ -81,6 +81,15 @@ export const dockerSourceView = z.strictObject({
   ),
 });
 
+/** This replica among those on one store, and which one leads (src/store/leader.ts ReplicaStatus). */
+export const replicaStatusView = z.strictObject({
+  id: z.string(),
+  leading: z.boolean(),
+  leader: z.string().nullable(),
+  replicas: z.array(z.string()),
+  store: z.enum(['sqlite', 'postgresql']),
+});
+
 export const statusView = z.strictObject({
   version: z.number(),
   services: z.number(),
@@ -91,6 +100,8 @@ export const statusView = z.strictObject({
   certificates: certificateStatusView,
   /** Each discovery source with something to report, under its name. */
   sources: z.strictObject({ file: fileSourceView.optional(), docker: dockerSourceView.optional() }),
+  /** Leader election among replicas (absent where no election runs). */
+  replica: replicaStatusView.optional(),
 });
 
 /** The `edge` event of GET /stream: the part of the edge status the web UI shows live. */
@@ -108,6 +119,7 @@ export type UpstreamFailingView = z.infer<typeof upstreamFailingView>;
 export type EdgeStatusView = z.infer<typeof edgeStatusView>;
 export type CertificateStatus = z.infer<typeof certificateStatusView>;
 export type Status = z.infer<typeof statusView>;
+export type ReplicaStatusView = z.infer<typeof replicaStatusView>;
 export type FileSourceView = z.infer<typeof fileSourceView>;
 export type DockerSourceView = z.infer<typeof dockerSourceView>;
 export type EdgeEvent = z.infer<typeof edgeEventView>;

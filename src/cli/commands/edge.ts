@@ -1,7 +1,12 @@
 import { Command, Option } from 'commander';
 import { z } from 'zod';
 import { fromZod, GatehouseError } from '../../model/errors.js';
-import { credentialsSchema, loadCredentials, saveCredentials } from '../../edge/credentials.js';
+import {
+  controlUrlSchema,
+  credentialsSchema,
+  loadCredentials,
+  saveCredentials,
+} from '../../edge/credentials.js';
 import { portSchema } from '../../model/values.js';
 import { createLogger } from '../../observe/log.js';
 import { cliContext, removeCommand } from '../context.js';
@@ -11,7 +16,18 @@ import type { NodeEnrolled, NodeList } from '../../api/views/index.js';
 /** Options of `gatehouse edge`, keyed by their flags so that errors name what the user typed. */
 const edgeOptionsSchema = z
   .strictObject({
-    control: credentialsSchema.shape.control.optional(),
+    // Each URL checked on its own, so that the message names `control` and the URL at fault.
+    control: z
+      .array(z.string())
+      .min(1)
+      .max(16)
+      .superRefine((urls, ctx) => {
+        for (const u of urls) {
+          const r = controlUrlSchema.safeParse(u);
+          if (!r.success) ctx.addIssue({ code: 'custom', message: `${u}: ${r.error.issues[0]?.message}` });
+        }
+      })
+      .optional(),
     'node-token': credentialsSchema.shape.token.optional(),
     'edge-dir': z.string().min(1),
     'edge-http-port': z.coerce.number().pipe(portSchema),
@@ -30,7 +46,11 @@ const edgeOptionsSchema = z
 export function edgeCommand(): Command {
   return new Command('edge')
     .description('run an edge node: take the config from a control plane and serve it with nginx')
-    .option('--control <url>', "the control plane's management API URL (stored after the first start)")
+    .option(
+      '--control <url>',
+      "the control plane's management API URL; several replicas: URL1,URL2 or the flag again, followed in turn when one fails (stored after the first start)",
+      (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((u) => u.trim())],
+    )
     .addOption(
       new Option(
         '--node-token <token>',
@@ -55,9 +75,9 @@ export function edgeCommand(): Command {
       // First start: the enrolment flags are stored; later starts need none (and keep the token
       // out of the process list).
       const stored = await loadCredentials(o['edge-dir']);
-      const control = o.control ?? stored?.control;
+      const controls = o.control ?? stored?.controls ?? (stored ? [stored.control] : undefined);
       const token = o['node-token'] ?? stored?.token;
-      if (!control || !token)
+      if (!controls?.[0] || !token)
         throw new GatehouseError(
           'not_enrolled',
           'this edge is not enrolled: pass --control and --node-token (from `gatehouse node add`) once',
@@ -65,20 +85,26 @@ export function edgeCommand(): Command {
         );
       // The node token rides on every request: in clear text only to this machine or when the
       // operator says the path is private (a WireGuard tunnel, a cable).
-      if (
-        !o['insecure-control'] &&
-        !/^https:|^http:\/\/(127\.[0-9.]+|\[::1\]|localhost)(:|\/|$)/.test(control)
-      )
-        throw new GatehouseError(
-          'insecure_control',
-          'control: use https:// (plain http sends the node token in clear text); on a private tunnel pass --insecure-control',
-          400,
-        );
-      if (control !== stored?.control || token !== stored?.token)
-        await saveCredentials(o['edge-dir'], { control, token });
+      for (const control of controls)
+        if (
+          !o['insecure-control'] &&
+          !/^https:|^http:\/\/(127\.[0-9.]+|\[::1\]|localhost)(:|\/|$)/.test(control)
+        )
+          throw new GatehouseError(
+            'insecure_control',
+            `control: ${control}: use https:// (plain http sends the node token in clear text); on a private tunnel pass --insecure-control`,
+            400,
+          );
+      const creds = {
+        control: controls[0],
+        ...(controls.length > 1 ? { controls } : {}),
+        token,
+      };
+      if (JSON.stringify(creds) !== JSON.stringify(stored && { ...stored }))
+        await saveCredentials(o['edge-dir'], creds);
       const { EdgeAgent } = await import('../../edge/agent.js');
       const agent = new EdgeAgent({
-        control,
+        control: controls,
         token,
         dataDir: o['edge-dir'],
         httpPort: o['edge-http-port'],
@@ -115,7 +141,7 @@ export function nodeCommand(): Command {
       const r = await ctx.client.call<NodeList>('GET', '/api/v1/nodes');
       ctx.print(
         table(
-          ['NAME', 'ROLE', 'STATE', 'ADDRESS', 'VERSION', 'LAST SEEN', 'APPLIED', 'DOWN', 'ERROR'],
+          ['NAME', 'ROLE', 'STATE', 'ADDRESS', 'VERSION', 'LAST SEEN', 'APPLIED', 'FOLLOWS', 'DOWN', 'ERROR'],
           r.nodes.map((n) => [
             n.name,
             n.role,
@@ -124,6 +150,7 @@ export function nodeCommand(): Command {
             n.version || '-',
             n.last_seen ?? 'never',
             n.applied_hash ? `v${n.applied_version} ${n.in_sync ? 'current' : 'behind'}` : '-',
+            n.replica || '-',
             n.down_servers.join(' ') || '-',
             n.last_error || '-',
           ]),

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import type { Status } from '../../api/views/index.js';
+import type { NodeList, Status } from '../../api/views/index.js';
 import { cliContext } from '../context.js';
 import { ago } from '../format.js';
 
@@ -35,6 +35,24 @@ export function applyLine(e: Status['edge']): string {
   const reloaded = e.lastReload !== undefined && !(Date.parse(e.lastReload.at) < applied - ms.total - 5);
   const how = reloaded ? 'nginx reloaded' : 'nginx started';
   return `${total} (new files: nginx -t ${Math.round(ms.test)} ms, live ${Math.round(ms.reload)} ms later; ${how})`;
+}
+
+/** Which replica this is, which one leads, and which replica each edge follows. */
+export async function replicaLines(r: Status, nodes: () => Promise<NodeList>): Promise<string[]> {
+  const rep = r.replica;
+  // One process on SQLite: nothing to choose between.
+  if (!rep || rep.store !== 'postgresql') return [];
+  const lines = [
+    `replica:          ${rep.id} (${rep.leading ? 'the leader' : `follower; leader: ${rep.leader ?? 'none'}`})`,
+  ];
+  lines.push(`replicas:         ${rep.replicas.join(', ') || '-'}`);
+  const list = await nodes().catch(() => undefined);
+  for (const n of list?.nodes ?? [])
+    lines.push(
+      `edge ${n.name}:`.padEnd(18) +
+        (n.replica ? `follows replica ${n.replica} (${n.control})` : 'no report yet'),
+    );
+  return lines;
 }
 
 export function statusCommand(): Command {
@@ -84,6 +102,7 @@ export function statusCommand(): Command {
       }
       for (const u of r.unloadable)
         lines.push(`NOT SERVED:       ${u.name}: ${u.error} (PUT it again to fix)`);
+      lines.push(...(await replicaLines(r, () => ctx.client.call<NodeList>('GET', '/api/v1/nodes'))));
       ctx.print(lines.join('\n'), r);
     });
 }

@@ -26,6 +26,9 @@ export const agentNameSchema = z.strictObject({ name: slugSchema });
 
 const TTL_LABEL = 'gatehouse/agent-ttl';
 const MIN_TTL_MS = 2_000;
+/** Replicas on one store: each agent's last heartbeat, in `meta` under this prefix + its name. */
+const SEEN_PREFIX = 'agent-seen ';
+const seenSchema = z.object({ at: z.number(), ttlMs: z.number().min(MIN_TTL_MS) });
 
 interface Lease {
   ttlMs: number;
@@ -45,21 +48,26 @@ export class AgentLeases implements Source {
   private readonly leases = new Map<string, Lease>();
   private timer: NodeJS.Timeout | undefined;
   private sweeping = false;
+  private swept = false;
 
   constructor(
     private readonly registry: Registry,
     private readonly graceMs: number,
     private readonly log: Logger,
+    /** Among replicas only the leader sweeps; one that comes to lead gives every agent a fresh TTL. */
+    private readonly leading: () => boolean = () => true,
+    /**
+     * Replicas share the store (PostgreSQL): heartbeats are kept there too, so the leader sees those
+     * another replica took, and sweeps the services agents registered there.
+     */
+    private readonly shared = false,
   ) {}
 
   async start(): Promise<void> {
     const now = Date.now();
     for (const r of this.registry.list()) {
       if (r.meta.source !== 'agent') continue;
-      // The label is ours, but a stored record can be edited by hand: a bad one means the default
-      // (NaN would never expire the lease).
-      const label = Number(r.service.labels?.[TTL_LABEL]);
-      const ttlMs = Number.isFinite(label) && label >= MIN_TTL_MS ? label : 30_000;
+      const ttlMs = labelTtl(r.service.labels);
       this.leases.set(r.service.name, { ttlMs, seenAt: now, healthy: !r.service.suspended });
     }
     this.timer = setInterval(() => void this.sweep(), 500);
@@ -105,6 +113,7 @@ export class AgentLeases implements Source {
     }
     const res = await this.registry.reconcile([parsed.data], this.meta(input.name));
     this.leases.set(input.name, { ttlMs, seenAt: Date.now(), healthy: true });
+    await this.touch(input.name, ttlMs);
     return { created: res.created.length > 0, version: res.version };
   }
 
@@ -115,6 +124,7 @@ export class AgentLeases implements Source {
       throw new GatehouseError('not_registered', `name: no agent service ${name}; register first`, 404);
     lease.seenAt = Date.now();
     lease.healthy = healthy;
+    await this.touch(name, lease.ttlMs);
     await this.setSuspended(name, !healthy);
     return { suspended: !healthy };
   }
@@ -125,6 +135,60 @@ export class AgentLeases implements Source {
       throw new GatehouseError('not_registered', `name: no agent service ${name}`, 404);
     this.leases.delete(name);
     await this.registry.reconcile([], { ...this.meta(name), force: true });
+    await this.forget(name);
+  }
+
+  /** Replicas: the heartbeat where the leader sees it (a lost one only risks an early suspension). */
+  private async touch(name: string, ttlMs: number): Promise<void> {
+    if (!this.shared) return;
+    const key = `${SEEN_PREFIX}${name}`;
+    const value = JSON.stringify({ at: Date.now(), ttlMs });
+    await this.registry.db
+      .insertInto('meta')
+      .values({ key, value })
+      .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
+      .execute()
+      .catch((err: unknown) =>
+        this.log.warn({ service: name, err: String(err) }, 'agent heartbeat not shared'),
+      );
+  }
+
+  private async forget(name: string): Promise<void> {
+    if (!this.shared) return;
+    await this.registry.db.deleteFrom('meta').where('key', '=', `${SEEN_PREFIX}${name}`).execute();
+  }
+
+  /**
+   * Replicas: the leader takes the heartbeats other replicas stored, and the agent services they
+   * registered (a service with no heartbeat known gets a fresh TTL).
+   */
+  private async adopt(): Promise<void> {
+    const rows = await this.registry.db
+      .selectFrom('meta')
+      .selectAll()
+      .where('key', 'like', `${SEEN_PREFIX}%`)
+      .execute();
+    const seen = new Map<string, z.infer<typeof seenSchema>>();
+    for (const r of rows) {
+      const v = seenSchema.safeParse(parseJson(r.value));
+      if (v.success) seen.set(r.key.slice(SEEN_PREFIX.length), v.data);
+    }
+    for (const r of this.registry.list()) {
+      if (r.meta.source !== 'agent') continue;
+      const name = r.service.name;
+      const s = seen.get(name);
+      const lease = this.leases.get(name);
+      if (!lease)
+        this.leases.set(name, {
+          ttlMs: s?.ttlMs ?? labelTtl(r.service.labels),
+          seenAt: s?.at ?? Date.now(),
+          healthy: !r.service.suspended,
+        });
+      else if (s && s.at > lease.seenAt) {
+        lease.seenAt = s.at;
+        lease.ttlMs = s.ttlMs;
+      }
+    }
   }
 
   private async setSuspended(name: string, suspended: boolean): Promise<void> {
@@ -145,8 +209,16 @@ export class AgentLeases implements Source {
   /** Suspends services whose agents fell silent, removes those silent past the grace period. */
   private async sweep(): Promise<void> {
     if (this.sweeping) return;
+    const leading = this.leading();
+    if (leading && !this.swept) for (const lease of this.leases.values()) lease.seenAt = Date.now();
+    this.swept = leading;
+    if (!leading) return;
     this.sweeping = true;
     try {
+      if (this.shared)
+        await this.adopt().catch((err: unknown) =>
+          this.log.warn({ err: String(err) }, 'agent heartbeats from other replicas not read'),
+        );
       const now = Date.now();
       for (const [name, lease] of this.leases) {
         // One failing write must not hold up every other lease.
@@ -161,6 +233,7 @@ export class AgentLeases implements Source {
             await this.registry.reconcile([], { ...this.meta(name), force: true });
             // Only once it is gone: a failed removal is tried again at the next sweep.
             if (this.leases.get(name) === lease) this.leases.delete(name);
+            await this.forget(name).catch(() => undefined);
             this.log.warn({ service: name }, 'agent silent past its grace period: service removed');
           } else if (silent > lease.ttlMs && !rec.service.suspended) {
             this.log.warn({ service: name }, 'agent missed its heartbeats: service out of rotation');
@@ -174,5 +247,22 @@ export class AgentLeases implements Source {
     } finally {
       this.sweeping = false;
     }
+  }
+}
+
+/**
+ * The TTL a stored agent service carries. The label is ours, but a stored record can be edited by
+ * hand: a bad one means the default (NaN would never expire the lease).
+ */
+function labelTtl(labels: Record<string, string> | undefined): number {
+  const label = Number(labels?.[TTL_LABEL]);
+  return Number.isFinite(label) && label >= MIN_TTL_MS ? label : 30_000;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
   }
 }

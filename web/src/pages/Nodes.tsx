@@ -1,5 +1,11 @@
 import { useState } from 'react';
-import type { NodeList, NodeStatusView, Status, StreamEvent } from '../../../src/api/views';
+import type {
+  NodeList,
+  NodeStatusView,
+  ReplicaStatusView,
+  Status,
+  StreamEvent,
+} from '../../../src/api/views';
 import { api } from '../api';
 import { plainButton, RefreshButton } from '../components/buttons';
 import { ConfirmStep } from '../components/ConfirmStep';
@@ -41,10 +47,13 @@ function SyncCell({ n, current }: { n: NodeStatusView; current: number | undefin
 function NodeRowView({
   n,
   current,
+  showFollows,
   onRemove,
 }: {
   n: NodeStatusView;
   current: number | undefined;
+  /** Several replicas (PostgreSQL): which one the node follows. */
+  showFollows: boolean;
   onRemove: (name: string) => void;
 }) {
   return (
@@ -52,6 +61,11 @@ function NodeRowView({
       <td className="px-3 py-1.5">
         <span className="font-medium">{n.name}</span>
         {n.version ? <span className="block text-xs text-slate-500">agent {n.version}</span> : null}
+        {n.replica && showFollows ? (
+          <span className="block text-xs text-slate-500" data-testid="follows" title={n.control}>
+            follows replica {n.replica}
+          </span>
+        ) : null}
       </td>
       <td className="px-3 py-1.5">{n.role}</td>
       <td className="px-3 py-1.5">
@@ -137,6 +151,7 @@ function ConfirmRemove({
  */
 export function Nodes() {
   const [current, setCurrent] = useState<number | undefined>(undefined);
+  const [replica, setReplica] = useState<ReplicaStatusView | undefined>(undefined);
   const [removing, setRemoving] = useState('');
 
   const {
@@ -147,6 +162,7 @@ export function Nodes() {
   } = useLoad(async () => {
     const [n, s] = await Promise.all([api<NodeList>('GET', '/nodes'), api<Status>('GET', '/status')]);
     setCurrent(s.version);
+    setReplica(s.replica);
     return n.nodes;
   });
   const { busy, done, setDone, run } = useAction(setError);
@@ -188,6 +204,11 @@ export function Nodes() {
         <span className="text-sm text-slate-600">
           Registry version <span data-testid="current-version">{current ?? '…'}</span>
         </span>
+        {replica?.store === 'postgresql' ? (
+          <span className="text-sm text-slate-600" data-testid="replica">
+            Replica {replica.id} ({replica.leading ? 'the leader' : `leader: ${replica.leader ?? 'none'}`})
+          </span>
+        ) : null}
         <RefreshButton onClick={() => void load()} />
       </div>
       <Outcome error={error} done={done} />
@@ -220,6 +241,7 @@ export function Nodes() {
                 key={n.name}
                 n={n}
                 current={current}
+                showFollows={replica?.store === 'postgresql'}
                 onRemove={(name) => {
                   setDone('');
                   setRemoving(name);
