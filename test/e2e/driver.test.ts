@@ -152,7 +152,8 @@ describe('change bursts', () => {
       expect(status.lastApplyMode).toBe('dynamic');
       const applies = status.applies - before;
       expect(applies).toBeGreaterThanOrEqual(1);
-      expect(applies).toBeLessThanOrEqual(20);
+      // Folded: well under one apply per registration (10-15 on a quiet machine, up to 22 at load 8).
+      expect(applies).toBeLessThanOrEqual(30);
       for (let i = 0; i < n; i++) expect((await t.get(`b${i}.gw.test`)).status).toBe(200);
     } finally {
       await t.close();

@@ -1,15 +1,22 @@
 import { createHash } from 'node:crypto';
-import { chmod, chown, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EdgeConfig } from '../../compile/edge-config.js';
 import { GatehouseError } from '../../model/errors.js';
 import type { Logger } from '../../observe/log.js';
-import { liveHash, NginxProcess, testConfig, untilServing, type NginxCommand } from './process.js';
-import { WORKER_GID } from '../../store/permissions.js';
+import {
+  liveHash,
+  NginxProcess,
+  testConfig,
+  untilLoaded,
+  untilServing,
+  type NginxCommand,
+} from './process.js';
+import { preparePrefix, rotateLogs } from './prefix.js';
 import { renderNginx, type RenderedFiles } from './render.js';
 import type { RenderEnv } from './env.js';
 import type { GateEnv } from '../../model/session.js';
-import { fileSize, newEmergencies, summarize } from './error-log.js';
+import { fileSize, summarize } from './error-log.js';
 import { hasIPv6, systemResolvers } from './machine.js';
 import { changesOf, FAST_LANE_STATE, tableOf } from './fast-lane.js';
 import { RevocationSync } from './revocations.js';
@@ -189,19 +196,8 @@ export class NginxDriver {
   }
 
   async init(): Promise<void> {
-    const p = this.opts.prefix;
-    await mkdir(p, { recursive: true, mode: 0o711 });
-    // Workers run as an unprivileged user: they enter tmp/ (request buffers), nothing else here.
-    await chmod(p, 0o711);
-    for (const d of ['logs', 'run', 'gen']) await mkdir(join(p, d), { recursive: true, mode: 0o700 });
-    // Workers reopen the logs themselves after a rotation (SIGUSR1): they enter logs/ through its
-    // group, nobody else does.
-    if (process.getuid?.() === 0) {
-      await chown(join(p, 'logs'), 0, WORKER_GID);
-      await chmod(join(p, 'logs'), 0o710);
-    }
-    await mkdir(join(p, 'tmp'), { recursive: true, mode: 0o711 });
-    this.process.reapStale(join(p, 'run', 'nginx.pid'));
+    await preparePrefix(this.opts.prefix);
+    this.process.reapStale(join(this.opts.prefix, 'run', 'nginx.pid'));
   }
 
   async apply(
@@ -363,24 +359,7 @@ export class NginxDriver {
     const offset = fileSize(errLog);
     if (this.process.running) this.reload('config');
     else await this.process.start();
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      if ((await liveHash(this.statusSocket)) === generation) return;
-      const emerg = newEmergencies(errLog, offset);
-      if (emerg)
-        throw new GatehouseError('nginx_reload_failed', `nginx could not load the new config: ${emerg}`, 500);
-      if (!this.process.running && Date.now() > deadline - 14_000) {
-        const out = this.process.output || newEmergencies(errLog, offset) || 'no output';
-        throw new GatehouseError('nginx_start_failed', `nginx did not start: ${summarize(out)}`, 500);
-      }
-      if (Date.now() > deadline)
-        throw new GatehouseError(
-          'nginx_reload_timeout',
-          'nginx did not load the new config within 15 s',
-          500,
-        );
-      await sleep(3);
-    }
+    await untilLoaded(this.statusSocket, generation, this.process, errLog, offset);
   }
 
   /** Compares the files on disk with what was rendered; rewrites and reloads when they differ. */
@@ -413,22 +392,11 @@ export class NginxDriver {
     return drifted;
   }
 
-  /**
-   * Rotates nginx's logs that grew past `maxBytes`: the file becomes `<name>.1` (replacing the last
-   * one) and nginx is told to reopen its logs (SIGUSR1). Returns the rotated file names.
-   */
-  async rotateLogs(maxBytes: number): Promise<string[]> {
+  /** Rotates nginx's logs that grew past `maxBytes` (see prefix.ts); returns the rotated names. */
+  rotateLogs(maxBytes: number): Promise<string[]> {
     const pid = this.process.pid;
-    if (!pid || !this.process.running) return [];
-    const rotated: string[] = [];
-    for (const name of ['access.log', 'stream.log', 'error.log', 'security.log']) {
-      const path = join(this.opts.prefix, 'logs', name);
-      if (fileSize(path) <= maxBytes) continue;
-      await rename(path, `${path}.1`);
-      rotated.push(name);
-    }
-    if (rotated.length) process.kill(pid, 'SIGUSR1');
-    return rotated;
+    if (!pid || !this.process.running) return Promise.resolve([]);
+    return rotateLogs(this.opts.prefix, pid, maxBytes);
   }
 
   /** What the running nginx serves (as ApplyResult.generation); undefined while it does not answer. */
@@ -450,8 +418,4 @@ function served(generation: string, tableVersion: string): string {
 
 function sha(s: string): string {
   return createHash('sha256').update(s).digest('hex');
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -3,6 +3,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { GatehouseError } from '../../model/errors.js';
 import type { Logger } from '../../observe/log.js';
+import { newEmergencies, summarize } from './error-log.js';
 
 export interface NginxCommand {
   bin: string;
@@ -58,6 +59,33 @@ export async function untilServing(socketPath: string, generation: string, ms = 
         500,
       );
     await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/**
+ * Resolves once nginx (just reloaded, or started) answers with `generation`; fails at once with the
+ * error log's emergency when it could not load the config, or with its output when it did not start.
+ */
+export async function untilLoaded(
+  socketPath: string,
+  generation: string,
+  proc: Pick<NginxProcess, 'running' | 'output'>,
+  errLog: string,
+  offset: number,
+): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if ((await liveHash(socketPath)) === generation) return;
+    const emerg = newEmergencies(errLog, offset);
+    if (emerg)
+      throw new GatehouseError('nginx_reload_failed', `nginx could not load the new config: ${emerg}`, 500);
+    if (!proc.running && Date.now() > deadline - 14_000) {
+      const out = proc.output || newEmergencies(errLog, offset) || 'no output';
+      throw new GatehouseError('nginx_start_failed', `nginx did not start: ${summarize(out)}`, 500);
+    }
+    if (Date.now() > deadline)
+      throw new GatehouseError('nginx_reload_timeout', 'nginx did not load the new config within 15 s', 500);
+    await new Promise((r) => setTimeout(r, 3));
   }
 }
 
