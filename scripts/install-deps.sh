@@ -61,13 +61,8 @@ fi
 # look new, and nothing needs doing when the content is the same. The tools' own output goes to a
 # log, shown only when they fail: the quick start prints progress lines, not a build transcript.
 lock_stamp=node_modules/.gatehouse-lock.sha256
-build_stamp=dist/.gatehouse-sources.sha256
 lock_sum() { sha256sum package-lock.json | cut -d' ' -f1; }
-sources_sum() {
-  find src bench web/src web/index.html web/vite.config.ts web/tsconfig.json tsconfig.json \
-    tsconfig.build.json package-lock.json -type f -print0 2>/dev/null | LC_ALL=C sort -z |
-    xargs -0 sha256sum | sha256sum | cut -d' ' -f1
-}
+. scripts/lib/sources.sh
 # Runs a step quietly: its output is kept in a log and printed only if it fails.
 quietly() {
   local log
@@ -98,13 +93,8 @@ if ((need_npm)); then
 fi
 lock_sum >"$lock_stamp"
 
-if [[ ! -f dist/src/cli/main.js || ! -f web/dist/index.html ]]; then
-  need_build=1
-elif [[ -f $build_stamp ]]; then
-  [[ "$(cat "$build_stamp")" == "$(sources_sum)" ]] && need_build=0 || need_build=1
-else
-  [[ -n "$(find src bench web/src -newer dist/src/cli/main.js \( -name '*.ts' -o -name '*.tsx' -o -name '*.css' \) 2>/dev/null | head -n1)" ]] && need_build=1 || need_build=0
-fi
+need_build=0
+built_from_sources || need_build=1
 if ((need_build)); then
   echo "gatehouse: building (sources changed) ..."
   quietly npm run --silent build
