@@ -27,6 +27,7 @@ import { durationMs } from './model/values.js';
 import type { Logger } from './observe/log.js';
 import { Registry } from './registry/registry.js';
 import { Replication } from './registry/replication.js';
+import { shareRevocations } from './replica-revocations.js';
 import { pruneVersions } from './registry/snapshots.js';
 import { buildApiServer, type ApiDeps } from './api/server.js';
 import { buildRegisterServer } from './api/register.js';
@@ -134,7 +135,10 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
 
     const publisher = (edges.publisher = await EdgePublisher.open({ ...core, gate }));
     // A revocation reaches nginx's shared memory before the gate answers (sign-out, user changes).
-    gate.onRevocation((kind, id, ms) => publisher.edge.revoked(kind, id, ms));
+    const revoked = (kind: 'r' | 'u', id: string, ms: number) => publisher.edge.revoked(kind, id, ms);
+    // Among replicas, each revocation reaches every replica's nginx and edges too.
+    if (replication) await shareRevocations(gate, replication, revoked, log.child({ part: 'replication' }));
+    else gate.onRevocation(revoked);
     const certManager = await acmeCertManager(core, gate, publisher.challenges);
     // Another replica's certificate change re-renders here too (PostgreSQL).
     replication?.onCerts(() => publisher.changed());

@@ -94,6 +94,8 @@ export class Gate {
   readonly counts = new Map<string, number>();
   private readonly listeners = new Set<(e: EventRecord) => void>();
   private readonly keyListeners: ((key: string, previous?: PreviousSessionKey) => Promise<void>)[] = [];
+  /** Told after the ways to sign in were looked at again here (not when a peer asked for it). */
+  private readonly availabilityListeners: (() => void)[] = [];
 
   private constructor(
     readonly opts: GateOptions,
@@ -180,7 +182,7 @@ export class Gate {
    * Tells nginx which ways to sign in exist: `p/password` (some enabled user has a password),
    * `p/oidc-<name>` per provider, `p/login` (any of them). A login route with none answers 503.
    */
-  async refreshAvailability(): Promise<void> {
+  async refreshAvailability(opts: { fromPeer?: boolean } = {}): Promise<void> {
     const n = await this.opts.db
       .selectFrom('users')
       .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -197,6 +199,12 @@ export class Gate {
     };
     await mark(SIGN_IN.password, passwords);
     await mark(SIGN_IN.any, any);
+    if (!opts.fromPeer) for (const l of this.availabilityListeners) l();
+  }
+
+  /** Tells `listener` when users or providers changed here (replicas: the others look again). */
+  onAvailability(listener: () => void): void {
+    this.availabilityListeners.push(listener);
   }
 
   /** The cookie scope for a host: the base domain when the host is in it, else the host alone. */

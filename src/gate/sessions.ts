@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Identity } from '../model/identity.js';
@@ -147,6 +148,33 @@ export class Sessions {
       .execute();
     await this.files.revokeSession(sid, Date.parse(row.expires_at));
     return true;
+  }
+
+  /** A revocation another replica made: the same files here, so this nginx and its edges refuse too. */
+  async revokedElsewhere(kind: 'r' | 'u', id: string, ms: number): Promise<void> {
+    if (kind === 'r') await this.files.revokeSession(id, ms);
+    else await this.files.userNotBefore(id, ms);
+  }
+
+  /**
+   * Sessions the store holds as revoked (by any replica) and not yet expired whose revocation file
+   * this replica lacks: written now (a notification missed while the database was away). Returns
+   * how many.
+   */
+  async revokedInStore(): Promise<number> {
+    const rows = await this.db
+      .selectFrom('sessions')
+      .select(['id', 'expires_at'])
+      .where('revoked_at', 'is not', null)
+      .where('expires_at', '>', new Date().toISOString())
+      .execute();
+    let written = 0;
+    for (const r of rows) {
+      if (existsSync(stateFile.revoked(this.files.dir, r.id))) continue;
+      await this.files.revokeSession(r.id, Date.parse(r.expires_at));
+      written++;
+    }
+    return written;
   }
 
   /** Ends every live session of a user, on every edge (revocation files). */

@@ -119,7 +119,14 @@ export class UserStore {
     if (!r) throw notFound(`user ${username}`);
     await this.db.transaction().execute(async (tx) => {
       await tx.deleteFrom('user_groups').where('user_id', '=', r.id).execute();
-      await tx.deleteFrom('sessions').where('user_id', '=', r.id).execute();
+      // Revoked, not deleted: a replica started later reads them (Sessions.revokedInStore); they
+      // go at their expiry like any other (Sessions.prune).
+      await tx
+        .updateTable('sessions')
+        .set({ revoked_at: new Date().toISOString() })
+        .where('user_id', '=', r.id)
+        .where('revoked_at', 'is', null)
+        .execute();
       await tx.deleteFrom('users').where('id', '=', r.id).execute();
     });
     await this.changed(r.id, 'removed');

@@ -8,6 +8,19 @@ import type { Registry } from './registry.js';
 /** The channel a replica announces a certificate change on (payload: its replica id). */
 export const CERTS_CHANNEL = 'gatehouse_certs';
 
+/** The channel a replica announces a session revocation on (payload: `<replica> <kind> <ms> <id>`). */
+export const REVOCATIONS_CHANNEL = 'gatehouse_revocations';
+
+/** The channel a replica announces that users or sign-in providers changed (payload: its replica id). */
+export const USERS_CHANNEL = 'gatehouse_users';
+
+/** A revocation (drivers/nginx/revocations.ts): `r` a session by id, `u` a user's sessions before `ms`. */
+export interface PeerRevocation {
+  kind: 'r' | 'u';
+  id: string;
+  ms: number;
+}
+
 /** Reconnecting after the database went away: the first wait, and the longest. */
 const RETRY_FIRST_MS = 100;
 const RETRY_MAX_MS = 1000;
@@ -27,6 +40,10 @@ export class Replication implements Part {
   /** The connection is lost and that was logged (once, until it is back). */
   private down = false;
   private certsChanged: () => void = () => undefined;
+  private revoked: (r: PeerRevocation) => void = () => undefined;
+  private usersChanged: () => void = () => undefined;
+  /** Runs on every (re)connect: what may have been missed while no one listened. */
+  private reconnected: () => void = () => undefined;
   private unsubscribe: (() => void) | undefined;
 
   constructor(
@@ -69,6 +86,43 @@ export class Replication implements Part {
       );
   }
 
+  /**
+   * What to do when another replica revoked a session or a user's sessions (this replica writes
+   * the same revocation for its nginx and its edges), and, on every (re)connect, to read the
+   * revocations the store holds (notifications sent while away are lost).
+   */
+  onRevocations(fn: (r: PeerRevocation) => void, resync: () => void): void {
+    this.revoked = fn;
+    this.reconnected = resync;
+  }
+
+  /**
+   * What to do when another replica changed users or sign-in providers (the ways to sign in nginx
+   * offers are files each replica writes); also run on every (re)connect.
+   */
+  onUsers(fn: () => void): void {
+    this.usersChanged = fn;
+  }
+
+  /** Tells the other replicas that users or sign-in providers changed here. */
+  announceUsers(): void {
+    void sql`select pg_notify(${USERS_CHANNEL}, ${this.registry.replica})`
+      .execute(this.registry.db)
+      .catch((err: unknown) =>
+        this.log.warn({ err: String(err) }, 'could not tell the other replicas of a user change'),
+      );
+  }
+
+  /** Tells the other replicas of a revocation made here. */
+  announceRevocation(r: PeerRevocation): void {
+    const payload = `${this.registry.replica} ${r.kind} ${r.ms} ${r.id}`;
+    void sql`select pg_notify(${REVOCATIONS_CHANNEL}, ${payload})`
+      .execute(this.registry.db)
+      .catch((err: unknown) =>
+        this.log.warn({ err: String(err) }, 'could not tell the other replicas of a revocation'),
+      );
+  }
+
   private async connect(): Promise<void> {
     this.timer = undefined;
     if (this.stopped) return;
@@ -84,6 +138,8 @@ export class Replication implements Part {
       await client.connect();
       await client.query(`listen ${VERSIONS_CHANNEL}`);
       await client.query(`listen ${CERTS_CHANNEL}`);
+      await client.query(`listen ${REVOCATIONS_CHANNEL}`);
+      await client.query(`listen ${USERS_CHANNEL}`);
     } catch (err) {
       this.lost(client, err);
       return;
@@ -101,6 +157,8 @@ export class Replication implements Part {
     }
     // Listening now: what was stored before (while away, or before this start) is read once.
     this.catchUp();
+    this.reconnected();
+    this.usersChanged();
     if (wasDown) this.certsChanged();
   }
 
@@ -127,6 +185,21 @@ export class Replication implements Part {
 
   private notified(n: pg.Notification): void {
     const [version, from] = (n.payload ?? '').split(' ');
+    if (n.channel === REVOCATIONS_CHANNEL) {
+      const [replica, kind, ms, id] = (n.payload ?? '').split(' ');
+      if (
+        replica !== this.registry.replica &&
+        (kind === 'r' || kind === 'u') &&
+        id &&
+        Number.isFinite(Number(ms))
+      )
+        this.revoked({ kind, id, ms: Number(ms) });
+      return;
+    }
+    if (n.channel === USERS_CHANNEL) {
+      if (n.payload !== this.registry.replica) this.usersChanged();
+      return;
+    }
     if (n.channel === CERTS_CHANNEL) {
       if (n.payload !== this.registry.replica) this.certsChanged();
       return;

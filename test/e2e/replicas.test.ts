@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Browser } from '../helpers/browser.js';
 import { startEdgeAgent } from '../helpers/edge.js';
 import { alive } from '../helpers/gatehouse.js';
 import { echoBackend, freePort, http, json, until, type TestServer } from '../helpers/net.js';
@@ -60,6 +61,7 @@ async function startReplica(name: string, databaseUrl: string): Promise<Replica>
         GATEHOUSE_DATABASE_URL: databaseUrl,
         GATEHOUSE_SECRET: SECRET,
         GATEHOUSE_NGINX_WORKERS: '1',
+        GATEHOUSE_BASE_DOMAIN: 'replicas.test',
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     },
@@ -261,6 +263,49 @@ describe('replicas: two gatehouse processes on one PostgreSQL', () => {
       expect(Math.max(...figures)).toBeLessThan(2000);
     } finally {
       await edge.stop();
+    }
+  });
+
+  it('a session revoked on A is refused by B’s nginx within moments, and by a replica started later', async () => {
+    const user = { username: 'rita', password: 'rita password 1' };
+    expect((await a.api('POST', '/api/v1/users', user)).status).toBe(201);
+    const guarded = {
+      hosts: ['guarded.replicas.test'],
+      routes: [{ upstreams: [`127.0.0.1:${app.port}`] }],
+      access: { login: {} },
+    };
+    expect((await a.api('PUT', '/api/v1/services/guarded?wait=true', guarded)).status).toBe(201);
+    const signIn = async () => {
+      const br = new Browser(a.ports.http);
+      await br.login(user.username, user.password, 'auth.replicas.test');
+      return br.cookie as string;
+    };
+    const revoked = await signIn();
+    const kept = await signIn();
+    const through = (r: Replica, cookie: string) =>
+      http(r.ports.http, 'guarded.replicas.test', '/', {
+        headers: { cookie: `gh_session=${cookie}`, accept: 'text/html' },
+      });
+    await until(async () => ((await through(b, revoked)).status === 200 ? true : undefined), 10_000, 20);
+    // The older of rita's two sessions is the first sign-in's.
+    const list = (await a.api('GET', '/api/v1/sessions')).json.sessions as { id: string; username: string }[];
+    const mine = list.filter((x) => x.username === 'rita');
+    expect(mine).toHaveLength(2);
+    const t0 = performance.now();
+    expect((await a.api('DELETE', `/api/v1/sessions/${mine[1]!.id}`)).status).toBe(200);
+    await until(async () => ((await through(b, revoked)).status !== 200 ? true : undefined), 5000, 2);
+    console.log(
+      `replicas: a session revoked on A refused by B's nginx after ${(performance.now() - t0).toFixed(0)} ms`,
+    );
+    expect([302, 401]).toContain((await through(b, revoked)).status);
+    expect((await through(b, kept)).status).toBe(200);
+    // A replica that was not listening when it happened reads it from the store as it connects.
+    const c = await startReplica('c', url);
+    try {
+      await until(async () => ((await through(c, kept)).status === 200 ? true : undefined), 10_000, 20);
+      expect([302, 401]).toContain((await through(c, revoked)).status);
+    } finally {
+      await stopReplica(c);
     }
   });
 
