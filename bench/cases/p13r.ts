@@ -4,6 +4,7 @@ import type { BenchContext } from '../lib/context.js';
 import { hostOf, REGISTER_TOKEN } from '../lib/gatehouse.js';
 import { httpRequest, mapLimit, parseJson } from '../lib/http.js';
 import { startBenchPostgres, type BenchPostgres } from '../lib/postgres.js';
+import { cpuSnapshot, cpuSpent, machineCpu } from '../lib/proc-cpu.js';
 import { startBenchReplica, startBenchReplicas, type BenchReplica } from '../lib/replicas.js';
 import type { CaseResult, Row } from '../lib/report.js';
 import { runSpreadLoad, type SpreadResult } from '../lib/spread-load.js';
@@ -81,9 +82,32 @@ interface Figures {
   /** Through the last replica's nginx (the one that received the fewest of them directly, or the only one). */
   served: { name: string; serving: number; ms: number };
   verified: number;
+  /** CPU ms per landed registration during the load: the replicas' Node processes, their nginx, PostgreSQL. */
+  cpuPerReg: { gatehouse: number; nginx: number; postgres: number };
+  /** The machine's busy share during the load (every process, other users' too), of all its cores. */
+  machineBusy: number;
 }
 
-async function measure(rs: BenchReplica[], backendPort: number, prefix: string): Promise<Figures> {
+/** The processes whose CPU P13R counts: the replicas' Node processes, their nginx trees, PostgreSQL's. */
+function snapshots(rs: BenchReplica[], pgPid: number) {
+  return {
+    gatehouse: cpuSnapshot(
+      rs.map((r) => r.proc.pid ?? 0),
+      false,
+    ),
+    nginx: cpuSnapshot(rs.map((r) => r.nginxPid)),
+    postgres: cpuSnapshot([pgPid]),
+    machine: machineCpu(),
+  };
+}
+
+async function measure(
+  rs: BenchReplica[],
+  pgPid: number,
+  backendPort: number,
+  prefix: string,
+): Promise<Figures> {
+  const c0 = snapshots(rs, pgPid);
   const load = await runSpreadLoad({
     registerPorts: rs.map((r) => r.registerPort),
     token: REGISTER_TOKEN,
@@ -92,6 +116,14 @@ async function measure(rs: BenchReplica[], backendPort: number, prefix: string):
     prefix,
     backendPort,
   });
+  const c1 = snapshots(rs, pgPid);
+  const n = Math.max(1, load.landed.length);
+  const per = (k: 'gatehouse' | 'nginx' | 'postgres') => round(cpuSpent(c0[k], c1[k]) / n, 2);
+  const cpuPerReg = { gatehouse: per('gatehouse'), nginx: per('nginx'), postgres: per('postgres') };
+  const m = {
+    busy: c1.machine.busyMs - c0.machine.busyMs,
+    total: c1.machine.totalMs - c0.machine.totalMs,
+  };
   const t0 = performance.now();
   const lists = await Promise.all(rs.map((r) => untilListed(r, load.landed, t0)));
   const via = rs[rs.length - 1] as BenchReplica;
@@ -104,6 +136,8 @@ async function measure(rs: BenchReplica[], backendPort: number, prefix: string):
     listed: lists.map((l, i) => ({ name: (rs[i] as BenchReplica).name, have: l.have, ms: round(l.ms) })),
     served: { name: via.name, serving: served.serving, ms: round(served.ms) },
     verified: Math.min(everywhere, served.serving),
+    cpuPerReg,
+    machineBusy: round(m.total > 0 ? m.busy / m.total : 0, 2),
   };
 }
 
@@ -115,7 +149,11 @@ function detail(f: Figures): string {
   const { load } = f;
   const lat = `POST p50 ${round(load.latencyMs.p50, 1)} ms, p99 ${round(load.latencyMs.p99, 1)} ms`;
   const per = f.replicas > 1 ? `; per replica ${load.perPort.join(' / ')}` : '';
-  return `${load.landed.length} of ${f.attempted} answered 2xx in ${round(load.elapsedMs / 1000, 2)} s; ${lat}${per}`;
+  const c = f.cpuPerReg;
+  const cpu =
+    `CPU ms a registration: gatehouse ${c.gatehouse}, nginx ${c.nginx}, PostgreSQL ${c.postgres};` +
+    ` machine ${Math.round(f.machineBusy * 100)} % busy`;
+  return `${load.landed.length} of ${f.attempted} answered 2xx in ${round(load.elapsedMs / 1000, 2)} s; ${lat}${per}; ${cpu}`;
 }
 
 function rows(one: Figures, three: Figures): Row[] {
@@ -195,11 +233,11 @@ export async function p13r(ctx: BenchContext): Promise<CaseResult> {
   try {
     pgc = await startBenchPostgres();
     rs = [await startBenchReplica({ name: 'solo', databaseUrl: await pgc.createDatabase() })];
-    const one = await measure(rs, backend.port, 'p13r1');
+    const one = await measure(rs, pgc.pid, backend.port, 'p13r1');
     await stopAll(rs);
     const url = await pgc.createDatabase();
     rs = await startBenchReplicas(['r1', 'r2', 'r3'].map((name) => ({ name, databaseUrl: url })));
-    const three = await measure(rs, backend.port, 'p13r3');
+    const three = await measure(rs, pgc.pid, backend.port, 'p13r3');
     return {
       rows: rows(one, three),
       notes: [...notes(one), ...notes(three)],

@@ -13,6 +13,8 @@ const run = promisify(execFile);
 /** A PostgreSQL cluster on loopback for the replica benchmarks (P13R, P14, P15). */
 export interface BenchPostgres {
   port: number;
+  /** The postmaster's PID (its backends are its children). */
+  pid: number;
   /** A URL to a fresh, empty database. */
   createDatabase(): Promise<string>;
   /** Stops the server (fast shutdown) and removes its directory. */
@@ -63,6 +65,7 @@ export async function startBenchPostgres(): Promise<BenchPostgres> {
   const admin = `postgres://postgres@127.0.0.1:${port}/postgres`;
   return {
     port,
+    pid,
     async createDatabase() {
       counter += 1;
       const name = `gh_bench_${process.pid}_${counter}`;

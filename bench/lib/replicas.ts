@@ -26,6 +26,8 @@ export interface BenchReplica {
   apiPort: number;
   httpPort: number;
   registerPort: number;
+  /** Its nginx master's PID when it had started (0 if unknown). */
+  nginxPid: number;
   /** Its log lines as they come (only at `logLevel` and above). */
   lines: LogLine[];
   /** `GET /api/v1/status` with the admin token (parsed, unchecked beyond being an object). */
@@ -113,6 +115,7 @@ export async function startBenchReplica(o: ReplicaOptions): Promise<BenchReplica
     apiPort,
     httpPort,
     registerPort,
+    nginxPid: 0,
     lines,
     api,
     async status() {
@@ -169,6 +172,7 @@ export async function startBenchReplica(o: ReplicaOptions): Promise<BenchReplica
   }
   ownedNginx = await nginxPid();
   if (ownedNginx > 0) own(ownedNginx);
+  r.nginxPid = ownedNginx;
   return r;
 }
 
