@@ -32,6 +32,11 @@ const CASES: Record<string, () => Promise<Case>> = {
   P12: async () => (await import('./cases/p12.js')).p12,
   R4: async () => (await import('./cases/r4.js')).r4,
   P13: async () => (await import('./cases/p13.js')).p13,
+  // Issue 15's replica figures (its "P13" is P13R here: issue 14's P13 is TLS handshakes); each
+  // starts its own PostgreSQL cluster and `gatehouse up` processes.
+  P13R: async () => (await import('./cases/p13r.js')).p13r,
+  P14: async () => (await import('./cases/p14.js')).p14,
+  P15: async () => (await import('./cases/p15.js')).p15,
 };
 
 // dist/bench/run.js → <repo>/bench/results/latest.json
