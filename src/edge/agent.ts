@@ -11,6 +11,7 @@ import { VERSION } from '../observe/version.js';
 import { keyDir } from '../tls/key-dir.js';
 import type { EdgeFeedBody, FeedSecrets } from './feed.js';
 import { GateRelay } from './gate-relay.js';
+import { RegisterRelay } from './register-relay.js';
 import { mirrorState } from './gate-state.js';
 import { HealthChecker } from './health.js';
 import { ConfigInterner } from './intern.js';
@@ -32,6 +33,8 @@ export interface AgentOptions {
   modulesDir: string;
   workers: number;
   log: Logger;
+  /** `--register-listen`: a registration listener here, relayed to the control plane followed. */
+  registerListen?: { host: string; port: number };
 }
 
 /**
@@ -55,6 +58,8 @@ export class EdgeAgent {
   private lastMode: 'dynamic' | 'reload' | undefined;
   readonly driver: NginxDriver;
   private readonly relay: GateRelay;
+  /** The registration listener, with --register-listen. */
+  readonly registrations: RegisterRelay | undefined;
   private readonly health: HealthChecker;
   private readonly gateDir: string;
   /** Keys in memory-backed storage go with the agent (its nginx stops with it). */
@@ -87,6 +92,14 @@ export class EdgeAgent {
       },
     });
     this.relay = new GateRelay(() => this.base, o.token);
+    this.registrations = o.registerListen
+      ? new RegisterRelay({
+          ...o.registerListen,
+          controls: () => ({ urls: this.controls, current: this.base }),
+          token: o.token,
+          log: o.log.child({ part: 'register' }),
+        })
+      : undefined;
     this.health = new HealthChecker(() => void this.serve().catch(() => undefined), o.log);
   }
 
@@ -145,6 +158,7 @@ export class EdgeAgent {
     if (!reach.ok) throw new Error(reachMessage(this.o.dataDir, reach));
     await securePermissions(this.o.dataDir, this.o.log);
     await this.relay.listen(join(this.gateDir, 'gate.sock'));
+    await this.registrations?.start();
     const { dir: tlsDir, inMemory } = await keyDir(this.o.dataDir, join(this.o.dataDir, 'nginx', 'tls'));
     this.driver.setTlsDir(tlsDir);
     this.tlsDir = tlsDir;
@@ -326,6 +340,7 @@ export class EdgeAgent {
     this.stopped = true;
     this.abort.abort();
     this.health.stop();
+    await this.registrations?.stop();
     await this.applying;
     await this.relay.close();
     await this.driver.stop();
