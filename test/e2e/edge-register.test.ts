@@ -257,6 +257,29 @@ describe('edge --register-listen with two replicas on one PostgreSQL: kill -9 th
   it('200 registrations, alpha killed during the burst: every one lands exactly once', async () => {
     const N = 200;
     const CLIENTS = 8;
+    // The relay's cost: one at a time, straight to alpha's listener and through the edge.
+    const one = async (port: number, name: string) => {
+      const t0 = performance.now();
+      const r = await call(
+        port,
+        'POST',
+        '/register',
+        { subdomain: name, backend_ip: '127.0.0.1', backend_port: app.port },
+        { headers: AUTH },
+      );
+      expect(r.status, JSON.stringify(r.json)).toBe(201);
+      return performance.now() - t0;
+    };
+    const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+    const direct: number[] = [];
+    const relayed: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      direct.push(await one(alpha.registerPort, `warm-d${i}`));
+      relayed.push(await one(edgeReg, `warm-e${i}`));
+    }
+    console.log(
+      `edge register, one at a time: median ${median(direct).toFixed(1)} ms at alpha's listener, ${median(relayed).toFixed(1)} ms through the edge`,
+    );
     const before = Number((await beta.api('GET', '/api/v1/services')).json.version);
     const stats = { viaEdge: 0, direct: 0, retries: 0, worst: 0 };
     const failures: string[] = [];
@@ -319,6 +342,17 @@ describe('edge --register-listen with two replicas on one PostgreSQL: kill -9 th
     // Versions gap-free across the two replicas.
     const versions = burst.map((s) => s.version);
     expect(versions).toEqual(Array.from({ length: versions.length }, (_, k) => before + 1 + k));
+
+    // A client that timed out and retries elsewhere (the edge, or beta's own listener): no duplicate,
+    // no new version.
+    const last = versions.at(-1);
+    for (let i = 0; i < 10; i++) {
+      const body = { subdomain: `r${i}`, backend_ip: '127.0.0.1', backend_port: app.port };
+      const r = await call(i % 2 ? edgeReg : beta.registerPort, 'POST', '/register', body, { headers: AUTH });
+      expect(r.status, JSON.stringify(r.json)).toBe(200);
+      expect(Number(r.json.version)).toBeLessThanOrEqual(Number(last));
+    }
+    expect((await beta.api('GET', '/api/v1/services')).json.version).toBe(last);
 
     // And served: through the edge's nginx (now following beta) and beta's own.
     await until(
