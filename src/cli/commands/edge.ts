@@ -40,13 +40,24 @@ const edgeOptionsSchema = z
     'register-listen': z
       .string()
       .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]*):[0-9]{1,5}$/, 'expected HOST:PORT or :PORT')
-      .refine((v) => Number(/([0-9]+)$/.exec(v)?.[1]) <= 65535, 'a port up to 65535')
+      // One message per mistake: an address that is not one is not also told about its port.
+      .refine(
+        (v) => !/:[0-9]{1,5}$/.test(v) || Number(/([0-9]+)$/.exec(v)?.[1]) <= 65535,
+        'a port up to 65535',
+      )
       .optional(),
   })
   .refine((o) => o['edge-https-port'] !== o['edge-http-port'], {
     path: ['edge-https-port'],
     message: 'not the HTTP port',
-  });
+  })
+  .refine(
+    (o) => {
+      const port = Number(/([0-9]+)$/.exec(o['register-listen'] ?? '')?.[1] ?? -1);
+      return port !== o['edge-http-port'] && port !== o['edge-https-port'];
+    },
+    { path: ['register-listen'], message: "not a port the edge's nginx serves on" },
+  );
 
 /** `gatehouse edge`: run this machine as an edge node of a control plane. */
 export function edgeCommand(): Command {
