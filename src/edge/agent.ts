@@ -148,6 +148,8 @@ export class EdgeAgent {
   }
 
   async run(): Promise<void> {
+    // First: a port taken stops the start before anything else is open.
+    await this.registrations?.start();
     await mkdir(this.gateDir, { recursive: true, mode: 0o711 });
     // nginx's workers (an unprivileged user) reach the relay socket and test for state files here.
     await chmod(this.gateDir, 0o711);
@@ -158,7 +160,6 @@ export class EdgeAgent {
     if (!reach.ok) throw new Error(reachMessage(this.o.dataDir, reach));
     await securePermissions(this.o.dataDir, this.o.log);
     await this.relay.listen(join(this.gateDir, 'gate.sock'));
-    await this.registrations?.start();
     const { dir: tlsDir, inMemory } = await keyDir(this.o.dataDir, join(this.o.dataDir, 'nginx', 'tls'));
     this.driver.setTlsDir(tlsDir);
     this.tlsDir = tlsDir;

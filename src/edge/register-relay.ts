@@ -53,9 +53,12 @@ export class RegisterRelay {
     });
     server.requestTimeout = 60_000;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      server.once('error', (err) => reject(new Error(`register-listen: ${err.message}`)));
       server.listen(this.o.port, this.o.host, () => {
-        server.off('error', reject);
+        server.removeAllListeners('error');
+        server.on('error', (err) =>
+          this.o.log.error({ err: err.message }, 'edge: registration listener error'),
+        );
         resolve();
       });
     });
