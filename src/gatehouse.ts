@@ -130,7 +130,12 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       fileTemplates: new Map(),
       baseTemplates: new Set([...Object.keys(BUILTIN_TEMPLATES), ...Object.keys(settings.templates)]),
     };
-    const { sources, registration } = await discoverySources(core, gate, register.check, templates);
+    const { sources, registration, registerApp } = await discoverySources(
+      core,
+      gate,
+      register.check,
+      templates,
+    );
     for (const source of sources) await life.start(source);
 
     const publisher = (edges.publisher = await EdgePublisher.open({ ...core, gate }));
@@ -183,6 +188,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       leader,
       sourceStatus: () => sourceStatuses(sources),
       rotations,
+      registerApp,
       log: log.child({ part: 'api' }),
     });
     // For `doctor`: the ports this instance really uses (flags given to `up` are not on disk otherwise).
@@ -326,7 +332,7 @@ async function discoverySources(
   gate: Gate,
   token: TokenCheck,
   { fileTemplates, baseTemplates }: Templates,
-): Promise<{ sources: Source[]; registration: RegisterSource }> {
+): Promise<{ sources: Source[]; registration: RegisterSource; registerApp: FastifyInstance }> {
   const agents = new AgentLeases(
     registry,
     durationMs(settings.agent_grace),
@@ -358,7 +364,7 @@ async function discoverySources(
       )
     : undefined;
   const sources = [file, docker, agents, registration].filter((s): s is Source => s !== undefined);
-  return { sources, registration };
+  return { sources, registration, registerApp: app };
 }
 
 /** Orders and renews certificates, when an ACME directory (and an HTTPS listener) is configured. */

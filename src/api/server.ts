@@ -32,6 +32,7 @@ import type { Leader } from '../store/leader.js';
 import { NodeStore } from '../edge/nodes.js';
 import type { EdgeFeed } from '../edge/feed.js';
 import { edgeGateRelay } from './edge-gate.js';
+import { edgeRegisterRelay } from './edge-register.js';
 import { AuditLog, auditChanges, CLI_UID_HEADER, socketActor } from './audit-log.js';
 import { auditRoutes } from './audit.js';
 import { backupRoutes } from './backups.js';
@@ -61,6 +62,8 @@ export interface ApiDeps {
   token?: TokenCheck;
   /** Secret rotation (POST /api/v1/rotate/{kind}); absent where the process cannot rotate. */
   rotations?: Rotations;
+  /** The registration listener's app: edges relay registrations to it (edge --register-listen). */
+  registerApp?: FastifyInstance;
 }
 
 declare module 'fastify' {
@@ -75,6 +78,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
   const nodes = new NodeStore(deps.registry.db, deps.leader?.id ?? '');
   const audit = new AuditLog(deps.registry.db);
   const relay = edgeGateRelay(deps.gate.env.socket, nodes, deps.feed);
+  const registrations = deps.registerApp ? edgeRegisterRelay(deps.registerApp, nodes, deps.log) : () => false;
   const app = Fastify({
     logger: false,
     bodyLimit: 1024 * 1024,
@@ -82,7 +86,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     // Edges' gate traffic is relayed as raw HTTP, before Fastify would parse a body.
     serverFactory: (handler) =>
       createServer((req, res) => {
-        if (!relay(req, res)) handler(req, res);
+        if (!relay(req, res) && !registrations(req, res)) handler(req, res);
       }),
   });
   // Bodies are JSON only: text/plain would arrive as a string and fail as "expected object".

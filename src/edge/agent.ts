@@ -11,6 +11,7 @@ import { VERSION } from '../observe/version.js';
 import { keyDir } from '../tls/key-dir.js';
 import type { EdgeFeedBody, FeedSecrets } from './feed.js';
 import { GateRelay } from './gate-relay.js';
+import { RegisterRelay } from './register-relay.js';
 import { mirrorState } from './gate-state.js';
 import { HealthChecker } from './health.js';
 import { ConfigInterner } from './intern.js';
@@ -32,6 +33,8 @@ export interface AgentOptions {
   modulesDir: string;
   workers: number;
   log: Logger;
+  /** `--register-listen`: a registration listener here, relayed to the control plane followed. */
+  registerListen?: { host: string; port: number };
 }
 
 /**
@@ -55,6 +58,8 @@ export class EdgeAgent {
   private lastMode: 'dynamic' | 'reload' | undefined;
   readonly driver: NginxDriver;
   private readonly relay: GateRelay;
+  /** The registration listener, with --register-listen. */
+  readonly registrations: RegisterRelay | undefined;
   private readonly health: HealthChecker;
   private readonly gateDir: string;
   /** Keys in memory-backed storage go with the agent (its nginx stops with it). */
@@ -87,6 +92,14 @@ export class EdgeAgent {
       },
     });
     this.relay = new GateRelay(() => this.base, o.token);
+    this.registrations = o.registerListen
+      ? new RegisterRelay({
+          ...o.registerListen,
+          controls: () => ({ urls: this.controls, current: this.base }),
+          token: o.token,
+          log: o.log.child({ part: 'register' }),
+        })
+      : undefined;
     this.health = new HealthChecker(() => void this.serve().catch(() => undefined), o.log);
   }
 
@@ -135,6 +148,8 @@ export class EdgeAgent {
   }
 
   async run(): Promise<void> {
+    // First: a port taken stops the start before anything else is open.
+    await this.registrations?.start();
     await mkdir(this.gateDir, { recursive: true, mode: 0o711 });
     // nginx's workers (an unprivileged user) reach the relay socket and test for state files here.
     await chmod(this.gateDir, 0o711);
@@ -326,6 +341,7 @@ export class EdgeAgent {
     this.stopped = true;
     this.abort.abort();
     this.health.stop();
+    await this.registrations?.stop();
     await this.applying;
     await this.relay.close();
     await this.driver.stop();

@@ -18,6 +18,8 @@ export interface ReplicaProcess {
   dataDir: string;
   apiPort: number;
   httpPort: number;
+  /** Its registration listener (register_listen). */
+  registerPort: number;
   /** Its log lines (pino JSON on stderr), as they come. */
   lines: { msg?: string; time?: number }[];
   /** A management API call with the admin token. */
@@ -38,7 +40,12 @@ export function cleanEnv(): NodeJS.ProcessEnv {
  * Starts a replica: one database URL and one GATEHOUSE_SECRET shared with the others, its own data
  * dir and loopback ports, `replica_name` = name. Resolves once its API answers.
  */
-export async function startReplica(name: string, databaseUrl: string): Promise<ReplicaProcess> {
+export async function startReplica(
+  name: string,
+  databaseUrl: string,
+  /** More environment (e.g. GATEHOUSE_REGISTER_TOKEN, GATEHOUSE_BASE_DOMAIN). */
+  env: NodeJS.ProcessEnv = {},
+): Promise<ReplicaProcess> {
   const dataDir = await testDir(`gh-replica-${name}-`);
   const [apiPort, httpPort, registerPort] = [await freePort(), await freePort(), await freePort()];
   const proc = spawn(
@@ -57,6 +64,7 @@ export async function startReplica(name: string, databaseUrl: string): Promise<R
         GATEHOUSE_REPLICA_NAME: name,
         GATEHOUSE_NGINX_WORKERS: '1',
         GATEHOUSE_LOG_FORMAT: 'json',
+        ...env,
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     },
@@ -92,6 +100,7 @@ export async function startReplica(name: string, databaseUrl: string): Promise<R
     dataDir,
     apiPort,
     httpPort,
+    registerPort,
     lines,
     api,
     async status() {

@@ -7,6 +7,7 @@ import {
   loadCredentials,
   saveCredentials,
 } from '../../edge/credentials.js';
+import { parseListen } from '../../model/settings.js';
 import { portSchema } from '../../model/values.js';
 import { createLogger } from '../../observe/log.js';
 import { cliContext, removeCommand } from '../context.js';
@@ -36,11 +37,27 @@ const edgeOptionsSchema = z
     'nginx-modules-dir': z.string().min(1),
     'log-level': z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     'insecure-control': z.boolean().default(false),
+    'register-listen': z
+      .string()
+      .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]*):[0-9]{1,5}$/, 'expected HOST:PORT or :PORT')
+      // One message per mistake: an address that is not one is not also told about its port.
+      .refine(
+        (v) => !/:[0-9]{1,5}$/.test(v) || Number(/([0-9]+)$/.exec(v)?.[1]) <= 65535,
+        'a port up to 65535',
+      )
+      .optional(),
   })
   .refine((o) => o['edge-https-port'] !== o['edge-http-port'], {
     path: ['edge-https-port'],
     message: 'not the HTTP port',
-  });
+  })
+  .refine(
+    (o) => {
+      const port = Number(/([0-9]+)$/.exec(o['register-listen'] ?? '')?.[1] ?? -1);
+      return port !== o['edge-http-port'] && port !== o['edge-https-port'];
+    },
+    { path: ['register-listen'], message: "not a port the edge's nginx serves on" },
+  );
 
 /** `gatehouse edge`: run this machine as an edge node of a control plane. */
 export function edgeCommand(): Command {
@@ -63,6 +80,10 @@ export function edgeCommand(): Command {
     .option('--edge-https-port <port>', 'HTTPS port to serve on (0: none)', '443')
     .option('--nginx-bin <path>', 'nginx binary', 'nginx')
     .option('--nginx-modules-dir <dir>', 'nginx modules', '/usr/lib/nginx/modules')
+    .option(
+      '--register-listen <host:port>',
+      "also take registrations here (the control plane's registration API, token and allowlist), relayed to the replica followed",
+    )
     .option('--log-level <level>', 'log level', 'info')
     .action(async (raw: Record<string, string>) => {
       const flags = Object.fromEntries(
@@ -113,12 +134,19 @@ export function edgeCommand(): Command {
         modulesDir: o['nginx-modules-dir'],
         workers: 1,
         log,
+        ...(o['register-listen'] ? { registerListen: listenAt(o['register-listen']) } : {}),
       });
       const stop = () => void agent.stop().then(() => process.exit(0));
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
       await agent.run();
     });
+}
+
+/** HOST:PORT or :PORT (every interface) as the relay's listen address. */
+function listenAt(v: string): { host: string; port: number } {
+  const { host, port } = parseListen(v);
+  return { host: host ?? '0.0.0.0', port: port ?? 0 };
 }
 
 /** `gatehouse node`: enrol, list and remove edge nodes on the control plane. */
