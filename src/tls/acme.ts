@@ -60,13 +60,17 @@ export class AcmeIssuer {
    */
   private async explained(err: unknown): Promise<unknown> {
     if (err instanceof GatehouseError) return err;
-    const reason = await fetch(this.opts.directory, { signal: AbortSignal.timeout(3_000) }).then(
-      () => undefined,
-      (e: unknown) => {
-        const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-        return cause?.code ?? cause?.message ?? (e instanceof Error ? e.message : String(e));
-      },
-    );
+    // Asked the way acme-client asks (its axios, which trusts acme_ca_file): a probe that does not
+    // trust the CA's certificate would blame the CA for any other error.
+    const reason = await acme.axios
+      .get(this.opts.directory, { timeout: 3_000, validateStatus: () => true })
+      .then(
+        () => undefined,
+        (e: unknown) => {
+          const x = e as { code?: string; cause?: { code?: string; message?: string } };
+          return x.code ?? x.cause?.code ?? x.cause?.message ?? (e instanceof Error ? e.message : String(e));
+        },
+      );
     return reason
       ? new GatehouseError(
           'acme_unreachable',
@@ -180,10 +184,18 @@ export class AcmeIssuer {
           ? { externalAccountBinding: { kid: this.opts.eab.kid, hmacKey: this.opts.eab.hmacKey } }
           : {}),
       });
-      await client.createAccount({
-        termsOfServiceAgreed: true,
-        ...(this.opts.email ? { contact: [`mailto:${this.opts.email}`] } : {}),
-      });
+      // The key may have an account already (made by another replica, or before a restart): asking
+      // to create it again makes acme-client send an update with no change, which CAs refuse
+      // ("Use POST-as-GET to retrieve account data"). Look it up first; create it only if missing.
+      const existing = await client.createAccount({ onlyReturnExisting: true }).then(
+        () => true,
+        () => false,
+      );
+      if (!existing)
+        await client.createAccount({
+          termsOfServiceAgreed: true,
+          ...(this.opts.email ? { contact: [`mailto:${this.opts.email}`] } : {}),
+        });
       this.log.info({ directory: this.opts.directory }, 'ACME account ready');
       return client;
     })().catch((err: unknown) => {

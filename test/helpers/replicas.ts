@@ -38,7 +38,12 @@ export function cleanEnv(): NodeJS.ProcessEnv {
  * Starts a replica: one database URL and one GATEHOUSE_SECRET shared with the others, its own data
  * dir and loopback ports, `replica_name` = name. Resolves once its API answers.
  */
-export async function startReplica(name: string, databaseUrl: string): Promise<ReplicaProcess> {
+export async function startReplica(
+  name: string,
+  databaseUrl: string,
+  /** More flags (a later flag wins over the defaults above) and environment for this replica. */
+  extra: { args?: string[]; env?: Record<string, string> } = {},
+): Promise<ReplicaProcess> {
   const dataDir = await testDir(`gh-replica-${name}-`);
   const [apiPort, httpPort, registerPort] = [await freePort(), await freePort(), await freePort()];
   const proc = spawn(
@@ -47,6 +52,7 @@ export async function startReplica(name: string, databaseUrl: string): Promise<R
       ...[BIN, 'up', '--data-dir', dataDir, '--http-port', String(httpPort), '--https-port', '0'],
       ...['--api-listen', `127.0.0.1:${apiPort}`, '--register-listen', `127.0.0.1:${registerPort}`],
       ...['--log-level', 'info'],
+      ...(extra.args ?? []),
     ],
     {
       env: {
@@ -57,6 +63,7 @@ export async function startReplica(name: string, databaseUrl: string): Promise<R
         GATEHOUSE_REPLICA_NAME: name,
         GATEHOUSE_NGINX_WORKERS: '1',
         GATEHOUSE_LOG_FORMAT: 'json',
+        ...extra.env,
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     },
