@@ -1,6 +1,7 @@
 import * as acme from 'acme-client';
 import { readFile } from 'node:fs/promises';
-import { Agent } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import { Agent, request as httpsRequest } from 'node:https';
 import { GatehouseError } from '../model/errors.js';
 import type { Logger } from '../observe/log.js';
 import { generatedSecretWith } from '../store/secrets.js';
@@ -60,17 +61,7 @@ export class AcmeIssuer {
    */
   private async explained(err: unknown): Promise<unknown> {
     if (err instanceof GatehouseError) return err;
-    // Asked the way acme-client asks (its axios, which trusts acme_ca_file): a probe that does not
-    // trust the CA's certificate would blame the CA for any other error.
-    const reason = await acme.axios
-      .get(this.opts.directory, { timeout: 3_000, validateStatus: () => true })
-      .then(
-        () => undefined,
-        (e: unknown) => {
-          const x = e as { code?: string; cause?: { code?: string; message?: string } };
-          return x.code ?? x.cause?.code ?? x.cause?.message ?? (e instanceof Error ? e.message : String(e));
-        },
-      );
+    const reason = await this.probe();
     return reason
       ? new GatehouseError(
           'acme_unreachable',
@@ -78,6 +69,26 @@ export class AcmeIssuer {
           502,
         )
       : err;
+  }
+
+  /**
+   * Why the directory cannot be fetched (a network error code), or undefined when it answers. It
+   * trusts acme_ca_file as acme-client does: else a private CA's directory would always look down
+   * and every other error be blamed on it.
+   */
+  private async probe(): Promise<string | undefined> {
+    const ca = this.opts.caFile ? await readFile(this.opts.caFile, 'utf8').catch(() => undefined) : undefined;
+    const url = new URL(this.opts.directory);
+    const get = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise((resolve) => {
+      const req = get(url, { timeout: 3_000, ...(ca ? { ca } : {}) }, (res) => {
+        res.resume();
+        resolve(undefined);
+      });
+      req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
+      req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+      req.end();
+    });
   }
 
   private async order(
