@@ -234,6 +234,12 @@ describe('backup of a SQLite Gatehouse restored into an empty PostgreSQL databas
     );
     expect(late.status, JSON.stringify(late.json)).toBe(201);
     expect((await http(httpPort, 'late.gw.test')).status).toBe(200);
+    const audit = await json(apiPort, 'GET', '/api/v1/audit?limit=100', undefined, {
+      authorization: `Bearer ${ADMIN_TOKEN}`,
+    });
+    const paths = (audit.json as { entries: { path: string }[] }).entries.map((e) => e.path);
+    expect(paths).toContain('/api/v1/services/late');
+    expect(paths).toContain('/api/v1/services/web');
     const again2 = new Browser(httpPort);
     await again2.login('bob', 'bob password 1', 'auth.gw.test');
     expect(
