@@ -74,7 +74,10 @@ export async function storeTables<T>(db: Kysely<T>): Promise<string[]> {
 }
 
 /** Row count per table, of the tables named. */
-export async function rowCounts(db: Kysely<Database>, tables: readonly string[]): Promise<Map<string, number>> {
+export async function rowCounts(
+  db: Kysely<Database>,
+  tables: readonly string[],
+): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
   for (const t of tables) {
     const row = await db
