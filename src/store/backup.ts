@@ -201,6 +201,81 @@ export function checkMigrations(backup: string[]): void {
   }
 }
 
+/** The header line of a decrypted backup, checked against this binary's migrations. */
+export function backupHead(lines: unknown[]): BackupHeaderLine {
+  const head = lines[0] as BackupHeaderLine | undefined;
+  if (!head || head.kind !== 'gatehouse-backup' || !Array.isArray(head.migrations))
+    throw new GatehouseError('backup_format', 'the backup has no header line', 400);
+  checkMigrations(head.migrations);
+  return head;
+}
+
+/** Whether a store already holds services or users (then a restore into it is refused). */
+export async function holdsData(db: Kysely<Database>): Promise<boolean> {
+  return (
+    (await db.introspection.getTables()).some((t) => t.name === 'services') &&
+    ((await db.selectFrom('services').select('name').limit(1).execute()).length > 0 ||
+      (await db.selectFrom('users').select('id').limit(1).execute()).length > 0)
+  );
+}
+
+/**
+ * Loads a backup's rows into a SQLite store: schema at the backup's migration, every row in one
+ * transaction, then migrated to latest (a backup from an older schema goes through the migrations).
+ */
+export async function loadRows(
+  db: Kysely<Database>,
+  head: BackupHeaderLine,
+  lines: unknown[],
+  progress: BackupProgress = () => undefined,
+): Promise<void> {
+  const migrator = new Migrator({ db, provider });
+  const last = head.migrations.at(-1);
+  if (last) {
+    const { error } = await migrator.migrateTo(last);
+    if (error) throw error instanceof Error ? error : new Error(String(error));
+  }
+  const counts = new Map<string, number>();
+  await db.transaction().execute(async (trx) => {
+    for (const l of lines.slice(1)) {
+      const o = l as { t?: string; r?: Record<string, unknown> };
+      if (!o.t || !o.r) continue;
+      if (!(BACKUP_TABLES as readonly string[]).includes(o.t))
+        throw new GatehouseError('backup_format', `the backup names an unknown table ${o.t}`, 400);
+      await trx
+        .insertInto(o.t as (typeof BACKUP_TABLES)[number])
+        .values(o.r as never)
+        .execute();
+      counts.set(o.t, (counts.get(o.t) ?? 0) + 1);
+    }
+  });
+  for (const [t, n] of counts) progress(t, n);
+  const { error } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+}
+
+/** The data dir files a backup holds, checked against BACKUP_FILES. */
+export function backupFiles(lines: unknown[]): { file: string; data: Buffer }[] {
+  const out: { file: string; data: Buffer }[] = [];
+  for (const l of lines.slice(1)) {
+    const o = l as { file?: string; data?: string };
+    if (!o.file || typeof o.data !== 'string') continue;
+    if (!(BACKUP_FILES as readonly string[]).includes(o.file))
+      throw new GatehouseError('backup_format', `the backup names an unknown file ${o.file}`, 400);
+    out.push({ file: o.file, data: Buffer.from(o.data, 'base64') });
+  }
+  return out;
+}
+
+/** Writes a backup's data dir files (0600, directories 0700). */
+export function writeBackupFiles(dataDir: string, files: { file: string; data: Buffer }[]): void {
+  for (const { file, data } of files) {
+    const target = join(dataDir, file);
+    mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
+    writeFileSync(target, data, { mode: 0o600 });
+  }
+}
+
 /**
  * Restores a backup into an empty data dir's SQLite file: schema at the backup's migration, every
  * row in one transaction, then migrated to latest. Data dir files are written 0600.
@@ -213,58 +288,22 @@ export async function restoreBackup(
   progress: BackupProgress = () => undefined,
 ): Promise<BackupHeaderLine> {
   const lines = readBackup(buf, passphrase);
-  const head = lines[0] as BackupHeaderLine | undefined;
-  if (!head || head.kind !== 'gatehouse-backup' || !Array.isArray(head.migrations))
-    throw new GatehouseError('backup_format', 'the backup has no header line', 400);
-  checkMigrations(head.migrations);
+  const head = backupHead(lines);
+  const files = backupFiles(lines);
   // Made only now: a wrong passphrase or a too-new backup leaves nothing behind.
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: new SQLite(dbPath) }) });
   try {
-    const migrator = new Migrator({ db, provider });
-    const nonEmpty =
-      (await db.introspection.getTables()).some((t) => t.name === 'services') &&
-      ((await db.selectFrom('services').select('name').limit(1).execute()).length > 0 ||
-        (await db.selectFrom('users').select('id').limit(1).execute()).length > 0);
-    if (nonEmpty)
+    if (await holdsData(db))
       throw new GatehouseError(
         'restore_not_empty',
         `${dataDir} already holds services or users: restore into an empty installation`,
         409,
       );
-    const last = head.migrations.at(-1);
-    if (last) {
-      const { error } = await migrator.migrateTo(last);
-      if (error) throw error instanceof Error ? error : new Error(String(error));
-    }
-    const counts = new Map<string, number>();
-    await db.transaction().execute(async (trx) => {
-      for (const l of lines.slice(1)) {
-        const o = l as { t?: string; r?: Record<string, unknown> };
-        if (!o.t || !o.r) continue;
-        if (!(BACKUP_TABLES as readonly string[]).includes(o.t))
-          throw new GatehouseError('backup_format', `the backup names an unknown table ${o.t}`, 400);
-        await trx
-          .insertInto(o.t as (typeof BACKUP_TABLES)[number])
-          .values(o.r as never)
-          .execute();
-        counts.set(o.t, (counts.get(o.t) ?? 0) + 1);
-      }
-    });
-    for (const [t, n] of counts) progress(t, n);
-    const { error } = await migrator.migrateToLatest();
-    if (error) throw error instanceof Error ? error : new Error(String(error));
+    await loadRows(db, head, lines, progress);
   } finally {
     await db.destroy();
   }
-  for (const l of lines.slice(1)) {
-    const o = l as { file?: string; data?: string };
-    if (!o.file || typeof o.data !== 'string') continue;
-    if (!(BACKUP_FILES as readonly string[]).includes(o.file))
-      throw new GatehouseError('backup_format', `the backup names an unknown file ${o.file}`, 400);
-    const target = join(dataDir, o.file);
-    mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
-    writeFileSync(target, Buffer.from(o.data, 'base64'), { mode: 0o600 });
-  }
+  writeBackupFiles(dataDir, files);
   return head;
 }

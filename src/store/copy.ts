@@ -74,7 +74,10 @@ export async function storeTables<T>(db: Kysely<T>): Promise<string[]> {
 }
 
 /** Row count per table, of the tables named. */
-async function rowCounts(db: Kysely<Database>, tables: readonly string[]): Promise<Map<string, number>> {
+export async function rowCounts(
+  db: Kysely<Database>,
+  tables: readonly string[],
+): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
   for (const t of tables) {
     const row = await db
@@ -330,14 +333,14 @@ async function verify(
 }
 
 /** PostgreSQL's serial columns (events, link_uses, audit ids): their sequences follow copied ids. */
-async function serialColumns(db: Db): Promise<{ table: string; column: string }[]> {
+export async function serialColumns(db: Db): Promise<{ table: string; column: string }[]> {
   const tables = await db.introspection.getTables();
   return tables.flatMap((t) =>
     t.columns.filter((c) => c.isAutoIncrementing).map((c) => ({ table: t.name, column: c.name })),
   );
 }
 
-async function resetSerial(d: Transaction<Database>, table: string, column: string): Promise<void> {
+export async function resetSerial(d: Transaction<Database>, table: string, column: string): Promise<void> {
   // The next id is one past the largest copied (1 for an empty table).
   await sql`select setval(pg_get_serial_sequence(${table}, ${column}), coalesce((select max(${sql.ref(column)}) from ${sql.table(table)}), 0) + 1, false)`.execute(
     d,

@@ -1,6 +1,7 @@
 import * as acme from 'acme-client';
 import { readFile } from 'node:fs/promises';
-import { Agent } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import { Agent, request as httpsRequest } from 'node:https';
 import { GatehouseError } from '../model/errors.js';
 import type { Logger } from '../observe/log.js';
 import { generatedSecretWith } from '../store/secrets.js';
@@ -60,13 +61,7 @@ export class AcmeIssuer {
    */
   private async explained(err: unknown): Promise<unknown> {
     if (err instanceof GatehouseError) return err;
-    const reason = await fetch(this.opts.directory, { signal: AbortSignal.timeout(3_000) }).then(
-      () => undefined,
-      (e: unknown) => {
-        const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-        return cause?.code ?? cause?.message ?? (e instanceof Error ? e.message : String(e));
-      },
-    );
+    const reason = await this.probe();
     return reason
       ? new GatehouseError(
           'acme_unreachable',
@@ -74,6 +69,26 @@ export class AcmeIssuer {
           502,
         )
       : err;
+  }
+
+  /**
+   * Why the directory cannot be fetched (a network error code), or undefined when it answers. It
+   * trusts acme_ca_file as acme-client does: else a private CA's directory would always look down
+   * and every other error be blamed on it.
+   */
+  private async probe(): Promise<string | undefined> {
+    const ca = this.opts.caFile ? await readFile(this.opts.caFile, 'utf8').catch(() => undefined) : undefined;
+    const url = new URL(this.opts.directory);
+    const get = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise((resolve) => {
+      const req = get(url, { timeout: 3_000, ...(ca ? { ca } : {}) }, (res) => {
+        res.resume();
+        resolve(undefined);
+      });
+      req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
+      req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+      req.end();
+    });
   }
 
   private async order(
@@ -180,10 +195,18 @@ export class AcmeIssuer {
           ? { externalAccountBinding: { kid: this.opts.eab.kid, hmacKey: this.opts.eab.hmacKey } }
           : {}),
       });
-      await client.createAccount({
-        termsOfServiceAgreed: true,
-        ...(this.opts.email ? { contact: [`mailto:${this.opts.email}`] } : {}),
-      });
+      // The key may have an account already (made by another replica, or before a restart): asking
+      // to create it again makes acme-client send an update with no change, which CAs refuse
+      // ("Use POST-as-GET to retrieve account data"). Look it up first; create it only if missing.
+      const existing = await client.createAccount({ onlyReturnExisting: true }).then(
+        () => true,
+        () => false,
+      );
+      if (!existing)
+        await client.createAccount({
+          termsOfServiceAgreed: true,
+          ...(this.opts.email ? { contact: [`mailto:${this.opts.email}`] } : {}),
+        });
       this.log.info({ directory: this.opts.directory }, 'ACME account ready');
       return client;
     })().catch((err: unknown) => {

@@ -235,11 +235,37 @@ export class CertManager {
     const key = names.join(',');
     const status: OrderStatus = { names, state: 'issuing', updatedAt: new Date().toISOString() };
     this.orders.set(key, status);
+    const startedAt = new Date().toISOString();
     try {
       const { cert, key: pem } = await this.issuer.issue(names, (step) => {
         status.step = step;
         status.updatedAt = new Date().toISOString();
       });
+      // Never two certificates for one order among replicas: a replica that stopped leading while
+      // its order ran leaves the names to the new leader, which orders them itself; and one that
+      // finds the names stored meanwhile (by another replica) keeps that one.
+      if (!manual && this.policy.leading?.() === false) {
+        this.orders.delete(key);
+        this.log.warn(
+          { names },
+          'this replica stopped leading during the order: its certificate is not stored',
+        );
+        throw new NotLeading();
+      }
+      const twin = (await this.store.list()).find(
+        (c) =>
+          c.source === 'acme' &&
+          c.createdAt >= startedAt &&
+          c.names.join(',') === [...names].sort().join(','),
+      );
+      if (twin) {
+        this.orders.set(key, { names, state: 'issued', updatedAt: new Date().toISOString() });
+        this.log.info(
+          { names, id: twin.id },
+          'certificate already stored by another replica: keeping that one',
+        );
+        return twin;
+      }
       const view = await this.store.upload(cert, pem, 'acme');
       this.failures.delete(key);
       await this.saveBackoff(key, undefined);
@@ -247,6 +273,7 @@ export class CertManager {
       this.log.info({ names, expires: view.notAfter }, 'certificate issued');
       return view;
     } catch (err) {
+      if (err instanceof NotLeading) throw err;
       const n = (this.failures.get(key) ?? 0) + 1;
       this.failures.set(key, n);
       this.policy.onFailure?.(names);
@@ -274,6 +301,13 @@ export class CertManager {
 }
 
 const BACKOFF_PREFIX = 'cert-backoff ';
+
+/** An order finished after this replica stopped leading: not a failure (no backoff), not stored. */
+class NotLeading extends Error {
+  constructor() {
+    super('this replica no longer leads: the new leader orders these names');
+  }
+}
 
 /** Past two-thirds of its lifetime. */
 function dueForRenewal(c: CertRef): boolean {

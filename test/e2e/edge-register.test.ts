@@ -239,8 +239,8 @@ describe('edge --register-listen with two replicas on one PostgreSQL: kill -9 th
     pgc = await startPostgres();
     const db = await pgc.createDatabase();
     app = await echoBackend('app');
-    alpha = await startReplica('alpha', db, env);
-    beta = await startReplica('beta', db, env);
+    alpha = await startReplica('alpha', db, { env });
+    beta = await startReplica('beta', db, { env });
     const node = await alpha.api('POST', '/api/v1/nodes', { name: 'proxy1', role: 'public' });
     expect(node.status).toBe(201);
     [edgeHttp, edgeReg] = [await freePort(), await freePort()];

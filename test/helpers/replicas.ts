@@ -43,8 +43,8 @@ export function cleanEnv(): NodeJS.ProcessEnv {
 export async function startReplica(
   name: string,
   databaseUrl: string,
-  /** More environment (e.g. GATEHOUSE_REGISTER_TOKEN, GATEHOUSE_BASE_DOMAIN). */
-  env: NodeJS.ProcessEnv = {},
+  /** More flags (a later flag wins over the defaults above) and environment for this replica. */
+  extra: { args?: string[]; env?: Record<string, string> } = {},
 ): Promise<ReplicaProcess> {
   const dataDir = await testDir(`gh-replica-${name}-`);
   const [apiPort, httpPort, registerPort] = [await freePort(), await freePort(), await freePort()];
@@ -54,6 +54,7 @@ export async function startReplica(
       ...[BIN, 'up', '--data-dir', dataDir, '--http-port', String(httpPort), '--https-port', '0'],
       ...['--api-listen', `127.0.0.1:${apiPort}`, '--register-listen', `127.0.0.1:${registerPort}`],
       ...['--log-level', 'info'],
+      ...(extra.args ?? []),
     ],
     {
       env: {
@@ -64,7 +65,7 @@ export async function startReplica(
         GATEHOUSE_REPLICA_NAME: name,
         GATEHOUSE_NGINX_WORKERS: '1',
         GATEHOUSE_LOG_FORMAT: 'json',
-        ...env,
+        ...extra.env,
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     },

@@ -3,9 +3,11 @@ import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { GatehouseError, invalid } from '../../model/errors.js';
 import { VERSION } from '../../observe/version.js';
+import { restoreBackupToPostgres } from '../../store/backup-restore-pg.js';
 import { createBackup, restoreBackup } from '../../store/backup.js';
 import { dbFile, runningInstance } from '../../store/data-dir.js';
 import { openDatabase } from '../../store/open.js';
+import { redactUrl } from '../../store/postgres.js';
 import { settingsFor, type GlobalOptions } from '../context.js';
 
 /** The passphrase from a file or the environment, never an argument (it would show in `ps`). */
@@ -67,7 +69,9 @@ export function backupCommand(): Command {
 
   cmd
     .command('restore <file>')
-    .description('restore a backup into an empty installation (Gatehouse stopped)')
+    .description(
+      'restore a backup into an empty installation (Gatehouse stopped): the data dir, or the empty PostgreSQL database database_url names',
+    )
     .option(
       '--passphrase-file <file>',
       'read the passphrase from this file (else GATEHOUSE_BACKUP_PASSPHRASE)',
@@ -75,11 +79,7 @@ export function backupCommand(): Command {
     .action(async (file: string, o: { passphraseFile?: string }, c: Command) => {
       const passphrase = backupPassphrase(o.passphraseFile);
       const dataDir = dataDirOf(c);
-      if (settingsFor(c.optsWithGlobals<GlobalOptions>()).database_url)
-        throw invalid(
-          'database_url',
-          "restore writes a data dir's SQLite database; restoring into PostgreSQL is not supported yet (unset database_url to restore into a data dir)",
-        );
+      const { database_url } = settingsFor(c.optsWithGlobals<GlobalOptions>());
       const running = runningInstance(dataDir);
       if (running)
         throw new GatehouseError(
@@ -93,10 +93,12 @@ export function backupCommand(): Command {
       } catch {
         throw invalid('file', `cannot read ${file}`);
       }
-      const head = await restoreBackup(buf, passphrase, dbFile(dataDir), dataDir, progress);
-      console.log(
-        `restored a backup of Gatehouse ${head.gatehouse} from ${head.created_at} into ${join(dataDir)}`,
-      );
+      // With database_url set: into that (empty) PostgreSQL database, data dir files into the data dir.
+      const head = database_url
+        ? await restoreBackupToPostgres(buf, passphrase, database_url, dataDir, progress)
+        : await restoreBackup(buf, passphrase, dbFile(dataDir), dataDir, progress);
+      const into = database_url ? `${redactUrl(database_url)} (data dir ${dataDir})` : join(dataDir);
+      console.log(`restored a backup of Gatehouse ${head.gatehouse} from ${head.created_at} into ${into}`);
     });
 
   return cmd;
