@@ -229,7 +229,7 @@ function describe(changes: [string, ServiceRecord | undefined][]): string {
  */
 export function loadRecords(db: Db): Promise<Loaded> {
   // Other replicas may store versions meanwhile: the records and the version come from one snapshot.
-  if (dialectOf(db) !== 'postgres') return loadRecordsIn(db);
+  if (dialectOf(db) !== 'postgres' || db.isTransaction) return loadRecordsIn(db);
   return db
     .transaction()
     .setIsolationLevel('repeatable read')

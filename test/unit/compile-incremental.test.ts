@@ -128,7 +128,7 @@ describe('Compiler (incremental compile)', () => {
         prev = { cfg: got, copy: structuredClone(got) };
       }
     }
-  });
+  }, 60_000); // ~2 s alone; CPU-bound, so a loaded machine (CI beside other work) stretches it
 
   it('keeps unchanged sites, routes and pools the same objects', () => {
     const mk = (i: number, upstream = '10.0.0.1:80') =>
