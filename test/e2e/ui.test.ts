@@ -115,6 +115,13 @@ describe('web UI', () => {
     expect(await page.getByTestId('count-down').textContent()).toContain('1');
     // watched fails its check; webui has none, so nothing says it is healthy.
     expect(await page.getByTestId('count-services').textContent()).toContain('1 failing, 1 not checked');
+    // The backups card loaded its answer: no error in it (it once asked /api/v1/api/v1/backups).
+    const backups = page.getByTestId('backups');
+    await expect
+      .poll(() => backups.textContent())
+      .toContain('No backup made by this Gatehouse since it started.');
+    expect(await backups.getByRole('alert').count()).toBe(0);
+    expect(await backups.textContent()).not.toContain('no such endpoint');
     await page.screenshot({ path: join(SHOTS, 'dashboard.png'), fullPage: true });
     // A phone's width: the same page, one column of cards per two.
     await page.setViewportSize({ width: 390, height: 844 });

@@ -11,12 +11,12 @@ interface BackupsAnswer {
 
 /** The last backup run and a button that makes one now and downloads it (see docs/backup.md). */
 export function BackupsCard() {
-  const { data, error, setError, load } = useLoad(() => api<BackupsAnswer>('GET', '/api/v1/backups'));
+  const { data, error, setError, load } = useLoad(() => api<BackupsAnswer>('GET', '/backups'));
   const [busy, setBusy] = useState(false);
   const now = async () => {
     setBusy(true);
     try {
-      const { name } = await api<{ name: string }>('POST', '/api/v1/backups');
+      const { name } = await api<{ name: string }>('POST', '/backups');
       // A plain navigation: the session cookie authorizes the download.
       window.location.assign(`/api/v1/backups/${encodeURIComponent(name)}`);
       await load();
