@@ -20,7 +20,7 @@ import { BASE_DOMAIN, PORTS, TwoMachines, type Machine, type MachineName } from 
 const N = 1000;
 const CLIENTS = 8;
 const TIMEOUT_MS = 3000;
-const ATTEMPTS = 4;
+const ATTEMPTS = 8;
 const AUTH = { authorization: `Bearer ${REGISTER_TOKEN}`, 'content-type': 'application/json' };
 
 let lab: TwoMachines | undefined;
@@ -83,6 +83,20 @@ async function killDuringRegistrations(victim: MachineName): Promise<void> {
   };
 
   const t0 = performance.now();
+  // Progress, and what PostgreSQL's sessions wait on when none is made (for a failure's story).
+  let lastCount = -1;
+  const progress = setInterval(() => {
+    const count = outcomes.length + failures.length;
+    if (count === lastCount) {
+      t.query<Record<string, unknown>>(
+        `select client_addr, state, wait_event, left(query, 50) as q from pg_stat_activity where datname = 'gatehouse' and (state = 'idle in transaction' or wait_event_type = 'Lock')`,
+      ).then(
+        (rows) => console.log(`stalled at ${count}: ${JSON.stringify(rows)}`),
+        (e: unknown) => console.log(`stalled at ${count}: ${String(e)}`),
+      );
+    }
+    lastCount = count;
+  }, 5000);
   await Promise.all(
     Array.from({ length: CLIENTS }, async (_, c) => {
       const prefer = { m: c % 2 };
@@ -98,6 +112,7 @@ async function killDuringRegistrations(victim: MachineName): Promise<void> {
     }),
   );
   const ms = performance.now() - t0;
+  clearInterval(progress);
   const killedPids = (await killing) ?? [];
   expect(killedPids.length).toBeGreaterThanOrEqual(6); // replica, edge, two nginx masters + workers
   expect(failures).toEqual([]);
