@@ -15,6 +15,9 @@ import { BASE_DOMAIN, PORTS, TwoMachines, type Machine, type MachineName } from 
  * and on a failure or a 3 s timeout retry on the other machine. Midway one machine dies: its cable
  * is pulled, then every process in its namespace gets SIGKILL by PID. Then every registration must
  * be stored exactly once (read from PostgreSQL) and served by the surviving machine's nginx.
+ * PostgreSQL runs with its default TCP settings: a dead machine often holds the versions write lock
+ * (a transaction in flight), and only the settings each Gatehouse session asks for (src/store/
+ * postgres.ts) free it in seconds; without them the survivor's writes waited minutes.
  */
 
 const N = 1000;
