@@ -43,11 +43,25 @@ export function openPostgresForCheck(url: string): Promise<Db> {
   return connect(url, 1);
 }
 
+/**
+ * A replica's machine can die without a word (power, panic, a pulled cable): PostgreSQL keeps its
+ * sessions, and the versions write lock one of them may hold mid-transaction, until TCP gives the
+ * peer up: two hours for an idle session by default, ~15 min when an answer went unacknowledged.
+ * Every other replica's writes wait that long. Each session asks for ~8 s instead (keepalive
+ * probes, and a limit on unacknowledged data); a server that knows no such setting ignores it.
+ */
+const DEAD_PEER_SQL =
+  'set tcp_keepalives_idle = 5; set tcp_keepalives_interval = 1; set tcp_keepalives_count = 3; set tcp_user_timeout = 8000';
+
 async function connect(url: string, max: number): Promise<Db> {
   const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5000 });
   // An idle client losing its server (database restarted) must not crash the process; the pool
   // drops it and the next query opens a new one.
   pool.on('error', () => undefined);
+  // Queued before the client's first query (the event is emitted before the client is handed out).
+  pool.on('connect', (client) => {
+    client.query(DEAD_PEER_SQL).catch(() => undefined);
+  });
   try {
     const client = await pool.connect();
     client.release();
