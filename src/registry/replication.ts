@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import type { Part } from '../lifecycle.js';
 import type { Logger } from '../observe/log.js';
+import { DEAD_PEER_SQL } from '../store/postgres.js';
 import { VERSIONS_CHANNEL } from './persist.js';
 import type { Registry } from './registry.js';
 
@@ -136,6 +137,8 @@ export class Replication implements Part {
     client.on('end', () => this.lost(client, new Error('connection closed')));
     try {
       await client.connect();
+      // A dead replica machine's listening session goes in ~8 s on the server's side too.
+      await client.query(DEAD_PEER_SQL).catch(() => undefined);
       await client.query(`listen ${VERSIONS_CHANNEL}`);
       await client.query(`listen ${CERTS_CHANNEL}`);
       await client.query(`listen ${REVOCATIONS_CHANNEL}`);

@@ -6,6 +6,7 @@ import type { Part } from '../lifecycle.js';
 import type { Logger } from '../observe/log.js';
 import type { Source } from '../sources/source.js';
 import type { Db } from './db.js';
+import { DEAD_PEER_SQL } from './postgres.js';
 
 /** Key of the session-level advisory lock the leader holds ("lead"; migrations use "gate"). */
 export const LEADER_LOCK_KEY = 0x6c656164;
@@ -224,6 +225,8 @@ class PgLeader extends Leader {
       c.connection.stream.destroy();
       throw err;
     }
+    // The server's side too: a dead leader machine's session (and its lock) goes in ~8 s, not minutes.
+    await c.query(DEAD_PEER_SQL).catch(() => undefined);
     if (this.stopped) {
       await c.end().catch(() => undefined);
       throw new Error('stopped');

@@ -50,7 +50,7 @@ export function openPostgresForCheck(url: string): Promise<Db> {
  * Every other replica's writes wait that long. Each session asks for ~8 s instead (keepalive
  * probes, and a limit on unacknowledged data); a server that knows no such setting ignores it.
  */
-const DEAD_PEER_SQL =
+export const DEAD_PEER_SQL =
   'set tcp_keepalives_idle = 5; set tcp_keepalives_interval = 1; set tcp_keepalives_count = 3; set tcp_user_timeout = 8000';
 
 async function connect(url: string, max: number): Promise<Db> {
