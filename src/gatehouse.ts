@@ -107,7 +107,9 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     const { registry, replication } = await openRegistry(life, settings, db, portal, log);
     const prune = async () => {
       const removed = await pruneVersions(registry, settings.snapshot_keep, settings.snapshot_keep_days);
-      log.info({ removed }, 'old versions pruned');
+      // Among replicas it says which one pruned; alone, only when there was something to prune.
+      const level = removed > 0 || settings.database_url !== undefined ? 'info' : 'debug';
+      log[level]({ removed }, 'old versions pruned');
     };
     await life.start(leader.whileLeading('version pruning', () => runEvery(HOUR, prune)));
     const admin = await TokenCheck.load(dataDir, 'admin-token', settings.admin_token);

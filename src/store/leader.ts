@@ -54,6 +54,8 @@ interface Job {
  */
 export abstract class Leader implements Part {
   private leadingNow = false;
+  /** One process per store (SQLite): always leads, no election to report. */
+  protected readonly sole: boolean = false;
   private readonly jobs = new Set<Job>();
 
   constructor(
@@ -114,7 +116,9 @@ export abstract class Leader implements Part {
     if (on === this.leadingNow) return;
     this.leadingNow = on;
     for (const job of this.jobs) this.run(job, on);
-    if (on) this.log.info({ replica: this.id }, 'this replica leads: leader jobs started');
+    // Alone (SQLite) there is nothing to elect: said only at debug.
+    if (on)
+      this.log[this.sole ? 'debug' : 'info']({ replica: this.id }, 'this replica leads: leader jobs started');
     else this.log.warn({ replica: this.id }, 'this replica no longer leads: leader jobs stopped');
   }
 
@@ -126,6 +130,7 @@ export abstract class Leader implements Part {
 
 /** SQLite: one process per store, always the leader. */
 class SoleLeader extends Leader {
+  protected override readonly sole = true;
   async start(): Promise<void> {
     this.setLeading(true);
   }
