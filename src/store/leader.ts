@@ -119,7 +119,11 @@ export abstract class Leader implements Part {
     // Alone (SQLite) there is nothing to elect: said only at debug.
     if (on)
       this.log[this.sole ? 'debug' : 'info']({ replica: this.id }, 'this replica leads: leader jobs started');
-    else this.log.warn({ replica: this.id }, 'this replica no longer leads: leader jobs stopped');
+    else
+      this.log[this.sole ? 'debug' : 'warn'](
+        { replica: this.id },
+        'this replica no longer leads: leader jobs stopped',
+      );
   }
 
   /** Waits until every job has finished starting or stopping. */
