@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { pgBin } from '../../test/helpers/postgres.js';
 import { disown, disownDir, own, ownDir } from './cleanup.js';
 import { freePort } from './http.js';
 
@@ -19,20 +19,6 @@ export interface BenchPostgres {
   createDatabase(): Promise<string>;
   /** Stops the server (fast shutdown) and removes its directory. */
   stop(): Promise<void>;
-}
-
-/** initdb and pg_ctl: on the PATH, else Debian's (which keeps them out of it). */
-function pgBin(name: string): string {
-  for (const dir of (process.env.PATH ?? '').split(':')) {
-    if (dir && existsSync(join(dir, name))) return join(dir, name);
-  }
-  const debian = '/usr/lib/postgresql';
-  const versions = existsSync(debian) ? readdirSync(debian).sort().reverse() : [];
-  for (const v of versions) {
-    const p = join(debian, v, 'bin', name);
-    if (existsSync(p)) return p;
-  }
-  throw new Error(`${name} not found: run scripts/install-deps.sh --test`);
 }
 
 let counter = 0;

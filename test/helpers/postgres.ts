@@ -25,7 +25,7 @@ export interface TestPostgres {
 let counter = 0;
 
 /** initdb and pg_ctl: on the PATH, else Debian's (which keeps them out of it). */
-function pgBin(name: string): string {
+export function pgBin(name: string): string {
   for (const dir of (process.env.PATH ?? '').split(':')) {
     if (dir && existsSync(join(dir, name))) return join(dir, name);
   }
