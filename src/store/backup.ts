@@ -40,6 +40,9 @@ export const BACKUP_TABLES = [
   'nodes',
   'events',
   'audit',
+  'handovers',
+  'sign_in_failures',
+  'acme_challenges',
 ] as const satisfies readonly (keyof Database)[];
 
 /**

@@ -68,6 +68,12 @@ export interface Database {
     revoked_at: string | null;
   };
   link_ips: { link_id: string; ip: string; first_at: string };
+  /** Portal hand-over codes (one use, a minute): the code's SHA-256, the session token sealed with the data key. */
+  handovers: { code_hash: string; token: string; host: string; expires_at: string };
+  /** Failed sign-ins, one row each, counted per key (user, address) within the throttle's window. */
+  sign_in_failures: { key: string; at: string };
+  /** ACME HTTP-01 answers for orders in progress, served by every replica's nginx and edges. */
+  acme_challenges: { token: string; key_authorization: string; created_at: string };
   providers: {
     name: string;
     label: string;

@@ -283,4 +283,34 @@ export const migrations: Record<string, Migration> = {
           .execute();
     },
   },
+  '0014_replica_shared_state': {
+    // Short-lived sign-in and ACME state that every replica must see (a browser or the CA may reach
+    // any replica): portal hand-over codes, sign-in failures counted for throttling, and HTTP-01
+    // answers. Times are ISO text, like every other column, so both dialects compare them alike.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('handovers')
+        .addColumn('code_hash', 'text', (c) => c.primaryKey())
+        .addColumn('token', 'text', (c) => c.notNull())
+        .addColumn('host', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('sign_in_failures')
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('sign_in_failures_key')
+        .on('sign_in_failures')
+        .columns(['key', 'at'])
+        .execute();
+      await db.schema
+        .createTable('acme_challenges')
+        .addColumn('token', 'text', (c) => c.primaryKey())
+        .addColumn('key_authorization', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
