@@ -15,6 +15,17 @@ export const REVOCATIONS_CHANNEL = 'gatehouse_revocations';
 /** The channel a replica announces that users or sign-in providers changed (payload: its replica id). */
 export const USERS_CHANNEL = 'gatehouse_users';
 
+/** What a replica does with a topic's messages from the other replicas (see Replication.topic). */
+export interface TopicHandlers {
+  /** A message another replica announced (its own are not delivered back). */
+  message: (payload: string) => void;
+  /** Run on every (re)connect: messages sent while no one listened are lost, so read the store. */
+  reconnected?: () => void;
+}
+
+/** Announces a message on a topic to the other replicas. */
+export type Announce = (payload: string) => void;
+
 /** A revocation (drivers/nginx/revocations.ts): `r` a session by id, `u` a user's sessions before `ms`. */
 export interface PeerRevocation {
   kind: 'r' | 'u';
@@ -46,6 +57,8 @@ export class Replication implements Part {
   /** Runs on every (re)connect: what may have been missed while no one listened. */
   private reconnected: () => void = () => undefined;
   private unsubscribe: (() => void) | undefined;
+  /** Topics by channel name (see topic()). */
+  private readonly topics = new Map<string, TopicHandlers>();
 
   constructor(
     private readonly url: string,
@@ -71,6 +84,24 @@ export class Replication implements Part {
     const client = this.client;
     this.client = undefined;
     await client?.end().catch(() => undefined);
+  }
+
+  /**
+   * A channel of its own for one concern's messages among replicas (channel `gatehouse_<name>`,
+   * payload `<replica> <message>`). Register before start(); returns how to announce on it.
+   */
+  topic(name: string, handlers: TopicHandlers): Announce {
+    if (!/^[a-z_]{1,40}$/.test(name)) throw new Error(`topic name ${name}: lowercase letters and _ only`);
+    const channel = `gatehouse_${name}`;
+    if (this.topics.has(channel)) throw new Error(`topic ${name} registered twice`);
+    this.topics.set(channel, handlers);
+    return (payload) => {
+      void sql`select pg_notify(${channel}, ${`${this.registry.replica} ${payload}`})`
+        .execute(this.registry.db)
+        .catch((err: unknown) =>
+          this.log.warn({ err: String(err), topic: name }, 'could not tell the other replicas'),
+        );
+    };
   }
 
   /** What to do when another replica changed the certificates (this replica's nginx re-renders). */
@@ -143,6 +174,7 @@ export class Replication implements Part {
       await client.query(`listen ${CERTS_CHANNEL}`);
       await client.query(`listen ${REVOCATIONS_CHANNEL}`);
       await client.query(`listen ${USERS_CHANNEL}`);
+      for (const channel of this.topics.keys()) await client.query(`listen ${channel}`);
     } catch (err) {
       this.lost(client, err);
       return;
@@ -163,6 +195,7 @@ export class Replication implements Part {
     this.reconnected();
     this.usersChanged();
     if (wasDown) this.certsChanged();
+    for (const t of this.topics.values()) t.reconnected?.();
   }
 
   /** The listening connection failed or closed: logged once, then reconnected with backoff. */
@@ -187,6 +220,14 @@ export class Replication implements Part {
   }
 
   private notified(n: pg.Notification): void {
+    const topic = this.topics.get(n.channel);
+    if (topic) {
+      const payload = n.payload ?? '';
+      const space = payload.indexOf(' ');
+      const from = space < 0 ? payload : payload.slice(0, space);
+      if (from !== this.registry.replica) topic.message(space < 0 ? '' : payload.slice(space + 1));
+      return;
+    }
     const [version, from] = (n.payload ?? '').split(' ');
     if (n.channel === REVOCATIONS_CHANNEL) {
       const [replica, kind, ms, id] = (n.payload ?? '').split(' ');
