@@ -88,13 +88,20 @@ export class Replication implements Part {
 
   /**
    * A channel of its own for one concern's messages among replicas (channel `gatehouse_<name>`,
-   * payload `<replica> <message>`). Register before start(); returns how to announce on it.
+   * payload `<replica> <message>`). Returns how to announce on it.
    */
   topic(name: string, handlers: TopicHandlers): Announce {
     if (!/^[a-z_]{1,40}$/.test(name)) throw new Error(`topic name ${name}: lowercase letters and _ only`);
     const channel = `gatehouse_${name}`;
     if (this.topics.has(channel)) throw new Error(`topic ${name} registered twice`);
     this.topics.set(channel, handlers);
+    // Registered after start: listen now (connect() listens to every topic on each reconnect).
+    const client = this.client;
+    if (client)
+      void client.query(`listen ${channel}`).then(
+        () => handlers.reconnected?.(),
+        (err: unknown) => this.lost(client, err),
+      );
     return (payload) => {
       void sql`select pg_notify(${channel}, ${`${this.registry.replica} ${payload}`})`
         .execute(this.registry.db)
