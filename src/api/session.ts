@@ -57,11 +57,12 @@ export async function adminFromCookie(gate: Gate, req: FastifyRequest): Promise<
  * per address and per user, as the portal is.
  */
 export async function sessionRoutes(app: FastifyInstance, gate: Gate): Promise<void> {
-  const byIp = new FailureLimiter(20, 5 * 60_000);
-  const byUser = new FailureLimiter(5, 5 * 60_000);
+  // In the store, apart from the portal's: every replica counts the same failures.
+  const byIp = new FailureLimiter(gate.opts.db, 'api-ip', 20, 5 * 60_000);
+  const byUser = new FailureLimiter(gate.opts.db, 'api-user', 5, 5 * 60_000);
   const refuse = async (reply: FastifyReply, ip: string, username: string, message: string) => {
-    byIp.fail(ip);
-    byUser.fail(username);
+    await byIp.fail(ip);
+    await byUser.fail(username);
     await gate.event('login_failed', ip, username, 'api');
     return reply.code(401).send(new GatehouseError('unauthorized', message, 401).toJSON());
   };
@@ -70,7 +71,7 @@ export async function sessionRoutes(app: FastifyInstance, gate: Gate): Promise<v
     const body = parse(signInSchema, req.body, '');
     const username = body.username.trim().toLowerCase();
     const ip = req.ip;
-    const wait = Math.max(byIp.blockedFor(ip), byUser.blockedFor(username));
+    const wait = Math.max(await byIp.blockedFor(ip), await byUser.blockedFor(username));
     if (wait > 0) {
       await gate.event('login_throttled', ip, username, 'api');
       return reply
@@ -102,7 +103,7 @@ export async function sessionRoutes(app: FastifyInstance, gate: Gate): Promise<v
         .send(
           new GatehouseError('forbidden', 'only admin users may sign in to the management API', 403).toJSON(),
         );
-    byUser.reset(username);
+    await byUser.reset(username);
     const who = await gate.users.identity(row);
     const s = await gate.sessions.create(who, {
       ip,

@@ -35,20 +35,20 @@ export async function currentSession(gate: Gate, req: FastifyRequest): Promise<N
 }
 
 /** After sign-in: back to `rd` (through a hand-over for hosts outside the cookie's scope). */
-export function sendBack(
+export async function sendBack(
   ctx: GateRouteContext,
   req: FastifyRequest,
   reply: FastifyReply,
   s: NewSession,
   rd: string | undefined,
-): FastifyReply {
+): Promise<FastifyReply> {
   const { gate } = ctx;
   const url = gate.safeReturn(rd);
   if (!url) return html(reply, 200, signedInPage(ctx.brand, s.claims.n));
   const host = url.hostname.toLowerCase();
   if (gate.scopeFor(host) === s.claims.d) return reply.redirect(url.toString(), 303);
   // Another domain: it gets a session of its own, through a code that works once, for a minute.
-  const code = ctx.handovers.issue(gate.sessions.codec.sign({ ...s.claims, d: host }), host);
+  const code = await ctx.handovers.issue(gate.sessions.codec.sign({ ...s.claims, d: host }), host);
   const target = new URL('/.gatehouse/session', url);
   target.searchParams.set('code', code);
   target.searchParams.set('rd', url.pathname + url.search);

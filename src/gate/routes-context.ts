@@ -19,13 +19,15 @@ export interface GateRouteContext {
 }
 
 export function gateRouteContext(gate: Gate, log: Logger): GateRouteContext {
+  // In the store: every replica sharing it counts the same failures and takes the same codes.
+  const db = gate.opts.db;
   return {
     gate,
     log,
     brand: { name: gate.opts.brand },
-    byIp: new FailureLimiter(20, 5 * 60_000),
-    byUser: new FailureLimiter(5, 5 * 60_000),
-    byTotp: new FailureLimiter(5, 5 * 60_000),
-    handovers: new Handovers(),
+    byIp: new FailureLimiter(db, 'ip', 20, 5 * 60_000),
+    byUser: new FailureLimiter(db, 'user', 5, 5 * 60_000),
+    byTotp: new FailureLimiter(db, 'totp', 5, 5 * 60_000),
+    handovers: new Handovers(db, gate.opts.sealer),
   };
 }

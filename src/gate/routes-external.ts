@@ -91,13 +91,13 @@ function basicCheckRoute(app: FastifyInstance, { gate, byIp }: GateRouteContext)
     const ip = clientIp(req);
     const challenge = `Basic realm="${hostOf(req).replace(/[^a-z0-9.-]/g, '')}", charset="UTF-8"`;
     if (!req.headers.authorization) return reply.code(401).header('www-authenticate', challenge).send();
-    if (byIp.blockedFor(`basic ${ip}`) > 0) {
+    if ((await byIp.blockedFor(`basic ${ip}`)) > 0) {
       await gate.event('login_throttled', ip, '', 'basic', place(req));
       return reply.code(403).send();
     }
     const user = await basic.check(policy, req.headers.authorization);
     if (!user) {
-      byIp.fail(`basic ${ip}`);
+      await byIp.fail(`basic ${ip}`);
       await gate.event('login_failed', ip, '', 'basic', place(req));
       return reply.code(401).header('www-authenticate', challenge).send();
     }
@@ -180,7 +180,7 @@ function linkRoutes(app: FastifyInstance, ctx: GateRouteContext): void {
     const body = (req.body ?? {}) as Record<string, string>;
     const password = req.method === 'POST' ? String(body.password ?? '').slice(0, 256) : undefined;
     if (password !== undefined) {
-      const wait = byIp.blockedFor(`link ${ip}`);
+      const wait = await byIp.blockedFor(`link ${ip}`);
       if (wait > 0) {
         reply.header('retry-after', String(wait));
         return html(reply, 429, messagePage(brand, 'Too many attempts', `Try again in ${wait} seconds.`));
@@ -199,7 +199,7 @@ function linkRoutes(app: FastifyInstance, ctx: GateRouteContext): void {
         return reply.redirect('/', 303);
       case 'password':
         if (r.wrong) {
-          byIp.fail(`link ${ip}`);
+          await byIp.fail(`link ${ip}`);
           await gate.event('link_refused', ip, '', `${r.link.id} wrong password`, place(req));
         }
         return html(

@@ -58,7 +58,7 @@ function signInFormRoutes(app: FastifyInstance, ctx: GateRouteContext): void {
     const rd = String(body.rd ?? '');
     const ip = clientIp(req);
     if (!sameOrigin(gate, req)) return refuseCrossSiteForm(reply, brand);
-    const wait = Math.max(byIp.blockedFor(ip), byUser.blockedFor(username));
+    const wait = Math.max(await byIp.blockedFor(ip), await byUser.blockedFor(username));
     if (wait > 0) {
       await gate.event('login_throttled', ip, username, '', place(req));
       reply.header('retry-after', String(wait));
@@ -70,12 +70,12 @@ function signInFormRoutes(app: FastifyInstance, ctx: GateRouteContext): void {
     }
     const row = username && password ? await gate.users.authenticate(username, password) : undefined;
     if (!row) {
-      byIp.fail(ip);
-      byUser.fail(username);
+      await byIp.fail(ip);
+      await byUser.fail(username);
       await gate.event('login_failed', ip, username, '', place(req));
       return html(reply, 401, loginPage(brand, { rd, username, error: 'Wrong username or password.' }));
     }
-    byUser.reset(username);
+    await byUser.reset(username);
     if (row.totp_secret) {
       // Password accepted; the second step carries that fact, signed, for five minutes.
       const step = signStep(gate.sessionKey, 'login-totp', { uid: row.id, rd }, 5 * 60_000);
@@ -102,7 +102,7 @@ function totpStepRoute(app: FastifyInstance, ctx: GateRouteContext): void {
       );
     }
     const ip = clientIp(req);
-    const wait = Math.max(byIp.blockedFor(ip), byTotp.blockedFor(row.id));
+    const wait = Math.max(await byIp.blockedFor(ip), await byTotp.blockedFor(row.id));
     if (wait > 0) {
       await gate.event('login_throttled', ip, row.username, '', place(req));
       reply.header('retry-after', String(wait));
@@ -113,15 +113,15 @@ function totpStepRoute(app: FastifyInstance, ctx: GateRouteContext): void {
       );
     }
     if (!(await gate.secondFactor(row, String(body.code ?? '').slice(0, 32), ip, place(req)))) {
-      byIp.fail(ip);
-      byTotp.fail(row.id);
+      await byIp.fail(ip);
+      await byTotp.fail(row.id);
       return html(
         reply,
         401,
         totpPage(brand, { step: token, error: 'That code is not right. Try the next one.' }),
       );
     }
-    byTotp.reset(row.id);
+    await byTotp.reset(row.id);
     return signIn(ctx, req, reply, row, typeof step.rd === 'string' ? step.rd : '');
   });
 }
@@ -152,12 +152,12 @@ function totpEnrolRoutes(app: FastifyInstance, ctx: GateRouteContext): void {
     const secret = step.secret;
     // Whoever holds a session must still know the password to change the second factor.
     const ip = clientIp(req);
-    const wait = Math.max(byIp.blockedFor(ip), byUser.blockedFor(s.claims.n));
+    const wait = Math.max(await byIp.blockedFor(ip), await byUser.blockedFor(s.claims.n));
     const passwordOk =
       wait === 0 && (await gate.users.authenticate(s.claims.n, String(body.password ?? '').slice(0, 256)));
     if (!passwordOk) {
-      byIp.fail(ip);
-      byUser.fail(s.claims.n);
+      await byIp.fail(ip);
+      await byUser.fail(s.claims.n);
       await gate.event('login_failed', ip, s.claims.n, 'totp set-up', place(req));
     }
     if (!passwordOk || checkTotp(secret, String(body.code ?? '').trim()) === undefined) {
@@ -184,7 +184,7 @@ function handoverRoute(app: FastifyInstance, ctx: GateRouteContext): void {
   const { gate, brand, handovers } = ctx;
   app.get('/.gatehouse/session', async (req, reply) => {
     const code = query(req, 'code') ?? '';
-    const entry = handovers.take(code);
+    const entry = await handovers.take(code);
     const host = hostOf(req);
     if (!entry || entry.expires < Date.now() || entry.host !== host) {
       return html(
