@@ -20,6 +20,7 @@ import type { Logger } from './observe/log.js';
 import { Registry } from './registry/registry.js';
 import { Replication } from './registry/replication.js';
 import { shareRevocations } from './replica-revocations.js';
+import { shareLinks } from './replica-gate.js';
 import { acmeCertManager, discoverySources, type Core, type Templates } from './start-parts.js';
 import { pruneVersions } from './registry/snapshots.js';
 import { buildApiServer, type ApiDeps } from './api/server.js';
@@ -134,6 +135,8 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     // Among replicas, each revocation reaches every replica's nginx and edges too.
     if (replication) await shareRevocations(gate, replication, revoked, log.child({ part: 'replication' }));
     else gate.onRevocation(revoked);
+    // And each link admission (or revocation) reaches every replica's admission files.
+    if (replication) await shareLinks(gate, replication, log.child({ part: 'replication' }));
     const certManager = await acmeCertManager(core, gate, publisher.challenges);
     // Another replica's certificate change re-renders here too (PostgreSQL).
     replication?.onCerts(() => publisher.changed());

@@ -1,10 +1,10 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { invalid, notFound } from '../model/errors.js';
 import type { LinkCreate, LinkView } from '../model/link.js';
-import { stateFile, stateTime } from '../model/session.js';
+import { STATE_DIR, stateFile, stateTime } from '../model/session.js';
 import { durationMs } from '../model/values.js';
 import type { Registry } from '../registry/registry.js';
 import type { Database, Db } from '../store/db.js';
@@ -28,6 +28,9 @@ export type OpenResult =
   | { kind: 'expired' | 'revoked' | 'unknown' }
   | { kind: 'full'; link: LinkRow };
 
+/** A service name as the model allows it (it names a directory of admission files). */
+const SERVICE_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
 function tokenHash(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
@@ -35,9 +38,15 @@ function tokenHash(token: string): string {
 /**
  * Temporary links. The token is shown once and stored as a SHA-256 hash. An admitted address is a
  * file `l/<service>/<ip>` holding the expiry (ms), which nginx's check tests for: later requests from
- * that address need no token and no round trip; removing the file revokes at once.
+ * that address need no token and no round trip; removing the file revokes at once. Among replicas,
+ * each admission or revocation made here is told to `onAdmission`'s listener (the others write the
+ * same file from the store: refreshAddress), and syncAdmissions makes the files the store's again.
  */
 export class LinkStore {
+  private admitted: (service: string, ip: string) => void = () => undefined;
+  /** File writes one after another: a whole resync never undoes an admission made while it ran. */
+  private queue: Promise<unknown> = Promise.resolve();
+
   constructor(
     private readonly db: Db,
     private readonly registry: Registry,
@@ -102,7 +111,69 @@ export class LinkStore {
       .where('id', '=', id)
       .execute();
     const ips = await this.db.selectFrom('link_ips').select('ip').where('link_id', '=', id).execute();
-    for (const { ip } of ips) await this.refreshIp(row.service, ip);
+    for (const { ip } of ips) {
+      await this.refreshIp(row.service, ip);
+      this.admitted(row.service, ip);
+    }
+  }
+
+  /** Tells `fn` of each address whose admission changed here (admitted, or its link revoked). */
+  onAdmission(fn: (service: string, ip: string) => void): void {
+    this.admitted = fn;
+  }
+
+  /**
+   * The admission file of `ip` for `service` as the store has it now (another replica admitted
+   * or revoked it). Returns false for a service name or address that cannot be one.
+   */
+  async refreshAddress(service: string, ip: string): Promise<boolean> {
+    if (!SERVICE_RE.test(service) || !isIP(ip)) return false;
+    await this.refreshIp(service, ip);
+    return true;
+  }
+
+  /**
+   * Makes the admission files exactly the store's live links (not revoked, not expired): missing
+   * ones written, stale ones removed (a change missed while this replica did not listen).
+   * Returns how many files it wrote or removed.
+   */
+  syncAdmissions(): Promise<number> {
+    return this.serial(async () => {
+      const now = Date.now();
+      const rows = await this.db
+        .selectFrom('links')
+        .innerJoin('link_ips', 'link_ips.link_id', 'links.id')
+        .select(['links.service', 'link_ips.ip', 'links.expires_at'])
+        .where('links.revoked_at', 'is', null)
+        .where('links.expires_at', '>', new Date(now).toISOString())
+        .execute();
+      const want = new Map<string, string>();
+      for (const r of rows) {
+        if (!SERVICE_RE.test(r.service) || !isIP(r.ip)) continue;
+        const file = stateFile.link(this.stateDir, r.service, r.ip);
+        const until = Date.parse(r.expires_at);
+        if (until > Number(want.get(file) ?? 0)) want.set(file, stateTime(until));
+      }
+      let changed = 0;
+      const root = join(this.stateDir, STATE_DIR.links);
+      const list = (dir: string) => readdir(dir, { withFileTypes: true }).catch(() => []);
+      for (const svc of await list(root)) {
+        if (!svc.isDirectory()) continue;
+        for (const f of await list(join(root, svc.name))) {
+          const file = join(root, svc.name, f.name);
+          if (!f.isFile() || f.name.endsWith('.tmp') || want.has(file)) continue;
+          await rm(file, { force: true });
+          changed++;
+        }
+      }
+      for (const [file, content] of want) {
+        if ((await readFile(file, 'utf8').catch(() => undefined)) === content) continue;
+        await mkdir(dirname(file), { recursive: true, mode: 0o711 });
+        await writeFileAtomic(file, content, 0o644);
+        changed++;
+      }
+      return changed;
+    });
   }
 
   /** Opening a link from `ip`: checks it and, when it may, admits the address. */
@@ -161,12 +232,17 @@ export class LinkStore {
     });
     if (full) return { kind: 'full', link: row };
     await this.refreshIp(row.service, ip);
+    this.admitted(row.service, ip);
     return { kind: 'admitted', link: row };
   }
 
   /** Writes (or removes) the admission file of one address: the latest expiry of its live links. */
-  private async refreshIp(service: string, ip: string): Promise<void> {
-    if (!isIP(ip)) return;
+  private refreshIp(service: string, ip: string): Promise<void> {
+    if (!isIP(ip)) return Promise.resolve();
+    return this.serial(() => this.writeIp(service, ip));
+  }
+
+  private async writeIp(service: string, ip: string): Promise<void> {
     const rows = await this.db
       .selectFrom('links')
       .innerJoin('link_ips', 'link_ips.link_id', 'links.id')
@@ -183,6 +259,12 @@ export class LinkStore {
     }
     await mkdir(dirname(file), { recursive: true, mode: 0o711 });
     await writeFileAtomic(file, stateTime(until), 0o644);
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 
   private async view(row: LinkRow): Promise<LinkView> {
