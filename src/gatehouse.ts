@@ -21,6 +21,8 @@ import { Registry } from './registry/registry.js';
 import { Replication } from './registry/replication.js';
 import { shareRevocations } from './replica-revocations.js';
 import { shareLinks } from './replica-gate.js';
+import { sharedChallenges } from './replica-acme.js';
+import { shareKeys } from './replica-keys.js';
 import { acmeCertManager, discoverySources, type Core, type Templates } from './start-parts.js';
 import { pruneVersions } from './registry/snapshots.js';
 import { buildApiServer, type ApiDeps } from './api/server.js';
@@ -103,7 +105,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     await life.start(leader.whileLeading('version pruning', () => runEvery(HOUR, prune)));
     const admin = await TokenCheck.load(dataDir, 'admin-token', settings.admin_token);
     const register = await TokenCheck.load(dataDir, 'register-token', settings.register_token);
-    const sealer = await Sealer.load(dataDir, settings.secret, db);
+    const sealer = await Sealer.load(dataDir, settings.secret, db, settings.secret_next);
     life.onStop(BackupService.start(db, dataDir, settings, log, () => leader.leading));
     const metrics = new Metrics();
     const certs = new CertStore(db, sealer);
@@ -137,7 +139,9 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     else gate.onRevocation(revoked);
     // And each link admission (or revocation) reaches every replica's admission files.
     if (replication) await shareLinks(gate, replication, log.child({ part: 'replication' }));
-    const certManager = await acmeCertManager(core, gate, publisher.challenges);
+    // ACME HTTP-01 answers live in the store: every replica serves them (the CA may reach any).
+    const challenges = sharedChallenges(db, publisher, leader, replication, log.child({ part: 'acme' }));
+    const certManager = await acmeCertManager(core, gate, challenges);
     // Another replica's certificate change re-renders here too (PostgreSQL).
     replication?.onCerts(() => publisher.changed());
     certs.onChange(() => {
@@ -147,6 +151,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       void certManager?.kick();
     });
     await life.start(publisher);
+    await life.start(challenges);
     if (certManager) {
       await life.start(certManager);
       // Its passes run on the leader only; a replica that comes to lead looks at once.
@@ -161,6 +166,11 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     const { edge, feed } = publisher;
     // A rotated session key reaches nginx (a restart: it reads keys from its environment) and edges.
     gate.onSessionKey(() => publisher.sessionKeyChanged());
+    // Keys rotated on another replica are in force here at once (read from the store).
+    const announceKeys = shareKeys(
+      { db, sealer, gate, settings, log: log.child({ part: 'keys' }) },
+      replication,
+    );
     const rotations = new Rotations({
       ...core,
       admin: admin.check,
@@ -168,6 +178,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       gate,
       feed,
       log: log.child({ part: 'rotate' }),
+      announce: announceKeys,
     });
     metrics.onScrape(() => fillMetrics(metrics, { certs, gate, edge, nodes: new NodeStore(db), feed }));
 

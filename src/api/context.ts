@@ -7,6 +7,7 @@ import type { DnsProviders } from '../dns/providers.js';
 import type { Settings, Template } from '../model/settings.js';
 import type { Registry } from '../registry/registry.js';
 import type { Leader } from '../store/leader.js';
+import type { Sealer } from '../store/secrets.js';
 
 export interface ApiContext {
   registry: Registry;
@@ -24,6 +25,8 @@ export interface ApiContext {
   sourceStatus: () => SourceStatuses;
   /** The leader election among replicas (absent: this process alone). */
   leader?: Leader;
+  /** The data key (status says when another replica rotated it away from this one). */
+  sealer?: Sealer;
   /** With `?wait=true`: waits until the version is live on the proxy and reports how it went. */
   maybeWait(
     version: number,

@@ -36,6 +36,8 @@ export interface RotationDeps {
   gate: Gate;
   feed: EdgeFeed;
   log: Logger;
+  /** Among replicas: tells the others a key was rotated here (they reload it from the store). */
+  announce?: (what: 'session' | 'data') => void;
 }
 
 /** Where a token given in the settings comes from, for the refusal. */
@@ -110,6 +112,8 @@ export class Rotations {
         const graceMs = durationMs(settings.session_ttl);
         const { key, previous } = await rotateSessionKey(this.d.db, this.d.sealer, graceMs);
         await this.d.gate.useSessionKey(key, previous);
+        // The other replicas read both keys from the store and switch too (src/replica-keys.ts).
+        this.d.announce?.('session');
         const until = new Date(previous.until).toISOString();
         log.info({ previous_valid_until: until }, 'session key rotated');
         return {
@@ -123,7 +127,9 @@ export class Rotations {
           dataDir: settings.data_dir,
           currentSecret: settings.secret,
           newSecret: body.new_secret,
+          nextSecret: settings.secret_next,
         });
+        this.d.announce?.('data');
         log.info({ resealed: r.resealed, source: r.source }, 'data key rotated');
         return {
           kind,
@@ -131,7 +137,7 @@ export class Rotations {
           key_source: r.source,
           message:
             r.source === 'secret'
-              ? `${r.resealed} secrets re-sealed under the new secret: set GATEHOUSE_SECRET to it before the next start (the old one no longer opens them)`
+              ? `${r.resealed} secrets re-sealed under the new secret: set GATEHOUSE_SECRET to it before the next start (the old one no longer opens them); replicas holding it as GATEHOUSE_SECRET_NEXT switched to it, others answer 503 until restarted with it`
               : `${r.resealed} secrets re-sealed under a new data.key: back it up with the database (older backups keep the old key beside their data)`,
         };
       }

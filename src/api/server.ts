@@ -29,6 +29,7 @@ import { streamRoutes } from './stream.js';
 import { isUiPath, uiRoutes } from './ui.js';
 import { edgeRoutes, nodeRoutes } from './nodes.js';
 import type { Leader } from '../store/leader.js';
+import type { Sealer } from '../store/secrets.js';
 import { NodeStore } from '../edge/nodes.js';
 import type { EdgeFeed } from '../edge/feed.js';
 import { edgeGateRelay } from './edge-gate.js';
@@ -51,6 +52,8 @@ export interface ApiDeps {
   feed: EdgeFeed;
   /** The leader election (absent: this process alone, always leading). */
   leader?: Leader;
+  /** The data key (GET /status reports a rotation this replica cannot follow). */
+  sealer?: Sealer;
   /** Registration templates from edge files, by file. */
   fileTemplates: Map<string, Record<string, Template>>;
   /** Template names edge files may not redefine (built in, from settings). */
@@ -103,6 +106,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     baseTemplates: deps.baseTemplates,
     sourceStatus: deps.sourceStatus ?? (() => ({})),
     ...(deps.leader ? { leader: deps.leader } : {}),
+    ...(deps.sealer ? { sealer: deps.sealer } : {}),
     ...(deps.certManager ? { certManager: deps.certManager } : {}),
     async maybeWait(version, wait) {
       if (wait !== 'true' && wait !== '1') return {};

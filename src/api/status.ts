@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from './context.js';
 import type { CertificateStatus, Status } from './views/index.js';
+import { dataKeyRotated } from '../store/secrets.js';
 
 export async function statusRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   app.get('/status', async () => {
@@ -16,6 +17,9 @@ export async function statusRoutes(app: FastifyInstance, ctx: ApiContext): Promi
       /** Discovery sources (the watched edge file, Docker): what each last applied, or why not. */
       sources: ctx.sourceStatus(),
       ...(ctx.leader ? { replica: await ctx.leader.status() } : {}),
+      ...(ctx.sealer?.rotated
+        ? { data_key: { state: 'rotated' as const, message: dataKeyRotated().message } }
+        : {}),
     } satisfies Status;
   });
 }

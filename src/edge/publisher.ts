@@ -7,7 +7,6 @@ import type { Settings } from '../model/settings.js';
 import { durationMs } from '../model/values.js';
 import type { Logger } from '../observe/log.js';
 import type { Registry } from '../registry/registry.js';
-import type { ChallengeSink } from '../tls/acme.js';
 import { keyDir } from '../tls/key-dir.js';
 import type { CertStore } from '../tls/store.js';
 import { EdgeFeed } from './feed.js';
@@ -36,20 +35,26 @@ export class EdgePublisher {
   private certTimer: NodeJS.Timeout | undefined;
   private readonly driver: NginxDriver;
 
-  /** Where the ACME issuer puts its HTTP-01 answers. */
-  readonly challenges: ChallengeSink = {
-    // An answer must be live on the edge before the CA is asked to look.
-    add: async (token, keyAuthorization) => {
-      this.answers.set(token, keyAuthorization);
-      this.feed.signal();
-      await this.edge.refresh();
-      // Public edges answer the CA too (DNS points at them): wait a moment for them to have it.
-      await this.feed.settled(5000);
-    },
-    remove: async (token) => {
-      this.answers.delete(token);
+  /**
+   * Serves exactly these ACME HTTP-01 answers (the shared store's, src/tls/shared-challenges.ts):
+   * resolves once this machine's nginx serves them and the edges it feeds have them (at most 5 s:
+   * public edges answer the CA too, DNS points at them).
+   */
+  readonly serveChallenges = async (answers: ReadonlyMap<string, string>): Promise<void> => {
+    const same =
+      answers.size === this.answers.size && [...answers].every(([t, ka]) => this.answers.get(t) === ka);
+    if (same) return;
+    const added = [...answers].some(([t, ka]) => this.answers.get(t) !== ka);
+    this.answers.clear();
+    for (const [t, ka] of answers) this.answers.set(t, ka);
+    if (!added) {
+      // Only removals: nothing waits for them.
       this.changed();
-    },
+      return;
+    }
+    this.feed.signal();
+    await this.edge.refresh();
+    await this.feed.settled(5000);
   };
 
   /** Picks where nginx's keys go (memory when it can), then builds the edge and the feed. */

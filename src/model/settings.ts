@@ -119,6 +119,8 @@ export const settingsSchema = z.strictObject({
   session_ttl: durationSchema.default('168h'),
   /** Encrypts secrets at rest (keys, tokens, TOTP); without it a key file in data_dir does. */
   secret: z.string().min(16, 'at least 16 characters').optional(),
+  /** The secret a data-key rotation goes to next (replicas: set on each, rotate on one; docs/rotation.md). */
+  secret_next: z.string().min(16, 'at least 16 characters').optional(),
   /** ACME directory to obtain certificates from (Let's Encrypt: https://acme-v02.api.letsencrypt.org/directory). Unset: no ACME. */
   acme_directory: z.url({ protocol: /^https?$/, error: 'the ACME directory URL' }).optional(),
   /** Contact address for the ACME account. */

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { sql } from 'kysely';
 import { GatehouseError } from '../model/errors.js';
 import type { Db } from './db.js';
-import { nextKeyFile, Sealer } from './secrets.js';
+import { nextKeyFile, Sealer, writeDataKeyCheck } from './secrets.js';
 
 /**
  * Secret rotation in the store: the data key (every sealed value re-sealed in one transaction) and
@@ -40,6 +40,8 @@ export async function resealAll(db: Db, from: Sealer, to: Sealer): Promise<numbe
         n++;
       }
     }
+    // Which key is in force, in the same transaction: replicas that did not rotate look here.
+    await writeDataKeyCheck(trx, to);
     return n;
   });
 }
@@ -81,30 +83,48 @@ export interface DataKeyRotation {
  * the transaction and renamed over `data.key` after it. A crash in between leaves both files; the
  * next start keeps the one that opens the database (Sealer.load) — no secret is lost.
  *
- * With GATEHOUSE_SECRET (`currentSecret` set): the new key is derived from `newSecret`, which the
- * operator must then put in the environment in place of the old one before the next start (nothing
- * is written to disk).
+ * With GATEHOUSE_SECRET (`currentSecret` set): the new key is derived from `newSecret` (else from
+ * GATEHOUSE_SECRET_NEXT, `nextSecret`), which the operator must then put in the environment in place
+ * of the old one before the next start (nothing is written to disk). Other replicas learn of it
+ * from the `data_key_check` row (written in the same transaction) and switch to their
+ * GATEHOUSE_SECRET_NEXT if it is the one (src/replica-keys.ts).
  */
 export async function rotateDataKey(
   db: Db,
   sealer: Sealer,
-  opts: { dataDir: string; currentSecret?: string | undefined; newSecret?: string | undefined },
+  opts: {
+    dataDir: string;
+    currentSecret?: string | undefined;
+    newSecret?: string | undefined;
+    nextSecret?: string | undefined;
+  },
 ): Promise<DataKeyRotation> {
   if (opts.currentSecret !== undefined && opts.currentSecret !== '') {
-    const secret = opts.newSecret;
+    // After a rotation (here or by another replica) the secret in force is no longer the env's.
+    const current = sealer.secretInForce ?? opts.currentSecret;
+    const prepared = opts.nextSecret && opts.nextSecret !== current ? opts.nextSecret : undefined;
+    const secret = opts.newSecret ?? prepared;
     if (!secret)
       throw new GatehouseError(
         'invalid',
         'new_secret: the data key comes from GATEHOUSE_SECRET: give the new secret ' +
-          '(`gatehouse rotate data-key --new-secret-env VAR`, VAR holding it)',
+          '(`gatehouse rotate data-key --new-secret-env VAR`, VAR holding it), or set GATEHOUSE_SECRET_NEXT',
         400,
         [{ field: 'new_secret', message: 'required while GATEHOUSE_SECRET is set' }],
       );
-    if (secret === opts.currentSecret)
+    if (secret === current)
       throw new GatehouseError('invalid', 'new_secret: is the secret in force now', 400, [
         { field: 'new_secret', message: 'is the secret in force now' },
       ]);
-    const next = Sealer.fromKey(Sealer.keyOfSecret(secret));
+    if (prepared !== undefined && secret !== prepared)
+      throw new GatehouseError(
+        'invalid',
+        'new_secret: differs from GATEHOUSE_SECRET_NEXT on this replica: replicas holding that one would ' +
+          'be locked out (leave new_secret out to rotate to GATEHOUSE_SECRET_NEXT)',
+        400,
+        [{ field: 'new_secret', message: 'differs from GATEHOUSE_SECRET_NEXT' }],
+      );
+    const next = Sealer.fromSecret(secret);
     const resealed = await resealAll(db, sealer, next);
     sealer.useKey(next);
     return { resealed, source: 'secret' };

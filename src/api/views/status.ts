@@ -102,6 +102,8 @@ export const statusView = z.strictObject({
   sources: z.strictObject({ file: fileSourceView.optional(), docker: dockerSourceView.optional() }),
   /** Leader election among replicas (absent where no election runs). */
   replica: replicaStatusView.optional(),
+  /** Present when another replica rotated the data key and none of this one's secrets opens it. */
+  data_key: z.strictObject({ state: z.literal('rotated'), message: z.string() }).optional(),
 });
 
 /** The `edge` event of GET /stream: the part of the edge status the web UI shows live. */

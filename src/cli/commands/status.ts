@@ -102,6 +102,7 @@ export function statusCommand(): Command {
       }
       for (const u of r.unloadable)
         lines.push(`NOT SERVED:       ${u.name}: ${u.error} (PUT it again to fix)`);
+      if (r.data_key) lines.push(`DATA KEY:         ${r.data_key.message}`);
       lines.push(...(await replicaLines(r, () => ctx.client.call<NodeList>('GET', '/api/v1/nodes'))));
       ctx.print(lines.join('\n'), r);
     });
