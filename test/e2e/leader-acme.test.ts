@@ -67,10 +67,9 @@ async function startRelay(target: string): Promise<Relay> {
 /**
  * Issue 15: "kill -9 the leader during a certificate order: another takes over within 5 s and
  * nothing runs twice". Two `gatehouse up` replicas on one PostgreSQL order from Pebble with DNS-01
- * through a real BIND (the DNS provider is in the shared store, so either replica can prove a name;
- * the DNS update is where the order is held). The leader's order is held at its DNS update, the
- * leader is SIGKILLed there, and the other replica leads, orders and serves the certificate: one
- * certificate row for the names, issued once.
+ * through a real BIND (the DNS provider is in the shared store, so either replica can prove a name).
+ * The leader's order is held at its DNS update, the leader is SIGKILLed there, and the other
+ * replica leads, orders and serves the certificate: one certificate row for the names, issued once.
  */
 describe('replicas: the leader killed during a certificate order', () => {
   let pgc: TestPostgres;
