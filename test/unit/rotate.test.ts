@@ -120,6 +120,7 @@ describe.each(STORES)('data-key rotation (%s)', (kind) => {
       'providers',
       'certificates',
       'dns_providers',
+      'handovers',
     ]);
     const sealer = await Sealer.load(dir, undefined, db);
     const plain = await sealEverything(db, sealer);
