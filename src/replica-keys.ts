@@ -36,6 +36,8 @@ export function shareKeys(d: KeyDeps, replication: Replication | undefined): (wh
     log.warn(
       'the data key was rotated to GATEHOUSE_SECRET_NEXT: it is in use; make it GATEHOUSE_SECRET before the next start',
     );
+  if (settings.secret_next && !settings.secret)
+    log.warn('GATEHOUSE_SECRET_NEXT is set without GATEHOUSE_SECRET: ignored (the data key is in data.key)');
   if (!replication) return () => undefined;
   let queue: Promise<void> = Promise.resolve();
   let saidRotated = false;
