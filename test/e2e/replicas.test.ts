@@ -1,105 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser } from '../helpers/browser.js';
 import { startEdgeAgent } from '../helpers/edge.js';
-import { alive } from '../helpers/gatehouse.js';
 import { echoBackend, freePort, http, json, until, type TestServer } from '../helpers/net.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { startReplica as startOne, stopReplica, type Replica } from '../helpers/replica.js';
 import { testDir } from '../helpers/tmp.js';
 import { https, makeCa } from '../helpers/tls.js';
 
-const root = resolve(import.meta.dirname, '..', '..');
-const ADMIN = 'replicas-admin-token-0123456789';
-const SECRET = 'replicas-shared-secret-0123456789';
-
-interface Replica {
-  name: string;
-  dataDir: string;
-  ports: { http: number; https: number; api: number; register: number };
-  proc: ChildProcess;
-  /** What it wrote to stderr (warnings and errors), for a failing test's message. */
-  stderr: string[];
-  api(method: string, path: string, body?: unknown): ReturnType<typeof json>;
-  /** A request through this replica's nginx for `host`. */
-  get(host: string): ReturnType<typeof http>;
-}
-
-/** `gatehouse up` in its own process and data dir, on the shared database. */
-async function startReplica(name: string, databaseUrl: string): Promise<Replica> {
-  const dataDir = await testDir(`gh-replica-${name}-`);
-  const ports = {
-    http: await freePort(),
-    https: await freePort(),
-    api: await freePort(),
-    register: await freePort(),
-  };
-  const proc = spawn(
-    process.execPath,
-    [
-      join(root, 'bin', 'gatehouse.js'),
-      'up',
-      '--data-dir',
-      dataDir,
-      '--http-port',
-      String(ports.http),
-      '--https-port',
-      String(ports.https),
-      '--api-listen',
-      `127.0.0.1:${ports.api}`,
-      '--register-listen',
-      `127.0.0.1:${ports.register}`,
-      '--log-level',
-      'warn',
-    ],
-    {
-      env: {
-        ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GATEHOUSE_'))),
-        GATEHOUSE_ADMIN_TOKEN: ADMIN,
-        GATEHOUSE_DATABASE_URL: databaseUrl,
-        GATEHOUSE_SECRET: SECRET,
-        GATEHOUSE_NGINX_WORKERS: '1',
-        GATEHOUSE_BASE_DOMAIN: 'replicas.test',
-      },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  );
-  const stderr: string[] = [];
-  proc.stderr?.on('data', (d: Buffer) => stderr.push(d.toString()));
-  const r: Replica = {
-    name,
-    dataDir,
-    ports,
-    proc,
-    stderr,
-    api: (method, path, body) => json(ports.api, method, path, body, { authorization: `Bearer ${ADMIN}` }),
-    get: (host) => http(ports.http, host),
-  };
-  await until(
-    async () => {
-      if (proc.exitCode !== null) throw new Error(`replica ${name} exited: ${stderr.join('')}`);
-      return (await json(ports.api, 'GET', '/healthz').catch(() => undefined))?.status === 200
-        ? true
-        : undefined;
-    },
-    40_000,
-    50,
-  );
-  return r;
-}
-
-async function stopReplica(r: Replica | undefined): Promise<void> {
-  if (!r || r.proc.exitCode !== null || r.proc.signalCode !== null) return;
-  const pid = Number(
-    (await readFile(join(r.dataDir, 'nginx', 'run', 'nginx.pid'), 'utf8').catch(() => '')).trim(),
-  );
-  const exited = new Promise((res) => r.proc.once('exit', res));
-  r.proc.kill('SIGTERM');
-  await exited;
-  if (pid && alive(pid)) throw new Error(`nginx master ${pid} of replica ${r.name} outlived it`);
-}
+const startReplica = (name: string, url: string): Promise<Replica> => startOne(name, url, 'replicas.test');
 
 /** Milliseconds until `host` answers 200 through `r`'s nginx (asking every 2 ms). */
 async function servedAfter(r: Replica, host: string, t0: number, timeoutMs: number): Promise<number> {
