@@ -278,6 +278,7 @@ export function Dashboard() {
       {error ? <Notice kind="error">{error}</Notice> : null}
       <Counts status={status} edge={edge} nodes={nodes} links={links} />
       {edge?.lastError ? <Notice kind="warn">Proxy: {edge.lastError.message}</Notice> : null}
+      {status?.data_key ? <Notice kind="error">{status.data_key.message}</Notice> : null}
       <Upstreams edge={edge} />
       <SecurityEvents events={events} tally={tally} />
       <BackupsCard />
