@@ -27,6 +27,19 @@ export interface CatchUp {
  */
 export async function readSince(db: Db, version: number): Promise<CatchUp | undefined> {
   if (dialectOf(db) !== 'postgres') return read(db, version);
+  const c = await readChanges(db, version);
+  if (c !== 'gap') return c;
+  return db
+    .transaction()
+    .setIsolationLevel('repeatable read')
+    .execute((tx) => whole(tx));
+}
+
+/**
+ * PostgreSQL: every version stored after `version` with its changes, in one statement (one snapshot),
+ * or 'gap' when those versions are not all there.
+ */
+export async function readChanges(db: Db, version: number): Promise<CatchUp | undefined | 'gap'> {
   const rows = await db
     .selectFrom('versions as v')
     .leftJoin('changes as c', 'c.version', 'v.version')
@@ -34,12 +47,7 @@ export async function readSince(db: Db, version: number): Promise<CatchUp | unde
     .where('v.version', '>', version)
     .orderBy('v.version')
     .execute();
-  const c = fromRows(version, rows);
-  if (c !== 'gap') return c;
-  return db
-    .transaction()
-    .setIsolationLevel('repeatable read')
-    .execute((tx) => whole(tx));
+  return fromRows(version, rows);
 }
 
 async function read(db: Db, version: number): Promise<CatchUp | undefined> {

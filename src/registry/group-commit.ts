@@ -40,8 +40,8 @@ export class GroupCommit<T> {
   private scheduled = false;
   /** An asynchronous batch is being written: the next waits for it. */
   private inFlight = false;
-  /** Batches written, and the largest: for tests and the bench. */
-  readonly stats = { batches: 0, items: 0, largest: 0 };
+  /** Batches written, and the largest; batches refused: for tests and the bench. */
+  readonly stats = { batches: 0, items: 0, largest: 0, refused: 0 };
 
   constructor(private readonly hooks: GroupCommitHooks<T>) {}
 
@@ -100,6 +100,7 @@ export class GroupCommit<T> {
   }
 
   private fail(batch: Pending<T>[], items: T[], err: unknown): void {
+    this.stats.refused += 1;
     const own = this.hooks.failed(items, err);
     const reason = err instanceof Error ? err.message : String(err);
     const refusal =

@@ -89,48 +89,23 @@ function columns(rows: VersionRow[]): Columns {
  * `StaleVersionError`, nothing written), so versions have no gap and no duplicate; at commit every
  * replica listening on `VERSIONS_CHANNEL` is told.
  */
-export async function persistVersions(db: Db, rows: VersionRow[], replica = ''): Promise<void> {
-  const first = rows[0];
-  const last = rows[rows.length - 1];
-  if (!first || !last) return;
-  const expected = first.version - 1;
-  const c = columns(rows);
-  const { versions: v, changes: ch, upserts: u } = c;
+export async function persistVersions(
+  db: Db,
+  rows: VersionRow[],
+  replica = '',
+  rebase?: Rebase,
+): Promise<void> {
+  if (rows.length === 0) return;
+  const expected = () => (rows[0] as VersionRow).version - 1;
   await db.connection().execute(async (conn) => {
     // One simple-protocol round trip; the statement after it takes its snapshot once the lock is held.
     await sql.raw(`begin; select pg_advisory_xact_lock(${VERSIONS_LOCK_KEY})`).execute(conn);
     try {
-      const res = await sql<{ v: number | string }>`
-        with top as (select coalesce(max(version), 0) as v from versions),
-        ok as (select 1 from top where v = ${expected}),
-        iv as (
-          insert into versions (version, at, actor, source, reason)
-          select * from unnest(${v.version}::int[], ${v.at}::text[], ${v.actor}::text[],
-            ${v.source}::text[], ${v.reason}::text[])
-          where exists (select 1 from ok)
-        ),
-        ic as (
-          insert into changes (version, name, before, after)
-          select * from unnest(${ch.version}::int[], ${ch.name}::text[], ${ch.before}::text[],
-            ${ch.after}::text[])
-          where exists (select 1 from ok)
-        ),
-        us as (
-          insert into services (name, source, owner, spec, created_at, updated_at)
-          select * from unnest(${u.name}::text[], ${u.source}::text[], ${u.owner}::text[],
-            ${u.spec}::text[], ${u.created_at}::text[], ${u.updated_at}::text[])
-          where exists (select 1 from ok)
-          on conflict (name) do update set source = excluded.source, owner = excluded.owner,
-            spec = excluded.spec, created_at = excluded.created_at, updated_at = excluded.updated_at
-        ),
-        ds as (
-          delete from services where name = any(${c.deletes}::text[]) and exists (select 1 from ok)
-        )
-        select v, case when v = ${expected}
-          then pg_notify(${VERSIONS_CHANNEL}, ${`${last.version} ${replica}`}) end as notified
-        from top`.execute(conn);
-      const stored = Number(res.rows[0]?.v ?? 0);
-      if (stored !== expected) throw new StaleVersionError(stored, expected);
+      let stored = await writeRows(conn, rows, replica);
+      // Under the lock nothing else is stored meanwhile: one rebase is all it can take.
+      if (stored !== expected() && rebase && (await rebase(conn, stored)))
+        stored = await writeRows(conn, rows, replica);
+      if (stored !== expected()) throw new StaleVersionError(stored, expected());
       await sql.raw('commit').execute(conn);
     } catch (err) {
       // A failed commit has ended the transaction already: the rollback is then a no-op warning.
@@ -141,6 +116,54 @@ export async function persistVersions(db: Db, rows: VersionRow[], replica = ''):
       throw err;
     }
   });
+}
+
+/**
+ * Called under the write lock when other replicas stored versions after those the batch was checked
+ * against (`stored` is the newest): true once the registry took them in and numbered every staged
+ * write on from them (the batch is then written as it now is); false to refuse the batch.
+ */
+export type Rebase = (conn: Db, stored: number) => Promise<boolean>;
+
+/**
+ * Writes the rows if the newest stored version is the one before them; answers the newest stored
+ * version either way (nothing is written when it is not that one).
+ */
+async function writeRows(conn: Db, rows: VersionRow[], replica: string): Promise<number> {
+  const expected = (rows[0] as VersionRow).version - 1;
+  const last = rows[rows.length - 1] as VersionRow;
+  const c = columns(rows);
+  const { versions: v, changes: ch, upserts: u } = c;
+  const res = await sql<{ v: number | string }>`
+    with top as (select coalesce(max(version), 0) as v from versions),
+    ok as (select 1 from top where v = ${expected}),
+    iv as (
+      insert into versions (version, at, actor, source, reason)
+      select * from unnest(${v.version}::int[], ${v.at}::text[], ${v.actor}::text[],
+        ${v.source}::text[], ${v.reason}::text[])
+      where exists (select 1 from ok)
+    ),
+    ic as (
+      insert into changes (version, name, before, after)
+      select * from unnest(${ch.version}::int[], ${ch.name}::text[], ${ch.before}::text[],
+        ${ch.after}::text[])
+      where exists (select 1 from ok)
+    ),
+    us as (
+      insert into services (name, source, owner, spec, created_at, updated_at)
+      select * from unnest(${u.name}::text[], ${u.source}::text[], ${u.owner}::text[],
+        ${u.spec}::text[], ${u.created_at}::text[], ${u.updated_at}::text[])
+      where exists (select 1 from ok)
+      on conflict (name) do update set source = excluded.source, owner = excluded.owner,
+        spec = excluded.spec, created_at = excluded.created_at, updated_at = excluded.updated_at
+    ),
+    ds as (
+      delete from services where name = any(${c.deletes}::text[]) and exists (select 1 from ok)
+    )
+    select v, case when v = ${expected}
+      then pg_notify(${VERSIONS_CHANNEL}, ${`${last.version} ${replica}`}) end as notified
+    from top`.execute(conn);
+  return Number(res.rows[0]?.v ?? 0);
 }
 
 /** The registry's write lock held by one pinned connection, across a catch-up and the next batch. */

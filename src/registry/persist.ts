@@ -22,6 +22,8 @@ export interface VersionRow {
   at: string;
   meta: WriteMeta;
   changes: { name: string; before: ServiceRecord | undefined; after: ServiceRecord | undefined }[];
+  /** Computed from the state before its turn (a rollback): never stored after versions it did not see. */
+  fixed?: boolean;
 }
 
 interface Statements {

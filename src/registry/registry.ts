@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { conflict, fromZod, GatehouseError, notFound } from '../model/errors.js';
 import { serviceSchema, type Service, type ServiceRecord, type Source } from '../model/service.js';
 import { dialectOf, sqliteOf, type Db } from '../store/db.js';
-import { applyCatchUp, staleError, type CatchUp } from './catch-up.js';
+import { applyCatchUp, readChanges, staleError, type CatchUp } from './catch-up.js';
 import { checkNewPorts, Claims, type IsLocal } from './claims.js';
 import { GroupCommit } from './group-commit.js';
 import { checkHosts, checkOwner, checkUnchanged, overrides } from './ownership.js';
@@ -15,6 +15,7 @@ import {
   type VersionRow,
   type WriteMeta,
 } from './persist.js';
+import { independent } from './rebase.js';
 import { Staging } from './staging.js';
 import { WriteQueue, type Turn as QueueTurn } from './write-queue.js';
 
@@ -73,11 +74,15 @@ export class Registry {
   private readonly staging: Staging;
   /** The staging's epoch when the running write's turn began. */
   private turnEpoch = 0;
+  /** The running write was computed before its turn (a rollback): see VersionRow.fixed. */
+  private turnFixed = false;
   private readonly group: GroupCommit<VersionRow>;
   /** Names this process among replicas sharing one PostgreSQL (in the notifications it sends). */
   readonly replica = randomUUID().slice(0, 8);
   /** The staging's epoch after a batch was refused because another replica wrote first. */
   private staleEpoch = -1;
+  /** Staged writes were renumbered after other replicas' versions (see rebase). */
+  private rebased = false;
   private readonly writes: WriteQueue<WriteResult>;
 
   private constructor(
@@ -100,7 +105,10 @@ export class Registry {
     this.group = new GroupCommit<VersionRow>({
       write: sqlite
         ? (rows) => persistVersionsSync(sqlite, rows)
-        : (rows) => persistVersions(this.writes.writer, rows, this.replica),
+        : (rows) =>
+            persistVersions(this.writes.writer, rows, this.replica, (conn, stored) =>
+              this.rebase(conn, stored),
+            ),
       // A Kysely transaction (users, links) spans awaits on the same handle: the batch waits for it
       // (so no such transaction may wait for a registry write: none does).
       ready: () => !sqlite?.inTransaction,
@@ -108,6 +116,7 @@ export class Registry {
       // Every staged write was in the batch (it is written synchronously, between two turns).
       failed: (_rows, err) => {
         this.staging.takeBack(this.current);
+        if (this.rebased) this.rebuildClaims();
         if (!(err instanceof StaleVersionError)) return undefined;
         // Another replica wrote first: catch up (ahead of the writes' second turns), then they run again.
         this.staleEpoch = this.staging.epoch;
@@ -118,7 +127,7 @@ export class Registry {
   }
 
   /** Batches the group commit wrote (how many writes each held): for tests and the bench. */
-  get commitStats(): { batches: number; items: number; largest: number } {
+  get commitStats(): { batches: number; items: number; largest: number; refused: number } {
     return { ...this.group.stats };
   }
 
@@ -175,10 +184,36 @@ export class Registry {
     return this.writes.catchUp();
   }
 
+  /**
+   * Other replicas stored versions up to `stored` while this one's batch waited for the write lock:
+   * when they touch nothing the staged writes were checked on (`independent`), they are taken in and
+   * every staged write is numbered on from them, so the batch is stored rather than refused and run
+   * again. Writes being checked meanwhile run again (their turn began before the renumbering).
+   */
+  private async rebase(conn: Db, stored: number): Promise<boolean> {
+    if (stored < this.current) return false;
+    const c = await readChanges(conn, this.current);
+    if (!c || c === 'gap' || c.version !== stored) return false;
+    if (!independent(c, this.staging.rows(), this.records)) return false;
+    this.staging.renumber(stored - this.current);
+    this.staleEpoch = this.staging.epoch;
+    this.rebased = true;
+    this.caughtUp(c, false);
+    return true;
+  }
+
+  /** After a refused batch that followed a rebase: the claims again from the stored records. */
+  private rebuildClaims(): void {
+    this.claims = new Claims(this.reservedPorts, this.host.isLocal, this.host.reservedHosts);
+    for (const rec of this.records.values()) this.claims.add(rec.service);
+    this.rebased = false;
+  }
+
   /** Applies what other replicas stored to the records and claims; listeners are told once. */
-  private caughtUp(c: CatchUp): void {
+  private caughtUp(c: CatchUp, idle = true): void {
     const names = applyCatchUp(c, this.records, this.claims, this.unloadable);
-    this.current = this.staging.lastVersion = c.version;
+    this.current = c.version;
+    if (idle) this.staging.lastVersion = c.version;
     if (c.unloadable.length > 0) this.events.emit('unloadable', c.unloadable);
     if (names.size > 0)
       this.events.emit('change', { version: this.current, names: [...names] } satisfies ChangeEvent);
@@ -273,6 +308,7 @@ export class Registry {
   private enqueue(fn: () => Turn | Promise<Turn>, again = true): Promise<WriteResult> {
     return this.writes.run(() => {
       this.turnEpoch = this.staging.epoch;
+      this.turnFixed = !again;
       return fn();
     }, again);
   }
@@ -283,8 +319,13 @@ export class Registry {
    */
   private nothing(): Turn {
     if (this.staging.size === 0) return { version: this.current, changed: [], created: [] };
-    const version = this.staging.lastVersion;
-    return { done: this.group.submit(undefined).then(() => ({ version, changed: [], created: [] })) };
+    // Its number may change before it is stored (see rebase): read once stored.
+    const last = this.staging.last;
+    return {
+      done: this.group
+        .submit(undefined)
+        .then(() => ({ version: last?.version ?? this.current, changed: [], created: [] })),
+    };
   }
 
   private view(name: string): ServiceRecord | undefined {
@@ -304,7 +345,8 @@ export class Registry {
       }
       this.current = row.version;
     }
-    this.staging.clear();
+    this.staging.stored(rows.length);
+    if (this.staging.size === 0) this.rebased = false;
     if (names.size > 0)
       this.events.emit('change', { version: this.current, names: [...names] } satisfies ChangeEvent);
   }
@@ -418,8 +460,10 @@ export class Registry {
       undo();
       this.claims = claimsBefore;
     });
-    const version = row.version;
-    return { done: this.group.submit(row).then(() => ({ version, changed: names, created })) };
+    if (this.turnFixed) row.fixed = true;
+    return {
+      done: this.group.submit(row).then(() => ({ version: row.version, changed: names, created })),
+    };
   }
 }
 

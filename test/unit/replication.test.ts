@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { GatehouseError } from '../../src/model/errors.js';
 import { Registry, type WriteMeta } from '../../src/registry/registry.js';
 import { Replication } from '../../src/registry/replication.js';
@@ -30,6 +30,8 @@ async function versions(db: Db): Promise<number[]> {
   return rows.map((r) => r.version);
 }
 
+// The cluster's start (initdb) is the first hook's on a busy machine: given its own, longer limit.
+beforeAll(() => sharedPostgres().then(() => undefined), 120_000);
 afterAll(stopSharedPostgres);
 
 describe('two registries on one PostgreSQL', () => {
