@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { conflict, fromZod, GatehouseError, notFound } from '../model/errors.js';
+import { fromZod, GatehouseError } from '../model/errors.js';
 import { serviceSchema, type Service, type ServiceRecord, type Source } from '../model/service.js';
 import { dialectOf, sqliteOf, type Db } from '../store/db.js';
 import { applyCatchUp, readChanges, staleError, type CatchUp } from './catch-up.js';
 import { checkNewPorts, Claims, type IsLocal } from './claims.js';
 import { GroupCommit } from './group-commit.js';
-import { checkHosts, checkOwner, checkUnchanged, overrides } from './ownership.js';
 import {
   loadRecords,
   persistVersions,
@@ -15,6 +14,7 @@ import {
   type VersionRow,
   type WriteMeta,
 } from './persist.js';
+import { planOps } from './plan.js';
 import { independent } from './rebase.js';
 import { Staging } from './staging.js';
 import { WriteQueue, type Turn as QueueTurn } from './write-queue.js';
@@ -352,64 +352,12 @@ export class Registry {
   }
 
   private async applyNow(ops: Op[], meta: WriteMeta): Promise<Turn> {
-    const now = new Date().toISOString();
-    const next = new Map<string, ServiceRecord | undefined>();
-    const unloadableDeletes = new Set<string>();
-    for (const op of ops) {
-      const name = op.kind === 'delete' ? op.name : op.service.name;
-      const existing = next.has(name) ? next.get(name) : this.view(name);
-      if (op.kind === 'delete' && !existing) {
-        if (!this.unloadable.some((u) => u.name === name)) throw notFound(`service ${name}`);
-        unloadableDeletes.add(name);
-      }
-      if (op.kind === 'create' && existing) {
-        throw conflict(
-          'name',
-          `service ${name} already exists; use PUT /api/v1/services/${name} to replace it`,
-        );
-      }
-      // Checked in the write queue: no write can land between this check and this write.
-      if (op.kind !== 'delete' && op.ifUpdatedAt) checkUnchanged(name, existing, op.ifUpdatedAt);
-      if (existing) checkOwner(name, existing, meta);
-      // A source re-applying a record as it is (a file, a resync) has nothing new to claim.
-      const unchanged = op.kind !== 'delete' && !!existing && sameService(existing.service, op.service);
-      if (op.kind !== 'delete' && !unchanged) {
-        // Lazily: only a host someone already serves makes checkHosts look at the records.
-        const view = this.staging.entries();
-        const state = function* (): Generator<[string, ServiceRecord | undefined]> {
-          for (const [n, r] of view) yield [n, next.has(n) ? next.get(n) : r];
-        };
-        checkHosts(op.service, meta, state(), (h) => this.claims.servesHost(h));
-      }
-      if (op.kind === 'delete') {
-        next.set(name, undefined);
-      } else if (!unchanged) {
-        // The operator editing a source's record takes it over: the source's next sync must not
-        // quietly undo the edit (it is told of the conflict instead).
-        const takeover = existing && overrides(meta) && existing.meta.source !== meta.source;
-        next.set(name, {
-          service: op.service,
-          meta: existing
-            ? takeover
-              ? { source: meta.source, created_at: existing.meta.created_at, updated_at: now }
-              : { ...existing.meta, updated_at: now }
-            : {
-                source: meta.source,
-                ...(meta.owner ? { owner: meta.owner } : {}),
-                created_at: now,
-                updated_at: now,
-              },
-        });
-      } else {
-        next.set(name, existing);
-      }
-    }
-    const changed = [...next.keys()].filter((n) => unloadableDeletes.has(n) || next.get(n) !== this.view(n));
-    if (changed.length === 0) return this.nothing();
-    return this.commit(
-      changed.map((n) => [n, next.get(n)]),
-      meta,
-    );
+    const changes = planOps(ops, meta, {
+      staging: this.staging,
+      unloadable: this.unloadable,
+      servesHost: (h) => this.claims.servesHost(h),
+    });
+    return changes.length === 0 ? this.nothing() : this.commit(changes, meta);
   }
 
   /** Writes whole records (with their own metadata) as one version: how a rollback restores a state. */
@@ -465,8 +413,4 @@ export class Registry {
       done: this.group.submit(row).then(() => ({ version: row.version, changed: names, created })),
     };
   }
-}
-
-function sameService(a: Service, b: Service): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }
