@@ -62,7 +62,9 @@ export class GroupCommit<T> {
   }
 
   private flush(): void {
-    if (this.inFlight || (this.hooks.ready && !this.hooks.ready())) {
+    // The batch in flight flushes what was submitted meanwhile as it settles.
+    if (this.inFlight) return;
+    if (this.hooks.ready && !this.hooks.ready()) {
       setTimeout(() => this.flush(), RETRY_MS);
       return;
     }
@@ -88,15 +90,22 @@ export class GroupCommit<T> {
         () => {
           this.inFlight = false;
           this.done(batch, items);
+          this.next();
         },
         (err: unknown) => {
           this.inFlight = false;
           this.fail(batch, items, err);
+          this.next();
         },
       );
       return;
     }
     this.done(batch, items);
+  }
+
+  /** After an asynchronous batch: the next one, with what was submitted meanwhile, at once. */
+  private next(): void {
+    if (this.scheduled) setImmediate(() => this.flush());
   }
 
   private fail(batch: Pending<T>[], items: T[], err: unknown): void {
