@@ -59,9 +59,15 @@ export async function startBenchReplica(o: ReplicaOptions): Promise<BenchReplica
   const dataDir = await mkdtemp(join(tmpdir(), `gh-bench-replica-${o.name}-`));
   ownDir(dataDir);
   const [apiPort, httpPort, registerPort] = [await freePort(), await freePort(), await freePort()];
+  // BENCH_CPU_PROF=<dir>: each replica writes a V8 CPU profile there as it exits (node --cpu-prof).
+  const prof = process.env.BENCH_CPU_PROF;
+  const profArgs = prof
+    ? ['--cpu-prof', '--cpu-prof-dir', prof, '--cpu-prof-name', `${o.name}-${Date.now()}.cpuprofile`]
+    : [];
   const proc = spawn(
     process.execPath,
     [
+      ...profArgs,
       ...[BIN, 'up', '--data-dir', dataDir, '--http-port', String(httpPort), '--https-port', '0'],
       ...['--api-listen', `127.0.0.1:${apiPort}`, '--register-listen', `127.0.0.1:${registerPort}`],
       ...['--log-level', o.logLevel ?? 'warn'],

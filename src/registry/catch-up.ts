@@ -21,14 +21,33 @@ export interface CatchUp {
 
 /**
  * The versions stored after `version`, read in one snapshot of the database (so the records and the
- * version number agree); undefined when there are none.
+ * version number agree); undefined when there are none. On PostgreSQL one statement (one snapshot,
+ * one round trip) reads every new version with its changes; only when the versions in between are
+ * gone does it read the whole state, in a transaction of its own.
  */
 export async function readSince(db: Db, version: number): Promise<CatchUp | undefined> {
   if (dialectOf(db) !== 'postgres') return read(db, version);
+  const c = await readChanges(db, version);
+  if (c !== 'gap') return c;
   return db
     .transaction()
     .setIsolationLevel('repeatable read')
-    .execute((tx) => read(tx, version));
+    .execute((tx) => whole(tx));
+}
+
+/**
+ * PostgreSQL: every version stored after `version` with its changes, in one statement (one snapshot),
+ * or 'gap' when those versions are not all there.
+ */
+export async function readChanges(db: Db, version: number): Promise<CatchUp | undefined | 'gap'> {
+  const rows = await db
+    .selectFrom('versions as v')
+    .leftJoin('changes as c', 'c.version', 'v.version')
+    .select(['v.version as version', 'c.name as name', 'c.after as after'])
+    .where('v.version', '>', version)
+    .orderBy('v.version')
+    .execute();
+  return fromRows(version, rows);
 }
 
 async function read(db: Db, version: number): Promise<CatchUp | undefined> {
@@ -48,11 +67,28 @@ async function read(db: Db, version: number): Promise<CatchUp | undefined> {
     .where('version', '<=', top)
     .orderBy('version')
     .execute();
-  const seen = new Set(rows.map((r) => r.version));
-  if (seen.size !== versions.length) return whole(db);
+  const c = fromRows(version, rows);
+  return c === 'gap' || c?.version !== top ? whole(db) : c;
+}
+
+/**
+ * The catch-up from the changes of the versions after `version` (in version order; a version with no
+ * change row has one row with a null name), or 'gap' when those versions are not all there (pruned
+ * while this replica was away, or a version stored without its changes).
+ */
+function fromRows(
+  version: number,
+  rows: { version: number; name: string | null; after: string | null }[],
+): CatchUp | undefined | 'gap' {
+  let top = version;
   const changes = new Map<string, ServiceRecord | undefined>();
   const bad = new Map<string, string>();
   for (const row of rows) {
+    if (row.version !== top) {
+      if (row.version !== top + 1) return 'gap';
+      top = row.version;
+    }
+    if (row.name === null) return 'gap';
     const parsed = row.after === null ? undefined : parseRecord(row.after);
     if (typeof parsed === 'string') {
       bad.set(row.name, parsed);
@@ -62,6 +98,7 @@ async function read(db: Db, version: number): Promise<CatchUp | undefined> {
       changes.set(row.name, parsed);
     }
   }
+  if (top === version) return undefined;
   return {
     version: top,
     changes,

@@ -40,8 +40,8 @@ export class GroupCommit<T> {
   private scheduled = false;
   /** An asynchronous batch is being written: the next waits for it. */
   private inFlight = false;
-  /** Batches written, and the largest: for tests and the bench. */
-  readonly stats = { batches: 0, items: 0, largest: 0 };
+  /** Batches written, and the largest; batches refused: for tests and the bench. */
+  readonly stats = { batches: 0, items: 0, largest: 0, refused: 0 };
 
   constructor(private readonly hooks: GroupCommitHooks<T>) {}
 
@@ -62,7 +62,9 @@ export class GroupCommit<T> {
   }
 
   private flush(): void {
-    if (this.inFlight || (this.hooks.ready && !this.hooks.ready())) {
+    // The batch in flight flushes what was submitted meanwhile as it settles.
+    if (this.inFlight) return;
+    if (this.hooks.ready && !this.hooks.ready()) {
       setTimeout(() => this.flush(), RETRY_MS);
       return;
     }
@@ -88,10 +90,12 @@ export class GroupCommit<T> {
         () => {
           this.inFlight = false;
           this.done(batch, items);
+          this.next();
         },
         (err: unknown) => {
           this.inFlight = false;
           this.fail(batch, items, err);
+          this.next();
         },
       );
       return;
@@ -99,7 +103,13 @@ export class GroupCommit<T> {
     this.done(batch, items);
   }
 
+  /** After an asynchronous batch: the next one, with what was submitted meanwhile, at once. */
+  private next(): void {
+    if (this.scheduled) setImmediate(() => this.flush());
+  }
+
   private fail(batch: Pending<T>[], items: T[], err: unknown): void {
+    this.stats.refused += 1;
     const own = this.hooks.failed(items, err);
     const reason = err instanceof Error ? err.message : String(err);
     const refusal =

@@ -1,8 +1,7 @@
 import { fromZod } from '../model/errors.js';
 import { serviceSchema, type ServiceRecord, type Source } from '../model/service.js';
 import type SQLite from 'better-sqlite3';
-import { sql, type Transaction } from 'kysely';
-import { dialectOf, type Database, type Db } from '../store/db.js';
+import { dialectOf, type Db } from '../store/db.js';
 
 /** Who is writing, and why: recorded on every version. */
 export interface WriteMeta {
@@ -23,6 +22,8 @@ export interface VersionRow {
   at: string;
   meta: WriteMeta;
   changes: { name: string; before: ServiceRecord | undefined; after: ServiceRecord | undefined }[];
+  /** Computed from the state before its turn (a rollback): never stored after versions it did not see. */
+  fixed?: boolean;
 }
 
 interface Statements {
@@ -97,127 +98,15 @@ export function persistVersionsSync(sqlite: SQLite.Database, rows: VersionRow[])
   statements(sqlite).all(rows);
 }
 
-/** Key of the transaction-level advisory lock every replica's registry write takes ("vers"). */
-const VERSIONS_LOCK_KEY = 0x76657273;
+export {
+  holdWriteLock,
+  persistVersions,
+  StaleVersionError,
+  VERSIONS_CHANNEL,
+  type WriteHold,
+} from './persist-pg.js';
 
-/** The channel a replica announces each stored batch on: `<last version> <replica id>`. */
-export const VERSIONS_CHANNEL = 'gatehouse_versions';
-
-/**
- * Another replica stored a version first: the batch was numbered from a state this replica has not
- * seen yet. Nothing was written; the registry catches up and checks the writes again.
- */
-export class StaleVersionError extends Error {
-  constructor(
-    readonly stored: number,
-    readonly expected: number,
-  ) {
-    super(`another replica stored version ${stored} first (this batch starts at ${expected + 1})`);
-  }
-}
-
-/**
- * The same rows as `persistVersionsSync`, in one transaction through Kysely (PostgreSQL). Replicas
- * share the store: under an advisory lock the batch must continue the stored versions exactly
- * (else `StaleVersionError`, nothing written), so versions have no gap and no duplicate; at commit
- * every replica listening on `VERSIONS_CHANNEL` is told.
- */
-export async function persistVersions(db: Db, rows: VersionRow[], replica = ''): Promise<void> {
-  const first = rows[0];
-  const last = rows[rows.length - 1];
-  if (!first || !last) return;
-  await db.transaction().execute(async (tx) => {
-    await sql`select pg_advisory_xact_lock(${VERSIONS_LOCK_KEY})`.execute(tx);
-    const top = await tx
-      .selectFrom('versions')
-      .select((eb) => eb.fn.max('version').as('v'))
-      .executeTakeFirst();
-    const stored = Number(top?.v ?? 0);
-    if (stored !== first.version - 1) throw new StaleVersionError(stored, first.version - 1);
-    for (const row of rows) await insertRow(tx, row);
-    await sql`select pg_notify(${VERSIONS_CHANNEL}, ${`${last.version} ${replica}`})`.execute(tx);
-  });
-}
-
-/** The registry's write lock held by one pinned connection, across a catch-up and the next batch. */
-export interface WriteHold {
-  /** The pinned connection: the batch written through it takes the lock it already holds. */
-  db: Db;
-  release(): void;
-}
-
-/**
- * Takes the write lock for a while (a session-level advisory lock on a pinned connection): no other
- * replica stores a version until `release`. A registry that was refused because another replica wrote
- * first holds it from its catch-up to the batch that writes again, so that batch cannot be refused
- * again (without it, replicas writing without pause can keep refusing each other).
- */
-export function holdWriteLock(db: Db): Promise<WriteHold> {
-  return new Promise<WriteHold>((resolve, reject) => {
-    let release = () => undefined as void;
-    const released = new Promise<void>((r) => (release = r));
-    let held = false;
-    db.connection()
-      .execute(async (conn) => {
-        await sql`select pg_advisory_lock(${VERSIONS_LOCK_KEY})`.execute(conn);
-        held = true;
-        try {
-          resolve({ db: conn, release });
-          await released;
-        } finally {
-          await sql`select pg_advisory_unlock(${VERSIONS_LOCK_KEY})`.execute(conn).catch(() => undefined);
-        }
-      })
-      .catch((err: unknown) => {
-        if (!held) reject(err instanceof Error ? err : new Error(String(err)));
-      });
-  });
-}
-
-async function insertRow(tx: Transaction<Database>, row: VersionRow): Promise<void> {
-  const { version, meta } = row;
-  await tx
-    .insertInto('versions')
-    .values({
-      version,
-      at: row.at,
-      actor: meta.actor,
-      source: meta.source,
-      reason: meta.reason ?? describe(row.changes.map((c) => [c.name, c.after])),
-    })
-    .execute();
-  for (const { name, before, after } of row.changes) {
-    const spec = after ? JSON.stringify(after.service) : null;
-    await tx
-      .insertInto('changes')
-      .values({
-        version,
-        name,
-        before: before ? JSON.stringify(before) : null,
-        after: after ? JSON.stringify({ service: after.service, meta: after.meta }) : null,
-      })
-      .execute();
-    if (after && spec !== null) {
-      const m = after.meta;
-      const values = {
-        source: m.source,
-        owner: m.owner ?? '',
-        spec,
-        created_at: m.created_at,
-        updated_at: m.updated_at,
-      };
-      await tx
-        .insertInto('services')
-        .values({ name, ...values })
-        .onConflict((oc) => oc.column('name').doUpdateSet(values))
-        .execute();
-    } else {
-      await tx.deleteFrom('services').where('name', '=', name).execute();
-    }
-  }
-}
-
-function describe(changes: [string, ServiceRecord | undefined][]): string {
+export function describe(changes: [string, ServiceRecord | undefined][]): string {
   const parts = changes.slice(0, 5).map(([n, r]) => `${r ? 'put' : 'delete'} ${n}`);
   return parts.join(', ') + (changes.length > 5 ? ` and ${changes.length - 5} more` : '');
 }

@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { conflict, fromZod, GatehouseError, notFound } from '../model/errors.js';
+import { fromZod, GatehouseError } from '../model/errors.js';
 import { serviceSchema, type Service, type ServiceRecord, type Source } from '../model/service.js';
 import { dialectOf, sqliteOf, type Db } from '../store/db.js';
-import { applyCatchUp, staleError, type CatchUp } from './catch-up.js';
+import { applyCatchUp, readChanges, staleError, type CatchUp } from './catch-up.js';
 import { checkNewPorts, Claims, type IsLocal } from './claims.js';
 import { GroupCommit } from './group-commit.js';
-import { checkHosts, checkOwner, checkUnchanged, overrides } from './ownership.js';
 import {
   loadRecords,
   persistVersions,
@@ -15,6 +14,8 @@ import {
   type VersionRow,
   type WriteMeta,
 } from './persist.js';
+import { planOps } from './plan.js';
+import { independent } from './rebase.js';
 import { Staging } from './staging.js';
 import { WriteQueue, type Turn as QueueTurn } from './write-queue.js';
 
@@ -73,11 +74,15 @@ export class Registry {
   private readonly staging: Staging;
   /** The staging's epoch when the running write's turn began. */
   private turnEpoch = 0;
+  /** The running write was computed before its turn (a rollback): see VersionRow.fixed. */
+  private turnFixed = false;
   private readonly group: GroupCommit<VersionRow>;
   /** Names this process among replicas sharing one PostgreSQL (in the notifications it sends). */
   readonly replica = randomUUID().slice(0, 8);
   /** The staging's epoch after a batch was refused because another replica wrote first. */
   private staleEpoch = -1;
+  /** Staged writes were renumbered after other replicas' versions (see rebase). */
+  private rebased = false;
   private readonly writes: WriteQueue<WriteResult>;
 
   private constructor(
@@ -100,7 +105,10 @@ export class Registry {
     this.group = new GroupCommit<VersionRow>({
       write: sqlite
         ? (rows) => persistVersionsSync(sqlite, rows)
-        : (rows) => persistVersions(this.writes.writer, rows, this.replica),
+        : (rows) =>
+            persistVersions(this.writes.writer, rows, this.replica, (conn, stored) =>
+              this.rebase(conn, stored),
+            ),
       // A Kysely transaction (users, links) spans awaits on the same handle: the batch waits for it
       // (so no such transaction may wait for a registry write: none does).
       ready: () => !sqlite?.inTransaction,
@@ -108,6 +116,7 @@ export class Registry {
       // Every staged write was in the batch (it is written synchronously, between two turns).
       failed: (_rows, err) => {
         this.staging.takeBack(this.current);
+        if (this.rebased) this.rebuildClaims();
         if (!(err instanceof StaleVersionError)) return undefined;
         // Another replica wrote first: catch up (ahead of the writes' second turns), then they run again.
         this.staleEpoch = this.staging.epoch;
@@ -118,7 +127,7 @@ export class Registry {
   }
 
   /** Batches the group commit wrote (how many writes each held): for tests and the bench. */
-  get commitStats(): { batches: number; items: number; largest: number } {
+  get commitStats(): { batches: number; items: number; largest: number; refused: number } {
     return { ...this.group.stats };
   }
 
@@ -175,10 +184,36 @@ export class Registry {
     return this.writes.catchUp();
   }
 
+  /**
+   * Other replicas stored versions up to `stored` while this one's batch waited for the write lock:
+   * when they touch nothing the staged writes were checked on (`independent`), they are taken in and
+   * every staged write is numbered on from them, so the batch is stored rather than refused and run
+   * again. Writes being checked meanwhile run again (their turn began before the renumbering).
+   */
+  private async rebase(conn: Db, stored: number): Promise<boolean> {
+    if (stored < this.current) return false;
+    const c = await readChanges(conn, this.current);
+    if (!c || c === 'gap' || c.version !== stored) return false;
+    if (!independent(c, this.staging.rows(), this.records)) return false;
+    this.staging.renumber(stored - this.current);
+    this.staleEpoch = this.staging.epoch;
+    this.rebased = true;
+    this.caughtUp(c, false);
+    return true;
+  }
+
+  /** After a refused batch that followed a rebase: the claims again from the stored records. */
+  private rebuildClaims(): void {
+    this.claims = new Claims(this.reservedPorts, this.host.isLocal, this.host.reservedHosts);
+    for (const rec of this.records.values()) this.claims.add(rec.service);
+    this.rebased = false;
+  }
+
   /** Applies what other replicas stored to the records and claims; listeners are told once. */
-  private caughtUp(c: CatchUp): void {
+  private caughtUp(c: CatchUp, idle = true): void {
     const names = applyCatchUp(c, this.records, this.claims, this.unloadable);
-    this.current = this.staging.lastVersion = c.version;
+    this.current = c.version;
+    if (idle) this.staging.lastVersion = c.version;
     if (c.unloadable.length > 0) this.events.emit('unloadable', c.unloadable);
     if (names.size > 0)
       this.events.emit('change', { version: this.current, names: [...names] } satisfies ChangeEvent);
@@ -273,6 +308,7 @@ export class Registry {
   private enqueue(fn: () => Turn | Promise<Turn>, again = true): Promise<WriteResult> {
     return this.writes.run(() => {
       this.turnEpoch = this.staging.epoch;
+      this.turnFixed = !again;
       return fn();
     }, again);
   }
@@ -283,8 +319,13 @@ export class Registry {
    */
   private nothing(): Turn {
     if (this.staging.size === 0) return { version: this.current, changed: [], created: [] };
-    const version = this.staging.lastVersion;
-    return { done: this.group.submit(undefined).then(() => ({ version, changed: [], created: [] })) };
+    // Its number may change before it is stored (see rebase): read once stored.
+    const last = this.staging.last;
+    return {
+      done: this.group
+        .submit(undefined)
+        .then(() => ({ version: last?.version ?? this.current, changed: [], created: [] })),
+    };
   }
 
   private view(name: string): ServiceRecord | undefined {
@@ -304,70 +345,19 @@ export class Registry {
       }
       this.current = row.version;
     }
-    this.staging.clear();
+    this.staging.stored(rows.length);
+    if (this.staging.size === 0) this.rebased = false;
     if (names.size > 0)
       this.events.emit('change', { version: this.current, names: [...names] } satisfies ChangeEvent);
   }
 
   private async applyNow(ops: Op[], meta: WriteMeta): Promise<Turn> {
-    const now = new Date().toISOString();
-    const next = new Map<string, ServiceRecord | undefined>();
-    const unloadableDeletes = new Set<string>();
-    for (const op of ops) {
-      const name = op.kind === 'delete' ? op.name : op.service.name;
-      const existing = next.has(name) ? next.get(name) : this.view(name);
-      if (op.kind === 'delete' && !existing) {
-        if (!this.unloadable.some((u) => u.name === name)) throw notFound(`service ${name}`);
-        unloadableDeletes.add(name);
-      }
-      if (op.kind === 'create' && existing) {
-        throw conflict(
-          'name',
-          `service ${name} already exists; use PUT /api/v1/services/${name} to replace it`,
-        );
-      }
-      // Checked in the write queue: no write can land between this check and this write.
-      if (op.kind !== 'delete' && op.ifUpdatedAt) checkUnchanged(name, existing, op.ifUpdatedAt);
-      if (existing) checkOwner(name, existing, meta);
-      // A source re-applying a record as it is (a file, a resync) has nothing new to claim.
-      const unchanged = op.kind !== 'delete' && !!existing && sameService(existing.service, op.service);
-      if (op.kind !== 'delete' && !unchanged) {
-        // Lazily: only a host someone already serves makes checkHosts look at the records.
-        const view = this.staging.entries();
-        const state = function* (): Generator<[string, ServiceRecord | undefined]> {
-          for (const [n, r] of view) yield [n, next.has(n) ? next.get(n) : r];
-        };
-        checkHosts(op.service, meta, state(), (h) => this.claims.servesHost(h));
-      }
-      if (op.kind === 'delete') {
-        next.set(name, undefined);
-      } else if (!unchanged) {
-        // The operator editing a source's record takes it over: the source's next sync must not
-        // quietly undo the edit (it is told of the conflict instead).
-        const takeover = existing && overrides(meta) && existing.meta.source !== meta.source;
-        next.set(name, {
-          service: op.service,
-          meta: existing
-            ? takeover
-              ? { source: meta.source, created_at: existing.meta.created_at, updated_at: now }
-              : { ...existing.meta, updated_at: now }
-            : {
-                source: meta.source,
-                ...(meta.owner ? { owner: meta.owner } : {}),
-                created_at: now,
-                updated_at: now,
-              },
-        });
-      } else {
-        next.set(name, existing);
-      }
-    }
-    const changed = [...next.keys()].filter((n) => unloadableDeletes.has(n) || next.get(n) !== this.view(n));
-    if (changed.length === 0) return this.nothing();
-    return this.commit(
-      changed.map((n) => [n, next.get(n)]),
-      meta,
-    );
+    const changes = planOps(ops, meta, {
+      staging: this.staging,
+      unloadable: this.unloadable,
+      servesHost: (h) => this.claims.servesHost(h),
+    });
+    return changes.length === 0 ? this.nothing() : this.commit(changes, meta);
   }
 
   /** Writes whole records (with their own metadata) as one version: how a rollback restores a state. */
@@ -418,11 +408,9 @@ export class Registry {
       undo();
       this.claims = claimsBefore;
     });
-    const version = row.version;
-    return { done: this.group.submit(row).then(() => ({ version, changed: names, created })) };
+    if (this.turnFixed) row.fixed = true;
+    return {
+      done: this.group.submit(row).then(() => ({ version: row.version, changed: names, created })),
+    };
   }
-}
-
-function sameService(a: Service, b: Service): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }

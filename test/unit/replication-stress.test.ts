@@ -38,7 +38,11 @@ it('three registries writing without pause: every write lands, versions 1..600, 
         }),
       ),
     );
-    console.log(`replication: 600 writes on 3 registries in ${(performance.now() - t0).toFixed(0)} ms`);
+    const stats = regs.map((r) => r.commitStats);
+    console.log(
+      `replication: 600 writes on 3 registries in ${(performance.now() - t0).toFixed(0)} ms;` +
+        ` batches ${stats.map((s) => `${s.batches} written, ${s.refused} refused`).join(' / ')}`,
+    );
     expect(fails).toEqual([]);
     const rows = await dbs[0]!.selectFrom('versions').select('version').orderBy('version').execute();
     expect(rows.map((r) => r.version)).toEqual(Array.from({ length: 600 }, (_, i) => i + 1));

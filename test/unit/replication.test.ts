@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { GatehouseError } from '../../src/model/errors.js';
 import { Registry, type WriteMeta } from '../../src/registry/registry.js';
 import { Replication } from '../../src/registry/replication.js';
@@ -30,7 +30,9 @@ async function versions(db: Db): Promise<number[]> {
   return rows.map((r) => r.version);
 }
 
-afterAll(stopSharedPostgres);
+// The cluster's start (initdb) is the first hook's on a busy machine: given its own, longer limit.
+beforeAll(() => sharedPostgres().then(() => undefined), 120_000);
+afterAll(stopSharedPostgres, 60_000);
 
 describe('two registries on one PostgreSQL', () => {
   let url: string;
@@ -59,6 +61,35 @@ describe('two registries on one PostgreSQL', () => {
     expect(b.list().map((r) => r.service.name)).toEqual(['one', 'two']);
     expect(seen).toEqual([1, 2]);
     expect(await versions(dbA)).toEqual([1, 2]);
+  });
+
+  it('a write that shares nothing with what another registry stored meanwhile is numbered after it, not refused', async () => {
+    await a.put(web('one'), api);
+    await a.put(web('two'), api);
+    // b holds version 0: its batch meets versions 1 and 2, of other names and hosts.
+    const r = await b.put(web('three'), api);
+    expect(r.version).toBe(3);
+    expect(b.commitStats.refused).toBe(0);
+    expect(b.list().map((x) => x.service.name)).toEqual(['one', 'three', 'two']);
+    expect(await versions(dbA)).toEqual([1, 2, 3]);
+    await a.catchUp();
+    expect(JSON.stringify(a.list())).toBe(JSON.stringify(b.list()));
+  });
+
+  it('a write on a host another registry claimed meanwhile is refused with 409 and nothing of it is stored', async () => {
+    await a.put(web('first', 'shared.test'), api);
+    // b's batch meets a's version on the same host: refused, b catches up, runs it again, 409.
+    const err = await b.put(web('second', 'shared.test'), api).then(
+      () => undefined,
+      (e: unknown) => e as GatehouseError,
+    );
+    expect(err?.status).toBe(409);
+    expect(b.commitStats.refused).toBe(1);
+    expect(await versions(dbA)).toEqual([1]);
+    expect(b.list().map((x) => x.service.name)).toEqual(['first']);
+    // Its claims are those of the stored state: another host is free, the shared one is not.
+    expect((await b.put(web('third'), api)).version).toBe(2);
+    expect(b.servesHost('shared.test')).toBe(true);
   });
 
   it('a create of a name another registry created meanwhile is a 409, not a 503', async () => {
