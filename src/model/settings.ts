@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_VPN_RANGE, vpnRangeSchema } from './site.js';
 import YAML from 'yaml';
 import { GatehouseError, fromZod, unreadableFile } from './errors.js';
 import { cidrSchema, durationSchema, hostnameSchema, slugSchema } from './values.js';
@@ -174,6 +175,8 @@ export const settingsSchema = z.strictObject({
     .optional(),
   /** How often every container is looked at again (events may be missed). */
   docker_resync_interval: durationSchema.default('5m'),
+  /** Tunnel addresses for public edges and sites are allocated from this block (docs/sites.md). */
+  vpn_range: vpnRangeSchema.default(DEFAULT_VPN_RANGE),
 });
 
 export type Settings = z.output<typeof settingsSchema>;
