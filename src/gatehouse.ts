@@ -35,6 +35,7 @@ import { guardRegistry, instanceFile, prepareDataDir, writeInstance } from './st
 import { securePermissions } from './store/permissions.js';
 import { every, Lifecycle } from './lifecycle.js';
 import { openLeader, runEvery } from './store/leader.js';
+import { sitesForFeed } from './vpn/feed-hook.js';
 
 export interface Gatehouse {
   settings: Settings;
@@ -168,8 +169,11 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     });
     metrics.onScrape(() => fillMetrics(metrics, { certs, gate, edge, nodes: new NodeStore(db), feed }));
 
+    // WireGuard sites: public edges get them as peers in their config (docs/sites.md).
+    const sites = sitesForFeed(db, settings.vpn_range, feed);
     const api = await serveApi(life, admin.check, {
       ...core,
+      sites,
       ...templates,
       gate,
       edge,
