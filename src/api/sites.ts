@@ -16,7 +16,7 @@ export async function siteRoutes(app: FastifyInstance, sites: SiteStore): Promis
   app.post('/sites', async (req, reply) => {
     const input = parse(siteCreateSchema, req.body, '');
     const { site, token } = await sites.add(input);
-    const command = `gatehouse site connect --control <this API's URL> --token ${token} ${site.name}`;
+    const command = `gatehouse site connect --control <this API's URL> --site-token ${token} ${site.name}`;
     return reply.code(201).send({ site, token, command } satisfies SiteAdded);
   });
   app.delete('/sites/:name', async (req) => {

@@ -141,10 +141,14 @@ export class SiteConnector {
     const iface = JSON.stringify(this.o.iface);
     const rules = [
       `table ip ${this.table} {`,
-      `  chain forward { type filter hook forward priority 0; policy accept;`,
-      `    iifname ${iface} ip daddr != { ${cfg.subnets.join(', ')} } drop }`,
-      `  chain postrouting { type nat hook postrouting priority 100; policy accept;`,
-      `    iifname ${iface} oifname != ${iface} masquerade }`,
+      `  chain forward {`,
+      `    type filter hook forward priority 0; policy accept;`,
+      `    iifname ${iface} ip daddr != { ${cfg.subnets.join(', ')} } drop`,
+      `  }`,
+      `  chain postrouting {`,
+      `    type nat hook postrouting priority 100; policy accept;`,
+      `    iifname ${iface} oifname != ${iface} masquerade`,
+      `  }`,
       `}`,
     ].join('\n');
     const file = join(this.o.dir, 'nft.conf');
