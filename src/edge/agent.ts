@@ -17,7 +17,7 @@ import { HealthChecker } from './health.js';
 import { ConfigInterner } from './intern.js';
 import { openAsNode, openWith, sealWith } from './transit.js';
 import { writeFileAtomic } from '../store/files.js';
-import { EdgeTunnel } from '../vpn/edge-tunnel.js';
+import { EdgeTunnel, registerWithControl } from '../vpn/edge-tunnel.js';
 
 export interface AgentOptions {
   /**
@@ -108,8 +108,7 @@ export class EdgeAgent {
       ? new EdgeTunnel({
           ...o.tunnel,
           dir: join(o.dataDir, 'vpn'),
-          control: () => this.base,
-          token: o.token,
+          register: registerWithControl(() => this.base, o.token, o.tunnel.endpoint, o.tunnel.port),
           log: o.log.child({ part: 'tunnel' }),
         })
       : undefined;

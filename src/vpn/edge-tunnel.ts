@@ -11,12 +11,30 @@ export interface EdgeTunnelOptions {
   iface: string;
   /** The UDP port wireguard-go listens on. */
   port: number;
-  /** HOST:PORT sites dial; '' lets the control plane use the address it sees this edge at. */
-  endpoint: string;
-  /** The control URL followed now and this node's token (the same the config comes with). */
-  control: () => string;
-  token: string;
+  /** Sends this edge's public key to the control plane; answers with its tunnel address. */
+  register: (publicKey: string) => Promise<{ address: string; range: string }>;
   log: Logger;
+}
+
+/** An edge agent's registration: its node token, to the control URL it follows now. */
+export function registerWithControl(
+  control: () => string,
+  token: string,
+  endpoint: string,
+  port: number,
+): (publicKey: string) => Promise<{ address: string; range: string }> {
+  return async (publicKey) => {
+    const res = await fetch(`${control()}/edge/v1/tunnel`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ public_key: publicKey, endpoint, port }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    const text = await res.text();
+    if (!res.ok)
+      throw new Error(`the control plane refused the tunnel registration (${res.status}): ${text}`);
+    return registered.parse(JSON.parse(text));
+  };
 }
 
 const registered = z.object({ address: z.string(), range: z.string() });
@@ -65,7 +83,8 @@ export class EdgeTunnel {
     try {
       // Registered at the start, sites or not: a site's connector learns of this edge from it.
       this.keys ??= await loadOrCreateKeys(this.o.dir);
-      if (!this.address || (want && this.address.range !== want.range)) this.address = await this.register();
+      if (!this.address || (want && this.address.range !== want.range))
+        this.address = await this.o.register(this.keys.publicKey);
       if (!want) {
         await this.link.down();
         this.appliedHash = '';
@@ -90,24 +109,6 @@ export class EdgeTunnel {
       if (msg !== this.lastError) this.o.log.warn({ err: msg }, 'tunnel: could not apply; trying again');
       this.lastError = msg;
     }
-  }
-
-  /** Sends this edge's public key and endpoint; the control plane answers with its tunnel address. */
-  private async register(): Promise<{ address: string; range: string }> {
-    const res = await fetch(`${this.o.control()}/edge/v1/tunnel`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${this.o.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        public_key: this.keys?.publicKey,
-        endpoint: this.o.endpoint,
-        port: this.o.port,
-      }),
-      signal: AbortSignal.timeout(10_000),
-    });
-    const text = await res.text();
-    if (!res.ok)
-      throw new Error(`the control plane refused the tunnel registration (${res.status}): ${text}`);
-    return registered.parse(JSON.parse(text));
   }
 
   async stop(): Promise<void> {
