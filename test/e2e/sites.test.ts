@@ -198,3 +198,109 @@ describe('sites: a home service behind NAT, through the VPS edge', () => {
     expect(stdout).not.toContain('192.168.77.0/24');
   }, 30_000);
 });
+
+/**
+ * One VPS running the control plane itself (`gatehouse up --vpn-port`): its own nginx is the public
+ * edge, and its own WireGuard server takes the site's connector.
+ */
+describe('sites: the control plane itself as the public edge (vpn_port)', () => {
+  let lab: SiteLab;
+  const API = 7070;
+  const cli = (...args: string[]) =>
+    runCli([...args, '--api', `http://${lab.edgeIp}:${API}`, '--token', ADMIN_TOKEN]);
+
+  beforeAll(async () => {
+    requireSitePrerequisites();
+    lab = await SiteLab.create();
+    lab.spawn(
+      'nas',
+      process.execPath,
+      [
+        '-e',
+        "require('http').createServer((q,s)=>s.end('nas via the control plane')).listen(8080,'192.168.77.20')",
+      ],
+      'nas.log',
+    );
+    const env = Object.entries(process.env)
+      .filter(([k]) => !k.startsWith('GATEHOUSE_'))
+      .map(([k, v]) => `${k}=${v ?? ''}`);
+    lab.spawn(
+      'inet',
+      'env',
+      [
+        '-i',
+        ...env,
+        `GATEHOUSE_ADMIN_TOKEN=${ADMIN_TOKEN}`,
+        process.execPath,
+        GATEHOUSE_BIN,
+        'up',
+        ...['--data-dir', await testDir('gh-site-cp-'), '--api-listen', `0.0.0.0:${API}`],
+        ...['--http-port', String(EDGE_HTTP), '--https-port', '0', '--nginx-workers', '1'],
+        ...['--register-listen', '127.0.0.1:9876', '--log-level', 'info'],
+        ...['--vpn-port', String(WG_PORT), '--vpn-endpoint', `${lab.vpsWan}:${WG_PORT}`],
+        ...['--vpn-interface', `ghl${process.pid}`.slice(0, 15)],
+      ],
+      'up.log',
+    );
+    await until(async () => ((await cli('site', 'ls')).status === 0 ? true : undefined), 30_000, 250).catch(
+      (err: unknown) => {
+        throw new Error(`${String(err)}\n${lab.tail('up.log')}`);
+      },
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    await lab?.destroy();
+  }, 30_000);
+
+  it('a site connects to the control plane’s own WireGuard server; its LAN service answers through its nginx', async () => {
+    const svc = await cli(
+      'service',
+      'add',
+      ...['--name', 'homeapp', '--host', HOST, '--upstream', '192.168.77.20:8080'],
+    );
+    expect(svc.status, svc.stderr).toBe(0);
+    const add = await cli('site', 'add', 'home', '--subnet', '192.168.77.0/24', '--json');
+    expect(add.status, add.stderr).toBe(0);
+    const added = JSON.parse(add.stdout) as SiteAdded;
+    const args = added.command.replace(/^gatehouse /, '').split(' ');
+    lab.spawn(
+      'lan',
+      process.execPath,
+      [
+        GATEHOUSE_BIN,
+        ...args,
+        ...['--insecure-control', '--site-dir', await testDir('gh-site-home2-')],
+        ...['--interface', `ghs${process.pid}`.slice(0, 15)],
+      ],
+      'site.log',
+    );
+    const t0 = performance.now();
+    const ok = await until(
+      async () => {
+        const r = await http(EDGE_HTTP, HOST, '/', { address: lab.edgeIp, timeoutMs: 2000 }).catch(
+          () => undefined,
+        );
+        return r?.status === 200 ? r : undefined;
+      },
+      30_000,
+      200,
+    ).catch((err: unknown) => {
+      throw new Error(`${String(err)}\nup:\n${lab.tail('up.log')}\nsite:\n${lab.tail('site.log')}`);
+    });
+    console.log(
+      `sites (vpn_port): first 200 ${Math.round(performance.now() - t0)} ms after the connector started`,
+    );
+    expect(ok.body).toBe('nas via the control plane');
+    // The connector reports its handshake with its next sync (every 5 s).
+    const ls = await until(
+      async () => {
+        const r = await cli('site', 'ls');
+        return /\sconnected\s/.test(r.stdout) ? r : undefined;
+      },
+      15_000,
+      500,
+    );
+    expect(ls.stdout).toMatch(/home\s+192\.168\.77\.0\/24\s+100\.96\.0\.2\s+connected/);
+  }, 60_000);
+});
