@@ -170,7 +170,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     metrics.onScrape(() => fillMetrics(metrics, { certs, gate, edge, nodes: new NodeStore(db), feed }));
 
     // WireGuard sites: public edges get them as peers in their config (docs/sites.md).
-    const { sites, stop: stopTunnel } = sitesForFeed(db, settings, feed, log);
+    const { sites, stop: stopTunnel } = sitesForFeed(db, settings, feed, log, replication);
     life.onStop(stopTunnel);
     const api = await serveApi(life, admin.check, {
       ...core,

@@ -13,9 +13,17 @@ interface TunnelFeed {
   signal(): void;
 }
 
+/** Messages among control-plane replicas (registry/replication.ts), when there are several. */
+interface Replicas {
+  topic(
+    name: string,
+    handlers: { message: (payload: string) => void; reconnected?: () => void },
+  ): (payload: string) => void;
+}
+
 /**
  * The control plane's sites, wired to the edge feed: public edges get the connected sites as their
- * `tunnel` section, and their long-polls wake when a site is added, removed or sends its key. With
+ * `tunnel` section, and their long-polls wake (on every replica) when a site is removed or sends its key. With
  * `vpn_port`, the control plane's own edge is a WireGuard server of the sites too.
  */
 export function sitesForFeed(
@@ -23,10 +31,19 @@ export function sitesForFeed(
   settings: Settings,
   feed: TunnelFeed,
   log: Logger,
+  replicas?: Replicas,
 ): { sites: SiteStore; stop: () => Promise<void> } {
   const sites = new SiteStore(db, settings.vpn_range);
   feed.setTunnel(async (role) => (role === 'public' ? sites.tunnel() : undefined));
-  sites.onChange(() => feed.signal());
+  // Edges following another replica hear of a change made here through that replica.
+  const announce = replicas?.topic('sites', {
+    message: () => sites.reload(),
+    reconnected: () => sites.reload(),
+  });
+  sites.onChange((local) => {
+    feed.signal();
+    if (local) announce?.('changed');
+  });
   const port = settings.vpn_port;
   if (!port) return { sites, stop: async () => undefined };
   const endpoint =

@@ -30,7 +30,7 @@ type SiteRow = Database['sites'];
  * connected sites as their `tunnel` section; a site's connector gets the public edges to dial.
  */
 export class SiteStore {
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new Set<(local: boolean) => void>();
   private section: Promise<TunnelSection> | undefined;
 
   constructor(
@@ -38,15 +38,23 @@ export class SiteStore {
     readonly range: string,
   ) {}
 
-  /** Called after any change public edges must hear of (a site added, removed, or its key sent). */
-  onChange(fn: () => void): () => void {
+  /**
+   * Called after any change public edges must hear of (a site removed, or its key sent); `local`:
+   * made here (false: another replica's, heard through `reload`).
+   */
+  onChange(fn: (local: boolean) => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
   }
 
-  private changed(): void {
+  private changed(local = true): void {
     this.section = undefined;
-    for (const fn of this.listeners) fn();
+    for (const fn of this.listeners) fn(local);
+  }
+
+  /** Another replica changed the sites: read them again. */
+  reload(): void {
+    this.changed(false);
   }
 
   async add(input: SiteCreate): Promise<{ site: SiteView; token: string }> {
