@@ -182,7 +182,7 @@ describe('sites: a home service behind NAT, through the VPS edge', () => {
     expect(ms).toBeLessThan(5000);
   }, 60_000);
 
-  it('site rm: the edge drops the peer and its route', async () => {
+  it('site rm: the edge drops the peer and its route; add and rm are audited', async () => {
     const rm = await runCli([
       'site',
       'rm',
@@ -196,6 +196,13 @@ describe('sites: a home service behind NAT, through the VPS edge', () => {
     await until(async () => ((await viaEdge(1000)).status !== 200 ? true : undefined), 10_000, 200);
     const { stdout } = await lab.exec('inet', 'ip', ['-4', 'route', 'show']);
     expect(stdout).not.toContain('192.168.77.0/24');
+    // Audited like every other change: who added and removed the site.
+    const audit = (await api('GET', '/api/v1/audit')).json as unknown as {
+      entries: { method: string; path: string; status: number }[];
+    };
+    const seen = audit.entries.map((e) => `${e.method} ${e.path} ${e.status}`);
+    expect(seen).toContain('POST /api/v1/sites 201');
+    expect(seen).toContain('DELETE /api/v1/sites/home 200');
   }, 30_000);
 });
 
