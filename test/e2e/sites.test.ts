@@ -9,6 +9,8 @@ import { testDir } from '../helpers/tmp.js';
 const EDGE_HTTP = 8080;
 const WG_PORT = 51820;
 const HOST = 'app.home.test';
+/** How long the home link stays cut (the issue's figure is 60 s: GATEHOUSE_SITE_OUTAGE_MS=60000). */
+const OUTAGE_MS = Number(process.env.GATEHOUSE_SITE_OUTAGE_MS ?? 5000);
 
 /**
  * Issue 16, sites: a home behind NAT publishes a LAN service through a public VPS edge over
@@ -168,19 +170,23 @@ describe('sites: a home service behind NAT, through the VPS edge', () => {
     expect(connected.sites[0]?.last_handshake).not.toBeNull();
   }, 60_000);
 
-  it('the home link cut for 5 s and restored: traffic flows again within 5 s, without a restart', async () => {
-    expect((await viaEdge()).status).toBe(200);
-    await lab.cutHome();
-    const down = await viaEdge(1500);
-    expect(down.status).not.toBe(200);
-    await new Promise((r) => setTimeout(r, 5000));
-    await lab.restoreHome();
-    const t0 = performance.now();
-    await until(async () => ((await viaEdge(1000)).status === 200 ? true : undefined), 15_000, 100);
-    const ms = Math.round(performance.now() - t0);
-    console.log(`sites: home link restored → first 200 through the tunnel in ${ms} ms`);
-    expect(ms).toBeLessThan(5000);
-  }, 60_000);
+  it(
+    `the home link cut for ${OUTAGE_MS / 1000} s and restored: traffic flows again within 5 s, without a restart`,
+    async () => {
+      expect((await viaEdge()).status).toBe(200);
+      await lab.cutHome();
+      const down = await viaEdge(1500);
+      expect(down.status).not.toBe(200);
+      await new Promise((r) => setTimeout(r, OUTAGE_MS));
+      await lab.restoreHome();
+      const t0 = performance.now();
+      await until(async () => ((await viaEdge(1000)).status === 200 ? true : undefined), 15_000, 100);
+      const ms = Math.round(performance.now() - t0);
+      console.log(`sites: home link restored → first 200 through the tunnel in ${ms} ms`);
+      expect(ms).toBeLessThan(5000);
+    },
+    OUTAGE_MS + 60_000,
+  );
 
   it('site rm: the edge drops the peer and its route; add and rm are audited', async () => {
     const rm = await runCli([

@@ -12,7 +12,7 @@ import { portSchema } from '../../model/values.js';
 import { createLogger } from '../../observe/log.js';
 import { cliContext, removeCommand } from '../context.js';
 import { table } from '../format.js';
-import { tunnelFlags, tunnelFlagsSchema, tunnelOptions } from './site.js';
+import { tunnelFlagsSchema, tunnelOptions } from './site.js';
 import type { NodeEnrolled, NodeList } from '../../api/views/index.js';
 
 /** Options of `gatehouse edge`, keyed by their flags so that errors name what the user typed. */
@@ -63,89 +63,93 @@ const edgeOptionsSchema = z
 
 /** `gatehouse edge`: run this machine as an edge node of a control plane. */
 export function edgeCommand(): Command {
-  return tunnelFlags(
-    new Command('edge')
-      .description('run an edge node: take the config from a control plane and serve it with nginx')
-      .option(
-        '--control <url>',
-        "the control plane's management API URL; several replicas: URL1,URL2 or the flag again, followed in turn when one fails (stored after the first start)",
-        (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((u) => u.trim())],
-      )
-      .addOption(
-        new Option(
-          '--node-token <token>',
-          "this node's token from `gatehouse node add` (stored, root-only, after the first start)",
-        ).env('GATEHOUSE_NODE_TOKEN'),
-      )
-      .option('--insecure-control', 'allow a plain-http control URL that is not loopback (a private tunnel)')
-      .option('--edge-dir <dir>', 'where the edge keeps its nginx', '/var/lib/gatehouse-edge')
-      .option('--edge-http-port <port>', 'HTTP port to serve on', '80')
-      .option('--edge-https-port <port>', 'HTTPS port to serve on (0: none)', '443')
-      .option('--nginx-bin <path>', 'nginx binary', 'nginx')
-      .option('--nginx-modules-dir <dir>', 'nginx modules', '/usr/lib/nginx/modules')
-      .option(
-        '--register-listen <host:port>',
-        "also take registrations here (the control plane's registration API, token and allowlist), relayed to the replica followed",
-      )
-      .option('--log-level <level>', 'log level', 'info')
-      .action(async (raw: Record<string, string>) => {
-        const flags = Object.fromEntries(
-          Object.entries(raw).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`), v]),
+  return new Command('edge')
+    .description('run an edge node: take the config from a control plane and serve it with nginx')
+    .option(
+      '--control <url>',
+      "the control plane's management API URL; several replicas: URL1,URL2 or the flag again, followed in turn when one fails (stored after the first start)",
+      (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((u) => u.trim())],
+    )
+    .addOption(
+      new Option(
+        '--node-token <token>',
+        "this node's token from `gatehouse node add` (stored, root-only, after the first start)",
+      ).env('GATEHOUSE_NODE_TOKEN'),
+    )
+    .option('--insecure-control', 'allow a plain-http control URL that is not loopback (a private tunnel)')
+    .option('--edge-dir <dir>', 'where the edge keeps its nginx', '/var/lib/gatehouse-edge')
+    .option('--edge-http-port <port>', 'HTTP port to serve on', '80')
+    .option('--edge-https-port <port>', 'HTTPS port to serve on (0: none)', '443')
+    .option('--nginx-bin <path>', 'nginx binary', 'nginx')
+    .option('--nginx-modules-dir <dir>', 'nginx modules', '/usr/lib/nginx/modules')
+    .option(
+      '--register-listen <host:port>',
+      "also take registrations here (the control plane's registration API, token and allowlist), relayed to the replica followed",
+    )
+    .option('--tunnel-port <port>', 'run the WireGuard server for sites on this UDP port (docs/sites.md)')
+    .option(
+      '--tunnel-endpoint <host:port>',
+      'where sites reach it (default: the address the control plane sees)',
+    )
+    .option('--tunnel-interface <name>', 'its WireGuard interface', 'gh-edge0')
+    .option('--log-level <level>', 'log level', 'info')
+    .action(async (raw: Record<string, string>) => {
+      const flags = Object.fromEntries(
+        Object.entries(raw).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`), v]),
+      );
+      const parsed = edgeOptionsSchema.safeParse(flags);
+      if (!parsed.success) throw fromZod(parsed.error, '');
+      const o = parsed.data;
+      const log = createLogger(o['log-level']);
+      // First start: the enrolment flags are stored; later starts need none (and keep the token
+      // out of the process list).
+      const stored = await loadCredentials(o['edge-dir']);
+      const controls = o.control ?? stored?.controls ?? (stored ? [stored.control] : undefined);
+      const token = o['node-token'] ?? stored?.token;
+      if (!controls?.[0] || !token)
+        throw new GatehouseError(
+          'not_enrolled',
+          'this edge is not enrolled: pass --control and --node-token (from `gatehouse node add`) once',
+          400,
         );
-        const parsed = edgeOptionsSchema.safeParse(flags);
-        if (!parsed.success) throw fromZod(parsed.error, '');
-        const o = parsed.data;
-        const log = createLogger(o['log-level']);
-        // First start: the enrolment flags are stored; later starts need none (and keep the token
-        // out of the process list).
-        const stored = await loadCredentials(o['edge-dir']);
-        const controls = o.control ?? stored?.controls ?? (stored ? [stored.control] : undefined);
-        const token = o['node-token'] ?? stored?.token;
-        if (!controls?.[0] || !token)
+      // The node token rides on every request: in clear text only to this machine or when the
+      // operator says the path is private (a WireGuard tunnel, a cable).
+      for (const control of controls)
+        if (
+          !o['insecure-control'] &&
+          !/^https:|^http:\/\/(127\.[0-9.]+|\[::1\]|localhost)(:|\/|$)/.test(control)
+        )
           throw new GatehouseError(
-            'not_enrolled',
-            'this edge is not enrolled: pass --control and --node-token (from `gatehouse node add`) once',
+            'insecure_control',
+            `control: ${control}: use https:// (plain http sends the node token in clear text); on a private tunnel pass --insecure-control`,
             400,
           );
-        // The node token rides on every request: in clear text only to this machine or when the
-        // operator says the path is private (a WireGuard tunnel, a cable).
-        for (const control of controls)
-          if (
-            !o['insecure-control'] &&
-            !/^https:|^http:\/\/(127\.[0-9.]+|\[::1\]|localhost)(:|\/|$)/.test(control)
-          )
-            throw new GatehouseError(
-              'insecure_control',
-              `control: ${control}: use https:// (plain http sends the node token in clear text); on a private tunnel pass --insecure-control`,
-              400,
-            );
-        const creds = {
-          control: controls[0],
-          ...(controls.length > 1 ? { controls } : {}),
-          token,
-        };
-        if (JSON.stringify(creds) !== JSON.stringify(stored && { ...stored }))
-          await saveCredentials(o['edge-dir'], creds);
-        const { EdgeAgent } = await import('../../edge/agent.js');
-        const agent = new EdgeAgent({
-          control: controls,
-          token,
-          dataDir: o['edge-dir'],
-          httpPort: o['edge-http-port'],
-          httpsPort: o['edge-https-port'],
-          nginxBin: o['nginx-bin'],
-          modulesDir: o['nginx-modules-dir'],
-          workers: 1,
-          log,
-          ...(o['register-listen'] ? { registerListen: listenAt(o['register-listen']) } : {}),
-          ...tunnelOptions(o),
-        });
-        const stop = () => void agent.stop().then(() => process.exit(0));
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-        await agent.run();
-      }),
-  );
+      const creds = {
+        control: controls[0],
+        ...(controls.length > 1 ? { controls } : {}),
+        token,
+      };
+      if (JSON.stringify(creds) !== JSON.stringify(stored && { ...stored }))
+        await saveCredentials(o['edge-dir'], creds);
+      const { EdgeAgent } = await import('../../edge/agent.js');
+      const agent = new EdgeAgent({
+        control: controls,
+        token,
+        dataDir: o['edge-dir'],
+        httpPort: o['edge-http-port'],
+        httpsPort: o['edge-https-port'],
+        nginxBin: o['nginx-bin'],
+        modulesDir: o['nginx-modules-dir'],
+        workers: 1,
+        log,
+        ...(o['register-listen'] ? { registerListen: listenAt(o['register-listen']) } : {}),
+        ...tunnelOptions(o),
+      });
+      const stop = () => void agent.stop().then(() => process.exit(0));
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+      await agent.run();
+    });
 }
 
 /** HOST:PORT or :PORT (every interface) as the relay's listen address. */

@@ -19,16 +19,6 @@ export const tunnelFlagsSchema = z.strictObject({
   'tunnel-interface': z.string().regex(IFACE_RE, '1-15 letters, digits, ".", "_" or "-"').default('gh-edge0'),
 });
 
-export function tunnelFlags(cmd: Command): Command {
-  return cmd
-    .option('--tunnel-port <port>', 'run the WireGuard server for sites on this UDP port (docs/sites.md)')
-    .option(
-      '--tunnel-endpoint <host:port>',
-      'where sites reach that port (default: the address the control plane sees this edge at)',
-    )
-    .option('--tunnel-interface <name>', 'the WireGuard interface', 'gh-edge0');
-}
-
 export function tunnelOptions(o: z.output<typeof tunnelFlagsSchema>): {
   tunnel?: { port: number; endpoint: string; iface: string };
 } {
