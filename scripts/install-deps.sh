@@ -8,7 +8,10 @@ cd "$(dirname "$0")/.."
 # bind9-dnsutils: nsupdate, for DNS-01 through RFC 2136 providers.
 # libnginx-mod-http-lua (with lua-resty-core): routes, upstream pools, certificates and revoked
 # sessions live in nginx's shared memory.
-want=(nginx libnginx-mod-stream libnginx-mod-http-lua lua-resty-core lua-resty-lrucache bind9-dnsutils)
+# wireguard-tools, wireguard-go (userspace WireGuard: no kernel module needed) and nftables: sites'
+# tunnels (docs/sites.md). --no-install-recommends below keeps wireguard-tools from pulling in a kernel.
+want=(nginx libnginx-mod-stream libnginx-mod-http-lua lua-resty-core lua-resty-lrucache bind9-dnsutils
+  wireguard-tools wireguard-go nftables)
 # better-sqlite3 is a native addon: npm fetches a prebuilt binary, or builds it when it cannot.
 if [[ ! -d node_modules/better-sqlite3/build ]]; then
   for tool in g++ make python3; do command -v "$tool" >/dev/null || want+=("$tool"); done

@@ -38,6 +38,7 @@ import { guardRegistry, instanceFile, prepareDataDir, writeInstance } from './st
 import { securePermissions } from './store/permissions.js';
 import { every, Lifecycle } from './lifecycle.js';
 import { openLeader, runEvery } from './store/leader.js';
+import { sitesForFeed } from './vpn/feed-hook.js';
 
 export interface Gatehouse {
   settings: Settings;
@@ -182,8 +183,12 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     });
     metrics.onScrape(() => fillMetrics(metrics, { certs, gate, edge, nodes: new NodeStore(db), feed }));
 
+    // WireGuard sites: public edges get them as peers in their config (docs/sites.md).
+    const { sites, stop: stopTunnel } = sitesForFeed(db, settings, feed, log, replication);
+    life.onStop(stopTunnel);
     const api = await serveApi(life, admin.check, {
       ...core,
+      sites,
       ...templates,
       gate,
       edge,

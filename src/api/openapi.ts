@@ -6,6 +6,7 @@ import { providerCreateSchema } from '../model/provider.js';
 import { rotateBodySchema } from './rotate.js';
 import { ROTATE_KINDS } from './views/rotate.js';
 import { edgeFileJsonSchema, edgePaths } from './openapi-edges.js';
+import { sitePaths } from './openapi-sites.js';
 import {
   body,
   create,
@@ -50,7 +51,7 @@ export function openApiDocument(): object {
       },
     },
     security: [{ bearer: [] }],
-    paths: { ...servicePaths(), ...gatePaths(), ...edgePaths() },
+    paths: { ...servicePaths(), ...gatePaths(), ...edgePaths(), ...sitePaths() },
   };
 }
 

@@ -38,6 +38,8 @@ import { AuditLog, auditChanges, CLI_UID_HEADER, socketActor } from './audit-log
 import { auditRoutes } from './audit.js';
 import { backupRoutes } from './backups.js';
 import { rotateRoutes, type Rotations } from './rotate.js';
+import { siteEdgeRoutes, siteRoutes } from './sites.js';
+import { SiteStore } from '../vpn/store.js';
 
 export interface ApiDeps {
   registry: Registry;
@@ -67,6 +69,8 @@ export interface ApiDeps {
   rotations?: Rotations;
   /** The registration listener's app: edges relay registrations to it (edge --register-listen). */
   registerApp?: FastifyInstance;
+  /** WireGuard sites (shared with the feed, which gives public edges their peers). */
+  sites?: SiteStore;
 }
 
 declare module 'fastify' {
@@ -80,6 +84,7 @@ declare module 'fastify' {
 export function buildApiServer(deps: ApiDeps): FastifyInstance {
   const nodes = new NodeStore(deps.registry.db, deps.leader?.id ?? '');
   const audit = new AuditLog(deps.registry.db);
+  const sites = deps.sites ?? new SiteStore(deps.registry.db, deps.settings.vpn_range);
   const relay = edgeGateRelay(deps.gate.env.socket, nodes, deps.feed);
   const registrations = deps.registerApp ? edgeRegisterRelay(deps.registerApp, nodes, deps.log) : () => false;
   const app = Fastify({
@@ -162,6 +167,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
   }
   app.get('/healthz', async () => ({ status: 'ok' }));
   void app.register(async (edge) => edgeRoutes(edge, ctx, nodes, deps.feed));
+  void app.register(async (edge) => siteEdgeRoutes(edge, sites, nodes));
   const metrics = deps.metrics;
   if (metrics) {
     // Prometheus: with the admin token as a bearer token (or over the local socket).
@@ -193,6 +199,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
       await sessionRoutes(api, deps.gate);
       await streamRoutes(api, ctx, deps.feed);
       await nodeRoutes(api, nodes, deps.feed);
+      await siteRoutes(api, sites);
       await backupRoutes(api, ctx);
       if (deps.rotations) await rotateRoutes(api, deps.rotations);
     },

@@ -14,6 +14,7 @@ import { providerCommand } from './commands/provider.js';
 import { certCommand } from './commands/cert.js';
 import { edgeCommand, nodeCommand } from './commands/edge.js';
 import { haCommand } from './commands/ha.js';
+import { siteCommand } from './commands/site.js';
 import { applyCommand } from './commands/apply.js';
 import { agentCommand } from './commands/agent.js';
 import { groupCommand, hashPasswordCommand, sessionCommand, userCommand } from './commands/user.js';
@@ -43,6 +44,7 @@ export function buildCli(): Command {
   program.addCommand(certCommand());
   program.addCommand(nodeCommand());
   program.addCommand(edgeCommand());
+  program.addCommand(siteCommand());
   program.addCommand(haCommand());
   program.addCommand(applyCommand());
   program.addCommand(agentCommand());

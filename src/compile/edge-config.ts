@@ -17,6 +17,26 @@ export interface EdgeConfig {
   acme: [token: string, keyAuthorization: string][];
   /** HTTPS: which certificate serves which host (only hosts with one; sorted by host). */
   tls: { certs: { id: string; fingerprint: string }[]; hosts: [host: string, certId: string][] };
+  /** Public edges: the WireGuard sites they serve (src/vpn, docs/sites.md); absent: none. */
+  tunnel?: TunnelSection;
+}
+
+/** The sites a public edge is the WireGuard server for; `hash` identifies the rest. */
+export interface TunnelSection {
+  hash: string;
+  /** vpn_range: every tunnel address is in it. */
+  range: string;
+  /** Sites that have connected (sent their public key), by name. */
+  peers: TunnelPeer[];
+}
+
+export interface TunnelPeer {
+  site: string;
+  publicKey: string;
+  /** Its tunnel address. */
+  address: string;
+  /** The LAN blocks it announces, routed through its tunnel. */
+  subnets: string[];
 }
 
 /** One or more hosts that serve exactly the same routes. */

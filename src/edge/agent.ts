@@ -17,6 +17,7 @@ import { HealthChecker } from './health.js';
 import { ConfigInterner } from './intern.js';
 import { openAsNode, openWith, sealWith } from './transit.js';
 import { writeFileAtomic } from '../store/files.js';
+import { EdgeTunnel, registerWithControl } from '../vpn/edge-tunnel.js';
 
 export interface AgentOptions {
   /**
@@ -35,6 +36,8 @@ export interface AgentOptions {
   log: Logger;
   /** `--register-listen`: a registration listener here, relayed to the control plane followed. */
   registerListen?: { host: string; port: number };
+  /** `--tunnel-port`: this public edge is the WireGuard server of the control plane's sites. */
+  tunnel?: { port: number; endpoint: string; iface: string };
 }
 
 /**
@@ -101,7 +104,18 @@ export class EdgeAgent {
         })
       : undefined;
     this.health = new HealthChecker(() => void this.serve().catch(() => undefined), o.log);
+    this.tunnel = o.tunnel
+      ? new EdgeTunnel({
+          ...o.tunnel,
+          dir: join(o.dataDir, 'vpn'),
+          register: registerWithControl(() => this.base, o.token, o.tunnel.endpoint, o.tunnel.port),
+          log: o.log.child({ part: 'tunnel' }),
+        })
+      : undefined;
   }
+
+  /** The WireGuard server, with --tunnel-port (src/vpn/edge-tunnel.ts). */
+  private readonly tunnel: EdgeTunnel | undefined;
 
   /** The last good body, sealed with a key derived from the node token (only this node reads it). */
   private get cacheFile(): string {
@@ -168,6 +182,7 @@ export class EdgeAgent {
     await this.fromCache().catch((err: unknown) =>
       this.o.log.error({ err: String(err) }, 'edge: the cached config could not be applied'),
     );
+    if (!this.body) this.tunnel?.set(undefined);
     while (!this.stopped) {
       try {
         const res = await fetch(`${this.base}/edge/v1/config?have=${this.have}&wait=25`, {
@@ -294,6 +309,7 @@ export class EdgeAgent {
     this.secrets = secrets;
     this.body = { ...body, config: this.interner.intern(body.config) };
     await this.serve();
+    this.tunnel?.set(body.config.tunnel);
     // A rotated session key: nginx reads it (and the previous one) from its environment.
     if (await this.driver.restartForEnv()) this.o.log.info('nginx restarted with the rotated session key');
     this.have = body.hash;
@@ -342,6 +358,7 @@ export class EdgeAgent {
     this.abort.abort();
     this.health.stop();
     await this.registrations?.stop();
+    await this.tunnel?.stop();
     await this.applying;
     await this.relay.close();
     await this.driver.stop();

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
 import { Compiler } from '../compile/incremental.js';
-import type { EdgeConfig } from '../compile/edge-config.js';
+import type { EdgeConfig, TunnelSection } from '../compile/edge-config.js';
 import type { PreviousSessionKey } from '../model/session.js';
 import type { CertRef } from '../model/tls.js';
 import type { Logger } from '../observe/log.js';
@@ -82,6 +82,8 @@ export class EdgeFeed {
   private readonly configs = new Map<string, { key: string; config: EdgeConfig }>();
   /** One compiler per role: each compiles only the services that changed since its last config. */
   private readonly compilers = new Map<string, Compiler>();
+  /** WireGuard sites per role (src/vpn): part of each body, and of its identity. */
+  private tunnel: ((role: string) => Promise<TunnelSection | undefined>) | undefined;
   /** What each node last reported as applied, for `settled`. */
   private readonly applied = new Map<string, { role: string; hash: string; at: number }>();
 
@@ -114,6 +116,12 @@ export class EdgeFeed {
     this.unsubscribe?.();
     this.watcher?.close();
     if (this.watchTimer) clearTimeout(this.watchTimer);
+    this.signal();
+  }
+
+  /** Where each role's WireGuard sites come from (call `signal` when they change). */
+  setTunnel(fn: (role: string) => Promise<TunnelSection | undefined>): void {
+    this.tunnel = fn;
     this.signal();
   }
 
@@ -190,6 +198,10 @@ export class EdgeFeed {
 
   /** The config a node of `role` serves: a public edge what is exposed publicly, a LAN edge what is exposed to the LAN. */
   async config(role: string): Promise<EdgeConfig> {
+    return withTunnel(await this.compiled(role), await this.tunnel?.(role));
+  }
+
+  private async compiled(role: string): Promise<EdgeConfig> {
     const tls = await this.o.tlsInput();
     const key = [
       this.o.registry.version,
@@ -226,7 +238,9 @@ export class EdgeFeed {
   private identity(config: EdgeConfig, state: GateState): string {
     const { portalHost, cookie, sessionKey, previousSessionKey: prev } = this.o.gate;
     return createHash('sha256')
-      .update(`${config.hash} ${state.epoch} ${state.hash} ${portalHost ?? ''} ${cookie} `)
+      .update(
+        `${config.hash} ${config.tunnel?.hash ?? ''} ${state.epoch} ${state.hash} ${portalHost ?? ''} ${cookie} `,
+      )
       .update(
         createHash('sha256')
           .update(`${sessionKey} ${prev ? `${prev.until} ${prev.key}` : ''}`)
@@ -318,4 +332,16 @@ function servedBy(config: EdgeConfig): Set<string> {
     servedSets.set(config, served);
   }
   return served;
+}
+
+/** A compiled config with its role's tunnel section: one object per pair, so its JSON is made once. */
+const tunnelled = new WeakMap<EdgeConfig, WeakMap<TunnelSection, EdgeConfig>>();
+
+function withTunnel(config: EdgeConfig, tunnel: TunnelSection | undefined): EdgeConfig {
+  if (!tunnel || tunnel.peers.length === 0) return config;
+  let by = tunnelled.get(config);
+  if (!by) tunnelled.set(config, (by = new WeakMap()));
+  let out = by.get(tunnel);
+  if (!out) by.set(tunnel, (out = { ...config, tunnel }));
+  return out;
 }

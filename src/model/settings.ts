@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_VPN_RANGE, vpnRangeSchema } from './site.js';
 import YAML from 'yaml';
 import { GatehouseError, fromZod, unreadableFile } from './errors.js';
 import { cidrSchema, durationSchema, hostnameSchema, slugSchema } from './values.js';
@@ -176,6 +177,20 @@ export const settingsSchema = z.strictObject({
     .optional(),
   /** How often every container is looked at again (events may be missed). */
   docker_resync_interval: durationSchema.default('5m'),
+  /** Tunnel addresses for public edges and sites are allocated from this block (docs/sites.md). */
+  vpn_range: vpnRangeSchema.default(DEFAULT_VPN_RANGE),
+  /** The control plane's own edge as the sites' WireGuard server on this UDP port; 0: not. */
+  vpn_port: wholeNumber(0, 65535, 'a port from 1 to 65535, or 0 for none').default(0),
+  /** Where sites reach vpn_port (HOST:PORT); default: base_domain and vpn_port. */
+  vpn_endpoint: z
+    .string()
+    .regex(/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/, 'HOST:PORT sites dial')
+    .optional(),
+  /** The WireGuard interface of vpn_port (unique on the machine). */
+  vpn_interface: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,15}$/, '1-15 letters, digits, ".", "_" or "-"')
+    .default('gh-local0'),
 });
 
 export type Settings = z.output<typeof settingsSchema>;

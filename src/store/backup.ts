@@ -43,6 +43,8 @@ export const BACKUP_TABLES = [
   'handovers',
   'sign_in_failures',
   'acme_challenges',
+  'sites',
+  'vpn_edges',
 ] as const satisfies readonly (keyof Database)[];
 
 /**

@@ -132,6 +132,22 @@ export interface Database {
     /** Upstream servers the node's health checks find down (JSON array of `pool server`). */
     down_servers: string;
   };
+  /** WireGuard sites (migration 0015). */
+  sites: {
+    name: string;
+    /** JSON array of IPv4 blocks the site announces. */
+    subnets: string;
+    /** Its tunnel address in vpn_range. */
+    address: string;
+    /** '' until its connector first connects. */
+    public_key: string;
+    token_hash: string;
+    created_at: string;
+    last_seen: string | null;
+    last_handshake: string | null;
+  };
+  /** The WireGuard end of each public edge (node name; the control plane's own edge too). */
+  vpn_edges: { node: string; public_key: string; address: string; endpoint: string; updated_at: string };
   /** Which local user an OIDC identity (provider + subject) signs in as. */
   user_links: { provider: string; subject: string; user_id: string };
   link_uses: {

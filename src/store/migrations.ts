@@ -313,4 +313,30 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0015_sites': {
+    // WireGuard sites (a network behind NAT dialling out to the public edges) and the tunnel end of
+    // each public edge. Only public keys are stored: each side keeps its private key on its own disk.
+    // Subnets are a JSON array of IPv4 blocks; times are ISO text like every other column.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('sites')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('subnets', 'text', (c) => c.notNull().defaultTo('[]'))
+        .addColumn('address', 'text', (c) => c.notNull().unique())
+        .addColumn('public_key', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('last_seen', 'text')
+        .addColumn('last_handshake', 'text')
+        .execute();
+      await db.schema
+        .createTable('vpn_edges')
+        .addColumn('node', 'text', (c) => c.primaryKey())
+        .addColumn('public_key', 'text', (c) => c.notNull())
+        .addColumn('address', 'text', (c) => c.notNull().unique())
+        .addColumn('endpoint', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };

@@ -197,7 +197,7 @@ describe('API views: each documented answer parses with its schema', () => {
     await call('GET', '/api/v1/audit?limit=2&actor=admin', 200);
   });
 
-  it('certificates, DNS providers, nodes and edge files', async () => {
+  it('certificates, DNS providers, nodes, sites and edge files', async () => {
     const ca = makeCa(await testDir('gh-views-ca-'));
     const cert = await call('POST', '/api/v1/certificates?wait=true', 201, ca.issue(['web.gw.test']));
     await call('GET', '/api/v1/certificates', 200);
@@ -219,6 +219,12 @@ describe('API views: each documented answer parses with its schema', () => {
     await call('POST', '/api/v1/nodes', 201, { name: 'edge1' });
     await call('GET', '/api/v1/nodes', 200);
     await call('DELETE', '/api/v1/nodes/edge1', 200);
+
+    await call('POST', '/api/v1/sites', 201, { name: 'home', subnets: ['192.168.1.0/24'] });
+    await call('POST', '/api/v1/sites', 409, { name: 'home' });
+    await call('POST', '/api/v1/sites', 400, { name: 'lab', subnets: ['192.168.1.7/24'] });
+    await call('GET', '/api/v1/sites', 200);
+    await call('DELETE', '/api/v1/sites/home', 200);
 
     const document = [
       'services:',

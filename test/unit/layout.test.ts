@@ -18,6 +18,7 @@ const RANK: Record<string, number> = {
   dns: 5,
   tls: 6,
   gate: 7,
+  vpn: 7.5,
   edge: 8,
   sources: 9,
   api: 10,

@@ -41,6 +41,7 @@ import {
 } from './services.js';
 import { statusView } from './status.js';
 import { rotatedView } from './rotate.js';
+import { siteAddedView, siteListView } from './sites.js';
 
 export * from './backups.js';
 export * from './common.js';
@@ -49,6 +50,7 @@ export * from './gate.js';
 export * from './services.js';
 export * from './status.js';
 export * from './rotate.js';
+export * from './sites.js';
 export * from './stream.js';
 
 /**
@@ -91,6 +93,8 @@ export const apiViews = {
   NodeList: nodeListView,
   NodeEnrolled: nodeEnrolledView,
   ApplyReport: applyReportView,
+  SiteList: siteListView,
+  SiteAdded: siteAddedView,
   BackupList: backupListView,
   BackupCreated: backupCreatedView,
   Rotated: rotatedView,

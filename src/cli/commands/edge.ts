@@ -12,6 +12,7 @@ import { portSchema } from '../../model/values.js';
 import { createLogger } from '../../observe/log.js';
 import { cliContext, removeCommand } from '../context.js';
 import { table } from '../format.js';
+import { tunnelFlagsSchema, tunnelOptions } from './site.js';
 import type { NodeEnrolled, NodeList } from '../../api/views/index.js';
 
 /** Options of `gatehouse edge`, keyed by their flags so that errors name what the user typed. */
@@ -46,6 +47,7 @@ const edgeOptionsSchema = z
         'a port up to 65535',
       )
       .optional(),
+    ...tunnelFlagsSchema.shape,
   })
   .refine((o) => o['edge-https-port'] !== o['edge-http-port'], {
     path: ['edge-https-port'],
@@ -84,6 +86,12 @@ export function edgeCommand(): Command {
       '--register-listen <host:port>',
       "also take registrations here (the control plane's registration API, token and allowlist), relayed to the replica followed",
     )
+    .option('--tunnel-port <port>', 'run the WireGuard server for sites on this UDP port (docs/sites.md)')
+    .option(
+      '--tunnel-endpoint <host:port>',
+      'where sites reach it (default: the address the control plane sees)',
+    )
+    .option('--tunnel-interface <name>', 'its WireGuard interface', 'gh-edge0')
     .option('--log-level <level>', 'log level', 'info')
     .action(async (raw: Record<string, string>) => {
       const flags = Object.fromEntries(
@@ -135,6 +143,7 @@ export function edgeCommand(): Command {
         workers: 1,
         log,
         ...(o['register-listen'] ? { registerListen: listenAt(o['register-listen']) } : {}),
+        ...tunnelOptions(o),
       });
       const stop = () => void agent.stop().then(() => process.exit(0));
       process.on('SIGINT', stop);

@@ -1,0 +1,22 @@
+import { siteCreateSchema } from '../model/site.js';
+import { body, create, inputSchema, pathParam, read, remove } from './openapi-build.js';
+
+/** WireGuard sites (docs/sites.md). */
+export function sitePaths(): Record<string, object> {
+  return {
+    '/sites': {
+      get: read('WireGuard sites: subnets, tunnel address, public key, last handshake, connected', [
+        'Sites',
+        'SiteList',
+      ]),
+      post: create(
+        'Add a site (its token and the command for the site machine are shown once)',
+        body(inputSchema(siteCreateSchema)),
+        ['Added', 'SiteAdded'],
+      ),
+    },
+    '/sites/{name}': {
+      delete: remove('Remove a site: public edges drop its peer and routes', pathParam('name')),
+    },
+  };
+}
