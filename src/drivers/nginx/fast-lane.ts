@@ -211,6 +211,11 @@ export function fastLaneConf(): string[] {
     // A fast-lane host's pool is named on the error path only (and by the balancer on a retry).
     '    set $gh_pool "";',
     '    set_by_lua_block $gh_fast_scheme { return gh_fast.route() }',
+    // Most hosts: nothing more to decide, and `break` skips the other tests (the block proxies as
+    // the location does: nginx gives an `if` block its location's proxy_pass and error pages).
+    '    if ($gh_fast_scheme = "http") {',
+    '        break;',
+    '    }',
     '    if ($gh_fast_scheme = "") {',
     '        return 404;',
     '    }',
