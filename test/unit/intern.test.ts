@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/compile/compile.js';
-import { ConfigInterner } from '../../src/edge/intern.js';
+import { ConfigInterner, same } from '../../src/edge/intern.js';
 import { serviceSchema, type Service } from '../../src/model/service.js';
 
 const listeners = { http: 80, https: 443 };
@@ -41,5 +41,35 @@ describe('edge config interning', () => {
     const c = interner.intern(wire([svc('a', 1)]));
     expect(c.sites[0]).not.toBe(a.sites[0]);
     expect(c).toEqual(a);
+  });
+
+  it('keeps the unchanged routes of a site whose other route changed', () => {
+    const two = (port: number): Service =>
+      serviceSchema.parse({
+        name: 'a',
+        hosts: ['a.test'],
+        routes: [
+          { path: '/', upstreams: ['10.0.0.1:1'] },
+          { path: '/api/', upstreams: [`10.0.0.2:${port}`], strip_prefix: port > 2 },
+        ],
+      });
+    const interner = new ConfigInterner();
+    const a = interner.intern(wire([two(2)]));
+    const next = wire([two(3)]);
+    const b = interner.intern(next);
+    expect(b).toEqual(next);
+    expect(b.sites[0]).not.toBe(a.sites[0]);
+    const root = (cfg: typeof a) => cfg.sites[0]?.routes.find((r) => r.path === '/');
+    expect(root(b)).toBe(root(a));
+  });
+
+  it('compares JSON values member by member', () => {
+    expect(same({ a: 1, b: [1, { c: 'x' }] }, { b: [1, { c: 'x' }], a: 1 })).toBe(true);
+    expect(same({ a: 1 }, { a: 1, b: 2 })).toBe(false);
+    expect(same({ a: 1, b: 2 }, { a: 1 })).toBe(false);
+    expect(same([1, 2], [2, 1])).toBe(false);
+    expect(same({ a: null }, { a: {} })).toBe(false);
+    expect(same({ a: [] }, { a: {} })).toBe(false);
+    expect(same('1', 1)).toBe(false);
   });
 });

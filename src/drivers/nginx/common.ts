@@ -32,10 +32,13 @@ export const PROXY_HEADER_MAPS = [
   // visitor's session). Removed twice, for a request that carries two.
   'map $http_cookie $gh_cookie_1 {',
   '    default $http_cookie;',
+  // No cookie (most API and health traffic): found in the map's hash, no regular expression run.
+  '    "" "";',
   `    "~^(?<gh_c1>(?:[^;]*;)*?) ?${SESSION_COOKIE}=[^;]*;?(?<gh_c2>.*)$" "$gh_c1$gh_c2";`,
   '}',
   'map $gh_cookie_1 $gh_cookie {',
   '    default $gh_cookie_1;',
+  '    "" "";',
   `    "~^(?<gh_c3>(?:[^;]*;)*?) ?${SESSION_COOKIE}=[^;]*;?(?<gh_c4>.*)$" "$gh_c3$gh_c4";`,
   '}',
   'map $http_upgrade $gh_connection {',

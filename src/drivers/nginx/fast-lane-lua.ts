@@ -295,11 +295,9 @@ function M.page(k)
   return e.text
 end
 
--- A fast-lane host with its own address or pool, or any location that names a pool ($gh_pool,
--- "" in the fast lane's location).
+-- balancer_by_lua of the fast lane's upstream blocks: a fast-lane host's pool (locations that name
+-- a pool have blocks of their own, pools-lua.ts: balance_location).
 function M.balance()
-  local id = ngx.var.gh_pool
-  if id ~= "" then return gh_pools.balance(gh_pools.get(id), true) end
   -- Routed a moment ago (while a request lives, no other has its address), unless another request
   -- was routed meanwhile (its body read first, say): then looked up again.
   local e

@@ -150,14 +150,15 @@ export function fastLaneMain(env: RenderEnv): string[] {
  */
 export function fastLaneHttp(env: RenderEnv, init: string[] = []): string[] {
   const gen = filePath(env.genDir);
-  const upstream = (scheme: string) => [
-    `upstream gh_fast_${scheme} {`,
-    // A placeholder: the balancer sets the peer of each request.
+  // The fast lane's hosts and the locations that name a pool ($gh_pool) have upstream blocks of
+  // their own: the fast lane's balancer then never reads $gh_pool (a variable lookup per request).
+  const upstream = (name: string, balance: string) => [
+    `upstream ${name} {`,
     // A placeholder, down: a request the balancer finds no peer for is nginx's "no live
     // upstreams" (502, the offline page), never a connection to this address.
     '    server 0.0.0.1 down;',
     '    balancer_by_lua_block {',
-    '        gh_fast.balance()',
+    `        ${balance}`,
     '    }',
     `    keepalive ${KEEPALIVE};`,
     '}',
@@ -175,8 +176,10 @@ export function fastLaneHttp(env: RenderEnv, init: string[] = []): string[] {
     `    gh_fast.load("${gen}/${FAST_LANE_STATE}")`,
     ...init.map((l) => `    ${l}`),
     '}',
-    ...upstream('http'),
-    ...upstream('https'),
+    ...upstream('gh_fast_http', 'gh_fast.balance()'),
+    ...upstream('gh_fast_https', 'gh_fast.balance()'),
+    ...upstream('gh_pool_http', 'gh_pools.balance_location()'),
+    ...upstream('gh_pool_https', 'gh_pools.balance_location()'),
     '',
   ];
 }
@@ -208,6 +211,11 @@ export function fastLaneConf(): string[] {
     // A fast-lane host's pool is named on the error path only (and by the balancer on a retry).
     '    set $gh_pool "";',
     '    set_by_lua_block $gh_fast_scheme { return gh_fast.route() }',
+    // Most hosts: nothing more to decide, and `break` skips the other tests (the block proxies as
+    // the location does: nginx gives an `if` block its location's proxy_pass and error pages).
+    '    if ($gh_fast_scheme = "http") {',
+    '        break;',
+    '    }',
     '    if ($gh_fast_scheme = "") {',
     '        return 404;',
     '    }',

@@ -216,6 +216,11 @@ function M.balance(pool, counts)
   set_peer(pool, pool.peers[i])
 end
 
+-- balancer_by_lua of the upstream blocks of locations that name their pool in $gh_pool.
+function M.balance_location()
+  return M.balance(M.get(ngx.var.gh_pool), true)
+end
+
 -- The offline page of the request's pool: 1 its title, 2 its text; nil for none (the default).
 function M.page(k)
   local pool = M.get(ngx.var.gh_pool)

@@ -55,9 +55,9 @@ export function anyServerDown(pool: Pool, down: ReadonlySet<string> | undefined)
   return down !== undefined && down.size > 0 && pool.servers.some((s) => down.has(`${pool.id} ${s}`));
 }
 
-/** The upstream block every pool of a scheme is served through. */
+/** The upstream block every location's pool of a scheme is served through (fast-lane.ts). */
 export function poolUpstream(scheme: Pool['scheme']): string {
-  return `${scheme}://gh_fast_${scheme}`;
+  return `${scheme}://gh_pool_${scheme}`;
 }
 
 /** A location's lines naming its pool (validated id) and releasing its peer when the request ends. */
