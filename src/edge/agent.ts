@@ -1,5 +1,4 @@
-import { scryptSync } from 'node:crypto';
-import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, rm } from 'node:fs/promises';
 import { reachMessage, workerReach } from '../store/data-dir.js';
 import { securePermissions } from '../store/permissions.js';
 import { dirname, join } from 'node:path';
@@ -15,8 +14,8 @@ import { RegisterRelay } from './register-relay.js';
 import { mirrorState } from './gate-state.js';
 import { HealthChecker } from './health.js';
 import { ConfigInterner } from './intern.js';
-import { openAsNode, openWith, sealWith } from './transit.js';
-import { writeFileAtomic } from '../store/files.js';
+import { EdgeStateCache } from './state-cache.js';
+import { openAsNode } from './transit.js';
 import { EdgeTunnel, registerWithControl } from '../vpn/edge-tunnel.js';
 
 export interface AgentOptions {
@@ -79,9 +78,8 @@ export class EdgeAgent {
   private current = 0;
   /** Failures in a row (each moves to the next URL; a whole round without an answer waits a second). */
   private failures = 0;
-  /** The body to write to the state cache next, once the write under way (`caching`) is done. */
-  private cacheNext: EdgeFeedBody | undefined;
-  private caching: Promise<void> = Promise.resolve();
+  /** The last good body on disk (state-cache.ts). */
+  private readonly cache: EdgeStateCache;
   /** The report under way, and whether another is due after it (what it says changed meanwhile). */
   private reporting: Promise<void> | undefined;
   private reportAgain = false;
@@ -111,6 +109,16 @@ export class EdgeAgent {
           log: o.log.child({ part: 'register' }),
         })
       : undefined;
+    this.cache = new EdgeStateCache(
+      o.dataDir,
+      o.token,
+      o.log,
+      (message) => {
+        this.lastError = message;
+        this.reportLater();
+      },
+      () => this.body !== undefined,
+    );
     this.health = new HealthChecker(() => void this.serve().catch(() => undefined), o.log);
     this.tunnel = o.tunnel
       ? new EdgeTunnel({
@@ -125,43 +133,10 @@ export class EdgeAgent {
   /** The WireGuard server, with --tunnel-port (src/vpn/edge-tunnel.ts). */
   private readonly tunnel: EdgeTunnel | undefined;
 
-  /** The last good body, sealed with a key derived from the node token (only this node reads it). */
-  private get cacheFile(): string {
-    return join(this.o.dataDir, 'state.cache');
-  }
-
-  /** Derived once: scrypt takes ~150 ms of blocked event loop, and the token never changes. */
-  private cacheKeyMemo: Buffer | undefined;
-
-  private cacheKey(): Buffer {
-    this.cacheKeyMemo ??= scryptSync(this.o.token, 'gatehouse edge cache v1', 32);
-    return this.cacheKeyMemo;
-  }
-
-  private async saveCache(body: EdgeFeedBody): Promise<void> {
-    await writeFileAtomic(
-      this.cacheFile,
-      Buffer.concat([Buffer.from('GHC2'), sealWith(this.cacheKey(), body)]),
-      0o600,
-    );
-  }
-
   /** Serves the cached body at start, so a restart while the control plane is away serves at once. */
   private async fromCache(): Promise<void> {
-    const raw = await readFile(this.cacheFile).catch(() => undefined);
-    if (!raw) return;
-    let body: EdgeFeedBody;
-    try {
-      if (raw.subarray(0, 4).toString() !== 'GHC2') throw new Error('not a Gatehouse edge cache');
-      body = openWith<EdgeFeedBody>(this.cacheKey(), raw.subarray(4));
-    } catch (err) {
-      // Damaged, or another node's: never served; the control plane will send the config.
-      this.o.log.error(
-        { file: this.cacheFile, err: err instanceof Error ? err.message : String(err) },
-        'edge: the state cache cannot be read (damaged, or not this node’s); waiting for the control plane',
-      );
-      return;
-    }
+    const body = await this.cache.read();
+    if (!body) return;
     await this.take(body);
     this.o.log.info(
       { version: body.version },
@@ -226,7 +201,7 @@ export class EdgeAgent {
         // The next long-poll starts now: the state cache and the report follow in the background
         // (one at a time, the latest winning), so a change that comes meanwhile is not held back by
         // encrypting and writing the last one (tens of ms at 1,000 routes on a busy machine).
-        this.saveLater(body);
+        this.cache.saveLater(body);
         this.reportLater();
       } catch (err) {
         if (this.stopped) break;
@@ -260,9 +235,7 @@ export class EdgeAgent {
     this.appliedKey = '';
     // The cache first: once nginx has stopped, nothing of this node's may remain (a write under
     // way finishes first, and none queued follows).
-    this.cacheNext = undefined;
-    await this.caching;
-    await rm(this.cacheFile, { force: true });
+    await this.cache.remove();
     await this.applying;
     await this.driver.stop();
     if (this.tlsDir) await rm(this.tlsDir, { recursive: true, force: true });
@@ -371,23 +344,6 @@ export class EdgeAgent {
     return next;
   }
 
-  /** Writes `body` to the state cache after the write under way; a body queued meanwhile is replaced. */
-  private saveLater(body: EdgeFeedBody): void {
-    const queued = this.cacheNext !== undefined;
-    this.cacheNext = body;
-    if (queued) return;
-    this.caching = this.caching.then(async () => {
-      const next = this.cacheNext;
-      this.cacheNext = undefined;
-      if (!next || !this.body) return;
-      await this.saveCache(next).catch((err: unknown) => {
-        this.lastError = `state cache: ${err instanceof Error ? err.message : String(err)}`;
-        this.o.log.warn({ err: this.lastError }, 'edge: could not write the state cache');
-        this.reportLater();
-      });
-    });
-  }
-
   /** Reports what this node holds, one report at a time, so a late answer never undoes a newer one. */
   private reportLater(): void {
     if (this.reporting) {
@@ -427,7 +383,7 @@ export class EdgeAgent {
     await this.registrations?.stop();
     await this.tunnel?.stop();
     await this.applying;
-    await this.caching;
+    await this.cache.drain();
     await this.relay.close();
     await this.driver.stop();
     if (this.memoryDir) await rm(this.memoryDir, { recursive: true, force: true });
