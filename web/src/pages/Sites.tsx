@@ -94,7 +94,12 @@ function SiteRowView({ s, onRemove }: { s: SiteViewShape; onRemove: (name: strin
  */
 export function Sites() {
   const [removing, setRemoving] = useState('');
-  const { data: sites, error, setError, load } = useLoad(async () => (await api<SiteList>('GET', '/sites')).sites);
+  const {
+    data: sites,
+    error,
+    setError,
+    load,
+  } = useLoad(async () => (await api<SiteList>('GET', '/sites')).sites);
   const { busy, done, setDone, run } = useAction(setError);
   const live = useStream({ version: () => void load(), node: () => void load() });
   usePoll(load, POLL_MS);
@@ -121,13 +126,12 @@ export function Sites() {
         </span>
       </div>
       <p className="text-sm text-slate-600">
-        A site is a network behind NAT (a home, an office). A machine there dials out to the public edges
-        over WireGuard, and they proxy to the site’s subnets through that tunnel: no port opened at the
-        site.
+        A site is a network behind NAT (a home, an office). A machine there dials out to the public edges over
+        WireGuard, and they proxy to the site’s subnets through that tunnel: no port opened at the site.
       </p>
       <SiteAdd onAdded={() => void load()} />
       <div className="flex flex-wrap items-center gap-3">
-        <h2 className="font-semibold">Sites</h2>
+        <h2 className="font-semibold">Sites and their tunnels</h2>
         {sites?.length ? (
           <span className="text-sm text-slate-600" data-testid="sites-connected">
             {sites.filter((s) => s.connected).length} of {sites.length} connected
@@ -152,7 +156,7 @@ export function Sites() {
         {(sites) => (
           <Table
             testId="sites"
-            columns={['Name', 'Subnets', 'Tunnel address', 'Tunnel', 'Last check-in', actionsColumn]}
+            columns={['Name', 'Subnets', 'Tunnel IP', 'Tunnel', 'Last check-in', actionsColumn]}
           >
             {sites.map((s) => (
               <SiteRowView
