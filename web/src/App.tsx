@@ -9,6 +9,7 @@ import { Nodes } from './pages/Nodes';
 import { Providers } from './pages/Providers';
 import { Services } from './pages/Services';
 import { SignIn } from './pages/SignIn';
+import { Sites } from './pages/Sites';
 import { Snapshots } from './pages/Snapshots';
 import { Users } from './pages/Users';
 
@@ -23,6 +24,7 @@ const PAGES = [
   ['links', 'Links'],
   ['providers', 'Providers'],
   ['nodes', 'Nodes'],
+  ['sites', 'Sites'],
   ['certificates', 'Certificates'],
   ['snapshots', 'Snapshots'],
   ['audit', 'Audit log'],
@@ -88,6 +90,8 @@ function PageView({ route, me }: { route: Route; me: string }) {
       return <Providers />;
     case 'nodes':
       return <Nodes />;
+    case 'sites':
+      return <Sites />;
     case 'certificates':
       return <Certificates />;
     case 'snapshots':

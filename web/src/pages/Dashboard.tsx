@@ -6,6 +6,8 @@ import type {
   LinkView,
   NodeList,
   NodeStatusView,
+  SiteList,
+  SiteViewShape,
   Status,
   StreamEvent,
 } from '../../../src/api/views';
@@ -15,9 +17,11 @@ import { Notice } from '../components/Notice';
 import { Table } from '../components/Table';
 import { local } from '../components/when';
 import { useLoad } from '../hooks/useLoad';
+import { usePoll } from '../hooks/usePoll';
 import { useStream } from '../hooks/useStream';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+const SITES_POLL_MS = 15_000;
 
 /**
  * The service an edge key (`<service>-r<n> address`) belongs to. The same rule as src/model/summary.ts's
@@ -110,19 +114,25 @@ function useDashboard() {
       setTally((cur) => ({ ...cur, [e.kind]: (cur[e.kind] ?? 0) + 1 }));
     },
   });
-  return { status, edge, nodes, links, events, tally, error, live };
+  // A tunnel's handshake ageing out is announced by no event: its own, slower re-read.
+  const { data: sites, load: loadSites } = useLoad(async () => (await api<SiteList>('GET', '/sites')).sites);
+  usePoll(loadSites, SITES_POLL_MS);
+  return { status, edge, nodes, links, sites, events, tally, error, live };
 }
 
-/** The counts at the top: services, upstreams in trouble, nodes, link clients, certificates. */
+/** The counts at the top: services, upstreams in trouble, nodes, sites, link clients, certificates. */
 function Counts({
   status,
   edge,
   nodes,
+  sites,
   links,
 }: {
   status: Status | null;
   edge: EdgeEvent | null;
   nodes: NodeStatusView[];
+  /** null until read. */
+  sites: SiteViewShape[] | null;
   links: LinkView[];
 }) {
   const down = edge?.downServers ?? [];
@@ -132,7 +142,7 @@ function Counts({
   const issuing = status?.certificates.issuing ?? [];
   const failed = status?.certificates.failed ?? [];
   return (
-    <div className="grid grid-cols-2 gap-3 md:grid-cols-5">
+    <div className="grid grid-cols-2 gap-3 md:grid-cols-3">
       <Card
         testId="count-services"
         label="Services"
@@ -153,6 +163,12 @@ function Counts({
             ? `${nodes.filter((n) => n.in_sync).length} serving version ${status?.version ?? ''}`
             : undefined
         }
+      />
+      <Card
+        testId="count-sites"
+        label="Sites connected"
+        value={sites ? `${sites.filter((x) => x.connected).length} / ${sites.length}` : '…'}
+        detail={sites?.length === 0 ? 'none added' : undefined}
       />
       <Card
         testId="count-links"
@@ -258,7 +274,7 @@ function SecurityEvents({ events, tally }: { events: SecurityEvent[]; tally: Rec
  * the proxy's state as is (an upstream going down shows at once), `version` re-reads the counts.
  */
 export function Dashboard() {
-  const { status, edge, nodes, links, events, tally, error, live } = useDashboard();
+  const { status, edge, nodes, links, sites, events, tally, error, live } = useDashboard();
   return (
     <section aria-labelledby="dash-title" className="flex flex-col gap-6">
       <div className="flex items-center gap-3">
@@ -276,7 +292,7 @@ export function Dashboard() {
         </span>
       </div>
       {error ? <Notice kind="error">{error}</Notice> : null}
-      <Counts status={status} edge={edge} nodes={nodes} links={links} />
+      <Counts status={status} edge={edge} nodes={nodes} sites={sites} links={links} />
       {edge?.lastError ? <Notice kind="warn">Proxy: {edge.lastError.message}</Notice> : null}
       {status?.data_key ? <Notice kind="error">{status.data_key.message}</Notice> : null}
       <Upstreams edge={edge} />

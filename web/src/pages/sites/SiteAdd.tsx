@@ -1,0 +1,106 @@
+import type { SiteAdded } from '../../../../src/api/views';
+import { api, ApiError } from '../../api';
+import { buttonClass, plainButton } from '../../components/buttons';
+import { Field } from '../../components/Field';
+import { FormCard, FormFooter } from '../../components/Form';
+import { useCopy } from '../../hooks/useCopy';
+import { useCreateForm } from '../../hooks/useCreateForm';
+
+/** The subnets as typed: separated by commas, spaces or both. */
+const subnetsOf = (text: string) => text.split(/[\s,]+/).filter(Boolean);
+
+/**
+ * The API names a bad subnet by its place in the list (`subnets.1`); next to a one-line field the
+ * value itself says more, so each such complaint starts with it.
+ */
+async function addSite(name: string, subnets: string[]): Promise<SiteAdded> {
+  try {
+    return await api<SiteAdded>('POST', '/sites', { name, subnets });
+  } catch (err) {
+    if (!(err instanceof ApiError) || !err.body.issues) throw err;
+    const issues = err.body.issues.map((i) => {
+      const n = /^(?:body\.)?subnets\.(\d+)$/.exec(i.field)?.[1];
+      const value = n === undefined ? undefined : subnets[Number(n)];
+      return value && !i.message.includes(value) ? { ...i, message: `${value}: ${i.message}` } : i;
+    });
+    throw new ApiError(err.status, { ...err.body, issues });
+  }
+}
+
+/** The command of a site just added, with its token in it: shown once, never again. */
+function Created({ created, onDone }: { created: SiteAdded; onDone: () => void }) {
+  // The API cannot know the address the site reaches it by; the browser's is the best guess.
+  const command = created.command.replace("<this API's URL>", window.location.origin);
+  const { field, copied, copy } = useCopy<HTMLTextAreaElement>(command);
+  return (
+    <div className="flex flex-col gap-3 rounded border border-green-200 bg-green-50 p-3 text-sm text-green-900">
+      {/* Only the sentence is announced: a screen reader must not read the token aloud. */}
+      <span role="status">
+        Site <strong>{created.site.name}</strong> added (tunnel address{' '}
+        <span className="font-mono">{created.site.address}</span>). Its token is shown only now: run this
+        command as root on a machine at the site (change the control URL if it reaches this API by another
+        address).
+      </span>
+      <div className="flex flex-wrap items-start gap-2">
+        <textarea
+          ref={field}
+          readOnly
+          aria-label="Connect command"
+          value={command}
+          rows={2}
+          onFocus={(e) => e.target.select()}
+          className="min-w-0 flex-1 resize-y break-all rounded border border-slate-300 bg-white px-3 py-2 font-mono text-sm"
+        />
+        <button type="button" onClick={copy} aria-label="Copy connect command" className={buttonClass}>
+          Copy
+        </button>
+      </div>
+      {copied ? <span className="text-xs">{copied}</span> : null}
+      <div>
+        <button type="button" onClick={onDone} className={plainButton}>
+          Done
+        </button>
+      </div>
+    </div>
+  );
+}
+
+type FormField = 'name' | 'subnets';
+
+/** Adds a site: its name and the LAN subnets it announces, then the one-time connect command. */
+export function SiteAdd({ onAdded }: { onAdded: () => void }) {
+  const {
+    general,
+    field,
+    result: created,
+    setResult,
+    busy,
+    submit,
+  } = useCreateForm({
+    initial: { name: '', subnets: '' },
+    fieldOf: (f): FormField | undefined =>
+      f === 'name' ? 'name' : f === 'subnets' || f.startsWith('subnets.') ? 'subnets' : undefined,
+    send: (v) => addSite(v.name.trim(), subnetsOf(v.subnets)),
+    onSent: onAdded,
+  });
+
+  return (
+    <FormCard titleId="site-add-title" title="Add a site" onSubmit={submit}>
+      <div className="grid gap-3 md:grid-cols-3">
+        <Field {...field('name')} label="Site name" placeholder="home" required autoComplete="off" />
+        <div className="md:col-span-2">
+          <Field
+            {...field('subnets')}
+            label="LAN subnets it announces (comma-separated)"
+            placeholder="192.168.1.0/24, 10.0.0.0/24"
+            autoComplete="off"
+            className="w-full"
+          />
+        </div>
+      </div>
+      <FormFooter error={general} busy={busy} label="Add site" busyLabel="Adding…">
+        {created ? <Created created={created} onDone={() => setResult(null)} /> : null}
+      </FormFooter>
+    </FormCard>
+  );
+}
