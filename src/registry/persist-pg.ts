@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { ServiceRecord } from '../model/service.js';
 import type { Db } from '../store/db.js';
-import { describe, type VersionRow } from './persist.js';
+import type { VersionRow } from './persist.js';
 
 /** Key of the transaction-level advisory lock every replica's registry write takes ("vers"). */
 const VERSIONS_LOCK_KEY = 0x76657273;
@@ -199,4 +199,10 @@ export function holdWriteLock(db: Db): Promise<WriteHold> {
         if (!held) reject(err instanceof Error ? err : new Error(String(err)));
       });
   });
+}
+
+/** A version's default reason: what it puts and deletes (the first five, and how many more). */
+export function describe(changes: [string, ServiceRecord | undefined][]): string {
+  const parts = changes.slice(0, 5).map(([n, r]) => `${r ? 'put' : 'delete'} ${n}`);
+  return parts.join(', ') + (changes.length > 5 ? ` and ${changes.length - 5} more` : '');
 }

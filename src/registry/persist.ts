@@ -1,4 +1,5 @@
 import { fromZod } from '../model/errors.js';
+import { describe } from './persist-pg.js';
 import { serviceSchema, type ServiceRecord, type Source } from '../model/service.js';
 import type SQLite from 'better-sqlite3';
 import { dialectOf, type Db } from '../store/db.js';
@@ -99,17 +100,13 @@ export function persistVersionsSync(sqlite: SQLite.Database, rows: VersionRow[])
 }
 
 export {
+  describe,
   holdWriteLock,
   persistVersions,
   StaleVersionError,
   VERSIONS_CHANNEL,
   type WriteHold,
 } from './persist-pg.js';
-
-export function describe(changes: [string, ServiceRecord | undefined][]): string {
-  const parts = changes.slice(0, 5).map(([n, r]) => `${r ? 'put' : 'delete'} ${n}`);
-  return parts.join(', ') + (changes.length > 5 ? ` and ${changes.length - 5} more` : '');
-}
 
 /**
  * The stored records and the latest version, as the registry starts. A record a newer Gatehouse no
