@@ -111,6 +111,11 @@ export class EdgeTunnel {
     }
   }
 
+  /** Its peers' handshakes and bytes (none while the interface is down). */
+  async peerStats(): Promise<Map<string, { handshake: number; rx: number; tx: number }>> {
+    return this.link.running ? this.link.peerStats() : new Map();
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
