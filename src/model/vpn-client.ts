@@ -13,6 +13,21 @@ export type VpnPolicy =
   | { kind: 'services'; services: string[] }
   | { kind: 'ports'; ports: { from: number; to: number }[] };
 
+/** An IPv4 upstream of a service: its address and port . */
+export interface UpstreamAddr {
+  ip: string;
+  port: number;
+}
+
+/** What a policy admits: whole blocks (every port), address:port pairs, or ports on those blocks. */
+export interface PolicyTargets {
+  /** Blocks reachable on `ports` (all ports when `ports` is undefined). */
+  blocks: string[];
+  ports?: { from: number; to: number }[];
+  /** Exact upstreams (policy `services:`). */
+  upstreams: UpstreamAddr[];
+}
+
 const PORT = /^([0-9]{1,5})(?:-([0-9]{1,5}))?$/;
 
 /** `full`, `services:a,b` or `ports:22,80,8000-8100` → the policy, or a message naming what is wrong. */

@@ -1,18 +1,14 @@
 import { isIPv4 } from 'node:net';
 import type { Service } from '../model/service.js';
 import { parseEndpoint } from '../model/values.js';
-import type { VpnPolicy } from '../model/vpn-client.js';
+import type { PolicyTargets, UpstreamAddr, VpnPolicy } from '../model/vpn-client.js';
+
+export type { PolicyTargets, UpstreamAddr };
 
 /**
  * What a VPN client's policy lets it reach, as pure functions: the AllowedIPs of its config and the
  * destinations the server's nftables rules admit from its address.
  */
-
-/** An IPv4 upstream of a service: its address and port (IPv6 and loopback upstreams are left out). */
-export interface UpstreamAddr {
-  ip: string;
-  port: number;
-}
 
 /** The IPv4 upstreams a client could reach through the server (not the server's loopback). */
 export function upstreamsOf(service: Service): UpstreamAddr[] {
@@ -25,15 +21,6 @@ export function upstreamsOf(service: Service): UpstreamAddr[] {
     if (typeof e !== 'string' && isIPv4(e.host) && !e.host.startsWith('127.'))
       out.set(`${e.host}:${e.port}`, { ip: e.host, port: e.port });
   return [...out.values()];
-}
-
-/** What a policy admits: whole blocks (every port), address:port pairs, or ports on those blocks. */
-export interface PolicyTargets {
-  /** Blocks reachable on `ports` (all ports when `ports` is undefined). */
-  blocks: string[];
-  ports?: { from: number; to: number }[];
-  /** Exact upstreams (policy `services:`). */
-  upstreams: UpstreamAddr[];
 }
 
 /** `services` names the services a `services:` policy lists that do not exist (for a 4xx). */
