@@ -190,6 +190,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       stop: stopTunnel,
     } = sitesForFeed(db, settings, feed, log, replication, () => core.registry.list().map((r) => r.service));
     life.onStop(stopTunnel);
+    life.onStop(core.registry.onChange(() => clients.servicesChanged()));
     const api = await serveApi(life, admin.check, {
       ...core,
       sites,

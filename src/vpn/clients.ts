@@ -125,6 +125,17 @@ export class VpnClientStore {
     this.sites.peersChanged();
   }
 
+  /** A service changed: its upstreams may be in a policy's targets (only when there are clients). */
+  servicesChanged(): void {
+    void this.db
+      .selectFrom('vpn_clients')
+      .select('name')
+      .limit(1)
+      .executeTakeFirst()
+      .then((r) => r && this.sites.peersChanged())
+      .catch(() => undefined);
+  }
+
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
   }

@@ -154,6 +154,17 @@ describe('VpnClientStore', () => {
     expect((await clients.list()).find((c) => c.name === 'guest')).toMatchObject({ expired: true });
   });
 
+  it("a service's new upstream reaches the servers' rules (only while there are clients)", async () => {
+    const before = (await sites.tunnel()).hash;
+    services[0] = svc('wiki', 'http://10.1.0.9:8080');
+    clients.servicesChanged();
+    await new Promise((r) => setTimeout(r, 100));
+    const after = await sites.tunnel();
+    expect(after.hash).not.toBe(before);
+    const laptop = after.peers.find((p) => p.site === 'client:laptop');
+    expect(laptop?.targets?.upstreams).toEqual([{ ip: '10.1.0.9', port: 8080 }]);
+  });
+
   it('runs out of addresses with a 409 naming vpn_range', async () => {
     // /29: .1 the server; .2 laptop, .3 phone's (free again), .4 guest, .5 other.
     await clients.add(vpnClientCreateSchema.parse({ name: 'c3' }));
