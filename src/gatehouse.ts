@@ -184,11 +184,17 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     metrics.onScrape(() => fillMetrics(metrics, { certs, gate, edge, nodes: new NodeStore(db), feed }));
 
     // WireGuard sites: public edges get them as peers in their config (docs/sites.md).
-    const { sites, stop: stopTunnel } = sitesForFeed(db, settings, feed, log, replication);
+    const {
+      sites,
+      clients,
+      stop: stopTunnel,
+    } = sitesForFeed(db, settings, feed, log, replication, () => core.registry.list().map((r) => r.service));
     life.onStop(stopTunnel);
+    life.onStop(core.registry.onChange(() => clients.servicesChanged()));
     const api = await serveApi(life, admin.check, {
       ...core,
       sites,
+      clients,
       ...templates,
       gate,
       edge,

@@ -7,6 +7,7 @@ import { rotateBodySchema } from './rotate.js';
 import { ROTATE_KINDS } from './views/rotate.js';
 import { edgeFileJsonSchema, edgePaths } from './openapi-edges.js';
 import { sitePaths } from './openapi-sites.js';
+import { vpnClientPaths } from './openapi-vpn-clients.js';
 import {
   body,
   create,
@@ -51,7 +52,7 @@ export function openApiDocument(): object {
       },
     },
     security: [{ bearer: [] }],
-    paths: { ...servicePaths(), ...gatePaths(), ...edgePaths(), ...sitePaths() },
+    paths: { ...servicePaths(), ...gatePaths(), ...edgePaths(), ...sitePaths(), ...vpnClientPaths() },
   };
 }
 

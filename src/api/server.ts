@@ -40,6 +40,8 @@ import { backupRoutes } from './backups.js';
 import { rotateRoutes, type Rotations } from './rotate.js';
 import { siteEdgeRoutes, siteRoutes } from './sites.js';
 import { SiteStore } from '../vpn/store.js';
+import { VpnClientStore } from '../vpn/clients.js';
+import { vpnClientRoutes } from './vpn-clients.js';
 
 export interface ApiDeps {
   registry: Registry;
@@ -71,6 +73,8 @@ export interface ApiDeps {
   registerApp?: FastifyInstance;
   /** WireGuard sites (shared with the feed, which gives public edges their peers). */
   sites?: SiteStore;
+  /** VPN clients (peers of the same WireGuard servers). */
+  clients?: VpnClientStore;
 }
 
 declare module 'fastify' {
@@ -85,6 +89,9 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
   const nodes = new NodeStore(deps.registry.db, deps.leader?.id ?? '');
   const audit = new AuditLog(deps.registry.db);
   const sites = deps.sites ?? new SiteStore(deps.registry.db, deps.settings.vpn_range);
+  const clients =
+    deps.clients ??
+    new VpnClientStore(deps.registry.db, sites, () => deps.registry.list().map((r) => r.service));
   const relay = edgeGateRelay(deps.gate.env.socket, nodes, deps.feed);
   const registrations = deps.registerApp ? edgeRegisterRelay(deps.registerApp, nodes, deps.log) : () => false;
   const app = Fastify({
@@ -200,6 +207,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
       await streamRoutes(api, ctx, deps.feed);
       await nodeRoutes(api, nodes, deps.feed);
       await siteRoutes(api, sites);
+      await vpnClientRoutes(api, clients);
       await backupRoutes(api, ctx);
       if (deps.rotations) await rotateRoutes(api, deps.rotations);
     },

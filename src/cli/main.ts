@@ -15,6 +15,7 @@ import { certCommand } from './commands/cert.js';
 import { edgeCommand, nodeCommand } from './commands/edge.js';
 import { haCommand } from './commands/ha.js';
 import { siteCommand } from './commands/site.js';
+import { vpnCommand } from './commands/vpn.js';
 import { applyCommand } from './commands/apply.js';
 import { agentCommand } from './commands/agent.js';
 import { groupCommand, hashPasswordCommand, sessionCommand, userCommand } from './commands/user.js';
@@ -45,6 +46,7 @@ export function buildCli(): Command {
   program.addCommand(nodeCommand());
   program.addCommand(edgeCommand());
   program.addCommand(siteCommand());
+  program.addCommand(vpnCommand());
   program.addCommand(haCommand());
   program.addCommand(applyCommand());
   program.addCommand(agentCommand());

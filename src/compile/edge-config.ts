@@ -1,4 +1,5 @@
 import type { LbMethod } from '../model/service.js';
+import type { PolicyTargets } from '../model/vpn-client.js';
 
 /**
  * EdgeConfig: what an edge must serve, independent of the proxy that serves it. `compile` produces
@@ -37,6 +38,8 @@ export interface TunnelPeer {
   address: string;
   /** The LAN blocks it announces, routed through its tunnel. */
   subnets: string[];
+  /** A VPN client's (vpn/clients.ts): what the server lets it reach (nftables); absent for sites. */
+  targets?: PolicyTargets;
 }
 
 /** One or more hosts that serve exactly the same routes. */

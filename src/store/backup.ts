@@ -45,6 +45,7 @@ export const BACKUP_TABLES = [
   'acme_challenges',
   'sites',
   'vpn_edges',
+  'vpn_clients',
 ] as const satisfies readonly (keyof Database)[];
 
 /**

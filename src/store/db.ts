@@ -148,6 +148,17 @@ export interface Database {
   };
   /** The WireGuard end of each public edge (node name; the control plane's own edge too). */
   vpn_edges: { node: string; public_key: string; address: string; endpoint: string; updated_at: string };
+  /** VPN clients (migration 0016): only public keys; the private key is in the config shown once. */
+  vpn_clients: {
+    name: string;
+    device_group: string | null;
+    /** `full`, `services:a,b` or `ports:22,80` (src/model/vpn-client.ts). */
+    policy: string;
+    address: string;
+    public_key: string;
+    created_at: string;
+    expires_at: string | null;
+  };
   /** Which local user an OIDC identity (provider + subject) signs in as. */
   user_links: { provider: string; subject: string; user_id: string };
   link_uses: {

@@ -339,4 +339,21 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0016_vpn_clients': {
+    // VPN clients (Envoyage): a device with a WireGuard config the control plane made. Only the
+    // public key is kept (the private key is in the config, shown once). Policy is its text form
+    // (`full`, `services:a,b`, `ports:22,80`); times are ISO text like every other column.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('vpn_clients')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('device_group', 'text')
+        .addColumn('policy', 'text', (c) => c.notNull().defaultTo('full'))
+        .addColumn('address', 'text', (c) => c.notNull().unique())
+        .addColumn('public_key', 'text', (c) => c.notNull().unique())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text')
+        .execute();
+    },
+  },
 };

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { TunnelSection } from '../compile/edge-config.js';
 import type { Logger } from '../observe/log.js';
+import { applyClientTable, removeClientTable } from './clients-nft.js';
 import { loadOrCreateKeys, type WgKeyPair } from './keys.js';
 import { WgLink } from './wg.js';
 import { edgeRoutes, edgeWgSpec, prefixOf } from './wg-config.js';
@@ -86,6 +87,7 @@ export class EdgeTunnel {
       if (!this.address || (want && this.address.range !== want.range))
         this.address = await this.o.register(this.keys.publicKey);
       if (!want) {
+        await removeClientTable(this.o.iface);
         await this.link.down();
         this.appliedHash = '';
         this.lastError = '';
@@ -97,6 +99,8 @@ export class EdgeTunnel {
         await this.link.sync(edgeWgSpec(this.keys.privateKey, this.o.port, want));
         await this.link.address(`${this.address.address}/${prefixOf(want.range)}`);
         await this.link.routes(edgeRoutes(want));
+        // VPN clients' policies, enforced here (docs/vpn-clients.md).
+        await applyClientTable(this.o.iface, want);
         this.appliedHash = want.hash;
         this.o.log.info(
           { iface: this.o.iface, sites: want.peers.map((p) => p.site), address: this.address.address },
@@ -111,10 +115,16 @@ export class EdgeTunnel {
     }
   }
 
+  /** Its peers' handshakes and bytes (none while the interface is down). */
+  async peerStats(): Promise<Map<string, { handshake: number; rx: number; tx: number }>> {
+    return this.link.running ? this.link.peerStats() : new Map();
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     await this.running;
+    await removeClientTable(this.o.iface);
     await this.link.down();
   }
 }

@@ -1,10 +1,12 @@
 import { join } from 'node:path';
 import type { TunnelSection } from '../compile/edge-config.js';
 import { GatehouseError } from '../model/errors.js';
+import type { Service } from '../model/service.js';
 import type { Settings } from '../model/settings.js';
 import type { Logger } from '../observe/log.js';
 import type { Db } from '../store/db.js';
 import { EdgeTunnel } from './edge-tunnel.js';
+import { VpnClientStore } from './clients.js';
 import { LOCAL_EDGE, SiteStore } from './store.js';
 
 /** What the hook needs of the edge feed (its long-polls wake on `signal`). */
@@ -32,8 +34,14 @@ export function sitesForFeed(
   feed: TunnelFeed,
   log: Logger,
   replicas?: Replicas,
-): { sites: SiteStore; stop: () => Promise<void> } {
+  services: () => Service[] = () => [],
+): { sites: SiteStore; clients: VpnClientStore; stop: () => Promise<void> } {
   const sites = new SiteStore(db, settings.vpn_range);
+  // The clients' handshakes and bytes, as this control plane's own server (vpn_port) sees them.
+  const local: { tunnel?: EdgeTunnel } = {};
+  const clients = new VpnClientStore(db, sites, services, () =>
+    local.tunnel ? local.tunnel.peerStats() : Promise.resolve(new Map()),
+  );
   feed.setTunnel(async (role) => (role === 'public' ? sites.tunnel() : undefined));
   // Edges following another replica hear of a change made here through that replica.
   const announce = replicas?.topic('sites', {
@@ -45,7 +53,7 @@ export function sitesForFeed(
     if (local) announce?.('changed');
   });
   const port = settings.vpn_port;
-  if (!port) return { sites, stop: async () => undefined };
+  if (!port) return { sites, clients, stop: async () => clients.stop() };
   const endpoint =
     settings.vpn_endpoint ?? (settings.base_domain ? `${settings.base_domain}:${port}` : undefined);
   if (!endpoint)
@@ -55,19 +63,27 @@ export function sitesForFeed(
       400,
       [{ field: 'vpn_endpoint', message: 'required with vpn_port' }],
     );
-  const tunnel = new EdgeTunnel({
+  const server = new EdgeTunnel({
     dir: join(settings.data_dir, 'vpn'),
     iface: settings.vpn_interface,
     port,
     register: (publicKey) => sites.registerEdge(LOCAL_EDGE, { public_key: publicKey, endpoint, port }, ''),
     log: log.child({ part: 'tunnel' }),
   });
+  local.tunnel = server;
   const apply = () =>
     void sites.tunnel().then(
-      (t) => tunnel.set(t.peers.length ? t : undefined),
+      (t) => server.set(t.peers.length ? t : undefined),
       (err: unknown) => log.warn({ err: String(err) }, 'tunnel: sites not read'),
     );
   sites.onChange(apply);
   apply();
-  return { sites, stop: () => tunnel.stop() };
+  return {
+    sites,
+    clients,
+    stop: async () => {
+      clients.stop();
+      await server.stop();
+    },
+  };
 }

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import type { z } from 'zod';
-import type { TunnelSection } from '../compile/edge-config.js';
+import type { TunnelPeer, TunnelSection } from '../compile/edge-config.js';
 import { conflict, GatehouseError, notFound } from '../model/errors.js';
 import { contains, firstFree, parseBlock } from '../model/ipv4-block.js';
 import {
@@ -32,6 +32,7 @@ type SiteRow = Database['sites'];
 export class SiteStore {
   private readonly listeners = new Set<(local: boolean) => void>();
   private section: Promise<TunnelSection> | undefined;
+  private clientPeers: () => Promise<TunnelPeer[]> = async () => [];
 
   constructor(
     private readonly db: Db,
@@ -50,6 +51,17 @@ export class SiteStore {
   private changed(local = true): void {
     this.section = undefined;
     for (const fn of this.listeners) fn(local);
+  }
+
+  /** VPN clients (vpn/clients.ts) are peers of the same servers, after the sites. */
+  setClientPeers(fn: () => Promise<TunnelPeer[]>): void {
+    this.clientPeers = fn;
+    this.section = undefined;
+  }
+
+  /** A VPN client added, revoked or expired: the servers change their peers. */
+  peersChanged(): void {
+    this.changed();
   }
 
   /** Another replica changed the sites: read them again. */
@@ -92,14 +104,15 @@ export class SiteStore {
     this.changed();
   }
 
-  /** The lowest free address of the range (edges and sites share it). */
-  private async allocate(): Promise<string> {
+  /** The lowest free address of the range (edges, sites and VPN clients share it). */
+  async allocate(): Promise<string> {
     const range = parseBlock(this.range);
-    const [sites, edges] = await Promise.all([
+    const [sites, edges, clients] = await Promise.all([
       this.db.selectFrom('sites').select('address').execute(),
       this.db.selectFrom('vpn_edges').select('address').execute(),
+      this.db.selectFrom('vpn_clients').select('address').execute(),
     ]);
-    const used = new Set([...sites, ...edges].map((r) => r.address));
+    const used = new Set([...sites, ...edges, ...clients].map((r) => r.address));
     const free = range && firstFree(range, used);
     if (!free)
       throw new GatehouseError(
@@ -192,16 +205,16 @@ export class SiteStore {
       .selectAll()
       .where('public_key', '!=', '')
       .execute()
-      .then((rows) =>
-        tunnelSection(
-          this.range,
-          rows.map((r) => ({
+      .then(async (rows) =>
+        tunnelSection(this.range, [
+          ...rows.map((r) => ({
             site: r.name,
             publicKey: r.public_key,
             address: r.address,
             subnets: subnetsOf(r),
           })),
-        ),
+          ...(await this.clientPeers()),
+        ]),
       )
       .catch((err: unknown) => {
         this.section = undefined;

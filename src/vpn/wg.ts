@@ -130,6 +130,19 @@ export class WgLink {
     return out;
   }
 
+  /** Each peer's newest handshake (Unix seconds) and bytes received / sent, by public key. */
+  async peerStats(): Promise<Map<string, { handshake: number; rx: number; tx: number }>> {
+    const { stdout } = await this.wg(['show', this.o.name, 'dump']);
+    const out = new Map<string, { handshake: number; rx: number; tx: number }>();
+    // The first line is the interface's; each next: key, psk, endpoint, allowed, handshake, rx, tx, keepalive.
+    for (const line of stdout.split('\n').slice(1)) {
+      const f = line.split('\t');
+      if (f.length >= 7 && f[0])
+        out.set(f[0], { handshake: Number(f[4]), rx: Number(f[5]), tx: Number(f[6]) });
+    }
+    return out;
+  }
+
   /** Stops wireguard-go (the interface goes with it). */
   async down(): Promise<void> {
     const child = this.child;

@@ -42,6 +42,7 @@ import {
 import { statusView } from './status.js';
 import { rotatedView } from './rotate.js';
 import { siteAddedView, siteListView } from './sites.js';
+import { vpnClientAddedView, vpnClientListView } from './vpn-clients.js';
 
 export * from './backups.js';
 export * from './common.js';
@@ -51,6 +52,7 @@ export * from './services.js';
 export * from './status.js';
 export * from './rotate.js';
 export * from './sites.js';
+export * from './vpn-clients.js';
 export * from './stream.js';
 
 /**
@@ -95,6 +97,8 @@ export const apiViews = {
   ApplyReport: applyReportView,
   SiteList: siteListView,
   SiteAdded: siteAddedView,
+  VpnClientList: vpnClientListView,
+  VpnClientAdded: vpnClientAddedView,
   BackupList: backupListView,
   BackupCreated: backupCreatedView,
   Rotated: rotatedView,
