@@ -4,7 +4,18 @@ import type { TestGatehouse } from '../helpers/gatehouse.js';
 import { echoBackend, type TestServer } from '../helpers/net.js';
 import { startUi, type UiHarness } from '../helpers/ui.js';
 
-const PAGES = ['', 'services', 'users', 'links', 'providers', 'nodes', 'sites', 'certificates', 'snapshots', 'audit'];
+const PAGES = [
+  '',
+  'services',
+  'users',
+  'links',
+  'providers',
+  'nodes',
+  'sites',
+  'certificates',
+  'snapshots',
+  'audit',
+];
 
 /**
  * At a phone's width (390 × 844) no page scrolls sideways and every table's buttons and links are

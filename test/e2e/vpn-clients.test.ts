@@ -162,37 +162,33 @@ describe('VPN clients: policy on the server, revoke', () => {
     expect(ls.stdout).not.toContain('laptop');
   }, 90_000);
 
-  it.skipIf(spawnSync('sh', ['-c', 'command -v zbarimg']).status !== 0)(
-    'the QR codes (CLI --png, API ?format=png) decode to the config (zbarimg)',
-    async () => {
-      const dir = await testDir('gh-vpnc-qr-');
-      const png = join(dir, 'phone.png');
-      const add = await runCli([
-        ...['vpn', 'client', 'add', 'phone', '--png', png, '--json'],
-        ...['--api', `http://127.0.0.1:${apiPort}`, '--token', ADMIN_TOKEN],
-      ]);
-      expect(add.status, add.stderr).toBe(0);
-      const added = JSON.parse(add.stdout) as VpnClientAdded;
-      const zbar = (file: string) => spawnSync('zbarimg', ['--raw', '-q', file]).stdout.toString();
-      expect(zbar(png).trimEnd()).toBe(added.config.trimEnd());
+  it('the QR codes (CLI --png, API ?format=png) decode to the config (zbarimg)', async () => {
+    const dir = await testDir('gh-vpnc-qr-');
+    const png = join(dir, 'phone.png');
+    const add = await runCli([
+      ...['vpn', 'client', 'add', 'phone', '--png', png, '--json'],
+      ...['--api', `http://127.0.0.1:${apiPort}`, '--token', ADMIN_TOKEN],
+    ]);
+    expect(add.status, add.stderr).toBe(0);
+    const added = JSON.parse(add.stdout) as VpnClientAdded;
+    const zbar = (file: string) => spawnSync('zbarimg', ['--raw', '-q', file]).stdout.toString();
+    expect(zbar(png).trimEnd()).toBe(added.config.trimEnd());
 
-      const res = await fetch(`http://127.0.0.1:${apiPort}/api/v1/vpn/clients?format=png`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ name: 'tablet', policy: 'ports:443' }),
-      });
-      expect(res.status).toBe(201);
-      expect(res.headers.get('content-type')).toBe('image/png');
-      const file = join(dir, 'tablet.png');
-      await writeFile(file, Buffer.from(await res.arrayBuffer()));
-      const text = zbar(file);
-      const list = (await api('GET', '/api/v1/vpn/clients')).json as unknown as VpnClientList;
-      const tablet = list.clients.find((c) => c.name === 'tablet');
-      expect(tablet?.policy).toBe('ports:443');
-      const key = /^PrivateKey = (\S+)$/m.exec(text)?.[1] ?? '';
-      expect(publicKeyOf(key)).toBe(tablet?.public_key);
-      expect(text).toContain(`Address = ${tablet?.address}/32`);
-    },
-    30_000,
-  );
+    const res = await fetch(`http://127.0.0.1:${apiPort}/api/v1/vpn/clients?format=png`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'tablet', policy: 'ports:443' }),
+    });
+    expect(res.status).toBe(201);
+    expect(res.headers.get('content-type')).toBe('image/png');
+    const file = join(dir, 'tablet.png');
+    await writeFile(file, Buffer.from(await res.arrayBuffer()));
+    const text = zbar(file);
+    const list = (await api('GET', '/api/v1/vpn/clients')).json as unknown as VpnClientList;
+    const tablet = list.clients.find((c) => c.name === 'tablet');
+    expect(tablet?.policy).toBe('ports:443');
+    const key = /^PrivateKey = (\S+)$/m.exec(text)?.[1] ?? '';
+    expect(publicKeyOf(key)).toBe(tablet?.public_key);
+    expect(text).toContain(`Address = ${tablet?.address}/32`);
+  }, 30_000);
 });
