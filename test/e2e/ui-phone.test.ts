@@ -12,6 +12,7 @@ const PAGES = [
   'providers',
   'nodes',
   'sites',
+  'vpn',
   'certificates',
   'snapshots',
   'audit',

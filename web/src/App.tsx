@@ -12,6 +12,7 @@ import { SignIn } from './pages/SignIn';
 import { Sites } from './pages/Sites';
 import { Snapshots } from './pages/Snapshots';
 import { Users } from './pages/Users';
+import { VpnClients } from './pages/VpnClients';
 
 // The editor brings the model's schemas (zod) and YAML: loaded when first opened.
 const ServiceEditor = lazy(() => import('./pages/ServiceEditor').then((m) => ({ default: m.ServiceEditor })));
@@ -25,6 +26,7 @@ const PAGES = [
   ['providers', 'Providers'],
   ['nodes', 'Nodes'],
   ['sites', 'Sites'],
+  ['vpn', 'VPN clients'],
   ['certificates', 'Certificates'],
   ['snapshots', 'Snapshots'],
   ['audit', 'Audit log'],
@@ -92,6 +94,8 @@ function PageView({ route, me }: { route: Route; me: string }) {
       return <Nodes />;
     case 'sites':
       return <Sites />;
+    case 'vpn':
+      return <VpnClients />;
     case 'certificates':
       return <Certificates />;
     case 'snapshots':

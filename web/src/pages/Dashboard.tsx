@@ -10,6 +10,7 @@ import type {
   SiteViewShape,
   Status,
   StreamEvent,
+  VpnClientList,
 } from '../../../src/api/views';
 import { api } from '../api';
 import { BackupsCard } from '../components/BackupsCard';
@@ -19,6 +20,7 @@ import { local } from '../components/when';
 import { useLoad } from '../hooks/useLoad';
 import { usePoll } from '../hooks/usePoll';
 import { useStream } from '../hooks/useStream';
+import { isOnline, type VpnClientShape } from './vpn/format';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const SITES_POLL_MS = 15_000;
@@ -117,15 +119,20 @@ function useDashboard() {
   // A tunnel's handshake ageing out is announced by no event: its own, slower re-read.
   const { data: sites, load: loadSites } = useLoad(async () => (await api<SiteList>('GET', '/sites')).sites);
   usePoll(loadSites, SITES_POLL_MS);
-  return { status, edge, nodes, links, sites, events, tally, error, live };
+  const { data: vpn, load: loadVpn } = useLoad(
+    async () => (await api<VpnClientList>('GET', '/vpn/clients')).clients,
+  );
+  usePoll(loadVpn, SITES_POLL_MS);
+  return { status, edge, nodes, links, sites, vpn, events, tally, error, live };
 }
 
-/** The counts at the top: services, upstreams in trouble, nodes, sites, link clients, certificates. */
+/** The counts at the top: services, upstreams in trouble, nodes, sites, VPN clients, link clients, certificates. */
 function Counts({
   status,
   edge,
   nodes,
   sites,
+  vpn,
   links,
 }: {
   status: Status | null;
@@ -133,6 +140,8 @@ function Counts({
   nodes: NodeStatusView[];
   /** null until read. */
   sites: SiteViewShape[] | null;
+  /** null until read. */
+  vpn: VpnClientShape[] | null;
   links: LinkView[];
 }) {
   const down = edge?.downServers ?? [];
@@ -169,6 +178,14 @@ function Counts({
         label="Sites connected"
         value={sites ? `${sites.filter((x) => x.connected).length} / ${sites.length}` : '…'}
         detail={sites?.length === 0 ? 'none added' : undefined}
+      />
+      <Card
+        testId="count-vpn"
+        label="VPN clients online"
+        value={
+          vpn ? `${vpn.filter((c) => isOnline(c)).length} / ${vpn.filter((c) => !c.expired).length}` : '…'
+        }
+        detail={vpn?.length === 0 ? 'none added' : undefined}
       />
       <Card
         testId="count-links"
@@ -274,7 +291,7 @@ function SecurityEvents({ events, tally }: { events: SecurityEvent[]; tally: Rec
  * the proxy's state as is (an upstream going down shows at once), `version` re-reads the counts.
  */
 export function Dashboard() {
-  const { status, edge, nodes, links, sites, events, tally, error, live } = useDashboard();
+  const { status, edge, nodes, links, sites, vpn, events, tally, error, live } = useDashboard();
   return (
     <section aria-labelledby="dash-title" className="flex flex-col gap-6">
       <div className="flex items-center gap-3">
@@ -292,7 +309,7 @@ export function Dashboard() {
         </span>
       </div>
       {error ? <Notice kind="error">{error}</Notice> : null}
-      <Counts status={status} edge={edge} nodes={nodes} sites={sites} links={links} />
+      <Counts status={status} edge={edge} nodes={nodes} sites={sites} vpn={vpn} links={links} />
       {edge?.lastError ? <Notice kind="warn">Proxy: {edge.lastError.message}</Notice> : null}
       {status?.data_key ? <Notice kind="error">{status.data_key.message}</Notice> : null}
       <Upstreams edge={edge} />

@@ -1,0 +1,179 @@
+import { execFileSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { VpnClientList } from '../../src/api/views/index.js';
+import { generateKeyPair } from '../../src/vpn/keys.js';
+import type { TestGatehouse } from '../helpers/gatehouse.js';
+import { SHOTS, startUi, type UiHarness } from '../helpers/ui.js';
+import { testDir } from '../helpers/tmp.js';
+
+const ENDPOINT = 'vps.vpn-ui.test:51820';
+
+/**
+ * The VPN clients page in a real browser: a bad policy shown at its field, add (the config shown
+ * once: its QR code decodes to the same text, copy, download), the list, the dashboard's count, revoke.
+ * The WireGuard server is a public edge that registered its key with the control plane (what an
+ * edge agent's --tunnel-port does at start): adding a client needs no tunnel up on this machine.
+ */
+describe('web UI: VPN clients', () => {
+  let ui: UiHarness;
+  let t: TestGatehouse;
+  let page: Page;
+  let base: string;
+  let serverKey = '';
+
+  const clientsNow = async () =>
+    ((await t.api('GET', '/api/v1/vpn/clients')).json as unknown as VpnClientList).clients;
+
+  beforeAll(async () => {
+    ui = await startUi();
+    ({ t, page, base } = ui);
+    for (const [name, ip] of [
+      ['wiki', '192.0.2.10'],
+      ['git', '192.0.2.11'],
+    ] as const) {
+      const r = await t.api('PUT', `/api/v1/services/${name}`, {
+        hosts: [`${name}.vpn-ui.test`],
+        routes: [{ upstreams: [`${ip}:8080`] }],
+      });
+      expect(r.status, JSON.stringify(r.json)).toBeLessThan(300);
+    }
+    const node = await t.api('POST', '/api/v1/nodes', { name: 'vps', role: 'public' });
+    expect(node.status).toBe(201);
+    const keys = generateKeyPair();
+    serverKey = keys.publicKey;
+    const reg = await fetch(`${base}/edge/v1/tunnel`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${String(node.json.token)}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ public_key: serverKey, endpoint: ENDPOINT, port: 51820 }),
+    });
+    expect(reg.status, await reg.clone().text()).toBe(200);
+    await ui.signIn();
+  }, 90_000);
+  afterAll(async () => {
+    await ui?.close();
+  });
+
+  it('refuses a bad policy and a bad expiry at their fields, and adds nothing', async () => {
+    await page.getByRole('link', { name: 'VPN clients' }).click();
+    await page.getByRole('heading', { name: 'VPN clients', exact: true }).waitFor();
+    await page.getByText('No VPN clients yet.').waitFor();
+
+    await page.getByLabel('Client name').fill('laptop');
+    await page.getByLabel('What it may reach').selectOption('ports');
+    await page.getByLabel(/^Ports/).fill('22, 0');
+    await page.getByRole('button', { name: 'Add client' }).click();
+    await page.locator('[aria-invalid="true"][name="ports"]').waitFor();
+    const portsError = page.locator('[name="ports"]').locator('xpath=..').getByRole('alert');
+    expect(await portsError.textContent()).toBe('ports: 0 is not a port or LOW-HIGH range');
+    expect(await page.locator('[aria-invalid="true"][name="name"]').count()).toBe(0);
+    await ui.shot('vpn-bad-policy');
+
+    await page.getByLabel(/^Ports/).fill('22');
+    await page.getByLabel(/^Expires after/).fill('soon');
+    await page.getByRole('button', { name: 'Add client' }).click();
+    await page.locator('[aria-invalid="true"][name="expires"]').waitFor();
+    expect(await page.locator('[aria-invalid="true"][name="ports"]').count()).toBe(0);
+    expect(await page.getByTestId('vpn-config').count()).toBe(0);
+    expect(await clientsNow()).toEqual([]);
+  });
+
+  it('adds a client, shows its config and QR code once, lists it, counts it, and revokes it', async () => {
+    await page.reload();
+    await page.getByText('No VPN clients yet.').waitFor();
+    await page.getByLabel('Client name').fill('laptop');
+    await page.getByLabel(/^Group/).fill('staff');
+    await page.getByLabel(/^Expires after/).fill('30d');
+    await page.getByLabel('What it may reach').selectOption('services');
+    await page.getByTestId('policy-services').getByLabel('wiki', { exact: true }).check();
+    await page.getByRole('button', { name: 'Add client' }).click();
+
+    const shown = page.getByTestId('vpn-config');
+    await shown.waitFor();
+    expect(await shown.textContent()).toMatch(/shown only now/);
+    const config = await page.getByRole('textbox', { name: 'WireGuard config' }).inputValue();
+    expect(config).toMatch(/^\[Interface\]\nPrivateKey = \S+\nAddress = 100\.96\.0\.\d+\/32\n/);
+    expect(config).toContain(`PublicKey = ${serverKey}`);
+    expect(config).toContain(`Endpoint = ${ENDPOINT}`);
+    expect(config).toMatch(/AllowedIPs = .*192\.0\.2\.10\/32/);
+    expect(config).not.toContain('192.0.2.11');
+
+    // The QR code is that very text (zbarimg, from Debian's zbar-tools, reads the image shown).
+    const qr = join(await testDir('gh-ui-vpn-'), 'qr.png');
+    await shown.getByRole('img', { name: /QR code/ }).screenshot({ path: qr });
+    const decoded = execFileSync('zbarimg', ['--quiet', '--raw', qr], { encoding: 'utf8' });
+    // zbarimg ends what it read with a newline of its own.
+    expect(decoded.replace(/\n$/, '')).toBe(config);
+    await ui.shot('vpn-added');
+
+    await shown.getByRole('button', { name: 'Copy config' }).click();
+    await page.getByText(/Copied\.|Selected:/).waitFor();
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      shown.getByRole('button', { name: 'Download laptop.conf' }).click(),
+    ]);
+    expect(download.suggestedFilename()).toBe('laptop.conf');
+    const saved = join(SHOTS, '..', 'laptop.conf');
+    await download.saveAs(saved);
+    expect(await readFile(saved, 'utf8')).toBe(config);
+    // The form is empty again for the next client.
+    expect(await page.getByLabel('Client name').inputValue()).toBe('');
+
+    const [listed] = await clientsNow();
+    const row = page.getByTestId('vpn-clients').locator('tr[data-client="laptop"]');
+    await row.waitFor();
+    expect(config).toContain(`Address = ${listed?.address}/32`);
+    expect(await row.getByTestId('address').textContent()).toBe(listed?.address);
+    expect(await row.getByTestId('group').textContent()).toBe('staff');
+    expect(await row.getByTestId('policy').textContent()).toBe('services:wiki');
+    expect(await row.getByTestId('online').textContent()).toBe('offline');
+    expect(await row.getByTestId('handshake').textContent()).toBe('no handshake');
+    expect(await row.getByTestId('bytes').textContent()).toBe('0 B / 0 B');
+    expect(await row.getByTestId('expires').textContent()).toMatch(/^in (29|30) d$/);
+
+    // Done: the config is gone, and nothing brings it back (a reload shows the list only).
+    await shown.getByRole('button', { name: 'Done' }).click();
+    expect(await page.getByTestId('vpn-config').count()).toBe(0);
+    await page.reload();
+    await row.waitFor();
+    expect(await page.getByTestId('vpn-config').count()).toBe(0);
+    expect(await page.content()).not.toContain(/PrivateKey = (\S+)/.exec(config)?.[1] ?? '');
+
+    // The same name again: refused at the name field, no config shown.
+    await page.getByLabel('Client name').fill('laptop');
+    await page.getByRole('button', { name: 'Add client' }).click();
+    await page.locator('[aria-invalid="true"][name="name"]').waitFor();
+    expect(await page.getByTestId('vpn-config').count()).toBe(0);
+
+    await page.getByRole('link', { name: 'Dashboard' }).click();
+    await page.getByTestId('count-vpn').filter({ hasText: 'VPN clients online0 / 1' }).waitFor();
+    await ui.shot('vpn-dashboard');
+    await page.getByRole('link', { name: 'VPN clients' }).click();
+
+    // At a phone's width the row is a card: nothing scrolls sideways, Revoke stays on screen.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await row.waitFor();
+    const phone = await page.evaluate(() => ({
+      width: window.innerWidth,
+      scroll: document.documentElement.scrollWidth,
+      revoke: document.querySelector('main table button')?.getBoundingClientRect().right ?? Infinity,
+    }));
+    expect(phone.scroll).toBeLessThanOrEqual(phone.width);
+    expect(phone.revoke).toBeLessThanOrEqual(phone.width);
+    await ui.shot('vpn-phone');
+    await page.setViewportSize({ width: 1200, height: 800 });
+
+    // Revoke: a confirmation first, then it is gone.
+    await row.getByRole('button', { name: 'Revoke VPN client laptop' }).click();
+    const confirm = page.getByRole('group', { name: 'Confirm revocation' });
+    expect(await confirm.textContent()).toMatch(/Revoke VPN client laptop\?/);
+    expect(await clientsNow()).toHaveLength(1);
+    await ui.shot('vpn-confirm-revoke');
+    await confirm.getByRole('button', { name: 'Revoke laptop' }).click();
+    await page.getByText('Revoked VPN client laptop.').waitFor();
+    await page.getByText('No VPN clients yet.').waitFor();
+    expect(await clientsNow()).toEqual([]);
+  });
+});

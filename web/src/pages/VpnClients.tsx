@@ -1,0 +1,179 @@
+import { useState } from 'react';
+import type { ServiceList, VpnClientList } from '../../../src/api/views';
+import { api } from '../api';
+import { plainButton, RefreshButton } from '../components/buttons';
+import { ConfirmStep } from '../components/ConfirmStep';
+import { LoadedList } from '../components/LoadedList';
+import { Outcome } from '../components/Notice';
+import { actionsColumn, Table } from '../components/Table';
+import { local, relative } from '../components/when';
+import { useAction } from '../hooks/useAction';
+import { useLoad } from '../hooks/useLoad';
+import { usePoll } from '../hooks/usePoll';
+import { bytes, isOnline, type VpnClientShape } from './vpn/format';
+import { VpnClientAdd } from './vpn/VpnClientAdd';
+
+/** Handshakes and bytes are announced by no event: read again this often. */
+const POLL_MS = 5_000;
+
+const badge = 'inline-block rounded-full px-2 py-0.5 text-xs font-medium whitespace-nowrap';
+
+function HandshakeCell({ c }: { c: VpnClientShape }) {
+  const online = isOnline(c);
+  return (
+    <div className="flex flex-col gap-0.5">
+      <span
+        data-testid="online"
+        className={`${badge} self-start ${online ? 'bg-green-100 text-green-800' : 'bg-slate-200 text-slate-700'}`}
+      >
+        {online ? 'online' : 'offline'}
+      </span>
+      <span
+        className="text-xs text-slate-500"
+        data-testid="handshake"
+        title={c.last_handshake ? local(c.last_handshake) : undefined}
+      >
+        {c.last_handshake ? `handshake ${relative(c.last_handshake)}` : 'no handshake'}
+      </span>
+    </div>
+  );
+}
+
+function ExpiresCell({ c }: { c: VpnClientShape }) {
+  if (c.expired)
+    return (
+      <span
+        className={`${badge} bg-red-100 text-red-800`}
+        title={c.expires_at ? local(c.expires_at) : undefined}
+      >
+        expired
+      </span>
+    );
+  if (!c.expires_at) return <span className="text-slate-500">never</span>;
+  return <span title={local(c.expires_at)}>{relative(c.expires_at)}</span>;
+}
+
+function ClientRow({ c, onRevoke }: { c: VpnClientShape; onRevoke: (name: string) => void }) {
+  return (
+    <tr className="border-t border-slate-100 align-top" data-client={c.name}>
+      <td className="px-3 py-1.5 font-medium">{c.name}</td>
+      <td className="px-3 py-1.5" data-testid="group">
+        {c.group ?? <span className="text-slate-500">none</span>}
+      </td>
+      <td className="px-3 py-1.5 font-mono" data-testid="address">
+        {c.address}
+      </td>
+      <td className="break-all px-3 py-1.5 font-mono text-xs" data-testid="policy">
+        {c.policy}
+      </td>
+      <td className="px-3 py-1.5">
+        <HandshakeCell c={c} />
+      </td>
+      <td className="whitespace-nowrap px-3 py-1.5" data-testid="bytes">
+        {bytes(c.rx_bytes)} / {bytes(c.tx_bytes)}
+      </td>
+      <td className="whitespace-nowrap px-3 py-1.5" data-testid="expires">
+        <ExpiresCell c={c} />
+      </td>
+      <td className="px-3 py-1.5 text-right">
+        <button
+          type="button"
+          onClick={() => onRevoke(c.name)}
+          aria-label={`Revoke VPN client ${c.name}`}
+          className={plainButton}
+        >
+          Revoke
+        </button>
+      </td>
+    </tr>
+  );
+}
+
+/**
+ * VPN clients (docs/vpn-clients.md): devices on the WireGuard tunnel, each with a policy the server
+ * enforces. Add (the config shown once, with its QR code), list with handshake and bytes, revoke.
+ */
+export function VpnClients() {
+  const [revoking, setRevoking] = useState('');
+  const { data, error, setError, load } = useLoad(async () => {
+    const [c, s] = await Promise.all([
+      api<VpnClientList>('GET', '/vpn/clients'),
+      api<ServiceList>('GET', '/services'),
+    ]);
+    return { clients: c.clients, services: s.services.map((x) => x.service.name).sort() };
+  });
+  const { busy, done, setDone, run } = useAction(setError);
+  usePoll(load, POLL_MS);
+  const clients = data?.clients;
+
+  const revoke = (name: string) =>
+    run(async () => {
+      await api('DELETE', `/vpn/clients/${encodeURIComponent(name)}`);
+      setRevoking('');
+      setDone(`Revoked VPN client ${name}.`);
+      await load();
+    });
+
+  return (
+    <section aria-labelledby="vpn-title" className="flex flex-col gap-6">
+      <h1 id="vpn-title" className="text-xl font-semibold">
+        VPN clients
+      </h1>
+      <p className="text-sm text-slate-600">
+        A VPN client is a device (a laptop, a phone) that joins the WireGuard tunnel of a public edge. What it
+        may reach is decided on the server by its policy.
+      </p>
+      <VpnClientAdd services={data?.services ?? []} onAdded={() => void load()} />
+      <div className="flex flex-wrap items-center gap-3">
+        <h2 className="font-semibold">Clients</h2>
+        {clients?.length ? (
+          <span className="text-sm text-slate-600" data-testid="clients-online">
+            {clients.filter((c) => isOnline(c)).length} of {clients.length} online
+          </span>
+        ) : null}
+        <RefreshButton onClick={() => void load()} />
+      </div>
+      <Outcome error={error} done={done} />
+      {revoking ? (
+        <ConfirmStep
+          label="Confirm revocation"
+          action={busy ? 'Revoking…' : `Revoke ${revoking}`}
+          busy={busy}
+          onConfirm={() => void revoke(revoking)}
+          onCancel={() => setRevoking('')}
+        >
+          Revoke VPN client <strong>{revoking}</strong>? The servers drop its peer at once: its config stops
+          working, and cannot be used again.
+        </ConfirmStep>
+      ) : null}
+      <LoadedList items={clients ?? null} empty="No VPN clients yet.">
+        {(clients) => (
+          <Table
+            testId="vpn-clients"
+            columns={[
+              'Name',
+              'Group',
+              'Tunnel IP',
+              'Policy',
+              'Handshake',
+              'Received / sent',
+              'Expires',
+              actionsColumn,
+            ]}
+          >
+            {clients.map((c) => (
+              <ClientRow
+                key={c.name}
+                c={c}
+                onRevoke={(name) => {
+                  setDone('');
+                  setRevoking(name);
+                }}
+              />
+            ))}
+          </Table>
+        )}
+      </LoadedList>
+    </section>
+  );
+}
