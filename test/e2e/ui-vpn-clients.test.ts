@@ -57,7 +57,7 @@ describe('web UI: VPN clients', () => {
   });
 
   it('refuses a bad policy and a bad expiry at their fields, and adds nothing', async () => {
-    await page.getByRole('link', { name: 'VPN clients' }).click();
+    await page.getByRole('link', { name: 'VPN', exact: true }).click();
     await page.getByRole('heading', { name: 'VPN clients', exact: true }).waitFor();
     await page.getByText('No VPN clients yet.').waitFor();
 
@@ -88,6 +88,7 @@ describe('web UI: VPN clients', () => {
     await page.getByLabel(/^Expires after/).fill('30d');
     await page.getByLabel('What it may reach').selectOption('services');
     await page.getByTestId('policy-services').getByLabel('wiki', { exact: true }).check();
+    await ui.shot('vpn-services-policy');
     await page.getByRole('button', { name: 'Add client' }).click();
 
     const shown = page.getByTestId('vpn-config');
@@ -150,7 +151,7 @@ describe('web UI: VPN clients', () => {
     await page.getByRole('link', { name: 'Dashboard' }).click();
     await page.getByTestId('count-vpn').filter({ hasText: 'VPN clients online0 / 1' }).waitFor();
     await ui.shot('vpn-dashboard');
-    await page.getByRole('link', { name: 'VPN clients' }).click();
+    await page.getByRole('link', { name: 'VPN', exact: true }).click();
 
     // At a phone's width the row is a card: nothing scrolls sideways, Revoke stays on screen.
     await page.setViewportSize({ width: 390, height: 844 });

@@ -26,7 +26,7 @@ const PAGES = [
   ['providers', 'Providers'],
   ['nodes', 'Nodes'],
   ['sites', 'Sites'],
-  ['vpn', 'VPN clients'],
+  ['vpn', 'VPN'],
   ['certificates', 'Certificates'],
   ['snapshots', 'Snapshots'],
   ['audit', 'Audit log'],
@@ -144,7 +144,7 @@ export function App() {
       href={to === 'dashboard' ? '#/' : `#/${to}`}
       aria-current={page === to ? 'page' : undefined}
       className={
-        'shrink-0 whitespace-nowrap rounded px-3 py-2 text-sm font-medium focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 ' +
+        'shrink-0 whitespace-nowrap rounded px-2.5 py-2 text-sm font-medium focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 ' +
         (page === to ? 'bg-slate-900 text-white' : 'text-slate-700 hover:bg-slate-200')
       }
     >

@@ -61,22 +61,44 @@ function healthLine(services: number, edge: EdgeEvent): string {
   return parts.length ? parts.join(', ') : 'all checked and healthy';
 }
 
-function Card({
-  label,
-  value,
-  detail,
-  testId,
-}: {
+interface CountProps {
   label: string;
   value: string;
-  detail?: string;
+  detail?: string | undefined;
   testId: string;
-}) {
+}
+
+/** One count: what it counts, the number, a line of detail. */
+function Count({ label, value, detail, testId }: CountProps) {
   return (
-    <div className="rounded-lg border border-slate-200 bg-white p-4" data-testid={testId}>
+    <div data-testid={testId} className="min-w-0">
       <p className="text-sm text-slate-500">{label}</p>
       <p className="mt-1 text-2xl font-semibold">{value}</p>
       {detail ? <p className="mt-1 text-xs text-slate-500">{detail}</p> : null}
+    </div>
+  );
+}
+
+function Card(props: CountProps) {
+  return (
+    <div className="rounded-lg border border-slate-200 bg-white p-4">
+      <Count {...props} />
+    </div>
+  );
+}
+
+/** Two counts sharing one tile (the tunnels': sites and VPN clients), so the grid keeps its shape. */
+function PairCard({ label, first, second }: { label: string; first: CountProps; second: CountProps }) {
+  return (
+    <div
+      role="group"
+      aria-label={label}
+      className="flex flex-col gap-3 rounded-lg border border-slate-200 bg-white p-4 sm:flex-row sm:gap-4"
+    >
+      <Count {...first} />
+      <div className="border-t border-slate-100 pt-3 sm:border-l sm:border-t-0 sm:pl-4 sm:pt-0">
+        <Count {...second} />
+      </div>
     </div>
   );
 }
@@ -126,6 +148,15 @@ function useDashboard() {
   return { status, edge, nodes, links, sites, vpn, events, tally, error, live };
 }
 
+/** The VPN clients that may connect (not expired). */
+const usable = (vpn: VpnClientShape[]) => vpn.filter((c) => !c.expired);
+
+function vpnDetail(vpn: VpnClientShape[] | null): string | undefined {
+  if (vpn?.length === 0) return 'none added';
+  const expired = vpn ? vpn.length - usable(vpn).length : 0;
+  return expired ? `${expired} expired` : undefined;
+}
+
 /** The counts at the top: services, upstreams in trouble, nodes, sites, VPN clients, link clients, certificates. */
 function Counts({
   status,
@@ -173,19 +204,20 @@ function Counts({
             : undefined
         }
       />
-      <Card
-        testId="count-sites"
-        label="Sites connected"
-        value={sites ? `${sites.filter((x) => x.connected).length} / ${sites.length}` : '…'}
-        detail={sites?.length === 0 ? 'none added' : undefined}
-      />
-      <Card
-        testId="count-vpn"
-        label="VPN clients online"
-        value={
-          vpn ? `${vpn.filter((c) => isOnline(c)).length} / ${vpn.filter((c) => !c.expired).length}` : '…'
-        }
-        detail={vpn?.length === 0 ? 'none added' : undefined}
+      <PairCard
+        label="Tunnels"
+        first={{
+          testId: 'count-sites',
+          label: 'Sites connected',
+          value: sites ? `${sites.filter((x) => x.connected).length} / ${sites.length}` : '…',
+          detail: sites?.length === 0 ? 'none added' : undefined,
+        }}
+        second={{
+          testId: 'count-vpn',
+          label: 'VPN clients online',
+          value: vpn ? `${vpn.filter((c) => isOnline(c)).length} / ${usable(vpn).length}` : '…',
+          detail: vpnDetail(vpn),
+        }}
       />
       <Card
         testId="count-links"

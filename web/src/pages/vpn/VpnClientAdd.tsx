@@ -10,7 +10,7 @@ type FormField = 'name' | 'group' | 'expires' | 'policy' | 'dns';
 const FIELDS: readonly string[] = ['name', 'group', 'expires', 'policy', 'dns'];
 
 const POLICIES = [
-  { value: 'full', label: 'Full: every service, the sites and the tunnel' },
+  { value: 'full', label: 'Full: every service and site' },
   { value: 'services', label: 'Only some services' },
   { value: 'ports', label: 'Only some ports' },
 ] as const;
