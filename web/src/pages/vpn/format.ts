@@ -1,4 +1,4 @@
-import type { VpnClientList } from '../../../../src/api/views';
+import type { VpnClientList } from '../../../../src/api/views/index.js';
 
 export type VpnClientShape = VpnClientList['clients'][number];
 
