@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { apiViews, streamEventViews } from '../../src/api/views/index.js';
+import { generateKeyPair } from '../../src/vpn/keys.js';
 import { ADMIN_TOKEN, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
 import { json } from '../helpers/net.js';
 import { openStream } from '../helpers/stream.js';
@@ -225,6 +226,24 @@ describe('API views: each documented answer parses with its schema', () => {
     await call('POST', '/api/v1/sites', 400, { name: 'lab', subnets: ['192.168.1.7/24'] });
     await call('GET', '/api/v1/sites', 200);
     await call('DELETE', '/api/v1/sites/home', 200);
+
+    // VPN clients: none without a WireGuard server; one once a public edge registered its key.
+    await call('POST', '/api/v1/vpn/clients', 409, { name: 'laptop' });
+    const vps = await call('POST', '/api/v1/nodes', 201, { name: 'vps', role: 'public' });
+    const reg = await json(
+      t.apiPort,
+      'POST',
+      '/edge/v1/tunnel',
+      { public_key: generateKeyPair().publicKey, endpoint: 'vps.gw.test:51820', port: 51820 },
+      { authorization: `Bearer ${String(vps.token)}` },
+    );
+    expect(reg.status, JSON.stringify(reg.json)).toBe(200);
+    await call('POST', '/api/v1/vpn/clients', 201, { name: 'laptop', policy: 'full' });
+    await call('POST', '/api/v1/vpn/clients', 400, { name: 'phone', policy: 'ports:0' });
+    await call('GET', '/api/v1/vpn/clients', 200);
+    await call('DELETE', '/api/v1/vpn/clients/laptop', 200);
+    await call('DELETE', '/api/v1/vpn/clients/laptop', 404);
+    await call('DELETE', '/api/v1/nodes/vps', 200);
 
     const document = [
       'services:',
