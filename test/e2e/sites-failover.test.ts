@@ -55,7 +55,9 @@ describe('sites: a site with two public edges fails over between them', () => {
         ...['--edge-dir', edges[edge].dir, '--edge-http-port', String(EDGE_HTTP)],
         ...['--edge-https-port', '0', '--log-level', 'info'],
         ...['--tunnel-port', String(WG_PORT), '--tunnel-endpoint', `${wan}:${WG_PORT}`],
-        ...['--tunnel-interface', `ghe${process.pid}`.slice(0, 15)],
+        // Distinct names: wireguard-go's control socket (/var/run/wireguard/NAME.sock) is per
+        // machine, and these namespaces share one filesystem.
+        ...['--tunnel-interface', `${edge === 'inet' ? 'ghe' : 'ghf'}${process.pid}`.slice(0, 15)],
       ],
       `edge-${edge}.log`,
     );
