@@ -1,6 +1,7 @@
 import type { BenchContext } from '../lib/context.js';
 import type { CaseResult, Row } from '../lib/report.js';
 import { HOME_HOST, LOCAL_HOST, SiteBench } from '../lib/site-bench.js';
+import { cpuSpent } from '../lib/proc-cpu.js';
 import { median, round } from '../lib/stats.js';
 import type { WrkResult } from '../lib/wrk.js';
 
@@ -20,12 +21,17 @@ export async function p16(_ctx: BenchContext): Promise<CaseResult> {
   const tunnel: WrkResult[] = [];
   const local: WrkResult[] = [];
   const notes: string[] = [];
+  /** Cores' worth of CPU both wireguard-go processes used during each tunnel round. */
+  const wgCores: number[] = [];
   try {
     // Warm both paths (nginx keepalive pools, the tunnel's session) before measuring.
     await bench.wrk(HOME_HOST, 1, CONNECTIONS);
     await bench.wrk(LOCAL_HOST, 1, CONNECTIONS);
     for (let i = 0; i < ROUNDS; i++) {
+      const before = await bench.wireguardCpu();
+      const t0 = performance.now();
       tunnel.push(await bench.wrk(HOME_HOST, SECONDS, CONNECTIONS));
+      wgCores.push(cpuSpent(before, await bench.wireguardCpu()) / (performance.now() - t0));
       local.push(await bench.wrk(LOCAL_HOST, SECONDS, CONNECTIONS));
     }
   } finally {
@@ -58,6 +64,13 @@ export async function p16(_ctx: BenchContext): Promise<CaseResult> {
       unit: 'req/s',
       detail: `rounds: ${local.map((r) => round(r.rps)).join(', ')}`,
     },
+    {
+      id: 'P16',
+      measure: 'CPU of both wireguard-go processes during the tunnel rounds',
+      value: round(median(wgCores), 2),
+      unit: 'cores',
+      detail: `rounds: ${wgCores.map((c) => round(c, 2)).join(', ')} (of the machine's cores, shared with nginx, wrk and the backends)`,
+    },
   ];
-  return { rows, notes, data: { tunnel, local, ratios } };
+  return { rows, notes, data: { tunnel, local, ratios, wgCores } };
 }

@@ -1,9 +1,11 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { ADMIN_TOKEN, startTestGatehouse, type TestGatehouse } from '../../test/helpers/gatehouse.js';
 import { freePort, http, json, until, type Res } from '../../test/helpers/net.js';
 import { GATEHOUSE_BIN } from '../../test/helpers/netns.js';
 import { requireSitePrerequisites, SiteLab } from '../../test/helpers/site-lab.js';
 import { testDir } from '../../test/helpers/tmp.js';
+import { cpuSnapshot, type CpuSnapshot } from './proc-cpu.js';
 import { parseWrk, type WrkResult } from './wrk.js';
 
 export const EDGE_HTTP = 8080;
@@ -125,6 +127,25 @@ export class SiteBench {
         }
       });
     });
+  }
+
+  /** CPU so far of both tunnel ends' wireguard-go processes (the VPS edge's and the connector's). */
+  async wireguardCpu(): Promise<CpuSnapshot> {
+    const pids: number[] = [];
+    for (const h of ['inet', 'lan'] as const) {
+      const { stdout } = await this.lab.exec(h, 'ip', ['netns', 'pids', this.lab.ns(h)]);
+      for (const pid of stdout.split(/\s+/).filter(Boolean).map(Number)) {
+        const comm = (() => {
+          try {
+            return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+          } catch {
+            return '';
+          }
+        })();
+        if (comm === 'wireguard-go') pids.push(pid);
+      }
+    }
+    return cpuSnapshot(pids, false);
   }
 
   async close(): Promise<void> {
