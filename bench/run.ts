@@ -37,6 +37,8 @@ const CASES: Record<string, () => Promise<Case>> = {
   P13R: async () => (await import('./cases/p13r.js')).p13r,
   P14: async () => (await import('./cases/p14.js')).p14,
   P15: async () => (await import('./cases/p15.js')).p15,
+  P16: async () => (await import('./cases/p16.js')).p16,
+  P17: async () => (await import('./cases/p17.js')).p17,
 };
 
 // dist/bench/run.js → <repo>/bench/results/latest.json

@@ -15,6 +15,9 @@ import { testDir } from './tmp.js';
  * Nothing routes 192.168.77.0/24 outside home: only the tunnel reaches it. inet masquerades what
  * home sends on towards the root namespace (the control plane), as a VPS's provider would.
  */
+/** The lab's machines; inet2 (a second VPS) exists after addSecondEdge(). */
+export type Host = 'inet' | 'inet2' | 'home' | 'lan' | 'nas';
+
 export class SiteLab {
   readonly children = new Set<ChildProcess>();
   private made: string[] = [];
@@ -28,7 +31,7 @@ export class SiteLab {
     this.rootIf = `ghs${process.pid}`.slice(0, 15);
   }
 
-  ns(host: 'inet' | 'home' | 'lan' | 'nas'): string {
+  ns(host: Host): string {
     return `${this.id}-${host}`;
   }
   get rootIp(): string {
@@ -65,7 +68,7 @@ export class SiteLab {
   }
 
   /** A command inside a namespace. */
-  exec(host: 'inet' | 'home' | 'lan' | 'nas', cmd: string, args: string[]) {
+  exec(host: Host, cmd: string, args: string[]) {
     return run('ip', ['netns', 'exec', this.ns(host), cmd, ...args], { timeout: 10_000 });
   }
 
@@ -152,6 +155,85 @@ export class SiteLab {
     }
   }
 
+  /** The second VPS (after addSecondEdge): its address from the root namespace, and its public one. */
+  get edge2Ip(): string {
+    return `10.215.${this.n}.2`;
+  }
+  get vps2Wan(): string {
+    return `198.19.${this.n}.1`;
+  }
+  private get rootIf2(): string {
+    return `ght${process.pid}`.slice(0, 15);
+  }
+
+  /**
+   * A second VPS, for a site with two public edges: the namespace inet2, reached from the root
+   * namespace over 10.215.N.0/24 and from home over its own "internet" link 198.19.N.0/24 (home's
+   * `wan2`, masqueraded like `wan`). Home's default route stays via the first VPS; the second VPS's
+   * public address is on a directly connected link, so a site reaches it with the first VPS gone.
+   */
+  async addSecondEdge(): Promise<void> {
+    const routes =
+      (await run('ip', ['-4', 'route', 'show'])).stdout + (await run('ip', ['-4', 'addr'])).stdout;
+    if (routes.includes(`10.215.${this.n}.`)) throw new Error(`10.215.${this.n}.0/24 is in use here`);
+    await this.ipc('netns', 'add', this.ns('inet2'));
+    this.made.push(this.ns('inet2'));
+    await this.ipc('-n', this.ns('inet2'), 'link', 'set', 'lo', 'up');
+    await this.ipc(
+      'link',
+      'add',
+      this.rootIf2,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'up0',
+      'netns',
+      this.ns('inet2'),
+    );
+    await this.ipc('addr', 'add', `10.215.${this.n}.1/24`, 'dev', this.rootIf2);
+    await this.ipc('link', 'set', this.rootIf2, 'up');
+    await this.ipc('-n', this.ns('inet2'), 'addr', 'add', `${this.edge2Ip}/24`, 'dev', 'up0');
+    await this.ipc('-n', this.ns('inet2'), 'link', 'set', 'up0', 'up');
+    const i2 = ['-n', this.ns('inet2')];
+    await this.ipc(
+      ...i2,
+      'link',
+      'add',
+      'home0',
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'wan2',
+      'netns',
+      this.ns('home'),
+    );
+    await this.ipc(...i2, 'addr', 'add', `${this.vps2Wan}/24`, 'dev', 'home0');
+    await this.ipc(...i2, 'link', 'set', 'home0', 'up');
+    await this.ipc('-n', this.ns('home'), 'addr', 'add', `198.19.${this.n}.2/24`, 'dev', 'wan2');
+    await this.ipc('-n', this.ns('home'), 'link', 'set', 'wan2', 'up');
+    await this.exec('home', 'nft', ['add', 'rule', 'ip', 'lab', 'post', 'oifname', 'wan2', 'masquerade']);
+  }
+
+  /**
+   * A machine going down: every process in its namespace is killed at once (SIGKILL, as a power
+   * cut; a wireguard-go's interface goes with its process). The namespace and its links stay.
+   */
+  async killHost(host: Host): Promise<void> {
+    const pids = await run('ip', ['netns', 'pids', this.ns(host)]).then(
+      (r) => r.stdout.split(/\s+/).filter(Boolean).map(Number),
+      () => [],
+    );
+    for (const pid of pids) kill(pid, 'SIGKILL');
+    for (let i = 0; i < 50; i++) {
+      const left = (await run('ip', ['netns', 'pids', this.ns(host)])).stdout.trim();
+      if (!left) return;
+      await sleep(100);
+    }
+    throw new Error(`processes left in ${this.ns(host)} after SIGKILL`);
+  }
+
   /** Cuts home's internet link (its default route goes with it), as a modem losing its line. */
   async cutHome(): Promise<void> {
     await this.ipc('-n', this.ns('home'), 'link', 'set', 'wan', 'down');
@@ -162,7 +244,7 @@ export class SiteLab {
     await this.ipc('-n', this.ns('home'), 'route', 'replace', 'default', 'via', this.vpsWan);
   }
 
-  spawn(host: 'inet' | 'home' | 'lan' | 'nas', cmd: string, args: string[], log: string): ChildProcess {
+  spawn(host: Host, cmd: string, args: string[], log: string): ChildProcess {
     const fd = openSync(join(this.dir, log), 'a');
     const child = spawn('ip', ['netns', 'exec', this.ns(host), cmd, ...args], { stdio: ['ignore', fd, fd] });
     closeSync(fd);
@@ -197,6 +279,7 @@ export class SiteLab {
     for (const ns of this.made.reverse()) await this.ipc('netns', 'del', ns).catch(() => undefined);
     this.made = [];
     await this.ipc('link', 'del', this.rootIf).catch(() => undefined);
+    await this.ipc('link', 'del', this.rootIf2).catch(() => undefined);
     await rm(this.dir, { recursive: true, force: true });
   }
 }
