@@ -119,7 +119,8 @@ export function pagesConf(env: RenderEnv): string[] {
     'set_by_lua_block $gh_offline_text { return gh_pools.page(2) or ngx.var.gh_offline_text }',
   ];
   const logs = pageLogs(env, 503);
-  for (const key of ['502', '504']) lines.push(...offlineLocation(key, undefined, undefined, [...fromPool, ...logs]));
+  for (const key of ['502', '504'])
+    lines.push(...offlineLocation(key, undefined, undefined, [...fromPool, ...logs]));
   return lines;
 }
 

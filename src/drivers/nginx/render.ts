@@ -1,5 +1,5 @@
 import type { EdgeConfig, Pool, Site } from '../../compile/edge-config.js';
-import { address, filePath, ident } from './escape.js';
+import { filePath, ident } from './escape.js';
 import { indent, listen, PROXY_HEADER_MAPS, PROXY_HEADERS, zoneName } from './common.js';
 import { wildcardCover, type FastEntry } from './lanes.js';
 import { fastLaneEndpoint, fastLaneHttp, fastLaneMain } from './fast-lane.js';
