@@ -12,7 +12,8 @@ import type { RenderEnv } from './env.js';
  * One exception is on the common path: a request the Lua balancer retried on another peer after a
  * failed attempt may end well, in the route's location. The balancer marks it ($gh_upstream_failed,
  * pools-lua.ts); the http-level failure log reads that mark, a map of a constant (no $status, no
- * $upstream_status) while it is unset.
+ * $upstream_status) while it is unset. An upstream that answers 502 or 504 itself (passed on to the
+ * client as it is) is not a failed attempt: the route's location does not log it.
  */
 
 /** The main access log's directive (every request). */
