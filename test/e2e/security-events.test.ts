@@ -1,4 +1,6 @@
 import { hash } from '@node-rs/argon2';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser } from '../helpers/browser.js';
 import { startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
@@ -35,6 +37,7 @@ describe('gate: security events carry host and path', () => {
     const deploy = { user: 'deploy', password_hash: await hash('deploy secret') };
     await put('ci', { hosts: ['ci.home.test'], routes: [{ upstreams }], access: { basic: [deploy] } });
     await put('share', { hosts: ['share.home.test'], routes: [{ upstreams }], access: { links: true } });
+    await put('open', { hosts: ['open.home.test'], routes: [{ upstreams }] });
     expect(
       (await t.api('POST', '/api/v1/users', { username: 'ida', password: 'ida password 1' })).status,
     ).toBe(201);
@@ -49,6 +52,22 @@ describe('gate: security events carry host and path', () => {
     const e = await until(async () => (await events()).find((x) => x.kind === 'denied'), 5000);
     expect(e).toMatchObject({ host: 'vault.home.test', path: '/secret/keys', ip: '127.0.0.1' });
     expect(JSON.stringify(e)).not.toContain('abc');
+  });
+
+  it('writes refusals to the security log and every request to the access log', async () => {
+    const log = (name: string) => readFile(join(t.dataDir, 'nginx', 'logs', name), 'utf8').catch(() => '');
+    expect((await t.get('vault.home.test', '/secret/both')).status).toBe(403);
+    expect((await t.get('vault.home.test', '/sign-in-first')).status).toBe(401);
+    expect((await t.get('open.home.test', '/passed')).status).toBe(200);
+    // The access log is written every second.
+    await until(async () => {
+      const text = await log('access.log');
+      return ['/secret/both', '/sign-in-first', '/passed'].every((p) => text.includes(p)) ? true : undefined;
+    }, 5000);
+    const security = await log('security.log');
+    expect(security).toMatch(/ 403 127\.0\.0\.1 "vault\.home\.test" "\/secret\/both"/);
+    expect(security).toMatch(/ 401 127\.0\.0\.1 "vault\.home\.test" "\/sign-in-first"/);
+    expect(security).not.toContain('/passed');
   });
 
   it("records the portal's sign-in failures and sign-ins with the portal's host and path", async () => {

@@ -194,7 +194,7 @@ export function fastLaneHttp(env: RenderEnv, init: string[] = []): string[] {
  * `https_lc`) need the log phase, which releases their peer: the others skip its Lua handler. The
  * offline page looks its title, text and pool up on the error path only.
  */
-export function fastLaneConf(): string[] {
+export function fastLaneConf(logs: string[] = []): string[] {
   const vars = { T: '${gh_fast_title}', M: '${gh_fast_text}' };
   const fromTable = [
     // The pool: for the offline page's passive health and the failure log.
@@ -232,8 +232,8 @@ export function fastLaneConf(): string[] {
     ]),
     '    proxy_pass http://gh_fast_http;',
     '}',
-    ...offlineLocation('502', '@gh_fast_502', vars, fromTable),
-    ...offlineLocation('504', '@gh_fast_504', vars, fromTable),
+    ...offlineLocation('502', '@gh_fast_502', vars, [...fromTable, ...logs]),
+    ...offlineLocation('504', '@gh_fast_504', vars, [...fromTable, ...logs]),
   ];
 }
 
@@ -267,8 +267,9 @@ export function tableFiles(
   version: string,
   table: FastTable,
   state: string = stateText(version, table),
+  logs: string[] = [],
 ): void {
-  files.set('fast-lane.conf', fastLaneConf().join('\n') + '\n');
+  files.set('fast-lane.conf', fastLaneConf(logs).join('\n') + '\n');
   files.set('fast-lane.lua', FAST_LANE_LUA);
   files.set('pools.lua', POOLS_LUA);
   files.set(FAST_LANE_STATE, state);

@@ -9,6 +9,7 @@ import {
 } from '../../model/session.js';
 import { acmeLocation } from './acme.js';
 import type { RenderEnv } from './env.js';
+import { failureLogs, securityLogs } from './access-logs.js';
 import { GATE_LUA } from './gate-lua.js';
 import { GATE_LIB_LUA } from './gate-lua-lib.js';
 import { GATE_REVOCATIONS_LUA } from './gate-revocations-lua.js';
@@ -63,23 +64,7 @@ export function gateMain(guarded: boolean): string[] {
 export function gateHttp(env: RenderEnv, guarded: boolean): string[] {
   const lines: string[] = [];
   if (env.gate) {
-    lines.push(
-      // Requests nginx itself refused (no upstream answered): the gate counts and records them.
-      // Evaluated for every request: $upstream_status (printed per request) only for these statuses.
-      'map $status $gh_refused {',
-      '    default 0;',
-      '    401 $gh_refused_here;',
-      '    403 $gh_refused_here;',
-      '    429 $gh_refused_here;',
-      '}',
-      'map $upstream_status $gh_refused_here {',
-      '    default 0;',
-      '    "" 1;',
-      '}',
-      // The path without its query string: queries may hold tokens.
-      `log_format gh_security '$msec $status $remote_addr "$host" "$uri"';`,
-      `access_log ${filePath(env.prefix)}/logs/security.log gh_security if=$gh_refused;`,
-    );
+    // The security log's format and condition: access-logs.ts.
     lines.push(
       'upstream gh_gate {',
       `    server unix:${filePath(env.gate.socket)} max_fails=0;`,
@@ -224,10 +209,11 @@ export function gateCheckLocation(i: number, policy: string): string[] {
 }
 
 /** Server-level lines of a site with gate-checked routes. */
-export function siteGateLines(): string[] {
+export function siteGateLines(env: RenderEnv): string[] {
   return [
     ...policyErrorPages(),
     'location @gh_login {',
+    ...securityLogs(env).map(indent),
     '    set_by_lua_block $gh_login_url {',
     '        return gh_gate.login_url()',
     '    }',
@@ -239,6 +225,7 @@ export function siteGateLines(): string[] {
     '    return 401 $gh_page_401;',
     '}',
     'location @gh_login_unavailable {',
+    ...failureLogs(env).map(indent),
     '    default_type text/html;',
     '    add_header Cache-Control "no-store" always;',
     '    return 503 $gh_page_login503;',

@@ -1,4 +1,6 @@
 import { str } from './escape.js';
+import { pageLogs } from './access-logs.js';
+import type { RenderEnv } from './env.js';
 
 /**
  * Gatehouse's own answers: unknown host, upstream down or slow, sign-in required, auth provider
@@ -102,10 +104,11 @@ export const ERROR_PAGES = ['403', '404', '429', '502', '503', '504'].map((k) =>
   k === '502' || k === '504' ? `error_page ${k} =503 @gh_${k};` : `error_page ${k} @gh_${k};`,
 );
 
-export function pagesConf(): string[] {
+export function pagesConf(env: RenderEnv): string[] {
   const lines = [...ERROR_PAGES];
   // 401 is answered by the route's own sign-in location (portal redirect or provider's answer).
-  for (const p of PAGES.filter((x) => x.key !== '401')) lines.push(...pageLocation(p.key, p.status, p.retry));
+  for (const p of PAGES.filter((x) => x.key !== '401'))
+    lines.push(...pageLocation(p.key, p.status, p.retry, pageLogs(env, p.status)));
   // No upstream answered (all down, refused, unreachable, timed out): the service's offline page,
   // its title and text from the route's pool line in the Lua table (pools-lua.ts), so that a new
   // text needs no reload; a location without a pool (the portal's) says "This service".
@@ -115,7 +118,9 @@ export function pagesConf(): string[] {
     'set_by_lua_block $gh_offline_title { return gh_pools.page(1) or ngx.var.gh_offline_title }',
     'set_by_lua_block $gh_offline_text { return gh_pools.page(2) or ngx.var.gh_offline_text }',
   ];
-  for (const key of ['502', '504']) lines.push(...offlineLocation(key, undefined, undefined, fromPool));
+  const logs = pageLogs(env, 503);
+  for (const key of ['502', '504'])
+    lines.push(...offlineLocation(key, undefined, undefined, [...fromPool, ...logs]));
   return lines;
 }
 
@@ -134,7 +139,8 @@ export function html(text: string): string {
 
 /**
  * A service's offline page: 503 with Retry-After, naming the service (or its `offline_page` title)
- * and its own text when it has one, from `vars`, which `setVars` (run first) may set.
+ * and its own text when it has one, from `vars`, which `setVars` (run first) may set; `setVars`
+ * also holds the location's access logs (access-logs.ts).
  */
 export function offlineLocation(
   key: string,
@@ -163,9 +169,11 @@ export function offlineLocation(
   ];
 }
 
-export function pageLocation(key: string, status: number, retry: boolean): string[] {
+/** `logs`: the location's access logs (access-logs.ts), if it is one whose requests some log takes. */
+export function pageLocation(key: string, status: number, retry: boolean, logs: string[] = []): string[] {
   return [
     `location @gh_${key} {`,
+    ...logs.map((l) => `    ${l}`),
     '    default_type text/html;',
     '    add_header Cache-Control "no-store" always;',
     // A rate-limited route says how long its bucket takes to refill one request.

@@ -137,6 +137,8 @@ export function memoState(version: string, poolLines: string[], contribs: Contri
 export interface ConfFiles {
   head: [string, string][];
   tail: [string, string][];
+  /** The logs of the fast lane's offline pages (access-logs.ts). */
+  fastLaneLogs: string[];
 }
 
 /** renderConf of render.ts, handed in (render.ts imports this file). */
@@ -157,7 +159,7 @@ export function assembleFiles(
   state?: string,
 ): RenderedFiles {
   const files: RenderedFiles = new Map(conf.head);
-  tableFiles(files, version, table, state);
+  tableFiles(files, version, table, state, conf.fastLaneLogs);
   for (const [name, content] of conf.tail) files.set(name, content);
   return files;
 }

@@ -1,5 +1,5 @@
 import type { EdgeConfig, Pool, Site } from '../../compile/edge-config.js';
-import { address, filePath, ident } from './escape.js';
+import { filePath, ident } from './escape.js';
 import { indent, listen, PROXY_HEADER_MAPS, PROXY_HEADERS, zoneName } from './common.js';
 import { wildcardCover, type FastEntry } from './lanes.js';
 import { fastLaneEndpoint, fastLaneHttp, fastLaneMain } from './fast-lane.js';
@@ -14,6 +14,7 @@ import {
   type RenderMemo,
 } from './render-memo.js';
 import { pagesConf, pageVariables } from './pages.js';
+import { failureLogHttp, failureLogs, mainLog, securityLogHttp } from './access-logs.js';
 import { siteServer } from './site.js';
 import { gateEndpoint, gateFiles, gateHttp, gateInit, gateMain, policyRoutes, portalServer } from './gate.js';
 import { httpsRedirect, tlsHttpPreamble, tlsPlan, tlsServers, type TlsPlan } from './tls.js';
@@ -147,7 +148,7 @@ export function renderConf(
     ...fast.map((f) => f.host).filter((h) => plan.certOf.has(h)),
   ];
   http.push(...httpPreamble(env, own, named));
-  http.push(...upstreamFailureLog(env));
+  http.push(...failureLogHttp(env), ...securityLogHttp(env));
   http.push(...gateHttp(env, guarded));
   http.push(...tlsHttpPreamble(plan));
   http.push(...acmeMap(cfg));
@@ -194,40 +195,11 @@ export function renderConf(
     head: [
       ['nginx.conf', main.join('\n') + '\n'],
       ['proxy_headers.conf', PROXY_HEADERS.join('\n') + '\n'],
-      ['pages.conf', pagesConf().join('\n') + '\n'],
+      ['pages.conf', pagesConf(env).join('\n') + '\n'],
     ],
     tail: [...tlsFiles(plan), ...(guarded ? gateFiles(own, env) : [])],
+    fastLaneLogs: failureLogs(env),
   };
-}
-
-/**
- * Passive health: one syslog line per request in which an upstream was refused, broke off or timed
- * out (nginx's 502/504 in $upstream_status, also "no live upstreams"), with the route's pool (the
- * upstream block is shared by all pools). Successful requests log nothing.
- *
- * The condition is evaluated for every request, so it reads $upstream_status (printed per request,
- * then a regex) only where a failed attempt can be: a final 502 or 504, or a 503 (the offline page
- * answers those). A request the Lua balancer sent to another peer (after a failed attempt) sets
- * $gh_upstream_failed itself (pools-lua.ts), and the map is not evaluated.
- */
-function upstreamFailureLog(env: RenderEnv): string[] {
-  const t = env.upstreamLog;
-  if (!t) return [];
-  return [
-    'map $status $gh_upstream_failed {',
-    '    default 0;',
-    '    502 $gh_upstream_failed_any;',
-    '    503 $gh_upstream_failed_any;',
-    '    504 $gh_upstream_failed_any;',
-    '}',
-    'map $upstream_status $gh_upstream_failed_any {',
-    '    default 0;',
-    '    "~50[24]" 1;',
-    '}',
-    "log_format gh_upstream '$host|$upstream_addr|$upstream_status|$gh_pool';",
-    `access_log syslog:server=${address(t.address)},nohostname,tag=${ident(t.tag)} gh_upstream if=$gh_upstream_failed;`,
-    '',
-  ];
 }
 
 /** `named`: every host named in a server block or host map. */
@@ -242,7 +214,7 @@ function httpPreamble(env: RenderEnv, cfg: EdgeConfig, named: string[]): string[
     'server_tokens off;',
     'default_type application/octet-stream;',
     `log_format gh_main '$remote_addr [$time_iso8601] "$host" "$request" $status $body_bytes_sent $request_time "$upstream_addr"';`,
-    `access_log ${p}/logs/access.log gh_main buffer=64k flush=1s;`,
+    mainLog(env),
     `client_body_temp_path ${p}/tmp/body;`,
     `proxy_temp_path ${p}/tmp/proxy;`,
     `fastcgi_temp_path ${p}/tmp/fastcgi;`,

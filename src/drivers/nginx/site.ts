@@ -6,6 +6,7 @@ import { gateCheckLocation, identityHeaders, policyCheck, policyErrorPages, site
 import { STRIPPED_IDENTITY_HEADERS } from './identity-headers.js';
 import type { RenderEnv } from './env.js';
 import { acmeLocation } from './acme.js';
+import { securityLogs } from './access-logs.js';
 import { poolLocationLines, poolUpstream } from './pools.js';
 
 /** A server block for a site that needs more than the fast lane: its routes, auth and pages. */
@@ -28,14 +29,14 @@ export function siteServer(
     ...(tls ? [] : acmeLocation().map(indent)),
   ];
   const authed = site.routes.some((r) => r.access.forwardAuth || r.access.basic);
-  if (site.routes.some((r) => r.access.policy)) lines.push(...siteGateLines().map(indent));
+  if (site.routes.some((r) => r.access.policy)) lines.push(...siteGateLines(env).map(indent));
   site.routes.forEach((route, i) => {
     const r = tls && route.hsts ? withHsts(route) : route;
     lines.push(...routeLocation(r, i, pools.get(route.pool) as Pool, gen).map(indent));
   });
   if (!site.routes.some((r) => r.path === '/'))
     lines.push('    location / {', '        return 404;', '    }');
-  if (authed) lines.push(...authNamedLocations().map(indent));
+  if (authed) lines.push(...authNamedLocations(env).map(indent));
   lines.push('}', '');
   return lines;
 }
@@ -214,9 +215,11 @@ function authLocation(i: number, url: string): string[] {
   ];
 }
 
-function authNamedLocations(): string[] {
+function authNamedLocations(env: RenderEnv): string[] {
   return [
     'location @gh_unauthorized {',
+    // A refusal: the security log takes it (access-logs.ts).
+    ...securityLogs(env).map(indent),
     '    if ($gh_auth_location != "") {',
     '        return 302 $gh_auth_location;',
     '    }',
