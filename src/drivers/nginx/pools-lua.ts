@@ -148,7 +148,7 @@ local function release(pool, i)
 end
 
 -- A retried request had a failed attempt: the failure log takes it without evaluating its
--- condition (render.ts). The variable exists only where that log is on.
+-- condition (access-logs.ts). The variable exists only where that log is on.
 local function mark_retried()
   ngx.var.gh_upstream_failed = "1"
 end
