@@ -210,6 +210,24 @@ describe('first run: banner, logs, doctor', () => {
     expect(refused.stderr).toContain('Restore gatehouse.db (with data.key) from a backup');
   });
 
+  it('stopped while still starting (nginx up, the banner not yet out): it finishes, then stops its nginx too', async () => {
+    const dir = await testDir('gh-early-stop-');
+    dirs.push(dir);
+    const q = await ports();
+    const early = new Up(['--data-dir', dir, ...q.args]);
+    const pidFile = join(dir, 'nginx', 'run', 'nginx.pid');
+    // As soon as nginx's master exists, before `up` says it is ready.
+    const pid = await until(
+      async () => Number((await readFile(pidFile, 'utf8').catch(() => '')).trim()) || undefined,
+      60_000,
+      5,
+    );
+    const exited = new Promise<number | null>((r) => early.p.once('exit', (code) => r(code)));
+    early.p.kill('SIGTERM');
+    expect(await exited, early.stderr).toBe(0);
+    expect(alive(pid), `nginx master ${pid} outlived gatehouse`).toBe(false);
+  });
+
   it('logs for people on a terminal: no JSON in what the operator sees', async () => {
     const dir = await testDir('gh-tty-');
     dirs.push(dir);

@@ -34,6 +34,16 @@ export function upCommand(): Command {
     const log = createLogger(settings.log_level);
     // A bug somewhere must not take the control plane (and with it config changes) down: log it.
     process.on('unhandledRejection', (err) => log.error({ err: String(err) }, 'unhandled rejection'));
+    // Ctrl-C or SIGTERM while still starting (the API may already answer) must not kill the process
+    // outright, leaving its nginx behind: it is remembered, and acted on once the start is done.
+    let stopping = false;
+    let stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'stopping once started');
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
     // Loaded here so that client commands start quickly without the server's modules.
     const { startGatehouse } = await import('../../gatehouse.js');
     const gh = await startGatehouse(settings, log).catch((err: unknown) => {
@@ -49,15 +59,14 @@ export function upCommand(): Command {
     }
     const { hasAdmin } = await import('../../store/db.js');
     process.stdout.write(banner(settings, gh.addresses, !(await hasAdmin(gh.db)), process.pid) + '\n');
-    let stopping = false;
-    const stop = (signal: string) => {
+    const close = () => void gh.close().then(() => process.exit(0));
+    if (stopping) return close();
+    stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
       log.info({ signal }, 'stopping');
-      void gh.close().then(() => process.exit(0));
+      close();
     };
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGTERM', () => stop('SIGTERM'));
   });
   return cmd;
 }
