@@ -16,7 +16,9 @@ import { median, percentile, round, sleep } from '../lib/stats.js';
 const BIN = fileURLToPath(new URL('../../../bin/gatehouse.js', import.meta.url));
 const ROUTES = 1_000;
 const COLD_STARTS = 5;
-const CHANGES = 40;
+const CHANGES = 100;
+/** Registrations before the timed ones: the first after a start run cold code (JIT) on both sides. */
+const WARMUP = 5;
 
 interface Edge {
   proc: ChildProcess;
@@ -108,22 +110,28 @@ export async function p7(ctx: BenchContext): Promise<CaseResult> {
     // the same node token, as an agent does) and at the edge's nginx.
     edge = startEdge(control, token, dir, httpPort);
     await untilServes(httpPort, hostOf(`p7-${ROUTES - 1}`), 20_000);
+    // It first serves from its cache; the changes are timed once it has caught up with the control
+    // plane (its report names the current config), so the first one does not include that catch-up.
+    await untilInSync(bg, apiPort, probeToken, 20_000);
     const delivery: number[] = [];
     const served: number[] = [];
     const edgeNginx = await nginxPid(dir);
     const workersBefore = childrenOf(edgeNginx).sort().join(',');
     let have = await currentHash(apiPort, probeToken);
-    for (let i = 0; i < CHANGES; i++) {
+    for (let i = -WARMUP; i < CHANGES; i++) {
       const poll = longPoll(apiPort, probeToken, have);
       await sleep(20);
       const t0 = performance.now();
-      const r = await bg.register(`p10-${i}`, backend.port);
+      const sub = i < 0 ? `p10-warm${-i}` : `p10-${i}`;
+      const r = await bg.register(sub, backend.port);
       if (r.status >= 300) throw new Error(`P10: registration failed (${r.status})`);
       const body = await poll;
-      delivery.push(body.at - t0);
       have = body.hash;
-      await untilServes(httpPort, hostOf(`p10-${i}`), 10_000);
-      served.push(performance.now() - t0);
+      await untilServes(httpPort, hostOf(sub), 10_000);
+      if (i >= 0) {
+        delivery.push(body.at - t0);
+        served.push(performance.now() - t0);
+      }
       await bg.settle();
     }
     const reloaded = childrenOf(edgeNginx).sort().join(',') !== workersBefore;
@@ -147,7 +155,7 @@ export async function p7(ctx: BenchContext): Promise<CaseResult> {
           value: round(percentile(delivery, 99), 1),
           unit: 'ms',
           goal: { op: '<=', value: 100 },
-          detail: `${CHANGES} registrations, from POST /register to the long-poll's answer: ${fmt(delivery)}`,
+          detail: `${CHANGES} registrations (after ${WARMUP} untimed), from POST /register to the long-poll's answer: ${fmt(delivery)}`,
         },
         {
           id: 'P10',
@@ -177,6 +185,25 @@ async function enrol(bg: BenchGatehouse): Promise<{ token: string; probeToken: s
   const { token } = await nodes.add({ name: 'bench-edge', role: 'public' });
   const probe = await nodes.add({ name: 'bench-probe', role: 'public' });
   return { token, probeToken: probe.token };
+}
+
+/** Waits until the agent's node reports the config the control plane serves its role now. */
+async function untilInSync(
+  bg: BenchGatehouse,
+  apiPort: number,
+  probeToken: string,
+  giveUpMs: number,
+): Promise<void> {
+  const nodes = new NodeStore(bg.gh.db);
+  const t0 = performance.now();
+  for (;;) {
+    const want = await currentHash(apiPort, probeToken);
+    const node = (await nodes.list()).find((n) => n.name === 'bench-edge');
+    if (node?.applied_hash === want) return;
+    if (performance.now() - t0 > giveUpMs)
+      throw new Error(`P10: the edge did not catch up in ${giveUpMs} ms`);
+    await sleep(20);
+  }
 }
 
 async function currentHash(apiPort: number, token: string): Promise<string> {
