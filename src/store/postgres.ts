@@ -1,4 +1,4 @@
-import { Kysely, PostgresDialect } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { GatehouseError } from '../model/errors.js';
 import type { Database, Db } from './db.js';
@@ -58,10 +58,6 @@ async function connect(url: string, max: number): Promise<Db> {
   // An idle client losing its server (database restarted) must not crash the process; the pool
   // drops it and the next query opens a new one.
   pool.on('error', () => undefined);
-  // Queued before the client's first query (the event is emitted before the client is handed out).
-  pool.on('connect', (client) => {
-    client.query(DEAD_PEER_SQL).catch(() => undefined);
-  });
   try {
     const client = await pool.connect();
     client.release();
@@ -74,7 +70,16 @@ async function connect(url: string, max: number): Promise<Db> {
       503,
     );
   }
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({
+    dialect: new PostgresDialect({
+      pool,
+      // Awaited before the connection's first query (a query sent while another runs is deprecated
+      // in pg and refused in pg 9).
+      onCreateConnection: async (conn) => {
+        await conn.executeQuery(CompiledQuery.raw(DEAD_PEER_SQL)).catch(() => undefined);
+      },
+    }),
+  });
   pools.set(db, pool);
   return db;
 }

@@ -69,6 +69,26 @@ describe('store (postgres only)', () => {
     await Promise.all([a.destroy(), b.destroy()]);
   });
 
+  it('every pooled connection gives a dead peer up in ~8 s (keepalive settings set before its first query)', async () => {
+    const url = await (await sharedPostgres()).createDatabase();
+    const db = await openDatabase(url);
+    // Several at once, so the pool opens more than one connection.
+    const seen = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        db.connection().execute(async (c) => {
+          const { rows } = await sql<{
+            t: string;
+            i: string;
+          }>`select current_setting('tcp_user_timeout') as t,
+            current_setting('tcp_keepalives_idle') as i, pg_sleep(0.05)`.execute(c);
+          return rows[0];
+        }),
+      ),
+    );
+    for (const r of seen) expect(r).toMatchObject({ t: '8000', i: '5' });
+    await db.destroy();
+  });
+
   it('an unreachable database is one line naming the URL without its password', async () => {
     const err = await openDatabase('postgres://gh:s3cret@127.0.0.1:1/nope').then(
       () => undefined,
