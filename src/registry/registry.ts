@@ -4,7 +4,7 @@ import { fromZod, GatehouseError } from '../model/errors.js';
 import { serviceSchema, type Service, type ServiceRecord, type Source } from '../model/service.js';
 import { dialectOf, sqliteOf, type Db } from '../store/db.js';
 import { applyCatchUp, readChanges, staleError, type CatchUp } from './catch-up.js';
-import { checkNewPorts, Claims, type IsLocal } from './claims.js';
+import { checkNewPorts, Claims } from './claims.js';
 import { GroupCommit } from './group-commit.js';
 import {
   loadRecords,
@@ -15,42 +15,13 @@ import {
   type WriteMeta,
 } from './persist.js';
 import { planOps } from './plan.js';
+import type { ChangeEvent, HostChecks, Op, WriteResult } from './registry-types.js';
 import { independent } from './rebase.js';
 import { Staging } from './staging.js';
 import { WriteQueue, type Turn as QueueTurn } from './write-queue.js';
 
 export type { WriteMeta } from './persist.js';
-
-/** Facts about the machine the registry checks writes against (absent in pure unit tests). */
-export interface HostChecks {
-  isLocal?: IsLocal;
-  /** Whether a TCP port is free to listen on; a new TCP route on a busy port is refused. */
-  portFree?: (port: number) => Promise<boolean>;
-  /** Host names Gatehouse itself answers (the login portal), with a name for the message. */
-  reservedHosts?: ReadonlyMap<string, string>;
-}
-
-export type Op =
-  | {
-      kind: 'put' | 'create';
-      service: Service;
-      /** Write only if the record's `meta.updated_at` is still this ('absent': it must not exist). */
-      ifUpdatedAt?: string;
-    }
-  | { kind: 'delete'; name: string };
-
-export interface ChangeEvent {
-  version: number;
-  names: string[];
-}
-
-export interface WriteResult {
-  version: number;
-  /** Names whose record changed; empty when the write was a no-op. */
-  changed: string[];
-  /** Of those, the names that did not exist before. */
-  created: string[];
-}
+export type { ChangeEvent, HostChecks, Op, WriteResult } from './registry-types.js';
 
 /** A write's turn in the queue: its answer, or (staged for the group commit) the answer to come. */
 type Turn = QueueTurn<WriteResult>;
