@@ -49,7 +49,7 @@ export async function p8(ctx: BenchContext): Promise<CaseResult> {
         value: mb(node.rss + nginxPss),
         unit: 'MB',
         goal: { op: '<=', value: 150 },
-        detail: `node RSS ${mb(node.rss)} (heap used ${mb(node.heapUsed)}, external ${mb(node.external)}) + nginx PSS ${mb(nginxPss)}`,
+        detail: `node RSS ${mb(node.rss)} (heap used ${mb(node.heapUsed)} of ${mb(node.heapTotal)}, external ${mb(node.external)}) + nginx PSS ${mb(nginxPss)}`,
       },
       {
         id: 'P8',
