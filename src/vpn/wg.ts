@@ -16,19 +16,28 @@ export interface WgLinkOptions {
   log: Logger;
   /** `wireguard-go` (userspace; no kernel module needed). */
   wireguardGo?: string;
+  /** Never the kernel's WireGuard, even where it exists (GATEHOUSE_WG_USERSPACE=1 says the same). */
+  userspace?: boolean;
   wg?: string;
 }
 
 /** Interface names the kernel accepts and no shell or config line reads twice. */
 export const IFACE_RE = /^[A-Za-z0-9_.-]{1,15}$/;
 
+/** Where a link's packets are handled: the kernel's module, or `wireguard-go` in userspace. */
+export type WgMode = 'kernel' | 'userspace';
+
 /**
- * One WireGuard interface run by `wireguard-go` (a child of this process, stopped with it), set
- * with `wg syncconf` (peers change without dropping the others' sessions) and `ip` (its address and
- * the routes into it). Changes are applied in place: no restart of the interface.
+ * One WireGuard interface: the kernel's where the module exists (`ip link add … type wireguard`),
+ * else run by `wireguard-go` (a child of this process, stopped with it). Either way it is set with
+ * `wg syncconf` (peers change without dropping the others' sessions) and `ip` (its address and the
+ * routes into it). Changes are applied in place: no restart of the interface.
  */
 export class WgLink {
   private child: ChildProcess | undefined;
+  /** A kernel interface made by up() and not yet removed by down(). */
+  private kernelLink = false;
+  private modeUsed: WgMode | undefined;
   private exited: Promise<void> = Promise.resolve();
   private routesSet = new Set<string>();
   private addressSet = '';
@@ -43,18 +52,37 @@ export class WgLink {
   }
 
   get running(): boolean {
+    if (this.kernelLink) return true;
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** How the last up() made the interface (undefined before the first). */
+  get mode(): WgMode | undefined {
+    return this.modeUsed;
   }
 
   private wg(args: string[]) {
     return run(this.o.wg ?? 'wg', args, { timeout: 10_000 });
   }
 
-  /** Starts wireguard-go (once; again if it died) and waits for its control socket. */
+  /**
+   * Makes the interface: the kernel's if it has WireGuard, else wireguard-go (started once, and
+   * again if it died), and waits until `wg` can talk to it.
+   */
   async up(): Promise<void> {
     if (this.running) return;
-    // A stale interface of ours (a crash) would make wireguard-go refuse the name.
+    // A stale interface of ours (a crash) would make either refuse the name.
     await run('ip', ['link', 'del', 'dev', this.o.name], { timeout: 10_000 }).catch(() => undefined);
+    this.routesSet.clear();
+    this.addressSet = '';
+    const userspace = this.o.userspace ?? process.env.GATEHOUSE_WG_USERSPACE === '1';
+    if (!userspace && (await this.kernelUp())) return;
+    if (this.modeUsed !== 'userspace')
+      this.o.log.info(
+        { iface: this.o.name },
+        'WireGuard runs in userspace (wireguard-go): no kernel module here',
+      );
+    this.modeUsed = 'userspace';
     const child = spawn(this.o.wireguardGo ?? 'wireguard-go', ['-f', this.o.name], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, LOG_LEVEL: 'error' },
@@ -72,8 +100,6 @@ export class WgLink {
         resolve();
       });
     });
-    this.routesSet.clear();
-    this.addressSet = '';
     const deadline = Date.now() + 10_000;
     for (;;) {
       if (!this.running)
@@ -90,12 +116,31 @@ export class WgLink {
     }
   }
 
+  /** The kernel's interface, if the kernel has WireGuard (Debian's kernels do; some VMs' do not). */
+  private async kernelUp(): Promise<boolean> {
+    const made = await run('ip', ['link', 'add', 'dev', this.o.name, 'type', 'wireguard'], {
+      timeout: 10_000,
+    }).then(
+      () => true,
+      () => false,
+    );
+    if (!made) return false;
+    this.kernelLink = true;
+    if (this.modeUsed !== 'kernel') this.o.log.info({ iface: this.o.name }, 'WireGuard runs in the kernel');
+    this.modeUsed = 'kernel';
+    return true;
+  }
+
   /** Peers and keys as `spec` says; only what differs changes. */
   async sync(spec: WgInterfaceSpec): Promise<void> {
     await mkdir(this.o.dir, { recursive: true, mode: 0o700 });
     const file = join(this.o.dir, `${this.o.name}.conf`);
     await writeFileAtomic(file, renderWgConfig(spec), 0o600);
-    await this.wg(['syncconf', this.o.name, file]);
+    await this.wg(['syncconf', this.o.name, file]).catch((err: unknown) => {
+      // The kernel's interface was removed under us: the next up() makes it again.
+      if (this.kernelLink && /No such device/i.test(String(err))) this.kernelLink = false;
+      throw err;
+    });
   }
 
   /** The interface's own address (`100.96.0.1/24`) and link up. */
@@ -143,8 +188,13 @@ export class WgLink {
     return out;
   }
 
-  /** Stops wireguard-go (the interface goes with it). */
+  /** Removes the interface (the kernel's) or stops wireguard-go (the interface goes with it). */
   async down(): Promise<void> {
+    if (this.kernelLink) {
+      this.kernelLink = false;
+      await run('ip', ['link', 'del', 'dev', this.o.name], { timeout: 10_000 }).catch(() => undefined);
+      return;
+    }
     const child = this.child;
     this.child = undefined;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
