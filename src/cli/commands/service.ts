@@ -35,7 +35,7 @@ export function serviceCommand(): Command {
             [...s.hosts, ...s.tcp.map((t) => `tcp:${t.port}`)].join(',') || '-',
             // A public service must stand out from the guarded ones.
             m.public ? m.access.toUpperCase() : m.access,
-            shorten(m.upstreams),
+            s.site ? `${shorten(m.upstreams)} (site ${s.site})` : shorten(m.upstreams),
             m.https,
             m.down ? `${m.state} (${m.down} down)` : m.state === 'failing' ? m.state_label : m.state,
             meta.owner ? `${meta.source}:${meta.owner}` : meta.source,
