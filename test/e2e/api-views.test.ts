@@ -238,9 +238,19 @@ describe('API views: each documented answer parses with its schema', () => {
       { authorization: `Bearer ${String(vps.token)}` },
     );
     expect(reg.status, JSON.stringify(reg.json)).toBe(200);
+    await call('POST', '/api/v1/vpn/groups', 201, { name: 'staff', policy: 'ports:22' });
+    await call('POST', '/api/v1/vpn/groups', 400, { name: 'ops', policy: 'some' });
     await call('POST', '/api/v1/vpn/clients', 201, { name: 'laptop', policy: 'full' });
+    await call('POST', '/api/v1/vpn/clients', 201, { name: 'tablet', group: 'staff', kill_switch: true });
     await call('POST', '/api/v1/vpn/clients', 400, { name: 'phone', policy: 'ports:0' });
+    await call('POST', '/api/v1/vpn/clients', 400, { name: 'phone', group: 'nosuch' });
     await call('GET', '/api/v1/vpn/clients', 200);
+    await call('PUT', '/api/v1/vpn/groups/staff', 200, { policy: 'full' });
+    await call('PUT', '/api/v1/vpn/groups/nosuch', 404, { policy: 'full' });
+    await call('GET', '/api/v1/vpn/groups', 200);
+    await call('DELETE', '/api/v1/vpn/groups/staff', 409);
+    await call('DELETE', '/api/v1/vpn/clients/tablet', 200);
+    await call('DELETE', '/api/v1/vpn/groups/staff', 200);
     await call('DELETE', '/api/v1/vpn/clients/laptop', 200);
     await call('DELETE', '/api/v1/vpn/clients/laptop', 404);
     await call('DELETE', '/api/v1/nodes/vps', 200);
