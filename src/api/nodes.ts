@@ -5,6 +5,7 @@ import { feedBodyJson } from '../edge/feed-json.js';
 import { nodeCreateSchema, nodeReportSchema, type NodeStore } from '../edge/nodes.js';
 import { GatehouseError } from '../model/errors.js';
 import { slugSchema } from '../model/values.js';
+import { CONTROL_PLACEHOLDER } from './control-url.js';
 import { parse } from './http-errors.js';
 import type { ApiContext } from './context.js';
 import type { NodeEnrolled, NodeList } from './views/index.js';
@@ -19,7 +20,12 @@ const configQuery = z.strictObject({
 });
 
 /** Nodes (admin) under /api/v1/nodes. */
-export async function nodeRoutes(app: FastifyInstance, nodes: NodeStore, feed: EdgeFeed): Promise<void> {
+export async function nodeRoutes(
+  app: FastifyInstance,
+  nodes: NodeStore,
+  feed: EdgeFeed,
+  controlUrl = CONTROL_PLACEHOLDER,
+): Promise<void> {
   app.get('/nodes', async () => {
     const list = await nodes.list();
     // What each role should serve now (config, certificates, gate state): once per role.
@@ -35,7 +41,7 @@ export async function nodeRoutes(app: FastifyInstance, nodes: NodeStore, feed: E
   app.post('/nodes', async (req, reply) => {
     const input = parse(nodeCreateSchema, req.body, '');
     const { node, token } = await nodes.add(input);
-    const command = `gatehouse edge --control <this API's URL> --node-token ${token}`;
+    const command = `gatehouse edge --control ${controlUrl} --node-token ${token}`;
     return reply.code(201).send({ node, token, command } satisfies NodeEnrolled);
   });
   app.delete('/nodes/:name', async (req) => {

@@ -1,5 +1,5 @@
-import { vpnClientCreateSchema } from '../model/vpn-client.js';
-import { body, create, inputSchema, pathParam, query, read, remove } from './openapi-build.js';
+import { vpnClientCreateSchema, vpnGroupCreateSchema, vpnGroupUpdateSchema } from '../model/vpn-client.js';
+import { body, create, inputSchema, op, pathParam, query, read, remove } from './openapi-build.js';
 
 /** VPN clients (docs/vpn-clients.md). */
 export function vpnClientPaths(): Record<string, object> {
@@ -21,6 +21,26 @@ export function vpnClientPaths(): Record<string, object> {
         'Revoked',
         'Revoked',
       ]),
+    },
+    '/vpn/groups': {
+      get: read('Device groups: the policy each carries and how many clients are in it', [
+        'Device groups',
+        'VpnGroupList',
+      ]),
+      post: create(
+        'Add a device group with a policy (its clients without their own policy follow it)',
+        body(inputSchema(vpnGroupCreateSchema)),
+        ['Added', 'VpnGroupView'],
+      ),
+    },
+    '/vpn/groups/{name}': {
+      put: op({
+        summary: "Set a group's policy: the servers' rules for every member without its own change at once",
+        parameters: [pathParam('name')],
+        requestBody: body(inputSchema(vpnGroupUpdateSchema)),
+        answers: { 200: ['The group', 'VpnGroupView'] },
+      }),
+      delete: remove('Remove a device group (409 naming group while clients are in it)', pathParam('name')),
     },
   };
 }

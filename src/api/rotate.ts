@@ -10,6 +10,7 @@ import type { Logger } from '../observe/log.js';
 import type { Db } from '../store/db.js';
 import { rotateDataKey, rotateSessionKey } from '../store/rotate.js';
 import type { Sealer } from '../store/secrets.js';
+import { controlUrlOf } from './control-url.js';
 import { parse } from './http-errors.js';
 import { TokenCheck } from './tokens.js';
 import { ROTATE_KINDS, type Rotated } from './views/rotate.js';
@@ -104,7 +105,7 @@ export class Rotations {
           kind,
           node: node.name,
           token,
-          command: `gatehouse edge --control <this API's URL> --node-token ${token}`,
+          command: `gatehouse edge --control ${controlUrlOf(settings)} --node-token ${token}`,
           message: `the old token of node ${node.name} is refused from now on: restart its agent with this one (shown only once)`,
         };
       }

@@ -37,6 +37,7 @@ import { edgeRegisterRelay } from './edge-register.js';
 import { AuditLog, auditChanges, CLI_UID_HEADER, socketActor } from './audit-log.js';
 import { auditRoutes } from './audit.js';
 import { backupRoutes } from './backups.js';
+import { controlUrlOf } from './control-url.js';
 import { rotateRoutes, type Rotations } from './rotate.js';
 import { siteEdgeRoutes, siteRoutes } from './sites.js';
 import { SiteStore } from '../vpn/store.js';
@@ -205,8 +206,8 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
       await applyRoutes(api, ctx);
       await sessionRoutes(api, deps.gate);
       await streamRoutes(api, ctx, deps.feed);
-      await nodeRoutes(api, nodes, deps.feed);
-      await siteRoutes(api, sites);
+      await nodeRoutes(api, nodes, deps.feed, controlUrlOf(deps.settings));
+      await siteRoutes(api, sites, controlUrlOf(deps.settings));
       await vpnClientRoutes(api, clients);
       await backupRoutes(api, ctx);
       if (deps.rotations) await rotateRoutes(api, deps.rotations);

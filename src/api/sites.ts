@@ -5,18 +5,23 @@ import { GatehouseError } from '../model/errors.js';
 import { edgeTunnelSchema, siteCreateSchema, siteSyncSchema } from '../model/site.js';
 import { slugSchema } from '../model/values.js';
 import type { SiteStore } from '../vpn/store.js';
+import { CONTROL_PLACEHOLDER } from './control-url.js';
 import { parse } from './http-errors.js';
 import type { SiteAdded, SiteList } from './views/index.js';
 
 const nameParams = z.strictObject({ name: slugSchema });
 
 /** Sites (admin) under /api/v1/sites: add (token and command shown once), list, remove. */
-export async function siteRoutes(app: FastifyInstance, sites: SiteStore): Promise<void> {
+export async function siteRoutes(
+  app: FastifyInstance,
+  sites: SiteStore,
+  controlUrl = CONTROL_PLACEHOLDER,
+): Promise<void> {
   app.get('/sites', async () => ({ sites: await sites.list() }) satisfies SiteList);
   app.post('/sites', async (req, reply) => {
     const input = parse(siteCreateSchema, req.body, '');
     const { site, token } = await sites.add(input);
-    const command = `gatehouse site connect --control <this API's URL> --site-token ${token} ${site.name}`;
+    const command = `gatehouse site connect --control ${controlUrl} --site-token ${token} ${site.name}`;
     return reply.code(201).send({ site, token, command } satisfies SiteAdded);
   });
   app.delete('/sites/:name', async (req) => {

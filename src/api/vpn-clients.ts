@@ -2,17 +2,18 @@ import type { FastifyInstance } from 'fastify';
 import QRCode from 'qrcode';
 import { z } from 'zod';
 import { slugSchema } from '../model/values.js';
-import { vpnClientCreateSchema } from '../model/vpn-client.js';
+import { vpnClientCreateSchema, vpnGroupCreateSchema, vpnGroupUpdateSchema } from '../model/vpn-client.js';
 import type { VpnClientStore } from '../vpn/clients.js';
 import { parse } from './http-errors.js';
-import type { VpnClientAdded, VpnClientList } from './views/index.js';
+import type { VpnClientAdded, VpnClientList, VpnGroupList, VpnGroupView } from './views/index.js';
 
 const nameParams = z.strictObject({ name: slugSchema });
 const createQuery = z.strictObject({ format: z.enum(['json', 'png']).default('json') });
 
 /**
  * VPN clients (admin) under /api/v1/vpn/clients: add (the config shown once, as JSON or as a QR
- * code PNG with `?format=png`), list (handshake, bytes, expiry), revoke.
+ * code PNG with `?format=png`), list (handshake, bytes, expiry), revoke; and their device groups
+ * under /api/v1/vpn/groups (add, list, set the policy, remove).
  */
 export async function vpnClientRoutes(app: FastifyInstance, clients: VpnClientStore): Promise<void> {
   app.get('/vpn/clients', async () => ({ clients: await clients.list() }) satisfies VpnClientList);
@@ -38,5 +39,20 @@ export async function vpnClientRoutes(app: FastifyInstance, clients: VpnClientSt
     const { name } = parse(nameParams, req.params, 'params');
     await clients.revoke(name);
     return { revoked: name };
+  });
+  app.get('/vpn/groups', async () => ({ groups: await clients.groups.list() }) satisfies VpnGroupList);
+  app.post('/vpn/groups', async (req, reply) => {
+    const input = parse(vpnGroupCreateSchema, req.body, '');
+    return reply.code(201).send((await clients.groups.add(input)) satisfies VpnGroupView);
+  });
+  app.put('/vpn/groups/:name', async (req) => {
+    const { name } = parse(nameParams, req.params, 'params');
+    const { policy } = parse(vpnGroupUpdateSchema, req.body, '');
+    return (await clients.groups.set(name, policy)) satisfies VpnGroupView;
+  });
+  app.delete('/vpn/groups/:name', async (req) => {
+    const { name } = parse(nameParams, req.params, 'params');
+    await clients.groups.remove(name);
+    return { deleted: name };
   });
 }

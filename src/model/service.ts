@@ -254,6 +254,11 @@ export const serviceSchema = z
     /** Which edges serve it: public ones, LAN ones, or both (default). */
     expose: z.enum(['public', 'lan', 'both']).optional(),
     /**
+     * The WireGuard site it lives at (docs/sites.md): its upstreams must be inside that site's
+     * subnets, which public edges reach through the tunnel. A declaration, checked on every write.
+     */
+    site: slugSchema.optional(),
+    /**
      * Out of rotation: every upstream counts as down, so the service answers its offline page (set
      * while its agent misses heartbeats or reports it unhealthy).
      */

@@ -80,6 +80,14 @@ export const settingsSchema = z.strictObject({
   http_port: wholeNumber(1, 65535, 'a port from 1 to 65535').default(80),
   https_port: wholeNumber(0, 65535, 'a port from 1 to 65535, or 0 for none').default(443),
   api_listen: listenSchema.default('127.0.0.1:7070'),
+  /**
+   * The management API's URL as edges and site machines reach it (`https://cp.example.com:7070`):
+   * the commands `site add`, `node add` and a node-token rotation print use it for `--control`.
+   * Unset: they print a placeholder (the CLI fills in its own --api URL when that is HTTP).
+   */
+  control_url: z
+    .url({ protocol: /^https?$/, error: 'the API URL edges reach, e.g. https://cp.example.com:7070' })
+    .optional(),
   admin_token: z.string().min(16, 'at least 16 characters').optional(),
   register_listen: listenSchema.default(':9876'),
   register_token: z.string().min(16, 'at least 16 characters').optional(),
@@ -186,6 +194,13 @@ export const settingsSchema = z.strictObject({
     .string()
     .regex(/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/, 'HOST:PORT sites dial')
     .optional(),
+  /**
+   * Who `gatehouse.access=vpn-only` admits: `private` (every private range, as before) or `vpn`
+   * (only vpn_range, the tunnel addresses of VPN clients and sites), plus vpn_only_extra.
+   */
+  vpn_only_sources: z.enum(['private', 'vpn'], { error: 'private or vpn' }).default('private'),
+  /** Further sources vpn-only admits (comma-separated CIDRs): an office LAN, another VPN's range. */
+  vpn_only_extra: csv.default([]),
   /** The WireGuard interface of vpn_port (unique on the machine). */
   vpn_interface: z
     .string()

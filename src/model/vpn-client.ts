@@ -67,6 +67,12 @@ export function parseExpiry(text: string): number | undefined {
   return m?.[1] && m[2] ? Number(m[1]) * UNIT_S[m[2] as keyof typeof UNIT_S] : undefined;
 }
 
+/** A policy's text (`full`, `services:a,b`, `ports:22,80-90`), checked by parsePolicy. */
+export const policyTextSchema = z.string().superRefine((s, ctx) => {
+  const p = parsePolicy(s);
+  if (typeof p === 'string') ctx.addIssue({ code: 'custom', message: p });
+});
+
 /** POST /api/v1/vpn/clients (and `gatehouse vpn client add`). */
 export const vpnClientCreateSchema = z.strictObject({
   name: slugSchema,
@@ -77,22 +83,40 @@ export const vpnClientCreateSchema = z.strictObject({
     .string()
     .refine((s) => parseExpiry(s) !== undefined, 'a duration such as 30d, 12h or 90m (at most 99999)')
     .optional(),
-  policy: z
-    .string()
-    .default('full')
-    .superRefine((s, ctx) => {
-      const p = parsePolicy(s);
-      if (typeof p === 'string') ctx.addIssue({ code: 'custom', message: p });
-    }),
+  /** Its own policy; absent: its group's (followed when the group changes), else `full`. */
+  policy: policyTextSchema.optional(),
   /** A DNS server the client's config names (an IPv4 address); absent: none. */
   dns: z.ipv4().optional(),
+  /** The config carries wg-quick PostUp/PreDown nftables rules dropping what leaves outside the tunnel. */
+  kill_switch: z.boolean().optional(),
 });
 export type VpnClientCreate = z.output<typeof vpnClientCreateSchema>;
+
+/** POST /api/v1/vpn/groups (and `gatehouse vpn group add`): a device group and its policy. */
+export const vpnGroupCreateSchema = z.strictObject({
+  name: slugSchema,
+  policy: policyTextSchema.default('full'),
+});
+export type VpnGroupCreate = z.output<typeof vpnGroupCreateSchema>;
+
+/** PUT /api/v1/vpn/groups/NAME (and `gatehouse vpn group set`): its new policy. */
+export const vpnGroupUpdateSchema = z.strictObject({ policy: policyTextSchema });
+
+export interface VpnGroupView {
+  name: string;
+  policy: string;
+  /** How many clients are in it (each follows its policy unless it has its own). */
+  clients: number;
+  created_at: string;
+}
 
 export interface VpnClientView {
   name: string;
   group: string | null;
+  /** The policy in force: its own, or its group's. */
   policy: string;
+  /** Where that policy comes from: the client's own, its group's, or the default (`full`). */
+  policy_from: 'client' | 'group' | 'default';
   /** Its tunnel address in vpn_range. */
   address: string;
   public_key: string;

@@ -5,6 +5,7 @@ import { serviceSchema, type Service, type ServiceRecord, type Source } from '..
 import { dialectOf, sqliteOf, type Db } from '../store/db.js';
 import { applyCatchUp, readChanges, staleError, type CatchUp } from './catch-up.js';
 import { checkNewPorts, Claims } from './claims.js';
+import { checkSites } from './site-check.js';
 import { GroupCommit } from './group-commit.js';
 import {
   loadRecords,
@@ -345,6 +346,7 @@ export class Registry {
     // Before the claims are touched: while a probe runs, readers (sign-in redirects) must see
     // the current claims, not a dry run's.
     await checkNewPorts(this.host.portFree, this.staging.entries(), changes);
+    await checkSites(this.db, changes);
     if (this.turnEpoch !== this.staging.epoch) {
       if (this.staleEpoch === this.staging.epoch) throw staleError();
       throw new GatehouseError(

@@ -46,6 +46,7 @@ export const BACKUP_TABLES = [
   'sites',
   'vpn_edges',
   'vpn_clients',
+  'vpn_groups',
 ] as const satisfies readonly (keyof Database)[];
 
 /**

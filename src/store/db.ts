@@ -152,13 +152,18 @@ export interface Database {
   vpn_clients: {
     name: string;
     device_group: string | null;
-    /** `full`, `services:a,b` or `ports:22,80` (src/model/vpn-client.ts). */
+    /**
+     * Its own policy: `full`, `services:a,b` or `ports:22,80` (src/model/vpn-client.ts); '' (since
+     * migration 0018): none, its device group's (else `full`).
+     */
     policy: string;
     address: string;
     public_key: string;
     created_at: string;
     expires_at: string | null;
   };
+  /** Device groups of VPN clients (migration 0018): a policy their clients follow. */
+  vpn_groups: { name: string; policy: string; created_at: string };
   /** Which local user an OIDC identity (provider + subject) signs in as. */
   user_links: { provider: string; subject: string; user_id: string };
   link_uses: {

@@ -356,4 +356,16 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0018_vpn_groups': {
+    // Device groups of VPN clients: a policy (text form, as vpn_clients.policy) that every client
+    // of the group without its own follows. A client's empty policy ('') means exactly that.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('vpn_groups')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('policy', 'text', (c) => c.notNull().defaultTo('full'))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };

@@ -10,7 +10,9 @@ import {
   type VpnPolicy,
 } from '../model/vpn-client.js';
 import type { Database, Db } from '../store/db.js';
+import { killSwitchLines } from './clients-killswitch.js';
 import { clientAllowedIps, policyTargets, type PolicyTargets } from './clients-policy.js';
+import { VpnGroupStore } from './groups.js';
 import { generateKeyPair } from './keys.js';
 import { LOCAL_EDGE, type SiteStore } from './store.js';
 import { SITE_KEEPALIVE_S } from './wg-config.js';
@@ -37,9 +39,11 @@ export function renderClientConfig(c: {
   dns?: string;
   server: Server;
   allowedIps: string[];
+  killSwitch?: boolean;
 }): string {
   const lines = ['[Interface]', `PrivateKey = ${c.privateKey}`, `Address = ${c.address}/32`];
   if (c.dns) lines.push(`DNS = ${c.dns}`);
+  if (c.killSwitch) lines.push(...killSwitchLines());
   lines.push(
     '',
     '[Peer]',
@@ -63,6 +67,8 @@ export interface ClientPeer extends TunnelPeer {
  */
 export class VpnClientStore {
   private timer: NodeJS.Timeout | undefined;
+  /** Device groups: the policy their clients without one of their own follow. */
+  readonly groups: VpnGroupStore;
 
   constructor(
     private readonly db: Db,
@@ -70,12 +76,19 @@ export class VpnClientStore {
     private readonly services: () => Service[],
     private readonly stats: () => Promise<PeerStats> = async () => new Map(),
   ) {
+    this.groups = new VpnGroupStore(
+      db,
+      () => sites.peersChanged(),
+      async (p) => void (await this.targets(p)),
+    );
     sites.setClientPeers(() => this.peers());
     void this.armExpiry();
   }
 
   async add(input: VpnClientCreate): Promise<{ client: VpnClientView; config: string }> {
-    const policy = parsePolicy(input.policy);
+    // Its own policy wins; else its group's (an unknown group is a 400 naming `group`); else full.
+    const groupPolicy = input.group === undefined ? undefined : await this.groups.policyOf(input.group);
+    const policy = parsePolicy(input.policy ?? groupPolicy ?? 'full');
     if (typeof policy === 'string') throw invalid('policy', policy);
     const existing = await this.db
       .selectFrom('vpn_clients')
@@ -91,7 +104,7 @@ export class VpnClientStore {
     const row: ClientRow = {
       name: input.name,
       device_group: input.group ?? null,
-      policy: formatPolicy(policy),
+      policy: input.policy === undefined ? '' : formatPolicy(policy),
       address: await this.sites.allocate(),
       public_key: keys.publicKey,
       created_at: now.toISOString(),
@@ -106,16 +119,18 @@ export class VpnClientStore {
       ...(input.dns ? { dns: input.dns } : {}),
       server,
       allowedIps: clientAllowedIps(targets, server.address),
+      ...(input.kill_switch ? { killSwitch: true } : {}),
     });
-    return { client: view(row, new Map()), config };
+    return { client: view(row, new Map(), await this.groups.policies()), config };
   }
 
   async list(): Promise<VpnClientView[]> {
-    const [rows, stats] = await Promise.all([
+    const [rows, stats, groups] = await Promise.all([
       this.db.selectFrom('vpn_clients').selectAll().orderBy('name').execute(),
       this.stats().catch(() => new Map() as PeerStats),
+      this.groups.policies(),
     ]);
-    return rows.map((r) => view(r, stats));
+    return rows.map((r) => view(r, stats, groups));
   }
 
   /** The servers drop its peer at once (their long-polls wake). */
@@ -144,10 +159,11 @@ export class VpnClientStore {
   async peers(): Promise<ClientPeer[]> {
     const now = new Date().toISOString();
     const rows = await this.db.selectFrom('vpn_clients').selectAll().orderBy('name').execute();
+    const groups = await this.groups.policies();
     const out: ClientPeer[] = [];
     for (const r of rows) {
       if (r.expires_at && r.expires_at <= now) continue;
-      const policy = parsePolicy(r.policy);
+      const policy = parsePolicy(effectivePolicy(r, groups).policy);
       if (typeof policy === 'string') continue;
       const t = await this.targets(policy).catch(() => undefined);
       out.push({
@@ -208,12 +224,24 @@ export class VpnClientStore {
   }
 }
 
-function view(r: ClientRow, stats: PeerStats): VpnClientView {
+/** The policy in force for a client: its own, else its group's, else `full`. */
+function effectivePolicy(
+  r: ClientRow,
+  groups: Map<string, string>,
+): { policy: string; from: VpnClientView['policy_from'] } {
+  if (r.policy) return { policy: r.policy, from: 'client' };
+  const g = r.device_group ? groups.get(r.device_group) : undefined;
+  return g ? { policy: g, from: 'group' } : { policy: 'full', from: 'default' };
+}
+
+function view(r: ClientRow, stats: PeerStats, groups: Map<string, string>): VpnClientView {
   const s = stats.get(r.public_key);
+  const p = effectivePolicy(r, groups);
   return {
     name: r.name,
     group: r.device_group,
-    policy: r.policy,
+    policy: p.policy,
+    policy_from: p.from,
     address: r.address,
     public_key: r.public_key,
     created_at: r.created_at,

@@ -225,6 +225,22 @@ describe('API views: each documented answer parses with its schema', () => {
     await call('POST', '/api/v1/sites', 409, { name: 'home' });
     await call('POST', '/api/v1/sites', 400, { name: 'lab', subnets: ['192.168.1.7/24'] });
     await call('GET', '/api/v1/sites', 200);
+    // A service at a site: the site must exist, its upstreams be inside the site's subnets.
+    const atHome = { hosts: ['nas.home.test'], routes: [{ upstreams: ['192.168.1.20:80'] }], site: 'home' };
+    await call('PUT', '/api/v1/services/nas', 201, { ...atHome, access: { public: true } });
+    const outside = await call('PUT', '/api/v1/services/lan', 400, {
+      ...atHome,
+      hosts: ['lan.home.test'],
+      routes: [{ upstreams: ['10.9.9.9:80'] }],
+    });
+    expect(JSON.stringify(outside)).toContain('routes.0.upstreams.0');
+    const unknown = await call('PUT', '/api/v1/services/lan', 400, {
+      ...atHome,
+      hosts: ['lan.home.test'],
+      site: 'away',
+    });
+    expect(JSON.stringify(unknown)).toContain('"field":"site"');
+    await call('DELETE', '/api/v1/services/nas', 200);
     await call('DELETE', '/api/v1/sites/home', 200);
 
     // VPN clients: none without a WireGuard server; one once a public edge registered its key.
@@ -238,9 +254,19 @@ describe('API views: each documented answer parses with its schema', () => {
       { authorization: `Bearer ${String(vps.token)}` },
     );
     expect(reg.status, JSON.stringify(reg.json)).toBe(200);
+    await call('POST', '/api/v1/vpn/groups', 201, { name: 'staff', policy: 'ports:22' });
+    await call('POST', '/api/v1/vpn/groups', 400, { name: 'ops', policy: 'some' });
     await call('POST', '/api/v1/vpn/clients', 201, { name: 'laptop', policy: 'full' });
+    await call('POST', '/api/v1/vpn/clients', 201, { name: 'tablet', group: 'staff', kill_switch: true });
     await call('POST', '/api/v1/vpn/clients', 400, { name: 'phone', policy: 'ports:0' });
+    await call('POST', '/api/v1/vpn/clients', 400, { name: 'phone', group: 'nosuch' });
     await call('GET', '/api/v1/vpn/clients', 200);
+    await call('PUT', '/api/v1/vpn/groups/staff', 200, { policy: 'full' });
+    await call('PUT', '/api/v1/vpn/groups/nosuch', 404, { policy: 'full' });
+    await call('GET', '/api/v1/vpn/groups', 200);
+    await call('DELETE', '/api/v1/vpn/groups/staff', 409);
+    await call('DELETE', '/api/v1/vpn/clients/tablet', 200);
+    await call('DELETE', '/api/v1/vpn/groups/staff', 200);
     await call('DELETE', '/api/v1/vpn/clients/laptop', 200);
     await call('DELETE', '/api/v1/vpn/clients/laptop', 404);
     await call('DELETE', '/api/v1/nodes/vps', 200);

@@ -50,6 +50,8 @@ describe('web UI: VPN clients', () => {
       body: JSON.stringify({ public_key: serverKey, endpoint: ENDPOINT, port: 51820 }),
     });
     expect(reg.status, await reg.clone().text()).toBe(200);
+    // The device group the form names (a group must exist: docs/vpn-clients.md).
+    expect((await t.api('POST', '/api/v1/vpn/groups', { name: 'staff' })).status).toBe(201);
     await ui.signIn();
   }, 90_000);
   afterAll(async () => {

@@ -162,6 +162,47 @@ describe('VPN clients: policy on the server, revoke', () => {
     expect(ls.stdout).not.toContain('laptop');
   }, 90_000);
 
+  it("a device group's policy: its member follows it, and a change reaches the server's rules at once", async () => {
+    const cli = (...args: string[]) =>
+      runCli([...args, '--api', `http://127.0.0.1:${apiPort}`, '--token', ADMIN_TOKEN]);
+    const group = await cli('vpn', 'group', 'add', 'staff', '--policy', 'services:wiki');
+    expect(group.status, group.stderr).toBe(0);
+    const add = await cli('vpn', 'client', 'add', 'desk', '--group', 'staff', '--json');
+    expect(add.status, add.stderr).toBe(0);
+    const added = JSON.parse(add.stdout) as VpnClientAdded;
+    expect(added.client).toMatchObject({ group: 'staff', policy: 'services:wiki', policy_from: 'group' });
+    // The interface of the test before, given this client's key and address.
+    const file = join(await testDir('gh-vpnc-desk-'), 'wg.conf');
+    await writeFile(file, added.config.replace(/^(Address|DNS) = .*\n/gm, ''), { mode: 0o600 });
+    await lab.exec('home', 'wg', ['setconf', iface, file]);
+    await lab.exec('home', 'ip', ['addr', 'flush', 'dev', iface]);
+    await lab.exec('home', 'ip', ['addr', 'add', `${added.client.address}/32`, 'dev', iface]);
+    await lab.exec('home', 'ip', ['route', 'replace', `${lab.rootIp}/32`, 'dev', iface]);
+    await lab.exec('home', 'ip', ['route', 'replace', '100.96.0.0/24', 'dev', iface]);
+
+    const [wiki = 0, git = 0] = ports;
+    let first = '';
+    for (let i = 0; i < 40 && first !== 'connected'; i++) first = await connect(wiki, 1000);
+    expect(first, lab.tail('edge.log')).toBe('connected');
+    expect(await connect(git)).not.toBe('connected');
+
+    const t0 = Date.now();
+    const set = await api('PUT', '/api/v1/vpn/groups/staff', { policy: 'services:git' });
+    expect(set.status, JSON.stringify(set.json)).toBe(200);
+    let now = '';
+    while (now !== 'connected' && Date.now() - t0 < 5000) now = await connect(git, 300);
+    console.log(`vpn group set → member's rules changed: ${Date.now() - t0} ms`);
+    expect(now).toBe('connected');
+    expect(await connect(wiki)).not.toBe('connected');
+    const ls = await cli('vpn', 'group', 'ls');
+    expect(ls.stdout).toMatch(/staff\s+services:git\s+1/);
+    const rm = await cli('vpn', 'group', 'rm', 'staff');
+    expect(rm.status).not.toBe(0);
+    expect(rm.stderr).toContain('group');
+    expect((await api('DELETE', '/api/v1/vpn/clients/desk')).status).toBe(200);
+    expect((await cli('vpn', 'group', 'rm', 'staff')).status).toBe(0);
+  }, 60_000);
+
   it('the QR codes (CLI --png, API ?format=png) decode to the config (zbarimg)', async () => {
     const dir = await testDir('gh-vpnc-qr-');
     const png = join(dir, 'phone.png');

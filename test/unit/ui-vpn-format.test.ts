@@ -5,6 +5,7 @@ const client = (over: Partial<VpnClientShape>): VpnClientShape => ({
   name: 'laptop',
   group: null,
   policy: 'full',
+  policy_from: 'client',
   address: '100.96.0.2',
   public_key: 'k',
   created_at: '2026-01-01T00:00:00.000Z',

@@ -37,7 +37,8 @@ describe('VPN clients: input', () => {
     expect(field({ name: 'Laptop!' })).toBe('name');
     expect(field({ name: 'a', dns: 'dns.example' })).toBe('dns');
     expect(field({ name: 'a', extra: 1 })).toBe('');
-    expect(vpnClientCreateSchema.parse({ name: 'a' })).toEqual({ name: 'a', policy: 'full' });
+    expect(vpnClientCreateSchema.parse({ name: 'a' })).toEqual({ name: 'a' });
+    expect(field({ name: 'a', kill_switch: 'yes' })).toBe('kill_switch');
     expect(parsePolicy('ports:22,8000-8100')).toEqual({
       kind: 'ports',
       ports: [
@@ -84,6 +85,7 @@ describe('VpnClientStore', () => {
       { public_key: serverKey, endpoint: 'vpn.t.test:51820', port: 51820 },
       '',
     );
+    await clients.groups.add({ name: 'staff', policy: 'full' });
     const before = changes;
     const { client, config } = await clients.add(
       vpnClientCreateSchema.parse({

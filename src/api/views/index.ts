@@ -42,7 +42,7 @@ import {
 import { statusView } from './status.js';
 import { rotatedView } from './rotate.js';
 import { siteAddedView, siteListView } from './sites.js';
-import { vpnClientAddedView, vpnClientListView } from './vpn-clients.js';
+import { vpnClientAddedView, vpnClientListView, vpnGroupListView, vpnGroupView } from './vpn-clients.js';
 
 export * from './backups.js';
 export * from './common.js';
@@ -99,6 +99,8 @@ export const apiViews = {
   SiteAdded: siteAddedView,
   VpnClientList: vpnClientListView,
   VpnClientAdded: vpnClientAddedView,
+  VpnGroupView: vpnGroupView,
+  VpnGroupList: vpnGroupListView,
   BackupList: backupListView,
   BackupCreated: backupCreatedView,
   Rotated: rotatedView,

@@ -11,6 +11,7 @@ import { parseListen } from '../../model/settings.js';
 import { portSchema } from '../../model/values.js';
 import { createLogger } from '../../observe/log.js';
 import { cliContext, removeCommand } from '../context.js';
+import { completeCommand } from '../control-hint.js';
 import { table } from '../format.js';
 import { tunnelFlagsSchema, tunnelOptions } from './site.js';
 import type { NodeEnrolled, NodeList } from '../../api/views/index.js';
@@ -168,7 +169,8 @@ export function nodeCommand(): Command {
     .action(async (name: string, o: { role: string }, c: Command) => {
       const ctx = cliContext(c);
       const r = await ctx.client.call<NodeEnrolled>('POST', '/api/v1/nodes', { name, role: o.role });
-      ctx.print(`enrolled node ${r.node.name}; on it, run:\n  ${r.command}`, r);
+      const { command, hint } = completeCommand(r.command, c);
+      ctx.print(`enrolled node ${r.node.name}; on it, run:\n  ${command}${hint}`, { ...r, command });
     });
   cmd
     .command('ls')

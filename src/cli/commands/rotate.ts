@@ -3,6 +3,7 @@ import type { RotateBody, RotateKind } from '../../api/rotate.js';
 import type { Rotated } from '../../api/views/index.js';
 import { invalid } from '../../model/errors.js';
 import { cliContext } from '../context.js';
+import { completeCommand } from '../control-hint.js';
 
 /** POST /api/v1/rotate/{kind} and prints what the operator must know (a new token, once). */
 async function rotate(c: Command, kind: RotateKind, body: RotateBody): Promise<void> {
@@ -10,7 +11,10 @@ async function rotate(c: Command, kind: RotateKind, body: RotateBody): Promise<v
   const r = await ctx.client.call<Rotated>('POST', `/api/v1/rotate/${kind}`, body);
   const lines = [`${kind} rotated: ${r.message}`];
   if (r.token !== undefined) lines.push(`token: ${r.token}`);
-  if (r.command !== undefined) lines.push(`start the agent with: ${r.command}`);
+  if (r.command !== undefined) {
+    const { command, hint } = completeCommand(r.command, c);
+    lines.push(`start the agent with: ${command}${hint}`);
+  }
   ctx.print(lines.join('\n'), r);
 }
 

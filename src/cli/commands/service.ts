@@ -35,7 +35,7 @@ export function serviceCommand(): Command {
             [...s.hosts, ...s.tcp.map((t) => `tcp:${t.port}`)].join(',') || '-',
             // A public service must stand out from the guarded ones.
             m.public ? m.access.toUpperCase() : m.access,
-            shorten(m.upstreams),
+            s.site ? `${shorten(m.upstreams)} (site ${s.site})` : shorten(m.upstreams),
             m.https,
             m.down ? `${m.state} (${m.down} down)` : m.state === 'failing' ? m.state_label : m.state,
             meta.owner ? `${meta.source}:${meta.owner}` : meta.source,
@@ -71,6 +71,7 @@ export function serviceCommand(): Command {
     .option('--upstream <addr>', 'upstream IP:port or http(s)://IP:port (repeatable)', collect)
     .option('--path <prefix>', 'path prefix', '/')
     .option('--tcp-port <port>', 'instead of HTTP: a TCP port to route to the upstreams')
+    .option('--site <site>', "the WireGuard site it lives at (its upstreams inside that site's subnets)")
     .option('--replace', 'replace an existing service of that name (its access rules too); prints the diff')
     .option('--dry-run', 'print what would change, change nothing')
     .action(
@@ -82,6 +83,7 @@ export function serviceCommand(): Command {
           upstream?: string[];
           path: string;
           tcpPort?: string;
+          site?: string;
           replace?: boolean;
           dryRun?: boolean;
         },
@@ -104,6 +106,7 @@ export function serviceCommand(): Command {
           spec = o.tcpPort
             ? { name: o.name, tcp: [{ port: Number(o.tcpPort), upstreams: o.upstream ?? [] }] }
             : { name: o.name, hosts: o.host ?? [], routes: [{ path: o.path, upstreams: o.upstream ?? [] }] };
+          if (o.site !== undefined) spec = { ...(spec as object), site: o.site };
         }
         const name = (spec as { name?: unknown } | null)?.name;
         if (typeof name !== 'string' || name === '') throw new GatehouseError('invalid', 'name: required');
@@ -195,6 +198,7 @@ export function inFlags(err: GatehouseError, o: { host?: string[]; upstream?: st
     if (/^(params\.)?name$/.test(field)) return '--name';
     if (field === 'routes.0.path') return '--path';
     if (field === 'tcp.0.port') return '--tcp-port';
+    if (field === 'site') return '--site';
     return field;
   };
   // Only a message that starts with its field is about that field (not, say, "service x exists").

@@ -6,6 +6,7 @@ import { fromZod, GatehouseError } from '../../model/errors.js';
 import { slugSchema } from '../../model/values.js';
 import { createLogger } from '../../observe/log.js';
 import { IFACE_RE } from '../../vpn/wg.js';
+import { completeCommand } from '../control-hint.js';
 import { cliContext, collect, removeCommand } from '../context.js';
 import { table } from '../format.js';
 
@@ -52,10 +53,9 @@ export function siteCommand(): Command {
     .action(async (name: string, o: { subnet: string[] }, c: Command) => {
       const ctx = cliContext(c);
       const r = await ctx.client.call<SiteAdded>('POST', '/api/v1/sites', { name, subnets: o.subnet });
-      const api = c.optsWithGlobals<{ api?: string }>().api ?? process.env.GATEHOUSE_API;
-      const command = api && /^https?:/.test(api) ? r.command.replace("<this API's URL>", api) : r.command;
+      const { command, hint } = completeCommand(r.command, c);
       ctx.print(
-        `added site ${r.site.name} (tunnel address ${r.site.address}); on a machine there, run:\n  ${command}`,
+        `added site ${r.site.name} (tunnel address ${r.site.address}); on a machine there, run:\n  ${command}${hint}`,
         { ...r, command },
       );
     });

@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import QRCode from 'qrcode';
 import type { VpnClientAdded, VpnClientList } from '../../api/views/index.js';
+import { vpnGroupCommand } from './vpn-groups.js';
 import { cliContext, removeCommand } from '../context.js';
 import { table } from '../format.js';
 
@@ -21,20 +22,36 @@ export function vpnCommand(): Command {
     .description('add a VPN client: prints its WireGuard config (with its private key) this once')
     .option('--group <group>', 'its device group')
     .option('--expires <duration>', 'how long it may connect: 30d, 12h, 90m (default: until revoked)')
-    .option('--policy <policy>', 'full | services:A,B | ports:22,80,8000-8100', 'full')
+    .option(
+      '--policy <policy>',
+      "full | services:A,B | ports:22,80,8000-8100 (default: its group's, else full)",
+    )
     .option('--dns <ip>', 'a DNS server for its config')
+    .option(
+      '--kill-switch',
+      'the config drops what leaves outside the tunnel while it is up (Linux wg-quick)',
+    )
     .option('--qr', 'also print the config as a QR code (scan it with the WireGuard app)')
     .option('--png <file>', 'also write the QR code as a PNG file (0600)')
     .action(
       async (
         name: string,
-        o: { group?: string; expires?: string; policy: string; dns?: string; qr?: boolean; png?: string },
+        o: {
+          group?: string;
+          expires?: string;
+          policy?: string;
+          dns?: string;
+          killSwitch?: boolean;
+          qr?: boolean;
+          png?: string;
+        },
         c: Command,
       ) => {
         const ctx = cliContext(c);
         const r = await ctx.client.call<VpnClientAdded>('POST', '/api/v1/vpn/clients', {
           name,
-          policy: o.policy,
+          ...(o.policy ? { policy: o.policy } : {}),
+          ...(o.killSwitch ? { kill_switch: true } : {}),
           ...(o.group ? { group: o.group } : {}),
           ...(o.expires ? { expires: o.expires } : {}),
           ...(o.dns ? { dns: o.dns } : {}),
@@ -50,7 +67,7 @@ export function vpnCommand(): Command {
         const qr = o.qr ? `\n${await QRCode.toString(r.config, { type: 'terminal', small: true })}` : '';
         const until = r.client.expires_at ? `, until ${r.client.expires_at}` : '';
         ctx.print(
-          `added VPN client ${r.client.name} (tunnel address ${r.client.address}, policy ${r.client.policy}${until}).\n` +
+          `added VPN client ${r.client.name} (tunnel address ${r.client.address}, policy ${r.client.policy}${r.client.policy_from === 'group' ? ` from group ${r.client.group ?? ''}` : ''}${until}).\n` +
             `Its config (the private key is shown only now; it is not stored):\n\n${r.config}${qr}`,
           r,
         );
@@ -70,7 +87,7 @@ export function vpnCommand(): Command {
             v.name,
             v.group ?? '-',
             v.address,
-            v.policy,
+            v.policy_from === 'group' ? `${v.policy} (group)` : v.policy,
             v.last_handshake ?? 'never',
             bytes(v.rx_bytes),
             bytes(v.tx_bytes),
@@ -87,5 +104,6 @@ export function vpnCommand(): Command {
     '/api/v1/vpn/clients/',
     'revoked VPN client',
   );
+  cmd.addCommand(vpnGroupCommand());
   return cmd;
 }

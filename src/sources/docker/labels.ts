@@ -15,6 +15,8 @@ export type { Problem } from './draft.js';
 export interface ParseOptions {
   /** docker_network: which network's address to use when a container is on several. */
   network?: string;
+  /** Sources `gatehouse.access=vpn-only` admits (vpnOnlySources); default VPN_RANGES. */
+  vpnOnly?: string[];
 }
 
 export interface ParsedContainer {
@@ -29,6 +31,20 @@ export interface ParsedContainer {
  * and Headscale put their clients) and IPv6 unique-local addresses. Loopback is not among them.
  */
 export const VPN_RANGES = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7'];
+
+/**
+ * What `vpn-only` admits under the settings: vpn_only_sources `private` (default): VPN_RANGES;
+ * `vpn`: only vpn_range (the tunnel addresses of VPN clients and sites). vpn_only_extra is added
+ * to either.
+ */
+export function vpnOnlySources(s: {
+  vpn_only_sources: 'private' | 'vpn';
+  vpn_only_extra: string[];
+  vpn_range: string;
+}): string[] {
+  const base = s.vpn_only_sources === 'vpn' ? [s.vpn_range] : VPN_RANGES;
+  return [...new Set([...base, ...s.vpn_only_extra])];
+}
 
 const KEYS = ['domain', 'port', 'path', 'auth', 'access', 'groups', 'healthcheck', 'tls.upstream', 'expose'];
 /** Container-wide labels, not route settings. */
@@ -50,7 +66,7 @@ export function parseContainer(f: ContainerFacts, opts: ParseOptions = {}): Pars
   if (enable !== undefined && on === undefined) {
     problems.push({ label: 'gatehouse.enable', message: `"${enable}" is not true or false` });
   } else if (on === true) {
-    drafts.push(...gatehouseDrafts(f, own, network));
+    drafts.push(...gatehouseDrafts(f, own, network, opts.vpnOnly ?? VPN_RANGES));
   } else if (on === undefined && own.some(([k]) => !TOP.includes(k.slice(10).toLowerCase()))) {
     problems.push({
       label: own[0]?.[0] ?? 'gatehouse.enable',
@@ -120,7 +136,12 @@ function isOpen(s: Service): boolean {
  * `<container>-<name>`, which inherits every `gatehouse.<key>` it does not set itself. The unnamed
  * one is a service only when it has a domain.
  */
-function gatehouseDrafts(f: ContainerFacts, own: [string, string][], network: string | undefined): Draft[] {
+function gatehouseDrafts(
+  f: ContainerFacts,
+  own: [string, string][],
+  network: string | undefined,
+  vpnOnly: string[],
+): Draft[] {
   const defaults = new Map<string, Value>();
   const groups = new Map<string, Map<string, Value>>();
   const broken = new Map<string | undefined, Problem[]>();
@@ -188,7 +209,7 @@ function gatehouseDrafts(f: ContainerFacts, own: [string, string][], network: st
       d.service.expose = expose.value.trim().toLowerCase();
       d.origin(['expose'], expose.label);
     }
-    applyAccess(d, get('auth'), get('access'), get('groups'));
+    applyAccess(d, vpnOnly, get('auth'), get('access'), get('groups'));
   }
   return drafts;
 }
@@ -207,11 +228,11 @@ function portOf(d: Draft, f: ContainerFacts, port: Value | undefined, label: str
 
 /**
  * `auth` says who (required: signed in; none: anyone), `access` from where (public: anywhere,
- * vpn-only: VPN_RANGES, link-only: holders of a temporary link). Without either, sign-in is
+ * vpn-only: `vpnOnly` (see vpnOnlySources), link-only: holders of a temporary link). Without either, sign-in is
  * required. `groups` implies sign-in. vpn-only with sign-in needs both (a deny rule for every other
  * address); link-only with sign-in admits either.
  */
-function applyAccess(d: Draft, auth?: Value, reach?: Value, groups?: Value): void {
+function applyAccess(d: Draft, vpnOnly: string[], auth?: Value, reach?: Value, groups?: Value): void {
   const a = auth?.value.trim().toLowerCase();
   const r = reach?.value.trim().toLowerCase();
   if (auth && a !== 'required' && a !== 'none') d.fail(auth.label, `"${auth.value}" is not required or none`);
@@ -226,8 +247,8 @@ function applyAccess(d: Draft, auth?: Value, reach?: Value, groups?: Value): voi
     if (groups) d.origin(['access', 'login', 'groups'], groups.label);
   }
   if (r === 'vpn-only') {
-    if (login) d.onlyFrom(VPN_RANGES, (reach as Value).label);
-    else access.ip = VPN_RANGES;
+    if (login) d.onlyFrom(vpnOnly, (reach as Value).label);
+    else access.ip = [...vpnOnly];
   } else if (r === 'link-only') {
     access.links = true;
   } else if (!login) {

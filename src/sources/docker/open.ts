@@ -4,6 +4,7 @@ import { durationMs } from '../../model/values.js';
 import type { Logger } from '../../observe/log.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Source } from '../source.js';
+import { vpnOnlySources } from './labels.js';
 
 /**
  * Docker (`docker_endpoint`) as configured: container labels publish services, watched in the
@@ -21,6 +22,7 @@ export async function openDockerSource(
   return new DockerSource({
     endpoint,
     ...(settings.docker_network ? { network: settings.docker_network } : {}),
+    vpnOnly: vpnOnlySources(settings),
     resyncMs: durationMs(settings.docker_resync_interval),
     registry,
     log,

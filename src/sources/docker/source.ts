@@ -14,6 +14,8 @@ export interface DockerSourceOptions {
   endpoint: string;
   /** docker_network: whose address to use for containers on several networks. */
   network?: string;
+  /** Sources `gatehouse.access=vpn-only` admits (vpn_only_sources, vpn_only_extra). */
+  vpnOnly?: string[];
   /** docker_resync_interval, in ms: a full look at every container, for anything an event missed. */
   resyncMs: number;
   registry: Registry;
@@ -227,7 +229,12 @@ export class DockerSource implements Source {
   private async apply(name: string, facts: ContainerFacts | undefined, seq: number): Promise<void> {
     if (this.stopped || seq < (this.appliedSeq.get(name) ?? 0)) return;
     this.appliedSeq.set(name, seq);
-    const parsed = facts ? parseContainer(facts, { network: this.opts.network }) : undefined;
+    const parsed = facts
+      ? parseContainer(facts, {
+          ...(this.opts.network ? { network: this.opts.network } : {}),
+          ...(this.opts.vpnOnly ? { vpnOnly: this.opts.vpnOnly } : {}),
+        })
+      : undefined;
     const problems = [...(parsed?.problems ?? [])];
     const accepted = this.precheck(name, parsed?.services ?? [], parsed?.anchors ?? new Map(), problems);
     try {

@@ -154,6 +154,11 @@ export function Services() {
                     </td>
                     <td className="px-3 py-1.5 font-mono text-xs" data-testid="upstreams">
                       {sum.upstreams.join(', ')}
+                      {s.service.site && (
+                        <span className="ml-1 font-sans text-slate-500" data-testid="site">
+                          (site {s.service.site})
+                        </span>
+                      )}
                     </td>
                     <td className="px-3 py-1.5" data-testid="https">
                       {HTTPS_WORDS[sum.https]}
