@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { NodeStore } from '../edge/nodes.js';
 import { GatehouseError } from '../model/errors.js';
-import { edgeTunnelSchema, siteCreateSchema, siteSyncSchema } from '../model/site.js';
+import { edgeTunnelSchema, siteCreateSchema, siteSyncSchema, siteUpdateSchema } from '../model/site.js';
 import { slugSchema } from '../model/values.js';
 import type { SiteStore } from '../vpn/store.js';
 import { parse } from './http-errors.js';
@@ -10,7 +10,7 @@ import type { SiteAdded, SiteList } from './views/index.js';
 
 const nameParams = z.strictObject({ name: slugSchema });
 
-/** Sites (admin) under /api/v1/sites: add (token and command shown once), list, remove. */
+/** Sites (admin) under /api/v1/sites: add (token and command shown once), list, change, remove. */
 export async function siteRoutes(app: FastifyInstance, sites: SiteStore): Promise<void> {
   app.get('/sites', async () => ({ sites: await sites.list() }) satisfies SiteList);
   app.post('/sites', async (req, reply) => {
@@ -18,6 +18,11 @@ export async function siteRoutes(app: FastifyInstance, sites: SiteStore): Promis
     const { site, token } = await sites.add(input);
     const command = `gatehouse site connect --control <this API's URL> --site-token ${token} ${site.name}`;
     return reply.code(201).send({ site, token, command } satisfies SiteAdded);
+  });
+  app.patch('/sites/:name', async (req) => {
+    const { name } = parse(nameParams, req.params, 'params');
+    const input = parse(siteUpdateSchema, req.body, '');
+    return sites.update(name, input);
   });
   app.delete('/sites/:name', async (req) => {
     const { name } = parse(nameParams, req.params, 'params');

@@ -356,4 +356,14 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0017_site_to_site': {
+    // Site-to-site (docs/sites.md): a site that opts in reaches the other opted-in sites' subnets
+    // through the public edges (its hubs), and they reach its. 0: off, 1: on.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('sites')
+        .addColumn('site_to_site', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+    },
+  },
 };

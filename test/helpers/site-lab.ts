@@ -122,8 +122,11 @@ export class SiteLab extends NetnsLab {
   private async linkHomeToVps(home: Home, vps: 'inet' | 'inet2'): Promise<void> {
     const wan = vps === 'inet' ? 'wan' : 'wan2';
     await this.wire(vps, home === 'home' ? 'home0' : 'home1', home, wan, this.internet(home, vps));
-    if (vps === 'inet')
-      await this.ipc('-n', this.ns(home), 'route', 'add', 'default', 'via', `${this.internet(home, vps)}.1`);
+    const via = `${this.internet(home, vps)}.1`;
+    if (vps === 'inet') await this.ipc('-n', this.ns(home), 'route', 'add', 'default', 'via', via);
+    // The VPS's public address (where sites dial it) through this link, whichever link it is on.
+    const pub = vps === 'inet' ? this.vpsWan : this.vps2Wan;
+    if (pub !== via) await this.ipc('-n', this.ns(home), 'route', 'add', `${pub}/32`, 'via', via);
     await this.exec(home, 'nft', ['add', 'rule', 'ip', 'lab', 'post', 'oifname', wan, 'masquerade']);
   }
 
@@ -178,11 +181,6 @@ export class SiteLab extends NetnsLab {
   }
   private get rootIf2(): string {
     return `ght${process.pid}`.slice(0, 15);
-  }
-
-  /** Where a home dials a VPS's WireGuard port. */
-  vpsWanFor(home: Home, vps: 'inet' | 'inet2'): string {
-    return `${this.internet(home, vps)}.1`;
   }
 
   /**

@@ -89,7 +89,7 @@ describe('db copy', () => {
     const old = await fixtureFile(latest - 1, false);
     const to = join(await testDir('copy-to-'), 'x.db');
     await expect(copyStore(old, to, storeConfigHash)).rejects.toThrow(
-      /^--from: .* has an older schema than this Gatehouse \(0016_vpn_clients not applied\)/,
+      /^--from: .* has an older schema than this Gatehouse \(0017_site_to_site not applied\)/,
     );
     const newer = await fixtureFile(latest);
     const s = new SQLite(newer);
