@@ -1,6 +1,6 @@
-import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import type { TunnelSection } from '../compile/edge-config.js';
+import { nft } from './clients-nft.js';
 
 /**
  * Site-to-site on a public edge (the hub): it forwards between its WireGuard peers, in at its
@@ -41,15 +41,6 @@ export function renderSiteForwardTable(iface: string, section: TunnelSection | u
     '}',
     '',
   ].join('\n');
-}
-
-function nft(args: string[], input?: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = execFile('nft', args, { timeout: 10_000 }, (err, _out, stderr) =>
-      err ? reject(new Error(`nft: ${stderr.trim() || err.message}`)) : resolve(),
-    );
-    if (input !== undefined) child.stdin?.end(input);
-  });
 }
 
 /** Sets the forwarding between site-to-site sites for `section` (none: the table goes). */
