@@ -1,5 +1,5 @@
-import { siteCreateSchema } from '../model/site.js';
-import { body, create, inputSchema, pathParam, read, remove } from './openapi-build.js';
+import { siteCreateSchema, siteUpdateSchema } from '../model/site.js';
+import { body, create, inputSchema, op, pathParam, read, remove } from './openapi-build.js';
 
 /** WireGuard sites (docs/sites.md). */
 export function sitePaths(): Record<string, object> {
@@ -16,6 +16,12 @@ export function sitePaths(): Record<string, object> {
       ),
     },
     '/sites/{name}': {
+      patch: op({
+        summary: 'Change a site: site-to-site on or off (edges and connectors follow within seconds)',
+        parameters: [pathParam('name')],
+        requestBody: body(inputSchema(siteUpdateSchema)),
+        answers: { 200: ['Changed', 'SiteView'] },
+      }),
       delete: remove('Remove a site: public edges drop its peer and routes', pathParam('name')),
     },
   };

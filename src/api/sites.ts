@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { NodeStore } from '../edge/nodes.js';
 import { GatehouseError } from '../model/errors.js';
-import { edgeTunnelSchema, siteCreateSchema, siteSyncSchema } from '../model/site.js';
+import { edgeTunnelSchema, siteCreateSchema, siteSyncSchema, siteUpdateSchema } from '../model/site.js';
 import { slugSchema } from '../model/values.js';
 import type { SiteStore } from '../vpn/store.js';
 import { CONTROL_PLACEHOLDER } from './control-url.js';
@@ -11,7 +11,7 @@ import type { SiteAdded, SiteList } from './views/index.js';
 
 const nameParams = z.strictObject({ name: slugSchema });
 
-/** Sites (admin) under /api/v1/sites: add (token and command shown once), list, remove. */
+/** Sites (admin) under /api/v1/sites: add (token and command shown once), list, change, remove. */
 export async function siteRoutes(
   app: FastifyInstance,
   sites: SiteStore,
@@ -23,6 +23,11 @@ export async function siteRoutes(
     const { site, token } = await sites.add(input);
     const command = `gatehouse site connect --control ${controlUrl} --site-token ${token} ${site.name}`;
     return reply.code(201).send({ site, token, command } satisfies SiteAdded);
+  });
+  app.patch('/sites/:name', async (req) => {
+    const { name } = parse(nameParams, req.params, 'params');
+    const input = parse(siteUpdateSchema, req.body, '');
+    return sites.update(name, input);
   });
   app.delete('/sites/:name', async (req) => {
     const { name } = parse(nameParams, req.params, 'params');

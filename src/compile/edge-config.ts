@@ -40,6 +40,8 @@ export interface TunnelPeer {
   subnets: string[];
   /** A VPN client's (vpn/clients.ts): what the server lets it reach (nftables); absent for sites. */
   targets?: PolicyTargets;
+  /** A site with site-to-site on: the server forwards between its subnets and the others' that have it. */
+  siteToSite?: boolean;
 }
 
 /** One or more hosts that serve exactly the same routes. */

@@ -47,8 +47,14 @@ export const siteCreateSchema = z.strictObject({
         seen.push({ s, b });
       }
     }),
+  /**
+   * Site-to-site (least privilege: off unless asked): this site's LAN reaches the subnets of the
+   * other sites that have it on, through the public edges, and theirs reach its.
+   */
+  site_to_site: z.boolean().default(false),
 });
-export type SiteCreate = z.output<typeof siteCreateSchema>;
+/** What `SiteStore.add` takes (site-to-site off when not given). */
+export type SiteCreate = Omit<z.output<typeof siteCreateSchema>, 'site_to_site'> & { site_to_site?: boolean };
 
 /** What a site's connector sends with its token: its public key and how its tunnel is doing. */
 export const siteSyncSchema = z.strictObject({
@@ -83,7 +89,14 @@ export interface SiteView {
   last_handshake: string | null;
   /** A handshake within the last 3 minutes (WireGuard renews one every 2 while traffic flows). */
   connected: boolean;
+  /** Reaches (and is reached by) the other site-to-site sites' subnets through the public edges. */
+  site_to_site: boolean;
 }
+
+/** `PATCH /api/v1/sites/NAME`: what can change on a site after `site add`. */
+export const siteUpdateSchema = z.strictObject({
+  site_to_site: z.boolean(),
+});
 
 /**
  * A site's subnets against the tunnel range and every other site's: the field at fault is named

@@ -145,6 +145,8 @@ export interface Database {
     created_at: string;
     last_seen: string | null;
     last_handshake: string | null;
+    /** 1: site-to-site on (migration 0017). */
+    site_to_site: number;
   };
   /** The WireGuard end of each public edge (node name; the control plane's own edge too). */
   vpn_edges: { node: string; public_key: string; address: string; endpoint: string; updated_at: string };

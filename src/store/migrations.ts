@@ -356,6 +356,16 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0017_site_to_site': {
+    // Site-to-site (docs/sites.md): a site that opts in reaches the other opted-in sites' subnets
+    // through the public edges (its hubs), and they reach its. 0: off, 1: on.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('sites')
+        .addColumn('site_to_site', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+    },
+  },
   '0018_vpn_groups': {
     // Device groups of VPN clients: a policy (text form, as vpn_clients.policy) that every client
     // of the group without its own follows. A client's empty policy ('') means exactly that.

@@ -72,7 +72,8 @@ export function renderClientTable(iface: string, section: TunnelSection | undefi
   ].join('\n');
 }
 
-function nft(args: string[], input?: string): Promise<void> {
+/** Runs `nft ARGS` (with `input` on its stdin); rejects with nft's own message. */
+export function nft(args: string[], input?: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = execFile('nft', args, { timeout: 10_000 }, (err, _out, stderr) =>
       err ? reject(new Error(`nft: ${stderr.trim() || err.message}`)) : resolve(),

@@ -3,6 +3,7 @@ import type { TunnelSection } from '../compile/edge-config.js';
 import type { Logger } from '../observe/log.js';
 import { applyClientTable, removeClientTable } from './clients-nft.js';
 import { loadOrCreateKeys, type WgKeyPair } from './keys.js';
+import { applySiteForward, removeSiteForward } from './site-forward.js';
 import { WgLink } from './wg.js';
 import { edgeRoutes, edgeWgSpec, prefixOf } from './wg-config.js';
 
@@ -88,6 +89,7 @@ export class EdgeTunnel {
         this.address = await this.o.register(this.keys.publicKey);
       if (!want) {
         await removeClientTable(this.o.iface);
+        await removeSiteForward(this.o.iface);
         await this.link.down();
         this.appliedHash = '';
         this.lastError = '';
@@ -101,6 +103,8 @@ export class EdgeTunnel {
         await this.link.routes(edgeRoutes(want));
         // VPN clients' policies, enforced here (docs/vpn-clients.md).
         await applyClientTable(this.o.iface, want);
+        // Site-to-site: forwarding between the opted-in sites' subnets (site-forward.ts).
+        await applySiteForward(this.o.iface, want);
         this.appliedHash = want.hash;
         this.o.log.info(
           { iface: this.o.iface, sites: want.peers.map((p) => p.site), address: this.address.address },
@@ -125,6 +129,7 @@ export class EdgeTunnel {
     if (this.timer) clearInterval(this.timer);
     await this.running;
     await removeClientTable(this.o.iface);
+    await removeSiteForward(this.o.iface);
     await this.link.down();
   }
 }

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import type { Logger } from '../observe/log.js';
 import { writeFileAtomic } from '../store/files.js';
 import { loadOrCreateKeys, type WgKeyPair } from './keys.js';
+import { HubChooser, probeEdge } from './site-hub-monitor.js';
 import { WgLink } from './wg.js';
 import { prefixOf, siteWgSpec, type SiteTunnelConfig } from './wg-config.js';
 
@@ -24,6 +25,8 @@ export interface SiteConnectorOptions {
   syncMs?: number;
   /** How often a probe crosses the tunnel (it reopens the NAT mapping at once after an outage). */
   probeMs?: number;
+  /** Site-to-site: how often each edge is probed for the hub choice (site-hub-monitor.ts). */
+  monitorMs?: number;
 }
 
 /** The discard port: a probe is one empty datagram the edge drops. */
@@ -46,6 +49,11 @@ export class SiteConnector {
   private wake: (() => void) | undefined;
   private probe: Socket | undefined;
   private probeTimer: NodeJS.Timeout | undefined;
+  private monitorTimer: NodeJS.Timeout | undefined;
+  private monitoring = false;
+  private readonly hubs = new HubChooser();
+  /** Changes to the interface, one at a time (a config from the sync, a hub from the monitor). */
+  private queue: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: SiteConnectorOptions) {
     this.link = new WgLink({ name: o.iface, dir: o.dir, log: o.log });
@@ -62,6 +70,7 @@ export class SiteConnector {
     this.probe = createSocket('udp4');
     this.probe.on('error', () => undefined);
     this.probeTimer = setInterval(() => this.sendProbes(), this.o.probeMs ?? 1000);
+    this.monitorTimer = setInterval(() => void this.monitor(), this.o.monitorMs ?? 1000);
     let lastError = '';
     while (!this.stopped) {
       try {
@@ -109,21 +118,74 @@ export class SiteConnector {
     return cfg;
   }
 
-  private async apply(cfg: SiteTunnelConfig): Promise<void> {
+  private serial(fn: () => Promise<void>): Promise<void> {
+    const next = this.queue.then(fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private apply(cfg: SiteTunnelConfig): Promise<void> {
+    return this.serial(() => this.applyNow(cfg));
+  }
+
+  /** The hub for a config: none without site-to-site (no other sites' subnets to route). */
+  private hubFor(cfg: SiteTunnelConfig): string | undefined {
+    this.hubs.setOrder(cfg.edges.map((e) => e.node));
+    return (cfg.remote ?? []).length ? this.hubs.active : undefined;
+  }
+
+  private async applyNow(cfg: SiteTunnelConfig): Promise<void> {
     if (!this.keys) return;
     const restarted = !this.link.running;
     if (!restarted && cfg.hash === this.appliedHash) return;
     await this.link.up();
-    await this.link.sync(siteWgSpec(this.keys.privateKey, cfg));
+    const hub = this.hubFor(cfg);
+    await this.link.sync(siteWgSpec(this.keys.privateKey, cfg, hub));
     await this.link.address(`${cfg.address}/${prefixOf(cfg.range)}`);
+    // Site-to-site: the other sites' subnets into the tunnel (WireGuard picks the hub's peer).
+    await this.link.routes(cfg.remote ?? []);
     await this.forward(cfg);
     this.config = cfg;
     this.appliedHash = cfg.hash;
     await writeFileAtomic(this.cacheFile, JSON.stringify(cfg), 0o600);
     this.o.log.info(
-      { iface: this.o.iface, address: cfg.address, edges: cfg.edges.map((e) => `${e.node} ${e.endpoint}`) },
+      {
+        iface: this.o.iface,
+        address: cfg.address,
+        edges: cfg.edges.map((e) => `${e.node} ${e.endpoint}`),
+        ...(hub ? { hub, remote: cfg.remote } : {}),
+      },
       'site: tunnel configured',
     );
+  }
+
+  /**
+   * Site-to-site's monitor: each edge probed through the tunnel; when the hub stops answering, the
+   * other sites' subnets move to the next edge that answers, and back when the primary is healthy
+   * again (HubChooser's rules).
+   */
+  private async monitor(): Promise<void> {
+    const cfg = this.config;
+    if (this.monitoring || !cfg || !this.keys || !(cfg.remote ?? []).length || !this.link.running) return;
+    this.monitoring = true;
+    try {
+      const timeout = Math.max(200, (this.o.monitorMs ?? 1000) - 100);
+      const results = await Promise.all(cfg.edges.map((e) => probeEdge(e.address, timeout)));
+      cfg.edges.forEach((e, i) => this.hubs.record(e.node, results[i] ?? false));
+      const before = this.hubs.active;
+      const hub = this.hubs.choose();
+      if (hub === before || this.config !== cfg) return;
+      const keys = this.keys;
+      await this.serial(() => this.link.sync(siteWgSpec(keys.privateKey, cfg, hub)));
+      this.o.log.warn(
+        { from: before, to: hub, remote: cfg.remote },
+        `site: hub switched from ${before ?? '-'} to ${hub ?? '-'}`,
+      );
+    } catch (err) {
+      this.o.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'site: hub switch failed');
+    } finally {
+      this.monitoring = false;
+    }
   }
 
   private get table(): string {
@@ -132,18 +194,23 @@ export class SiteConnector {
 
   /**
    * Traffic from the public edges may go to the announced subnets only, masqueraded as this machine
-   * (nftables); nothing else arriving through the tunnel is forwarded.
+   * (nftables); nothing else arriving through the tunnel is forwarded. With site-to-site, traffic
+   * from the other opted-in sites' subnets is let in too, and the LAN may send to them.
    */
   private async forward(cfg: SiteTunnelConfig): Promise<void> {
     await run('nft', ['delete', 'table', 'ip', this.table], { timeout: 10_000 }).catch(() => undefined);
     if (cfg.subnets.length === 0) return;
     await writeFile('/proc/sys/net/ipv4/ip_forward', '1\n');
     const iface = JSON.stringify(this.o.iface);
+    const peers = [cfg.range, ...(cfg.remote ?? [])].join(', ');
     const rules = [
       `table ip ${this.table} {`,
       `  chain forward {`,
       `    type filter hook forward priority 0; policy accept;`,
       `    iifname ${iface} ip daddr != { ${cfg.subnets.join(', ')} } drop`,
+      // From the edges (the range) and, with site-to-site, from the other sites' subnets only.
+      `    iifname ${iface} ip saddr != { ${peers} } drop`,
+      `    oifname ${iface} ip daddr != { ${peers} } drop`,
       `  }`,
       `  chain postrouting {`,
       `    type nat hook postrouting priority 100; policy accept;`,
@@ -165,6 +232,7 @@ export class SiteConnector {
     this.stopped = true;
     this.wake?.();
     if (this.probeTimer) clearInterval(this.probeTimer);
+    if (this.monitorTimer) clearInterval(this.monitorTimer);
     this.probe?.close();
     await run('nft', ['delete', 'table', 'ip', this.table], { timeout: 10_000 }).catch(() => undefined);
     await this.link.down();

@@ -9,6 +9,7 @@ import {
   type edgeTunnelSchema,
   type SiteCreate,
   type siteSyncSchema,
+  type siteUpdateSchema,
   type SiteView,
 } from '../model/site.js';
 import type { Database, Db } from '../store/db.js';
@@ -88,6 +89,7 @@ export class SiteStore {
       created_at: new Date().toISOString(),
       last_seen: null,
       last_handshake: null,
+      site_to_site: input.site_to_site ? 1 : 0,
     };
     await this.db.insertInto('sites').values(row).execute();
     return { site: view(row), token };
@@ -96,6 +98,26 @@ export class SiteStore {
   async list(): Promise<SiteView[]> {
     const rows = await this.db.selectFrom('sites').selectAll().orderBy('name').execute();
     return rows.map(view);
+  }
+
+  /** Turns site-to-site on or off: the edges change their forwarding, connectors their routes. */
+  async update(name: string, input: z.output<typeof siteUpdateSchema>): Promise<SiteView> {
+    const r = await this.db
+      .updateTable('sites')
+      .set({ site_to_site: input.site_to_site ? 1 : 0 })
+      .where('name', '=', name)
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) === 0)
+      throw new GatehouseError('not_found', `name: site ${name} not found`, 404, [
+        { field: 'name', message: `no site ${name}` },
+      ]);
+    this.changed();
+    const row = await this.db
+      .selectFrom('sites')
+      .selectAll()
+      .where('name', '=', name)
+      .executeTakeFirstOrThrow();
+    return view(row);
   }
 
   async remove(name: string): Promise<void> {
@@ -151,6 +173,17 @@ export class SiteStore {
       .execute();
     if (input.public_key !== site.public_key) this.changed();
     const edges = await this.db.selectFrom('vpn_edges').selectAll().orderBy('node').execute();
+    // Site-to-site: the other opted-in sites' subnets, routed through one hub at a time.
+    const remote = site.site_to_site
+      ? (
+          await this.db
+            .selectFrom('sites')
+            .selectAll()
+            .where('site_to_site', '=', 1)
+            .where('name', '!=', site.name)
+            .execute()
+        ).flatMap(subnetsOf)
+      : [];
     const publicNodes = new Set(
       (await this.db.selectFrom('nodes').select('name').where('role', '=', 'public').execute()).map(
         (n) => n.name,
@@ -161,6 +194,7 @@ export class SiteStore {
       address: site.address,
       range: this.range,
       subnets: subnetsOf(site),
+      remote: remote.sort(),
       edges: edges
         .filter((e) => e.node === LOCAL_EDGE || publicNodes.has(e.node))
         .map((e) => ({
@@ -212,6 +246,7 @@ export class SiteStore {
             publicKey: r.public_key,
             address: r.address,
             subnets: subnetsOf(r),
+            ...(r.site_to_site ? { siteToSite: true } : {}),
           })),
           ...(await this.clientPeers()),
         ]),
@@ -244,5 +279,6 @@ function view(r: SiteRow): SiteView {
     last_seen: r.last_seen,
     last_handshake: r.last_handshake,
     connected: hs > 0 && Date.now() - hs < CONNECTED_S * 1000,
+    site_to_site: r.site_to_site === 1,
   };
 }

@@ -30,6 +30,13 @@ export interface SiteTunnelConfig {
   address: string;
   range: string;
   subnets: string[];
+  /**
+   * Site-to-site: the other opted-in sites' subnets (empty when this site has it off). The
+   * connector routes them through one public edge at a time, its hub (site-hub-monitor.ts).
+   * Absent in a config cached by an older control plane.
+   */
+  remote?: string[];
+  /** The public edges to dial, by node name; the first is the primary hub, the next the fallback. */
   edges: { node: string; publicKey: string; address: string; endpoint: string }[];
 }
 
@@ -70,13 +77,17 @@ export function edgeWgSpec(privateKey: string, listenPort: number, tunnel: Tunne
   };
 }
 
-/** A site, the client: each public edge at its endpoint, kept open through NAT by keepalives. */
-export function siteWgSpec(privateKey: string, cfg: SiteTunnelConfig): WgInterfaceSpec {
+/**
+ * A site, the client: each public edge at its endpoint, kept open through NAT by keepalives. The
+ * hub (the node named `hub`) also carries the other sites' subnets: WireGuard routes a block to one
+ * peer of an interface only, so they move together from hub to hub.
+ */
+export function siteWgSpec(privateKey: string, cfg: SiteTunnelConfig, hub?: string): WgInterfaceSpec {
   return {
     privateKey,
     peers: cfg.edges.map((e) => ({
       publicKey: e.publicKey,
-      allowedIps: [`${e.address}/32`],
+      allowedIps: [`${e.address}/32`, ...(e.node === hub ? (cfg.remote ?? []) : [])],
       endpoint: e.endpoint,
       keepalive: SITE_KEEPALIVE_S,
     })),
@@ -100,7 +111,7 @@ export function tunnelSection(range: string, peers: TunnelPeer[]): TunnelSection
 
 export function siteTunnelConfig(c: Omit<SiteTunnelConfig, 'hash'>): SiteTunnelConfig {
   const edges = [...c.edges].sort((a, b) => a.node.localeCompare(b.node));
-  return { ...c, edges, hash: digest([c.site, c.address, c.range, c.subnets, edges]) };
+  return { ...c, edges, hash: digest([c.site, c.address, c.range, c.subnets, c.remote, edges]) };
 }
 
 /** The prefix length of a block (`100.96.0.0/24` → 24). */

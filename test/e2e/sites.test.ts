@@ -1,13 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SiteAdded, SiteList } from '../../src/api/views/index.js';
-import { ADMIN_TOKEN, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
-import { freePort, http, json, until } from '../helpers/net.js';
+import { ADMIN_TOKEN } from '../helpers/gatehouse.js';
+import { http, until } from '../helpers/net.js';
 import { GATEHOUSE_BIN, runCli } from '../helpers/netns.js';
-import { requireSitePrerequisites, SiteLab } from '../helpers/site-lab.js';
+import {
+  backendScript,
+  buildHomeLab,
+  EDGE_HTTP,
+  HomeLab,
+  requireSitePrerequisites,
+  SiteLab,
+  startConnector,
+  WG_PORT,
+} from '../helpers/site-lab.js';
 import { testDir } from '../helpers/tmp.js';
 
-const EDGE_HTTP = 8080;
-const WG_PORT = 51820;
 const HOST = 'app.home.test';
 /** How long the home link stays cut (the issue's figure is 60 s: GATEHOUSE_SITE_OUTAGE_MS=60000). */
 const OUTAGE_MS = Number(process.env.GATEHOUSE_SITE_OUTAGE_MS ?? 5000);
@@ -20,56 +27,20 @@ const OUTAGE_MS = Number(process.env.GATEHOUSE_SITE_OUTAGE_MS ?? 5000);
  * home routes to.
  */
 describe('sites: a home service behind NAT, through the VPS edge', () => {
+  let hl: HomeLab;
   let lab: SiteLab;
-  let gh: TestGatehouse;
   let apiPort: number;
-  const api = (method: string, path: string, body?: unknown) =>
-    json(apiPort, method, path, body, { authorization: `Bearer ${ADMIN_TOKEN}` });
-  const viaEdge = (timeoutMs = 2000) =>
-    http(EDGE_HTTP, HOST, '/', { address: lab.edgeIp, timeoutMs }).catch((e: unknown) => ({
-      status: 0,
-      body: String(e),
-    }));
+  const api = (method: string, path: string, body?: unknown) => hl.api(method, path, body);
+  const viaEdge = (timeoutMs = 2000) => hl.via('inet', HOST, timeoutMs);
 
   beforeAll(async () => {
-    requireSitePrerequisites();
-    lab = await SiteLab.create();
-    apiPort = await freePort();
-    gh = await startTestGatehouse({ api_listen: `0.0.0.0:${apiPort}` });
-    const control = `http://${lab.rootIp}:${apiPort}`;
-    // The LAN service: only on the home LAN.
-    lab.spawn(
-      'nas',
-      process.execPath,
-      ['-e', "require('http').createServer((q,s)=>s.end('hello from the nas')).listen(8080,'192.168.77.20')"],
-      'nas.log',
-    );
-    const node = await api('POST', '/api/v1/nodes', { name: 'vps', role: 'public' });
-    expect(node.status).toBe(201);
-    lab.spawn(
-      'inet',
-      process.execPath,
-      [
-        GATEHOUSE_BIN,
-        'edge',
-        ...['--control', control, '--insecure-control', '--node-token', String(node.json.token)],
-        ...['--edge-dir', await testDir('gh-site-edge-'), '--edge-http-port', String(EDGE_HTTP)],
-        ...['--edge-https-port', '0', '--log-level', 'info'],
-        ...['--tunnel-port', String(WG_PORT), '--tunnel-endpoint', `${lab.vpsWan}:${WG_PORT}`],
-        ...['--tunnel-interface', `ghe${process.pid}`.slice(0, 15)],
-      ],
-      'edge.log',
-    );
-    const put = await api('PUT', '/api/v1/services/homeapp', {
-      hosts: [HOST],
-      routes: [{ upstreams: ['192.168.77.20:8080'] }],
-    });
-    expect(put.status, JSON.stringify(put.json)).toBe(201);
+    hl = await buildHomeLab({ services: { homeapp: { host: HOST, upstream: '192.168.77.20:8080' } } });
+    lab = hl.lab;
+    apiPort = hl.apiPort;
   }, 90_000);
 
   afterAll(async () => {
-    await lab?.destroy();
-    await gh?.close();
+    await hl?.close();
   }, 30_000);
 
   it('bad input is refused with 4xx naming the field', async () => {
@@ -129,18 +100,7 @@ describe('sites: a home service behind NAT, through the VPS edge', () => {
     // Not reachable from the VPS before the tunnel: nothing routes the home LAN there.
     expect((await viaEdge()).status).not.toBe(200);
 
-    const args = added.command.replace(/^gatehouse /, '').split(' ');
-    lab.spawn(
-      'lan',
-      process.execPath,
-      [
-        GATEHOUSE_BIN,
-        ...args,
-        ...['--insecure-control', '--site-dir', await testDir('gh-site-home-')],
-        ...['--interface', `ghs${process.pid}`.slice(0, 15), '--log-level', 'info'],
-      ],
-      'site.log',
-    );
+    await hl.connect('home', added.command);
     const t0 = performance.now();
     const ok = await until(
       async () => {
@@ -150,7 +110,7 @@ describe('sites: a home service behind NAT, through the VPS edge', () => {
       30_000,
       200,
     ).catch((err: unknown) => {
-      throw new Error(`${String(err)}\nedge:\n${lab.tail('edge.log')}\nsite:\n${lab.tail('site.log')}`);
+      throw new Error(`${String(err)}\n${hl.logs()}`);
     });
     console.log(
       `sites: first 200 through the tunnel ${Math.round(performance.now() - t0)} ms after the connector started`,
@@ -228,10 +188,7 @@ describe('sites: the control plane itself as the public edge (vpn_port)', () => 
     lab.spawn(
       'nas',
       process.execPath,
-      [
-        '-e',
-        "require('http').createServer((q,s)=>s.end('nas via the control plane')).listen(8080,'192.168.77.20')",
-      ],
+      ['-e', backendScript('192.168.77.20', 8080, 'nas via the control plane')],
       'nas.log',
     );
     const env = Object.entries(process.env)
@@ -276,18 +233,7 @@ describe('sites: the control plane itself as the public edge (vpn_port)', () => 
     const add = await cli('site', 'add', 'home', '--subnet', '192.168.77.0/24', '--json');
     expect(add.status, add.stderr).toBe(0);
     const added = JSON.parse(add.stdout) as SiteAdded;
-    const args = added.command.replace(/^gatehouse /, '').split(' ');
-    lab.spawn(
-      'lan',
-      process.execPath,
-      [
-        GATEHOUSE_BIN,
-        ...args,
-        ...['--insecure-control', '--site-dir', await testDir('gh-site-home2-')],
-        ...['--interface', `ghs${process.pid}`.slice(0, 15)],
-      ],
-      'site.log',
-    );
+    await startConnector(lab, 'home', added.command);
     const t0 = performance.now();
     const ok = await until(
       async () => {
@@ -299,7 +245,7 @@ describe('sites: the control plane itself as the public edge (vpn_port)', () => 
       30_000,
       200,
     ).catch((err: unknown) => {
-      throw new Error(`${String(err)}\nup:\n${lab.tail('up.log')}\nsite:\n${lab.tail('site.log')}`);
+      throw new Error(`${String(err)}\nup:\n${lab.tail('up.log')}\nsite:\n${lab.tail('site-home.log')}`);
     });
     console.log(
       `sites (vpn_port): first 200 ${Math.round(performance.now() - t0)} ms after the connector started`,

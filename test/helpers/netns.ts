@@ -110,21 +110,115 @@ export function runCli(args: string[], timeoutMs = 30_000): Promise<CliResult> {
 }
 
 /**
+ * Namespaces this process makes and the processes it starts in them: one place for starting a
+ * command inside a host, reading its log, killing a host's processes and tearing everything down
+ * (children by PID, then whatever is left in our namespaces, then the namespaces). The labs below
+ * (and test/helpers/site-lab.ts) lay out their own links on top of it.
+ */
+export class NetnsLab {
+  protected readonly children = new Set<ChildProcess>();
+  protected made: string[] = [];
+
+  protected constructor(
+    readonly id: string,
+    readonly dir: string,
+  ) {}
+
+  ns(host: string): string {
+    return `${this.id}-${host}`;
+  }
+
+  protected async ipc(...args: string[]): Promise<void> {
+    await run('ip', args, { timeout: 10_000 });
+  }
+
+  /** Makes a namespace (lo up), deleted by destroy(). */
+  protected async addNamespace(ns: string): Promise<void> {
+    await this.ipc('netns', 'add', ns);
+    this.made.push(ns);
+    await this.ipc('-n', ns, 'link', 'set', 'lo', 'up');
+  }
+
+  /** A command inside a host's namespace, to its end. */
+  exec(host: string, cmd: string, args: string[]) {
+    return run('ip', ['netns', 'exec', this.ns(host), cmd, ...args], { timeout: 10_000 });
+  }
+
+  /** Starts `cmd` inside a host's namespace; output goes to `log` (in the lab dir) or a pipe. */
+  spawn(host: string, cmd: string, args: string[], log?: string): ChildProcess {
+    const fd = log ? openSync(join(this.dir, log), 'a') : undefined;
+    const child = spawn('ip', ['netns', 'exec', this.ns(host), cmd, ...args], {
+      stdio: fd === undefined ? ['pipe', 'pipe', 'inherit'] : ['ignore', fd, fd],
+    });
+    if (fd !== undefined) closeSync(fd);
+    this.children.add(child);
+    child.once('exit', () => this.children.delete(child));
+    return child;
+  }
+
+  /** The last lines of a log in the lab dir, for a failure message. */
+  tail(log: string, lines = 15): string {
+    try {
+      return readFileSync(join(this.dir, log), 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    } catch {
+      return '(no log)';
+    }
+  }
+
+  private static async pidsIn(ns: string): Promise<number[]> {
+    return run('ip', ['netns', 'pids', ns]).then(
+      (r) => r.stdout.split(/\s+/).filter(Boolean).map(Number),
+      () => [],
+    );
+  }
+
+  /**
+   * A machine going down: every process in its namespace is killed at once (SIGKILL, as a power
+   * cut). The namespace and its links stay.
+   */
+  async killHost(host: string): Promise<void> {
+    for (const pid of await NetnsLab.pidsIn(this.ns(host))) kill(pid, 'SIGKILL');
+    for (let i = 0; i < 50; i++) {
+      if ((await NetnsLab.pidsIn(this.ns(host))).length === 0) return;
+      await sleep(100);
+    }
+    throw new Error(`processes left in ${this.ns(host)} after SIGKILL`);
+  }
+
+  /**
+   * Stops whatever runs in the lab: our children by PID (SIGTERM, so an edge stops its nginx; up to
+   * `graceMs`), then every process still inside one of our namespaces, then the namespaces.
+   */
+  protected async stopAll(graceMs: number): Promise<void> {
+    const exits = [...this.children].map((c) =>
+      c.exitCode !== null || c.signalCode !== null
+        ? Promise.resolve()
+        : new Promise((r) => c.once('exit', r)),
+    );
+    for (const c of this.children) kill(c.pid, 'SIGTERM');
+    await Promise.race([Promise.all(exits), sleep(graceMs)]);
+    for (const ns of this.made) for (const pid of await NetnsLab.pidsIn(ns)) kill(pid, 'SIGKILL');
+    for (const c of this.children) kill(c.pid, 'SIGKILL');
+    for (const ns of this.made.reverse()) await this.ipc('netns', 'del', ns).catch(() => undefined);
+    this.made = [];
+  }
+}
+
+/**
  * Hosts on one bridge. Each host is a namespace with `eth0` on the bridge (itself in a namespace of
  * its own); the root namespace joins through one veth. Addresses: root .1, hosts .11 upwards, in a
  * /24 of 10.211.0.0/16 no route of this machine uses.
  */
-export class Lab {
+export class Lab extends NetnsLab {
   readonly rootIf: string;
   private readonly ips = new Map<string, string>();
-  private readonly children = new Set<ChildProcess>();
-  private made: string[] = [];
 
   private constructor(
-    readonly id: string,
+    id: string,
     readonly net: string,
-    readonly dir: string,
+    dir: string,
   ) {
+    super(id, dir);
     this.rootIf = `gh${id.replace(/[^0-9a-z]/g, '')}`.slice(0, 15);
   }
 
@@ -139,10 +233,6 @@ export class Lab {
   /** An address of this lab's /24 (for a VIP, say). */
   addr(n: number): string {
     return `${this.net}.${n}`;
-  }
-
-  ns(host: string): string {
-    return `${this.id}-${host}`;
   }
 
   ip(host: string): string {
@@ -166,17 +256,9 @@ export class Lab {
     return lab;
   }
 
-  private async ipc(...args: string[]): Promise<void> {
-    await run('ip', args, { timeout: 10_000 });
-  }
-
   private async build(hosts: string[]): Promise<void> {
     const br = this.bridgeNs;
-    for (const ns of [br, ...hosts.map((h) => this.ns(h))]) {
-      await this.ipc('netns', 'add', ns);
-      this.made.push(ns);
-      await this.ipc('-n', ns, 'link', 'set', 'lo', 'up');
-    }
+    for (const ns of [br, ...hosts.map((h) => this.ns(h))]) await this.addNamespace(ns);
     await this.ipc('-n', br, 'link', 'add', 'br0', 'type', 'bridge');
     await this.ipc('-n', br, 'link', 'set', 'br0', 'up');
     for (const [i, h] of hosts.entries()) {
@@ -261,49 +343,9 @@ export class Lab {
     await this.ipc('-n', this.ns(host), 'addr', 'del', cidr, 'dev', 'eth0').catch(() => undefined);
   }
 
-  /** Starts `cmd` inside a host's namespace; output goes to `log` (in the lab dir) or a pipe. */
-  spawn(host: string, cmd: string, args: string[], log?: string): ChildProcess {
-    const fd = log ? openSync(join(this.dir, log), 'a') : undefined;
-    const child = spawn('ip', ['netns', 'exec', this.ns(host), cmd, ...args], {
-      stdio: fd === undefined ? ['pipe', 'pipe', 'inherit'] : ['ignore', fd, fd],
-    });
-    if (fd !== undefined) closeSync(fd);
-    this.children.add(child);
-    child.once('exit', () => this.children.delete(child));
-    return child;
-  }
-
-  /** The last lines of a log in the lab dir, for a failure message. */
-  tail(log: string, lines = 15): string {
-    try {
-      return readFileSync(join(this.dir, log), 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-    } catch {
-      return '(no log)';
-    }
-  }
-
-  /**
-   * Stops whatever runs in the lab: our children by PID (SIGTERM, so an edge stops its nginx), then
-   * every process still inside one of our namespaces, then the namespaces and the root veth.
-   */
+  /** Stops whatever runs in the lab (NetnsLab.stopAll), then removes the root veth and the dir. */
   async destroy(): Promise<void> {
-    const exits = [...this.children].map((c) =>
-      c.exitCode !== null || c.signalCode !== null
-        ? Promise.resolve()
-        : new Promise((r) => c.once('exit', r)),
-    );
-    for (const c of this.children) kill(c.pid, 'SIGTERM');
-    await Promise.race([Promise.all(exits), sleep(3000)]);
-    for (const ns of this.made) {
-      const pids = await run('ip', ['netns', 'pids', ns]).then(
-        (r) => r.stdout.split(/\s+/).filter(Boolean).map(Number),
-        () => [],
-      );
-      for (const pid of pids) kill(pid, 'SIGKILL');
-    }
-    for (const c of this.children) kill(c.pid, 'SIGKILL');
-    for (const ns of this.made.reverse()) await this.ipc('netns', 'del', ns).catch(() => undefined);
-    this.made = [];
+    await this.stopAll(3000);
     // Gone with its peer in the bridge namespace, which the kernel frees a moment later.
     await until(
       `${this.rootIf} removed`,

@@ -28,7 +28,11 @@ describe('sites: input', () => {
       message: '10.1.0.0/16 overlaps 10.0.0.0/8',
     });
     expect(siteCreateSchema.safeParse({ name: 'Home!' }).success).toBe(false);
-    expect(siteCreateSchema.parse({ name: 'home' })).toEqual({ name: 'home', subnets: [] });
+    expect(siteCreateSchema.parse({ name: 'home' })).toEqual({
+      name: 'home',
+      subnets: [],
+      site_to_site: false,
+    });
   });
 
   it('refuses subnets overlapping the tunnel range or another site', () => {

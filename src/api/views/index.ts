@@ -41,7 +41,7 @@ import {
 } from './services.js';
 import { statusView } from './status.js';
 import { rotatedView } from './rotate.js';
-import { siteAddedView, siteListView } from './sites.js';
+import { siteAddedView, siteListView, siteView } from './sites.js';
 import { vpnClientAddedView, vpnClientListView, vpnGroupListView, vpnGroupView } from './vpn-clients.js';
 
 export * from './backups.js';
@@ -96,6 +96,7 @@ export const apiViews = {
   NodeEnrolled: nodeEnrolledView,
   ApplyReport: applyReportView,
   SiteList: siteListView,
+  SiteView: siteView,
   SiteAdded: siteAddedView,
   VpnClientList: vpnClientListView,
   VpnClientAdded: vpnClientAddedView,

@@ -12,6 +12,8 @@ export const siteView = z.strictObject({
   last_handshake: z.string().nullable(),
   /** A handshake within the last 3 minutes. */
   connected: z.boolean(),
+  /** Reaches (and is reached by) the other site-to-site sites' subnets through the public edges. */
+  site_to_site: z.boolean(),
 });
 export const siteListView = z.strictObject({ sites: z.array(siteView) });
 /** POST /sites: the site's token and the command that connects it, shown this once. */

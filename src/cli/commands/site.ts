@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { z } from 'zod';
-import type { SiteAdded, SiteList } from '../../api/views/index.js';
+import type { SiteAdded, SiteList, SiteViewShape } from '../../api/views/index.js';
 import { controlUrlSchema, loadCredentials, saveCredentials } from '../../edge/credentials.js';
 import { fromZod, GatehouseError } from '../../model/errors.js';
 import { slugSchema } from '../../model/values.js';
@@ -50,9 +50,14 @@ export function siteCommand(): Command {
     .command('add <name>')
     .description('add a site: prints the command to run on a machine there (its token is shown once)')
     .option('--subnet <cidr>', 'a LAN block the site announces (repeatable)', collect, [])
-    .action(async (name: string, o: { subnet: string[] }, c: Command) => {
+    .option('--site-to-site', "reach the other site-to-site sites' subnets through the public edges")
+    .action(async (name: string, o: { subnet: string[]; siteToSite?: boolean }, c: Command) => {
       const ctx = cliContext(c);
-      const r = await ctx.client.call<SiteAdded>('POST', '/api/v1/sites', { name, subnets: o.subnet });
+      const r = await ctx.client.call<SiteAdded>('POST', '/api/v1/sites', {
+        name,
+        subnets: o.subnet,
+        ...(o.siteToSite ? { site_to_site: true } : {}),
+      });
       const { command, hint } = completeCommand(r.command, c);
       ctx.print(
         `added site ${r.site.name} (tunnel address ${r.site.address}); on a machine there, run:\n  ${command}${hint}`,
@@ -68,18 +73,38 @@ export function siteCommand(): Command {
       const r = await ctx.client.call<SiteList>('GET', '/api/v1/sites');
       ctx.print(
         table(
-          ['NAME', 'SUBNETS', 'ADDRESS', 'STATE', 'LAST HANDSHAKE', 'LAST SEEN'],
+          ['NAME', 'SUBNETS', 'ADDRESS', 'STATE', 'SITE-TO-SITE', 'LAST HANDSHAKE', 'LAST SEEN'],
           r.sites.map((s) => [
             s.name,
             s.subnets.join(' ') || '-',
             s.address,
             s.connected ? 'connected' : s.public_key ? 'disconnected' : 'never connected',
+            s.site_to_site ? 'on' : 'off',
             s.last_handshake ?? 'never',
             s.last_seen ?? 'never',
           ]),
         ),
         r,
       );
+    });
+  cmd
+    .command('set <name>')
+    .description('change a site: --site-to-site on|off')
+    .requiredOption(
+      '--site-to-site <on|off>',
+      "reach the other site-to-site sites' subnets (on) or not (off)",
+    )
+    .action(async (name: string, o: { siteToSite: string }, c: Command) => {
+      const ctx = cliContext(c);
+      const on = { on: true, off: false }[o.siteToSite];
+      if (on === undefined)
+        throw new GatehouseError('invalid', `site_to_site: on or off, not ${o.siteToSite}`, 400, [
+          { field: 'site_to_site', message: 'on or off' },
+        ]);
+      const r = await ctx.client.call<SiteViewShape>('PATCH', `/api/v1/sites/${encodeURIComponent(name)}`, {
+        site_to_site: on,
+      });
+      ctx.print(`site ${r.name}: site-to-site ${r.site_to_site ? 'on' : 'off'}`, r);
     });
   removeCommand(
     cmd,
