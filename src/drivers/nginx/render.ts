@@ -213,7 +213,9 @@ function httpPreamble(env: RenderEnv, cfg: EdgeConfig, named: string[]): string[
   return [
     'server_tokens off;',
     'default_type application/octet-stream;',
-    `log_format gh_main '$remote_addr [$time_iso8601] "$host" "$request" $status $body_bytes_sent $request_time "$upstream_addr"';`,
+    // No $upstream_addr (~0.46k instructions a request, measured with bench/callgrind.ts): the route
+    // names its pool; a failed attempt names its peer in the error log and the failure log.
+    `log_format gh_main '$remote_addr [$time_iso8601] "$host" "$request" $status $body_bytes_sent $request_time';`,
     mainLog(env),
     `client_body_temp_path ${p}/tmp/body;`,
     `proxy_temp_path ${p}/tmp/proxy;`,
