@@ -2,7 +2,7 @@ import type { EdgeConfig, Pool, Site } from '../../compile/edge-config.js';
 import { filePath, ident } from './escape.js';
 import { indent, listen, PROXY_HEADER_MAPS, PROXY_HEADERS, zoneName } from './common.js';
 import { wildcardCover, type FastEntry } from './lanes.js';
-import { fastLaneEndpoint, fastLaneHttp, fastLaneMain } from './fast-lane.js';
+import { fastLaneEndpoint, fastLaneHttp, fastLaneMain, otherServer } from './fast-lane.js';
 import {
   assembleFiles,
   buildTable,
@@ -158,6 +158,7 @@ export function renderConf(
     ...fastLaneHttp(env, [...tlsInit(env), ...gateInit(env, guarded)]),
   );
   http.push(...defaultServer(cfg, env));
+  http.push(...otherServer(env));
   const portalHttps = env.gate?.portalHost ? plan.certOf.has(env.gate.portalHost) : false;
   http.push(
     ...portalServer(
