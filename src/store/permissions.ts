@@ -36,8 +36,7 @@ export function maxMode(rel: string, isDir: boolean): number {
     // nginx's own files (config generations, logs, its pid and sockets) keep the modes nginx gives
     // them (it creates logs 0644 at every reopen): their 0700 or 0710 directory keeps others out.
     const own = ['gen', 'logs', 'run', 'sock'];
-    if (own.includes(second ?? '') && parts.length > 2)
-      return isDir ? 0o755 : 0o666;
+    if (own.includes(second ?? '') && parts.length > 2) return isDir ? 0o755 : 0o666;
   }
   return isDir ? 0o700 : 0o600;
 }

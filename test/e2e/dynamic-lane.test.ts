@@ -11,7 +11,7 @@ import { serviceSchema } from '../../src/model/service.js';
 import { silentLogger } from '../../src/observe/log.js';
 import { freePort, http, startServer, until, type TestServer } from '../helpers/net.js';
 import { makeCa } from '../helpers/tls.js';
-import { testDir } from '../helpers/tmp.js';
+import { nginxTestDir } from '../helpers/tmp.js';
 
 /** A backend that counts the TCP connections it accepted. */
 async function countingBackend(name: string): Promise<TestServer & { connections: () => number }> {
@@ -89,7 +89,7 @@ describe('dynamic fast lane', () => {
     });
 
   beforeAll(async () => {
-    dir = await testDir('gh-dynlane-');
+    dir = await nginxTestDir('gh-dynlane-');
     a = await countingBackend('a');
     b = await countingBackend('b');
     port = await freePort();

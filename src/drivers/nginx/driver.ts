@@ -16,7 +16,7 @@ import { renderNginx, type RenderedFiles } from './render.js';
 import type { RenderEnv } from './env.js';
 import { fileSize, summarize } from './error-log.js';
 import { hasIPv6, systemResolvers } from './machine.js';
-import { changesOf, FAST_LANE_STATE, tableOf } from './fast-lane.js';
+import { changesOf, FAST_LANE_STATE, otherSocket, tableOf } from './fast-lane.js';
 import { RevocationSync } from './revocations.js';
 import { checkModules, liveStateVersion, onlyStateDiffers } from './live-state.js';
 import { TableDelivery, type TableSent } from './table-delivery.js';
@@ -70,7 +70,8 @@ export class NginxDriver {
       prefix: p,
       conf: join(p, 'current', 'nginx.conf'),
       errorLog: join(p, 'logs', 'error.log'),
-      unixSockets: [this.statusSocket],
+      // Left behind by an nginx that was killed: a new one could not listen there.
+      unixSockets: [this.statusSocket, otherSocket({ prefix: p })],
       env: opts.env,
     };
     this.process = new NginxProcess(this.cmd, opts.log);
