@@ -11,6 +11,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket, WebSocketServer } from 'ws';
 import { compile } from '../../src/compile/compile.js';
 import { NginxDriver } from '../../src/drivers/nginx/driver.js';
 import { serviceSchema } from '../../src/model/service.js';
@@ -284,6 +285,41 @@ describe('dynamic fast lane', () => {
       plain.closeAllConnections();
       await new Promise<void>((resolve) => tls.close(() => resolve()));
       await new Promise<void>((resolve) => plain.close(() => resolve()));
+    }
+  });
+
+  it('carries a WebSocket to an HTTPS backend through the other routes', async () => {
+    const { cert, key } = makeCa(dir).issue(['backend.test']);
+    const tls = createHttpsServer({ cert, key });
+    const wss = new WebSocketServer({ server: tls });
+    wss.on('connection', (ws) => ws.on('message', (m) => ws.send(`echo ${String(m)}`)));
+    await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
+    try {
+      const tlsPort = (tls.address() as AddressInfo).port;
+      const hosts: [string, number | string][] = [
+        ['one.test', a.port],
+        ['secure.test', `https://127.0.0.1:${tlsPort}`],
+      ];
+      expect((await driver.apply(cfg(hosts))).mode).toBe('dynamic');
+      const ws = await new Promise<WebSocket>((resolve, reject) => {
+        const c = new WebSocket(`ws://127.0.0.1:${port}/socket`, { headers: { host: 'secure.test' } });
+        c.once('open', () => resolve(c));
+        c.once('error', reject);
+      });
+      const echoed = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no echo')), 5000);
+        ws.once('message', (m) => {
+          clearTimeout(timer);
+          resolve(String(m));
+        });
+        ws.send('hello');
+      });
+      expect(echoed).toBe('echo hello');
+      ws.close();
+    } finally {
+      wss.close();
+      tls.closeAllConnections();
+      await new Promise<void>((resolve) => tls.close(() => resolve()));
     }
   });
 
