@@ -73,7 +73,8 @@ async function snapshotGatehouse(dir: string, backendPort: number): Promise<{ co
     const gen = await realpath(join(prefix, 'current'));
     const to = join(dir, 'gh');
     await cp(gen, join(to, 'gen'), { recursive: true });
-    for (const d of ['logs', 'run', 'tmp']) await mkdir(join(to, d), { recursive: true, mode: 0o755 });
+    for (const d of ['logs', 'run', 'sock', 'tmp'])
+      await mkdir(join(to, d), { recursive: true, mode: 0o755 });
     const port = await freePort();
     const listen = new RegExp(`listen (\\[::\\]:)?${bg.httpPort}\\b`, 'g');
     for (const name of await readdir(join(to, 'gen'))) {

@@ -56,7 +56,7 @@ export function reachMessage(dataDir: string, reach: Reach): string {
   const which = reach.blocked.length ? reach.blocked.join(', ') : 'a directory above it';
   return (
     `nginx's workers (user nobody) cannot enter the data dir ${dataDir}: ${which} is closed to other users. ` +
-    `Every login-guarded route would answer 403. Either let them pass (chmod o+x ${reach.blocked.join(' ') || '<that directory>'}; ` +
+    `Every login-guarded route would answer 403, and a simple route to an HTTPS or least_conn backend 503. Either let them pass (chmod o+x ${reach.blocked.join(' ') || '<that directory>'}; ` +
     `they can enter but not list it), or choose a data dir they can reach, e.g. --data-dir /var/lib/gatehouse`
   );
 }

@@ -11,7 +11,8 @@ export const WORKER_GID = 65534;
  * The most a path in the data dir may allow. State (the database and its WAL, keys, token hashes,
  * caches, logs, sockets) is the owner's alone: 0600 files, 0700 directories. The exceptions are
  * what nginx's workers (an unprivileged user) must reach, and they get the least they need: to
- * enter the data dir, `gate/` and `nginx/tmp/` (0711) and `nginx/logs/` (0710, their group), to read the gate's state files (0644 in
+ * enter the data dir, `gate/` and `nginx/tmp/` (0711), and `nginx/logs/` and `nginx/sock/` (0710,
+ * their group), to read the gate's state files (0644 in
  * 0711 directories: names tested, never listed) and to connect to the gate's socket (0660, group
  * of the workers).
  */
@@ -29,10 +30,13 @@ export function maxMode(rel: string, isDir: boolean): number {
     if (second === 'tmp' && parts.length === 2) return 0o711;
     // Workers reopen their logs after a rotation: they enter logs/ through its group (nogroup).
     if (second === 'logs' && parts.length === 2) return 0o710;
-    // nginx's own files (config generations, logs, its pid and status socket) keep the modes nginx
-    // gives them (it creates logs 0644 at every reopen): their 0700 directory keeps others out.
-    if ((second === 'gen' || second === 'logs' || second === 'run') && parts.length > 2)
-      return isDir ? 0o755 : 0o666;
+    // Workers connect to the fast lane's other routes' socket (drivers/nginx/fast-lane.ts) through
+    // sock/'s group.
+    if (second === 'sock' && parts.length === 2) return 0o710;
+    // nginx's own files (config generations, logs, its pid and sockets) keep the modes nginx gives
+    // them (it creates logs 0644 at every reopen): their 0700 or 0710 directory keeps others out.
+    const own = ['gen', 'logs', 'run', 'sock'];
+    if (own.includes(second ?? '') && parts.length > 2) return isDir ? 0o755 : 0o666;
   }
   return isDir ? 0o700 : 0o600;
 }

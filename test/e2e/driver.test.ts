@@ -9,7 +9,7 @@ import { serviceSchema } from '../../src/model/service.js';
 import { silentLogger } from '../../src/observe/log.js';
 import { startTestGatehouse } from '../helpers/gatehouse.js';
 import { echoBackend, freePort, http, json, type TestServer } from '../helpers/net.js';
-import { testDir } from '../helpers/tmp.js';
+import { nginxTestDir } from '../helpers/tmp.js';
 
 /** The nginx driver on its own, against the real binary. */
 describe('nginx driver', () => {
@@ -30,7 +30,7 @@ describe('nginx driver', () => {
     });
 
   beforeAll(async () => {
-    dir = await testDir('gh-driver-');
+    dir = await nginxTestDir('gh-driver-');
     backend = await echoBackend('a');
     port = await freePort();
     driver = new NginxDriver({
@@ -85,7 +85,7 @@ describe('nginx driver', () => {
 
 describe('nginx driver, reload failures', () => {
   it('keeps the running config when a reload cannot bind a port, and says why', async () => {
-    const dir = await testDir('gh-driver-');
+    const dir = await nginxTestDir('gh-driver-');
     const backend = await echoBackend('a');
     const port = await freePort();
     const driver = new NginxDriver({

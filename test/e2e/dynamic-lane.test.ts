@@ -1,17 +1,24 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { Agent, request } from 'node:http';
+import {
+  Agent,
+  createServer as createHttpServer,
+  request,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket, WebSocketServer } from 'ws';
 import { compile } from '../../src/compile/compile.js';
 import { NginxDriver } from '../../src/drivers/nginx/driver.js';
 import { serviceSchema } from '../../src/model/service.js';
 import { silentLogger } from '../../src/observe/log.js';
 import { freePort, http, startServer, until, type TestServer } from '../helpers/net.js';
 import { makeCa } from '../helpers/tls.js';
-import { testDir } from '../helpers/tmp.js';
+import { nginxTestDir } from '../helpers/tmp.js';
 
 /** A backend that counts the TCP connections it accepted. */
 async function countingBackend(name: string): Promise<TestServer & { connections: () => number }> {
@@ -89,7 +96,7 @@ describe('dynamic fast lane', () => {
     });
 
   beforeAll(async () => {
-    dir = await testDir('gh-dynlane-');
+    dir = await nginxTestDir('gh-dynlane-');
     a = await countingBackend('a');
     b = await countingBackend('b');
     port = await freePort();
@@ -210,6 +217,107 @@ describe('dynamic fast lane', () => {
         expect(await http(port, 'one.test')).toMatchObject({ status: 200, body: 'a' });
       }
     } finally {
+      tls.closeAllConnections();
+      await new Promise<void>((resolve) => tls.close(() => resolve()));
+    }
+  });
+
+  it('passes an HTTPS backend the headers an HTTP one gets (through the other routes), and logs the request once', async () => {
+    const { cert, key } = makeCa(dir).issue(['backend.test']);
+    const echo = (req: IncomingMessage, res: ServerResponse) => res.end(JSON.stringify(req.headers));
+    const tls = createHttpsServer({ cert, key }, echo);
+    const plain = createHttpServer(echo);
+    await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    try {
+      const tlsPort = (tls.address() as AddressInfo).port;
+      const plainPort = (plain.address() as AddressInfo).port;
+      const hosts: [string, number | string][] = [
+        ['one.test', a.port],
+        ['plain.test', plainPort],
+        ['secure.test', `https://127.0.0.1:${tlsPort}`],
+      ];
+      expect((await driver.apply(cfg(hosts))).mode).toBe('dynamic');
+      const headers = {
+        'x-forwarded-for': '6.6.6.6',
+        cookie: 'gh_session=secret; theme=dark',
+        'remote-user': 'mallory',
+      };
+      const seen = async (host: string, path: string) => {
+        const res = await http(port, host, path, { headers });
+        expect(res.status).toBe(200);
+        const h = JSON.parse(res.body) as Record<string, string>;
+        return {
+          host: h.host,
+          realIp: h['x-real-ip'],
+          forwardedFor: h['x-forwarded-for'],
+          proto: h['x-forwarded-proto'],
+          forwardedHost: h['x-forwarded-host'],
+          cookie: h.cookie,
+          remoteUser: h['remote-user'],
+        };
+      };
+      const viaHttp = await seen('plain.test', '/md-once-plain');
+      expect(viaHttp).toEqual({
+        host: 'plain.test',
+        realIp: '127.0.0.1',
+        forwardedFor: '6.6.6.6, 127.0.0.1',
+        proto: 'http',
+        forwardedHost: 'plain.test',
+        cookie: 'theme=dark',
+        remoteUser: undefined,
+      });
+      expect(await seen('secure.test', '/md-once-secure')).toEqual({
+        ...viaHttp,
+        host: 'secure.test',
+        forwardedHost: 'secure.test',
+      });
+      // One access log line per request, from the first hop (the log is flushed every second).
+      const log = join(dir, 'nginx', 'logs', 'access.log');
+      const lines = await until(() => {
+        const text = readFileSync(log, 'utf8');
+        return text.includes('/md-once-secure') ? text.split('\n') : undefined;
+      }, 5000);
+      expect(lines.filter((l) => l.includes('/md-once-secure'))).toHaveLength(1);
+      expect(lines.filter((l) => l.includes('/md-once-secure'))[0]).toContain('127.0.0.1');
+    } finally {
+      tls.closeAllConnections();
+      plain.closeAllConnections();
+      await new Promise<void>((resolve) => tls.close(() => resolve()));
+      await new Promise<void>((resolve) => plain.close(() => resolve()));
+    }
+  });
+
+  it('carries a WebSocket to an HTTPS backend through the other routes', async () => {
+    const { cert, key } = makeCa(dir).issue(['backend.test']);
+    const tls = createHttpsServer({ cert, key });
+    const wss = new WebSocketServer({ server: tls });
+    wss.on('connection', (ws) => ws.on('message', (m) => ws.send(`echo ${String(m)}`)));
+    await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
+    try {
+      const tlsPort = (tls.address() as AddressInfo).port;
+      const hosts: [string, number | string][] = [
+        ['one.test', a.port],
+        ['secure.test', `https://127.0.0.1:${tlsPort}`],
+      ];
+      expect((await driver.apply(cfg(hosts))).mode).toBe('dynamic');
+      const ws = await new Promise<WebSocket>((resolve, reject) => {
+        const c = new WebSocket(`ws://127.0.0.1:${port}/socket`, { headers: { host: 'secure.test' } });
+        c.once('open', () => resolve(c));
+        c.once('error', reject);
+      });
+      const echoed = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no echo')), 5000);
+        ws.once('message', (m) => {
+          clearTimeout(timer);
+          resolve(String(m));
+        });
+        ws.send('hello');
+      });
+      expect(echoed).toBe('echo hello');
+      ws.close();
+    } finally {
+      wss.close();
       tls.closeAllConnections();
       await new Promise<void>((resolve) => tls.close(() => resolve()));
     }

@@ -8,7 +8,7 @@ import { NginxDriver } from '../../src/drivers/nginx/driver.js';
 import { serviceSchema } from '../../src/model/service.js';
 import { silentLogger } from '../../src/observe/log.js';
 import { freePort, http, startServer, until, type TestServer } from '../helpers/net.js';
-import { testDir } from '../helpers/tmp.js';
+import { nginxTestDir } from '../helpers/tmp.js';
 
 /** A backend that answers its name and counts the TCP connections it accepted. */
 async function countingBackend(name: string): Promise<TestServer & { connections: () => number }> {
@@ -97,7 +97,7 @@ describe('dynamic upstreams', () => {
   };
 
   beforeAll(async () => {
-    dir = await testDir('gh-dynup-');
+    dir = await nginxTestDir('gh-dynup-');
     a = await countingBackend('a');
     b = await countingBackend('b');
     breaker = await breakingBackend();

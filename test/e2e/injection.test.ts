@@ -554,7 +554,7 @@ describe('escaping in the renderer, without the schema in front', () => {
         await mkdir(dirname(join(at.genDir, rel)), { recursive: true });
         await writeFile(join(at.genDir, rel), content);
       }
-      for (const d of ['logs', 'tmp', 'run']) await mkdir(join(dir, d));
+      for (const d of ['logs', 'tmp', 'run', 'sock']) await mkdir(join(dir, d));
       const conf = join(at.genDir, 'nginx.conf');
       const out = await new Promise<string>((resolve) =>
         execFile(

@@ -7,7 +7,7 @@ import { NginxDriver } from '../../src/drivers/nginx/driver.js';
 import { serviceSchema } from '../../src/model/service.js';
 import { silentLogger } from '../../src/observe/log.js';
 import { freePort, http, startServer, until, type TestServer } from '../helpers/net.js';
-import { testDir } from '../helpers/tmp.js';
+import { nginxTestDir } from '../helpers/tmp.js';
 
 /**
  * A backend that answers its name on a connection's first request and drops the connection at its
@@ -95,7 +95,7 @@ describe('Lua balancer', () => {
     (await readFile(join(dir, 'nginx', 'current', 'fast-lane.tsv'), 'utf8')).includes('\nsvc.test\t');
 
   beforeAll(async () => {
-    dir = await testDir('gh-leastconn-');
+    dir = await nginxTestDir('gh-leastconn-');
     a = await holdingBackend('a', held);
     b = await holdingBackend('b', held);
     port = await freePort();

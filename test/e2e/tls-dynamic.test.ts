@@ -11,7 +11,7 @@ import { serviceSchema } from '../../src/model/service.js';
 import { silentLogger } from '../../src/observe/log.js';
 import { echoBackend, freePort, until, type TestServer } from '../helpers/net.js';
 import { https, makeCa } from '../helpers/tls.js';
-import { testDir } from '../helpers/tmp.js';
+import { nginxTestDir, testDir } from '../helpers/tmp.js';
 
 function workerPids(master: number): number[] {
   return readFileSync(`/proc/${master}/task/${master}/children`, 'utf8')
@@ -106,7 +106,7 @@ describe('tls: certificates without reload', () => {
   let a1: Cert;
 
   beforeAll(async () => {
-    dir = await testDir('gh-tlsdyn-');
+    dir = await nginxTestDir('gh-tlsdyn-');
     ca = makeCa(await testDir('gh-tlsdyn-ca-'));
     app = await echoBackend('app');
     httpPort = await freePort();

@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { chmod, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -8,4 +8,14 @@ import { join } from 'node:path';
  */
 export function testDir(prefix: string): Promise<string> {
   return mkdtemp(join(process.env.GATEHOUSE_TEST_RUN_DIR ?? tmpdir(), prefix));
+}
+
+/**
+ * testDir for an nginx prefix of its own (NginxDriver tests): entered by nginx's workers (0711), as
+ * a data dir is (Gatehouse refuses one they cannot reach), since they connect to sockets below it.
+ */
+export async function nginxTestDir(prefix: string): Promise<string> {
+  const dir = await testDir(prefix);
+  await chmod(dir, 0o711);
+  return dir;
 }

@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EdgeConfig } from '../../compile/edge-config.js';
 import { GatehouseError } from '../../model/errors.js';
-import type { Logger } from '../../observe/log.js';
+import type { GateEnv } from '../../model/session.js';
 import {
   liveHash,
   NginxProcess,
@@ -15,10 +14,9 @@ import {
 import { preparePrefix, rotateLogs } from './prefix.js';
 import { renderNginx, type RenderedFiles } from './render.js';
 import type { RenderEnv } from './env.js';
-import type { GateEnv } from '../../model/session.js';
 import { fileSize, summarize } from './error-log.js';
 import { hasIPv6, systemResolvers } from './machine.js';
-import { changesOf, FAST_LANE_STATE, tableOf } from './fast-lane.js';
+import { changesOf, FAST_LANE_STATE, otherSocket, tableOf } from './fast-lane.js';
 import { RevocationSync } from './revocations.js';
 import { checkModules, liveStateVersion, onlyStateDiffers } from './live-state.js';
 import { TableDelivery, type TableSent } from './table-delivery.js';
@@ -26,48 +24,10 @@ import { StateJournal } from './state-journal.js';
 import { currentTarget, pointCurrent, pruneGenerations, writeFiles } from './generations.js';
 import { TLS_STATE } from './tls-dynamic.js';
 import { LiveCertificates, withoutTlsState } from './tls-live.js';
+import { driftedFiles } from './drift.js';
+import type { ApplyResult, LastReload, NginxDriverOptions } from './driver-types.js';
 
-export interface LastReload {
-  at: string;
-  /** config: a new config; drift: the files were changed behind Gatehouse and restored; rollback: a new config failed to load and the previous one was restored. */
-  reason: 'config' | 'drift' | 'rollback';
-}
-
-export interface NginxDriverOptions {
-  bin: string;
-  /** nginx's own directory inside the data dir. */
-  prefix: string;
-  modulesDir: string;
-  workers: number;
-  /** See RenderEnv.workerShutdownSeconds. */
-  workerShutdownSeconds?: number;
-  /** See RenderEnv.trustedProxies. */
-  trustedProxies?: string[];
-  log: Logger;
-  /** How many old generations to keep on disk for inspection. */
-  keepGenerations?: number;
-  /** See RenderEnv.gate. */
-  gate?: GateEnv;
-  /** Extra environment for nginx (the session key the Lua check reads: never written to a file). */
-  env?: Record<string, string>;
-  /** A certificate and its key by id, to write where nginx reads them (0700). */
-  certMaterial?: (id: string) => Promise<{ cert: string; key: string }>;
-  /** Where those files go (default `<prefix>/tls`; Gatehouse prefers a tmpfs). */
-  tlsDir?: string;
-}
-
-export interface ApplyResult {
-  /** What nginx serves: its config's generation and the fast-lane table's version (see liveGeneration). */
-  generation: string;
-  hash: string;
-  /** dynamic: only the fast lane changed, sent to the running nginx; reload: new files, tested, reloaded. */
-  mode: 'dynamic' | 'reload';
-  /** How: a patch of the fast lane's table, the whole table, or new files and a reload. */
-  sent: TableSent | 'reload';
-  ms: { render: number; test: number; reload: number; total: number };
-  /** Where the time went: rendering, writing files, handing it to nginx (send, or test + reload). */
-  stages: { render: number; file: number; send: number };
-}
+export type { ApplyResult, LastReload, NginxDriverOptions } from './driver-types.js';
 
 /**
  * Applies EdgeConfigs to a managed nginx: render → write a new generation directory → `nginx -t` →
@@ -110,7 +70,8 @@ export class NginxDriver {
       prefix: p,
       conf: join(p, 'current', 'nginx.conf'),
       errorLog: join(p, 'logs', 'error.log'),
-      unixSockets: [this.statusSocket],
+      // Left behind by an nginx that was killed: a new one could not listen there.
+      unixSockets: [this.statusSocket, otherSocket({ prefix: p })],
       env: opts.env,
     };
     this.process = new NginxProcess(this.cmd, opts.log);
@@ -366,14 +327,7 @@ export class NginxDriver {
   async correctDrift(): Promise<string[]> {
     if (!this.files || !this.generation) return [];
     const genDir = join(this.opts.prefix, 'gen', this.generation);
-    const drifted: string[] = [];
-    if ((await currentTarget(this.opts.prefix)) !== genDir) drifted.push('current');
-    for (const [rel, rendered] of this.files) {
-      // The state file holds its base table and the patches appended since.
-      const content = rel === FAST_LANE_STATE ? this.journal.text() : rendered;
-      const onDisk = await readFile(join(genDir, rel), 'utf8').catch(() => undefined);
-      if (onDisk === undefined || sha(onDisk) !== sha(content)) drifted.push(rel);
-    }
+    const drifted = await driftedFiles(this.opts.prefix, genDir, this.files, () => this.journal.text());
     if (drifted.length === 0) {
       // The table in shared memory must be the file's (someone may have written to the endpoint).
       // Likewise the certificate table.
@@ -414,8 +368,4 @@ export class NginxDriver {
 /** A config generation and a fast-lane table version: together, what nginx serves. */
 function served(generation: string, tableVersion: string): string {
   return `${generation}.${tableVersion.slice(0, 12)}`;
-}
-
-function sha(s: string): string {
-  return createHash('sha256').update(s).digest('hex');
 }

@@ -237,7 +237,7 @@ local function parse_entry(value, serial)
     local pool = gh_pools.get(e.pool_id, serial)
     e.pool = pool
     -- A least_conn pool with a choice counts requests in flight: its location releases them in
-    -- the log phase, which the others skip (fastLaneConf).
+    -- the log phase, which the others skip (fastLaneOtherConf).
     if pool and pool.lb == "least_conn" and not pool.single and pool.live > 0 then
       e.route = scheme .. "_lc"
     end
@@ -295,8 +295,28 @@ function M.page(k)
   return e.text
 end
 
--- balancer_by_lua of the fast lane's upstream blocks: a fast-lane host's pool (locations that name
--- a pool have blocks of their own, pools-lua.ts: balance_location).
+-- balancer_by_lua of the fast lane's location (upstream gh_fast, no Lua before it): a plain-http
+-- host's pool (route "http"), else the other routes' server (M.other, a unix socket), whose
+-- location decides in its rewrite phase (M.route): an HTTPS upstream, a least_conn pool (its log
+-- phase), an unknown host (404).
+function M.front()
+  local e = entry(ngx.var.host)
+  if e and e.route == "http" then
+    local pool = e.pool
+    if pool then return gh_pools.balance(pool, false) end
+    -- A pool the table lacks: no peer, and the placeholder server is down: the offline page.
+    if e.pool_id then return end
+    local ok, err = balancer.set_current_peer(e.ip, e.port)
+    if not ok then ngx.log(ngx.ERR, "fast lane: ", err) end
+    return
+  end
+  local ok, err = balancer.set_current_peer(M.other)
+  if not ok then ngx.log(ngx.ERR, "fast lane: ", err) end
+end
+
+-- balancer_by_lua of the other routes' upstream blocks (gh_fast_http, gh_fast_https): a fast-lane
+-- host's pool (locations that name a pool have blocks of their own, pools-lua.ts:
+-- balance_location).
 function M.balance()
   -- Routed a moment ago (while a request lives, no other has its address), unless another request
   -- was routed meanwhile (its body read first, say): then looked up again.

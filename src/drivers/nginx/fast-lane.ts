@@ -1,6 +1,7 @@
 import { FAST_LANE_LUA } from './fast-lane-lua.js';
 import type { RenderEnv } from './env.js';
 import { filePath, ident, str, UnsafeValueError } from './escape.js';
+import { luaValue } from './lua-literal.js';
 import type { FastEntry } from './lanes.js';
 import { ERROR_PAGES, html, OFFLINE_TEXT, offlineLocation } from './pages.js';
 import { POOLS_LUA } from './pools-lua.js';
@@ -21,6 +22,15 @@ export const FAST_LANE_STATE = 'fast-lane.tsv';
 export const FAST_LANE_PATH = '/fast-lane';
 /** Idle connections kept open per worker to fast-lane upstreams (all peers together). */
 const KEEPALIVE = 64;
+
+/**
+ * The socket of the fast lane's other routes (otherServer): in a directory of the prefix that
+ * only nginx's workers (and root) enter (prefix.ts), so that nobody else can hand it a request
+ * with a made-up X-Real-IP.
+ */
+export function otherSocket(env: Pick<RenderEnv, 'prefix'>): string {
+  return `${env.prefix}/sock/fast-lane.sock`;
+}
 
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\x00-\x1f\x7f]/;
@@ -174,8 +184,11 @@ export function fastLaneHttp(env: RenderEnv, init: string[] = []): string[] {
     `    gh_pools = dofile("${gen}/pools.lua")`,
     `    gh_fast = dofile("${gen}/fast-lane.lua")`,
     `    gh_fast.load("${gen}/${FAST_LANE_STATE}")`,
+    `    gh_fast.other = ${luaValue(`unix:${otherSocket(env)}`)}`,
     ...init.map((l) => `    ${l}`),
     '}',
+    // The fast lane's location: plain-http hosts' pools, everything else to the other routes' server.
+    ...upstream('gh_fast', 'gh_fast.front()'),
     ...upstream('gh_fast_http', 'gh_fast.balance()'),
     ...upstream('gh_fast_https', 'gh_fast.balance()'),
     ...upstream('gh_pool_http', 'gh_pools.balance_location()'),
@@ -188,13 +201,31 @@ export function fastLaneHttp(env: RenderEnv, init: string[] = []): string[] {
  * `fast-lane.conf`, included by every server that serves fast-lane hosts: the location that routes
  * them, with offline pages whose title and text come from the table.
  *
- * The route is a `set_by_lua` (no coroutine, unlike access_by_lua) that yields the host's scheme,
- * which picks the upstream block (the balancer finds the host's entry again in the worker's cache);
- * an unknown host yields "" and a 404. Only a least_conn pool's requests (scheme `http_lc` or
- * `https_lc`) need the log phase, which releases their peer: the others skip its Lua handler. The
- * offline page looks its title, text and pool up on the error path only.
+ * The location has no Lua of its own: the balancer of its upstream block (`gh_fast`, M.front in
+ * fast-lane-lua.ts) looks the host up and sets the peer of a plain-http host's pool (most hosts).
+ * Every other request (a host with an HTTPS upstream or a least_conn pool, or an unknown host) it
+ * hands to the other routes' server (otherServer) over a unix socket, kept alive: those choices
+ * need the rewrite phase (a scheme, a log phase, a 404), and a `set_by_lua` there for every request
+ * cost ~2.5k instructions of the ~33k a request takes (bench/callgrind.ts). The offline page looks
+ * its title, text and pool up on the error path only.
  */
 export function fastLaneConf(logs: string[] = []): string[] {
+  return [
+    'location / {',
+    // error_page here replaces the inherited ones: all of them, 502/504 to this lane's page.
+    ...fastErrorPages(),
+    // $gh_pool is named on the error path only (and by the balancer on a retry, pools-lua.ts).
+    '    proxy_pass http://gh_fast;',
+    '}',
+    ...offlinePages(logs),
+  ];
+}
+
+function fastErrorPages(): string[] {
+  return ERROR_PAGES.map((l) => `    ${l.replace(/@gh_(50[24])/, '@gh_fast_$1')}`);
+}
+
+function offlinePages(logs: string[]): string[] {
   const vars = { T: '${gh_fast_title}', M: '${gh_fast_text}' };
   const fromTable = [
     // The pool: for the offline page's passive health and the failure log.
@@ -205,14 +236,28 @@ export function fastLaneConf(logs: string[] = []): string[] {
     'set_by_lua_block $gh_fast_text { return gh_fast.page(2) or ngx.var.gh_fast_text }',
   ];
   return [
+    ...offlineLocation('502', '@gh_fast_502', vars, [...fromTable, ...logs]),
+    ...offlineLocation('504', '@gh_fast_504', vars, [...fromTable, ...logs]),
+  ];
+}
+
+/**
+ * `fast-lane-other.conf`, the location of the other routes' server (otherServer): the requests the
+ * fast lane's balancer did not take. A `set_by_lua` yields the host's scheme, which picks the
+ * upstream block (the balancer finds the host's entry again in the worker's cache); an unknown
+ * host yields "" and a 404. Only a least_conn pool's requests (scheme `http_lc` or `https_lc`)
+ * need the log phase, which releases their peer. The proxy headers pass on what the fast lane's
+ * location set; `logs`: those of the offline pages, less the main log (the first hop logs the
+ * request).
+ */
+export function fastLaneOtherConf(logs: string[] = []): string[] {
+  return [
     'location / {',
-    // error_page here replaces the inherited ones: all of them, 502/504 to this lane's page.
-    ...ERROR_PAGES.map((l) => `    ${l.replace(/@gh_(50[24])/, '@gh_fast_$1')}`),
-    // A fast-lane host's pool is named on the error path only (and by the balancer on a retry).
+    ...fastErrorPages(),
     '    set $gh_pool "";',
     '    set_by_lua_block $gh_fast_scheme { return gh_fast.route() }',
-    // Most hosts: nothing more to decide, and `break` skips the other tests (the block proxies as
-    // the location does: nginx gives an `if` block its location's proxy_pass and error pages).
+    // Most of these: nothing more to decide, and `break` skips the other tests (the block proxies
+    // as the location does: nginx gives an `if` block its location's proxy_pass and error pages).
     '    if ($gh_fast_scheme = "http") {',
     '        break;',
     '    }',
@@ -232,8 +277,37 @@ export function fastLaneConf(logs: string[] = []): string[] {
     ]),
     '    proxy_pass http://gh_fast_http;',
     '}',
-    ...offlineLocation('502', '@gh_fast_502', vars, [...fromTable, ...logs]),
-    ...offlineLocation('504', '@gh_fast_504', vars, [...fromTable, ...logs]),
+    ...offlinePages(logs.filter((l) => !/ gh_main /.test(l))),
+  ];
+}
+
+/**
+ * The fast lane's other routes: a server on a unix socket (otherSocket) that only the fast lane's
+ * balancer sends to. The client's address comes from the X-Real-IP the first hop set (ip_hash and
+ * the logs need it); the proxy headers are the first hop's, passed on as they came; the first hop
+ * logs the request.
+ */
+export function otherServer(env: RenderEnv): string[] {
+  const gen = filePath(env.genDir);
+  return [
+    "# The fast lane's other routes (fast-lane.ts), reached from its balancer only.",
+    'server {',
+    `    listen unix:${filePath(otherSocket(env))};`,
+    '    access_log off;',
+    '    set_real_ip_from unix:;',
+    '    real_ip_header X-Real-IP;',
+    '    real_ip_recursive off;',
+    '    proxy_set_header Host $host;',
+    '    proxy_set_header X-Real-IP $remote_addr;',
+    '    proxy_set_header X-Forwarded-For $http_x_forwarded_for;',
+    '    proxy_set_header X-Forwarded-Proto $http_x_forwarded_proto;',
+    '    proxy_set_header X-Forwarded-Host $http_x_forwarded_host;',
+    '    proxy_set_header Upgrade $http_upgrade;',
+    '    proxy_set_header Connection $gh_connection;',
+    `    include ${gen}/pages.conf;`,
+    `    include ${gen}/fast-lane-other.conf;`,
+    '}',
+    '',
   ];
 }
 
@@ -270,6 +344,7 @@ export function tableFiles(
   logs: string[] = [],
 ): void {
   files.set('fast-lane.conf', fastLaneConf(logs).join('\n') + '\n');
+  files.set('fast-lane-other.conf', fastLaneOtherConf(logs).join('\n') + '\n');
   files.set('fast-lane.lua', FAST_LANE_LUA);
   files.set('pools.lua', POOLS_LUA);
   files.set(FAST_LANE_STATE, state);

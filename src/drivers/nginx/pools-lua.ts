@@ -163,8 +163,9 @@ function M.retry(ctx, pool)
     if ctx.gh_count then release(pool, last) end
   end
   -- A location's pool is named in $gh_pool, a fast-lane host's only on the error path: the failure
-  -- log names it for this request too.
-  if ngx.var.gh_pool == "" then ngx.var.gh_pool = pool.id end
+  -- log names it for this request too. (Written, not read: the fast lane's location does not set
+  -- it, and reading it unset would warn; a location's is the same id.)
+  ngx.var.gh_pool = pool.id
 end
 
 local function set_peer(pool, peer)

@@ -11,9 +11,14 @@ export async function preparePrefix(p: string): Promise<void> {
   for (const d of ['logs', 'run', 'gen']) await mkdir(join(p, d), { recursive: true, mode: 0o700 });
   // Workers reopen the logs themselves after a rotation (SIGUSR1): they enter logs/ through its
   // group, nobody else does.
+  // The fast lane's other routes listen in sock/ (fast-lane.ts: otherSocket): workers connect
+  // to it through its group, nobody else enters.
+  await mkdir(join(p, 'sock'), { recursive: true, mode: 0o700 });
   if (process.getuid?.() === 0) {
-    await chown(join(p, 'logs'), 0, WORKER_GID);
-    await chmod(join(p, 'logs'), 0o710);
+    for (const d of ['logs', 'sock']) {
+      await chown(join(p, d), 0, WORKER_GID);
+      await chmod(join(p, d), 0o710);
+    }
   }
   await mkdir(join(p, 'tmp'), { recursive: true, mode: 0o711 });
 }
