@@ -42,6 +42,7 @@ import { siteEdgeRoutes, siteRoutes } from './sites.js';
 import { SiteStore } from '../vpn/store.js';
 import { VpnClientStore } from '../vpn/clients.js';
 import { vpnClientRoutes } from './vpn-clients.js';
+import { TunnelStats } from '../vpn/stats.js';
 
 export interface ApiDeps {
   registry: Registry;
@@ -75,6 +76,8 @@ export interface ApiDeps {
   sites?: SiteStore;
   /** VPN clients (peers of the same WireGuard servers). */
   clients?: VpnClientStore;
+  /** Tunnel figures every WireGuard server reports (vpn/stats.ts). */
+  tunnels?: TunnelStats;
 }
 
 declare module 'fastify' {
@@ -173,7 +176,8 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     });
   }
   app.get('/healthz', async () => ({ status: 'ok' }));
-  void app.register(async (edge) => edgeRoutes(edge, ctx, nodes, deps.feed));
+  const tunnels = deps.tunnels ?? new TunnelStats();
+  void app.register(async (edge) => edgeRoutes(edge, ctx, nodes, deps.feed, tunnels));
   void app.register(async (edge) => siteEdgeRoutes(edge, sites, nodes));
   const metrics = deps.metrics;
   if (metrics) {
@@ -206,7 +210,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
       await sessionRoutes(api, deps.gate);
       await streamRoutes(api, ctx, deps.feed);
       await nodeRoutes(api, nodes, deps.feed);
-      await siteRoutes(api, sites);
+      await siteRoutes(api, sites, tunnels);
       await vpnClientRoutes(api, clients);
       await backupRoutes(api, ctx);
       if (deps.rotations) await rotateRoutes(api, deps.rotations);

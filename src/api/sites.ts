@@ -2,8 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { NodeStore } from '../edge/nodes.js';
 import { GatehouseError } from '../model/errors.js';
-import { edgeTunnelSchema, siteCreateSchema, siteSyncSchema } from '../model/site.js';
+import { edgeTunnelSchema, siteCreateSchema, siteSyncSchema, type SiteView } from '../model/site.js';
 import { slugSchema } from '../model/values.js';
+import { TunnelStats } from '../vpn/stats.js';
 import type { SiteStore } from '../vpn/store.js';
 import { parse } from './http-errors.js';
 import type { SiteAdded, SiteList } from './views/index.js';
@@ -11,11 +12,19 @@ import type { SiteAdded, SiteList } from './views/index.js';
 const nameParams = z.strictObject({ name: slugSchema });
 
 /** Sites (admin) under /api/v1/sites: add (token and command shown once), list, remove. */
-export async function siteRoutes(app: FastifyInstance, sites: SiteStore): Promise<void> {
-  app.get('/sites', async () => ({ sites: await sites.list() }) satisfies SiteList);
+export async function siteRoutes(
+  app: FastifyInstance,
+  sites: SiteStore,
+  tunnels: TunnelStats = new TunnelStats(),
+): Promise<void> {
+  // Each site with its tunnel as the edges report it: up, latency, handshake age, bytes (vpn/stats.ts).
+  const withTunnel = (s: SiteView) => ({ ...s, tunnel: tunnels.site(s) });
+  app.get('/sites', async () => ({ sites: (await sites.list()).map(withTunnel) }) satisfies SiteList);
   app.post('/sites', async (req, reply) => {
     const input = parse(siteCreateSchema, req.body, '');
-    const { site, token } = await sites.add(input);
+    const added = await sites.add(input);
+    const { token } = added;
+    const site = withTunnel(added.site);
     const command = `gatehouse site connect --control <this API's URL> --site-token ${token} ${site.name}`;
     return reply.code(201).send({ site, token, command } satisfies SiteAdded);
   });
