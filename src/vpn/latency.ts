@@ -1,7 +1,7 @@
-import { execFile } from 'node:child_process';
+import { connect } from 'node:net';
 import type { TunnelSection } from '../compile/edge-config.js';
 import type { Logger } from '../observe/log.js';
-import { ONLINE_S, type PeerFigures, type TunnelReport } from './stats.js';
+import { type PeerFigures, type TunnelReport } from './stats.js';
 
 /** How often a WireGuard server probes its sites and reads its peers' figures. */
 export const PROBE_INTERVAL_MS = 5000;
@@ -19,17 +19,6 @@ export function siteTargets(section: TunnelSection | undefined): ProbeTarget[] {
     .map((p) => ({ address: p.address, publicKey: p.publicKey }));
 }
 
-/** `ping`'s summary line: `time=0.412 ms` (iputils). */
-const TIME_RE = /time[=<]([0-9.]+)\s*ms/;
-
-/** The round trip of one answered `ping`, in ms; undefined: no answer. */
-export function parsePing(stdout: string): number | undefined {
-  const m = TIME_RE.exec(stdout);
-  if (!m?.[1]) return undefined;
-  const ms = Number(m[1]);
-  return Number.isFinite(ms) ? ms : undefined;
-}
-
 /** `wg show IFACE dump` → each peer's figures by public key (the first line is the interface's). */
 export function parseWgDump(stdout: string): Map<string, PeerFigures> {
   const out = new Map<string, PeerFigures>();
@@ -43,13 +32,29 @@ export function parseWgDump(stdout: string): Map<string, PeerFigures> {
   return out;
 }
 
-/** One ICMP echo through the tunnel (`ping -c1 -W1`); 'missing' when there is no ping here. */
-export function ping(address: string): Promise<number | undefined | 'missing'> {
+/**
+ * The port a probe knocks on: TCP discard, closed on a site's connector, so its kernel answers the
+ * SYN with a reset at once (an open port answers too; either way the round trip is measured).
+ */
+export const PROBE_PORT = 9;
+
+/**
+ * One probe through the tunnel: a TCP connection attempt to the site's tunnel address. The
+ * reset (or the accept) is the answer; nothing within `timeoutMs` is none. No `ping` binary, no raw
+ * socket, no process per probe; it works with userspace WireGuard in any namespace.
+ */
+export function probe(address: string, timeoutMs = 1000, port = PROBE_PORT): Promise<number | undefined> {
   return new Promise((resolve) => {
-    execFile('ping', ['-n', '-c1', '-W1', address], { timeout: 3000 }, (err, stdout) => {
-      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') return resolve('missing');
-      resolve(parsePing(String(stdout)));
-    });
+    const t0 = performance.now();
+    const sock = connect({ host: address, port });
+    const done = (answered: boolean) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(answered ? performance.now() - t0 : undefined);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    sock.once('connect', () => done(true));
+    sock.once('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED'));
   });
 }
 
@@ -63,22 +68,19 @@ export interface TunnelProberOptions {
   log: Logger;
   intervalMs?: number;
   /** Tests: the probe itself. */
-  ping?: (address: string) => Promise<number | undefined | 'missing'>;
-  now?: () => number;
+  probe?: (address: string) => Promise<number | undefined>;
 }
 
 /**
- * A WireGuard server's probe: every 5 s one ping to each site's tunnel address (the site's
+ * A WireGuard server's probe: every 5 s one probe to each site's tunnel address (the site's
  * connector answers on its interface) and its peers' handshakes and bytes. A site is up while it
- * answered one of its last two probes, so one lost datagram does not make a down and up; without
- * `ping` on the machine, while its handshake is recent.
+ * answered one of its last two probes, so one lost packet does not make a down and an up.
  */
 export class TunnelProber {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private readonly misses = new Map<string, number>();
   private readonly lastMs = new Map<string, number>();
-  private warned = false;
 
   constructor(private readonly o: TunnelProberOptions) {}
 
@@ -102,17 +104,10 @@ export class TunnelProber {
       const targets = this.o.targets();
       const [peers, results] = await Promise.all([
         this.o.peers().catch(() => new Map<string, PeerFigures>()),
-        Promise.all(targets.map((t) => (this.o.ping ?? ping)(t.address))),
+        Promise.all(targets.map((t) => (this.o.probe ?? probe)(t.address))),
       ]);
-      const now = (this.o.now ?? Date.now)() / 1000;
       const probes: TunnelReport['probes'] = targets.map((t, i) => {
         const r = results[i];
-        if (r === 'missing') {
-          if (!this.warned) this.o.log.warn('tunnel: no `ping` here (iputils-ping): no latency figures');
-          this.warned = true;
-          const hs = peers.get(t.publicKey)?.handshake ?? 0;
-          return { address: t.address, ms: null, up: hs > 0 && now - hs < ONLINE_S };
-        }
         if (r !== undefined) {
           this.misses.set(t.address, 0);
           this.lastMs.set(t.address, Math.round(r * 100) / 100);

@@ -34,22 +34,31 @@ export class TunnelWatch {
   private timer: NodeJS.Timeout | undefined;
   private online: Set<string> | undefined;
   private busy = false;
+  private again = false;
+  private offReport: (() => void) | undefined;
 
   constructor(private readonly o: TunnelWatchOptions) {}
 
   start(): void {
     this.timer ??= setInterval(() => void this.look(), this.o.intervalMs ?? PROBE_INTERVAL_MS);
     this.timer.unref();
+    this.offReport ??= this.o.stats.onReport(() => void this.look());
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.offReport?.();
+    this.offReport = undefined;
   }
 
   async look(): Promise<void> {
-    if (this.busy) return;
+    if (this.busy) {
+      this.again = true;
+      return;
+    }
     this.busy = true;
+    this.again = false;
     try {
       for (const t of this.o.stats.check(await this.o.sites()))
         this.o.event({ kind: t.up ? 'tunnel_up' : 'tunnel_down', detail: transitionDetail(t) });
@@ -72,5 +81,6 @@ export class TunnelWatch {
     } finally {
       this.busy = false;
     }
+    if (this.again) await this.look();
   }
 }

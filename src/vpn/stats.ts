@@ -102,6 +102,7 @@ export class TunnelStats {
   /** Last known state per `site edge` (for transitions). */
   private readonly states = new Map<string, boolean>();
   private readonly listeners = new Set<(t: TunnelTransition) => void>();
+  private readonly reportListeners = new Set<(edge: string) => void>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -112,6 +113,13 @@ export class TunnelStats {
       peers: new Map(report.peers.map((p) => [p.public_key, { handshake: p.handshake, rx: p.rx, tx: p.tx }])),
       probes: new Map(report.probes.map((p) => [p.address, { ms: p.ms, up: p.up }])),
     });
+    for (const fn of this.reportListeners) fn(edge);
+  }
+
+  /** Told after each report taken (a transition in it is then told at once, not at the next look). */
+  onReport(fn: (edge: string) => void): () => void {
+    this.reportListeners.add(fn);
+    return () => this.reportListeners.delete(fn);
   }
 
   /** An edge gone (removed, or its tunnel stopped): its figures go. */

@@ -1,0 +1,183 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SiteAdded, SiteList } from '../../src/api/views/index.js';
+import { ADMIN_TOKEN, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
+import { freePort, http, json, until } from '../helpers/net.js';
+import { GATEHOUSE_BIN, runCli } from '../helpers/netns.js';
+import { requireSitePrerequisites, SiteLab } from '../helpers/site-lab.js';
+import { testDir } from '../helpers/tmp.js';
+
+const WG_PORT = 51820;
+
+type Site = SiteList['sites'][number];
+
+/**
+ * Issue 16, metrics and events of a tunnel: the VPS edge (an edge agent with --tunnel-port in the
+ * "inet" namespace) probes the home site through the tunnel every 5 s and reports the latency and
+ * its `wg show` figures to the control plane (this process). `site ls`, /metrics and the events
+ * log show them; cutting the home link makes a "tunnel down" event, restoring it a "tunnel up".
+ */
+describe('tunnel metrics and events: a home site through a remote VPS edge', () => {
+  let lab: SiteLab;
+  let gh: TestGatehouse;
+  let apiPort: number;
+  const api = (method: string, path: string, body?: unknown) =>
+    json(apiPort, method, path, body, { authorization: `Bearer ${ADMIN_TOKEN}` });
+  const home = async (): Promise<Site | undefined> =>
+    ((await api('GET', '/api/v1/sites')).json as unknown as SiteList).sites.find((s) => s.name === 'home');
+  const metrics = async () =>
+    (await http(apiPort, '127.0.0.1', '/metrics', { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }))
+      .body;
+  const events = async (kind: string) =>
+    (
+      (await api('GET', `/api/v1/events?kind=${kind}`)).json as unknown as {
+        events: { kind: string; detail: string; at: string }[];
+      }
+    ).events;
+  const logs = () => `\nedge:\n${lab.tail('edge.log')}\nsite:\n${lab.tail('site.log')}`;
+
+  beforeAll(async () => {
+    requireSitePrerequisites();
+    lab = await SiteLab.create();
+    apiPort = await freePort();
+    gh = await startTestGatehouse({ api_listen: `0.0.0.0:${apiPort}` });
+    const control = `http://${lab.rootIp}:${apiPort}`;
+    const node = await api('POST', '/api/v1/nodes', { name: 'vps', role: 'public' });
+    expect(node.status).toBe(201);
+    lab.spawn(
+      'inet',
+      process.execPath,
+      [
+        GATEHOUSE_BIN,
+        'edge',
+        ...['--control', control, '--insecure-control', '--node-token', String(node.json.token)],
+        ...['--edge-dir', await testDir('gh-tm-edge-'), '--edge-http-port', '8080'],
+        ...['--edge-https-port', '0', '--log-level', 'info'],
+        ...['--tunnel-port', String(WG_PORT), '--tunnel-endpoint', `${lab.vpsWan}:${WG_PORT}`],
+        ...['--tunnel-interface', `ghm${process.pid}`.slice(0, 15)],
+      ],
+      'edge.log',
+    );
+    const add = await api('POST', '/api/v1/sites', { name: 'home', subnets: ['192.168.77.0/24'] });
+    expect(add.status, JSON.stringify(add.json)).toBe(201);
+    const added = add.json as unknown as SiteAdded;
+    // Before its connector dials: no tunnel figures.
+    expect(added.site.tunnel).toEqual({
+      up: false,
+      latency_ms: null,
+      handshake_age_s: null,
+      rx_bytes: 0,
+      tx_bytes: 0,
+      edges: [],
+    });
+    const args = added.command
+      .replace(/^gatehouse /, '')
+      .replace("<this API's URL>", control)
+      .split(' ');
+    lab.spawn(
+      'lan',
+      process.execPath,
+      [
+        GATEHOUSE_BIN,
+        ...args,
+        ...['--insecure-control', '--site-dir', await testDir('gh-tm-home-')],
+        ...['--interface', `ghn${process.pid}`.slice(0, 15), '--log-level', 'info'],
+      ],
+      'site.log',
+    );
+  }, 90_000);
+
+  afterAll(async () => {
+    await lab?.destroy();
+    await gh?.close();
+  }, 30_000);
+
+  it('site ls shows the latency the VPS edge measured, a recent handshake and bytes', async () => {
+    const up = await until(
+      async () => {
+        const s = await home();
+        return s?.tunnel.up && s.tunnel.latency_ms !== null && s.tunnel.rx_bytes > 0 ? s : undefined;
+      },
+      45_000,
+      500,
+    ).catch((err: unknown) => {
+      throw new Error(`${String(err)}${logs()}`);
+    });
+    expect(up.tunnel.edges.map((e) => e.edge)).toEqual(['vps']);
+    expect(up.tunnel.latency_ms).toBeGreaterThan(0);
+    expect(up.tunnel.latency_ms).toBeLessThan(1000);
+    expect(up.tunnel.handshake_age_s).toBeLessThan(180);
+
+    const ls = await runCli([
+      'site',
+      'ls',
+      '--json',
+      '--api',
+      `http://127.0.0.1:${apiPort}`,
+      '--token',
+      ADMIN_TOKEN,
+    ]);
+    expect(ls.status, ls.stderr).toBe(0);
+    const listed = (JSON.parse(ls.stdout) as SiteList).sites.find((s) => s.name === 'home');
+    expect(listed?.tunnel.latency_ms).toEqual(expect.any(Number));
+    expect(listed?.tunnel.edges[0]?.last_handshake).not.toBeNull();
+    const table = await runCli([
+      'site',
+      'ls',
+      '--api',
+      `http://127.0.0.1:${apiPort}`,
+      '--token',
+      ADMIN_TOKEN,
+    ]);
+    expect(table.stdout).toMatch(/LATENCY/);
+    expect(table.stdout).toMatch(/home .* [0-9.]+ ms .* \d+s ago/);
+  }, 60_000);
+
+  it('/metrics has the tunnel series with the site and edge labels', async () => {
+    const text = await metrics();
+    expect(text).toContain('gatehouse_tunnel_up{site="home",edge="vps"} 1');
+    expect(text).toMatch(/gatehouse_tunnel_latency_seconds\{site="home",edge="vps"\} [0-9.e-]+/);
+    expect(text).toMatch(/gatehouse_tunnel_handshake_age_seconds\{site="home",edge="vps"\} \d/);
+    expect(text).toMatch(/gatehouse_tunnel_bytes_total\{site="home",edge="vps",direction="rx"\} [1-9]/);
+    expect(text).toMatch(/gatehouse_vpn_clients_online 0/);
+    // The tunnel came up: told once, however many probes answered since.
+    const ups = await until(async () => {
+      const e = await events('tunnel_up');
+      return e.length ? e : undefined;
+    }, 15_000);
+    expect(ups.map((e) => e.detail)).toEqual([expect.stringMatching(/^site home via vps \([0-9.]+ ms\)$/)]);
+  }, 30_000);
+
+  it('the home link cut: a "tunnel down" event and tunnel_up 0; restored: "tunnel up" again', async () => {
+    await lab.cutHome();
+    const t0 = performance.now();
+    const down = await until(
+      async () => {
+        const e = await events('tunnel_down');
+        return e.length ? e : undefined;
+      },
+      40_000,
+      250,
+    ).catch((err: unknown) => {
+      throw new Error(`${String(err)}${logs()}`);
+    });
+    console.log(`tunnel: home link cut → "tunnel down" event in ${Math.round(performance.now() - t0)} ms`);
+    expect(down.map((e) => e.detail)).toEqual(['site home via vps']);
+    expect(await metrics()).toContain('gatehouse_tunnel_up{site="home",edge="vps"} 0');
+    const s = await home();
+    expect(s?.tunnel.up).toBe(false);
+    expect(s?.tunnel.latency_ms).toBeNull();
+
+    await lab.restoreHome();
+    const ups = await until(
+      async () => {
+        const e = await events('tunnel_up');
+        return e.length >= 2 ? e : undefined;
+      },
+      40_000,
+      250,
+    );
+    expect(ups[0]?.detail).toMatch(/^site home via vps/);
+    expect((await events('tunnel_down')).length).toBe(1);
+    expect(await metrics()).toContain('gatehouse_tunnel_up{site="home",edge="vps"} 1');
+  }, 100_000);
+});
