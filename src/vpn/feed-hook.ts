@@ -62,17 +62,12 @@ export function sitesForFeed(
     feed.signal();
     if (local) announce?.('changed');
   });
+  const stopStores = () => {
+    watch.stop();
+    clients.stop();
+  };
   const port = settings.vpn_port;
-  if (!port)
-    return {
-      sites,
-      clients,
-      tunnels,
-      stop: async () => {
-        watch.stop();
-        clients.stop();
-      },
-    };
+  if (!port) return { sites, clients, tunnels, stop: async () => stopStores() };
   const endpoint =
     settings.vpn_endpoint ?? (settings.base_domain ? `${settings.base_domain}:${port}` : undefined);
   if (!endpoint)
@@ -113,9 +108,8 @@ export function sitesForFeed(
     clients,
     tunnels,
     stop: async () => {
-      watch.stop();
+      stopStores();
       prober.stop();
-      clients.stop();
       await server.stop();
     },
   };
