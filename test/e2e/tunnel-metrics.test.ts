@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SiteAdded, SiteList } from '../../src/api/views/index.js';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SiteAdded, SiteList, VpnClientAdded, VpnClientList } from '../../src/api/views/index.js';
 import { ADMIN_TOKEN, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
 import { freePort, http, json, until } from '../helpers/net.js';
 import { GATEHOUSE_BIN, runCli } from '../helpers/netns.js';
@@ -146,6 +148,73 @@ describe('tunnel metrics and events: a home site through a remote VPS edge', () 
     }, 15_000);
     expect(ups.map((e) => e.detail)).toEqual([expect.stringMatching(/^site home via vps \([0-9.]+ ms\)$/)]);
   }, 30_000);
+
+  it('a VPN client of the remote edge: vpn client ls shows its handshake and bytes, /metrics counts it online', async () => {
+    const add = await api('POST', '/api/v1/vpn/clients', { name: 'phone', policy: 'full' });
+    expect(add.status, JSON.stringify(add.json)).toBe(201);
+    const { client, config } = add.json as unknown as VpnClientAdded;
+    const field = (name: string) => new RegExp(`^${name} = (.+)$`, 'm').exec(config)?.[1] ?? '';
+    // The device: WireGuard in the "nas" namespace (behind home's NAT), dialing the VPS edge.
+    const iface = `ghc${process.pid}`.slice(0, 15);
+    lab.spawn('nas', 'wireguard-go', ['-f', iface], 'client.log');
+    const keyFile = join(lab.dir, 'phone.key');
+    await writeFile(keyFile, `${field('PrivateKey')}\n`, { mode: 0o600 });
+    await until(
+      async () => (await lab.exec('nas', 'wg', ['show', iface]).catch(() => undefined)) ?? undefined,
+      10_000,
+      100,
+    );
+    await lab.exec('nas', 'wg', [
+      'set',
+      iface,
+      ...['private-key', keyFile, 'peer', field('PublicKey'), 'endpoint', field('Endpoint')],
+      ...['allowed-ips', field('AllowedIPs').replace(/\s+/g, ''), 'persistent-keepalive', '25'],
+    ]);
+    await lab.exec('nas', 'ip', ['addr', 'add', `${client.address}/32`, 'dev', iface]);
+    await lab.exec('nas', 'ip', ['link', 'set', iface, 'up']);
+    const seen = await until(
+      async () => {
+        const l = (await api('GET', '/api/v1/vpn/clients')).json as unknown as VpnClientList;
+        const c = l.clients.find((x) => x.name === 'phone');
+        return c?.last_handshake && c.rx_bytes > 0 ? c : undefined;
+      },
+      30_000,
+      500,
+    ).catch((err: unknown) => {
+      throw new Error(`${String(err)}${logs()}\nclient:\n${lab.tail('client.log')}`);
+    });
+    expect(Date.now() - Date.parse(seen.last_handshake ?? '')).toBeLessThan(60_000);
+    const ls = await runCli([
+      'vpn',
+      'client',
+      'ls',
+      '--api',
+      `http://127.0.0.1:${apiPort}`,
+      '--token',
+      ADMIN_TOKEN,
+    ]);
+    // Its handshake and bytes, as the remote edge reported them (not "never" / "0 B").
+    expect(ls.stdout).toMatch(/^phone\s.*\sfull\s+\d{4}-\d\d-\d\dT\S+\s+[1-9]\d* B\s+[1-9]\d* B\s/m);
+    const text = await until(
+      async () => {
+        const t = await metrics();
+        return t.includes('gatehouse_vpn_clients_online 1') ? t : undefined;
+      },
+      10_000,
+      250,
+    );
+    expect(text).toMatch(/gatehouse_tunnel_handshake_age_seconds\{client="phone"\} \d/);
+    expect(text).toMatch(/gatehouse_tunnel_bytes_total\{client="phone",direction="rx"\} [1-9]/);
+    const connected = await until(
+      async () => {
+        const e = await events('vpn_client_connected');
+        return e.length ? e : undefined;
+      },
+      15_000,
+      250,
+    );
+    expect(connected.map((e) => e.detail)).toEqual(['client phone']);
+  }, 60_000);
 
   it('the home link cut: a "tunnel down" event and tunnel_up 0; restored: "tunnel up" again', async () => {
     await lab.cutHome();
