@@ -12,6 +12,25 @@ const WG_PORT = 51820;
 
 type Site = SiteList['sites'][number];
 
+/** The site's connector on the LAN machine, with the command `site add` printed. */
+async function startConnector(lab: SiteLab, added: SiteAdded, control: string): Promise<void> {
+  const args = added.command
+    .replace(/^gatehouse /, '')
+    .replace("<this API's URL>", control)
+    .split(' ');
+  lab.spawn(
+    'lan',
+    process.execPath,
+    [
+      GATEHOUSE_BIN,
+      ...args,
+      ...['--insecure-control', '--site-dir', await testDir('gh-tm-home-')],
+      ...['--interface', `ghn${process.pid}`.slice(0, 15), '--log-level', 'info'],
+    ],
+    'site.log',
+  );
+}
+
 /**
  * Issue 16, metrics and events of a tunnel: the VPS edge (an edge agent with --tunnel-port in the
  * "inet" namespace) probes the home site through the tunnel every 5 s and reports the latency and
@@ -71,21 +90,7 @@ describe('tunnel metrics and events: a home site through a remote VPS edge', () 
       tx_bytes: 0,
       edges: [],
     });
-    const args = added.command
-      .replace(/^gatehouse /, '')
-      .replace("<this API's URL>", control)
-      .split(' ');
-    lab.spawn(
-      'lan',
-      process.execPath,
-      [
-        GATEHOUSE_BIN,
-        ...args,
-        ...['--insecure-control', '--site-dir', await testDir('gh-tm-home-')],
-        ...['--interface', `ghn${process.pid}`.slice(0, 15), '--log-level', 'info'],
-      ],
-      'site.log',
-    );
+    await startConnector(lab, added, control);
   }, 90_000);
 
   afterAll(async () => {
@@ -249,4 +254,66 @@ describe('tunnel metrics and events: a home site through a remote VPS edge', () 
     expect((await events('tunnel_down')).length).toBe(1);
     expect(await metrics()).toContain('gatehouse_tunnel_up{site="home",edge="vps"} 1');
   }, 100_000);
+});
+
+/** The control plane's own WireGuard server (`up --vpn-port`) probes its sites too, as the edge "local". */
+describe('tunnel metrics: the control plane itself as the WireGuard server (vpn_port)', () => {
+  let lab: SiteLab;
+  const API = 7070;
+  const cli = (...args: string[]) =>
+    runCli([...args, '--api', `http://${lab.edgeIp}:${API}`, '--token', ADMIN_TOKEN]);
+
+  beforeAll(async () => {
+    requireSitePrerequisites();
+    lab = await SiteLab.create();
+    const env = Object.entries(process.env)
+      .filter(([k]) => !k.startsWith('GATEHOUSE_'))
+      .map(([k, v]) => `${k}=${v ?? ''}`);
+    lab.spawn(
+      'inet',
+      'env',
+      [
+        ...['-i', ...env, `GATEHOUSE_ADMIN_TOKEN=${ADMIN_TOKEN}`, process.execPath, GATEHOUSE_BIN, 'up'],
+        ...['--data-dir', await testDir('gh-tm-cp-'), '--api-listen', `0.0.0.0:${API}`],
+        ...['--http-port', '8080', '--https-port', '0', '--nginx-workers', '1', '--log-level', 'info'],
+        ...['--vpn-port', String(WG_PORT), '--vpn-endpoint', `${lab.vpsWan}:${WG_PORT}`],
+        ...['--vpn-interface', `ghl${process.pid}`.slice(0, 15)],
+      ],
+      'up.log',
+    );
+    await until(async () => ((await cli('site', 'ls')).status === 0 ? true : undefined), 30_000, 250).catch(
+      (err: unknown) => {
+        throw new Error(`${String(err)}\n${lab.tail('up.log')}`);
+      },
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    await lab?.destroy();
+  }, 30_000);
+
+  it('site ls and /metrics show the latency the control plane measured (edge "local")', async () => {
+    const add = await cli('site', 'add', 'home', '--subnet', '192.168.77.0/24', '--json');
+    expect(add.status, add.stderr).toBe(0);
+    await startConnector(lab, JSON.parse(add.stdout) as SiteAdded, `http://${lab.edgeIp}:${API}`);
+    const site = await until(
+      async () => {
+        const r = await cli('site', 'ls', '--json');
+        const s = (JSON.parse(r.stdout || '{"sites":[]}') as SiteList).sites[0];
+        return s?.tunnel.up && s.tunnel.latency_ms !== null ? s : undefined;
+      },
+      45_000,
+      500,
+    ).catch((err: unknown) => {
+      throw new Error(`${String(err)}\nup:\n${lab.tail('up.log')}\nsite:\n${lab.tail('site.log')}`);
+    });
+    expect(site.tunnel.edges.map((e) => [e.edge, e.up])).toEqual([['local', true]]);
+    expect(site.tunnel.handshake_age_s).toBeLessThan(180);
+    const m = await http(API, '127.0.0.1', '/metrics', {
+      address: lab.edgeIp,
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    expect(m.body).toContain('gatehouse_tunnel_up{site="home",edge="local"} 1');
+    expect(m.body).toMatch(/gatehouse_tunnel_latency_seconds\{site="home",edge="local"\} [0-9.e-]+/);
+  }, 60_000);
 });
