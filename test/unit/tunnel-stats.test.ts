@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { nodeReportSchema } from '../../src/edge/nodes.js';
 import { Metrics } from '../../src/observe/metrics.js';
 import { silentLogger } from '../../src/observe/log.js';
 import { createServer, type AddressInfo } from 'node:net';
@@ -53,6 +54,20 @@ describe('tunnel figures: parsing', () => {
       ],
     } as never);
     expect(t).toEqual([{ address: '100.96.0.3', publicKey: KEY_A }]);
+  });
+
+  it("an edge's status report carries its tunnel figures; a bad one is refused at its field", () => {
+    const ok = nodeReportSchema.safeParse({
+      applied_hash: '',
+      tunnel: { peers: [{ public_key: KEY_A, handshake: 1, rx: 2, tx: 3 }], probes: [] },
+    });
+    expect(ok.success).toBe(true);
+    expect(nodeReportSchema.parse({ applied_hash: '' }).tunnel).toBeUndefined();
+    const bad = nodeReportSchema.safeParse({
+      applied_hash: '',
+      tunnel: { probes: [{ address: '100.96.0.3', ms: -1, up: true }] },
+    });
+    expect(bad.error?.issues[0]?.path).toEqual(['tunnel', 'probes', 0, 'ms']);
   });
 
   it('refuses a report with a bad field, naming it', () => {
