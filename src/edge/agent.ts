@@ -5,7 +5,6 @@ import { dirname, join } from 'node:path';
 import type { EdgeConfig } from '../compile/edge-config.js';
 import { NginxDriver } from '../drivers/nginx/driver.js';
 import { sessionKeyEnv, type GateEnv } from '../model/session.js';
-import type { Logger } from '../observe/log.js';
 import { VERSION } from '../observe/version.js';
 import { keyDir } from '../tls/key-dir.js';
 import type { EdgeFeedBody, FeedSecrets } from './feed.js';
@@ -21,28 +20,10 @@ import type { TunnelProber } from '../vpn/latency.js';
 import type { TunnelReport } from '../vpn/stats.js';
 import { StatusReporter, type NodeReport } from './status-report.js';
 import { agentTunnel } from './tunnel-report.js';
+import type { AgentOptions } from './agent-options.js';
 import { ControlDown, round1, unreachable } from './control-errors.js';
 
-export interface AgentOptions {
-  /**
-   * The control plane's management API, e.g. http://10.0.0.1:7070; with several replicas, each of
-   * their URLs: the agent follows one and moves to the next when it fails.
-   */
-  control: string | string[];
-  token: string;
-  dataDir: string;
-  httpPort: number;
-  /** 0: no HTTPS. */
-  httpsPort: number;
-  nginxBin: string;
-  modulesDir: string;
-  workers: number;
-  log: Logger;
-  /** `--register-listen`: a registration listener here, relayed to the control plane followed. */
-  registerListen?: { host: string; port: number };
-  /** `--tunnel-port`: this public edge is the WireGuard server of the control plane's sites. */
-  tunnel?: { port: number; endpoint: string; iface: string };
-}
+export type { AgentOptions } from './agent-options.js';
 
 /**
  * An edge node: long-polls the control plane with the hash of what it holds, applies each new body
