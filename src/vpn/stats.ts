@@ -44,6 +44,9 @@ export type TunnelReport = z.output<typeof tunnelReportSchema>;
 /** A report older than this (the edge stopped reporting) counts as the tunnel down through it. */
 export const REPORT_STALE_MS = 20_000;
 
+/** An edge silent this long (removed, or gone for good) is forgotten: its sites no longer list it. */
+export const REPORT_FORGET_MS = 5 * 60_000;
+
 /** The control plane's own WireGuard server, as an edge name. */
 export const LOCAL_EDGE_NAME = 'local';
 
@@ -154,6 +157,7 @@ export class TunnelStats {
   /** One site through every edge that reported on it. */
   site(s: SiteRef): SiteTunnelStatus {
     const now = this.now();
+    for (const [name, e] of this.edges) if (now - e.at >= REPORT_FORGET_MS) this.edges.delete(name);
     const edges: SiteEdgeStatus[] = [];
     for (const [name, e] of [...this.edges].sort(([a], [b]) => a.localeCompare(b))) {
       const p = e.probes.get(s.address);

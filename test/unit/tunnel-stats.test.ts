@@ -4,7 +4,7 @@ import { Metrics } from '../../src/observe/metrics.js';
 import { silentLogger } from '../../src/observe/log.js';
 import { createServer, type AddressInfo } from 'node:net';
 import { parseWgDump, probe, PROBE_PORT, siteTargets, TunnelProber } from '../../src/vpn/latency.js';
-import { TunnelStats, REPORT_STALE_MS, tunnelReportSchema } from '../../src/vpn/stats.js';
+import { REPORT_FORGET_MS, REPORT_STALE_MS, TunnelStats, tunnelReportSchema } from '../../src/vpn/stats.js';
 import { TunnelWatch, type TunnelEvent } from '../../src/vpn/stats-watch.js';
 
 const log = silentLogger();
@@ -128,6 +128,8 @@ describe('tunnel figures: aggregation, transitions, metrics', () => {
     expect(late.up).toBe(false);
     expect(late.latency_ms).toBeNull();
     expect(s.peerStats().size).toBe(0);
+    now += REPORT_FORGET_MS;
+    expect(s.site(home).edges).toEqual([]);
   });
 
   it('tells up and down on transitions only, not on every look', async () => {
