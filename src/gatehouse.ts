@@ -13,6 +13,7 @@ import { CertManager } from './tls/manager.js';
 import { DnsProviders } from './dns/providers.js';
 import { Metrics } from './observe/metrics.js';
 import { fillMetrics } from './api/metrics-scrape.js';
+import { fillTunnelMetrics } from './vpn/stats-metrics.js';
 import { buildGateServer } from './gate/server.js';
 import { SecurityLog } from './gate/security-log.js';
 import { durationMs } from './model/values.js';
@@ -187,14 +188,25 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     const {
       sites,
       clients,
+      tunnels,
       stop: stopTunnel,
-    } = sitesForFeed(db, settings, feed, log, replication, () => core.registry.list().map((r) => r.service));
+    } = sitesForFeed(
+      db,
+      settings,
+      feed,
+      log,
+      replication,
+      () => core.registry.list().map((r) => r.service),
+      (e) => void gate.event(e.kind, '', '', e.detail).catch(() => undefined),
+    );
+    metrics.onScrape(() => fillTunnelMetrics(metrics, { tunnels, sites, clients }));
     life.onStop(stopTunnel);
     life.onStop(core.registry.onChange(() => clients.servicesChanged()));
     const api = await serveApi(life, admin.check, {
       ...core,
       sites,
       clients,
+      tunnels,
       ...templates,
       gate,
       edge,

@@ -6,6 +6,7 @@ import { nodeCreateSchema, nodeReportSchema, type NodeStore } from '../edge/node
 import { GatehouseError } from '../model/errors.js';
 import { slugSchema } from '../model/values.js';
 import { CONTROL_PLACEHOLDER } from './control-url.js';
+import type { TunnelStats } from '../vpn/stats.js';
 import { parse } from './http-errors.js';
 import type { ApiContext } from './context.js';
 import type { NodeEnrolled, NodeList } from './views/index.js';
@@ -61,6 +62,7 @@ export async function edgeRoutes(
   ctx: ApiContext,
   nodes: NodeStore,
   feed: EdgeFeed,
+  tunnels?: TunnelStats,
 ): Promise<void> {
   app.get('/edge/v1/config', async (req, reply) => {
     const auth = await nodes.byBearer(req.headers.authorization);
@@ -85,6 +87,8 @@ export async function edgeRoutes(
     if (!auth) throw new GatehouseError('unauthorized', 'missing or wrong node token', 401);
     const report = parse(nodeReportSchema, req.body, '');
     await nodes.seen(auth.node.name, req.ip, report);
+    // A public edge's tunnel figures (its sites' latency, its peers' handshakes and bytes).
+    if (report.tunnel) tunnels?.take(auth.node.name, report.tunnel);
     feed.reported(auth.node.name, auth.node.role, report.applied_hash);
     return { ok: true };
   });

@@ -5,10 +5,10 @@ import { body, create, inputSchema, op, pathParam, read, remove } from './openap
 export function sitePaths(): Record<string, object> {
   return {
     '/sites': {
-      get: read('WireGuard sites: subnets, tunnel address, public key, last handshake, connected', [
-        'Sites',
-        'SiteList',
-      ]),
+      get: read(
+        'WireGuard sites: subnets, tunnel address, public key, last handshake, connected, and each tunnel as the edges report it (up, latency, handshake age, bytes, per edge)',
+        ['Sites', 'SiteList'],
+      ),
       post: create(
         'Add a site (its token and the command for the site machine are shown once)',
         body(inputSchema(siteCreateSchema)),

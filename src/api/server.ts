@@ -43,6 +43,7 @@ import { siteEdgeRoutes, siteRoutes } from './sites.js';
 import { SiteStore } from '../vpn/store.js';
 import { VpnClientStore } from '../vpn/clients.js';
 import { vpnClientRoutes } from './vpn-clients.js';
+import { TunnelStats } from '../vpn/stats.js';
 
 export interface ApiDeps {
   registry: Registry;
@@ -76,6 +77,8 @@ export interface ApiDeps {
   sites?: SiteStore;
   /** VPN clients (peers of the same WireGuard servers). */
   clients?: VpnClientStore;
+  /** Tunnel figures every WireGuard server reports (vpn/stats.ts). */
+  tunnels?: TunnelStats;
 }
 
 declare module 'fastify' {
@@ -174,7 +177,8 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     });
   }
   app.get('/healthz', async () => ({ status: 'ok' }));
-  void app.register(async (edge) => edgeRoutes(edge, ctx, nodes, deps.feed));
+  const tunnels = deps.tunnels ?? new TunnelStats();
+  void app.register(async (edge) => edgeRoutes(edge, ctx, nodes, deps.feed, tunnels));
   void app.register(async (edge) => siteEdgeRoutes(edge, sites, nodes));
   const metrics = deps.metrics;
   if (metrics) {
@@ -207,7 +211,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
       await sessionRoutes(api, deps.gate);
       await streamRoutes(api, ctx, deps.feed);
       await nodeRoutes(api, nodes, deps.feed, controlUrlOf(deps.settings));
-      await siteRoutes(api, sites, controlUrlOf(deps.settings));
+      await siteRoutes(api, sites, tunnels, controlUrlOf(deps.settings));
       await vpnClientRoutes(api, clients);
       await backupRoutes(api, ctx);
       if (deps.rotations) await rotateRoutes(api, deps.rotations);

@@ -2,8 +2,15 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { NodeStore } from '../edge/nodes.js';
 import { GatehouseError } from '../model/errors.js';
-import { edgeTunnelSchema, siteCreateSchema, siteSyncSchema, siteUpdateSchema } from '../model/site.js';
+import {
+  edgeTunnelSchema,
+  siteCreateSchema,
+  siteSyncSchema,
+  siteUpdateSchema,
+  type SiteView,
+} from '../model/site.js';
 import { slugSchema } from '../model/values.js';
+import { TunnelStats } from '../vpn/stats.js';
 import type { SiteStore } from '../vpn/store.js';
 import { CONTROL_PLACEHOLDER } from './control-url.js';
 import { parse } from './http-errors.js';
@@ -15,19 +22,24 @@ const nameParams = z.strictObject({ name: slugSchema });
 export async function siteRoutes(
   app: FastifyInstance,
   sites: SiteStore,
+  tunnels: TunnelStats = new TunnelStats(),
   controlUrl = CONTROL_PLACEHOLDER,
 ): Promise<void> {
-  app.get('/sites', async () => ({ sites: await sites.list() }) satisfies SiteList);
+  // Each site with its tunnel as the edges report it: up, latency, handshake age, bytes (vpn/stats.ts).
+  const withTunnel = (s: SiteView) => ({ ...s, tunnel: tunnels.site(s) });
+  app.get('/sites', async () => ({ sites: (await sites.list()).map(withTunnel) }) satisfies SiteList);
   app.post('/sites', async (req, reply) => {
     const input = parse(siteCreateSchema, req.body, '');
-    const { site, token } = await sites.add(input);
+    const added = await sites.add(input);
+    const { token } = added;
+    const site = withTunnel(added.site);
     const command = `gatehouse site connect --control ${controlUrl} --site-token ${token} ${site.name}`;
     return reply.code(201).send({ site, token, command } satisfies SiteAdded);
   });
   app.patch('/sites/:name', async (req) => {
     const { name } = parse(nameParams, req.params, 'params');
     const input = parse(siteUpdateSchema, req.body, '');
-    return sites.update(name, input);
+    return withTunnel(await sites.update(name, input));
   });
   app.delete('/sites/:name', async (req) => {
     const { name } = parse(nameParams, req.params, 'params');

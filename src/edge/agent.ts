@@ -5,7 +5,6 @@ import { dirname, join } from 'node:path';
 import type { EdgeConfig } from '../compile/edge-config.js';
 import { NginxDriver } from '../drivers/nginx/driver.js';
 import { sessionKeyEnv, type GateEnv } from '../model/session.js';
-import type { Logger } from '../observe/log.js';
 import { VERSION } from '../observe/version.js';
 import { keyDir } from '../tls/key-dir.js';
 import type { EdgeFeedBody, FeedSecrets } from './feed.js';
@@ -16,28 +15,15 @@ import { HealthChecker } from './health.js';
 import { ConfigInterner } from './intern.js';
 import { EdgeStateCache } from './state-cache.js';
 import { openAsNode } from './transit.js';
-import { EdgeTunnel, registerWithControl } from '../vpn/edge-tunnel.js';
+import type { EdgeTunnel } from '../vpn/edge-tunnel.js';
+import type { TunnelProber } from '../vpn/latency.js';
+import type { TunnelReport } from '../vpn/stats.js';
+import { StatusReporter, type NodeReport } from './status-report.js';
+import { agentTunnel } from './tunnel-report.js';
+import type { AgentOptions } from './agent-options.js';
+import { ControlDown, round1, unreachable } from './control-errors.js';
 
-export interface AgentOptions {
-  /**
-   * The control plane's management API, e.g. http://10.0.0.1:7070; with several replicas, each of
-   * their URLs: the agent follows one and moves to the next when it fails.
-   */
-  control: string | string[];
-  token: string;
-  dataDir: string;
-  httpPort: number;
-  /** 0: no HTTPS. */
-  httpsPort: number;
-  nginxBin: string;
-  modulesDir: string;
-  workers: number;
-  log: Logger;
-  /** `--register-listen`: a registration listener here, relayed to the control plane followed. */
-  registerListen?: { host: string; port: number };
-  /** `--tunnel-port`: this public edge is the WireGuard server of the control plane's sites. */
-  tunnel?: { port: number; endpoint: string; iface: string };
-}
+export type { AgentOptions } from './agent-options.js';
 
 /**
  * An edge node: long-polls the control plane with the hash of what it holds, applies each new body
@@ -80,9 +66,10 @@ export class EdgeAgent {
   private failures = 0;
   /** The last good body on disk (state-cache.ts). */
   private readonly cache: EdgeStateCache;
-  /** The report under way, and whether another is due after it (what it says changed meanwhile). */
-  private reporting: Promise<void> | undefined;
-  private reportAgain = false;
+  private readonly reporter: StatusReporter;
+  /** With a tunnel: its sites' probes and its peers' figures, sent with each report (every 5 s). */
+  private readonly prober: TunnelProber | undefined;
+  private tunnelReport: TunnelReport | undefined;
 
   constructor(private readonly o: AgentOptions) {
     this.controls = (Array.isArray(o.control) ? o.control : [o.control]).map((u) => u.replace(/\/$/, ''));
@@ -120,14 +107,28 @@ export class EdgeAgent {
       () => this.body !== undefined,
     );
     this.health = new HealthChecker(() => void this.serve().catch(() => undefined), o.log);
-    this.tunnel = o.tunnel
-      ? new EdgeTunnel({
-          ...o.tunnel,
-          dir: join(o.dataDir, 'vpn'),
-          register: registerWithControl(() => this.base, o.token, o.tunnel.endpoint, o.tunnel.port),
-          log: o.log.child({ part: 'tunnel' }),
+    const t = o.tunnel
+      ? agentTunnel({
+          tunnel: o.tunnel,
+          dataDir: o.dataDir,
+          base: () => this.base,
+          token: o.token,
+          section: () => this.body?.config.tunnel,
+          report: (r) => {
+            this.tunnelReport = r;
+            this.reportLater();
+          },
+          log: o.log,
         })
       : undefined;
+    this.tunnel = t?.tunnel;
+    this.prober = t?.prober;
+    this.reporter = new StatusReporter({
+      base: () => this.base,
+      token: o.token,
+      status: () => this.status(),
+      stopped: () => this.stopped,
+    });
   }
 
   /** The WireGuard server, with --tunnel-port (src/vpn/edge-tunnel.ts). */
@@ -166,6 +167,7 @@ export class EdgeAgent {
       this.o.log.error({ err: String(err) }, 'edge: the cached config could not be applied'),
     );
     if (!this.body) this.tunnel?.set(undefined);
+    this.prober?.start();
     while (!this.stopped) {
       try {
         const res = await fetch(`${this.base}/edge/v1/config?have=${this.have}&wait=25`, {
@@ -344,36 +346,22 @@ export class EdgeAgent {
     return next;
   }
 
-  /** Reports what this node holds, one report at a time, so a late answer never undoes a newer one. */
+  /** Reports what this node holds (status-report.ts). */
   private reportLater(): void {
-    if (this.reporting) {
-      this.reportAgain = true;
-      return;
-    }
-    this.reporting = (async () => {
-      do {
-        this.reportAgain = false;
-        await this.report();
-      } while (this.reportAgain && !this.stopped);
-    })().finally(() => {
-      this.reporting = undefined;
-    });
+    this.reporter.later();
   }
 
-  private async report(): Promise<void> {
-    await fetch(`${this.base}/edge/v1/status`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${this.o.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        applied_hash: this.have,
-        applied_version: this.have && this.body ? this.body.version : 0,
-        error: this.lastError.slice(0, 1000),
-        version: VERSION,
-        down: [...this.health.down].sort(),
-        control: this.base,
-      }),
-      signal: AbortSignal.timeout(10_000),
-    }).catch(() => undefined);
+  /** The report as of now: what it applied, its errors, and with a tunnel, its figures. */
+  private status(): NodeReport {
+    return {
+      applied_hash: this.have,
+      applied_version: this.have && this.body ? this.body.version : 0,
+      error: this.lastError.slice(0, 1000),
+      version: VERSION,
+      down: [...this.health.down].sort(),
+      control: this.base,
+      ...(this.tunnelReport ? { tunnel: this.tunnelReport } : {}),
+    };
   }
 
   async stop(): Promise<void> {
@@ -381,6 +369,7 @@ export class EdgeAgent {
     this.abort.abort();
     this.health.stop();
     await this.registrations?.stop();
+    this.prober?.stop();
     await this.tunnel?.stop();
     await this.applying;
     await this.cache.drain();
@@ -388,19 +377,4 @@ export class EdgeAgent {
     await this.driver.stop();
     if (this.memoryDir) await rm(this.memoryDir, { recursive: true, force: true });
   }
-}
-
-function round1(ms: number): number {
-  return Math.round(ms * 10) / 10;
-}
-
-/** The control plane did not answer (refused, reset, timed out) or answered a 5xx: as good as down. */
-class ControlDown extends Error {
-  override name = 'ControlDown';
-}
-
-function unreachable(err: unknown): never {
-  if (err instanceof Error && err.name === 'AbortError') throw err;
-  const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
-  throw new ControlDown(`${err instanceof Error ? err.message : String(err)}${cause}`);
 }

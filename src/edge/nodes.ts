@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { conflict, notFound } from '../model/errors.js';
 import { slugSchema } from '../model/values.js';
 import type { Database, Db } from '../store/db.js';
+import { tunnelReportSchema } from '../vpn/stats.js';
 import { tokenHash } from './transit.js';
 
 export const nodeCreateSchema = z.strictObject({
@@ -22,6 +23,8 @@ export const nodeReportSchema = z.strictObject({
   down: z.array(z.string().max(300)).max(10_000).default([]),
   /** The control URL it follows (an agent given several fails over between them). */
   control: z.string().max(300).default(''),
+  /** A public edge with a tunnel: its peers' handshakes and bytes, its sites' probes (vpn/stats.ts). */
+  tunnel: tunnelReportSchema.optional(),
 });
 
 export interface NodeView {

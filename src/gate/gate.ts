@@ -61,7 +61,12 @@ export type SecurityEvent =
   | 'unauthenticated'
   | 'cert_expiring'
   | 'cert_order_failed'
-  | 'docker_labels';
+  | 'docker_labels'
+  // Tunnels (vpn/stats-watch.ts): a site's tunnel through an edge, a VPN client's handshakes.
+  | 'tunnel_up'
+  | 'tunnel_down'
+  | 'vpn_client_connected'
+  | 'vpn_client_idle';
 
 /** Where a security event happened: the host and path asked for (never the query: it may hold tokens). */
 export interface EventPlace {

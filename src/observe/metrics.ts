@@ -59,6 +59,35 @@ export class Metrics {
     labelNames: ['node'],
     registers: [this.registry],
   });
+  readonly tunnelUp = new Gauge({
+    name: 'gatehouse_tunnel_up',
+    help: 'Site tunnels: 1 while the site answers the probes of the edge (every 5 s; edge "local": this control plane), else 0',
+    labelNames: ['site', 'edge'],
+    registers: [this.registry],
+  });
+  readonly tunnelLatency = new Gauge({
+    name: 'gatehouse_tunnel_latency_seconds',
+    help: 'Site tunnels: round trip of the latest answered probe from the edge to the site',
+    labelNames: ['site', 'edge'],
+    registers: [this.registry],
+  });
+  readonly tunnelHandshakeAge = new Gauge({
+    name: 'gatehouse_tunnel_handshake_age_seconds',
+    help: 'Seconds since the newest WireGuard handshake of a site or VPN client with the edge',
+    labelNames: ['site', 'client', 'edge'],
+    registers: [this.registry],
+  });
+  readonly tunnelBytes = new Counter({
+    name: 'gatehouse_tunnel_bytes_total',
+    help: 'Bytes through the tunnel of a site or VPN client as the edge counts them (direction rx: from the peer)',
+    labelNames: ['direction', 'site', 'client', 'edge'],
+    registers: [this.registry],
+  });
+  readonly vpnClientsOnline = new Gauge({
+    name: 'gatehouse_vpn_clients_online',
+    help: 'VPN clients with a handshake in the last 3 minutes',
+    registers: [this.registry],
+  });
 
   /** Sources read at scrape time. */
   private collectors: (() => Promise<void> | void)[] = [];

@@ -7,6 +7,9 @@ import type { Logger } from '../observe/log.js';
 import type { Db } from '../store/db.js';
 import { EdgeTunnel } from './edge-tunnel.js';
 import { VpnClientStore } from './clients.js';
+import { siteTargets, TunnelProber } from './latency.js';
+import { LOCAL_EDGE_NAME, TunnelStats } from './stats.js';
+import { TunnelWatch, type TunnelEvent } from './stats-watch.js';
 import { LOCAL_EDGE, SiteStore } from './store.js';
 
 /** What the hook needs of the edge feed (its long-polls wake on `signal`). */
@@ -35,13 +38,20 @@ export function sitesForFeed(
   log: Logger,
   replicas?: Replicas,
   services: () => Service[] = () => [],
-): { sites: SiteStore; clients: VpnClientStore; stop: () => Promise<void> } {
+  event: (e: TunnelEvent) => void = () => undefined,
+): { sites: SiteStore; clients: VpnClientStore; tunnels: TunnelStats; stop: () => Promise<void> } {
   const sites = new SiteStore(db, settings.vpn_range);
-  // The clients' handshakes and bytes, as this control plane's own server (vpn_port) sees them.
-  const local: { tunnel?: EdgeTunnel } = {};
-  const clients = new VpnClientStore(db, sites, services, () =>
-    local.tunnel ? local.tunnel.peerStats() : Promise.resolve(new Map()),
-  );
+  // The clients' handshakes and bytes, as every WireGuard server reports them (vpn/stats.ts).
+  const tunnels = new TunnelStats();
+  const clients = new VpnClientStore(db, sites, services, async () => tunnels.peerStats());
+  const watch = new TunnelWatch({
+    stats: tunnels,
+    sites: () => sites.list(),
+    clients: () => clients.list(),
+    event,
+    log: log.child({ part: 'tunnel' }),
+  });
+  watch.start();
   feed.setTunnel(async (role) => (role === 'public' ? sites.tunnel() : undefined));
   // Edges following another replica hear of a change made here through that replica.
   const announce = replicas?.topic('sites', {
@@ -52,8 +62,12 @@ export function sitesForFeed(
     feed.signal();
     if (local) announce?.('changed');
   });
+  const stopStores = () => {
+    watch.stop();
+    clients.stop();
+  };
   const port = settings.vpn_port;
-  if (!port) return { sites, clients, stop: async () => clients.stop() };
+  if (!port) return { sites, clients, tunnels, stop: async () => stopStores() };
   const endpoint =
     settings.vpn_endpoint ?? (settings.base_domain ? `${settings.base_domain}:${port}` : undefined);
   if (!endpoint)
@@ -70,10 +84,21 @@ export function sitesForFeed(
     register: (publicKey) => sites.registerEdge(LOCAL_EDGE, { public_key: publicKey, endpoint, port }, ''),
     log: log.child({ part: 'tunnel' }),
   });
-  local.tunnel = server;
+  // This server's own probe: latency to each site and its peers' figures, as edge "local".
+  let section: TunnelSection | undefined;
+  const prober = new TunnelProber({
+    targets: () => siteTargets(section),
+    peers: () => server.peerStats(),
+    report: (r) => tunnels.take(LOCAL_EDGE_NAME, r),
+    log: log.child({ part: 'tunnel' }),
+  });
+  prober.start();
   const apply = () =>
     void sites.tunnel().then(
-      (t) => server.set(t.peers.length ? t : undefined),
+      (t) => {
+        section = t.peers.length ? t : undefined;
+        server.set(section);
+      },
       (err: unknown) => log.warn({ err: String(err) }, 'tunnel: sites not read'),
     );
   sites.onChange(apply);
@@ -81,8 +106,10 @@ export function sitesForFeed(
   return {
     sites,
     clients,
+    tunnels,
     stop: async () => {
-      clients.stop();
+      stopStores();
+      prober.stop();
       await server.stop();
     },
   };

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from '../observe/log.js';
 import { writeFileAtomic } from '../store/files.js';
+import { parseWgDump } from './latency.js';
 import { renderWgConfig, type WgInterfaceSpec } from './wg-config.js';
 
 const run = promisify(execFile);
@@ -178,14 +179,7 @@ export class WgLink {
   /** Each peer's newest handshake (Unix seconds) and bytes received / sent, by public key. */
   async peerStats(): Promise<Map<string, { handshake: number; rx: number; tx: number }>> {
     const { stdout } = await this.wg(['show', this.o.name, 'dump']);
-    const out = new Map<string, { handshake: number; rx: number; tx: number }>();
-    // The first line is the interface's; each next: key, psk, endpoint, allowed, handshake, rx, tx, keepalive.
-    for (const line of stdout.split('\n').slice(1)) {
-      const f = line.split('\t');
-      if (f.length >= 7 && f[0])
-        out.set(f[0], { handshake: Number(f[4]), rx: Number(f[5]), tx: Number(f[6]) });
-    }
-    return out;
+    return parseWgDump(stdout);
   }
 
   /** Removes the interface (the kernel's) or stops wireguard-go (the interface goes with it). */

@@ -5,7 +5,14 @@ import type { TestGatehouse } from '../helpers/gatehouse.js';
 import { startUi, type UiHarness } from '../helpers/ui.js';
 
 interface SiteListing {
-  sites: { name: string; subnets: string[]; address: string; connected: boolean; last_seen: string | null }[];
+  sites: {
+    name: string;
+    subnets: string[];
+    address: string;
+    public_key: string;
+    connected: boolean;
+    last_seen: string | null;
+  }[];
 }
 
 /** The Sites page in a real browser: add (bad input shown at its field), the one-time command, live status, remove. */
@@ -102,8 +109,43 @@ describe('web UI: sites', () => {
     expect(await row.getByTestId('handshake').textContent()).toMatch(/^handshake \d+ s ago$/);
     await ui.shot('sites-connected');
 
+    // A public edge's report (what an edge agent with --tunnel-port sends every 5 s): its probe of
+    // the site and its `wg show` figures. The row shows the latency and bytes, the dashboard the latency.
+    const node = await t.api('POST', '/api/v1/nodes', { name: 'vps', role: 'public' });
+    expect(node.status).toBe(201);
+    const [synced] = await sitesNow();
+    const report = () =>
+      fetch(`${base}/edge/v1/status`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${String(node.json.token)}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          applied_hash: '',
+          tunnel: {
+            peers: [
+              {
+                public_key: synced?.public_key,
+                handshake: Math.floor(Date.now() / 1000) - 2,
+                rx: 123_456,
+                tx: 654_321,
+              },
+            ],
+            probes: [{ address: synced?.address, ms: 1.75, up: true }],
+          },
+        }),
+      });
+    expect((await report()).status).toBe(200);
+    await row.getByTestId('latency').filter({ hasText: '1.75 ms' }).waitFor({ timeout: 8_000 });
+    expect(await row.locator('[data-edge="vps"]').textContent()).toBe('via vps: 1.75 ms');
+    expect(await row.getByTestId('bytes').textContent()).toBe('120.6 KiB / 639.0 KiB');
+    expect(await row.getByTestId('handshake').textContent()).toMatch(/^handshake \d+ s ago$/);
+    await ui.shot('sites-latency');
+
     await page.getByRole('link', { name: 'Dashboard' }).click();
     await page.getByTestId('count-sites').filter({ hasText: 'Sites connected1 / 1' }).waitFor();
+    expect((await report()).status).toBe(200);
+    const tile = page.getByTestId('tunnel-latency').locator('li[data-site="home"]');
+    await tile.filter({ hasText: '1.75 ms' }).waitFor({ timeout: 8_000 });
+    expect(await tile.textContent()).toBe('home1.75 ms');
     await ui.shot('sites-dashboard');
     await page.getByRole('link', { name: 'Sites' }).click();
 

@@ -67,20 +67,34 @@ export function siteCommand(): Command {
   cmd
     .command('ls')
     .alias('list')
-    .description('list sites with their subnets, tunnel address and last handshake')
+    .description('list sites with their subnets, tunnel address, latency, last handshake and bytes')
     .action(async (_o, c: Command) => {
       const ctx = cliContext(c);
       const r = await ctx.client.call<SiteList>('GET', '/api/v1/sites');
       ctx.print(
         table(
-          ['NAME', 'SUBNETS', 'ADDRESS', 'STATE', 'SITE-TO-SITE', 'LAST HANDSHAKE', 'LAST SEEN'],
+          [
+            'NAME',
+            'SUBNETS',
+            'ADDRESS',
+            'STATE',
+            'SITE-TO-SITE',
+            'LATENCY',
+            'HANDSHAKE',
+            'RX/TX',
+            'LAST SEEN',
+          ],
           r.sites.map((s) => [
             s.name,
             s.subnets.join(' ') || '-',
             s.address,
             s.connected ? 'connected' : s.public_key ? 'disconnected' : 'never connected',
             s.site_to_site ? 'on' : 'off',
-            s.last_handshake ?? 'never',
+            s.tunnel.latency_ms === null ? '-' : `${s.tunnel.latency_ms} ms`,
+            s.tunnel.handshake_age_s === null
+              ? (s.last_handshake ?? 'never')
+              : `${s.tunnel.handshake_age_s}s ago`,
+            `${s.tunnel.rx_bytes}/${s.tunnel.tx_bytes}`,
             s.last_seen ?? 'never',
           ]),
         ),

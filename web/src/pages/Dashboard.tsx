@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useState, type ReactNode } from 'react';
 import type {
   EventList,
   EventSummary,
@@ -15,15 +15,17 @@ import type {
 import { api } from '../api';
 import { BackupsCard } from '../components/BackupsCard';
 import { Notice } from '../components/Notice';
+import { PageHeader } from '../components/PageHeader';
 import { Table } from '../components/Table';
 import { local } from '../components/when';
 import { useLoad } from '../hooks/useLoad';
 import { usePoll } from '../hooks/usePoll';
 import { useStream } from '../hooks/useStream';
-import { isOnline, type VpnClientShape } from './vpn/format';
+import { isOnline, latency, type VpnClientShape } from './vpn/format';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-const SITES_POLL_MS = 15_000;
+/** Tunnels' figures (latency, handshakes) come every 5 s and are announced by no event. */
+const SITES_POLL_MS = 5_000;
 
 /**
  * The service an edge key (`<service>-r<n> address`) belongs to. The same rule as src/model/summary.ts's
@@ -87,18 +89,54 @@ function Card(props: CountProps) {
   );
 }
 
+/** Each site's tunnel latency (the best edge's latest probe), under the tunnels' counts. */
+function SiteLatencies({ sites }: { sites: SiteViewShape[] | null }) {
+  if (!sites?.length) return null;
+  return (
+    <ul
+      data-testid="tunnel-latency"
+      aria-label="Tunnel latency per site"
+      title="Tunnel latency per site (the best edge's latest probe, every 5 s)"
+      className="flex flex-col gap-0.5 border-t border-slate-100 pt-2 text-xs"
+    >
+      {sites.slice(0, 8).map((s) => (
+        <li key={s.name} data-site={s.name} className="flex justify-between gap-3">
+          <span className="truncate">{s.name}</span>
+          <span className={s.tunnel.up ? 'font-medium' : 'text-slate-500'}>
+            {s.tunnel.up && s.tunnel.latency_ms !== null ? latency(s.tunnel.latency_ms) : 'down'}
+          </span>
+        </li>
+      ))}
+      {sites.length > 8 ? <li className="text-slate-500">and {sites.length - 8} more</li> : null}
+    </ul>
+  );
+}
+
 /** Two counts sharing one tile (the tunnels': sites and VPN clients), so the grid keeps its shape. */
-function PairCard({ label, first, second }: { label: string; first: CountProps; second: CountProps }) {
+function PairCard({
+  label,
+  first,
+  second,
+  children,
+}: {
+  label: string;
+  first: CountProps;
+  second: CountProps;
+  children?: ReactNode;
+}) {
   return (
     <div
       role="group"
       aria-label={label}
-      className="flex flex-col gap-3 rounded-lg border border-slate-200 bg-white p-4 sm:flex-row sm:gap-4"
+      className="flex flex-col gap-3 rounded-lg border border-slate-200 bg-white p-4"
     >
-      <Count {...first} />
-      <div className="border-t border-slate-100 pt-3 sm:border-l sm:border-t-0 sm:pl-4 sm:pt-0">
-        <Count {...second} />
+      <div className="flex flex-col gap-3 sm:flex-row sm:gap-4">
+        <Count {...first} />
+        <div className="border-t border-slate-100 pt-3 sm:border-l sm:border-t-0 sm:pl-4 sm:pt-0">
+          <Count {...second} />
+        </div>
       </div>
+      {children}
     </div>
   );
 }
@@ -209,7 +247,7 @@ function Counts({
         first={{
           testId: 'count-sites',
           label: 'Sites connected',
-          value: sites ? `${sites.filter((x) => x.connected).length} / ${sites.length}` : '…',
+          value: sites ? `${sites.filter((x) => x.connected || x.tunnel.up).length} / ${sites.length}` : '…',
           detail: sites?.length === 0 ? 'none added' : undefined,
         }}
         second={{
@@ -218,7 +256,9 @@ function Counts({
           value: vpn ? `${vpn.filter((c) => isOnline(c)).length} / ${usable(vpn).length}` : '…',
           detail: vpnDetail(vpn),
         }}
-      />
+      >
+        <SiteLatencies sites={sites} />
+      </PairCard>
       <Card
         testId="count-links"
         label="Link clients"
@@ -306,7 +346,7 @@ function SecurityEvents({ events, tally }: { events: SecurityEvent[]; tally: Rec
               <td className="whitespace-nowrap px-3 py-1.5">{local(e.at)}</td>
               <td className="px-3 py-1.5">{e.kind}</td>
               <td className="px-3 py-1.5 break-all" data-testid="event-where">
-                {e.host ? `${e.host}${e.path}` : ''}
+                {e.host ? `${e.host}${e.path}` : /^(tunnel|vpn_client)_/.test(e.kind) ? e.detail : ''}
               </td>
               <td className="px-3 py-1.5">{e.username}</td>
               <td className="px-3 py-1.5 font-mono">{e.ip}</td>
@@ -326,20 +366,7 @@ export function Dashboard() {
   const { status, edge, nodes, links, sites, vpn, events, tally, error, live } = useDashboard();
   return (
     <section aria-labelledby="dash-title" className="flex flex-col gap-6">
-      <div className="flex items-center gap-3">
-        <h1 id="dash-title" className="text-xl font-semibold">
-          Dashboard
-        </h1>
-        <span
-          className={
-            'rounded-full px-2 py-0.5 text-xs ' +
-            (live ? 'bg-green-100 text-green-800' : 'bg-slate-200 text-slate-600')
-          }
-          data-testid="live"
-        >
-          {live ? 'live' : 'offline'}
-        </span>
-      </div>
+      <PageHeader id="dash-title" title="Dashboard" live={live} />
       {error ? <Notice kind="error">{error}</Notice> : null}
       <Counts status={status} edge={edge} nodes={nodes} sites={sites} vpn={vpn} links={links} />
       {edge?.lastError ? <Notice kind="warn">Proxy: {edge.lastError.message}</Notice> : null}

@@ -7,9 +7,11 @@ import type {
   StreamEvent,
 } from '../../../src/api/views';
 import { api } from '../api';
-import { plainButton, RefreshButton } from '../components/buttons';
+import { badge, StateBadge } from '../components/badges';
+import { plainButton } from '../components/buttons';
 import { ConfirmStep } from '../components/ConfirmStep';
 import { LoadedList } from '../components/LoadedList';
+import { ListHeading, PageHeader } from '../components/PageHeader';
 import { Outcome } from '../components/Notice';
 import { actionsColumn, Table } from '../components/Table';
 import { local, relative } from '../components/when';
@@ -21,8 +23,6 @@ import { NodeAdd } from './nodes/NodeAdd';
 
 /** Reports arrive as `node` events; being offline (no report for a while) shows on a re-read this often. */
 const IDLE_MS = 5_000;
-
-const badge = 'inline-block rounded-full px-2 py-0.5 text-xs font-medium whitespace-nowrap';
 
 function SyncCell({ n, current }: { n: NodeStatusView; current: number | undefined }) {
   if (!n.applied_hash) return <span className="text-slate-500">nothing applied yet</span>;
@@ -69,12 +69,7 @@ function NodeRowView({
       </td>
       <td className="px-3 py-1.5">{n.role}</td>
       <td className="px-3 py-1.5">
-        <span
-          data-testid="online"
-          className={`${badge} ${n.online ? 'bg-green-100 text-green-800' : 'bg-slate-200 text-slate-700'}`}
-        >
-          {n.online ? 'online' : 'offline'}
-        </span>
+        <StateBadge on={n.online} yes="online" no="offline" testId="online" />
       </td>
       <td className="whitespace-nowrap px-3 py-1.5" title={n.last_seen ? local(n.last_seen) : undefined}>
         {n.last_seen ? relative(n.last_seen) : 'never'}
@@ -187,20 +182,9 @@ export function Nodes() {
 
   return (
     <section aria-labelledby="nodes-title" className="flex flex-col gap-6">
-      <div className="flex items-center gap-3">
-        <h1 id="nodes-title" className="text-xl font-semibold">
-          Nodes
-        </h1>
-        <span
-          className={`${badge} ${live ? 'bg-green-100 text-green-800' : 'bg-slate-200 text-slate-600'}`}
-          data-testid="live"
-        >
-          {live ? 'live' : 'offline'}
-        </span>
-      </div>
+      <PageHeader id="nodes-title" title="Nodes" live={live} />
       <NodeAdd onAdded={() => void load()} />
-      <div className="flex flex-wrap items-center gap-3">
-        <h2 className="font-semibold">Edge nodes</h2>
+      <ListHeading title="Edge nodes" onRefresh={() => void load()}>
         <span className="text-sm text-slate-600">
           Registry version <span data-testid="current-version">{current ?? '…'}</span>
         </span>
@@ -209,8 +193,7 @@ export function Nodes() {
             Replica {replica.id} ({replica.leading ? 'the leader' : `leader: ${replica.leader ?? 'none'}`})
           </span>
         ) : null}
-        <RefreshButton onClick={() => void load()} />
-      </div>
+      </ListHeading>
       <Outcome error={error} done={done} />
       {removing ? (
         <ConfirmRemove

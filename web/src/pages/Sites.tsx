@@ -1,9 +1,11 @@
 import { useState } from 'react';
 import type { SiteList, SiteViewShape } from '../../../src/api/views';
 import { api } from '../api';
-import { plainButton, RefreshButton } from '../components/buttons';
+import { StateBadge } from '../components/badges';
+import { plainButton } from '../components/buttons';
 import { ConfirmStep } from '../components/ConfirmStep';
 import { LoadedList } from '../components/LoadedList';
+import { ListHeading, PageHeader } from '../components/PageHeader';
 import { Outcome } from '../components/Notice';
 import { actionsColumn, Table } from '../components/Table';
 import { local, relative } from '../components/when';
@@ -12,33 +14,52 @@ import { useLoad } from '../hooks/useLoad';
 import { usePoll } from '../hooks/usePoll';
 import { useStream } from '../hooks/useStream';
 import { SiteAdd } from './sites/SiteAdd';
+import { bytes, latency } from './vpn/format';
 
 /** Handshakes and check-ins are announced by no event: read again this often (connectors sync every 5 s). */
 const POLL_MS = 5_000;
 
-const badge = 'inline-block rounded-full px-2 py-0.5 text-xs font-medium whitespace-nowrap';
+/** The newest handshake: the edges' own (`wg show`), else the one the connector reported. */
+function newestHandshake(s: SiteViewShape): string | null {
+  const all = [s.last_handshake, ...s.tunnel.edges.map((e) => e.last_handshake)].filter(
+    (x): x is string => x !== null,
+  );
+  return all.sort().at(-1) ?? null;
+}
 
 /** Connected or not, and how old its last handshake is. */
 function TunnelCell({ s }: { s: SiteViewShape }) {
+  const hs = newestHandshake(s);
   return (
     <div className="flex flex-col gap-0.5">
-      <span
-        data-testid="connected"
-        className={`${badge} self-start ${s.connected ? 'bg-green-100 text-green-800' : 'bg-slate-200 text-slate-700'}`}
-      >
-        {s.connected ? 'connected' : 'not connected'}
+      <StateBadge
+        on={s.connected || s.tunnel.up}
+        yes="connected"
+        no="not connected"
+        testId="connected"
+        className="self-start"
+      />
+      <span className="text-xs text-slate-500" data-testid="handshake" title={hs ? local(hs) : undefined}>
+        {hs ? `handshake ${relative(hs)}` : s.public_key ? 'no handshake yet' : 'connector never started'}
       </span>
-      <span
-        className="text-xs text-slate-500"
-        data-testid="handshake"
-        title={s.last_handshake ? local(s.last_handshake) : undefined}
-      >
-        {s.last_handshake
-          ? `handshake ${relative(s.last_handshake)}`
-          : s.public_key
-            ? 'no handshake yet'
-            : 'connector never started'}
+    </div>
+  );
+}
+
+/** The round trip of the latest probe through each edge (every 5 s); the best one first. */
+function LatencyCell({ s }: { s: SiteViewShape }) {
+  const t = s.tunnel;
+  if (t.edges.length === 0) return <span className="text-slate-500">—</span>;
+  return (
+    <div className="flex flex-col gap-0.5">
+      <span data-testid="latency" className="whitespace-nowrap font-medium">
+        {t.latency_ms === null ? 'no answer' : latency(t.latency_ms)}
       </span>
+      {t.edges.map((e) => (
+        <span key={e.edge} className="whitespace-nowrap text-xs text-slate-500" data-edge={e.edge}>
+          via {e.edge}: {e.up && e.latency_ms !== null ? latency(e.latency_ms) : 'down'}
+        </span>
+      ))}
     </div>
   );
 }
@@ -65,6 +86,12 @@ function SiteRowView({ s, onRemove }: { s: SiteViewShape; onRemove: (name: strin
       </td>
       <td className="px-3 py-1.5">
         <TunnelCell s={s} />
+      </td>
+      <td className="px-3 py-1.5">
+        <LatencyCell s={s} />
+      </td>
+      <td className="whitespace-nowrap px-3 py-1.5" data-testid="bytes">
+        {bytes(s.tunnel.rx_bytes)} / {bytes(s.tunnel.tx_bytes)}
       </td>
       <td
         className="whitespace-nowrap px-3 py-1.5"
@@ -114,31 +141,19 @@ export function Sites() {
 
   return (
     <section aria-labelledby="sites-title" className="flex flex-col gap-6">
-      <div className="flex items-center gap-3">
-        <h1 id="sites-title" className="text-xl font-semibold">
-          Sites
-        </h1>
-        <span
-          className={`${badge} ${live ? 'bg-green-100 text-green-800' : 'bg-slate-200 text-slate-600'}`}
-          data-testid="live"
-        >
-          {live ? 'live' : 'offline'}
-        </span>
-      </div>
+      <PageHeader id="sites-title" title="Sites" live={live} />
       <p className="text-sm text-slate-600">
         A site is a network behind NAT (a home, an office). A machine there dials out to the public edges over
         WireGuard, and they proxy to the site’s subnets through that tunnel: no port opened at the site.
       </p>
       <SiteAdd onAdded={() => void load()} />
-      <div className="flex flex-wrap items-center gap-3">
-        <h2 className="font-semibold">Sites and their tunnels</h2>
+      <ListHeading title="Sites and their tunnels" onRefresh={() => void load()}>
         {sites?.length ? (
           <span className="text-sm text-slate-600" data-testid="sites-connected">
-            {sites.filter((s) => s.connected).length} of {sites.length} connected
+            {sites.filter((s) => s.connected || s.tunnel.up).length} of {sites.length} connected
           </span>
         ) : null}
-        <RefreshButton onClick={() => void load()} />
-      </div>
+      </ListHeading>
       <Outcome error={error} done={done} />
       {removing ? (
         <ConfirmStep
@@ -156,7 +171,16 @@ export function Sites() {
         {(sites) => (
           <Table
             testId="sites"
-            columns={['Name', 'Subnets', 'Tunnel IP', 'Tunnel', 'Last check-in', actionsColumn]}
+            columns={[
+              'Name',
+              'Subnets',
+              'Tunnel IP',
+              'Tunnel',
+              'Latency',
+              'Received / sent',
+              'Last check-in',
+              actionsColumn,
+            ]}
           >
             {sites.map((s) => (
               <SiteRowView

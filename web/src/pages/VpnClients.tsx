@@ -1,9 +1,11 @@
 import { useState } from 'react';
 import type { ServiceList, VpnClientList } from '../../../src/api/views';
 import { api } from '../api';
-import { plainButton, RefreshButton } from '../components/buttons';
+import { badge, StateBadge } from '../components/badges';
+import { plainButton } from '../components/buttons';
 import { ConfirmStep } from '../components/ConfirmStep';
 import { LoadedList } from '../components/LoadedList';
+import { ListHeading, PageHeader } from '../components/PageHeader';
 import { Outcome } from '../components/Notice';
 import { actionsColumn, Table } from '../components/Table';
 import { local, relative } from '../components/when';
@@ -16,18 +18,11 @@ import { VpnClientAdd } from './vpn/VpnClientAdd';
 /** Handshakes and bytes are announced by no event: read again this often. */
 const POLL_MS = 5_000;
 
-const badge = 'inline-block rounded-full px-2 py-0.5 text-xs font-medium whitespace-nowrap';
-
 function HandshakeCell({ c }: { c: VpnClientShape }) {
   const online = isOnline(c);
   return (
     <div className="flex flex-col gap-0.5">
-      <span
-        data-testid="online"
-        className={`${badge} self-start ${online ? 'bg-green-100 text-green-800' : 'bg-slate-200 text-slate-700'}`}
-      >
-        {online ? 'online' : 'offline'}
-      </span>
+      <StateBadge on={online} yes="online" no="offline" testId="online" className="self-start" />
       <span
         className="text-xs text-slate-500"
         data-testid="handshake"
@@ -116,23 +111,19 @@ export function VpnClients() {
 
   return (
     <section aria-labelledby="vpn-title" className="flex flex-col gap-6">
-      <h1 id="vpn-title" className="text-xl font-semibold">
-        VPN clients
-      </h1>
+      <PageHeader id="vpn-title" title="VPN clients" />
       <p className="text-sm text-slate-600">
         A VPN client is a device (a laptop, a phone) that joins the WireGuard tunnel of a public edge. What it
         may reach is decided on the server by its policy.
       </p>
       <VpnClientAdd services={data?.services ?? []} onAdded={() => void load()} />
-      <div className="flex flex-wrap items-center gap-3">
-        <h2 className="font-semibold">Clients</h2>
+      <ListHeading title="Clients" onRefresh={() => void load()}>
         {clients?.length ? (
           <span className="text-sm text-slate-600" data-testid="clients-online">
             {clients.filter((c) => isOnline(c)).length} of {clients.length} online
           </span>
         ) : null}
-        <RefreshButton onClick={() => void load()} />
-      </div>
+      </ListHeading>
       <Outcome error={error} done={done} />
       {revoking ? (
         <ConfirmStep

@@ -1,9 +1,8 @@
 import type { SiteAdded } from '../../../../src/api/views';
 import { api, ApiError } from '../../api';
-import { buttonClass, plainButton } from '../../components/buttons';
 import { Field } from '../../components/Field';
 import { FormCard, FormFooter } from '../../components/Form';
-import { useCopy } from '../../hooks/useCopy';
+import { CopyValue, OneTimePanel, withControlUrl } from '../../components/OneTime';
 import { useCreateForm } from '../../hooks/useCreateForm';
 
 /** The subnets as typed: separated by commas, spaces or both. */
@@ -29,39 +28,20 @@ async function addSite(name: string, subnets: string[]): Promise<SiteAdded> {
 
 /** The command of a site just added, with its token in it: shown once, never again. */
 function Created({ created, onDone }: { created: SiteAdded; onDone: () => void }) {
-  // The API cannot know the address the site reaches it by; the browser's is the best guess.
-  const command = created.command.replace("<this API's URL>", window.location.origin);
-  const { field, copied, copy } = useCopy<HTMLTextAreaElement>(command);
   return (
-    <div className="flex flex-col gap-3 rounded border border-green-200 bg-green-50 p-3 text-sm text-green-900">
-      {/* Only the sentence is announced: a screen reader must not read the token aloud. */}
-      <span role="status">
-        Site <strong>{created.site.name}</strong> added (tunnel address{' '}
-        <span className="font-mono">{created.site.address}</span>). Its token is shown only now: run this
-        command as root on a machine at the site (change the control URL if it reaches this API by another
-        address).
-      </span>
-      <div className="flex flex-wrap items-start gap-2">
-        <textarea
-          ref={field}
-          readOnly
-          aria-label="Connect command"
-          value={command}
-          rows={2}
-          onFocus={(e) => e.target.select()}
-          className="min-w-0 flex-1 resize-y break-all rounded border border-slate-300 bg-white px-3 py-2 font-mono text-sm"
-        />
-        <button type="button" onClick={copy} aria-label="Copy connect command" className={buttonClass}>
-          Copy
-        </button>
-      </div>
-      {copied ? <span className="text-xs">{copied}</span> : null}
-      <div>
-        <button type="button" onClick={onDone} className={plainButton}>
-          Done
-        </button>
-      </div>
-    </div>
+    <OneTimePanel
+      onDone={onDone}
+      status={
+        <>
+          Site <strong>{created.site.name}</strong> added (tunnel address{' '}
+          <span className="font-mono">{created.site.address}</span>). Its token is shown only now: run this
+          command as root on a machine at the site (change the control URL if it reaches this API by another
+          address).
+        </>
+      }
+    >
+      <CopyValue label="Connect command" value={withControlUrl(created.command)} multiline />
+    </OneTimePanel>
   );
 }
 

@@ -22,6 +22,11 @@ export function bytes(n: number): string {
   return u === 0 ? `${v} B` : `${v.toFixed(1)} ${UNITS[u]}`;
 }
 
+/** A probe's round trip (sites' tunnels, every 5 s): `0.42 ms`, `12 ms`. */
+export function latency(ms: number): string {
+  return `${ms < 10 ? ms.toFixed(2) : Math.round(ms)} ms`;
+}
+
 export type PolicyKind = 'full' | 'services' | 'ports';
 
 /** The API's policy string (docs/vpn-clients.md) from the form's choice. */
