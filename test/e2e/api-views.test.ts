@@ -225,6 +225,9 @@ describe('API views: each documented answer parses with its schema', () => {
     await call('POST', '/api/v1/sites', 409, { name: 'home' });
     await call('POST', '/api/v1/sites', 400, { name: 'lab', subnets: ['192.168.1.7/24'] });
     await call('GET', '/api/v1/sites', 200);
+    await call('PATCH', '/api/v1/sites/home', 200, { site_to_site: true });
+    await call('PATCH', '/api/v1/sites/home', 400, { site_to_site: 'yes' });
+    await call('PATCH', '/api/v1/sites/away', 404, { site_to_site: true });
     // A service at a site: the site must exist, its upstreams be inside the site's subnets.
     const atHome = { hosts: ['nas.home.test'], routes: [{ upstreams: ['192.168.1.20:80'] }], site: 'home' };
     await call('PUT', '/api/v1/services/nas', 201, { ...atHome, access: { public: true } });
