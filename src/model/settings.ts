@@ -195,10 +195,11 @@ export const settingsSchema = z.strictObject({
     .regex(/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/, 'HOST:PORT sites dial')
     .optional(),
   /**
-   * Who `gatehouse.access=vpn-only` admits: `private` (every private range, as before) or `vpn`
-   * (only vpn_range, the tunnel addresses of VPN clients and sites), plus vpn_only_extra.
+   * Who `gatehouse.access=vpn-only` admits: `vpn` (only vpn_range, the tunnel addresses of VPN
+   * clients and sites) or `private` (every private range, as before 2026-12-07: any LAN host passed),
+   * plus vpn_only_extra.
    */
-  vpn_only_sources: z.enum(['private', 'vpn'], { error: 'private or vpn' }).default('private'),
+  vpn_only_sources: z.enum(['private', 'vpn'], { error: 'private or vpn' }).default('vpn'),
   /** Further sources vpn-only admits (comma-separated CIDRs): an office LAN, another VPN's range. */
   vpn_only_extra: csv.default([]),
   /** The WireGuard interface of vpn_port (unique on the machine). */

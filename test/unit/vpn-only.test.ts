@@ -7,11 +7,17 @@ const noFile = () => '';
 const on = { 'gatehouse.enable': 'true', 'gatehouse.port': '80', 'gatehouse.domain': 'a.example.com' };
 
 describe('vpn-only sources (vpn_only_sources, vpn_only_extra)', () => {
-  it('default: every private range, as before; extras are added', () => {
+  it('default: only vpn_range (issue 16); private: every private range, as before; extras are added', () => {
     const s = loadSettings({}, {}, noFile);
-    expect(s.vpn_only_sources).toBe('private');
-    expect(vpnOnlySources(s)).toEqual(VPN_RANGES);
-    const x = loadSettings({}, { GATEHOUSE_VPN_ONLY_EXTRA: '203.0.113.0/24' }, noFile);
+    expect(s.vpn_only_sources).toBe('vpn');
+    expect(vpnOnlySources(s)).toEqual([s.vpn_range]);
+    const p = loadSettings({ vpn_only_sources: 'private' }, {}, noFile);
+    expect(vpnOnlySources(p)).toEqual(VPN_RANGES);
+    const x = loadSettings(
+      { vpn_only_sources: 'private' },
+      { GATEHOUSE_VPN_ONLY_EXTRA: '203.0.113.0/24' },
+      noFile,
+    );
     expect(vpnOnlySources(x)).toEqual([...VPN_RANGES, '203.0.113.0/24']);
   });
 
