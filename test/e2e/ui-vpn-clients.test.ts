@@ -179,4 +179,25 @@ describe('web UI: VPN clients', () => {
     await page.getByText('No VPN clients yet.').waitFor();
     expect(await clientsNow()).toEqual([]);
   });
+
+  it("a client that follows its group's policy: none of its own, the group's now and after a change", async () => {
+    await page.reload();
+    await page.getByLabel('Client name').fill('tablet');
+    await page.getByLabel('What it may reach').selectOption('group');
+    // Without a group there is nothing to follow: the complaint is at the group field.
+    await page.getByRole('button', { name: 'Add client' }).click();
+    await page.locator('[aria-invalid="true"][name="group"]').waitFor();
+    expect(await clientsNow()).toEqual([]);
+
+    await page.getByLabel(/^Group/).fill('staff');
+    await page.getByRole('button', { name: 'Add client' }).click();
+    await page.getByTestId('vpn-config').waitFor();
+    const [tablet] = await clientsNow();
+    expect(tablet).toMatchObject({ name: 'tablet', group: 'staff', policy: 'full', policy_from: 'group' });
+    // The group's policy changed: the client follows.
+    expect((await t.api('PUT', '/api/v1/vpn/groups/staff', { policy: 'services:wiki' })).status).toBe(200);
+    expect((await clientsNow())[0]).toMatchObject({ policy: 'services:wiki', policy_from: 'group' });
+    await page.getByTestId('vpn-config').getByRole('button', { name: 'Done' }).click();
+    expect((await t.api('DELETE', '/api/v1/vpn/clients/tablet')).status).toBe(200);
+  });
 });

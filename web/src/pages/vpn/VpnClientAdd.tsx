@@ -13,6 +13,7 @@ const POLICIES = [
   { value: 'full', label: 'Full: every service and site' },
   { value: 'services', label: 'Only some services' },
   { value: 'ports', label: 'Only some ports' },
+  { value: 'group', label: "Its group's policy (follows the group's changes)" },
 ] as const;
 
 interface Values {
@@ -36,7 +37,8 @@ function bodyOf(v: Values) {
     ...(v.group.trim() ? { group: v.group.trim() } : {}),
     ...(v.expires.trim() ? { expires: v.expires.trim() } : {}),
     ...(v.dns.trim() ? { dns: v.dns.trim() } : {}),
-    policy: policyOf(v.kind as PolicyKind, picked(v), v.ports),
+    // Following its group: no policy of its own (the server applies the group's, now and later).
+    ...(v.kind === 'group' ? {} : { policy: policyOf(v.kind as PolicyKind, picked(v), v.ports) }),
   };
 }
 
@@ -48,8 +50,11 @@ export function VpnClientAdd({ services, onAdded }: { services: string[]; onAdde
   const { values, setValues, set, field, errors, general, result, setResult, busy, submit } = useCreateForm({
     initial: INITIAL,
     fieldOf: (f): FormField | undefined => (FIELDS.includes(f) ? (f as FormField) : undefined),
-    check: (v): Partial<Record<FormField, string>> | undefined =>
-      v.kind === 'services' && picked(v).length === 0 ? { policy: 'pick at least one service' } : undefined,
+    check: (v): Partial<Record<FormField, string>> | undefined => {
+      if (v.kind === 'services' && picked(v).length === 0) return { policy: 'pick at least one service' };
+      if (v.kind === 'group' && !v.group.trim()) return { group: 'name the group whose policy it follows' };
+      return undefined;
+    },
     send: (v) => api<VpnClientAdded>('POST', '/vpn/clients', bodyOf(v)),
     onSent: onAdded,
   });
