@@ -77,7 +77,10 @@ export function siteLane(
   const lane = site.routes.length === 1 ? routeLane(site.routes[0] as SiteRoute, pools) : undefined;
   const target = lane?.target;
   if (!lane || !target) return { fast: NO_ENTRIES, full: site };
-  const fast: FastEntry[] = [];
+  // Sized to the site's hosts (it is kept in the render memo as long as the site): one grown by push
+  // from empty keeps room for 17 entries, ~130 bytes a site at 10,000 sites.
+  const fast: FastEntry[] = new Array<FastEntry>(site.hosts.length);
+  let n = 0;
   let rest: string[] | undefined;
   for (const host of site.hosts) {
     if (host.startsWith('*.') || covered(host)) {
@@ -89,8 +92,9 @@ export function siteLane(
       entry = { host, ...target };
       lane.hosts.set(host, entry);
     }
-    fast.push(entry);
+    fast[n++] = entry;
   }
+  fast.length = n;
   return { fast, full: rest ? { hosts: rest, routes: site.routes } : undefined };
 }
 
