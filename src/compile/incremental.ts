@@ -262,14 +262,16 @@ export class Compiler {
   /** A service's routes as sites serve them and the pools it adds; hosts of changed routes are dirty. */
   private derive(name: string, hosts: Set<string>, poolChanges: Map<string, Pool[]>): void {
     const st = this.svcs.get(name) as Svc;
-    const routes: SiteRoute[] = [];
-    const pools: Pool[] = [];
-    for (const { pool, poolKey, route } of st.frag.routes) {
-      const shared = (this.sharing.get(poolKey) as Sharing).pool as Pool;
-      if (shared === pool) pools.push(pool);
-      routes.push(shared === pool ? route : sharedRoute(route, shared.id));
-    }
-    for (const t of st.frag.tcp) pools.push(t.pool);
+    // Arrays of their exact size (map, filter, literals): one grown by push from empty keeps room
+    // for 17 elements, ~130 bytes per service kept as long as it is.
+    const fr = st.frag.routes;
+    const shares = fr.map(({ poolKey }) => (this.sharing.get(poolKey) as Sharing).pool as Pool);
+    const routes = fr.map(({ pool, route }, i) => {
+      const shared = shares[i] as Pool;
+      return shared === pool ? route : sharedRoute(route, shared.id);
+    });
+    const own = fr.filter(({ pool }, i) => shares[i] === pool).map(({ pool }) => pool);
+    const pools = st.frag.tcp.length === 0 ? own : [...own, ...st.frag.tcp.map((t) => t.pool)];
     if (!sameItems(routes, st.routes)) {
       st.routes = routes;
       if (!this.all) for (const h of st.svc.hosts) hosts.add(h);
@@ -315,9 +317,12 @@ export class Compiler {
         continue;
       }
       let g = this.groups.get(key);
-      if (!g) this.groups.set(key, (g = { key, hosts: [], routes, site: undefined }));
-      else if (!sameItems(g.routes, routes)) g.routes = routes;
-      insertSorted(g.hosts, h);
+      // A new group's hosts a literal: grown from empty it would keep room for 17.
+      if (!g) this.groups.set(key, (g = { key, hosts: [h], routes, site: undefined }));
+      else {
+        if (!sameItems(g.routes, routes)) g.routes = routes;
+        insertSorted(g.hosts, h);
+      }
       touched.add(g);
     }
     const changes = new Map<string, Site[]>();

@@ -191,7 +191,8 @@ export class Claims {
       this.sniPorts.set(t.port, users);
     }
     for (const host of s.hosts) {
-      for (const r of s.routes) this.hostPaths.set(`${host} ${r.path}`, s.name);
+      // A joined key is one flat string; a template's is a tree of concatenations, kept as long as the claim.
+      for (const r of s.routes) this.hostPaths.set([host, ' ', r.path].join(''), s.name);
       if (s.routes.length > 0) this.hosts.set(host, (this.hosts.get(host) ?? 0) + s.routes.length);
     }
     this.routes += s.routes.length + s.tcp.length;
