@@ -214,12 +214,9 @@ describe('edge: gate and certificates on a remote edge', () => {
       // Certificates' files on the edge are the fingerprints it was sent and the fallback pair its
       // HTTPS servers name (a copy, never sent), nothing else.
       const files = await readdir(join(edgeDir, 'nginx', 'tls'));
-      expect(files.sort()).toEqual([
-        `${fingerprint}.crt`,
-        `${fingerprint}.key`,
-        'fallback.crt',
-        'fallback.key',
-      ]);
+      expect(files.sort()).toEqual(
+        [`${fingerprint}.crt`, `${fingerprint}.key`, 'fallback.crt', 'fallback.key'].sort(),
+      );
     } finally {
       t.gh = await startGatehouse(settings, createLogger('silent'));
     }
