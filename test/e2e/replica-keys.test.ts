@@ -1,9 +1,8 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Browser } from '../helpers/browser.js';
-import { echoBackend, http, until, type TestServer } from '../helpers/net.js';
+import { echoBackend, until, type TestServer } from '../helpers/net.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { BIN, cleanEnv, startReplica, type ReplicaProcess } from '../helpers/replicas.js';
+import { BIN, cleanEnv, guardedService, startReplica, type ReplicaProcess } from '../helpers/replicas.js';
 
 const SECRET = 'keys-replicas-secret-0123456789';
 const NEXT = 'keys-replicas-next-secret-0123456789';
@@ -46,13 +45,8 @@ describe('replicas: rotated keys reach every replica', () => {
     all.push(r);
     return r;
   };
-  const through = (r: ReplicaProcess, cookie: string) =>
-    http(r.httpPort, GUARDED, '/', { headers: { cookie: `gh_session=${cookie}`, accept: 'text/html' } });
-  const signIn = async (r: ReplicaProcess) => {
-    const br = new Browser(r.httpPort);
-    await br.login('alice', 'alice password 1', PORTAL);
-    return br.cookie as string;
-  };
+  let through: (r: ReplicaProcess, cookie: string) => Promise<{ status: number }>;
+  let signIn: (r: ReplicaProcess) => Promise<string>;
   const provider = (name: string) => ({
     name,
     issuer: 'https://id.example.com',
@@ -67,15 +61,7 @@ describe('replicas: rotated keys reach every replica', () => {
     alpha = await start('alpha', { GATEHOUSE_SECRET_NEXT: NEXT });
     beta = await start('beta', { GATEHOUSE_SECRET_NEXT: NEXT });
     gamma = await start('gamma', {});
-    expect(
-      (await alpha.api('POST', '/api/v1/users', { username: 'alice', password: 'alice password 1' })).status,
-    ).toBe(201);
-    const put = await alpha.api('PUT', '/api/v1/services/wiki?wait=true', {
-      hosts: [GUARDED],
-      routes: [{ upstreams: [`127.0.0.1:${app.port}`] }],
-      access: { login: {} },
-    });
-    expect(put.status, JSON.stringify(put.json)).toBe(201);
+    ({ through, signIn } = await guardedService(alpha, GUARDED, app.port, PORTAL));
   }, 120_000);
   afterAll(async () => {
     for (const r of all) await r.stop();

@@ -1,10 +1,9 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Browser } from '../helpers/browser.js';
 import { echoBackend, http, until, type TestServer } from '../helpers/net.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { startReplica, type ReplicaProcess } from '../helpers/replicas.js';
+import { guardedService, startReplica, type ReplicaProcess } from '../helpers/replicas.js';
 
 const SECRET = 'reconnect-replicas-secret-0123456789';
 const PORTAL = 'auth.reconnect.test';
@@ -75,13 +74,8 @@ describe('replicas: what changed while a replica was cut off reaches it when it 
   let alpha: ReplicaProcess;
   let beta: ReplicaProcess;
   let url: string;
-  const through = (r: ReplicaProcess, cookie: string) =>
-    http(r.httpPort, GUARDED, '/', { headers: { cookie: `gh_session=${cookie}`, accept: 'text/html' } });
-  const signIn = async (r: ReplicaProcess) => {
-    const br = new Browser(r.httpPort);
-    await br.login('alice', 'alice password 1', PORTAL);
-    return br.cookie as string;
-  };
+  let through: (r: ReplicaProcess, cookie: string) => Promise<{ status: number }>;
+  let signIn: (r: ReplicaProcess) => Promise<string>;
 
   beforeAll(async () => {
     pgc = await startPostgres();
@@ -92,15 +86,7 @@ describe('replicas: what changed while a replica was cut off reaches it when it 
     const env = { GATEHOUSE_SECRET: SECRET, GATEHOUSE_BASE_DOMAIN: 'reconnect.test' };
     alpha = await startReplica('alpha', url, { env });
     beta = await startReplica('beta', url.replace(`:${pgc.port}/`, `:${relay.port}/`), { env });
-    expect(
-      (await alpha.api('POST', '/api/v1/users', { username: 'alice', password: 'alice password 1' })).status,
-    ).toBe(201);
-    const put = await alpha.api('PUT', '/api/v1/services/wiki?wait=true', {
-      hosts: [GUARDED],
-      routes: [{ upstreams: [`127.0.0.1:${app.port}`] }],
-      access: { login: {} },
-    });
-    expect(put.status, JSON.stringify(put.json)).toBe(201);
+    ({ through, signIn } = await guardedService(alpha, GUARDED, app.port, PORTAL));
   }, 120_000);
   afterAll(async () => {
     await beta?.stop();

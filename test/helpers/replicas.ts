@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Status } from '../../src/api/views/index.js';
 import { alive } from './gatehouse.js';
-import { freePort, json, until } from './net.js';
+import { Browser } from './browser.js';
+import { freePort, http, json, until } from './net.js';
 import { testDir } from './tmp.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
@@ -127,4 +128,31 @@ export async function startReplica(
     throw err;
   });
   return r;
+}
+
+/**
+ * A login-guarded service on a replica (alice may sign in at `portal`), and how a browser with a
+ * session cookie fares through any replica's nginx: what the session-sharing tests start from.
+ */
+export async function guardedService(r: ReplicaProcess, host: string, upstreamPort: number, portal: string) {
+  const user = { username: 'alice', password: 'alice password 1' };
+  const made = await r.api('POST', '/api/v1/users', user);
+  if (made.status !== 201) throw new Error(`user: ${made.status} ${JSON.stringify(made.json)}`);
+  const put = await r.api('PUT', '/api/v1/services/wiki?wait=true', {
+    hosts: [host],
+    routes: [{ upstreams: [`127.0.0.1:${upstreamPort}`] }],
+    access: { login: {} },
+  });
+  if (put.status !== 201) throw new Error(`service: ${put.status} ${JSON.stringify(put.json)}`);
+  return {
+    /** The service's answer through `via`'s nginx to a browser holding `cookie`. */
+    through: (via: ReplicaProcess, cookie: string) =>
+      http(via.httpPort, host, '/', { headers: { cookie: `gh_session=${cookie}`, accept: 'text/html' } }),
+    /** Alice signs in at `via`'s portal: her session cookie. */
+    signIn: async (via: ReplicaProcess) => {
+      const br = new Browser(via.httpPort);
+      await br.login(user.username, user.password, portal);
+      return br.cookie as string;
+    },
+  };
 }
