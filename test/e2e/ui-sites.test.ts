@@ -1,19 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SiteList } from '../../src/api/views/index.js';
 import type { TestGatehouse } from '../helpers/gatehouse.js';
 import { startUi, type UiHarness } from '../helpers/ui.js';
-
-interface SiteListing {
-  sites: {
-    name: string;
-    subnets: string[];
-    address: string;
-    public_key: string;
-    connected: boolean;
-    last_seen: string | null;
-  }[];
-}
 
 /** The Sites page in a real browser: add (bad input shown at its field), the one-time command, live status, remove. */
 describe('web UI: sites', () => {
@@ -22,7 +12,7 @@ describe('web UI: sites', () => {
   let page: Page;
   let base: string;
 
-  const sitesNow = async () => ((await t.api('GET', '/api/v1/sites')).json as unknown as SiteListing).sites;
+  const sitesNow = async () => ((await t.api('GET', '/api/v1/sites')).json as unknown as SiteList).sites;
   /** What a site's connector sends every 5 s, with the token from the command. */
   const sync = (token: string, lastHandshake: number) =>
     fetch(`${base}/edge/v1/site/sync`, {
@@ -91,6 +81,13 @@ describe('web UI: sites', () => {
     expect(await row.getByTestId('last-seen').textContent()).toBe('never');
     await ui.shot('sites-added');
 
+    // Site-to-site, off as added: turned on from its row (PATCH), and the list says so.
+    expect(await row.getByTestId('site-to-site').textContent()).toMatch(/^off/);
+    await row.getByRole('button', { name: 'Turn site-to-site on for home' }).click();
+    await page.getByText('Site-to-site on for home.').waitFor();
+    expect((await sitesNow())[0]?.site_to_site).toBe(true);
+    expect(await row.getByTestId('site-to-site').textContent()).toMatch(/^on/);
+
     // The same name again: refused at the name field.
     await page.getByLabel('Site name').fill('home');
     await page.getByRole('button', { name: 'Add site' }).click();
@@ -155,7 +152,9 @@ describe('web UI: sites', () => {
     const phone = await page.evaluate(() => ({
       width: window.innerWidth,
       scroll: document.documentElement.scrollWidth,
-      remove: document.querySelector('main table button')?.getBoundingClientRect().right ?? Infinity,
+      remove:
+        document.querySelector('main table button[aria-label^="Remove site"]')?.getBoundingClientRect()
+          .right ?? Infinity,
     }));
     expect(phone.scroll).toBeLessThanOrEqual(phone.width);
     expect(phone.remove).toBeLessThanOrEqual(phone.width);
@@ -173,5 +172,17 @@ describe('web UI: sites', () => {
     await page.getByText('No sites yet.').waitFor();
     expect(await sitesNow()).toEqual([]);
     expect((await sync(token, 0)).status).toBe(401);
+  });
+
+  it('adds a site with site-to-site on from the form', async () => {
+    await page.getByLabel('Site name').fill('office');
+    await page.getByLabel(/LAN subnets/).fill('10.20.0.0/24');
+    await page.getByLabel(/^Site-to-site/).check();
+    await page.getByRole('button', { name: 'Add site' }).click();
+    await page.getByRole('textbox', { name: 'Connect command' }).waitFor();
+    expect(await sitesNow()).toMatchObject([{ name: 'office', site_to_site: true }]);
+    const row = page.getByTestId('sites').locator('tr[data-site="office"]');
+    expect(await row.getByTestId('site-to-site').textContent()).toMatch(/^on/);
+    expect((await t.api('DELETE', '/api/v1/sites/office')).status).toBe(200);
   });
 });

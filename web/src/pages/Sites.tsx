@@ -64,7 +64,15 @@ function LatencyCell({ s }: { s: SiteViewShape }) {
   );
 }
 
-function SiteRowView({ s, onRemove }: { s: SiteViewShape; onRemove: (name: string) => void }) {
+function SiteRowView({
+  s,
+  onRemove,
+  onSiteToSite,
+}: {
+  s: SiteViewShape;
+  onRemove: (name: string) => void;
+  onSiteToSite: (name: string, on: boolean) => void;
+}) {
   return (
     <tr className="border-t border-slate-100 align-top" data-site={s.name}>
       <td className="px-3 py-1.5 font-medium">{s.name}</td>
@@ -92,6 +100,17 @@ function SiteRowView({ s, onRemove }: { s: SiteViewShape; onRemove: (name: strin
       </td>
       <td className="whitespace-nowrap px-3 py-1.5" data-testid="bytes">
         {bytes(s.tunnel.rx_bytes)} / {bytes(s.tunnel.tx_bytes)}
+      </td>
+      <td className="whitespace-nowrap px-3 py-1.5" data-testid="site-to-site">
+        {s.site_to_site ? 'on' : 'off'}{' '}
+        <button
+          type="button"
+          onClick={() => onSiteToSite(s.name, !s.site_to_site)}
+          aria-label={`Turn site-to-site ${s.site_to_site ? 'off' : 'on'} for ${s.name}`}
+          className={plainButton}
+        >
+          {s.site_to_site ? 'Turn off' : 'Turn on'}
+        </button>
       </td>
       <td
         className="whitespace-nowrap px-3 py-1.5"
@@ -139,6 +158,13 @@ export function Sites() {
       await load();
     });
 
+  const siteToSite = (name: string, on: boolean) =>
+    run(async () => {
+      await api('PATCH', `/sites/${encodeURIComponent(name)}`, { site_to_site: on });
+      setDone(`Site-to-site ${on ? 'on' : 'off'} for ${name}.`);
+      await load();
+    });
+
   return (
     <section aria-labelledby="sites-title" className="flex flex-col gap-6">
       <PageHeader id="sites-title" title="Sites" live={live} />
@@ -178,6 +204,7 @@ export function Sites() {
               'Tunnel',
               'Latency',
               'Received / sent',
+              'Site-to-site',
               'Last check-in',
               actionsColumn,
             ]}
@@ -186,6 +213,7 @@ export function Sites() {
               <SiteRowView
                 key={s.name}
                 s={s}
+                onSiteToSite={(name, on) => void siteToSite(name, on)}
                 onRemove={(name) => {
                   setDone('');
                   setRemoving(name);

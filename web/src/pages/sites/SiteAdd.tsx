@@ -1,6 +1,6 @@
 import type { SiteAdded } from '../../../../src/api/views';
 import { api, ApiError } from '../../api';
-import { Field } from '../../components/Field';
+import { CheckboxField, Field } from '../../components/Field';
 import { FormCard, FormFooter } from '../../components/Form';
 import { CopyValue, OneTimePanel, withControlUrl } from '../../components/OneTime';
 import { useCreateForm } from '../../hooks/useCreateForm';
@@ -12,9 +12,13 @@ const subnetsOf = (text: string) => text.split(/[\s,]+/).filter(Boolean);
  * The API names a bad subnet by its place in the list (`subnets.1`); next to a one-line field the
  * value itself says more, so each such complaint starts with it.
  */
-async function addSite(name: string, subnets: string[]): Promise<SiteAdded> {
+async function addSite(name: string, subnets: string[], siteToSite: boolean): Promise<SiteAdded> {
   try {
-    return await api<SiteAdded>('POST', '/sites', { name, subnets });
+    return await api<SiteAdded>('POST', '/sites', {
+      name,
+      subnets,
+      ...(siteToSite ? { site_to_site: true } : {}),
+    });
   } catch (err) {
     if (!(err instanceof ApiError) || !err.body.issues) throw err;
     const issues = err.body.issues.map((i) => {
@@ -50,6 +54,8 @@ type FormField = 'name' | 'subnets';
 /** Adds a site: its name and the LAN subnets it announces, then the one-time connect command. */
 export function SiteAdd({ onAdded }: { onAdded: () => void }) {
   const {
+    values,
+    setValues,
     general,
     field,
     result: created,
@@ -57,10 +63,11 @@ export function SiteAdd({ onAdded }: { onAdded: () => void }) {
     busy,
     submit,
   } = useCreateForm({
-    initial: { name: '', subnets: '' },
+    // siteToSite: 'on' or '' (the form's values are text).
+    initial: { name: '', subnets: '', siteToSite: '' },
     fieldOf: (f): FormField | undefined =>
       f === 'name' ? 'name' : f === 'subnets' || f.startsWith('subnets.') ? 'subnets' : undefined,
-    send: (v) => addSite(v.name.trim(), subnetsOf(v.subnets)),
+    send: (v) => addSite(v.name.trim(), subnetsOf(v.subnets), v.siteToSite === 'on'),
     onSent: onAdded,
   });
 
@@ -78,6 +85,12 @@ export function SiteAdd({ onAdded }: { onAdded: () => void }) {
           />
         </div>
       </div>
+      <CheckboxField
+        name="site_to_site"
+        label="Site-to-site: reach the other site-to-site sites' subnets through the public edges, and be reached by them"
+        checked={values.siteToSite === 'on'}
+        onChange={(e) => setValues((v) => ({ ...v, siteToSite: e.target.checked ? 'on' : '' }))}
+      />
       <FormFooter error={general} busy={busy} label="Add site" busyLabel="Adding…">
         {created ? <Created created={created} onDone={() => setResult(null)} /> : null}
       </FormFooter>
