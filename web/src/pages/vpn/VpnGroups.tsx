@@ -1,12 +1,12 @@
 import { useState } from 'react';
 import type { VpnGroupView } from '../../../../src/api/views';
 import { api, ApiError, messageOf } from '../../api';
-import { plainButton } from '../../components/buttons';
+import { buttonClass, plainButton } from '../../components/buttons';
 import { ConfirmStep } from '../../components/ConfirmStep';
 import { Field } from '../../components/Field';
 import { FormCard, FormFooter } from '../../components/Form';
 import { LoadedList } from '../../components/LoadedList';
-import { Outcome } from '../../components/Notice';
+import { ErrorLine, Outcome } from '../../components/Notice';
 import { ListHeading } from '../../components/PageHeader';
 import { actionsColumn, Table } from '../../components/Table';
 import { useAction } from '../../hooks/useAction';
@@ -102,13 +102,15 @@ function GroupPolicyChange({
       <p className="text-xs text-slate-500">
         Its clients without a policy of their own follow at once; those with their own keep it.
       </p>
-      <FormFooter error={general} busy={busy} label="Save policy" busyLabel="Saving…">
-        <div>
-          <button type="button" onClick={onCancel} className={plainButton}>
-            Cancel
-          </button>
-        </div>
-      </FormFooter>
+      <ErrorLine error={general} />
+      <div className="flex flex-wrap gap-2">
+        <button type="submit" disabled={busy} className={buttonClass}>
+          {busy ? 'Saving…' : 'Save policy'}
+        </button>
+        <button type="button" onClick={onCancel} className={plainButton}>
+          Cancel
+        </button>
+      </div>
     </FormCard>
   );
 }
