@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { VpnClientList } from '../../src/api/views/index.js';
+import type { VpnClientList, VpnGroupList } from '../../src/api/views/index.js';
 import { generateKeyPair } from '../../src/vpn/keys.js';
 import type { TestGatehouse } from '../helpers/gatehouse.js';
 import { SHOTS, startUi, type UiHarness } from '../helpers/ui.js';
@@ -13,7 +13,8 @@ const ENDPOINT = 'vps.vpn-ui.test:51820';
 
 /**
  * The VPN clients page in a real browser: a bad policy shown at its field, add (the config shown
- * once: its QR code decodes to the same text, copy, download), the list, the dashboard's count, revoke.
+ * once: its QR code decodes to the same text, copy, download), the list, the dashboard's count, revoke;
+ * device groups: add, change a policy, a remove refused while a client is in the group.
  * The WireGuard server is a public edge that registered its key with the control plane (what an
  * edge agent's --tunnel-port does at start): adding a client needs no tunnel up on this machine.
  */
@@ -86,7 +87,7 @@ describe('web UI: VPN clients', () => {
     await page.reload();
     await page.getByText('No VPN clients yet.').waitFor();
     await page.getByLabel('Client name').fill('laptop');
-    await page.getByLabel(/^Group/).fill('staff');
+    await page.getByLabel(/^Group/).selectOption('staff');
     await page.getByLabel(/^Expires after/).fill('30d');
     await page.getByLabel('What it may reach').selectOption('services');
     await page.getByTestId('policy-services').getByLabel('wiki', { exact: true }).check();
@@ -189,7 +190,7 @@ describe('web UI: VPN clients', () => {
     await page.locator('[aria-invalid="true"][name="group"]').waitFor();
     expect(await clientsNow()).toEqual([]);
 
-    await page.getByLabel(/^Group/).fill('staff');
+    await page.getByLabel(/^Group/).selectOption('staff');
     await page.getByRole('button', { name: 'Add client' }).click();
     await page.getByTestId('vpn-config').waitFor();
     const [tablet] = await clientsNow();
@@ -199,5 +200,101 @@ describe('web UI: VPN clients', () => {
     expect((await clientsNow())[0]).toMatchObject({ policy: 'services:wiki', policy_from: 'group' });
     await page.getByTestId('vpn-config').getByRole('button', { name: 'Done' }).click();
     expect((await t.api('DELETE', '/api/v1/vpn/clients/tablet')).status).toBe(200);
+  });
+  it('device groups: add one, change its policy, a remove refused while a client is in it, then done', async () => {
+    await page.reload();
+    const groups = page.getByTestId('vpn-group-list');
+    await groups.locator('tr[data-group="staff"]').waitFor();
+    const form = page.getByRole('form', { name: 'Add a device group' });
+
+    // A name in use: the 409 at the name field, nothing added.
+    await form.getByLabel('Device group name').fill('staff');
+    await form.getByRole('button', { name: 'Add group' }).click();
+    await form.locator('[aria-invalid="true"][name="name"]').waitFor();
+    expect(await form.getByRole('alert').first().textContent()).toMatch(/VPN group staff exists/);
+
+    // Some ports: listed with them, no clients.
+    await form.getByLabel('Device group name').fill('lab');
+    await form.getByLabel('What its clients may reach').selectOption('ports');
+    await form.getByLabel(/^Ports/).fill('22, 443');
+    await ui.shot('vpn-group-add');
+    await form.getByRole('button', { name: 'Add group' }).click();
+    await form.getByText('Added device group lab (policy ports:22,443).').waitFor();
+    const lab = groups.locator('tr[data-group="lab"]');
+    await lab.waitFor();
+    expect(await lab.getByTestId('group-policy').textContent()).toBe('ports:22,443');
+    expect(await lab.getByTestId('group-clients').textContent()).toBe('0');
+
+    // Change its policy with the same picker: some services.
+    await lab.getByRole('button', { name: 'Change the policy of device group lab' }).click();
+    const change = page.getByRole('form', { name: 'Change the policy of device group lab' });
+    expect(await change.getByLabel('What the clients of lab may reach').inputValue()).toBe('ports');
+    expect(await change.getByLabel(/^Ports/).inputValue()).toBe('22, 443');
+    await change.getByLabel('What the clients of lab may reach').selectOption('services');
+    // None ticked: refused at the field, nothing sent.
+    await change.getByRole('button', { name: 'Save policy' }).click();
+    await change.locator('[aria-invalid="true"][name="new-policy"]').waitFor();
+    await change.getByTestId('group-change-services').getByLabel('wiki', { exact: true }).check();
+    await ui.shot('vpn-group-change');
+    await change.getByRole('button', { name: 'Save policy' }).click();
+    await page.getByText('Device group lab now has policy services:wiki.').waitFor();
+    expect(await change.count()).toBe(0);
+    await lab.getByTestId('group-policy').filter({ hasText: 'services:wiki' }).waitFor();
+    const viaApi = (await t.api('GET', '/api/v1/vpn/groups')).json as unknown as VpnGroupList;
+    expect(viaApi.groups.find((g) => g.name === 'lab')).toMatchObject({
+      policy: 'services:wiki',
+      clients: 0,
+    });
+
+    // A client in it (following its policy): counted, and Remove is refused with the 409's reason.
+    await page.getByLabel('Client name').fill('phone');
+    await page.getByLabel(/^Group/).selectOption('lab');
+    await page.getByLabel('What it may reach').selectOption('group');
+    await page.getByRole('button', { name: 'Add client' }).click();
+    await page.getByTestId('vpn-config').getByRole('button', { name: 'Done' }).click();
+    await lab.getByTestId('group-clients').filter({ hasText: '1' }).waitFor();
+    expect((await clientsNow())[0]).toMatchObject({ name: 'phone', group: 'lab', policy: 'services:wiki' });
+
+    await lab.getByRole('button', { name: 'Remove device group lab' }).click();
+    const confirm = page.getByRole('group', { name: 'Confirm group removal' });
+    expect(await confirm.textContent()).toMatch(/Remove device group lab\?/);
+    await confirm.getByRole('button', { name: 'Remove lab' }).click();
+    const refused = page.getByTestId('vpn-groups').getByRole('alert');
+    await refused.waitFor();
+    expect(await refused.textContent()).toBe('VPN group lab has clients (phone): revoke them first');
+    await ui.shot('vpn-group-remove-refused');
+    expect(await lab.count()).toBe(1);
+
+    // At a phone's width: nothing scrolls sideways, the rows' buttons stay on screen.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await lab.waitFor();
+    const phone = await page.evaluate(() => ({
+      width: window.innerWidth,
+      scroll: document.documentElement.scrollWidth,
+      right: Math.max(
+        ...[...document.querySelectorAll('[data-testid="vpn-group-list"] button')].map(
+          (b) => b.getBoundingClientRect().right,
+        ),
+      ),
+    }));
+    expect(phone.scroll).toBeLessThanOrEqual(phone.width);
+    expect(phone.right).toBeLessThanOrEqual(phone.width);
+    await ui.shot('vpn-groups-phone');
+    await page.setViewportSize({ width: 1200, height: 800 });
+
+    // The client revoked, Remove works.
+    await page.getByRole('button', { name: 'Revoke VPN client phone' }).click();
+    await page
+      .getByRole('group', { name: 'Confirm revocation' })
+      .getByRole('button', { name: 'Revoke phone' })
+      .click();
+    await page.getByText('Revoked VPN client phone.').waitFor();
+    await lab.getByTestId('group-clients').filter({ hasText: '0' }).waitFor();
+    await lab.getByRole('button', { name: 'Remove device group lab' }).click();
+    await confirm.getByRole('button', { name: 'Remove lab' }).click();
+    await page.getByText('Removed device group lab.').waitFor();
+    await lab.waitFor({ state: 'detached' });
+    const left = (await t.api('GET', '/api/v1/vpn/groups')).json as unknown as VpnGroupList;
+    expect(left.groups.map((g) => g.name)).toEqual(['staff']);
   });
 });

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import type { ServiceList, VpnClientList } from '../../../src/api/views';
+import type { ServiceList, VpnClientList, VpnGroupList } from '../../../src/api/views';
 import { api } from '../api';
 import { badge, StateBadge } from '../components/badges';
 import { plainButton } from '../components/buttons';
@@ -14,6 +14,7 @@ import { useLoad } from '../hooks/useLoad';
 import { usePoll } from '../hooks/usePoll';
 import { bytes, isOnline, type VpnClientShape } from './vpn/format';
 import { VpnClientAdd } from './vpn/VpnClientAdd';
+import { VpnGroups } from './vpn/VpnGroups';
 
 /** Handshakes and bytes are announced by no event: read again this often. */
 const POLL_MS = 5_000;
@@ -86,16 +87,18 @@ function ClientRow({ c, onRevoke }: { c: VpnClientShape; onRevoke: (name: string
 
 /**
  * VPN clients (docs/vpn-clients.md): devices on the WireGuard tunnel, each with a policy the server
- * enforces. Add (the config shown once, with its QR code), list with handshake and bytes, revoke.
+ * enforces. Add (the config shown once, with its QR code), list with handshake and bytes, revoke;
+ * below them the device groups whose policy their clients may follow (vpn/VpnGroups.tsx).
  */
 export function VpnClients() {
   const [revoking, setRevoking] = useState('');
   const { data, error, setError, load } = useLoad(async () => {
-    const [c, s] = await Promise.all([
+    const [c, s, g] = await Promise.all([
       api<VpnClientList>('GET', '/vpn/clients'),
       api<ServiceList>('GET', '/services'),
+      api<VpnGroupList>('GET', '/vpn/groups'),
     ]);
-    return { clients: c.clients, services: s.services.map((x) => x.service.name).sort() };
+    return { clients: c.clients, services: s.services.map((x) => x.service.name).sort(), groups: g.groups };
   });
   const { busy, done, setDone, run } = useAction(setError);
   usePoll(load, POLL_MS);
@@ -116,7 +119,11 @@ export function VpnClients() {
         A VPN client is a device (a laptop, a phone) that joins the WireGuard tunnel of a public edge. What it
         may reach is decided on the server by its policy.
       </p>
-      <VpnClientAdd services={data?.services ?? []} onAdded={() => void load()} />
+      <VpnClientAdd
+        services={data?.services ?? []}
+        groups={data?.groups.map((g) => g.name) ?? []}
+        onAdded={() => void load()}
+      />
       <ListHeading title="Clients" onRefresh={() => void load()}>
         {clients?.length ? (
           <span className="text-sm text-slate-600" data-testid="clients-online">
@@ -165,6 +172,7 @@ export function VpnClients() {
           </Table>
         )}
       </LoadedList>
+      <VpnGroups groups={data?.groups ?? null} services={data?.services ?? []} onChange={load} />
     </section>
   );
 }

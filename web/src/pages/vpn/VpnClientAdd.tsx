@@ -1,34 +1,25 @@
 import type { VpnClientAdded } from '../../../../src/api/views';
 import { api } from '../../api';
-import { CheckboxField, Field, SelectField } from '../../components/Field';
+import { Field, SelectField } from '../../components/Field';
 import { FormCard, FormFooter } from '../../components/Form';
 import { useCreateForm } from '../../hooks/useCreateForm';
 import { ClientConfig } from './ClientConfig';
-import { policyOf, type PolicyKind } from './format';
+import { PolicyPicker, policyProblem, policyText, type PolicyChoice } from './PolicyPicker';
 
 type FormField = 'name' | 'group' | 'expires' | 'policy' | 'dns';
 const FIELDS: readonly string[] = ['name', 'group', 'expires', 'policy', 'dns'];
 
-const POLICIES = [
-  { value: 'full', label: 'Full: every service and site' },
-  { value: 'services', label: 'Only some services' },
-  { value: 'ports', label: 'Only some ports' },
-  { value: 'group', label: "Its group's policy (follows the group's changes)" },
-] as const;
+/** Beside the three kinds: no policy of its own. */
+const FOLLOW_GROUP = [{ value: 'group', label: "Its group's policy (follows the group's changes)" }] as const;
 
-interface Values {
+interface Values extends PolicyChoice {
   name: string;
   group: string;
   expires: string;
   dns: string;
-  kind: string;
-  /** The services picked, comma-separated. */
-  services: string;
-  ports: string;
 }
 
 const INITIAL: Values = { name: '', group: '', expires: '', dns: '', kind: 'full', services: '', ports: '' };
-const picked = (v: Values) => v.services.split(',').filter(Boolean);
 
 /** The body of POST /vpn/clients: empty optional fields left out. */
 function bodyOf(v: Values) {
@@ -38,7 +29,7 @@ function bodyOf(v: Values) {
     ...(v.expires.trim() ? { expires: v.expires.trim() } : {}),
     ...(v.dns.trim() ? { dns: v.dns.trim() } : {}),
     // Following its group: no policy of its own (the server applies the group's, now and later).
-    ...(v.kind === 'group' ? {} : { policy: policyOf(v.kind as PolicyKind, picked(v), v.ports) }),
+    ...(v.kind === 'group' ? {} : { policy: policyText(v) }),
   };
 }
 
@@ -46,34 +37,37 @@ function bodyOf(v: Values) {
  * Adds a VPN client: its name, group, expiry and policy (full, some services, some ports); the API's
  * complaints at their fields; then its config, shown once.
  */
-export function VpnClientAdd({ services, onAdded }: { services: string[]; onAdded: () => void }) {
-  const { values, setValues, set, field, errors, general, result, setResult, busy, submit } = useCreateForm({
+export function VpnClientAdd({
+  services,
+  groups,
+  onAdded,
+}: {
+  services: string[];
+  /** The device groups to pick from (none: the client is in no group). */
+  groups: string[];
+  onAdded: () => void;
+}) {
+  const { values, setValues, field, errors, general, result, setResult, busy, submit } = useCreateForm({
     initial: INITIAL,
     fieldOf: (f): FormField | undefined => (FIELDS.includes(f) ? (f as FormField) : undefined),
     check: (v): Partial<Record<FormField, string>> | undefined => {
-      if (v.kind === 'services' && picked(v).length === 0) return { policy: 'pick at least one service' };
-      if (v.kind === 'group' && !v.group.trim()) return { group: 'name the group whose policy it follows' };
+      const problem = policyProblem(v);
+      if (problem) return { policy: problem };
+      if (v.kind === 'group' && !v.group.trim()) return { group: 'pick the group whose policy it follows' };
       return undefined;
     },
     send: (v) => api<VpnClientAdded>('POST', '/vpn/clients', bodyOf(v)),
     onSent: onAdded,
   });
-  const chosen = new Set(picked(values));
-  const toggle = (name: string, on: boolean) =>
-    setValues((v) => {
-      const next = new Set(picked(v));
-      if (on) next.add(name);
-      else next.delete(name);
-      return { ...v, services: [...next].join(',') };
-    });
-  // The policy's complaint goes where its value was typed or picked.
-  const policyError = errors.policy;
-
   return (
     <FormCard titleId="vpn-add-title" title="Add a VPN client" onSubmit={submit}>
       <div className="grid gap-3 md:grid-cols-4">
         <Field {...field('name')} label="Client name" placeholder="laptop" required autoComplete="off" />
-        <Field {...field('group')} label="Group (optional)" placeholder="staff" autoComplete="off" />
+        <SelectField
+          {...field('group')}
+          label="Group (optional)"
+          options={[{ value: '', label: 'none' }, ...groups]}
+        />
         <Field
           {...field('expires')}
           label="Expires after (optional)"
@@ -82,44 +76,13 @@ export function VpnClientAdd({ services, onAdded }: { services: string[]; onAdde
         />
         <Field {...field('dns')} label="DNS server (optional)" placeholder="10.0.0.53" autoComplete="off" />
       </div>
-      <div className="grid gap-3 md:grid-cols-2">
-        <SelectField
-          name="policy"
-          label="What it may reach"
-          value={values.kind}
-          onChange={set('kind')}
-          options={POLICIES}
-          error={values.kind === 'ports' ? undefined : policyError}
-        />
-        {values.kind === 'ports' ? (
-          <Field
-            {...field('ports')}
-            label="Ports (TCP and UDP)"
-            placeholder="22, 80, 8000-8100"
-            autoComplete="off"
-            error={policyError}
-          />
-        ) : null}
-        {values.kind === 'services' ? (
-          <fieldset className="flex flex-col gap-1" data-testid="policy-services">
-            <legend className="text-sm font-medium text-slate-700">Services it may reach</legend>
-            {services.length ? (
-              <div className="flex flex-wrap gap-x-4 gap-y-1 pt-1">
-                {services.map((s) => (
-                  <CheckboxField
-                    key={s}
-                    label={s}
-                    checked={chosen.has(s)}
-                    onChange={(e) => toggle(s, e.target.checked)}
-                  />
-                ))}
-              </div>
-            ) : (
-              <p className="text-sm text-slate-500">No services yet.</p>
-            )}
-          </fieldset>
-        ) : null}
-      </div>
+      <PolicyPicker
+        choice={values}
+        onChange={(patch) => setValues((v) => ({ ...v, ...patch }))}
+        services={services}
+        error={errors.policy}
+        extra={FOLLOW_GROUP}
+      />
       <p className="text-xs text-slate-500">
         The WireGuard server enforces the policy itself (nftables rules per client address): a client cannot
         widen it by editing its config.
