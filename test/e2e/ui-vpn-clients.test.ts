@@ -195,6 +195,9 @@ describe('web UI: VPN clients', () => {
     await page.getByTestId('vpn-config').waitFor();
     const [tablet] = await clientsNow();
     expect(tablet).toMatchObject({ name: 'tablet', group: 'staff', policy: 'full', policy_from: 'group' });
+    const tabletRow = page.getByTestId('vpn-clients').locator('tr[data-client="tablet"]');
+    await tabletRow.waitFor();
+    expect(await tabletRow.getByTestId('policy').textContent()).toBe('full (group’s)');
     // The group's policy changed: the client follows.
     expect((await t.api('PUT', '/api/v1/vpn/groups/staff', { policy: 'services:wiki' })).status).toBe(200);
     expect((await clientsNow())[0]).toMatchObject({ policy: 'services:wiki', policy_from: 'group' });

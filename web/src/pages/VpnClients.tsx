@@ -61,6 +61,7 @@ function ClientRow({ c, onRevoke }: { c: VpnClientShape; onRevoke: (name: string
       </td>
       <td className="break-all px-3 py-1.5 font-mono text-xs" data-testid="policy">
         {c.policy}
+        {c.policy_from === 'group' ? <span className="font-sans text-slate-500"> (group’s)</span> : null}
       </td>
       <td className="px-3 py-1.5">
         <HandshakeCell c={c} />
