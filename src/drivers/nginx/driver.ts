@@ -49,6 +49,8 @@ export class NginxDriver {
   private readonly table: TableDelivery;
   /** The live generation's state file: its base table and the patches appended since. */
   private readonly journal = new StateJournal();
+  /** Files found as rendered, by their stat then (drift.ts): not read again while it holds. */
+  private readonly driftVerified = new Map<string, string>();
   private files: RenderedFiles | undefined;
   private generation: string | undefined;
   private seq = 0;
@@ -327,7 +329,13 @@ export class NginxDriver {
   async correctDrift(): Promise<string[]> {
     if (!this.files || !this.generation) return [];
     const genDir = join(this.opts.prefix, 'gen', this.generation);
-    const drifted = await driftedFiles(this.opts.prefix, genDir, this.files, () => this.journal.text());
+    const drifted = await driftedFiles(
+      this.opts.prefix,
+      genDir,
+      this.files,
+      () => this.journal.text(),
+      this.driftVerified,
+    );
     if (drifted.length === 0) {
       // The table in shared memory must be the file's (someone may have written to the endpoint).
       // Likewise the certificate table.
