@@ -2,13 +2,8 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Res } from '../../test/helpers/net.js';
 import { until } from '../../test/helpers/net.js';
-import {
-  backendScript,
-  buildHomeLab,
-  EDGE_HTTP,
-  type HomeLab,
-  type SiteLab,
-} from '../../test/helpers/site-lab.js';
+import { buildHomeLab, type HomeLab } from '../../test/helpers/home-lab.js';
+import { backendScript, EDGE_HTTP, type SiteLab } from '../../test/helpers/site-lab.js';
 import { cpuSnapshot, type CpuSnapshot } from './proc-cpu.js';
 import { parseWrk, type WrkResult } from './wrk.js';
 
@@ -17,7 +12,7 @@ export const HOME_HOST = 'app.home.test';
 export const LOCAL_HOST = 'app.local.test';
 
 /**
- * The e2e tests' site lab (buildHomeLab in test/helpers/site-lab.ts) for the issue 16 figures: a
+ * The e2e tests' site lab (buildHomeLab in test/helpers/home-lab.ts) for the issue 16 figures: a
  * control plane in this process, a VPS edge agent with a WireGuard server in the "inet" namespace,
  * a home behind NAT whose connector dials it, and two services on the VPS edge: one whose upstream
  * is the NAS at home (through the tunnel), one whose upstream is the same kind of backend on the

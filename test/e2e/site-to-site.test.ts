@@ -3,7 +3,8 @@ import type { SiteList } from '../../src/api/views/index.js';
 import { ADMIN_TOKEN } from '../helpers/gatehouse.js';
 import { until } from '../helpers/net.js';
 import { runCli, sleep } from '../helpers/netns.js';
-import { buildHomeLab, HomeLab, HOMES, WG_PORT, type Home } from '../helpers/site-lab.js';
+import { buildHomeLab, HomeLab } from '../helpers/home-lab.js';
+import { HOMES, WG_PORT, type Home } from '../helpers/site-lab.js';
 
 /** One GET from a LAN host; prints `STATUS BODY` (status 0 and the error code on no answer). */
 const GET = `const [host, ms] = process.argv.slice(1);

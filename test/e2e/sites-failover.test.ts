@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from '../helpers/net.js';
-import { buildHomeLab, HomeLab, type Vps } from '../helpers/site-lab.js';
+import { buildHomeLab, HomeLab } from '../helpers/home-lab.js';
+import type { Vps } from '../helpers/site-lab.js';
 
 const HOST = 'app.home.test';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -2,18 +2,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SiteAdded, SiteList } from '../../src/api/views/index.js';
 import { ADMIN_TOKEN } from '../helpers/gatehouse.js';
 import { http, until } from '../helpers/net.js';
-import { GATEHOUSE_BIN, runCli } from '../helpers/netns.js';
+import { buildHomeLab, type HomeLab } from '../helpers/home-lab.js';
+import { runCli } from '../helpers/netns.js';
 import {
   backendScript,
-  buildHomeLab,
   EDGE_HTTP,
-  HomeLab,
-  requireSitePrerequisites,
   SiteLab,
   startConnector,
-  WG_PORT,
+  buildControlPlaneEdge,
+  type ControlPlaneEdge,
 } from '../helpers/site-lab.js';
-import { testDir } from '../helpers/tmp.js';
 
 const HOST = 'app.home.test';
 /** How long the home link stays cut (the issue's figure is 60 s: GATEHOUSE_SITE_OUTAGE_MS=60000). */
@@ -178,44 +176,18 @@ describe('sites: a home service behind NAT, through the VPS edge', () => {
  */
 describe('sites: the control plane itself as the public edge (vpn_port)', () => {
   let lab: SiteLab;
+  let cp: ControlPlaneEdge;
   const API = 7070;
-  const cli = (...args: string[]) =>
-    runCli([...args, '--api', `http://${lab.edgeIp}:${API}`, '--token', ADMIN_TOKEN]);
+  const cli = (...args: string[]) => cp.cli(...args);
 
   beforeAll(async () => {
-    requireSitePrerequisites();
-    lab = await SiteLab.create();
+    cp = await buildControlPlaneEdge({ port: API, args: ['--register-listen', '127.0.0.1:9876'] });
+    lab = cp.lab;
     lab.spawn(
       'nas',
       process.execPath,
       ['-e', backendScript('192.168.77.20', 8080, 'nas via the control plane')],
       'nas.log',
-    );
-    const env = Object.entries(process.env)
-      .filter(([k]) => !k.startsWith('GATEHOUSE_'))
-      .map(([k, v]) => `${k}=${v ?? ''}`);
-    lab.spawn(
-      'inet',
-      'env',
-      [
-        '-i',
-        ...env,
-        `GATEHOUSE_ADMIN_TOKEN=${ADMIN_TOKEN}`,
-        process.execPath,
-        GATEHOUSE_BIN,
-        'up',
-        ...['--data-dir', await testDir('gh-site-cp-'), '--api-listen', `0.0.0.0:${API}`],
-        ...['--http-port', String(EDGE_HTTP), '--https-port', '0', '--nginx-workers', '1'],
-        ...['--register-listen', '127.0.0.1:9876', '--log-level', 'info'],
-        ...['--vpn-port', String(WG_PORT), '--vpn-endpoint', `${lab.vpsWan}:${WG_PORT}`],
-        ...['--vpn-interface', `ghl${process.pid}`.slice(0, 15)],
-      ],
-      'up.log',
-    );
-    await until(async () => ((await cli('site', 'ls')).status === 0 ? true : undefined), 30_000, 250).catch(
-      (err: unknown) => {
-        throw new Error(`${String(err)}\n${lab.tail('up.log')}`);
-      },
     );
   }, 60_000);
 

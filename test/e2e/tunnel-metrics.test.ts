@@ -1,35 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { SiteAdded, SiteList, VpnClientAdded, VpnClientList } from '../../src/api/views/index.js';
 import { ADMIN_TOKEN, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
 import { freePort, http, json, until } from '../helpers/net.js';
-import { GATEHOUSE_BIN, runCli } from '../helpers/netns.js';
-import { requireSitePrerequisites, SiteLab } from '../helpers/site-lab.js';
+import { runCli } from '../helpers/netns.js';
+import {
+  requireSitePrerequisites,
+  SiteLab,
+  startConnector,
+  buildControlPlaneEdge,
+  startVpnClient,
+  startVpsEdge,
+  type ControlPlaneEdge,
+} from '../helpers/site-lab.js';
 import { testDir } from '../helpers/tmp.js';
 
-const WG_PORT = 51820;
-
 type Site = SiteList['sites'][number];
-
-/** The site's connector on the LAN machine, with the command `site add` printed. */
-async function startConnector(lab: SiteLab, added: SiteAdded, control: string): Promise<void> {
-  const args = added.command
-    .replace(/^gatehouse /, '')
-    .replace("<this API's URL>", control)
-    .split(' ');
-  lab.spawn(
-    'lan',
-    process.execPath,
-    [
-      GATEHOUSE_BIN,
-      ...args,
-      ...['--insecure-control', '--site-dir', await testDir('gh-tm-home-')],
-      ...['--interface', `ghn${process.pid}`.slice(0, 15), '--log-level', 'info'],
-    ],
-    'site.log',
-  );
-}
 
 /**
  * Issue 16, metrics and events of a tunnel: the VPS edge (an edge agent with --tunnel-port in the
@@ -54,30 +39,16 @@ describe('tunnel metrics and events: a home site through a remote VPS edge', () 
         events: { kind: string; detail: string; at: string }[];
       }
     ).events;
-  const logs = () => `\nedge:\n${lab.tail('edge.log')}\nsite:\n${lab.tail('site.log')}`;
+  const logs = () => `\nedge:\n${lab.tail('edge-inet.log')}\nsite:\n${lab.tail('site-home.log')}`;
 
   beforeAll(async () => {
     requireSitePrerequisites();
     lab = await SiteLab.create();
     apiPort = await freePort();
     gh = await startTestGatehouse({ api_listen: `0.0.0.0:${apiPort}` });
-    const control = `http://${lab.rootIp}:${apiPort}`;
     const node = await api('POST', '/api/v1/nodes', { name: 'vps', role: 'public' });
     expect(node.status).toBe(201);
-    lab.spawn(
-      'inet',
-      process.execPath,
-      [
-        GATEHOUSE_BIN,
-        'edge',
-        ...['--control', control, '--insecure-control', '--node-token', String(node.json.token)],
-        ...['--edge-dir', await testDir('gh-tm-edge-'), '--edge-http-port', '8080'],
-        ...['--edge-https-port', '0', '--log-level', 'info'],
-        ...['--tunnel-port', String(WG_PORT), '--tunnel-endpoint', `${lab.vpsWan}:${WG_PORT}`],
-        ...['--tunnel-interface', `ghm${process.pid}`.slice(0, 15)],
-      ],
-      'edge.log',
-    );
+    startVpsEdge(lab, { apiPort, token: String(node.json.token), dir: await testDir('gh-tm-edge-') });
     const add = await api('POST', '/api/v1/sites', { name: 'home', subnets: ['192.168.77.0/24'] });
     expect(add.status, JSON.stringify(add.json)).toBe(201);
     const added = add.json as unknown as SiteAdded;
@@ -90,7 +61,7 @@ describe('tunnel metrics and events: a home site through a remote VPS edge', () 
       tx_bytes: 0,
       edges: [],
     });
-    await startConnector(lab, added, control);
+    await startConnector(lab, 'home', added.command, { control: `http://${lab.rootIp}:${apiPort}` });
   }, 90_000);
 
   afterAll(async () => {
@@ -158,25 +129,8 @@ describe('tunnel metrics and events: a home site through a remote VPS edge', () 
     const add = await api('POST', '/api/v1/vpn/clients', { name: 'phone', policy: 'full' });
     expect(add.status, JSON.stringify(add.json)).toBe(201);
     const { client, config } = add.json as unknown as VpnClientAdded;
-    const field = (name: string) => new RegExp(`^${name} = (.+)$`, 'm').exec(config)?.[1] ?? '';
     // The device: WireGuard in the "nas" namespace (behind home's NAT), dialing the VPS edge.
-    const iface = `ghc${process.pid}`.slice(0, 15);
-    lab.spawn('nas', 'wireguard-go', ['-f', iface], 'client.log');
-    const keyFile = join(lab.dir, 'phone.key');
-    await writeFile(keyFile, `${field('PrivateKey')}\n`, { mode: 0o600 });
-    await until(
-      async () => (await lab.exec('nas', 'wg', ['show', iface]).catch(() => undefined)) ?? undefined,
-      10_000,
-      100,
-    );
-    await lab.exec('nas', 'wg', [
-      'set',
-      iface,
-      ...['private-key', keyFile, 'peer', field('PublicKey'), 'endpoint', field('Endpoint')],
-      ...['allowed-ips', field('AllowedIPs').replace(/\s+/g, ''), 'persistent-keepalive', '25'],
-    ]);
-    await lab.exec('nas', 'ip', ['addr', 'add', `${client.address}/32`, 'dev', iface]);
-    await lab.exec('nas', 'ip', ['link', 'set', iface, 'up']);
+    await startVpnClient(lab, 'nas', { config, address: client.address });
     const seen = await until(
       async () => {
         const l = (await api('GET', '/api/v1/vpn/clients')).json as unknown as VpnClientList;
@@ -186,7 +140,7 @@ describe('tunnel metrics and events: a home site through a remote VPS edge', () 
       30_000,
       500,
     ).catch((err: unknown) => {
-      throw new Error(`${String(err)}${logs()}\nclient:\n${lab.tail('client.log')}`);
+      throw new Error(`${String(err)}${logs()}\nclient:\n${lab.tail('vpn-client.log')}`);
     });
     expect(Date.now() - Date.parse(seen.last_handshake ?? '')).toBeLessThan(60_000);
     const ls = await runCli([
@@ -259,33 +213,13 @@ describe('tunnel metrics and events: a home site through a remote VPS edge', () 
 /** The control plane's own WireGuard server (`up --vpn-port`) probes its sites too, as the edge "local". */
 describe('tunnel metrics: the control plane itself as the WireGuard server (vpn_port)', () => {
   let lab: SiteLab;
+  let cp: ControlPlaneEdge;
   const API = 7070;
-  const cli = (...args: string[]) =>
-    runCli([...args, '--api', `http://${lab.edgeIp}:${API}`, '--token', ADMIN_TOKEN]);
+  const cli = (...args: string[]) => cp.cli(...args);
 
   beforeAll(async () => {
-    requireSitePrerequisites();
-    lab = await SiteLab.create();
-    const env = Object.entries(process.env)
-      .filter(([k]) => !k.startsWith('GATEHOUSE_'))
-      .map(([k, v]) => `${k}=${v ?? ''}`);
-    lab.spawn(
-      'inet',
-      'env',
-      [
-        ...['-i', ...env, `GATEHOUSE_ADMIN_TOKEN=${ADMIN_TOKEN}`, process.execPath, GATEHOUSE_BIN, 'up'],
-        ...['--data-dir', await testDir('gh-tm-cp-'), '--api-listen', `0.0.0.0:${API}`],
-        ...['--http-port', '8080', '--https-port', '0', '--nginx-workers', '1', '--log-level', 'info'],
-        ...['--vpn-port', String(WG_PORT), '--vpn-endpoint', `${lab.vpsWan}:${WG_PORT}`],
-        ...['--vpn-interface', `ghl${process.pid}`.slice(0, 15)],
-      ],
-      'up.log',
-    );
-    await until(async () => ((await cli('site', 'ls')).status === 0 ? true : undefined), 30_000, 250).catch(
-      (err: unknown) => {
-        throw new Error(`${String(err)}\n${lab.tail('up.log')}`);
-      },
-    );
+    cp = await buildControlPlaneEdge({ port: API });
+    lab = cp.lab;
   }, 60_000);
 
   afterAll(async () => {
@@ -295,7 +229,7 @@ describe('tunnel metrics: the control plane itself as the WireGuard server (vpn_
   it('site ls and /metrics show the latency the control plane measured (edge "local")', async () => {
     const add = await cli('site', 'add', 'home', '--subnet', '192.168.77.0/24', '--json');
     expect(add.status, add.stderr).toBe(0);
-    await startConnector(lab, JSON.parse(add.stdout) as SiteAdded, `http://${lab.edgeIp}:${API}`);
+    await startConnector(lab, 'home', (JSON.parse(add.stdout) as SiteAdded).command, { control: cp.url });
     const site = await until(
       async () => {
         const r = await cli('site', 'ls', '--json');
@@ -305,7 +239,7 @@ describe('tunnel metrics: the control plane itself as the WireGuard server (vpn_
       45_000,
       500,
     ).catch((err: unknown) => {
-      throw new Error(`${String(err)}\nup:\n${lab.tail('up.log')}\nsite:\n${lab.tail('site.log')}`);
+      throw new Error(`${String(err)}\nup:\n${lab.tail('up.log')}\nsite:\n${lab.tail('site-home.log')}`);
     });
     expect(site.tunnel.edges.map((e) => [e.edge, e.up])).toEqual([['local', true]]);
     expect(site.tunnel.handshake_age_s).toBeLessThan(180);

@@ -7,11 +7,16 @@ import type { VpnClientAdded, VpnClientList } from '../../src/api/views/index.js
 import { publicKeyOf } from '../../src/vpn/keys.js';
 import { ADMIN_TOKEN, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
 import { freePort, json } from '../helpers/net.js';
-import { GATEHOUSE_BIN, runCli, sleep } from '../helpers/netns.js';
-import { requireSitePrerequisites, SiteLab } from '../helpers/site-lab.js';
+import { runCli, sleep } from '../helpers/netns.js';
+import {
+  requireSitePrerequisites,
+  setVpnClientConfig,
+  SiteLab,
+  startVpnClient,
+  startVpsEdge,
+  WG_PORT,
+} from '../helpers/site-lab.js';
 import { testDir } from '../helpers/tmp.js';
-
-const WG_PORT = 51820;
 
 /** A TCP connect from the client's namespace: 'connected', 'timeout' or 'error CODE'. */
 const CONNECT = `const [h,p,t]=process.argv.slice(1);const s=require('net').connect({host:h,port:+p});
@@ -36,13 +41,24 @@ describe('VPN clients: policy on the server, revoke', () => {
   let apiPort: number;
   const servers: Server[] = [];
   const ports: number[] = [];
-  const iface = `ghc${process.pid}`.slice(0, 15);
+  let iface = '';
   const api = (method: string, path: string, body?: unknown) =>
     json(apiPort, method, path, body, { authorization: `Bearer ${ADMIN_TOKEN}` });
   const connect = async (port: number, timeoutMs = 1500) =>
     (
       await lab.exec('home', process.execPath, ['-e', CONNECT, lab.rootIp, String(port), String(timeoutMs)])
     ).stdout.trim();
+  /** Everything to the upstreams' host goes into the tunnel, git's port too: only the server stops it. */
+  const routeIntoTunnel = async () => {
+    await lab.exec('home', 'ip', ['route', 'replace', `${lab.rootIp}/32`, 'dev', iface]);
+    await lab.exec('home', 'ip', ['route', 'replace', '100.96.0.0/24', 'dev', iface]);
+  };
+  /** Connects to wiki until it answers (the first tries wait for the handshake): the last result. */
+  const firstWiki = async () => {
+    let first = '';
+    for (let i = 0; i < 40 && first !== 'connected'; i++) first = await connect(ports[0] ?? 0, 1000);
+    return first;
+  };
 
   beforeAll(async () => {
     requireSitePrerequisites();
@@ -64,20 +80,7 @@ describe('VPN clients: policy on the server, revoke', () => {
     }
     const node = await api('POST', '/api/v1/nodes', { name: 'vps', role: 'public' });
     expect(node.status).toBe(201);
-    lab.spawn(
-      'inet',
-      process.execPath,
-      [
-        GATEHOUSE_BIN,
-        'edge',
-        ...['--control', `http://${lab.rootIp}:${apiPort}`, '--insecure-control'],
-        ...['--node-token', String(node.json.token), '--edge-dir', await testDir('gh-vpnc-edge-')],
-        ...['--edge-http-port', '8080', '--edge-https-port', '0', '--log-level', 'info'],
-        ...['--tunnel-port', String(WG_PORT), '--tunnel-endpoint', `${lab.vpsWan}:${WG_PORT}`],
-        ...['--tunnel-interface', `ghe${process.pid}`.slice(0, 15)],
-      ],
-      'edge.log',
-    );
+    startVpsEdge(lab, { apiPort, token: String(node.json.token), dir: await testDir('gh-vpnc-edge-') });
   }, 90_000);
 
   afterAll(async () => {
@@ -113,30 +116,17 @@ describe('VPN clients: policy on the server, revoke', () => {
       else if (/no WireGuard server/.test(add.stderr)) await sleep(300);
       else throw new Error(add.stderr);
     }
-    if (!added) throw new Error(`no server registered\n${lab.tail('edge.log')}`);
+    if (!added) throw new Error(`no server registered\n${lab.tail('edge-inet.log')}`);
     expect(added.config).toMatch(/^\[Interface\]\nPrivateKey = \S+\nAddress = 100\.96\.0\.\d+\/32\n/);
     expect(added.config).toContain(`Endpoint = ${lab.vpsWan}:${WG_PORT}`);
     expect(added.config).toContain(`${lab.rootIp}/32`);
 
     // The client, set up by hand from the config text (wg setconf reads no Address line).
-    lab.spawn('home', 'wireguard-go', ['-f', iface], 'client-wg.log');
-    for (let i = 0; i < 50; i++) {
-      if ((await lab.exec('home', 'ip', ['link', 'show', iface]).catch(() => undefined)) !== undefined) break;
-      await sleep(100);
-    }
-    const file = join(await testDir('gh-vpnc-client-'), 'wg.conf');
-    await writeFile(file, added.config.replace(/^(Address|DNS) = .*\n/gm, ''), { mode: 0o600 });
-    await lab.exec('home', 'wg', ['setconf', iface, file]);
-    await lab.exec('home', 'ip', ['addr', 'add', `${added.client.address}/32`, 'dev', iface]);
-    await lab.exec('home', 'ip', ['link', 'set', iface, 'up']);
-    // Everything to the upstreams' host goes into the tunnel, git's port too: only the server stops it.
-    await lab.exec('home', 'ip', ['route', 'replace', `${lab.rootIp}/32`, 'dev', iface]);
-    await lab.exec('home', 'ip', ['route', 'replace', '100.96.0.0/24', 'dev', iface]);
+    iface = await startVpnClient(lab, 'home', { config: added.config, address: added.client.address });
+    await routeIntoTunnel();
 
     const [wiki = 0, git = 0] = ports;
-    let first = '';
-    for (let i = 0; i < 40 && first !== 'connected'; i++) first = await connect(wiki, 1000);
-    expect(first, lab.tail('edge.log')).toBe('connected');
+    expect(await firstWiki(), lab.tail('edge-inet.log')).toBe('connected');
     expect(await connect(git)).not.toBe('connected');
     expect(await connect(wiki)).toBe('connected');
 
@@ -172,18 +162,11 @@ describe('VPN clients: policy on the server, revoke', () => {
     const added = JSON.parse(add.stdout) as VpnClientAdded;
     expect(added.client).toMatchObject({ group: 'staff', policy: 'services:wiki', policy_from: 'group' });
     // The interface of the test before, given this client's key and address.
-    const file = join(await testDir('gh-vpnc-desk-'), 'wg.conf');
-    await writeFile(file, added.config.replace(/^(Address|DNS) = .*\n/gm, ''), { mode: 0o600 });
-    await lab.exec('home', 'wg', ['setconf', iface, file]);
-    await lab.exec('home', 'ip', ['addr', 'flush', 'dev', iface]);
-    await lab.exec('home', 'ip', ['addr', 'add', `${added.client.address}/32`, 'dev', iface]);
-    await lab.exec('home', 'ip', ['route', 'replace', `${lab.rootIp}/32`, 'dev', iface]);
-    await lab.exec('home', 'ip', ['route', 'replace', '100.96.0.0/24', 'dev', iface]);
+    await setVpnClientConfig(lab, 'home', iface, { config: added.config, address: added.client.address });
+    await routeIntoTunnel();
 
     const [wiki = 0, git = 0] = ports;
-    let first = '';
-    for (let i = 0; i < 40 && first !== 'connected'; i++) first = await connect(wiki, 1000);
-    expect(first, lab.tail('edge.log')).toBe('connected');
+    expect(await firstWiki(), lab.tail('edge-inet.log')).toBe('connected');
     expect(await connect(git)).not.toBe('connected');
 
     const t0 = Date.now();

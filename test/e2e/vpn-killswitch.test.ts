@@ -6,7 +6,7 @@ import type { VpnClientAdded } from '../../src/api/views/index.js';
 import { generateKeyPair } from '../../src/vpn/keys.js';
 import { ADMIN_TOKEN, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
 import { json } from '../helpers/net.js';
-import { kill, run, sleep } from '../helpers/netns.js';
+import { kill, run, sleep, vethArgs } from '../helpers/netns.js';
 import { testDir } from '../helpers/tmp.js';
 
 /** A TCP connect: 'connected', 'timeout' or 'error CODE'. */
@@ -41,20 +41,7 @@ describe('VPN client kill switch', () => {
     dir = await testDir('killswitch-');
     await run('ip', ['netns', 'add', client]);
     await run('ip', ['netns', 'add', internet]);
-    await run('ip', [
-      '-n',
-      client,
-      'link',
-      'add',
-      'eth0',
-      'type',
-      'veth',
-      'peer',
-      'name',
-      'eth0',
-      'netns',
-      internet,
-    ]);
+    await run('ip', vethArgs(client, 'eth0', 'eth0', internet));
     await run('ip', ['-n', client, 'addr', 'add', `${net}.2/24`, 'dev', 'eth0']);
     await run('ip', ['-n', internet, 'addr', 'add', `${net}.1/24`, 'dev', 'eth0']);
     for (const ns of [client, internet])

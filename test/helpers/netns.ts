@@ -90,6 +90,15 @@ export interface CliResult {
   stderr: string;
 }
 
+/**
+ * `ip` arguments for a veth pair: `aIf` in namespace `aNs`, its peer `bIf` in `bNs` (a namespace's
+ * name, or a PID for that process's namespace).
+ */
+export const vethArgs = (aNs: string, aIf: string, bIf: string, bNs: string): string[] => [
+  ...['-n', aNs, 'link', 'add', aIf, 'type', 'veth'],
+  ...['peer', 'name', bIf, 'netns', bNs],
+];
+
 /** The CLI as operators run it (the built dist/). */
 export const GATEHOUSE_BIN = join(REPO, 'bin', 'gatehouse.js');
 

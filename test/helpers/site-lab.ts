@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { rm } from 'node:fs/promises';
-import type { SiteAdded } from '../../src/api/views/index.js';
-import { ADMIN_TOKEN, startTestGatehouse, type TestGatehouse } from './gatehouse.js';
-import { freePort, http, json, type Res } from './net.js';
-import { GATEHOUSE_BIN, NetnsLab, run } from './netns.js';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ADMIN_TOKEN } from './gatehouse.js';
+import { until } from './net.js';
+import { GATEHOUSE_BIN, NetnsLab, run, runCli, vethArgs, type CliResult } from './netns.js';
 import { testDir } from './tmp.js';
 
 /**
@@ -78,20 +78,7 @@ export class SiteLab extends NetnsLab {
   /** A veth between two namespaces (`b` undefined: the root namespace), addressed `net`.1 and .2. */
   private async wire(a: Host, aIf: string, b: Host | undefined, bIf: string, net: string): Promise<void> {
     const peerNs = b ? this.ns(b) : String(process.pid);
-    await this.ipc(
-      '-n',
-      this.ns(a),
-      'link',
-      'add',
-      aIf,
-      'type',
-      'veth',
-      'peer',
-      'name',
-      bIf,
-      'netns',
-      peerNs,
-    );
+    await this.ipc(...vethArgs(this.ns(a), aIf, bIf, peerNs));
     const bSide = b ? ['-n', this.ns(b)] : [];
     await this.ipc('-n', this.ns(a), 'addr', 'add', `${net}.${b ? 1 : 2}/24`, 'dev', aIf);
     await this.ipc('-n', this.ns(a), 'link', 'set', aIf, 'up');
@@ -145,20 +132,7 @@ export class SiteLab extends NetnsLab {
       [h.nas, `${h.net}.20`],
     ] as const) {
       const port = `p-${host}`;
-      await this.ipc(
-        '-n',
-        this.ns(home),
-        'link',
-        'add',
-        port,
-        'type',
-        'veth',
-        'peer',
-        'name',
-        'eth0',
-        'netns',
-        this.ns(host),
-      );
+      await this.ipc(...vethArgs(this.ns(home), port, 'eth0', this.ns(host)));
       await this.ipc('-n', this.ns(home), 'link', 'set', port, 'master', 'br0', 'up');
       await this.ipc('-n', this.ns(host), 'addr', 'add', `${ip}/24`, 'dev', 'eth0');
       await this.ipc('-n', this.ns(host), 'link', 'set', 'eth0', 'up');
@@ -253,155 +227,113 @@ export type Vps = 'inet' | 'inet2';
 export const backendScript = (ip: string, port: number, body: string) =>
   `require('http').createServer((q,s)=>s.end(${JSON.stringify(body)})).listen(${port},'${ip}')`;
 
-export interface HomeLabOptions {
-  /** Public edges (VPS namespaces with an edge agent and a WireGuard server): 1 (inet) or 2. */
-  edges?: 1 | 2;
-  /** Homes behind NAT: 1 (home) or 2 (home2 too). */
-  homes?: 1 | 2;
-  /** What each home's NAS answers on :8080 (default 'hello from the nas'). */
-  nasBody?: (home: Home) => string;
-  /** Services put on the control plane: name → host and upstream. */
-  services?: Record<string, { host: string; upstream: string }>;
+/** A WireGuard interface of this process (wireguard-go's socket is per machine: the PID tells them apart). */
+export const wgIface = (prefix: string): string => `${prefix}${process.pid}`.slice(0, 15);
+/** A VPS's WireGuard interface. */
+export const edgeIface = (vps: Vps): string => wgIface(vps === 'inet' ? 'ghe' : 'ghf');
+/** A home connector's WireGuard interface. */
+export const siteIface = (home: Home): string => wgIface(home === 'home' ? 'ghs' : 'ghu');
+
+export interface VpsEdgeOptions {
+  vps?: Vps;
+  /** The control plane's API port in this process (reached through the VPS's link to it). */
+  apiPort: number;
+  /** The node token of a `role: public` node. */
+  token: string;
+  /** The edge directory (the same one again on a restart: same key). */
+  dir: string;
   logLevel?: string;
 }
 
+/** Starts (or restarts) an edge agent with a WireGuard server in a VPS namespace (log: edge-VPS.log). */
+export function startVpsEdge(lab: SiteLab, o: VpsEdgeOptions): void {
+  const vps = o.vps ?? 'inet';
+  const rootIp = vps === 'inet' ? lab.rootIp : `10.215.${lab.n}.1`;
+  const wan = vps === 'inet' ? lab.vpsWan : lab.vps2Wan;
+  lab.spawn(
+    vps,
+    process.execPath,
+    [
+      GATEHOUSE_BIN,
+      'edge',
+      ...['--control', `http://${rootIp}:${o.apiPort}`, '--insecure-control', '--node-token', o.token],
+      ...['--edge-dir', o.dir, '--edge-http-port', String(EDGE_HTTP)],
+      ...['--edge-https-port', '0', '--log-level', o.logLevel ?? 'info'],
+      ...['--tunnel-port', String(WG_PORT), '--tunnel-endpoint', `${wan}:${WG_PORT}`],
+      ...['--tunnel-interface', edgeIface(vps)],
+    ],
+    `edge-${vps}.log`,
+  );
+}
+
+export interface ControlPlaneEdge {
+  /** Its own lab (destroy it when done). */
+  lab: SiteLab;
+  /** The API's URL (from this process: inet's address). */
+  url: string;
+  /** `gatehouse ARGS --api URL --token ADMIN_TOKEN`. */
+  cli(...args: string[]): Promise<CliResult>;
+}
+
 /**
- * The site lab with everything on it the site tests and benchmarks share: a control plane in this
- * process, an edge agent with a WireGuard server in each VPS namespace, each home's NAS service,
- * the services; sites are added (addSite) and their connectors started (connect) by the caller.
+ * A site lab whose VPS runs the control plane, its own WireGuard server: `gatehouse up --vpn-port`
+ * in the inet namespace (API on `port`, nginx on EDGE_HTTP, log: up.log), `args` added; resolves
+ * once `site ls` answers.
  */
-export class HomeLab {
-  private readonly edgeDirs = new Map<Vps, { token: string; dir: string }>();
-
-  private constructor(
-    readonly lab: SiteLab,
-    readonly gh: TestGatehouse,
-    readonly apiPort: number,
-    private readonly logLevel: string,
-  ) {}
-
-  /** The control plane's URL as seen from inside the lab (through inet's NAT). */
-  get control(): string {
-    return `http://${this.lab.rootIp}:${this.apiPort}`;
-  }
-
-  api(method: string, path: string, body?: unknown) {
-    return json(this.apiPort, method, path, body, { authorization: `Bearer ${ADMIN_TOKEN}` });
-  }
-
-  /** A VPS's WireGuard interface (distinct names: wireguard-go's socket is per machine). */
-  static edgeIface(vps: Vps): string {
-    return `${vps === 'inet' ? 'ghe' : 'ghf'}${process.pid}`.slice(0, 15);
-  }
-  /** A home connector's WireGuard interface. */
-  static siteIface(home: Home): string {
-    return `${home === 'home' ? 'ghs' : 'ghu'}${process.pid}`.slice(0, 15);
-  }
-
-  /** Starts (or restarts, same directory and key) the edge agent of a VPS. */
-  startEdge(vps: Vps): void {
-    const e = this.edgeDirs.get(vps);
-    if (!e) throw new Error(`no edge on ${vps}`);
-    const rootIp = vps === 'inet' ? this.lab.rootIp : `10.215.${this.lab.n}.1`;
-    const wan = vps === 'inet' ? this.lab.vpsWan : this.lab.vps2Wan;
-    this.lab.spawn(
-      vps,
-      process.execPath,
-      [
-        GATEHOUSE_BIN,
-        'edge',
-        ...['--control', `http://${rootIp}:${this.apiPort}`, '--insecure-control', '--node-token', e.token],
-        ...['--edge-dir', e.dir, '--edge-http-port', String(EDGE_HTTP)],
-        ...['--edge-https-port', '0', '--log-level', this.logLevel],
-        ...['--tunnel-port', String(WG_PORT), '--tunnel-endpoint', `${wan}:${WG_PORT}`],
-        ...['--tunnel-interface', HomeLab.edgeIface(vps)],
-      ],
-      `edge-${vps}.log`,
-    );
-  }
-
-  /** Adds a site through the API; its connect command with this lab's control URL filled in. */
-  async addSite(name: string, body: Record<string, unknown> = {}): Promise<SiteAdded> {
-    const r = await this.api('POST', '/api/v1/sites', { name, ...body });
-    if (r.status !== 201) throw new Error(`site add ${name}: ${r.status} ${JSON.stringify(r.json)}`);
-    const added = r.json as unknown as SiteAdded;
-    return { ...added, command: added.command.replace("<this API's URL>", this.control) };
-  }
-
-  /** Runs a site's connect command on a home's connector machine (log: site-HOME.log). */
-  connect(home: Home, command: string): Promise<void> {
-    return startConnector(this.lab, home, command, this.logLevel);
-  }
-
-  /** One request through a VPS edge's nginx (from the root namespace); status 0 on no answer. */
-  via(vps: Vps, host: string, timeoutMs = 2000): Promise<Res> {
-    const address = vps === 'inet' ? this.lab.edgeIp : this.lab.edge2Ip;
-    return http(EDGE_HTTP, host, '/', { address, timeoutMs }).catch((e: unknown) => ({
-      status: 0,
-      headers: {},
-      body: String(e),
-    }));
-  }
-
-  /** The last lines of every log in the lab, for a failure message. */
-  logs(): string {
-    const names = [...this.edgeDirs.keys()].map((v) => `edge-${v}.log`);
-    names.push(...(['home', 'home2'] as const).map((h) => `site-${h}.log`));
-    return names.map((l) => `${l}:\n${this.lab.tail(l)}`).join('\n');
-  }
-
-  async close(): Promise<void> {
-    await this.lab.destroy();
-    await this.gh.close();
-  }
-
-  static async build(o: HomeLabOptions = {}): Promise<HomeLab> {
-    requireSitePrerequisites();
-    const lab = await SiteLab.create();
-    let gh: TestGatehouse | undefined;
-    try {
-      if (o.edges === 2) await lab.addSecondEdge();
-      if (o.homes === 2) await lab.addSecondHome();
-      const apiPort = await freePort();
-      gh = await startTestGatehouse({ api_listen: `0.0.0.0:${apiPort}` });
-      const hl = new HomeLab(lab, gh, apiPort, o.logLevel ?? 'info');
-      const homes: Home[] = o.homes === 2 ? ['home', 'home2'] : ['home'];
-      for (const home of homes) {
-        const h = HOMES[home];
-        const body = o.nasBody?.(home) ?? 'hello from the nas';
-        lab.spawn(h.nas, process.execPath, ['-e', backendScript(`${h.net}.20`, 8080, body)], `${h.nas}.log`);
-      }
-      const vpss: Vps[] = o.edges === 2 ? ['inet', 'inet2'] : ['inet'];
-      for (const [i, vps] of vpss.entries()) {
-        const node = await hl.api('POST', '/api/v1/nodes', { name: `vps${i + 1}`, role: 'public' });
-        if (node.status !== 201) throw new Error(`node add: ${node.status} ${JSON.stringify(node.json)}`);
-        hl.edgeDirs.set(vps, { token: String(node.json.token), dir: await testDir(`gh-site-${vps}-`) });
-        hl.startEdge(vps);
-      }
-      for (const [name, s] of Object.entries(o.services ?? {})) {
-        const put = await hl.api('PUT', `/api/v1/services/${name}`, {
-          hosts: [s.host],
-          routes: [{ upstreams: [s.upstream] }],
-        });
-        if (put.status !== 201) throw new Error(`service ${name}: ${put.status} ${JSON.stringify(put.json)}`);
-      }
-      return hl;
-    } catch (err) {
-      await lab.destroy();
-      await gh?.close();
-      throw err;
-    }
+export async function buildControlPlaneEdge(
+  o: { port?: number; args?: string[] } = {},
+): Promise<ControlPlaneEdge> {
+  requireSitePrerequisites();
+  const lab = await SiteLab.create();
+  try {
+    return await startControlPlaneEdge(lab, o.port ?? 7070, o.args ?? []);
+  } catch (err) {
+    await lab.destroy();
+    throw err;
   }
 }
 
-/** Runs a site's `gatehouse site connect …` command on a home's connector machine (log: site-HOME.log). */
+async function startControlPlaneEdge(lab: SiteLab, port: number, extra: string[]): Promise<ControlPlaneEdge> {
+  const url = `http://${lab.edgeIp}:${port}`;
+  const cli = (...args: string[]) => runCli([...args, '--api', url, '--token', ADMIN_TOKEN]);
+  const env = Object.entries(process.env)
+    .filter(([k]) => !k.startsWith('GATEHOUSE_'))
+    .map(([k, v]) => `${k}=${v ?? ''}`);
+  lab.spawn(
+    'inet',
+    'env',
+    [
+      ...['-i', ...env, `GATEHOUSE_ADMIN_TOKEN=${ADMIN_TOKEN}`, process.execPath, GATEHOUSE_BIN, 'up'],
+      ...['--data-dir', await testDir('gh-site-cp-'), '--api-listen', `0.0.0.0:${port}`],
+      ...['--http-port', String(EDGE_HTTP), '--https-port', '0', '--nginx-workers', '1'],
+      ...['--log-level', 'info', ...extra],
+      ...['--vpn-port', String(WG_PORT), '--vpn-endpoint', `${lab.vpsWan}:${WG_PORT}`],
+      ...['--vpn-interface', wgIface('ghl')],
+    ],
+    'up.log',
+  );
+  await until(async () => ((await cli('site', 'ls')).status === 0 ? true : undefined), 30_000, 250).catch(
+    (err: unknown) => {
+      throw new Error(`${String(err)}\n${lab.tail('up.log')}`);
+    },
+  );
+  return { lab, url, cli };
+}
+
+/**
+ * Runs a site's `gatehouse site connect …` command on a home's connector machine (log:
+ * site-HOME.log); `control` fills in the command's "<this API's URL>".
+ */
 export async function startConnector(
   lab: SiteLab,
   home: Home,
   command: string,
-  logLevel = 'info',
+  o: { control?: string; logLevel?: string } = {},
 ): Promise<void> {
-  const args = command.replace(/^gatehouse /, '').split(' ');
+  const args = command
+    .replace(/^gatehouse /, '')
+    .replace("<this API's URL>", o.control ?? "<this API's URL>")
+    .split(' ');
   lab.spawn(
     HOMES[home].lan,
     process.execPath,
@@ -409,11 +341,46 @@ export async function startConnector(
       GATEHOUSE_BIN,
       ...args,
       ...['--insecure-control', '--site-dir', await testDir(`gh-site-${home}-`)],
-      ...['--interface', HomeLab.siteIface(home), '--log-level', logLevel],
+      ...['--interface', siteIface(home), '--log-level', o.logLevel ?? 'info'],
     ],
     `site-${home}.log`,
   );
 }
 
-/** The one builder of the site lab (HomeLab.build). */
-export const buildHomeLab = (o: HomeLabOptions = {}) => HomeLab.build(o);
+/**
+ * Gives a VPN client's WireGuard interface the config `vpn client add` printed (wg setconf reads
+ * no Address or DNS line: the address is set by hand, replacing any before).
+ */
+export async function setVpnClientConfig(
+  lab: SiteLab,
+  host: Host,
+  iface: string,
+  client: { config: string; address: string },
+): Promise<void> {
+  const file = join(lab.dir, `${iface}.conf`);
+  await writeFile(file, client.config.replace(/^(Address|DNS) = .*\n/gm, ''), { mode: 0o600 });
+  await lab.exec(host, 'wg', ['setconf', iface, file]);
+  await lab.exec(host, 'ip', ['addr', 'flush', 'dev', iface]);
+  await lab.exec(host, 'ip', ['addr', 'add', `${client.address}/32`, 'dev', iface]);
+  await lab.exec(host, 'ip', ['link', 'set', iface, 'up']);
+}
+
+/**
+ * A device with a config from `vpn client add`: wireguard-go in `host`'s namespace (log:
+ * vpn-client.log), given the config. Resolves with its interface's name.
+ */
+export async function startVpnClient(
+  lab: SiteLab,
+  host: Host,
+  client: { config: string; address: string },
+  iface = wgIface('ghc'),
+): Promise<string> {
+  lab.spawn(host, 'wireguard-go', ['-f', iface], 'vpn-client.log');
+  await until(
+    async () => (await lab.exec(host, 'wg', ['show', iface]).catch(() => undefined)) ?? undefined,
+    10_000,
+    100,
+  );
+  await setVpnClientConfig(lab, host, iface, client);
+  return iface;
+}
