@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
-import pg from 'pg';
+import type { Client, Notification } from 'pg';
 import type { Part } from '../lifecycle.js';
 import type { Logger } from '../observe/log.js';
-import { DEAD_PEER_SQL } from '../store/postgres.js';
+import { DEAD_PEER_SQL, loadPg } from '../store/postgres.js';
 import { VERSIONS_CHANNEL } from './persist.js';
 import type { Registry } from './registry.js';
 
@@ -45,7 +45,7 @@ const RETRY_MAX_MS = 1000;
  * the same way, so every replica's nginx gets a certificate any one of them stored.
  */
 export class Replication implements Part {
-  private client: pg.Client | undefined;
+  private client: Client | undefined;
   private timer: NodeJS.Timeout | undefined;
   private delay = RETRY_FIRST_MS;
   private stopped = false;
@@ -165,6 +165,7 @@ export class Replication implements Part {
   private async connect(): Promise<void> {
     this.timer = undefined;
     if (this.stopped) return;
+    const pg = await loadPg();
     const client = new pg.Client({
       connectionString: this.url,
       connectionTimeoutMillis: 5000,
@@ -206,7 +207,7 @@ export class Replication implements Part {
   }
 
   /** The listening connection failed or closed: logged once, then reconnected with backoff. */
-  private lost(client: pg.Client, err: unknown): void {
+  private lost(client: Client, err: unknown): void {
     if (this.stopped || this.timer) return;
     if (this.client !== undefined && this.client !== client) return;
     this.client = undefined;
@@ -226,7 +227,7 @@ export class Replication implements Part {
     this.delay = Math.min(this.delay * 2, RETRY_MAX_MS);
   }
 
-  private notified(n: pg.Notification): void {
+  private notified(n: Notification): void {
     const topic = this.topics.get(n.channel);
     if (topic) {
       const payload = n.payload ?? '';

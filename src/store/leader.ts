@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { sql } from 'kysely';
-import pg from 'pg';
+import type { Client } from 'pg';
 import type { Part } from '../lifecycle.js';
 import type { Logger } from '../observe/log.js';
 import type { Source } from '../sources/source.js';
 import type { Db } from './db.js';
-import { DEAD_PEER_SQL } from './postgres.js';
+import { DEAD_PEER_SQL, loadPg } from './postgres.js';
 
 /** Key of the session-level advisory lock the leader holds ("lead"; migrations use "gate"). */
 export const LEADER_LOCK_KEY = 0x6c656164;
@@ -162,7 +162,7 @@ export interface PgLeaderOptions {
  * session is gone and lets anyone else take the lock.
  */
 class PgLeader extends Leader {
-  private client: pg.Client | undefined;
+  private client: Client | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private ticking: Promise<void> | undefined;
@@ -216,7 +216,8 @@ class PgLeader extends Leader {
     }
   }
 
-  private async connect(): Promise<pg.Client> {
+  private async connect(): Promise<Client> {
+    const pg = await loadPg();
     const c = new pg.Client({
       connectionString: this.url,
       application_name: `${REPLICA_APP_PREFIX}${this.id}`,
@@ -245,7 +246,7 @@ class PgLeader extends Leader {
   }
 
   /** The election connection is gone or unusable: stop leading at once, then drop it. */
-  private lost(c: pg.Client, reason: string): void {
+  private lost(c: Client, reason: string): void {
     if (this.client !== c) return;
     this.client = undefined;
     if (this.leading) {

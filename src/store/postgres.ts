@@ -1,14 +1,24 @@
 import { CompiledQuery, Kysely, PostgresDialect } from 'kysely';
-import pg from 'pg';
+import type { Pool } from 'pg';
 import { GatehouseError } from '../model/errors.js';
 import type { Database, Db } from './db.js';
 import { migratedOrClosed } from './migrate.js';
 
-// int8 (bigint columns, count(*), sum) comes back as a string by default; every value Gatehouse
-// keeps there (counts, milliseconds since the epoch) fits a double exactly.
-pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
-// numeric (sum over integers): same reasoning.
-pg.types.setTypeParser(pg.types.builtins.NUMERIC, (v: string) => Number(v));
+type Pg = (typeof import('pg'))['default'];
+let loaded: Promise<Pg> | undefined;
+
+/** pg, loaded on first use: an installation on SQLite never loads it (a few MB less). */
+export function loadPg(): Promise<Pg> {
+  loaded ??= import('pg').then(({ default: pg }) => {
+    // int8 (bigint columns, count(*), sum) comes back as a string by default; every value Gatehouse
+    // keeps there (counts, milliseconds since the epoch) fits a double exactly.
+    pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
+    // numeric (sum over integers): same reasoning.
+    pg.types.setTypeParser(pg.types.builtins.NUMERIC, (v: string) => Number(v));
+    return pg;
+  });
+  return loaded;
+}
 
 /** The URL without its password, for messages and logs. */
 export function redactUrl(url: string): string {
@@ -23,9 +33,9 @@ export function redactUrl(url: string): string {
 }
 
 /** The PostgreSQL pool under each database `openPostgres` opened. */
-const pools = new WeakMap<Db, pg.Pool>();
+const pools = new WeakMap<Db, Pool>();
 
-export function poolOf(db: Db): pg.Pool | undefined {
+export function poolOf(db: Db): Pool | undefined {
   return pools.get(db);
 }
 
@@ -54,6 +64,7 @@ export const DEAD_PEER_SQL =
   'set tcp_keepalives_idle = 5; set tcp_keepalives_interval = 1; set tcp_keepalives_count = 3; set tcp_user_timeout = 8000';
 
 async function connect(url: string, max: number): Promise<Db> {
+  const pg = await loadPg();
   const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5000 });
   // An idle client losing its server (database restarted) must not crash the process; the pool
   // drops it and the next query opens a new one.
