@@ -57,6 +57,8 @@ export class Replication implements Part {
   /** Runs on every (re)connect: what may have been missed while no one listened. */
   private reconnected: () => void = () => undefined;
   private unsubscribe: (() => void) | undefined;
+  /** The LISTENs sent after start, one after the other (pg takes one query at a time per client). */
+  private listening: Promise<unknown> = Promise.resolve();
   /** Topics by channel name (see topic()). */
   private readonly topics = new Map<string, TopicHandlers>();
 
@@ -98,10 +100,12 @@ export class Replication implements Part {
     // Registered after start: listen now (connect() listens to every topic on each reconnect).
     const client = this.client;
     if (client)
-      void client.query(`listen ${channel}`).then(
-        () => handlers.reconnected?.(),
-        (err: unknown) => this.lost(client, err),
-      );
+      this.listening = this.listening
+        .then(() => client.query(`listen ${channel}`))
+        .then(
+          () => handlers.reconnected?.(),
+          (err: unknown) => this.lost(client, err),
+        );
     return (payload) => {
       void sql`select pg_notify(${channel}, ${`${this.registry.replica} ${payload}`})`
         .execute(this.registry.db)
