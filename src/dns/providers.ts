@@ -3,6 +3,7 @@ import type { DnsProviderInput, DnsProviderView } from '../model/dns.js';
 import type { Sealer } from '../store/secrets.js';
 import type { Database, Db } from '../store/db.js';
 import { Rfc2136Provider, type DnsProvider } from './rfc2136.js';
+import type { RecordProvider } from './records.js';
 import { CloudflareProvider, HetznerProvider } from './http-providers.js';
 
 type Row = Database['dns_providers'];
@@ -47,6 +48,15 @@ export class DnsProviders {
     if (Number(r.numDeletedRows) === 0) throw notFound(`DNS provider ${name}`);
   }
 
+  /**
+   * The provider whose zone holds `name`, when it can manage records there (external records);
+   * undefined when no zone holds it or its provider only serves DNS-01.
+   */
+  async recordsFor(name: string): Promise<RecordProvider | undefined> {
+    const p = await this.forName(name);
+    return p && isRecordProvider(p) ? p : undefined;
+  }
+
   /** The provider whose zone holds `name` (the longest zone wins), if any. */
   async forName(name: string): Promise<DnsProvider | undefined> {
     const bare = name.replace(/^\*\./, '');
@@ -74,6 +84,11 @@ export class DnsProviders {
     };
     return row.type === 'cloudflare' ? new CloudflareProvider(http) : new HetznerProvider(http);
   }
+}
+
+function isRecordProvider(p: DnsProvider): p is DnsProvider & RecordProvider {
+  const r = p as Partial<RecordProvider>;
+  return typeof r.get === 'function' && typeof r.put === 'function' && typeof r.remove === 'function';
 }
 
 function view(r: Row): DnsProviderView {

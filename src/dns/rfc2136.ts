@@ -1,6 +1,15 @@
 import { spawn } from 'node:child_process';
 import { Resolver } from 'node:dns/promises';
+import { isIPv4, isIPv6 } from 'node:net';
 import { GatehouseError } from '../model/errors.js';
+import {
+  checkSet,
+  inZone,
+  querySets,
+  type RecordProvider,
+  type RecordSet,
+  type RecordType,
+} from './records.js';
 
 /** What ACME DNS-01 needs of a DNS provider. */
 export interface DnsProvider {
@@ -25,7 +34,7 @@ export interface Rfc2136Config {
  * a well-kept implementation of the protocol and its signing, fed a script on standard input (the
  * key never appears on a command line).
  */
-export class Rfc2136Provider implements DnsProvider {
+export class Rfc2136Provider implements DnsProvider, RecordProvider {
   readonly zone: string;
 
   constructor(private readonly c: Rfc2136Config) {
@@ -58,20 +67,45 @@ export class Rfc2136Provider implements DnsProvider {
     }
   }
 
+  get(name: string): Promise<RecordSet[]> {
+    return querySets(this.c.server, name);
+  }
+
+  /** One update message: the old set deleted and the new one added, applied by the server at once. */
+  async put(set: RecordSet): Promise<void> {
+    checkSet(this.zone, set);
+    const lines = set.values.map((v) => `update add ${set.name}. ${set.ttl} ${set.type} ${rdata(set, v)}`);
+    await this.nsupdate([`update delete ${set.name}. ${set.type}`, ...lines]);
+  }
+
+  remove(name: string, type: RecordType): Promise<void> {
+    if (!inZone(name, this.zone))
+      return Promise.reject(
+        new GatehouseError('dns_outside_zone', `${name} is not inside the zone ${this.zone}`, 400),
+      );
+    if (!SAFE_NAME.test(name)) return Promise.reject(unsafe(name));
+    return this.nsupdate([`update delete ${name}. ${type}`]);
+  }
+
   private update(op: 'add' | 'delete', fqdn: string, value: string): Promise<void> {
-    const m = /^\[?([^\]]+)\]?:([0-9]+)$/.exec(this.c.server);
-    if (!m) return Promise.reject(new Error(`bad server ${this.c.server}`));
     // Only what ACME needs goes into the script: a host name and a base64url digest.
-    if (!/^[a-z0-9._-]{1,253}$/.test(fqdn) || !/^[A-Za-z0-9_-]{1,128}$/.test(value)) {
+    if (!SAFE_NAME.test(fqdn) || !/^[A-Za-z0-9_-]{1,128}$/.test(value)) {
       return Promise.reject(new Error(`refusing an unsafe update for ${fqdn}`));
     }
     const line =
       op === 'add' ? `update add ${fqdn}. 60 TXT "${value}"` : `update delete ${fqdn}. TXT "${value}"`;
+    return this.nsupdate([line]);
+  }
+
+  /** Sends the update lines as one message, signed with the TSIG key (fed on stdin, never argv). */
+  private nsupdate(updates: string[]): Promise<void> {
+    const m = /^\[?([^\]]+)\]?:([0-9]+)$/.exec(this.c.server);
+    if (!m) return Promise.reject(new Error(`bad server ${this.c.server}`));
     const script = [
       `key ${this.c.tsigAlgorithm}:${this.c.tsigName} ${this.c.tsigSecret}`,
       `server ${m[1] as string} ${m[2] as string}`,
       `zone ${this.c.zone}.`,
-      line,
+      ...updates,
       'send',
       '',
     ].join('\n');
@@ -94,4 +128,26 @@ export class Rfc2136Provider implements DnsProvider {
       p.stdin.end(script);
     });
   }
+}
+
+const SAFE_NAME = /^[a-z0-9_*][a-z0-9._-]{0,252}$/;
+
+function unsafe(what: string): GatehouseError {
+  return new GatehouseError('dns_bad_record', `refusing an unsafe record: ${what.slice(0, 80)}`, 400);
+}
+
+/** A value as nsupdate's record data, checked against its type (nothing else reaches the script). */
+function rdata(set: RecordSet, v: string): string {
+  if (!SAFE_NAME.test(set.name)) throw unsafe(set.name);
+  const ok =
+    set.type === 'A'
+      ? isIPv4(v)
+      : set.type === 'AAAA'
+        ? isIPv6(v)
+        : set.type === 'CNAME'
+          ? SAFE_NAME.test(v)
+          : /^[\x20-\x7e]{0,255}$/.test(v) && !/["\\]/.test(v);
+  if (!ok) throw unsafe(`${set.name} ${set.type} ${v}`);
+  if (set.type === 'CNAME') return `${v}.`;
+  return set.type === 'TXT' ? `"${v}"` : v;
 }
