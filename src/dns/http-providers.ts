@@ -97,7 +97,11 @@ export function checkName(zone: string, name: string): void {
 }
 
 function badValue(name: string, what: string): GatehouseError {
-  return new GatehouseError('dns_bad_record', `${name}: refusing an unsafe record: ${what.slice(0, 80)}`, 400);
+  return new GatehouseError(
+    'dns_bad_record',
+    `${name}: refusing an unsafe record: ${what.slice(0, 80)}`,
+    400,
+  );
 }
 
 /** One record as a vendor's API holds it (one value of a set). */

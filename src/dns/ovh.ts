@@ -1,14 +1,6 @@
 import { createHash } from 'node:crypto';
 import { GatehouseError } from '../model/errors.js';
-import {
-  call,
-  checkName,
-  checkRecordSet,
-  plain,
-  propagated,
-  reconcile,
-  toSets,
-} from './http-providers.js';
+import { call, checkName, checkRecordSet, plain, propagated, reconcile, toSets } from './http-providers.js';
 import type { RecordProvider, RecordSet, RecordType } from './records.js';
 import type { DnsProvider } from './rfc2136.js';
 

@@ -18,7 +18,10 @@ const hookEnv = z
     z
       .string()
       .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'an environment variable name')
-      .refine((k) => !k.startsWith('GATEHOUSE_') && k !== 'PATH', 'PATH and GATEHOUSE_* are set by Gatehouse'),
+      .refine(
+        (k) => !k.startsWith('GATEHOUSE_') && k !== 'PATH',
+        'PATH and GATEHOUSE_* are set by Gatehouse',
+      ),
     z
       .string()
       .max(4096)
