@@ -30,6 +30,9 @@ export function ovhSignature(
   return `$1$${createHash('sha1').update(joined).digest('hex')}`;
 }
 
+/** OVH's clock minus ours (seconds), per API endpoint, and when it was asked. */
+const skews = new Map<string, { skew: number; at: number }>();
+
 interface OvhRecord {
   id: number;
   fieldType: string;
@@ -44,21 +47,22 @@ interface OvhRecord {
  */
 export class OvhProvider implements DnsProvider, RecordProvider {
   readonly zone: string;
-  /** OVH's clock minus ours, in seconds (requests carry OVH's time). */
-  private skew: number | undefined;
-
   constructor(private readonly c: OvhConfig) {
     this.zone = c.zone;
   }
 
+  /** OVH's time (requests carry it), from its clock's offset to ours, asked hourly per endpoint. */
   private async now(): Promise<number> {
-    if (this.skew === undefined) {
-      const t = await call<number>(`${this.c.endpoint}/auth/time`, {}, 'OVH /auth/time');
+    const local = () => Math.floor(Date.now() / 1000);
+    let s = skews.get(this.c.endpoint);
+    if (!s || Date.now() - s.at > 3_600_000) {
+      const t = await call<unknown>(`${this.c.endpoint}/auth/time`, {}, 'OVH /auth/time');
       if (typeof t !== 'number')
         throw new GatehouseError('dns_api_refused', 'OVH /auth/time: not a timestamp', 502);
-      this.skew = t - Math.floor(Date.now() / 1000);
+      s = { skew: t - local(), at: Date.now() };
+      skews.set(this.c.endpoint, s);
     }
-    return Math.floor(Date.now() / 1000) + this.skew;
+    return local() + s.skew;
   }
 
   /** A signed call to a path under the zone. */
