@@ -147,6 +147,40 @@ describe('DNS providers: record sets at Cloudflare, Hetzner, OVH (fakes) and an 
     expect(ovhView?.config).toMatchObject({ application_key: OVH.applicationKey, endpoint: ovh.endpoint });
   });
 
+  it('refuses bad input with 400 naming the field, creating nothing', async () => {
+    const hook = { type: 'exec', zone: `bad.${ZONE}`, env: {} };
+    const cases: [Record<string, unknown>, string][] = [
+      [{ ...hook, name: 'b1', command: 'hook.sh' }, 'command'],
+      [{ ...hook, name: 'b2', command: join(dir, 'missing.sh') }, 'command'],
+      [{ ...hook, name: 'b3', command: join(dir, 'not-exec.sh') }, 'command'],
+      [{ ...hook, name: 'b4', command: dir }, 'command'],
+      [{ ...hook, name: 'b5', command: join(dir, 'hook.sh'), timeout_s: 601 }, 'timeout_s'],
+      [{ ...hook, name: 'b6', command: join(dir, 'hook.sh'), env: { PATH: '/tmp' } }, 'env'],
+      [
+        { ...hook, name: 'b7', command: join(dir, 'hook.sh'), check_server: 'dns.example:53' },
+        'check_server',
+      ],
+      [
+        {
+          name: 'b8',
+          type: 'ovh',
+          zone: `bad.${ZONE}`,
+          application_key: OVH.applicationKey,
+          application_secret: OVH.applicationSecret,
+        },
+        'consumer_key',
+      ],
+    ];
+    for (const [body, field] of cases) {
+      const r = await addProvider(body);
+      expect(r.status, JSON.stringify(r.json)).toBe(400);
+      const issues = (r.json as { error: { issues?: { field: string }[] } }).error.issues ?? [];
+      expect(issues.map((i) => i.field).join(' '), JSON.stringify(r.json)).toContain(field);
+    }
+    const list = JSON.stringify((await t.api('GET', '/api/v1/dns-providers')).json);
+    expect(list).not.toContain(`bad.${ZONE}`);
+  });
+
   for (const [label, zone] of [
     ['Cloudflare', `cf.${ZONE}`],
     ['Hetzner', `hz.${ZONE}`],
