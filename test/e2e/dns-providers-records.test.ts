@@ -1,10 +1,11 @@
+import { spawn } from 'node:child_process';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { querySets, type RecordProvider, type RecordSet } from '../../src/dns/records.js';
 import { startBind, type Bind } from '../helpers/bind.js';
 import { fakeDnsApi } from '../helpers/dns-fakes.js';
-import { startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
+import { ADMIN_TOKEN, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
 import { fakeOvhApi, type OvhFake } from '../helpers/ovh-fake.js';
 import { testDir } from '../helpers/tmp.js';
 
@@ -41,6 +42,20 @@ wait
 printf 'key hmac-sha256:%s %s\\nserver 127.0.0.1 %s\\nupdate add late.hang.${ZONE}. 60 A 192.0.2.99\\nsend\\n' \\
   "$TSIG_NAME" "$TSIG_SECRET" "$DNS_PORT" | nsupdate -t 5
 `;
+
+/** The CLI (dist/, built by `npx tsc -p tsconfig.build.json`) against this Gatehouse's API. */
+function cli(args: string[], input = ''): Promise<{ code: number | null; out: string }> {
+  const bin = join(resolve(import.meta.dirname, '..', '..'), 'bin', 'gatehouse.js');
+  const api = ['--api', `http://127.0.0.1:${t.apiPort}`, '--token', ADMIN_TOKEN];
+  return new Promise((done) => {
+    const p = spawn(process.execPath, [bin, ...api, ...args]);
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    p.on('close', (code) => done({ code, out }));
+    p.stdin.end(input);
+  });
+}
 
 let t: TestGatehouse;
 let bind: Bind;
@@ -179,6 +194,48 @@ describe('DNS providers: record sets at Cloudflare, Hetzner, OVH (fakes) and an 
     }
     const list = JSON.stringify((await t.api('GET', '/api/v1/dns-providers')).json);
     expect(list).not.toContain(`bad.${ZONE}`);
+  });
+
+  it('CLI: gatehouse dns provider add/ls/rm, secrets on standard input; bad input names the field', async () => {
+    const secrets = JSON.stringify({ application_secret: 'cli-secret-1', consumer_key: 'cli-consumer-1' });
+    const add = await cli(
+      [
+        'dns',
+        'provider',
+        'add',
+        'cli-ovh',
+        '--type',
+        'ovh',
+        '--zone',
+        `cli.${ZONE}`,
+        '--application-key',
+        'cliKey1234',
+        '--secrets-stdin',
+      ],
+      secrets,
+    );
+    expect(add.out).toContain(`added DNS provider cli-ovh (ovh, zone cli.${ZONE})`);
+    expect(add.code).toBe(0);
+    const ls = await cli(['dns', 'provider', 'ls']);
+    expect(ls.out).toMatch(/cli-ovh\s+ovh\s+cli\.prov\.test/);
+    expect(ls.out).not.toContain('cli-secret-1');
+    const hook = await cli([
+      'dns',
+      'provider',
+      'add',
+      'cli-hook',
+      '--type',
+      'exec',
+      '--zone',
+      `cli2.${ZONE}`,
+      '--command',
+      join(dir, 'hook.sh'),
+      '--timeout',
+      '900',
+    ]);
+    expect(hook.code).not.toBe(0);
+    expect(hook.out).toContain('timeout_s');
+    expect((await cli(['dns', 'provider', 'rm', 'cli-ovh'])).out).toContain('removed DNS provider cli-ovh');
   });
 
   for (const [label, zone] of [
