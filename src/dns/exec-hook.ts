@@ -88,6 +88,7 @@ export class ExecHookProvider implements DnsProvider, RecordProvider {
       GATEHOUSE_RECORD_TTL: String(o.ttl),
       GATEHOUSE_ACME: o.acme ? '1' : '0',
     };
+    const what = `DNS hook ${script} ${action} ${fqdn}`;
     return new Promise((resolve, reject) => {
       const p = spawn(this.c.command, [action, `${fqdn}.`, value], {
         env,
@@ -97,38 +98,44 @@ export class ExecHookProvider implements DnsProvider, RecordProvider {
       });
       let stderr = '';
       let timedOut = false;
+      let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+      let settled = false;
+      let grace: NodeJS.Timeout | undefined;
+      const settle = (err?: GatehouseError) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        clearTimeout(grace);
+        p.stderr.destroy();
+        if (err) return reject(err);
+        if (timedOut)
+          return reject(
+            new GatehouseError(
+              'dns_hook_timeout',
+              `${what}: no answer in ${this.c.timeoutS} s (killed)${this.tail(stderr)}`,
+              504,
+            ),
+          );
+        if (exit?.code === 0) return resolve();
+        const how =
+          exit?.code === null || exit === undefined
+            ? `killed by ${exit?.signal ?? 'a signal'}`
+            : `exit ${exit.code}`;
+        reject(new GatehouseError('dns_hook_failed', `${what}: ${how}${this.tail(stderr)}`, 502));
+      };
       p.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4096)));
       const timer = setTimeout(() => {
         timedOut = true;
         killGroup(p.pid);
       }, this.c.timeoutS * 1000);
-      p.on('error', (e) => {
-        clearTimeout(timer);
-        reject(new GatehouseError('dns_hook_failed', `DNS hook ${script} ${action}: ${e.message}`, 502));
-      });
-      p.on('close', (code, signal) => {
-        clearTimeout(timer);
-        // Anything the script left behind in its group goes too.
+      p.on('error', (e) => settle(new GatehouseError('dns_hook_failed', `${what}: ${e.message}`, 502)));
+      p.on('exit', (code, signal) => {
+        exit = { code, signal };
+        // Anything the script left behind in its group goes too; its stderr is read a moment longer.
         killGroup(p.pid);
-        if (timedOut) {
-          reject(
-            new GatehouseError(
-              'dns_hook_timeout',
-              `DNS hook ${script} ${action} ${fqdn}: no answer in ${this.c.timeoutS} s (killed)${this.tail(stderr)}`,
-              504,
-            ),
-          );
-        } else if (code !== 0) {
-          const how = code === null ? `killed by ${signal ?? 'a signal'}` : `exit ${code}`;
-          reject(
-            new GatehouseError(
-              'dns_hook_failed',
-              `DNS hook ${script} ${action} ${fqdn}: ${how}${this.tail(stderr)}`,
-              502,
-            ),
-          );
-        } else resolve();
+        grace = setTimeout(() => settle(), 1000);
       });
+      p.on('close', () => settle());
     });
   }
 
