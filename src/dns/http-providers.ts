@@ -234,8 +234,10 @@ export class CloudflareProvider implements DnsProvider, RecordProvider {
     );
   }
 
-  async put(set: RecordSet): Promise<void> {
-    checkRecordSet(this.zone, set);
+  /** Cloudflare's shortest TTL (but for enterprise zones) is 60 s: shorter ones are written as 60. */
+  async put(wanted: RecordSet): Promise<void> {
+    checkRecordSet(this.zone, wanted);
+    const set = { ...wanted, ttl: Math.max(60, wanted.ttl) };
     const zone = await this.id();
     const found = await this.list({ type: set.type, name: set.name });
     const existing = found.map((r) => ({ id: r.id, value: plain(set.type, r.content), ttl: r.ttl }));

@@ -135,6 +135,8 @@ async function checkScript(path: string): Promise<void> {
   const s = await stat(path).catch(() => undefined);
   if (!s) throw invalid('command', `${path} does not exist`);
   if (!s.isFile()) throw invalid('command', `${path} is not a file`);
+  // It runs as Gatehouse's user: one anybody else may rewrite would run their code.
+  if ((s.mode & 0o022) !== 0) throw invalid('command', `${path} is writable by group or others`);
   await access(path, constants.X_OK).catch(() => {
     throw invalid('command', `${path} is not executable`);
   });

@@ -70,6 +70,8 @@ beforeAll(async () => {
   const hooks = hookScripts(ZONE);
   for (const [name, text] of Object.entries(hooks)) await script(name, text);
   await writeFile(join(dir, 'not-exec.sh'), hooks['hook.sh']);
+  await script('group-writable.sh', hooks['hook.sh']);
+  await chmod(join(dir, 'group-writable.sh'), 0o775);
   const fake = { token: 'fake-token-123', bind, bindZone: ZONE };
   cf = await fakeDnsApi('cloudflare', { ...fake, zone: `cf.${ZONE}` });
   hz = await fakeDnsApi('hetzner', { ...fake, zone: `hz.${ZONE}` });
@@ -132,6 +134,7 @@ describe('DNS providers: record sets at Cloudflare, Hetzner, OVH (fakes) and an 
       [{ ...hook, name: 'b2', command: join(dir, 'missing.sh') }, 'command'],
       [{ ...hook, name: 'b3', command: join(dir, 'not-exec.sh') }, 'command'],
       [{ ...hook, name: 'b4', command: dir }, 'command'],
+      [{ ...hook, name: 'b9', command: join(dir, 'group-writable.sh') }, 'command'],
       [{ ...hook, name: 'b5', command: join(dir, 'hook.sh'), timeout_s: 601 }, 'timeout_s'],
       [{ ...hook, name: 'b6', command: join(dir, 'hook.sh'), env: { PATH: '/tmp' } }, 'env'],
       [
