@@ -18,6 +18,7 @@ import { siteCommand } from './commands/site.js';
 import { vpnCommand } from './commands/vpn.js';
 import { applyCommand } from './commands/apply.js';
 import { agentCommand } from './commands/agent.js';
+import { dnsCommand } from './commands/dns.js';
 import { groupCommand, hashPasswordCommand, sessionCommand, userCommand } from './commands/user.js';
 
 export function buildCli(): Command {
@@ -56,6 +57,7 @@ export function buildCli(): Command {
   program.addCommand(backupCommand());
   program.addCommand(dbCommand());
   program.addCommand(rotateCommand());
+  program.addCommand(dnsCommand());
   return program;
 }
 
