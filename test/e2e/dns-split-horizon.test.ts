@@ -1,0 +1,217 @@
+import { execFile, spawn } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LanDnsView } from '../../src/api/views/index.js';
+import { GatehouseError } from '../../src/model/errors.js';
+import { ADMIN_TOKEN, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
+import { startDnsmasq, startUnbound, type TestDnsmasq, type TestUnbound } from '../helpers/lan-resolvers.js';
+import { until } from '../helpers/net.js';
+
+/** The LAN edge's address LAN clients are to be given (data only: nothing listens there). */
+const LAN = '192.168.50.10';
+const UPSTREAM = ['127.0.0.1:9'];
+
+/** `dig +short` against the resolver, as an operator would check it. */
+function dig(server: string, name: string): Promise<string[]> {
+  const [host, port] = server.split(':') as [string, string];
+  return new Promise((done, fail) =>
+    execFile('dig', ['+short', '+time=1', '+tries=1', `@${host}`, '-p', port, name, 'A'], (err, out) =>
+      err ? fail(err) : done(out.split('\n').filter(Boolean)),
+    ),
+  );
+}
+
+/** Milliseconds until `name` answers `want` (an empty list: answers nothing); fails past 1 s. */
+async function answersWithin(ask: (n: string) => Promise<string[]>, name: string, want: string[]) {
+  const t0 = Date.now();
+  await until(async () => ((await ask(name)).join(' ') === want.join(' ') ? true : undefined), 1000, 10);
+  return Date.now() - t0;
+}
+
+describe('split horizon on a real Unbound (driven over unbound-control)', () => {
+  let ub: TestUnbound;
+  let t: TestGatehouse;
+
+  beforeAll(async () => {
+    ub = await startUnbound();
+    t = await startTestGatehouse({
+      lan_dns: 'unbound',
+      lan_dns_address: LAN,
+      lan_dns_server: ub.server,
+      lan_dns_unbound_control: ub.control,
+      lan_dns_check_interval: '1s',
+    });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await ub?.close();
+  });
+
+  it('a service exposed to the LAN resolves to the LAN edge within 1 s; a public-only one is not answered', async () => {
+    expect(await ub.ask('nas.home.test')).toEqual([]);
+    const put = await t.api('PUT', '/api/v1/services/nas', {
+      hosts: ['nas.home.test'],
+      routes: [{ upstreams: UPSTREAM }],
+      expose: 'lan',
+    });
+    expect(put.status).toBe(201);
+    await answersWithin(ub.ask, 'nas.home.test', [LAN]);
+    expect(await dig(ub.server, 'nas.home.test')).toEqual([LAN]);
+
+    await t.api('PUT', '/api/v1/services/blog', {
+      hosts: ['blog.home.test'],
+      routes: [{ upstreams: UPSTREAM }],
+      expose: 'public',
+    });
+    await t.api('PUT', '/api/v1/services/apps', {
+      hosts: ['*.apps.home.test'],
+      routes: [{ upstreams: UPSTREAM }],
+    });
+    await answersWithin(ub.ask, 'anything.apps.home.test', [LAN]);
+    expect(await ub.ask('blog.home.test')).toEqual([]);
+
+    const status = (await t.api('GET', '/api/v1/dns/lan')).json as unknown as LanDnsView;
+    expect(status).toMatchObject({
+      mode: 'unbound',
+      addresses: [LAN],
+      address_source: 'setting',
+      in_sync: true,
+    });
+    expect(status.hosts.map((h) => [h.name, h.answered, h.ok])).toEqual([
+      ['*.apps.home.test', [LAN], true],
+      ['nas.home.test', [LAN], true],
+    ]);
+    expect(status.skipped).toEqual([
+      { name: 'blog.home.test', service: 'blog', reason: expect.stringContaining('publicly only') },
+    ]);
+  });
+
+  it('a service turned public-only or removed stops answering within 1 s', async () => {
+    await t.api('PUT', '/api/v1/services/nas', {
+      hosts: ['nas.home.test'],
+      routes: [{ upstreams: UPSTREAM }],
+      expose: 'public',
+    });
+    await answersWithin(ub.ask, 'nas.home.test', []);
+    expect((await t.api('DELETE', '/api/v1/services/apps')).status).toBe(200);
+    await answersWithin(ub.ask, 'anything.apps.home.test', []);
+    await t.api('PUT', '/api/v1/services/nas', {
+      hosts: ['nas.home.test'],
+      routes: [{ upstreams: UPSTREAM }],
+    });
+    await answersWithin(ub.ask, 'nas.home.test', [LAN]);
+  });
+
+  it('a restarted Unbound (its local data gone) is given the records again', async () => {
+    await ub.restart();
+    expect(await ub.ask('nas.home.test')).toEqual([]);
+    // The next check (lan_dns_check_interval: 1s) finds it empty and pushes again.
+    await until(async () => ((await ub.ask('nas.home.test')).join() === LAN ? true : undefined), 5000, 50);
+    const status = (await t.api('GET', '/api/v1/dns/lan')).json as unknown as LanDnsView;
+    expect(status.in_sync).toBe(true);
+    expect(status.last_error).toBeNull();
+  });
+
+  it('an Unbound that is down is reported in status, and the registry still takes writes', async () => {
+    await ub.close();
+    const put = await t.api('PUT', '/api/v1/services/wiki', {
+      hosts: ['wiki.home.test'],
+      routes: [{ upstreams: UPSTREAM }],
+    });
+    expect(put.status).toBe(201);
+    const down = await until(async () => {
+      const s = (await t.api('GET', '/api/v1/dns/lan')).json as unknown as LanDnsView;
+      return s.last_error ? s : undefined;
+    }, 5000);
+    expect(down.in_sync).toBe(false);
+    expect(down.last_error?.message).toMatch(/unbound-control .* at .*control\.sock/);
+    // Back: the next check fills it, the new service included.
+    await ub.restart();
+    await until(async () => ((await ub.ask('wiki.home.test')).join() === LAN ? true : undefined), 5000, 50);
+    expect(await ub.ask('nas.home.test')).toEqual([LAN]);
+  });
+
+  it('gatehouse dns lan shows each host, what it should answer and what it answers', async () => {
+    const out = await new Promise<{ code: number | null; stdout: string }>((done) => {
+      const root = resolve(import.meta.dirname, '..', '..');
+      const p = spawn(process.execPath, [
+        join(root, 'bin', 'gatehouse.js'),
+        ...['--api', `http://127.0.0.1:${t.apiPort}`, '--token', ADMIN_TOKEN, 'dns', 'lan', '--sync'],
+      ]);
+      let stdout = '';
+      p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      p.on('close', (code) => done({ code, stdout }));
+    });
+    expect(out.code, out.stdout).toBe(0);
+    expect(out.stdout).toMatch(/resolver: +unbound/);
+    expect(out.stdout).toMatch(/nas\.home\.test +nas +192\.168\.50\.10 +192\.168\.50\.10 +yes/);
+    expect(out.stdout).toMatch(/blog\.home\.test +blog +exposed publicly only/);
+  });
+});
+
+describe('split horizon on a real dnsmasq (a hosts file in its --hostsdir)', () => {
+  let dm: TestDnsmasq;
+  let t: TestGatehouse;
+
+  beforeAll(async () => {
+    dm = await startDnsmasq();
+    t = await startTestGatehouse({
+      lan_dns: 'dnsmasq',
+      lan_dns_address: LAN,
+      lan_dns_server: dm.server,
+      lan_dns_dnsmasq_hostsdir: dm.hostsDir,
+      lan_dns_check_interval: '1s',
+    });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await dm?.close();
+  });
+
+  it('added → answered within 1 s; public-only → not answered; removed → gone', async () => {
+    await t.api('PUT', '/api/v1/services/nas', {
+      hosts: ['nas.home.test'],
+      routes: [{ upstreams: UPSTREAM }],
+    });
+    await answersWithin(dm.ask, 'nas.home.test', [LAN]);
+    expect(await dig(dm.server, 'nas.home.test')).toEqual([LAN]);
+    await t.api('PUT', '/api/v1/services/blog', {
+      hosts: ['blog.home.test'],
+      routes: [{ upstreams: UPSTREAM }],
+      expose: 'public',
+    });
+    await t.api('PUT', '/api/v1/services/apps', {
+      hosts: ['*.apps.home.test'],
+      routes: [{ upstreams: UPSTREAM }],
+    });
+    const status = await until(async () => {
+      const s = (await t.api('GET', '/api/v1/dns/lan')).json as unknown as LanDnsView;
+      return s.skipped.length === 2 ? s : undefined;
+    });
+    expect(status.in_sync).toBe(true);
+    expect(status.hosts.map((h) => [h.name, h.answered])).toEqual([['nas.home.test', [LAN]]]);
+    // dnsmasq's hosts files hold no wildcards: said so, not silently dropped.
+    expect(status.skipped.map((s) => [s.name, s.reason])).toEqual([
+      ['*.apps.home.test', expect.stringContaining('no wildcards')],
+      ['blog.home.test', expect.stringContaining('publicly only')],
+    ]);
+    expect(await dm.ask('blog.home.test')).toEqual([]);
+    expect((await t.api('DELETE', '/api/v1/services/nas')).status).toBe(200);
+    await answersWithin(dm.ask, 'nas.home.test', []);
+  });
+});
+
+describe('split horizon settings', () => {
+  it('bad ones are refused before anything starts, with a 400 naming the setting', async () => {
+    for (const [extra, field] of [
+      [{ lan_dns: 'dnsmasq' }, 'lan_dns_dnsmasq_hostsdir'],
+      [{ lan_dns: 'unbound', lan_dns_unbound_control: 'localhost:8953' }, 'lan-dns-unbound-control'],
+      [{ lan_dns: 'unbound', lan_dns_address: 'nas.home' }, 'lan-dns-address'],
+    ] as const) {
+      const err = (await startTestGatehouse(extra).catch((e: unknown) => e)) as GatehouseError;
+      expect(err).toBeInstanceOf(GatehouseError);
+      expect(err.status).toBe(400);
+      expect(err.message).toContain(field);
+    }
+  });
+});
