@@ -53,7 +53,14 @@ export function openApiDocument(): object {
       },
     },
     security: [{ bearer: [] }],
-    paths: { ...servicePaths(), ...gatePaths(), ...edgePaths(), ...sitePaths(), ...vpnClientPaths(), ...dnsLanPaths() },
+    paths: {
+      ...servicePaths(),
+      ...gatePaths(),
+      ...edgePaths(),
+      ...sitePaths(),
+      ...vpnClientPaths(),
+      ...dnsLanPaths(),
+    },
   };
 }
 
