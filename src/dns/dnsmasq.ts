@@ -26,7 +26,8 @@ export class DnsmasqDriver implements LanDriver {
     this.tmp = join(dir, `.${DNSMASQ_HOSTS_FILE}.tmp`);
   }
 
-  async sync(records: readonly LanRecord[]): Promise<LanSyncResult> {
+  /** The file is read back every time (it is small): `full` changes nothing here. */
+  async sync(records: readonly LanRecord[], _full?: boolean): Promise<LanSyncResult> {
     const isDir = await stat(this.dir).then(
       (s) => s.isDirectory(),
       () => false,

@@ -130,9 +130,10 @@ export interface LanDriver {
   /**
    * Makes the resolver answer exactly `records` among the names Gatehouse owns there: names no
    * longer wanted go, missing or changed ones are (re)written, anything else is left alone. Reads
-   * what the resolver holds each time, so drift (a restarted resolver, an edited file) is corrected.
+   * what the resolver holds when `full` (at start and each check), so drift (a restarted resolver,
+   * an edited file) is corrected; between checks a driver may go by what its last sync left there.
    */
-  sync(records: readonly LanRecord[]): Promise<LanSyncResult>;
+  sync(records: readonly LanRecord[], full: boolean): Promise<LanSyncResult>;
 }
 
 export interface LanSyncResult {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Part } from '../lifecycle.js';
 import { durationMs } from '../model/values.js';
 import type { Settings } from '../model/settings.js';
+import { lanDnsServer } from '../model/lan-dns-settings.js';
 import type { Logger } from '../observe/log.js';
 import type { Registry } from '../registry/registry.js';
 import { DnsmasqDriver } from './dnsmasq.js';
@@ -17,6 +18,7 @@ import {
   type LanSkipped,
 } from './lan-plan.js';
 import { UnboundDriver } from './unbound.js';
+import { ManagedUnbound, type ManagedUnboundStatus } from './unbound-process.js';
 
 /** A served host as the LAN resolver should answer it, and as it does. */
 export interface LanHostStatus {
@@ -45,6 +47,8 @@ export interface LanDnsStatus {
   hosts: LanHostStatus[];
   /** Served hosts the resolver leaves to the usual answer, and why. */
   skipped: LanSkipped[];
+  /** The Unbound Gatehouse runs itself (lan_dns_unbound_listen), if it does. */
+  managed?: ManagedUnboundStatus;
 }
 
 export interface LanResolverDeps {
@@ -54,6 +58,8 @@ export interface LanResolverDeps {
   nodes: () => Promise<LanNode[]>;
   driver: LanDriver;
   log: Logger;
+  /** The Unbound Gatehouse runs itself, if it does. */
+  managed?: ManagedUnbound;
 }
 
 /** How many names status asks the resolver about at a time. */
@@ -68,6 +74,7 @@ const ASK_AT_ONCE = 16;
 export class LanResolver implements Part {
   private running: Promise<void> | undefined;
   private again = false;
+  private full = false;
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
   private plan: LanPlan = { records: [], skipped: [] };
@@ -80,19 +87,26 @@ export class LanResolver implements Part {
   constructor(private readonly d: LanResolverDeps) {}
 
   async start(): Promise<void> {
-    this.unsubscribe = this.d.registry.onChange(() => void this.kick());
+    this.unsubscribe = this.d.registry.onChange(() => void this.kick(false));
     this.timer = setInterval(() => void this.kick(), durationMs(this.d.settings.lan_dns_check_interval));
     this.timer.unref();
     await this.kick();
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     this.unsubscribe?.();
     clearInterval(this.timer);
+    // A sync under way finishes before what it reads (the store) is closed.
+    await this.running;
   }
 
-  /** Syncs now, or right after the sync under way; resolves when a sync that saw this call is done. */
-  kick(): Promise<void> {
+  /**
+   * Syncs now, or right after the sync under way; resolves when a sync that saw this call is done.
+   * `full`: the resolver is read back first (start, checks, a restarted resolver); a registry
+   * change goes by what the last sync left there, for speed.
+   */
+  kick(full = true): Promise<void> {
+    this.full ||= full;
     if (this.running) {
       this.again = true;
       return this.running;
@@ -100,21 +114,23 @@ export class LanResolver implements Part {
     this.running = (async () => {
       do {
         this.again = false;
-        await this.syncOnce();
+        const full = this.full;
+        this.full = false;
+        await this.syncOnce(full);
       } while (this.again);
       this.running = undefined;
     })();
     return this.running;
   }
 
-  private async syncOnce(): Promise<void> {
+  private async syncOnce(full: boolean): Promise<void> {
     const t0 = Date.now();
     try {
       const s = this.d.settings;
       this.addresses = lanAddresses(s.lan_dns_address, await this.d.nodes());
       const services = this.d.registry.list().map((r) => r.service);
       this.plan = planLan(services, this.addresses.addresses, s.lan_dns_public_hosts === 'answer');
-      const r = await this.d.driver.sync(this.plan.records);
+      const r = await this.d.driver.sync(this.plan.records, full);
       this.unsupported = r.unsupported;
       this.lastSync = { at: new Date().toISOString(), changed: r.changed, ms: Date.now() - t0 };
       if (this.failing) this.d.log.info({ resolver: this.d.driver.kind }, 'LAN DNS: resolver in sync again');
@@ -135,7 +151,8 @@ export class LanResolver implements Part {
     const unsupported = new Set(this.unsupported.map((u) => u.name));
     const records = this.plan.records.filter((r) => !unsupported.has(r.name));
     const resolver = new Resolver({ timeout: 1000, tries: 1 });
-    resolver.setServers([s.lan_dns_server]);
+    const server = lanDnsServer(s);
+    resolver.setServers([server]);
     const hosts: LanHostStatus[] = [];
     for (let i = 0; i < records.length; i += ASK_AT_ONCE) {
       const batch = records.slice(i, i + ASK_AT_ONCE);
@@ -155,7 +172,7 @@ export class LanResolver implements Part {
     }
     return {
       mode: s.lan_dns,
-      server: s.lan_dns_server,
+      server,
       addresses: this.addresses.addresses,
       address_source: this.addresses.source,
       last_sync: this.lastSync,
@@ -163,6 +180,7 @@ export class LanResolver implements Part {
       in_sync: this.lastError === null && hosts.every((h) => h.ok),
       hosts,
       skipped: [...this.plan.skipped, ...this.unsupported].sort((a, b) => (a.name < b.name ? -1 : 1)),
+      ...(this.d.managed ? { managed: this.d.managed.status() } : {}),
     };
   }
 }
@@ -194,7 +212,7 @@ async function ask(
 export function lanDnsOff(settings: Settings): LanDnsStatus {
   return {
     mode: 'off',
-    server: settings.lan_dns_server,
+    server: lanDnsServer(settings),
     addresses: [],
     address_source: 'none',
     last_sync: null,
@@ -205,12 +223,12 @@ export function lanDnsOff(settings: Settings): LanDnsStatus {
   };
 }
 
-/** The driver lan_dns names (none when off). */
-export function lanDriver(settings: Settings, log: Logger): LanDriver | undefined {
+/** The driver lan_dns names (none when off); `control` overrides the Unbound control endpoint. */
+export function lanDriver(settings: Settings, log: Logger, control?: string): LanDriver | undefined {
   if (settings.lan_dns === 'unbound')
     return new UnboundDriver({
-      control: settings.lan_dns_unbound_control,
-      ...(settings.lan_dns_unbound_config ? { config: settings.lan_dns_unbound_config } : {}),
+      control: control ?? settings.lan_dns_unbound_control,
+      ...(settings.lan_dns_unbound_config && !control ? { config: settings.lan_dns_unbound_config } : {}),
       bin: settings.lan_dns_unbound_control_bin,
       dir: join(settings.data_dir, 'dns'),
       log,
@@ -220,12 +238,39 @@ export function lanDriver(settings: Settings, log: Logger): LanDriver | undefine
   return undefined;
 }
 
-/** The LAN resolver lan_dns asks for, started (its first sync done or failed and logged); none when off. */
+/**
+ * The LAN resolver lan_dns asks for, started (its first sync done or failed and logged); none when
+ * off. With lan_dns_unbound_listen, Gatehouse first starts its own Unbound (a failed start stops
+ * Gatehouse's: the operator asked for a resolver that cannot run).
+ */
 export async function startLanResolver(
-  deps: Omit<LanResolverDeps, 'driver'>,
+  deps: Omit<LanResolverDeps, 'driver' | 'managed'>,
   life: { start<P extends Part>(p: P): Promise<P> },
 ): Promise<LanResolver | undefined> {
+  const s = deps.settings;
   const log = deps.log.child({ part: 'lan-dns' });
-  const driver = lanDriver(deps.settings, log);
-  return driver ? life.start(new LanResolver({ ...deps, driver, log })) : undefined;
+  /** The resolver, once built (a managed Unbound's restart kicks it). */
+  const built: { resolver?: LanResolver } = {};
+  const managed =
+    s.lan_dns === 'unbound' && s.lan_dns_unbound_listen
+      ? await life.start(
+          new ManagedUnbound({
+            bin: s.lan_dns_unbound_bin,
+            controlBin: s.lan_dns_unbound_control_bin,
+            dir: join(s.data_dir, 'dns', 'unbound'),
+            listen: s.lan_dns_unbound_listen,
+            forward: s.lan_dns_forward,
+            allow: s.lan_dns_allow,
+            log,
+            // A restarted Unbound holds none of the records: pushed again at once.
+            onRestart: () => void built.resolver?.kick(),
+          }),
+        )
+      : undefined;
+  const driver = lanDriver(s, log, managed?.control);
+  if (!driver) return undefined;
+  built.resolver = await life.start(
+    new LanResolver({ ...deps, driver, log, ...(managed ? { managed } : {}) }),
+  );
+  return built.resolver;
 }

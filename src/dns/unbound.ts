@@ -39,23 +39,47 @@ export class UnboundDriver implements LanDriver {
   readonly kind = 'unbound' as const;
   private readonly stateFile: string;
   private readonly configFile: string;
+  /** What the last sync left in Unbound (A/AAAA of owned names, every zone); unknown after a failure. */
+  private held: { data: Map<string, Set<string>>; zones: Map<string, string> } | undefined;
+  /** The owned names as last written (read from the file once). */
+  private owned: Owned | undefined;
 
   constructor(private readonly o: UnboundOptions) {
     this.stateFile = join(o.dir, 'unbound-owned.json');
     this.configFile = o.config ?? join(o.dir, 'unbound-control.conf');
   }
 
-  async sync(records: readonly LanRecord[]): Promise<LanSyncResult> {
+  async sync(records: readonly LanRecord[], full: boolean): Promise<LanSyncResult> {
+    try {
+      return await this.push(records, full);
+    } catch (err) {
+      // What Unbound holds is unknown now: the next sync reads it again.
+      this.held = undefined;
+      throw err;
+    }
+  }
+
+  private async push(records: readonly LanRecord[], full: boolean): Promise<LanSyncResult> {
     await this.ensureConfig();
     const want = desired(records);
-    const owned = await this.readOwned();
+    const owned = this.owned ?? (await this.readOwned());
     // Recorded before anything is pushed: a crash half-way still knows every name it may have put there.
-    await this.writeOwned({
+    const before = {
       names: union(owned.names, [...want.data.keys()]),
       zones: union(owned.zones, [...want.zones]),
-    });
+    };
+    if (!sameOwned(before, owned)) await this.writeOwned(before);
     const names = new Set([...owned.names, ...want.data.keys()]);
-    const [data, zones] = await Promise.all([this.listData(names), this.listZones()]);
+    // A full sync reads what Unbound holds (drift: a restart empties it); a change goes by what the
+    // last sync left there, one unbound-control call or two.
+    const held =
+      !full && this.held
+        ? this.held
+        : await Promise.all([this.listData(names), this.listZones()]).then(([data, zones]) => ({
+            data,
+            zones,
+          }));
+    const { data, zones } = held;
 
     const zonesGone = owned.zones.filter((z) => !want.zones.has(z) && zones.has(z));
     const zonesNew = [...want.zones].filter((z) => zones.get(z) !== 'redirect');
@@ -70,7 +94,14 @@ export class UnboundDriver implements LanDriver {
     const rrs = dataNew.flatMap(([n, ls]) => [...ls].map((l) => rr(n, l)));
     if (rrs.length) await this.call(['local_datas'], lines(rrs));
 
-    await this.writeOwned({ names: [...want.data.keys()].sort(), zones: [...want.zones].sort() });
+    for (const z of zonesGone) zones.delete(z);
+    for (const z of zonesNew) zones.set(z, 'redirect');
+    for (const n of emptied) data.delete(n);
+    for (const [n, ls] of dataNew) data.set(n, new Set(ls));
+    this.held = held;
+    const after = { names: [...want.data.keys()].sort(), zones: [...want.zones].sort() };
+    if (!sameOwned(after, before)) await this.writeOwned(after);
+    this.owned = after;
     const changed = new Set([...zonesGone, ...zonesNew, ...dataGone, ...dataNew.map(([n]) => n)]).size;
     if (changed > 0)
       this.o.log.info({ changed, names: want.data.size }, 'LAN DNS: Unbound local data updated');
@@ -202,6 +233,12 @@ function lines(xs: readonly string[]): string {
 
 function union(a: readonly string[], b: readonly string[]): string[] {
   return [...new Set([...a, ...b])].sort();
+}
+
+function sameOwned(a: Owned, b: Owned): boolean {
+  return (
+    a.names.join(' ') === [...b.names].sort().join(' ') && a.zones.join(' ') === [...b.zones].sort().join(' ')
+  );
 }
 
 function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_VPN_RANGE, vpnRangeSchema } from './site.js';
+import { checkLanDns, lanDnsSettings } from './lan-dns-settings.js';
 import YAML from 'yaml';
 import { GatehouseError, fromZod, unreadableFile } from './errors.js';
 import { cidrSchema, durationSchema, hostnameSchema, slugSchema } from './values.js';
@@ -209,16 +209,9 @@ export const settingsSchema = z
       .string()
       .regex(/^[A-Za-z0-9_.-]{1,15}$/, '1-15 letters, digits, ".", "_" or "-"')
       .default('gh-local0'),
-    ...lanDnsSettings(),
+    ...lanDnsSettings,
   })
-  .superRefine((s, ctx) => {
-    if (s.lan_dns === 'dnsmasq' && !s.lan_dns_dnsmasq_hostsdir)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['lan_dns_dnsmasq_hostsdir'],
-        message: "required when lan_dns is dnsmasq: the directory dnsmasq's --hostsdir names",
-      });
-  });
+  .superRefine(checkLanDns);
 
 export type Settings = z.output<typeof settingsSchema>;
 export type SettingsInput = z.input<typeof settingsSchema>;
@@ -330,54 +323,4 @@ export function publicOrigin(s: Settings): { scheme: 'http' | 'https'; port: str
 /** The management API's local unix socket (root-only), which the CLI uses by default. */
 export function apiSocketPath(dataDir: string): string {
   return join(dataDir, 'run', 'api.sock');
-}
-
-/** Split-horizon DNS for the LAN (src/dns/lan-resolver.ts, docs/dns.md "Split horizon"). */
-function lanDnsSettings() {
-  const ips = z.preprocess(
-    (v) =>
-      typeof v === 'string'
-        ? v
-            .split(',')
-            .map((s) => s.trim())
-            .filter(Boolean)
-        : v,
-    z
-      .array(
-        z
-          .string()
-          .refine((v) => isIP(v) !== 0, { error: (iss) => `expected an IP address${got(iss.input)}` }),
-      )
-      .min(1, 'at least one IP address')
-      .max(16),
-  );
-  const path = z.string().regex(/^\/[^\s\p{Cc}]*$/u, 'an absolute path without spaces');
-  return {
-    /** Which resolver answers the LAN: none, an Unbound driven over unbound-control, or dnsmasq's hostsdir. */
-    lan_dns: z.enum(['off', 'unbound', 'dnsmasq'], { error: 'off, unbound or dnsmasq' }).default('off'),
-    /** The address(es) LAN clients get for served hosts; unset: the addresses of the `lan` edge nodes. */
-    lan_dns_address: ips.optional(),
-    /** Hosts exposed only publicly: `skip` (forwarded as usual) or `answer` (the LAN address too: one machine). */
-    lan_dns_public_hosts: z.enum(['skip', 'answer'], { error: 'skip or answer' }).default('skip'),
-    /** Where the resolver answers queries (IP:port): status asks it what it answers. */
-    lan_dns_server: z
-      .string()
-      .regex(/^(?:\[[0-9A-Fa-f:.]+\]|[0-9.]+):[0-9]{1,5}$/, 'IP:PORT the resolver answers on')
-      .default('127.0.0.1:53'),
-    /** Unbound's remote control: a unix socket path, or IP@PORT (control-use-cert: no). */
-    lan_dns_unbound_control: z
-      .string()
-      .regex(
-        /^(?:\/[^\s\p{Cc}]+|[0-9A-Fa-f:.]+@[0-9]{1,5})$/u,
-        'a unix socket path (/run/unbound.ctl) or IP@PORT (127.0.0.1@8953)',
-      )
-      .default('127.0.0.1@8953'),
-    /** An unbound-control config to use instead of Gatehouse's own (for control with certificates). */
-    lan_dns_unbound_config: path.optional(),
-    lan_dns_unbound_control_bin: z.string().min(1).default('unbound-control'),
-    /** The directory dnsmasq reads with --hostsdir; Gatehouse writes gatehouse-lan.hosts in it. */
-    lan_dns_dnsmasq_hostsdir: path.optional(),
-    /** How often the resolver is compared with what it should answer (and corrected). */
-    lan_dns_check_interval: durationSchema.default('10s'),
-  };
 }

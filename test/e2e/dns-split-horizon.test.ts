@@ -1,11 +1,13 @@
 import { execFile, spawn } from 'node:child_process';
+import { Resolver } from 'node:dns/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lanDnsView, type LanDnsView } from '../../src/api/views/index.js';
 import { GatehouseError } from '../../src/model/errors.js';
 import { ADMIN_TOKEN, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
 import { startDnsmasq, startUnbound, type TestDnsmasq, type TestUnbound } from '../helpers/lan-resolvers.js';
-import { until } from '../helpers/net.js';
+import { freePort, until } from '../helpers/net.js';
+import { alive } from '../helpers/gatehouse.js';
 
 /** The LAN edge's address LAN clients are to be given (data only: nothing listens there). */
 const LAN = '192.168.50.10';
@@ -202,12 +204,72 @@ describe('split horizon on a real dnsmasq (a hosts file in its --hostsdir)', () 
   });
 });
 
+describe('split horizon on an Unbound Gatehouse runs itself (managed mode)', () => {
+  let dm: TestDnsmasq;
+  let t: TestGatehouse | undefined;
+  let ask: (name: string) => Promise<string[]>;
+
+  beforeAll(async () => {
+    // dnsmasq stands for the upstream resolver the managed Unbound forwards to.
+    dm = await startDnsmasq();
+    const port = await freePort();
+    t = await startTestGatehouse({
+      lan_dns: 'unbound',
+      lan_dns_address: LAN,
+      lan_dns_unbound_listen: `127.0.0.1@${port}`,
+      lan_dns_forward: dm.server.replace(':', '@'),
+      lan_dns_check_interval: '1s',
+    });
+    const r = new Resolver({ timeout: 500, tries: 1 });
+    r.setServers([`127.0.0.1:${port}`]);
+    ask = (name) => r.resolve4(name).catch(() => []);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await dm?.close();
+  });
+
+  it('answers served hosts, forwards the rest, comes back filled after it dies, and stops with Gatehouse', async () => {
+    const gh = t as TestGatehouse;
+    await gh.api('PUT', '/api/v1/services/nas', {
+      hosts: ['nas.home.test'],
+      routes: [{ upstreams: UPSTREAM }],
+    });
+    await answersWithin(ask, 'nas.home.test', [LAN]);
+    // Everything else goes to the upstream as usual.
+    expect(await ask('probe.upstream.example')).toEqual(['127.0.0.9']);
+    const status = lanDnsView.parse((await gh.api('GET', '/api/v1/dns/lan')).json);
+    expect(status.in_sync).toBe(true);
+    expect(status.managed).toMatchObject({ running: true, restarts: 0 });
+    const pid = status.managed?.pid as number;
+    expect(alive(pid)).toBe(true);
+
+    process.kill(pid, 'SIGKILL');
+    await until(
+      async () => {
+        const s = lanDnsView.parse((await gh.api('GET', '/api/v1/dns/lan')).json);
+        return s.managed?.restarts === 1 && s.in_sync ? s : undefined;
+      },
+      5000,
+      50,
+    );
+    expect(await ask('nas.home.test')).toEqual([LAN]);
+    const again = lanDnsView.parse((await gh.api('GET', '/api/v1/dns/lan')).json).managed?.pid as number;
+    expect(again).not.toBe(pid);
+
+    await gh.close();
+    t = undefined;
+    expect(alive(again)).toBe(false);
+  });
+});
+
 describe('split horizon settings', () => {
   it('bad ones are refused before anything starts, with a 400 naming the setting', async () => {
     for (const [extra, field] of [
       [{ lan_dns: 'dnsmasq' }, 'lan_dns_dnsmasq_hostsdir'],
       [{ lan_dns: 'unbound', lan_dns_unbound_control: 'localhost:8953' }, 'lan-dns-unbound-control'],
       [{ lan_dns: 'unbound', lan_dns_address: 'nas.home' }, 'lan-dns-address'],
+      [{ lan_dns: 'unbound', lan_dns_unbound_listen: '127.0.0.1:53' }, 'lan-dns-unbound-listen'],
     ] as const) {
       const err = (await startTestGatehouse(extra).catch((e: unknown) => e)) as GatehouseError;
       expect(err).toBeInstanceOf(GatehouseError);

@@ -117,11 +117,11 @@ export async function startDnsmasq(): Promise<TestDnsmasq> {
       '--user=root',
       '--pid-file=',
       `--hostsdir=${hostsDir}`,
-      '--address=/probe.dnsmasq.test/127.0.0.9',
+      '--address=/probe.upstream.example/127.0.0.9',
     ],
     { stdio: 'ignore' },
   );
   const ask = asker(`127.0.0.1:${port}`);
-  await until(async () => ((await ask('probe.dnsmasq.test')).length > 0 ? true : undefined), 15_000, 50);
+  await until(async () => ((await ask('probe.upstream.example')).length > 0 ? true : undefined), 15_000, 50);
   return { server: `127.0.0.1:${port}`, hostsDir, ask, close: () => stop(proc) };
 }

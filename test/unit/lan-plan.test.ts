@@ -3,6 +3,7 @@ import { lanAddresses, planLan, servedNames, type LanNode } from '../../src/dns/
 import { serviceSchema, type Service } from '../../src/model/service.js';
 import { loadSettings } from '../../src/model/settings.js';
 import { GatehouseError } from '../../src/model/errors.js';
+import { lanDnsServer } from '../../src/model/lan-dns-settings.js';
 
 const svc = (o: Record<string, unknown>): Service =>
   serviceSchema.parse({ routes: [{ upstreams: ['127.0.0.1:9'] }], ...o });
@@ -103,6 +104,25 @@ describe('split horizon settings', () => {
     expect(u.lan_dns_unbound_control).toBe('/run/ub.ctl');
   });
 
+  it('managed mode: the addresses it listens on, its upstreams, and where status asks it', () => {
+    const s = loadSettings(
+      {
+        lan_dns: 'unbound',
+        lan_dns_unbound_listen: '0.0.0.0@5353, ::1',
+        lan_dns_forward: '192.168.1.1, 9.9.9.9@53',
+      },
+      {},
+    );
+    expect(s.lan_dns_unbound_listen).toEqual(['0.0.0.0@5353', '::1']);
+    expect(s.lan_dns_forward).toEqual(['192.168.1.1', '9.9.9.9@53']);
+    expect(lanDnsServer(s)).toBe('127.0.0.1:5353');
+    expect(lanDnsServer({ lan_dns_unbound_listen: ['::1'] })).toBe('[::1]:53');
+    expect(lanDnsServer({ lan_dns_server: '10.0.0.1:53', lan_dns_unbound_listen: ['::1'] })).toBe(
+      '10.0.0.1:53',
+    );
+    expect(lanDnsServer({})).toBe('127.0.0.1:53');
+  });
+
   it('bad values are refused with a 400 naming the setting', () => {
     for (const [flags, field] of [
       [{ lan_dns: 'bind' }, 'lan_dns'],
@@ -111,6 +131,9 @@ describe('split horizon settings', () => {
       [{ lan_dns_unbound_control: 'localhost:8953' }, 'lan_dns_unbound_control'],
       [{ lan_dns_server: 'dns.example:53' }, 'lan_dns_server'],
       [{ lan_dns_dnsmasq_hostsdir: 'relative/dir' }, 'lan_dns_dnsmasq_hostsdir'],
+      [{ lan_dns_unbound_listen: '127.0.0.1:53' }, 'lan_dns_unbound_listen'],
+      [{ lan_dns_forward: '9.9.9.9@70000' }, 'lan_dns_forward'],
+      [{ lan_dns_allow: '10.0.0.0/33' }, 'lan_dns_allow'],
     ] as const) {
       const err = refused(flags);
       expect(err.status, JSON.stringify(flags)).toBe(400);

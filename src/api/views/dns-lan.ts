@@ -26,5 +26,14 @@ export const lanDnsView = z.strictObject({
     }),
   ),
   skipped: z.array(skippedView),
+  /** The Unbound Gatehouse runs itself (lan_dns_unbound_listen), if it does. */
+  managed: z
+    .strictObject({
+      running: z.boolean(),
+      pid: z.number().optional(),
+      restarts: z.number(),
+      listen: z.array(z.string()),
+    })
+    .optional(),
 });
 export type LanDnsView = z.output<typeof lanDnsView>;

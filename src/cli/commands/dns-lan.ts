@@ -28,6 +28,11 @@ export function lanText(r: LanDnsView): string {
   ];
   const lines = [
     `resolver:   ${r.mode}, answering at ${r.server}`,
+    ...(r.managed
+      ? [
+          `managed:    ${r.managed.running ? `running (pid ${r.managed.pid ?? '-'})` : 'NOT running'}, listening on ${r.managed.listen.join(', ')}, ${r.managed.restarts} restart(s)`,
+        ]
+      : []),
     `addresses:  ${r.addresses.join(', ') || '-'} (from ${source})`,
     `last sync:  ${r.last_sync ? `${ago(r.last_sync.at)}, ${r.last_sync.changed} name(s) changed` : 'none yet'}`,
     ...(r.last_error ? [`last error: ${r.last_error.message} (${ago(r.last_error.at)})`] : []),
