@@ -28,6 +28,8 @@ export interface ManagedUnboundStatus {
   pid?: number;
   restarts: number;
   listen: string[];
+  /** Why the last start failed (until one succeeds). */
+  error?: string;
 }
 
 /** How long a start may take until its remote control answers. */
@@ -47,6 +49,7 @@ export class ManagedUnbound implements Part {
   private restarts = 0;
   private delay = 100;
   private output = '';
+  private error: string | undefined;
 
   constructor(private readonly o: ManagedUnboundOptions) {
     this.control = join(o.dir, 'control.sock');
@@ -57,10 +60,11 @@ export class ManagedUnbound implements Part {
   status(): ManagedUnboundStatus {
     const pid = this.child?.pid;
     return {
-      running: this.child !== undefined,
+      running: this.child !== undefined && this.error === undefined,
       ...(pid ? { pid } : {}),
       restarts: this.restarts,
       listen: this.o.listen,
+      ...(this.error ? { error: this.error } : {}),
     };
   }
 
@@ -68,7 +72,11 @@ export class ManagedUnbound implements Part {
     await mkdir(this.o.dir, { recursive: true, mode: 0o700 });
     await this.stopLeftover();
     await writeFile(this.conf, this.config(), { mode: 0o600 });
-    await this.run();
+    // One that cannot start (its port taken) leaves Gatehouse running: logged, in status, retried
+    // as after a crash (its exit schedules the next try).
+    await this.run().catch((err: unknown) =>
+      this.o.log.error({ err: String(err) }, 'Unbound did not start; retrying'),
+    );
   }
 
   async stop(): Promise<void> {
@@ -96,24 +104,24 @@ export class ManagedUnbound implements Part {
     child.on('exit', (code, signal) => this.exited(child, code, signal));
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', () => resolve());
-      child.once('error', (err) =>
-        reject(new GatehouseError('lan_dns_failed', `cannot run ${this.o.bin}: ${err.message}`, 500)),
-      );
+      child.once('error', (err) => {
+        this.error = `cannot run ${this.o.bin}: ${err.message}`;
+        reject(new GatehouseError('lan_dns_failed', this.error, 500));
+      });
     });
     if (child.pid) await writeFile(this.pidFile, `${child.pid}\n`);
     const deadline = Date.now() + START_MS;
     while (!(await this.answers())) {
       if (this.child !== child || Date.now() > deadline) {
         if (this.child === child) child.kill('SIGKILL');
-        throw new GatehouseError(
-          'lan_dns_failed',
-          `Unbound did not start: ${this.output.replace(/\[\d+\] unbound\[[0-9:]+\] /g, '').trim() || 'no answer on its control socket'}`,
-          500,
-        );
+        const words = this.output.replace(/\[\d+\] unbound\[[0-9:]+\] /g, '').trim();
+        this.error = `Unbound did not start: ${words || 'no answer on its control socket'}`;
+        throw new GatehouseError('lan_dns_failed', this.error, 500);
       }
       await new Promise((r) => setTimeout(r, 50));
     }
     this.delay = 100;
+    this.error = undefined;
   }
 
   private exited(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {

@@ -263,6 +263,34 @@ describe('split horizon on an Unbound Gatehouse runs itself (managed mode)', () 
   });
 });
 
+describe('a managed Unbound that cannot start', () => {
+  it('leaves Gatehouse running and says why in status', async () => {
+    // Its port is taken (by a dnsmasq).
+    const dm = await startDnsmasq();
+    const t = await startTestGatehouse({
+      lan_dns: 'unbound',
+      lan_dns_address: LAN,
+      lan_dns_unbound_listen: dm.server.replace(':', '@'),
+      lan_dns_check_interval: '1s',
+    });
+    try {
+      const put = await t.api('PUT', '/api/v1/services/nas', {
+        hosts: ['nas.home.test'],
+        routes: [{ upstreams: UPSTREAM }],
+      });
+      expect(put.status).toBe(201);
+      const s = lanDnsView.parse((await t.api('GET', '/api/v1/dns/lan')).json);
+      expect(s.in_sync).toBe(false);
+      expect(s.managed?.running).toBe(false);
+      expect(s.managed?.error).toMatch(/Unbound did not start: .*(address already in use|could not open)/i);
+      expect(s.last_error?.message).toMatch(/unbound-control/);
+    } finally {
+      await t.close();
+      await dm.close();
+    }
+  });
+});
+
 describe('split horizon settings', () => {
   it('bad ones are refused before anything starts, with a 400 naming the setting', async () => {
     for (const [extra, field] of [

@@ -33,6 +33,7 @@ export const lanDnsView = z.strictObject({
       pid: z.number().optional(),
       restarts: z.number(),
       listen: z.array(z.string()),
+      error: z.string().optional(),
     })
     .optional(),
 });

@@ -30,7 +30,7 @@ export function lanText(r: LanDnsView): string {
     `resolver:   ${r.mode}, answering at ${r.server}`,
     ...(r.managed
       ? [
-          `managed:    ${r.managed.running ? `running (pid ${r.managed.pid ?? '-'})` : 'NOT running'}, listening on ${r.managed.listen.join(', ')}, ${r.managed.restarts} restart(s)`,
+          `managed:    ${r.managed.running ? `running (pid ${r.managed.pid ?? '-'})` : 'NOT running'}, listening on ${r.managed.listen.join(', ')}, ${r.managed.restarts} restart(s)${r.managed.error ? ` (${r.managed.error})` : ''}`,
         ]
       : []),
     `addresses:  ${r.addresses.join(', ') || '-'} (from ${source})`,
