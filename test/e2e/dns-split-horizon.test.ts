@@ -6,12 +6,14 @@ import { lanDnsView, type LanDnsView } from '../../src/api/views/index.js';
 import { GatehouseError } from '../../src/model/errors.js';
 import { ADMIN_TOKEN, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
 import { startDnsmasq, startUnbound, type TestDnsmasq, type TestUnbound } from '../helpers/lan-resolvers.js';
-import { freePort, until } from '../helpers/net.js';
+import { freePort, json, until } from '../helpers/net.js';
 import { alive } from '../helpers/gatehouse.js';
 
 /** The LAN edge's address LAN clients are to be given (data only: nothing listens there). */
 const LAN = '192.168.50.10';
 const UPSTREAM = ['127.0.0.1:9'];
+/** A lan edge node's address as the control plane sees it connect (loopback in these tests). */
+const NODE = '127.0.0.1';
 
 /** `dig +short` against the resolver, as an operator would check it. */
 function dig(server: string, name: string): Promise<string[]> {
@@ -158,9 +160,9 @@ describe('split horizon on a real dnsmasq (a hosts file in its --hostsdir)', () 
 
   beforeAll(async () => {
     dm = await startDnsmasq();
+    // No lan_dns_address: the address is the lan edge node's, as it connects.
     t = await startTestGatehouse({
       lan_dns: 'dnsmasq',
-      lan_dns_address: LAN,
       lan_dns_server: dm.server,
       lan_dns_dnsmasq_hostsdir: dm.hostsDir,
       lan_dns_check_interval: '1s',
@@ -171,13 +173,43 @@ describe('split horizon on a real dnsmasq (a hosts file in its --hostsdir)', () 
     await dm?.close();
   });
 
-  it('added → answered within 1 s; public-only → not answered; removed → gone', async () => {
+  it("the LAN address is the lan edge node's (a public edge's is not); none known → nothing answered", async () => {
     await t.api('PUT', '/api/v1/services/nas', {
       hosts: ['nas.home.test'],
       routes: [{ upstreams: UPSTREAM }],
     });
-    await answersWithin(dm.ask, 'nas.home.test', [LAN]);
-    expect(await dig(dm.server, 'nas.home.test')).toEqual([LAN]);
+    const none = (await t.api('GET', '/api/v1/dns/lan')).json as unknown as LanDnsView;
+    expect(none.address_source).toBe('none');
+    expect(none.skipped).toEqual([
+      { name: 'nas.home.test', service: 'nas', reason: expect.stringContaining('no LAN address') },
+    ]);
+    // Two edges ask for their config from 127.0.0.1: a public one first, then a LAN one.
+    const asEdge = async (name: string, role: string) => {
+      const node = await t.api('POST', '/api/v1/nodes', { name, role });
+      expect(node.status).toBe(201);
+      const asked = await json(t.apiPort, 'GET', '/edge/v1/config', undefined, {
+        authorization: `Bearer ${String(node.json.token)}`,
+      });
+      expect(asked.status).toBe(200);
+    };
+    await asEdge('vps', 'public');
+    const synced = lanDnsView.parse((await t.api('POST', '/api/v1/dns/lan/sync')).json);
+    expect(synced.address_source).toBe('none');
+    expect(await dm.ask('nas.home.test')).toEqual([]);
+    await asEdge('home', 'lan');
+    // The next check (1 s) finds the LAN node's address.
+    await until(async () => ((await dm.ask('nas.home.test')).join() === NODE ? true : undefined), 5000, 50);
+    const status = (await t.api('GET', '/api/v1/dns/lan')).json as unknown as LanDnsView;
+    expect(status).toMatchObject({ addresses: [NODE], address_source: 'lan-nodes', in_sync: true });
+  });
+
+  it('added → answered within 1 s; public-only → not answered; removed → gone', async () => {
+    await t.api('PUT', '/api/v1/services/wiki', {
+      hosts: ['wiki.home.test'],
+      routes: [{ upstreams: UPSTREAM }],
+    });
+    await answersWithin(dm.ask, 'wiki.home.test', [NODE]);
+    expect(await dig(dm.server, 'wiki.home.test')).toEqual([NODE]);
     await t.api('PUT', '/api/v1/services/blog', {
       hosts: ['blog.home.test'],
       routes: [{ upstreams: UPSTREAM }],
@@ -192,15 +224,19 @@ describe('split horizon on a real dnsmasq (a hosts file in its --hostsdir)', () 
       return s.skipped.length === 2 ? s : undefined;
     });
     expect(status.in_sync).toBe(true);
-    expect(status.hosts.map((h) => [h.name, h.answered])).toEqual([['nas.home.test', [LAN]]]);
+    expect(status.hosts.map((h) => [h.name, h.answered])).toEqual([
+      ['nas.home.test', [NODE]],
+      ['wiki.home.test', [NODE]],
+    ]);
     // dnsmasq's hosts files hold no wildcards: said so, not silently dropped.
     expect(status.skipped.map((s) => [s.name, s.reason])).toEqual([
       ['*.apps.home.test', expect.stringContaining('no wildcards')],
       ['blog.home.test', expect.stringContaining('publicly only')],
     ]);
     expect(await dm.ask('blog.home.test')).toEqual([]);
-    expect((await t.api('DELETE', '/api/v1/services/nas')).status).toBe(200);
-    await answersWithin(dm.ask, 'nas.home.test', []);
+    expect((await t.api('DELETE', '/api/v1/services/wiki')).status).toBe(200);
+    await answersWithin(dm.ask, 'wiki.home.test', []);
+    expect(await dm.ask('nas.home.test')).toEqual([NODE]);
   });
 });
 
