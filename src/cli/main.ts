@@ -8,6 +8,7 @@ import { doctorCommand } from './commands/doctor.js';
 import { backupCommand } from './commands/backup.js';
 import { dbCommand } from './commands/db.js';
 import { rotateCommand } from './commands/rotate.js';
+import { dnsCommand } from './commands/dns.js';
 import { upCommand } from './commands/up.js';
 import { linkCommand } from './commands/link.js';
 import { providerCommand } from './commands/provider.js';
@@ -18,7 +19,6 @@ import { siteCommand } from './commands/site.js';
 import { vpnCommand } from './commands/vpn.js';
 import { applyCommand } from './commands/apply.js';
 import { agentCommand } from './commands/agent.js';
-import { dnsCommand } from './commands/dns.js';
 import { groupCommand, hashPasswordCommand, sessionCommand, userCommand } from './commands/user.js';
 
 export function buildCli(): Command {
