@@ -40,6 +40,7 @@ import { securePermissions } from './store/permissions.js';
 import { every, Lifecycle } from './lifecycle.js';
 import { openLeader, runEvery } from './store/leader.js';
 import { sitesForFeed } from './vpn/feed-hook.js';
+import { startLanResolver } from './dns/lan-resolver.js';
 
 export interface Gatehouse {
   settings: Settings;
@@ -202,6 +203,8 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     metrics.onScrape(() => fillTunnelMetrics(metrics, { tunnels, sites, clients }));
     life.onStop(stopTunnel);
     life.onStop(core.registry.onChange(() => clients.servicesChanged()));
+    // Split-horizon DNS: LAN clients resolve served hosts to the LAN edge (docs/dns.md).
+    const lanDns = await startLanResolver({ ...core, nodes: () => new NodeStore(db).list() }, life);
     const api = await serveApi(life, admin.check, {
       ...core,
       sites,
@@ -216,6 +219,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       sourceStatus: () => sourceStatuses(sources),
       rotations,
       registerApp,
+      ...(lanDns ? { lanDns } : {}),
       log: log.child({ part: 'api' }),
     });
     // For `doctor`: the ports this instance really uses (flags given to `up` are not on disk otherwise).

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_VPN_RANGE, vpnRangeSchema } from './site.js';
+import { checkLanDns, lanDnsSettings } from './lan-dns-settings.js';
 import YAML from 'yaml';
 import { GatehouseError, fromZod, unreadableFile } from './errors.js';
 import { cidrSchema, durationSchema, hostnameSchema, slugSchema } from './values.js';
@@ -57,7 +58,7 @@ const csv = z.preprocess(
   z.array(cidrSchema),
 );
 
-export const settingsSchema = z.strictObject({
+const settingsFields = z.strictObject({
   config: z.string().optional(),
   // nginx's config names paths below it: characters its syntax gives a meaning to are refused here,
   // before anything starts, rather than by the driver at the first apply.
@@ -207,7 +208,10 @@ export const settingsSchema = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,15}$/, '1-15 letters, digits, ".", "_" or "-"')
     .default('gh-local0'),
+  ...lanDnsSettings,
 });
+/** Cross-field checks of one concern each, in that concern's file. */
+export const settingsSchema = settingsFields.superRefine(checkLanDns);
 
 export type Settings = z.output<typeof settingsSchema>;
 export type SettingsInput = z.input<typeof settingsSchema>;

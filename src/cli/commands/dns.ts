@@ -3,6 +3,7 @@ import type { DnsProviderList, DnsProviderView } from '../../api/views/index.js'
 import { GatehouseError } from '../../model/errors.js';
 import { cliContext, collect, removeCommand } from '../context.js';
 import { table } from '../format.js';
+import { dnsLanCommand } from './dns-lan.js';
 
 interface AddOptions {
   type: string;
@@ -47,9 +48,14 @@ function pairs(list: string[] = []): Record<string, string> {
   );
 }
 
-/** `gatehouse dns …`: DNS providers (DNS-01 and external records); docs/dns.md. */
+/**
+ * `gatehouse dns …`: DNS providers (DNS-01 and external records); `dns lan` (split horizon, in
+ * dns-lan.ts); docs/dns.md.
+ */
 export function dnsCommand(): Command {
-  const cmd = new Command('dns').description('DNS: providers for DNS-01 and records (docs/dns.md)');
+  const cmd = new Command('dns').description(
+    'DNS: providers for DNS-01 and records, split horizon for the LAN (docs/dns.md)',
+  );
   const provider = new Command('provider').description(
     'DNS providers (rfc2136, cloudflare, hetzner, ovh, exec)',
   );
@@ -124,5 +130,6 @@ export function dnsCommand(): Command {
     'removed DNS provider',
   );
   cmd.addCommand(provider);
+  cmd.addCommand(dnsLanCommand());
   return cmd;
 }
