@@ -34,6 +34,18 @@ export function sharedRoute(route: SiteRoute, pool: string): SiteRoute {
   return r;
 }
 
+/**
+ * Set on a route (HTTP or TCP) whose upstream names resolve to nothing now (src/dns/upstream-names.ts
+ * gives the compiler a copy of the service with names replaced by addresses): its pool keeps one
+ * placeholder server, down, so nginx has no live peer and the offline page answers (TCP: the
+ * connection is closed). A symbol: never part of a config's JSON.
+ */
+export const NO_LIVE_PEER: unique symbol = Symbol('no live peer');
+
+function noLivePeer(route: object): boolean {
+  return (route as { [NO_LIVE_PEER]?: true })[NO_LIVE_PEER] === true;
+}
+
 export function fragmentOf(svc: Service): Fragment {
   const cached = fragments.get(svc);
   if (cached) return cached;
@@ -55,7 +67,7 @@ export function fragmentOf(svc: Service): Fragment {
       lb: route.lb,
       servers: endpoints.map(endpointAddress),
       ...(health ? { health } : {}),
-      ...(svc.suspended ? { down: true } : {}),
+      ...(svc.suspended || noLivePeer(route) ? { down: true } : {}),
     };
     const h = pool.health;
     // Joined, not a template: one flat string, not a tree of concatenations kept per route.
@@ -97,7 +109,7 @@ export function fragmentOf(svc: Service): Fragment {
     const id = `${svc.name}-t${i}`;
     const servers = t.upstreams.map((u) => endpointAddress(parseEndpoint(u, false) as Endpoint));
     return {
-      pool: { id, scheme: 'http' as const, lb: t.lb, servers },
+      pool: { id, scheme: 'http' as const, lb: t.lb, servers, ...(noLivePeer(t) ? { down: true } : {}) },
       listener: {
         port: t.port,
         service: svc.name,

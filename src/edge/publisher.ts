@@ -4,7 +4,9 @@ import { NginxDriver } from '../drivers/nginx/driver.js';
 import { sessionKeyEnv } from '../model/session.js';
 import type { Gate } from '../gate/gate.js';
 import type { Settings } from '../model/settings.js';
-import { durationMs } from '../model/values.js';
+import { durationMs, parseResolverSetting } from '../model/values.js';
+import { nameLookup } from '../dns/name-lookup.js';
+import { UpstreamNames } from '../dns/upstream-names.js';
 import type { Logger } from '../observe/log.js';
 import type { Registry } from '../registry/registry.js';
 import { keyDir } from '../tls/key-dir.js';
@@ -34,6 +36,9 @@ export class EdgePublisher {
   private readonly answers = new Map<string, string>();
   private certTimer: NodeJS.Timeout | undefined;
   private readonly driver: NginxDriver;
+  /** DNS names in upstreams, resolved here for the local edge and the feed alike. */
+  readonly names: UpstreamNames;
+  private unsubscribeNames: (() => void) | undefined;
 
   /**
    * Serves exactly these ACME HTTP-01 answers (the shared store's, src/tls/shared-challenges.ts):
@@ -89,7 +94,16 @@ export class EdgePublisher {
       tlsDir: keys.dir,
     });
     this.driver = driver;
+    const resolver = parseResolverSetting(settings.upstream_resolver);
+    this.names = new UpstreamNames({
+      // The settings' schema refused any other value.
+      lookup: nameLookup(typeof resolver === 'string' ? { kind: 'system' } : resolver),
+      log: log.child({ part: 'upstream-names' }),
+      onChange: () => this.changed(),
+      defaultTtlMs: durationMs(settings.upstream_name_ttl),
+    });
     this.edge = new LocalEdge(registry, driver, listeners, log.child({ part: 'edge' }), tlsInput);
+    this.edge.useNames(this.names);
     // Remote edge nodes: the same config (per role), certificates and gate state.
     this.feed = new EdgeFeed({
       registry,
@@ -104,12 +118,25 @@ export class EdgePublisher {
         ...(portal ? { portalHost: portal } : {}),
       },
       log: log.child({ part: 'feed' }),
+      names: this.names,
     });
+  }
+
+  /** Looks up the names the services use now (new ones at once); bounded, never rejects. */
+  private trackNames(): Promise<void> {
+    const services = Array.from(this.deps.registry.state().values(), (r) => r.service);
+    return this.names
+      .track(services)
+      .catch((err: unknown) => this.deps.log.error({ err: String(err) }, 'upstream names: lookup failed'));
   }
 
   /** Brings nginx up on the registry as it is; rejects if that first apply fails. */
   async start(): Promise<void> {
-    const { settings } = this.deps;
+    const { settings, registry } = this.deps;
+    // The first config has the names' answers (a lookup gives up after a few seconds at most).
+    await Promise.race([this.trackNames(), new Promise((r) => setTimeout(r, 5000).unref())]);
+    this.unsubscribeNames = registry.onChange(() => void this.trackNames());
+    this.names.start();
     this.feed.start();
     // Certificates expire without a write: look again every hour.
     this.certTimer = setInterval(() => this.changed(), 3_600_000);
@@ -122,6 +149,8 @@ export class EdgePublisher {
 
   async stop(): Promise<void> {
     clearInterval(this.certTimer);
+    this.unsubscribeNames?.();
+    this.names.stop();
     this.feed.stop();
     try {
       await this.edge.stop();
