@@ -1,4 +1,4 @@
-import { isIP, isIPv4, isIPv6 } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 // For its zod messages ("did you mean" for unknown keys), wherever a schema is used.
 import './errors.js';
@@ -192,7 +192,7 @@ export function parseResolverSetting(raw: string): ResolverSetting | string {
   const m = v6 ?? v4;
   const ip = m?.[1] ?? '';
   const port = Number(m?.[2] ?? '53');
-  if (!m || isIP(ip) === 0 || (v6 ? isIP(ip) !== 6 : isIP(ip) !== 4))
+  if (!m || !(v6 ? isIPv6(ip) : isIPv4(ip)) || ip.includes('%'))
     return 'system, or a DNS server as IP or IP:port (e.g. 127.0.0.1:53)';
   if (!Number.isInteger(port) || port < 1 || port > 65535) return 'port must be 1-65535';
   return { kind: 'server', server: v6 ? `[${ip}]:${port}` : `${ip}:${port}` };
