@@ -32,11 +32,16 @@ export interface UpstreamNamesOptions {
   maxTtlMs?: number;
   /** The TTL of an answer that has none (the system resolver's). */
   defaultTtlMs?: number;
-  /**
-   * Names known without DNS (the docker source's containers on a shared network, by name and alias):
-   * consulted first; undefined: ask the resolver.
-   */
-  known?: (name: string) => string[] | undefined;
+}
+
+/**
+ * Names known without DNS (the docker source's running containers, src/sources/docker/
+ * container-names.ts): asked first; undefined means not known there, and the resolver is asked.
+ */
+export interface KnownNames {
+  lookup(name: string): string[] | undefined;
+  /** Called when what some name stands for changed; returns the unsubscribe. */
+  onChange(fn: () => void): () => void;
 }
 
 /** What `gatehouse status` and the API show for one name. */
@@ -85,6 +90,8 @@ export class UpstreamNames {
   private readonly views = new WeakMap<Service, { key: string; service: Service }>();
   /** Counts the changes of what names stand for (part of a compiled config's cache key). */
   version = 0;
+  private known: KnownNames | undefined;
+  private unsubscribeKnown: (() => void) | undefined;
 
   constructor(private readonly o: UpstreamNamesOptions) {
     this.now = o.now ?? Date.now;
@@ -99,7 +106,29 @@ export class UpstreamNames {
     this.arm();
   }
 
+  /**
+   * Asks `known` first from now on (the docker source's containers); every name is asked again
+   * whenever what it knows changes.
+   */
+  useKnown(known: KnownNames): void {
+    this.unsubscribeKnown?.();
+    this.known = known;
+    this.unsubscribeKnown = known.onChange(() => void this.askAgain());
+    void this.askAgain();
+  }
+
+  /** Every name asked again now. */
+  private askAgain(): Promise<void> {
+    const t = this.now();
+    for (const e of this.entries.values()) e.refreshAt = Math.min(e.refreshAt, t);
+    return this.tick().catch((err: unknown) =>
+      this.o.log.error({ err: String(err) }, 'upstream names: lookup failed'),
+    );
+  }
+
   stop(): void {
+    this.unsubscribeKnown?.();
+    this.unsubscribeKnown = undefined;
     this.running = false;
     clearTimeout(this.timer);
     this.timer = undefined;
@@ -168,7 +197,7 @@ export class UpstreamNames {
   }
 
   private async lookup(name: string): Promise<NameAnswer> {
-    const known = this.o.known?.(name);
+    const known = this.known?.lookup(name);
     if (known !== undefined)
       return known.length > 0
         ? { kind: 'found', addresses: known }
