@@ -133,7 +133,11 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     );
     for (const source of sources) await life.start(source);
 
-    const publisher = (edges.publisher = await EdgePublisher.open({ ...core, gate }));
+    const publisher = (edges.publisher = await EdgePublisher.open({
+      ...core,
+      gate,
+      reservedPorts: reservedPorts(settings),
+    }));
     // Upstreams may name Docker's containers: the docker source knows their addresses.
     for (const source of sources) if (source.names) publisher.names.useKnown(source.names);
     // A revocation reaches nginx's shared memory before the gate answers (sign-out, user changes).

@@ -32,6 +32,11 @@ export interface UpstreamNamesOptions {
   maxTtlMs?: number;
   /** The TTL of an answer that has none (the system resolver's). */
   defaultTtlMs?: number;
+  /**
+   * Why an address a name resolved to may not be dialled on this port (Gatehouse's own listeners on
+   * this machine, as claims.ts refuses for IP upstreams); undefined: it may. Such addresses are left out.
+   */
+  refuse?: (ip: string, port: number) => string | undefined;
 }
 
 /**
@@ -56,6 +61,8 @@ export interface UpstreamNameStatus {
   nextAt?: string;
   /** Until when a last answer is kept while the resolver does not answer. */
   staleUntil?: string;
+  /** Addresses left out (`IP:port: why`): they are Gatehouse's own listeners. */
+  refused?: string[];
   error?: string;
   errorAt?: string;
 }
@@ -88,6 +95,8 @@ export class UpstreamNames {
   private running = false;
   private readonly names = new WeakMap<Service, string[]>();
   private readonly views = new WeakMap<Service, { key: string; service: Service }>();
+  /** Per name: the addresses left out (see refuse), as `IP:port: why`. */
+  private readonly refused = new Map<string, Set<string>>();
   /** Counts the changes of what names stand for (part of a compiled config's cache key). */
   version = 0;
   private known: KnownNames | undefined;
@@ -153,7 +162,11 @@ export class UpstreamNames {
   async track(services: Iterable<Service>): Promise<void> {
     const wanted = new Set<string>();
     for (const s of services) for (const n of this.namesOf(s)) wanted.add(n);
-    for (const name of [...this.entries.keys()]) if (!wanted.has(name)) this.entries.delete(name);
+    for (const name of [...this.entries.keys()])
+      if (!wanted.has(name)) {
+        this.entries.delete(name);
+        this.refused.delete(name);
+      }
     const fresh: string[] = [];
     for (const name of wanted) {
       if (this.entries.has(name)) continue;
@@ -212,7 +225,9 @@ export class UpstreamNames {
     if (this.entries.get(e.name) !== e) return;
     if (a.kind === 'found') {
       const ttl = this.clamp(a.ttlMs ?? this.defaultTtl);
-      e.answer = [...a.addresses].sort();
+      const answer = [...a.addresses].sort();
+      if (answer.join(',') !== e.answer.join(',')) this.refused.delete(e.name);
+      e.answer = answer;
       e.ttlMs = ttl;
       e.refreshAt = t + ttl;
       // One TTL of grace past expiry, used only while the resolver does not answer.
@@ -304,7 +319,12 @@ export class UpstreamNames {
       if (typeof e === 'string') return;
       first ??= e;
       if (!isNameEndpoint(e)) out.push(r.upstreams[i] as string);
-      else for (const ip of this.addresses(e.host)) out.push(upstreamText({ ...e, host: ip }, http));
+      else
+        for (const ip of this.addresses(e.host)) {
+          const why = this.o.refuse?.(ip, e.port);
+          if (why === undefined) out.push(upstreamText({ ...e, host: ip }, http));
+          else this.noteRefused(e.host, `${upstreamText({ ...e, host: ip }, false)}: ${why}`);
+        }
     });
     const upstreams = [...new Set(out)];
     if (upstreams.length > 0) return { ...r, upstreams };
@@ -317,6 +337,14 @@ export class UpstreamNames {
     // No health checks of a placeholder.
     delete dead.health;
     return dead;
+  }
+
+  private noteRefused(name: string, what: string): void {
+    const set = this.refused.get(name) ?? new Set<string>();
+    if (set.has(what)) return;
+    set.add(what);
+    this.refused.set(name, set);
+    this.o.log.warn({ name, refused: what }, 'upstream name resolves to a listener of Gatehouse: left out');
   }
 
   /** Every name in use, for status. */
@@ -343,6 +371,7 @@ export class UpstreamNames {
             : {}),
           nextAt: iso(e.refreshAt),
           ...(state === 'stale' ? { staleUntil: iso(e.validUntil) } : {}),
+          ...(this.refused.has(e.name) ? { refused: [...(this.refused.get(e.name) ?? [])].sort() } : {}),
           ...(e.error ? { error: e.error.message, errorAt: iso(e.error.at) } : {}),
         };
       });

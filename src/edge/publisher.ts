@@ -7,6 +7,7 @@ import type { Settings } from '../model/settings.js';
 import { durationMs, parseResolverSetting } from '../model/values.js';
 import { nameLookup } from '../dns/name-lookup.js';
 import { UpstreamNames } from '../dns/upstream-names.js';
+import { isLocalAddress } from './host-checks.js';
 import type { Logger } from '../observe/log.js';
 import type { Registry } from '../registry/registry.js';
 import { keyDir } from '../tls/key-dir.js';
@@ -21,6 +22,8 @@ export interface EdgePublisherDeps {
   certs: CertStore;
   /** The login portal's host: Gatehouse serves it (and gets its certificate) itself. */
   portal: string | undefined;
+  /** Ports Gatehouse listens on (gatehouse.ts reservedPorts): a name may not lead there on this machine. */
+  reservedPorts?: ReadonlyMap<number, string>;
   log: Logger;
 }
 
@@ -101,6 +104,10 @@ export class EdgePublisher {
       log: log.child({ part: 'upstream-names' }),
       onChange: () => this.changed(),
       defaultTtlMs: durationMs(settings.upstream_name_ttl),
+      refuse: (ip, port) => {
+        const own = deps.reservedPorts?.get(port);
+        return own && isLocalAddress(ip) ? `Gatehouse's own ${own} port on this machine` : undefined;
+      },
     });
     this.edge = new LocalEdge(registry, driver, listeners, log.child({ part: 'edge' }), tlsInput);
     this.edge.useNames(this.names);

@@ -149,6 +149,24 @@ describe('upstream names: resolution, TTL and failure', () => {
     expect(s?.error).toMatch(/did not answer/);
   });
 
+  it("leaves out an address that is one of Gatehouse's own listeners", async () => {
+    const n = new UpstreamNames({
+      lookup: () => Promise.resolve({ kind: 'found', addresses: ['127.0.0.1', '192.0.2.7'] }),
+      log: silentLogger(),
+      onChange: () => undefined,
+      now: () => 0,
+      refuse: (ip, port) => (ip === '127.0.0.1' && port === 7070 ? "Gatehouse's own API port" : undefined),
+    });
+    const s = svc('sneaky', ['me.example:7070']);
+    await n.track([s]);
+    expect(n.view(s).routes[0]?.upstreams).toEqual(['192.0.2.7:7070']);
+    expect(n.view(svc('fine', ['me.example:8080'])).routes[0]?.upstreams).toEqual([
+      '127.0.0.1:8080',
+      '192.0.2.7:8080',
+    ]);
+    expect(n.status()[0]?.refused).toEqual(["127.0.0.1:7070: Gatehouse's own API port"]);
+  });
+
   it('clamps TTLs to [1 s, 300 s] and forgets names no service uses', async () => {
     let t = 0;
     const seen: string[] = [];

@@ -20,6 +20,8 @@ export const upstreamNameView = z.strictObject({
   resolvedAt: z.string().optional(),
   nextAt: z.string().optional(),
   staleUntil: z.string().optional(),
+  /** Addresses left out (`IP:port: why`): Gatehouse's own listeners on this machine. */
+  refused: z.array(z.string()).optional(),
   error: z.string().optional(),
   errorAt: z.string().optional(),
 });
