@@ -42,6 +42,7 @@ export class EdgePublisher {
   /** DNS names in upstreams, resolved here for the local edge and the feed alike. */
   readonly names: UpstreamNames;
   private unsubscribeNames: (() => void) | undefined;
+  private edgeStarted = false;
 
   /**
    * Serves exactly these ACME HTTP-01 answers (the shared store's, src/tls/shared-challenges.ts):
@@ -102,7 +103,11 @@ export class EdgePublisher {
       // The settings' schema refused any other value.
       lookup: nameLookup(typeof resolver === 'string' ? { kind: 'system' } : resolver),
       log: log.child({ part: 'upstream-names' }),
-      onChange: () => this.changed(),
+      // The local edge applies only once started (its first apply compiles with the answers then).
+      onChange: () => {
+        this.feed.signal();
+        if (this.edgeStarted) this.edge.schedule();
+      },
       defaultTtlMs: durationMs(settings.upstream_name_ttl),
       refuse: (ip, port) => {
         const own = deps.reservedPorts?.get(port);
@@ -148,10 +153,14 @@ export class EdgePublisher {
     // Certificates expire without a write: look again every hour.
     this.certTimer = setInterval(() => this.changed(), 3_600_000);
     this.certTimer.unref();
+    const names = this.names.version;
     await this.edge.start({
       driftCheckMs: durationMs(settings.drift_check_interval),
       logMaxBytes: settings.nginx_log_max_mb * 1024 * 1024,
     });
+    this.edgeStarted = true;
+    // An answer that changed while nginx came up.
+    if (this.names.version !== names) this.edge.schedule();
   }
 
   async stop(): Promise<void> {

@@ -1,8 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Status } from '../../src/api/views/index.js';
+import { startGatehouse } from '../../src/gatehouse.js';
+import { createLogger } from '../../src/observe/log.js';
 import { startDnsmasq, type Dnsmasq } from '../helpers/dnsmasq.js';
-import { startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
-import { echoBackend, freePort, until, type TestServer } from '../helpers/net.js';
+import {
+  ADMIN_TOKEN,
+  loopbackSettings,
+  startTestGatehouse,
+  type TestGatehouse,
+} from '../helpers/gatehouse.js';
+import { echoBackend, freePort, http, until, type TestServer } from '../helpers/net.js';
 
 /**
  * Upstreams by name through a real Gatehouse, nginx and dnsmasq (upstream_resolver points at it;
@@ -104,5 +111,29 @@ describe('upstreams by name', () => {
     const r = await t.get('mixed.test');
     expect(r.status).toBe(200);
     expect((JSON.parse(r.body) as { backend: string }).backend).toBe('b');
+  });
+
+  it('after a restart, the first config already has the answer', async () => {
+    await t.gh.close();
+    const { settings, httpPort } = await loopbackSettings(t.dataDir, {
+      admin_token: ADMIN_TOKEN,
+      base_domain: 'gw.test',
+      nginx_workers: 1,
+      upstream_resolver: dns.server,
+    });
+    t.gh = await startGatehouse(settings, createLogger('silent'));
+    // No wait: the name was resolved before nginx got its first config.
+    const r = await http(httpPort, 'app.test');
+    expect(r.status).toBe(200);
+    expect((JSON.parse(r.body) as { backend: string }).backend).toBe('a');
+    expect(t.gh.edge.getStatus().applies).toBe(1);
+    // And it goes on following the record.
+    await dns.setRecords({ 'app.names.test': ['127.0.0.3'] });
+    await until(async () => {
+      const x = await http(httpPort, 'app.test');
+      return x.status === 200 && (JSON.parse(x.body) as { backend: string }).backend === 'b'
+        ? true
+        : undefined;
+    }, 5000);
   });
 });
