@@ -1,3 +1,4 @@
+import { connect, createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Status } from '../../src/api/views/index.js';
 import { startGatehouse } from '../../src/gatehouse.js';
@@ -111,6 +112,47 @@ describe('upstreams by name', () => {
     const r = await t.get('mixed.test');
     expect(r.status).toBe(200);
     expect((JSON.parse(r.body) as { backend: string }).backend).toBe('b');
+  });
+
+  it('a TCP route follows a name too (its stream pool changes with a reload)', async () => {
+    const p = await freePort();
+    const echo = (name: string, host: string) =>
+      new Promise<Server>((resolve) => {
+        const srv = createServer((sock) => sock.on('data', (d) => sock.write(`${name}:${String(d)}`)));
+        srv.listen(p, host, () => resolve(srv));
+      });
+    const servers = [await echo('a', '127.0.0.2'), await echo('b', '127.0.0.3')];
+    const talk = (port: number) =>
+      new Promise<string>((resolve, reject) => {
+        const sock = connect(port, '127.0.0.1', () => sock.write('hi'));
+        sock.once('data', (d) => {
+          resolve(String(d));
+          sock.destroy();
+        });
+        sock.once('error', reject);
+        sock.once('close', () => reject(new Error('closed without an answer')));
+        sock.setTimeout(3000, () => sock.destroy(new Error('timeout')));
+      });
+    try {
+      await dns.setRecords({ 'db.names.test': ['127.0.0.2'], 'app.names.test': ['127.0.0.2'] });
+      const listen = await freePort();
+      const put = await t.api('PUT', '/api/v1/services/db?wait=true', {
+        tcp: [{ port: listen, upstreams: [`db.names.test:${p}`] }],
+      });
+      expect(put.status, JSON.stringify(put.json)).toBeLessThan(300);
+      await until(async () => ((await talk(listen).catch(() => '')) === 'a:hi' ? true : undefined), 5000);
+      await dns.setRecords({ 'db.names.test': ['127.0.0.3'], 'app.names.test': ['127.0.0.2'] });
+      await until(async () => ((await talk(listen).catch(() => '')) === 'b:hi' ? true : undefined), 5000);
+      // Removed: no live peer, the connection is closed without reaching anything.
+      await dns.setRecords({ 'app.names.test': ['127.0.0.2'] });
+      await until(
+        async () => ((await talk(listen).catch(() => 'refused')) === 'refused' ? true : undefined),
+        5000,
+      );
+      expect(t.gh.edge.getStatus().lastError).toBeUndefined();
+    } finally {
+      for (const srv of servers) srv.close();
+    }
   });
 
   it('after a restart, the first config already has the answer', async () => {
