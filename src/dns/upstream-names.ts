@@ -126,13 +126,16 @@ export class UpstreamNames {
     void this.askAgain();
   }
 
-  /** Every name asked again now. */
-  private askAgain(): Promise<void> {
-    const t = this.now();
-    for (const e of this.entries.values()) e.refreshAt = Math.min(e.refreshAt, t);
-    return this.tick().catch((err: unknown) =>
-      this.o.log.error({ err: String(err) }, 'upstream names: lookup failed'),
-    );
+  /** Every name asked again now (after lookups under way, which may have seen the old state). */
+  private async askAgain(): Promise<void> {
+    try {
+      await Promise.all([...this.entries.values()].map((e) => e.inflight));
+      const t = this.now();
+      for (const e of this.entries.values()) e.refreshAt = Math.min(e.refreshAt, t);
+      await this.tick();
+    } catch (err) {
+      this.o.log.error({ err: String(err) }, 'upstream names: lookup failed');
+    }
   }
 
   stop(): void {
