@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { Access, Headers, Service } from '../model/service.js';
-import { durationMs, endpointAddress, parseEndpoint, type Endpoint } from '../model/values.js';
+import {
+  durationMs,
+  endpointAddress,
+  hasNoLivePeer as noLivePeer,
+  parseEndpoint,
+  type Endpoint,
+} from '../model/values.js';
 import type { EffectiveAccess, HeaderOps, Pool, SiteRoute, TcpListener } from './edge-config.js';
 
 /** What one service contributes, before pools are shared across services. */
@@ -32,18 +38,6 @@ export function sharedRoute(route: SiteRoute, pool: string): SiteRoute {
   const r = { ...route, pool };
   sharedRoutes.set(route, r);
   return r;
-}
-
-/**
- * Set on a route (HTTP or TCP) whose upstream names resolve to nothing now (src/dns/upstream-names.ts
- * gives the compiler a copy of the service with names replaced by addresses): its pool keeps one
- * placeholder server, down, so nginx has no live peer and the offline page answers (TCP: the
- * connection is closed). A symbol: never part of a config's JSON.
- */
-export const NO_LIVE_PEER: unique symbol = Symbol('no live peer');
-
-function noLivePeer(route: object): boolean {
-  return (route as { [NO_LIVE_PEER]?: true })[NO_LIVE_PEER] === true;
 }
 
 export function fragmentOf(svc: Service): Fragment {

@@ -1,7 +1,6 @@
 import { isIPv6 } from 'node:net';
-import { NO_LIVE_PEER } from '../compile/fragment.js';
 import type { Route, Service, TcpRoute } from '../model/service.js';
-import { parseEndpoint, isNameEndpoint, type Endpoint } from '../model/values.js';
+import { NO_LIVE_PEER, parseEndpoint, isNameEndpoint, type Endpoint } from '../model/values.js';
 import type { Logger } from '../observe/log.js';
 import type { NameAnswer, NameLookup } from './name-lookup.js';
 

@@ -197,3 +197,16 @@ export function parseResolverSetting(raw: string): ResolverSetting | string {
   if (!Number.isInteger(port) || port < 1 || port > 65535) return 'port must be 1-65535';
   return { kind: 'server', server: v6 ? `[${ip}]:${port}` : `${ip}:${port}` };
 }
+
+/**
+ * Set on a route (HTTP or TCP) whose upstream names resolve to nothing now (src/dns/upstream-names.ts
+ * hands the compiler a copy of the service with names replaced by addresses): its pool keeps one
+ * placeholder server, down, so nginx has no live peer and the offline page answers (TCP: the
+ * connection is closed). A symbol: never part of a config's JSON.
+ */
+export const NO_LIVE_PEER: unique symbol = Symbol('no live peer');
+
+/** Whether a route (as the compiler sees it) has no live peer: its names resolve to nothing. */
+export function hasNoLivePeer(route: object): boolean {
+  return (route as { [NO_LIVE_PEER]?: true })[NO_LIVE_PEER] === true;
+}
