@@ -8,6 +8,7 @@ import { doctorCommand } from './commands/doctor.js';
 import { backupCommand } from './commands/backup.js';
 import { dbCommand } from './commands/db.js';
 import { rotateCommand } from './commands/rotate.js';
+import { dnsCommand } from './commands/dns.js';
 import { upCommand } from './commands/up.js';
 import { linkCommand } from './commands/link.js';
 import { providerCommand } from './commands/provider.js';
@@ -56,6 +57,7 @@ export function buildCli(): Command {
   program.addCommand(backupCommand());
   program.addCommand(dbCommand());
   program.addCommand(rotateCommand());
+  program.addCommand(dnsCommand());
   return program;
 }
 
