@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { connect, createServer, type Server } from 'node:net';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Status } from '../../src/api/views/index.js';
 import { startGatehouse } from '../../src/gatehouse.js';
@@ -11,6 +13,7 @@ import {
   type TestGatehouse,
 } from '../helpers/gatehouse.js';
 import { echoBackend, freePort, http, until, type TestServer } from '../helpers/net.js';
+import { BIN, cleanEnv } from '../helpers/replicas.js';
 
 /**
  * Upstreams by name through a real Gatehouse, nginx and dnsmasq (upstream_resolver points at it;
@@ -95,6 +98,11 @@ describe('upstreams by name', () => {
     const name = (await status()).edge.upstreamNames?.[0];
     expect(name).toMatchObject({ state: 'unresolved', addresses: [] });
     expect(name?.error).toMatch(/no such name/);
+    // `gatehouse status`, as an operator runs it, says so too.
+    const cli = await promisify(execFile)(process.execPath, [BIN, '--data-dir', t.dataDir, 'status'], {
+      env: cleanEnv(),
+    });
+    expect(cli.stdout).toMatch(/UPSTREAM NAME: +app\.names\.test → nothing \(offline page\); .*no such name/);
     // Nothing of the old answer serves any more.
     for (let i = 0; i < 5; i++) expect((await backendOf()).status).toBe(503);
 
