@@ -134,7 +134,13 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     );
     for (const source of sources) await life.start(source);
 
-    const publisher = (edges.publisher = await EdgePublisher.open({ ...core, gate }));
+    const publisher = (edges.publisher = await EdgePublisher.open({
+      ...core,
+      gate,
+      reservedPorts: reservedPorts(settings),
+    }));
+    // Upstreams may name Docker's containers: the docker source knows their addresses.
+    for (const source of sources) if (source.names) publisher.names.useKnown(source.names);
     // A revocation reaches nginx's shared memory before the gate answers (sign-out, user changes).
     const revoked = (kind: 'r' | 'u', id: string, ms: number) => publisher.edge.revoked(kind, id, ms);
     // Among replicas, each revocation reaches every replica's nginx and edges too.

@@ -5,7 +5,14 @@ import { DEFAULT_VPN_RANGE, vpnRangeSchema } from './site.js';
 import { checkLanDns, lanDnsSettings } from './lan-dns-settings.js';
 import YAML from 'yaml';
 import { GatehouseError, fromZod, unreadableFile } from './errors.js';
-import { cidrSchema, durationSchema, hostnameSchema, slugSchema } from './values.js';
+import {
+  cidrSchema,
+  durationMs,
+  durationSchema,
+  hostnameSchema,
+  parseResolverSetting,
+  slugSchema,
+} from './values.js';
 
 /**
  * Start-up settings. Each can come from a flag (`--http-port`), an environment variable
@@ -186,6 +193,20 @@ const settingsFields = z.strictObject({
     .optional(),
   /** How often every container is looked at again (events may be missed). */
   docker_resync_interval: durationSchema.default('5m'),
+  /**
+   * How DNS names in upstreams are resolved (docs/upstream-names.md): `system` (getaddrinfo:
+   * /etc/hosts and the machine's DNS servers) or a DNS server's IP[:port] asked directly.
+   */
+  upstream_resolver: z
+    .string()
+    .refine((v) => typeof parseResolverSetting(v) !== 'string', {
+      error: (iss) => `system, or a DNS server as IP or IP:port (e.g. 127.0.0.1:53)${got(iss.input)}`,
+    })
+    .default('system'),
+  /** How long an answer without a TTL (the system resolver's) is used before asking again (1s-300s). */
+  upstream_name_ttl: durationSchema
+    .refine((d) => durationMs(d) >= 1000 && durationMs(d) <= 300_000, 'from 1s to 300s')
+    .default('30s'),
   /** Tunnel addresses for public edges and sites are allocated from this block (docs/sites.md). */
   vpn_range: vpnRangeSchema.default(DEFAULT_VPN_RANGE),
   /** The control plane's own edge as the sites' WireGuard server on this UDP port; 0: not. */
