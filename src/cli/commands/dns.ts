@@ -106,7 +106,11 @@ export function dnsCommand(): Command {
         ...(o.type === 'exec' ? { env } : {}),
       };
       const r = await ctx.client.call<DnsProviderView>('POST', '/api/v1/dns-providers', body);
-      ctx.print(`added DNS provider ${r.name} (${r.type}, zone ${r.zone})`, r);
+      const unknown =
+        r.zone_check?.state === 'unreachable'
+          ? `; could not check that it holds the zone: ${r.zone_check.message ?? 'no answer'}`
+          : '';
+      ctx.print(`added DNS provider ${r.name} (${r.type}, zone ${r.zone})${unknown}`, r);
     });
   provider
     .command('ls')
