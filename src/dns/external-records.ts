@@ -1,15 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import type { Settings } from '../model/settings.js';
 import type { Logger } from '../observe/log.js';
 import type { Db } from '../store/db.js';
 import type { RecordProvider, RecordSet } from './records.js';
 import {
   desiredRecords,
-  ownerName,
-  ownership,
   planHost,
   recordTarget,
-  sameSets,
   type ActualHost,
   type DesiredHost,
   type EdgeAddress,
@@ -17,41 +13,16 @@ import {
   type RecordTarget,
   type ServiceHosts,
 } from './record-plan.js';
+import { readHost } from './record-read.js';
+import {
+  targetView,
+  type DnsRecordEvent,
+  type HostRecords,
+  type RecordState,
+  type RecordsStatus,
+} from './record-status.js';
 
-/** Events in the events log (kind, host, detail). */
-export type DnsRecordEvent =
-  | 'dns_record_created'
-  | 'dns_record_changed'
-  | 'dns_record_removed'
-  | 'dns_record_conflict'
-  | 'dns_record_failed';
-
-export type RecordState = 'ok' | 'pending' | 'conflict' | 'error';
-
-/** One host: what it should have at its provider, what the provider answered, and how that stands. */
-export interface HostRecords {
-  host: string;
-  zone: string;
-  services: string[];
-  state: RecordState;
-  desired: RecordSet[];
-  actual: RecordSet[];
-  /** Why it is in conflict or error ('' when ok). */
-  message: string;
-  updated_at: string;
-  /** When a failed write is tried again. */
-  retry_at: string | null;
-}
-
-export interface RecordsStatus {
-  enabled: boolean;
-  /** This replica does the writes (the others answer with what they read, without writing). */
-  leading: boolean;
-  owner: string;
-  target: { type: 'addresses' | 'cname' | 'none'; values: string[] };
-  last_full_pass: string | null;
-  records: HostRecords[];
-}
+export type { DnsRecordEvent, HostRecords, RecordState, RecordsStatus } from './record-status.js';
 
 export interface ExternalRecordsOptions {
   settings: Pick<Settings, 'dns_records' | 'dns_records_target' | 'dns_records_ttl'>;
@@ -79,6 +50,8 @@ export interface ExternalRecordsOptions {
 /** Hosts Gatehouse created records for, in `meta` under this prefix: removed with their service after a restart too. */
 const TRACK_PREFIX = 'dns-record ';
 const MAX_BACKOFF_MS = 5 * 60_000;
+/** What `applied` holds for a host whose records are to be removed. */
+const GONE = 'gone';
 
 /**
  * Keeps the external records of every host public edges serve at its zone's provider (the pure
@@ -120,7 +93,7 @@ export class ExternalRecords {
     this.tracked = new Map(rows.map((r) => [r.key.slice(TRACK_PREFIX.length), r.value]));
     this.off = this.o.onServicesChange(() => {
       clearTimeout(this.debounce);
-      this.debounce = setTimeout(() => this.kick('changed'), this.o.debounceMs ?? 150);
+      this.debounce = setTimeout(() => this.kick('changed'), this.o.debounceMs ?? 100);
     });
     const every = (ms: number, kind: 'changed' | 'full') => {
       const t = setInterval(() => this.kick(kind), ms);
@@ -199,18 +172,25 @@ export class ExternalRecords {
     this.target = target;
     const now = Date.now();
     const hosts = new Set<string>();
-    for (const [host, d] of desired) {
-      const s = this.status.get(host);
-      const due = s?.retry_at ? Date.parse(s.retry_at) <= now : false;
-      if (full || due || this.applied.get(host) !== key(d)) hosts.add(host);
-    }
-    for (const host of this.tracked.keys()) if (!desired.has(host)) hosts.add(host);
+    const consider = (host: string, k: string) => {
+      const retry = this.status.get(host)?.retry_at;
+      const retryAt = retry ? Date.parse(retry) : undefined;
+      const same = this.applied.get(host) === k;
+      // A failed host waits out its backoff, unless what it should have changed meanwhile.
+      if (retryAt !== undefined && retryAt > now && same) return;
+      if (full || retryAt !== undefined || !same) hosts.add(host);
+    };
+    for (const [host, d] of desired) consider(host, key(d));
+    for (const host of this.tracked.keys()) if (!desired.has(host)) consider(host, GONE);
     // Hosts neither wanted nor ours any more leave the view.
     for (const host of this.status.keys())
       if (!desired.has(host) && !this.tracked.has(host)) this.forgetStatus(host);
+    const started = Date.now();
     await this.each([...hosts], async (host) => {
       await this.look(host, desired.get(host), true);
     });
+    if (hosts.size > 0)
+      this.o.log.debug({ full, hosts: hosts.size, ms: Date.now() - started }, 'external records: pass');
     if (full) this.lastFull = new Date().toISOString();
     this.scheduleRetry();
   }
@@ -225,7 +205,11 @@ export class ExternalRecords {
   }
 
   /** Reads one host at its provider, plans it and (with `write`) carries the plan out. */
-  private async look(host: string, d: DesiredHost | undefined, write: boolean): Promise<HostRecords | undefined> {
+  private async look(
+    host: string,
+    d: DesiredHost | undefined,
+    write: boolean,
+  ): Promise<HostRecords | undefined> {
     const zone = d?.zone ?? this.tracked.get(host) ?? '';
     const row = (state: RecordState, actual: RecordSet[], message = ''): HostRecords => ({
       host,
@@ -253,9 +237,9 @@ export class ExternalRecords {
     }
     let actual: ActualHost;
     try {
-      actual = await this.read(provider, host);
+      actual = await readHost(provider, host, this.o.owner);
     } catch (err) {
-      return write ? this.failed(row('error', []), err, 'read') : row('error', [], errText(err));
+      return write ? this.failed(row('error', []), err, 'read', d) : row('error', [], errText(err));
     }
     const plan = planHost(host, d, actual, this.o.owner, this.o.settings.dns_records_ttl);
     if (plan.state === 'conflict') {
@@ -296,7 +280,7 @@ export class ExternalRecords {
         else await provider.remove(step.name, step.type);
       }
     } catch (err) {
-      return this.failed(row('error', []), err, plan.action);
+      return this.failed(row('error', []), err, plan.action, d);
     }
     this.failures.delete(host);
     const what = d?.sets.map((s) => `${s.type} ${s.values.join(',')}`).join('; ') ?? '';
@@ -313,26 +297,7 @@ export class ExternalRecords {
     return this.set(row('ok', d.sets), true);
   }
 
-  /** The sets at a host and its ownership mark; a wildcard's answer is told apart from the host's own. */
-  private async read(provider: RecordProvider, host: string): Promise<ActualHost> {
-    const [sets, mark] = await Promise.all([provider.get(host), provider.get(ownerName(host))]);
-    const own = sets.filter((s) => s.type !== 'TXT');
-    const txt = mark.find((s) => s.type === 'TXT')?.values ?? [];
-    const actual: ActualHost = { sets: own, owner: ownership(txt, this.o.owner) };
-    // A zone's wildcard answers for a name without records: asked at a name that surely has none,
-    // the same answer means these are the wildcard's, not the host's (a wildcard host is itself one).
-    const parent = host.slice(host.indexOf('.') + 1);
-    if (actual.owner.state === 'none' && own.length > 0 && !host.startsWith('*.') && host !== provider.zone) {
-      const probe = await provider.get(`gh-probe-${randomBytes(6).toString('hex')}.${parent}`);
-      actual.synthesized = sameSets(
-        own,
-        probe.filter((s) => s.type !== 'TXT').map((s) => ({ ...s, name: host })),
-      );
-    }
-    return actual;
-  }
-
-  private failed(r: HostRecords, err: unknown, what: string): HostRecords {
+  private failed(r: HostRecords, err: unknown, what: string, d: DesiredHost | undefined): HostRecords {
     const n = (this.failures.get(r.host) ?? 0) + 1;
     this.failures.set(r.host, n);
     const wait = Math.min(MAX_BACKOFF_MS, 2000 * 2 ** (n - 1));
@@ -344,9 +309,13 @@ export class ExternalRecords {
       message,
       retry_at: new Date(Date.now() + wait).toISOString(),
     };
-    this.applied.delete(r.host);
+    // Looked at for this: the next pass leaves it to its retry.
+    this.applied.set(r.host, d ? key(d) : GONE);
     if (n === 1) this.o.event('dns_record_failed', r.host, `${r.host}: ${message}`.slice(0, 480));
-    this.o.log.warn({ host: r.host, err: errText(err), attempt: n, retry_in_ms: wait }, 'external records: failed');
+    this.o.log.warn(
+      { host: r.host, err: errText(err), attempt: n, retry_in_ms: wait },
+      'external records: failed',
+    );
     return this.set(out, true);
   }
 
@@ -394,9 +363,4 @@ function key(d: DesiredHost): string {
 
 function errText(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).slice(0, 300);
-}
-
-function targetView(t: RecordTarget | undefined): RecordsStatus['target'] {
-  if (!t) return { type: 'none', values: [] };
-  return t.kind === 'cname' ? { type: 'cname', values: [t.host] } : { type: 'addresses', values: [...t.v4, ...t.v6] };
 }

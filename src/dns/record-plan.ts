@@ -9,7 +9,8 @@ import type { RecordSet, RecordType } from './records.js';
  */
 
 /** Where the records point: addresses (A and AAAA sets) or one host name (a CNAME). */
-export type RecordTarget = { kind: 'addresses'; v4: string[]; v6: string[] } | { kind: 'cname'; host: string };
+export type RecordTarget =
+  { kind: 'addresses'; v4: string[]; v6: string[] } | { kind: 'cname'; host: string };
 
 /** An edge node as the control plane knows it (edge/nodes.ts). */
 export interface EdgeAddress {
@@ -110,7 +111,10 @@ function sortedUnique(xs: string[]): string[] {
  * addresses of the public edges (the online ones; all that have an address when none is online, so
  * records do not vanish while the edges reconnect). Undefined: nothing to point at.
  */
-export function recordTarget(setting: readonly string[], edges: readonly EdgeAddress[]): RecordTarget | undefined {
+export function recordTarget(
+  setting: readonly string[],
+  edges: readonly EdgeAddress[],
+): RecordTarget | undefined {
   let addresses: string[];
   if (setting.length > 0) {
     const first = setting[0] as string;
@@ -130,9 +134,7 @@ export function recordTarget(setting: readonly string[], edges: readonly EdgeAdd
 /** The zone (of those given) that holds a host: the longest one. */
 export function zoneOf(host: string, zones: readonly string[]): string | undefined {
   const bare = host.replace(/^\*\./, '');
-  return zones
-    .filter((z) => bare === z || bare.endsWith(`.${z}`))
-    .sort((a, b) => b.length - a.length)[0];
+  return zones.filter((z) => bare === z || bare.endsWith(`.${z}`)).sort((a, b) => b.length - a.length)[0];
 }
 
 /** The sets a target gives one host. */

@@ -63,7 +63,12 @@ describe('external records: desired sets', () => {
 
   it('covers hosts public edges serve in a zone held by a provider, the longest zone winning', () => {
     const d = desiredRecords(services, target, 300, ['ext.test', 'sub.ext.test']);
-    expect([...d.keys()].sort()).toEqual(['*.apps.ext.test', 'api.sub.ext.test', 'web.ext.test', 'www.ext.test']);
+    expect([...d.keys()].sort()).toEqual([
+      '*.apps.ext.test',
+      'api.sub.ext.test',
+      'web.ext.test',
+      'www.ext.test',
+    ]);
     expect(d.get('web.ext.test')).toEqual({
       host: 'web.ext.test',
       zone: 'ext.test',
@@ -96,7 +101,10 @@ describe('external records: desired sets', () => {
 
   it('names the problem when there is nothing to point at', () => {
     const d = desiredRecords([{ name: 's', hosts: ['a.ext.test'] }], undefined, 60, ['ext.test']);
-    expect(d.get('a.ext.test')).toMatchObject({ sets: [], problem: expect.stringMatching(/dns_records_target/) });
+    expect(d.get('a.ext.test')).toMatchObject({
+      sets: [],
+      problem: expect.stringMatching(/dns_records_target/),
+    });
   });
 });
 
@@ -112,7 +120,10 @@ describe('external records: ownership and the plan', () => {
 
   it('reads the mark: ours, another installation, or none', () => {
     expect(ownership([ownerValue(ID)], ID)).toEqual({ state: 'ours' });
-    expect(ownership(['v=spf1 -all', ownerValue('gh-other')], ID)).toEqual({ state: 'other', owner: 'gh-other' });
+    expect(ownership(['v=spf1 -all', ownerValue('gh-other')], ID)).toEqual({
+      state: 'other',
+      owner: 'gh-other',
+    });
     expect(ownership(['heritage=external-dns,owner=x'], ID)).toEqual({ state: 'none' });
   });
 
@@ -126,8 +137,15 @@ describe('external records: ownership and the plan', () => {
       ],
     });
     // A zone wildcard's answer is not a record of the host.
-    const wildcard = { sets: [A('app.ext.test', '127.0.0.1')], owner: { state: 'none' as const }, synthesized: true };
-    expect(planHost('app.ext.test', d, wildcard, ID, 300)).toMatchObject({ state: 'write', action: 'create' });
+    const wildcard = {
+      sets: [A('app.ext.test', '127.0.0.1')],
+      owner: { state: 'none' as const },
+      synthesized: true,
+    };
+    expect(planHost('app.ext.test', d, wildcard, ID, 300)).toMatchObject({
+      state: 'write',
+      action: 'create',
+    });
   });
 
   it('never touches a set it did not mark: a conflict when wanted, nothing when not', () => {
@@ -137,13 +155,18 @@ describe('external records: ownership and the plan', () => {
       reason: 'A 203.0.113.9 exists, not created by Gatehouse',
     });
     expect(planHost('app.ext.test', undefined, foreign, ID, 300)).toEqual({ state: 'ok' });
-    const other = { sets: [A('app.ext.test', '192.0.2.10')], owner: { state: 'other' as const, owner: 'gh-b' } };
+    const other = {
+      sets: [A('app.ext.test', '192.0.2.10')],
+      owner: { state: 'other' as const, owner: 'gh-b' },
+    };
     expect(planHost('app.ext.test', d, other, ID, 300)).toMatchObject({ state: 'conflict' });
     expect(planHost('app.ext.test', undefined, other, ID, 300)).toEqual({ state: 'ok' });
   });
 
   it('changes its own sets when the target changes, other types removed first; ok when equal', () => {
-    expect(planHost('app.ext.test', d, ours(A('app.ext.test', '192.0.2.10')), ID, 300)).toEqual({ state: 'ok' });
+    expect(planHost('app.ext.test', d, ours(A('app.ext.test', '192.0.2.10')), ID, 300)).toEqual({
+      state: 'ok',
+    });
     expect(planHost('app.ext.test', d, ours(A('app.ext.test', '192.0.2.99')), ID, 300)).toEqual({
       state: 'write',
       action: 'change',

@@ -1,0 +1,41 @@
+import type { Gate } from '../gate/gate.js';
+import type { Lifecycle } from '../lifecycle.js';
+import type { Core } from '../start-parts.js';
+import { NodeStore } from '../edge/nodes.js';
+import { installationId } from '../store/instance-id.js';
+import { ExternalRecords } from './external-records.js';
+
+/**
+ * External records wired to the rest (docs/dns.md): services from the registry, edges from the
+ * node store, zones from the DNS providers, events into the events log. Built on every replica
+ * (each answers GET /dns/records); it writes only while this replica leads.
+ */
+export async function startExternalRecords(
+  life: Lifecycle,
+  core: Core,
+  gate: Gate,
+): Promise<ExternalRecords> {
+  const { settings, db, registry, dnsProviders, leader, log } = core;
+  const nodes = new NodeStore(db);
+  const records = new ExternalRecords({
+    settings,
+    db,
+    owner: await installationId(db),
+    services: () => registry.list().map((r) => r.service),
+    onServicesChange: (fn) => registry.onChange(fn),
+    zones: async () => (await dnsProviders.list()).map((p) => p.zone),
+    recordsFor: (name) => dnsProviders.recordsFor(name),
+    edges: () => nodes.list(),
+    event: (kind, host, detail) =>
+      void gate.event(kind, '', '', detail, { host, path: '' }).catch(() => undefined),
+    log: log.child({ part: 'dns-records' }),
+  });
+  if (records.enabled)
+    await life.start(
+      leader.whileLeading('external DNS records', async () => {
+        await records.start();
+        return () => records.stop();
+      }),
+    );
+  return records;
+}
