@@ -237,7 +237,7 @@ export class ExternalRecords {
     }
     let actual: ActualHost;
     try {
-      actual = await readHost(provider, host, this.o.owner);
+      actual = { ...(await readHost(provider, host, this.o.owner)), tracked: this.tracked.has(host) };
     } catch (err) {
       return write ? this.failed(row('error', []), err, 'read', d) : row('error', [], errText(err));
     }
@@ -275,10 +275,13 @@ export class ExternalRecords {
     try {
       // Tracked before the first write: a crash half-way still leaves it ours to finish or remove.
       if (d && !this.tracked.has(host)) await this.track(host, d.zone);
-      for (const step of plan.steps) {
-        if (step.op === 'put') await provider.put(step.set);
-        else await provider.remove(step.name, step.type);
-      }
+      // Removals one after the other (the mark last); then the puts at once (each its own set).
+      for (const step of plan.steps) if (step.op === 'remove') await provider.remove(step.name, step.type);
+      const puts = await Promise.allSettled(
+        plan.steps.flatMap((step) => (step.op === 'put' ? [provider.put(step.set)] : [])),
+      );
+      const refused = puts.find((p) => p.status === 'rejected');
+      if (refused) throw refused.reason;
     } catch (err) {
       return this.failed(row('error', []), err, plan.action, d);
     }

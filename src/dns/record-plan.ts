@@ -49,6 +49,11 @@ export interface ActualHost {
   owner: Ownership;
   /** The sets are a wildcard's answer (the same at a name that has none): not records of the host. */
   synthesized?: boolean;
+  /**
+   * This installation began creating the host's records (it keeps a list): its mark and sets are
+   * written at once, so a create cut short may have left sets without the mark.
+   */
+  tracked?: boolean;
 }
 
 export type HostStep = { op: 'put'; set: RecordSet } | { op: 'remove'; name: string; type: RecordType };
@@ -218,8 +223,8 @@ function describe(sets: readonly RecordSet[]): string {
  * What to write for one host, from what it should have (undefined: nothing, its service is gone)
  * and what the provider holds. Marked ours: brought to the desired sets (sets of other types
  * removed first, so a CNAME can replace addresses); removed whole (the mark last) when undesired.
- * Unmarked: created (the mark first) where the host has no sets; left alone, as a conflict, where
- * it has some. Marked by another installation: a conflict.
+ * Unmarked: created (mark and sets) where the host has no sets, or where a create of its own was
+ * cut short; left alone, as a conflict, where it has some. Marked by another installation: a conflict.
  */
 export function planHost(
   host: string,
@@ -236,7 +241,7 @@ export function planHost(
       : { state: 'ok' };
   if (actual.owner.state === 'none') {
     if (!desired) return { state: 'ok' };
-    if (sets.length > 0 && !actual.synthesized)
+    if (sets.length > 0 && !actual.synthesized && !actual.tracked)
       return { state: 'conflict', reason: `${describe(sets)} exists, not created by Gatehouse` };
     return {
       state: 'write',

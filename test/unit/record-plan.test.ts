@@ -127,7 +127,7 @@ describe('external records: ownership and the plan', () => {
     expect(ownership(['heritage=external-dns,owner=x'], ID)).toEqual({ state: 'none' });
   });
 
-  it('creates on a free name, the mark first', () => {
+  it('creates on a free name: the mark and the sets', () => {
     expect(planHost('app.ext.test', d, none, ID, 300)).toEqual({
       state: 'write',
       action: 'create',
@@ -146,6 +146,13 @@ describe('external records: ownership and the plan', () => {
       state: 'write',
       action: 'create',
     });
+    // A create of its own cut short (the set written, the mark not): finished.
+    const halfway = {
+      sets: [A('app.ext.test', '192.0.2.10')],
+      owner: { state: 'none' as const },
+      tracked: true,
+    };
+    expect(planHost('app.ext.test', d, halfway, ID, 300)).toMatchObject({ state: 'write', action: 'create' });
   });
 
   it('never touches a set it did not mark: a conflict when wanted, nothing when not', () => {
