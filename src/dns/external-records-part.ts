@@ -21,7 +21,11 @@ export async function startExternalRecords(
     settings,
     db,
     owner: await installationId(db),
-    services: () => registry.list().map((r) => r.service),
+    // The login portal is served by every edge too: guarded services need it reachable.
+    services: () => [
+      ...registry.list().map((r) => r.service),
+      ...(core.portal ? [{ name: 'login portal', hosts: [core.portal] }] : []),
+    ],
     onServicesChange: (fn) => registry.onChange(fn),
     zones: async () => (await dnsProviders.list()).map((p) => p.zone),
     recordsFor: (name) => dnsProviders.recordsFor(name),

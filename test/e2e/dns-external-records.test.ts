@@ -76,7 +76,7 @@ describe('external DNS records follow the services (RFC 2136, real BIND)', () =>
       tsigAlgorithm: 'hmac-sha256',
       tsigSecret: bind.tsigSecret,
     });
-    t = await startTestGatehouse({ dns_records: 'on', dns_records_ttl: 60 });
+    t = await startTestGatehouse({ dns_records: 'on', dns_records_ttl: 60, auth_host: 'auth.ext.test' });
     const p = await t.api('POST', '/api/v1/dns-providers', {
       name: 'bind',
       type: 'rfc2136',
@@ -116,7 +116,10 @@ describe('external DNS records follow the services (RFC 2136, real BIND)', () =>
     // The old name falls back to the zone's wildcard: no records of its own.
     await answered('app.ext.test', WILDCARD, since);
     await until(async () => (await txt('_gatehouse.app.ext.test')).length === 0, 3000);
-    await until(async () => (await records()).records.map((r) => r.host).join() === 'www.ext.test', 2000);
+    await until(
+      async () => (await records()).records.map((r) => r.host).join() === 'auth.ext.test,www.ext.test',
+      2000,
+    );
   });
 
   it('a wildcard host gets a wildcard set; a LAN-only service gets none', async () => {
@@ -126,7 +129,9 @@ describe('external DNS records follow the services (RFC 2136, real BIND)', () =>
     expect(await answered('anything.apps.ext.test', ['127.0.0.2'], since)).toBeLessThan(1000);
     const view = await until(async () => {
       const v = await records();
-      return v.records.map((r) => r.host).join() === '*.apps.ext.test,www.ext.test' ? v : undefined;
+      return v.records.map((r) => r.host).join() === '*.apps.ext.test,auth.ext.test,www.ext.test'
+        ? v
+        : undefined;
     }, 2000);
     expect(await txt('_gatehouse-wildcard.apps.ext.test')).toEqual([
       `heritage=gatehouse,owner=${view.owner}`,
@@ -171,6 +176,7 @@ describe('external DNS records follow the services (RFC 2136, real BIND)', () =>
     const json = await cli('--json', 'dns', 'records');
     expect((JSON.parse(json.stdout) as DnsRecordsList).records.map((r) => r.host)).toEqual([
       '*.apps.ext.test',
+      'auth.ext.test',
       'www.ext.test',
     ]);
   });
@@ -183,7 +189,9 @@ describe('external DNS records follow the services (RFC 2136, real BIND)', () =>
     await until(async () => (await txt('_gatehouse.www.ext.test')).length === 0, 2000);
     await until(async () => (await txt('_gatehouse-wildcard.apps.ext.test')).length === 0, 2000);
     expect(await a('x.apps.ext.test')).toEqual(WILDCARD);
-    await until(async () => (await records()).records.length === 0, 2000);
+    // The login portal's host stays: edges serve it whatever the services.
+    await until(async () => (await records()).records.map((r) => r.host).join() === 'auth.ext.test', 2000);
+    expect(await a('auth.ext.test')).toEqual(['127.0.0.2', '127.0.0.3']);
     const removed = await t.api('GET', '/api/v1/events?kind=dns_record_removed');
     expect(JSON.stringify(removed.json)).toContain('www.ext.test: records removed');
   });
