@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dnsRecordsView, type DnsRecordsList } from '../../src/api/views/index.js';
 import { Rfc2136Provider } from '../../src/dns/rfc2136.js';
 import { startBind, type Bind } from '../helpers/bind.js';
+import { startGatehouse } from '../../src/gatehouse.js';
+import { createLogger } from '../../src/observe/log.js';
 import { ADMIN_TOKEN, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
 import { until } from '../helpers/net.js';
 
@@ -194,6 +196,28 @@ describe('external DNS records follow the services (RFC 2136, real BIND)', () =>
     expect(await a('auth.ext.test')).toEqual(['127.0.0.2', '127.0.0.3']);
     const removed = await t.api('GET', '/api/v1/events?kind=dns_record_removed');
     expect(JSON.stringify(removed.json)).toContain('www.ext.test: records removed');
+  });
+
+  it('target changed (a floating IP set at a restart): every record follows, still marked as its own', async () => {
+    expect((await service('float', ['float.ext.test'])).status).toBe(201);
+    await answered('float.ext.test', ['127.0.0.2', '127.0.0.3'], Date.now());
+    const owner = (await records()).owner;
+    await t.gh.close();
+    const since = Date.now();
+    t.gh = await startGatehouse(
+      { ...t.gh.settings, dns_records_target: ['192.0.2.50'] },
+      createLogger(process.env.GATEHOUSE_TEST_LOG ?? 'silent'),
+    );
+    expect(await answered('float.ext.test', ['192.0.2.50'], since, 5000)).toBeLessThan(5000);
+    await answered('auth.ext.test', ['192.0.2.50'], since, 3000);
+    const view = await records();
+    expect(view.owner).toBe(owner);
+    expect(view.target).toEqual({ type: 'addresses', values: ['192.0.2.50'] });
+    expect(await txt('_gatehouse.float.ext.test')).toEqual([`heritage=gatehouse,owner=${owner}`]);
+    // Removed after the restart: the records it made before it are removed too.
+    const gone = Date.now();
+    expect((await t.api('DELETE', '/api/v1/services/float')).status).toBe(200);
+    expect(await answered('float.ext.test', WILDCARD, gone)).toBeLessThan(1000);
   });
 
   it('refuses a bad target at start, naming the setting', async () => {
