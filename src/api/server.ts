@@ -128,6 +128,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     ...(deps.leader ? { leader: deps.leader } : {}),
     ...(deps.sealer ? { sealer: deps.sealer } : {}),
     ...(deps.certManager ? { certManager: deps.certManager } : {}),
+    ...(deps.externalRecords ? { externalRecords: deps.externalRecords } : {}),
     async maybeWait(version, wait) {
       if (wait !== 'true' && wait !== '1') return {};
       const s = await deps.edge.waitFor(version);
@@ -211,7 +212,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
       await providerRoutes(api, ctx);
       await certRoutes(api, ctx);
       await dnsRoutes(api, ctx);
-      await dnsRecordRoutes(api, ctx, deps.externalRecords);
+      await dnsRecordRoutes(api, ctx);
       await applyRoutes(api, ctx);
       await sessionRoutes(api, deps.gate);
       await streamRoutes(api, ctx, deps.feed);

@@ -20,9 +20,16 @@ import {
   type HostRecords,
   type RecordState,
   type RecordsStatus,
+  type RecordsSummary,
 } from './record-status.js';
 
-export type { DnsRecordEvent, HostRecords, RecordState, RecordsStatus } from './record-status.js';
+export type {
+  DnsRecordEvent,
+  HostRecords,
+  RecordState,
+  RecordsStatus,
+  RecordsSummary,
+} from './record-status.js';
 
 export interface ExternalRecordsOptions {
   settings: Pick<Settings, 'dns_records' | 'dns_records_target' | 'dns_records_ttl'>;
@@ -158,6 +165,24 @@ export class ExternalRecords {
     });
     records.sort((a, b) => a.host.localeCompare(b.host));
     return { ...base, target: targetView(target), last_full_pass: null, records };
+  }
+
+  /** For GET /status on the leader: hosts by state, and those in conflict or error with why. */
+  summary(): RecordsSummary | undefined {
+    if (!this.running) return undefined;
+    const all = [...this.status.values()];
+    const count = (s: RecordState) => all.filter((r) => r.state === s).length;
+    return {
+      ok: count('ok'),
+      pending: count('pending'),
+      conflict: count('conflict'),
+      error: count('error'),
+      problems: all
+        .filter((r) => r.state === 'conflict' || r.state === 'error')
+        .sort((a, b) => a.host.localeCompare(b.host))
+        .slice(0, 20)
+        .map((r) => ({ host: r.host, state: r.state, message: r.message, retry_at: r.retry_at })),
+    };
   }
 
   private async inputs(): Promise<{ desired: Map<string, DesiredHost>; target: RecordTarget | undefined }> {

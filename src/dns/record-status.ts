@@ -38,6 +38,15 @@ export interface RecordsStatus {
   records: HostRecords[];
 }
 
+/** External records in GET /status: hosts by state, and the first few in conflict or error. */
+export interface RecordsSummary {
+  ok: number;
+  pending: number;
+  conflict: number;
+  error: number;
+  problems: { host: string; state: RecordState; message: string; retry_at: string | null }[];
+}
+
 export function targetView(t: RecordTarget | undefined): RecordsStatus['target'] {
   if (!t) return { type: 'none', values: [] };
   return t.kind === 'cname'

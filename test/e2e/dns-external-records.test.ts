@@ -3,7 +3,7 @@ import { Resolver } from 'node:dns/promises';
 import { request } from 'node:http';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dnsRecordsView, type DnsRecordsList } from '../../src/api/views/index.js';
+import { dnsRecordsView, statusView, type DnsRecordsList } from '../../src/api/views/index.js';
 import { Rfc2136Provider } from '../../src/dns/rfc2136.js';
 import { startBind, type Bind } from '../helpers/bind.js';
 import { startGatehouse } from '../../src/gatehouse.js';
@@ -161,6 +161,17 @@ describe('external DNS records follow the services (RFC 2136, real BIND)', () =>
     expect(JSON.stringify(events.json)).toContain('taken.ext.test: A 203.0.113.5 exists');
     expect(await a('taken.ext.test')).toEqual(['203.0.113.5']);
     expect(await txt('_gatehouse.taken.ext.test')).toEqual([]);
+    // GET /status says so too.
+    const status = statusView.parse((await t.api('GET', '/api/v1/status')).json);
+    expect(status.dns_records).toMatchObject({ conflict: 1, error: 0 });
+    expect(status.dns_records?.problems).toEqual([
+      {
+        host: 'taken.ext.test',
+        state: 'conflict',
+        message: 'A 203.0.113.5 exists, not created by Gatehouse',
+        retry_at: null,
+      },
+    ]);
     // Its service removed: still untouched.
     expect((await t.api('DELETE', '/api/v1/services/taken')).status).toBe(200);
     await new Promise((r) => setTimeout(r, 700));
