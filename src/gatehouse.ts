@@ -204,7 +204,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     life.onStop(stopTunnel);
     life.onStop(core.registry.onChange(() => clients.servicesChanged()));
     // External DNS records follow the services (docs/dns.md), written by the leader.
-    const externalRecords = await startExternalRecords(life, core, gate);
+    const externalRecords = await startExternalRecords(life, core, gate, () => new NodeStore(db).list());
     const api = await serveApi(life, admin.check, {
       ...core,
       externalRecords,

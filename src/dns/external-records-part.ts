@@ -1,9 +1,9 @@
 import type { Gate } from '../gate/gate.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { Core } from '../start-parts.js';
-import { NodeStore } from '../edge/nodes.js';
 import { installationId } from '../store/instance-id.js';
 import { ExternalRecords } from './external-records.js';
+import type { EdgeAddress } from './record-plan.js';
 
 /**
  * External records wired to the rest (docs/dns.md): services from the registry, edges from the
@@ -14,9 +14,10 @@ export async function startExternalRecords(
   life: Lifecycle,
   core: Core,
   gate: Gate,
+  /** The edge nodes (edge/nodes.ts). */
+  edges: () => Promise<EdgeAddress[]>,
 ): Promise<ExternalRecords> {
   const { settings, db, registry, dnsProviders, leader, log } = core;
-  const nodes = new NodeStore(db);
   const records = new ExternalRecords({
     settings,
     db,
@@ -29,7 +30,7 @@ export async function startExternalRecords(
     onServicesChange: (fn) => registry.onChange(fn),
     zones: async () => (await dnsProviders.list()).map((p) => p.zone),
     recordsFor: (name) => dnsProviders.recordsFor(name),
-    edges: () => nodes.list(),
+    edges,
     event: (kind, host, detail) =>
       void gate.event(kind, '', '', detail, { host, path: '' }).catch(() => undefined),
     log: log.child({ part: 'dns-records' }),
