@@ -251,7 +251,15 @@ export class ExternalRecords {
       if (write) this.applied.set(host, key(d));
       return this.set(row('error', [], d.problem), write);
     }
-    const provider = await this.o.recordsFor(host).catch(() => undefined);
+    let provider: RecordProvider | undefined;
+    try {
+      provider = await this.o.recordsFor(host);
+    } catch (err) {
+      // The store could not say (never taken for a removed provider: that would drop the host).
+      return write
+        ? this.failed(row('error', []), err, 'provider lookup', d)
+        : row('error', [], errText(err));
+    }
     if (!provider) {
       if (!d) {
         // Its provider was removed: nothing can be written there any more.

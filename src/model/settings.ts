@@ -63,12 +63,9 @@ const TARGET_HOST = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{
 const recordTarget = z
   .preprocess(
     (v) =>
-      typeof v === 'string'
-        ? v
-            .split(',')
-            .map((s) => s.trim().toLowerCase())
-            .filter(Boolean)
-        : v,
+      (typeof v === 'string' ? v.split(',') : Array.isArray(v) ? v : [v])
+        .map((s) => (typeof s === 'string' ? s.trim().toLowerCase() : s))
+        .filter((s) => s !== ''),
     z.array(z.string()).max(32, 'at most 32 addresses'),
   )
   .refine(

@@ -10,6 +10,7 @@ import {
   type ActualHost,
 } from '../../src/dns/record-plan.js';
 import type { RecordSet } from '../../src/dns/records.js';
+import { loadSettings } from '../../src/model/settings.js';
 
 const ID = 'gh-0123456789abcdef';
 const A = (name: string, ...values: string[]): RecordSet => ({ name, type: 'A', ttl: 300, values });
@@ -207,5 +208,42 @@ describe('external records: ownership and the plan', () => {
     const cn = (v: string): RecordSet => ({ name: 'a', type: 'CNAME', ttl: 60, values: [v] });
     expect(sameSet(cn('Edge.example.net.'), { ...cn('edge.example.net'), ttl: 300 })).toBe(true);
     expect(sameSet(A('a', '192.0.2.1'), { ...A('a', '192.0.2.1'), ttl: 60 })).toBe(false);
+  });
+});
+
+describe('external records: settings', () => {
+  const target = (v: unknown) => loadSettings({ dns_records_target: v }, {}).dns_records_target;
+
+  it('takes addresses (comma-separated or a YAML list) or one host name; off by default', () => {
+    expect(loadSettings({}, {})).toMatchObject({
+      dns_records: 'off',
+      dns_records_target: [],
+      dns_records_ttl: 300,
+    });
+    expect(target(' 192.0.2.1, 2001:DB8::1 ')).toEqual(['192.0.2.1', '2001:db8::1']);
+    expect(target(['192.0.2.1', '192.0.2.2'])).toEqual(['192.0.2.1', '192.0.2.2']);
+    expect(target('Edge.Example.NET')).toEqual(['edge.example.net']);
+    expect(loadSettings({}, { GATEHOUSE_DNS_RECORDS_TARGET: '192.0.2.9' }).dns_records_target).toEqual([
+      '192.0.2.9',
+    ]);
+  });
+
+  it('refuses anything else, naming the setting', () => {
+    for (const bad of [
+      '192.0.2.1,edge.example.net',
+      'a.example,b.example',
+      'not a host',
+      '300.1.1.1',
+      'localhost',
+    ])
+      expect(() => target(bad), bad).toThrow(
+        /^setting --dns-records-target: IP addresses \(comma-separated\), or one host name for a CNAME/,
+      );
+    expect(() => loadSettings({ dns_records_ttl: 5 }, {})).toThrow(
+      /^setting --dns-records-ttl: expected seconds from 30/,
+    );
+    expect(() => loadSettings({}, { GATEHOUSE_DNS_RECORDS: 'yes' })).toThrow(
+      /^setting GATEHOUSE_DNS_RECORDS: off or on/,
+    );
   });
 });
