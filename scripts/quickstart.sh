@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-exec node bin/gatehouse.js up "$@"
+# bin/gatehouse.js, not `node bin/gatehouse.js`: its shebang carries the V8 flags Gatehouse runs with.
+exec bin/gatehouse.js up "$@"

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import QRCode from 'qrcode';
 import { z } from 'zod';
 import { slugSchema } from '../model/values.js';
 import { vpnClientCreateSchema, vpnGroupCreateSchema, vpnGroupUpdateSchema } from '../model/vpn-client.js';
 import type { VpnClientStore } from '../vpn/clients.js';
+import { loadQr } from '../gate/totp.js';
 import { parse } from './http-errors.js';
 import type { VpnClientAdded, VpnClientList, VpnGroupList, VpnGroupView } from './views/index.js';
 
@@ -22,7 +22,9 @@ export async function vpnClientRoutes(app: FastifyInstance, clients: VpnClientSt
     const input = parse(vpnClientCreateSchema, req.body, '');
     const added = await clients.add(input);
     if (format === 'png') {
-      const png = await QRCode.toBuffer(added.config, { type: 'png', errorCorrectionLevel: 'M', margin: 2 });
+      const png = await (
+        await loadQr()
+      ).toBuffer(added.config, { type: 'png', errorCorrectionLevel: 'M', margin: 2 });
       return reply
         .code(201)
         .header('content-type', 'image/png')

@@ -8,7 +8,7 @@ import { doctorCommand } from './commands/doctor.js';
 import { backupCommand } from './commands/backup.js';
 import { dbCommand } from './commands/db.js';
 import { rotateCommand } from './commands/rotate.js';
-import { dnsRecordsCommand } from './commands/dns-records.js';
+import { dnsCommand } from './commands/dns.js';
 import { upCommand } from './commands/up.js';
 import { linkCommand } from './commands/link.js';
 import { providerCommand } from './commands/provider.js';
@@ -44,7 +44,6 @@ export function buildCli(): Command {
   program.addCommand(providerCommand());
   program.addCommand(hashPasswordCommand());
   program.addCommand(certCommand());
-  program.addCommand(new Command('dns').description('DNS: external records').addCommand(dnsRecordsCommand()));
   program.addCommand(nodeCommand());
   program.addCommand(edgeCommand());
   program.addCommand(siteCommand());
@@ -58,6 +57,7 @@ export function buildCli(): Command {
   program.addCommand(backupCommand());
   program.addCommand(dbCommand());
   program.addCommand(rotateCommand());
+  program.addCommand(dnsCommand());
   return program;
 }
 

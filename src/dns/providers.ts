@@ -1,15 +1,24 @@
-import { conflict, notFound } from '../model/errors.js';
-import type { DnsProviderInput, DnsProviderView } from '../model/dns.js';
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import { conflict, invalid, notFound } from '../model/errors.js';
+import { SEALED_FIELDS, type DnsProviderInput, type DnsProviderView } from '../model/dns.js';
 import type { Sealer } from '../store/secrets.js';
 import type { Database, Db } from '../store/db.js';
 import { Rfc2136Provider, type DnsProvider } from './rfc2136.js';
-import type { RecordProvider } from './records.js';
-import { CloudflareProvider, HetznerProvider } from './http-providers.js';
+import type { RecordProvider, RecordSet } from './records.js';
+import { CloudflareProvider } from './http-providers.js';
+import { HetznerProvider } from './hetzner.js';
+import { OvhProvider } from './ovh.js';
+import { ExecHookProvider } from './exec-hook.js';
 
 type Row = Database['dns_providers'];
+type Config = Record<string, unknown>;
 
 /** DNS providers (their secrets sealed), and which one answers for a name. */
 export class DnsProviders {
+  /** What each exec hook without a check server last wrote (its get() answers from here). */
+  private readonly hookMemory = new Map<string, Map<string, RecordSet>>();
+
   constructor(
     private readonly db: Db,
     private readonly sealer: Sealer,
@@ -22,11 +31,16 @@ export class DnsProviders {
       .where('name', '=', input.name)
       .executeTakeFirst();
     if (exists) throw conflict('name', `DNS provider ${input.name} exists`);
+    if (input.type === 'exec') await checkScript(input.command);
     const { name, type, zone, ...rest } = input;
-    const secret = input.type === 'rfc2136' ? input.tsig_secret : input.api_token;
-    const config = Object.fromEntries(
-      Object.entries(rest).filter(([k]) => k !== 'tsig_secret' && k !== 'api_token'),
-    );
+    const sealed: readonly string[] = SEALED_FIELDS[type];
+    const fields = rest as Config;
+    const config = Object.fromEntries(Object.entries(fields).filter(([k]) => !sealed.includes(k)));
+    // One secret is sealed as it is (as before); several (or a map) as one JSON object.
+    const secret =
+      type === 'ovh' || type === 'exec'
+        ? JSON.stringify(Object.fromEntries(sealed.map((k) => [k, fields[k]])))
+        : String(fields[sealed[0] as string]);
     const row: Row = {
       name,
       type,
@@ -46,6 +60,7 @@ export class DnsProviders {
   async remove(name: string): Promise<void> {
     const r = await this.db.deleteFrom('dns_providers').where('name', '=', name).executeTakeFirst();
     if (Number(r.numDeletedRows) === 0) throw notFound(`DNS provider ${name}`);
+    this.hookMemory.delete(name);
   }
 
   /**
@@ -64,26 +79,67 @@ export class DnsProviders {
     const row = rows
       .filter((r) => bare === r.zone || bare.endsWith(`.${r.zone}`))
       .sort((a, b) => b.zone.length - a.zone.length)[0];
-    if (!row) return undefined;
-    const c = JSON.parse(row.config) as Record<string, string | string[] | undefined>;
-    const secret = this.sealer.open(row.secret_sealed);
-    if (row.type === 'rfc2136') {
-      return new Rfc2136Provider({
-        zone: row.zone,
-        server: String(c.server),
-        tsigName: String(c.tsig_name),
-        tsigAlgorithm: String(c.tsig_algorithm),
-        tsigSecret: secret,
-      });
-    }
-    const http = {
-      zone: row.zone,
-      token: secret,
-      apiUrl: String(c.api_url),
-      ...(Array.isArray(c.propagation_servers) ? { propagationServers: c.propagation_servers } : {}),
-    };
-    return row.type === 'cloudflare' ? new CloudflareProvider(http) : new HetznerProvider(http);
+    return row ? this.build(row) : undefined;
   }
+
+  private build(row: Row): DnsProvider {
+    const c = JSON.parse(row.config) as Config;
+    const secret = this.sealer.open(row.secret_sealed);
+    const str = (k: string) => String(c[k]);
+    const servers = Array.isArray(c.propagation_servers)
+      ? { propagationServers: c.propagation_servers.map(String) }
+      : {};
+    switch (row.type) {
+      case 'rfc2136':
+        return new Rfc2136Provider({
+          zone: row.zone,
+          server: str('server'),
+          tsigName: str('tsig_name'),
+          tsigAlgorithm: str('tsig_algorithm'),
+          tsigSecret: secret,
+        });
+      case 'ovh': {
+        const s = JSON.parse(secret) as { application_secret: string; consumer_key: string };
+        return new OvhProvider({
+          zone: row.zone,
+          endpoint: str('endpoint'),
+          applicationKey: str('application_key'),
+          applicationSecret: s.application_secret,
+          consumerKey: s.consumer_key,
+          ...servers,
+        });
+      }
+      case 'exec': {
+        const s = JSON.parse(secret) as { env?: Record<string, string> };
+        let memory = this.hookMemory.get(row.name);
+        if (!memory) this.hookMemory.set(row.name, (memory = new Map()));
+        return new ExecHookProvider({
+          zone: row.zone,
+          command: str('command'),
+          timeoutS: Number(c.timeout_s ?? 60),
+          ...(typeof c.check_server === 'string' ? { checkServer: c.check_server } : {}),
+          env: s.env ?? {},
+          memory,
+        });
+      }
+      default: {
+        const http = { zone: row.zone, token: secret, apiUrl: str('api_url'), ...servers };
+        return row.type === 'cloudflare' ? new CloudflareProvider(http) : new HetznerProvider(http);
+      }
+    }
+  }
+}
+
+/** An exec hook's script exists, is a file and may be executed (checked when it is added). */
+async function checkScript(path: string): Promise<void> {
+  const s = await stat(path).catch(() => undefined);
+  if (!s) throw invalid('command', `${path} does not exist`);
+  if (!s.isFile()) throw invalid('command', `${path} is not a file`);
+  // It runs as Gatehouse's user: one anybody else may rewrite would run their code.
+  if ((s.mode & 0o022) !== 0) throw invalid('command', `${path} is writable by group or others`);
+  await access(path, constants.X_OK).catch(() => {
+    throw invalid('command', `${path} is not executable`);
+  });
 }
 
 function isRecordProvider(p: DnsProvider): p is DnsProvider & RecordProvider {

@@ -68,11 +68,13 @@ export async function querySets(server: string, name: string): Promise<RecordSet
     r.resolveTxt(name).catch(none),
   ]);
   const sets: RecordSet[] = [];
+  // A set has no order (servers rotate it, BIND's rrset-order is cyclic): sorted, so reads compare.
+  const sorted = (v: string[]): string[] => v.sort();
   // A CNAME answer also carries its target's addresses: those are not records at this name.
   if (cname.length > 0) return [{ name, type: 'CNAME', ttl: 60, values: [cname[0] as string] }];
-  if (a.length) sets.push({ name, type: 'A', ttl: a[0]?.ttl ?? 60, values: a.map((x) => x.address) });
+  if (a.length) sets.push({ name, type: 'A', ttl: a[0]?.ttl ?? 60, values: sorted(a.map((x) => x.address)) });
   if (aaaa.length)
-    sets.push({ name, type: 'AAAA', ttl: aaaa[0]?.ttl ?? 60, values: aaaa.map((x) => x.address) });
-  if (txt.length) sets.push({ name, type: 'TXT', ttl: 60, values: txt.map((x) => x.join('')) });
+    sets.push({ name, type: 'AAAA', ttl: aaaa[0]?.ttl ?? 60, values: sorted(aaaa.map((x) => x.address)) });
+  if (txt.length) sets.push({ name, type: 'TXT', ttl: 60, values: sorted(txt.map((x) => x.join(''))) });
   return sets;
 }

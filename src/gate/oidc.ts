@@ -1,4 +1,4 @@
-import * as oidc from 'openid-client';
+import type * as Oidc from 'openid-client';
 import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { conflict, GatehouseError, notFound } from '../model/errors.js';
@@ -11,6 +11,16 @@ import { openStep, signStep } from './totp.js';
 import type { UserStore } from './users.js';
 
 type ProviderRow = Database['providers'];
+
+/**
+ * openid-client (with jose and oauth4webapi, ~1.5 MB of heap) is loaded at the first sign-in
+ * through a provider: most installations never use one.
+ */
+let oidcModule: Promise<typeof Oidc> | undefined;
+function loadOidc(): Promise<typeof Oidc> {
+  oidcModule ??= import('openid-client');
+  return oidcModule;
+}
 
 /** What the browser carries between the redirect to the provider and the callback (signed). */
 interface Pending {
@@ -29,7 +39,7 @@ export const OIDC_COOKIE = 'gh_oidc';
  * through `group_map`, sets the user's groups at every sign-in.
  */
 export class Providers {
-  private readonly configs = new Map<string, Promise<oidc.Configuration>>();
+  private readonly configs = new Map<string, Promise<Oidc.Configuration>>();
 
   constructor(
     private readonly db: Db,
@@ -113,6 +123,7 @@ export class Providers {
   async start(name: string, redirectUri: string, rd: string): Promise<{ url: string; pending: string }> {
     const row = await this.row(name);
     const config = await this.config(row);
+    const oidc = await loadOidc();
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
@@ -138,6 +149,7 @@ export class Providers {
       throw new GatehouseError('oidc_expired', 'the sign-in took too long; start again', 400);
     const row = await this.row(p.p);
     const config = await this.config(row);
+    const oidc = await loadOidc();
     const tokens = await oidc.authorizationCodeGrant(config, callbackUrl, {
       pkceCodeVerifier: p.v,
       expectedState: p.s,
@@ -245,18 +257,20 @@ export class Providers {
     }
   }
 
-  private config(row: ProviderRow): Promise<oidc.Configuration> {
+  private config(row: ProviderRow): Promise<Oidc.Configuration> {
     let c = this.configs.get(row.name);
     if (!c) {
       const insecure = row.issuer.startsWith('http://');
-      c = oidc
-        .discovery(
-          new URL(row.issuer),
-          row.client_id,
-          this.sealer.open(row.client_secret),
-          undefined,
-          // Plain HTTP only for an issuer configured with http:// (a provider on the LAN or loopback).
-          insecure ? { execute: [oidc.allowInsecureRequests], timeout: 10 } : { timeout: 10 },
+      c = loadOidc()
+        .then((oidc) =>
+          oidc.discovery(
+            new URL(row.issuer),
+            row.client_id,
+            this.sealer.open(row.client_secret),
+            undefined,
+            // Plain HTTP only for an issuer configured with http:// (a provider on the LAN or loopback).
+            insecure ? { execute: [oidc.allowInsecureRequests], timeout: 10 } : { timeout: 10 },
+          ),
         )
         .catch((err: unknown) => {
           this.configs.delete(row.name);

@@ -1,6 +1,5 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Secret, TOTP } from 'otpauth';
-import QRCode from 'qrcode';
 
 /**
  * TOTP second factor (RFC 6238: SHA-1, 6 digits, 30 s, the settings every authenticator app reads)
@@ -58,12 +57,17 @@ export function hashRecovery(code: string): string {
 }
 
 /** The QR code of an otpauth URL as inline SVG (the portal needs no JavaScript) or terminal text. */
-export function qrSvg(url: string): Promise<string> {
-  return QRCode.toString(url, { type: 'svg', margin: 2 });
+export async function qrSvg(url: string): Promise<string> {
+  return (await loadQr()).toString(url, { type: 'svg', margin: 2 });
 }
 
-export function qrTerminal(url: string): Promise<string> {
-  return QRCode.toString(url, { type: 'terminal', small: true });
+export async function qrTerminal(url: string): Promise<string> {
+  return (await loadQr()).toString(url, { type: 'terminal', small: true });
+}
+
+/** qrcode (with pngjs, ~1.5 MB of heap) is loaded when a QR code is first drawn. */
+export async function loadQr(): Promise<typeof import('qrcode')> {
+  return (await import('qrcode')).default;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { isAbsolute, normalize } from 'node:path';
 import { z } from 'zod';
 import { hostnameSchema, slugSchema, tcpUpstreamSchema } from './values.js';
 
@@ -8,8 +9,32 @@ const token = z
   .min(8)
   .max(512)
   .regex(/^[\x21-\x7e]+$/, 'a token of printable characters');
+/** Servers (IP:port) to check before the CA looks; default: the zone's authoritative servers. */
+const propagationServers = z.array(tcpUpstreamSchema).max(8).optional();
 
-/** A DNS provider for ACME DNS-01. The secret (TSIG key, API token) is stored sealed. */
+/** Variables an exec hook gets from the operator (API keys of the DNS service it scripts). */
+const hookEnv = z
+  .record(
+    z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'an environment variable name')
+      .refine(
+        (k) => !k.startsWith('GATEHOUSE_') && k !== 'PATH',
+        'PATH and GATEHOUSE_* are set by Gatehouse',
+      ),
+    z
+      .string()
+      .max(4096)
+      .regex(/^[^\0]*$/, 'no NUL characters'),
+  )
+  .refine((e) => Object.keys(e).length <= 32, 'at most 32 variables')
+  .default({});
+
+/**
+ * A DNS provider: DNS-01 for certificates, and record sets (A, AAAA, CNAME, TXT) for external
+ * records. Secrets (TSIG key, API token, OVH application secret and consumer key, an exec hook's
+ * environment) are stored sealed and never shown.
+ */
 export const dnsProviderSchema = z.discriminatedUnion('type', [
   /** RFC 2136 dynamic updates signed with TSIG (BIND, Knot, PowerDNS). */
   z.strictObject({
@@ -28,8 +53,7 @@ export const dnsProviderSchema = z.discriminatedUnion('type', [
     zone,
     api_token: token,
     api_url: apiUrl.default('https://api.cloudflare.com/client/v4'),
-    /** Servers (IP:port) to check before the CA looks; default: the zone's authoritative servers. */
-    propagation_servers: z.array(tcpUpstreamSchema).max(8).optional(),
+    propagation_servers: propagationServers,
   }),
   z.strictObject({
     name: slugSchema,
@@ -37,11 +61,46 @@ export const dnsProviderSchema = z.discriminatedUnion('type', [
     zone,
     api_token: token,
     api_url: apiUrl.default('https://dns.hetzner.com/api/v1'),
-    propagation_servers: z.array(tcpUpstreamSchema).max(8).optional(),
+    propagation_servers: propagationServers,
+  }),
+  /** OVH's API v1: an application (key + secret) and a consumer key allowed on /domain/zone/<zone>. */
+  z.strictObject({
+    name: slugSchema,
+    type: z.literal('ovh'),
+    zone,
+    endpoint: apiUrl.default('https://eu.api.ovh.com/1.0'),
+    application_key: z.string().regex(/^[A-Za-z0-9]{8,64}$/, 'an OVH application key (letters, digits)'),
+    application_secret: token,
+    consumer_key: token,
+    propagation_servers: propagationServers,
+  }),
+  /** An operator's script called as lego's `exec` provider and acme.sh hooks are (docs/dns.md). */
+  z.strictObject({
+    name: slugSchema,
+    type: z.literal('exec'),
+    zone,
+    command: z
+      .string()
+      .min(2)
+      .max(1024)
+      .refine((p) => isAbsolute(p) && normalize(p) === p, 'an absolute, normalized path of a script'),
+    timeout_s: z.int().min(1).max(600).default(60),
+    /** A server (IP:port) answering for the zone: what get() and DNS-01's wait ask. */
+    check_server: tcpUpstreamSchema.optional(),
+    env: hookEnv,
   }),
 ]);
 
 export type DnsProviderInput = z.output<typeof dnsProviderSchema>;
+
+/** The fields of each type that are sealed (the rest is shown as `config`). */
+export const SEALED_FIELDS = {
+  rfc2136: ['tsig_secret'],
+  cloudflare: ['api_token'],
+  hetzner: ['api_token'],
+  ovh: ['application_secret', 'consumer_key'],
+  exec: ['env'],
+} as const satisfies Record<DnsProviderInput['type'], readonly string[]>;
 
 export interface DnsProviderView {
   name: string;

@@ -8,15 +8,33 @@ import {
 import type { AddressInfo } from 'node:net';
 import { createServer as createTcpServer } from 'node:net';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Ports for tests come from below the kernel's ephemeral range (32768-60999 here): a port the
+ * kernel hands out itself (listen(0)) can be taken, between our check and the real listen, as the
+ * local port of any outgoing connection on the machine (seen as EADDRINUSE in CI). Each vitest worker
+ * (VITEST_POOL_ID) gets its own slice, so parallel files never pick the same one either; within it,
+ * a port is taken only if nothing listens on it now.
+ */
+const PORT_BASE = 20_000;
+const SLICES = 8;
+const SLICE = Math.floor((32_768 - PORT_BASE) / SLICES);
+const slice = (Number(process.env.VITEST_POOL_ID ?? process.pid) || 0) % SLICES;
+let nextInSlice = Math.floor(Math.random() * SLICE);
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const s = createTcpServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
+}
+
+export async function freePort(): Promise<number> {
+  for (let tries = 0; tries < SLICE; tries++) {
+    const port = PORT_BASE + slice * SLICE + (nextInSlice++ % SLICE);
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`freePort: no free port in ${PORT_BASE + slice * SLICE}+${SLICE}`);
 }
 
 export interface Res {

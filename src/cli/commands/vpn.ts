@@ -1,10 +1,10 @@
 import { writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
-import QRCode from 'qrcode';
 import type { VpnClientAdded, VpnClientList } from '../../api/views/index.js';
 import { vpnGroupCommand } from './vpn-groups.js';
 import { cliContext, removeCommand } from '../context.js';
 import { table } from '../format.js';
+import { loadQr } from '../../gate/totp.js';
 
 const bytes = (n: number) =>
   n >= 1 << 30
@@ -59,12 +59,14 @@ export function vpnCommand(): Command {
         if (o.png)
           await writeFile(
             o.png,
-            await QRCode.toBuffer(r.config, { type: 'png', errorCorrectionLevel: 'M' }),
+            await (await loadQr()).toBuffer(r.config, { type: 'png', errorCorrectionLevel: 'M' }),
             {
               mode: 0o600,
             },
           );
-        const qr = o.qr ? `\n${await QRCode.toString(r.config, { type: 'terminal', small: true })}` : '';
+        const qr = o.qr
+          ? `\n${await (await loadQr()).toString(r.config, { type: 'terminal', small: true })}`
+          : '';
         const until = r.client.expires_at ? `, until ${r.client.expires_at}` : '';
         ctx.print(
           `added VPN client ${r.client.name} (tunnel address ${r.client.address}, policy ${r.client.policy}${r.client.policy_from === 'group' ? ` from group ${r.client.group ?? ''}` : ''}${until}).\n` +

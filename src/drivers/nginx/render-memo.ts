@@ -127,10 +127,12 @@ export function buildTable(
 /** The state file's text from the memo's parts: the same as stateText of the table. */
 export function memoState(version: string, poolLines: string[], contribs: Contribution[]): string {
   if (!/^[0-9a-f]+$/.test(version)) throw new UnsafeValueError(`unsafe fast lane version ${version}`);
-  let text = `# gatehouse fast lane ${version}\n`;
-  for (const line of poolLines) text += line + '\n';
-  for (const c of contribs) for (const line of c.lines) text += line + '\n';
-  return text;
+  // One join: a flat string. Appending line by line made a tree of ~2 concatenations per line
+  // (~1.2 MB at 10,000 routes), kept as long as the rendered files are.
+  const parts = [`# gatehouse fast lane ${version}`, ...poolLines];
+  for (const c of contribs) for (const line of c.lines) parts.push(line);
+  parts.push('');
+  return parts.join('\n');
 }
 
 /** The files that do not depend on the table: those before the table's files, and those after. */
