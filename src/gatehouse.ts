@@ -41,6 +41,7 @@ import { every, Lifecycle } from './lifecycle.js';
 import { openLeader, runEvery } from './store/leader.js';
 import { sitesForFeed } from './vpn/feed-hook.js';
 import { startLanResolver } from './dns/lan-resolver.js';
+import { startExternalRecords } from './dns/external-records-part.js';
 
 export interface Gatehouse {
   settings: Settings;
@@ -211,8 +212,11 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     life.onStop(core.registry.onChange(() => clients.servicesChanged()));
     // Split-horizon DNS: LAN clients resolve served hosts to the LAN edge (docs/dns.md).
     const lanDns = await startLanResolver({ ...core, nodes: () => new NodeStore(db).list() }, life);
+    // External DNS records follow the services (docs/dns.md), written by the leader.
+    const externalRecords = await startExternalRecords(life, core, gate, () => new NodeStore(db).list());
     const api = await serveApi(life, admin.check, {
       ...core,
+      externalRecords,
       sites,
       clients,
       tunnels,

@@ -46,6 +46,8 @@ import { SiteStore } from '../vpn/store.js';
 import { VpnClientStore } from '../vpn/clients.js';
 import { vpnClientRoutes } from './vpn-clients.js';
 import { TunnelStats } from '../vpn/stats.js';
+import type { ExternalRecords } from '../dns/external-records.js';
+import { dnsRecordRoutes } from './dns-records.js';
 
 export interface ApiDeps {
   registry: Registry;
@@ -83,6 +85,8 @@ export interface ApiDeps {
   tunnels?: TunnelStats;
   /** Split-horizon DNS for the LAN (absent: lan_dns off). */
   lanDns?: LanResolver;
+  /** External DNS records (GET /api/v1/dns/records). */
+  externalRecords?: ExternalRecords;
 }
 
 declare module 'fastify' {
@@ -128,6 +132,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     ...(deps.leader ? { leader: deps.leader } : {}),
     ...(deps.sealer ? { sealer: deps.sealer } : {}),
     ...(deps.certManager ? { certManager: deps.certManager } : {}),
+    ...(deps.externalRecords ? { externalRecords: deps.externalRecords } : {}),
     async maybeWait(version, wait) {
       if (wait !== 'true' && wait !== '1') return {};
       const s = await deps.edge.waitFor(version);
@@ -212,6 +217,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
       await certRoutes(api, ctx);
       await dnsRoutes(api, ctx);
       await dnsLanRoutes(api, deps.settings, deps.lanDns);
+      await dnsRecordRoutes(api, ctx);
       await applyRoutes(api, ctx);
       await sessionRoutes(api, deps.gate);
       await streamRoutes(api, ctx, deps.feed);

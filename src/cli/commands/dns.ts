@@ -4,6 +4,7 @@ import { GatehouseError } from '../../model/errors.js';
 import { cliContext, collect, removeCommand } from '../context.js';
 import { table } from '../format.js';
 import { dnsLanCommand } from './dns-lan.js';
+import { dnsRecordsCommand } from './dns-records.js';
 
 interface AddOptions {
   type: string;
@@ -135,5 +136,7 @@ export function dnsCommand(): Command {
   );
   cmd.addCommand(provider);
   cmd.addCommand(dnsLanCommand());
+  // `gatehouse dns records`: the external records (docs/dns.md, External records).
+  cmd.addCommand(dnsRecordsCommand());
   return cmd;
 }
