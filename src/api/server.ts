@@ -45,6 +45,7 @@ import { VpnClientStore } from '../vpn/clients.js';
 import { vpnClientRoutes } from './vpn-clients.js';
 import { TunnelStats } from '../vpn/stats.js';
 import type { ExternalRecords } from '../dns/external-records.js';
+import type { PublicAddress } from '../dns/public-address.js';
 import { dnsRecordRoutes } from './dns-records.js';
 
 export interface ApiDeps {
@@ -83,6 +84,8 @@ export interface ApiDeps {
   tunnels?: TunnelStats;
   /** External DNS records (GET /api/v1/dns/records). */
   externalRecords?: ExternalRecords;
+  /** Dynamic DNS: the public address watched (GET /status). */
+  publicAddress?: PublicAddress;
 }
 
 declare module 'fastify' {
@@ -129,6 +132,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     ...(deps.sealer ? { sealer: deps.sealer } : {}),
     ...(deps.certManager ? { certManager: deps.certManager } : {}),
     ...(deps.externalRecords ? { externalRecords: deps.externalRecords } : {}),
+    ...(deps.publicAddress ? { publicAddress: deps.publicAddress } : {}),
     async maybeWait(version, wait) {
       if (wait !== 'true' && wait !== '1') return {};
       const s = await deps.edge.waitFor(version);
