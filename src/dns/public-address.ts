@@ -1,3 +1,5 @@
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { isIP, isIPv4 } from 'node:net';
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import { parseAddressSource, type AddressSource } from '../model/public-address.js';
@@ -59,6 +61,7 @@ export class PublicAddress {
   private running = false;
   private timer: NodeJS.Timeout | undefined;
   private busy: Promise<void> | undefined;
+  private abort: AbortController | undefined;
 
   constructor(private readonly o: PublicAddressOptions) {
     const p = parseAddressSource(o.source);
@@ -100,12 +103,15 @@ export class PublicAddress {
     return this.running ? { ...this.state } : undefined;
   }
 
-  /** Starts watching: the stored address is the current one until the first check (done now) says otherwise. */
+  /**
+   * Starts watching: the stored address is the current one until the first check (begun now, not
+   * waited for: slow URLs do not hold up the start) says otherwise.
+   */
   async start(): Promise<void> {
     if (!this.enabled || this.running) return;
     this.running = true;
     this.state.address = await this.stored();
-    await this.check();
+    void this.check();
   }
 
   private async stored(): Promise<string> {
@@ -115,6 +121,8 @@ export class PublicAddress {
 
   async stop(): Promise<void> {
     this.running = false;
+    // A URL still being asked is given up (its timeout could hold the shutdown for seconds).
+    this.abort?.abort();
     clearTimeout(this.timer);
     this.timer = undefined;
     this.state.next_check_at = null;
@@ -140,6 +148,7 @@ export class PublicAddress {
 
   private async once(): Promise<void> {
     const { found, problems } = await this.read();
+    if (!this.running) return;
     const now = new Date().toISOString();
     this.state.checked_at = now;
     this.state.ok = found !== undefined;
@@ -176,8 +185,10 @@ export class PublicAddress {
     }
     if (this.src.kind === 'off') return { problems: [] };
     const problems: string[] = [];
+    this.abort = new AbortController();
     for (const url of this.src.urls) {
-      const r = await askUrl(url, this.o.timeoutMs ?? 5000);
+      if (!this.running) break;
+      const r = await askUrl(url, this.o.timeoutMs ?? 5000, this.abort.signal);
       if ('address' in r) return { found: r, problems };
       problems.push(`${shown(url)}: ${r.problem}`);
     }
@@ -197,53 +208,60 @@ export function interfaceAddress(name: string, all: NodeJS.Dict<NetworkInterface
     : { problem: `interface ${name}: no address` };
 }
 
-/** One "what is my address" URL: its answer's text (trimmed) if that is an IP address. */
-export async function askUrl(url: string, timeoutMs: number): Promise<Reading> {
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      signal: AbortSignal.timeout(timeoutMs),
-      headers: { accept: 'text/plain' },
-      redirect: 'follow',
-    });
-  } catch (err) {
-    const e = err as Error & { cause?: { code?: string; message?: string } };
-    if (e.name === 'TimeoutError') return { problem: `no answer in ${timeoutMs / 1000} s` };
-    return { problem: `unreachable (${e.cause?.code ?? e.cause?.message ?? e.message})` };
-  }
-  if (!res.ok) {
-    await res.body?.cancel().catch(() => undefined);
-    return { problem: `answered HTTP ${res.status}` };
-  }
-  let text: string;
-  try {
-    text = await capped(res, MAX_ANSWER);
-  } catch (err) {
-    return { problem: `answer cut short (${(err as Error).message})` };
-  }
+/**
+ * One "what is my address" URL: its answer's text (trimmed) if that is an IP address. A connection
+ * of its own each time (no pooled one the service may have closed meanwhile); redirects are not
+ * followed.
+ */
+export function askUrl(url: string, timeoutMs: number, stop?: AbortSignal): Promise<Reading> {
+  return new Promise((done) => {
+    let settled = false;
+    const finish = (r: Reading) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      stop?.removeEventListener('abort', onStop);
+      req.destroy();
+      done(r);
+    };
+    const onStop = () => finish({ problem: 'stopped' });
+    const timer = setTimeout(() => finish({ problem: `no answer in ${timeoutMs / 1000} s` }), timeoutMs);
+    const u = new URL(url);
+    const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(
+      u,
+      { agent: false, headers: { accept: 'text/plain', 'user-agent': 'gatehouse' } },
+      (res) => {
+        if (res.statusCode !== 200) return finish({ problem: `answered HTTP ${res.statusCode ?? 0}` });
+        const chunks: Buffer[] = [];
+        let size = 0;
+        const judge = () =>
+          finish(answer(Buffer.concat(chunks).subarray(0, MAX_ANSWER).toString('utf8'), url));
+        res.on('data', (c: Buffer) => {
+          chunks.push(c);
+          size += c.length;
+          // Longer than any address: what came is judged (it is none), the rest is not read.
+          if (size > MAX_ANSWER) judge();
+        });
+        res.on('end', judge);
+        res.on('error', (err) => finish({ problem: `answer cut short (${errCode(err)})` }));
+      },
+    );
+    req.on('error', (err) => finish({ problem: `unreachable (${errCode(err)})` }));
+    if (stop?.aborted) return onStop();
+    stop?.addEventListener('abort', onStop);
+    req.end();
+  });
+}
+
+function answer(text: string, url: string): Reading {
   const v = text.trim();
   if (v.length <= 45 && isIP(v) !== 0) return { address: normalise(v), from: shown(url) };
   const seen = v.length > 40 ? `${v.slice(0, 40)}…` : v;
   return { problem: `answered ${JSON.stringify(seen)}, not an IP address (ignored)` };
 }
 
-/** At most `max` bytes of a body as text (a longer one is cut there: it is no address anyway). */
-async function capped(res: Response, max: number): Promise<string> {
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => undefined);
-      break;
-    }
-  }
-  return Buffer.concat(chunks).subarray(0, max).toString('utf8');
+function errCode(err: Error & { code?: string }): string {
+  return err.code ?? err.message;
 }
 
 /** IPv4-mapped IPv6 as IPv4; IPv6 in lower case. */

@@ -1,12 +1,13 @@
 import type { NetworkInterfaceInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { interfaceAddress, PublicAddress } from '../../src/dns/public-address.js';
+import { askUrl, interfaceAddress, PublicAddress } from '../../src/dns/public-address.js';
 import { parseAddressSource } from '../../src/model/public-address.js';
 import { loadSettings } from '../../src/model/settings.js';
 import { createLogger } from '../../src/observe/log.js';
 import type { Db } from '../../src/store/db.js';
 import { openDatabase } from '../../src/store/open.js';
+import { startServer } from '../helpers/net.js';
 import { testDir } from '../helpers/tmp.js';
 
 const nic = (address: string, family: 'IPv4' | 'IPv6'): NetworkInterfaceInfo =>
@@ -63,6 +64,46 @@ describe('public address: the setting', () => {
   });
 });
 
+describe('public address: one URL asked (a fake address service on loopback)', () => {
+  it('takes a text answer that is an address, and says why it takes no other', async () => {
+    const fake = await startServer((req, res) => {
+      const answers: Record<string, string> = {
+        '/v4': ' 203.0.113.5\r\n',
+        '/v6': '2001:DB8::5',
+        '/mapped': '::ffff:203.0.113.6',
+        '/html': '<html><body>Your IP is 203.0.113.5</body></html>',
+        '/long': '2'.repeat(100_000),
+      };
+      if (req.url === '/hang') return; // never answers
+      const a = answers[req.url ?? ''];
+      if (a === undefined) res.writeHead(404).end('no');
+      else res.end(a);
+    });
+    const u = (path: string) => `http://127.0.0.1:${fake.port}${path}`;
+    try {
+      expect(await askUrl(u('/v4'), 1000)).toEqual({ address: '203.0.113.5', from: u('/v4') });
+      expect(await askUrl(u('/v6'), 1000)).toEqual({ address: '2001:db8::5', from: u('/v6') });
+      expect(await askUrl(u('/mapped'), 1000)).toMatchObject({ address: '203.0.113.6' });
+      expect(await askUrl(u('/html'), 1000)).toEqual({
+        problem: 'answered "<html><body>Your IP is 203.0.113.5</body…", not an IP address (ignored)',
+      });
+      expect(await askUrl(u('/long'), 1000)).toMatchObject({
+        problem: expect.stringMatching(/^answered "2{40}…", not/),
+      });
+      expect(await askUrl(u('/gone'), 1000)).toEqual({ problem: 'answered HTTP 404' });
+      const t0 = Date.now();
+      expect(await askUrl(u('/hang'), 300)).toEqual({ problem: 'no answer in 0.3 s' });
+      expect(Date.now() - t0).toBeLessThan(2000);
+      const stop = new AbortController();
+      setTimeout(() => stop.abort(), 50);
+      expect(await askUrl(u('/hang'), 5000, stop.signal)).toEqual({ problem: 'stopped' });
+    } finally {
+      await fake.close();
+    }
+    expect(await askUrl(u('/v4'), 1000)).toEqual({ problem: 'unreachable (ECONNREFUSED)' });
+  });
+});
+
 describe('public address: the watcher', () => {
   let db: Db;
   let nics: Record<string, NetworkInterfaceInfo[]>;
@@ -98,6 +139,7 @@ describe('public address: the watcher', () => {
     p.onChange(() => told++);
     expect(p.status()).toBeUndefined();
     await p.start();
+    await p.check();
     expect(await p.edges()).toEqual([{ role: 'public', address: '203.0.113.5', online: true }]);
     expect(events).toEqual([
       'public_address_changed: public address changed from none to 203.0.113.5 (interface wan0)',
@@ -123,6 +165,7 @@ describe('public address: the watcher', () => {
   it('keeps the address it had when the interface has none, and says why', async () => {
     const p = make();
     await p.start();
+    await p.check();
     nics = {};
     await p.check();
     expect(p.status()).toMatchObject({
@@ -137,12 +180,14 @@ describe('public address: the watcher', () => {
   it('knows the old address after a restart (kept in the store)', async () => {
     const first = make();
     await first.start();
+    await first.check();
     await first.stop();
     // Not watching (another replica leads): the stored address is this node's edge address.
     expect(await first.edges()).toEqual([{ role: 'public', address: '203.0.113.5', online: true }]);
     nics.wan0 = [nic('203.0.113.9', 'IPv4')];
     const second = make();
     await second.start();
+    await second.check();
     expect(events.at(-1)).toBe(
       'public_address_changed: public address changed from 203.0.113.5 to 203.0.113.9 (interface wan0)',
     );
