@@ -8,6 +8,7 @@ import { ROTATE_KINDS } from './views/rotate.js';
 import { edgeFileJsonSchema, edgePaths } from './openapi-edges.js';
 import { sitePaths } from './openapi-sites.js';
 import { vpnClientPaths } from './openapi-vpn-clients.js';
+import { dnsLanPaths } from './openapi-dns-lan.js';
 import { dnsRecordPaths } from './openapi-dns-records.js';
 import {
   body,
@@ -59,6 +60,7 @@ export function openApiDocument(): object {
       ...edgePaths(),
       ...sitePaths(),
       ...vpnClientPaths(),
+      ...dnsLanPaths(),
       ...dnsRecordPaths(),
     },
   };

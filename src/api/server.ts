@@ -23,6 +23,8 @@ import { linkRoutes } from './links.js';
 import { providerRoutes } from './providers.js';
 import { certRoutes } from './certs.js';
 import { dnsRoutes } from './dns.js';
+import { dnsLanRoutes } from './dns-lan.js';
+import type { LanResolver } from '../dns/lan-resolver.js';
 import { applyRoutes } from './apply.js';
 import { adminFromCookie, CSRF_HEADER, sessionRoutes } from './session.js';
 import { streamRoutes } from './stream.js';
@@ -82,6 +84,8 @@ export interface ApiDeps {
   clients?: VpnClientStore;
   /** Tunnel figures every WireGuard server reports (vpn/stats.ts). */
   tunnels?: TunnelStats;
+  /** Split-horizon DNS for the LAN (absent: lan_dns off). */
+  lanDns?: LanResolver;
   /** External DNS records (GET /api/v1/dns/records). */
   externalRecords?: ExternalRecords;
   /** Dynamic DNS: the public address watched (GET /status). */
@@ -216,6 +220,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
       await providerRoutes(api, ctx);
       await certRoutes(api, ctx);
       await dnsRoutes(api, ctx);
+      await dnsLanRoutes(api, deps.settings, deps.lanDns);
       await dnsRecordRoutes(api, ctx);
       await applyRoutes(api, ctx);
       await sessionRoutes(api, deps.gate);

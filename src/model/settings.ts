@@ -4,9 +4,17 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_VPN_RANGE, vpnRangeSchema } from './site.js';
 import { addressIntervalSchema, addressSourceSchema } from './public-address.js';
+import { checkLanDns, lanDnsSettings } from './lan-dns-settings.js';
 import YAML from 'yaml';
 import { GatehouseError, fromZod, unreadableFile } from './errors.js';
-import { cidrSchema, durationSchema, hostnameSchema, slugSchema } from './values.js';
+import {
+  cidrSchema,
+  durationMs,
+  durationSchema,
+  hostnameSchema,
+  parseResolverSetting,
+  slugSchema,
+} from './values.js';
 
 /**
  * Start-up settings. Each can come from a flag (`--http-port`), an environment variable
@@ -77,7 +85,7 @@ const recordTarget = z
   )
   .default([]);
 
-export const settingsSchema = z.strictObject({
+const settingsFields = z.strictObject({
   config: z.string().optional(),
   // nginx's config names paths below it: characters its syntax gives a meaning to are refused here,
   // before anything starts, rather than by the driver at the first apply.
@@ -205,6 +213,20 @@ export const settingsSchema = z.strictObject({
     .optional(),
   /** How often every container is looked at again (events may be missed). */
   docker_resync_interval: durationSchema.default('5m'),
+  /**
+   * How DNS names in upstreams are resolved (docs/upstream-names.md): `system` (getaddrinfo:
+   * /etc/hosts and the machine's DNS servers) or a DNS server's IP[:port] asked directly.
+   */
+  upstream_resolver: z
+    .string()
+    .refine((v) => typeof parseResolverSetting(v) !== 'string', {
+      error: (iss) => `system, or a DNS server as IP or IP:port (e.g. 127.0.0.1:53)${got(iss.input)}`,
+    })
+    .default('system'),
+  /** How long an answer without a TTL (the system resolver's) is used before asking again (1s-300s). */
+  upstream_name_ttl: durationSchema
+    .refine((d) => durationMs(d) >= 1000 && durationMs(d) <= 300_000, 'from 1s to 300s')
+    .default('30s'),
   /** Tunnel addresses for public edges and sites are allocated from this block (docs/sites.md). */
   vpn_range: vpnRangeSchema.default(DEFAULT_VPN_RANGE),
   /** The control plane's own edge as the sites' WireGuard server on this UDP port; 0: not. */
@@ -245,7 +267,10 @@ export const settingsSchema = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,15}$/, '1-15 letters, digits, ".", "_" or "-"')
     .default('gh-local0'),
+  ...lanDnsSettings,
 });
+/** Cross-field checks of one concern each, in that concern's file. */
+export const settingsSchema = settingsFields.superRefine(checkLanDns);
 
 export type Settings = z.output<typeof settingsSchema>;
 export type SettingsInput = z.input<typeof settingsSchema>;

@@ -40,6 +40,7 @@ import {
   snapshotView,
 } from './services.js';
 import { statusView } from './status.js';
+import { lanDnsView } from './dns-lan.js';
 import { dnsRecordsView } from './dns-records.js';
 import { rotatedView } from './rotate.js';
 import { siteAddedView, siteListView, siteView } from './sites.js';
@@ -55,6 +56,7 @@ export * from './rotate.js';
 export * from './sites.js';
 export * from './vpn-clients.js';
 export * from './stream.js';
+export * from './dns-lan.js';
 export * from './dns-records.js';
 
 /**
@@ -94,6 +96,7 @@ export const apiViews = {
   CertList: certListView,
   DnsProviderView: dnsProviderView,
   DnsProviderList: dnsProviderListView,
+  LanDns: lanDnsView,
   DnsRecords: dnsRecordsView,
   NodeList: nodeListView,
   NodeEnrolled: nodeEnrolledView,

@@ -10,6 +10,22 @@ export const upstreamFailingView = z.strictObject({
   lastAt: z.string(),
 });
 
+/** One DNS name in upstreams (src/dns/upstream-names.ts UpstreamNameStatus). */
+export const upstreamNameView = z.strictObject({
+  name: z.string(),
+  /** What routes use now; empty: no live peer (the offline page). */
+  addresses: z.array(z.string()),
+  state: z.enum(['resolving', 'ok', 'stale', 'unresolved']),
+  ttlSeconds: z.number().optional(),
+  resolvedAt: z.string().optional(),
+  nextAt: z.string().optional(),
+  staleUntil: z.string().optional(),
+  /** Addresses left out (`IP:port: why`): Gatehouse's own listeners on this machine. */
+  refused: z.array(z.string()).optional(),
+  error: z.string().optional(),
+  errorAt: z.string().optional(),
+});
+
 /** What the local proxy serves (src/edge/local-edge.ts EdgeStatus). */
 export const edgeStatusView = z.strictObject({
   appliedVersion: z.number(),
@@ -47,6 +63,8 @@ export const edgeStatusView = z.strictObject({
   fastLane: z.strictObject({ memory: z.string().optional(), file: z.string().optional() }).optional(),
   /** The certificate table's version likewise (HTTPS certificates chosen from nginx's memory). */
   tlsTable: z.strictObject({ memory: z.string().optional(), file: z.string().optional() }).optional(),
+  /** DNS names in upstreams (src/dns/upstream-names.ts): their addresses now, and the last error. */
+  upstreamNames: z.array(upstreamNameView).optional(),
 });
 
 export const certificateStatusView = z.strictObject({

@@ -3,6 +3,7 @@ import type { DnsProviderList, DnsProviderView } from '../../api/views/index.js'
 import { GatehouseError } from '../../model/errors.js';
 import { cliContext, collect, removeCommand } from '../context.js';
 import { table } from '../format.js';
+import { dnsLanCommand } from './dns-lan.js';
 import { dnsRecordsCommand } from './dns-records.js';
 
 interface AddOptions {
@@ -48,9 +49,14 @@ function pairs(list: string[] = []): Record<string, string> {
   );
 }
 
-/** `gatehouse dns …`: DNS providers (DNS-01 and external records); docs/dns.md. */
+/**
+ * `gatehouse dns …`: DNS providers (DNS-01 and external records); `dns lan` (split horizon, in
+ * dns-lan.ts); docs/dns.md.
+ */
 export function dnsCommand(): Command {
-  const cmd = new Command('dns').description('DNS: providers for DNS-01 and records (docs/dns.md)');
+  const cmd = new Command('dns').description(
+    'DNS: providers for DNS-01 and records, split horizon for the LAN (docs/dns.md)',
+  );
   const provider = new Command('provider').description(
     'DNS providers (rfc2136, cloudflare, hetzner, ovh, exec)',
   );
@@ -101,7 +107,11 @@ export function dnsCommand(): Command {
         ...(o.type === 'exec' ? { env } : {}),
       };
       const r = await ctx.client.call<DnsProviderView>('POST', '/api/v1/dns-providers', body);
-      ctx.print(`added DNS provider ${r.name} (${r.type}, zone ${r.zone})`, r);
+      const unknown =
+        r.zone_check?.state === 'unreachable'
+          ? `; could not check that it holds the zone: ${r.zone_check.message ?? 'no answer'}`
+          : '';
+      ctx.print(`added DNS provider ${r.name} (${r.type}, zone ${r.zone})${unknown}`, r);
     });
   provider
     .command('ls')
@@ -125,6 +135,7 @@ export function dnsCommand(): Command {
     'removed DNS provider',
   );
   cmd.addCommand(provider);
+  cmd.addCommand(dnsLanCommand());
   // `gatehouse dns records`: the external records (docs/dns.md, External records).
   cmd.addCommand(dnsRecordsCommand());
   return cmd;
