@@ -212,11 +212,14 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     life.onStop(core.registry.onChange(() => clients.servicesChanged()));
     // Split-horizon DNS: LAN clients resolve served hosts to the LAN edge (docs/dns.md).
     const lanDns = await startLanResolver({ ...core, nodes: () => new NodeStore(db).list() }, life);
-    // External DNS records follow the services (docs/dns.md), written by the leader.
-    const externalRecords = await startExternalRecords(life, core, gate, () => new NodeStore(db).list());
+    // External DNS records follow the services and the public address (docs/dns.md), on the leader.
+    const { externalRecords, publicAddress } = await startExternalRecords(life, core, gate, () =>
+      new NodeStore(db).list(),
+    );
     const api = await serveApi(life, admin.check, {
       ...core,
       externalRecords,
+      publicAddress,
       sites,
       clients,
       tunnels,

@@ -47,6 +47,7 @@ import { VpnClientStore } from '../vpn/clients.js';
 import { vpnClientRoutes } from './vpn-clients.js';
 import { TunnelStats } from '../vpn/stats.js';
 import type { ExternalRecords } from '../dns/external-records.js';
+import type { PublicAddress } from '../dns/public-address.js';
 import { dnsRecordRoutes } from './dns-records.js';
 
 export interface ApiDeps {
@@ -87,6 +88,8 @@ export interface ApiDeps {
   lanDns?: LanResolver;
   /** External DNS records (GET /api/v1/dns/records). */
   externalRecords?: ExternalRecords;
+  /** Dynamic DNS: the public address watched (GET /status). */
+  publicAddress?: PublicAddress;
 }
 
 declare module 'fastify' {
@@ -133,6 +136,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     ...(deps.sealer ? { sealer: deps.sealer } : {}),
     ...(deps.certManager ? { certManager: deps.certManager } : {}),
     ...(deps.externalRecords ? { externalRecords: deps.externalRecords } : {}),
+    ...(deps.publicAddress ? { publicAddress: deps.publicAddress } : {}),
     async maybeWait(version, wait) {
       if (wait !== 'true' && wait !== '1') return {};
       const s = await deps.edge.waitFor(version);

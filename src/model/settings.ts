@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_VPN_RANGE, vpnRangeSchema } from './site.js';
+import { addressIntervalSchema, addressSourceSchema } from './public-address.js';
 import { checkLanDns, lanDnsSettings } from './lan-dns-settings.js';
 import YAML from 'yaml';
 import { GatehouseError, fromZod, unreadableFile } from './errors.js';
@@ -255,6 +256,12 @@ const settingsFields = z.strictObject({
   dns_records_target: recordTarget,
   /** The records' TTL in seconds. */
   dns_records_ttl: wholeNumber(30, 86_400, 'seconds from 30 to 86400').default(300),
+  /**
+   * Dynamic DNS (docs/dns.md): where this node's public address is read, `off`, `interface:<name>`
+   * or `urls:<url>[,<url>...]`; the external records follow it. Read on the leader every interval.
+   */
+  public_address_source: addressSourceSchema,
+  public_address_interval: addressIntervalSchema,
   /** The WireGuard interface of vpn_port (unique on the machine). */
   vpn_interface: z
     .string()

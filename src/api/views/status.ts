@@ -124,6 +124,18 @@ const dnsRecordsSummaryView = z.strictObject({
   ),
 });
 
+/** Dynamic DNS: the public address, where it was read, when; what went wrong in the last check. */
+const publicAddressView = z.strictObject({
+  source: z.string(),
+  address: z.string(),
+  from: z.string(),
+  checked_at: z.string().nullable(),
+  changed_at: z.string().nullable(),
+  next_check_at: z.string().nullable(),
+  ok: z.boolean(),
+  message: z.string(),
+});
+
 export const statusView = z.strictObject({
   version: z.number(),
   services: z.number(),
@@ -140,6 +152,8 @@ export const statusView = z.strictObject({
   data_key: z.strictObject({ state: z.literal('rotated'), message: z.string() }).optional(),
   /** External DNS records (docs/dns.md), on the replica that writes them: see GET /dns/records. */
   dns_records: dnsRecordsSummaryView.optional(),
+  /** Dynamic DNS (docs/dns.md), on the replica that watches it (the leader). */
+  public_address: publicAddressView.optional(),
 });
 
 /** The `edge` event of GET /stream: the part of the edge status the web UI shows live. */

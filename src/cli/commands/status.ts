@@ -89,6 +89,12 @@ export function statusCommand(): Command {
             `DNS ${p.state.toUpperCase().padEnd(14)}${p.host}: ${p.message}${p.retry_at ? ` (next try ${p.retry_at})` : ''}`,
           );
       }
+      const pa = r.public_address;
+      if (pa)
+        lines.push(
+          `public address:   ${pa.address || 'none yet'}${pa.from ? ` (${pa.from})` : ''}, checked ${pa.checked_at ?? 'not yet'}` +
+            (pa.message ? `${pa.ok ? '' : ' FAILED'}: ${pa.message}` : ''),
+        );
       if (e.downServers.length) lines.push(`down upstreams:   ${e.downServers.join(', ')}`);
       for (const n of e.upstreamNames ?? [])
         lines.push(
