@@ -81,7 +81,7 @@ describe('forward-auth URLs by name: resolved and compiled', () => {
         {
           path: '/admin',
           upstreams: ['10.0.0.1:80'],
-          access: { forward_auth: { url: 'http://other.lan:80/check' } },
+          access: { forward_auth: { url: 'https://other.lan:8443/check' } },
         },
       ],
       access: {
@@ -102,11 +102,13 @@ describe('forward-auth URLs by name: resolved and compiled', () => {
       copyHeaders: ['Remote-User'],
       host: 'authelia:9091',
     });
-    expect(fa('/admin')).toMatchObject({ url: 'http://10.0.0.7:80/check', host: 'other.lan:80' });
+    expect(fa('/admin')).toMatchObject({ url: 'https://10.0.0.7:8443/check', host: 'other.lan:8443' });
     const conf = renderNginx(cfg, env).get('nginx.conf') ?? '';
     expect(conf).toContain('proxy_set_header Host "authelia:9091";');
     expect(conf).toContain('proxy_pass "http://10.0.0.7:9091/api/verify?rd=x";');
     expect(conf).not.toMatch(/proxy_pass "http:\/\/authelia/);
+    // HTTPS to a named auth server: its name in SNI; plain HTTP needs none.
+    expect(conf.match(/proxy_ssl_name "[^"]*";/g)).toEqual(['proxy_ssl_name "other.lan";']);
 
     // NXDOMAIN: no address, the auth server is not asked: 503 (auth_request's "unavailable" page).
     answer = { kind: 'absent', error: 'authelia: no such name' };

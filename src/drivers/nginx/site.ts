@@ -204,6 +204,10 @@ function authLocation(i: number, fa: ForwardAuth): string[] {
     '    proxy_pass_request_body off;',
     '    proxy_set_header Content-Length "";',
     `    proxy_set_header Host ${fa.host === undefined ? '$proxy_host' : str(fa.host)};`,
+    // HTTPS to a named auth server: its name in SNI, as for proxy_pass https://name:port.
+    ...(fa.host !== undefined && fa.url.startsWith('https:')
+      ? [`    proxy_ssl_name ${str(fa.host.replace(/:[0-9]+$/, ''))};`]
+      : []),
     '    proxy_set_header X-Original-URL $scheme://$host$request_uri;',
     '    proxy_set_header X-Original-URI $request_uri;',
     '    proxy_set_header X-Original-Method $request_method;',
