@@ -93,6 +93,7 @@ describe('forward-auth URLs by name', () => {
     await dns.setRecords({ 'other.names.test': ['127.0.0.9'] });
     const down = await answers('ok', 503);
     expect(down.body).toMatch(/Sign-in unavailable/);
+    expect(down.headers['retry-after']).toBeDefined();
     const calls = a.calls.length + b.calls.length;
     for (const auth of ['ok', 'deny', 'nobody', 'login']) {
       const r = await get(auth, '/secret');
