@@ -156,17 +156,16 @@ export function endpointAddress(e: Endpoint): string {
  * docs/upstream-names.md) and whose path and query use URL characters only: a forward-auth URL.
  */
 export const authUrlSchema = z.string().superRefine((s, ctx) => {
+  const url = 'a URL http(s)://IP:port/path or http(s)://name:port/path';
   const parts = splitAuthUrl(s);
   if (!parts) {
-    ctx.addIssue({
-      code: 'custom',
-      message:
-        'a URL http(s)://IP:port/path or http(s)://name:port/path (with a path) using URL characters only',
-    });
+    ctx.addIssue({ code: 'custom', message: `${url} (with a path) using URL characters only` });
     return;
   }
   const ep = parseEndpoint(parts.origin, true);
-  if (typeof ep === 'string') ctx.addIssue({ code: 'custom', message: ep });
+  // parseEndpoint speaks of upstreams; this is a URL (the port is required: no default).
+  if (typeof ep === 'string')
+    ctx.addIssue({ code: 'custom', message: ep.startsWith('an upstream is') ? `${url} (with a port)` : ep });
 });
 
 /** `http://host:port` and the rest (`/path?query`) of a forward-auth URL; undefined: not one. */

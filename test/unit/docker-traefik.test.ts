@@ -211,7 +211,7 @@ describe('traefik labels', () => {
         [`${M}.a.forwardauth.address`]: 'http://auth_elia:9091/api/verify',
       })[0],
     ).toMatch(
-      /forwardauth\.address: "http:\/\/auth_elia:9091\/api\/verify": an upstream is IP:port or name:port/,
+      /forwardauth\.address: "http:\/\/auth_elia:9091\/api\/verify": a URL http\(s\):\/\/IP:port\/path or http\(s\):\/\/name:port\/path \(with a port\)/,
     );
     // A container named by its compose service, as compose files name Authelia: accepted (resolved
     // as upstream names are, docs/upstream-names.md).
