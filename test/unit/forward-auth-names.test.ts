@@ -125,6 +125,25 @@ describe('forward-auth URLs by name: resolved and compiled', () => {
     expect(names.status()[0]).toMatchObject({ name: 'authelia', state: 'unresolved', forwardAuth: true });
   });
 
+  it("a name that resolves to one of Gatehouse's own listeners: left out, the route answers 503", async () => {
+    const names = new UpstreamNames({
+      lookup: async () => ({ kind: 'found', addresses: ['127.0.0.1'] }),
+      log: silentLogger(),
+      onChange: () => undefined,
+      refuse: (ip, port) => (ip === '127.0.0.1' && port === 7070 ? 'the API port' : undefined),
+    });
+    const svc = serviceSchema.parse({
+      name: 'sneaky',
+      hosts: ['sneaky.test'],
+      routes: [{ upstreams: ['10.0.0.1:80'] }],
+      access: { forward_auth: { url: 'http://api.lan:7070/api/v1/services' } },
+    });
+    await names.track([svc]);
+    const cfg = compile({ services: [names.view(svc)], listeners: { http: 80, https: 0 } });
+    expect(cfg.sites[0]?.routes[0]?.access.forwardAuth).toMatchObject({ host: 'api.lan:7070', down: true });
+    expect(names.status()[0]).toMatchObject({ name: 'api.lan', refused: ['127.0.0.1:7070: the API port'] });
+  });
+
   it('an IP forward-auth URL is compiled as it was (Host: $proxy_host)', async () => {
     const names = new UpstreamNames({
       lookup: async () => ({ kind: 'absent', error: 'unused' }),
