@@ -24,13 +24,19 @@ export function authNameOf(url: string): { ep: Endpoint; rest: string } | undefi
   return typeof ep !== 'string' && isNameEndpoint(ep) ? { ep, rest: parts.rest } : undefined;
 }
 
+/** Per service object (records are immutable): its names, worked out once. */
+const namesBySvc = new WeakMap<Service, string[]>();
+
 /** The names a service's forward-auth URLs use (service-wide and per route). */
 export function authNamesOf(svc: Service): string[] {
-  const out: string[] = [];
+  let out = namesBySvc.get(svc);
+  if (out) return out;
+  out = [];
   for (const a of [svc.access, ...svc.routes.map((r) => r.access)]) {
     const named = a?.forward_auth ? authNameOf(a.forward_auth.url) : undefined;
     if (named) out.push(named.ep.host);
   }
+  namesBySvc.set(svc, out);
   return out;
 }
 
