@@ -78,7 +78,11 @@ export interface HeaderOps {
  */
 export interface EffectiveAccess {
   public: boolean;
-  forwardAuth?: { url: string; copyHeaders: string[] };
+  /**
+   * `url` holds an address; `host`: the URL named its host (`name:port`, sent as Host), resolved to
+   * that address; `down`: the name resolves to nothing now, the auth server is not asked (503).
+   */
+  forwardAuth?: { url: string; copyHeaders: string[]; host?: string; down?: true };
   ip?: string[];
   /** `scope` keys the route's buckets: stable across reloads, the same on every host. */
   rateLimit?: { perMinute: number; burst: number; scope: string; byUser?: boolean };

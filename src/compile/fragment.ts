@@ -4,6 +4,7 @@ import {
   durationMs,
   endpointAddress,
   hasNoLivePeer as noLivePeer,
+  namedAuthOf,
   parseEndpoint,
   type Endpoint,
 } from '../model/values.js';
@@ -143,7 +144,7 @@ function effectiveAccess(a: Access | undefined, service: string, path: string): 
   const sets = a?.identity_headers ?? ['remote', 'x-user'];
   return {
     public: !fa && !a?.ip && !a?.login && !a?.links && !a?.basic && !a?.provider,
-    ...(fa ? { forwardAuth: { url: fa.url, copyHeaders: fa.copy_headers } } : {}),
+    ...(fa ? { forwardAuth: { url: fa.url, copyHeaders: fa.copy_headers, ...namedAuthOf(fa) } } : {}),
     ...(a?.ip ? { ip: [...a.ip] } : {}),
     ...(rl
       ? {

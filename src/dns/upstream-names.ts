@@ -3,6 +3,7 @@ import type { Route, Service, TcpRoute } from '../model/service.js';
 import { NO_LIVE_PEER, parseEndpoint, isNameEndpoint, type Endpoint } from '../model/values.js';
 import type { Logger } from '../observe/log.js';
 import type { NameAnswer, NameLookup } from './name-lookup.js';
+import { authNamesOf, authView } from './auth-names.js';
 
 /**
  * Upstreams by name (docs/upstream-names.md). The control plane resolves every DNS name the
@@ -62,6 +63,8 @@ export interface UpstreamNameStatus {
   staleUntil?: string;
   /** Addresses left out (`IP:port: why`): they are Gatehouse's own listeners. */
   refused?: string[];
+  /** A forward-auth URL names it: with no address, its routes answer 503 (the auth server is not asked). */
+  forwardAuth?: true;
   error?: string;
   errorAt?: string;
 }
@@ -99,6 +102,8 @@ export class UpstreamNames {
   /** Counts the changes of what names stand for (part of a compiled config's cache key). */
   version = 0;
   private known: KnownNames | undefined;
+  /** The names forward-auth URLs use (for status). */
+  private readonly authNames = new Set<string>();
   private unsubscribeKnown: (() => void) | undefined;
 
   constructor(private readonly o: UpstreamNamesOptions) {
@@ -152,6 +157,8 @@ export class UpstreamNames {
     const set = new Set<string>();
     for (const r of svc.routes) for (const u of r.upstreams) addName(set, parseEndpoint(u, true));
     for (const t of svc.tcp) for (const u of t.upstreams) addName(set, parseEndpoint(u, false));
+    // Forward-auth URLs by name (auth-names.ts): resolved the same way.
+    for (const n of authNamesOf(svc)) set.add(n);
     out = [...set].sort();
     this.names.set(svc, out);
     return out;
@@ -163,7 +170,11 @@ export class UpstreamNames {
    */
   async track(services: Iterable<Service>): Promise<void> {
     const wanted = new Set<string>();
-    for (const s of services) for (const n of this.namesOf(s)) wanted.add(n);
+    this.authNames.clear();
+    for (const s of services) {
+      for (const n of this.namesOf(s)) wanted.add(n);
+      for (const n of authNamesOf(s)) this.authNames.add(n);
+    }
     for (const name of [...this.entries.keys()])
       if (!wanted.has(name)) {
         this.entries.delete(name);
@@ -303,9 +314,16 @@ export class UpstreamNames {
     const key = names.map((n) => `${n}=${this.addresses(n).join(',')}`).join(' ');
     const cached = this.views.get(svc);
     if (cached?.key === key) return cached.service;
+    const usable = (name: string, port: number) => this.usable(name, port);
+    const access = authView(svc.access, usable);
     const service: Service = {
       ...svc,
-      routes: svc.routes.map((r) => this.routeView(r, true)),
+      ...(access ? { access } : {}),
+      routes: svc.routes.map((r) => {
+        const v = this.routeView(r, true);
+        const a = authView(v.access, usable);
+        return a === v.access ? v : { ...v, access: a };
+      }),
       tcp: svc.tcp.map((t) => this.routeView(t, false)),
     };
     this.views.set(svc, { key, service });
@@ -321,12 +339,7 @@ export class UpstreamNames {
       if (typeof e === 'string') return;
       first ??= e;
       if (!isNameEndpoint(e)) out.push(r.upstreams[i] as string);
-      else
-        for (const ip of this.addresses(e.host)) {
-          const why = this.o.refuse?.(ip, e.port);
-          if (why === undefined) out.push(upstreamText({ ...e, host: ip }, http));
-          else this.noteRefused(e.host, `${upstreamText({ ...e, host: ip }, false)}: ${why}`);
-        }
+      else for (const ip of this.usable(e.host, e.port)) out.push(upstreamText({ ...e, host: ip }, http));
     });
     const upstreams = [...new Set(out)];
     if (upstreams.length > 0) return { ...r, upstreams };
@@ -339,6 +352,16 @@ export class UpstreamNames {
     // No health checks of a placeholder.
     delete dead.health;
     return dead;
+  }
+
+  /** The addresses a name stands for now that may be dialled on this port (the others noted). */
+  private usable(name: string, port: number): string[] {
+    return this.addresses(name).filter((ip) => {
+      const why = this.o.refuse?.(ip, port);
+      if (why !== undefined)
+        this.noteRefused(name, `${upstreamText({ scheme: 'http', host: ip, port }, false)}: ${why}`);
+      return why === undefined;
+    });
   }
 
   private noteRefused(name: string, what: string): void {
@@ -373,6 +396,7 @@ export class UpstreamNames {
             : {}),
           nextAt: iso(e.refreshAt),
           ...(state === 'stale' ? { staleUntil: iso(e.validUntil) } : {}),
+          ...(this.authNames.has(e.name) ? { forwardAuth: true as const } : {}),
           ...(this.refused.has(e.name) ? { refused: [...(this.refused.get(e.name) ?? [])].sort() } : {}),
           ...(e.error ? { error: e.error.message, errorAt: iso(e.error.at) } : {}),
         };

@@ -7,7 +7,7 @@ import {
   headerValueSchema,
   hostnameSchema,
   httpUpstreamSchema,
-  ipUrlSchema,
+  authUrlSchema,
   pathSchema,
   portSchema,
   slugSchema,
@@ -59,7 +59,7 @@ export const headersSchema = z.strictObject({
 });
 
 export const forwardAuthSchema = z.strictObject({
-  url: ipUrlSchema,
+  url: authUrlSchema,
   // Copied headers are set on the upstream request, so the reserved ones are refused here too.
   copy_headers: z.array(settableHeaderName).max(32).default([]),
 });

@@ -151,20 +151,31 @@ export function endpointAddress(e: Endpoint): string {
   return e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`;
 }
 
-/** An http(s) URL whose host is an IP literal and whose path and query use URL characters only. */
-export const ipUrlSchema = z.string().superRefine((s, ctx) => {
-  const m =
-    /^(https?:\/\/[^/?#]+)(\/[A-Za-z0-9\-._~!&'()*+,=:@/%]*)(\?[A-Za-z0-9\-._~!&'()*+,=:@/%?]*)?$/.exec(s);
-  if (!m) {
-    ctx.addIssue({
-      code: 'custom',
-      message: 'a URL http(s)://IP:port/path (with a path) using URL characters only',
-    });
+/**
+ * An http(s) URL whose host is an IP literal or a DNS name (resolved as upstream names are,
+ * docs/upstream-names.md) and whose path and query use URL characters only: a forward-auth URL.
+ */
+export const authUrlSchema = z.string().superRefine((s, ctx) => {
+  const url = 'a URL http(s)://IP:port/path or http(s)://name:port/path';
+  const parts = splitAuthUrl(s);
+  if (!parts) {
+    ctx.addIssue({ code: 'custom', message: `${url} (with a path) using URL characters only` });
     return;
   }
-  const ep = parseEndpoint(m[1] ?? '', true, false);
-  if (typeof ep === 'string') ctx.addIssue({ code: 'custom', message: ep });
+  const ep = parseEndpoint(parts.origin, true);
+  // parseEndpoint speaks of upstreams; this is a URL (the port is required: no default).
+  if (typeof ep === 'string')
+    ctx.addIssue({ code: 'custom', message: ep.startsWith('an upstream is') ? `${url} (with a port)` : ep });
 });
+
+/** `http://host:port` and the rest (`/path?query`) of a forward-auth URL; undefined: not one. */
+export function splitAuthUrl(url: string): { origin: string; rest: string } | undefined {
+  const m =
+    /^(https?:\/\/[^/?#]+)(\/[A-Za-z0-9\-._~!&'()*+,=:@/%]*(?:\?[A-Za-z0-9\-._~!&'()*+,=:@/%?]*)?)$/.exec(
+      url,
+    );
+  return m ? { origin: m[1] ?? '', rest: m[2] ?? '' } : undefined;
+}
 
 /** A CIDR block or a single address, v4 or v6. */
 export const cidrSchema = z.string().superRefine((s, ctx) => {
@@ -209,4 +220,23 @@ export const NO_LIVE_PEER: unique symbol = Symbol('no live peer');
 /** Whether a route (as the compiler sees it) has no live peer: its names resolve to nothing. */
 export function hasNoLivePeer(route: object): boolean {
   return (route as { [NO_LIVE_PEER]?: true })[NO_LIVE_PEER] === true;
+}
+
+/**
+ * Set on a `forward_auth` object whose URL names its host, in the copy of a service the compiler
+ * sees (src/dns/upstream-names.ts): its `url` then holds an address the name resolves to now, and
+ * `host` is what the auth server is told (`Host: name:port`, as for `proxy_pass http://name:port`);
+ * `down`: the name resolves to nothing now, the auth server is not asked and the route answers 503
+ * (fail closed). A symbol: never part of a config's JSON.
+ */
+export const NAMED_AUTH: unique symbol = Symbol('named auth');
+
+export interface NamedAuth {
+  host: string;
+  down?: true;
+}
+
+/** What NAMED_AUTH says of a forward_auth object (undefined: its URL gives an address). */
+export function namedAuthOf(fa: object): NamedAuth | undefined {
+  return (fa as { [NAMED_AUTH]?: NamedAuth })[NAMED_AUTH];
 }

@@ -60,4 +60,43 @@ describe('upstreams naming Docker containers', () => {
     });
     await answers(200, 'authelia two');
   });
+
+  it('a Traefik forwardauth address that names another container by its compose service', async () => {
+    const project = { 'com.docker.compose.project': 'shop' };
+    // The auth server: busybox httpd answers /api/verify/ with 200 (allowed).
+    await dk.run('shop-sso-1', {
+      network: Dockerd.APP_NETWORK,
+      labels: { ...project, 'com.docker.compose.service': 'sso' },
+      port: 9091,
+      paths: ['api/verify'],
+      body: 'allowed',
+    });
+    await dk.run('shop-web-1', {
+      network: Dockerd.APP_NETWORK,
+      labels: {
+        ...project,
+        'com.docker.compose.service': 'web',
+        'traefik.enable': 'true',
+        'traefik.http.routers.web.rule': 'Host(`shop.test`)',
+        'traefik.http.routers.web.middlewares': 'sso',
+        'traefik.http.middlewares.sso.forwardauth.address': 'http://sso:9091/api/verify/',
+        'traefik.http.services.web.loadbalancer.server.port': '80',
+      },
+      body: 'the shop',
+    });
+    const shop = (want: number, body?: string): Promise<Res> =>
+      until(async () => {
+        const r = await t.get('shop.test');
+        return r.status === want && (body === undefined || r.body === `${body}\n`) ? r : undefined;
+      }, 15_000);
+    await shop(200, 'the shop');
+    const names = ((await t.api('GET', '/api/v1/status')).json as unknown as Status).edge.upstreamNames;
+    const sso = names?.find((n) => n.name === 'sso');
+    expect(sso).toMatchObject({ state: 'ok', forwardAuth: true });
+    expect(sso?.addresses[0]).toMatch(new RegExp(`^${dk.net.app.replace(/\./g, '\\.')}\\.`));
+    // The auth container gone: its name stands for nothing, the guarded route answers 503.
+    await dk.docker(['rm', '-f', 'shop-sso-1']);
+    const down = await shop(503);
+    expect(down.body).toMatch(/Sign-in unavailable/);
+  });
 });

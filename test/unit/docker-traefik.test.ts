@@ -208,9 +208,19 @@ describe('traefik labels', () => {
     expect(
       closed({
         [`${R}.app.middlewares`]: 'a',
-        [`${M}.a.forwardauth.address`]: 'http://authelia:9091/api/verify',
+        [`${M}.a.forwardauth.address`]: 'http://auth_elia:9091/api/verify',
       })[0],
-    ).toMatch(/forwardauth\.address: "http:\/\/authelia:9091\/api\/verify": an upstream is IP:port/);
+    ).toMatch(
+      /forwardauth\.address: "http:\/\/auth_elia:9091\/api\/verify": a URL http\(s\):\/\/IP:port\/path or http\(s\):\/\/name:port\/path \(with a port\)/,
+    );
+    // A container named by its compose service, as compose files name Authelia: accepted (resolved
+    // as upstream names are, docs/upstream-names.md).
+    expect(
+      router('Host(`a.example.com`)', {
+        [`${R}.app.middlewares`]: 'a',
+        [`${M}.a.forwardauth.address`]: 'http://authelia:9091/api/verify',
+      }).services[0]?.access?.forward_auth,
+    ).toEqual({ url: 'http://authelia:9091/api/verify', copy_headers: [] });
     expect(
       closed({
         [`${R}.app.middlewares`]: 'a',

@@ -52,15 +52,14 @@ describe('upstreams by name: the schema', () => {
     );
   });
 
-  it('keeps IP-only values IP-only (a forward-auth URL)', () => {
+  it('a forward-auth URL may name its host too (test/unit/forward-auth-names.test.ts)', () => {
     const r = serviceSchema.safeParse({
       name: 'app',
       hosts: ['app.test'],
       routes: [{ upstreams: ['10.0.0.1:80'] }],
       access: { forward_auth: { url: 'http://authelia:9091/api/verify' } },
     });
-    expect(r.success).toBe(false);
-    expect(message(r)).toMatch(/host names are not resolved/);
+    expect(r.success).toBe(true);
   });
 
   it('settings: upstream_resolver is system or a DNS server, upstream_name_ttl 1s-300s', () => {

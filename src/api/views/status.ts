@@ -22,6 +22,8 @@ export const upstreamNameView = z.strictObject({
   staleUntil: z.string().optional(),
   /** Addresses left out (`IP:port: why`): Gatehouse's own listeners on this machine. */
   refused: z.array(z.string()).optional(),
+  /** A forward-auth URL names it: with no address, its guarded routes answer 503. */
+  forwardAuth: z.literal(true).optional(),
   error: z.string().optional(),
   errorAt: z.string().optional(),
 });

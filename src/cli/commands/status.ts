@@ -98,7 +98,7 @@ export function statusCommand(): Command {
       if (e.downServers.length) lines.push(`down upstreams:   ${e.downServers.join(', ')}`);
       for (const n of e.upstreamNames ?? [])
         lines.push(
-          `${n.state === 'ok' ? 'upstream name:' : 'UPSTREAM NAME:'}    ${n.name} → ${n.addresses.join(', ') || 'nothing (offline page)'}${n.state === 'stale' ? ` (last answer kept until ${n.staleUntil ?? '-'})` : ''}${n.error ? `; ${n.error} (${ago(n.errorAt)})` : ''}${n.refused?.length ? `; left out: ${n.refused.join(', ')}` : ''}`,
+          `${n.state === 'ok' ? 'upstream name:' : 'UPSTREAM NAME:'}    ${n.name} → ${n.addresses.join(', ') || (n.forwardAuth ? 'nothing (its routes answer 503)' : 'nothing (offline page)')}${n.state === 'stale' ? ` (last answer kept until ${n.staleUntil ?? '-'})` : ''}${n.error ? `; ${n.error} (${ago(n.errorAt)})` : ''}${n.refused?.length ? `; left out: ${n.refused.join(', ')}` : ''}`,
         );
       // What nginx itself could not reach in the last minute (routes without an active check too).
       for (const f of e.failingServers ?? [])

@@ -79,7 +79,7 @@ function routeLocation(route: SiteRoute, i: number, pool: Pool, gen: string): st
   const identity = route.access.identity ? identityHeaders(route).filter(([, v]) => v !== '""') : [];
   body.push(...proxyLines(route, pool, gen, auth ? copied(auth.copyHeaders) : identity));
   const lines = [`location ${lit(route.path)} {`, ...body.map(indent), '}'];
-  if (auth) lines.push(...authLocation(i, auth.url));
+  if (auth) lines.push(...authLocation(i, auth));
   if (slow) lines.push(...slowLocation(route, i, pool, gen));
   return lines;
 }
@@ -108,7 +108,7 @@ function slowLocation(route: SiteRoute, i: number, pool: Pool, gen: string): str
     `location @gh_slow_${i} {`,
     ...body.map(indent),
     '}',
-    ...(fa ? authLocation(i, fa.url) : gateCheckLocation(i, route.access.policy as string)),
+    ...(fa ? authLocation(i, fa) : gateCheckLocation(i, route.access.policy as string)),
   ];
 }
 
@@ -189,13 +189,25 @@ function regexEscape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-function authLocation(i: number, url: string): string[] {
+type ForwardAuth = NonNullable<SiteRoute['access']['forwardAuth']>;
+
+/**
+ * The auth_request target. A URL that named its host (docs/upstream-names.md) comes with an address
+ * and the Host header `name:port`; a name that resolves to nothing: 503 without asking anyone, which
+ * auth_request turns into the "sign-in unavailable" page (fail closed).
+ */
+function authLocation(i: number, fa: ForwardAuth): string[] {
+  if (fa.down) return [`location = /__gatehouse/auth/${i} {`, '    internal;', '    return 503;', '}'];
   return [
     `location = /__gatehouse/auth/${i} {`,
     '    internal;',
     '    proxy_pass_request_body off;',
     '    proxy_set_header Content-Length "";',
-    '    proxy_set_header Host $proxy_host;',
+    `    proxy_set_header Host ${fa.host === undefined ? '$proxy_host' : str(fa.host)};`,
+    // HTTPS to a named auth server: its name in SNI, as for proxy_pass https://name:port.
+    ...(fa.host !== undefined && fa.url.startsWith('https:')
+      ? [`    proxy_ssl_name ${str(fa.host.replace(/:[0-9]+$/, ''))};`]
+      : []),
     '    proxy_set_header X-Original-URL $scheme://$host$request_uri;',
     '    proxy_set_header X-Original-URI $request_uri;',
     '    proxy_set_header X-Original-Method $request_method;',
@@ -210,7 +222,7 @@ function authLocation(i: number, url: string): string[] {
     ...STRIPPED_IDENTITY_HEADERS.map((h) => `    proxy_set_header ${h} "";`),
     '    proxy_connect_timeout 3s;',
     '    proxy_read_timeout 10s;',
-    `    proxy_pass ${str(url)};`,
+    `    proxy_pass ${str(fa.url)};`,
     '}',
   ];
 }

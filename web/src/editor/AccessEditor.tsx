@@ -265,7 +265,7 @@ export function AccessEditor({ path, title, inherit }: { path: string; title: st
             <TextAt
               path={`${path}.forward_auth.url`}
               label="Auth URL"
-              placeholder="http://10.0.0.9:9091/verify"
+              placeholder="http://authelia:9091/api/verify"
               required
             />
             <ListText
