@@ -40,6 +40,7 @@ import { securePermissions } from './store/permissions.js';
 import { every, Lifecycle } from './lifecycle.js';
 import { openLeader, runEvery } from './store/leader.js';
 import { sitesForFeed } from './vpn/feed-hook.js';
+import { startExternalRecords } from './dns/external-records-part.js';
 
 export interface Gatehouse {
   settings: Settings;
@@ -202,8 +203,11 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     metrics.onScrape(() => fillTunnelMetrics(metrics, { tunnels, sites, clients }));
     life.onStop(stopTunnel);
     life.onStop(core.registry.onChange(() => clients.servicesChanged()));
+    // External DNS records follow the services (docs/dns.md), written by the leader.
+    const externalRecords = await startExternalRecords(life, core, gate, () => new NodeStore(db).list());
     const api = await serveApi(life, admin.check, {
       ...core,
+      externalRecords,
       sites,
       clients,
       tunnels,

@@ -8,6 +8,7 @@ import type { Settings, Template } from '../model/settings.js';
 import type { Registry } from '../registry/registry.js';
 import type { Leader } from '../store/leader.js';
 import type { Sealer } from '../store/secrets.js';
+import type { ExternalRecords } from '../dns/external-records.js';
 
 export interface ApiContext {
   registry: Registry;
@@ -27,6 +28,8 @@ export interface ApiContext {
   leader?: Leader;
   /** The data key (status says when another replica rotated it away from this one). */
   sealer?: Sealer;
+  /** External DNS records (status summarises them). */
+  externalRecords?: ExternalRecords;
   /** With `?wait=true`: waits until the version is live on the proxy and reports how it went. */
   maybeWait(
     version: number,

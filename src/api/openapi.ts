@@ -8,6 +8,7 @@ import { ROTATE_KINDS } from './views/rotate.js';
 import { edgeFileJsonSchema, edgePaths } from './openapi-edges.js';
 import { sitePaths } from './openapi-sites.js';
 import { vpnClientPaths } from './openapi-vpn-clients.js';
+import { dnsRecordPaths } from './openapi-dns-records.js';
 import {
   body,
   create,
@@ -52,7 +53,14 @@ export function openApiDocument(): object {
       },
     },
     security: [{ bearer: [] }],
-    paths: { ...servicePaths(), ...gatePaths(), ...edgePaths(), ...sitePaths(), ...vpnClientPaths() },
+    paths: {
+      ...servicePaths(),
+      ...gatePaths(),
+      ...edgePaths(),
+      ...sitePaths(),
+      ...vpnClientPaths(),
+      ...dnsRecordPaths(),
+    },
   };
 }
 

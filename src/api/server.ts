@@ -44,6 +44,8 @@ import { SiteStore } from '../vpn/store.js';
 import { VpnClientStore } from '../vpn/clients.js';
 import { vpnClientRoutes } from './vpn-clients.js';
 import { TunnelStats } from '../vpn/stats.js';
+import type { ExternalRecords } from '../dns/external-records.js';
+import { dnsRecordRoutes } from './dns-records.js';
 
 export interface ApiDeps {
   registry: Registry;
@@ -79,6 +81,8 @@ export interface ApiDeps {
   clients?: VpnClientStore;
   /** Tunnel figures every WireGuard server reports (vpn/stats.ts). */
   tunnels?: TunnelStats;
+  /** External DNS records (GET /api/v1/dns/records). */
+  externalRecords?: ExternalRecords;
 }
 
 declare module 'fastify' {
@@ -124,6 +128,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     ...(deps.leader ? { leader: deps.leader } : {}),
     ...(deps.sealer ? { sealer: deps.sealer } : {}),
     ...(deps.certManager ? { certManager: deps.certManager } : {}),
+    ...(deps.externalRecords ? { externalRecords: deps.externalRecords } : {}),
     async maybeWait(version, wait) {
       if (wait !== 'true' && wait !== '1') return {};
       const s = await deps.edge.waitFor(version);
@@ -207,6 +212,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
       await providerRoutes(api, ctx);
       await certRoutes(api, ctx);
       await dnsRoutes(api, ctx);
+      await dnsRecordRoutes(api, ctx);
       await applyRoutes(api, ctx);
       await sessionRoutes(api, deps.gate);
       await streamRoutes(api, ctx, deps.feed);

@@ -20,6 +20,7 @@ export async function statusRoutes(app: FastifyInstance, ctx: ApiContext): Promi
       ...(ctx.sealer?.rotated
         ? { data_key: { state: 'rotated' as const, message: dataKeyRotated().message } }
         : {}),
+      ...dnsRecords(ctx),
     } satisfies Status;
   });
 }
@@ -37,4 +38,10 @@ async function certificateStatus(ctx: ApiContext): Promise<CertificateStatus> {
       .filter((o) => o.state === 'failed')
       .map((o) => ({ names: o.names, error: o.error ?? '', retry_at: o.retryAt ?? '' })),
   };
+}
+
+/** External records' summary, where this replica writes them. */
+function dnsRecords(ctx: ApiContext): Pick<Status, 'dns_records'> {
+  const summary = ctx.externalRecords?.summary();
+  return summary ? { dns_records: summary } : {};
 }

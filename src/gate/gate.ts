@@ -1,4 +1,5 @@
 import { chmod, chown, mkdir, rm, writeFile } from 'node:fs/promises';
+import type { DnsRecordEvent } from '../dns/record-status.js';
 import { join } from 'node:path';
 import type { Logger } from '../observe/log.js';
 import type { Registry } from '../registry/registry.js';
@@ -66,7 +67,9 @@ export type SecurityEvent =
   | 'tunnel_up'
   | 'tunnel_down'
   | 'vpn_client_connected'
-  | 'vpn_client_idle';
+  | 'vpn_client_idle'
+  // External DNS records (dns/external-records.ts): written, removed, left alone, failing.
+  | DnsRecordEvent;
 
 /** Where a security event happened: the host and path asked for (never the query: it may hold tokens). */
 export interface EventPlace {

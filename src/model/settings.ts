@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_VPN_RANGE, vpnRangeSchema } from './site.js';
@@ -56,6 +57,24 @@ const csv = z.preprocess(
       : v,
   z.array(cidrSchema),
 );
+
+const TARGET_HOST = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
+/** `dns_records_target`: addresses (IPv4, IPv6), or exactly one host name for a CNAME; empty: none. */
+const recordTarget = z
+  .preprocess(
+    (v) =>
+      (typeof v === 'string' ? v.split(',') : Array.isArray(v) ? v : [v])
+        .map((s) => (typeof s === 'string' ? s.trim().toLowerCase() : s))
+        .filter((s) => s !== ''),
+    z.array(z.string()).max(32, 'at most 32 addresses'),
+  )
+  .refine(
+    (v) =>
+      v.every((a) => isIP(a) !== 0) ||
+      (v.length === 1 && TARGET_HOST.test(v[0] as string) && (v[0] as string).length <= 253),
+    'IP addresses (comma-separated), or one host name for a CNAME',
+  )
+  .default([]);
 
 export const settingsSchema = z.strictObject({
   config: z.string().optional(),
@@ -202,6 +221,18 @@ export const settingsSchema = z.strictObject({
   vpn_only_sources: z.enum(['private', 'vpn'], { error: 'private or vpn' }).default('vpn'),
   /** Further sources vpn-only admits (comma-separated CIDRs): an office LAN, another VPN's range. */
   vpn_only_extra: csv.default([]),
+  /**
+   * External records (docs/dns.md): A/AAAA (or CNAME) records at the zone's DNS provider for every
+   * host public edges serve, created, changed and removed with the services. Off: none are touched.
+   */
+  dns_records: z.enum(['off', 'on'], { error: 'off or on' }).default('off'),
+  /**
+   * What those records point at: addresses (comma-separated; a floating IP with HA) or one host
+   * name (a CNAME). Empty: the addresses of the public edges as the control plane sees them.
+   */
+  dns_records_target: recordTarget,
+  /** The records' TTL in seconds. */
+  dns_records_ttl: wholeNumber(30, 86_400, 'seconds from 30 to 86400').default(300),
   /** The WireGuard interface of vpn_port (unique on the machine). */
   vpn_interface: z
     .string()

@@ -40,6 +40,7 @@ import {
   snapshotView,
 } from './services.js';
 import { statusView } from './status.js';
+import { dnsRecordsView } from './dns-records.js';
 import { rotatedView } from './rotate.js';
 import { siteAddedView, siteListView, siteView } from './sites.js';
 import { vpnClientAddedView, vpnClientListView, vpnGroupListView, vpnGroupView } from './vpn-clients.js';
@@ -54,6 +55,7 @@ export * from './rotate.js';
 export * from './sites.js';
 export * from './vpn-clients.js';
 export * from './stream.js';
+export * from './dns-records.js';
 
 /**
  * Every answer the management API documents, by the name the OpenAPI document gives it
@@ -92,6 +94,7 @@ export const apiViews = {
   CertList: certListView,
   DnsProviderView: dnsProviderView,
   DnsProviderList: dnsProviderListView,
+  DnsRecords: dnsRecordsView,
   NodeList: nodeListView,
   NodeEnrolled: nodeEnrolledView,
   ApplyReport: applyReportView,

@@ -90,6 +90,22 @@ export const replicaStatusView = z.strictObject({
   store: z.enum(['sqlite', 'postgresql']),
 });
 
+/** External records by state; the first 20 hosts in conflict or error, with why. */
+const dnsRecordsSummaryView = z.strictObject({
+  ok: z.number(),
+  pending: z.number(),
+  conflict: z.number(),
+  error: z.number(),
+  problems: z.array(
+    z.strictObject({
+      host: z.string(),
+      state: z.enum(['ok', 'pending', 'conflict', 'error']),
+      message: z.string(),
+      retry_at: z.string().nullable(),
+    }),
+  ),
+});
+
 export const statusView = z.strictObject({
   version: z.number(),
   services: z.number(),
@@ -104,6 +120,8 @@ export const statusView = z.strictObject({
   replica: replicaStatusView.optional(),
   /** Present when another replica rotated the data key and none of this one's secrets opens it. */
   data_key: z.strictObject({ state: z.literal('rotated'), message: z.string() }).optional(),
+  /** External DNS records (docs/dns.md), on the replica that writes them: see GET /dns/records. */
+  dns_records: dnsRecordsSummaryView.optional(),
 });
 
 /** The `edge` event of GET /stream: the part of the edge status the web UI shows live. */

@@ -3,6 +3,7 @@ import type { DnsProviderList, DnsProviderView } from '../../api/views/index.js'
 import { GatehouseError } from '../../model/errors.js';
 import { cliContext, collect, removeCommand } from '../context.js';
 import { table } from '../format.js';
+import { dnsRecordsCommand } from './dns-records.js';
 
 interface AddOptions {
   type: string;
@@ -124,5 +125,6 @@ export function dnsCommand(): Command {
     'removed DNS provider',
   );
   cmd.addCommand(provider);
+  cmd.addCommand(dnsRecordsCommand());
   return cmd;
 }

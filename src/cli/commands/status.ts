@@ -79,6 +79,16 @@ export function statusCommand(): Command {
       for (const o of certs.issuing) lines.push(`issuing:          ${o.names.join(',')}: ${o.step}`);
       for (const o of certs.failed)
         lines.push(`ORDER FAILED:     ${o.names.join(',')}: ${o.error} (next try ${o.retry_at})`);
+      const dns = r.dns_records;
+      if (dns) {
+        lines.push(
+          `dns records:      ${dns.ok} ok, ${dns.pending} pending, ${dns.conflict} in conflict, ${dns.error} failing`,
+        );
+        for (const p of dns.problems)
+          lines.push(
+            `DNS ${p.state.toUpperCase().padEnd(14)}${p.host}: ${p.message}${p.retry_at ? ` (next try ${p.retry_at})` : ''}`,
+          );
+      }
       if (e.downServers.length) lines.push(`down upstreams:   ${e.downServers.join(', ')}`);
       // What nginx itself could not reach in the last minute (routes without an active check too).
       for (const f of e.failingServers ?? [])
