@@ -41,6 +41,7 @@ import { every, Lifecycle } from './lifecycle.js';
 import { openLeader, runEvery } from './store/leader.js';
 import { sitesForFeed } from './vpn/feed-hook.js';
 import { startExternalRecords } from './dns/external-records-part.js';
+import { startLanResolver } from './dns/lan-resolver.js';
 
 export interface Gatehouse {
   settings: Settings;
@@ -205,6 +206,8 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     life.onStop(core.registry.onChange(() => clients.servicesChanged()));
     // External DNS records follow the services (docs/dns.md), written by the leader.
     const externalRecords = await startExternalRecords(life, core, gate, () => new NodeStore(db).list());
+    // Split-horizon DNS: LAN clients resolve served hosts to the LAN edge (docs/dns.md).
+    const lanDns = await startLanResolver({ ...core, nodes: () => new NodeStore(db).list() }, life);
     const api = await serveApi(life, admin.check, {
       ...core,
       externalRecords,
@@ -220,6 +223,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       sourceStatus: () => sourceStatuses(sources),
       rotations,
       registerApp,
+      ...(lanDns ? { lanDns } : {}),
       log: log.child({ part: 'api' }),
     });
     // For `doctor`: the ports this instance really uses (flags given to `up` are not on disk otherwise).

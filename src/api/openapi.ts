@@ -9,6 +9,7 @@ import { edgeFileJsonSchema, edgePaths } from './openapi-edges.js';
 import { sitePaths } from './openapi-sites.js';
 import { vpnClientPaths } from './openapi-vpn-clients.js';
 import { dnsRecordPaths } from './openapi-dns-records.js';
+import { dnsLanPaths } from './openapi-dns-lan.js';
 import {
   body,
   create,
@@ -60,6 +61,7 @@ export function openApiDocument(): object {
       ...sitePaths(),
       ...vpnClientPaths(),
       ...dnsRecordPaths(),
+      ...dnsLanPaths(),
     },
   };
 }

@@ -23,6 +23,8 @@ import { linkRoutes } from './links.js';
 import { providerRoutes } from './providers.js';
 import { certRoutes } from './certs.js';
 import { dnsRoutes } from './dns.js';
+import { dnsLanRoutes } from './dns-lan.js';
+import type { LanResolver } from '../dns/lan-resolver.js';
 import { applyRoutes } from './apply.js';
 import { adminFromCookie, CSRF_HEADER, sessionRoutes } from './session.js';
 import { streamRoutes } from './stream.js';
@@ -83,6 +85,8 @@ export interface ApiDeps {
   tunnels?: TunnelStats;
   /** External DNS records (GET /api/v1/dns/records). */
   externalRecords?: ExternalRecords;
+  /** Split-horizon DNS for the LAN (absent: lan_dns off). */
+  lanDns?: LanResolver;
 }
 
 declare module 'fastify' {
@@ -213,6 +217,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
       await certRoutes(api, ctx);
       await dnsRoutes(api, ctx);
       await dnsRecordRoutes(api, ctx);
+      await dnsLanRoutes(api, deps.settings, deps.lanDns);
       await applyRoutes(api, ctx);
       await sessionRoutes(api, deps.gate);
       await streamRoutes(api, ctx, deps.feed);

@@ -41,6 +41,7 @@ import {
 } from './services.js';
 import { statusView } from './status.js';
 import { dnsRecordsView } from './dns-records.js';
+import { lanDnsView } from './dns-lan.js';
 import { rotatedView } from './rotate.js';
 import { siteAddedView, siteListView, siteView } from './sites.js';
 import { vpnClientAddedView, vpnClientListView, vpnGroupListView, vpnGroupView } from './vpn-clients.js';
@@ -56,6 +57,7 @@ export * from './sites.js';
 export * from './vpn-clients.js';
 export * from './stream.js';
 export * from './dns-records.js';
+export * from './dns-lan.js';
 
 /**
  * Every answer the management API documents, by the name the OpenAPI document gives it
@@ -95,6 +97,7 @@ export const apiViews = {
   DnsProviderView: dnsProviderView,
   DnsProviderList: dnsProviderListView,
   DnsRecords: dnsRecordsView,
+  LanDns: lanDnsView,
   NodeList: nodeListView,
   NodeEnrolled: nodeEnrolledView,
   ApplyReport: applyReportView,

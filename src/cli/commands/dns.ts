@@ -3,6 +3,7 @@ import type { DnsProviderList, DnsProviderView } from '../../api/views/index.js'
 import { GatehouseError } from '../../model/errors.js';
 import { cliContext, collect, removeCommand } from '../context.js';
 import { table } from '../format.js';
+import { dnsLanCommand } from './dns-lan.js';
 import { dnsRecordsCommand } from './dns-records.js';
 
 interface AddOptions {
@@ -126,5 +127,6 @@ export function dnsCommand(): Command {
   );
   cmd.addCommand(provider);
   cmd.addCommand(dnsRecordsCommand());
+  cmd.addCommand(dnsLanCommand());
   return cmd;
 }
