@@ -8,7 +8,7 @@ import type { CertManager } from '../tls/manager.js';
 import type { DnsProviders } from '../dns/providers.js';
 import type { Metrics } from '../observe/metrics.js';
 import { GatehouseError } from '../model/errors.js';
-import type { Settings, Template } from '../model/settings.js';
+import { portalHost, type Settings, type Template } from '../model/settings.js';
 import type { Logger } from '../observe/log.js';
 import type { Registry } from '../registry/registry.js';
 import { frameworkErrors, installErrorHandling } from './http-errors.js';
@@ -24,6 +24,7 @@ import { providerRoutes } from './providers.js';
 import { certRoutes } from './certs.js';
 import { dnsRoutes } from './dns.js';
 import { dnsLanRoutes } from './dns-lan.js';
+import { dnsDoctorRoutes } from './dns-doctor.js';
 import type { LanResolver } from '../dns/lan-resolver.js';
 import { applyRoutes } from './apply.js';
 import { adminFromCookie, CSRF_HEADER, sessionRoutes } from './session.js';
@@ -218,6 +219,13 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
       await dnsRoutes(api, ctx);
       await dnsRecordRoutes(api, ctx);
       await dnsLanRoutes(api, deps.settings, deps.lanDns);
+      await dnsDoctorRoutes(api, {
+        settings: deps.settings,
+        services: () => deps.registry.list().map((r) => r.service),
+        portal: portalHost(deps.settings),
+        providers: ctx.dnsProviders,
+        nodes: () => nodes.list(),
+      });
       await applyRoutes(api, ctx);
       await sessionRoutes(api, deps.gate);
       await streamRoutes(api, ctx, deps.feed);

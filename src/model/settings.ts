@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_VPN_RANGE, vpnRangeSchema } from './site.js';
 import { checkLanDns, lanDnsSettings } from './lan-dns-settings.js';
+import { dnsDoctorSettings } from './dns-doctor-settings.js';
 import YAML from 'yaml';
 import { GatehouseError, fromZod, unreadableFile } from './errors.js';
 import { cidrSchema, durationSchema, hostnameSchema, slugSchema } from './values.js';
@@ -241,6 +242,7 @@ export const settingsSchema = z
       .regex(/^[A-Za-z0-9_.-]{1,15}$/, '1-15 letters, digits, ".", "_" or "-"')
       .default('gh-local0'),
     ...lanDnsSettings,
+    ...dnsDoctorSettings,
   })
   .superRefine(checkLanDns);
 
