@@ -95,7 +95,15 @@ export interface CaaVerdict {
 }
 
 /** The tags RFC 8659 defines (and RFC 8657's); a critical record with another tag forbids issuance. */
-const KNOWN_TAGS = new Set(['issue', 'issuewild', 'iodef', 'contactemail', 'contactphone', 'issuemail', 'issuevmc']);
+const KNOWN_TAGS = new Set([
+  'issue',
+  'issuewild',
+  'iodef',
+  'contactemail',
+  'contactphone',
+  'issuemail',
+  'issuevmc',
+]);
 
 /** The issuer domain of an issue/issuewild value (`letsencrypt.org; validationmethods=dns-01`): before the `;`. */
 function issuerOf(value: string): string {
@@ -108,7 +116,11 @@ function issuerOf(value: string): string {
  * (RFC 8659: the closest name with any CAA record decides; none at all allows every CA). A wildcard
  * host goes by `issuewild` where the set has one, else by `issue`.
  */
-export function caaVerdict(chain: readonly CaaAt[], issuer: string | undefined, wildcard: boolean): CaaVerdict {
+export function caaVerdict(
+  chain: readonly CaaAt[],
+  issuer: string | undefined,
+  wildcard: boolean,
+): CaaVerdict {
   const decisive = chain.find((c) => c.records.length > 0);
   if (!decisive)
     return {
@@ -120,7 +132,9 @@ export function caaVerdict(chain: readonly CaaAt[], issuer: string | undefined, 
     };
   const records = decisive.records.map((r) => `${r.critical} ${r.tag} "${r.value}"`);
   const base = { at: decisive.name, records };
-  const unknownCritical = decisive.records.find((r) => (r.critical & 128) !== 0 && !KNOWN_TAGS.has(r.tag.toLowerCase()));
+  const unknownCritical = decisive.records.find(
+    (r) => (r.critical & 128) !== 0 && !KNOWN_TAGS.has(r.tag.toLowerCase()),
+  );
   if (unknownCritical)
     return {
       ...base,
@@ -129,7 +143,8 @@ export function caaVerdict(chain: readonly CaaAt[], issuer: string | undefined, 
       message: `${decisive.name}: a critical CAA record with the unknown tag ${unknownCritical.tag} forbids every CA`,
     };
   const wild = decisive.records.filter((r) => r.tag.toLowerCase() === 'issuewild');
-  const props = wildcard && wild.length > 0 ? wild : decisive.records.filter((r) => r.tag.toLowerCase() === 'issue');
+  const props =
+    wildcard && wild.length > 0 ? wild : decisive.records.filter((r) => r.tag.toLowerCase() === 'issue');
   const tag = wildcard && wild.length > 0 ? 'issuewild' : 'issue';
   if (props.length === 0)
     return {

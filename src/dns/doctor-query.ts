@@ -69,7 +69,11 @@ const empty = <T>(err: unknown): T[] => {
 };
 
 /** The A, AAAA and CNAME sets answered at `name` (a CNAME alone when there is one). */
-export function askAddresses(server: string | undefined, name: string, ms: number): Promise<Answer<SetValues[]>> {
+export function askAddresses(
+  server: string | undefined,
+  name: string,
+  ms: number,
+): Promise<Answer<SetValues[]>> {
   const r = resolverFor(server, ms);
   const q = Promise.all([
     r.resolveCname(name).catch(empty<string>),
@@ -126,7 +130,11 @@ export function askSoa(
 }
 
 /** `fn` over `items`, at most `limit` at a time, results in the items' order. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {

@@ -18,7 +18,14 @@ import { askAddresses, askCaa, askIps, askSoa, limited, mapLimit, type Answer } 
 import { lanAddresses, planLan, servedNames, wildcardBase, type LanNode, type LanPlan } from './lan-plan.js';
 import type { DnsProvider } from './rfc2136.js';
 import type { RecordProvider } from './records.js';
-import { desiredRecords, recordTarget, targetSets, zoneOf, type DesiredHost, type RecordTarget } from './record-plan.js';
+import {
+  desiredRecords,
+  recordTarget,
+  targetSets,
+  zoneOf,
+  type DesiredHost,
+  type RecordTarget,
+} from './record-plan.js';
 
 export type { DnsDoctorHost, DnsDoctorProvider, DnsDoctorReport } from '../api/views/dns-doctor.js';
 
@@ -220,9 +227,21 @@ async function checkPublic(
 async function checkLan(run: Run, h: HostEntry): Promise<DnsDoctorHost['lan']> {
   const s = run.settings;
   if (!run.lan)
-    return { state: 'off', server: null, expected: [], actual: [], message: 'split horizon off (lan_dns: off)' };
+    return {
+      state: 'off',
+      server: null,
+      expected: [],
+      actual: [],
+      message: 'split horizon off (lan_dns: off)',
+    };
   const server = lanDnsServer(s);
-  const skip = (message: string) => ({ state: 'skipped' as const, server, expected: [], actual: [], message });
+  const skip = (message: string) => ({
+    state: 'skipped' as const,
+    server,
+    expected: [],
+    actual: [],
+    message,
+  });
   const record = run.lan.records.find((r) => r.name === h.host);
   if (!record) {
     const skipped = run.lan.skipped.find((r) => r.name === h.host);
@@ -280,7 +299,11 @@ async function checkCaa(
   return { state: v.state, at: v.at, records: v.records, issuers: v.issuers, message: v.message };
 }
 
-async function checkProvider(deps: DnsDoctorDeps, p: DnsProviderView, ms: number): Promise<DnsDoctorProvider> {
+async function checkProvider(
+  deps: DnsDoctorDeps,
+  p: DnsProviderView,
+  ms: number,
+): Promise<DnsDoctorProvider> {
   const t0 = Date.now();
   const c = p.config;
   const server =

@@ -74,7 +74,11 @@ export class DnsProviders {
 
   /** The provider called `name` (the DNS doctor asks each one), if there is one. */
   async byName(name: string): Promise<DnsProvider | undefined> {
-    const row = await this.db.selectFrom('dns_providers').selectAll().where('name', '=', name).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('dns_providers')
+      .selectAll()
+      .where('name', '=', name)
+      .executeTakeFirst();
     return row ? this.build(row) : undefined;
   }
 

@@ -5,6 +5,7 @@ import { cliContext, collect, removeCommand } from '../context.js';
 import { table } from '../format.js';
 import { dnsLanCommand } from './dns-lan.js';
 import { dnsRecordsCommand } from './dns-records.js';
+import { dnsDoctorCommand } from './dns-doctor.js';
 
 interface AddOptions {
   type: string;
@@ -128,5 +129,6 @@ export function dnsCommand(): Command {
   cmd.addCommand(provider);
   cmd.addCommand(dnsRecordsCommand());
   cmd.addCommand(dnsLanCommand());
+  cmd.addCommand(dnsDoctorCommand());
   return cmd;
 }
