@@ -4,6 +4,7 @@ import { api, setUnauthorizedHandler } from './api';
 import { Audit } from './pages/Audit';
 import { Certificates } from './pages/Certificates';
 import { Dashboard } from './pages/Dashboard';
+import { Dns } from './pages/Dns';
 import { Links } from './pages/Links';
 import { Nodes } from './pages/Nodes';
 import { Providers } from './pages/Providers';
@@ -28,6 +29,7 @@ const PAGES = [
   ['sites', 'Sites'],
   ['vpn', 'VPN'],
   ['certificates', 'Certificates'],
+  ['dns', 'DNS'],
   ['snapshots', 'Snapshots'],
   ['audit', 'Audit log'],
 ] as const;
@@ -98,6 +100,8 @@ function PageView({ route, me }: { route: Route; me: string }) {
       return <VpnClients />;
     case 'certificates':
       return <Certificates />;
+    case 'dns':
+      return <Dns />;
     case 'snapshots':
       return <Snapshots />;
     case 'audit':

@@ -10,9 +10,10 @@ const sets = (xs: Sets): string => xs.map((s) => `${s.type} ${s.values.join(',')
 /** The doctor's answer for a terminal: a row per host, what is wrong and why, then the providers. */
 export function doctorText(r: DnsDoctorReport): string {
   const lines = [
-    `public answers from: ${r.public_resolver ?? "each zone's server (rfc2136), else the system resolver"}` +
-      `   external records: ${r.external_records ? 'on' : 'off'}   LAN DNS: ${r.lan_dns}` +
-      `   CAA checked for: ${r.caa_issuer ?? 'no known CA (set dns_doctor_caa_issuer)'}`,
+    `public answers:   ${r.public_resolver ?? "each zone's server (rfc2136; an exec hook's check_server), else the system resolver"}`,
+    `external records: ${r.external_records ? 'on' : 'off'}`,
+    `LAN DNS:          ${r.lan_dns}`,
+    `CAA checked for:  ${r.caa_issuer ?? 'no known CA (set dns_doctor_caa_issuer)'}`,
     '',
   ];
   lines.push(
