@@ -148,7 +148,7 @@ export function App() {
       href={to === 'dashboard' ? '#/' : `#/${to}`}
       aria-current={page === to ? 'page' : undefined}
       className={
-        'shrink-0 whitespace-nowrap rounded px-2.5 py-2 text-sm font-medium focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 ' +
+        'shrink-0 whitespace-nowrap rounded px-2 py-2 text-sm font-medium focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 ' +
         (page === to ? 'bg-slate-900 text-white' : 'text-slate-700 hover:bg-slate-200')
       }
     >

@@ -187,7 +187,7 @@ export function Dns() {
             {r.summary.hosts} hosts: {r.summary.ok} ok
             {r.summary.warning ? `, ${r.summary.warning} unsure` : ''}
             {r.summary.problem ? `, ${r.summary.problem} with a problem` : ''}
-            <span title={local(r.checked_at)}>· checked {relative(r.checked_at)}</span>
+            <span title={local(r.checked_at)}>(checked {relative(r.checked_at)})</span>
           </span>
         ) : null}
       </ListHeading>
