@@ -1,7 +1,10 @@
 import { execFile, spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dnsDoctorView, type DnsDoctorHost, type DnsDoctorReport } from '../../src/api/views/index.js';
+import { runDnsDoctor } from '../../src/dns/doctor.js';
+import { loadSettings } from '../../src/model/settings.js';
 import { Rfc2136Provider } from '../../src/dns/rfc2136.js';
 import { startBind, type Bind } from '../helpers/bind.js';
 import { ADMIN_TOKEN, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
@@ -45,6 +48,8 @@ describe('gatehouse doctor dns (real BIND, real Unbound)', () => {
       let err = '';
       p.stderr.on('data', (d: Buffer) => (err += d.toString()));
       p.on('close', (code) => (code === 0 ? done() : fail(new Error(`nsupdate: ${err}`))));
+      // An nsupdate that exits early fails through its exit code, not an EPIPE on its input.
+      p.stdin.on('error', () => undefined);
       p.stdin.end(
         [
           `key hmac-sha256:${bind.tsigName} ${bind.tsigSecret}`,
@@ -284,5 +289,51 @@ describe('gatehouse doctor dns (real BIND, real Unbound)', () => {
     expect(out.code).toBe(1);
     expect(out.stdout).toMatch(/gone\s+rfc2136\s+gone\.test\s+(unreachable|timeout)/);
     expect((await t.api('DELETE', '/api/v1/dns-providers/gone')).status).toBe(200);
+  });
+  it('a server that swallows every query: each row says it timed out, within the limit, nothing throws', async () => {
+    // A UDP socket that reads and never answers.
+    const hole = createSocket('udp4');
+    await new Promise<void>((done) => hole.bind(0, '127.0.0.1', done));
+    const server = `127.0.0.1:${hole.address().port}`;
+    try {
+      const settings = loadSettings(
+        { data_dir: '/nonexistent', dns_doctor_timeout: '400ms', dns_records_target: '192.0.2.10' },
+        {},
+        () => '',
+      );
+      const t0 = Date.now();
+      const r = await runDnsDoctor({
+        settings,
+        services: () => t.gh.registry.list().map((x) => x.service),
+        providers: {
+          list: async () => [
+            { name: 'silent', type: 'rfc2136', zone: ZONE, config: { server }, created_at: '' },
+          ],
+          byName: async () => undefined,
+        },
+        nodes: async () => [],
+      });
+      // 3 hosts at once (8 at a time) and the provider beside them: about one limit, not one per query.
+      expect(Date.now() - t0).toBeLessThan(400 * 4);
+      expect(r.providers).toEqual([
+        expect.objectContaining({
+          name: 'silent',
+          state: 'timeout',
+          message: `${server}: no answer within 400 ms`,
+        }),
+      ]);
+      const app = host(r, `app.${ZONE}`);
+      expect(app.public).toMatchObject({
+        state: 'error',
+        server,
+        expected: [{ type: 'A', values: ['192.0.2.10'] }],
+      });
+      expect(app.public.message).toContain('no answer within 400 ms');
+      expect(app.caa.state).toBe('error');
+      expect(app.state).toBe('problem');
+      expect(r.ok).toBe(false);
+    } finally {
+      hole.close();
+    }
   });
 });
