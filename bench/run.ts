@@ -39,6 +39,7 @@ const CASES: Record<string, () => Promise<Case>> = {
   P15: async () => (await import('./cases/p15.js')).p15,
   P16: async () => (await import('./cases/p16.js')).p16,
   P17: async () => (await import('./cases/p17.js')).p17,
+  P18: async () => (await import('./cases/p18.js')).p18,
 };
 
 // dist/bench/run.js → <repo>/bench/results/latest.json

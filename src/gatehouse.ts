@@ -40,8 +40,8 @@ import { securePermissions } from './store/permissions.js';
 import { every, Lifecycle } from './lifecycle.js';
 import { openLeader, runEvery } from './store/leader.js';
 import { sitesForFeed } from './vpn/feed-hook.js';
-import { startExternalRecords } from './dns/external-records-part.js';
 import { startLanResolver } from './dns/lan-resolver.js';
+import { startExternalRecords } from './dns/external-records-part.js';
 
 export interface Gatehouse {
   settings: Settings;
@@ -135,7 +135,13 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     );
     for (const source of sources) await life.start(source);
 
-    const publisher = (edges.publisher = await EdgePublisher.open({ ...core, gate }));
+    const publisher = (edges.publisher = await EdgePublisher.open({
+      ...core,
+      gate,
+      reservedPorts: reservedPorts(settings),
+    }));
+    // Upstreams may name Docker's containers: the docker source knows their addresses.
+    for (const source of sources) if (source.names) publisher.names.useKnown(source.names);
     // A revocation reaches nginx's shared memory before the gate answers (sign-out, user changes).
     const revoked = (kind: 'r' | 'u', id: string, ms: number) => publisher.edge.revoked(kind, id, ms);
     // Among replicas, each revocation reaches every replica's nginx and edges too.
@@ -204,13 +210,16 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     metrics.onScrape(() => fillTunnelMetrics(metrics, { tunnels, sites, clients }));
     life.onStop(stopTunnel);
     life.onStop(core.registry.onChange(() => clients.servicesChanged()));
-    // External DNS records follow the services (docs/dns.md), written by the leader.
-    const externalRecords = await startExternalRecords(life, core, gate, () => new NodeStore(db).list());
     // Split-horizon DNS: LAN clients resolve served hosts to the LAN edge (docs/dns.md).
     const lanDns = await startLanResolver({ ...core, nodes: () => new NodeStore(db).list() }, life);
+    // External DNS records follow the services and the public address (docs/dns.md), on the leader.
+    const { externalRecords, publicAddress } = await startExternalRecords(life, core, gate, () =>
+      new NodeStore(db).list(),
+    );
     const api = await serveApi(life, admin.check, {
       ...core,
       externalRecords,
+      publicAddress,
       sites,
       clients,
       tunnels,

@@ -9,6 +9,7 @@ import type { Registry } from '../registry/registry.js';
 import type { Leader } from '../store/leader.js';
 import type { Sealer } from '../store/secrets.js';
 import type { ExternalRecords } from '../dns/external-records.js';
+import type { PublicAddress } from '../dns/public-address.js';
 
 export interface ApiContext {
   registry: Registry;
@@ -30,6 +31,8 @@ export interface ApiContext {
   sealer?: Sealer;
   /** External DNS records (status summarises them). */
   externalRecords?: ExternalRecords;
+  /** Dynamic DNS: the public address watched (status shows it). */
+  publicAddress?: PublicAddress;
   /** With `?wait=true`: waits until the version is live on the proxy and reports how it went. */
   maybeWait(
     version: number,

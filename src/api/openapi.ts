@@ -8,8 +8,8 @@ import { ROTATE_KINDS } from './views/rotate.js';
 import { edgeFileJsonSchema, edgePaths } from './openapi-edges.js';
 import { sitePaths } from './openapi-sites.js';
 import { vpnClientPaths } from './openapi-vpn-clients.js';
-import { dnsRecordPaths } from './openapi-dns-records.js';
 import { dnsLanPaths } from './openapi-dns-lan.js';
+import { dnsRecordPaths } from './openapi-dns-records.js';
 import { dnsDoctorPaths } from './openapi-dns-doctor.js';
 import {
   body,
@@ -61,8 +61,8 @@ export function openApiDocument(): object {
       ...edgePaths(),
       ...sitePaths(),
       ...vpnClientPaths(),
-      ...dnsRecordPaths(),
       ...dnsLanPaths(),
+      ...dnsRecordPaths(),
       ...dnsDoctorPaths(),
     },
   };

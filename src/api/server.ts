@@ -24,7 +24,6 @@ import { providerRoutes } from './providers.js';
 import { certRoutes } from './certs.js';
 import { dnsRoutes } from './dns.js';
 import { dnsLanRoutes } from './dns-lan.js';
-import { dnsDoctorRoutes } from './dns-doctor.js';
 import type { LanResolver } from '../dns/lan-resolver.js';
 import { applyRoutes } from './apply.js';
 import { adminFromCookie, CSRF_HEADER, sessionRoutes } from './session.js';
@@ -48,7 +47,9 @@ import { VpnClientStore } from '../vpn/clients.js';
 import { vpnClientRoutes } from './vpn-clients.js';
 import { TunnelStats } from '../vpn/stats.js';
 import type { ExternalRecords } from '../dns/external-records.js';
+import type { PublicAddress } from '../dns/public-address.js';
 import { dnsRecordRoutes } from './dns-records.js';
+import { dnsDoctorRoutes } from './dns-doctor.js';
 
 export interface ApiDeps {
   registry: Registry;
@@ -84,10 +85,12 @@ export interface ApiDeps {
   clients?: VpnClientStore;
   /** Tunnel figures every WireGuard server reports (vpn/stats.ts). */
   tunnels?: TunnelStats;
-  /** External DNS records (GET /api/v1/dns/records). */
-  externalRecords?: ExternalRecords;
   /** Split-horizon DNS for the LAN (absent: lan_dns off). */
   lanDns?: LanResolver;
+  /** External DNS records (GET /api/v1/dns/records). */
+  externalRecords?: ExternalRecords;
+  /** Dynamic DNS: the public address watched (GET /status). */
+  publicAddress?: PublicAddress;
 }
 
 declare module 'fastify' {
@@ -134,6 +137,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     ...(deps.sealer ? { sealer: deps.sealer } : {}),
     ...(deps.certManager ? { certManager: deps.certManager } : {}),
     ...(deps.externalRecords ? { externalRecords: deps.externalRecords } : {}),
+    ...(deps.publicAddress ? { publicAddress: deps.publicAddress } : {}),
     async maybeWait(version, wait) {
       if (wait !== 'true' && wait !== '1') return {};
       const s = await deps.edge.waitFor(version);
@@ -217,8 +221,8 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
       await providerRoutes(api, ctx);
       await certRoutes(api, ctx);
       await dnsRoutes(api, ctx);
-      await dnsRecordRoutes(api, ctx);
       await dnsLanRoutes(api, deps.settings, deps.lanDns);
+      await dnsRecordRoutes(api, ctx);
       await dnsDoctorRoutes(api, {
         settings: deps.settings,
         services: () => deps.registry.list().map((r) => r.service),

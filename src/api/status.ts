@@ -21,6 +21,7 @@ export async function statusRoutes(app: FastifyInstance, ctx: ApiContext): Promi
         ? { data_key: { state: 'rotated' as const, message: dataKeyRotated().message } }
         : {}),
       ...dnsRecords(ctx),
+      ...publicAddress(ctx),
     } satisfies Status;
   });
 }
@@ -44,4 +45,10 @@ async function certificateStatus(ctx: ApiContext): Promise<CertificateStatus> {
 function dnsRecords(ctx: ApiContext): Pick<Status, 'dns_records'> {
   const summary = ctx.externalRecords?.summary();
   return summary ? { dns_records: summary } : {};
+}
+
+/** The public address watched (dynamic DNS), where this replica watches it. */
+function publicAddress(ctx: ApiContext): Pick<Status, 'public_address'> {
+  const s = ctx.publicAddress?.status();
+  return s ? { public_address: s } : {};
 }

@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { Access, Headers, Service } from '../model/service.js';
-import { durationMs, endpointAddress, parseEndpoint, type Endpoint } from '../model/values.js';
+import {
+  durationMs,
+  endpointAddress,
+  hasNoLivePeer as noLivePeer,
+  parseEndpoint,
+  type Endpoint,
+} from '../model/values.js';
 import type { EffectiveAccess, HeaderOps, Pool, SiteRoute, TcpListener } from './edge-config.js';
 
 /** What one service contributes, before pools are shared across services. */
@@ -55,7 +61,7 @@ export function fragmentOf(svc: Service): Fragment {
       lb: route.lb,
       servers: endpoints.map(endpointAddress),
       ...(health ? { health } : {}),
-      ...(svc.suspended ? { down: true } : {}),
+      ...(svc.suspended || noLivePeer(route) ? { down: true } : {}),
     };
     const h = pool.health;
     // Joined, not a template: one flat string, not a tree of concatenations kept per route.
@@ -97,7 +103,7 @@ export function fragmentOf(svc: Service): Fragment {
     const id = `${svc.name}-t${i}`;
     const servers = t.upstreams.map((u) => endpointAddress(parseEndpoint(u, false) as Endpoint));
     return {
-      pool: { id, scheme: 'http' as const, lb: t.lb, servers },
+      pool: { id, scheme: 'http' as const, lb: t.lb, servers, ...(noLivePeer(t) ? { down: true } : {}) },
       listener: {
         port: t.port,
         service: svc.name,

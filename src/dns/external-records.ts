@@ -98,9 +98,13 @@ export class ExternalRecords {
       .where('key', 'like', `${TRACK_PREFIX}%`)
       .execute();
     this.tracked = new Map(rows.map((r) => [r.key.slice(TRACK_PREFIX.length), r.value]));
+    // The first change of a burst starts the wait; those within it go in the same pass (a steady
+    // stream of changes does not postpone it).
     this.off = this.o.onServicesChange(() => {
-      clearTimeout(this.debounce);
-      this.debounce = setTimeout(() => this.kick('changed'), this.o.debounceMs ?? 100);
+      this.debounce ??= setTimeout(() => {
+        this.debounce = undefined;
+        this.kick('changed');
+      }, this.o.debounceMs ?? 100);
     });
     const every = (ms: number, kind: 'changed' | 'full') => {
       const t = setInterval(() => this.kick(kind), ms);
@@ -119,6 +123,7 @@ export class ExternalRecords {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     clearTimeout(this.debounce);
+    this.debounce = undefined;
     clearTimeout(this.retry);
     await this.busy;
   }

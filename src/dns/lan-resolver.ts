@@ -62,6 +62,8 @@ export interface LanResolverDeps {
   managed?: ManagedUnbound;
 }
 
+/** How long start waits for the first sync. */
+const START_WAIT_MS = 2000;
 /** How many names status asks the resolver about at a time. */
 const ASK_AT_ONCE = 16;
 
@@ -90,7 +92,11 @@ export class LanResolver implements Part {
     this.unsubscribe = this.d.registry.onChange(() => void this.kick(false));
     this.timer = setInterval(() => void this.kick(), durationMs(this.d.settings.lan_dns_check_interval));
     this.timer.unref();
-    await this.kick();
+    // The first full sync, waited for a little (usually done before Gatehouse says it is up); a
+    // resolver that hangs does not hold up the start.
+    let wait: NodeJS.Timeout | undefined;
+    await Promise.race([this.kick(), new Promise((r) => (wait = setTimeout(r, START_WAIT_MS)))]);
+    clearTimeout(wait);
   }
 
   async stop(): Promise<void> {

@@ -144,8 +144,10 @@ export class UnboundDriver implements LanDriver {
         ['-c', this.configFile, '-s', server, ...args],
         { timeout: CALL_MS, maxBuffer: 64 * 1024 * 1024 },
         (err, stdout, stderr) => {
-          // Errors on a line still exit 0 in some versions: its output says so.
-          const failed = err ?? (/^error/im.test(stdout) ? new Error(stdout) : undefined);
+          // Errors on a line still exit 0 in some versions: the output of a change starts with
+          // "error" then (a listing is not read so: it may hold a name that begins with "error").
+          const refused = !args[0]?.startsWith('list_') && /^error[\s:]/i.test(stdout);
+          const failed = err ?? (refused ? new Error(stdout) : undefined);
           if (!failed) return resolve(stdout);
           const why = `${stderr}${stdout}`.replace(/\[\d+\] unbound-control\[[0-9:]+\] /g, '').trim();
           reject(

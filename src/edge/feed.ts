@@ -7,6 +7,7 @@ import type { PreviousSessionKey } from '../model/session.js';
 import type { CertRef } from '../model/tls.js';
 import type { Logger } from '../observe/log.js';
 import type { Registry } from '../registry/registry.js';
+import type { UpstreamNames } from '../dns/upstream-names.js';
 import { readState } from './gate-state.js';
 import { sealForNode } from './transit.js';
 
@@ -57,6 +58,8 @@ export interface EdgeFeedOptions {
     cookie: string;
   };
   log: Logger;
+  /** Resolves the DNS names in upstreams: services are compiled with their addresses. */
+  names?: UpstreamNames;
 }
 
 /** A file-system event usually comes in pairs (a temp file, its rename): one wake-up for both. */
@@ -205,6 +208,7 @@ export class EdgeFeed {
     const tls = await this.o.tlsInput();
     const key = [
       this.o.registry.version,
+      this.o.names?.version ?? 0,
       ...tls.certs.map((c) => `${c.id}/${c.fingerprint}/${c.notAfter}`),
       ...[...tls.challenges.keys()],
       ...tls.ownHosts,
@@ -215,7 +219,7 @@ export class EdgeFeed {
     if (!compiler) this.compilers.set(role, (compiler = new Compiler()));
     const config = compiler.compile({
       services: [...this.o.registry.state().values()]
-        .map((r) => r.service)
+        .map((r) => (this.o.names ? this.o.names.view(r.service) : r.service))
         .filter((s) => (s.expose ?? 'both') === 'both' || s.expose === role),
       // Each edge listens on its own ports; HTTPS is on wherever certificates exist, even when the
       // control plane itself serves no HTTPS.

@@ -8,6 +8,7 @@ import type { Logger } from '../observe/log.js';
 import type { Registry } from '../registry/registry.js';
 import { HealthChecker } from './health.js';
 import { PassiveHealth, type UpstreamFailing, type UpstreamLogTarget } from './passive-health.js';
+import type { UpstreamNames, UpstreamNameStatus } from '../dns/upstream-names.js';
 
 export interface EdgeStatus {
   /** Registry version the proxy serves. */
@@ -44,6 +45,8 @@ export interface EdgeStatus {
   fastLane?: { memory?: string; file?: string };
   /** The certificate table's version likewise (status only). */
   tlsTable?: { memory?: string; file?: string };
+  /** DNS names in upstreams: what each resolves to now, and the last error (docs/upstream-names.md). */
+  upstreamNames?: UpstreamNameStatus[];
 }
 
 /**
@@ -93,6 +96,13 @@ export class LocalEdge {
   /** Hosts the live config serves over HTTPS. */
   private httpsHosts = new Set<string>();
   private httpsHostsOf: EdgeConfig['tls']['hosts'] | undefined;
+  /** Resolves the DNS names in upstreams: services are compiled with their addresses. */
+  private names: UpstreamNames | undefined;
+
+  /** Compiles services as `names` sees them (names replaced by their addresses). */
+  useNames(names: UpstreamNames): void {
+    this.names = names;
+  }
 
   /** Called after each apply attempt (and health change) settles; returns the unsubscribe. */
   onSettled(fn: () => void): () => void {
@@ -174,6 +184,7 @@ export class LocalEdge {
       checkedServers: [...this.health.checked],
       failingServers: this.passive.failing(),
       ...(this.driver.lastReload ? { lastReload: this.driver.lastReload } : {}),
+      ...(this.names ? { upstreamNames: this.names.status() } : {}),
     };
   }
 
@@ -261,7 +272,9 @@ export class LocalEdge {
     try {
       const tls = this.tlsInput ? await this.tlsInput() : undefined;
       cfg = this.compiler.compile({
-        services: Array.from(this.registry.state().values(), (r) => r.service),
+        services: Array.from(this.registry.state().values(), (r) =>
+          this.names ? this.names.view(r.service) : r.service,
+        ),
         listeners: this.listeners,
         ...(tls ? { certs: tls.certs, challenges: tls.challenges, ownHosts: tls.ownHosts ?? [] } : {}),
       });

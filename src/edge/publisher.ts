@@ -4,7 +4,10 @@ import { NginxDriver } from '../drivers/nginx/driver.js';
 import { sessionKeyEnv } from '../model/session.js';
 import type { Gate } from '../gate/gate.js';
 import type { Settings } from '../model/settings.js';
-import { durationMs } from '../model/values.js';
+import { durationMs, parseResolverSetting } from '../model/values.js';
+import { nameLookup } from '../dns/name-lookup.js';
+import { UpstreamNames } from '../dns/upstream-names.js';
+import { isLocalAddress } from './host-checks.js';
 import type { Logger } from '../observe/log.js';
 import type { Registry } from '../registry/registry.js';
 import { keyDir } from '../tls/key-dir.js';
@@ -19,6 +22,8 @@ export interface EdgePublisherDeps {
   certs: CertStore;
   /** The login portal's host: Gatehouse serves it (and gets its certificate) itself. */
   portal: string | undefined;
+  /** Ports Gatehouse listens on (gatehouse.ts reservedPorts): a name may not lead there on this machine. */
+  reservedPorts?: ReadonlyMap<number, string>;
   log: Logger;
 }
 
@@ -34,6 +39,10 @@ export class EdgePublisher {
   private readonly answers = new Map<string, string>();
   private certTimer: NodeJS.Timeout | undefined;
   private readonly driver: NginxDriver;
+  /** DNS names in upstreams, resolved here for the local edge and the feed alike. */
+  readonly names: UpstreamNames;
+  private unsubscribeNames: (() => void) | undefined;
+  private edgeStarted = false;
 
   /**
    * Serves exactly these ACME HTTP-01 answers (the shared store's, src/tls/shared-challenges.ts):
@@ -89,7 +98,24 @@ export class EdgePublisher {
       tlsDir: keys.dir,
     });
     this.driver = driver;
+    const resolver = parseResolverSetting(settings.upstream_resolver);
+    this.names = new UpstreamNames({
+      // The settings' schema refused any other value.
+      lookup: nameLookup(typeof resolver === 'string' ? { kind: 'system' } : resolver),
+      log: log.child({ part: 'upstream-names' }),
+      // The local edge applies only once started (its first apply compiles with the answers then).
+      onChange: () => {
+        this.feed.signal();
+        if (this.edgeStarted) this.edge.schedule();
+      },
+      defaultTtlMs: durationMs(settings.upstream_name_ttl),
+      refuse: (ip, port) => {
+        const own = deps.reservedPorts?.get(port);
+        return own && isLocalAddress(ip) ? `Gatehouse's own ${own} port on this machine` : undefined;
+      },
+    });
     this.edge = new LocalEdge(registry, driver, listeners, log.child({ part: 'edge' }), tlsInput);
+    this.edge.useNames(this.names);
     // Remote edge nodes: the same config (per role), certificates and gate state.
     this.feed = new EdgeFeed({
       registry,
@@ -104,24 +130,43 @@ export class EdgePublisher {
         ...(portal ? { portalHost: portal } : {}),
       },
       log: log.child({ part: 'feed' }),
+      names: this.names,
     });
+  }
+
+  /** Looks up the names the services use now (new ones at once); bounded, never rejects. */
+  private trackNames(): Promise<void> {
+    const services = Array.from(this.deps.registry.state().values(), (r) => r.service);
+    return this.names
+      .track(services)
+      .catch((err: unknown) => this.deps.log.error({ err: String(err) }, 'upstream names: lookup failed'));
   }
 
   /** Brings nginx up on the registry as it is; rejects if that first apply fails. */
   async start(): Promise<void> {
-    const { settings } = this.deps;
+    const { settings, registry } = this.deps;
+    // The first config has the names' answers (a lookup gives up after a few seconds at most).
+    await Promise.race([this.trackNames(), new Promise((r) => setTimeout(r, 5000).unref())]);
+    this.unsubscribeNames = registry.onChange(() => void this.trackNames());
+    this.names.start();
     this.feed.start();
     // Certificates expire without a write: look again every hour.
     this.certTimer = setInterval(() => this.changed(), 3_600_000);
     this.certTimer.unref();
+    const names = this.names.version;
     await this.edge.start({
       driftCheckMs: durationMs(settings.drift_check_interval),
       logMaxBytes: settings.nginx_log_max_mb * 1024 * 1024,
     });
+    this.edgeStarted = true;
+    // An answer that changed while nginx came up.
+    if (this.names.version !== names) this.edge.schedule();
   }
 
   async stop(): Promise<void> {
     clearInterval(this.certTimer);
+    this.unsubscribeNames?.();
+    this.names.stop();
     this.feed.stop();
     try {
       await this.edge.stop();

@@ -1,5 +1,6 @@
 import { chmod, chown, mkdir, rm, writeFile } from 'node:fs/promises';
 import type { DnsRecordEvent } from '../dns/record-status.js';
+import type { PublicAddressEvent } from '../dns/public-address.js';
 import { join } from 'node:path';
 import type { Logger } from '../observe/log.js';
 import type { Registry } from '../registry/registry.js';
@@ -69,7 +70,9 @@ export type SecurityEvent =
   | 'vpn_client_connected'
   | 'vpn_client_idle'
   // External DNS records (dns/external-records.ts): written, removed, left alone, failing.
-  | DnsRecordEvent;
+  | DnsRecordEvent
+  // Dynamic DNS (dns/public-address.ts): the public address changed (old and new in the detail).
+  | PublicAddressEvent;
 
 /** Where a security event happened: the host and path asked for (never the query: it may hold tokens). */
 export interface EventPlace {

@@ -11,7 +11,7 @@ import {
   pathSchema,
   portSchema,
   slugSchema,
-  tcpUpstreamSchema,
+  tcpRouteUpstreamSchema,
 } from './values.js';
 
 /**
@@ -217,7 +217,7 @@ export const routeSchema = z
 export const tcpRouteSchema = z
   .strictObject({
     port: portSchema,
-    upstreams: z.array(tcpUpstreamSchema).min(1, 'at least one upstream').max(64),
+    upstreams: z.array(tcpRouteUpstreamSchema).min(1, 'at least one upstream').max(64),
     lb: lbSchema.default('round_robin'),
     /** terminate: TLS ends here (the certificate of sni[0]); passthrough: routed by SNI, untouched. */
     tls: z.enum(['terminate', 'passthrough']).optional(),

@@ -3,11 +3,19 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_VPN_RANGE, vpnRangeSchema } from './site.js';
+import { addressIntervalSchema, addressSourceSchema } from './public-address.js';
 import { checkLanDns, lanDnsSettings } from './lan-dns-settings.js';
 import { dnsDoctorSettings } from './dns-doctor-settings.js';
 import YAML from 'yaml';
 import { GatehouseError, fromZod, unreadableFile } from './errors.js';
-import { cidrSchema, durationSchema, hostnameSchema, slugSchema } from './values.js';
+import {
+  cidrSchema,
+  durationMs,
+  durationSchema,
+  hostnameSchema,
+  parseResolverSetting,
+  slugSchema,
+} from './values.js';
 
 /**
  * Start-up settings. Each can come from a flag (`--http-port`), an environment variable
@@ -78,173 +86,193 @@ const recordTarget = z
   )
   .default([]);
 
-export const settingsSchema = z
-  .strictObject({
-    config: z.string().optional(),
-    // nginx's config names paths below it: characters its syntax gives a meaning to are refused here,
-    // before anything starts, rather than by the driver at the first apply.
-    data_dir: z
-      .string()
-      .min(1)
-      .regex(/^[^\s$"'\\{};\p{Cc}]+$/u, 'a path without spaces, quotes or any of $ \\ { } ;')
-      .default('/var/lib/gatehouse'),
-    /** PostgreSQL as the store (docs/postgresql.md); unset: SQLite in data_dir. */
-    database_url: z
-      .string()
-      .regex(/^postgres(ql)?:\/\/\S+$/i, 'a postgres:// or postgresql:// URL')
-      .refine((v) => URL.canParse(v), 'a postgres:// or postgresql:// URL')
-      .optional(),
-    /** This replica's name in status (docs/postgresql.md); unset: hostname-pid-random. */
-    replica_name: z
-      .string()
-      .regex(/^[A-Za-z0-9._-]{1,40}$/, 'at most 40 letters, digits, ".", "_" or "-"')
-      .optional(),
-    http_port: wholeNumber(1, 65535, 'a port from 1 to 65535').default(80),
-    https_port: wholeNumber(0, 65535, 'a port from 1 to 65535, or 0 for none').default(443),
-    api_listen: listenSchema.default('127.0.0.1:7070'),
-    /**
-     * The management API's URL as edges and site machines reach it (`https://cp.example.com:7070`):
-     * the commands `site add`, `node add` and a node-token rotation print use it for `--control`.
-     * Unset: they print a placeholder (the CLI fills in its own --api URL when that is HTTP).
-     */
-    control_url: z
-      .url({ protocol: /^https?$/, error: 'the API URL edges reach, e.g. https://cp.example.com:7070' })
-      .optional(),
-    admin_token: z.string().min(16, 'at least 16 characters').optional(),
-    register_listen: listenSchema.default(':9876'),
-    register_token: z.string().min(16, 'at least 16 characters').optional(),
-    register_allow: csv.default([
-      '127.0.0.0/8',
-      '::1/128',
-      '10.0.0.0/8',
-      '172.16.0.0/12',
-      '192.168.0.0/16',
-      'fc00::/7',
-    ]),
-    base_domain: hostnameSchema.optional(),
-    /** The login portal's host; default `auth.<base_domain>`. */
-    auth_host: hostnameSchema.optional(),
-    /**
-     * How clients reach the proxy when that differs from what nginx listens on (NAT, another proxy):
-     * `scheme://host[:port]`. Portal redirects, hand-overs and temporary-link URLs use its scheme and
-     * port with their own host. Unset: the port (and scheme) of the request itself.
-     */
-    public_url: z
-      .string()
-      .regex(
-        /^https?:\/\/[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?(?::[0-9]{1,5})?\/?$/i,
-        'scheme://host[:port], e.g. https://example.com:8443 (no path)',
-      )
-      .refine((v) => {
-        const port = /:([0-9]+)\/?$/.exec(v.replace(/^https?:\/\//i, ''))?.[1];
-        return port === undefined || (Number(port) >= 1 && Number(port) <= 65535);
-      }, 'port must be 1-65535')
-      .optional(),
-    /** How often to write a scheduled backup (see docs/backup.md); unset: no scheduled backups. */
-    backup_interval: durationSchema.optional(),
-    /** How many scheduled backups to keep; older ones are deleted. */
-    backup_keep: wholeNumber(1, 10000, 'a count from 1 to 10000').default(7),
-    /** Where scheduled backups go (default: <data_dir>/backups). */
-    backup_dir: z.string().min(1).optional(),
-    /** How long a sign-in lasts. */
-    session_ttl: durationSchema.default('168h'),
-    /** Encrypts secrets at rest (keys, tokens, TOTP); without it a key file in data_dir does. */
-    secret: z.string().min(16, 'at least 16 characters').optional(),
-    /** The secret a data-key rotation goes to next (replicas: set on each, rotate on one; docs/rotation.md). */
-    secret_next: z.string().min(16, 'at least 16 characters').optional(),
-    /** ACME directory to obtain certificates from (Let's Encrypt: https://acme-v02.api.letsencrypt.org/directory). Unset: no ACME. */
-    acme_directory: z.url({ protocol: /^https?$/, error: 'the ACME directory URL' }).optional(),
-    /** Contact address for the ACME account. */
-    acme_email: z.email('an email address').optional(),
-    /** A PEM file of CAs to trust for the ACME directory's own HTTPS (a private CA, Pebble in tests). */
-    acme_ca_file: z.string().min(1).optional(),
-    /** External account binding, for CAs that require one (ZeroSSL, Google): key id and HMAC key. */
-    acme_eab_kid: z.string().min(1).max(256).optional(),
-    acme_eab_hmac_key: z.string().min(1).max(512).optional(),
-    /** Key type of issued certificates. */
-    acme_key_type: z.enum(['ecdsa', 'rsa']).default('ecdsa'),
-    /** The name the login portal shows. */
-    portal_name: z
-      .string()
-      .min(1)
-      .max(64)
-      .regex(/^\P{Cc}*$/u, 'no control characters')
-      .default('Gatehouse'),
-    /** Proxies in front of Gatehouse whose X-Forwarded-For is believed (never a client's own). */
-    trusted_proxies: csv.default([]),
-    nginx_bin: z.string().min(1).default('nginx'),
-    nginx_modules_dir: z.string().min(1).default('/usr/lib/nginx/modules'),
-    nginx_workers: wholeNumber(1, 64).default(2),
-    /**
-     * After a reload, old workers finish their requests; connections still open this long after
-     * (WebSockets, long polls, TCP routes) are closed, so old workers cannot pile up.
-     */
-    nginx_worker_shutdown_timeout: durationSchema.default('5m'),
-    log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    /** nginx's access, stream and error logs are rotated (one old file kept) past this size. */
-    nginx_log_max_mb: wholeNumber(1, 100_000).default(100),
-    /** How often the files nginx reads are compared with what Gatehouse rendered (and logs rotated). */
-    drift_check_interval: durationSchema.default('5s'),
-    snapshot_keep: wholeNumber(1, Number.MAX_SAFE_INTEGER, 'a whole number, 1 or more').default(100),
-    snapshot_keep_days: wholeNumber(0, Number.MAX_SAFE_INTEGER, 'a whole number, 0 or more').default(30),
-    templates: z.record(slugSchema, templateSchema).default({}),
-    /** An edge file (services, users, groups, templates) applied at start and whenever it changes. */
-    file: z.string().default(''),
-    /** A service whose agent is silent this long past its TTL is removed (until then: offline page). */
-    agent_grace: durationSchema.default('10m'),
-    /** The Docker Engine API whose container labels publish services; empty: Docker is not watched. */
-    docker_endpoint: z
-      .string()
-      .regex(
-        /^(?:unix:\/\/\/.+|tcp:\/\/(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5})?$/,
-        'unix:///path/to/docker.sock or tcp://host:port',
-      )
-      .default(''),
-    /** Which Docker network's container address is the upstream (for containers on several). */
-    docker_network: z
-      .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'a Docker network name')
-      .optional(),
-    /** How often every container is looked at again (events may be missed). */
-    docker_resync_interval: durationSchema.default('5m'),
-    /** Tunnel addresses for public edges and sites are allocated from this block (docs/sites.md). */
-    vpn_range: vpnRangeSchema.default(DEFAULT_VPN_RANGE),
-    /** The control plane's own edge as the sites' WireGuard server on this UDP port; 0: not. */
-    vpn_port: wholeNumber(0, 65535, 'a port from 1 to 65535, or 0 for none').default(0),
-    /** Where sites reach vpn_port (HOST:PORT); default: base_domain and vpn_port. */
-    vpn_endpoint: z
-      .string()
-      .regex(/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/, 'HOST:PORT sites dial')
-      .optional(),
-    /**
-     * Who `gatehouse.access=vpn-only` admits: `vpn` (only vpn_range, the tunnel addresses of VPN
-     * clients and sites) or `private` (every private range, as before 2026-12-07: any LAN host passed),
-     * plus vpn_only_extra.
-     */
-    vpn_only_sources: z.enum(['private', 'vpn'], { error: 'private or vpn' }).default('vpn'),
-    /** Further sources vpn-only admits (comma-separated CIDRs): an office LAN, another VPN's range. */
-    vpn_only_extra: csv.default([]),
-    /**
-     * External records (docs/dns.md): A/AAAA (or CNAME) records at the zone's DNS provider for every
-     * host public edges serve, created, changed and removed with the services. Off: none are touched.
-     */
-    dns_records: z.enum(['off', 'on'], { error: 'off or on' }).default('off'),
-    /**
-     * What those records point at: addresses (comma-separated; a floating IP with HA) or one host
-     * name (a CNAME). Empty: the addresses of the public edges as the control plane sees them.
-     */
-    dns_records_target: recordTarget,
-    /** The records' TTL in seconds. */
-    dns_records_ttl: wholeNumber(30, 86_400, 'seconds from 30 to 86400').default(300),
-    /** The WireGuard interface of vpn_port (unique on the machine). */
-    vpn_interface: z
-      .string()
-      .regex(/^[A-Za-z0-9_.-]{1,15}$/, '1-15 letters, digits, ".", "_" or "-"')
-      .default('gh-local0'),
-    ...lanDnsSettings,
-    ...dnsDoctorSettings,
-  })
-  .superRefine(checkLanDns);
+const settingsFields = z.strictObject({
+  config: z.string().optional(),
+  // nginx's config names paths below it: characters its syntax gives a meaning to are refused here,
+  // before anything starts, rather than by the driver at the first apply.
+  data_dir: z
+    .string()
+    .min(1)
+    .regex(/^[^\s$"'\\{};\p{Cc}]+$/u, 'a path without spaces, quotes or any of $ \\ { } ;')
+    .default('/var/lib/gatehouse'),
+  /** PostgreSQL as the store (docs/postgresql.md); unset: SQLite in data_dir. */
+  database_url: z
+    .string()
+    .regex(/^postgres(ql)?:\/\/\S+$/i, 'a postgres:// or postgresql:// URL')
+    .refine((v) => URL.canParse(v), 'a postgres:// or postgresql:// URL')
+    .optional(),
+  /** This replica's name in status (docs/postgresql.md); unset: hostname-pid-random. */
+  replica_name: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,40}$/, 'at most 40 letters, digits, ".", "_" or "-"')
+    .optional(),
+  http_port: wholeNumber(1, 65535, 'a port from 1 to 65535').default(80),
+  https_port: wholeNumber(0, 65535, 'a port from 1 to 65535, or 0 for none').default(443),
+  api_listen: listenSchema.default('127.0.0.1:7070'),
+  /**
+   * The management API's URL as edges and site machines reach it (`https://cp.example.com:7070`):
+   * the commands `site add`, `node add` and a node-token rotation print use it for `--control`.
+   * Unset: they print a placeholder (the CLI fills in its own --api URL when that is HTTP).
+   */
+  control_url: z
+    .url({ protocol: /^https?$/, error: 'the API URL edges reach, e.g. https://cp.example.com:7070' })
+    .optional(),
+  admin_token: z.string().min(16, 'at least 16 characters').optional(),
+  register_listen: listenSchema.default(':9876'),
+  register_token: z.string().min(16, 'at least 16 characters').optional(),
+  register_allow: csv.default([
+    '127.0.0.0/8',
+    '::1/128',
+    '10.0.0.0/8',
+    '172.16.0.0/12',
+    '192.168.0.0/16',
+    'fc00::/7',
+  ]),
+  base_domain: hostnameSchema.optional(),
+  /** The login portal's host; default `auth.<base_domain>`. */
+  auth_host: hostnameSchema.optional(),
+  /**
+   * How clients reach the proxy when that differs from what nginx listens on (NAT, another proxy):
+   * `scheme://host[:port]`. Portal redirects, hand-overs and temporary-link URLs use its scheme and
+   * port with their own host. Unset: the port (and scheme) of the request itself.
+   */
+  public_url: z
+    .string()
+    .regex(
+      /^https?:\/\/[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?(?::[0-9]{1,5})?\/?$/i,
+      'scheme://host[:port], e.g. https://example.com:8443 (no path)',
+    )
+    .refine((v) => {
+      const port = /:([0-9]+)\/?$/.exec(v.replace(/^https?:\/\//i, ''))?.[1];
+      return port === undefined || (Number(port) >= 1 && Number(port) <= 65535);
+    }, 'port must be 1-65535')
+    .optional(),
+  /** How often to write a scheduled backup (see docs/backup.md); unset: no scheduled backups. */
+  backup_interval: durationSchema.optional(),
+  /** How many scheduled backups to keep; older ones are deleted. */
+  backup_keep: wholeNumber(1, 10000, 'a count from 1 to 10000').default(7),
+  /** Where scheduled backups go (default: <data_dir>/backups). */
+  backup_dir: z.string().min(1).optional(),
+  /** How long a sign-in lasts. */
+  session_ttl: durationSchema.default('168h'),
+  /** Encrypts secrets at rest (keys, tokens, TOTP); without it a key file in data_dir does. */
+  secret: z.string().min(16, 'at least 16 characters').optional(),
+  /** The secret a data-key rotation goes to next (replicas: set on each, rotate on one; docs/rotation.md). */
+  secret_next: z.string().min(16, 'at least 16 characters').optional(),
+  /** ACME directory to obtain certificates from (Let's Encrypt: https://acme-v02.api.letsencrypt.org/directory). Unset: no ACME. */
+  acme_directory: z.url({ protocol: /^https?$/, error: 'the ACME directory URL' }).optional(),
+  /** Contact address for the ACME account. */
+  acme_email: z.email('an email address').optional(),
+  /** A PEM file of CAs to trust for the ACME directory's own HTTPS (a private CA, Pebble in tests). */
+  acme_ca_file: z.string().min(1).optional(),
+  /** External account binding, for CAs that require one (ZeroSSL, Google): key id and HMAC key. */
+  acme_eab_kid: z.string().min(1).max(256).optional(),
+  acme_eab_hmac_key: z.string().min(1).max(512).optional(),
+  /** Key type of issued certificates. */
+  acme_key_type: z.enum(['ecdsa', 'rsa']).default('ecdsa'),
+  /** The name the login portal shows. */
+  portal_name: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^\P{Cc}*$/u, 'no control characters')
+    .default('Gatehouse'),
+  /** Proxies in front of Gatehouse whose X-Forwarded-For is believed (never a client's own). */
+  trusted_proxies: csv.default([]),
+  nginx_bin: z.string().min(1).default('nginx'),
+  nginx_modules_dir: z.string().min(1).default('/usr/lib/nginx/modules'),
+  nginx_workers: wholeNumber(1, 64).default(2),
+  /**
+   * After a reload, old workers finish their requests; connections still open this long after
+   * (WebSockets, long polls, TCP routes) are closed, so old workers cannot pile up.
+   */
+  nginx_worker_shutdown_timeout: durationSchema.default('5m'),
+  log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** nginx's access, stream and error logs are rotated (one old file kept) past this size. */
+  nginx_log_max_mb: wholeNumber(1, 100_000).default(100),
+  /** How often the files nginx reads are compared with what Gatehouse rendered (and logs rotated). */
+  drift_check_interval: durationSchema.default('5s'),
+  snapshot_keep: wholeNumber(1, Number.MAX_SAFE_INTEGER, 'a whole number, 1 or more').default(100),
+  snapshot_keep_days: wholeNumber(0, Number.MAX_SAFE_INTEGER, 'a whole number, 0 or more').default(30),
+  templates: z.record(slugSchema, templateSchema).default({}),
+  /** An edge file (services, users, groups, templates) applied at start and whenever it changes. */
+  file: z.string().default(''),
+  /** A service whose agent is silent this long past its TTL is removed (until then: offline page). */
+  agent_grace: durationSchema.default('10m'),
+  /** The Docker Engine API whose container labels publish services; empty: Docker is not watched. */
+  docker_endpoint: z
+    .string()
+    .regex(
+      /^(?:unix:\/\/\/.+|tcp:\/\/(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5})?$/,
+      'unix:///path/to/docker.sock or tcp://host:port',
+    )
+    .default(''),
+  /** Which Docker network's container address is the upstream (for containers on several). */
+  docker_network: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'a Docker network name')
+    .optional(),
+  /** How often every container is looked at again (events may be missed). */
+  docker_resync_interval: durationSchema.default('5m'),
+  /**
+   * How DNS names in upstreams are resolved (docs/upstream-names.md): `system` (getaddrinfo:
+   * /etc/hosts and the machine's DNS servers) or a DNS server's IP[:port] asked directly.
+   */
+  upstream_resolver: z
+    .string()
+    .refine((v) => typeof parseResolverSetting(v) !== 'string', {
+      error: (iss) => `system, or a DNS server as IP or IP:port (e.g. 127.0.0.1:53)${got(iss.input)}`,
+    })
+    .default('system'),
+  /** How long an answer without a TTL (the system resolver's) is used before asking again (1s-300s). */
+  upstream_name_ttl: durationSchema
+    .refine((d) => durationMs(d) >= 1000 && durationMs(d) <= 300_000, 'from 1s to 300s')
+    .default('30s'),
+  /** Tunnel addresses for public edges and sites are allocated from this block (docs/sites.md). */
+  vpn_range: vpnRangeSchema.default(DEFAULT_VPN_RANGE),
+  /** The control plane's own edge as the sites' WireGuard server on this UDP port; 0: not. */
+  vpn_port: wholeNumber(0, 65535, 'a port from 1 to 65535, or 0 for none').default(0),
+  /** Where sites reach vpn_port (HOST:PORT); default: base_domain and vpn_port. */
+  vpn_endpoint: z
+    .string()
+    .regex(/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/, 'HOST:PORT sites dial')
+    .optional(),
+  /**
+   * Who `gatehouse.access=vpn-only` admits: `vpn` (only vpn_range, the tunnel addresses of VPN
+   * clients and sites) or `private` (every private range, as before 2026-12-07: any LAN host passed),
+   * plus vpn_only_extra.
+   */
+  vpn_only_sources: z.enum(['private', 'vpn'], { error: 'private or vpn' }).default('vpn'),
+  /** Further sources vpn-only admits (comma-separated CIDRs): an office LAN, another VPN's range. */
+  vpn_only_extra: csv.default([]),
+  /**
+   * External records (docs/dns.md): A/AAAA (or CNAME) records at the zone's DNS provider for every
+   * host public edges serve, created, changed and removed with the services. Off: none are touched.
+   */
+  dns_records: z.enum(['off', 'on'], { error: 'off or on' }).default('off'),
+  /**
+   * What those records point at: addresses (comma-separated; a floating IP with HA) or one host
+   * name (a CNAME). Empty: the addresses of the public edges as the control plane sees them.
+   */
+  dns_records_target: recordTarget,
+  /** The records' TTL in seconds. */
+  dns_records_ttl: wholeNumber(30, 86_400, 'seconds from 30 to 86400').default(300),
+  /**
+   * Dynamic DNS (docs/dns.md): where this node's public address is read, `off`, `interface:<name>`
+   * or `urls:<url>[,<url>...]`; the external records follow it. Read on the leader every interval.
+   */
+  public_address_source: addressSourceSchema,
+  public_address_interval: addressIntervalSchema,
+  /** The WireGuard interface of vpn_port (unique on the machine). */
+  vpn_interface: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,15}$/, '1-15 letters, digits, ".", "_" or "-"')
+    .default('gh-local0'),
+  ...lanDnsSettings,
+  ...dnsDoctorSettings,
+});
+/** Cross-field checks of one concern each, in that concern's file. */
+export const settingsSchema = settingsFields.superRefine(checkLanDns);
 
 export type Settings = z.output<typeof settingsSchema>;
 export type SettingsInput = z.input<typeof settingsSchema>;

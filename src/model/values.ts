@@ -72,17 +72,32 @@ export const portSchema = z.number().int().min(1).max(65535);
 
 export interface Endpoint {
   scheme: 'http' | 'https';
-  host: string; // an IP literal; IPv6 without brackets
+  /** An IP literal (IPv6 without brackets), or a DNS name the control plane resolves (isName). */
+  host: string;
   port: number;
 }
 
-/** `10.0.0.1:80`, `[fd00::1]:80`, `http://10.0.0.1:80` or `https://10.0.0.1:443` → parts, or an error. */
-export function parseEndpoint(raw: string, allowScheme: boolean): Endpoint | string {
+/** A DNS name in an upstream: RFC 1123 labels, no wildcard, not all digits (that is an address). */
+const UPSTREAM_NAME_RE = new RegExp(`^(?:${LABEL}\\.)*${LABEL}\\.?$`);
+
+/** Whether an endpoint names its host (resolved through upstream_resolver) rather than an IP. */
+export function isNameEndpoint(e: Endpoint): boolean {
+  return !isIPv4(e.host) && !isIPv6(e.host);
+}
+
+/**
+ * `10.0.0.1:80`, `[fd00::1]:80`, `http://10.0.0.1:80`, `https://10.0.0.1:443`, or the same with a
+ * DNS name (`authelia:9091`, `http://app.lan:8080`; docs/upstream-names.md) → parts, or an error.
+ */
+export function parseEndpoint(raw: string, allowScheme: boolean, allowName = true): Endpoint | string {
   let rest = raw;
   let scheme: Endpoint['scheme'] = 'http';
   const m = /^(https?):\/\/(.*)$/.exec(raw);
   if (m) {
-    if (!allowScheme) return 'a TCP upstream is IP:port, without a scheme';
+    if (!allowScheme)
+      return allowName
+        ? 'a TCP upstream is IP:port or name:port, without a scheme'
+        : 'a TCP upstream is IP:port, without a scheme';
     scheme = m[1] as Endpoint['scheme'];
     rest = m[2] ?? '';
   }
@@ -99,7 +114,16 @@ export function parseEndpoint(raw: string, allowScheme: boolean): Endpoint | str
     portText = v4[2] ?? '';
     if (!isIPv4(host)) return 'not a valid IPv4 address';
   } else {
-    return 'an upstream is IP:port (or http(s)://IP:port); host names are not resolved';
+    const named = /^([^:[\]]+):([0-9]{1,5})$/.exec(rest);
+    if (!allowName) return 'an upstream is IP:port (or http(s)://IP:port); host names are not resolved';
+    const name = named?.[1]?.toLowerCase() ?? '';
+    if (!named || name.length > 253 || !UPSTREAM_NAME_RE.test(name))
+      return 'an upstream is IP:port or name:port (or http(s)://IP:port, http(s)://name:port)';
+    // Loopback by name would reach Gatehouse's own listeners unchecked (see claims.ts): give the IP.
+    if (name === 'localhost' || name === 'localhost.' || name.endsWith('.localhost'))
+      return 'host names are not resolved to loopback here: give 127.0.0.1:PORT (or [::1]:PORT)';
+    host = name.replace(/\.$/, '');
+    portText = named[2] ?? '';
   }
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 1 || port > 65535) return 'port must be 1-65535';
@@ -111,7 +135,14 @@ export const httpUpstreamSchema = z.string().superRefine((s, ctx) => {
   if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: r });
 });
 
+/** `IP:port` only (a DNS server's address, say): no scheme, no name. */
 export const tcpUpstreamSchema = z.string().superRefine((s, ctx) => {
+  const r = parseEndpoint(s, false, false);
+  if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: r });
+});
+
+/** A TCP route's upstream: `IP:port` or `name:port` (resolved, docs/upstream-names.md). */
+export const tcpRouteUpstreamSchema = z.string().superRefine((s, ctx) => {
   const r = parseEndpoint(s, false);
   if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: r });
 });
@@ -131,7 +162,7 @@ export const ipUrlSchema = z.string().superRefine((s, ctx) => {
     });
     return;
   }
-  const ep = parseEndpoint(m[1] ?? '', true);
+  const ep = parseEndpoint(m[1] ?? '', true, false);
   if (typeof ep === 'string') ctx.addIssue({ code: 'custom', message: ep });
 });
 
@@ -148,3 +179,34 @@ export const cidrSchema = z.string().superRefine((s, ctx) => {
     ctx.addIssue({ code: 'custom', message: `prefix length must be 0-${max}` });
   }
 });
+
+/** Setting `upstream_resolver` (src/dns/name-lookup.ts): the system's resolver, or one DNS server. */
+export type ResolverSetting = { kind: 'system' } | { kind: 'server'; server: string };
+
+/** `system` or a DNS server's address (port 53 when none is given) → the setting, or an error. */
+export function parseResolverSetting(raw: string): ResolverSetting | string {
+  const v = raw.trim();
+  if (v === 'system') return { kind: 'system' };
+  const v6 = /^\[([0-9a-fA-F:.]+)\](?::([0-9]{1,5}))?$/.exec(v);
+  const v4 = /^([0-9.]+)(?::([0-9]{1,5}))?$/.exec(v);
+  const m = v6 ?? v4;
+  const ip = m?.[1] ?? '';
+  const port = Number(m?.[2] ?? '53');
+  if (!m || !(v6 ? isIPv6(ip) : isIPv4(ip)) || ip.includes('%'))
+    return 'system, or a DNS server as IP or IP:port (e.g. 127.0.0.1:53)';
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return 'port must be 1-65535';
+  return { kind: 'server', server: v6 ? `[${ip}]:${port}` : `${ip}:${port}` };
+}
+
+/**
+ * Set on a route (HTTP or TCP) whose upstream names resolve to nothing now (src/dns/upstream-names.ts
+ * hands the compiler a copy of the service with names replaced by addresses): its pool keeps one
+ * placeholder server, down, so nginx has no live peer and the offline page answers (TCP: the
+ * connection is closed). A symbol: never part of a config's JSON.
+ */
+export const NO_LIVE_PEER: unique symbol = Symbol('no live peer');
+
+/** Whether a route (as the compiler sees it) has no live peer: its names resolve to nothing. */
+export function hasNoLivePeer(route: object): boolean {
+  return (route as { [NO_LIVE_PEER]?: true })[NO_LIVE_PEER] === true;
+}

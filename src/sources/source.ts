@@ -1,5 +1,6 @@
 import type { Source as RecordSource } from '../model/service.js';
 import type { Problem } from './docker/draft.js';
+import type { KnownNames } from '../dns/upstream-names.js';
 
 /** The edge file's report: what was applied, and why the current content is not. */
 export interface WatchedFileStatus {
@@ -44,6 +45,8 @@ export interface Source {
   stop(): Promise<void>;
   /** Its part of /api/v1/status's `sources` (empty: nothing to show). */
   status(): SourceStatuses;
+  /** Names upstreams may use that it knows the addresses of (Docker's containers). */
+  readonly names?: KnownNames;
 }
 
 /** The `sources` of /api/v1/status, in the sources' order. */

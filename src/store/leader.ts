@@ -325,12 +325,20 @@ export function openLeader(
  */
 export function leaderOnlySource(leader: Leader, name: Source['name'], open: () => Promise<Source>): Source {
   let inner: Source | undefined;
+  // The names the running source knows (Docker's containers), for upstreams that name them.
+  const listeners = new Set<() => void>();
+  const tell = () => listeners.forEach((fn) => fn());
+  let unsubscribe: (() => void) | undefined;
   const part = leader.whileLeading(name, async () => {
     const s = await open();
     await s.start();
     inner = s;
+    unsubscribe = s.names?.onChange(tell);
+    tell();
     return async () => {
+      unsubscribe?.();
       inner = undefined;
+      tell();
       await s.stop();
     };
   });
@@ -339,5 +347,12 @@ export function leaderOnlySource(leader: Leader, name: Source['name'], open: () 
     start: async () => part.start(),
     stop: async () => part.stop(),
     status: () => inner?.status() ?? {},
+    names: {
+      lookup: (n) => inner?.names?.lookup(n),
+      onChange: (fn) => {
+        listeners.add(fn);
+        return () => listeners.delete(fn);
+      },
+    },
   };
 }

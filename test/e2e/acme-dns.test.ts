@@ -95,12 +95,22 @@ describe('tls: DNS-01 wildcard', () => {
   });
 
   it('a DNS provider that refuses the update fails its order, and nothing else', async () => {
-    await t.api('POST', '/api/v1/dns-providers', {
+    // A zone the server does not serve is refused when the provider is added, naming the zone.
+    const notServed = await t.api('POST', '/api/v1/dns-providers', {
+      ...provider(),
+      name: 'notserved',
+      zone: 'apps.wild.test',
+    });
+    expect(notServed.status).toBe(400);
+    expect(notServed.body).toMatch(/zone: .*does not serve the zone apps\.wild\.test/);
+    // The right zone with the wrong key: added (reading the SOA needs no key), refused at the update.
+    expect((await t.api('DELETE', '/api/v1/dns-providers/bind')).status).toBe(200);
+    const wrong = await t.api('POST', '/api/v1/dns-providers', {
       ...provider(),
       name: 'wrongkey',
-      zone: 'apps.wild.test',
       tsig_secret: Buffer.alloc(32, 7).toString('base64'),
     });
+    expect(wrong.json).toMatchObject({ zone_check: { state: 'held' } });
     await t.api('PUT', '/api/v1/services/apps?wait=true', {
       hosts: ['*.apps.wild.test'],
       routes: [{ upstreams: [`127.0.0.1:${app.port}`] }],

@@ -307,8 +307,9 @@ const cases: Case[] = [
 
   // Upstreams
   {
-    why: 'upstream host name',
-    req: post(withRoute({ upstreams: ['backend.local:80'] })),
+    // A DNS name is resolved (docs/upstream-names.md); one that cannot be a DNS name is refused.
+    why: 'upstream host name that is not one',
+    req: post(withRoute({ upstreams: ['back_end.local:80'] })),
     want: [400, 'invalid', 'routes.0.upstreams.0'],
   },
   {
@@ -740,7 +741,7 @@ const cases: Case[] = [
     why: 'PUT of a bad upstream into an existing service',
     req: put(
       'baseline',
-      svc({ name: 'baseline', hosts: ['base.test'], routes: [route({ upstreams: ['x:1'] })] }),
+      svc({ name: 'baseline', hosts: ['base.test'], routes: [route({ upstreams: ['x_y:1'] })] }),
     ),
     want: [400, 'invalid', 'routes.0.upstreams.0'],
   },

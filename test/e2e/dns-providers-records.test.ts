@@ -299,21 +299,32 @@ describe('DNS providers: record sets at Cloudflare, Hetzner, OVH (fakes) and an 
       api_token: 'wrong-token-1',
       api_url: `http://127.0.0.1:${cf.port}`,
     });
+    // A refused token says nothing about the zone: stored, and the answer says why it is unknown.
     expect(bad.status).toBe(201);
+    expect(bad.json.zone_check).toMatchObject({
+      state: 'unreachable',
+      message: expect.stringMatching(/HTTP 401/),
+    });
     const set = (name: string): RecordSet => ({ name, type: 'A', ttl: 60, values: ['192.0.2.1'] });
     await expect((await records(`bad.cf.${ZONE}`)).put(set(`a.bad.cf.${ZONE}`))).rejects.toThrow(
       /Cloudflare .*HTTP 401 .*Authentication error/,
     );
-    await addProvider({
+    // A zone the vendor does not hold is bad input: refused when the provider is added, nothing stored.
+    const nozone = await addProvider({
       name: 'hz-nozone',
       type: 'hetzner',
       zone: `other.${ZONE}`,
       api_token: 'fake-token-123',
       api_url: `http://127.0.0.1:${hz.port}`,
     });
-    await expect((await records(`other.${ZONE}`)).get(`a.other.${ZONE}`)).rejects.toThrow(
-      /Hetzner zone other.prov.test: HTTP 404/,
-    );
+    expect(nozone.status).toBe(400);
+    expect(nozone.json.error).toMatchObject({
+      code: 'invalid',
+      issues: [{ field: 'zone', message: expect.stringMatching(/Hetzner zone other.prov.test: HTTP 404/) }],
+    });
+    const listed = await t.api('GET', '/api/v1/dns-providers');
+    expect(JSON.stringify(listed.json)).not.toContain('hz-nozone');
+    expect(await t.gh.dnsProviders.recordsFor(`a.other.${ZONE}`)).toBeUndefined();
     await addProvider({
       name: 'ovh-badsecret',
       type: 'ovh',

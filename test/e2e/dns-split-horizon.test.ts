@@ -315,7 +315,11 @@ describe('a managed Unbound that cannot start', () => {
         routes: [{ upstreams: UPSTREAM }],
       });
       expect(put.status).toBe(201);
-      const s = lanDnsView.parse((await t.api('GET', '/api/v1/dns/lan')).json);
+      // Its failed start is known once Unbound gave up (slower on a busy machine).
+      const s = await until(async () => {
+        const v = lanDnsView.parse((await t.api('GET', '/api/v1/dns/lan')).json);
+        return v.managed?.error && v.last_error ? v : undefined;
+      }, 15_000);
       expect(s.in_sync).toBe(false);
       expect(s.managed?.running).toBe(false);
       expect(s.managed?.error).toMatch(/Unbound did not start: .*(address already in use|could not open)/i);

@@ -116,6 +116,28 @@ describe('external records: the reconciler', () => {
     expect(zone.values('a.ext.test', 'A')).toEqual(['192.0.2.10']);
   });
 
+  it('follows a steady stream of changes from its first one (the wait is not pushed back)', async () => {
+    const r = await make();
+    await r.start();
+    await r.settled();
+    const started = Date.now();
+    let n = 0;
+    // A change every 3 ms for 300 ms: a debounce that restarted on each would write nothing until the end.
+    const stream = setInterval(() => {
+      n++;
+      change([...services, { name: `s${n}`, hosts: [`s${n}.ext.test`] }]);
+    }, 3);
+    try {
+      await until(() => zone.values('s1.ext.test', 'A'), 250);
+      expect(Date.now() - started).toBeLessThan(250);
+      await new Promise((res) => setTimeout(res, Math.max(0, 300 - (Date.now() - started))));
+    } finally {
+      clearInterval(stream);
+    }
+    // The last change of the burst is followed too.
+    await until(() => zone.values(`s${n}.ext.test`, 'A'), 2000);
+  });
+
   it('removes what it created after a restart, and leaves a set it did not create', async () => {
     const first = await make();
     await first.start();

@@ -40,8 +40,8 @@ import {
   snapshotView,
 } from './services.js';
 import { statusView } from './status.js';
-import { dnsRecordsView } from './dns-records.js';
 import { lanDnsView } from './dns-lan.js';
+import { dnsRecordsView } from './dns-records.js';
 import { dnsDoctorView } from './dns-doctor.js';
 import { rotatedView } from './rotate.js';
 import { siteAddedView, siteListView, siteView } from './sites.js';
@@ -57,8 +57,8 @@ export * from './rotate.js';
 export * from './sites.js';
 export * from './vpn-clients.js';
 export * from './stream.js';
-export * from './dns-records.js';
 export * from './dns-lan.js';
+export * from './dns-records.js';
 export * from './dns-doctor.js';
 
 /**
@@ -98,8 +98,8 @@ export const apiViews = {
   CertList: certListView,
   DnsProviderView: dnsProviderView,
   DnsProviderList: dnsProviderListView,
-  DnsRecords: dnsRecordsView,
   LanDns: lanDnsView,
+  DnsRecords: dnsRecordsView,
   DnsDoctor: dnsDoctorView,
   NodeList: nodeListView,
   NodeEnrolled: nodeEnrolledView,

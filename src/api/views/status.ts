@@ -10,6 +10,22 @@ export const upstreamFailingView = z.strictObject({
   lastAt: z.string(),
 });
 
+/** One DNS name in upstreams (src/dns/upstream-names.ts UpstreamNameStatus). */
+export const upstreamNameView = z.strictObject({
+  name: z.string(),
+  /** What routes use now; empty: no live peer (the offline page). */
+  addresses: z.array(z.string()),
+  state: z.enum(['resolving', 'ok', 'stale', 'unresolved']),
+  ttlSeconds: z.number().optional(),
+  resolvedAt: z.string().optional(),
+  nextAt: z.string().optional(),
+  staleUntil: z.string().optional(),
+  /** Addresses left out (`IP:port: why`): Gatehouse's own listeners on this machine. */
+  refused: z.array(z.string()).optional(),
+  error: z.string().optional(),
+  errorAt: z.string().optional(),
+});
+
 /** What the local proxy serves (src/edge/local-edge.ts EdgeStatus). */
 export const edgeStatusView = z.strictObject({
   appliedVersion: z.number(),
@@ -47,6 +63,8 @@ export const edgeStatusView = z.strictObject({
   fastLane: z.strictObject({ memory: z.string().optional(), file: z.string().optional() }).optional(),
   /** The certificate table's version likewise (HTTPS certificates chosen from nginx's memory). */
   tlsTable: z.strictObject({ memory: z.string().optional(), file: z.string().optional() }).optional(),
+  /** DNS names in upstreams (src/dns/upstream-names.ts): their addresses now, and the last error. */
+  upstreamNames: z.array(upstreamNameView).optional(),
 });
 
 export const certificateStatusView = z.strictObject({
@@ -106,6 +124,18 @@ const dnsRecordsSummaryView = z.strictObject({
   ),
 });
 
+/** Dynamic DNS: the public address, where it was read, when; what went wrong in the last check. */
+const publicAddressView = z.strictObject({
+  source: z.string(),
+  address: z.string(),
+  from: z.string(),
+  checked_at: z.string().nullable(),
+  changed_at: z.string().nullable(),
+  next_check_at: z.string().nullable(),
+  ok: z.boolean(),
+  message: z.string(),
+});
+
 export const statusView = z.strictObject({
   version: z.number(),
   services: z.number(),
@@ -122,6 +152,8 @@ export const statusView = z.strictObject({
   data_key: z.strictObject({ state: z.literal('rotated'), message: z.string() }).optional(),
   /** External DNS records (docs/dns.md), on the replica that writes them: see GET /dns/records. */
   dns_records: dnsRecordsSummaryView.optional(),
+  /** Dynamic DNS (docs/dns.md), on the replica that watches it (the leader). */
+  public_address: publicAddressView.optional(),
 });
 
 /** The `edge` event of GET /stream: the part of the edge status the web UI shows live. */

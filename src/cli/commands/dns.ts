@@ -50,9 +50,14 @@ function pairs(list: string[] = []): Record<string, string> {
   );
 }
 
-/** `gatehouse dns …`: DNS providers (DNS-01 and external records); docs/dns.md. */
+/**
+ * `gatehouse dns …`: DNS providers (DNS-01 and external records); `dns lan` (split horizon, in
+ * dns-lan.ts); docs/dns.md.
+ */
 export function dnsCommand(): Command {
-  const cmd = new Command('dns').description('DNS: providers for DNS-01 and records (docs/dns.md)');
+  const cmd = new Command('dns').description(
+    'DNS: providers for DNS-01 and records, split horizon for the LAN (docs/dns.md)',
+  );
   const provider = new Command('provider').description(
     'DNS providers (rfc2136, cloudflare, hetzner, ovh, exec)',
   );
@@ -103,7 +108,11 @@ export function dnsCommand(): Command {
         ...(o.type === 'exec' ? { env } : {}),
       };
       const r = await ctx.client.call<DnsProviderView>('POST', '/api/v1/dns-providers', body);
-      ctx.print(`added DNS provider ${r.name} (${r.type}, zone ${r.zone})`, r);
+      const unknown =
+        r.zone_check?.state === 'unreachable'
+          ? `; could not check that it holds the zone: ${r.zone_check.message ?? 'no answer'}`
+          : '';
+      ctx.print(`added DNS provider ${r.name} (${r.type}, zone ${r.zone})${unknown}`, r);
     });
   provider
     .command('ls')
@@ -127,8 +136,10 @@ export function dnsCommand(): Command {
     'removed DNS provider',
   );
   cmd.addCommand(provider);
-  cmd.addCommand(dnsRecordsCommand());
   cmd.addCommand(dnsLanCommand());
+  // `gatehouse dns records`: the external records (docs/dns.md, External records).
+  cmd.addCommand(dnsRecordsCommand());
+  // `gatehouse dns doctor` (also `gatehouse doctor dns`): DNS diagnostics (docs/dns.md, Diagnostics).
   cmd.addCommand(dnsDoctorCommand());
   return cmd;
 }

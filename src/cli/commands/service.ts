@@ -68,7 +68,11 @@ export function serviceCommand(): Command {
     .option('-f, --file <path>', 'service definition (YAML or JSON); "-" reads stdin')
     .option('--name <name>', 'service name')
     .option('--host <host>', 'host name (repeatable)', collect)
-    .option('--upstream <addr>', 'upstream IP:port or http(s)://IP:port (repeatable)', collect)
+    .option(
+      '--upstream <addr>',
+      'upstream IP:port, name:port or http(s)://IP-or-name:port (repeatable)',
+      collect,
+    )
     .option('--path <prefix>', 'path prefix', '/')
     .option('--tcp-port <port>', 'instead of HTTP: a TCP port to route to the upstreams')
     .option('--site <site>', "the WireGuard site it lives at (its upstreams inside that site's subnets)")

@@ -89,7 +89,17 @@ export function statusCommand(): Command {
             `DNS ${p.state.toUpperCase().padEnd(14)}${p.host}: ${p.message}${p.retry_at ? ` (next try ${p.retry_at})` : ''}`,
           );
       }
+      const pa = r.public_address;
+      if (pa)
+        lines.push(
+          `public address:   ${pa.address || 'none yet'}${pa.from ? ` (${pa.from})` : ''}, checked ${pa.checked_at ?? 'not yet'}` +
+            (pa.message ? `${pa.ok ? '' : ' FAILED'}: ${pa.message}` : ''),
+        );
       if (e.downServers.length) lines.push(`down upstreams:   ${e.downServers.join(', ')}`);
+      for (const n of e.upstreamNames ?? [])
+        lines.push(
+          `${n.state === 'ok' ? 'upstream name:' : 'UPSTREAM NAME:'}    ${n.name} → ${n.addresses.join(', ') || 'nothing (offline page)'}${n.state === 'stale' ? ` (last answer kept until ${n.staleUntil ?? '-'})` : ''}${n.error ? `; ${n.error} (${ago(n.errorAt)})` : ''}${n.refused?.length ? `; left out: ${n.refused.join(', ')}` : ''}`,
+        );
       // What nginx itself could not reach in the last minute (routes without an active check too).
       for (const f of e.failingServers ?? [])
         lines.push(`FAILING upstream: ${f.server}: ${f.errors} failed in the last minute`);

@@ -6,6 +6,7 @@ import { Claims } from '../../registry/claims.js';
 import type { Registry } from '../../registry/registry.js';
 import { dockerOptions, listRunning, parseEvent, readRunning, WATCHED_EVENTS } from './client.js';
 import { hasOurLabels, type ContainerFacts } from './facts.js';
+import { ContainerNames } from './container-names.js';
 import { parseContainer, type Problem } from './labels.js';
 import type { DockerContainerStatus, Source, SourceStatuses } from '../source.js';
 
@@ -55,8 +56,11 @@ export class DockerSource implements Source {
   /** Reads are numbered; a write based on an older read than the last applied one is skipped. */
   private readSeq = 0;
   private readonly appliedSeq = new Map<string, number>();
+  /** Running containers by name and compose service: upstreams may name them (upstream-names.ts). */
+  readonly names: ContainerNames;
 
   constructor(private readonly opts: DockerSourceOptions) {
+    this.names = new ContainerNames(opts.network);
     const conn = dockerOptions(opts.endpoint);
     this.calls = new Docker({ ...conn, timeout: opts.callTimeoutMs ?? 10_000 });
     // The event stream is quiet for hours at a time: no timeout on it.
@@ -171,8 +175,11 @@ export class DockerSource implements Source {
     if (!e) return;
     const owners = this.opts.registry.owners('docker');
     const known = (n: string) => this.containers.has(n) || owners.has(n);
+    if (e.oldName) this.names.set(e.oldName, undefined);
     if (e.oldName && known(e.oldName)) this.refresh(e.oldName);
     if (hasOurLabels(e.attributes) || known(e.name)) this.refresh(e.name);
+    // Any other container may be named by an upstream: its address is read again.
+    else this.refreshName(e.name);
   }
 
   /** Every running container at once; owners that no longer run lose their services. */
@@ -181,6 +188,7 @@ export class DockerSource implements Source {
       try {
         const seq = ++this.readSeq;
         const running = await listRunning(this.calls);
+        if (!this.stopped) this.names.replaceAll(running);
         const names = new Set<string>();
         const work: Promise<void>[] = [];
         for (const f of running) {
@@ -214,6 +222,17 @@ export class DockerSource implements Source {
     });
   }
 
+  /** Reads a container that publishes nothing, for its name and address only. */
+  private refreshName(name: string): void {
+    void readRunning(this.calls, name).then(
+      (facts) => {
+        if (!this.stopped) this.names.set(name, facts);
+      },
+      (err: unknown) =>
+        this.opts.log.warn({ container: name, err: String(err) }, 'docker: container read failed'),
+    );
+  }
+
   private enqueue(name: string, task: () => Promise<void>): Promise<void> {
     const next = (this.chains.get(name) ?? Promise.resolve()).then(task).catch((err: unknown) => {
       this.opts.log.error({ container: name, err: String(err) }, 'docker: container sync failed');
@@ -229,6 +248,7 @@ export class DockerSource implements Source {
   private async apply(name: string, facts: ContainerFacts | undefined, seq: number): Promise<void> {
     if (this.stopped || seq < (this.appliedSeq.get(name) ?? 0)) return;
     this.appliedSeq.set(name, seq);
+    this.names.set(name, facts);
     const parsed = facts
       ? parseContainer(facts, {
           ...(this.opts.network ? { network: this.opts.network } : {}),
