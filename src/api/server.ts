@@ -229,6 +229,8 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
         portal: portalHost(deps.settings),
         providers: ctx.dnsProviders,
         nodes: () => nodes.list(),
+        // Dynamic DNS: this node at its watched public address, as external records point there.
+        ...(deps.publicAddress ? { publicAddress: deps.publicAddress.edges.bind(deps.publicAddress) } : {}),
       });
       await applyRoutes(api, ctx);
       await sessionRoutes(api, deps.gate);

@@ -24,6 +24,7 @@ import {
   targetSets,
   zoneOf,
   type DesiredHost,
+  type EdgeAddress,
   type RecordTarget,
 } from './record-plan.js';
 
@@ -48,6 +49,8 @@ export interface DnsDoctorDeps {
   };
   /** The edge nodes: their role, last address, and whether they are online. */
   nodes: () => Promise<LanNode[]>;
+  /** This node at its public address, when dynamic DNS watches it (external records point there too). */
+  publicAddress?: () => Promise<EdgeAddress[]>;
 }
 
 /** Hosts checked at a time, and providers. */
@@ -104,10 +107,14 @@ interface Run {
 export async function runDnsDoctor(deps: DnsDoctorDeps): Promise<DnsDoctorReport> {
   const { settings } = deps;
   const ms = durationMs(settings.dns_doctor_timeout);
-  const [providers, nodes] = await Promise.all([deps.providers.list(), deps.nodes()]);
+  const [providers, nodes, watched] = await Promise.all([
+    deps.providers.list(),
+    deps.nodes(),
+    deps.publicAddress?.() ?? [],
+  ]);
   const services = deps.services();
   const zones = providers.map((p) => p.zone);
-  const target = recordTarget(settings.dns_records_target, nodes);
+  const target = recordTarget(settings.dns_records_target, [...nodes, ...watched]);
   const portal = deps.portal ? [{ name: 'login portal', hosts: [deps.portal] }] : [];
   const run: Run = {
     settings,
