@@ -10,6 +10,7 @@ import { sitePaths } from './openapi-sites.js';
 import { vpnClientPaths } from './openapi-vpn-clients.js';
 import { dnsLanPaths } from './openapi-dns-lan.js';
 import { dnsRecordPaths } from './openapi-dns-records.js';
+import { dnsDoctorPaths } from './openapi-dns-doctor.js';
 import {
   body,
   create,
@@ -62,6 +63,7 @@ export function openApiDocument(): object {
       ...vpnClientPaths(),
       ...dnsLanPaths(),
       ...dnsRecordPaths(),
+      ...dnsDoctorPaths(),
     },
   };
 }

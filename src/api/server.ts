@@ -8,7 +8,7 @@ import type { CertManager } from '../tls/manager.js';
 import type { DnsProviders } from '../dns/providers.js';
 import type { Metrics } from '../observe/metrics.js';
 import { GatehouseError } from '../model/errors.js';
-import type { Settings, Template } from '../model/settings.js';
+import { portalHost, type Settings, type Template } from '../model/settings.js';
 import type { Logger } from '../observe/log.js';
 import type { Registry } from '../registry/registry.js';
 import { frameworkErrors, installErrorHandling } from './http-errors.js';
@@ -49,6 +49,7 @@ import { TunnelStats } from '../vpn/stats.js';
 import type { ExternalRecords } from '../dns/external-records.js';
 import type { PublicAddress } from '../dns/public-address.js';
 import { dnsRecordRoutes } from './dns-records.js';
+import { dnsDoctorRoutes } from './dns-doctor.js';
 
 export interface ApiDeps {
   registry: Registry;
@@ -222,6 +223,15 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
       await dnsRoutes(api, ctx);
       await dnsLanRoutes(api, deps.settings, deps.lanDns);
       await dnsRecordRoutes(api, ctx);
+      await dnsDoctorRoutes(api, {
+        settings: deps.settings,
+        services: () => deps.registry.list().map((r) => r.service),
+        portal: portalHost(deps.settings),
+        providers: ctx.dnsProviders,
+        nodes: () => nodes.list(),
+        // Dynamic DNS: this node at its watched public address, as external records point there.
+        ...(deps.publicAddress ? { publicAddress: deps.publicAddress.edges.bind(deps.publicAddress) } : {}),
+      });
       await applyRoutes(api, ctx);
       await sessionRoutes(api, deps.gate);
       await streamRoutes(api, ctx, deps.feed);

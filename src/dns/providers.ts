@@ -77,6 +77,16 @@ export class DnsProviders {
     return p && isRecordProvider(p) ? p : undefined;
   }
 
+  /** The provider called `name` (the DNS doctor asks each one), if there is one. */
+  async byName(name: string): Promise<DnsProvider | undefined> {
+    const row = await this.db
+      .selectFrom('dns_providers')
+      .selectAll()
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return row ? this.build(row) : undefined;
+  }
+
   /** The provider whose zone holds `name` (the longest zone wins), if any. */
   async forName(name: string): Promise<DnsProvider | undefined> {
     const bare = name.replace(/^\*\./, '');

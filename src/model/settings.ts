@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { DEFAULT_VPN_RANGE, vpnRangeSchema } from './site.js';
 import { addressIntervalSchema, addressSourceSchema } from './public-address.js';
 import { checkLanDns, lanDnsSettings } from './lan-dns-settings.js';
+import { dnsDoctorSettings } from './dns-doctor-settings.js';
 import YAML from 'yaml';
 import { GatehouseError, fromZod, unreadableFile } from './errors.js';
 import {
@@ -268,6 +269,7 @@ const settingsFields = z.strictObject({
     .regex(/^[A-Za-z0-9_.-]{1,15}$/, '1-15 letters, digits, ".", "_" or "-"')
     .default('gh-local0'),
   ...lanDnsSettings,
+  ...dnsDoctorSettings,
 });
 /** Cross-field checks of one concern each, in that concern's file. */
 export const settingsSchema = settingsFields.superRefine(checkLanDns);

@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { apiViews, streamEventViews } from '../../src/api/views/index.js';
 import { generateKeyPair } from '../../src/vpn/keys.js';
 import { ADMIN_TOKEN, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
-import { json } from '../helpers/net.js';
+import { freePort, json } from '../helpers/net.js';
 import { openStream } from '../helpers/stream.js';
 import { makeCa } from '../helpers/tls.js';
 import { testDir } from '../helpers/tmp.js';
@@ -83,7 +83,8 @@ describe('API views: each documented answer parses with its schema', () => {
   }
 
   beforeAll(async () => {
-    t = await startTestGatehouse();
+    // The DNS doctor asks a closed loopback port, never the machine's own resolver.
+    t = await startTestGatehouse({ dns_doctor_resolver: `127.0.0.1:${await freePort()}` });
     doc = (await t.api('GET', '/api/v1/openapi.json')).json as unknown as Doc;
   });
   afterAll(async () => {
@@ -323,6 +324,10 @@ describe('API views: each documented answer parses with its schema', () => {
   it('split-horizon DNS (off here; test/e2e/dns-split-horizon.test.ts drives Unbound and dnsmasq)', async () => {
     await call('GET', '/api/v1/dns/lan', 200);
     await call('POST', '/api/v1/dns/lan/sync', 200);
+  });
+
+  it('DNS diagnostics (test/e2e/dns-doctor.test.ts checks them against a real BIND and Unbound)', async () => {
+    await call('GET', '/api/v1/dns/doctor', 200);
   });
 
   it('called every documented route (those needing an ACME CA answered acme_off)', () => {

@@ -4,6 +4,7 @@ import { api, setUnauthorizedHandler } from './api';
 import { Audit } from './pages/Audit';
 import { Certificates } from './pages/Certificates';
 import { Dashboard } from './pages/Dashboard';
+import { Dns } from './pages/Dns';
 import { Links } from './pages/Links';
 import { Nodes } from './pages/Nodes';
 import { Providers } from './pages/Providers';
@@ -28,6 +29,7 @@ const PAGES = [
   ['sites', 'Sites'],
   ['vpn', 'VPN'],
   ['certificates', 'Certificates'],
+  ['dns', 'DNS'],
   ['snapshots', 'Snapshots'],
   ['audit', 'Audit log'],
 ] as const;
@@ -98,6 +100,8 @@ function PageView({ route, me }: { route: Route; me: string }) {
       return <VpnClients />;
     case 'certificates':
       return <Certificates />;
+    case 'dns':
+      return <Dns />;
     case 'snapshots':
       return <Snapshots />;
     case 'audit':
@@ -144,7 +148,7 @@ export function App() {
       href={to === 'dashboard' ? '#/' : `#/${to}`}
       aria-current={page === to ? 'page' : undefined}
       className={
-        'shrink-0 whitespace-nowrap rounded px-2.5 py-2 text-sm font-medium focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 ' +
+        'shrink-0 whitespace-nowrap rounded px-2 py-2 text-sm font-medium focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 ' +
         (page === to ? 'bg-slate-900 text-white' : 'text-slate-700 hover:bg-slate-200')
       }
     >

@@ -42,6 +42,7 @@ import {
 import { statusView } from './status.js';
 import { lanDnsView } from './dns-lan.js';
 import { dnsRecordsView } from './dns-records.js';
+import { dnsDoctorView } from './dns-doctor.js';
 import { rotatedView } from './rotate.js';
 import { siteAddedView, siteListView, siteView } from './sites.js';
 import { vpnClientAddedView, vpnClientListView, vpnGroupListView, vpnGroupView } from './vpn-clients.js';
@@ -58,6 +59,7 @@ export * from './vpn-clients.js';
 export * from './stream.js';
 export * from './dns-lan.js';
 export * from './dns-records.js';
+export * from './dns-doctor.js';
 
 /**
  * Every answer the management API documents, by the name the OpenAPI document gives it
@@ -98,6 +100,7 @@ export const apiViews = {
   DnsProviderList: dnsProviderListView,
   LanDns: lanDnsView,
   DnsRecords: dnsRecordsView,
+  DnsDoctor: dnsDoctorView,
   NodeList: nodeListView,
   NodeEnrolled: nodeEnrolledView,
   ApplyReport: applyReportView,

@@ -5,6 +5,7 @@ import { cliContext, collect, removeCommand } from '../context.js';
 import { table } from '../format.js';
 import { dnsLanCommand } from './dns-lan.js';
 import { dnsRecordsCommand } from './dns-records.js';
+import { dnsDoctorCommand } from './dns-doctor.js';
 
 interface AddOptions {
   type: string;
@@ -138,5 +139,7 @@ export function dnsCommand(): Command {
   cmd.addCommand(dnsLanCommand());
   // `gatehouse dns records`: the external records (docs/dns.md, External records).
   cmd.addCommand(dnsRecordsCommand());
+  // `gatehouse dns doctor` (also `gatehouse doctor dns`): DNS diagnostics (docs/dns.md, Diagnostics).
+  cmd.addCommand(dnsDoctorCommand());
   return cmd;
 }
