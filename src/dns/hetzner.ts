@@ -9,7 +9,13 @@ import {
   toSets,
   type HttpDnsConfig,
 } from './http-providers.js';
-import type { RecordProvider, RecordSet, RecordType } from './records.js';
+import {
+  checkZoneWith,
+  type RecordProvider,
+  type RecordSet,
+  type RecordType,
+  type ZoneCheck,
+} from './records.js';
 import type { DnsProvider } from './rfc2136.js';
 
 interface HzRecord {
@@ -72,6 +78,10 @@ export class HetznerProvider implements DnsProvider, RecordProvider {
   private body(zone: string, fqdn: string, type: string, value: string, ttl: number) {
     const v = type === 'CNAME' ? `${value}.` : value;
     return { zone_id: zone, type, name: this.relative(fqdn), value: v, ttl };
+  }
+
+  checkZone(timeoutMs?: number): Promise<ZoneCheck> {
+    return checkZoneWith(() => this.id(), timeoutMs);
   }
 
   async setTxt(fqdn: string, value: string): Promise<void> {

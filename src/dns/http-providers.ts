@@ -3,11 +3,13 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { GatehouseError } from '../model/errors.js';
 import {
   checkSet,
+  checkZoneWith,
   inZone,
   RECORD_TYPES,
   type RecordProvider,
   type RecordSet,
   type RecordType,
+  type ZoneCheck,
 } from './records.js';
 import type { DnsProvider } from './rfc2136.js';
 
@@ -208,6 +210,10 @@ export class CloudflareProvider implements DnsProvider, RecordProvider {
       out.push(...r.result);
       if (page >= (r.result_info?.total_pages ?? 1)) return out;
     }
+  }
+
+  checkZone(timeoutMs?: number): Promise<ZoneCheck> {
+    return checkZoneWith(() => this.id(), timeoutMs);
   }
 
   async setTxt(fqdn: string, value: string): Promise<void> {

@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import { GatehouseError } from '../model/errors.js';
 import { call, checkName, checkRecordSet, plain, propagated, reconcile, toSets } from './http-providers.js';
-import type { RecordProvider, RecordSet, RecordType } from './records.js';
+import {
+  checkZoneWith,
+  type RecordProvider,
+  type RecordSet,
+  type RecordType,
+  type ZoneCheck,
+} from './records.js';
 import type { DnsProvider } from './rfc2136.js';
 
 export interface OvhConfig {
@@ -101,6 +107,10 @@ export class OvhProvider implements DnsProvider, RecordProvider {
   /** A CNAME target absolute (with the dot), or OVH reads it relative to the zone. */
   private target(type: string, value: string): string {
     return type === 'CNAME' ? `${value}.` : value;
+  }
+
+  checkZone(timeoutMs?: number): Promise<ZoneCheck> {
+    return checkZoneWith(() => this.list(this.zone, 'SOA'), timeoutMs);
   }
 
   async setTxt(fqdn: string, value: string): Promise<void> {

@@ -49,8 +49,13 @@ export class DnsProviders {
       secret_sealed: this.sealer.seal(secret),
       created_at: new Date().toISOString(),
     };
+    // A zone the provider does not hold is bad input, refused before anything is stored; one that
+    // cannot be asked now (down, slow, credentials refused) is stored, and the answer says why.
+    const provider = this.build(row);
+    const check = provider.checkZone ? await provider.checkZone() : undefined;
+    if (check?.state === 'absent') throw invalid('zone', check.message ?? `${zone} is not held`);
     await this.db.insertInto('dns_providers').values(row).execute();
-    return view(row);
+    return { ...view(row), ...(check ? { zone_check: check } : {}) };
   }
 
   async list(): Promise<DnsProviderView[]> {

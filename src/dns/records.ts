@@ -1,5 +1,8 @@
 import { Resolver } from 'node:dns/promises';
+import type { ZoneCheck } from '../model/dns.js';
 import { GatehouseError } from '../model/errors.js';
+
+export type { ZoneCheck };
 
 /** The record types Gatehouse manages at a provider (beside DNS-01's TXT challenges). */
 export const RECORD_TYPES = ['A', 'AAAA', 'CNAME', 'TXT'] as const;
@@ -77,4 +80,38 @@ export async function querySets(server: string, name: string): Promise<RecordSet
     sets.push({ name, type: 'AAAA', ttl: aaaa[0]?.ttl ?? 60, values: sorted(aaaa.map((x) => x.address)) });
   if (txt.length) sets.push({ name, type: 'TXT', ttl: 60, values: sorted(txt.map((x) => x.join(''))) });
   return sets;
+}
+
+/** How long a zone check waits for the provider. */
+export const ZONE_CHECK_MS = 3000;
+
+/**
+ * Runs `probe` (a read that fails when the zone is not there) with a time limit; never throws. An
+ * answer that says the zone is unknown (dns_zone_unknown, or HTTP 404 from a vendor's API) is
+ * `absent`; any other failure `unreachable`.
+ */
+export async function checkZoneWith(
+  probe: () => Promise<unknown>,
+  timeoutMs = ZONE_CHECK_MS,
+): Promise<ZoneCheck> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<ZoneCheck>((resolve) => {
+    timer = setTimeout(
+      () => resolve({ state: 'unreachable', message: `no answer within ${timeoutMs} ms` }),
+      timeoutMs,
+    );
+  });
+  const asked = probe().then(
+    (): ZoneCheck => ({ state: 'held' }),
+    (err: unknown): ZoneCheck => {
+      const message = err instanceof Error ? err.message : String(err);
+      const absent = (err as { code?: string }).code === 'dns_zone_unknown' || /HTTP 404\b/.test(message);
+      return { state: absent ? 'absent' : 'unreachable', message };
+    },
+  );
+  try {
+    return await Promise.race([asked, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -6,7 +6,9 @@ import {
   checkSet,
   inZone,
   querySets,
+  ZONE_CHECK_MS,
   type RecordProvider,
+  type ZoneCheck,
   type RecordSet,
   type RecordType,
 } from './records.js';
@@ -18,6 +20,8 @@ export interface DnsProvider {
   removeTxt(fqdn: string, value: string): Promise<void>;
   /** Resolves once the zone's authoritative server answers the record. */
   waitFor(fqdn: string, value: string, timeoutMs?: number): Promise<void>;
+  /** Whether the provider holds the zone (absent for a hook that cannot tell). */
+  checkZone?(timeoutMs?: number): Promise<ZoneCheck>;
 }
 
 export interface Rfc2136Config {
@@ -69,6 +73,22 @@ export class Rfc2136Provider implements DnsProvider, RecordProvider {
 
   get(name: string): Promise<RecordSet[]> {
     return querySets(this.c.server, name);
+  }
+
+  /** The server answers the zone's SOA: it serves the zone (NXDOMAIN, no SOA there, REFUSED: not). */
+  async checkZone(timeoutMs = ZONE_CHECK_MS): Promise<ZoneCheck> {
+    const r = new Resolver({ timeout: timeoutMs, tries: 1 });
+    r.setServers([this.c.server]);
+    try {
+      await r.resolveSoa(this.zone);
+      return { state: 'held' };
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? String(err);
+      const absent = ['ENOTFOUND', 'ENODATA', 'EREFUSED', 'ENOTIMP', 'ESERVFAIL'].includes(code);
+      return absent
+        ? { state: 'absent', message: `${this.c.server} does not serve the zone ${this.zone} (${code})` }
+        : { state: 'unreachable', message: `${this.c.server} did not answer (${code})` };
+    }
   }
 
   /** One update message: the old set deleted and the new one added, applied by the server at once. */

@@ -102,6 +102,17 @@ export const SEALED_FIELDS = {
   exec: ['env'],
 } as const satisfies Record<DnsProviderInput['type'], readonly string[]>;
 
+/**
+ * Whether a provider holds its zone, asked when it is added (and by diagnostics): `absent` (it
+ * answered: the zone is not there, bad input), `unreachable` (no answer: down, slow, credentials
+ * refused; nothing is known), `held`.
+ */
+export interface ZoneCheck {
+  state: 'held' | 'absent' | 'unreachable';
+  /** Why, when not held. */
+  message?: string;
+}
+
 export interface DnsProviderView {
   name: string;
   type: string;
@@ -109,4 +120,6 @@ export interface DnsProviderView {
   /** Everything but the secret. */
   config: Record<string, unknown>;
   created_at: string;
+  /** When it was added: whether the provider holds the zone (exec hooks cannot tell). */
+  zone_check?: ZoneCheck;
 }

@@ -41,6 +41,10 @@ export const dnsProviderView = z.strictObject({
   zone: z.string(),
   config: z.record(z.string(), z.unknown()),
   created_at: z.string(),
+  /** Only in the answer to POST: whether the provider holds the zone ("unreachable": not known). */
+  zone_check: z
+    .strictObject({ state: z.enum(['held', 'absent', 'unreachable']), message: z.string().optional() })
+    .optional(),
 });
 export const dnsProviderListView = z.strictObject({ providers: z.array(dnsProviderView) });
 
