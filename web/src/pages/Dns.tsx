@@ -181,7 +181,7 @@ export function Dns() {
   return (
     <section aria-labelledby="dns-title" className="flex flex-col gap-6">
       <PageHeader id="dns-title" title="DNS" />
-      <DnsProviders />
+      <DnsProviders onChanged={refresh} />
       <ListHeading title="Hosts" onRefresh={refresh}>
         {r ? (
           <span className="flex flex-wrap items-center gap-2 text-sm text-slate-600" data-testid="summary">

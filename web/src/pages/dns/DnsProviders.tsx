@@ -164,9 +164,9 @@ function Settings({ p }: { p: DnsProviderView }) {
 /**
  * DNS providers (issue 17): the ones stored (never a secret), a form for a new one checked with the
  * model's schema before it is sent, removal after a confirmation. Self-contained: reads and writes
- * /api/v1/dns-providers itself.
+ * /api/v1/dns-providers itself; `onChanged` lets the page read what depends on them again.
  */
-export function DnsProviders() {
+export function DnsProviders({ onChanged }: { onChanged?: () => void }) {
   const [open, setOpen] = useState(false);
   const [confirming, setConfirming] = useState('');
   const { data, error, setError, load } = useLoad(() => api<DnsProviderList>('GET', '/dns-providers'));
@@ -178,6 +178,7 @@ export function DnsProviders() {
       await api('DELETE', `/dns-providers/${encodeURIComponent(name)}`);
       setConfirming('');
       setDone(`Removed ${name}.`);
+      onChanged?.();
       await load();
     });
 
@@ -187,19 +188,27 @@ export function DnsProviders() {
       className="flex flex-col gap-3"
       data-testid="dns-provider-setup"
     >
-      <div className="flex flex-wrap items-center gap-3">
+      <div className="flex flex-wrap items-center gap-x-3 gap-y-2">
         <h2 id="dns-prov-title" className="font-semibold">
           DNS provider setup
         </h2>
-        <button type="button" className={plainButton} aria-expanded={open} onClick={() => setOpen((o) => !o)}>
-          {open ? 'Close the form' : 'Add DNS provider'}
-        </button>
-        <RefreshButton onClick={() => void load()} />
+        <div className="flex gap-3">
+          <button
+            type="button"
+            className={plainButton}
+            aria-expanded={open}
+            onClick={() => setOpen((o) => !o)}
+          >
+            {open ? 'Hide the form' : 'Add DNS provider'}
+          </button>
+          <RefreshButton onClick={() => void load()} />
+        </div>
       </div>
       {open ? (
         <AddProvider
           onAdded={() => {
             setDone('');
+            onChanged?.();
             void load();
           }}
         />
