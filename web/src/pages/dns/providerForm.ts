@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { dnsProviderSchema, SEALED_FIELDS } from '../../../../src/model/dns';
+import { dnsProviderSchema, SEALED_FIELDS } from '../../../../src/model/dns.js';
 
 /**
  * The "Add DNS provider" form's rules, kept apart from React: which fields each type has, the body
