@@ -1,8 +1,11 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBind, type Bind } from '../helpers/bind.js';
 import type { TestGatehouse } from '../helpers/gatehouse.js';
 import { freePort, until } from '../helpers/net.js';
+import { testDir } from '../helpers/tmp.js';
 import { startUi, type UiHarness } from '../helpers/ui.js';
 
 const ZONE = 'prov.test';
@@ -158,6 +161,57 @@ describe('web UI: DNS providers', () => {
     await ui.shot('dns-providers-unreachable');
   });
 
+  it('shows each type’s own fields: a Cloudflare token too short, an exec hook with a blind environment', async () => {
+    const type = form().getByLabel('Type');
+    await type.selectOption('cloudflare');
+    expect(await form().getByLabel('Primary server (IP:port)').count()).toBe(0);
+    expect(await form().getByLabel('API token (Zone → DNS → Edit)').getAttribute('type')).toBe('password');
+    const before = posts.length;
+    await fill({ Name: 'cf', Zone: 'example.com', 'API token (Zone → DNS → Edit)': 'short' });
+    await add();
+    await until(async () => ((await errorOf('API token (Zone → DNS → Edit)')) ? true : undefined), 5_000);
+    expect(await errorOf('API token (Zone → DNS → Edit)')).toMatch(/8/);
+    expect(posts).toHaveLength(before);
+
+    // An exec hook: a script of the operator's, its environment typed blind and sealed.
+    const script = join(await testDir('gh-ui-hook-'), 'dns-hook.sh');
+    await writeFile(script, '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    await type.selectOption('exec');
+    const env = form().getByLabel('Environment for the script (NAME=value, one a line)');
+    expect(await env.evaluate((el) => getComputedStyle(el).getPropertyValue('-webkit-text-security'))).toBe(
+      'disc',
+    );
+    await fill({
+      Name: 'hook',
+      Zone: 'hook.test',
+      'Script (absolute path)': script,
+      'Environment for the script (NAME=value, one a line)': 'PATH=/tmp',
+    });
+    await add();
+    await until(
+      async () => ((await errorOf('Environment for the script (NAME=value, one a line)')) ? true : undefined),
+      5_000,
+    );
+    expect(await errorOf('Environment for the script (NAME=value, one a line)')).toBe(
+      'PATH: PATH and GATEHOUSE_* are set by Gatehouse',
+    );
+    await env.fill('HOOK_API_KEY=hook-secret-4711\nHOOK_USER=ops');
+    await add();
+    await form().getByText('Added hook for hook.test.').waitFor();
+    const row = page.getByTestId('dns-provider-list').locator('tr[data-provider="hook"]');
+    const settings = await row.getByTestId('settings').textContent();
+    expect(settings).toContain(`command${script}`);
+    expect(settings).toContain('timeout_s60');
+    expect(settings).toContain('envsealed');
+    expect(await page.content()).not.toContain('hook-secret-4711');
+    expect((await listed()).find((p) => p.name === 'hook')?.config).toEqual({
+      command: script,
+      timeout_s: 60,
+    });
+    await ui.shot('dns-providers-exec');
+    await type.selectOption('rfc2136');
+  });
+
   it('removes a provider after a confirmation', async () => {
     const list = page.getByTestId('dns-provider-list');
     await page.getByRole('button', { name: 'Remove DNS provider old-ns' }).click();
@@ -165,18 +219,21 @@ describe('web UI: DNS providers', () => {
     await confirm.getByText('Remove old-ns?').waitFor();
     // Backing out keeps it.
     await confirm.getByRole('button', { name: 'Cancel' }).click();
-    expect((await listed()).map((p) => p.name)).toEqual(['home-bind', 'old-ns']);
+    expect((await listed()).map((p) => p.name)).toEqual(['home-bind', 'hook', 'old-ns']);
     await page.getByRole('button', { name: 'Remove DNS provider old-ns' }).click();
     await confirm.getByRole('button', { name: 'Remove provider' }).click();
     await page.getByTestId('dns-provider-setup').getByText('Removed old-ns.').waitFor();
     await list.locator('tr[data-provider="old-ns"]').waitFor({ state: 'detached' });
-    expect((await listed()).map((p) => p.name)).toEqual(['home-bind']);
+    expect((await listed()).map((p) => p.name)).toEqual(['home-bind', 'hook']);
 
-    await page.getByRole('button', { name: 'Remove DNS provider home-bind' }).click();
-    await page
-      .getByRole('group', { name: 'Confirm removing DNS provider home-bind' })
-      .getByRole('button', { name: 'Remove provider' })
-      .click();
+    for (const name of ['home-bind', 'hook']) {
+      await page.getByRole('button', { name: `Remove DNS provider ${name}` }).click();
+      await page
+        .getByRole('group', { name: `Confirm removing DNS provider ${name}` })
+        .getByRole('button', { name: 'Remove provider' })
+        .click();
+      await page.getByTestId('dns-provider-setup').getByText(`Removed ${name}.`).waitFor();
+    }
     await page.getByTestId('dns-provider-setup').getByText('No DNS providers yet').waitFor();
     expect(await listed()).toEqual([]);
   });
