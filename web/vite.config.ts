@@ -7,8 +7,13 @@ import { defineConfig } from 'vite';
 export default defineConfig({
   root: import.meta.dirname,
   plugins: [react(), tailwindcss()],
-  // The UI validates with the model's own schemas (src/model); their one Node import gets a shim.
-  resolve: { alias: { 'node:net': new URL('./src/shims/net.ts', import.meta.url).pathname } },
+  // The UI validates with the model's own schemas (src/model); their Node imports get shims.
+  resolve: {
+    alias: {
+      'node:net': new URL('./src/shims/net.ts', import.meta.url).pathname,
+      'node:path': new URL('./src/shims/path.ts', import.meta.url).pathname,
+    },
+  },
   build: { outDir: 'dist', emptyOutDir: true, assetsDir: 'assets' },
   server: {
     // `npx vite web` during development: the API on its default address.

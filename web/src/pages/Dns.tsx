@@ -7,6 +7,7 @@ import { ListHeading, PageHeader } from '../components/PageHeader';
 import { Table } from '../components/Table';
 import { local, relative } from '../components/when';
 import { useLoad } from '../hooks/useLoad';
+import { DnsProviders } from './dns/DnsProviders';
 
 type Sets = DnsDoctorHost['public']['expected'];
 
@@ -180,6 +181,7 @@ export function Dns() {
   return (
     <section aria-labelledby="dns-title" className="flex flex-col gap-6">
       <PageHeader id="dns-title" title="DNS" />
+      <DnsProviders onChanged={refresh} />
       <ListHeading title="Hosts" onRefresh={refresh}>
         {r ? (
           <span className="flex flex-wrap items-center gap-2 text-sm text-slate-600" data-testid="summary">
