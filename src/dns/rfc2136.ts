@@ -145,6 +145,9 @@ export class Rfc2136Provider implements DnsProvider, RecordProvider {
               new GatehouseError('dns_update_failed', `DNS update refused: ${err.trim().slice(0, 300)}`, 502),
             ),
       );
+      // A child that exits before reading its input (a bad binary, killed) gives EPIPE here: its exit
+      // status reports the failure.
+      p.stdin.on('error', () => undefined);
       p.stdin.end(script);
     });
   }

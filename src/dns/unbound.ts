@@ -159,6 +159,8 @@ export class UnboundDriver implements LanDriver {
           );
         },
       );
+      // EPIPE when unbound-control exits before reading (refused, no socket): its exit status says so.
+      child.stdin?.on('error', () => undefined);
       child.stdin?.end(stdin ?? '');
     });
   }

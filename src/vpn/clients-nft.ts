@@ -78,6 +78,8 @@ export function nft(args: string[], input?: string): Promise<void> {
     const child = execFile('nft', args, { timeout: 10_000 }, (err, _out, stderr) =>
       err ? reject(new Error(`nft: ${stderr.trim() || err.message}`)) : resolve(),
     );
+    // EPIPE if nft exits before reading: its exit status is the error reported.
+    child.stdin?.on('error', () => undefined);
     if (input !== undefined) child.stdin?.end(input);
   });
 }
