@@ -212,7 +212,7 @@ export function Dns() {
           </Table>
         )}
       </LoadedList>
-      <h2 className="font-semibold">DNS providers</h2>
+      <h2 className="font-semibold">Provider reachability</h2>
       <LoadedList items={r?.providers} empty="No DNS providers.">
         {(providers) => (
           <Table testId="dns-providers" columns={['Name', 'Type', 'Zone', 'Reachable', 'Time', 'Answer']}>

@@ -190,7 +190,7 @@ export function DnsProviders({ onChanged }: { onChanged?: () => void }) {
     >
       <div className="flex flex-wrap items-center gap-x-3 gap-y-2">
         <h2 id="dns-prov-title" className="font-semibold">
-          DNS provider setup
+          DNS providers
         </h2>
         <div className="flex gap-3">
           <button
