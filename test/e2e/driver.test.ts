@@ -152,8 +152,9 @@ describe('change bursts', () => {
       expect(status.lastApplyMode).toBe('dynamic');
       const applies = status.applies - before;
       expect(applies).toBeGreaterThanOrEqual(1);
-      // Folded: well under one apply per registration (10-15 on a quiet machine, up to 22 at load 8).
-      expect(applies).toBeLessThanOrEqual(30);
+      // Folded: well under one apply per registration (5-8 on a quiet machine, 22 at load 8, 34 at
+      // load 11 with the whole suite and other work running: each apply waits for the one before).
+      expect(applies).toBeLessThanOrEqual(40);
       for (let i = 0; i < n; i++) expect((await t.get(`b${i}.gw.test`)).status).toBe(200);
     } finally {
       await t.close();
