@@ -1,6 +1,6 @@
 import { isAbsolute, normalize } from 'node:path';
 import { z } from 'zod';
-import { hostnameSchema, slugSchema, tcpUpstreamSchema } from './values.js';
+import { hostnameSchema, parseEndpoint, slugSchema } from './values.js';
 
 const zone = hostnameSchema.refine((z) => !z.startsWith('*.'), 'a zone, not a wildcard');
 const apiUrl = z.url({ protocol: /^https?$/, error: 'the API base URL' }).max(512);
@@ -9,8 +9,17 @@ const token = z
   .min(8)
   .max(512)
   .regex(/^[\x21-\x7e]+$/, 'a token of printable characters');
+/** A DNS server's address: an IP and a port (no name: it would need a DNS server to be found). */
+const dnsServerSchema = z.string().superRefine((s, ctx) => {
+  if (typeof parseEndpoint(s, false, false) === 'string')
+    ctx.addIssue({
+      code: 'custom',
+      message: 'a DNS server as IP:port (e.g. 192.0.2.53:53, [2001:db8::53]:53)',
+    });
+});
+
 /** Servers (IP:port) to check before the CA looks; default: the zone's authoritative servers. */
-const propagationServers = z.array(tcpUpstreamSchema).max(8).optional();
+const propagationServers = z.array(dnsServerSchema).max(8).optional();
 
 /** Variables an exec hook gets from the operator (API keys of the DNS service it scripts). */
 const hookEnv = z
@@ -42,7 +51,7 @@ export const dnsProviderSchema = z.discriminatedUnion('type', [
     type: z.literal('rfc2136'),
     zone,
     /** The zone's primary server, IP:port: updates go there, and propagation is checked there. */
-    server: tcpUpstreamSchema,
+    server: dnsServerSchema,
     tsig_name: z.string().regex(/^[A-Za-z0-9._-]{1,253}$/, 'a TSIG key name'),
     tsig_algorithm: z.enum(['hmac-sha256', 'hmac-sha512']).default('hmac-sha256'),
     tsig_secret: z.base64('the TSIG secret, base64').min(16).max(512),
@@ -86,7 +95,7 @@ export const dnsProviderSchema = z.discriminatedUnion('type', [
       .refine((p) => isAbsolute(p) && normalize(p) === p, 'an absolute, normalized path of a script'),
     timeout_s: z.int().min(1).max(600).default(60),
     /** A server (IP:port) answering for the zone: what get() and DNS-01's wait ask. */
-    check_server: tcpUpstreamSchema.optional(),
+    check_server: dnsServerSchema.optional(),
     env: hookEnv,
   }),
 ]);

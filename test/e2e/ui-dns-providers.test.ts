@@ -89,7 +89,7 @@ describe('web UI: DNS providers', () => {
     await add();
     await until(async () => ((await errorOf('Primary server (IP:port)')) ? true : undefined), 5_000);
     expect(await errorOf('Primary server (IP:port)')).toBe(
-      'an upstream is IP:port (or http(s)://IP:port); host names are not resolved',
+      'a DNS server as IP:port (e.g. 192.0.2.53:53, [2001:db8::53]:53)',
     );
     expect(posts).toHaveLength(0);
     await ui.shot('dns-providers-schema-error');

@@ -59,7 +59,7 @@ describe('web: the DNS provider form', () => {
 
   it('names the field the schema refuses, with the schema’s words', () => {
     expect(checkProvider(rfc({ server: 'bind.example.com' }))).toEqual({
-      server: 'an upstream is IP:port (or http(s)://IP:port); host names are not resolved',
+      server: 'a DNS server as IP:port (e.g. 192.0.2.53:53, [2001:db8::53]:53)',
     });
     expect(checkProvider(rfc({ zone: '*.example.com', tsig_secret: '' }))).toEqual({
       zone: 'a zone, not a wildcard',
