@@ -186,7 +186,7 @@ export function Dns() {
         {r ? (
           <span className="flex flex-wrap items-center gap-2 text-sm text-slate-600" data-testid="summary">
             <Badge state={r.ok ? 'ok' : 'problem'} />
-            {r.summary.hosts} hosts: {r.summary.ok} ok
+            {r.summary.hosts} {r.summary.hosts === 1 ? 'host' : 'hosts'}: {r.summary.ok} ok
             {r.summary.warning ? `, ${r.summary.warning} unsure` : ''}
             {r.summary.problem ? `, ${r.summary.problem} with a problem` : ''}
             <span title={local(r.checked_at)}>(checked {relative(r.checked_at)})</span>
