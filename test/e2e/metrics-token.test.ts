@@ -62,6 +62,11 @@ describe('the read-only metrics token', () => {
     expect(r.body).toContain('# TYPE gatehouse_applied_version gauge');
     const line = r.body.split('\n').find((l) => l.startsWith('gatehouse_applied_version '));
     expect(line).toMatch(/^gatehouse_applied_version [0-9]+$/);
+    // docs/observability.md lists every metric exported.
+    const doc = await readFile(join(root, 'docs', 'observability.md'), 'utf8');
+    const names = [...r.body.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1] as string);
+    expect(names.length).toBeGreaterThan(10);
+    for (const name of names) expect(doc, name).toContain(`\`${name}\``);
   });
 
   it('is refused everywhere else, exactly as a wrong token is', async () => {
