@@ -12,7 +12,7 @@ import { portalHost, type Settings, type Template } from '../model/settings.js';
 import type { Logger } from '../observe/log.js';
 import type { Registry } from '../registry/registry.js';
 import { frameworkErrors, installErrorHandling } from './http-errors.js';
-import type { TokenCheck } from './tokens.js';
+import { TokenCheck } from './tokens.js';
 import type { ApiContext } from './context.js';
 import { openApiDocument } from './openapi.js';
 import { servicesRoutes } from './services.js';
@@ -153,9 +153,19 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     });
   }
   if (token) {
+    // The metrics token (Prometheus) reads GET /metrics and nothing else: elsewhere it is a wrong token.
+    const metricsToken = deps.settings.metrics_token
+      ? TokenCheck.fromToken(deps.settings.metrics_token)
+      : undefined;
     app.addHook('onRequest', async (req, reply) => {
       const path = req.url.split('?')[0] ?? '';
       if (path === '/api/v1/openapi.json' || path === '/healthz' || path === '/api/v1/session') return;
+      if (
+        path === '/metrics' &&
+        (req.method === 'GET' || req.method === 'HEAD') &&
+        metricsToken?.matchesHeader(req.headers.authorization)
+      )
+        return;
       // The web UI's static files are public; it signs in through /api/v1/session.
       if ((req.method === 'GET' || req.method === 'HEAD') && isUiPath(path)) return;
       // Edge agents authenticate with their own node tokens (checked by those routes).
@@ -196,7 +206,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
   void app.register(async (edge) => siteEdgeRoutes(edge, sites, nodes));
   const metrics = deps.metrics;
   if (metrics) {
-    // Prometheus: with the admin token as a bearer token (or over the local socket).
+    // Prometheus: with the metrics token or the admin token as a bearer token (or the local socket).
     app.get('/metrics', async (_req, reply) =>
       reply.header('content-type', metrics.contentType).send(await metrics.text()),
     );

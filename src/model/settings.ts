@@ -120,6 +120,8 @@ const settingsFields = z.strictObject({
   admin_token: z.string().min(16, 'at least 16 characters').optional(),
   register_listen: listenSchema.default(':9876'),
   register_token: z.string().min(16, 'at least 16 characters').optional(),
+  /** A read-only token for GET /metrics only (Prometheus); unset: /metrics takes the admin token. */
+  metrics_token: z.string().min(16, 'at least 16 characters').optional(),
   register_allow: csv.default([
     '127.0.0.0/8',
     '::1/128',
