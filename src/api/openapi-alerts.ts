@@ -5,7 +5,7 @@ import { body, create, inputSchema, op, pathParam, read, remove } from './openap
 export function alertPaths(): Record<string, object> {
   return {
     '/alert-channels': {
-      get: read('Alert channels: each one\'s settings and which secret fields are set (never a secret)', [
+      get: read("Alert channels: each one's settings and which secret fields are set (never a secret)", [
         'Alert channels',
         'AlertChannelList',
       ]),

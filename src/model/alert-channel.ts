@@ -23,9 +23,17 @@ export const alertChannelSchema = z.discriminatedUnion('type', [
     url: httpUrl('the webhook URL, http(s)'),
     secret: token('a signing secret').optional(),
   }),
-  z.strictObject({ name: slugSchema, type: z.literal('slack'), url: httpUrl('the Slack incoming webhook URL') }),
+  z.strictObject({
+    name: slugSchema,
+    type: z.literal('slack'),
+    url: httpUrl('the Slack incoming webhook URL'),
+  }),
   z.strictObject({ name: slugSchema, type: z.literal('discord'), url: httpUrl('the Discord webhook URL') }),
-  z.strictObject({ name: slugSchema, type: z.literal('teams'), url: httpUrl('the Teams (Workflows) webhook URL') }),
+  z.strictObject({
+    name: slugSchema,
+    type: z.literal('teams'),
+    url: httpUrl('the Teams (Workflows) webhook URL'),
+  }),
   z.strictObject({
     name: slugSchema,
     type: z.literal('ntfy'),
@@ -42,7 +50,9 @@ export const alertChannelSchema = z.discriminatedUnion('type', [
   z.strictObject({
     name: slugSchema,
     type: z.literal('telegram'),
-    bot_token: z.string().regex(/^\d{1,20}:[A-Za-z0-9_-]{20,128}$/, 'a bot token as BotFather gives it (123456:ABC…)'),
+    bot_token: z
+      .string()
+      .regex(/^\d{1,20}:[A-Za-z0-9_-]{20,128}$/, 'a bot token as BotFather gives it (123456:ABC…)'),
     chat_id: z.string().regex(/^(-?\d{1,20}|@[A-Za-z0-9_]{5,64})$/, 'a chat id (a number, or @channelname)'),
     api_url: httpUrl('the Bot API base URL').default('https://api.telegram.org'),
   }),
@@ -63,7 +73,11 @@ export const alertChannelSchema = z.discriminatedUnion('type', [
       if ((e.username === undefined) !== (e.password === undefined))
         ctx.addIssue({ code: 'custom', path: ['password'], message: 'username and password go together' });
       if (e.password !== undefined && !e.starttls)
-        ctx.addIssue({ code: 'custom', path: ['starttls'], message: 'a password is only sent over STARTTLS' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['starttls'],
+          message: 'a password is only sent over STARTTLS',
+        });
     }),
 ]);
 

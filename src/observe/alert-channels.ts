@@ -51,8 +51,11 @@ export class AlertChannels {
     const sealed: readonly string[] = SEALED_ALERT_FIELDS[type];
     const config: Fields = Object.fromEntries(Object.entries(fields).filter(([k]) => !sealed.includes(k)));
     // A URL that carries a token is sealed; where it goes (scheme, host, port) is shown.
-    if (sealed.includes('url') && typeof fields.url === 'string') config.url_origin = new URL(fields.url).origin;
-    const secret = Object.fromEntries(sealed.filter((k) => fields[k] !== undefined).map((k) => [k, fields[k]]));
+    if (sealed.includes('url') && typeof fields.url === 'string')
+      config.url_origin = new URL(fields.url).origin;
+    const secret = Object.fromEntries(
+      sealed.filter((k) => fields[k] !== undefined).map((k) => [k, fields[k]]),
+    );
     const row: Row = {
       name,
       type,

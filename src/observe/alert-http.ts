@@ -19,7 +19,13 @@ export interface HttpSend {
 export async function post(req: HttpSend, signal: AbortSignal): Promise<void> {
   let res: Response;
   try {
-    res = await fetch(req.url, { method: 'POST', headers: req.headers, body: req.body, signal, redirect: 'error' });
+    res = await fetch(req.url, {
+      method: 'POST',
+      headers: req.headers,
+      body: req.body,
+      signal,
+      redirect: 'error',
+    });
   } catch (err) {
     if (signal.aborted) throw new Error('no answer in time', { cause: err });
     throw new Error(`could not reach it: ${causeOf(err)}`, { cause: err });
@@ -92,14 +98,24 @@ export function teamsRequest(url: string, m: AlertMessage): HttpSend {
   };
   const body = {
     type: 'message',
-    attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive', contentUrl: null, content: card }],
+    attachments: [
+      { contentType: 'application/vnd.microsoft.card.adaptive', contentUrl: null, content: card },
+    ],
   };
   return { url, headers: JSON_HEADERS, body: JSON.stringify(body) };
 }
 
 /** ntfy: POST <server>/<topic>, the text as the body, the title in a header (RFC 2047 when not ASCII). */
-export function ntfyRequest(server: string, topic: string, token: string | undefined, m: AlertMessage): HttpSend {
-  const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8', title: headerText(m.title) };
+export function ntfyRequest(
+  server: string,
+  topic: string,
+  token: string | undefined,
+  m: AlertMessage,
+): HttpSend {
+  const headers: Record<string, string> = {
+    'content-type': 'text/plain; charset=utf-8',
+    title: headerText(m.title),
+  };
   if (token) headers.authorization = `Bearer ${token}`;
   return { url: `${server.replace(/\/+$/, '')}/${topic}`, headers, body: m.text };
 }

@@ -1,4 +1,4 @@
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -94,7 +94,8 @@ class Conversation {
   async expect(what: string, line: string | undefined, codes: number[]): Promise<Reply> {
     if (line !== undefined) this.socket.write(`${line}\r\n`);
     const r = await this.reply();
-    if (!codes.includes(r.code)) throw new Error(`${what}: the server answered ${r.code} ${r.lines.join(' ')}`.trim());
+    if (!codes.includes(r.code))
+      throw new Error(`${what}: the server answered ${r.code} ${r.lines.join(' ')}`.trim());
     return r;
   }
 }
@@ -111,11 +112,18 @@ export async function sendMail(o: SmtpOptions): Promise<void> {
     const me = heloName();
     let ehlo = await c.expect('EHLO', `EHLO ${me}`, [250]);
     if (o.starttls) {
-      if (!ehlo.lines.some((l) => /^STARTTLS\b/i.test(l))) throw new Error('the server does not offer STARTTLS');
+      if (!ehlo.lines.some((l) => /^STARTTLS\b/i.test(l)))
+        throw new Error('the server does not offer STARTTLS');
       await c.expect('STARTTLS', 'STARTTLS', [220]);
       c.detach();
       current = await open(
-        () => tlsConnect({ socket, servername: o.host, ...(o.ca ? { ca: o.ca } : {}) }),
+        () =>
+          tlsConnect({
+            socket,
+            // SNI takes names only; an address is still checked against the certificate.
+            ...(isIP(o.host) ? { host: o.host } : { servername: o.host, host: o.host }),
+            ...(o.ca ? { ca: o.ca } : {}),
+          }),
         'TLS',
         o.signal,
         'secureConnect',
@@ -165,7 +173,11 @@ function message(o: SmtpOptions): string {
     'Content-Type: text/plain; charset=utf-8',
     'Content-Transfer-Encoding: base64',
   ];
-  const body = (Buffer.from(o.text, 'utf8').toString('base64').match(/.{1,76}/g) ?? []).join('\r\n');
+  const body = (
+    Buffer.from(o.text, 'utf8')
+      .toString('base64')
+      .match(/.{1,76}/g) ?? []
+  ).join('\r\n');
   return `${headers.join('\r\n')}\r\n\r\n${body}`;
 }
 
