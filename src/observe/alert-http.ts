@@ -147,9 +147,8 @@ export function telegramRequest(apiUrl: string, botToken: string, chatId: string
   };
 }
 
-/** A header value: ASCII as it is, else RFC 2047 base64 (which ntfy decodes). */
-function headerText(s: string): string {
+/** A header value: ASCII as it is, else RFC 2047 base64 (ntfy and mail readers decode it). */
+export function headerText(s: string): string {
   const flat = s.replace(/[\r\n]+/g, ' ');
-  // eslint-disable-next-line no-control-regex
   return /^[\x20-\x7e]*$/.test(flat) ? flat : `=?UTF-8?B?${Buffer.from(flat, 'utf8').toString('base64')}?=`;
 }

@@ -2,6 +2,7 @@ import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { headerText } from './alert-http.js';
 
 /**
  * A minimal SMTP client for alert email (RFC 5321): EHLO, STARTTLS (RFC 3207), AUTH PLAIN or LOGIN
@@ -166,7 +167,7 @@ function message(o: SmtpOptions): string {
   const headers = [
     `From: <${o.from}>`,
     `To: ${o.to.map((t) => `<${t}>`).join(', ')}`,
-    `Subject: ${encodeWord(o.subject)}`,
+    `Subject: ${headerText(o.subject)}`,
     `Date: ${new Date().toUTCString().replace('GMT', '+0000')}`,
     `Message-ID: <${randomBytes(12).toString('hex')}@${domain}>`,
     'MIME-Version: 1.0',
@@ -179,13 +180,6 @@ function message(o: SmtpOptions): string {
       .match(/.{1,76}/g) ?? []
   ).join('\r\n');
   return `${headers.join('\r\n')}\r\n\r\n${body}`;
-}
-
-/** A header's text: ASCII as it is, else RFC 2047. */
-function encodeWord(s: string): string {
-  const flat = s.replace(/[\r\n]+/g, ' ');
-  // eslint-disable-next-line no-control-regex
-  return /^[\x20-\x7e]*$/.test(flat) ? flat : `=?UTF-8?B?${Buffer.from(flat, 'utf8').toString('base64')}?=`;
 }
 
 function heloName(): string {
