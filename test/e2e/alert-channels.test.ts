@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendMail } from '../../src/observe/smtp.js';
 import { ADMIN_TOKEN, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
@@ -45,6 +45,23 @@ async function receiver(
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   const port = (server.address() as { port: number }).port;
   return { url: `http://127.0.0.1:${port}`, got, server };
+}
+
+const root = resolve(import.meta.dirname, '..', '..');
+
+/** The built CLI (bin/gatehouse.js, from dist/) over the running Gatehouse's local unix socket. */
+function cli(dataDir: string, args: string[], input = ''): Promise<{ code: number | null; out: string }> {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GATEHOUSE_')));
+  return new Promise((done) => {
+    const p = spawn(process.execPath, [join(root, 'bin', 'gatehouse.js'), '--data-dir', dataDir, ...args], {
+      env,
+    });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    p.on('close', (code) => done({ code, out }));
+    p.stdin.end(input);
+  });
 }
 
 const json = (s: string): Record<string, unknown> => JSON.parse(s) as Record<string, unknown>;
@@ -359,6 +376,46 @@ describe('alert channels: each type delivers "Gatehouse test message" as its rea
       port: expect.any(Number),
       to: ['ops@example.test', 'oncall@example.test'],
     });
+  });
+
+  it('CLI: alert channel add (secrets on standard input) | ls | rm, alert test; bad input names the field', async () => {
+    const hook = await http();
+    const run = (args: string[], input?: string) => cli(t.dataDir, args, input);
+    const add = await run(
+      ['alert', 'channel', 'add', 'cli-hook', '--type', 'webhook', '--secrets-stdin'],
+      JSON.stringify({ url: `${hook.url}/cli/SECRETPATH`, secret: 'cli-secret-0123' }),
+    );
+    expect(add.out).toContain('added alert channel cli-hook (webhook)');
+    expect(add.code).toBe(0);
+    const ls = await run(['alert', 'channel', 'ls']);
+    expect(ls.out).toMatch(/cli-hook\s+webhook\s+http:\/\/127\.0\.0\.1:\d+\s+url,secret/);
+    expect(ls.out).not.toContain('SECRETPATH');
+    expect(ls.out).not.toContain('cli-secret-0123');
+    const ok = await run(['alert', 'test', 'cli-hook']);
+    expect(ok.out).toContain('test message delivered to cli-hook');
+    expect(ok.code).toBe(0);
+    expect(hook.got[0]?.path).toBe('/cli/SECRETPATH');
+    const bad = await run([
+      'alert',
+      'channel',
+      'add',
+      'cli-mail',
+      '--type',
+      'email',
+      '--host',
+      'smtp.example.com',
+      '--from',
+      'nope',
+      '--to',
+      'ops@example.com',
+    ]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.out).toContain('from');
+    const failing = await run(['alert', 'test', 'broken']);
+    expect(failing.code).not.toBe(0);
+    expect(failing.out).toContain('alert channel broken (webhook): it answered 500');
+    const rm = await run(['alert', 'channel', 'rm', 'cli-hook']);
+    expect(rm.out).toContain('removed alert channel cli-hook');
   });
 
   it('bad input names the field; a second channel of the same name is a conflict; rm then test is 404', async () => {
