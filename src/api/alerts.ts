@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { alertChannelSchema } from '../model/alert-channel.js';
 import { slugSchema } from '../model/values.js';
-import { TEST_MESSAGE, type AlertChannels } from '../observe/alert-channels.js';
+import type { AlertChannels } from '../alerts/channels.js';
+import { TEST_MESSAGE } from '../observe/alert-channels.js';
 import { parse } from './http-errors.js';
 import type { AlertChannelList, AlertTest } from './views/index.js';
 

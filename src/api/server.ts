@@ -51,7 +51,7 @@ import type { PublicAddress } from '../dns/public-address.js';
 import { dnsRecordRoutes } from './dns-records.js';
 import { dnsDoctorRoutes } from './dns-doctor.js';
 import { alertRoutes } from './alerts.js';
-import { AlertChannels } from '../observe/alert-channels.js';
+import { AlertChannels } from '../alerts/channels.js';
 
 export interface ApiDeps {
   registry: Registry;

@@ -1,12 +1,4 @@
-import { conflict, GatehouseError, notFound } from '../model/errors.js';
-import {
-  SEALED_ALERT_FIELDS,
-  type AlertChannelInput,
-  type AlertChannelView,
-  type AlertMessage,
-} from '../model/alert-channel.js';
-import type { Database, Db } from '../store/db.js';
-import type { Sealer } from '../store/secrets.js';
+import type { AlertChannelInput, AlertMessage } from '../model/alert-channel.js';
 import {
   discordRequest,
   gotifyRequest,
@@ -19,8 +11,10 @@ import {
 } from './alert-http.js';
 import { sendMail } from './smtp.js';
 
-type Row = Database['alert_channels'];
-type Fields = Record<string, unknown>;
+/**
+ * Sending to an alert channel (docs/alerts.md): one transport per type. Failures throw a plain Error
+ * saying what the far end said (the caller names the channel); `no answer in time` past the signal.
+ */
 
 /** How long one message may take to be delivered. */
 export const SEND_LIMIT_MS = 10_000;
@@ -29,77 +23,6 @@ export const TEST_MESSAGE: AlertMessage = {
   title: 'Gatehouse test message',
   text: 'This is a test message from Gatehouse: this channel works.',
 };
-
-/** Where alerts are sent (docs/alerts.md): channels, their secrets sealed, and sending to them. */
-export class AlertChannels {
-  constructor(
-    private readonly db: Db,
-    private readonly sealer: Sealer,
-    /** Overrides for tests: the time limit, extra CAs trusted for SMTP STARTTLS. */
-    private readonly opts: { limitMs?: number; smtpCa?: string } = {},
-  ) {}
-
-  async create(input: AlertChannelInput): Promise<AlertChannelView> {
-    const exists = await this.db
-      .selectFrom('alert_channels')
-      .select('name')
-      .where('name', '=', input.name)
-      .executeTakeFirst();
-    if (exists) throw conflict('name', `alert channel ${input.name} exists`);
-    const { name, type, ...rest } = input;
-    const fields = rest as Fields;
-    const sealed: readonly string[] = SEALED_ALERT_FIELDS[type];
-    const config: Fields = Object.fromEntries(Object.entries(fields).filter(([k]) => !sealed.includes(k)));
-    // A URL that carries a token is sealed; where it goes (scheme, host, port) is shown.
-    if (sealed.includes('url') && typeof fields.url === 'string')
-      config.url_origin = new URL(fields.url).origin;
-    const secret = Object.fromEntries(
-      sealed.filter((k) => fields[k] !== undefined).map((k) => [k, fields[k]]),
-    );
-    const row: Row = {
-      name,
-      type,
-      config: JSON.stringify(config),
-      secret_sealed: this.sealer.seal(JSON.stringify(secret)),
-      created_at: new Date().toISOString(),
-    };
-    await this.db.insertInto('alert_channels').values(row).execute();
-    return view(row, Object.keys(secret));
-  }
-
-  async list(): Promise<AlertChannelView[]> {
-    const rows = await this.db.selectFrom('alert_channels').selectAll().orderBy('name').execute();
-    return rows.map((r) => view(r, Object.keys(this.secretOf(r))));
-  }
-
-  async remove(name: string): Promise<void> {
-    const r = await this.db.deleteFrom('alert_channels').where('name', '=', name).executeTakeFirst();
-    if (Number(r.numDeletedRows) === 0) throw notFound(`alert channel ${name}`);
-  }
-
-  /** Sends to the channel called `name`; a failure is a 502 naming the channel and what went wrong. */
-  async send(name: string, message: AlertMessage): Promise<void> {
-    const row = await this.db
-      .selectFrom('alert_channels')
-      .selectAll()
-      .where('name', '=', name)
-      .executeTakeFirst();
-    if (!row) throw notFound(`alert channel ${name}`);
-    const channel = { ...(JSON.parse(row.config) as Fields), ...this.secretOf(row), name, type: row.type };
-    const limit = this.opts.limitMs ?? SEND_LIMIT_MS;
-    try {
-      await send(channel as AlertChannelInput, message, AbortSignal.timeout(limit), this.opts.smtpCa);
-    } catch (err) {
-      let why = err instanceof Error ? err.message : String(err);
-      if (why === 'no answer in time') why = `no answer within ${limit / 1000} s`;
-      throw new GatehouseError('alert_failed', `alert channel ${name} (${row.type}): ${why}`, 502);
-    }
-  }
-
-  private secretOf(row: Row): Fields {
-    return JSON.parse(this.sealer.open(row.secret_sealed)) as Fields;
-  }
-}
 
 /** Sends one message over the channel's transport, within `signal`'s time. */
 export async function send(
@@ -138,14 +61,4 @@ export async function send(
         ...(smtpCa ? { ca: smtpCa } : {}),
       });
   }
-}
-
-function view(r: Row, sealed: string[]): AlertChannelView {
-  return {
-    name: r.name,
-    type: r.type,
-    config: JSON.parse(r.config) as Fields,
-    sealed,
-    created_at: r.created_at,
-  };
 }
