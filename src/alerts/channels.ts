@@ -17,8 +17,6 @@ export class AlertChannels {
   constructor(
     private readonly db: Db,
     private readonly sealer: Sealer,
-    /** Overrides for tests: the time limit, extra CAs trusted for SMTP STARTTLS. */
-    private readonly opts: { limitMs?: number; smtpCa?: string } = {},
   ) {}
 
   async create(input: AlertChannelInput): Promise<AlertChannelView> {
@@ -68,9 +66,9 @@ export class AlertChannels {
       .executeTakeFirst();
     if (!row) throw notFound(`alert channel ${name}`);
     const channel = { ...(JSON.parse(row.config) as Fields), ...this.secretOf(row), name, type: row.type };
-    const limit = this.opts.limitMs ?? SEND_LIMIT_MS;
+    const limit = SEND_LIMIT_MS;
     try {
-      await send(channel as AlertChannelInput, message, AbortSignal.timeout(limit), this.opts.smtpCa);
+      await send(channel as AlertChannelInput, message, AbortSignal.timeout(limit));
     } catch (err) {
       let why = err instanceof Error ? err.message : String(err);
       if (why === 'no answer in time') why = `no answer within ${limit / 1000} s`;

@@ -25,12 +25,7 @@ export const TEST_MESSAGE: AlertMessage = {
 };
 
 /** Sends one message over the channel's transport, within `signal`'s time. */
-export async function send(
-  ch: AlertChannelInput,
-  m: AlertMessage,
-  signal: AbortSignal,
-  smtpCa?: string,
-): Promise<void> {
+export async function send(ch: AlertChannelInput, m: AlertMessage, signal: AbortSignal): Promise<void> {
   switch (ch.type) {
     case 'webhook':
       return post(webhookRequest(ch.url, ch.secret, ch.name, m), signal);
@@ -58,7 +53,6 @@ export async function send(
         subject: m.title,
         text: m.text,
         signal,
-        ...(smtpCa ? { ca: smtpCa } : {}),
       });
   }
 }
