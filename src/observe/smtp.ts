@@ -137,11 +137,16 @@ export async function sendMail(o: SmtpOptions): Promise<void> {
     for (const to of o.to) await c.expect(`RCPT TO ${to}`, `RCPT TO:<${to}>`, [250, 251]);
     await c.expect('DATA', 'DATA', [354]);
     await c.expect('the message', `${message(o)}\r\n.`, [250]);
-    current.write('QUIT\r\n');
-  } finally {
-    o.signal.removeEventListener('abort', abort);
+    // Delivered: say goodbye and let the connection close on its own.
+    current.end('QUIT\r\n');
+    current.on('error', () => undefined);
+    current.setTimeout(2_000, () => current.destroy());
+  } catch (err) {
     current.destroy();
     socket.destroy();
+    throw err;
+  } finally {
+    o.signal.removeEventListener('abort', abort);
   }
 }
 

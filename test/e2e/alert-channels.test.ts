@@ -164,7 +164,7 @@ describe('alert channels: each type delivers "Gatehouse test message" as its rea
     });
     const r = await test('mail');
     expect(r.status, r.body).toBe(200);
-    const [m] = s.mail();
+    const [m] = await s.mail();
     expect(m?.from).toBe('gatehouse@example.test');
     expect(m?.to).toEqual(['ops@example.test', 'oncall@example.test']);
     expect(String(m?.data)).toContain('Subject: Gatehouse test message');
@@ -191,7 +191,7 @@ describe('alert channels: each type delivers "Gatehouse test message" as its rea
       ca: ca.ca,
     };
     await sendMail({ ...base, password: 'smtp-pass-1', signal: AbortSignal.timeout(10_000) });
-    const [m] = s.mail();
+    const [m] = await s.mail();
     expect(m).toMatchObject({ tls: true, login: true, to: ['ops@example.test'] });
     expect(mailText(String(m?.data))).toBe('über TLS');
     await expect(

@@ -91,7 +91,7 @@ c.stop()
 
 export async function smtpd(
   args: string[],
-): Promise<{ port: number; proc: ChildProcess; mail: () => Record<string, unknown>[] }> {
+): Promise<{ port: number; proc: ChildProcess; mail: (n?: number) => Promise<Record<string, unknown>[]> }> {
   const port = await freePort();
   const proc = spawn('/usr/bin/python3', ['-c', SMTPD, String(port), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -106,11 +106,16 @@ export async function smtpd(
     });
     proc.once('exit', (code) => fail(new Error(`aiosmtpd exited ${code}: ${err}`)));
   });
-  const mail = () =>
+  const received = () =>
     out
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map(json);
+  /** The messages received once there are `n` (the server's output may trail its 250 by a moment). */
+  const mail = async (n = 1) => {
+    for (let i = 0; i < 50 && received().length < n; i++) await new Promise((r) => setTimeout(r, 50));
+    return received();
+  };
   return { port, proc, mail };
 }
 
