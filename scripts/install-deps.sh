@@ -21,10 +21,11 @@ if [[ "${1:-}" == "--bench" ]]; then want+=(wrk keepalived iproute2 docker.io bu
 # The tests run a real ACME CA (Pebble), a real BIND, an MQTT broker, keepalived and dockerd (in
 # network namespaces they create), drive the web UI in Debian's Chromium, and make certificates
 # with openssl; zbarimg (zbar-tools) reads the VPN clients' QR codes back; Unbound and dnsmasq are
-# the LAN resolvers split-horizon DNS drives (docs/dns.md).
+# the LAN resolvers split-horizon DNS drives (docs/dns.md); aiosmtpd is the SMTP server alert email
+# is sent to (docs/alerts.md).
 if [[ "${1:-}" == "--test" ]]; then
   want+=(pebble bind9 openssl mosquitto mosquitto-clients keepalived iproute2 docker.io busybox-static chromium
-    zbar-tools unbound dnsmasq-base)
+    zbar-tools unbound dnsmasq-base python3-aiosmtpd)
   # PostgreSQL: the store suites run against it too (initdb/pg_ctl, on the PATH or Debian's).
   if ! command -v initdb >/dev/null && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
     want+=(postgresql)

@@ -11,6 +11,7 @@ import { vpnClientPaths } from './openapi-vpn-clients.js';
 import { dnsLanPaths } from './openapi-dns-lan.js';
 import { dnsRecordPaths } from './openapi-dns-records.js';
 import { dnsDoctorPaths } from './openapi-dns-doctor.js';
+import { alertPaths } from './openapi-alerts.js';
 import {
   body,
   create,
@@ -64,6 +65,7 @@ export function openApiDocument(): object {
       ...dnsLanPaths(),
       ...dnsRecordPaths(),
       ...dnsDoctorPaths(),
+      ...alertPaths(),
     },
   };
 }

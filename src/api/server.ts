@@ -50,6 +50,8 @@ import type { ExternalRecords } from '../dns/external-records.js';
 import type { PublicAddress } from '../dns/public-address.js';
 import { dnsRecordRoutes } from './dns-records.js';
 import { dnsDoctorRoutes } from './dns-doctor.js';
+import { alertRoutes } from './alerts.js';
+import { AlertChannels } from '../alerts/channels.js';
 
 export interface ApiDeps {
   registry: Registry;
@@ -233,6 +235,8 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
       await dnsRoutes(api, ctx);
       await dnsLanRoutes(api, deps.settings, deps.lanDns);
       await dnsRecordRoutes(api, ctx);
+      // Alert channels (docs/alerts.md): their secrets are sealed with the data key.
+      if (deps.sealer) await alertRoutes(api, new AlertChannels(deps.registry.db, deps.sealer));
       await dnsDoctorRoutes(api, {
         settings: deps.settings,
         services: () => deps.registry.list().map((r) => r.service),

@@ -9,6 +9,7 @@ import { backupCommand } from './commands/backup.js';
 import { dbCommand } from './commands/db.js';
 import { rotateCommand } from './commands/rotate.js';
 import { dnsCommand } from './commands/dns.js';
+import { alertCommand } from './commands/alert.js';
 import { upCommand } from './commands/up.js';
 import { linkCommand } from './commands/link.js';
 import { providerCommand } from './commands/provider.js';
@@ -58,6 +59,7 @@ export function buildCli(): Command {
   program.addCommand(dbCommand());
   program.addCommand(rotateCommand());
   program.addCommand(dnsCommand());
+  program.addCommand(alertCommand());
   return program;
 }
 

@@ -47,6 +47,7 @@ export const BACKUP_TABLES = [
   'vpn_edges',
   'vpn_clients',
   'vpn_groups',
+  'alert_channels',
 ] as const satisfies readonly (keyof Database)[];
 
 /**

@@ -115,6 +115,16 @@ export interface Database {
     secret_sealed: string;
     created_at: string;
   };
+  /** Where alerts are sent (docs/alerts.md). */
+  alert_channels: {
+    name: string;
+    type: string;
+    /** JSON: the channel's settings without secrets. */
+    config: string;
+    /** JSON object of the secret fields (URL with a token, tokens, password), sealed with the data key. */
+    secret_sealed: string;
+    created_at: string;
+  };
   /** Edge nodes that take their config from this control plane. */
   nodes: {
     name: string;

@@ -378,4 +378,17 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0019_alert_channels': {
+    // Where alerts are sent (docs/alerts.md): the settings without secrets as JSON, the secrets sealed.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('alert_channels')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('config', 'text', (c) => c.notNull())
+        .addColumn('secret_sealed', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };

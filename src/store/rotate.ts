@@ -18,6 +18,7 @@ export const SEALED_COLUMNS = [
   { table: 'providers', key: 'name', column: 'client_secret' },
   { table: 'certificates', key: 'id', column: 'key_sealed' },
   { table: 'dns_providers', key: 'name', column: 'secret_sealed' },
+  { table: 'alert_channels', key: 'name', column: 'secret_sealed' },
   // The portal's hand-over codes (a minute each): one redeemed just after a rotation still opens.
   { table: 'handovers', key: 'code_hash', column: 'token' },
 ] as const;

@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { apiViews, streamEventViews } from '../../src/api/views/index.js';
@@ -217,6 +218,17 @@ describe('API views: each documented answer parses with its schema', () => {
     });
     await call('GET', '/api/v1/dns-providers', 200);
     await call('DELETE', '/api/v1/dns-providers/ns', 200);
+
+    // Alert channels: a test message to a local receiver (alert-channels.test.ts tries every type).
+    const hook = createServer((_req, res) => res.end('ok'));
+    await new Promise<void>((ok) => hook.listen(0, '127.0.0.1', ok));
+    const hookUrl = `http://127.0.0.1:${(hook.address() as { port: number }).port}/hook`;
+    await call('POST', '/api/v1/alert-channels', 201, { name: 'ops', type: 'webhook', url: hookUrl });
+    await call('POST', '/api/v1/alert-channels', 400, { name: 'ops', type: 'webhook', url: 'ftp://x' });
+    await call('GET', '/api/v1/alert-channels', 200);
+    await call('POST', '/api/v1/alert-channels/ops/test', 200);
+    await call('DELETE', '/api/v1/alert-channels/ops', 200);
+    hook.close();
     // External records are off here: test/e2e/dns-external-records.test.ts parses a full answer.
     await call('GET', '/api/v1/dns/records', 200);
 

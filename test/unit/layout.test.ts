@@ -16,6 +16,7 @@ const RANK: Record<string, number> = {
   compile: 3,
   drivers: 4,
   dns: 5,
+  alerts: 5.5,
   tls: 6,
   gate: 7,
   vpn: 7.5,

@@ -83,7 +83,23 @@ async function sealEverything(db: Db, sealer: Sealer): Promise<Record<string, st
       created_at: now(),
     })
     .execute();
-  return { totp: 'totp plain', oidc: 'oidc plain', cert: 'key plain', dns: 'dns plain' };
+  await db
+    .insertInto('alert_channels')
+    .values({
+      name: 'ops',
+      type: 'webhook',
+      config: '{}',
+      secret_sealed: sealer.seal('alert plain'),
+      created_at: now(),
+    })
+    .execute();
+  return {
+    totp: 'totp plain',
+    oidc: 'oidc plain',
+    cert: 'key plain',
+    dns: 'dns plain',
+    alert: 'alert plain',
+  };
 }
 
 /** Every sealed value opened with `sealer` (throws if one does not open). */
@@ -92,12 +108,14 @@ async function openEverything(db: Db, sealer: Sealer): Promise<Record<string, st
   const p = await db.selectFrom('providers').select('client_secret').executeTakeFirstOrThrow();
   const c = await db.selectFrom('certificates').select('key_sealed').executeTakeFirstOrThrow();
   const d = await db.selectFrom('dns_providers').select('secret_sealed').executeTakeFirstOrThrow();
+  const a = await db.selectFrom('alert_channels').select('secret_sealed').executeTakeFirstOrThrow();
   for (const s of await db.selectFrom('secrets').select('value').execute()) sealer.open(s.value);
   return {
     totp: sealer.open(u.totp_secret as string),
     oidc: sealer.open(p.client_secret),
     cert: sealer.open(c.key_sealed),
     dns: sealer.open(d.secret_sealed),
+    alert: sealer.open(a.secret_sealed),
   };
 }
 
@@ -120,6 +138,7 @@ describe.each(STORES)('data-key rotation (%s)', (kind) => {
       'providers',
       'certificates',
       'dns_providers',
+      'alert_channels',
       'handovers',
     ]);
     const sealer = await Sealer.load(dir, undefined, db);
@@ -127,7 +146,7 @@ describe.each(STORES)('data-key rotation (%s)', (kind) => {
     const oldKey = await readFile(join(dir, 'data.key'), 'utf8');
     const old = Sealer.fromKey(Buffer.from(oldKey.trim(), 'base64'));
     const r = await rotateDataKey(db, sealer, { dataDir: dir });
-    expect(r).toEqual({ resealed: 5, source: 'file' });
+    expect(r).toEqual({ resealed: 6, source: 'file' });
     expect(await readFile(join(dir, 'data.key'), 'utf8')).not.toBe(oldKey);
     expect((await stat(join(dir, 'data.key'))).mode & 0o777).toBe(0o600);
     expect(existsSync(nextKeyFile(join(dir, 'data.key')))).toBe(false);
@@ -191,7 +210,7 @@ describe.each(STORES)('data-key rotation (%s)', (kind) => {
     ).rejects.toMatchObject({ issues: [{ field: 'new_secret' }] });
     const next = 'the second secret, long enough';
     const r = await rotateDataKey(db, sealer, { dataDir: dir, currentSecret: secret, newSecret: next });
-    expect(r).toEqual({ resealed: 5, source: 'secret' });
+    expect(r).toEqual({ resealed: 6, source: 'secret' });
     expect(existsSync(join(dir, 'data.key'))).toBe(false);
     expect(await openEverything(db, sealer)).toEqual(plain);
     expect(await openEverything(db, await Sealer.load(dir, next, db))).toEqual(plain);

@@ -45,6 +45,7 @@ import { dnsRecordsView } from './dns-records.js';
 import { dnsDoctorView } from './dns-doctor.js';
 import { rotatedView } from './rotate.js';
 import { siteAddedView, siteListView, siteView } from './sites.js';
+import { alertChannelListView, alertChannelView, alertTestView } from './alerts.js';
 import { vpnClientAddedView, vpnClientListView, vpnGroupListView, vpnGroupView } from './vpn-clients.js';
 
 export * from './backups.js';
@@ -60,6 +61,7 @@ export * from './stream.js';
 export * from './dns-lan.js';
 export * from './dns-records.js';
 export * from './dns-doctor.js';
+export * from './alerts.js';
 
 /**
  * Every answer the management API documents, by the name the OpenAPI document gives it
@@ -111,6 +113,9 @@ export const apiViews = {
   VpnClientAdded: vpnClientAddedView,
   VpnGroupView: vpnGroupView,
   VpnGroupList: vpnGroupListView,
+  AlertChannelView: alertChannelView,
+  AlertChannelList: alertChannelListView,
+  AlertTest: alertTestView,
   BackupList: backupListView,
   BackupCreated: backupCreatedView,
   Rotated: rotatedView,
