@@ -156,9 +156,11 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
   }
   if (token) {
     // The metrics token (Prometheus) reads GET /metrics and nothing else: elsewhere it is a wrong token.
-    const metricsToken = deps.settings.metrics_token
-      ? TokenCheck.fromToken(deps.settings.metrics_token)
-      : undefined;
+    const metricsSetting = deps.settings.metrics_token;
+    const metricsToken =
+      typeof metricsSetting === 'string' && metricsSetting !== ''
+        ? TokenCheck.fromToken(metricsSetting)
+        : undefined;
     app.addHook('onRequest', async (req, reply) => {
       const path = req.url.split('?')[0] ?? '';
       if (path === '/api/v1/openapi.json' || path === '/healthz' || path === '/api/v1/session') return;
