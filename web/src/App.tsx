@@ -1,6 +1,7 @@
 import { Component, lazy, Suspense, useCallback, useEffect, useState, type ReactNode } from 'react';
 import type { SignedIn } from '../../src/api/views';
 import { api, setUnauthorizedHandler } from './api';
+import { Alerts } from './pages/Alerts';
 import { Audit } from './pages/Audit';
 import { Certificates } from './pages/Certificates';
 import { Dashboard } from './pages/Dashboard';
@@ -30,6 +31,7 @@ const PAGES = [
   ['vpn', 'VPN'],
   ['certificates', 'Certificates'],
   ['dns', 'DNS'],
+  ['alerts', 'Alerts'],
   ['snapshots', 'Snapshots'],
   ['audit', 'Audit log'],
 ] as const;
@@ -102,6 +104,8 @@ function PageView({ route, me }: { route: Route; me: string }) {
       return <Certificates />;
     case 'dns':
       return <Dns />;
+    case 'alerts':
+      return <Alerts />;
     case 'snapshots':
       return <Snapshots />;
     case 'audit':

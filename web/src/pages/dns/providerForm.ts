@@ -174,7 +174,7 @@ export function providerFieldOf(path: string): ProviderField | undefined {
 }
 
 /** An issue's message; for a refused key of the environment, the refusal itself and the key. */
-function wordsOf(issue: z.core.$ZodIssue): string {
+export function wordsOf(issue: z.core.$ZodIssue): string {
   if (issue.code !== 'invalid_key') return issue.message;
   const inner = issue.issues[0]?.message;
   const key = issue.path.length > 1 ? `${String(issue.path[issue.path.length - 1])}: ` : '';
