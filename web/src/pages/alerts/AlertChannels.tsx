@@ -94,7 +94,12 @@ export function AlertChannels() {
           Channels
         </h2>
         <div className="flex gap-3">
-          <button type="button" className={plainButton} aria-expanded={open} onClick={() => setOpen((o) => !o)}>
+          <button
+            type="button"
+            className={plainButton}
+            aria-expanded={open}
+            onClick={() => setOpen((o) => !o)}
+          >
             {open ? 'Hide the form' : 'Add channel'}
           </button>
           <RefreshButton onClick={() => void load()} />

@@ -7,7 +7,16 @@ import { wordsOf } from '../dns/providerForm';
  * field a complaint (the schema's or the API's 400) is about.
  */
 
-export const ALERT_TYPES = ['webhook', 'slack', 'discord', 'teams', 'ntfy', 'gotify', 'telegram', 'email'] as const;
+export const ALERT_TYPES = [
+  'webhook',
+  'slack',
+  'discord',
+  'teams',
+  'ntfy',
+  'gotify',
+  'telegram',
+  'email',
+] as const;
 export type AlertType = (typeof ALERT_TYPES)[number];
 
 export const ALERT_TYPE_LABELS: Record<AlertType, string> = {
@@ -88,7 +97,12 @@ export const ALERT_TYPE_FIELDS: Record<AlertType, readonly ChannelFieldSpec[]> =
   ],
   telegram: [
     { key: 'bot_token', label: 'Bot token (from BotFather)', secret: true, required: true },
-    { key: 'chat_id', label: 'Chat id (a number or @channel)', placeholder: '-1001234567890', required: true },
+    {
+      key: 'chat_id',
+      label: 'Chat id (a number or @channel)',
+      placeholder: '-1001234567890',
+      required: true,
+    },
     { key: 'api_url', label: 'Bot API URL (optional)', placeholder: 'https://api.telegram.org' },
   ],
   email: [
@@ -121,8 +135,7 @@ const lines = (s: string) =>
 
 /** What the form sends, or the field whose text could not be read (before the schema sees it). */
 export type BuiltChannel =
-  | { ok: true; body: Record<string, unknown> }
-  | { ok: false; field: ChannelField; message: string };
+  { ok: true; body: Record<string, unknown> } | { ok: false; field: ChannelField; message: string };
 
 /**
  * The body POSTed for these values: the chosen type's fields only, text trimmed (secrets as typed),
