@@ -152,7 +152,7 @@ export function App() {
       href={to === 'dashboard' ? '#/' : `#/${to}`}
       aria-current={page === to ? 'page' : undefined}
       className={
-        'shrink-0 whitespace-nowrap rounded px-2 py-2 text-sm font-medium focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 ' +
+        'shrink-0 whitespace-nowrap rounded px-1.5 py-2 text-sm font-medium focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 ' +
         (page === to ? 'bg-slate-900 text-white' : 'text-slate-700 hover:bg-slate-200')
       }
     >
@@ -164,7 +164,7 @@ export function App() {
     <div className="min-h-screen">
       <header className="border-b border-slate-200 bg-white">
         <div className="mx-auto flex max-w-6xl flex-wrap items-center gap-2 px-4 py-3">
-          <span className="mr-4 font-semibold">Gatehouse</span>
+          <span className="mr-2 font-semibold">Gatehouse</span>
           <nav
             aria-label="Main"
             className="order-last -mx-1 flex w-full flex-wrap gap-1 px-1 pb-1 md:order-none md:mx-0 md:w-auto md:px-0 md:pb-0"

@@ -1,5 +1,5 @@
-import { alertChannelSchema, SEALED_ALERT_FIELDS } from '../../../../src/model/alert-channel.js';
-import { wordsOf } from '../dns/providerForm';
+import { alertChannelSchema } from '../../../../src/model/alert-channel.js';
+import { wordsOf } from '../dns/providerForm.js';
 
 /**
  * The "Add channel" form's rules, kept apart from React (as dns/providerForm.ts): which fields each
@@ -121,11 +121,6 @@ export const ALERT_TYPE_FIELDS: Record<AlertType, readonly ChannelFieldSpec[]> =
     },
   ],
 };
-
-/** The secret fields of a type (SEALED_ALERT_FIELDS: the model's own list). */
-export function sealedFieldsOf(type: string): readonly string[] {
-  return (ALERT_TYPES as readonly string[]).includes(type) ? SEALED_ALERT_FIELDS[type as AlertType] : [];
-}
 
 const lines = (s: string) =>
   s
