@@ -14,6 +14,7 @@ const PAGES = [
   'sites',
   'vpn',
   'certificates',
+  'alerts',
   'snapshots',
   'audit',
 ];
