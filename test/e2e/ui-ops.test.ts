@@ -278,10 +278,16 @@ describe('web UI: nodes and certificates', () => {
 
     // Renew: a successor from the CA, which takes over.
     await certRow.getByRole('button', { name: 'Renew certificate for ui.ops.test' }).click();
+    // An order through Pebble: seconds alone, longer with the whole suite running beside it.
     await page
       .getByRole('status')
       .filter({ hasText: /^Renewed ui\.ops\.test/ })
-      .waitFor({ timeout: 30_000 });
+      .waitFor({ timeout: 60_000 })
+      .catch(async (err: unknown) => {
+        // Say what the page showed instead (an error from the CA, a stuck request).
+        const shown = await page.locator('[role="status"], [role="alert"]').allTextContents();
+        throw new Error(`no "Renewed ui.ops.test": the page shows ${JSON.stringify(shown)} (${String(err)})`);
+      });
     const both = (await certsNow()).certificates.filter((c) => c.names.join() === 'ui.ops.test');
     expect(both).toHaveLength(2);
     const successor = both.find((c) => c.id !== listed?.id);
