@@ -76,8 +76,10 @@ describe('forward-auth URLs by name', () => {
     expect(call?.url).toBe('/auth/verify');
     expect(call?.headers.host).toBe(`auth.names.test:${port}`);
     expect(call?.headers['x-forwarded-host']).toBe('guarded.test');
-    expect((await get('deny')).status).toBe(403);
-    expect((await get('nobody')).status).toBe(401);
+    // Each settled (5 in a row): with a 1 s TTL on a loaded machine a re-resolution can be late, and a
+    // name past its kept answer is 503 (fail closed) for a moment.
+    await answers('deny', 403);
+    await answers('nobody', 401);
     expect(b.calls).toHaveLength(0);
     expect((await status()).edge.upstreamNames).toEqual([
       expect.objectContaining({
