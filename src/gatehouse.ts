@@ -42,6 +42,7 @@ import { openLeader, runEvery } from './store/leader.js';
 import { sitesForFeed } from './vpn/feed-hook.js';
 import { startLanResolver } from './dns/lan-resolver.js';
 import { startExternalRecords } from './dns/external-records-part.js';
+import { startAlerts } from './alerts/start.js';
 
 export interface Gatehouse {
   settings: Settings;
@@ -174,6 +175,8 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     }
     await life.start(new SecurityLog(join(dataDir, 'nginx', 'logs', 'security.log'), gate));
     const { edge, feed } = publisher;
+    // Alert rules (docs/alerts.md): the engine runs on the leader; every replica serves the API.
+    const alerts = await startAlerts(life, { ...core, gate, edge, feed, certManager });
     // A rotated session key reaches nginx (a restart: it reads keys from its environment) and edges.
     gate.onSessionKey(() => publisher.sessionKeyChanged());
     // Keys rotated on another replica are in force here at once (read from the store).
@@ -229,6 +232,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       feed,
       certManager,
       leader,
+      alerts,
       sourceStatus: () => sourceStatuses(sources),
       rotations,
       registerApp,

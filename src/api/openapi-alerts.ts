@@ -1,4 +1,5 @@
 import { alertChannelSchema } from '../model/alert-channel.js';
+import { ALERT_RULE_NAMES, alertRulesSchema } from '../model/alert-rule.js';
 import { body, create, inputSchema, op, pathParam, read, remove } from './openapi-build.js';
 
 /** Alert channels (docs/alerts.md). */
@@ -17,6 +18,33 @@ export function alertPaths(): Record<string, object> {
     },
     '/alert-channels/{name}': {
       delete: remove('Remove an alert channel', pathParam('name')),
+    },
+    '/alerts': {
+      get: read('Alerts firing now, those holding but not yet for their hold time (pending), as the leader stored them', [
+        'Alerts',
+        'AlertList',
+      ]),
+    },
+    '/alert-rules': {
+      get: read(`Alert rules (${ALERT_RULE_NAMES.join(', ')}): settings, defaults where unchanged`, [
+        'Alert rules',
+        'AlertRuleList',
+      ]),
+    },
+    '/alert-rules/{rule}': {
+      get: read('One alert rule', ['Alert rule', 'AlertRuleView'], [pathParam('rule')]),
+      put: op({
+        summary:
+          "Change some of a rule's fields (the others keep their values); null puts a field's default back. Each rule's fields: the schema's properties under its name",
+        parameters: [pathParam('rule')],
+        requestBody: body(inputSchema(alertRulesSchema)),
+        answers: { 200: ['Changed', 'AlertRuleView'] },
+      }),
+      delete: op({
+        summary: "Put every field of a rule back to its default",
+        parameters: [pathParam('rule')],
+        answers: { 200: ['Reset', 'AlertRuleView'] },
+      }),
     },
     '/alert-channels/{name}/test': {
       post: op({

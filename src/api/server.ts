@@ -51,6 +51,9 @@ import type { PublicAddress } from '../dns/public-address.js';
 import { dnsRecordRoutes } from './dns-records.js';
 import { dnsDoctorRoutes } from './dns-doctor.js';
 import { alertRoutes } from './alerts.js';
+import { alertRuleRoutes } from './alert-rules.js';
+import { AlertStore } from '../alerts/store.js';
+import type { AlertService } from '../alerts/service.js';
 import { AlertChannels } from '../alerts/channels.js';
 
 export interface ApiDeps {
@@ -93,6 +96,8 @@ export interface ApiDeps {
   externalRecords?: ExternalRecords;
   /** Dynamic DNS: the public address watched (GET /status). */
   publicAddress?: PublicAddress;
+  /** Alert rules and their engine (docs/alerts.md). */
+  alerts?: AlertService;
 }
 
 declare module 'fastify' {
@@ -238,7 +243,11 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
       await dnsLanRoutes(api, deps.settings, deps.lanDns);
       await dnsRecordRoutes(api, ctx);
       // Alert channels (docs/alerts.md): their secrets are sealed with the data key.
-      if (deps.sealer) await alertRoutes(api, new AlertChannels(deps.registry.db, deps.sealer));
+      if (deps.sealer) {
+        const channels = deps.alerts?.channels ?? new AlertChannels(deps.registry.db, deps.sealer);
+        await alertRoutes(api, channels, deps.alerts?.store ?? new AlertStore(deps.registry.db));
+        await alertRuleRoutes(api, channels, deps.alerts?.store ?? new AlertStore(deps.registry.db), deps.alerts);
+      }
       await dnsDoctorRoutes(api, {
         settings: deps.settings,
         services: () => deps.registry.list().map((r) => r.service),

@@ -45,7 +45,14 @@ import { dnsRecordsView } from './dns-records.js';
 import { dnsDoctorView } from './dns-doctor.js';
 import { rotatedView } from './rotate.js';
 import { siteAddedView, siteListView, siteView } from './sites.js';
-import { alertChannelListView, alertChannelView, alertTestView } from './alerts.js';
+import {
+  alertChannelListView,
+  alertChannelView,
+  alertListView,
+  alertRuleListView,
+  alertRuleView,
+  alertTestView,
+} from './alerts.js';
 import { vpnClientAddedView, vpnClientListView, vpnGroupListView, vpnGroupView } from './vpn-clients.js';
 
 export * from './backups.js';
@@ -116,6 +123,9 @@ export const apiViews = {
   AlertChannelView: alertChannelView,
   AlertChannelList: alertChannelListView,
   AlertTest: alertTestView,
+  AlertList: alertListView,
+  AlertRuleView: alertRuleView,
+  AlertRuleList: alertRuleListView,
   BackupList: backupListView,
   BackupCreated: backupCreatedView,
   Rotated: rotatedView,

@@ -1,0 +1,54 @@
+import type { Lifecycle } from '../lifecycle.js';
+import type { EdgeFeed } from '../edge/feed.js';
+import type { LocalEdge } from '../edge/local-edge.js';
+import { NodeStore } from '../edge/nodes.js';
+import type { Gate } from '../gate/gate.js';
+import type { Settings } from '../model/settings.js';
+import type { Logger } from '../observe/log.js';
+import type { Db } from '../store/db.js';
+import type { Leader } from '../store/leader.js';
+import { backupServiceFor } from '../store/backup-schedule.js';
+import type { Sealer } from '../store/secrets.js';
+import type { CertManager } from '../tls/manager.js';
+import type { CertStore } from '../tls/store.js';
+import type { ErrorRateSource } from './rules.js';
+import { AlertService } from './service.js';
+
+export interface AlertParts {
+  settings: Settings;
+  db: Db;
+  sealer: Sealer;
+  log: Logger;
+  leader: Leader;
+  gate: Gate;
+  edge: LocalEdge;
+  feed: EdgeFeed;
+  certs: CertStore;
+  certManager?: CertManager | undefined;
+  /** Per-service request counts (the traffic metrics), when they exist: the error-rate rule needs them. */
+  errorRates?: ErrorRateSource;
+}
+
+/** Alert rules (docs/alerts.md): the engine runs on the leader only; every replica serves the API. */
+export async function startAlerts(life: Lifecycle, p: AlertParts): Promise<AlertService> {
+  const nodes = new NodeStore(p.db);
+  const service = new AlertService({
+    db: p.db,
+    sealer: p.sealer,
+    log: p.log.child({ part: 'alerts' }),
+    sources: {
+      downServers: () => p.edge.getStatus().downServers,
+      nodes: () => nodes.list(),
+      expectedHash: (role) => p.feed.currentHash(role),
+      certs: () => p.certs.list(),
+      ...(p.certManager ? { orders: () => [...(p.certManager?.orders.values() ?? [])] } : {}),
+      lastBackup: () => backupServiceFor(p.settings)?.last,
+      ...(p.errorRates ? { errorRates: p.errorRates } : {}),
+    },
+    onEdgeSettled: (fn) => p.edge.onSettled(fn),
+    onNodeReported: (fn) => p.feed.onReported(fn),
+    onSecurityEvent: (fn) => p.gate.onEvent((e) => fn(e.kind)),
+  });
+  await life.start(p.leader.whileLeading('alerts', service.leaderJob()));
+  return service;
+}
