@@ -3,6 +3,7 @@ import type { AlertChannelList, AlertChannelView, AlertTest } from '../../api/vi
 import { GatehouseError } from '../../model/errors.js';
 import { cliContext, collect, removeCommand } from '../context.js';
 import { table } from '../format.js';
+import { addAlertRuleCommands } from './alert-rules.js';
 
 interface AddOptions {
   type: string;
@@ -39,7 +40,7 @@ async function stdinJson(): Promise<Record<string, unknown>> {
 /** `gatehouse alert …`: alert channels and test messages (docs/alerts.md). */
 export function alertCommand(): Command {
   const cmd = new Command('alert').description(
-    'alerts: where they are sent, and a test message (docs/alerts.md)',
+    'alerts: what fires them (rules), where they are sent (channels), a test message (docs/alerts.md)',
   );
   const channel = new Command('channel').description(
     'alert channels (webhook, slack, discord, teams, ntfy, gotify, telegram, email)',
@@ -95,8 +96,15 @@ export function alertCommand(): Command {
       const r = await ctx.client.call<AlertChannelList>('GET', '/api/v1/alert-channels');
       ctx.print(
         table(
-          ['NAME', 'TYPE', 'WHERE', 'SECRETS', 'CREATED'],
-          r.channels.map((ch) => [ch.name, ch.type, where(ch), ch.sealed.join(',') || '-', ch.created_at]),
+          ['NAME', 'TYPE', 'WHERE', 'SECRETS', 'LAST SENT', 'LAST ERROR'],
+          r.channels.map((ch) => [
+            ch.name,
+            ch.type,
+            where(ch),
+            ch.sealed.join(',') || '-',
+            ch.delivery?.last_sent ?? '-',
+            failing(ch),
+          ]),
         ),
         r,
       );
@@ -109,6 +117,7 @@ export function alertCommand(): Command {
     'removed alert channel',
   );
   cmd.addCommand(channel);
+  addAlertRuleCommands(cmd);
   cmd
     .command('test <name>')
     .description('send "Gatehouse test message" to a channel (fails naming what the far end said)')
@@ -121,6 +130,13 @@ export function alertCommand(): Command {
       ctx.print(`test message delivered to ${name}`, r);
     });
   return cmd;
+}
+
+/** The last delivery error, while the channel fails (with how many attempts in a row). */
+function failing(ch: AlertChannelView): string {
+  const d = ch.delivery;
+  if (!d?.last_error || d.failures === 0) return '-';
+  return `${d.last_error} (${d.failures} in a row${d.pending ? `, ${d.pending} waiting` : ''})`;
 }
 
 /** Where a channel sends, as far as it may be shown. */
