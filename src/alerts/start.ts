@@ -14,6 +14,9 @@ import type { CertStore } from '../tls/store.js';
 import type { ErrorRateSource } from './rules.js';
 import { AlertService } from './service.js';
 
+/** How often the local edge's down servers are looked at (an in-memory set). */
+const DOWN_LOOK_MS = 200;
+
 export interface AlertParts {
   settings: Settings;
   db: Db;
@@ -45,7 +48,22 @@ export async function startAlerts(life: Lifecycle, p: AlertParts): Promise<Alert
       lastBackup: () => backupServiceFor(p.settings)?.last,
       ...(p.errorRates ? { errorRates: p.errorRates } : {}),
     },
-    onEdgeSettled: (fn) => p.edge.onSettled(fn),
+    onEdgeSettled: (fn) => {
+      const off = p.edge.onSettled(fn);
+      // A health check's verdict is in getStatus() at once, before nginx has applied it (the
+      // settled event): looking every 200 ms starts the hold time up to an apply sooner.
+      let key = '';
+      const timer = setInterval(() => {
+        const now = p.edge.getStatus().downServers.join('\n');
+        if (now !== key) fn();
+        key = now;
+      }, DOWN_LOOK_MS);
+      timer.unref();
+      return () => {
+        off();
+        clearInterval(timer);
+      };
+    },
     onNodeReported: (fn) => p.feed.onReported(fn),
     onSecurityEvent: (fn) => p.gate.onEvent((e) => fn(e.kind)),
   });
