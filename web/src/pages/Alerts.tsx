@@ -1,11 +1,15 @@
 import { PageHeader } from '../components/PageHeader';
 import { AlertChannels } from './alerts/AlertChannels';
+import { AlertRules } from './alerts/AlertRules';
+import { FiringAlerts } from './alerts/FiringAlerts';
 
-/** Alerts: the channels alerts are sent to, each with a test (issue 18; the rules come later). */
+/** Alerts (issue 18): what fires now, the rules that fire them, and the channels they go to. */
 export function Alerts() {
   return (
     <section aria-labelledby="alerts-title" className="flex flex-col gap-6">
       <PageHeader id="alerts-title" title="Alerts" />
+      <FiringAlerts />
+      <AlertRules />
       <AlertChannels />
     </section>
   );

@@ -34,6 +34,24 @@ function Settings({ c }: { c: AlertChannelView }) {
   );
 }
 
+/** What the alert engine saw sending to a channel: the last delivery, and the last error while it fails. */
+function Delivery({ c }: { c: AlertChannelView }) {
+  const d = c.delivery;
+  if (!d) return <span className="text-xs text-slate-500">no alert sent yet</span>;
+  return (
+    <div className="text-xs">
+      <div title={d.last_sent ? local(d.last_sent) : ''}>
+        last sent: {d.last_sent ? relative(d.last_sent) : 'never'}
+      </div>
+      {d.failures > 0 && d.last_error ? (
+        <p role="alert" className="max-w-xs break-words text-red-700">
+          failing ({d.failures} in a row{d.pending ? `, ${d.pending} waiting to be retried` : ''}): {d.last_error}
+        </p>
+      ) : null}
+    </div>
+  );
+}
+
 /** The last test of a channel: delivered, or the server's reason (a 502). */
 interface Tested {
   ok: boolean;
@@ -116,13 +134,19 @@ export function AlertChannels() {
       <Outcome error={error} done={done} />
       <LoadedList items={data?.channels} empty="No alert channels yet: alerts go nowhere.">
         {(channels) => (
-          <Table testId="alert-channel-list" columns={['Name', 'Type', 'Settings', 'Added', actionsColumn]}>
+          <Table
+            testId="alert-channel-list"
+            columns={['Name', 'Type', 'Settings', 'Delivery', 'Added', actionsColumn]}
+          >
             {channels.map((c) => (
               <tr key={c.name} className="border-t border-slate-100 align-top" data-channel={c.name}>
                 <td className="px-3 py-1.5 font-medium">{c.name}</td>
                 <td className="px-3 py-1.5">{c.type}</td>
                 <td className="px-3 py-1.5" data-testid="settings">
                   <Settings c={c} />
+                </td>
+                <td className="px-3 py-1.5" data-testid="delivery">
+                  <Delivery c={c} />
                 </td>
                 <td className="px-3 py-1.5 whitespace-nowrap" title={local(c.created_at)}>
                   {relative(c.created_at)}
