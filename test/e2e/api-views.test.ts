@@ -227,6 +227,13 @@ describe('API views: each documented answer parses with its schema', () => {
     await call('POST', '/api/v1/alert-channels', 400, { name: 'ops', type: 'webhook', url: 'ftp://x' });
     await call('GET', '/api/v1/alert-channels', 200);
     await call('POST', '/api/v1/alert-channels/ops/test', 200);
+    // Alert rules and the alerts (alert-rules.test.ts fires them through nginx).
+    await call('GET', '/api/v1/alerts', 200);
+    await call('GET', '/api/v1/alert-rules', 200);
+    await call('GET', '/api/v1/alert-rules/upstream_down', 200);
+    await call('PUT', '/api/v1/alert-rules/upstream_down', 200, { hold_s: 10, channels: ['ops'] });
+    await call('PUT', '/api/v1/alert-rules/upstream_down', 400, { hold_s: -1 });
+    await call('DELETE', '/api/v1/alert-rules/upstream_down', 200);
     await call('DELETE', '/api/v1/alert-channels/ops', 200);
     hook.close();
     // External records are off here: test/e2e/dns-external-records.test.ts parses a full answer.
