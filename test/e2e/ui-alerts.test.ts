@@ -154,6 +154,49 @@ describe('web UI: alert channels', () => {
     await ui.shot('alerts-test-failed');
   });
 
+  it('rules: edited on the page (the schema names a bad field); a firing alert and each channel\'s deliveries shown', async () => {
+    const rules = page.getByTestId('alert-rules');
+    const rule = (name: string) => rules.locator(`tr[data-rule="${name}"]`);
+    await rule('upstream_down').getByText('hold 30 s · repeat every 1 h · to every channel').waitFor();
+    await rule('sign_in_failures').getByRole('button', { name: 'Edit rule Failed sign-ins' }).click();
+    const edit = page.getByRole('form', { name: 'Edit: Failed sign-ins' });
+    const count = edit.getByLabel('More than this many failures', { exact: true });
+    expect(await count.inputValue()).toBe('10');
+    await count.fill('0');
+    await edit.getByRole('button', { name: 'Save rule' }).click();
+    const id = await until(async () => (await count.getAttribute('aria-describedby')) ?? undefined, 5_000);
+    expect(await page.locator(`[id="${id}"]`).textContent()).toMatch(/>=\s?1|at least 1|too small/i);
+    await count.fill('3');
+    await edit.getByLabel('Within (minutes)', { exact: true }).fill('1');
+    await edit.getByRole('button', { name: 'Save rule' }).click();
+    await edit.getByText('Saved Failed sign-ins.').waitFor();
+    await rule('sign_in_failures').getByText('more than this many failures: 3').waitFor();
+
+    // Four wrong passwords: above 3 in a minute.
+    for (let i = 0; i < 4; i++)
+      await t.api('POST', '/api/v1/session', { username: `nobody${i}`, password: 'wrong wrong wrong' });
+    const firing = page.getByTestId('alert-list').locator('tr[data-alert="sign_in_failures"]');
+    await until(async () => {
+      await page.getByTestId('alerts-now').getByRole('button', { name: 'Refresh' }).click();
+      return (await firing.count()) > 0 ? true : undefined;
+    }, 15_000);
+    expect(await firing.textContent()).toContain('Failed sign-ins: 4 in 1 min');
+    expect(await firing.textContent()).toContain('Firing');
+    await until(() => (hook.got.some((g) => g.body.includes('[FIRING] Failed sign-ins')) ? true : undefined), 10_000);
+    // The channels' deliveries: ops got it; dead (a closed port) is failing, retried, and says why.
+    await until(async () => {
+      await card().getByRole('button', { name: 'Refresh' }).click();
+      const dead = (await row('dead').getByTestId('delivery').textContent()) ?? '';
+      return dead.includes('failing') ? true : undefined;
+    }, 15_000);
+    expect(await row('ops').getByTestId('delivery').textContent()).toContain('last sent:');
+    expect(await row('dead').getByTestId('delivery').textContent()).toMatch(
+      /failing \(\d+ in a row.*\): alert channel dead \(slack\): could not reach it/,
+    );
+    await ui.shot('alerts-rules');
+    await phoneShot('alerts-rules-phone');
+  });
+
   it('removes a channel after a confirmation', async () => {
     await page.getByRole('button', { name: 'Remove alert channel dead' }).click();
     const confirm = page.getByRole('group', { name: 'Confirm removing alert channel dead' });
