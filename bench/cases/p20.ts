@@ -22,7 +22,8 @@ const POLL_MS = 5;
 /** Waits until the receiver holds a message whose title starts with `prefix` past index `from`. */
 async function arrived(got: Received[], from: number, prefix: string, t0: number): Promise<number> {
   while (performance.now() - t0 < GIVE_UP_MS) {
-    if (got.slice(from).some((g) => String(json(g.body).title).startsWith(prefix))) return performance.now() - t0;
+    if (got.slice(from).some((g) => String(json(g.body).title).startsWith(prefix)))
+      return performance.now() - t0;
     await sleep(POLL_MS);
   }
   return GIVE_UP_MS;
@@ -53,7 +54,11 @@ export async function p20(_ctx: BenchContext): Promise<CaseResult> {
     const nginxPid = t.gh.edge.getStatus().proxy.pid;
     if (nginxPid !== undefined) own(nginxPid);
     hook = await receiver();
-    const ch = await t.api('POST', '/api/v1/alert-channels', { name: 'hook', type: 'webhook', url: `${hook.url}/in` });
+    const ch = await t.api('POST', '/api/v1/alert-channels', {
+      name: 'hook',
+      type: 'webhook',
+      url: `${hook.url}/in`,
+    });
     if (ch.status !== 201) throw new Error(`P20: channel refused: ${ch.body}`);
     const r = await t.api('PUT', '/api/v1/alert-rules/upstream_down', { hold_s: HOLD_S });
     if (r.status !== 200) throw new Error(`P20: rule refused: ${r.body}`);
@@ -61,7 +66,12 @@ export async function p20(_ctx: BenchContext): Promise<CaseResult> {
     const port = app.port;
     const put = await t.api('PUT', '/api/v1/services/app?wait=true', {
       hosts: ['app.p20.test'],
-      routes: [{ upstreams: [`127.0.0.1:${port}`], health: { path: '/health', interval: HEALTH_INTERVAL, timeout: '400ms' } }],
+      routes: [
+        {
+          upstreams: [`127.0.0.1:${port}`],
+          health: { path: '/health', interval: HEALTH_INTERVAL, timeout: '400ms' },
+        },
+      ],
     });
     if (put.status !== 201) throw new Error(`P20: service refused: ${put.body}`);
     await sleep(1000);
@@ -109,5 +119,9 @@ export async function p20(_ctx: BenchContext): Promise<CaseResult> {
       detail: `median ${median(resolve)} ms; rounds: ${resolve.join(', ')} ms`,
     },
   ];
-  return { rows, notes, data: { holdS: HOLD_S, healthInterval: HEALTH_INTERVAL, fireMs: fire, resolveMs: resolve } };
+  return {
+    rows,
+    notes,
+    data: { holdS: HOLD_S, healthInterval: HEALTH_INTERVAL, fireMs: fire, resolveMs: resolve },
+  };
 }

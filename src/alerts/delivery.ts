@@ -52,7 +52,8 @@ export class Delivery {
 
   /** Takes back what a previous leader stored (last sent, last error). */
   restore(saved: Record<string, ChannelDelivery>): void {
-    for (const [k, v] of Object.entries(saved)) if (!this.status.has(k)) this.status.set(k, { ...v, pending: 0 });
+    for (const [k, v] of Object.entries(saved))
+      if (!this.status.has(k)) this.status.set(k, { ...v, pending: 0 });
   }
 
   /** Queues `m` for `to` ("all", or names; names of channels that no longer exist are skipped). */
@@ -69,7 +70,10 @@ export class Delivery {
       q.items.push({ m, tries: 0 });
       if (q.items.length > QUEUE_LIMIT) {
         const dropped = q.items.shift();
-        this.o.log.error({ channel: name, title: dropped?.m.title }, 'alert channel backlog full: oldest dropped');
+        this.o.log.error(
+          { channel: name, title: dropped?.m.title },
+          'alert channel backlog full: oldest dropped',
+        );
       }
       this.touch(name);
       if (!q.busy && !q.timer) void this.drain(name, q);

@@ -75,7 +75,13 @@ export class AlertEngine {
   /** Takes back alerts a previous leader (or this process before a restart) stored. */
   restore(saved: AlertView[]): void {
     for (const a of saved) {
-      const t: Tracked = { rule: a.rule, subject: a.subject, title: a.title, text: a.text, since: Date.parse(a.since) };
+      const t: Tracked = {
+        rule: a.rule,
+        subject: a.subject,
+        title: a.title,
+        text: a.text,
+        since: Date.parse(a.since),
+      };
       if (a.fired_at) t.firedAt = Date.parse(a.fired_at);
       if (a.last_sent) t.lastSent = Date.parse(a.last_sent);
       this.tracked.set(keyOf(a.rule, a.subject), t);
@@ -145,7 +151,13 @@ export class AlertEngine {
       seen.add(key);
       let t = this.tracked.get(key);
       if (!t) {
-        t = { rule: c.rule, subject: c.subject, title: c.title, text: c.text, since: Math.min(c.since ?? now, now) };
+        t = {
+          rule: c.rule,
+          subject: c.subject,
+          title: c.title,
+          text: c.text,
+          since: Math.min(c.since ?? now, now),
+        };
         this.tracked.set(key, t);
         changed = true;
       } else if (t.text !== c.text || t.title !== c.title) {
@@ -165,7 +177,11 @@ export class AlertEngine {
         if (now >= repeatAt) {
           t.lastSent = now;
           changed = true;
-          await this.send(rule.channels, `[FIRING] ${t.title}`, `${t.text}\nStill so after ${span(now - t.since)}.`);
+          await this.send(
+            rule.channels,
+            `[FIRING] ${t.title}`,
+            `${t.text}\nStill so after ${span(now - t.since)}.`,
+          );
         } else nextDue = Math.min(nextDue, repeatAt);
       }
     }

@@ -55,7 +55,10 @@ export class StoredEvents implements EventSource {
       .where('events.at', '>=', new Date(now - windowMin * 60_000).toISOString())
       .orderBy('events.id', 'asc')
       .execute();
-    const by = new Map<string, { first: string; n: number; ips: Set<string>; service: string; note: string; host: string }>();
+    const by = new Map<
+      string,
+      { first: string; n: number; ips: Set<string>; service: string; note: string; host: string }
+    >();
     for (const r of rows) {
       const e = by.get(r.detail) ?? {
         first: r.at,

@@ -7,7 +7,11 @@ import type { EventSource } from './rules-events.js';
  * error-rate rule runs only where such a source is wired in.
  */
 export interface ErrorRateSource {
-  rates(windowMs: number): Map<string, { requests: number; errors: number }> | Promise<Map<string, { requests: number; errors: number }>>;
+  rates(
+    windowMs: number,
+  ):
+    | Map<string, { requests: number; errors: number }>
+    | Promise<Map<string, { requests: number; errors: number }>>;
 }
 
 /** An edge node as the rules see it (src/edge/nodes.ts NodeView). */
@@ -116,7 +120,9 @@ export class RuleChecks {
     const out: Condition[] = [];
     const certs = await this.s.certs();
     // A name is covered when any certificate for it lives past the window (a renewal replaced it).
-    const lasting = new Set(certs.filter((c) => Date.parse(c.notAfter) - now > days * DAY_MS).flatMap((c) => c.names));
+    const lasting = new Set(
+      certs.filter((c) => Date.parse(c.notAfter) - now > days * DAY_MS).flatMap((c) => c.names),
+    );
     for (const c of certs) {
       const left = Date.parse(c.notAfter) - now;
       if (left > days * DAY_MS || c.names.every((n) => lasting.has(n))) continue;

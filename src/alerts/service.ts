@@ -9,7 +9,15 @@ import { RuleChecks, type AlertSources } from './rules.js';
 import { AlertStore } from './store.js';
 
 /** Security events that may change what the rules find: looked at as soon as one happens. */
-const POKE_KINDS = new Set(['login_failed', 'totp_failed', 'link_used', 'tunnel_up', 'tunnel_down', 'cert_order_failed', 'cert_expiring']);
+const POKE_KINDS = new Set([
+  'login_failed',
+  'totp_failed',
+  'link_used',
+  'tunnel_up',
+  'tunnel_down',
+  'cert_order_failed',
+  'cert_expiring',
+]);
 
 export interface AlertServiceOptions {
   db: Db;
@@ -57,7 +65,9 @@ export class AlertService {
       onChange: () => {
         saving ??= setTimeout(() => {
           saving = undefined;
-          void save().catch((err: unknown) => log.warn({ err: String(err) }, 'alerts: could not store the state'));
+          void save().catch((err: unknown) =>
+            log.warn({ err: String(err) }, 'alerts: could not store the state'),
+          );
         }, 100);
       },
     });

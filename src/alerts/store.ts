@@ -28,7 +28,10 @@ export interface AlertState {
 
 const stateSchema = z.object({
   alerts: z.array(z.custom<AlertView>((v) => typeof v === 'object' && v !== null)),
-  channels: z.record(z.string(), z.custom<ChannelDelivery>((v) => typeof v === 'object' && v !== null)),
+  channels: z.record(
+    z.string(),
+    z.custom<ChannelDelivery>((v) => typeof v === 'object' && v !== null),
+  ),
   at: z.string().nullable(),
 });
 
@@ -61,8 +64,13 @@ export class AlertStore {
    * Changes the fields of one rule given in `patch` (validated as a whole with the others'
    * values); `null` for a field puts its default back. Returns the rule as it is now.
    */
-  async update(name: AlertRuleName, patch: unknown, channels: () => Promise<string[]>): Promise<AlertRules[AlertRuleName]> {
-    if (!patch || typeof patch !== 'object' || Array.isArray(patch)) throw invalid('', 'a JSON object of the rule\'s fields');
+  async update(
+    name: AlertRuleName,
+    patch: unknown,
+    channels: () => Promise<string[]>,
+  ): Promise<AlertRules[AlertRuleName]> {
+    if (!patch || typeof patch !== 'object' || Array.isArray(patch))
+      throw invalid('', "a JSON object of the rule's fields");
     const body = patch as Record<string, unknown>;
     const sets = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== null));
     const resets = Object.keys(body).filter((k) => body[k] === null);
@@ -74,13 +82,16 @@ export class AlertStore {
     if (Array.isArray(changed.channels)) {
       const known = await channels();
       const missing = (changed.channels as string[]).filter((c) => !known.includes(c));
-      if (missing.length) throw invalid('channels', `no alert channel ${missing.join(', ')} (see GET /alert-channels)`);
+      if (missing.length)
+        throw invalid('channels', `no alert channel ${missing.join(', ')} (see GET /alert-channels)`);
     }
     const all = await this.overrides();
     const merged: Record<string, unknown> = { ...(all[name] ?? {}), ...changed };
     for (const k of resets) delete merged[k];
     const next = { ...all, [name]: merged };
-    const whole = alertRulesSchema.safeParse(Object.fromEntries(ALERT_RULE_NAMES.map((n) => [n, next[n] ?? {}])));
+    const whole = alertRulesSchema.safeParse(
+      Object.fromEntries(ALERT_RULE_NAMES.map((n) => [n, next[n] ?? {}])),
+    );
     if (!whole.success) throw fromZod(whole.error, '');
     await this.put(RULES_KEY, JSON.stringify(next));
     return whole.data[name];

@@ -20,10 +20,10 @@ export function alertPaths(): Record<string, object> {
       delete: remove('Remove an alert channel', pathParam('name')),
     },
     '/alerts': {
-      get: read('Alerts firing now, those holding but not yet for their hold time (pending), as the leader stored them', [
-        'Alerts',
-        'AlertList',
-      ]),
+      get: read(
+        'Alerts firing now, those holding but not yet for their hold time (pending), as the leader stored them',
+        ['Alerts', 'AlertList'],
+      ),
     },
     '/alert-rules': {
       get: read(`Alert rules (${ALERT_RULE_NAMES.join(', ')}): settings, defaults where unchanged`, [
@@ -41,7 +41,7 @@ export function alertPaths(): Record<string, object> {
         answers: { 200: ['Changed', 'AlertRuleView'] },
       }),
       delete: op({
-        summary: "Put every field of a rule back to its default",
+        summary: 'Put every field of a rule back to its default',
         parameters: [pathParam('rule')],
         answers: { 200: ['Reset', 'AlertRuleView'] },
       }),

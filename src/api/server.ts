@@ -246,7 +246,12 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
       if (deps.sealer) {
         const channels = deps.alerts?.channels ?? new AlertChannels(deps.registry.db, deps.sealer);
         await alertRoutes(api, channels, deps.alerts?.store ?? new AlertStore(deps.registry.db));
-        await alertRuleRoutes(api, channels, deps.alerts?.store ?? new AlertStore(deps.registry.db), deps.alerts);
+        await alertRuleRoutes(
+          api,
+          channels,
+          deps.alerts?.store ?? new AlertStore(deps.registry.db),
+          deps.alerts,
+        );
       }
       await dnsDoctorRoutes(api, {
         settings: deps.settings,

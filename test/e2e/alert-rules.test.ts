@@ -76,7 +76,12 @@ describe('alert rules: conditions on real parts reach a local webhook', () => {
       'sign_in_failures',
       'backup_failed',
     ]);
-    expect(by.upstream_down?.settings).toMatchObject({ enabled: true, channels: 'all', hold_s: 30, repeat_s: 3600 });
+    expect(by.upstream_down?.settings).toMatchObject({
+      enabled: true,
+      channels: 'all',
+      hold_s: 30,
+      repeat_s: 3600,
+    });
     expect(by.error_rate?.settings).toMatchObject({ percent: 5, window_min: 5 });
     // No traffic metrics in this build yet: the rule says why it cannot fire.
     expect(by.error_rate?.unavailable).toContain('traffic metrics');
@@ -106,7 +111,18 @@ describe('alert rules: conditions on real parts reach a local webhook', () => {
     const shown = await cli(t.dataDir, ['alert', 'rule', 'ls']);
     expect(shown.code, shown.out).toBe(0);
     expect(shown.out).toMatch(/upstream_down\s+yes\s+30s\s+3600s\s+all/);
-    const set = await cli(t.dataDir, ['alert', 'rule', 'set', 'sign_in_failures', '--hold', '0', '--set', 'count=3', '--set', 'window_min=1']);
+    const set = await cli(t.dataDir, [
+      'alert',
+      'rule',
+      'set',
+      'sign_in_failures',
+      '--hold',
+      '0',
+      '--set',
+      'count=3',
+      '--set',
+      'window_min=1',
+    ]);
     expect(set.code, set.out).toBe(0);
     expect(set.out).toMatch(/sign_in_failures\s+yes\s+0s/);
     expect(set.out).toContain('count=3');
@@ -119,7 +135,12 @@ describe('alert rules: conditions on real parts reach a local webhook', () => {
     await rule('upstream_down', { hold_s: 1, channels: ['ops'] });
     const put = await t.api('PUT', '/api/v1/services/web?wait=true', {
       hosts: ['web.home.test'],
-      routes: [{ upstreams: [`127.0.0.1:${port}`], health: { path: '/health', interval: '200ms', timeout: '500ms' } }],
+      routes: [
+        {
+          upstreams: [`127.0.0.1:${port}`],
+          health: { path: '/health', interval: '200ms', timeout: '500ms' },
+        },
+      ],
     });
     expect(put.status, put.body).toBe(201);
     expect((await t.get('web.home.test')).status).toBe(200);
@@ -136,7 +157,9 @@ describe('alert rules: conditions on real parts reach a local webhook', () => {
     expect(took).toBeGreaterThanOrEqual(1000);
     expect(took).toBeLessThan(2000);
     const listed = (await t.api('GET', '/api/v1/alerts')).json as unknown as { alerts: Alert[] };
-    expect(listed.alerts).toMatchObject([{ rule: 'upstream_down', state: 'firing', subject: `web-r0 127.0.0.1:${port}` }]);
+    expect(listed.alerts).toMatchObject([
+      { rule: 'upstream_down', state: 'firing', subject: `web-r0 127.0.0.1:${port}` },
+    ]);
     const ls = await cli(t.dataDir, ['alert', 'ls']);
     expect(ls.out).toMatch(/FIRING\s+upstream_down\s+Upstream down: 127\.0\.0\.1/);
     // Once: no second message while it holds (the repeat is an hour).
@@ -145,8 +168,12 @@ describe('alert rules: conditions on real parts reach a local webhook', () => {
 
     app = await backend(port);
     await until(() => (titles('[RESOLVED] Upstream down').length ? true : undefined), 10_000);
-    expect(titles('[RESOLVED] Upstream down')).toEqual([`[RESOLVED] Upstream down: 127.0.0.1:${port} (web-r0)`]);
-    expect(((await t.api('GET', '/api/v1/alerts')).json as unknown as { alerts: Alert[] }).alerts).toEqual([]);
+    expect(titles('[RESOLVED] Upstream down')).toEqual([
+      `[RESOLVED] Upstream down: 127.0.0.1:${port} (web-r0)`,
+    ]);
+    expect(((await t.api('GET', '/api/v1/alerts')).json as unknown as { alerts: Alert[] }).alerts).toEqual(
+      [],
+    );
     // The channel shows its deliveries.
     const ch = (await t.api('GET', '/api/v1/alert-channels')).json as unknown as {
       channels: { name: string; delivery?: { last_sent: string | null; last_error: string | null } }[];
@@ -161,8 +188,9 @@ describe('alert rules: conditions on real parts reach a local webhook', () => {
       routes: [{ upstreams: [`127.0.0.1:${port}`] }],
       access: { links: true },
     });
-    const made = (await t.api('POST', '/api/v1/links', { service: 'share', ttl: '1h', note: 'for the plumber' }))
-      .json as unknown as { url: string; link: { id: string } };
+    const made = (
+      await t.api('POST', '/api/v1/links', { service: 'share', ttl: '1h', note: 'for the plumber' })
+    ).json as unknown as { url: string; link: { id: string } };
     const u = new URL(made.url);
     const open = await t.get(u.hostname, u.pathname, { headers: { accept: 'text/html' } });
     expect(open.status).toBe(303);
@@ -189,9 +217,14 @@ describe('alert rules: conditions on real parts reach a local webhook', () => {
   it('a failing channel is retried and its last error shown', async () => {
     const broken = await receiver(() => ({ status: 500, body: 'down for maintenance' }));
     try {
-      await t.api('POST', '/api/v1/alert-channels', { name: 'broken', type: 'webhook', url: `${broken.url}/x` });
+      await t.api('POST', '/api/v1/alert-channels', {
+        name: 'broken',
+        type: 'webhook',
+        url: `${broken.url}/x`,
+      });
       await rule('link_used', { channels: ['broken'] });
-      const made = (await t.api('POST', '/api/v1/links', { service: 'share', ttl: '1h' })).json as unknown as {
+      const made = (await t.api('POST', '/api/v1/links', { service: 'share', ttl: '1h' }))
+        .json as unknown as {
         url: string;
       };
       const u = new URL(made.url);

@@ -154,7 +154,7 @@ describe('web UI: alert channels', () => {
     await ui.shot('alerts-test-failed');
   });
 
-  it('rules: edited on the page (the schema names a bad field); a firing alert and each channel\'s deliveries shown', async () => {
+  it("rules: edited on the page (the schema names a bad field); a firing alert and each channel's deliveries shown", async () => {
     const rules = page.getByTestId('alert-rules');
     const rule = (name: string) => rules.locator(`tr[data-rule="${name}"]`);
     await rule('upstream_down').getByText('hold 30 s · repeat every 1 h · to every channel').waitFor();
@@ -182,7 +182,10 @@ describe('web UI: alert channels', () => {
     }, 15_000);
     expect(await firing.textContent()).toContain('Failed sign-ins: 4 in 1 min');
     expect(await firing.textContent()).toContain('Firing');
-    await until(() => (hook.got.some((g) => g.body.includes('[FIRING] Failed sign-ins')) ? true : undefined), 10_000);
+    await until(
+      () => (hook.got.some((g) => g.body.includes('[FIRING] Failed sign-ins')) ? true : undefined),
+      10_000,
+    );
     // The channels' deliveries: ops got it; dead (a closed port) is failing, retried, and says why.
     await until(async () => {
       await card().getByRole('button', { name: 'Refresh' }).click();

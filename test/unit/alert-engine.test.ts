@@ -127,13 +127,21 @@ describe('alert engine (fake clock)', () => {
   });
 
   it('a rule with resolved: false (link used, by default) says nothing when it clears; a disabled rule nothing at all', async () => {
-    const link: Condition = { rule: 'link_used', subject: 'abc', title: 'Temporary link used: (abc)', text: 'used' };
+    const link: Condition = {
+      rule: 'link_used',
+      subject: 'abc',
+      title: 'Temporary link used: (abc)',
+      text: 'used',
+    };
     const s = setup({ upstream_down: { enabled: false } });
     s.engine.start();
     s.hold([link, down]);
     s.engine.poke();
     await vi.advanceTimersByTimeAsync(100);
-    expect(s.got.map((g) => g.title)).toEqual(['[FIRING] Temporary link used: (abc)', '[FIRING] Temporary link used: (abc)']);
+    expect(s.got.map((g) => g.title)).toEqual([
+      '[FIRING] Temporary link used: (abc)',
+      '[FIRING] Temporary link used: (abc)',
+    ]);
     s.hold([]);
     await vi.advanceTimersByTimeAsync(3 * 3_600_000);
     expect(s.got).toHaveLength(2);
@@ -245,7 +253,9 @@ describe('alert rules', () => {
     const checks = new RuleChecks({ ...quiet, errorRates: fake });
     const rules = rulesWith({ error_rate: { percent: 10, window_min: 2 } });
     const found = await checks.conditions(rules, Date.now());
-    expect(found.map((c) => [c.rule, c.subject, c.title])).toEqual([['error_rate', 'shop', 'Error rate 15.0 % on shop']]);
+    expect(found.map((c) => [c.rule, c.subject, c.title])).toEqual([
+      ['error_rate', 'shop', 'Error rate 15.0 % on shop'],
+    ]);
     expect(fake.asked).toEqual([120_000]);
     // Without a source the rule finds nothing (it is shown as unavailable).
     expect(await new RuleChecks(quiet).conditions(rules, Date.now())).toEqual([]);
@@ -257,9 +267,33 @@ describe('alert rules', () => {
       ...quiet,
       downServers: () => ['web 10.0.0.1:80'],
       nodes: async () => [
-        { name: 'vps', role: 'public', last_seen: '2026-12-07T11:50:00Z', online: false, applied_hash: 'a', last_error: '', down_servers: [] },
-        { name: 'lan', role: 'lan', last_seen: '2026-12-07T11:59:59Z', online: true, applied_hash: 'old', last_error: '', down_servers: ['web 10.0.0.1:80'] },
-        { name: 'new', role: 'public', last_seen: null, online: false, applied_hash: '', last_error: '', down_servers: [] },
+        {
+          name: 'vps',
+          role: 'public',
+          last_seen: '2026-12-07T11:50:00Z',
+          online: false,
+          applied_hash: 'a',
+          last_error: '',
+          down_servers: [],
+        },
+        {
+          name: 'lan',
+          role: 'lan',
+          last_seen: '2026-12-07T11:59:59Z',
+          online: true,
+          applied_hash: 'old',
+          last_error: '',
+          down_servers: ['web 10.0.0.1:80'],
+        },
+        {
+          name: 'new',
+          role: 'public',
+          last_seen: null,
+          online: false,
+          applied_hash: '',
+          last_error: '',
+          down_servers: [],
+        },
       ],
       expectedHash: async () => 'current',
     });

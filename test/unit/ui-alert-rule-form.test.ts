@@ -13,7 +13,14 @@ const view = (rule: 'sign_in_failures' | 'upstream_down') => ({
 describe('web: the alert rule form', () => {
   it('shows the defaults and sends every field of the rule, numbers as numbers', () => {
     const v = valuesOf(view('sign_in_failures'));
-    expect(v).toMatchObject({ enabled: true, channels: 'all', hold_s: '0', repeat_s: '3600', count: '10', window_min: '5' });
+    expect(v).toMatchObject({
+      enabled: true,
+      channels: 'all',
+      hold_s: '0',
+      repeat_s: '3600',
+      count: '10',
+      window_min: '5',
+    });
     expect(ruleBodyOf('sign_in_failures', { ...v, channels: ' ops, mail ,', count: '3' })).toEqual({
       enabled: true,
       resolved: true,

@@ -45,7 +45,9 @@ export function addAlertRuleCommands(cmd: Command): void {
       const rows = [...r.alerts, ...r.pending].map((a) => [a.state.toUpperCase(), a.rule, a.title, a.since]);
       ctx.print(rows.length ? table(['STATE', 'RULE', 'ALERT', 'SINCE'], rows) : 'no alerts', r);
     });
-  const rule = new Command('rule').description('alert rules: what fires an alert, where it goes, when it repeats');
+  const rule = new Command('rule').description(
+    'alert rules: what fires an alert, where it goes, when it repeats',
+  );
   rule
     .command('ls')
     .description('every rule with its settings (defaults where unchanged)')
@@ -93,15 +95,22 @@ export function addAlertRuleCommands(cmd: Command): void {
         if (i < 1) throw invalid('--set', `--set ${kv}: field=value`);
         body[kv.slice(0, i)] = fieldValue(kv.slice(i + 1));
       }
-      const r = await ctx.client.call<AlertRuleView>('PUT', `/api/v1/alert-rules/${encodeURIComponent(name)}`, body);
+      const r = await ctx.client.call<AlertRuleView>(
+        'PUT',
+        `/api/v1/alert-rules/${encodeURIComponent(name)}`,
+        body,
+      );
       ctx.print(table(['RULE', 'ON', 'HOLD', 'REPEAT', 'CHANNELS', 'SETTINGS'], [row(r)]), r);
     });
   rule
     .command('reset <rule>')
-    .description("put every field of a rule back to its default")
+    .description('put every field of a rule back to its default')
     .action(async (name: string, _o, c: Command) => {
       const ctx = cliContext(c);
-      const r = await ctx.client.call<AlertRuleView>('DELETE', `/api/v1/alert-rules/${encodeURIComponent(name)}`);
+      const r = await ctx.client.call<AlertRuleView>(
+        'DELETE',
+        `/api/v1/alert-rules/${encodeURIComponent(name)}`,
+      );
       ctx.print(table(['RULE', 'ON', 'HOLD', 'REPEAT', 'CHANNELS', 'SETTINGS'], [row(r)]), r);
     });
   cmd.addCommand(rule);

@@ -45,7 +45,8 @@ function Delivery({ c }: { c: AlertChannelView }) {
       </div>
       {d.failures > 0 && d.last_error ? (
         <p role="alert" className="max-w-xs break-words text-red-700">
-          failing ({d.failures} in a row{d.pending ? `, ${d.pending} waiting to be retried` : ''}): {d.last_error}
+          failing ({d.failures} in a row{d.pending ? `, ${d.pending} waiting to be retried` : ''}):{' '}
+          {d.last_error}
         </p>
       ) : null}
     </div>

@@ -32,7 +32,11 @@ export function FiringAlerts() {
         {(alerts) => (
           <Table testId="alert-list" columns={['State', 'Alert', 'Rule', 'Since', 'Last sent']}>
             {alerts.map((a) => (
-              <tr key={`${a.rule} ${a.subject}`} className="border-t border-slate-100 align-top" data-alert={a.rule}>
+              <tr
+                key={`${a.rule} ${a.subject}`}
+                className="border-t border-slate-100 align-top"
+                data-alert={a.rule}
+              >
                 <td className="px-3 py-1.5">
                   <span
                     className={`${badge} ${a.state === 'firing' ? 'bg-red-100 text-red-800' : 'bg-amber-100 text-amber-800'}`}

@@ -1,5 +1,5 @@
 import { alertRulePatchSchema, type AlertRuleName } from '../../../../src/model/alert-rule.js';
-import type { AlertRuleView } from '../../../../src/api/views';
+import type { AlertRuleView } from '../../../../src/api/views/index.js';
 import { wordsOf } from '../dns/providerForm.js';
 
 /**
@@ -119,7 +119,10 @@ export function ruleFieldOf(path: string): RuleField | undefined {
 }
 
 /** The model's verdict on the body, per field; undefined when it passes. */
-export function checkRule(rule: AlertRuleName, v: RuleValues): Partial<Record<RuleField, string>> | undefined {
+export function checkRule(
+  rule: AlertRuleName,
+  v: RuleValues,
+): Partial<Record<RuleField, string>> | undefined {
   const r = alertRulePatchSchema(rule).safeParse(ruleBodyOf(rule, v));
   if (r.success) return undefined;
   const errors: Partial<Record<RuleField, string>> = {};
