@@ -48,7 +48,8 @@ export class AlertStore {
       const out: AlertRuleOverrides = {};
       for (const name of ALERT_RULE_NAMES) {
         const r = alertRulePatchSchema(name).safeParse(o[name] ?? {});
-        if (r.success) out[name] = pick(r.data, Object.keys(o[name] ?? {}));
+        const kept = r.success ? pick(r.data, Object.keys(o[name] ?? {})) : {};
+        if (Object.keys(kept).length) out[name] = kept;
       }
       return out;
     } catch {
