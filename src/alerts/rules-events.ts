@@ -19,23 +19,38 @@ const TUNNEL_ROWS = 5000;
 export class StoredEvents implements EventSource {
   constructor(private readonly db: Db) {}
 
-  /** A site's tunnel through an edge whose last transition was down (`site home via vps`). */
+  /** Each tunnel's last transition (`site home via vps`), and the last event read. */
+  private tunnels: Map<string, { down: boolean; at: string }> | undefined;
+  private lastTunnelId = 0;
+
+  /**
+   * A site's tunnel through an edge whose last transition was down. The first look reads the last
+   * 30 days; later ones only the events since (by id: the primary key, never a scan).
+   */
   async tunnelsDown(now: number): Promise<Condition[]> {
-    const rows = await this.db
+    let q = this.db
       .selectFrom('events')
-      .select(['kind', 'detail', 'at'])
-      .where('kind', 'in', ['tunnel_up', 'tunnel_down'])
-      .where('at', '>=', new Date(now - TUNNEL_LOOKBACK_MS).toISOString())
-      .orderBy('id', 'desc')
-      .limit(TUNNEL_ROWS)
-      .execute();
-    const last = new Map<string, { down: boolean; at: string }>();
+      .select(['id', 'kind', 'detail', 'at'])
+      .where('kind', 'in', ['tunnel_up', 'tunnel_down']);
+    q = this.tunnels
+      ? q.where('id', '>', this.lastTunnelId)
+      : q.where('at', '>=', new Date(now - TUNNEL_LOOKBACK_MS).toISOString());
+    const rows = await q.orderBy('id', 'desc').limit(TUNNEL_ROWS).execute();
+    const last = this.tunnels ?? new Map<string, { down: boolean; at: string }>();
+    // Newest first: the first row of a subject is its state now; older ones are history.
+    const seen = new Set<string>();
     for (const r of rows) {
+      this.lastTunnelId = Math.max(this.lastTunnelId, Number(r.id));
       const subject = r.detail.replace(/ \([^)]*\)$/, '');
-      if (!last.has(subject)) last.set(subject, { down: r.kind === 'tunnel_down', at: r.at });
+      if (seen.has(subject)) continue;
+      seen.add(subject);
+      last.set(subject, { down: r.kind === 'tunnel_down', at: r.at });
     }
+    this.tunnels = last;
+    // A site removed says nothing more (its last word may have been "down").
+    const sites = new Set((await this.db.selectFrom('sites').select('name').execute()).map((r) => r.name));
     return [...last]
-      .filter(([, v]) => v.down)
+      .filter(([subject, v]) => v.down && sites.has(/^site (\S+) via /.exec(subject)?.[1] ?? ''))
       .map(([subject, v]) => ({
         rule: 'tunnel_down' as const,
         subject,

@@ -88,9 +88,18 @@ export class AlertService {
     this.engine = engine;
     this.delivery = delivery;
     const poke = () => engine.poke();
+    // Nodes report often (every apply, every 25 s each): a burst of reports is one look.
+    let soon: NodeJS.Timeout | undefined;
+    const pokeSoon = () => {
+      soon ??= setTimeout(() => {
+        soon = undefined;
+        engine.poke();
+      }, 100);
+      soon.unref?.();
+    };
     const offs = [
       o.onEdgeSettled?.(poke),
-      o.onNodeReported?.(poke),
+      o.onNodeReported?.(pokeSoon),
       o.onSecurityEvent?.((kind) => {
         // The event is stored after listeners hear of it: look a moment later.
         if (POKE_KINDS.has(kind)) setTimeout(poke, 50).unref();
@@ -103,6 +112,7 @@ export class AlertService {
       await engine.stop();
       delivery.stop();
       if (saving) clearTimeout(saving);
+      if (soon) clearTimeout(soon);
       this.engine = undefined;
       this.delivery = undefined;
     };
