@@ -1,5 +1,10 @@
 import type { AlertMessage } from '../model/alert-channel.js';
-import type { AlertRuleName, AlertRules, AlertView } from '../model/alert-rule.js';
+import {
+  ALERT_RULE_NAMES,
+  type AlertRuleName,
+  type AlertRules,
+  type AlertView,
+} from '../model/alert-rule.js';
 import type { Logger } from '../observe/log.js';
 
 /** A condition that holds now: what a rule found (docs/alerts.md). */
@@ -75,6 +80,8 @@ export class AlertEngine {
   /** Takes back alerts a previous leader (or this process before a restart) stored. */
   restore(saved: AlertView[]): void {
     for (const a of saved) {
+      // One of a rule this version does not have (a downgrade): forgotten.
+      if (!ALERT_RULE_NAMES.includes(a.rule)) continue;
       const t: Tracked = {
         rule: a.rule,
         subject: a.subject,
@@ -189,9 +196,9 @@ export class AlertEngine {
       if (seen.has(key)) continue;
       this.tracked.delete(key);
       changed = true;
-      const rule = rules[t.rule];
+      const rule = rules[t.rule] as AlertRules[AlertRuleName] | undefined;
       // Sent only for an alert that fired, under a rule still on that says so.
-      if (t.firedAt !== undefined && rule.enabled && rule.resolved)
+      if (t.firedAt !== undefined && rule?.enabled && rule.resolved)
         await this.send(rule.channels, `[RESOLVED] ${t.title}`, `Cleared after ${span(now - t.since)}.`);
     }
     this.schedule(nextDue, now);
