@@ -177,7 +177,7 @@ export class AlertEngine {
         if (now - t.since >= holdMs) {
           t.firedAt = t.lastSent = now;
           changed = true;
-          await this.send(rule.channels, `[FIRING] ${t.title}`, t.text);
+          await this.send(rule.channels, `[FIRING] ${t.title}`, t.text, t, 'firing');
         } else nextDue = Math.min(nextDue, t.since + holdMs);
       } else if (rule.repeat_s > 0) {
         const repeatAt = (t.lastSent ?? t.firedAt) + rule.repeat_s * 1000;
@@ -188,6 +188,8 @@ export class AlertEngine {
             rule.channels,
             `[FIRING] ${t.title}`,
             `${t.text}\nStill so after ${span(now - t.since)}.`,
+            t,
+            'firing',
           );
         } else nextDue = Math.min(nextDue, repeatAt);
       }
@@ -199,7 +201,13 @@ export class AlertEngine {
       const rule = rules[t.rule] as AlertRules[AlertRuleName] | undefined;
       // Sent only for an alert that fired, under a rule still on that says so.
       if (t.firedAt !== undefined && rule?.enabled && rule.resolved)
-        await this.send(rule.channels, `[RESOLVED] ${t.title}`, `Cleared after ${span(now - t.since)}.`);
+        await this.send(
+          rule.channels,
+          `[RESOLVED] ${t.title}`,
+          `Cleared after ${span(now - t.since)}.`,
+          t,
+          'resolved',
+        );
     }
     this.schedule(nextDue, now);
     if (changed) await this.o.save?.(this.alerts());
@@ -213,8 +221,15 @@ export class AlertEngine {
     this.due.unref?.();
   }
 
-  private async send(to: 'all' | readonly string[], title: string, text: string): Promise<void> {
+  private async send(
+    to: 'all' | readonly string[],
+    title: string,
+    text: string,
+    t: Tracked,
+    state: 'firing' | 'resolved',
+  ): Promise<void> {
     this.o.log.info({ title }, 'alert');
-    await this.o.out.dispatch({ title, text }, to);
+    const alert = { rule: t.rule, subject: t.subject, state, since: new Date(t.since).toISOString() };
+    await this.o.out.dispatch({ title, text, alert }, to);
   }
 }

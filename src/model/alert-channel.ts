@@ -111,4 +111,12 @@ export interface AlertChannelView {
 export interface AlertMessage {
   title: string;
   text: string;
+  /** Which alert, for receivers that act on it (the webhook's JSON carries it); none on a test. */
+  alert?: {
+    rule: string;
+    subject: string;
+    state: 'firing' | 'resolved';
+    /** When the condition began (ISO 8601). */
+    since: string;
+  };
 }

@@ -59,7 +59,13 @@ export function webhookRequest(
   m: AlertMessage,
   now = new Date(),
 ): HttpSend {
-  const body = JSON.stringify({ channel, title: m.title, text: m.text, sent_at: now.toISOString() });
+  const body = JSON.stringify({
+    channel,
+    title: m.title,
+    text: m.text,
+    ...(m.alert ? { alert: m.alert } : {}),
+    sent_at: now.toISOString(),
+  });
   const headers: Record<string, string> = { ...JSON_HEADERS, 'user-agent': 'Gatehouse' };
   if (secret) {
     const ts = String(Math.floor(now.getTime() / 1000));

@@ -172,6 +172,12 @@ describe('alert rules: conditions on real parts reach a local webhook', () => {
     expect(titles('[RESOLVED] Upstream down')).toEqual([
       `[RESOLVED] Upstream down: 127.0.0.1:${port} (web-r0)`,
     ]);
+    // A receiver can act on the webhook's JSON without parsing titles: which rule, what, the state.
+    const states = hook.got
+      .map((g) => json(g.body).alert as { rule: string; subject: string; state: string } | undefined)
+      .filter((a) => a?.rule === 'upstream_down')
+      .map((a) => `${a?.state} ${a?.subject.endsWith(`127.0.0.1:${port}`)}`);
+    expect(states).toEqual(['firing true', 'resolved true']);
     expect(((await t.api('GET', '/api/v1/alerts')).json as unknown as { alerts: Alert[] }).alerts).toEqual(
       [],
     );
