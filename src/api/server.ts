@@ -52,6 +52,9 @@ import { dnsRecordRoutes } from './dns-records.js';
 import { dnsDoctorRoutes } from './dns-doctor.js';
 import { alertRoutes } from './alerts.js';
 import { AlertChannels } from '../alerts/channels.js';
+import type { AccessLogStore } from '../observe/access-log-store.js';
+import { logRoutes } from './logs.js';
+import { analyticsRoutes } from './analytics.js';
 
 export interface ApiDeps {
   registry: Registry;
@@ -93,6 +96,8 @@ export interface ApiDeps {
   externalRecords?: ExternalRecords;
   /** Dynamic DNS: the public address watched (GET /status). */
   publicAddress?: PublicAddress;
+  /** The access log store (GET /logs, /logs/stream, /analytics; docs/logs.md). */
+  accessLog?: AccessLogStore;
 }
 
 declare module 'fastify' {
@@ -256,6 +261,10 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
       await vpnClientRoutes(api, clients);
       await backupRoutes(api, ctx);
       if (deps.rotations) await rotateRoutes(api, deps.rotations);
+      if (deps.accessLog) {
+        await logRoutes(api, deps.accessLog);
+        await analyticsRoutes(api, deps.accessLog);
+      }
     },
     { prefix: '/api/v1' },
   );

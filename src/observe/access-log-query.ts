@@ -14,7 +14,8 @@ const instant = z
   .string()
   .max(40)
   .refine((v) => parseInstant(v, 0) !== undefined, {
-    error: 'milliseconds since the epoch, an ISO 8601 time (2026-12-07T10:00:00Z) or a duration ago (15m, 24h, 7d)',
+    error:
+      'milliseconds since the epoch, an ISO 8601 time (2026-12-07T10:00:00Z) or a duration ago (15m, 24h, 7d)',
   });
 
 const UNIT = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };

@@ -1,6 +1,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import type { AccessLogRecord, AccessLogSink } from '../model/access-log.js';
+import type { Settings } from '../model/settings.js';
 import type { Logger } from './log.js';
 import { matches, whereOf, type LogFilter } from './access-log-query.js';
 import { AccessLogThread, type RetainResult } from './access-log-thread.js';
@@ -60,7 +61,9 @@ export class AccessLogStore implements AccessLogSink {
     }
     await store.retain();
     store.timer = setInterval(() => {
-      store.retain().catch((err: unknown) => opts.log?.warn({ err: String(err) }, 'access log retention failed'));
+      store
+        .retain()
+        .catch((err: unknown) => opts.log?.warn({ err: String(err) }, 'access log retention failed'));
     }, opts.retainEveryMs ?? 60_000);
     store.timer.unref();
     return store;
@@ -140,4 +143,22 @@ export class AccessLogStore implements AccessLogSink {
     await this.thread.close();
     if (this.out) await new Promise<void>((resolve) => this.out?.end(resolve));
   }
+}
+
+/** The store as the settings configure it, in the data dir. */
+export function openAccessLog(
+  settings: Pick<
+    Settings,
+    'data_dir' | 'access_log_retention_days' | 'access_log_max_rows' | 'access_log_max_mb' | 'access_log_json'
+  >,
+  log: Logger,
+): Promise<AccessLogStore> {
+  return AccessLogStore.open({
+    file: accessLogFile(settings.data_dir),
+    retentionDays: settings.access_log_retention_days,
+    maxRows: settings.access_log_max_rows,
+    maxMb: settings.access_log_max_mb,
+    json: settings.access_log_json,
+    log,
+  });
 }

@@ -51,7 +51,11 @@ export function rankOffset(p: number, n: number): number {
 }
 
 /** Request counts, error rate, latency percentiles, tops and a time series over a window. */
-export async function analytics(store: AccessLogStore, q: AnalyticsQuery, now = Date.now()): Promise<Analytics> {
+export async function analytics(
+  store: AccessLogStore,
+  q: AnalyticsQuery,
+  now = Date.now(),
+): Promise<Analytics> {
   const win = WINDOWS[q.window];
   const bucket = win.bucketMs;
   // Buckets aligned to the clock; the window starts at the first bucket's start.

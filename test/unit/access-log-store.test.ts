@@ -1,12 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { accessLogRecordSchema, type AccessLogRecord } from '../../src/model/access-log.js';
 import { AccessLogStore } from '../../src/observe/access-log-store.js';
-import {
-  logQuerySchema,
-  matches,
-  parseInstant,
-  resolveFilter,
-} from '../../src/observe/access-log-query.js';
+import { logQuerySchema, matches, parseInstant, resolveFilter } from '../../src/observe/access-log-query.js';
 import { analytics, rankOffset } from '../../src/observe/analytics.js';
 import { settingsSchema } from '../../src/model/settings.js';
 import { testDir } from '../helpers/tmp.js';
@@ -113,7 +108,9 @@ describe('access log store: queries', () => {
     expect(await paths({ service: 'api' })).toEqual([502]);
     expect(await paths({ client: '198.51.100.7' })).toEqual([404]);
     expect(await paths({ user: 'alice' })).toEqual([403]);
-    expect(await paths({ since: String(NOW - 2500), until: new Date(NOW - 1500).toISOString() })).toEqual([403]);
+    expect(await paths({ since: String(NOW - 2500), until: new Date(NOW - 1500).toISOString() })).toEqual([
+      403,
+    ]);
     expect(await paths({ since: '2s' })).toEqual([500, 403]);
     // Pages: newest first, `before` the last id seen.
     const first = await s.list({}, 2);
@@ -130,7 +127,12 @@ describe('access log store: queries', () => {
       record({ status: 401, client: '203.0.113.9', user: 'bob', time: NOW - 10_000 }),
     ];
     const heard: number[] = [];
-    const filters = [{ status: '5xx' }, { client: '203.0.113.9' }, { service: 'web', since: '5s' }, { user: 'bob' }];
+    const filters = [
+      { status: '5xx' },
+      { client: '203.0.113.9' },
+      { service: 'web', since: '5s' },
+      { user: 'bob' },
+    ];
     for (const f of filters) {
       const filter = resolveFilter(logQuerySchema.parse(f), NOW);
       const off = s.subscribe(filter, (rs) => heard.push(...rs.map((r) => r.status)));
@@ -138,7 +140,12 @@ describe('access log store: queries', () => {
       off();
       const stored = (await s.list(filter, 100)).map((r) => r.status).sort();
       expect(heard.splice(0).sort(), JSON.stringify(f)).toEqual([...new Set(stored)].sort());
-      expect(all.filter((r) => matches(filter, r)).map((r) => r.status).sort()).toEqual([...new Set(stored)].sort());
+      expect(
+        all
+          .filter((r) => matches(filter, r))
+          .map((r) => r.status)
+          .sort(),
+      ).toEqual([...new Set(stored)].sort());
     }
   });
 
@@ -213,11 +220,18 @@ describe('analytics math', () => {
     expect(a.p95_ms).toBe(sorted[189]);
     expect(a.p50_ms).toBe(100);
     expect(a.p95_ms).toBe(190);
-    expect(a.top_paths[0]).toEqual({ host: 'web.test', path: '/p0', requests: 67, errors_5xx: expect.any(Number) });
+    expect(a.top_paths[0]).toEqual({
+      host: 'web.test',
+      path: '/p0',
+      requests: 67,
+      errors_5xx: expect.any(Number),
+    });
     expect(a.top_clients.map((c) => c.requests)).toEqual([50, 50, 50, 50]);
     const deniedBy = new Map<string, number>();
     for (const r of inside) if (r.status === 403) deniedBy.set(r.client, (deniedBy.get(r.client) ?? 0) + 1);
-    expect(Object.fromEntries(a.top_denied.map((d) => [d.client, d.requests]))).toEqual(Object.fromEntries(deniedBy));
+    expect(Object.fromEntries(a.top_denied.map((d) => [d.client, d.requests]))).toEqual(
+      Object.fromEntries(deniedBy),
+    );
     expect(a.series.length).toBe(60);
     expect(a.series.reduce((x, p) => x + p.requests, 0)).toBe(200);
     expect(a.series.reduce((x, p) => x + p.errors_5xx, 0)).toBe(e5);
@@ -232,7 +246,8 @@ describe('access log store: throughput', () => {
   it('takes 10,000 records a second without losing any, the event loop free', async () => {
     const dir = await testDir('gh-alog-');
     const s = await store({ file: `${dir}/a.sqlite` });
-    const batch = (n: number) => Array.from({ length: n }, (_, i) => record({ path: `/x/${i}`, time: NOW + i }));
+    const batch = (n: number) =>
+      Array.from({ length: n }, (_, i) => record({ path: `/x/${i}`, time: NOW + i }));
     // The event loop's longest stall while batches are written.
     let worst = 0;
     let last = performance.now();

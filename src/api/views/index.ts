@@ -46,6 +46,7 @@ import { dnsDoctorView } from './dns-doctor.js';
 import { rotatedView } from './rotate.js';
 import { siteAddedView, siteListView, siteView } from './sites.js';
 import { alertChannelListView, alertChannelView, alertTestView } from './alerts.js';
+import { accessLogListView, analyticsView } from './logs.js';
 import { vpnClientAddedView, vpnClientListView, vpnGroupListView, vpnGroupView } from './vpn-clients.js';
 
 export * from './backups.js';
@@ -62,6 +63,7 @@ export * from './dns-lan.js';
 export * from './dns-records.js';
 export * from './dns-doctor.js';
 export * from './alerts.js';
+export * from './logs.js';
 
 /**
  * Every answer the management API documents, by the name the OpenAPI document gives it
@@ -116,6 +118,8 @@ export const apiViews = {
   AlertChannelView: alertChannelView,
   AlertChannelList: alertChannelListView,
   AlertTest: alertTestView,
+  AccessLogList: accessLogListView,
+  Analytics: analyticsView,
   BackupList: backupListView,
   BackupCreated: backupCreatedView,
   Rotated: rotatedView,
