@@ -50,11 +50,23 @@ export class AccessLogStore implements AccessLogSink {
 
   private constructor(
     private readonly thread: AccessLogThread,
+    /** Where queries run: a second thread on the same file (the writer's own for ':memory:'). */
+    private readonly reader: AccessLogThread,
     private readonly opts: AccessLogStoreOptions,
   ) {}
 
   static async open(opts: AccessLogStoreOptions): Promise<AccessLogStore> {
-    const store = new AccessLogStore(await AccessLogThread.open(opts.file), opts);
+    const writer = await AccessLogThread.open(opts.file);
+    let reader = writer;
+    if (opts.file !== ':memory:') {
+      try {
+        reader = await AccessLogThread.open(opts.file, true);
+      } catch (err) {
+        await writer.close();
+        throw err;
+      }
+    }
+    const store = new AccessLogStore(writer, reader, opts);
     if (opts.json && opts.json !== 'off' && opts.json !== 'stdout') {
       store.out = createWriteStream(opts.json, { flags: 'a', mode: 0o640 });
       store.out.on('error', (err) => opts.log?.error({ err: err.message }, 'access log JSON file'));
@@ -106,7 +118,7 @@ export class AccessLogStore implements AccessLogSink {
   /** Newest first (by arrival), at most `limit`, older than id `before` when given. */
   async list(filter: LogFilter, limit: number, before?: number): Promise<StoredAccessLog[]> {
     const w = before !== undefined ? whereOf(filter, ['id < ?'], [before]) : whereOf(filter);
-    const rows = await this.thread.all<StoredAccessLog>(
+    const rows = await this.reader.all<StoredAccessLog>(
       `select * from access_log${w.sql} order by id desc limit ?`,
       [...w.params, limit],
     );
@@ -115,7 +127,7 @@ export class AccessLogStore implements AccessLogSink {
 
   /** Runs a read on the store's thread (analytics). */
   query<T>(sql: string, params: readonly (string | number)[]): Promise<T[]> {
-    return this.thread.all<T>(sql, params);
+    return this.reader.all<T>(sql, params);
   }
 
   /** Drops what is past the retention settings now; one pass at a time. */
@@ -140,6 +152,7 @@ export class AccessLogStore implements AccessLogSink {
     if (this.timer) clearInterval(this.timer);
     this.subscribers.clear();
     await this.retaining?.catch(() => undefined);
+    if (this.reader !== this.thread) await this.reader.close();
     await this.thread.close();
     if (this.out) await new Promise<void>((resolve) => this.out?.end(resolve));
   }

@@ -10,13 +10,13 @@ import { Worker } from 'node:worker_threads';
 const WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.module);
-const db = new Database(workerData.file);
-if (workerData.file !== ':memory:') {
+const db = new Database(workerData.file, workerData.reader ? { fileMustExist: true } : {});
+if (workerData.file !== ':memory:' && !workerData.reader) {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
 }
 db.pragma('busy_timeout = 5000');
-db.exec(\`
+if (!workerData.reader) db.exec(\`
   create table if not exists access_log (
     id integer primary key autoincrement,
     time integer not null, node text not null, host text not null,
@@ -29,18 +29,18 @@ db.exec(\`
   create index if not exists access_log_time on access_log(time);
   create index if not exists access_log_service_time on access_log(service, time);
 \`);
-const insert = db.prepare(\`insert into access_log
+const insert = workerData.reader ? undefined : db.prepare(\`insert into access_log
   (time, node, host, service, route, method, path, status, duration_ms, upstream, upstream_ms,
    bytes_in, bytes_out, client, "user", country)
   values (@time, @node, @host, @service, @route, @method, @path, @status, @duration_ms, @upstream,
    @upstream_ms, @bytes_in, @bytes_out, @client, @user, @country)\`);
-const insertAll = db.transaction((rows) => {
+const insertAll = workerData.reader ? undefined : db.transaction((rows) => {
   let last = 0;
   for (const r of rows) last = Number(insert.run(r).lastInsertRowid);
   return last;
 });
-const oldestKept = db.prepare('select id from access_log order by id desc limit 1 offset ?').pluck();
-const count = db.prepare('select count(*) from access_log').pluck();
+const oldestKept = { get: (n) => db.prepare('select id from access_log order by id desc limit 1 offset ?').pluck().get(n) };
+const count = { get: () => db.prepare('select count(*) from access_log').pluck().get() };
 const usedBytes = () =>
   (db.pragma('page_count', { simple: true }) - db.pragma('freelist_count', { simple: true })) *
   db.pragma('page_size', { simple: true });
@@ -119,6 +119,8 @@ export class AccessLogThread {
       const w = this.waiting.get(m.id);
       if (!w) return;
       this.waiting.delete(m.id);
+      // Nothing asked: the thread does not keep the process alive.
+      if (this.waiting.size === 0) this.worker.unref();
       if (m.error !== undefined) w.reject(new Error(m.error));
       else w.resolve(m.result);
     });
@@ -131,10 +133,14 @@ export class AccessLogThread {
     worker.on('exit', () => fail(new Error('the access log thread stopped')));
   }
 
-  /** Starts the thread on `file` (':memory:' for a store that lives as long as the process). */
-  static async open(file: string): Promise<AccessLogThread> {
+  /**
+   * Starts the thread on `file` (':memory:' for a store that lives as long as the process). A
+   * `reader` opens a file the writer made, for queries only: with WAL it reads while the writer
+   * writes, so a long analytics pass never holds back the batches edges send.
+   */
+  static async open(file: string, reader = false): Promise<AccessLogThread> {
     const module = createRequire(import.meta.url).resolve('better-sqlite3');
-    const worker = new Worker(WORKER, { eval: true, execArgv: [], workerData: { file, module } });
+    const worker = new Worker(WORKER, { eval: true, execArgv: [], workerData: { file, module, reader } });
     const t = new AccessLogThread(worker);
     await new Promise<void>((resolve, reject) => {
       t.waiting.set(0, { resolve: () => resolve(), reject });
@@ -148,6 +154,8 @@ export class AccessLogThread {
     if (this.closed) return Promise.reject(new Error('the access log store is closed'));
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
+      // A call waiting for its answer keeps the process alive until it has it.
+      if (this.waiting.size === 0) this.worker.ref();
       this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
       this.worker.postMessage({ id, ...m });
     });

@@ -1,11 +1,13 @@
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessLogList, AnalyticsView } from '../../src/api/views/index.js';
-import type { AccessLogRecord } from '../../src/model/access-log.js';
+import { accessLogRecordSchema, type AccessLogRecord } from '../../src/model/access-log.js';
 import { cli } from '../helpers/alerts.js';
 import { ADMIN_TOKEN, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
 import { openStream } from '../helpers/stream.js';
+import { testDir } from '../helpers/tmp.js';
 
 const DAY = 86_400_000;
 
@@ -46,8 +48,8 @@ describe('access logs: store, API, live tail, analytics, retention, CLI', () => 
   };
 
   beforeAll(async () => {
-    t = await startTestGatehouse({ access_log_max_rows: 1000 });
-    jsonFile = join(t.dataDir, 'unused');
+    jsonFile = join(await testDir('gh-alog-json-'), 'access.jsonl');
+    t = await startTestGatehouse({ access_log_max_rows: 1000, access_log_json: jsonFile });
   });
   afterAll(async () => {
     await t?.close();
@@ -60,6 +62,7 @@ describe('access logs: store, API, live tail, analytics, retention, CLI', () => 
     // What an edge's reader does: batches of at most 5,000, awaited.
     await Promise.all([
       t.gh.accessLog.ingest(batch(4990, {})),
+      t.gh.accessLog.ingest(batch(4990, { node: 'edge-b' })),
       t.gh.accessLog.ingest(batch(5, { status: 502, service: 'api', host: 'api.gw.test' })),
       t.gh.accessLog.ingest(batch(3, { status: 403, client: '203.0.113.9', user: 'mallory' })),
       t.gh.accessLog.ingest(batch(2, { status: 404, client: '198.51.100.4' })),
@@ -85,7 +88,7 @@ describe('access logs: store, API, live tail, analytics, retention, CLI', () => 
       if (page.next === null) break;
       before = `&before=${page.next}`;
     }
-    expect(seen.size).toBe(5000);
+    expect(seen.size).toBe(10_000);
     // Time filters: an ISO time, epoch milliseconds, a duration ago.
     expect((await logs(`since=${new Date(now + 60_000).toISOString()}`)).records).toHaveLength(0);
     expect((await logs(`until=${now - 31_000}`)).records).toHaveLength(0);
@@ -180,6 +183,18 @@ describe('access logs: store, API, live tail, analytics, retention, CLI', () => 
     expect((await logs('service=stats&limit=1000')).records).toHaveLength(100);
   });
 
+  it('writes each record as a JSON line to access_log_json too', async () => {
+    await t.gh.accessLog.ingest([rec({ time: Date.now(), path: '/to-loki', user: 'alice', country: 'DE' })]);
+    await expect
+      .poll(async () => (await readFile(jsonFile, 'utf8')).trimEnd().split('\n').at(-1) ?? '')
+      .toContain('/to-loki');
+    const lines = (await readFile(jsonFile, 'utf8')).trimEnd().split('\n');
+    // Every record stored so far, each a record as the shared schema has it.
+    expect(lines).toHaveLength(10_000 + 3 + 100 + 1 + 1);
+    const last = accessLogRecordSchema.parse(JSON.parse(lines.at(-1) ?? ''));
+    expect(last).toMatchObject({ path: '/to-loki', user: 'alice', country: 'DE', node: 'edge-a' });
+  });
+
   it('gatehouse logs and gatehouse analytics print them', async () => {
     await t.gh.accessLog.ingest([rec({ time: Date.now(), status: 502, path: '/from-cli', service: 'cli' })]);
     const l = await cli(t.dataDir, ['logs', '--service', 'cli', '--status', '5xx']);
@@ -220,6 +235,5 @@ describe('access logs: store, API, live tail, analytics, retention, CLI', () => 
     } finally {
       p.kill();
     }
-    void jsonFile;
   });
 });

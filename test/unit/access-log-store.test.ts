@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { accessLogRecordSchema, type AccessLogRecord } from '../../src/model/access-log.js';
 import { AccessLogStore } from '../../src/observe/access-log-store.js';
 import { logQuerySchema, matches, parseInstant, resolveFilter } from '../../src/observe/access-log-query.js';
-import { analytics, rankOffset } from '../../src/observe/analytics.js';
+import { analytics, percentileOf, rankOffset } from '../../src/observe/analytics.js';
 import { settingsSchema } from '../../src/model/settings.js';
 import { testDir } from '../helpers/tmp.js';
 
@@ -180,6 +180,17 @@ describe('access log store: queries', () => {
 });
 
 describe('analytics math', () => {
+  it('percentiles from a histogram equal those of the sorted values', () => {
+    const values = Array.from({ length: 997 }, (_, i) => (i * 7919) % 113);
+    const sorted = [...values].sort((a, b) => a - b);
+    const hist = new Map<number, number>();
+    for (const v of values) hist.set(v, (hist.get(v) ?? 0) + 1);
+    const h = [...hist].map(([v, n]) => ({ v, n }));
+    for (const p of [0.01, 0.5, 0.9, 0.95, 0.99, 1])
+      expect(percentileOf(h, p)).toBe(sorted[rankOffset(p, 997)]);
+    expect(percentileOf([], 0.5)).toBeNull();
+  });
+
   it('nearest-rank percentile positions', () => {
     expect(rankOffset(0.5, 1)).toBe(0);
     expect(rankOffset(0.5, 4)).toBe(1);

@@ -199,35 +199,38 @@ export function LogList({ filters, live }: { filters: LogFilters; live: boolean 
         </button>
       </div>
       {error ? <Notice kind="error">{error}</Notice> : null}
-      <LoadedList items={records} empty="No records match.">
-        {(rs) => (
-          <Table
-            testId="logs"
-            columns={['Time', 'Status', 'Request', 'Duration', 'Client', 'User', 'Service', 'Node']}
-          >
-            {rs.map((r) => (
-              <tr key={r.id} className="border-t border-slate-100 align-top">
-                <td className="whitespace-nowrap px-3 py-1.5">{when(r.time)}</td>
-                <td className={`px-3 py-1.5 ${statusClass(r.status)}`} data-testid="status">
-                  {r.status}
-                </td>
-                <td className="px-3 py-1.5 break-all">
-                  <span className="text-slate-500">{r.method}</span> {r.host}
-                  {r.path}
-                </td>
-                <td className="whitespace-nowrap px-3 py-1.5">{Math.round(r.duration_ms)} ms</td>
-                <td className="px-3 py-1.5 font-mono break-all">
-                  {r.client}
-                  {r.country ? <span className="ml-1 text-slate-500">{r.country}</span> : null}
-                </td>
-                <td className="px-3 py-1.5 break-all">{r.user ?? ''}</td>
-                <td className="px-3 py-1.5">{r.service ?? '–'}</td>
-                <td className="px-3 py-1.5 text-slate-600">{r.node}</td>
-              </tr>
-            ))}
-          </Table>
-        )}
-      </LoadedList>
+      {/* Refused filters: the error says why; no "No records match" below it. */}
+      {error && !records?.length ? null : (
+        <LoadedList items={records} empty="No records match.">
+          {(rs) => (
+            <Table
+              testId="logs"
+              columns={['Time', 'Status', 'Request', 'Duration', 'Client', 'User', 'Service', 'Node']}
+            >
+              {rs.map((r) => (
+                <tr key={r.id} className="border-t border-slate-100 align-top">
+                  <td className="whitespace-nowrap px-3 py-1.5">{when(r.time)}</td>
+                  <td className={`px-3 py-1.5 ${statusClass(r.status)}`} data-testid="status">
+                    {r.status}
+                  </td>
+                  <td className="px-3 py-1.5 break-all">
+                    <span className="text-slate-500">{r.method}</span> {r.host}
+                    {r.path}
+                  </td>
+                  <td className="whitespace-nowrap px-3 py-1.5">{Math.round(r.duration_ms)} ms</td>
+                  <td className="px-3 py-1.5 font-mono break-all">
+                    {r.client}
+                    {r.country ? <span className="ml-1 text-slate-500">{r.country}</span> : null}
+                  </td>
+                  <td className="px-3 py-1.5 break-all">{r.user ?? ''}</td>
+                  <td className="px-3 py-1.5">{r.service ?? '–'}</td>
+                  <td className="px-3 py-1.5 text-slate-600">{r.node}</td>
+                </tr>
+              ))}
+            </Table>
+          )}
+        </LoadedList>
+      )}
       {next !== null && !live ? (
         <div>
           <button type="button" className={plainButton} onClick={() => void load(next)}>
