@@ -62,7 +62,7 @@ describe('access logs: store, API, live tail, analytics, retention, CLI', () => 
     // What an edge's reader does: batches of at most 5,000, awaited.
     await Promise.all([
       t.gh.accessLog.ingest(batch(4990, {})),
-      t.gh.accessLog.ingest(batch(4990, { node: 'edge-b' })),
+      t.gh.accessLog.ingest(batch(5000, { node: 'edge-b' })),
       t.gh.accessLog.ingest(batch(5, { status: 502, service: 'api', host: 'api.gw.test' })),
       t.gh.accessLog.ingest(batch(3, { status: 403, client: '203.0.113.9', user: 'mallory' })),
       t.gh.accessLog.ingest(batch(2, { status: 404, client: '198.51.100.4' })),
