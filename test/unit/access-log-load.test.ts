@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AccessLogRecord } from '../../src/model/access-log.js';
 import { AccessLogStore } from '../../src/observe/access-log-store.js';
@@ -57,6 +58,7 @@ describe.runIf(SECS > 0)('access log store under load', () => {
     let slowest = 0;
     let during = '';
     const pending: Promise<void>[] = [];
+    const elu0 = performance.eventLoopUtilization();
     const start = performance.now();
     for (let step = 0; step < SECS * 10; step++) {
       const batch = Array.from({ length: 1000 }, () => mk(n++));
@@ -72,6 +74,7 @@ describe.runIf(SECS > 0)('access log store under load', () => {
     }
     await Promise.all(pending);
     clearInterval(tick);
+    const busy = performance.eventLoopUtilization(elu0).utilization;
     const secs = (performance.now() - start) / 1000;
     const [count] = await s.query<{ n: number }>('select count(*) as n from access_log', []);
     const timed = async (label: string, fn: () => Promise<unknown>) => {
@@ -81,7 +84,7 @@ describe.runIf(SECS > 0)('access log store under load', () => {
     };
     const figures = [
       `${n} records in ${secs.toFixed(1)} s (${Math.round(n / secs)}/s), ${count?.n} stored`,
-      `slowest batch stored after ${slowest.toFixed(0)} ms, longest event-loop stall ${worst.toFixed(0)} ms`,
+      `slowest batch stored after ${slowest.toFixed(0)} ms, longest event-loop stall ${worst.toFixed(0)} ms, event loop busy ${(busy * 100).toFixed(1)} % (building the records included)`,
       `file ${(statSync(`${dir}/a.sqlite`).size / 1e6).toFixed(0)} MB, rss ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB`,
       `analytics 24h during ingestion (${during})`,
       await timed('analytics 24h', () => analytics(s, { window: '24h' })),
