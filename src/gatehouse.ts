@@ -43,6 +43,7 @@ import { sitesForFeed } from './vpn/feed-hook.js';
 import { startLanResolver } from './dns/lan-resolver.js';
 import { startExternalRecords } from './dns/external-records-part.js';
 import { startAlerts } from './alerts/start.js';
+import { openAccessLog, type AccessLogStore } from './observe/access-log-store.js';
 
 export interface Gatehouse {
   settings: Settings;
@@ -58,6 +59,11 @@ export interface Gatehouse {
   gateServer: FastifyInstance;
   /** Tokens generated at this start (shown once to the operator), by name. */
   generated: { admin?: string; register?: string };
+  /**
+   * The access log store (docs/logs.md): the AccessLogSink every edge's log reader calls with the
+   * records it read (the local edge directly, remote edges through the feed).
+   */
+  accessLog: AccessLogStore;
   /** Actual bound addresses (useful when a port was 0). */
   addresses: { api: string; register: string; socket: string };
   close(): Promise<void>;
@@ -115,6 +121,9 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     const metrics = new Metrics();
     const certs = new CertStore(db, sealer);
     const dnsProviders = new DnsProviders(db, sealer);
+    // Access logs (docs/logs.md): the AccessLogSink that edges' log readers feed.
+    const accessLog = await openAccessLog(settings, log.child({ part: 'access-log' }));
+    life.onStop(() => accessLog.close());
     const core: Core = { settings, db, registry, sealer, certs, dnsProviders, metrics, portal, log, leader };
 
     /** The edges' owner, once it exists (the gate is built first and asks it later). */
@@ -233,6 +242,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       certManager,
       leader,
       alerts,
+      accessLog,
       sourceStatus: () => sourceStatuses(sources),
       rotations,
       registerApp,
@@ -266,6 +276,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       dnsProviders,
       ...(certManager ? { certManager } : {}),
       gateServer,
+      accessLog,
       generated: { admin: admin.generated, register: register.generated },
       addresses: { api: api.address, register: registration.address, socket: api.socket },
       close: () => life.stopAll(),

@@ -12,6 +12,7 @@ import { dnsLanPaths } from './openapi-dns-lan.js';
 import { dnsRecordPaths } from './openapi-dns-records.js';
 import { dnsDoctorPaths } from './openapi-dns-doctor.js';
 import { alertPaths } from './openapi-alerts.js';
+import { logPaths } from './openapi-logs.js';
 import {
   body,
   create,
@@ -66,6 +67,7 @@ export function openApiDocument(): object {
       ...dnsRecordPaths(),
       ...dnsDoctorPaths(),
       ...alertPaths(),
+      ...logPaths(),
     },
   };
 }

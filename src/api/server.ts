@@ -55,6 +55,9 @@ import { alertRuleRoutes } from './alert-rules.js';
 import { AlertStore } from '../alerts/store.js';
 import type { AlertService } from '../alerts/service.js';
 import { AlertChannels } from '../alerts/channels.js';
+import type { AccessLogStore } from '../observe/access-log-store.js';
+import { logRoutes } from './logs.js';
+import { analyticsRoutes } from './analytics.js';
 
 export interface ApiDeps {
   registry: Registry;
@@ -98,6 +101,8 @@ export interface ApiDeps {
   publicAddress?: PublicAddress;
   /** Alert rules and their engine (docs/alerts.md). */
   alerts?: AlertService;
+  /** The access log store (GET /logs, /logs/stream, /analytics; docs/logs.md). */
+  accessLog?: AccessLogStore;
 }
 
 declare module 'fastify' {
@@ -270,6 +275,10 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
       await vpnClientRoutes(api, clients);
       await backupRoutes(api, ctx);
       if (deps.rotations) await rotateRoutes(api, deps.rotations);
+      if (deps.accessLog) {
+        await logRoutes(api, deps.accessLog);
+        await analyticsRoutes(api, deps.accessLog);
+      }
     },
     { prefix: '/api/v1' },
   );

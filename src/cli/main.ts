@@ -10,6 +10,7 @@ import { dbCommand } from './commands/db.js';
 import { rotateCommand } from './commands/rotate.js';
 import { dnsCommand } from './commands/dns.js';
 import { alertCommand } from './commands/alert.js';
+import { analyticsCommand, logsCommand } from './commands/logs.js';
 import { upCommand } from './commands/up.js';
 import { linkCommand } from './commands/link.js';
 import { providerCommand } from './commands/provider.js';
@@ -60,6 +61,8 @@ export function buildCli(): Command {
   program.addCommand(rotateCommand());
   program.addCommand(dnsCommand());
   program.addCommand(alertCommand());
+  program.addCommand(logsCommand());
+  program.addCommand(analyticsCommand());
   return program;
 }
 

@@ -6,6 +6,7 @@ import { DEFAULT_VPN_RANGE, vpnRangeSchema } from './site.js';
 import { addressIntervalSchema, addressSourceSchema } from './public-address.js';
 import { checkLanDns, lanDnsSettings } from './lan-dns-settings.js';
 import { dnsDoctorSettings } from './dns-doctor-settings.js';
+import { accessLogSettings } from './access-log-settings.js';
 import YAML from 'yaml';
 import { GatehouseError, fromZod, unreadableFile } from './errors.js';
 import {
@@ -272,6 +273,7 @@ const settingsFields = z.strictObject({
     .default('gh-local0'),
   ...lanDnsSettings,
   ...dnsDoctorSettings,
+  ...accessLogSettings,
 });
 /** Cross-field checks of one concern each, in that concern's file. */
 export const settingsSchema = settingsFields.superRefine(checkLanDns);

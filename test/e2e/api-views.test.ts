@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
-import { apiViews, streamEventViews } from '../../src/api/views/index.js';
+import { apiViews, logStreamEventViews, streamEventViews } from '../../src/api/views/index.js';
 import { generateKeyPair } from '../../src/vpn/keys.js';
 import { ADMIN_TOKEN, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
 import { freePort, json } from '../helpers/net.js';
@@ -10,7 +10,13 @@ import { makeCa } from '../helpers/tls.js';
 import { testDir } from '../helpers/tmp.js';
 
 type Schema = { $ref?: string; oneOf?: { $ref: string }[] };
-type Answer = { content?: { 'application/json'?: { schema: Schema }; 'application/octet-stream'?: unknown } };
+type Answer = {
+  content?: {
+    'application/json'?: { schema: Schema };
+    'application/octet-stream'?: unknown;
+    'text/event-stream'?: unknown;
+  };
+};
 type Operation = { responses: Record<string, Answer> };
 type Doc = { paths: Record<string, Record<string, Operation>> };
 
@@ -95,8 +101,8 @@ describe('API views: each documented answer parses with its schema', () => {
   it('documents a view for every answer it lists', () => {
     for (const { key, op } of operations(doc)) {
       for (const [status, answer] of Object.entries(op.responses)) {
-        // A file download (a backup) is documented as bytes, not a view.
-        if (answer.content?.['application/octet-stream']) continue;
+        // A file download (a backup) is documented as bytes, not a view; an event stream as events.
+        if (answer.content?.['application/octet-stream'] || answer.content?.['text/event-stream']) continue;
         const refs = refsOf(answer);
         expect(refs.length, `${key} ${status}`).toBeGreaterThan(0);
         for (const ref of refs) expect(() => viewOf(ref)).not.toThrow();
@@ -198,6 +204,35 @@ describe('API views: each documented answer parses with its schema', () => {
     const audit = await call('GET', '/api/v1/audit', 200);
     expect((audit.entries as unknown[]).length).toBeGreaterThan(0);
     await call('GET', '/api/v1/audit?limit=2&actor=admin', 200);
+  });
+
+  it('access logs, their live tail and analytics', async () => {
+    const now = Date.now();
+    const rec = { node: 'local', host: 'web.gw.test', service: 'web', route: '/', method: 'GET', path: '/' };
+    const more = { duration_ms: 3, upstream: null, upstream_ms: null, bytes_in: 10, bytes_out: 20 };
+    const who = { client: '192.0.2.5', user: null, country: null };
+    await t.gh.accessLog.ingest([{ ...rec, ...more, ...who, time: now, status: 502 }]);
+    const logs = await call('GET', '/api/v1/logs?service=web&status=5xx&limit=10', 200);
+    expect((logs.records as unknown[]).length).toBe(1);
+    await call('GET', '/api/v1/logs?status=6xx', 400);
+    await call('GET', '/api/v1/analytics?window=1h&service=web', 200);
+    await call('GET', '/api/v1/analytics?window=2h', 400);
+    // The live tail: documented as an event stream; its events parse with their views.
+    const stream = openStream(
+      t.apiPort,
+      { authorization: `Bearer ${ADMIN_TOKEN}` },
+      '/api/v1/logs/stream?status=5xx',
+    );
+    try {
+      await expect.poll(() => stream.events.length).toBeGreaterThan(0);
+      await t.gh.accessLog.ingest([{ ...rec, ...more, ...who, time: now, status: 503 }]);
+      await expect.poll(() => stream.events.length).toBe(2);
+    } finally {
+      stream.close();
+    }
+    expect(logStreamEventViews.hello.parse(stream.events[0]?.data)).toEqual({ ok: true });
+    expect(logStreamEventViews.logs.parse(stream.events[1]?.data).records[0]?.status).toBe(503);
+    called.add('GET /logs/stream');
   });
 
   it('certificates, DNS providers, nodes, sites and edge files', async () => {

@@ -14,6 +14,7 @@ const PAGES = [
   'sites',
   'vpn',
   'certificates',
+  'logs',
   'alerts',
   'snapshots',
   'audit',
@@ -58,6 +59,28 @@ describe('web UI at phone width', () => {
         ...(access ? { access } : {}),
       });
     await ok('POST', '/api/v1/links', { service: 'shared', note: 'for the plumber who comes on Tuesday' });
+    // Access log lines with long paths and a user, for the Logs page (its analytics and its list).
+    const time = Date.now() - 60_000;
+    await t.gh.accessLog.ingest(
+      [200, 404, 502, 403].map((status, i) => ({
+        time: time + i,
+        node: 'local',
+        host: 'public-with-a-long-name.some-subdomain.example.test',
+        service: 'public-with-a-long-name',
+        route: '/',
+        method: 'GET',
+        path: `/a/rather/long/path/that/goes/on/and/on/${'x'.repeat(60)}/${i}`,
+        status,
+        duration_ms: 12.5,
+        upstream: null,
+        upstream_ms: null,
+        bytes_in: 300,
+        bytes_out: 5000,
+        client: '2001:db8:1234:5678:9abc:def0:1234:5678',
+        user: i === 3 ? 'a-rather-long-user-name' : null,
+        country: null,
+      })),
+    );
   });
   afterAll(async () => {
     await ui?.close();

@@ -9,9 +9,10 @@ export interface StreamEvent {
 export function openStream(
   port: number,
   headers: Record<string, string>,
+  path = '/api/v1/stream',
 ): { events: StreamEvent[]; close: () => void } {
   const events: StreamEvent[] = [];
-  const req = request({ host: '127.0.0.1', port, path: '/api/v1/stream', headers }, (res) => {
+  const req = request({ host: '127.0.0.1', port, path, headers }, (res) => {
     let buf = '';
     res.setEncoding('utf8');
     res.on('data', (chunk: string) => {

@@ -7,6 +7,7 @@ import { Certificates } from './pages/Certificates';
 import { Dashboard } from './pages/Dashboard';
 import { Dns } from './pages/Dns';
 import { Links } from './pages/Links';
+import { Logs } from './pages/Logs';
 import { Nodes } from './pages/Nodes';
 import { Providers } from './pages/Providers';
 import { Services } from './pages/Services';
@@ -31,6 +32,7 @@ const PAGES = [
   ['vpn', 'VPN'],
   ['certificates', 'Certificates'],
   ['dns', 'DNS'],
+  ['logs', 'Logs'],
   ['alerts', 'Alerts'],
   ['snapshots', 'Snapshots'],
   ['audit', 'Audit log'],
@@ -104,6 +106,8 @@ function PageView({ route, me }: { route: Route; me: string }) {
       return <Certificates />;
     case 'dns':
       return <Dns />;
+    case 'logs':
+      return <Logs arg={route.arg} />;
     case 'alerts':
       return <Alerts />;
     case 'snapshots':
@@ -167,18 +171,22 @@ export function App() {
           <span className="mr-2 font-semibold">Gatehouse</span>
           <nav
             aria-label="Main"
-            className="order-last -mx-1 flex w-full flex-wrap gap-1 px-1 pb-1 md:order-none md:mx-0 md:w-auto md:px-0 md:pb-0"
+            className="order-last -mx-1 flex w-full flex-wrap gap-0.5 px-1 pb-1 md:order-none md:mx-0 md:w-auto md:px-0 md:pb-0"
           >
             {PAGES.map(([to, label]) => link(to, label))}
           </nav>
-          <span className="ml-auto text-sm text-slate-500">{session.username}</span>
-          <button
-            type="button"
-            onClick={() => void signOut()}
-            className="rounded border border-slate-300 px-3 py-1.5 text-sm hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500"
-          >
-            Sign out
-          </button>
+          {/* Between a tablet's width and 1280 px the name is in Sign out's title: the menu needs the room. */}
+          <div className="ml-auto flex items-center gap-2">
+            <span className="text-sm text-slate-500 md:hidden xl:inline">{session.username}</span>
+            <button
+              type="button"
+              onClick={() => void signOut()}
+              title={`Signed in as ${session.username}`}
+              className="rounded border border-slate-300 px-3 py-1.5 text-sm hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500"
+            >
+              Sign out
+            </button>
+          </div>
         </div>
       </header>
       <main className="mx-auto max-w-6xl px-4 py-6">

@@ -53,6 +53,7 @@ import {
   alertRuleView,
   alertTestView,
 } from './alerts.js';
+import { accessLogListView, analyticsView } from './logs.js';
 import { vpnClientAddedView, vpnClientListView, vpnGroupListView, vpnGroupView } from './vpn-clients.js';
 
 export * from './backups.js';
@@ -69,6 +70,7 @@ export * from './dns-lan.js';
 export * from './dns-records.js';
 export * from './dns-doctor.js';
 export * from './alerts.js';
+export * from './logs.js';
 
 /**
  * Every answer the management API documents, by the name the OpenAPI document gives it
@@ -126,6 +128,8 @@ export const apiViews = {
   AlertList: alertListView,
   AlertRuleView: alertRuleView,
   AlertRuleList: alertRuleListView,
+  AccessLogList: accessLogListView,
+  Analytics: analyticsView,
   BackupList: backupListView,
   BackupCreated: backupCreatedView,
   Rotated: rotatedView,

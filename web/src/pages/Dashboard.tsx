@@ -22,6 +22,7 @@ import { useLoad } from '../hooks/useLoad';
 import { usePoll } from '../hooks/usePoll';
 import { useStream } from '../hooks/useStream';
 import { isOnline, latency, type VpnClientShape } from './vpn/format';
+import { logsHref } from './logs/filters';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** Tunnels' figures (latency, handshakes) come every 5 s and are announced by no event. */
@@ -281,6 +282,18 @@ function Counts({
   );
 }
 
+/** To the access log's server errors of a service in the last hour. */
+function LogLink({ service }: { service: string }) {
+  return (
+    <a className="underline" href={logsHref({ service, status: '5xx', since: '1h' })}>
+      5xx log lines
+    </a>
+  );
+}
+
+/** Denials (401, 403, 429) in the access log. */
+const DENIED = '401,403,429';
+
 /** The upstreams a health check found down and those nginx's own answers show failing. */
 function Upstreams({ edge }: { edge: EdgeEvent | null }) {
   const down = edge?.downServers ?? [];
@@ -300,7 +313,8 @@ function Upstreams({ edge }: { edge: EdgeEvent | null }) {
         <ul className="mb-2 flex flex-col gap-1" data-testid="down-list">
           {down.map((s) => (
             <li key={s} className="rounded bg-red-50 px-3 py-1.5 text-sm text-red-800">
-              <span className="font-mono break-all">{s}</span> down (failed its health check)
+              <span className="font-mono break-all">{s}</span> down (failed its health check){' '}
+              <LogLink service={serviceOfKey(s)} />
             </li>
           ))}
         </ul>
@@ -311,7 +325,8 @@ function Upstreams({ edge }: { edge: EdgeEvent | null }) {
             <li key={f.server} className="rounded bg-red-50 px-3 py-1.5 text-sm text-red-800">
               <span className="font-mono break-all">{f.server}</span> failing ({f.errors} error
               {f.errors === 1 ? '' : 's'} in the last minute; last{' '}
-              {f.lastStatus === '504' ? 'timed out' : 'refused or broke off'} {local(f.lastAt)})
+              {f.lastStatus === '504' ? 'timed out' : 'refused or broke off'} {local(f.lastAt)}){' '}
+              <LogLink service={serviceOfKey(f.server)} />
             </li>
           ))}
         </ul>
@@ -334,6 +349,14 @@ function SecurityEvents({ events, tally }: { events: SecurityEvent[]; tally: Rec
                 .filter(([kind]) => match(kind))
                 .reduce((n, [, c]) => n + c, 0)}
             </strong>
+            {id === 'tally-denied' ? (
+              <>
+                {' '}
+                <a className="text-sky-700 underline" href={logsHref({ status: DENIED, since: '24h' })}>
+                  log lines
+                </a>
+              </>
+            ) : null}
           </span>
         ))}
       </div>
@@ -349,7 +372,19 @@ function SecurityEvents({ events, tally }: { events: SecurityEvent[]; tally: Rec
                 {e.host ? `${e.host}${e.path}` : /^(tunnel|vpn_client)_/.test(e.kind) ? e.detail : ''}
               </td>
               <td className="px-3 py-1.5">{e.username}</td>
-              <td className="px-3 py-1.5 font-mono">{e.ip}</td>
+              <td className="px-3 py-1.5 font-mono">
+                {e.ip && /^(denied|unauthenticated|rate_limited|link_refused)$/.test(e.kind) ? (
+                  <a
+                    className="text-sky-700 underline"
+                    title="This address's denied requests in the access log"
+                    href={logsHref({ client: e.ip, status: DENIED, since: '24h' })}
+                  >
+                    {e.ip}
+                  </a>
+                ) : (
+                  e.ip
+                )}
+              </td>
             </tr>
           ))}
         </Table>

@@ -1,0 +1,172 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
+import type { AccessLogRecord, AccessLogSink } from '../model/access-log.js';
+import type { Settings } from '../model/settings.js';
+import type { Logger } from './log.js';
+import { matches, whereOf, type LogFilter } from './access-log-query.js';
+import { AccessLogThread, type RetainResult } from './access-log-thread.js';
+
+/** A stored record with its id (the cursor of the log page: newer records have larger ids). */
+export type StoredAccessLog = AccessLogRecord & { id: number };
+
+export interface AccessLogStoreOptions {
+  /** The SQLite file; ':memory:' for a store that is not kept. */
+  file: string;
+  retentionDays: number;
+  maxRows: number;
+  maxMb: number;
+  /** `off`, `stdout` or an absolute file path: each record as a JSON line too. */
+  json?: string;
+  /** How often retention runs (default a minute). */
+  retainEveryMs?: number;
+  log?: Logger;
+  /** The clock (tests). */
+  now?: () => number;
+}
+
+/** The file in the data dir. */
+export const accessLogFile = (dataDir: string): string => join(dataDir, 'access-log.sqlite');
+
+const DAY = 86_400_000;
+
+/**
+ * The control plane's access log store (docs/logs.md): the AccessLogSink every edge's log reader
+ * feeds. Records are kept in their own SQLite file in the data dir, written by a thread of its own
+ * (a batch in one transaction), and dropped by age and size. The live tail's subscribers hear each
+ * batch once it is stored.
+ */
+export class AccessLogStore implements AccessLogSink {
+  private readonly subscribers = new Set<(records: readonly StoredAccessLog[]) => void>();
+  private timer: NodeJS.Timeout | undefined;
+  private out: WriteStream | undefined;
+  private retaining: Promise<RetainResult> | undefined;
+  /** Records stored and batches, since start (tests and the bench). */
+  readonly stats = { records: 0, batches: 0, dropped: 0 };
+
+  private constructor(
+    private readonly thread: AccessLogThread,
+    /** Where queries run: a second thread on the same file (the writer's own for ':memory:'). */
+    private readonly reader: AccessLogThread,
+    private readonly opts: AccessLogStoreOptions,
+  ) {}
+
+  static async open(opts: AccessLogStoreOptions): Promise<AccessLogStore> {
+    const writer = await AccessLogThread.open(opts.file);
+    let reader = writer;
+    if (opts.file !== ':memory:') {
+      try {
+        reader = await AccessLogThread.open(opts.file, true);
+      } catch (err) {
+        await writer.close();
+        throw err;
+      }
+    }
+    const store = new AccessLogStore(writer, reader, opts);
+    if (opts.json && opts.json !== 'off' && opts.json !== 'stdout') {
+      store.out = createWriteStream(opts.json, { flags: 'a', mode: 0o640 });
+      store.out.on('error', (err) => opts.log?.error({ err: err.message }, 'access log JSON file'));
+    }
+    await store.retain();
+    store.timer = setInterval(() => {
+      store
+        .retain()
+        .catch((err: unknown) => opts.log?.warn({ err: String(err) }, 'access log retention failed'));
+    }, opts.retainEveryMs ?? 60_000);
+    store.timer.unref();
+    return store;
+  }
+
+  private now(): number {
+    return this.opts.now ? this.opts.now() : Date.now();
+  }
+
+  async ingest(records: readonly AccessLogRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const last = await this.thread.insert(records);
+    this.stats.records += records.length;
+    this.stats.batches += 1;
+    const first = last - records.length + 1;
+    const stored = records.map((r, i) => ({ ...r, id: first + i }));
+    this.writeJson(records);
+    for (const s of this.subscribers) s(stored);
+  }
+
+  private writeJson(records: readonly AccessLogRecord[]): void {
+    const json = this.opts.json;
+    if (!json || json === 'off') return;
+    let text = '';
+    for (const r of records) text += `${JSON.stringify(r)}\n`;
+    if (json === 'stdout') process.stdout.write(text);
+    else this.out?.write(text);
+  }
+
+  /** Hears every stored record passing `filter` (the live tail); returns the unsubscribe. */
+  subscribe(filter: LogFilter, fn: (records: StoredAccessLog[]) => void): () => void {
+    const s = (records: readonly StoredAccessLog[]) => {
+      const hit = records.filter((r) => matches(filter, r));
+      if (hit.length) fn(hit);
+    };
+    this.subscribers.add(s);
+    return () => this.subscribers.delete(s);
+  }
+
+  /** Newest first (by arrival), at most `limit`, older than id `before` when given. */
+  async list(filter: LogFilter, limit: number, before?: number): Promise<StoredAccessLog[]> {
+    const w = before !== undefined ? whereOf(filter, ['id < ?'], [before]) : whereOf(filter);
+    // The columns are the record's fields and its id, nulls as nulls: rows are records as they are.
+    return this.reader.all<StoredAccessLog>(`select * from access_log${w.sql} order by id desc limit ?`, [
+      ...w.params,
+      limit,
+    ]);
+  }
+
+  /** Runs a read on the store's thread (analytics). */
+  query<T>(sql: string, params: readonly (string | number)[]): Promise<T[]> {
+    return this.reader.all<T>(sql, params);
+  }
+
+  /** Drops what is past the retention settings now; one pass at a time. */
+  retain(): Promise<RetainResult> {
+    if (this.retaining) return this.retaining;
+    const days = this.opts.retentionDays;
+    const cutoff = days > 0 ? this.now() - days * DAY : 0;
+    this.retaining = this.thread
+      .retain(cutoff, this.opts.maxRows, this.opts.maxMb * 1024 * 1024)
+      .then((r) => {
+        this.stats.dropped += r.dropped;
+        if (r.dropped > 0) this.opts.log?.debug({ ...r }, 'access log records past retention dropped');
+        return r;
+      })
+      .finally(() => {
+        this.retaining = undefined;
+      });
+    return this.retaining;
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.subscribers.clear();
+    await this.retaining?.catch(() => undefined);
+    if (this.reader !== this.thread) await this.reader.close();
+    await this.thread.close();
+    if (this.out) await new Promise<void>((resolve) => this.out?.end(resolve));
+  }
+}
+
+/** The store as the settings configure it, in the data dir. */
+export function openAccessLog(
+  settings: Pick<
+    Settings,
+    'data_dir' | 'access_log_retention_days' | 'access_log_max_rows' | 'access_log_max_mb' | 'access_log_json'
+  >,
+  log: Logger,
+): Promise<AccessLogStore> {
+  return AccessLogStore.open({
+    file: accessLogFile(settings.data_dir),
+    retentionDays: settings.access_log_retention_days,
+    maxRows: settings.access_log_max_rows,
+    maxMb: settings.access_log_max_mb,
+    json: settings.access_log_json,
+    log,
+  });
+}
