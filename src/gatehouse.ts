@@ -185,7 +185,14 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     await life.start(new SecurityLog(join(dataDir, 'nginx', 'logs', 'security.log'), gate));
     const { edge, feed } = publisher;
     // Alert rules (docs/alerts.md): the engine runs on the leader; every replica serves the API.
-    const alerts = await startAlerts(life, { ...core, gate, edge, feed, certManager });
+    const alerts = await startAlerts(life, {
+      ...core,
+      gate,
+      edge,
+      feed,
+      certManager,
+      nodes: () => new NodeStore(db).list(),
+    });
     // A rotated session key reaches nginx (a restart: it reads keys from its environment) and edges.
     gate.onSessionKey(() => publisher.sessionKeyChanged());
     // Keys rotated on another replica are in force here at once (read from the store).

@@ -1,7 +1,7 @@
 import type { Lifecycle } from '../lifecycle.js';
 import type { EdgeFeed } from '../edge/feed.js';
 import type { LocalEdge } from '../edge/local-edge.js';
-import { NodeStore } from '../edge/nodes.js';
+import type { NodeView } from '../edge/nodes.js';
 import type { Gate } from '../gate/gate.js';
 import type { Settings } from '../model/settings.js';
 import type { Logger } from '../observe/log.js';
@@ -28,20 +28,21 @@ export interface AlertParts {
   feed: EdgeFeed;
   certs: CertStore;
   certManager?: CertManager | undefined;
+  /** The edge nodes as they reported (edge/nodes.ts). */
+  nodes: () => Promise<NodeView[]>;
   /** Per-service request counts (the traffic metrics), when they exist: the error-rate rule needs them. */
   errorRates?: ErrorRateSource;
 }
 
 /** Alert rules (docs/alerts.md): the engine runs on the leader only; every replica serves the API. */
 export async function startAlerts(life: Lifecycle, p: AlertParts): Promise<AlertService> {
-  const nodes = new NodeStore(p.db);
   const service = new AlertService({
     db: p.db,
     sealer: p.sealer,
     log: p.log.child({ part: 'alerts' }),
     sources: {
       downServers: () => p.edge.getStatus().downServers,
-      nodes: () => nodes.list(),
+      nodes: p.nodes,
       expectedHash: (role) => p.feed.currentHash(role),
       certs: () => p.certs.list(),
       ...(p.certManager ? { orders: () => [...(p.certManager?.orders.values() ?? [])] } : {}),
