@@ -11,6 +11,8 @@ import { CertStore } from './tls/store.js';
 import { NodeStore } from './edge/nodes.js';
 import { CertManager } from './tls/manager.js';
 import { DnsProviders } from './dns/providers.js';
+import type { AccessLogSink } from './model/access-log.js';
+import { LocalTraffic, noopAccessLogSink } from './observe/traffic-local.js';
 import { Metrics } from './observe/metrics.js';
 import { fillMetrics } from './api/metrics-scrape.js';
 import { fillTunnelMetrics } from './vpn/stats-metrics.js';
@@ -174,6 +176,18 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     }
     await life.start(new SecurityLog(join(dataDir, 'nginx', 'logs', 'security.log'), gate));
     const { edge, feed } = publisher;
+    // Access logs (issue 18): nginx's access log → traffic metrics (node "local") and records, and
+    // edges' batches (POST /edge/v1/access-logs). THE LOG STORE PLUGS IN HERE: replace this sink.
+    const accessLogSink: AccessLogSink = noopAccessLogSink;
+    const traffic = await life.start(
+      new LocalTraffic({
+        registry: metrics.registry,
+        prefix: join(dataDir, 'nginx'),
+        sink: accessLogSink,
+        config: () => edge.config,
+        log: log.child({ part: 'access-log' }),
+      }),
+    );
     // A rotated session key reaches nginx (a restart: it reads keys from its environment) and edges.
     gate.onSessionKey(() => publisher.sessionKeyChanged());
     // Keys rotated on another replica are in force here at once (read from the store).
@@ -232,6 +246,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       sourceStatus: () => sourceStatuses(sources),
       rotations,
       registerApp,
+      traffic: { sink: accessLogSink, metrics: traffic.metrics },
       ...(lanDns ? { lanDns } : {}),
       log: log.child({ part: 'api' }),
     });

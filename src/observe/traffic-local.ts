@@ -1,0 +1,57 @@
+import { join } from 'node:path';
+import type { Registry } from 'prom-client';
+import type { EdgeConfig } from '../compile/edge-config.js';
+import type { AccessLogRecord, AccessLogSink } from '../model/access-log.js';
+import type { Logger } from './log.js';
+import { AccessLogPipeline } from './access-log-pipeline.js';
+import { TrafficMetrics } from './traffic-export.js';
+import { TrafficCounters } from './traffic-metrics.js';
+
+/**
+ * Until the log store takes them: records are counted in the metrics and not kept. Named so that
+ * it is plain where the store plugs in (src/gatehouse.ts).
+ */
+export const noopAccessLogSink: AccessLogSink = {
+  ingest: (_records: readonly AccessLogRecord[]) => Promise.resolve(),
+};
+
+export interface LocalTrafficOptions {
+  /** The control plane's /metrics registry. */
+  registry: Registry;
+  /** The local nginx's prefix (`<data_dir>/nginx`). */
+  prefix: string;
+  sink: AccessLogSink;
+  config: () => EdgeConfig | undefined;
+  log: Logger;
+}
+
+/**
+ * The control plane's traffic: its own nginx's access log read into metrics (node "local") and
+ * records for the sink; remote edges' counters join the same metrics (POST /edge/v1/access-logs).
+ */
+export class LocalTraffic {
+  readonly metrics: TrafficMetrics;
+  readonly counters = new TrafficCounters();
+  readonly pipeline: AccessLogPipeline;
+
+  constructor(o: LocalTrafficOptions) {
+    this.metrics = new TrafficMetrics(o.registry);
+    this.metrics.set('local', this.counters);
+    this.pipeline = new AccessLogPipeline({
+      file: join(o.prefix, 'logs', 'access.log'),
+      node: 'local',
+      counters: this.counters,
+      sink: o.sink,
+      config: o.config,
+      log: o.log,
+    });
+  }
+
+  start(): Promise<void> {
+    return this.pipeline.start();
+  }
+
+  stop(): Promise<void> {
+    return this.pipeline.stop();
+  }
+}
