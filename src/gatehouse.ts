@@ -45,6 +45,11 @@ import { sitesForFeed } from './vpn/feed-hook.js';
 import { startLanResolver } from './dns/lan-resolver.js';
 import { startExternalRecords } from './dns/external-records-part.js';
 
+export interface StartOptions {
+  /** Where access log records go (default: the no-op sink until the log store exists). */
+  accessLogSink?: AccessLogSink;
+}
+
 export interface Gatehouse {
   settings: Settings;
   registry: Registry;
@@ -61,6 +66,8 @@ export interface Gatehouse {
   generated: { admin?: string; register?: string };
   /** Actual bound addresses (useful when a port was 0). */
   addresses: { api: string; register: string; socket: string };
+  /** nginx's access log read into traffic metrics and records (observe/traffic-local.ts). */
+  traffic: LocalTraffic;
   close(): Promise<void>;
 }
 
@@ -82,7 +89,11 @@ const HOUR = 3_600_000;
  * the edges (nginx here, the feed for remote ones), certificates, and the management API (TCP with
  * the admin token, plus a local unix socket). Each part is stopped at shutdown, in reverse order.
  */
-export async function startGatehouse(settings: Settings, log: Logger): Promise<Gatehouse> {
+export async function startGatehouse(
+  settings: Settings,
+  log: Logger,
+  opts: StartOptions = {},
+): Promise<Gatehouse> {
   checkTemplates({ ...BUILTIN_TEMPLATES, ...settings.templates });
   const dataDir = settings.data_dir;
   // Refuses (workers locked out, a registry emptied) before anything is opened or nginx touched.
@@ -178,7 +189,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
     const { edge, feed } = publisher;
     // Access logs (issue 18): nginx's access log → traffic metrics (node "local") and records, and
     // edges' batches (POST /edge/v1/access-logs). THE LOG STORE PLUGS IN HERE: replace this sink.
-    const accessLogSink: AccessLogSink = noopAccessLogSink;
+    const accessLogSink: AccessLogSink = opts.accessLogSink ?? noopAccessLogSink;
     const traffic = await life.start(
       new LocalTraffic({
         registry: metrics.registry,
@@ -277,6 +288,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       dnsProviders,
       ...(certManager ? { certManager } : {}),
       gateServer,
+      traffic,
       generated: { admin: admin.generated, register: register.generated },
       addresses: { api: api.address, register: registration.address, socket: api.socket },
       close: () => life.stopAll(),
