@@ -15,12 +15,24 @@ const ROUNDS = 8;
 const SECONDS = 3;
 const GOAL = 0.95;
 
+/** The main log's format before issue 18 (a line of text, no upstream, no pool). */
+const OLD_FORMAT = `log_format gh_main '$remote_addr [$time_iso8601] "$host" "$request" $status $body_bytes_sent $request_time';`;
+
 /**
- * A copy of the Gatehouse's live nginx config in a prefix of its own, on its own port, with the
- * main access log off: the same routes, the same Lua, every other log as it is. Run as our child.
+ * How a copy of the live config logs: `off` (access_log off), `json` (as it is, but nobody reads
+ * the file), `old` (the format before issue 18, nobody reads it).
  */
-async function startLogsOff(bg: BenchGatehouse): Promise<{ port: number; stop: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'gh-p19-'));
+type CopyMode = 'off' | 'json' | 'old';
+
+/**
+ * A copy of the Gatehouse's live nginx config in a prefix of its own, on its own port, its main
+ * access log as `mode` says: the same routes, the same Lua, every other log as it is. Our child.
+ */
+async function startCopy(
+  bg: BenchGatehouse,
+  mode: CopyMode,
+): Promise<{ port: number; stop: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), `gh-p19-${mode}-`));
   ownDir(dir);
   // nginx's workers run as nobody when started as root: they must reach the prefix.
   await chmod(dir, 0o755);
@@ -42,10 +54,11 @@ async function startLogsOff(bg: BenchGatehouse): Promise<{ port: number; stop: (
       .split(dataDir)
       .join(join(dir, 'data'))
       .replace(listen, (_m, v6: string | undefined) => `listen ${v6 ?? ''}${port}`)
-      .replace(/access_log \S+\/logs\/access\.log gh_main [^;]*;/g, () => {
+      .replace(/access_log (\S+\/logs\/access\.log) gh_main ([^;]*);/g, (line) => {
         offs++;
-        return 'access_log off;';
-      });
+        return mode === 'off' ? 'access_log off;' : line;
+      })
+      .replace(/log_format gh_main [^\n]*;/, (line) => (mode === 'old' ? OLD_FORMAT : line));
     await writeFile(file, text);
   }
   if (offs === 0) throw new Error('P19: no main access log found in the config to turn off');
@@ -71,7 +84,7 @@ async function startLogsOff(bg: BenchGatehouse): Promise<{ port: number; stop: (
     if (status === 200) return { port, stop };
     if (child.exitCode !== null || Date.now() > deadline) {
       await stop();
-      throw new Error(`P19: the logs-off copy of nginx is not serving (${status}): ${stderr.slice(-1000)}`);
+      throw new Error(`P19: the ${mode} copy of nginx is not serving (${status}): ${stderr.slice(-1000)}`);
     }
     await sleep(100);
   }
@@ -101,13 +114,22 @@ export async function p19(ctx: BenchContext): Promise<CaseResult> {
   try {
     await addServices(bg, backend.port);
     await checkLanes(bg);
-    const off = await startLogsOff(bg);
+    const copies: { port: number; stop: () => Promise<void> }[] = [];
     try {
+      const off = await startCopy(bg, 'off');
+      copies.push(off);
+      const json = await startCopy(bg, 'json');
+      copies.push(json);
+      const old = await startCopy(bg, 'old');
+      copies.push(old);
       const counters = bg.gh.traffic.counters;
       const before = counters.lines;
+      const cpu0 = process.cpuUsage();
       const targets: WrkTarget[] = [
         { name: 'fast-on', port: bg.httpPort, host: FAST_HOST },
         { name: 'fast-off', port: off.port, host: FAST_HOST },
+        { name: 'fast-json-unread', port: json.port, host: FAST_HOST },
+        { name: 'fast-old-format', port: old.port, host: FAST_HOST },
         { name: 'full-on', port: bg.httpPort, host: FULL_HOST },
         { name: 'full-off', port: off.port, host: FULL_HOST },
       ];
@@ -120,28 +142,37 @@ export async function p19(ctx: BenchContext): Promise<CaseResult> {
       // nginx flushes every second; the reader polls every 250 ms.
       await sleep(2500);
       const counted = counters.lines - before;
+      const cpu = process.cpuUsage(cpu0);
+      const cpuUsPerLine = (cpu.user + cpu.system) / Math.max(1, counted);
       const notes = targets
         .map((t) => [t.name, errorCount(runs.get(t.name) ?? [])] as const)
         .filter(([, n]) => n > 0)
         .map(([name, n]) => `P19: ${name} saw ${n} errors (non-2xx or socket) under load`);
+      const info = (id: string, measure: string, on: string, base: string): Row => ({
+        ...ratioRow(id, measure, runs, on, base),
+        goal: undefined,
+      });
       return {
         rows: [
           ratioRow('P19', 'public route (fast lane): metrics and logs on ÷ off', runs, 'fast-on', 'fast-off'),
           ratioRow('P19b', '2-route service (server block): metrics and logs on ÷ off', runs, 'full-on', 'full-off'),
+          info('P19d', "fast lane: the old text log, unread ÷ off (what logging cost before)", 'fast-old-format', 'fast-off'),
+          info('P19e', 'fast lane: the JSON log, unread ÷ the old text log (the format)', 'fast-json-unread', 'fast-old-format'),
+          info('P19f', 'fast lane: the JSON log read and counted ÷ unread (the reader)', 'fast-on', 'fast-json-unread'),
           {
             id: 'P19c',
             measure: 'access log lines counted ÷ requests sent (logs on)',
             value: round(counted / sent, 4),
             unit: 'ratio',
             goal: { op: '>=', value: 1 },
-            detail: `${counted} lines counted (with the 1 s warm-ups), ${sent} requests in the measured runs`,
+            detail: `${counted} lines counted (with the 1 s warm-ups), ${sent} requests in the measured runs; Gatehouse's process: ${round(cpuUsPerLine, 2)} µs CPU per line`,
           },
         ],
         notes,
-        data: { rounds: ROUNDS, seconds: SECONDS, counted, sent, runs: Object.fromEntries(runs) },
+        data: { rounds: ROUNDS, seconds: SECONDS, counted, sent, cpuUsPerLine, runs: Object.fromEntries(runs) },
       };
     } finally {
-      await off.stop();
+      for (const c of copies) await c.stop();
     }
   } finally {
     await bg.close();

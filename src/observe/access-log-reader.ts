@@ -160,36 +160,49 @@ export class LogTail {
   }
 
   private split(o: Open, buf: Buffer): string[] {
-    const lines: string[] = [];
+    let lines: string[] = [];
     let start = 0;
-    for (;;) {
-      const nl = buf.indexOf(10, start);
-      if (nl < 0) break;
-      if (o.skipping) {
+    // The first line may continue what the last chunk left (or be the rest of a skipped one).
+    if (o.skipping || o.carryBytes > 0) {
+      const nl = buf.indexOf(10);
+      if (nl >= 0) {
+        if (!o.skipping) {
+          o.carry.push(buf.subarray(0, nl));
+          lines.push(Buffer.concat(o.carry).toString('utf8'));
+        }
         o.skipping = false;
-      } else if (o.carryBytes > 0) {
-        o.carry.push(buf.subarray(start, nl));
-        lines.push(Buffer.concat(o.carry).toString('utf8'));
-      } else {
-        lines.push(buf.toString('utf8', start, nl));
-      }
-      o.carry = [];
-      o.carryBytes = 0;
-      start = nl + 1;
-    }
-    if (start < buf.length && !o.skipping) {
-      const rest = buf.length - start;
-      if (o.carryBytes + rest > this.maxLine) {
         o.carry = [];
         o.carryBytes = 0;
-        o.skipping = true;
-        this.skipped++;
+        start = nl + 1;
       } else {
-        // A copy: the chunk's buffer is read into again.
-        o.carry.push(Buffer.from(buf.subarray(start)));
-        o.carryBytes += rest;
+        start = buf.length;
+        if (!o.skipping) this.keep(o, buf);
       }
     }
+    // The whole lines in one string, split (one decode a chunk, not one a line).
+    const last = buf.lastIndexOf(10);
+    if (last >= start) {
+      const whole = buf.toString('utf8', start, last).split('\n');
+      lines = lines.length ? lines.concat(whole) : whole;
+      for (const l of whole) if (l.length > this.maxLine) this.skipped++;
+      if (whole.some((l) => l.length > this.maxLine)) lines = lines.filter((l) => l.length <= this.maxLine);
+      start = last + 1;
+    }
+    if (start < buf.length) this.keep(o, buf.subarray(start));
     return lines;
+  }
+
+  /** The start of a line not yet ended, kept up to maxLine (beyond: the line is skipped). */
+  private keep(o: Open, part: Buffer): void {
+    if (o.carryBytes + part.length > this.maxLine) {
+      o.carry = [];
+      o.carryBytes = 0;
+      o.skipping = true;
+      this.skipped++;
+      return;
+    }
+    // A copy: the chunk's buffer is read into again.
+    o.carry.push(Buffer.from(part));
+    o.carryBytes += part.length;
   }
 }

@@ -215,7 +215,7 @@ function httpPreamble(env: RenderEnv, cfg: EdgeConfig, named: string[], guarded:
     'server_tokens off;',
     'default_type application/octet-stream;',
     // JSON lines for the access log reader (access-logs.ts; its cost: docs/observability.md).
-    mainLogFormat(guarded),
+    ...mainLogFormat(guarded),
     mainLog(env),
     `client_body_temp_path ${p}/tmp/body;`,
     `proxy_temp_path ${p}/tmp/proxy;`,
