@@ -1,9 +1,11 @@
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGatehouse, type Gatehouse } from '../../src/gatehouse.js';
 import type { AccessLogRecord, AccessLogSink } from '../../src/model/access-log.js';
 import { EdgeAgent } from '../../src/edge/agent.js';
 import { createLogger } from '../../src/observe/log.js';
+import { Browser } from '../helpers/browser.js';
 import { ADMIN_TOKEN, alive, loopbackSettings } from '../helpers/gatehouse.js';
 import { echoBackend, freePort, http, json, until, type TestServer } from '../helpers/net.js';
 import { testDir } from '../helpers/tmp.js';
@@ -75,6 +77,9 @@ describe('traffic metrics and access log records from nginx', () => {
       hosts: ['beta.test'],
       routes: [{ path: '/api', upstreams: up }, { upstreams: up }],
     });
+    // Behind the sign-in: the log names the user.
+    await put('wiki', { hosts: ['wiki.gw.test'], routes: [{ upstreams: up }], access: { login: {} } });
+    expect((await api('POST', '/api/v1/users', { username: 'ida', password: 'ida password 1' })).status).toBe(201);
     // Its upstream refuses connections: 502.
     await put('gamma', { hosts: ['gamma.test'], routes: [{ upstreams: [`127.0.0.1:${await freePort()}`] }] });
   });
@@ -94,6 +99,9 @@ describe('traffic metrics and access log records from nginx', () => {
     const gamma = (await get('gamma.test', '/')).status;
     expect([502, 503]).toContain(gamma);
     expect((await get('nobody.test', '/x')).status).toBe(404);
+    const b = new Browser(httpPort);
+    await b.login('ida', 'ida password 1', 'auth.gw.test');
+    expect((await b.get('wiki.gw.test', '/page?session=x')).status).toBe(200);
 
     // nginx flushes its log every second; the reader polls.
     await until(async () => ((await requests('node="local",service="gamma",route="/",status_class="5xx"')) === 1 ? true : undefined), 10_000, 200);
@@ -135,6 +143,12 @@ describe('traffic metrics and access log records from nginx', () => {
     ]);
     expect(sink.records.find((r) => r.service === 'gamma')).toMatchObject({ status: gamma, route: '/' });
     expect(sink.records.find((r) => r.host === 'nobody.test')).toMatchObject({ service: null, status: 404 });
+    expect(sink.records.find((r) => r.service === 'wiki' && r.status === 200)).toMatchObject({
+      user: 'ida',
+      path: '/page',
+    });
+    // No warning a request in nginx's error log (an unset $gh_pool in the fast lane).
+    expect(await readFile(join(dataDir, 'nginx', 'logs', 'error.log'), 'utf8')).not.toContain('uninitialized');
   });
 
   it('loses no line when nginx reopens a rotated log', async () => {
