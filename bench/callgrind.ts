@@ -97,7 +97,8 @@ async function snapshotGatehouse(dir: string, backendPort: number): Promise<{ co
           process.env.CG_LOG === 'old'
             ? `log_format gh_main '$remote_addr [$time_iso8601] "$host" "$request" $status $body_bytes_sent $request_time';`
             : process.env.CG_LOG === 'lua'
-              ? line + '\n    log_by_lua_block { local d = ngx.shared.gh_health; local k = (ngx.var.gh_pool or ngx.var.host) .. " " .. ngx.var.status; d:incr(k, 1, 0); d:incr(k .. " t", tonumber(ngx.var.request_time) or 0, 0); d:incr(k .. " b", tonumber(ngx.var.bytes_sent) or 0, 0) }'
+              ? line +
+                '\n    log_by_lua_block { local d = ngx.shared.gh_health; local k = (ngx.var.gh_pool or ngx.var.host) .. " " .. ngx.var.status; d:incr(k, 1, 0); d:incr(k .. " t", tonumber(ngx.var.request_time) or 0, 0); d:incr(k .. " b", tonumber(ngx.var.bytes_sent) or 0, 0) }'
               : line,
         );
       await writeFile(file, moved);

@@ -40,7 +40,8 @@ async function startCopy(
   const prefix = join(dataDir, 'nginx');
   const gen = await realpath(join(prefix, 'current'));
   await cp(gen, join(dir, 'gen'), { recursive: true });
-  for (const d of ['logs', 'run', 'sock', 'tmp', 'data']) await mkdir(join(dir, d), { recursive: true, mode: 0o755 });
+  for (const d of ['logs', 'run', 'sock', 'tmp', 'data'])
+    await mkdir(join(dir, d), { recursive: true, mode: 0o755 });
   const port = await freePort();
   const listen = new RegExp(`listen (\\[::\\]:)?${bg.httpPort}\\b`, 'g');
   let offs = 0;
@@ -155,10 +156,31 @@ export async function p19(ctx: BenchContext): Promise<CaseResult> {
       return {
         rows: [
           ratioRow('P19', 'public route (fast lane): metrics and logs on ÷ off', runs, 'fast-on', 'fast-off'),
-          ratioRow('P19b', '2-route service (server block): metrics and logs on ÷ off', runs, 'full-on', 'full-off'),
-          info('P19d', "fast lane: the old text log, unread ÷ off (what logging cost before)", 'fast-old-format', 'fast-off'),
-          info('P19e', 'fast lane: the JSON log, unread ÷ the old text log (the format)', 'fast-json-unread', 'fast-old-format'),
-          info('P19f', 'fast lane: the JSON log read and counted ÷ unread (the reader)', 'fast-on', 'fast-json-unread'),
+          ratioRow(
+            'P19b',
+            '2-route service (server block): metrics and logs on ÷ off',
+            runs,
+            'full-on',
+            'full-off',
+          ),
+          info(
+            'P19d',
+            'fast lane: the old text log, unread ÷ off (what logging cost before)',
+            'fast-old-format',
+            'fast-off',
+          ),
+          info(
+            'P19e',
+            'fast lane: the JSON log, unread ÷ the old text log (the format)',
+            'fast-json-unread',
+            'fast-old-format',
+          ),
+          info(
+            'P19f',
+            'fast lane: the JSON log read and counted ÷ unread (the reader)',
+            'fast-on',
+            'fast-json-unread',
+          ),
           {
             id: 'P19c',
             measure: 'access log lines counted ÷ requests sent (logs on)',
@@ -169,7 +191,14 @@ export async function p19(ctx: BenchContext): Promise<CaseResult> {
           },
         ],
         notes,
-        data: { rounds: ROUNDS, seconds: SECONDS, counted, sent, cpuUsPerLine, runs: Object.fromEntries(runs) },
+        data: {
+          rounds: ROUNDS,
+          seconds: SECONDS,
+          counted,
+          sent,
+          cpuUsPerLine,
+          runs: Object.fromEntries(runs),
+        },
       };
     } finally {
       for (const c of copies) await c.stop();

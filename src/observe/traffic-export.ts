@@ -108,7 +108,13 @@ function families(nodes: Nodes): Metric[] {
   const counter = (name: string, help: string, pick: (s: Readonly<TrafficSeries>) => number) =>
     family(name, help, 'counter', (ns) => perSeries(ns, (labels, s) => [{ labels, value: pick(s) }]), nodes);
   const perNode = (name: string, help: string, pick: (c: TrafficCounters) => number) =>
-    family(name, help, 'counter', (ns) => [...ns].map(([node, c]) => ({ labels: { node }, value: pick(c) })), nodes);
+    family(
+      name,
+      help,
+      'counter',
+      (ns) => [...ns].map(([node, c]) => ({ labels: { node }, value: pick(c) })),
+      nodes,
+    );
   return [
     family(
       N.requests,
@@ -136,16 +142,32 @@ function families(nodes: Nodes): Metric[] {
       (ns) => perSeries(ns, (labels, s) => histogram(N.upstream, labels, s.upstream, s.upstream_sum)),
       nodes,
     ),
-    counter(N.bytesIn, 'Bytes received from clients (request line, headers and body), by service and route', (s) => s.bytes_in),
+    counter(
+      N.bytesIn,
+      'Bytes received from clients (request line, headers and body), by service and route',
+      (s) => s.bytes_in,
+    ),
     counter(N.bytesOut, 'Bytes sent to clients, by service and route', (s) => s.bytes_out),
     counter(
       N.failures,
       'Upstream attempts that failed (refused, broken off, timed out: nginx 502/504), by service and route',
       (s) => s.failures,
     ),
-    counter(N.retries, 'Requests sent again to another upstream server after a failed attempt', (s) => s.retries),
+    counter(
+      N.retries,
+      'Requests sent again to another upstream server after a failed attempt',
+      (s) => s.retries,
+    ),
     perNode(N.lines, 'Access log lines read and counted', (c) => c.lines),
-    perNode(N.unparsed, 'Access log lines that were not in the expected format (not counted)', (c) => c.unparsed),
-    perNode(N.dropped, 'Access log records the log store could not take (counted in the metrics all the same)', (c) => c.dropped),
+    perNode(
+      N.unparsed,
+      'Access log lines that were not in the expected format (not counted)',
+      (c) => c.unparsed,
+    ),
+    perNode(
+      N.dropped,
+      'Access log records the log store could not take (counted in the metrics all the same)',
+      (c) => c.dropped,
+    ),
   ];
 }

@@ -161,8 +161,19 @@ export class TrafficCounters {
     const series: TrafficSeries[] = [];
     for (const s of this.series.values()) {
       if (s.seq <= since) continue;
-      const { seq: _seq, ...rest } = s;
-      series.push(rest);
+      series.push({
+        service: s.service,
+        route: s.route,
+        requests: s.requests,
+        duration: s.duration,
+        duration_sum: s.duration_sum,
+        upstream: s.upstream,
+        upstream_sum: s.upstream_sum,
+        bytes_in: s.bytes_in,
+        bytes_out: s.bytes_out,
+        failures: s.failures,
+        retries: s.retries,
+      });
     }
     return { epoch: this.epoch, lines: this.lines, unparsed: this.unparsed, dropped: this.dropped, series };
   }

@@ -79,7 +79,9 @@ describe('traffic metrics and access log records from nginx', () => {
     });
     // Behind the sign-in: the log names the user.
     await put('wiki', { hosts: ['wiki.gw.test'], routes: [{ upstreams: up }], access: { login: {} } });
-    expect((await api('POST', '/api/v1/users', { username: 'ida', password: 'ida password 1' })).status).toBe(201);
+    expect((await api('POST', '/api/v1/users', { username: 'ida', password: 'ida password 1' })).status).toBe(
+      201,
+    );
     // Its upstream refuses connections: 502.
     await put('gamma', { hosts: ['gamma.test'], routes: [{ upstreams: [`127.0.0.1:${await freePort()}`] }] });
   });
@@ -104,7 +106,14 @@ describe('traffic metrics and access log records from nginx', () => {
     expect((await b.get('wiki.gw.test', '/page?session=x')).status).toBe(200);
 
     // nginx flushes its log every second; the reader polls.
-    await until(async () => ((await requests('node="local",service="gamma",route="/",status_class="5xx"')) === 1 ? true : undefined), 10_000, 200);
+    await until(
+      async () =>
+        (await requests('node="local",service="gamma",route="/",status_class="5xx"')) === 1
+          ? true
+          : undefined,
+      10_000,
+      200,
+    );
     const text = await metrics();
     const req = samples(text, 'gatehouse_http_requests_total');
     expect(req.get('node="local",service="alpha",route="/",status_class="2xx"')).toBe(3);
@@ -112,10 +121,22 @@ describe('traffic metrics and access log records from nginx', () => {
     expect(req.get('node="local",service="beta",route="/",status_class="2xx"')).toBe(1);
     expect(req.get('node="local",service="_none",route="_none",status_class="4xx"')).toBe(1);
     // Latency and bytes by service and route; the refused upstream is a failed attempt.
-    expect(samples(text, 'gatehouse_http_request_duration_seconds_count').get('node="local",service="alpha",route="/"')).toBe(3);
-    expect(samples(text, 'gatehouse_http_upstream_duration_seconds_count').get('node="local",service="beta",route="/api"')).toBe(2);
-    expect(samples(text, 'gatehouse_http_response_bytes_total').get('node="local",service="alpha",route="/"')).toBeGreaterThan(300);
-    expect(samples(text, 'gatehouse_http_upstream_failures_total').get('node="local",service="gamma",route="/"')).toBeGreaterThanOrEqual(1);
+    expect(
+      samples(text, 'gatehouse_http_request_duration_seconds_count').get(
+        'node="local",service="alpha",route="/"',
+      ),
+    ).toBe(3);
+    expect(
+      samples(text, 'gatehouse_http_upstream_duration_seconds_count').get(
+        'node="local",service="beta",route="/api"',
+      ),
+    ).toBe(2);
+    expect(
+      samples(text, 'gatehouse_http_response_bytes_total').get('node="local",service="alpha",route="/"'),
+    ).toBeGreaterThan(300);
+    expect(
+      samples(text, 'gatehouse_http_upstream_failures_total').get('node="local",service="gamma",route="/"'),
+    ).toBeGreaterThanOrEqual(1);
     // Never a path or a client address in a label.
     expect(text).not.toMatch(/gatehouse_http_[a-z_]+\{[^}]*(hello|items|127\.0\.0\.1)/);
 
@@ -148,7 +169,9 @@ describe('traffic metrics and access log records from nginx', () => {
       path: '/page',
     });
     // No warning a request in nginx's error log (an unset $gh_pool in the fast lane).
-    expect(await readFile(join(dataDir, 'nginx', 'logs', 'error.log'), 'utf8')).not.toContain('uninitialized');
+    expect(await readFile(join(dataDir, 'nginx', 'logs', 'error.log'), 'utf8')).not.toContain(
+      'uninitialized',
+    );
   });
 
   it('loses no line when nginx reopens a rotated log', async () => {
@@ -188,21 +211,36 @@ describe('traffic metrics and access log records from nginx', () => {
     });
     const running = agent.run();
     try {
-      await until(async () => ((await http(edgePort, 'alpha.test', '/').catch(() => undefined))?.status === 200 ? true : undefined), 15_000, 100);
+      await until(
+        async () =>
+          (await http(edgePort, 'alpha.test', '/').catch(() => undefined))?.status === 200 ? true : undefined,
+        15_000,
+        100,
+      );
       const n0 = sink.records.filter((r) => r.node === 'vps').length;
       for (let i = 0; i < 4; i++) expect((await http(edgePort, 'beta.test', '/api/e?k=v')).status).toBe(200);
       await until(
         async () =>
-          (await requests('node="vps",service="beta",route="/api",status_class="2xx"')) === 4 ? true : undefined,
+          (await requests('node="vps",service="beta",route="/api",status_class="2xx"')) === 4
+            ? true
+            : undefined,
         10_000,
         200,
       );
       const fromVps = sink.records.filter((r) => r.node === 'vps').slice(n0);
       expect(fromVps.filter((r) => r.path === '/api/e')).toHaveLength(4);
-      expect(fromVps.find((r) => r.path === '/api/e')).toMatchObject({ service: 'beta', route: '/api', status: 200 });
+      expect(fromVps.find((r) => r.path === '/api/e')).toMatchObject({
+        service: 'beta',
+        route: '/api',
+        status: 200,
+      });
       // The edge's own endpoint: the same metrics, node "local" (the machine scraped).
       const own = await http(metricsPort, '127.0.0.1', '/metrics');
-      expect(samples(own.body, 'gatehouse_http_requests_total').get('node="local",service="beta",route="/api",status_class="2xx"')).toBe(4);
+      expect(
+        samples(own.body, 'gatehouse_http_requests_total').get(
+          'node="local",service="beta",route="/api",status_class="2xx"',
+        ),
+      ).toBe(4);
     } finally {
       await agent.stop();
       await running.catch(() => undefined);

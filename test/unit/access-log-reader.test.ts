@@ -1,4 +1,12 @@
-import { appendFileSync, openSync, renameSync, writeFileSync, writeSync, closeSync, truncateSync } from 'node:fs';
+import {
+  appendFileSync,
+  openSync,
+  renameSync,
+  writeFileSync,
+  writeSync,
+  closeSync,
+  truncateSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LogTail } from '../../src/observe/access-log-reader.js';
@@ -83,7 +91,10 @@ describe('following a log file', () => {
     );
     await tail.start();
     const lines = Array.from({ length: 2000 }, (_, i) => `line ${i} ${'y'.repeat(50)}`);
-    appendFileSync(file, lines.slice(0, 1000).join('\n') + '\n' + 'z'.repeat(5000) + '\n' + lines.slice(1000).join('\n') + '\n');
+    appendFileSync(
+      file,
+      lines.slice(0, 1000).join('\n') + '\n' + 'z'.repeat(5000) + '\n' + lines.slice(1000).join('\n') + '\n',
+    );
     await tail.poll();
     expect(got).toEqual(lines);
     expect(tail.skipped).toBe(1);

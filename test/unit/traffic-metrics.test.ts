@@ -10,7 +10,10 @@ import { TrafficMetrics } from '../../src/observe/traffic-export.js';
 import { OTHER, trafficCountersSchema, TrafficCounters } from '../../src/observe/traffic-metrics.js';
 
 function config(services: unknown[]) {
-  return compile({ services: services.map((s) => serviceSchema.parse(s)), listeners: { http: 80, https: 443 } });
+  return compile({
+    services: services.map((s) => serviceSchema.parse(s)),
+    listeners: { http: 80, https: 443 },
+  });
 }
 
 /** A gh_main line as nginx writes it (escape=json). */
@@ -76,11 +79,15 @@ describe('access log lines → records', () => {
 
   it("names the route from nginx's pool, else from the longest matching path, wildcards too", () => {
     const api = shopRoute('/api');
-    expect(parseAccessLine(line({ host: 'shop.test', uri: '/other', pool: api }), 'n', routes)?.record).toMatchObject({
+    expect(
+      parseAccessLine(line({ host: 'shop.test', uri: '/other', pool: api }), 'n', routes)?.record,
+    ).toMatchObject({
       service: 'shop',
       route: '/api',
     });
-    expect(parseAccessLine(line({ host: 'x.shop.test', uri: '/api/v1' }), 'n', routes)?.record.route).toBe('/api');
+    expect(parseAccessLine(line({ host: 'x.shop.test', uri: '/api/v1' }), 'n', routes)?.record.route).toBe(
+      '/api',
+    );
     expect(parseAccessLine(line({ host: 'shop.test', uri: '/cart' }), 'n', routes)?.record.route).toBe('/');
     expect(parseAccessLine(line({ host: 'nobody.test' }), 'n', routes)?.record).toMatchObject({
       service: null,
@@ -106,13 +113,23 @@ describe('access log lines → records', () => {
     expect(p?.record.path).toHaveLength(2048);
     expect(accessLogBatchSchema.safeParse([p?.record]).success).toBe(true);
     // No upstream asked (nginx answered itself): no peer, no upstream time.
-    const own = parseAccessLine(line({ upstream_addr: '', upstream_status: '', upstream_response_time: '', status: 404 }), 'n', routes);
+    const own = parseAccessLine(
+      line({ upstream_addr: '', upstream_status: '', upstream_response_time: '', status: 404 }),
+      'n',
+      routes,
+    );
     expect(own?.record).toMatchObject({ upstream: null, upstream_ms: null });
     expect(own).toMatchObject({ attempts: 0, failures: 0 });
   });
 
   it('skips what is not a gh_main line', () => {
-    for (const l of ['', 'garbage', '127.0.0.1 [2026-01-01T00:00:00+00:00] "a" "GET / HTTP/1.1" 200 1 0.1', '{"time":', '{"host":"a"}'])
+    for (const l of [
+      '',
+      'garbage',
+      '127.0.0.1 [2026-01-01T00:00:00+00:00] "a" "GET / HTTP/1.1" 200 1 0.1',
+      '{"time":',
+      '{"host":"a"}',
+    ])
       expect(parseAccessLine(l, 'n', routes)).toBeUndefined();
   });
 });
@@ -149,8 +166,12 @@ describe('traffic counters', () => {
     const requests = text.split('\n').filter((l) => l.startsWith('gatehouse_http_requests_total{'));
     // Two status classes per series, 1,001 series.
     expect(requests).toHaveLength(2002);
-    expect(text).toContain(`gatehouse_http_requests_total{node="local",service="${OTHER}",route="${OTHER}",status_class="2xx"} 9000`);
-    expect(text).toContain('gatehouse_http_requests_total{node="local",service="svc-0",route="/",status_class="5xx"} 1');
+    expect(text).toContain(
+      `gatehouse_http_requests_total{node="local",service="${OTHER}",route="${OTHER}",status_class="2xx"} 9000`,
+    );
+    expect(text).toContain(
+      'gatehouse_http_requests_total{node="local",service="svc-0",route="/",status_class="5xx"} 1',
+    );
     const sum = requests.reduce((n, l) => n + Number(l.split(' ')[1]), 0);
     expect(sum).toBe(20_000);
     // No path in any label.
