@@ -164,10 +164,10 @@ export class TrafficCounters {
       series.push({
         service: s.service,
         route: s.route,
-        requests: s.requests,
-        duration: s.duration,
+        requests: [...s.requests],
+        duration: [...s.duration],
         duration_sum: s.duration_sum,
-        upstream: s.upstream,
+        upstream: [...s.upstream],
         upstream_sum: s.upstream_sum,
         bytes_in: s.bytes_in,
         bytes_out: s.bytes_out,
