@@ -122,6 +122,13 @@ describe('access log lines → records', () => {
     expect(own).toMatchObject({ attempts: 0, failures: 0 });
   });
 
+  it('reads escaped strings (a quote, a backslash, a control character) as nginx wrote them', () => {
+    const l = line({ uri: '/a"b\\c\u0001d', user: 'o"k' });
+    expect(l).toContain('\\"');
+    const p = parseAccessLine(l, 'n', routes);
+    expect(p?.record).toMatchObject({ path: '/a"b\\c\u0001d', user: 'o"k', status: 200 });
+  });
+
   it('skips what is not a gh_main line', () => {
     for (const l of [
       '',
