@@ -131,6 +131,8 @@ export class EdgeAgent {
       config: () => this.body?.config,
       log: o.log.child({ part: 'access-log' }),
       ...(o.metricsListen ? { metricsListen: o.metricsListen } : {}),
+      // As the control plane's nginx_log_max_mb default: 100 MB.
+      rotate: () => this.driver.rotateLogs(100 * 1024 * 1024),
     });
     this.reporter = new StatusReporter({
       base: () => this.base,

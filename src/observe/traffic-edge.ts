@@ -18,6 +18,11 @@ export interface EdgeTrafficOptions {
   log: Logger;
   /** `--metrics-listen`: the edge's own metrics endpoint (GET /metrics, no token: bind it locally). */
   metricsListen?: { host: string; port: number };
+  /**
+   * Rotates nginx's logs past a size (the driver's rotateLogs), every 5 s: an edge's access log
+   * would otherwise grow without end. The reader follows the rotation.
+   */
+  rotate?: () => Promise<unknown>;
 }
 
 /**
@@ -31,6 +36,7 @@ export class EdgeTraffic {
   private readonly sender: AccessLogSender;
   private readonly pipeline: AccessLogPipeline;
   private server: Server | undefined;
+  private rotation: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: EdgeTrafficOptions) {
     new TrafficMetrics(this.registry).set('local', this.counters);
@@ -77,9 +83,21 @@ export class EdgeTraffic {
       this.server = server;
     }
     await this.pipeline.start();
+    const rotate = this.o.rotate;
+    if (rotate) {
+      this.rotation = setInterval(
+        () =>
+          void rotate().catch((err: unknown) =>
+            this.o.log.error({ err: String(err) }, 'edge: log rotation failed'),
+          ),
+        5000,
+      );
+      this.rotation.unref();
+    }
   }
 
   async stop(): Promise<void> {
+    if (this.rotation) clearInterval(this.rotation);
     // The control plane may be away: the last batch is not waited for.
     this.sender.stop();
     await this.pipeline.stop();
