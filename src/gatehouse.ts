@@ -216,6 +216,10 @@ export async function startGatehouse(
       announce: announceKeys,
     });
     metrics.onScrape(() => fillMetrics(metrics, { certs, gate, edge, nodes: new NodeStore(db), feed }));
+    // A removed edge's traffic series go with it.
+    metrics.onScrape(async () =>
+      traffic.metrics.keepOnly(['local', ...(await new NodeStore(db).list()).map((n) => n.name)]),
+    );
 
     // WireGuard sites: public edges get them as peers in their config (docs/sites.md).
     const {

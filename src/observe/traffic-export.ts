@@ -40,6 +40,12 @@ export class TrafficMetrics {
   forget(name: string): void {
     this.nodes.delete(name);
   }
+
+  /** Only these nodes' series stay (the others were removed). */
+  keepOnly(names: Iterable<string>): void {
+    const keep = new Set(names);
+    for (const n of [...this.nodes.keys()]) if (!keep.has(n)) this.nodes.delete(n);
+  }
 }
 
 type Value = { labels: Record<string, string | number>; value: number; metricName?: string };
