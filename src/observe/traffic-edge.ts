@@ -5,6 +5,7 @@ import type { EdgeConfig } from '../compile/edge-config.js';
 import type { Logger } from './log.js';
 import { AccessLogPipeline } from './access-log-pipeline.js';
 import { AccessLogSender } from './access-log-sender.js';
+import { followConnections, statusSocketOf } from './traffic-connections.js';
 import { TrafficMetrics } from './traffic-export.js';
 import { TrafficCounters } from './traffic-metrics.js';
 
@@ -37,6 +38,7 @@ export class EdgeTraffic {
   private readonly pipeline: AccessLogPipeline;
   private server: Server | undefined;
   private rotation: NodeJS.Timeout | undefined;
+  private stopConnections: (() => void) | undefined;
 
   constructor(private readonly o: EdgeTrafficOptions) {
     new TrafficMetrics(this.registry).set('local', this.counters);
@@ -83,6 +85,7 @@ export class EdgeTraffic {
       this.server = server;
     }
     await this.pipeline.start();
+    this.stopConnections = followConnections(statusSocketOf(this.o.prefix), this.counters);
     const rotate = this.o.rotate;
     if (rotate) {
       this.rotation = setInterval(
@@ -98,6 +101,7 @@ export class EdgeTraffic {
 
   async stop(): Promise<void> {
     if (this.rotation) clearInterval(this.rotation);
+    this.stopConnections?.();
     // The control plane may be away: the last batch is not waited for.
     this.sender.stop();
     await this.pipeline.stop();

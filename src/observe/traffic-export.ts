@@ -1,4 +1,5 @@
 import type { Metric, Registry } from 'prom-client';
+import type { NginxConnections } from './traffic-connections.js';
 import {
   DEFAULT_SERIES_CAP,
   DURATION_BUCKETS,
@@ -55,7 +56,7 @@ type Nodes = () => ReadonlyMap<string, TrafficCounters>;
 function family(
   name: string,
   help: string,
-  type: 'counter' | 'histogram',
+  type: 'counter' | 'histogram' | 'gauge',
   values: (nodes: ReadonlyMap<string, TrafficCounters>) => Value[],
   nodes: Nodes,
 ): Metric {
@@ -107,6 +108,7 @@ export const TRAFFIC_METRICS = {
   lines: 'gatehouse_access_log_lines_total',
   unparsed: 'gatehouse_access_log_unparsed_lines_total',
   dropped: 'gatehouse_access_log_dropped_records_total',
+  connections: 'gatehouse_nginx_connections',
 } as const;
 
 function families(nodes: Nodes): Metric[] {
@@ -163,6 +165,21 @@ function families(nodes: Nodes): Metric[] {
       N.retries,
       'Requests sent again to another upstream server after a failed attempt',
       (s) => s.retries,
+    ),
+    family(
+      N.connections,
+      'Client connections of nginx now (stub_status, read every 5 s): active (all open), and reading, writing, waiting (idle keep-alive)',
+      'gauge',
+      (ns) =>
+        [...ns].flatMap(([node, c]) => {
+          const conn: NginxConnections | undefined = c.connections;
+          if (!conn) return [];
+          return (['active', 'reading', 'writing', 'waiting'] as const).map((state) => ({
+            labels: { node, state },
+            value: conn[state],
+          }));
+        }),
+      nodes,
     ),
     perNode(N.lines, 'Access log lines read and counted', (c) => c.lines),
     perNode(

@@ -4,6 +4,7 @@ import type { EdgeConfig } from '../compile/edge-config.js';
 import type { AccessLogRecord, AccessLogSink } from '../model/access-log.js';
 import type { Logger } from './log.js';
 import { AccessLogPipeline } from './access-log-pipeline.js';
+import { followConnections, statusSocketOf } from './traffic-connections.js';
 import { TrafficMetrics } from './traffic-export.js';
 import { TrafficCounters } from './traffic-metrics.js';
 
@@ -33,8 +34,10 @@ export class LocalTraffic {
   readonly metrics: TrafficMetrics;
   readonly counters = new TrafficCounters();
   readonly pipeline: AccessLogPipeline;
+  private readonly prefix: string;
 
   constructor(o: LocalTrafficOptions) {
+    this.prefix = o.prefix;
     this.metrics = new TrafficMetrics(o.registry);
     this.metrics.set('local', this.counters);
     this.pipeline = new AccessLogPipeline({
@@ -47,11 +50,15 @@ export class LocalTraffic {
     });
   }
 
+  private stopConnections: (() => void) | undefined;
+
   start(): Promise<void> {
+    this.stopConnections = followConnections(statusSocketOf(this.prefix), this.counters);
     return this.pipeline.start();
   }
 
   stop(): Promise<void> {
+    this.stopConnections?.();
     return this.pipeline.stop();
   }
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ParsedLine } from './access-log-parse.js';
+import type { NginxConnections } from './traffic-connections.js';
 
 /**
  * Traffic counted from one edge's access log: per service and route, requests by status class,
@@ -50,6 +51,8 @@ export const trafficCountersSchema = z.strictObject({
   unparsed: count,
   dropped: count,
   series: z.array(trafficSeriesSchema).max(WIRE_SERIES_MAX),
+  /** nginx's client connections when last read (stub_status). */
+  connections: z.strictObject({ active: count, reading: count, writing: count, waiting: count }).optional(),
 });
 
 export type TrafficCountersWire = z.infer<typeof trafficCountersSchema>;
@@ -93,6 +96,8 @@ export class TrafficCounters {
   lines = 0;
   unparsed = 0;
   dropped = 0;
+  /** nginx's client connections when last read (traffic-connections.ts). */
+  connections: NginxConnections | undefined;
   private changes = 0;
 
   constructor(
@@ -175,7 +180,14 @@ export class TrafficCounters {
         retries: s.retries,
       });
     }
-    return { epoch: this.epoch, lines: this.lines, unparsed: this.unparsed, dropped: this.dropped, series };
+    return {
+      epoch: this.epoch,
+      lines: this.lines,
+      unparsed: this.unparsed,
+      dropped: this.dropped,
+      series,
+      ...(this.connections ? { connections: { ...this.connections } } : {}),
+    };
   }
 
   /**
@@ -190,6 +202,7 @@ export class TrafficCounters {
     this.lines = w.lines;
     this.unparsed = w.unparsed;
     this.dropped = w.dropped;
+    if (w.connections) this.connections = w.connections;
     for (const s of w.series) {
       const key = `${s.service}\n${s.route}`;
       if (!this.series.has(key) && this.series.size >= this.cap + 2) continue;

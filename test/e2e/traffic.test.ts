@@ -137,6 +137,10 @@ describe('traffic metrics and access log records from nginx', () => {
     expect(
       samples(text, 'gatehouse_http_upstream_failures_total').get('node="local",service="gamma",route="/"'),
     ).toBeGreaterThanOrEqual(1);
+    // nginx's connections (stub_status on its status socket): at least the one asking.
+    expect(
+      samples(text, 'gatehouse_nginx_connections').get('node="local",state="active"'),
+    ).toBeGreaterThanOrEqual(1);
     // Never a path or a client address in a label.
     expect(text).not.toMatch(/gatehouse_http_[a-z_]+\{[^}]*(hello|items|127\.0\.0\.1)/);
 

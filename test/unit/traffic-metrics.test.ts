@@ -6,6 +6,7 @@ import { accessLogBatchSchema } from '../../src/model/access-log.js';
 import { serviceSchema } from '../../src/model/service.js';
 import { parseAccessLine } from '../../src/observe/access-log-parse.js';
 import { RouteResolver } from '../../src/observe/access-log-routes.js';
+import { parseStubStatus } from '../../src/observe/traffic-connections.js';
 import { TrafficMetrics } from '../../src/observe/traffic-export.js';
 import { OTHER, trafficCountersSchema, TrafficCounters } from '../../src/observe/traffic-metrics.js';
 
@@ -218,5 +219,14 @@ describe('traffic counters', () => {
     expect(remote.size).toBe(2);
     remote.merge({ ...c.wire(seq), epoch: 43 });
     expect(remote.size).toBe(1);
+  });
+});
+
+describe("nginx's connections", () => {
+  it('reads stub_status', () => {
+    const text =
+      'Active connections: 7 \nserver accepts handled requests\n 10 10 42 \nReading: 1 Writing: 2 Waiting: 4 \n';
+    expect(parseStubStatus(text)).toEqual({ active: 7, reading: 1, writing: 2, waiting: 4 });
+    expect(parseStubStatus('<html>404</html>')).toBeUndefined();
   });
 });

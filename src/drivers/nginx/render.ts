@@ -287,6 +287,10 @@ function statusServer(env: RenderEnv, guarded: boolean): string[] {
     ...fastLaneEndpoint().map(indent),
     ...tlsEndpoint().map(indent),
     ...gateEndpoint(guarded).map(indent),
+    // nginx's connection counts, read by the traffic metrics (observe/traffic-connections.ts).
+    '    location = /stub_status {',
+    '        stub_status;',
+    '    }',
     '    location / {',
     '        return 404;',
     '    }',
