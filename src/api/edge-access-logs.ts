@@ -17,6 +17,8 @@ export interface EdgeTrafficDeps {
 const accessLogsBody = z.strictObject({
   records: accessLogBatchSchema,
   counters: trafficCountersSchema.optional(),
+  /** Its TCP routes' counters (observe/traffic-tcp.ts). */
+  tcp: trafficCountersSchema.optional(),
 });
 
 /** A batch of 5,000 records of long paths: well under this. */
@@ -38,6 +40,7 @@ export async function edgeAccessLogRoutes(
     const body = parse(accessLogsBody, req.body, '');
     const node = auth.node.name;
     if (body.counters) traffic.metrics.node(node).merge(body.counters);
+    if (body.tcp) traffic.metrics.tcpNode(node).merge(body.tcp);
     if (body.records.length > 0) await traffic.sink.ingest(body.records.map((r) => ({ ...r, node })));
     return { ok: true, records: body.records.length };
   });

@@ -10,6 +10,8 @@ export interface AccessLogSenderOptions {
   base: () => string;
   token: string;
   counters: TrafficCounters;
+  /** TCP routes' counters (traffic-tcp.ts), sent beside. */
+  tcp?: TrafficCounters;
   log: Logger;
   /** Waits between attempts while the control plane does not answer (ms). */
   retryMs?: number[];
@@ -24,6 +26,7 @@ export interface AccessLogSenderOptions {
  */
 export class AccessLogSender implements AccessLogSink {
   private acked = 0;
+  private ackedTcp = 0;
   private stopped = false;
   private readonly abort = new AbortController();
 
@@ -34,11 +37,33 @@ export class AccessLogSender implements AccessLogSink {
     this.abort.abort();
   }
 
+  /** Whether counters changed since the control plane last took them, and no send is under way. */
+  get idleWithChanges(): boolean {
+    return this.busy === 0 && (this.o.counters.seq > this.acked || (this.o.tcp?.seq ?? 0) > this.ackedTcp);
+  }
+
+  private busy = 0;
+
   async ingest(records: readonly AccessLogRecord[]): Promise<void> {
+    this.busy++;
+    try {
+      await this.send(records);
+    } finally {
+      this.busy--;
+    }
+  }
+
+  private async send(records: readonly AccessLogRecord[]): Promise<void> {
     const waits = this.o.retryMs ?? [250, 500, 1000, 2000, 5000];
     for (let attempt = 0; !this.stopped; attempt++) {
       const seq = this.o.counters.seq;
-      const body = JSON.stringify({ records, counters: this.o.counters.wire(this.acked) });
+      const tcp = this.o.tcp;
+      const tcpSeq = tcp?.seq ?? 0;
+      const body = JSON.stringify({
+        records,
+        counters: this.o.counters.wire(this.acked),
+        ...(tcp ? { tcp: tcp.wire(this.ackedTcp) } : {}),
+      });
       const res = await fetch(`${this.o.base()}${ACCESS_LOGS_PATH}`, {
         method: 'POST',
         headers: { authorization: `Bearer ${this.o.token}`, 'content-type': 'application/json' },
@@ -49,6 +74,7 @@ export class AccessLogSender implements AccessLogSink {
         await res.arrayBuffer().catch(() => undefined);
         if (res.ok) {
           this.acked = seq;
+          this.ackedTcp = tcpSeq;
           return;
         }
         if (res.status < 500) {

@@ -7,6 +7,7 @@ import { AccessLogPipeline } from './access-log-pipeline.js';
 import { AccessLogSender } from './access-log-sender.js';
 import { followConnections, statusSocketOf } from './traffic-connections.js';
 import { TrafficMetrics } from './traffic-export.js';
+import { TcpTraffic } from './traffic-tcp.js';
 import { TrafficCounters } from './traffic-metrics.js';
 
 export interface EdgeTrafficOptions {
@@ -40,12 +41,19 @@ export class EdgeTraffic {
   private rotation: NodeJS.Timeout | undefined;
   private stopConnections: (() => void) | undefined;
 
+  /** TCP routes, from nginx's stream log. */
+  private readonly tcp: TcpTraffic;
+
   constructor(private readonly o: EdgeTrafficOptions) {
-    new TrafficMetrics(this.registry).set('local', this.counters);
+    this.tcp = new TcpTraffic(o.prefix, 'local', o.config);
+    const metrics = new TrafficMetrics(this.registry);
+    metrics.set('local', this.counters);
+    metrics.setTcp('local', this.tcp.counters);
     this.sender = new AccessLogSender({
       base: o.base,
       token: o.token,
       counters: this.counters,
+      tcp: this.tcp.counters,
       log: o.log,
     });
     this.pipeline = new AccessLogPipeline({
@@ -84,19 +92,19 @@ export class EdgeTraffic {
       });
       this.server = server;
     }
+    await this.tcp.start();
     await this.pipeline.start();
     this.stopConnections = followConnections(statusSocketOf(this.o.prefix), this.counters);
     const rotate = this.o.rotate;
-    if (rotate) {
-      this.rotation = setInterval(
-        () =>
-          void rotate().catch((err: unknown) =>
-            this.o.log.error({ err: String(err) }, 'edge: log rotation failed'),
-          ),
-        5000,
-      );
-      this.rotation.unref();
-    }
+    this.rotation = setInterval(() => {
+      if (rotate)
+        void rotate().catch((err: unknown) =>
+          this.o.log.error({ err: String(err) }, 'edge: log rotation failed'),
+        );
+      // Counters that changed with no batch to carry them (TCP routes alone, unparsed lines).
+      if (this.sender.idleWithChanges) void this.sender.ingest([]).catch(() => undefined);
+    }, 5000);
+    this.rotation.unref();
   }
 
   async stop(): Promise<void> {
@@ -104,6 +112,7 @@ export class EdgeTraffic {
     this.stopConnections?.();
     // The control plane may be away: the last batch is not waited for.
     this.sender.stop();
+    await this.tcp.stop();
     await this.pipeline.stop();
     const server = this.server;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -17,12 +17,26 @@ import {
  */
 export class TrafficMetrics {
   private readonly nodes = new Map<string, TrafficCounters>();
+  /** TCP routes' sessions (traffic-tcp.ts), by node likewise. */
+  private readonly tcp = new Map<string, TrafficCounters>();
 
   constructor(
     registry: Registry,
     private readonly cap = DEFAULT_SERIES_CAP,
   ) {
     for (const f of families(() => this.nodes)) registry.registerMetric(f);
+    for (const f of tcpFamilies(() => this.tcp)) registry.registerMetric(f);
+  }
+
+  /** The TCP counters of `name`, made on first use. */
+  tcpNode(name: string): TrafficCounters {
+    let c = this.tcp.get(name);
+    if (!c) this.tcp.set(name, (c = new TrafficCounters(this.cap, 0)));
+    return c;
+  }
+
+  setTcp(name: string, counters: TrafficCounters): void {
+    this.tcp.set(name, counters);
   }
 
   /** The counters of `node`, made on first use. */
@@ -40,12 +54,13 @@ export class TrafficMetrics {
   /** A node removed: its series go. */
   forget(name: string): void {
     this.nodes.delete(name);
+    this.tcp.delete(name);
   }
 
   /** Only these nodes' series stay (the others were removed). */
   keepOnly(names: Iterable<string>): void {
     const keep = new Set(names);
-    for (const n of [...this.nodes.keys()]) if (!keep.has(n)) this.nodes.delete(n);
+    for (const n of [...this.nodes.keys(), ...this.tcp.keys()]) if (!keep.has(n)) this.forget(n);
   }
 }
 
@@ -192,5 +207,42 @@ function families(nodes: Nodes): Metric[] {
       'Access log records the log store could not take (counted in the metrics all the same)',
       (c) => c.dropped,
     ),
+  ];
+}
+
+/** TCP routes: `route` is the listening port; `service` `_shared` where services share it by SNI. */
+export const TCP_METRICS = {
+  sessions: 'gatehouse_tcp_sessions_total',
+  duration: 'gatehouse_tcp_session_duration_seconds',
+  received: 'gatehouse_tcp_received_bytes_total',
+  sent: 'gatehouse_tcp_sent_bytes_total',
+} as const;
+
+function tcpFamilies(nodes: Nodes): Metric[] {
+  const N = TCP_METRICS;
+  const counter = (name: string, help: string, pick: (s: Readonly<TrafficSeries>) => number) =>
+    family(name, help, 'counter', (ns) => perSeries(ns, (labels, s) => [{ labels, value: pick(s) }]), nodes);
+  return [
+    family(
+      N.sessions,
+      'TCP/UDP route sessions that ended, by service, route (its port) and status class (nginx: 200 ok; 4xx refused; 5xx upstream failed)',
+      'counter',
+      (ns) =>
+        perSeries(ns, (labels, s) =>
+          s.requests.flatMap((value, i) =>
+            value > 0 ? [{ labels: { ...labels, status_class: STATUS_CLASSES[i] as string }, value }] : [],
+          ),
+        ),
+      nodes,
+    ),
+    family(
+      N.duration,
+      'TCP/UDP route session duration, by service and route',
+      'histogram',
+      (ns) => perSeries(ns, (labels, s) => histogram(N.duration, labels, s.duration, s.duration_sum)),
+      nodes,
+    ),
+    counter(N.received, 'Bytes received from TCP/UDP clients, by service and route', (s) => s.bytes_in),
+    counter(N.sent, 'Bytes sent to TCP/UDP clients, by service and route', (s) => s.bytes_out),
   ];
 }

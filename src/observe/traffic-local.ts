@@ -6,6 +6,7 @@ import type { Logger } from './log.js';
 import { AccessLogPipeline } from './access-log-pipeline.js';
 import { followConnections, statusSocketOf } from './traffic-connections.js';
 import { TrafficMetrics } from './traffic-export.js';
+import { TcpTraffic } from './traffic-tcp.js';
 import { TrafficCounters } from './traffic-metrics.js';
 
 /**
@@ -34,12 +35,16 @@ export class LocalTraffic {
   readonly metrics: TrafficMetrics;
   readonly counters = new TrafficCounters();
   readonly pipeline: AccessLogPipeline;
+  /** TCP routes, from nginx's stream log. */
+  readonly tcp: TcpTraffic;
   private readonly prefix: string;
 
   constructor(o: LocalTrafficOptions) {
     this.prefix = o.prefix;
+    this.tcp = new TcpTraffic(o.prefix, 'local', o.config);
     this.metrics = new TrafficMetrics(o.registry);
     this.metrics.set('local', this.counters);
+    this.metrics.setTcp('local', this.tcp.counters);
     this.pipeline = new AccessLogPipeline({
       file: join(o.prefix, 'logs', 'access.log'),
       node: 'local',
@@ -52,13 +57,15 @@ export class LocalTraffic {
 
   private stopConnections: (() => void) | undefined;
 
-  start(): Promise<void> {
+  async start(): Promise<void> {
     this.stopConnections = followConnections(statusSocketOf(this.prefix), this.counters);
-    return this.pipeline.start();
+    await this.tcp.start();
+    await this.pipeline.start();
   }
 
-  stop(): Promise<void> {
+  async stop(): Promise<void> {
     this.stopConnections?.();
-    return this.pipeline.stop();
+    await this.tcp.stop();
+    await this.pipeline.stop();
   }
 }

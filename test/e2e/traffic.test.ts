@@ -1,4 +1,5 @@
 import { readFile, rm } from 'node:fs/promises';
+import { createServer as createNetServer, connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGatehouse, type Gatehouse } from '../../src/gatehouse.js';
@@ -193,6 +194,45 @@ describe('traffic metrics and access log records from nginx', () => {
     await counted(before + 15);
     await gh.traffic.pipeline.poll();
     expect(sink.records.filter((r) => r.path === '/rotated')).toHaveLength(15);
+  });
+
+  it('counts TCP route sessions from the stream log, by service and port', async () => {
+    const echo = createNetServer((sock) => sock.on('data', (d) => sock.end(`tcp:${String(d)}`)));
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+    try {
+      const port = await freePort();
+      const r = await api('PUT', '/api/v1/services/mq?wait=true', {
+        tcp: [{ port, upstreams: [`127.0.0.1:${(echo.address() as AddressInfo).port}`] }],
+      });
+      expect(r.status, JSON.stringify(r.json)).toBe(201);
+      for (let i = 0; i < 2; i++) {
+        const answer = await new Promise<string>((resolve, reject) => {
+          const c = connect(port, '127.0.0.1', () => c.write('hi'));
+          let got = '';
+          c.on('data', (d) => (got += String(d)));
+          c.on('end', () => resolve(got));
+          c.on('error', reject);
+        });
+        expect(answer).toBe('tcp:hi');
+      }
+      const labels = `node="local",service="mq",route="${port}"`;
+      await until(
+        async () =>
+          samples(await metrics(), 'gatehouse_tcp_sessions_total').get(`${labels},status_class="2xx"`) === 2
+            ? true
+            : undefined,
+        10_000,
+        200,
+      );
+      const text = await metrics();
+      expect(samples(text, 'gatehouse_tcp_received_bytes_total').get(labels)).toBe(4);
+      expect(samples(text, 'gatehouse_tcp_sent_bytes_total').get(labels)).toBe(12);
+      expect(samples(text, 'gatehouse_tcp_session_duration_seconds_count').get(labels)).toBe(2);
+    } finally {
+      // Gone before the edge below starts: its nginx could not take the same port on this machine.
+      expect((await api('DELETE', '/api/v1/services/mq?wait=true')).status).toBe(200);
+      echo.close();
+    }
   });
 
   it("takes a remote edge's records and counters, exported with node=<edge name>", async () => {

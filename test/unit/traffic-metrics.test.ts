@@ -7,6 +7,7 @@ import { serviceSchema } from '../../src/model/service.js';
 import { parseAccessLine } from '../../src/observe/access-log-parse.js';
 import { RouteResolver } from '../../src/observe/access-log-routes.js';
 import { parseStubStatus } from '../../src/observe/traffic-connections.js';
+import { parseStreamLine, SHARED, tcpPorts } from '../../src/observe/traffic-tcp.js';
 import { TrafficMetrics } from '../../src/observe/traffic-export.js';
 import { OTHER, trafficCountersSchema, TrafficCounters } from '../../src/observe/traffic-metrics.js';
 
@@ -228,5 +229,41 @@ describe("nginx's connections", () => {
       'Active connections: 7 \nserver accepts handled requests\n 10 10 42 \nReading: 1 Writing: 2 Waiting: 4 \n';
     expect(parseStubStatus(text)).toEqual({ active: 7, reading: 1, writing: 2, waiting: 4 });
     expect(parseStubStatus('<html>404</html>')).toBeUndefined();
+  });
+});
+
+describe('TCP routes from the stream log', () => {
+  it('reads a session line, names the service by port (shared ports by SNI as _shared)', () => {
+    const tcp = config([
+      { name: 'mq', tcp: [{ port: 1883, upstreams: up }] },
+      { name: 'a', tcp: [{ port: 443, upstreams: up, tls: 'passthrough', sni: ['a.test'] }] },
+      { name: 'b', tcp: [{ port: 443, upstreams: up, tls: 'passthrough', sni: ['b.test'] }] },
+    ]);
+    const ports = tcpPorts(tcp);
+    expect(ports).toEqual(
+      new Map([
+        [1883, 'mq'],
+        [443, SHARED],
+      ]),
+    );
+    const p = parseStreamLine(
+      '192.0.2.7 [2026-12-07T15:00:00+00:00] TCP 1883 200 120 40 3.250 "10.0.0.1:1883"',
+      'local',
+      ports,
+    );
+    expect(p?.record).toMatchObject({
+      service: 'mq',
+      route: '1883',
+      status: 200,
+      duration_ms: 3250,
+      bytes_in: 40,
+      bytes_out: 120,
+      upstream: '10.0.0.1:1883',
+    });
+    expect(parseStreamLine('192.0.2.7 [x] TCP 9 502 0 0 0.001 "-"', 'local', ports)?.record).toMatchObject({
+      service: null,
+      upstream: null,
+    });
+    expect(parseStreamLine('not a stream line', 'local', ports)).toBeUndefined();
   });
 });
