@@ -51,7 +51,10 @@ const edgeOptionsSchema = z
     'metrics-listen': z
       .string()
       .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]*):[0-9]{1,5}$/, 'expected HOST:PORT or :PORT')
-      .refine((v) => Number(/([0-9]+)$/.exec(v)?.[1]) <= 65535, 'a port up to 65535')
+      .refine(
+        (v) => !/:[0-9]{1,5}$/.test(v) || Number(/([0-9]+)$/.exec(v)?.[1]) <= 65535,
+        'a port up to 65535',
+      )
       .optional(),
     ...tunnelFlagsSchema.shape,
   })
