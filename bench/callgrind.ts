@@ -10,6 +10,8 @@
  * figure. Gatehouse's config is the one the bench's Gatehouse renders for P1's two services,
  * copied with its paths moved to a directory of its own. CG_KEEP=1 keeps the dumps (for
  * callgrind_annotate) and prints where; CG_ONLY=name,name measures only those targets.
+ * CG_LOG=off|old|lua changes Gatehouse's copy: its main access log off, in the text format before
+ * issue 18, or with a Lua counter in the log phase (docs/observability.md: what the log costs).
  *
  * Under each figure, where Lua runs, its handlers' share (inclusive, per request): set_by_lua,
  * the balancer (and within it set_current_peer, C), log_by_lua.
@@ -87,7 +89,18 @@ async function snapshotGatehouse(dir: string, backendPort: number): Promise<{ co
         .join(to)
         .split(dataDir)
         .join(join(to, 'data'))
-        .replace(listen, (_m, v6: string | undefined) => `listen ${v6 ?? ''}${port}`);
+        .replace(listen, (_m, v6: string | undefined) => `listen ${v6 ?? ''}${port}`)
+        .replace(/access_log (\S+\/logs\/access\.log) gh_main ([^;]*);/g, (line) =>
+          process.env.CG_LOG === 'off' ? 'access_log off;' : line,
+        )
+        .replace(/log_format gh_main [^\n]*;/, (line) =>
+          process.env.CG_LOG === 'old'
+            ? `log_format gh_main '$remote_addr [$time_iso8601] "$host" "$request" $status $body_bytes_sent $request_time';`
+            : process.env.CG_LOG === 'lua'
+              ? line +
+                '\n    log_by_lua_block { local d = ngx.shared.gh_health; local k = (ngx.var.gh_pool or ngx.var.host) .. " " .. ngx.var.status; d:incr(k, 1, 0); d:incr(k .. " t", tonumber(ngx.var.request_time) or 0, 0); d:incr(k .. " b", tonumber(ngx.var.bytes_sent) or 0, 0) }'
+              : line,
+        );
       await writeFile(file, moved);
     }
     return { conf: join(to, 'gen', 'nginx.conf'), port };

@@ -40,6 +40,8 @@ const CASES: Record<string, () => Promise<Case>> = {
   P16: async () => (await import('./cases/p16.js')).p16,
   P17: async () => (await import('./cases/p17.js')).p17,
   P18: async () => (await import('./cases/p18.js')).p18,
+  // Issue 18: traffic metrics and access logs on ÷ off.
+  P19: async () => (await import('./cases/p19.js')).p19,
   // Issue 18: an upstream down → its alert at a local webhook.
   P20: async () => (await import('./cases/p20.js')).p20,
 };

@@ -11,6 +11,8 @@ import { CertStore } from './tls/store.js';
 import { NodeStore } from './edge/nodes.js';
 import { CertManager } from './tls/manager.js';
 import { DnsProviders } from './dns/providers.js';
+import type { AccessLogSink } from './model/access-log.js';
+import { LocalTraffic } from './observe/traffic-local.js';
 import { Metrics } from './observe/metrics.js';
 import { fillMetrics } from './api/metrics-scrape.js';
 import { fillTunnelMetrics } from './vpn/stats-metrics.js';
@@ -45,6 +47,11 @@ import { startExternalRecords } from './dns/external-records-part.js';
 import { startAlerts } from './alerts/start.js';
 import { openAccessLog, type AccessLogStore } from './observe/access-log-store.js';
 
+export interface StartOptions {
+  /** Where access log records go (default: the no-op sink until the log store exists). */
+  accessLogSink?: AccessLogSink;
+}
+
 export interface Gatehouse {
   settings: Settings;
   registry: Registry;
@@ -66,6 +73,8 @@ export interface Gatehouse {
   accessLog: AccessLogStore;
   /** Actual bound addresses (useful when a port was 0). */
   addresses: { api: string; register: string; socket: string };
+  /** nginx's access log read into traffic metrics and records (observe/traffic-local.ts). */
+  traffic: LocalTraffic;
   close(): Promise<void>;
 }
 
@@ -87,7 +96,11 @@ const HOUR = 3_600_000;
  * the edges (nginx here, the feed for remote ones), certificates, and the management API (TCP with
  * the admin token, plus a local unix socket). Each part is stopped at shutdown, in reverse order.
  */
-export async function startGatehouse(settings: Settings, log: Logger): Promise<Gatehouse> {
+export async function startGatehouse(
+  settings: Settings,
+  log: Logger,
+  opts: StartOptions = {},
+): Promise<Gatehouse> {
   checkTemplates({ ...BUILTIN_TEMPLATES, ...settings.templates });
   const dataDir = settings.data_dir;
   // Refuses (workers locked out, a registry emptied) before anything is opened or nginx touched.
@@ -193,6 +206,18 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       certManager,
       nodes: () => new NodeStore(db).list(),
     });
+    // Access logs (docs/observability.md, docs/logs.md): nginx's access log → traffic metrics (node
+    // "local") and records kept by the log store, with edges' batches (POST /edge/v1/access-logs).
+    const accessLogSink: AccessLogSink = opts.accessLogSink ?? accessLog;
+    const traffic = await life.start(
+      new LocalTraffic({
+        registry: metrics.registry,
+        prefix: join(dataDir, 'nginx'),
+        sink: accessLogSink,
+        config: () => edge.config,
+        log: log.child({ part: 'access-log' }),
+      }),
+    );
     // A rotated session key reaches nginx (a restart: it reads keys from its environment) and edges.
     gate.onSessionKey(() => publisher.sessionKeyChanged());
     // Keys rotated on another replica are in force here at once (read from the store).
@@ -210,6 +235,10 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       announce: announceKeys,
     });
     metrics.onScrape(() => fillMetrics(metrics, { certs, gate, edge, nodes: new NodeStore(db), feed }));
+    // A removed edge's traffic series go with it.
+    metrics.onScrape(async () =>
+      traffic.metrics.keepOnly(['local', ...(await new NodeStore(db).list()).map((n) => n.name)]),
+    );
 
     // WireGuard sites: public edges get them as peers in their config (docs/sites.md).
     const {
@@ -253,6 +282,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       sourceStatus: () => sourceStatuses(sources),
       rotations,
       registerApp,
+      traffic: { sink: accessLogSink, metrics: traffic.metrics },
       ...(lanDns ? { lanDns } : {}),
       log: log.child({ part: 'api' }),
     });
@@ -284,6 +314,7 @@ export async function startGatehouse(settings: Settings, log: Logger): Promise<G
       ...(certManager ? { certManager } : {}),
       gateServer,
       accessLog,
+      traffic,
       generated: { admin: admin.generated, register: register.generated },
       addresses: { api: api.address, register: registration.address, socket: api.socket },
       close: () => life.stopAll(),

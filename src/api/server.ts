@@ -6,6 +6,7 @@ import type { Gate } from '../gate/gate.js';
 import type { CertStore } from '../tls/store.js';
 import type { CertManager } from '../tls/manager.js';
 import type { DnsProviders } from '../dns/providers.js';
+import { edgeAccessLogRoutes, type EdgeTrafficDeps } from './edge-access-logs.js';
 import type { Metrics } from '../observe/metrics.js';
 import { GatehouseError } from '../model/errors.js';
 import { portalHost, type Settings, type Template } from '../model/settings.js';
@@ -103,6 +104,8 @@ export interface ApiDeps {
   alerts?: AlertService;
   /** The access log store (GET /logs, /logs/stream, /analytics; docs/logs.md). */
   accessLog?: AccessLogStore;
+  /** Edges' access logs and traffic counters (POST /edge/v1/access-logs); absent: not taken. */
+  traffic?: EdgeTrafficDeps;
 }
 
 declare module 'fastify' {
@@ -218,6 +221,8 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
   const tunnels = deps.tunnels ?? new TunnelStats();
   void app.register(async (edge) => edgeRoutes(edge, ctx, nodes, deps.feed, tunnels));
   void app.register(async (edge) => siteEdgeRoutes(edge, sites, nodes));
+  const traffic = deps.traffic;
+  if (traffic) void app.register(async (edge) => edgeAccessLogRoutes(edge, nodes, traffic));
   const metrics = deps.metrics;
   if (metrics) {
     // Prometheus: with the metrics token or the admin token as a bearer token (or the local socket).

@@ -18,6 +18,8 @@ export interface AgentOptions {
   log: Logger;
   /** `--register-listen`: a registration listener here, relayed to the control plane followed. */
   registerListen?: { host: string; port: number };
+  /** `--metrics-listen`: the edge's own traffic metrics (GET /metrics, no token) here. */
+  metricsListen?: { host: string; port: number };
   /** `--tunnel-port`: this public edge is the WireGuard server of the control plane's sites. */
   tunnel?: { port: number; endpoint: string; iface: string };
 }

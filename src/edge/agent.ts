@@ -20,6 +20,7 @@ import type { TunnelProber } from '../vpn/latency.js';
 import type { TunnelReport } from '../vpn/stats.js';
 import { StatusReporter, type NodeReport } from './status-report.js';
 import { agentTunnel } from './tunnel-report.js';
+import { EdgeTraffic } from '../observe/traffic-edge.js';
 import type { AgentOptions } from './agent-options.js';
 import { ControlDown, round1, unreachable } from './control-errors.js';
 
@@ -123,6 +124,16 @@ export class EdgeAgent {
       : undefined;
     this.tunnel = t?.tunnel;
     this.prober = t?.prober;
+    this.traffic = new EdgeTraffic({
+      prefix: join(o.dataDir, 'nginx'),
+      base: () => this.base,
+      token: o.token,
+      config: () => this.body?.config,
+      log: o.log.child({ part: 'access-log' }),
+      ...(o.metricsListen ? { metricsListen: o.metricsListen } : {}),
+      // As the control plane's nginx_log_max_mb default: 100 MB.
+      rotate: () => this.driver.rotateLogs(100 * 1024 * 1024),
+    });
     this.reporter = new StatusReporter({
       base: () => this.base,
       token: o.token,
@@ -130,6 +141,9 @@ export class EdgeAgent {
       stopped: () => this.stopped,
     });
   }
+
+  /** Its access log → traffic metrics and records for the control plane (observe/traffic-edge.ts). */
+  readonly traffic: EdgeTraffic;
 
   /** The WireGuard server, with --tunnel-port (src/vpn/edge-tunnel.ts). */
   private readonly tunnel: EdgeTunnel | undefined;
@@ -163,6 +177,7 @@ export class EdgeAgent {
     this.tlsDir = tlsDir;
     if (inMemory) this.memoryDir = dirname(tlsDir);
     await this.driver.init();
+    await this.traffic.start();
     await this.fromCache().catch((err: unknown) =>
       this.o.log.error({ err: String(err) }, 'edge: the cached config could not be applied'),
     );
@@ -372,6 +387,7 @@ export class EdgeAgent {
     this.prober?.stop();
     await this.tunnel?.stop();
     await this.applying;
+    await this.traffic.stop();
     await this.cache.drain();
     await this.relay.close();
     await this.driver.stop();

@@ -99,6 +99,13 @@ export class LocalEdge {
   /** Resolves the DNS names in upstreams: services are compiled with their addresses. */
   private names: UpstreamNames | undefined;
 
+  /** The config nginx serves (the access log reader names services and routes from it). */
+  private served: EdgeConfig | undefined;
+
+  get config(): EdgeConfig | undefined {
+    return this.served;
+  }
+
   /** Compiles services as `names` sees them (names replaced by their addresses). */
   useNames(names: UpstreamNames): void {
     this.names = names;
@@ -310,6 +317,7 @@ export class LocalEdge {
         applies: this.status.applies + 1,
       });
       this.lastDownKey = downKey;
+      this.served = cfg;
       // The compiler hands out the same list while no host's certificate changed.
       if (cfg.tls.hosts !== this.httpsHostsOf) {
         this.httpsHostsOf = cfg.tls.hosts;

@@ -48,6 +48,14 @@ const edgeOptionsSchema = z
         'a port up to 65535',
       )
       .optional(),
+    'metrics-listen': z
+      .string()
+      .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]*):[0-9]{1,5}$/, 'expected HOST:PORT or :PORT')
+      .refine(
+        (v) => !/:[0-9]{1,5}$/.test(v) || Number(/([0-9]+)$/.exec(v)?.[1]) <= 65535,
+        'a port up to 65535',
+      )
+      .optional(),
     ...tunnelFlagsSchema.shape,
   })
   .refine((o) => o['edge-https-port'] !== o['edge-http-port'], {
@@ -86,6 +94,10 @@ export function edgeCommand(): Command {
     .option(
       '--register-listen <host:port>',
       "also take registrations here (the control plane's registration API, token and allowlist), relayed to the replica followed",
+    )
+    .option(
+      '--metrics-listen <host:port>',
+      "serve this edge's traffic metrics at GET /metrics here, with no token (bind it to a local or private address)",
     )
     .option('--tunnel-port <port>', 'run the WireGuard server for sites on this UDP port (docs/sites.md)')
     .option(
@@ -144,6 +156,7 @@ export function edgeCommand(): Command {
         workers: 1,
         log,
         ...(o['register-listen'] ? { registerListen: listenAt(o['register-listen']) } : {}),
+        ...(o['metrics-listen'] ? { metricsListen: metricsAt(o['metrics-listen']) } : {}),
         ...tunnelOptions(o),
       });
       const stop = () => void agent.stop().then(() => process.exit(0));
@@ -157,6 +170,13 @@ export function edgeCommand(): Command {
 function listenAt(v: string): { host: string; port: number } {
   const { host, port } = parseListen(v);
   return { host: host ?? '0.0.0.0', port: port ?? 0 };
+}
+
+/** HOST:PORT or :PORT (loopback: the endpoint has no token) for the edge's metrics. */
+function metricsAt(v: string): { host: string; port: number } {
+  const { port } = parseListen(v);
+  const host = /^(.*):[0-9]+$/.exec(v)?.[1]?.replace(/^\[|\]$/g, '');
+  return { host: host || '127.0.0.1', port: port ?? 0 };
 }
 
 /** `gatehouse node`: enrol, list and remove edge nodes on the control plane. */

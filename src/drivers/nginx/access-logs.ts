@@ -16,6 +16,41 @@ import type { RenderEnv } from './env.js';
  * client as it is) is not a failed attempt: the route's location does not log it.
  */
 
+/**
+ * The main access log's format: one JSON object a line (escape=json), read by the edge's access
+ * log reader (src/observe/access-log-reader.ts) into AccessLogRecord and the traffic metrics.
+ * `uri` is the path without its query string (queries may hold tokens); `pool` is the route's pool
+ * where a location names it ($gh_pool, pools.ts; empty in the fast lane, whose hosts the reader
+ * maps to their service from the EdgeConfig); `user` the signed-in user of a guarded route (only
+ * when the config has guarded routes: $gh_user is declared then, gate.ts). Numbers unquoted:
+ * nginx always has them. Cost per request: docs/observability.md.
+ */
+export function mainLogFormat(guarded: boolean): string[] {
+  const fields = [
+    '"time":$msec',
+    '"host":"$host"',
+    '"method":"$request_method"',
+    '"uri":"$uri"',
+    '"status":$status',
+    '"request_time":$request_time',
+    '"upstream_addr":"$upstream_addr"',
+    '"upstream_status":"$upstream_status"',
+    '"upstream_response_time":"$upstream_response_time"',
+    '"request_length":$request_length',
+    '"bytes_sent":$bytes_sent',
+    '"remote_addr":"$remote_addr"',
+    '"pool":"$gh_pool"',
+    ...(guarded ? ['"user":"$gh_user"'] : []),
+  ];
+  return [
+    // $gh_pool is set by `set` where a location names a pool; read where none does (the fast
+    // lane, the portal) nginx would write a warning to the error log for every request (measured:
+    // ~3k instructions and a write a request).
+    'uninitialized_variable_warn off;',
+    `log_format gh_main escape=json '{${fields.join(',')}}';`,
+  ];
+}
+
 /** The main access log's directive (every request). */
 export function mainLog(env: RenderEnv): string {
   return `access_log ${filePath(env.prefix)}/logs/access.log gh_main buffer=64k flush=1s;`;

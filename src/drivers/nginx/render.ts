@@ -14,7 +14,7 @@ import {
   type RenderMemo,
 } from './render-memo.js';
 import { pagesConf, pageVariables } from './pages.js';
-import { failureLogHttp, failureLogs, mainLog, securityLogHttp } from './access-logs.js';
+import { failureLogHttp, failureLogs, mainLog, mainLogFormat, securityLogHttp } from './access-logs.js';
 import { siteServer } from './site.js';
 import { gateEndpoint, gateFiles, gateHttp, gateInit, gateMain, policyRoutes, portalServer } from './gate.js';
 import { httpsRedirect, tlsHttpPreamble, tlsPlan, tlsServers, type TlsPlan } from './tls.js';
@@ -147,7 +147,7 @@ export function renderConf(
     ...full.flatMap((s) => s.hosts),
     ...fast.map((f) => f.host).filter((h) => plan.certOf.has(h)),
   ];
-  http.push(...httpPreamble(env, own, named));
+  http.push(...httpPreamble(env, own, named, guarded));
   http.push(...failureLogHttp(env), ...securityLogHttp(env));
   http.push(...gateHttp(env, guarded));
   http.push(...tlsHttpPreamble(plan));
@@ -203,8 +203,8 @@ export function renderConf(
   };
 }
 
-/** `named`: every host named in a server block or host map. */
-function httpPreamble(env: RenderEnv, cfg: EdgeConfig, named: string[]): string[] {
+/** `named`: every host named in a server block or host map; `guarded`: the gate's check runs. */
+function httpPreamble(env: RenderEnv, cfg: EdgeConfig, named: string[], guarded: boolean): string[] {
   const names = named.length;
   // A bucket must hold the longest name (host names go up to 253 characters).
   const longest = Math.max(0, ...named.map((h) => h.length));
@@ -214,9 +214,8 @@ function httpPreamble(env: RenderEnv, cfg: EdgeConfig, named: string[]): string[
   return [
     'server_tokens off;',
     'default_type application/octet-stream;',
-    // No $upstream_addr (~0.46k instructions a request, measured with bench/callgrind.ts): the route
-    // names its pool; a failed attempt names its peer in the error log and the failure log.
-    `log_format gh_main '$remote_addr [$time_iso8601] "$host" "$request" $status $body_bytes_sent $request_time';`,
+    // JSON lines for the access log reader (access-logs.ts; its cost: docs/observability.md).
+    ...mainLogFormat(guarded),
     mainLog(env),
     `client_body_temp_path ${p}/tmp/body;`,
     `proxy_temp_path ${p}/tmp/proxy;`,
@@ -288,6 +287,10 @@ function statusServer(env: RenderEnv, guarded: boolean): string[] {
     ...fastLaneEndpoint().map(indent),
     ...tlsEndpoint().map(indent),
     ...gateEndpoint(guarded).map(indent),
+    // nginx's connection counts, read by the traffic metrics (observe/traffic-connections.ts).
+    '    location = /stub_status {',
+    '        stub_status;',
+    '    }',
     '    location / {',
     '        return 404;',
     '    }',
