@@ -13,6 +13,7 @@ import { CertManager } from './tls/manager.js';
 import { DnsProviders } from './dns/providers.js';
 import type { AccessLogSink } from './model/access-log.js';
 import { LocalTraffic } from './observe/traffic-local.js';
+import { TrafficRates } from './observe/traffic-rates.js';
 import { Metrics } from './observe/metrics.js';
 import { fillMetrics } from './api/metrics-scrape.js';
 import { fillTunnelMetrics } from './vpn/stats-metrics.js';
@@ -197,15 +198,6 @@ export async function startGatehouse(
     }
     await life.start(new SecurityLog(join(dataDir, 'nginx', 'logs', 'security.log'), gate));
     const { edge, feed } = publisher;
-    // Alert rules (docs/alerts.md): the engine runs on the leader; every replica serves the API.
-    const alerts = await startAlerts(life, {
-      ...core,
-      gate,
-      edge,
-      feed,
-      certManager,
-      nodes: () => new NodeStore(db).list(),
-    });
     // Access logs (docs/observability.md, docs/logs.md): nginx's access log → traffic metrics (node
     // "local") and records kept by the log store, with edges' batches (POST /edge/v1/access-logs).
     const accessLogSink: AccessLogSink = opts.accessLogSink ?? accessLog;
@@ -218,6 +210,17 @@ export async function startGatehouse(
         log: log.child({ part: 'access-log' }),
       }),
     );
+    // Alert rules (docs/alerts.md): the engine runs on the leader; every replica serves the API.
+    const alerts = await startAlerts(life, {
+      ...core,
+      gate,
+      edge,
+      feed,
+      certManager,
+      nodes: () => new NodeStore(db).list(),
+      // The error-rate rule counts from every node's traffic counters.
+      errorRates: new TrafficRates(traffic.metrics),
+    });
     // A rotated session key reaches nginx (a restart: it reads keys from its environment) and edges.
     gate.onSessionKey(() => publisher.sessionKeyChanged());
     // Keys rotated on another replica are in force here at once (read from the store).

@@ -3,6 +3,7 @@ import type { NginxConnections } from './traffic-connections.js';
 import {
   DEFAULT_SERIES_CAP,
   DURATION_BUCKETS,
+  NONE,
   STATUS_CLASSES,
   TrafficCounters,
   type TrafficSeries,
@@ -55,6 +56,24 @@ export class TrafficMetrics {
   forget(name: string): void {
     this.nodes.delete(name);
     this.tcp.delete(name);
+  }
+
+  /**
+   * Requests and 5xx answers per service, all nodes and routes together, since each node's
+   * counters began (requests no service answered are left out).
+   */
+  totalsByService(): Map<string, { requests: number; errors: number }> {
+    const out = new Map<string, { requests: number; errors: number }>();
+    const fivexx = STATUS_CLASSES.indexOf('5xx');
+    for (const c of this.nodes.values())
+      for (const s of c.all()) {
+        if (s.service === NONE) continue;
+        const t = out.get(s.service) ?? { requests: 0, errors: 0 };
+        for (const n of s.requests) t.requests += n;
+        t.errors += s.requests[fivexx] ?? 0;
+        out.set(s.service, t);
+      }
+    return out;
   }
 
   /** Only these nodes' series stay (the others were removed). */

@@ -83,8 +83,8 @@ describe('alert rules: conditions on real parts reach a local webhook', () => {
       repeat_s: 3600,
     });
     expect(by.error_rate?.settings).toMatchObject({ percent: 5, window_min: 5 });
-    // No traffic metrics in this build yet: the rule says why it cannot fire.
-    expect(by.error_rate?.unavailable).toContain('traffic metrics');
+    // Counted from nginx's access log (the traffic metrics): available.
+    expect(by.error_rate?.unavailable).toBeNull();
     expect(by.certificate?.settings).toMatchObject({ days: 14 });
     expect(by.sign_in_failures?.settings).toMatchObject({ count: 10, window_min: 5 });
 
@@ -188,6 +188,29 @@ describe('alert rules: conditions on real parts reach a local webhook', () => {
     expect(ch.channels[0]?.delivery?.last_sent).toBeTruthy();
     expect(ch.channels[0]?.delivery?.last_error).toBeNull();
   }, 60_000);
+
+  it('a service answering 5xx above the threshold: an error-rate alert, counted from nginx’s access log', async () => {
+    await rule('error_rate', { hold_s: 0, percent: 20, window_min: 1, min_requests: 5, channels: ['ops'] });
+    const failing = await startServer((req, res) => res.writeHead(req.url === '/ok' ? 200 : 500).end('x'));
+    try {
+      const put = await t.api('PUT', '/api/v1/services/flaky?wait=true', {
+        hosts: ['flaky.home.test'],
+        routes: [{ upstreams: [`127.0.0.1:${failing.port}`] }],
+      });
+      expect(put.status, put.body).toBe(201);
+      // 4 good answers then 6 failures: 60 % over the last minute.
+      for (let i = 0; i < 4; i++) expect((await t.get('flaky.home.test', '/ok')).status).toBe(200);
+      for (let i = 0; i < 6; i++) expect((await t.get('flaky.home.test', '/boom')).status).toBe(500);
+      const [got] = await until(() => {
+        const f = titles('[FIRING] Error rate');
+        return f.length ? f : undefined;
+      }, 20_000);
+      expect(got).toBe('[FIRING] Error rate 60.0 % on flaky');
+    } finally {
+      await t.api('DELETE', '/api/v1/services/flaky');
+      await failing.close();
+    }
+  }, 40_000);
 
   it('a temporary link used: an alert naming the link and its service', async () => {
     await t.api('PUT', '/api/v1/services/share?wait=true', {
