@@ -44,6 +44,8 @@ const CASES: Record<string, () => Promise<Case>> = {
   P19: async () => (await import('./cases/p19.js')).p19,
   // Issue 18: an upstream down → its alert at a local webhook.
   P20: async () => (await import('./cases/p20.js')).p20,
+  // Issue 18: the access log store alone at 10,000 records a second.
+  L2: async () => (await import('./cases/l2.js')).l2,
 };
 
 // dist/bench/run.js → <repo>/bench/results/latest.json

@@ -12,7 +12,7 @@ import { NodeStore } from './edge/nodes.js';
 import { CertManager } from './tls/manager.js';
 import { DnsProviders } from './dns/providers.js';
 import type { AccessLogSink } from './model/access-log.js';
-import { LocalTraffic } from './observe/traffic-local.js';
+import { LocalTraffic } from './edge/traffic-local.js';
 import { TrafficRates } from './observe/traffic-rates.js';
 import { Metrics } from './observe/metrics.js';
 import { fillMetrics } from './api/metrics-scrape.js';
@@ -74,7 +74,7 @@ export interface Gatehouse {
   accessLog: AccessLogStore;
   /** Actual bound addresses (useful when a port was 0). */
   addresses: { api: string; register: string; socket: string };
-  /** nginx's access log read into traffic metrics and records (observe/traffic-local.ts). */
+  /** nginx's access log read into traffic metrics and records (edge/traffic-local.ts). */
   traffic: LocalTraffic;
   close(): Promise<void>;
 }

@@ -20,7 +20,7 @@ import type { TunnelProber } from '../vpn/latency.js';
 import type { TunnelReport } from '../vpn/stats.js';
 import { StatusReporter, type NodeReport } from './status-report.js';
 import { agentTunnel } from './tunnel-report.js';
-import { EdgeTraffic } from '../observe/traffic-edge.js';
+import { EdgeTraffic } from './traffic-edge.js';
 import type { AgentOptions } from './agent-options.js';
 import { ControlDown, round1, unreachable } from './control-errors.js';
 
@@ -142,7 +142,7 @@ export class EdgeAgent {
     });
   }
 
-  /** Its access log → traffic metrics and records for the control plane (observe/traffic-edge.ts). */
+  /** Its access log → traffic metrics and records for the control plane (edge/traffic-edge.ts). */
   readonly traffic: EdgeTraffic;
 
   /** The WireGuard server, with --tunnel-port (src/vpn/edge-tunnel.ts). */

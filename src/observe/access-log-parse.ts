@@ -1,5 +1,5 @@
 import type { AccessLogRecord } from '../model/access-log.js';
-import type { RouteResolver } from './access-log-routes.js';
+import type { RouteResolver } from '../edge/access-log-routes.js';
 
 /**
  * One line of nginx's main access log (log_format gh_main, src/drivers/nginx/access-logs.ts: a

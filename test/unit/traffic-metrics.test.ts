@@ -5,7 +5,7 @@ import { routePool } from '../../src/drivers/nginx/pools.js';
 import { accessLogBatchSchema } from '../../src/model/access-log.js';
 import { serviceSchema } from '../../src/model/service.js';
 import { parseAccessLine } from '../../src/observe/access-log-parse.js';
-import { RouteResolver } from '../../src/observe/access-log-routes.js';
+import { RouteResolver } from '../../src/edge/access-log-routes.js';
 import { parseStubStatus } from '../../src/observe/traffic-connections.js';
 import { parseStreamLine, SHARED, tcpPorts } from '../../src/observe/traffic-tcp.js';
 import { TrafficMetrics } from '../../src/observe/traffic-export.js';

@@ -1,10 +1,10 @@
 import type { EdgeConfig } from '../compile/edge-config.js';
 import { ACCESS_LOG_BATCH_MAX, type AccessLogRecord, type AccessLogSink } from '../model/access-log.js';
-import type { Logger } from './log.js';
-import { parseAccessLine } from './access-log-parse.js';
-import { LogTail, type LogTailOptions } from './access-log-reader.js';
+import type { Logger } from '../observe/log.js';
+import { parseAccessLine } from '../observe/access-log-parse.js';
+import { LogTail, type LogTailOptions } from '../observe/access-log-reader.js';
 import { RouteResolver } from './access-log-routes.js';
-import type { TrafficCounters } from './traffic-metrics.js';
+import type { TrafficCounters } from '../observe/traffic-metrics.js';
 
 export interface AccessLogPipelineOptions {
   /** nginx's main access log (`<prefix>/logs/access.log`). */

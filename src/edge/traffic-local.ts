@@ -2,12 +2,12 @@ import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { EdgeConfig } from '../compile/edge-config.js';
 import type { AccessLogSink } from '../model/access-log.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../observe/log.js';
 import { AccessLogPipeline } from './access-log-pipeline.js';
-import { followConnections, statusSocketOf } from './traffic-connections.js';
-import { TrafficMetrics } from './traffic-export.js';
-import { TcpTraffic } from './traffic-tcp.js';
-import { TrafficCounters } from './traffic-metrics.js';
+import { followConnections, statusSocketOf } from '../observe/traffic-connections.js';
+import { TrafficMetrics } from '../observe/traffic-export.js';
+import { TcpTraffic } from '../observe/traffic-tcp.js';
+import { TrafficCounters } from '../observe/traffic-metrics.js';
 
 export interface LocalTrafficOptions {
   /** The control plane's /metrics registry. */

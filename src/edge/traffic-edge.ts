@@ -2,13 +2,13 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import type { EdgeConfig } from '../compile/edge-config.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../observe/log.js';
 import { AccessLogPipeline } from './access-log-pipeline.js';
-import { AccessLogSender } from './access-log-sender.js';
-import { followConnections, statusSocketOf } from './traffic-connections.js';
-import { TrafficMetrics } from './traffic-export.js';
-import { TcpTraffic } from './traffic-tcp.js';
-import { TrafficCounters } from './traffic-metrics.js';
+import { AccessLogSender } from '../observe/access-log-sender.js';
+import { followConnections, statusSocketOf } from '../observe/traffic-connections.js';
+import { TrafficMetrics } from '../observe/traffic-export.js';
+import { TcpTraffic } from '../observe/traffic-tcp.js';
+import { TrafficCounters } from '../observe/traffic-metrics.js';
 
 export interface EdgeTrafficOptions {
   /** nginx's prefix (its logs are in `logs/`). */
