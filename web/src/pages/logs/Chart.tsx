@@ -6,12 +6,16 @@ const W = 600;
 const H = 140;
 const PAD = { left: 44, right: 8, top: 8, bottom: 22 };
 
-/** "12:00" within a day, "Dec 7" beyond. */
+/**
+ * "16:00" today, "Dec 6 16:15" on another day (a 24 h window starts yesterday), "Dec 7" for the
+ * 7-day window; 24-hour times like the access log's.
+ */
 function tick(ms: number, long: boolean): string {
   const d = new Date(ms);
-  return long
-    ? d.toLocaleDateString(undefined, { month: 'short', day: 'numeric' })
-    : d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+  if (long) return d.toLocaleDateString(undefined, { month: 'short', day: 'numeric' });
+  const time = d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  if (d.toDateString() === new Date().toDateString()) return time;
+  return `${d.toLocaleDateString(undefined, { month: 'short', day: 'numeric' })} ${time}`;
 }
 
 /** A round axis maximum at or above `v` (1, 2, 5 × 10^n). */
