@@ -2,7 +2,8 @@ import type { EdgeConfig } from '../compile/edge-config.js';
 import { ACCESS_LOG_BATCH_MAX, type AccessLogRecord, type AccessLogSink } from '../model/access-log.js';
 import type { Logger } from '../observe/log.js';
 import { parseAccessLine } from '../observe/access-log-parse.js';
-import { LogTail, type LogTailOptions } from '../observe/access-log-reader.js';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { LogTail, type LogPosition, type LogTailOptions } from '../observe/access-log-reader.js';
 import { RouteResolver } from './access-log-routes.js';
 import type { TrafficCounters } from '../observe/traffic-metrics.js';
 
@@ -21,6 +22,31 @@ export interface AccessLogPipelineOptions {
   /** A batch not full is handed over after this long. */
   flushMs?: number;
   tail?: LogTailOptions;
+  /**
+   * Where the position of the last records the sink kept is saved (default: the log's path +
+   * `.position`), so that the next run reads on from there: lines written while the reader was
+   * stopped are read then. Off with `false`.
+   */
+  checkpoint?: string | false;
+}
+
+/** At most one checkpoint write this often (a crash re-reads at most this much, as duplicates). */
+const CHECKPOINT_MS = 1000;
+
+function positionOf(text: string): LogPosition | undefined {
+  try {
+    const v = JSON.parse(text) as Record<string, unknown>;
+    const n = (k: string) =>
+      typeof v[k] === 'number' && Number.isSafeInteger(v[k]) && (v[k] as number) >= 0
+        ? (v[k] as number)
+        : undefined;
+    const ino = n('ino');
+    const dev = n('dev');
+    const offset = n('offset');
+    return ino !== undefined && dev !== undefined && offset !== undefined ? { ino, dev, offset } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -31,7 +57,12 @@ export interface AccessLogPipelineOptions {
  * dropped and counted (the metrics have counted its lines already).
  */
 export class AccessLogPipeline {
-  private readonly tail: LogTail;
+  private tail: LogTail | undefined;
+  /** Just past the last lines taken whole (each is in the batch or handed over). */
+  private takenAt: LogPosition | undefined;
+  private savedAt: LogPosition | undefined;
+  private lastSave = 0;
+  private readonly checkpoint: string | undefined;
   private readonly routes = new RouteResolver();
   private batch: AccessLogRecord[] = [];
   private sending: Promise<void> = Promise.resolve();
@@ -41,10 +72,18 @@ export class AccessLogPipeline {
 
   constructor(private readonly o: AccessLogPipelineOptions) {
     this.batchMax = Math.min(o.batchMax ?? ACCESS_LOG_BATCH_MAX, ACCESS_LOG_BATCH_MAX);
-    this.tail = new LogTail(o.file, (lines) => this.take(lines), o.tail);
+    this.checkpoint = o.checkpoint === false ? undefined : (o.checkpoint ?? `${o.file}.position`);
   }
 
   async start(): Promise<void> {
+    const resume = this.checkpoint
+      ? positionOf(await readFile(this.checkpoint, 'utf8').catch(() => ''))
+      : undefined;
+    this.savedAt = resume;
+    this.tail = new LogTail(this.o.file, (lines, at) => this.take(lines, at), {
+      ...this.o.tail,
+      ...(resume ? { resume } : {}),
+    });
     await this.tail.start();
     this.timer = setInterval(() => void this.flush(), this.o.flushMs ?? 1000);
     this.timer.unref();
@@ -53,17 +92,18 @@ export class AccessLogPipeline {
   /** Reads what is left, hands over the last batch, stops. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    await this.tail.stop();
+    await this.tail?.stop();
     await this.flush();
+    await this.save(true);
   }
 
   /** Reads what the file holds now and hands it over (tests, to skip the waits). */
   async poll(): Promise<void> {
-    await this.tail.poll();
+    await this.tail?.poll();
     await this.flush();
   }
 
-  private async take(lines: string[]): Promise<void> {
+  private async take(lines: string[], at: LogPosition): Promise<void> {
     const cfg = this.o.config();
     if (cfg) this.routes.update(cfg);
     const c = this.o.counters;
@@ -77,7 +117,24 @@ export class AccessLogPipeline {
       this.batch.push(p.record);
       if (this.batch.length >= this.batchMax) await this.flush();
     }
+    this.takenAt = at;
   }
+
+  /** Saves the position of what the sink has kept (at most once a second, unless `now`). */
+  private async save(now = false): Promise<void> {
+    const at = this.keptAt;
+    if (!this.checkpoint || !at || at === this.savedAt) return;
+    if (!now && Date.now() - this.lastSave < CHECKPOINT_MS) return;
+    this.lastSave = Date.now();
+    this.savedAt = at;
+    const tmp = `${this.checkpoint}.tmp`;
+    await writeFile(tmp, JSON.stringify(at))
+      .then(() => rename(tmp, this.checkpoint as string))
+      .catch((err: unknown) => this.o.log.warn({ err: String(err) }, 'access log position not saved'));
+  }
+
+  /** The position up to which the sink has kept every record (set after a batch is kept). */
+  private keptAt: LogPosition | undefined;
 
   /** Hands the batch over once the one before it is kept. */
   private flush(): Promise<void> {
@@ -85,8 +142,12 @@ export class AccessLogPipeline {
       if (this.batch.length === 0) return;
       const batch = this.batch;
       this.batch = [];
+      // Every line taken whole so far is in this batch or in one kept before it.
+      const upTo = this.takenAt;
       try {
         await this.o.sink.ingest(batch);
+        if (upTo) this.keptAt = upTo;
+        await this.save();
       } catch (err) {
         this.o.counters.addDropped(batch.length);
         // One warning a minute at most: a store that is down would otherwise fill the log.

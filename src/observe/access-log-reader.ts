@@ -12,9 +12,21 @@ import { open, stat, type FileHandle } from 'node:fs/promises';
  * handler: a slow consumer slows the reading, the rest waits on disk); a line longer than
  * `maxLineBytes` is skipped (and counted).
  */
+/** A place in a log file: which file (inode) and how far its lines were handed over. */
+export interface LogPosition {
+  ino: number;
+  dev: number;
+  offset: number;
+}
+
 export interface LogTailOptions {
   /** Where reading starts in the file there at start: its end (only new lines, the default) or 0. */
   fromStart?: boolean;
+  /**
+   * Where an earlier run got to: the same file is read on from there; another file at the path (it
+   * was rotated meanwhile) from its start. Overrides `fromStart`.
+   */
+  resume?: LogPosition;
   pollMs?: number;
   chunkBytes?: number;
   maxLineBytes?: number;
@@ -50,7 +62,8 @@ export class LogTail {
 
   constructor(
     private readonly path: string,
-    private readonly onLines: (lines: string[]) => Promise<void> | void,
+    /** Whole lines, and the position just past them (the file's place for a resume). */
+    private readonly onLines: (lines: string[], at: LogPosition) => Promise<void> | void,
     private readonly opts: LogTailOptions = {},
   ) {
     this.pollMs = opts.pollMs ?? 250;
@@ -62,7 +75,14 @@ export class LogTail {
   }
 
   async start(): Promise<void> {
-    this.current = await this.openPath(this.opts.fromStart ? 0 : 'end');
+    const r = this.opts.resume;
+    if (r) {
+      const o = await this.openPath(0);
+      // The same file: on from where the last run's lines were kept (0 if it shrank since).
+      if (o && o.ino === r.ino && o.dev === r.dev)
+        o.offset = r.offset <= (await o.fh.stat()).size ? r.offset : 0;
+      this.current = o;
+    } else this.current = await this.openPath(this.opts.fromStart ? 0 : 'end');
     this.schedule();
   }
 
@@ -156,7 +176,8 @@ export class LogTail {
       o.offset += bytesRead;
       total += bytesRead;
       const lines = this.split(o, this.chunk.subarray(0, bytesRead));
-      if (lines.length > 0) await this.onLines(lines);
+      if (lines.length > 0)
+        await this.onLines(lines, { ino: o.ino, dev: o.dev, offset: o.offset - o.carryBytes });
       if (bytesRead < this.chunk.length) return total;
     }
   }

@@ -1,0 +1,101 @@
+import { appendFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { AccessLogPipeline } from '../../src/edge/access-log-pipeline.js';
+import type { AccessLogRecord } from '../../src/model/access-log.js';
+import { createLogger } from '../../src/observe/log.js';
+import { TrafficCounters } from '../../src/observe/traffic-metrics.js';
+import { testDir } from '../helpers/tmp.js';
+
+/** One line of nginx's JSON access log (render.ts's gh_main), for path `uri`. */
+function line(uri: string): string {
+  return `${JSON.stringify({
+    time: 1765100000.123,
+    host: 'a.test',
+    method: 'GET',
+    uri,
+    status: 200,
+    request_time: 0.004,
+    upstream_addr: '10.0.0.1:80',
+    upstream_status: '200',
+    upstream_response_time: '0.003',
+    request_length: 80,
+    bytes_sent: 420,
+    remote_addr: '192.0.2.7',
+    pool: '',
+  })}\n`;
+}
+
+/**
+ * An edge's reader stopped and started again (the agent restarted, or Gatehouse upgraded): the
+ * lines nginx wrote meanwhile are read then, none twice — the position of what the sink kept is
+ * saved beside the log.
+ */
+describe('the access log reader resumes where the last run left', () => {
+  async function run(file: string, kept: string[]) {
+    const sink = {
+      ingest: (records: readonly AccessLogRecord[]) => {
+        kept.push(...records.map((r) => r.path));
+        return Promise.resolve();
+      },
+    };
+    const p = new AccessLogPipeline({
+      file,
+      node: 'edge-a',
+      counters: new TrafficCounters(1000, 0),
+      sink,
+      config: () => undefined,
+      log: createLogger('silent'),
+      tail: { pollMs: 60_000 },
+    });
+    await p.start();
+    return p;
+  }
+
+  it('reads the lines written while it was stopped, none twice', async () => {
+    const file = join(await testDir('gh-resume-'), 'access.log');
+    writeFileSync(file, line('/before-first-start'));
+    const kept: string[] = [];
+    let p = await run(file, kept);
+    appendFileSync(file, line('/a') + line('/b'));
+    await p.poll();
+    await p.stop();
+    expect(kept).toEqual(['/a', '/b']);
+    appendFileSync(file, line('/while-stopped-1') + line('/while-stopped-2'));
+    p = await run(file, kept);
+    await p.poll();
+    appendFileSync(file, line('/after'));
+    await p.poll();
+    await p.stop();
+    expect(kept).toEqual(['/a', '/b', '/while-stopped-1', '/while-stopped-2', '/after']);
+  });
+
+  it('a log rotated while it was stopped: the new file is read from its start', async () => {
+    const dir = await testDir('gh-resume-rot-');
+    const file = join(dir, 'access.log');
+    writeFileSync(file, '');
+    const kept: string[] = [];
+    let p = await run(file, kept);
+    appendFileSync(file, line('/a'));
+    await p.poll();
+    await p.stop();
+    renameSync(file, join(dir, 'access.log.1'));
+    writeFileSync(file, line('/in-the-new-file'));
+    p = await run(file, kept);
+    await p.poll();
+    await p.stop();
+    expect(kept).toEqual(['/a', '/in-the-new-file']);
+  });
+
+  it('a damaged position file is ignored (only new lines, as on a first start)', async () => {
+    const file = join(await testDir('gh-resume-bad-'), 'access.log');
+    writeFileSync(file, line('/old'));
+    writeFileSync(`${file}.position`, '{"ino":"x"');
+    const kept: string[] = [];
+    const p = await run(file, kept);
+    appendFileSync(file, line('/new'));
+    await p.poll();
+    await p.stop();
+    expect(kept).toEqual(['/new']);
+  });
+});
