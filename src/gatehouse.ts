@@ -18,7 +18,7 @@ import { Metrics } from './observe/metrics.js';
 import { fillMetrics } from './api/metrics-scrape.js';
 import { fillTunnelMetrics } from './vpn/stats-metrics.js';
 import { buildGateServer } from './gate/server.js';
-import { SecurityLog } from './gate/security-log.js';
+import { SecurityLog, withEdgeRefusals } from './gate/security-log.js';
 import { durationMs } from './model/values.js';
 import type { Logger } from './observe/log.js';
 import { Registry } from './registry/registry.js';
@@ -285,7 +285,8 @@ export async function startGatehouse(
       sourceStatus: () => sourceStatuses(sources),
       rotations,
       registerApp,
-      traffic: { sink: accessLogSink, metrics: traffic.metrics },
+      // Edges' records: kept, and their nginx's own refusals become security events as this machine's do.
+      traffic: { sink: withEdgeRefusals(gate, accessLogSink), metrics: traffic.metrics },
       ...(lanDns ? { lanDns } : {}),
       log: log.child({ part: 'api' }),
     });

@@ -300,4 +300,41 @@ describe('traffic metrics and access log records from nginx', () => {
     expect((await api('POST', '/edge/v1/access-logs', { records: [] }, 'not-a-node-token')).status).toBe(401);
     expect((await api('POST', '/edge/v1/access-logs', { records: [] }, token)).status).toBe(200);
   });
+
+  it("an edge's own refusals (403 with no upstream asked) become security events naming the edge", async () => {
+    const node = await api('POST', '/api/v1/nodes', { name: 'lan2', role: 'lan' });
+    const token = String(node.json.token);
+    const record = {
+      time: Date.now(),
+      node: 'whatever-the-edge-says',
+      host: 'beta.test',
+      service: 'beta',
+      route: '/',
+      method: 'GET',
+      path: '/secret',
+      status: 403,
+      duration_ms: 0,
+      upstream: null,
+      upstream_ms: null,
+      bytes_in: 90,
+      bytes_out: 150,
+      client: '198.51.100.77',
+      user: null,
+      country: null,
+    };
+    const passed = { ...record, path: '/fine', status: 403, upstream: '10.0.0.1:80', upstream_ms: 1 };
+    const sent = await api('POST', '/edge/v1/access-logs', { records: [record, passed] }, token);
+    expect(sent.status, JSON.stringify(sent.json)).toBe(200);
+    const events = (await api('GET', '/api/v1/events?kind=denied')).json as unknown as {
+      events: { ip: string; detail: string; path: string }[];
+    };
+    const fromEdge = events.events.filter((e) => e.ip === '198.51.100.77');
+    // The upstream's own 403 is the application's answer, not a refusal of Gatehouse's.
+    expect(fromEdge.map((e) => e.detail)).toEqual(['beta.test/secret (edge lan2)']);
+    // And the record is kept under the token's node, not the one the edge wrote.
+    expect(sink.records.filter((r) => r.client === '198.51.100.77').map((r) => r.node)).toEqual([
+      'lan2',
+      'lan2',
+    ]);
+  });
 });
