@@ -1,3 +1,4 @@
+import { hash } from '@node-rs/argon2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessLogList, AnalyticsView } from '../../src/api/views/index.js';
 import { startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
@@ -20,6 +21,12 @@ describe('access logs end to end: nginx → reader → store → API', () => {
       routes: [{ upstreams: [`127.0.0.1:${app.port}`] }],
     });
     expect(put.status, put.body).toBe(201);
+    const ci = await t.api('PUT', '/api/v1/services/ci?wait=true', {
+      hosts: ['ci.pipe.test'],
+      routes: [{ upstreams: [`127.0.0.1:${app.port}`] }],
+      access: { basic: [{ user: 'deploy', password_hash: await hash('deploy secret') }] },
+    });
+    expect(ci.status, ci.body).toBe(201);
   }, 60_000);
   afterAll(async () => {
     await app?.close();
@@ -62,5 +69,21 @@ describe('access logs end to end: nginx → reader → store → API', () => {
     expect(metrics.body).toMatch(
       /gatehouse_http_requests_total\{[^}]*node="local"[^}]*service="shop"[^}]*status_class="2xx"[^}]*\} 5/,
     );
+  }, 40_000);
+
+  it('names the user the gate admitted (basic credentials), and an anonymous refusal without one', async () => {
+    const auth = `Basic ${Buffer.from('deploy:deploy secret').toString('base64')}`;
+    expect((await t.get('ci.pipe.test', '/build', { headers: { authorization: auth } })).status).toBe(200);
+    expect((await t.get('ci.pipe.test', '/build')).status).toBe(401);
+    const list = await until(async () => {
+      const l = (await t.api('GET', '/api/v1/logs?service=ci')).json as unknown as AccessLogList;
+      return l.records.length >= 2 ? l : undefined;
+    }, 15_000);
+    expect(list.records.map((r) => [r.status, r.user])).toEqual([
+      [401, null],
+      [200, 'deploy'],
+    ]);
+    const byUser = (await t.api('GET', '/api/v1/logs?user=deploy')).json as unknown as AccessLogList;
+    expect(byUser.records.map((r) => r.path)).toEqual(['/build']);
   }, 40_000);
 });

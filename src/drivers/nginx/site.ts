@@ -101,7 +101,14 @@ function slowLocation(route: SiteRoute, i: number, pool: Pool, gen: string): str
     // The main location left for here in its rewrite phase, before its limit applied: apply it here.
     ...(rl ? rateLimitLines(rl) : []),
     ...authRequest(i, copies),
-    ...(fa ? [] : ['auth_request_set $gh_auth_user $upstream_http_x_gatehouse_user;']),
+    // The gate's user (basic credentials, a provider) is also the access log's `user` ($gh_user,
+    // declared for guarded configs; a forward-auth server names its user in a header of its own).
+    ...(fa
+      ? []
+      : [
+          'auth_request_set $gh_auth_user $upstream_http_x_gatehouse_user;',
+          'auth_request_set $gh_user $upstream_http_x_gatehouse_user;',
+        ]),
     ...proxyLines(route, pool, gen, identity),
   ];
   return [
