@@ -20,6 +20,7 @@ const SERVICE = 'logs-0';
 const SECONDS = Number(process.env.GATEHOUSE_BENCH_LOGS_S ?? 60);
 const RATE = Number(process.env.GATEHOUSE_BENCH_LOGS_RATE ?? 10_000);
 const CONNECTIONS = 64;
+const EDGE_NODE_OPTIONS = process.env.GATEHOUSE_BENCH_LOGS_EDGE_NODE_OPTIONS ?? '';
 const SAMPLE_MS = 5000;
 /** How long the counts may take to settle after the load (the edge flushes every second). */
 const SETTLE_MS = 120_000;
@@ -184,7 +185,15 @@ export async function logs(ctx: BenchContext): Promise<CaseResult> {
     await seedSimple(bg, 'logs', 1, backend.port);
     const { token } = await new NodeStore(bg.gh.db).add({ name: NODE, role: 'public' });
     const apiPort = Number(/:(\d+)$/.exec(bg.gh.addresses.api)?.[1]);
-    edge = await startBenchEdge(`http://127.0.0.1:${apiPort}`, token);
+    // GATEHOUSE_BENCH_LOGS_EDGE_NODE_OPTIONS: node flags for the edge agent alone (its heap's sizing).
+    const saved = process.env.NODE_OPTIONS;
+    if (EDGE_NODE_OPTIONS) process.env.NODE_OPTIONS = EDGE_NODE_OPTIONS;
+    try {
+      edge = await startBenchEdge(`http://127.0.0.1:${apiPort}`, token);
+    } finally {
+      if (saved === undefined) delete process.env.NODE_OPTIONS;
+      else process.env.NODE_OPTIONS = saved;
+    }
     const host = hostOf(SERVICE);
     await untilServes(edge.httpPort, host, 60_000);
     const agentPid = edge.proc.pid ?? 0;
@@ -295,7 +304,7 @@ export async function logs(ctx: BenchContext): Promise<CaseResult> {
           detail: `edge nginx PSS end − start: ${mb(end.nginxPss - start.nginxPss)} MB`,
         },
       ],
-      notes: [],
+      notes: EDGE_NODE_OPTIONS ? [`L1: the edge agent ran with NODE_OPTIONS=${EDGE_NODE_OPTIONS}`] : [],
       data: { seconds: SECONDS, rate: RATE, wrk, lines, rotations, stored, metric, settleS, mem },
     };
   } finally {
