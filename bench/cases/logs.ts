@@ -20,7 +20,11 @@ const SERVICE = 'logs-0';
 const SECONDS = Number(process.env.GATEHOUSE_BENCH_LOGS_S ?? 60);
 const RATE = Number(process.env.GATEHOUSE_BENCH_LOGS_RATE ?? 10_000);
 const CONNECTIONS = 64;
-const EDGE_NODE_OPTIONS = process.env.GATEHOUSE_BENCH_LOGS_EDGE_NODE_OPTIONS ?? '';
+/**
+ * Node flags for the edge agent alone. By default bin/gatehouse.js's shebang flag, which the bench's
+ * `node bin/gatehouse.js` would not have: the agent runs as `bin/gatehouse.js edge` does.
+ */
+const EDGE_NODE_OPTIONS = process.env.GATEHOUSE_BENCH_LOGS_EDGE_NODE_OPTIONS ?? '--max-semi-space-size=2';
 const SAMPLE_MS = 5000;
 /** How long the counts may take to settle after the load (the edge flushes every second). */
 const SETTLE_MS = 120_000;
