@@ -63,6 +63,11 @@ export function logsCommand(): Command {
       const oldestFirst = [...r.records].reverse();
       if (ctx.json && !o.follow) ctx.print('', r);
       else for (const rec of oldestFirst) console.log(ctx.json ? JSON.stringify(rec) : logLine(rec));
+      // Silence would leave a newcomer wondering whether it worked.
+      if (!ctx.json && r.records.length === 0)
+        console.error(
+          o.follow ? 'no records yet; waiting for new ones (Ctrl-C to stop)' : 'no records match',
+        );
       if (!o.follow) return;
       // Records already printed are not printed again (the tail starts after the list).
       const seen = r.records[0]?.id ?? 0;
