@@ -148,7 +148,7 @@ export const TRAFFIC_METRICS = {
 function families(nodes: Nodes): Metric[] {
   const N = TRAFFIC_METRICS;
   const counter = (name: string, help: string, pick: (s: Readonly<TrafficSeries>) => number) =>
-    family(name, help, 'counter', (ns) => perSeries(ns, (labels, s) => [{ labels, value: pick(s) }]), nodes);
+    seriesCounter(name, help, nodes, pick);
   const perNode = (name: string, help: string, pick: (c: TrafficCounters) => number) =>
     family(
       name,
@@ -158,31 +158,22 @@ function families(nodes: Nodes): Metric[] {
       nodes,
     );
   return [
-    family(
+    byStatusClass(
       N.requests,
       'HTTP requests by service, route and status class, counted from the access log of each node (node "local": this machine)',
-      'counter',
-      (ns) =>
-        perSeries(ns, (labels, s) =>
-          s.requests.flatMap((value, i) =>
-            value > 0 ? [{ labels: { ...labels, status_class: STATUS_CLASSES[i] as string }, value }] : [],
-          ),
-        ),
       nodes,
     ),
-    family(
+    durations(
       N.duration,
       'HTTP request duration as nginx measured it (first byte read to last byte sent), by service and route',
-      'histogram',
-      (ns) => perSeries(ns, (labels, s) => histogram(N.duration, labels, s.duration, s.duration_sum)),
       nodes,
+      (s) => [s.duration, s.duration_sum],
     ),
-    family(
+    durations(
       N.upstream,
       "Upstream answer time (the last attempt's), by service and route; requests no upstream answered are not in it",
-      'histogram',
-      (ns) => perSeries(ns, (labels, s) => histogram(N.upstream, labels, s.upstream, s.upstream_sum)),
       nodes,
+      (s) => [s.upstream, s.upstream_sum],
     ),
     counter(
       N.bytesIn,
@@ -229,6 +220,58 @@ function families(nodes: Nodes): Metric[] {
   ];
 }
 
+/** A counter per series: one value each. */
+function seriesCounter(
+  name: string,
+  help: string,
+  nodes: Nodes,
+  pick: (s: Readonly<TrafficSeries>) => number,
+): Metric {
+  return family(
+    name,
+    help,
+    'counter',
+    (ns) => perSeries(ns, (labels, s) => [{ labels, value: pick(s) }]),
+    nodes,
+  );
+}
+
+/** A counter per series and status class (classes with no request left out). */
+function byStatusClass(name: string, help: string, nodes: Nodes): Metric {
+  return family(
+    name,
+    help,
+    'counter',
+    (ns) =>
+      perSeries(ns, (labels, s) =>
+        s.requests.flatMap((value, i) =>
+          value > 0 ? [{ labels: { ...labels, status_class: STATUS_CLASSES[i] as string }, value }] : [],
+        ),
+      ),
+    nodes,
+  );
+}
+
+/** A histogram per series from its buckets and sum. */
+function durations(
+  name: string,
+  help: string,
+  nodes: Nodes,
+  pick: (s: Readonly<TrafficSeries>) => [number[], number],
+): Metric {
+  return family(
+    name,
+    help,
+    'histogram',
+    (ns) =>
+      perSeries(ns, (labels, s) => {
+        const [buckets, sum] = pick(s);
+        return histogram(name, labels, buckets, sum);
+      }),
+    nodes,
+  );
+}
+
 /** TCP routes: `route` is the listening port; `service` `_shared` where services share it by SNI. */
 export const TCP_METRICS = {
   sessions: 'gatehouse_tcp_sessions_total',
@@ -240,27 +283,17 @@ export const TCP_METRICS = {
 function tcpFamilies(nodes: Nodes): Metric[] {
   const N = TCP_METRICS;
   const counter = (name: string, help: string, pick: (s: Readonly<TrafficSeries>) => number) =>
-    family(name, help, 'counter', (ns) => perSeries(ns, (labels, s) => [{ labels, value: pick(s) }]), nodes);
+    seriesCounter(name, help, nodes, pick);
   return [
-    family(
+    byStatusClass(
       N.sessions,
       'TCP/UDP route sessions that ended, by service, route (its port) and status class (nginx: 200 ok; 4xx refused; 5xx upstream failed)',
-      'counter',
-      (ns) =>
-        perSeries(ns, (labels, s) =>
-          s.requests.flatMap((value, i) =>
-            value > 0 ? [{ labels: { ...labels, status_class: STATUS_CLASSES[i] as string }, value }] : [],
-          ),
-        ),
       nodes,
     ),
-    family(
-      N.duration,
-      'TCP/UDP route session duration, by service and route',
-      'histogram',
-      (ns) => perSeries(ns, (labels, s) => histogram(N.duration, labels, s.duration, s.duration_sum)),
-      nodes,
-    ),
+    durations(N.duration, 'TCP/UDP route session duration, by service and route', nodes, (s) => [
+      s.duration,
+      s.duration_sum,
+    ]),
     counter(N.received, 'Bytes received from TCP/UDP clients, by service and route', (s) => s.bytes_in),
     counter(N.sent, 'Bytes sent to TCP/UDP clients, by service and route', (s) => s.bytes_out),
   ];
