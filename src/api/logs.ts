@@ -1,11 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { logFilterSchema, logQuerySchema, resolveFilter } from '../observe/access-log-query.js';
 import type { AccessLogStore } from '../observe/access-log-store.js';
+import { eventStreams } from './event-stream.js';
 import { parse } from './http-errors.js';
 import type { AccessLogList } from './views/index.js';
-
-/** Keeps proxies and browsers from closing an idle stream. */
-const KEEPALIVE_MS = 15_000;
 
 /**
  * The access log (docs/logs.md): GET /logs (filtered, newest first, paged with `before`) and GET
@@ -19,39 +17,18 @@ export async function logRoutes(app: FastifyInstance, store: AccessLogStore): Pr
     return { records, next: records.length === q.limit && last ? last.id : null } satisfies AccessLogList;
   });
 
-  const open = new Set<() => void>();
-  // Streams never end by themselves: closing the API ends them, or the close would wait forever.
-  app.addHook('preClose', async () => {
-    for (const end of open) end();
-  });
+  const stream = eventStreams(app);
   app.get('/logs/stream', (req, reply) => {
     // Bad filters are a 400 before the stream starts.
     const filter = resolveFilter(parse(logFilterSchema, req.query, 'query'));
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream',
-      'cache-control': 'no-store',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    });
-    const send = (event: string, data: unknown) =>
-      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    const { res, send, onEnd } = stream(req, reply);
     send('hello', { ok: true });
-    const off = store.subscribe(filter, (records) => {
-      // A reader too slow for the stream loses batches rather than holding memory without end.
-      if (res.writableLength > 4 * 1024 * 1024) return;
-      send('logs', { records });
-    });
-    const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
-    keepalive.unref();
-    const end = () => {
-      clearInterval(keepalive);
-      off();
-      open.delete(end);
-      res.end();
-    };
-    open.add(end);
-    req.raw.on('close', end);
+    onEnd(
+      store.subscribe(filter, (records) => {
+        // A reader too slow for the stream loses batches rather than holding memory without end.
+        if (res.writableLength > 4 * 1024 * 1024) return;
+        send('logs', { records });
+      }),
+    );
   });
 }
