@@ -84,12 +84,28 @@ export class WgLink {
         'WireGuard runs in userspace (wireguard-go): no kernel module here',
       );
     this.modeUsed = 'userspace';
+    try {
+      await this.startUserspace();
+    } catch (err) {
+      if (this.running) throw err;
+      // Seen once on a loaded machine: wireguard-go exiting at start. One more try, then the error.
+      this.o.log.warn({ iface: this.o.name, err: String(err) }, 'wireguard-go exited at start; trying again');
+      await run('ip', ['link', 'del', 'dev', this.o.name], { timeout: 10_000 }).catch(() => undefined);
+      await this.startUserspace();
+    }
+  }
+
+  /** Starts wireguard-go and waits until `wg` can talk to its interface. */
+  private async startUserspace(): Promise<void> {
     const child = spawn(this.o.wireguardGo ?? 'wireguard-go', ['-f', this.o.name], {
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, LOG_LEVEL: 'error' },
     });
+    // Its errors go to stdout, its banners to stderr: both kept for the error message.
     let stderr = '';
-    child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+    const keep = (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000));
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
     this.child = child;
     this.exited = new Promise((resolve) => {
       child.once('error', (err) => {
