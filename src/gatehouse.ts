@@ -12,13 +12,12 @@ import { NodeStore } from './edge/nodes.js';
 import { CertManager } from './tls/manager.js';
 import { DnsProviders } from './dns/providers.js';
 import type { AccessLogSink } from './model/access-log.js';
-import { LocalTraffic } from './edge/traffic-local.js';
-import { TrafficRates } from './observe/traffic-rates.js';
+import type { LocalTraffic } from './edge/traffic-local.js';
 import { Metrics } from './observe/metrics.js';
 import { fillMetrics } from './api/metrics-scrape.js';
 import { fillTunnelMetrics } from './vpn/stats-metrics.js';
 import { buildGateServer } from './gate/server.js';
-import { SecurityLog, withEdgeRefusals } from './gate/security-log.js';
+import { SecurityLog } from './gate/security-log.js';
 import { durationMs } from './model/values.js';
 import type { Logger } from './observe/log.js';
 import { Registry } from './registry/registry.js';
@@ -45,7 +44,7 @@ import { openLeader, runEvery } from './store/leader.js';
 import { sitesForFeed } from './vpn/feed-hook.js';
 import { startLanResolver } from './dns/lan-resolver.js';
 import { startExternalRecords } from './dns/external-records-part.js';
-import { startAlerts } from './alerts/start.js';
+import { startObserve } from './start-observe.js';
 import { openAccessLog, type AccessLogStore } from './observe/access-log-store.js';
 
 export interface StartOptions {
@@ -198,28 +197,14 @@ export async function startGatehouse(
     }
     await life.start(new SecurityLog(join(dataDir, 'nginx', 'logs', 'security.log'), gate));
     const { edge, feed } = publisher;
-    // Access logs (docs/observability.md, docs/logs.md): nginx's access log → traffic metrics (node
-    // "local") and records kept by the log store, with edges' batches (POST /edge/v1/access-logs).
-    const accessLogSink: AccessLogSink = opts.accessLogSink ?? accessLog;
-    const traffic = await life.start(
-      new LocalTraffic({
-        registry: metrics.registry,
-        prefix: join(dataDir, 'nginx'),
-        sink: accessLogSink,
-        config: () => edge.config,
-        log: log.child({ part: 'access-log' }),
-      }),
-    );
-    // Alert rules (docs/alerts.md): the engine runs on the leader; every replica serves the API.
-    const alerts = await startAlerts(life, {
-      ...core,
+    // Traffic metrics and access logs, and the alert rules (start-observe.ts).
+    const { traffic, alerts, edgeSink } = await startObserve(life, core, {
       gate,
       edge,
       feed,
       certManager,
-      nodes: () => new NodeStore(db).list(),
-      // The error-rate rule counts from every node's traffic counters.
-      errorRates: new TrafficRates(traffic.metrics),
+      dataDir,
+      sink: opts.accessLogSink ?? accessLog,
     });
     // A rotated session key reaches nginx (a restart: it reads keys from its environment) and edges.
     gate.onSessionKey(() => publisher.sessionKeyChanged());
@@ -238,10 +223,6 @@ export async function startGatehouse(
       announce: announceKeys,
     });
     metrics.onScrape(() => fillMetrics(metrics, { certs, gate, edge, nodes: new NodeStore(db), feed }));
-    // A removed edge's traffic series go with it.
-    metrics.onScrape(async () =>
-      traffic.metrics.keepOnly(['local', ...(await new NodeStore(db).list()).map((n) => n.name)]),
-    );
 
     // WireGuard sites: public edges get them as peers in their config (docs/sites.md).
     const {
@@ -286,7 +267,7 @@ export async function startGatehouse(
       rotations,
       registerApp,
       // Edges' records: kept, and their nginx's own refusals become security events as this machine's do.
-      traffic: { sink: withEdgeRefusals(gate, accessLogSink), metrics: traffic.metrics },
+      traffic: { sink: edgeSink, metrics: traffic.metrics },
       ...(lanDns ? { lanDns } : {}),
       log: log.child({ part: 'api' }),
     });
