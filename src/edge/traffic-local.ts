@@ -3,7 +3,7 @@ import type { Registry } from 'prom-client';
 import type { EdgeConfig } from '../compile/edge-config.js';
 import type { AccessLogSink } from '../model/access-log.js';
 import type { Logger } from '../observe/log.js';
-import { AccessLogPipeline } from './access-log-pipeline.js';
+import { AccessLogReaderThread } from './access-log-reader-thread.js';
 import { followConnections, statusSocketOf } from '../observe/traffic-connections.js';
 import { TrafficMetrics } from '../observe/traffic-export.js';
 import { TcpTraffic } from '../observe/traffic-tcp.js';
@@ -26,7 +26,8 @@ export interface LocalTrafficOptions {
 export class LocalTraffic {
   readonly metrics: TrafficMetrics;
   readonly counters = new TrafficCounters();
-  readonly pipeline: AccessLogPipeline;
+  /** The log's reader, in a thread of its own (access-log-reader-thread.ts). */
+  readonly pipeline: AccessLogReaderThread;
   /** TCP routes, from nginx's stream log. */
   readonly tcp: TcpTraffic;
   private readonly prefix: string;
@@ -37,7 +38,7 @@ export class LocalTraffic {
     this.metrics = new TrafficMetrics(o.registry);
     this.metrics.set('local', this.counters);
     this.metrics.setTcp('local', this.tcp.counters);
-    this.pipeline = new AccessLogPipeline({
+    this.pipeline = new AccessLogReaderThread({
       file: join(o.prefix, 'logs', 'access.log'),
       node: 'local',
       counters: this.counters,

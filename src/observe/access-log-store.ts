@@ -91,6 +91,36 @@ export class AccessLogStore implements AccessLogSink {
     for (const s of this.subscribers) s(stored);
   }
 
+  /**
+   * The file another thread may insert into itself (the local access log reader's, which tells
+   * keptByOther() of each batch); undefined for a store in memory, which only its thread sees.
+   */
+  get sharedFile(): string | undefined {
+    return this.opts.file === ':memory:' ? undefined : this.opts.file;
+  }
+
+  /**
+   * `count` records up to id `last` were inserted by another thread (sharedFile): counted, and read back for
+   * the live tail and the JSON lines only when someone listens.
+   */
+  keptByOther(count: number, last: number): void {
+    this.stats.records += count;
+    this.stats.batches += 1;
+    if (this.subscribers.size === 0 && (!this.opts.json || this.opts.json === 'off')) return;
+    this.reader
+      .all<StoredAccessLog>('select * from access_log where id between ? and ? order by id', [
+        last - count + 1,
+        last,
+      ])
+      .then(
+        (stored) => {
+          this.writeJson(stored.map(({ id: _id, ...r }) => r));
+          for (const s of this.subscribers) s(stored);
+        },
+        (err: unknown) => this.opts.log?.warn({ err: String(err) }, 'access log records not read back'),
+      );
+  }
+
   private writeJson(records: readonly AccessLogRecord[]): void {
     const json = this.opts.json;
     if (!json || json === 'off') return;

@@ -1,0 +1,217 @@
+import type { Worker } from 'node:worker_threads';
+import type { EdgeConfig } from '../compile/edge-config.js';
+import type { AccessLogRecord, AccessLogSink } from '../model/access-log.js';
+import type { Logger } from '../observe/log.js';
+import type { LogTailOptions } from '../observe/access-log-reader.js';
+import { AccessLogStore } from '../observe/access-log-store.js';
+import { startWorker } from '../observe/worker-boot.js';
+import type { TrafficCounters, TrafficCountersWire } from '../observe/traffic-metrics.js';
+
+/** What the thread is started with (its workerData). */
+export interface ReaderThreadInit {
+  file: string;
+  node: string;
+  logLevel: string;
+  seriesCap: number;
+  config?: EdgeConfig | undefined;
+  /** The log store's file: the thread inserts its batches there itself, not through the main thread. */
+  storeFile?: string | undefined;
+  checkpoint?: string | false;
+  tail?: LogTailOptions;
+  batchMax?: number;
+  flushMs?: number;
+}
+
+/** Main thread → reader thread. */
+export type ToReader =
+  | { kind: 'config'; config: EdgeConfig }
+  | { kind: 'poll' | 'stop'; id: number }
+  | { kind: 'ingested'; id: number; error?: string };
+
+/** Reader thread → main thread. */
+export type FromReader =
+  | { kind: 'ready' }
+  | { kind: 'failed'; error: string }
+  | { kind: 'counters'; wire: TrafficCountersWire }
+  | { kind: 'kept'; count: number; last: number }
+  | { kind: 'ingest'; id: number; records: readonly AccessLogRecord[] }
+  | { kind: 'log'; line: string }
+  | { kind: 'done'; id: number; error?: string };
+
+export interface AccessLogReaderThreadOptions {
+  file: string;
+  node: string;
+  /** The main thread's counters: the thread's are merged into them as they change. */
+  counters: TrafficCounters;
+  sink: AccessLogSink;
+  config: () => EdgeConfig | undefined;
+  log: Logger;
+  checkpoint?: string | false;
+  tail?: LogTailOptions;
+  batchMax?: number;
+  flushMs?: number;
+}
+
+/** How often the config the edge serves is looked at (its service and route names). */
+const CONFIG_MS = 250;
+
+const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = {
+  10: 'trace',
+  20: 'debug',
+  30: 'info',
+  40: 'warn',
+  50: 'error',
+  60: 'fatal',
+};
+
+/**
+ * An edge's access log pipeline (AccessLogPipeline) run in a thread of its own at a low CPU
+ * priority: the per-line work (parse, count, store) never runs on the event loop that serves the
+ * API, and never takes a core from nginx when nginx needs it. The thread's counters are merged
+ * into `counters` every 250 ms; batches go to the log store's writer thread directly when the sink
+ * is the store (the store is told which records were kept, for the live tail), else to `sink` here.
+ */
+export class AccessLogReaderThread {
+  private worker: Worker | undefined;
+  private nextId = 1;
+  private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  private timer: NodeJS.Timeout | undefined;
+  private sentConfig: EdgeConfig | undefined;
+  private stopping = false;
+
+  constructor(private readonly o: AccessLogReaderThreadOptions) {}
+
+  async start(): Promise<void> {
+    const store = this.o.sink instanceof AccessLogStore && this.o.sink.sharedFile ? this.o.sink : undefined;
+    this.sentConfig = this.o.config();
+    const init: ReaderThreadInit = {
+      file: this.o.file,
+      node: this.o.node,
+      logLevel: this.o.log.level,
+      seriesCap: this.o.counters.cap,
+      config: this.sentConfig,
+      storeFile: store?.sharedFile,
+      ...(this.o.checkpoint !== undefined ? { checkpoint: this.o.checkpoint } : {}),
+      ...(this.o.tail ? { tail: this.o.tail } : {}),
+      ...(this.o.batchMax !== undefined ? { batchMax: this.o.batchMax } : {}),
+      ...(this.o.flushMs !== undefined ? { flushMs: this.o.flushMs } : {}),
+    };
+    const worker = startWorker(import.meta.url, 'access-log-reader-worker', init);
+    this.worker = worker;
+    await new Promise<void>((resolve, reject) => {
+      const early = (err: Error) => reject(err);
+      worker.once('error', early);
+      worker.once('exit', (code) => reject(new Error(`the access log reader thread exited (${code})`)));
+      worker.on('message', (m: FromReader) => {
+        if (m.kind === 'ready') {
+          worker.off('error', early);
+          resolve();
+        } else if (m.kind === 'failed') reject(new Error(m.error));
+        else this.onMessage(m, store);
+      });
+    });
+    worker.on('error', (err) => this.o.log.error({ err: err.message }, 'access log reader thread failed'));
+    worker.on('exit', () => {
+      const err = new Error('the access log reader thread stopped');
+      for (const w of this.waiting.values()) w.reject(err);
+      this.waiting.clear();
+      if (!this.stopping) this.o.log.error('the access log reader thread stopped');
+    });
+    this.timer = setInterval(() => this.followConfig(), CONFIG_MS);
+    this.timer.unref();
+    worker.unref();
+  }
+
+  private followConfig(): void {
+    const cfg = this.o.config();
+    if (!cfg || cfg === this.sentConfig) return;
+    this.sentConfig = cfg;
+    this.post({ kind: 'config', config: cfg });
+  }
+
+  private post(m: ToReader): void {
+    this.worker?.postMessage(m);
+  }
+
+  private onMessage(m: FromReader, store: AccessLogStore | undefined): void {
+    switch (m.kind) {
+      case 'counters':
+        this.o.counters.merge(m.wire);
+        return;
+      case 'kept':
+        store?.keptByOther(m.count, m.last);
+        return;
+      case 'ingest':
+        this.o.sink.ingest(m.records).then(
+          () => this.post({ kind: 'ingested', id: m.id }),
+          (err: unknown) => this.post({ kind: 'ingested', id: m.id, error: String(err) }),
+        );
+        return;
+      case 'log':
+        this.relayLog(m.line);
+        return;
+      case 'done': {
+        const w = this.waiting.get(m.id);
+        this.waiting.delete(m.id);
+        if (m.error !== undefined) w?.reject(new Error(m.error));
+        else w?.resolve();
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private relayLog(line: string): void {
+    try {
+      const { level, msg, ...rest } = JSON.parse(line) as {
+        level: number;
+        msg?: string;
+        [k: string]: unknown;
+      };
+      this.o.log[LEVELS[level] ?? 'info'](rest, msg ?? '');
+    } catch {
+      this.o.log.warn({ line: line.slice(0, 500) }, 'access log reader thread: a log line not understood');
+    }
+  }
+
+  private ask(kind: 'poll' | 'stop'): Promise<void> {
+    const worker = this.worker;
+    if (!worker) return Promise.resolve();
+    const id = this.nextId++;
+    return new Promise<void>((resolve, reject) => {
+      // A question waiting for its answer keeps the process alive until it has it.
+      worker.ref();
+      this.waiting.set(id, {
+        resolve: () => {
+          worker.unref();
+          resolve();
+        },
+        reject: (e) => {
+          worker.unref();
+          reject(e);
+        },
+      });
+      this.post({ kind, id });
+    });
+  }
+
+  /** Reads what the file holds now, hands it over, and merges the counters (tests). */
+  async poll(): Promise<void> {
+    this.followConfig();
+    await this.ask('poll');
+  }
+
+  /** Reads what is left, hands over the last batch, saves the position, ends the thread. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    const worker = this.worker;
+    if (!worker) return;
+    this.stopping = true;
+    await this.ask('stop').catch((err: unknown) =>
+      this.o.log.warn({ err: String(err) }, 'access log reader thread: the last lines not read'),
+    );
+    await worker.terminate();
+    this.worker = undefined;
+  }
+}

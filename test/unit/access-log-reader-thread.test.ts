@@ -1,0 +1,129 @@
+import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AccessLogReaderThread } from '../../src/edge/access-log-reader-thread.js';
+import type { AccessLogRecord } from '../../src/model/access-log.js';
+import { AccessLogStore, type StoredAccessLog } from '../../src/observe/access-log-store.js';
+import { createLogger } from '../../src/observe/log.js';
+import { TrafficCounters } from '../../src/observe/traffic-metrics.js';
+import { testDir } from '../helpers/tmp.js';
+
+/** One line of nginx's JSON access log (render.ts's gh_main), for path `uri`. */
+function line(uri: string, status = 200): string {
+  return `${JSON.stringify({
+    time: 1765100000.123,
+    host: 'a.test',
+    method: 'GET',
+    uri,
+    status,
+    request_time: 0.004,
+    upstream_addr: '10.0.0.1:80',
+    upstream_status: String(status),
+    upstream_response_time: '0.003',
+    request_length: 80,
+    bytes_sent: 420,
+    remote_addr: '192.0.2.7',
+    pool: '',
+  })}\n`;
+}
+
+/** This process's threads: scheduling policy (5: SCHED_IDLE) and nice value, from /proc. */
+function threads(): { policy: number; nice: number }[] {
+  return readdirSync('/proc/self/task').flatMap((tid) => {
+    try {
+      const f = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      return [{ nice: Number(f[16]), policy: Number(f[38]) }];
+    } catch {
+      return []; // ended meanwhile
+    }
+  });
+}
+
+const idle = () => threads().filter((t) => t.policy === 5 && t.nice === 19).length;
+
+/**
+ * The control plane's own nginx log is read in a thread of its own (docs/observability.md): the
+ * per-line work is off the event loop and yields to nginx; records go into the store's file from
+ * there, the counters reach the main thread's TrafficCounters.
+ */
+describe('the access log reader thread', () => {
+  const cleanup: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const c of cleanup.splice(0).reverse()) await c();
+  });
+
+  it('stores every line in the log store, counts it here, and tells the live tail', async () => {
+    const dir = await testDir('gh-reader-thread-');
+    const file = join(dir, 'access.log');
+    writeFileSync(file, '');
+    const before = idle();
+    const store = await AccessLogStore.open({
+      file: join(dir, 'access-log.sqlite'),
+      retentionDays: 7,
+      maxRows: 1000,
+      maxMb: 100,
+    });
+    cleanup.push(() => store.close());
+    const tailed: StoredAccessLog[] = [];
+    store.subscribe({}, (r) => tailed.push(...r));
+    const counters = new TrafficCounters();
+    const reader = new AccessLogReaderThread({
+      file,
+      node: 'local',
+      counters,
+      sink: store,
+      config: () => undefined,
+      log: createLogger('silent'),
+      tail: { pollMs: 60_000 },
+    });
+    await reader.start();
+    cleanup.push(() => reader.stop());
+    appendFileSync(file, line('/a') + line('/b', 502) + 'not a line of gh_main\n' + line('/c'));
+    await reader.poll();
+    expect(counters.lines).toBe(3);
+    expect(counters.unparsed).toBe(1);
+    const series = [...counters.all()];
+    expect(series.reduce((n, s) => n + (s.requests[4] ?? 0), 0)).toBe(1);
+    expect(series.reduce((n, s) => n + s.failures, 0)).toBe(1);
+    const listed = await store.list({}, 10);
+    expect(listed.map((r) => r.path)).toEqual(['/c', '/b', '/a']);
+    expect(store.stats.records).toBe(3);
+    await expect.poll(() => tailed.map((r) => r.path)).toEqual(['/a', '/b', '/c']);
+    // The reader's thread and the store's writer run at SCHED_IDLE, nice 19 (chrt runs at start).
+    await expect.poll(() => idle(), { timeout: 5000 }).toBeGreaterThanOrEqual(before + 2);
+  });
+
+  it('hands batches to a sink that is not the store through the main thread', async () => {
+    const dir = await testDir('gh-reader-thread-sink-');
+    const file = join(dir, 'access.log');
+    writeFileSync(file, '');
+    const kept: AccessLogRecord[] = [];
+    const counters = new TrafficCounters();
+    const reader = new AccessLogReaderThread({
+      file,
+      node: 'local',
+      counters,
+      sink: {
+        ingest: (records) => {
+          kept.push(...records);
+          return Promise.resolve();
+        },
+      },
+      config: () => undefined,
+      log: createLogger('silent'),
+      tail: { pollMs: 60_000 },
+    });
+    await reader.start();
+    appendFileSync(file, line('/x') + line('/y'));
+    await reader.poll();
+    expect(kept.map((r) => [r.path, r.status, r.client])).toEqual([
+      ['/x', 200, '192.0.2.7'],
+      ['/y', 200, '192.0.2.7'],
+    ]);
+    appendFileSync(file, line('/z'));
+    // stop() reads what is left first.
+    await reader.stop();
+    expect(kept.map((r) => r.path)).toEqual(['/x', '/y', '/z']);
+    expect(counters.lines).toBe(3);
+  });
+});
