@@ -16,6 +16,8 @@ export interface ReaderThreadInit {
   config?: EdgeConfig | undefined;
   /** The log store's file: the thread inserts its batches there itself, not through the main thread. */
   storeFile?: string | undefined;
+  /** Batches for the main thread's sink as JSON (the sink has ingestJson), else as records. */
+  relayJson: boolean;
   checkpoint?: string | false;
   tail?: LogTailOptions;
   batchMax?: number;
@@ -35,6 +37,7 @@ export type FromReader =
   | { kind: 'counters'; wire: TrafficCountersWire }
   | { kind: 'kept'; count: number; last: number }
   | { kind: 'ingest'; id: number; records: readonly AccessLogRecord[] }
+  | { kind: 'ingest-json'; id: number; json: string }
   | { kind: 'log'; line: string }
   | { kind: 'done'; id: number; error?: string };
 
@@ -91,6 +94,7 @@ export class AccessLogReaderThread {
       seriesCap: this.o.counters.cap,
       config: this.sentConfig,
       storeFile: store?.sharedFile,
+      relayJson: this.o.sink.ingestJson !== undefined,
       ...(this.o.checkpoint !== undefined ? { checkpoint: this.o.checkpoint } : {}),
       ...(this.o.tail ? { tail: this.o.tail } : {}),
       ...(this.o.batchMax !== undefined ? { batchMax: this.o.batchMax } : {}),
@@ -142,9 +146,15 @@ export class AccessLogReaderThread {
         store?.keptByOther(m.count, m.last);
         return;
       case 'ingest':
-        this.o.sink.ingest(m.records).then(
+      case 'ingest-json':
+        (m.kind === 'ingest' ? this.o.sink.ingest(m.records) : this.relayJson(m.json)).then(
           () => this.post({ kind: 'ingested', id: m.id }),
-          (err: unknown) => this.post({ kind: 'ingested', id: m.id, error: String(err) }),
+          (err: unknown) =>
+            this.post({
+              kind: 'ingested',
+              id: m.id,
+              error: err instanceof Error ? err.message : String(err),
+            }),
         );
         return;
       case 'log':
@@ -160,6 +170,11 @@ export class AccessLogReaderThread {
       default:
         return;
     }
+  }
+
+  private relayJson(json: string): Promise<void> {
+    const sink = this.o.sink;
+    return sink.ingestJson ? sink.ingestJson(json) : sink.ingest(JSON.parse(json) as AccessLogRecord[]);
   }
 
   private relayLog(line: string): void {

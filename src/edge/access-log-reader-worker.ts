@@ -53,7 +53,13 @@ if (init.storeFile) {
       new Promise<void>((resolve, reject) => {
         const id = nextRelay++;
         relayed.set(id, { resolve, reject });
-        post({ kind: 'ingest', id, records });
+        // The counters first: a remote edge's sender sends them with the batch.
+        sendCounters();
+        post(
+          init.relayJson
+            ? { kind: 'ingest-json', id, json: JSON.stringify(records) }
+            : { kind: 'ingest', id, records },
+        );
       }),
   };
 }

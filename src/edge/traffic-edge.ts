@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import type { EdgeConfig } from '../compile/edge-config.js';
 import type { Logger } from '../observe/log.js';
-import { AccessLogPipeline } from './access-log-pipeline.js';
+import { AccessLogReaderThread } from './access-log-reader-thread.js';
 import { AccessLogSender } from '../observe/access-log-sender.js';
 import { followConnections, statusSocketOf } from '../observe/traffic-connections.js';
 import { TrafficMetrics } from '../observe/traffic-export.js';
@@ -36,7 +36,8 @@ export class EdgeTraffic {
   readonly registry = new Registry();
   readonly counters = new TrafficCounters();
   private readonly sender: AccessLogSender;
-  private readonly pipeline: AccessLogPipeline;
+  /** The log's reader, in a thread of its own (access-log-reader-thread.ts); batches come back here to send. */
+  private readonly pipeline: AccessLogReaderThread;
   private server: Server | undefined;
   private rotation: NodeJS.Timeout | undefined;
   private stopConnections: (() => void) | undefined;
@@ -56,7 +57,7 @@ export class EdgeTraffic {
       tcp: this.tcp.counters,
       log: o.log,
     });
-    this.pipeline = new AccessLogPipeline({
+    this.pipeline = new AccessLogReaderThread({
       file: join(o.prefix, 'logs', 'access.log'),
       node: 'local',
       counters: this.counters,

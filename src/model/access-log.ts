@@ -51,4 +51,9 @@ export const accessLogBatchSchema = z.array(accessLogRecordSchema).max(ACCESS_LO
 export interface AccessLogSink {
   /** Keeps a batch (already validated). Resolves once it is stored. */
   ingest(records: readonly AccessLogRecord[]): Promise<void>;
+  /**
+   * The same batch as JSON (an array of records), for a sink that sends it on as JSON anyway (a
+   * remote edge's sender): the reader's thread serializes it, the event loop only passes it on.
+   */
+  ingestJson?(json: string): Promise<void>;
 }

@@ -126,4 +126,33 @@ describe('the access log reader thread', () => {
     expect(kept.map((r) => r.path)).toEqual(['/x', '/y', '/z']);
     expect(counters.lines).toBe(3);
   });
+
+  it('hands a sender its batches as JSON, the counters merged before each batch', async () => {
+    const dir = await testDir('gh-reader-thread-json-');
+    const file = join(dir, 'access.log');
+    writeFileSync(file, '');
+    const counters = new TrafficCounters();
+    const seen: { paths: string[]; counted: number }[] = [];
+    const reader = new AccessLogReaderThread({
+      file,
+      node: 'local',
+      counters,
+      sink: {
+        ingest: () => Promise.reject(new Error('not used: the sink takes JSON')),
+        ingestJson: (json) => {
+          const records = JSON.parse(json) as AccessLogRecord[];
+          seen.push({ paths: records.map((r) => r.path), counted: counters.lines });
+          return Promise.resolve();
+        },
+      },
+      config: () => undefined,
+      log: createLogger('silent'),
+      tail: { pollMs: 60_000 },
+    });
+    await reader.start();
+    cleanup.push(() => reader.stop());
+    appendFileSync(file, line('/p') + line('/q'));
+    await reader.poll();
+    expect(seen).toEqual([{ paths: ['/p', '/q'], counted: 2 }]);
+  });
 });
