@@ -33,38 +33,55 @@ export function openAccessLogDb(file: string, reader = false): Database.Database
   return db;
 }
 
+const COLUMNS = `time, node, host, service, route, method, path, status, duration_ms, upstream, upstream_ms,
+  bytes_in, bytes_out, client, "user", country`;
+const WIDTH = 16;
+/** Rows an insert statement takes at once: one statement of 50 rows costs ~2.4 µs a row, 50 of one 3.7. */
+const ROWS_AT_ONCE = 50;
+
+const valuesOf = (n: number) => Array.from({ length: n }, () => `(${'?, '.repeat(WIDTH - 1)}?)`).join(', ');
+
+/** Puts record `r`'s values at `at` in `out`, in COLUMNS' order. */
+function put(out: unknown[], at: number, r: AccessLogRecord): void {
+  out[at] = r.time;
+  out[at + 1] = r.node;
+  out[at + 2] = r.host;
+  out[at + 3] = r.service;
+  out[at + 4] = r.route;
+  out[at + 5] = r.method;
+  out[at + 6] = r.path;
+  out[at + 7] = r.status;
+  out[at + 8] = r.duration_ms;
+  out[at + 9] = r.upstream;
+  out[at + 10] = r.upstream_ms;
+  out[at + 11] = r.bytes_in;
+  out[at + 12] = r.bytes_out;
+  out[at + 13] = r.client;
+  out[at + 14] = r.user;
+  out[at + 15] = r.country;
+}
+
 /**
  * Inserts a batch in one transaction and returns the last row's id (a batch's ids are
- * consecutive). Values are bound by position: cheaper per row than by name.
+ * consecutive). Values are bound by position, ROWS_AT_ONCE rows a statement: the per-statement
+ * cost, not SQLite's B-tree, is most of an insert of one row.
  */
 export function recordInserter(db: Database.Database): (rows: readonly AccessLogRecord[]) => number {
-  const insert = db.prepare(`insert into access_log
-    (time, node, host, service, route, method, path, status, duration_ms, upstream, upstream_ms,
-     bytes_in, bytes_out, client, "user", country)
-    values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const many = db.prepare<unknown[]>(`insert into access_log (${COLUMNS}) values ${valuesOf(ROWS_AT_ONCE)}`);
+  const one = db.prepare<unknown[]>(`insert into access_log (${COLUMNS}) values ${valuesOf(1)}`);
+  const values = new Array<unknown>(WIDTH * ROWS_AT_ONCE);
+  const single = new Array<unknown>(WIDTH);
   return db.transaction((rows: readonly AccessLogRecord[]) => {
     let last = 0;
-    for (const r of rows)
-      last = Number(
-        insert.run(
-          r.time,
-          r.node,
-          r.host,
-          r.service,
-          r.route,
-          r.method,
-          r.path,
-          r.status,
-          r.duration_ms,
-          r.upstream,
-          r.upstream_ms,
-          r.bytes_in,
-          r.bytes_out,
-          r.client,
-          r.user,
-          r.country,
-        ).lastInsertRowid,
-      );
+    let i = 0;
+    for (; i + ROWS_AT_ONCE <= rows.length; i += ROWS_AT_ONCE) {
+      for (let k = 0; k < ROWS_AT_ONCE; k++) put(values, k * WIDTH, rows[i + k] as AccessLogRecord);
+      last = Number(many.run(values).lastInsertRowid);
+    }
+    for (; i < rows.length; i++) {
+      put(single, 0, rows[i] as AccessLogRecord);
+      last = Number(one.run(single).lastInsertRowid);
+    }
     return last;
   });
 }

@@ -1,6 +1,7 @@
 import { hash } from '@node-rs/argon2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessLogList, AnalyticsView } from '../../src/api/views/index.js';
+import { authServer } from '../helpers/auth-server.js';
 import { startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
 import { startServer, until, type TestServer } from '../helpers/net.js';
 
@@ -12,6 +13,7 @@ import { startServer, until, type TestServer } from '../helpers/net.js';
 describe('access logs end to end: nginx → reader → store → API', () => {
   let t: TestGatehouse;
   let app: TestServer;
+  let auth: Awaited<ReturnType<typeof authServer>>;
 
   beforeAll(async () => {
     t = await startTestGatehouse({ base_domain: 'pipe.test' });
@@ -27,8 +29,16 @@ describe('access logs end to end: nginx → reader → store → API', () => {
       access: { basic: [{ user: 'deploy', password_hash: await hash('deploy secret') }] },
     });
     expect(ci.status, ci.body).toBe(201);
+    auth = await authServer();
+    const wiki = await t.api('PUT', '/api/v1/services/wiki?wait=true', {
+      hosts: ['wiki.pipe.test'],
+      routes: [{ upstreams: [`127.0.0.1:${app.port}`] }],
+      access: { forward_auth: { url: `http://127.0.0.1:${auth.port}/verify`, copy_headers: [] } },
+    });
+    expect(wiki.status, wiki.body).toBe(201);
   }, 60_000);
   afterAll(async () => {
+    await auth?.close();
     await app?.close();
     await t?.close();
   });
@@ -85,5 +95,18 @@ describe('access logs end to end: nginx → reader → store → API', () => {
     ]);
     const byUser = (await t.api('GET', '/api/v1/logs?user=deploy')).json as unknown as AccessLogList;
     expect(byUser.records.map((r) => r.path)).toEqual(['/build']);
+  }, 40_000);
+
+  it('names the user a forward-auth server admitted (its Remote-User answer)', async () => {
+    expect((await t.get('wiki.pipe.test', '/page', { headers: { 'x-test-auth': 'ok' } })).status).toBe(200);
+    expect((await t.get('wiki.pipe.test', '/page', { headers: { 'x-test-auth': 'deny' } })).status).toBe(403);
+    const list = await until(async () => {
+      const l = (await t.api('GET', '/api/v1/logs?service=wiki')).json as unknown as AccessLogList;
+      return l.records.length >= 2 ? l : undefined;
+    }, 15_000);
+    expect(list.records.map((r) => [r.status, r.user])).toEqual([
+      [403, null],
+      [200, 'fa-user'],
+    ]);
   }, 40_000);
 });

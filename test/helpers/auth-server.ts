@@ -3,7 +3,7 @@ import { startServer, type TestServer } from './net.js';
 /**
  * A forward-auth server for tests. It decides by the request's `x-test-auth` header (clients send
  * it; nginx passes request headers on to the auth subrequest):
- * ok → 200 with X-Gateway-Token; deny → 403; login → 401 with Location; basic → 401 with
+ * ok → 200 with X-Gateway-Token and Remote-User (the user, as Authelia names it); deny → 403; login → 401 with Location; basic → 401 with
  * WWW-Authenticate; weird → 302 (not a valid auth answer); anything else → 401.
  */
 export function authServer(
@@ -16,7 +16,11 @@ export function authServer(
       calls.push({ url: req.url ?? '', headers: { ...req.headers } });
       switch (req.headers['x-test-auth']) {
         case 'ok':
-          res.writeHead(200, { 'X-Gateway-Token': 'gw-token-42', 'X-Unlisted': 'not-copied' });
+          res.writeHead(200, {
+            'X-Gateway-Token': 'gw-token-42',
+            'X-Unlisted': 'not-copied',
+            'Remote-User': 'fa-user',
+          });
           return res.end();
         case 'deny':
           res.writeHead(403);

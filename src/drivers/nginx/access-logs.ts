@@ -21,11 +21,12 @@ import type { RenderEnv } from './env.js';
  * log reader (src/observe/access-log-reader.ts) into AccessLogRecord and the traffic metrics.
  * `uri` is the path without its query string (queries may hold tokens); `pool` is the route's pool
  * where a location names it ($gh_pool, pools.ts; empty in the fast lane, whose hosts the reader
- * maps to their service from the EdgeConfig); `user` the signed-in user of a guarded route (only
- * when the config has guarded routes: $gh_user is declared then, gate.ts). Numbers unquoted:
+ * maps to their service from the EdgeConfig); `user` the signed-in user of a guarded route or the
+ * user a forward-auth server named (only when the config has such routes: $gh_user is declared
+ * then, gate.ts and userVariable()). Numbers unquoted:
  * nginx always has them. Cost per request: docs/observability.md.
  */
-export function mainLogFormat(guarded: boolean): string[] {
+export function mainLogFormat(logsUser: boolean): string[] {
   const fields = [
     '"time":$msec',
     '"host":"$host"',
@@ -40,7 +41,7 @@ export function mainLogFormat(guarded: boolean): string[] {
     '"bytes_sent":$bytes_sent',
     '"remote_addr":"$remote_addr"',
     '"pool":"$gh_pool"',
-    ...(guarded ? ['"user":"$gh_user"'] : []),
+    ...(logsUser ? ['"user":"$gh_user"'] : []),
   ];
   return [
     // $gh_pool is set by `set` where a location names a pool; read where none does (the fast

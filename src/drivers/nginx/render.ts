@@ -141,13 +141,15 @@ export function renderConf(
     .filter((s) => s.hosts.length > 0);
 
   const guarded = policyRoutes(own).length > 0;
+  // The access log's `user`: the gate's (guarded routes) or a forward-auth server's.
+  const forwardAuth = full.some((s) => s.routes.some((r) => r.access.forwardAuth));
   const http: string[] = [];
   // Hosts named in server blocks or host maps (a fast-lane host only where it has a certificate).
   const named = [
     ...full.flatMap((s) => s.hosts),
     ...fast.map((f) => f.host).filter((h) => plan.certOf.has(h)),
   ];
-  http.push(...httpPreamble(env, own, named, guarded));
+  http.push(...httpPreamble(env, own, named, guarded, forwardAuth));
   http.push(...failureLogHttp(env), ...securityLogHttp(env));
   http.push(...gateHttp(env, guarded));
   http.push(...tlsHttpPreamble(plan));
@@ -203,8 +205,17 @@ export function renderConf(
   };
 }
 
-/** `named`: every host named in a server block or host map; `guarded`: the gate's check runs. */
-function httpPreamble(env: RenderEnv, cfg: EdgeConfig, named: string[], guarded: boolean): string[] {
+/**
+ * `named`: every host named in a server block or host map; `guarded`: the gate's check runs;
+ * `forwardAuth`: some route asks a forward-auth server (which may name the user).
+ */
+function httpPreamble(
+  env: RenderEnv,
+  cfg: EdgeConfig,
+  named: string[],
+  guarded: boolean,
+  forwardAuth: boolean,
+): string[] {
   const names = named.length;
   // A bucket must hold the longest name (host names go up to 253 characters).
   const longest = Math.max(0, ...named.map((h) => h.length));
@@ -215,7 +226,9 @@ function httpPreamble(env: RenderEnv, cfg: EdgeConfig, named: string[], guarded:
     'server_tokens off;',
     'default_type application/octet-stream;',
     // JSON lines for the access log reader (access-logs.ts; its cost: docs/observability.md).
-    ...mainLogFormat(guarded),
+    ...mainLogFormat(guarded || forwardAuth),
+    // Without the gate's variables, the forward-auth answer's user needs one of its own.
+    ...(forwardAuth && !guarded ? ['geo $gh_user {', '    default "";', '}'] : []),
     mainLog(env),
     `client_body_temp_path ${p}/tmp/body;`,
     `proxy_temp_path ${p}/tmp/proxy;`,

@@ -75,7 +75,7 @@ function routeLocation(route: SiteRoute, i: number, pool: Pool, gen: string): st
     body.push('deny all;');
   }
   if (rateLimit) body.push(...rateLimitLines(rateLimit));
-  if (auth) body.push(...authRequest(i, auth.copyHeaders));
+  if (auth) body.push(...authRequest(i, auth.copyHeaders, true));
   const identity = route.access.identity ? identityHeaders(route).filter(([, v]) => v !== '""') : [];
   body.push(...proxyLines(route, pool, gen, auth ? copied(auth.copyHeaders) : identity));
   const lines = [`location ${lit(route.path)} {`, ...body.map(indent), '}'];
@@ -100,9 +100,9 @@ function slowLocation(route: SiteRoute, i: number, pool: Pool, gen: string): str
     'recursive_error_pages on;',
     // The main location left for here in its rewrite phase, before its limit applied: apply it here.
     ...(rl ? rateLimitLines(rl) : []),
-    ...authRequest(i, copies),
+    ...authRequest(i, copies, !!fa),
     // The gate's user (basic credentials, a provider) is also the access log's `user` ($gh_user,
-    // declared for guarded configs; a forward-auth server names its user in a header of its own).
+    // declared for guarded configs); a forward-auth server's is taken in authRequest().
     ...(fa
       ? []
       : [
@@ -135,11 +135,32 @@ function copied(names: string[]): [string, string][] {
   return names.map((name, k) => [name, `$gh_copy_${k}`]);
 }
 
-function authRequest(i: number, copyHeaders: string[]): string[] {
+/**
+ * Headers in which forward-auth servers name the user (Authelia, oauth2-proxy, Authentik, others):
+ * the first of these the route copies, else Remote-User, is the access log's `user`.
+ */
+const USER_HEADERS = [
+  'remote-user',
+  'x-auth-request-user',
+  'x-authentik-username',
+  'x-forwarded-user',
+  'x-remote-user',
+  'x-username',
+  'x-user',
+];
+
+function userHeader(copyHeaders: string[]): string {
+  const copied = new Set(copyHeaders.map((h) => h.toLowerCase()));
+  return USER_HEADERS.find((h) => copied.has(h)) ?? 'remote-user';
+}
+
+/** An auth_request to location `i`; `forward`: an external server's, which may name the user. */
+function authRequest(i: number, copyHeaders: string[], forward: boolean): string[] {
   return [
     `auth_request /__gatehouse/auth/${i};`,
     'auth_request_set $gh_auth_location $upstream_http_location;',
     ...copyHeaders.map((name, k) => `auth_request_set $gh_copy_${k} $upstream_http_${headerVar(name)};`),
+    ...(forward ? [`auth_request_set $gh_user $upstream_http_${headerVar(userHeader(copyHeaders))};`] : []),
     // error_page at this level replaces the server's list, so it is repeated in full.
     'error_page 401 = @gh_unauthorized;',
     'error_page 500 = @gh_auth503;',
