@@ -1,11 +1,11 @@
 import type { Worker } from 'node:worker_threads';
 import type { EdgeConfig } from '../compile/edge-config.js';
-import type { AccessLogRecord, AccessLogSink } from '../model/access-log.js';
-import type { Logger } from '../observe/log.js';
+import type { AccessLogPipelineOptions } from './access-log-pipeline.js';
+import type { AccessLogRecord } from '../model/access-log.js';
 import type { LogTailOptions } from '../observe/access-log-reader.js';
 import { AccessLogStore } from '../observe/access-log-store.js';
 import { startWorker } from '../observe/worker-boot.js';
-import type { TrafficCounters, TrafficCountersWire } from '../observe/traffic-metrics.js';
+import type { TrafficCountersWire } from '../observe/traffic-metrics.js';
 
 /** What the thread is started with (its workerData). */
 export interface ReaderThreadInit {
@@ -41,19 +41,8 @@ export type FromReader =
   | { kind: 'log'; line: string }
   | { kind: 'done'; id: number; error?: string };
 
-export interface AccessLogReaderThreadOptions {
-  file: string;
-  node: string;
-  /** The main thread's counters: the thread's are merged into them as they change. */
-  counters: TrafficCounters;
-  sink: AccessLogSink;
-  config: () => EdgeConfig | undefined;
-  log: Logger;
-  checkpoint?: string | false;
-  tail?: LogTailOptions;
-  batchMax?: number;
-  flushMs?: number;
-}
+/** As the pipeline's own: `counters` are the main thread's, which the thread's are merged into. */
+export type AccessLogReaderThreadOptions = AccessLogPipelineOptions;
 
 /** How often the config the edge serves is looked at (its service and route names). */
 const CONFIG_MS = 250;

@@ -5,26 +5,8 @@ import { AccessLogPipeline } from '../../src/edge/access-log-pipeline.js';
 import type { AccessLogRecord } from '../../src/model/access-log.js';
 import { createLogger } from '../../src/observe/log.js';
 import { TrafficCounters } from '../../src/observe/traffic-metrics.js';
+import { accessLine as line } from '../helpers/access-lines.js';
 import { testDir } from '../helpers/tmp.js';
-
-/** One line of nginx's JSON access log (render.ts's gh_main), for path `uri`. */
-function line(uri: string): string {
-  return `${JSON.stringify({
-    time: 1765100000.123,
-    host: 'a.test',
-    method: 'GET',
-    uri,
-    status: 200,
-    request_time: 0.004,
-    upstream_addr: '10.0.0.1:80',
-    upstream_status: '200',
-    upstream_response_time: '0.003',
-    request_length: 80,
-    bytes_sent: 420,
-    remote_addr: '192.0.2.7',
-    pool: '',
-  })}\n`;
-}
 
 /**
  * An edge's reader stopped and started again (the agent restarted, or Gatehouse upgraded): the
