@@ -5,7 +5,7 @@ import { accessLogBatchSchema, type AccessLogSink } from '../model/access-log.js
 import { GatehouseError } from '../model/errors.js';
 import { ACCESS_LOGS_PATH } from '../observe/access-log-sender.js';
 import type { TrafficMetrics } from '../observe/traffic-export.js';
-import { trafficCountersSchema } from '../observe/traffic-metrics.js';
+import { trafficCountersSchema } from '../observe/traffic-schema.js';
 import { parse } from './http-errors.js';
 
 /** What the control plane does with edges' access logs: keeps the records, exports the counters. */

@@ -1,11 +1,16 @@
 import type { EdgeConfig } from '../compile/edge-config.js';
-import { ACCESS_LOG_BATCH_MAX, type AccessLogRecord, type AccessLogSink } from '../model/access-log.js';
-import type { Logger } from '../observe/log.js';
+import { ACCESS_LOG_BATCH_MAX } from '../model/access-log-limits.js';
+import type { AccessLogRecord, AccessLogSink } from '../model/access-log.js';
 import { parseAccessLine } from '../observe/access-log-parse.js';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { LogTail, type LogPosition, type LogTailOptions } from '../observe/access-log-reader.js';
 import { RouteResolver } from './access-log-routes.js';
 import type { TrafficCounters } from '../observe/traffic-metrics.js';
+
+/** What the pipeline logs with: a pino logger, or the reader thread's messages to the main thread. */
+export interface PipelineLog {
+  warn(obj: object, msg: string): void;
+}
 
 export interface AccessLogPipelineOptions {
   /** nginx's main access log (`<prefix>/logs/access.log`). */
@@ -16,7 +21,7 @@ export interface AccessLogPipelineOptions {
   sink: AccessLogSink;
   /** The config the edge serves now (service and route names), undefined before the first. */
   config: () => EdgeConfig | undefined;
-  log: Logger;
+  log: PipelineLog;
   /** Records a batch at most (≤ ACCESS_LOG_BATCH_MAX). */
   batchMax?: number;
   /** A batch not full is handed over after this long. */

@@ -2,6 +2,7 @@ import type { Worker } from 'node:worker_threads';
 import type { EdgeConfig } from '../compile/edge-config.js';
 import type { AccessLogPipelineOptions } from './access-log-pipeline.js';
 import type { AccessLogRecord } from '../model/access-log.js';
+import type { Logger } from '../observe/log.js';
 import type { LogTailOptions } from '../observe/access-log-reader.js';
 import { AccessLogStore } from '../observe/access-log-store.js';
 import { startWorker } from '../observe/worker-boot.js';
@@ -11,7 +12,6 @@ import type { TrafficCountersWire } from '../observe/traffic-metrics.js';
 export interface ReaderThreadInit {
   file: string;
   node: string;
-  logLevel: string;
   seriesCap: number;
   config?: EdgeConfig | undefined;
   /** The log store's file: the thread inserts its batches there itself, not through the main thread. */
@@ -38,23 +38,14 @@ export type FromReader =
   | { kind: 'kept'; count: number; last: number }
   | { kind: 'ingest'; id: number; records: readonly AccessLogRecord[] }
   | { kind: 'ingest-json'; id: number; json: string }
-  | { kind: 'log'; line: string }
+  | { kind: 'warn'; obj: object; msg: string }
   | { kind: 'done'; id: number; error?: string };
 
 /** As the pipeline's own: `counters` are the main thread's, which the thread's are merged into. */
-export type AccessLogReaderThreadOptions = AccessLogPipelineOptions;
+export type AccessLogReaderThreadOptions = Omit<AccessLogPipelineOptions, 'log'> & { log: Logger };
 
 /** How often the config the edge serves is looked at (its service and route names). */
 const CONFIG_MS = 250;
-
-const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = {
-  10: 'trace',
-  20: 'debug',
-  30: 'info',
-  40: 'warn',
-  50: 'error',
-  60: 'fatal',
-};
 
 /**
  * An edge's access log pipeline (AccessLogPipeline) run in a thread of its own at a low CPU
@@ -79,7 +70,6 @@ export class AccessLogReaderThread {
     const init: ReaderThreadInit = {
       file: this.o.file,
       node: this.o.node,
-      logLevel: this.o.log.level,
       seriesCap: this.o.counters.cap,
       config: this.sentConfig,
       storeFile: store?.sharedFile,
@@ -146,8 +136,8 @@ export class AccessLogReaderThread {
             }),
         );
         return;
-      case 'log':
-        this.relayLog(m.line);
+      case 'warn':
+        this.o.log.warn(m.obj, m.msg);
         return;
       case 'done': {
         const w = this.waiting.get(m.id);
@@ -164,19 +154,6 @@ export class AccessLogReaderThread {
   private relayJson(json: string): Promise<void> {
     const sink = this.o.sink;
     return sink.ingestJson ? sink.ingestJson(json) : sink.ingest(JSON.parse(json) as AccessLogRecord[]);
-  }
-
-  private relayLog(line: string): void {
-    try {
-      const { level, msg, ...rest } = JSON.parse(line) as {
-        level: number;
-        msg?: string;
-        [k: string]: unknown;
-      };
-      this.o.log[LEVELS[level] ?? 'info'](rest, msg ?? '');
-    } catch {
-      this.o.log.warn({ line: line.slice(0, 500) }, 'access log reader thread: a log line not understood');
-    }
   }
 
   private ask(kind: 'poll' | 'stop'): Promise<void> {

@@ -1,11 +1,10 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import pino from 'pino';
 import type { EdgeConfig } from '../compile/edge-config.js';
 import type { AccessLogSink } from '../model/access-log.js';
 import { openAccessLogDb, recordInserter } from '../observe/access-log-sql.js';
 import { yieldToRequests } from '../observe/thread-priority.js';
 import { TrafficCounters } from '../observe/traffic-metrics.js';
-import { AccessLogPipeline } from './access-log-pipeline.js';
+import { AccessLogPipeline, type PipelineLog } from './access-log-pipeline.js';
 import type { ReaderThreadInit, ToReader, FromReader } from './access-log-reader-thread.js';
 
 /**
@@ -21,7 +20,7 @@ const port = parentPort as MessagePort;
 const init = workerData as ReaderThreadInit;
 const post = (m: FromReader) => port.postMessage(m);
 
-yieldToRequests((message) => post({ kind: 'log', line: JSON.stringify({ level: 40, msg: message }) }));
+yieldToRequests((message) => post({ kind: 'warn', obj: {}, msg: `access log thread: ${message}` }));
 
 let config: EdgeConfig | undefined;
 const counters = new TrafficCounters(init.seriesCap);
@@ -64,11 +63,8 @@ if (init.storeFile) {
   };
 }
 
-// The pipeline's warnings, as pino lines, logged by the main thread's logger.
-const log = pino(
-  { level: init.logLevel, base: undefined, timestamp: false },
-  { write: (line: string) => post({ kind: 'log', line }) },
-);
+// The pipeline's warnings, logged by the main thread's logger (no logger is loaded here).
+const log: PipelineLog = { warn: (obj, msg) => post({ kind: 'warn', obj, msg }) };
 
 const pipeline = new AccessLogPipeline({
   file: init.file,

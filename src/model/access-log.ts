@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ACCESS_LOG_BATCH_MAX } from './access-log-limits.js';
 
 /**
  * One request as an edge's nginx logged it (docs/observability.md): the record that travels from
@@ -40,8 +41,7 @@ export const accessLogRecordSchema = z.strictObject({
 
 export type AccessLogRecord = z.infer<typeof accessLogRecordSchema>;
 
-/** A batch as an edge sends it (at most this many records a batch). */
-export const ACCESS_LOG_BATCH_MAX = 5000;
+export { ACCESS_LOG_BATCH_MAX };
 export const accessLogBatchSchema = z.array(accessLogRecordSchema).max(ACCESS_LOG_BATCH_MAX);
 
 /**

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import type { TrafficCountersWire, TrafficSeries } from './traffic-schema.js';
 import type { ParsedLine } from './access-log-parse.js';
 import type { NginxConnections } from './traffic-connections.js';
 
@@ -19,43 +19,7 @@ export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx', 'other'] as co
 export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] as const;
 /** Series per node unless told otherwise: 1,000 routes each with their own. */
 export const DEFAULT_SERIES_CAP = 1000;
-/** The most series a remote edge may send at once (its cap, plus OTHER and NONE). */
-export const WIRE_SERIES_MAX = 20_000;
-
-const count = z.number().nonnegative().finite();
-const buckets = z.array(count).length(DURATION_BUCKETS.length + 1);
-
-/** One series as an edge sends it: cumulative since the edge's counters began (`epoch`). */
-export const trafficSeriesSchema = z.strictObject({
-  service: z.string().min(1).max(128),
-  route: z.string().min(1).max(128),
-  requests: z.array(count).length(STATUS_CLASSES.length),
-  /** Per bucket (not cumulative), the last one past the largest bound. */
-  duration: buckets,
-  duration_sum: count,
-  upstream: buckets,
-  upstream_sum: count,
-  bytes_in: count,
-  bytes_out: count,
-  failures: count,
-  retries: count,
-});
-
-export type TrafficSeries = z.infer<typeof trafficSeriesSchema>;
-
-/** An edge's counters (those that changed since its last report, or all). */
-export const trafficCountersSchema = z.strictObject({
-  /** When the edge's counters began (ms): another epoch means they started again from zero. */
-  epoch: z.number().int().nonnegative(),
-  lines: count,
-  unparsed: count,
-  dropped: count,
-  series: z.array(trafficSeriesSchema).max(WIRE_SERIES_MAX),
-  /** nginx's client connections when last read (stub_status). */
-  connections: z.strictObject({ active: count, reading: count, writing: count, waiting: count }).optional(),
-});
-
-export type TrafficCountersWire = z.infer<typeof trafficCountersSchema>;
+export type { TrafficCountersWire, TrafficSeries } from './traffic-schema.js';
 
 interface Series extends TrafficSeries {
   /** The counters' change number when this series last changed. */

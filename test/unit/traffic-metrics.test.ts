@@ -9,7 +9,8 @@ import { RouteResolver } from '../../src/edge/access-log-routes.js';
 import { parseStubStatus } from '../../src/observe/traffic-connections.js';
 import { parseStreamLine, SHARED, tcpPorts } from '../../src/observe/traffic-tcp.js';
 import { TrafficMetrics } from '../../src/observe/traffic-export.js';
-import { OTHER, trafficCountersSchema, TrafficCounters } from '../../src/observe/traffic-metrics.js';
+import { OTHER, TrafficCounters } from '../../src/observe/traffic-metrics.js';
+import { trafficCountersSchema } from '../../src/observe/traffic-schema.js';
 
 function config(services: unknown[]) {
   return compile({
