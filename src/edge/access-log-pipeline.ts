@@ -1,10 +1,9 @@
-import type { EdgeConfig } from '../compile/edge-config.js';
 import { ACCESS_LOG_BATCH_MAX } from '../model/access-log-limits.js';
 import type { AccessLogRecord, AccessLogSink } from '../model/access-log.js';
 import { parseAccessLine } from '../observe/access-log-parse.js';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { LogTail, type LogPosition, type LogTailOptions } from '../observe/access-log-reader.js';
-import { RouteResolver } from './access-log-routes.js';
+import { RouteResolver, type RouteIndex } from './access-log-routes.js';
 import type { TrafficCounters } from '../observe/traffic-metrics.js';
 
 /** What the pipeline logs with: a pino logger, or the reader thread's messages to the main thread. */
@@ -20,7 +19,9 @@ export interface AccessLogPipelineOptions {
   counters: TrafficCounters;
   sink: AccessLogSink;
   /** The config the edge serves now (service and route names), undefined before the first. */
-  config: () => EdgeConfig | undefined;
+  config: () => RouteIndex | undefined;
+  /** A resolver kept up to date by its owner (the reader's thread): `config` is not read then. */
+  routes?: RouteResolver;
   log: PipelineLog;
   /** Records a batch at most (≤ ACCESS_LOG_BATCH_MAX). */
   batchMax?: number;
@@ -68,7 +69,7 @@ export class AccessLogPipeline {
   private savedAt: LogPosition | undefined;
   private lastSave = 0;
   private readonly checkpoint: string | undefined;
-  private readonly routes = new RouteResolver();
+  private readonly routes: RouteResolver;
   private batch: AccessLogRecord[] = [];
   private sending: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
@@ -76,6 +77,7 @@ export class AccessLogPipeline {
   private lastWarn = 0;
 
   constructor(private readonly o: AccessLogPipelineOptions) {
+    this.routes = o.routes ?? new RouteResolver();
     this.batchMax = Math.min(o.batchMax ?? ACCESS_LOG_BATCH_MAX, ACCESS_LOG_BATCH_MAX);
     this.checkpoint = o.checkpoint === false ? undefined : (o.checkpoint ?? `${o.file}.position`);
   }
@@ -109,7 +111,7 @@ export class AccessLogPipeline {
   }
 
   private async take(lines: string[], at: LogPosition): Promise<void> {
-    const cfg = this.o.config();
+    const cfg = this.o.routes ? undefined : this.o.config();
     if (cfg) this.routes.update(cfg);
     const c = this.o.counters;
     for (const line of lines) {

@@ -1,6 +1,6 @@
 import type { Worker } from 'node:worker_threads';
-import type { EdgeConfig } from '../compile/edge-config.js';
 import type { AccessLogPipelineOptions } from './access-log-pipeline.js';
+import { RouteChanges, type RouteChange, type RouteIndex } from './access-log-routes.js';
 import type { AccessLogRecord } from '../model/access-log.js';
 import type { Logger } from '../observe/log.js';
 import type { LogTailOptions } from '../observe/access-log-reader.js';
@@ -13,7 +13,8 @@ export interface ReaderThreadInit {
   file: string;
   node: string;
   seriesCap: number;
-  config?: EdgeConfig | undefined;
+  /** The services' hosts and routes (not the whole config), then only what changed. */
+  routes?: RouteChange | undefined;
   /** The log store's file: the thread inserts its batches there itself, not through the main thread. */
   storeFile?: string | undefined;
   /** Batches for the main thread's sink as JSON (the sink has ingestJson), else as records. */
@@ -26,7 +27,7 @@ export interface ReaderThreadInit {
 
 /** Main thread → reader thread. */
 export type ToReader =
-  | { kind: 'config'; config: EdgeConfig }
+  | { kind: 'routes'; change: RouteChange }
   | { kind: 'poll' | 'stop'; id: number }
   | { kind: 'ingested'; id: number; error?: string };
 
@@ -59,7 +60,8 @@ export class AccessLogReaderThread {
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   private timer: NodeJS.Timeout | undefined;
-  private sentConfig: EdgeConfig | undefined;
+  private sentConfig: RouteIndex | undefined;
+  private readonly changes = new RouteChanges();
   private stopping = false;
 
   constructor(private readonly o: AccessLogReaderThreadOptions) {}
@@ -71,7 +73,7 @@ export class AccessLogReaderThread {
       file: this.o.file,
       node: this.o.node,
       seriesCap: this.o.counters.cap,
-      config: this.sentConfig,
+      routes: this.sentConfig ? this.changes.next(this.sentConfig) : undefined,
       storeFile: store?.sharedFile,
       relayJson: this.o.sink.ingestJson !== undefined,
       ...(this.o.checkpoint !== undefined ? { checkpoint: this.o.checkpoint } : {}),
@@ -109,7 +111,7 @@ export class AccessLogReaderThread {
     const cfg = this.o.config();
     if (!cfg || cfg === this.sentConfig) return;
     this.sentConfig = cfg;
-    this.post({ kind: 'config', config: cfg });
+    this.post({ kind: 'routes', change: this.changes.next(cfg) });
   }
 
   private post(m: ToReader): void {

@@ -1,11 +1,11 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import type { EdgeConfig } from '../compile/edge-config.js';
 import type { AccessLogSink } from '../model/access-log.js';
 import { openAccessLogDb, recordInserter } from '../observe/access-log-sql.js';
 import { yieldToRequests } from '../observe/thread-priority.js';
 import { TrafficCounters } from '../observe/traffic-metrics.js';
 import { AccessLogPipeline, type PipelineLog } from './access-log-pipeline.js';
 import type { ReaderThreadInit, ToReader, FromReader } from './access-log-reader-thread.js';
+import { RouteResolver } from './access-log-routes.js';
 
 /**
  * The access log reader's thread (started by AccessLogReaderThread): the pipeline of
@@ -22,7 +22,7 @@ const post = (m: FromReader) => port.postMessage(m);
 
 yieldToRequests((message) => post({ kind: 'warn', obj: {}, msg: `access log thread: ${message}` }));
 
-let config: EdgeConfig | undefined;
+const routes = new RouteResolver();
 const counters = new TrafficCounters(init.seriesCap);
 let sentSeq = 0;
 const sendCounters = () => {
@@ -71,7 +71,8 @@ const pipeline = new AccessLogPipeline({
   node: init.node,
   counters,
   sink,
-  config: () => config,
+  config: () => undefined,
+  routes,
   log,
   ...(init.checkpoint !== undefined ? { checkpoint: init.checkpoint } : {}),
   ...(init.tail ? { tail: init.tail } : {}),
@@ -82,8 +83,8 @@ const pipeline = new AccessLogPipeline({
 const timer = setInterval(sendCounters, COUNTERS_MS);
 
 async function run(m: ToReader): Promise<void> {
-  if (m.kind === 'config') {
-    config = m.config;
+  if (m.kind === 'routes') {
+    routes.apply(m.change);
     return;
   }
   if (m.kind === 'ingested') {
@@ -107,7 +108,7 @@ async function run(m: ToReader): Promise<void> {
 }
 
 port.on('message', (m: ToReader) => void run(m));
-if (init.config) config = init.config;
+if (init.routes) routes.apply(init.routes);
 pipeline.start().then(
   () => post({ kind: 'ready' }),
   (err: unknown) => post({ kind: 'failed', error: err instanceof Error ? err.message : String(err) }),

@@ -5,7 +5,7 @@ import { routePool } from '../../src/drivers/nginx/pools.js';
 import { accessLogBatchSchema } from '../../src/model/access-log.js';
 import { serviceSchema } from '../../src/model/service.js';
 import { parseAccessLine } from '../../src/observe/access-log-parse.js';
-import { RouteResolver } from '../../src/edge/access-log-routes.js';
+import { RouteChanges, RouteResolver } from '../../src/edge/access-log-routes.js';
 import { parseStubStatus } from '../../src/observe/traffic-connections.js';
 import { parseStreamLine, SHARED, tcpPorts } from '../../src/observe/traffic-tcp.js';
 import { TrafficMetrics } from '../../src/observe/traffic-export.js';
@@ -149,6 +149,41 @@ function shopRoute(path: string): string {
   if (!r) throw new Error('no route');
   return routePool(r);
 }
+
+describe("the reader thread's routes, told by change", () => {
+  it('resolves as a resolver given the whole config, through adds, changes and removals', () => {
+    const changes = new RouteChanges();
+    const told = new RouteResolver();
+    const whole = new RouteResolver();
+    const same = (c: typeof cfg, probes: [string, string][]) => {
+      whole.update(c);
+      for (const [host, path] of probes)
+        expect(told.resolve(host, path, ''), host + path).toEqual(whole.resolve(host, path, ''));
+    };
+    const probes: [string, string][] = [
+      ['a.test', '/'],
+      ['shop.test', '/api/x'],
+      ['x.shop.test', '/'],
+      ['b.test', '/'],
+    ];
+    const first = changes.next(cfg);
+    expect(first.add).toHaveLength(cfg.sites.length);
+    told.apply(first);
+    same(cfg, probes);
+    // The same config again: nothing to tell.
+    expect(changes.next(cfg)).toEqual({ add: [], remove: [] });
+    // app removed, b added, shop's hosts changed.
+    const next = config([
+      { name: 'b', hosts: ['b.test'], routes: [{ upstreams: up }] },
+      { name: 'shop', hosts: ['shop.test'], routes: [{ path: '/api', upstreams: up }, { upstreams: up }] },
+    ]);
+    const change = changes.next(next);
+    expect(change.remove.length).toBeGreaterThan(0);
+    told.apply(change);
+    same(next, probes);
+    expect(told.resolve('a.test', '/', '')).toEqual({ service: null, route: null });
+  });
+});
 
 describe('traffic counters', () => {
   const routes = new RouteResolver();
