@@ -3,7 +3,7 @@ import type { AccessLogRecord, AccessLogSink } from '../model/access-log.js';
 import { parseAccessLine } from '../observe/access-log-parse.js';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { LogTail, type LogPosition, type LogTailOptions } from '../observe/access-log-reader.js';
-import { RouteResolver, type RouteIndex } from './access-log-routes.js';
+import type { RouteResolver } from './access-log-routes.js';
 import type { TrafficCounters } from '../observe/traffic-metrics.js';
 
 /** What the pipeline logs with: a pino logger, or the reader thread's messages to the main thread. */
@@ -18,10 +18,8 @@ export interface AccessLogPipelineOptions {
   node: string;
   counters: TrafficCounters;
   sink: AccessLogSink;
-  /** The config the edge serves now (service and route names), undefined before the first. */
-  config: () => RouteIndex | undefined;
-  /** A resolver kept up to date by its owner (the reader's thread): `config` is not read then. */
-  routes?: RouteResolver;
+  /** Names each line's service and route; its owner keeps it up to date (the reader's thread). */
+  routes: RouteResolver;
   log: PipelineLog;
   /** Records a batch at most (≤ ACCESS_LOG_BATCH_MAX). */
   batchMax?: number;
@@ -77,7 +75,7 @@ export class AccessLogPipeline {
   private lastWarn = 0;
 
   constructor(private readonly o: AccessLogPipelineOptions) {
-    this.routes = o.routes ?? new RouteResolver();
+    this.routes = o.routes;
     this.batchMax = Math.min(o.batchMax ?? ACCESS_LOG_BATCH_MAX, ACCESS_LOG_BATCH_MAX);
     this.checkpoint = o.checkpoint === false ? undefined : (o.checkpoint ?? `${o.file}.position`);
   }
@@ -111,8 +109,6 @@ export class AccessLogPipeline {
   }
 
   private async take(lines: string[], at: LogPosition): Promise<void> {
-    const cfg = this.o.routes ? undefined : this.o.config();
-    if (cfg) this.routes.update(cfg);
     const c = this.o.counters;
     for (const line of lines) {
       const p = parseAccessLine(line, this.o.node, this.routes);

@@ -43,7 +43,11 @@ export type FromReader =
   | { kind: 'done'; id: number; error?: string };
 
 /** As the pipeline's own: `counters` are the main thread's, which the thread's are merged into. */
-export type AccessLogReaderThreadOptions = Omit<AccessLogPipelineOptions, 'log'> & { log: Logger };
+export type AccessLogReaderThreadOptions = Omit<AccessLogPipelineOptions, 'log' | 'routes'> & {
+  log: Logger;
+  /** The config the edge serves now (service and route names), undefined before the first. */
+  config: () => RouteIndex | undefined;
+};
 
 /** How often the config the edge serves is looked at (its service and route names). */
 const CONFIG_MS = 250;

@@ -71,7 +71,6 @@ const pipeline = new AccessLogPipeline({
   node: init.node,
   counters,
   sink,
-  config: () => undefined,
   routes,
   log,
   ...(init.checkpoint !== undefined ? { checkpoint: init.checkpoint } : {}),

@@ -61,23 +61,15 @@ const ROUTE_MAX = 128;
  * have one "/" route: their host alone names it.
  */
 export class RouteResolver {
-  private byPool = new Map<string, ResolvedRoute>();
-  private byHost = new Map<string, readonly Route[]>();
-  private config: RouteIndex | undefined;
+  private readonly byPool = new Map<string, ResolvedRoute>();
+  private readonly byHost = new Map<string, readonly Route[]>();
 
-  /** Follows a new config (a no-op for the one it holds). */
+  /** Follows a whole config (tests; the reader's thread is told by change, apply()). */
   update(cfg: RouteIndex): void {
-    if (cfg === this.config) return;
-    this.config = cfg;
-    const byPool = new Map<string, ResolvedRoute>();
-    const byHost = new Map<string, readonly Route[]>();
-    for (const site of cfg.sites) {
-      for (const r of site.routes) byPool.set(routePool(r), named(r));
-      for (const h of site.hosts) byHost.set(h.toLowerCase(), site.routes);
-    }
-    this.byPool = byPool;
-    this.byHost = byHost;
+    this.apply(this.changes.next(cfg));
   }
+
+  private readonly changes = new RouteChanges();
 
   /**
    * Follows a change told site by site (the reader's thread: the main thread sends the sites that

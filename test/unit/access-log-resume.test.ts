@@ -2,6 +2,7 @@ import { appendFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AccessLogPipeline } from '../../src/edge/access-log-pipeline.js';
+import { RouteResolver } from '../../src/edge/access-log-routes.js';
 import type { AccessLogRecord } from '../../src/model/access-log.js';
 import { createLogger } from '../../src/observe/log.js';
 import { TrafficCounters } from '../../src/observe/traffic-metrics.js';
@@ -26,7 +27,7 @@ describe('the access log reader resumes where the last run left', () => {
       node: 'edge-a',
       counters: new TrafficCounters(1000, 0),
       sink,
-      config: () => undefined,
+      routes: new RouteResolver(),
       log: createLogger('silent'),
       tail: { pollMs: 60_000 },
     });
