@@ -229,10 +229,22 @@ export class LocalEdge {
     });
   }
 
-  /** Applies now (folding into a running apply) and resolves once that apply is done. */
+  /**
+   * Applies now (folding into a running apply) and resolves once that apply is done; rejects (502)
+   * when it failed, so a caller that waited (a certificate uploaded with `wait=true`, a challenge
+   * to serve) is not told it is live while the last good config keeps serving without it.
+   */
   async refresh(): Promise<EdgeStatus> {
+    const before = this.status.lastError;
     this.schedule();
     await this.running;
+    const e = this.status.lastError;
+    if (e && e !== before)
+      throw new GatehouseError(
+        e.code,
+        `saved, but not applied (the last good config serves): ${e.message}`,
+        502,
+      );
     return this.getStatus();
   }
 
