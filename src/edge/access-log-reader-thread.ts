@@ -1,4 +1,4 @@
-import type { Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import type { AccessLogPipelineOptions } from './access-log-pipeline.js';
 import { RouteChanges, type RouteChange, type RouteIndex } from './access-log-routes.js';
 import type { AccessLogRecord } from '../model/access-log.js';
@@ -8,15 +8,13 @@ import { AccessLogStore } from '../observe/access-log-store.js';
 import { startWorker } from '../observe/worker-boot.js';
 import type { TrafficCountersWire } from '../observe/traffic-metrics.js';
 
-/** What the thread is started with (its workerData). */
+/** What the reader is started with (its own thread's workerData, or the store thread's 'tail'). */
 export interface ReaderThreadInit {
   file: string;
   node: string;
   seriesCap: number;
   /** The services' hosts and routes (not the whole config), then only what changed. */
   routes?: RouteChange | undefined;
-  /** The log store's file: the thread inserts its batches there itself, not through the main thread. */
-  storeFile?: string | undefined;
   /** Batches for the main thread's sink as JSON (the sink has ingestJson), else as records. */
   relayJson: boolean;
   checkpoint?: string | false;
@@ -53,14 +51,16 @@ export type AccessLogReaderThreadOptions = Omit<AccessLogPipelineOptions, 'log' 
 const CONFIG_MS = 250;
 
 /**
- * An edge's access log pipeline (AccessLogPipeline) run in a thread of its own at a low CPU
- * priority: the per-line work (parse, count, store) never runs on the event loop that serves the
- * API, and never takes a core from nginx when nginx needs it. The thread's counters are merged
- * into `counters` every 250 ms; batches go to the log store's writer thread directly when the sink
- * is the store (the store is told which records were kept, for the live tail), else to `sink` here.
+ * An edge's access log pipeline (AccessLogPipeline) run in a thread at a low CPU priority: the
+ * per-line work (parse, count, store) never runs on the event loop that serves the API, and never
+ * takes a core from nginx when nginx needs it. When the sink is the log store, the pipeline runs in
+ * the store's writer thread and inserts its batches there (the store is told which records were
+ * kept, for the live tail); otherwise in a thread of its own, handing batches to `sink` here. The
+ * thread's counters are merged into `counters` every 250 ms.
  */
 export class AccessLogReaderThread {
-  private worker: Worker | undefined;
+  /** The other end: the reader's own thread, or a port into the store's writer thread. */
+  private worker: Worker | MessagePort | undefined;
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   private timer: NodeJS.Timeout | undefined;
@@ -71,44 +71,63 @@ export class AccessLogReaderThread {
   constructor(private readonly o: AccessLogReaderThreadOptions) {}
 
   async start(): Promise<void> {
-    const store = this.o.sink instanceof AccessLogStore && this.o.sink.sharedFile ? this.o.sink : undefined;
+    const store = this.o.sink instanceof AccessLogStore ? this.o.sink : undefined;
     this.sentConfig = this.o.config();
     const init: ReaderThreadInit = {
       file: this.o.file,
       node: this.o.node,
       seriesCap: this.o.counters.cap,
       routes: this.sentConfig ? this.changes.next(this.sentConfig) : undefined,
-      storeFile: store?.sharedFile,
       relayJson: this.o.sink.ingestJson !== undefined,
       ...(this.o.checkpoint !== undefined ? { checkpoint: this.o.checkpoint } : {}),
       ...(this.o.tail ? { tail: this.o.tail } : {}),
       ...(this.o.batchMax !== undefined ? { batchMax: this.o.batchMax } : {}),
       ...(this.o.flushMs !== undefined ? { flushMs: this.o.flushMs } : {}),
     };
-    const worker = startWorker(import.meta.url, 'access-log-reader-worker', init);
+    let worker: Worker | MessagePort;
+    let ready: Promise<void>;
+    if (store) {
+      const { port1, port2 } = new MessageChannel();
+      worker = port1;
+      ready = this.listen(worker, store);
+      await store.hostReader(init, port2);
+    } else {
+      worker = startWorker(import.meta.url, 'access-log-reader-worker', init);
+      ready = this.listen(worker, store);
+    }
     this.worker = worker;
-    await new Promise<void>((resolve, reject) => {
-      const early = (err: Error) => reject(err);
-      worker.once('error', early);
-      worker.once('exit', (code) => reject(new Error(`the access log reader thread exited (${code})`)));
-      worker.on('message', (m: FromReader) => {
-        if (m.kind === 'ready') {
-          worker.off('error', early);
-          resolve();
-        } else if (m.kind === 'failed') reject(new Error(m.error));
-        else this.onMessage(m, store);
-      });
-    });
-    worker.on('error', (err) => this.o.log.error({ err: err.message }, 'access log reader thread failed'));
-    worker.on('exit', () => {
+    await ready;
+    // A thread that stops (or a store thread that ends) fails what waits, and is told once.
+    const stopped = () => {
       const err = new Error('the access log reader thread stopped');
       for (const w of this.waiting.values()) w.reject(err);
       this.waiting.clear();
       if (!this.stopping) this.o.log.error('the access log reader thread stopped');
-    });
+    };
+    if (store) worker.on('close', stopped);
+    else {
+      worker.on('error', (err) => this.o.log.error({ err: err.message }, 'access log reader thread failed'));
+      worker.on('exit', stopped);
+    }
     this.timer = setInterval(() => this.followConfig(), CONFIG_MS);
     this.timer.unref();
     worker.unref();
+  }
+
+  /** Hears the reader; settles with its start. */
+  private listen(worker: Worker | MessagePort, store: AccessLogStore | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if ('terminate' in worker) {
+        // Its own thread: one that fails to start says so here (after the start, no effect).
+        worker.once('error', reject);
+        worker.once('exit', (code) => reject(new Error(`the access log reader thread exited (${code})`)));
+      }
+      worker.on('message', (m: FromReader) => {
+        if (m.kind === 'ready') resolve();
+        else if (m.kind === 'failed') reject(new Error(m.error));
+        else this.onMessage(m, store);
+      });
+    });
   }
 
   private followConfig(): void {
@@ -198,7 +217,8 @@ export class AccessLogReaderThread {
     await this.ask('stop').catch((err: unknown) =>
       this.o.log.warn({ err: String(err) }, 'access log reader thread: the last lines not read'),
     );
-    await worker.terminate();
+    if ('terminate' in worker) await worker.terminate();
+    else worker.close();
     this.worker = undefined;
   }
 }

@@ -3,8 +3,8 @@ import type { AccessLogRecord } from '../model/access-log.js';
 
 /**
  * The access log store's SQLite file (docs/logs.md): its own database, not the registry's. Opened
- * by the store's threads (access-log-db-worker.ts) and by the local access log reader's thread,
- * which inserts its batches itself (src/edge/access-log-reader-worker.ts).
+ * by the store's threads (access-log-db-worker.ts): the writer, which also runs the control plane's
+ * own access log reader (src/edge/access-log-reader-job.ts), and the query thread.
  */
 const SCHEMA = `
   create table if not exists access_log (
@@ -27,7 +27,7 @@ export function openAccessLogDb(file: string, reader = false): Database.Database
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
   }
-  // The store's writer and the local reader's thread both write: one waits for the other.
+  // The writer and the query thread share the file: either may wait briefly for the other's lock.
   db.pragma('busy_timeout = 5000');
   if (!reader) db.exec(SCHEMA);
   return db;

@@ -2,6 +2,8 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import type { AccessLogRecord, AccessLogSink } from '../model/access-log.js';
 import type { Settings } from '../model/settings.js';
+import type { MessagePort } from 'node:worker_threads';
+import type { ReaderThreadInit } from '../edge/access-log-reader-thread.js';
 import type { Logger } from './log.js';
 import { matches, whereOf, type LogFilter } from './access-log-query.js';
 import { AccessLogThread, type RetainResult } from './access-log-thread.js';
@@ -19,6 +21,8 @@ export interface AccessLogStoreOptions {
   json?: string;
   /** How often retention runs (default a minute). */
   retainEveryMs?: number;
+  /** How long the query thread outlives its last query (default READER_IDLE_MS). */
+  queryThreadIdleMs?: number;
   log?: Logger;
   /** The clock (tests). */
   now?: () => number;
@@ -28,12 +32,15 @@ export interface AccessLogStoreOptions {
 export const accessLogFile = (dataDir: string): string => join(dataDir, 'access-log.sqlite');
 
 const DAY = 86_400_000;
+/** The query thread ends after this long without a query (each thread is an isolate, ~8 MB). */
+const READER_IDLE_MS = 30_000;
 
 /**
  * The control plane's access log store (docs/logs.md): the AccessLogSink every edge's log reader
  * feeds. Records are kept in their own SQLite file in the data dir, written by a thread of its own
  * (a batch in one transaction), and dropped by age and size. The live tail's subscribers hear each
- * batch once it is stored.
+ * batch once it is stored. Queries run in a second thread on the same file, started by the first
+ * query and ended when none came for READER_IDLE_MS.
  */
 export class AccessLogStore implements AccessLogSink {
   private readonly subscribers = new Set<(records: readonly StoredAccessLog[]) => void>();
@@ -43,25 +50,19 @@ export class AccessLogStore implements AccessLogSink {
   /** Records stored and batches, since start (tests and the bench). */
   readonly stats = { records: 0, batches: 0, dropped: 0 };
 
+  /** Where queries run, while it runs: a second thread on the same file. */
+  private reader: Promise<AccessLogThread> | undefined;
+  private readerIdle: NodeJS.Timeout | undefined;
+  private queries = 0;
+  private closed = false;
+
   private constructor(
     private readonly thread: AccessLogThread,
-    /** Where queries run: a second thread on the same file (the writer's own for ':memory:'). */
-    private readonly reader: AccessLogThread,
     private readonly opts: AccessLogStoreOptions,
   ) {}
 
   static async open(opts: AccessLogStoreOptions): Promise<AccessLogStore> {
-    const writer = await AccessLogThread.open(opts.file);
-    let reader = writer;
-    if (opts.file !== ':memory:') {
-      try {
-        reader = await AccessLogThread.open(opts.file, true);
-      } catch (err) {
-        await writer.close();
-        throw err;
-      }
-    }
-    const store = new AccessLogStore(writer, reader, opts);
+    const store = new AccessLogStore(await AccessLogThread.open(opts.file), opts);
     if (opts.json && opts.json !== 'off' && opts.json !== 'stdout') {
       store.out = createWriteStream(opts.json, { flags: 'a', mode: 0o640 });
       store.out.on('error', (err) => opts.log?.error({ err: err.message }, 'access log JSON file'));
@@ -92,33 +93,32 @@ export class AccessLogStore implements AccessLogSink {
   }
 
   /**
-   * The file another thread may insert into itself (the local access log reader's, which tells
-   * keptByOther() of each batch); undefined for a store in memory, which only its thread sees.
+   * Runs the control plane's access log reader in the store's writer thread (AccessLogReaderThread
+   * holds `port`'s other end): it inserts its batches itself and tells keptByOther() of each.
    */
-  get sharedFile(): string | undefined {
-    return this.opts.file === ':memory:' ? undefined : this.opts.file;
+  hostReader(init: ReaderThreadInit, port: MessagePort): Promise<void> {
+    return this.thread.hostReader(init, port);
   }
 
   /**
-   * `count` records up to id `last` were inserted by another thread (sharedFile): counted, and read back for
-   * the live tail and the JSON lines only when someone listens.
+   * `count` records up to id `last` were inserted in the writer's thread by the reader it hosts
+   * (hostReader): counted, and read back for the live tail and the JSON lines only when someone
+   * listens.
    */
   keptByOther(count: number, last: number): void {
     this.stats.records += count;
     this.stats.batches += 1;
     if (this.subscribers.size === 0 && (!this.opts.json || this.opts.json === 'off')) return;
-    this.reader
-      .all<StoredAccessLog>('select * from access_log where id between ? and ? order by id', [
-        last - count + 1,
-        last,
-      ])
-      .then(
-        (stored) => {
-          this.writeJson(stored.map(({ id: _id, ...r }) => r));
-          for (const s of this.subscribers) s(stored);
-        },
-        (err: unknown) => this.opts.log?.warn({ err: String(err) }, 'access log records not read back'),
-      );
+    this.read<StoredAccessLog>('select * from access_log where id between ? and ? order by id', [
+      last - count + 1,
+      last,
+    ]).then(
+      (stored) => {
+        this.writeJson(stored.map(({ id: _id, ...r }) => r));
+        for (const s of this.subscribers) s(stored);
+      },
+      (err: unknown) => this.opts.log?.warn({ err: String(err) }, 'access log records not read back'),
+    );
   }
 
   private writeJson(records: readonly AccessLogRecord[]): void {
@@ -144,15 +144,45 @@ export class AccessLogStore implements AccessLogSink {
   async list(filter: LogFilter, limit: number, before?: number): Promise<StoredAccessLog[]> {
     const w = before !== undefined ? whereOf(filter, ['id < ?'], [before]) : whereOf(filter);
     // The columns are the record's fields and its id, nulls as nulls: rows are records as they are.
-    return this.reader.all<StoredAccessLog>(`select * from access_log${w.sql} order by id desc limit ?`, [
+    return this.read<StoredAccessLog>(`select * from access_log${w.sql} order by id desc limit ?`, [
       ...w.params,
       limit,
     ]);
   }
 
-  /** Runs a read on the store's thread (analytics). */
+  /** Runs a read on the store's query thread (analytics). */
   query<T>(sql: string, params: readonly (string | number)[]): Promise<T[]> {
-    return this.reader.all<T>(sql, params);
+    return this.read<T>(sql, params);
+  }
+
+  /** A read on the query thread, started if it is not running (the writer's own for ':memory:'). */
+  private async read<T>(sql: string, params: readonly (string | number)[]): Promise<T[]> {
+    if (this.opts.file === ':memory:') return this.thread.all<T>(sql, params);
+    if (this.closed) throw new Error('the access log store is closed');
+    if (this.readerIdle) clearTimeout(this.readerIdle);
+    this.readerIdle = undefined;
+    this.queries++;
+    try {
+      const started = (this.reader ??= AccessLogThread.open(this.opts.file, true));
+      // A thread that failed to start is not kept: the next query tries again.
+      const reader = await started.catch((err: unknown) => {
+        if (this.reader === started) this.reader = undefined;
+        throw err;
+      });
+      return await reader.all<T>(sql, params);
+    } finally {
+      if (--this.queries === 0 && !this.closed) {
+        const idleMs = this.opts.queryThreadIdleMs ?? READER_IDLE_MS;
+        this.readerIdle = setTimeout(() => void this.endReader(), idleMs);
+        this.readerIdle.unref();
+      }
+    }
+  }
+
+  private async endReader(): Promise<void> {
+    const reader = this.reader;
+    this.reader = undefined;
+    if (reader) await (await reader.catch(() => undefined))?.close();
   }
 
   /** Drops what is past the retention settings now; one pass at a time. */
@@ -177,7 +207,9 @@ export class AccessLogStore implements AccessLogSink {
     if (this.timer) clearInterval(this.timer);
     this.subscribers.clear();
     await this.retaining?.catch(() => undefined);
-    if (this.reader !== this.thread) await this.reader.close();
+    this.closed = true;
+    if (this.readerIdle) clearTimeout(this.readerIdle);
+    await this.endReader();
     await this.thread.close();
     if (this.out) await new Promise<void>((resolve) => this.out?.end(resolve));
   }

@@ -1,8 +1,10 @@
-import type { Worker } from 'node:worker_threads';
+import type { MessagePort, Worker } from 'node:worker_threads';
+import type { ReaderThreadInit } from '../edge/access-log-reader-thread.js';
 import { startWorker } from './worker-boot.js';
 
 type Message =
   | { op: 'insert'; rows: readonly object[] }
+  | { op: 'tail'; init: ReaderThreadInit; port: MessagePort }
   | { op: 'all'; sql: string; params: readonly (string | number)[] }
   | { op: 'retain'; cutoff: number; maxRows: number; maxBytes: number }
   | { op: 'close' };
@@ -60,7 +62,7 @@ export class AccessLogThread {
     return t;
   }
 
-  private call<T>(m: Message): Promise<T> {
+  private call<T>(m: Message, transfer: MessagePort[] = []): Promise<T> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new Error('the access log store is closed'));
     const id = this.nextId++;
@@ -68,13 +70,21 @@ export class AccessLogThread {
       // A call waiting for its answer keeps the process alive until it has it.
       if (this.waiting.size === 0) this.worker.ref();
       this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage({ id, ...m });
+      this.worker.postMessage({ id, ...m }, transfer);
     });
   }
 
   /** Inserts in one transaction; resolves with the last row's id (ids of one batch are consecutive). */
   insert(rows: readonly object[]): Promise<number> {
     return this.call<number>({ op: 'insert', rows });
+  }
+
+  /**
+   * Runs the control plane's access log reader in this (the writer's) thread, talking over `port`
+   * (AccessLogReaderThread holds the other end); resolves once it is started.
+   */
+  hostReader(init: ReaderThreadInit, port: MessagePort): Promise<void> {
+    return this.call<void>({ op: 'tail', init, port }, [port]);
   }
 
   all<T>(sql: string, params: readonly (string | number)[] = []): Promise<T[]> {

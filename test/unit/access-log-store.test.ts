@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { accessLogRecordSchema, type AccessLogRecord } from '../../src/model/access-log.js';
 import { AccessLogStore } from '../../src/observe/access-log-store.js';
@@ -90,6 +91,22 @@ describe('access log store: retention', () => {
 });
 
 describe('access log store: queries', () => {
+  it('runs queries in a thread started by the first query and ended after it idles', async () => {
+    const dir = await testDir('gh-alog-q-');
+    const tasks = () => readdirSync('/proc/self/task').length;
+    const s = await store({ file: `${dir}/a.sqlite`, queryThreadIdleMs: 300 });
+    await s.ingest([record({ path: '/one' })]);
+    const idle = tasks();
+    expect((await s.list({}, 5)).map((r) => r.path)).toEqual(['/one']);
+    // The query thread is running now (every thread is an isolate: ~8 MB while it lives).
+    expect(tasks()).toBeGreaterThan(idle);
+    expect(await s.query<{ n: number }>('select count(*) as n from access_log', [])).toEqual([{ n: 1 }]);
+    await expect.poll(tasks, { timeout: 5000 }).toBe(idle);
+    // And comes back when asked again.
+    await s.ingest([record({ path: '/two' })]);
+    expect((await s.list({}, 5)).map((r) => r.path)).toEqual(['/two', '/one']);
+  });
+
   it('filters by service, status class or code, client, user and time; pages with before', async () => {
     const s = await store();
     await s.ingest([
