@@ -32,11 +32,12 @@ export function sqliteOf(db: Db): SQLite.Database {
 
 /**
  * Opens (creating if needed) the SQLite registry database and brings its schema up to date. A
- * database file gets a checkpoint thread (see checkpoint.ts); `checkpointMs` is its interval.
+ * database file gets a checkpoint thread (see checkpoint.ts); `checkpointMs` is its interval,
+ * `checkpointIdleMs` how long it outlives the last write.
  */
 export async function openSqlite(
   file: string,
-  opts: { checkpointMs?: number; onCheckpointError?: (msg: string) => void } = {},
+  opts: { checkpointMs?: number; checkpointIdleMs?: number; onCheckpointError?: (msg: string) => void } = {},
 ): Promise<Db> {
   const sqlite = new SQLite(file);
   // WAL: readers never block the writer; NORMAL sync is durable across process crashes.
@@ -50,6 +51,7 @@ export async function openSqlite(
     ? undefined
     : startCheckpointer(file, {
         intervalMs: opts.checkpointMs ?? CHECKPOINT_INTERVAL_MS,
+        ...(opts.checkpointIdleMs !== undefined ? { idleMs: opts.checkpointIdleMs } : {}),
         ...(opts.onCheckpointError ? { onError: opts.onCheckpointError } : {}),
       });
   const db = new Kysely<Database>({
