@@ -6,10 +6,13 @@ export interface RouteIndex {
   sites: readonly { hosts: readonly string[]; routes: readonly Pick<SiteRoute, 'service' | 'path'>[] }[];
 }
 
-/** Sites added (with an id) and removed (by id) since the last change: see RouteResolver.apply. */
+/**
+ * Sites added and hosts removed since the last change: see RouteResolver.apply. A site's routes are
+ * [service, path] pairs; a site whose one route is "/" is sent as its service's name alone.
+ */
 export interface RouteChange {
-  add: [number, RouteIndex['sites'][number]][];
-  remove: number[];
+  add: [hosts: string[], routes: string | [service: string, path: string][]][];
+  remove: string[];
 }
 
 /**
@@ -17,25 +20,24 @@ export interface RouteChange {
  * told. Sites the compiler kept (the same objects) are not told again.
  */
 export class RouteChanges {
-  private sent = new Map<object, number>();
-  private nextId = 1;
+  private sent = new Set<RouteIndex['sites'][number]>();
 
   next(cfg: RouteIndex): RouteChange {
-    const sent = new Map<object, number>();
+    const sent = new Set<RouteIndex['sites'][number]>();
     const add: RouteChange['add'] = [];
     for (const site of cfg.sites) {
-      let id = this.sent.get(site);
-      if (id === undefined) {
-        id = this.nextId++;
-        add.push([
-          id,
-          { hosts: [...site.hosts], routes: site.routes.map((r) => ({ service: r.service, path: r.path })) },
-        ]);
+      if (!this.sent.has(site)) {
+        const [only] = site.routes;
+        const routes: RouteChange['add'][number][1] =
+          site.routes.length === 1 && only?.path === '/'
+            ? only.service
+            : site.routes.map((r) => [r.service, r.path]);
+        add.push([[...site.hosts], routes]);
       }
-      sent.set(site, id);
+      sent.add(site);
     }
-    const remove: number[] = [];
-    for (const [site, id] of this.sent) if (!sent.has(site)) remove.push(id);
+    const remove: string[] = [];
+    for (const site of this.sent) if (!sent.has(site)) remove.push(...site.hosts);
     this.sent = sent;
     return { add, remove };
   }
@@ -47,86 +49,74 @@ export interface ResolvedRoute {
   route: string | null;
 }
 
-type Route = Pick<SiteRoute, 'service' | 'path'>;
+/** A route as the resolver keeps it; `pool` is its pool's name, worked out when a line names one. */
+interface Route {
+  service: string;
+  path: string;
+  pool?: string;
+}
+
+/** A host's routes: the service alone when its one route is "/" (most hosts), else its routes. */
+type HostRoutes = string | readonly Route[];
 
 const NONE: ResolvedRoute = { service: null, route: null };
 /** The record schema's bound on a route's name. */
 const ROUTE_MAX = 128;
 
 /**
- * Which service and route served a logged request, from the EdgeConfig the edge serves: the pool
- * nginx named ($gh_pool, set by a server block's location: routePool(route)) when there is one,
- * else the host's site (exact name, then the nearest wildcard) and its route whose path prefixes
- * the request's (routes are sorted longest path first, as nginx matches them). Fast-lane hosts
- * have one "/" route: their host alone names it.
+ * Which service and route served a logged request, from the hosts and routes of the EdgeConfig
+ * the edge serves: the host's site (exact name, then the nearest wildcard), and of its routes the
+ * one whose pool nginx named ($gh_pool, set by a server block's location: routePool(route)), else
+ * the one whose path prefixes the request's (routes are sorted longest path first, as nginx
+ * matches them). Kept small, a host and a service name for most hosts: at 10,000 routes it lives in
+ * the log store's writer thread beside the main thread's own config.
  */
 export class RouteResolver {
-  private readonly byPool = new Map<string, ResolvedRoute>();
-  private readonly byHost = new Map<string, readonly Route[]>();
+  private readonly byHost = new Map<string, HostRoutes>();
+  private readonly changes = new RouteChanges();
 
   /** Follows a whole config (tests; the reader's thread is told by change, apply()). */
   update(cfg: RouteIndex): void {
     this.apply(this.changes.next(cfg));
   }
 
-  private readonly changes = new RouteChanges();
-
   /**
-   * Follows a change told site by site (the reader's thread: the main thread sends the sites that
-   * changed, each with an id, and the ids of those gone): removed first, then added.
+   * Follows a change (the reader's thread: the main thread sends the sites that changed and the
+   * hosts of those gone): removed first, then added. A host belongs to one site at a time.
    */
   apply(change: RouteChange): void {
-    for (const id of change.remove) {
-      const site = this.sites.get(id);
-      if (!site) continue;
-      this.sites.delete(id);
-      for (const r of site.routes) {
-        const pool = routePool(r);
-        if (this.byPool.get(pool)?.service === r.service) this.byPool.delete(pool);
-      }
-      for (const h of site.hosts) {
-        const host = h.toLowerCase();
-        if (this.byHost.get(host) === site.routes) this.byHost.delete(host);
-      }
-    }
-    for (const [id, site] of change.add) {
-      this.sites.set(id, site);
-      for (const r of site.routes) this.byPool.set(routePool(r), named(r));
-      for (const h of site.hosts) this.byHost.set(h.toLowerCase(), site.routes);
+    for (const host of change.remove) this.byHost.delete(host.toLowerCase());
+    for (const [hosts, routes] of change.add) {
+      const kept: HostRoutes =
+        typeof routes === 'string' ? routes : routes.map(([service, path]) => ({ service, path }));
+      for (const h of hosts) this.byHost.set(h.toLowerCase(), kept);
     }
   }
 
-  private readonly sites = new Map<number, RouteIndex['sites'][number]>();
-
   resolve(host: string, path: string, pool: string): ResolvedRoute {
-    if (pool) {
-      const p = this.byPool.get(pool);
-      if (p) return p;
-    }
     const routes = this.routesOf(host);
-    if (!routes) return NONE;
+    if (routes === undefined) return NONE;
+    if (typeof routes === 'string') return { service: routes, route: '/' };
+    if (pool) {
+      for (const r of routes) if ((r.pool ??= routePool(r)) === pool) return named(r);
+    }
     for (const r of routes) if (matches(r.path, path)) return named(r);
     return NONE;
   }
 
-  private routesOf(host: string): readonly Route[] | undefined {
+  private routesOf(host: string): HostRoutes | undefined {
     const exact = this.byHost.get(host);
-    if (exact) return exact;
+    if (exact !== undefined) return exact;
     for (let i = host.indexOf('.'); i >= 0; i = host.indexOf('.', i + 1)) {
       const wild = this.byHost.get(`*${host.slice(i)}`);
-      if (wild) return wild;
+      if (wild !== undefined) return wild;
     }
     return undefined;
   }
 }
 
-/** Routes are kept per SiteRoute: the same object while compile keeps the route. */
-const names = new WeakMap<Route, ResolvedRoute>();
-
 function named(r: Route): ResolvedRoute {
-  let n = names.get(r);
-  if (!n) names.set(r, (n = { service: r.service, route: r.path.slice(0, ROUTE_MAX) }));
-  return n;
+  return { service: r.service, route: r.path.slice(0, ROUTE_MAX) };
 }
 
 /** A route's path prefixes the request's, as nginx matches a prefix location. */
