@@ -9,6 +9,9 @@ import type { Sealer } from '../store/secrets.js';
 import type { Db } from '../store/db.js';
 import type { DnsProvider } from '../dns/rfc2136.js';
 
+/** How long one request to the CA may take. */
+const CA_REQUEST_TIMEOUT_MS = 30_000;
+
 export interface AcmeOptions {
   directory: string;
   email?: string;
@@ -129,6 +132,8 @@ export class AcmeIssuer {
           progress(`waiting for ${fqdn} on ${provider.zone}'s server`);
           await provider.waitFor(fqdn, keyAuthorization);
         } else {
+          // The edges serve the answer before the CA is told to look (an apply, a reload at most).
+          progress(`serving the answer for ${name}`);
           await this.challenges.add(challenge.token, keyAuthorization);
           tokens.push(challenge.token);
         }
@@ -173,6 +178,9 @@ export class AcmeIssuer {
         settings.retryMaxAttempts = 1;
         settings.retryDefaultDelay = 1;
       }
+      // A CA that stops answering fails the order (retried with the manager's backoff) instead of
+      // holding it, and the operator who asked, for ever: axios waits without end by default.
+      acme.axios.defaults.timeout = CA_REQUEST_TIMEOUT_MS;
       if (this.opts.caFile) {
         // acme-client makes its requests through this axios instance.
         acme.axios.defaults.httpsAgent = new Agent({ ca: await readFile(this.opts.caFile, 'utf8') });
