@@ -2,52 +2,16 @@ import { EventEmitter } from 'node:events';
 import { Compiler } from '../compile/incremental.js';
 import type { CertRef } from '../model/tls.js';
 import type { EdgeConfig } from '../compile/edge-config.js';
-import type { ApplyResult, LastReload, NginxDriver } from '../drivers/nginx/driver.js';
+import type { NginxDriver } from '../drivers/nginx/driver.js';
 import { GatehouseError } from '../model/errors.js';
 import type { Logger } from '../observe/log.js';
 import type { Registry } from '../registry/registry.js';
 import { HealthChecker } from './health.js';
-import { PassiveHealth, type UpstreamFailing, type UpstreamLogTarget } from './passive-health.js';
-import type { UpstreamNames, UpstreamNameStatus } from '../dns/upstream-names.js';
+import { PassiveHealth, type UpstreamLogTarget } from './passive-health.js';
+import type { UpstreamNames } from '../dns/upstream-names.js';
+import type { EdgeStatus } from './edge-status.js';
 
-export interface EdgeStatus {
-  /** Registry version the proxy serves. */
-  appliedVersion: number;
-  appliedHash?: string;
-  generation?: string;
-  appliedAt?: string;
-  lastApplyMs?: ApplyTimings;
-  /** How the last apply reached nginx: its shared memory only (dynamic), or new files and a reload. */
-  lastApplyMode?: 'dynamic' | 'reload';
-  /** What the last apply sent: a patch of the fast lane's table, the whole table, or a reload. */
-  lastApplySent?: ApplyResult['sent'];
-  /**
-   * Where the last apply's time went, ms: waiting to start after the change, compiling, rendering,
-   * writing files, handing it to nginx (the table's PATCH or PUT; or nginx -t and the reload).
-   */
-  lastApplyStages?: ApplyStages;
-  /**
-   * How many times a new config was applied since Gatehouse started: nginx reloaded or started, or
-   * (a change to the fast lane only) its table replaced in shared memory.
-   */
-  applies: number;
-  applying: boolean;
-  lastError?: { code: string; message: string; version: number; at: string };
-  proxy: { running: boolean; pid?: number; restarts: number };
-  downServers: string[];
-  /** Servers under active health checks, as `pool address`. */
-  checkedServers: string[];
-  /** Servers nginx could not get an answer from in the last minute (passive, every pool). */
-  failingServers: UpstreamFailing[];
-  /** When nginx was last reloaded, and why. */
-  lastReload?: LastReload;
-  /** The fast lane's table version in nginx's shared memory and in its state file (status only). */
-  fastLane?: { memory?: string; file?: string };
-  /** The certificate table's version likewise (status only). */
-  tlsTable?: { memory?: string; file?: string };
-  /** DNS names in upstreams: what each resolves to now, and the last error (docs/upstream-names.md). */
-  upstreamNames?: UpstreamNameStatus[];
-}
+export type { EdgeStatus } from './edge-status.js';
 
 /**
  * The least time between the start of a reload and the next apply in a burst of changes: a reload
@@ -57,12 +21,8 @@ const FOLD_MS = 100;
 /** After an update without reload, the next apply waits at most this long (see loop). */
 const DYNAMIC_FOLD_MS = 20;
 
-type ApplyStages = { wait: number; compile: number; render: number; file: number; send: number };
-
 /** In a burst, the rest after an update without reload, as a multiple of what the update took. */
 const FOLD_REST = 3;
-
-type ApplyTimings = { render: number; test: number; reload: number; total: number };
 
 /**
  * The edge agent in single-machine mode: follows the registry in the same process and applies each
