@@ -145,6 +145,10 @@ export class AccessLogPipeline {
       if (this.batch.length === 0) return;
       const batch = this.batch;
       this.batch = [];
+      // nginx's workers each buffer their lines (buffer=64k flush=1s): one worker's lines can reach
+      // the file after another's newer ones. A batch goes on in time order (a stable sort: lines of
+      // one millisecond keep their order; one already in order costs a pass).
+      batch.sort(byTime);
       // Every line taken whole so far is in this batch or in one kept before it.
       const upTo = this.takenAt;
       try {
@@ -166,3 +170,5 @@ export class AccessLogPipeline {
     return this.sending;
   }
 }
+
+const byTime = (a: AccessLogRecord, b: AccessLogRecord): number => a.time - b.time;

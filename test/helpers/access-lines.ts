@@ -1,7 +1,10 @@
-/** One line of nginx's JSON access log (render.ts's gh_main) for path `uri`, as nginx writes it. */
-export function accessLine(uri: string, status = 200): string {
+/**
+ * One line of nginx's JSON access log (render.ts's gh_main) for path `uri`, as nginx writes it;
+ * `time` is nginx's $msec (seconds, milliseconds after the point).
+ */
+export function accessLine(uri: string, status = 200, time = 1765100000.123): string {
   return `${JSON.stringify({
-    time: 1765100000.123,
+    time,
     host: 'a.test',
     method: 'GET',
     uri,

@@ -78,6 +78,46 @@ describe('the access log reader thread', () => {
     await expect.poll(() => idle(), { timeout: 5000 }).toBeGreaterThanOrEqual(before + 1);
   });
 
+  it("stores a batch in time order when nginx's workers wrote their buffers out of order", async () => {
+    const dir = await testDir('gh-reader-order-');
+    const file = join(dir, 'access.log');
+    writeFileSync(file, '');
+    const store = await AccessLogStore.open({
+      file: join(dir, 'access-log.sqlite'),
+      retentionDays: 0,
+      maxRows: 1000,
+      maxMb: 100,
+    });
+    cleanup.push(() => store.close());
+    const reader = new AccessLogReaderThread({
+      file,
+      node: 'local',
+      counters: new TrafficCounters(),
+      sink: store,
+      config: () => undefined,
+      log: createLogger('silent'),
+      tail: { pollMs: 60_000 },
+    });
+    await reader.start();
+    cleanup.push(() => reader.stop());
+    // Worker 2's buffer (later requests) reached the file before worker 1's.
+    const t = 1765100000;
+    appendFileSync(file, line('/w2-a', 200, t + 0.5) + line('/w2-b', 200, t + 0.7));
+    appendFileSync(
+      file,
+      line('/w1-a', 200, t + 0.1) + line('/w1-b', 200, t + 0.6) + line('/w1-c', 200, t + 0.6),
+    );
+    await reader.poll();
+    // The log page lists newest first.
+    expect((await store.list({}, 10)).map((r) => r.path)).toEqual([
+      '/w2-b',
+      '/w1-c',
+      '/w1-b',
+      '/w2-a',
+      '/w1-a',
+    ]);
+  });
+
   it('hands batches to a sink that is not the store through the main thread', async () => {
     const dir = await testDir('gh-reader-thread-sink-');
     const file = join(dir, 'access.log');
