@@ -16,6 +16,15 @@ import { RouteResolver } from './access-log-routes.js';
  */
 const COUNTERS_MS = 250;
 
+/** The store's writer thread runs the reader through this (HostedJobModule). */
+export function runHosted(
+  port: MessagePort,
+  init: object,
+  insert: (records: readonly AccessLogRecord[]) => number,
+): void {
+  runAccessLogReader(port, init as ReaderThreadInit, insert);
+}
+
 export function runAccessLogReader(
   port: MessagePort,
   init: ReaderThreadInit,

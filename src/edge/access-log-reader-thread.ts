@@ -8,7 +8,7 @@ import { AccessLogStore } from '../observe/access-log-store.js';
 import { startWorker } from '../observe/worker-boot.js';
 import type { TrafficCountersWire } from '../observe/traffic-metrics.js';
 
-/** What the reader is started with (its own thread's workerData, or the store thread's 'tail'). */
+/** What the reader is started with (its own thread's workerData, or the job the store's thread hosts). */
 export interface ReaderThreadInit {
   file: string;
   node: string;
@@ -46,6 +46,12 @@ export type AccessLogReaderThreadOptions = Omit<AccessLogPipelineOptions, 'log' 
   /** The config the edge serves now (service and route names), undefined before the first. */
   config: () => RouteIndex | undefined;
 };
+
+/** The reader's job, as the store's writer thread loads it (TypeScript under the test runner). */
+const JOB_MODULE = new URL(
+  `./access-log-reader-job.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`,
+  import.meta.url,
+).href;
 
 /** How often the config the edge serves is looked at (its service and route names). */
 const CONFIG_MS = 250;
@@ -90,7 +96,7 @@ export class AccessLogReaderThread {
       const { port1, port2 } = new MessageChannel();
       worker = port1;
       ready = this.listen(worker, store);
-      await store.hostReader(init, port2);
+      await store.host(JOB_MODULE, init, port2);
     } else {
       worker = startWorker(import.meta.url, 'access-log-reader-worker', init);
       ready = this.listen(worker, store);

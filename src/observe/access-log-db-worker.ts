@@ -3,11 +3,11 @@ import type Database from 'better-sqlite3';
 import { openAccessLogDb, recordInserter } from './access-log-sql.js';
 import type { AccessLogRecord } from '../model/access-log.js';
 import { yieldToRequests } from './thread-priority.js';
-import type { ReaderThreadInit } from '../edge/access-log-reader-thread.js';
+import type { HostedJobModule } from './access-log-thread.js';
 
 /**
  * A thread of the access log store (access-log-thread.ts): the writer (inserts, retention, and the
- * control plane's own access log reader: runAccessLogReader, told by 'tail') or a reader (queries),
+ * control plane's own access log reader, a job it hosts: 'host') or a reader (queries),
  * each with its own connection to the file. The local reader runs here rather than in a thread of
  * its own because every thread is an isolate (~8 MB here), and its batches go into this file anyway.
  */
@@ -60,25 +60,29 @@ const prepared = (sql: string) => {
 
 type Message =
   | { id: number; op: 'insert'; rows: AccessLogRecord[] }
-  | { id: number; op: 'tail'; init: ReaderThreadInit; port: MessagePort }
+  | { id: number; op: 'host'; module: string; init: object; port: MessagePort }
   | { id: number; op: 'all'; sql: string; params: unknown[] }
   | { id: number; op: 'retain'; cutoff: number; maxRows: number; maxBytes: number }
   | { id: number; op: 'close' };
 
-/** Starts the local access log reader here, on its own port; loaded only when asked for. */
-function tail(m: { id: number; init: ReaderThreadInit; port: MessagePort }): void {
+/**
+ * Runs a job in this thread, loaded from `module` (the caller names it: this folder knows no job),
+ * talking to the caller over its own port, inserting through this thread's connection. The
+ * control plane's access log reader is one (src/edge/access-log-reader-job.ts).
+ */
+function host(m: { id: number; module: string; init: object; port: MessagePort }): void {
   const fail = (err: unknown) =>
     port.postMessage({ id: m.id, error: err instanceof Error ? err.message : String(err) });
-  if (!insertAll) return fail(new Error("the store's reader thread does not read access logs"));
+  if (!insertAll) return fail(new Error("the store's query thread does not run jobs"));
   const insert = insertAll;
-  import('../edge/access-log-reader-job.js').then(({ runAccessLogReader }) => {
-    runAccessLogReader(m.port, m.init, insert);
+  (import(m.module) as Promise<HostedJobModule>).then((job) => {
+    job.runHosted(m.port, m.init, insert);
     port.postMessage({ id: m.id, result: null });
   }, fail);
 }
 
 port.on('message', (m: Message) => {
-  if (m.op === 'tail') return tail(m);
+  if (m.op === 'host') return host(m);
   try {
     let result: unknown;
     if (m.op === 'insert') result = m.rows.length && insertAll ? insertAll(m.rows) : 0;

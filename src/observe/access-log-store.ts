@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import type { AccessLogRecord, AccessLogSink } from '../model/access-log.js';
 import type { Settings } from '../model/settings.js';
 import type { MessagePort } from 'node:worker_threads';
-import type { ReaderThreadInit } from '../edge/access-log-reader-thread.js';
 import type { Logger } from './log.js';
 import { matches, whereOf, type LogFilter } from './access-log-query.js';
 import { AccessLogThread, type RetainResult } from './access-log-thread.js';
@@ -93,16 +92,17 @@ export class AccessLogStore implements AccessLogSink {
   }
 
   /**
-   * Runs the control plane's access log reader in the store's writer thread (AccessLogReaderThread
-   * holds `port`'s other end): it inserts its batches itself and tells keptByOther() of each.
+   * Runs a job in the store's writer thread (AccessLogThread.host): the control plane's access log
+   * reader (AccessLogReaderThread holds `port`'s other end), which inserts its batches itself and
+   * tells keptByOther() of each.
    */
-  hostReader(init: ReaderThreadInit, port: MessagePort): Promise<void> {
-    return this.thread.hostReader(init, port);
+  host(module: string, init: object, port: MessagePort): Promise<void> {
+    return this.thread.host(module, init, port);
   }
 
   /**
    * `count` records up to id `last` were inserted in the writer's thread by the reader it hosts
-   * (hostReader): counted, and read back for the live tail and the JSON lines only when someone
+   * (host): counted, and read back for the live tail and the JSON lines only when someone
    * listens.
    */
   keptByOther(count: number, last: number): void {

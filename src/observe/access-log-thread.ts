@@ -1,10 +1,18 @@
 import type { MessagePort, Worker } from 'node:worker_threads';
-import type { ReaderThreadInit } from '../edge/access-log-reader-thread.js';
+import type { AccessLogRecord } from '../model/access-log.js';
 import { startWorker } from './worker-boot.js';
+
+/**
+ * A module the store's writer thread can run a job of (AccessLogThread.host): it gets its port, its
+ * start data, and the thread's insert (records in one transaction; the last row's id).
+ */
+export interface HostedJobModule {
+  runHosted(port: MessagePort, init: object, insert: (records: readonly AccessLogRecord[]) => number): void;
+}
 
 type Message =
   | { op: 'insert'; rows: readonly object[] }
-  | { op: 'tail'; init: ReaderThreadInit; port: MessagePort }
+  | { op: 'host'; module: string; init: object; port: MessagePort }
   | { op: 'all'; sql: string; params: readonly (string | number)[] }
   | { op: 'retain'; cutoff: number; maxRows: number; maxBytes: number }
   | { op: 'close' };
@@ -80,11 +88,11 @@ export class AccessLogThread {
   }
 
   /**
-   * Runs the control plane's access log reader in this (the writer's) thread, talking over `port`
-   * (AccessLogReaderThread holds the other end); resolves once it is started.
+   * Runs a job of `module` (a URL; it exports runHosted: HostedJobModule) in this, the writer's,
+   * thread, talking over `port` (the caller holds the other end); resolves once it is started.
    */
-  hostReader(init: ReaderThreadInit, port: MessagePort): Promise<void> {
-    return this.call<void>({ op: 'tail', init, port }, [port]);
+  host(module: string, init: object, port: MessagePort): Promise<void> {
+    return this.call<void>({ op: 'host', module, init, port }, [port]);
   }
 
   all<T>(sql: string, params: readonly (string | number)[] = []): Promise<T[]> {
