@@ -1,9 +1,8 @@
-import { isIPv6 } from 'node:net';
-import type { Route, Service, TcpRoute } from '../model/service.js';
-import { NO_LIVE_PEER, parseEndpoint, isNameEndpoint, type Endpoint } from '../model/values.js';
+import type { Service } from '../model/service.js';
 import type { Logger } from '../observe/log.js';
 import type { NameAnswer, NameLookup } from './name-lookup.js';
-import { authNamesOf, authView } from './auth-names.js';
+import { authNamesOf } from './auth-names.js';
+import { serviceView, upstreamNamesOf, upstreamText } from './upstream-view.js';
 
 /**
  * Upstreams by name (docs/upstream-names.md). The control plane resolves every DNS name the
@@ -154,12 +153,7 @@ export class UpstreamNames {
   namesOf(svc: Service): string[] {
     let out = this.names.get(svc);
     if (out) return out;
-    const set = new Set<string>();
-    for (const r of svc.routes) for (const u of r.upstreams) addName(set, parseEndpoint(u, true));
-    for (const t of svc.tcp) for (const u of t.upstreams) addName(set, parseEndpoint(u, false));
-    // Forward-auth URLs by name (auth-names.ts): resolved the same way.
-    for (const n of authNamesOf(svc)) set.add(n);
-    out = [...set].sort();
+    out = upstreamNamesOf(svc);
     this.names.set(svc, out);
     return out;
   }
@@ -314,44 +308,9 @@ export class UpstreamNames {
     const key = names.map((n) => `${n}=${this.addresses(n).join(',')}`).join(' ');
     const cached = this.views.get(svc);
     if (cached?.key === key) return cached.service;
-    const usable = (name: string, port: number) => this.usable(name, port);
-    const access = authView(svc.access, usable);
-    const service: Service = {
-      ...svc,
-      ...(access ? { access } : {}),
-      routes: svc.routes.map((r) => {
-        const v = this.routeView(r, true);
-        const a = authView(v.access, usable);
-        return a === v.access ? v : { ...v, access: a };
-      }),
-      tcp: svc.tcp.map((t) => this.routeView(t, false)),
-    };
+    const service = serviceView(svc, (name, port) => this.usable(name, port));
     this.views.set(svc, { key, service });
     return service;
-  }
-
-  private routeView<R extends Route | TcpRoute>(r: R, http: boolean): R {
-    const eps = r.upstreams.map((u) => parseEndpoint(u, http));
-    if (!eps.some((e) => typeof e !== 'string' && isNameEndpoint(e))) return r;
-    const out: string[] = [];
-    let first: Endpoint | undefined;
-    eps.forEach((e, i) => {
-      if (typeof e === 'string') return;
-      first ??= e;
-      if (!isNameEndpoint(e)) out.push(r.upstreams[i] as string);
-      else for (const ip of this.usable(e.host, e.port)) out.push(upstreamText({ ...e, host: ip }, http));
-    });
-    const upstreams = [...new Set(out)];
-    if (upstreams.length > 0) return { ...r, upstreams };
-    // No address: a placeholder that is never dialled (the pool is down), same scheme and port.
-    const placeholder = upstreamText(
-      { scheme: first?.scheme ?? 'http', host: '0.0.0.1', port: first?.port ?? 1 },
-      http,
-    );
-    const dead = { ...r, upstreams: [placeholder], [NO_LIVE_PEER]: true } as R & { health?: unknown };
-    // No health checks of a placeholder.
-    delete dead.health;
-    return dead;
   }
 
   /** The addresses a name stands for now that may be dialled on this port (the others noted). */
@@ -402,13 +361,4 @@ export class UpstreamNames {
         };
       });
   }
-}
-
-function addName(set: Set<string>, e: Endpoint | string): void {
-  if (typeof e !== 'string' && isNameEndpoint(e)) set.add(e.host);
-}
-
-function upstreamText(e: Endpoint, http: boolean): string {
-  const addr = isIPv6(e.host) ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`;
-  return http && e.scheme === 'https' ? `https://${addr}` : addr;
 }
