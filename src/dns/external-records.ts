@@ -13,6 +13,7 @@ import {
   type RecordTarget,
   type ServiceHosts,
 } from './record-plan.js';
+import { RecordPasses, type PassKind } from './record-passes.js';
 import { readHost } from './record-read.js';
 import {
   targetView,
@@ -74,15 +75,11 @@ export class ExternalRecords {
   private tracked = new Map<string, string>();
   private target: RecordTarget | undefined;
   private lastFull: string | null = null;
-  private running = false;
-  private busy: Promise<void> | undefined;
-  private again: 'none' | 'changed' | 'full' = 'none';
-  private timers: NodeJS.Timeout[] = [];
-  private debounce: NodeJS.Timeout | undefined;
-  private retry: NodeJS.Timeout | undefined;
-  private off: (() => void) | undefined;
+  private readonly passes: RecordPasses;
 
-  constructor(private readonly o: ExternalRecordsOptions) {}
+  constructor(private readonly o: ExternalRecordsOptions) {
+    this.passes = new RecordPasses(o, (full) => this.pass(full));
+  }
 
   get enabled(): boolean {
     return this.o.settings.dns_records === 'on';
@@ -90,64 +87,29 @@ export class ExternalRecords {
 
   /** Starts following (on the leader): a full pass now, then changes, the watch and the periodic pass. */
   async start(): Promise<void> {
-    if (!this.enabled || this.running) return;
-    this.running = true;
-    const rows = await this.o.db
-      .selectFrom('meta')
-      .selectAll()
-      .where('key', 'like', `${TRACK_PREFIX}%`)
-      .execute();
-    this.tracked = new Map(rows.map((r) => [r.key.slice(TRACK_PREFIX.length), r.value]));
-    // The first change of a burst starts the wait; those within it go in the same pass (a steady
-    // stream of changes does not postpone it).
-    this.off = this.o.onServicesChange(() => {
-      this.debounce ??= setTimeout(() => {
-        this.debounce = undefined;
-        this.kick('changed');
-      }, this.o.debounceMs ?? 100);
+    if (!this.enabled || this.passes.running) return;
+    await this.passes.start(async () => {
+      const rows = await this.o.db
+        .selectFrom('meta')
+        .selectAll()
+        .where('key', 'like', `${TRACK_PREFIX}%`)
+        .execute();
+      this.tracked = new Map(rows.map((r) => [r.key.slice(TRACK_PREFIX.length), r.value]));
     });
-    const every = (ms: number, kind: 'changed' | 'full') => {
-      const t = setInterval(() => this.kick(kind), ms);
-      t.unref();
-      this.timers.push(t);
-    };
-    every(this.o.watchMs ?? 5000, 'changed');
-    every(this.o.fullPassMs ?? 5 * 60_000, 'full');
-    this.kick('full');
   }
 
   async stop(): Promise<void> {
-    this.running = false;
-    this.off?.();
-    this.off = undefined;
-    for (const t of this.timers) clearInterval(t);
-    this.timers = [];
-    clearTimeout(this.debounce);
-    this.debounce = undefined;
-    clearTimeout(this.retry);
-    await this.busy;
+    await this.passes.stop();
   }
 
   /** Asks for a pass (a full one reads every host back); passes never overlap, requests coalesce. */
-  kick(kind: 'changed' | 'full' = 'changed'): void {
-    if (!this.running) return;
-    if (this.busy) {
-      if (this.again !== 'full') this.again = kind;
-      return;
-    }
-    this.busy = this.pass(kind === 'full')
-      .catch((err: unknown) => this.o.log.warn({ err: String(err) }, 'external records: pass failed'))
-      .finally(() => {
-        this.busy = undefined;
-        const next = this.again;
-        this.again = 'none';
-        if (next !== 'none') this.kick(next);
-      });
+  kick(kind: PassKind = 'changed'): void {
+    this.passes.kick(kind);
   }
 
   /** Resolves once no pass runs or is asked for (tests, shutdown). */
   async settled(): Promise<void> {
-    while (this.busy) await this.busy;
+    await this.passes.settled();
   }
 
   /**
@@ -157,7 +119,7 @@ export class ExternalRecords {
   async view(leading: boolean): Promise<RecordsStatus> {
     const base = { enabled: this.enabled, leading, owner: this.o.owner };
     if (!this.enabled) return { ...base, target: targetView(undefined), last_full_pass: null, records: [] };
-    if (this.running) {
+    if (this.passes.running) {
       const records = [...this.status.values()].sort((a, b) => a.host.localeCompare(b.host));
       return { ...base, target: targetView(this.target), last_full_pass: this.lastFull, records };
     }
@@ -174,7 +136,7 @@ export class ExternalRecords {
 
   /** For GET /status on the leader: hosts by state, and those in conflict or error with why. */
   summary(): RecordsSummary | undefined {
-    if (!this.running) return undefined;
+    if (!this.passes.running) return undefined;
     const all = [...this.status.values()];
     const count = (s: RecordState) => all.filter((r) => r.state === s).length;
     return {
@@ -222,7 +184,10 @@ export class ExternalRecords {
     if (hosts.size > 0)
       this.o.log.debug({ full, hosts: hosts.size, ms: Date.now() - started }, 'external records: pass');
     if (full) this.lastFull = new Date().toISOString();
-    this.scheduleRetry();
+    // Failed hosts are looked at again at the earliest retry.
+    this.passes.retryAt(
+      [...this.status.values()].flatMap((s) => (s.retry_at ? [Date.parse(s.retry_at)] : [])),
+    );
   }
 
   /** Runs `fn` for every host, `concurrency` at a time. */
@@ -372,14 +337,6 @@ export class ExternalRecords {
     this.status.delete(host);
     this.applied.delete(host);
     this.failures.delete(host);
-  }
-
-  private scheduleRetry(): void {
-    clearTimeout(this.retry);
-    const times = [...this.status.values()].flatMap((s) => (s.retry_at ? [Date.parse(s.retry_at)] : []));
-    if (times.length === 0 || !this.running) return;
-    this.retry = setTimeout(() => this.kick('changed'), Math.max(0, Math.min(...times) - Date.now()) + 10);
-    this.retry.unref();
   }
 
   private async track(host: string, zone: string): Promise<void> {
