@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { hostChecks } from './edge/host-checks.js';
 import type { LocalEdge } from './edge/local-edge.js';
 import { EdgePublisher } from './edge/publisher.js';
-import { apiSocketPath, parseListen, portalHost, publicOrigin, type Settings } from './model/settings.js';
-import { Gate } from './gate/gate.js';
+import { apiSocketPath, parseListen, portalHost, type Settings } from './model/settings.js';
+import type { Gate } from './gate/gate.js';
 import { Sealer } from './store/secrets.js';
 import { CertStore } from './tls/store.js';
 import { NodeStore } from './edge/nodes.js';
@@ -16,9 +16,7 @@ import type { LocalTraffic } from './edge/traffic-local.js';
 import { Metrics } from './observe/metrics.js';
 import { fillMetrics } from './api/metrics-scrape.js';
 import { fillTunnelMetrics } from './vpn/stats-metrics.js';
-import { buildGateServer } from './gate/server.js';
 import { SecurityLog } from './gate/security-log.js';
-import { durationMs } from './model/values.js';
 import type { Logger } from './observe/log.js';
 import { Registry } from './registry/registry.js';
 import { Replication } from './registry/replication.js';
@@ -39,12 +37,13 @@ import { openDatabase } from './store/open.js';
 import { BackupService } from './store/backup-schedule.js';
 import { guardRegistry, instanceFile, prepareDataDir, writeInstance } from './store/data-dir.js';
 import { securePermissions } from './store/permissions.js';
-import { every, Lifecycle } from './lifecycle.js';
+import { Lifecycle } from './lifecycle.js';
 import { openLeader, runEvery } from './store/leader.js';
 import { sitesForFeed } from './vpn/feed-hook.js';
 import { startLanResolver } from './dns/lan-resolver.js';
 import { startExternalRecords } from './dns/external-records-part.js';
 import { startObserve } from './start-observe.js';
+import { startGate } from './start-gate.js';
 import { openAccessLog, type AccessLogStore } from './observe/access-log-store.js';
 
 export interface StartOptions {
@@ -139,7 +138,7 @@ export async function startGatehouse(
     life.onStop(() => accessLog.close());
     const core: Core = { settings, db, registry, sealer, certs, dnsProviders, metrics, portal, log, leader };
 
-    /** The edges' owner, once it exists (the gate is built first and asks it later). */
+    /** The edges' owner, once it exists (the gate, start-gate.ts, is built first and asks it later). */
     const edges: { publisher?: EdgePublisher } = {};
     const { gate, gateServer } = await startGate(life, core, (host) =>
       Boolean(edges.publisher?.edge.servesHttps(host)),
@@ -338,50 +337,6 @@ async function openRegistry(
   const replication = new Replication(settings.database_url, registry, log.child({ part: 'replication' }));
   await life.start(replication);
   return { registry, replication };
-}
-
-/**
- * The gate (sessions, users, the login portal) and its HTTP server on the unix socket nginx asks.
- * The portal links to hosts the way clients reach them.
- */
-async function startGate(
-  life: Lifecycle,
-  deps: Core,
-  servesHttps: (host: string) => boolean,
-): Promise<{ gate: Gate; gateServer: FastifyInstance }> {
-  const { settings, portal } = deps;
-  const pub = publicOrigin(settings);
-  const gate = await Gate.open({
-    db: deps.db,
-    dataDir: settings.data_dir,
-    sealer: deps.sealer,
-    registry: deps.registry,
-    log: deps.log.child({ part: 'gate' }),
-    ...(settings.base_domain ? { baseDomain: settings.base_domain } : {}),
-    ...(portal ? { portalHost: portal } : {}),
-    sessionTtlMs: durationMs(settings.session_ttl),
-    brand: settings.portal_name,
-    ...(pub ? { publicOrigin: pub } : {}),
-    // What the live config does (a certificate may cover a host that opted out with tls: none),
-    // on the port clients use (public_url's, else the listener's).
-    originOf: async (host) => {
-      if (pub) return `${pub.scheme}://${host}${pub.port}`;
-      if (!servesHttps(host))
-        return `http://${host}${settings.http_port === 80 ? '' : `:${settings.http_port}`}`;
-      return `https://${host}${settings.https_port === 443 ? '' : `:${settings.https_port}`}`;
-    },
-  });
-  const gateServer = buildGateServer(gate, deps.log.child({ part: 'gate' }));
-  await life.start({
-    start: async () => {
-      await rm(gate.env.socket, { force: true });
-      await gateServer.listen({ path: gate.env.socket });
-      await gate.openSocket(gate.env.socket);
-    },
-    stop: () => gateServer.close(),
-  });
-  await life.start(every(HOUR, () => gate.sessions.prune()));
-  return { gate, gateServer };
 }
 
 /**
