@@ -113,6 +113,16 @@ export interface AccessRule {
   path?: string;
   /** Empty: any method. */
   methods: string[];
+  /** Empty: any headers; else every one must hold. */
+  headers: HeaderCondition[];
+}
+
+/** A request header a rule looks at (the name lowercase); exactly one of the three is set. */
+export interface HeaderCondition {
+  name: string;
+  present?: boolean;
+  equals?: string;
+  regex?: string;
 }
 
 export interface Pool {

@@ -174,6 +174,9 @@ function effectiveAccess(a: Access | undefined, service: string, path: string): 
             cidrs: r.cidr === undefined ? [] : Array.isArray(r.cidr) ? [...r.cidr] : [r.cidr],
             ...(r.path !== undefined ? { path: r.path } : {}),
             methods: [...new Set(r.method ?? [])].sort(cmp),
+            headers: (r.header === undefined ? [] : Array.isArray(r.header) ? r.header : [r.header]).map(
+              (h) => ({ ...h, name: h.name.toLowerCase() }),
+            ),
           })),
         }
       : {}),

@@ -36,6 +36,25 @@ describe('gate: rules and failing closed', () => {
       routes: [{ upstreams: up() }],
       access: { login: {}, ip: ['127.0.0.1/32'], rate_limit: { requests: 2, per: '1m', by: 'user' } },
     });
+    await put('hdr', {
+      hosts: ['hdr.home.test'],
+      routes: [{ upstreams: up() }],
+      access: {
+        login: {},
+        rules: [
+          { action: 'deny', header: { name: 'User-Agent', regex: '^(curl|Wget)/' } },
+          { action: 'deny', path: '/t/', header: { name: 'X-Tenant', present: false } },
+          {
+            action: 'allow',
+            header: [
+              { name: 'X-Api-Key', equals: 'k-123' },
+              { name: 'X-Client', regex: '^ci-[0-9]+$' },
+            ],
+          },
+          { action: 'allow', path: '/t/', header: { name: 'x-tenant', present: true } },
+        ],
+      },
+    });
     await put('open', {
       hosts: ['open.home.test'],
       routes: [{ upstreams: up() }],
@@ -74,6 +93,46 @@ describe('gate: rules and failing closed', () => {
     // A public route with a deny rule.
     expect((await t.get('open.home.test', '/')).status).toBe(200);
     expect((await t.get('open.home.test', '/private/a')).status).toBe(403);
+  });
+
+  it('header rules: present, absent, equal, a pattern, several together; bad ones refused naming the field', async () => {
+    const get = (path: string, headers: Record<string, string>) =>
+      t.get('hdr.home.test', path, { headers: { accept: 'application/json', ...headers } });
+    // Both headers of the allow rule: no sign-in needed. One alone, or a wrong value: sign in.
+    expect((await get('/', { 'x-api-key': 'k-123', 'x-client': 'ci-42' })).status).toBe(200);
+    expect((await get('/', { 'x-api-key': 'k-123' })).status).toBe(401);
+    expect((await get('/', { 'x-api-key': 'k-124', 'x-client': 'ci-42' })).status).toBe(401);
+    expect((await get('/', { 'x-api-key': 'k-123', 'x-client': 'ci-4x' })).status).toBe(401);
+    // A pattern on User-Agent denies before anything else, even with the key.
+    const curl = { 'user-agent': 'curl/8.1', 'x-api-key': 'k-123', 'x-client': 'ci-1' };
+    expect((await get('/', curl)).status).toBe(403);
+    expect((await get('/', { ...curl, 'user-agent': 'Mozilla/5.0 curl/8' })).status).toBe(200);
+    // Absent denies, present allows (header names in any case).
+    expect((await get('/t/x', {})).status).toBe(403);
+    expect((await get('/t/x', { 'X-TENANT': 'acme' })).status).toBe(200);
+    // Bad input: 400 naming the field, nothing stored.
+    const bad = async (header: unknown) =>
+      t.api('PUT', '/api/v1/services/hdr2', {
+        hosts: ['hdr2.home.test'],
+        routes: [{ upstreams: up() }],
+        access: { login: {}, rules: [{ action: 'allow', header }] },
+      });
+    const lookbehind = await bad({ name: 'X-A', regex: '(?<=a)b' });
+    expect(lookbehind.status).toBe(400);
+    expect(lookbehind.json.error?.message).toMatch(
+      /^access\.rules\.0\.header\.regex: no \(\?\.\.\.\) groups/,
+    );
+    const unclosed = await bad({ name: 'X-A', regex: '(a' });
+    expect(unclosed.json.error?.message).toMatch(
+      /^access\.rules\.0\.header\.regex: not a regular expression/,
+    );
+    const two = await bad({ name: 'X-A', equals: 'a', present: true });
+    expect(two.json.error?.message).toMatch(/^access\.rules\.0\.header: say one of present, equals or regex/);
+    const underscore = await bad({ name: 'X_A', present: true });
+    expect(underscore.json.error?.message).toMatch(
+      /^access\.rules\.0\.header\.name: letters, digits and hyphens/,
+    );
+    expect((await t.api('GET', '/api/v1/services/hdr2')).status).toBe(404);
   });
 
   it('ip with login: listed sources pass, others must sign in', async () => {

@@ -113,6 +113,31 @@ describe('web UI: service editor', () => {
     await ui.shot('service-editor');
   });
 
+  it('adds a rule that lets a client with a header pass; a pattern nginx could not run is refused on its field', async () => {
+    await L('Rules (checked first; first match decides)').first().check();
+    await L('Rule 1: header').first().selectOption('regex');
+    await L('Rule 1: header name').first().fill('X-Api-Key');
+    await L('Rule 1: header pattern').first().fill('(?<=k)-1');
+    await review();
+    const refused = page.locator('[name="access.rules.0.header.regex"] ~ [role="alert"]');
+    expect(await refused.textContent()).toMatch(/no \(\?\.\.\.\) groups/);
+    await L('Rule 1: header').first().selectOption('equals');
+    await L('Rule 1: header value').first().fill('k-1');
+    await review();
+    await page
+      .getByTestId('review-diff')
+      .getByText(/equals: k-1$/)
+      .waitFor();
+    await ui.shot('service-editor-header-rule');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: /Saved as version/ })
+      .waitFor();
+    expect((await t.get('edited.test')).status).toBe(403);
+    expect((await t.get('edited.test', '/', { headers: { 'x-api-key': 'k-1' } })).status).toBe(200);
+  });
+
   it('shows the API’s own refusals on their fields, and never overwrites a change made meanwhile', async () => {
     await t.api('PUT', '/api/v1/services/other?wait=true', {
       hosts: ['taken.test'],

@@ -184,6 +184,29 @@ local function is_browser()
   return a ~= nil and find(a, "text/html", 1, true) ~= nil
 end
 
+-- Whether every header condition of a rule holds. A pattern nginx cannot run to its end (PCRE's
+-- match limit) counts as a match for a deny rule and as none for an allow rule: never a pass.
+local function headers_hold(var, rule)
+  for j = 1, #rule.headers do
+    local h = rule.headers[j]
+    local v = var[h.var]
+    local ok
+    if h.present ~= nil then
+      ok = (v ~= nil) == h.present
+    elseif h.equals then
+      ok = v == h.equals
+    elseif v == nil then
+      ok = false
+    else
+      local from, _, err = ngx.re.find(v, h.regex, "jo")
+      if err then return not rule.allow end
+      ok = from ~= nil
+    end
+    if not ok then return false end
+  end
+  return true
+end
+
 local function decide()
   local var = ngx.var
   local p = ROUTES[var.gh_policy]
@@ -198,6 +221,7 @@ local function decide()
         ip = ip or lib.parse_ip(var.remote_addr)
         applies = lib.in_any(ip, rule.cidrs)
       end
+      if applies and rule.headers then applies = headers_hold(var, rule) end
       if applies then return rule.allow and "pass" or "deny" end
     end
   end
@@ -296,7 +320,21 @@ function M.init(policies, helpers, revocations)
         else
           methods = nil
         end
-        rules[i] = { allow = r.action == "allow", cidrs = #r.cidrs > 0 and cidrs(r.cidrs) or nil, path = r.path, methods = methods }
+        local headers
+        if r.headers and #r.headers > 0 then
+          headers = {}
+          for j, h in ipairs(r.headers) do
+            -- nginx's variable for a request header: $http_ and the name, "-" as "_".
+            headers[j] = { var = "http_" .. (h.name:gsub("-", "_")), present = h.present, equals = h.equals, regex = h.regex }
+          end
+        end
+        rules[i] = {
+          allow = r.action == "allow",
+          cidrs = #r.cidrs > 0 and cidrs(r.cidrs) or nil,
+          path = r.path,
+          methods = methods,
+          headers = headers,
+        }
       end
     end
     ROUTES[id] = {

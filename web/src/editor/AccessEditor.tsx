@@ -2,7 +2,7 @@ import type { ReactNode } from 'react';
 import { plainButton } from '../components/buttons';
 import { CheckboxField, Field, SelectField } from '../components/Field';
 import { ErrorLine } from '../components/Notice';
-import { asList, asObject, asString, useEditor, type Json } from './draft';
+import { asList, asObject, asString, useEditor, type Json, type JsonObject } from './draft';
 import { ListText, Section, TextAt } from './parts';
 
 /** A part of the access model that is on when its key is present. */
@@ -34,6 +34,69 @@ function Toggle({
   );
 }
 
+/** How a rule looks at a request header (headerConditionSchema: one of present, equals, regex). */
+const HEADER_MATCHES = [
+  { value: '', label: 'any headers' },
+  { value: 'present', label: 'header is sent' },
+  { value: 'absent', label: 'header is not sent' },
+  { value: 'equals', label: 'header equals' },
+  { value: 'regex', label: 'header matches a pattern' },
+];
+
+function headerMatch(h: JsonObject): string {
+  if (h.present === true) return 'present';
+  if (h.present === false) return 'absent';
+  if (h.equals !== undefined) return 'equals';
+  if (h.regex !== undefined) return 'regex';
+  return '';
+}
+
+/** A rule's header condition; several (a list) are shown, and edited as YAML. */
+function HeaderCondition({ path, n }: { path: string; n: number }) {
+  const ed = useEditor();
+  const value = ed.get(path);
+  if (Array.isArray(value))
+    return (
+      <p className="text-sm text-slate-600">
+        Rule {n}: {value.length} header conditions, all must hold (edit them in the YAML view).
+      </p>
+    );
+  const h = asObject(value);
+  const match = value === undefined ? '' : headerMatch(h) || 'present';
+  const choose = (m: string) => {
+    const name = asString(h.name);
+    if (m === '') ed.set(path, undefined);
+    else if (m === 'present' || m === 'absent') ed.set(path, { name, present: m === 'present' });
+    else if (m === 'equals') ed.set(path, { name, equals: asString(h.equals) });
+    else ed.set(path, { name, regex: asString(h.regex) });
+  };
+  return (
+    <div className="grid gap-2 md:grid-cols-3">
+      <SelectField
+        label={`Rule ${n}: header`}
+        value={match}
+        onChange={(e) => choose(e.target.value)}
+        options={HEADER_MATCHES}
+        error={ed.issues.at(path)}
+      />
+      {match ? (
+        <TextAt path={`${path}.name`} label={`Rule ${n}: header name`} placeholder="X-Api-Key" />
+      ) : null}
+      {match === 'equals' ? (
+        <TextAt path={`${path}.equals`} label={`Rule ${n}: header value`} required />
+      ) : null}
+      {match === 'regex' ? (
+        <TextAt
+          path={`${path}.regex`}
+          label={`Rule ${n}: header pattern`}
+          placeholder="^ci-[0-9]+$"
+          required
+        />
+      ) : null}
+    </div>
+  );
+}
+
 function Rules({ path }: { path: string }) {
   const ed = useEditor();
   const rules = Array.isArray(ed.get(path)) ? (ed.get(path) as Json[]) : [];
@@ -55,6 +118,7 @@ function Rules({ path }: { path: string }) {
               <TextAt path={`${p}.path`} label={`Rule ${i + 1}: path`} placeholder="/admin" />
               <ListText path={`${p}.method`} label={`Rule ${i + 1}: methods`} hint="GET, POST" />
             </div>
+            <HeaderCondition path={`${p}.header`} n={i + 1} />
             <div>
               <button
                 type="button"
