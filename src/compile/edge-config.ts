@@ -62,6 +62,19 @@ export interface SiteRoute {
   stripPrefix: boolean;
   access: EffectiveAccess;
   headers: HeaderOps;
+  limits?: RouteLimits;
+}
+
+/**
+ * nginx's limit_conn and limit_rate for a route. `scope` keys the connections counted together:
+ * the service's name for the service's limits, the route's id for its own.
+ */
+export interface RouteLimits {
+  scope: string;
+  connections?: number;
+  perClient?: number;
+  /** Bytes a second to each connection. */
+  bandwidth?: number;
 }
 
 export interface HeaderOps {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Access, Headers, Service } from '../model/service.js';
+import { bandwidthBytes, type Access, type Headers, type Service } from '../model/service.js';
 import {
   durationMs,
   endpointAddress,
@@ -8,7 +8,7 @@ import {
   parseEndpoint,
   type Endpoint,
 } from '../model/values.js';
-import type { EffectiveAccess, HeaderOps, Pool, SiteRoute, TcpListener } from './edge-config.js';
+import type { EffectiveAccess, HeaderOps, Pool, RouteLimits, SiteRoute, TcpListener } from './edge-config.js';
 
 /** What one service contributes, before pools are shared across services. */
 export interface Fragment {
@@ -90,6 +90,13 @@ export function fragmentOf(svc: Service): Fragment {
       pool: pool.id,
       stripPrefix: route.strip_prefix && route.path !== '/',
       access,
+      ...limitsOf(
+        route.limits
+          ? { limits: route.limits, scope: routeId(svc.name, route.path) }
+          : svc.limits
+            ? { limits: svc.limits, scope: svc.name }
+            : undefined,
+      ),
       // Headers the service's auth vouches for are removed from client requests on every route,
       // except where this route's own auth answer sets them.
       headers: withDeleted(
@@ -228,4 +235,20 @@ export function cmp(a: string, b: string): number {
 
 export function hasHeaderOps(h: HeaderOps): boolean {
   return h.requestSet.length + h.requestDelete.length + h.responseSet.length + h.responseDelete.length > 0;
+}
+
+/** A route's limits (its own, else the service's), as the driver renders them. */
+function limitsOf(l: { limits: NonNullable<Service['limits']>; scope: string } | undefined): {
+  limits?: RouteLimits;
+} {
+  if (!l) return {};
+  const { connections, connections_per_client: perClient, bandwidth } = l.limits;
+  return {
+    limits: {
+      scope: l.scope,
+      ...(connections !== undefined ? { connections } : {}),
+      ...(perClient !== undefined ? { perClient } : {}),
+      ...(bandwidth !== undefined ? { bandwidth: bandwidthBytes(bandwidth) } : {}),
+    },
+  };
 }

@@ -138,6 +138,29 @@ describe('web UI: service editor', () => {
     expect((await t.get('edited.test', '/', { headers: { 'x-api-key': 'k-1' } })).status).toBe(200);
   });
 
+  it('sets limits on the service: requests at once and bandwidth, a bad rate refused on its field', async () => {
+    await L('Limits: requests at once, bandwidth (every route)').check();
+    await L('Limits: requests at once per client').fill('3');
+    await L('Limits: bandwidth per connection').fill('1k5');
+    await review();
+    const refused = page.locator('[name="limits.bandwidth"] ~ [role="alert"]');
+    expect(await refused.textContent()).toMatch(/a rate in bytes a second/);
+    await L('Limits: bandwidth per connection').fill('64k');
+    await review();
+    await page
+      .getByTestId('review-diff')
+      .getByText(/bandwidth: 64k$/)
+      .waitFor();
+    await ui.shot('service-editor-limits');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: /Saved as version/ })
+      .waitFor();
+    const rec = (await t.api('GET', '/api/v1/services/edited')).json as { service: { limits?: unknown } };
+    expect(rec.service.limits).toEqual({ connections_per_client: 3, bandwidth: '64k' });
+  });
+
   it('shows the API’s own refusals on their fields, and never overwrites a change made meanwhile', async () => {
     await t.api('PUT', '/api/v1/services/other?wait=true', {
       hosts: ['taken.test'],

@@ -79,8 +79,12 @@ const cases: Record<string, ServiceInput[]> = {
           path: '/api/',
           upstreams: ['10.0.4.1:80'],
           access: { public: true, rate_limit: { requests: 5, per: '1s' } },
+          // Its own limits: bandwidth only, its connections not counted.
+          limits: { bandwidth: '512k' },
         },
       ],
+      // Counted across the routes without limits of their own.
+      limits: { connections: 100, connections_per_client: 4 },
     },
     // No "/" route: the server block answers 404 outside its paths.
     { name: 'only-api', hosts: ['api.example.com'], routes: [{ path: '/v1/', upstreams: ['10.0.3.1:80'] }] },
@@ -106,6 +110,13 @@ const cases: Record<string, ServiceInput[]> = {
         rules: [
           { action: 'deny', cidr: '0.0.0.0/0', path: '/admin/' },
           { action: 'allow', path: '/public/', method: ['GET', 'HEAD'] },
+          {
+            action: 'allow',
+            header: [
+              { name: 'X-Api-Key', equals: 'k' },
+              { name: 'X-Ci', regex: '^r[0-9]+$' },
+            ],
+          },
         ],
       },
     },
@@ -120,6 +131,8 @@ const cases: Record<string, ServiceInput[]> = {
       name: 'ci',
       hosts: ['ci.example.com'],
       routes: [{ upstreams: ['10.0.5.3:80'] }],
+      // The slow path (basic credentials) applies the limits too.
+      limits: { connections_per_client: 2 },
       access: {
         login: {},
         rate_limit: { requests: 30, per: '1m' },

@@ -35,6 +35,7 @@ function simple(r: SiteRoute, pool: Pool | undefined): Target | undefined {
     r.path !== '/' ||
     !r.access.public ||
     r.access.rateLimit ||
+    r.limits ||
     r.access.policy ||
     // Strict-Transport-Security is a header the fast lane's shared server cannot add per host.
     r.hsts ||

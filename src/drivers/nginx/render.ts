@@ -1,3 +1,4 @@
+import { connectionZones } from './limits.js';
 import type { EdgeConfig, Pool, Site } from '../../compile/edge-config.js';
 import { filePath, ident } from './escape.js';
 import { indent, listen, PROXY_HEADER_MAPS, PROXY_HEADERS, zoneName } from './common.js';
@@ -264,6 +265,7 @@ function httpPreamble(
     ...pageVariables(),
     ...realIp(env.trustedProxies ?? []),
     ...rateZones(cfg),
+    ...connectionZones(cfg),
     '',
   ];
 }

@@ -1,3 +1,4 @@
+import { limitLines } from './limits.js';
 import type { EdgeConfig, Pool, Site, SiteRoute } from '../../compile/edge-config.js';
 import { indent, listen, PROXY_HEADERS, proxyHeaders, zoneName } from './common.js';
 import { filePath, headerVar, ident, lit, str } from './escape.js';
@@ -75,6 +76,7 @@ function routeLocation(route: SiteRoute, i: number, pool: Pool, gen: string): st
     body.push('deny all;');
   }
   if (rateLimit) body.push(...rateLimitLines(rateLimit));
+  body.push(...limitLines(route.limits));
   if (auth) body.push(...authRequest(i, auth.copyHeaders, true));
   const identity = route.access.identity ? identityHeaders(route).filter(([, v]) => v !== '""') : [];
   body.push(...proxyLines(route, pool, gen, auth ? copied(auth.copyHeaders) : identity));
@@ -100,6 +102,7 @@ function slowLocation(route: SiteRoute, i: number, pool: Pool, gen: string): str
     'recursive_error_pages on;',
     // The main location left for here in its rewrite phase, before its limit applied: apply it here.
     ...(rl ? rateLimitLines(rl) : []),
+    ...limitLines(route.limits),
     ...authRequest(i, copies, !!fa),
     // The gate's user (basic credentials, a provider) is also the access log's `user` ($gh_user,
     // declared for guarded configs); a forward-auth server's is taken in authRequest().

@@ -1,3 +1,4 @@
+import { LimitsEditor } from './LimitsEditor';
 import { plainButton } from '../components/buttons';
 import { CheckboxField, SelectField } from '../components/Field';
 import { AccessEditor } from './AccessEditor';
@@ -78,6 +79,11 @@ export function RouteEditor({ index, count }: { index: number; count: number }) 
           <ListText path={`${p}.headers.response.delete`} label="Response headers to remove" hint="Server" />
         </div>
       </details>
+      <LimitsEditor
+        path={`${p}.limits`}
+        label={`Route ${n}: own limits (otherwise: the service's)`}
+        prefix={`Route ${n} limits: `}
+      />
       <AccessEditor path={`${p}.access`} title={`Route ${n}: access`} inherit="the service's access" />
     </Section>
   );

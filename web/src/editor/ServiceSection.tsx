@@ -1,3 +1,4 @@
+import { LimitsEditor } from './LimitsEditor';
 import { CheckboxField, Field, SelectField } from '../components/Field';
 import { useEditor, type JsonObject } from './draft';
 import { Rows, Section, TextAt } from './parts';
@@ -67,6 +68,11 @@ export function ServiceSection({
         <TextAt path="offline_page.title" label="Offline page: title" />
         <TextAt path="offline_page.message" label="Offline page: message" placeholder="Back at 10:00" />
       </div>
+      <LimitsEditor
+        path="limits"
+        label="Limits: requests at once, bandwidth (every route)"
+        prefix="Limits: "
+      />
     </Section>
   );
 }
