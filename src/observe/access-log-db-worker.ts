@@ -11,11 +11,11 @@ import type { HostedJobModule } from './access-log-thread.js';
  * each with its own connection to the file. The local reader runs here rather than in a thread of
  * its own because every thread is an isolate (~8 MB here), and its batches go into this file anyway.
  */
-const init = workerData as { file: string; reader: boolean };
+const init = workerData as { file: string; reader: boolean; yieldToRequests: boolean };
 const port = parentPort as MessagePort;
 const db = openAccessLogDb(init.file, init.reader);
 // The writer yields to nginx under a full load; queries (the UI's) do not.
-if (!init.reader) yieldToRequests(() => undefined);
+if (!init.reader && init.yieldToRequests) yieldToRequests(() => undefined);
 
 const insertAll = init.reader ? undefined : recordInserter(db);
 const oldestKept = (n: number) =>

@@ -20,6 +20,11 @@ export interface AccessLogStoreOptions {
   json?: string;
   /** How often retention runs (default a minute). */
   retainEveryMs?: number;
+  /**
+   * Whether the writer thread yields to nginx (SCHED_IDLE, nice 19; default true). Off only to
+   * measure the store's own capacity on a machine other work keeps busy (a test).
+   */
+  yieldToRequests?: boolean;
   /** How long the query thread outlives its last query (default READER_IDLE_MS). */
   queryThreadIdleMs?: number;
   log?: Logger;
@@ -61,7 +66,10 @@ export class AccessLogStore implements AccessLogSink {
   ) {}
 
   static async open(opts: AccessLogStoreOptions): Promise<AccessLogStore> {
-    const store = new AccessLogStore(await AccessLogThread.open(opts.file), opts);
+    const store = new AccessLogStore(
+      await AccessLogThread.open(opts.file, false, opts.yieldToRequests ?? true),
+      opts,
+    );
     if (opts.json && opts.json !== 'off' && opts.json !== 'stdout') {
       store.out = createWriteStream(opts.json, { flags: 'a', mode: 0o640 });
       store.out.on('error', (err) => opts.log?.error({ err: err.message }, 'access log JSON file'));

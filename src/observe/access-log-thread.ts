@@ -60,8 +60,8 @@ export class AccessLogThread {
    * `reader` opens a file the writer made, for queries only: with WAL it reads while the writer
    * writes, so a long analytics pass never holds back the batches edges send.
    */
-  static async open(file: string, reader = false): Promise<AccessLogThread> {
-    const worker = startWorker(import.meta.url, 'access-log-db-worker', { file, reader });
+  static async open(file: string, reader = false, yieldToRequests = true): Promise<AccessLogThread> {
+    const worker = startWorker(import.meta.url, 'access-log-db-worker', { file, reader, yieldToRequests });
     const t = new AccessLogThread(worker);
     await new Promise<void>((resolve, reject) => {
       t.waiting.set(0, { resolve: () => resolve(), reject });
