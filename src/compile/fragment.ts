@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { bandwidthBytes, type Access, type Headers, type Service } from '../model/service.js';
+import { bandwidthBytes } from '../model/limits.js';
+import type { Access, Headers, Service } from '../model/service.js';
 import {
   durationMs,
   endpointAddress,

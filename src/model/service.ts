@@ -13,6 +13,10 @@ import {
   slugSchema,
   tcpRouteUpstreamSchema,
 } from './values.js';
+import { ruleSchema } from './access-rules.js';
+import { limitsSchema } from './limits.js';
+
+export { ruleSchema } from './access-rules.js';
 
 /**
  * The service model: one schema that the REST API, the registration API, the config file, Docker
@@ -89,62 +93,6 @@ export const loginSchema = z.preprocess(
   loginObjectSchema,
 );
 
-const methodSchema = z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
-
-/**
- * A pattern both JavaScript (here, to check it) and PCRE (nginx's Lua, to run it) read alike:
- * characters, classes, quantifiers, anchors, alternation and plain groups; no `(?...)` extensions
- * (lookarounds, named groups, flags) and no backreferences, where the two differ or PCRE refuses
- * what JavaScript takes (a lookbehind of variable length would fail nginx's config check).
- */
-const headerRegexSchema = z
-  .string()
-  .min(1)
-  .max(512)
-  .superRefine((v, ctx) => {
-    try {
-      new RegExp(v);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: `not a regular expression: ${(err as Error).message}` });
-      return;
-    }
-    if (/\(\?/.test(v.replace(/\\./g, '')))
-      ctx.addIssue({ code: 'custom', message: 'no (?...) groups (lookarounds, named groups, flags)' });
-    if (/\\[1-9]/.test(v.replace(/\\\\/g, '')))
-      ctx.addIssue({ code: 'custom', message: 'no backreferences (\\1 ...)' });
-  });
-
-/**
- * A request header a rule looks at: sent at all (`present: true`) or not (`present: false`),
- * equal to a value, or matching a pattern (its first value when sent several times). Names as
- * nginx reads them: letters, digits and hyphens (it drops headers with underscores).
- */
-export const headerConditionSchema = z
-  .strictObject({
-    name: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'letters, digits and hyphens (up to 64)'),
-    present: z.boolean().optional(),
-    equals: z.string().max(1024).optional(),
-    regex: headerRegexSchema.optional(),
-  })
-  .refine((h) => [h.present, h.equals, h.regex].filter((x) => x !== undefined).length === 1, {
-    message: 'say one of present, equals or regex',
-  });
-
-/** A rule matches when every condition it names matches; the first matching rule decides. */
-export const ruleSchema = z
-  .strictObject({
-    action: z.enum(['allow', 'deny']),
-    cidr: z.union([cidrSchema, z.array(cidrSchema).min(1).max(64)]).optional(),
-    path: pathSchema.optional(),
-    method: z.array(methodSchema).min(1).max(7).optional(),
-    /** One header condition, or several that must all hold. */
-    header: z.union([headerConditionSchema, z.array(headerConditionSchema).min(1).max(8)]).optional(),
-  })
-  .refine(
-    (r) => r.cidr !== undefined || r.path !== undefined || r.method !== undefined || r.header !== undefined,
-    { message: 'a rule needs at least one of cidr, path, method, header (or it would match everything)' },
-  );
-
 /** HTTP basic credentials for clients that cannot sign in (CI, scripts). */
 export const basicUserSchema = z.strictObject({
   user: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, 'letters, digits and ._@- (up to 64)'),
@@ -219,33 +167,6 @@ export const accessSchema = z
       });
     }
   });
-
-/**
- * Connection and bandwidth limits (nginx's limit_conn and limit_rate). Set on the service, they
- * count across its routes; a route's own replace them and count for it alone.
- */
-export const limitsSchema = z
-  .strictObject({
-    /** Requests served at once (open connections in flight), all clients together; more get 429. */
-    connections: z.number().int().min(1).max(1_000_000).optional(),
-    /** Requests served at once from one client address; more get 429. */
-    connections_per_client: z.number().int().min(1).max(100_000).optional(),
-    /** Bytes a second to each client connection: `512k`, `10m` (bytes, k = 1024, m = 1024 k). */
-    bandwidth: z
-      .string()
-      .regex(/^[1-9][0-9]{0,8}[km]?$/, 'a rate in bytes a second: 512k, 10m or 65536')
-      .refine((v) => bandwidthBytes(v) >= 1024, 'at least 1k a second')
-      .optional(),
-  })
-  .refine((l) => Object.keys(l).length > 0, {
-    message: 'say connections, connections_per_client or bandwidth',
-  });
-
-/** A bandwidth (limitsSchema) in bytes a second. */
-export function bandwidthBytes(v: string): number {
-  const unit = v.endsWith('k') ? 1024 : v.endsWith('m') ? 1024 * 1024 : 1;
-  return Number.parseInt(v, 10) * unit;
-}
 
 export const lbSchema = z.enum(['round_robin', 'least_conn', 'ip_hash', 'first']);
 
