@@ -20,6 +20,14 @@ describe('web UI: service editor', () => {
   const review = async () => {
     await page.getByRole('button', { name: 'Review changes' }).click();
   };
+  /** Saves what the review shows and waits for the answer. */
+  const save = async () => {
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: /Saved as version/ })
+      .waitFor();
+  };
 
   beforeAll(async () => {
     ui = await startUi();
@@ -104,11 +112,7 @@ describe('web UI: service editor', () => {
     const diff = page.getByTestId('review-diff');
     await diff.getByText(/^-\s+public: true$/).waitFor();
     await diff.getByText(/^\+\s+- 10\.9\.9\.0\/24$/).waitFor();
-    await page.getByRole('button', { name: 'Save changes' }).click();
-    await page
-      .getByRole('status')
-      .filter({ hasText: /Saved as version/ })
-      .waitFor();
+    await save();
     expect((await t.get('edited.test')).status).toBe(403);
     await ui.shot('service-editor');
   });
@@ -129,11 +133,7 @@ describe('web UI: service editor', () => {
       .getByText(/equals: k-1$/)
       .waitFor();
     await ui.shot('service-editor-header-rule');
-    await page.getByRole('button', { name: 'Save changes' }).click();
-    await page
-      .getByRole('status')
-      .filter({ hasText: /Saved as version/ })
-      .waitFor();
+    await save();
     expect((await t.get('edited.test')).status).toBe(403);
     expect((await t.get('edited.test', '/', { headers: { 'x-api-key': 'k-1' } })).status).toBe(200);
   });
@@ -152,11 +152,7 @@ describe('web UI: service editor', () => {
       .getByText(/bandwidth: 64k$/)
       .waitFor();
     await ui.shot('service-editor-limits');
-    await page.getByRole('button', { name: 'Save changes' }).click();
-    await page
-      .getByRole('status')
-      .filter({ hasText: /Saved as version/ })
-      .waitFor();
+    await save();
     const rec = (await t.api('GET', '/api/v1/services/edited')).json as { service: { limits?: unknown } };
     expect(rec.service.limits).toEqual({ connections_per_client: 3, bandwidth: '64k' });
   });
@@ -214,11 +210,7 @@ describe('web UI: service editor', () => {
     await page.getByRole('button', { name: 'Back to the form' }).click();
     expect(await L('Host 2').inputValue()).toBe('yaml.test');
     await review();
-    await page.getByRole('button', { name: 'Save changes' }).click();
-    await page
-      .getByRole('status')
-      .filter({ hasText: /Saved as version/ })
-      .waitFor();
+    await save();
     expect((await t.get('yaml.test')).status).toBe(200);
     expect((await t.get('edited.test')).status).toBe(200);
   });

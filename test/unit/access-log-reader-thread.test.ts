@@ -34,20 +34,19 @@ describe('the access log reader thread', () => {
     for (const c of cleanup.splice(0).reverse()) await c();
   });
 
-  it('stores every line in the log store, counts it here, and tells the live tail', async () => {
-    const dir = await testDir('gh-reader-thread-');
+  /** An empty nginx log, a log store in a file beside it, and a reader of the one into the other (not started). */
+  async function storeAndReader(prefix: string) {
+    const dir = await testDir(prefix);
     const file = join(dir, 'access.log');
     writeFileSync(file, '');
-    const before = idle();
+    // No retention by age: the lines' times are fixed, in the past.
     const store = await AccessLogStore.open({
       file: join(dir, 'access-log.sqlite'),
-      retentionDays: 7,
+      retentionDays: 0,
       maxRows: 1000,
       maxMb: 100,
     });
     cleanup.push(() => store.close());
-    const tailed: StoredAccessLog[] = [];
-    store.subscribe({}, (r) => tailed.push(...r));
     const counters = new TrafficCounters();
     const reader = new AccessLogReaderThread({
       file,
@@ -58,6 +57,14 @@ describe('the access log reader thread', () => {
       log: createLogger('silent'),
       tail: { pollMs: 60_000 },
     });
+    return { file, store, reader, counters };
+  }
+
+  it('stores every line in the log store, counts it here, and tells the live tail', async () => {
+    const before = idle();
+    const { file, store, reader, counters } = await storeAndReader('gh-reader-thread-');
+    const tailed: StoredAccessLog[] = [];
+    store.subscribe({}, (r) => tailed.push(...r));
     const threadsBefore = threads().length;
     await reader.start();
     cleanup.push(() => reader.stop());
@@ -79,25 +86,7 @@ describe('the access log reader thread', () => {
   });
 
   it("stores a batch in time order when nginx's workers wrote their buffers out of order", async () => {
-    const dir = await testDir('gh-reader-order-');
-    const file = join(dir, 'access.log');
-    writeFileSync(file, '');
-    const store = await AccessLogStore.open({
-      file: join(dir, 'access-log.sqlite'),
-      retentionDays: 0,
-      maxRows: 1000,
-      maxMb: 100,
-    });
-    cleanup.push(() => store.close());
-    const reader = new AccessLogReaderThread({
-      file,
-      node: 'local',
-      counters: new TrafficCounters(),
-      sink: store,
-      config: () => undefined,
-      log: createLogger('silent'),
-      tail: { pollMs: 60_000 },
-    });
+    const { file, store, reader } = await storeAndReader('gh-reader-order-');
     await reader.start();
     cleanup.push(() => reader.stop());
     // Worker 2's buffer (later requests) reached the file before worker 1's.
