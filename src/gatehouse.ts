@@ -21,7 +21,7 @@ import type { Logger } from './observe/log.js';
 import { Registry } from './registry/registry.js';
 import { Replication } from './registry/replication.js';
 import { shareRevocations } from './replica-revocations.js';
-import { shareLinks } from './replica-gate.js';
+import { shareApiKeys, shareLinks } from './replica-gate.js';
 import { sharedChallenges } from './replica-acme.js';
 import { shareKeys } from './replica-keys.js';
 import { acmeCertManager, discoverySources, type Core, type Templates } from './start-parts.js';
@@ -170,7 +170,10 @@ export async function startGatehouse(
     if (replication) await shareRevocations(gate, replication, revoked, log.child({ part: 'replication' }));
     else gate.onRevocation(revoked);
     // And each link admission (or revocation) reaches every replica's admission files.
-    if (replication) await shareLinks(gate, replication, log.child({ part: 'replication' }));
+    if (replication) {
+      await shareLinks(gate, replication, log.child({ part: 'replication' }));
+      await shareApiKeys(gate, replication, log.child({ part: 'replication' }));
+    }
     // ACME HTTP-01 answers live in the store: every replica serves them (the CA may reach any).
     const challenges = sharedChallenges(db, publisher, leader, replication, log.child({ part: 'acme' }));
     const certManager = await acmeCertManager(core, gate, challenges);

@@ -36,3 +36,21 @@ export async function shareLinks(gate: Gate, replication: Replication, log: Logg
   gate.links.onAdmission((service, ip) => announce(`${service} ${ip}`));
   await resync();
 }
+
+/**
+ * API keys among replicas: a key made or revoked on one replica (or a user's change that rewrites
+ * their keys) is announced on the `api_keys` topic, and the others make their key files the
+ * store's again. Keys are few, so a whole sync per change costs little and cannot miss one.
+ */
+export async function shareApiKeys(gate: Gate, replication: Replication, log: Logger): Promise<void> {
+  const resync = () =>
+    void gate.apiKeys
+      .sync()
+      .then((changed) => {
+        if (changed > 0) log.info({ files: changed }, 'API key files read again from the store');
+      })
+      .catch((err: unknown) => log.error({ err: String(err) }, 'could not read the API keys from the store'));
+  const announce = replication.topic('api_keys', { message: resync, reconnected: resync });
+  gate.apiKeys.onChange(() => announce('changed'));
+  await gate.apiKeys.sync();
+}

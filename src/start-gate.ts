@@ -52,5 +52,7 @@ export async function startGate(
     stop: () => gateServer.close(),
   });
   await life.start(every(HOUR, () => gate.sessions.prune()));
+  // Expired keys' files go (nginx refuses them at their expiry already).
+  await life.start(every(HOUR, () => gate.apiKeys.sync()));
   return { gate, gateServer };
 }

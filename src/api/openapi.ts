@@ -2,6 +2,7 @@ import { serviceSchema } from '../model/service.js';
 import { registerBodySchema } from '../sources/register/templates.js';
 import { groupCreateSchema, userCreateSchema, userUpdateSchema } from '../model/identity.js';
 import { linkCreateSchema } from '../model/link.js';
+import { apiKeyCreateSchema } from '../model/api-key.js';
 import { providerCreateSchema } from '../model/provider.js';
 import { rotateBodySchema } from './rotate.js';
 import { ROTATE_KINDS } from './views/rotate.js';
@@ -50,6 +51,7 @@ export function openApiDocument(): object {
         UserUpdate: inputSchema(userUpdateSchema),
         Group: inputSchema(groupCreateSchema),
         Link: inputSchema(linkCreateSchema),
+        ApiKey: inputSchema(apiKeyCreateSchema),
         Provider: inputSchema(providerCreateSchema),
         Rotate: inputSchema(rotateBodySchema),
         EdgeFile: edgeFileJsonSchema(),
@@ -199,6 +201,14 @@ function gatePaths(): Record<string, object> {
       get: read('Show a link with its usage log', ['Link', 'LinkDetail'], [id]),
       delete: remove('Revoke a link', id, revoked),
     },
+    '/api-keys': {
+      get: read('List API keys (never the keys themselves)', ['API keys', 'ApiKeyList']),
+      post: create('Create an API key (the key is returned once)', body('ApiKey'), [
+        'Created',
+        'ApiKeyCreated',
+      ]),
+    },
+    '/api-keys/{id}': { delete: remove('Revoke an API key everywhere', id, revoked) },
     '/providers': {
       get: read('List OIDC providers', ['Providers', 'ProviderList']),
       post: create('Add an OIDC provider', body('Provider'), ['Added', 'ProviderView']),

@@ -21,6 +21,7 @@ import { snapshotRoutes } from './snapshots.js';
 import { statusRoutes } from './status.js';
 import { userRoutes } from './users.js';
 import { linkRoutes } from './links.js';
+import { apiKeyRoutes } from './api-keys.js';
 import { providerRoutes } from './providers.js';
 import { certRoutes } from './certs.js';
 import { dnsRoutes } from './dns.js';
@@ -247,6 +248,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
       await statusRoutes(api, ctx);
       await userRoutes(api, ctx);
       await linkRoutes(api, ctx);
+      await apiKeyRoutes(api, ctx);
       await providerRoutes(api, ctx);
       await certRoutes(api, ctx);
       await dnsRoutes(api, ctx);

@@ -13,6 +13,7 @@ import { alertCommand } from './commands/alert.js';
 import { analyticsCommand, logsCommand } from './commands/logs.js';
 import { upCommand } from './commands/up.js';
 import { linkCommand } from './commands/link.js';
+import { apiKeyCommand } from './commands/api-key.js';
 import { providerCommand } from './commands/provider.js';
 import { certCommand } from './commands/cert.js';
 import { edgeCommand, nodeCommand } from './commands/edge.js';
@@ -43,6 +44,7 @@ export function buildCli(): Command {
   program.addCommand(groupCommand());
   program.addCommand(sessionCommand());
   program.addCommand(linkCommand());
+  program.addCommand(apiKeyCommand());
   program.addCommand(providerCommand());
   program.addCommand(hashPasswordCommand());
   program.addCommand(certCommand());

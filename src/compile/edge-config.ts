@@ -108,6 +108,11 @@ export interface EffectiveAccess {
   rules?: AccessRule[];
   /** Addresses admitted by this service's temporary links pass. */
   links?: boolean;
+  /**
+   * API keys scoped to this service pass, read from `header` (lowercase) or, without one, from
+   * `Authorization: Bearer`.
+   */
+  apiKeys?: { header?: string };
   /** HTTP basic credentials pass (the gate checks them; only the user names are here). */
   basic?: { users: string[] };
   /** Identity header sets sent upstream for a signed-in user. */

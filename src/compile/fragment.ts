@@ -151,7 +151,7 @@ function effectiveAccess(a: Access | undefined, service: string, path: string): 
   const scope = routeId(service, path);
   const sets = a?.identity_headers ?? ['remote', 'x-user'];
   return {
-    public: !fa && !a?.ip && !a?.login && !a?.links && !a?.basic && !a?.provider,
+    public: !fa && !a?.ip && !a?.login && !a?.links && !a?.basic && !a?.provider && !a?.api_keys,
     ...(fa ? { forwardAuth: { url: fa.url, copyHeaders: fa.copy_headers, ...namedAuthOf(fa) } } : {}),
     ...(a?.ip ? { ip: [...a.ip] } : {}),
     ...(rl
@@ -172,8 +172,10 @@ function effectiveAccess(a: Access | undefined, service: string, path: string): 
             groups: [...new Set(a.login?.groups ?? [])].sort(cmp),
             ...(a.provider ? { provider: a.provider } : {}),
           },
-          identity: { remote: sets.includes('remote'), xUser: sets.includes('x-user') },
         }
+      : {}),
+    ...(a?.login || a?.provider || a?.api_keys
+      ? { identity: { remote: sets.includes('remote'), xUser: sets.includes('x-user') } }
       : {}),
     ...(a?.rules
       ? {
@@ -189,8 +191,11 @@ function effectiveAccess(a: Access | undefined, service: string, path: string): 
         }
       : {}),
     ...(a?.links ? { links: true } : {}),
+    ...(a?.api_keys
+      ? { apiKeys: a.api_keys === true ? {} : { header: a.api_keys.header.toLowerCase() } }
+      : {}),
     ...(a?.basic ? { basic: { users: a.basic.map((b) => b.user) } } : {}),
-    ...(a?.login || a?.provider || a?.rules || a?.links || a?.basic ? { policy: scope } : {}),
+    ...(a?.login || a?.provider || a?.rules || a?.links || a?.basic || a?.api_keys ? { policy: scope } : {}),
   };
 }
 

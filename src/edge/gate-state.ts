@@ -4,8 +4,8 @@ import { writeFileAtomic } from '../store/files.js';
 
 /** Bounds the mirrored state: revocations are pruned hourly, so this is far above normal use. */
 const MAX_STATE_FILES = 100_000;
-/** State files hold a number or a flag. */
-const MAX_CONTENT = 64;
+/** State files hold a number, a flag, or an API key's hash and identity (model/api-key.ts). */
+const MAX_CONTENT = 8192;
 
 /**
  * The gate's state files (revocations `r/`, `u/`; sign-in availability `p/`; link admissions

@@ -20,6 +20,7 @@ import {
 import { RevocationFiles, Sessions } from './sessions.js';
 import { UserStore } from './users.js';
 import { LinkStore } from './links.js';
+import { ApiKeyStore } from './api-keys.js';
 import { Providers } from './oidc.js';
 import { checkTotp, hashRecovery, newTotp, recoveryCodes } from './totp.js';
 import { notFound } from '../model/errors.js';
@@ -99,6 +100,7 @@ export class Gate {
   readonly users: UserStore;
   readonly sessions: Sessions;
   readonly links: LinkStore;
+  readonly apiKeys: ApiKeyStore;
   readonly providers: Providers;
   readonly env: GateEnv;
   /** Security events since start, by kind (also stored in the events table). */
@@ -118,9 +120,11 @@ export class Gate {
     this.users = new UserStore(opts.db, async (uid, reason) => {
       if (reason === 'revoked') await this.sessions.revokeUser(uid);
       await this.sessions.userChanged(uid, reason === 'removed');
+      await this.apiKeys.userChanged(uid);
       await this.refreshAvailability();
     });
     this.links = new LinkStore(opts.db, opts.registry, files.dir, (h) => this.originOf(h));
+    this.apiKeys = new ApiKeyStore(opts.db, opts.registry, files.dir);
     this.providers = new Providers(
       opts.db,
       opts.sealer,
@@ -150,6 +154,7 @@ export class Gate {
     const previous = await previousSessionKey(opts.db, opts.sealer);
     const gate = new Gate(opts, key, previous, files);
     await gate.refreshAvailability();
+    await gate.apiKeys.sync();
     return gate;
   }
 

@@ -15,6 +15,7 @@ import {
 } from './values.js';
 import { ruleSchema } from './access-rules.js';
 import { limitsSchema } from './limits.js';
+import { apiKeysAccessSchema } from './api-key.js';
 
 export { ruleSchema } from './access-rules.js';
 
@@ -121,6 +122,8 @@ export const accessSchema = z
     basic: z.array(basicUserSchema).min(1).max(64).optional(),
     /** Temporary links (POST /api/v1/links) may admit a visitor's address. */
     links: z.boolean().optional(),
+    /** API keys (POST /api/v1/api-keys) scoped to the service pass: `true` reads Authorization: Bearer. */
+    api_keys: apiKeysAccessSchema.optional(),
     /** Checked before anything else; the first that matches allows (skipping sign-in) or denies. */
     rules: z.array(ruleSchema).min(1).max(64).optional(),
     rate_limit: rateLimitSchema.optional(),
@@ -128,19 +131,22 @@ export const accessSchema = z
     identity_headers: z.array(z.enum(IDENTITY_HEADER_SETS)).max(2).optional(),
   })
   .superRefine((a, ctx) => {
-    const admits = !!a.forward_auth || !!a.ip || !!a.login || !!a.links || !!a.basic || !!a.provider;
+    const admits =
+      !!a.forward_auth || !!a.ip || !!a.login || !!a.links || !!a.basic || !!a.provider || !!a.api_keys;
     if (a.public === true && admits) {
       ctx.addIssue({
         code: 'custom',
         path: ['public'],
-        message: 'a public route cannot also require login, provider, links, basic, forward_auth or ip',
+        message:
+          'a public route cannot also require login, provider, links, api_keys, basic, forward_auth or ip',
       });
     }
     if (a.public === undefined && !admits) {
       ctx.addIssue({
         code: 'custom',
         path: [],
-        message: 'say who may pass: public: true, login, provider, links, basic, ip or forward_auth',
+        message:
+          'say who may pass: public: true, login, provider, links, api_keys, basic, ip or forward_auth',
       });
     }
     if (a.public === false && !admits) {
@@ -148,7 +154,7 @@ export const accessSchema = z
         code: 'custom',
         path: ['public'],
         message:
-          'nothing would admit a request: set public: true, login, provider, links, basic, ip or forward_auth',
+          'nothing would admit a request: set public: true, login, provider, links, api_keys, basic, ip or forward_auth',
       });
     }
     if (a.rate_limit?.by === 'user' && !a.login && !a.provider) {

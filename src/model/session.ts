@@ -169,6 +169,8 @@ export const STATE_DIR = {
   signIn: 'p',
   /** `l/<service>/<address>`: a link admitted that address to the service until the time it holds. */
   links: 'l',
+  /** `k/<service>/<key id>`: an API key that opens the service (model/api-key.ts has its content). */
+  apiKeys: 'k',
 } as const;
 
 /** Names of the files in `p/`: any way at all, passwords, and one per OIDC provider (prefix + name). */
@@ -192,6 +194,7 @@ export const stateFile = {
   userNotBefore: (dir: string, uid: string) => join(dir, STATE_DIR.userNotBefore, safeName(uid)),
   signIn: (dir: string, method: string) => join(dir, STATE_DIR.signIn, method),
   link: (dir: string, service: string, ip: string) => join(dir, STATE_DIR.links, service, ip),
+  apiKey: (dir: string, service: string, id: string) => join(dir, STATE_DIR.apiKeys, service, safeName(id)),
 };
 
 /** The content of a file that holds a time. */

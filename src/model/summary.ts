@@ -51,6 +51,7 @@ export function describeAccess(a: Access | undefined): string {
   if (a.provider) parts.push(`OIDC (${a.provider})`);
   if (a.ip) parts.push(`addresses (${a.ip.length})`);
   if (a.links) parts.push('links');
+  if (a.api_keys) parts.push('API keys');
   if (a.basic) parts.push('basic');
   if (a.forward_auth) parts.push('forward auth');
   return parts.length ? parts.join(' or ') : 'public';

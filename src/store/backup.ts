@@ -48,6 +48,7 @@ export const BACKUP_TABLES = [
   'vpn_clients',
   'vpn_groups',
   'alert_channels',
+  'api_keys',
 ] as const satisfies readonly (keyof Database)[];
 
 /**

@@ -116,6 +116,19 @@ export interface Database {
     created_at: string;
   };
   /** Where alerts are sent (docs/alerts.md). */
+  /** API keys: only the key's SHA-256 (model/api-key.ts); services a JSON array of names. */
+  api_keys: {
+    id: string;
+    name: string;
+    hash: string;
+    services: string;
+    /** The user it acts as; null for a service's key. */
+    user_id: string | null;
+    created_at: string;
+    /** null: until revoked. */
+    expires_at: string | null;
+    revoked_at: string | null;
+  };
   alert_channels: {
     name: string;
     type: string;

@@ -391,4 +391,20 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0020_api_keys': {
+    // Keys for headless clients (docs/api-keys.md): nginx checks them against files the gate writes.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('api_keys')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull().unique())
+        .addColumn('services', 'text', (c) => c.notNull())
+        .addColumn('user_id', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text')
+        .addColumn('revoked_at', 'text')
+        .execute();
+    },
+  },
 };

@@ -81,7 +81,7 @@ describe('db copy', () => {
       await b.destroy();
     }
     await expect(copyStore(from, to, storeConfigHash)).rejects.toThrow(
-      /^--to: .* is not empty \(acme_challenges: 1, alert_channels: 1, audit: 3, .*services: 7.*\): copy into an empty database/,
+      /^--to: .* is not empty \(acme_challenges: 1, alert_channels: 1, api_keys: 1, audit: 3, .*services: 7.*\): copy into an empty database/,
     );
   }, 30_000);
 
@@ -89,7 +89,7 @@ describe('db copy', () => {
     const old = await fixtureFile(latest - 1, false);
     const to = join(await testDir('copy-to-'), 'x.db');
     await expect(copyStore(old, to, storeConfigHash)).rejects.toThrow(
-      /^--from: .* has an older schema than this Gatehouse \(0019_alert_channels not applied\)/,
+      /^--from: .* has an older schema than this Gatehouse \(0020_api_keys not applied\)/,
     );
     const newer = await fixtureFile(latest);
     const s = new SQLite(newer);

@@ -126,6 +126,16 @@ const cases: Record<string, ServiceInput[]> = {
       routes: [{ upstreams: ['10.0.5.2:80'], headers: { request: { set: { 'X-Email': 'fixed' } } } }],
       access: { login: {}, rate_limit: { requests: 10, per: '1s', by: 'user' } },
     },
+    // API keys: Authorization: Bearer on one route, a named header on another.
+    {
+      name: 'hooks',
+      hosts: ['hooks.example.com'],
+      routes: [
+        { path: '/', upstreams: ['10.0.5.4:80'] },
+        { path: '/in/', upstreams: ['10.0.5.4:80'], access: { api_keys: { header: 'X-Hook-Key' } } },
+      ],
+      access: { login: {}, api_keys: true },
+    },
     // Round trips only where needed: basic credentials (the gate), an external provider.
     {
       name: 'ci',

@@ -81,6 +81,21 @@ export const linkDetailView = linkView.extend({ uses: z.array(linkUseView) });
 /** POST /links: the link's URL carries its token, shown this once. */
 export const linkCreatedView = z.strictObject({ link: linkView, token: z.string(), url: z.string() });
 
+/** An API key: never the key itself (only its SHA-256 is stored). */
+export const apiKeyView = z.strictObject({
+  id: z.string(),
+  name: z.string(),
+  services: z.array(z.string()),
+  /** The username it acts as; null for a service's key. */
+  user: z.string().nullable(),
+  created_at: z.string(),
+  expires_at: z.string().nullable(),
+  state: z.enum(['active', 'expired', 'revoked']),
+});
+export const apiKeyListView = z.strictObject({ keys: z.array(apiKeyView) });
+/** POST /api-keys: the key, shown this once. */
+export const apiKeyCreatedView = z.strictObject({ key: apiKeyView, token: z.string() });
+
 /** An OIDC provider: never its client secret. */
 export const providerView = z.strictObject({
   name: z.string(),
@@ -158,6 +173,9 @@ export type LinkList = z.infer<typeof linkListView>;
 export type LinkUseView = z.infer<typeof linkUseView>;
 export type LinkDetail = z.infer<typeof linkDetailView>;
 export type LinkCreated = z.infer<typeof linkCreatedView>;
+export type ApiKeyView = z.infer<typeof apiKeyView>;
+export type ApiKeyList = z.infer<typeof apiKeyListView>;
+export type ApiKeyCreated = z.infer<typeof apiKeyCreatedView>;
 export type ProviderView = z.infer<typeof providerView>;
 export type ProviderList = z.infer<typeof providerListView>;
 export type SecurityEventView = z.infer<typeof securityEventView>;

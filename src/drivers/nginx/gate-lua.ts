@@ -1,3 +1,4 @@
+import { API_KEY } from '../../model/api-key.js';
 import {
   CLAIM,
   SESSION_KEY_ENV,
@@ -40,6 +41,7 @@ for _, decl in ipairs({
   "const gh_evp_md *EVP_sha256(void);",
   "unsigned char *HMAC(const gh_evp_md *md, const void *key, int key_len, const unsigned char *d, size_t n, unsigned char *out, unsigned int *out_len);",
   "int access(const char *path, int mode);",
+  "int EVP_Digest(const void *data, size_t count, unsigned char *md, unsigned int *size, const gh_evp_md *type, void *impl);",
 }) do
   -- Declared once per Lua state; a second declaration (another module's) is not an error here.
   pcall(ffi.cdef, decl)
@@ -56,16 +58,25 @@ local function mac(key, body)
   return base64.encode_base64url(ffi.string(mac_buf, mac_len[0]))
 end
 
+local function digest(data)
+  if C.EVP_Digest(data, #data, mac_buf, mac_len, SHA256, nil) ~= 1 then return nil end
+  return base64.encode_base64url(ffi.string(mac_buf, mac_len[0]))
+end
+
 local function exists(path)
   return C.access(path, 0) == 0
 end
 
-local function read_number(path)
+local function read_text(path)
   local f = io.open(path, "r")
   if not f then return nil end
   local text = f:read("*a")
   f:close()
-  return tonumber(text)
+  return text
+end
+
+local function read_number(path)
+  return tonumber(read_text(path))
 end
 
 local function strings(list)
@@ -207,6 +218,41 @@ local function headers_hold(var, rule)
   return true
 end
 
+-- The API key a request carries for this route: the route's header, or Authorization: Bearer.
+local function presented_key(var, k)
+  if k.var then return var[k.var] end
+  local a = var.http_authorization
+  if a and #a > 7 and sub(a, 1, 7):lower() == "${API_KEY.scheme.toLowerCase()} " then return (a:sub(8):match("^%s*(.-)%s*$")) end
+  return nil
+end
+
+-- "pass" (its identity set), "deny" (a user's key whose groups the route does not admit), "bad"
+-- (a key of ours that does not open this route now), or nil when the request carries none.
+local function api_key(var, p)
+  local token = presented_key(var, p.api_keys)
+  if not token or sub(token, 1, ${API_KEY.prefix.length}) ~= "${API_KEY.prefix}" then return nil end
+  local id = token:match("^${API_KEY.prefix}(${'%x'.repeat(API_KEY.idHexDigits)})_[A-Za-z0-9_-]+$")
+  if not id then return "bad" end
+  -- The file exists only for the services the key opens, while it is live.
+  local text = read_text(P.state .. "/${STATE_DIR.apiKeys}/" .. p.api_keys.service .. "/" .. id)
+  local until_ms, hash, who = (text or ""):match("^(%d+) ([A-Za-z0-9_-]+) ([A-Za-z0-9_-]+)$")
+  if not until_ms then return "bad" end
+  until_ms = tonumber(until_ms)
+  if until_ms ~= 0 and until_ms <= ngx.now() * 1000 then return "bad" end
+  if digest(token) ~= hash then return "bad" end
+  local c = lib.object(base64.decode_base64url(who))
+  if not c or not lib.safe_id(c.${C.userId}) or not strings(c.${C.groups}) then return "bad" end
+  for _, f in ipairs({ "${C.username}", "${C.email}", "${C.name}", "${C.firstName}", "${C.lastName}" }) do
+    if type(c[f]) ~= "string" then return "bad" end
+  end
+  c.group_set, c.group_list = {}, table.concat(c.${C.groups}, ",")
+  for _, g in ipairs(c.${C.groups}) do c.group_set[g] = true end
+  -- A user's key is that user: a route's groups apply. A service's key was scoped by an admin.
+  if c.t == "u" and p.login and not member(c, p.login.groups) then return "deny" end
+  identify(c)
+  return "pass"
+end
+
 local function decide()
   local var = ngx.var
   local p = ROUTES[var.gh_policy]
@@ -235,6 +281,12 @@ local function decide()
     local until_ms = read_number(P.state .. "/${STATE_DIR.links}/" .. p.links .. "/" .. var.remote_addr)
     if until_ms and until_ms > ngx.now() * 1000 then return "pass" end
   end
+  if p.api_keys then
+    local k = api_key(var, p)
+    if k == "pass" or k == "deny" then return k end
+    -- A key that does not pass is refused as such: never a portal redirect, never another method.
+    if k == "bad" then return "bearer" end
+  end
   if p.login then
     local c = session()
     if c and (not p.login.provider or c.${C.via} == p.login.provider) then
@@ -251,6 +303,8 @@ local function decide()
     if P.portal.host == "" or not exists(P.state .. "/${STATE_DIR.signIn}/" .. method) then return "unavailable" end
     return "login"
   end
+  -- API keys: a client without one is told what it lacks.
+  if p.api_keys then return "bearer" end
   -- Links alone: a visitor without an admitted address is refused (they need the link itself).
   return "deny"
 end
@@ -341,6 +395,7 @@ function M.init(policies, helpers, revocations)
       public = p.public == true,
       login = p.login and { provider = p.login.provider, groups = p.login.groups or {} } or nil,
       links = p.links,
+      api_keys = p.api_keys,
       basic = p.basic == true,
       forward = p.forward == true,
       ip = p.ip and cidrs(p.ip) or nil,

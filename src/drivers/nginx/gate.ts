@@ -129,6 +129,15 @@ export function policyModule(cfg: EdgeConfig, env: RenderEnv): string {
       ...(a.ip ? { ip: a.ip } : {}),
       ...(a.rules ? { rules: a.rules } : {}),
       ...(a.links ? { links: r.service } : {}),
+      ...(a.apiKeys
+        ? {
+            api_keys: {
+              service: r.service,
+              // nginx's variable for a request header: $http_ and the name, "-" as "_".
+              ...(a.apiKeys.header ? { var: `http_${a.apiKeys.header.replace(/-/g, '_')}` } : {}),
+            },
+          }
+        : {}),
       ...(a.basic ? { basic: true } : {}),
       ...(a.forwardAuth ? { forward: true } : {}),
     };
@@ -170,6 +179,8 @@ export function policyCheck(route: SiteRoute): string[] {
     'if ($gh_verdict = "unavailable") {',
     '    return 418;',
     '}',
+    // Another internal code: the 401 for an API client, which the portal redirect must not take.
+    ...(route.access.apiKeys ? ['if ($gh_verdict = "bearer") {', '    return 420;', '}'] : []),
   ];
 }
 
@@ -182,8 +193,12 @@ export function identityHeaders(route: SiteRoute): [string, string][] {
   });
 }
 
-export function policyErrorPages(): string[] {
-  return ['error_page 401 = @gh_login;', 'error_page 418 = @gh_login_unavailable;'];
+export function policyErrorPages(apiKeys: boolean): string[] {
+  return [
+    'error_page 401 = @gh_login;',
+    'error_page 418 = @gh_login_unavailable;',
+    ...(apiKeys ? ['error_page 420 = @gh_api_key;'] : []),
+  ];
 }
 
 /** The internal location the slow path asks: the gate checks basic credentials for the policy. */
@@ -209,9 +224,9 @@ export function gateCheckLocation(i: number, policy: string): string[] {
 }
 
 /** Server-level lines of a site with gate-checked routes. */
-export function siteGateLines(env: RenderEnv): string[] {
+export function siteGateLines(env: RenderEnv, apiKeys: boolean): string[] {
   return [
-    ...policyErrorPages(),
+    ...policyErrorPages(apiKeys),
     'location @gh_login {',
     ...securityLogs(env).map(indent),
     '    set_by_lua_block $gh_login_url {',
@@ -224,6 +239,18 @@ export function siteGateLines(env: RenderEnv): string[] {
     '    add_header Cache-Control "no-store" always;',
     '    return 401 $gh_page_401;',
     '}',
+    ...(apiKeys
+      ? [
+          // No API key, or one that does not open this route: a 401 a client can act on.
+          'location @gh_api_key {',
+          ...securityLogs(env).map(indent),
+          `    add_header WWW-Authenticate 'Bearer realm="gatehouse"' always;`,
+          '    add_header Cache-Control "no-store" always;',
+          '    default_type text/plain;',
+          '    return 401 "a valid API key is required\\n";',
+          '}',
+        ]
+      : []),
     'location @gh_login_unavailable {',
     ...failureLogs(env).map(indent),
     '    default_type text/html;',

@@ -30,7 +30,13 @@ export function siteServer(
     ...(tls ? [] : acmeLocation().map(indent)),
   ];
   const authed = site.routes.some((r) => r.access.forwardAuth || r.access.basic);
-  if (site.routes.some((r) => r.access.policy)) lines.push(...siteGateLines(env).map(indent));
+  if (site.routes.some((r) => r.access.policy))
+    lines.push(
+      ...siteGateLines(
+        env,
+        site.routes.some((r) => r.access.apiKeys),
+      ).map(indent),
+    );
   site.routes.forEach((route, i) => {
     const r = tls && route.hsts ? withHsts(route) : route;
     lines.push(...routeLocation(r, i, pools.get(route.pool) as Pool, gen).map(indent));
@@ -64,7 +70,7 @@ function routeLocation(route: SiteRoute, i: number, pool: Pool, gen: string): st
   if (slow) {
     body.push('if ($gh_verdict = "gate") {', '    return 419;', '}');
     // error_page at this level replaces the server's list, so it is repeated in full.
-    body.push(...policyErrorPages(), `error_page 419 = @gh_slow_${i};`, ...ERROR_PAGES);
+    body.push(...policyErrorPages(!!route.access.apiKeys), `error_page 419 = @gh_slow_${i};`, ...ERROR_PAGES);
     // nginx follows a second error_page (the slow path's own 401/503) only if the first allowed it.
     body.push('recursive_error_pages on;');
   }
