@@ -79,6 +79,8 @@ describe('API keys', () => {
     const r = await t.get('api.home.test', '/x', { headers: bearer(token) });
     expect(r.status).toBe(200);
     expect(seen(r.body)['remote-user']).toBe('ci-deploy');
+    // The key is Gatehouse's credential: the upstream never sees it.
+    expect(seen(r.body).authorization).toBeUndefined();
     // Either spelling of the scheme, as RFC 9110 allows.
     expect(
       (await t.get('api.home.test', '/', { headers: { authorization: `bearer ${token}` } })).status,
@@ -105,7 +107,13 @@ describe('API keys', () => {
 
   it('a route may name its header; the key then works there and only there', async () => {
     const { token } = await create({ name: 'webhook', services: ['hook'] });
-    expect((await t.get('hook.home.test', '/', { headers: { 'x-api-key': token } })).status).toBe(200);
+    const r = await t.get('hook.home.test', '/', {
+      headers: { 'x-api-key': token, authorization: 'Bearer app' },
+    });
+    expect(r.status).toBe(200);
+    // Its own header goes; the app's Authorization stays.
+    expect(seen(r.body)).toMatchObject({ authorization: 'Bearer app' });
+    expect(seen(r.body)['x-api-key']).toBeUndefined();
     expect((await t.get('hook.home.test', '/', { headers: bearer(token) })).status).toBe(401);
   });
 

@@ -268,6 +268,33 @@ describe('quick start and CLI', () => {
     expect((await cli('user', 'rm', 'bob')).stderr).toContain('user bob not found');
   });
 
+  it('makes, lists and revokes API keys; the key works through nginx until revoked', async () => {
+    const svc = join(dataDir, 'keys.yaml');
+    await writeFile(
+      svc,
+      `name: keyed\nhosts: [keyed.test]\nroutes:\n  - upstreams: ["127.0.0.1:${backend.port}"]\naccess: { api_keys: true }\n`,
+    );
+    expect((await cli('service', 'add', '-f', svc)).code).toBe(0);
+    const made = await cli('api-key', 'create', 'deploy', '--service', 'keyed', '--ttl', '30d');
+    expect(made.code, made.stderr).toBe(0);
+    const key = /^(ghk_[0-9a-f]{16}_\S{43})$/m.exec(made.stdout)?.[1] as string;
+    expect(key).toBeDefined();
+    const auth = { headers: { authorization: `Bearer ${key}` } };
+    expect((await http(httpPort, 'keyed.test', '/', auth)).status).toBe(200);
+    const ls = await cli('api-key', 'ls');
+    expect(ls.stdout).toMatch(/^ID +NAME +SERVICES +USER +STATE/);
+    expect(ls.stdout).toMatch(/deploy +keyed +- +active/);
+    expect(ls.stdout).not.toContain(key.slice(21));
+    const id = key.slice(4, 20);
+    expect((await cli('api-key', 'revoke', id)).code).toBe(0);
+    expect((await http(httpPort, 'keyed.test', '/', auth)).status).toBe(401);
+    const bad = await cli('api-key', 'create', 'x', '--service', 'keyed', '--ttl', '2y');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/^error: ttl: a lifetime such as/);
+    const none = await cli('api-key', 'create', 'x', '--service', 'nope');
+    expect(none.stderr).toContain('services.0: no service nope');
+  });
+
   it('stops nginx with it', async () => {
     const pid = Number(/running \(pid (\d+)\)/.exec((await cli('status')).stdout)?.[1]);
     expect(alive(pid)).toBe(true);

@@ -50,6 +50,7 @@ describe('edge: gate and certificates on a remote edge', () => {
       access: { links: true },
     });
     await put('www', { hosts: ['www.home.test'], routes: [{ upstreams: up() }] });
+    await put('api', { hosts: ['api.home.test'], routes: [{ upstreams: up() }], access: { api_keys: true } });
     ca = makeCa(await testDir('gh-edge-ca-'));
     const leaf = ca.issue(['www.home.test']);
     const uploaded = await t.api('POST', '/api/v1/certificates', leaf);
@@ -133,6 +134,17 @@ describe('edge: gate and certificates on a remote edge', () => {
     expect(
       (await http(httpPort, 'share.home.test', '/', { ...from, localAddress: '127.0.0.22' })).status,
     ).toBe(403);
+  });
+
+  it('an API key works at the edge as soon as it is made, and stops when revoked', async () => {
+    const created = await t.api('POST', '/api/v1/api-keys', { name: 'ci', services: ['api'] });
+    expect(created.status).toBe(201);
+    const auth = { headers: { authorization: `Bearer ${String(created.json.token)}` } };
+    // The key's file reaches the edge with the gate state (a file watch, then the feed).
+    await until(async () => (await http(httpPort, 'api.home.test', '/', auth)).status === 200, 10_000);
+    const id = (created.json.key as { id: string }).id;
+    expect((await t.api('DELETE', `/api/v1/api-keys/${id}`)).status).toBe(200);
+    await until(async () => (await http(httpPort, 'api.home.test', '/', auth)).status === 401, 10_000);
   });
 
   it('answers the service’s offline page while its upstream is down, reports it, and recovers', async () => {

@@ -39,6 +39,11 @@ describe('replicas: link admissions, hand-overs and the sign-in throttle are sha
       expect(r.status, JSON.stringify(r.json)).toBe(201);
     };
     await put('share', { hosts: ['share.replicas.test'], routes: [{ upstreams }], access: { links: true } });
+    await put('keyed', {
+      hosts: ['keyed.replicas.test'],
+      routes: [{ upstreams }],
+      access: { api_keys: true },
+    });
     await put('away', { hosts: ['app.other.test'], routes: [{ upstreams }], access: { login: {} } });
     for (const [username, password] of [
       ['hana', 'hana password 1'],
@@ -153,6 +158,20 @@ describe('replicas: link admissions, hand-overs and the sign-in throttle are sha
     } finally {
       await stopReplica(c);
     }
+  });
+
+  it('an API key made on A passes at B’s nginx; revoked on B, A refuses it', async () => {
+    const created = await a.api('POST', '/api/v1/api-keys', { name: 'ci', services: ['keyed'] });
+    expect(created.status, JSON.stringify(created.json)).toBe(201);
+    const headers = { authorization: `Bearer ${String(created.json.token)}` };
+    const keyed = async (r: Replica) =>
+      (await http(r.ports.http, 'keyed.replicas.test', '/', { headers }).catch(() => undefined))?.status;
+    expect(await keyed(a)).toBe(200);
+    await until(async () => ((await keyed(b)) === 200 ? true : undefined), 10_000);
+    const id = (created.json.key as { id: string }).id;
+    expect((await b.api('DELETE', `/api/v1/api-keys/${id}`)).status).toBe(200);
+    expect(await keyed(b)).toBe(401);
+    await until(async () => ((await keyed(a)) === 401 ? true : undefined), 10_000);
   });
 
   it('a hand-over code issued on A is redeemed on B once, and refused the second time on either', async () => {

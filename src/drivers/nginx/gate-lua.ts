@@ -250,6 +250,8 @@ local function api_key(var, p)
   -- A user's key is that user: a route's groups apply. A service's key was scoped by an admin.
   if c.t == "u" and p.login and not member(c, p.login.groups) then return "deny" end
   identify(c)
+  -- The key is Gatehouse's credential, not the upstream's: it goes no further.
+  ngx.req.clear_header(p.api_keys.name or "Authorization")
   return "pass"
 end
 

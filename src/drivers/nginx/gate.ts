@@ -134,7 +134,9 @@ export function policyModule(cfg: EdgeConfig, env: RenderEnv): string {
             api_keys: {
               service: r.service,
               // nginx's variable for a request header: $http_ and the name, "-" as "_".
-              ...(a.apiKeys.header ? { var: `http_${a.apiKeys.header.replace(/-/g, '_')}` } : {}),
+              ...(a.apiKeys.header
+                ? { var: `http_${a.apiKeys.header.replace(/-/g, '_')}`, name: a.apiKeys.header }
+                : {}),
             },
           }
         : {}),
