@@ -95,7 +95,16 @@ export interface EffectiveAccess {
    * `url` holds an address; `host`: the URL named its host (`name:port`, sent as Host), resolved to
    * that address; `down`: the name resolves to nothing now, the auth server is not asked (503).
    */
-  forwardAuth?: { url: string; copyHeaders: string[]; host?: string; down?: true };
+  forwardAuth?: {
+    url: string;
+    copyHeaders: string[];
+    host?: string;
+    down?: true;
+    /** The auth server's 3xx reaches the client as it is. */
+    passRedirects?: true;
+    /** A 401 without a Location redirects here, with `redirect=<the URL asked for>`. */
+    loginUrl?: string;
+  };
   ip?: string[];
   /** `scope` keys the route's buckets: stable across reloads, the same on every host. */
   rateLimit?: { perMinute: number; burst: number; scope: string; byUser?: boolean };

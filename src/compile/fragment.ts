@@ -152,7 +152,17 @@ function effectiveAccess(a: Access | undefined, service: string, path: string): 
   const sets = a?.identity_headers ?? ['remote', 'x-user'];
   return {
     public: !fa && !a?.ip && !a?.login && !a?.links && !a?.basic && !a?.provider && !a?.api_keys,
-    ...(fa ? { forwardAuth: { url: fa.url, copyHeaders: fa.copy_headers, ...namedAuthOf(fa) } } : {}),
+    ...(fa
+      ? {
+          forwardAuth: {
+            url: fa.url,
+            copyHeaders: fa.copy_headers,
+            ...namedAuthOf(fa),
+            ...(fa.pass_redirects ? { passRedirects: true as const } : {}),
+            ...(fa.login_url ? { loginUrl: fa.login_url } : {}),
+          },
+        }
+      : {}),
     ...(a?.ip ? { ip: [...a.ip] } : {}),
     ...(rl
       ? {

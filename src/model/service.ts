@@ -67,6 +67,14 @@ export const forwardAuthSchema = z.strictObject({
   url: authUrlSchema,
   // Copied headers are set on the upstream request, so the reserved ones are refused here too.
   copy_headers: z.array(settableHeaderName).max(32).default([]),
+  /** The auth server's 3xx (with its Location) goes to the client as it is; without, a 3xx is a 503. */
+  pass_redirects: z.boolean().optional(),
+  /** A plain 401 (no Location) becomes a redirect here, with `?redirect=<the URL asked for>`. */
+  login_url: z
+    .url({ protocol: /^https?$/, error: 'an http(s) URL, e.g. https://login.example.com/' })
+    .max(2048)
+    .regex(/^[A-Za-z0-9._~:/?#@!$&'()*+,;=%-]+$/, 'URL characters only')
+    .optional(),
 });
 
 export const rateLimitSchema = z

@@ -24,6 +24,29 @@ describe('forward auth', () => {
       ],
     });
     expect(r.status, JSON.stringify(r.json)).toBe(201);
+    // The conventions of other auth setups: redirects passed on (Descope), a plain 401 to a login URL.
+    const conventions = await t.api('PUT', '/api/v1/services/conventions?wait=true', {
+      hosts: ['conventions.test'],
+      access: {
+        forward_auth: {
+          url: `http://127.0.0.1:${auth.port}/auth/verify`,
+          pass_redirects: true,
+          login_url: 'https://login.conventions.test/sign-in?tenant=home',
+        },
+      },
+      routes: [{ path: '/', upstreams: [`127.0.0.1:${app.port}`] }],
+    });
+    expect(conventions.status, JSON.stringify(conventions.json)).toBe(201);
+    // Beside sign-in: the auth server is asked only for requests without a session (the slow path).
+    const both = await t.api('PUT', '/api/v1/services/both?wait=true', {
+      hosts: ['both.test'],
+      access: {
+        login: {},
+        forward_auth: { url: `http://127.0.0.1:${auth.port}/auth/verify`, pass_redirects: true },
+      },
+      routes: [{ path: '/', upstreams: [`127.0.0.1:${app.port}`] }],
+    });
+    expect(both.status, JSON.stringify(both.json)).toBe(201);
   });
   afterAll(async () => {
     await t?.close();
@@ -88,6 +111,44 @@ describe('forward auth', () => {
     expect(r.status).toBe(503);
     expect(r.headers['retry-after']).toBe('10');
     expect(r.body).not.toContain('"backend"');
+  });
+
+  it('with pass_redirects, the auth server’s 3xx reaches the client as it is; without, 503', async () => {
+    const passed = await t.get('conventions.test', '/x', { headers: { 'x-test-auth': 'descope' } });
+    expect(passed.status).toBe(307);
+    expect(passed.headers.location).toBe('https://auth.descope.test/sign-in?app=guarded');
+    expect(passed.body).not.toContain('"backend"');
+    const weird = await t.get('conventions.test', '/x', { headers: { 'x-test-auth': 'weird' } });
+    expect([weird.status, weird.headers.location]).toEqual([302, '/elsewhere']);
+    // A redirect to nowhere is the auth server failing: closed.
+    const bare = await t.get('conventions.test', '/x', { headers: { 'x-test-auth': 'bare-redirect' } });
+    expect(bare.status).toBe(503);
+    expect((await t.get('guarded.test', '/', { headers: { 'x-test-auth': 'descope' } })).status).toBe(503);
+    const slow = await t.get('both.test', '/y', { headers: { 'x-test-auth': 'descope' } });
+    expect([slow.status, slow.headers.location]).toEqual([
+      307,
+      'https://auth.descope.test/sign-in?app=guarded',
+    ]);
+    expect((await t.get('both.test', '/', { headers: { 'x-test-auth': 'bare-redirect' } })).status).toBe(503);
+    expect((await t.get('both.test', '/', { headers: { 'x-test-auth': 'ok' } })).status).toBe(200);
+  });
+
+  it('with login_url, a plain 401 redirects there with the URL asked for; a 401 with Location still goes there', async () => {
+    const r = await t.get('conventions.test', '/docs?page=2&q=a%20b', {
+      headers: { 'x-test-auth': 'nobody' },
+    });
+    expect(r.status).toBe(302);
+    const to = new URL(String(r.headers.location));
+    expect(to.origin + to.pathname).toBe('https://login.conventions.test/sign-in');
+    expect(to.searchParams.get('tenant')).toBe('home');
+    expect(to.searchParams.get('redirect')).toBe('http://conventions.test/docs?page=2&q=a%20b');
+    const own = await t.get('conventions.test', '/s', { headers: { 'x-test-auth': 'login' } });
+    expect(own.headers.location).toBe(
+      `https://login.test/?rd=${encodeURIComponent('http://conventions.test/s')}`,
+    );
+    // Passing and refusing are unchanged.
+    expect((await t.get('conventions.test', '/', { headers: { 'x-test-auth': 'ok' } })).status).toBe(200);
+    expect((await t.get('conventions.test', '/', { headers: { 'x-test-auth': 'deny' } })).status).toBe(403);
   });
 
   it('fails closed with 503 when the auth server is down', async () => {

@@ -4,7 +4,8 @@ import { startServer, type TestServer } from './net.js';
  * A forward-auth server for tests. It decides by the request's `x-test-auth` header (clients send
  * it; nginx passes request headers on to the auth subrequest):
  * ok → 200 with X-Gateway-Token and Remote-User (the user, as Authelia names it); deny → 403; login → 401 with Location; basic → 401 with
- * WWW-Authenticate; weird → 302 (not a valid auth answer); anything else → 401.
+ * WWW-Authenticate; weird → 302 (not a valid auth answer); descope → 307 to a sign-in page, as
+ * Descope answers; bare-redirect → 307 without a Location; anything else → 401.
  */
 export function authServer(
   port = 0,
@@ -32,6 +33,12 @@ export function authServer(
           return res.end();
         case 'basic':
           res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="gatehouse-test"' });
+          return res.end();
+        case 'descope':
+          res.writeHead(307, { Location: 'https://auth.descope.test/sign-in?app=guarded' });
+          return res.end();
+        case 'bare-redirect':
+          res.writeHead(307);
           return res.end();
         case 'weird':
           res.writeHead(302, { Location: '/elsewhere' });

@@ -164,6 +164,19 @@ const cases: Record<string, ServiceInput[]> = {
         forward_auth: { url: 'http://10.0.5.5:9091/verify', copy_headers: ['Remote-User'] },
       },
     },
+    // Other auth setups' conventions: redirects passed on, a plain 401 sent to a login URL.
+    {
+      name: 'descope',
+      hosts: ['descope.example.com'],
+      routes: [{ upstreams: ['10.0.5.6:80'] }],
+      access: {
+        forward_auth: {
+          url: 'http://10.0.5.7:8080/verify',
+          pass_redirects: true,
+          login_url: 'https://login.example.com/?app=descope',
+        },
+      },
+    },
   ],
 };
 

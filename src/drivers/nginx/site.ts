@@ -1,14 +1,19 @@
 import { limitLines } from './limits.js';
 import type { EdgeConfig, Pool, Site, SiteRoute } from '../../compile/edge-config.js';
 import { indent, listen, PROXY_HEADERS, proxyHeaders, zoneName } from './common.js';
-import { filePath, headerVar, ident, lit, str } from './escape.js';
+import { filePath, ident, lit, str } from './escape.js';
 import { ERROR_PAGES } from './pages.js';
 import { gateCheckLocation, identityHeaders, policyCheck, policyErrorPages, siteGateLines } from './gate.js';
-import { STRIPPED_IDENTITY_HEADERS } from './identity-headers.js';
 import type { RenderEnv } from './env.js';
 import { acmeLocation } from './acme.js';
-import { securityLogs } from './access-logs.js';
 import { poolLocationLines, poolUpstream } from './pools.js';
+import {
+  authLocation,
+  authNamedLocations,
+  authRequest,
+  copied,
+  forwardAuthLocations,
+} from './forward-auth.js';
 
 /** A server block for a site that needs more than the fast lane: its routes, auth and pages. */
 export function siteServer(
@@ -44,6 +49,10 @@ export function siteServer(
   if (!site.routes.some((r) => r.path === '/'))
     lines.push('    location / {', '        return 404;', '    }');
   if (authed) lines.push(...authNamedLocations(env).map(indent));
+  site.routes.forEach((route, i) => {
+    const fa = route.access.forwardAuth;
+    if (fa) lines.push(...forwardAuthLocations(i, fa, env).map(indent));
+  });
   lines.push('}', '');
   return lines;
 }
@@ -83,7 +92,12 @@ function routeLocation(route: SiteRoute, i: number, pool: Pool, gen: string): st
   }
   if (rateLimit) body.push(...rateLimitLines(rateLimit));
   body.push(...limitLines(route.limits));
-  if (auth) body.push(...authRequest(i, auth.copyHeaders, true));
+  if (auth) {
+    body.push(...authRequest(i, auth.copyHeaders, auth));
+    // nginx follows the redirect location's own error page only if the first one allowed it (the
+    // slow path's location allows it already).
+    if (auth.passRedirects) body.push('recursive_error_pages on;');
+  }
   const identity = route.access.identity ? identityHeaders(route).filter(([, v]) => v !== '""') : [];
   body.push(...proxyLines(route, pool, gen, auth ? copied(auth.copyHeaders) : identity));
   const lines = [`location ${lit(route.path)} {`, ...body.map(indent), '}'];
@@ -109,7 +123,7 @@ function slowLocation(route: SiteRoute, i: number, pool: Pool, gen: string): str
     // The main location left for here in its rewrite phase, before its limit applied: apply it here.
     ...(rl ? rateLimitLines(rl) : []),
     ...limitLines(route.limits),
-    ...authRequest(i, copies, !!fa),
+    ...authRequest(i, copies, fa),
     // The gate's user (basic credentials, a provider) is also the access log's `user` ($gh_user,
     // declared for guarded configs); a forward-auth server's is taken in authRequest().
     ...(fa
@@ -136,44 +150,6 @@ function rateLimitLines(rl: NonNullable<SiteRoute['access']['rateLimit']>): stri
     `set $gh_rl_scope "${ident(rl.scope)}";`,
     `set $gh_retry_after "${Math.max(1, Math.ceil(60 / rl.perMinute))}";`,
     `limit_req zone=${zoneName(rl)}${burst} nodelay;`,
-  ];
-}
-
-/** Headers set from an external auth answer: the variables authRequest() captured. */
-function copied(names: string[]): [string, string][] {
-  return names.map((name, k) => [name, `$gh_copy_${k}`]);
-}
-
-/**
- * Headers in which forward-auth servers name the user (Authelia, oauth2-proxy, Authentik, others):
- * the first of these the route copies, else Remote-User, is the access log's `user`.
- */
-const USER_HEADERS = [
-  'remote-user',
-  'x-auth-request-user',
-  'x-authentik-username',
-  'x-forwarded-user',
-  'x-remote-user',
-  'x-username',
-  'x-user',
-];
-
-function userHeader(copyHeaders: string[]): string {
-  const copied = new Set(copyHeaders.map((h) => h.toLowerCase()));
-  return USER_HEADERS.find((h) => copied.has(h)) ?? 'remote-user';
-}
-
-/** An auth_request to location `i`; `forward`: an external server's, which may name the user. */
-function authRequest(i: number, copyHeaders: string[], forward: boolean): string[] {
-  return [
-    `auth_request /__gatehouse/auth/${i};`,
-    'auth_request_set $gh_auth_location $upstream_http_location;',
-    ...copyHeaders.map((name, k) => `auth_request_set $gh_copy_${k} $upstream_http_${headerVar(name)};`),
-    ...(forward ? [`auth_request_set $gh_user $upstream_http_${headerVar(userHeader(copyHeaders))};`] : []),
-    // error_page at this level replaces the server's list, so it is repeated in full.
-    'error_page 401 = @gh_unauthorized;',
-    'error_page 500 = @gh_auth503;',
-    ...ERROR_PAGES,
   ];
 }
 
@@ -224,58 +200,4 @@ function cidrText(cidr: string): string {
 
 function regexEscape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-type ForwardAuth = NonNullable<SiteRoute['access']['forwardAuth']>;
-
-/**
- * The auth_request target. A URL that named its host (docs/upstream-names.md) comes with an address
- * and the Host header `name:port`; a name that resolves to nothing: 503 without asking anyone, which
- * auth_request turns into the "sign-in unavailable" page (fail closed).
- */
-function authLocation(i: number, fa: ForwardAuth): string[] {
-  if (fa.down) return [`location = /__gatehouse/auth/${i} {`, '    internal;', '    return 503;', '}'];
-  return [
-    `location = /__gatehouse/auth/${i} {`,
-    '    internal;',
-    '    proxy_pass_request_body off;',
-    '    proxy_set_header Content-Length "";',
-    `    proxy_set_header Host ${fa.host === undefined ? '$proxy_host' : str(fa.host)};`,
-    // HTTPS to a named auth server: its name in SNI, as for proxy_pass https://name:port.
-    ...(fa.host !== undefined && fa.url.startsWith('https:')
-      ? [`    proxy_ssl_name ${str(fa.host.replace(/:[0-9]+$/, ''))};`]
-      : []),
-    '    proxy_set_header X-Original-URL $scheme://$host$request_uri;',
-    '    proxy_set_header X-Original-URI $request_uri;',
-    '    proxy_set_header X-Original-Method $request_method;',
-    '    proxy_set_header X-Forwarded-Method $request_method;',
-    '    proxy_set_header X-Forwarded-Proto $scheme;',
-    '    proxy_set_header X-Forwarded-Host $host;',
-    '    proxy_set_header X-Forwarded-Uri $request_uri;',
-    '    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
-    '    proxy_set_header X-Real-IP $remote_addr;',
-    '    proxy_set_header Connection "";',
-    // The auth server decides who this is: a client's own identity headers must not tell it.
-    ...STRIPPED_IDENTITY_HEADERS.map((h) => `    proxy_set_header ${h} "";`),
-    '    proxy_connect_timeout 3s;',
-    '    proxy_read_timeout 10s;',
-    `    proxy_pass ${str(fa.url)};`,
-    '}',
-  ];
-}
-
-function authNamedLocations(env: RenderEnv): string[] {
-  return [
-    'location @gh_unauthorized {',
-    // A refusal: the security log takes it (access-logs.ts).
-    ...securityLogs(env).map(indent),
-    '    if ($gh_auth_location != "") {',
-    '        return 302 $gh_auth_location;',
-    '    }',
-    // nginx itself carries the auth answer's WWW-Authenticate over to this 401.
-    '    default_type text/html;',
-    '    add_header Cache-Control "no-store" always;',
-    '    return 401 $gh_page_401;',
-    '}',
-  ];
 }
