@@ -2,6 +2,7 @@ import { Component, lazy, Suspense, useCallback, useEffect, useState, type React
 import type { SignedIn } from '../../src/api/views';
 import { api, setUnauthorizedHandler } from './api';
 import { Alerts } from './pages/Alerts';
+import { ApiKeys } from './pages/ApiKeys';
 import { Audit } from './pages/Audit';
 import { Certificates } from './pages/Certificates';
 import { Dashboard } from './pages/Dashboard';
@@ -26,6 +27,7 @@ const PAGES = [
   ['services', 'Services'],
   ['users', 'Users'],
   ['links', 'Links'],
+  ['api-keys', 'API keys'],
   ['providers', 'Providers'],
   ['nodes', 'Nodes'],
   ['sites', 'Sites'],
@@ -94,6 +96,8 @@ function PageView({ route, me }: { route: Route; me: string }) {
       return <Users me={me} />;
     case 'links':
       return <Links />;
+    case 'api-keys':
+      return <ApiKeys />;
     case 'providers':
       return <Providers />;
     case 'nodes':
@@ -156,7 +160,7 @@ export function App() {
       href={to === 'dashboard' ? '#/' : `#/${to}`}
       aria-current={page === to ? 'page' : undefined}
       className={
-        'shrink-0 whitespace-nowrap rounded px-1.5 py-2 text-sm font-medium focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 ' +
+        'shrink-0 whitespace-nowrap rounded px-1.5 py-2 text-sm font-medium md:px-1 focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 ' +
         (page === to ? 'bg-slate-900 text-white' : 'text-slate-700 hover:bg-slate-200')
       }
     >
@@ -175,9 +179,12 @@ export function App() {
           >
             {PAGES.map(([to, label]) => link(to, label))}
           </nav>
-          {/* Between a tablet's width and 1280 px the name is in Sign out's title: the menu needs the room. */}
+          {/*
+            From a tablet's width up the name is in Sign out's title: the menu needs the room (the
+            header is no wider past 1152 px), and its items sit closer there to keep it on one line.
+          */}
           <div className="ml-auto flex items-center gap-2">
-            <span className="text-sm text-slate-500 md:hidden xl:inline">{session.username}</span>
+            <span className="text-sm text-slate-500 md:hidden">{session.username}</span>
             <button
               type="button"
               onClick={() => void signOut()}

@@ -2,6 +2,7 @@ import type { ReactNode } from 'react';
 import { plainButton } from '../components/buttons';
 import { CheckboxField, Field, SelectField } from '../components/Field';
 import { ErrorLine } from '../components/Notice';
+import { ApiKeysAccess } from './ApiKeysAccess';
 import { asList, asObject, asString, useEditor, type Json, type JsonObject } from './draft';
 import { ListText, Section, TextAt } from './parts';
 
@@ -262,9 +263,9 @@ function IdentityHeaders({ path }: { path: string }) {
 
 /**
  * The access model of a service or a route: who may pass (public, sign-in, a provider, addresses,
- * temporary links, basic credentials, another auth service), rules before all of it, a rate limit,
- * and which identity headers reach the upstream. The API's checks (e.g. public with sign-in) come
- * back as errors on the section.
+ * temporary links, API keys, basic credentials, another auth service), rules before all of it, a
+ * rate limit, and which identity headers reach the upstream. The API's checks (e.g. public with
+ * sign-in) come back as errors on the section.
  */
 export function AccessEditor({ path, title, inherit }: { path: string; title: string; inherit?: string }) {
   const ed = useEditor();
@@ -314,6 +315,7 @@ export function AccessEditor({ path, title, inherit }: { path: string; title: st
             checked={asObject(access).links === true}
             onChange={(e) => ed.set(`${path}.links`, e.target.checked ? true : undefined)}
           />
+          <ApiKeysAccess path={`${path}.api_keys`} />
           <Toggle
             path={`${path}.basic`}
             label="HTTP basic credentials"
