@@ -4,7 +4,8 @@ import { isIP } from 'node:net';
 import { dirname, join } from 'node:path';
 import { invalid, notFound } from '../model/errors.js';
 import type { LinkCreate, LinkView } from '../model/link.js';
-import { STATE_DIR, stateFile, stateTime } from '../model/session.js';
+import { bandwidthBytes } from '../model/limits.js';
+import { linkAdmission, STATE_DIR, stateFile } from '../model/session.js';
 import { durationMs } from '../model/values.js';
 import type { Registry } from '../registry/registry.js';
 import type { Database, Db } from '../store/db.js';
@@ -76,6 +77,7 @@ export class LinkStore {
       password_hash: input.password ? await hashPassword(input.password) : null,
       note: input.note,
       revoked_at: null,
+      bandwidth: input.bandwidth ?? null,
     };
     await this.db.insertInto('links').values(row).execute();
     const url = `${await this.originOf(host)}/.gatehouse/link/${token}`;
@@ -143,17 +145,18 @@ export class LinkStore {
       const rows = await this.db
         .selectFrom('links')
         .innerJoin('link_ips', 'link_ips.link_id', 'links.id')
-        .select(['links.service', 'link_ips.ip', 'links.expires_at'])
+        .select(['links.service', 'link_ips.ip', 'links.expires_at', 'links.bandwidth'])
         .where('links.revoked_at', 'is', null)
         .where('links.expires_at', '>', new Date(now).toISOString())
         .execute();
-      const want = new Map<string, string>();
+      const byFile = new Map<string, { expires_at: string; bandwidth: string | null }[]>();
       for (const r of rows) {
         if (!SERVICE_RE.test(r.service) || !isIP(r.ip)) continue;
         const file = stateFile.link(this.stateDir, r.service, r.ip);
-        const until = Date.parse(r.expires_at);
-        if (until > Number(want.get(file) ?? 0)) want.set(file, stateTime(until));
+        byFile.set(file, [...(byFile.get(file) ?? []), r]);
       }
+      const want = new Map<string, string>();
+      for (const [file, live] of byFile) want.set(file, admission(live));
       let changed = 0;
       const root = join(this.stateDir, STATE_DIR.links);
       const list = (dir: string) => readdir(dir, { withFileTypes: true }).catch(() => []);
@@ -246,19 +249,19 @@ export class LinkStore {
     const rows = await this.db
       .selectFrom('links')
       .innerJoin('link_ips', 'link_ips.link_id', 'links.id')
-      .select('links.expires_at')
+      .select(['links.expires_at', 'links.bandwidth'])
       .where('links.service', '=', service)
       .where('link_ips.ip', '=', ip)
       .where('links.revoked_at', 'is', null)
+      .where('links.expires_at', '>', new Date().toISOString())
       .execute();
-    const until = Math.max(0, ...rows.map((r) => Date.parse(r.expires_at)));
     const file = stateFile.link(this.stateDir, service, ip);
-    if (until <= Date.now()) {
+    if (rows.length === 0) {
       await rm(file, { force: true });
       return;
     }
     await mkdir(dirname(file), { recursive: true, mode: 0o711 });
-    await writeFileAtomic(file, stateTime(until), 0o644);
+    await writeFileAtomic(file, admission(rows), 0o644);
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -283,9 +286,24 @@ export class LinkStore {
       max_ips: row.max_ips,
       has_password: row.password_hash !== null,
       note: row.note,
+      bandwidth: row.bandwidth,
       revoked: row.revoked_at !== null,
       state: row.revoked_at ? 'revoked' : expired ? 'expired' : 'active',
       ips,
     };
   }
+}
+
+/**
+ * An address's admission from the live links that admitted it: the latest expiry; a bandwidth
+ * limit only when every one of them has one (the most generous), since any link without one
+ * admits the address unlimited.
+ */
+function admission(live: { expires_at: string; bandwidth: string | null }[]): string {
+  const until = Math.max(...live.map((l) => Date.parse(l.expires_at)));
+  const rates = live.map((l) => (l.bandwidth === null ? undefined : bandwidthBytes(l.bandwidth)));
+  return linkAdmission(
+    until,
+    rates.some((r) => r === undefined) ? undefined : Math.max(...(rates as number[])),
+  );
 }

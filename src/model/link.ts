@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { bandwidthSchema } from './limits.js';
 import { durationMs, durationSchema, slugSchema } from './values.js';
 
 /** A temporary link: opening it admits the visitor's IP to a service for the link's lifetime. */
@@ -16,6 +17,8 @@ export const linkCreateSchema = z.strictObject({
     .max(256)
     .regex(/^\P{Cc}*$/u, 'no control characters')
     .default(''),
+  /** Bytes a second to each connection of an address it admitted: `512k`, `10m`; absent: no limit. */
+  bandwidth: bandwidthSchema.optional(),
   /** Which of the service's hosts the URL names (default: its first). */
   host: z.string().max(253).optional(),
 });
@@ -30,6 +33,8 @@ export interface LinkView {
   max_ips: number;
   has_password: boolean;
   note: string;
+  /** As given (`512k`); null: no limit. */
+  bandwidth: string | null;
   revoked: boolean;
   state: 'active' | 'expired' | 'revoked';
   ips: { ip: string; first_at: string }[];

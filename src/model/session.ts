@@ -167,7 +167,10 @@ export const STATE_DIR = {
   userNotBefore: 'u',
   /** `p/<method>`: a way to sign in exists (see SIGN_IN); holds SIGN_IN.mark. */
   signIn: 'p',
-  /** `l/<service>/<address>`: a link admitted that address to the service until the time it holds. */
+  /**
+   * `l/<service>/<address>`: a link admitted that address to the service until the time it holds
+   * (and at the bandwidth after it: linkAdmission).
+   */
   links: 'l',
   /** `k/<service>/<key id>`: an API key that opens the service (model/api-key.ts has its content). */
   apiKeys: 'k',
@@ -196,6 +199,14 @@ export const stateFile = {
   link: (dir: string, service: string, ip: string) => join(dir, STATE_DIR.links, service, ip),
   apiKey: (dir: string, service: string, id: string) => join(dir, STATE_DIR.apiKeys, service, safeName(id)),
 };
+
+/**
+ * The content of a link admission (`l/`): until when, and with a bandwidth limit (bytes a second)
+ * when every live link that admitted the address has one.
+ */
+export function linkAdmission(untilMs: number, bytesPerSecond?: number): string {
+  return bytesPerSecond === undefined ? String(untilMs) : `${untilMs} ${bytesPerSecond}`;
+}
 
 /** The content of a file that holds a time. */
 export function stateTime(ms: number): string {

@@ -66,6 +66,8 @@ export interface Database {
     password_hash: string | null;
     note: string;
     revoked_at: string | null;
+    /** Bytes a second per connection of an admitted address, as given (`512k`); null: no limit. */
+    bandwidth: string | null;
   };
   link_ips: { link_id: string; ip: string; first_at: string };
   /** Portal hand-over codes (one use, a minute): the code's SHA-256, the session token sealed with the data key. */

@@ -407,4 +407,10 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0021_link_bandwidth': {
+    // A temporary link's bandwidth limit for the addresses it admits (nginx's limit_rate).
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('links').addColumn('bandwidth', 'text').execute();
+    },
+  },
 };

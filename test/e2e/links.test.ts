@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
-import { echoBackend, type TestServer } from '../helpers/net.js';
+import { echoBackend, startServer, type TestServer } from '../helpers/net.js';
 
 interface Created {
   url: string;
@@ -11,6 +11,8 @@ interface Created {
 describe('gate: temporary links', () => {
   let t: TestGatehouse;
   let app: TestServer;
+  let files: TestServer;
+  const BIG = 160 * 1024;
   const from = (ip: string) => ({
     localAddress: ip,
     headers: { accept: 'text/html', 'user-agent': `ua-${ip}` },
@@ -37,6 +39,12 @@ describe('gate: temporary links', () => {
       routes: [{ upstreams }],
       access: { login: {}, links: true },
     });
+    files = await startServer((_req, res) => res.end(Buffer.alloc(BIG, 97)));
+    await t.api('PUT', '/api/v1/services/files?wait=true', {
+      hosts: ['files.home.test'],
+      routes: [{ upstreams: [`127.0.0.1:${files.port}`] }],
+      access: { links: true },
+    });
     await t.api('PUT', '/api/v1/services/nolinks?wait=true', {
       hosts: ['nolinks.home.test'],
       routes: [{ upstreams }],
@@ -46,6 +54,7 @@ describe('gate: temporary links', () => {
   afterAll(async () => {
     await t?.close();
     await app?.close();
+    await files?.close();
   });
 
   it('admits the address that opens it, and no more than max_ips', async () => {
@@ -125,6 +134,32 @@ describe('gate: temporary links', () => {
     const l = await link({ service: 'photos' });
     expect((await t.get(l.host, l.path, from('127.0.0.41'))).status).toBe(303);
     expect((await t.get('photos.home.test', '/', from('127.0.0.41'))).status).toBe(200);
+  });
+
+  it('a link with a bandwidth limit sends its addresses at that rate; one without, at full speed', async () => {
+    const slow = await link({ service: 'files', ttl: '1h', bandwidth: '64k' });
+    expect((slow.link as { bandwidth?: string }).bandwidth).toBe('64k');
+    expect((await t.get(slow.host, slow.path, from('127.0.0.51'))).status).toBe(303);
+    const fast = await link({ service: 'files', ttl: '1h', max_ips: 2 });
+    expect((await t.get(fast.host, fast.path, from('127.0.0.52'))).status).toBe(303);
+    const timed = async (ip: string) => {
+      const t0 = Date.now();
+      const r = await t.get('files.home.test', '/big', { ...from(ip), timeoutMs: 20_000 });
+      return { ms: Date.now() - t0, status: r.status, length: r.body.length };
+    };
+    // 160 KB at 64 KB a second: about 2.5 s.
+    const limited = await timed('127.0.0.51');
+    expect(limited).toMatchObject({ status: 200, length: BIG });
+    expect(limited.ms).toBeGreaterThan(1500);
+    const full = await timed('127.0.0.52');
+    expect(full).toMatchObject({ status: 200, length: BIG });
+    expect(full.ms).toBeLessThan(1000);
+    // The unlimited link admits the limited address too: any link without a limit lifts it.
+    expect((await t.get(fast.host, fast.path, from('127.0.0.51'))).status).toBe(303);
+    expect((await timed('127.0.0.51')).ms).toBeLessThan(1000);
+    const bad = await t.api('POST', '/api/v1/links', { service: 'files', bandwidth: '512' });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error?.message).toMatch(/^bandwidth: at least 1k a second/);
   });
 
   it('refuses a link to a service that does not take links, naming the field', async () => {

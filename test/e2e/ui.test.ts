@@ -150,6 +150,7 @@ describe('web UI', () => {
     await page.getByLabel('Lifetime').fill('1h');
     await page.getByLabel('Addresses (max)').fill('2');
     await page.getByLabel('Note').fill('for the e2e test');
+    await page.getByLabel('Bandwidth (optional)').fill('2m');
     await page.getByRole('button', { name: 'Create link' }).click();
     const url = new URL(await page.getByLabel('Link URL').inputValue());
     // On the proxy's own port (a high one here), not the default one where nothing listens.
@@ -164,6 +165,7 @@ describe('web UI', () => {
     await page.getByRole('button', { name: 'Refresh' }).click();
     await row.getByText('127.0.0.51').waitFor();
     expect(await row.textContent()).toContain('1 / 2');
+    expect(await row.textContent()).toContain('at 2m/s each');
     // The link's usage log: who opened it, from where, and what came of it.
     await row.getByRole('button', { name: /^Usage/ }).click();
     const uses = page.getByTestId('link-uses');

@@ -63,6 +63,8 @@ export const linkView = z.strictObject({
   max_ips: z.number(),
   has_password: z.boolean(),
   note: z.string(),
+  /** Per connection of an admitted address (`512k`); null: no limit. */
+  bandwidth: z.string().nullable(),
   revoked: z.boolean(),
   state: z.enum(['active', 'expired', 'revoked']),
   ips: z.array(z.strictObject({ ip: z.string(), first_at: z.string() })),

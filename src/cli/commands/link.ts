@@ -13,10 +13,18 @@ export function linkCommand(): Command {
     .option('--password <password>', 'ask visitors for this password first')
     .option('--note <text>', 'what the link is for')
     .option('--host <host>', "which of the service's hosts the URL names")
+    .option('--bandwidth <rate>', 'bytes a second to each connection of an admitted address, e.g. 512k, 10m')
     .action(
       async (
         service: string,
-        o: { ttl?: string; maxIps: string; password?: string; note?: string; host?: string },
+        o: {
+          ttl?: string;
+          maxIps: string;
+          password?: string;
+          note?: string;
+          host?: string;
+          bandwidth?: string;
+        },
         c: Command,
       ) => {
         const ctx = cliContext(c);
@@ -29,6 +37,7 @@ export function linkCommand(): Command {
           ...(o.password !== undefined ? { password: o.password } : {}),
           ...(o.note !== undefined ? { note: o.note } : {}),
           ...(o.host !== undefined ? { host: o.host } : {}),
+          ...(o.bandwidth !== undefined ? { bandwidth: o.bandwidth } : {}),
         });
         ctx.print(`${r.url}\n(link ${r.link.id}, expires ${r.link.expires_at})`, r);
       },

@@ -75,10 +75,6 @@ local function read_text(path)
   return text
 end
 
-local function read_number(path)
-  return tonumber(read_text(path))
-end
-
 local function strings(list)
   if type(list) ~= "table" then return false end
   for i = 1, #list do
@@ -279,9 +275,18 @@ local function decide()
     if lib.in_any(ip, p.ip) then return "pass" end
   end
   if p.links then
-    -- A file per admitted address, holding when its link expires.
-    local until_ms = read_number(P.state .. "/${STATE_DIR.links}/" .. p.links .. "/" .. var.remote_addr)
-    if until_ms and until_ms > ngx.now() * 1000 then return "pass" end
+    -- A file per admitted address: when its link expires, and the link's bandwidth if it has one.
+    local text = read_text(P.state .. "/${STATE_DIR.links}/" .. p.links .. "/" .. var.remote_addr)
+    local until_ms, rate = (text or ""):match("^(%d+) ?(%d*)$")
+    if until_ms and tonumber(until_ms) > ngx.now() * 1000 then
+      rate = tonumber(rate)
+      if rate then
+        -- The stricter of the link's and the route's own (limits.bandwidth).
+        local current = tonumber(var.limit_rate) or 0
+        if current == 0 or rate < current then var.limit_rate = rate end
+      end
+      return "pass"
+    end
   end
   if p.api_keys then
     local k = api_key(var, p)

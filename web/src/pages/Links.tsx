@@ -59,7 +59,7 @@ function CreateForm({ services, onCreated }: { services: string[]; onCreated: ()
     busy,
     submit,
   } = useCreateForm({
-    initial: { service: '', ttl: LINK_TTL_DEFAULT, max_ips: '1', password: '', note: '' },
+    initial: { service: '', ttl: LINK_TTL_DEFAULT, max_ips: '1', password: '', note: '', bandwidth: '' },
     send: async (v) => {
       const r = await api<LinkCreated>('POST', '/links', {
         service: (v.service || services[0] || '').trim(),
@@ -67,6 +67,7 @@ function CreateForm({ services, onCreated }: { services: string[]; onCreated: ()
         max_ips: Number(v.max_ips),
         note: v.note,
         ...(v.password ? { password: v.password } : {}),
+        ...(v.bandwidth.trim() ? { bandwidth: v.bandwidth.trim() } : {}),
       });
       return r.url;
     },
@@ -98,6 +99,11 @@ function CreateForm({ services, onCreated }: { services: string[]; onCreated: ()
           label="Password (optional)"
           type="password"
           autoComplete="new-password"
+        />
+        <Field
+          {...field('bandwidth')}
+          label="Bandwidth (optional)"
+          placeholder="e.g. 512k a second; empty: no limit"
         />
         <div className="md:col-span-2">
           <Field
@@ -214,6 +220,9 @@ export function Links() {
                 <td className="whitespace-nowrap px-3 py-1.5">{local(l.expires_at)}</td>
                 <td className="px-3 py-1.5" title={l.ips.map((i) => i.ip).join(', ')}>
                   {l.ips.length} / {l.max_ips}
+                  {l.bandwidth ? (
+                    <span className="block text-xs text-slate-500">at {l.bandwidth}/s each</span>
+                  ) : null}
                   {l.ips.length ? (
                     <span className="block font-mono text-xs text-slate-500">
                       {l.ips.map((i) => i.ip).join(', ')}
