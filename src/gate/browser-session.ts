@@ -62,6 +62,8 @@ export async function signIn(
   reply: FastifyReply,
   row: UserRow,
   rd: string,
+  /** How they proved who they are: "password" or "email" (a link sent there). */
+  via: 'password' | 'email' = 'password',
 ): Promise<FastifyReply> {
   const { gate } = ctx;
   const ip = clientIp(req);
@@ -69,10 +71,10 @@ export async function signIn(
   const s = await gate.sessions.create(await gate.users.identity(row), {
     ip,
     userAgent: String(req.headers['user-agent'] ?? ''),
-    via: 'password',
+    via,
     scope,
   });
-  await gate.event('login', ip, row.username, '', place(req));
+  await gate.event('login', ip, row.username, via === 'email' ? 'by email link' : '', place(req));
   setSessionCookie(gate, req, reply, s.token, scope, gate.opts.sessionTtlMs / 1000);
   return sendBack(ctx, req, reply, s, rd);
 }

@@ -21,6 +21,7 @@ import { RevocationFiles, Sessions } from './sessions.js';
 import { UserStore } from './users.js';
 import { LinkStore } from './links.js';
 import { ApiKeyStore } from './api-keys.js';
+import { MagicLinks, type SendMail } from './magic-links.js';
 import { Providers } from './oidc.js';
 import { checkTotp, hashRecovery, newTotp, recoveryCodes } from './totp.js';
 import { notFound } from '../model/errors.js';
@@ -46,6 +47,10 @@ export interface GateOptions {
    * `public_url`'s, https when a certificate covers the host, else http on the HTTP listener.
    */
   originOf?: (host: string) => Promise<string>;
+  /** Sign-in links by email (settings magic_link_channel, magic_link_ttl): how long one works. */
+  magicLinkTtlMs?: number;
+  /** Sends the links (through the email channel's server). */
+  sendMail?: SendMail;
 }
 
 export type SecurityEvent =
@@ -59,6 +64,10 @@ export type SecurityEvent =
   | 'recovery_code_used'
   | 'link_used'
   | 'link_refused'
+  // Sign-in links by email (routes-magic.ts).
+  | 'magic_link_sent'
+  | 'magic_link_failed'
+  | 'magic_link_refused'
   | 'denied'
   | 'rate_limited'
   | 'unauthenticated'
@@ -101,6 +110,8 @@ export class Gate {
   readonly sessions: Sessions;
   readonly links: LinkStore;
   readonly apiKeys: ApiKeyStore;
+  /** Sign-in links by email; absent when not set up. */
+  readonly magic?: MagicLinks;
   readonly providers: Providers;
   readonly env: GateEnv;
   /** Security events since start, by kind (also stored in the events table). */
@@ -125,6 +136,7 @@ export class Gate {
     });
     this.links = new LinkStore(opts.db, opts.registry, files.dir, (h) => this.originOf(h));
     this.apiKeys = new ApiKeyStore(opts.db, opts.registry, files.dir);
+    if (opts.sendMail && opts.magicLinkTtlMs) this.magic = new MagicLinks(opts.db, opts.magicLinkTtlMs);
     this.providers = new Providers(
       opts.db,
       opts.sealer,
@@ -207,7 +219,20 @@ export class Gate {
       .executeTakeFirst();
     await this.providers.syncAvailability();
     const passwords = Number(n?.n ?? 0) > 0;
-    const any = passwords || (await this.providers.count()) > 0;
+    // With sign-in links by email, a user with an address and no password can sign in too.
+    const byEmail =
+      !!this.magic &&
+      Number(
+        (
+          await this.opts.db
+            .selectFrom('users')
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .where('disabled', '=', 0)
+            .where('email', '!=', '')
+            .executeTakeFirst()
+        )?.n ?? 0,
+      ) > 0;
+    const any = passwords || byEmail || (await this.providers.count()) > 0;
     const mark = async (name: string, on: boolean) => {
       const file = stateFile.signIn(this.files.dir, name);
       if (on) await writeFile(file, SIGN_IN.mark, { mode: 0o644 });

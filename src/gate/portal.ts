@@ -32,6 +32,9 @@ function layout(brand: Brand, title: string, body: string): string {
     '.error{background:#fde8e8;color:#8a1c1c;padding:.6rem .8rem;border-radius:6px}',
     // A TOTP key or recovery code is one long word: it wraps rather than widening the card.
     '.note{color:#52606d}small{color:#616e7c}code{overflow-wrap:anywhere}',
+    // The email-link form: a second way in, set apart from the password form.
+    '.alt{margin-top:1.5rem;padding-top:1rem;border-top:1px solid #e4e7eb}.alt h2{font-size:1rem;margin:0}',
+    '.alt button{background:#fff;color:#1f5f99;border:1px solid #1f5f99}',
     '.provider{display:block;text-align:center;padding:.6rem;border:1px solid #9aa5b1;border-radius:6px;color:#1f2933;text-decoration:none;font-weight:600}',
     `</style></head><body><main>${body}<p><small>${esc(brand.name)}</small></p></main></body></html>`,
   ].join('');
@@ -45,6 +48,8 @@ export function loginPage(
     username?: string;
     action?: string;
     providers?: { name: string; label: string }[];
+    /** Offer a sign-in link by email (setting magic_link_channel). */
+    emailLink?: boolean;
   },
 ): string {
   const error = opts.error ? `<p class="error" role="alert">${esc(opts.error)}</p>` : '';
@@ -68,8 +73,22 @@ export function loginPage(
       '<button type="submit">Sign in</button>',
       '</form>',
       others,
+      opts.emailLink ? emailLinkForm(opts.rd) : '',
     ].join(''),
   );
+}
+
+/** Below the password form: a sign-in link sent to the user's email address instead. */
+function emailLinkForm(rd: string): string {
+  return [
+    '<form method="post" action="/login/email" class="alt">',
+    '<h2>Or get a sign-in link by email</h2>',
+    `<input type="hidden" name="rd" value="${esc(rd)}">`,
+    '<label for="login">Username or email</label>',
+    '<input id="login" name="login" autocomplete="email" autocapitalize="none" required>',
+    '<button type="submit">Email me a link</button>',
+    '</form>',
+  ].join('');
 }
 
 export function messagePage(

@@ -15,6 +15,8 @@ export interface GateRouteContext {
   readonly byUser: FailureLimiter;
   /** Second-factor failures per user: a correct password does not clear them. */
   readonly byTotp: FailureLimiter;
+  /** Sign-in links asked for, per username or email given (each ask counts). */
+  readonly byMail: FailureLimiter;
   readonly handovers: Handovers;
 }
 
@@ -28,6 +30,7 @@ export function gateRouteContext(gate: Gate, log: Logger): GateRouteContext {
     byIp: new FailureLimiter(db, 'ip', 20, 5 * 60_000),
     byUser: new FailureLimiter(db, 'user', 5, 5 * 60_000),
     byTotp: new FailureLimiter(db, 'totp', 5, 5 * 60_000),
+    byMail: new FailureLimiter(db, 'mail', 5, 15 * 60_000),
     handovers: new Handovers(db, gate.opts.sealer),
   };
 }

@@ -30,7 +30,7 @@ function signInFormRoutes(app: FastifyInstance, ctx: GateRouteContext): void {
   app.get('/', async (req, reply) => {
     const s = await currentSession(gate, req);
     if (s) return html(reply, 200, signedInPage(brand, s.claims.n));
-    return html(reply, 200, loginPage(brand, { rd: '' }));
+    return html(reply, 200, loginPage(brand, { rd: '', emailLink: !!gate.magic }));
   });
 
   app.get('/login', async (req, reply) => {
@@ -45,7 +45,11 @@ function signInFormRoutes(app: FastifyInstance, ctx: GateRouteContext): void {
     if (provider && /^[a-z0-9-]{1,63}$/.test(provider)) {
       return reply.redirect(`/oidc/${provider}/start?rd=${encodeURIComponent(rd ?? '')}`, 303);
     }
-    return html(reply, 200, loginPage(brand, { rd: rd ?? '', providers: await providerButtons(gate) }));
+    return html(
+      reply,
+      200,
+      loginPage(brand, { rd: rd ?? '', providers: await providerButtons(gate), emailLink: !!gate.magic }),
+    );
   });
 
   app.post('/login', async (req, reply) => {
@@ -122,7 +126,14 @@ function totpStepRoute(app: FastifyInstance, ctx: GateRouteContext): void {
       );
     }
     await byTotp.reset(row.id);
-    return signIn(ctx, req, reply, row, typeof step.rd === 'string' ? step.rd : '');
+    return signIn(
+      ctx,
+      req,
+      reply,
+      row,
+      typeof step.rd === 'string' ? step.rd : '',
+      step.via === 'email' ? 'email' : 'password',
+    );
   });
 }
 

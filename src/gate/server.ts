@@ -6,6 +6,7 @@ import { messagePage } from './portal.js';
 import { gateRouteContext } from './routes-context.js';
 import { externalRoutes } from './routes-external.js';
 import { portalRoutes } from './routes-portal.js';
+import { magicLinkRoutes } from './routes-magic.js';
 import { signOutRoutes } from './routes-sign-out.js';
 
 /**
@@ -25,6 +26,7 @@ export function buildGateServer(gate: Gate, log: Logger): FastifyInstance {
   const { brand } = ctx;
   app.get('/healthz', async () => ({ ok: true }));
   portalRoutes(app, ctx);
+  magicLinkRoutes(app, ctx);
   signOutRoutes(app, ctx);
   externalRoutes(app, ctx);
   app.setNotFoundHandler((_req, reply) =>

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { hash, verify } from '@node-rs/argon2';
 import { randomUUID } from 'node:crypto';
 import { conflict, invalid, notFound } from '../model/errors.js';
@@ -142,6 +143,18 @@ export class UserStore {
 
   async row(username: string): Promise<UserRow | undefined> {
     return this.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
+  }
+
+  /** By username, or by email address when that names exactly one user (`login` in lowercase). */
+  async rowByLogin(login: string): Promise<UserRow | undefined> {
+    if (!login.includes('@')) return this.row(login);
+    const rows = await this.db
+      .selectFrom('users')
+      .selectAll()
+      .where(sql<string>`lower(email)`, '=', login)
+      .limit(2)
+      .execute();
+    return rows.length === 1 ? rows[0] : undefined;
   }
 
   async rowById(id: string): Promise<UserRow | undefined> {

@@ -158,6 +158,15 @@ const settingsFields = z.strictObject({
   backup_dir: z.string().min(1).optional(),
   /** How long a sign-in lasts. */
   session_ttl: durationSchema.default('168h'),
+  /**
+   * Sign-in by email (docs/magic-links.md): the email alert channel whose server sends the links
+   * (its `to` list is not used: each link goes to the user's own address). Unset: no such sign-in.
+   */
+  magic_link_channel: slugSchema.optional(),
+  /** How long an emailed sign-in link works (once). */
+  magic_link_ttl: durationSchema
+    .refine((d) => durationMs(d) >= 60_000 && durationMs(d) <= 3_600_000, 'from 1m to 1h')
+    .default('10m'),
   /** Encrypts secrets at rest (keys, tokens, TOTP); without it a key file in data_dir does. */
   secret: z.string().min(16, 'at least 16 characters').optional(),
   /** The secret a data-key rotation goes to next (replicas: set on each, rotate on one; docs/rotation.md). */

@@ -49,6 +49,7 @@ export const BACKUP_TABLES = [
   'vpn_groups',
   'alert_channels',
   'api_keys',
+  'magic_links',
 ] as const satisfies readonly (keyof Database)[];
 
 /**

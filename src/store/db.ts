@@ -131,6 +131,16 @@ export interface Database {
     expires_at: string | null;
     revoked_at: string | null;
   };
+  /** Emailed sign-in links: the link's SHA-256, and that of the nonce the asking browser holds. */
+  magic_links: {
+    token_hash: string;
+    user_id: string;
+    nonce_hash: string;
+    rd: string;
+    created_at: string;
+    expires_at: string;
+    used_at: string | null;
+  };
   alert_channels: {
     name: string;
     type: string;

@@ -413,4 +413,19 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('links').addColumn('bandwidth', 'text').execute();
     },
   },
+  '0022_magic_links': {
+    // Sign-in links sent by email (docs/magic-links.md): hashes only, each usable once.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('magic_links')
+        .addColumn('token_hash', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('nonce_hash', 'text', (c) => c.notNull())
+        .addColumn('rd', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('used_at', 'text')
+        .execute();
+    },
+  },
 };

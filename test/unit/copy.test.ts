@@ -89,7 +89,7 @@ describe('db copy', () => {
     const old = await fixtureFile(latest - 1, false);
     const to = join(await testDir('copy-to-'), 'x.db');
     await expect(copyStore(old, to, storeConfigHash)).rejects.toThrow(
-      /^--from: .* has an older schema than this Gatehouse \(0021_link_bandwidth not applied\)/,
+      /^--from: .* has an older schema than this Gatehouse \(0022_magic_links not applied\)/,
     );
     const newer = await fixtureFile(latest);
     const s = new SQLite(newer);
