@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 # sessions live in nginx's shared memory.
 # wireguard-tools, wireguard-go (userspace WireGuard: no kernel module needed) and nftables: sites'
 # tunnels (docs/sites.md). --no-install-recommends below keeps wireguard-tools from pulling in a kernel.
+# libnginx-mod-http-geoip2: rules by country and network (setting geoip_db), loaded only when set.
 want=(nginx libnginx-mod-stream libnginx-mod-http-lua lua-resty-core lua-resty-lrucache bind9-dnsutils
-  wireguard-tools wireguard-go nftables)
+  wireguard-tools wireguard-go nftables libnginx-mod-http-geoip2)
 # better-sqlite3 is a native addon: npm fetches a prebuilt binary, or builds it when it cannot.
 if [[ ! -d node_modules/better-sqlite3/build ]]; then
   for tool in g++ make python3; do command -v "$tool" >/dev/null || want+=("$tool"); done
@@ -22,10 +23,10 @@ if [[ "${1:-}" == "--bench" ]]; then want+=(wrk keepalived iproute2 docker.io bu
 # network namespaces they create), drive the web UI in Debian's Chromium, and make certificates
 # with openssl; zbarimg (zbar-tools) reads the VPN clients' QR codes back; Unbound and dnsmasq are
 # the LAN resolvers split-horizon DNS drives (docs/dns.md); aiosmtpd is the SMTP server alert email
-# is sent to (docs/alerts.md).
+# is sent to (docs/alerts.md); MaxMind::DB::Writer makes the GeoIP databases the tests use.
 if [[ "${1:-}" == "--test" ]]; then
   want+=(pebble bind9 openssl mosquitto mosquitto-clients keepalived iproute2 docker.io busybox-static chromium
-    zbar-tools unbound dnsmasq-base python3-aiosmtpd)
+    zbar-tools unbound dnsmasq-base python3-aiosmtpd libmaxmind-db-writer-perl)
   # PostgreSQL: the store suites run against it too (initdb/pg_ctl, on the PATH or Debian's).
   if ! command -v initdb >/dev/null && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
     want+=(postgresql)

@@ -142,6 +142,10 @@ export interface AccessRule {
   methods: string[];
   /** Empty: any headers; else every one must hold. */
   headers: HeaderCondition[];
+  /** GeoIP conditions (absent: none): the client's country is one of / none of these; its ASN one of these. */
+  countries?: string[];
+  notCountries?: string[];
+  asns?: number[];
 }
 
 /** A request header a rule looks at (the name lowercase); exactly one of the three is set. */

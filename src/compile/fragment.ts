@@ -197,6 +197,9 @@ function effectiveAccess(a: Access | undefined, service: string, path: string): 
             headers: (r.header === undefined ? [] : Array.isArray(r.header) ? r.header : [r.header]).map(
               (h) => ({ ...h, name: h.name.toLowerCase() }),
             ),
+            ...(r.country ? { countries: [...new Set(r.country)].sort(cmp) } : {}),
+            ...(r.country_not ? { notCountries: [...new Set(r.country_not)].sort(cmp) } : {}),
+            ...(r.asn ? { asns: [...new Set(r.asn)].sort((x, y) => x - y) } : {}),
           })),
         }
       : {}),

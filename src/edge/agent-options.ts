@@ -1,3 +1,4 @@
+import type { GeoipFiles } from '../drivers/nginx/env.js';
 import type { Logger } from '../observe/log.js';
 
 /** How an edge agent (`gatehouse edge`) is started: its flags. */
@@ -14,6 +15,8 @@ export interface AgentOptions {
   httpsPort: number;
   nginxBin: string;
   modulesDir: string;
+  /** `--geoip-db`, `--geoip-asn-db`: this edge's GeoIP databases (rules on countries and networks). */
+  geoip?: GeoipFiles;
   workers: number;
   log: Logger;
   /** `--register-listen`: a registration listener here, relayed to the control plane followed. */

@@ -81,6 +81,7 @@ export class EdgeAgent {
       prefix: join(o.dataDir, 'nginx'),
       modulesDir: o.modulesDir,
       workers: o.workers,
+      ...(o.geoip ? { geoip: o.geoip } : {}),
       log: o.log.child({ part: 'nginx' }),
       certMaterial: async (id) => {
         const m = this.secrets?.certs[id];

@@ -91,6 +91,15 @@ export class EdgePublisher {
       workers: settings.nginx_workers,
       workerShutdownSeconds: Math.ceil(durationMs(settings.nginx_worker_shutdown_timeout) / 1000),
       trustedProxies: settings.trusted_proxies,
+      ...(settings.geoip_db || settings.geoip_asn_db
+        ? {
+            geoip: {
+              ...(settings.geoip_db ? { country: settings.geoip_db } : {}),
+              ...(settings.geoip_asn_db ? { asn: settings.geoip_asn_db } : {}),
+              checkSeconds: Math.ceil(durationMs(settings.geoip_check_interval) / 1000),
+            },
+          }
+        : {}),
       log: log.child({ part: 'nginx' }),
       gate: gate.env,
       env: sessionKeyEnv(gate.sessionKey, gate.previousSessionKey),

@@ -48,6 +48,9 @@ export const headerConditionSchema = z
     message: 'say one of present, equals or regex',
   });
 
+/** A country as GeoIP databases name it: ISO 3166-1 alpha-2, upper case (`DE`, `US`). */
+const countrySchema = z.string().regex(/^[A-Z]{2}$/, 'a two-letter country code in capitals, e.g. DE');
+
 /** A rule matches when every condition it names matches; the first matching rule decides. */
 export const ruleSchema = z
   .strictObject({
@@ -57,8 +60,24 @@ export const ruleSchema = z
     method: z.array(methodSchema).min(1).max(7).optional(),
     /** One header condition, or several that must all hold. */
     header: z.union([headerConditionSchema, z.array(headerConditionSchema).min(1).max(8)]).optional(),
+    /** The client's country (ISO 3166 code, from the GeoIP database: setting geoip_db) is one of these. */
+    country: z.array(countrySchema).min(1).max(250).optional(),
+    /** ... is none of these (an address the database does not know counts as none). */
+    country_not: z.array(countrySchema).min(1).max(250).optional(),
+    /** The client's network (autonomous system number, setting geoip_asn_db) is one of these. */
+    asn: z.array(z.number().int().min(1).max(4_294_967_295)).min(1).max(256).optional(),
   })
   .refine(
-    (r) => r.cidr !== undefined || r.path !== undefined || r.method !== undefined || r.header !== undefined,
-    { message: 'a rule needs at least one of cidr, path, method, header (or it would match everything)' },
+    (r) =>
+      r.cidr !== undefined ||
+      r.path !== undefined ||
+      r.method !== undefined ||
+      r.header !== undefined ||
+      r.country !== undefined ||
+      r.country_not !== undefined ||
+      r.asn !== undefined,
+    {
+      message:
+        'a rule needs at least one of cidr, path, method, header, country, country_not, asn (or it would match everything)',
+    },
   );

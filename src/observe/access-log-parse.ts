@@ -31,6 +31,7 @@ interface RawLine {
   remote_addr?: unknown;
   pool?: unknown;
   user?: unknown;
+  country?: unknown;
 }
 
 /** A line, or undefined when it is not one of gh_main's (a line from an older format, garbage). */
@@ -75,7 +76,8 @@ export function parseAccessLine(line: string, node: string, routes: RouteResolve
       bytes_out: int(raw.bytes_sent),
       client: str(raw.remote_addr).slice(0, 64),
       user: user ? user.slice(0, 256) : null,
-      country: null,
+      // Two capitals or nothing: "-" (not in the database) and anything else are no country.
+      country: /^[A-Z]{2}$/.test(str(raw.country)) ? str(raw.country) : null,
     },
     attempts: statuses.length,
     failures,

@@ -40,6 +40,8 @@ export interface Analytics {
   top_paths: { host: string; path: string; requests: number; errors_5xx: number }[];
   top_clients: { client: string; requests: number; errors_5xx: number }[];
   top_denied: { client: string; requests: number }[];
+  /** Requests by the client's country (GeoIP: setting geoip_db), with how many were denied. */
+  top_countries: { country: string; requests: number; denied: number }[];
   /** One point per bucket, oldest first, empty buckets included. */
   series: { time: number; requests: number; errors_5xx: number; errors_4xx: number; avg_ms: number | null }[];
   bucket_ms: number;
@@ -101,7 +103,7 @@ export async function analytics(
   const w = whereOf(filter);
   const e5 = 'sum(status >= 500 and status < 600)';
   const denied = `status in (${DENIED.join(',')})`;
-  const [series, hist, paths, clients, deniedTop] = await Promise.all([
+  const [series, hist, paths, clients, deniedTop, countries] = await Promise.all([
     store.query<{ b: number; requests: number; e5: number; e4: number; d: number; avg: number | null }>(
       `select cast((time - ?) / ${bucket} as integer) as b, count(*) as requests, ${e5} as e5, sum(status >= 400 and status < 500) as e4, sum(${denied}) as d, avg(duration_ms) as avg from ${from}${w.sql} group by b`,
       [since, ...w.params],
@@ -120,6 +122,10 @@ export async function analytics(
     ),
     store.query<{ client: string; requests: number }>(
       `select client, count(*) as requests from ${from}${whereOf(filter, [denied]).sql} group by client order by requests desc, client limit ${TOP}`,
+      w.params,
+    ),
+    store.query<{ country: string; requests: number; denied: number }>(
+      `select country, count(*) as requests, sum(${denied}) as denied from ${from}${whereOf(filter, ['country is not null']).sql} group by country order by requests desc, country limit ${TOP}`,
       w.params,
     ),
   ]);
@@ -159,6 +165,7 @@ export async function analytics(
     top_paths: paths,
     top_clients: clients,
     top_denied: deniedTop,
+    top_countries: countries,
     series: points,
     bucket_ms: bucket,
   };

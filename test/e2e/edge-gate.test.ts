@@ -1,10 +1,11 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { chmod, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGatehouse } from '../../src/gatehouse.js';
 import { createLogger } from '../../src/observe/log.js';
 import { Browser } from '../helpers/browser.js';
 import { startEdgeAgent, type EdgeProcess } from '../helpers/edge.js';
+import { writeGeoipDb } from '../helpers/geoip.js';
 import { ADMIN_TOKEN, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
 import { echoBackend, freePort, http, until, type Res, type TestServer } from '../helpers/net.js';
 import { https, makeCa } from '../helpers/tls.js';
@@ -51,6 +52,19 @@ describe('edge: gate and certificates on a remote edge', () => {
     });
     await put('www', { hosts: ['www.home.test'], routes: [{ upstreams: up() }] });
     await put('api', { hosts: ['api.home.test'], routes: [{ upstreams: up() }], access: { api_keys: true } });
+    // GeoIP on the edge, from its own database: 127.0.0.10 is in Germany, 127.0.0.20 in the US.
+    await put('eu', {
+      hosts: ['eu.home.test'],
+      routes: [{ upstreams: up() }],
+      access: { public: true, rules: [{ action: 'deny', country_not: ['DE'] }] },
+    });
+    const geoDir = await testDir('gh-edge-geo-');
+    await chmod(geoDir, 0o755);
+    const geoDb = join(geoDir, 'country.mmdb');
+    await writeGeoipDb(geoDb, {
+      '127.0.0.10/32': { country: 'DE', asn: 3320 },
+      '127.0.0.20/32': { country: 'US', asn: 15169 },
+    });
     ca = makeCa(await testDir('gh-edge-ca-'));
     const leaf = ca.issue(['www.home.test']);
     const uploaded = await t.api('POST', '/api/v1/certificates', leaf);
@@ -67,6 +81,7 @@ describe('edge: gate and certificates on a remote edge', () => {
       dir: edgeDir,
       httpPort,
       httpsPort,
+      extra: ['--geoip-db', geoDb],
     });
     await until(inSync, 15_000);
   });
@@ -145,6 +160,12 @@ describe('edge: gate and certificates on a remote edge', () => {
     const id = (created.json.key as { id: string }).id;
     expect((await t.api('DELETE', `/api/v1/api-keys/${id}`)).status).toBe(200);
     await until(async () => (await http(httpPort, 'api.home.test', '/', auth)).status === 401, 10_000);
+  });
+
+  it('checks GeoIP rules against the edge’s own database', async () => {
+    const from = (ip: string) => http(httpPort, 'eu.home.test', '/', { localAddress: ip });
+    expect((await from('127.0.0.10')).status).toBe(200);
+    expect((await from('127.0.0.20')).status).toBe(403);
   });
 
   it('answers the service’s offline page while its upstream is down, reports it, and recovers', async () => {

@@ -138,6 +138,29 @@ describe('web UI: service editor', () => {
     expect((await t.get('edited.test', '/', { headers: { 'x-api-key': 'k-1' } })).status).toBe(200);
   });
 
+  it('adds a GeoIP rule: a country in lowercase is refused on its field, networks are saved as numbers', async () => {
+    await page.getByRole('button', { name: 'Add rule' }).first().click();
+    await L('Rule 2: path').first().fill('/eu/');
+    await L('Rule 2: countries').first().fill('de, AT');
+    await review();
+    const refused = page.locator('[name="access.rules.1.country"] ~ [role="alert"]');
+    expect(await refused.textContent()).toMatch(/two-letter country code in capitals/);
+    await L('Rule 2: countries').first().fill('DE, AT');
+    await L('Rule 2: networks (ASN)').first().fill('3320');
+    await review();
+    await page
+      .getByTestId('review-diff')
+      .getByText(/^\+\s+- 3320$/)
+      .waitFor();
+    await save();
+    const saved = (await t.api('GET', '/api/v1/services/edited')).json as unknown as {
+      service: { access: { rules: { country?: string[]; asn?: number[] }[] } };
+    };
+    expect(saved.service.access.rules[1]).toMatchObject({ country: ['DE', 'AT'], asn: [3320] });
+    // Without a GeoIP database an allow rule on a country admits no one: nothing changed here.
+    expect((await t.get('edited.test', '/eu/')).status).toBe(403);
+  });
+
   it('sets limits on the service: requests at once and bandwidth, a bad rate refused on its field', async () => {
     await L('Limits: requests at once, bandwidth (every route)').check();
     await L('Limits: requests at once per client').fill('3');

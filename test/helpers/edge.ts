@@ -18,6 +18,8 @@ export function startEdgeAgent(o: {
   httpPort: number;
   httpsPort?: number;
   logLevel?: string;
+  /** Flags added as they are (`--geoip-db FILE`, ...). */
+  extra?: string[];
 }): EdgeProcess {
   const proc = spawn(
     process.execPath,
@@ -34,6 +36,7 @@ export function startEdgeAgent(o: {
       String(o.httpsPort ?? 0),
       '--log-level',
       o.logLevel ?? 'warn',
+      ...(o.extra ?? []),
     ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );

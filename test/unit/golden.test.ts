@@ -110,6 +110,8 @@ const cases: Record<string, ServiceInput[]> = {
         rules: [
           { action: 'deny', cidr: '0.0.0.0/0', path: '/admin/' },
           { action: 'allow', path: '/public/', method: ['GET', 'HEAD'] },
+          { action: 'deny', country_not: ['DE', 'AT'], path: '/family/' },
+          { action: 'deny', asn: [64512] },
           {
             action: 'allow',
             header: [
@@ -253,6 +255,10 @@ describe('nginx driver golden files', () => {
         ...env,
         down: new Set(['nextcloud-r0 10.0.1.6:8080']),
         ...(name === 'gate' || name === 'tls' ? { gate: gateEnv } : {}),
+        // GeoIP: one database with both countries and networks.
+        ...(name === 'gate'
+          ? { geoip: { country: '/var/lib/GeoIP/geo.mmdb', asn: '/var/lib/GeoIP/geo.mmdb' } }
+          : {}),
         // Passive health's failure log (the edge's UDP listener), shown once.
         ...(name === 'full' ? { upstreamLog: { address: '127.0.0.1:5514', tag: 'ghtest' } } : {}),
       });

@@ -60,6 +60,8 @@ export const analyticsView = z.strictObject({
   ),
   top_clients: z.array(z.strictObject({ client: z.string(), requests: count, errors_5xx: count })),
   top_denied: z.array(z.strictObject({ client: z.string(), requests: count })),
+  /** By the client's country (GeoIP), with how many were denied; empty without a database. */
+  top_countries: z.array(z.strictObject({ country: z.string(), requests: count, denied: count })),
   series: z.array(
     z.strictObject({
       time: z.number(),

@@ -7,7 +7,7 @@ import {
   loadCredentials,
   saveCredentials,
 } from '../../edge/credentials.js';
-import { parseListen } from '../../model/settings.js';
+import { parseListen, settingsFields } from '../../model/settings.js';
 import { portSchema } from '../../model/values.js';
 import { createLogger } from '../../observe/log.js';
 import { cliContext, removeCommand } from '../context.js';
@@ -37,6 +37,9 @@ const edgeOptionsSchema = z
     'edge-https-port': z.coerce.number().int().min(0).max(65535),
     'nginx-bin': z.string().min(1),
     'nginx-modules-dir': z.string().min(1),
+    // The setting's own check: an absolute path to a file that can be read.
+    'geoip-db': settingsFields.shape.geoip_db,
+    'geoip-asn-db': settingsFields.shape.geoip_asn_db,
     'log-level': z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     'insecure-control': z.boolean().default(false),
     'register-listen': z
@@ -91,6 +94,11 @@ export function edgeCommand(): Command {
     .option('--edge-https-port <port>', 'HTTPS port to serve on (0: none)', '443')
     .option('--nginx-bin <path>', 'nginx binary', 'nginx')
     .option('--nginx-modules-dir <dir>', 'nginx modules', '/usr/lib/nginx/modules')
+    .option(
+      '--geoip-db <file>',
+      "a MaxMind-format country database on this edge (rules' country; see geoip_db)",
+    )
+    .option('--geoip-asn-db <file>', "a MaxMind-format ASN database on this edge (rules' asn)")
     .option(
       '--register-listen <host:port>',
       "also take registrations here (the control plane's registration API, token and allowlist), relayed to the replica followed",
@@ -153,6 +161,14 @@ export function edgeCommand(): Command {
         httpsPort: o['edge-https-port'],
         nginxBin: o['nginx-bin'],
         modulesDir: o['nginx-modules-dir'],
+        ...(o['geoip-db'] || o['geoip-asn-db']
+          ? {
+              geoip: {
+                ...(o['geoip-db'] ? { country: o['geoip-db'] } : {}),
+                ...(o['geoip-asn-db'] ? { asn: o['geoip-asn-db'] } : {}),
+              },
+            }
+          : {}),
         workers: 1,
         log,
         ...(o['register-listen'] ? { registerListen: listenAt(o['register-listen']) } : {}),

@@ -110,6 +110,15 @@ export function analyticsCommand(): Command {
           ['TOP DENIED', 'REQUESTS'],
           a.top_denied.map((p) => [p.client, p.requests]),
         ),
+        ...(a.top_countries.length
+          ? [
+              '',
+              table(
+                ['TOP COUNTRIES', 'REQUESTS', 'DENIED'],
+                a.top_countries.map((c) => [c.country, c.requests, c.denied]),
+              ),
+            ]
+          : []),
       ];
       ctx.print(lines.join('\n'), a);
     });

@@ -26,7 +26,7 @@ import type { RenderEnv } from './env.js';
  * then, gate.ts and userVariable()). Numbers unquoted:
  * nginx always has them. Cost per request: docs/observability.md.
  */
-export function mainLogFormat(logsUser: boolean): string[] {
+export function mainLogFormat(logsUser: boolean, logsCountry = false): string[] {
   const fields = [
     '"time":$msec',
     '"host":"$host"',
@@ -42,6 +42,8 @@ export function mainLogFormat(logsUser: boolean): string[] {
     '"remote_addr":"$remote_addr"',
     '"pool":"$gh_pool"',
     ...(logsUser ? ['"user":"$gh_user"'] : []),
+    // From the GeoIP database (geoip.ts): "-" for an address it does not know.
+    ...(logsCountry ? ['"country":"$gh_country"'] : []),
   ];
   return [
     // $gh_pool is set by `set` where a location names a pool; read where none does (the fast

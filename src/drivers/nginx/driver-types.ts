@@ -1,6 +1,7 @@
 import type { GateEnv } from '../../model/session.js';
 import type { Logger } from '../../observe/log.js';
 import type { TableSent } from './table-delivery.js';
+import type { GeoipFiles } from './env.js';
 
 /** What the NginxDriver (driver.ts) is given, and what its applies and reloads report. */
 
@@ -20,6 +21,8 @@ export interface NginxDriverOptions {
   workerShutdownSeconds?: number;
   /** See RenderEnv.trustedProxies. */
   trustedProxies?: string[];
+  /** See RenderEnv.geoip. */
+  geoip?: GeoipFiles;
   log: Logger;
   /** How many old generations to keep on disk for inspection. */
   keepGenerations?: number;

@@ -188,6 +188,7 @@ export class NginxDriver {
         workerShutdownSeconds: this.opts.workerShutdownSeconds,
         ipv6: this.ipv6,
         trustedProxies: this.opts.trustedProxies,
+        ...(this.opts.geoip ? { geoip: this.opts.geoip } : {}),
         down,
         gate: this.opts.gate,
         tlsDir: this.tlsDir,

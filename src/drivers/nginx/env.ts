@@ -18,6 +18,8 @@ export interface RenderEnv {
   workerShutdownSeconds?: number;
   /** Proxies in front of this edge whose X-Forwarded-For names the real client (nginx real_ip). */
   trustedProxies?: string[];
+  /** GeoIP databases (nginx's geoip2 module): the client's country and network for rules and logs. */
+  geoip?: GeoipFiles;
   /** Also listen on IPv6 (only when the machine has an IPv6 address, or nginx cannot start). */
   ipv6?: boolean;
   /** Servers that active health checks found down, as `poolId address`. */
@@ -33,4 +35,12 @@ export interface RenderEnv {
   resolvers?: string[];
   /** Where nginx reports failed upstream attempts (syslog over UDP on loopback); none: not reported. */
   upstreamLog?: { address: string; tag: string };
+}
+
+/** MaxMind-format databases: `country` (a country or city one), `asn` (an ASN one). */
+export interface GeoipFiles {
+  country?: string;
+  asn?: string;
+  /** Seconds between nginx's looks at the files for a change (default 60). */
+  checkSeconds?: number;
 }

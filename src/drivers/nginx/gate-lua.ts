@@ -251,6 +251,22 @@ local function api_key(var, p)
   return "pass"
 end
 
+-- Whether a rule's GeoIP conditions hold for the client. Without the database they would never
+-- be known: such a rule counts as matching when it denies and as not matching when it allows.
+local function geo_holds(var, rule)
+  if rule.countries or rule.not_countries then
+    if not P.geoip.country then return not rule.allow end
+    local c = var.gh_country or "-"
+    if rule.countries and not rule.countries[c] then return false end
+    if rule.not_countries and rule.not_countries[c] then return false end
+  end
+  if rule.asns then
+    if not P.geoip.asn then return not rule.allow end
+    if not rule.asns[tonumber(var.gh_asn) or 0] then return false end
+  end
+  return true
+end
+
 local function decide()
   local var = ngx.var
   local p = ROUTES[var.gh_policy]
@@ -266,6 +282,7 @@ local function decide()
         applies = lib.in_any(ip, rule.cidrs)
       end
       if applies and rule.headers then applies = headers_hold(var, rule) end
+      if applies and rule.geo then applies = geo_holds(var, rule) end
       if applies then return rule.allow and "pass" or "deny" end
     end
   end
@@ -389,7 +406,17 @@ function M.init(policies, helpers, revocations)
             headers[j] = { var = "http_" .. (h.name:gsub("-", "_")), present = h.present, equals = h.equals, regex = h.regex }
           end
         end
+        local function set(list)
+          if not list then return nil end
+          local out = {}
+          for _, v in ipairs(list) do out[v] = true end
+          return out
+        end
         rules[i] = {
+          geo = (r.countries or r.notCountries or r.asns) and true or nil,
+          countries = set(r.countries),
+          not_countries = set(r.notCountries),
+          asns = set(r.asns),
           allow = r.action == "allow",
           cidrs = #r.cidrs > 0 and cidrs(r.cidrs) or nil,
           path = r.path,

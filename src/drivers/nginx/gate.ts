@@ -149,6 +149,8 @@ export function policyModule(cfg: EdgeConfig, env: RenderEnv): string {
     portal: portalUrl(env, cfg),
     state: env.gate?.stateDir ?? '/nonexistent',
     cookie: env.gate?.cookie ?? SESSION_COOKIE,
+    // Without a database, rules on countries or networks fail closed (gate-lua.ts, geo_holds).
+    geoip: { country: !!env.geoip?.country, asn: !!env.geoip?.asn },
   };
   const body = Object.entries(routes).map(([id, p]) => `  [${luaValue(id)}] = ${luaValue(p)},`);
   const fields = Object.entries(head).map(([k, v]) => `  ${k} = ${luaValue(v)},`);

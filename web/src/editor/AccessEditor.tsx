@@ -120,6 +120,12 @@ function Rules({ path }: { path: string }) {
               <ListText path={`${p}.method`} label={`Rule ${i + 1}: methods`} hint="GET, POST" />
             </div>
             <HeaderCondition path={`${p}.header`} n={i + 1} />
+            {/* GeoIP (setting geoip_db): without a database such a rule fails closed. */}
+            <div className="grid gap-2 md:grid-cols-3">
+              <ListText path={`${p}.country`} label={`Rule ${i + 1}: countries`} hint="DE, AT" />
+              <ListText path={`${p}.country_not`} label={`Rule ${i + 1}: not from countries`} hint="DE" />
+              <ListText path={`${p}.asn`} label={`Rule ${i + 1}: networks (ASN)`} hint="3320" numbers />
+            </div>
             <div>
               <button
                 type="button"

@@ -124,14 +124,17 @@ export function ListText({
   label,
   placeholder,
   hint,
+  numbers,
 }: {
   path: string;
   label: string;
   placeholder?: string;
   hint?: string;
+  /** Items that are whole numbers are stored as numbers (autonomous system numbers). */
+  numbers?: boolean;
 }) {
   const ed = useEditor();
-  const value = asList(ed.get(path));
+  const value = asList(ed.get(path)).map(String);
   const joined = value.join(',');
   const [text, setText] = useState(value.join(', '));
   // Only a change from outside (YAML, a reload) resets the text.
@@ -147,7 +150,8 @@ export function ListText({
       onChange={(e) => {
         setText(e.target.value);
         const items = splitList(e.target.value);
-        ed.set(path, items.length ? items : undefined);
+        const stored = numbers ? items.map((x) => (/^[0-9]{1,10}$/.test(x) ? Number(x) : x)) : items;
+        ed.set(path, stored.length ? stored : undefined);
       }}
       error={ed.issues.under(path)}
     />

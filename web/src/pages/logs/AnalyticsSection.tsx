@@ -150,6 +150,20 @@ export function AnalyticsSection({ service }: { service: string }) {
                 ))}
               </Table>
             </div>
+            {a.top_countries.length ? (
+              <div>
+                <h3 className="mb-1 text-sm font-medium">Top countries</h3>
+                <Table testId="top-countries" columns={['Country', 'Requests', 'Denied']}>
+                  {a.top_countries.map((c) => (
+                    <tr key={c.country} className="border-t border-slate-100">
+                      <td className="px-3 py-1.5 font-mono">{c.country}</td>
+                      <td className="px-3 py-1.5">{c.requests}</td>
+                      <td className="px-3 py-1.5">{c.denied}</td>
+                    </tr>
+                  ))}
+                </Table>
+              </div>
+            ) : null}
           </div>
         </>
       ) : (
