@@ -112,7 +112,10 @@ describe('API views: each documented answer parses with its schema', () => {
 
   it('services, snapshots and status', async () => {
     const up = ['127.0.0.1:9'];
-    const web = { hosts: ['web.gw.test'], routes: [{ upstreams: up, access: { links: true } }] };
+    const web = {
+      hosts: ['web.gw.test'],
+      routes: [{ upstreams: up, access: { links: true, api_keys: true } }],
+    };
     await call('PUT', '/api/v1/services/web?wait=true', 201, web);
     await call('POST', '/api/v1/services?wait=true', 201, {
       name: 'api',
@@ -185,6 +188,12 @@ describe('API views: each documented answer parses with its schema', () => {
     await call('GET', '/api/v1/links?service=web', 200);
     await call('GET', `/api/v1/links/${link.id}`, 200);
     await call('DELETE', `/api/v1/links/${link.id}`, 200);
+
+    const key = (await call('POST', '/api/v1/api-keys', 201, { name: 'ci', services: ['web'] })).key as {
+      id: string;
+    };
+    await call('GET', '/api/v1/api-keys', 200);
+    await call('DELETE', `/api/v1/api-keys/${key.id}`, 200);
 
     await call('POST', '/api/v1/providers', 201, {
       name: 'corp',
