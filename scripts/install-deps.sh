@@ -18,7 +18,10 @@ if [[ ! -d node_modules/better-sqlite3/build ]]; then
   for tool in g++ make python3; do command -v "$tool" >/dev/null || want+=("$tool"); done
 fi
 # P6 (failover) and P11 (container → route) run keepalived and dockerd in network namespaces.
-if [[ "${1:-}" == "--bench" ]]; then want+=(wrk keepalived iproute2 docker.io busybox-static chromium); fi
+# P21 writes a GeoIP database with MaxMind::DB::Writer.
+if [[ "${1:-}" == "--bench" ]]; then
+  want+=(wrk keepalived iproute2 docker.io busybox-static chromium libmaxmind-db-writer-perl)
+fi
 # The tests run a real ACME CA (Pebble), a real BIND, an MQTT broker, keepalived and dockerd (in
 # network namespaces they create), drive the web UI in Debian's Chromium, and make certificates
 # with openssl; zbarimg (zbar-tools) reads the VPN clients' QR codes back; Unbound and dnsmasq are

@@ -11,8 +11,13 @@ import {
 } from '../lib/gatehouse.js';
 import { startHandNginx } from '../lib/hand-nginx.js';
 import type { CaseResult, Row } from '../lib/report.js';
-import { round } from '../lib/stats.js';
-import { alternate, errorCount, medianRps, pairedRatio, type WrkResult, type WrkTarget } from '../lib/wrk.js';
+import {
+  alternate,
+  errorCount,
+  type WrkResult,
+  type WrkTarget,
+  ratioRow as sharedRatioRow,
+} from '../lib/wrk.js';
 
 const ROUNDS = 8;
 const SECONDS = 3;
@@ -70,14 +75,7 @@ function ratioRow(
   num: string,
   den: string,
 ): Row {
-  return {
-    id,
-    measure,
-    value: round(pairedRatio(runs, num, den), 3),
-    unit: 'ratio',
-    goal: { op: '>=', value: GOAL },
-    detail: `${Math.round(medianRps(runs, num))} / ${Math.round(medianRps(runs, den))} req/s (medians); ${ROUNDS}×${SECONDS}s`,
-  };
+  return sharedRatioRow(id, measure, runs, num, den, GOAL, { rounds: ROUNDS, seconds: SECONDS });
 }
 
 /** P1: req/s through Gatehouse's routes ÷ req/s through hand-written nginx, measured alternately. */

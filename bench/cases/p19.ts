@@ -1,14 +1,15 @@
-import { spawn } from 'node:child_process';
-import { chmod, cp, mkdir, mkdtemp, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { BenchContext } from '../lib/context.js';
-import { disownDir, own, ownDir, stopChild } from '../lib/cleanup.js';
+import { startConfigCopy, type ConfigCopy } from '../lib/config-copy.js';
 import { startBenchGatehouse, type BenchGatehouse } from '../lib/gatehouse.js';
-import { freePort, httpRequest } from '../lib/http.js';
 import type { CaseResult, Row } from '../lib/report.js';
 import { round, sleep } from '../lib/stats.js';
-import { alternate, errorCount, medianRps, pairedRatio, type WrkResult, type WrkTarget } from '../lib/wrk.js';
+import {
+  alternate,
+  errorCount,
+  type WrkResult,
+  type WrkTarget,
+  ratioRow as sharedRatioRow,
+} from '../lib/wrk.js';
 import { addServices, checkLanes, FAST_HOST, FULL_HOST } from './p1.js';
 
 const ROUNDS = 8;
@@ -24,82 +25,32 @@ const OLD_FORMAT = `log_format gh_main '$remote_addr [$time_iso8601] "$host" "$r
  */
 type CopyMode = 'off' | 'json' | 'old';
 
-/**
- * A copy of the Gatehouse's live nginx config in a prefix of its own, on its own port, its main
- * access log as `mode` says: the same routes, the same Lua, every other log as it is. Our child.
- */
-async function startCopy(
-  bg: BenchGatehouse,
-  mode: CopyMode,
-): Promise<{ port: number; stop: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), `gh-p19-${mode}-`));
-  ownDir(dir);
-  // nginx's workers run as nobody when started as root: they must reach the prefix.
-  await chmod(dir, 0o755);
-  const dataDir = bg.gh.settings.data_dir;
-  const prefix = join(dataDir, 'nginx');
-  const gen = await realpath(join(prefix, 'current'));
-  await cp(gen, join(dir, 'gen'), { recursive: true });
-  for (const d of ['logs', 'run', 'sock', 'tmp', 'data'])
-    await mkdir(join(dir, d), { recursive: true, mode: 0o755 });
-  const port = await freePort();
-  const listen = new RegExp(`listen (\\[::\\]:)?${bg.httpPort}\\b`, 'g');
+/** A copy of the live config with its main access log as `mode` says (config-copy.ts). */
+async function startCopy(bg: BenchGatehouse, mode: CopyMode): Promise<ConfigCopy> {
   let offs = 0;
-  for (const name of await readdir(join(dir, 'gen'))) {
-    const file = join(dir, 'gen', name);
-    const text = (await readFile(file, 'utf8'))
-      .split(gen)
-      .join(join(dir, 'gen'))
-      .split(prefix)
-      .join(dir)
-      .split(dataDir)
-      .join(join(dir, 'data'))
-      .replace(listen, (_m, v6: string | undefined) => `listen ${v6 ?? ''}${port}`)
+  const copy = await startConfigCopy(bg, `p19-${mode}`, FAST_HOST, (text) =>
+    text
       .replace(/access_log (\S+\/logs\/access\.log) gh_main ([^;]*);/g, (line) => {
         offs++;
         return mode === 'off' ? 'access_log off;' : line;
       })
-      .replace(/log_format gh_main [^\n]*;/, (line) => (mode === 'old' ? OLD_FORMAT : line));
-    await writeFile(file, text);
+      .replace(/log_format gh_main [^\n]*;/, (line) => (mode === 'old' ? OLD_FORMAT : line)),
+  );
+  if (offs === 0) {
+    await copy.stop();
+    throw new Error('P19: no main access log found in the config to turn off');
   }
-  if (offs === 0) throw new Error('P19: no main access log found in the config to turn off');
-  const conf = join(dir, 'gen', 'nginx.conf');
-  const child = spawn('nginx', ['-p', dir, '-c', conf, '-e', join(dir, 'error.log'), '-g', 'daemon off;'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  if (child.pid === undefined) throw new Error('P19: nginx did not start');
-  own(child.pid);
-  const stop = async () => {
-    await stopChild(child, 'SIGQUIT');
-    await rm(dir, { recursive: true, force: true });
-    disownDir(dir);
-  };
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const status = await httpRequest(port, { host: FAST_HOST, timeoutMs: 2000 }).then(
-      (r) => r.status,
-      () => 0,
-    );
-    if (status === 200) return { port, stop };
-    if (child.exitCode !== null || Date.now() > deadline) {
-      await stop();
-      throw new Error(`P19: the ${mode} copy of nginx is not serving (${status}): ${stderr.slice(-1000)}`);
-    }
-    await sleep(100);
-  }
+  return copy;
 }
 
-function ratioRow(id: string, measure: string, runs: Map<string, WrkResult[]>, on: string, off: string): Row {
-  return {
-    id,
-    measure,
-    value: round(pairedRatio(runs, on, off), 3),
-    unit: 'ratio',
-    goal: { op: '>=', value: GOAL },
-    detail: `${Math.round(medianRps(runs, on))} / ${Math.round(medianRps(runs, off))} req/s (medians); ${ROUNDS}×${SECONDS}s`,
-  };
+function ratioRow(
+  id: string,
+  measure: string,
+  runs: Map<string, WrkResult[]>,
+  num: string,
+  den: string,
+): Row {
+  return sharedRatioRow(id, measure, runs, num, den, GOAL, { rounds: ROUNDS, seconds: SECONDS });
 }
 
 /**
@@ -115,7 +66,7 @@ export async function p19(ctx: BenchContext): Promise<CaseResult> {
   try {
     await addServices(bg, backend.port);
     await checkLanes(bg);
-    const copies: { port: number; stop: () => Promise<void> }[] = [];
+    const copies: ConfigCopy[] = [];
     try {
       const off = await startCopy(bg, 'off');
       copies.push(off);

@@ -1,4 +1,5 @@
-import { median } from './stats.js';
+import type { Row } from './report.js';
+import { median, round } from './stats.js';
 import { execFile } from 'node:child_process';
 
 /** One HTTP endpoint wrk loads: nginx port plus the Host header that selects the route. */
@@ -112,6 +113,29 @@ export function pairedRatio(runs: Map<string, WrkResult[]>, a: string, b: string
 /** Median req/s of a target over its runs. */
 export function medianRps(runs: Map<string, WrkResult[]>, name: string): number {
   return median((runs.get(name) ?? []).map((r) => r.rps));
+}
+
+/**
+ * A report row: `num`'s req/s ÷ `den`'s (pairedRatio), at least `goal`, with both medians and the
+ * number of rounds in its detail.
+ */
+export function ratioRow(
+  id: string,
+  measure: string,
+  runs: Map<string, WrkResult[]>,
+  num: string,
+  den: string,
+  goal: number,
+  rounds: { rounds: number; seconds: number },
+): Row {
+  return {
+    id,
+    measure,
+    value: round(pairedRatio(runs, num, den), 3),
+    unit: 'ratio',
+    goal: { op: '>=', value: goal },
+    detail: `${Math.round(medianRps(runs, num))} / ${Math.round(medianRps(runs, den))} req/s (medians); ${rounds.rounds}×${rounds.seconds}s`,
+  };
 }
 
 /** Errors seen across runs: a fast 404 or a reset would otherwise look like a win, so they are reported. */

@@ -60,12 +60,7 @@ export class AlertChannels {
 
   /** Sends to the channel called `name`; a failure is a 502 naming the channel and what went wrong. */
   async send(name: string, message: AlertMessage): Promise<void> {
-    const row = await this.db
-      .selectFrom('alert_channels')
-      .selectAll()
-      .where('name', '=', name)
-      .executeTakeFirst();
-    if (!row) throw notFound(`alert channel ${name}`);
+    const row = await this.row(name);
     const channel = { ...(JSON.parse(row.config) as Fields), ...this.secretOf(row), name, type: row.type };
     const limit = SEND_LIMIT_MS;
     try {
@@ -82,12 +77,7 @@ export class AlertChannels {
    * how the gate sends sign-in links. Fails naming the channel when it is missing or not email.
    */
   async mailTo(name: string, to: string, subject: string, text: string): Promise<void> {
-    const row = await this.db
-      .selectFrom('alert_channels')
-      .selectAll()
-      .where('name', '=', name)
-      .executeTakeFirst();
-    if (!row) throw notFound(`alert channel ${name}`);
+    const row = await this.row(name);
     if (row.type !== 'email')
       throw new GatehouseError('not_email', `alert channel ${name} is ${row.type}, not email`, 409);
     const c = { ...(JSON.parse(row.config) as Fields), ...this.secretOf(row) } as Extract<
@@ -106,6 +96,16 @@ export class AlertChannels {
       text,
       signal: AbortSignal.timeout(SEND_LIMIT_MS),
     });
+  }
+
+  private async row(name: string): Promise<Row> {
+    const row = await this.db
+      .selectFrom('alert_channels')
+      .selectAll()
+      .where('name', '=', name)
+      .executeTakeFirst();
+    if (!row) throw notFound(`alert channel ${name}`);
+    return row;
   }
 
   private secretOf(row: Row): Fields {

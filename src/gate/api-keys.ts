@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ttlMs, type ApiKeyCreate } from '../model/api-key.js';
 import { invalid, notFound } from '../model/errors.js';
 import { CLAIM, STATE_DIR, stateFile } from '../model/session.js';
 import type { Registry } from '../registry/registry.js';
 import type { Database, Db } from '../store/db.js';
-import { writeFileAtomic } from '../store/files.js';
+import { putStateFile, syncServiceFiles } from './state-sync.js';
 
 type KeyRow = Database['api_keys'];
 
@@ -163,20 +163,7 @@ export class ApiKeyStore {
       const rows = await this.db.selectFrom('api_keys').selectAll().execute();
       const want = new Map<string, string>();
       for (const r of rows) for (const [file, content] of await this.filesOf(r)) want.set(file, content);
-      let changed = 0;
-      const root = join(this.stateDir, STATE_DIR.apiKeys);
-      const list = (dir: string) => readdir(dir, { withFileTypes: true }).catch(() => []);
-      for (const svc of await list(root)) {
-        if (!svc.isDirectory()) continue;
-        for (const f of await list(join(root, svc.name))) {
-          const file = join(root, svc.name, f.name);
-          if (!f.isFile() || f.name.endsWith('.tmp') || want.has(file)) continue;
-          await rm(file, { force: true });
-          changed++;
-        }
-      }
-      for (const [file, content] of want) if (await this.put(file, content)) changed++;
-      return changed;
+      return syncServiceFiles(join(this.stateDir, STATE_DIR.apiKeys), want);
     });
   }
 
@@ -196,15 +183,8 @@ export class ApiKeyStore {
       const file = stateFile.apiKey(this.stateDir, s, row.id);
       const content = want.get(file);
       if (content === undefined) await rm(file, { force: true });
-      else await this.put(file, content);
+      else await putStateFile(file, content);
     }
-  }
-
-  private async put(file: string, content: string): Promise<boolean> {
-    if ((await readFile(file, 'utf8').catch(() => undefined)) === content) return false;
-    await mkdir(dirname(file), { recursive: true, mode: 0o711 });
-    await writeFileAtomic(file, content, 0o644);
-    return true;
   }
 
   /** Who the key acts as: its user (undefined while disabled or gone), or itself for a service key. */

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { dirname, join } from 'node:path';
 import { invalid, notFound } from '../model/errors.js';
@@ -11,6 +11,7 @@ import type { Registry } from '../registry/registry.js';
 import type { Database, Db } from '../store/db.js';
 import { checkPassword, hashPassword } from './users.js';
 import { writeFileAtomic } from '../store/files.js';
+import { syncServiceFiles } from './state-sync.js';
 
 type LinkRow = Database['links'];
 
@@ -157,25 +158,7 @@ export class LinkStore {
       }
       const want = new Map<string, string>();
       for (const [file, live] of byFile) want.set(file, admission(live));
-      let changed = 0;
-      const root = join(this.stateDir, STATE_DIR.links);
-      const list = (dir: string) => readdir(dir, { withFileTypes: true }).catch(() => []);
-      for (const svc of await list(root)) {
-        if (!svc.isDirectory()) continue;
-        for (const f of await list(join(root, svc.name))) {
-          const file = join(root, svc.name, f.name);
-          if (!f.isFile() || f.name.endsWith('.tmp') || want.has(file)) continue;
-          await rm(file, { force: true });
-          changed++;
-        }
-      }
-      for (const [file, content] of want) {
-        if ((await readFile(file, 'utf8').catch(() => undefined)) === content) continue;
-        await mkdir(dirname(file), { recursive: true, mode: 0o711 });
-        await writeFileAtomic(file, content, 0o644);
-        changed++;
-      }
-      return changed;
+      return syncServiceFiles(join(this.stateDir, STATE_DIR.links), want);
     });
   }
 
