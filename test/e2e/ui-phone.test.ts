@@ -9,6 +9,7 @@ const PAGES = [
   'services',
   'users',
   'links',
+  'api-keys',
   'providers',
   'nodes',
   'sites',
@@ -49,7 +50,7 @@ describe('web UI at phone width', () => {
       groups: ['operations-team'],
     });
     for (const [name, access] of [
-      ['shared', { links: true }],
+      ['shared', { links: true, api_keys: true }],
       ['guarded', { login: { groups: ['operations-team'] } }],
       ['public-with-a-long-name', undefined],
     ] as const)
@@ -59,6 +60,11 @@ describe('web UI at phone width', () => {
         ...(access ? { access } : {}),
       });
     await ok('POST', '/api/v1/links', { service: 'shared', note: 'for the plumber who comes on Tuesday' });
+    await ok('POST', '/api/v1/api-keys', {
+      name: 'the deploy job of a-rather-long-repository-name',
+      services: ['shared'],
+      user: 'a-rather-long-user-name',
+    });
     // Access log lines with long paths and a user, for the Logs page (its analytics and its list).
     const time = Date.now() - 60_000;
     await t.gh.accessLog.ingest(
@@ -130,7 +136,7 @@ describe('web UI at phone width', () => {
         expect(Math.abs((input?.y ?? 0) - (show?.y ?? -9))).toBeLessThanOrEqual(1);
         expect(Math.abs((input?.height ?? 0) - (show?.height ?? -9))).toBeLessThanOrEqual(1);
       }
-      if (['services', 'users', 'links'].includes(p))
+      if (['services', 'users', 'links', 'api-keys'].includes(p))
         expect(m.actions.length, `#/${p} has rows with actions`).toBeGreaterThan(0);
       await ui.shot(`phone-${p || 'dashboard'}`);
     }
@@ -166,7 +172,7 @@ describe('web UI at phone width', () => {
         .textContent();
     await page.getByTestId('services').waitFor();
     expect(await cell('guarded', 'access')).toBe('sign-in (operations-team)');
-    expect(await cell('shared', 'access')).toBe('links');
+    expect(await cell('shared', 'access')).toBe('links or API keys');
     expect(await cell('public-with-a-long-name', 'access')).toBe('public');
     expect(await cell('guarded', 'upstreams')).toBe(`127.0.0.1:${app.port}, 127.0.0.2:65535`);
     // This Gatehouse has no HTTPS listener (https_port 0): HTTPS is off, whatever the certificates.
