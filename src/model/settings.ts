@@ -1,4 +1,4 @@
-import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -6,6 +6,7 @@ import { DEFAULT_VPN_RANGE, vpnRangeSchema } from './site.js';
 import { addressIntervalSchema, addressSourceSchema } from './public-address.js';
 import { checkLanDns, lanDnsSettings } from './lan-dns-settings.js';
 import { dnsDoctorSettings } from './dns-doctor-settings.js';
+import { geoipSettings } from './geoip-settings.js';
 import { accessLogSettings } from './access-log-settings.js';
 import YAML from 'yaml';
 import { GatehouseError, fromZod, unreadableFile } from './errors.js';
@@ -44,25 +45,6 @@ const listenSchema = z.string().refine(
  * A whole number from min to max; flags and the environment give strings, converted here. Every
  * failure (not a number, a fraction, out of range) says the same: what is accepted.
  */
-/**
- * A file Gatehouse hands to nginx: an absolute path to a file that can be read now (nginx would
- * refuse its config otherwise, and the message would name nginx's file, not the setting).
- */
-function absoluteFile() {
-  return z.string().superRefine((path, ctx) => {
-    if (!path.startsWith('/')) {
-      ctx.addIssue({ code: 'custom', message: 'an absolute path' });
-      return;
-    }
-    try {
-      if (statSync(path).isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
-      accessSync(path, constants.R_OK);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: unreadableFile(path, err).why });
-    }
-  });
-}
-
 function wholeNumber(min: number, max: number, what = `a whole number from ${min} to ${max}`) {
   const error = (iss: { input?: unknown }) => `expected ${what}${got(iss.input)}`;
   return z.coerce.number({ error }).int({ error }).min(min, { error }).max(max, { error });
@@ -210,17 +192,7 @@ export const settingsFields = z.strictObject({
     .default('Gatehouse'),
   /** Proxies in front of Gatehouse whose X-Forwarded-For is believed (never a client's own). */
   trusted_proxies: csv.default([]),
-  /**
-   * A MaxMind-format country (or city) database (GeoLite2-Country.mmdb): rules' `country` and
-   * `country_not`, and the country in access logs. nginx reads it again within a minute of a change.
-   */
-  geoip_db: absoluteFile().optional(),
-  /** A MaxMind-format ASN database (GeoLite2-ASN.mmdb): rules' `asn`. */
-  geoip_asn_db: absoluteFile().optional(),
-  /** How often nginx looks at the GeoIP databases for a change (a new file is read without a reload). */
-  geoip_check_interval: durationSchema
-    .refine((d) => durationMs(d) >= 1000 && durationMs(d) <= 86_400_000, 'from 1s to 24h')
-    .default('60s'),
+  ...geoipSettings,
   nginx_bin: z.string().min(1).default('nginx'),
   nginx_modules_dir: z.string().min(1).default('/usr/lib/nginx/modules'),
   nginx_workers: wholeNumber(1, 64).default(2),
