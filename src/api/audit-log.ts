@@ -86,7 +86,8 @@ export function socketActor(uid: string | string[] | undefined): string {
 const REFUSALS_PER_MINUTE = 10;
 
 /**
- * Keeps the audit log of `app`'s changes: adds an onResponse hook, recording after the answer.
+ * Keeps the audit log of `app`'s changes: adds an onSend hook, recording before the answer leaves
+ * (a client that reads the audit log right after a change finds it there).
  * Kept: every answered change (2xx), every failure after a change may have been made (5xx: e.g.
  * written, but nginx did not take it in time), and refusals of who is asking (401/403, a few a
  * minute per address). Not kept: 400/404/409/429 (bad input, nothing there, a conflict, throttled:
@@ -99,12 +100,12 @@ export function auditChanges(
 ): void {
   const refusals = new Map<string, number>();
   let minute = 0;
-  app.addHook('onResponse', async (req, reply) => {
-    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return;
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return payload;
     const status = reply.statusCode;
     const refused = status === 401 || status === 403;
-    if (status >= 400 && status < 500 && !refused) return;
-    if (req.auditSkip && !refused) return;
+    if (status >= 400 && status < 500 && !refused) return payload;
+    if (req.auditSkip && !refused) return payload;
     if (refused) {
       const now = Math.floor(Date.now() / 60_000);
       if (now !== minute) {
@@ -113,7 +114,7 @@ export function auditChanges(
       }
       const n = (refusals.get(req.ip) ?? 0) + 1;
       refusals.set(req.ip, n);
-      if (n > REFUSALS_PER_MINUTE) return;
+      if (n > REFUSALS_PER_MINUTE) return payload;
     }
     // Only a verified identity is an actor: a refused sign-in's claimed name is not (the security
     // events keep it), so nobody can put entries in someone else's name.
@@ -129,5 +130,6 @@ export function auditChanges(
       status,
     };
     await log.record(entry).catch((err: unknown) => onError(err, entry));
+    return payload;
   });
 }

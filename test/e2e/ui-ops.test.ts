@@ -285,15 +285,20 @@ describe('web UI: nodes and certificates', () => {
 
     // Renew: a successor from the CA, which takes over.
     await certRow.getByRole('button', { name: 'Renew certificate for ui.ops.test' }).click();
-    // An order through Pebble: seconds alone, longer with the whole suite running beside it.
+    // An order through Pebble: seconds alone, longer with the whole suite running beside it (the
+    // issuer polls the CA for up to ~90 s before it gives up).
     await page
       .getByRole('status')
       .filter({ hasText: /^Renewed ui\.ops\.test/ })
-      .waitFor({ timeout: 60_000 })
+      .waitFor({ timeout: 100_000 })
       .catch(async (err: unknown) => {
-        // Say what the page showed instead (an error from the CA, a stuck request).
+        // Say what the page showed instead (an error from the CA, a stuck request), and where the
+        // order stands.
         const shown = await page.locator('[role="status"], [role="alert"]').allTextContents();
-        throw new Error(`no "Renewed ui.ops.test": the page shows ${JSON.stringify(shown)} (${String(err)})`);
+        const orders = JSON.stringify((await certsNow()).orders);
+        throw new Error(
+          `no "Renewed ui.ops.test": the page shows ${JSON.stringify(shown)}; orders ${orders} (${String(err)})`,
+        );
       });
     const both = (await certsNow()).certificates.filter((c) => c.names.join() === 'ui.ops.test');
     expect(both).toHaveLength(2);
