@@ -46,6 +46,7 @@ const CASES: Record<string, () => Promise<Case>> = {
   P20: async () => (await import('./cases/p20.js')).p20,
   // Issue 19: a public route with GeoIP on ÷ off (CrowdSec, the other half, is not built yet).
   P21: async () => (await import('./cases/p21.js')).p21,
+  P22: async () => (await import('./cases/p22.js')).p22,
   // Issue 18: 10,000 req/s through a remote edge for 60 s → every access log line at the control plane.
   L1: async () => (await import('./cases/logs.js')).logs,
   // Issue 18: the access log store alone at 10,000 records a second.

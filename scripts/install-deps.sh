@@ -20,16 +20,17 @@ fi
 # P6 (failover) and P11 (container → route) run keepalived and dockerd in network namespaces.
 # P21 writes a GeoIP database with MaxMind::DB::Writer.
 if [[ "${1:-}" == "--bench" ]]; then
-  want+=(wrk keepalived iproute2 docker.io busybox-static chromium libmaxmind-db-writer-perl)
+  want+=(wrk keepalived iproute2 docker.io busybox-static chromium libmaxmind-db-writer-perl crowdsec)
 fi
 # The tests run a real ACME CA (Pebble), a real BIND, an MQTT broker, keepalived and dockerd (in
 # network namespaces they create), drive the web UI in Debian's Chromium, and make certificates
 # with openssl; zbarimg (zbar-tools) reads the VPN clients' QR codes back; Unbound and dnsmasq are
 # the LAN resolvers split-horizon DNS drives (docs/dns.md); aiosmtpd is the SMTP server alert email
-# is sent to (docs/alerts.md); MaxMind::DB::Writer makes the GeoIP databases the tests use.
+# is sent to (docs/alerts.md); MaxMind::DB::Writer makes the GeoIP databases the tests use; CrowdSec
+# (offline) is the Local API Gatehouse is a bouncer of, its agent reading nginx's log (docs/crowdsec.md).
 if [[ "${1:-}" == "--test" ]]; then
   want+=(pebble bind9 openssl mosquitto mosquitto-clients keepalived iproute2 docker.io busybox-static chromium
-    zbar-tools unbound dnsmasq-base python3-aiosmtpd libmaxmind-db-writer-perl)
+    zbar-tools unbound dnsmasq-base python3-aiosmtpd libmaxmind-db-writer-perl crowdsec)
   # PostgreSQL: the store suites run against it too (initdb/pg_ctl, on the PATH or Debian's).
   if ! command -v initdb >/dev/null && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
     want+=(postgresql)
@@ -55,6 +56,11 @@ if ((${#missing[@]})); then
   fi
   trap '[[ $made_policy == 1 ]] && rm -f "$policy"' EXIT
   export DEBIAN_FRONTEND=noninteractive
+  # CrowdSec's package registers with the online Central API while installing, unless credentials
+  # exist: without a network that step fails and leaves dpkg broken. Gatehouse uses it offline.
+  if [[ " ${missing[*]} " == *" crowdsec "* && ! -e /etc/crowdsec/online_api_credentials.yaml ]]; then
+    mkdir -p /etc/crowdsec && echo '# offline: Gatehouse runs CrowdSec without the Central API' >/etc/crowdsec/online_api_credentials.yaml
+  fi
   if [[ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages' -mmin -1440 2>/dev/null | head -n1)" ]]; then
     apt-get update -qq
   fi
@@ -63,6 +69,8 @@ if ((${#missing[@]})); then
     systemctl disable --now nginx >/dev/null 2>&1 || true
     systemctl disable --now keepalived >/dev/null 2>&1 || true
     systemctl disable --now docker docker.socket >/dev/null 2>&1 || true
+    # Only one installed just now (an operator's own CrowdSec keeps running).
+    if [[ " ${missing[*]} " == *" crowdsec "* ]]; then systemctl disable --now crowdsec >/dev/null 2>&1 || true; fi
   fi
 fi
 

@@ -261,6 +261,7 @@ export async function startGatehouse(
       gate,
       edge,
       feed,
+      crowdsec: publisher.crowdsec,
       certManager,
       leader,
       alerts,

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -10,6 +10,9 @@ import { BASE_DOMAIN, startBenchGatehouse } from '../lib/gatehouse.js';
 import type { CaseResult, Row } from '../lib/report.js';
 import { alternate, errorCount, type WrkResult, ratioRow as sharedRatioRow } from '../lib/wrk.js';
 import { addServices, checkLanes, FAST_HOST } from './p1.js';
+import { startCrowdsec, type Crowdsec } from '../../test/helpers/crowdsec.js';
+import { request } from 'node:http';
+import { sleep } from '../lib/stats.js';
 
 const ROUNDS = 8;
 const SECONDS = 3;
@@ -17,6 +20,30 @@ const GOAL = 0.95;
 const RANGES = 10_000;
 const GEO_HOST = `p21-geo.${BASE_DOMAIN}`;
 const RULE_HOST = `p21-rule.${BASE_DOMAIN}`;
+/** An address CrowdSec bans: refused, the decisions are in nginx's memory. */
+const BANNED = '127.0.0.77';
+
+function statusFrom(port: number, from: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        headers: { host: FAST_HOST },
+        localAddress: from,
+        agent: false,
+        timeout: 2000,
+      },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(0));
+    req.end();
+  });
+}
 
 /**
  * A country database of RANGES networks (10.0.0.0/24 upwards, countries in turn) plus loopback in
@@ -44,12 +71,34 @@ open my $fh, '>:raw', $ARGV[0] or die; $tree->write_tree($fh); close $fh;
   return file;
 }
 
-/** The live config without GeoIP: no module, no lookups, no country in the log. */
-function withoutGeoip(text: string): string {
+/**
+ * CrowdSec's decisions for RANGES networks of mixed prefix lengths (/16 to /32: a lookup tries
+ * each length the list holds), as `cscli decisions import` reads them.
+ */
+function decisionsJson(): string {
+  const lens = [16, 20, 24, 28, 32];
+  const out = [];
+  for (let i = 0; i < RANGES; i++) {
+    const len = lens[i % lens.length] as number;
+    const value = `${11 + ((i >> 8) % 100)}.${i & 255}.${(i * 7) & 255}.${(i * 13) & 255}`;
+    out.push({
+      duration: '4h',
+      scope: len === 32 ? 'ip' : 'range',
+      type: 'ban',
+      value: len === 32 ? value : `${value}/${len}`,
+    });
+  }
+  return JSON.stringify(out);
+}
+
+/** The live config without GeoIP and CrowdSec: no module, no lookups, no country, no second log. */
+function withoutGeoipAndCrowdsec(text: string): string {
   return text
     .replace(/^load_module \S+ngx_http_geoip2_module\.so;\n/m, '')
     .replace(/^ *geoip2 [^{]*\{[^}]*\}\n/gm, '')
-    .replace(',"country":"$gh_country"', '');
+    .replace(',"country":"$gh_country"', '')
+    .replace(/^ *gh_fast\.decisions = gh_decisions\n/m, '')
+    .replace(/^ *access_log \S+crowdsec\.log gh_crowdsec[^\n]*\n/gm, '');
 }
 
 function ratioRow(
@@ -63,19 +112,31 @@ function ratioRow(
 }
 
 /**
- * P21 (issue 19), its GeoIP half: a public route's req/s with a GeoIP database of 10,000 ranges
- * loaded ÷ the same config without GeoIP, side by side (the fast lane: the lookup the access log's
- * country costs). P21b: a route whose rule asks the client's country ÷ one whose rule asks a path
- * (both through the gate's Lua check). CrowdSec, the other half of the issue's P21, is not built yet.
+ * P21 (issue 19): a public route's req/s with CrowdSec on (a real Local API holding 10,000 banned
+ * ranges, all in nginx's memory: an address banned on top is refused first) and a GeoIP database of
+ * 10,000 ranges ÷ the same config without either, side by side (the fast lane: the decision lookup,
+ * CrowdSec's access log and the country lookup are what it costs). P21b: a route whose rule asks the client's country ÷ one whose rule asks a path
+ * (both through the gate's Lua check).
  */
 export async function p21(ctx: BenchContext): Promise<CaseResult> {
   const backend = await ctx.backend();
   const dir = await mkdtemp(join(tmpdir(), 'gh-p21-'));
   ownDir(dir);
   await chmod(dir, 0o755);
+  let cs: Crowdsec | undefined;
   try {
     const db = await writeDb(dir);
-    const bg = await startBenchGatehouse({ geoip_db: db });
+    const acquis = join(dir, 'acquis.log');
+    await writeFile(acquis, '');
+    cs = await startCrowdsec({ logFile: acquis });
+    const list = join(dir, 'decisions.json');
+    await writeFile(list, decisionsJson());
+    await cs.cscli(['decisions', 'import', '-i', list]);
+    const bg = await startBenchGatehouse({
+      geoip_db: db,
+      crowdsec_url: cs.url,
+      crowdsec_api_key: cs.bouncerKey,
+    });
     const copies: ConfigCopy[] = [];
     try {
       await addServices(bg, backend.port);
@@ -96,11 +157,18 @@ export async function p21(ctx: BenchContext): Promise<CaseResult> {
           meta,
         );
       await bg.settle();
-      const off = await startConfigCopy(bg, 'p21-off', FAST_HOST, withoutGeoip);
+      // Every decision in nginx's memory: one more, for an address the bench can send from, refused.
+      await cs.cscli(['decisions', 'add', '--ip', BANNED, '--duration', '1h']);
+      const deadline = Date.now() + 30_000;
+      while ((await statusFrom(bg.httpPort, BANNED)) !== 403) {
+        if (Date.now() > deadline) throw new Error('P21: CrowdSec decisions not enforced within 30 s');
+        await sleep(200);
+      }
+      const off = await startConfigCopy(bg, 'p21-off', FAST_HOST, withoutGeoipAndCrowdsec);
       copies.push(off);
       const runs = await alternate(
         [
-          { name: 'fast-geoip', port: bg.httpPort, host: FAST_HOST },
+          { name: 'fast-on', port: bg.httpPort, host: FAST_HOST },
           { name: 'fast-plain', port: off.port, host: FAST_HOST },
           { name: 'rule-country', port: bg.httpPort, host: GEO_HOST },
           { name: 'rule-path', port: bg.httpPort, host: RULE_HOST },
@@ -116,9 +184,9 @@ export async function p21(ctx: BenchContext): Promise<CaseResult> {
         rows: [
           ratioRow(
             'P21',
-            `public route (fast lane): GeoIP on (${RANGES} ranges) ÷ off; CrowdSec not built yet`,
+            `public route (fast lane): CrowdSec (${RANGES} banned ranges) and GeoIP (${RANGES} ranges) on ÷ off`,
             runs,
-            'fast-geoip',
+            'fast-on',
             'fast-plain',
           ),
           ratioRow(
@@ -137,6 +205,7 @@ export async function p21(ctx: BenchContext): Promise<CaseResult> {
       await bg.close();
     }
   } finally {
+    await cs?.close();
     await rm(dir, { recursive: true, force: true });
     disownDir(dir);
   }

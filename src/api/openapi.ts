@@ -238,6 +238,13 @@ function gatePaths(): Record<string, object> {
         [query('limit', 'integer'), query('before', 'integer', 'entries older than this id'), query('actor')],
       ),
     },
+    '/crowdsec': {
+      get: read(
+        "CrowdSec: whether its decisions are enforced, the Local API's state, and the active decisions (docs/crowdsec.md)",
+        ['State', 'Crowdsec'],
+        [query('limit', 'integer', 'how many decisions (1 to 1000, default 100)')],
+      ),
+    },
     '/backups': {
       get: read('List the backups in the backup directory, and the last run', ['Backups', 'BackupList']),
       post: op({

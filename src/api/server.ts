@@ -1,3 +1,5 @@
+import type { CrowdsecBouncer } from '../gate/crowdsec.js';
+import { crowdsecRoutes } from './crowdsec.js';
 import type { SourceStatuses } from '../sources/source.js';
 import { createServer } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -72,6 +74,8 @@ export interface ApiDeps {
   metrics?: Metrics;
   /** What edge nodes take their config from. */
   feed: EdgeFeed;
+  /** CrowdSec's bouncer (setting crowdsec_url); absent: no decisions are enforced. */
+  crowdsec?: CrowdsecBouncer | undefined;
   /** The leader election (absent: this process alone, always leading). */
   leader?: Leader;
   /** The data key (GET /status reports a rotation this replica cannot follow). */
@@ -243,6 +247,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
         ),
       );
       await auditRoutes(api, audit);
+      await crowdsecRoutes(api, deps.crowdsec);
       await servicesRoutes(api, ctx);
       await snapshotRoutes(api, ctx);
       await statusRoutes(api, ctx);

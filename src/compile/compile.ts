@@ -25,6 +25,8 @@ export interface CompileInput {
   challenges?: ReadonlyMap<string, string>;
   /** Hosts Gatehouse serves itself (the login portal): HTTPS like any service host. */
   ownHosts?: string[];
+  /** Enforce CrowdSec's decisions (EdgeConfig.crowdsec). */
+  crowdsec?: boolean;
 }
 
 /**
@@ -106,8 +108,19 @@ export function compile(input: CompileInput): EdgeConfig {
     { certs: tls.certs, buckets: tlsBuckets.map(bucketDigest) },
     acme,
     tcpOut,
+    !!input.crowdsec,
   );
-  return { schema: 1, listeners: input.listeners, sites, pools, tcp: tcpOut, tls, acme, hash };
+  return {
+    schema: 1,
+    listeners: input.listeners,
+    sites,
+    pools,
+    tcp: tcpOut,
+    tls,
+    acme,
+    hash,
+    ...(input.crowdsec ? { crowdsec: true as const } : {}),
+  };
 }
 
 /** Longest path first; equal paths keep their order (services by name). */

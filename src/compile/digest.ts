@@ -44,8 +44,10 @@ export function configHash(
   tls: { certs: EdgeConfig['tls']['certs']; buckets: readonly string[] },
   acme: EdgeConfig['acme'],
   tcp: EdgeConfig['tcp'],
+  crowdsec = false,
 ): string {
   return createHash('sha256')
+    .update(crowdsec ? 'crowdsec\n' : '')
     .update(`2 ${listeners.http} ${listeners.https}\n`)
     .update(services.join(''))
     .update(JSON.stringify(tls.certs))

@@ -20,6 +20,8 @@ export interface EdgeConfig {
   tls: { certs: { id: string; fingerprint: string }[]; hosts: [host: string, certId: string][] };
   /** Public edges: the WireGuard sites they serve (src/vpn, docs/sites.md); absent: none. */
   tunnel?: TunnelSection;
+  /** CrowdSec's decisions are enforced (setting crowdsec_url; src/gate/crowdsec.ts). */
+  crowdsec?: true;
 }
 
 /** The sites a public edge is the WireGuard server for; `hash` identifies the rest. */
@@ -57,6 +59,8 @@ export interface SiteRoute {
   offline: { title: string; message?: string };
   /** Strict-Transport-Security on HTTPS answers. */
   hsts?: boolean;
+  /** Its service opted out of CrowdSec's decisions (`crowdsec: false`). */
+  crowdsecOff?: true;
   path: string;
   pool: string;
   stripPrefix: boolean;

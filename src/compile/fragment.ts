@@ -87,6 +87,7 @@ export function fragmentOf(svc: Service): Fragment {
         ...(svc.offline_page?.message ? { message: svc.offline_page.message } : {}),
       },
       ...(svc.hsts ? { hsts: true } : {}),
+      ...(svc.crowdsec === false ? { crowdsecOff: true } : {}),
       path: route.path,
       pool: pool.id,
       stripPrefix: route.strip_prefix && route.path !== '/',

@@ -147,6 +147,7 @@ export class Compiler {
       { certs: tlsOut.certs, buckets: tls.digests },
       acme,
       this.tcp.out,
+      !!input.crowdsec,
     );
     const cfg: EdgeConfig = {
       schema: 1,
@@ -157,6 +158,7 @@ export class Compiler {
       tls: tlsOut,
       acme,
       hash,
+      ...(input.crowdsec ? { crowdsec: true as const } : {}),
     };
     this.prev = cfg;
     return cfg;

@@ -10,7 +10,7 @@ import { keyDir } from '../tls/key-dir.js';
 import type { EdgeFeedBody, FeedSecrets } from './feed.js';
 import { GateRelay } from './gate-relay.js';
 import { RegisterRelay } from './register-relay.js';
-import { mirrorState } from './gate-state.js';
+import { EdgeStateMirror } from './state-mirror.js';
 import { HealthChecker } from './health.js';
 import { ConfigInterner } from './intern.js';
 import { EdgeStateCache } from './state-cache.js';
@@ -58,8 +58,8 @@ export class EdgeAgent {
   private tlsDir: string | undefined;
   /** Objects of the previous config put back in place of equal ones (see intern.ts). */
   private readonly interner = new ConfigInterner();
-  /** The gate state last mirrored to disk and sent to nginx (epoch, seq, hash). */
-  private mirrored = '';
+  /** The gate state and CrowdSec's decisions, as the feed last sent them. */
+  private readonly mirror: EdgeStateMirror;
   /** The control URLs, and the index of the one followed now. */
   private readonly controls: string[];
   private current = 0;
@@ -76,18 +76,27 @@ export class EdgeAgent {
     this.controls = (Array.isArray(o.control) ? o.control : [o.control]).map((u) => u.replace(/\/$/, ''));
     if (this.controls.length === 0) throw new Error('edge: no control URL');
     this.gateDir = join(o.dataDir, 'gate');
+    const decisionsFile = join(o.dataDir, 'decisions.list');
     this.driver = new NginxDriver({
       bin: o.nginxBin,
       prefix: join(o.dataDir, 'nginx'),
       modulesDir: o.modulesDir,
       workers: o.workers,
       ...(o.geoip ? { geoip: o.geoip } : {}),
+      // CrowdSec's decisions, from the feed (used while the config enforces them).
+      decisionsFile,
       log: o.log.child({ part: 'nginx' }),
       certMaterial: async (id) => {
         const m = this.secrets?.certs[id];
         if (!m) throw new Error(`certificate ${id} was not in the control plane's feed`);
         return m;
       },
+    });
+    this.mirror = new EdgeStateMirror({
+      stateDir: join(this.gateDir, 'state'),
+      decisionsFile,
+      driver: this.driver,
+      log: o.log,
     });
     this.relay = new GateRelay(() => this.base, o.token);
     this.registrations = o.registerListen
@@ -304,26 +313,15 @@ export class EdgeAgent {
     };
     this.driver.setGate(gate, sessionKeyEnv(secrets.sessionKey, secrets.previousSessionKey));
     const st = body.gate.state;
-    const stateKey = `${st.epoch} ${st.seq} ${st.hash}`;
-    // Most bodies change only the config: the state on disk and in nginx is left as it is then.
-    if (stateKey !== this.mirrored) {
-      await mirrorState(gate.stateDir, st.files);
-      // Revocations among them reach nginx's shared memory now, not at the next drift check.
-      const sent = await this.driver.revocations.sync().then(
-        () => true,
-        (err: unknown) => {
-          this.o.log.warn({ err: String(err) }, 'could not send revocations to nginx');
-          return false;
-        },
-      );
-      this.mirrored = sent ? stateKey : '';
-    }
+    await this.mirror.gate(st);
     this.relay.stateSynced(st.epoch, st.seq);
+    const decisions = await this.mirror.writeDecisions(body.decisions);
     this.secrets = secrets;
     const ti = performance.now();
     this.body = { ...body, config: this.interner.intern(body.config) };
     const ts = performance.now();
     await this.serve();
+    if (decisions) await this.mirror.sendDecisions(body.decisions ?? '');
     this.tunnel?.set(body.config.tunnel);
     this.lastStages = { gate: round1(ti - t0), intern: round1(ts - ti), ...this.lastStages };
     // A rotated session key: nginx reads it (and the previous one) from its environment.

@@ -26,6 +26,8 @@ export interface EdgeFeedBody {
   };
   /** `sealForNode` of FeedSecrets: readable only with the node's token. */
   sealed: string;
+  /** CrowdSec's decisions as nginx takes them (decisions.ts), when the config enforces them. */
+  decisions?: string;
 }
 
 export interface GateState {
@@ -60,6 +62,8 @@ export interface EdgeFeedOptions {
   log: Logger;
   /** Resolves the DNS names in upstreams: services are compiled with their addresses. */
   names?: UpstreamNames;
+  /** CrowdSec's decisions (src/gate/crowdsec.ts): enforced on every edge while this is set. */
+  decisions?: () => { version: string; text: string };
 }
 
 /** A file-system event usually comes in pairs (a temp file, its rename): one wake-up for both. */
@@ -227,6 +231,7 @@ export class EdgeFeed {
       certs: tls.certs,
       challenges: tls.challenges,
       ownHosts: tls.ownHosts,
+      crowdsec: !!this.o.decisions,
     });
     this.configs.set(role, { key, config });
     return config;
@@ -245,6 +250,7 @@ export class EdgeFeed {
       .update(
         `${config.hash} ${config.tunnel?.hash ?? ''} ${state.epoch} ${state.hash} ${portalHost ?? ''} ${cookie} `,
       )
+      .update(this.o.decisions?.().version ?? '')
       .update(
         createHash('sha256')
           .update(`${sessionKey} ${prev ? `${prev.until} ${prev.key}` : ''}`)
@@ -263,12 +269,14 @@ export class EdgeFeed {
     const { sessionKey, previousSessionKey } = this.o.gate;
     const secrets: FeedSecrets = { sessionKey, ...(previousSessionKey ? { previousSessionKey } : {}), certs };
     const { portalHost, cookie } = this.o.gate;
+    const decisions = this.o.decisions?.();
     return {
       version,
       hash: this.identity(config, state),
       config,
       gate: { ...(portalHost ? { portalHost } : {}), cookie, state },
       sealed: sealForNode(nodeTokenHash, secrets),
+      ...(decisions ? { decisions: decisions.text } : {}),
     };
   }
 

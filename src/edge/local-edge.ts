@@ -71,6 +71,9 @@ export class LocalEdge {
     this.names = names;
   }
 
+  /** Enforce CrowdSec's decisions (the config says so; the driver has their file). */
+  crowdsec = false;
+
   /** Called after each apply attempt (and health change) settles; returns the unsubscribe. */
   onSettled(fn: () => void): () => void {
     this.events.on('settled', fn);
@@ -256,6 +259,7 @@ export class LocalEdge {
         ),
         listeners: this.listeners,
         ...(tls ? { certs: tls.certs, challenges: tls.challenges, ownHosts: tls.ownHosts ?? [] } : {}),
+        ...(this.crowdsec ? { crowdsec: true } : {}),
       });
     } catch (err) {
       // A bug, not bad input (that is refused at write time): report it, keep serving, never crash.
@@ -360,6 +364,8 @@ export class LocalEdge {
       .then(async () => {
         if (await this.driver.revocations.sync())
           this.log.warn('nginx held other revocations than the gate state files; sent them again');
+        // And CrowdSec's decisions the file's (nginx restarted, or a send failed).
+        await this.driver.decisions.sync();
       })
       .then(
         () => undefined,

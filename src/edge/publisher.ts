@@ -14,6 +14,7 @@ import { keyDir } from '../tls/key-dir.js';
 import type { CertStore } from '../tls/store.js';
 import { EdgeFeed } from './feed.js';
 import { LocalEdge } from './local-edge.js';
+import { CrowdsecBouncer } from '../gate/crowdsec.js';
 
 export interface EdgePublisherDeps {
   settings: Settings;
@@ -43,6 +44,8 @@ export class EdgePublisher {
   readonly names: UpstreamNames;
   private unsubscribeNames: (() => void) | undefined;
   private edgeStarted = false;
+  /** CrowdSec's decisions, when a Local API is set (crowdsec_url): enforced on every edge. */
+  readonly crowdsec: CrowdsecBouncer | undefined;
 
   /**
    * Serves exactly these ACME HTTP-01 answers (the shared store's, src/tls/shared-challenges.ts):
@@ -78,6 +81,7 @@ export class EdgePublisher {
     private readonly keys: { dir: string; inMemory: boolean },
   ) {
     const { settings, registry, gate, certs, portal, log } = deps;
+    const decisionsFile = join(settings.data_dir, 'crowdsec', 'decisions.list');
     const listeners = { http: settings.http_port, https: settings.https_port };
     const tlsInput = async () => ({
       certs: await certs.inventory(),
@@ -100,6 +104,7 @@ export class EdgePublisher {
             },
           }
         : {}),
+      ...(settings.crowdsec_url ? { decisionsFile } : {}),
       log: log.child({ part: 'nginx' }),
       gate: gate.env,
       env: sessionKeyEnv(gate.sessionKey, gate.previousSessionKey),
@@ -125,6 +130,26 @@ export class EdgePublisher {
     });
     this.edge = new LocalEdge(registry, driver, listeners, log.child({ part: 'edge' }), tlsInput);
     this.edge.useNames(this.names);
+    if (settings.crowdsec_url && settings.crowdsec_api_key) {
+      const csLog = log.child({ part: 'crowdsec' });
+      this.crowdsec = new CrowdsecBouncer({
+        url: settings.crowdsec_url,
+        apiKey: settings.crowdsec_api_key,
+        intervalMs: durationMs(settings.crowdsec_poll_interval),
+        file: decisionsFile,
+        log: csLog,
+        // Into this nginx's memory (it reads the file when it starts), and to every edge.
+        onChange: () => {
+          driver.decisions
+            .sync()
+            .catch((err: unknown) =>
+              csLog.error({ err: String(err) }, 'could not send the decisions to nginx'),
+            );
+          this.feed.signal();
+        },
+      });
+      this.edge.crowdsec = true;
+    }
     // Remote edge nodes: the same config (per role), certificates and gate state.
     this.feed = new EdgeFeed({
       registry,
@@ -140,6 +165,7 @@ export class EdgePublisher {
       },
       log: log.child({ part: 'feed' }),
       names: this.names,
+      ...(this.crowdsec ? { decisions: () => (this.crowdsec as CrowdsecBouncer).current() } : {}),
     });
   }
 
@@ -168,12 +194,15 @@ export class EdgePublisher {
       logMaxBytes: settings.nginx_log_max_mb * 1024 * 1024,
     });
     this.edgeStarted = true;
+    // Not awaited: a Local API that does not answer must not hold Gatehouse's start.
+    void this.crowdsec?.start();
     // An answer that changed while nginx came up.
     if (this.names.version !== names) this.edge.schedule();
   }
 
   async stop(): Promise<void> {
     clearInterval(this.certTimer);
+    this.crowdsec?.stop();
     this.unsubscribeNames?.();
     this.names.stop();
     this.feed.stop();

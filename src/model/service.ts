@@ -259,6 +259,11 @@ export const serviceSchema = z
     tls: z.enum(['auto', 'none']).optional(),
     /** Strict-Transport-Security on its HTTPS answers. */
     hsts: z.boolean().optional(),
+    /**
+     * CrowdSec's decisions apply to it (default, once crowdsec_url is set): false lets addresses
+     * CrowdSec banned through (docs/crowdsec.md).
+     */
+    crowdsec: z.boolean().optional(),
     /** Which edges serve it: public ones, LAN ones, or both (default). */
     expose: z.enum(['public', 'lan', 'both']).optional(),
     /**

@@ -7,6 +7,7 @@ import { addressIntervalSchema, addressSourceSchema } from './public-address.js'
 import { checkLanDns, lanDnsSettings } from './lan-dns-settings.js';
 import { dnsDoctorSettings } from './dns-doctor-settings.js';
 import { geoipSettings } from './geoip-settings.js';
+import { checkCrowdsec, crowdsecSettings } from './crowdsec-settings.js';
 import { accessLogSettings } from './access-log-settings.js';
 import YAML from 'yaml';
 import { GatehouseError, fromZod, unreadableFile } from './errors.js';
@@ -193,6 +194,7 @@ export const settingsFields = z.strictObject({
   /** Proxies in front of Gatehouse whose X-Forwarded-For is believed (never a client's own). */
   trusted_proxies: csv.default([]),
   ...geoipSettings,
+  ...crowdsecSettings,
   nginx_bin: z.string().min(1).default('nginx'),
   nginx_modules_dir: z.string().min(1).default('/usr/lib/nginx/modules'),
   nginx_workers: wholeNumber(1, 64).default(2),
@@ -287,7 +289,10 @@ export const settingsFields = z.strictObject({
   ...accessLogSettings,
 });
 /** Cross-field checks of one concern each, in that concern's file. */
-export const settingsSchema = settingsFields.superRefine(checkLanDns);
+export const settingsSchema = settingsFields.superRefine((s, ctx) => {
+  checkLanDns(s, ctx);
+  checkCrowdsec(s, ctx);
+});
 
 export type Settings = z.output<typeof settingsSchema>;
 export type SettingsInput = z.input<typeof settingsSchema>;

@@ -210,6 +210,8 @@ describe('API views: each documented answer parses with its schema', () => {
     expect((events.events as unknown[]).length).toBeGreaterThan(0);
     await call('GET', '/api/v1/events?kind=login_failed&limit=5', 200);
     await call('GET', '/api/v1/events/summary', 200);
+    // No Local API set: nothing enforced, nothing listed.
+    expect(await call('GET', '/api/v1/crowdsec', 200)).toEqual({ enabled: false, decisions: [] });
     const audit = await call('GET', '/api/v1/audit', 200);
     expect((audit.entries as unknown[]).length).toBeGreaterThan(0);
     await call('GET', '/api/v1/audit?limit=2&actor=admin', 200);

@@ -91,6 +91,13 @@ const cases: Record<string, ServiceInput[]> = {
   ],
   // The gate: login (with groups), rules before everything, login or a LAN, identity header sets.
   gate: [
+    // CrowdSec's decisions are enforced in this case: a public service that opts out of them.
+    {
+      name: 'status',
+      hosts: ['status.example.com'],
+      crowdsec: false,
+      routes: [{ upstreams: ['10.0.5.9:80'] }],
+    },
     {
       name: 'photos',
       hosts: ['photos.example.com'],
@@ -250,6 +257,7 @@ describe('nginx driver golden files', () => {
         ...(name === 'tls'
           ? { challenges: new Map([['tok_1-x', 'tok_1-x.thumb_print']]), ownHosts: ['auth.example.com'] }
           : {}),
+        ...(name === 'gate' ? { crowdsec: true } : {}),
       });
       const files = renderNginx(cfg, {
         ...env,
@@ -257,7 +265,10 @@ describe('nginx driver golden files', () => {
         ...(name === 'gate' || name === 'tls' ? { gate: gateEnv } : {}),
         // GeoIP: one database with both countries and networks.
         ...(name === 'gate'
-          ? { geoip: { country: '/var/lib/GeoIP/geo.mmdb', asn: '/var/lib/GeoIP/geo.mmdb' } }
+          ? {
+              geoip: { country: '/var/lib/GeoIP/geo.mmdb', asn: '/var/lib/GeoIP/geo.mmdb' },
+              decisionsFile: '/var/lib/gatehouse/crowdsec/decisions.list',
+            }
           : {}),
         // Passive health's failure log (the edge's UDP listener), shown once.
         ...(name === 'full' ? { upstreamLog: { address: '127.0.0.1:5514', tag: 'ghtest' } } : {}),

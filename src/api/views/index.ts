@@ -42,6 +42,7 @@ import {
   snapshotView,
 } from './services.js';
 import { statusView } from './status.js';
+import { crowdsecView } from './crowdsec.js';
 import { lanDnsView } from './dns-lan.js';
 import { dnsRecordsView } from './dns-records.js';
 import { dnsDoctorView } from './dns-doctor.js';
@@ -73,6 +74,7 @@ export * from './dns-records.js';
 export * from './dns-doctor.js';
 export * from './alerts.js';
 export * from './logs.js';
+export * from './crowdsec.js';
 
 /**
  * Every answer the management API documents, by the name the OpenAPI document gives it
@@ -108,6 +110,7 @@ export const apiViews = {
   EventList: eventListView,
   EventSummary: eventSummaryView,
   AuditList: auditListView,
+  Crowdsec: crowdsecView,
   SignedIn: signedInView,
   CertView: certView,
   CertList: certListView,

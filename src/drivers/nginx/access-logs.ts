@@ -1,5 +1,6 @@
 import { address, filePath, ident } from './escape.js';
 import type { RenderEnv } from './env.js';
+import { crowdsecLog } from './decisions.js';
 
 /**
  * nginx's access logs. Every request goes to the main log (http level). The two logs written for a
@@ -54,9 +55,15 @@ export function mainLogFormat(logsUser: boolean, logsCountry = false): string[] 
   ];
 }
 
-/** The main access log's directive (every request). */
-export function mainLog(env: RenderEnv): string {
-  return `access_log ${filePath(env.prefix)}/logs/access.log gh_main buffer=64k flush=1s;`;
+/**
+ * The main access log's directive (every request), and CrowdSec's beside it when its decisions are
+ * enforced (decisions.ts: its agent reads that one).
+ */
+export function mainLogs(env: RenderEnv): string[] {
+  return [
+    `access_log ${filePath(env.prefix)}/logs/access.log gh_main buffer=64k flush=1s;`,
+    ...(env.crowdsecLog ? [crowdsecLog(env)] : []),
+  ];
 }
 
 function failureTarget(env: RenderEnv): string | undefined {
@@ -107,7 +114,7 @@ export function failureLogHttp(env: RenderEnv): string[] {
 export function failureLogs(env: RenderEnv): string[] {
   const target = failureTarget(env);
   if (!target) return [];
-  return [mainLog(env), `access_log ${target} gh_upstream if=$gh_upstream_failed_page;`];
+  return [...mainLogs(env), `access_log ${target} gh_upstream if=$gh_upstream_failed_page;`];
 }
 
 /**
@@ -138,7 +145,10 @@ export function securityLogHttp(env: RenderEnv): string[] {
  */
 export function securityLogs(env: RenderEnv): string[] {
   if (!env.gate) return [];
-  return [mainLog(env), `access_log ${filePath(env.prefix)}/logs/security.log gh_security if=$gh_refused;`];
+  return [
+    ...mainLogs(env),
+    `access_log ${filePath(env.prefix)}/logs/security.log gh_security if=$gh_refused;`,
+  ];
 }
 
 /** The logs of the pages answering with `status`. */

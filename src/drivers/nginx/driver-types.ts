@@ -23,6 +23,8 @@ export interface NginxDriverOptions {
   trustedProxies?: string[];
   /** See RenderEnv.geoip. */
   geoip?: GeoipFiles;
+  /** See RenderEnv.decisionsFile. */
+  decisionsFile?: string;
   log: Logger;
   /** How many old generations to keep on disk for inspection. */
   keepGenerations?: number;

@@ -18,6 +18,7 @@ import { fileSize, summarize } from './error-log.js';
 import { hasIPv6, systemResolvers } from './machine.js';
 import { changesOf, FAST_LANE_STATE, otherSocket, tableOf } from './fast-lane.js';
 import { RevocationSync } from './revocations.js';
+import { DecisionSync } from './decisions.js';
 import { checkModules, liveStateVersion, onlyStateDiffers } from './live-state.js';
 import { TableDelivery, type TableSent } from './table-delivery.js';
 import { StateJournal } from './state-journal.js';
@@ -45,6 +46,8 @@ export class NginxDriver {
   private readonly certs: LiveCertificates;
   /** Revocations in nginx's shared memory (see revocations.ts). */
   readonly revocations: RevocationSync;
+  /** CrowdSec's decisions in nginx's shared memory (see decisions.ts). */
+  readonly decisions: DecisionSync;
   /** The fast lane's table in nginx's memory: patched, or sent whole. */
   private readonly table: TableDelivery;
   /** The live generation's state file: its base table and the patches appended since. */
@@ -88,6 +91,7 @@ export class NginxDriver {
       },
     });
     this.revocations = new RevocationSync(this.statusSocket, () => this.opts.gate?.stateDir);
+    this.decisions = new DecisionSync(this.statusSocket, () => this.opts.decisionsFile);
     this.table = new TableDelivery(
       this.statusSocket,
       opts.log,
@@ -124,6 +128,7 @@ export class NginxDriver {
       this.process.markHealthy();
       await this.syncTls();
       await this.revocations.sync();
+      await this.decisions.sync();
       return true;
     });
   }
@@ -189,6 +194,7 @@ export class NginxDriver {
         ipv6: this.ipv6,
         trustedProxies: this.opts.trustedProxies,
         ...(this.opts.geoip ? { geoip: this.opts.geoip } : {}),
+        ...(this.opts.decisionsFile ? { decisionsFile: this.opts.decisionsFile } : {}),
         down,
         gate: this.opts.gate,
         tlsDir: this.tlsDir,

@@ -33,6 +33,10 @@ export interface RenderEnv {
    * certificates from its config; see tls.ts): kept for a resolver nginx may need again.
    */
   resolvers?: string[];
+  /** CrowdSec's decisions as a list (decisions.ts), read by nginx at start; the bouncer writes it. */
+  decisionsFile?: string;
+  /** Write CrowdSec's access log too (set by the renderer when the config enforces decisions). */
+  crowdsecLog?: boolean;
   /** Where nginx reports failed upstream attempts (syslog over UDP on loopback); none: not reported. */
   upstreamLog?: { address: string; tag: string };
 }

@@ -281,6 +281,8 @@ local routed_r, routed_e
 function M.route()
   local e = entry(ngx.var.host)
   if not e then return "" end
+  local d = M.decisions
+  if d and d.verdict(ngx.var.remote_addr) ~= "" then return "denied" end
   routed_r, routed_e = get_request(), e
   return e.route
 end
@@ -301,7 +303,10 @@ end
 -- phase), an unknown host (404).
 function M.front()
   local e = entry(ngx.var.host)
-  if e and e.route == "http" then
+  -- An address CrowdSec decided against (decisions-lua.ts, when enforced): the other routes'
+  -- server answers it (M.route), as the balancer cannot.
+  local d = M.decisions
+  if e and e.route == "http" and not (d and d.verdict(ngx.var.remote_addr) ~= "") then
     local pool = e.pool
     if pool then return gh_pools.balance(pool, false) end
     -- A pool the table lacks: no peer, and the placeholder server is down: the offline page.
@@ -342,6 +347,25 @@ end
 
 -- The root-only endpoint: GET answers the version, PUT replaces the whole table, PATCH changes
 -- some of its lines (409 when nginx holds another version than the patch's base).
+-- A whole file's text, or nil. Shared by the other modules' loaders (gh_fast loads first).
+function M.read_file(path)
+  local f = io.open(path, "r")
+  if not f then return nil end
+  local text = f:read("*a")
+  f:close()
+  return text
+end
+
+-- The request's body, from memory or, when nginx buffered it to a file, from there (the status
+-- server's endpoints: this table, revocations, decisions).
+function M.request_body()
+  ngx.req.read_body()
+  local text = ngx.req.get_body_data()
+  if text then return text end
+  local file = ngx.req.get_body_file()
+  return file and M.read_file(file)
+end
+
 function M.serve()
   local method = ngx.req.get_method()
   if method == "GET" then
@@ -349,16 +373,7 @@ function M.serve()
     return
   end
   if method ~= "PUT" and method ~= "PATCH" then return ngx.exit(405) end
-  ngx.req.read_body()
-  local text = ngx.req.get_body_data()
-  if not text then
-    local file = ngx.req.get_body_file()
-    local f = file and io.open(file, "r")
-    if f then
-      text = f:read("*a")
-      f:close()
-    end
-  end
+  local text = M.request_body()
   if method == "PATCH" then
     local p, perr = M.parse_patch(text)
     local ok, status, err = p, 400, perr

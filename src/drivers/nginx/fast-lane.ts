@@ -263,6 +263,10 @@ export function fastLaneOtherConf(logs: string[] = []): string[] {
     '    if ($gh_fast_scheme = "") {',
     '        return 404;',
     '    }',
+    // CrowdSec's decision against the client (decisions.ts).
+    '    if ($gh_fast_scheme = "denied") {',
+    '        return 403;',
+    '    }',
     // Literal upstreams: nginx parses a proxy_pass from a variable as a URL on every request.
     '    if ($gh_fast_scheme = "https") {',
     '        proxy_pass https://gh_fast_https;',
@@ -276,7 +280,7 @@ export function fastLaneOtherConf(logs: string[] = []): string[] {
     ]),
     '    proxy_pass http://gh_fast_http;',
     '}',
-    ...offlinePages(logs.filter((l) => !/ gh_main /.test(l))),
+    ...offlinePages(logs.filter((l) => !/ gh_(main|crowdsec) /.test(l))),
   ];
 }
 

@@ -34,6 +34,8 @@ function simple(r: SiteRoute, pool: Pool | undefined): Target | undefined {
     !pool ||
     r.path !== '/' ||
     !r.access.public ||
+    // The fast lane checks CrowdSec's decisions for every host it serves, when any are enforced.
+    r.crowdsecOff ||
     r.access.rateLimit ||
     r.limits ||
     r.access.policy ||

@@ -1,6 +1,6 @@
+import { callStatus } from './status-call.js';
 import { existsSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { GatehouseError } from '../../model/errors.js';
@@ -28,17 +28,9 @@ export function callFastLane(
   method: 'GET' | 'PUT' | 'PATCH',
   body?: string,
 ): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path: FAST_LANE_PATH, method, timeout: 5000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('the fast lane endpoint did not answer within 5 s')));
-    req.on('error', reject);
-    req.end(body);
+  return callStatus(socketPath, FAST_LANE_PATH, method, {
+    what: 'fast lane',
+    ...(body !== undefined ? { body } : {}),
   });
 }
 

@@ -20,6 +20,7 @@ export function sameDown(a: ReadonlySet<string> | undefined, b: ReadonlySet<stri
 /** Whether the config-wide parts (all but sites and pools) are the same. */
 export function sameShell(a: EdgeConfig, b: EdgeConfig): boolean {
   if (a.listeners.http !== b.listeners.http || a.listeners.https !== b.listeners.https) return false;
+  if (!!a.crowdsec !== !!b.crowdsec) return false;
   if (!samePairs(a.tls.hosts, b.tls.hosts)) return false;
   const ca = a.tls.certs;
   const cb = b.tls.certs;

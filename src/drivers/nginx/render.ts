@@ -16,8 +16,10 @@ import {
   type RenderMemo,
 } from './render-memo.js';
 import { pagesConf, pageVariables } from './pages.js';
-import { failureLogHttp, failureLogs, mainLog, mainLogFormat, securityLogHttp } from './access-logs.js';
+import { failureLogHttp, failureLogs, mainLogs, mainLogFormat, securityLogHttp } from './access-logs.js';
 import { siteServer } from './site.js';
+import { crowdsecLogFormat, decisionsEndpoint, decisionsHttp, decisionsInit } from './decisions.js';
+import { DECISIONS_LUA } from './decisions-lua.js';
 import { gateEndpoint, gateFiles, gateHttp, gateInit, gateMain, policyRoutes, portalServer } from './gate.js';
 import { httpsRedirect, tlsHttpPreamble, tlsPlan, tlsServers, type TlsPlan } from './tls.js';
 import { tlsCertLines, tlsEndpoint, tlsFiles, tlsHttp, tlsInit } from './tls-dynamic.js';
@@ -136,6 +138,9 @@ export function renderConf(
   pools: Map<string, Pool>,
   plan: TlsPlan,
 ): ConfFiles {
+  // CrowdSec's decisions: checked, and its access log written beside the main one (access-logs.ts).
+  const crowdsec = !!cfg.crowdsec;
+  if (crowdsec) env = { ...env, crowdsecLog: true };
   const own = { ...cfg, sites: full };
   // On HTTP, a host with a certificate only redirects: its own server block leaves it out.
   const httpSites = full
@@ -159,7 +164,12 @@ export function renderConf(
   http.push(
     '',
     ...tlsHttp(cfg.tls.certs.length),
-    ...fastLaneHttp(env, [...tlsInit(env), ...gateInit(env, guarded)]),
+    ...(crowdsec ? decisionsHttp() : []),
+    ...fastLaneHttp(env, [
+      ...tlsInit(env),
+      ...gateInit(env, guarded),
+      ...(crowdsec ? decisionsInit(env) : []),
+    ]),
   );
   http.push(...defaultServer(cfg, env));
   http.push(...otherServer(env));
@@ -176,7 +186,7 @@ export function renderConf(
   httpSites.forEach((site, i) => http.push(...siteServer(site, i, cfg, pools, env)));
   http.push(...httpsRedirect(cfg, env, plan, env.gate?.portalHost));
   http.push(...tlsServers(cfg, env, plan, fast, full, pools));
-  http.push(...statusServer(env, guarded));
+  http.push(...statusServer(env, guarded, crowdsec));
 
   const main: string[] = [
     // The config's hash is in the fast lane's state file: this file stays as it is when only that changes.
@@ -203,7 +213,11 @@ export function renderConf(
       ['proxy_headers.conf', PROXY_HEADERS.join('\n') + '\n'],
       ['pages.conf', pagesConf(env).join('\n') + '\n'],
     ],
-    tail: [...tlsFiles(plan), ...(guarded ? gateFiles(own, env) : [])],
+    tail: [
+      ...tlsFiles(plan),
+      ...(guarded ? gateFiles(own, env) : []),
+      ...(crowdsec ? ([['decisions.lua', DECISIONS_LUA]] as [string, string][]) : []),
+    ],
     fastLaneLogs: failureLogs(env),
   };
 }
@@ -231,9 +245,10 @@ function httpPreamble(
     // JSON lines for the access log reader (access-logs.ts; its cost: docs/observability.md).
     ...geoipHttp(env),
     ...mainLogFormat(guarded || forwardAuth, !!env.geoip?.country),
+    ...(env.crowdsecLog ? [crowdsecLogFormat()] : []),
     // Without the gate's variables, the forward-auth answer's user needs one of its own.
     ...(forwardAuth && !guarded ? ['geo $gh_user {', '    default "";', '}'] : []),
-    mainLog(env),
+    ...mainLogs(env),
     `client_body_temp_path ${p}/tmp/body;`,
     `proxy_temp_path ${p}/tmp/proxy;`,
     `fastcgi_temp_path ${p}/tmp/fastcgi;`,
@@ -293,7 +308,7 @@ function defaultServer(cfg: EdgeConfig, env: RenderEnv): string[] {
   ];
 }
 
-function statusServer(env: RenderEnv, guarded: boolean): string[] {
+function statusServer(env: RenderEnv, guarded: boolean, crowdsec: boolean): string[] {
   return [
     '# Gatehouse asks this socket which config is live after a reload, and sends the fast lane and revocations here.',
     'server {',
@@ -305,6 +320,7 @@ function statusServer(env: RenderEnv, guarded: boolean): string[] {
     ...fastLaneEndpoint().map(indent),
     ...tlsEndpoint().map(indent),
     ...gateEndpoint(guarded).map(indent),
+    ...(crowdsec ? decisionsEndpoint() : []).map(indent),
     // nginx's connection counts, read by the traffic metrics (observe/traffic-connections.ts).
     '    location = /stub_status {',
     '        stub_status;',

@@ -1,5 +1,5 @@
+import { callStatus } from './status-call.js';
 import { readdir, readFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { STATE_DIR, STATE_NAME_MAX } from '../../model/session.js';
@@ -68,20 +68,11 @@ export async function revocationDigest(stateDir: string): Promise<string> {
   return `${count} ${sum}`;
 }
 
-function call(socketPath: string, method: 'GET' | 'PUT' | 'POST', body?: string) {
-  return new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = request({ socketPath, path: REVOCATIONS_PATH, method, timeout: 5000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('the revocations endpoint did not answer within 5 s')));
-    req.on('error', reject);
-    req.end(body);
+const call = (socketPath: string, method: 'GET' | 'PUT' | 'POST', body?: string) =>
+  callStatus(socketPath, REVOCATIONS_PATH, method, {
+    what: 'revocations',
+    ...(body !== undefined ? { body } : {}),
   });
-}
 
 /**
  * Keeps nginx's shared memory in step with the revocation files: each new revocation is sent as it

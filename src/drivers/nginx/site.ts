@@ -6,6 +6,7 @@ import { ERROR_PAGES } from './pages.js';
 import { gateCheckLocation, identityHeaders, policyCheck, policyErrorPages, siteGateLines } from './gate.js';
 import type { RenderEnv } from './env.js';
 import { acmeLocation } from './acme.js';
+import { decisionCheck } from './decisions.js';
 import { poolLocationLines, poolUpstream } from './pools.js';
 import {
   authLocation,
@@ -44,7 +45,8 @@ export function siteServer(
     );
   site.routes.forEach((route, i) => {
     const r = tls && route.hsts ? withHsts(route) : route;
-    lines.push(...routeLocation(r, i, pools.get(route.pool) as Pool, gen).map(indent));
+    const decisions = !!cfg.crowdsec && !route.crowdsecOff;
+    lines.push(...routeLocation(r, i, pools.get(route.pool) as Pool, gen, decisions).map(indent));
   });
   if (!site.routes.some((r) => r.path === '/'))
     lines.push('    location / {', '        return 404;', '    }');
@@ -67,8 +69,9 @@ function withHsts(route: SiteRoute): SiteRoute {
   };
 }
 
-function routeLocation(route: SiteRoute, i: number, pool: Pool, gen: string): string[] {
-  const body: string[] = [];
+function routeLocation(route: SiteRoute, i: number, pool: Pool, gen: string, decisions: boolean): string[] {
+  // CrowdSec's decisions first: a banned address is refused before anything else is asked.
+  const body: string[] = decisions ? decisionCheck() : [];
   const { ip, rateLimit, policy, forwardAuth } = route.access;
   // Routes the gate's check (Lua) decides, some of whose requests need an auth_request round trip
   // (basic credentials, or an external provider beside login/links/rules): that round trip lives

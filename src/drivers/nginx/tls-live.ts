@@ -1,6 +1,6 @@
+import { callStatus } from './status-call.js';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import type { EdgeConfig } from '../../compile/edge-config.js';
 import { GatehouseError } from '../../model/errors.js';
@@ -36,25 +36,11 @@ function withNewline(pem: string): string {
   return pem.endsWith('\n') ? pem : `${pem}\n`;
 }
 
-function call(
-  socketPath: string,
-  method: 'GET' | 'PUT',
-  body = '',
-): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const headers = method === 'PUT' ? { 'content-length': Buffer.byteLength(body) } : {};
-    const req = request({ socketPath, path: TLS_PATH, method, headers, timeout: 5000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('the TLS endpoint did not answer within 5 s')));
-    req.on('error', reject);
-    req.end(method === 'PUT' ? body : undefined);
+const call = (socketPath: string, method: 'GET' | 'PUT', body?: string) =>
+  callStatus(socketPath, TLS_PATH, method, {
+    what: 'TLS',
+    ...(method === 'PUT' ? { body: body ?? '' } : {}),
   });
-}
 
 /** Sends the whole TLS table to the running nginx; rejects with nginx's message if refused. */
 export async function sendTls(socketPath: string, body: string): Promise<void> {

@@ -59,6 +59,11 @@ export function ServiceSection({
           onChange={(e) => ed.set('hsts', e.target.checked || undefined)}
         />
         <CheckboxField
+          label="CrowdSec's bans apply (when a Local API is set)"
+          checked={draft.crowdsec !== false}
+          onChange={(e) => ed.set('crowdsec', e.target.checked ? undefined : false)}
+        />
+        <CheckboxField
           label="Suspended (answers its offline page)"
           checked={draft.suspended === true}
           onChange={(e) => ed.set('suspended', e.target.checked || undefined)}

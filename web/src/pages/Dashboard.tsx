@@ -13,6 +13,7 @@ import type {
 } from '../../../src/api/views';
 import { api } from '../api';
 import { BackupsCard } from '../components/BackupsCard';
+import { CrowdsecCard } from '../components/CrowdsecCard';
 import { Notice } from '../components/Notice';
 import { PageHeader } from '../components/PageHeader';
 import { Table } from '../components/Table';
@@ -209,6 +210,7 @@ export function Dashboard() {
       {edge?.lastError ? <Notice kind="warn">Proxy: {edge.lastError.message}</Notice> : null}
       {status?.data_key ? <Notice kind="error">{status.data_key.message}</Notice> : null}
       <Upstreams edge={edge} />
+      <CrowdsecCard />
       <SecurityEvents events={events} tally={tally} />
       <BackupsCard />
     </section>
