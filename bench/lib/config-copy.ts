@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { chmod, cp, mkdir, mkdtemp, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { disownDir, own, ownDir, stopChild } from './cleanup.js';
 import type { BenchGatehouse } from './gatehouse.js';
 import { freePort, httpRequest } from './http.js';
@@ -15,13 +15,15 @@ export interface ConfigCopy {
 /**
  * A copy of the Gatehouse's live nginx config in a prefix of its own, on its own port: the same
  * routes and Lua, each generated file passed through `edit` (which turns something off to compare
- * with). Serving once `probeHost` answers 200. Our child; `label` names it in errors.
+ * with). Serving once `probeHost` answers 200. Our child; `label` names it in errors. `dataFiles`:
+ * files of the data dir the config reads (CrowdSec's decisions), copied to the same place.
  */
 export async function startConfigCopy(
   bg: BenchGatehouse,
   label: string,
   probeHost: string,
   edit: (text: string, file: string) => string,
+  dataFiles: string[] = [],
 ): Promise<ConfigCopy> {
   const dir = await mkdtemp(join(tmpdir(), `gh-copy-${label}-`));
   ownDir(dir);
@@ -33,6 +35,10 @@ export async function startConfigCopy(
   await cp(gen, join(dir, 'gen'), { recursive: true });
   for (const d of ['logs', 'run', 'sock', 'tmp', 'data'])
     await mkdir(join(dir, d), { recursive: true, mode: 0o755 });
+  for (const f of dataFiles) {
+    await mkdir(dirname(join(dir, 'data', f)), { recursive: true, mode: 0o755 });
+    await cp(join(dataDir, f), join(dir, 'data', f));
+  }
   const port = await freePort();
   const listen = new RegExp(`listen (\\[::\\]:)?${bg.httpPort}\\b`, 'g');
   for (const name of await readdir(join(dir, 'gen'))) {

@@ -71,7 +71,7 @@ export async function startCrowdsec(opts: { logFile: string; banDuration?: strin
       '  log_level: info',
       '  type: sqlite',
       `  db_path: ${data}/crowdsec.db`,
-      '  use_wal: false',
+      '  use_wal: true',
       'api:',
       '  client:',
       `    credentials_path: ${etc}/local_api_credentials.yaml`,

@@ -5,12 +5,12 @@
  * status socket whenever it changes. A key is a network: `<4|6>/<prefix length>/<its first
  * ceil(length/8) bytes in hex, masked>`, valued with the decision's type and kept until it expires
  * (the dict's own expiry). A lookup tries each prefix length the list holds, longest first: a few
- * dict reads, whatever the number of decisions; each worker keeps its answers per address until the
- * list changes (a version in `gh_decisions_meta`) or the decision expires.
+ * dict reads, whatever the number of decisions; each worker keeps its answers per address in a
+ * plain table until the list changes (a version in `gh_decisions_meta`, which a timer in each
+ * worker reads every 100 ms: no shared-memory read on the common path) or the decision expires.
  */
 export const DECISIONS_LUA = String.raw`local ffi = require "ffi"
 local bit = require "bit"
-local lrucache = require "resty.lrucache"
 
 local M = {}
 local HEADER = "# gatehouse decisions "
@@ -22,8 +22,10 @@ local addr_buf = ffi.new("uint8_t[16]")
 local HEX = {}
 for i = 0, 255 do HEX[i] = ("%02x"):format(i) end
 
--- Per worker: address -> { list version, verdict }; a ban also expires with its decision.
-local answers = lrucache.new(20000)
+-- Per worker: address -> false (no decision) or { type, until }, for the list version "seen"
+-- (emptied when it changes, or grows past MAX_ANSWERS). "version": the dict's, read by the timer.
+local MAX_ANSWERS = 20000
+local answers, count, seen, version = {}, 0, -1, 0
 
 local function bad(n, field, why)
   return ("line %d: %s %s"):format(n, field, why)
@@ -56,27 +58,41 @@ local function key_of(fam, hex, len)
   return fam .. "/" .. len .. "/" .. k
 end
 
+local function refresh()
+  version = ngx.shared.gh_decisions_meta:get("v") or 0
+end
+
+-- init_worker: the list's version, now and every 100 ms (a change reaches a worker within that).
+function M.worker()
+  refresh()
+  local ok, err = ngx.timer.every(0.1, refresh)
+  if not ok then ngx.log(ngx.ERR, "decisions: no timer: ", err) end
+end
+
 -- "" (no decision) or the decision's type for the client address.
 function M.verdict(addr)
   if not addr then return "" end
-  local meta = ngx.shared.gh_decisions_meta
-  local version = meta:get("v") or 0
-  local known = answers:get(addr)
-  if known and known[1] == version then return known[2] end
+  if seen ~= version or count >= MAX_ANSWERS then
+    answers, count, seen = {}, 0, version
+  end
+  local known = answers[addr]
+  if known == false then return "" end
+  if known and known[2] > ngx.now() then return known[1] end
   local fam, hex = hex_of(addr)
-  local found, ttl = "", nil
+  local found, ttl = "", 0
   if fam then
-    local dict = ngx.shared.gh_decisions
+    local dict, meta = ngx.shared.gh_decisions, ngx.shared.gh_decisions_meta
     for len in (meta:get("l" .. fam) or ""):gmatch("%d+") do
       local key = key_of(fam, hex, tonumber(len))
       local v = dict:get(key)
       if v then
-        found, ttl = v, dict:ttl(key)
+        found, ttl = v, dict:ttl(key) or 0
         break
       end
     end
   end
-  answers:set(addr, { version, found }, ttl)
+  if known == nil then count = count + 1 end
+  answers[addr] = found ~= "" and { found, ngx.now() + ttl } or false
   return found
 end
 
@@ -134,6 +150,8 @@ local function replace(entries, version)
   end
   meta:set("version", version)
   meta:incr("v", 1, 0)
+  -- This worker sees it at once (the others within 100 ms).
+  refresh()
   return true
 end
 

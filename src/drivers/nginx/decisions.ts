@@ -105,6 +105,11 @@ export function decisionsInit(env: RenderEnv): string[] {
   ];
 }
 
+/** Each worker's timer that reads the list's version (decisions-lua.ts, M.worker). */
+export function decisionsWorker(): string[] {
+  return ['init_worker_by_lua_block {', '    gh_decisions.worker()', '}'];
+}
+
 /** The status server's location: GET the version nginx holds, PUT the whole list. */
 export function decisionsEndpoint(): string[] {
   return [

@@ -18,7 +18,13 @@ import {
 import { pagesConf, pageVariables } from './pages.js';
 import { failureLogHttp, failureLogs, mainLogs, mainLogFormat, securityLogHttp } from './access-logs.js';
 import { siteServer } from './site.js';
-import { crowdsecLogFormat, decisionsEndpoint, decisionsHttp, decisionsInit } from './decisions.js';
+import {
+  crowdsecLogFormat,
+  decisionsEndpoint,
+  decisionsHttp,
+  decisionsInit,
+  decisionsWorker,
+} from './decisions.js';
 import { DECISIONS_LUA } from './decisions-lua.js';
 import { gateEndpoint, gateFiles, gateHttp, gateInit, gateMain, policyRoutes, portalServer } from './gate.js';
 import { httpsRedirect, tlsHttpPreamble, tlsPlan, tlsServers, type TlsPlan } from './tls.js';
@@ -170,6 +176,7 @@ export function renderConf(
       ...gateInit(env, guarded),
       ...(crowdsec ? decisionsInit(env) : []),
     ]),
+    ...(crowdsec ? decisionsWorker() : []),
   );
   http.push(...defaultServer(cfg, env));
   http.push(...otherServer(env));
