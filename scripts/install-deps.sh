@@ -11,8 +11,9 @@ cd "$(dirname "$0")/.."
 # wireguard-tools, wireguard-go (userspace WireGuard: no kernel module needed) and nftables: sites'
 # tunnels (docs/sites.md). --no-install-recommends below keeps wireguard-tools from pulling in a kernel.
 # libnginx-mod-http-geoip2: rules by country and network (setting geoip_db), loaded only when set.
+# libnginx-mod-http-modsecurity and modsecurity-crs: a service's WAF (docs/waf.md), loaded only then.
 want=(nginx libnginx-mod-stream libnginx-mod-http-lua lua-resty-core lua-resty-lrucache bind9-dnsutils
-  wireguard-tools wireguard-go nftables libnginx-mod-http-geoip2)
+  wireguard-tools wireguard-go nftables libnginx-mod-http-geoip2 libnginx-mod-http-modsecurity modsecurity-crs)
 # better-sqlite3 is a native addon: npm fetches a prebuilt binary, or builds it when it cannot.
 if [[ ! -d node_modules/better-sqlite3/build ]]; then
   for tool in g++ make python3; do command -v "$tool" >/dev/null || want+=("$tool"); done

@@ -17,6 +17,8 @@ import { Metrics } from './observe/metrics.js';
 import { fillMetrics } from './api/metrics-scrape.js';
 import { fillTunnelMetrics } from './vpn/stats-metrics.js';
 import { SecurityLog } from './gate/security-log.js';
+import { WafAuditLog } from './gate/waf-audit.js';
+import { WAF_AUDIT_LOG } from './drivers/nginx/waf.js';
 import type { Logger } from './observe/log.js';
 import { Registry } from './registry/registry.js';
 import { Replication } from './registry/replication.js';
@@ -198,6 +200,7 @@ export async function startGatehouse(
       );
     }
     await life.start(new SecurityLog(join(dataDir, 'nginx', 'logs', 'security.log'), gate));
+    await life.start(new WafAuditLog(join(dataDir, 'nginx', 'logs', WAF_AUDIT_LOG), gate));
     const { edge, feed } = publisher;
     // Traffic metrics and access logs, and the alert rules (start-observe.ts).
     const { traffic, alerts, edgeSink } = await startObserve(life, core, {

@@ -61,6 +61,8 @@ export interface SiteRoute {
   hsts?: boolean;
   /** Its service opted out of CrowdSec's decisions (`crowdsec: false`). */
   crowdsecOff?: true;
+  /** ModSecurity with the OWASP CRS (the service's `waf`). */
+  waf?: { mode: 'block' | 'detect'; paranoia: number; excludeRules: number[] };
   path: string;
   pool: string;
   stripPrefix: boolean;

@@ -88,6 +88,15 @@ export function fragmentOf(svc: Service): Fragment {
       },
       ...(svc.hsts ? { hsts: true } : {}),
       ...(svc.crowdsec === false ? { crowdsecOff: true } : {}),
+      ...(svc.waf
+        ? {
+            waf: {
+              mode: svc.waf.mode,
+              paranoia: svc.waf.paranoia,
+              excludeRules: [...new Set(svc.waf.exclude_rules)].sort((a, b) => a - b),
+            },
+          }
+        : {}),
       path: route.path,
       pool: pool.id,
       stripPrefix: route.strip_prefix && route.path !== '/',

@@ -69,6 +69,9 @@ export type SecurityEvent =
   | 'magic_link_failed'
   | 'magic_link_refused'
   | 'denied'
+  // The WAF (waf-audit.ts): refused, or let through by a detect-only service.
+  | 'waf_blocked'
+  | 'waf_detected'
   | 'rate_limited'
   | 'unauthenticated'
   | 'cert_expiring'

@@ -1,4 +1,4 @@
-import { open, stat } from 'node:fs/promises';
+import { FileTail } from './file-tail.js';
 import type { AccessLogRecord, AccessLogSink } from '../model/access-log.js';
 import type { Gate, SecurityEvent } from './gate.js';
 
@@ -63,58 +63,14 @@ export function withEdgeRefusals(gate: Gate, sink: AccessLogSink): AccessLogSink
   };
 }
 
-export class SecurityLog {
-  private offset = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private readonly refusals: RefusalEvents;
-
-  constructor(
-    private readonly file: string,
-    gate: Gate,
-  ) {
-    this.refusals = new RefusalEvents(gate);
-  }
-
-  async start(intervalMs = 1000): Promise<void> {
-    // Only what happens from now on: old lines were handled by an earlier run.
-    this.offset = await stat(this.file).then(
-      (s) => s.size,
-      () => 0,
-    );
-    this.timer = setInterval(() => void this.poll().catch(() => undefined), intervalMs);
-    this.timer.unref();
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-  }
-
-  async poll(): Promise<void> {
-    const size = await stat(this.file).then(
-      (s) => s.size,
-      () => 0,
-    );
-    // Rotated or truncated: start at the top of the new file.
-    if (size < this.offset) this.offset = 0;
-    if (size === this.offset) return;
-    const fh = await open(this.file, 'r');
-    try {
-      const length = Math.min(size - this.offset, 4 * 1024 * 1024);
-      const buf = Buffer.alloc(length);
-      const { bytesRead } = await fh.read(buf, 0, length, this.offset);
-      const text = buf.subarray(0, bytesRead).toString('utf8');
-      const end = text.lastIndexOf('\n');
-      if (end < 0) return;
-      this.offset += Buffer.byteLength(text.slice(0, end + 1));
-      for (const line of text.slice(0, end).split('\n')) await this.line(line);
-    } finally {
-      await fh.close();
-    }
-  }
-
-  private async line(line: string): Promise<void> {
-    const m = /^([0-9.]+) ([0-9]{3}) (\S+) "([^"]*)" "([^"]*)"$/.exec(line);
-    if (!m) return;
-    await this.refusals.take(m[2] as string, Number(m[1]), m[3] as string, m[4] as string, m[5] as string);
+/** Follows nginx's security log (logs/security.log) into security events. */
+export class SecurityLog extends FileTail {
+  constructor(file: string, gate: Gate) {
+    const refusals = new RefusalEvents(gate);
+    super(file, async (line) => {
+      const m = /^([0-9.]+) ([0-9]{3}) (\S+) "([^"]*)" "([^"]*)"$/.exec(line);
+      if (!m) return;
+      await refusals.take(m[2] as string, Number(m[1]), m[3] as string, m[4] as string, m[5] as string);
+    });
   }
 }

@@ -15,6 +15,7 @@ import {
 } from './values.js';
 import { ruleSchema } from './access-rules.js';
 import { limitsSchema } from './limits.js';
+import { wafSchema } from './waf.js';
 import { apiKeysAccessSchema } from './api-key.js';
 
 export { ruleSchema } from './access-rules.js';
@@ -264,6 +265,8 @@ export const serviceSchema = z
      * CrowdSec banned through (docs/crowdsec.md).
      */
     crowdsec: z.boolean().optional(),
+    /** A web application firewall for every route (ModSecurity with the OWASP CRS; docs/waf.md). */
+    waf: wafSchema.optional(),
     /** Which edges serve it: public ones, LAN ones, or both (default). */
     expose: z.enum(['public', 'lan', 'both']).optional(),
     /**

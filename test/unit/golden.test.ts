@@ -37,6 +37,13 @@ const cases: Record<string, ServiceInput[]> = {
   ],
   // Everything a route can say: several paths, LB, headers, strip, forward auth, health, TCP.
   full: [
+    // A WAF: detection only at paranoia 2, two rules left out.
+    {
+      name: 'forum',
+      hosts: ['forum.example.com'],
+      waf: { mode: 'detect', paranoia: 2, exclude_rules: [942100, 920350] },
+      routes: [{ upstreams: ['10.0.1.9:80'] }],
+    },
     {
       name: 'nextcloud',
       hosts: ['cloud.example.com'],

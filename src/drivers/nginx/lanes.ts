@@ -36,6 +36,7 @@ function simple(r: SiteRoute, pool: Pool | undefined): Target | undefined {
     !r.access.public ||
     // The fast lane checks CrowdSec's decisions for every host it serves, when any are enforced.
     r.crowdsecOff ||
+    r.waf ||
     r.access.rateLimit ||
     r.limits ||
     r.access.policy ||

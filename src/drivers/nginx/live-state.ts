@@ -1,3 +1,4 @@
+import { CRS_SETUP } from './waf.js';
 import { callStatus } from './status-call.js';
 import { existsSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
@@ -52,6 +53,8 @@ export const MODULE_PACKAGES: Record<string, string> = {
   'ngx_stream_module.so': 'libnginx-mod-stream',
   'ndk_http_module.so': 'libnginx-mod-http-ndk',
   'ngx_http_lua_module.so': 'libnginx-mod-http-lua',
+  'ngx_http_modsecurity_module.so': 'libnginx-mod-http-modsecurity',
+  'ngx_http_geoip2_module.so': 'libnginx-mod-http-geoip2',
 };
 
 /** A clear error for a module file the config loads and the machine lacks (nginx says only "dlopen"). */
@@ -65,6 +68,9 @@ export function checkModules(nginxConf: string): void {
   // The Lua module's own library (lua-resty-lrucache comes with it).
   const core = '/usr/share/lua/5.1/resty/core.lua';
   if (nginxConf.includes('require "resty.core"') && !existsSync(core)) throw missing(core, 'lua-resty-core');
+  // The WAF's rules (waf.ts).
+  if (nginxConf.includes('ngx_http_modsecurity_module') && !existsSync(CRS_SETUP))
+    throw missing(`the OWASP Core Rule Set (${CRS_SETUP})`, 'modsecurity-crs');
 }
 
 function missing(what: string, pkg: string): GatehouseError {

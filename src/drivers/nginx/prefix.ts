@@ -29,7 +29,14 @@ export async function preparePrefix(p: string): Promise<void> {
  */
 export async function rotateLogs(prefix: string, pid: number, maxBytes: number): Promise<string[]> {
   const rotated: string[] = [];
-  for (const name of ['access.log', 'stream.log', 'error.log', 'security.log', 'crowdsec.log']) {
+  for (const name of [
+    'access.log',
+    'stream.log',
+    'error.log',
+    'security.log',
+    'crowdsec.log',
+    'waf-audit.log',
+  ]) {
     const path = join(prefix, 'logs', name);
     if (fileSize(path) <= maxBytes) continue;
     await rename(path, `${path}.1`);

@@ -7,6 +7,7 @@ import { gateCheckLocation, identityHeaders, policyCheck, policyErrorPages, site
 import type { RenderEnv } from './env.js';
 import { acmeLocation } from './acme.js';
 import { decisionCheck } from './decisions.js';
+import { wafLocation } from './waf.js';
 import { poolLocationLines, poolUpstream } from './pools.js';
 import {
   authLocation,
@@ -103,7 +104,7 @@ function routeLocation(route: SiteRoute, i: number, pool: Pool, gen: string, dec
   }
   const identity = route.access.identity ? identityHeaders(route).filter(([, v]) => v !== '""') : [];
   body.push(...proxyLines(route, pool, gen, auth ? copied(auth.copyHeaders) : identity));
-  const lines = [`location ${lit(route.path)} {`, ...body.map(indent), '}'];
+  const lines = [`location ${lit(route.path)} {`, ...wafLocation(route, gen, body).map(indent), '}'];
   if (auth) lines.push(...authLocation(i, auth));
   if (slow) lines.push(...slowLocation(route, i, pool, gen));
   return lines;

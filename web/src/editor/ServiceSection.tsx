@@ -1,4 +1,5 @@
 import { LimitsEditor } from './LimitsEditor';
+import { WafEditor } from './WafEditor';
 import { CheckboxField, Field, SelectField } from '../components/Field';
 import { useEditor, type JsonObject } from './draft';
 import { Rows, Section, TextAt } from './parts';
@@ -73,6 +74,7 @@ export function ServiceSection({
         <TextAt path="offline_page.title" label="Offline page: title" />
         <TextAt path="offline_page.message" label="Offline page: message" placeholder="Back at 10:00" />
       </div>
+      <WafEditor draft={draft} />
       <LimitsEditor
         path="limits"
         label="Limits: requests at once, bandwidth (every route)"

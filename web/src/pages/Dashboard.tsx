@@ -31,7 +31,11 @@ const SITES_POLL_MS = 5_000;
 
 /** The last day's events in the four tallies an operator watches. */
 const TALLIES: [string, string, (kind: string) => boolean][] = [
-  ['tally-denied', 'Denied', (k) => k === 'denied' || k === 'unauthenticated' || k === 'link_refused'],
+  [
+    'tally-denied',
+    'Denied',
+    (k) => k === 'denied' || k === 'unauthenticated' || k === 'link_refused' || k === 'waf_blocked',
+  ],
   ['tally-failed', 'Failed sign-ins', (k) => k === 'login_failed' || k === 'totp_failed'],
   ['tally-limited', 'Rate limited', (k) => k === 'rate_limited' || k === 'login_throttled'],
   ['tally-links', 'Links used', (k) => k === 'link_used'],
@@ -176,7 +180,10 @@ function SecurityEvents({ events, tally }: { events: SecurityEvent[]; tally: Rec
               </td>
               <td className="px-3 py-1.5">{e.username}</td>
               <td className="px-3 py-1.5 font-mono">
-                {e.ip && /^(denied|unauthenticated|rate_limited|link_refused)$/.test(e.kind) ? (
+                {e.ip &&
+                /^(denied|unauthenticated|rate_limited|link_refused|waf_blocked|waf_detected)$/.test(
+                  e.kind,
+                ) ? (
                   <a
                     className="text-sky-700 underline"
                     title="This address's denied requests in the access log"
