@@ -7,6 +7,7 @@ import { addressIntervalSchema, addressSourceSchema } from './public-address.js'
 import { checkLanDns, lanDnsSettings } from './lan-dns-settings.js';
 import { dnsDoctorSettings } from './dns-doctor-settings.js';
 import { geoipSettings } from './geoip-settings.js';
+import { dockerSettings } from './docker-settings.js';
 import { checkCrowdsec, crowdsecSettings } from './crowdsec-settings.js';
 import { accessLogSettings } from './access-log-settings.js';
 import YAML from 'yaml';
@@ -215,21 +216,7 @@ export const settingsFields = z.strictObject({
   file: z.string().default(''),
   /** A service whose agent is silent this long past its TTL is removed (until then: offline page). */
   agent_grace: durationSchema.default('10m'),
-  /** The Docker Engine API whose container labels publish services; empty: Docker is not watched. */
-  docker_endpoint: z
-    .string()
-    .regex(
-      /^(?:unix:\/\/\/.+|tcp:\/\/(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5})?$/,
-      'unix:///path/to/docker.sock or tcp://host:port',
-    )
-    .default(''),
-  /** Which Docker network's container address is the upstream (for containers on several). */
-  docker_network: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'a Docker network name')
-    .optional(),
-  /** How often every container is looked at again (events may be missed). */
-  docker_resync_interval: durationSchema.default('5m'),
+  ...dockerSettings,
   /**
    * How DNS names in upstreams are resolved (docs/upstream-names.md): `system` (getaddrinfo:
    * /etc/hosts and the machine's DNS servers) or a DNS server's IP[:port] asked directly.
