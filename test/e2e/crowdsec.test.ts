@@ -148,12 +148,7 @@ describe('CrowdSec: decisions enforced at the edge, its agent reading the access
     const box = page.getByLabel("CrowdSec's bans apply (when a Local API is set)", { exact: true });
     expect(await box.isChecked()).toBe(true);
     await box.uncheck();
-    await page.getByRole('button', { name: 'Review changes' }).click();
-    await page.getByRole('button', { name: 'Save changes' }).click();
-    await page
-      .getByRole('status')
-      .filter({ hasText: /Saved as version/ })
-      .waitFor();
+    await ui.saveService();
     const rec = (await t.api('GET', '/api/v1/services/pub')).json as { service: { crowdsec?: boolean } };
     expect(rec.service.crowdsec).toBe(false);
     expect(await status('pub.cs.test', IN)).toBe(200);

@@ -100,12 +100,7 @@ describe('WAF: ModSecurity with the OWASP CRS, opt-in per service', () => {
     await page.getByLabel('WAF paranoia level', { exact: true }).selectOption('2');
     await page.getByLabel('WAF rules left out (ids)', { exact: true }).fill('920350, 942100');
     await ui.shot('waf-editor');
-    await page.getByRole('button', { name: 'Review changes' }).click();
-    await page.getByRole('button', { name: 'Save changes' }).click();
-    await page
-      .getByRole('status')
-      .filter({ hasText: /Saved as version/ })
-      .waitFor();
+    await ui.saveService();
     const rec = (await t.api('GET', '/api/v1/services/plain')).json as { service: { waf?: unknown } };
     expect(rec.service.waf).toEqual({ mode: 'block', paranoia: 2, exclude_rules: [920350, 942100] });
     expect(await get('plain.waf.test', TRAVERSAL)).toBe(403);

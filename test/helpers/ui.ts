@@ -25,6 +25,8 @@ export interface UiHarness {
   signIn(page?: Page): Promise<void>;
   /** A full-page screenshot kept under test-results/screenshots/<name>.png. */
   shot(name: string, page?: Page): Promise<void>;
+  /** In the service editor: Review changes, Save changes, and wait for "Saved as version". */
+  saveService(page?: Page): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -77,6 +79,14 @@ export async function startUi(extra: Record<string, unknown> = {}): Promise<UiHa
       await p.getByLabel('Authenticator code').fill(code);
       await p.keyboard.press('Enter');
       await p.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    },
+    async saveService(p = page) {
+      await p.getByRole('button', { name: 'Review changes' }).click();
+      await p.getByRole('button', { name: 'Save changes' }).click();
+      await p
+        .getByRole('status')
+        .filter({ hasText: /Saved as version/ })
+        .waitFor();
     },
     async shot(name, p = page) {
       await p.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
